@@ -36,7 +36,7 @@ export function u32(tag: number, n: number): TlvElement {
 }
 /** Strings carry a trailing NUL that counts in the length (spec §1.1). */
 export function str(tag: number, s: string): TlvElement {
-  return element(tag, Buffer.concat([Buffer.from(s, 'latin1'), Buffer.from([0])]));
+  return element(tag, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]));
 }
 export function padding(): TlvElement {
   return { tag: HeaderTag.padding, offset: -1, value: Buffer.alloc(0) };
@@ -44,7 +44,7 @@ export function padding(): TlvElement {
 
 export function decodeString(value: Buffer): string {
   const end = value.length > 0 && value[value.length - 1] === 0 ? value.length - 1 : value.length;
-  return value.subarray(0, end).toString('latin1');
+  return value.subarray(0, end).toString('utf8');
 }
 
 /** Walks header TLVs in [pos, end), entering containers. */
