@@ -1,0 +1,23 @@
+/** The store's public surface: `openStore`, the `Store` class, its row types and its error type. */
+export { openStore, Store } from './store.js';
+export type { OpenStoreOptions } from './open.js';
+export { OPEN_DEFAULTS } from './open.js';
+export { StoreError, StoreErrorCode, isStoreError } from './errors.js';
+export { APPLICATION_ID, SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
+export type { NodeRow, NodeInput, NodeService } from './nodes.js';
+export { NODE_SERVICES } from './nodes.js';
+export type { CertRow, CertInput, CertKind } from './certificates.js';
+export { CERT_LIMITS } from './certificates.js';
+export type { ParamRow } from './params.js';
+export type { ParamDef, ParamType } from './params-registry.js';
+export { PARAMS, SRTP_SUITES } from './params-registry.js';
+export type { DeviceRow, DeviceInput, DevicePatch, CapfOperation, CapfAuthMode } from './devices.js';
+export { normaliseDeviceName, CAPF_OPERATIONS, CAPF_AUTH_MODES, DEVICE_LIMITS } from './devices.js';
+export type { SecurityProfileRow, SecurityProfileInput, DeviceSecurityMode, ProfileTransport } from './security-profiles.js';
+export { DEFAULT_SECURITY_PROFILE, DEVICE_SECURITY_MODES, PROFILE_TRANSPORTS } from './security-profiles.js';
+export type { ModelFeatures, ModelFeaturesRow } from './model-features.js';
+export type { UserRow, UserInput, UserKind, DigestCredentialRow } from './users.js';
+export { USER_KINDS } from './users.js';
+export type { ServerItlHashRow, DeviceItlHashRow } from './itl-hashes.js';
+export type { AuditEntry, AuditInput } from './audit.js';
+export { AUDIT_LIMITS } from './audit.js';

@@ -1,0 +1,264 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The schema, as an ordered list of steps. Step N takes a store at `PRAGMA user_version` N-1 to N. The opener
+ * runs every missing step inside ONE transaction (foreign keys off, `foreign_key_check` before commit), so an
+ * interrupted upgrade leaves the old store untouched.
+ *
+ * Rules for whoever adds step N+1: never edit a released step (stores in the field were built by it); add a
+ * new step instead; rebuild a table with the SQLite "12-step" procedure (create new, copy, drop, rename) when a
+ * column or constraint changes; seed rows with INSERT OR IGNORE so an administrator's edits survive.
+ */
+
+/** `PRAGMA application_id`: "SBD1" in ASCII. Lets us tell our file from any other SQLite database. */
+export const APPLICATION_ID = 0x53424431;
+/** The `sbd_meta` row `magic` carries this; checked together with application_id. */
+export const STORE_MAGIC = 'sbd-store';
+
+export interface MigrationStep {
+  readonly version: number;
+  readonly summary: string;
+  up(db: Database.Database, now: string): void;
+}
+
+const v1 = `
+CREATE TABLE sbd_meta (
+  key TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE nodes (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  hostname TEXT NOT NULL,
+  ipv4 TEXT,
+  ipv6 TEXT,
+  is_publisher INTEGER NOT NULL DEFAULT 0 CHECK (is_publisher IN (0, 1)),
+  created_at TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX nodes_single_publisher ON nodes (is_publisher) WHERE is_publisher = 1;
+
+CREATE TABLE node_services (
+  node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+  service TEXT NOT NULL,
+  PRIMARY KEY (node_id, service)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE certificates (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  node_id INTEGER REFERENCES nodes (id),
+  kind TEXT NOT NULL CHECK (kind IN ('identity', 'trust')),
+  purpose TEXT,
+  pem TEXT NOT NULL,
+  der BLOB NOT NULL,
+  key_file TEXT,
+  subject TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  serial_hex TEXT NOT NULL,
+  not_before TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  sha256_hex TEXT NOT NULL,
+  sha1_hex TEXT NOT NULL,
+  current INTEGER NOT NULL CHECK (current IN (0, 1)),
+  created_at TEXT NOT NULL,
+  replaced_at TEXT,
+  CHECK ((current = 1) = (replaced_at IS NULL))
+) STRICT;
+-- One current identity per (name, node); NULL node means cluster-wide, hence ifnull.
+CREATE UNIQUE INDEX certificates_one_current_identity
+  ON certificates (name, ifnull(node_id, 0)) WHERE current = 1 AND kind = 'identity';
+CREATE UNIQUE INDEX certificates_trust_once
+  ON certificates (name, ifnull(node_id, 0), sha256_hex) WHERE current = 1 AND kind = 'trust';
+CREATE INDEX certificates_by_sha256 ON certificates (sha256_hex);
+CREATE INDEX certificates_by_name ON certificates (name, node_id, created_at);
+
+CREATE TABLE params (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE devices (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  security_profile TEXT NOT NULL,
+  lsc_pem TEXT,
+  symmetric_key_hex TEXT,
+  digest_user TEXT,
+  directory_number TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+`;
+
+/** Standard profiles, named as CUCM ships them where CUCM has a fixed name. */
+export const SEEDED_SECURITY_PROFILES = [
+  ['Universal Device Template - Model-independent Security Profile', 'non-secure', 0, 'tcp+udp', 0],
+  ['Authenticated Profile', 'authenticated', 0, 'tls', 0],
+  ['Encrypted Profile', 'encrypted', 1, 'tls', 0],
+] as const;
+
+/**
+ * Phone feature list (model, securityByDefault, encryptedConfig, ecKeys). From Cisco's per-model admin guides
+ * as summarised in the issue: 79x5/88xx/78xx/99xx trust an ITL; 69xx and 7911 do not; EC keys (signer
+ * version 1.1, EC LSCs) need 78xx/88xx firmware 11.x+. Editable with putModelFeatures.
+ */
+export const SEEDED_MODEL_FEATURES = [
+  ['6901', 0, 0, 0], ['6911', 0, 0, 0], ['6921', 0, 0, 0], ['6941', 0, 0, 0], ['6945', 0, 0, 0], ['6961', 0, 0, 0],
+  ['7911', 0, 1, 0],
+  ['7945', 1, 1, 0], ['7965', 1, 1, 0],
+  ['7821', 1, 1, 1], ['7841', 1, 1, 1], ['7861', 1, 1, 1],
+  ['8811', 1, 1, 1], ['8841', 1, 1, 1], ['8845', 1, 1, 1], ['8851', 1, 1, 1], ['8861', 1, 1, 1], ['8865', 1, 1, 1],
+  ['9951', 1, 1, 0], ['9971', 1, 1, 0],
+] as const;
+
+const v2 = `
+CREATE TABLE security_profiles (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  device_security_mode TEXT NOT NULL CHECK (device_security_mode IN ('non-secure', 'authenticated', 'encrypted')),
+  tftp_encrypted_config INTEGER NOT NULL CHECK (tftp_encrypted_config IN (0, 1)),
+  transport TEXT NOT NULL CHECK (transport IN ('udp', 'tcp', 'tls', 'tcp+udp')),
+  digest_auth INTEGER NOT NULL CHECK (digest_auth IN (0, 1)),
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE model_features (
+  model TEXT PRIMARY KEY,
+  security_by_default INTEGER NOT NULL CHECK (security_by_default IN (0, 1)),
+  encrypted_config INTEGER NOT NULL CHECK (encrypted_config IN (0, 1)),
+  ec_keys INTEGER NOT NULL CHECK (ec_keys IN (0, 1)),
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- devices gains CAPF state and a foreign key to its profile: SQLite cannot add a constraint in place, so the
+-- table is rebuilt (create, copy, drop, rename).
+CREATE TABLE devices_v2 (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  model TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  security_profile TEXT NOT NULL REFERENCES security_profiles (name) ON UPDATE CASCADE,
+  lsc_pem TEXT,
+  symmetric_key_hex TEXT,
+  digest_user TEXT,
+  directory_number TEXT,
+  capf_operation TEXT NOT NULL DEFAULT 'none' CHECK (capf_operation IN ('none', 'install', 'delete', 'fetch')),
+  capf_auth_mode TEXT NOT NULL DEFAULT 'none' CHECK (capf_auth_mode IN ('none', 'password', 'lsc', 'mic')),
+  capf_auth_string TEXT,
+  capf_status TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+INSERT INTO devices_v2 (id, name, model, description, security_profile, lsc_pem, symmetric_key_hex, digest_user,
+                        directory_number, created_at, updated_at)
+  SELECT id, name, model, description, security_profile, lsc_pem, symmetric_key_hex, digest_user,
+         directory_number, created_at, updated_at FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_v2 RENAME TO devices;
+CREATE INDEX devices_by_profile ON devices (security_profile);
+`;
+
+const v3 = `
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  userid TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL DEFAULT 'end' CHECK (kind IN ('end', 'application', 'admin')),
+  credential_hash TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  params TEXT,
+  pin_hash TEXT,
+  pin_algorithm TEXT,
+  failed_attempts INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+  locked_until TEXT,
+  last_login TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  CHECK ((pin_hash IS NULL) = (pin_algorithm IS NULL))
+) STRICT;
+
+CREATE TABLE digest_credentials (
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  realm TEXT NOT NULL,
+  ha1_md5 TEXT NOT NULL,
+  ha1_sha256 TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (user_id, realm)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE server_itl_hashes (
+  server TEXT NOT NULL,
+  file TEXT NOT NULL,
+  sha256_hex TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY (server, file)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE device_itl_hashes (
+  device_id INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  sha256_hex TEXT NOT NULL,
+  at TEXT NOT NULL,
+  status TEXT
+) STRICT;
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  result TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_by_at ON audit_log (at);
+`;
+
+export const MIGRATIONS: readonly MigrationStep[] = [
+  {
+    version: 1,
+    summary: 'meta, nodes and services, certificates with history, enterprise parameters, devices',
+    up(db, now) {
+      db.exec(v1);
+      const meta = db.prepare('INSERT INTO sbd_meta (key, value) VALUES (?, ?)');
+      meta.run('magic', STORE_MAGIC);
+      meta.run('generation', 0);
+      meta.run('created_at', now);
+    },
+  },
+  {
+    version: 2,
+    summary: 'security profiles, phone feature list, device CAPF state',
+    up(db, now) {
+      // Profiles first, then the rebuilt devices table can reference them. Names that v1 devices use but
+      // that are not standard become non-secure profiles so no device loses its profile.
+      db.exec(v2.slice(0, v2.indexOf('-- devices gains')));
+      const profile = db.prepare(
+        `INSERT OR IGNORE INTO security_profiles
+           (name, description, device_security_mode, tftp_encrypted_config, transport, digest_auth, updated_at)
+         VALUES (?, '', ?, ?, ?, ?, ?)`,
+      );
+      for (const [name, mode, enc, transport, digest] of SEEDED_SECURITY_PROFILES) profile.run(name, mode, enc, transport, digest, now);
+      db.prepare(
+        `INSERT OR IGNORE INTO security_profiles
+           (name, description, device_security_mode, tftp_encrypted_config, transport, digest_auth, updated_at)
+         SELECT DISTINCT security_profile, 'added by schema migration 2', 'non-secure', 0, 'tcp+udp', 0, ? FROM devices`,
+      ).run(now);
+      const model = db.prepare(
+        'INSERT OR IGNORE INTO model_features (model, security_by_default, encrypted_config, ec_keys, updated_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const [m, sbd, enc, ec] of SEEDED_MODEL_FEATURES) model.run(m, sbd, enc, ec, now);
+      db.exec(v2.slice(v2.indexOf('-- devices gains')));
+    },
+  },
+  {
+    version: 3,
+    summary: 'users and digest credentials, ITL hashes per TFTP server and per device, audit log',
+    up(db) {
+      db.exec(v3);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
