@@ -41,13 +41,14 @@ static int kdf(const sbd_backend_ops *ops, const uint8_t *mkey, int klen, const 
 }
 
 static int keyset_init(sbd_srtp *c, sbd_keyset *ks, const sbd_backend_ops *ops, const uint8_t *mkey,
-                       const uint8_t *salt14, int derive, uint8_t base_label) {
+                       const uint8_t *salt14, int salt_len, int derive, uint8_t base_label) {
   uint8_t k[32], a[20], f8[32];
   int rc = 0;
   memset(ks, 0, sizeof *ks);
   ks->cipher = c->s.cipher;
   ks->key_len = c->s.key_len;
   ks->ops = ops;
+  ks->salt_len = derive ? c->s.salt_len : salt_len;
   ks->fd_cipher = ks->fd_masked = ks->fd_hmac = -1;
   if (derive) {
     if ((rc = kdf(ops, mkey, c->s.key_len, salt14, base_label, k, c->s.key_len)) ||
@@ -62,12 +63,24 @@ static int keyset_init(sbd_srtp *c, sbd_keyset *ks, const sbd_backend_ops *ops, 
   if (c->s.cipher == SBD_CIPHER_F8) {
     /* RFC 3711 §4.1.2.2: m = k_s || 0x555..., IV' = E(k_e XOR m, IV) */
     memset(f8, 0x55, sizeof f8);
-    memcpy(f8, ks->salt, (size_t)c->s.salt_len);
+    memcpy(f8, ks->salt, (size_t)ks->salt_len);
     for (int i = 0; i < c->s.key_len; i++) f8[i] ^= k[i];
   }
   rc = ops->init(ks, k, c->s.key_len, c->s.cipher == SBD_CIPHER_GCM ? NULL : a, 20, f8);
   memset(k, 0, sizeof k), memset(a, 0, sizeof a), memset(f8, 0, sizeof f8);
   return rc;
+}
+
+int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label,
+                 uint8_t *out, int out_len) {
+  const sbd_backend_ops *ops = backend == SBD_BACKEND_AF_ALG ? &sbd_afalg_ops : &sbd_openssl_ops;
+  uint8_t salt14[14] = {0};
+  if ((key_len != 16 && key_len != 24 && key_len != 32) || salt_len < 0 || salt_len > 14 || label < 0 ||
+      label > 255 || out_len < 0 || out_len > 64)
+    return SBD_E_PARAM;
+  if (!sbd_srtp_backend_available(backend)) return SBD_E_BACKEND;
+  memcpy(salt14, salt, (size_t)salt_len);
+  return kdf(ops, key, key_len, salt14, (uint8_t)label, out, out_len);
 }
 
 int sbd_srtp_backend_available(int backend) {
@@ -116,8 +129,8 @@ sbd_srtp *sbd_srtp_new(int suite, const uint8_t *key, int key_len, const uint8_t
   /* A 96-bit GCM master salt enters the AES-CM PRF zero-padded to 112 bits (RFC 7714 §11). */
   uint8_t salt14[14] = {0};
   memcpy(salt14, salt, (size_t)salt_len);
-  int rc = keyset_init(c, &c->rtp, ops, key, salt14, !session, 0x00);
-  if (!rc) rc = keyset_init(c, &c->rtcp, ops, key, salt14, !session, 0x03);
+  int rc = keyset_init(c, &c->rtp, ops, key, salt14, salt_len, !session, 0x00);
+  if (!rc) rc = keyset_init(c, &c->rtcp, ops, key, salt14, salt_len, !session, 0x03);
   if (rc) {
     sbd_srtp_free(c);
     *err = rc;

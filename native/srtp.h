@@ -84,6 +84,9 @@ SBD_API void sbd_srtp_stats(const sbd_srtp *ctx, double *out);
  * receiver joining a running stream). */
 SBD_API int64_t sbd_srtp_get_roc(sbd_srtp *ctx, uint32_t ssrc);
 SBD_API int sbd_srtp_set_roc(sbd_srtp *ctx, uint32_t ssrc, uint32_t roc);
+/* RFC 3711 §4.3.1 PRF with key_derivation_rate 0: `out` = the session key for `label` (test vectors, tools). */
+SBD_API int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label,
+                         uint8_t *out, int out_len);
 /* 1 when the backend can be used on this kernel/library, else 0. */
 SBD_API int sbd_srtp_backend_available(int backend);
 
@@ -113,6 +116,7 @@ struct sbd_keyset {
   int cipher;
   int key_len;
   uint8_t salt[14];
+  int salt_len; /* bytes of salt in use (the F8 mask m, RFC 3711 §4.1.2.2) */
   const sbd_backend_ops *ops;
   /* backend state: OpenSSL */
   void *evp_a, *evp_b, *evp_c; /* CM/F8: evp_a = ctr or ecb(k), evp_c = ecb(k^m); GCM: evp_a enc, evp_b dec */

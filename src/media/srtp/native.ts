@@ -1,0 +1,61 @@
+/**
+ * The koffi binding of native/build/libsbdsrtp.so (built by `make -C native`, see native/srtp.mk). The helper
+ * links the same libcrypto.so.3 that node:crypto and native/libcrypto.ts use. SBD_NATIVE_DIR overrides where
+ * the library is looked for (the image installs it next to the daemons).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import koffi from 'koffi';
+import { SrtpError } from './errors.js';
+
+export interface SrtpNative {
+  create: (suite: number, key: Buffer, keyLen: number, salt: Buffer, saltLen: number, mki: Buffer | null, mkiLen: number,
+    window: number, maxSsrcs: number, backend: number, flags: number, err: number[]) => unknown;
+  free: (ctx: unknown) => void;
+  protect: (ctx: unknown, pkt: Uint8Array, len: number, cap: number) => number;
+  unprotect: (ctx: unknown, pkt: Uint8Array, len: number) => number;
+  protectRtcp: (ctx: unknown, pkt: Uint8Array, len: number, cap: number) => number;
+  unprotectRtcp: (ctx: unknown, pkt: Uint8Array, len: number) => number;
+  batch: (ctx: unknown, op: number, arena: Uint8Array, offsets: Int32Array, lens: Int32Array, caps: Int32Array, n: number) => number;
+  stats: (ctx: unknown, out: Float64Array) => void;
+  getRoc: (ctx: unknown, ssrc: number) => number | bigint;
+  setRoc: (ctx: unknown, ssrc: number, roc: number) => number;
+  backendAvailable: (backend: number) => number;
+  kdf: (backend: number, key: Buffer, keyLen: number, salt: Buffer, saltLen: number, label: number, out: Buffer, outLen: number) => number;
+}
+
+let cached: SrtpNative | undefined;
+
+/** Where the shared library is: SBD_NATIVE_DIR, else native/build of the checkout (source or dist layout). */
+export function nativeLibraryPath(): string {
+  const candidates = [
+    process.env.SBD_NATIVE_DIR && `${process.env.SBD_NATIVE_DIR}/libsbdsrtp.so`,
+    fileURLToPath(new URL('../../../native/build/libsbdsrtp.so', import.meta.url)),
+    fileURLToPath(new URL('../../../../native/build/libsbdsrtp.so', import.meta.url)),
+  ].filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new SrtpError('ERR_SRTP_NATIVE_MISSING', `native SRTP helper not built (run "make -C native"); looked in ${candidates.join(', ')}`);
+  }
+  return found;
+}
+
+export function srtpNative(): SrtpNative {
+  if (cached) return cached;
+  const lib = koffi.load(nativeLibraryPath());
+  cached = {
+    create: lib.func('void *sbd_srtp_new(int suite, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, const uint8_t *mki, int mki_len, int replay_window, int max_ssrcs, int backend, int flags, _Out_ int *err)'),
+    free: lib.func('void sbd_srtp_free(void *ctx)'),
+    protect: lib.func('int sbd_srtp_protect(void *ctx, uint8_t *pkt, int len, int cap)'),
+    unprotect: lib.func('int sbd_srtp_unprotect(void *ctx, uint8_t *pkt, int len)'),
+    protectRtcp: lib.func('int sbd_srtp_protect_rtcp(void *ctx, uint8_t *pkt, int len, int cap)'),
+    unprotectRtcp: lib.func('int sbd_srtp_unprotect_rtcp(void *ctx, uint8_t *pkt, int len)'),
+    batch: lib.func('int sbd_srtp_batch(void *ctx, int op, uint8_t *arena, const int32_t *offsets, int32_t *lens, const int32_t *caps, int n)'),
+    stats: lib.func('void sbd_srtp_stats(void *ctx, double *out)'),
+    getRoc: lib.func('int64_t sbd_srtp_get_roc(void *ctx, uint32_t ssrc)'),
+    setRoc: lib.func('int sbd_srtp_set_roc(void *ctx, uint32_t ssrc, uint32_t roc)'),
+    backendAvailable: lib.func('int sbd_srtp_backend_available(int backend)'),
+    kdf: lib.func('int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label, uint8_t *out, int out_len)'),
+  } as SrtpNative;
+  return cached;
+}
