@@ -1,0 +1,179 @@
+/** Appliance administration from the command line: the same functions the admin shell calls. */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Command } from '../command.js';
+import { intOption, parse, required } from '../args.js';
+import { systemClock } from '../../lib/clock.js';
+import { UsageError } from '../../lib/errors.js';
+import { initAppliance } from '../../cluster/init.js';
+import { regenerateCertificate } from '../../cluster/certs.js';
+import { withState } from '../../cluster/state.js';
+import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lists.js';
+import { deviceConfigFile, defaultConfigFile } from '../../config/cluster-configs.js';
+import { buildSgn } from '../../trust/sgn.js';
+import type { HashName } from '../../trust/tags.js';
+
+/** Write a file atomically: a temp file in the same folder, then rename (no half-written file on failure). */
+export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes, { mode });
+  renameSync(tmp, path);
+}
+
+const stateOpt = { state: { type: 'string' } } as const;
+
+export const commands: Command[] = [
+  {
+    path: ['init'],
+    summary: 'create a store with this node, its certificates and the first ITL (TFTP activation)',
+    usage: 'sbd init --state DIR [--hostname H] [--ip A] [--key-bits 2048|4096]',
+    run(args, ctx) {
+      const { values } = parse(args, { ...stateOpt, hostname: { type: 'string' }, ip: { type: 'string' }, 'key-bits': { type: 'string' } }, false);
+      const bits = intOption(values['key-bits'], '--key-bits', 2048, 2048, 4096);
+      if (bits !== 2048 && bits !== 4096) throw new UsageError('--key-bits must be 2048 or 4096 (trust-list signers cannot use 3072)');
+      const r = initAppliance({ dir: required(values.state, '--state'), hostname: values.hostname ?? 'sbd', ipv4: values.ip, clock: systemClock, keySpec: { type: 'rsa', bits } });
+      ctx.out(r.created ? `created node ${r.node.name} (${r.node.hostname}${r.node.ipv4 ? ', ' + r.node.ipv4 : ''})` : `node ${r.node.name} already initialised`);
+      ctx.out(r.issued.length ? `issued certificates: ${r.issued.join(', ')}` : 'all certificates present');
+      ctx.out(`TFTP activated: ITLFile.tlv ${r.itlBytes} bytes, sha256 ${r.itlSha256}`);
+      return 0;
+    },
+  },
+  {
+    path: ['device', 'add'],
+    summary: 'add a phone (SEP<MAC>) to the store',
+    usage: 'sbd device add SEP<MAC> --model M [--security-profile P] [--dn NUMBER] [--digest-user U] --state DIR',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, model: { type: 'string' }, 'security-profile': { type: 'string' }, dn: { type: 'string' }, 'digest-user': { type: 'string' }, description: { type: 'string' } });
+      const name = required(positionals[0], 'SEP<MAC>');
+      const d = withState(required(values.state, '--state'), ({ store }) =>
+        store.addDevice({
+          name,
+          model: required(values.model, '--model'),
+          ...(values['security-profile'] ? { securityProfile: values['security-profile'] } : {}),
+          ...(values.description ? { description: values.description } : {}),
+          directoryNumber: values.dn ?? null,
+          digestUser: values['digest-user'] ?? null,
+        }),
+      );
+      ctx.out(`added ${d.name} (${d.model}, ${d.securityProfile})`);
+      return 0;
+    },
+  },
+  {
+    path: ['device', 'list'],
+    summary: 'list the phones in the store',
+    usage: 'sbd device list --state DIR',
+    run(args, ctx) {
+      const { values } = parse(args, stateOpt, false);
+      withState(required(values.state, '--state'), ({ store }) => {
+        for (const d of store.listDevices()) ctx.out(`${d.name}  ${d.model}  ${d.securityProfile}${d.lscPem ? '  LSC' : ''}`);
+      }, { readonly: true });
+      return 0;
+    },
+  },
+  {
+    path: ['itl', 'build'],
+    summary: 'write ITLFile.tlv, CTLFile.tlv (mixed mode) and the signed configs of every device',
+    usage: 'sbd itl build --state DIR --out DIR',
+    run(args, ctx) {
+      const { values } = parse(args, { ...stateOpt, out: { type: 'string' } }, false);
+      const out = required(values.out, '--out');
+      const files = withState(required(values.state, '--state'), ({ store }) => {
+        const f = new Map<string, Buffer>();
+        f.set('ITLFile.tlv', buildItl(store, systemClock));
+        const ctl = buildCtl(store, systemClock);
+        if (ctl) f.set('CTLFile.tlv', ctl);
+        f.set('XMLDefault.cnf.xml', defaultConfigFile(store, false, systemClock));
+        f.set('XMLDefault.cnf.xml.sgn', defaultConfigFile(store, true, systemClock));
+        for (const d of store.listDevices()) {
+          for (const suffix of ['.cnf.xml', '.cnf.xml.sgn', '.cnf.xml.enc.sgn'] as const) {
+            const b = deviceConfigFile(store, d, suffix, systemClock);
+            if (b) f.set(d.name + suffix, b);
+          }
+        }
+        return f;
+      }, { readonly: true });
+      mkdirSync(out, { recursive: true });
+      for (const [name, bytes] of files) {
+        writeAtomic(join(out, name), bytes);
+        ctx.out(`${name}  ${bytes.length} bytes`);
+      }
+      return 0;
+    },
+  },
+  {
+    path: ['sgn'],
+    summary: "sign a static file (ring list, locale, firmware) with the TFTP node's CallManager key into NAME.sgn",
+    usage: 'sbd sgn FILE --state DIR [--name SERVED_NAME] [--out FILE.sgn] [--hash sha1|sha256|sha512]',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, name: { type: 'string' }, out: { type: 'string' }, hash: { type: 'string' } });
+      const file = required(positionals[0], 'FILE');
+      const served = (values.name ?? basename(file)) + '.sgn';
+      const hash = (values.hash ?? 'sha1') as HashName;
+      if (!['sha1', 'sha256', 'sha512'].includes(hash)) throw new UsageError('--hash must be sha1, sha256 or sha512');
+      const body = readFileSync(file);
+      const bytes = withState(required(values.state, '--state'), ({ store }) => {
+        const cm = store.currentCertificate('CallManager', publisher(store).name);
+        if (!cm) throw new UsageError('the store has no CallManager certificate');
+        return buildSgn({ body, filename: served, signer: signerOf(cm), timestamp: Math.floor(Date.now() / 1000), hash });
+      }, { readonly: true });
+      const out = values.out ?? `${file}.sgn`;
+      writeAtomic(out, bytes);
+      ctx.out(`${out}: ${bytes.length} bytes, FILENAME ${served}`);
+      return 0;
+    },
+  },
+  {
+    path: ['cert', 'regen'],
+    summary: 'regenerate one of the appliance certificates (CallManager, TVS, CAPF, ITLRecovery, tomcat)',
+    usage: 'sbd cert regen NAME --state DIR [--node NODE]',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, node: { type: 'string' } });
+      const r = withState(required(values.state, '--state'), (s) => regenerateCertificate(s, required(positionals[0], 'NAME'), systemClock, values.node));
+      ctx.out(`regenerated ${r.certificate.name}${r.certificate.node ? ' on ' + r.certificate.node : ''}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
+      if (r.replaced) ctx.out(`previous certificate (serial ${r.replaced.serialHex}) kept as history`);
+      ctx.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
+      for (const w of r.warnings) ctx.out(`WARNING: ${w}`);
+      return 0;
+    },
+  },
+  {
+    path: ['cert', 'list'],
+    summary: 'list certificates (current and, with --history, replaced ones)',
+    usage: 'sbd cert list --state DIR [--history]',
+    run(args, ctx) {
+      const { values } = parse(args, { ...stateOpt, history: { type: 'boolean' } }, false);
+      withState(required(values.state, '--state'), ({ store }) => {
+        for (const c of store.listCertificates({ includeHistory: values.history === true })) {
+          ctx.out(`${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.current ? 'current' : 'history'}  ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`);
+        }
+      }, { readonly: true });
+      return 0;
+    },
+  },
+  {
+    path: ['param', 'set'],
+    summary: 'set an enterprise parameter (validated); trust lists rebuild on the next request',
+    usage: 'sbd param set NAME VALUE --state DIR',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, stateOpt);
+      const name = required(positionals[0], 'NAME');
+      const value = required(positionals[1], 'VALUE');
+      withState(required(values.state, '--state'), ({ store }) => store.setParam(name, value));
+      ctx.out(`${name} = ${value}`);
+      return 0;
+    },
+  },
+  {
+    path: ['param', 'show'],
+    summary: 'list enterprise parameters with their values and defaults',
+    usage: 'sbd param show --state DIR',
+    run(args, ctx) {
+      const { values } = parse(args, stateOpt, false);
+      withState(required(values.state, '--state'), ({ store }) => {
+        for (const p of store.listParams()) ctx.out(`${p.name.padEnd(28)} ${p.value}${p.isDefault ? '' : `  (default ${p.default})`}`);
+      }, { readonly: true });
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,79 @@
+/**
+ * `sbd init` and first boot: a new store with this node (publisher, every service), its identities (CallManager,
+ * TVS, CAPF, tomcat; ITLRecovery for the cluster) and TFTP activation — the first ITL is built (and CTL in mixed
+ * mode) and its hash recorded. Running it again on an initialised state changes nothing and says so.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { Clock } from '../lib/clock.js';
+import { SbdError } from '../lib/errors.js';
+import { issueIdentity } from '../pki/identity-store.js';
+import { identityNames, type IdentityName } from '../pki/profiles.js';
+import type { KeySpec } from '../pki/keys.js';
+import type { NodeRow } from '../store/index.js';
+import { buildCtl, buildItl } from '../trust/cluster-lists.js';
+import { openState, type State } from './state.js';
+
+export interface InitOptions {
+  dir: string;
+  hostname: string;
+  ipv4?: string | undefined;
+  nodeName?: string | undefined;
+  clock: Clock;
+  keySpec?: KeySpec | undefined;
+}
+
+export interface InitResult {
+  created: boolean;
+  node: NodeRow;
+  issued: string[];
+  itlSha256: string;
+  itlBytes: number;
+}
+
+export function initAppliance(opts: InitOptions): InitResult {
+  mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
+  const state = openState(opts.dir, { create: true });
+  try {
+    const { store } = state;
+    let node = store.listNodes()[0];
+    const created = !node;
+    if (!node) {
+      node = store.addNode({
+        name: opts.nodeName ?? opts.hostname.split('.')[0]!,
+        hostname: opts.hostname,
+        ipv4: opts.ipv4 ?? null,
+        isPublisher: true,
+        services: ['tftp', 'tvs', 'capf', 'sip', 'media', 'callmanager'],
+      });
+    }
+    const issued = ensureIdentities(state, node, opts.clock, opts.keySpec);
+    const activation = activateTftp(state, opts.clock);
+    return { created, node, issued, ...activation };
+  } finally {
+    state.store.close();
+  }
+}
+
+export function ensureIdentities(state: State, node: NodeRow, clock: Clock, keySpec?: KeySpec): string[] {
+  const issued: string[] = [];
+  for (const name of identityNames as readonly IdentityName[]) {
+    const scope = name === 'ITLRecovery' ? null : node.name;
+    if (state.store.currentCertificate(name, scope)) continue;
+    const validityYears = name === 'ITLRecovery' ? state.store.getIntParam('ITLRecoveryValidityYears') : undefined;
+    issueIdentity(state.store, state.layout, { name, node, clock, ...(keySpec ? { keySpec } : {}), ...(validityYears ? { validityYears } : {}) });
+    issued.push(name);
+  }
+  return issued;
+}
+
+/** TFTP activation: build the ITL (and CTL when mixed) now, so a broken store is found here, and record the hash. */
+export function activateTftp(state: State, clock: Clock): { itlSha256: string; itlBytes: number } {
+  const itl = buildItl(state.store, clock);
+  buildCtl(state.store, clock);
+  const sha = createHash('sha256').update(itl).digest('hex');
+  const node = state.store.listNodes().find((n) => (n.services as string[]).includes('tftp'));
+  if (!node) throw new SbdError('ERR_NO_TFTP_NODE', 'no node runs the TFTP service');
+  state.store.recordServerItlHash(node.name, 'ITLFile.tlv', sha, new Date(clock.now()).toISOString());
+  return { itlSha256: sha, itlBytes: itl.length };
+}

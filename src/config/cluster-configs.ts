@@ -1,0 +1,95 @@
+/**
+ * Per-phone configuration files derived from the store, as the TFTP server serves them:
+ * - `SEP<MAC>.cnf.xml`          the full config, unsigned (never for a phone whose config is encrypted);
+ * - `SEP<MAC>.cnf.xml.sgn`      the full config signed by the TFTP node's CallManager key, or, when the phone's
+ *                               security profile encrypts configs, the signed companion stub (spec §2.2);
+ * - `SEP<MAC>.cnf.xml.enc.sgn`  the encrypted full config, when the profile says so and the phone has a key
+ *                               (its LSC's public key, or a manually configured symmetric key);
+ * - `XMLDefault.cnf.xml[.sgn]`  the autoregistration default (signed only for models with Security by Default).
+ */
+import { X509Certificate } from 'node:crypto';
+import { unixSeconds, type Clock } from '../lib/clock.js';
+import type { DeviceRow, NodeRow, Store } from '../store/index.js';
+import { buildSgn } from '../trust/sgn.js';
+import { buildEncryptedConfig, type ConfigKey } from '../trust/enc-sgn.js';
+import { publisher, signerOf } from '../trust/cluster-lists.js';
+import type { Signer } from '../trust/build.js';
+import type { HashName } from '../trust/tags.js';
+import { renderDefaultConfig, renderDeviceConfig, renderStubConfig, type ClusterEndpoints, type DeviceConfigInput } from './device-config.js';
+import { ConfigError } from './errors.js';
+
+export const defaultPorts = { sipPort: 5060, sipTlsPort: 5061, tvsPort: 2445, capfPort: 3804 } as const;
+
+export function clusterEndpoints(store: Store): ClusterEndpoints {
+  const nodes = store.listNodes();
+  const ep = (n: NodeRow) => ({ hostname: n.hostname, address: n.ipv4 ?? n.ipv6 ?? n.hostname });
+  const with_ = (s: string) => nodes.filter((n) => (n.services as string[]).includes(s)).map(ep);
+  return { callManagers: [...with_('sip'), ...with_('callmanager')].filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i), tvs: with_('tvs'), capf: with_('capf'), ...defaultPorts };
+}
+
+function tftpSigner(store: Store, node: NodeRow): Signer {
+  const row = store.currentCertificate('CallManager', node.name);
+  if (!row) throw new ConfigError('ERR_CONFIG_NO_SIGNER', `node ${node.name} has no CallManager certificate to sign configs with`);
+  return signerOf(row);
+}
+
+function deviceInput(store: Store, d: DeviceRow, encrConfig: boolean): DeviceConfigInput {
+  const profile = store.getSecurityProfile(d.securityProfile);
+  const transport = profile?.transport === 'tls' ? 'tls' : profile?.transport === 'udp' ? 'udp' : 'tcp';
+  return {
+    name: d.name,
+    model: d.model,
+    description: d.description,
+    securityMode: profile?.deviceSecurityMode ?? 'non-secure',
+    transport,
+    capfAuthMode: d.capfOperation === 'none' ? 'none' : d.capfAuthMode === 'none' ? 'null-string' : d.capfAuthMode,
+    digestUser: d.digestUser,
+    directoryNumber: d.directoryNumber,
+    encrConfig,
+  };
+}
+
+/** The phone's key for encrypted configs, or undefined when it has none yet (no LSC, no symmetric key). */
+export function configKeyOf(d: DeviceRow): ConfigKey | undefined {
+  if (d.lscPem) return { kind: 'public-key', publicKey: new X509Certificate(d.lscPem).publicKey };
+  if (d.symmetricKeyHex) return { kind: 'symmetric', key: Buffer.from(d.symmetricKeyHex, 'hex') };
+  return undefined;
+}
+
+export function wantsEncryptedConfig(store: Store, d: DeviceRow): boolean {
+  return store.getSecurityProfile(d.securityProfile)?.tftpEncryptedConfig === true;
+}
+
+/** One served config file of a known device, or undefined when that name does not exist for it. */
+export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', clock: Clock, node: NodeRow = publisher(store)): Buffer | undefined {
+  const c = clusterEndpoints(store);
+  const encrypted = wantsEncryptedConfig(store, d);
+  const key = encrypted ? configKeyOf(d) : undefined;
+  const hash = store.getParam('SignatureHash') as HashName;
+  const timestamp = unixSeconds(clock);
+  const filename = d.name + suffix;
+  switch (suffix) {
+    case '.cnf.xml':
+      return encrypted ? undefined : Buffer.from(renderDeviceConfig(deviceInput(store, d, false), c));
+    case '.cnf.xml.sgn': {
+      const body = encrypted && key ? renderStubConfig(deviceInput(store, d, true), c, d.lscPem ? new X509Certificate(d.lscPem).raw : undefined) : renderDeviceConfig(deviceInput(store, d, false), c);
+      if (encrypted && !key) return undefined; // encrypted profile without a key yet: nothing safe to serve in clear
+      return buildSgn({ body: Buffer.from(body), filename, signer: tftpSigner(store, node), timestamp, hash });
+    }
+    case '.cnf.xml.enc.sgn':
+      if (!key) return undefined;
+      return buildEncryptedConfig({ plaintext: Buffer.from(renderDeviceConfig(deviceInput(store, d, true), c)), filename, signer: tftpSigner(store, node), timestamp, key, signatureHash: hash });
+  }
+}
+
+/** XMLDefault.cnf.xml (unsigned) or XMLDefault.cnf.xml.sgn (signed). */
+export function defaultConfigFile(store: Store, signed: boolean, clock: Clock, node: NodeRow = publisher(store)): Buffer {
+  const body = Buffer.from(renderDefaultConfig(clusterEndpoints(store)));
+  if (!signed) return body;
+  return buildSgn({ body, filename: 'XMLDefault.cnf.xml.sgn', signer: tftpSigner(store, node), timestamp: unixSeconds(clock), hash: store.getParam('SignatureHash') as HashName });
+}
+
+/** Does this model take signed files (Security by Default)? Unknown models are assumed to (current phones do). */
+export function supportsSecurityByDefault(store: Store, model: string): boolean {
+  return store.getModelFeatures(model)?.securityByDefault ?? true;
+}

@@ -1,0 +1,3 @@
+import { SbdError } from '../lib/errors.js';
+
+export class ConfigError extends SbdError {}

@@ -1,0 +1,80 @@
+/**
+ * The cluster's trust lists derived from the store: which certificates go in (TrustListInputs), who signs, and
+ * the Prepare-Cluster-for-Rollback and ITL-reset parameters. Deterministic for a given store and clock.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { unixSeconds, type Clock } from '../lib/clock.js';
+import type { CertRow, NodeRow, Store } from '../store/index.js';
+import { privateKeyOf } from '../pki/identity-store.js';
+import type { Signer } from './build.js';
+import { TrustError, TrustErrorCode } from './errors.js';
+import { buildTrustList, ctlRecordInputs, itlRecordInputs, type ServerCert, type TrustListInputs } from './lists.js';
+import { signerIdentityOf } from './record.js';
+import type { HashName } from './tags.js';
+
+function need(row: CertRow | undefined, what: string): CertRow {
+  if (!row) throw new TrustError(TrustErrorCode.content, `the store has no current ${what} certificate: run "sbd init" or "sbd cert regen"`);
+  return row;
+}
+
+function serverCert(row: CertRow, node: NodeRow | undefined): ServerCert {
+  return { der: row.der, hostname: node?.hostname, ipv4: node?.ipv4 ?? undefined };
+}
+
+export function signerOf(row: CertRow): Signer {
+  return { ...signerIdentityOf(row.der), privateKey: createPrivateKey(privateKeyOf(row)) };
+}
+
+export function publisher(store: Store): NodeRow {
+  const nodes = store.listNodes();
+  const pub = nodes.find((n) => n.isPublisher) ?? nodes[0];
+  if (!pub) throw new TrustError(TrustErrorCode.content, 'the store has no cluster node: run "sbd init" first');
+  return pub;
+}
+
+export function trustListInputs(store: Store): TrustListInputs {
+  const nodes = store.listNodes();
+  const has = (n: NodeRow, s: string) => (n.services as string[]).includes(s);
+  const cm = (n: NodeRow) => need(store.currentCertificate('CallManager', n.name), `CallManager (${n.name})`);
+  return {
+    itlRecovery: serverCert(need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery'), publisher(store)),
+    tftpServers: nodes.filter((n) => has(n, 'tftp')).map((n) => ({ ...serverCert(cm(n), n), ccm: has(n, 'callmanager') || has(n, 'sip') })),
+    callManagers: nodes.filter((n) => !has(n, 'tftp') && (has(n, 'callmanager') || has(n, 'sip'))).map((n) => serverCert(cm(n), n)),
+    tvs: nodes.filter((n) => has(n, 'tvs')).map((n) => serverCert(need(store.currentCertificate('TVS', n.name), `TVS (${n.name})`), n)),
+    capf: nodes.filter((n) => has(n, 'capf')).map((n) => serverCert(need(store.currentCertificate('CAPF', n.name), `CAPF (${n.name})`), n)),
+  };
+}
+
+/** Who signs the ITL: ITLRecovery, or the TFTP node's CallManager key during `utils itl reset` (DESIGN §2). */
+export function itlSigner(store: Store, tftpNode: NodeRow = publisher(store)): { signer: Signer; name: string } {
+  const useCallManager = store.getParam('ItlResetSigner') === 'CallManager';
+  const row = useCallManager ? need(store.currentCertificate('CallManager', tftpNode.name), 'CallManager') : need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery');
+  return { signer: signerOf(row), name: row.name };
+}
+
+function hashParam(store: Store): HashName {
+  return store.getParam('SignatureHash') as HashName;
+}
+
+export function buildItl(store: Store, clock: Clock, filename = 'ITLFile.tlv'): Buffer {
+  return buildTrustList(itlRecordInputs(trustListInputs(store)), {
+    signer: itlSigner(store).signer,
+    filename,
+    timestamp: unixSeconds(clock),
+    hash: hashParam(store),
+    rollback: store.getBoolParam('PrepareClusterForRollback'),
+  });
+}
+
+export function isMixedMode(store: Store): boolean {
+  return store.getParam('ClusterSecurityMode') === 'mixed';
+}
+
+/** The tokenless CTL (mixed mode only), signed by the publisher's CallManager key. */
+export function buildCtl(store: Store, clock: Clock, filename = 'CTLFile.tlv'): Buffer | undefined {
+  if (!isMixedMode(store)) return undefined;
+  const inputs = trustListInputs(store);
+  const pub = publisher(store);
+  const pubCm = need(store.currentCertificate('CallManager', pub.name), 'CallManager');
+  return buildTrustList(ctlRecordInputs(inputs, serverCert(pubCm, pub)), { signer: signerOf(pubCm), filename, timestamp: unixSeconds(clock), hash: hashParam(store) });
+}
