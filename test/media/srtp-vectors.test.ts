@@ -21,6 +21,20 @@ test('RFC 3711 B.3: key derivation of the SRTP session keys', () => {
   assert.equal(deriveSessionKey(mk, ms, KDF_LABELS.rtcpSalt, 14).toString('hex'), '9581c7ad87b3e530bf3e4454a8b3');
 });
 
+test('RFC 6188 §7.2 and §7.4: AES-256 and AES-192 key derivation', () => {
+  const cases = [
+    ['f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6', '3b04803de51ee7c96423ab5b78d2',
+      '5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4', 'fa31791685ca444a9e07c6c64e93', 'fd9c32d39ed5fbb5a9dc96b30818454d1313dc05'],
+    ['73edc66c4fa15776fb57f9505c17136550ffda71f3e8e5f1', 'c8522f3acd4ce86d5add78edbb11',
+      '31874736a8f1143870c26e4857d8a5b2c4a354407faadabb', '2372b82d639b6d8503a47adc0a6c', '355b10973cd95b9eacf4061c7e1a7151e7cfbfcb'],
+  ] as const;
+  for (const [k, s, enc, salt, auth] of cases) {
+    assert.equal(deriveSessionKey(hex(k), hex(s), KDF_LABELS.rtpEncryption, enc.length / 2).toString('hex'), enc);
+    assert.equal(deriveSessionKey(hex(k), hex(s), KDF_LABELS.rtpSalt, 14).toString('hex'), salt);
+    assert.equal(deriveSessionKey(hex(k), hex(s), KDF_LABELS.rtpAuthentication, 20).toString('hex'), auth);
+  }
+});
+
 test('RFC 3711 B.2: AES-CM keystream, first blocks and blocks 0xfeff-0xff01', () => {
   // session key and salt used directly; SSRC 0, index 0: the payload of zeros comes out as the keystream
   const ctx = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: hex('2B7E151628AED2A6ABF7158809CF4F3C'),
