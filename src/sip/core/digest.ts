@@ -1,0 +1,253 @@
+/**
+ * HTTP Digest authentication as SIP uses it (RFC 3261 §22.4 on RFC 2617; RFC 7616 adds SHA-256, RFC 8760 brings
+ * it to SIP). Sans-I/O: time comes in as an argument, credentials come from a lookup the caller supplies.
+ *
+ * Server side (`DigestServer`):
+ *  - nonce = base64url( issued-at seconds (8 bytes) ‖ HMAC-SHA-256(secret, issued-at ‖ realm)[0..16) ), so any
+ *    node holding the secret can check a nonce without state, and a nonce is bound to its realm and its age;
+ *  - qop=auth only; an expired nonce whose digest is right answers `stale` (a new challenge with stale=true,
+ *    RFC 2617 §3.2.1) instead of a failure, so the phone retries without asking its user;
+ *  - nonce-count replay protection: each nonce's highest nc is remembered (bounded map, oldest dropped first);
+ *    a request whose nc is not higher is a replay;
+ *  - HA1 = H(username ":" realm ":" password) is what the store keeps, per realm and algorithm.
+ * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { SipError } from './errors.js';
+import { quote, readQuoted, readToken, skipWs } from './syntax.js';
+
+export const digestAlgorithms = ['MD5', 'SHA-256'] as const;
+export type DigestAlgorithm = (typeof digestAlgorithms)[number];
+
+export class DigestError extends SipError {}
+
+function hash(algorithm: DigestAlgorithm, s: string): string {
+  return createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(s, 'utf8').digest('hex');
+}
+
+export function computeHa1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
+  return hash(algorithm, `${username}:${realm}:${password}`);
+}
+
+export interface ResponseInput {
+  algorithm: DigestAlgorithm;
+  ha1: string;
+  nonce: string;
+  method: string;
+  uri: string;
+  /** qop=auth with nc and cnonce; absent for the RFC 2069 form. */
+  qop?: { nc: string; cnonce: string };
+}
+
+/** request-digest (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1), qop=auth or none. */
+export function computeResponse(r: ResponseInput): string {
+  const ha2 = hash(r.algorithm, `${r.method}:${r.uri}`);
+  return r.qop
+    ? hash(r.algorithm, `${r.ha1}:${r.nonce}:${r.qop.nc}:${r.qop.cnonce}:auth:${ha2}`)
+    : hash(r.algorithm, `${r.ha1}:${r.nonce}:${ha2}`);
+}
+
+export interface AuthHeader {
+  /** As written, e.g. "Digest". Compare case-insensitively. */
+  scheme: string;
+  /** Parameter names lower-cased; quoted values unescaped. */
+  params: Map<string, string>;
+}
+
+/**
+ * challenge / credentials = auth-scheme LWS auth-param *(COMMA auth-param). Other schemes parse too (their
+ * params may not be name=value lists: RFC 4475 §3.3.7), with whatever params could be read.
+ */
+export function parseAuthHeader(value: string, maxParams = 32): AuthHeader {
+  const s = value;
+  const scheme = readToken(s, skipWs(s, 0));
+  if (scheme.value.length === 0) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication header has no scheme');
+  const params = new Map<string, string>();
+  let i = skipWs(s, scheme.end);
+  while (i < s.length) {
+    const name = readToken(s, i);
+    if (name.value.length === 0) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication parameter has no name');
+    i = skipWs(s, name.end);
+    if (s[i] !== '=') throw new DigestError('ERR_SIP_AUTH_HEADER', `authentication parameter ${name.value} has no value`);
+    i = skipWs(s, i + 1);
+    let v: string;
+    if (s[i] === '"') {
+      const q = readQuoted(s, i);
+      v = q.value;
+      i = q.end;
+    } else {
+      const start = i;
+      while (i < s.length && s[i] !== ',' && s[i] !== ' ' && s[i] !== '\t') i++;
+      v = s.slice(start, i);
+    }
+    const key = name.value.toLowerCase();
+    if (params.has(key)) throw new DigestError('ERR_SIP_AUTH_HEADER', `authentication parameter ${key} repeated`);
+    params.set(key, v);
+    if (params.size > maxParams) throw new DigestError('ERR_SIP_AUTH_HEADER', 'too many authentication parameters');
+    i = skipWs(s, i);
+    if (s[i] === ',') i = skipWs(s, i + 1);
+    else if (i < s.length) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication parameters not separated by commas');
+  }
+  return { scheme: scheme.value, params };
+}
+
+function algorithmOf(v: string | undefined): DigestAlgorithm | undefined {
+  if (v === undefined) return 'MD5'; // RFC 2617 §3.2.1: absent means MD5
+  const u = v.toUpperCase();
+  return u === 'MD5' ? 'MD5' : u === 'SHA-256' ? 'SHA-256' : undefined;
+}
+
+export interface DigestServerOptions {
+  realm: string;
+  /** Server secret binding nonces (at least 16 bytes). */
+  secret: Buffer;
+  /** Seconds a nonce is accepted; default 300. Older → stale=true. */
+  nonceLifetime?: number;
+  /** Algorithms to offer, most preferred first; default SHA-256 then MD5 (one challenge each, RFC 8760 §2.4). */
+  algorithms?: readonly DigestAlgorithm[];
+  /** Nonces whose nonce-count is tracked at once; default 100000 (oldest forgotten first). */
+  maxTrackedNonces?: number;
+}
+
+export type VerifyResult =
+  | { ok: true; username: string; algorithm: DigestAlgorithm }
+  | { ok: false; reason: 'malformed' | 'not-digest' | 'wrong-realm' | 'bad-nonce' | 'unknown-user' | 'bad-response' | 'replay' | 'uri-mismatch'; stale: false }
+  | { ok: false; reason: 'stale'; stale: true };
+
+export interface VerifyInput {
+  /** Authorization or Proxy-Authorization header value. */
+  header: string;
+  method: string;
+  /** The Request-URI as received (compared with the digest's uri parameter). */
+  requestUri: string;
+  /** HA1 for user and realm under that algorithm, or undefined when the user is unknown. */
+  lookupHa1: (username: string, realm: string, algorithm: DigestAlgorithm) => string | undefined;
+  /** Milliseconds since the epoch. */
+  now: number;
+}
+
+export class DigestServer {
+  readonly realm: string;
+  private readonly secret: Buffer;
+  private readonly lifetime: number;
+  private readonly algorithms: readonly DigestAlgorithm[];
+  private readonly maxTracked: number;
+  /** nonce → highest nonce-count seen. */
+  private readonly counts = new Map<string, number>();
+
+  constructor(o: DigestServerOptions) {
+    if (o.secret.length < 16) throw new DigestError('ERR_SIP_DIGEST_SECRET', 'digest secret must be at least 16 bytes');
+    this.realm = o.realm;
+    this.secret = o.secret;
+    this.lifetime = o.nonceLifetime ?? 300;
+    this.algorithms = o.algorithms ?? ['SHA-256', 'MD5'];
+    this.maxTracked = o.maxTrackedNonces ?? 100000;
+  }
+
+  makeNonce(now: number): string {
+    const ts = Buffer.alloc(8);
+    ts.writeBigUInt64BE(BigInt(Math.floor(now / 1000)));
+    return Buffer.concat([ts, this.mac(ts)]).toString('base64url');
+  }
+
+  private mac(ts: Buffer): Buffer {
+    return createHmac('sha256', this.secret).update(ts).update(this.realm, 'utf8').digest().subarray(0, 16);
+  }
+
+  /** Age check of a nonce: 'ok', 'stale' or 'bad' (not ours, or tampered). */
+  checkNonce(nonce: string, now: number): 'ok' | 'stale' | 'bad' {
+    const raw = Buffer.from(nonce, 'base64url');
+    if (raw.length !== 24 || raw.toString('base64url') !== nonce) return 'bad';
+    const ts = raw.subarray(0, 8);
+    if (!timingSafeEqual(raw.subarray(8), this.mac(ts))) return 'bad';
+    const age = Math.floor(now / 1000) - Number(ts.readBigUInt64BE());
+    if (age < -5) return 'bad'; // from the future beyond clock jitter
+    return age > this.lifetime ? 'stale' : 'ok';
+  }
+
+  /** WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered. */
+  challenges(now: number, stale = false): string[] {
+    const nonce = this.makeNonce(now);
+    return this.algorithms.map((a) =>
+      `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${a}, qop="auth"${stale ? ', stale=true' : ''}`);
+  }
+
+  verify(input: VerifyInput): VerifyResult {
+    const scheme = readToken(input.header, skipWs(input.header, 0)).value;
+    if (scheme.toLowerCase() !== 'digest') return { ok: false, reason: 'not-digest', stale: false };
+    let h: AuthHeader;
+    try {
+      h = parseAuthHeader(input.header);
+    } catch {
+      return { ok: false, reason: 'malformed', stale: false };
+    }
+    const p = h.params;
+    const username = p.get('username');
+    const nonce = p.get('nonce');
+    const uri = p.get('uri');
+    const response = p.get('response');
+    const algorithm = algorithmOf(p.get('algorithm'));
+    const nc = p.get('nc');
+    const cnonce = p.get('cnonce');
+    if (username === undefined || nonce === undefined || uri === undefined || response === undefined ||
+      algorithm === undefined || !this.algorithms.includes(algorithm) || p.get('qop') !== 'auth' ||
+      nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || cnonce === undefined || !/^[0-9a-f]+$/.test(response)) {
+      return { ok: false, reason: 'malformed', stale: false };
+    }
+    if (p.get('realm') !== this.realm) return { ok: false, reason: 'wrong-realm', stale: false };
+    if (uri !== input.requestUri) return { ok: false, reason: 'uri-mismatch', stale: false };
+    const age = this.checkNonce(nonce, input.now);
+    if (age === 'bad') return { ok: false, reason: 'bad-nonce', stale: false };
+    const ha1 = input.lookupHa1(username, this.realm, algorithm);
+    if (ha1 === undefined) return { ok: false, reason: 'unknown-user', stale: false };
+    const expected = computeResponse({ algorithm, ha1, nonce, method: input.method, uri, qop: { nc, cnonce } });
+    const a = Buffer.from(expected);
+    const b = Buffer.from(response.toLowerCase());
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'bad-response', stale: false };
+    if (age === 'stale') return { ok: false, reason: 'stale', stale: true };
+    // Replay protection (RFC 2617 §3.2.2): the nonce-count must grow.
+    const count = parseInt(nc, 16);
+    const last = this.counts.get(nonce);
+    if (last !== undefined && count <= last) return { ok: false, reason: 'replay', stale: false };
+    this.counts.delete(nonce);
+    this.counts.set(nonce, count);
+    if (this.counts.size > this.maxTracked) this.counts.delete(this.counts.keys().next().value as string);
+    return { ok: true, username, algorithm };
+  }
+}
+
+export interface ClientAnswer {
+  /** The WWW-Authenticate / Proxy-Authenticate value received. */
+  challenge: string;
+  method: string;
+  uri: string;
+  username: string;
+  /** The password, or a stored HA1 for the challenge's realm and algorithm. */
+  secret: { password: string } | { ha1: string };
+  /** Client nonce: random per challenge (callers pass it in, keeping this function deterministic). */
+  cnonce: string;
+  /** How many requests this nonce has authenticated before, plus one. */
+  nc: number;
+}
+
+/** Build the Authorization / Proxy-Authorization value answering a Digest challenge (RFC 2617 §3.2.2). */
+export function answerChallenge(a: ClientAnswer): string {
+  const c = parseAuthHeader(a.challenge);
+  if (c.scheme.toLowerCase() !== 'digest') throw new DigestError('ERR_SIP_AUTH_SCHEME', `cannot answer ${c.scheme} challenges`);
+  const realm = c.params.get('realm');
+  const nonce = c.params.get('nonce');
+  if (realm === undefined || nonce === undefined) throw new DigestError('ERR_SIP_AUTH_CHALLENGE', 'challenge lacks realm or nonce');
+  const algorithm = algorithmOf(c.params.get('algorithm'));
+  if (algorithm === undefined) throw new DigestError('ERR_SIP_AUTH_ALGORITHM', `unsupported algorithm ${c.params.get('algorithm')}`);
+  const qops = (c.params.get('qop') ?? '').split(',').map((q) => q.trim());
+  const useQop = qops.includes('auth');
+  const ha1 = 'ha1' in a.secret ? a.secret.ha1 : computeHa1(algorithm, a.username, realm, a.secret.password);
+  const nc = a.nc.toString(16).padStart(8, '0');
+  const response = computeResponse({ algorithm, ha1, nonce, method: a.method, uri: a.uri, qop: useQop ? { nc, cnonce: a.cnonce } : undefined });
+  let out = `Digest username=${quote(a.username)}, realm=${quote(realm)}, nonce=${quote(nonce)}, uri=${quote(a.uri)}, ` +
+    `response=${quote(response)}, algorithm=${algorithm}`;
+  if (useQop) out += `, qop=auth, nc=${nc}, cnonce=${quote(a.cnonce)}`;
+  const opaque = c.params.get('opaque');
+  if (opaque !== undefined) out += `, opaque=${quote(opaque)}`;
+  return out;
+}

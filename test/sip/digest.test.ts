@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { answerChallenge, computeHa1, computeResponse, DigestServer, parseAuthHeader, type DigestAlgorithm } from '../../src/sip/core/digest.js';
+
+test('RFC 2617 §3.5 example (MD5, qop=auth)', () => {
+  const ha1 = computeHa1('MD5', 'Mufasa', 'testrealm@host.com', 'Circle Of Life');
+  assert.equal(computeResponse({
+    algorithm: 'MD5', ha1, nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093', method: 'GET', uri: '/dir/index.html',
+    qop: { nc: '00000001', cnonce: '0a4f113b' },
+  }), '6629fae49393a05397450978507c4ef1');
+});
+
+test('RFC 7616 §3.9.1 examples (MD5 and SHA-256)', () => {
+  const common = {
+    nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v', method: 'GET', uri: '/dir/index.html',
+    qop: { nc: '00000001', cnonce: 'f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ' },
+  };
+  const md5 = computeHa1('MD5', 'Mufasa', 'http-auth@example.org', 'Circle of Life');
+  assert.equal(computeResponse({ algorithm: 'MD5', ha1: md5, ...common }), '8ca523f5e9506fed4657c9700eebdbec');
+  const sha = computeHa1('SHA-256', 'Mufasa', 'http-auth@example.org', 'Circle of Life');
+  assert.equal(computeResponse({ algorithm: 'SHA-256', ha1: sha, ...common }),
+    '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1');
+});
+
+const secret = Buffer.alloc(32, 7);
+const realm = 'sbd.example';
+const users = new Map([['1001', 'secret-1001']]);
+const lookupHa1 = (u: string, r: string, a: DigestAlgorithm): string | undefined =>
+  users.has(u) ? computeHa1(a, u, r, users.get(u)!) : undefined;
+const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+function answer(challenge: string, nc = 1, password = 'secret-1001', uri = 'sip:sbd.example'): string {
+  return answerChallenge({ challenge, method: 'REGISTER', uri, username: '1001', secret: { password }, cnonce: 'abcdef0123', nc });
+}
+
+test('server challenge → client answer → server accepts, for SHA-256 and MD5', () => {
+  const server = new DigestServer({ realm, secret });
+  const [sha, md5] = server.challenges(t0);
+  assert.match(sha!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{32}", algorithm=SHA-256, qop="auth"$/);
+  for (const [i, ch] of [sha!, md5!].entries()) {
+    // Both challenges carry the same nonce, so the second answer counts on from the first.
+    const r = server.verify({ header: answer(ch, i + 1), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 + 1000 });
+    assert.equal(r.ok, true, JSON.stringify(r));
+  }
+});
+
+test('wrong password, unknown user, wrong realm, tampered nonce, URI mismatch are each refused with their reason', () => {
+  const server = new DigestServer({ realm, secret });
+  const [ch] = server.challenges(t0);
+  const v = (header: string, requestUri = 'sip:sbd.example') =>
+    server.verify({ header, method: 'REGISTER', requestUri, lookupHa1, now: t0 });
+  assert.equal((v(answer(ch!, 1, 'guess')) as { reason: string }).reason, 'bad-response');
+  assert.equal((v(answer(ch!).replace('username="1001"', 'username="9999"')) as { reason: string }).reason, 'unknown-user');
+  assert.equal((v(answer(ch!).replace('realm="sbd.example"', 'realm="other"')) as { reason: string }).reason, 'wrong-realm');
+  const nonce = /nonce="([^"]+)"/.exec(ch!)![1]!;
+  const forged = nonce.slice(0, -2) + (nonce.endsWith('AA') ? 'BA' : 'AA');
+  assert.equal((v(answer(ch!.replace(nonce, forged))) as { reason: string }).reason, 'bad-nonce');
+  assert.equal((v(answer(ch!), 'sip:other.example') as { reason: string }).reason, 'uri-mismatch');
+  assert.equal((v('Basic dXNlcjpwYXNz') as { reason: string }).reason, 'not-digest');
+  assert.equal((v('Digest username=') as { reason: string }).reason, 'malformed');
+  assert.equal((v(answer(ch!).replace('qop=auth, ', '')) as { reason: string }).reason, 'malformed');
+});
+
+test('nonce-count replay is refused; a higher nc with the same nonce is accepted', () => {
+  const server = new DigestServer({ realm, secret });
+  const [ch] = server.challenges(t0);
+  const v = (h: string) => server.verify({ header: h, method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 });
+  assert.equal(v(answer(ch!, 1)).ok, true);
+  assert.deepEqual(v(answer(ch!, 1)), { ok: false, reason: 'replay', stale: false });
+  assert.equal(v(answer(ch!, 2)).ok, true);
+  assert.deepEqual(v(answer(ch!, 2)), { ok: false, reason: 'replay', stale: false });
+});
+
+test('an expired nonce with a right digest is stale (challenge again with stale=true); nonces from another secret are bad', () => {
+  const server = new DigestServer({ realm, secret, nonceLifetime: 60 });
+  const [ch] = server.challenges(t0);
+  const late = server.verify({ header: answer(ch!), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 + 61_000 });
+  assert.deepEqual(late, { ok: false, reason: 'stale', stale: true });
+  assert.match(server.challenges(t0 + 61_000, true)[0]!, /, stale=true$/);
+  const other = new DigestServer({ realm, secret: Buffer.alloc(32, 8) });
+  assert.equal(other.checkNonce(server.makeNonce(t0), t0), 'bad');
+  assert.equal(server.checkNonce(server.makeNonce(t0), t0 + 30_000), 'ok');
+});
+
+test('client answers a challenge with a stored HA1 the same as with the password; parses odd auth headers', () => {
+  const ch = 'Digest realm="trunk.example", nonce="abc", qop="auth,auth-int", algorithm=MD5, opaque="xyz"';
+  const withPw = answerChallenge({ challenge: ch, method: 'INVITE', uri: 'sip:1@trunk.example', username: 'u', secret: { password: 'p' }, cnonce: '01', nc: 1 });
+  const withHa1 = answerChallenge({ challenge: ch, method: 'INVITE', uri: 'sip:1@trunk.example', username: 'u', secret: { ha1: computeHa1('MD5', 'u', 'trunk.example', 'p') }, cnonce: '01', nc: 1 });
+  assert.equal(withPw, withHa1);
+  assert.match(withPw, /qop=auth, nc=00000001, cnonce="01", opaque="xyz"$/);
+  const parsed = parseAuthHeader(withPw);
+  assert.equal(parsed.params.get('response'), computeResponse({ algorithm: 'MD5', ha1: computeHa1('MD5', 'u', 'trunk.example', 'p'), nonce: 'abc', method: 'INVITE', uri: 'sip:1@trunk.example', qop: { nc: '00000001', cnonce: '01' } }));
+  assert.throws(() => answerChallenge({ challenge: 'Digest realm="r", nonce="n", algorithm=SHA-512-256', method: 'X', uri: 'sip:a', username: 'u', secret: { password: 'p' }, cnonce: '1', nc: 1 }), /unsupported algorithm/);
+  assert.deepEqual([...parseAuthHeader('NoOneKnowsThisScheme opaque-data=here').params], [['opaque-data', 'here']]);
+});
