@@ -18,6 +18,8 @@ export const StoreErrorCode = {
   tooNew: 'ERR_STORE_TOO_NEW',
   /** An older store opened read-only: it would need a migration, which a read-only open cannot do. */
   needsMigration: 'ERR_STORE_NEEDS_MIGRATION',
+  /** A schema migration failed; it was rolled back and the store keeps its old version. */
+  migrationFailed: 'ERR_STORE_MIGRATION',
   /** The file or its folder cannot be opened (permissions, missing folder, I/O error). */
   io: 'ERR_STORE_IO',
   /** A write on a store opened read-only, or a write inside `snapshot()`. */

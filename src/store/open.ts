@@ -143,7 +143,7 @@ function inspect(path: string, readonly: boolean, busyTimeoutMs: number, check: 
       const rows = ro.pragma(check === 'quick' ? 'quick_check(20)' : 'integrity_check(20)', { simple: false }) as Record<string, string>[];
       const problems = rows.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
       if (problems.length > 0) {
-        throw new StoreError(StoreErrorCode.corrupt, `${path} failed the ${check} integrity check: ${problems.slice(0, 3).join('; ')}`);
+        throw new StoreError(StoreErrorCode.corrupt, `${path} failed the ${check} integrity check: ${problems.slice(0, 3).join('; ').replace(/\s*\n\s*/g, '; ')}`);
       }
     }
     let magic: unknown;
@@ -190,7 +190,15 @@ function migrate(db: Database.Database, path: string, clock: Clock): void {
     const now = nowIso(clock);
     for (const step of MIGRATIONS) {
       if (step.version <= version) continue;
-      step.up(db, now);
+      try {
+        step.up(db, now);
+      } catch (err) {
+        throw new StoreError(
+          StoreErrorCode.migrationFailed,
+          `${path}: schema migration ${step.version} (${step.summary}) failed: ${(err as Error).message}; the store was left at version ${db.pragma('user_version', { simple: true })}`,
+          { cause: err },
+        );
+      }
       version = step.version;
     }
     const broken = db.pragma('foreign_key_check') as unknown[];
