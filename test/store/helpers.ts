@@ -6,17 +6,23 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/index.js';
 
+// One root-level hook for the whole file: hooks registered inside before() would run when that hook ends.
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups.reverse()) c();
+});
+
 /** A fresh folder removed when the test file ends. */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-store-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
 /** Opens a store and closes it when the test file ends. */
 export function open(path: string, options?: OpenStoreOptions): Store {
   const s = openStore(path, options);
-  after(() => s.close());
+  cleanups.push(() => s.close());
   return s;
 }
 
