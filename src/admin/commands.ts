@@ -1,0 +1,22 @@
+/**
+ * Every admin command group, in one table. Groups whose backing functions are not in the build yet are not
+ * listed (no command without a real implementation behind it).
+ */
+import { CommandTable } from './command-table.js';
+import type { Privilege } from './privilege.js';
+import { Systemd, type SystemdOptions } from './systemd.js';
+import { statusCommands } from './commands/status.js';
+import { serviceCommands } from './commands/utils-service.js';
+import { systemCommands } from './commands/utils-system.js';
+
+export interface AdminContext {
+  privilege: Privilege;
+  systemd?: SystemdOptions;
+  /** The units' environment file. Default /etc/sbd/sbd.env. */
+  envFile?: string;
+}
+
+export function adminTable(ctx: AdminContext): CommandTable {
+  const systemd = new Systemd(ctx.privilege, ctx.systemd);
+  return new CommandTable([...statusCommands(systemd, ctx.envFile), ...serviceCommands(systemd), ...systemCommands(systemd)]);
+}

@@ -1,0 +1,20 @@
+/**
+ * Errors of the admin shell. The shell prints every error as one line, `Executed command unsuccessful: <message>`,
+ * never a stack trace; SbdError from the backing functions (store, pki, trust) are shown the same way.
+ */
+import { SbdError } from '../lib/errors.js';
+
+export const AdminErrorCode = {
+  unknownCommand: 'ERR_ADMIN_UNKNOWN_COMMAND',
+  args: 'ERR_ADMIN_ARGS',
+  notPermitted: 'ERR_ADMIN_NOT_PERMITTED',
+  system: 'ERR_ADMIN_SYSTEM',
+} as const;
+
+export type AdminErrorCodeValue = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];
+
+export class AdminError extends SbdError {
+  constructor(code: AdminErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}

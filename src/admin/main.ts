@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * Entry of the serial-console admin shell (the admin account's login shell runs it through sudo, see
+ * rootfs/usr/lib/sbd/bin). Drops to the daemons' user, then runs the `admin:` prompt on the terminal.
+ */
+import { fileURLToPath } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { adminTable } from './commands.js';
+import { dropToServiceUser } from './privilege.js';
+import { runShell } from './shell.js';
+
+export interface AdminMainOptions {
+  /** Where the history is kept. Default $SBD_STATE/admin-history, none when SBD_STATE is unset. */
+  historyFile?: string;
+}
+
+export async function adminMain(options: AdminMainOptions = {}): Promise<void> {
+  const privilege = dropToServiceUser(process.env.SBD_USER ?? 'sbd');
+  const state = process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd' : undefined);
+  const historyFile = options.historyFile ?? (state ? `${state}/admin-history` : undefined);
+  await runShell({
+    input: process.stdin,
+    output: process.stdout,
+    table: adminTable({ privilege }),
+    ...(historyFile ? { historyFile } : {}),
+    banner: 'sbd admin console. Type "help" for the commands, TAB to complete, "exit" to log out.',
+  });
+}
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
+if (isEntry) {
+  adminMain().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`admin: ${(err as Error)?.message ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
