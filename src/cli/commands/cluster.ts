@@ -8,6 +8,9 @@ import { UsageError } from '../../lib/errors.js';
 import { initAppliance } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
 import { withState } from '../../cluster/state.js';
+import { itlReset } from '../../cluster/itl-reset.js';
+import { exportIdentityP12 } from '../../cluster/p12.js';
+import { parseIdentityName } from '../../cluster/certs.js';
 import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lists.js';
 import { deviceConfigFile, defaultConfigFile } from '../../config/cluster-configs.js';
 import { buildSgn } from '../../trust/sgn.js';
@@ -148,6 +151,36 @@ export const commands: Command[] = [
           ctx.out(`${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.current ? 'current' : 'history'}  ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`);
         }
       }, { readonly: true });
+      return 0;
+    },
+  },
+  {
+    path: ['cert', 'export'],
+    summary: 'export an identity (default ITLRecovery) as a password-protected PKCS#12',
+    usage: 'sbd cert export [NAME] --out FILE.p12 --state DIR   (password from SBD_P12_PASSWORD or --password)',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, out: { type: 'string' }, password: { type: 'string' } });
+      const name = parseIdentityName(positionals[0] ?? 'ITLRecovery');
+      const password = values.password ?? process.env.SBD_P12_PASSWORD;
+      if (!password) throw new UsageError('give the export password with --password or SBD_P12_PASSWORD');
+      const der = withState(required(values.state, '--state'), (s) => exportIdentityP12(s, name, password), { readonly: true });
+      const out = required(values.out, '--out');
+      writeAtomic(out, der, 0o600);
+      ctx.out(`${out}: ${name} certificate and key, PKCS#12 (${der.length} bytes, AES-256, mode 0600)`);
+      return 0;
+    },
+  },
+  {
+    path: ['itl', 'reset'],
+    summary: 'bulk ITL reset: sign the ITL with the CallManager key (localkey), then ITLRecovery again (complete)',
+    usage: 'sbd itl reset localkey|complete --state DIR',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, stateOpt);
+      const step = required(positionals[0], 'localkey|complete');
+      if (step !== 'localkey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey or complete`);
+      const r = withState(required(values.state, '--state'), (s) => itlReset(s, step, systemClock));
+      ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+      ctx.out(r.message);
       return 0;
     },
   },
