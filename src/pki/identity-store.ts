@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import type { CertRow, NodeRow, Store } from '../store/index.js';
 import { readKeyFile, writeKeyFile, type KeySpec } from './keys.js';
+import { PkiError, PkiErrorCode } from './errors.js';
 import { generateIdentity, type IdentityName, type OrgInfo } from './profiles.js';
 
 export interface StateLayout {
@@ -56,6 +57,6 @@ export function issueIdentity(store: Store, layout: StateLayout, opts: IssueOpti
 }
 
 export function privateKeyOf(row: CertRow): string {
-  if (!row.keyFile) throw new Error(`certificate ${row.name} has no private key on this appliance`);
+  if (!row.keyFile) throw new PkiError(PkiErrorCode.keyFile, `certificate ${row.name} has no private key on this appliance`);
   return readKeyFile(row.keyFile);
 }
