@@ -1,0 +1,352 @@
+/**
+ * sbd-tftpd's I/O shell: UDP sockets, the timer sweep, limits, counters and log lines around the pure cores in
+ * ./core. Read-only (RFC 1350 write requests are refused with error 2).
+ *
+ * Each transfer gets its own socket on an ephemeral port (its TID, RFC 1350 §4). A datagram that reaches a
+ * transfer's socket from any other address or port gets error 5 and the transfer carries on. A retransmitted RRQ
+ * (same client address, port and name as a running transfer) is ignored: the running transfer's own
+ * retransmissions answer it. Over the concurrency limits a request is dropped without reply, so a client
+ * retransmits it later instead of giving up on an error.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { TransferAction } from './core/actions.js';
+import { TftpError, TftpErrorCode, printable } from './core/errors.js';
+import { checkFilename, MAX_FILENAME_LENGTH_DEFAULT } from './core/filename.js';
+import { toNetascii } from './core/netascii.js';
+import { defaultNegotiationLimits, negotiate } from './core/options.js';
+import { decodePacket, encodeError, Opcode } from './core/packet.js';
+import { ServerTransfer } from './core/server-transfer.js';
+import type { TftpClientInfo, TftpFileSource } from './file-source.js';
+import { createLogger, type Logger } from '../lib/log.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { SbdError } from '../lib/errors.js';
+
+export interface TftpServerOptions {
+  source: TftpFileSource;
+  /** Addresses to listen on; one request socket each. Default ['127.0.0.1']. '::' is dual-stack. */
+  addresses?: string[];
+  /** Request port. Default 69; 0 picks a free port per address (tests). */
+  port?: number;
+  /** Transfers running at once, server-wide. Default 16384. Requests over it are dropped (the client retries). */
+  maxTransfers?: number;
+  /** Transfers running at once per client address. Default 16. */
+  maxTransfersPerClient?: number;
+  /** Timeouts in a row before a transfer is abandoned. Default 5. */
+  maxRetries?: number;
+  /** Retransmission timeout when the client did not negotiate one (RFC 2349). Default 1000 ms. */
+  timeoutMs?: number;
+  /** RFC 2349 timeout values accepted, seconds. Defaults 1 and 255. */
+  minTimeoutS?: number;
+  maxTimeoutS?: number;
+  /** Largest blksize granted (RFC 2348). Default 65464. */
+  maxBlksize?: number;
+  /** Largest windowsize granted (RFC 7440). Default 64. */
+  maxWindowsize?: number;
+  /** Longest file name accepted. Default 255. */
+  maxFilenameLength?: number;
+  /** Largest request datagram accepted (RFC 2347 §2: requests fit in 512 bytes). Default 512. */
+  maxRequestBytes?: number;
+  /** Serve netascii mode. Default true. */
+  netascii?: boolean;
+  /** Kernel receive buffer of each request socket (bursts of RRQs). Default 4 MiB (capped by net.core.rmem_max). */
+  recvBufferSize?: number;
+  /** How often transfer deadlines are checked. Default 20 ms. */
+  timerResolutionMs?: number;
+  /** Log lines per second for refused requests and failed transfers; the rest are counted. Default 100. */
+  maxLogLinesPerSecond?: number;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+type Resolved = Required<Omit<TftpServerOptions, 'source' | 'logger' | 'clock'>>;
+
+const defaults: Resolved = {
+  addresses: ['127.0.0.1'],
+  port: 69,
+  maxTransfers: 16384,
+  maxTransfersPerClient: 16,
+  maxRetries: 5,
+  timeoutMs: 1000,
+  minTimeoutS: 1,
+  maxTimeoutS: 255,
+  maxBlksize: 65464,
+  maxWindowsize: 64,
+  maxFilenameLength: MAX_FILENAME_LENGTH_DEFAULT,
+  maxRequestBytes: 512,
+  netascii: true,
+  recvBufferSize: 4 * 1024 * 1024,
+  timerResolutionMs: 20,
+  maxLogLinesPerSecond: 100,
+};
+
+export interface TftpServerCounters {
+  requests: number;
+  transfersStarted: number;
+  transfersCompleted: number;
+  transfersFailed: number;
+  retransmissions: number;
+  /** ERROR packets sent, by TFTP error code. */
+  errorsSent: Record<number, number>;
+  /** Requests dropped over maxTransfers / maxTransfersPerClient. */
+  busyDrops: number;
+  /** Retransmitted RRQs ignored because their transfer is running. */
+  duplicateRequests: number;
+  /** Datagrams at a transfer socket from another address or port (answered with error 5). */
+  unknownTid: number;
+  /** Log lines not written because of maxLogLinesPerSecond. */
+  logSuppressed: number;
+  bytesSent: number;
+}
+
+interface Active {
+  key: string;
+  client: TftpClientInfo;
+  filename: string;
+  socket: dgram.Socket | undefined;
+  core: ServerTransfer | undefined;
+  deadline: number;
+  closed: boolean;
+}
+
+export class TftpServer {
+  readonly options: Resolved;
+  readonly counters: TftpServerCounters = {
+    requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
+    busyDrops: 0, duplicateRequests: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
+  };
+  private readonly source: TftpFileSource;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly sockets: dgram.Socket[] = [];
+  /** Running transfers by `address|port|filename`. */
+  private readonly active = new Map<string, Active>();
+  private readonly perClient = new Map<string, number>();
+  private sweep: NodeJS.Timeout | undefined;
+  private closing = false;
+  private logWindowStart = 0;
+  private logWindowCount = 0;
+
+  constructor(options: TftpServerOptions) {
+    this.source = options.source;
+    this.logger = options.logger ?? createLogger('tftpd');
+    this.clock = options.clock ?? systemClock;
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...defaults, ...given } as Resolved;
+  }
+
+  /** Transfers running now (including ones whose file is being opened). */
+  get activeTransfers(): number {
+    return this.active.size;
+  }
+
+  async listen(): Promise<void> {
+    for (const address of this.options.addresses) {
+      const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: this.options.recvBufferSize });
+      socket.on('message', (msg, rinfo) => this.onRequest(socket, msg, rinfo));
+      socket.on('error', (err) => this.logger.error('socket-error', { address, err }));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ port: this.options.port, address }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      this.sockets.push(socket);
+    }
+    this.sweep = setInterval(() => this.onSweep(), this.options.timerResolutionMs);
+    this.logger.info('listening', { addresses: this.addresses() });
+  }
+
+  addresses(): { address: string; port: number; family: string }[] {
+    return this.sockets.map((s) => s.address());
+  }
+
+  /** The request port of the first address (tests bind port 0). */
+  get port(): number {
+    return this.sockets[0]!.address().port;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.sweep) clearInterval(this.sweep);
+    for (const a of this.active.values()) this.release(a);
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+  }
+
+  private onRequest(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.counters.requests++;
+    const client: TftpClientInfo = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    let packet;
+    try {
+      if (msg.length > this.options.maxRequestBytes) {
+        throw new TftpError('ERR_TFTP_REQUEST_TOO_LONG', TftpErrorCode.illegalOperation, `request of ${msg.length} bytes is longer than ${this.options.maxRequestBytes}`);
+      }
+      packet = decodePacket(msg);
+    } catch (err) {
+      return this.refuse(socket, client, err as TftpError, '');
+    }
+    if (packet.opcode === Opcode.ERROR) return; // RFC 1350 §7: errors are never answered.
+    if (packet.opcode === Opcode.WRQ) {
+      return this.refuse(socket, client, new TftpError('ERR_TFTP_WRITE_REFUSED', TftpErrorCode.accessViolation, 'write requests are refused: this server is read-only'), packet.filename);
+    }
+    if (packet.opcode !== Opcode.RRQ) {
+      return this.refuse(socket, client, new TftpError('ERR_TFTP_ILLEGAL', TftpErrorCode.illegalOperation, `expected a read request, got opcode ${packet.opcode}`), '');
+    }
+    const { filename, mode } = packet;
+    if (mode !== 'octet' && !(mode === 'netascii' && this.options.netascii)) {
+      return this.refuse(socket, client, new TftpError('ERR_TFTP_MODE', TftpErrorCode.illegalOperation, `transfer mode "${printable(mode)}" is not supported`), filename);
+    }
+    const bad = checkFilename(filename, this.options.maxFilenameLength);
+    if (bad) return this.refuse(socket, client, bad, filename);
+
+    const key = `${client.address}|${client.port}|${filename}`;
+    if (this.active.has(key)) {
+      this.counters.duplicateRequests++;
+      return;
+    }
+    const n = this.perClient.get(client.address) ?? 0;
+    if (this.active.size >= this.options.maxTransfers || n >= this.options.maxTransfersPerClient) {
+      this.counters.busyDrops++;
+      this.logLimited('request-dropped', { client, filename: printable(filename), reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers' });
+      return;
+    }
+    const a: Active = { key, client, filename, socket: undefined, core: undefined, deadline: Infinity, closed: false };
+    this.active.set(key, a);
+    this.perClient.set(client.address, n + 1);
+    void this.startTransfer(socket, a, packet.options, mode === 'netascii');
+  }
+
+  private async startTransfer(main: dgram.Socket, a: Active, options: Parameters<typeof negotiate>[0], netascii: boolean): Promise<void> {
+    let data: Buffer;
+    let core: ServerTransfer;
+    try {
+      const raw = await this.source.open(a.filename, a.client);
+      data = netascii ? toNetascii(raw) : raw;
+      const o = this.options;
+      const { params, oack } = negotiate(options, data.length, {
+        ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS,
+      });
+      core = new ServerTransfer(data, params, oack, { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries });
+    } catch (err) {
+      this.release(a);
+      const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
+      if (!(err instanceof SbdError)) this.logger.error('source-error', { filename: printable(a.filename), err });
+      if (this.closing) return;
+      return this.refuse(main, a.client, e, a.filename);
+    }
+    if (a.closed || this.closing) return;
+    const socket = dgram.createSocket(a.client.family === 'IPv6' ? 'udp6' : 'udp4');
+    a.socket = socket;
+    a.core = core;
+    socket.on('message', (msg, rinfo) => {
+      if (rinfo.port !== a.client.port || rinfo.address !== a.client.address) {
+        // RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed.
+        this.counters.unknownTid++;
+        this.sendError(socket, rinfo.port, rinfo.address, TftpErrorCode.unknownTransferId, 'unknown transfer ID');
+        return;
+      }
+      this.apply(a, core.receive(msg, this.clock.now()));
+    });
+    socket.on('error', (err) => {
+      this.logLimited('transfer-socket-error', { client: a.client, err });
+      this.finish(a, false, `socket error: ${err.message}`);
+    });
+    const local = main.address().address;
+    socket.bind({ port: 0, address: local }, () => {
+      if (a.closed) return;
+      this.counters.transfersStarted++;
+      this.logger.log('debug', 'transfer-start', { client: a.client, filename: a.filename, bytes: data.length, ...core.params });
+      this.apply(a, core.start(this.clock.now()));
+    });
+  }
+
+  private apply(a: Active, actions: TransferAction[]): void {
+    for (const act of actions) {
+      if (act.type === 'send') {
+        if (a.closed || !a.socket) return;
+        this.counters.bytesSent += act.bytes.length;
+        if (act.bytes.readUInt16BE(0) === Opcode.ERROR) this.countError(act.bytes.readUInt16BE(2));
+        a.socket.send(act.bytes, act.port ?? a.client.port, a.client.address);
+      } else if (act.type === 'timer') {
+        a.deadline = act.at;
+      } else {
+        this.finish(a, act.ok, act.reason);
+      }
+    }
+  }
+
+  private finish(a: Active, ok: boolean, reason: string): void {
+    if (a.closed) return;
+    const core = a.core;
+    if (core) this.counters.retransmissions += core.retransmissions;
+    if (ok) {
+      this.counters.transfersCompleted++;
+      this.logger.log('debug', 'transfer-complete', { client: a.client, filename: a.filename, retransmissions: core?.retransmissions });
+    } else {
+      this.counters.transfersFailed++;
+      this.logLimited('transfer-failed', { client: a.client, filename: printable(a.filename), reason });
+    }
+    this.release(a);
+  }
+
+  private release(a: Active): void {
+    if (a.closed) return;
+    a.closed = true;
+    this.active.delete(a.key);
+    const n = (this.perClient.get(a.client.address) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(a.client.address);
+    else this.perClient.set(a.client.address, n);
+    if (a.socket) {
+      try {
+        a.socket.close();
+      } catch {
+        /* already closed after an error */
+      }
+    }
+  }
+
+  private onSweep(): void {
+    const now = this.clock.now();
+    for (const a of this.active.values()) {
+      if (a.deadline <= now && a.core) {
+        a.deadline = Infinity;
+        this.apply(a, a.core.timeout(now));
+      }
+    }
+  }
+
+  /** Answer a request with an error from the request socket, and write its one log line. */
+  private refuse(socket: dgram.Socket, client: TftpClientInfo, err: TftpError, filename: string): void {
+    this.sendError(socket, client.port, client.address, err.tftpCode, err.message);
+    this.logLimited('request-refused', { client, filename: printable(filename), tftpCode: err.tftpCode, code: err.code, message: err.message });
+  }
+
+  private sendError(socket: dgram.Socket, port: number, address: string, code: number, message: string): void {
+    this.countError(code);
+    const bytes = encodeError(code, message);
+    this.counters.bytesSent += bytes.length;
+    socket.send(bytes, port, address);
+  }
+
+  private countError(code: number): void {
+    this.counters.errorsSent[code] = (this.counters.errorsSent[code] ?? 0) + 1;
+  }
+
+  private logLimited(event: string, fields: Record<string, unknown>): void {
+    const now = this.clock.now();
+    if (now - this.logWindowStart >= 1000) {
+      if (this.logWindowCount > this.options.maxLogLinesPerSecond) {
+        this.logger.warn('log-suppressed', { lines: this.logWindowCount - this.options.maxLogLinesPerSecond });
+      }
+      this.logWindowStart = now;
+      this.logWindowCount = 0;
+    }
+    if (++this.logWindowCount > this.options.maxLogLinesPerSecond) {
+      this.counters.logSuppressed++;
+      return;
+    }
+    this.logger.warn(event, fields);
+  }
+}
