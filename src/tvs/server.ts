@@ -1,0 +1,244 @@
+/**
+ * sbd-tvsd's I/O shell: a TLS server (node:tls, OpenSSL) on TCP 2445 presenting the node's TVS certificate from
+ * the store. One VERIFY_REQUEST and one VERIFY_RESPONSE per connection (spec §3.1); the response goes out in one
+ * write and the connection is closed. A malformed or oversized frame, a wrong protocol id or a silent client
+ * closes the connection with one log line; nothing a client sends can stop the server. When the store changes
+ * (a TVS regeneration, a new cipher list) the certificate is swapped for new connections without a restart.
+ */
+import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import tls from 'node:tls';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { privateKeyOf } from '../pki/identity-store.js';
+import type { CertRow, Store } from '../store/index.js';
+import { TvsError, TvsErrorCode } from './core/errors.js';
+import { TvsFrameReader, TVS_FRAME_READER_DEFAULTS } from './core/frame-reader.js';
+import { buildVerifyResponse, parseVerifyRequest, TvsStatus } from './core/verify.js';
+import { TRUST_ANSWER_DEFAULTS, TrustAnswerer, type TrustAnswerOptions } from './trust-answer.js';
+
+export interface TvsServerOptions extends TrustAnswerOptions {
+  store: Store;
+  /** Store node whose TVS certificate is presented. Default: the publisher if it runs TVS, else the first TVS node. */
+  node?: string;
+  /** Default '0.0.0.0'. */
+  host?: string;
+  /** Default 2445 (spec §3.1). 0 picks a free port. */
+  port?: number;
+  /** Largest request body. Default 16384 (see TvsFrameReader). */
+  maxBodyBytes?: number;
+  /** A TLS handshake must finish within this. Default 10000 ms (tvsd's socket timeout). */
+  handshakeTimeoutMs?: number;
+  /** The whole request must arrive within this after the handshake. Default 10000 ms. */
+  requestTimeoutMs?: number;
+  /** Connections beyond this are refused at accept. Default 4096 (the unit must allow the file descriptors). */
+  maxConnections?: number;
+  /** How often the store generation is checked for a new TVS certificate or cipher list. Default 2000 ms. */
+  reloadIntervalMs?: number;
+  /** Lowest TLS version. Default 'TLSv1.2' (7900-series phones need 'TLSv1', spec §3.1). */
+  minVersion?: tls.SecureVersion;
+  logger?: Logger;
+}
+
+export const TVS_SERVER_DEFAULTS = {
+  host: '0.0.0.0',
+  port: 2445,
+  maxBodyBytes: TVS_FRAME_READER_DEFAULTS.maxBodyBytes,
+  handshakeTimeoutMs: 10000,
+  requestTimeoutMs: 10000,
+  maxConnections: 4096,
+  reloadIntervalMs: 2000,
+  minVersion: 'TLSv1.2' as tls.SecureVersion,
+  ttlSeconds: TRUST_ANSWER_DEFAULTS.ttlSeconds,
+} as const;
+
+export interface TvsVerifyEvent {
+  remote: string;
+  deviceName: string;
+  sha256: string;
+  status: number;
+  roles: number[];
+}
+
+/** The TVS identity a node presents: certificate row, key and the cipher list, from the store. */
+export function tvsIdentity(store: Store, node?: string): { row: CertRow; node: string } {
+  const nodes = store.listNodes();
+  const candidates = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
+  if (node !== undefined && candidates.length === 0) throw new TvsError(TvsErrorCode.argument, `the store has no node named '${node}'`, { remote: false });
+  for (const n of candidates) {
+    if (node === undefined && !(n.services as string[]).includes('tvs')) continue;
+    const row = store.currentCertificate('TVS', n.name);
+    if (row) return { row, node: n.name };
+  }
+  throw new TvsError(TvsErrorCode.argument, `no TVS certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen TVS"`, { remote: false });
+}
+
+function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+}
+
+export class TvsServer extends EventEmitter {
+  readonly options: Required<Omit<TvsServerOptions, 'node' | 'importRoles' | 'store' | 'logger'>> & { node: string | undefined };
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #answerer: TrustAnswerer;
+  readonly #server: tls.Server;
+  #contextKey = '';
+  #generation = -1;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  /** Presented certificate (SHA-256 hex), for tests and `status` lines. */
+  certificateSha256 = '';
+  readonly #sockets = new Set<Socket>();
+  readonly stats = { connections: 0, valid: 0, invalid: 0, malformed: 0, tlsErrors: 0, timeouts: 0 };
+
+  constructor(opts: TvsServerOptions) {
+    super();
+    const o = { ...TVS_SERVER_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as TvsServerOptions & typeof TVS_SERVER_DEFAULTS;
+    this.options = {
+      host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes, handshakeTimeoutMs: o.handshakeTimeoutMs, requestTimeoutMs: o.requestTimeoutMs,
+      maxConnections: o.maxConnections, reloadIntervalMs: o.reloadIntervalMs, minVersion: o.minVersion, ttlSeconds: o.ttlSeconds, node: opts.node,
+    };
+    this.#store = opts.store;
+    this.#log = opts.logger ?? silentLogger;
+    this.#answerer = new TrustAnswerer(opts.store, { ttlSeconds: o.ttlSeconds, ...(opts.importRoles ? { importRoles: opts.importRoles } : {}) });
+    new TvsFrameReader({ maxBodyBytes: o.maxBodyBytes }); // validates the bound before anything listens
+    this.#server = tls.createServer({ ...this.#secureOptions(), handshakeTimeout: o.handshakeTimeoutMs, requestCert: false });
+    this.#server.maxConnections = o.maxConnections;
+    this.#server.on('connection', (s: Socket) => {
+      this.#sockets.add(s);
+      s.once('close', () => this.#sockets.delete(s));
+    });
+    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
+    this.#server.on('tlsClientError', (err, socket) => {
+      this.stats.tlsErrors++;
+      this.#log.info('tls-error', { remote: remoteOf(socket), reason: err.message });
+      this.emit('tlsError', err);
+    });
+    this.#server.on('error', (err) => this.#log.error('server-error', { error: err }));
+  }
+
+  #secureOptions(): tls.SecureContextOptions & { minVersion: tls.SecureVersion } {
+    const { row, node } = tvsIdentity(this.#store, this.options.node);
+    const ciphers = this.#store.getParam('TLSCiphers');
+    this.#contextKey = `${row.sha256Hex}|${ciphers}`;
+    this.certificateSha256 = row.sha256Hex;
+    this.#generation = this.#store.generation();
+    this.#log.info('tvs-certificate', { node, sha256: row.sha256Hex, subject: row.subject });
+    return { cert: row.pem, key: privateKeyOf(row), ciphers, honorCipherOrder: true, minVersion: this.options.minVersion };
+  }
+
+  /** Re-reads the TVS certificate and cipher list when the store changed; true when the context was replaced. */
+  reload(): boolean {
+    try {
+      const g = this.#store.generation();
+      if (g === this.#generation) return false;
+      const { row } = tvsIdentity(this.#store, this.options.node);
+      const key = `${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}`;
+      this.#generation = g;
+      if (key === this.#contextKey) return false;
+      this.#server.setSecureContext(this.#secureOptions());
+      return true;
+    } catch (err) {
+      // Keep serving with the previous identity: a half-finished regeneration must not take TVS down.
+      this.#log.error('reload-failed', { error: err });
+      return false;
+    }
+  }
+
+  #onConnection(socket: tls.TLSSocket): void {
+    this.stats.connections++;
+    const remote = remoteOf(socket);
+    const reader = new TvsFrameReader({ maxBodyBytes: this.options.maxBodyBytes });
+    let done = false;
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      const e = err instanceof TvsError ? err : new TvsError(TvsErrorCode.connection, (err as Error).message, { cause: err });
+      if (e.code === TvsErrorCode.timeout) this.stats.timeouts++;
+      else this.stats.malformed++;
+      this.#log.warn('request-rejected', { remote, code: e.code, reason: e.message });
+      this.emit('rejected', { remote, code: e.code });
+      socket.destroy();
+    };
+    socket.setTimeout(this.options.requestTimeoutMs, () => fail(new TvsError(TvsErrorCode.timeout, `no complete request within ${this.options.requestTimeoutMs} ms`)));
+    socket.on('error', (err) => fail(err));
+    socket.on('end', () => {
+      if (done) return;
+      try {
+        reader.end();
+        done = true; // closed before sending anything: nothing to answer, nothing malformed
+        socket.destroy();
+      } catch (err) {
+        fail(err);
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (done) return;
+      try {
+        const frames = reader.push(chunk);
+        if (frames.length === 0) return;
+        const request = parseVerifyRequest(frames[0]!);
+        done = true;
+        socket.setTimeout(0);
+        const answer = this.#answerer.answer(request.certificate);
+        const sha256 = createHash('sha256').update(request.certificate).digest('hex');
+        const roles = answer.status === TvsStatus.valid ? answer.roles : [];
+        if (answer.status === TvsStatus.valid) this.stats.valid++;
+        else this.stats.invalid++;
+        this.#log.info('verify', { remote, device: request.deviceName, sha256, status: answer.status === TvsStatus.valid ? 'valid' : 'invalid', roles, ...(answer.status === TvsStatus.valid ? { names: answer.names } : {}) });
+        // One write carries header and body; end() closes after it is flushed (one request per connection).
+        socket.end(buildVerifyResponse(answer.status === TvsStatus.valid ? { sessionId: request.sessionId, status: TvsStatus.valid, roles, ttl: answer.ttl } : { sessionId: request.sessionId, status: TvsStatus.invalid }));
+        this.emit('verify', { remote, deviceName: request.deviceName, sha256, status: answer.status, roles } satisfies TvsVerifyEvent);
+      } catch (err) {
+        fail(err);
+      }
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.options.port, this.options.host, () => {
+        this.#server.off('error', onError);
+        const interval = this.options.reloadIntervalMs;
+        if (interval > 0) {
+          this.#reloadTimer = setInterval(() => this.reload(), interval);
+          this.#reloadTimer.unref();
+        }
+        const addr = this.#server.address() as AddressInfo;
+        this.#log.info('listening', { address: addr.address, port: addr.port });
+        resolve(addr);
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** Current open connections (accepted, handshaking or answering). */
+  connectionCount(): Promise<number> {
+    return new Promise((resolve, reject) => this.#server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  }
+
+  /** Stops accepting; open connections are destroyed after `graceMs` (default at once). */
+  close(graceMs = 0): Promise<void> {
+    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const s of this.#sockets) s.destroy();
+      }, graceMs);
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+export async function startTvsServer(options: TvsServerOptions): Promise<TvsServer> {
+  const server = new TvsServer(options);
+  await server.listen();
+  return server;
+}

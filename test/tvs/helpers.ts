@@ -1,0 +1,62 @@
+/** TVS test helpers: a temporary appliance state (real store, real keys), log capture, openssl as a peer. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initAppliance } from '../../src/cluster/init.js';
+import { openState, type State } from '../../src/cluster/state.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { createLogger, type Logger } from '../../src/lib/log.js';
+
+export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'sbd-tvs-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `sbd init` in a temporary folder, then the state opened; closed when the test ends. */
+export function tempState(t: { after: (fn: () => void) => void }, hostname = 'cucm-pub'): State & { dir: string } {
+  const dir = tempDir(t);
+  initAppliance({ dir, hostname, ipv4: '127.0.0.1', clock: systemClock });
+  const state = openState(dir);
+  t.after(() => state.store.close());
+  return { ...state, dir };
+}
+
+export function captureLogger(svc = 'test'): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  return { logger: createLogger(svc, { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }), lines };
+}
+
+/**
+ * `openssl s_client` as an independent TLS peer: connects, sends `input` after the handshake and returns what it
+ * printed (stdout: certificate and, with -quiet, the raw bytes the server sent) once it exits.
+ */
+export function sClient(args: string[], input: Buffer = Buffer.alloc(0), timeoutMs = 60000): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('openssl', ['s_client', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout: Buffer.concat(out), stderr: err });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+/** Waits for `emitter` to emit `event` (with a generous timeout so a loaded CI machine does not fail the test). */
+export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, timeoutMs = 60000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' event within ${timeoutMs} ms`)), timeoutMs);
+    emitter.once(event, (v: T) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
