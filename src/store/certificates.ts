@@ -18,22 +18,12 @@ import { nodeId } from './nodes.js';
 
 export type CertKind = 'identity' | 'trust';
 
-export interface CertRow {
+export interface CertRow extends ParsedCert {
   id: number;
   name: string;
   node: string | null;
   kind: CertKind;
-  pem: string;
-  der: Buffer;
   keyFile: string | null;
-  subject: string;
-  issuer: string;
-  /** Lower-case hex, as the certificate encodes it (no sign padding removed). */
-  serialHex: string;
-  notBefore: string;
-  notAfter: string;
-  sha256Hex: string;
-  sha1Hex: string;
   current: boolean;
   createdAt: string;
   replacedAt: string | null;
@@ -108,6 +98,7 @@ function row(r: Raw): CertRow {
   };
 }
 
+/** What the PEM itself says: subject and issuer one line, serial as lower-case hex, times ISO-8601 UTC. */
 export interface ParsedCert {
   pem: string;
   der: Buffer;
