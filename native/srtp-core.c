@@ -83,6 +83,8 @@ int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *sa
   return kdf(ops, key, key_len, salt14, (uint8_t)label, out, out_len);
 }
 
+uintptr_t sbd_address_of(const uint8_t *p) { return (uintptr_t)p; }
+
 int sbd_srtp_backend_available(int backend) {
   return backend == SBD_BACKEND_OPENSSL ? 1 : backend == SBD_BACKEND_AF_ALG ? sbd_afalg_available() : 0;
 }

@@ -87,6 +87,9 @@ SBD_API int sbd_srtp_set_roc(sbd_srtp *ctx, uint32_t ssrc, uint32_t roc);
 /* RFC 3711 §4.3.1 PRF with key_derivation_rate 0: `out` = the session key for `label` (test vectors, tools). */
 SBD_API int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label,
                          uint8_t *out, int out_len);
+/* The address of a buffer, so JavaScript can pass packets by plain number afterwards (koffi marshals a number
+ * several times faster than a Buffer). The caller keeps the buffer alive and in bounds. */
+SBD_API uintptr_t sbd_address_of(const uint8_t *p);
 /* 1 when the backend can be used on this kernel/library, else 0. */
 SBD_API int sbd_srtp_backend_available(int backend);
 

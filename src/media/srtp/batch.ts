@@ -4,6 +4,8 @@
  * new length, or a negative native code for a packet that failed (see errors.ts: srtpCodeOf).
  */
 import { SrtpError } from './errors.js';
+import { addressOf } from './native.js';
+import { offHeapInt32 } from './packet-buffer.js';
 
 export interface PacketBatchOptions {
   /** Most packets in one batch. Default 64. */
@@ -19,6 +21,8 @@ export class PacketBatch {
   readonly capacities: Int32Array;
   readonly slotSize: number;
   readonly maxPackets: number;
+  /** Addresses of the arena and arrays, for the native call. */
+  readonly addresses: { arena: number; offsets: number; lengths: number; capacities: number };
   count = 0;
 
   constructor(options: PacketBatchOptions = {}) {
@@ -31,9 +35,11 @@ export class PacketBatch {
       throw new SrtpError('ERR_SRTP_PARAM', `slotSize must be an integer from 16 to 65536, got ${this.slotSize}`);
     }
     this.arena = Buffer.alloc(this.maxPackets * this.slotSize);
-    this.offsets = new Int32Array(this.maxPackets);
-    this.lengths = new Int32Array(this.maxPackets);
-    this.capacities = new Int32Array(this.maxPackets);
+    const offsets = offHeapInt32(this.maxPackets), lengths = offHeapInt32(this.maxPackets), caps = offHeapInt32(this.maxPackets);
+    this.offsets = offsets.array;
+    this.lengths = lengths.array;
+    this.capacities = caps.array;
+    this.addresses = { arena: addressOf(this.arena), offsets: offsets.address, lengths: lengths.address, capacities: caps.address };
     for (let i = 0; i < this.maxPackets; i++) {
       this.offsets[i] = i * this.slotSize;
       this.capacities[i] = this.slotSize;

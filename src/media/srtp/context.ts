@@ -7,7 +7,9 @@
  * Errors: every rejected packet throws an SrtpError with a stable code and is counted in `stats()`; the
  * in-place and batch calls report the same as negative results instead of throwing (receivers drop quietly).
  */
+import koffi from 'koffi';
 import { srtpNative, type SrtpNative } from './native.js';
+import type { PacketBuffer } from './packet-buffer.js';
 import { SrtpError, srtpErrorFromNative } from './errors.js';
 import { SUITES, type Suite } from './suites.js';
 import type { PacketBatch } from './batch.js';
@@ -68,6 +70,7 @@ export class SrtpContext {
   readonly rtpOverhead: number;
   readonly rtcpOverhead: number;
   #ptr: unknown;
+  #addr = 0;
   readonly #n: SrtpNative;
   readonly #token = {};
   readonly #stats = new Float64Array(STAT_NAMES.length);
@@ -96,6 +99,7 @@ export class SrtpContext {
       policy.sessionKeys ? 1 : 0, err);
     if (!ptr) throw srtpErrorFromNative(err[0] ?? -1, `creating ${policy.suite} context on ${backend}`);
     this.#ptr = ptr;
+    this.#addr = Number(koffi.address(ptr));
     this.suite = policy.suite;
     this.backend = backend;
     this.rtpOverhead = params.rtpTagLength + mki.length;
@@ -111,6 +115,38 @@ export class SrtpContext {
   #handle(): unknown {
     if (!this.#ptr) throw new SrtpError('ERR_SRTP_CLOSED', 'SRTP context is closed');
     return this.#ptr;
+  }
+
+  #address(): number {
+    if (!this.#addr) throw new SrtpError('ERR_SRTP_CLOSED', 'SRTP context is closed');
+    return this.#addr;
+  }
+
+  /**
+   * The fastest per-packet call: the RTP packet is `pb.bytes[offset .. offset+length)`, the rest of the
+   * buffer is room for the tag. Returns the SRTP length or a negative native code (no throw).
+   */
+  protectPacket(pb: PacketBuffer, offset: number, length: number): number {
+    const cap = pb.bytes.length - offset;
+    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    return this.#n.protectAt(this.#address(), pb.address + offset, length, cap);
+  }
+
+  /** As protectPacket, for receiving: returns the RTP length or a negative native code. */
+  unprotectPacket(pb: PacketBuffer, offset: number, length: number): number {
+    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    return this.#n.unprotectAt(this.#address(), pb.address + offset, length);
+  }
+
+  protectRtcpPacket(pb: PacketBuffer, offset: number, length: number): number {
+    const cap = pb.bytes.length - offset;
+    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    return this.#n.protectRtcpAt(this.#address(), pb.address + offset, length, cap);
+  }
+
+  unprotectRtcpPacket(pb: PacketBuffer, offset: number, length: number): number {
+    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    return this.#n.unprotectRtcpAt(this.#address(), pb.address + offset, length);
   }
 
   /** RTP → SRTP in a new buffer. */
@@ -189,7 +225,8 @@ export class SrtpContext {
 
   #batch(op: number, b: PacketBatch): number {
     b.validate();
-    return this.#n.batch(this.#handle(), op, b.arena, b.offsets, b.lengths, b.capacities, b.count);
+    const a = b.addresses;
+    return this.#n.batchAt(this.#address(), op, a.arena, a.offsets, a.lengths, a.capacities, b.count);
   }
 
   /** The ROC of an SSRC's RTP stream, or undefined before its first packet (RFC 3711 §3.3.1). */
@@ -218,5 +255,6 @@ export class SrtpContext {
     registry.unregister(this.#token);
     this.#n.free(this.#ptr);
     this.#ptr = undefined;
+    this.#addr = 0;
   }
 }

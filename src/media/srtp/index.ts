@@ -4,3 +4,4 @@ export { PacketBatch, type PacketBatchOptions } from './batch.js';
 export { SUITES, SUITE_NAMES, isSuite, rtcpOverhead, rtpOverhead, type Suite, type SuiteParams } from './suites.js';
 export { SrtpError, SRTP_ERROR_CODES, srtpCodeOf, srtpErrorFromNative } from './errors.js';
 export { deriveSessionKey, KDF_LABELS } from './kdf.js';
+export { PacketBuffer } from './packet-buffer.js';

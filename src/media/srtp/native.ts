@@ -21,6 +21,13 @@ export interface SrtpNative {
   getRoc: (ctx: unknown, ssrc: number) => number | bigint;
   setRoc: (ctx: unknown, ssrc: number, roc: number) => number;
   backendAvailable: (backend: number) => number;
+  /** Hot-path twins taking plain numbers: the context's and the packet's addresses (see addressOf). */
+  protectAt: (ctx: number, pkt: number, len: number, cap: number) => number;
+  unprotectAt: (ctx: number, pkt: number, len: number) => number;
+  protectRtcpAt: (ctx: number, pkt: number, len: number, cap: number) => number;
+  unprotectRtcpAt: (ctx: number, pkt: number, len: number) => number;
+  batchAt: (ctx: number, op: number, arena: number, offsets: number, lens: number, caps: number, n: number) => number;
+  addressOf: (buf: Uint8Array) => number | bigint;
   kdf: (backend: number, key: Buffer, keyLen: number, salt: Buffer, saltLen: number, label: number, out: Buffer, outLen: number) => number;
 }
 
@@ -40,6 +47,14 @@ export function nativeLibraryPath(): string {
   return found;
 }
 
+/**
+ * The address of an off-heap buffer's bytes as a number. Only for memory whose backing store never moves and
+ * that the caller keeps referenced: Buffers from Buffer.alloc and views over them (see PacketBuffer).
+ */
+export function addressOf(buf: Uint8Array): number {
+  return Number(srtpNative().addressOf(buf));
+}
+
 export function srtpNative(): SrtpNative {
   if (cached) return cached;
   const lib = koffi.load(nativeLibraryPath());
@@ -55,6 +70,12 @@ export function srtpNative(): SrtpNative {
     getRoc: lib.func('int64_t sbd_srtp_get_roc(void *ctx, uint32_t ssrc)'),
     setRoc: lib.func('int sbd_srtp_set_roc(void *ctx, uint32_t ssrc, uint32_t roc)'),
     backendAvailable: lib.func('int sbd_srtp_backend_available(int backend)'),
+    protectAt: lib.func('int sbd_srtp_protect(uintptr_t ctx, uintptr_t pkt, int len, int cap)'),
+    unprotectAt: lib.func('int sbd_srtp_unprotect(uintptr_t ctx, uintptr_t pkt, int len)'),
+    protectRtcpAt: lib.func('int sbd_srtp_protect_rtcp(uintptr_t ctx, uintptr_t pkt, int len, int cap)'),
+    unprotectRtcpAt: lib.func('int sbd_srtp_unprotect_rtcp(uintptr_t ctx, uintptr_t pkt, int len)'),
+    batchAt: lib.func('int sbd_srtp_batch(uintptr_t ctx, int op, uintptr_t arena, uintptr_t offsets, uintptr_t lens, uintptr_t caps, int n)'),
+    addressOf: lib.func('uintptr_t sbd_address_of(const uint8_t *p)'),
     kdf: lib.func('int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label, uint8_t *out, int out_len)'),
   } as SrtpNative;
   return cached;
