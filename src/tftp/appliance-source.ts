@@ -1,0 +1,232 @@
+/**
+ * What the appliance's TFTP server serves (issue 3 §2): the trust lists and configs derived from the store, and
+ * static files from a folder, signed on the fly when asked for `NAME.sgn`.
+ *
+ *   CTLFile.tlv                  mixed mode only (cluster-lists.ts buildCtl)
+ *   ITLFile.tlv                  always (with the rollback form while PrepareClusterForRollback is true)
+ *   CTLSEP<MAC>.tlv / ITLSEP…    known devices only: the very same bytes, header FILENAME CTLFile/ITLFile (spec §1.6)
+ *   SEP<MAC>.cnf.xml[.sgn|.enc.sgn]  known devices (cluster-configs.ts); a model without Security by Default
+ *                                gets only the unsigned SEP<MAC>.cnf.xml, its .sgn/.enc.sgn are "not found"
+ *   XMLDefault.cnf.xml[.sgn]     autoregistration default, unsigned and signed
+ *   anything else                the static folder; `NAME.sgn` missing there → NAME signed with FILENAME = NAME.sgn
+ *
+ * Caching. Every request reads `store.generation()` (one indexed SELECT). Entries built at an older generation
+ * are rebuilt on their next request, first with the timestamp they had: when the bytes come out identical the
+ * content did not change and the old bytes (and hash) stay, so an unrelated store write (a device added) never
+ * changes the ITL phones hold. The server captures the Buffer at the start of a transfer, so a running transfer
+ * ends with the bytes it began with. The ITL's SHA-256 is recorded in the store (ITL File Status) whenever it
+ * changes; that write is ours and does not count as a store change.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../lib/clock.js';
+import { fixedClock, systemClock, unixSeconds } from '../lib/clock.js';
+import { isSbdError } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import type { NodeRow, Store } from '../store/index.js';
+import { buildCtl, buildItl, publisher, signerOf } from '../trust/cluster-lists.js';
+import { buildSgn } from '../trust/sgn.js';
+import type { HashName } from '../trust/tags.js';
+import { defaultConfigFile, deviceConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
+import { fileNotFound, printable, TftpError, TftpErrorCode } from './core/errors.js';
+import { FolderFileSource, type TftpClientInfo, type TftpFileSource } from './file-source.js';
+
+export interface ApplianceSourceOptions {
+  store: Store;
+  clock?: Clock;
+  /** Folder of static files (ring lists, locales, firmware). Default none: only generated files are served. */
+  staticRoot?: string;
+  /** The TFTP node this server is: its CallManager key signs configs, its ITL hash is recorded. Default the publisher. */
+  node?: string;
+  /** Generated files kept in memory (10,000 phones × 3 files fit the default). Default 65536. */
+  maxCachedFiles?: number;
+  /** Largest static file signed on the fly. Default 64 MiB. */
+  maxSignBytes?: number;
+  logger?: Logger;
+}
+
+interface Entry {
+  bytes: Buffer;
+  sha256Hex: string;
+  /** The epoch the entry was (re)validated at. */
+  epoch: number;
+  /** The clock time it was built with; a rebuild tries it first to see whether the content changed. */
+  builtAtMs: number;
+  /** Static .sgn: hash of the source file it signs. */
+  sourceSha?: string;
+}
+
+type Builder = (clock: Clock) => Buffer | undefined;
+
+const deviceFile = /^(CTL|ITL)?(SEP[0-9A-F]{12})(\.tlv|\.cnf\.xml|\.cnf\.xml\.sgn|\.cnf\.xml\.enc\.sgn)$/;
+
+export class ApplianceFileSource implements TftpFileSource {
+  readonly store: Store;
+  readonly maxCachedFiles: number;
+  readonly maxSignBytes: number;
+  /** Counters for tests and the bench: builds (signatures made) and cache hits. */
+  readonly stats = { builds: 0, hits: 0, revalidated: 0, itlHashesRecorded: 0 };
+  readonly #clock: Clock;
+  readonly #static: FolderFileSource | undefined;
+  readonly #nodeName: string | undefined;
+  readonly #logger: Logger;
+  readonly #entries = new Map<string, Entry>();
+  #seenGeneration = -1;
+  #epoch = 0;
+  #recordedItlSha: string | undefined;
+
+  constructor(options: ApplianceSourceOptions) {
+    this.store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    this.#static = options.staticRoot ? new FolderFileSource(options.staticRoot, { maxFileBytes: options.maxSignBytes ?? 64 * 1024 * 1024 }) : undefined;
+    this.#nodeName = options.node;
+    this.#logger = options.logger ?? silentLogger;
+    this.maxCachedFiles = options.maxCachedFiles ?? 65536;
+    this.maxSignBytes = options.maxSignBytes ?? 64 * 1024 * 1024;
+  }
+
+  get node(): NodeRow {
+    if (this.#nodeName === undefined) return publisher(this.store);
+    const n = this.store.getNode(this.#nodeName);
+    if (!n) throw new TftpError('ERR_TFTP_NODE', TftpErrorCode.notDefined, `the store has no node named ${this.#nodeName}`);
+    return n;
+  }
+
+  /** A store written by anyone but us starts a new epoch: every entry is revalidated on its next request. */
+  #checkGeneration(): void {
+    const g = this.store.generation();
+    if (g !== this.#seenGeneration) {
+      this.#seenGeneration = g;
+      this.#epoch++;
+    }
+  }
+
+  async open(name: string, _client?: TftpClientInfo): Promise<Buffer> {
+    try {
+      this.#checkGeneration();
+      const generated = this.#generated(name);
+      if (generated !== null) {
+        if (!generated) throw fileNotFound(name);
+        return generated;
+      }
+      return await this.#staticFile(name);
+    } catch (err) {
+      if (err instanceof TftpError) throw err;
+      // A store or signing problem: the phone gets error 0 with a reason, the log gets the cause.
+      this.#logger.error('appliance-source-error', { filename: printable(name), err });
+      const message = isSbdError(err) ? err.message : 'internal error';
+      throw new TftpError('ERR_TFTP_SOURCE', TftpErrorCode.notDefined, `${printable(name)}: ${message}`, { cause: err });
+    }
+  }
+
+  /** null: not a generated name (try the static folder); undefined: a generated name that does not exist. */
+  #generated(name: string): Buffer | undefined | null {
+    if (name === 'ITLFile.tlv') return this.#itl();
+    if (name === 'CTLFile.tlv') return this.#cached(name, (c) => buildCtl(this.store, c));
+    if (name === 'XMLDefault.cnf.xml') return this.#cached(name, (c) => defaultConfigFile(this.store, false, c, this.node));
+    if (name === 'XMLDefault.cnf.xml.sgn') return this.#cached(name, (c) => defaultConfigFile(this.store, true, c, this.node));
+    const m = deviceFile.exec(name);
+    if (!m) return null;
+    const [, list, sep, suffix] = m;
+    if ((list === undefined) !== (suffix !== '.tlv')) return null; // "SEP….tlv" or "ITLSEP….cnf.xml": not ours
+    const device = this.store.getDevice(sep!.toUpperCase());
+    if (!device) return undefined;
+    if (list === 'ITL') return this.#itl();
+    if (list === 'CTL') return this.#cached('CTLFile.tlv', (c) => buildCtl(this.store, c));
+    if (suffix !== '.cnf.xml' && !supportsSecurityByDefault(this.store, device.model)) return undefined;
+    return this.#cached(name, (c) => {
+      // Re-read inside the build: the device row may have changed since the generation check.
+      const d = this.store.getDevice(device.name);
+      return d ? deviceConfigFile(this.store, d, suffix as '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', c, this.node) : undefined;
+    });
+  }
+
+  #itl(): Buffer | undefined {
+    const bytes = this.#cached('ITLFile.tlv', (c) => buildItl(this.store, c));
+    const entry = this.#entries.get('ITLFile.tlv');
+    if (bytes && entry && entry.sha256Hex !== this.#recordedItlSha) this.#recordItl(entry.sha256Hex);
+    return bytes;
+  }
+
+  #recordItl(sha: string): void {
+    const node = this.node;
+    const current = this.store.listServerItlHashes().find((r) => r.server === node.name && r.file === 'ITLFile.tlv');
+    if (current?.sha256Hex !== sha) {
+      const before = this.store.generation();
+      this.store.recordServerItlHash(node.name, 'ITLFile.tlv', sha, new Date(this.#clock.now()).toISOString());
+      this.stats.itlHashesRecorded++;
+      // Our own write: if nobody else wrote meanwhile, it is not a change of what we serve.
+      if (before === this.#seenGeneration && this.store.generation() === before + 1) this.#seenGeneration = before + 1;
+    }
+    this.#recordedItlSha = sha;
+  }
+
+  #cached(name: string, build: Builder): Buffer | undefined {
+    const entry = this.#entries.get(name);
+    if (entry && entry.epoch === this.#epoch) {
+      this.stats.hits++;
+      return entry.bytes;
+    }
+    const built = this.store.snapshot(() => this.#build(entry, build));
+    if (!built) {
+      this.#entries.delete(name);
+      return undefined;
+    }
+    this.#remember(name, built);
+    return built.bytes;
+  }
+
+  /** Rebuild; when the content is unchanged (same bytes with the old timestamp) keep the old entry. */
+  #build(old: Entry | undefined, build: Builder): Entry | undefined {
+    if (old) {
+      const again = build(fixedClock(old.builtAtMs));
+      this.stats.builds++;
+      if (!again) return undefined;
+      if (again.equals(old.bytes)) {
+        this.stats.revalidated++;
+        return { ...old, epoch: this.#epoch };
+      }
+    }
+    const now = this.#clock.now();
+    const bytes = build(fixedClock(now));
+    this.stats.builds++;
+    return bytes && { bytes, sha256Hex: sha256Hex(bytes), epoch: this.#epoch, builtAtMs: now };
+  }
+
+  #remember(name: string, entry: Entry): void {
+    this.#entries.delete(name);
+    this.#entries.set(name, entry);
+    while (this.#entries.size > this.maxCachedFiles) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  /** Static folder; a missing NAME.sgn is NAME signed now by this node's CallManager key (FILENAME = NAME.sgn). */
+  async #staticFile(name: string): Promise<Buffer> {
+    if (!this.#static) throw fileNotFound(name);
+    try {
+      return await this.#static.open(name);
+    } catch (err) {
+      if (!(err instanceof TftpError && err.tftpCode === TftpErrorCode.fileNotFound && name.endsWith('.sgn') && name.length > 4)) throw err;
+    }
+    const body = await this.#static.open(name.slice(0, -4));
+    if (body.length > this.maxSignBytes) throw new TftpError('ERR_TFTP_ACCESS', TftpErrorCode.accessViolation, `${printable(name)}: source is larger than ${this.maxSignBytes} bytes`);
+    const sourceSha = sha256Hex(body);
+    const entry = this.#entries.get(name);
+    if (entry && entry.sourceSha === sourceSha && entry.epoch === this.#epoch) {
+      this.stats.hits++;
+      return entry.bytes;
+    }
+    const built = this.store.snapshot(() =>
+      this.#build(entry?.sourceSha === sourceSha ? entry : undefined, (c) => {
+        const node = this.node;
+        const cm = this.store.currentCertificate('CallManager', node.name);
+        if (!cm) throw new TftpError('ERR_TFTP_SOURCE', TftpErrorCode.notDefined, `node ${node.name} has no CallManager certificate to sign ${printable(name)}`);
+        return buildSgn({ body, filename: name, signer: signerOf(cm), timestamp: unixSeconds(c), hash: this.store.getParam('SignatureHash') as HashName });
+      }),
+    )!;
+    this.#remember(name, { ...built, sourceSha });
+    return built.bytes;
+  }
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

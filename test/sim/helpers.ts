@@ -1,0 +1,72 @@
+/**
+ * Shared set-up for the simulator tests: a real appliance state made by `sbd init`'s function in a temporary
+ * folder, the real sbd-tftpd server object serving it on 127.0.0.1 (port 0), and a client pool on loopback.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/log.js';
+import { initAppliance } from '../../src/cluster/init.js';
+import { openState, type State } from '../../src/cluster/state.js';
+import { ApplianceFileSource, type ApplianceSourceOptions } from '../../src/tftp/appliance-source.js';
+import { TftpServer } from '../../src/tftp/server.js';
+import { TftpClientPool } from '../../src/tftp/client.js';
+import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
+import { bootSimPhone, type PhoneBootReport, type VerifyUnknownSigner } from '../../src/sim/phone.js';
+import { TrustListViewCache } from '../../src/sim/trust-list-view.js';
+
+export function tempDir(prefix = 'sbd-sim-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Appliance {
+  dir: string;
+  state: State;
+  source: ApplianceFileSource;
+  server: TftpServer;
+  port: number;
+}
+
+/** A fresh appliance (node sbd, 127.0.0.1) served by sbd-tftpd on loopback; closed when the test file ends. */
+export async function startAppliance(options: { hostname?: string; ipv4?: string; source?: Partial<ApplianceSourceOptions> } = {}): Promise<Appliance> {
+  const dir = tempDir('sbd-appliance-');
+  initAppliance({ dir, hostname: options.hostname ?? 'sbd.example', ipv4: options.ipv4 ?? '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
+  const state = openState(dir);
+  const source = new ApplianceFileSource({ store: state.store, ...options.source });
+  const server = new TftpServer({ source, addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
+  await server.listen();
+  after(async () => {
+    await server.close();
+    state.store.close();
+  });
+  return { dir, state, source, server, port: server.port };
+}
+
+let pool: TftpClientPool | undefined;
+export function clientPool(): TftpClientPool {
+  if (!pool) {
+    const p = new TftpClientPool({ sockets: 8, localAddresses: ['127.0.0.1'] });
+    pool = p;
+    // `after` inside a test runs when that test ends: the next test gets a new pool.
+    after(() => {
+      pool = undefined;
+      return p.close();
+    });
+  }
+  return pool;
+}
+
+export const views = new TrustListViewCache();
+
+export function boot(app: { port: number }, phoneState: string, deviceName: string, extra: { model?: string; verifyUnknownSigner?: VerifyUnknownSigner } = {}): Promise<PhoneBootReport> {
+  const fetcher = new TftpFetcher({ host: '127.0.0.1', port: app.port }, clientPool(), { timeoutMs: 2000 });
+  return bootSimPhone({ stateDir: phoneState, deviceName, fetcher, views, ...extra });
+}
+
+export function texts(r: PhoneBootReport): string[] {
+  return r.decisions.map((d) => `${d.file}: ${d.text}`);
+}
