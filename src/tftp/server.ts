@@ -94,6 +94,8 @@ export interface TftpServerCounters {
   duplicateRequests: number;
   /** Datagrams at a transfer socket from another address or port (answered with error 5). */
   unknownTid: number;
+  /** DATA, ACK or OACK datagrams at the request port (ignored). */
+  strayPackets: number;
   /** Log lines not written because of maxLogLinesPerSecond. */
   logSuppressed: number;
   bytesSent: number;
@@ -113,7 +115,7 @@ export class TftpServer {
   readonly options: Resolved;
   readonly counters: TftpServerCounters = {
     requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
-    busyDrops: 0, duplicateRequests: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
+    busyDrops: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
   };
   private readonly source: TftpFileSource;
   private readonly logger: Logger;
@@ -192,7 +194,10 @@ export class TftpServer {
       return this.refuse(socket, client, new TftpError('ERR_TFTP_WRITE_REFUSED', TftpErrorCode.accessViolation, 'write requests are refused: this server is read-only'), packet.filename);
     }
     if (packet.opcode !== Opcode.RRQ) {
-      return this.refuse(socket, client, new TftpError('ERR_TFTP_ILLEGAL', TftpErrorCode.illegalOperation, `expected a read request, got opcode ${packet.opcode}`), '');
+      // DATA/ACK/OACK at the request port belong to no transfer (tftp-hpa's client, for one, ACKs an error it got
+      // from here). Counted, not answered: a reply would only feed a loop or a reflection.
+      this.counters.strayPackets++;
+      return;
     }
     const { filename, mode } = packet;
     if (mode !== 'octet' && !(mode === 'netascii' && this.options.netascii)) {

@@ -43,6 +43,10 @@ test('invalid values and duplicates are refused with error 8', () => {
   refused(() => negotiate([['blksize', '512'], ['blksize', '1024']], 0, limits), /appears twice/);
 });
 
+test('tsize of an empty file is not offered (curl rejects "tsize 0" in an OACK)', () => {
+  assert.deepEqual(negotiate([['tsize', '0'], ['blksize', '1428']], 0, limits).oack, [['blksize', '1428']]);
+});
+
 test('unknown options are ignored (RFC 2347 §2); disabled options are not offered', () => {
   assert.deepEqual(negotiate([['multicast', ''], ['utimeout', '5000']], 0, limits).oack, []);
   assert.deepEqual(negotiate([['blksize', '1428'], ['tsize', '0']], 5, { ...limits, blksize: false, tsize: false }).oack, []);

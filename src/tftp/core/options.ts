@@ -104,7 +104,9 @@ export function negotiate(options: readonly TftpOption[], fileSize: number, limi
       case 'tsize': {
         // RFC 2349 §3.2: in a RRQ the client sends 0 and the server answers with the size.
         parseDecimal(name, value, 0, Number.MAX_SAFE_INTEGER);
-        if (!limits.tsize) break;
+        // An empty file's size is left out: curl (7.88) takes "tsize 0" in an OACK for an invalid value and
+        // aborts; without it the client simply learns no size, which RFC 2347 allows.
+        if (!limits.tsize || fileSize === 0) break;
         oack.push([name, String(fileSize)]);
         break;
       }
