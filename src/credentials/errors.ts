@@ -1,0 +1,28 @@
+/**
+ * Errors of end-user, application-user and admin credentials. `invalid` is deliberately the same for an unknown
+ * user and a wrong secret, so a caller cannot tell which accounts exist.
+ */
+import { SbdError } from '../lib/errors.js';
+
+export const CredentialErrorCode = {
+  /** Unknown user or wrong password/PIN (never says which). */
+  invalid: 'ERR_CREDENTIAL_INVALID',
+  /** The account is locked after CredentialLockoutThreshold failures; nothing was verified. */
+  locked: 'ERR_CREDENTIAL_LOCKED',
+  /** A password, PIN, user id or imported hash that cannot be accepted as given. */
+  input: 'ERR_CREDENTIAL_INPUT',
+  /** A stored record that cannot be read (unknown algorithm, damaged parameters). */
+  record: 'ERR_CREDENTIAL_RECORD',
+  /** A PIN check for a user who has no PIN. */
+  noPin: 'ERR_CREDENTIAL_NO_PIN',
+} as const;
+
+export type CredentialErrorCodeValue = (typeof CredentialErrorCode)[keyof typeof CredentialErrorCode];
+
+export class CredentialError extends SbdError {
+  constructor(code: CredentialErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    // 401-like for bad credentials, 403-like for a locked account; the I/O layer maps these to its protocol.
+    const statusHint = code === CredentialErrorCode.invalid ? 401 : code === CredentialErrorCode.locked ? 403 : 400;
+    super(code, message, { statusHint, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
+  }
+}
