@@ -1,11 +1,17 @@
 /*
- * OpenSSL backend of the SRTP engine: libcrypto's EVP contexts, created once per keyset and re-keyed only by IV
- * per packet. HMAC-SHA1 uses SHA1 states precomputed over the padded key (RFC 2104 §2), so a packet costs
- * two SHA1 runs over its own bytes instead of four (what HMAC_Init would redo each time).
+ * OpenSSL backend of the SRTP engine, all crypto from libcrypto:
+ *  - AES keystream (RFC 3711 §4.1.1 AES-CM; the CTR half of GCM, NIST SP 800-38D §6.5) as AES-ECB over the
+ *    packet's counter blocks in one EVP call on a context keyed once. An EVP CTR context would need its IV
+ *    re-initialised per packet, which in OpenSSL 3 costs more than encrypting a 160-byte payload.
+ *  - GCM: libcrypto's GCM128 (GHASH with PCLMUL, tag) fed that keystream, instead of five EVP calls per packet.
+ *  - HMAC-SHA1 from SHA1 states precomputed over the padded key (RFC 2104 §2): two SHA1 runs per packet.
+ * Packets longer than SBD_KS_BLOCKS blocks fall back to plain EVP CTR/GCM contexts (same bytes).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA1_Init/Update/Final: the one low-level API with no EVP equivalent */
 #include <openssl/evp.h>
+#include <openssl/modes.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 #include "srtp.h"
 
@@ -30,6 +36,50 @@ static EVP_CIPHER_CTX *new_ctx(const EVP_CIPHER *c, const uint8_t *k, int enc) {
   return ctx;
 }
 
+/* Keystream blocks E(k, ctr0 + j), j = 0..n-1, with a 32-bit big-endian increment of the last word (GCM's
+ * inc32) or a 16-bit one (AES-CM's counter never carries past 2^16 blocks in a packet, RFC 3711 §4.1.1). */
+static int keystream(sbd_keyset *ks, const uint8_t ctr0[16], int n, uint8_t *out) {
+  uint32_t c = (uint32_t)ctr0[12] << 24 | (uint32_t)ctr0[13] << 16 | (uint32_t)ctr0[14] << 8 | ctr0[15];
+  for (int j = 0; j < n; j++, c++) {
+    uint8_t *b = out + 16 * j;
+    memcpy(b, ctr0, 12);
+    b[12] = (uint8_t)(c >> 24), b[13] = (uint8_t)(c >> 16), b[14] = (uint8_t)(c >> 8), b[15] = (uint8_t)c;
+  }
+  int outl;
+  return EVP_EncryptUpdate(ks->evp_ecb, out, &outl, out, 16 * n) == 1 ? 0 : SBD_E_CRYPTO;
+}
+
+static void xor_bytes(uint8_t *out, const uint8_t *in, const uint8_t *k, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a, b;
+    memcpy(&a, in + i, 8), memcpy(&b, k + i, 8);
+    a ^= b;
+    memcpy(out + i, &a, 8);
+  }
+  for (; i < n; i++) out[i] = in[i] ^ k[i];
+}
+
+/* GCM128 callbacks. `key` is the keyset. During key setup (H = E(k, 0)) they encrypt for real; per packet the
+ * keystream for counters J0 .. J0+n is already in ks->ks, so they look blocks up by counter. */
+static void gcm_block(const unsigned char in[16], unsigned char out[16], const void *key) {
+  sbd_keyset *ks = (sbd_keyset *)key;
+  if (ks->ks_live) {
+    int outl;
+    EVP_EncryptUpdate(ks->evp_ecb, out, &outl, in, 16);
+    return;
+  }
+  uint32_t c = (uint32_t)in[12] << 24 | (uint32_t)in[13] << 16 | (uint32_t)in[14] << 8 | in[15];
+  memcpy(out, ks->ks + 16 * (size_t)(c - 1), 16); /* J0 has counter 1 (96-bit IV, SP 800-38D §7.1) */
+}
+
+static void gcm_stream(const unsigned char *in, unsigned char *out, size_t blocks, const void *key,
+                       const unsigned char ivec[16]) {
+  const sbd_keyset *ks = (const sbd_keyset *)key;
+  uint32_t c = (uint32_t)ivec[12] << 24 | (uint32_t)ivec[13] << 16 | (uint32_t)ivec[14] << 8 | ivec[15];
+  xor_bytes(out, in, ks->ks + 16 * (size_t)(c - 1), 16 * blocks);
+}
+
 static int ossl_init(sbd_keyset *ks, const uint8_t *k, int klen, const uint8_t *a, int alen, const uint8_t *f8key) {
   if (ks->cipher == SBD_CIPHER_GCM) {
     ks->evp_a = new_ctx(gcm_cipher(klen), k, 1);
@@ -45,6 +95,17 @@ static int ossl_init(sbd_keyset *ks, const uint8_t *k, int klen, const uint8_t *
     ks->evp_a = new_ctx(ecb_cipher(klen), k, 1);
     ks->evp_c = new_ctx(ecb_cipher(klen), f8key, 1);
     if (!ks->evp_a || !ks->evp_c) return SBD_E_CRYPTO;
+  }
+  if (ks->cipher != SBD_CIPHER_F8) {
+    ks->evp_ecb = new_ctx(ecb_cipher(klen), k, 1);
+    ks->ks = malloc(16 * SBD_KS_BLOCKS);
+    if (!ks->evp_ecb || !ks->ks) return SBD_E_CRYPTO;
+  }
+  if (ks->cipher == SBD_CIPHER_GCM) {
+    ks->ks_live = 1;
+    ks->gcm128 = CRYPTO_gcm128_new(ks, gcm_block);
+    ks->ks_live = 0;
+    if (!ks->gcm128) return SBD_E_CRYPTO;
   }
   if (a && alen > 0) {
     uint8_t pad[64];
@@ -66,11 +127,24 @@ static void ossl_release(sbd_keyset *ks) {
   EVP_CIPHER_CTX_free(ks->evp_a);
   EVP_CIPHER_CTX_free(ks->evp_b);
   EVP_CIPHER_CTX_free(ks->evp_c);
-  ks->evp_a = ks->evp_b = ks->evp_c = NULL;
+  EVP_CIPHER_CTX_free(ks->evp_ecb);
+  if (ks->gcm128) CRYPTO_gcm128_release(ks->gcm128);
+  if (ks->ks) {
+    memset(ks->ks, 0, 16 * SBD_KS_BLOCKS);
+    free(ks->ks);
+  }
+  ks->evp_a = ks->evp_b = ks->evp_c = ks->evp_ecb = ks->gcm128 = NULL;
+  ks->ks = NULL;
 }
 
 static int ossl_ctr_xor(sbd_keyset *ks, const uint8_t iv[16], uint8_t *buf, size_t len) {
   int outl;
+  size_t n = (len + 15) / 16;
+  if (n <= SBD_KS_BLOCKS) {
+    if (keystream(ks, iv, (int)n, ks->ks)) return SBD_E_CRYPTO;
+    xor_bytes(buf, buf, ks->ks, len);
+    return 0;
+  }
   if (EVP_EncryptInit_ex(ks->evp_a, NULL, NULL, NULL, iv) != 1) return SBD_E_CRYPTO;
   if (len && EVP_EncryptUpdate(ks->evp_a, buf, &outl, buf, (int)len) != 1) return SBD_E_CRYPTO;
   return 0;
@@ -94,8 +168,28 @@ static int ossl_hmac(sbd_keyset *ks, const uint8_t *a, size_t alen, const uint8_
   return 0;
 }
 
+/* Prepares GCM128 for one packet: keystream for J0 .. J0+n, IV, AAD. */
+static int gcm_begin(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
+                     size_t aad2len, size_t len) {
+  uint8_t j0[16];
+  memcpy(j0, iv, 12);
+  j0[12] = j0[13] = j0[14] = 0, j0[15] = 1;
+  if (keystream(ks, j0, (int)((len + 15) / 16) + 1, ks->ks)) return SBD_E_CRYPTO;
+  CRYPTO_gcm128_setiv(ks->gcm128, iv, 12);
+  if (CRYPTO_gcm128_aad(ks->gcm128, aad, aadlen)) return SBD_E_CRYPTO;
+  if (aad2len && CRYPTO_gcm128_aad(ks->gcm128, aad2, aad2len)) return SBD_E_CRYPTO;
+  return 0;
+}
+
 static int ossl_gcm_seal(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
                          size_t aad2len, uint8_t *buf, size_t len, uint8_t tag[16]) {
+  if ((len + 15) / 16 + 1 <= SBD_KS_BLOCKS) {
+    int rc = gcm_begin(ks, iv, aad, aadlen, aad2, aad2len, len);
+    if (rc) return rc;
+    if (len && CRYPTO_gcm128_encrypt_ctr32(ks->gcm128, buf, buf, len, gcm_stream)) return SBD_E_CRYPTO;
+    CRYPTO_gcm128_tag(ks->gcm128, tag, 16);
+    return 0;
+  }
   EVP_CIPHER_CTX *c = ks->evp_a;
   int outl;
   uint8_t fin[16];
@@ -109,6 +203,12 @@ static int ossl_gcm_seal(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aa
 
 static int ossl_gcm_open(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
                          size_t aad2len, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+  if ((len + 15) / 16 + 1 <= SBD_KS_BLOCKS) {
+    int rc = gcm_begin(ks, iv, aad, aadlen, aad2, aad2len, len);
+    if (rc) return rc;
+    if (len && CRYPTO_gcm128_decrypt_ctr32(ks->gcm128, buf, buf, len, gcm_stream)) return SBD_E_CRYPTO;
+    return CRYPTO_gcm128_finish(ks->gcm128, tag, 16) == 0 ? 0 : SBD_E_AUTH; /* constant-time compare inside */
+  }
   EVP_CIPHER_CTX *c = ks->evp_b;
   int outl;
   uint8_t fin[16];
