@@ -60,3 +60,32 @@ export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, t
     });
   });
 }
+
+/** Starts `sbd daemon …` with port 0 and resolves with the port from its 'listening' log line. */
+export function startDaemon(t: { after: (fn: () => Promise<void>) => void }, args: string[]): Promise<{ port: number; lines: string[]; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  t.after(async () => void (await stop()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        const ev = JSON.parse(line) as { event: string; port?: number };
+        if (ev.event === 'listening') resolve({ port: ev.port!, lines, stop });
+      }
+    });
+    void exited.then((code) => reject(new Error(`daemon exited with ${code}: ${stderr}`)));
+  });
+}
+
