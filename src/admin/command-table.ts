@@ -10,6 +10,8 @@ export interface AdminIo {
   out(text: string): void;
   /** A yes/no question on the console; resolves true only for "yes" or "y". */
   confirm(question: string): Promise<boolean>;
+  /** A question whose answer is not echoed (passwords). */
+  secret(question: string): Promise<string>;
 }
 
 export interface AdminCommand {

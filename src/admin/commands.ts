@@ -8,15 +8,29 @@ import { Systemd, type SystemdOptions } from './systemd.js';
 import { statusCommands } from './commands/status.js';
 import { serviceCommands } from './commands/utils-service.js';
 import { systemCommands } from './commands/utils-system.js';
+import { trustCommands } from './commands/trust.js';
+import { paramCommands } from './commands/params.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface AdminContext {
   privilege: Privilege;
   systemd?: SystemdOptions;
   /** The units' environment file. Default /etc/sbd/sbd.env. */
   envFile?: string;
+  /** The appliance state folder (store + keys). Default /var/lib/sbd. */
+  stateDir?: string;
+  clock?: Clock;
 }
 
 export function adminTable(ctx: AdminContext): CommandTable {
   const systemd = new Systemd(ctx.privilege, ctx.systemd);
-  return new CommandTable([...statusCommands(systemd, ctx.envFile), ...serviceCommands(systemd), ...systemCommands(systemd)]);
+  const state = ctx.stateDir ?? '/var/lib/sbd';
+  const clock = ctx.clock ?? systemClock;
+  return new CommandTable([
+    ...statusCommands(systemd, ctx.envFile),
+    ...serviceCommands(systemd),
+    ...systemCommands(systemd),
+    ...trustCommands(state, clock),
+    ...paramCommands(state),
+  ]);
 }

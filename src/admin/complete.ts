@@ -18,7 +18,7 @@ export function completeLine(table: CommandTable, line: string): [string[], stri
   if (exact && exact.command.words.length === done.length && exact.command.complete) {
     for (const v of exact.command.complete()) options.add(v);
   }
-  const matches = [...options].filter((o) => o.startsWith(fragment.toLowerCase())).sort();
+  const matches = [...options].filter((o) => o.toLowerCase().startsWith(fragment.toLowerCase())).sort();
   // A single match gets a trailing space so the next word can follow at once.
   return [matches.length === 1 ? [matches[0]! + ' '] : matches, fragment];
 }

@@ -10,19 +10,21 @@ import { dropToServiceUser } from './privilege.js';
 import { runShell } from './shell.js';
 
 export interface AdminMainOptions {
-  /** Where the history is kept. Default $SBD_STATE/admin-history, none when SBD_STATE is unset. */
+  /** The state folder. Default $SBD_STATE, else /var/lib/sbd on the appliance (root), ./var on a host. */
+  stateDir?: string;
+  /** Where the history is kept. Default <state>/admin-history. */
   historyFile?: string;
 }
 
 export async function adminMain(options: AdminMainOptions = {}): Promise<void> {
   const privilege = dropToServiceUser(process.env.SBD_USER ?? 'sbd');
-  const state = process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd' : undefined);
-  const historyFile = options.historyFile ?? (state ? `${state}/admin-history` : undefined);
+  const state = options.stateDir ?? process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd' : './var');
+  const historyFile = options.historyFile ?? `${state}/admin-history`;
   await runShell({
     input: process.stdin,
     output: process.stdout,
-    table: adminTable({ privilege }),
-    ...(historyFile ? { historyFile } : {}),
+    table: adminTable({ privilege, stateDir: state }),
+    historyFile,
     banner: 'sbd admin console. Type "help" for the commands, TAB to complete, "exit" to log out.',
   });
 }

@@ -57,6 +57,20 @@ export function runShell(options: ShellOptions): Promise<void> {
       const answer = await new Promise<string>((resolve) => rl.question(`${question} (yes/no) `, resolve));
       return /^(y|yes)$/i.test(answer.trim());
     },
+    secret: (question) =>
+      new Promise<string>((resolve) => {
+        // readline echoes through _writeToOutput; muted while the answer is typed (terminal mode only).
+        const rlo = rl as unknown as { _writeToOutput: (s: string) => void };
+        const original = rlo._writeToOutput.bind(rl);
+        output.write(question);
+        rlo._writeToOutput = (s: string) => {
+          if (s.includes('\n')) original('\n');
+        };
+        rl.question('', (answer) => {
+          rlo._writeToOutput = original;
+          resolve(answer);
+        });
+      }),
   };
 
   const queue: string[] = [];

@@ -7,10 +7,10 @@ export const commands: Command[] = [
   {
     path: ['admin', 'shell'],
     summary: 'the admin console (`admin:` prompt) on this terminal',
-    usage: 'sbd admin shell [--history FILE]',
+    usage: 'sbd admin shell [--state DIR] [--history FILE]',
     run: async (args) => {
-      const { values } = parse(args, { history: { type: 'string' } }, false);
-      await adminMain(values.history ? { historyFile: values.history } : {});
+      const { values } = parse(args, { state: { type: 'string' }, history: { type: 'string' } }, false);
+      await adminMain({ ...(values.state ? { stateDir: values.state } : {}), ...(values.history ? { historyFile: values.history } : {}) });
       return 0;
     },
   },

@@ -1,0 +1,37 @@
+/** Enterprise parameters on the admin console: `show params`, `set param NAME VALUE` (validated by the store). */
+import type { AdminCommand } from '../command-table.js';
+import { withState } from '../../cluster/state.js';
+
+export function paramCommands(stateDir: string): AdminCommand[] {
+  const names = (): string[] => {
+    try {
+      return withState(stateDir, ({ store }) => store.listParams().map((p) => p.name), { readonly: true });
+    } catch {
+      return [];
+    }
+  };
+  return [
+    {
+      words: ['show', 'params'],
+      params: '',
+      summary: 'enterprise parameters with their values (and defaults where changed)',
+      run: (_args, io) => {
+        const rows = withState(stateDir, ({ store }) => store.listParams(), { readonly: true });
+        const width = Math.max(0, ...rows.map((p) => p.name.length));
+        io.out(rows.map((p) => `${p.name.padEnd(width)}  ${p.value}${p.isDefault ? '' : `  (default ${p.default})`}`).join('\n'));
+      },
+    },
+    {
+      words: ['set', 'param'],
+      params: 'NAME VALUE',
+      summary: 'set an enterprise parameter (trust lists follow on the next request)',
+      minArgs: 2,
+      maxArgs: 2,
+      complete: names,
+      run: (args, io) => {
+        withState(stateDir, ({ store }) => store.setParam(args[0]!, args[1]!));
+        io.out(`${args[0]} = ${args[1]}`);
+      },
+    },
+  ];
+}

@@ -1,0 +1,120 @@
+/**
+ * Trust lists and certificates on the admin console — the same functions as `sbd itl show`, `sbd cert list`,
+ * `sbd cert regen`, `sbd itl reset`, `sbd cert export`:
+ *   show itl · show ctl · show cert list · show cert own NAME · set cert regen NAME ·
+ *   utils itl reset localkey|complete · file get tftp ITLRecovery.p12
+ */
+import type { AdminCommand } from '../command-table.js';
+import { AdminError, AdminErrorCode } from '../errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { withState } from '../../cluster/state.js';
+import { parseIdentityName, regenerateCertificate } from '../../cluster/certs.js';
+import { itlReset } from '../../cluster/itl-reset.js';
+import { exportIdentityP12, minExportPasswordLength } from '../../cluster/p12.js';
+import { identityNames } from '../../pki/profiles.js';
+import { buildCtl, buildItl } from '../../trust/cluster-lists.js';
+import { parseTrustFile } from '../../trust/codec.js';
+import { verifyParsed } from '../../trust/verify.js';
+import { formatTrustFile } from '../../trust/show.js';
+
+function showTrustFile(bytes: Buffer, name: string): string {
+  const file = parseTrustFile(bytes);
+  return formatTrustFile(verifyParsed(bytes, file, []), name);
+}
+
+export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
+  const names = () => [...identityNames];
+  return [
+    {
+      words: ['show', 'itl'],
+      params: '',
+      summary: 'the ITL file TFTP serves now: header, every record, signature check',
+      run: (_args, io) => io.out(showTrustFile(withState(stateDir, ({ store }) => buildItl(store, clock), { readonly: true }), 'ITLFile.tlv')),
+    },
+    {
+      words: ['show', 'ctl'],
+      params: '',
+      summary: 'the CTL file (mixed mode only)',
+      run: (_args, io) => {
+        const ctl = withState(stateDir, ({ store }) => buildCtl(store, clock), { readonly: true });
+        io.out(ctl ? showTrustFile(ctl, 'CTLFile.tlv') : 'No CTL file: the cluster is in non-secure mode.');
+      },
+    },
+    {
+      words: ['show', 'cert', 'list'],
+      params: '',
+      summary: "the appliance's certificates (name, node, serial, expiry, subject)",
+      run: (_args, io) => {
+        const rows = withState(stateDir, ({ store }) => store.listCertificates({ includeHistory: false }), { readonly: true });
+        io.out(rows.map((c) => `${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`).join('\n') || '(no certificates)');
+      },
+    },
+    {
+      words: ['show', 'cert', 'own'],
+      params: 'NAME',
+      summary: 'one of the appliance certificates in full (PEM)',
+      minArgs: 1,
+      maxArgs: 1,
+      complete: names,
+      run: (args, io) => {
+        const name = parseIdentityName(args[0]!);
+        const rows = withState(stateDir, ({ store }) => store.listCertificates({ name }), { readonly: true });
+        if (rows.length === 0) throw new AdminError(AdminErrorCode.args, `no ${name} certificate in the store`);
+        for (const c of rows) {
+          io.out([`[${c.name}${c.node ? ` on ${c.node}` : ''}]`, `Subject    : ${c.subject.replace(/\n/g, ', ')}`, `Issuer     : ${c.issuer.replace(/\n/g, ', ')}`,
+            `Serial     : ${c.serialHex}`, `Valid      : ${c.notBefore} to ${c.notAfter}`, `SHA-256    : ${c.sha256Hex}`, c.pem.trimEnd()].join('\n'));
+        }
+      },
+    },
+    {
+      words: ['set', 'cert', 'regen'],
+      params: 'NAME',
+      summary: 'regenerate a certificate (warns about order and ITLRecovery; asks first)',
+      minArgs: 1,
+      maxArgs: 1,
+      complete: names,
+      run: async (args, io) => {
+        const name = parseIdentityName(args[0]!);
+        if (!(await io.confirm(`Regenerate the ${name} certificate? Phones must then be reset.`))) {
+          io.out('cancelled');
+          return;
+        }
+        const r = withState(stateDir, (s) => regenerateCertificate(s, name, clock));
+        io.out(`Regenerated ${r.certificate.name}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
+        io.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
+        for (const w of r.warnings) io.out(`WARNING: ${w}`);
+      },
+    },
+    {
+      words: ['utils', 'itl', 'reset'],
+      params: 'localkey|complete',
+      summary: 'bulk ITL reset: sign with the CallManager key (localkey), then ITLRecovery again (complete)',
+      minArgs: 1,
+      maxArgs: 1,
+      complete: () => ['localkey', 'complete'],
+      run: (args, io) => {
+        const step = args[0]!.toLowerCase();
+        if (step !== 'localkey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
+        const r = withState(stateDir, (s) => itlReset(s, step, clock));
+        io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+        io.out(r.message);
+      },
+    },
+    {
+      words: ['file', 'get', 'tftp'],
+      params: 'ITLRecovery.p12',
+      summary: 'export the ITLRecovery key and certificate as a password-protected PKCS#12 (printed as base64)',
+      minArgs: 1,
+      maxArgs: 1,
+      complete: () => ['ITLRecovery.p12'],
+      run: async (args, io) => {
+        if (args[0] !== 'ITLRecovery.p12') throw new AdminError(AdminErrorCode.args, `no file "${args[0]}" to get: ITLRecovery.p12`);
+        const password = await io.secret(`Export password (at least ${minExportPasswordLength} characters): `);
+        if ((await io.secret('Export password again: ')) !== password) throw new AdminError(AdminErrorCode.args, 'the two passwords differ');
+        const der = withState(stateDir, (s) => exportIdentityP12(s, 'ITLRecovery', password), { readonly: true });
+        const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
+        io.out(`ITLRecovery.p12 (${der.length} bytes, PKCS#12). Save the lines below to a file and decode with "base64 -d":\n-----BEGIN PKCS12-----\n${b64}-----END PKCS12-----`);
+      },
+    },
+  ];
+}

@@ -1,0 +1,190 @@
+/**
+ * Drives a booted sbd image for the image tests: starts image/run.sh (QEMU, serial console on stdio), waits for
+ * text on the serial console with a timeout, logs in as admin, runs admin-shell commands, and — x86_64 only —
+ * runs root commands on systemd's debug shell (second serial port on a Unix socket). Every wait prints how long
+ * it took, so a CI log shows where boot time goes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const repo = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+
+/** CSI/OSC escape sequences and carriage returns, which readline and the kernel put on the console. */
+export function plain(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\x1b[=>c]/g, '').replace(/\r/g, '');
+}
+
+export function elapsed(t0: number): string {
+  return `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+}
+
+/** A text stream with "wait until this appears" on top; `mark()` forgets what was already matched. */
+class Transcript {
+  text = '';
+  #from = 0;
+  #waiters: (() => void)[] = [];
+
+  push(chunk: string): void {
+    this.text += chunk;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs: number, what: string, closed: () => boolean): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // Offsets are kept in the plain text: an escape sequence split across chunks only ever affects the tail.
+      const seen = plain(this.text).slice(this.#from);
+      const m = pattern.exec(seen);
+      if (m) {
+        this.#from += m.index + m[0].length;
+        return m;
+      }
+      if (closed()) throw new Error(`${what}: console closed before ${pattern}; last output:\n${seen.slice(-1500)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what}: no ${pattern} within ${timeoutMs / 1000} s; last output:\n${seen.slice(-1500)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+export interface BootOptions {
+  arch: 'x86_64' | 'arm64';
+  /** Network slot (image/run.sh --net); 'none' for no network. */
+  net: number | 'none';
+  debugShell?: boolean;
+  memMb?: number;
+}
+
+export class Guest {
+  readonly options: BootOptions;
+  readonly started = Date.now();
+  readonly console = new Transcript();
+  readonly debug = new Transcript();
+  #qemu: ChildProcess;
+  #exited = false;
+  #exit: Promise<number | null>;
+  #dir: string;
+  #debugSocket: Socket | undefined;
+
+  constructor(options: BootOptions) {
+    this.options = options;
+    this.#dir = mkdtempSync(join(tmpdir(), 'sbd-guest-'));
+    const args = [`${repo}/image/run.sh`, '--arch', options.arch, '--net', String(options.net), '--no-reboot'];
+    if (options.memMb) args.push('--mem', String(options.memMb));
+    if (options.debugShell) args.push('--debug-shell', join(this.#dir, 'debug.sock'));
+    this.#qemu = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.#qemu.stdout!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
+    this.#qemu.stderr!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
+    this.#exit = new Promise((resolve) =>
+      this.#qemu.on('exit', (code) => {
+        this.#exited = true;
+        this.console.push('');
+        resolve(code);
+      }),
+    );
+  }
+
+  get hostIp(): string {
+    return this.options.net === 0 ? '192.0.2.1' : `198.18.${this.options.net}.1`;
+  }
+
+  get guestIp(): string {
+    return this.options.net === 0 ? '192.0.2.2' : `198.18.${this.options.net}.2`;
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+    const m = await this.console.waitFor(pattern, timeoutMs, what, () => this.#exited);
+    console.log(`# [${this.options.arch}] ${what}: ${elapsed(this.started)} after QEMU start`);
+    return m;
+  }
+
+  type(text: string): void {
+    this.#qemu.stdin!.write(text);
+  }
+
+  /** Logs in on the serial console; handles the forced change of the default password. Returns the password now set. */
+  async login(user: string, password: string, newPassword: string, timeoutMs: number): Promise<string> {
+    await this.waitFor(/login: $/m, timeoutMs, 'login prompt');
+    this.type(`${user}\r`);
+    await this.waitFor(/Password: $/m, 60_000, 'password prompt');
+    this.type(`${password}\r`);
+    const m = await this.waitFor(/(admin: $|Current password: $|New password: $|Login incorrect)/m, 120_000, 'after password');
+    if (m[1] === 'Login incorrect') throw new Error('login: password refused');
+    if (m[1] === 'admin: ') return password;
+    if (m[1] === 'Current password: ') {
+      this.type(`${password}\r`);
+      await this.waitFor(/New password: $/m, 60_000, 'new password prompt');
+    }
+    this.type(`${newPassword}\r`);
+    await this.waitFor(/Retype new password: $/m, 60_000, 'retype prompt');
+    this.type(`${newPassword}\r`);
+    await this.waitFor(/admin: $/m, 120_000, 'admin prompt');
+    return newPassword;
+  }
+
+  /** Runs one admin-shell command and returns its output (between the echoed command and the next prompt). */
+  async admin(command: string, timeoutMs = 120_000): Promise<string> {
+    this.type(`${command}\r`);
+    const m = await this.console.waitFor(/([\s\S]*?)\nadmin: $/m, timeoutMs, `admin: ${command}`, () => this.#exited);
+    const out = m[1]!;
+    const at = out.indexOf(command);
+    return (at >= 0 ? out.slice(at + command.length) : out).replace(/^\n/, '');
+  }
+
+  /** Runs a shell command as root on systemd's debug shell; returns [exit status, output]. */
+  async root(command: string, timeoutMs = 120_000): Promise<[number, string]> {
+    if (!this.#debugSocket) {
+      const sock = connect(join(this.#dir, 'debug.sock'));
+      await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+      sock.setEncoding('utf8').on('data', (d: string) => this.debug.push(d));
+      this.#debugSocket = sock;
+      // The debug shell's tty echoes; turn that off so the output holds only what the command printed.
+      // (The marker is computed by the shell so that the echoed command line cannot match it.)
+      sock.write('stty -echo 2>/dev/null; PS1=; export SYSTEMD_PAGER= SYSTEMD_COLORS=0; echo DEBUG-$((40+2))\r');
+      await this.debug.waitFor(/DEBUG-42\n/, 180_000, 'debug shell', () => this.#exited);
+    }
+    const tag = `END${Math.random().toString(36).slice(2, 10)}`;
+    this.#debugSocket.write(`${command}; echo "${tag} $?"\r`);
+    const m = await this.debug.waitFor(new RegExp(`([\\s\\S]*?)${tag} (\\d+)\\n`), timeoutMs, `root: ${command}`, () => this.#exited);
+    return [Number(m[2]), m[1]!.trim()];
+  }
+
+  /** Waits for QEMU to exit (after a shutdown), or kills it after timeoutMs. */
+  async exit(timeoutMs: number): Promise<number | null> {
+    const timer = setTimeout(() => this.kill(), timeoutMs);
+    const code = await this.#exit;
+    clearTimeout(timer);
+    return code;
+  }
+
+  kill(): void {
+    if (this.#exited) return;
+    try {
+      // run.sh removes the namespace and overlay on SIGTERM once QEMU is gone.
+      process.kill(-this.#qemu.pid!, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.#debugSocket?.destroy();
+    this.kill();
+    await this.exit(60_000);
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
