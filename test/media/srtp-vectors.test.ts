@@ -127,3 +127,33 @@ test('libsrtp srtp_driver reference: every truncation of the SRTP and SRTCP pack
       ['ERR_SRTP_AUTH', 'ERR_SRTP_TRUNCATED', 'ERR_SRTP_MALFORMED'].includes(e.code ?? ''));
   }
 });
+
+test('short and long packets (keystream-ECB and EVP paths) equal node:crypto AES-GCM / AES-CTR + HMAC-SHA1', async () => {
+  const { createCipheriv, createHmac } = await import('node:crypto');
+  const key = hex('000102030405060708090a0b0c0d0e0f'), salt12 = SALT, salt14 = hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD');
+  for (const size of [20, 172, 1200, 1550, 3000]) {
+    const rtp = Buffer.alloc(size, 0x3c);
+    rtp.set(hex('8000123400000000cafebabe'));
+    // GCM, RFC 7714 §8.1 IV with ROC 0
+    const ivg = Buffer.alloc(12);
+    ivg.writeUInt32BE(0xcafebabe, 2);
+    ivg.writeUInt16BE(0x1234, 10);
+    for (let i = 0; i < 12; i++) ivg[i]! ^= salt12[i]!;
+    const g = createCipheriv('aes-128-gcm', key, ivg);
+    g.setAAD(rtp.subarray(0, 12));
+    const gcmRef = Buffer.concat([rtp.subarray(0, 12), g.update(rtp.subarray(12)), g.final(), g.getAuthTag()]);
+    const gctx = new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true });
+    assert.deepEqual(gctx.protect(rtp), gcmRef, `GCM ${size}`);
+    assert.deepEqual(new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true }).unprotect(gcmRef), rtp);
+    // AES-CM, RFC 3711 §4.1.1 IV; session auth key is all zero in sessionKeys mode
+    const ivc = Buffer.alloc(16);
+    salt14.copy(ivc);
+    for (const [i, b] of [0xca, 0xfe, 0xba, 0xbe].entries()) ivc[4 + i]! ^= b;
+    ivc[12]! ^= 0x12, ivc[13]! ^= 0x34;
+    const c = createCipheriv('aes-128-ctr', key, ivc);
+    const body = Buffer.concat([rtp.subarray(0, 12), c.update(rtp.subarray(12)), c.final()]);
+    const tag = createHmac('sha1', Buffer.alloc(20)).update(body).update(Buffer.alloc(4)).digest().subarray(0, 10);
+    const cctx = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: key, masterSalt: salt14, sessionKeys: true });
+    assert.deepEqual(cctx.protect(rtp), Buffer.concat([body, tag]), `AES-CM ${size}`);
+  }
+});
