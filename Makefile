@@ -23,6 +23,7 @@ check: build
 # What CI runs: check, then the image tests (they build and boot the image).
 test: check test-image
 
+# Image tests build what they boot (image/build.sh --if-stale; the base rootfs is cached under build/image/cache).
 test-image: build
 	@if [ -n "$(IMAGE_TESTS)" ]; then $(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS); fi
 
@@ -30,10 +31,15 @@ test-image: build
 run-host: build
 	@scripts/run-host.sh
 
-run: run-host
+# The appliance in QEMU (TCG), serial console on this terminal: builds the image first if missing or stale.
+# Ctrl-a x quits QEMU. RUN_NET=N picks the network slot (image/run.sh --net).
+RUN_NET ?= 0
+run: build
+	@image/build.sh $(ARCH) --if-stale
+	@image/run.sh --arch $(ARCH) --net $(RUN_NET)
 
 image: build
-	@if [ -x image/build.sh ]; then image/build.sh $(ARCH); else echo "image recipe not present yet" >&2; exit 1; fi
+	@image/build.sh $(ARCH)
 
 bench: build
 	@for b in $$(find bench -name '*.bench.ts' | sort); do echo "== $$b"; node --import tsx $$b || exit 1; done

@@ -1,0 +1,165 @@
+/**
+ * The x86_64 image end to end, in ONE boot (boots are the expensive part under TCG): build (or reuse), boot in
+ * QEMU with the runner's network namespace, log in on the serial console as admin (forced change of the default
+ * password), `show status` and `show itl`; then, through systemd's debug shell on a second serial port: no
+ * failed units, a daemon killed with SIGKILL comes back, a daemon that stops answering its watchdog (SIGSTOP)
+ * is restarted, `systemd-analyze security` exposure; from the host, the guest's services answer on the tap
+ * network; finally `utils system shutdown` powers the guest off cleanly. Timings are printed as it goes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { existsSync } from 'node:fs';
+import { Guest, elapsed, repo } from './guest.js';
+
+const BOOT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_PASSWORD = 'sbd-admin';
+const NEW_PASSWORD = 'Sbd-Image-Test-2026';
+
+function buildImage(arch: string): void {
+  const t0 = Date.now();
+  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
+  assert.equal(r.status, 0, `image/build.sh ${arch} failed`);
+  console.log(`# image ${arch} ready in ${elapsed(t0)}`);
+}
+
+/** Polls a root command on the debug shell until `ok(output)` holds. */
+async function until(g: Guest, command: string, ok: (out: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+  const t0 = Date.now();
+  let last = '';
+  while (Date.now() - t0 < timeoutMs) {
+    last = (await g.root(command))[1];
+    if (ok(last)) {
+      console.log(`# ${what}: ${elapsed(t0)}`);
+      return last;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s; last output of "${command}":\n${last}`);
+}
+
+function unitProps(out: string): Record<string, string> {
+  return Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+const show = (unit: string) => `systemctl show -p ActiveState,SubState,MainPID,NRestarts,Result ${unit}`;
+
+test('x86_64 image: build, boot, console, services, restart policies, shutdown', { timeout: 45 * 60_000 }, async (t) => {
+  buildImage('x86_64');
+  const net = 1 + Math.floor(Math.random() * 250);
+  const g = new Guest({ arch: 'x86_64', net, debugShell: true });
+  t.after(() => g.dispose());
+
+  await t.test('serial console: admin login with the forced change of the default password', async () => {
+    const pw = await g.login('admin', DEFAULT_PASSWORD, NEW_PASSWORD, BOOT_TIMEOUT_MS);
+    assert.equal(pw, NEW_PASSWORD);
+  });
+
+  await t.test('first boot generated the keys, certificates and first ITL', async () => {
+    await until(g, 'systemctl is-active sbd-firstboot', (o) => o === 'active', BOOT_TIMEOUT_MS, 'sbd-firstboot finished');
+    const [, journal] = await g.root('journalctl -b -u sbd-firstboot --no-pager -o cat');
+    assert.match(journal, /TFTP activated: ITLFile\.tlv \d+ bytes/);
+    assert.match(journal, new RegExp(`initialising /var/lib/sbd for sbd at ${g.guestIp.replace(/\./g, '\\.')}`));
+  });
+
+  const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1].split('\n').filter(Boolean);
+  console.log(`# daemons in this image: ${daemons.join(', ') || '(none)'}`);
+
+  await t.test('every daemon is up, READY through sd_notify', async () => {
+    for (const d of daemons) {
+      await until(g, show(d), (o) => unitProps(o).SubState === 'running', 5 * 60_000, `${d} running`);
+    }
+  });
+
+  await t.test('admin: show status', async () => {
+    const out = await g.admin('show status');
+    assert.match(out, /^Host Name\s+: sbd$/m);
+    assert.match(out, /^Node\.js\s+: 20\./m);
+    assert.match(out, /^Kernel\s+: .*amd64$/m);
+    assert.match(out, /^sbd-firstboot\s+active \(exited\)/m);
+    for (const d of daemons) assert.match(out, new RegExp(`^${d}\\s+active \\(running\\)\\s+\\d+\\s+0\\s+\\d+/(udp|tcp) listening$`, 'm'));
+    console.log(out);
+  });
+
+  await t.test('admin: show itl lists the ITL records with a valid signature', async () => {
+    const out = await g.admin('show itl');
+    assert.match(out, /^records: 5 \(SAST, CCM\+TFTP, SAST, TVS, CAPF\)$/m);
+    assert.match(out, /^signature: valid \(signer: record 0 \(CN=ITLRECOVERY_sbd;/m);
+  });
+
+  await t.test('admin: unknown command gets a suggestion, no stack trace', async () => {
+    const out = await g.admin('shwo itl');
+    assert.match(out, /^error: unknown command "shwo itl"; did you mean "show itl"\?$/m);
+  });
+
+  await t.test('systemctl --failed is empty', async () => {
+    const [status, out] = await g.root('systemctl list-units --failed --no-legend --plain');
+    assert.equal(status, 0);
+    assert.equal(out, '', `failed units:\n${out}`);
+  });
+
+  await t.test('the daemons answer from the host over the tap network', async () => {
+    if (daemons.includes('sbd-tvsd')) {
+      await new Promise<void>((resolve, reject) => {
+        const s = connect({ host: g.guestIp, port: 2445, timeout: 60_000 });
+        s.once('connect', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('timeout', () => reject(new Error('TVS: connect timeout')));
+        s.once('error', reject);
+      });
+      console.log(`# TVS accepts TCP on ${g.guestIp}:2445 from the host`);
+    }
+  });
+
+  const victim = daemons[0];
+  await t.test('kill -9 of a daemon: systemd restarts it (Restart=on-failure)', { skip: !victim && 'no daemon in this image' }, async () => {
+    const before = unitProps((await g.root(show(victim!)))[1]);
+    await g.root(`kill -9 ${before.MainPID}`);
+    const after = unitProps(
+      await until(g, show(victim!), (o) => {
+        const p = unitProps(o);
+        return p.SubState === 'running' && p.MainPID !== before.MainPID && Number(p.NRestarts) > Number(before.NRestarts);
+      }, 5 * 60_000, `${victim} back after SIGKILL`),
+    );
+    assert.notEqual(after.MainPID, before.MainPID);
+  });
+
+  await t.test('a daemon that stops answering its watchdog is restarted', { skip: !victim && 'no daemon in this image' }, async () => {
+    const before = unitProps((await g.root(show(victim!)))[1]);
+    // SIGSTOP freezes the event loop, as a hang would: no more WATCHDOG=1 pings.
+    await g.root(`kill -STOP ${before.MainPID}`);
+    await until(g, show(victim!), (o) => {
+      const p = unitProps(o);
+      return p.SubState === 'running' && p.MainPID !== before.MainPID;
+    }, 5 * 60_000, `${victim} restarted by the watchdog`);
+    const [, journal] = await g.root(`journalctl -b -u ${victim} --no-pager -o cat | grep -i watchdog | tail -3`);
+    assert.match(journal, /Watchdog timeout/i);
+  });
+
+  await t.test('systemd-analyze security exposure of each daemon', async () => {
+    for (const d of daemons) {
+      const [, out] = await g.root(`systemd-analyze security --no-pager ${d}.service | tail -1`);
+      console.log(`# ${d}: ${out}`);
+      assert.match(out, /Overall exposure level for .*: \d+\.\d/);
+    }
+  });
+
+  await t.test('admin: utils system shutdown powers off cleanly', async () => {
+    g.type('utils system shutdown\r');
+    await g.waitFor(/\(yes\/no\) $/m, 120_000, 'shutdown question');
+    g.type('yes\r');
+    const code = await g.exit(5 * 60_000);
+    assert.equal(code, 0, 'QEMU exits by itself after the guest powers off');
+    assert.match(g.console.text, /reboot: Power down/);
+    console.log(`# powered off ${elapsed(g.started)} after QEMU start`);
+  });
+});
+
+test('the image artifacts and size report exist', () => {
+  for (const f of ['sbd-x86_64.qcow2', 'disk.raw', 'vmlinuz', 'initrd.img', 'size-report.txt']) {
+    assert.ok(existsSync(`${repo}/build/image/x86_64/${f}`), f);
+  }
+});
