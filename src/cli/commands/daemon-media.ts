@@ -1,0 +1,63 @@
+/** `sbd daemon media` (sbd-mediad): music on hold, IVR and annunciator sources as SRTP to many listeners. */
+import { readFileSync } from 'node:fs';
+import type { Command } from '../command.js';
+import { intOption, parse } from '../args.js';
+import { UsageError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { notifyReady } from '../../lib/sd-notify.js';
+import { isSuite, type Suite } from '../../media/srtp/index.js';
+import { MediaControlServer, MediaServer, parseWav } from '../../media/streaming/index.js';
+
+function stopOnSignal(stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+export const commands: Command[] = [
+  {
+    path: ['daemon', 'media'],
+    summary: 'run the media streaming server (sbd-mediad): WAV sources as G.711 RTP/SRTP, listeners via the control port',
+    usage: 'sbd daemon media --source NAME=FILE.wav [--source ...] [--bind ADDR] [--port N] [--control-port N] [--suites S1,S2] [--block-unencrypted] [--max-listeners N]',
+    async run(args) {
+      const { values } = parse(args, {
+        source: { type: 'string', multiple: true }, bind: { type: 'string' }, port: { type: 'string' }, 'control-port': { type: 'string' },
+        suites: { type: 'string' }, 'block-unencrypted': { type: 'boolean' }, 'max-listeners': { type: 'string' },
+      }, false);
+      if (!values.source?.length) throw new UsageError('at least one --source NAME=FILE.wav is needed');
+      const suites = (values.suites ?? 'AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32').split(',').map((s) => s.trim());
+      for (const s of suites) if (!isSuite(s)) throw new UsageError(`unknown suite "${s}"`);
+      const logger = createLogger('mediad');
+      const media = new MediaServer({
+        host: values.bind ?? '127.0.0.1',
+        port: intOption(values.port, '--port', 0, 0, 65535),
+        allowedSuites: suites as Suite[],
+        blockUnencrypted: values['block-unencrypted'] ?? false,
+        maxListeners: intOption(values['max-listeners'], '--max-listeners', 10000, 1, 1_000_000),
+        logger,
+      });
+      for (const spec of values.source) {
+        const eq = spec.indexOf('=');
+        if (eq < 1) throw new UsageError(`--source must be NAME=FILE.wav, got "${spec}"`);
+        media.addSource(spec.slice(0, eq), parseWav(readFileSync(spec.slice(eq + 1))));
+      }
+      const rtp = await media.listen();
+      const control = new MediaControlServer(media, { port: intOption(values['control-port'], '--control-port', 0, 0, 65535) });
+      const ctl = await control.listen();
+      logger.info('ready', { rtp, control: ctl, sources: media.sources });
+      const systemd = notifyReady(`media on ${rtp.address}:${rtp.port}, control ${ctl.address}:${ctl.port}`);
+      return stopOnSignal(async () => {
+        systemd.stopping();
+        logger.info('stopping', { ...media.stats() });
+        await control.close();
+        await media.close();
+      });
+    },
+  },
+];
