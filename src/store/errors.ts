@@ -49,6 +49,10 @@ export const StoreErrorCode = {
   userUnknown: 'ERR_USER_UNKNOWN',
   itlHashInvalid: 'ERR_ITL_HASH_INVALID',
   auditInvalid: 'ERR_AUDIT_INVALID',
+  /** SIP routing and trunk rows (src/store/sip.ts): a bad name, pattern, address or flag. */
+  sipConfigInvalid: 'ERR_SIP_CONFIG_INVALID',
+  /** A partition, calling search space, presence group or trunk that does not exist. */
+  sipConfigUnknown: 'ERR_SIP_CONFIG_UNKNOWN',
 } as const;
 
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

@@ -21,3 +21,5 @@ export { USER_KINDS } from './users.js';
 export type { ServerItlHashRow, DeviceItlHashRow } from './itl-hashes.js';
 export type { AuditEntry, AuditInput } from './audit.js';
 export { AUDIT_LIMITS } from './audit.js';
+export { SipTables, SIP_LIMITS, SIP_REQUEST_KINDS, SIP_TRANSPORTS } from './sip.js';
+export type { CssRow, DeviceSipSettings, RoutePatternRow, SipRequestAcl, SipRequestKind, SipTransport, TrunkCredentialRow, TrunkInput, TrunkRow } from './sip.js';

@@ -215,6 +215,92 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_by_at ON audit_log (at);
 `;
 
+// SIP call routing and trunks (src/store/sip.ts). A NULL partition is CUCM's "<None>" partition: every calling
+// search space reaches it. Trunk passwords are stored encrypted (AES-256-GCM under a key file in keys/).
+const v4 = `
+CREATE TABLE sip_partitions (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_calling_search_spaces (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_css_members (
+  css TEXT NOT NULL REFERENCES sip_calling_search_spaces (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  partition TEXT NOT NULL REFERENCES sip_partitions (name) ON UPDATE CASCADE,
+  position INTEGER NOT NULL CHECK (position >= 0),
+  PRIMARY KEY (css, partition)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_presence_groups (
+  name TEXT PRIMARY KEY,
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_presence_policies (
+  subscriber_group TEXT NOT NULL REFERENCES sip_presence_groups (name) ON DELETE CASCADE,
+  target_group TEXT NOT NULL REFERENCES sip_presence_groups (name) ON DELETE CASCADE,
+  allowed INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+  PRIMARY KEY (subscriber_group, target_group)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_device_settings (
+  device_id INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  partition TEXT REFERENCES sip_partitions (name),
+  css TEXT REFERENCES sip_calling_search_spaces (name),
+  presence_group TEXT REFERENCES sip_presence_groups (name),
+  updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE sip_trunks (
+  name TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+  transport TEXT NOT NULL CHECK (transport IN ('udp', 'tcp', 'tls')),
+  digest_auth INTEGER NOT NULL CHECK (digest_auth IN (0, 1)),
+  challenge_status INTEGER NOT NULL CHECK (challenge_status IN (401, 407)),
+  digest_user TEXT,
+  app_level_authorization INTEGER NOT NULL CHECK (app_level_authorization IN (0, 1)),
+  accept_ood_refer INTEGER NOT NULL CHECK (accept_ood_refer IN (0, 1)),
+  accept_unsolicited_notify INTEGER NOT NULL CHECK (accept_unsolicited_notify IN (0, 1)),
+  accept_replaces INTEGER NOT NULL CHECK (accept_replaces IN (0, 1)),
+  accept_presence_subscribe INTEGER NOT NULL CHECK (accept_presence_subscribe IN (0, 1)),
+  css TEXT REFERENCES sip_calling_search_spaces (name),
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sip_trunks_by_host ON sip_trunks (host);
+
+CREATE TABLE sip_route_patterns (
+  pattern TEXT NOT NULL,
+  partition TEXT NOT NULL DEFAULT '', -- '' is the <None> partition (a key column cannot be NULL)
+  trunk TEXT NOT NULL REFERENCES sip_trunks (name) ON DELETE CASCADE,
+  PRIMARY KEY (pattern, partition)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_trunk_credentials (
+  trunk TEXT NOT NULL REFERENCES sip_trunks (name) ON DELETE CASCADE,
+  realm TEXT NOT NULL,
+  username TEXT NOT NULL,
+  password_enc BLOB NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (trunk, realm)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sip_app_user_permissions (
+  user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+  accept_ood_refer INTEGER NOT NULL CHECK (accept_ood_refer IN (0, 1)),
+  accept_unsolicited_notify INTEGER NOT NULL CHECK (accept_unsolicited_notify IN (0, 1)),
+  accept_replaces INTEGER NOT NULL CHECK (accept_replaces IN (0, 1)),
+  accept_presence_subscribe INTEGER NOT NULL CHECK (accept_presence_subscribe IN (0, 1)),
+  updated_at TEXT NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -257,6 +343,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'users and digest credentials, ITL hashes per TFTP server and per device, audit log',
     up(db) {
       db.exec(v3);
+    },
+  },
+  {
+    version: 4,
+    summary: 'SIP partitions, calling search spaces, presence groups, device routing settings, trunks with ACLs and encrypted credentials',
+    up(db) {
+      db.exec(v4);
     },
   },
 ];

@@ -12,6 +12,7 @@ import * as nodes from './nodes.js';
 import * as params from './params.js';
 import * as profiles from './security-profiles.js';
 import * as users from './users.js';
+import { SipTables } from './sip.js';
 
 /**
  * The appliance's single source of truth. Every daemon opens its own Store on the same file; SQLite in WAL mode
@@ -179,6 +180,9 @@ export class Store {
   }
   getDeviceItlHash(device: string): itl.DeviceItlHashRow | undefined { return this.#call(() => itl.getDeviceItlHash(this.#ctx, device)); }
   listDeviceItlHashes(): itl.DeviceItlHashRow[] { return this.#call(() => itl.listDeviceItlHashes(this.#ctx)); }
+
+  /** SIP partitions, calling search spaces, presence groups, trunks (src/store/sip.ts). */
+  get sip(): SipTables { return new SipTables(this.#ctx); }
 
   // audit log
   appendAudit(a: audit.AuditInput): audit.AuditEntry { return this.#call(() => audit.appendAudit(this.#ctx, a)); }
