@@ -84,6 +84,11 @@ export abstract class SipMessageBase {
     this.cache.clear();
   }
 
+  /** Call after editing `headers` in place, so typed accessors parse again. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
   protected cached<T>(key: string, make: () => T): T {
     if (this.cache.has(key)) return this.cache.get(key) as T;
     const v = make();

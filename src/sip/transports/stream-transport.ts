@@ -1,0 +1,190 @@
+/**
+ * SIP over TCP and TLS (RFC 3261 §18, RFC 5630 for TLS): a listener whose connections each run a core
+ * `StreamFramer`. Thin shell: limits are options, the core does the parsing.
+ *
+ * - Connection reuse (§18.2.2): each connection gets an id carried in the message source; responses go back on
+ *   it while it is open. Connections are also indexed by the peer's address:port, so a request to a phone
+ *   that registered over this connection can reuse it (RFC 5923-style aliasing, here keyed by the peer address).
+ * - Limits: maxConnections (new ones beyond are closed at once), idleTimeout (no bytes either way), framer
+ *   limits (header section and body sizes). A framing error closes the connection (the stream cannot be
+ *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
+ *   stays up.
+ * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter), optional client
+ *   certificate request verified against the given CAs (mutual TLS with the CAPF-issued LSCs).
+ */
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { errorResponseFor } from '../core/error-response.js';
+import { SipParseError } from '../core/errors.js';
+import { parseMessage, type ParseOptions } from '../core/parser.js';
+import { stampReceived } from '../core/response-routing.js';
+import { StreamFramer, type FramerOptions } from '../core/stream-framer.js';
+import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
+
+export const defaultTlsCiphers = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256';
+
+export interface TlsSettings {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** CAs that client certificates must chain to (the CAPF certificate for LSCs). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** TLS 1.2 cipher list, OpenSSL syntax; default ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256. */
+  ciphers?: string;
+  /** Lowest version; default TLSv1.2. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Ask for a client certificate and refuse the handshake without a valid one; default false. */
+  requestClientCertificate?: boolean;
+}
+
+export interface StreamTransportOptions {
+  /** Address to bind; default 0.0.0.0. */
+  host?: string;
+  /** Port; default 5060 for TCP, 5061 for TLS; 0 picks a free one. */
+  port?: number;
+  /** Present for TLS. */
+  tls?: TlsSettings;
+  /** Open connections at most; default 20000. */
+  maxConnections?: number;
+  /** Milliseconds without traffic before a connection is closed; default 600000 (10 min). */
+  idleTimeout?: number;
+  framer?: FramerOptions;
+  parse?: ParseOptions;
+}
+
+interface Conn {
+  id: number;
+  socket: Socket;
+  framer: StreamFramer;
+  source: MessageSource;
+}
+
+export class StreamTransport {
+  readonly stats: TransportStats = emptyStats();
+  private server: Server | undefined;
+  private readonly conns = new Map<number, Conn>();
+  private readonly byPeer = new Map<string, number>();
+  private nextId = 1;
+  private readonly o: StreamTransportOptions;
+  private readonly handler: MessageHandler;
+  readonly kind: 'tcp' | 'tls';
+
+  constructor(handler: MessageHandler, options: StreamTransportOptions = {}) {
+    this.handler = handler;
+    this.o = options;
+    this.kind = options.tls ? 'tls' : 'tcp';
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  async listen(): Promise<{ address: string; port: number }> {
+    const t = this.o.tls;
+    const server = t
+      ? createTlsServer({
+        cert: t.cert, key: t.key, ca: t.ca, ciphers: t.ciphers ?? defaultTlsCiphers,
+        minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true,
+        requestCert: t.requestClientCertificate ?? false, rejectUnauthorized: t.requestClientCertificate ?? false,
+      }, (s) => this.onConnection(s))
+      : createTcpServer((s) => this.onConnection(s));
+    // Handshake failures and resets are the peer's problem, never the daemon's.
+    server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
+    server.on('error', () => {});
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port ?? (t ? 5061 : 5060), this.o.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    if (a === null || typeof a === 'string') throw new Error('listener has no address');
+    return { address: a.address, port: a.port };
+  }
+
+  private onConnection(socket: Socket): void {
+    if (this.conns.size >= (this.o.maxConnections ?? 20000)) {
+      this.stats.rejectedConnections++;
+      socket.destroy();
+      return;
+    }
+    const id = this.nextId++;
+    const address = socket.remoteAddress ?? '';
+    const port = socket.remotePort ?? 0;
+    const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
+    const tlsSocket = socket as TLSSocket;
+    if (this.kind === 'tls' && tlsSocket.authorized) {
+      const c = tlsSocket.getPeerCertificate();
+      if (c && c.fingerprint256) {
+        source.peerCertificate = { subject: formatDn(c.subject), issuer: formatDn(c.issuer), fingerprint256: c.fingerprint256 };
+      }
+    }
+    const conn: Conn = { id, socket, framer: new StreamFramer(this.o.framer), source };
+    this.conns.set(id, conn);
+    this.byPeer.set(`${address}|${port}`, id);
+    this.stats.connections++;
+    socket.setNoDelay(true);
+    socket.setTimeout(this.o.idleTimeout ?? 600_000, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.conns.delete(id);
+      if (this.byPeer.get(`${address}|${port}`) === id) this.byPeer.delete(`${address}|${port}`);
+    });
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    for (const ev of conn.framer.push(chunk)) {
+      if (ev.type === 'ping') conn.socket.write('\r\n');
+      else if (ev.type === 'error') {
+        this.stats.parseErrors++;
+        conn.socket.destroy();
+        return;
+      } else if (ev.type === 'message') this.onMessage(conn, ev.bytes);
+    }
+  }
+
+  private onMessage(conn: Conn, bytes: Buffer): void {
+    let message;
+    try {
+      message = parseMessage(bytes, this.o.parse, 'stream');
+    } catch (err) {
+      this.stats.parseErrors++;
+      if (err instanceof SipParseError) {
+        const answer = errorResponseFor(bytes, err);
+        if (answer) this.sendOn(conn.id, answer);
+      }
+      return;
+    }
+    this.stats.received++;
+    if (message.kind === 'request') stampReceived(message, conn.source);
+    this.handler({ message, source: conn.source });
+  }
+
+  /** Send on an open connection; false when it is gone (the caller may then try `findConnection`). */
+  sendOn(connectionId: number, bytes: Buffer): boolean {
+    const c = this.conns.get(connectionId);
+    if (!c || c.socket.destroyed) return false;
+    this.stats.sent++;
+    c.socket.write(bytes);
+    return true;
+  }
+
+  /** The open connection from that peer address and port, if any (reuse for requests towards a phone). */
+  findConnection(address: string, port: number): number | undefined {
+    return this.byPeer.get(`${address}|${port}`);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns.values()) c.socket.destroy();
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
+
+function formatDn(dn: object | undefined): string {
+  if (!dn) return '';
+  return Object.entries(dn as Record<string, string | string[]>).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
+}

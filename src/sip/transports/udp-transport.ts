@@ -1,0 +1,80 @@
+/**
+ * SIP over UDP (RFC 3261 §18): one datagram, one message. Thin I/O shell over the core parser: a datagram that
+ * does not parse is answered with the parser's status when the request is readable enough (§8.2.6), else
+ * dropped; either way the socket keeps serving. Requests get their top Via stamped (received/rport).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { errorResponseFor } from '../core/error-response.js';
+import { SipParseError } from '../core/errors.js';
+import { parseMessage, type ParseOptions } from '../core/parser.js';
+import { stampReceived } from '../core/response-routing.js';
+import { emptyStats, type MessageHandler, type TransportStats } from './types.js';
+
+export interface UdpTransportOptions {
+  /** Address to bind; default 0.0.0.0 (use '::' for IPv6). */
+  host?: string;
+  /** Port to bind; default 5060; 0 picks a free one. */
+  port?: number;
+  /** Parser limits; the datagram size is bounded by maxMessageBytes (default 65535). */
+  parse?: ParseOptions;
+}
+
+export class UdpTransport {
+  readonly stats: TransportStats = emptyStats();
+  private socket: Socket | undefined;
+  private readonly o: UdpTransportOptions;
+  private readonly handler: MessageHandler;
+
+  constructor(handler: MessageHandler, options: UdpTransportOptions = {}) {
+    this.handler = handler;
+    this.o = options;
+  }
+
+  async listen(): Promise<{ address: string; port: number }> {
+    const host = this.o.host ?? '0.0.0.0';
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.socket = socket;
+    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
+    // A send error (ICMP unreachable surfacing, etc.) must not take the daemon down.
+    socket.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.o.port ?? 5060, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    const a = socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  private onDatagram(buf: Buffer, address: string, port: number): void {
+    let message;
+    try {
+      message = parseMessage(buf, this.o.parse, 'datagram');
+    } catch (err) {
+      this.stats.parseErrors++;
+      if (err instanceof SipParseError) {
+        const answer = errorResponseFor(buf, err);
+        if (answer) this.send(answer, address, port);
+      }
+      return;
+    }
+    this.stats.received++;
+    if (message.kind === 'request') stampReceived(message, { address, port });
+    this.handler({ message, source: { transport: 'udp', address, port } });
+  }
+
+  send(bytes: Buffer, address: string, port: number): void {
+    if (!this.socket) return;
+    this.stats.sent++;
+    this.socket.send(bytes, port, address);
+  }
+
+  async close(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
