@@ -40,11 +40,17 @@ export interface TftpFetcherOptions {
   maxBytes?: number;
 }
 
-/** Local address for the pool: the loopback of the server's family when the server is on loopback. */
+/**
+ * Local addresses for the pool. On IPv4 loopback every socket gets its own source address (127.1.x.y; all of
+ * 127/8 is local on Linux), so the server sees many clients as it would see many phones, and its per-client
+ * transfer limit applies per socket rather than to the whole simulator.
+ */
 export function poolOptionsFor(server: TftpEndpoint, sockets: number): TftpClientPoolOptions {
   const v6 = isIP(server.host) === 6;
-  const loopback = v6 ? server.host === '::1' : server.host.startsWith('127.');
-  return { sockets, family: v6 ? 'IPv6' : 'IPv4', ...(loopback ? { localAddresses: [v6 ? '::1' : '127.0.0.1'] } : {}) };
+  if (v6) return { sockets, family: 'IPv6', ...(server.host === '::1' ? { localAddresses: ['::1'] } : {}) };
+  if (!server.host.startsWith('127.')) return { sockets, family: 'IPv4' };
+  const localAddresses = sockets === 1 ? ['127.0.0.1'] : Array.from({ length: sockets }, (_, i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+  return { sockets, family: 'IPv4', localAddresses };
 }
 
 export class TftpFetcher implements FileFetcher {
@@ -69,7 +75,7 @@ export class TftpFetcher implements FileFetcher {
         name,
         blksize: o.blksize ?? 1428,
         tsize: o.tsize ?? true,
-        ...(o.windowsize ? { windowsize: o.windowsize } : {}),
+        ...(o.windowsize && o.windowsize > 1 ? { windowsize: o.windowsize } : {}),
         timeoutMs: o.timeoutMs ?? 1000,
         retries: o.retries ?? 5,
         maxBytes: o.maxBytes ?? 16 * 1024 * 1024,
