@@ -3,7 +3,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { SUITES, isSuite } from '../../media/srtp/index.js';
+import { BACKENDS, SUITES, SrtpContext, checkBackend, isSuite, type Backend } from '../../media/srtp/index.js';
 import { transformPcap } from '../../media/pcap/index.js';
 
 function makeCommand(direction: 'decrypt' | 'encrypt'): Command {
@@ -42,4 +42,23 @@ function makeCommand(direction: 'decrypt' | 'encrypt'): Command {
   };
 }
 
-export const commands: Command[] = [makeCommand('decrypt'), makeCommand('encrypt')];
+const selftest: Command = {
+  path: ['srtp', 'selftest'],
+  summary: 'check that a crypto backend (openssl, af_alg) gives byte-identical SRTP/SRTCP to OpenSSL for every suite',
+  usage: 'sbd srtp selftest [--backend openssl|af_alg]',
+  run(args, ctx) {
+    const { values } = parse(args, { backend: { type: 'string' } }, false);
+    const backend = (values.backend ?? 'af_alg') as Backend;
+    if (!Object.hasOwn(BACKENDS, backend)) throw new UsageError(`unknown backend "${backend}"`);
+    if (!SrtpContext.backendAvailable(backend)) {
+      ctx.err(`backend ${backend} is not available on this kernel (socket(AF_ALG) fails)`);
+      return 1;
+    }
+    const results = checkBackend(backend);
+    for (const r of results) ctx.out(`${r.ok ? 'ok  ' : 'FAIL'} ${r.suite.padEnd(24)} ${r.detail}`);
+    ctx.out(`${results.filter((r) => r.ok).length} passed, ${results.filter((r) => !r.ok).length} failed`);
+    return results.every((r) => r.ok) ? 0 : 1;
+  },
+};
+
+export const commands: Command[] = [makeCommand('decrypt'), makeCommand('encrypt'), selftest];

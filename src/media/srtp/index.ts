@@ -5,3 +5,4 @@ export { SUITES, SUITE_NAMES, isSuite, rtcpOverhead, rtpOverhead, type Suite, ty
 export { SrtpError, SRTP_ERROR_CODES, srtpCodeOf, srtpErrorFromNative } from './errors.js';
 export { deriveSessionKey, KDF_LABELS } from './kdf.js';
 export { PacketBuffer } from './packet-buffer.js';
+export { checkBackend, type BackendCheckResult } from './backend-check.js';
