@@ -101,7 +101,7 @@ function* listStep(input: BootInput, trust: PhoneTrust, kind: ListKind, decision
   }
   let view;
   try {
-    view = input.views.view(result.bytes, `${kind} ${name}`);
+    view = input.views.view(result.bytes, kind); // one parse per distinct list, shared by every phone
   } catch (err) {
     decisions.push(decision(kind, name, Verdict.rejected, `rejected ${kind}: not a well-formed trust list (${(err as Error).message})${keep}`));
     return trust;

@@ -85,7 +85,7 @@ export async function loadPhone(stateDir: string, deviceName: string, views: Tru
     }
   }
   return {
-    trust: { ctl: storedList(ctl, join(dir, PhoneFiles.ctl), views, 'installed CTL'), itl: storedList(itl, join(dir, PhoneFiles.itl), views, 'installed ITL') },
+    trust: { ctl: storedList(ctl, join(dir, PhoneFiles.ctl), views, 'CTL'), itl: storedList(itl, join(dir, PhoneFiles.itl), views, 'ITL') },
     keys: { privateKeyPem, lscPem: lsc?.toString('utf8') },
   };
 }

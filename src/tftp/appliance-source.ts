@@ -27,6 +27,7 @@ import { buildCtl, buildItl, publisher, signerOf } from '../trust/cluster-lists.
 import { buildSgn } from '../trust/sgn.js';
 import type { HashName } from '../trust/tags.js';
 import { defaultConfigFile, deviceConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
+import { openState } from '../cluster/state.js';
 import { fileNotFound, printable, TftpError, TftpErrorCode } from './core/errors.js';
 import { FolderFileSource, type TftpClientInfo, type TftpFileSource } from './file-source.js';
 
@@ -45,7 +46,8 @@ export interface ApplianceSourceOptions {
 }
 
 interface Entry {
-  bytes: Buffer;
+  /** undefined: the name does not exist now (no CTL outside mixed mode, no encrypted config without a key). */
+  bytes: Buffer | undefined;
   sha256Hex: string;
   /** The epoch the entry was (re)validated at. */
   epoch: number;
@@ -167,20 +169,16 @@ export class ApplianceFileSource implements TftpFileSource {
       return entry.bytes;
     }
     const built = this.store.snapshot(() => this.#build(entry, build));
-    if (!built) {
-      this.#entries.delete(name);
-      return undefined;
-    }
     this.#remember(name, built);
     return built.bytes;
   }
 
   /** Rebuild; when the content is unchanged (same bytes with the old timestamp) keep the old entry. */
-  #build(old: Entry | undefined, build: Builder): Entry | undefined {
-    if (old) {
+  #build(old: Entry | undefined, build: Builder): Entry {
+    if (old?.bytes) {
       const again = build(fixedClock(old.builtAtMs));
       this.stats.builds++;
-      if (!again) return undefined;
+      if (!again) return { bytes: undefined, sha256Hex: '', epoch: this.#epoch, builtAtMs: old.builtAtMs };
       if (again.equals(old.bytes)) {
         this.stats.revalidated++;
         return { ...old, epoch: this.#epoch };
@@ -189,7 +187,7 @@ export class ApplianceFileSource implements TftpFileSource {
     const now = this.#clock.now();
     const bytes = build(fixedClock(now));
     this.stats.builds++;
-    return bytes && { bytes, sha256Hex: sha256Hex(bytes), epoch: this.#epoch, builtAtMs: now };
+    return { bytes, sha256Hex: bytes ? sha256Hex(bytes) : '', epoch: this.#epoch, builtAtMs: now };
   }
 
   #remember(name: string, entry: Entry): void {
@@ -210,7 +208,7 @@ export class ApplianceFileSource implements TftpFileSource {
     if (body.length > this.maxSignBytes) throw new TftpError('ERR_TFTP_ACCESS', TftpErrorCode.accessViolation, `${printable(name)}: source is larger than ${this.maxSignBytes} bytes`);
     const sourceSha = sha256Hex(body);
     const entry = this.#entries.get(name);
-    if (entry && entry.sourceSha === sourceSha && entry.epoch === this.#epoch) {
+    if (entry?.bytes && entry.sourceSha === sourceSha && entry.epoch === this.#epoch) {
       this.stats.hits++;
       return entry.bytes;
     }
@@ -221,12 +219,21 @@ export class ApplianceFileSource implements TftpFileSource {
         if (!cm) throw new TftpError('ERR_TFTP_SOURCE', TftpErrorCode.notDefined, `node ${node.name} has no CallManager certificate to sign ${printable(name)}`);
         return buildSgn({ body, filename: name, signer: signerOf(cm), timestamp: unixSeconds(c), hash: this.store.getParam('SignatureHash') as HashName });
       }),
-    )!;
+    );
     this.#remember(name, { ...built, sourceSha });
-    return built.bytes;
+    return built.bytes!;
   }
 }
 
 function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * For `sbd daemon tftp --state DIR`: the appliance source over the store in DIR (opened read-write: the server
+ * records the ITL hash it serves). `close()` closes the store once the server has stopped.
+ */
+export function openApplianceSource(stateDir: string, options: Omit<ApplianceSourceOptions, 'store'> = {}): { source: ApplianceFileSource; close: () => void } {
+  const state = openState(stateDir);
+  return { source: new ApplianceFileSource({ ...options, store: state.store }), close: () => state.store.close() };
 }
