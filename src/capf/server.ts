@@ -1,0 +1,341 @@
+/**
+ * sbd-capfd's I/O shell: TLS on TCP 3804 with the node's CAPF certificate from the store; one CapfServerSession per
+ * connection. The shell does what the session's events ask: authenticate against the store (and spend a
+ * single-use auth string), check the phone's key against the key asked for, issue the LSC with the CAPF key
+ * (pki/lsc.ts), and record the outcome on the device: its LSC (what config encryption uses), the pending operation
+ * cleared on success, and the attempt's result in capfStatus. A session ends with one log line.
+ */
+import { EventEmitter } from 'node:events';
+import { X509Certificate, randomInt } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Clock } from '../lib/clock.js';
+import { systemClock } from '../lib/clock.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { privateKeyOf } from '../pki/identity-store.js';
+import { issueLsc } from '../pki/lsc.js';
+import { randomSerial } from '../pki/certificate.js';
+import type { CertRow, Store } from '../store/index.js';
+import { authenticateDevice, type AuthenticateOptions } from './authenticate.js';
+import { CapfError, CapfErrorCode, localError } from './core/errors.js';
+import { CAPF_FRAME_READER_DEFAULTS } from './core/frame-reader.js';
+import { CapfReason } from './core/frame.js';
+import { checkPublicKey } from './core/key-spec.js';
+import { CapfServerSession, type CapfServerEvent } from './core/server-session.js';
+import { failedAttemptStatus, successStatus } from './operation-status.js';
+
+export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
+  store: Store;
+  /** Node whose CAPF certificate is presented and signs LSCs. Default: the publisher if it runs CAPF, else the first CAPF node. */
+  node?: string;
+  /** Default '0.0.0.0'. */
+  host?: string;
+  /** Default 3804 (spec §3.2). 0 picks a free port. */
+  port?: number;
+  maxBodyBytes?: number;
+  /** Default 10000 ms. */
+  handshakeTimeoutMs?: number;
+  /** A session with no traffic for this long is ended. Default 120000 ms: phones take their time making RSA keys. */
+  idleTimeoutMs?: number;
+  /** Default 1024. */
+  maxConnections?: number;
+  /** How often the store generation is checked for a new CAPF certificate or cipher list. Default 2000 ms. */
+  reloadIntervalMs?: number;
+  /** Validity of issued LSCs in whole years. Default 5. */
+  lscValidityYears?: number;
+  minVersion?: tls.SecureVersion;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export const CAPF_SERVER_DEFAULTS = {
+  host: '0.0.0.0',
+  port: 3804,
+  maxBodyBytes: CAPF_FRAME_READER_DEFAULTS.maxBodyBytes,
+  handshakeTimeoutMs: 10000,
+  idleTimeoutMs: 120000,
+  maxConnections: 1024,
+  reloadIntervalMs: 2000,
+  lscValidityYears: 5,
+  minVersion: 'TLSv1.2' as tls.SecureVersion,
+} as const;
+
+export interface CapfSessionSummary {
+  remote: string;
+  sessionId: number;
+  deviceName: string | undefined;
+  /** installed | fetched | deleted | none | rejected | failed | aborted */
+  result: string;
+  method?: string;
+  code?: string;
+  reason?: string;
+}
+
+export function capfIdentity(store: Store, node?: string): { row: CertRow; node: string } {
+  const nodes = store.listNodes();
+  const ordered = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
+  for (const n of ordered) {
+    if (node === undefined && !(n.services as string[]).includes('capf')) continue;
+    const row = store.currentCertificate('CAPF', n.name);
+    if (row) return { row, node: n.name };
+  }
+  throw localError(CapfErrorCode.argument, `no CAPF certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen CAPF"`);
+}
+
+function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+}
+
+export class CapfServer extends EventEmitter {
+  readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined };
+  readonly #opts: CapfServerOptions;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #server: tls.Server;
+  readonly #sockets = new Set<Socket>();
+  #identity!: { cert: CertRow; keyPem: string };
+  #contextKey = '';
+  #generation = -1;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  #nextSessionId = randomInt(1, 0x7fffffff);
+  readonly stats = { sessions: 0, installed: 0, fetched: 0, deleted: 0, none: 0, rejected: 0, failed: 0, aborted: 0, tlsErrors: 0 };
+
+  constructor(opts: CapfServerOptions) {
+    super();
+    const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.options = { ...CAPF_SERVER_DEFAULTS, ...(defined as Partial<typeof CAPF_SERVER_DEFAULTS>), node: opts.node };
+    this.#opts = opts;
+    this.#store = opts.store;
+    this.#log = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? systemClock;
+    this.#server = tls.createServer({ ...this.#secureOptions(), handshakeTimeout: this.options.handshakeTimeoutMs, requestCert: false });
+    this.#server.maxConnections = this.options.maxConnections;
+    this.#server.on('connection', (s: Socket) => {
+      this.#sockets.add(s);
+      s.once('close', () => this.#sockets.delete(s));
+    });
+    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
+    this.#server.on('tlsClientError', (err, socket) => {
+      this.stats.tlsErrors++;
+      this.#log.info('tls-error', { remote: remoteOf(socket), reason: err.message });
+      this.emit('tlsError', err);
+    });
+    this.#server.on('error', (err) => this.#log.error('server-error', { error: err }));
+  }
+
+  get certificate(): CertRow {
+    return this.#identity.cert;
+  }
+
+  #secureOptions(): tls.SecureContextOptions & { minVersion: tls.SecureVersion } {
+    const { row, node } = capfIdentity(this.#store, this.options.node);
+    const keyPem = privateKeyOf(row);
+    const ciphers = this.#store.getParam('TLSCiphers');
+    this.#identity = { cert: row, keyPem };
+    this.#contextKey = `${row.sha256Hex}|${ciphers}`;
+    this.#generation = this.#store.generation();
+    this.#log.info('capf-certificate', { node, sha256: row.sha256Hex, subject: row.subject });
+    return { cert: row.pem, key: keyPem, ciphers, honorCipherOrder: true, minVersion: this.options.minVersion };
+  }
+
+  /** Re-reads the CAPF certificate and cipher list when the store changed; true when they were replaced. */
+  reload(): boolean {
+    try {
+      const g = this.#store.generation();
+      if (g === this.#generation) return false;
+      const { row } = capfIdentity(this.#store, this.options.node);
+      this.#generation = g;
+      if (`${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}` === this.#contextKey) return false;
+      this.#server.setSecureContext(this.#secureOptions());
+      return true;
+    } catch (err) {
+      this.#log.error('reload-failed', { error: err });
+      return false;
+    }
+  }
+
+  #onConnection(socket: tls.TLSSocket): void {
+    this.stats.sessions++;
+    const remote = remoteOf(socket);
+    const sessionId = this.#nextSessionId;
+    this.#nextSessionId = (this.#nextSessionId % 0xfffffffe) + 1;
+    const session = new CapfServerSession({ sessionId, maxBodyBytes: this.options.maxBodyBytes });
+    const summary: CapfSessionSummary = { remote, sessionId, deviceName: undefined, result: 'aborted' };
+    let issuedPem: string | undefined;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      summary.deviceName ??= session.deviceName;
+      this.stats[summary.result as 'installed']++;
+      this.#log[summary.result === 'failed' || summary.result === 'aborted' ? 'warn' : 'info']('session', { ...summary });
+      this.emit('session', summary);
+    };
+    const setFailure = (err: CapfError, result = 'failed') => {
+      summary.result = result;
+      summary.code = err.code;
+      summary.reason = err.message;
+      const name = session.deviceName;
+      const device = name ? this.#store.getDevice(name) : undefined;
+      if (device) {
+        try {
+          this.#store.updateDevice(device.name, { capfStatus: failedAttemptStatus(device.capfStatus, device.capfOperation, new Date(this.#clock.now()), `${result === 'rejected' ? 'Authentication Failed' : 'Failed'}: ${err.message}`) });
+        } catch (e) {
+          this.#log.error('store-write-failed', { device: device.name, error: e });
+        }
+      }
+    };
+    const handle = (events: CapfServerEvent[]): void => {
+      for (const e of events) {
+        switch (e.type) {
+          case 'send':
+            socket.write(e.bytes);
+            break;
+          case 'authenticate': {
+            const r = authenticateDevice(this.#store, e.auth, { ...this.#opts, now: new Date(this.#clock.now()) });
+            summary.deviceName = e.auth.deviceName;
+            summary.method = r.method;
+            if (r.failure) setFailure(r.failure, 'rejected');
+            else if (r.decision.kind === 'none') summary.result = 'none';
+            if (r.consumePassword) this.#store.updateDevice(e.auth.deviceName, { capfAuthString: null });
+            handle(session.decide(r.decision));
+            break;
+          }
+          case 'publicKey':
+            try {
+              checkPublicKey(e.spki, e.keySpec);
+              const lsc = issueLsc({
+                capfCertPem: this.#identity.cert.pem, capfKeyPem: this.#identity.keyPem, deviceName: session.deviceName!, subjectPublicKey: e.spki,
+                serial: randomSerial(), now: new Date(this.#clock.now()), validityYears: this.options.lscValidityYears,
+              });
+              issuedPem = lsc.pem;
+              handle(session.certificateIssued(lsc.der));
+            } catch (err) {
+              const ce = err instanceof CapfError ? err : new CapfError(CapfErrorCode.keySpec, (err as Error).message, { cause: err });
+              setFailure(ce);
+              handle(session.fail(ce));
+            }
+            break;
+          case 'stored':
+            this.#record(session.deviceName!, e.reason, summary, () => {
+              const serial = new X509Certificate(issuedPem!).serialNumber.toLowerCase();
+              this.#store.updateDevice(session.deviceName!, { lscPem: issuedPem!, capfOperation: 'none', capfStatus: successStatus('Upgrade', new Date(this.#clock.now()), `LSC serial ${serial}`) });
+              summary.result = 'installed';
+            }, setFailure, 'STORE_CERTIFICATE_RESPONSE');
+            break;
+          case 'fetched':
+            this.#record(session.deviceName!, e.reason, summary, () => {
+              if (!e.certificate) throw new CapfError(CapfErrorCode.element, 'FETCH_CERTIFICATE_RESPONSE without CERTIFICATE');
+              let pem: string;
+              try {
+                pem = new X509Certificate(e.certificate).toString();
+              } catch (err) {
+                throw new CapfError(CapfErrorCode.element, 'fetched CERTIFICATE is not X.509', { cause: err });
+              }
+              this.#store.updateDevice(session.deviceName!, { lscPem: pem, capfOperation: 'none', capfStatus: successStatus('Fetch', new Date(this.#clock.now())) });
+              summary.result = 'fetched';
+            }, setFailure, 'FETCH_CERTIFICATE_RESPONSE');
+            break;
+          case 'deleted':
+            this.#record(session.deviceName!, e.reason, summary, () => {
+              this.#store.updateDevice(session.deviceName!, { lscPem: null, capfOperation: 'none', capfStatus: successStatus('Delete', new Date(this.#clock.now())) });
+              summary.result = 'deleted';
+            }, setFailure, 'DELETE_CERTIFICATE_RESPONSE');
+            break;
+          case 'phoneFailed':
+            setFailure(new CapfError(CapfErrorCode.phoneFailed, `the phone could not make its key (KEY_GENERATE_RESPONSE reason ${e.reason ?? 'none'})`));
+            break;
+          case 'protocolError':
+            setFailure(e.error);
+            break;
+          case 'end':
+            socket.setTimeout(0);
+            socket.end();
+            finish();
+            break;
+        }
+      }
+    };
+    socket.setTimeout(this.options.idleTimeoutMs, () => {
+      setFailure(new CapfError(CapfErrorCode.timeout, `no traffic for ${this.options.idleTimeoutMs} ms in state ${session.state}`));
+      handle(session.fail(new CapfError(CapfErrorCode.timeout, 'idle', { reason: CapfReason.invalidElement })));
+      socket.destroy();
+      finish();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        handle(session.receive(chunk));
+      } catch (err) {
+        // A store failure (disk full, locked): end the session, keep the server.
+        setFailure(err instanceof CapfError ? err : new CapfError(CapfErrorCode.connection, (err as Error).message, { cause: err }));
+        socket.destroy();
+        finish();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      handle(session.closed());
+      finish();
+    });
+    handle(session.start());
+  }
+
+  /** Applies a phone's REASON: 1 → `onSuccess`; anything else → a failed attempt, the operation stays pending. */
+  #record(device: string, reason: number, summary: CapfSessionSummary, onSuccess: () => void, setFailure: (e: CapfError) => void, what: string): void {
+    if (reason !== CapfReason.updateCertificate) {
+      setFailure(new CapfError(CapfErrorCode.phoneFailed, `${what} reason ${reason} (not 1, success)`));
+      return;
+    }
+    try {
+      onSuccess();
+    } catch (err) {
+      setFailure(err instanceof CapfError ? err : new CapfError(CapfErrorCode.connection, `recording ${device}: ${(err as Error).message}`, { cause: err }));
+      summary.result = 'failed';
+    }
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.options.port, this.options.host, () => {
+        this.#server.off('error', onError);
+        if (this.options.reloadIntervalMs > 0) {
+          this.#reloadTimer = setInterval(() => this.reload(), this.options.reloadIntervalMs);
+          this.#reloadTimer.unref();
+        }
+        const addr = this.#server.address() as AddressInfo;
+        this.#log.info('listening', { address: addr.address, port: addr.port });
+        resolve(addr);
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  connectionCount(): Promise<number> {
+    return new Promise((resolve, reject) => this.#server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  }
+
+  close(graceMs = 0): Promise<void> {
+    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const s of this.#sockets) s.destroy();
+      }, graceMs);
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+export async function startCapfServer(options: CapfServerOptions): Promise<CapfServer> {
+  const server = new CapfServer(options);
+  await server.listen();
+  return server;
+}

@@ -1,0 +1,41 @@
+/** `sbd daemon capf` (sbd-capfd). */
+import type { Command } from '../command.js';
+import { intOption, parse, required } from '../args.js';
+import { createLogger } from '../../lib/log.js';
+import { notifyReady } from '../../lib/sd-notify.js';
+import { openState } from '../../cluster/state.js';
+import { CAPF_SERVER_DEFAULTS, CapfServer } from '../../capf/server.js';
+import { waitForSignal } from './daemon-tvs.js';
+
+export const commands: Command[] = [
+  {
+    path: ['daemon', 'capf'],
+    summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
+    usage: 'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS]',
+    async run(args) {
+      const { values } = parse(args, {
+        state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
+        'lsc-years': { type: 'string' }, 'idle-timeout': { type: 'string' },
+      }, false);
+      const { store } = openState(required(values.state, '--state'));
+      const logger = createLogger('capfd');
+      const server = new CapfServer({
+        store,
+        logger,
+        host: values.bind ?? CAPF_SERVER_DEFAULTS.host,
+        port: intOption(values.port, '--port', CAPF_SERVER_DEFAULTS.port, 0, 65535),
+        ...(values.node ? { node: values.node } : {}),
+        lscValidityYears: intOption(values['lsc-years'], '--lsc-years', CAPF_SERVER_DEFAULTS.lscValidityYears, 1, 20),
+        idleTimeoutMs: intOption(values['idle-timeout'], '--idle-timeout', CAPF_SERVER_DEFAULTS.idleTimeoutMs, 1000, 3_600_000),
+      });
+      const addr = await server.listen();
+      const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}`);
+      return waitForSignal(async () => {
+        systemd.stopping();
+        logger.info('stopping', server.stats);
+        await server.close(2000);
+        store.close();
+      });
+    },
+  },
+];
