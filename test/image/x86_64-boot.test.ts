@@ -139,6 +139,14 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
     assert.match(journal, /Watchdog timeout/i);
   });
 
+  await t.test('SRTP engine self-test on the guest kernel\'s crypto API (AF_ALG; the build host has none)', async (st) => {
+    const [, help] = await g.root('sbd help srtp');
+    if (!help.includes('srtp selftest')) return st.skip('no `sbd srtp selftest` in this build');
+    const [status, out] = await g.root('sbd srtp selftest --backend af_alg > /tmp/st 2>&1; r=$?; tail -5 /tmp/st; (exit $r)');
+    console.log(`# srtp selftest (af_alg, in the guest):\n${out}`);
+    assert.equal(status, 0, out);
+  });
+
   await t.test('systemd-analyze security exposure of each daemon', async () => {
     for (const d of daemons) {
       const [, out] = await g.root(`systemd-analyze security --no-pager ${d}.service | tail -1`);

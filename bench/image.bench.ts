@@ -1,0 +1,78 @@
+/**
+ * bench/image: the firmware image's size (compressed qcow2, raw disk, installed), seconds from QEMU start to the
+ * milestones of a first boot under TCG — login prompt, first boot done ("TFTP activated": keys, certificates and
+ * the ITL exist), every daemon READY, and "ITL served" (the ITL fetched from the host over TFTP, when this build
+ * has sbd-tftpd) — and the memory the running appliance uses (MemTotal − MemAvailable, and each daemon's RSS).
+ * KVM is unusable on these machines (QEMU aborts with -cpu host|max), so there is no KVM column: TCG only.
+ *
+ *   node --import tsx bench/image.bench.ts [--arch x86_64|arm64]
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { Guest, elapsed, repo } from '../test/image/guest.js';
+
+const arch = (process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'x86_64') as 'x86_64' | 'arm64';
+const BOOT_TIMEOUT_MS = 15 * 60_000;
+
+function sec(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+const t0 = Date.now();
+const build = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
+if (build.status !== 0) throw new Error('image build failed');
+console.log(`image ready in ${elapsed(t0)}`);
+const out = `${repo}/build/image/${arch}`;
+const mb = (f: string) => (statSync(`${out}/${f}`).size / 1048576).toFixed(1);
+
+const net = 1 + Math.floor(Math.random() * 250);
+const g = new Guest({ arch, net, debugShell: arch === 'x86_64' });
+const rows: [string, string][] = [];
+try {
+  await g.waitFor(/login: $/m, BOOT_TIMEOUT_MS, 'login prompt');
+  rows.push(['QEMU start → login prompt (s)', sec(Date.now() - g.started)]);
+  if (arch === 'x86_64') {
+    const poll = async (cmd: string, ok: (s: string) => boolean) => {
+      for (;;) {
+        const [, o] = await g.root(cmd);
+        if (ok(o)) return;
+        if (Date.now() - g.started > BOOT_TIMEOUT_MS) throw new Error(`timeout: ${cmd}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    await poll('systemctl is-active sbd-firstboot', (o) => o === 'active');
+    rows.push(['QEMU start → first boot done: TFTP activated (s)', sec(Date.now() - g.started)]);
+    const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1].split('\n').filter(Boolean);
+    for (const d of daemons) await poll(`systemctl show -p SubState --value ${d}`, (o) => o === 'running');
+    rows.push([`QEMU start → daemons READY: ${daemons.join(', ')} (s)`, sec(Date.now() - g.started)]);
+    if (daemons.includes('sbd-tftpd')) {
+      const client = `${repo}/src/tftp/client.ts`;
+      // "ITL served": the host fetches ITLFile.tlv from the guest over the tap network.
+      for (;;) {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', `${repo}/src/cli/main.ts`, 'tftp', 'get', `${g.guestIp}:69`, 'ITLFile.tlv', '--out', '/dev/null'], { encoding: 'utf8' });
+        if (r.status === 0) break;
+        if (Date.now() - g.started > BOOT_TIMEOUT_MS) throw new Error(`ITL not served: ${r.stderr} (${client})`);
+      }
+      rows.push(['QEMU start → ITL served over TFTP (s)', sec(Date.now() - g.started)]);
+    } else {
+      rows.push(['QEMU start → ITL served over TFTP (s)', 'n/a: no sbd-tftpd in this build']);
+    }
+    const [, mem] = await g.root("awk '/MemTotal/{t=$2}/MemAvailable/{a=$2}END{printf \"%d\", (t-a)/1024}' /proc/meminfo");
+    rows.push(['appliance memory used, MemTotal − MemAvailable (MB)', mem]);
+    for (const d of daemons) {
+      const [, rss] = await g.root(`ps -o rss= -p $(systemctl show -p MainPID --value ${d}) | awk '{printf "%d", $1/1024}'`);
+      rows.push([`${d} RSS (MB)`, rss]);
+    }
+  }
+} finally {
+  await g.dispose();
+}
+
+console.log(`\nsbd image ${arch} — TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
+const sizes: [string, string][] = [
+  ['compressed qcow2 (MB)', mb(`sbd-${arch}.qcow2`)],
+  ['raw disk (MB)', mb('disk.raw')],
+  ['installed rootfs (MB)', /installed \(rootfs\)\s+(\d+)/.exec(readFileSync(`${out}/size-report.txt`, 'utf8'))?.[1] ?? '?'],
+];
+const width = Math.max(...[...sizes, ...rows].map((r) => r[0].length));
+for (const [k, v] of [...sizes, ...rows]) console.log(`  ${k.padEnd(width)}  ${v}`);
