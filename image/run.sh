@@ -2,8 +2,11 @@
 # Boots a built sbd image in QEMU (software emulation, TCG: KVM does not work on these machines) with the serial
 # console on this terminal (stdin/stdout). `make run` and the image tests both use this script.
 #
-#   image/run.sh [--arch x86_64|arm64] [--net N|none] [--mem MB] [--smp N] [--no-reboot]
+#   image/run.sh [--arch x86_64|arm64] [--net N|none] [--mem MB] [--smp N] [--no-reboot] [--debug-shell SOCKET]
 #
+# --debug-shell SOCKET (x86_64, for the image tests): a second serial port (ttyS1) on a Unix socket and
+# `systemd.debug_shell=ttyS1` on the kernel command line — systemd's own root debug shell. Whoever controls the
+# kernel command line already owns the machine; the appliance itself has no root login.
 # The disk is a throw-away qcow2 overlay on build/image/<arch>/disk.raw (the image stays pristine).
 # Networking (--net N, default 0; N = 0..255): a network namespace made for this run holds a bridge joining
 # QEMU's tap device and one end of a veth pair; the other end stays on the host with HOST_IP, the guest gets
@@ -15,7 +18,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-arch=${ARCH:-x86_64} net=0 mem=1024 smp=2 noreboot=()
+arch=${ARCH:-x86_64} net=0 mem=1024 smp=2 noreboot=() debug=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
@@ -23,6 +26,7 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --smp) smp=$2; shift 2 ;;
     --no-reboot) noreboot=(-no-reboot); shift ;;
+    --debug-shell) debug=$2; shift 2 ;;
     *) echo "image/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -61,13 +65,20 @@ if [ "$net" != none ]; then
   echo "sbd-run: guest $guest_ip, host $host_ip ($hostif), namespace $ns" >&2
 fi
 
+debugargs=()
+if [ -n "$debug" ]; then
+  [ "$arch" = x86_64 ] || { echo "image/run.sh: --debug-shell is x86_64 only" >&2; exit 2; }
+  debugargs=(-serial "unix:$debug,server=on,wait=off")
+  cmdline="$cmdline systemd.debug_shell=ttyS1"
+fi
+
 case "$arch" in
   x86_64) qemu=(qemu-system-x86_64 -machine pc -accel tcg) ;;
   arm64)  qemu=(qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg) ;;
   *) echo "image/run.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
 # The exact command line is documented in docs/image.md.
-"${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${noreboot[@]}" \
+"${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${debugargs[@]}" "${noreboot[@]}" \
   -kernel "$out/vmlinuz" -initrd "$out/initrd.img" -append "$cmdline" \
   -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device virtio-blk-pci,drive=hd0 \
   -device virtio-rng-pci \

@@ -69,7 +69,10 @@ if [ -f "$repo/native/Makefile" ]; then
     if [ "$ARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
       # Cross build against the target rootfs' own libcrypto.so.3. OpenSSL's headers are the host's libssl-dev
       # (the same 3.0 release; its arch-specific configuration.h only differs in what LP64 targets share).
-      flags="-O2 -I/usr/include/x86_64-linux-gnu -L$root/usr/lib/aarch64-linux-gnu -Wl,-rpath-link=$root/usr/lib/aarch64-linux-gnu"
+      # Only OpenSSL's arch directory is borrowed (not the host's glibc headers).
+      inc="$cache/cross-include-$ARCH"
+      rm -rf "$inc" && mkdir -p "$inc" && cp -r /usr/include/x86_64-linux-gnu/openssl "$inc/"
+      flags="-O2 -I$inc -L$root/usr/lib/aarch64-linux-gnu -Wl,-rpath-link=$root/usr/lib/aarch64-linux-gnu"
       make -s -C "$repo/native" BUILD="$native_out.tmp" CC=aarch64-linux-gnu-gcc CFLAGS="$flags" \
         libsbdsrtp_LDLIBS=-l:libcrypto.so.3
     else
