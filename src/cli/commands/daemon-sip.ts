@@ -1,0 +1,64 @@
+/** `sbd daemon sip` (sbd-sipd): registrar and call routing over UDP, TCP and TLS. */
+import type { Command } from '../command.js';
+import { intOption, parse, required } from '../args.js';
+import { UsageError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { notifyReady } from '../../lib/sd-notify.js';
+import { openState } from '../../cluster/state.js';
+import { digestAlgorithms, type DigestAlgorithm } from '../../sip/core/digest.js';
+import { SipDaemon, sipDaemonDefaults } from '../../sip/daemon.js';
+import { registrarDefaults } from '../../sip/registrar/registrar.js';
+
+function algorithms(text: string | undefined): DigestAlgorithm[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((s) => s.trim().toUpperCase());
+  for (const a of list) if (!(digestAlgorithms as readonly string[]).includes(a)) throw new UsageError(`--digest-algorithms: '${a}' is not one of ${digestAlgorithms.join(', ')}`);
+  return list as DigestAlgorithm[];
+}
+
+export const commands: Command[] = [
+  {
+    path: ['daemon', 'sip'],
+    summary: 'run the SIP daemon (sbd-sipd): registrar with digest, trunks, routing by partitions/CSS, SRTP policy',
+    usage: 'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
+      '                [--require-client-cert] [--digest-algorithms SHA-256,MD5] [--min-expires S] [--max-expires S]',
+    async run(args) {
+      const { values } = parse(args, {
+        state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, 'tls-port': { type: 'string' }, 'no-tls': { type: 'boolean' },
+        advertise: { type: 'string' }, node: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'digest-algorithms': { type: 'string' },
+        'min-expires': { type: 'string' }, 'max-expires': { type: 'string' },
+      }, false);
+      const { store, layout } = openState(required(values.state, '--state'));
+      const logger = createLogger('sipd');
+      const minExpires = intOption(values['min-expires'], '--min-expires', registrarDefaults.minExpires, 1, 86400);
+      const maxExpires = intOption(values['max-expires'], '--max-expires', registrarDefaults.maxExpires, minExpires, 86400);
+      const algs = algorithms(values['digest-algorithms']);
+      const daemon = new SipDaemon({
+        store, layout, logger,
+        host: values.bind ?? sipDaemonDefaults.host,
+        port: intOption(values.port, '--port', sipDaemonDefaults.port, 0, 65535),
+        tlsPort: values['no-tls'] ? null : intOption(values['tls-port'], '--tls-port', sipDaemonDefaults.tlsPort, 0, 65535),
+        ...(values.advertise ? { advertise: values.advertise } : {}),
+        ...(values.node ? { node: values.node } : {}),
+        requireClientCertificate: values['require-client-cert'] ?? false,
+        ...(algs ? { digestAlgorithms: algs } : {}),
+        registrar: { minExpires, maxExpires, defaultExpires: Math.min(maxExpires, Math.max(minExpires, registrarDefaults.defaultExpires)) },
+      });
+      const ports = await daemon.listen();
+      // One machine-readable line first: tests and scripts read the ports from it.
+      process.stdout.write(JSON.stringify({ event: 'listening', ...ports }) + '\n');
+      const systemd = notifyReady(`SIP on ${ports.address} udp/tcp ${ports.udp}${ports.tls ? ` tls ${ports.tls}` : ''}`);
+      return new Promise<number>((resolve) => {
+        const stop = () => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          systemd.stopping();
+          logger.info('stopping', daemon.stats);
+          daemon.close().then(() => { store.close(); resolve(0); }, () => resolve(1));
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    },
+  },
+];

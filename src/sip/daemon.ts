@@ -1,0 +1,239 @@
+/**
+ * sbd-sipd: the SIP daemon. Wiring only: transports (UDP and TCP on one port, TLS on another) feed requests
+ * to the registrar (REGISTER) or the router (everything else) and send what they return.
+ *
+ * - Retransmissions (RFC 3261 §17.2.2): a non-INVITE request answered here is remembered by its transaction
+ *   key (top Via branch, sent-by, method) for `responseCacheSeconds`; a retransmission gets the same
+ *   response again instead of being processed twice (a re-run REGISTER would look like a digest replay).
+ * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
+ *   so nonces survive a restart and every node sharing the state folder accepts each other's.
+ * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DigestAlgorithm } from './core/digest.js';
+import { UniqueNonceDigestServer } from './auth/unique-nonce.js';
+import type { SipRequest, SipResponse } from './core/message.js';
+import { serializeMessage } from './core/serializer.js';
+import { StreamTransport } from './transports/stream-transport.js';
+import { UdpTransport } from './transports/udp-transport.js';
+import type { InboundMessage, MessageSource, TransportKind } from './transports/types.js';
+import { Registrar, type RegistrarOptions } from './registrar/registrar.js';
+import { StoreDirectory } from './registrar/directory.js';
+import { Router, type Listener, type RouterAction, type Target } from './routing/router.js';
+import { StoreRoutingDirectory } from './routing/routing-directory.js';
+import { makeResponse } from './routing/make-response.js';
+import type { Store } from '../store/index.js';
+import type { StateLayout } from '../pki/identity-store.js';
+import { privateKeyOf } from '../pki/identity-store.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import { SbdError } from '../lib/errors.js';
+
+export interface SipDaemonOptions {
+  store: Store;
+  layout: StateLayout;
+  /** Address to bind; default 0.0.0.0. */
+  host?: string;
+  /** UDP and TCP port; default 5060 (0: any free port, the same number for both is not guaranteed). */
+  port?: number;
+  /** TLS port; default 5061; null: no TLS listener. */
+  tlsPort?: number | null;
+  /** Address written into Via/Record-Route; default the bind address (127.0.0.1 when binding 0.0.0.0). */
+  advertise?: string;
+  /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
+  node?: string;
+  /** Require a client certificate chained to CAPF on TLS (mutual TLS for every TLS client); default false. */
+  requireClientCertificate?: boolean;
+  /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
+  digestAlgorithms?: readonly DigestAlgorithm[];
+  /** Nonce lifetime in seconds; default 300. */
+  nonceLifetime?: number;
+  registrar?: RegistrarOptions;
+  /** How long an answered non-INVITE transaction is remembered; default 32 s (Timer J, 64·T1). */
+  responseCacheSeconds?: number;
+  /** Most remembered transactions; default 100000 (oldest dropped first). */
+  maxCachedResponses?: number;
+  /** Expired-binding sweep interval; default 5000 ms. */
+  sweepMs?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export const sipDaemonDefaults = { host: '0.0.0.0', port: 5060, tlsPort: 5061, responseCacheSeconds: 32, maxCachedResponses: 100_000, sweepMs: 5000 } as const;
+
+export class SipDaemonError extends SbdError {}
+
+/** Reads (or creates, 0600, temp + rename) the digest nonce secret of this state folder. */
+export function digestSecret(layout: StateLayout): Buffer {
+  const path = join(layout.keysDir, 'sip-digest.secret');
+  if (!existsSync(path)) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+  const hex = readFileSync(path, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new SipDaemonError('ERR_SIP_SECRET', `${path} is not 64 hex digits: remove it to make a new one`);
+  return Buffer.from(hex, 'hex');
+}
+
+export class SipDaemon {
+  readonly registrar: Registrar;
+  readonly router: Router;
+  readonly udp: UdpTransport;
+  readonly tcp: StreamTransport;
+  readonly tls: StreamTransport | undefined;
+  readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, retransmissions: 0, dropped: 0, errors: 0 };
+  private readonly o: SipDaemonOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly listeners: Listener[] = [];
+  private readonly cache = new Map<string, { bytes: Buffer; at: number }>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(o: SipDaemonOptions) {
+    this.o = o;
+    this.log = o.logger ?? silentLogger;
+    this.now = o.now ?? Date.now;
+    const directory = new StoreDirectory(o.store, { now: this.now });
+    const digest = new UniqueNonceDigestServer({
+      realm: directory.realm(), secret: digestSecret(o.layout),
+      ...(o.nonceLifetime ? { nonceLifetime: o.nonceLifetime } : {}), algorithms: o.digestAlgorithms ?? ['SHA-256', 'MD5'],
+    });
+    this.registrar = new Registrar({ digest, directory }, o.registrar);
+    this.router = new Router({ registrar: this.registrar, directory, routing: new StoreRoutingDirectory(o.store), digest }, this.listeners);
+    const onMessage = (m: InboundMessage) => this.onMessage(m);
+    this.udp = new UdpTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
+    this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
+    const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
+    this.tls = tlsPort === null ? undefined : new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: tlsPort, tls: this.tlsSettings() });
+  }
+
+  private tlsSettings() {
+    const store = this.o.store;
+    const nodes = store.listNodes();
+    const node = this.o.node !== undefined ? nodes.find((n) => n.name === this.o.node) : nodes.find((n) => n.isPublisher) ?? nodes[0];
+    if (!node) throw new SipDaemonError('ERR_SIP_NO_NODE', this.o.node ? `the store has no node named '${this.o.node}'` : 'the store has no node: run "sbd init" first');
+    const cert = store.currentCertificate('CallManager', node.name);
+    if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
+    const capf = store.currentCertificate('CAPF', node.name);
+    return {
+      cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
+      ...(capf ? { ca: capf.pem } : {}), requestClientCertificate: this.o.requireClientCertificate ?? false,
+    };
+  }
+
+  async listen(): Promise<{ udp: number; tcp: number; tls: number | undefined; address: string }> {
+    const u = await this.udp.listen();
+    const t = await this.tcp.listen();
+    const s = this.tls ? await this.tls.listen() : undefined;
+    const host = this.o.advertise ?? (u.address === '0.0.0.0' || u.address === '::' ? '127.0.0.1' : u.address);
+    const h = host.includes(':') ? `[${host}]` : host;
+    this.listeners.push({ transport: 'udp', host: h, port: u.port }, { transport: 'tcp', host: h, port: t.port });
+    if (s) this.listeners.push({ transport: 'tls', host: h, port: s.port });
+    this.sweepTimer = setInterval(() => this.registrar.sweep(this.now()), this.o.sweepMs ?? sipDaemonDefaults.sweepMs);
+    this.sweepTimer.unref();
+    return { udp: u.port, tcp: t.port, tls: s?.port, address: u.address };
+  }
+
+  private onMessage({ message, source }: InboundMessage): void {
+    try {
+      if (message.kind === 'response') {
+        this.stats.responses++;
+        this.act(this.router.handleResponse(message));
+        return;
+      }
+      this.stats.requests++;
+      const key = message.method === 'INVITE' || message.method === 'ACK' ? undefined : transactionKey(message, source);
+      if (key !== undefined) {
+        const hit = this.cache.get(key);
+        if (hit && this.now() - hit.at < (this.o.responseCacheSeconds ?? sipDaemonDefaults.responseCacheSeconds) * 1000) {
+          this.stats.retransmissions++;
+          this.sendTo({ kind: 'flow', source }, hit.bytes);
+          return;
+        }
+      }
+      const now = this.now();
+      const action: RouterAction = message.method === 'REGISTER'
+        ? { type: 'respond', response: this.register(message, source, now) }
+        : this.router.handleRequest(message, source, now);
+      if (action.type === 'respond') {
+        const bytes = serializeMessage(action.response);
+        if (key !== undefined && source.transport === 'udp') this.remember(key, bytes, now);
+        this.stats.answered++;
+        this.sendTo({ kind: 'flow', source }, bytes);
+      } else this.act(action);
+    } catch (err) {
+      // A bug or a store failure must cost one request, never the daemon; answer 500 where we can.
+      this.stats.errors++;
+      this.log.error('request-failed', { err, from: `${source.address}:${source.port}` });
+      if (message.kind === 'request' && message.method !== 'ACK') {
+        try {
+          this.sendTo({ kind: 'flow', source }, serializeMessage(makeResponse(message, 500, 'Server Internal Error')));
+        } catch {
+          /* the request was too broken even to answer */
+        }
+      }
+    }
+  }
+
+  private register(req: SipRequest, source: MessageSource, now: number): SipResponse {
+    const r = this.registrar.handleRegister(req, source, now);
+    if (r.result !== 'challenged') this.log.info('register', { result: r.result, status: r.response.status, aor: r.user, from: `${source.transport}:${source.address}:${source.port}` });
+    return r.response;
+  }
+
+  private act(a: RouterAction): void {
+    if (a.type === 'drop') {
+      this.stats.dropped++;
+      return;
+    }
+    if (a.type === 'respond') {
+      this.log.warn('unroutable-response');
+      return;
+    }
+    this.stats.forwarded++;
+    if (!this.sendTo(a.target, serializeMessage(a.message))) {
+      this.stats.dropped++;
+      this.log.warn('no-route', { target: a.target.kind === 'flow' ? `${a.target.source.transport}:${a.target.source.address}:${a.target.source.port}` : `${a.target.transport}:${a.target.host}:${a.target.port}` });
+    }
+  }
+
+  private remember(key: string, bytes: Buffer, now: number): void {
+    this.cache.delete(key);
+    this.cache.set(key, { bytes, at: now });
+    const max = this.o.maxCachedResponses ?? sipDaemonDefaults.maxCachedResponses;
+    const ttl = (this.o.responseCacheSeconds ?? sipDaemonDefaults.responseCacheSeconds) * 1000;
+    // Insertion order is age order: drop expired ones from the front, and the oldest beyond the bound.
+    for (const [k, v] of this.cache) {
+      if (this.cache.size <= max && now - v.at < ttl) break;
+      this.cache.delete(k);
+    }
+  }
+
+  /** Sends over the flow (or an open connection to the address); TCP/TLS never dial out (see docs). */
+  private sendTo(target: Target, bytes: Buffer): boolean {
+    const t: TransportKind = target.kind === 'flow' ? target.source.transport : target.transport;
+    const address = target.kind === 'flow' ? target.source.address : target.host;
+    const port = target.kind === 'flow' ? target.source.port : target.port;
+    if (t === 'udp') {
+      this.udp.send(bytes, address, port);
+      return true;
+    }
+    const stream = t === 'tls' ? this.tls : this.tcp;
+    if (!stream) return false;
+    if (target.kind === 'flow' && target.source.connectionId !== undefined && stream.sendOn(target.source.connectionId, bytes)) return true;
+    const id = stream.findConnection(address, port);
+    return id !== undefined && stream.sendOn(id, bytes);
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.all([this.udp.close(), this.tcp.close(), this.tls?.close()]);
+  }
+}
+
+function transactionKey(req: SipRequest, source: MessageSource): string {
+  const v = req.topVia();
+  return `${v.params.get('branch') ?? ''}|${v.host}|${v.port ?? ''}|${req.method}|${source.transport}|${source.address}|${source.port}`;
+}

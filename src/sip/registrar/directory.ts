@@ -1,0 +1,141 @@
+/**
+ * What the registrar and the router ask the store, behind one interface so the cores stay sans-I/O and tests
+ * can use a real store in a temporary folder. `StoreDirectory` caches the lookups and refreshes the cache when
+ * the store's generation changes (checked at most once per `refreshMs`), so a REGISTER costs no SQL in the
+ * steady state while an administrator's change is seen within that interval.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { DigestAlgorithm } from '../core/digest.js';
+import type { Store } from '../../store/index.js';
+import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
+
+/** An AOR's user part resolved to who may register it. */
+export type AorOwner =
+  | {
+      kind: 'device';
+      device: string;
+      /** The digest user the device authenticates as (null: the device has none configured). */
+      digestUser: string | null;
+      digestRequired: boolean;
+      /** The device's security profile is authenticated/encrypted: TLS with its LSC is required. */
+      mutualTls: boolean;
+      /** SHA-256 fingerprint (AA:BB:… as node prints it) of the device's LSC, when it has one. */
+      lscFingerprint256: string | null;
+    }
+  | { kind: 'user'; userid: string };
+
+export interface Directory {
+  realm(): string;
+  lookupHa1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined;
+  resolveAor(user: string): AorOwner | undefined;
+  /** A phone reported its ITL hash (status 'installed' or 'not-installed'). */
+  recordItlReport(device: string, sha256Hex: string, status: string, at: number): void;
+  /** The phone unregistered: its report goes. */
+  clearItlReport(device: string): void;
+}
+
+export interface StoreDirectoryOptions {
+  /** Minimum interval between generation checks; default 1000 ms. */
+  refreshMs?: number;
+  /** A report identical to the stored one is written again only after this long; default 3600 s. */
+  itlRewriteSeconds?: number;
+  now?: () => number;
+}
+
+export class StoreDirectory implements Directory {
+  private readonly store: Store;
+  private readonly refreshMs: number;
+  private readonly itlRewriteMs: number;
+  private readonly now: () => number;
+  private generation = -1;
+  private checkedAt = -Infinity;
+  private realmValue = '';
+  private ha1 = new Map<string, { md5: string; sha256: string | null } | null>();
+  private owners = new Map<string, AorOwner | null>();
+  private byDn = new Map<string, string>();
+
+  constructor(store: Store, o: StoreDirectoryOptions = {}) {
+    this.store = store;
+    this.refreshMs = o.refreshMs ?? 1000;
+    this.itlRewriteMs = (o.itlRewriteSeconds ?? 3600) * 1000;
+    this.now = o.now ?? Date.now;
+  }
+
+  private fresh(): void {
+    const t = this.now();
+    if (t - this.checkedAt < this.refreshMs) return;
+    this.checkedAt = t;
+    const g = this.store.generation();
+    if (g === this.generation) return;
+    this.generation = g;
+    this.realmValue = this.store.getParam('SipStationRealm');
+    this.ha1.clear();
+    this.owners.clear();
+    this.byDn.clear();
+    for (const d of this.store.listDevices()) if (d.directoryNumber) this.byDn.set(d.directoryNumber, d.name);
+  }
+
+  realm(): string {
+    this.fresh();
+    return this.realmValue;
+  }
+
+  lookupHa1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined {
+    this.fresh();
+    const key = `${username}\u0000${realm}`;
+    let c = this.ha1.get(key);
+    if (c === undefined) {
+      const row = this.store.getDigestCredential(username, realm);
+      c = row ? { md5: row.ha1Md5, sha256: row.ha1Sha256 } : null;
+      this.ha1.set(key, c);
+    }
+    if (c === null) return undefined;
+    return algorithm === 'MD5' ? c.md5 : c.sha256 ?? undefined;
+  }
+
+  resolveAor(user: string): AorOwner | undefined {
+    this.fresh();
+    let o = this.owners.get(user);
+    if (o === undefined) {
+      o = this.load(user) ?? null;
+      this.owners.set(user, o);
+    }
+    return o ?? undefined;
+  }
+
+  private load(user: string): AorOwner | undefined {
+    const deviceName = this.byDn.get(user);
+    if (deviceName) {
+      const d = this.store.getDevice(deviceName)!;
+      const p = this.store.getSecurityProfile(d.securityProfile);
+      let fp: string | null = null;
+      if (d.lscPem) {
+        try {
+          fp = new X509Certificate(d.lscPem).fingerprint256;
+        } catch {
+          fp = null; // an unreadable LSC matches no client certificate
+        }
+      }
+      return {
+        kind: 'device', device: d.name, digestUser: d.digestUser, digestRequired: p?.digestAuth ?? true,
+        mutualTls: p !== undefined && p.deviceSecurityMode !== 'non-secure', lscFingerprint256: fp,
+      };
+    }
+    const u = this.store.getUser(user);
+    if (u && u.kind === 'end') return { kind: 'user', userid: u.userid };
+    return undefined;
+  }
+
+  recordItlReport(device: string, sha256Hex: string, status: string, at: number): void {
+    const cur = this.store.getDeviceItlHash(device);
+    if (cur && cur.sha256Hex === sha256Hex.toLowerCase() && cur.status === status && at - Date.parse(cur.at) < this.itlRewriteMs) return;
+    recordPhoneItlReport(this.store, {
+      device, sha256Hex, at: new Date(at).toISOString(),
+      status: status === ItlReportStatus.notInstalled ? ItlReportStatus.notInstalled : ItlReportStatus.installed,
+    });
+  }
+
+  clearItlReport(device: string): void {
+    this.store.sip.deleteDeviceItlHash(device);
+  }
+}

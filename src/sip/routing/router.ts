@@ -1,0 +1,312 @@
+/**
+ * Call routing as a stateless proxy with Record-Route (RFC 3261 §16.11 and §16.6 step 4), sans-I/O: a
+ * request or response and where it came from in, actions out (answer it, forward it to a target, drop it).
+ *
+ * Why a stateless proxy and not a B2BUA: the phones negotiate SRTP end to end (SDES keys go from phone to
+ * phone, so media never needs a relay that re-keys it), CANCEL/ACK/BYE/re-INVITE need no per-call state
+ * (the branch of a forwarded request is a hash of the received one, so a CANCEL or a non-2xx ACK follows its
+ * INVITE, §16.11), retransmissions are absorbed by the phones' own transactions, and nothing is lost when the
+ * daemon restarts mid-call. Record-Route keeps sbd on the path of in-dialog requests (BYE, re-INVITE for
+ * hold/resume), so each of them is routed over the registered flow and policy is applied to every offer.
+ *
+ * Theory of operation for a request:
+ *  1. Max-Forwards 0 → 483 (§16.3 step 3); our own Route entries are removed (loose routing, §16.4);
+ *  2. source: a trunk (its peer address) → trunk digest (401 or 407 per its profile, username = its
+ *     application user) and the ACL of request kinds, with application-level authorization → else 403;
+ *     a phone → an out-of-dialog request must come over the flow the From AOR registered on, or carry proxy
+ *     digest credentials of the AOR's owner (407 challenge), else 403;
+ *  3. target: in-dialog requests, ACK and CANCEL go to the Request-URI (a registered Contact → its flow);
+ *     new requests to a registered AOR need the callee's partition in the caller's calling search space (else
+ *     404, as CUCM answers an unreachable number), presence SUBSCRIBE needs the presence groups' policy (else
+ *     403); unregistered numbers go to a trunk by route pattern in a reachable partition; else 404;
+ *  4. an SDP offer passes the SRTP policy (crypto-policy.ts: 488 when Block Unencrypted Calls refuses it) and
+ *     both phones get the secure-call indication (on the forwarded INVITE and on the 2xx);
+ *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658), our Via
+ *     with the deterministic branch on top.
+ * A response: our top Via is removed and the response goes to the next Via (over the connection it came on).
+ */
+import { createHash } from 'node:crypto';
+import type { DigestServer } from '../core/digest.js';
+import { canonicalName } from '../core/header-names.js';
+import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
+import { formatUri, isSipUri, parseUri, type SipUri } from '../core/uri.js';
+import type { MessageSource, TransportKind } from '../transports/types.js';
+import { authorizeKinds, cssReaches, patternMatches, requestKinds } from '../auth/request-acl.js';
+import type { Registrar } from '../registrar/registrar.js';
+import type { Directory } from '../registrar/directory.js';
+import { answerIsSecure, checkOffer, SECURITY_INDICATION } from '../sdp/crypto-policy.js';
+import { makeResponse } from './make-response.js';
+import type { RoutingDirectory } from './routing-directory.js';
+
+export type Target =
+  | { kind: 'flow'; source: MessageSource }
+  | { kind: 'address'; transport: TransportKind; host: string; port: number };
+
+export type RouterAction =
+  | { type: 'respond'; response: SipResponse }
+  | { type: 'forward'; message: SipMessage; target: Target }
+  | { type: 'drop'; reason: string };
+
+export interface Listener {
+  transport: TransportKind;
+  /** Address written into Via and Record-Route (never 0.0.0.0). */
+  host: string;
+  port: number;
+}
+
+export interface RouterOptions {
+  /** Max-Forwards given to requests that carry none; default 70 (§8.1.1.6). */
+  defaultMaxForwards?: number;
+  /** Presence subscription between groups with no explicit policy; default true (CUCM: "Allow Subscription"). */
+  defaultPresenceAllowed?: boolean;
+}
+
+const BRANCH_PREFIX = 'z9hG4bK-sbd-';
+
+interface Caller {
+  css: string | null;
+  presenceGroup: string | null;
+}
+
+export class Router {
+  private readonly listeners: Listener[];
+  private readonly o: Required<RouterOptions>;
+  private readonly deps: { registrar: Registrar; directory: Directory; routing: RoutingDirectory; digest: DigestServer };
+
+  constructor(deps: { registrar: Registrar; directory: Directory; routing: RoutingDirectory; digest: DigestServer }, listeners: Listener[], options: RouterOptions = {}) {
+    this.deps = deps;
+    this.listeners = listeners;
+    this.o = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...options };
+  }
+
+  handleRequest(req: SipRequest, source: MessageSource, now: number): RouterAction {
+    const mf = req.maxForwards() ?? this.o.defaultMaxForwards;
+    if (mf === 0) return req.method === 'ACK' ? { type: 'drop', reason: 'Max-Forwards 0' } : this.respond(req, 483, 'Too Many Hops');
+    this.popOwnRoutes(req);
+    const inDialog = req.to().params.get('tag') !== undefined;
+    const stateless = inDialog || req.method === 'ACK' || req.method === 'CANCEL';
+    let caller: Caller = { css: null, presenceGroup: null };
+    const trunk = this.deps.routing.trunkByHost(source.address);
+    if (trunk) {
+      if (trunk.digestAuth && !stateless) {
+        const denied = this.checkDigest(req, now, trunk.challengeStatus, (u) => u === trunk.digestUser);
+        if (denied) return denied;
+      }
+      const d = authorizeKinds(requestKinds(req), trunk.acl, trunk.appLevelAuthorization && trunk.digestUser ? this.deps.routing.appUserAcl(trunk.digestUser) : undefined);
+      if (!d.ok) return this.respond(req, 403, `Forbidden (${d.kind} not allowed ${d.by === 'trunk' ? `on trunk ${trunk.name}` : `for application user ${trunk.digestUser}`})`);
+      caller = { css: trunk.css, presenceGroup: null };
+    } else if (!stateless) {
+      const r = this.identifyPhone(req, source, now);
+      if ('type' in r) return r;
+      caller = r;
+    }
+    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
+      return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK') : this.respond(req, 404, 'Not Found');
+    }
+    const target = req.route().length > 0 ? this.routeTarget(req) : stateless ? this.uriTarget(req, now) : this.newRequestTarget(req, caller, now);
+    if ('type' in target) return target;
+    if (req.method === 'INVITE' && req.body.length > 0 && /^application\/sdp/i.test(req.contentType() ?? '')) {
+      const d = checkOffer(req.body, this.deps.routing.cryptoPolicy());
+      if (d.mode === 'reject') return this.respond(req, d.status, `Not Acceptable Here (${d.reason}; Block Unencrypted Calls is on)`);
+      req.body = d.sdp;
+      setHeader(req, SECURITY_INDICATION.header, SECURITY_INDICATION.value(d.mode === 'srtp'));
+    }
+    return this.forward(req, source, target, mf - 1, !inDialog && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method));
+  }
+
+  handleResponse(res: SipResponse): RouterAction {
+    const vias = res.via();
+    const top = vias[0];
+    if (!top || !(top.params.get('branch') ?? '').startsWith(BRANCH_PREFIX) || !this.listeners.some((l) => sameHost(l.host, top.host) && l.port === top.port)) {
+      return { type: 'drop', reason: 'response whose top Via is not ours' };
+    }
+    if (vias.length < 2) return { type: 'drop', reason: 'response with no Via left after ours' };
+    removeTopVia(res);
+    const next = res.topVia();
+    if (res.status >= 200 && res.status < 300 && res.cseq().method === 'INVITE' && res.body.length > 0) {
+      setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(answerIsSecure(res.body, this.deps.routing.cryptoPolicy())));
+    }
+    const rport = next.params.get('rport');
+    const address = next.params.get('received') ?? stripBrackets(next.host);
+    const port = rport !== undefined && rport !== null && /^[0-9]+$/.test(rport) ? Number(rport) : next.port ?? (next.transport === 'TLS' ? 5061 : 5060);
+    const transport = next.transport.toLowerCase() as TransportKind;
+    return { type: 'forward', message: res, target: { kind: 'address', transport, host: address, port } };
+  }
+
+  private respond(req: SipRequest, status: number, reason: string, extra: HeaderField[] = []): RouterAction {
+    if (req.method === 'ACK') return { type: 'drop', reason: `ACK not answered (${status})` };
+    return { type: 'respond', response: makeResponse(req, status, reason, extra) };
+  }
+
+  /** Digest for trunks (401/407) and phones off their registered flow (407). Undefined when authorized. */
+  private checkDigest(req: SipRequest, now: number, status: 401 | 407, owns: (username: string) => boolean): RouterAction | undefined {
+    const header = req.get(status === 407 ? 'Proxy-Authorization' : 'Authorization');
+    const challengeName = status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+    const reason = status === 407 ? 'Proxy Authentication Required' : 'Unauthorized';
+    const challenge = (stale: boolean) => this.respond(req, status, reason, this.deps.digest.challenges(now, stale).map((value) => ({ name: challengeName, value })));
+    if (header === undefined) return challenge(false);
+    const v = this.deps.digest.verify({ header, method: req.method, requestUri: formatUri(req.uri), now, lookupHa1: (u, r, a) => this.deps.directory.lookupHa1(u, r, a) });
+    if (!v.ok) return challenge(v.stale);
+    if (!owns(v.username)) return this.respond(req, 403, `Forbidden (${v.username} may not send this request)`);
+    return undefined;
+  }
+
+  private identifyPhone(req: SipRequest, source: MessageSource, now: number): Caller | RouterAction {
+    const from = req.from().uri;
+    const user = isSipUri(from) ? from.user : undefined;
+    if (user === undefined) return this.respond(req, 403, 'Forbidden (From has no user part)');
+    const owner = this.deps.directory.resolveAor(user);
+    if (!owner) return this.respond(req, 403, `Forbidden (${user} is not a line of this cluster)`);
+    const onFlow = this.deps.registrar.bindings.lookup(user, now).some((b) => sameFlow(b.source, source));
+    if (!onFlow) {
+      const denied = this.checkDigest(req, now, 407, (u) => (owner.kind === 'device' ? owner.digestUser === u : owner.userid === u));
+      if (denied) return denied;
+    }
+    if (owner.kind === 'user') return { css: null, presenceGroup: null };
+    const s = this.deps.routing.deviceSettings(owner.device);
+    return { css: s?.css ?? null, presenceGroup: s?.presenceGroup ?? null };
+  }
+
+  private newRequestTarget(req: SipRequest, caller: Caller, now: number): Target | RouterAction {
+    const uri = req.uri;
+    if (!isSipUri(uri) || uri.user === undefined) return this.respond(req, 416, 'Unsupported URI Scheme');
+    const user = uri.user;
+    const cssPartitions = caller.css === null ? null : this.deps.routing.cssPartitions(caller.css) ?? null;
+    const bindings = this.deps.registrar.bindings.lookup(user, now);
+    if (bindings.length > 0) {
+      const owner = this.deps.directory.resolveAor(user);
+      const settings = owner?.kind === 'device' ? this.deps.routing.deviceSettings(owner.device) : undefined;
+      if (!cssReaches(cssPartitions, settings?.partition ?? null)) return this.respond(req, 404, 'Not Found (not reachable from the calling search space)');
+      if (req.method === 'SUBSCRIBE' && /^presence\b/i.test(req.get('Event') ?? '')) {
+        const a = caller.presenceGroup;
+        const b = settings?.presenceGroup ?? null;
+        const allowed = a === null || b === null ? this.o.defaultPresenceAllowed : this.deps.routing.presencePolicy(a, b) ?? this.o.defaultPresenceAllowed;
+        if (!allowed) return this.respond(req, 403, 'Forbidden (presence group policy)');
+      }
+      const b = bindings[0]!;
+      req.uri = parseUri(b.contact);
+      return { kind: 'flow', source: b.source };
+    }
+    const patterns = this.deps.routing.routePatterns().filter((p) => cssReaches(cssPartitions, p.partition) && patternMatches(p.pattern, user));
+    patterns.sort((a, b) => b.pattern.replace('!', '').length - a.pattern.replace('!', '').length);
+    const trunk = patterns[0] && this.deps.routing.trunk(patterns[0].trunk);
+    if (trunk) {
+      req.uri = { ...uri, host: trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host, port: trunk.port };
+      return { kind: 'address', transport: trunk.transport, host: trunk.host, port: trunk.port };
+    }
+    return this.respond(req, 404, 'Not Found');
+  }
+
+  /** In-dialog, ACK and CANCEL: the Request-URI is a Contact (a registered flow) or an address; an AOR is looked up. */
+  private uriTarget(req: SipRequest, now: number): Target | RouterAction {
+    const uri = req.uri;
+    if (!isSipUri(uri)) return this.respond(req, 416, 'Unsupported URI Scheme');
+    const binding = this.deps.registrar.bindings.findByContact(formatUri(uri), now);
+    if (binding) return { kind: 'flow', source: binding.source };
+    if (uri.user !== undefined && this.isUs(uri)) {
+      const b = this.deps.registrar.bindings.lookup(uri.user, now)[0];
+      if (b) {
+        req.uri = parseUri(b.contact);
+        return { kind: 'flow', source: b.source };
+      }
+      return this.respond(req, 481, 'Call/Transaction Does Not Exist');
+    }
+    return addressOf(uri);
+  }
+
+  /** After our own Route entries are gone, the next hop is the top Route (loose routing, §16.12). */
+  private routeTarget(req: SipRequest): Target | RouterAction {
+    const next = req.route()[0]!.uri;
+    if (!isSipUri(next)) return this.respond(req, 416, 'Unsupported URI Scheme');
+    return addressOf(next);
+  }
+
+  private isUs(uri: SipUri): boolean {
+    return this.listeners.some((l) => sameHost(l.host, uri.host) && (uri.port === undefined || uri.port === l.port));
+  }
+
+  private popOwnRoutes(req: SipRequest): void {
+    let routes = req.route();
+    while (routes.length > 0 && isSipUri(routes[0]!.uri) && this.isUs(routes[0]!.uri as SipUri) && routes[0]!.uri.params.has('lr')) {
+      removeFirstValue(req, 'route');
+      routes = req.route();
+    }
+  }
+
+  private listenerFor(t: TransportKind): Listener {
+    return this.listeners.find((l) => l.transport === t) ?? this.listeners[0]!;
+  }
+
+  private forward(req: SipRequest, source: MessageSource, target: Target, maxForwards: number, recordRoute: boolean): RouterAction {
+    const outT = target.kind === 'flow' ? target.source.transport : target.transport;
+    const out = this.listenerFor(outT);
+    req.set('Max-Forwards', String(maxForwards));
+    if (recordRoute) {
+      const inL = this.listenerFor(source.transport);
+      const rr = (l: Listener) => `<sip:${l.host}:${l.port};transport=${l.transport};lr>`;
+      // RFC 5658: when the transport changes, one entry for each side; the callee reads the top one.
+      if (inL !== out) req.prepend('Record-Route', rr(inL));
+      req.prepend('Record-Route', rr(out));
+    }
+    // §16.11: the branch is a function of the received request, so CANCEL and a non-2xx ACK get the INVITE's.
+    const top = req.topVia();
+    const key = `${top.params.get('branch') ?? ''}|${top.host}|${top.port ?? ''}|${req.callId()}|${req.method === 'CANCEL' || req.method === 'ACK' ? 'INVITE' : req.method}`;
+    const branch = BRANCH_PREFIX + createHash('sha1').update(key).digest('base64url').slice(0, 16);
+    req.prepend('Via', `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport`);
+    return { type: 'forward', message: req, target };
+  }
+}
+
+function addressOf(uri: SipUri): Target {
+  const t = (uri.params.get('transport') ?? (uri.scheme === 'sips' ? 'tls' : 'udp')).toLowerCase();
+  const transport: TransportKind = t === 'tcp' ? 'tcp' : t === 'tls' ? 'tls' : 'udp';
+  return { kind: 'address', transport, host: stripBrackets(uri.host), port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+}
+
+function sameFlow(a: MessageSource, b: MessageSource): boolean {
+  if (a.transport !== b.transport) return false;
+  if (a.connectionId !== undefined || b.connectionId !== undefined) return a.connectionId === b.connectionId;
+  return a.address === b.address && a.port === b.port;
+}
+
+function stripBrackets(h: string): string {
+  return h.startsWith('[') ? h.slice(1, -1) : h;
+}
+
+function sameHost(a: string, b: string): boolean {
+  return stripBrackets(a).toLowerCase() === stripBrackets(b).toLowerCase();
+}
+
+function setHeader(m: SipMessage, name: string, value: string): void {
+  m.headers = m.headers.filter((h) => !(canonicalName(h.name) === canonicalName(name) && /x-cisco-remotecc:callinfo/.test(h.value)));
+  m.append(name, value);
+}
+
+/** Removes the first value of a list header (it may share a line with others). */
+function removeFirstValue(m: SipMessage, lname: string): void {
+  const idx = m.headers.findIndex((h) => canonicalName(h.name) === lname);
+  if (idx < 0) return;
+  const field = m.headers[idx]!;
+  const parts = splitFirst(field.value);
+  if (parts === undefined) m.headers.splice(idx, 1);
+  else m.headers[idx] = { name: field.name, value: parts };
+  m.invalidate();
+}
+
+/** The value after its first top-level comma, or undefined when there is only one value. */
+function splitFirst(value: string): string | undefined {
+  let inQuote = false;
+  let depth = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"' && value[i - 1] !== '\\') inQuote = !inQuote;
+    else if (!inQuote && c === '<') depth++;
+    else if (!inQuote && c === '>') depth--;
+    else if (!inQuote && depth === 0 && c === ',') return value.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+function removeTopVia(res: SipResponse): void {
+  removeFirstValue(res, 'via');
+}
