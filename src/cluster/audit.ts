@@ -6,7 +6,7 @@
  */
 import { userInfo } from 'node:os';
 import type { AuditEntry, Store } from '../store/index.js';
-import { isSbdError } from '../lib/errors.js';
+import { isSbdError, UsageError } from '../lib/errors.js';
 
 /** Stable action names, as they appear in the log. */
 export const AuditAction = {
@@ -45,6 +45,21 @@ export interface AuditContext {
   user: string;
   action: AuditActionName;
   detail?: string;
+  /**
+   * Record a failure even when it is only a refusal of the input (see isInputRefusal). Default false: a command
+   * refused for its arguments changed nothing, so it is not an administrative change and leaves the store as it
+   * was. Logins set it: every failed authentication is recorded.
+   */
+  recordRefusals?: boolean;
+}
+
+/** A usage error, or a typed error saying the input was invalid, unknown or unacceptable: nothing was changed. */
+export function isInputRefusal(err: unknown): boolean {
+  return err instanceof UsageError || (isSbdError(err) && /_(INVALID|UNKNOWN|INPUT)$/.test(err.code));
+}
+
+function shouldRecord(ctx: AuditContext, err: unknown): boolean {
+  return ctx.recordRefusals === true || !isInputRefusal(err);
 }
 
 function failureText(err: unknown): string {
@@ -57,7 +72,8 @@ export function recordAudit(store: Store, ctx: AuditContext, result: string): Au
 }
 
 /**
- * Runs `fn` and records its outcome: 'success', or 'failure <ERR_CODE>' with the error rethrown. `store` may be
+ * Runs `fn` and records its outcome: 'success', or 'failure <ERR_CODE>' with the error rethrown (input refusals
+ * only with recordRefusals). `store` may be
  * a function, for actions (restore) after which the store to record into is a different one.
  */
 export async function audited<T>(store: Store | (() => Store | undefined), ctx: AuditContext, fn: () => T | Promise<T>): Promise<T> {
@@ -68,7 +84,7 @@ export async function audited<T>(store: Store | (() => Store | undefined), ctx: 
   } catch (err) {
     const s = target();
     // A failed audit write must not hide the error that caused it.
-    if (s?.isOpen) {
+    if (s?.isOpen && shouldRecord(ctx, err)) {
       try {
         recordAudit(s, ctx, failureText(err));
       } catch {
@@ -88,7 +104,7 @@ export function auditedSync<T>(store: Store, ctx: AuditContext, fn: () => T): T 
   try {
     value = fn();
   } catch (err) {
-    if (store.isOpen) {
+    if (store.isOpen && shouldRecord(ctx, err)) {
       try {
         recordAudit(store, ctx, failureText(err));
       } catch {

@@ -15,6 +15,8 @@ import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lis
 import { deviceConfigFile, defaultConfigFile } from '../../config/cluster-configs.js';
 import { buildSgn } from '../../trust/sgn.js';
 import type { HashName } from '../../trust/tags.js';
+import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
+import { backupProposal } from '../../backup/proposal.js';
 
 /** Write a file atomically: a temp file in the same folder, then rename (no half-written file on failure). */
 export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): void {
@@ -132,11 +134,16 @@ export const commands: Command[] = [
     usage: 'sbd cert regen NAME --state DIR [--node NODE]',
     run(args, ctx) {
       const { values, positionals } = parse(args, { ...stateOpt, node: { type: 'string' } });
-      const r = withState(required(values.state, '--state'), (s) => regenerateCertificate(s, required(positionals[0], 'NAME'), systemClock, values.node));
+      const name = required(positionals[0], 'NAME');
+      const r = withState(required(values.state, '--state'), (s) =>
+        auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: `${name}${values.node ? ' on ' + values.node : ''}` }, () => regenerateCertificate(s, name, systemClock, values.node)),
+      );
       ctx.out(`regenerated ${r.certificate.name}${r.certificate.node ? ' on ' + r.certificate.node : ''}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
       if (r.replaced) ctx.out(`previous certificate (serial ${r.replaced.serialHex}) kept as history`);
       ctx.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
       for (const w of r.warnings) ctx.out(`WARNING: ${w}`);
+      const proposal = backupProposal(r.certificate.name);
+      if (proposal) ctx.out(`BACKUP: ${proposal}`);
       return 0;
     },
   },
@@ -178,7 +185,7 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, stateOpt);
       const step = required(positionals[0], 'localkey|complete');
       if (step !== 'localkey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey or complete`);
-      const r = withState(required(values.state, '--state'), (s) => itlReset(s, step, systemClock));
+      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, systemClock)));
       ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
       ctx.out(r.message);
       return 0;
@@ -192,7 +199,7 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, stateOpt);
       const name = required(positionals[0], 'NAME');
       const value = required(positionals[1], 'VALUE');
-      withState(required(values.state, '--state'), ({ store }) => store.setParam(name, value));
+      withState(required(values.state, '--state'), ({ store }) => auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => store.setParam(name, value)));
       ctx.out(`${name} = ${value}`);
       return 0;
     },
