@@ -18,7 +18,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { decryptEncryptedConfig } from '../trust/enc-sgn.js';
 import { decision, Verdict, type Decision } from './decisions.js';
-import type { TrustListViewCache } from './trust-list-view.js';
+import { tvsCertificates, type TrustListViewCache } from './trust-list-view.js';
 import {
   assessList,
   assessListWithTvs,
@@ -34,7 +34,10 @@ import {
 
 export type FetchResult = { kind: 'file'; bytes: Buffer } | { kind: 'not-found'; message: string } | { kind: 'error'; message: string };
 
-export type BootStep = { kind: 'fetch'; name: string } | { kind: 'ask-tvs'; certDer: Buffer; file: string };
+export type BootStep =
+  | { kind: 'fetch'; name: string }
+  /** Ask TVS about `certDer`; `tvsCertificates` are the TVS records of the installed lists (the servers to trust). */
+  | { kind: 'ask-tvs'; certDer: Buffer; file: string; tvsCertificates: Buffer[] };
 export type BootAnswer = FetchResult | TvsAnswer;
 
 export interface PhoneIdentity {
@@ -108,7 +111,7 @@ function* listStep(input: BootInput, trust: PhoneTrust, kind: ListKind, decision
   }
   let verdict = assessList(trust, kind, name, view);
   if (verdict.kind === 'ask-tvs') {
-    const answer = (yield { kind: 'ask-tvs', certDer: verdict.certDer, file: name }) as TvsAnswer;
+    const answer = (yield { kind: 'ask-tvs', certDer: verdict.certDer, file: name, tvsCertificates: tvsCertificates([trust.ctl, trust.itl]) }) as TvsAnswer;
     verdict = { kind: 'decided', ...assessListWithTvs(kind, name, view, answer, input.tvsConfigured) };
   }
   decisions.push(verdict.decision);

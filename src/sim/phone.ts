@@ -8,17 +8,27 @@ import { Verdict, type Decision } from './decisions.js';
 import { DEFAULT_MODEL, modelHasSecurityByDefault, normaliseModel } from './models.js';
 import { loadPhone, savePhone } from './phone-folder.js';
 import { TrustListViewCache } from './trust-list-view.js';
+import type { TvsAnswer } from './trust-rules.js';
 
 /** Where the phone's files come from. `not-found` is TFTP error 1; any other failure is `error`. */
 export interface FileFetcher {
   fetch(name: string): Promise<FetchResult>;
 }
 
+export interface TvsQueryContext {
+  /** SEP<MAC>. */
+  deviceName: string;
+  model: string;
+  /** TVS certificates of the phone's installed lists: a phone talks only to a TVS presenting one of them. */
+  tvsCertificates: Buffer[];
+}
+
 /**
- * TVS as the phone's remote trust store (DESIGN §1): the roles TVS vouches for a certificate in, or undefined.
- * The TVS client comes with its own issue; without a hook a phone rejects what it cannot verify itself.
+ * TVS as the phone's remote trust store (DESIGN §1): the roles TVS vouches for a certificate in (empty: not
+ * vouched for), or undefined. Throwing means TVS could not be asked; the phone then rejects, saying why.
+ * Default: no hook, and a phone rejects what it cannot verify itself. `tvs-hook.ts` makes one from the TVS client.
  */
-export type VerifyUnknownSigner = (certDer: Buffer) => Promise<{ roles: readonly number[] } | undefined>;
+export type VerifyUnknownSigner = (certDer: Buffer, context: TvsQueryContext) => Promise<{ roles: readonly number[] } | undefined>;
 
 export interface SimPhoneOptions {
   stateDir: string;
@@ -44,7 +54,16 @@ export interface PhoneBootReport {
   fetches: number;
 }
 
-export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>, fetcher: FileFetcher, tvs: VerifyUnknownSigner | undefined): Promise<{ result: BootResult; fetches: number }> {
+async function askTvs(tvs: VerifyUnknownSigner | undefined, certDer: Buffer, context: TvsQueryContext): Promise<TvsAnswer> {
+  if (!tvs) return undefined;
+  try {
+    return (await tvs(certDer, context)) ?? { roles: [] };
+  } catch (err) {
+    return { roles: [], error: (err as Error).message };
+  }
+}
+
+export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>, fetcher: FileFetcher, tvs: VerifyUnknownSigner | undefined, phone: { deviceName: string; model: string }): Promise<{ result: BootResult; fetches: number }> {
   let fetches = 0;
   let step = gen.next();
   while (!step.done) {
@@ -54,7 +73,7 @@ export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>
       fetches++;
       answer = await fetcher.fetch(s.name);
     } else {
-      answer = tvs ? await tvs(s.certDer) : undefined;
+      answer = await askTvs(tvs, s.certDer, { ...phone, tvsCertificates: s.tvsCertificates });
     }
     step = gen.next(answer);
   }
@@ -72,7 +91,7 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
     views,
     tvsConfigured: opts.verifyUnknownSigner !== undefined,
   });
-  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner);
+  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, { deviceName: opts.deviceName, model });
   await savePhone(opts.stateDir, opts.deviceName, loaded.trust, result);
   return {
     deviceName: opts.deviceName,

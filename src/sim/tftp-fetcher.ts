@@ -14,11 +14,11 @@ export interface TftpEndpoint {
   port: number;
 }
 
-/** `HOST:PORT`, `[v6]:PORT` or a bare host (port 69). Host must be an IP literal (no resolver in a phone's TFTP). */
-export function parseServer(text: string): TftpEndpoint {
+/** `HOST:PORT`, `[v6]:PORT` or a bare host (`defaultPort`). Host must be an IP literal (phones are given addresses). */
+export function parseServer(text: string, defaultPort = 69): TftpEndpoint {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
   const host = m?.[1];
-  const port = m?.[2] === undefined ? 69 : Number(m[2]);
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
   if (!host || !isIP(host) || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new SimError(SimErrorCode.server, `"${text}" is not HOST:PORT with an IP address (e.g. 127.0.0.1:6969 or [::1]:6969)`);
   }

@@ -50,6 +50,11 @@ export function signerCertificate(view: TrustListView): Buffer | undefined {
   return view.records.find((r) => r.role === Role.SAST && r.serial.equals(view.header.signerSerial) && r.certificate)?.certificate;
 }
 
+/** The TVS certificates a phone's lists name: the only servers it accepts as its TVS (spec §3.1). */
+export function tvsCertificates(views: ReadonlyArray<TrustListView | undefined>): Buffer[] {
+  return views.flatMap((v) => v?.records.filter((r) => r.role === Role.TVS && r.certificate && r.certificate.length > 0).map((r) => r.certificate!) ?? []);
+}
+
 /** Parses a CTL/ITL; throws TrustError on malformed bytes. */
 export function viewTrustList(bytes: Buffer, source: string, sha?: string): TrustListView {
   const file = parseTrustFile(bytes, { kind: 'tlv', maxBytes: 0xffff });

@@ -32,8 +32,11 @@ export type ListAssessment =
   | { kind: 'decided'; decision: Decision; install: boolean }
   | { kind: 'ask-tvs'; certDer: Buffer };
 
-/** TVS's answer about a certificate: its roles, or undefined (unknown to TVS, or no TVS reachable). */
-export type TvsAnswer = { roles: readonly number[] } | undefined;
+/**
+ * TVS's answer about a certificate: the roles it vouches for (empty: "invalid"), `error` when TVS could not be
+ * asked (unreachable, its certificate not the one the phone's ITL lists), or undefined when there is no TVS hook.
+ */
+export type TvsAnswer = { roles: readonly number[]; error?: string } | undefined;
 
 const headerName = { CTL: 'CTLFile.tlv', ITL: 'ITLFile.tlv' } as const;
 
@@ -74,7 +77,13 @@ export function assessListWithTvs(kind: ListKind, file: string, view: TrustListV
     const roles = answer.roles.map(roleName).join(', ');
     return { decision: decision(kind, file, Verdict.accepted, `${kind} accepted: signer ${signerText(view)} vouched for by TVS (roles ${roles})${rollbackNote(view)}`), install: true };
   }
-  const why = !tvsConfigured ? 'not a SAST the phone knows, and no TVS to ask' : answer ? `TVS knows it only as ${answer.roles.map(roleName).join(', ') || 'no role'}` : 'not a SAST the phone knows, and TVS does not vouch for it';
+  const why = !tvsConfigured || !answer
+    ? 'not a SAST the phone knows, and no TVS to ask'
+    : answer.error
+      ? `not a SAST the phone knows, and TVS could not be asked: ${answer.error}`
+      : answer.roles.length
+        ? `not a SAST the phone knows, and TVS vouches for it only as ${answer.roles.map(roleName).join(', ')}`
+        : 'not a SAST the phone knows, and TVS does not vouch for it';
   return { decision: decision(kind, file, Verdict.rejected, `rejected ${kind}: signer not trusted (${signerText(view)}: ${why})`), install: false };
 }
 

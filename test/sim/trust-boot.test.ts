@@ -7,6 +7,10 @@ import { test } from 'node:test';
 import { regenerateCertificate } from '../../src/cluster/certs.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { Verdict } from '../../src/sim/decisions.js';
+import { tvsHook } from '../../src/sim/tvs-hook.js';
+import { TvsServer } from '../../src/tvs/server.js';
+import { silentLogger } from '../../src/lib/log.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { boot, startAppliance, tempDir, texts } from './helpers.js';
 
 const PHONE = 'SEP001122334455';
@@ -54,10 +58,32 @@ test('after ITLRecovery regeneration the phone rejects the new ITL (no TVS) and 
   // CallManager did not change, so the config still verifies against the ITL the phone kept.
   assert.match(t[2]!, /config signature valid/);
 
-  // With a TVS hook that vouches for the signer as SAST, the same ITL is taken.
-  const third = await boot(app, phones, PHONE, { verifyUnknownSigner: async () => ({ roles: [0] }) });
-  assert.match(texts(third)[1]!, /ITL accepted: signer ITLRecovery.* vouched for by TVS \(roles SAST\)/i);
-  assert.notEqual(third.itlSha256, first.itlSha256);
+  // TVS that cannot be reached: still rejected, and the phone says why.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const unreachable = await boot(app, phones, PHONE, { verifyUnknownSigner: tvsHook({ host: '127.0.0.1', port: deadPort }, { timeoutMs: 5000 }) });
+  assert.match(texts(unreachable)[1]!, /rejected ITL: signer not trusted \(.*TVS could not be asked: /);
+
+  // The appliance's own TVS (sbd-tvsd, pinned to the TVS record of the phone's ITL) vouches for the new
+  // ITLRecovery as SAST: the same ITL is taken.
+  const tvs = new TvsServer({ store: app.state.store, host: '127.0.0.1', port: 0, logger: silentLogger, reloadIntervalMs: 0 });
+  const { port: tvsPort } = await tvs.listen();
+  try {
+    const third = await boot(app, phones, PHONE, { verifyUnknownSigner: tvsHook({ host: '127.0.0.1', port: tvsPort }) });
+    assert.match(texts(third)[1]!, /ITL accepted: signer ITLRecovery.* vouched for by TVS \(roles SAST\)/i);
+    assert.notEqual(third.itlSha256, first.itlSha256);
+
+    // A foreign cluster's ITL is not the appliance's: TVS does not vouch for its signer.
+    const other = await startAppliance({ hostname: 'foreign.example' });
+    other.state.store.addDevice({ name: PHONE, model: '8865' });
+    const foreign = await boot(other, phones, PHONE, { verifyUnknownSigner: tvsHook({ host: '127.0.0.1', port: tvsPort }) });
+    assert.equal(foreign.decisions[1]!.verdict, Verdict.rejected, texts(foreign).join('\n'));
+    assert.match(texts(foreign)[1]!, /not a SAST the phone knows, and TVS does not vouch for it/);
+  } finally {
+    await tvs.close();
+  }
 });
 
 test('rollback: the phone takes the empty ITL, then an unsigned config, then a foreign cluster\'s ITL', async () => {

@@ -8,8 +8,15 @@ import { deviceNameOfMac } from '../../sim/phone-folder.js';
 import { formatStormSummary, runStorm, stormLimits } from '../../sim/storm.js';
 import { parseServer, poolOptionsFor, TftpFetcher, type TftpFetcherOptions } from '../../sim/tftp-fetcher.js';
 import { TftpClientPool } from '../../tftp/client.js';
+import { tvsHook } from '../../sim/tvs-hook.js';
+
+/** `--tvs HOST[:PORT]` (default port 2445): the phone may ask that TVS about signers it does not know. */
+function tvsOption(text: string | undefined) {
+  return text ? { verifyUnknownSigner: tvsHook(parseServer(text, 2445)) } : {};
+}
 
 const transferOpts = {
+  tvs: { type: 'string' },
   blksize: { type: 'string' },
   windowsize: { type: 'string' },
   'timeout-ms': { type: 'string' },
@@ -29,7 +36,7 @@ export const commands: Command[] = [
   {
     path: ['phone', 'boot'],
     summary: 'boot one simulated Security-by-Default phone against a TFTP server and print its trust decisions',
-    usage: 'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
+    usage: 'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs HOST[:PORT]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
     async run(args, ctx) {
       const { values } = parse(args, { server: { type: 'string' }, mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' }, ...transferOpts }, false);
       const server = parseServer(required(values.server, '--server'));
@@ -41,6 +48,7 @@ export const commands: Command[] = [
           deviceName,
           ...(values.model ? { model: values.model } : {}),
           fetcher: new TftpFetcher(server, pool, fetchOptions(values)),
+          ...tvsOption(values.tvs),
         });
         if (values.json) ctx.out(JSON.stringify(report, null, 1));
         else {
@@ -57,7 +65,7 @@ export const commands: Command[] = [
   {
     path: ['phone', 'storm'],
     summary: 'boot many simulated phones at once (consecutive MACs) and print a summary',
-    usage: 'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
+    usage: 'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--tvs HOST[:PORT]] [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
     async run(args, ctx) {
       const { values } = parse(args, {
         server: { type: 'string' }, count: { type: 'string' }, state: { type: 'string' }, concurrency: { type: 'string' }, 'mac-base': { type: 'string' },
@@ -76,6 +84,7 @@ export const commands: Command[] = [
         ...(values['mac-base'] ? { macBase: values['mac-base'] } : {}),
         ...(values.model ? { model: values.model } : {}),
         fetch: fetchOptions(values),
+        ...tvsOption(values.tvs),
       });
       for (const line of formatStormSummary(summary)) ctx.out(line);
       return summary.failed === 0 ? 0 : 1;
