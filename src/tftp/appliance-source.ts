@@ -196,6 +196,26 @@ export class ApplianceFileSource implements TftpFileSource {
     while (this.#entries.size > this.maxCachedFiles) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
+  /**
+   * Builds what phones ask for first — the trust lists, the default configs and every known device's first config
+   * (`.cnf.xml.sgn`, or `.cnf.xml` for models without Security by Default) — so a boot storm right after start
+   * (or after a store change) finds them in memory. Yields to the event loop every `batch` files so a running
+   * server keeps answering. Returns the number of files built or revalidated.
+   */
+  async prebuild(options: { batch?: number } = {}): Promise<number> {
+    const batch = options.batch ?? 64;
+    this.#checkGeneration();
+    const names = ['ITLFile.tlv', 'CTLFile.tlv', 'XMLDefault.cnf.xml', 'XMLDefault.cnf.xml.sgn'];
+    for (const d of this.store.listDevices()) names.push(d.name + (supportsSecurityByDefault(this.store, d.model) ? '.cnf.xml.sgn' : '.cnf.xml'));
+    let n = 0;
+    for (const name of names) {
+      this.#checkGeneration();
+      this.#generated(name);
+      if (++n % batch === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+    return n;
+  }
+
   /** Static folder; a missing NAME.sgn is NAME signed now by this node's CallManager key (FILENAME = NAME.sgn). */
   async #staticFile(name: string): Promise<Buffer> {
     if (!this.#static) throw fileNotFound(name);

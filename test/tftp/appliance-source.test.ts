@@ -165,3 +165,18 @@ test('a running transfer ends with the bytes it began with; the next request see
     sock.close();
   }
 });
+
+test('prebuild: the first files of every known device are built ahead, then served from memory', async () => {
+  const app = await startAppliance();
+  const { store } = app.state;
+  for (let i = 0; i < 20; i++) store.addDevice({ name: `SEP0000000000${(0x10 + i).toString(16).toUpperCase()}`, model: i % 5 === 0 ? '6921' : '8845' });
+  const built = await app.source.prebuild({ batch: 7 });
+  assert.equal(built, 4 + 20);
+  const hits = app.source.stats.hits;
+  const builds = app.source.stats.builds;
+  await app.source.open('SEP000000000011.cnf.xml.sgn');
+  await app.source.open('SEP000000000010.cnf.xml'); // a 6921: its unsigned config was prebuilt
+  await app.source.open('ITLFile.tlv');
+  assert.equal(app.source.stats.builds, builds, 'nothing built on request');
+  assert.equal(app.source.stats.hits, hits + 3);
+});
