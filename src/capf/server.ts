@@ -7,11 +7,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate, randomInt } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { Clock } from '../lib/clock.js';
 import { systemClock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../lib/log.js';
+import { TlsService } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { issueLsc } from '../pki/lsc.js';
 import { randomSerial } from '../pki/certificate.js';
@@ -92,12 +93,10 @@ export class CapfServer extends EventEmitter {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #server: tls.Server;
-  readonly #sockets = new Set<Socket>();
+  readonly #service: TlsService;
   #identity!: { cert: CertRow; keyPem: string };
   #contextKey = '';
   #generation = -1;
-  #reloadTimer: NodeJS.Timeout | undefined;
   #nextSessionId = randomInt(1, 0x7fffffff);
   readonly stats = { sessions: 0, installed: 0, fetched: 0, deleted: 0, none: 0, rejected: 0, failed: 0, aborted: 0, tlsErrors: 0 };
 
@@ -109,19 +108,15 @@ export class CapfServer extends EventEmitter {
     this.#store = opts.store;
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? systemClock;
-    this.#server = tls.createServer({ ...this.#secureOptions(), handshakeTimeout: this.options.handshakeTimeoutMs, requestCert: false });
-    this.#server.maxConnections = this.options.maxConnections;
-    this.#server.on('connection', (s: Socket) => {
-      this.#sockets.add(s);
-      s.once('close', () => this.#sockets.delete(s));
+    const o = this.options;
+    this.#service = new TlsService({
+      secureContext: this.#secureOptions(), host: o.host, port: o.port, handshakeTimeoutMs: o.handshakeTimeoutMs, maxConnections: o.maxConnections,
+      reloadIntervalMs: o.reloadIntervalMs, reload: () => this.reload(), onConnection: (socket) => this.#onConnection(socket), logger: this.#log,
+      onTlsError: (err) => {
+        this.stats.tlsErrors++;
+        this.emit('tlsError', err);
+      },
     });
-    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
-    this.#server.on('tlsClientError', (err, socket) => {
-      this.stats.tlsErrors++;
-      this.#log.info('tls-error', { remote: remoteOf(socket), reason: err.message });
-      this.emit('tlsError', err);
-    });
-    this.#server.on('error', (err) => this.#log.error('server-error', { error: err }));
   }
 
   get certificate(): CertRow {
@@ -147,7 +142,7 @@ export class CapfServer extends EventEmitter {
       const { row } = capfIdentity(this.#store, this.options.node);
       this.#generation = g;
       if (`${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}` === this.#contextKey) return false;
-      this.#server.setSecureContext(this.#secureOptions());
+      this.#service.setSecureContext(this.#secureOptions());
       return true;
     } catch (err) {
       this.#log.error('reload-failed', { error: err });
@@ -296,41 +291,20 @@ export class CapfServer extends EventEmitter {
   }
 
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.#server.once('error', onError);
-      this.#server.listen(this.options.port, this.options.host, () => {
-        this.#server.off('error', onError);
-        if (this.options.reloadIntervalMs > 0) {
-          this.#reloadTimer = setInterval(() => this.reload(), this.options.reloadIntervalMs);
-          this.#reloadTimer.unref();
-        }
-        const addr = this.#server.address() as AddressInfo;
-        this.#log.info('listening', { address: addr.address, port: addr.port });
-        resolve(addr);
-      });
-    });
+    return this.#service.listen();
   }
 
   address(): AddressInfo {
-    return this.#server.address() as AddressInfo;
+    return this.#service.address();
   }
 
   connectionCount(): Promise<number> {
-    return new Promise((resolve, reject) => this.#server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    return this.#service.connectionCount();
   }
 
+  /** Stops accepting; open sessions are destroyed after `graceMs` (default at once). */
   close(graceMs = 0): Promise<void> {
-    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const s of this.#sockets) s.destroy();
-      }, graceMs);
-      this.#server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.#service.close(graceMs);
   }
 }
 

@@ -7,9 +7,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
+import { TlsService } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import type { CertRow, Store } from '../store/index.js';
 import { TvsError, TvsErrorCode } from './core/errors.js';
@@ -82,13 +83,11 @@ export class TvsServer extends EventEmitter {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #answerer: TrustAnswerer;
-  readonly #server: tls.Server;
+  readonly #service: TlsService;
   #contextKey = '';
   #generation = -1;
-  #reloadTimer: NodeJS.Timeout | undefined;
   /** Presented certificate (SHA-256 hex), for tests and `status` lines. */
   certificateSha256 = '';
-  readonly #sockets = new Set<Socket>();
   readonly stats = { connections: 0, valid: 0, invalid: 0, malformed: 0, tlsErrors: 0, timeouts: 0 };
 
   constructor(opts: TvsServerOptions) {
@@ -102,19 +101,14 @@ export class TvsServer extends EventEmitter {
     this.#log = opts.logger ?? silentLogger;
     this.#answerer = new TrustAnswerer(opts.store, { ttlSeconds: o.ttlSeconds, ...(opts.importRoles ? { importRoles: opts.importRoles } : {}) });
     new TvsFrameReader({ maxBodyBytes: o.maxBodyBytes }); // validates the bound before anything listens
-    this.#server = tls.createServer({ ...this.#secureOptions(), handshakeTimeout: o.handshakeTimeoutMs, requestCert: false });
-    this.#server.maxConnections = o.maxConnections;
-    this.#server.on('connection', (s: Socket) => {
-      this.#sockets.add(s);
-      s.once('close', () => this.#sockets.delete(s));
+    this.#service = new TlsService({
+      secureContext: this.#secureOptions(), host: o.host, port: o.port, handshakeTimeoutMs: o.handshakeTimeoutMs, maxConnections: o.maxConnections,
+      reloadIntervalMs: o.reloadIntervalMs, reload: () => this.reload(), onConnection: (socket) => this.#onConnection(socket), logger: this.#log,
+      onTlsError: (err) => {
+        this.stats.tlsErrors++;
+        this.emit('tlsError', err);
+      },
     });
-    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
-    this.#server.on('tlsClientError', (err, socket) => {
-      this.stats.tlsErrors++;
-      this.#log.info('tls-error', { remote: remoteOf(socket), reason: err.message });
-      this.emit('tlsError', err);
-    });
-    this.#server.on('error', (err) => this.#log.error('server-error', { error: err }));
   }
 
   #secureOptions(): tls.SecureContextOptions & { minVersion: tls.SecureVersion } {
@@ -136,7 +130,7 @@ export class TvsServer extends EventEmitter {
       const key = `${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}`;
       this.#generation = g;
       if (key === this.#contextKey) return false;
-      this.#server.setSecureContext(this.#secureOptions());
+      this.#service.setSecureContext(this.#secureOptions());
       return true;
     } catch (err) {
       // Keep serving with the previous identity: a half-finished regeneration must not take TVS down.
@@ -196,44 +190,21 @@ export class TvsServer extends EventEmitter {
   }
 
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.#server.once('error', onError);
-      this.#server.listen(this.options.port, this.options.host, () => {
-        this.#server.off('error', onError);
-        const interval = this.options.reloadIntervalMs;
-        if (interval > 0) {
-          this.#reloadTimer = setInterval(() => this.reload(), interval);
-          this.#reloadTimer.unref();
-        }
-        const addr = this.#server.address() as AddressInfo;
-        this.#log.info('listening', { address: addr.address, port: addr.port });
-        resolve(addr);
-      });
-    });
+    return this.#service.listen();
   }
 
   address(): AddressInfo {
-    return this.#server.address() as AddressInfo;
+    return this.#service.address();
   }
 
-  /** Current open connections (accepted, handshaking or answering). */
+  /** Open connections (accepted, handshaking or answering). */
   connectionCount(): Promise<number> {
-    return new Promise((resolve, reject) => this.#server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    return this.#service.connectionCount();
   }
 
   /** Stops accepting; open connections are destroyed after `graceMs` (default at once). */
   close(graceMs = 0): Promise<void> {
-    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const s of this.#sockets) s.destroy();
-      }, graceMs);
-      this.#server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.#service.close(graceMs);
   }
 }
 
