@@ -1,0 +1,95 @@
+/**
+ * Autoregistration (DESIGN §2): in non-secure and mixed mode, with the AutoRegistration parameter on, a phone
+ * the store does not know
+ *   1. boots from the default config — XMLDefault.cnf.xml.sgn, signed by the TFTP node's CallManager key, for a
+ *      model with Security by Default; the unsigned XMLDefault.cnf.xml for one without (the phone feature list
+ *      says which) — as the TFTP source serves them;
+ *   2. registers with its device name and model; the registrar calls `autoRegisterPhone`, which creates the
+ *      device with the next free directory number of AutoRegistrationDnRange (lowest first, so numbers freed by
+ *      deleted phones are reused) and the standard non-secure profile, in one store transaction — two phones
+ *      registering at once never get the same number;
+ *   3. is reset, downloads its own SEP<MAC>.cnf.xml[.sgn] with that number, and registers on it.
+ */
+import type { Clock } from '../lib/clock.js';
+import { SbdError } from '../lib/errors.js';
+import { DEFAULT_SECURITY_PROFILE, normaliseDeviceName, type DeviceRow, type Store } from '../store/index.js';
+import { defaultConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
+
+export const AutoregErrorCode = {
+  /** The AutoRegistration parameter is off: unknown phones are not added. */
+  disabled: 'ERR_AUTOREG_DISABLED',
+  /** The cluster security mode is not one autoregistration works in. */
+  mode: 'ERR_AUTOREG_MODE',
+  /** Every number of AutoRegistrationDnRange is taken. */
+  rangeFull: 'ERR_AUTOREG_RANGE_FULL',
+} as const;
+
+export class AutoregError extends SbdError {
+  constructor(code: (typeof AutoregErrorCode)[keyof typeof AutoregErrorCode], message: string) {
+    // 503 for a phone's REGISTER when autoregistration is unavailable, 480-ish otherwise: the registrar decides.
+    super(code, message, { statusHint: 503 });
+  }
+}
+
+/** Cluster security modes autoregistration works in. */
+export const AUTOREG_MODES = ['non-secure', 'mixed'] as const;
+
+/** Description given to autoregistered phones, as CUCM names them: "Auto 1000". */
+export const AUTOREG_DESCRIPTION_PREFIX = 'Auto ';
+
+export interface AutoRegisterInput {
+  /** SEP + 12 hex digits, as the phone registers. */
+  deviceName: string;
+  /** The model the phone reports ('8845', 'CP-8845', 'Cisco 8845'). */
+  model: string;
+}
+
+export type AutoRegisterResult = { kind: 'registered'; device: DeviceRow; directoryNumber: string } | { kind: 'known'; device: DeviceRow };
+
+/** 'first-last' → the bounds as BigInt with their digit count (numbers keep leading zeros). */
+export function parseDnRange(range: string): { first: bigint; last: bigint; digits: number } {
+  const m = /^(\d+)-(\d+)$/.exec(range);
+  if (!m) throw new AutoregError(AutoregErrorCode.rangeFull, `AutoRegistrationDnRange "${range}" is not a range first-last`);
+  return { first: BigInt(m[1]!), last: BigInt(m[2]!), digits: m[1]!.length };
+}
+
+/** The lowest number of `range` no device uses, or undefined when all are taken. */
+export function nextFreeDn(range: string, used: Iterable<string>): string | undefined {
+  const { first, last, digits } = parseDnRange(range);
+  const taken = new Set<bigint>();
+  for (const dn of used) if (/^\d+$/.test(dn) && dn.length === digits) taken.add(BigInt(dn));
+  // At most |taken| + 1 steps: the walk stops at the first gap.
+  for (let n = first; n <= last; n++) if (!taken.has(n)) return n.toString().padStart(digits, '0');
+  return undefined;
+}
+
+export function autoRegisterPhone(store: Store, input: AutoRegisterInput): AutoRegisterResult {
+  const name = normaliseDeviceName(input.deviceName);
+  return store.transaction(() => {
+    const known = store.getDevice(name);
+    if (known) return { kind: 'known', device: known };
+    if (!store.getBoolParam('AutoRegistration')) {
+      throw new AutoregError(AutoregErrorCode.disabled, `${name} is not in the store and AutoRegistration is off`);
+    }
+    const mode = store.getParam('ClusterSecurityMode');
+    if (!(AUTOREG_MODES as readonly string[]).includes(mode)) {
+      throw new AutoregError(AutoregErrorCode.mode, `autoregistration works in ${AUTOREG_MODES.join(' and ')} mode, not ${mode}`);
+    }
+    const range = store.getParam('AutoRegistrationDnRange');
+    const dn = nextFreeDn(range, store.listDevices().flatMap((d) => (d.directoryNumber ? [d.directoryNumber] : [])));
+    if (dn === undefined) throw new AutoregError(AutoregErrorCode.rangeFull, `every directory number of AutoRegistrationDnRange ${range} is taken`);
+    const device = store.addDevice({ name, model: input.model, description: `${AUTOREG_DESCRIPTION_PREFIX}${dn}`, securityProfile: DEFAULT_SECURITY_PROFILE, directoryNumber: dn });
+    return { kind: 'registered', device, directoryNumber: dn };
+  });
+}
+
+/** The default config file an unknown phone of `model` boots from: signed for Security-by-Default models. */
+export function defaultConfigNameFor(store: Store, model: string): 'XMLDefault.cnf.xml.sgn' | 'XMLDefault.cnf.xml' {
+  return supportsSecurityByDefault(store, model) ? 'XMLDefault.cnf.xml.sgn' : 'XMLDefault.cnf.xml';
+}
+
+/** Its bytes, as TFTP serves them. */
+export function defaultConfigFor(store: Store, model: string, clock: Clock): { name: string; bytes: Buffer } {
+  const name = defaultConfigNameFor(store, model);
+  return { name, bytes: defaultConfigFile(store, name.endsWith('.sgn'), clock) };
+}
