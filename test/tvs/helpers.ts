@@ -1,5 +1,6 @@
 /** TVS test helpers: a temporary appliance state (real store, real keys), log capture, openssl as a peer. */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,3 +90,20 @@ export function startDaemon(t: { after: (fn: () => Promise<void>) => void }, arg
   });
 }
 
+
+/**
+ * Opens `count` TCP connections that never start TLS (half-open from the daemon's point of view), keeps them until
+ * the test ends, and returns the daemon's own connection count once it has accepted them all (or after 60 s).
+ */
+export async function holdHalfOpen(t: { after: (fn: () => void) => void }, port: number, count: number, connectionCount: () => Promise<number>): Promise<number> {
+  const idle: net.Socket[] = [];
+  t.after(() => idle.forEach((s) => s.destroy()));
+  await Promise.all(Array.from({ length: count }, () => new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve());
+    s.on('error', reject);
+    idle.push(s);
+  })));
+  // Accept runs behind connect on a loaded machine: poll the server's own count (there is no event for "all in").
+  for (let i = 0; i < 600 && (await connectionCount()) < count; i++) await new Promise((r) => setTimeout(r, 100));
+  return connectionCount();
+}
