@@ -33,6 +33,8 @@ export interface FetchRequest {
   retries?: number;
   /** Largest file accepted. Default 64 MiB. */
   maxBytes?: number;
+  /** `fetchFile` only: local address to bind. Default any address of the server's family. */
+  localAddress?: string;
 }
 
 export interface FetchResult {
@@ -58,6 +60,8 @@ export interface TftpClientPoolOptions {
   dallyMs?: number;
   /** Socket receive buffer. Default 4 MiB (capped by net.core.rmem_max). */
   recvBufferSize?: number;
+  /** Transfers one socket carries at once (servers limit transfers per client address). Default 8. */
+  maxTransfersPerSocket?: number;
 }
 
 interface Job {
@@ -76,6 +80,11 @@ interface Slot {
   socket: dgram.Socket;
   pending: Job | undefined;
   byTid: Map<string, Job>;
+  /** Transfers on this socket not finished yet (the pending one included). */
+  running: number;
+  /** `server|port|name` of those transfers: a server cannot tell a second request for the same file from the
+   *  same port from a retransmitted one, so a socket never carries two at once. */
+  names: Set<string>;
 }
 
 export class TftpClientPool {
@@ -100,6 +109,7 @@ export class TftpClientPool {
       timerResolutionMs: options.timerResolutionMs ?? 20,
       dallyMs: options.dallyMs ?? 1000,
       recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
+      maxTransfersPerSocket: options.maxTransfersPerSocket ?? 8,
     };
   }
 
@@ -141,7 +151,7 @@ export class TftpClientPool {
     for (let i = 0; i < sockets; i++) {
       const address = localAddresses[i % localAddresses.length]!;
       const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize });
-      const slot: Slot = { socket, pending: undefined, byTid: new Map() };
+      const slot: Slot = { socket, pending: undefined, byTid: new Map(), running: 0, names: new Set() };
       socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo));
       socket.on('error', () => {
         /* ICMP errors surface as send errors on some stacks; the transfer's timer handles the loss */
@@ -165,9 +175,13 @@ export class TftpClientPool {
     for (let tries = 0; this.queue.length > 0 && tries < n; tries++) {
       const slot = this.slots[this.nextSlot]!;
       this.nextSlot = (this.nextSlot + 1) % n;
-      if (slot.pending) continue;
-      const job = this.queue.shift()!;
+      if (slot.pending || slot.running >= this.opts.maxTransfersPerSocket) continue;
+      const at = this.queue.findIndex((j) => !slot.names.has(jobName(j)));
+      if (at === -1) continue;
+      const job = this.queue.splice(at, 1)[0]!;
       slot.pending = job;
+      slot.running++;
+      slot.names.add(jobName(job));
       job.slot = slot;
       job.started = performance.now();
       tries = -1; // a slot was used; scan all of them again for the next job
@@ -178,6 +192,13 @@ export class TftpClientPool {
   private onMessage(slot: Slot, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = `${rinfo.address}|${rinfo.port}`;
     let job = slot.byTid.get(key);
+    if (job !== undefined && slot.pending && !this.jobs.has(job)) {
+      // A finished transfer still dallying on this TID, and a new transfer waits for its first reply: the
+      // server has reused the port for the new one, which this packet belongs to.
+      slot.byTid.delete(key);
+      this.dallying.delete(job);
+      job = undefined;
+    }
     if (job === undefined) {
       const p = slot.pending;
       if (p && sameHost(p.req.server, rinfo.address)) job = p;
@@ -213,9 +234,11 @@ export class TftpClientPool {
     if (!this.jobs.delete(job)) return;
     job.deadline = Infinity;
     const slot = job.slot;
-    if (slot && slot.pending === job) {
-      slot.pending = undefined;
-      queueMicrotask(() => this.drain());
+    if (slot) {
+      slot.running--;
+      slot.names.delete(jobName(job));
+      if (slot.pending === job) slot.pending = undefined;
+      if (this.queue.length > 0) queueMicrotask(() => this.drain());
     }
     if (!slot) {
       const i = this.queue.indexOf(job);
@@ -255,13 +278,18 @@ export class TftpClientPool {
   }
 }
 
+function jobName(job: Job): string {
+  return `${job.req.server}|${job.req.port ?? 69}|${job.req.name}`;
+}
+
 function sameHost(server: string, address: string): boolean {
   return server === address || (server === 'localhost' && (address === '127.0.0.1' || address === '::1'));
 }
 
 /** Download one file. */
 export async function fetchFile(req: FetchRequest): Promise<FetchResult> {
-  const pool = new TftpClientPool({ sockets: 1, family: isIPv6(req.server) ? 'IPv6' : 'IPv4', dallyMs: 0 });
+  const family = isIPv6(req.server) ? 'IPv6' : 'IPv4';
+  const pool = new TftpClientPool({ sockets: 1, family, dallyMs: 0, ...(req.localAddress ? { localAddresses: [req.localAddress] } : {}) });
   try {
     return await pool.fetch(req);
   } finally {

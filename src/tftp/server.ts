@@ -4,8 +4,9 @@
  *
  * Each transfer gets its own socket on an ephemeral port (its TID, RFC 1350 §4). A datagram that reaches a
  * transfer's socket from any other address or port gets error 5 and the transfer carries on. A retransmitted RRQ
- * (same client address, port and name as a running transfer) is ignored: the running transfer's own
- * retransmissions answer it. Over the concurrency limits a request is dropped without reply, so a client
+ * (same client address, port and name as a running transfer the client has not acknowledged yet) is ignored: the
+ * running transfer's own retransmissions answer it. Once the client has acknowledged something, the same request
+ * again is a new download (a client that just sent its final ACK may ask for the file again at once). Over the concurrency limits a request is dropped without reply, so a client
  * retransmits it later instead of giving up on an error.
  */
 import dgram from 'node:dgram';
@@ -121,8 +122,10 @@ export class TftpServer {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly sockets: dgram.Socket[] = [];
-  /** Running transfers by `address|port|filename`. */
-  private readonly active = new Map<string, Active>();
+  /** Running transfers. */
+  private readonly active = new Set<Active>();
+  /** Running transfers the client has not acknowledged yet, by `address|port|filename` (duplicate RRQs). */
+  private readonly unacknowledged = new Map<string, Active>();
   private readonly perClient = new Map<string, number>();
   private sweep: NodeJS.Timeout | undefined;
   private closing = false;
@@ -172,7 +175,7 @@ export class TftpServer {
   async close(): Promise<void> {
     this.closing = true;
     if (this.sweep) clearInterval(this.sweep);
-    for (const a of this.active.values()) this.release(a);
+    for (const a of [...this.active]) this.release(a);
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
   }
@@ -207,7 +210,7 @@ export class TftpServer {
     if (bad) return this.refuse(socket, client, bad, filename);
 
     const key = `${client.address}|${client.port}|${filename}`;
-    if (this.active.has(key)) {
+    if (this.unacknowledged.has(key)) {
       this.counters.duplicateRequests++;
       return;
     }
@@ -218,7 +221,8 @@ export class TftpServer {
       return;
     }
     const a: Active = { key, client, filename, socket: undefined, core: undefined, deadline: Infinity, closed: false };
-    this.active.set(key, a);
+    this.active.add(a);
+    this.unacknowledged.set(key, a);
     this.perClient.set(client.address, n + 1);
     void this.startTransfer(socket, a, packet.options, mode === 'netascii');
   }
@@ -253,6 +257,7 @@ export class TftpServer {
         return;
       }
       this.apply(a, core.receive(msg, this.clock.now()));
+      if (core.acknowledged && this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
     });
     socket.on('error', (err) => {
       this.logLimited('transfer-socket-error', { client: a.client, err });
@@ -299,7 +304,8 @@ export class TftpServer {
   private release(a: Active): void {
     if (a.closed) return;
     a.closed = true;
-    this.active.delete(a.key);
+    this.active.delete(a);
+    if (this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
     const n = (this.perClient.get(a.client.address) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(a.client.address);
     else this.perClient.set(a.client.address, n);
@@ -314,7 +320,7 @@ export class TftpServer {
 
   private onSweep(): void {
     const now = this.clock.now();
-    for (const a of this.active.values()) {
+    for (const a of this.active) {
       if (a.deadline <= now && a.core) {
         a.deadline = Infinity;
         this.apply(a, a.core.timeout(now));

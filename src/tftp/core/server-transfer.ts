@@ -48,6 +48,9 @@ export class ServerTransfer {
   state: ServerTransferState = 'idle';
   /** Packets sent again because of a timeout or a client's RFC 7440 partial ACK. */
   retransmissions = 0;
+  /** The client has acknowledged something: from now on a new RRQ for the same file from the same port is a new
+   *  request, not a retransmission of the one that started this transfer. */
+  acknowledged = false;
   readonly blockCount: number;
   readonly params: TransferParams;
   readonly rtoMs: number;
@@ -118,6 +121,7 @@ export class ServerTransfer {
   private onAck(wire: number, now: number): TransferAction[] {
     if (this.state === 'oack') {
       if (wire !== 0) return []; // Not the ACK of the OACK (RFC 2347 §2): stale, ignore.
+      this.acknowledged = true;
       this.state = 'data';
       this.retries = 0;
       return this.sendWindow(now, 1, false);
@@ -126,6 +130,7 @@ export class ServerTransfer {
     const base = this.windowStart - 1;
     const acked = base + ((wire - base) & 0xffff);
     if (acked > this.lastSent || acked === base) return []; // Unknown or duplicate: never resend (SAS).
+    this.acknowledged = true;
     if (acked === this.blockCount) {
       this.state = 'done';
       return [{ type: 'done', ok: true, reason: 'complete' }];

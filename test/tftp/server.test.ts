@@ -1,0 +1,175 @@
+/**
+ * sbd-tftpd's shell on real loopback sockets: TIDs, limits, duplicate requests, the folder source's confinement,
+ * log lines and counters.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodePacket, encodeAck, encodeRequest, Opcode, type TftpPacket } from '../../src/tftp/core/packet.js';
+import { fetchFile, TftpClientPool } from '../../src/tftp/client.js';
+import { portOf, standardFiles, startFixture, type Fixture } from './helpers.js';
+
+let fx: Fixture;
+before(async () => {
+  fx = await startFixture(standardFiles(), { timeoutMs: 200, maxRetries: 2, maxTransfersPerClient: 4 });
+  writeFileSync(join(fx.root, '..', `${fx.root.split('/').pop()}-secret`), 'outside');
+  symlinkSync(join(fx.root, '..', `${fx.root.split('/').pop()}-secret`), join(fx.root, 'escape.txt'));
+  symlinkSync('CTLSEP001122334455.tlv', join(fx.root, 'inside-link.tlv'));
+  mkdirSync(join(fx.root, 'adir'));
+});
+after(() => fx.close());
+
+/** A raw UDP peer that collects what it receives. */
+async function rawPeer(address = '127.0.0.1') {
+  // Binds to `address`, talks to the server on 127.0.0.1.
+  const socket = dgram.createSocket('udp4');
+  const inbox: { packet: TftpPacket; port: number }[] = [];
+  let waiter: (() => void) | undefined;
+  socket.on('message', (msg, rinfo) => {
+    inbox.push({ packet: decodePacket(msg), port: rinfo.port });
+    waiter?.();
+  });
+  socket.bind(0, address);
+  await once(socket, 'listening');
+  const next = async (): Promise<{ packet: TftpPacket; port: number }> => {
+    while (inbox.length === 0) await new Promise<void>((r) => (waiter = r));
+    return inbox.shift()!;
+  };
+  const send = (bytes: Buffer, port: number) => socket.send(bytes, port, '127.0.0.1');
+  return { socket, next, send, inbox };
+}
+
+test('a datagram from an unknown TID gets error 5 and the transfer goes on to the exact bytes', async () => {
+  const port = portOf(fx.server, 'IPv4');
+  const victim = await rawPeer();
+  const intruder = await rawPeer();
+  victim.send(encodeRequest(Opcode.RRQ, 'f4097.bin', 'octet'), port);
+  const first = await victim.next();
+  assert.equal(first.packet.opcode, Opcode.DATA);
+  const tid = first.port;
+  assert.notEqual(tid, port, 'the transfer runs from its own port (RFC 1350 §4)');
+  const before = fx.server.counters.unknownTid;
+  intruder.send(encodeAck(1), tid);
+  const answer = await intruder.next();
+  assert.deepEqual(answer.packet, { opcode: Opcode.ERROR, errorCode: 5, message: 'unknown transfer ID' });
+  assert.equal(answer.port, tid);
+  assert.equal(fx.server.counters.unknownTid, before + 1);
+  const chunks: Buffer[] = [];
+  let p = first;
+  for (;;) {
+    assert.equal(p.packet.opcode, Opcode.DATA);
+    if (p.packet.opcode !== Opcode.DATA) break;
+    chunks.push(p.packet.data);
+    victim.send(encodeAck(p.packet.block), tid);
+    if (p.packet.data.length < 512) break;
+    p = await victim.next();
+  }
+  assert.ok(Buffer.concat(chunks).equals(fx.files.get('f4097.bin')!));
+  victim.socket.close();
+  intruder.socket.close();
+});
+
+test('a retransmitted RRQ does not start a second transfer', async () => {
+  const port = portOf(fx.server, 'IPv4');
+  const peer = await rawPeer();
+  const before = fx.server.counters.duplicateRequests;
+  const rrq = encodeRequest(Opcode.RRQ, 'f1024.bin', 'octet');
+  peer.send(rrq, port);
+  const first = await peer.next();
+  peer.send(rrq, port);
+  peer.send(encodeAck(1), first.port);
+  const second = await peer.next();
+  assert.equal(second.port, first.port);
+  assert.ok(second.packet.opcode === Opcode.DATA && second.packet.block === 2);
+  peer.send(encodeAck(2), first.port);
+  const third = await peer.next();
+  assert.ok(third.packet.opcode === Opcode.DATA && third.packet.block === 3 && third.packet.data.length === 0);
+  peer.send(encodeAck(3), first.port);
+  assert.equal(fx.server.counters.duplicateRequests, before + 1);
+  peer.socket.close();
+});
+
+test('maxTransfersPerClient: requests over the limit are dropped (no reply); the client retries and gets through', async () => {
+  const port = portOf(fx.server, 'IPv4');
+  const hold = await rawPeer('127.0.0.7');
+  // Four transfers that we never acknowledge hold the client's four slots until they time out (200 ms × 2).
+  for (const name of ['f512.bin', 'f513.bin', 'f1024.bin', 'f1428.bin']) hold.send(encodeRequest(Opcode.RRQ, name, 'octet'), port);
+  while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA).length < 4) await new Promise((r) => setTimeout(r, 5));
+  const drops = fx.server.counters.busyDrops;
+  const r = await fetchFile({ server: '127.0.0.1', port, name: 'f511.bin', timeoutMs: 300, retries: 10, localAddress: '127.0.0.7' });
+  assert.ok(r.data.equals(fx.files.get('f511.bin')!));
+  assert.ok(fx.server.counters.busyDrops > drops, 'at least one request was dropped');
+  assert.ok(r.retransmissions >= 1);
+  assert.ok(fx.logLines.some((l) => l.event === 'request-dropped' && l.reason === 'maxTransfersPerClient'));
+  hold.socket.close();
+});
+
+test('folder source: symlink out of the root and directories are refused with error 2, a symlink inside is served', async () => {
+  const port = portOf(fx.server, 'IPv4');
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'escape.txt' }), /server error 2: "escape.txt" resolves outside the TFTP root/);
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir' }), /server error 2: "adir" is a directory/);
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir/x' }), /server error 1: file not found/);
+  const r = await fetchFile({ server: '127.0.0.1', port, name: 'inside-link.tlv' });
+  assert.ok(r.data.equals(fx.files.get('CTLSEP001122334455.tlv')!));
+});
+
+test('bad requests: mode, options, length → the proper error code and one log line each', async () => {
+  const port = portOf(fx.server, 'IPv4');
+  const peer = await rawPeer();
+  const cases: [Buffer, number, RegExp][] = [
+    [encodeRequest(Opcode.RRQ, 'f1.bin', 'mail'), 4, /transfer mode "mail" is not supported/],
+    [encodeRequest(Opcode.RRQ, 'f1.bin', 'octet', [['blksize', '4']]), 8, /blksize=4 is outside 8..65464/],
+    [encodeRequest(Opcode.RRQ, 'f1.bin', 'octet', [['tsize', '0'], ['tsize', '0']]), 8, /tsize appears twice/],
+    [encodeRequest(Opcode.WRQ, 'f1.bin', 'octet'), 2, /write requests are refused/],
+    [encodeRequest(Opcode.RRQ, 'x'.repeat(600), 'octet'), 4, /request of 609 bytes is longer than 512/],
+    [encodeRequest(Opcode.RRQ, 'x'.repeat(300), 'octet'), 2, /file name of 300 bytes is longer than 255/],
+    [Buffer.from([0, 1, 0x61]), 4, /file name is not NUL-terminated/],
+  ];
+  for (const [bytes, code, re] of cases) {
+    const before = fx.logLines.length;
+    peer.send(bytes, port);
+    const { packet } = await peer.next();
+    assert.ok(packet.opcode === Opcode.ERROR, re.source);
+    assert.equal(packet.errorCode, code, packet.message);
+    assert.match(packet.message, re);
+    const lines = fx.logLines.slice(before).filter((l) => l.event === 'request-refused');
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.tftpCode, code);
+  }
+  peer.socket.close();
+});
+
+test('client pool: 300 downloads over 8 sockets, IPv4 and IPv6, options mixed, all bytes exact', async () => {
+  // Its own server with the default limits (16 transfers per client address): 8 sockets × 1 transfer fit.
+  const own = await startFixture(standardFiles());
+  try {
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      const pool = new TftpClientPool({ sockets: 8, family, maxTransfersPerSocket: 1, localAddresses: [family === 'IPv6' ? '::1' : '127.0.0.9'] });
+      const server = family === 'IPv6' ? '::1' : '127.0.0.1';
+      const port = portOf(own.server, family);
+      const big = await fetchFile({ server, port, name: 'big.bin', blksize: 1428, windowsize: 8, tsize: true });
+      assert.ok(big.data.equals(own.files.get('big.bin')!));
+      const names = ['CTLSEP001122334455.tlv', 'ITLSEP001122334455.tlv', 'SEP001122334455.cnf.xml.sgn'];
+      const jobs = Array.from({ length: 300 }, (_, i) => {
+        const name = names[i % 3]!;
+        const opts = i % 2 ? { blksize: 1428, tsize: true } : i % 5 ? {} : { blksize: 512, windowsize: 4 };
+        return pool.fetch({ server, port, name, ...opts }).then((r) => assert.ok(r.data.equals(own.files.get(name)!), name));
+      });
+      await Promise.all(jobs);
+      await pool.close();
+    }
+    while (own.server.activeTransfers > 0) await new Promise((r) => setTimeout(r, 10)); // the last final ACKs
+    assert.equal(own.server.counters.transfersCompleted, 602);
+  } finally {
+    await own.close();
+  }
+});
+
+test('counters and bound state after the suite', () => {
+  const c = fx.server.counters;
+  assert.equal(c.transfersStarted, c.transfersCompleted + c.transfersFailed + fx.server.activeTransfers);
+  assert.ok(c.errorsSent[5]! >= 1 && c.errorsSent[2]! >= 3 && c.errorsSent[8]! >= 2 && c.errorsSent[4]! >= 3 && c.errorsSent[1]! >= 1);
+});
