@@ -1,0 +1,112 @@
+/**
+ * The Disaster Recovery System on the admin console, the same functions as `sbd backup …`:
+ *   utils disaster_recovery backup FILE · utils disaster_recovery restore FILE · utils disaster_recovery status
+ * The passphrase is asked with `askSecret` (no echo on the console); the shell framework's AdminIo has no secret
+ * prompt yet, so the caller passes one, and without it SBD_BACKUP_PASSPHRASE is used. After a restore the
+ * services named by the restored store are restarted through systemd when it runs (else they are listed).
+ */
+import type { AdminCommand } from '../command-table.js';
+import { AdminError, AdminErrorCode } from '../errors.js';
+import type { Systemd } from '../systemd.js';
+import { openState } from '../../cluster/state.js';
+import { AuditAction, AUDIT_RESULT, audited, currentAdminUser, recordAudit } from '../../cluster/audit.js';
+import { backupStatus, createBackup, restoreBackup } from '../../backup/index.js';
+import { isSbdError } from '../../lib/errors.js';
+
+export interface DisasterRecoveryOptions {
+  /** Asks for the passphrase without echo. Default: SBD_BACKUP_PASSPHRASE from the environment. */
+  askSecret?: (prompt: string) => Promise<string>;
+  /** Restarts the services after a restore when systemd runs. */
+  systemd?: Systemd;
+}
+
+function envSecret(): Promise<string> {
+  const v = process.env.SBD_BACKUP_PASSPHRASE;
+  if (!v) throw new AdminError(AdminErrorCode.args, 'no passphrase prompt on this console: set SBD_BACKUP_PASSPHRASE');
+  return Promise.resolve(v);
+}
+
+function record(stateDir: string, action: typeof AuditAction.backup | typeof AuditAction.restore, detail: string, result: string): void {
+  try {
+    const s = openState(stateDir);
+    try {
+      recordAudit(s.store, { user: currentAdminUser(), action, detail }, result);
+    } finally {
+      s.store.close();
+    }
+  } catch {
+    /* no usable store to record into (wiped state before a restore) */
+  }
+}
+
+export function disasterRecoveryCommands(stateDir: string, options: DisasterRecoveryOptions = {}): AdminCommand[] {
+  const ask = options.askSecret ?? envSecret;
+  return [
+    {
+      words: ['utils', 'disaster_recovery', 'backup'],
+      params: 'FILE',
+      summary: 'write an encrypted backup of the store and every private key to FILE',
+      minArgs: 1,
+      maxArgs: 1,
+      run: async (args, io) => {
+        const file = args[0]!;
+        const passphrase = await ask('Backup passphrase');
+        const s = openState(stateDir);
+        try {
+          const r = await audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () => createBackup({ stateDir, file, passphrase }));
+          io.out(`Backup written: ${r.file} (${r.bytes} bytes, ${r.manifest.files.length} files: the store and ${r.manifest.files.length - 1} private keys).\nKeep the passphrase: without it the backup cannot be restored.`);
+        } finally {
+          s.store.close();
+        }
+      },
+    },
+    {
+      words: ['utils', 'disaster_recovery', 'restore'],
+      params: 'FILE',
+      summary: 'restore a backup (refused untouched if the passphrase is wrong or the file altered) and restart the services',
+      minArgs: 1,
+      maxArgs: 1,
+      run: async (args, io) => {
+        const file = args[0]!;
+        if (!(await io.confirm(`Replace the whole appliance state with the backup ${file}? Changes made since it was taken are lost.`))) {
+          io.out('cancelled');
+          return;
+        }
+        const passphrase = await ask('Backup passphrase');
+        let r;
+        try {
+          r = await restoreBackup({ stateDir, file, passphrase });
+        } catch (err) {
+          record(stateDir, AuditAction.restore, file, `${AUDIT_RESULT.failure}${isSbdError(err) ? ' ' + err.code : ''}`);
+          throw err;
+        }
+        record(stateDir, AuditAction.restore, `${file} (backup of ${r.manifest.createdAt})`, AUDIT_RESULT.success);
+        io.out(`Restored the backup of ${r.manifest.createdAt}.`);
+        const systemd = options.systemd;
+        if (systemd?.booted) {
+          const present = new Set(systemd.daemons());
+          for (const unit of r.restartServices.filter((u) => present.has(u))) {
+            const st = systemd.restart(unit);
+            io.out(`${unit}: ${st.activeState} (${st.subState})`);
+          }
+        } else {
+          io.out(`Restart these services: ${r.restartServices.join(' ')}`);
+        }
+      },
+    },
+    {
+      words: ['utils', 'disaster_recovery', 'status'],
+      params: '',
+      summary: 'the last backup and whether certificates changed since (a new backup is due)',
+      run: (_args, io) => {
+        const s = openState(stateDir, { readonly: true });
+        try {
+          const st = backupStatus(s.store);
+          io.out(`Last backup: ${st.lastBackupAt ?? 'never'}\n${st.due ? `A new backup is due: certificates changed since: ${st.changedSince.join(', ')}` : 'No certificate changed since: no backup due.'}`);
+        } finally {
+          s.store.close();
+        }
+      },
+    },
+  ];
+}
