@@ -126,7 +126,7 @@ test('unknown users and wrong secrets give the same error; PINs of users without
   await setPassword(store, { userid: 'frank', password: 'frank-password' });
   const e1 = await login(store, 'nobody', 'whatever-pw').catch((e: Error) => e);
   const e2 = await login(store, 'frank', 'whatever-pw').catch((e: Error) => e);
-  assert.equal((e1 as { code: string }).code, CredentialErrorCode.invalid);
+  assert.equal((e1 as unknown as { code: string }).code, CredentialErrorCode.invalid);
   assert.equal((e1 as Error).message, (e2 as Error).message);
   await assert.rejects(verifyPin(store, 'frank', '1234'), code(CredentialErrorCode.noPin));
   await setPin(store, 'frank', '8642');
