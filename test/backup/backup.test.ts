@@ -7,6 +7,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,4 +173,23 @@ test('backup refuses a short passphrase and a store whose keys are missing, writ
   await assert.rejects(createBackup({ stateDir: state, file: join(dir, 'x.backup'), passphrase: PASS }), (err: Error & { code?: string }) => code(BackupErrorCode.inconsistent)(err) && err.message.includes(key));
   assert.equal(existsSync(join(dir, 'x.backup')), false);
   assert.deepEqual(readdirSync(dir), ['state']);
+});
+
+test('the header is what it says: Python hashlib.scrypt over the same passphrase and salt gives the passphrase check', async () => {
+  const { dir, state } = freshState();
+  const file = join(dir, 'sbd.backup');
+  await createBackup({ stateDir: state, file, passphrase: PASS });
+  const script = [
+    'import hashlib, sys',
+    'b = open(sys.argv[1], "rb").read()',
+    'assert b[:8] == b"SBDBKUP\\0" and b[10] == 1',
+    'ln, r, p, salt, check = b[11], b[12], b[13], b[16:48], b[60:92]',
+    'out = hashlib.scrypt(sys.argv[2].encode(), salt=salt, n=2**ln, r=r, p=p, maxmem=2**31 - 1, dklen=64)',
+    'print(ln, r, p, hashlib.sha256(out[32:]).digest() == check)',
+  ].join('\n');
+  const r = spawnSync('python3', ['-c', script, file, PASS], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '17 8 1 True');
+  const wrong = spawnSync('python3', ['-c', script, file, 'another passphrase'], { encoding: 'utf8' });
+  assert.equal(wrong.stdout.trim(), '17 8 1 False');
 });
