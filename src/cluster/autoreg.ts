@@ -22,11 +22,13 @@ export const AutoregErrorCode = {
   mode: 'ERR_AUTOREG_MODE',
   /** Every number of AutoRegistrationDnRange is taken. */
   rangeFull: 'ERR_AUTOREG_RANGE_FULL',
+  /** AutoRegistrationDnRange is not a range 'first-last' (the store validates it; this guards other callers). */
+  range: 'ERR_AUTOREG_RANGE',
 } as const;
 
 export class AutoregError extends SbdError {
   constructor(code: (typeof AutoregErrorCode)[keyof typeof AutoregErrorCode], message: string) {
-    // 503 for a phone's REGISTER when autoregistration is unavailable, 480-ish otherwise: the registrar decides.
+    // A registrar answers an unknown phone it cannot add with 503 (Service Unavailable, RFC 3261 §21.5.4).
     super(code, message, { statusHint: 503 });
   }
 }
@@ -49,7 +51,7 @@ export type AutoRegisterResult = { kind: 'registered'; device: DeviceRow; direct
 /** 'first-last' → the bounds as BigInt with their digit count (numbers keep leading zeros). */
 export function parseDnRange(range: string): { first: bigint; last: bigint; digits: number } {
   const m = /^(\d+)-(\d+)$/.exec(range);
-  if (!m) throw new AutoregError(AutoregErrorCode.rangeFull, `AutoRegistrationDnRange "${range}" is not a range first-last`);
+  if (!m) throw new AutoregError(AutoregErrorCode.range, `AutoRegistrationDnRange "${range}" is not a range first-last`);
   return { first: BigInt(m[1]!), last: BigInt(m[2]!), digits: m[1]!.length };
 }
 
