@@ -8,7 +8,9 @@
  *   node --import tsx bench/image.bench.ts [--arch x86_64|arm64]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Guest, elapsed, repo } from '../test/image/guest.js';
 
 const arch = (process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'x86_64') as 'x86_64' | 'arm64';
@@ -46,12 +48,16 @@ try {
     for (const d of daemons) await poll(`systemctl show -p SubState --value ${d}`, (o) => o === 'running');
     rows.push([`QEMU start → daemons READY: ${daemons.join(', ')} (s)`, sec(Date.now() - g.started)]);
     if (daemons.includes('sbd-tftpd')) {
-      const client = `${repo}/src/tftp/client.ts`;
-      // "ITL served": the host fetches ITLFile.tlv from the guest over the tap network.
-      for (;;) {
-        const r = spawnSync(process.execPath, ['--import', 'tsx', `${repo}/src/cli/main.ts`, 'tftp', 'get', `${g.guestIp}:69`, 'ITLFile.tlv', '--out', '/dev/null'], { encoding: 'utf8' });
-        if (r.status === 0) break;
-        if (Date.now() - g.started > BOOT_TIMEOUT_MS) throw new Error(`ITL not served: ${r.stderr} (${client})`);
+      // "ITL served": a simulated phone on the host boots against the guest's TFTP and gets the ITL.
+      const phoneState = mkdtempSync(join(tmpdir(), 'sbd-bench-phone-'));
+      try {
+        for (;;) {
+          const r = spawnSync(process.execPath, ['--import', 'tsx', `${repo}/src/cli/main.ts`, 'phone', 'boot', '--server', `${g.guestIp}:69`, '--mac', '00AA11BB22CC', '--state', phoneState], { encoding: 'utf8' });
+          if (r.status === 0 || /ITLFile\.tlv/.test(r.stdout)) break;
+          if (Date.now() - g.started > BOOT_TIMEOUT_MS) throw new Error(`ITL not served: ${r.stdout}${r.stderr}`);
+        }
+      } finally {
+        rmSync(phoneState, { recursive: true, force: true });
       }
       rows.push(['QEMU start → ITL served over TFTP (s)', sec(Date.now() - g.started)]);
     } else {
