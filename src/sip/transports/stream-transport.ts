@@ -5,8 +5,9 @@
  * - Connection reuse (§18.2.2): each connection gets an id carried in the message source; responses go back on
  *   it while it is open. Connections are also indexed by the peer's address:port, so a request to a phone
  *   that registered over this connection can reuse it (RFC 5923-style aliasing, here keyed by the peer address).
- * - Limits: maxConnections (new ones beyond are closed at once), idleTimeout (no bytes either way), framer
- *   limits (header section and body sizes). A framing error closes the connection (the stream cannot be
+ * - Limits: maxConnections (new ones beyond are closed at once), idleTimeout (no bytes either way),
+ *   maxPendingWriteBytes (a peer that stops reading is dropped), framer limits (header section and body
+ *   sizes). A framing error closes the connection (the stream cannot be
  *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
  *   stays up.
  * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter), optional client
@@ -45,6 +46,8 @@ export interface StreamTransportOptions {
   tls?: TlsSettings;
   /** Open connections at most; default 20000. */
   maxConnections?: number;
+  /** Bytes queued towards a peer that does not read before the connection is dropped; default 1 MiB. */
+  maxPendingWriteBytes?: number;
   /** Milliseconds without traffic before a connection is closed; default 600000 (10 min). */
   idleTimeout?: number;
   framer?: FramerOptions;
@@ -168,6 +171,8 @@ export class StreamTransport {
     if (!c || c.socket.destroyed) return false;
     this.stats.sent++;
     c.socket.write(bytes);
+    // A peer that never reads must not make us hold its answers without bound.
+    if (c.socket.writableLength > (this.o.maxPendingWriteBytes ?? 1 << 20)) c.socket.destroy();
     return true;
   }
 
