@@ -1,0 +1,107 @@
+/**
+ * `sbd daemon tftp` (sbd-tftpd in the foreground) and `sbd tftp get`, a one-file TFTP client.
+ * The wiring is small on purpose: the file source is chosen here (a folder, or the appliance's generated files
+ * over the store with the folder as its static files) and everything else is TftpServer's named options.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Command } from '../command.js';
+import { intOption, parse, required } from '../args.js';
+import { UsageError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import { notifyReady } from '../../lib/sd-notify.js';
+import { TftpServer } from '../../tftp/server.js';
+import { FolderFileSource, type TftpFileSource } from '../../tftp/file-source.js';
+import { fetchFile } from '../../tftp/client.js';
+import { hostPort, waitForSignal } from './daemon-tvs.js';
+
+const serverFlags = {
+  root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, port: { type: 'string' },
+  'max-transfers': { type: 'string' }, 'max-per-client': { type: 'string' }, 'max-retries': { type: 'string' },
+  'timeout-ms': { type: 'string' }, 'max-blksize': { type: 'string' }, 'max-windowsize': { type: 'string' },
+} as const;
+
+export const commands: Command[] = [
+  {
+    path: ['daemon', 'tftp'],
+    summary: 'run the TFTP server (sbd-tftpd): the appliance\'s trust lists and configs (--state) and/or a folder (--root)',
+    usage:
+      'sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... [--port N] [--max-transfers N] ' +
+      '[--max-per-client N] [--max-retries N] [--timeout-ms MS] [--max-blksize N] [--max-windowsize N]',
+    async run(args) {
+      const { values } = parse(args, serverFlags, false);
+      if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
+      let source: TftpFileSource;
+      let closeSource = () => {};
+      if (values.state) {
+        // Loaded only when asked for: the folder-only daemon needs no store.
+        const { openApplianceSource } = await import('../../tftp/appliance-source.js');
+        const opened = openApplianceSource(values.state, values.root ? { staticRoot: values.root } : {});
+        source = opened.source;
+        closeSource = opened.close;
+      } else source = new FolderFileSource(required(values.root, '--root'));
+      const logger = createLogger('tftpd');
+      const server = new TftpServer({
+        source,
+        logger,
+        addresses: values.bind && values.bind.length > 0 ? values.bind : ['127.0.0.1'],
+        port: intOption(values.port, '--port', 69, 0, 65535),
+        maxTransfers: intOption(values['max-transfers'], '--max-transfers', 16384, 1, 1_000_000),
+        maxTransfersPerClient: intOption(values['max-per-client'], '--max-per-client', 16, 1, 1_000_000),
+        maxRetries: intOption(values['max-retries'], '--max-retries', 5, 0, 100),
+        timeoutMs: intOption(values['timeout-ms'], '--timeout-ms', 1000, 10, 255_000),
+        maxBlksize: intOption(values['max-blksize'], '--max-blksize', 65464, 8, 65464),
+        maxWindowsize: intOption(values['max-windowsize'], '--max-windowsize', 64, 1, 65535),
+      });
+      try {
+        await server.listen();
+      } catch (err) {
+        closeSource();
+        throw err;
+      }
+      const where = server.addresses().map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`).join(', ');
+      const systemd = notifyReady(`TFTP on ${where}`);
+      return waitForSignal(async () => {
+        systemd.stopping();
+        logger.info('stopping', { ...server.counters, active: server.activeTransfers });
+        await server.close();
+        closeSource();
+      });
+    },
+  },
+  {
+    path: ['tftp', 'get'],
+    summary: 'download one file over TFTP (RFC 1350 with blksize/tsize/windowsize options)',
+    usage: 'sbd tftp get HOST[:PORT] NAME [--out FILE] [--blksize N] [--tsize] [--windowsize N] [--timeout S] [--retries N] [--netascii]',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, {
+        out: { type: 'string' }, blksize: { type: 'string' }, tsize: { type: 'boolean' }, windowsize: { type: 'string' },
+        timeout: { type: 'string' }, retries: { type: 'string' }, netascii: { type: 'boolean' },
+      });
+      const { host, port } = hostPort(required(positionals[0], 'HOST[:PORT]'), 69);
+      const name = required(positionals[1], 'NAME');
+      if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
+      const r = await fetchFile({
+        server: host === 'localhost' ? '127.0.0.1' : host,
+        port,
+        name,
+        mode: values.netascii ? 'netascii' : 'octet',
+        blksize: values.blksize === undefined ? undefined : intOption(values.blksize, '--blksize', 512, 8, 65464),
+        tsize: values.tsize ?? false,
+        windowsize: values.windowsize === undefined ? undefined : intOption(values.windowsize, '--windowsize', 1, 1, 65535),
+        timeout: values.timeout === undefined ? undefined : intOption(values.timeout, '--timeout', 1, 1, 255),
+        retries: intOption(values.retries, '--retries', 5, 0, 100),
+      });
+      const out = values.out ?? basename(name);
+      if (out === '-') process.stdout.write(r.data);
+      else {
+        // Temp file + rename: an interrupted download never leaves a half-written file under the real name.
+        const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
+        writeFileSync(tmp, r.data);
+        renameSync(tmp, out);
+        ctx.err(`${name}: ${r.data.length} bytes in ${r.durationMs.toFixed(1)} ms (blksize ${r.blksize}, windowsize ${r.windowsize}, ${r.retransmissions} retransmissions${r.fellBack ? ', options refused by the server' : ''}) → ${out}`);
+      }
+      return 0;
+    },
+  },
+];
