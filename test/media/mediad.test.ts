@@ -52,7 +52,7 @@ function checkFrames(rtps: Buffer[], pt: number): void {
   });
 }
 
-test('MediaServer: one source to three listeners, each with its own suite (80, 32, RTP)', async () => {
+test('MediaServer: one source to three listeners, each with its own suite (80, 32, RTP)', { timeout: 120_000 }, async () => {
   const media = new MediaServer();
   media.addSource('moh', { codec: 'PCMU', samples });
   await media.listen();
@@ -114,7 +114,7 @@ test('WAV: G.711 and 16-bit PCM accepted, everything else rejected with a typed 
   assert.throws(() => parseWav(pcm.subarray(0, 60)), code('ERR_MEDIA_WAV_TRUNCATED'));
 });
 
-test('sbd daemon media: the CLI daemon streams SRTP to a listener added over the control port', async () => {
+test('sbd daemon media: the CLI daemon streams SRTP to a listener added over the control port', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-mediad-'));
   writeFileSync(join(dir, 'moh.wav'), buildWav('PCMU', samples));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'media', '--source', `moh=${join(dir, 'moh.wav')}`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -143,7 +143,10 @@ test('sbd daemon media: the CLI daemon streams SRTP to a listener added over the
     sock.end();
     l.socket.close();
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
 });
