@@ -298,6 +298,20 @@ int fail(sbd_srtp *c, int rc) {
   return rc;
 }
 
+/* AES-CM or F8 over the payload p[h..end) of the packet with this index (encryption = decryption). */
+static int rtp_xor(sbd_srtp *c, sbd_keyset *ks, uint8_t *p, int h, int end, uint32_t ssrc, int64_t index) {
+  uint8_t iv[16];
+  if (c->s.cipher == SBD_CIPHER_CM) {
+    cm_iv(ks->salt, ssrc, index, iv);
+    return ks->ops->ctr_xor(ks, iv, p + h, (size_t)(end - h));
+  }
+  /* RFC 3711 §4.1.2.2: IV = 0x00 || M || PT || SEQ || TS || SSRC || ROC */
+  memcpy(iv, p, 12);
+  iv[0] = 0;
+  wr32(iv + 12, (uint32_t)(index >> 16));
+  return f8_xor(ks, iv, p + h, (size_t)(end - h));
+}
+
 int sbd_srtp_protect(sbd_srtp *c, uint8_t *p, int len, int cap) {
   int h = rtp_header_len(p, len);
   if (h < 0) return fail(c, h);
@@ -320,18 +334,8 @@ int sbd_srtp_protect(sbd_srtp *c, uint8_t *p, int len, int cap) {
     if ((rc = ks->ops->gcm_seal(ks, iv, p, (size_t)h, NULL, 0, p + h, (size_t)(len - h), p + len))) return fail(c, rc);
     if (c->mki_len) memcpy(p + len + tag, c->mki, (size_t)c->mki_len);
   } else {
-    uint8_t iv[16], mac[20], rocb[4];
-    if (c->s.cipher == SBD_CIPHER_CM) {
-      cm_iv(ks->salt, ssrc, index, iv);
-      rc = ks->ops->ctr_xor(ks, iv, p + h, (size_t)(len - h));
-    } else {
-      /* RFC 3711 §4.1.2.2: IV = 0x00 || M || PT || SEQ || TS || SSRC || ROC */
-      memcpy(iv, p, 12);
-      iv[0] = 0;
-      wr32(iv + 12, roc);
-      rc = f8_xor(ks, iv, p + h, (size_t)(len - h));
-    }
-    if (rc) return fail(c, rc);
+    uint8_t mac[20], rocb[4];
+    if ((rc = rtp_xor(c, ks, p, h, len, ssrc, index))) return fail(c, rc);
     /* RFC 3711 §4.2: tag over the authenticated portion || ROC; the MKI sits between payload and tag */
     wr32(rocb, roc);
     if ((rc = ks->ops->hmac_sha1(ks, p, (size_t)len, rocb, 4, mac))) return fail(c, rc);
@@ -364,20 +368,11 @@ int sbd_srtp_unprotect(sbd_srtp *c, uint8_t *p, int len) {
     gcm_iv(ks->salt, ssrc, roc, (uint32_t)index & 0xffff, 0, iv);
     if ((rc = ks->ops->gcm_open(ks, iv, p, (size_t)h, NULL, 0, p + h, (size_t)(body - h), p + body))) return fail(c, rc);
   } else {
-    uint8_t iv[16], mac[20], rocb[4];
+    uint8_t mac[20], rocb[4];
     wr32(rocb, roc);
     if ((rc = ks->ops->hmac_sha1(ks, p, (size_t)body, rocb, 4, mac))) return fail(c, rc);
     if (!tag_equal(mac, p + body + c->mki_len, tag)) return fail(c, SBD_E_AUTH);
-    if (c->s.cipher == SBD_CIPHER_CM) {
-      cm_iv(ks->salt, ssrc, index, iv);
-      rc = ks->ops->ctr_xor(ks, iv, p + h, (size_t)(body - h));
-    } else {
-      memcpy(iv, p, 12);
-      iv[0] = 0;
-      wr32(iv + 12, roc);
-      rc = f8_xor(ks, iv, p + h, (size_t)(body - h));
-    }
-    if (rc) return fail(c, rc);
+    if ((rc = rtp_xor(c, ks, p, h, body, ssrc, index))) return fail(c, rc);
   }
   window_add(c, &st->rtp, index);
   c->stats[SBD_STAT_RTP_UNPROTECTED]++;

@@ -7,18 +7,7 @@ import { createLogger } from '../../lib/log.js';
 import { notifyReady } from '../../lib/sd-notify.js';
 import { isSuite, type Suite } from '../../media/srtp/index.js';
 import { MediaControlServer, MediaServer, parseWav } from '../../media/streaming/index.js';
-
-function stopOnSignal(stop: () => Promise<void>): Promise<number> {
-  return new Promise((resolve) => {
-    const onSignal = () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      stop().then(() => resolve(0), () => resolve(1));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-}
+import { waitForSignal } from './daemon-tvs.js';
 
 export const commands: Command[] = [
   {
@@ -52,7 +41,7 @@ export const commands: Command[] = [
       const ctl = await control.listen();
       logger.info('ready', { rtp, control: ctl, sources: media.sources });
       const systemd = notifyReady(`media on ${rtp.address}:${rtp.port}, control ${ctl.address}:${ctl.port}`);
-      return stopOnSignal(async () => {
+      return waitForSignal(async () => {
         systemd.stopping();
         logger.info('stopping', { ...media.stats() });
         await control.close();
