@@ -85,6 +85,10 @@ export class Router {
     this.popOwnRoutes(req);
     const inDialog = req.to().params.get('tag') !== undefined;
     const stateless = inDialog || req.method === 'ACK' || req.method === 'CANCEL';
+    // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
+    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
+      return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }]) : this.respond(req, 404, 'Not Found');
+    }
     let caller: Caller = { css: null, presenceGroup: null };
     const trunk = this.deps.routing.trunkByHost(source.address);
     if (trunk) {
@@ -99,9 +103,6 @@ export class Router {
       const r = this.identifyPhone(req, source, now);
       if ('type' in r) return r;
       caller = r;
-    }
-    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
-      return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK') : this.respond(req, 404, 'Not Found');
     }
     const target = req.route().length > 0 ? this.routeTarget(req) : stateless ? this.uriTarget(req, now) : this.newRequestTarget(req, caller, now);
     if ('type' in target) return target;

@@ -39,9 +39,9 @@ const options = (branch: string) => Buffer.from(['OPTIONS sip:127.0.0.1 SIP/2.0'
 
 test('UDP and TCP listeners survive 3000 mutated and random messages and keep answering', { timeout: 120_000 }, async () => {
   const h = await startDaemon({ maxCachedResponses: 500 });
+  const sock = createSocket('udp4');
   try {
     const rand = prng(0x5bd);
-    const sock = createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
     const answers: string[] = [];
     sock.on('message', (m) => answers.push(m.toString('latin1')));
@@ -78,12 +78,12 @@ test('UDP and TCP listeners survive 3000 mutated and random messages and keep an
       s.on('error', reject);
     });
     assert.match(tcpAnswer, /^SIP\/2\.0 200 OK/);
-    sock.close();
     assert.ok(answers.length > 0, 'some fuzz was answered (400s, 404s, 407s)');
     assert.equal(h.daemon.stats.errors, 0, 'no request ended in an internal error');
     assert.ok(h.daemon.udp.stats.parseErrors > 100, 'the parser refused the broken ones');
     assert.ok((h.daemon as unknown as { cache: Map<string, unknown> }).cache.size <= 500, 'response cache bounded');
   } finally {
+    sock.close();
     await h.close();
   }
 });
