@@ -1,0 +1,73 @@
+/**
+ * Non-INVITE server transaction (RFC 3261 §17.2.2). Sans-I/O.
+ *
+ * Theory of operation
+ * -------------------
+ *   state       event                 actions                                                   next
+ *   ----------  --------------------  --------------------------------------------------------  ----------
+ *   (new)       start()               deliver the request to the TU                             trying
+ *   trying      request again         discarded (nothing to answer with yet)                     trying
+ *   trying/     1xx from TU           send it                                                   proceeding
+ *   proceeding
+ *   proceeding  request again         resend the last provisional                               proceeding
+ *   trying/     200–699 from TU       send it; arm J (64·T1 unreliable, 0 reliable)              completed
+ *   proceeding
+ *   completed   request again         resend the final response (the TU never sees it again)    completed
+ *   completed   Timer J               –                                                         terminated
+ *   any         transport error       transport-error to TU                                     terminated
+ *
+ * This is what keeps a retransmitted REGISTER from being processed twice (a second digest check of the same
+ * nonce-count would look like a replay).
+ */
+import type { SipRequest, SipResponse } from '../message.js';
+import type { TransactionAction } from './actions.js';
+import { TransactionCode, TransactionError } from './errors.js';
+import { checkResponseFor } from './server-response-check.js';
+import type { ResolvedTimers, TimerName } from './timers.js';
+import { TransactionBase } from './transaction-base.js';
+
+export type NonInviteServerState = 'trying' | 'proceeding' | 'completed' | 'terminated';
+
+export class NonInviteServerTransaction<F> extends TransactionBase<F, NonInviteServerState | 'new'> {
+  readonly kind = 'non-invite-server' as const;
+  state: NonInviteServerState | 'new' = 'new';
+  readonly request: SipRequest;
+  private last: { message: SipResponse; bytes: Buffer } | undefined;
+
+  constructor(id: string, request: SipRequest, flow: F, reliable: boolean, timers: ResolvedTimers) {
+    super(id, flow, reliable, timers);
+    this.request = request;
+  }
+
+  /** `cancels`: for a CANCEL, the id of the INVITE server transaction it matched (§9.2). */
+  start(_now: number, cancels?: string): TransactionAction<F>[] {
+    if (this.state !== 'new') return [];
+    this.state = 'trying';
+    this.out.push({ type: 'deliver', id: this.id, message: this.request, flow: this.flow, ...(cancels === undefined ? {} : { cancels }) });
+    return this.flush();
+  }
+
+  receive(_req: SipRequest, _now: number): TransactionAction<F>[] {
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.last) this.send(this.last.message, this.last.bytes, true);
+    return this.flush();
+  }
+
+  respond(res: SipResponse, now: number): TransactionAction<F>[] {
+    checkResponseFor(this.request, res);
+    if (this.state !== 'trying' && this.state !== 'proceeding') {
+      throw new TransactionError(TransactionCode.state, `non-INVITE server transaction in state ${this.state} cannot send a ${res.status}`);
+    }
+    this.last = { message: res, bytes: this.serialize(res) };
+    this.send(res, this.last.bytes, false);
+    if (res.status < 200) this.state = 'proceeding';
+    else {
+      this.state = 'completed';
+      this.linger('J', now, this.reliable ? 0 : 64 * this.timers.t1);
+    }
+    return this.flush();
+  }
+
+  protected onTimer(timer: TimerName): void {
+    if (timer === 'J' && this.state === 'completed') this.terminate('done');
+  }
+}
