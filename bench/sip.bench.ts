@@ -1,0 +1,245 @@
+/**
+ * bench/sip: REGISTER-with-challenge transactions per second (REGISTER → 401 → REGISTER with digest → 200),
+ * driven by sipp on loopback, sbd-sipd side by side with Kamailio 5.6 (Debian) configured the same way in the
+ * same run: credentials (HA1) looked up in a table (sbd: the SQLite store; Kamailio: auth_db on db_text),
+ * MD5 qop=auth challenges, bindings in memory (Kamailio usrloc db_mode 0), one worker (sbd is one Node
+ * process; Kamailio children=1, tcp_children=1 — 5.6.3 crashes under many new TLS connections otherwise).
+ * TLS: Debian's sipp has no TLS, so stunnel sits in front of both servers: `-t t1` is one kept TLS connection,
+ * `-t tn` a new TCP connection per registration, so a new TLS handshake per registration.
+ * Also: sbd's memory per registration (RSS growth over SBD_BENCH_N TLS registrations) and CPU per registration,
+ * from which the steady-state CPU of 10,000 phones refreshing every 1800 s follows.
+ *
+ * SBD_BENCH_N (default 10000) registrations per row. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { initAppliance } from '../src/cluster/init.js';
+import { openState } from '../src/cluster/state.js';
+import { digestHa1 } from '../src/credentials/index.js';
+import { systemClock } from '../src/lib/clock.js';
+import { privateKeyOf } from '../src/pki/identity-store.js';
+
+const N = Number(process.env.SBD_BENCH_N ?? 10000);
+const REALM = 'ccmsipline';
+const root = mkdtempSync(join(tmpdir(), 'sbd-sip-bench-'));
+const children: ChildProcess[] = [];
+
+function need(cmd: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(`bench/sip: ${cmd} is missing (scripts/install-deps.sh installs deps/apt/sip-app.txt)`);
+    process.exit(2);
+  }
+}
+for (const c of ['sipp', 'stunnel4', 'kamailio']) need(c);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const busy = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (busy) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+// --- state: one appliance, N line users with HA1 in the store and in Kamailio's table
+const stateDir = join(root, 'state');
+initAppliance({ dir: stateDir, hostname: 'sbd1', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
+const state = openState(stateDir);
+const dbDir = join(root, 'kdb');
+mkdirSync(dbDir);
+const subscriber = ['id(int,auto) username(string) domain(string) password(string,null) ha1(string) ha1b(string,null)'];
+let csv = 'SEQUENTIAL\n';
+state.store.transaction(() => {
+  for (let i = 0; i < N; i++) {
+    const u = `b${100000 + i}`;
+    const h = digestHa1(u, REALM, `pw${i}`);
+    state.store.putUser({ userid: u, credentialHash: 'bench', algorithm: 'none' });
+    state.store.putDigestCredential(u, REALM, h.ha1Md5, h.ha1Sha256);
+    subscriber.push(`${i + 1}:${u}:${REALM}::${h.ha1Md5}:`);
+    csv += `${u};[authentication username=${u} password=pw${i}]\n`;
+  }
+});
+writeFileSync(join(dbDir, 'subscriber'), subscriber.join('\n') + '\n');
+writeFileSync(join(dbDir, 'version'), 'table_name(string) table_version(int)\nsubscriber:7\nlocation:9\n');
+const usersCsv = join(root, 'users.csv');
+writeFileSync(usersCsv, csv);
+const cm = state.store.currentCertificate('CallManager', 'sbd1')!;
+writeFileSync(join(root, 'cert.pem'), cm.pem);
+writeFileSync(join(root, 'key.pem'), privateKeyOf(cm), { mode: 0o600 });
+state.store.close();
+writeFileSync(join(root, 'register.xml'), readFileSync(join(import.meta.dirname, '..', 'test', 'sip', 'interop', 'scenarios', 'register.xml')));
+
+// --- servers
+interface Server { name: string; udp: number; tcp: number; tls: number; pid: number }
+
+async function startSbd(): Promise<Server> {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip', '--state', stateDir,
+    '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
+  children.push(p);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    p.stdout!.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    p.once('exit', () => reject(new Error('sbd daemon exited')));
+  });
+  p.stdout!.resume();
+  const ports = JSON.parse(line) as { udp: number; tcp: number; tls: number };
+  return { name: 'sbd', udp: ports.udp, tcp: ports.tcp, tls: ports.tls, pid: p.pid! };
+}
+
+async function startKamailio(): Promise<Server> {
+  const [port, tls] = [await freePort(), await freePort()];
+  const dir = join(root, 'kamailio');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'tls.cfg'), `[server:default]\nmethod = TLSv1.2+\ncertificate = ${root}/cert.pem\nprivate_key = ${root}/key.pem\n` +
+    'verify_certificate = no\nrequire_certificate = no\ncipher_list = ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256\n');
+  const mpath = spawnSync('sh', ['-c', 'ls -d /usr/lib/*/kamailio/modules | head -1'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(join(dir, 'kamailio.cfg'), `#!KAMAILIO
+debug=0
+log_stderror=yes
+memdbg=5
+memlog=5
+children=1
+tcp_children=1
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+listen=tcp:127.0.0.1:${port}
+listen=tls:127.0.0.1:${tls}
+enable_tls=yes
+mpath="${mpath}/"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "db_text.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+loadmodule "tls.so"
+modparam("usrloc", "db_mode", 0)
+modparam("auth_db", "db_url", "text://${dbDir}")
+modparam("auth_db", "calculate_ha1", 0)
+modparam("auth_db", "password_column", "ha1")
+modparam("auth_db", "load_credentials", "")
+modparam("tls", "config", "${dir}/tls.cfg")
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (is_method("REGISTER")) {
+    if (!auth_check("${REALM}", "subscriber", "1")) { auth_challenge("${REALM}", "1"); exit; }
+    consume_credentials();
+    if (!save("location")) sl_reply_error();
+    exit;
+  }
+  sl_send_reply("404", "Not Found");
+}
+`);
+  const p = spawn('kamailio', ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(p);
+  let err = '';
+  p.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  p.once('exit', (code) => { if (code) console.error(`kamailio exited ${code}: ${err}`); });
+  await waitPort(port);
+  await new Promise((r) => setTimeout(r, 500));
+  return { name: 'kamailio', udp: port, tcp: port, tls, pid: p.pid! };
+}
+
+async function stunnel(target: number): Promise<number> {
+  const accept = await freePort();
+  const conf = join(root, `stunnel-${target}.conf`);
+  writeFileSync(conf, ['foreground = yes', 'pid =', 'debug = 0', '[sip]', 'client = yes', `accept = 127.0.0.1:${accept}`, `connect = 127.0.0.1:${target}`,
+    `CAfile = ${root}/cert.pem`, 'verifyPeer = yes', 'sslVersionMin = TLSv1.2', 'sslVersionMax = TLSv1.2', 'ciphers = ECDHE-RSA-AES256-GCM-SHA384', ''].join('\n'));
+  children.push(spawn('stunnel4', [conf], { stdio: 'ignore' }));
+  await waitPort(accept);
+  return accept;
+}
+
+// --- measurement
+function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{ ok: number; failed: number; seconds: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const p = spawn('sipp', [`127.0.0.1:${port}`, '-sf', join(root, 'register.xml'), '-inf', usersCsv, '-t', transport, '-m', String(n), '-r', '20000', '-rp', '1000',
+      '-l', transport === 'tn' ? '50' : '400', '-i', '127.0.0.1', '-p', '0', '-nostdin', '-timeout', '300', '-max_socket', '60000', '-trace_stat', '-stf', join(root, `stat-${port}-${transport}.csv`)],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d) => { out = (out + d).slice(-6000); });
+    p.on('close', () => {
+      const seconds = (performance.now() - t0) / 1000;
+      const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+      resolve({ ok: num('Successful call'), failed: num('Failed call'), seconds });
+    });
+  });
+}
+
+function procStat(pid: number): { rssKb: number; cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  return { rssKb, cpuS: ticks / 100 };
+}
+
+async function main(): Promise<void> {
+  const sbd = await startSbd();
+  const kam = await startKamailio();
+  const rows: Array<{ row: string; sbd: number; kamailio: number }> = [];
+  const tunnels = { sbd: await stunnel(sbd.tls), kamailio: await stunnel(kam.tls) };
+  const cases: Array<[string, (s: Server) => number, 'u1' | 't1' | 'tn', number]> = [
+    ['UDP', (s) => s.udp, 'u1', N],
+    ['TCP', (s) => s.tcp, 't1', N],
+    ['TLS, kept connection', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 't1', N],
+    ['TLS, new handshake each', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 2000)],
+  ];
+  let sbdCpuPerReg = 0;
+  let memPerReg = 0;
+  for (const [row, port, t, n] of cases) {
+    const rates: Record<string, number> = {};
+    for (const s of [sbd, kam]) {
+      const before = s === sbd ? procStat(s.pid) : undefined;
+      const r = await sipp(port(s), t, n);
+      rates[s.name] = r.ok / r.seconds;
+      if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
+      if (before && row.startsWith('TLS, kept')) {
+        const after = procStat(s.pid);
+        sbdCpuPerReg = (after.cpuS - before.cpuS) / Math.max(1, r.ok);
+        memPerReg = ((after.rssKb - before.rssKb) * 1024) / Math.max(1, r.ok);
+      }
+    }
+    rows.push({ row, sbd: rates.sbd!, kamailio: rates.kamailio! });
+    console.log(`${row.padEnd(26)} sbd ${rates.sbd!.toFixed(0).padStart(6)}/s   kamailio ${rates.kamailio!.toFixed(0).padStart(6)}/s   ratio ${(rates.sbd! / rates.kamailio!).toFixed(2)}x`);
+  }
+  const rss = procStat(sbd.pid).rssKb;
+  console.log(`\nsbd after ${N} phones registered (TLS row re-registered them): RSS ${(rss / 1024).toFixed(0)} MiB; ` +
+    `RSS growth over the TLS row ${memPerReg.toFixed(0)} B per registration (first registration of each AOR on that transport was in earlier rows: growth is the TLS flows' share)`);
+  console.log(`sbd CPU per registration-with-challenge ${(sbdCpuPerReg * 1e6).toFixed(0)} µs → 10,000 phones refreshing every 1800 s: ` +
+    `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core at steady state`);
+  console.log('\n| transport | sbd reg/s | Kamailio reg/s | ratio |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.row} | ${r.sbd.toFixed(0)} | ${r.kamailio.toFixed(0)} | ${(r.sbd / r.kamailio).toFixed(2)}× |`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(root, { recursive: true, force: true });
+}
