@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { TftpError, TftpErrorCode, accessViolation, fileNotFound, printable } from './core/errors.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface TftpClientInfo {
   address: string;
@@ -22,6 +23,18 @@ export interface TftpFileSource {
 export interface FolderFileSourceOptions {
   /** Largest file served; larger ones are refused with error 2. Default 256 MiB. */
   maxFileBytes?: number;
+  /** How long a file read from disk is served from memory before the folder is looked at again. A boot storm
+   *  asks for the same CTL and ITL thousands of times a second; a changed file is seen after at most this long.
+   *  0 disables the cache (every request reads the folder). Default 0; sbd daemon tftp --root uses 1000. */
+  cacheTtlMs?: number;
+  /** Bytes kept in that cache (oldest entries leave first). Default 64 MiB. */
+  maxCacheBytes?: number;
+  clock?: Clock;
+}
+
+interface Cached {
+  data: Buffer;
+  until: number;
 }
 
 /**
@@ -32,16 +45,50 @@ export interface FolderFileSourceOptions {
 export class FolderFileSource implements TftpFileSource {
   readonly root: string;
   readonly maxFileBytes: number;
+  readonly cacheTtlMs: number;
+  readonly maxCacheBytes: number;
+  private readonly clock: Clock;
   private rootReal: Promise<string>;
+  private readonly cache = new Map<string, Cached>();
+  private cacheBytes = 0;
 
   constructor(root: string, options: FolderFileSourceOptions = {}) {
     this.root = root;
     this.maxFileBytes = options.maxFileBytes ?? 256 * 1024 * 1024;
+    this.cacheTtlMs = options.cacheTtlMs ?? 0;
+    this.maxCacheBytes = options.maxCacheBytes ?? 64 * 1024 * 1024;
+    this.clock = options.clock ?? systemClock;
     this.rootReal = realpath(root);
     this.rootReal.catch(() => {}); // reported on first use
   }
 
   async open(name: string): Promise<Buffer> {
+    if (this.cacheTtlMs <= 0) return this.read(name);
+    const now = this.clock.now();
+    const hit = this.cache.get(name);
+    if (hit && hit.until > now) return hit.data;
+    if (hit) this.evict(name, hit);
+    const data = await this.read(name);
+    if (data.length <= this.maxCacheBytes) {
+      while (this.cacheBytes + data.length > this.maxCacheBytes) {
+        const [oldest, entry] = this.cache.entries().next().value as [string, Cached];
+        this.evict(oldest, entry);
+      }
+      const prev = this.cache.get(name);
+      if (prev) this.evict(name, prev);
+      this.cache.set(name, { data, until: now + this.cacheTtlMs });
+      this.cacheBytes += data.length;
+    }
+    return data;
+  }
+
+  private evict(name: string, entry: Cached): void {
+    this.cache.delete(name);
+    this.cacheBytes -= entry.data.length;
+  }
+
+  /** Resolve, confine and read one file (errors are never cached). */
+  private async read(name: string): Promise<Buffer> {
     let rootReal: string;
     try {
       rootReal = await this.rootReal;

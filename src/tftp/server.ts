@@ -122,6 +122,8 @@ export class TftpServer {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly sockets: dgram.Socket[] = [];
+  /** The address each request socket is bound to; a transfer's socket binds to the same one. */
+  private readonly localAddress = new Map<dgram.Socket, string>();
   /** Running transfers. */
   private readonly active = new Set<Active>();
   /** Running transfers the client has not acknowledged yet, by `address|port|filename` (duplicate RRQs). */
@@ -158,6 +160,7 @@ export class TftpServer {
         });
       });
       this.sockets.push(socket);
+      this.localAddress.set(socket, socket.address().address);
     }
     this.sweep = setInterval(() => this.onSweep(), this.options.timerResolutionMs);
     this.logger.info('listening', { addresses: this.addresses() });
@@ -263,8 +266,7 @@ export class TftpServer {
       this.logLimited('transfer-socket-error', { client: a.client, err });
       this.finish(a, false, `socket error: ${err.message}`);
     });
-    const local = main.address().address;
-    socket.bind({ port: 0, address: local }, () => {
+    socket.bind({ port: 0, address: this.localAddress.get(main) }, () => {
       if (a.closed) return;
       this.counters.transfersStarted++;
       this.logger.log('debug', 'transfer-start', { client: a.client, filename: a.filename, bytes: data.length, ...core.params });

@@ -173,3 +173,25 @@ test('counters and bound state after the suite', () => {
   assert.equal(c.transfersStarted, c.transfersCompleted + c.transfersFailed + fx.server.activeTransfers);
   assert.ok(c.errorsSent[5]! >= 1 && c.errorsSent[2]! >= 3 && c.errorsSent[8]! >= 2 && c.errorsSent[4]! >= 3 && c.errorsSent[1]! >= 1);
 });
+
+test('folder source cache: within cacheTtlMs the same bytes, after it the new ones; errors are not cached; the byte bound holds', async () => {
+  const { FolderFileSource } = await import('../../src/tftp/file-source.js');
+  let now = 0;
+  const src = new FolderFileSource(fx.root, { cacheTtlMs: 1000, maxCacheBytes: 3000, clock: { now: () => now } });
+  writeFileSync(join(fx.root, 'cached.txt'), 'one');
+  assert.equal((await src.open('cached.txt')).toString(), 'one');
+  writeFileSync(join(fx.root, 'cached.txt'), 'two');
+  now = 999;
+  assert.equal((await src.open('cached.txt')).toString(), 'one');
+  now = 1000;
+  assert.equal((await src.open('cached.txt')).toString(), 'two');
+  await assert.rejects(src.open('later.txt'), /file not found/);
+  writeFileSync(join(fx.root, 'later.txt'), 'here');
+  assert.equal((await src.open('later.txt')).toString(), 'here');
+  // 2856 + 1428 > 3000: the older entry leaves.
+  await src.open('f2856.bin');
+  await src.open('f1428.bin');
+  writeFileSync(join(fx.root, 'f2856.bin'), 'changed');
+  assert.equal((await src.open('f2856.bin')).toString(), 'changed', 'evicted, so read again');
+  writeFileSync(join(fx.root, 'f2856.bin'), fx.files.get('f2856.bin')!);
+});

@@ -19,6 +19,7 @@ const serverFlags = {
   root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, port: { type: 'string' },
   'max-transfers': { type: 'string' }, 'max-per-client': { type: 'string' }, 'max-retries': { type: 'string' },
   'timeout-ms': { type: 'string' }, 'max-blksize': { type: 'string' }, 'max-windowsize': { type: 'string' },
+  'cache-ms': { type: 'string' },
 } as const;
 
 export const commands: Command[] = [
@@ -27,7 +28,7 @@ export const commands: Command[] = [
     summary: 'run the TFTP server (sbd-tftpd): the appliance\'s trust lists and configs (--state) and/or a folder (--root)',
     usage:
       'sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... [--port N] [--max-transfers N] ' +
-      '[--max-per-client N] [--max-retries N] [--timeout-ms MS] [--max-blksize N] [--max-windowsize N]',
+      '[--max-per-client N] [--max-retries N] [--timeout-ms MS] [--max-blksize N] [--max-windowsize N] [--cache-ms MS (folder only, default 1000)]',
     async run(args) {
       const { values } = parse(args, serverFlags, false);
       if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
@@ -39,7 +40,9 @@ export const commands: Command[] = [
         const opened = openApplianceSource(values.state, values.root ? { staticRoot: values.root } : {});
         source = opened.source;
         closeSource = opened.close;
-      } else source = new FolderFileSource(required(values.root, '--root'));
+      } else {
+        source = new FolderFileSource(required(values.root, '--root'), { cacheTtlMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) });
+      }
       const logger = createLogger('tftpd');
       const server = new TftpServer({
         source,

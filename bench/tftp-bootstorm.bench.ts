@@ -1,0 +1,148 @@
+/**
+ * bench/tftp-bootstorm: N phones booting over TFTP — each fetches its CTL (~7 KB), ITL (~10 KB) and config
+ * (~6 KB, one file per phone) in order — against sbd-tftpd and, side by side in the same run on the same machine,
+ * dnsmasq, atftpd and tftpd-hpa, which the bench starts and stops itself on loopback.
+ *
+ * Shapes: paced (at most 250 phones in flight) and burst (every phone at once, retrying as phones do).
+ * Options: blksize 512 (no options), blksize 1428 + tsize, and + windowsize 8 where the server supports it.
+ * Every server runs in its own process; the load generator (this process) reports its own CPU time next to the
+ * server's, so a run where the generator, not the server, is the limit shows up.
+ *
+ *   SBD_BENCH_PHONES=1000,5000,10000  phone counts (default 1000)
+ *   SBD_BENCH_SHAPES=paced,burst      (default both)
+ *   SBD_BENCH_SERVERS=sbd,dnsmasq,atftpd,tftpd-hpa   (default all)
+ *   SBD_BENCH_OPTIONS=512,1428,1428w8                (default all)
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { percentile, runStorm, type StormConfig } from './tftp-bootstorm/phones.js';
+import { startAtftpd, startDnsmasq, startSbd, startTftpdHpa, type Peer } from './tftp-bootstorm/peers.js';
+
+const list = (name: string, def: string) => (process.env[name] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+const PHONES = list('SBD_BENCH_PHONES', '1000').map(Number);
+const SHAPES = list('SBD_BENCH_SHAPES', 'paced,burst') as ('paced' | 'burst')[];
+const SERVERS = list('SBD_BENCH_SERVERS', 'sbd,dnsmasq,atftpd,tftpd-hpa');
+const OPTIONS = list('SBD_BENCH_OPTIONS', '512,1428,1428w8');
+const ADDRESS = '127.0.0.1';
+const IN_FLIGHT = 250;
+const MAX_PHONES = Math.max(...PHONES);
+
+const optionSets: Record<string, StormConfig['request'] & { label: string }> = {
+  '512': { label: 'blksize 512' },
+  '1428': { label: '1428+tsize', blksize: 1428, tsize: true },
+  '1428w8': { label: '1428+tsize+ws8', blksize: 1428, tsize: true, windowsize: 8 },
+};
+
+// The files: shared CTL and ITL, one config per phone (phones ask for SEP<MAC>.cnf.xml.sgn).
+const root = mkdtempSync(join(tmpdir(), 'sbd-bootstorm-'));
+chmodSync(root, 0o755);
+const ctl = randomBytes(7 * 1024);
+const itl = randomBytes(10 * 1024);
+const cnf = randomBytes(6 * 1024);
+const mac = (i: number) => (0x001122000000 + i).toString(16).toUpperCase().padStart(12, '0');
+writeFileSync(join(root, 'CTLFile.tlv'), ctl);
+writeFileSync(join(root, 'ITLFile.tlv'), itl);
+for (let i = 0; i < MAX_PHONES; i++) writeFileSync(join(root, `SEP${mac(i)}.cnf.xml.sgn`), cnf);
+const files = (i: number): [string, Buffer][] => [['CTLFile.tlv', ctl], ['ITLFile.tlv', itl], [`SEP${mac(i)}.cnf.xml.sgn`, cnf]];
+
+interface Row {
+  server: string;
+  shape: string;
+  options: string;
+  phones: number;
+  booted: number;
+  failed: number;
+  wallS: number;
+  phonesPerS: number;
+  filesPerS: number;
+  p50: number;
+  p99: number;
+  retx: number;
+  genCpuS: number;
+  srvCpuS: number;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+
+async function startPeer(name: string): Promise<Peer | string> {
+  switch (name) {
+    case 'sbd':
+      return startSbd(root, ADDRESS);
+    case 'dnsmasq':
+      return startDnsmasq(root, ADDRESS, 16384);
+    case 'atftpd':
+      return startAtftpd(root, ADDRESS, 2000);
+    case 'tftpd-hpa':
+      return startTftpdHpa(root, ADDRESS);
+    default:
+      return `unknown server ${name}`;
+  }
+}
+
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–');
+
+function printRow(r: Row): void {
+  console.log(
+    [r.server.padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
+      fmt(r.wallS, 1).padStart(6), fmt(r.phonesPerS).padStart(7), fmt(r.filesPerS).padStart(7), fmt(r.p50).padStart(7), fmt(r.p99).padStart(7),
+      fmt(r.retx).padStart(7), fmt(r.genCpuS, 1).padStart(6), fmt(r.srvCpuS, 1).padStart(6)].join(' '),
+  );
+}
+
+console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; files in ${root}`);
+console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
+
+try {
+  for (const name of SERVERS) {
+    const peer = await startPeer(name);
+    if (typeof peer === 'string') {
+      notes.push(`${name}: skipped — ${peer}`);
+      console.log(`${name}: skipped — ${peer}`);
+      continue;
+    }
+    notes.push(`${peer.name}: ${peer.note}`);
+    try {
+      for (const phones of PHONES) {
+        for (const shape of SHAPES) {
+          for (const key of OPTIONS) {
+            const o = optionSets[key];
+            if (!o) throw new Error(`unknown option set ${key}`);
+            if (o.windowsize && !peer.windowsize) continue;
+            const { label, ...request } = o;
+            const cpu0 = peer.cpuSeconds();
+            const r = await runStorm({
+              server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request, files,
+              deadlineMs: shape === 'burst' ? 180_000 : 600_000, fileAttempts: 5,
+            });
+            const row: Row = {
+              server: peer.name, shape, options: label, phones, booted: r.booted, failed: r.failed, wallS: r.wallMs / 1000,
+              phonesPerS: r.booted / (r.wallMs / 1000), filesPerS: r.files / (r.wallMs / 1000),
+              p50: percentile(r.bootMs, 50), p99: percentile(r.bootMs, 99), retx: r.retransmissions, genCpuS: r.genCpuS,
+              srvCpuS: peer.cpuSeconds() - cpu0,
+            };
+            rows.push(row);
+            printRow(row);
+            // Let the previous run's last transfers (dally, server-side timeouts) finish before the next one.
+            await new Promise((res) => setTimeout(res, 1500));
+          }
+        }
+      }
+    } finally {
+      await peer.stop();
+    }
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+
+// Ratios: sbd-tftpd's files/s over each peer's, same phones, shape and options.
+console.log('\nsbd-tftpd files/s ÷ peer files/s (same phones, shape, options):');
+for (const r of rows.filter((x) => x.server !== 'sbd-tftpd')) {
+  const ours = rows.find((x) => x.server === 'sbd-tftpd' && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
+  if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}`);
+}
+console.log('\nnotes:');
+for (const n of notes) console.log(`  ${n}`);
+console.log('  gen s / srv s: CPU seconds of the load generator (this process) and of the server (children included) during the run.');

@@ -1,0 +1,24 @@
+/**
+ * sbd-tftpd for the boot-storm bench, in its own process so it does not share an event loop with the load
+ * generator. argv: ROOT ADDRESS. Prints `READY <port>` on stdout; on SIGTERM prints `COUNTERS <json>` and exits.
+ */
+import { TftpServer } from '../../src/tftp/server.js';
+import { FolderFileSource } from '../../src/tftp/file-source.js';
+import { createLogger } from '../../src/lib/log.js';
+
+const [root, address] = process.argv.slice(2);
+if (!root || !address) throw new Error('usage: server-child.ts ROOT ADDRESS');
+const server = new TftpServer({
+  source: new FolderFileSource(root, { cacheTtlMs: 1000 }), // as `sbd daemon tftp --root` runs it
+  addresses: [address],
+  port: 0,
+  // The bench's phones each have their own address; the defaults hold for 10,000 of them.
+  logger: createLogger('tftpd', { level: 'error', write: (l) => process.stderr.write(l + '\n') }),
+});
+await server.listen();
+process.stdout.write(`READY ${server.port}\n`);
+process.on('SIGUSR2', () => process.stdout.write(`COUNTERS ${JSON.stringify({ ...server.counters, active: server.activeTransfers })}\n`));
+process.on('SIGTERM', () => {
+  process.stdout.write(`COUNTERS ${JSON.stringify({ ...server.counters, active: server.activeTransfers })}\n`);
+  void server.close().then(() => process.exit(0));
+});
