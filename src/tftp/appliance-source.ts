@@ -99,6 +99,8 @@ export class ApplianceFileSource implements TftpFileSource {
     if (g !== this.#seenGeneration) {
       this.#seenGeneration = g;
       this.#epoch++;
+      // Another writer may have recorded a hash of its own build (sbd cert regen does): compare again.
+      this.#recordedItlSha = undefined;
     }
   }
 
