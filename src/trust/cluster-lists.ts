@@ -2,7 +2,7 @@
  * The cluster's trust lists derived from the store: which certificates go in (TrustListInputs), who signs, and
  * the Prepare-Cluster-for-Rollback and ITL-reset parameters. Deterministic for a given store and clock.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { unixSeconds, type Clock } from '../lib/clock.js';
 import type { CertRow, NodeRow, Store } from '../store/index.js';
 import { privateKeyOf } from '../pki/identity-store.js';
@@ -21,8 +21,17 @@ function serverCert(row: CertRow, node: NodeRow | undefined): ServerCert {
   return { der: row.der, hostname: node?.hostname, ipv4: node?.ipv4 ?? undefined };
 }
 
+// Key files never change once written (a regeneration writes a new file), so a parsed key is cached per path:
+// a boot storm signs thousands of configs and must not read and parse the key file for each one.
+const keyCache = new Map<string, KeyObject>();
+
 export function signerOf(row: CertRow): Signer {
-  return { ...signerIdentityOf(row.der), privateKey: createPrivateKey(privateKeyOf(row)) };
+  let privateKey = row.keyFile ? keyCache.get(row.keyFile) : undefined;
+  if (!privateKey) {
+    privateKey = createPrivateKey(privateKeyOf(row));
+    if (row.keyFile) keyCache.set(row.keyFile, privateKey);
+  }
+  return { ...signerIdentityOf(row.der), privateKey };
 }
 
 export function publisher(store: Store): NodeRow {
