@@ -374,3 +374,86 @@ test('a transport error ends the transaction and tells the TU; stale and early t
   assert.equal(alice.table.size, 0);
   assert.deepEqual(alice.table.timerFired(id, 'B', net.now + 60_000), []);
 });
+
+test('abandon: a stateless proxy drops the server transaction of a request it forwarded; a retransmission is new again', () => {
+  const { net, bob } = pair();
+  const inv = request('INVITE', { branch: 'z9hG4bKfwd' });
+  bob.apply(bob.table.receive(inv, 'alice', net.now));
+  const id = bob.of('deliver')[0]!.id!;
+  bob.apply(bob.table.abandon(id));
+  assert.deepEqual(bob.actions.slice(-2).map((x) => x.action.type), ['cancel', 'terminated'], 'the 100 Trying timer is cancelled');
+  assert.equal(bob.table.size, 0);
+  net.run(T0 + 1000);
+  assert.equal(net.sent('bob', 'SIP/2.0 100').length, 0, 'a stateless proxy sends no 100');
+  bob.apply(bob.table.receive(inv, 'alice', net.now));
+  assert.equal(delivered(bob).length, 2);
+  assert.deepEqual(bob.table.abandon('unknown'), []);
+});
+
+test('lossy link, 300 seeded runs per flow: each TU sees the request once and one final or one timeout; tables drain', () => {
+  let seed = 0;
+  const rand = () => {
+    // mulberry32: a fixed sequence per seed, so a failure names the run that reproduces it.
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const outcomes = { final: 0, timeout: 0, stuck: 0 };
+  for (const [method, status] of [['OPTIONS', 200], ['INVITE', 486], ['INVITE', 200]] as const) {
+    for (let run = 1; run <= 300; run++) {
+      seed = run;
+      const loss = 0.1 + 0.5 * rand();
+      const { net, alice, bob } = pair();
+      bob.tu = answering(status, { provisional: 180 });
+      net.drop(() => rand() < loss, Infinity);
+      const id = alice.sendRequest(request(method), 'bob');
+      net.run(T0 + 120_000);
+      const finals = alice.of('deliver').filter((d) => d.id === id && (d.message as SipResponse).status >= 200);
+      const timeouts = alice.of('timeout');
+      const where = `${method}/${status} run ${run} loss ${loss.toFixed(2)}`;
+      assert.ok(delivered(bob).length <= 1, `${where}: server TU saw the request ${delivered(bob).length} times`);
+      if (status === 200 && method === 'INVITE') {
+        // 2xx in Accepted: every copy that arrives goes up (the TU ACKs each), all of them 200.
+        assert.ok(finals.every((f) => (f.message as SipResponse).status === 200), where);
+      } else {
+        assert.ok(finals.length + timeouts.length === 1, `${where}: ${finals.length} finals, ${timeouts.length} timeouts`);
+      }
+      if (finals.length > 0) assert.equal(delivered(bob).length, 1, where);
+      if (method === 'INVITE' && status === 200 && finals.length === 0 && timeouts.length === 0) {
+        // 180 arrived, every 2xx copy was lost: Proceeding has no timer of its own (§17.1.1.2), the UAS core's
+        // 2xx retransmission (dialog test) or the UAC's CANCEL ends it. Nothing else may be left.
+        assert.equal(alice.table.get(id)?.state, 'proceeding', where);
+        assert.equal(alice.timers.size, 0, where);
+        assert.equal(bob.table.size, 0, where);
+        outcomes.stuck++;
+        continue;
+      }
+      outcomes[finals.length > 0 ? 'final' : 'timeout']++;
+      assert.equal(alice.table.size, 0, `${where}: client table drained`);
+      assert.equal(bob.table.size, 0, `${where}: server table drained`);
+      assert.equal(alice.timers.size + bob.timers.size, 0, `${where}: no timer left armed`);
+    }
+  }
+  // The runs cover every outcome, so no branch above is vacuous.
+  assert.ok(outcomes.final > 0 && outcomes.timeout > 0 && outcomes.stuck > 0, JSON.stringify(outcomes));
+});
+
+test('TimerQueue: earliest first, re-arm replaces, cancel removes, equal deadlines in arming order', async () => {
+  const { TimerQueue } = await import('../../src/sip/core/transactions/timer-queue.js');
+  const q = new TimerQueue();
+  q.apply([
+    { type: 'arm', id: 'x', timer: 'A', at: 30 },
+    { type: 'arm', id: 'y', timer: 'B', at: 10 },
+    { type: 'arm', id: 'z', timer: 'E', at: 10 },
+    { type: 'arm', id: 'x', timer: 'A', at: 5 },
+    { type: 'arm', id: 'w', timer: 'F', at: 1 },
+    { type: 'cancel', id: 'w', timer: 'F' },
+  ]);
+  assert.equal(q.size, 3);
+  assert.equal(q.nextAt(), 5);
+  assert.deepEqual(q.due(9).map((d) => d.id), ['x']);
+  assert.deepEqual(q.due(100).map((d) => `${d.id}${d.timer}@${d.at}`), ['yB@10', 'zE@10']);
+  assert.equal(q.nextAt(), undefined);
+  assert.equal(q.size, 0);
+});

@@ -28,5 +28,8 @@ export type TransactionAction<F> =
   /** The transaction is over and has left the table; the shell can drop its timers. */
   | { type: 'terminated'; id: string; state: string; reason: TerminationReason };
 
-/** `done`: the normal end (final response exchanged, its wait timer ran out). */
-export type TerminationReason = 'done' | 'timeout' | 'transport-error';
+/**
+ * `done`: the normal end (final response exchanged, its wait timer ran out); `abandoned`: the user dropped a
+ * server transaction whose request it handled statelessly (a stateless proxy's forwarded request, §16.11).
+ */
+export type TerminationReason = 'done' | 'timeout' | 'transport-error' | 'abandoned';

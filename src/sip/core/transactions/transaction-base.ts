@@ -50,6 +50,13 @@ export abstract class TransactionBase<F, S extends string> {
     return this.flush();
   }
 
+  /** Leave without a word to anyone (see `TransactionTable.abandon`). */
+  abandon(): TransactionAction<F>[] {
+    if (this.terminated) return [];
+    this.terminate('abandoned');
+    return this.flush();
+  }
+
   protected abstract onTimer(timer: TimerName, now: number): void;
 
   protected flush(): TransactionAction<F>[] {

@@ -105,6 +105,16 @@ export class TransactionTable<F> {
     return tx ? this.settle(tx, tx.transportError()) : [];
   }
 
+  /**
+   * Drops a server transaction whose request the user handled without a transaction: a stateless proxy that
+   * forwarded it (§16.11) keeps no state, so a retransmission is routed and forwarded again. Nothing is sent.
+   */
+  abandon(id: string): TransactionAction<F>[] {
+    const tx = this.live.get(id);
+    if (!tx || (tx.kind !== 'invite-server' && tx.kind !== 'non-invite-server')) return [];
+    return this.settle(tx, tx.abandon());
+  }
+
   private receiveResponse(res: SipResponse, flow: F, now: number): TransactionAction<F>[] {
     const key = clientKeyOfResponse(res);
     const tx = key === undefined ? undefined : this.live.get(key);
