@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DigestAlgorithm } from './core/digest.js';
-import { UniqueNonceDigestServer } from './auth/unique-nonce.js';
+import { DigestServer } from './core/digest.js';
 import type { SipRequest, SipResponse } from './core/message.js';
 import { serializeMessage } from './core/serializer.js';
 import { StreamTransport } from './transports/stream-transport.js';
@@ -96,7 +96,7 @@ export class SipDaemon {
     this.log = o.logger ?? silentLogger;
     this.now = o.now ?? Date.now;
     const directory = new StoreDirectory(o.store, { now: this.now });
-    const digest = new UniqueNonceDigestServer({
+    const digest = new DigestServer({
       realm: directory.realm(), secret: digestSecret(o.layout),
       ...(o.nonceLifetime ? { nonceLifetime: o.nonceLifetime } : {}), algorithms: o.digestAlgorithms ?? ['SHA-256', 'MD5'],
     });

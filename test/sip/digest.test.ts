@@ -36,7 +36,7 @@ function answer(challenge: string, nc = 1, password = 'secret-1001', uri = 'sip:
 test('server challenge → client answer → server accepts, for SHA-256 and MD5', () => {
   const server = new DigestServer({ realm, secret });
   const [sha, md5] = server.challenges(t0);
-  assert.match(sha!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{32}", algorithm=SHA-256, qop="auth"$/);
+  assert.match(sha!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{43}", algorithm=SHA-256, qop="auth"$/);
   for (const [i, ch] of [sha!, md5!].entries()) {
     // Both challenges carry the same nonce, so the second answer counts on from the first.
     const r = server.verify({ header: answer(ch, i + 1), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 + 1000 });
@@ -92,4 +92,20 @@ test('client answers a challenge with a stored HA1 the same as with the password
   assert.equal(parsed.params.get('response'), computeResponse({ algorithm: 'MD5', ha1: computeHa1('MD5', 'u', 'trunk.example', 'p'), nonce: 'abc', method: 'INVITE', uri: 'sip:1@trunk.example', qop: { nc: '00000001', cnonce: '01' } }));
   assert.throws(() => answerChallenge({ challenge: 'Digest realm="r", nonce="n", algorithm=SHA-512-256', method: 'X', uri: 'sip:a', username: 'u', secret: { password: 'p' }, cnonce: '1', nc: 1 }), /unsupported algorithm/);
   assert.deepEqual([...parseAuthHeader('NoOneKnowsThisScheme opaque-data=here').params], [['opaque-data', 'here']]);
+});
+
+test('two challenges in the same second carry different nonces, and both phones authenticate (nc=1 each)', async () => {
+  const { DigestServer, answerChallenge } = await import('../../src/sip/core/digest.js');
+  const { createHash } = await import('node:crypto');
+  const server = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 9), algorithms: ['MD5'] });
+  const now = 1_800_000_000_000;
+  const [c1] = server.challenges(now);
+  const [c2] = server.challenges(now);
+  assert.notEqual(c1, c2);
+  const ha1 = (u: string) => createHash('md5').update(`${u}:ccmsipline:secret`).digest('hex');
+  for (const [user, challenge] of [['alice', c1!], ['bob', c2!]] as const) {
+    const header = answerChallenge({ challenge, username: user, secret: { ha1: ha1(user) }, method: 'REGISTER', uri: 'sip:sbd', cnonce: 'abcdef01', nc: 1 });
+    const r = server.verify({ header, method: 'REGISTER', requestUri: 'sip:sbd', lookupHa1: (u) => ha1(u), now });
+    assert.equal(r.ok, true, `${user}: ${JSON.stringify(r)}`);
+  }
 });

@@ -3,7 +3,7 @@
  * it to SIP). Sans-I/O: time comes in as an argument, credentials come from a lookup the caller supplies.
  *
  * Server side (`DigestServer`):
- *  - nonce = base64url( issued-at seconds (8 bytes) ‖ HMAC-SHA-256(secret, issued-at ‖ realm)[0..16) ), so any
+ *  - nonce = base64url( issued-at seconds (8) ‖ random (8) ‖ HMAC-SHA-256(secret, both ‖ realm)[0..16) ), so any
  *    node holding the secret can check a nonce without state, and a nonce is bound to its realm and its age;
  *  - qop=auth only; an expired nonce whose digest is right answers `stale` (a new challenge with stale=true,
  *    RFC 2617 §3.2.1) instead of a failure, so the phone retries without asking its user;
@@ -12,7 +12,7 @@
  *  - HA1 = H(username ":" realm ":" password) is what the store keeps, per realm and algorithm.
  * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SipError } from './errors.js';
 import { quote, readQuoted, readToken, skipWs } from './syntax.js';
 
@@ -107,6 +107,8 @@ export interface DigestServerOptions {
   algorithms?: readonly DigestAlgorithm[];
   /** Nonces whose nonce-count is tracked at once; default 100000 (oldest forgotten first). */
   maxTrackedNonces?: number;
+  /** Source of the per-challenge random part of a nonce; default crypto.randomBytes (tests pass a fixed one). */
+  random?: (n: number) => Buffer;
 }
 
 export type VerifyResult =
@@ -132,6 +134,7 @@ export class DigestServer {
   private readonly lifetime: number;
   private readonly algorithms: readonly DigestAlgorithm[];
   private readonly maxTracked: number;
+  private readonly random: (n: number) => Buffer;
   /** nonce → highest nonce-count seen. */
   private readonly counts = new Map<string, number>();
 
@@ -142,25 +145,32 @@ export class DigestServer {
     this.lifetime = o.nonceLifetime ?? 300;
     this.algorithms = o.algorithms ?? ['SHA-256', 'MD5'];
     this.maxTracked = o.maxTrackedNonces ?? 100000;
+    this.random = o.random ?? randomBytes;
   }
 
+  /**
+   * A nonce unique per challenge: issued-at seconds (8) ‖ random (8) ‖ HMAC(secret, both ‖ realm)[0..16). The random
+   * part matters: without it every challenge of one second carries the same nonce, and the nonce-count replay check
+   * then refuses the second phone that answers with nc=00000001 in that second.
+   */
   makeNonce(now: number): string {
-    const ts = Buffer.alloc(8);
-    ts.writeBigUInt64BE(BigInt(Math.floor(now / 1000)));
-    return Buffer.concat([ts, this.mac(ts)]).toString('base64url');
+    const head = Buffer.alloc(16);
+    head.writeBigUInt64BE(BigInt(Math.floor(now / 1000)));
+    this.random(8).copy(head, 8);
+    return Buffer.concat([head, this.mac(head)]).toString('base64url');
   }
 
-  private mac(ts: Buffer): Buffer {
-    return createHmac('sha256', this.secret).update(ts).update(this.realm, 'utf8').digest().subarray(0, 16);
+  private mac(head: Buffer): Buffer {
+    return createHmac('sha256', this.secret).update(head).update(this.realm, 'utf8').digest().subarray(0, 16);
   }
 
   /** Age check of a nonce: 'ok', 'stale' or 'bad' (not ours, or tampered). */
   checkNonce(nonce: string, now: number): 'ok' | 'stale' | 'bad' {
     const raw = Buffer.from(nonce, 'base64url');
-    if (raw.length !== 24 || raw.toString('base64url') !== nonce) return 'bad';
-    const ts = raw.subarray(0, 8);
-    if (!timingSafeEqual(raw.subarray(8), this.mac(ts))) return 'bad';
-    const age = Math.floor(now / 1000) - Number(ts.readBigUInt64BE());
+    if (raw.length !== 32 || raw.toString('base64url') !== nonce) return 'bad';
+    const head = raw.subarray(0, 16);
+    if (!timingSafeEqual(raw.subarray(16), this.mac(head))) return 'bad';
+    const age = Math.floor(now / 1000) - Number(head.readBigUInt64BE(0));
     if (age < -5) return 'bad'; // from the future beyond clock jitter
     return age > this.lifetime ? 'stale' : 'ok';
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { answerChallenge } from '../../../src/sip/core/digest.js';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
-import { UniqueNonceDigestServer } from '../../../src/sip/auth/unique-nonce.js';
+import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar, ITL_REPORT_HEADER } from '../../../src/sip/registrar/registrar.js';
 import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
 import { openStore, type Store } from '../../../src/store/index.js';
@@ -34,7 +34,7 @@ function setup(o: { algorithms?: ('MD5' | 'SHA-256')[] } = {}) {
   store.addDevice({ name: 'SEP0011223344AA', model: '8841', securityProfile: 'Authenticated Profile', directoryNumber: '1002' });
   let now = T0;
   const directory = new StoreDirectory(store, { now: () => now, refreshMs: 0 });
-  const digest = new UniqueNonceDigestServer({ realm, secret: Buffer.alloc(32, 7), algorithms: o.algorithms ?? ['SHA-256', 'MD5'] });
+  const digest = new DigestServer({ realm, secret: Buffer.alloc(32, 7), algorithms: o.algorithms ?? ['SHA-256', 'MD5'] });
   const registrar = new Registrar({ digest, directory }, { minExpires: 60, maxExpires: 3600, limiter: { maxFailures: 3 } });
   return {
     store, registrar, realm,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
-import { UniqueNonceDigestServer } from '../../../src/sip/auth/unique-nonce.js';
+import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
 import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
 import { Router } from '../../../src/sip/routing/router.js';
@@ -30,7 +30,7 @@ function setup() {
   store.sip.setDeviceSettings('SEP000000000002', { partition: 'Exec' });
   store.sip.setDeviceSettings('SEP000000000003', { css: 'ExecCSS' });
   const directory = new StoreDirectory(store, { refreshMs: 0, now: () => now });
-  const digest = new UniqueNonceDigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
+  const digest = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
   const registrar = new Registrar({ digest, directory });
   for (const [dn, port] of [['1001', 6001], ['1002', 6002], ['1003', 6003]] as const) {
     registrar.bindings.store(dn, [{ contact: `sip:${dn}@127.0.0.1:${port}`, q: 1000, expiresAt: now + 600_000, callId: 'x', cseq: 1, source: flow(port), device: `SEP00000000000${dn.slice(3)}` }]);
