@@ -144,7 +144,10 @@ test('what cannot create a dialog is a typed error; sips over TLS makes it secur
   const r = answer(noTag, 200);
   r.set('To', '<sip:bob@127.0.0.1>');
   assert.throws(() => Dialog.uac(noTag, r), { code: 'ERR_SIP_DIALOG_CREATE' });
-  assert.throws(() => inDialogRequest(Dialog.uac(inv, answer(inv, 200)), 'ACK', { via: aliceVia }), { code: 'ERR_SIP_DIALOG_CREATE' });
+  assert.throws(() => inDialogRequest(Dialog.uac(inv, answer(inv, 200)), 'ACK', { via: aliceVia }), { code: 'ERR_SIP_DIALOG_REQUEST' });
+  const nearTop = Dialog.uac(inv, answer(inv, 200));
+  nearTop.localSeq = 2 ** 31 - 1;
+  assert.throws(() => inDialogRequest(nearTop, 'INFO', { via: aliceVia }), { code: 'ERR_SIP_DIALOG_REQUEST' });
   const sips = invite([], { uri: 'sips:bob@127.0.0.1:5071' });
   assert.equal(Dialog.uac(sips, answer(sips, 200), { overTls: true }).secure, true);
   assert.equal(Dialog.uac(sips, answer(sips, 200)).secure, false);

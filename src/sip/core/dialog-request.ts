@@ -31,11 +31,11 @@ export interface InDialogRequestOptions {
 /** Builds `method` in the dialog and advances the local CSeq (§12.2.1.1). Not for ACK: see `ackFor2xx`. */
 export function inDialogRequest(dialog: Dialog, method: string, o: InDialogRequestOptions): SipRequest {
   if (method === 'ACK' || method === 'CANCEL') {
-    throw new DialogError(DialogCode.create, `${method} takes its INVITE's CSeq: use ackFor2xx (or cancelFor for a pending INVITE)`);
+    throw new DialogError(DialogCode.request, `${method} takes its INVITE's CSeq: use ackFor2xx (or cancelFor for a pending INVITE)`);
   }
   if (dialog.state === 'terminated') throw new DialogError(DialogCode.terminated, `dialog ${dialog.callId} is over; no ${method} in it`);
   const seq = dialog.localSeq === undefined ? (o.initialSeq ?? randomInt(1, 2 ** 30 + 1)) : dialog.localSeq + 1;
-  if (seq > maxCSeq) throw new DialogError(DialogCode.create, 'local CSeq would pass 2**31-1 (§8.1.1.5)');
+  if (seq > maxCSeq) throw new DialogError(DialogCode.request, 'local CSeq would pass 2**31-1 (§8.1.1.5)');
   dialog.localSeq = seq;
   return build(dialog, method, seq, o);
 }

@@ -35,6 +35,8 @@ export const DialogCode = {
   create: 'ERR_SIP_DIALOG_CREATE',
   /** The message belongs to another dialog (Call-ID or tags differ). */
   mismatch: 'ERR_SIP_DIALOG_MISMATCH',
+  /** A request that cannot be built this way (ACK or CANCEL through inDialogRequest, CSeq past 2**31-1). */
+  request: 'ERR_SIP_DIALOG_REQUEST',
   /** The dialog is over; no request can be built in it. */
   terminated: 'ERR_SIP_DIALOG_TERMINATED',
 } as const;
