@@ -17,7 +17,8 @@ export const Verdict = {
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-export type DecisionSubject = 'CTL' | 'ITL' | 'config';
+/** CAPF: an enrollment (or, from service-check, the CAPF server's certificate); HTTPS: a phone service's server certificate; TVS: the TVS server's certificate. */
+export type DecisionSubject = 'CTL' | 'ITL' | 'config' | 'CAPF' | 'HTTPS' | 'TVS';
 
 export interface Decision {
   subject: DecisionSubject;

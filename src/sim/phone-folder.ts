@@ -2,7 +2,9 @@
  * A simulated phone's persistent trust store: one folder per phone, `<state>/SEP<MAC>/`, holding what a real
  * phone keeps in flash across reboots:
  *   CTLFile.tlv, ITLFile.tlv   the installed trust lists (absent until installed)
- *   phone-key.pem              its private key (0600), made on first need; lsc.pem its LSC once it has one
+ *   phone-key.pem              its private key (0600): made on first need, or the key it made for CAPF
+ *   lsc.pem                    its LSC once CAPF installed one (capf-enroll.ts)
+ *   mic.pem, mic-key.pem       a manufacturer certificate and key, when the test gives the phone one
  *   config.xml                 the last config it accepted
  *   decisions.json             what it decided at its last boot
  * Every write is a temporary file renamed into place, so an interrupted boot never leaves half a file.
@@ -17,12 +19,15 @@ import type { BootResult, PhoneKeys } from './boot.js';
 import { SimError, SimErrorCode } from './errors.js';
 import type { TrustListView, TrustListViewCache } from './trust-list-view.js';
 import type { PhoneTrust } from './trust-rules.js';
+import { phoneConfigServices, type PhoneConfigServices } from './phone-config.js';
 
 export const PhoneFiles = {
   ctl: 'CTLFile.tlv',
   itl: 'ITLFile.tlv',
   key: 'phone-key.pem',
   lsc: 'lsc.pem',
+  mic: 'mic.pem',
+  micKey: 'mic-key.pem',
   config: 'config.xml',
   decisions: 'decisions.json',
 } as const;
@@ -70,11 +75,13 @@ function storedList(bytes: Buffer | undefined, path: string, views: TrustListVie
 export interface LoadedPhone {
   trust: PhoneTrust;
   keys: PhoneKeys;
+  /** TVS and CAPF servers of the config it holds (empty lists before its first config). */
+  services: PhoneConfigServices;
 }
 
 export async function loadPhone(stateDir: string, deviceName: string, views: TrustListViewCache): Promise<LoadedPhone> {
   const dir = phoneDir(stateDir, deviceName);
-  const [ctl, itl, lsc] = await Promise.all([PhoneFiles.ctl, PhoneFiles.itl, PhoneFiles.lsc].map((f) => readOptional(join(dir, f))));
+  const [ctl, itl, lsc, config] = await Promise.all([PhoneFiles.ctl, PhoneFiles.itl, PhoneFiles.lsc, PhoneFiles.config].map((f) => readOptional(join(dir, f))));
   const keyPath = join(dir, PhoneFiles.key);
   let privateKeyPem: string | undefined;
   if (existsSync(keyPath)) {
@@ -87,6 +94,7 @@ export async function loadPhone(stateDir: string, deviceName: string, views: Tru
   return {
     trust: { ctl: storedList(ctl, join(dir, PhoneFiles.ctl), views, 'CTL'), itl: storedList(itl, join(dir, PhoneFiles.itl), views, 'ITL') },
     keys: { privateKeyPem, lscPem: lsc?.toString('utf8') },
+    services: config ? phoneConfigServices(config) : { tvs: [], capf: [], capfAuthMode: undefined },
   };
 }
 
@@ -116,9 +124,38 @@ export function ensurePhoneKey(stateDir: string, deviceName: string, spec: KeySp
   return { privateKeyPem: pair.privateKeyPem, publicKeyPem: pair.publicKeyPem };
 }
 
-/** Stores the phone's LSC (what CAPF would install; the CAPF client comes with its own issue). */
+/** Stores an LSC as the phone's (tests that hand a phone a certificate; CAPF enrollment uses storeEnrollment). */
 export async function installLsc(stateDir: string, deviceName: string, lscPem: string): Promise<void> {
   const dir = phoneDir(stateDir, deviceName);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeAtomic(join(dir, PhoneFiles.lsc), lscPem);
+}
+
+/** What a CAPF install leaves in the phone: the key it made (0600) and the LSC for it. */
+export async function storeEnrollment(stateDir: string, deviceName: string, privateKeyPem: string, lscPem: string): Promise<void> {
+  const dir = phoneDir(stateDir, deviceName);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    writeKeyFile(join(dir, PhoneFiles.key), privateKeyPem);
+  } catch (err) {
+    throw new SimError(SimErrorCode.key, `cannot store the phone's new key: ${(err as Error).message}`, { cause: err });
+  }
+  await writeAtomic(join(dir, PhoneFiles.lsc), lscPem);
+}
+
+/** CAPF delete: the phone forgets its LSC. */
+export async function deleteLsc(stateDir: string, deviceName: string): Promise<void> {
+  await rm(join(phoneDir(stateDir, deviceName), PhoneFiles.lsc), { force: true });
+}
+
+/** The phone's manufacturer certificate and key, if it was given one (mic.pem, mic-key.pem). */
+export async function readMic(stateDir: string, deviceName: string): Promise<{ certPem: string; keyPem: string } | undefined> {
+  const dir = phoneDir(stateDir, deviceName);
+  const cert = await readOptional(join(dir, PhoneFiles.mic));
+  if (!cert) return undefined;
+  try {
+    return { certPem: cert.toString('utf8'), keyPem: readKeyFile(join(dir, PhoneFiles.micKey)) };
+  } catch (err) {
+    throw new SimError(SimErrorCode.key, `the phone has ${PhoneFiles.mic} but its key cannot be used: ${(err as Error).message}`, { cause: err });
+  }
 }

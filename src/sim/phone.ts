@@ -1,12 +1,16 @@
 /**
  * The I/O shell around one simulated phone: loads its folder, runs the boot generator (boot.ts) against a file
- * fetcher (TFTP in practice) and a TVS hook, and saves what changed. Nothing here decides anything about trust.
+ * fetcher (TFTP in practice) and a TVS hook, saves what changed, and then — when the config it accepted asks for
+ * a CAPF operation and the caller lets the phone talk to CAPF — enrolls (capf-enroll.ts). Nothing here decides
+ * anything about trust.
  */
 import type { BootAnswer, BootResult, BootStep, FetchResult } from './boot.js';
 import { bootPhone } from './boot.js';
 import { Verdict, type Decision } from './decisions.js';
 import { DEFAULT_MODEL, modelHasSecurityByDefault, normaliseModel } from './models.js';
 import { loadPhone, savePhone } from './phone-folder.js';
+import { phoneConfigServices, type ServiceEndpoint } from './phone-config.js';
+import { runCapfOperation, type CapfPhoneOptions } from './capf-enroll.js';
 import { TrustListViewCache } from './trust-list-view.js';
 import type { TvsAnswer } from './trust-rules.js';
 
@@ -21,6 +25,8 @@ export interface TvsQueryContext {
   model: string;
   /** TVS certificates of the phone's installed lists: a phone talks only to a TVS presenting one of them. */
   tvsCertificates: Buffer[];
+  /** The `<TVS>` members of the config the phone holds, in the order it tries them. */
+  tvsServers: ServiceEndpoint[];
 }
 
 /**
@@ -40,6 +46,8 @@ export interface SimPhoneOptions {
   verifyUnknownSigner?: VerifyUnknownSigner;
   /** Shared parsed-list cache (a storm passes one for all its phones). */
   views?: TrustListViewCache;
+  /** Let the phone run a CAPF operation its new config asks for. Default: the phone does not contact CAPF. */
+  capf?: CapfPhoneOptions;
 }
 
 export interface PhoneBootReport {
@@ -52,6 +60,8 @@ export interface PhoneBootReport {
   itlSha256: string | undefined;
   ctlSha256: string | undefined;
   fetches: number;
+  /** CAPF installed a new LSC during this boot (a real phone resets next). */
+  lscInstalled: boolean;
 }
 
 async function askTvs(tvs: VerifyUnknownSigner | undefined, certDer: Buffer, context: TvsQueryContext): Promise<TvsAnswer> {
@@ -63,7 +73,7 @@ async function askTvs(tvs: VerifyUnknownSigner | undefined, certDer: Buffer, con
   }
 }
 
-export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>, fetcher: FileFetcher, tvs: VerifyUnknownSigner | undefined, phone: { deviceName: string; model: string }): Promise<{ result: BootResult; fetches: number }> {
+export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>, fetcher: FileFetcher, tvs: VerifyUnknownSigner | undefined, phone: { deviceName: string; model: string; tvsServers: ServiceEndpoint[] }): Promise<{ result: BootResult; fetches: number }> {
   let fetches = 0;
   let step = gen.next();
   while (!step.done) {
@@ -91,8 +101,18 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
     views,
     tvsConfigured: opts.verifyUnknownSigner !== undefined,
   });
-  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, { deviceName: opts.deviceName, model });
+  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, { deviceName: opts.deviceName, model, tvsServers: loaded.services.tvs });
   await savePhone(opts.stateDir, opts.deviceName, loaded.trust, result);
+  let lscInstalled = false;
+  if (opts.capf && result.config) {
+    const services = phoneConfigServices(result.config.xml);
+    const outcome = await runCapfOperation(opts.stateDir, opts.deviceName, { ...loaded, trust: result.trust, services }, services, opts.capf);
+    if (outcome) {
+      result.decisions.push(outcome.decision);
+      lscInstalled = outcome.installed;
+      await savePhone(opts.stateDir, opts.deviceName, result.trust, result); // decisions.json with the CAPF line
+    }
+  }
   return {
     deviceName: opts.deviceName,
     model,
@@ -102,6 +122,7 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
     itlSha256: result.trust.itl?.sha256Hex,
     ctlSha256: result.trust.ctl?.sha256Hex,
     fetches,
+    lscInstalled,
   };
 }
 

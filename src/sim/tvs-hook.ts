@@ -1,28 +1,63 @@
 /**
- * A `VerifyUnknownSigner` over the TVS client (src/tvs/client.ts): TLS to the TVS server, which must present a
+ * `VerifyUnknownSigner` hooks over the TVS client (src/tvs/client.ts): TLS to a TVS server, which must present a
  * certificate the phone's own lists name with the TVS role (a phone pins, spec §3.1), one VERIFY_REQUEST with the
  * device name `CP-<model>-SEP<MAC>`, the roles of a "valid" answer.
+ *
+ * - `configTvsHook`: what a phone does — the servers of the `<TVS><members>` list of the config it holds, lowest
+ *   priority first; a server that cannot be reached, or presents a certificate the phone does not hold, is
+ *   skipped for the next one. The first answer (valid or invalid) decides.
+ * - `tvsHook`: one fixed server (`sbd phone boot --tvs HOST:PORT`, an override).
  */
 import { queryTvs } from '../tvs/client.js';
-import type { VerifyUnknownSigner } from './phone.js';
-import type { TftpEndpoint } from './tftp-fetcher.js';
+import type { EndpointRedirect, ServiceEndpoint } from './phone-config.js';
+import type { TvsQueryContext, VerifyUnknownSigner } from './phone.js';
 
 export interface TvsHookOptions {
-  /** Whole exchange. Default 10000 ms (the TVS client's default). */
+  /** Whole exchange with one server. Default 10000 ms (the TVS client's default). */
   timeoutMs?: number;
 }
 
-export function tvsHook(endpoint: TftpEndpoint, options: TvsHookOptions = {}): VerifyUnknownSigner {
+export interface ConfigTvsHookOptions extends TvsHookOptions {
+  /** Where a configured TVS member really listens (tests: port 0). Default: as configured. */
+  redirect?: EndpointRedirect;
+}
+
+async function ask(endpoint: ServiceEndpoint, certDer: Buffer, ctx: TvsQueryContext, options: TvsHookOptions): Promise<{ roles: readonly number[] }> {
+  const answer = await queryTvs({
+    host: endpoint.host,
+    port: endpoint.port,
+    deviceName: `CP-${ctx.model}-${ctx.deviceName}`,
+    certDer,
+    trustedServerCerts: ctx.tvsCertificates,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  return { roles: answer.status === 'valid' ? answer.roles : [] };
+}
+
+function requirePins(ctx: TvsQueryContext): void {
+  if (ctx.tvsCertificates.length === 0) throw new Error('the installed trust lists name no TVS certificate');
+}
+
+export function tvsHook(endpoint: ServiceEndpoint, options: TvsHookOptions = {}): VerifyUnknownSigner {
   return async (certDer, ctx) => {
-    if (ctx.tvsCertificates.length === 0) throw new Error('the installed trust lists name no TVS certificate');
-    const answer = await queryTvs({
-      host: endpoint.host,
-      port: endpoint.port,
-      deviceName: `CP-${ctx.model}-${ctx.deviceName}`,
-      certDer,
-      trustedServerCerts: ctx.tvsCertificates,
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-    });
-    return { roles: answer.status === 'valid' ? answer.roles : [] };
+    requirePins(ctx);
+    return ask(endpoint, certDer, ctx, options);
+  };
+}
+
+export function configTvsHook(options: ConfigTvsHookOptions = {}): VerifyUnknownSigner {
+  return async (certDer, ctx) => {
+    requirePins(ctx);
+    if (ctx.tvsServers.length === 0) throw new Error("the phone's config names no TVS server");
+    const failures: string[] = [];
+    for (const member of ctx.tvsServers) {
+      const target = options.redirect ? options.redirect('tvs', member) : member;
+      try {
+        return await ask(target, certDer, ctx, options);
+      } catch (err) {
+        failures.push(`${member.host}:${member.port}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(failures.join('; '));
   };
 }
