@@ -2,9 +2,9 @@
  * sbd-sipd: the SIP daemon. Wiring only: transports (UDP and TCP on one port, TLS on another) feed requests
  * to the registrar (REGISTER) or the router (everything else) and send what they return.
  *
- * - Retransmissions (RFC 3261 §17.2.2): a non-INVITE request answered here is remembered by its transaction
- *   key (top Via branch, sent-by, method) for `responseCacheSeconds`; a retransmission gets the same
- *   response again instead of being processed twice (a re-run REGISTER would look like a digest replay).
+ * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. A request answered here
+ *   is answered through its server transaction (retransmissions get the same response, G/H/I/J timers run);
+ *   a forwarded one is abandoned at once (stateless proxy, §16.11), so its retransmissions are forwarded again.
  * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
  *   so nonces survive a restart and every node sharing the state folder accepts each other's.
  * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
@@ -24,6 +24,10 @@ import { StoreDirectory } from './registrar/directory.js';
 import { Router, type Listener, type RouterAction, type Target } from './routing/router.js';
 import { StoreRoutingDirectory } from './routing/routing-directory.js';
 import { makeResponse } from './routing/make-response.js';
+import { TransactionTable } from './core/transactions/transaction-table.js';
+import { TimerQueue } from './core/transactions/timer-queue.js';
+import type { TransactionAction } from './core/transactions/actions.js';
+import { TransactionError } from './core/transactions/errors.js';
 import type { Store } from '../store/index.js';
 import type { StateLayout } from '../pki/identity-store.js';
 import { privateKeyOf } from '../pki/identity-store.js';
@@ -50,17 +54,15 @@ export interface SipDaemonOptions {
   /** Nonce lifetime in seconds; default 300. */
   nonceLifetime?: number;
   registrar?: RegistrarOptions;
-  /** How long an answered non-INVITE transaction is remembered; default 32 s (Timer J, 64·T1). */
-  responseCacheSeconds?: number;
-  /** Most remembered transactions; default 100000 (oldest dropped first). */
-  maxCachedResponses?: number;
+  /** Most live server transactions; default 100000 (a new request past it gets 503). */
+  maxTransactions?: number;
   /** Expired-binding sweep interval; default 5000 ms. */
   sweepMs?: number;
   logger?: Logger;
   now?: () => number;
 }
 
-export const sipDaemonDefaults = { host: '0.0.0.0', port: 5060, tlsPort: 5061, responseCacheSeconds: 32, maxCachedResponses: 100_000, sweepMs: 5000 } as const;
+export const sipDaemonDefaults = { host: '0.0.0.0', port: 5060, tlsPort: 5061, maxTransactions: 100_000, sweepMs: 5000 } as const;
 
 export class SipDaemonError extends SbdError {}
 
@@ -88,13 +90,17 @@ export class SipDaemon {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly listeners: Listener[] = [];
-  private readonly cache = new Map<string, { bytes: Buffer; at: number }>();
+  private readonly transactions: TransactionTable<MessageSource>;
+  private readonly timerQueue = new TimerQueue();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(o: SipDaemonOptions) {
     this.o = o;
     this.log = o.logger ?? silentLogger;
     this.now = o.now ?? Date.now;
+    this.transactions = new TransactionTable<MessageSource>({ reliable: (f) => f.transport !== 'udp', maxTransactions: o.maxTransactions ?? sipDaemonDefaults.maxTransactions });
     const directory = new StoreDirectory(o.store, { now: this.now });
     const digest = new DigestServer({
       realm: directory.realm(), secret: digestSecret(o.layout),
@@ -144,26 +150,12 @@ export class SipDaemon {
         return;
       }
       this.stats.requests++;
-      const key = message.method === 'INVITE' || message.method === 'ACK' ? undefined : transactionKey(message, source);
-      if (key !== undefined) {
-        const hit = this.cache.get(key);
-        if (hit && this.now() - hit.at < (this.o.responseCacheSeconds ?? sipDaemonDefaults.responseCacheSeconds) * 1000) {
-          this.stats.retransmissions++;
-          this.sendTo({ kind: 'flow', source }, hit.bytes);
-          return;
-        }
-      }
-      const now = this.now();
-      const action: RouterAction = message.method === 'REGISTER'
-        ? { type: 'respond', response: this.register(message, source, now) }
-        : this.router.handleRequest(message, source, now);
-      if (action.type === 'respond') {
-        const bytes = serializeMessage(action.response);
-        if (key !== undefined && source.transport === 'udp') this.remember(key, bytes, now);
-        this.stats.answered++;
-        this.sendTo({ kind: 'flow', source }, bytes);
-      } else this.act(action);
+      this.run(this.transactions.receive(message, source, this.now()));
     } catch (err) {
+      if (err instanceof TransactionError && err.statusHint === 503 && message.kind === 'request' && message.method !== 'ACK') {
+        this.sendTo({ kind: 'flow', source }, serializeMessage(makeResponse(message, 503, 'Service Unavailable')));
+        return;
+      }
       // A bug or a store failure must cost one request, never the daemon; answer 500 where we can.
       this.stats.errors++;
       this.log.error('request-failed', { err, from: `${source.address}:${source.port}` });
@@ -175,6 +167,47 @@ export class SipDaemon {
         }
       }
     }
+  }
+
+  /** Carries out the transaction layer's actions; requests it delivers are answered or forwarded statelessly. */
+  private run(actions: TransactionAction<MessageSource>[]): void {
+    this.timerQueue.apply(actions);
+    for (const a of actions) {
+      if (a.type === 'send') {
+        if (a.retransmission) this.stats.retransmissions++;
+        this.sendTo({ kind: 'flow', source: a.flow }, a.bytes);
+      } else if (a.type === 'deliver' && a.message.kind === 'request') {
+        const req = a.message;
+        const now = this.now();
+        const action: RouterAction = req.method === 'REGISTER'
+          ? { type: 'respond', response: this.register(req, a.flow, now) }
+          : this.router.handleRequest(req, a.flow, now);
+        if (a.id === undefined) this.act(action);
+        else if (action.type === 'respond') {
+          this.stats.answered++;
+          this.run(this.transactions.respond(a.id, action.response, now));
+        } else {
+          this.run(this.transactions.abandon(a.id));
+          this.act(action);
+        }
+      }
+    }
+    this.rearm();
+  }
+
+  private rearm(): void {
+    const at = this.timerQueue.nextAt();
+    if (at === undefined || at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      const now = this.now();
+      for (const d of this.timerQueue.due(now)) this.run(this.transactions.timerFired(d.id, d.timer, now));
+      this.rearm();
+    }, Math.max(0, at - this.now()));
+    this.timer.unref();
   }
 
   private register(req: SipRequest, source: MessageSource, now: number): SipResponse {
@@ -199,18 +232,6 @@ export class SipDaemon {
     }
   }
 
-  private remember(key: string, bytes: Buffer, now: number): void {
-    this.cache.delete(key);
-    this.cache.set(key, { bytes, at: now });
-    const max = this.o.maxCachedResponses ?? sipDaemonDefaults.maxCachedResponses;
-    const ttl = (this.o.responseCacheSeconds ?? sipDaemonDefaults.responseCacheSeconds) * 1000;
-    // Insertion order is age order: drop expired ones from the front, and the oldest beyond the bound.
-    for (const [k, v] of this.cache) {
-      if (this.cache.size <= max && now - v.at < ttl) break;
-      this.cache.delete(k);
-    }
-  }
-
   /** Sends over the flow (or an open connection to the address); TCP/TLS never dial out (see docs). */
   private sendTo(target: Target, bytes: Buffer): boolean {
     const t: TransportKind = target.kind === 'flow' ? target.source.transport : target.transport;
@@ -229,11 +250,7 @@ export class SipDaemon {
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.timer) clearTimeout(this.timer);
     await Promise.all([this.udp.close(), this.tcp.close(), this.tls?.close()]);
   }
-}
-
-function transactionKey(req: SipRequest, source: MessageSource): string {
-  const v = req.topVia();
-  return `${v.params.get('branch') ?? ''}|${v.host}|${v.port ?? ''}|${req.method}|${source.transport}|${source.address}|${source.port}`;
 }

@@ -38,7 +38,7 @@ const options = (branch: string) => Buffer.from(['OPTIONS sip:127.0.0.1 SIP/2.0'
   'From: <sip:probe@x>;tag=p', 'To: <sip:127.0.0.1>', `Call-ID: ${branch}@x`, 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'));
 
 test('UDP and TCP listeners survive 3000 mutated and random messages and keep answering', { timeout: 120_000 }, async () => {
-  const h = await startDaemon({ maxCachedResponses: 500 });
+  const h = await startDaemon({ maxTransactions: 500 });
   const sock = createSocket('udp4');
   try {
     const rand = prng(0x5bd);
@@ -81,7 +81,7 @@ test('UDP and TCP listeners survive 3000 mutated and random messages and keep an
     assert.ok(answers.length > 0, 'some fuzz was answered (400s, 404s, 407s)');
     assert.equal(h.daemon.stats.errors, 0, 'no request ended in an internal error');
     assert.ok(h.daemon.udp.stats.parseErrors > 100, 'the parser refused the broken ones');
-    assert.ok((h.daemon as unknown as { cache: Map<string, unknown> }).cache.size <= 500, 'response cache bounded');
+    assert.ok((h.daemon as unknown as { transactions: { size: number } }).transactions.size <= 500, 'transaction table bounded');
   } finally {
     sock.close();
     await h.close();
