@@ -103,4 +103,16 @@ cat > "$root/usr/bin/sbd" <<'SH'
 exec /usr/local/bin/node /usr/lib/sbd/dist/src/cli/main.js "$@"
 SH
 chmod 0755 "$root/usr/bin/sbd"
+
+# --- media sources ---------------------------------------------------------------------------------------------
+# sbd-mediad's built-in music-on-hold source, generated here (never downloaded), then read back with the daemon's
+# own WAV parser so that an image never ships a source the daemon would refuse.
+moh="$root/usr/share/sbd/moh/tone.wav"
+mkdir -p "$(dirname "$moh")"
+node "$repo/image/moh-tone.mjs" "$moh" 4
+chmod 0644 "$moh"
+node --input-type=module -e "
+  const { parseWav } = await import('$repo/dist/src/media/streaming/wav.js');
+  const w = parseWav((await import('node:fs')).readFileSync(process.argv[1]));
+  console.log('media: /usr/share/sbd/moh/tone.wav, ' + w.samples.length / 8000 + ' s of ' + w.codec);" "$moh"
 echo "app: node $("$node_pkg/bin/node" --version 2>/dev/null || echo "$NODE_VERSION"), $(du -sm "$app" | cut -f1) MB in /usr/lib/sbd"

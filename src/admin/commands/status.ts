@@ -15,6 +15,7 @@ export const servicePorts: Record<string, { proto: 'udp' | 'tcp'; env: string; f
   'sbd-tvsd': { proto: 'tcp', env: 'SBD_TVS_PORT', fallback: 2445 },
   'sbd-capfd': { proto: 'tcp', env: 'SBD_CAPF_PORT', fallback: 3804 },
   'sbd-sipd': { proto: 'udp', env: 'SBD_SIP_PORT', fallback: 5060 },
+  'sbd-mediad': { proto: 'udp', env: 'SBD_MEDIA_PORT', fallback: 16384 },
 };
 
 export function readEnvFile(path: string): Record<string, string> {
