@@ -10,6 +10,9 @@ import { serviceCommands } from './commands/utils-service.js';
 import { systemCommands } from './commands/utils-system.js';
 import { trustCommands } from './commands/trust.js';
 import { paramCommands } from './commands/params.js';
+import { clusterSecurityCommands } from './commands/cluster-security.js';
+import { reportCommands } from './commands/reports.js';
+import { disasterRecoveryCommands } from './commands/disaster-recovery.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface AdminContext {
@@ -32,5 +35,8 @@ export function adminTable(ctx: AdminContext): CommandTable {
     ...systemCommands(systemd),
     ...trustCommands(state, clock),
     ...paramCommands(state),
+    ...clusterSecurityCommands(state, clock),
+    ...reportCommands(state),
+    ...disasterRecoveryCommands(state, { systemd }),
   ]);
 }

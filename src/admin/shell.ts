@@ -68,6 +68,10 @@ export function runShell(options: ShellOptions): Promise<void> {
         };
         rl.question('', (answer) => {
           rlo._writeToOutput = original;
+          // readline keeps every line entered in a terminal, answers too: a secret must never come back with
+          // the up arrow (the history file only ever gets command lines, see execute()).
+          const kept = (rl as unknown as { history?: string[] }).history;
+          if (kept && kept[0] === answer) kept.shift();
           resolve(answer);
         });
       }),

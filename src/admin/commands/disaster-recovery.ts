@@ -1,11 +1,11 @@
 /**
  * The Disaster Recovery System on the admin console, the same functions as `sbd backup …`:
  *   utils disaster_recovery backup FILE · utils disaster_recovery restore FILE · utils disaster_recovery status
- * The passphrase is asked with `askSecret` (no echo on the console); the shell framework's AdminIo has no secret
- * prompt yet, so the caller passes one, and without it SBD_BACKUP_PASSPHRASE is used. After a restore the
- * services named by the restored store are restarted through systemd when it runs (else they are listed).
+ * The passphrase is asked on the console without echo (AdminIo.secret; a new backup's passphrase twice, since a
+ * mistyped one cannot be recovered), or by `askSecret` when the caller passes one. After a restore the services
+ * named by the restored store are restarted through systemd when it runs (else they are listed).
  */
-import type { AdminCommand } from '../command-table.js';
+import type { AdminCommand, AdminIo } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import type { Systemd } from '../systemd.js';
 import { openState } from '../../cluster/state.js';
@@ -14,16 +14,17 @@ import { backupStatus, createBackup, restoreBackup } from '../../backup/index.js
 import { isSbdError } from '../../lib/errors.js';
 
 export interface DisasterRecoveryOptions {
-  /** Asks for the passphrase without echo. Default: SBD_BACKUP_PASSPHRASE from the environment. */
+  /** Asks for the passphrase. Default: the console's own no-echo prompt (AdminIo.secret). */
   askSecret?: (prompt: string) => Promise<string>;
   /** Restarts the services after a restore when systemd runs. */
   systemd?: Systemd;
 }
 
-function envSecret(): Promise<string> {
-  const v = process.env.SBD_BACKUP_PASSPHRASE;
-  if (!v) throw new AdminError(AdminErrorCode.args, 'no passphrase prompt on this console: set SBD_BACKUP_PASSPHRASE');
-  return Promise.resolve(v);
+/** The console's no-echo prompt; `twice` asks again and refuses a mismatch (for a new backup). */
+async function consoleSecret(io: AdminIo, prompt: string, twice: boolean): Promise<string> {
+  const first = await io.secret(`${prompt}: `);
+  if (twice && (await io.secret(`${prompt} again: `)) !== first) throw new AdminError(AdminErrorCode.args, 'the two passphrases differ');
+  return first;
 }
 
 function record(stateDir: string, action: typeof AuditAction.backup | typeof AuditAction.restore, detail: string, result: string): void {
@@ -40,7 +41,8 @@ function record(stateDir: string, action: typeof AuditAction.backup | typeof Aud
 }
 
 export function disasterRecoveryCommands(stateDir: string, options: DisasterRecoveryOptions = {}): AdminCommand[] {
-  const ask = options.askSecret ?? envSecret;
+  const ask = (io: AdminIo, prompt: string, twice: boolean): Promise<string> =>
+    options.askSecret ? options.askSecret(prompt) : consoleSecret(io, prompt, twice);
   return [
     {
       words: ['utils', 'disaster_recovery', 'backup'],
@@ -50,7 +52,7 @@ export function disasterRecoveryCommands(stateDir: string, options: DisasterReco
       maxArgs: 1,
       run: async (args, io) => {
         const file = args[0]!;
-        const passphrase = await ask('Backup passphrase');
+        const passphrase = await ask(io, 'Backup passphrase', true);
         const s = openState(stateDir);
         try {
           const r = await audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () => createBackup({ stateDir, file, passphrase }));
@@ -72,7 +74,7 @@ export function disasterRecoveryCommands(stateDir: string, options: DisasterReco
           io.out('cancelled');
           return;
         }
-        const passphrase = await ask('Backup passphrase');
+        const passphrase = await ask(io, 'Backup passphrase', false);
         let r;
         try {
           r = await restoreBackup({ stateDir, file, passphrase });

@@ -1,6 +1,11 @@
-/** Enterprise parameters on the admin console: `show params`, `set param NAME VALUE` (validated by the store). */
+/**
+ * Enterprise parameters on the admin console: `show params`, `set param NAME VALUE` (validated by the store;
+ * every accepted change, and every failure that is not a refusal of the input, goes to the audit log as the CLI's
+ * `sbd param set` does).
+ */
 import type { AdminCommand } from '../command-table.js';
 import { withState } from '../../cluster/state.js';
+import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 
 export function paramCommands(stateDir: string): AdminCommand[] {
   const names = (): string[] => {
@@ -29,7 +34,10 @@ export function paramCommands(stateDir: string): AdminCommand[] {
       maxArgs: 2,
       complete: names,
       run: (args, io) => {
-        withState(stateDir, ({ store }) => store.setParam(args[0]!, args[1]!));
+        const [name, value] = args as [string, string];
+        withState(stateDir, ({ store }) =>
+          auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => store.setParam(name, value)),
+        );
         io.out(`${args[0]} = ${args[1]}`);
       },
     },

@@ -3,6 +3,7 @@
  * `sbd cert regen`, `sbd itl reset`, `sbd cert export`:
  *   show itl · show ctl · show cert list · show cert own NAME · set cert regen NAME ·
  *   utils itl reset localkey|complete · file get tftp ITLRecovery.p12
+ * Changes (regeneration, ITL reset) are recorded in the audit log through the same wrappers as the CLI's.
  */
 import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
@@ -16,6 +17,8 @@ import { buildCtl, buildItl } from '../../trust/cluster-lists.js';
 import { parseTrustFile } from '../../trust/codec.js';
 import { verifyParsed } from '../../trust/verify.js';
 import { formatTrustFile } from '../../trust/show.js';
+import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
+import { backupProposal } from '../../backup/proposal.js';
 
 function showTrustFile(bytes: Buffer, name: string): string {
   const file = parseTrustFile(bytes);
@@ -79,10 +82,14 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
           io.out('cancelled');
           return;
         }
-        const r = withState(stateDir, (s) => regenerateCertificate(s, name, clock));
+        const r = withState(stateDir, (s) =>
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: name }, () => regenerateCertificate(s, name, clock)),
+        );
         io.out(`Regenerated ${r.certificate.name}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
         io.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
         for (const w of r.warnings) io.out(`WARNING: ${w}`);
+        const proposal = backupProposal(r.certificate.name);
+        if (proposal) io.out(`BACKUP: ${proposal}`);
       },
     },
     {
@@ -95,7 +102,9 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       run: (args, io) => {
         const step = args[0]!.toLowerCase();
         if (step !== 'localkey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
-        const r = withState(stateDir, (s) => itlReset(s, step, clock));
+        const r = withState(stateDir, (s) =>
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, clock)),
+        );
         io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
         io.out(r.message);
       },
