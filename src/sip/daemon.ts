@@ -47,7 +47,9 @@ export interface SipDaemonOptions {
   advertise?: string;
   /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
   node?: string;
-  /** Require a client certificate chained to CAPF on TLS (mutual TLS for every TLS client); default false. */
+  /** Ask TLS clients for a certificate chained to CAPF (LSC), without refusing those that send none; default true. */
+  requestClientCertificate?: boolean;
+  /** Refuse TLS clients without a certificate chained to CAPF (mutual TLS for every TLS client); default false. */
   requireClientCertificate?: boolean;
   /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
   digestAlgorithms?: readonly DigestAlgorithm[];
@@ -122,10 +124,15 @@ export class SipDaemon {
     if (!node) throw new SipDaemonError('ERR_SIP_NO_NODE', this.o.node ? `the store has no node named '${this.o.node}'` : 'the store has no node: run "sbd init" first');
     const cert = store.currentCertificate('CallManager', node.name);
     if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
-    const capf = store.currentCertificate('CAPF', node.name);
+    // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
+    const capf = store.listCertificates({ name: 'CAPF' }).filter((c) => c.current).map((c) => c.pem);
     return {
       cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
-      ...(capf ? { ca: capf.pem } : {}), requestClientCertificate: this.o.requireClientCertificate ?? false,
+      ...(capf.length > 0 ? { ca: capf } : {}),
+      // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
+      // security profile needs mutual TLS and came without their LSC, while line users connect without one.
+      requestClientCertificate: capf.length > 0 && (this.o.requestClientCertificate ?? true),
+      requireClientCertificate: this.o.requireClientCertificate ?? false,
     };
   }
 

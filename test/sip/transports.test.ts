@@ -125,6 +125,8 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'sbd-sip-tls-'));
   const ssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }); };
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CAPF');
+  // A self-signed "LSC" no CAPF issued: presented, but it must not verify.
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.pem', '-days', '2', '-subj', '/CN=SEP001122334455');
   for (const n of ['server', 'phone']) {
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.csr`, '-subj', `/CN=${n === 'phone' ? 'SEP001122334455' : 'sbd'}`);
     ssl('x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${n}.pem`, '-days', '2');
@@ -165,7 +167,7 @@ test('mutual TLS: the phone certificate is required and reported; without one th
   const tls: StreamTransport = new StreamTransport((inb) => {
     seen.push(inb);
     tls.sendOn(inb.source.connectionId!, Buffer.from('SIP/2.0 200 OK\r\n' + inb.message.headers.filter((h) => /^(via|from|to|call-id|cseq)$/i.test(h.name)).map((h) => `${h.name}: ${h.value}`).join('\r\n') + '\r\nContent-Length: 0\r\n\r\n'));
-  }, { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requestClientCertificate: true } });
+  }, { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requireClientCertificate: true } });
   const { port } = await tls.listen();
   const phone = await tlsClient(port, { cert: pem('phone.pem'), key: pem('phone.key') });
   phone.write(options('mtls', 'TLS'));
@@ -179,5 +181,30 @@ test('mutual TLS: the phone certificate is required and reported; without one th
   // events.once would reject on the 'error' the certificate_required alert raises: wait for close itself.
   await new Promise<void>((resolve) => anon.on('close', () => resolve()));
   assert.equal(seen.length, 1, 'no message accepted without a client certificate');
+  await tls.close();
+});
+
+test('one TLS listener, certificate requested but not required: LSC phone reported, cert-less and unverifiable clients served without one', async () => {
+  const seen: InboundMessage[] = [];
+  const tls: StreamTransport = new StreamTransport(echo200((bytes, inb) => {
+    seen.push(inb);
+    tls.sendOn(inb.source.connectionId!, bytes);
+  }), { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requestClientCertificate: true } });
+  const { port } = await tls.listen();
+  for (const [name, opts] of [
+    ['lsc', { cert: pem('phone.pem'), key: pem('phone.key') }],
+    ['none', {}],
+    ['rogue', { cert: pem('rogue.pem'), key: pem('rogue.key') }],
+  ] as const) {
+    const c = await tlsClient(port, opts);
+    c.write(options(name, 'TLS'));
+    assert.match(await readUntil(c, /\r\n\r\n/), new RegExp(`branch=z9hG4bK${name}`));
+    c.destroy();
+  }
+  assert.equal(seen.length, 3);
+  assert.equal(seen[0]!.source.peerCertificate?.subject, 'CN=SEP001122334455');
+  assert.equal(seen[0]!.source.peerCertificate?.issuer, 'CN=Test CAPF');
+  assert.equal(seen[1]!.source.peerCertificate, undefined, 'no certificate presented');
+  assert.equal(seen[2]!.source.peerCertificate, undefined, 'a certificate not chained to the CA is not handed up');
   await tls.close();
 });

@@ -10,8 +10,11 @@
  *   sizes). A framing error closes the connection (the stream cannot be
  *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
  *   stays up.
- * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter), optional client
- *   certificate request verified against the given CAs (mutual TLS with the CAPF-issued LSCs).
+ * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter). Asking for a client
+ *   certificate and refusing clients without one are separate settings, so one 5061 listener serves LSC phones
+ *   (mutual TLS, their certificate verified against the CAPF issuer and handed up) and certificate-less clients
+ *   (line users, softphones); whether a given device must present its LSC is the registrar's decision (its
+ *   security profile), not the listener's.
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -33,8 +36,14 @@ export interface TlsSettings {
   ciphers?: string;
   /** Lowest version; default TLSv1.2. */
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** Ask for a client certificate and refuse the handshake without a valid one; default false. */
+  /**
+   * Ask every client for a certificate (TLS CertificateRequest) and verify what it sends against `ca`; a client
+   * may still send none, or one that does not verify, and the connection stays up without `peerCertificate`.
+   * Default false.
+   */
   requestClientCertificate?: boolean;
+  /** Refuse the handshake unless the client presents a certificate that chains to `ca` (implies request); default false. */
+  requireClientCertificate?: boolean;
 }
 
 export interface StreamTransportOptions {
@@ -87,7 +96,8 @@ export class StreamTransport {
       ? createTlsServer({
         cert: t.cert, key: t.key, ca: t.ca, ciphers: t.ciphers ?? defaultTlsCiphers,
         minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true,
-        requestCert: t.requestClientCertificate ?? false, rejectUnauthorized: t.requestClientCertificate ?? false,
+        requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
+        rejectUnauthorized: t.requireClientCertificate ?? false,
       }, (s) => this.onConnection(s))
       : createTcpServer((s) => this.onConnection(s));
     // Handshake failures and resets are the peer's problem, never the daemon's.
@@ -117,6 +127,7 @@ export class StreamTransport {
     const port = socket.remotePort ?? 0;
     const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
     const tlsSocket = socket as TLSSocket;
+    // Only a certificate that verified against `ca` is handed up; one that did not is treated as none.
     if (this.kind === 'tls' && tlsSocket.authorized) {
       const c = tlsSocket.getPeerCertificate();
       if (c && c.fingerprint256) {
