@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import type { DigestAlgorithm } from '../core/digest.js';
 import type { Store } from '../../store/index.js';
 import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
+import { AutoregError, autoRegisterPhone } from '../../cluster/autoreg.js';
 
 /** An AOR's user part resolved to who may register it. */
 export type AorOwner =
@@ -24,6 +25,11 @@ export type AorOwner =
     }
   | { kind: 'user'; userid: string };
 
+/** A device found (or just added by autoregistration) by its name, with the number it registers on. */
+export type DeviceByName =
+  | { kind: 'device'; owner: Extract<AorOwner, { kind: 'device' }>; directoryNumber: string; autoRegistered: boolean }
+  | { kind: 'refused'; code: string; status: 404 | 503; reason: string };
+
 export interface Directory {
   realm(): string;
   lookupHa1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined;
@@ -32,6 +38,11 @@ export interface Directory {
   recordItlReport(device: string, sha256Hex: string, status: string, at: number): void;
   /** The phone unregistered: its report goes. */
   clearItlReport(device: string): void;
+  /**
+   * A REGISTER whose AOR is a device name (SEP + MAC): the device with its directory number, or, when the store
+   * does not know it, autoregistration (AutoRegistration parameter, src/cluster/autoreg.ts) with `model`.
+   */
+  deviceByName(name: string, model: string | undefined): DeviceByName;
 }
 
 export interface StoreDirectoryOptions {
@@ -101,6 +112,34 @@ export class StoreDirectory implements Directory {
       this.owners.set(user, o);
     }
     return o ?? undefined;
+  }
+
+  deviceByName(name: string, model: string | undefined): DeviceByName {
+    this.fresh();
+    const upper = name.toUpperCase();
+    let autoRegistered = false;
+    let d = this.store.getDevice(upper);
+    if (!d) {
+      if (model === undefined) return { kind: 'refused', code: 'ERR_SIP_AUTOREG_MODEL', status: 404, reason: 'Not Found (unknown device, and no model in User-Agent to autoregister it)' };
+      try {
+        const r = autoRegisterPhone(this.store, { deviceName: upper, model });
+        d = r.device;
+        autoRegistered = r.kind === 'registered';
+      } catch (err) {
+        if (!(err instanceof AutoregError)) throw err;
+        // Autoregistration off looks like any unknown AOR (404); a full range or the wrong mode is the server's state (503).
+        return err.code === 'ERR_AUTOREG_DISABLED'
+          ? { kind: 'refused', code: err.code, status: 404, reason: 'Not Found' }
+          : { kind: 'refused', code: err.code, status: 503, reason: `Service Unavailable (${err.message})` };
+      }
+      // The store changed: the next lookup reloads the caches (the new number must resolve at once).
+      this.checkedAt = -Infinity;
+      this.fresh();
+    }
+    if (!d.directoryNumber) return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.name} has no directory number)` };
+    const owner = this.resolveAor(d.directoryNumber);
+    if (owner?.kind !== 'device' || owner.device !== d.name) return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.directoryNumber} is not ${d.name}'s line)` };
+    return { kind: 'device', owner, directoryNumber: d.directoryNumber, autoRegistered };
   }
 
   private load(user: string): AorOwner | undefined {

@@ -18,6 +18,12 @@
  *  6. the ITL report: a phone states the hash of the ITL it holds in an `X-SBD-ITL-Hash` header (see
  *     ITL_REPORT_HEADER); the last binding of a device going away (unregister) deletes its report;
  *  7. 200 OK lists every current binding with its remaining expiry (§10.3 step 8).
+ *
+ * Autoregistration (DESIGN §2, src/cluster/autoreg.ts): a phone registering under its device name
+ * (`To: <sip:SEP001122334455@…>`, model from `User-Agent: Cisco-CP8845/…`) that the store does not know is added
+ * when the AutoRegistration parameter is on, with the next free number of AutoRegistrationDnRange; its binding is
+ * stored under that number and the 200 names it in P-Associated-URI (RFC 3455 §4.1), the number the phone then
+ * registers with after its config download. A known device may register under its name the same way.
  */
 import type { DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
@@ -77,12 +83,23 @@ export class Registrar {
     if (!isSipUri(to) || to.user === undefined || to.user === '') {
       return { response: makeResponse(req, 404, 'Not Found (To is not a SIP URI with a user part)'), result: 'rejected' };
     }
-    const user = to.user;
+    let user = to.user;
     const limiterKey = `${source.address}|${user}`;
     if (this.limiter.isBlocked(limiterKey, now)) {
       return { response: makeResponse(req, 403, 'Forbidden (too many failed authentication attempts)'), result: 'refused', user };
     }
-    const owner = this.directory.resolveAor(user);
+    let owner = this.directory.resolveAor(user);
+    let associated: HeaderField[] = [];
+    if (owner === undefined && DEVICE_NAME.test(user)) {
+      const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')));
+      if (d.kind === 'refused' && d.status === 503) return { response: makeResponse(req, 503, d.reason), result: 'refused', user };
+      if (d.kind === 'device') {
+        owner = d.owner;
+        user = d.directoryNumber;
+        associated = [{ name: 'P-Associated-URI', value: `<sip:${d.directoryNumber}@${to.host}>` }];
+      }
+      // Otherwise (autoregistration off, no model) it stays an unknown AOR: challenged, then 404 (not revealed).
+    }
     if (owner?.kind === 'device' && owner.mutualTls) {
       const fp = source.peerCertificate?.fingerprint256;
       if (source.transport !== 'tls' || fp === undefined || owner.lscFingerprint256 === null || fp !== owner.lscFingerprint256) {
@@ -109,7 +126,7 @@ export class Registrar {
       }
       this.limiter.recordSuccess(limiterKey);
     }
-    return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined);
+    return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined, associated);
   }
 
   /** The Authorization header for our realm (a request may carry one per realm, RFC 3261 §22.4). */
@@ -133,7 +150,7 @@ export class Registrar {
     return { response: makeResponse(req, 401, 'Unauthorized', extra), result: stale ? 'stale' : 'challenged', user };
   }
 
-  private updateBindings(req: SipRequest, source: MessageSource, now: number, aor: string, device: string | undefined): RegisterOutcome {
+  private updateBindings(req: SipRequest, source: MessageSource, now: number, aor: string, device: string | undefined, associated: HeaderField[]): RegisterOutcome {
     const callId = req.callId();
     const cseq = req.cseq().seq;
     const current = this.bindings.lookup(aor, now);
@@ -187,7 +204,7 @@ export class Registrar {
       else if (result === 'unregistered' && current.length > 0) this.directory.clearItlReport(device);
     }
     const extra: HeaderField[] = next.map((b) => ({ name: 'Contact', value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}` }));
-    extra.push({ name: 'Date', value: new Date(now).toUTCString() });
+    extra.push(...associated, { name: 'Date', value: new Date(now).toUTCString() });
     return { response: makeResponse(req, 200, 'OK', extra), result, user: aor };
   }
 
@@ -209,6 +226,14 @@ export class Registrar {
     for (const e of emptied) if (e.device) this.directory.clearItlReport(e.device);
     return emptied.length;
   }
+}
+
+const DEVICE_NAME = /^SEP[0-9A-F]{12}$/i;
+
+/** The model a Cisco phone names in its User-Agent ("Cisco-CP8845/14.2.1" → "8845"), if it does. */
+export function modelFromUserAgent(ua: string | undefined): string | undefined {
+  const m = ua === undefined ? null : /^\s*Cisco-CP-?([0-9A-Za-z]{3,8})\//.exec(ua);
+  return m ? m[1]!.toUpperCase() : undefined;
 }
 
 function sameContact(stored: string, uri: Uri): boolean {
