@@ -18,7 +18,7 @@ import { TftpClientPool } from '../../src/tftp/client.js';
 import { TvsServer } from '../../src/tvs/server.js';
 import { CapfServer } from '../../src/capf/server.js';
 import { bootSimPhone, type PhoneBootReport } from '../../src/sim/phone.js';
-import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
+import { poolOptionsFor, TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { TrustListViewCache } from '../../src/sim/trust-list-view.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
 import type { EndpointRedirect, ServiceEndpoint } from '../../src/sim/phone-config.js';
@@ -57,6 +57,9 @@ export interface Cluster {
   tftp: TftpServer;
   tvs: TvsServer;
   capf: CapfServer;
+  /** Stop sbd-tvsd (phones asking it get "connection refused"); `startTvs` brings up a new one. */
+  stopTvs(): Promise<void>;
+  startTvs(): Promise<void>;
   /** `sbd ARGS --state <this cluster>`; throws when the command fails, so a scenario never goes on after a failed step. */
   admin(...args: string[]): Promise<AdminResult>;
   /** The daemons take up a changed certificate now (they also would within their 2 s reload interval). */
@@ -79,25 +82,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const tftp = new TftpServer({ source, addresses: [ipv4], port: 0, logger: silentLogger });
   await tftp.listen();
   // Long reload intervals: the scenario says when a daemon takes up a new certificate (reloadServices).
-  const tvs = new TvsServer({ store: state.store, host: ipv4, port: 0, logger: silentLogger, reloadIntervalMs: 3_600_000 });
+  const newTvs = () => new TvsServer({ store: state.store, host: ipv4, port: 0, logger: silentLogger, reloadIntervalMs: 3_600_000 });
+  const tvs = newTvs();
   const capf = new CapfServer({ store: state.store, host: ipv4, port: 0, logger: silentLogger, reloadIntervalMs: 3_600_000 });
   const tvsAddr = await tvs.listen();
   const capfAddr = await capf.listen();
   endpoints.set(`${ipv4}:2445`, { host: ipv4, port: tvsAddr.port });
   endpoints.set(`${ipv4}:3804`, { host: ipv4, port: capfAddr.port });
   after(async () => {
-    await Promise.all([tftp.close(), tvs.close(), capf.close()]);
+    await Promise.all([tftp.close(), cluster.tvs.close(), capf.close()]);
     state.store.close();
   });
   const cluster: Cluster = {
     dir, ipv4, state, source, tftp, tvs, capf,
+    async stopTvs() {
+      await cluster.tvs.close();
+    },
+    async startTvs() {
+      cluster.tvs = newTvs();
+      const addr = await cluster.tvs.listen();
+      endpoints.set(`${ipv4}:2445`, { host: ipv4, port: addr.port });
+    },
     async admin(...args) {
       const r = await sbd([...args, '--state', dir]);
       if (r.code !== 0) throw new Error(`sbd ${args.join(' ')} exited ${r.code}: ${r.err}`);
       return r;
     },
     reloadServices() {
-      tvs.reload();
+      cluster.tvs.reload();
       capf.reload();
     },
   };
@@ -117,7 +129,9 @@ export interface Fleet {
 
 /** A folder of simulated phones and the TFTP client sockets they share. */
 export function fleet(): Fleet {
-  const pool = new TftpClientPool({ sockets: 16, localAddresses: ['127.0.0.1'] });
+  // Each socket on its own 127.1.x.y source address: sbd-tftpd's per-client limit then applies per socket, as it
+  // would per phone, instead of throttling the whole fleet as one client.
+  const pool = new TftpClientPool(poolOptionsFor({ host: '127.0.0.1', port: 69 }, 32));
   after(() => pool.close());
   return { dir: tempDir('sbd-phones-'), views: new TrustListViewCache(), pool };
 }
