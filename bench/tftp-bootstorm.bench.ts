@@ -12,6 +12,8 @@
  *   SBD_BENCH_SHAPES=paced,burst      (default both)
  *   SBD_BENCH_SERVERS=sbd,dnsmasq,atftpd,tftpd-hpa   (default all)
  *   SBD_BENCH_OPTIONS=512,1428,1428w8                (default all)
+ *   SBD_BENCH_REPEAT=3                runs of each configuration per server; the median (by files/s) is kept
+ *   SBD_BENCH_CPU_PROF=DIR            V8 CPU profile of the sbd-tftpd process
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -94,6 +96,11 @@ function printRow(r: Row): void {
 console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; files in ${root}`);
 console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
 
+// Every server runs for the whole bench and the runs interleave (each configuration on every server in turn,
+// SBD_BENCH_REPEAT times, median kept), so a change in the machine's background load hits all servers alike.
+const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? '1');
+const peers: Peer[] = [];
+const dead = new Set<Peer>();
 try {
   for (const name of SERVERS) {
     const peer = await startPeer(name);
@@ -103,14 +110,23 @@ try {
       continue;
     }
     notes.push(`${peer.name}: ${peer.note}`);
-    try {
-      for (const phones of PHONES) {
-        for (const shape of SHAPES) {
-          for (const key of OPTIONS) {
-            const o = optionSets[key];
-            if (!o) throw new Error(`unknown option set ${key}`);
+    peers.push(peer);
+  }
+  for (const phones of PHONES) {
+    for (const shape of SHAPES) {
+      for (const key of OPTIONS) {
+        const o = optionSets[key];
+        if (!o) throw new Error(`unknown option set ${key}`);
+        const { label, ...request } = o;
+        const runs = new Map<Peer, Row[]>();
+        for (let rep = 0; rep < REPEAT; rep++) {
+          for (const peer of peers) {
             if (o.windowsize && !peer.windowsize) continue;
-            const { label, ...request } = o;
+            if (!peer.alive()) {
+              if (!dead.has(peer)) notes.push(`${peer.name}: the server process died during the ${phones}-phone ${shape} run before ${label}`);
+              dead.add(peer);
+              continue;
+            }
             const cpu0 = peer.cpuSeconds();
             const r = await runStorm({
               server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request, files,
@@ -122,18 +138,22 @@ try {
               p50: percentile(r.bootMs, 50), p99: percentile(r.bootMs, 99), retx: r.retransmissions, genCpuS: r.genCpuS,
               srvCpuS: peer.cpuSeconds() - cpu0,
             };
-            rows.push(row);
-            printRow(row);
-            // Let the previous run's last transfers (dally, server-side timeouts) finish before the next one.
+            runs.set(peer, [...(runs.get(peer) ?? []), row]);
+            if (REPEAT > 1) printRow({ ...row, server: `(${row.server})` });
+            // Let this run's last transfers (dally, server-side timeouts) finish before the next one.
             await new Promise((res) => setTimeout(res, 1500));
           }
         }
+        for (const list of runs.values()) {
+          const median = [...list].sort((a, b) => a.filesPerS - b.filesPerS)[Math.floor(list.length / 2)]!;
+          rows.push(median);
+          printRow(median);
+        }
       }
-    } finally {
-      await peer.stop();
     }
   }
 } finally {
+  for (const peer of peers) await peer.stop();
   rmSync(root, { recursive: true, force: true });
 }
 

@@ -18,6 +18,8 @@ export interface Peer {
   note: string;
   /** CPU seconds used so far (user + system, reaped children included). */
   cpuSeconds(): number;
+  /** The server process is still running. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -113,7 +115,7 @@ export async function startSbd(root: string, address: string): Promise<Peer & { 
   const stop = stopper(child);
   return {
     name: 'sbd-tftpd', port, windowsize: true, note: 'defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)',
-    cpuSeconds: () => cpuOfPid(child.pid!),
+    cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null,
     counters: async () => {
       const line = next();
       child.kill('SIGUSR2');
@@ -137,7 +139,7 @@ export async function startDnsmasq(root: string, address: string, maxTransfers: 
     child.kill('SIGKILL');
     return `dnsmasq did not start: ${(err as Error).message}`;
   }
-  return { name: 'dnsmasq', port: 69, windowsize: false, note: `--tftp-max=${maxTransfers} (default 50)`, cpuSeconds: () => cpuOfPid(child.pid!), stop: stopper(child) };
+  return { name: 'dnsmasq', port: 69, windowsize: false, note: `--tftp-max=${maxTransfers} (default 50)`, cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
 }
 
 /** atftpd conflicts with tftpd-hpa as a Debian package; its binary is unpacked from the .deb instead. */
@@ -169,7 +171,7 @@ export async function startAtftpd(root: string, address: string, maxThreads: num
     child.kill('SIGKILL');
     return `atftpd did not start: ${(err as Error).message}`;
   }
-  return { name: 'atftpd', port, windowsize: true, note: `--maxthread ${maxThreads} (default 100)`, cpuSeconds: () => cpuOfPid(child.pid!), stop: stopper(child) };
+  return { name: 'atftpd', port, windowsize: true, note: `--maxthread ${maxThreads} (default 100)`, cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
 }
 
 export async function startTftpdHpa(root: string, address: string): Promise<Peer | string> {
@@ -183,5 +185,5 @@ export async function startTftpdHpa(root: string, address: string): Promise<Peer
     child.kill('SIGKILL');
     return `in.tftpd did not start: ${(err as Error).message}`;
   }
-  return { name: 'tftpd-hpa', port, windowsize: false, note: 'defaults (fork per request)', cpuSeconds: () => cpuOfPid(child.pid!), stop: stopper(child) };
+  return { name: 'tftpd-hpa', port, windowsize: false, note: 'defaults (fork per request)', cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
 }
