@@ -20,6 +20,17 @@ interface Fns {
 }
 
 let fns: Fns | undefined;
+let nodeClearError: (() => void) | undefined;
+
+/**
+ * node's own OpenSSL (linked into the node binary, its symbols global) can interpose on the libcrypto.so.3 calls
+ * made here, so a failed decryption may leave its error on node's queue rather than libcrypto.so.3's; the next
+ * node:crypto call (createPrivateKey) then fails with that stale "pkcs decoding error". Clear both queues.
+ */
+function clearNodeErrorQueue(): void {
+  nodeClearError ??= koffi.load(null as unknown as string).func('ERR_clear_error', 'void', []) as () => void;
+  nodeClearError();
+}
 
 function load(): Fns {
   if (fns) return fns;
@@ -66,6 +77,7 @@ export function rsaPkcs1Decrypt(privateKeyPem: string, ciphertext: Buffer): Buff
     return out.subarray(0, outlen[0]);
   } finally {
     f.ERR_clear_error();
+    clearNodeErrorQueue();
     if (ctx) f.EVP_PKEY_CTX_free(ctx);
     if (pkey) f.EVP_PKEY_free(pkey);
     f.BIO_free(bio);
