@@ -75,6 +75,11 @@ export interface BootResult {
   trust: PhoneTrust;
   /** The config the phone runs with, when one was accepted. */
   config: BootedConfig | undefined;
+  /**
+   * The verified encrypted-config stub, when there was one: it carries `<capfAuthMode>` and `<capfList>` so that
+   * a phone that cannot open its encrypted config can still reach CAPF for a (new) key (spec §2.2).
+   */
+  stub: Buffer | undefined;
 }
 
 function* fetch(name: string): Generator<BootStep, FetchResult, BootAnswer> {
@@ -133,7 +138,7 @@ function openEncrypted(input: BootInput, file: string, bytes: Buffer, stub: Buff
   }
 }
 
-function* configStep(input: BootInput, trust: PhoneTrust, decisions: Decision[]): Generator<BootStep, BootedConfig | undefined, BootAnswer> {
+function* configStep(input: BootInput, trust: PhoneTrust, decisions: Decision[], seen: { stub?: Buffer }): Generator<BootStep, BootedConfig | undefined, BootAnswer> {
   const sep = input.phone.name;
   const signedFirst = input.phone.securityByDefault && authenticatesConfigs(trust);
   const names = signedFirst ? [`${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml.sgn', 'XMLDefault.cnf.xml'] : [`${sep}.cnf.xml`, `${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml'];
@@ -151,6 +156,7 @@ function* configStep(input: BootInput, trust: PhoneTrust, decisions: Decision[])
   decisions.push(check.decision);
   if (!check.ok || !check.body) return undefined;
   if (!isEncryptedConfigStub(check.body)) return { file: name, xml: check.body, signed: true, encrypted: false };
+  seen.stub = check.body;
   const encName = `${sep}.cnf.xml.enc.sgn`;
   const enc = yield* fetch(encName);
   if (enc.kind !== 'file') {
@@ -170,6 +176,7 @@ export function* bootPhone(input: BootInput): Generator<BootStep, BootResult, Bo
   let trust = input.trust;
   trust = yield* listStep(input, trust, 'CTL', decisions);
   if (input.phone.securityByDefault) trust = yield* listStep(input, trust, 'ITL', decisions);
-  const config = yield* configStep(input, trust, decisions);
-  return { decisions, trust, config };
+  const seen: { stub?: Buffer } = {};
+  const config = yield* configStep(input, trust, decisions, seen);
+  return { decisions, trust, config, stub: seen.stub };
 }

@@ -56,11 +56,11 @@ function authFor(mode: number, phone: LoadedPhone, mic: { certPem: string; keyPe
 }
 
 function describe(result: EnrollResult, server: string, auth: CapfClientAuthInput): { text: string; installed: boolean } {
-  const method = auth.type === 'password' ? 'the authentication string' : auth.type === 'none' ? 'no proof (empty string)' : `its ${auth.type.toUpperCase()}`;
+  const method = auth.type === 'password' ? 'the authentication string' : auth.type === 'none' ? 'the empty authentication string' : `its ${auth.type.toUpperCase()}`;
   switch (result.operation) {
     case 'install': {
       const cert = new X509Certificate(result.lscPem);
-      return { text: `LSC installed by CAPF ${server}: serial ${cert.serialNumber.toLowerCase()}, issuer ${shortName(cert.issuer.replace(/\n/g, ';'))}, key ${keySpecText(result.keySpec)} made by the phone (proved with ${method})`, installed: true };
+      return { text: `LSC installed by CAPF ${server}: serial ${cert.serialNumber.toLowerCase()}, issuer ${shortName(cert.issuer.replace(/\n/g, ';'))}, key ${keySpecText(result.keySpec)} made by the phone (authenticated with ${method})`, installed: true };
     }
     case 'fetch':
       return { text: result.sent ? `CAPF ${server} fetched the phone's LSC` : `CAPF ${server} asked for the LSC; the phone has none`, installed: false };

@@ -104,8 +104,10 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
   const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, { deviceName: opts.deviceName, model, tvsServers: loaded.services.tvs });
   await savePhone(opts.stateDir, opts.deviceName, loaded.trust, result);
   let lscInstalled = false;
-  if (opts.capf && result.config) {
-    const services = phoneConfigServices(result.config.xml);
+  // The CAPF settings of the config just accepted, or of the verified stub of a config the phone cannot open.
+  const capfSource = result.config?.xml ?? result.stub;
+  if (opts.capf && capfSource) {
+    const services = phoneConfigServices(capfSource);
     const outcome = await runCapfOperation(opts.stateDir, opts.deviceName, { ...loaded, trust: result.trust, services }, services, opts.capf);
     if (outcome) {
       result.decisions.push(outcome.decision);
