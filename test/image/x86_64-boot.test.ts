@@ -4,7 +4,7 @@
  * password), `show status` and `show itl`; then, through systemd's debug shell on a second serial port: no
  * failed units, a daemon killed with SIGKILL comes back, a daemon that stops answering its watchdog (SIGSTOP)
  * is restarted, `systemd-analyze security` exposure; from the host, the guest's services answer on the tap
- * network; finally `utils system shutdown` powers the guest off cleanly. Timings are printed as it goes.
+ * network and simulated phones boot against its TFTP, TVS and CAPF (phones.ts); finally `utils system shutdown` powers the guest off cleanly. Timings are printed as it goes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
 import { Guest, elapsed, repo } from './guest.js';
+import { phoneChecks } from './phones.js';
 
 const BOOT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_PASSWORD = 'sbd-admin';
@@ -113,6 +114,9 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
       console.log(`# TVS accepts TCP on ${g.guestIp}:2445 from the host`);
     }
   });
+
+  // Simulated phones on the host against the guest's TFTP, TVS and CAPF; regeneration and mixed mode on the console.
+  if (daemons.includes('sbd-tftpd')) await phoneChecks(t, g);
 
   const victim = daemons[0];
   await t.test('kill -9 of a daemon: systemd restarts it (Restart=on-failure)', { skip: !victim && 'no daemon in this image' }, async () => {
