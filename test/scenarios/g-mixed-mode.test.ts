@@ -3,14 +3,17 @@
  * publisher's CallManager key, which the phones already hold as SAST in their ITL), and from then on phones
  * authenticate the ITL through the CTL. Autoregistration still works: an unknown phone trusts the CTL on first
  * use, takes the ITL through it and boots on the signed default config; when it registers, the registrar's
- * `autoRegisterPhone` (AutoRegistration on) gives it the next directory number, and at its next boot it gets a
+ * `autoRegisterPhone` (AutoRegistration on; the phone REGISTERs with sbd-sipd under its device name) gives it the next directory number, and at its next boot it gets a
  * config of its own, signed.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { autoRegisterPhone } from '../../src/cluster/autoreg.js';
+import { after } from 'node:test';
+import { silentLogger } from '../../src/lib/log.js';
+import { SipDaemon } from '../../src/sip/daemon.js';
+import { sipRegister } from './sip-register.js';
 import { Verdict } from '../../src/sim/decisions.js';
 import { PhoneFiles } from '../../src/sim/phone-folder.js';
 import { about, bootAll, fleet, phoneNames, startCluster, story } from './harness.js';
@@ -52,12 +55,19 @@ test('mixed mode: CTL served and trusted, ITL authenticated through the CTL, aut
     assert.match(about(r, 'config').text, /^config signature valid \(signed by sbd\.example, CTL record/, story(r));
   }
 
-  // It registers; the registrar adds it with the next free number of AutoRegistrationDnRange.
-  const numbers = fresh.map((name) => {
-    const reg = autoRegisterPhone(cluster.state.store, { deviceName: name, model: '8845' });
-    assert.equal(reg.kind, 'registered');
-    return reg.kind === 'registered' ? reg.directoryNumber : '';
-  });
+  // It registers with sbd-sipd under its device name; the registrar's autoRegisterPhone adds it with the next
+  // free number of AutoRegistrationDnRange and tells it that number.
+  const sip = new SipDaemon({ store: cluster.state.store, layout: cluster.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, logger: silentLogger });
+  const { udp } = await sip.listen();
+  after(() => sip.close());
+  const numbers: string[] = [];
+  for (const name of fresh) {
+    const reg = await sipRegister({ host: '127.0.0.1', port: udp, user: name, model: '8845' });
+    assert.equal(reg.status, 200, `${reg.status} ${reg.reason}`);
+    const associated = /<sip:(\d+)@/.exec(reg.get('P-Associated-URI') ?? '');
+    assert.ok(associated, 'the registrar tells the phone its number');
+    numbers.push(associated[1]!);
+  }
   assert.deepEqual(numbers, ['1000', '1001']);
   const list = await cluster.admin('device', 'list');
   for (const name of fresh) assert.match(list.out, new RegExp(`^${name}  8845  `, 'm'));
