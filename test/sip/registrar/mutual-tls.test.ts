@@ -6,30 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, type TLSSocket } from 'node:tls';
-import { issueLsc } from '../../../src/pki/lsc.js';
-import { privateKeyOf } from '../../../src/pki/identity-store.js';
 import { answerChallenge } from '../../../src/sip/core/digest.js';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import { StreamFramer } from '../../../src/sip/core/stream-framer.js';
 import type { SipResponse } from '../../../src/sip/core/message.js';
-import type { State } from '../../../src/cluster/state.js';
+import { addPhoneWithLsc } from '../lsc.js';
 import { addLineUser, makeState, startDaemon } from '../interop/harness.js';
-
-/** Adds an authenticated-profile phone with an LSC issued by the store's CAPF (as the CAPF daemon would). */
-function phoneWithLsc(state: State, deviceName: string, dn: string): { cert: string; key: string } {
-  const capf = state.store.currentCertificate('CAPF', 'sbd1')!;
-  const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const cert = issueLsc({
-    capfCertPem: capf.pem, capfKeyPem: privateKeyOf(capf), deviceName,
-    subjectPublicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    serial: randomBytes(8), now: new Date(Date.now() - 60_000),
-  });
-  state.store.addDevice({ name: deviceName, model: '8845', securityProfile: 'Authenticated Profile', directoryNumber: dn });
-  state.store.updateDevice(deviceName, { lscPem: cert.pem });
-  return { cert: cert.pem, key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
-}
 
 /** A TLS connection that sends a request and yields each response as it arrives. */
 async function tlsPeer(port: number, creds: { cert?: string; key?: string }) {
@@ -67,8 +51,8 @@ async function tlsPeer(port: number, creds: { cert?: string; key?: string }) {
 test('mutual TLS with a CAPF-issued LSC on the shared 5061 listener; refused without it; line users need none', { timeout: 120_000 }, async () => {
   // The daemon reads devices and credentials from the store at start (and on generation changes, at most once a second).
   const made = makeState();
-  const lsc1 = phoneWithLsc(made.state, 'SEP00AABBCCDD01', '2001');
-  const lsc2 = phoneWithLsc(made.state, 'SEP00AABBCCDD02', '2002');
+  const lsc1 = addPhoneWithLsc(made.state, 'SEP00AABBCCDD01', '2001');
+  const lsc2 = addPhoneWithLsc(made.state, 'SEP00AABBCCDD02', '2002');
   addLineUser(made.state, 'u4000', 'pw-4000');
   const h = await startDaemon({}, made);
   try {
@@ -109,7 +93,7 @@ test('mutual TLS with a CAPF-issued LSC on the shared 5061 listener; refused wit
 
 test('--require-client-cert: the listener itself refuses TLS clients without an LSC', { timeout: 120_000 }, async () => {
   const made = makeState();
-  const lsc = phoneWithLsc(made.state, 'SEP00AABBCCDD03', '2003');
+  const lsc = addPhoneWithLsc(made.state, 'SEP00AABBCCDD03', '2003');
   const h = await startDaemon({ requireClientCertificate: true }, made);
   try {
     const phone = await tlsPeer(h.ports.tls!, lsc);
