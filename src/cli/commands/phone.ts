@@ -1,4 +1,10 @@
-/** `sbd phone boot|storm`: the phone simulator from the command line (src/sim). */
+/**
+ * `sbd phone boot|storm|https|services`: the phone simulator from the command line (src/sim).
+ *   --tvs config           ask the TVS servers of the phone's own config (`<TVS><members>`), as a phone does
+ *   --tvs HOST[:PORT]      ask this TVS instead (an override)
+ *   --redirect FROM=TO     a configured endpoint listens elsewhere (e.g. 127.0.0.1:2445=127.0.0.1:40123)
+ *   --capf [--auth-string DIGITS]   run the CAPF operation the config asks for (boot only)
+ */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
@@ -8,15 +14,36 @@ import { deviceNameOfMac } from '../../sim/phone-folder.js';
 import { formatStormSummary, runStorm, stormLimits } from '../../sim/storm.js';
 import { parseServer, poolOptionsFor, TftpFetcher, type TftpFetcherOptions } from '../../sim/tftp-fetcher.js';
 import { TftpClientPool } from '../../tftp/client.js';
-import { tvsHook } from '../../sim/tvs-hook.js';
+import { configTvsHook, tvsHook } from '../../sim/tvs-hook.js';
+import { redirectFromPairs, type EndpointRedirect } from '../../sim/phone-config.js';
+import { openPhoneService } from '../../sim/https-service.js';
+import { checkTrustServices } from '../../sim/service-check.js';
 
-/** `--tvs HOST[:PORT]` (default port 2445): the phone may ask that TVS about signers it does not know. */
-function tvsOption(text: string | undefined) {
-  return text ? { verifyUnknownSigner: tvsHook(parseServer(text, 2445)) } : {};
+/** `--redirect FROM=TO` pairs (both HOST:PORT with an IP). */
+function redirectOption(pairs: readonly string[] | undefined): { redirect?: EndpointRedirect } {
+  if (!pairs?.length) return {};
+  return {
+    redirect: redirectFromPairs(pairs.map((p) => {
+      const [from, to, extra] = p.split('=');
+      if (!from || !to || extra !== undefined) throw new UsageError(`--redirect "${p}" is not FROM=TO (HOST:PORT=HOST:PORT)`);
+      return [parseServer(from), parseServer(to)] as const;
+    })),
+  };
 }
 
-const transferOpts = {
+/** `--tvs config` (the phone's config) or `--tvs HOST[:PORT]` (default port 2445); absent: no TVS. */
+function tvsOption(text: string | undefined, redirect: { redirect?: EndpointRedirect }) {
+  if (!text) return {};
+  return { verifyUnknownSigner: text === 'config' ? configTvsHook(redirect) : tvsHook(parseServer(text, 2445)) };
+}
+
+const serviceOpts = {
   tvs: { type: 'string' },
+  redirect: { type: 'string', multiple: true },
+} as const;
+
+const transferOpts = {
+  ...serviceOpts,
   blksize: { type: 'string' },
   windowsize: { type: 'string' },
   'timeout-ms': { type: 'string' },
@@ -36,9 +63,14 @@ export const commands: Command[] = [
   {
     path: ['phone', 'boot'],
     summary: 'boot one simulated Security-by-Default phone against a TFTP server and print its trust decisions',
-    usage: 'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs HOST[:PORT]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
+    usage: 'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--capf [--auth-string DIGITS]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
     async run(args, ctx) {
-      const { values } = parse(args, { server: { type: 'string' }, mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' }, ...transferOpts }, false);
+      const { values } = parse(args, {
+        server: { type: 'string' }, mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' },
+        capf: { type: 'boolean' }, 'auth-string': { type: 'string' }, ...transferOpts,
+      }, false);
+      if (values['auth-string'] !== undefined && !values.capf) throw new UsageError('--auth-string goes with --capf');
+      const redirect = redirectOption(values.redirect);
       const server = parseServer(required(values.server, '--server'));
       const deviceName = deviceNameOfMac(required(values.mac, '--mac'));
       const pool = new TftpClientPool(poolOptionsFor(server, 1));
@@ -48,7 +80,8 @@ export const commands: Command[] = [
           deviceName,
           ...(values.model ? { model: values.model } : {}),
           fetcher: new TftpFetcher(server, pool, fetchOptions(values)),
-          ...tvsOption(values.tvs),
+          ...tvsOption(values.tvs, redirect),
+          ...(values.capf ? { capf: { ...redirect, ...(values['auth-string'] ? { authString: values['auth-string'] } : {}) } } : {}),
         });
         if (values.json) ctx.out(JSON.stringify(report, null, 1));
         else {
@@ -65,7 +98,7 @@ export const commands: Command[] = [
   {
     path: ['phone', 'storm'],
     summary: 'boot many simulated phones at once (consecutive MACs) and print a summary',
-    usage: 'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--tvs HOST[:PORT]] [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
+    usage: 'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
     async run(args, ctx) {
       const { values } = parse(args, {
         server: { type: 'string' }, count: { type: 'string' }, state: { type: 'string' }, concurrency: { type: 'string' }, 'mac-base': { type: 'string' },
@@ -84,10 +117,46 @@ export const commands: Command[] = [
         ...(values['mac-base'] ? { macBase: values['mac-base'] } : {}),
         ...(values.model ? { model: values.model } : {}),
         fetch: fetchOptions(values),
-        ...tvsOption(values.tvs),
+        ...tvsOption(values.tvs, redirectOption(values.redirect)),
       });
       for (const line of formatStormSummary(summary)) ctx.out(line);
       return summary.failed === 0 ? 0 : 1;
+    },
+  },
+  {
+    path: ['phone', 'https'],
+    summary: "open an HTTPS phone service as the phone would: its server certificate must be an APP-SERVER of the phone's lists or vouched for by TVS",
+    usage: 'sbd phone https URL --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--timeout-ms N] [--show-body]',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'show-body': { type: 'boolean' }, ...serviceOpts });
+      const r = await openPhoneService({
+        url: required(positionals[0], 'URL'),
+        stateDir: required(values.state, '--state'),
+        deviceName: deviceNameOfMac(required(values.mac, '--mac')),
+        ...(values.model ? { model: values.model } : {}),
+        ...tvsOption(values.tvs, redirectOption(values.redirect)),
+        timeoutMs: intOption(values['timeout-ms'], '--timeout-ms', 10000, 1, 600_000),
+      });
+      ctx.out(r.decision.text);
+      if (values['show-body'] && r.body) ctx.out(r.body.toString('utf8'));
+      return r.status !== undefined && r.status < 400 ? 0 : 1;
+    },
+  },
+  {
+    path: ['phone', 'services'],
+    summary: "check that the TVS and CAPF servers of the phone's config present the certificates of its trust lists",
+    usage: 'sbd phone services --mac MAC --state DIR [--redirect FROM=TO]... [--timeout-ms N]',
+    async run(args, ctx) {
+      const { values } = parse(args, { mac: { type: 'string' }, state: { type: 'string' }, 'timeout-ms': { type: 'string' }, redirect: { type: 'string', multiple: true } }, false);
+      const decisions = await checkTrustServices({
+        stateDir: required(values.state, '--state'),
+        deviceName: deviceNameOfMac(required(values.mac, '--mac')),
+        ...redirectOption(values.redirect),
+        timeoutMs: intOption(values['timeout-ms'], '--timeout-ms', 10000, 1, 600_000),
+      });
+      if (decisions.length === 0) ctx.out("the phone's config names no TVS or CAPF server (has it booted?)");
+      for (const d of decisions) ctx.out(d.text);
+      return decisions.length > 0 && decisions.every((d) => d.verdict === 'accepted') ? 0 : 1;
     },
   },
 ];
