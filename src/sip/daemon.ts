@@ -153,7 +153,7 @@ export class SipDaemon {
     try {
       if (message.kind === 'response') {
         this.stats.responses++;
-        this.act(this.router.handleResponse(message));
+        this.act(this.router.handleResponse(message, source));
         return;
       }
       this.stats.requests++;
@@ -224,6 +224,10 @@ export class SipDaemon {
   }
 
   private act(a: RouterAction): void {
+    if (a.type === 'several') {
+      for (const x of a.actions) this.act(x);
+      return;
+    }
     if (a.type === 'drop') {
       this.stats.dropped++;
       return;

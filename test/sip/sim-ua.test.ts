@@ -69,3 +69,32 @@ test('two simulated phones: TLS + digest + ITL report, SRTP call both ways throu
     await h.close();
   }
 });
+
+test('Block Unencrypted Calls: an answer that drops SRTP is refused — callee gets ACK + BYE, caller 488', { timeout: 180_000 }, async () => {
+  const made = makeState();
+  addLineUser(made.state, 'u7001', 'pw-1');
+  addLineUser(made.state, 'u7002', 'pw-2');
+  made.state.store.setParam('BlockUnencryptedCalls', 'true');
+  const h = await startDaemon({}, made);
+  const phones: SipPhone[] = [];
+  try {
+    const flow = { transport: 'tls' as const, host: '127.0.0.1', port: h.ports.tls! };
+    let incoming: (c: Call) => void = () => {};
+    const gotCall = new Promise<Call>((resolve) => { incoming = resolve; });
+    const caller = await SipPhone.connect({ flow, line: 'u7001', credentials: { username: 'u7001', password: 'pw-1' } });
+    // A callee that answers with plain RTP whatever it is offered (no suite of its own).
+    const callee = await SipPhone.connect({ flow, line: 'u7002', credentials: { username: 'u7002', password: 'pw-2' }, suites: [], onCall: (c) => incoming(c) });
+    phones.push(caller, callee);
+    await caller.register();
+    await callee.register();
+    await assert.rejects(caller.call('u7002'), (e: unknown) => e instanceof SipUaError && e.status === 488);
+    const answered = await gotCall;
+    assert.equal(answered.suite, undefined, 'the callee answered RTP');
+    await answered.confirmed; // sbd's ACK for the callee's 2xx
+    assert.equal(await answered.ended, 'remote-bye', 'sbd hung the callee up');
+    assert.equal(caller.calls.size, 0);
+  } finally {
+    for (const p of phones) p.close();
+    await h.close();
+  }
+});

@@ -20,7 +20,8 @@
  *     404, as CUCM answers an unreachable number), presence SUBSCRIBE needs the presence groups' policy (else
  *     403); unregistered numbers go to a trunk by route pattern in a reachable partition; else 404;
  *  4. an SDP offer passes the SRTP policy (crypto-policy.ts: 488 when Block Unencrypted Calls refuses it) and
- *     both phones get the secure-call indication (on the forwarded INVITE and on the 2xx);
+ *     both phones get the secure-call indication (on the forwarded INVITE and on the 2xx); an answer that drops
+ *     SRTP under Block Unencrypted Calls is refused (refuse-answer.ts: ACK + BYE to the callee, 488 to the caller);
  *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658), our Via
  *     with the deterministic branch on top.
  * A response: our top Via is removed and the response goes to the next Via (over the connection it came on).
@@ -36,6 +37,7 @@ import type { Registrar } from '../registrar/registrar.js';
 import type { Directory } from '../registrar/directory.js';
 import { answerIsSecure, checkOffer, SECURITY_INDICATION } from '../sdp/crypto-policy.js';
 import { makeResponse } from './make-response.js';
+import { refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';
 
 export type Target =
@@ -45,7 +47,9 @@ export type Target =
 export type RouterAction =
   | { type: 'respond'; response: SipResponse }
   | { type: 'forward'; message: SipMessage; target: Target }
-  | { type: 'drop'; reason: string };
+  | { type: 'drop'; reason: string }
+  /** Several sends, in order (refusing an unencrypted answer: ACK and BYE to the callee, 488 to the caller). */
+  | { type: 'several'; actions: RouterAction[] };
 
 export interface Listener {
   transport: TransportKind;
@@ -115,7 +119,8 @@ export class Router {
     return this.forward(req, source, target, mf - 1, !inDialog && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method));
   }
 
-  handleResponse(res: SipResponse): RouterAction {
+  /** `source`: the flow the response came over (where the callee is, for an answer that must be refused). */
+  handleResponse(res: SipResponse, source?: MessageSource): RouterAction {
     const vias = res.via();
     const top = vias[0];
     if (!top || !(top.params.get('branch') ?? '').startsWith(BRANCH_PREFIX) || !this.listeners.some((l) => sameHost(l.host, top.host) && l.port === top.port)) {
@@ -124,14 +129,29 @@ export class Router {
     if (vias.length < 2) return { type: 'drop', reason: 'response with no Via left after ours' };
     removeTopVia(res);
     const next = res.topVia();
-    if (res.status >= 200 && res.status < 300 && res.cseq().method === 'INVITE' && res.body.length > 0) {
-      setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(answerIsSecure(res.body, this.deps.routing.cryptoPolicy())));
-    }
     const rport = next.params.get('rport');
     const address = next.params.get('received') ?? stripBrackets(next.host);
     const port = rport !== undefined && rport !== null && /^[0-9]+$/.test(rport) ? Number(rport) : next.port ?? (next.transport === 'TLS' ? 5061 : 5060);
     const transport = next.transport.toLowerCase() as TransportKind;
-    return { type: 'forward', message: res, target: { kind: 'address', transport, host: address, port } };
+    const back: Target = { kind: 'address', transport, host: address, port };
+    if (res.status >= 200 && res.status < 300 && res.cseq().method === 'INVITE' && res.body.length > 0) {
+      const policy = this.deps.routing.cryptoPolicy();
+      const secure = answerIsSecure(res.body, policy);
+      // Step 4 for answers: the offer passed with SRTP, the answer dropped it; refuse without a B2BUA (refuse-answer.ts).
+      if (!secure && policy.blockUnencrypted && source) {
+        const l = this.listenerFor(source.transport);
+        const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, 'Block Unencrypted Calls: the answer has no SRTP');
+        if (r) {
+          const callee: Target = { kind: 'flow', source };
+          return { type: 'several', actions: [
+            { type: 'forward', message: r.ack, target: callee }, { type: 'forward', message: r.bye, target: callee },
+            { type: 'forward', message: r.refusal, target: back },
+          ] };
+        }
+      }
+      setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure));
+    }
+    return { type: 'forward', message: res, target: back };
   }
 
   private respond(req: SipRequest, status: number, reason: string, extra: HeaderField[] = []): RouterAction {
