@@ -98,7 +98,8 @@ export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
       serverCert = peer && 'raw' in peer && peer.raw ? Buffer.from(peer.raw) : Buffer.alloc(0);
       let ok = false;
       try {
-        ok = serverCert.length > 0 && (trusted ? trusted.some((t) => t.equals(serverCert)) : opts.checkServerCert!(serverCert));
+        // A resumed session (TLS 1.3 tickets carry no certificate) was pinned on the handshake that created it.
+        ok = (opts.session !== undefined && socket.isSessionReused()) || serverCert.length > 0 && (trusted ? trusted.some((t) => t.equals(serverCert)) : opts.checkServerCert!(serverCert));
       } catch (err) {
         return finish(new TvsError(TvsErrorCode.serverCertificate, `TVS server certificate refused: ${(err as Error).message}`, { cause: err }));
       }
