@@ -2,15 +2,21 @@
  * sbd-tftpd's I/O shell: UDP sockets, the timer sweep, limits, counters and log lines around the pure cores in
  * ./core. Read-only (RFC 1350 write requests are refused with error 2).
  *
- * Each transfer gets its own socket on an ephemeral port (its TID, RFC 1350 §4). A datagram that reaches a
- * transfer's socket from any other address or port gets error 5 and the transfer carries on. A retransmitted RRQ
+ * Each running transfer has a socket on an ephemeral port to itself (its TID, RFC 1350 §4). A datagram that reaches
+ * a transfer's socket from any other address or port gets error 5 and the transfer carries on. Those sockets are
+ * pooled rather than created and closed per transfer (socket, bind, epoll add/remove and close cost more than the
+ * transfer's own packets in a boot storm): when a transfer ends its socket rests for `tidReuseDelayMs` — late packets
+ * from the peer it served are dropped quietly, anyone else gets error 5 — then joins the back of the free queue, and
+ * a new transfer takes the socket at its front, so a port returns to service as late as possible. Up to
+ * `maxIdleSockets` rest in the pool; more are closed. A retransmitted RRQ
  * (same client address, port and name as a running transfer the client has not acknowledged yet) is ignored: the
  * running transfer's own retransmissions answer it. Once the client has acknowledged something, the same request
  * again is a new download (a client that just sent its final ACK may ask for the file again at once). Over the concurrency limits a request is dropped without reply, so a client
  * retransmits it later instead of giving up on an error.
  */
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { TransferAction } from './core/actions.js';
 import { TftpError, TftpErrorCode, printable } from './core/errors.js';
 import { checkFilename, MAX_FILENAME_LENGTH_DEFAULT } from './core/filename.js';
@@ -54,6 +60,12 @@ export interface TftpServerOptions {
   recvBufferSize?: number;
   /** How often transfer deadlines are checked. Default 20 ms. */
   timerResolutionMs?: number;
+  /** How long a transfer socket rests after its transfer ended before another transfer may use its port (late
+   *  ACKs of the old transfer are dropped meanwhile, not mistaken for the new one's). Default 1000 ms. */
+  tidReuseDelayMs?: number;
+  /** Transfer sockets kept open for reuse while no transfer uses them. Default 1024; 0 closes each socket when its
+   *  transfer ends (a fresh port per transfer). */
+  maxIdleSockets?: number;
   /** Log lines per second for refused requests and failed transfers; the rest are counted. Default 100. */
   maxLogLinesPerSecond?: number;
   logger?: Logger;
@@ -78,7 +90,18 @@ const defaults: Resolved = {
   netascii: true,
   recvBufferSize: 4 * 1024 * 1024,
   timerResolutionMs: 20,
+  tidReuseDelayMs: 1000,
+  maxIdleSockets: 1024,
   maxLogLinesPerSecond: 100,
+};
+
+/** Every address this server sends to or binds is an IP literal (from recvmsg or the options); dgram's default
+ *  lookup would still defer each send by a tick through dns.lookup. Anything else goes to dns.lookup. (Node calls
+ *  this with the family number, whatever @types/node says; dns.lookup takes either.) */
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+const literalLookup = (address: string, options: LookupOneOptions | number, callback: LookupCallback): void => {
+  if (isIP(address)) callback(null, address, typeof options === 'number' ? options : isIP(address));
+  else dnsLookup(address, options as LookupOneOptions, callback);
 };
 
 export interface TftpServerCounters {
@@ -106,10 +129,23 @@ interface Active {
   key: string;
   client: TftpClientInfo;
   filename: string;
-  socket: dgram.Socket | undefined;
+  tid: TransferSocket | undefined;
   core: ServerTransfer | undefined;
   deadline: number;
   closed: boolean;
+}
+
+/** A pooled transfer socket: its port is the server's TID of whichever transfer holds it. */
+interface TransferSocket {
+  socket: dgram.Socket;
+  /** Pool it returns to: `family|local address`. */
+  pool: string;
+  transfer: Active | undefined;
+  /** The peer of the transfer that last ended here, and until when its late packets are dropped quietly. */
+  lastAddress: string;
+  lastPort: number;
+  restUntil: number;
+  broken: boolean;
 }
 
 export class TftpServer {
@@ -129,6 +165,12 @@ export class TftpServer {
   /** Running transfers the client has not acknowledged yet, by `address|port|filename` (duplicate RRQs). */
   private readonly unacknowledged = new Map<string, Active>();
   private readonly perClient = new Map<string, number>();
+  /** Transfer sockets ready for a new transfer, per pool, oldest-rested first. */
+  private readonly free = new Map<string, TransferSocket[]>();
+  private idleCount = 0;
+  /** Sockets whose transfer ended, in order of ending (so of restUntil). */
+  private resting: TransferSocket[] = [];
+  private readonly allSockets = new Set<TransferSocket>();
   private sweep: NodeJS.Timeout | undefined;
   private closing = false;
   private logWindowStart = 0;
@@ -149,7 +191,7 @@ export class TftpServer {
 
   async listen(): Promise<void> {
     for (const address of this.options.addresses) {
-      const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: this.options.recvBufferSize });
+      const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: this.options.recvBufferSize, lookup: literalLookup });
       socket.on('message', (msg, rinfo) => this.onRequest(socket, msg, rinfo));
       socket.on('error', (err) => this.logger.error('socket-error', { address, err }));
       await new Promise<void>((resolve, reject) => {
@@ -179,6 +221,9 @@ export class TftpServer {
     this.closing = true;
     if (this.sweep) clearInterval(this.sweep);
     for (const a of [...this.active]) this.release(a);
+    for (const t of this.allSockets) this.discard(t);
+    this.free.clear();
+    this.resting = [];
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
   }
@@ -223,18 +268,42 @@ export class TftpServer {
       this.logLimited('request-dropped', { client, filename: printable(filename), reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers' });
       return;
     }
-    const a: Active = { key, client, filename, socket: undefined, core: undefined, deadline: Infinity, closed: false };
+    const a: Active = { key, client, filename, tid: undefined, core: undefined, deadline: Infinity, closed: false };
     this.active.add(a);
     this.unacknowledged.set(key, a);
     this.perClient.set(client.address, n + 1);
     void this.startTransfer(socket, a, packet.options, mode === 'netascii');
   }
 
-  private async startTransfer(main: dgram.Socket, a: Active, options: Parameters<typeof negotiate>[0], netascii: boolean): Promise<void> {
-    let data: Buffer;
-    let core: ServerTransfer;
+  private startTransfer(main: dgram.Socket, a: Active, options: Parameters<typeof negotiate>[0], netascii: boolean): void {
+    let opened;
     try {
-      const raw = await this.source.open(a.filename, a.client);
+      opened = this.source.open(a.filename, a.client);
+    } catch (err) {
+      return this.openFailed(main, a, err);
+    }
+    // A source that answers synchronously (the folder source for small files, cached generated files) starts the
+    // transfer in this same turn of the event loop.
+    if (opened instanceof Promise) {
+      opened.then((raw) => this.opened(main, a, raw, options, netascii), (err: unknown) => this.openFailed(main, a, err));
+    } else {
+      this.opened(main, a, opened, options, netascii);
+    }
+  }
+
+  private openFailed(main: dgram.Socket, a: Active, err: unknown): void {
+    this.release(a);
+    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
+    if (!(err instanceof SbdError)) this.logger.error('source-error', { filename: printable(a.filename), err });
+    if (this.closing) return;
+    this.refuse(main, a.client, e, a.filename);
+  }
+
+  private opened(main: dgram.Socket, a: Active, raw: Buffer, options: Parameters<typeof negotiate>[0], netascii: boolean): void {
+    if (a.closed || this.closing) return;
+    let core: ServerTransfer;
+    let data: Buffer;
+    try {
       data = netascii ? toNetascii(raw) : raw;
       const o = this.options;
       const { params, oack } = negotiate(options, data.length, {
@@ -242,45 +311,97 @@ export class TftpServer {
       });
       core = new ServerTransfer(data, params, oack, { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries });
     } catch (err) {
-      this.release(a);
-      const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
-      if (!(err instanceof SbdError)) this.logger.error('source-error', { filename: printable(a.filename), err });
-      if (this.closing) return;
-      return this.refuse(main, a.client, e, a.filename);
+      return this.openFailed(main, a, err);
     }
-    if (a.closed || this.closing) return;
-    const socket = dgram.createSocket(a.client.family === 'IPv6' ? 'udp6' : 'udp4');
-    a.socket = socket;
     a.core = core;
-    socket.on('message', (msg, rinfo) => {
-      if (rinfo.port !== a.client.port || rinfo.address !== a.client.address) {
-        // RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed.
-        this.counters.unknownTid++;
-        this.sendError(socket, rinfo.port, rinfo.address, TftpErrorCode.unknownTransferId, 'unknown transfer ID');
-        return;
-      }
-      this.apply(a, core.receive(msg, this.clock.now()));
-      if (core.acknowledged && this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
-    });
-    socket.on('error', (err) => {
-      this.logLimited('transfer-socket-error', { client: a.client, err });
-      this.finish(a, false, `socket error: ${err.message}`);
-    });
-    socket.bind({ port: 0, address: this.localAddress.get(main) }, () => {
-      if (a.closed) return;
+    const begin = (tid: TransferSocket): void => {
+      if (a.closed || this.closing) return this.putBack(tid);
+      tid.transfer = a;
+      a.tid = tid;
       this.counters.transfersStarted++;
       this.logger.log('debug', 'transfer-start', { client: a.client, filename: a.filename, bytes: data.length, ...core.params });
       this.apply(a, core.start(this.clock.now()));
+    };
+    const pool = `${a.client.family}|${this.localAddress.get(main)}`;
+    const ready = this.free.get(pool);
+    if (ready && ready.length > 0) {
+      this.idleCount--;
+      return begin(ready.shift()!);
+    }
+    this.newTransferSocket(pool, a.client.family, this.localAddress.get(main)!, begin);
+  }
+
+  private newTransferSocket(pool: string, family: 'IPv4' | 'IPv6', address: string, then: (t: TransferSocket) => void): void {
+    const socket = dgram.createSocket({ type: family === 'IPv6' ? 'udp6' : 'udp4', lookup: literalLookup });
+    const t: TransferSocket = { socket, pool, transfer: undefined, lastAddress: '', lastPort: -1, restUntil: 0, broken: false };
+    this.allSockets.add(t);
+    socket.on('message', (msg, rinfo) => this.onTransferPacket(t, msg, rinfo));
+    socket.on('error', (err) => {
+      const a = t.transfer;
+      this.logLimited('transfer-socket-error', { client: a?.client, err });
+      t.broken = true;
+      if (a) this.finish(a, false, `socket error: ${err.message}`);
+      this.discard(t);
     });
+    socket.bind({ port: 0, address }, () => then(t));
+  }
+
+  private onTransferPacket(t: TransferSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const a = t.transfer;
+    if (a === undefined || rinfo.port !== a.client.port || rinfo.address !== a.client.address) {
+      // Late packets of the transfer that just ended here (a repeated final ACK) are not worth an error.
+      if (a === undefined && rinfo.port === t.lastPort && rinfo.address === t.lastAddress && this.clock.now() < t.restUntil) return;
+      // RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed.
+      this.counters.unknownTid++;
+      this.sendError(t.socket, rinfo.port, rinfo.address, TftpErrorCode.unknownTransferId, 'unknown transfer ID');
+      return;
+    }
+    const core = a.core!;
+    this.apply(a, core.receive(msg, this.clock.now()));
+    if (core.acknowledged && this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
+  }
+
+  /** A socket whose transfer ended: rest, then free (or closed when the pool is full, broken or shutting down). */
+  private putBack(t: TransferSocket): void {
+    const a = t.transfer;
+    t.transfer = undefined;
+    if (this.closing || t.broken || this.options.maxIdleSockets <= 0) return this.discard(t);
+    if (a) {
+      t.lastAddress = a.client.address;
+      t.lastPort = a.client.port;
+      t.restUntil = this.clock.now() + this.options.tidReuseDelayMs;
+      this.resting.push(t);
+    } else {
+      this.makeFree(t);
+    }
+  }
+
+  private makeFree(t: TransferSocket): void {
+    if (t.broken || this.closing) return;
+    if (this.idleCount >= this.options.maxIdleSockets) return this.discard(t);
+    let q = this.free.get(t.pool);
+    if (!q) this.free.set(t.pool, (q = []));
+    q.push(t);
+    this.idleCount++;
+  }
+
+  private discard(t: TransferSocket): void {
+    if (!this.allSockets.delete(t)) return;
+    t.broken = true;
+    try {
+      t.socket.close();
+    } catch {
+      /* already closed after an error */
+    }
   }
 
   private apply(a: Active, actions: TransferAction[]): void {
     for (const act of actions) {
       if (act.type === 'send') {
-        if (a.closed || !a.socket) return;
+        if (a.closed || !a.tid) return;
         this.counters.bytesSent += act.bytes.length;
         if (act.bytes.readUInt16BE(0) === Opcode.ERROR) this.countError(act.bytes.readUInt16BE(2));
-        a.socket.send(act.bytes, act.port ?? a.client.port, a.client.address);
+        a.tid.socket.send(act.bytes, act.port ?? a.client.port, a.client.address);
       } else if (act.type === 'timer') {
         a.deadline = act.at;
       } else {
@@ -311,17 +432,14 @@ export class TftpServer {
     const n = (this.perClient.get(a.client.address) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(a.client.address);
     else this.perClient.set(a.client.address, n);
-    if (a.socket) {
-      try {
-        a.socket.close();
-      } catch {
-        /* already closed after an error */
-      }
-    }
+    if (a.tid) this.putBack(a.tid);
   }
 
   private onSweep(): void {
     const now = this.clock.now();
+    let rested = 0;
+    while (rested < this.resting.length && this.resting[rested]!.restUntil <= now) this.makeFree(this.resting[rested++]!);
+    if (rested > 0) this.resting = this.resting.slice(rested);
     for (const a of this.active) {
       if (a.deadline <= now && a.core) {
         a.deadline = Infinity;

@@ -185,7 +185,7 @@ test('folder source cache: within cacheTtlMs the same bytes, after it the new on
   assert.equal((await src.open('cached.txt')).toString(), 'one');
   now = 1000;
   assert.equal((await src.open('cached.txt')).toString(), 'two');
-  await assert.rejects(src.open('later.txt'), /file not found/);
+  await assert.rejects(async () => src.open('later.txt'), /file not found/);
   writeFileSync(join(fx.root, 'later.txt'), 'here');
   assert.equal((await src.open('later.txt')).toString(), 'here');
   // 2856 + 1428 > 3000: the older entry leaves.
@@ -194,4 +194,21 @@ test('folder source cache: within cacheTtlMs the same bytes, after it the new on
   writeFileSync(join(fx.root, 'f2856.bin'), 'changed');
   assert.equal((await src.open('f2856.bin')).toString(), 'changed', 'evicted, so read again');
   writeFileSync(join(fx.root, 'f2856.bin'), fx.files.get('f2856.bin')!);
+});
+
+test('folder source: files over syncReadMaxBytes are read asynchronously with the same bytes and the same refusals', async () => {
+  const { FolderFileSource } = await import('../../src/tftp/file-source.js');
+  const sync = new FolderFileSource(fx.root);
+  const small = sync.open('f4097.bin');
+  assert.ok(Buffer.isBuffer(small), 'a small file is answered synchronously');
+  assert.deepEqual(small, fx.files.get('f4097.bin'));
+  const asyncSource = new FolderFileSource(fx.root, { syncReadMaxBytes: 1000 });
+  const big = asyncSource.open('big.bin');
+  assert.ok(big instanceof Promise, 'a file over syncReadMaxBytes is read asynchronously');
+  assert.deepEqual(await big, fx.files.get('big.bin'));
+  assert.deepEqual(await asyncSource.open('f1024.bin'), fx.files.get('f1024.bin'));
+  assert.deepEqual(await asyncSource.open('f0.bin'), Buffer.alloc(0));
+  await assert.rejects(async () => asyncSource.open('adir'), /is a directory/);
+  await assert.rejects(async () => asyncSource.open('escape.txt'), /resolves outside the TFTP root/);
+  await assert.rejects(async () => new FolderFileSource(join(fx.root, 'no-such-root')).open('f1.bin'), /TFTP root .* is not readable/);
 });
