@@ -189,6 +189,16 @@ export class TftpServer {
     return this.active.size;
   }
 
+  /** Transfer sockets open now: in use, resting after their transfer, or free. */
+  get transferSockets(): number {
+    return this.allSockets.size;
+  }
+
+  /** Transfer sockets free for the next transfer (at most maxIdleSockets). */
+  get idleSockets(): number {
+    return this.idleCount;
+  }
+
   async listen(): Promise<void> {
     for (const address of this.options.addresses) {
       const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: this.options.recvBufferSize, lookup: literalLookup });

@@ -72,6 +72,72 @@ test('a datagram from an unknown TID gets error 5 and the transfer goes on to th
   intruder.socket.close();
 });
 
+test('transfer sockets are pooled: the peer just served is ignored while its port rests, others get error 5, then the port serves a new transfer', async () => {
+  const own = await startFixture(standardFiles(), { addresses: ['127.0.0.1'], tidReuseDelayMs: 200, maxIdleSockets: 2 });
+  try {
+    const port = own.server.port;
+    /** Fetch f1024.bin (3 blocks of 512) by hand; returns the server's TID. */
+    const fetch = async (peer: Awaited<ReturnType<typeof rawPeer>>): Promise<number> => {
+      peer.send(encodeRequest(Opcode.RRQ, 'f1024.bin', 'octet'), port);
+      const chunks: Buffer[] = [];
+      let tid = 0;
+      for (let block = 1; block <= 3; block++) {
+        const p = await peer.next();
+        assert.ok(p.packet.opcode === Opcode.DATA && p.packet.block === block, JSON.stringify(p.packet));
+        if (p.packet.opcode !== Opcode.DATA) break;
+        tid = p.port;
+        chunks.push(p.packet.data);
+        peer.send(encodeAck(block), tid);
+      }
+      assert.ok(Buffer.concat(chunks).equals(own.files.get('f1024.bin')!));
+      return tid;
+    };
+    const first = await rawPeer();
+    const other = await rawPeer('127.0.0.9');
+    const tid = await fetch(first);
+    while (own.server.activeTransfers > 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(own.server.transferSockets, 1);
+    assert.equal(own.server.idleSockets, 0, 'resting, not free yet');
+    // The peer just served repeats its final ACK: dropped quietly. Anyone else at that port: error 5.
+    const before = own.server.counters.unknownTid;
+    first.send(encodeAck(3), tid);
+    other.send(encodeAck(3), tid);
+    const answer = await other.next();
+    assert.deepEqual(answer.packet, { opcode: Opcode.ERROR, errorCode: 5, message: 'unknown transfer ID' });
+    assert.equal(answer.port, tid);
+    assert.equal(own.server.counters.unknownTid, before + 1, 'only the stranger was answered');
+    assert.equal(first.inbox.length, 0);
+    // After the rest the same port serves the next transfer (one socket in the pool), as a fresh TID.
+    while (own.server.idleSockets < 1) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await fetch(other), tid);
+    // A free socket answers anyone with error 5 once its rest is over, the peer it served included.
+    while (own.server.idleSockets < 1) await new Promise((r) => setTimeout(r, 20));
+    first.send(encodeAck(3), tid);
+    assert.equal((await first.next()).packet.opcode, Opcode.ERROR);
+    // maxIdleSockets bounds what stays open: five transfers at once need five sockets, two remain.
+    const peers = await Promise.all([1, 2, 3, 4, 5].map((i) => rawPeer(`127.0.1.${i}`)));
+    await Promise.all(peers.map((p) => fetch(p)));
+    assert.ok(own.server.transferSockets >= 5);
+    while (own.server.transferSockets > 2) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(own.server.idleSockets, 2);
+    for (const p of [first, other, ...peers]) p.socket.close();
+  } finally {
+    await own.close();
+  }
+});
+
+test('maxIdleSockets 0: every transfer socket is closed when its transfer ends', async () => {
+  const own = await startFixture(standardFiles(), { addresses: ['127.0.0.1'], maxIdleSockets: 0 });
+  try {
+    const r = await fetchFile({ server: '127.0.0.1', port: own.server.port, name: 'f4097.bin', blksize: 1428 });
+    assert.ok(r.data.equals(own.files.get('f4097.bin')!));
+    while (own.server.activeTransfers > 0) await new Promise((res) => setTimeout(res, 5));
+    assert.equal(own.server.transferSockets, 0);
+  } finally {
+    await own.close();
+  }
+});
+
 test('a retransmitted RRQ does not start a second transfer', async () => {
   const port = portOf(fx.server, 'IPv4');
   const peer = await rawPeer();
