@@ -10,6 +10,8 @@
  * from which the steady-state CPU of 10,000 phones refreshing every 1800 s follows.
  *
  * SBD_BENCH_N (default 10000) registrations per row. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
+ * SBD_BENCH_ROWS (e.g. "UDP,TCP") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
+ * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,7 +91,8 @@ writeFileSync(join(root, 'register.xml'), readFileSync(join(import.meta.dirname,
 interface Server { name: string; udp: number; tcp: number; tls: number; pid: number }
 
 async function startSbd(): Promise<Server> {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip', '--state', stateDir,
+  const prof = process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : [];
+  const p = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip', '--state', stateDir,
     '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
   children.push(p);
   const line = await new Promise<string>((resolve, reject) => {
@@ -185,6 +188,7 @@ function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{
     p.on('close', () => {
       const seconds = (performance.now() - t0) / 1000;
       const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+      if (process.env.SBD_BENCH_DEBUG) console.error(out.slice(-3500));
       resolve({ ok: num('Successful call'), failed: num('Failed call'), seconds });
     });
   });
@@ -213,7 +217,9 @@ async function main(): Promise<void> {
   for (const s of [sbd, kam]) await sipp(s.udp, 'u1', Math.min(N, 2000));
   let sbdCpuPerReg = 0;
   let memPerReg = 0;
+  const only = process.env.SBD_BENCH_ROWS?.split(',').map((x) => x.trim().toUpperCase());
   for (const [row, port, t, n] of cases) {
+    if (only && !only.some((o) => row.toUpperCase().startsWith(o))) continue;
     const rates: Record<string, number> = {};
     for (const s of [sbd, kam]) {
       const before = s === sbd ? procStat(s.pid) : undefined;
@@ -242,6 +248,7 @@ try {
   await main();
 } finally {
   for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  // A profiled daemon writes its profile on exit: give it the time.
+  await new Promise((r) => setTimeout(r, process.env.SBD_BENCH_PROFILE ? 5000 : 500));
   rmSync(root, { recursive: true, force: true });
 }

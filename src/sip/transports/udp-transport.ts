@@ -18,6 +18,12 @@ export interface UdpTransportOptions {
   port?: number;
   /** Parser limits; the datagram size is bounded by maxMessageBytes (default 65535). */
   parse?: ParseOptions;
+  /**
+   * SO_RCVBUF / SO_SNDBUF in bytes; default 4 MiB each (the kernel caps them at net.core.rmem_max/wmem_max).
+   * A registration burst from thousands of phones arrives faster than one event-loop turn drains it; with the
+   * kernel's 208 KiB default the overflow is dropped and costs each phone a 500 ms retransmission (Timer E).
+   */
+  socketBufferBytes?: number;
 }
 
 export class UdpTransport {
@@ -45,6 +51,13 @@ export class UdpTransport {
         resolve();
       });
     });
+    const bufferBytes = this.o.socketBufferBytes ?? 4 << 20;
+    try {
+      socket.setRecvBufferSize(bufferBytes);
+      socket.setSendBufferSize(bufferBytes);
+    } catch {
+      // Refused by the kernel (not on Linux with the default limits): the default buffers still work.
+    }
     const a = socket.address();
     return { address: a.address, port: a.port };
   }
