@@ -27,9 +27,18 @@ const compact: Record<string, string> = {
 
 /** Lower-case long form of a header name: `V` → `via`, `Call-ID` → `call-id`. */
 export function canonicalName(name: string): string {
+  let c = memo.get(name);
+  if (c !== undefined) return c;
   const lower = name.toLowerCase();
-  return compact[lower] ?? lower;
+  // Compact forms are single letters; an own-property check keeps "constructor" & co. from reaching Object.prototype.
+  c = lower.length === 1 && Object.hasOwn(compact, lower) ? compact[lower]! : lower;
+  if (memo.size < maxMemoNames) memo.set(name, c);
+  return c;
 }
+
+/** Every message looks up the same few dozen spellings many times; names from the wire beyond this are not kept. */
+const maxMemoNames = 512;
+const memo = new Map<string, string>();
 
 const display: Record<string, string> = {
   'call-id': 'Call-ID',

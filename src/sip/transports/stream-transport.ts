@@ -149,13 +149,19 @@ export class StreamTransport {
   }
 
   private onData(conn: Conn, chunk: Buffer): void {
-    for (const ev of conn.framer.push(chunk)) {
-      if (ev.type === 'ping') conn.socket.write('\r\n');
-      else if (ev.type === 'error') {
-        this.stats.parseErrors++;
-        conn.socket.destroy();
-        return;
-      } else if (ev.type === 'message') this.onMessage(conn, ev.bytes);
+    // Answers to the messages of one chunk (a pipelining client sends many) leave in one write, not one each.
+    conn.socket.cork();
+    try {
+      for (const ev of conn.framer.push(chunk)) {
+        if (ev.type === 'ping') conn.socket.write('\r\n');
+        else if (ev.type === 'error') {
+          this.stats.parseErrors++;
+          conn.socket.destroy();
+          return;
+        } else if (ev.type === 'message') this.onMessage(conn, ev.bytes);
+      }
+    } finally {
+      if (!conn.socket.destroyed) conn.socket.uncork();
     }
   }
 
