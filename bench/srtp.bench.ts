@@ -2,8 +2,10 @@
  * bench/srtp — SRTP packets per CPU-second, protect and unprotect, 172-byte (G.711 20 ms) and 1200-byte RTP,
  * for each suite: sbd per packet, sbd batch (64 packets a call), Debian's libsrtp2 (NSS), libsrtp2 built with
  * --enable-openssl from Debian's source, node:crypto used the naive way, and `openssl speed` as the ceiling.
- * Median of interleaved rounds (this machine is noisy); ratios are to libsrtp2+OpenSSL.
- * Env: SBD_BENCH_ROUNDS (default 5), SBD_BENCH_SCRATCH (scratch folder for the libsrtp2 build).
+ * Median of interleaved rounds after one uncounted warm-up round (this machine is noisy); ratios are to
+ * libsrtp2+OpenSSL.
+ * Env: SBD_BENCH_ROUNDS (default 5), SBD_BENCH_SCRATCH (scratch folder for the libsrtp2 build),
+ * SBD_BENCH_SUITES / SBD_BENCH_SIZES (comma-separated subsets, default all four suites and 172,1200).
  */
 import { execFileSync } from 'node:child_process';
 import { cpuUsage } from 'node:process';
@@ -12,8 +14,17 @@ import { buildNssPeer, buildOpensslPeer, runPeer } from './srtp-libsrtp.js';
 import { naiveSrtp } from './srtp-naive.js';
 
 const ROUNDS = Number(process.env.SBD_BENCH_ROUNDS ?? 5);
-const BENCH_SUITES: Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'];
-const SIZES = [172, 1200];
+const ALL_SUITES: Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'];
+const BENCH_SUITES = process.env.SBD_BENCH_SUITES
+  ? process.env.SBD_BENCH_SUITES.split(',').map((s) => {
+    if (!ALL_SUITES.includes(s as Suite)) throw new Error(`SBD_BENCH_SUITES: unknown suite ${s}`);
+    return s as Suite;
+  })
+  : ALL_SUITES;
+const SIZES = (process.env.SBD_BENCH_SIZES ?? '172,1200').split(',').map((s) => {
+  if (s !== '172' && s !== '1200') throw new Error(`SBD_BENCH_SIZES: ${s} is not 172 or 1200`);
+  return Number(s);
+});
 const COUNT: Record<number, number> = { 172: 50_000, 1200: 20_000 };
 const BATCH = 64;
 
@@ -166,13 +177,15 @@ async function main(): Promise<void> {
     ['node:crypto naive', (s, n, c) => nodeNaive(s, n, Math.min(c, 20_000))],
   ];
   const samples = new Map<string, { protect: number[]; unprotect: number[] }>();
-  for (let r = 0; r < ROUNDS; r++) {
-    log(`round ${r + 1}/${ROUNDS}`);
+  // round 0 warms up the JIT and the caches and is not counted (otherwise the first suite measured pays it)
+  for (let r = 0; r <= ROUNDS; r++) {
+    log(r === 0 ? 'warm-up round' : `round ${r}/${ROUNDS}`);
     for (const [name, fn] of impls) {
       for (const suite of BENCH_SUITES) {
         for (const size of SIZES) {
           const key = `${name}|${suite}|${size}`;
           const res = fn(suite, size, COUNT[size]!);
+          if (r === 0) continue;
           const e = samples.get(key) ?? { protect: [], unprotect: [] };
           e.protect.push(res.protect), e.unprotect.push(res.unprotect);
           samples.set(key, e);

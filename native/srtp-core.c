@@ -50,6 +50,7 @@ static int keyset_init(sbd_srtp *c, sbd_keyset *ks, const sbd_backend_ops *ops, 
   ks->ops = ops;
   ks->salt_len = derive ? c->s.salt_len : salt_len;
   ks->fd_cipher = ks->fd_masked = ks->fd_hmac = -1;
+  ks->gcm_provider_only = (c->flags & SBD_FLAG_PROVIDER_GCM) != 0;
   if (derive) {
     if ((rc = kdf(ops, mkey, c->s.key_len, salt14, base_label, k, c->s.key_len)) ||
         (rc = kdf(ops, mkey, c->s.key_len, salt14, base_label + 1, a, 20)) ||
@@ -85,6 +86,8 @@ int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *sa
 
 uintptr_t sbd_address_of(const uint8_t *p) { return (uintptr_t)p; }
 
+int sbd_srtp_gcm_builtin(const sbd_srtp *c) { return c->rtp.gcm_builtin; }
+
 int sbd_srtp_backend_available(int backend) {
   return backend == SBD_BACKEND_OPENSSL ? 1 : backend == SBD_BACKEND_AF_ALG ? sbd_afalg_available() : 0;
 }
@@ -113,6 +116,7 @@ sbd_srtp *sbd_srtp_new(int suite, const uint8_t *key, int key_len, const uint8_t
   sbd_srtp *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->s = *s;
+  c->flags = flags;
   c->mki_len = mki_len;
   if (mki_len) memcpy(c->mki, mki, (size_t)mki_len);
   c->window_words = (replay_window + 63) / 64;

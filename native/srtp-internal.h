@@ -26,6 +26,7 @@ struct sbd_srtp {
   sbd_keyset rtp, rtcp;
   uint8_t mki[128];
   int mki_len;
+  int flags; /* SBD_FLAG_* given to sbd_srtp_new */
   int window_bits, window_words;
   int table_size; /* power of two, at least twice max_ssrcs */
   int max_ssrcs, n_ssrcs;

@@ -5,7 +5,9 @@
  *    re-initialised per packet, which in OpenSSL 3 costs more than encrypting a 160-byte payload.
  *  - GCM: libcrypto's GCM128 (GHASH with PCLMUL, tag) fed that keystream, instead of five EVP calls per packet.
  *  - HMAC-SHA1 from SHA1 states precomputed over the padded key (RFC 2104 §2): two SHA1 runs per packet.
- * Packets longer than SBD_KS_BLOCKS blocks fall back to plain EVP CTR/GCM contexts (same bytes).
+ * Counter blocks and the keystream XOR are vector loops (srtp-bytes.c). Packets longer than SBD_KS_BLOCKS
+ * blocks fall back to EVP CTR/GCM contexts (same bytes); for GCM these run on libcrypto's built-in stitched
+ * AES-NI+PCLMULQDQ tables without the provider layer where libcrypto allows it (srtp-builtin-gcm.c).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA1_Init/Update/Final: the one low-level API with no EVP equivalent */
 #include <openssl/evp.h>
@@ -36,28 +38,11 @@ static EVP_CIPHER_CTX *new_ctx(const EVP_CIPHER *c, const uint8_t *k, int enc) {
   return ctx;
 }
 
-/* Keystream blocks E(k, ctr0 + j), j = 0..n-1, with a 32-bit big-endian increment of the last word (GCM's
- * inc32) or a 16-bit one (AES-CM's counter never carries past 2^16 blocks in a packet, RFC 3711 §4.1.1). */
+/* Keystream blocks E(k, ctr0 + j), j = 0..n-1 (srtp-bytes.c writes the counter blocks). */
 static int keystream(sbd_keyset *ks, const uint8_t ctr0[16], int n, uint8_t *out) {
-  uint32_t c = (uint32_t)ctr0[12] << 24 | (uint32_t)ctr0[13] << 16 | (uint32_t)ctr0[14] << 8 | ctr0[15];
-  for (int j = 0; j < n; j++, c++) {
-    uint8_t *b = out + 16 * j;
-    memcpy(b, ctr0, 12);
-    b[12] = (uint8_t)(c >> 24), b[13] = (uint8_t)(c >> 16), b[14] = (uint8_t)(c >> 8), b[15] = (uint8_t)c;
-  }
+  sbd_counter_blocks(ctr0, n, out);
   int outl;
   return EVP_EncryptUpdate(ks->evp_ecb, out, &outl, out, 16 * n) == 1 ? 0 : SBD_E_CRYPTO;
-}
-
-static void xor_bytes(uint8_t *out, const uint8_t *in, const uint8_t *k, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t a, b;
-    memcpy(&a, in + i, 8), memcpy(&b, k + i, 8);
-    a ^= b;
-    memcpy(out + i, &a, 8);
-  }
-  for (; i < n; i++) out[i] = in[i] ^ k[i];
 }
 
 /* GCM128 callbacks. `key` is the keyset. During key setup (H = E(k, 0)) they encrypt for real; per packet the
@@ -77,17 +62,27 @@ static void gcm_stream(const unsigned char *in, unsigned char *out, size_t block
                        const unsigned char ivec[16]) {
   const sbd_keyset *ks = (const sbd_keyset *)key;
   uint32_t c = (uint32_t)ivec[12] << 24 | (uint32_t)ivec[13] << 16 | (uint32_t)ivec[14] << 8 | ivec[15];
-  xor_bytes(out, in, ks->ks + 16 * (size_t)(c - 1), 16 * blocks);
+  sbd_xor_bytes(out, in, ks->ks + 16 * (size_t)(c - 1), 16 * blocks);
 }
 
 static int ossl_init(sbd_keyset *ks, const uint8_t *k, int klen, const uint8_t *a, int alen, const uint8_t *f8key) {
+  sbd_bytes_init();
   if (ks->cipher == SBD_CIPHER_GCM) {
-    ks->evp_a = new_ctx(gcm_cipher(klen), k, 1);
-    ks->evp_b = new_ctx(gcm_cipher(klen), k, 0);
-    if (!ks->evp_a || !ks->evp_b) return SBD_E_CRYPTO;
-    /* RFC 7714 §8.1: 12-octet IV */
-    if (EVP_CIPHER_CTX_ctrl(ks->evp_a, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1) return SBD_E_CRYPTO;
-    if (EVP_CIPHER_CTX_ctrl(ks->evp_b, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1) return SBD_E_CRYPTO;
+    if (!ks->gcm_provider_only) {
+      ks->evp_a = sbd_builtin_gcm_new(klen, k, 1);
+      ks->evp_b = sbd_builtin_gcm_new(klen, k, 0);
+      ks->gcm_builtin = ks->evp_a && ks->evp_b;
+    }
+    if (!ks->gcm_builtin) {
+      EVP_CIPHER_CTX_free(ks->evp_a);
+      EVP_CIPHER_CTX_free(ks->evp_b);
+      ks->evp_a = new_ctx(gcm_cipher(klen), k, 1);
+      ks->evp_b = new_ctx(gcm_cipher(klen), k, 0);
+      if (!ks->evp_a || !ks->evp_b) return SBD_E_CRYPTO;
+      /* RFC 7714 §8.1: 12-octet IV */
+      if (EVP_CIPHER_CTX_ctrl(ks->evp_a, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1) return SBD_E_CRYPTO;
+      if (EVP_CIPHER_CTX_ctrl(ks->evp_b, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1) return SBD_E_CRYPTO;
+    }
   } else if (ks->cipher == SBD_CIPHER_CM) {
     ks->evp_a = new_ctx(ctr_cipher(klen), k, 1);
     if (!ks->evp_a) return SBD_E_CRYPTO;
@@ -134,6 +129,7 @@ static void ossl_release(sbd_keyset *ks) {
     free(ks->ks);
   }
   ks->evp_a = ks->evp_b = ks->evp_c = ks->evp_ecb = ks->gcm128 = NULL;
+  ks->gcm_builtin = 0;
   ks->ks = NULL;
 }
 
@@ -142,7 +138,7 @@ static int ossl_ctr_xor(sbd_keyset *ks, const uint8_t iv[16], uint8_t *buf, size
   size_t n = (len + 15) / 16;
   if (n <= SBD_KS_BLOCKS) {
     if (keystream(ks, iv, (int)n, ks->ks)) return SBD_E_CRYPTO;
-    xor_bytes(buf, buf, ks->ks, len);
+    sbd_xor_bytes(buf, buf, ks->ks, len);
     return 0;
   }
   if (EVP_EncryptInit_ex(ks->evp_a, NULL, NULL, NULL, iv) != 1) return SBD_E_CRYPTO;
@@ -181,8 +177,37 @@ static int gcm_begin(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, s
   return 0;
 }
 
+/* The built-in GCM tables (srtp-builtin-gcm.c) through EVP_Cipher: out NULL = AAD, in NULL = finish. */
+static int builtin_seal(EVP_CIPHER_CTX *c, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                        const uint8_t *aad2, size_t aad2len, uint8_t *buf, size_t len, uint8_t tag[16]) {
+  if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1) return SBD_E_CRYPTO;
+  if (EVP_Cipher(c, NULL, aad, (unsigned)aadlen) < 0) return SBD_E_CRYPTO;
+  if (aad2len && EVP_Cipher(c, NULL, aad2, (unsigned)aad2len) < 0) return SBD_E_CRYPTO;
+  if (len && EVP_Cipher(c, buf, buf, (unsigned)len) < 0) return SBD_E_CRYPTO;
+  if (EVP_Cipher(c, NULL, NULL, 0) < 0) return SBD_E_CRYPTO;
+  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1 ? 0 : SBD_E_CRYPTO;
+}
+
+static int builtin_open(EVP_CIPHER_CTX *c, const uint8_t iv[12], const uint8_t *aad, size_t aadlen,
+                        const uint8_t *aad2, size_t aad2len, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+  if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1) return SBD_E_CRYPTO;
+  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)tag) != 1) return SBD_E_CRYPTO;
+  if (EVP_Cipher(c, NULL, aad, (unsigned)aadlen) < 0) return SBD_E_CRYPTO;
+  if (aad2len && EVP_Cipher(c, NULL, aad2, (unsigned)aad2len) < 0) return SBD_E_CRYPTO;
+  if (len && EVP_Cipher(c, buf, buf, (unsigned)len) < 0) return SBD_E_CRYPTO;
+  /* the finish compares the tag in constant time (CRYPTO_gcm128_finish) */
+  return EVP_Cipher(c, NULL, NULL, 0) < 0 ? SBD_E_AUTH : 0;
+}
+
+/* Payloads whose keystream does not fit in ks->ks take an EVP context: the built-in stitched GCM tables when
+ * available (no provider round trips), else the provider's. */
+static int use_builtin(const sbd_keyset *ks, size_t len) {
+  return ks->gcm_builtin && (len + 15) / 16 + 1 > SBD_KS_BLOCKS;
+}
+
 static int ossl_gcm_seal(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
                          size_t aad2len, uint8_t *buf, size_t len, uint8_t tag[16]) {
+  if (use_builtin(ks, len)) return builtin_seal(ks->evp_a, iv, aad, aadlen, aad2, aad2len, buf, len, tag);
   if ((len + 15) / 16 + 1 <= SBD_KS_BLOCKS) {
     int rc = gcm_begin(ks, iv, aad, aadlen, aad2, aad2len, len);
     if (rc) return rc;
@@ -203,6 +228,7 @@ static int ossl_gcm_seal(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aa
 
 static int ossl_gcm_open(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
                          size_t aad2len, uint8_t *buf, size_t len, const uint8_t tag[16]) {
+  if (use_builtin(ks, len)) return builtin_open(ks->evp_b, iv, aad, aadlen, aad2, aad2len, buf, len, tag);
   if ((len + 15) / 16 + 1 <= SBD_KS_BLOCKS) {
     int rc = gcm_begin(ks, iv, aad, aadlen, aad2, aad2len, len);
     if (rc) return rc;

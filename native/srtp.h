@@ -30,6 +30,7 @@
 
 /* Flags for sbd_srtp_new. */
 #define SBD_FLAG_SESSION_KEYS 1 /* key/salt are session keys (test vectors): no key derivation */
+#define SBD_FLAG_PROVIDER_GCM 2 /* OpenSSL backend: GCM on provider contexts only, not the built-in tables (tests) */
 
 /* Results: >= 0 is a packet length; negative values are these errors. */
 #define SBD_E_PARAM -1
@@ -92,6 +93,8 @@ SBD_API int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uin
 SBD_API uintptr_t sbd_address_of(const uint8_t *p);
 /* 1 when the backend can be used on this kernel/library, else 0. */
 SBD_API int sbd_srtp_backend_available(int backend);
+/* 1 when the context's GCM runs on libcrypto's built-in stitched tables for long packets, else 0. */
+SBD_API int sbd_srtp_gcm_builtin(const sbd_srtp *ctx);
 
 /* ---- internal: the crypto backend interface ---- */
 typedef struct sbd_keyset sbd_keyset;
@@ -112,7 +115,8 @@ typedef struct sbd_backend_ops {
 } sbd_backend_ops;
 
 /* Packets whose keystream fits in this many AES blocks (an Ethernet MTU) take the ECB-keystream path, which
- * measured faster than the EVP CTR/GCM contexts up to 1200-byte packets on AES-NI; longer ones take EVP. */
+ * measured faster than the EVP CTR/GCM contexts up to 1400-byte packets on AES-NI, even against libcrypto's
+ * stitched AES-NI+PCLMULQDQ GCM reached without the provider layer; longer ones take EVP. */
 #define SBD_KS_BLOCKS 96
 
 #define SBD_CIPHER_CM 0
@@ -132,11 +136,20 @@ struct sbd_keyset {
   void *gcm128;   /* libcrypto's GCM128 context: GHASH and tag, fed keystream from evp_ecb */
   uint8_t *ks;    /* keystream scratch (SBD_KS_BLOCKS blocks) */
   int ks_live;    /* GCM128 block callback: 1 = encrypt for real (key setup), 0 = read precomputed ks */
+  int gcm_builtin; /* GCM: evp_a/evp_b run on libcrypto's built-in GCM tables (srtp-builtin-gcm.c) */
+  int gcm_provider_only; /* set before init: keep GCM on provider contexts (SBD_FLAG_PROVIDER_GCM) */
   /* backend state: AF_ALG (operation sockets, -1 when unused) */
   int fd_cipher, fd_masked, fd_hmac;
 };
 
 extern const sbd_backend_ops sbd_openssl_ops;
+/* srtp-bytes.c: counter blocks ctr0 + j (j < n, big-endian increment of the last word) and out = in XOR k. */
+void sbd_bytes_init(void);
+void sbd_counter_blocks(const uint8_t ctr0[16], int n, uint8_t *out);
+void sbd_xor_bytes(uint8_t *out, const uint8_t *in, const uint8_t *k, size_t n);
+/* An AES-GCM EVP_CIPHER_CTX (klen 16 or 32) keyed with k, dispatched to libcrypto's built-in GCM code, or NULL
+ * when this libcrypto cannot (srtp-builtin-gcm.c). */
+void *sbd_builtin_gcm_new(int klen, const uint8_t *k, int enc);
 extern const sbd_backend_ops sbd_afalg_ops;
 int sbd_afalg_available(void);
 

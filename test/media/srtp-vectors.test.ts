@@ -128,10 +128,10 @@ test('libsrtp srtp_driver reference: every truncation of the SRTP and SRTCP pack
   }
 });
 
-test('short and long packets (keystream-ECB and EVP paths) equal node:crypto AES-GCM / AES-CTR + HMAC-SHA1', async () => {
+test('short and long packets (keystream-ECB, built-in and provider EVP paths) equal node:crypto AES-GCM / AES-CTR + HMAC-SHA1', async () => {
   const { createCipheriv, createHmac } = await import('node:crypto');
   const key = hex('000102030405060708090a0b0c0d0e0f'), salt12 = SALT, salt14 = hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD');
-  for (const size of [20, 172, 1200, 1550, 3000]) {
+  for (const size of [20, 172, 1200, 1500, 1550, 3000, 9000]) {
     const rtp = Buffer.alloc(size, 0x3c);
     rtp.set(hex('8000123400000000cafebabe'));
     // GCM, RFC 7714 §8.1 IV with ROC 0
@@ -142,9 +142,11 @@ test('short and long packets (keystream-ECB and EVP paths) equal node:crypto AES
     const g = createCipheriv('aes-128-gcm', key, ivg);
     g.setAAD(rtp.subarray(0, 12));
     const gcmRef = Buffer.concat([rtp.subarray(0, 12), g.update(rtp.subarray(12)), g.final(), g.getAuthTag()]);
-    const gctx = new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true });
-    assert.deepEqual(gctx.protect(rtp), gcmRef, `GCM ${size}`);
-    assert.deepEqual(new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true }).unprotect(gcmRef), rtp);
+    for (const evpGcm of ['builtin', 'provider'] as const) {
+      const gctx = new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true, evpGcm });
+      assert.deepEqual(gctx.protect(rtp), gcmRef, `GCM ${size} ${evpGcm}`);
+      assert.deepEqual(new SrtpContext({ suite: 'AEAD_AES_128_GCM', masterKey: key, masterSalt: salt12, sessionKeys: true, evpGcm }).unprotect(gcmRef), rtp);
+    }
     // AES-CM, RFC 3711 §4.1.1 IV; session auth key is all zero in sessionKeys mode
     const ivc = Buffer.alloc(16);
     salt14.copy(ivc);

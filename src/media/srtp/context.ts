@@ -33,7 +33,17 @@ export interface SrtpPolicy {
   backend?: Backend;
   /** Test vectors only: masterKey/masterSalt are the session key and salt; no key derivation. */
   sessionKeys?: boolean;
+  /**
+   * OpenSSL backend, AEAD suites, packets too long for the keystream path (payload over ~1,500 bytes): 'builtin'
+   * (default) runs them on libcrypto's built-in stitched AES-GCM without the provider layer where this libcrypto
+   * allows it (native/srtp-builtin-gcm.c), 'provider' always through the default provider. Same bytes; tests
+   * compare the two.
+   */
+  evpGcm?: EvpGcm;
 }
+
+export type EvpGcm = 'builtin' | 'provider';
+const FLAG_SESSION_KEYS = 1, FLAG_PROVIDER_GCM = 2;
 
 export const DEFAULT_REPLAY_WINDOW = 128;
 export const DEFAULT_MAX_SSRCS = 16;
@@ -90,13 +100,15 @@ export class SrtpContext {
     }
     checkBytes('master key', policy.masterKey, [params.keyLength]);
     checkBytes('master salt', policy.masterSalt, policy.sessionKeys ? [4, 12, 14] : [params.saltLength]);
+    const evpGcm = policy.evpGcm ?? 'builtin';
+    if (evpGcm !== 'builtin' && evpGcm !== 'provider') throw new SrtpError('ERR_SRTP_PARAM', `evpGcm must be "builtin" or "provider", got "${String(evpGcm)}"`);
     const mki = policy.mki ?? new Uint8Array(0);
     if (mki.length > 128) throw new SrtpError('ERR_SRTP_PARAM', `MKI must be at most 128 bytes, got ${mki.length}`);
     this.#n = srtpNative();
     const err = [0];
     const ptr = this.#n.create(params.id, Buffer.from(policy.masterKey), params.keyLength, Buffer.from(policy.masterSalt),
       policy.masterSalt.length, mki.length ? Buffer.from(mki) : null, mki.length, window, maxSsrcs, BACKENDS[backend],
-      policy.sessionKeys ? 1 : 0, err);
+      (policy.sessionKeys ? FLAG_SESSION_KEYS : 0) | (evpGcm === 'provider' ? FLAG_PROVIDER_GCM : 0), err);
     if (!ptr) throw srtpErrorFromNative(err[0] ?? -1, `creating ${policy.suite} context on ${backend}`);
     this.#ptr = ptr;
     this.#addr = Number(koffi.address(ptr));
@@ -105,6 +117,12 @@ export class SrtpContext {
     this.rtpOverhead = params.rtpTagLength + mki.length;
     this.rtcpOverhead = 4 + params.rtcpTagLength + mki.length;
     registry.register(this, { ptr, n: this.#n }, this.#token);
+  }
+
+  /** How long AEAD packets reach AES-GCM (see SrtpPolicy.evpGcm); undefined for the other suites and AF_ALG. */
+  get evpGcm(): EvpGcm | undefined {
+    if (SUITES[this.suite].cipher !== 'gcm' || this.backend !== 'openssl') return undefined;
+    return this.#n.gcmBuiltin(this.#handle()) === 1 ? 'builtin' : 'provider';
   }
 
   /** Whether a backend can run here (AF_ALG needs a kernel with the kernel crypto API sockets). */

@@ -21,6 +21,7 @@ export interface SrtpNative {
   getRoc: (ctx: unknown, ssrc: number) => number | bigint;
   setRoc: (ctx: unknown, ssrc: number, roc: number) => number;
   backendAvailable: (backend: number) => number;
+  gcmBuiltin: (ctx: unknown) => number;
   /** Hot-path twins taking plain numbers: the context's and the packet's addresses (see addressOf). */
   protectAt: (ctx: number, pkt: number, len: number, cap: number) => number;
   unprotectAt: (ctx: number, pkt: number, len: number) => number;
@@ -70,6 +71,7 @@ export function srtpNative(): SrtpNative {
     getRoc: lib.func('int64_t sbd_srtp_get_roc(void *ctx, uint32_t ssrc)'),
     setRoc: lib.func('int sbd_srtp_set_roc(void *ctx, uint32_t ssrc, uint32_t roc)'),
     backendAvailable: lib.func('int sbd_srtp_backend_available(int backend)'),
+    gcmBuiltin: lib.func('int sbd_srtp_gcm_builtin(void *ctx)'),
     protectAt: lib.func('int sbd_srtp_protect(uintptr_t ctx, uintptr_t pkt, int len, int cap)'),
     unprotectAt: lib.func('int sbd_srtp_unprotect(uintptr_t ctx, uintptr_t pkt, int len)'),
     protectRtcpAt: lib.func('int sbd_srtp_protect_rtcp(uintptr_t ctx, uintptr_t pkt, int len, int cap)'),
