@@ -102,7 +102,12 @@ export class StoreDirectory implements Directory {
     this.fresh();
     const key = `${username}\u0000${realm}`;
     let c = this.ha1.get(key);
-    if (c === undefined && this.complete) c = null;
+    if (c === undefined && this.complete) {
+      // Not in this generation's full load: a user added since then is seen at once (one generation read).
+      this.checkedAt = -Infinity;
+      this.fresh();
+      c = this.ha1.get(key) ?? null;
+    }
     if (c === undefined) {
       const row = this.store.getDigestCredential(username, realm);
       c = row ? { md5: row.ha1Md5, sha256: row.ha1Sha256 } : null;
