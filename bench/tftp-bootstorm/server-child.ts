@@ -8,8 +8,13 @@ import { createLogger } from '../../src/lib/log.js';
 
 const [root, address] = process.argv.slice(2);
 if (!root || !address) throw new Error('usage: server-child.ts ROOT ADDRESS');
+// SBD_BENCH_SBD_OPTIONS / SBD_BENCH_SBD_SOURCE: JSON server / folder-source options on top of the defaults, to
+// measure one change at a time (e.g. '{"maxIdleSockets":0}' for a fresh socket per transfer).
+const extra = JSON.parse(process.env.SBD_BENCH_SBD_OPTIONS ?? '{}') as Record<string, unknown>;
+const sourceExtra = JSON.parse(process.env.SBD_BENCH_SBD_SOURCE ?? '{}') as Record<string, unknown>;
 const server = new TftpServer({
-  source: new FolderFileSource(root, { cacheTtlMs: 1000 }), // as `sbd daemon tftp --root` runs it
+  ...extra,
+  source: new FolderFileSource(root, { cacheTtlMs: 1000, ...sourceExtra }), // as `sbd daemon tftp --root` runs it
   addresses: [address],
   port: 0,
   // The bench's phones each have their own address; the defaults hold for 10,000 of them.

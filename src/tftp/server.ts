@@ -23,7 +23,9 @@ import { checkFilename, MAX_FILENAME_LENGTH_DEFAULT } from './core/filename.js';
 import { toNetascii } from './core/netascii.js';
 import { defaultNegotiationLimits, negotiate } from './core/options.js';
 import { decodePacket, encodeError, Opcode } from './core/packet.js';
-import { ServerTransfer } from './core/server-transfer.js';
+import { ServerTransfer, type ServerTransferLimits } from './core/server-transfer.js';
+import { DataPacketCache } from './core/data-packets.js';
+import type { NegotiationLimits } from './core/options.js';
 import type { TftpClientInfo, TftpFileSource } from './file-source.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { systemClock, type Clock } from '../lib/clock.js';
@@ -63,6 +65,11 @@ export interface TftpServerOptions {
   /** How long a transfer socket rests after its transfer ended before another transfer may use its port (late
    *  ACKs of the old transfer are dropped meanwhile, not mistaken for the new one's). Default 1000 ms. */
   tidReuseDelayMs?: number;
+  /** Files up to this size have their DATA packets built once per blksize and shared by every transfer of the same
+   *  bytes (core/data-packets.ts). Default 1 MiB; 0 builds every packet per transfer. */
+  packetCacheMaxFileBytes?: number;
+  /** Blksizes per file whose packets are kept. Default 2. */
+  packetCacheVariantsPerFile?: number;
   /** Transfer sockets kept open for reuse while no transfer uses them. Default 1024; 0 closes each socket when its
    *  transfer ends (a fresh port per transfer). */
   maxIdleSockets?: number;
@@ -92,6 +99,8 @@ const defaults: Resolved = {
   timerResolutionMs: 20,
   tidReuseDelayMs: 1000,
   maxIdleSockets: 1024,
+  packetCacheMaxFileBytes: 1024 * 1024,
+  packetCacheVariantsPerFile: 2,
   maxLogLinesPerSecond: 100,
 };
 
@@ -133,6 +142,8 @@ interface Active {
   core: ServerTransfer | undefined;
   deadline: number;
   closed: boolean;
+  /** Still listed in `unacknowledged` (saves a string-keyed lookup per packet). */
+  unacked: boolean;
 }
 
 /** A pooled transfer socket: its port is the server's TID of whichever transfer holds it. */
@@ -171,6 +182,9 @@ export class TftpServer {
   /** Sockets whose transfer ended, in order of ending (so of restUntil). */
   private resting: TransferSocket[] = [];
   private readonly allSockets = new Set<TransferSocket>();
+  private readonly packetCache: DataPacketCache;
+  private readonly negotiationLimits: NegotiationLimits;
+  private readonly transferLimits: ServerTransferLimits;
   private sweep: NodeJS.Timeout | undefined;
   private closing = false;
   private logWindowStart = 0;
@@ -182,6 +196,10 @@ export class TftpServer {
     this.clock = options.clock ?? systemClock;
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.options = { ...defaults, ...given } as Resolved;
+    const o = this.options;
+    this.packetCache = new DataPacketCache({ maxFileBytes: o.packetCacheMaxFileBytes, maxVariantsPerFile: o.packetCacheVariantsPerFile });
+    this.negotiationLimits = { ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS };
+    this.transferLimits = { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries };
   }
 
   /** Transfers running now (including ones whose file is being opened). */
@@ -278,7 +296,7 @@ export class TftpServer {
       this.logLimited('request-dropped', { client, filename: printable(filename), reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers' });
       return;
     }
-    const a: Active = { key, client, filename, tid: undefined, core: undefined, deadline: Infinity, closed: false };
+    const a: Active = { key, client, filename, tid: undefined, core: undefined, deadline: Infinity, closed: false, unacked: true };
     this.active.add(a);
     this.unacknowledged.set(key, a);
     this.perClient.set(client.address, n + 1);
@@ -315,11 +333,8 @@ export class TftpServer {
     let data: Buffer;
     try {
       data = netascii ? toNetascii(raw) : raw;
-      const o = this.options;
-      const { params, oack } = negotiate(options, data.length, {
-        ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS,
-      });
-      core = new ServerTransfer(data, params, oack, { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries });
+      const { params, oack } = negotiate(options, data.length, this.negotiationLimits);
+      core = new ServerTransfer(data, params, oack, this.transferLimits, this.packetCache.for(data, params.blksize));
     } catch (err) {
       return this.openFailed(main, a, err);
     }
@@ -368,7 +383,12 @@ export class TftpServer {
     }
     const core = a.core!;
     this.apply(a, core.receive(msg, this.clock.now()));
-    if (core.acknowledged && this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
+    if (a.unacked && core.acknowledged) this.forgetRequest(a);
+  }
+
+  private forgetRequest(a: Active): void {
+    a.unacked = false;
+    if (this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
   }
 
   /** A socket whose transfer ended: rest, then free (or closed when the pool is full, broken or shutting down). */
@@ -438,7 +458,7 @@ export class TftpServer {
     if (a.closed) return;
     a.closed = true;
     this.active.delete(a);
-    if (this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
+    if (a.unacked) this.forgetRequest(a);
     const n = (this.perClient.get(a.client.address) ?? 1) - 1;
     if (n <= 0) this.perClient.delete(a.client.address);
     else this.perClient.set(a.client.address, n);

@@ -29,7 +29,8 @@
  * 16-bit number is mapped back into the window, which is never more than 65535 blocks wide.
  */
 import type { TransferAction } from './actions.js';
-import { encodeData, encodeError, encodeOack, Opcode, decodePacket, type TftpOption } from './packet.js';
+import { encodeError, encodeOack, Opcode, decodePacket, type TftpOption } from './packet.js';
+import { DataPackets } from './data-packets.js';
 import { TftpErrorCode, TftpError } from './errors.js';
 import type { TransferParams } from './options.js';
 
@@ -55,7 +56,7 @@ export class ServerTransfer {
   readonly params: TransferParams;
   readonly rtoMs: number;
 
-  private readonly file: Buffer;
+  private readonly packets: DataPackets;
   private readonly oack: readonly TftpOption[];
   private readonly maxRetries: number;
   private retries = 0;
@@ -64,14 +65,16 @@ export class ServerTransfer {
   /** Last block sent in the current window (absolute). */
   private lastSent = 0;
 
-  constructor(file: Buffer, params: TransferParams, oack: readonly TftpOption[], limits: ServerTransferLimits) {
-    this.file = file;
+  /** `packets`: the file's DATA packets at params.blksize, shared with other transfers (see data-packets.ts);
+   *  built for this transfer alone when not given. */
+  constructor(file: Buffer, params: TransferParams, oack: readonly TftpOption[], limits: ServerTransferLimits, packets?: DataPackets) {
+    if (packets && packets.blksize !== params.blksize) throw new RangeError(`packets built for blksize ${packets.blksize}, transfer uses ${params.blksize}`);
+    this.packets = packets ?? new DataPackets(file, params.blksize, false);
     this.params = params;
     this.oack = oack;
     this.maxRetries = limits.maxRetries;
     this.rtoMs = params.timeoutS !== undefined ? params.timeoutS * 1000 : limits.timeoutMs;
-    // The last block is always shorter than blksize, possibly empty (RFC 1350 §6).
-    this.blockCount = Math.floor(file.length / params.blksize) + 1;
+    this.blockCount = this.packets.blockCount;
   }
 
   start(now: number): TransferAction[] {
@@ -144,13 +147,9 @@ export class ServerTransfer {
   }
 
   private sendWindow(now: number, from: number, isRetransmit: boolean): TransferAction[] {
-    const { blksize, windowsize } = this.params;
-    const to = Math.min(from + windowsize - 1, this.blockCount);
+    const to = Math.min(from + this.params.windowsize - 1, this.blockCount);
     const actions: TransferAction[] = [];
-    for (let b = from; b <= to; b++) {
-      const start = (b - 1) * blksize;
-      actions.push({ type: 'send', bytes: encodeData(b, this.file.subarray(start, Math.min(start + blksize, this.file.length))) });
-    }
+    for (let b = from; b <= to; b++) actions.push({ type: 'send', bytes: this.packets.packet(b) });
     if (isRetransmit) this.retransmissions += to - from + 1;
     this.windowStart = from;
     this.lastSent = to;
