@@ -87,8 +87,15 @@ interface Listener {
   port: number;
   stream: RtpStream;
   srtp: SrtpContext | undefined;
-  buffer: PacketBuffer;
+  /**
+   * Packet buffers in use by sends not yet completed. dgram may queue a send and read the buffer later, so a buffer
+   * is reused only once its send callback ran; otherwise (a catch-up burst under load) a fresh one is taken —
+   * reusing it at once put the next packet's bytes into the queued one (a duplicated index, seen as a replay).
+   */
+  free: PacketBuffer[];
 }
+
+const packetBytes = 12 + SAMPLES_PER_PACKET + 64;
 
 export class MediaServer {
   readonly #opts: Required<Omit<MediaServerOptions, 'logger'>> & { logger: Logger };
@@ -155,7 +162,7 @@ export class MediaServer {
     const stream = new RtpStream({ ssrc: randomBytes(4).readUInt32BE(0), sequence: randomInt(0, 0x10000), timestamp: randomBytes(4).readUInt32BE(0), payloadType: PAYLOAD_TYPE[source.audio.codec] });
     const srtp = result.mode === 'srtp' ? new SrtpContext({ ...result.txPolicy, maxSsrcs: 1 }) : undefined;
     const id = this.#nextId++;
-    this.#listeners.set(id, { id, source, address: req.address, port: req.port, stream, srtp, buffer: new PacketBuffer(12 + SAMPLES_PER_PACKET + 64) });
+    this.#listeners.set(id, { id, source, address: req.address, port: req.port, stream, srtp, free: [new PacketBuffer(packetBytes)] });
     this.#stats.listeners = this.#listeners.size;
     this.#opts.logger.info('listener_added', { id, source: source.name, address: req.address, port: req.port, mode: result.mode, suite: result.mode === 'srtp' ? result.suite : undefined });
     return result.mode === 'srtp'
@@ -227,16 +234,19 @@ export class MediaServer {
     this.#stats.ticks++;
     const socket = this.#socket!;
     for (const l of this.#listeners.values()) {
-      const buf = l.buffer.bytes;
+      const packet = l.free.pop() ?? new PacketBuffer(packetBytes);
+      const buf = packet.bytes;
       const h = l.stream.writeHeader(buf, 0, SAMPLES_PER_PACKET);
       copyFrame(l.source, buf, h);
-      const n = l.srtp ? l.srtp.protectPacket(l.buffer, 0, h + SAMPLES_PER_PACKET) : h + SAMPLES_PER_PACKET;
+      const n = l.srtp ? l.srtp.protectPacket(packet, 0, h + SAMPLES_PER_PACKET) : h + SAMPLES_PER_PACKET;
       if (n < 0) {
+        l.free.push(packet);
         this.#stats.sendErrors++;
         continue;
       }
       socket.send(buf, 0, n, l.port, l.address, (err) => {
         if (err) this.#stats.sendErrors++;
+        if (l.free.length < 4) l.free.push(packet);
       });
       this.#stats.packetsSent++;
     }
