@@ -40,22 +40,31 @@ static void xor16(uint8_t *out, const uint8_t *in, const uint8_t *k, size_t n) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SBD_HAVE_AVX2_VARIANT 1
+#include <immintrin.h>
 typedef uint8_t v32 __attribute__((vector_size(32)));
 
+/* Intrinsics rather than the vector extension here: built from memory, the two-block start vector went
+ * through the stack and stalled on store forwarding. */
 __attribute__((target("avx2"))) static void counters32(const uint8_t ctr0[16], int n, uint8_t *out) {
-  v32 b0, two = {0}, eight = {0};
-  two[15] = two[31] = 2, eight[15] = eight[31] = 8;
-  memcpy(&b0, ctr0, 16), memcpy((uint8_t *)&b0 + 16, ctr0, 16);
-  b0[31] += 1; /* b0 = blocks j, j+1 */
-  v32 b1 = b0 + two, b2 = b1 + two, b3 = b2 + two;
+  /* loaded as 8 + 4 + 4 octets, the widths the IV builders store (srtp-core.c), so the loads are forwarded
+   * from the store buffer instead of waiting for it to drain */
+  int32_t w2, w3;
+  memcpy(&w2, ctr0 + 8, 4), memcpy(&w3, ctr0 + 12, 4);
+  __m128i c = _mm_insert_epi32(_mm_insert_epi32(_mm_loadl_epi64((const __m128i *)ctr0), w2, 2), w3, 3);
+  __m128i one = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+  __m256i two = _mm256_broadcastsi128_si256(_mm_add_epi8(one, one));
+  __m256i eight = _mm256_slli_epi16(two, 2); /* octet 15 of each half: 8 (no carries: 2 << 2 in a 16-bit lane) */
+  __m256i b0 = _mm256_inserti128_si256(_mm256_castsi128_si256(c), _mm_add_epi8(c, one), 1); /* blocks j, j+1 */
+  __m256i b1 = _mm256_add_epi8(b0, two), b2 = _mm256_add_epi8(b1, two), b3 = _mm256_add_epi8(b2, two);
   int j = 0;
   for (; j + 8 <= n; j += 8) {
-    memcpy(out + 16 * j, &b0, 32), memcpy(out + 16 * j + 32, &b1, 32);
-    memcpy(out + 16 * j + 64, &b2, 32), memcpy(out + 16 * j + 96, &b3, 32);
-    b0 += eight, b1 += eight, b2 += eight, b3 += eight;
+    _mm256_storeu_si256((__m256i *)(out + 16 * j), b0), _mm256_storeu_si256((__m256i *)(out + 16 * j + 32), b1);
+    _mm256_storeu_si256((__m256i *)(out + 16 * j + 64), b2), _mm256_storeu_si256((__m256i *)(out + 16 * j + 96), b3);
+    b0 = _mm256_add_epi8(b0, eight), b1 = _mm256_add_epi8(b1, eight), b2 = _mm256_add_epi8(b2, eight);
+    b3 = _mm256_add_epi8(b3, eight);
   }
-  for (; j + 2 <= n; j += 2, b0 += two) memcpy(out + 16 * j, &b0, 32);
-  if (j < n) memcpy(out + 16 * j, &b0, 16);
+  for (; j + 2 <= n; j += 2, b0 = _mm256_add_epi8(b0, two)) _mm256_storeu_si256((__m256i *)(out + 16 * j), b0);
+  if (j < n) _mm_storeu_si128((__m128i *)(out + 16 * j), _mm256_castsi256_si128(b0));
 }
 
 __attribute__((target("avx2"))) static void xor32(uint8_t *out, const uint8_t *in, const uint8_t *k, size_t n) {

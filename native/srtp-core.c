@@ -254,12 +254,32 @@ static int rtp_header_len(const uint8_t *p, int len) {
   return h > len ? SBD_E_MALFORMED : h;
 }
 
+/* IVs are built in two 64-bit words and stored whole (8 + 8, or 8 + 4 octets): the keystream code loads
+ * them right away, and a load that spans several narrower, still-buffered stores stalls (no forwarding). */
+static inline uint64_t rd64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+static inline void wr64(uint8_t *p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  memcpy(p, &v, 8);
+}
+static inline uint32_t ld32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
+}
+static inline void st32(uint8_t *p, uint32_t v) {
+  v = __builtin_bswap32(v);
+  memcpy(p, &v, 4);
+}
+
 void cm_iv(const uint8_t salt[14], uint32_t ssrc, int64_t index, uint8_t iv[16]) {
   /* RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16) */
-  memcpy(iv, salt, 14);
-  iv[14] = iv[15] = 0;
-  iv[4] ^= (uint8_t)(ssrc >> 24), iv[5] ^= (uint8_t)(ssrc >> 16), iv[6] ^= (uint8_t)(ssrc >> 8), iv[7] ^= (uint8_t)ssrc;
-  for (int i = 0; i < 6; i++) iv[8 + i] ^= (uint8_t)(index >> (40 - 8 * i));
+  uint64_t lo = (uint64_t)ld32(salt + 8) << 32 | (uint64_t)salt[12] << 24 | (uint64_t)salt[13] << 16;
+  wr64(iv, rd64(salt) ^ ssrc);
+  wr64(iv + 8, lo ^ ((uint64_t)index << 16));
 }
 
 /* RFC 3711 §4.1.2: F8 keystream S(j) = E(k_e, IV' XOR j XOR S(j-1)), IV' = E(k_e XOR m, IV). */
@@ -280,15 +300,11 @@ int f8_xor(sbd_keyset *ks, const uint8_t iv[16], uint8_t *buf, size_t len) {
 
 void gcm_iv(const uint8_t salt[12], uint32_t ssrc, uint32_t hi, uint32_t lo, int srtcp, uint8_t iv[12]) {
   /* RFC 7714 §8.1 (SRTP): 00 00 || SSRC || ROC || SEQ; §9.1 (SRTCP): 00 00 || SSRC || 00 00 || 0 || index */
-  memset(iv, 0, 12);
-  wr32(iv + 2, ssrc);
-  if (srtcp) {
-    wr32(iv + 8, lo);
-  } else {
-    wr32(iv + 6, hi);
-    iv[10] = (uint8_t)(lo >> 8), iv[11] = (uint8_t)lo;
-  }
-  for (int i = 0; i < 12; i++) iv[i] ^= salt[i];
+  uint64_t w0 = (uint64_t)ssrc << 16;
+  uint32_t w1 = lo;
+  if (!srtcp) w0 |= hi >> 16, w1 = hi << 16 | (lo & 0xffff);
+  wr64(iv, rd64(salt) ^ w0);
+  st32(iv + 8, ld32(salt + 8) ^ w1);
 }
 
 int fail(sbd_srtp *c, int rc) {

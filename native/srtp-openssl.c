@@ -167,9 +167,10 @@ static int ossl_hmac(sbd_keyset *ks, const uint8_t *a, size_t alen, const uint8_
 /* Prepares GCM128 for one packet: keystream for J0 .. J0+n, IV, AAD. */
 static int gcm_begin(sbd_keyset *ks, const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *aad2,
                      size_t aad2len, size_t len) {
+  /* J0 = IV || 0^31 || 1 (SP 800-38D §7.1), copied as 8 + 4 + 4 octets (see sbd_counter_blocks) */
   uint8_t j0[16];
-  memcpy(j0, iv, 12);
-  j0[12] = j0[13] = j0[14] = 0, j0[15] = 1;
+  const uint32_t one_be = __builtin_bswap32(1);
+  memcpy(j0, iv, 8), memcpy(j0 + 8, iv + 8, 4), memcpy(j0 + 12, &one_be, 4);
   if (keystream(ks, j0, (int)((len + 15) / 16) + 1, ks->ks)) return SBD_E_CRYPTO;
   CRYPTO_gcm128_setiv(ks->gcm128, iv, 12);
   if (CRYPTO_gcm128_aad(ks->gcm128, aad, aadlen)) return SBD_E_CRYPTO;
