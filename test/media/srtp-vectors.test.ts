@@ -159,3 +159,23 @@ test('short and long packets (keystream-ECB, built-in and provider EVP paths) eq
     assert.deepEqual(cctx.protect(rtp), Buffer.concat([body, tag]), `AES-CM ${size}`);
   }
 });
+
+test('HMAC-SHA1 tags equal node:crypto for every payload length 0-200 (one- and two-block SHA-1 padding), RTP and RTCP', async () => {
+  const { createHmac } = await import('node:crypto');
+  const key = hex('000102030405060708090a0b0c0d0e0f'), salt14 = hex('F0F1F2F3F4F5F6F7F8F9FAFBFCFD');
+  for (let n = 0; n <= 200; n++) {
+    const rtp = Buffer.alloc(12 + n, n & 0xff);
+    rtp.set(hex('80001234000000000000abcd'));
+    const ctx = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: key, masterSalt: salt14, sessionKeys: true });
+    const srtp = ctx.protect(rtp);
+    const body = srtp.subarray(0, rtp.length);
+    const tag = createHmac('sha1', Buffer.alloc(20)).update(body).update(Buffer.alloc(4)).digest().subarray(0, 10);
+    assert.deepEqual(srtp.subarray(rtp.length), tag, `RTP tag, ${n}-byte payload`);
+    const rtcp = Buffer.alloc(8 + n, 0x5a);
+    rtcp.set(hex('80c90001cafebabe'));
+    const srtcp = ctx.protectRtcp(rtcp);
+    const authed = srtcp.subarray(0, rtcp.length + 4); // header, encrypted part, E||index (RFC 3711 §3.4)
+    const rtcpTag = createHmac('sha1', Buffer.alloc(20)).update(authed).digest().subarray(0, 10);
+    assert.deepEqual(srtcp.subarray(rtcp.length + 4), rtcpTag, `RTCP tag, ${n}-byte body`);
+  }
+});
