@@ -58,31 +58,35 @@ test('MediaServer: one source to three listeners, each with its own suite (80, 3
   await media.listen();
   const control = new MediaControlServer(media);
   const l80 = await udpListener(), l32 = await udpListener(), lrtp = await udpListener();
-  const offers = {
-    l80: createCryptoOffer(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
-    l32: createCryptoOffer(['AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
-  };
-  const a80 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l80.port, crypto: offers.l80.map(formatCryptoAttribute) });
-  const a32 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l32.port, crypto: offers.l32.map(formatCryptoAttribute) });
-  const artp = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: lrtp.port });
-  assert.equal(a80.suite, 'AES_CM_128_HMAC_SHA1_80');
-  assert.equal(a32.suite, 'AES_CM_128_HMAC_SHA1_32');
-  assert.equal(artp.mode, 'rtp');
-  await Promise.all([l80.wait(12), l32.wait(12), lrtp.wait(12)]);
-  for (const [l, offer, ans] of [[l80, offers.l80, a80], [l32, offers.l32, a32]] as const) {
-    const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(String(ans.crypto)));
-    assert.ok(keys);
-    const rx = new SrtpContext(keys.rxPolicy);
-    const rtps = l.packets.slice(0, 12).map((p) => rx.unprotect(p));
-    checkFrames(rtps, 0);
+  // a failed assertion must still stop the server's timer and close the sockets, or the file never exits
+  try {
+    const offers = {
+      l80: createCryptoOffer(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
+      l32: createCryptoOffer(['AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
+    };
+    const a80 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l80.port, crypto: offers.l80.map(formatCryptoAttribute) });
+    const a32 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l32.port, crypto: offers.l32.map(formatCryptoAttribute) });
+    const artp = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: lrtp.port });
+    assert.equal(a80.suite, 'AES_CM_128_HMAC_SHA1_80');
+    assert.equal(a32.suite, 'AES_CM_128_HMAC_SHA1_32');
+    assert.equal(artp.mode, 'rtp');
+    await Promise.all([l80.wait(12), l32.wait(12), lrtp.wait(12)]);
+    for (const [l, offer, ans] of [[l80, offers.l80, a80], [l32, offers.l32, a32]] as const) {
+      const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(String(ans.crypto)));
+      assert.ok(keys);
+      const rx = new SrtpContext(keys.rxPolicy);
+      const rtps = l.packets.slice(0, 12).map((p) => rx.unprotect(p));
+      checkFrames(rtps, 0);
+    }
+    checkFrames(lrtp.packets.slice(0, 12), 0);
+    assert.deepEqual(control.handle({ op: 'remove', id: a80.id }), { ok: true });
+    const st = control.handle({ op: 'stats' }) as { stats: { listeners: number; packetsSent: number } };
+    assert.equal(st.stats.listeners, 2);
+    assert.ok(st.stats.packetsSent >= 36);
+  } finally {
+    await media.close();
+    for (const l of [l80, l32, lrtp]) l.socket.close();
   }
-  checkFrames(lrtp.packets.slice(0, 12), 0);
-  assert.deepEqual(control.handle({ op: 'remove', id: a80.id }), { ok: true });
-  const st = control.handle({ op: 'stats' }) as { stats: { listeners: number; packetsSent: number } };
-  assert.equal(st.stats.listeners, 2);
-  assert.ok(st.stats.packetsSent >= 36);
-  await media.close();
-  for (const l of [l80, l32, lrtp]) l.socket.close();
 });
 
 test('MediaServer: refusals are typed — no common suite under Block Unencrypted (488), unknown source, bad address', async () => {
