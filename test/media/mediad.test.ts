@@ -52,12 +52,23 @@ function checkFrames(rtps: Buffer[], pt: number): void {
   });
 }
 
-test('MediaServer: one source to three listeners, each with its own suite (80, 32, RTP)', { timeout: 120_000 }, async () => {
+test('MediaServer: one source to three listeners, each with its own suite (80, 32, RTP)', { timeout: 120_000 }, async (t) => {
   const media = new MediaServer();
   media.addSource('moh', { codec: 'PCMU', samples });
   await media.listen();
   const control = new MediaControlServer(media);
   const l80 = await udpListener(), l32 = await udpListener(), lrtp = await udpListener();
+  // Close everything even when an assertion fails, so the test file ends instead of hanging on open handles.
+  t.after(async () => {
+    await media.close();
+    for (const l of [l80, l32, lrtp]) {
+      try {
+        l.socket.close();
+      } catch {
+        /* already closed */
+      }
+    }
+  });
   // a failed assertion must still stop the server's timer and close the sockets, or the file never exits
   try {
     const offers = {
