@@ -100,9 +100,15 @@ int sbd_srtp_unprotect_rtcp(sbd_srtp *c, uint8_t *p, int len) {
   return body;
 }
 
-int sbd_srtp_batch(sbd_srtp *c, int op, uint8_t *arena, const int32_t *offsets, int32_t *lens, const int32_t *caps,
-                   int n) {
+int sbd_srtp_batch(sbd_srtp *c, int op, uint8_t *arena, int64_t arena_len, const int32_t *offsets, int32_t *lens,
+                   const int32_t *caps, int n) {
   int ok = 0;
+  /* every slot inside the arena before anything is touched (cheaper here than per packet in JavaScript) */
+  if (n < 0 || arena_len < 0) return SBD_E_PARAM;
+  for (int i = 0; i < n; i++) {
+    int64_t o = offsets[i], l = lens[i], cap = caps[i];
+    if (o < 0 || l < 0 || l > cap || o + cap > arena_len) return SBD_E_PARAM;
+  }
   for (int i = 0; i < n; i++) {
     uint8_t *p = arena + offsets[i];
     int r;

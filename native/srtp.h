@@ -76,10 +76,11 @@ SBD_API int sbd_srtp_protect(sbd_srtp *ctx, uint8_t *pkt, int len, int cap);
 SBD_API int sbd_srtp_unprotect(sbd_srtp *ctx, uint8_t *pkt, int len);
 SBD_API int sbd_srtp_protect_rtcp(sbd_srtp *ctx, uint8_t *pkt, int len, int cap);
 SBD_API int sbd_srtp_unprotect_rtcp(sbd_srtp *ctx, uint8_t *pkt, int len);
-/* One call for n packets laid out in `arena` at offsets[i] with lengths lens[i] and room caps[i];
- * lens[i] receives the new length or a negative error. Returns the number of packets that succeeded. */
-SBD_API int sbd_srtp_batch(sbd_srtp *ctx, int op, uint8_t *arena, const int32_t *offsets, int32_t *lens,
-                   const int32_t *caps, int n);
+/* One call for n packets laid out in `arena` (arena_len bytes) at offsets[i] with lengths lens[i] and room
+ * caps[i]; lens[i] receives the new length or a negative error. Returns the number of packets that succeeded,
+ * or SBD_E_PARAM (nothing done) when a slot lies outside the arena or a length is negative. */
+SBD_API int sbd_srtp_batch(sbd_srtp *ctx, int op, uint8_t *arena, int64_t arena_len, const int32_t *offsets,
+                           int32_t *lens, const int32_t *caps, int n);
 SBD_API void sbd_srtp_stats(const sbd_srtp *ctx, double *out);
 /* ROC of an SSRC's RTP stream (-1 when the SSRC is unknown) and setting it (RFC 3711 §3.3.1, e.g. a
  * receiver joining a running stream). */

@@ -161,6 +161,26 @@ test('batch: one native call gives the same bytes as per-packet calls; failures 
   }
 });
 
+test('batch: a slot outside the arena or a negative length is ERR_SRTP_PARAM and no packet is touched', () => {
+  const { tx } = pair('AEAD_AES_128_GCM');
+  const batch = new PacketBatch({ maxPackets: 4, slotSize: 300 });
+  const packets = [0, 1, 2].map((i) => rtpPacket(i, 5, 160));
+  packets.forEach((p) => batch.push(p));
+  const bad = (mutate: () => void, undo: () => void) => {
+    mutate();
+    assert.throws(() => tx.protectBatch(batch), code('ERR_SRTP_PARAM'));
+    undo();
+    assert.deepEqual(batch.packet(0), packets[0], 'the first packet is untouched');
+  };
+  bad(() => (batch.capacities[2] = 10_000), () => (batch.capacities[2] = 300));
+  bad(() => (batch.offsets[1] = -4), () => (batch.offsets[1] = 300));
+  bad(() => (batch.lengths[2] = 301), () => (batch.lengths[2] = 172));
+  bad(() => (batch.lengths[1] = -4), () => (batch.lengths[1] = 172));
+  bad(() => (batch.count = 5), () => (batch.count = 3));
+  assert.equal(tx.stats().rtpProtected, 0);
+  assert.equal(tx.protectBatch(batch), 3);
+});
+
 test('AEAD: long packets on the built-in GCM tables and on the provider give the same bytes; tampering is caught by both', () => {
   for (const suite of ['AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'] as const) {
     const k = keyFor(SUITES[suite].keyLength, SUITES[suite].saltLength);

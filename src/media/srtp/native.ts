@@ -16,7 +16,7 @@ export interface SrtpNative {
   unprotect: (ctx: unknown, pkt: Uint8Array, len: number) => number;
   protectRtcp: (ctx: unknown, pkt: Uint8Array, len: number, cap: number) => number;
   unprotectRtcp: (ctx: unknown, pkt: Uint8Array, len: number) => number;
-  batch: (ctx: unknown, op: number, arena: Uint8Array, offsets: Int32Array, lens: Int32Array, caps: Int32Array, n: number) => number;
+  batch: (ctx: unknown, op: number, arena: Uint8Array, arenaLen: number, offsets: Int32Array, lens: Int32Array, caps: Int32Array, n: number) => number;
   stats: (ctx: unknown, out: Float64Array) => void;
   getRoc: (ctx: unknown, ssrc: number) => number | bigint;
   setRoc: (ctx: unknown, ssrc: number, roc: number) => number;
@@ -27,7 +27,7 @@ export interface SrtpNative {
   unprotectAt: (ctx: number, pkt: number, len: number) => number;
   protectRtcpAt: (ctx: number, pkt: number, len: number, cap: number) => number;
   unprotectRtcpAt: (ctx: number, pkt: number, len: number) => number;
-  batchAt: (ctx: number, op: number, arena: number, offsets: number, lens: number, caps: number, n: number) => number;
+  batchAt: (ctx: number, op: number, arena: number, arenaLen: number, offsets: number, lens: number, caps: number, n: number) => number;
   addressOf: (buf: Uint8Array) => number | bigint;
   kdf: (backend: number, key: Buffer, keyLen: number, salt: Buffer, saltLen: number, label: number, out: Buffer, outLen: number) => number;
 }
@@ -66,7 +66,7 @@ export function srtpNative(): SrtpNative {
     unprotect: lib.func('int sbd_srtp_unprotect(void *ctx, uint8_t *pkt, int len)'),
     protectRtcp: lib.func('int sbd_srtp_protect_rtcp(void *ctx, uint8_t *pkt, int len, int cap)'),
     unprotectRtcp: lib.func('int sbd_srtp_unprotect_rtcp(void *ctx, uint8_t *pkt, int len)'),
-    batch: lib.func('int sbd_srtp_batch(void *ctx, int op, uint8_t *arena, const int32_t *offsets, int32_t *lens, const int32_t *caps, int n)'),
+    batch: lib.func('int sbd_srtp_batch(void *ctx, int op, uint8_t *arena, int64_t arena_len, const int32_t *offsets, int32_t *lens, const int32_t *caps, int n)'),
     stats: lib.func('void sbd_srtp_stats(void *ctx, double *out)'),
     getRoc: lib.func('int64_t sbd_srtp_get_roc(void *ctx, uint32_t ssrc)'),
     setRoc: lib.func('int sbd_srtp_set_roc(void *ctx, uint32_t ssrc, uint32_t roc)'),
@@ -76,7 +76,7 @@ export function srtpNative(): SrtpNative {
     unprotectAt: lib.func('int sbd_srtp_unprotect(uintptr_t ctx, uintptr_t pkt, int len)'),
     protectRtcpAt: lib.func('int sbd_srtp_protect_rtcp(uintptr_t ctx, uintptr_t pkt, int len, int cap)'),
     unprotectRtcpAt: lib.func('int sbd_srtp_unprotect_rtcp(uintptr_t ctx, uintptr_t pkt, int len)'),
-    batchAt: lib.func('int sbd_srtp_batch(uintptr_t ctx, int op, uintptr_t arena, uintptr_t offsets, uintptr_t lens, uintptr_t caps, int n)'),
+    batchAt: lib.func('int sbd_srtp_batch(uintptr_t ctx, int op, uintptr_t arena, int64_t arena_len, uintptr_t offsets, uintptr_t lens, uintptr_t caps, int n)'),
     addressOf: lib.func('uintptr_t sbd_address_of(const uint8_t *p)'),
     kdf: lib.func('int sbd_srtp_kdf(int backend, const uint8_t *key, int key_len, const uint8_t *salt, int salt_len, int label, uint8_t *out, int out_len)'),
   } as SrtpNative;
