@@ -1,17 +1,23 @@
 /**
  * Simulated phones on the host against a booted x86_64 guest, over the runner's tap network (no port
- * forwarding): TFTP (port 69: per-transfer ports), TVS (2445) and CAPF (3804) of the appliance, driven the way an
+ * forwarding): TFTP (port 69: per-transfer ports), TVS (2445), CAPF (3804) and the music on hold sbd-mediad streams
+ * as SRTP to a listener on the host (16384 → host), driven the way an
  * administrator would: devices and the CAPF operation added as the daemons' user on the debug shell, certificate
  * regeneration and the cluster security mode on the serial console. Called by x86_64-boot.test.ts inside its one
  * boot (boots are the expensive part under TCG); kept here so that file stays about the machine.
  */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Guest, repo } from './guest.js';
+import { parseWav } from '../../src/media/streaming/index.js';
+import { SrtpContext } from '../../src/media/srtp/index.js';
+import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/media/sdes/index.js';
 
 const STATE = '/var/lib/sbd';
 const PHONE_TIMEOUT_MS = 5 * 60_000;
@@ -101,5 +107,51 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
     const out = await g.admin('show audit 3 csv');
     assert.match(out, /^\S+Z,admin,param-set,ClusterSecurityMode=mixed,success$/m);
     assert.match(out, /^\S+Z,admin,cert-regen,ITLRecovery,success$/m);
+  });
+
+  await t.test('music on hold: sbd-mediad streams the built-in tone as SRTP to a listener on the host', async () => {
+    // The samples the image should be playing: the same generator, run here, through the same WAV parser.
+    spawnSync(process.execPath, [`${repo}/image/moh-tone.mjs`, join(dir, 'tone.wav'), '4'], { stdio: 'inherit' });
+    const samples = parseWav(readFileSync(join(dir, 'tone.wav'))).samples;
+    const socket = createSocket('udp4');
+    const packets: Buffer[] = [];
+    let enough: () => void = () => {};
+    const got = new Promise<void>((resolve) => (enough = resolve));
+    socket.on('message', (m) => packets.push(m) >= 10 && enough());
+    socket.bind(0, g.hostIp);
+    await once(socket, 'listening');
+    try {
+      const offer = createCryptoOffer(['AES_CM_128_HMAC_SHA1_80'], 'media-streaming');
+      const add = { op: 'add', source: 'moh', address: g.hostIp, port: socket.address().port, crypto: offer.map(formatCryptoAttribute) };
+      // The control port listens on the guest's loopback only: the request goes in through the debug shell.
+      const control = (req: object) =>
+        g.root(`node -e "const s=require('net').connect(16385,'127.0.0.1',()=>s.write(Buffer.from('${Buffer.from(JSON.stringify(req) + '\n').toString('base64')}','base64')));s.on('data',d=>{process.stdout.write(d);s.end()})"`);
+      const [status, line] = await control(add);
+      assert.equal(status, 0, line);
+      const answer = JSON.parse(line) as { ok: boolean; id: number; mode: string; crypto: string };
+      assert.equal(answer.ok, true, line);
+      assert.equal(answer.mode, 'srtp');
+      const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(answer.crypto));
+      assert.ok(keys, answer.crypto);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([got, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`only ${packets.length} packets in 120 s`)), 120_000)))]).finally(() => clearTimeout(timer));
+      const rx = new SrtpContext(keys.rxPolicy);
+      const rtp = packets.slice(0, 10).map((p) => rx.unprotect(p));
+      // The source advances one 160-sample frame a tick from position 0 and the 4 s loop is exactly 200 frames, so
+      // every payload is one of those frames; a tick that fell too far behind skips frames (never sequence numbers).
+      const frames = new Set<string>();
+      for (let at = 0; at < samples.length; at += 160) frames.add(samples.subarray(at, at + 160).toString('hex'));
+      rtp.forEach((p, i) => {
+        assert.equal(p.length, 12 + 160, 'G.711, 20 ms');
+        assert.equal(p[1]! & 0x7f, 0, 'payload type 0 (PCMU)');
+        assert.equal(p.readUInt16BE(2), (rtp[0]!.readUInt16BE(2) + i) & 0xffff, 'sequence numbers follow');
+        assert.ok(frames.has(p.subarray(12).toString('hex')), `frame ${i} is a frame of the built-in tone`);
+      });
+      console.log(`# sbd-mediad → host: ${packets.length} SRTP packets (AES_CM_128_HMAC_SHA1_80), authenticated and decrypted to the tone's samples`);
+      const [, removed] = await control({ op: 'remove', id: answer.id });
+      assert.match(removed, /"ok":true/);
+    } finally {
+      socket.close();
+    }
   });
 }

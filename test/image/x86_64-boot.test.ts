@@ -71,6 +71,12 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
     for (const d of daemons) {
       await until(g, show(d), (o) => unitProps(o).SubState === 'running', 5 * 60_000, `${d} running`);
     }
+    // A restart this early means a start or watchdog timeout: the journal says which (kept in the CI log).
+    for (const d of daemons) {
+      if (Number(unitProps((await g.root(show(d)))[1]).NRestarts) > 0) {
+        console.log(`# ${d} restarted during boot:\n${(await g.root(`journalctl -b -u ${d} --no-pager -o cat | grep -iE 'timeout|watchdog|fail|exit' | tail -6`))[1]}`);
+      }
+    }
   });
 
   await t.test('admin: show status', async () => {
