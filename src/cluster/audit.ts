@@ -13,6 +13,7 @@ export const AuditAction = {
   certRegen: 'cert-regen',
   paramSet: 'param-set',
   itlReset: 'itl-reset',
+  ctlReset: 'ctl-reset',
   backup: 'backup',
   restore: 'restore',
   login: 'login',

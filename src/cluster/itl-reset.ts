@@ -1,28 +1,72 @@
 /**
- * Bulk ITL reset (`utils itl reset localkey`, DESIGN §2): the ITL is temporarily signed with the TFTP node's
- * CallManager key — which every phone holds as a SAST record of its current ITL — so phones that can no longer
- * verify the ITLRecovery signer accept the new ITL; `utils itl reset complete` hands signing back to ITLRecovery,
- * which the phones now hold from the reset ITL. Both steps rebuild the ITL at once and record its hash.
+ * Bulk trust-list resets (DESIGN §2):
+ * - `utils itl reset localkey`: the ITL is temporarily signed with the TFTP node's CallManager key — which every phone
+ *   holds as a SAST record of its current ITL — so phones that can no longer verify the ITLRecovery signer accept
+ *   the new ITL;
+ * - `utils itl reset remotekey FILE.p12`: the same with a key kept off the appliance, typically an earlier
+ *   ITLRecovery.p12 export, for phones that still hold that (lost or regenerated) ITLRecovery as SAST;
+ * - `utils itl reset complete`: ITLRecovery signs again; the phones hold it from the reset ITL. (An imported remote
+ *   key stays in the store as a record of what signed; it no longer signs anything.)
+ * - `utils ctl reset localkey|complete`: the CTL (mixed mode) signed by ITLRecovery for a while, then by CallManager.
+ * Every step rebuilds the ITL at once and records its hash.
  */
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
+import { UsageError } from '../lib/errors.js';
+import { writeKeyFile } from '../pki/keys.js';
+import { importPkcs12 } from '../pki/pkcs12.js';
+import { buildCtl, isMixedMode, remoteKeyName } from '../trust/cluster-lists.js';
 import { activateTftp } from './init.js';
 import type { State } from './state.js';
 
-export type ItlResetStep = 'localkey' | 'complete';
+export type ItlResetStep = 'localkey' | 'remotekey' | 'complete';
 
 export interface ItlResetResult {
-  signer: 'CallManager' | 'ITLRecovery';
+  signer: string;
   itlSha256: string;
   message: string;
 }
 
-export function itlReset(state: State, step: ItlResetStep, clock: Clock): ItlResetResult {
-  const signer = step === 'localkey' ? 'CallManager' : 'ITLRecovery';
-  state.store.setParam('ItlResetSigner', signer);
+export function itlReset(state: State, step: ItlResetStep, clock: Clock, remote?: { p12: Buffer; password: string }): ItlResetResult {
+  const { store } = state;
+  if (step === 'remotekey') {
+    if (!remote) throw new UsageError('utils itl reset remotekey needs the PKCS#12 file of the remote key and its password');
+    const { certPem, privateKeyPem } = importPkcs12(remote.p12, remote.password);
+    const cert = new X509Certificate(certPem);
+    if (cert.publicKey.asymmetricKeyType !== 'rsa') throw new UsageError('the remote key must be an RSA key (trust lists are signed with RSA)');
+    const keyFile = join(state.layout.keysDir, `${remoteKeyName}-${cert.serialNumber.toLowerCase()}.key`);
+    writeKeyFile(keyFile, privateKeyPem);
+    store.transaction(() => {
+      store.putCertificate({ name: remoteKeyName, node: null, pem: certPem, keyFile });
+      store.setParam('ItlResetSigner', 'RemoteKey');
+    });
+  } else {
+    store.setParam('ItlResetSigner', step === 'localkey' ? 'CallManager' : 'ITLRecovery');
+  }
   const { itlSha256 } = activateTftp(state, clock);
+  const signer = store.getParam('ItlResetSigner');
   const message =
-    step === 'localkey'
-      ? 'The ITL is now signed by the CallManager key. Reset the phones; when they have all taken the new ITL (ITL File Status: Match), run "utils itl reset complete" so ITLRecovery signs it again.'
-      : 'The ITL is signed by ITLRecovery again. Reset the phones so they take it.';
+    step === 'complete'
+      ? 'The ITL is signed by ITLRecovery again. Reset the phones so they take it.'
+      : `The ITL is now signed by the ${step === 'localkey' ? 'CallManager key' : 'imported remote key'}. Reset the phones; when they have all taken the new ITL (ITL File Status: Match), run "utils itl reset complete" so ITLRecovery signs it again.`;
   return { signer, itlSha256, message };
+}
+
+export type CtlResetStep = 'localkey' | 'complete';
+
+export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { signer: string; message: string } {
+  if (!isMixedMode(state.store)) throw new UsageError('the cluster is not in mixed mode: there is no CTL to reset ("utils ctl set-cluster mixed-mode")');
+  const signer = step === 'localkey' ? 'ITLRecovery' : 'CallManager';
+  state.store.transaction(() => {
+    state.store.setParam('CtlResetSigner', signer);
+    buildCtl(state.store, clock); // a CTL that cannot be signed leaves the parameter as it was
+  });
+  return {
+    signer,
+    message:
+      step === 'localkey'
+        ? 'The CTL is now signed by ITLRecovery. Reset the phones; when they have taken it, run "utils ctl reset complete".'
+        : 'The CTL is signed by the CallManager key again. Reset the phones so they take it.',
+  };
 }

@@ -56,10 +56,18 @@ export function trustListInputs(store: Store): TrustListInputs {
 
 /** Who signs the ITL: ITLRecovery, or the TFTP node's CallManager key during `utils itl reset` (DESIGN §2). */
 export function itlSigner(store: Store, tftpNode: NodeRow = publisher(store)): { signer: Signer; name: string } {
-  const useCallManager = store.getParam('ItlResetSigner') === 'CallManager';
-  const row = useCallManager ? need(store.currentCertificate('CallManager', tftpNode.name), 'CallManager') : need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery');
+  const which = store.getParam('ItlResetSigner');
+  const row =
+    which === 'CallManager'
+      ? need(store.currentCertificate('CallManager', tftpNode.name), 'CallManager')
+      : which === 'RemoteKey'
+        ? need(store.currentCertificate(remoteKeyName, null), 'imported ITL reset key (utils itl reset remotekey)')
+        : need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery');
   return { signer: signerOf(row), name: row.name };
 }
+
+/** Store name of the key imported by `utils itl reset remotekey` (an ITLRecovery.p12 kept off the appliance). */
+export const remoteKeyName = 'ITLResetRemoteKey';
 
 function hashParam(store: Store): HashName {
   return store.getParam('SignatureHash') as HashName;
@@ -85,5 +93,7 @@ export function buildCtl(store: Store, clock: Clock, filename = 'CTLFile.tlv'): 
   const inputs = trustListInputs(store);
   const pub = publisher(store);
   const pubCm = need(store.currentCertificate('CallManager', pub.name), 'CallManager');
-  return buildTrustList(ctlRecordInputs(inputs, serverCert(pubCm, pub)), { signer: signerOf(pubCm), filename, timestamp: unixSeconds(clock), hash: hashParam(store) });
+  // `utils ctl reset localkey`: the CTL is signed by ITLRecovery (a SAST record of the CTL itself) for a while.
+  const signerRow = store.getParam('CtlResetSigner') === 'ITLRecovery' ? need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery') : pubCm;
+  return buildTrustList(ctlRecordInputs(inputs, serverCert(pubCm, pub)), { signer: signerOf(signerRow), filename, timestamp: unixSeconds(clock), hash: hashParam(store) });
 }

@@ -57,11 +57,13 @@ test('unknown commands get one error line and the nearest command', async () => 
 });
 
 test('incomplete commands list what can follow; argument counts are checked', async () => {
-  const out = await session(['show cert', 'show cert own', 'set param OnlyName', 'utils itl reset sideways']);
+  const out = await session(['show cert', 'show cert own', 'set param OnlyName', 'utils itl reset sideways', 'utils itl reset remotekey', 'utils ctl reset localkey']);
   assert.match(out, /incomplete command; one of:\n {2}show cert list\n {2}show cert own NAME/);
   assert.match(out, /^error: missing parameter: usage: show cert own NAME$/m);
   assert.match(out, /^error: missing parameter: usage: set param NAME VALUE$/m);
-  assert.match(out, /^error: unknown step "sideways": localkey or complete$/m);
+  assert.match(out, /^error: unknown step "sideways": localkey, remotekey or complete$/m);
+  assert.match(out, /^error: remotekey needs the PKCS#12 file of the key: utils itl reset remotekey FILE\.p12$/m);
+  assert.match(out, /^error: the cluster is not in mixed mode: there is no CTL to reset/m);
 });
 
 test('show itl lists the records of the ITL built from the store, signature valid', async () => {
@@ -95,7 +97,7 @@ test('tab completion: command words, then parameter values', () => {
   assert.deepEqual(completeLine(table, 'sh'), [['show '], 'sh']);
   assert.deepEqual(completeLine(table, 'show c'), [['cert', 'ctl'], 'c']);
   assert.deepEqual(completeLine(table, 'show cert own IT'), [['ITLRecovery '], 'IT']);
-  assert.deepEqual(completeLine(table, 'utils itl reset '), [['complete', 'localkey'], '']);
+  assert.deepEqual(completeLine(table, 'utils itl reset '), [['complete', 'localkey', 'remotekey'], '']);
 });
 
 test('word splitting and edit distance', () => {

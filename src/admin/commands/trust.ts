@@ -2,7 +2,7 @@
  * Trust lists and certificates on the admin console — the same functions as `sbd itl show`, `sbd cert list`,
  * `sbd cert regen`, `sbd itl reset`, `sbd cert export`:
  *   show itl · show ctl · show cert list · show cert own NAME · set cert regen NAME ·
- *   utils itl reset localkey|complete · file get tftp ITLRecovery.p12
+ *   utils itl reset localkey|remotekey|complete · utils ctl reset localkey|complete · file get tftp ITLRecovery.p12
  * Changes (regeneration, ITL reset) are recorded in the audit log through the same wrappers as the CLI's.
  */
 import type { AdminCommand } from '../command-table.js';
@@ -10,7 +10,8 @@ import { AdminError, AdminErrorCode } from '../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { withState } from '../../cluster/state.js';
 import { parseIdentityName, regenerateCertificate } from '../../cluster/certs.js';
-import { itlReset } from '../../cluster/itl-reset.js';
+import { readFileSync } from 'node:fs';
+import { ctlReset, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12, minExportPasswordLength } from '../../cluster/p12.js';
 import { identityNames } from '../../pki/profiles.js';
 import { buildCtl, buildItl } from '../../trust/cluster-lists.js';
@@ -94,8 +95,36 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
     },
     {
       words: ['utils', 'itl', 'reset'],
+      params: 'localkey|remotekey FILE.p12|complete',
+      summary: 'bulk ITL reset: sign with the CallManager key (localkey) or an imported key (remotekey), then ITLRecovery again (complete)',
+      minArgs: 1,
+      maxArgs: 2,
+      complete: () => ['localkey', 'remotekey', 'complete'],
+      run: async (args, io) => {
+        const step = args[0]!.toLowerCase();
+        if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey, remotekey or complete`);
+        if ((step === 'remotekey') !== (args.length === 2)) throw new AdminError(AdminErrorCode.args, step === 'remotekey' ? 'remotekey needs the PKCS#12 file of the key: utils itl reset remotekey FILE.p12' : `${step} takes no file`);
+        let remote: { p12: Buffer; password: string } | undefined;
+        if (step === 'remotekey') {
+          let p12: Buffer;
+          try {
+            p12 = readFileSync(args[1]!);
+          } catch (err) {
+            throw new AdminError(AdminErrorCode.args, `cannot read ${args[1]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          }
+          remote = { p12, password: await io.secret('PKCS#12 password: ') };
+        }
+        const r = withState(stateDir, (s) =>
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, clock, remote)),
+        );
+        io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+        io.out(r.message);
+      },
+    },
+    {
+      words: ['utils', 'ctl', 'reset'],
       params: 'localkey|complete',
-      summary: 'bulk ITL reset: sign with the CallManager key (localkey), then ITLRecovery again (complete)',
+      summary: 'CTL reset (mixed mode): sign the CTL with ITLRecovery (localkey), then the CallManager key again (complete)',
       minArgs: 1,
       maxArgs: 1,
       complete: () => ['localkey', 'complete'],
@@ -103,9 +132,9 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         const step = args[0]!.toLowerCase();
         if (step !== 'localkey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
         const r = withState(stateDir, (s) =>
-          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, clock)),
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () => ctlReset(s, step, clock)),
         );
-        io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+        io.out(`CTL signed by ${r.signer}`);
         io.out(r.message);
       },
     },

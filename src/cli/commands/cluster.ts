@@ -8,7 +8,7 @@ import { UsageError } from '../../lib/errors.js';
 import { initAppliance } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
 import { withState } from '../../cluster/state.js';
-import { itlReset } from '../../cluster/itl-reset.js';
+import { ctlReset, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12 } from '../../cluster/p12.js';
 import { parseIdentityName } from '../../cluster/certs.js';
 import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lists.js';
@@ -179,14 +179,34 @@ export const commands: Command[] = [
   },
   {
     path: ['itl', 'reset'],
-    summary: 'bulk ITL reset: sign the ITL with the CallManager key (localkey), then ITLRecovery again (complete)',
-    usage: 'sbd itl reset localkey|complete --state DIR',
+    summary: 'bulk ITL reset: sign with the CallManager key (localkey) or an imported key (remotekey), then ITLRecovery again (complete)',
+    usage: 'sbd itl reset localkey|remotekey|complete [--p12 FILE.p12] --state DIR   (remotekey: password from SBD_P12_PASSWORD or --password)',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, p12: { type: 'string' }, password: { type: 'string' } });
+      const step = required(positionals[0], 'localkey|remotekey|complete');
+      if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey, remotekey or complete`);
+      let remote: { p12: Buffer; password: string } | undefined;
+      if (step === 'remotekey') {
+        const password = values.password ?? process.env.SBD_P12_PASSWORD;
+        if (!password) throw new UsageError('give the PKCS#12 password with --password or SBD_P12_PASSWORD');
+        remote = { p12: readFileSync(required(values.p12, '--p12')), password };
+      }
+      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, systemClock, remote)));
+      ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+      ctx.out(r.message);
+      return 0;
+    },
+  },
+  {
+    path: ['ctl', 'reset'],
+    summary: 'CTL reset (mixed mode): sign the CTL with ITLRecovery (localkey), then the CallManager key again (complete)',
+    usage: 'sbd ctl reset localkey|complete --state DIR',
     run(args, ctx) {
       const { values, positionals } = parse(args, stateOpt);
       const step = required(positionals[0], 'localkey|complete');
       if (step !== 'localkey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey or complete`);
-      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, systemClock)));
-      ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
+      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () => ctlReset(s, step, systemClock)));
+      ctx.out(`CTL signed by ${r.signer}`);
       ctx.out(r.message);
       return 0;
     },
