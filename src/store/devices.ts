@@ -39,22 +39,11 @@ export interface DeviceInput {
   directoryNumber?: string | null;
 }
 
-export type DevicePatch = Partial<{
-  model: string;
-  description: string;
-  securityProfile: string;
-  lscPem: string | null;
-  symmetricKeyHex: string | null;
-  digestUser: string | null;
-  directoryNumber: string | null;
-  capfOperation: CapfOperation;
-  capfAuthMode: CapfAuthMode;
-  capfAuthString: string | null;
-  capfStatus: string | null;
-}>;
-
 const PATCH_KEYS = ['model', 'description', 'securityProfile', 'lscPem', 'symmetricKeyHex', 'digestUser', 'directoryNumber',
   'capfOperation', 'capfAuthMode', 'capfAuthString', 'capfStatus'] as const;
+
+/** The fields an update may change: the row's own types, so the two never drift apart. */
+export type DevicePatch = Partial<Pick<DeviceRow, (typeof PATCH_KEYS)[number]>>;
 
 /** Bounds on device fields (CUCM's own limits where it has one). */
 export const DEVICE_LIMITS = { maxDescriptionChars: 128, maxDigestUserChars: 128, maxCapfStatusChars: 256 } as const;
