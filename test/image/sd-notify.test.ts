@@ -40,6 +40,8 @@ test('READY, STATUS, WATCHDOG and STOPPING reach the notify socket', { timeout: 
   try {
     const sock = join(dir, 'notify');
     const py = spawn('python3', ['-c', receiver, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Listen for the receiver's exit from the start: it may end (after STOPPING=1) before the daemon's exit is seen.
+    const pyExit = once(py, 'exit');
     let got = '';
     py.stdout.setEncoding('utf8').on('data', (d: string) => (got += d));
     while (!got.includes('bound')) await once(py.stdout, 'data');
@@ -50,7 +52,7 @@ test('READY, STATUS, WATCHDOG and STOPPING reach the notify socket', { timeout: 
     });
     const [code] = (await once(child, 'exit')) as [number];
     assert.equal(code, 0);
-    await once(py, 'exit');
+    await pyExit;
     const lines = got.split('\n').filter((l) => l && l !== 'bound');
     assert.match(lines[0]!, /^READY=1\|STATUS=serving on test\|MAINPID=\d+$/);
     assert.equal(lines[1], 'STATUS=second status line');
