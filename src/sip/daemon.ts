@@ -23,6 +23,8 @@ import { Registrar, type RegistrarOptions } from './registrar/registrar.js';
 import { StoreDirectory } from './registrar/directory.js';
 import { Router, type Listener, type RouterAction, type Target } from './routing/router.js';
 import { StoreRoutingDirectory } from './routing/routing-directory.js';
+import { storeTrunkCredentials } from './routing/trunk-credentials.js';
+import type { TrunkChallengeOptions } from './routing/trunk-challenge.js';
 import { makeResponse } from './routing/make-response.js';
 import { TransactionTable } from './core/transactions/transaction-table.js';
 import { TimerQueue } from './core/transactions/timer-queue.js';
@@ -58,6 +60,8 @@ export interface SipDaemonOptions {
   registrar?: RegistrarOptions;
   /** Most live server transactions; default 100000 (a new request past it gets 503). */
   maxTransactions?: number;
+  /** Bounds of the table of requests forwarded to trunks, for answering their 401/407 (trunk-challenge.ts). */
+  trunkChallenge?: TrunkChallengeOptions;
   /** Expired-binding sweep interval; default 5000 ms. */
   sweepMs?: number;
   logger?: Logger;
@@ -109,7 +113,10 @@ export class SipDaemon {
       ...(o.nonceLifetime ? { nonceLifetime: o.nonceLifetime } : {}), algorithms: o.digestAlgorithms ?? ['SHA-256', 'MD5'],
     });
     this.registrar = new Registrar({ digest, directory }, o.registrar);
-    this.router = new Router({ registrar: this.registrar, directory, routing: new StoreRoutingDirectory(o.store), digest }, this.listeners);
+    this.router = new Router({
+      registrar: this.registrar, directory, routing: new StoreRoutingDirectory(o.store), digest,
+      trunkCredentials: storeTrunkCredentials(o.store, o.layout, this.log),
+    }, this.listeners, { ...(o.trunkChallenge ? { trunkChallenge: o.trunkChallenge } : {}) });
     const onMessage = (m: InboundMessage) => this.onMessage(m);
     this.udp = new UdpTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
     this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
@@ -153,7 +160,7 @@ export class SipDaemon {
     try {
       if (message.kind === 'response') {
         this.stats.responses++;
-        this.act(this.router.handleResponse(message, source));
+        this.act(this.router.handleResponse(message, source, this.now()));
         return;
       }
       this.stats.requests++;
@@ -234,6 +241,10 @@ export class SipDaemon {
     }
     if (a.type === 'respond') {
       this.log.warn('unroutable-response');
+      return;
+    }
+    if (a.type === 'log') {
+      this.log.info(a.event, a.fields);
       return;
     }
     this.stats.forwarded++;

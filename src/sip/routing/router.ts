@@ -26,7 +26,6 @@
  *     with the deterministic branch on top.
  * A response: our top Via is removed and the response goes to the next Via (over the connection it came on).
  */
-import { createHash } from 'node:crypto';
 import type { DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
 import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
@@ -39,17 +38,22 @@ import { answerIsSecure, checkOffer, SECURITY_INDICATION } from '../sdp/crypto-p
 import { makeResponse } from './make-response.js';
 import { refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';
+import { BRANCH_PREFIX, branchOf } from './branch.js';
+import { CSEQ_PARAM, TrunkChallenges, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
 
 export type Target =
   | { kind: 'flow'; source: MessageSource }
-  | { kind: 'address'; transport: TransportKind; host: string; port: number };
+  /** `trunk`: the trunk this address is (requests to it are remembered for its challenges). */
+  | { kind: 'address'; transport: TransportKind; host: string; port: number; trunk?: string };
 
 export type RouterAction =
   | { type: 'respond'; response: SipResponse }
   | { type: 'forward'; message: SipMessage; target: Target }
   | { type: 'drop'; reason: string }
   /** Several sends, in order (refusing an unencrypted answer: ACK and BYE to the callee, 488 to the caller). */
-  | { type: 'several'; actions: RouterAction[] };
+  | { type: 'several'; actions: RouterAction[] }
+  /** One log line (an answered trunk challenge: trunk, realm, method; never a password). */
+  | { type: 'log'; event: string; fields: Record<string, string | number> };
 
 export interface Listener {
   transport: TransportKind;
@@ -63,9 +67,21 @@ export interface RouterOptions {
   defaultMaxForwards?: number;
   /** Presence subscription between groups with no explicit policy; default true (CUCM: "Allow Subscription"). */
   defaultPresenceAllowed?: boolean;
+  /** Bounds of the trunk-challenge table (trunk-challenge.ts: maxPendingTrunkRequests 10000, TTL 32 s, …). */
+  trunkChallenge?: TrunkChallengeOptions;
 }
 
-const BRANCH_PREFIX = 'z9hG4bK-sbd-';
+/** Largest CSeq offset read back from a Route or Via `sbd-cseq` parameter (we write 1 or 2). */
+const MAX_CSEQ_OFFSET = 16;
+
+export interface RouterDeps {
+  registrar: Registrar;
+  directory: Directory;
+  routing: RoutingDirectory;
+  digest: DigestServer;
+  /** Decrypted outgoing credentials per trunk and realm; without it trunk challenges go to the phone. */
+  trunkCredentials?: TrunkCredentialLookup;
+}
 
 interface Caller {
   css: string | null;
@@ -74,19 +90,22 @@ interface Caller {
 
 export class Router {
   private readonly listeners: Listener[];
-  private readonly o: Required<RouterOptions>;
-  private readonly deps: { registrar: Registrar; directory: Directory; routing: RoutingDirectory; digest: DigestServer };
+  private readonly o: Required<Omit<RouterOptions, 'trunkChallenge'>>;
+  private readonly deps: RouterDeps;
+  /** Requests forwarded to trunks, for answering their 401/407 (undefined without trunk credentials). */
+  readonly trunkChallenges: TrunkChallenges | undefined;
 
-  constructor(deps: { registrar: Registrar; directory: Directory; routing: RoutingDirectory; digest: DigestServer }, listeners: Listener[], options: RouterOptions = {}) {
+  constructor(deps: RouterDeps, listeners: Listener[], options: RouterOptions = {}) {
     this.deps = deps;
     this.listeners = listeners;
     this.o = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...options };
+    this.trunkChallenges = deps.trunkCredentials ? new TrunkChallenges(deps.trunkCredentials, options.trunkChallenge) : undefined;
   }
 
   handleRequest(req: SipRequest, source: MessageSource, now: number): RouterAction {
     const mf = req.maxForwards() ?? this.o.defaultMaxForwards;
     if (mf === 0) return req.method === 'ACK' ? { type: 'drop', reason: 'Max-Forwards 0' } : this.respond(req, 483, 'Too Many Hops');
-    this.popOwnRoutes(req);
+    const cseqOffset = this.popOwnRoutes(req);
     const inDialog = req.to().params.get('tag') !== undefined;
     const stateless = inDialog || req.method === 'ACK' || req.method === 'CANCEL';
     // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
@@ -108,7 +127,18 @@ export class Router {
       if ('type' in r) return r;
       caller = r;
     }
-    const target = req.route().length > 0 ? this.routeTarget(req) : stateless ? this.uriTarget(req, now) : this.newRequestTarget(req, caller, now);
+    // The phone's side of a dialog whose INVITE sbd re-sent with credentials: the trunk's CSeq numbers are
+    // `offset` higher (our Record-Route carried it back in the Route); requests from the trunk keep theirs.
+    let offset = 0;
+    if (cseqOffset > 0 && !trunk) {
+      const c = req.cseq();
+      if (c.seq + cseqOffset > 2 ** 31 - 1) return this.respond(req, 400, 'Bad Request (CSeq too large)');
+      replaceFirst(req, 'cseq', `${c.seq + cseqOffset} ${c.method}`);
+      offset = cseqOffset;
+    }
+    const remembered = (req.method === 'CANCEL' || req.method === 'ACK') && req.route().length === 0 ? this.trunkChallenges?.find(branchOf(req), now) : undefined;
+    if (remembered) req.uri = remembered.uri;
+    const target = remembered ? remembered.target : req.route().length > 0 ? this.routeTarget(req) : stateless ? this.uriTarget(req, now) : this.newRequestTarget(req, caller, now);
     if ('type' in target) return target;
     if (req.method === 'INVITE' && req.body.length > 0 && /^application\/sdp/i.test(req.contentType() ?? '')) {
       const d = checkOffer(req.body, this.deps.routing.cryptoPolicy());
@@ -116,18 +146,38 @@ export class Router {
       req.body = d.sdp;
       setHeader(req, SECURITY_INDICATION.header, SECURITY_INDICATION.value(d.mode === 'srtp'));
     }
-    return this.forward(req, source, target, mf - 1, !inDialog && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method));
+    return this.forward(req, source, target, mf - 1, !inDialog && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method), offset, now);
   }
 
-  /** `source`: the flow the response came over (where the callee is, for an answer that must be refused). */
-  handleResponse(res: SipResponse, source?: MessageSource): RouterAction {
+  /**
+   * `source`: the flow the response came over (where the callee is, for an answer that must be refused).
+   * `now`: for the trunk-challenge table's TTLs.
+   */
+  handleResponse(res: SipResponse, source?: MessageSource, now: number = Date.now()): RouterAction {
     const vias = res.via();
     const top = vias[0];
     if (!top || !(top.params.get('branch') ?? '').startsWith(BRANCH_PREFIX) || !this.listeners.some((l) => sameHost(l.host, top.host) && l.port === top.port)) {
       return { type: 'drop', reason: 'response whose top Via is not ours' };
     }
     if (vias.length < 2) return { type: 'drop', reason: 'response with no Via left after ours' };
+    const outcome = this.trunkChallenges?.onResponse(res, now);
+    if (outcome?.kind === 'answered') {
+      if (outcome.send.length === 0) return { type: 'drop', reason: 'retransmitted trunk challenge, already answered' };
+      const target: Target = outcome.target;
+      return { type: 'several', actions: [
+        ...outcome.send.map((message): RouterAction => ({ type: 'forward', message, target })),
+        ...outcome.answered.map((a): RouterAction => ({ type: 'log', event: 'trunk-challenge-answered', fields: { trunk: outcome.trunk, realm: a.realm, method: outcome.method, status: res.status, algorithm: a.algorithm } })),
+      ] };
+    }
+    const offset = offsetParam(top.params.get(CSEQ_PARAM));
     removeTopVia(res);
+    // Responses to a request sbd re-sent with credentials (or to the phone's in-dialog requests whose CSeq it
+    // raised) go back with the phone's own CSeq number.
+    const restoreCseq = (m: SipResponse) => {
+      if (offset === 0) return;
+      const c = m.cseq();
+      if (c.seq >= offset) replaceFirst(m, 'cseq', `${c.seq - offset} ${c.method}`);
+    };
     const next = res.topVia();
     const rport = next.params.get('rport');
     const address = next.params.get('received') ?? stripBrackets(next.host);
@@ -142,6 +192,7 @@ export class Router {
         const l = this.listenerFor(source.transport);
         const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, 'Block Unencrypted Calls: the answer has no SRTP');
         if (r) {
+          restoreCseq(r.refusal);
           const callee: Target = { kind: 'flow', source };
           return { type: 'several', actions: [
             { type: 'forward', message: r.ack, target: callee }, { type: 'forward', message: r.bye, target: callee },
@@ -151,6 +202,7 @@ export class Router {
       }
       setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure));
     }
+    restoreCseq(res);
     return { type: 'forward', message: res, target: back };
   }
 
@@ -213,7 +265,7 @@ export class Router {
     const trunk = patterns[0] && this.deps.routing.trunk(patterns[0].trunk);
     if (trunk) {
       req.uri = { ...uri, host: trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host, port: trunk.port };
-      return { kind: 'address', transport: trunk.transport, host: trunk.host, port: trunk.port };
+      return { kind: 'address', transport: trunk.transport, host: trunk.host, port: trunk.port, trunk: trunk.name };
     }
     return this.respond(req, 404, 'Not Found');
   }
@@ -246,34 +298,47 @@ export class Router {
     return this.listeners.some((l) => sameHost(l.host, uri.host) && (uri.port === undefined || uri.port === l.port));
   }
 
-  private popOwnRoutes(req: SipRequest): void {
+  /** Removes our own Route entries; returns the CSeq offset one of them carried (0 when none). */
+  private popOwnRoutes(req: SipRequest): number {
+    let offset = 0;
     let routes = req.route();
     while (routes.length > 0 && isSipUri(routes[0]!.uri) && this.isUs(routes[0]!.uri as SipUri) && routes[0]!.uri.params.has('lr')) {
+      offset ||= offsetParam(routes[0]!.uri.params.get(CSEQ_PARAM));
       removeFirstValue(req, 'route');
       routes = req.route();
     }
+    return offset;
   }
 
   private listenerFor(t: TransportKind): Listener {
     return this.listeners.find((l) => l.transport === t) ?? this.listeners[0]!;
   }
 
-  private forward(req: SipRequest, source: MessageSource, target: Target, maxForwards: number, recordRoute: boolean): RouterAction {
+  /** `cseqOffset`: the CSeq was raised by it (marked on our Via so the responses get the phone's number back). */
+  private forward(req: SipRequest, source: MessageSource, target: Target, maxForwards: number, recordRoute: boolean, cseqOffset: number, now: number): RouterAction {
     const outT = target.kind === 'flow' ? target.source.transport : target.transport;
     const out = this.listenerFor(outT);
     req.set('Max-Forwards', String(maxForwards));
+    const ownRecordRoutes: string[] = [];
     if (recordRoute) {
       const inL = this.listenerFor(source.transport);
       const rr = (l: Listener) => `<sip:${l.host}:${l.port};transport=${l.transport};lr>`;
       // RFC 5658: when the transport changes, one entry for each side; the callee reads the top one.
-      if (inL !== out) req.prepend('Record-Route', rr(inL));
-      req.prepend('Record-Route', rr(out));
+      if (inL !== out) ownRecordRoutes.push(rr(inL));
+      ownRecordRoutes.push(rr(out));
+      for (const v of ownRecordRoutes) req.prepend('Record-Route', v);
     }
     // §16.11: the branch is a function of the received request, so CANCEL and a non-2xx ACK get the INVITE's.
-    const top = req.topVia();
-    const key = `${top.params.get('branch') ?? ''}|${top.host}|${top.port ?? ''}|${req.callId()}|${req.method === 'CANCEL' || req.method === 'ACK' ? 'INVITE' : req.method}`;
-    const branch = BRANCH_PREFIX + createHash('sha1').update(key).digest('base64url').slice(0, 16);
-    req.prepend('Via', `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport`);
+    const branch = branchOf(req);
+    req.prepend('Via', `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport${cseqOffset > 0 ? `;${CSEQ_PARAM}=${cseqOffset}` : ''}`);
+    if (target.kind === 'address' && target.trunk !== undefined && this.trunkChallenges) {
+      // A challenged request sbd re-sent: the phone's retransmission, CANCEL or non-2xx ACK follows the re-sent one.
+      const mapped = this.trunkChallenges.mapOutgoing(req, branch, now);
+      if (mapped) return { type: 'forward', message: mapped, target };
+      if (req.method !== 'ACK' && req.method !== 'CANCEL' && req.to().params.get('tag') === undefined) {
+        this.trunkChallenges.remember(req, branch, target as TrunkTarget, ownRecordRoutes, now);
+      }
+    }
     return { type: 'forward', message: req, target };
   }
 }
@@ -330,4 +395,18 @@ function splitFirst(value: string): string | undefined {
 
 function removeTopVia(res: SipResponse): void {
   removeFirstValue(res, 'via');
+}
+
+/** A `sbd-cseq` parameter value: 1..MAX_CSEQ_OFFSET, anything else is 0 (ignored). */
+function offsetParam(v: string | null | undefined): number {
+  if (v === undefined || v === null || !/^[0-9]{1,2}$/.test(v)) return 0;
+  const n = Number(v);
+  return n >= 1 && n <= MAX_CSEQ_OFFSET ? n : 0;
+}
+
+/** Replaces the value of the first field of a header in place (keeps its position). */
+function replaceFirst(m: SipMessage, lname: string, value: string): void {
+  const i = m.headers.findIndex((h) => canonicalName(h.name) === lname);
+  if (i >= 0) m.headers[i] = { name: m.headers[i]!.name, value };
+  m.invalidate();
 }

@@ -1,0 +1,344 @@
+/**
+ * Answering a trunk's 401/407 challenges on requests the stateless proxy forwarded (Kamailio's `uac_auth()`),
+ * sans-I/O: messages and the time in, messages out, no sockets.
+ *
+ * Why it is needed: the far end's password is the appliance's secret (stored encrypted per trunk and realm),
+ * so the phone that sent the request cannot answer the challenge; sbd must.
+ *
+ * Theory of operation:
+ *  - every initial request the router forwards **to a trunk** (INVITE, and out-of-dialog OPTIONS, MESSAGE,
+ *    SUBSCRIBE, REFER, …) is remembered in a bounded table keyed by our Via branch (`remember`), for 64×T1
+ *    (32 s; Timer C, 3 min, once an INVITE is proceeding), refreshed by the phone's retransmissions;
+ *  - a 401/407 for a remembered request whose realm has a stored credential (`onResponse`) is answered: for an
+ *    INVITE the challenge is ACKed towards the trunk by sbd itself (the hop-by-hop ACK of a non-2xx,
+ *    RFC 3261 §17.1.1.3: our Via with the same branch, the same CSeq number, To with the response's tag, the
+ *    request's Route), then the request is re-sent with Authorization / Proxy-Authorization (RFC 3261 §22.2,
+ *    §22.3: every realm we have, qop=auth when offered, MD5 or SHA-256), **CSeq + 1**, a new branch, all else
+ *    unchanged; the challenge does not reach the phone;
+ *  - no credential for the realm, or a challenge of the re-sent request without stale=true, goes to the phone
+ *    as before (no loop); stale=true is answered again, at most `maxAnswersPerRequest` times in all;
+ *  - the phone keeps its CSeq numbers, the trunk's side of the dialog is `offset` higher; that offset travels
+ *    without per-call state: in a `sbd-cseq=N` parameter of our Via on the re-sent request (its responses go
+ *    back with the phone's CSeq) and of our Record-Route entries (the router adds it to the CSeq of in-dialog
+ *    requests the phone sends along that route, and marks their Via the same way);
+ *  - the phone's retransmission, CANCEL and ACK (of a non-2xx) for a challenged request arrive with the
+ *    original branch: `mapOutgoing` turns them into the re-sent request, its CANCEL and its ACK (the re-sent
+ *    branch and CSeq number). The phone's own retransmission timers therefore drive the re-sent request's.
+ * Limits: challenges of in-dialog requests (a re-INVITE) are not answered (that needs per-dialog state), see
+ * docs/sip-app.md "Not done".
+ */
+import { randomBytes } from 'node:crypto';
+import { canonicalName } from '../core/header-names.js';
+import { SipRequest, type HeaderField, type SipResponse } from '../core/message.js';
+import { answerChallenge, parseAuthHeader } from '../core/digest.js';
+import { formatUri } from '../core/uri.js';
+import type { TransportKind } from '../transports/types.js';
+import { resentBranch } from './branch.js';
+
+export const trunkChallengeDefaults = {
+  /** Requests forwarded to trunks remembered at once; the least recently used is forgotten past it. */
+  maxPendingTrunkRequests: 10_000,
+  /** How long a forwarded request is remembered after it (or a retransmission) was sent: 64×T1 (§17.1.1.2). */
+  pendingTtlMs: 32_000,
+  /** How long after a provisional response an INVITE is remembered: Timer C (> 3 min, §16.6 step 11). */
+  proceedingTtlMs: 180_000,
+  /** Challenges answered for one request, stale=true re-answers included. */
+  maxAnswersPerRequest: 2,
+  /** WWW-/Proxy-Authenticate fields looked at in one response. */
+  maxChallengesPerResponse: 8,
+  /** Expired entries dropped per call (the lazy sweep's bound on work). */
+  sweepPerCall: 16,
+} as const;
+
+export interface TrunkChallengeOptions {
+  maxPendingTrunkRequests?: number;
+  pendingTtlMs?: number;
+  proceedingTtlMs?: number;
+  maxAnswersPerRequest?: number;
+  maxChallengesPerResponse?: number;
+  /** cnonce source; default crypto.randomBytes (tests pass a fixed one). */
+  random?: (n: number) => Buffer;
+}
+
+export interface TrunkCredential {
+  username: string;
+  password: string;
+}
+
+/** The stored credential of a trunk for a realm, decrypted; undefined when there is none. */
+export type TrunkCredentialLookup = (trunk: string, realm: string) => TrunkCredential | undefined;
+
+/** Where a trunk is reached (the router's address target). */
+export interface TrunkTarget {
+  kind: 'address';
+  transport: TransportKind;
+  host: string;
+  port: number;
+  trunk: string;
+}
+
+export interface AnsweredChallenge {
+  realm: string;
+  algorithm: string;
+  header: 'Authorization' | 'Proxy-Authorization';
+}
+
+export type ChallengeOutcome =
+  /** Not a challenge we answer: the response goes on to the phone. */
+  | { kind: 'pass' }
+  /** Answered (or a retransmitted challenge absorbed): send these towards the trunk, forward nothing to the phone. */
+  | { kind: 'answered'; send: SipRequest[]; target: TrunkTarget; trunk: string; method: string; answered: AnsweredChallenge[] };
+
+interface Pending {
+  branch: string;
+  trunk: string;
+  target: TrunkTarget;
+  /** The request as forwarded the first time (our Via on top, our Record-Route entries), never modified. */
+  base: SipRequest;
+  ownRecordRoutes: string[];
+  /** Re-sent copies, oldest first; the last one is current. `offset` of copy i is i + 1. */
+  resent: SipRequest[];
+  resentBranches: string[];
+  realms: Set<string>;
+  expiresAt: number;
+}
+
+export const CSEQ_PARAM = 'sbd-cseq';
+
+export class TrunkChallenges {
+  readonly stats = { remembered: 0, answered: 0, passed: 0, evicted: 0, absorbed: 0 };
+  private readonly o: Required<Omit<TrunkChallengeOptions, 'random'>> & { random: (n: number) => Buffer; sweepPerCall: number };
+  private readonly lookup: TrunkCredentialLookup;
+  /** original branch → entry, least recently refreshed first. */
+  private readonly byBranch = new Map<string, Pending>();
+  /** re-sent branch → original branch. */
+  private readonly byResent = new Map<string, string>();
+
+  constructor(lookup: TrunkCredentialLookup, options: TrunkChallengeOptions = {}) {
+    this.lookup = lookup;
+    this.o = { ...trunkChallengeDefaults, random: randomBytes, ...options };
+  }
+
+  get size(): number {
+    return this.byBranch.size;
+  }
+
+  /**
+   * A request forwarded to a trunk (`forwarded`: our Via on top with `branch`); `ownRecordRoutes`: the
+   * Record-Route values we added. A retransmission refreshes the entry and keeps what was learnt.
+   */
+  remember(forwarded: SipRequest, branch: string, target: TrunkTarget, ownRecordRoutes: string[], now: number): void {
+    this.sweep(now);
+    const old = this.byBranch.get(branch);
+    if (old && old.expiresAt > now) {
+      this.byBranch.delete(branch);
+      old.expiresAt = Math.max(old.expiresAt, now + this.o.pendingTtlMs);
+      this.byBranch.set(branch, old);
+      return;
+    }
+    if (old) this.forget(old);
+    const base = new SipRequest(forwarded.method, forwarded.uri, forwarded.headers.map((h) => ({ name: h.name, value: h.value })), forwarded.body, forwarded.uriOptions);
+    this.byBranch.set(branch, { branch, trunk: target.trunk, target, base, ownRecordRoutes, resent: [], resentBranches: [], realms: new Set(), expiresAt: now + this.o.pendingTtlMs });
+    this.stats.remembered++;
+    while (this.byBranch.size > this.o.maxPendingTrunkRequests) {
+      this.forget(this.byBranch.values().next().value as Pending);
+      this.stats.evicted++;
+    }
+  }
+
+  /** Where a CANCEL or a non-2xx ACK with this (original) branch goes: the remembered request's URI and trunk. */
+  find(branch: string, now: number): { uri: SipRequest['uri']; target: TrunkTarget } | undefined {
+    const p = this.live(branch, now);
+    return p && { uri: p.base.uri, target: p.target };
+  }
+
+  /**
+   * The phone's retransmission, CANCEL or ACK of a request whose challenge sbd answered (`forwarded`: as the
+   * router would send it, our Via with the original `branch` on top): what goes to the trunk instead.
+   */
+  mapOutgoing(forwarded: SipRequest, branch: string, now: number): SipRequest | undefined {
+    const p = this.live(branch, now);
+    const current = p?.resent.at(-1);
+    if (!p || !current) return undefined;
+    if (forwarded.method === p.base.method) return current;
+    if (p.base.method !== 'INVITE' || (forwarded.method !== 'CANCEL' && forwarded.method !== 'ACK')) return undefined;
+    // §9.1: a CANCEL has the branch and CSeq number of the request it cancels; §17.1.1.3: so has a non-2xx ACK.
+    const offset = p.resent.length;
+    const out = new SipRequest(forwarded.method, current.uri, forwarded.headers.map((h) => ({ name: h.name, value: h.value })), forwarded.body, forwarded.uriOptions);
+    replaceFirst(out, 'via', viaWith(firstValue(out, 'via')!, p.resentBranches.at(-1)!, offset));
+    replaceFirst(out, 'cseq', `${current.cseq().seq} ${forwarded.method}`);
+    return out;
+  }
+
+  /** A response whose top Via is ours (not yet removed). */
+  onResponse(res: SipResponse, now: number): ChallengeOutcome {
+    this.sweep(now);
+    const branch = res.topVia().params.get('branch') ?? '';
+    const original = this.byResent.get(branch) ?? branch;
+    const p = this.live(original, now);
+    if (!p) return { kind: 'pass' };
+    const attempt = original === branch ? 0 : p.resentBranches.indexOf(branch) + 1;
+    const challenge = res.status === 401 || res.status === 407;
+    if (!challenge) {
+      if (p.base.method === 'INVITE' && res.status < 200) this.refresh(p, now + this.o.proceedingTtlMs);
+      else if (res.status >= 200) this.refresh(p, now + this.o.pendingTtlMs);
+      return this.pass();
+    }
+    const sent = attempt === 0 ? p.base : p.resent[attempt - 1]!;
+    const ack = p.base.method === 'INVITE' ? [ackFor(sent, res)] : [];
+    // A retransmission of a challenge already answered (our ACK was lost, or the phone's retransmission met
+    // the completed transaction): ACK it again, forward nothing.
+    if (attempt < p.resent.length) {
+      this.stats.absorbed++;
+      return { kind: 'answered', send: ack, target: p.target, trunk: p.trunk, method: p.base.method, answered: [] };
+    }
+    const challenges = this.readChallenges(res);
+    if (attempt > 0 && !challenges.some((c) => c.stale && p.realms.has(c.realm))) return this.pass();
+    if (p.resent.length >= this.o.maxAnswersPerRequest) return this.pass();
+    const answers: HeaderField[] = [];
+    const answered: AnsweredChallenge[] = [];
+    const seen = new Set<string>();
+    for (const c of challenges) {
+      const key = `${c.header}|${c.realm}`;
+      if (seen.has(key)) continue; // one answer per realm: the first challenge we can answer (RFC 8760 §2.4)
+      const cred = this.lookup(p.trunk, c.realm);
+      if (!cred) continue;
+      const value = answerChallenge({
+        challenge: c.value, method: p.base.method, uri: formatUri(p.base.uri), username: cred.username,
+        secret: { password: cred.password }, cnonce: this.o.random(8).toString('hex'), nc: 1,
+      });
+      seen.add(key);
+      answers.push({ name: c.header, value });
+      answered.push({ realm: c.realm, algorithm: c.algorithm, header: c.header });
+    }
+    if (answers.length === 0) return this.pass();
+    const resent = this.resend(p, answers, answered);
+    this.refresh(p, now + this.o.pendingTtlMs);
+    this.stats.answered++;
+    return { kind: 'answered', send: [...ack, resent], target: p.target, trunk: p.trunk, method: p.base.method, answered };
+  }
+
+  private pass(): ChallengeOutcome {
+    this.stats.passed++;
+    return { kind: 'pass' };
+  }
+
+  private resend(p: Pending, answers: HeaderField[], answered: AnsweredChallenge[]): SipRequest {
+    const offset = p.resent.length + 1;
+    const branch = resentBranch(p.branch, offset);
+    const realms = new Set(answered.map((a) => `${canonicalName(a.header)}|${a.realm}`));
+    const headers: HeaderField[] = [];
+    let viaDone = false;
+    for (const h of p.base.headers) {
+      const l = canonicalName(h.name);
+      if (l === 'via' && !viaDone) {
+        viaDone = true;
+        headers.push({ name: h.name, value: viaWith(h.value, branch, offset) });
+      } else if (l === 'cseq') {
+        headers.push({ name: h.name, value: `${p.base.cseq().seq + offset} ${p.base.method}` });
+        headers.push(...answers);
+      } else if (l === 'record-route' && p.ownRecordRoutes.includes(h.value)) {
+        headers.push({ name: h.name, value: h.value.replace(/>$/, `;${CSEQ_PARAM}=${offset}>`) });
+      } else if ((l === 'authorization' || l === 'proxy-authorization') && realms.has(`${l}|${realmOf(h.value)}`)) {
+        continue; // the phone's own credentials for a realm we answer would be wrong twice
+      } else headers.push({ name: h.name, value: h.value });
+    }
+    const out = new SipRequest(p.base.method, p.base.uri, headers, p.base.body, p.base.uriOptions);
+    p.resent.push(out);
+    p.resentBranches.push(branch);
+    for (const a of answered) p.realms.add(a.realm);
+    this.byResent.set(branch, p.branch);
+    return out;
+  }
+
+  private readChallenges(res: SipResponse): { header: 'Authorization' | 'Proxy-Authorization'; value: string; realm: string; algorithm: string; stale: boolean }[] {
+    const out = [];
+    let looked = 0;
+    for (const h of res.headers) {
+      const l = canonicalName(h.name);
+      if (l !== 'www-authenticate' && l !== 'proxy-authenticate') continue;
+      if (++looked > this.o.maxChallengesPerResponse) break;
+      try {
+        const c = parseAuthHeader(h.value);
+        const realm = c.params.get('realm');
+        const algorithm = (c.params.get('algorithm') ?? 'MD5').toUpperCase();
+        if (c.scheme.toLowerCase() !== 'digest' || realm === undefined || c.params.get('nonce') === undefined) continue;
+        if (algorithm !== 'MD5' && algorithm !== 'SHA-256') continue; // RFC 8760 §2.4: skip what we cannot answer
+        const qop = c.params.get('qop');
+        if (qop !== undefined && !qop.split(',').map((q) => q.trim()).includes('auth')) continue; // auth-int only
+        out.push({ header: l === 'www-authenticate' ? 'Authorization' as const : 'Proxy-Authorization' as const, value: h.value, realm, algorithm, stale: c.params.get('stale')?.toLowerCase() === 'true' });
+      } catch {
+        // a malformed challenge is not ours to answer; the phone sees it as before
+      }
+    }
+    return out;
+  }
+
+  private live(branch: string, now: number): Pending | undefined {
+    const p = this.byBranch.get(branch);
+    if (!p) return undefined;
+    if (p.expiresAt <= now) {
+      this.forget(p);
+      return undefined;
+    }
+    return p;
+  }
+
+  private refresh(p: Pending, until: number): void {
+    p.expiresAt = until;
+    this.byBranch.delete(p.branch);
+    this.byBranch.set(p.branch, p);
+  }
+
+  private forget(p: Pending): void {
+    this.byBranch.delete(p.branch);
+    for (const b of p.resentBranches) this.byResent.delete(b);
+  }
+
+  /** Drops expired entries from the least recently refreshed end, a bounded number per call. */
+  private sweep(now: number): void {
+    let n = 0;
+    for (const p of this.byBranch.values()) {
+      if (n++ >= this.o.sweepPerCall || p.expiresAt > now) break;
+      this.forget(p);
+    }
+  }
+}
+
+/** §17.1.1.3: the ACK of a non-2xx final response, built by the client transaction that sent `sent`. */
+export function ackFor(sent: SipRequest, res: SipResponse): SipRequest {
+  const headers: HeaderField[] = [
+    { name: 'Via', value: firstValue(sent, 'via')! },
+    { name: 'Max-Forwards', value: sent.get('Max-Forwards') ?? '70' },
+    { name: 'From', value: sent.get('From')! },
+    { name: 'To', value: res.get('To')! },
+    { name: 'Call-ID', value: sent.callId() },
+    { name: 'CSeq', value: `${sent.cseq().seq} ACK` },
+  ];
+  for (const h of sent.headers) if (canonicalName(h.name) === 'route') headers.push({ name: h.name, value: h.value });
+  return new SipRequest('ACK', sent.uri, headers, Buffer.alloc(0), sent.uriOptions);
+}
+
+function viaWith(via: string, branch: string, offset: number): string {
+  const withoutOurs = via.replace(new RegExp(`;\\s*${CSEQ_PARAM}=[^;,\\s]*`, 'i'), '');
+  return `${withoutOurs.replace(/;\s*branch=[^;,\s]*/i, `;branch=${branch}`)};${CSEQ_PARAM}=${offset}`;
+}
+
+function realmOf(value: string): string | undefined {
+  try {
+    return parseAuthHeader(value).params.get('realm');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first value of a header: its first field, up to a top-level comma (our own Via is a field of its own). */
+function firstValue(m: SipRequest, lname: string): string | undefined {
+  return m.getAll(lname)[0];
+}
+
+function replaceFirst(m: SipRequest, lname: string, value: string): void {
+  const i = m.headers.findIndex((h) => canonicalName(h.name) === lname);
+  if (i >= 0) m.headers[i] = { name: m.headers[i]!.name, value };
+  m.invalidate();
+}
