@@ -5,11 +5,14 @@
  * MD5 qop=auth challenges, bindings in memory (Kamailio usrloc db_mode 0), one worker (sbd is one Node
  * process; Kamailio children=1, tcp_children=1 — 5.6.3 crashes under many new TLS connections otherwise).
  * TLS: Debian's sipp has no TLS, so stunnel sits in front of both servers: `-t t1` is one kept TLS connection,
- * `-t tn` a new TCP connection per registration, so a new TLS handshake per registration.
+ * `-t tn` a new TCP connection per registration, so a new TLS connection per registration — once with stunnel's
+ * default session resumption (an abbreviated handshake, no RSA signature) and once with `sessionResume = no`
+ * (a full ECDHE-RSA handshake each time).
  * Also: sbd's memory per registration (RSS growth over SBD_BENCH_N TLS registrations) and CPU per registration,
  * from which the steady-state CPU of 10,000 phones refreshing every 1800 s follows.
  *
- * SBD_BENCH_N (default 10000) registrations per row. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
+ * SBD_BENCH_N (default 10000) registrations per row (new-connection rows: at most 5,000 and 3,000);
+ * SBD_BENCH_REPEAT (default 3) interleaved runs per row and server, the median is kept. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
  * SBD_BENCH_ROWS (e.g. "UDP,TCP") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
@@ -26,6 +29,8 @@ import { systemClock } from '../src/lib/clock.js';
 import { privateKeyOf } from '../src/pki/identity-store.js';
 
 const N = Number(process.env.SBD_BENCH_N ?? 10000);
+const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const REALM = 'ccmsipline';
 const root = mkdtempSync(join(tmpdir(), 'sbd-sip-bench-'));
 const children: ChildProcess[] = [];
@@ -166,11 +171,12 @@ request_route {
   return { name: 'kamailio', udp: port, tcp: port, tls, pid: p.pid! };
 }
 
-async function stunnel(target: number): Promise<number> {
+/** `resume`: stunnel's client resumes the TLS session of its previous connection (its default); false = a full handshake every time. */
+async function stunnel(target: number, resume: boolean): Promise<number> {
   const accept = await freePort();
-  const conf = join(root, `stunnel-${target}.conf`);
+  const conf = join(root, `stunnel-${target}-${resume ? 'resume' : 'full'}.conf`);
   writeFileSync(conf, ['foreground = yes', 'pid =', 'debug = 0', '[sip]', 'client = yes', `accept = 127.0.0.1:${accept}`, `connect = 127.0.0.1:${target}`,
-    `CAfile = ${root}/cert.pem`, 'verifyPeer = yes', 'sslVersionMin = TLSv1.2', 'sslVersionMax = TLSv1.2', 'ciphers = ECDHE-RSA-AES256-GCM-SHA384', ''].join('\n'));
+    `CAfile = ${root}/cert.pem`, 'verifyPeer = yes', 'sslVersionMin = TLSv1.2', 'sslVersionMax = TLSv1.2', 'ciphers = ECDHE-RSA-AES256-GCM-SHA384', `sessionResume = ${resume ? 'yes' : 'no'}`, ''].join('\n'));
   children.push(spawn('stunnel4', [conf], { stdio: 'ignore' }));
   await waitPort(accept);
   return accept;
@@ -197,51 +203,80 @@ function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{
 function procStat(pid: number): { rssKb: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(f[11]) + Number(f[12]);
-  return { rssKb, cpuS: ticks / 100 };
+  return { rssKb, cpuS: cpuOf(pid) };
 }
+
+/** CPU seconds (user + system) of a process, reaped children included. */
+function cpuOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of a process and its live children (Kamailio's workers are forked from its main process). */
+function treeCpu(pid: number): number {
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return cpuOf(pid) + kids.reduce((sum, k) => sum + treeCpu(k), 0);
+}
+
+interface Run { rate: number; cpuPerReg: number; failed: number }
+const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.rate - b.rate)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const sbd = await startSbd();
   const kam = await startKamailio();
-  const rows: Array<{ row: string; sbd: number; kamailio: number }> = [];
-  const tunnels = { sbd: await stunnel(sbd.tls), kamailio: await stunnel(kam.tls) };
+  const tunnels = { sbd: await stunnel(sbd.tls, true), kamailio: await stunnel(kam.tls, true) };
+  const fullTunnels = { sbd: await stunnel(sbd.tls, false), kamailio: await stunnel(kam.tls, false) };
   const cases: Array<[string, (s: Server) => number, 'u1' | 't1' | 'tn', number]> = [
     ['UDP', (s) => s.udp, 'u1', N],
     ['TCP', (s) => s.tcp, 't1', N],
     ['TLS, kept connection', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 't1', N],
-    ['TLS, new handshake each', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 2000)],
+    ['TLS, new connection, resumed session', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 5000)],
+    ['TLS, new connection, full handshake', (s) => fullTunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 3000)],
   ];
   // Warm-up on both (JIT, credential caches, Kamailio's first db_text load), not measured.
   for (const s of [sbd, kam]) await sipp(s.udp, 'u1', Math.min(N, 2000));
   let sbdCpuPerReg = 0;
   let memPerReg = 0;
+  const rows: Array<{ row: string; sbd: Run; kamailio: Run }> = [];
   const only = process.env.SBD_BENCH_ROWS?.split(',').map((x) => x.trim().toUpperCase());
   for (const [row, port, t, n] of cases) {
     if (only && !only.some((o) => row.toUpperCase().startsWith(o))) continue;
-    const rates: Record<string, number> = {};
-    for (const s of [sbd, kam]) {
-      const before = s === sbd ? procStat(s.pid) : undefined;
-      const r = await sipp(port(s), t, n);
-      rates[s.name] = r.ok / r.seconds;
-      if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
-      if (before && row.startsWith('TLS, kept')) {
-        const after = procStat(s.pid);
-        sbdCpuPerReg = (after.cpuS - before.cpuS) / Math.max(1, r.ok);
-        memPerReg = ((after.rssKb - before.rssKb) * 1024) / Math.max(1, r.ok);
+    const runs: Record<string, Run[]> = { sbd: [], kamailio: [] };
+    // Interleaved repeats, median kept: the machine's background load moves both servers alike.
+    for (let rep = 0; rep < REPEAT; rep++) {
+      for (const s of rep % 2 === 0 ? [sbd, kam] : [kam, sbd]) {
+        const before = s === sbd ? procStat(s.pid) : undefined;
+        const cpu0 = treeCpu(s.pid);
+        const r = await sipp(port(s), t, n);
+        runs[s.name]!.push({ rate: r.ok / r.seconds, cpuPerReg: (treeCpu(s.pid) - cpu0) / Math.max(1, r.ok), failed: r.failed });
+        if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
+        if (before && row.startsWith('TLS, kept') && rep === 0) {
+          const after = procStat(s.pid);
+          sbdCpuPerReg = (after.cpuS - before.cpuS) / Math.max(1, r.ok);
+          memPerReg = ((after.rssKb - before.rssKb) * 1024) / Math.max(1, r.ok);
+        }
       }
     }
-    rows.push({ row, sbd: rates.sbd!, kamailio: rates.kamailio! });
-    console.log(`${row.padEnd(26)} sbd ${rates.sbd!.toFixed(0).padStart(6)}/s   kamailio ${rates.kamailio!.toFixed(0).padStart(6)}/s   ratio ${(rates.sbd! / rates.kamailio!).toFixed(2)}x`);
+    const m = { sbd: median(runs.sbd!), kamailio: median(runs.kamailio!) };
+    rows.push({ row, ...m });
+    const all = (name: string) => runs[name]!.map((x) => x.rate.toFixed(0)).join('/');
+    console.log(`${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
+      `   (runs sbd ${all('sbd')}, kamailio ${all('kamailio')})`);
   }
   const rss = procStat(sbd.pid).rssKb;
   console.log(`\nsbd after ${N} phones registered (TLS row re-registered them): RSS ${(rss / 1024).toFixed(0)} MiB; ` +
     `RSS growth over the TLS row ${memPerReg.toFixed(0)} B per registration (first registration of each AOR on that transport was in earlier rows: growth is the TLS flows' share)`);
   console.log(`sbd CPU per registration-with-challenge ${(sbdCpuPerReg * 1e6).toFixed(0)} µs → 10,000 phones refreshing every 1800 s: ` +
     `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core at steady state`);
-  console.log('\n| transport | sbd reg/s | Kamailio reg/s | ratio |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.row} | ${r.sbd.toFixed(0)} | ${r.kamailio.toFixed(0)} | ${(r.sbd / r.kamailio).toFixed(2)}× |`);
+  console.log(`\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio |\n|---|---|---|---|---|`);
+  for (const r of rows) {
+    console.log(`| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} |`);
+  }
+  console.log(`(median of ${REPEAT} interleaved runs per row; CPU of the server process and its children, stunnel and sipp not included)`);
 }
 
 try {
