@@ -109,3 +109,19 @@ test('two challenges in the same second carry different nonces, and both phones 
     assert.equal(r.ok, true, `${user}: ${JSON.stringify(r)}`);
   }
 });
+
+test('the nonce MAC is HMAC-SHA-256: RFC 4231 test cases 1, 2 and 6 (key longer than a block), and the same bytes as createHmac', async () => {
+  const { createHmac, randomBytes } = await import('node:crypto');
+  const { hmacSha256 } = await import('../../src/sip/core/digest.js');
+  const c1 = hmacSha256(Buffer.alloc(20, 0x0b))(Buffer.from('Hi There'));
+  assert.equal(c1.toString('hex'), 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7');
+  const c2 = hmacSha256(Buffer.from('Jefe'))(Buffer.from('what do ya want for nothing?'));
+  assert.equal(c2.toString('hex'), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+  const c6 = hmacSha256(Buffer.alloc(131, 0xaa))(Buffer.from('Test Using Larger Than Block-Size Key - Hash Key First'));
+  assert.equal(c6.toString('hex'), '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54');
+  for (let i = 0; i < 50; i++) {
+    const key = randomBytes(1 + (i % 90));
+    const m = randomBytes(i * 3);
+    assert.deepEqual(hmacSha256(key)(m), createHmac('sha256', key).update(m).digest());
+  }
+});

@@ -354,10 +354,12 @@ test('local mistakes are typed errors: second final, unknown id, ACK or cookie-l
   bob.respond(id, respondTo(r, 200));
   assert.throws(() => bob.respond(id, respondTo(r, 500)), { code: 'ERR_SIP_TRANSACTION_STATE' });
   assert.throws(() => bob.respond('nope', respondTo(r, 200)), { code: 'ERR_SIP_TRANSACTION_UNKNOWN' });
-  assert.throws(() => bob.respond(id, respondTo(request('OPTIONS', { cseq: 9 }), 200)), { code: 'ERR_SIP_TRANSACTION_RESPONSE' });
   assert.throws(() => alice.sendRequest(request('ACK'), 'bob'), { code: 'ERR_SIP_TRANSACTION_REQUEST' });
   assert.throws(() => alice.sendRequest(request('OPTIONS', { branch: 'abc' }), 'bob'), { code: 'ERR_SIP_TRANSACTION_REQUEST' });
   bob.apply(bob.table.receive(request('OPTIONS'), 'alice', net.now));
+  // A response that belongs to another request, given to a live transaction (a completed one keeps no request).
+  const live = bob.of('deliver').at(-1)!.id!;
+  assert.throws(() => bob.respond(live, respondTo(request('OPTIONS', { cseq: 9 }), 200)), { code: 'ERR_SIP_TRANSACTION_RESPONSE' });
   assert.throws(() => bob.table.receive(request('OPTIONS'), 'alice', net.now), (e: { code: string; statusHint: number }) => e.code === 'ERR_SIP_TRANSACTION_LIMIT' && e.statusHint === 503);
   // A retransmission of a live transaction still gets through when the table is full.
   bob.apply(bob.table.receive(r, 'alice', net.now));

@@ -13,6 +13,7 @@
  * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hashBytes, hashString, hasOneShotHash } from '../../lib/one-shot-hash.js';
 import { SipError } from './errors.js';
 import { quote, readQuoted, readToken, skipWs } from './syntax.js';
 
@@ -22,7 +23,36 @@ export type DigestAlgorithm = (typeof digestAlgorithms)[number];
 export class DigestError extends SipError {}
 
 function hash(algorithm: DigestAlgorithm, s: string): string {
-  return createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(s, 'utf8').digest('hex');
+  return hashString(algorithm === 'MD5' ? 'md5' : 'sha256', s, 'hex');
+}
+
+/**
+ * HMAC-SHA-256 (RFC 2104) with the padded keys computed once: H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)) as two one-shot
+ * hashes. A createHmac object per nonce costs several times more (OpenSSL 3 fetches the digest on every init), and
+ * every challenge and every answer computes one. The same bytes as createHmac (test/sip/digest.test.ts).
+ */
+export function hmacSha256(key: Buffer): (message: Buffer) => Buffer {
+  if (!hasOneShotHash) return (m) => createHmac('sha256', key).update(m).digest();
+  const block = Buffer.alloc(64);
+  (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
+  const ipad = Buffer.from(block.map((b) => b ^ 0x36));
+  const opad = Buffer.from(block.map((b) => b ^ 0x5c));
+  return (m) => hashBytes('sha256', Buffer.concat([opad, hashBytes('sha256', Buffer.concat([ipad, m]))]));
+}
+
+/** Random bytes for nonces drawn from a 4 KiB pool refilled from the CSPRNG (one RAND_bytes call per 512 nonces). */
+function pooledRandom(): (n: number) => Buffer {
+  let pool = Buffer.alloc(0);
+  let offset = 0;
+  return (n) => {
+    if (offset + n > pool.length) {
+      pool = randomBytes(Math.max(4096, n));
+      offset = 0;
+    }
+    const out = Buffer.from(pool.subarray(offset, offset + n));
+    offset += n;
+    return out;
+  };
 }
 
 export function computeHa1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
@@ -107,7 +137,7 @@ export interface DigestServerOptions {
   algorithms?: readonly DigestAlgorithm[];
   /** Nonces whose nonce-count is tracked at once; default 100000 (oldest forgotten first). */
   maxTrackedNonces?: number;
-  /** Source of the per-challenge random part of a nonce; default crypto.randomBytes (tests pass a fixed one). */
+  /** Source of the per-challenge random part of a nonce; default the CSPRNG through a pool (tests pass a fixed one). */
   random?: (n: number) => Buffer;
 }
 
@@ -135,6 +165,8 @@ export class DigestServer {
   private readonly algorithms: readonly DigestAlgorithm[];
   private readonly maxTracked: number;
   private readonly random: (n: number) => Buffer;
+  private readonly realmBytes: Buffer;
+  private readonly hmac: (message: Buffer) => Buffer;
   /** nonce → highest nonce-count seen. */
   private readonly counts = new Map<string, number>();
 
@@ -145,7 +177,9 @@ export class DigestServer {
     this.lifetime = o.nonceLifetime ?? 300;
     this.algorithms = o.algorithms ?? ['SHA-256', 'MD5'];
     this.maxTracked = o.maxTrackedNonces ?? 100000;
-    this.random = o.random ?? randomBytes;
+    this.random = o.random ?? pooledRandom();
+    this.realmBytes = Buffer.from(o.realm, 'utf8');
+    this.hmac = hmacSha256(o.secret);
   }
 
   /**
@@ -161,7 +195,7 @@ export class DigestServer {
   }
 
   private mac(head: Buffer): Buffer {
-    return createHmac('sha256', this.secret).update(head).update(this.realm, 'utf8').digest().subarray(0, 16);
+    return this.hmac(Buffer.concat([head, this.realmBytes])).subarray(0, 16);
   }
 
   /** Age check of a nonce: 'ok', 'stale' or 'bad' (not ours, or tampered). */

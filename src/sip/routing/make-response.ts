@@ -4,7 +4,7 @@
  * request's Call-ID, From tag and top Via branch, so a retransmitted request that is answered again (stateless
  * answers, §16.11) gets the same tag.
  */
-import { createHash } from 'node:crypto';
+import { hashString } from '../../lib/one-shot-hash.js';
 import { canonicalName } from '../core/header-names.js';
 import { SipResponse, type HeaderField, type SipRequest } from '../core/message.js';
 
@@ -13,7 +13,7 @@ const copied = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 export function responseTag(req: SipRequest): string {
   const fromTag = req.from().params.get('tag') ?? '';
   const branch = req.topVia().params.get('branch') ?? '';
-  return createHash('sha1').update(`${req.callId()}|${fromTag}|${branch}`).digest('base64url').slice(0, 12);
+  return hashString('sha1', `${req.callId()}|${fromTag}|${branch}`, 'base64url').slice(0, 12);
 }
 
 export function makeResponse(req: SipRequest, status: number, reason: string, extra: HeaderField[] = [], body?: { type: string; bytes: Buffer }): SipResponse {

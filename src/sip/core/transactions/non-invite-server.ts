@@ -31,12 +31,22 @@ export type NonInviteServerState = 'trying' | 'proceeding' | 'completed' | 'term
 export class NonInviteServerTransaction<F> extends TransactionBase<F, NonInviteServerState | 'new'> {
   readonly kind = 'non-invite-server' as const;
   state: NonInviteServerState | 'new' = 'new';
-  readonly request: SipRequest;
+  private req: SipRequest | undefined;
   private last: { message: SipResponse; bytes: Buffer } | undefined;
 
   constructor(id: string, request: SipRequest, flow: F, reliable: boolean, timers: ResolvedTimers) {
     super(id, flow, reliable, timers);
-    this.request = request;
+    this.req = request;
+  }
+
+  /**
+   * The request, until the final response: a completed transaction answers retransmissions with the response's
+   * bytes alone, so the parsed request is let go (over UDP Timer J keeps each one 32 s: at thousands of
+   * registrations a second that is hundreds of thousands of parsed requests held for nothing).
+   */
+  get request(): SipRequest {
+    if (!this.req) throw new TransactionError(TransactionCode.state, `non-INVITE server transaction ${this.id} is ${this.state}: its request is no longer kept`);
+    return this.req;
   }
 
   /** `cancels`: for a CANCEL, the id of the INVITE server transaction it matched (§9.2). */
@@ -53,15 +63,16 @@ export class NonInviteServerTransaction<F> extends TransactionBase<F, NonInviteS
   }
 
   respond(res: SipResponse, now: number): TransactionAction<F>[] {
-    checkResponseFor(this.request, res);
     if (this.state !== 'trying' && this.state !== 'proceeding') {
       throw new TransactionError(TransactionCode.state, `non-INVITE server transaction in state ${this.state} cannot send a ${res.status}`);
     }
+    checkResponseFor(this.request, res);
     this.last = { message: res, bytes: this.serialize(res) };
     this.send(res, this.last.bytes, false);
     if (res.status < 200) this.state = 'proceeding';
     else {
       this.state = 'completed';
+      this.req = undefined;
       this.linger('J', now, this.reliable ? 0 : 64 * this.timers.t1);
     }
     return this.flush();
