@@ -9,6 +9,7 @@ import type { DigestAlgorithm } from '../core/digest.js';
 import type { Store } from '../../store/index.js';
 import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
 import { AutoregError, autoRegisterPhone } from '../../cluster/autoreg.js';
+import type { AutoregDecision } from '../auth/autoreg-limiter.js';
 
 /** An AOR's user part resolved to who may register it. */
 export type AorOwner =
@@ -28,7 +29,7 @@ export type AorOwner =
 /** A device found (or just added by autoregistration) by its name, with the number it registers on. */
 export type DeviceByName =
   | { kind: 'device'; owner: Extract<AorOwner, { kind: 'device' }>; directoryNumber: string; autoRegistered: boolean }
-  | { kind: 'refused'; code: string; status: 404 | 503; reason: string };
+  | { kind: 'refused'; code: string; status: 404 | 503; reason: string; retryAfterSeconds?: number };
 
 export interface Directory {
   realm(): string;
@@ -40,9 +41,10 @@ export interface Directory {
   clearItlReport(device: string): void;
   /**
    * A REGISTER whose AOR is a device name (SEP + MAC): the device with its directory number, or, when the store
-   * does not know it, autoregistration (AutoRegistration parameter, src/cluster/autoreg.ts) with `model`.
+   * does not know it, autoregistration (AutoRegistration parameter, src/cluster/autoreg.ts) with `model`, when
+   * `mayCreate` (the rate limit, src/sip/auth/autoreg-limiter.ts) allows a new device now.
    */
-  deviceByName(name: string, model: string | undefined): DeviceByName;
+  deviceByName(name: string, model: string | undefined, mayCreate?: () => AutoregDecision): DeviceByName;
 }
 
 export interface StoreDirectoryOptions {
@@ -127,13 +129,20 @@ export class StoreDirectory implements Directory {
     return o ?? undefined;
   }
 
-  deviceByName(name: string, model: string | undefined): DeviceByName {
+  deviceByName(name: string, model: string | undefined, mayCreate?: () => AutoregDecision): DeviceByName {
     this.fresh();
     const upper = name.toUpperCase();
     let autoRegistered = false;
     let d = this.store.getDevice(upper);
     if (!d) {
       if (model === undefined) return { kind: 'refused', code: 'ERR_SIP_AUTOREG_MODEL', status: 404, reason: 'Not Found (unknown device, and no model in User-Agent to autoregister it)' };
+      if (mayCreate && this.store.getBoolParam('AutoRegistration')) {
+        const allowed = mayCreate();
+        if (!allowed.ok) {
+          return { kind: 'refused', code: 'ERR_SIP_AUTOREG_RATE', status: 503, retryAfterSeconds: allowed.retryAfterSeconds,
+            reason: `Service Unavailable (autoregistration rate limit of ${allowed.scope === 'source' ? 'this source address' : 'the appliance'} reached)` };
+        }
+      }
       try {
         const r = autoRegisterPhone(this.store, { deviceName: upper, model });
         d = r.device;

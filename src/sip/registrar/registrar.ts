@@ -33,6 +33,7 @@ import { formatUri, isSipUri, parseUri, uriEquals, type Uri } from '../core/uri.
 import type { HeaderField } from '../core/message.js';
 import type { MessageSource } from '../transports/types.js';
 import { AttemptLimiter, type AttemptLimiterOptions } from '../auth/attempt-limiter.js';
+import { AutoregLimiter, type AutoregLimiterOptions } from '../auth/autoreg-limiter.js';
 import { makeResponse } from '../routing/make-response.js';
 import { BindingTable, type Binding } from './bindings.js';
 import type { Directory } from './directory.js';
@@ -52,6 +53,8 @@ export interface RegistrarOptions {
   /** Expiry when the REGISTER names none; default 3600. */
   defaultExpires?: number;
   limiter?: AttemptLimiterOptions;
+  /** Rate limit on devices added by autoregistration (src/sip/auth/autoreg-limiter.ts). */
+  autoregLimit?: AutoregLimiterOptions;
 }
 
 export const registrarDefaults = { minExpires: 60, maxExpires: 3600, defaultExpires: 3600 } as const;
@@ -66,6 +69,7 @@ export interface RegisterOutcome {
 export class Registrar {
   readonly bindings: BindingTable;
   readonly limiter: AttemptLimiter;
+  readonly autoregLimiter: AutoregLimiter;
   private readonly digest: DigestServer;
   private readonly directory: Directory;
   private readonly o: { minExpires: number; maxExpires: number; defaultExpires: number };
@@ -75,6 +79,7 @@ export class Registrar {
     this.directory = deps.directory;
     this.bindings = deps.bindings ?? new BindingTable();
     this.limiter = new AttemptLimiter(options.limiter);
+    this.autoregLimiter = new AutoregLimiter(options.autoregLimit);
     this.o = { ...registrarDefaults, ...options };
   }
 
@@ -91,8 +96,11 @@ export class Registrar {
     let owner = this.directory.resolveAor(user);
     let associated: HeaderField[] = [];
     if (owner === undefined && DEVICE_NAME.test(user)) {
-      const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')));
-      if (d.kind === 'refused' && d.status === 503) return { response: makeResponse(req, 503, d.reason), result: 'refused', user };
+      const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')), () => this.autoregLimiter.tryCreate(source.address, now));
+      if (d.kind === 'refused' && d.status === 503) {
+        const retry: HeaderField[] = d.retryAfterSeconds === undefined ? [] : [{ name: 'Retry-After', value: String(d.retryAfterSeconds) }];
+        return { response: makeResponse(req, 503, d.reason, retry), result: 'refused', user };
+      }
       if (d.kind === 'device') {
         owner = d.owner;
         user = d.directoryNumber;

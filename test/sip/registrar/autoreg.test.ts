@@ -80,3 +80,52 @@ test('REGISTER from an unknown SEP device: autoregistered when the parameter is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('autoregistration rate limit: per source address and per appliance, 503 with Retry-After, known devices never limited', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-autoreg-rate-'));
+  const store = openStore(join(dir, 'sbd.db'), { create: true });
+  try {
+    const directory = new StoreDirectory(store, { now: () => T0, refreshMs: 0 });
+    const registrar = new Registrar({ digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }, ), directory },
+      { autoregLimit: { perSourcePerMinute: 2, globalPerSecond: 1, globalBurst: 3 } });
+    const from = (address: string, port: number): MessageSource => ({ transport: 'udp', address, port });
+    const reg = (name: string, address: string, port: number, at: number) =>
+      registrar.handleRegister(register(name, port, 'Cisco-CP8845/14.2.1'), from(address, port), at).response;
+    // Off: unknown names are not autoregistered and use no tokens (401 as any unknown AOR).
+    for (let i = 0; i < 5; i++) assert.equal(reg(`SEP00AABBCC10${i}0`, '127.0.0.5', 5200 + i, T0).status, 401);
+    store.setParam('AutoRegistration', 'true');
+    assert.equal(reg('SEP00AABBCC1001', '127.0.0.5', 5201, T0).status, 200);
+    assert.equal(reg('SEP00AABBCC1002', '127.0.0.5', 5202, T0).status, 200);
+    const third = reg('SEP00AABBCC1003', '127.0.0.5', 5203, T0);
+    assert.equal(third.status, 503);
+    assert.match(third.reason, /rate limit of this source address/);
+    assert.equal(third.get('Retry-After'), '30');
+    assert.equal(store.getDevice('SEP00AABBCC1003'), undefined, 'nothing added when refused');
+    // A known device from the same address is not limited.
+    assert.equal(reg('SEP00AABBCC1001', '127.0.0.5', 5201, T0).status, 200);
+    // Another address: the appliance bucket (burst 3) has one token left, then it is empty.
+    assert.equal(reg('SEP00AABBCC2001', '127.0.0.6', 5301, T0).status, 200);
+    const global = reg('SEP00AABBCC2002', '127.0.0.6', 5302, T0);
+    assert.equal(global.status, 503);
+    assert.match(global.reason, /rate limit of the appliance/);
+    assert.equal(global.get('Retry-After'), '1');
+    // Time refills both: 30 s later the first address may add one more, and the phone that was refused retries.
+    assert.equal(reg('SEP00AABBCC1003', '127.0.0.5', 5203, T0 + 30_000).status, 200);
+    assert.equal(store.listDevices().length, 4);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('AutoregLimiter: buckets refill with time, source table bounded', async () => {
+  const { AutoregLimiter } = await import('../../../src/sip/auth/autoreg-limiter.js');
+  const l = new AutoregLimiter({ perSourcePerMinute: 1, globalPerSecond: 1000, globalBurst: 1000, maxSources: 3 }, T0);
+  assert.deepEqual(l.tryCreate('a', T0), { ok: true });
+  assert.deepEqual(l.tryCreate('a', T0 + 1000), { ok: false, scope: 'source', retryAfterSeconds: 59 });
+  assert.deepEqual(l.tryCreate('a', T0 + 60_000), { ok: true });
+  for (const s of ['b', 'c', 'd', 'e']) assert.deepEqual(l.tryCreate(s, T0), { ok: true });
+  assert.equal(l.trackedSources, 3);
+  // 'a' was dropped as the oldest: it starts again with a full bucket.
+  assert.deepEqual(l.tryCreate('a', T0 + 60_001), { ok: true });
+});
