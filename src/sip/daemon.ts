@@ -60,6 +60,14 @@ export interface SipDaemonOptions {
   registrar?: RegistrarOptions;
   /** Most live server transactions; default 100000 (a new request past it gets 503). */
   maxTransactions?: number;
+  /**
+   * CA bundles (PEM) that a trunk's TLS certificate must chain to, by trunk name, when sbd dials the trunk;
+   * a trunk without one is verified against the system's bundle. (The store has no per-trunk CA yet.)
+   */
+  trunkTlsCa?: Record<string, string | Buffer>;
+  /** Outbound TCP/TLS bounds: connect timeout (default 10000 ms) and connections open at once (default 1000). */
+  connectTimeout?: number;
+  maxOutboundConnections?: number;
   /** Bounds of the table of requests forwarded to trunks, for answering their 401/407 (trunk-challenge.ts). */
   trunkChallenge?: TrunkChallengeOptions;
   /** Expired-binding sweep interval; default 5000 ms. */
@@ -119,9 +127,14 @@ export class SipDaemon {
     }, this.listeners, { ...(o.trunkChallenge ? { trunkChallenge: o.trunkChallenge } : {}) });
     const onMessage = (m: InboundMessage) => this.onMessage(m);
     this.udp = new UdpTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
-    this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
+    const outbound = {
+      ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
+      ...(o.maxOutboundConnections !== undefined ? { maxOutboundConnections: o.maxOutboundConnections } : {}),
+      onConnectError: (t: { address: string; port: number }, err: Error) => this.log.warn('connect-failed', { to: `${t.address}:${t.port}`, reason: err.message }),
+    };
+    this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port, ...outbound });
     const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
-    this.tls = tlsPort === null ? undefined : new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: tlsPort, tls: this.tlsSettings() });
+    this.tls = tlsPort === null ? undefined : new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: tlsPort, tls: this.tlsSettings(), ...outbound });
   }
 
   private tlsSettings() {
@@ -248,14 +261,19 @@ export class SipDaemon {
       return;
     }
     this.stats.forwarded++;
-    if (!this.sendTo(a.target, serializeMessage(a.message))) {
+    if (!this.sendTo(a.target, serializeMessage(a.message), a.message.kind === 'request')) {
       this.stats.dropped++;
       this.log.warn('no-route', { target: a.target.kind === 'flow' ? `${a.target.source.transport}:${a.target.source.address}:${a.target.source.port}` : `${a.target.transport}:${a.target.host}:${a.target.port}` });
     }
   }
 
-  /** Sends over the flow (or an open connection to the address); TCP/TLS never dial out (see docs). */
-  private sendTo(target: Target, bytes: Buffer): boolean {
+  /**
+   * Sends over the flow, or an open connection to the address. `dial`: a request to an address (a trunk, a
+   * Route or Contact address) may open a TCP/TLS connection; flows (phones) and responses never do — a phone
+   * whose connection is gone is reached again when it re-registers (RFC 5626 reasoning), and a response goes
+   * back on the connection its request came on (§18.2.2).
+   */
+  private sendTo(target: Target, bytes: Buffer, dial = false): boolean {
     const t: TransportKind = target.kind === 'flow' ? target.source.transport : target.transport;
     const address = target.kind === 'flow' ? target.source.address : target.host;
     const port = target.kind === 'flow' ? target.source.port : target.port;
@@ -267,7 +285,11 @@ export class SipDaemon {
     if (!stream) return false;
     if (target.kind === 'flow' && target.source.connectionId !== undefined && stream.sendOn(target.source.connectionId, bytes)) return true;
     const id = stream.findConnection(address, port);
-    return id !== undefined && stream.sendOn(id, bytes);
+    if (id !== undefined && stream.sendOn(id, bytes)) return true;
+    if (!dial || target.kind !== 'address') return false;
+    const trunk = target.trunk ?? this.o.store.sip.findTrunkByHost(address)?.name;
+    const ca = trunk !== undefined ? this.o.trunkTlsCa?.[trunk] : undefined;
+    return stream.send(address, port, bytes, ca !== undefined ? { ca } : {});
   }
 
   async close(): Promise<void> {

@@ -15,9 +15,17 @@
  *   (mutual TLS, their certificate verified against the CAPF issuer and handed up) and certificate-less clients
  *   (line users, softphones); whether a given device must present its LSC is the registrar's decision (its
  *   security profile), not the listener's.
+ * - Dialling out (`send`, for requests to trunks, RFC 3261 §18.1.1): an open connection to the same
+ *   address:port is reused (whoever opened it); otherwise one is opened — TLS verifies the far end's
+ *   certificate against the CA bundle given for that target (the trunk's), else the system's bundle, with
+ *   SNI = the host when it is a name, and presents our own certificate (mutual TLS with trunks that ask) —
+ *   and messages are queued while it connects. Bounded: connectTimeout, maxOutboundConnections, the queue by
+ *   maxPendingWriteBytes. An outbound connection is then a connection like any other (its requests and
+ *   responses come up to the handler, idle timeout, same framing limits).
  */
-import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect as connectTcp, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
+import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { errorResponseFor } from '../core/error-response.js';
 import { SipParseError } from '../core/errors.js';
 import { parseMessage, type ParseOptions } from '../core/parser.js';
@@ -61,6 +69,30 @@ export interface StreamTransportOptions {
   idleTimeout?: number;
   framer?: FramerOptions;
   parse?: ParseOptions;
+  /** Milliseconds for an outbound connection (TCP connect and TLS handshake) before it is given up; default 10000. */
+  connectTimeout?: number;
+  /** Outbound connections open or opening at once; default 1000 (a send past it fails). */
+  maxOutboundConnections?: number;
+  /** CA bundle for outbound TLS when the target gives none; default the file /etc/ssl/certs/ca-certificates.crt, else Node's. */
+  systemCaFile?: string;
+  /** Told when an outbound connection fails (refused, timed out, certificate not trusted): the daemon logs it. */
+  onConnectError?: (target: { address: string; port: number }, err: Error) => void;
+}
+
+/** Per-target settings of an outbound TLS connection. */
+export interface OutboundTls {
+  /** CAs the far end's certificate must chain to (the trunk's bundle); default the system's. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** SNI and the name the certificate must carry; default the host when it is a name (an IP is checked as an IP). */
+  servername?: string;
+}
+
+export const streamTransportDefaults = { connectTimeout: 10_000, maxOutboundConnections: 1000, systemCaFile: '/etc/ssl/certs/ca-certificates.crt' } as const;
+
+interface Dialling {
+  socket: Socket;
+  queue: Buffer[];
+  bytes: number;
 }
 
 interface Conn {
@@ -75,6 +107,10 @@ export class StreamTransport {
   private server: Server | undefined;
   private readonly conns = new Map<number, Conn>();
   private readonly byPeer = new Map<string, number>();
+  /** address|port → connection being opened by us, with what waits for it. */
+  private readonly dialling = new Map<string, Dialling>();
+  private outbound = 0;
+  private systemCa: Buffer | undefined | null = null;
   private nextId = 1;
   private readonly o: StreamTransportOptions;
   private readonly handler: MessageHandler;
@@ -122,9 +158,11 @@ export class StreamTransport {
       socket.destroy();
       return;
     }
+    this.adopt(socket, socket.remoteAddress ?? '', socket.remotePort ?? 0);
+  }
+
+  private adopt(socket: Socket, address: string, port: number): Conn {
     const id = this.nextId++;
-    const address = socket.remoteAddress ?? '';
-    const port = socket.remotePort ?? 0;
     const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
     const tlsSocket = socket as TLSSocket;
     // Only a certificate that verified against `ca` is handed up; one that did not is treated as none.
@@ -146,6 +184,84 @@ export class StreamTransport {
       this.conns.delete(id);
       if (this.byPeer.get(`${address}|${port}`) === id) this.byPeer.delete(`${address}|${port}`);
     });
+    return conn;
+  }
+
+  /**
+   * Sends to address:port over an open connection to it, or over a new one that we open (queued until it is
+   * up). False when it cannot be sent: too many outbound connections, or the queue for the connection being
+   * opened is full. A connection that then fails drops what was queued (reported through onConnectError).
+   */
+  send(address: string, port: number, bytes: Buffer, tls: OutboundTls = {}): boolean {
+    const key = `${address}|${port}`;
+    const open = this.byPeer.get(key);
+    if (open !== undefined && this.sendOn(open, bytes)) return true;
+    const pending = this.dialling.get(key);
+    if (pending) {
+      if (pending.bytes + bytes.length > (this.o.maxPendingWriteBytes ?? 1 << 20)) return false;
+      pending.queue.push(bytes);
+      pending.bytes += bytes.length;
+      return true;
+    }
+    if (this.outbound >= (this.o.maxOutboundConnections ?? streamTransportDefaults.maxOutboundConnections)) {
+      this.stats.rejectedConnections++;
+      return false;
+    }
+    this.dial(address, port, tls).queue.push(bytes);
+    this.dialling.get(key)!.bytes += bytes.length;
+    return true;
+  }
+
+  private dial(address: string, port: number, tls: OutboundTls): Dialling {
+    const key = `${address}|${port}`;
+    const t = this.o.tls;
+    // RFC 6066 SNI carries names only; an IP literal is checked against the certificate's IP addresses.
+    const servername = tls.servername ?? (isIP(address) === 0 ? address : undefined);
+    const socket: Socket = t
+      ? connectTls({
+        host: address, port, ca: tls.ca ?? this.defaultCa(), cert: t.cert, key: t.key, ciphers: t.ciphers ?? defaultTlsCiphers,
+        minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', rejectUnauthorized: true,
+        ...(servername !== undefined ? { servername } : {}),
+      })
+      : connectTcp({ host: address, port });
+    const d: Dialling = { socket, queue: [], bytes: 0 };
+    this.dialling.set(key, d);
+    this.outbound++;
+    let settled = false; // connected, or its failure reported (once)
+    const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${address}:${port} within ${this.o.connectTimeout ?? streamTransportDefaults.connectTimeout} ms`)),
+      this.o.connectTimeout ?? streamTransportDefaults.connectTimeout);
+    timer.unref();
+    socket.once(t ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      settled = true;
+      this.dialling.delete(key);
+      this.stats.outboundConnections++;
+      const conn = this.adopt(socket, address, port);
+      socket.cork();
+      for (const b of d.queue) this.sendOn(conn.id, b);
+      if (!socket.destroyed) socket.uncork();
+      d.queue = [];
+    });
+    socket.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      this.stats.connectFailures++;
+      this.o.onConnectError?.({ address, port }, err);
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.outbound--;
+      if (this.dialling.get(key) === d) this.dialling.delete(key);
+    });
+    return d;
+  }
+
+  private defaultCa(): Buffer | undefined {
+    if (this.systemCa === null) {
+      const f = this.o.systemCaFile ?? streamTransportDefaults.systemCaFile;
+      this.systemCa = existsSync(f) ? readFileSync(f) : undefined;
+    }
+    return this.systemCa;
   }
 
   private onData(conn: Conn, chunk: Buffer): void {
@@ -199,6 +315,7 @@ export class StreamTransport {
   }
 
   async close(): Promise<void> {
+    for (const d of this.dialling.values()) d.socket.destroy();
     for (const c of this.conns.values()) c.socket.destroy();
     const s = this.server;
     this.server = undefined;

@@ -27,8 +27,12 @@ export interface TransportStats {
   sent: number;
   connections: number;
   rejectedConnections: number;
+  /** Connections we opened (requests to trunks over TCP/TLS). */
+  outboundConnections: number;
+  /** Outbound connections that failed: refused, timed out, certificate not trusted. */
+  connectFailures: number;
 }
 
 export function emptyStats(): TransportStats {
-  return { received: 0, parseErrors: 0, sent: 0, connections: 0, rejectedConnections: 0 };
+  return { received: 0, parseErrors: 0, sent: 0, connections: 0, rejectedConnections: 0, outboundConnections: 0, connectFailures: 0 };
 }

@@ -1,0 +1,184 @@
+/**
+ * sbd dialling out to trunks over TCP and TLS, real peers on loopback: a sipp phone (UDP) calls a number routed
+ * to a trunk; the trunk is a sipp UAS over TCP (sbd opens the connection, the 407 is answered over it, ACK and
+ * BYE reuse it), and over TLS an stunnel server (certificate for the trunk's IP, signed by a CA made here with
+ * the openssl CLI) in front of a sipp UAS. A trunk whose certificate does not chain to its CA bundle gets no
+ * request at all.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
+import { createLogger } from '../../../src/lib/log.js';
+import type { SipTransport } from '../../../src/store/sip.js';
+import { addLineUser, have, makeState, run, startDaemon, writeFile, type Harness } from './harness.js';
+
+const scenarios = join(import.meta.dirname, 'scenarios');
+const skip = !have('sipp') ? 'sipp (Debian sip-tester) is not installed' : !have('stunnel4') ? 'stunnel4 is not installed' : !have('openssl') ? 'openssl is not installed' : false;
+const PASSWORD = 'carrier-pw-dial';
+let h: Harness;
+const logLines: string[] = [];
+const children: ChildProcess[] = [];
+let pki: { ca: string; otherCa: string; cert: (ip: string) => { cert: string; key: string } };
+
+/** A test CA and server certificates for trunk IPs, made by the openssl CLI (the real OpenSSL). */
+function makePki(dir: string) {
+  const ossl = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  for (const name of ['ca', 'other-ca']) {
+    ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=Test ${name}`,
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  }
+  return {
+    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    otherCa: readFileSync(join(dir, 'other-ca.pem'), 'utf8'),
+    cert(ip: string) {
+      writeFile(dir, `ext-${ip}.cnf`, `subjectAltName=IP:${ip}\nextendedKeyUsage=serverAuth\n`);
+      ossl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `trunk-${ip}.key`, '-out', `trunk-${ip}.csr`, '-subj', `/CN=trunk ${ip}`]);
+      ossl(['x509', '-req', '-in', `trunk-${ip}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `trunk-${ip}.pem`, '-days', '2', '-extfile', `ext-${ip}.cnf`]);
+      return { cert: join(dir, `trunk-${ip}.pem`), key: join(dir, `trunk-${ip}.key`) };
+    },
+  };
+}
+
+before(async () => {
+  if (skip) return;
+  const made = makeState();
+  pki = makePki(made.dir);
+  h = await startDaemon({
+    logger: createLogger('sip', { write: (l) => logLines.push(l) }),
+    trunkTlsCa: { 'carrier-tls': pki.ca, 'carrier-bad': pki.otherCa },
+    connectTimeout: 10_000,
+  }, made);
+  addLineUser(h.state, 'u1000', 'pw-u1000');
+});
+after(async () => {
+  for (const c of children) c.kill();
+  await h?.close();
+});
+
+async function freePort(kind: 'udp' | 'tcp', host: string): Promise<number> {
+  if (kind === 'udp') {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, host, r));
+    const p = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** Resolves once something accepts TCP connections on host:port (bounded). */
+async function accepting(host: string, port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing accepts on ${host}:${port}`);
+}
+
+function trunk(name: string, ip: string, port: number, transport: SipTransport, prefix: string): void {
+  h.state.store.sip.putTrunk({ name, host: ip, port, transport, digestAuth: false });
+  h.state.store.sip.putRoutePattern(`${prefix}!`, null, name);
+  h.state.store.sip.putTrunkCredential(name, 'carrier.example', 'sbd-account', encryptTrunkPassword(h.state.layout, name, 'carrier.example', PASSWORD));
+}
+
+async function sipp(args: string[], name: string, timeoutS = 30): Promise<{ code: number | null; stdout: string }> {
+  const errFile = join(h.dir, `${name}.err`);
+  const r = await run('sipp', [...args, '-nostdin', '-timeout', String(timeoutS), '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: h.dir, timeoutMs: (timeoutS + 15) * 1000 });
+  let stdout = r.stdout;
+  if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
+  return { code: r.code, stdout };
+}
+
+async function phoneCalls(number: string, name: string, timeoutS = 30) {
+  const users = writeFile(h.dir, `${name}-users.csv`, `SEQUENTIAL\nu1000;[authentication username=u1000 password=pw-u1000];${number}\n`);
+  return sipp([`127.0.0.1:${h.ports.udp}`, '-sf', join(scenarios, 'phone-trunk-call.xml'), '-i', '127.0.0.1', '-p', String(await freePort('udp', '127.0.0.1')), '-m', '1', '-inf', users], `${name}-phone`, timeoutS);
+}
+
+test('trunk over TCP: sbd opens the connection, answers the 407 over it, ACK and BYE reuse it', { skip }, async () => {
+  const ip = '127.0.0.4';
+  const port = await freePort('tcp', ip);
+  trunk('carrier-tcp', ip, port, 'tcp', '8');
+  const before = h.daemon.tcp.stats.outboundConnections;
+  const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(port), '-m', '1',
+    '-key', 'contact_hostport', `${ip}:${port}`, '-key', 'contact_transport', 'tcp'], 'tcp-trunk');
+  await new Promise((r) => setTimeout(r, 500)); // sipp binds; a refused first connect is retried on the phone's retransmission
+  const phone = await phoneCalls('8123', 'tcp');
+  const t = await uas;
+  assert.equal(t.code, 0, t.stdout.slice(-4000));
+  assert.equal(phone.code, 0, phone.stdout.slice(-4000));
+  const opened = h.daemon.tcp.stats.outboundConnections - before;
+  assert.ok(opened >= 1 && opened <= 2, `outbound connections opened: ${opened}`); // 2 only if the first connect raced sipp's bind
+  assert.ok(logLines.some((l) => l.includes('trunk-challenge-answered') && l.includes('carrier-tcp')));
+});
+
+test('trunk over TLS (stunnel server in front of sipp): certificate verified against the trunk\'s CA, call with challenge, ACK/BYE on the same connection', { skip }, async () => {
+  const ip = '127.0.0.5';
+  const backend = await freePort('tcp', ip);
+  const front = await freePort('tcp', ip);
+  const { cert, key } = pki.cert(ip);
+  const conf = writeFile(h.dir, 'stunnel-trunk.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-trunk.log')}`, 'debug = 5',
+    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, 'sslVersionMin = TLSv1.2', ''].join('\n'));
+  const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(backend), '-m', '1',
+    '-key', 'contact_hostport', `${ip}:${front}`, '-key', 'contact_transport', 'tls'], 'tls-trunk');
+  const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
+  children.push(tunnel);
+  await accepting(ip, front);
+  trunk('carrier-tls', ip, front, 'tls', '7');
+  const before = h.daemon.tls!.stats.outboundConnections;
+  const phone = await phoneCalls('7123', 'tls');
+  const t = await uas;
+  tunnel.kill();
+  assert.equal(t.code, 0, t.stdout.slice(-4000));
+  assert.equal(phone.code, 0, phone.stdout.slice(-4000));
+  assert.equal(h.daemon.tls!.stats.outboundConnections - before, 1);
+  // one TLS session carried the whole call (stunnel opened one connection to sipp behind it)
+  const log = readFileSync(join(h.dir, 'stunnel-trunk.log'), 'utf8');
+  assert.equal((log.match(/connected remote server/g) ?? []).length, 1, log);
+});
+
+test('trunk over TLS whose certificate does not chain to the trunk\'s CA bundle: no connection, nothing sent, the failure logged', { skip }, async () => {
+  const ip = '127.0.0.6';
+  const backend = await freePort('tcp', ip);
+  const front = await freePort('tcp', ip);
+  const { cert, key } = pki.cert(ip);
+  const conf = writeFile(h.dir, 'stunnel-bad.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-bad.log')}`, 'debug = 5',
+    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, ''].join('\n'));
+  // what stunnel would pass on: a plain listener that must see no connection
+  let reached = 0;
+  const sink = createServer((s) => { reached++; s.destroy(); });
+  await new Promise<void>((r) => sink.listen(backend, ip, r));
+  const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
+  children.push(tunnel);
+  try {
+    await accepting(ip, front);
+    reached = 0; // our own probe went through stunnel without TLS and reached nothing, but count from here
+    trunk('carrier-bad', ip, front, 'tls', '6');
+    const failures = h.daemon.tls!.stats.connectFailures;
+    const phone = await phoneCalls('6123', 'bad', 4);
+    assert.notEqual(phone.code, 0);
+    assert.ok(h.daemon.tls!.stats.connectFailures > failures);
+    assert.equal(reached, 0);
+    const failed = logLines.filter((l) => l.includes('connect-failed') && l.includes(`${ip}:${front}`));
+    assert.ok(failed.length > 0);
+    assert.match(failed[0]!, /certificate|self.signed|issuer/i);
+  } finally {
+    tunnel.kill();
+    await new Promise<void>((r) => sink.close(() => r()));
+  }
+});
