@@ -268,8 +268,9 @@ export class SipDaemon {
   }
 
   /**
-   * Sends over the flow, or an open connection to the address. `dial`: a request to an address (a trunk, a
-   * Route or Contact address) may open a TCP/TLS connection; flows (phones) and responses never do — a phone
+   * Sends over the flow, or an open connection to the address. `dial`: a request to a trunk's address (the
+   * trunk a route pattern chose, or a Route/Contact on a trunk's host) may open a TCP/TLS connection; other
+   * addresses, flows (phones) and responses never do — a phone
    * whose connection is gone is reached again when it re-registers (RFC 5626 reasoning), and a response goes
    * back on the connection its request came on (§18.2.2).
    */
@@ -287,8 +288,11 @@ export class SipDaemon {
     const id = stream.findConnection(address, port);
     if (id !== undefined && stream.sendOn(id, bytes)) return true;
     if (!dial || target.kind !== 'address') return false;
+    // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
+    // appliance open connections to arbitrary hosts.
     const trunk = target.trunk ?? this.o.store.sip.findTrunkByHost(address)?.name;
-    const ca = trunk !== undefined ? this.o.trunkTlsCa?.[trunk] : undefined;
+    if (trunk === undefined) return false;
+    const ca = this.o.trunkTlsCa?.[trunk];
     return stream.send(address, port, bytes, ca !== undefined ? { ca } : {});
   }
 
