@@ -8,6 +8,8 @@
  * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
  *   so nonces survive a restart and every node sharing the state folder accepts each other's.
  * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
+ * - Trunks: their 401/407 are answered with the stored (encrypted) credentials (routing/trunk-challenge.ts);
+ *   requests to a trunk over TCP/TLS open a connection when none is open (StreamTransport.send).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

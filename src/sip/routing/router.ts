@@ -23,8 +23,12 @@
  *     both phones get the secure-call indication (on the forwarded INVITE and on the 2xx); an answer that drops
  *     SRTP under Block Unencrypted Calls is refused (refuse-answer.ts: ACK + BYE to the callee, 488 to the caller);
  *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658), our Via
- *     with the deterministic branch on top.
- * A response: our top Via is removed and the response goes to the next Via (over the connection it came on).
+ *     with the deterministic branch on top; a request to a trunk is remembered for its 401/407
+ *     (trunk-challenge.ts), and the phone's retransmission/CANCEL/ACK of a challenged one follows the re-sent copy;
+ *     an in-dialog request whose Route carried `sbd-cseq=N` gets CSeq + N when it comes from the phone's side.
+ * A response: a trunk's challenge sbd can answer is answered (ACK + re-sent request, nothing to the phone);
+ * otherwise our top Via is removed (its `sbd-cseq=N` subtracted from CSeq) and the response goes to the next
+ * Via (over the connection it came on).
  */
 import type { DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
@@ -36,6 +40,7 @@ import type { Registrar } from '../registrar/registrar.js';
 import type { Directory } from '../registrar/directory.js';
 import { answerIsSecure, checkOffer, SECURITY_INDICATION } from '../sdp/crypto-policy.js';
 import { makeResponse } from './make-response.js';
+import { removeFirstValue, replaceFirst } from './header-edit.js';
 import { refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';
 import { BRANCH_PREFIX, branchOf } from './branch.js';
@@ -368,31 +373,6 @@ function setHeader(m: SipMessage, name: string, value: string): void {
   m.append(name, value);
 }
 
-/** Removes the first value of a list header (it may share a line with others). */
-function removeFirstValue(m: SipMessage, lname: string): void {
-  const idx = m.headers.findIndex((h) => canonicalName(h.name) === lname);
-  if (idx < 0) return;
-  const field = m.headers[idx]!;
-  const parts = splitFirst(field.value);
-  if (parts === undefined) m.headers.splice(idx, 1);
-  else m.headers[idx] = { name: field.name, value: parts };
-  m.invalidate();
-}
-
-/** The value after its first top-level comma, or undefined when there is only one value. */
-function splitFirst(value: string): string | undefined {
-  let inQuote = false;
-  let depth = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"' && value[i - 1] !== '\\') inQuote = !inQuote;
-    else if (!inQuote && c === '<') depth++;
-    else if (!inQuote && c === '>') depth--;
-    else if (!inQuote && depth === 0 && c === ',') return value.slice(i + 1).trim();
-  }
-  return undefined;
-}
-
 function removeTopVia(res: SipResponse): void {
   removeFirstValue(res, 'via');
 }
@@ -404,9 +384,3 @@ function offsetParam(v: string | null | undefined): number {
   return n >= 1 && n <= MAX_CSEQ_OFFSET ? n : 0;
 }
 
-/** Replaces the value of the first field of a header in place (keeps its position). */
-function replaceFirst(m: SipMessage, lname: string, value: string): void {
-  const i = m.headers.findIndex((h) => canonicalName(h.name) === lname);
-  if (i >= 0) m.headers[i] = { name: m.headers[i]!.name, value };
-  m.invalidate();
-}

@@ -34,6 +34,7 @@ import { answerChallenge, parseAuthHeader } from '../core/digest.js';
 import { formatUri } from '../core/uri.js';
 import type { TransportKind } from '../transports/types.js';
 import { resentBranch } from './branch.js';
+import { replaceFirst } from './header-edit.js';
 
 export const trunkChallengeDefaults = {
   /** Requests forwarded to trunks remembered at once; the least recently used is forgotten past it. */
@@ -335,10 +336,4 @@ function realmOf(value: string): string | undefined {
 /** The first value of a header: its first field, up to a top-level comma (our own Via is a field of its own). */
 function firstValue(m: SipRequest, lname: string): string | undefined {
   return m.getAll(lname)[0];
-}
-
-function replaceFirst(m: SipRequest, lname: string, value: string): void {
-  const i = m.headers.findIndex((h) => canonicalName(h.name) === lname);
-  if (i >= 0) m.headers[i] = { name: m.headers[i]!.name, value };
-  m.invalidate();
 }
