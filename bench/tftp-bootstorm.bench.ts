@@ -5,21 +5,25 @@
  *
  * Shapes: paced (at most 250 phones in flight) and burst (every phone at once, retrying as phones do).
  * Options: blksize 512 (no options), blksize 1428 + tsize, and + windowsize 8 where the server supports it.
- * Every server runs in its own process; the load generator (this process) reports its own CPU time next to the
- * server's, so a run where the generator, not the server, is the limit shows up.
+ * Every server runs in its own process; the load generator reports its own CPU time next to the server's, so a
+ * run where the generator, not the server, is the limit shows up. The default generator is ./tftp-bootstorm/storm.c
+ * (epoll, a fresh socket per transfer, no per-packet allocation; built with cc on first use), its own process;
+ * the Node one (./tftp-bootstorm/phones.ts, on src/tftp/client.ts, in this process) stays selectable.
  *
  *   SBD_BENCH_PHONES=1000,5000,10000  phone counts (default 1000)
  *   SBD_BENCH_SHAPES=paced,burst      (default both)
  *   SBD_BENCH_SERVERS=sbd,dnsmasq,atftpd,tftpd-hpa   (default all)
  *   SBD_BENCH_OPTIONS=512,1428,1428w8                (default all)
  *   SBD_BENCH_REPEAT=3                runs of each configuration per server; the median (by files/s) is kept
+ *   SBD_BENCH_GENERATOR=c|node        load generator (default c)
  *   SBD_BENCH_CPU_PROF=DIR            V8 CPU profile of the sbd-tftpd process
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile, runStorm, type StormConfig } from './tftp-bootstorm/phones.js';
+import { percentile, runStorm, type StormConfig, type StormResult } from './tftp-bootstorm/phones.js';
+import { buildStorm, runStormC } from './tftp-bootstorm/storm-c.js';
 import { startAtftpd, startDnsmasq, startSbd, startTftpdHpa, type Peer } from './tftp-bootstorm/peers.js';
 
 const list = (name: string, def: string) => (process.env[name] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
@@ -30,6 +34,9 @@ const OPTIONS = list('SBD_BENCH_OPTIONS', '512,1428,1428w8');
 const ADDRESS = '127.0.0.1';
 const IN_FLIGHT = 250;
 const MAX_PHONES = Math.max(...PHONES);
+const GENERATOR = process.env.SBD_BENCH_GENERATOR ?? 'c';
+if (GENERATOR !== 'c' && GENERATOR !== 'node') throw new Error(`SBD_BENCH_GENERATOR=${GENERATOR}: c or node`);
+if (GENERATOR === 'c') buildStorm();
 
 const optionSets: Record<string, StormConfig['request'] & { label: string }> = {
   '512': { label: 'blksize 512' },
@@ -48,6 +55,12 @@ writeFileSync(join(root, 'CTLFile.tlv'), ctl);
 writeFileSync(join(root, 'ITLFile.tlv'), itl);
 for (let i = 0; i < MAX_PHONES; i++) writeFileSync(join(root, `SEP${mac(i)}.cnf.xml.sgn`), cnf);
 const files = (i: number): [string, Buffer][] => [['CTLFile.tlv', ctl], ['ITLFile.tlv', itl], [`SEP${mac(i)}.cnf.xml.sgn`, cnf]];
+
+/** One storm with the chosen generator; both read the same files and verify every byte. */
+function storm(c: Omit<StormConfig, 'files'>): Promise<StormResult> {
+  if (GENERATOR === 'node') return runStorm({ ...c, files });
+  return runStormC({ ...c, root, fileNames: ['CTLFile.tlv', 'ITLFile.tlv', 'SEP{MAC}.cnf.xml.sgn'], macBase: mac(0) });
+}
 
 interface Row {
   server: string;
@@ -93,7 +106,7 @@ function printRow(r: Row): void {
   );
 }
 
-console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; files in ${root}`);
+console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; generator ${GENERATOR === 'c' ? 'storm.c' : 'Node (phones.ts)'}; files in ${root}`);
 console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
 
 // Every server runs for the whole bench and the runs interleave (each configuration on every server in turn,
@@ -128,8 +141,8 @@ try {
               continue;
             }
             const cpu0 = peer.cpuSeconds();
-            const r = await runStorm({
-              server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request, files,
+            const r = await storm({
+              server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request,
               deadlineMs: shape === 'burst' ? 180_000 : 600_000, fileAttempts: 5,
             });
             const row: Row = {
@@ -165,4 +178,4 @@ for (const r of rows.filter((x) => x.server !== 'sbd-tftpd')) {
 }
 console.log('\nnotes:');
 for (const n of notes) console.log(`  ${n}`);
-console.log('  gen s / srv s: CPU seconds of the load generator (this process) and of the server (children included) during the run.');
+console.log(`  gen s / srv s: CPU seconds of the load generator (${GENERATOR === 'c' ? 'the storm.c process, getrusage' : 'this process'}) and of the server (children included) during the run.`);

@@ -1,0 +1,70 @@
+/**
+ * The C boot-storm generator (./storm.c): built with `cc -O2 -Wall -Wextra` into build/bench/storm on first use
+ * (and again whenever storm.c is newer than the binary), run as its own process for each storm. Same semantics and
+ * result as `runStorm` in ./phones.ts, at a fraction of its CPU per file, so the server — not the generator — is
+ * what a run measures.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StormConfig, StormResult } from './phones.js';
+
+const repo = join(import.meta.dirname, '../..');
+const SOURCE = join(import.meta.dirname, 'storm.c');
+const BINARY = join(repo, 'build/bench/storm');
+
+export interface CStormConfig extends Omit<StormConfig, 'files'> {
+  /** Folder the server serves: the generator reads the expected bytes of every file from it before the run. */
+  root: string;
+  /** File names each phone fetches in order; `{MAC}` becomes the 12 hex digits of `macBase` + the phone's index. */
+  fileNames: string[];
+  /** Hex, e.g. '001122000000'. */
+  macBase: string;
+}
+
+/** Builds build/bench/storm unless it is newer than storm.c; returns its path. */
+export function buildStorm(): string {
+  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
+  mkdirSync(join(repo, 'build/bench'), { recursive: true });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return BINARY;
+}
+
+interface StormJson {
+  booted: number;
+  failed: number;
+  files: number;
+  fileErrors: number;
+  fileErrorsBy: Record<string, number>;
+  wallMs: number;
+  retransmissions: number;
+  genCpuS: number;
+  bootMs: number[];
+}
+
+export async function runStormC(c: CStormConfig): Promise<StormResult & { fileErrorsBy: Record<string, number> }> {
+  const bin = buildStorm();
+  const args = [
+    '--server', c.server, '--port', String(c.port), '--root', c.root, '--files', c.fileNames.join(','), '--mac-base', c.macBase,
+    '--phones', String(c.phones), '--shape', c.shape, '--in-flight', String(c.inFlight), '--deadline-ms', String(c.deadlineMs),
+    '--file-attempts', String(c.fileAttempts), '--timeout-ms', '1000', '--retries', '5', '--boot-times',
+  ];
+  if (c.request.blksize !== undefined) args.push('--blksize', String(c.request.blksize));
+  if (c.request.tsize) args.push('--tsize');
+  if (c.request.windowsize !== undefined) args.push('--windowsize', String(c.request.windowsize));
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`storm exited with ${code}: ${err.trim().slice(0, 500)}`);
+  const r = JSON.parse(out) as StormJson;
+  return {
+    booted: r.booted, failed: r.failed, files: r.files, fileErrors: r.fileErrors, fileErrorsBy: r.fileErrorsBy, wallMs: r.wallMs,
+    bootMs: r.bootMs, retransmissions: r.retransmissions, genCpuS: r.genCpuS,
+  };
+}
