@@ -84,6 +84,8 @@ static struct {
 static Lane *lanes;
 static int nlanes, nextPhone, active, ep, openFds, fdBudget;
 static const Blob **want;   /* [phone * nfiles + file] */
+static Blob **distinct;     /* each content once */
+static size_t ndistinct;
 static double *bootMs;
 static long booted, failed, files, fileErrors[E_COUNT], retransmissions, retxRrq, dallyClosedEarly;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -128,8 +130,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
 
 /* Expected bytes of every (phone, file), read once before the run; equal contents are kept once. */
 static void loadExpected(void) {
-  Blob **distinct = NULL;
-  size_t ndistinct = 0, cap = 0;
+  size_t cap = 0;
   want = calloc((size_t)o.phones * o.nfiles, sizeof *want);
   if (!want) die("%s", "out of memory");
   for (int f = 0; f < o.nfiles; f++) {
@@ -161,7 +162,6 @@ static void loadExpected(void) {
       want[(size_t)i * o.nfiles + f] = distinct[k];
     }
   }
-  free(distinct); /* the blobs stay: want[] points at them for the whole run */
 }
 
 static void sendOn(int fd, const void *p, size_t n, uint16_t port) {
@@ -417,8 +417,7 @@ static int cmpDouble(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double percentile(int p) { /* as phones.ts: sorted[min(n-1, floor(p/100*n))] */
-  if (booted == 0) return -1;
+static double percentile(int p) { /* as phones.ts: sorted[min(n-1, floor(p/100*n))]; booted > 0 */
   long i = (long)(p / 100.0 * booted);
   return bootMs[i < booted - 1 ? i : booted - 1];
 }
@@ -522,19 +521,24 @@ int main(int argc, char **argv) {
   }
   double wallMs = nowMs() - t0, genCpuS = cpuS() - cpu0;
   for (int i = 0; i < nlanes; i++) closeFd(&lanes[i].fd), closeFd(&lanes[i].dallyFd);
+  close(ep);
   qsort(bootMs, (size_t)booted, sizeof *bootMs, cmpDouble);
 
   long errs = 0;
   for (int e = 0; e < E_COUNT; e++) errs += fileErrors[e];
   printf("{\"booted\":%ld,\"failed\":%ld,\"files\":%ld,\"fileErrors\":%ld,\"fileErrorsBy\":{", booted, failed, files, errs);
   for (int e = 0; e < E_COUNT; e++) printf("%s\"%s\":%ld", e ? "," : "", E_NAMES[e], fileErrors[e]);
-  printf("},\"wallMs\":%.1f,\"bootP50Ms\":%.1f,\"bootP99Ms\":%.1f,\"retransmissions\":%ld,\"rrqRetransmissions\":%ld,\"dallyClosedEarly\":%ld,\"genCpuS\":%.3f",
-         wallMs, percentile(50), percentile(99), retransmissions, retxRrq, dallyClosedEarly, genCpuS);
+  char p50[32] = "null", p99[32] = "null"; /* no phone booted: no boot time */
+  if (booted > 0) snprintf(p50, sizeof p50, "%.1f", percentile(50)), snprintf(p99, sizeof p99, "%.1f", percentile(99));
+  printf("},\"wallMs\":%.1f,\"bootP50Ms\":%s,\"bootP99Ms\":%s,\"retransmissions\":%ld,\"rrqRetransmissions\":%ld,\"dallyClosedEarly\":%ld,\"genCpuS\":%.3f",
+         wallMs, p50, p99, retransmissions, retxRrq, dallyClosedEarly, genCpuS);
   if (o.bootTimes) {
     printf(",\"bootMs\":[");
     for (long i = 0; i < booted; i++) printf("%s%.1f", i ? "," : "", bootMs[i]);
     printf("]");
   }
   printf("}\n");
+  for (size_t k = 0; k < ndistinct; k++) free(distinct[k]->bytes), free(distinct[k]);
+  free(distinct), free(want), free(lanes), free(bootMs), free(events);
   return 0;
 }
