@@ -64,7 +64,8 @@ export interface SipDaemonOptions {
   maxTransactions?: number;
   /**
    * CA bundles (PEM) that a trunk's TLS certificate must chain to, by trunk name, when sbd dials the trunk;
-   * a trunk without one is verified against the system's bundle. (The store has no per-trunk CA yet.)
+   * used when the store holds none for the trunk (`sbd trunk add --ca`, `sbd trunk ca`); a trunk with neither is
+   * verified against the system's bundle.
    */
   trunkTlsCa?: Record<string, string | Buffer>;
   /** Outbound TCP/TLS bounds: connect timeout (default 10000 ms) and connections open at once (default 1000). */
@@ -107,6 +108,11 @@ export class SipDaemon {
   private readonly now: () => number;
   private readonly listeners: Listener[] = [];
   private readonly transactions: TransactionTable<MessageSource>;
+
+  /** Server and client transactions in the table now (for status output and tests). */
+  get liveTransactions(): number {
+    return this.transactions.size;
+  }
   private readonly timerQueue = new TimerQueue();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -212,7 +218,14 @@ export class SipDaemon {
           ? { type: 'respond', response: this.register(req, a.flow, now) }
           : this.router.handleRequest(req, a.flow, now);
         if (a.id === undefined) this.act(action);
-        else if (action.type === 'respond') {
+        else if (action.type === 'respond' && action.response.status === 401 && req.method === 'REGISTER' && !req.has('Authorization')) {
+          // The challenge to a REGISTER without credentials goes out statelessly (RFC 3261 §8.2.7 names it as the
+          // common stateless-UAS case): a retransmission gets a fresh challenge, and no transaction waits Timer J
+          // (32 s over UDP) for every phone that registers. A failed answer keeps its transaction (limiter counts).
+          this.stats.answered++;
+          this.run(this.transactions.abandon(a.id));
+          this.sendTo({ kind: 'flow', source: a.flow }, serializeMessage(action.response));
+        } else if (action.type === 'respond') {
           this.stats.answered++;
           this.run(this.transactions.respond(a.id, action.response, now));
         } else {
@@ -292,9 +305,11 @@ export class SipDaemon {
     if (!dial || target.kind !== 'address') return false;
     // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
     // appliance open connections to arbitrary hosts.
-    const trunk = target.trunk ?? this.o.store.sip.findTrunkByHost(address)?.name;
-    if (trunk === undefined) return false;
-    const ca = this.o.trunkTlsCa?.[trunk];
+    const row = target.trunk !== undefined ? this.o.store.sip.getTrunk(target.trunk) : this.o.store.sip.findTrunkByHost(address);
+    if (row === undefined) return false;
+    // The trunk's CA bundle from the store (read when dialling, so `sbd trunk ca` needs no restart; an open
+    // connection keeps the certificate it verified), else the daemon option, else the system bundle.
+    const ca = t === 'tls' ? row.tlsCaPem ?? this.o.trunkTlsCa?.[row.name] : undefined;
     return stream.send(address, port, bytes, ca !== undefined ? { ca } : {});
   }
 
