@@ -53,6 +53,8 @@ export const StoreErrorCode = {
   sipConfigInvalid: 'ERR_SIP_CONFIG_INVALID',
   /** A partition, calling search space, presence group or trunk that does not exist. */
   sipConfigUnknown: 'ERR_SIP_CONFIG_UNKNOWN',
+  /** A trunk's TLS CA bundle that is not one or more PEM X.509 certificates (or is too large). */
+  sipTrunkCaInvalid: 'ERR_SIP_TRUNK_CA_INVALID',
 } as const;
 
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

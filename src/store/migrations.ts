@@ -301,6 +301,13 @@ CREATE TABLE sip_app_user_permissions (
 ) STRICT;
 `;
 
+// A trunk's own CA bundle (PEM, one or more certificates) for verifying its TLS certificate when sbd dials it;
+// NULL: the daemon's option, else the system bundle. ADD COLUMN keeps every row in place (no rebuild needed
+// for a nullable column); the length bound mirrors SIP_LIMITS.maxTrunkCaBytes of src/store/sip.ts.
+const v5 = `
+ALTER TABLE sip_trunks ADD COLUMN tls_ca_pem TEXT CHECK (tls_ca_pem IS NULL OR length(CAST(tls_ca_pem AS BLOB)) BETWEEN 1 AND 262144);
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -350,6 +357,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'SIP partitions, calling search spaces, presence groups, device routing settings, trunks with ACLs and encrypted credentials',
     up(db) {
       db.exec(v4);
+    },
+  },
+  {
+    version: 5,
+    summary: 'per-trunk TLS CA bundle (sip_trunks.tls_ca_pem)',
+    up(db) {
+      db.exec(v5);
     },
   },
 ];

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { nowIso, toStoreError, type StoreContext } from './context.js';
 import { deviceId, normaliseDeviceName } from './devices.js';
 import { StoreError, StoreErrorCode } from './errors.js';
@@ -13,6 +14,8 @@ import { bool, oneOf, optionalText, text } from './fields.js';
  *    profile (digest challenge 401/407, application-level authorization, the ACL of request kinds), a CSS for
  *    calls coming in, route patterns that send numbers to it, and per-realm credentials for the challenges the
  *    far end sends (the password encrypted by the caller: this module stores bytes, never a clear password);
+ *  - a trunk's own TLS CA bundle (schema step 5): the certificates its TLS certificate must chain to when sbd
+ *    dials it (NULL: the daemon's option, else the system bundle);
  *  - application users' own ACL, checked after digest authentication when the trunk asks for it.
  */
 
@@ -25,7 +28,9 @@ export type SipRequestKind = (typeof SIP_REQUEST_KINDS)[number];
 export type SipRequestAcl = Record<SipRequestKind, boolean>;
 
 /** Bounds on the names and patterns (CUCM's own limits: 50-character names, 48-digit patterns). */
-export const SIP_LIMITS = { maxNameChars: 50, maxPatternChars: 48, maxCssPartitions: 64, maxRealmChars: 128, maxSecretBytes: 1024 } as const;
+export const SIP_LIMITS = { maxNameChars: 50, maxPatternChars: 48, maxCssPartitions: 64, maxRealmChars: 128, maxSecretBytes: 1024,
+  /** A trunk's CA bundle: at most 256 KiB of PEM (some 150 certificates; a public bundle is ~200 KiB) and 200 blocks. */
+  maxTrunkCaBytes: 262_144, maxTrunkCaCertificates: 200 } as const;
 
 export interface CssRow {
   name: string;
@@ -57,9 +62,13 @@ export interface TrunkInput {
   acl?: Partial<SipRequestAcl>;
   /** CSS for calls coming in over the trunk; null reaches the <None> partition only. */
   css?: string | null;
+  /** PEM CA bundle for the trunk's TLS certificate; null clears it; undefined keeps what a replaced trunk had. */
+  tlsCaPem?: string | null;
 }
 
-export interface TrunkRow extends Required<Omit<TrunkInput, 'acl' | 'challengeStatus' | 'digestUser' | 'css' | 'appLevelAuthorization'>> {
+export interface TrunkRow extends Required<Omit<TrunkInput, 'acl' | 'challengeStatus' | 'digestUser' | 'css' | 'appLevelAuthorization' | 'tlsCaPem'>> {
+  /** The trunk's CA bundle as stored (each certificate re-encoded, nothing else kept), or null. */
+  tlsCaPem: string | null;
   challengeStatus: 401 | 407;
   digestUser: string | null;
   appLevelAuthorization: boolean;
@@ -113,6 +122,43 @@ function aclInput(acl: Partial<SipRequestAcl> | undefined): number[] {
   for (const k of SIP_REQUEST_KINDS) out.push(bool(E, `acl.${k}`, acl?.[k] ?? false) ? 1 : 0);
   for (const k of Object.keys(acl ?? {})) if (!(k in ACL_COLUMNS)) throw new StoreError(E, `no request kind '${k}' (one of ${SIP_REQUEST_KINDS.join(', ')})`);
   return out;
+}
+
+const PEM_BLOCK = /-----BEGIN ([^-\r\n]{1,64})-----\r?\n([\s\S]*?)-----END ([^-\r\n]{1,64})-----/g;
+
+/**
+ * Checks a CA bundle and returns it re-encoded (one canonical PEM block per certificate, in the given order;
+ * text between blocks, as `openssl x509 -text` leaves it, is dropped). Every block must be an X.509
+ * CERTIFICATE: a private key or CSR pasted by mistake is refused and never stored.
+ */
+export function trunkCaBundle(value: unknown): string {
+  const C = StoreErrorCode.sipTrunkCaInvalid;
+  if (typeof value !== 'string') throw new StoreError(C, `the CA bundle must be PEM text, got ${typeof value}`);
+  const bytes = Buffer.byteLength(value);
+  if (bytes > SIP_LIMITS.maxTrunkCaBytes) throw new StoreError(C, `the CA bundle is ${bytes} bytes; the limit is ${SIP_LIMITS.maxTrunkCaBytes}`);
+  const out: string[] = [];
+  let n = 0;
+  for (const m of value.matchAll(PEM_BLOCK)) {
+    n++;
+    if (n > SIP_LIMITS.maxTrunkCaCertificates) throw new StoreError(C, `the CA bundle holds more than ${SIP_LIMITS.maxTrunkCaCertificates} PEM blocks`);
+    if (m[1] !== m[3]) throw new StoreError(C, `PEM block ${n} begins as '${m[1]}' but ends as '${m[3]}'`);
+    if (m[1] !== 'CERTIFICATE') throw new StoreError(C, `PEM block ${n} is a '${m[1]}', not a CERTIFICATE${/KEY/.test(m[1]!) ? ' (a key never goes into a CA bundle)' : ''}`);
+    let x: X509Certificate;
+    try {
+      x = new X509Certificate(m[0]);
+    } catch (err) {
+      throw new StoreError(C, `PEM block ${n} is not a parsable X.509 certificate: ${(err as Error).message}`, { cause: err });
+    }
+    out.push(x.toString());
+  }
+  if (n === 0) {
+    const stray = /-----BEGIN /.test(value) ? ' (a BEGIN line without its END line?)' : '';
+    throw new StoreError(C, `the CA bundle holds no PEM CERTIFICATE block${stray}`);
+  }
+  // A BEGIN line left over after the last complete block: a truncated file.
+  const rest = value.slice((value.lastIndexOf('-----END ') + 9));
+  if (/-----BEGIN /.test(rest)) throw new StoreError(C, `PEM block ${n + 1} has no END line (truncated file?)`);
+  return out.join('');
 }
 
 /** The SIP tables, bound to one store connection. Every method maps SQLite failures to StoreError. */
@@ -266,20 +312,23 @@ export class SipTables {
     if (digest && digestUser === null) throw new StoreError(E, 'a trunk with digest authentication needs digestUser (the application user)');
     const acl = aclInput(t.acl);
     const css = t.css ?? null;
+    const ca = t.tlsCaPem === undefined || t.tlsCaPem === null ? null : trunkCaBundle(t.tlsCaPem);
+    const keepCa = t.tlsCaPem === undefined ? 1 : 0;
     return this.#call((ctx) => ctx.write(() => {
       exists(ctx, 'sip_calling_search_spaces', 'calling search space', css);
       if (digestUser !== null && !ctx.stmt('SELECT 1 FROM users WHERE userid = ?').get(digestUser)) {
         throw new StoreError(StoreErrorCode.userUnknown, `no user '${digestUser}'`);
       }
       ctx.stmt(`INSERT INTO sip_trunks (name, host, port, transport, digest_auth, challenge_status, digest_user, app_level_authorization,
-          accept_ood_refer, accept_unsolicited_notify, accept_replaces, accept_presence_subscribe, css, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          accept_ood_refer, accept_unsolicited_notify, accept_replaces, accept_presence_subscribe, css, tls_ca_pem, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, transport = excluded.transport,
           digest_auth = excluded.digest_auth, challenge_status = excluded.challenge_status, digest_user = excluded.digest_user,
           app_level_authorization = excluded.app_level_authorization, accept_ood_refer = excluded.accept_ood_refer,
           accept_unsolicited_notify = excluded.accept_unsolicited_notify, accept_replaces = excluded.accept_replaces,
-          accept_presence_subscribe = excluded.accept_presence_subscribe, css = excluded.css, updated_at = excluded.updated_at`)
-        .run(n, host.toLowerCase(), t.port, transport, digest ? 1 : 0, status, digestUser, appAuth ? 1 : 0, ...acl, css, nowIso(ctx.clock));
+          accept_presence_subscribe = excluded.accept_presence_subscribe, css = excluded.css,
+          tls_ca_pem = CASE WHEN ? THEN sip_trunks.tls_ca_pem ELSE excluded.tls_ca_pem END, updated_at = excluded.updated_at`)
+        .run(n, host.toLowerCase(), t.port, transport, digest ? 1 : 0, status, digestUser, appAuth ? 1 : 0, ...acl, css, ca, nowIso(ctx.clock), keepCa);
       return this.getTrunk(n)!;
     }));
   }
@@ -290,6 +339,7 @@ export class SipTables {
       name: r.name as string, host: r.host as string, port: r.port as number, transport: r.transport as SipTransport,
       digestAuth: r.digest_auth === 1, challengeStatus: r.challenge_status as 401 | 407, digestUser: r.digest_user as string | null,
       appLevelAuthorization: r.app_level_authorization === 1, acl: aclOf(r as Record<string, number>), css: r.css as string | null,
+      tlsCaPem: (r.tls_ca_pem as string | null) ?? null,
     };
   }
 
@@ -304,6 +354,17 @@ export class SipTables {
 
   listTrunks(): TrunkRow[] {
     return this.#call((ctx) => (ctx.stmt('SELECT * FROM sip_trunks ORDER BY name').all() as Record<string, unknown>[]).map((r) => this.#trunkRow(r)!));
+  }
+
+  /** Sets (PEM bundle, checked) or clears (null) a trunk's TLS CA bundle; bumps the store generation. */
+  setTrunkCa(trunk: string, pem: string | null): TrunkRow {
+    const ca = pem === null ? null : trunkCaBundle(pem);
+    return this.#call((ctx) => ctx.write(() => {
+      if (ctx.stmt('UPDATE sip_trunks SET tls_ca_pem = ?, updated_at = ? WHERE name = ?').run(ca, nowIso(ctx.clock), trunk).changes === 0) {
+        throw new StoreError(U, `no trunk named '${trunk}'`);
+      }
+      return this.getTrunk(trunk)!;
+    }));
   }
 
   removeTrunk(trunk: string): void {

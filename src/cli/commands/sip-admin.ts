@@ -2,11 +2,13 @@
  * SIP administration: trunks (security profile, ACL, route patterns, outgoing credentials), partitions, calling
  * search spaces, presence groups and a device's routing settings. They mirror the admin shell's words.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command, CommandContext } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../cluster/state.js';
-import { SIP_REQUEST_KINDS, SIP_TRANSPORTS, type SipRequestAcl, type SipTransport } from '../../store/index.js';
+import { SIP_LIMITS, SIP_REQUEST_KINDS, SIP_TRANSPORTS, type SipRequestAcl, type SipTransport, type TrunkRow } from '../../store/index.js';
 import { encryptTrunkPassword } from '../../sip/auth/trunk-secret.js';
 
 const state = { state: { type: 'string' } } as const;
@@ -21,6 +23,26 @@ function acl(text: string | undefined): Partial<SipRequestAcl> {
   return out;
 }
 
+/** A CA bundle file's text; the size is checked before reading (the store checks the certificates). */
+function caFile(path: string, flag: string): string {
+  try {
+    const size = statSync(path).size;
+    if (size > SIP_LIMITS.maxTrunkCaBytes) throw new UsageError(`${flag} ${path}: ${size} bytes; a trunk's CA bundle holds at most ${SIP_LIMITS.maxTrunkCaBytes}`);
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** `store:N (first subject CN)` for a stored bundle; `-` = the daemon option or the system bundle. */
+function caSummary(t: TrunkRow): string {
+  if (t.tlsCaPem === null) return 'ca:-';
+  const blocks = t.tlsCaPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const cn = /CN=([^\n]*)/.exec(new X509Certificate(blocks[0]!).subject)?.[1] ?? '?';
+  return `ca:${blocks.length} (${cn}${blocks.length > 1 ? ', …' : ''})`;
+}
+
 function list(ctx: CommandContext, rows: string[][]): number {
   for (const r of rows) ctx.out(r.join('\t'));
   return 0;
@@ -31,10 +53,13 @@ export const commands: Command[] = [
     path: ['trunk', 'add'],
     summary: 'add or replace a SIP trunk: peer address, digest challenge, ACL of request kinds, inbound CSS',
     usage: 'sbd trunk add NAME --host IP --port N --transport udp|tcp|tls [--digest-user APPUSER] [--challenge 401|407] [--app-auth]\n' +
-      '               [--allow ood-refer,unsolicited-notify,replaces,presence-subscribe] [--css CSS] --state DIR',
+      '               [--allow ood-refer,unsolicited-notify,replaces,presence-subscribe] [--css CSS] [--ca CA-BUNDLE.pem] --state DIR\n' +
+      '  --ca: PEM certificates the trunk\'s TLS certificate must chain to (replacing a trunk without --ca keeps its bundle)',
     run(args, ctx) {
       const { values, positionals } = parse(args, { ...state, host: { type: 'string' }, port: { type: 'string' }, transport: { type: 'string' },
-        'digest-user': { type: 'string' }, challenge: { type: 'string' }, 'app-auth': { type: 'boolean' }, allow: { type: 'string' }, css: { type: 'string' } });
+        'digest-user': { type: 'string' }, challenge: { type: 'string' }, 'app-auth': { type: 'boolean' }, allow: { type: 'string' }, css: { type: 'string' },
+        ca: { type: 'string' } });
+      const ca = values.ca !== undefined ? caFile(values.ca, '--ca') : undefined;
       const transport = values.transport ?? 'udp';
       if (!(SIP_TRANSPORTS as readonly string[]).includes(transport)) throw new UsageError(`--transport must be one of ${SIP_TRANSPORTS.join(', ')}`);
       const challenge = intOption(values.challenge, '--challenge', 407, 401, 407);
@@ -43,9 +68,10 @@ export const commands: Command[] = [
         name: required(positionals[0], 'NAME'), host: required(values.host, '--host'), port: intOption(values.port, '--port', 5060, 1, 65535),
         transport: transport as SipTransport, digestAuth: values['digest-user'] !== undefined, challengeStatus: challenge,
         digestUser: values['digest-user'] ?? null, appLevelAuthorization: values['app-auth'] ?? false, acl: acl(values.allow), css: values.css ?? null,
+        ...(ca !== undefined ? { tlsCaPem: ca } : {}),
       }));
       ctx.out(`trunk ${t.name}: ${t.transport}:${t.host}:${t.port}, digest ${t.digestAuth ? `${t.challengeStatus} as ${t.digestUser}` : 'off'}, ` +
-        `allows ${SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(', ') || 'none of the ACL kinds'}`);
+        `allows ${SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(', ') || 'none of the ACL kinds'}, ${caSummary(t)}`);
       return 0;
     },
   },
@@ -56,7 +82,21 @@ export const commands: Command[] = [
     run(args, ctx) {
       const { values } = parse(args, state, false);
       return list(ctx, withState(required(values.state, '--state'), ({ store }) => store.sip.listTrunks().map((t) => [t.name, `${t.transport}:${t.host}:${t.port}`,
-        t.digestAuth ? `digest ${t.challengeStatus} ${t.digestUser}` : 'no digest', SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(',') || '-', t.css ?? '-']), { readonly: true }));
+        t.digestAuth ? `digest ${t.challengeStatus} ${t.digestUser}` : 'no digest', SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(',') || '-', t.css ?? '-', caSummary(t)]), { readonly: true }));
+    },
+  },
+  {
+    path: ['trunk', 'ca'],
+    summary: "set or clear the CA bundle a trunk's TLS certificate is verified against (seen by a running daemon on its next dial)",
+    usage: 'sbd trunk ca NAME --file CA-BUNDLE.pem | --clear --state DIR\n' +
+      '  cleared: the daemon\'s trunkTlsCa option for the trunk, else the system bundle',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { ...state, file: { type: 'string' }, clear: { type: 'boolean' } });
+      if ((values.file === undefined) === !values.clear) throw new UsageError('give exactly one of --file FILE or --clear');
+      const pem = values.file !== undefined ? caFile(values.file, '--file') : null;
+      const t = withState(required(values.state, '--state'), ({ store }) => store.sip.setTrunkCa(required(positionals[0], 'NAME'), pem));
+      ctx.out(`trunk ${t.name}: ${caSummary(t)}`);
+      return 0;
     },
   },
   {
