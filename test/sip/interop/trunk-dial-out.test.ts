@@ -182,3 +182,71 @@ test('trunk over TLS whose certificate does not chain to the trunk\'s CA bundle:
     await new Promise<void>((r) => sink.close(() => r()));
   }
 });
+
+// --- the trunk's CA bundle from the store, set with the CLI while the daemon runs (no trunkTlsCa option for it)
+const cliMain = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
+const sbd = (...args: string[]) => run(process.execPath, ['--import', 'tsx', cliMain, ...args, '--state', h.dir], { timeoutMs: 90_000 });
+
+test('trunk over TLS with its CA bundle from the store (sbd trunk add --ca, sbd trunk ca): the wrong CA refuses the connection, the right one set with the CLI is used on the next call without a restart', { skip }, async () => {
+  const ip = '127.0.0.7';
+  const backend = await freePort('tcp', ip);
+  const front = await freePort('tcp', ip);
+  const { cert, key } = pki.cert(ip);
+  const conf = writeFile(h.dir, 'stunnel-store.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-store.log')}`, 'debug = 5',
+    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, 'sslVersionMin = TLSv1.2', ''].join('\n'));
+  const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
+  children.push(tunnel);
+  try {
+    await accepting(ip, front);
+    const caFile = join(h.dir, 'ca.pem');
+    const otherCaFile = join(h.dir, 'other-ca.pem');
+    const added = await sbd('trunk', 'add', 'carrier-store', '--host', ip, '--port', String(front), '--transport', 'tls', '--ca', otherCaFile);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /ca:1 \(Test other-ca\)/);
+    for (const args of [['route', 'add', '5!', '--trunk', 'carrier-store'],
+      ['trunk', 'credential', 'carrier-store', '--realm', 'carrier.example', '--username', 'sbd-account', '--password', PASSWORD]]) {
+      const r = await sbd(...args);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // The wrong CA in the store: the handshake is refused by sbd, the call fails, nothing reaches a backend.
+    const failures = h.daemon.tls!.stats.connectFailures;
+    const refused = await phoneCalls('5123', 'store-wrong', 4);
+    assert.notEqual(refused.code, 0);
+    assert.ok(h.daemon.tls!.stats.connectFailures > failures);
+    const failed = logLines.filter((l) => l.includes('connect-failed') && l.includes(`${ip}:${front}`));
+    assert.ok(failed.length > 0);
+    assert.match(failed[0]!, /certificate|self.signed|issuer/i);
+    assert.doesNotMatch(readFileSync(join(h.dir, 'stunnel-store.log'), 'utf8'), /connected remote server/);
+
+    // A bad file is refused by the CLI with the store's error code, and the stored bundle stays.
+    const bad = await sbd('trunk', 'ca', 'carrier-store', '--file', join(h.dir, `trunk-${ip}.key`));
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /PEM block 1 is a 'PRIVATE KEY', not a CERTIFICATE.*\[ERR_SIP_TRUNK_CA_INVALID\]/);
+    const listed = await sbd('trunk', 'list');
+    assert.match(listed.stdout, /^carrier-store\ttls:127\.0\.0\.7:\d+\t.*\tca:1 \(Test other-ca\)$/m);
+
+    // The right CA, set while the daemon runs: the next call dials with it.
+    const fixed = await sbd('trunk', 'ca', 'carrier-store', '--file', caFile);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(fixed.stdout, /trunk carrier-store: ca:1 \(Test ca\)/);
+    const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(backend), '-m', '1',
+      '-key', 'contact_hostport', `${ip}:${front}`, '-key', 'contact_transport', 'tls'], 'store-trunk');
+    await accepting(ip, backend).catch(() => undefined); // sipp binds its TCP listener (probe goes straight to it)
+    const opened = h.daemon.tls!.stats.outboundConnections;
+    const phone = await phoneCalls('5123', 'store-right');
+    const t = await uas;
+    assert.equal(t.code, 0, t.stdout.slice(-4000));
+    assert.equal(phone.code, 0, phone.stdout.slice(-4000));
+    assert.equal(h.daemon.tls!.stats.outboundConnections - opened, 1);
+    assert.match(readFileSync(join(h.dir, 'stunnel-store.log'), 'utf8'), /connected remote server/);
+
+    const cleared = await sbd('trunk', 'ca', 'carrier-store', '--clear');
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /ca:-/);
+    const usage = await sbd('trunk', 'ca', 'carrier-store', '--clear', '--file', caFile);
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /exactly one of --file FILE or --clear/);
+  } finally {
+    tunnel.kill();
+  }
+});
