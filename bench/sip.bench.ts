@@ -114,7 +114,19 @@ async function startSbd(): Promise<Server> {
   return { name: 'sbd', udp: ports.udp, tcp: ports.tcp, tls: ports.tls, pid: p.pid! };
 }
 
+/** Ports are picked free and then bound by Kamailio: another process may take one in between, so retry. */
 async function startKamailio(): Promise<Server> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKamailioOnce();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`kamailio did not start (${(err as Error).message.split('\n')[0]}), retrying with other ports`);
+    }
+  }
+}
+
+async function startKamailioOnce(): Promise<Server> {
   const [port, tls] = [await freePort(), await freePort()];
   const dir = join(root, 'kamailio');
   mkdirSync(dir, { recursive: true });
@@ -165,9 +177,11 @@ request_route {
   children.push(p);
   let err = '';
   p.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  const exited = new Promise<never>((_, reject) => p.once('exit', (code) => reject(new Error(`kamailio exited ${code}: ${err}`))));
+  exited.catch(() => {});
+  await Promise.race([waitPort(port).then(() => new Promise((r) => setTimeout(r, 500))), exited]);
+  if (p.exitCode !== null) await exited;
   p.once('exit', (code) => { if (code) console.error(`kamailio exited ${code}: ${err}`); });
-  await waitPort(port);
-  await new Promise((r) => setTimeout(r, 500));
   return { name: 'kamailio', udp: port, tcp: port, tls, pid: p.pid! };
 }
 
