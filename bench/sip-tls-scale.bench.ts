@@ -22,7 +22,8 @@
  *     refreshing every expires/2 (3600 s → 1800 s, N/1800 per second): the lowest rate's net µs × N/1800
  *     + the idle share.
  * The fd limit of both processes is raised to the hard limit (`ulimit -n "$(ulimit -Hn)"` in the spawning
- * shell); it must exceed N + a few hundred. SBD_BENCH_PHONES sets N.
+ * shell); it must exceed N + a few hundred. SBD_BENCH_PHONES sets N; SBD_BENCH_PROFILE=DIR runs the daemon with
+ * `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -76,7 +77,8 @@ state.store.close();
 const raiseFdLimit = 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"';
 
 async function startDaemon(): Promise<{ pid: number; tls: number }> {
-  const p = spawn('sh', ['-c', raiseFdLimit, process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip',
+  const prof = process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : [];
+  const p = spawn('sh', ['-c', raiseFdLimit, process.execPath, ...prof, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip',
     '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5'],
   { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
   children.push(p);
@@ -193,6 +195,6 @@ try {
   await main();
 } finally {
   for (const c of children) c.kill('SIGTERM');
-  await sleep(0.5);
+  await sleep(process.env.SBD_BENCH_PROFILE ? 5 : 0.5); // a profiled daemon writes its profile on exit
   rmSync(root, { recursive: true, force: true });
 }
