@@ -15,7 +15,8 @@
  *   SBD_BENCH_SERVERS=sbd,dnsmasq,atftpd,tftpd-hpa   (default all)
  *   SBD_BENCH_OPTIONS=512,1428,1428w8                (default all)
  *   SBD_BENCH_REPEAT=3                runs of each configuration per server; the median (by files/s) is kept
- *   SBD_BENCH_GENERATOR=c|node        load generator (default c)
+ *   SBD_BENCH_GENERATOR=c|node|c,node load generator (default c); both: each run with each, interleaved, rows
+ *                                     labelled server/generator and ratios taken within one generator
  *   SBD_BENCH_CPU_PROF=DIR            V8 CPU profile of the sbd-tftpd process
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,9 +35,10 @@ const OPTIONS = list('SBD_BENCH_OPTIONS', '512,1428,1428w8');
 const ADDRESS = '127.0.0.1';
 const IN_FLIGHT = 250;
 const MAX_PHONES = Math.max(...PHONES);
-const GENERATOR = process.env.SBD_BENCH_GENERATOR ?? 'c';
-if (GENERATOR !== 'c' && GENERATOR !== 'node') throw new Error(`SBD_BENCH_GENERATOR=${GENERATOR}: c or node`);
-if (GENERATOR === 'c') buildStorm();
+const GENERATORS = list('SBD_BENCH_GENERATOR', 'c') as ('c' | 'node')[];
+for (const g of GENERATORS) if (g !== 'c' && g !== 'node') throw new Error(`SBD_BENCH_GENERATOR=${g}: c, node or c,node`);
+if (GENERATORS.includes('c')) buildStorm();
+const genName = { c: 'storm.c (its own process, getrusage)', node: 'Node phones.ts (this process)' } as const;
 
 const optionSets: Record<string, StormConfig['request'] & { label: string }> = {
   '512': { label: 'blksize 512' },
@@ -57,13 +59,14 @@ for (let i = 0; i < MAX_PHONES; i++) writeFileSync(join(root, `SEP${mac(i)}.cnf.
 const files = (i: number): [string, Buffer][] => [['CTLFile.tlv', ctl], ['ITLFile.tlv', itl], [`SEP${mac(i)}.cnf.xml.sgn`, cnf]];
 
 /** One storm with the chosen generator; both read the same files and verify every byte. */
-function storm(c: Omit<StormConfig, 'files'>): Promise<StormResult> {
-  if (GENERATOR === 'node') return runStorm({ ...c, files });
+function storm(generator: 'c' | 'node', c: Omit<StormConfig, 'files'>): Promise<StormResult> {
+  if (generator === 'node') return runStorm({ ...c, files });
   return runStormC({ ...c, root, fileNames: ['CTLFile.tlv', 'ITLFile.tlv', 'SEP{MAC}.cnf.xml.sgn'], macBase: mac(0) });
 }
 
 interface Row {
   server: string;
+  generator: 'c' | 'node';
   shape: string;
   options: string;
   phones: number;
@@ -100,13 +103,13 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', {
 
 function printRow(r: Row): void {
   console.log(
-    [r.server.padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
+    [(GENERATORS.length > 1 ? `${r.server}/${r.generator}` : r.server).padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
       fmt(r.wallS, 1).padStart(6), fmt(r.phonesPerS).padStart(7), fmt(r.filesPerS).padStart(7), fmt(r.p50).padStart(7), fmt(r.p99).padStart(7),
       fmt(r.retx).padStart(7), fmt(r.genCpuS, 1).padStart(6), fmt(r.srvCpuS, 1).padStart(6)].join(' '),
   );
 }
 
-console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; generator ${GENERATOR === 'c' ? 'storm.c' : 'Node (phones.ts)'}; files in ${root}`);
+console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; generator ${GENERATORS.map((g) => genName[g]).join(' and ')}; files in ${root}`);
 console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
 
 // Every server runs for the whole bench and the runs interleave (each configuration on every server in turn,
@@ -131,9 +134,9 @@ try {
         const o = optionSets[key];
         if (!o) throw new Error(`unknown option set ${key}`);
         const { label, ...request } = o;
-        const runs = new Map<Peer, Row[]>();
+        const runs = new Map<string, Row[]>();
         for (let rep = 0; rep < REPEAT; rep++) {
-          for (const peer of peers) {
+          for (const peer of peers) for (const generator of GENERATORS) {
             if (o.windowsize && !peer.windowsize) continue;
             if (!peer.alive()) {
               if (!dead.has(peer)) notes.push(`${peer.name}: the server process died during the ${phones}-phone ${shape} run before ${label}`);
@@ -141,18 +144,19 @@ try {
               continue;
             }
             const cpu0 = peer.cpuSeconds();
-            const r = await storm({
+            const r = await storm(generator, {
               server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request,
               deadlineMs: shape === 'burst' ? 180_000 : 600_000, fileAttempts: 5,
             });
             const row: Row = {
-              server: peer.name, shape, options: label, phones, booted: r.booted, failed: r.failed, wallS: r.wallMs / 1000,
+              server: peer.name, generator, shape, options: label, phones, booted: r.booted, failed: r.failed, wallS: r.wallMs / 1000,
               phonesPerS: r.booted / (r.wallMs / 1000), filesPerS: r.files / (r.wallMs / 1000),
               p50: percentile(r.bootMs, 50), p99: percentile(r.bootMs, 99), retx: r.retransmissions, genCpuS: r.genCpuS,
               srvCpuS: peer.cpuSeconds() - cpu0,
             };
-            runs.set(peer, [...(runs.get(peer) ?? []), row]);
-            if (REPEAT > 1) printRow({ ...row, server: `(${row.server})` });
+            const key = `${peer.name}|${generator}`;
+            runs.set(key, [...(runs.get(key) ?? []), row]);
+            if (REPEAT > 1) printRow({ ...row, server: `(${row.server}` + (GENERATORS.length > 1 ? '' : ')') });
             // Let this run's last transfers (dally, server-side timeouts) finish before the next one.
             await new Promise((res) => setTimeout(res, 1500));
           }
@@ -173,9 +177,15 @@ try {
 // Ratios: sbd-tftpd's files/s over each peer's, same phones, shape and options.
 console.log('\nsbd-tftpd files/s ÷ peer files/s (same phones, shape, options):');
 for (const r of rows.filter((x) => x.server !== 'sbd-tftpd')) {
-  const ours = rows.find((x) => x.server === 'sbd-tftpd' && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
-  if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}`);
+  const ours = rows.find((x) => x.server === 'sbd-tftpd' && x.generator === r.generator && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
+  const gen = GENERATORS.length > 1 ? ` (${r.generator})` : '';
+  if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}${gen}`);
 }
 console.log('\nnotes:');
 for (const n of notes) console.log(`  ${n}`);
-console.log(`  gen s / srv s: CPU seconds of the load generator (${GENERATOR === 'c' ? 'the storm.c process, getrusage' : 'this process'}) and of the server (children included) during the run.`);
+console.log(`  gen s / srv s: CPU seconds of the load generator (${GENERATORS.map((g) => genName[g]).join('; ')}) and of the server (children included) during the run.`);
+console.log('  gen µs/file (CPU per file fetched; the server\'s is srv s ÷ files the same way):');
+for (const r of rows) {
+  const files = r.filesPerS * r.wallS;
+  console.log(`    ${r.server.padEnd(10)} ${r.generator.padEnd(4)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} gen ${fmt((r.genCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.genCpuS) / r.wallS)} % of a core; server ${fmt((r.srvCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.srvCpuS) / r.wallS)} % of a core`);
+}
