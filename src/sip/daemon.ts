@@ -5,6 +5,9 @@
  * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. A request answered here
  *   is answered through its server transaction (retransmissions get the same response, G/H/I/J timers run);
  *   a forwarded one is abandoned at once (stateless proxy, §16.11), so its retransmissions are forwarded again.
+ * - Except onto UDP from a reliable transport (routing/udp-leg.ts): a request that came over TCP/TLS (or that sbd
+ *   originates) and goes to a UDP next hop is sent through a client transaction (§17.1), which retransmits it on
+ *   Timers A/E and answers the phone 408 on Timers B/F; responses matching one go through it, then to the router.
  * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
  *   so nonces survive a restart and every node sharing the state folder accepts each other's.
  * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
@@ -29,6 +32,8 @@ import { storeTrunkCredentials } from './routing/trunk-credentials.js';
 import type { TrunkChallengeOptions } from './routing/trunk-challenge.js';
 import { makeResponse } from './routing/make-response.js';
 import { TransactionTable } from './core/transactions/transaction-table.js';
+import { timerDefaults } from './core/transactions/timers.js';
+import { UdpLeg, udpLegDefaults } from './routing/udp-leg.js';
 import { TimerQueue } from './core/transactions/timer-queue.js';
 import type { TransactionAction } from './core/transactions/actions.js';
 import { TransactionError } from './core/transactions/errors.js';
@@ -60,8 +65,19 @@ export interface SipDaemonOptions {
   /** Nonce lifetime in seconds; default 300. */
   nonceLifetime?: number;
   registrar?: RegistrarOptions;
-  /** Most live server transactions; default 100000 (a new request past it gets 503). */
+  /**
+   * Most live transactions, server and client; default 100000 (a new request past it gets 503; a request for the
+   * UDP leg past it is forwarded statelessly).
+   */
   maxTransactions?: number;
+  /** RFC 3261 §17.1.1.1 T1 (RTT estimate, ms); default 500. Retransmissions start at T1, Timers B/F/H/J are 64·T1. */
+  t1?: number;
+  /** T2 (longest retransmit interval for non-INVITE requests and INVITE responses, ms); default 4000. */
+  t2?: number;
+  /** T4 (longest time a message stays in the network, ms; Timers I and K); default 5000. */
+  t4?: number;
+  /** Timer C (ms): an INVITE forwarded onto UDP from TCP/TLS is CANCELled this long after its last provisional (§16.6 step 11); default 181000. */
+  timerC?: number;
   /**
    * CA bundles (PEM) that a trunk's TLS certificate must chain to, by trunk name, when sbd dials the trunk;
    * used when the store holds none for the trunk (`sbd trunk add --ca`, `sbd trunk ca`); a trunk with neither is
@@ -102,6 +118,8 @@ export class SipDaemon {
   readonly udp: UdpTransport;
   readonly tcp: StreamTransport;
   readonly tls: StreamTransport | undefined;
+  /** Client transactions for requests forwarded from TCP/TLS onto UDP (routing/udp-leg.ts). */
+  readonly udpLeg: UdpLeg;
   readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, retransmissions: 0, dropped: 0, errors: 0 };
   private readonly o: SipDaemonOptions;
   private readonly log: Logger;
@@ -122,7 +140,11 @@ export class SipDaemon {
     this.o = o;
     this.log = o.logger ?? silentLogger;
     this.now = o.now ?? Date.now;
-    this.transactions = new TransactionTable<MessageSource>({ reliable: (f) => f.transport !== 'udp', maxTransactions: o.maxTransactions ?? sipDaemonDefaults.maxTransactions });
+    this.transactions = new TransactionTable<MessageSource>({
+      reliable: (f) => f.transport !== 'udp', maxTransactions: o.maxTransactions ?? sipDaemonDefaults.maxTransactions,
+      t1: o.t1 ?? timerDefaults.t1, t2: o.t2 ?? timerDefaults.t2, t4: o.t4 ?? timerDefaults.t4,
+    });
+    this.udpLeg = new UdpLeg(this.transactions, { timerC: o.timerC ?? udpLegDefaults.timerC });
     const directory = new StoreDirectory(o.store, { now: this.now });
     const digest = new DigestServer({
       realm: directory.realm(), secret: digestSecret(o.layout),
@@ -181,7 +203,10 @@ export class SipDaemon {
     try {
       if (message.kind === 'response') {
         this.stats.responses++;
-        this.act(this.router.handleResponse(message, source, this.now()));
+        // Only while the UDP leg has client transactions does a response need matching (§17.1.3): the stateless
+        // path stays as cheap as it was.
+        if (this.udpLeg.size > 0) this.run(this.transactions.receive(message, source, this.now()));
+        else this.act(this.router.handleResponse(message, source, this.now()));
         return;
       }
       this.stats.requests++;
@@ -217,7 +242,7 @@ export class SipDaemon {
         const action: RouterAction = req.method === 'REGISTER'
           ? { type: 'respond', response: this.register(req, a.flow, now) }
           : this.router.handleRequest(req, a.flow, now);
-        if (a.id === undefined) this.act(action);
+        if (a.id === undefined) this.act(action, a.flow.transport);
         else if (action.type === 'respond' && action.response.status === 401 && req.method === 'REGISTER' && !req.has('Authorization')) {
           // The challenge to a REGISTER without credentials goes out statelessly (RFC 3261 §8.2.7 names it as the
           // common stateless-UAS case): a retransmission gets a fresh challenge, and no transaction waits Timer J
@@ -230,15 +255,28 @@ export class SipDaemon {
           this.run(this.transactions.respond(a.id, action.response, now));
         } else {
           this.run(this.transactions.abandon(a.id));
-          this.act(action);
+          this.act(action, a.flow.transport);
         }
+      } else if (a.type === 'deliver') {
+        // A response: matched to one of the UDP leg's client transactions (`id`), or to none (stateless as before).
+        const res = a.message as SipResponse;
+        if (a.id !== undefined) this.udpLeg.delivered(a.id, res, this.now());
+        this.act(this.router.handleResponse(res, a.flow, this.now()));
+      } else if (a.type === 'timeout') {
+        // Timer B/F on the UDP leg: the phone gets 408 over its flow (§16.8), through the router like any response.
+        const res = this.udpLeg.timedOut(a.id);
+        if (res) this.act(this.router.handleResponse(res, undefined, this.now()));
+      } else if (a.type === 'terminated') {
+        this.udpLeg.forget(a.id);
       }
     }
     this.rearm();
   }
 
   private rearm(): void {
-    const at = this.timerQueue.nextAt();
+    const q = this.timerQueue.nextAt();
+    const c = this.udpLeg.nextAt();
+    const at = q === undefined ? c : c === undefined ? q : Math.min(q, c);
     if (at === undefined || at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
@@ -247,6 +285,7 @@ export class SipDaemon {
       this.timerAt = Infinity;
       const now = this.now();
       for (const d of this.timerQueue.due(now)) this.run(this.transactions.timerFired(d.id, d.timer, now));
+      this.run(this.udpLeg.fireTimerC(now));
       this.rearm();
     }, Math.max(0, at - this.now()));
     this.timer.unref();
@@ -258,9 +297,13 @@ export class SipDaemon {
     return r.response;
   }
 
-  private act(a: RouterAction): void {
+  /**
+   * `upstream`: the transport the request being routed came over; undefined for what a response brings (a
+   * re-sent challenged request: its upstream is the Via below ours) and for what sbd originates (one Via).
+   */
+  private act(a: RouterAction, upstream?: TransportKind): void {
     if (a.type === 'several') {
-      for (const x of a.actions) this.act(x);
+      for (const x of a.actions) this.act(x, upstream);
       return;
     }
     if (a.type === 'drop') {
@@ -276,10 +319,27 @@ export class SipDaemon {
       return;
     }
     this.stats.forwarded++;
+    if (a.message.kind === 'request' && (a.target.kind === 'flow' ? a.target.source.transport : a.target.transport) === 'udp' && this.toUdpLeg(a.message, a.target, upstream)) return;
     if (!this.sendTo(a.target, serializeMessage(a.message), a.message.kind === 'request')) {
       this.stats.dropped++;
       this.log.warn('no-route', { target: a.target.kind === 'flow' ? `${a.target.source.transport}:${a.target.source.address}:${a.target.source.port}` : `${a.target.transport}:${a.target.host}:${a.target.port}` });
     }
+  }
+
+  /** A request for UDP: true when the UDP leg took it (a client transaction, or absorbed), false to send it bare. */
+  private toUdpLeg(req: SipRequest, target: Target, upstream: TransportKind | undefined): boolean {
+    if (req.method === 'ACK') {
+      if (!this.udpLeg.absorbsAck(req)) return false;
+      this.stats.dropped++;
+      return true;
+    }
+    const from = upstream ?? (req.via()[1]?.transport.toLowerCase() as TransportKind | undefined);
+    if (!UdpLeg.wants(req, 'udp', from)) return false;
+    const flow: MessageSource = target.kind === 'flow' ? target.source : { transport: 'udp', address: target.host, port: target.port };
+    const r = this.udpLeg.send(req, flow, this.now());
+    if (r.kind === 'full') return false;
+    if (r.kind === 'sent') this.run(r.actions);
+    return true;
   }
 
   /**
@@ -316,6 +376,8 @@ export class SipDaemon {
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
     await Promise.all([this.udp.close(), this.tcp.close(), this.tls?.close()]);
   }
 }

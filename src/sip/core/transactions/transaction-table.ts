@@ -106,12 +106,15 @@ export class TransactionTable<F> {
   }
 
   /**
-   * Drops a server transaction whose request the user handled without a transaction: a stateless proxy that
-   * forwarded it (§16.11) keeps no state, so a retransmission is routed and forwarded again. Nothing is sent.
+   * Drops a transaction without a word to anyone. A server transaction whose request the user handled without
+   * a transaction: a stateless proxy that forwarded it (§16.11) keeps no state, so a retransmission is routed
+   * and forwarded again. A client transaction the TU gives up on: an INVITE in Proceeding has no timer of its
+   * own (Timer B stops with the first provisional, §17.1.1.2), so only the TU's Timer C can end it (§16.8).
+   * Nothing is sent.
    */
   abandon(id: string): TransactionAction<F>[] {
     const tx = this.live.get(id);
-    if (!tx || (tx.kind !== 'invite-server' && tx.kind !== 'non-invite-server')) return [];
+    if (!tx) return [];
     return this.settle(tx, tx.abandon());
   }
 
