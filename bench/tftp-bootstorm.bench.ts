@@ -101,9 +101,11 @@ async function startPeer(name: string): Promise<Peer | string> {
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–');
 
-function printRow(r: Row): void {
+/** `single`: one of the repeated runs (in parentheses), not the median. */
+function printRow(r: Row, single = false): void {
+  const name = GENERATORS.length > 1 ? `${r.server}/${r.generator}` : r.server;
   console.log(
-    [(GENERATORS.length > 1 ? `${r.server}/${r.generator}` : r.server).padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
+    [(single ? `(${name})` : name).padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
       fmt(r.wallS, 1).padStart(6), fmt(r.phonesPerS).padStart(7), fmt(r.filesPerS).padStart(7), fmt(r.p50).padStart(7), fmt(r.p99).padStart(7),
       fmt(r.retx).padStart(7), fmt(r.genCpuS, 1).padStart(6), fmt(r.srvCpuS, 1).padStart(6)].join(' '),
   );
@@ -156,7 +158,7 @@ try {
             };
             const key = `${peer.name}|${generator}`;
             runs.set(key, [...(runs.get(key) ?? []), row]);
-            if (REPEAT > 1) printRow({ ...row, server: `(${row.server}` + (GENERATORS.length > 1 ? '' : ')') });
+            if (REPEAT > 1) printRow(row, true);
             // Let this run's last transfers (dally, server-side timeouts) finish before the next one.
             await new Promise((res) => setTimeout(res, 1500));
           }
