@@ -1,10 +1,11 @@
 /**
- * Peers for the UDP-leg tests: a phone on a raw TCP connection (it never retransmits, as RFC 3261 §17.1.1.2
+ * Peers for the UDP-leg tests: a phone on a raw TCP or TLS connection (it never retransmits, as RFC 3261 §17.1.1.2
  * says a client on a reliable transport must not) and a UDP "trunk" socket that can drop what it receives.
  * Messages are built as text and parsed with sbd's own parser; every wait is bounded.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/core/message.js';
@@ -53,8 +54,9 @@ export function sipText(lines: string[], body = ''): Buffer {
   return Buffer.from([...lines, `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'));
 }
 
-/** A phone on one TCP connection to sbd. */
+/** A phone on one TCP or TLS connection to sbd. */
 export class TcpPhone {
+  readonly transport: 'TCP' | 'TLS';
   readonly inbox = new Inbox<{ message: SipMessage }>();
   readonly user: string;
   readonly callId = `${randomBytes(6).toString('hex')}@tcp-phone`;
@@ -62,9 +64,10 @@ export class TcpPhone {
   private readonly sock: Socket;
   private readonly framer = new StreamFramer();
 
-  private constructor(sock: Socket, user: string) {
+  private constructor(sock: Socket, user: string, transport: 'TCP' | 'TLS') {
     this.sock = sock;
     this.user = user;
+    this.transport = transport;
     sock.on('data', (d) => {
       for (const e of this.framer.push(d)) if (e.type === 'message') this.inbox.push({ message: parseMessage(e.bytes, {}, 'stream') });
     });
@@ -73,7 +76,15 @@ export class TcpPhone {
 
   static connect(port: number, user: string): Promise<TcpPhone> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new TcpPhone(s, user)));
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(new TcpPhone(s, user, 'TCP')));
+      s.once('error', reject);
+    });
+  }
+
+  /** Over TLS 1.2+, sbd's CallManager certificate checked against `ca` (its own PEM: it is self-signed). */
+  static connectTls(port: number, user: string, ca: string): Promise<TcpPhone> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.2' }, () => resolve(new TcpPhone(s, user, 'TLS')));
       s.once('error', reject);
     });
   }
@@ -83,7 +94,7 @@ export class TcpPhone {
   }
 
   via(): string {
-    return `Via: SIP/2.0/TCP ${this.local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`;
+    return `Via: SIP/2.0/${this.transport} ${this.local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`;
   }
 
   send(bytes: Buffer): void {
@@ -93,7 +104,7 @@ export class TcpPhone {
   /** REGISTER → 401 → REGISTER with digest → 200 over this connection. */
   async register(password: string, sbdPort: number): Promise<void> {
     const reg = (cseq: number, extra: string[]) => sipText([`REGISTER sip:127.0.0.1:${sbdPort} SIP/2.0`, this.via(), `From: <sip:${this.user}@127.0.0.1>;tag=r${this.tag}`,
-      `To: <sip:${this.user}@127.0.0.1>`, `Call-ID: reg-${this.callId}`, `CSeq: ${cseq} REGISTER`, `Contact: <sip:${this.user}@${this.local};transport=tcp>`, 'Max-Forwards: 70', 'Expires: 300', ...extra]);
+      `To: <sip:${this.user}@127.0.0.1>`, `Call-ID: reg-${this.callId}`, `CSeq: ${cseq} REGISTER`, `Contact: <sip:${this.user}@${this.local};transport=${this.transport.toLowerCase()}>`, 'Max-Forwards: 70', 'Expires: 300', ...extra]);
     this.send(reg(1, []));
     const c = (await this.inbox.next(isResponse(401, 'REGISTER'), '401 to REGISTER')).message as SipResponse;
     const auth = answerChallenge({ challenge: c.get('WWW-Authenticate')!, method: 'REGISTER', uri: `sip:127.0.0.1:${sbdPort}`, username: this.user, secret: { password }, cnonce: 'abcdef01', nc: 1 });
@@ -106,7 +117,7 @@ export class TcpPhone {
     const via = this.via();
     const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 4000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
     this.send(sipText([`INVITE sip:${number}@127.0.0.1:${sbdPort} SIP/2.0`, via, `From: <sip:${this.user}@127.0.0.1>;tag=${this.tag}`, `To: <sip:${number}@127.0.0.1>`,
-      `Call-ID: ${this.callId}`, 'CSeq: 1 INVITE', `Contact: <sip:${this.user}@${this.local};transport=tcp>`, 'Max-Forwards: 70', 'Content-Type: application/sdp'], sdp));
+      `Call-ID: ${this.callId}`, 'CSeq: 1 INVITE', `Contact: <sip:${this.user}@${this.local};transport=${this.transport.toLowerCase()}>`, 'Max-Forwards: 70', 'Content-Type: application/sdp'], sdp));
     return via;
   }
 

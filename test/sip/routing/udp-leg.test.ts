@@ -1,5 +1,5 @@
 /**
- * A phone on TCP (it never retransmits) calls through sbd a trunk on UDP that loses requests: sbd's client
+ * A phone on TCP or TLS (it never retransmits) calls through sbd a trunk on UDP that loses requests: sbd's client
  * transaction on the UDP leg (src/sip/routing/udp-leg.ts) retransmits after T1, times out with a 408 to the
  * phone, CANCELs on Timer C, ACKs a non-2xx itself and absorbs the phone's ACK. Real sockets on loopback, the
  * daemon with a small T1 (50 ms: Timer B = 3.2 s) so the timeouts come quickly. Each of these fails with the
@@ -30,10 +30,12 @@ after(async () => {
   await h?.close();
 });
 
-async function phone(): Promise<TcpPhone> {
-  const p = await TcpPhone.connect(h.ports.tcp, 'u1000');
+async function phone(tls = false): Promise<TcpPhone> {
+  const p = tls
+    ? await TcpPhone.connectTls(h.ports.tls!, 'u1000', h.state.store.listCertificates({ name: 'CallManager' }).find((c) => c.current)!.pem)
+    : await TcpPhone.connect(h.ports.tcp, 'u1000');
   phones.push(p);
-  await p.register('pw-u1000', h.ports.tcp);
+  await p.register('pw-u1000', tls ? h.ports.tls! : h.ports.tcp);
   return p;
 }
 
@@ -128,4 +130,22 @@ test('Timer C: an INVITE left ringing is CANCELled by sbd; the 487 reaches the p
   const ack = await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), 'sbd\'s ACK of the 487');
   assert.equal(branch(ack.message), branch(inv.message));
   assert.ok(h.daemon.udpLeg.stats.timerC >= 1);
+});
+
+test('a phone on TLS (the secure deployment): its INVITE dropped once on the UDP leg arrives again, the call completes', async () => {
+  const p = await phone(true);
+  const mine = ofCall(p.callId);
+  p.invite('9321', h.ports.tls!);
+  const first = await trunk.inbox.next((m) => isRequest('INVITE')(m) && mine(m), 'first INVITE');
+  assert.equal(first.message.via()[1]!.transport, 'TLS');
+  const again = await trunk.inbox.next((m) => isRequest('INVITE')(m) && mine(m), 'INVITE retransmitted by sbd');
+  assert.equal(branch(again.message), branch(first.message));
+  trunk.reply(again.message as never, again.from, 200, 'OK', 'trunk9', answerSdp);
+  const ok = (await p.inbox.next(isResponse(200, 'INVITE'), '200 at the TLS phone')).message as SipResponse;
+  p.inDialog('ACK', 1, ok);
+  await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), 'the 2xx ACK at the trunk');
+  p.inDialog('BYE', 2, ok);
+  const bye = await trunk.inbox.next((m) => isRequest('BYE')(m) && mine(m), 'BYE');
+  trunk.reply(bye.message as never, bye.from, 200, 'OK');
+  await p.inbox.next(isResponse(200, 'BYE'), '200 to BYE at the TLS phone');
 });
