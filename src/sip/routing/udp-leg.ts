@@ -143,6 +143,7 @@ export class UdpLeg {
 
   /** The transaction left the table. */
   forget(id: string): void {
+    if (this.requests.size === 0) return; // every server transaction's end passes here: keep it free
     this.requests.delete(id);
     this.timerCAt.delete(id);
     this.giveUpAt.delete(id);
@@ -150,6 +151,7 @@ export class UdpLeg {
 
   /** Earliest Timer C (or give-up) deadline. */
   nextAt(): number | undefined {
+    if (this.timerCAt.size === 0 && this.giveUpAt.size === 0) return undefined;
     const c = this.timerCAt.values().next().value;
     const g = this.giveUpAt.values().next().value;
     return c === undefined ? g : g === undefined ? c : Math.min(c, g);
