@@ -6,7 +6,8 @@
  * phone, so media never needs a relay that re-keys it), CANCEL/ACK/BYE/re-INVITE need no per-call state
  * (the branch of a forwarded request is a hash of the received one, so a CANCEL or a non-2xx ACK follows its
  * INVITE, §16.11), retransmissions are absorbed by the phones' own transactions, and nothing is lost when the
- * daemon restarts mid-call. Record-Route keeps sbd on the path of in-dialog requests (BYE, re-INVITE for
+ * daemon restarts mid-call (a phone on TCP/TLS does not retransmit: towards UDP the daemon adds a client
+ * transaction on that leg, udp-leg.ts). Record-Route keeps sbd on the path of in-dialog requests (BYE, re-INVITE for
  * hold/resume), so each of them is routed over the registered flow and policy is applied to every offer.
  *
  * Theory of operation for a request:

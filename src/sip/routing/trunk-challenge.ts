@@ -23,7 +23,9 @@
  *    requests the phone sends along that route, and marks their Via the same way);
  *  - the phone's retransmission, CANCEL and ACK (of a non-2xx) for a challenged request arrive with the
  *    original branch: `mapOutgoing` turns them into the re-sent request, its CANCEL and its ACK (the re-sent
- *    branch and CSeq number). The phone's own retransmission timers therefore drive the re-sent request's.
+ *    branch and CSeq number). The phone's own retransmission timers therefore drive the re-sent request's;
+ *    a phone on TCP/TLS has none, so towards a UDP trunk the daemon sends the re-sent request through a client
+ *    transaction (udp-leg.ts), whose own ACK of a non-2xx makes the ACK built here redundant (it is absorbed).
  * Limits: challenges of in-dialog requests (a re-INVITE) are not answered (that needs per-dialog state), see
  * docs/sip-app.md "Not done".
  */
