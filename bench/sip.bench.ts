@@ -13,7 +13,7 @@
  *
  * SBD_BENCH_N (default 10000) registrations per row (new-connection rows: at most 5,000 and 3,000);
  * SBD_BENCH_REPEAT (default 3) interleaved runs per row and server, the median is kept. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
- * SBD_BENCH_ROWS (e.g. "UDP,TCP") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
+ * SBD_BENCH_ROWS (e.g. "UDP,TCP", or ';'-separated for names with commas: "TLS, new connection, resumed") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -261,7 +261,8 @@ async function main(): Promise<void> {
   for (const s of [sbd, kam]) await sipp(s.udp, 'u1', Math.min(N, 2000));
   let sbdCpuPerReg = 0;
   const rows: Array<{ row: string; sbd: Run; kamailio: Run }> = [];
-  const only = process.env.SBD_BENCH_ROWS?.split(',').map((x) => x.trim().toUpperCase());
+  const rowsEnv = process.env.SBD_BENCH_ROWS;
+  const only = rowsEnv?.split(rowsEnv.includes(';') ? ';' : ',').map((x) => x.trim().toUpperCase()).filter(Boolean);
   for (const [row, port, t, n] of cases) {
     if (only && !only.some((o) => row.toUpperCase().startsWith(o))) continue;
     const runs: Record<string, Run[]> = { sbd: [], kamailio: [] };
