@@ -1,6 +1,8 @@
 /** Shared set-up for the SIP daemon tests: a real state folder, users, a daemon on loopback, peers spawned. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initAppliance } from '../../../src/cluster/init.js';
@@ -8,6 +10,8 @@ import { openState, type State } from '../../../src/cluster/state.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { systemClock } from '../../../src/lib/clock.js';
 import { SipDaemon, type SipDaemonOptions } from '../../../src/sip/daemon.js';
+import { parseMessage } from '../../../src/sip/core/parser.js';
+import type { SipRequest } from '../../../src/sip/core/message.js';
 
 export interface Harness {
   dir: string;
@@ -76,4 +80,40 @@ export function writeFile(dir: string, name: string, text: string): string {
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
+}
+
+/** A port free on `host` right now (bound and released): for peers that take their port on the command line. */
+export async function freePort(kind: 'udp' | 'tcp', host: string): Promise<number> {
+  if (kind === 'udp') {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, host, r));
+    const p = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return p;
+  }
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, host, r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** sipp run in `dir` with its error file appended to stdout (what it aborted on), for assertion messages. */
+export async function runSipp(dir: string, args: string[], name: string, timeoutS = 30): Promise<{ code: number | null; stdout: string }> {
+  const errFile = join(dir, `${name}.err`);
+  const r = await run('sipp', [...args, '-nostdin', '-timeout', String(timeoutS), '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: dir, timeoutMs: (timeoutS + 15) * 1000 });
+  let stdout = r.stdout;
+  if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
+  return { code: r.code, stdout };
+}
+
+/**
+ * The requests a sipp instance received, parsed from its -trace_msg file. Blocks: "----- <time>", "UDP message
+ * received [n] bytes :", blank, the message; headers only are kept.
+ */
+export function sippReceivedRequests(file: string): SipRequest[] {
+  const text = readFileSync(file, 'utf8');
+  return text.split(/^-{20,}.*$/m).map((b) => b.trim()).filter((b) => /^\S+ message received/.test(b))
+    .map((b) => b.slice(b.indexOf('\n') + 1).trim().split(/\r?\n\r?\n/)[0]!.split(/\r?\n/).filter((l) => !/^(Content-Length|l):/i.test(l)))
+    .map((lines) => parseMessage(Buffer.from([...lines, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest);
 }

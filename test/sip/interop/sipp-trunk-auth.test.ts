@@ -8,15 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMessage } from '../../../src/sip/core/parser.js';
 import { parseAuthHeader } from '../../../src/sip/core/digest.js';
-import type { SipRequest } from '../../../src/sip/core/message.js';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { createLogger } from '../../../src/lib/log.js';
-import { addLineUser, have, run, startDaemon, writeFile, type Harness } from './harness.js';
+import { addLineUser, freePort, have, runSipp, sippReceivedRequests, startDaemon, writeFile, type Harness } from './harness.js';
 
 const scenarios = join(import.meta.dirname, 'scenarios');
 const skip = have('sipp') ? false : 'sipp (Debian sip-tester) is not installed: scripts/install-deps.sh installs it';
@@ -34,13 +31,7 @@ after(async () => {
   await h?.close();
 });
 
-async function freeUdpPort(host: string): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, host, r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+const freeUdpPort = (host: string) => freePort('udp', host);
 
 /** The trunk as the store knows it, with its credential for realm carrier.example (encrypted). */
 function trunkAt(port: number, password = PASSWORD): void {
@@ -49,23 +40,8 @@ function trunkAt(port: number, password = PASSWORD): void {
   h.state.store.sip.putTrunkCredential('carrier', 'carrier.example', 'sbd-account', encryptTrunkPassword(h.state.layout, 'carrier', 'carrier.example', password));
 }
 
-/** sipp with its error file appended to stdout (what it aborted on), for the assertion message. */
-async function sipp(args: string[], name: string): Promise<{ code: number | null; stdout: string }> {
-  const errFile = join(h.dir, `${name}.err`);
-  const r = await run('sipp', [...args, '-nostdin', '-timeout', '30', '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: h.dir, timeoutMs: 45_000 });
-  let stdout = r.stdout;
-  if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
-  return { code: r.code, stdout };
-}
-
-/** The requests a sipp instance received, parsed from its -trace_msg file. */
-function received(file: string): SipRequest[] {
-  const text = readFileSync(file, 'utf8');
-  // Blocks: "----- <time>", "UDP message received [n] bytes :", blank, the message. Headers only are kept.
-  return text.split(/^-{20,}.*$/m).map((b) => b.trim()).filter((b) => /^\S+ message received/.test(b))
-    .map((b) => b.slice(b.indexOf('\n') + 1).trim().split(/\r?\n\r?\n/)[0]!.split(/\r?\n/).filter((l) => !/^(Content-Length|l):/i.test(l)))
-    .map((lines) => parseMessage(Buffer.from([...lines, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest);
-}
+const sipp = (args: string[], name: string) => runSipp(h.dir, args, name);
+const received = sippReceivedRequests;
 
 function digestOk(header: string, method: string, password: string): boolean {
   const p = parseAuthHeader(header).params;

@@ -6,14 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest } from '../../../src/sip/core/message.js';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
-import { addLineUser, have, run, startDaemon, writeFile, type Harness } from './harness.js';
+import { addLineUser, freePort, have, runSipp, sippReceivedRequests, startDaemon, writeFile, type Harness } from './harness.js';
 
 const scenarios = join(import.meta.dirname, 'scenarios');
 const skip = have('sipp') ? false : 'sipp (Debian sip-tester) is not installed: scripts/install-deps.sh installs it';
@@ -29,36 +26,8 @@ after(async () => {
   await h?.close();
 });
 
-async function freePort(kind: 'udp' | 'tcp', host: string): Promise<number> {
-  if (kind === 'udp') {
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, host, r));
-    const p = s.address().port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return p;
-  }
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === 'object' && a ? a.port : 0;
-}
-
-async function sipp(args: string[], name: string): Promise<{ code: number | null; stdout: string }> {
-  const errFile = join(h.dir, `${name}.err`);
-  const r = await run('sipp', [...args, '-nostdin', '-timeout', '30', '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: h.dir, timeoutMs: 45_000 });
-  let stdout = r.stdout;
-  if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
-  return { code: r.code, stdout };
-}
-
-/** The requests a sipp instance received, parsed from its -trace_msg file (headers only). */
-function received(file: string): SipRequest[] {
-  const text = readFileSync(file, 'utf8');
-  return text.split(/^-{20,}.*$/m).map((b) => b.trim()).filter((b) => /^\S+ message received/.test(b))
-    .map((b) => b.slice(b.indexOf('\n') + 1).trim().split(/\r?\n\r?\n/)[0]!.split(/\r?\n/).filter((l) => !/^(Content-Length|l):/i.test(l)))
-    .map((lines) => parseMessage(Buffer.from([...lines, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest);
-}
+const sipp = (args: string[], name: string) => runSipp(h.dir, args, name);
+const received = sippReceivedRequests;
 
 async function call(trunkScenario: string, name: string, prefix: string) {
   const trunkPort = await freePort('udp', TRUNK_IP);

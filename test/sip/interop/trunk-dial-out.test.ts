@@ -8,14 +8,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { createLogger } from '../../../src/lib/log.js';
 import type { SipTransport } from '../../../src/store/sip.js';
-import { addLineUser, have, makeState, run, startDaemon, writeFile, type Harness } from './harness.js';
+import { addLineUser, freePort, have, makeState, run, runSipp, startDaemon, writeFile, type Harness } from './harness.js';
 
 const scenarios = join(import.meta.dirname, 'scenarios');
 const skip = !have('sipp') ? 'sipp (Debian sip-tester) is not installed' : !have('stunnel4') ? 'stunnel4 is not installed' : !have('openssl') ? 'openssl is not installed' : false;
@@ -63,21 +62,6 @@ after(async () => {
   await h?.close();
 });
 
-async function freePort(kind: 'udp' | 'tcp', host: string): Promise<number> {
-  if (kind === 'udp') {
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, host, r));
-    const p = s.address().port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return p;
-  }
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === 'object' && a ? a.port : 0;
-}
-
 /** Resolves once something accepts TCP connections on host:port (bounded). */
 async function accepting(host: string, port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -97,13 +81,7 @@ function trunk(name: string, ip: string, port: number, transport: SipTransport, 
   h.state.store.sip.putTrunkCredential(name, 'carrier.example', 'sbd-account', encryptTrunkPassword(h.state.layout, name, 'carrier.example', PASSWORD));
 }
 
-async function sipp(args: string[], name: string, timeoutS = 30): Promise<{ code: number | null; stdout: string }> {
-  const errFile = join(h.dir, `${name}.err`);
-  const r = await run('sipp', [...args, '-nostdin', '-timeout', String(timeoutS), '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: h.dir, timeoutMs: (timeoutS + 15) * 1000 });
-  let stdout = r.stdout;
-  if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
-  return { code: r.code, stdout };
-}
+const sipp = (args: string[], name: string, timeoutS = 30) => runSipp(h.dir, args, name, timeoutS);
 
 async function phoneCalls(number: string, name: string, timeoutS = 30) {
   const users = writeFile(h.dir, `${name}-users.csv`, `SEQUENTIAL\nu1000;[authentication username=u1000 password=pw-u1000];${number}\n`);
