@@ -1,3 +1,4 @@
+import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { createStatementCache, toStoreError, type StoreContext } from './context.js';
@@ -18,20 +19,27 @@ import { SipTables } from './sip.js';
  * The appliance's single source of truth. Every daemon opens its own Store on the same file; SQLite in WAL mode
  * lets readers keep a consistent snapshot while one writer commits. Every write method is one IMMEDIATE
  * transaction (or a savepoint inside the caller's `transaction()`), and every outer write commit bumps
- * `generation()`, which TFTP polls to know when to rebuild its files.
+ * `generation()`, which TFTP polls to know when to rebuild its files. The same number is written (u64
+ * little-endian, offset 0) to `<path>-generation` inside each write transaction, after its work and before its
+ * commit: sbd-tftpd's native data plane maps that file and compares it per request, without a query, to know whether
+ * the files it holds are still current (a value newer than the commit only makes it ask Node once more).
  */
 export class Store {
   readonly path: string;
   readonly readonly: boolean;
+  /** Where the generation is published for processes that do not query SQLite; undefined for ':memory:'. */
+  readonly generationFile: string | undefined;
   readonly #db: Database.Database;
   readonly #ctx: StoreContext;
   #txKind: 'read' | 'write' | undefined;
+  #generationFd: number | undefined;
 
   constructor(path: string, db: Database.Database, clock: Clock, readonly: boolean) {
     this.path = path;
     this.readonly = readonly;
     this.#db = db;
     this.#txKind = undefined;
+    this.generationFile = path === ':memory:' || path === '' ? undefined : `${path}-generation`;
     const stmt = createStatementCache(db);
     this.#ctx = { db, clock, stmt, write: (fn) => this.#write(fn) };
   }
@@ -46,8 +54,13 @@ export class Store {
       // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a failed lock upgrade.
       return this.#db
         .transaction(() => {
-          this.#ctx.stmt("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation'").run();
-          return fn();
+          const { value } = this.#ctx.stmt("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation' RETURNING value").get() as { value: number };
+          const result = fn();
+          // After fn (a refused write leaves no trace), before the commit, under the write lock (writers publish
+          // in commit order). A failure here rolls the write back: a stale published value could let the data
+          // plane serve old files.
+          this.#publishGeneration(value);
+          return result;
         })
         .immediate();
     } finally {
@@ -69,6 +82,16 @@ export class Store {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    if (this.#generationFd !== undefined) closeSync(this.#generationFd);
+    this.#generationFd = undefined;
+  }
+
+  #publishGeneration(value: number): void {
+    if (this.generationFile === undefined) return;
+    this.#generationFd ??= openSync(this.generationFile, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigUInt64LE(BigInt(value));
+    if (writeSync(this.#generationFd, bytes, 0, 8, 0) !== 8) throw new StoreError(StoreErrorCode.io, `short write to ${this.generationFile}`);
   }
 
   /** Increments on every committed write by any connection. */
