@@ -29,7 +29,7 @@ import type { HashName } from '../trust/tags.js';
 import { defaultConfigFile, deviceConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
 import { openState } from '../cluster/state.js';
 import { fileNotFound, printable, TftpError, TftpErrorCode } from './core/errors.js';
-import { FolderFileSource, type TftpClientInfo, type TftpFileSource } from './file-source.js';
+import { FolderFileSource, type OpenedFile, type TftpClientInfo, type TftpFileSource } from './file-source.js';
 
 export interface ApplianceSourceOptions {
   store: Store;
@@ -104,15 +104,29 @@ export class ApplianceFileSource implements TftpFileSource {
     }
   }
 
-  async open(name: string, _client?: TftpClientInfo): Promise<Buffer> {
+  async open(name: string, client?: TftpClientInfo): Promise<Buffer> {
+    return (await this.openCacheable(name, client)).bytes;
+  }
+
+  /** The file where the store publishes its generation (for the native data plane's cache). */
+  get generationFile(): string | undefined {
+    return this.store.generationFile;
+  }
+
+  /**
+   * Generated files are valid while the store generation they were checked at stays (they are rebuilt on the
+   * first request after any write); static files are looked at on every request (the folder may change).
+   */
+  async openCacheable(name: string, _client?: TftpClientInfo): Promise<OpenedFile> {
     try {
       this.#checkGeneration();
       const generated = this.#generated(name);
       if (generated !== null) {
         if (!generated) throw fileNotFound(name);
-        return generated;
+        // Read after the build: recording the ITL hash is a write of ours that moves the generation with it.
+        return { bytes: generated, validity: { generation: this.#seenGeneration } };
       }
-      return await this.#staticFile(name);
+      return { bytes: await this.#staticFile(name) };
     } catch (err) {
       if (err instanceof TftpError) throw err;
       // A store or signing problem: the phone gets error 0 with a reason, the log gets the cause.

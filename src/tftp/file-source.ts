@@ -19,6 +19,25 @@ export interface TftpFileSource {
    *  thrown or rejected. A source may answer synchronously (a Buffer, or a synchronous throw); the server then starts
    *  the transfer without a trip through the microtask queue. */
   open(name: string, client: TftpClientInfo): Promise<Buffer> | Buffer;
+  /** `open` plus how long those bytes may be served again without asking, for a server that keeps them outside
+   *  this object (sbd-tftpd's native data plane, native-server.ts). One call, so the validity describes exactly the
+   *  bytes returned. Sources without it are asked on every request. */
+  openCacheable?(name: string, client: TftpClientInfo): Promise<OpenedFile> | OpenedFile;
+  /** The file holding the store generation (u64 little-endian) that `generation` validities refer to. */
+  readonly generationFile?: string | undefined;
+}
+
+export interface CacheValidity {
+  /** Valid while the generation file holds this value. */
+  generation?: number | undefined;
+  /** Valid for this long from now. */
+  ttlMs?: number | undefined;
+}
+
+export interface OpenedFile {
+  bytes: Buffer;
+  /** Undefined: do not keep them. */
+  validity?: CacheValidity | undefined;
 }
 
 export interface FolderFileSourceOptions {
@@ -78,6 +97,18 @@ export class FolderFileSource implements TftpFileSource {
     const data = this.read(name);
     if (data instanceof Promise) return data.then((d) => this.remember(name, d, now));
     return this.remember(name, data, now);
+  }
+
+  /** The bytes and, while they sit in the TTL cache, how much longer they are good for. */
+  openCacheable(name: string): Promise<OpenedFile> | OpenedFile {
+    const opened = this.open(name);
+    return opened instanceof Promise ? opened.then((b) => this.withValidity(name, b)) : this.withValidity(name, opened);
+  }
+
+  private withValidity(name: string, bytes: Buffer): OpenedFile {
+    const hit = this.cacheTtlMs > 0 ? this.cache.get(name) : undefined;
+    const ttlMs = hit && hit.data === bytes ? hit.until - this.clock.now() : 0;
+    return ttlMs > 0 ? { bytes, validity: { ttlMs } } : { bytes };
   }
 
   private remember(name: string, data: Buffer, now: number): Buffer {

@@ -79,9 +79,10 @@ export interface TftpServerOptions {
   clock?: Clock;
 }
 
-type Resolved = Required<Omit<TftpServerOptions, 'source' | 'logger' | 'clock'>>;
+export type ResolvedTftpServerOptions = Required<Omit<TftpServerOptions, 'source' | 'logger' | 'clock'>>;
+type Resolved = ResolvedTftpServerOptions;
 
-const defaults: Resolved = {
+export const tftpServerDefaults: Resolved = {
   addresses: ['127.0.0.1'],
   port: 69,
   maxTransfers: 16384,
@@ -195,12 +196,15 @@ export class TftpServer {
     this.logger = options.logger ?? createLogger('tftpd');
     this.clock = options.clock ?? systemClock;
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.options = { ...defaults, ...given } as Resolved;
+    this.options = { ...tftpServerDefaults, ...given } as Resolved;
     const o = this.options;
     this.packetCache = new DataPacketCache({ maxFileBytes: o.packetCacheMaxFileBytes, maxVariantsPerFile: o.packetCacheVariantsPerFile });
     this.negotiationLimits = { ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS };
     this.transferLimits = { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries };
   }
+
+  /** Counters and gauges are always current here; the native server fetches them from its data plane. */
+  async sync(): Promise<void> {}
 
   /** Transfers running now (including ones whose file is being opened). */
   get activeTransfers(): number {

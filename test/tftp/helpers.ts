@@ -6,15 +6,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TftpServer, type TftpServerOptions } from '../../src/tftp/server.js';
+import { NativeTftpServer } from '../../src/tftp/native-server.js';
 import { FolderFileSource } from '../../src/tftp/file-source.js';
 import { createLogger } from '../../src/lib/log.js';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
+/** Which sbd-tftpd the socket-level tests run against: the TypeScript server (default) or, with
+ *  SBD_TFTP_ENGINE=native (test/tftp/native/*.test.ts set it), the native data plane. */
+export const engine = process.env.SBD_TFTP_ENGINE === 'native' ? 'native' : 'node';
+
+export type AnyTftpServer = TftpServer | NativeTftpServer;
+
+export function createServer(options: TftpServerOptions): AnyTftpServer {
+  return engine === 'native' ? new NativeTftpServer(options) : new TftpServer(options);
+}
+
 export interface Fixture {
   root: string;
   files: Map<string, Buffer>;
-  server: TftpServer;
+  server: AnyTftpServer;
   logLines: Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -38,7 +49,7 @@ export async function startFixture(files: Map<string, Buffer>, options: Partial<
     writeFileSync(join(root, name), data);
   }
   const logLines: Record<string, unknown>[] = [];
-  const server = new TftpServer({
+  const server = createServer({
     source: new FolderFileSource(root),
     port: 0,
     addresses: ['127.0.0.1', '::1'],
@@ -58,7 +69,7 @@ export async function startFixture(files: Map<string, Buffer>, options: Partial<
   };
 }
 
-export function portOf(server: TftpServer, family: 'IPv4' | 'IPv6'): number {
+export function portOf(server: AnyTftpServer, family: 'IPv4' | 'IPv6'): number {
   return server.addresses().find((a) => a.family === family)!.port;
 }
 

@@ -137,7 +137,8 @@ describe('curl tftp://', { skip: !has('curl') && 'curl not installed' }, () => {
   });
 });
 
-test('server counters after every interop transfer: none failed, none retransmitted on loopback', () => {
+test('server counters after every interop transfer: none failed, none retransmitted on loopback', async () => {
+  await fx.server.sync();
   const c = fx.server.counters;
   assert.ok(c.transfersCompleted > 100, `completed ${c.transfersCompleted}`);
   assert.equal(c.transfersFailed, 0);

@@ -144,12 +144,18 @@ test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server sta
       }
       // Pace: as fast as the server drains its sockets (it shares this event loop), without waiting on any drop.
       const waitStart = Date.now();
-      do await new Promise((r) => setImmediate(r));
-      while (sent - (fx.server.counters.requests + fx.server.counters.unknownTid) > 1000 && Date.now() - waitStart < 50);
+      do {
+        await new Promise((r) => setImmediate(r));
+        await fx.server.sync(); // the native server's counters come from its data plane
+      } while (sent - (fx.server.counters.requests + fx.server.counters.unknownTid) > 1000 && Date.now() - waitStart < 50);
     }
     sprayDone = true;
-    const c = fx.server.counters;
-    for (const t = Date.now(); c.requests + c.unknownTid < sent && Date.now() - t < 1000; ) await new Promise((r) => setTimeout(r, 10));
+    await fx.server.sync();
+    for (const t = Date.now(); fx.server.counters.requests + fx.server.counters.unknownTid < sent && Date.now() - t < 1000; ) {
+      await new Promise((r) => setTimeout(r, 10));
+      await fx.server.sync();
+    }
+    let c = fx.server.counters;
     assert.equal(sent, PACKETS, `sent ${sent} packets within ${MAX_SPRAY_MS} ms`);
     // Loopback may drop a few under this load; most must have reached the server.
     const seen = c.requests + c.unknownTid;
@@ -161,6 +167,8 @@ test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server sta
     assert.ok(Buffer.concat(got).equals(want), 'the sprayed transfer ends with the exact bytes');
 
     // Bounded: every transfer the spray started came from one address, so at most maxTransfersPerClient of them.
+    await fx.server.sync();
+    c = fx.server.counters;
     assert.ok(fx.server.activeTransfers <= fx.server.options.maxTransfersPerClient + 1, `active ${fx.server.activeTransfers}`);
     assert.ok(c.busyDrops > 0, 'the per-client limit was reached and held');
     assert.ok(logLines < 50 * (2 + (Date.now() - started) / 1000) + 10, `${logLines} log lines: rate-limited`);
@@ -172,7 +180,7 @@ test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server sta
 
     // The transfers the spray started time out (300 ms × 2) and the table drains.
     const deadline = Date.now() + 30_000;
-    while (fx.server.activeTransfers > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while ((await fx.server.sync(), fx.server.activeTransfers) > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     assert.equal(fx.server.activeTransfers, 0);
     const heapAfter = heapMiB();
     assert.ok(heapAfter - heapBefore < 64, `heap grew from ${heapBefore.toFixed(1)} to ${heapAfter.toFixed(1)} MiB`);

@@ -51,11 +51,13 @@ test('a datagram from an unknown TID gets error 5 and the transfer goes on to th
   assert.equal(first.packet.opcode, Opcode.DATA);
   const tid = first.port;
   assert.notEqual(tid, port, 'the transfer runs from its own port (RFC 1350 §4)');
+  await fx.server.sync();
   const before = fx.server.counters.unknownTid;
   intruder.send(encodeAck(1), tid);
   const answer = await intruder.next();
   assert.deepEqual(answer.packet, { opcode: Opcode.ERROR, errorCode: 5, message: 'unknown transfer ID' });
   assert.equal(answer.port, tid);
+  await fx.server.sync();
   assert.equal(fx.server.counters.unknownTid, before + 1);
   const chunks: Buffer[] = [];
   let p = first;
@@ -95,7 +97,7 @@ test('transfer sockets are pooled: the peer just served is ignored while its por
     const first = await rawPeer();
     const other = await rawPeer('127.0.0.9');
     const tid = await fetch(first);
-    while (own.server.activeTransfers > 0) await new Promise((r) => setTimeout(r, 5));
+    while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((r) => setTimeout(r, 5));
     assert.equal(own.server.transferSockets, 1);
     assert.equal(own.server.idleSockets, 0, 'resting, not free yet');
     // The peer just served repeats its final ACK: dropped quietly. Anyone else at that port: error 5.
@@ -105,20 +107,22 @@ test('transfer sockets are pooled: the peer just served is ignored while its por
     const answer = await other.next();
     assert.deepEqual(answer.packet, { opcode: Opcode.ERROR, errorCode: 5, message: 'unknown transfer ID' });
     assert.equal(answer.port, tid);
+    await own.server.sync();
     assert.equal(own.server.counters.unknownTid, before + 1, 'only the stranger was answered');
     assert.equal(first.inbox.length, 0);
     // After the rest the same port serves the next transfer (one socket in the pool), as a fresh TID.
-    while (own.server.idleSockets < 1) await new Promise((r) => setTimeout(r, 20));
+    while ((await own.server.sync(), own.server.idleSockets) < 1) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await fetch(other), tid);
     // A free socket answers anyone with error 5 once its rest is over, the peer it served included.
-    while (own.server.idleSockets < 1) await new Promise((r) => setTimeout(r, 20));
+    while ((await own.server.sync(), own.server.idleSockets) < 1) await new Promise((r) => setTimeout(r, 20));
     first.send(encodeAck(3), tid);
     assert.equal((await first.next()).packet.opcode, Opcode.ERROR);
     // maxIdleSockets bounds what stays open: five transfers at once need five sockets, two remain.
     const peers = await Promise.all([1, 2, 3, 4, 5].map((i) => rawPeer(`127.0.1.${i}`)));
     await Promise.all(peers.map((p) => fetch(p)));
+    await own.server.sync();
     assert.ok(own.server.transferSockets >= 5);
-    while (own.server.transferSockets > 2) await new Promise((r) => setTimeout(r, 20));
+    while ((await own.server.sync(), own.server.transferSockets) > 2) await new Promise((r) => setTimeout(r, 20));
     assert.equal(own.server.idleSockets, 2);
     for (const p of [first, other, ...peers]) p.socket.close();
   } finally {
@@ -131,7 +135,7 @@ test('maxIdleSockets 0: every transfer socket is closed when its transfer ends',
   try {
     const r = await fetchFile({ server: '127.0.0.1', port: own.server.port, name: 'f4097.bin', blksize: 1428 });
     assert.ok(r.data.equals(own.files.get('f4097.bin')!));
-    while (own.server.activeTransfers > 0) await new Promise((res) => setTimeout(res, 5));
+    while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((res) => setTimeout(res, 5));
     assert.equal(own.server.transferSockets, 0);
   } finally {
     await own.close();
@@ -141,6 +145,7 @@ test('maxIdleSockets 0: every transfer socket is closed when its transfer ends',
 test('a retransmitted RRQ does not start a second transfer', async () => {
   const port = portOf(fx.server, 'IPv4');
   const peer = await rawPeer();
+  await fx.server.sync();
   const before = fx.server.counters.duplicateRequests;
   const rrq = encodeRequest(Opcode.RRQ, 'f1024.bin', 'octet');
   peer.send(rrq, port);
@@ -154,6 +159,7 @@ test('a retransmitted RRQ does not start a second transfer', async () => {
   const third = await peer.next();
   assert.ok(third.packet.opcode === Opcode.DATA && third.packet.block === 3 && third.packet.data.length === 0);
   peer.send(encodeAck(3), first.port);
+  await fx.server.sync();
   assert.equal(fx.server.counters.duplicateRequests, before + 1);
   peer.socket.close();
 });
@@ -164,9 +170,11 @@ test('maxTransfersPerClient: requests over the limit are dropped (no reply); the
   // Four transfers that we never acknowledge hold the client's four slots until they time out (200 ms × 2).
   for (const name of ['f512.bin', 'f513.bin', 'f1024.bin', 'f1428.bin']) hold.send(encodeRequest(Opcode.RRQ, name, 'octet'), port);
   while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA).length < 4) await new Promise((r) => setTimeout(r, 5));
+  await fx.server.sync();
   const drops = fx.server.counters.busyDrops;
   const r = await fetchFile({ server: '127.0.0.1', port, name: 'f511.bin', timeoutMs: 300, retries: 10, localAddress: '127.0.0.7' });
   assert.ok(r.data.equals(fx.files.get('f511.bin')!));
+  await fx.server.sync();
   assert.ok(fx.server.counters.busyDrops > drops, 'at least one request was dropped');
   assert.ok(r.retransmissions >= 1);
   assert.ok(fx.logLines.some((l) => l.event === 'request-dropped' && l.reason === 'maxTransfersPerClient'));
@@ -227,14 +235,15 @@ test('client pool: 300 downloads over 8 sockets, IPv4 and IPv6, options mixed, a
       await Promise.all(jobs);
       await pool.close();
     }
-    while (own.server.activeTransfers > 0) await new Promise((r) => setTimeout(r, 10)); // the last final ACKs
+    while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((r) => setTimeout(r, 10)); // the last final ACKs
     assert.equal(own.server.counters.transfersCompleted, 602);
   } finally {
     await own.close();
   }
 });
 
-test('counters and bound state after the suite', () => {
+test('counters and bound state after the suite', async () => {
+  await fx.server.sync();
   const c = fx.server.counters;
   assert.equal(c.transfersStarted, c.transfersCompleted + c.transfersFailed + fx.server.activeTransfers);
   assert.ok(c.errorsSent[5]! >= 1 && c.errorsSent[2]! >= 3 && c.errorsSent[8]! >= 2 && c.errorsSent[4]! >= 3 && c.errorsSent[1]! >= 1);

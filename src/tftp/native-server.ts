@@ -1,0 +1,290 @@
+/**
+ * sbd-tftpd with its packet path in C (native/tftp-*.c, libsbdtftp.so): the data plane owns the request and
+ * transfer sockets and runs every transfer on its own thread; this shell only answers the names it has no valid
+ * bytes for (OPEN → the file source → FILE or REFUSE), writes the log lines it reports and fetches its counters.
+ * Same options, counters and behaviour as `TftpServer` (server.ts), which stays the reference implementation over
+ * the TypeScript cores and the fallback when the library is not built.
+ *
+ * Why: in a boot storm Node's per-datagram machinery (a callback and a Buffer per received datagram, a send request
+ * per sent one) cost ~160 µs of CPU per file on one core against dnsmasq's ~65 (docs/tftp.md). Bytes the source
+ * marks cacheable (a validity: a store generation, read by the engine from the file the store publishes it to, or a
+ * time to live) are served again without a trip to Node; a running transfer always ends with the bytes it began
+ * with.
+ *
+ * The engine's loop runs in a worker thread (a blocking call through koffi there): one thread per server, so
+ * several servers in a process never wait for libuv's small thread pool.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import koffi from 'koffi';
+import { SbdError } from '../lib/errors.js';
+import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
+import { TftpError, TftpErrorCode, printable } from './core/errors.js';
+import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
+import { tftpServerDefaults, type ResolvedTftpServerOptions, type TftpServerCounters, type TftpServerOptions } from './server.js';
+import {
+  EngineFrameReader, encodeFileHeader, encodeRefuse, encodeStatsRequest, encodeStop, type EngineFrame,
+} from './native/control.js';
+
+export interface NativeTftpServerOptions extends TftpServerOptions {
+  /** Files the data plane keeps for later requests. Default 65536. */
+  maxCachedFiles?: number;
+  /** Bytes it keeps. Default 256 MiB. */
+  maxCacheBytes?: number;
+  /** Requests waiting for Node to open their file. Default 4096; more are dropped (the client retries). */
+  maxPendingOpens?: number;
+}
+
+export class NativeEngineError extends SbdError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+interface EngineApi {
+  create: (config: string, err: Buffer, errLen: number) => unknown;
+  sockets: (e: unknown) => number;
+  local: (e: unknown, i: number, buf: Buffer, len: number) => number;
+  controlFd: (e: unknown) => number;
+  free: (e: unknown) => void;
+}
+
+let api: EngineApi | undefined;
+
+/** SBD_NATIVE_DIR, else native/build of the checkout (source or dist layout). */
+export function nativeEngineLibraryPath(): string | undefined {
+  const candidates = [
+    process.env.SBD_NATIVE_DIR && `${process.env.SBD_NATIVE_DIR}/libsbdtftp.so`,
+    fileURLToPath(new URL('../../native/build/libsbdtftp.so', import.meta.url)),
+    fileURLToPath(new URL('../../../native/build/libsbdtftp.so', import.meta.url)),
+  ].filter((p): p is string => !!p);
+  return candidates.find((p) => existsSync(p));
+}
+
+function engineApi(path: string): EngineApi {
+  if (api) return api;
+  const lib = koffi.load(path);
+  api = {
+    create: lib.func('void *sbd_tftp_engine_new(const char *config, uint8_t *err, int errlen)'),
+    sockets: lib.func('int sbd_tftp_engine_sockets(void *e)'),
+    local: lib.func('int sbd_tftp_engine_local(void *e, int i, uint8_t *buf, int len)'),
+    controlFd: lib.func('int sbd_tftp_engine_control_fd(void *e)'),
+    free: lib.func('void sbd_tftp_engine_free(void *e)'),
+  };
+  return api;
+}
+
+/** The worker: loads the same library and blocks in sbd_tftp_engine_run until the engine stops. */
+const RUNNER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const koffi = require(workerData.koffi);
+const run = koffi.load(workerData.lib).func('int sbd_tftp_engine_run(uintptr_t e)');
+parentPort.postMessage(run(BigInt(workerData.engine)));
+`;
+
+const zeroCounters = (): TftpServerCounters => ({
+  requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
+  busyDrops: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
+});
+
+export class NativeTftpServer {
+  readonly options: ResolvedTftpServerOptions & Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
+  counters: TftpServerCounters = zeroCounters();
+  /** The data plane's own gauges from the last sync(): cachedFiles, cacheBytes, opensForwarded, cacheHits, … */
+  engineStats: Record<string, number> = {};
+  readonly #source: TftpFileSource;
+  readonly #logger: Logger;
+  #engine: unknown;
+  #control: net.Socket | undefined;
+  #worker: Worker | undefined;
+  #stopped: Promise<number> | undefined;
+  #addresses: { address: string; port: number; family: string }[] = [];
+  #statsWaiters: (() => void)[] = [];
+  #closing = false;
+
+  constructor(options: NativeTftpServerOptions) {
+    this.#source = options.source;
+    this.#logger = options.logger ?? createLogger('tftpd');
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...tftpServerDefaults, maxCachedFiles: 65536, maxCacheBytes: 256 * 1024 * 1024, maxPendingOpens: 4096, ...given } as NativeTftpServer['options'];
+  }
+
+  /** Whether libsbdtftp.so is built here. */
+  static available(): boolean {
+    return nativeEngineLibraryPath() !== undefined;
+  }
+
+  #config(): string {
+    const o = this.options;
+    const lines = o.addresses.map((a) => `bind=${a}`);
+    const keys: [string, number | boolean][] = [
+      ['port', o.port], ['max_transfers', o.maxTransfers], ['max_transfers_per_client', o.maxTransfersPerClient],
+      ['max_retries', o.maxRetries], ['timeout_ms', o.timeoutMs], ['min_timeout_s', o.minTimeoutS],
+      ['max_timeout_s', o.maxTimeoutS], ['max_blksize', o.maxBlksize], ['max_windowsize', o.maxWindowsize],
+      ['max_filename_length', o.maxFilenameLength], ['max_request_bytes', o.maxRequestBytes], ['netascii', o.netascii],
+      ['recv_buffer_size', o.recvBufferSize], ['timer_resolution_ms', o.timerResolutionMs],
+      ['tid_reuse_delay_ms', o.tidReuseDelayMs], ['max_idle_sockets', o.maxIdleSockets],
+      ['max_log_lines_per_second', o.maxLogLinesPerSecond], ['max_cached_files', o.maxCachedFiles],
+      ['max_cache_bytes', o.maxCacheBytes], ['max_pending_opens', o.maxPendingOpens],
+    ];
+    for (const [k, v] of keys) lines.push(`${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
+    if (this.#source.generationFile) lines.push(`generation_file=${this.#source.generationFile}`);
+    return lines.join('\n') + '\n';
+  }
+
+  async listen(): Promise<void> {
+    const lib = nativeEngineLibraryPath();
+    if (!lib) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+    const e = engineApi(lib);
+    const err = Buffer.alloc(512);
+    const engine = e.create(this.#config(), err, err.length);
+    if (!engine) {
+      const message = err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'unknown error';
+      throw new NativeEngineError('ERR_TFTP_NATIVE_START', `TFTP data plane: ${message}`);
+    }
+    this.#engine = engine;
+    const buf = Buffer.alloc(128);
+    for (let i = 0; i < e.sockets(engine); i++) {
+      const n = e.local(engine, i, buf, buf.length);
+      const [fam, address, port] = buf.toString('latin1', 0, Math.max(0, n)).split(' ');
+      this.#addresses.push({ address: address!, port: Number(port), family: fam === '6' ? 'IPv6' : 'IPv4' });
+    }
+    const control = new net.Socket({ fd: e.controlFd(engine), readable: true, writable: true });
+    this.#control = control;
+    const reader = new EngineFrameReader();
+    control.on('data', (chunk: Buffer) => {
+      let frames: EngineFrame[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        this.#logger.error('engine-protocol-error', { err: error });
+        control.destroy();
+        return;
+      }
+      for (const f of frames) this.#onFrame(f);
+    });
+    control.on('error', (error) => {
+      if (!this.#closing) this.#logger.error('engine-control-error', { err: error });
+    });
+    const worker = new Worker(RUNNER, {
+      eval: true,
+      workerData: { koffi: createRequire(import.meta.url).resolve('koffi'), lib, engine: String(koffi.address(engine)) },
+    });
+    this.#worker = worker;
+    this.#stopped = new Promise<number>((resolve) => {
+      let rc = -1;
+      worker.on('message', (m: number) => (rc = m));
+      worker.on('error', (error) => this.#logger.error('engine-thread-error', { err: error }));
+      worker.on('exit', () => resolve(rc));
+    });
+    void this.#stopped.then((rc) => {
+      if (!this.#closing) this.#logger.error('engine-stopped', { rc });
+    });
+    this.#logger.info('listening', { addresses: this.addresses(), engine: 'native' });
+  }
+
+  addresses(): { address: string; port: number; family: string }[] {
+    return this.#addresses.map((a) => ({ ...a }));
+  }
+
+  get port(): number {
+    return this.#addresses[0]!.port;
+  }
+
+  get activeTransfers(): number {
+    return this.engineStats.active ?? 0;
+  }
+
+  get transferSockets(): number {
+    return this.engineStats.transferSockets ?? 0;
+  }
+
+  get idleSockets(): number {
+    return this.engineStats.idleSockets ?? 0;
+  }
+
+  /** Fetches the data plane's counters into `counters` and `engineStats`. */
+  sync(): Promise<void> {
+    const control = this.#control;
+    if (!control || control.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#statsWaiters.push(resolve);
+      control.write(encodeStatsRequest());
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const control = this.#control;
+    if (control && !control.destroyed) {
+      await this.sync();
+      control.write(encodeStop());
+    }
+    if (this.#stopped) await this.#stopped;
+    control?.destroy();
+    if (this.#engine) engineApi(nativeEngineLibraryPath()!).free(this.#engine);
+    this.#engine = undefined;
+    for (const w of this.#statsWaiters.splice(0)) w();
+  }
+
+  #onFrame(f: EngineFrame): void {
+    if (f.type === 'open') {
+      this.#open(f.request, f.name, { address: f.address, port: f.port, family: f.family });
+    } else if (f.type === 'log') {
+      const { level, event, ...fields } = f.record;
+      this.#logger.log((typeof level === 'string' ? level : 'warn') as LogLevel, typeof event === 'string' ? event : 'engine-log', fields);
+    } else {
+      const { errorsSent, ...rest } = f.counters;
+      const numbers: Record<string, number> = {};
+      for (const [k, v] of Object.entries(rest)) if (typeof v === 'number') numbers[k] = v;
+      const errors: Record<number, number> = {};
+      if (errorsSent && typeof errorsSent === 'object') {
+        for (const [k, v] of Object.entries(errorsSent)) if (typeof v === 'number' && v > 0) errors[Number(k)] = v;
+      }
+      const c = zeroCounters();
+      for (const k of Object.keys(c) as (keyof TftpServerCounters)[]) if (k !== 'errorsSent' && numbers[k] !== undefined) c[k] = numbers[k];
+      c.errorsSent = errors;
+      this.counters = c;
+      this.engineStats = numbers;
+      this.#statsWaiters.shift()?.();
+    }
+  }
+
+  #open(request: number, name: string, client: TftpClientInfo): void {
+    let opened: Promise<OpenedFile> | OpenedFile;
+    try {
+      opened = this.#source.openCacheable ? this.#source.openCacheable(name, client) : wrap(this.#source.open(name, client));
+    } catch (err) {
+      return this.#refuse(request, name, err);
+    }
+    if (opened instanceof Promise) opened.then((o) => this.#file(request, name, o), (err: unknown) => this.#refuse(request, name, err));
+    else this.#file(request, name, opened);
+  }
+
+  #file(request: number, name: string, o: OpenedFile): void {
+    const control = this.#control;
+    if (!control || control.destroyed) return;
+    const v = o.validity;
+    // A generation means nothing to the engine without the file it reads the generation from.
+    const generation = v?.generation !== undefined && this.#source.generationFile ? v.generation : undefined;
+    const ttlMs = v?.ttlMs !== undefined && v.ttlMs > 0 ? v.ttlMs : undefined;
+    const cache = generation !== undefined || ttlMs !== undefined;
+    control.write(encodeFileHeader({ request, cache, generation, ttlMs, name }, o.bytes.length));
+    control.write(o.bytes);
+  }
+
+  #refuse(request: number, name: string, err: unknown): void {
+    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
+    if (!(err instanceof SbdError)) this.#logger.error('source-error', { filename: printable(name), err });
+    const control = this.#control;
+    if (control && !control.destroyed) control.write(encodeRefuse(request, e.tftpCode, e.code, e.message));
+  }
+}
+
+function wrap(opened: Promise<Buffer> | Buffer): Promise<OpenedFile> | OpenedFile {
+  return opened instanceof Promise ? opened.then((bytes) => ({ bytes })) : { bytes: opened };
+}
