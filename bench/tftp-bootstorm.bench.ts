@@ -12,7 +12,8 @@
  *
  *   SBD_BENCH_PHONES=1000,5000,10000  phone counts (default 1000)
  *   SBD_BENCH_SHAPES=paced,burst      (default both)
- *   SBD_BENCH_SERVERS=sbd,dnsmasq,atftpd,tftpd-hpa   (default all)
+ *   SBD_BENCH_SERVERS=sbd,sbd-node,dnsmasq,atftpd,tftpd-hpa   (default all; sbd = sbd-tftpd with its native data
+ *                                     plane, as it ships; sbd-node = the TypeScript server)
  *   SBD_BENCH_OPTIONS=512,1428,1428w8                (default all)
  *   SBD_BENCH_REPEAT=3                runs of each configuration per server; the median (by files/s) is kept
  *   SBD_BENCH_GENERATOR=c|node|c,node load generator (default c); both: each run with each, interleaved, rows
@@ -30,7 +31,7 @@ import { startAtftpd, startDnsmasq, startSbd, startTftpdHpa, type Peer } from '.
 const list = (name: string, def: string) => (process.env[name] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
 const PHONES = list('SBD_BENCH_PHONES', '1000').map(Number);
 const SHAPES = list('SBD_BENCH_SHAPES', 'paced,burst') as ('paced' | 'burst')[];
-const SERVERS = list('SBD_BENCH_SERVERS', 'sbd,dnsmasq,atftpd,tftpd-hpa');
+const SERVERS = list('SBD_BENCH_SERVERS', 'sbd,sbd-node,dnsmasq,atftpd,tftpd-hpa');
 const OPTIONS = list('SBD_BENCH_OPTIONS', '512,1428,1428w8');
 const ADDRESS = '127.0.0.1';
 const IN_FLIGHT = 250;
@@ -87,7 +88,9 @@ const notes: string[] = [];
 async function startPeer(name: string): Promise<Peer | string> {
   switch (name) {
     case 'sbd':
-      return startSbd(root, ADDRESS);
+      return startSbd(root, ADDRESS, 'native');
+    case 'sbd-node':
+      return startSbd(root, ADDRESS, 'node');
     case 'dnsmasq':
       return startDnsmasq(root, ADDRESS, 16384);
     case 'atftpd':

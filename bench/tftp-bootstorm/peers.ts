@@ -94,10 +94,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startSbd(root: string, address: string): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
+/** engine 'native': sbd-tftpd as it ships (the C data plane); 'node': the TypeScript server, for comparison. */
+export async function startSbd(root: string, address: string, engine: 'native' | 'node' = 'native'): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
   // SBD_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server process there (for finding hot spots).
   const prof = process.env.SBD_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts'), root, address], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts'), root, address], {
+    cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_BENCH_SBD_ENGINE: engine },
+  });
   let out = '';
   const waiters: ((line: string) => void)[] = [];
   child.stdout!.on('data', (d: Buffer) => {
@@ -114,7 +117,8 @@ export async function startSbd(root: string, address: string): Promise<Peer & { 
   const port = Number(/^READY (\d+)$/.exec(ready)?.[1]);
   const stop = stopper(child);
   return {
-    name: 'sbd-tftpd', port, windowsize: true, note: 'defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)',
+    name: engine === 'native' ? 'sbd-tftpd' : 'sbd-node', port, windowsize: true,
+    note: `${engine === 'native' ? 'native data plane' : 'the TypeScript server (src/tftp/server.ts)'}, defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)`,
     cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null,
     counters: async () => {
       const line = next();

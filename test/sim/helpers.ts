@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/lib/log.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { openState, type State } from '../../src/cluster/state.js';
 import { ApplianceFileSource, type ApplianceSourceOptions } from '../../src/tftp/appliance-source.js';
-import { TftpServer } from '../../src/tftp/server.js';
+import { createServer, type AnyTftpServer } from '../tftp/helpers.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { bootSimPhone, type PhoneBootReport, type VerifyUnknownSigner } from '../../src/sim/phone.js';
@@ -27,17 +27,18 @@ export interface Appliance {
   dir: string;
   state: State;
   source: ApplianceFileSource;
-  server: TftpServer;
+  server: AnyTftpServer;
   port: number;
 }
 
-/** A fresh appliance (node sbd, 127.0.0.1) served by sbd-tftpd on loopback; closed when the test file ends. */
+/** A fresh appliance (node sbd, 127.0.0.1) served by sbd-tftpd on loopback (the TypeScript server, or the native data
+ *  plane with SBD_TFTP_ENGINE=native); closed when the test file ends. */
 export async function startAppliance(options: { hostname?: string; ipv4?: string; source?: Partial<ApplianceSourceOptions> } = {}): Promise<Appliance> {
   const dir = tempDir('sbd-appliance-');
   initAppliance({ dir, hostname: options.hostname ?? 'sbd.example', ipv4: options.ipv4 ?? '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
   const state = openState(dir);
   const source = new ApplianceFileSource({ store: state.store, ...options.source });
-  const server = new TftpServer({ source, addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
+  const server = createServer({ source, addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
   await server.listen();
   after(async () => {
     await server.close();

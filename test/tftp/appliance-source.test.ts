@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { test } from 'node:test';
@@ -100,6 +100,29 @@ test('cache: unrelated writes keep the ITL bytes and hash; a certificate change 
   } finally {
     other.store.close();
   }
+});
+
+test('openCacheable: generated files carry the store generation the native data plane compares; static files none', async () => {
+  const root = tempDir('sbd-static-');
+  writeFileSync(join(root, 'RingList.xml'), '<CiscoIPPhoneRingList/>\n');
+  const app = await startAppliance({ source: { staticRoot: root, clock: fixedClock(Date.UTC(2031, 0, 1)) } });
+  const { store } = app.state;
+  const src = app.source;
+  assert.equal(src.generationFile, store.generationFile);
+  const published = () => Number(readFileSync(src.generationFile!).readBigUInt64LE(0));
+  const a = await src.openCacheable('ITLFile.tlv');
+  assert.equal(a.validity?.generation, published(), 'recording the ITL hash (our own write) is part of it');
+  assert.equal(a.validity?.generation, store.generation());
+  store.addDevice({ name: PHONE, model: '8845' });
+  assert.notEqual(published(), a.validity?.generation, 'any write makes the data plane ask again');
+  const b = await src.openCacheable('ITLFile.tlv');
+  assert.equal(b.bytes, a.bytes, 'revalidated: the same bytes');
+  assert.equal(b.validity?.generation, published());
+  assert.equal((await src.openCacheable(`${PHONE}.cnf.xml.sgn`)).validity?.generation, published());
+  const ring = await src.openCacheable('RingList.xml');
+  assert.equal(ring.bytes.toString(), '<CiscoIPPhoneRingList/>\n');
+  assert.equal(ring.validity, undefined, 'static files are looked at on every request');
+  await assert.rejects(Promise.resolve().then(() => src.openCacheable('SEP0000000000AA.cnf.xml')), notFound);
 });
 
 test('static files: served as they are; NAME.sgn signed on the fly with FILENAME = the requested path', async () => {

@@ -11,6 +11,7 @@ import { UsageError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { notifyReady } from '../../lib/sd-notify.js';
 import { TftpServer } from '../../tftp/server.js';
+import { NativeTftpServer } from '../../tftp/native-server.js';
 import { FolderFileSource, type TftpFileSource } from '../../tftp/file-source.js';
 import { fetchFile } from '../../tftp/client.js';
 import { hostPort, waitForSignal } from './daemon-tvs.js';
@@ -19,7 +20,7 @@ const serverFlags = {
   root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, port: { type: 'string' },
   'max-transfers': { type: 'string' }, 'max-per-client': { type: 'string' }, 'max-retries': { type: 'string' },
   'timeout-ms': { type: 'string' }, 'max-blksize': { type: 'string' }, 'max-windowsize': { type: 'string' },
-  'cache-ms': { type: 'string' },
+  'cache-ms': { type: 'string' }, engine: { type: 'string' },
 } as const;
 
 export const commands: Command[] = [
@@ -28,7 +29,8 @@ export const commands: Command[] = [
     summary: 'run the TFTP server (sbd-tftpd): the appliance\'s trust lists and configs (--state) and/or a folder (--root)',
     usage:
       'sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... [--port N] [--max-transfers N] ' +
-      '[--max-per-client N] [--max-retries N] [--timeout-ms MS] [--max-blksize N] [--max-windowsize N] [--cache-ms MS (folder only, default 1000)]',
+      '[--max-per-client N] [--max-retries N] [--timeout-ms MS] [--max-blksize N] [--max-windowsize N] [--cache-ms MS (folder only, default 1000)] ' +
+      '[--engine auto|native|node (default auto: the native data plane when libsbdtftp.so is built)]',
     async run(args) {
       const { values } = parse(args, serverFlags, false);
       if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
@@ -43,8 +45,13 @@ export const commands: Command[] = [
       } else {
         source = new FolderFileSource(required(values.root, '--root'), { cacheTtlMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) });
       }
+      const engine = values.engine ?? 'auto';
+      if (engine !== 'auto' && engine !== 'native' && engine !== 'node') throw new UsageError(`--engine ${engine}: auto, native or node`);
+      const native = engine === 'native' || (engine === 'auto' && NativeTftpServer.available());
       const logger = createLogger('tftpd');
-      const server = new TftpServer({
+      if (engine === 'auto' && !native) logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
+      const Server = native ? NativeTftpServer : TftpServer;
+      const server = new Server({
         source,
         logger,
         addresses: values.bind && values.bind.length > 0 ? values.bind : ['127.0.0.1'],
@@ -66,6 +73,7 @@ export const commands: Command[] = [
       const systemd = notifyReady(`TFTP on ${where}`);
       return waitForSignal(async () => {
         systemd.stopping();
+        await server.sync();
         logger.info('stopping', { ...server.counters, active: server.activeTransfers });
         await server.close();
         closeSource();
