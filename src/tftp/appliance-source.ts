@@ -218,7 +218,7 @@ export class ApplianceFileSource implements TftpFileSource {
    * (or after a store change) finds them in memory. Yields to the event loop every `batch` files so a running
    * server keeps answering. Returns the number of files built or revalidated.
    */
-  async prebuild(options: { batch?: number } = {}): Promise<number> {
+  async prebuild(options: { batch?: number; onFile?: (name: string, file: OpenedFile) => void } = {}): Promise<number> {
     const batch = options.batch ?? 64;
     this.#checkGeneration();
     const names = ['ITLFile.tlv', 'CTLFile.tlv', 'XMLDefault.cnf.xml', 'XMLDefault.cnf.xml.sgn'];
@@ -226,7 +226,9 @@ export class ApplianceFileSource implements TftpFileSource {
     let n = 0;
     for (const name of names) {
       this.#checkGeneration();
-      this.#generated(name);
+      const bytes = this.#generated(name);
+      // onFile: the native data plane takes them in ahead of the first request (validity as openCacheable's).
+      if (bytes && options.onFile) options.onFile(name, { bytes, validity: { generation: this.#seenGeneration } });
       if (++n % batch === 0) await new Promise<void>((r) => setImmediate(r));
     }
     return n;

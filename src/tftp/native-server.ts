@@ -265,16 +265,23 @@ export class NativeTftpServer {
     else this.#file(request, name, opened);
   }
 
-  #file(request: number, name: string, o: OpenedFile): void {
+  /** Hands the data plane bytes ahead of any request (e.g. the appliance's prebuilt files); only cacheable ones. */
+  publish(name: string, file: OpenedFile): boolean {
+    return this.#file(0, name, file);
+  }
+
+  #file(request: number, name: string, o: OpenedFile): boolean {
     const control = this.#control;
-    if (!control || control.destroyed) return;
+    if (!control || control.destroyed) return false;
     const v = o.validity;
     // A generation means nothing to the engine without the file it reads the generation from.
     const generation = v?.generation !== undefined && this.#source.generationFile ? v.generation : undefined;
     const ttlMs = v?.ttlMs !== undefined && v.ttlMs > 0 ? v.ttlMs : undefined;
     const cache = generation !== undefined || ttlMs !== undefined;
+    if (request === 0 && !cache) return false;
     control.write(encodeFileHeader({ request, cache, generation, ttlMs, name }, o.bytes.length));
     control.write(o.bytes);
+    return true;
   }
 
   #refuse(request: number, name: string, err: unknown): void {

@@ -193,8 +193,17 @@ test('prebuild: the first files of every known device are built ahead, then serv
   const app = await startAppliance();
   const { store } = app.state;
   for (let i = 0; i < 20; i++) store.addDevice({ name: `SEP0000000000${(0x10 + i).toString(16).toUpperCase()}`, model: i % 5 === 0 ? '6921' : '8845' });
-  const built = await app.source.prebuild({ batch: 7 });
+  const handed: string[] = [];
+  const built = await app.source.prebuild({
+    batch: 7,
+    onFile: (name, f) => {
+      assert.equal(f.validity?.generation, store.generation(), name);
+      handed.push(name);
+    },
+  });
   assert.equal(built, 4 + 20);
+  assert.equal(handed.length, 3 + 20, 'every file that exists (no CTL outside mixed mode) goes to onFile');
+  assert.ok(handed.includes('ITLFile.tlv') && handed.includes('SEP000000000011.cnf.xml.sgn') && !handed.includes('CTLFile.tlv'));
   const hits = app.source.stats.hits;
   const builds = app.source.stats.builds;
   await app.source.open('SEP000000000011.cnf.xml.sgn');

@@ -12,7 +12,8 @@ import { createLogger } from '../../lib/log.js';
 import { notifyReady } from '../../lib/sd-notify.js';
 import { TftpServer } from '../../tftp/server.js';
 import { NativeTftpServer } from '../../tftp/native-server.js';
-import { FolderFileSource, type TftpFileSource } from '../../tftp/file-source.js';
+import { FolderFileSource, type OpenedFile, type TftpFileSource } from '../../tftp/file-source.js';
+import type { ApplianceFileSource } from '../../tftp/appliance-source.js';
 import { fetchFile } from '../../tftp/client.js';
 import { hostPort, waitForSignal } from './daemon-tvs.js';
 
@@ -36,11 +37,12 @@ export const commands: Command[] = [
       if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
       let source: TftpFileSource;
       let closeSource = () => {};
+      let appliance: ApplianceFileSource | undefined;
       if (values.state) {
         // Loaded only when asked for: the folder-only daemon needs no store.
         const { openApplianceSource } = await import('../../tftp/appliance-source.js');
         const opened = openApplianceSource(values.state, values.root ? { staticRoot: values.root } : {});
-        source = opened.source;
+        source = appliance = opened.source;
         closeSource = opened.close;
       } else {
         source = new FolderFileSource(required(values.root, '--root'), { cacheTtlMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) });
@@ -71,6 +73,16 @@ export const commands: Command[] = [
       }
       const where = server.addresses().map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`).join(', ');
       const systemd = notifyReady(`TFTP on ${where}`);
+      if (appliance) {
+        // The trust lists and every known phone's first config built now, not by the first phone of a boot storm
+        // (and handed to the native data plane, which then serves them without asking).
+        const started = Date.now();
+        const publish = server instanceof NativeTftpServer ? (name: string, file: OpenedFile) => void server.publish(name, file) : undefined;
+        appliance.prebuild({ onFile: publish }).then(
+          (files) => logger.info('prebuilt', { files, ms: Date.now() - started }),
+          (err: unknown) => logger.warn('prebuild-failed', { err }),
+        );
+      }
       return waitForSignal(async () => {
         systemd.stopping();
         await server.sync();
