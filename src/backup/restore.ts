@@ -51,7 +51,8 @@ export interface RestoreBackupResult {
   migratedFrom: number | undefined;
 }
 
-const MANAGED = new Set(['sbd.db', 'sbd.db-wal', 'sbd.db-shm', 'sbd.db-journal', 'keys']);
+// sbd.db-generation (the store's published generation, src/store/store.ts) belongs to the replaced store: not carried over.
+const MANAGED = new Set(['sbd.db', 'sbd.db-wal', 'sbd.db-shm', 'sbd.db-journal', 'sbd.db-generation', 'keys']);
 
 function readBackupFile(file: string, max: number): Buffer {
   let size: number;
