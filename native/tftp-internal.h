@@ -1,0 +1,317 @@
+/*
+ * Internals of the native TFTP data plane (tftp-engine.h is the API). One engine = one epoll loop on one thread;
+ * nothing here is global. Files by concern:
+ *   tftp-text.c      UTF-8 string building, printable(), JSON escaping, latin1 wire encoding
+ *   tftp-packet.c    packet decode (same malformed messages as core/packet.ts), ERROR encode, file names, netascii
+ *   tftp-options.c   RFC 2347 negotiation (core/options.ts)
+ *   tftp-transfer.c  the server transfer machine (core/server-transfer.ts)
+ *   tftp-files.c     the file cache and the store's generation file
+ *   tftp-control.c   control frames to and from Node, LOG and STATS JSON
+ *   tftp-config.c    the "key=value" configuration
+ *   tftp-pool.c      transfer sockets (TIDs): create, rest, free queues (server.ts's pool)
+ *   tftp-requests.c  the request path (server.ts onRequest), limits, duplicate RRQs, refusals
+ *   tftp-engine.c    API, request sockets, the loop, the timer sweep
+ */
+#ifndef SBD_TFTP_INTERNAL_H
+#define SBD_TFTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include "tftp-engine.h"
+
+enum { OP_RRQ = 1, OP_WRQ = 2, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
+/* RFC 1350 §5 error codes used by the engine itself (core/errors.ts TftpErrorCode). */
+enum { TE_NOT_DEFINED = 0, TE_ACCESS = 2, TE_ILLEGAL = 4, TE_UNKNOWN_TID = 5, TE_OPTION = 8 };
+
+#define MAX_BINDS 16
+#define REQ_BATCH 64
+#define RECV_MAX 65536
+#define NAME_CAP 1024 /* longest filename the config accepts */
+
+/* ---------- tftp-text.c: a fixed-capacity UTF-8 string builder (truncates, never allocates) ---------- */
+typedef struct {
+  char *p;
+  size_t len, cap;
+} sb;
+void sb_init(sb *s, char *buf, size_t cap);
+void sb_mem(sb *s, const void *p, size_t n);
+void sb_str(sb *s, const char *z);
+void sb_u64(sb *s, uint64_t v);
+void sb_latin1(sb *s, const uint8_t *p, size_t n);
+void sb_printable(sb *s, const uint8_t *name, size_t n);
+void sb_json(sb *s, const char *utf8, size_t n);
+size_t utf8_to_wire(const char *u, size_t n, uint8_t *out, size_t cap);
+void latin1_lower(uint8_t *p, size_t n);
+
+/* ---------- tftp-packet.c ---------- */
+typedef struct {
+  const uint8_t *name, *value;
+  size_t name_len, value_len;
+} tftp_option;
+typedef struct {
+  int opcode;
+  const uint8_t *filename, *mode, *message;
+  size_t filename_len, mode_len, message_len;
+  size_t option_count;
+  uint16_t block, error_code;
+} tftp_packet;
+/* Decodes one datagram (lower-casing mode and option names in place). 0, or -1 with the malformed message in err.
+ * opts (capacity len/3 + 1 suffices) may be NULL to validate options without keeping them. */
+int tftp_decode(uint8_t *buf, size_t len, tftp_packet *p, tftp_option *opts, size_t opts_cap, sb *err);
+int tftp_decode_options(uint8_t *buf, size_t len, size_t at, tftp_option *opts, size_t opts_cap, size_t *count,
+                        sb *err);
+size_t tftp_encode_error(uint8_t *out, size_t cap, uint16_t code, const char *msg, size_t n);
+/* 0 when acceptable, else the tftp code, with *code the stable string and the message in msg (core/filename.ts). */
+int tftp_check_filename(const uint8_t *name, size_t n, size_t max, const char **code, sb *msg);
+size_t tftp_netascii_len(const uint8_t *p, size_t n);
+void tftp_to_netascii(const uint8_t *p, size_t n, uint8_t *out);
+
+/* ---------- tftp-options.c ---------- */
+typedef struct {
+  uint32_t max_blksize, max_windowsize, min_timeout_s, max_timeout_s;
+} tftp_limits;
+typedef struct {
+  uint32_t blksize, windowsize, timeout_s; /* timeout_s 0: none negotiated */
+  uint8_t oack[128];
+  size_t oack_len; /* 0: no OACK, answer with DATA 1 (RFC 2347 §2) */
+} tftp_negotiated;
+int tftp_negotiate(const tftp_option *opts, size_t n, uint64_t file_size, const tftp_limits *l, tftp_negotiated *out,
+                   sb *err);
+
+/* ---------- tftp-files.c ---------- */
+typedef struct file_entry {
+  struct file_entry *hnext, *lprev, *lnext;
+  char *name;
+  size_t name_len;
+  uint8_t *block;       /* allocation holding the bytes (a control frame, adopted) */
+  const uint8_t *bytes; /* the file */
+  uint64_t len;
+  uint8_t *ascii; /* netascii form, made on first use (NULL with ascii_done: same as bytes) */
+  uint64_t ascii_len;
+  int ascii_done;
+  int has_gen;
+  uint64_t generation;
+  int64_t expiry; /* monotonic ms, 0 = none */
+  uint32_t refs;
+  int cached;
+} file_entry;
+typedef struct {
+  file_entry **buckets;
+  size_t nbuckets;
+  file_entry *head, *tail; /* least recently used first */
+  uint64_t count, bytes, max_files, max_bytes;
+  const char *gen_path;
+  int gen_fd;
+  const volatile uint64_t *gen_map;
+} file_cache;
+int files_init(file_cache *fc, uint64_t max_files, uint64_t max_bytes, const char *gen_path);
+void files_destroy(file_cache *fc);
+file_entry *files_lookup(file_cache *fc, const uint8_t *name, size_t n, int64_t now);
+file_entry *files_make(const uint8_t *name, size_t n, uint8_t *block, const uint8_t *bytes, uint64_t len,
+                       uint64_t gen, int has_gen, int64_t expiry);
+void files_insert(file_cache *fc, file_entry *e);
+void files_unref(file_cache *fc, file_entry *e);
+void files_flush(file_cache *fc);
+void files_gen_retry(file_cache *fc);
+/* The bytes a transfer sends: the file, or its netascii form. NULL only when out of memory. */
+const uint8_t *files_data(file_cache *fc, file_entry *e, int netascii, uint64_t *len);
+
+/* ---------- engine state ---------- */
+typedef struct sbd_tftp_engine engine;
+enum { K_REQUEST = 1, K_TSOCK, K_CONTROL, K_DEAD };
+
+typedef struct {
+  uint8_t family; /* 4 or 6: the socket's family; a v4-mapped client on "::" is 6 */
+  uint8_t addr[16];
+  uint16_t port;
+} peer;
+
+typedef struct tsock {
+  int kind; /* first: epoll data points here */
+  int fd;
+  int pool;
+  struct transfer *t;
+  peer last;
+  int64_t rest_until;
+  struct tsock *qnext;
+  int broken, queued;
+} tsock;
+
+typedef struct client_entry {
+  struct client_entry *hnext;
+  uint8_t family, addr[16];
+  uint32_t n;
+} client_entry;
+
+enum { T_FREE = 0, T_PENDING, T_OPENING, T_OACK, T_DATA, T_DONE };
+typedef struct transfer {
+  int state;
+  uint32_t slot, req_id;
+  struct transfer *prev, *next; /* running list (the sweep walks it) */
+  struct transfer *hnext;       /* unacknowledged table */
+  int unacked;
+  int req_sock;
+  client_entry *client;
+  peer p;
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  uint8_t *name;
+  size_t name_len;
+  int netascii;
+  uint8_t *opts; /* pending open: the RRQ's option bytes, decoded again once the file is known */
+  size_t opts_len;
+  file_entry *file;
+  const uint8_t *data;
+  uint64_t len;
+  tsock *tid;
+  /* the machine (tftp-transfer.c) */
+  uint32_t blksize, windowsize, retries, retransmissions;
+  int acknowledged;
+  int64_t rto_ms, deadline;
+  uint64_t block_count, window_start, last_sent;
+  uint8_t oack[128];
+  size_t oack_len;
+} transfer;
+
+typedef struct {
+  char *binds[MAX_BINDS];
+  int nbinds;
+  uint32_t port, max_transfers, max_per_client, max_retries, timeout_ms, min_timeout_s, max_timeout_s, max_blksize,
+      max_windowsize, max_filename_length, max_request_bytes, netascii, recv_buffer_size, timer_resolution_ms,
+      tid_reuse_delay_ms, max_idle_sockets, max_log_lines_per_second, max_pending_opens;
+  uint64_t max_cached_files, max_cache_bytes;
+  char *generation_file;
+} tftp_config;
+int config_parse(tftp_config *c, const char *text, char *err, int errlen);
+void config_free(tftp_config *c);
+
+typedef struct {
+  uint64_t requests, transfers_started, transfers_completed, transfers_failed, retransmissions, busy_drops,
+      duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
+      log_frames_dropped;
+  uint64_t *errors_sent; /* 65536 entries, by TFTP error code */
+} counters;
+
+typedef struct {
+  int kind;
+  int fd;
+  int family; /* 4 or 6 */
+  int pool;
+  struct sockaddr_storage local;
+  socklen_t local_len;
+  char text[80]; /* "family address port" */
+  char addr[INET6_ADDRSTRLEN + 1];
+} request_socket;
+
+typedef struct {
+  int kind;
+  int fd;       /* the engine's end */
+  int node_fd;  /* Node's end (Node owns it once it took it) */
+  uint8_t *in;  /* bytes read, not yet a whole frame */
+  size_t in_len, in_cap;
+  uint8_t *frame; /* a frame larger than `in`, read in place */
+  size_t frame_len, frame_have;
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
+  int out_armed;
+} control;
+
+struct sbd_tftp_engine {
+  tftp_config cfg;
+  tftp_limits limits;
+  counters c;
+  int ep;
+  request_socket req[MAX_BINDS];
+  int nreq;
+  control ctl;
+  int stopping, fatal;
+  int64_t now, last_sweep;
+  /* transfers */
+  transfer *slots;
+  transfer *free_slots; /* via next */
+  transfer *running;    /* running list head */
+  uint32_t active, pending, slot_bits, next_seq;
+  uint8_t *names; /* slot i's file name at names + i * name_cap */
+  size_t name_cap;
+  transfer **unacked;
+  size_t unacked_mask;
+  client_entry **clients;
+  size_t clients_mask;
+  client_entry *client_pool, *free_clients;
+  /* transfer sockets */
+  tsock **free_q_head, **free_q_tail; /* per pool */
+  int npools;
+  tsock *rest_head, *rest_tail;
+  tsock *graveyard; /* discarded this loop turn; freed after the event batch */
+  uint32_t idle, tsocks;
+  /* files */
+  file_cache files;
+  /* logs */
+  int64_t log_window_start;
+  uint64_t log_window_count;
+  /* scratch, preallocated */
+  uint8_t *req_bufs;
+  struct mmsghdr *rmm;
+  struct iovec *riov;
+  struct sockaddr_storage *rsa;
+  uint8_t *rx;
+  tftp_option *opts;
+  size_t opts_cap;
+  uint8_t *tx;
+  struct mmsghdr *mm;
+  struct iovec *iov;
+  uint8_t (*hdr)[4];
+  uint32_t mm_cap;
+};
+
+/* tftp-engine.c */
+int64_t mono_ms(void);
+void peer_text(const peer *p, char *buf, size_t cap);
+void count_error(engine *e, uint16_t code);
+void send_error_to(engine *e, int fd, const struct sockaddr *sa, socklen_t salen, uint16_t code, const char *msg,
+                   size_t n);
+
+/* tftp-transfer.c */
+void transfer_begin(engine *e, transfer *t, const tftp_negotiated *n);
+void transfer_receive(engine *e, transfer *t, uint8_t *buf, size_t len);
+void transfer_timeout(engine *e, transfer *t);
+
+/* tftp-requests.c */
+int requests_init(engine *e);
+void requests_destroy(engine *e);
+void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, const struct sockaddr_storage *sa,
+                      socklen_t salen);
+void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n);
+void transfer_release(engine *e, transfer *t);
+void transfer_forget_request(engine *e, transfer *t);
+void requests_on_file(engine *e, uint32_t req, file_entry *f);
+void requests_on_refuse(engine *e, uint32_t req, uint16_t tftp_code, const char *code, size_t code_len,
+                        const char *msg, size_t msg_len);
+void requests_release_all(engine *e);
+void log_limited(engine *e, const char *event, const char *fields, size_t n);
+void json_client(sb *s, const peer *p);
+
+/* tftp-pool.c */
+int pool_init(engine *e);
+tsock *pool_take(engine *e, int req_sock, const char **err_call, int *err_no);
+void pool_put_back(engine *e, tsock *s);
+void pool_discard(engine *e, tsock *s);
+void pool_sweep(engine *e);
+void pool_datagram(engine *e, tsock *s);
+void pool_close_all(engine *e);
+void pool_bury(engine *e);
+void pool_socket_error(engine *e, tsock *s, const char *call, int err);
+void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap);
+
+/* tftp-control.c */
+int control_init(engine *e);
+void control_destroy(engine *e);
+int control_readable(engine *e); /* 0 ok, 1 EOF or STOP, -1 fatal */
+void control_send(engine *e, uint8_t type, const void *body, size_t n, int droppable);
+void control_send_log(engine *e, const char *level, const char *event, const char *fields, size_t n);
+void control_send_open(engine *e, const transfer *t);
+int control_flush(engine *e);
+
+#endif

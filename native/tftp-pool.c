@@ -1,0 +1,231 @@
+/*
+ * Transfer sockets (each running transfer's TID, RFC 1350 §4), pooled exactly like server.ts: when a transfer ends
+ * its socket rests tid_reuse_delay_ms (late packets from the peer it served are dropped quietly, anyone else gets
+ * error 5), then joins the back of its pool's free queue (pool = family + local address of the request socket);
+ * a new transfer takes the front one, so a port returns to service as late as possible. At most max_idle_sockets
+ * are free; more are closed; max_idle_sockets 0 closes each socket when its transfer ends. A socket binds the local
+ * address of the request socket the RRQ came in on, port 0. Each socket is registered with epoll once, for life.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include "tftp-internal.h"
+
+int pool_init(engine *e) {
+  e->free_q_head = calloc((size_t)e->npools, sizeof *e->free_q_head);
+  e->free_q_tail = calloc((size_t)e->npools, sizeof *e->free_q_tail);
+  return e->free_q_head && e->free_q_tail ? 0 : -1;
+}
+
+/* err as Node's logger writes an errno exception: {"name":"Error","message":"<call> <CODE>","code":"<CODE>"}. */
+void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap) {
+  const char *name = strerrorname_np(err);
+  sb m;
+  sb_init(&m, msg, msg_cap);
+  sb_str(&m, call);
+  sb_str(&m, " ");
+  sb_str(&m, name ? name : "EIO");
+  sb_str(s, "\"err\":{\"name\":\"Error\",\"message\":");
+  sb_json(s, m.p, m.len);
+  sb_str(s, ",\"code\":");
+  sb_json(s, name ? name : "EIO", strlen(name ? name : "EIO"));
+  sb_str(s, "}");
+}
+
+static tsock *create(engine *e, const request_socket *rs, const char **call, int *err) {
+  tsock *s = calloc(1, sizeof *s);
+  if (!s) return *call = "socket", *err = ENOMEM, NULL;
+  s->kind = K_TSOCK;
+  s->pool = rs->pool;
+  int af = rs->family == 4 ? AF_INET : AF_INET6;
+  s->fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->fd < 0) {
+    *call = "socket";
+    *err = errno;
+    free(s);
+    return NULL;
+  }
+  int off = 0;
+  if (af == AF_INET6) setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off); /* "::" is dual-stack */
+  struct sockaddr_storage a = rs->local;
+  if (af == AF_INET) ((struct sockaddr_in *)&a)->sin_port = 0;
+  else ((struct sockaddr_in6 *)&a)->sin6_port = 0;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+  if (bind(s->fd, (struct sockaddr *)&a, rs->local_len) < 0 || epoll_ctl(e->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+    *call = "bind";
+    *err = errno;
+    close(s->fd);
+    free(s);
+    return NULL;
+  }
+  e->tsocks++;
+  return s;
+}
+
+tsock *pool_take(engine *e, int req_sock, const char **call, int *err) {
+  const request_socket *rs = &e->req[req_sock];
+  tsock *s;
+  while ((s = e->free_q_head[rs->pool]) != NULL) {
+    e->free_q_head[rs->pool] = s->qnext;
+    if (!s->qnext) e->free_q_tail[rs->pool] = NULL;
+    s->qnext = NULL;
+    s->queued = 0;
+    e->idle--;
+    if (!s->broken) return s;
+    pool_discard(e, s);
+  }
+  return create(e, rs, call, err);
+}
+
+/* Closed now; the memory waits for the end of the event batch (an event for it may still be in that batch). */
+void pool_discard(engine *e, tsock *s) {
+  if (s->kind == K_DEAD) return;
+  close(s->fd);
+  s->fd = -1;
+  s->kind = K_DEAD;
+  s->broken = 1;
+  e->tsocks--;
+  s->qnext = e->graveyard;
+  e->graveyard = s;
+}
+
+void pool_bury(engine *e) {
+  while (e->graveyard) {
+    tsock *s = e->graveyard;
+    e->graveyard = s->qnext;
+    free(s);
+  }
+}
+
+static void make_free(engine *e, tsock *s) {
+  if (s->broken || e->stopping || e->idle >= e->cfg.max_idle_sockets) {
+    pool_discard(e, s);
+    return;
+  }
+  s->qnext = NULL;
+  s->queued = 1;
+  if (e->free_q_tail[s->pool]) e->free_q_tail[s->pool]->qnext = s;
+  else e->free_q_head[s->pool] = s;
+  e->free_q_tail[s->pool] = s;
+  e->idle++;
+}
+
+/* The socket's transfer ended (s->t still names it): rest, or close when pooling is off, broken or stopping. */
+void pool_put_back(engine *e, tsock *s) {
+  transfer *t = s->t;
+  s->t = NULL;
+  if (e->stopping || s->broken || e->cfg.max_idle_sockets == 0) {
+    pool_discard(e, s);
+    return;
+  }
+  if (!t) {
+    make_free(e, s);
+    return;
+  }
+  s->last = t->p;
+  s->rest_until = e->now + e->cfg.tid_reuse_delay_ms;
+  s->qnext = NULL;
+  s->queued = 1;
+  if (e->rest_tail) e->rest_tail->qnext = s;
+  else e->rest_head = s;
+  e->rest_tail = s;
+}
+
+void pool_sweep(engine *e) {
+  while (e->rest_head && e->rest_head->rest_until <= e->now) {
+    tsock *s = e->rest_head;
+    e->rest_head = s->qnext;
+    if (!e->rest_head) e->rest_tail = NULL;
+    s->queued = 0;
+    make_free(e, s);
+  }
+}
+
+void pool_socket_error(engine *e, tsock *s, const char *call, int err) {
+  char f[512], msg[96];
+  sb fields;
+  sb_init(&fields, f, sizeof f);
+  transfer *t = s->t;
+  if (t) {
+    json_client(&fields, &t->p);
+    sb_str(&fields, ",");
+  }
+  errno_json(&fields, call, err, msg, sizeof msg);
+  log_limited(e, "transfer-socket-error", fields.p, fields.len);
+  s->broken = 1;
+  if (t) {
+    char reason[128];
+    sb r;
+    sb_init(&r, reason, sizeof reason);
+    sb_str(&r, "socket error: ");
+    sb_str(&r, msg);
+    transfer_finish(e, t, 0, r.p, r.len); /* puts the socket back: broken, so closed */
+  } else if (!s->queued) {
+    pool_discard(e, s);
+  }
+}
+
+static void to_peer(const struct sockaddr_storage *sa, peer *p) {
+  if (sa->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+    p->family = 4;
+    memset(p->addr, 0, 16);
+    memcpy(p->addr, &a->sin_addr, 4);
+    p->port = ntohs(a->sin_port);
+  } else {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+    p->family = 6;
+    memcpy(p->addr, &a->sin6_addr, 16);
+    p->port = ntohs(a->sin6_port);
+  }
+}
+
+static int same_peer(const peer *a, const peer *b) {
+  return a->port == b->port && a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+void pool_datagram(engine *e, tsock *s) {
+  struct sockaddr_storage sa;
+  socklen_t salen = sizeof sa;
+  ssize_t n = recvfrom(s->fd, e->rx, RECV_MAX, MSG_DONTWAIT, (struct sockaddr *)&sa, &salen);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNREFUSED)
+      pool_socket_error(e, s, "recv", errno);
+    return;
+  }
+  peer p;
+  to_peer(&sa, &p);
+  transfer *t = s->t;
+  if (!t || !same_peer(&p, &t->p)) {
+    /* Late packets of the transfer that just ended here (a repeated final ACK) are not worth an error. */
+    if (!t && same_peer(&p, &s->last) && e->now < s->rest_until) return;
+    /* RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed. */
+    e->c.unknown_tid++;
+    send_error_to(e, s->fd, (struct sockaddr *)&sa, salen, TE_UNKNOWN_TID, "unknown transfer ID", 19);
+    return;
+  }
+  transfer_receive(e, t, e->rx, (size_t)n);
+  if (t->state != T_FREE && t->unacked && t->acknowledged) transfer_forget_request(e, t);
+}
+
+/* Every socket not held by a transfer (run by the shutdown after every transfer was released). */
+void pool_close_all(engine *e) {
+  for (int i = 0; i < e->npools; i++) {
+    while (e->free_q_head[i]) {
+      tsock *s = e->free_q_head[i];
+      e->free_q_head[i] = s->qnext;
+      pool_discard(e, s);
+    }
+    e->free_q_tail[i] = NULL;
+  }
+  while (e->rest_head) {
+    tsock *s = e->rest_head;
+    e->rest_head = s->qnext;
+    pool_discard(e, s);
+  }
+  e->rest_tail = NULL;
+  e->idle = 0;
+  pool_bury(e);
+}

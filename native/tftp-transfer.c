@@ -1,0 +1,187 @@
+/*
+ * Server side of one read transfer (RFC 1350, RFC 2347 OACK, RFC 7440 windows): core/server-transfer.ts in C.
+ *
+ *   state   event                              action                                     next
+ *   ------  ---------------------------------  -----------------------------------------  ----------
+ *   begin   options acknowledged               send OACK, arm timer                       T_OACK
+ *   begin   no options                         send window from block 1, arm timer        T_DATA
+ *   T_OACK  ACK 0                              send window from block 1, arm timer        T_DATA
+ *   T_DATA  ACK of a block in the window       slide past it; last block? done            T_DATA/done
+ *   T_DATA  ACK of the block before the window ignored: a duplicate (RFC 1123 §4.2.3.1)   T_DATA
+ *   T_DATA  ACK outside [window-1, last sent]  ignored (stale or from a wrapped block)     T_DATA
+ *   any     timer, retries left                resend OACK / the whole window, re-arm     same
+ *   any     timer, no retries left             done(failed, timeout)                      done
+ *   any     ERROR from the client              done(failed)                               done
+ *   any     malformed or other opcode          send ERROR 4, done(failed)                 done
+ *
+ * Only the timer ever retransmits (Sorcerer's Apprentice, RFC 1123 §4.2.3.1). RFC 7440 §4: an ACK inside the window
+ * that is not its last means the client lost what followed; the next window starts right after it. Blocks are
+ * absolute (1..block_count) inside; the wire carries block & 0xffff, so files past 65535 blocks roll over to 0.
+ * DATA packets are never built: each is a 4-byte header and a pointer into the file bytes (sendmmsg iovecs).
+ */
+#include <errno.h>
+#include <string.h>
+#include "tftp-internal.h"
+
+/* A send that fails with a full buffer is a lost packet (the timer resends); other errors end the transfer. */
+static int send_failed(engine *e, transfer *t, int err) {
+  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR) return 0;
+  pool_socket_error(e, t->tid, "send", err);
+  return -1;
+}
+
+static void send_bytes(engine *e, transfer *t, const uint8_t *p, size_t n) {
+  if (!t->tid) return;
+  e->c.bytes_sent += n;
+  if (sendto(t->tid->fd, p, n, MSG_DONTWAIT, (struct sockaddr *)&t->sa, t->salen) < 0) send_failed(e, t, errno);
+}
+
+static void send_window(engine *e, transfer *t, uint64_t from, int retransmit) {
+  uint64_t to = from + t->windowsize - 1;
+  if (to > t->block_count) to = t->block_count;
+  t->window_start = from;
+  t->last_sent = to;
+  t->deadline = e->now + t->rto_ms;
+  if (retransmit) t->retransmissions += (uint32_t)(to - from + 1);
+  for (uint64_t b = from; b <= to && t->tid;) {
+    uint32_t n = 0;
+    for (; b <= to && n < e->mm_cap; b++, n++) {
+      uint64_t off = (b - 1) * t->blksize;
+      uint64_t len = t->len - off < t->blksize ? t->len - off : t->blksize;
+      uint8_t *h = e->hdr[n];
+      h[0] = 0;
+      h[1] = OP_DATA;
+      h[2] = (uint8_t)(b >> 8);
+      h[3] = (uint8_t)b;
+      struct iovec *iov = &e->iov[2 * n];
+      iov[0].iov_base = h;
+      iov[0].iov_len = 4;
+      iov[1].iov_base = (void *)(t->data + off);
+      iov[1].iov_len = (size_t)len;
+      struct msghdr *m = &e->mm[n].msg_hdr;
+      memset(m, 0, sizeof *m);
+      m->msg_name = &t->sa;
+      m->msg_namelen = t->salen;
+      m->msg_iov = iov;
+      m->msg_iovlen = 2;
+      e->c.bytes_sent += 4 + len;
+    }
+    for (uint32_t i = 0; i < n;) {
+      int r = sendmmsg(t->tid->fd, e->mm + i, n - i, MSG_DONTWAIT);
+      if (r < 0) {
+        if (send_failed(e, t, errno) < 0) return;
+        break; /* buffer full: the rest of this window is lost; the timer resends it */
+      }
+      i += (uint32_t)r;
+    }
+  }
+}
+
+void transfer_begin(engine *e, transfer *t, const tftp_negotiated *n) {
+  t->blksize = n->blksize;
+  t->windowsize = n->windowsize;
+  t->rto_ms = n->timeout_s ? (int64_t)n->timeout_s * 1000 : e->cfg.timeout_ms;
+  t->block_count = t->len / t->blksize + 1; /* the last block is shorter than blksize, maybe empty (RFC 1350 §6) */
+  t->window_start = 1;
+  t->last_sent = 0;
+  t->retries = t->retransmissions = 0;
+  t->acknowledged = 0;
+  memcpy(t->oack, n->oack, n->oack_len);
+  t->oack_len = n->oack_len;
+  if (t->oack_len) {
+    t->state = T_OACK;
+    t->deadline = e->now + t->rto_ms;
+    send_bytes(e, t, t->oack, t->oack_len);
+  } else {
+    t->state = T_DATA;
+    send_window(e, t, 1, 0);
+  }
+}
+
+static void abort_transfer(engine *e, transfer *t, uint16_t code, const char *msg, size_t n) {
+  uint8_t pkt[600];
+  size_t len = tftp_encode_error(pkt, sizeof pkt, code, msg, n);
+  t->state = T_DONE;
+  count_error(e, code);
+  send_bytes(e, t, pkt, len);
+  transfer_finish(e, t, 0, msg, n);
+}
+
+static void on_ack(engine *e, transfer *t, uint16_t wire) {
+  if (t->state == T_OACK) {
+    if (wire != 0) return; /* not the ACK of the OACK (RFC 2347 §2): stale */
+    t->acknowledged = 1;
+    t->state = T_DATA;
+    t->retries = 0;
+    send_window(e, t, 1, 0);
+    return;
+  }
+  uint64_t base = t->window_start - 1;
+  uint64_t acked = base + ((wire - base) & 0xffff);
+  if (acked > t->last_sent || acked == base) return; /* unknown or duplicate: never resend (SAS) */
+  t->acknowledged = 1;
+  if (acked == t->block_count) {
+    t->state = T_DONE;
+    transfer_finish(e, t, 1, "complete", 8);
+    return;
+  }
+  t->retries = 0;
+  /* RFC 7440 §4: blocks after `acked` already sent were lost; sending them again is a retransmission. */
+  uint64_t resent = t->last_sent - acked;
+  send_window(e, t, acked + 1, 0);
+  t->retransmissions += (uint32_t)(resent < t->windowsize ? resent : t->windowsize);
+}
+
+void transfer_receive(engine *e, transfer *t, uint8_t *buf, size_t len) {
+  if (t->state != T_OACK && t->state != T_DATA) return;
+  tftp_packet p;
+  char msg[512];
+  sb err;
+  sb_init(&err, msg, sizeof msg);
+  if (tftp_decode(buf, len, &p, NULL, 0, &err) < 0) {
+    abort_transfer(e, t, TE_ILLEGAL, err.p, err.len);
+    return;
+  }
+  switch (p.opcode) {
+  case OP_ACK:
+    on_ack(e, t, p.block);
+    return;
+  case OP_ERROR: {
+    t->state = T_DONE;
+    sb_str(&err, "client sent error ");
+    sb_u64(&err, p.error_code);
+    sb_str(&err, ": ");
+    sb_latin1(&err, p.message, p.message_len > 100 ? 100 : p.message_len);
+    transfer_finish(e, t, 0, err.p, err.len);
+    return;
+  }
+  default:
+    sb_str(&err, "unexpected opcode ");
+    sb_u64(&err, (uint64_t)p.opcode);
+    sb_str(&err, " during a read transfer");
+    abort_transfer(e, t, TE_ILLEGAL, err.p, err.len);
+  }
+}
+
+void transfer_timeout(engine *e, transfer *t) {
+  if (t->state != T_OACK && t->state != T_DATA) return;
+  if (t->retries >= e->cfg.max_retries) {
+    char msg[64];
+    sb s;
+    sb_init(&s, msg, sizeof msg);
+    sb_str(&s, "timed out after ");
+    sb_u64(&s, t->retries);
+    sb_str(&s, " retransmissions");
+    t->state = T_DONE;
+    transfer_finish(e, t, 0, s.p, s.len);
+    return;
+  }
+  t->retries++;
+  if (t->state == T_OACK) {
+    t->retransmissions++;
+    t->deadline = e->now + t->rto_ms;
+    send_bytes(e, t, t->oack, t->oack_len);
+    return;
+  }
+  send_window(e, t, t->window_start, 1);
+}
