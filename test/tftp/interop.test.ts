@@ -79,8 +79,10 @@ describe('tftp-hpa client', { skip: !has('tftp') && 'tftp-hpa not installed' }, 
     writeFileSync(join(out, 'upload'), 'x');
     cases.push([['put', 'upload', 'upload'], /Error code 2: write requests are refused/]);
     for (const [cmd, re] of cases) {
+      await fx.server.sync(); // the native server's log lines arrive over its control socket, before its counters
       const before = fx.logLines.length;
       const r = await run('tftp', ['-m', 'binary', '127.0.0.1', port, '-c', ...cmd], out);
+      await fx.server.sync();
       assert.match(r.stdout + r.stderr, re);
       const lines = fx.logLines.slice(before).filter((l) => l.event === 'request-refused');
       assert.equal(lines.length, 1, `one log line for ${cmd.join(' ')}`);

@@ -203,9 +203,11 @@ test('bad requests: mode, options, length → the proper error code and one log 
     [Buffer.from([0, 1, 0x61]), 4, /file name is not NUL-terminated/],
   ];
   for (const [bytes, code, re] of cases) {
+    await fx.server.sync(); // the native server's log lines arrive over its control socket, before its counters
     const before = fx.logLines.length;
     peer.send(bytes, port);
     const { packet } = await peer.next();
+    await fx.server.sync();
     assert.ok(packet.opcode === Opcode.ERROR, re.source);
     assert.equal(packet.errorCode, code, packet.message);
     assert.match(packet.message, re);

@@ -1,0 +1,3 @@
+/** test/tftp/server.test.ts again, against sbd-tftpd's native data plane (src/tftp/native-server.ts). */
+process.env.SBD_TFTP_ENGINE = 'native';
+await import('../server.test.js');
