@@ -135,7 +135,8 @@ static void send_stats(engine *e) {
       {"strayPackets", c->stray_packets}, {"logSuppressed", c->log_suppressed}, {"bytesSent", c->bytes_sent},
       {"active", e->active}, {"transferSockets", e->tsocks}, {"idleSockets", e->idle},
       {"cachedFiles", e->files.count}, {"cacheBytes", e->files.bytes}, {"opensForwarded", c->opens_forwarded},
-      {"cacheHits", c->cache_hits}, {"pendingOpens", e->pending}, {"logFramesDropped", c->log_frames_dropped}};
+      {"cacheHits", c->cache_hits}, {"pendingOpens", e->pending}, {"logFramesDropped", c->log_frames_dropped},
+      {"restsCutShort", c->rests_cut_short}};
   sb_str(&s, "{");
   for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
     sb_str(&s, i ? ",\"" : "\"");

@@ -190,7 +190,7 @@ void config_free(tftp_config *c);
 typedef struct {
   uint64_t requests, transfers_started, transfers_completed, transfers_failed, retransmissions, busy_drops,
       duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
-      log_frames_dropped;
+      log_frames_dropped, rests_cut_short;
   uint64_t *errors_sent; /* 65536 entries, by TFTP error code */
 } counters;
 
@@ -246,6 +246,7 @@ struct sbd_tftp_engine {
   tsock *rest_head, *rest_tail;
   tsock *graveyard; /* discarded this loop turn; freed after the event batch */
   uint32_t idle, tsocks;
+  uint64_t max_tsocks; /* transfer sockets open at most (tftp-pool.c) */
   /* files */
   file_cache files;
   /* logs */

@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "tftp-internal.h"
 
 int pool_init(engine *e) {
+  struct rlimit rl;
+  e->max_tsocks = (uint64_t)e->cfg.max_transfers + e->cfg.max_idle_sockets;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 * 3 < e->max_tsocks)
+    e->max_tsocks = rl.rlim_cur / 4 * 3;
   e->free_q_head = calloc((size_t)e->npools, sizeof *e->free_q_head);
   e->free_q_tail = calloc((size_t)e->npools, sizeof *e->free_q_tail);
   return e->free_q_head && e->free_q_tail ? 0 : -1;
@@ -76,7 +81,23 @@ tsock *pool_take(engine *e, int req_sock, const char **call, int *err) {
     if (!s->broken) return s;
     pool_discard(e, s);
   }
-  return create(e, rs, call, err);
+  /* Resting sockets are R x tid_reuse_delay_ms at R transfers a second: past max_tsocks (max_transfers +
+   * max_idle_sockets, and a quarter of RLIMIT_NOFILE kept for Node), or when a socket cannot be made, the rest of
+   * this pool's oldest resting socket ends early instead of the request being dropped. Its last peer's late packets
+   * then meet the new transfer's TID check like anyone else's. Counted as restsCutShort. */
+  if (e->tsocks < e->max_tsocks && (s = create(e, rs, call, err)) != NULL) return s;
+  if (e->tsocks >= e->max_tsocks) *call = "socket", *err = EMFILE;
+  for (tsock **pp = &e->rest_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->qnext) {
+    if ((*pp)->pool != rs->pool) continue;
+    s = *pp;
+    *pp = s->qnext;
+    if (e->rest_tail == s) e->rest_tail = prev;
+    s->qnext = NULL;
+    s->queued = 0;
+    e->c.rests_cut_short++;
+    return s;
+  }
+  return NULL;
 }
 
 /* Closed now; the memory waits for the end of the event batch (an event for it may still be in that batch). */

@@ -66,6 +66,10 @@ static void send_window(engine *e, transfer *t, uint64_t from, int retransmit) {
       m->msg_iovlen = 2;
       e->c.bytes_sent += 4 + len;
     }
+    if (n == 1) { /* lock-step (windowsize 1): plain sendmsg, no mmsghdr vector to copy in */
+      if (sendmsg(t->tid->fd, &e->mm[0].msg_hdr, MSG_DONTWAIT) < 0 && send_failed(e, t, errno) < 0) return;
+      continue;
+    }
     for (uint32_t i = 0; i < n;) {
       int r = sendmmsg(t->tid->fd, e->mm + i, n - i, MSG_DONTWAIT);
       if (r < 0) {
