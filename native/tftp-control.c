@@ -136,7 +136,7 @@ static void send_stats(engine *e) {
       {"active", e->active}, {"transferSockets", e->tsocks}, {"idleSockets", e->idle},
       {"cachedFiles", e->files.count}, {"cacheBytes", e->files.bytes}, {"opensForwarded", c->opens_forwarded},
       {"cacheHits", c->cache_hits}, {"pendingOpens", e->pending}, {"logFramesDropped", c->log_frames_dropped},
-      {"restsCutShort", c->rests_cut_short}};
+      {"restsCutShort", c->rests_cut_short}, {"opensCoalesced", c->opens_coalesced}};
   sb_str(&s, "{");
   for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
     sb_str(&s, i ? ",\"" : "\"");
@@ -206,7 +206,7 @@ static int dispatch(engine *e, uint8_t *p, size_t n, uint8_t *owned) {
     if (owned) e->ctl.frame = NULL; /* adopted */
     f->refs++; /* held while it is inserted and handed to the request */
     if (flags & 1) files_insert(&e->files, f);
-    if (req) requests_on_file(e, req, f);
+    if (req) requests_on_file(e, req, f, flags & 1);
     files_unref(&e->files, f);
     return 0;
   }

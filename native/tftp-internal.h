@@ -10,6 +10,7 @@
  *   tftp-config.c    the "key=value" configuration
  *   tftp-pool.c      transfer sockets (TIDs): create, rest, free queues (server.ts's pool)
  *   tftp-requests.c  the request path (server.ts onRequest), limits, duplicate RRQs, refusals
+ *   tftp-opens.c     pending opens: OPEN to Node, one per name at a time, FILE/REFUSE answers
  *   tftp-engine.c    API, request sockets, the loop, the timer sweep
  */
 #ifndef SBD_TFTP_INTERNAL_H
@@ -166,6 +167,9 @@ typedef struct transfer {
   const uint8_t *data;
   uint64_t len;
   tsock *tid;
+  /* a pending open (tftp-opens.c): the leader sent OPEN; followers of the same name wait on its answer */
+  struct transfer *leader, *waiters, *wnext, *onext;
+  int listed;
   /* the machine (tftp-transfer.c) */
   uint32_t blksize, windowsize, retries, retransmissions;
   int acknowledged;
@@ -190,7 +194,7 @@ void config_free(tftp_config *c);
 typedef struct {
   uint64_t requests, transfers_started, transfers_completed, transfers_failed, retransmissions, busy_drops,
       duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
-      log_frames_dropped, rests_cut_short;
+      log_frames_dropped, rests_cut_short, opens_coalesced;
   uint64_t *errors_sent; /* 65536 entries, by TFTP error code */
 } counters;
 
@@ -237,6 +241,7 @@ struct sbd_tftp_engine {
   size_t name_cap;
   transfer **unacked;
   size_t unacked_mask;
+  transfer **opening; /* leaders by file name */
   client_entry **clients;
   size_t clients_mask;
   client_entry *client_pool, *free_clients;
@@ -287,7 +292,17 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
 void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n);
 void transfer_release(engine *e, transfer *t);
 void transfer_forget_request(engine *e, transfer *t);
-void requests_on_file(engine *e, uint32_t req, file_entry *f);
+void request_opened(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts);
+void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason);
+void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
+                    const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
+                    const uint8_t *name, size_t name_len);
+
+/* tftp-opens.c */
+int opens_has_leader(engine *e, const uint8_t *name, size_t n);
+void opens_forward(engine *e, transfer *t, const uint8_t *opts, size_t opts_len);
+void opens_release(engine *e, transfer *t);
+void requests_on_file(engine *e, uint32_t req, file_entry *f, int cacheable);
 void requests_on_refuse(engine *e, uint32_t req, uint16_t tftp_code, const char *code, size_t code_len,
                         const char *msg, size_t msg_len);
 void requests_release_all(engine *e);

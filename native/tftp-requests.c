@@ -31,9 +31,10 @@ int requests_init(engine *e) {
   size_t buckets = 1024;
   while (buckets < 2 * (size_t)max) buckets <<= 1;
   e->unacked = calloc(buckets, sizeof *e->unacked);
+  e->opening = calloc(buckets, sizeof *e->opening);
   e->clients = calloc(buckets, sizeof *e->clients);
   e->unacked_mask = e->clients_mask = buckets - 1;
-  if (!e->slots || !e->names || !e->client_pool || !e->unacked || !e->clients) return -1;
+  if (!e->slots || !e->names || !e->client_pool || !e->unacked || !e->opening || !e->clients) return -1;
   for (uint32_t i = max; i-- > 0;) {
     e->slots[i].slot = i;
     e->slots[i].name = e->names + (size_t)i * e->name_cap;
@@ -52,6 +53,7 @@ void requests_destroy(engine *e) {
   free(e->names);
   free(e->client_pool);
   free(e->unacked);
+  free(e->opening);
   free(e->clients);
 }
 
@@ -98,7 +100,7 @@ static void fields_client_name(sb *s, const peer *p, const uint8_t *name, size_t
 }
 
 /* Answer a request with an error from the request socket, and write its one log line. */
-static void refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
+void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
                    const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
                    const uint8_t *name, size_t name_len) {
   send_error_to(e, rs->fd, (const struct sockaddr *)sa, salen, tftp_code, msg, n);
@@ -118,10 +120,10 @@ static void refuse(engine *e, const request_socket *rs, const struct sockaddr_st
 static void refuse_z(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
                      const peer *p, uint16_t tftp_code, const char *code, const sb *msg, const uint8_t *name,
                      size_t name_len) {
-  refuse(e, rs, sa, salen, p, tftp_code, code, strlen(code), msg->p, msg->len, name, name_len);
+  request_refuse(e, rs, sa, salen, p, tftp_code, code, strlen(code), msg->p, msg->len, name, name_len);
 }
 
-static void dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason) {
+void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason) {
   char f[1024];
   sb s;
   sb_init(&s, f, sizeof f);
@@ -156,7 +158,7 @@ void transfer_forget_request(engine *e, transfer *t) {
 
 void transfer_release(engine *e, transfer *t) {
   if (t->state == T_FREE) return;
-  if (t->state == T_PENDING) e->pending--;
+  if (t->state == T_PENDING) opens_release(e, t);
   t->state = T_FREE;
   if (t->prev) t->prev->next = t->next;
   else e->running = t->next;
@@ -200,7 +202,7 @@ void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t 
 }
 
 /* The file is known: netascii, negotiation (errors refuse the request, as openFailed does), a TID, the start. */
-static void opened(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts) {
+void request_opened(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts) {
   const request_socket *rs = &e->req[t->req_sock];
   char m[512];
   sb msg;
@@ -303,12 +305,12 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   client_entry **cp = client_find(e, &p);
   uint32_t n = *cp ? (*cp)->n : 0;
   if (e->active >= e->cfg.max_transfers || n >= e->cfg.max_per_client) {
-    dropped(e, &p, pk.filename, pk.filename_len, n >= e->cfg.max_per_client ? "maxTransfersPerClient" : "maxTransfers");
+    request_dropped(e, &p, pk.filename, pk.filename_len, n >= e->cfg.max_per_client ? "maxTransfersPerClient" : "maxTransfers");
     return;
   }
   file_entry *f = files_lookup(&e->files, pk.filename, pk.filename_len, e->now);
-  if (!f && e->pending >= e->cfg.max_pending_opens) {
-    dropped(e, &p, pk.filename, pk.filename_len, "maxPendingOpens");
+  if (!f && e->pending >= e->cfg.max_pending_opens && !opens_has_leader(e, pk.filename, pk.filename_len)) {
+    request_dropped(e, &p, pk.filename, pk.filename_len, "maxPendingOpens");
     return;
   }
   transfer *t = e->free_slots;
@@ -347,49 +349,11 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   if (f) {
     e->c.cache_hits++;
     t->state = T_OPENING;
-    opened(e, t, f, e->opts, pk.option_count < e->opts_cap ? pk.option_count : e->opts_cap);
+    request_opened(e, t, f, e->opts, pk.option_count < e->opts_cap ? pk.option_count : e->opts_cap);
     return;
   }
-  e->c.opens_forwarded++;
-  t->state = T_PENDING;
-  e->pending++;
   size_t at = (size_t)(pk.mode + pk.mode_len + 1 - buf);
-  if (at < len) {
-    t->opts = malloc(len - at);
-    if (t->opts) memcpy(t->opts, buf + at, len - at);
-    t->opts_len = t->opts ? len - at : 0;
-  }
-  t->req_id = (++e->next_seq << e->slot_bits) | (slot + 1);
-  control_send_open(e, t);
-}
-
-static transfer *pending_slot(engine *e, uint32_t req) {
-  uint32_t low = req & ((1u << e->slot_bits) - 1);
-  if (low == 0 || low > e->cfg.max_transfers) return NULL;
-  transfer *t = &e->slots[low - 1];
-  return t->state == T_PENDING && t->req_id == req ? t : NULL;
-}
-
-void requests_on_file(engine *e, uint32_t req, file_entry *f) {
-  transfer *t = pending_slot(e, req);
-  if (!t) return;
-  size_t count = 0;
-  char m[256];
-  sb msg;
-  sb_init(&msg, m, sizeof m);
-  if (t->opts) tftp_decode_options(t->opts, t->opts_len, 0, e->opts, e->opts_cap, &count, &msg);
-  e->pending--;
-  t->state = T_OPENING;
-  opened(e, t, f, e->opts, count < e->opts_cap ? count : e->opts_cap);
-}
-
-void requests_on_refuse(engine *e, uint32_t req, uint16_t tftp_code, const char *code, size_t code_len,
-                        const char *msg, size_t msg_len) {
-  transfer *t = pending_slot(e, req);
-  if (!t) return;
-  refuse(e, &e->req[t->req_sock], &t->sa, t->salen, &t->p, tftp_code, code, code_len, msg, msg_len, t->name,
-         t->name_len);
-  transfer_release(e, t);
+  opens_forward(e, t, buf + at, at < len ? len - at : 0);
 }
 
 void requests_release_all(engine *e) {
