@@ -83,7 +83,7 @@ void control_send(engine *e, uint8_t type, const void *body, size_t n, int dropp
 
 /* {"level":..,"event":..,<fields>} with fields a JSON member list (or empty). */
 void control_send_log(engine *e, const char *level, const char *event, const char *fields, size_t n) {
-  char buf[4096];
+  char buf[8192];
   sb s;
   sb_init(&s, buf + 2, sizeof buf - 2);
   sb_str(&s, "{\"level\":\"");

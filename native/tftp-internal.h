@@ -45,6 +45,7 @@ void sb_printable(sb *s, const uint8_t *name, size_t n);
 void sb_json(sb *s, const char *utf8, size_t n);
 size_t utf8_to_wire(const char *u, size_t n, uint8_t *out, size_t cap);
 void latin1_lower(uint8_t *p, size_t n);
+size_t utf8_cut(const char *u, size_t n, size_t max);
 
 /* ---------- tftp-packet.c ---------- */
 typedef struct {

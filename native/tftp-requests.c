@@ -104,16 +104,17 @@ void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_s
                    const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
                    const uint8_t *name, size_t name_len) {
   send_error_to(e, rs->fd, (const struct sockaddr *)sa, salen, tftp_code, msg, n);
-  char f[3072];
+  char f[8192];
   sb s;
   sb_init(&s, f, sizeof f);
   fields_client_name(&s, p, name, name_len);
   sb_str(&s, ",\"tftpCode\":");
   sb_u64(&s, tftp_code);
   sb_str(&s, ",\"code\":");
-  sb_json(&s, code, code_len);
+  /* Node's code and message are bounded for the log line (the fields buffer must hold whole JSON). */
+  sb_json(&s, code, utf8_cut(code, code_len, 64));
   sb_str(&s, ",\"message\":");
-  sb_json(&s, msg, n);
+  sb_json(&s, msg, utf8_cut(msg, n, 512));
   log_limited(e, "request-refused", s.p, s.len);
 }
 

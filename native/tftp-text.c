@@ -138,3 +138,10 @@ void latin1_lower(uint8_t *p, size_t n) {
     if ((c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7)) p[i] = (uint8_t)(c + 0x20);
   }
 }
+
+/* n cut to at most max bytes without splitting a UTF-8 sequence. */
+size_t utf8_cut(const char *u, size_t n, size_t max) {
+  if (n <= max) return n;
+  while (max > 0 && ((uint8_t)u[max] & 0xc0) == 0x80) max--;
+  return max;
+}
