@@ -104,6 +104,7 @@ export class NativeTftpServer {
   #addresses: { address: string; port: number; family: string }[] = [];
   #statsWaiters: (() => void)[] = [];
   #closing = false;
+  #engineStopped = false;
 
   constructor(options: NativeTftpServerOptions) {
     this.#source = options.source;
@@ -169,6 +170,8 @@ export class NativeTftpServer {
     control.on('error', (error) => {
       if (!this.#closing) this.#logger.error('engine-control-error', { err: error });
     });
+    // No answer will come once the stream is gone: nobody waits for counters forever.
+    control.on('close', () => this.#releaseWaiters());
     const worker = new Worker(RUNNER, {
       eval: true,
       workerData: { koffi: createRequire(import.meta.url).resolve('koffi'), lib, engine: String(koffi.address(engine)) },
@@ -181,6 +184,8 @@ export class NativeTftpServer {
       worker.on('exit', () => resolve(rc));
     });
     void this.#stopped.then((rc) => {
+      this.#engineStopped = true;
+      this.#releaseWaiters();
       if (!this.#closing) this.#logger.error('engine-stopped', { rc });
     });
     this.#logger.info('listening', { addresses: this.addresses(), engine: 'native' });
@@ -209,7 +214,7 @@ export class NativeTftpServer {
   /** Fetches the data plane's counters into `counters` and `engineStats`. */
   sync(): Promise<void> {
     const control = this.#control;
-    if (!control || control.destroyed) return Promise.resolve();
+    if (!control || control.destroyed || this.#engineStopped) return Promise.resolve();
     return new Promise((resolve) => {
       this.#statsWaiters.push(resolve);
       control.write(encodeStatsRequest());
@@ -228,6 +233,10 @@ export class NativeTftpServer {
     control?.destroy();
     if (this.#engine) engineApi(nativeEngineLibraryPath()!).free(this.#engine);
     this.#engine = undefined;
+    this.#releaseWaiters();
+  }
+
+  #releaseWaiters(): void {
     for (const w of this.#statsWaiters.splice(0)) w();
   }
 
