@@ -19,8 +19,15 @@
  *   SBD_BENCH_GENERATOR=c|node|c,node load generator (default c); both: each run with each, interleaved, rows
  *                                     labelled server/generator and ratios taken within one generator
  *   SBD_BENCH_CPU_PROF=DIR            V8 CPU profile of the sbd-tftpd process
+ *   SBD_BENCH_FILES=random|appliance  random: 7/10/6 KB random files (default). appliance: a real appliance store
+ *                                     (sbd init, mixed mode, one device per phone) — its CTL, ITL and signed
+ *                                     configs, written to the folder every server serves; adds the server
+ *                                     sbd-appl (sbd-tftpd --state: the store itself, files prebuilt at start)
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { initAppliance } from '../src/cluster/init.js';
+import { openState } from '../src/cluster/state.js';
+import { systemClock } from '../src/lib/clock.js';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,16 +55,34 @@ const optionSets: Record<string, StormConfig['request'] & { label: string }> = {
 };
 
 // The files: shared CTL and ITL, one config per phone (phones ask for SEP<MAC>.cnf.xml.sgn).
+const FILES = process.env.SBD_BENCH_FILES ?? 'random';
+if (FILES !== 'random' && FILES !== 'appliance') throw new Error(`SBD_BENCH_FILES=${FILES}: random or appliance`);
 const root = mkdtempSync(join(tmpdir(), 'sbd-bootstorm-'));
 chmodSync(root, 0o755);
-const ctl = randomBytes(7 * 1024);
-const itl = randomBytes(10 * 1024);
-const cnf = randomBytes(6 * 1024);
 const mac = (i: number) => (0x001122000000 + i).toString(16).toUpperCase().padStart(12, '0');
-writeFileSync(join(root, 'CTLFile.tlv'), ctl);
-writeFileSync(join(root, 'ITLFile.tlv'), itl);
-for (let i = 0; i < MAX_PHONES; i++) writeFileSync(join(root, `SEP${mac(i)}.cnf.xml.sgn`), cnf);
-const files = (i: number): [string, Buffer][] => [['CTLFile.tlv', ctl], ['ITLFile.tlv', itl], [`SEP${mac(i)}.cnf.xml.sgn`, cnf]];
+let stateDir: string | undefined;
+if (FILES === 'random') {
+  writeFileSync(join(root, 'CTLFile.tlv'), randomBytes(7 * 1024));
+  writeFileSync(join(root, 'ITLFile.tlv'), randomBytes(10 * 1024));
+  const cnf = randomBytes(6 * 1024);
+  for (let i = 0; i < MAX_PHONES; i++) writeFileSync(join(root, `SEP${mac(i)}.cnf.xml.sgn`), cnf);
+} else {
+  // A real appliance: sbd init, mixed mode (so a CTL exists), one device per phone. sbd-appl serves the store and
+  // writes what it serves into `root`, which every other server then serves from disk (started after it).
+  stateDir = mkdtempSync(join(tmpdir(), 'sbd-bootstorm-state-'));
+  initAppliance({ dir: stateDir, hostname: 'sbd.example', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
+  const { store } = openState(stateDir);
+  store.transaction(() => {
+    store.setParam('ClusterSecurityMode', 'mixed');
+    for (let i = 0; i < MAX_PHONES; i++) store.addDevice({ name: `SEP${mac(i)}`, model: '8845' });
+  });
+  store.close();
+  if (!SERVERS.includes('sbd-appl')) SERVERS.unshift('sbd-appl');
+  SERVERS.sort((a, b) => Number(b === 'sbd-appl') - Number(a === 'sbd-appl'));
+}
+const cache = new Map<string, Buffer>();
+const read = (name: string): Buffer => cache.get(name) ?? cache.set(name, readFileSync(join(root, name))).get(name)!;
+const files = (i: number): [string, Buffer][] => ['CTLFile.tlv', 'ITLFile.tlv', `SEP${mac(i)}.cnf.xml.sgn`].map((n) => [n, read(n)]);
 
 /** One storm with the chosen generator; both read the same files and verify every byte. */
 function storm(generator: 'c' | 'node', c: Omit<StormConfig, 'files'>): Promise<StormResult> {
@@ -91,6 +116,8 @@ async function startPeer(name: string): Promise<Peer | string> {
       return startSbd(root, ADDRESS, 'native');
     case 'sbd-node':
       return startSbd(root, ADDRESS, 'node');
+    case 'sbd-appl':
+      return stateDir ? startSbd(root, ADDRESS, 'native', { state: stateDir }) : 'needs SBD_BENCH_FILES=appliance';
     case 'dnsmasq':
       return startDnsmasq(root, ADDRESS, 16384);
     case 'atftpd':
@@ -114,8 +141,6 @@ function printRow(r: Row, single = false): void {
   );
 }
 
-console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (7 KB CTL, 10 KB ITL, 6 KB config), ${IN_FLIGHT} in flight when paced; generator ${GENERATORS.map((g) => genName[g]).join(' and ')}; files in ${root}`);
-console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
 
 // Every server runs for the whole bench and the runs interleave (each configuration on every server in turn,
 // SBD_BENCH_REPEAT times, median kept), so a change in the machine's background load hits all servers alike.
@@ -133,6 +158,10 @@ try {
     notes.push(`${peer.name}: ${peer.note}`);
     peers.push(peer);
   }
+  // After the servers start: in appliance mode sbd-appl has just written the files.
+  const sizes = FILES === 'random' ? '7 KB CTL, 10 KB ITL, 6 KB config' : `appliance files: CTL ${read('CTLFile.tlv').length} B, ITL ${read('ITLFile.tlv').length} B, config ${read(`SEP${mac(0)}.cnf.xml.sgn`).length} B`;
+  console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (${sizes}), ${IN_FLIGHT} in flight when paced; generator ${GENERATORS.map((g) => genName[g]).join(' and ')}; files in ${root}`);
+  console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
   for (const phones of PHONES) {
     for (const shape of SHAPES) {
       for (const key of OPTIONS) {
@@ -177,14 +206,18 @@ try {
 } finally {
   for (const peer of peers) await peer.stop();
   rmSync(root, { recursive: true, force: true });
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
 // Ratios: sbd-tftpd's files/s over each peer's, same phones, shape and options.
-console.log('\nsbd-tftpd files/s ÷ peer files/s (same phones, shape, options):');
-for (const r of rows.filter((x) => x.server !== 'sbd-tftpd')) {
-  const ours = rows.find((x) => x.server === 'sbd-tftpd' && x.generator === r.generator && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
-  const gen = GENERATORS.length > 1 ? ` (${r.generator})` : '';
-  if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}${gen}`);
+for (const mine of ['sbd-tftpd', 'sbd-appl']) {
+  if (!rows.some((x) => x.server === mine)) continue;
+  console.log(`\n${mine} files/s ÷ peer files/s (same phones, shape, options):`);
+  for (const r of rows.filter((x) => x.server !== mine)) {
+    const ours = rows.find((x) => x.server === mine && x.generator === r.generator && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
+    const gen = GENERATORS.length > 1 ? ` (${r.generator})` : '';
+    if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}${gen}`);
+  }
 }
 console.log('\nnotes:');
 for (const n of notes) console.log(`  ${n}`);

@@ -95,10 +95,10 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** engine 'native': sbd-tftpd as it ships (the C data plane); 'node': the TypeScript server, for comparison. */
-export async function startSbd(root: string, address: string, engine: 'native' | 'node' = 'native'): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
+export async function startSbd(root: string, address: string, engine: 'native' | 'node' = 'native', appliance?: { state: string }): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
   // SBD_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server process there (for finding hot spots).
   const prof = process.env.SBD_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts'), root, address], {
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts'), ...(appliance ? ['--state', appliance.state] : []), root, address], {
     cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_BENCH_SBD_ENGINE: engine },
   });
   let out = '';
@@ -117,8 +117,8 @@ export async function startSbd(root: string, address: string, engine: 'native' |
   const port = Number(/^READY (\d+)$/.exec(ready)?.[1]);
   const stop = stopper(child);
   return {
-    name: engine === 'native' ? 'sbd-tftpd' : 'sbd-node', port, windowsize: true,
-    note: `${engine === 'native' ? 'native data plane' : 'the TypeScript server (src/tftp/server.ts)'}, defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)`,
+    name: appliance ? 'sbd-appl' : engine === 'native' ? 'sbd-tftpd' : 'sbd-node', port, windowsize: true,
+    note: `${appliance ? 'native data plane serving the appliance store (sbd daemon tftp --state: files built, signed and handed to the engine at start)' : engine === 'native' ? 'native data plane, folder source (sbd daemon tftp --root)' : 'the TypeScript server (src/tftp/server.ts), folder source'}, defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)`,
     cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null,
     counters: async () => {
       const line = next();
