@@ -14,13 +14,12 @@
  * The engine's loop runs in a worker thread (a blocking call through koffi there): one thread per server, so
  * several servers in a process never wait for libuv's small thread pool.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { SbdError } from '../lib/errors.js';
+import { findNativeLibrary } from '../lib/native-library.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
 import { TftpError, TftpErrorCode, printable } from './core/errors.js';
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
@@ -54,14 +53,9 @@ interface EngineApi {
 
 let api: EngineApi | undefined;
 
-/** SBD_NATIVE_DIR, else native/build of the checkout (source or dist layout). */
+/** libsbdtftp.so, where `make -C native` put it (src/lib/native-library.ts), or undefined when not built. */
 export function nativeEngineLibraryPath(): string | undefined {
-  const candidates = [
-    process.env.SBD_NATIVE_DIR && `${process.env.SBD_NATIVE_DIR}/libsbdtftp.so`,
-    fileURLToPath(new URL('../../native/build/libsbdtftp.so', import.meta.url)),
-    fileURLToPath(new URL('../../../native/build/libsbdtftp.so', import.meta.url)),
-  ].filter((p): p is string => !!p);
-  return candidates.find((p) => existsSync(p));
+  return findNativeLibrary('libsbdtftp.so').path;
 }
 
 function engineApi(path: string): EngineApi {

@@ -3,10 +3,9 @@
  * links the same libcrypto.so.3 that node:crypto and native/libcrypto.ts use. SBD_NATIVE_DIR overrides where
  * the library is looked for (the image installs it next to the daemons).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { SrtpError } from './errors.js';
+import { findNativeLibrary } from '../../lib/native-library.js';
 
 export interface SrtpNative {
   create: (suite: number, key: Buffer, keyLen: number, salt: Buffer, saltLen: number, mki: Buffer | null, mkiLen: number,
@@ -34,18 +33,13 @@ export interface SrtpNative {
 
 let cached: SrtpNative | undefined;
 
-/** Where the shared library is: SBD_NATIVE_DIR, else native/build of the checkout (source or dist layout). */
+/** Where the shared library is (src/lib/native-library.ts). */
 export function nativeLibraryPath(): string {
-  const candidates = [
-    process.env.SBD_NATIVE_DIR && `${process.env.SBD_NATIVE_DIR}/libsbdsrtp.so`,
-    fileURLToPath(new URL('../../../native/build/libsbdsrtp.so', import.meta.url)),
-    fileURLToPath(new URL('../../../../native/build/libsbdsrtp.so', import.meta.url)),
-  ].filter((p): p is string => !!p);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
+  const { path, candidates } = findNativeLibrary('libsbdsrtp.so');
+  if (!path) {
     throw new SrtpError('ERR_SRTP_NATIVE_MISSING', `native SRTP helper not built (run "make -C native"); looked in ${candidates.join(', ')}`);
   }
-  return found;
+  return path;
 }
 
 /**
