@@ -4,10 +4,15 @@
  *
  * N phones, each fetching its files in order (CTL, ITL, config). Paced: at most K phones in flight, a phone starts
  * when one finishes. Burst: every phone at once. Each phone in flight has a "lane" with its own loopback address
- * 127.1.x.y (per-client-address limits see separate phones); every transfer gets a fresh non-blocking UDP socket
- * on that address, i.e. a new TID (RFC 1350 §4) — a server that sees the next RRQ from the port of a transfer it
- * has not torn down yet may take it for a retransmission. One level-triggered epoll loop drives every socket; no
- * allocation after start-up (one static receive buffer, ACKs built on the stack).
+ * 127.1.x.y (per-client-address limits see separate phones); every transfer gets a socket on that address whose
+ * port no transfer of the last reuse-after-ms used, i.e. a new TID (RFC 1350 §4) — a server that sees the next RRQ
+ * from the port of a transfer it has not torn down yet may take it for a retransmission. A finished transfer's
+ * socket rests in its lane's ring (packets that reach it then are read and dropped; the newest one dallies, below)
+ * and is then reused, as sbd-tftpd reuses its own transfer sockets; the rings are filled before the clock starts.
+ * Creating and closing a socket per transfer (socket, bind, epoll_ctl, close) was 26 % of this generator's CPU in
+ * a long paced storm (perf), CPU the server under test then did not get on a 2-core machine. One level-triggered
+ * epoll loop drives every socket; no allocation after start-up (one static receive buffer, ACKs built on the
+ * stack).
  *
  * Theory of operation (one lane, one file; the client core in src/tftp/core/client-transfer.ts, ported):
  *   state      event                                 action                                        next
@@ -28,9 +33,9 @@
  *
  * Usage: storm --server ADDR --port N --root DIR --files A,B,SEP{MAC}.cnf.xml.sgn [--mac-base HEX] --phones N
  *        [--shape paced|burst] [--in-flight K] [--blksize B] [--tsize] [--windowsize W] [--deadline-ms MS]
- *        [--file-attempts N] [--timeout-ms MS] [--retries N] [--dally-ms MS] [--boot-times]
+ *        [--file-attempts N] [--timeout-ms MS] [--retries N] [--dally-ms MS] [--reuse-after-ms MS] [--boot-times]
  * Prints one JSON line: booted, failed, files, fileErrors (by cause), wallMs, boot p50/p99 ms, retransmissions,
- * genCpuS (getrusage of this process during the run).
+ * socketsOpened (while the clock ran), genCpuS (getrusage of this process during the run).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -67,18 +72,22 @@ typedef struct {
   size_t received;
   const Blob *want;
   uint16_t dallyTid, dallyBlock;
-  double dallyUntil;
+  double dallyUntil, dallyDoneAt;
   uint32_t address;       /* 127.1.x.y, host order */
+  int *ring;              /* resting sockets, oldest first (a circular queue of RING_CAP) */
+  double *ringUntil;      /* when each may carry a transfer again */
+  int ringHead, ringCount;
 } Lane;
+#define RING_CAP 128
 
 /* Options (every bound named, defaults as phones.ts runs them). */
 static struct {
   struct sockaddr_in server;
   const char *root, *files[MAX_FILES];
   int nfiles, phones, burst, inFlight, blksize, tsize, windowsize, fileAttempts, retries, bootTimes;
-  double deadlineMs, timeoutMs, dallyMs;
+  double deadlineMs, timeoutMs, dallyMs, reuseAfterMs;
   unsigned long long macBase;
-} o = {.inFlight = 250, .fileAttempts = 5, .retries = 5, .deadlineMs = 600000, .timeoutMs = 1000, .dallyMs = 1000,
+} o = {.inFlight = 250, .fileAttempts = 5, .retries = 5, .deadlineMs = 600000, .timeoutMs = 1000, .dallyMs = 1000, .reuseAfterMs = 500,
        .macBase = 0x001122000000ULL};
 
 static Lane *lanes;
@@ -87,7 +96,7 @@ static const Blob **want;   /* [phone * nfiles + file] */
 static Blob **distinct;     /* each content once */
 static size_t ndistinct;
 static double *bootMs;
-static long booted, failed, files, fileErrors[E_COUNT], retransmissions, retxRrq, dallyClosedEarly;
+static long booted, failed, files, fileErrors[E_COUNT], retransmissions, retxRrq, dallyClosedEarly, socketsOpened;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint8_t rx[65536 + 8];
 
@@ -194,13 +203,56 @@ static void closeFd(int *fd) {
   openFds--;
 }
 
-/* A fresh socket on the lane's address, port chosen by the kernel: a new TID for each transfer (RFC 1350 §4). */
-static int openSocket(Lane *l) {
+/* A transfer's socket is done with: it rests in the lane's ring until `until` (closed when the ring is full). */
+static void rest(Lane *l, int *fd, double until) {
+  if (*fd < 0) return;
+  if (l->ringCount == RING_CAP) {
+    int *oldest = &l->ring[l->ringHead];
+    closeFd(oldest);
+    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+  }
+  int at = (l->ringHead + l->ringCount++) % RING_CAP;
+  l->ring[at] = *fd, l->ringUntil[at] = until;
+  *fd = -1;
+}
+
+/* Sockets of a finished lane: closed. */
+static void closeRing(Lane *l) {
+  while (l->ringCount > 0) {
+    closeFd(&l->ring[l->ringHead]);
+    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+  }
+}
+
+/* While descriptors run short (a burst of thousands of lanes), resting sockets make room: oldest first. */
+static void makeRoom(Lane *l) {
+  while (openFds >= fdBudget && l->ringCount > 0) {
+    closeFd(&l->ring[l->ringHead]);
+    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+  }
+}
+
+/* A socket on the lane's address whose port no transfer used for dally-ms: the oldest rested one, else a fresh one
+ * (port chosen by the kernel). Either way a new TID (RFC 1350 §4). */
+static int newSocket(Lane *l);
+static int openSocket(Lane *l, double now) {
+  if (l->ringCount > 0 && l->ringUntil[l->ringHead] <= now) {
+    int fd = l->ring[l->ringHead];
+    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+    while (recv(fd, rx, sizeof rx, MSG_DONTWAIT) >= 0) {} /* a late packet of its last transfer, not yet read */
+    return fd;
+  }
+  makeRoom(l);
+  return newSocket(l);
+}
+
+static int newSocket(Lane *l) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket: %s", strerror(errno));
+  socketsOpened++;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(l->address)};
   if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) die("bind 127.1.x.y: %s", strerror(errno));
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(l - lanes)};
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(l - lanes) << 32 | (uint32_t)fd};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl: %s", strerror(errno));
   openFds++;
   return fd;
@@ -221,9 +273,9 @@ static void sendRrq(Lane *l) {
 }
 
 static void startFile(Lane *l, double now) {
-  closeFd(&l->fd);
-  if (l->dallyFd >= 0 && openFds >= fdBudget) dallyClosedEarly++, closeFd(&l->dallyFd);
-  l->fd = openSocket(l);
+  rest(l, &l->fd, now + o.reuseAfterMs);
+  if (l->dallyFd >= 0 && openFds >= fdBudget && l->ringCount == 0) dallyClosedEarly++, closeFd(&l->dallyFd);
+  l->fd = openSocket(l, now);
   l->state = L_REQUESTED;
   l->tid = 0, l->expected = 1, l->inWindow = 0, l->nakSent = 0, l->retries = 0, l->mismatch = 0;
   l->blksize = 512, l->windowsize = 1, l->tsize = -1, l->received = 0;
@@ -241,7 +293,7 @@ static void startPhone(Lane *l, int phone, double now) {
 /* The lane's phone is done (booted or failed): paced lanes take the next phone. */
 static void phoneDone(Lane *l, double now) {
   if (!o.burst && nextPhone < o.phones) startPhone(l, nextPhone++, now);
-  else l->state = L_DONE, active--, closeFd(&l->fd);
+  else l->state = L_DONE, active--, closeFd(&l->fd), closeFd(&l->dallyFd), closeRing(l);
 }
 
 static void fileFailed(Lane *l, int cause, double now, double deadline) {
@@ -253,7 +305,7 @@ static void fileFailed(Lane *l, int cause, double now, double deadline) {
   }
   l->attempt++;
   l->state = L_PAUSE;
-  closeFd(&l->fd);
+  rest(l, &l->fd, now + o.reuseAfterMs);
   l->timerAt = now + 1000 + rand01() * 2000;
 }
 
@@ -269,10 +321,10 @@ static void fileComplete(Lane *l, double now, double deadline) {
   }
   files++;
   /* RFC 1350 §6: keep the socket a while in case our last ACK was lost (one dallying socket per lane). */
-  closeFd(&l->dallyFd);
+  rest(l, &l->dallyFd, l->dallyDoneAt + o.reuseAfterMs);
   if (o.dallyMs > 0) {
     l->dallyFd = l->fd, l->fd = -1;
-    l->dallyTid = l->tid, l->dallyBlock = (uint16_t)(l->expected - 1), l->dallyUntil = now + o.dallyMs;
+    l->dallyTid = l->tid, l->dallyBlock = (uint16_t)(l->expected - 1), l->dallyUntil = now + o.dallyMs, l->dallyDoneAt = now;
   }
   if (++l->file < o.nfiles) {
     l->attempt = 1;
@@ -396,16 +448,16 @@ static void onTimer(Lane *l, double now, double deadline) {
 
 /* One read per ready socket: epoll is level-triggered, so a second datagram comes back in the next round
  * (saves the EAGAIN read; in lock-step TFTP a socket rarely holds two). */
-static void onReadable(Lane *l, double now, double deadline) {
-  int isDally = 0, fd = l->fd;
+static void onReadable(Lane *l, int fd, double now, double deadline) {
+  int isDally = fd == l->dallyFd;
+  if (fd != l->fd && !isDally) { /* a resting socket's late packet: dropped (unless the fd is no longer this lane's) */
+    for (int k = 0; k < l->ringCount; k++)
+      if (l->ring[(l->ringHead + k) % RING_CAP] == fd) { (void)!recv(fd, rx, sizeof rx, MSG_DONTWAIT); break; }
+    return;
+  }
   struct sockaddr_in from;
   socklen_t fl = sizeof from;
-  ssize_t r = fd >= 0 ? recvfrom(fd, rx, sizeof rx, 0, (struct sockaddr *)&from, &fl) : -1;
-  if (r < 0 && l->dallyFd >= 0) { /* the event may be the dallying socket's */
-    fl = sizeof from;
-    r = recvfrom(l->dallyFd, rx, sizeof rx, 0, (struct sockaddr *)&from, &fl);
-    isDally = 1;
-  }
+  ssize_t r = recvfrom(fd, rx, sizeof rx, 0, (struct sockaddr *)&from, &fl);
   if (r < 0) return;
   if (from.sin_addr.s_addr != o.server.sin_addr.s_addr) return; /* not the server: nothing of ours, no answer */
   if (isDally) onDallyPacket(l, rx, (size_t)r, ntohs(from.sin_port));
@@ -434,7 +486,7 @@ static void parseArgs(int argc, char **argv) {
     {"server", 1, 0, 's'}, {"port", 1, 0, 'p'}, {"root", 1, 0, 'r'}, {"files", 1, 0, 'f'}, {"mac-base", 1, 0, 'm'},
     {"phones", 1, 0, 'n'}, {"shape", 1, 0, 'S'}, {"in-flight", 1, 0, 'k'}, {"blksize", 1, 0, 'b'}, {"tsize", 0, 0, 't'},
     {"windowsize", 1, 0, 'w'}, {"deadline-ms", 1, 0, 'd'}, {"file-attempts", 1, 0, 'a'}, {"timeout-ms", 1, 0, 'T'},
-    {"retries", 1, 0, 'R'}, {"dally-ms", 1, 0, 'D'}, {"boot-times", 0, 0, 'B'}, {0, 0, 0, 0}};
+    {"retries", 1, 0, 'R'}, {"dally-ms", 1, 0, 'D'}, {"reuse-after-ms", 1, 0, 'U'}, {"boot-times", 0, 0, 'B'}, {0, 0, 0, 0}};
   int c, port = 69;
   o.server.sin_family = AF_INET;
   o.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -465,6 +517,7 @@ static void parseArgs(int argc, char **argv) {
       case 'T': o.timeoutMs = (double)num(optarg, 1, 255000, "--timeout-ms"); break;
       case 'R': o.retries = (int)num(optarg, 0, 100, "--retries"); break;
       case 'D': o.dallyMs = (double)num(optarg, 0, 60000, "--dally-ms"); break;
+      case 'U': o.reuseAfterMs = (double)num(optarg, 0, 60000, "--reuse-after-ms"); break;
       case 'B': o.bootTimes = 1; break;
       default: die("%s", "unknown option (see the usage at the top of storm.c)");
     }
@@ -477,10 +530,13 @@ int main(int argc, char **argv) {
   parseArgs(argc, argv);
   loadExpected();
   nlanes = o.burst || o.phones < o.inFlight ? o.phones : o.inFlight;
+  /* Descriptors for every lane's ring of resting sockets: raised as far as allowed (root may pass the hard limit). */
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nlanes + 64) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t wantFds = (rlim_t)nlanes * (RING_CAP + 2) + 64;
+  if (wantFds > 262144) wantFds = 262144;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < wantFds) {
+    struct rlimit up = {wantFds, wantFds > rl.rlim_max ? wantFds : rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0) rl.rlim_cur = rl.rlim_max, setrlimit(RLIMIT_NOFILE, &rl);
   }
   fdBudget = (int)(getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024) - 32; /* stdio, epoll, files read */
   if (fdBudget < nlanes) die("%s", "too few file descriptors for one socket per phone in flight (ulimit -n)");
@@ -493,21 +549,34 @@ int main(int argc, char **argv) {
     unsigned n = (unsigned)i + 1; /* 127.1.x.y, as phones.ts */
     lanes[i].address = 0x7f010000u | ((n >> 8) & 255) << 8 | (n & 255);
     lanes[i].fd = lanes[i].dallyFd = -1;
+    lanes[i].ring = malloc(RING_CAP * sizeof *lanes[i].ring);
+    lanes[i].ringUntil = malloc(RING_CAP * sizeof *lanes[i].ringUntil);
+    if (!lanes[i].ring || !lanes[i].ringUntil) die("%s", "out of memory");
   }
   rng ^= (uint64_t)getpid() << 32 ^ (uint64_t)nowMs();
+  /* Before the clock starts, each lane's ring is filled with sockets that may be used at once (as many as the
+   * descriptors allow, up to RING_CAP): what is measured is the server, not this process creating sockets. */
+  int prewarm = (fdBudget - 2 * nlanes) / nlanes;
+  if (prewarm > RING_CAP) prewarm = RING_CAP;
+  for (int k = 0; k < prewarm; k++)
+    for (int i = 0; i < nlanes; i++) {
+      int fd = newSocket(&lanes[i]);
+      rest(&lanes[i], &fd, 0);
+    }
 
+  socketsOpened = 0; /* counted from here: sockets opened while the clock runs */
   double cpu0 = cpuS(), t0 = nowMs(), deadline = t0 + o.deadlineMs, lastSweep = t0;
   active = nlanes;
   for (int i = 0; i < nlanes; i++) startPhone(&lanes[i], nextPhone++, t0);
   while (active > 0) {
     int n = epoll_wait(ep, events, nlanes * 2, 10);
     double now = nowMs();
-    for (int e = 0; e < n; e++) onReadable(&lanes[events[e].data.u64], now, deadline);
+    for (int e = 0; e < n; e++) onReadable(&lanes[events[e].data.u64 >> 32], (int)(uint32_t)events[e].data.u64, now, deadline);
     if (now - lastSweep >= 10) { /* timers at 10 ms resolution (phones.ts: 20 ms) */
       lastSweep = now;
       for (int i = 0; i < nlanes; i++) {
         Lane *l = &lanes[i];
-        if (l->dallyFd >= 0 && l->dallyUntil <= now) closeFd(&l->dallyFd);
+        if (l->dallyFd >= 0 && l->dallyUntil <= now) rest(l, &l->dallyFd, l->dallyDoneAt + o.reuseAfterMs);
         if (l->state != L_DONE && l->timerAt <= now) onTimer(l, now, deadline);
       }
     }
@@ -520,7 +589,7 @@ int main(int argc, char **argv) {
     }
   }
   double wallMs = nowMs() - t0, genCpuS = cpuS() - cpu0;
-  for (int i = 0; i < nlanes; i++) closeFd(&lanes[i].fd), closeFd(&lanes[i].dallyFd);
+  for (int i = 0; i < nlanes; i++) closeFd(&lanes[i].fd), closeFd(&lanes[i].dallyFd), closeRing(&lanes[i]), free(lanes[i].ring), free(lanes[i].ringUntil);
   close(ep);
   qsort(bootMs, (size_t)booted, sizeof *bootMs, cmpDouble);
 
@@ -530,8 +599,8 @@ int main(int argc, char **argv) {
   for (int e = 0; e < E_COUNT; e++) printf("%s\"%s\":%ld", e ? "," : "", E_NAMES[e], fileErrors[e]);
   char p50[32] = "null", p99[32] = "null"; /* no phone booted: no boot time */
   if (booted > 0) snprintf(p50, sizeof p50, "%.1f", percentile(50)), snprintf(p99, sizeof p99, "%.1f", percentile(99));
-  printf("},\"wallMs\":%.1f,\"bootP50Ms\":%s,\"bootP99Ms\":%s,\"retransmissions\":%ld,\"rrqRetransmissions\":%ld,\"dallyClosedEarly\":%ld,\"genCpuS\":%.3f",
-         wallMs, p50, p99, retransmissions, retxRrq, dallyClosedEarly, genCpuS);
+  printf("},\"wallMs\":%.1f,\"bootP50Ms\":%s,\"bootP99Ms\":%s,\"retransmissions\":%ld,\"rrqRetransmissions\":%ld,\"dallyClosedEarly\":%ld,\"socketsOpened\":%ld,\"genCpuS\":%.3f",
+         wallMs, p50, p99, retransmissions, retxRrq, dallyClosedEarly, socketsOpened, genCpuS);
   if (o.bootTimes) {
     printf(",\"bootMs\":[");
     for (long i = 0; i < booted; i++) printf("%s%.1f", i ? "," : "", bootMs[i]);
