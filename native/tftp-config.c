@@ -38,6 +38,9 @@ static const key_spec KEYS[] = {
     U32("max_pending_opens", max_pending_opens, 1, 1u << 20, 4096),
     U64("max_cached_files", max_cached_files, 0, 1u << 24, 65536),
     U64("max_cache_bytes", max_cache_bytes, 0, 1ull << 40, 268435456),
+    U32("folder_ttl_ms", folder_ttl_ms, 0, 3600000, 0),
+    U64("folder_max_file_bytes", folder_max_file_bytes, 0, 1ull << 40, 268435456),
+    U64("folder_read_max_bytes", folder_read_max_bytes, 0, 1ull << 40, 1048576),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -100,6 +103,10 @@ int config_parse(tftp_config *c, const char *text, char *err, int errlen) {
         return config_free(c), fail(err, errlen, "bind is not an IPv4 or IPv6 literal", v, vlen);
       if (c->nbinds >= MAX_BINDS) return config_free(c), fail(err, errlen, "too many bind addresses", v, vlen);
       if (!(c->binds[c->nbinds++] = dup_n(v, vlen))) return config_free(c), fail(err, errlen, "out of memory", v, 0);
+    } else if (klen == 11 && memcmp(line, "folder_root", 11) == 0) {
+      if (vlen == 0) return config_free(c), fail(err, errlen, "bad value for config key", line, llen);
+      free(c->folder_root);
+      if (!(c->folder_root = dup_n(v, vlen))) return config_free(c), fail(err, errlen, "out of memory", v, 0);
     } else if (klen == 15 && memcmp(line, "generation_file", 15) == 0) {
       if (vlen == 0) return config_free(c), fail(err, errlen, "bad value for config key", line, llen);
       free(c->generation_file);
@@ -124,4 +131,6 @@ void config_free(tftp_config *c) {
   c->nbinds = 0;
   free(c->generation_file);
   c->generation_file = NULL;
+  free(c->folder_root);
+  c->folder_root = NULL;
 }

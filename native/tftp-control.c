@@ -136,7 +136,8 @@ static void send_stats(engine *e) {
       {"active", e->active}, {"transferSockets", e->tsocks}, {"idleSockets", e->idle},
       {"cachedFiles", e->files.count}, {"cacheBytes", e->files.bytes}, {"opensForwarded", c->opens_forwarded},
       {"cacheHits", c->cache_hits}, {"pendingOpens", e->pending}, {"logFramesDropped", c->log_frames_dropped},
-      {"restsCutShort", c->rests_cut_short}, {"opensCoalesced", c->opens_coalesced}};
+      {"restsCutShort", c->rests_cut_short}, {"opensCoalesced", c->opens_coalesced},
+      {"folderReads", c->folder_reads}};
   sb_str(&s, "{");
   for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
     sb_str(&s, i ? ",\"" : "\"");

@@ -283,6 +283,7 @@ SBD_TFTP_API void sbd_tftp_engine_free(sbd_tftp_engine *e) {
   control_destroy(e);
   if (e->ep >= 0) close(e->ep);
   files_destroy(&e->files);
+  free(e->folder_real);
   requests_destroy(e);
   free(e->free_q_head);
   free(e->free_q_tail);

@@ -24,7 +24,7 @@
 
 enum { OP_RRQ = 1, OP_WRQ = 2, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
 /* RFC 1350 §5 error codes used by the engine itself (core/errors.ts TftpErrorCode). */
-enum { TE_NOT_DEFINED = 0, TE_ACCESS = 2, TE_ILLEGAL = 4, TE_UNKNOWN_TID = 5, TE_OPTION = 8 };
+enum { TE_NOT_DEFINED = 0, TE_NOT_FOUND = 1, TE_ACCESS = 2, TE_ILLEGAL = 4, TE_UNKNOWN_TID = 5, TE_OPTION = 8 };
 
 #define MAX_BINDS 16
 #define REQ_BATCH 64
@@ -188,6 +188,10 @@ typedef struct {
       tid_reuse_delay_ms, max_idle_sockets, max_log_lines_per_second, max_pending_opens;
   uint64_t max_cached_files, max_cache_bytes;
   char *generation_file;
+  /* a plain folder Node serves (tftp-folder.c); NULL: every miss goes to Node */
+  char *folder_root;
+  uint32_t folder_ttl_ms;
+  uint64_t folder_max_file_bytes, folder_read_max_bytes;
 } tftp_config;
 int config_parse(tftp_config *c, const char *text, char *err, int errlen);
 void config_free(tftp_config *c);
@@ -195,7 +199,7 @@ void config_free(tftp_config *c);
 typedef struct {
   uint64_t requests, transfers_started, transfers_completed, transfers_failed, retransmissions, busy_drops,
       duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
-      log_frames_dropped, rests_cut_short, opens_coalesced;
+      log_frames_dropped, rests_cut_short, opens_coalesced, folder_reads;
   uint64_t *errors_sent; /* 65536 entries, by TFTP error code */
 } counters;
 
@@ -255,6 +259,8 @@ struct sbd_tftp_engine {
   uint64_t max_tsocks; /* transfer sockets open at most (tftp-pool.c) */
   /* files */
   file_cache files;
+  char *folder_real; /* the folder root, resolved on first use */
+  size_t folder_real_len;
   /* logs */
   int64_t log_window_start;
   uint64_t log_window_count;
@@ -298,6 +304,10 @@ void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, co
 void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
                     const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
                     const uint8_t *name, size_t name_len);
+
+/* tftp-folder.c: 1 = *out read (one reference is the caller's), -1 = refused (code, message in msg), 0 = ask Node */
+int folder_open(engine *e, const uint8_t *name, size_t n, file_entry **out, uint16_t *tftp_code, const char **code,
+                sb *msg);
 
 /* tftp-opens.c */
 int opens_has_leader(engine *e, const uint8_t *name, size_t n);

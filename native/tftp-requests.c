@@ -310,6 +310,17 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     return;
   }
   file_entry *f = files_lookup(&e->files, pk.filename, pk.filename_len, e->now);
+  int read_here = 0; /* f read from the folder now (tftp-folder.c): this function holds one reference */
+  if (!f) {
+    uint16_t tcode;
+    const char *code;
+    sb_init(&msg, m, sizeof m);
+    read_here = folder_open(e, pk.filename, pk.filename_len, &f, &tcode, &code, &msg);
+    if (read_here < 0) {
+      refuse_z(e, rs, sa, salen, &p, tcode, code, &msg, pk.filename, pk.filename_len);
+      return;
+    }
+  }
   if (!f && e->pending >= e->cfg.max_pending_opens && !opens_has_leader(e, pk.filename, pk.filename_len)) {
     request_dropped(e, &p, pk.filename, pk.filename_len, "maxPendingOpens");
     return;
@@ -348,9 +359,10 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   }
   (*cp)->n++;
   if (f) {
-    e->c.cache_hits++;
+    if (!read_here) e->c.cache_hits++;
     t->state = T_OPENING;
     request_opened(e, t, f, e->opts, pk.option_count < e->opts_cap ? pk.option_count : e->opts_cap);
+    if (read_here) files_unref(&e->files, f);
     return;
   }
   size_t at = (size_t)(pk.mode + pk.mode_len + 1 - buf);

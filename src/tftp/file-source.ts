@@ -25,6 +25,18 @@ export interface TftpFileSource {
   openCacheable?(name: string, client: TftpClientInfo): Promise<OpenedFile> | OpenedFile;
   /** The file holding the store generation (u64 little-endian) that `generation` validities refer to. */
   readonly generationFile?: string | undefined;
+  /** A plain folder the native data plane may read itself with this source's rules (native/tftp-folder.c), so a
+   *  miss does not wait for Node. */
+  readonly dataPlaneFolder?: DataPlaneFolder | undefined;
+}
+
+export interface DataPlaneFolder {
+  root: string;
+  /** How long bytes read may be served again (the source's cacheTtlMs; 0: read every time). */
+  ttlMs: number;
+  maxFileBytes: number;
+  /** Larger files are left to the source (read asynchronously). */
+  readMaxBytes: number;
 }
 
 export interface CacheValidity {
@@ -85,6 +97,13 @@ export class FolderFileSource implements TftpFileSource {
     this.maxCacheBytes = options.maxCacheBytes ?? 64 * 1024 * 1024;
     this.syncReadMaxBytes = options.syncReadMaxBytes ?? 1024 * 1024;
     this.clock = options.clock ?? systemClock;
+  }
+
+  /** The data plane keeps time by the system clock: with another clock (tests) every miss comes here. */
+  get dataPlaneFolder(): DataPlaneFolder | undefined {
+    const whole = [this.cacheTtlMs, this.maxFileBytes, this.syncReadMaxBytes].every((n) => Number.isSafeInteger(n) && n >= 0);
+    if (this.clock !== systemClock || /[\r\n]/.test(this.root) || !whole || this.cacheTtlMs > 3_600_000) return undefined;
+    return { root: this.root, ttlMs: this.cacheTtlMs, maxFileBytes: this.maxFileBytes, readMaxBytes: this.syncReadMaxBytes };
   }
 
   /** The bytes of `name` (a Buffer when read synchronously, else a Promise); a TftpError is thrown or rejected. */

@@ -127,6 +127,11 @@ export class NativeTftpServer {
     ];
     for (const [k, v] of keys) lines.push(`${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
     if (this.#source.generationFile) lines.push(`generation_file=${this.#source.generationFile}`);
+    const folder = this.#source.dataPlaneFolder;
+    if (folder) {
+      lines.push(`folder_root=${folder.root}`, `folder_ttl_ms=${folder.ttlMs}`, `folder_max_file_bytes=${folder.maxFileBytes}`);
+      lines.push(`folder_read_max_bytes=${folder.readMaxBytes}`);
+    }
     return lines.join('\n') + '\n';
   }
 
