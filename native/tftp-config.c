@@ -32,7 +32,7 @@ static const key_spec KEYS[] = {
     U32("netascii", netascii, 0, 1, 1),
     U32("recv_buffer_size", recv_buffer_size, 0, 1u << 30, 4194304),
     U32("timer_resolution_ms", timer_resolution_ms, 1, 10000, 20),
-    U32("tid_reuse_delay_ms", tid_reuse_delay_ms, 0, 3600000, 1000),
+    U32("tid_reuse_delay_ms", tid_reuse_delay_ms, 0, 3600000, 250),
     U32("max_idle_sockets", max_idle_sockets, 0, 1u << 20, 1024),
     U32("max_log_lines_per_second", max_log_lines_per_second, 0, 1u << 30, 100),
     U32("max_pending_opens", max_pending_opens, 1, 1u << 20, 4096),
