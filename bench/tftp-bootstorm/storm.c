@@ -203,13 +203,19 @@ static void closeFd(int *fd) {
   openFds--;
 }
 
+/* The ring's oldest socket, taken out of it (the ring is not empty). */
+static int ringPop(Lane *l) {
+  int fd = l->ring[l->ringHead];
+  l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+  return fd;
+}
+
 /* A transfer's socket is done with: it rests in the lane's ring until `until` (closed when the ring is full). */
 static void rest(Lane *l, int *fd, double until) {
   if (*fd < 0) return;
   if (l->ringCount == RING_CAP) {
-    int *oldest = &l->ring[l->ringHead];
-    closeFd(oldest);
-    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+    int oldest = ringPop(l);
+    closeFd(&oldest);
   }
   int at = (l->ringHead + l->ringCount++) % RING_CAP;
   l->ring[at] = *fd, l->ringUntil[at] = until;
@@ -219,16 +225,16 @@ static void rest(Lane *l, int *fd, double until) {
 /* Sockets of a finished lane: closed. */
 static void closeRing(Lane *l) {
   while (l->ringCount > 0) {
-    closeFd(&l->ring[l->ringHead]);
-    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+    int fd = ringPop(l);
+    closeFd(&fd);
   }
 }
 
 /* While descriptors run short (a burst of thousands of lanes), resting sockets make room: oldest first. */
 static void makeRoom(Lane *l) {
   while (openFds >= fdBudget && l->ringCount > 0) {
-    closeFd(&l->ring[l->ringHead]);
-    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+    int fd = ringPop(l);
+    closeFd(&fd);
   }
 }
 
@@ -237,8 +243,7 @@ static void makeRoom(Lane *l) {
 static int newSocket(Lane *l);
 static int openSocket(Lane *l, double now) {
   if (l->ringCount > 0 && l->ringUntil[l->ringHead] <= now) {
-    int fd = l->ring[l->ringHead];
-    l->ringHead = (l->ringHead + 1) % RING_CAP, l->ringCount--;
+    int fd = ringPop(l);
     while (recv(fd, rx, sizeof rx, MSG_DONTWAIT) >= 0) {} /* a late packet of its last transfer, not yet read */
     return fd;
   }
