@@ -7,7 +7,8 @@
  * Options: blksize 512 (no options), blksize 1428 + tsize, and + windowsize 8 where the server supports it.
  * Every server runs in its own process; the load generator reports its own CPU time next to the server's, so a
  * run where the generator, not the server, is the limit shows up. The default generator is ./tftp-bootstorm/storm.c
- * (epoll, a fresh socket per transfer, no per-packet allocation; built with cc on first use), its own process;
+ * (epoll, sockets reused after a rest, no per-packet allocation; paced lanes start spread over 10 ms; built with
+ * cc on first use), its own process;
  * the Node one (./tftp-bootstorm/phones.ts, on src/tftp/client.ts, in this process) stays selectable.
  *
  *   SBD_BENCH_PHONES=1000,5000,10000  phone counts (default 1000)
@@ -19,6 +20,7 @@
  *   SBD_BENCH_GENERATOR=c|node|c,node load generator (default c); both: each run with each, interleaved, rows
  *                                     labelled server/generator and ratios taken within one generator
  *   SBD_BENCH_CPU_PROF=DIR            V8 CPU profile of the sbd-tftpd process
+ *   SBD_BENCH_STORM_ARGS='--start-spread-ms 0'   extra storm.c arguments, for experiments (every server alike)
  *   SBD_BENCH_FILES=random|appliance  random: 7/10/6 KB random files (default). appliance: a real appliance store
  *                                     (sbd init, mixed mode, one device per phone) — its CTL, ITL and signed
  *                                     configs, written to the folder every server serves; adds the server

@@ -81,7 +81,9 @@ export async function runStorm(c: StormConfig): Promise<StormResult> {
   if (c.shape === 'burst') await Promise.all(Array.from({ length: c.phones }, (_, i) => phone(i)));
   else {
     let next = 0;
-    const lane = async () => {
+    // Lanes start spread over START_SPREAD_MS, as storm.c's do (started in one instant they stay in lock step).
+    const lane = async (_: unknown, k: number) => {
+      await new Promise((resolve) => setTimeout(resolve, (START_SPREAD_MS * k) / sockets));
       while (next < c.phones) await phone(next++);
     };
     await Promise.all(Array.from({ length: sockets }, lane));
@@ -94,6 +96,9 @@ export async function runStorm(c: StormConfig): Promise<StormResult> {
   await pool.close();
   return result;
 }
+
+/** Paced lanes start spread over this long (storm.c --start-spread-ms, same default). */
+const START_SPREAD_MS = 10;
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -52,6 +52,7 @@ export async function runStormC(c: CStormConfig): Promise<StormResult & { fileEr
   if (c.request.blksize !== undefined) args.push('--blksize', String(c.request.blksize));
   if (c.request.tsize) args.push('--tsize');
   if (c.request.windowsize !== undefined) args.push('--windowsize', String(c.request.windowsize));
+  args.push(...(process.env.SBD_BENCH_STORM_ARGS ?? '').split(' ').filter(Boolean));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -33,7 +33,8 @@
  *
  * Usage: storm --server ADDR --port N --root DIR --files A,B,SEP{MAC}.cnf.xml.sgn [--mac-base HEX] --phones N
  *        [--shape paced|burst] [--in-flight K] [--blksize B] [--tsize] [--windowsize W] [--deadline-ms MS]
- *        [--file-attempts N] [--timeout-ms MS] [--retries N] [--dally-ms MS] [--reuse-after-ms MS] [--boot-times]
+ *        [--file-attempts N] [--timeout-ms MS] [--retries N] [--dally-ms MS] [--reuse-after-ms MS] [--start-spread-ms MS]
+ *        [--boot-times]
  * Prints one JSON line: booted, failed, files, fileErrors (by cause), wallMs, boot p50/p99 ms, retransmissions,
  * socketsOpened (while the clock ran), genCpuS (getrusage of this process during the run).
  */
@@ -85,9 +86,9 @@ static struct {
   struct sockaddr_in server;
   const char *root, *files[MAX_FILES];
   int nfiles, phones, burst, inFlight, blksize, tsize, windowsize, fileAttempts, retries, bootTimes;
-  double deadlineMs, timeoutMs, dallyMs, reuseAfterMs;
+  double deadlineMs, timeoutMs, dallyMs, reuseAfterMs, startSpreadMs;
   unsigned long long macBase;
-} o = {.inFlight = 250, .fileAttempts = 5, .retries = 5, .deadlineMs = 600000, .timeoutMs = 1000, .dallyMs = 1000, .reuseAfterMs = 500,
+} o = {.inFlight = 250, .fileAttempts = 5, .retries = 5, .deadlineMs = 600000, .timeoutMs = 1000, .dallyMs = 1000, .reuseAfterMs = 500, .startSpreadMs = 10,
        .macBase = 0x001122000000ULL};
 
 static Lane *lanes;
@@ -297,8 +298,15 @@ static void startPhone(Lane *l, int phone, double now) {
 
 /* The lane's phone is done (booted or failed): paced lanes take the next phone. */
 static void phoneDone(Lane *l, double now) {
-  if (!o.burst && nextPhone < o.phones) startPhone(l, nextPhone++, now);
-  else l->state = L_DONE, active--, closeFd(&l->fd), closeFd(&l->dallyFd), closeRing(l);
+  if (!o.burst && nextPhone < o.phones) {
+    startPhone(l, nextPhone++, now);
+    return;
+  }
+  l->state = L_DONE, active--;
+  /* Paced: the lane's sockets stay open until the clock stops. Closing its ring here (up to RING_CAP sockets, 250
+   * lanes) cost this process ~100 ms while the last lanes were still booting: the generator, not the server, set
+   * the end of a short storm. Burst: closed now, as descriptors are what the other phones are short of. */
+  if (o.burst) closeFd(&l->fd), closeFd(&l->dallyFd), closeRing(l);
 }
 
 static void fileFailed(Lane *l, int cause, double now, double deadline) {
@@ -491,7 +499,8 @@ static void parseArgs(int argc, char **argv) {
     {"server", 1, 0, 's'}, {"port", 1, 0, 'p'}, {"root", 1, 0, 'r'}, {"files", 1, 0, 'f'}, {"mac-base", 1, 0, 'm'},
     {"phones", 1, 0, 'n'}, {"shape", 1, 0, 'S'}, {"in-flight", 1, 0, 'k'}, {"blksize", 1, 0, 'b'}, {"tsize", 0, 0, 't'},
     {"windowsize", 1, 0, 'w'}, {"deadline-ms", 1, 0, 'd'}, {"file-attempts", 1, 0, 'a'}, {"timeout-ms", 1, 0, 'T'},
-    {"retries", 1, 0, 'R'}, {"dally-ms", 1, 0, 'D'}, {"reuse-after-ms", 1, 0, 'U'}, {"boot-times", 0, 0, 'B'}, {0, 0, 0, 0}};
+    {"retries", 1, 0, 'R'}, {"dally-ms", 1, 0, 'D'}, {"reuse-after-ms", 1, 0, 'U'}, {"boot-times", 0, 0, 'B'}, {"start-spread-ms", 1, 0, 'G'},
+    {0, 0, 0, 0}};
   int c, port = 69;
   o.server.sin_family = AF_INET;
   o.server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -524,6 +533,7 @@ static void parseArgs(int argc, char **argv) {
       case 'D': o.dallyMs = (double)num(optarg, 0, 60000, "--dally-ms"); break;
       case 'U': o.reuseAfterMs = (double)num(optarg, 0, 60000, "--reuse-after-ms"); break;
       case 'B': o.bootTimes = 1; break;
+      case 'G': o.startSpreadMs = (double)num(optarg, 0, 10000, "--start-spread-ms"); break;
       default: die("%s", "unknown option (see the usage at the top of storm.c)");
     }
   }
@@ -572,21 +582,27 @@ int main(int argc, char **argv) {
   socketsOpened = 0; /* counted from here: sockets opened while the clock runs */
   double cpu0 = cpuS(), t0 = nowMs(), deadline = t0 + o.deadlineMs, lastSweep = t0;
   active = nlanes;
-  for (int i = 0; i < nlanes; i++) startPhone(&lanes[i], nextPhone++, t0);
+  /* Paced lanes start spread over start-spread-ms, burst lanes all at once. Started in the same instant, the paced
+   * lanes stayed in lock step (same files, same sizes): every lane waited on the same round trip, generator and
+   * server took turns instead of working at once, and some whole runs went at about half speed. */
+  double spread = o.burst ? 0 : o.startSpreadMs;
+  int started = 0;
   while (active > 0) {
-    int n = epoll_wait(ep, events, nlanes * 2, 10);
+    while (started < nlanes && (spread <= 0 || nowMs() - t0 >= spread * started / nlanes))
+      startPhone(&lanes[started], nextPhone++, nowMs()), started++;
+    int n = epoll_wait(ep, events, nlanes * 2, started < nlanes ? 0 : 10);
     double now = nowMs();
     for (int e = 0; e < n; e++) onReadable(&lanes[events[e].data.u64 >> 32], (int)(uint32_t)events[e].data.u64, now, deadline);
     if (now - lastSweep >= 10) { /* timers at 10 ms resolution (phones.ts: 20 ms) */
       lastSweep = now;
-      for (int i = 0; i < nlanes; i++) {
+      for (int i = 0; i < started; i++) {
         Lane *l = &lanes[i];
         if (l->dallyFd >= 0 && l->dallyUntil <= now) rest(l, &l->dallyFd, l->dallyDoneAt + o.reuseAfterMs);
         if (l->state != L_DONE && l->timerAt <= now) onTimer(l, now, deadline);
       }
     }
     if (now > deadline) { /* every phone still booting counts as failed */
-      for (int i = 0; i < nlanes; i++)
+      for (int i = 0; i < started; i++)
         if (lanes[i].state != L_DONE) failed++, lanes[i].state = L_DONE;
       failed += o.phones - nextPhone;
       nextPhone = o.phones;
