@@ -249,7 +249,11 @@ SBD_TFTP_API int sbd_tftp_engine_run(sbd_tftp_engine *e) {
     for (int i = 0; i < n; i++) {
       int kind = *(int *)evs[i].data.ptr;
       if (kind == K_TSOCK) {
-        pool_datagram(e, evs[i].data.ptr);
+        tsock *s = evs[i].data.ptr;
+        pool_datagram(e, s, s->fd);
+      } else if (kind == K_TWATCH) {
+        tsock *s = ((tsock_watch *)evs[i].data.ptr)->owner;
+        if (s->kind == K_TSOCK) pool_datagram(e, s, s->wfd);
       } else if (kind == K_REQUEST) {
         read_requests(e, evs[i].data.ptr);
       } else if (kind == K_CONTROL) {

@@ -16,6 +16,7 @@
 #ifndef SBD_TFTP_INTERNAL_H
 #define SBD_TFTP_INTERNAL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -122,7 +123,7 @@ const uint8_t *files_data(file_cache *fc, file_entry *e, int netascii, uint64_t 
 
 /* ---------- engine state ---------- */
 typedef struct sbd_tftp_engine engine;
-enum { K_REQUEST = 1, K_TSOCK, K_CONTROL, K_DEAD };
+enum { K_REQUEST = 1, K_TSOCK, K_TWATCH, K_CONTROL, K_DEAD };
 
 typedef struct {
   uint8_t family; /* 4 or 6: the socket's family; a v4-mapped client on "::" is 6 */
@@ -130,9 +131,23 @@ typedef struct {
   uint16_t port;
 } peer;
 
+/* Epoll data of a transfer socket's watcher descriptor (kind K_TWATCH first, like every epoll tag). */
+typedef struct tsock_watch {
+  int kind;
+  struct tsock *owner;
+} tsock_watch;
+
+/*
+ * A transfer socket is two descriptors on one local address and port (SO_REUSEPORT): fd, connected to the peer of
+ * the transfer it serves (or served last), which then gets only that peer's packets and sends without a route
+ * lookup per packet; and wfd, unconnected, which gets everyone else's (answered with error 5, RFC 1350 §4).
+ */
 typedef struct tsock {
   int kind; /* first: epoll data points here */
   int fd;
+  tsock_watch watch;
+  int wfd; /* same address and port, unconnected: everyone else's packets (error 5, RFC 1350 §4) */
+  int connected;
   int pool;
   struct transfer *t;
   peer last;
@@ -326,7 +341,11 @@ tsock *pool_take(engine *e, int req_sock, const char **err_call, int *err_no);
 void pool_put_back(engine *e, tsock *s);
 void pool_discard(engine *e, tsock *s);
 void pool_sweep(engine *e);
-void pool_datagram(engine *e, tsock *s);
+void pool_datagram(engine *e, tsock *s, int fd);
+/* An ICMP error for the connected peer (port or host unreachable), reported once on a later send or receive: the
+ * packet is lost and the transfer's timer decides, as it would on an unconnected socket, which never sees these. */
+static inline int pool_peer_gone(int err) { return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH; }
+void pool_connect(engine *e, tsock *s, const struct sockaddr_storage *sa, socklen_t salen);
 void pool_close_all(engine *e);
 void pool_bury(engine *e);
 void pool_socket_error(engine *e, tsock *s, const char *call, int err);

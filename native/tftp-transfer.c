@@ -25,7 +25,7 @@
 
 /* A send that fails with a full buffer is a lost packet (the timer resends); other errors end the transfer. */
 static int send_failed(engine *e, transfer *t, int err) {
-  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR) return 0;
+  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR || pool_peer_gone(err)) return 0;
   pool_socket_error(e, t->tid, "send", err);
   return -1;
 }
@@ -33,7 +33,8 @@ static int send_failed(engine *e, transfer *t, int err) {
 static void send_bytes(engine *e, transfer *t, const uint8_t *p, size_t n) {
   if (!t->tid) return;
   e->c.bytes_sent += n;
-  if (sendto(t->tid->fd, p, n, MSG_DONTWAIT, (struct sockaddr *)&t->sa, t->salen) < 0) send_failed(e, t, errno);
+  const struct sockaddr *to = t->tid->connected ? NULL : (const struct sockaddr *)&t->sa;
+  if (sendto(t->tid->fd, p, n, MSG_DONTWAIT, to, to ? t->salen : 0) < 0) send_failed(e, t, errno);
 }
 
 static void send_window(engine *e, transfer *t, uint64_t from, int retransmit) {
@@ -60,8 +61,7 @@ static void send_window(engine *e, transfer *t, uint64_t from, int retransmit) {
       iov[1].iov_len = (size_t)len;
       struct msghdr *m = &e->mm[n].msg_hdr;
       memset(m, 0, sizeof *m);
-      m->msg_name = &t->sa;
-      m->msg_namelen = t->salen;
+      if (!t->tid->connected) m->msg_name = &t->sa, m->msg_namelen = t->salen;
       m->msg_iov = iov;
       m->msg_iovlen = 2;
       e->c.bytes_sent += 4 + len;

@@ -130,6 +130,43 @@ test('transfer sockets are pooled: the peer just served is ignored while its por
   }
 });
 
+test('a peer that goes away mid-transfer: retransmissions to the retry bound, a timeout, and the socket serves again', async () => {
+  // The native data plane connects its transfer socket to the peer; a closed peer port then comes back as ICMP port
+  // unreachable (ECONNREFUSED on the next send). That must stay a lost packet, as on an unconnected socket.
+  const own = await startFixture(standardFiles(), { addresses: ['127.0.0.1'], timeoutMs: 50, maxRetries: 3, tidReuseDelayMs: 20 });
+  try {
+    const port = own.server.port;
+    const gone = await rawPeer();
+    gone.send(encodeRequest(Opcode.RRQ, 'f4097.bin', 'octet'), port);
+    const first = await gone.next();
+    assert.equal(first.packet.opcode, Opcode.DATA);
+    gone.socket.close();
+    while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(own.server.counters.transfersFailed, 1);
+    const failed = own.logLines.filter((l) => l.event === 'transfer-failed');
+    assert.deepEqual(failed.map((l) => l.reason), ['timed out after 3 retransmissions']);
+    assert.equal(own.logLines.filter((l) => l.event === 'transfer-socket-error').length, 0);
+    assert.equal(own.server.transferSockets, 1, 'the socket is kept, not closed as broken');
+    // After its rest the same port (same TID socket) serves the next peer to the exact bytes.
+    while ((await own.server.sync(), own.server.idleSockets) < 1) await new Promise((r) => setTimeout(r, 10));
+    const next = await rawPeer();
+    next.send(encodeRequest(Opcode.RRQ, 'f1024.bin', 'octet'), port);
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const p = await next.next();
+      assert.equal(p.port, first.port);
+      if (p.packet.opcode !== Opcode.DATA) assert.fail(JSON.stringify(p.packet));
+      chunks.push(p.packet.data);
+      next.send(encodeAck(p.packet.block), p.port);
+      if (p.packet.data.length < 512) break;
+    }
+    assert.ok(Buffer.concat(chunks).equals(own.files.get('f1024.bin')!));
+    next.socket.close();
+  } finally {
+    await own.close();
+  }
+});
+
 test('maxIdleSockets 0: every transfer socket is closed when its transfer ends', async () => {
   const own = await startFixture(standardFiles(), { addresses: ['127.0.0.1'], maxIdleSockets: 0 });
   try {
