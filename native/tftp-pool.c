@@ -117,9 +117,9 @@ tsock *pool_take(engine *e, int req_sock, const char **call, int *err) {
     pool_discard(e, s);
   }
   /* Resting sockets are R x tid_reuse_delay_ms at R transfers a second: past max_tsocks (max_transfers +
-   * max_idle_sockets, and a quarter of RLIMIT_NOFILE kept for Node), or when a socket cannot be made, the rest of
-   * this pool's oldest resting socket ends early instead of the request being dropped. Its last peer's late packets
-   * then meet the new transfer's TID check like anyone else's. Counted as restsCutShort. */
+   * max_idle_sockets; two descriptors each within three quarters of RLIMIT_NOFILE), or when a socket cannot be
+   * made, the rest of this pool's oldest resting socket ends early instead of the request being dropped. Its last
+   * peer's late packets then meet the new transfer's TID check like anyone else's. Counted as restsCutShort. */
   if (e->tsocks < e->max_tsocks && (s = create(e, rs, call, err)) != NULL) return s;
   if (e->tsocks >= e->max_tsocks) *call = "socket", *err = EMFILE;
   for (tsock **pp = &e->rest_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->qnext) {
