@@ -345,7 +345,7 @@ void pool_datagram(engine *e, tsock *s, int fd);
 /* An ICMP error for the connected peer (port or host unreachable), reported once on a later send or receive: the
  * packet is lost and the transfer's timer decides, as it would on an unconnected socket, which never sees these. */
 static inline int pool_peer_gone(int err) { return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH; }
-void pool_connect(engine *e, tsock *s, const struct sockaddr_storage *sa, socklen_t salen);
+void pool_connect(tsock *s, const struct sockaddr_storage *sa, socklen_t salen);
 void pool_close_all(engine *e);
 void pool_bury(engine *e);
 void pool_socket_error(engine *e, tsock *s, const char *call, int err);

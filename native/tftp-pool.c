@@ -95,8 +95,7 @@ fail:
 }
 
 /* A new transfer's peer: fd is connected to it (a failed connect leaves fd unconnected; sends then name the peer). */
-void pool_connect(engine *e, tsock *s, const struct sockaddr_storage *sa, socklen_t salen) {
-  (void)e;
+void pool_connect(tsock *s, const struct sockaddr_storage *sa, socklen_t salen) {
   s->connected = connect(s->fd, (const struct sockaddr *)sa, salen) == 0;
   if (!s->connected) {
     struct sockaddr unspec = {.sa_family = AF_UNSPEC};

@@ -239,7 +239,7 @@ void request_opened(engine *e, transfer *t, file_entry *f, const tftp_option *op
   }
   t->tid = s;
   s->t = t;
-  pool_connect(e, s, &t->sa, t->salen);
+  pool_connect(s, &t->sa, t->salen);
   e->c.transfers_started++;
   transfer_begin(e, t, &neg);
 }
