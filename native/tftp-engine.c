@@ -26,6 +26,14 @@ void peer_text(const peer *p, char *buf, size_t cap) {
   if (!inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, buf, (socklen_t)cap) && cap) buf[0] = 0;
 }
 
+/* A non-blocking UDP socket; an IPv6 one also takes IPv4 ("::" is dual-stack). */
+int udp_socket(int af) {
+  int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int off = 0;
+  if (fd >= 0 && af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  return fd;
+}
+
 void count_error(engine *e, uint16_t code) { e->c.errors_sent[code]++; }
 
 void send_error_to(engine *e, int fd, const struct sockaddr *sa, socklen_t salen, uint16_t code, const char *msg,
@@ -67,10 +75,9 @@ static int open_request_socket(engine *e, int i, char *err, int errlen) {
     rs->family = 6;
   }
   rs->kind = K_REQUEST;
-  rs->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  rs->fd = udp_socket(ss.ss_family);
   if (rs->fd < 0) return fail(err, errlen, "socket ", errname(errno));
-  int off = 0, sz = (int)e->cfg.recv_buffer_size;
-  if (rs->family == 6) setsockopt(rs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off); /* "::" is dual-stack */
+  int sz = (int)e->cfg.recv_buffer_size;
   if (sz > 0 && setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0)
     setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz); /* capped by net.core.rmem_max */
   if (bind(rs->fd, (struct sockaddr *)&ss, sl) < 0) {

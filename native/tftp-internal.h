@@ -341,6 +341,7 @@ tsock *pool_take(engine *e, int req_sock, const char **err_call, int *err_no);
 void pool_put_back(engine *e, tsock *s);
 void pool_discard(engine *e, tsock *s);
 void pool_sweep(engine *e);
+int udp_socket(int af);
 void pool_datagram(engine *e, tsock *s, int fd);
 /* An ICMP error for the connected peer (port or host unreachable), reported once on a later send or receive: the
  * packet is lost and the transfer's timer decides, as it would on an unconnected socket, which never sees these. */

@@ -48,13 +48,6 @@ void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap) {
   sb_str(s, "}");
 }
 
-static int open_udp(int af) {
-  int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int off = 0;
-  if (fd >= 0 && af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off); /* "::" is dual-stack */
-  return fd;
-}
-
 static tsock *create(engine *e, const request_socket *rs, const char **call, int *err) {
   tsock *s = calloc(1, sizeof *s);
   if (!s) return *call = "socket", *err = ENOMEM, NULL;
@@ -63,8 +56,8 @@ static tsock *create(engine *e, const request_socket *rs, const char **call, int
   s->watch.owner = s;
   s->pool = rs->pool;
   int af = rs->family == 4 ? AF_INET : AF_INET6, on = 1;
-  s->fd = open_udp(af);
-  s->wfd = open_udp(af);
+  s->fd = udp_socket(af);
+  s->wfd = udp_socket(af);
   if (s->fd < 0 || s->wfd < 0) {
     *call = "socket";
     *err = errno;
