@@ -96,7 +96,8 @@ CREATE TABLE devices (
 
 /** Standard profiles, named as CUCM ships them where CUCM has a fixed name. */
 export const SEEDED_SECURITY_PROFILES = [
-  ['Universal Device Template - Model-independent Security Profile', 'non-secure', 0, 'tcp+udp', 0],
+  // Digest on (since schema 6): the profile every phone gets by default must not let a stranger register its line.
+  ['Universal Device Template - Model-independent Security Profile', 'non-secure', 0, 'tcp+udp', 1],
   ['Authenticated Profile', 'authenticated', 0, 'tls', 0],
   ['Encrypted Profile', 'encrypted', 1, 'tls', 0],
 ] as const;
@@ -308,6 +309,18 @@ const v5 = `
 ALTER TABLE sip_trunks ADD COLUMN tls_ca_pem TEXT CHECK (tls_ca_pem IS NULL OR length(CAST(tls_ca_pem AS BLOB)) BETWEEN 1 AND 262144);
 `;
 
+// Secure defaults (issue 16). The default phone profile requires digest: a REGISTER without credentials never
+// binds. Each profile names the digest algorithms it challenges with, in order (MD5 first by default: sipp 3.6,
+// baresip and Cisco phones answer only the first challenge they understand and most understand only MD5).
+// CAPF counts failed authentications per pending operation so a guessed auth string costs the operation.
+const v6 = `
+ALTER TABLE security_profiles ADD COLUMN digest_algorithms TEXT NOT NULL DEFAULT 'MD5'
+  CHECK (digest_algorithms IN ('MD5', 'SHA-256', 'MD5,SHA-256', 'SHA-256,MD5'));
+UPDATE security_profiles SET digest_auth = 1
+  WHERE name = 'Universal Device Template - Model-independent Security Profile';
+ALTER TABLE devices ADD COLUMN capf_auth_failures INTEGER NOT NULL DEFAULT 0 CHECK (capf_auth_failures BETWEEN 0 AND 1000000);
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -364,6 +377,14 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'per-trunk TLS CA bundle (sip_trunks.tls_ca_pem)',
     up(db) {
       db.exec(v5);
+    },
+  },
+  {
+    version: 6,
+    summary: 'secure defaults: digest required by the default phone profile, digest algorithms per profile, CAPF failure counter',
+    up(db, now) {
+      db.exec(v6);
+      db.prepare("UPDATE security_profiles SET updated_at = ? WHERE name = 'Universal Device Template - Model-independent Security Profile'").run(now);
     },
   },
 ];
