@@ -7,7 +7,7 @@
 import { bad } from './errors.js';
 import { canonicalName, displayName, listHeaders } from './header-names.js';
 import { parseNameAddr, type NameAddr } from './name-addr.js';
-import { isWord, readDigits, splitComma } from './syntax.js';
+import { indexOfWs, isDigits, isWord, readDigits, scanWork, splitComma, stripLeadingZeros, trimWsStart } from './syntax.js';
 import { type Uri, type UriOptions } from './uri.js';
 import { parseVia, type Via } from './via.js';
 
@@ -133,9 +133,14 @@ export abstract class SipMessageBase {
 
   cseq(): CSeq {
     return this.cached('cseq', () => {
-      const m = /^([0-9]+)[ \t]+(\S+)$/.exec(this.required('CSeq'));
-      if (!m) throw bad('CSeq is not "number method"');
-      return { seq: readDigits(m[1]!, 'CSeq number', maxCSeq), method: m[2]! };
+      // CSeq = 1*DIGIT LWS Method (§20.16); a linear scan, no regex on the value.
+      const v = this.required('CSeq');
+      const sp = indexOfWs(v);
+      const method = sp < 0 ? '' : trimWsStart(v.slice(sp));
+      if (sp <= 0 || !isDigits(v.slice(0, sp)) || method.length === 0 || indexOfWs(method) >= 0 || hasNonGraphic(method)) {
+        throw bad('CSeq is not "number method"');
+      }
+      return { seq: readDigits(v.slice(0, sp), 'CSeq number', maxCSeq), method };
     });
   }
 
@@ -184,11 +189,23 @@ export abstract class SipMessageBase {
     return this.cached('expires', () => {
       const v = this.get('Expires');
       if (v === undefined) return undefined;
-      if (!/^[0-9]+$/.test(v)) throw bad('Expires is not a number of seconds');
-      const n = Number(v.replace(/^0+(?=\d)/, '').slice(0, 11));
-      return v.replace(/^0+(?=\d)/, '').length > 10 || n > 2 ** 32 - 1 ? 2 ** 32 - 1 : n;
+      if (!isDigits(v)) throw bad('Expires is not a number of seconds');
+      const digits = stripLeadingZeros(v);
+      const n = Number(digits.slice(0, 11));
+      return digits.length > 10 || n > 2 ** 32 - 1 ? 2 ** 32 - 1 : n;
     });
   }
+}
+
+/** Any character JavaScript's `\s` matches (what the old `\S+` pattern excluded from the CSeq method). */
+function hasNonGraphic(s: string): boolean {
+  scanWork.chars += s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff) return true;
+  }
+  return false;
 }
 
 export class SipRequest extends SipMessageBase {

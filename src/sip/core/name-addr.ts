@@ -10,7 +10,7 @@
  * (§20.10): RFC 4475 §3.1.2.11. No whitespace may follow '<' or precede '>' (LAQUOT/RAQUOT): §3.1.2.12.
  */
 import { bad } from './errors.js';
-import { formatParams, isToken, isWsp, quote, readParams, readQuoted, readToken, skipWs, type Params } from './syntax.js';
+import { formatParams, indexOfWs, isToken, isWsp, quote, readParams, readQuoted, readToken, skipWs, trimWsEnd, type Params } from './syntax.js';
 import { formatUri, parseUri, type Uri, type UriOptions } from './uri.js';
 
 export interface NameAddr {
@@ -36,7 +36,7 @@ export function parseNameAddr(value: string, what: string, options: UriOptions =
     const lt = s.indexOf('<');
     if (lt >= 0) {
       // Everything before '<' must be tokens separated by LWS.
-      const words = s.slice(i, lt).split(/[ \t]+/).filter((w) => w.length > 0);
+      const words = splitWs(s.slice(i, lt));
       for (const w of words) if (!isToken(w)) throw bad(`${what}: display name has characters that must be quoted`);
       if (words.length > 0) displayName = words.join(' ');
       i = lt;
@@ -54,15 +54,28 @@ export function parseNameAddr(value: string, what: string, options: UriOptions =
   } else {
     let j = i;
     while (j < s.length && s[j] !== ';') j++;
-    uriText = s.slice(i, j).replace(/[ \t]+$/, '');
-    if (/[?,]/.test(uriText)) throw bad(`${what}: a URI with '?' or ',' must be enclosed in <>`);
-    if (/[ \t]/.test(uriText)) throw bad(`${what}: whitespace inside the URI`);
+    uriText = trimWsEnd(s.slice(i, j));
+    if (uriText.indexOf('?') >= 0 || uriText.indexOf(',') >= 0) throw bad(`${what}: a URI with '?' or ',' must be enclosed in <>`);
+    if (indexOfWs(uriText) >= 0) throw bad(`${what}: whitespace inside the URI`);
     if (uriText.length === 0) throw bad(`${what}: no URI`);
     i = j;
   }
   const uri = parseUri(uriText, options);
   const { params } = readParams(s, i, what);
   return { displayName, uri, params };
+}
+
+/** The words of `*(token LWS)`: split at runs of SP/HT, empty words dropped (a linear scan). */
+function splitWs(s: string): string[] {
+  const words: string[] = [];
+  let i = skipWs(s, 0);
+  while (i < s.length) {
+    const end = indexOfWs(s, i);
+    const stop = end < 0 ? s.length : end;
+    words.push(s.slice(i, stop));
+    i = skipWs(s, stop);
+  }
+  return words;
 }
 
 export function formatNameAddr(na: NameAddr): string {

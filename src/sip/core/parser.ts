@@ -15,7 +15,7 @@
 import { bad, SipParseError } from './errors.js';
 import { canonicalName, displayName, singleHeaders } from './header-names.js';
 import { SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
-import { isToken, trimWs } from './syntax.js';
+import { isDigits, isToken, scanWork, trimWs, trimWsEnd, trimWsStart } from './syntax.js';
 import { defaultMaxUriLength, isSipUri, parseUri } from './uri.js';
 
 export interface ParseOptions {
@@ -72,6 +72,7 @@ export function parseMessage(input: Uint8Array, options: ParseOptions = {}, fram
     throw new SipParseError(400, 'header section is not valid UTF-8', { cause });
   }
   const lines = head.split('\r\n');
+  scanWork.chars += head.length;
   const startLine = lines[0]!;
   const isResponse = startLine.startsWith('SIP/');
   try {
@@ -95,11 +96,15 @@ function parseRest(
   const uriOptions = { maxUriLength: o.maxUriLength };
   let msg: SipMessage;
   if (isResponse) {
-    const m = /^SIP\/2\.0 ([0-9]{3})(?: (.*))?$/.exec(startLine);
-    if (!m) throw bad('status line is not "SIP/2.0 code reason"');
-    const status = Number(m[1]);
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2); a bare "SIP/2.0 200" is tolerated.
+    const code = startLine.slice(8, 11);
+    if (!startLine.startsWith('SIP/2.0 ') || code.length !== 3 || !isDigits(code) || (startLine.length > 11 && startLine[11] !== ' ')) {
+      throw bad('status line is not "SIP/2.0 code reason"');
+    }
+    const status = Number(code);
     if (status < 100 || status > 699) throw bad('status code out of range');
-    msg = new SipResponse(status, m[2] ?? '', headers, Buffer.alloc(0), uriOptions);
+    if (hasControl(startLine)) throw bad('control character in the reason phrase');
+    msg = new SipResponse(status, startLine.slice(12), headers, Buffer.alloc(0), uriOptions);
   } else {
     const parts = startLine.split(' ');
     if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
@@ -108,7 +113,7 @@ function parseRest(
     const [method, uriText, version] = parts as [string, string, string];
     if (!isToken(method)) throw bad('method is not a token');
     if (version !== 'SIP/2.0') {
-      if (/^SIP\/[0-9]+\.[0-9]+$/i.test(version) && version.toUpperCase() !== 'SIP/2.0') {
+      if (isSipVersion(version) && version.toUpperCase() !== 'SIP/2.0') {
         throw new SipParseError(505, `${version} is not supported`);
       }
       if (version.toUpperCase() !== 'SIP/2.0') throw bad('SIP-Version is not valid');
@@ -142,19 +147,19 @@ function parseHeaderLines(lines: string[], o: Required<ParseOptions>): HeaderFie
     if (current === undefined) return;
     const colon = current.indexOf(':');
     if (colon < 0) throw bad('header line without a colon');
-    const name = current.slice(0, colon).replace(/[ \t]+$/, '');
+    const name = trimWsEnd(current.slice(0, colon));
     if (!isToken(name)) throw bad('header name is not a token');
     fields.push({ name, value: trimWs(current.slice(colon + 1)) });
     if (fields.length > o.maxHeaders) throw new SipParseError(513, `more than ${o.maxHeaders} header fields`);
   };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
-    if (/[\r\n]/.test(line)) throw bad('bare CR or LF in the header section');
+    if (line.indexOf('\r') >= 0 || line.indexOf('\n') >= 0) throw bad('bare CR or LF in the header section');
     if (line.length > o.maxHeaderLength) throw new SipParseError(513, `header line longer than ${o.maxHeaderLength} bytes`);
     if (line[0] === ' ' || line[0] === '\t') {
       // §7.3.1: a line starting with whitespace continues the previous field; the fold is one SP.
       if (current === undefined) throw bad('continuation line before the first header');
-      current += ' ' + line.replace(/^[ \t]+/, '');
+      current += ' ' + trimWsStart(line);
       if (current.length > o.maxHeaderLength) {
         throw new SipParseError(513, `header field longer than ${o.maxHeaderLength} bytes`);
       }
@@ -165,6 +170,23 @@ function parseHeaderLines(lines: string[], o: Required<ParseOptions>): HeaderFie
   }
   flush();
   return fields;
+}
+
+/** CR, LF or another control byte but HT (Reason-Phrase, §25.1): it would split a relayed status line. */
+function hasControl(s: string): boolean {
+  scanWork.chars += s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** `SIP/` 1*DIGIT `.` 1*DIGIT, case-insensitive (a version we may answer 505 to). */
+function isSipVersion(v: string): boolean {
+  if (v.length < 7 || v.slice(0, 4).toUpperCase() !== 'SIP/') return false;
+  const dot = v.indexOf('.', 4);
+  return dot > 4 && isDigits(v.slice(4, dot)) && isDigits(v.slice(dot + 1));
 }
 
 const requiredHeaders = ['via', 'from', 'to', 'call-id', 'cseq'];

@@ -18,6 +18,7 @@ export function isTokenChar(c: string): boolean {
 }
 
 export function isToken(s: string): boolean {
+  scanWork.chars += s.length;
   if (s.length === 0) return false;
   for (const c of s) if (!isTokenChar(c)) return false;
   return true;
@@ -25,14 +26,78 @@ export function isToken(s: string): boolean {
 
 /** word (Call-ID): token characters plus ( ) < > : \ " / [ ] ? { } */
 export function isWord(s: string): boolean {
+  scanWork.chars += s.length;
   if (s.length === 0) return false;
   for (const c of s) if (!isAlnum(c) && !TOKEN_EXTRA.has(c) && !WORD_EXTRA.has(c)) return false;
   return true;
 }
 
+/**
+ * Characters the codec's scanners examined: exposed so tests can check that parsing stays linear in the input
+ * (issue 16 row 4: a regex like `/[ \t]+$/` is quadratic in a run of spaces that is not at the end). Every
+ * scanner over message bytes is a plain loop that adds what it looked at; no regex runs on attacker bytes.
+ */
+export const scanWork = { chars: 0 };
+
+function isWspCode(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 /** Strip SP and HT only: String.prototype.trim would also eat U+FEFF and other Unicode spaces. */
 export function trimWs(s: string): string {
-  return s.replace(/^[ \t]+|[ \t]+$/g, '');
+  let a = 0;
+  let b = s.length;
+  while (a < b && isWspCode(s.charCodeAt(a))) a++;
+  while (b > a && isWspCode(s.charCodeAt(b - 1))) b--;
+  scanWork.chars += a + (s.length - b) + 2;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** Strip trailing SP and HT (a linear scan from the end: `/[ \t]+$/` backtracks quadratically). */
+export function trimWsEnd(s: string): string {
+  let b = s.length;
+  while (b > 0 && isWspCode(s.charCodeAt(b - 1))) b--;
+  scanWork.chars += s.length - b + 1;
+  return b === s.length ? s : s.slice(0, b);
+}
+
+/** Strip leading SP and HT. */
+export function trimWsStart(s: string): string {
+  let a = 0;
+  while (a < s.length && isWspCode(s.charCodeAt(a))) a++;
+  scanWork.chars += a + 1;
+  return a === 0 ? s : s.slice(a);
+}
+
+/** True when every character is an ASCII digit (and there is at least one). */
+export function isDigits(s: string): boolean {
+  scanWork.chars += s.length;
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** Index of the first SP or HT at or after `from`, or -1. */
+export function indexOfWs(s: string, from = 0): number {
+  for (let i = from; i < s.length; i++) {
+    if (isWspCode(s.charCodeAt(i))) {
+      scanWork.chars += i - from + 1;
+      return i;
+    }
+  }
+  scanWork.chars += s.length - from;
+  return -1;
+}
+
+/** Leading zeros dropped, one digit kept (`007` → `7`, `000` → `0`). */
+export function stripLeadingZeros(digits: string): string {
+  let a = 0;
+  while (a < digits.length - 1 && digits.charCodeAt(a) === 0x30) a++;
+  scanWork.chars += a + 1;
+  return a === 0 ? digits : digits.slice(a);
 }
 
 export function isWsp(c: string | undefined): boolean {
@@ -40,13 +105,16 @@ export function isWsp(c: string | undefined): boolean {
 }
 
 export function skipWs(s: string, i: number): number {
-  while (i < s.length && isWsp(s[i])) i++;
+  const from = i;
+  while (i < s.length && isWspCode(s.charCodeAt(i))) i++;
+  scanWork.chars += i - from + 1;
   return i;
 }
 
 export function readToken(s: string, i: number): { value: string; end: number } {
   let j = i;
   while (j < s.length && isTokenChar(s[j]!)) j++;
+  scanWork.chars += j - i + 1;
   return { value: s.slice(i, j), end: j };
 }
 
@@ -61,7 +129,10 @@ export function readQuoted(s: string, i: number): { value: string; raw: string; 
   let j = i + 1;
   while (j < s.length) {
     const c = s[j]!;
-    if (c === '"') return { value: out, raw: s.slice(i, j + 1), end: j + 1 };
+    if (c === '"') {
+      scanWork.chars += j - i + 1;
+      return { value: out, raw: s.slice(i, j + 1), end: j + 1 };
+    }
     if (c === '\\') {
       const n = s[j + 1];
       if (n === undefined) break;
@@ -93,6 +164,7 @@ export function splitComma(value: string, what = 'header'): string[] {
   let start = 0;
   let inQuote = false;
   let inAngle = false;
+  scanWork.chars += value.length;
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
     if (inQuote) {
@@ -138,6 +210,7 @@ export function readParams(s: string, i: number, what: string): { params: Params
         const start = i;
         // host values may carry ':' and '[...]' (IPv6 in received/maddr).
         while (i < s.length && (isTokenChar(s[i]!) || s[i] === ':' || s[i] === '[' || s[i] === ']')) i++;
+        scanWork.chars += i - start;
         value = s.slice(start, i);
         if (value.length === 0) throw bad(`parameter ${name.value} in ${what} has an empty value`);
       }
@@ -174,8 +247,8 @@ export function printable(c: string): string {
 
 /** 1*DIGIT as a safe integer, or an error naming the field. Leading zeros are allowed (RFC 4475 §3.1.1.1). */
 export function readDigits(s: string, what: string, max: number): number {
-  if (!/^[0-9]+$/.test(s)) throw bad(`${what} is not a decimal number`);
-  const trimmed = s.replace(/^0+(?=\d)/, '');
+  if (!isDigits(s)) throw bad(`${what} is not a decimal number`);
+  const trimmed = stripLeadingZeros(s);
   if (trimmed.length > 16) throw bad(`${what} is out of range`);
   const n = Number(trimmed);
   if (n > max) throw bad(`${what} is out of range`);

@@ -4,7 +4,7 @@
  * follows §19.1.4.
  */
 import { bad, SipParseError } from './errors.js';
-import { isAlnum, type Params } from './syntax.js';
+import { isAlnum, scanWork, type Params } from './syntax.js';
 
 export interface SipUri {
   scheme: 'sip' | 'sips';
@@ -51,12 +51,13 @@ function isUnreserved(c: string): boolean {
 
 /** Unescape %HH sequences, checking each character against the component's allowed set. */
 function unescape(s: string, allowed: (c: string) => boolean, what: string): string {
+  scanWork.chars += s.length;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === '%') {
       const hex = s.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw bad(`bad %-escape in ${what}`);
+      if (hex.length !== 2 || !isHex(hex.charCodeAt(0)) || !isHex(hex.charCodeAt(1))) throw bad(`bad %-escape in ${what}`);
       out += String.fromCharCode(parseInt(hex, 16));
       i += 2;
     } else if (allowed(c)) out += c;
@@ -79,16 +80,44 @@ const passwordChar = (c: string): boolean => isUnreserved(c) || PASSWORD_EXTRA.h
 const paramChar = (c: string): boolean => isUnreserved(c) || PARAM_UNRESERVED.has(c);
 const headerChar = (c: string): boolean => isUnreserved(c) || HNV_UNRESERVED.has(c);
 
-const schemeRe = /^[A-Za-z][A-Za-z0-9+.-]*$/;
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (§25.1), a linear scan. */
+function isScheme(s: string): boolean {
+  scanWork.chars += s.length;
+  const first = s.charCodeAt(0);
+  if (!((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a))) return false;
+  for (let i = 1; i < s.length; i++) {
+    const c = s[i]!;
+    if (!isAlnum(c) && c !== '+' && c !== '-' && c !== '.') return false;
+  }
+  return true;
+}
+
+/** `[` followed by hex digits, ':' and '.' (at least one ':'), then `]`. */
+function isIpv6Reference(s: string): boolean {
+  scanWork.chars += s.length;
+  if (s.length < 3 || s[0] !== '[' || s[s.length - 1] !== ']') return false;
+  let colon = false;
+  for (let i = 1; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x3a) colon = true;
+    else if (c !== 0x2e && !isHex(c)) return false;
+  }
+  return colon;
+}
 
 /** Parse any URI: sip/sips into components, other schemes as opaque absoluteURI. */
 export function parseUri(text: string, options: UriOptions = {}): Uri {
   const max = options.maxUriLength ?? defaultMaxUriLength;
   if (text.length > max) throw new SipParseError(414, `URI longer than ${max} characters`);
   const colon = text.indexOf(':');
+  scanWork.chars += text.length;
   if (colon <= 0) throw bad('URI has no scheme');
   const scheme = text.slice(0, colon);
-  if (!schemeRe.test(scheme)) throw bad('URI scheme is not valid');
+  if (!isScheme(scheme)) throw bad('URI scheme is not valid');
   const lscheme = scheme.toLowerCase();
   const rest = text.slice(colon + 1);
   if (lscheme === 'sip' || lscheme === 'sips') return parseSipUri(lscheme, rest);
@@ -124,7 +153,7 @@ function parseSipUri(scheme: 'sip' | 'sips', s: string): SipUri {
     const close = s.indexOf(']', i);
     if (close < 0) throw bad('IPv6 reference without ]');
     host = s.slice(i, close + 1);
-    if (!/^\[[0-9A-Fa-f:.]+\]$/.test(host) || !host.includes(':')) throw bad('IPv6 reference is not valid');
+    if (!isIpv6Reference(host)) throw bad('IPv6 reference is not valid');
     i = close + 1;
   } else {
     const start = i;
