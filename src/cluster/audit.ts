@@ -22,6 +22,7 @@ export const AuditAction = {
   userUnlock: 'user-unlock',
   featureSet: 'feature-set',
   autoRegister: 'autoregister',
+  digestReset: 'digest-reset',
 } as const;
 
 export type AuditActionName = (typeof AuditAction)[keyof typeof AuditAction];

@@ -6,6 +6,10 @@
  * - `SEP<MAC>.cnf.xml.enc.sgn`  the encrypted full config, when the profile says so and the phone has a key
  *                               (its LSC's public key, or a manually configured symmetric key);
  * - `XMLDefault.cnf.xml[.sgn]`  the autoregistration default (signed only for models with Security by Default).
+ *
+ * The line's digest password (`<authPassword>`) goes only where a LAN attacker who fetches the file by guessing
+ * the MAC cannot read it: into the `.enc.sgn`, always; into a signed-only `.sgn` only when the administrator set
+ * SipDigestPasswordInSignedConfig (a signature proves origin, it hides nothing); never into the unsigned file.
  */
 import { X509Certificate } from 'node:crypto';
 import { unixSeconds, type Clock } from '../lib/clock.js';
@@ -17,6 +21,30 @@ import type { Signer } from '../trust/build.js';
 import type { HashName } from '../trust/tags.js';
 import { renderDefaultConfig, renderDeviceConfig, renderStubConfig, type ClusterEndpoints, type DeviceConfigInput } from './device-config.js';
 import { ConfigError } from './errors.js';
+import { phonePasswordLookup, stateKeysDir, type PhonePasswordLookup } from '../credentials/phone-digest.js';
+
+export interface ConfigBuildOptions {
+  /**
+   * Where the delivered digest passwords come from. Default: decrypted from the store with the key in
+   * `<state>/keys` next to the store's `sbd.db`; none for a store elsewhere (e.g. in memory).
+   */
+  phonePasswords?: PhonePasswordLookup;
+}
+
+/** Where a config goes: whether a digest password may be written into it (see the file comment). */
+export type PasswordExposure = 'encrypted' | 'signed' | 'unsigned';
+
+/** May a config of this exposure carry the line's digest password? */
+export function passwordAllowedIn(store: Store, exposure: PasswordExposure): boolean {
+  return exposure === 'encrypted' || (exposure === 'signed' && store.getBoolParam('SipDigestPasswordInSignedConfig'));
+}
+
+function authPassword(store: Store, d: DeviceRow, exposure: PasswordExposure, o: ConfigBuildOptions): string | undefined {
+  if (!d.digestUser || !d.directoryNumber || !passwordAllowedIn(store, exposure)) return undefined;
+  const keysDir = stateKeysDir(store);
+  const lookup = o.phonePasswords ?? (keysDir ? phonePasswordLookup(store, keysDir) : undefined);
+  return lookup?.(d.digestUser, store.getParam('SipStationRealm'));
+}
 
 export const defaultPorts = { sipPort: 5060, sipTlsPort: 5061, tvsPort: 2445, capfPort: 3804 } as const;
 
@@ -33,7 +61,7 @@ function tftpSigner(store: Store, node: NodeRow): Signer {
   return signerOf(row);
 }
 
-function deviceInput(store: Store, d: DeviceRow, encrConfig: boolean): DeviceConfigInput {
+function deviceInput(store: Store, d: DeviceRow, encrConfig: boolean, password?: string): DeviceConfigInput {
   const profile = store.getSecurityProfile(d.securityProfile);
   const transport = profile?.transport === 'tls' ? 'tls' : profile?.transport === 'udp' ? 'udp' : 'tcp';
   return {
@@ -45,6 +73,7 @@ function deviceInput(store: Store, d: DeviceRow, encrConfig: boolean): DeviceCon
     capfAuthMode: d.capfOperation === 'none' ? 'none' : d.capfAuthMode === 'none' ? 'null-string' : d.capfAuthMode,
     digestUser: d.digestUser,
     directoryNumber: d.directoryNumber,
+    ...(password === undefined ? {} : { authPassword: password }),
     encrConfig,
   };
 }
@@ -61,7 +90,7 @@ export function wantsEncryptedConfig(store: Store, d: DeviceRow): boolean {
 }
 
 /** One served config file of a known device, or undefined when that name does not exist for it. */
-export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', clock: Clock, node: NodeRow = publisher(store)): Buffer | undefined {
+export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', clock: Clock, node: NodeRow = publisher(store), options: ConfigBuildOptions = {}): Buffer | undefined {
   const c = clusterEndpoints(store);
   const encrypted = wantsEncryptedConfig(store, d);
   const key = encrypted ? configKeyOf(d) : undefined;
@@ -72,13 +101,15 @@ export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' 
     case '.cnf.xml':
       return encrypted ? undefined : Buffer.from(renderDeviceConfig(deviceInput(store, d, false), c));
     case '.cnf.xml.sgn': {
-      const body = encrypted && key ? renderStubConfig(deviceInput(store, d, true), c, d.lscPem ? new X509Certificate(d.lscPem).raw : undefined) : renderDeviceConfig(deviceInput(store, d, false), c);
       if (encrypted && !key) return undefined; // encrypted profile without a key yet: nothing safe to serve in clear
+      const body = encrypted && key
+        ? renderStubConfig(deviceInput(store, d, true), c, d.lscPem ? new X509Certificate(d.lscPem).raw : undefined)
+        : renderDeviceConfig(deviceInput(store, d, false, authPassword(store, d, 'signed', options)), c);
       return buildSgn({ body: Buffer.from(body), filename, signer: tftpSigner(store, node), timestamp, hash });
     }
     case '.cnf.xml.enc.sgn':
       if (!key) return undefined;
-      return buildEncryptedConfig({ plaintext: Buffer.from(renderDeviceConfig(deviceInput(store, d, true), c)), filename, signer: tftpSigner(store, node), timestamp, key, signatureHash: hash });
+      return buildEncryptedConfig({ plaintext: Buffer.from(renderDeviceConfig(deviceInput(store, d, true, authPassword(store, d, 'encrypted', options)), c)), filename, signer: tftpSigner(store, node), timestamp, key, signatureHash: hash });
   }
 }
 

@@ -37,6 +37,8 @@ export interface DeviceConfigInput {
   transport: 'udp' | 'tcp' | 'tls';
   capfAuthMode: CapfAuthModeName;
   digestUser?: string | null;
+  /** The line's digest password; only for a config that hides it (cluster-configs.ts decides). Default empty. */
+  authPassword?: string;
   directoryNumber?: string | null;
   loadInformation?: string;
   /** Encrypted configs: true on the stub and the full config that goes into .enc.sgn. */
@@ -69,7 +71,7 @@ export function renderDeviceConfig(d: DeviceConfigInput, c: ClusterEndpoints): s
   const line = d.directoryNumber
     ? [
         el('sipLines', [
-          el('line', [el('featureID', 9), el('featureLabel', d.directoryNumber), el('name', d.directoryNumber), el('displayName', d.description ?? d.directoryNumber), el('authName', d.digestUser ?? ''), el('authPassword', ''), el('proxy', 'USECALLMANAGER'), el('port', d.transport === 'tls' ? c.sipTlsPort : c.sipPort)], { button: '1', lineIndex: '1' }),
+          el('line', [el('featureID', 9), el('featureLabel', d.directoryNumber), el('name', d.directoryNumber), el('displayName', d.description ?? d.directoryNumber), el('authName', d.digestUser ?? ''), el('authPassword', d.authPassword ?? ''), el('proxy', 'USECALLMANAGER'), el('port', d.transport === 'tls' ? c.sipTlsPort : c.sipPort)], { button: '1', lineIndex: '1' }),
         ]),
       ]
     : [];

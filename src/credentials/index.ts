@@ -5,3 +5,6 @@ export type { ScryptPolicy, LegacyAlgorithm, StoredSecret, HashedSecret, VerifyR
 export { CREDENTIAL_LIMITS, setPassword, setPin, importLegacy, login, verifyPin, checkUserid, checkPassword, checkPin } from './accounts.js';
 export type { CredentialOptions, SetPasswordInput, ImportLegacyInput, LoginResult } from './accounts.js';
 export { digestHa1 } from './digest-ha1.js';
+export { PHONE_SECRET_KEY_FILE, PHONE_SECRET_LIMITS, PhoneSecretError, PhoneSecretErrorCode, generatePhonePassword, checkPhonePassword, encryptPhonePassword, decryptPhonePassword } from './phone-secret.js';
+export { unusableLogin, putPhoneDigestPassword, phonePasswordLookup, stateKeysDir } from './phone-digest.js';
+export type { PhoneDigestInput, PhoneDigestResult, PhonePasswordLookup } from './phone-digest.js';

@@ -74,3 +74,22 @@ export function redirectFromPairs(pairs: ReadonlyArray<readonly [ServiceEndpoint
   const map = new Map(pairs.map(([from, to]) => [`${from.host}:${from.port}`, to]));
   return (_service, ep) => map.get(`${ep.host}:${ep.port}`) ?? ep;
 }
+
+/** The first line of `<sipLines>`: its number and the digest credentials the config delivers (spec §3.1). */
+export interface PhoneLineCredentials {
+  /** `<name>`: the directory number the line registers. */
+  line: string;
+  /** `<authName>`: the digest user; empty when the config names none. */
+  authName: string;
+  /** `<authPassword>`: empty when the config does not carry the password (it is entered by hand then). */
+  authPassword: string;
+}
+
+export function phoneLineCredentials(xml: Buffer | string): PhoneLineCredentials | undefined {
+  const doc = typeof xml === 'string' ? xml : xml.toString('utf8');
+  const lines = blocks(doc, 'sipLines')[0]?.inner;
+  const first = lines === undefined ? undefined : blocks(lines, 'line')[0]?.inner;
+  const line = first === undefined ? undefined : text(first, 'name');
+  if (first === undefined || !line) return undefined;
+  return { line, authName: text(first, 'authName') ?? '', authPassword: text(first, 'authPassword') ?? '' };
+}

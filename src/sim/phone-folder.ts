@@ -5,7 +5,7 @@
  *   phone-key.pem              its private key (0600): made on first need, or the key it made for CAPF
  *   lsc.pem                    its LSC once CAPF installed one (capf-enroll.ts)
  *   mic.pem, mic-key.pem       a manufacturer certificate and key, when the test gives the phone one
- *   config.xml                 the last config it accepted
+ *   config.xml                 the last config it accepted (0600: it may hold the line's digest password)
  *   decisions.json             what it decided at its last boot
  * Every write is a temporary file renamed into place, so an interrupted boot never leaves half a file.
  */
@@ -19,7 +19,7 @@ import type { BootResult, PhoneKeys } from './boot.js';
 import { SimError, SimErrorCode } from './errors.js';
 import type { TrustListView, TrustListViewCache } from './trust-list-view.js';
 import type { PhoneTrust } from './trust-rules.js';
-import { phoneConfigServices, type PhoneConfigServices } from './phone-config.js';
+import { phoneConfigServices, phoneLineCredentials, type PhoneConfigServices, type PhoneLineCredentials } from './phone-config.js';
 
 export const PhoneFiles = {
   ctl: 'CTLFile.tlv',
@@ -52,10 +52,10 @@ async function readOptional(path: string): Promise<Buffer | undefined> {
   }
 }
 
-async function writeAtomic(path: string, bytes: Buffer | string): Promise<void> {
+async function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, bytes);
+    await writeFile(tmp, bytes, { mode });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -105,7 +105,8 @@ export async function savePhone(stateDir: string, deviceName: string, before: Ph
   const writes: Promise<void>[] = [];
   if (result.trust.ctl && result.trust.ctl.sha256Hex !== before.ctl?.sha256Hex) writes.push(writeAtomic(join(dir, PhoneFiles.ctl), result.trust.ctl.bytes));
   if (result.trust.itl && result.trust.itl.sha256Hex !== before.itl?.sha256Hex) writes.push(writeAtomic(join(dir, PhoneFiles.itl), result.trust.itl.bytes));
-  if (result.config) writes.push(writeAtomic(join(dir, PhoneFiles.config), result.config.xml));
+  // 0600: the config may carry the line's digest password (a phone keeps it in flash, not for others to read).
+  if (result.config) writes.push(writeAtomic(join(dir, PhoneFiles.config), result.config.xml, 0o600));
   writes.push(writeAtomic(join(dir, PhoneFiles.decisions), JSON.stringify(result.decisions satisfies Decision[], null, 1) + '\n'));
   await Promise.all(writes);
 }
@@ -158,4 +159,10 @@ export async function readMic(stateDir: string, deviceName: string): Promise<{ c
   } catch (err) {
     throw new SimError(SimErrorCode.key, `the phone has ${PhoneFiles.mic} but its key cannot be used: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The line and digest credentials of the config the phone holds (phone-config.ts), or undefined. */
+export async function readLineCredentials(stateDir: string, deviceName: string): Promise<PhoneLineCredentials | undefined> {
+  const config = await readOptional(join(phoneDir(stateDir, deviceName), PhoneFiles.config));
+  return config ? phoneLineCredentials(config) : undefined;
 }

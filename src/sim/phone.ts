@@ -9,7 +9,7 @@ import { bootPhone } from './boot.js';
 import { Verdict, type Decision } from './decisions.js';
 import { DEFAULT_MODEL, modelHasSecurityByDefault, normaliseModel } from './models.js';
 import { loadPhone, savePhone } from './phone-folder.js';
-import { phoneConfigServices, type ServiceEndpoint } from './phone-config.js';
+import { phoneConfigServices, phoneLineCredentials, type ServiceEndpoint } from './phone-config.js';
 import { runCapfOperation, type CapfPhoneOptions } from './capf-enroll.js';
 import { TrustListViewCache } from './trust-list-view.js';
 import type { TvsAnswer } from './trust-rules.js';
@@ -62,6 +62,8 @@ export interface PhoneBootReport {
   fetches: number;
   /** CAPF installed a new LSC during this boot (a real phone resets next). */
   lscInstalled: boolean;
+  /** The line of the accepted config: its number, digest user, and whether the config delivered the password. */
+  line: { number: string; authName: string; passwordDelivered: boolean } | undefined;
 }
 
 async function askTvs(tvs: VerifyUnknownSigner | undefined, certDer: Buffer, context: TvsQueryContext): Promise<TvsAnswer> {
@@ -125,7 +127,13 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
     ctlSha256: result.trust.ctl?.sha256Hex,
     fetches,
     lscInstalled,
+    line: lineOf(result.config?.xml),
   };
+}
+
+function lineOf(xml: Buffer | undefined): PhoneBootReport['line'] {
+  const c = xml ? phoneLineCredentials(xml) : undefined;
+  return c ? { number: c.line, authName: c.authName, passwordDelivered: c.authPassword !== '' } : undefined;
 }
 
 export function rejectedAny(report: PhoneBootReport): boolean {

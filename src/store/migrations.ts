@@ -321,6 +321,12 @@ UPDATE security_profiles SET digest_auth = 1
 ALTER TABLE devices ADD COLUMN capf_auth_failures INTEGER NOT NULL DEFAULT 0 CHECK (capf_auth_failures BETWEEN 0 AND 1000000);
 `;
 
+// A phone's digest password, kept encrypted (src/credentials/phone-secret.ts: version ‖ IV ‖ tag ‖ ciphertext of at
+// most 128 bytes) so it can be delivered in the phone's encrypted config; NULL: only the HA1s are known.
+const v7 = `
+ALTER TABLE digest_credentials ADD COLUMN password_enc BLOB CHECK (password_enc IS NULL OR length(password_enc) BETWEEN 30 AND 157);
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -385,6 +391,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     up(db, now) {
       db.exec(v6);
       db.prepare("UPDATE security_profiles SET updated_at = ? WHERE name = 'Universal Device Template - Model-independent Security Profile'").run(now);
+    },
+  },
+  {
+    version: 7,
+    summary: "a phone's digest password stored encrypted for delivery in its config (digest_credentials.password_enc)",
+    up(db) {
+      db.exec(v7);
     },
   },
 ];

@@ -81,6 +81,10 @@ export const PARAMS: readonly ParamDef[] = [
     description: 'RSA modulus size for newly generated appliance keys' },
   { name: 'SipStationRealm', type: 'string', default: 'ccmsipline', check: checkToken,
     description: 'digest realm phones authenticate in' },
+  // A signed config is readable by anyone who can fetch it over TFTP (guess the MAC): a password in it is a password
+  // handed to the LAN. Off: phones without an encrypted config get their password by hand (src/config).
+  { name: 'SipDigestPasswordInSignedConfig', type: 'bool', default: 'false',
+    description: "true: a phone's digest password also goes into its signed-only (not encrypted) SEP<MAC>.cnf.xml.sgn, where anyone who can fetch it over TFTP can read it" },
   { name: 'AutoRegistration', type: 'bool', default: 'false',
     description: 'true: unknown phones get XMLDefault.cnf.xml and a directory number from the range' },
   { name: 'AutoRegistrationDnRange', type: 'string', default: '1000-1999', check: checkDnRange,

@@ -185,8 +185,8 @@ export class Store {
   recordLoginResult(userid: string, ok: boolean): users.UserRow { return this.#call(() => users.recordLoginResult(this.#ctx, userid, ok)); }
   isUserLocked(userid: string): boolean { return this.#call(() => users.isUserLocked(this.#ctx, userid)); }
   unlockUser(userid: string): void { this.#call(() => users.unlockUser(this.#ctx, userid)); }
-  putDigestCredential(userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null): void {
-    this.#call(() => users.putDigestCredential(this.#ctx, userid, realm, ha1Md5, ha1Sha256));
+  putDigestCredential(userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null, passwordEnc: Buffer | null = null): void {
+    this.#call(() => users.putDigestCredential(this.#ctx, userid, realm, ha1Md5, ha1Sha256, passwordEnc));
   }
   getDigestCredential(userid: string, realm: string): users.DigestCredentialRow | undefined {
     return this.#call(() => users.getDigestCredential(this.#ctx, userid, realm));

@@ -43,11 +43,17 @@ export interface DigestCredentialRow {
   realm: string;
   ha1Md5: string;
   ha1Sha256: string | null;
+  /** The password itself, encrypted (src/credentials/phone-secret.ts), for delivery in a phone's config; null: not kept. */
+  passwordEnc: Buffer | null;
   updatedAt: string;
 }
 
 /** Bounds on user fields. */
-export const USER_LIMITS = { maxUseridChars: 128, maxHashChars: 1024, maxParamsChars: 1024, maxRealmChars: 128 } as const;
+export const USER_LIMITS = {
+  maxUseridChars: 128, maxHashChars: 1024, maxParamsChars: 1024, maxRealmChars: 128,
+  /** Encrypted digest password: 29 bytes of header and 1 to 128 bytes of password (schema 7's CHECK). */
+  minPasswordEncBytes: 30, maxPasswordEncBytes: 157,
+} as const;
 
 const E = StoreErrorCode.userInvalid;
 const ALGORITHM = /^[A-Za-z0-9_-]{1,32}$/;
@@ -176,26 +182,33 @@ export function unlockUser(ctx: StoreContext, userid: string): void {
   });
 }
 
-/** HA1 = H(username ":" realm ":" password): MD5 (RFC 2617 §3.2.2.2) and SHA-256 (RFC 7616 §3.4.2), lower-case hex. */
-export function putDigestCredential(ctx: StoreContext, userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null): void {
+/**
+ * HA1 = H(username ":" realm ":" password): MD5 (RFC 2617 §3.2.2.2) and SHA-256 (RFC 7616 §3.4.2), lower-case hex.
+ * `passwordEnc` is the encrypted password for delivery to phones; a new HA1 without one clears the old blob (it
+ * would be a password that no longer verifies).
+ */
+export function putDigestCredential(ctx: StoreContext, userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null, passwordEnc: Buffer | null = null): void {
   const r = text(E, 'realm', realm, USER_LIMITS.maxRealmChars);
   const md5 = hex(E, 'ha1Md5', ha1Md5, [32]);
   const sha256 = ha1Sha256 === null ? null : hex(E, 'ha1Sha256', ha1Sha256, [64]);
+  if (passwordEnc !== null && (!Buffer.isBuffer(passwordEnc) || passwordEnc.length < USER_LIMITS.minPasswordEncBytes || passwordEnc.length > USER_LIMITS.maxPasswordEncBytes)) {
+    throw new StoreError(E, `passwordEnc must be ${USER_LIMITS.minPasswordEncBytes} to ${USER_LIMITS.maxPasswordEncBytes} bytes`);
+  }
   ctx.write(() => {
     ctx
       .stmt(
-        `INSERT INTO digest_credentials (user_id, realm, ha1_md5, ha1_sha256, updated_at) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO digest_credentials (user_id, realm, ha1_md5, ha1_sha256, password_enc, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, realm) DO UPDATE SET ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256,
-           updated_at = excluded.updated_at`,
+           password_enc = excluded.password_enc, updated_at = excluded.updated_at`,
       )
-      .run(userId(ctx, userid), r, md5, sha256, nowIso(ctx.clock));
+      .run(userId(ctx, userid), r, md5, sha256, passwordEnc, nowIso(ctx.clock));
   });
 }
 
 export function getDigestCredential(ctx: StoreContext, userid: string, realm: string): DigestCredentialRow | undefined {
   return ctx
     .stmt(
-      `SELECT u.userid, d.realm, d.ha1_md5 AS ha1Md5, d.ha1_sha256 AS ha1Sha256, d.updated_at AS updatedAt
+      `SELECT u.userid, d.realm, d.ha1_md5 AS ha1Md5, d.ha1_sha256 AS ha1Sha256, d.password_enc AS passwordEnc, d.updated_at AS updatedAt
        FROM digest_credentials d JOIN users u ON u.id = d.user_id WHERE u.userid = ? AND d.realm = ?`,
     )
     .get(userid, realm) as DigestCredentialRow | undefined;
@@ -204,7 +217,7 @@ export function getDigestCredential(ctx: StoreContext, userid: string, realm: st
 export function listDigestCredentials(ctx: StoreContext): DigestCredentialRow[] {
   return ctx
     .stmt(
-      `SELECT u.userid, d.realm, d.ha1_md5 AS ha1Md5, d.ha1_sha256 AS ha1Sha256, d.updated_at AS updatedAt
+      `SELECT u.userid, d.realm, d.ha1_md5 AS ha1Md5, d.ha1_sha256 AS ha1Sha256, d.password_enc AS passwordEnc, d.updated_at AS updatedAt
        FROM digest_credentials d JOIN users u ON u.id = d.user_id ORDER BY u.userid, d.realm`,
     )
     .all() as DigestCredentialRow[];

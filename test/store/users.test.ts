@@ -70,8 +70,17 @@ describe('users and credentials', () => {
     s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), sha256(ha1));
     s.putDigestCredential('phone1001', 'other', md5('x').toUpperCase(), null);
     assert.deepEqual(s.getDigestCredential('phone1001', 'ccmsipline'), {
-      userid: 'phone1001', realm: 'ccmsipline', ha1Md5: md5(ha1), ha1Sha256: sha256(ha1), updatedAt: new Date(now).toISOString(),
+      userid: 'phone1001', realm: 'ccmsipline', ha1Md5: md5(ha1), ha1Sha256: sha256(ha1), passwordEnc: null, updatedAt: new Date(now).toISOString(),
     });
+    // The encrypted password for delivery (schema 7) is kept with its HA1 and cleared by a new HA1 without one.
+    const blob = Buffer.alloc(40, 7);
+    s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), sha256(ha1), blob);
+    assert.deepEqual(s.getDigestCredential('phone1001', 'ccmsipline')!.passwordEnc, blob);
+    assert.deepEqual(s.listDigestCredentials().find((c) => c.realm === 'ccmsipline')!.passwordEnc, blob);
+    s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), sha256(ha1));
+    assert.equal(s.getDigestCredential('phone1001', 'ccmsipline')!.passwordEnc, null, 'a new HA1 without a password drops the stale one');
+    assert.throws(() => s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), null, Buffer.alloc(29)), isCode('ERR_USER_INVALID'));
+    assert.throws(() => s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), null, Buffer.alloc(158)), isCode('ERR_USER_INVALID'));
     assert.equal(s.getDigestCredential('phone1001', 'other')!.ha1Md5, md5('x'));
     assert.throws(() => s.putDigestCredential('phone1001', 'r', 'abc', null), isCode('ERR_USER_INVALID'));
     assert.throws(() => s.putDigestCredential('phone1001', 'r', md5('x'), md5('x')), isCode('ERR_USER_INVALID'));

@@ -1,7 +1,7 @@
 /** Appliance administration from the command line: the same functions the admin shell calls. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { systemClock } from '../../lib/clock.js';
 import { UsageError } from '../../lib/errors.js';
@@ -17,6 +17,8 @@ import { buildSgn } from '../../trust/sgn.js';
 import type { HashName } from '../../trust/tags.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
+import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
+import { digestDeliveryNotice, prepareLogin, setupPhoneDigest, signedConfigParamNotice, SIGNED_CONFIG_PARAM, type DeliveryNotice, type PhoneDigestSetup } from '../../cluster/phone-digest.js';
 
 /** Write a file atomically: a temp file in the same folder, then rename (no half-written file on failure). */
 export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): void {
@@ -26,6 +28,15 @@ export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644):
 }
 
 const stateOpt = { state: { type: 'string' } } as const;
+
+/** The password once (when generated: the administrator has no other way to learn it), then where it travels. */
+function printDigestSetup(ctx: CommandContext, setup: PhoneDigestSetup | undefined, notice: DeliveryNotice): void {
+  if (!setup) return;
+  ctx.out(`digest user ${setup.userid} (realm ${setup.realm})${setup.createdUser ? ', created' : ''}`);
+  if (setup.generated) ctx.out(`digest password (shown once, not stored in clear): ${setup.password}`);
+  for (const n of notice.notes) ctx.out(n);
+  for (const w of notice.warnings) ctx.err(`WARNING: ${w}`);
+}
 
 export const commands: Command[] = [
   {
@@ -45,22 +56,60 @@ export const commands: Command[] = [
   },
   {
     path: ['device', 'add'],
-    summary: 'add a phone (SEP<MAC>) to the store',
-    usage: 'sbd device add SEP<MAC> --model M [--security-profile P] [--dn NUMBER] [--digest-user U] --state DIR',
-    run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, model: { type: 'string' }, 'security-profile': { type: 'string' }, dn: { type: 'string' }, 'digest-user': { type: 'string' }, description: { type: 'string' } });
+    summary: 'add a phone (SEP<MAC>) to the store; with digest, its password is generated (or given) and shown once',
+    usage:
+      'sbd device add SEP<MAC> --model M [--security-profile P] [--dn NUMBER] [--digest-user U] [--digest-password P] --state DIR\n' +
+      '  digest (the profile requires it, or --digest-user/--digest-password): the digest user defaults to the device name;\n' +
+      '  the password is generated unless given (--digest-password or SBD_DIGEST_PASSWORD) and printed once',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, model: { type: 'string' }, 'security-profile': { type: 'string' }, dn: { type: 'string' }, 'digest-user': { type: 'string' }, 'digest-password': { type: 'string' }, description: { type: 'string' } });
       const name = required(positionals[0], 'SEP<MAC>');
-      const d = withState(required(values.state, '--state'), ({ store }) =>
-        store.addDevice({
-          name,
-          model: required(values.model, '--model'),
-          ...(values['security-profile'] ? { securityProfile: values['security-profile'] } : {}),
-          ...(values.description ? { description: values.description } : {}),
-          directoryNumber: values.dn ?? null,
-          digestUser: values['digest-user'] ?? null,
+      const given = values['digest-password'] ?? process.env.SBD_DIGEST_PASSWORD;
+      const login = await prepareLogin();
+      const r = withState(required(values.state, '--state'), ({ store, layout }) =>
+        store.transaction(() => {
+          const profile = store.getSecurityProfile(values['security-profile'] ?? DEFAULT_SECURITY_PROFILE);
+          const digest = values['digest-user'] !== undefined || given !== undefined || profile?.digestAuth === true;
+          const upper = name.toUpperCase();
+          const d = store.addDevice({
+            name,
+            model: required(values.model, '--model'),
+            ...(values['security-profile'] ? { securityProfile: values['security-profile'] } : {}),
+            ...(values.description ? { description: values.description } : {}),
+            directoryNumber: values.dn ?? null,
+            digestUser: digest ? (values['digest-user'] ?? upper) : null,
+          });
+          const setup = d.digestUser ? setupPhoneDigest(store, layout.keysDir, d.digestUser, given, login) : undefined;
+          return { d, setup, notice: digestDeliveryNotice(store, d) };
         }),
       );
-      ctx.out(`added ${d.name} (${d.model}, ${d.securityProfile})`);
+      ctx.out(`added ${r.d.name} (${r.d.model}, ${r.d.securityProfile})`);
+      printDigestSetup(ctx, r.setup, r.notice);
+      return 0;
+    },
+  },
+  {
+    path: ['device', 'digest-reset'],
+    summary: "give a phone's digest user a new password (generated unless given), shown once; configs are rebuilt",
+    usage: 'sbd device digest-reset SEP<MAC> [--digest-user U] [--digest-password P] --state DIR   (or SBD_DIGEST_PASSWORD)',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, 'digest-user': { type: 'string' }, 'digest-password': { type: 'string' } });
+      const name = required(positionals[0], 'SEP<MAC>').toUpperCase();
+      const given = values['digest-password'] ?? process.env.SBD_DIGEST_PASSWORD;
+      const login = await prepareLogin();
+      const r = withState(required(values.state, '--state'), ({ store, layout }) =>
+        auditedSync(store, { user: currentAdminUser(), action: AuditAction.digestReset, detail: name }, () =>
+          store.transaction(() => {
+            let d = store.getDevice(name);
+            if (!d) throw new UsageError(`no device ${name}`);
+            const user = values['digest-user'] ?? d.digestUser ?? name;
+            if (d.digestUser !== user) d = store.updateDevice(name, { digestUser: user });
+            const setup = setupPhoneDigest(store, layout.keysDir, user, given, login);
+            return { d, setup, notice: digestDeliveryNotice(store, d) };
+          }),
+        ),
+      );
+      printDigestSetup(ctx, r.setup, r.notice);
       return 0;
     },
   },
@@ -219,8 +268,14 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, stateOpt);
       const name = required(positionals[0], 'NAME');
       const value = required(positionals[1], 'VALUE');
-      withState(required(values.state, '--state'), ({ store }) => auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => store.setParam(name, value)));
+      const notice = withState(required(values.state, '--state'), ({ store }) =>
+        auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => {
+          store.setParam(name, value);
+          return name === SIGNED_CONFIG_PARAM ? signedConfigParamNotice(store, store.getBoolParam(name)) : [];
+        }),
+      );
       ctx.out(`${name} = ${value}`);
+      for (const line of notice) ctx.err(line);
       return 0;
     },
   },

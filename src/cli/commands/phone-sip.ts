@@ -2,6 +2,8 @@
  * `sbd phone register` and `sbd phone call`: the simulated phone's SIP user agent (src/sim/sip-ua) from the
  * command line — register a line over TLS (or TCP/UDP) with digest and the ITL report, place an SRTP call, send
  * a few seconds of tone and print what was negotiated and how many packets were decrypted. JSON on stdout.
+ * `--state DIR --mac MAC` takes the line and digest credentials from the config that phone accepted at its last
+ * `sbd phone boot` (`<sipLines><line><name>/<authName>/<authPassword>`); explicit flags override them.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
@@ -9,16 +11,36 @@ import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { SipPhone, type SipPhoneOptions } from '../../sim/sip-ua/user-agent.js';
 import type { FlowTransport } from '../../sim/sip-ua/sip-flow.js';
+import { deviceNameOfMac, readLineCredentials } from '../../sim/phone-folder.js';
 
 const common = {
   server: { type: 'string' }, transport: { type: 'string' }, line: { type: 'string' }, user: { type: 'string' },
   password: { type: 'string' }, ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
   'itl-hash': { type: 'string' }, 'user-agent': { type: 'string' }, expires: { type: 'string' },
+  state: { type: 'string' }, mac: { type: 'string' },
 } as const;
 
-const USAGE_COMMON = '--server HOST:PORT --line DN [--transport tls|tcp|udp] [--user U --password P] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
+const USAGE_COMMON = '--server HOST:PORT (--line DN [--user U --password P] | --state PHONES --mac MAC) [--transport tls|tcp|udp] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
 
-function phoneOptions(v: Partial<Record<keyof typeof common, string>>): SipPhoneOptions {
+type CommonValues = Partial<Record<keyof typeof common, string>>;
+
+/** The line and credentials of the simulated phone's accepted config, under any flag given explicitly. */
+async function withPhoneConfig(v: CommonValues): Promise<CommonValues> {
+  if (v.state === undefined && v.mac === undefined) return v;
+  const deviceName = deviceNameOfMac(required(v.mac, '--mac (with --state)'));
+  const c = await readLineCredentials(required(v.state, '--state (with --mac)'), deviceName);
+  if (!c) throw new UsageError(`${deviceName} holds no config with a line: boot it first (sbd phone boot)`);
+  const fromConfig: CommonValues = { line: c.line, ...(c.authName && c.authPassword ? { user: c.authName, password: c.authPassword } : {}) };
+  const explicit = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) as CommonValues;
+  // Explicit --user/--password replace the pair from the config together.
+  if (explicit.user !== undefined || explicit.password !== undefined) {
+    delete fromConfig.user;
+    delete fromConfig.password;
+  }
+  return { ...fromConfig, ...explicit };
+}
+
+function phoneOptions(v: CommonValues): SipPhoneOptions {
   const server = required(v.server, '--server');
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(server);
   if (!m) throw new UsageError(`--server: '${server}' is not HOST:PORT`);
@@ -54,7 +76,7 @@ export const commands: Command[] = [
     usage: `sbd phone register ${USAGE_COMMON}`,
     async run(args, ctx) {
       const { values } = parse(args, common, false);
-      const o = phoneOptions(values);
+      const o = phoneOptions(await withPhoneConfig(values));
       const expires = intOption(values.expires, '--expires', 600, 0, 86400);
       const phone = await SipPhone.connect(o);
       try {
@@ -72,7 +94,7 @@ export const commands: Command[] = [
     usage: `sbd phone call ${USAGE_COMMON} --to NUMBER [--seconds N]`,
     async run(args, ctx) {
       const { values } = parse(args, { ...common, to: { type: 'string' }, seconds: { type: 'string' } }, false);
-      const o = phoneOptions(values);
+      const o = phoneOptions(await withPhoneConfig(values));
       const to = required(values.to, '--to');
       const seconds = intOption(values.seconds, '--seconds', 2, 1, 600);
       const phone = await SipPhone.connect(o);

@@ -88,6 +88,10 @@ export const commands: Command[] = [
           ctx.out(`${deviceName} (model ${report.model})`);
           for (const d of report.decisions) ctx.out(formatDecision(d));
           ctx.out(report.configTrusted ? `booted with a trusted config: ${report.configFile}` : 'no trusted config: the phone did not boot');
+          if (report.line) {
+            const l = report.line;
+            ctx.out(`line ${l.number}: ${l.authName ? `digest user ${l.authName}, ` : ''}${l.passwordDelivered ? 'password delivered in the config' : 'no password in the config (give it with --user/--password)'}`);
+          }
         }
         return report.configTrusted ? 0 : 1;
       } finally {
