@@ -29,6 +29,8 @@ import { StoreDirectory } from './registrar/directory.js';
 import { Router, type Listener, type RouterAction, type Target } from './routing/router.js';
 import { StoreRoutingDirectory } from './routing/routing-directory.js';
 import { storeTrunkCredentials } from './routing/trunk-credentials.js';
+import { routeKey } from './routing/route-key.js';
+import { trunkPeerByIssuer } from './routing/trunk-peer.js';
 import type { TrunkChallengeOptions } from './routing/trunk-challenge.js';
 import { makeResponse } from './routing/make-response.js';
 import { TransactionTable } from './core/transactions/transaction-table.js';
@@ -154,6 +156,8 @@ export class SipDaemon {
     this.router = new Router({
       registrar: this.registrar, directory, routing: new StoreRoutingDirectory(o.store), digest,
       trunkCredentials: storeTrunkCredentials(o.store, o.layout, this.log),
+      routeKey: routeKey(o.layout.keysDir),
+      trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? o.trunkTlsCa?.[t.name]),
     }, this.listeners, { ...(o.trunkChallenge ? { trunkChallenge: o.trunkChallenge } : {}) });
     const onMessage = (m: InboundMessage) => this.onMessage(m);
     this.udp = new UdpTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });

@@ -6,14 +6,19 @@
  * on — when the authenticated application user is also granted it. Anything not allowed → 403 Forbidden.
  * Every other request (INVITE, BYE, in-dialog requests, OPTIONS…) is not one of these kinds and passes here;
  * calling search spaces decide where it may go.
+ * "In dialog" is what the router verified (a Route it Record-Routed, with its MAC), never the sender's To tag
+ * alone: a REFER or NOTIFY with a made-up tag is out of dialog and meets the ACL.
  */
 import type { SipRequest } from '../core/message.js';
 import type { SipRequestAcl, SipRequestKind } from '../../store/index.js';
 
-/** The ACL kinds a request falls under (a request with Replaces may also be an out-of-dialog REFER…). */
-export function requestKinds(req: SipRequest): SipRequestKind[] {
+/**
+ * The ACL kinds a request falls under (a request with Replaces may also be an out-of-dialog REFER…).
+ * `inDialog`: the request belongs to a dialog the router verified.
+ */
+export function requestKinds(req: SipRequest, inDialog: boolean): SipRequestKind[] {
   const kinds: SipRequestKind[] = [];
-  const outOfDialog = req.to().params.get('tag') === undefined;
+  const outOfDialog = !inDialog;
   if (req.method === 'REFER' && outOfDialog) kinds.push('ood-refer');
   if (req.method === 'NOTIFY' && outOfDialog) kinds.push('unsolicited-notify');
   if (req.has('Replaces')) kinds.push('replaces');

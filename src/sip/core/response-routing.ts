@@ -2,9 +2,11 @@
  * Where requests came from and where responses go (RFC 3261 §18.2.1, §18.2.2; RFC 3581 rport).
  *
  * On receipt the server stamps the top Via: `received` when the sent-by host is not the packet's source address,
- * and `rport=<source port>` when the client asked for it with an empty rport (which also forces `received`,
- * RFC 3581 §4). A response then goes back: on the connection the request came on for TCP/TLS, else to
- * received (or sent-by) at rport (or the Via port, or 5060/5061).
+ * and `rport=<source port>` when the client asked for it with an rport (which also forces `received`,
+ * RFC 3581 §4). `received` and `rport` are the receiver's to write: values the client put there are replaced
+ * or removed, so they can never steer a response (a `received=<victim>` would otherwise aim it anywhere).
+ * A response then goes back: on the connection the request came on for TCP/TLS, else to received (or
+ * sent-by) at rport (or the Via port, or 5060/5061).
  */
 import { type SipRequest, type SipMessage } from './message.js';
 import { splitComma } from './syntax.js';
@@ -27,7 +29,9 @@ export function stampReceived(req: SipRequest, source: PacketSource): void {
   const field = req.headers[idx]!;
   const parts = splitComma(field.value, 'Via');
   const top = parseVia(parts[0]!);
-  const wantsRport = top.params.has('rport') && top.params.get('rport') === null;
+  // RFC 3581 §3 has the client send an empty rport; one with a value is taken as the same request.
+  const wantsRport = top.params.has('rport');
+  top.params.delete('received');
   if (bare(top.host) !== source.address.toLowerCase() || wantsRport) top.params.set('received', source.address);
   if (wantsRport) top.params.set('rport', String(source.port));
   parts[0] = formatVia(top);

@@ -9,12 +9,17 @@
  *    488 is hop-by-hop and reaches sbd, which forwards it like any ACK; the callee's dialog is gone by then.
  * A retransmitted 2xx (UDP) gets the same treatment again; the second BYE meets 481 at the callee, harmless.
  * The responses to our ACK-less BYE carry only our Via and are dropped by the router (no Via left).
+ * An unencrypted answer in a provisional response (18x, early media): the callee's INVITE is CANCELled
+ * (§9.1: our Via with the INVITE's branch, the INVITE's Request-URI, To without the callee's tag, the INVITE's
+ * CSeq number) and the caller gets the 488; its 487 then meets a completed transaction at the caller.
  * Limits: the callee is reached directly over its registered flow (one proxy hop, the phones' case); a callee
  * behind further proxies would need the Record-Route entries below ours as Route — not built here.
  */
 import { createHash } from 'node:crypto';
 import { SipRequest, SipResponse, type HeaderField } from '../core/message.js';
 import { canonicalName } from '../core/header-names.js';
+import { parseNameAddr, formatNameAddr } from '../core/name-addr.js';
+import type { Uri } from '../core/uri.js';
 
 export interface RefusedAnswer {
   ack: SipRequest;
@@ -40,10 +45,32 @@ export function refuseUnencryptedAnswer(res: SipResponse, via: { transport: stri
   ];
   const ack = new SipRequest('ACK', contact.uri, common('ACK', seq));
   const bye = new SipRequest('BYE', contact.uri, [...common('BYE', seq + 1), { name: 'Reason', value: `SIP;cause=488;text="${reason}"` }]);
+  return { ack, bye, refusal: refusalOf(res, reason) };
+}
+
+/** `res`: a provisional response with an answer, our Via removed; `ourVia`: that Via; `uri`: the INVITE's Request-URI. */
+export function cancelProvisional(res: SipResponse, ourVia: string, uri: Uri | undefined, reason: string): { cancel: SipRequest | undefined; refusal: SipResponse } {
+  let cancel: SipRequest | undefined;
+  if (uri !== undefined) {
+    const to = parseNameAddr(res.get('To')!, 'To');
+    to.params.delete('tag');
+    cancel = new SipRequest('CANCEL', uri, [
+      { name: 'Via', value: ourVia },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: res.get('From')! },
+      { name: 'To', value: formatNameAddr(to) },
+      { name: 'Call-ID', value: res.callId() },
+      { name: 'CSeq', value: `${res.cseq().seq} CANCEL` },
+      { name: 'Reason', value: `SIP;cause=488;text="${reason}"` },
+    ]);
+  }
+  return { cancel, refusal: refusalOf(res, reason) };
+}
+
+function refusalOf(res: SipResponse, reason: string): SipResponse {
   const kept = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
-  const refusal = new SipResponse(488, 'Not Acceptable Here (Block Unencrypted Calls: the answer has no SRTP)', [
+  return new SipResponse(488, `Not Acceptable Here (${reason})`, [
     ...res.headers.filter((h) => kept.has(canonicalName(h.name))).map((h) => ({ name: h.name, value: h.value })),
     { name: 'Reason', value: `SIP;cause=488;text="${reason}"` },
   ]);
-  return { ack, bye, refusal };
 }

@@ -31,21 +31,27 @@
  * otherwise our top Via is removed (its `sbd-cseq=N` subtracted from CSeq) and the response goes to the next
  * Via (over the connection it came on).
  */
+import { randomBytes } from 'node:crypto';
 import type { DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
 import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
+import type { Via } from '../core/via.js';
 import { formatUri, isSipUri, parseUri, type SipUri } from '../core/uri.js';
 import type { MessageSource, TransportKind } from '../transports/types.js';
 import { authorizeKinds, cssReaches, patternMatches, requestKinds } from '../auth/request-acl.js';
 import type { Registrar } from '../registrar/registrar.js';
 import type { Directory } from '../registrar/directory.js';
-import { answerIsSecure, checkOffer, SECURITY_INDICATION } from '../sdp/crypto-policy.js';
+import { answerIsSecure, checkOffer, legsProtectKeys, SECURITY_INDICATION, withoutKeys } from '../sdp/crypto-policy.js';
+import type { TrunkRow } from '../../store/index.js';
 import { makeResponse } from './make-response.js';
 import { removeFirstValue, replaceFirst } from './header-edit.js';
-import { refuseUnencryptedAnswer } from './refuse-answer.js';
+import { cancelProvisional, refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';
-import { BRANCH_PREFIX, branchOf } from './branch.js';
-import { CSEQ_PARAM, TrunkChallenges, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
+import { BRANCH_PREFIX, branchOf, resentBranch } from './branch.js';
+import { RouteMac, ROUTE_MAC_PARAM } from './route-mac.js';
+import { ForwardedInvites, type ForwardedInviteOptions } from './forwarded-invites.js';
+import { trunkPeerByIssuer } from './trunk-peer.js';
+import { CSEQ_PARAM, TrunkChallenges, trunkChallengeDefaults, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
 
 export type Target =
   | { kind: 'flow'; source: MessageSource }
@@ -61,6 +67,8 @@ export type RouterAction =
   /** One log line (an answered trunk challenge: trunk, realm, method; never a password). */
   | { type: 'log'; event: string; fields: Record<string, string | number> };
 
+type AddressTarget = Extract<Target, { kind: 'address' }>;
+
 export interface Listener {
   transport: TransportKind;
   /** Address written into Via and Record-Route (never 0.0.0.0). */
@@ -75,6 +83,8 @@ export interface RouterOptions {
   defaultPresenceAllowed?: boolean;
   /** Bounds of the trunk-challenge table (trunk-challenge.ts: maxPendingTrunkRequests 10000, TTL 32 s, …). */
   trunkChallenge?: TrunkChallengeOptions;
+  /** Bounds of the table of forwarded INVITEs that CANCEL and non-2xx ACK follow (forwarded-invites.ts: 20000, 32 s / 3 min). */
+  forwardedInvites?: ForwardedInviteOptions;
 }
 
 /** Largest CSeq offset read back from a Route or Via `sbd-cseq` parameter (we write 1 or 2). */
@@ -87,6 +97,16 @@ export interface RouterDeps {
   digest: DigestServer;
   /** Decrypted outgoing credentials per trunk and realm; without it trunk challenges go to the phone. */
   trunkCredentials?: TrunkCredentialLookup;
+  /**
+   * Key of the MACs in our branches and Record-Route entries (route-mac.ts; the daemon reads
+   * `<state>/keys/sip-route.key`, route-key.ts); default 32 random bytes per router (dialogs then end with it).
+   */
+  routeKey?: Buffer;
+  /**
+   * Whether a TLS peer is the TLS trunk `trunk` (its certificate chains to the trunk's CA); default: the
+   * certificate the transport verified was issued by a certificate of the trunk's CA bundle (trunk-peer.ts).
+   */
+  trunkPeerVerified?: (trunk: TrunkRow, source: MessageSource) => boolean;
 }
 
 interface Caller {
@@ -96,36 +116,51 @@ interface Caller {
 
 export class Router {
   private readonly listeners: Listener[];
-  private readonly o: Required<Omit<RouterOptions, 'trunkChallenge'>>;
+  private readonly o: Required<Omit<RouterOptions, 'trunkChallenge' | 'forwardedInvites'>>;
   private readonly deps: RouterDeps;
   /** Requests forwarded to trunks, for answering their 401/407 (undefined without trunk credentials). */
   readonly trunkChallenges: TrunkChallenges | undefined;
+  /** INVITEs forwarded, by our branch: where their CANCEL and non-2xx ACK go. */
+  readonly invites: ForwardedInvites<Target>;
+  private readonly mac: RouteMac;
+  /** Re-sent copies of one request a response's branch may name (trunk-challenge.ts maxAnswersPerRequest). */
+  private readonly maxResent: number;
 
   constructor(deps: RouterDeps, listeners: Listener[], options: RouterOptions = {}) {
     this.deps = deps;
     this.listeners = listeners;
-    this.o = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...options };
-    this.trunkChallenges = deps.trunkCredentials ? new TrunkChallenges(deps.trunkCredentials, options.trunkChallenge) : undefined;
+    const { trunkChallenge, forwardedInvites, ...rest } = options;
+    this.o = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...rest };
+    this.trunkChallenges = deps.trunkCredentials ? new TrunkChallenges(deps.trunkCredentials, trunkChallenge) : undefined;
+    this.invites = new ForwardedInvites<Target>(forwardedInvites);
+    this.mac = new RouteMac(deps.routeKey ?? randomBytes(32));
+    this.maxResent = trunkChallenge?.maxAnswersPerRequest ?? trunkChallengeDefaults.maxAnswersPerRequest;
   }
 
   handleRequest(req: SipRequest, source: MessageSource, now: number): RouterAction {
     const mf = req.maxForwards() ?? this.o.defaultMaxForwards;
     if (mf === 0) return req.method === 'ACK' ? { type: 'drop', reason: 'Max-Forwards 0' } : this.respond(req, 483, 'Too Many Hops');
-    const cseqOffset = this.popOwnRoutes(req);
-    const inDialog = req.to().params.get('tag') !== undefined;
-    const stateless = inDialog || req.method === 'ACK' || req.method === 'CANCEL';
+    const own = this.popOwnRoutes(req);
+    const tagged = req.to().params.get('tag') !== undefined;
+    // A dialog is one whose Route sbd Record-Routed and can verify (route-mac.ts); a To tag alone is the
+    // sender's word. ACK and CANCEL outside a verified dialog follow an INVITE sbd forwarded, or go nowhere.
+    const dialog = tagged && own.verified;
+    const followsInvite = req.method === 'CANCEL' || (req.method === 'ACK' && !dialog);
+    if (own.forged) return this.respond(req, 403, 'Forbidden (Route not recorded by this server)');
+    if (tagged && !dialog && !followsInvite) return this.respond(req, 481, 'Call/Transaction Does Not Exist');
+    const stateless = dialog || followsInvite;
     // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
     if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
       return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }]) : this.respond(req, 404, 'Not Found');
     }
     let caller: Caller = { css: null, presenceGroup: null };
-    const trunk = this.deps.routing.trunkByHost(source.address);
+    const trunk = this.trunkOf(source);
     if (trunk) {
       if (trunk.digestAuth && !stateless) {
         const denied = this.checkDigest(req, now, trunk.challengeStatus, (u) => u === trunk.digestUser);
         if (denied) return denied;
       }
-      const d = authorizeKinds(requestKinds(req), trunk.acl, trunk.appLevelAuthorization && trunk.digestUser ? this.deps.routing.appUserAcl(trunk.digestUser) : undefined);
+      const d = authorizeKinds(requestKinds(req, dialog), trunk.acl, trunk.appLevelAuthorization && trunk.digestUser ? this.deps.routing.appUserAcl(trunk.digestUser) : undefined);
       if (!d.ok) return this.respond(req, 403, `Forbidden (${d.kind} not allowed ${d.by === 'trunk' ? `on trunk ${trunk.name}` : `for application user ${trunk.digestUser}`})`);
       caller = { css: trunk.css, presenceGroup: null };
     } else if (!stateless) {
@@ -136,28 +171,33 @@ export class Router {
     // The phone's side of a dialog whose INVITE sbd re-sent with credentials: the trunk's CSeq numbers are
     // `offset` higher (our Record-Route carried it back in the Route); requests from the trunk keep theirs.
     let offset = 0;
-    if (cseqOffset > 0 && !trunk) {
+    if (dialog && own.cseqOffset > 0 && !trunk) {
       const c = req.cseq();
-      if (c.seq + cseqOffset > 2 ** 31 - 1) return this.respond(req, 400, 'Bad Request (CSeq too large)');
-      replaceFirst(req, 'cseq', `${c.seq + cseqOffset} ${c.method}`);
-      offset = cseqOffset;
+      if (c.seq + own.cseqOffset > 2 ** 31 - 1) return this.respond(req, 400, 'Bad Request (CSeq too large)');
+      replaceFirst(req, 'cseq', `${c.seq + own.cseqOffset} ${c.method}`);
+      offset = own.cseqOffset;
     }
-    const remembered = (req.method === 'CANCEL' || req.method === 'ACK') && req.route().length === 0 ? this.trunkChallenges?.find(branchOf(req), now) : undefined;
-    if (remembered) req.uri = remembered.uri;
-    const target = remembered ? remembered.target : req.route().length > 0 ? this.routeTarget(req) : stateless ? this.uriTarget(req, now) : this.newRequestTarget(req, caller, now);
+    let target: Target | RouterAction;
+    if (followsInvite) {
+      const branch = branchOf(req, this.mac);
+      const known = this.trunkChallenges?.find(branch, now) ?? this.invites.find(branch, now);
+      if (!known) return req.method === 'CANCEL' ? this.respond(req, 481, 'Call/Transaction Does Not Exist') : { type: 'drop', reason: 'ACK for no INVITE sbd forwarded' };
+      req.uri = known.uri;
+      target = known.target;
+    } else if (dialog) {
+      target = this.dialogTarget(req, now);
+    } else {
+      target = req.route().length > 0 ? this.knownHop(req, this.routeTarget(req)) : this.newRequestTarget(req, caller, now);
+    }
     if ('type' in target) return target;
-    if (req.method === 'INVITE' && req.body.length > 0 && /^application\/sdp/i.test(req.contentType() ?? '')) {
-      const d = checkOffer(req.body, this.deps.routing.cryptoPolicy());
-      if (d.mode === 'reject') return this.respond(req, d.status, `Not Acceptable Here (${d.reason}; Block Unencrypted Calls is on)`);
-      req.body = d.sdp;
-      setHeader(req, SECURITY_INDICATION.header, SECURITY_INDICATION.value(d.mode === 'srtp'));
-    }
-    return this.forward(req, source, target, mf - 1, !inDialog && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method), offset, now);
+    const sdpAction = this.checkRequestSdp(req, source, target);
+    if (sdpAction) return sdpAction;
+    return this.forward(req, source, target, mf - 1, !tagged && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method), offset, now);
   }
 
   /**
    * `source`: the flow the response came over (where the callee is, for an answer that must be refused).
-   * `now`: for the trunk-challenge table's TTLs.
+   * `now`: for the tables' TTLs.
    */
   handleResponse(res: SipResponse, source?: MessageSource, now: number = Date.now()): RouterAction {
     const vias = res.via();
@@ -166,6 +206,11 @@ export class Router {
       return { type: 'drop', reason: 'response whose top Via is not ours' };
     }
     if (vias.length < 2) return { type: 'drop', reason: 'response with no Via left after ours' };
+    // Relayed only when our branch is the MAC of the Via below it (route-mac.ts): the response then goes back
+    // to where its request came from, at the received/rport sbd stamped, and nowhere a forger names.
+    const original = this.ownBranch(top.params.get('branch') ?? '', vias[1]!, res);
+    if (original === undefined) return { type: 'drop', reason: 'response whose top Via branch sbd did not mint' };
+    if (res.cseq().method === 'INVITE') this.invites.onResponse(original, res.status, now);
     const outcome = this.trunkChallenges?.onResponse(res, now);
     if (outcome?.kind === 'answered') {
       if (outcome.send.length === 0) return { type: 'drop', reason: 'retransmitted trunk challenge, already answered' };
@@ -176,6 +221,7 @@ export class Router {
       ] };
     }
     const offset = offsetParam(top.params.get(CSEQ_PARAM));
+    const ourVia = res.getAll('via')[0]!;
     removeTopVia(res);
     // Responses to a request sbd re-sent with credentials (or to the phone's in-dialog requests whose CSeq it
     // raised) go back with the phone's own CSeq number.
@@ -185,31 +231,112 @@ export class Router {
       if (c.seq >= offset) replaceFirst(m, 'cseq', `${c.seq - offset} ${c.method}`);
     };
     const next = res.topVia();
+    // received/rport are the ones sbd's transport stamped on receipt (response-routing.ts), and the branch MAC
+    // covers them: a value the client or the downstream wrote cannot steer the response.
     const rport = next.params.get('rport');
     const address = next.params.get('received') ?? stripBrackets(next.host);
     const port = rport !== undefined && rport !== null && /^[0-9]+$/.test(rport) ? Number(rport) : next.port ?? (next.transport === 'TLS' ? 5061 : 5060);
     const transport = next.transport.toLowerCase() as TransportKind;
-    const back: Target = { kind: 'address', transport, host: address, port };
-    if (res.status >= 200 && res.status < 300 && res.cseq().method === 'INVITE' && res.body.length > 0) {
-      const policy = this.deps.routing.cryptoPolicy();
-      const secure = answerIsSecure(res.body, policy);
-      // Step 4 for answers: the offer passed with SRTP, the answer dropped it; refuse without a B2BUA (refuse-answer.ts).
-      if (!secure && policy.blockUnencrypted && source) {
-        const l = this.listenerFor(source.transport);
-        const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, 'Block Unencrypted Calls: the answer has no SRTP');
-        if (r) {
-          restoreCseq(r.refusal);
-          const callee: Target = { kind: 'flow', source };
-          return { type: 'several', actions: [
-            { type: 'forward', message: r.ack, target: callee }, { type: 'forward', message: r.bye, target: callee },
-            { type: 'forward', message: r.refusal, target: back },
-          ] };
-        }
-      }
-      setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure));
+    const back: AddressTarget = { kind: 'address', transport, host: address, port };
+    const refused = this.checkAnswer(res, source, back, ourVia, original, now);
+    if (refused) {
+      if (refused.type === 'several') for (const a of refused.actions) if (a.type === 'forward' && a.message.kind === 'response') restoreCseq(a.message);
+      return refused;
     }
     restoreCseq(res);
     return { type: 'forward', message: res, target: back };
+  }
+
+  /**
+   * SDP in a response (18x, 2xx to INVITE, UPDATE or PRACK): keys from a TLS callee leg never go on over a
+   * non-TLS caller leg; under Block Unencrypted Calls an answer without SRTP is refused (a 2xx to INVITE:
+   * ACK + BYE to the callee, 488 to the caller; a 18x: CANCEL to the callee, 488 to the caller; a 2xx to
+   * UPDATE or PRACK: BYE to the callee, 488 to the caller). The 2xx to INVITE carries the secure-call
+   * indication: Encrypted only when the answer is SRTP and both legs that carried the keys are TLS.
+   */
+  private checkAnswer(res: SipResponse, source: MessageSource | undefined, back: AddressTarget, ourVia: string, original: string, now: number): RouterAction | undefined {
+    const method = res.cseq().method;
+    if (res.status >= 300 || res.status === 100 || !['INVITE', 'UPDATE', 'PRACK'].includes(method)) return undefined;
+    if (res.body.length === 0 || !/^application\/sdp/i.test(res.contentType() ?? '')) return undefined;
+    const calleeLeg: TransportKind = source?.transport ?? 'udp';
+    if (calleeLeg === 'tls' && back.transport !== 'tls') res.body = withoutKeys(res.body);
+    const policy = this.deps.routing.cryptoPolicy();
+    const secure = answerIsSecure(res.body, policy);
+    if (!secure && policy.blockUnencrypted && source) {
+      const l = this.listenerFor(source.transport);
+      const why = 'Block Unencrypted Calls: the answer has no SRTP';
+      if (res.status < 200) {
+        const invite = this.invites.find(original, now);
+        const r = cancelProvisional(res, ourVia, invite?.uri, why);
+        return { type: 'several', actions: [
+          ...(r.cancel && invite ? [{ type: 'forward', message: r.cancel, target: invite.target } as RouterAction] : []),
+          { type: 'forward', message: r.refusal, target: back },
+        ] };
+      }
+      const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, why);
+      if (r) {
+        const callee: Target = { kind: 'flow', source };
+        return { type: 'several', actions: [
+          ...(method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
+          { type: 'forward', message: r.bye, target: callee },
+          { type: 'forward', message: r.refusal, target: back },
+        ] };
+      }
+    }
+    if (method === 'INVITE' && res.status >= 200) setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure && legsProtectKeys(calleeLeg, back.transport)));
+    return undefined;
+  }
+
+  /** The original branch when `branch` is ours for the Via below it (or a re-sent copy's); else undefined. */
+  private ownBranch(branch: string, next: Via, res: SipResponse): string | undefined {
+    const original = this.mac.branch(next, res.callId(), res.cseq().method);
+    if (branch === original) return original;
+    for (let n = 1; n <= this.maxResent; n++) if (branch === resentBranch(original, n)) return original;
+    return undefined;
+  }
+
+  /**
+   * SDP in a request: an offer (INVITE, UPDATE) passes the SRTP policy, an INVITE gets the secure-call
+   * indication; an answer (PRACK, ACK) without SRTP is refused under Block Unencrypted Calls (488; an ACK is
+   * dropped, the callee then ends the call, §13.3.1.4). Keys that came over TLS never go out over UDP/TCP.
+   */
+  private checkRequestSdp(req: SipRequest, source: MessageSource, target: Target): RouterAction | undefined {
+    if (req.body.length === 0 || !/^application\/sdp/i.test(req.contentType() ?? '')) return undefined;
+    if (!['INVITE', 'UPDATE', 'PRACK', 'ACK'].includes(req.method)) return undefined;
+    const outT = target.kind === 'flow' ? target.source.transport : target.transport;
+    if (source.transport === 'tls' && outT !== 'tls') req.body = withoutKeys(req.body);
+    const policy = this.deps.routing.cryptoPolicy();
+    if (req.method === 'INVITE' || req.method === 'UPDATE') {
+      const d = checkOffer(req.body, policy);
+      if (d.mode === 'reject') return this.respond(req, d.status, `Not Acceptable Here (${d.reason}; Block Unencrypted Calls is on)`);
+      req.body = d.sdp;
+      if (req.method === 'INVITE') setHeader(req, SECURITY_INDICATION.header, SECURITY_INDICATION.value(d.mode === 'srtp' && legsProtectKeys(source.transport, outT)));
+      return undefined;
+    }
+    if (policy.blockUnencrypted && !answerIsSecure(req.body, policy)) return this.respond(req, 488, 'Not Acceptable Here (the answer has no SRTP; Block Unencrypted Calls is on)');
+    return undefined;
+  }
+
+  /** The trunk this source is: by its address, and a TLS trunk only over TLS with its certificate (row 11). */
+  private trunkOf(source: MessageSource): TrunkRow | undefined {
+    const t = this.deps.routing.trunkByHost(source.address);
+    if (!t || t.transport !== 'tls') return t;
+    if (source.transport !== 'tls') return undefined;
+    return (this.deps.trunkPeerVerified ?? trunkPeerByIssuer)(t, source) ? t : undefined;
+  }
+
+  /**
+   * In a verified dialog: the next Route, else the Request-URI (a registered Contact → its flow, our own AOR →
+   * its binding). An address must be a trunk's: sbd relays to no host it was not configured with.
+   */
+  private dialogTarget(req: SipRequest, now: number): Target | RouterAction {
+    return this.knownHop(req, req.route().length > 0 ? this.routeTarget(req) : this.uriTarget(req, now));
+  }
+
+  /** An address target must be a trunk's: sbd relays to no host it was not configured with. */
+  private knownHop(req: SipRequest, t: Target | RouterAction): Target | RouterAction {
+    if ('type' in t || t.kind === 'flow' || this.deps.routing.trunkByHost(t.host)) return t;
+    return this.respond(req, 403, 'Forbidden (the next hop is neither a registered phone nor a trunk)');
   }
 
   private respond(req: SipRequest, status: number, reason: string, extra: HeaderField[] = []): RouterAction {
@@ -304,16 +431,33 @@ export class Router {
     return this.listeners.some((l) => sameHost(l.host, uri.host) && (uri.port === undefined || uri.port === l.port));
   }
 
-  /** Removes our own Route entries; returns the CSeq offset one of them carried (0 when none). */
-  private popOwnRoutes(req: SipRequest): number {
-    let offset = 0;
+  /**
+   * Removes our own Route entries (loose routing, §16.4). `verified`: there was at least one and every one
+   * carried our MAC for this Call-ID (a dialog sbd Record-Routed); `forged`: one carried a MAC that does not
+   * verify. A Route of ours without a MAC is a preloaded outbound-proxy route (initial requests only).
+   * `cseqOffset`: what a verified entry's `sbd-cseq` says (0 when none).
+   */
+  private popOwnRoutes(req: SipRequest): { verified: boolean; forged: boolean; cseqOffset: number } {
+    let cseqOffset = 0;
+    let popped = 0;
+    let macs = 0;
+    let forged = false;
+    const callId = req.callId();
     let routes = req.route();
     while (routes.length > 0 && isSipUri(routes[0]!.uri) && this.isUs(routes[0]!.uri as SipUri) && routes[0]!.uri.params.has('lr')) {
-      offset ||= offsetParam(routes[0]!.uri.params.get(CSEQ_PARAM));
+      const uri = routes[0]!.uri as SipUri;
+      popped++;
+      if (uri.params.has(ROUTE_MAC_PARAM)) {
+        if (this.mac.verifyRoute(uri, callId)) {
+          macs++;
+          cseqOffset ||= offsetParam(uri.params.get(CSEQ_PARAM));
+        } else forged = true;
+      }
       removeFirstValue(req, 'route');
       routes = req.route();
     }
-    return offset;
+    const verified = popped > 0 && macs === popped;
+    return { verified, forged, cseqOffset: verified ? cseqOffset : 0 };
   }
 
   private listenerFor(t: TransportKind): Listener {
@@ -328,15 +472,17 @@ export class Router {
     const ownRecordRoutes: string[] = [];
     if (recordRoute) {
       const inL = this.listenerFor(source.transport);
-      const rr = (l: Listener) => `<sip:${l.host}:${l.port};transport=${l.transport};lr>`;
+      // The MAC makes the entry verifiable when it comes back as a Route (route-mac.ts).
+      const rr = (l: Listener) => `<sip:${l.host}:${l.port};transport=${l.transport};lr;${ROUTE_MAC_PARAM}=${this.mac.routeMac(l.host, l.port, l.transport, req.callId())}>`;
       // RFC 5658: when the transport changes, one entry for each side; the callee reads the top one.
       if (inL !== out) ownRecordRoutes.push(rr(inL));
       ownRecordRoutes.push(rr(out));
       for (const v of ownRecordRoutes) req.prepend('Record-Route', v);
     }
     // §16.11: the branch is a function of the received request, so CANCEL and a non-2xx ACK get the INVITE's.
-    const branch = branchOf(req);
+    const branch = branchOf(req, this.mac);
     req.prepend('Via', `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport${cseqOffset > 0 ? `;${CSEQ_PARAM}=${cseqOffset}` : ''}`);
+    if (req.method === 'INVITE') this.invites.remember(branch, req.uri, target, now);
     if (target.kind === 'address' && target.trunk !== undefined && this.trunkChallenges) {
       // A challenged request sbd re-sent: the phone's retransmission, CANCEL or non-2xx ACK follows the re-sent one.
       const mapped = this.trunkChallenges.mapOutgoing(req, branch, now);

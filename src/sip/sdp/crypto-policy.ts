@@ -5,6 +5,9 @@
  *    each active audio/video stream is run through the media room's `negotiateCrypto` with the call priority:
  *    no usable suite → the call falls back to RTP, or is refused with 488 when Block Unencrypted Calls is on;
  *  - answer: the call is secure when every active stream answered with RTP/SAVP and an allowed a=crypto.
+ *  - keys and signalling (RFC 4568 §8.3: SDES keys are only as safe as the signalling that carries them): keys
+ *    that arrived over TLS never go out over UDP/TCP (`withoutKeys` turns such a body into plain RTP), and the
+ *    call is marked Encrypted only when every leg that carried its keys was TLS (`legsProtectKeys`).
  * The result drives the secure-call indication both phones get (see SECURITY_INDICATION).
  */
 import { negotiateCrypto, parseCryptoAttribute } from '../../media/sdes/index.js';
@@ -76,6 +79,25 @@ export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
     }
   }
   return { mode: secure ? 'srtp' : 'rtp', sdp: Buffer.from(join(session, media), 'utf8'), ...(reason ? { reason } : {}) };
+}
+
+/**
+ * The body without its SDES keys: every a=crypto line removed and RTP/SAVP streams turned into RTP/AVP
+ * (RFC 3551), the form of an unencrypted offer or answer the other side can still accept or refuse.
+ */
+export function withoutKeys(body: Buffer): Buffer {
+  const { session, media } = split(body.toString('utf8'));
+  const kept = session.filter((l) => !l.startsWith('a=crypto:'));
+  for (const m of media) {
+    m.lines = m.lines.filter((l) => !l.startsWith('a=crypto:'));
+    m.mline = m.mline.replace(/ RTP\/SAVP( |$)/, ' RTP/AVP$1');
+  }
+  return Buffer.from(join(kept, media), 'utf8');
+}
+
+/** Keys may be sent on, and a secure call be called Encrypted, only when both legs are TLS. */
+export function legsProtectKeys(inbound: string, outbound: string): boolean {
+  return inbound === 'tls' && outbound === 'tls';
 }
 
 /** True when every active stream of the answer is RTP/SAVP with one allowed, parseable a=crypto. */

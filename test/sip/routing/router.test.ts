@@ -57,7 +57,7 @@ test('calling search spaces: a partitioned line is reachable only from a CSS tha
     assert.equal(allowed.type, 'forward');
     const fwd = allowed as { message: SipRequest; target: { kind: string; source: MessageSource } };
     assert.equal(fwd.target.source.port, 6002);
-    assert.match(fwd.message.get('Record-Route')!, /^<sip:127\.0\.0\.1:5060;transport=udp;lr>$/);
+    assert.match(fwd.message.get('Record-Route')!, /^<sip:127\.0\.0\.1:5060;transport=udp;lr;sbd-mac=[\w-]{22}>$/);
     assert.match(fwd.message.headers[0]!.value, /^SIP\/2\.0\/UDP 127\.0\.0\.1:5060;branch=z9hG4bK-sbd-/);
     assert.equal(fwd.message.get('Max-Forwards'), '69');
     // <None> partition reachable from anyone
@@ -96,7 +96,8 @@ test('SRTP policy: disallowed suites stripped from the offer, Block Unencrypted 
     const body = f.message.body.toString();
     assert.doesNotMatch(body, /SHA1_32/);
     assert.match(body, /a=crypto:2 AES_CM_128_HMAC_SHA1_80/);
-    assert.match(f.message.get('Call-Info')!, /security=Encrypted/);
+    // SRTP, but its keys crossed UDP legs in clear: not Encrypted (issue 16 row 10); over TLS legs it is
+    assert.match(f.message.get('Call-Info')!, /security=NotAuthenticated/);
     // RTP offer: allowed by default (not secure), refused with Block Unencrypted Calls
     const rtp = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([], 'RTP/AVP')), flow(6002), now) as { type: string; message: SipRequest };
     assert.match(rtp.message.get('Call-Info')!, /security=NotAuthenticated/);

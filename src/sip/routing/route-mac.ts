@@ -1,0 +1,76 @@
+/**
+ * Keyed MACs by which the stateless proxy recognises what it wrote itself, without per-call state (what
+ * stateless proxies do with signed Record-Route parameters and branches):
+ *  - the branch of our Via (RFC 3261 §16.11 asks for a branch that is a function of the received request):
+ *    HMAC-SHA256 over the received top Via as sbd stamped it (branch, sent-by, received, rport, transport),
+ *    the Call-ID and the method (ACK and CANCEL count as INVITE). A response is relayed only when its top
+ *    branch is the MAC of the Via below it, so it goes back only to where the request came from, never to a
+ *    Via (or a `received`/`rport`) that someone else wrote;
+ *  - the `sbd-mac` parameter of our Record-Route entries (§16.6 step 4): HMAC over our host, port and transport
+ *    and the Call-ID. An in-dialog request is routed only when the Route it carries back verifies.
+ * MACs are truncated to 128 bits (22 base64url characters): enough against forgery, short on the wire.
+ * The key (32 random bytes) is `<state>/keys/sip-route.key` (route-key.ts), so dialogs survive a restart and
+ * every node sharing the state folder accepts the others' routes.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Via } from '../core/via.js';
+import type { SipUri } from '../core/uri.js';
+
+export const BRANCH_PREFIX = 'z9hG4bK-sbd-';
+export const ROUTE_MAC_PARAM = 'sbd-mac';
+const MAC_CHARS = 22;
+
+function mac(key: Buffer, label: string, fields: readonly (string | number | null | undefined)[]): string {
+  const h = createHmac('sha256', key).update(label);
+  // Length-prefixed fields: no two field lists give the same input.
+  for (const f of fields) {
+    const s = f === undefined ? '\u0000u' : f === null ? '\u0000n' : String(f);
+    h.update(`${s.length}:${s}|`);
+  }
+  return h.digest('base64url').slice(0, MAC_CHARS);
+}
+
+function same(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+function bare(host: string): string {
+  return (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
+}
+
+/** ACK and CANCEL share their INVITE's branch (§9.1, §17.1.1.3). */
+function txMethod(method: string): string {
+  return method === 'ACK' || method === 'CANCEL' ? 'INVITE' : method;
+}
+
+export class RouteMac {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length < 16) throw new RangeError('the route key must hold at least 16 bytes');
+    this.#key = Buffer.from(key);
+  }
+
+  /** Our branch for a request whose received top Via (stamped with received/rport) is `via`. */
+  branch(via: Via, callId: string, method: string): string {
+    const p = via.params;
+    return BRANCH_PREFIX + mac(this.#key, 'branch', [p.get('branch'), bare(via.host), via.port, p.get('received'), p.get('rport'), via.transport.toUpperCase(), callId, txMethod(method)]);
+  }
+
+  /** True when `branch` is ours for the request whose Via (below ours in a response) is `next`. */
+  verifyBranch(branch: string, next: Via, callId: string, method: string): boolean {
+    return same(branch, this.branch(next, callId, method));
+  }
+
+  /** The `sbd-mac` value of our Record-Route entry at host:port over `transport` for the dialog `callId`. */
+  routeMac(host: string, port: number, transport: string, callId: string): string {
+    return mac(this.#key, 'route', [bare(host), port, transport.toLowerCase(), callId]);
+  }
+
+  /** True when a Route URI of ours carries the MAC we wrote for this Call-ID. */
+  verifyRoute(uri: SipUri, callId: string): boolean {
+    const got = uri.params.get(ROUTE_MAC_PARAM);
+    if (typeof got !== 'string' || uri.port === undefined) return false;
+    return same(got, this.routeMac(uri.host, uri.port, uri.params.get('transport') ?? 'udp', callId));
+  }
+}
