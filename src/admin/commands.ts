@@ -20,14 +20,14 @@ export interface AdminContext {
   systemd?: SystemdOptions;
   /** The units' environment file. Default /etc/sbd/sbd.env. */
   envFile?: string;
-  /** The appliance state folder (store + keys). Default /var/lib/sbd. */
+  /** The appliance state folder (store + keys). Default /var/lib/sbd/state. */
   stateDir?: string;
   clock?: Clock;
 }
 
 export function adminTable(ctx: AdminContext): CommandTable {
   const systemd = new Systemd(ctx.privilege, ctx.systemd);
-  const state = ctx.stateDir ?? '/var/lib/sbd';
+  const state = ctx.stateDir ?? '/var/lib/sbd/state';
   const clock = ctx.clock ?? systemClock;
   return new CommandTable([
     ...statusCommands(systemd, ctx.envFile),

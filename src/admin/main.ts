@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Entry of the serial-console admin shell (the admin account's login shell runs it through sudo, see
- * rootfs/usr/lib/sbd/bin). Drops to the daemons' user, then runs the `admin:` prompt on the terminal.
+ * rootfs/usr/lib/sbd/bin). Drops all of root to the state's owner (privilege.ts), then runs the `admin:` prompt.
  */
 import { fileURLToPath } from 'node:url';
 import { realpathSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { dropToServiceUser } from './privilege.js';
 import { runShell } from './shell.js';
 
 export interface AdminMainOptions {
-  /** The state folder. Default $SBD_STATE, else /var/lib/sbd on the appliance (root), ./var on a host. */
+  /** The state folder. Default $SBD_STATE, else /var/lib/sbd/state on the appliance (root), ./var on a host. */
   stateDir?: string;
   /** Where the history is kept. Default <state>/admin-history. */
   historyFile?: string;
@@ -18,7 +18,7 @@ export interface AdminMainOptions {
 
 export async function adminMain(options: AdminMainOptions = {}): Promise<void> {
   const privilege = dropToServiceUser(process.env.SBD_USER ?? 'sbd');
-  const state = options.stateDir ?? process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd' : './var');
+  const state = options.stateDir ?? process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd/state' : './var');
   const historyFile = options.historyFile ?? `${state}/admin-history`;
   await runShell({
     input: process.stdin,

@@ -11,7 +11,7 @@ import type { Privilege } from './privilege.js';
 export interface SystemdOptions {
   /** Where sbd's units are installed. Default /usr/lib/systemd/system. */
   unitDir?: string;
-  /** systemctl binary. Default 'systemctl'. */
+  /** systemctl binary (an absolute path: sudoers names it). Default /usr/bin/systemctl. */
   systemctl?: string;
   /** Longest wait for one systemctl call, ms. Default 120000 (a restart waits for READY=1). */
   timeoutMs?: number;
@@ -35,7 +35,7 @@ export class Systemd {
   constructor(privilege: Privilege, options: SystemdOptions = {}) {
     this.#privilege = privilege;
     this.#unitDir = options.unitDir ?? '/usr/lib/systemd/system';
-    this.#systemctl = options.systemctl ?? 'systemctl';
+    this.#systemctl = options.systemctl ?? '/usr/bin/systemctl';
     this.#timeoutMs = options.timeoutMs ?? 120_000;
   }
 
@@ -97,10 +97,9 @@ export class Systemd {
 
   #run(args: string[], asRoot: boolean): string {
     if (!this.booted) throw new AdminError(AdminErrorCode.system, 'systemd is not running on this machine (host mode)');
-    const call = (): string =>
-      execFileSync(this.#systemctl, args, { encoding: 'utf8', timeout: this.#timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      return asRoot ? this.#privilege.asRoot(call) : call();
+      const cmd = asRoot ? this.#privilege.asRoot(this.#systemctl, args) : { file: this.#systemctl, args };
+      return execFileSync(cmd.file, cmd.args, { encoding: 'utf8', timeout: this.#timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
       if (err instanceof AdminError) throw err;
       const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n')[0];

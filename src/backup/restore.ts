@@ -4,18 +4,22 @@
  * Theory of operation: nothing under the state folder is touched until the backup has passed every check.
  *   1. read the file (bounded), check the header, derive the key, check the passphrase, decrypt and check the
  *      GCM tag and each file's SHA-256 — any failure is a BackupError and the running state is as it was;
- *   2. write the store and keys into a new sibling folder `<state>.restore-<random>` (0600 files, 0700 keys/),
- *      fsync every file and folder;
+ *   2. write the store and keys into a new sibling folder `<state>.restore-<random>` (0600 files, 0700 keys/; then
+ *      the live folder's modes and each key's role group, as the image lays them out), fsync every file and folder.
+ *      The sibling lives in the state folder's parent, which the state's owner must be able to write: in the image
+ *      the state is /var/lib/sbd/state and /var/lib/sbd belongs to `sbd` (a folder directly in /var/lib could not
+ *      be staged or swapped without root);
  *   3. open the staged store as sbd would (schema, quick_check; an older schema is migrated there) and check
  *      that every current certificate's private key is present;
  *   4. copy over what the state folder holds besides the store and keys (admin history, …);
  *   5. swap the staged folder in (renameat2 RENAME_EXCHANGE), fsync the parent, remove the old folder.
  * The daemons still hold the old store open; the result names the services to restart.
  */
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { openStore, StoreErrorCode, isStoreError, type NodeService } from '../store/index.js';
+import { applyKeyAccess } from '../pki/identity-store.js';
 import { BackupError, BackupErrorCode } from './errors.js';
 import { fsyncPath, writeNewFileSynced } from './durable.js';
 import { openBackup, type BackupManifest } from './format.js';
@@ -68,12 +72,28 @@ function readBackupFile(file: string, max: number): Buffer {
   return readFileSync(file);
 }
 
-function stage(staging: string, files: { name: string; bytes: Buffer; mode: number }[]): void {
+/** Mode bits of `path` (setgid/sticky included), or undefined when absent. */
+function modeOf(path: string): number | undefined {
+  return existsSync(path) ? statSync(path).mode & 0o7777 : undefined;
+}
+
+function stage(staging: string, live: string, files: { name: string; bytes: Buffer; mode: number }[]): void {
   mkdirSync(staging, { mode: 0o750 });
+  // The folder and the store keep the live ones' modes (the image's layout: docs/image.md "Users and files"), so
+  // the daemons can open the restored state as they opened the old one.
+  const dirMode = modeOf(live);
+  if (dirMode !== undefined) chmodSync(staging, dirMode);
   mkdirSync(join(staging, 'keys'), { mode: 0o700 });
+  const keysMode = modeOf(join(live, 'keys'));
+  if (keysMode !== undefined) chmodSync(join(staging, 'keys'), keysMode & 0o750);
+  const dbMode = modeOf(join(live, 'sbd.db'));
   for (const f of files) {
+    const path = join(staging, f.name);
     // Private material is never written wider than 0600, whatever the manifest says.
-    writeNewFileSynced(join(staging, f.name), f.bytes, f.mode & 0o600);
+    writeNewFileSynced(path, f.bytes, f.mode & 0o600);
+    // Key files go back to their role's group (0640) where the image has one; the store to the live store's mode.
+    if (f.name.startsWith('keys/')) applyKeyAccess(path);
+    else if (f.name === 'sbd.db' && dbMode !== undefined) chmodSync(path, dbMode & 0o664);
   }
   fsyncPath(join(staging, 'keys'));
   fsyncPath(staging);
@@ -129,7 +149,7 @@ export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoreBac
   let swap: SwapMethod;
   let checked: { migrated: boolean; services: string[] };
   try {
-    stage(staging, opened.files);
+    stage(staging, target, opened.files);
     checked = checkStaged(staging);
     carryOver(target, staging);
     swap = swapIntoPlace(staging, target);

@@ -4,7 +4,7 @@
  * Key files are written atomically: a temporary file in the same directory (created 0600, so the key is never
  * readable by anyone else, not even for an instant), fsync, rename over the final name, fsync of the directory.
  * A reader either sees the old key or the new one, never half of one. `readKeyFile` refuses a file whose mode
- * lets the group or others in, as OpenSSH does for its keys.
+ * lets others in or the group write, as OpenSSH does for its keys (group read is how a daemon reads its role's key).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -142,7 +142,7 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Reads a private key file: a regular file, mode without group/other bits, a PEM key OpenSSL can read. */
+/** Reads a private key file: a regular file, no access for others and at most read for the group, a PEM key. */
 export function readKeyFile(file: string, options: KeyFileOptions = {}): string {
   const maxBytes = options.maxKeyFileBytes ?? defaultMaxKeyFileBytes;
   let fd: number;
@@ -158,10 +158,11 @@ export function readKeyFile(file: string, options: KeyFileOptions = {}): string 
     // fstat on the open descriptor: the checked file is the file read.
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new PkiError(PkiErrorCode.keyFile, `key file ${file} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
+    // Group read is allowed: a key file belongs to its role's group (identity-store.ts applyKeyAccess, issue 16).
+    if ((st.mode & 0o037) !== 0) {
       throw new PkiError(
         PkiErrorCode.keyFileMode,
-        `key file ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: group/others must have no access (chmod 600)`,
+        `key file ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: others must have no access, the group at most read (chmod 600 or 640)`,
       );
     }
     if (st.size > maxBytes) {

@@ -23,7 +23,7 @@ import { plain } from './guest.js';
 const dir = mkdtempSync(join(tmpdir(), 'sbd-admin-console-'));
 const state = join(dir, 'state');
 initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
-const privilege = { canRaise: false, asRoot: <T>(fn: () => T): T => fn() };
+const privilege = { canRaise: false, asRoot: (file: string, args: readonly string[]) => ({ file, args: [...args] }) };
 const table = adminTable({ privilege, stateDir: state, systemd: { unitDir: join(dir, 'no-units') } });
 const history = join(dir, 'history');
 test.after(() => rmSync(dir, { recursive: true, force: true }));

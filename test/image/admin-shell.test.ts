@@ -21,7 +21,7 @@ import { systemClock } from '../../src/lib/clock.js';
 const dir = mkdtempSync(join(tmpdir(), 'sbd-admin-'));
 const state = join(dir, 'state');
 initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
-const privilege = { canRaise: false, asRoot: <T>(fn: () => T): T => fn() };
+const privilege = { canRaise: false, asRoot: (file: string, args: readonly string[]) => ({ file, args: [...args] }) };
 const table = adminTable({ privilege, stateDir: state, systemd: { unitDir: join(dir, 'no-units') } });
 
 /** Runs the shell over pipes with the given input lines; returns everything it printed. */

@@ -80,12 +80,12 @@ test('writeKeyFile: a failing write leaves nothing behind and throws ERR_PKI_KEY
   assert.deepEqual(fs.readdirSync(target), ['child']);
 });
 
-test('readKeyFile: refuses group- or other-accessible files, symlinks, non-keys, oversize files', (t) => {
+test('readKeyFile: refuses other-accessible or group-writable files, symlinks, non-keys, oversize files', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'ITLRecovery.key');
   const kp = generateKeyPair({ type: 'ec', curve: 'P-256' });
   writeKeyFile(file, kp.privateKeyPem);
-  for (const mode of [0o640, 0o604, 0o644, 0o620, 0o601]) {
+  for (const mode of [0o660, 0o604, 0o644, 0o620, 0o601, 0o650]) {
     fs.chmodSync(file, mode);
     assert.throws(() => readKeyFile(file), (err: unknown) => {
       assert.ok(err instanceof PkiError);
@@ -95,6 +95,8 @@ test('readKeyFile: refuses group- or other-accessible files, symlinks, non-keys,
     });
   }
   fs.chmodSync(file, 0o400);
+  assert.equal(readKeyFile(file), kp.privateKeyPem);
+  fs.chmodSync(file, 0o640); // the role group's read (identity-store.ts applyKeyAccess)
   assert.equal(readKeyFile(file), kp.privateKeyPem);
 
   const link = path.join(dir, 'link.key');
