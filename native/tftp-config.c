@@ -21,10 +21,13 @@ static const key_spec KEYS[] = {
     U32("port", port, 0, 65535, 69),
     U32("max_transfers", max_transfers, 1, 1u << 20, 16384),
     U32("max_transfers_per_client", max_per_client, 1, 1u << 20, 16),
+    U32("max_unverified_per_client", max_unverified_per_client, 1, 1u << 20, 8),
     U32("max_retries", max_retries, 0, 1000, 5),
+    U32("max_retries_unverified", max_retries_unverified, 0, 1000, 1),
+    U32("max_lifetime_ms", max_lifetime_ms, 1, 86400000, 120000),
     U32("timeout_ms", timeout_ms, 1, 3600000, 1000),
     U32("min_timeout_s", min_timeout_s, 1, 255, 1),
-    U32("max_timeout_s", max_timeout_s, 1, 255, 255),
+    U32("max_timeout_s", max_timeout_s, 1, 255, 10),
     U32("max_blksize", max_blksize, 8, 65464, 65464),
     U32("max_windowsize", max_windowsize, 1, 65535, 64),
     U32("max_filename_length", max_filename_length, 1, NAME_CAP, 255),
@@ -124,6 +127,18 @@ int config_parse(tftp_config *c, const char *text, char *err, int errlen) {
   if (c->nbinds == 0 && !(c->binds[c->nbinds++] = dup_n("127.0.0.1", 9)))
     return config_free(c), fail(err, errlen, "out of memory", "", 0);
   return 0;
+}
+
+int config_defaults(char *buf, size_t cap) {
+  sb s;
+  sb_init(&s, buf, cap);
+  for (size_t i = 0; i < NKEYS; i++) {
+    sb_str(&s, KEYS[i].key);
+    sb_str(&s, "=");
+    sb_u64(&s, KEYS[i].def);
+    sb_str(&s, "\n");
+  }
+  return s.len + 1 < cap ? (int)s.len : -1;
 }
 
 void config_free(tftp_config *c) {

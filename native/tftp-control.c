@@ -131,7 +131,8 @@ static void send_stats(engine *e) {
       {"transfersCompleted", c->transfers_completed}, {"transfersFailed", c->transfers_failed},
       {"retransmissions", c->retransmissions}};
   const struct { const char *k; uint64_t v; } rest[] = {
-      {"busyDrops", c->busy_drops}, {"duplicateRequests", c->duplicate_requests}, {"unknownTid", c->unknown_tid},
+      {"busyDrops", c->busy_drops}, {"unverifiedEvicted", c->unverified_evicted},
+      {"lifetimeExpired", c->lifetime_expired}, {"duplicateRequests", c->duplicate_requests}, {"unknownTid", c->unknown_tid},
       {"strayPackets", c->stray_packets}, {"logSuppressed", c->log_suppressed}, {"bytesSent", c->bytes_sent},
       {"active", e->active}, {"transferSockets", e->tsocks}, {"idleSockets", e->idle},
       {"cachedFiles", e->files.count}, {"cacheBytes", e->files.bytes}, {"opensForwarded", c->opens_forwarded},

@@ -173,6 +173,8 @@ SBD_TFTP_API sbd_tftp_engine *sbd_tftp_engine_new(const char *config, char *err,
 
 SBD_TFTP_API int sbd_tftp_engine_sockets(sbd_tftp_engine *e) { return e->nreq; }
 
+SBD_TFTP_API int sbd_tftp_engine_defaults(char *buf, int len) { return len > 0 ? config_defaults(buf, (size_t)len) : -1; }
+
 SBD_TFTP_API int sbd_tftp_engine_local(sbd_tftp_engine *e, int i, char *buf, int len) {
   if (i < 0 || i >= e->nreq) return -1;
   int n = (int)strlen(e->req[i].text);

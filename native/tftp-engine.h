@@ -28,5 +28,8 @@ SBD_TFTP_API int sbd_tftp_engine_control_fd(sbd_tftp_engine *e);
  * owns. Returns 0, or -1 on a fatal error (then a final LOG frame with level "error" says why, when possible). */
 SBD_TFTP_API int sbd_tftp_engine_run(sbd_tftp_engine *e);
 SBD_TFTP_API void sbd_tftp_engine_free(sbd_tftp_engine *e);
+/* The defaults of every numeric config key as "key=value\n" lines (a test compares them with TypeScript's). The text
+ * length, or -1 when buf is too small. */
+SBD_TFTP_API int sbd_tftp_engine_defaults(char *buf, int len);
 
 #endif

@@ -156,10 +156,13 @@ typedef struct tsock {
   int broken, queued;
 } tsock;
 
+/* Transfers running for one client address; `uhead` lists those whose peer has not acknowledged anything yet
+ * (unverified: the source may be spoofed), oldest first, `unverified` of them. */
 typedef struct client_entry {
   struct client_entry *hnext;
   uint8_t family, addr[16];
-  uint32_t n;
+  uint32_t n, unverified;
+  struct transfer *uhead, *utail;
 } client_entry;
 
 enum { T_FREE = 0, T_PENDING, T_OPENING, T_OACK, T_DATA, T_DONE };
@@ -168,6 +171,7 @@ typedef struct transfer {
   uint32_t slot, req_id;
   struct transfer *prev, *next; /* running list (the sweep walks it) */
   struct transfer *hnext;       /* unacknowledged table */
+  struct transfer *uprev, *unext; /* the client's unverified list (while unacked) */
   int unacked;
   int req_sock;
   client_entry *client;
@@ -189,7 +193,7 @@ typedef struct transfer {
   /* the machine (tftp-transfer.c) */
   uint32_t blksize, windowsize, retries, retransmissions;
   int acknowledged;
-  int64_t rto_ms, deadline;
+  int64_t rto_ms, deadline, end_at; /* end_at: the transfer's lifetime ends (max_lifetime_ms) */
   uint64_t block_count, window_start, last_sent;
   uint8_t oack[128];
   size_t oack_len;
@@ -198,7 +202,8 @@ typedef struct transfer {
 typedef struct {
   char *binds[MAX_BINDS];
   int nbinds;
-  uint32_t port, max_transfers, max_per_client, max_retries, timeout_ms, min_timeout_s, max_timeout_s, max_blksize,
+  uint32_t port, max_transfers, max_per_client, max_unverified_per_client, max_retries, max_retries_unverified,
+      max_lifetime_ms, timeout_ms, min_timeout_s, max_timeout_s, max_blksize,
       max_windowsize, max_filename_length, max_request_bytes, netascii, recv_buffer_size, timer_resolution_ms,
       tid_reuse_delay_ms, max_idle_sockets, max_log_lines_per_second, max_pending_opens;
   uint64_t max_cached_files, max_cache_bytes;
@@ -209,11 +214,13 @@ typedef struct {
   uint64_t folder_max_file_bytes, folder_read_max_bytes;
 } tftp_config;
 int config_parse(tftp_config *c, const char *text, char *err, int errlen);
+/* Every numeric key's default as "key=value\n" lines; the length, or -1 when buf is too small. */
+int config_defaults(char *buf, size_t cap);
 void config_free(tftp_config *c);
 
 typedef struct {
   uint64_t requests, transfers_started, transfers_completed, transfers_failed, retransmissions, busy_drops,
-      duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
+      unverified_evicted, lifetime_expired, duplicate_requests, unknown_tid, stray_packets, log_suppressed, bytes_sent, opens_forwarded, cache_hits,
       log_frames_dropped, rests_cut_short, opens_coalesced, folder_reads;
   uint64_t *errors_sent; /* 65536 entries, by TFTP error code */
 } counters;

@@ -78,7 +78,7 @@ static transfer *detach(engine *e, transfer *t) {
 void opens_release(engine *e, transfer *t) {
   if (t->req_id) {
     transfer *w = detach(e, t);
-    while (w) { /* only a shutdown releases a leader before its answer: the followers go the same way */
+    while (w) { /* a leader released before its answer (shutdown, or evicted unverified): followers ask alone */
       transfer *next = w->wnext;
       w->wnext = NULL;
       if (!e->stopping) open_alone(e, w);

@@ -6,6 +6,11 @@
  * server.ts. A cache hit starts the transfer in the same turn; a miss sends OPEN to Node and waits for FILE or
  * REFUSE. Slots, names and client counts are preallocated: nothing here allocates per request except the option
  * bytes of a pending open.
+ *
+ * A request's source can be forged: a transfer is unverified until its peer acknowledges something, and at most
+ * max_unverified_per_client unverified transfers run per address. A request over that bound or over
+ * max_transfers_per_client evicts the address's oldest unverified transfer rather than being dropped, so spoofed
+ * RRQs bearing a phone's address push each other out instead of locking the phone out (server.ts does the same).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -150,11 +155,21 @@ static transfer **unacked_find(engine *e, const peer *p, const uint8_t *name, si
   return pp;
 }
 
+/* The peer acknowledged something (it is verified) or the transfer ends: out of the duplicate-RRQ table and out of
+ * its client's unverified list. */
 void transfer_forget_request(engine *e, transfer *t) {
   t->unacked = 0;
   transfer **pp = unacked_find(e, &t->p, t->name, t->name_len);
   if (*pp == t) *pp = t->hnext;
   t->hnext = NULL;
+  client_entry *c = t->client;
+  if (!c) return;
+  if (t->uprev) t->uprev->unext = t->unext;
+  else c->uhead = t->unext;
+  if (t->unext) t->unext->uprev = t->uprev;
+  else c->utail = t->uprev;
+  t->uprev = t->unext = NULL;
+  c->unverified--;
 }
 
 void transfer_release(engine *e, transfer *t) {
@@ -172,6 +187,7 @@ void transfer_release(engine *e, transfer *t) {
     c->hnext = e->free_clients;
     e->free_clients = c;
   }
+  t->client = NULL;
   if (t->tid) pool_put_back(e, t->tid);
   t->tid = NULL;
   if (t->file) files_unref(&e->files, t->file);
@@ -305,6 +321,13 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     return;
   }
   client_entry **cp = client_find(e, &p);
+  if (*cp && ((*cp)->unverified >= e->cfg.max_unverified_per_client || (*cp)->n >= e->cfg.max_per_client) &&
+      (*cp)->uhead) {
+    static const char why[] = "evicted: a newer request from this address and this one was never acknowledged";
+    e->c.unverified_evicted++;
+    transfer_finish(e, (*cp)->uhead, 0, why, sizeof why - 1);
+    cp = client_find(e, &p); /* the entry is gone when that was the address's last transfer */
+  }
   uint32_t n = *cp ? (*cp)->n : 0;
   if (e->active >= e->cfg.max_transfers || n >= e->cfg.max_per_client) {
     request_dropped(e, &p, pk.filename, pk.filename_len, n >= e->cfg.max_per_client ? "maxTransfersPerClient" : "maxTransfers");
@@ -354,11 +377,18 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     e->free_clients = c->hnext;
     c->family = p.family;
     memcpy(c->addr, p.addr, 16);
-    c->n = 0;
+    c->n = c->unverified = 0;
+    c->uhead = c->utail = NULL;
     c->hnext = NULL;
     *cp = c;
   }
   (*cp)->n++;
+  t->client = *cp;
+  t->uprev = (*cp)->utail;
+  if ((*cp)->utail) (*cp)->utail->unext = t;
+  else (*cp)->uhead = t;
+  (*cp)->utail = t;
+  (*cp)->unverified++;
   if (f) {
     if (!read_here) e->c.cache_hits++;
     t->state = T_OPENING;

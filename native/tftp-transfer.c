@@ -9,6 +9,7 @@
  *   T_DATA  ACK of a block in the window       slide past it; last block? done            T_DATA/done
  *   T_DATA  ACK of the block before the window ignored: a duplicate (RFC 1123 §4.2.3.1)   T_DATA
  *   T_DATA  ACK outside [window-1, last sent]  ignored (stale or from a wrapped block)     T_DATA
+ *   any     timer, lifetime over               done(failed, lifetime)                     done
  *   any     timer, retries left                resend OACK / the whole window, re-arm     same
  *   any     timer, no retries left             done(failed, timeout)                      done
  *   any     ERROR from the client              done(failed)                               done
@@ -17,6 +18,8 @@
  * Only the timer ever retransmits (Sorcerer's Apprentice, RFC 1123 §4.2.3.1). RFC 7440 §4: an ACK inside the window
  * that is not its last means the client lost what followed; the next window starts right after it. Blocks are
  * absolute (1..block_count) inside; the wire carries block & 0xffff, so files past 65535 blocks roll over to 0.
+ * Against spoofed sources: until the peer has acknowledged something it gets max_retries_unverified resends, not
+ * max_retries, and every transfer ends max_lifetime_ms after it began (the timer is never armed later than that).
  * DATA packets are never built: each is a 4-byte header and a pointer into the file bytes (sendmmsg iovecs).
  */
 #include <errno.h>
@@ -37,12 +40,18 @@ static void send_bytes(engine *e, transfer *t, const uint8_t *p, size_t n) {
   if (sendto(t->tid->fd, p, n, MSG_DONTWAIT, to, to ? t->salen : 0) < 0) send_failed(e, t, errno);
 }
 
+/* The retransmission timer, never later than the end of the transfer's lifetime. */
+static void arm(engine *e, transfer *t) {
+  int64_t at = e->now + t->rto_ms;
+  t->deadline = at < t->end_at ? at : t->end_at;
+}
+
 static void send_window(engine *e, transfer *t, uint64_t from, int retransmit) {
   uint64_t to = from + t->windowsize - 1;
   if (to > t->block_count) to = t->block_count;
   t->window_start = from;
   t->last_sent = to;
-  t->deadline = e->now + t->rto_ms;
+  arm(e, t);
   if (retransmit) t->retransmissions += (uint32_t)(to - from + 1);
   for (uint64_t b = from; b <= to && t->tid;) {
     uint32_t n = 0;
@@ -90,11 +99,12 @@ void transfer_begin(engine *e, transfer *t, const tftp_negotiated *n) {
   t->last_sent = 0;
   t->retries = t->retransmissions = 0;
   t->acknowledged = 0;
+  t->end_at = e->now + e->cfg.max_lifetime_ms;
   memcpy(t->oack, n->oack, n->oack_len);
   t->oack_len = n->oack_len;
   if (t->oack_len) {
     t->state = T_OACK;
-    t->deadline = e->now + t->rto_ms;
+    arm(e, t);
     send_bytes(e, t, t->oack, t->oack_len);
   } else {
     t->state = T_DATA;
@@ -169,7 +179,19 @@ void transfer_receive(engine *e, transfer *t, uint8_t *buf, size_t len) {
 
 void transfer_timeout(engine *e, transfer *t) {
   if (t->state != T_OACK && t->state != T_DATA) return;
-  if (t->retries >= e->cfg.max_retries) {
+  if (e->now >= t->end_at) {
+    char msg[64];
+    sb s;
+    sb_init(&s, msg, sizeof msg);
+    sb_str(&s, "transfer lifetime of ");
+    sb_u64(&s, e->cfg.max_lifetime_ms);
+    sb_str(&s, " ms exceeded");
+    e->c.lifetime_expired++;
+    t->state = T_DONE;
+    transfer_finish(e, t, 0, s.p, s.len);
+    return;
+  }
+  if (t->retries >= (t->acknowledged ? e->cfg.max_retries : e->cfg.max_retries_unverified)) {
     char msg[64];
     sb s;
     sb_init(&s, msg, sizeof msg);
@@ -183,7 +205,7 @@ void transfer_timeout(engine *e, transfer *t) {
   t->retries++;
   if (t->state == T_OACK) {
     t->retransmissions++;
-    t->deadline = e->now + t->rto_ms;
+    arm(e, t);
     send_bytes(e, t, t->oack, t->oack_len);
     return;
   }

@@ -49,6 +49,7 @@ interface EngineApi {
   local: (e: unknown, i: number, buf: Buffer, len: number) => number;
   controlFd: (e: unknown) => number;
   free: (e: unknown) => void;
+  defaults: (buf: Buffer, len: number) => number;
 }
 
 let api: EngineApi | undefined;
@@ -67,8 +68,24 @@ function engineApi(path: string): EngineApi {
     local: lib.func('int sbd_tftp_engine_local(void *e, int i, uint8_t *buf, int len)'),
     controlFd: lib.func('int sbd_tftp_engine_control_fd(void *e)'),
     free: lib.func('void sbd_tftp_engine_free(void *e)'),
+    defaults: lib.func('int sbd_tftp_engine_defaults(uint8_t *buf, int len)'),
   };
   return api;
+}
+
+/** The engine's own defaults for its numeric config keys (native/tftp-config.c), or undefined when not built. */
+export function nativeEngineDefaults(): Map<string, number> | undefined {
+  const path = nativeEngineLibraryPath();
+  if (!path) return undefined;
+  const buf = Buffer.alloc(8192);
+  const n = engineApi(path).defaults(buf, buf.length);
+  if (n < 0) throw new NativeEngineError('ERR_TFTP_NATIVE_DEFAULTS', 'engine defaults do not fit the buffer');
+  const out = new Map<string, number>();
+  for (const line of buf.toString('latin1', 0, n).split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out.set(line.slice(0, eq), Number(line.slice(eq + 1)));
+  }
+  return out;
 }
 
 /** The worker: loads the same library and blocks in sbd_tftp_engine_run until the engine stops. */
@@ -81,11 +98,35 @@ parentPort.postMessage(run(BigInt(workerData.engine)));
 
 const zeroCounters = (): TftpServerCounters => ({
   requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
-  busyDrops: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
+  busyDrops: 0, unverifiedEvicted: 0, lifetimeExpired: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0,
+  logSuppressed: 0, bytesSent: 0,
 });
 
+/** The native-only options' defaults (the rest are tftpServerDefaults). */
+export const nativeTftpServerDefaults = { maxCachedFiles: 65536, maxCacheBytes: 256 * 1024 * 1024, maxPendingOpens: 4096 } as const;
+
+type NativeResolved = ResolvedTftpServerOptions & Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
+
+/** The engine's numeric config keys (native/tftp-config.c) and their values in resolved options: every bound is
+ *  sent, so the engine runs on TypeScript's defaults; test/tftp/native/defaults.test.ts checks that the C table's
+ *  own defaults agree. */
+export function nativeConfigKeys(o: NativeResolved): [string, number | boolean][] {
+  return [
+    ['port', o.port], ['max_transfers', o.maxTransfers], ['max_transfers_per_client', o.maxTransfersPerClient],
+    ['max_unverified_per_client', o.maxUnverifiedPerClient], ['max_retries', o.maxRetries],
+    ['max_retries_unverified', o.maxRetriesUnverified], ['max_lifetime_ms', o.maxTransferLifetimeMs],
+    ['timeout_ms', o.timeoutMs], ['min_timeout_s', o.minTimeoutS],
+    ['max_timeout_s', o.maxTimeoutS], ['max_blksize', o.maxBlksize], ['max_windowsize', o.maxWindowsize],
+    ['max_filename_length', o.maxFilenameLength], ['max_request_bytes', o.maxRequestBytes], ['netascii', o.netascii],
+    ['recv_buffer_size', o.recvBufferSize], ['timer_resolution_ms', o.timerResolutionMs],
+    ['tid_reuse_delay_ms', o.tidReuseDelayMs], ['max_idle_sockets', o.maxIdleSockets],
+    ['max_log_lines_per_second', o.maxLogLinesPerSecond], ['max_cached_files', o.maxCachedFiles],
+    ['max_cache_bytes', o.maxCacheBytes], ['max_pending_opens', o.maxPendingOpens],
+  ];
+}
+
 export class NativeTftpServer {
-  readonly options: ResolvedTftpServerOptions & Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
+  readonly options: NativeResolved;
   counters: TftpServerCounters = zeroCounters();
   /** The data plane's own gauges from the last sync(): cachedFiles, cacheBytes, opensForwarded, cacheHits, … */
   engineStats: Record<string, number> = {};
@@ -104,7 +145,7 @@ export class NativeTftpServer {
     this.#source = options.source;
     this.#logger = options.logger ?? createLogger('tftpd');
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.options = { ...tftpServerDefaults, maxCachedFiles: 65536, maxCacheBytes: 256 * 1024 * 1024, maxPendingOpens: 4096, ...given } as NativeTftpServer['options'];
+    this.options = { ...tftpServerDefaults, ...nativeTftpServerDefaults, ...given } as NativeResolved;
   }
 
   /** Whether libsbdtftp.so is built here. */
@@ -115,17 +156,7 @@ export class NativeTftpServer {
   #config(): string {
     const o = this.options;
     const lines = o.addresses.map((a) => `bind=${a}`);
-    const keys: [string, number | boolean][] = [
-      ['port', o.port], ['max_transfers', o.maxTransfers], ['max_transfers_per_client', o.maxTransfersPerClient],
-      ['max_retries', o.maxRetries], ['timeout_ms', o.timeoutMs], ['min_timeout_s', o.minTimeoutS],
-      ['max_timeout_s', o.maxTimeoutS], ['max_blksize', o.maxBlksize], ['max_windowsize', o.maxWindowsize],
-      ['max_filename_length', o.maxFilenameLength], ['max_request_bytes', o.maxRequestBytes], ['netascii', o.netascii],
-      ['recv_buffer_size', o.recvBufferSize], ['timer_resolution_ms', o.timerResolutionMs],
-      ['tid_reuse_delay_ms', o.tidReuseDelayMs], ['max_idle_sockets', o.maxIdleSockets],
-      ['max_log_lines_per_second', o.maxLogLinesPerSecond], ['max_cached_files', o.maxCachedFiles],
-      ['max_cache_bytes', o.maxCacheBytes], ['max_pending_opens', o.maxPendingOpens],
-    ];
-    for (const [k, v] of keys) lines.push(`${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
+    for (const [k, v] of nativeConfigKeys(o)) lines.push(`${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
     if (this.#source.generationFile) lines.push(`generation_file=${this.#source.generationFile}`);
     const folder = this.#source.dataPlaneFolder;
     if (folder) {

@@ -13,6 +13,13 @@
  * running transfer's own retransmissions answer it. Once the client has acknowledged something, the same request
  * again is a new download (a client that just sent its final ACK may ask for the file again at once). Over the concurrency limits a request is dropped without reply, so a client
  * retransmits it later instead of giving up on an error.
+ *
+ * A request's source address can be forged, so a transfer counts as unverified until its peer acknowledges
+ * something (it received what we sent to that address): unverified transfers get `maxRetriesUnverified` resends,
+ * and at most `maxUnverifiedPerClient` of them run per address. A request over that bound, or over
+ * `maxTransfersPerClient`, evicts the address's oldest unverified transfer instead of being dropped: spoofed RRQs
+ * bearing a phone's address cannot lock the phone out, they only push each other out (a phone's own transfer is
+ * verified one round trip after its RRQ). Every transfer ends after `maxTransferLifetimeMs`.
  */
 import dgram from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
@@ -21,7 +28,7 @@ import type { TransferAction } from './core/actions.js';
 import { TftpError, TftpErrorCode, printable } from './core/errors.js';
 import { checkFilename, MAX_FILENAME_LENGTH_DEFAULT } from './core/filename.js';
 import { toNetascii } from './core/netascii.js';
-import { defaultNegotiationLimits, negotiate } from './core/options.js';
+import { defaultNegotiationLimits, MAX_TIMEOUT_S_DEFAULT, negotiate } from './core/options.js';
 import { decodePacket, encodeError, Opcode } from './core/packet.js';
 import { ServerTransfer, type ServerTransferLimits } from './core/server-transfer.js';
 import { DataPacketCache } from './core/data-packets.js';
@@ -41,11 +48,20 @@ export interface TftpServerOptions {
   maxTransfers?: number;
   /** Transfers running at once per client address. Default 16. */
   maxTransfersPerClient?: number;
-  /** Timeouts in a row before a transfer is abandoned. Default 5. */
+  /** Timeouts in a row before a transfer is abandoned, once its peer has acknowledged something. Default 5. */
   maxRetries?: number;
+  /** Timeouts before a transfer whose peer never acknowledged anything is abandoned (resends toward a source that
+   *  may be spoofed). Default 1. */
+  maxRetriesUnverified?: number;
+  /** Total lifetime of a transfer, ms, however it is going. Default 120000. */
+  maxTransferLifetimeMs?: number;
+  /** Unverified transfers (no ACK yet) running at once per client address; a request over it evicts the oldest.
+   *  Default 8: half of maxTransfersPerClient, so a client's own parallel requests fit. A spoofer bearing a phone's
+   *  address must then send 8 RRQs within the phone's round trip to push its transfer out. */
+  maxUnverifiedPerClient?: number;
   /** Retransmission timeout when the client did not negotiate one (RFC 2349). Default 1000 ms. */
   timeoutMs?: number;
-  /** RFC 2349 timeout values accepted, seconds. Defaults 1 and 255. */
+  /** RFC 2349 timeout values accepted, seconds; others are declined (core/options.ts). Defaults 1 and 10. */
   minTimeoutS?: number;
   maxTimeoutS?: number;
   /** Largest blksize granted (RFC 2348). Default 65464. */
@@ -90,9 +106,12 @@ export const tftpServerDefaults: Resolved = {
   maxTransfers: 16384,
   maxTransfersPerClient: 16,
   maxRetries: 5,
+  maxRetriesUnverified: 1,
+  maxTransferLifetimeMs: 120_000,
+  maxUnverifiedPerClient: 8,
   timeoutMs: 1000,
   minTimeoutS: 1,
-  maxTimeoutS: 255,
+  maxTimeoutS: MAX_TIMEOUT_S_DEFAULT,
   maxBlksize: 65464,
   maxWindowsize: 64,
   maxFilenameLength: MAX_FILENAME_LENGTH_DEFAULT,
@@ -126,6 +145,10 @@ export interface TftpServerCounters {
   errorsSent: Record<number, number>;
   /** Requests dropped over maxTransfers / maxTransfersPerClient. */
   busyDrops: number;
+  /** Unverified transfers ended to make room for a newer request from the same address. */
+  unverifiedEvicted: number;
+  /** Transfers ended by maxTransferLifetimeMs. */
+  lifetimeExpired: number;
   /** Retransmitted RRQs ignored because their transfer is running. */
   duplicateRequests: number;
   /** Datagrams at a transfer socket from another address or port (answered with error 5). */
@@ -145,8 +168,15 @@ interface Active {
   core: ServerTransfer | undefined;
   deadline: number;
   closed: boolean;
-  /** Still listed in `unacknowledged` (saves a string-keyed lookup per packet). */
+  /** Still listed in `unacknowledged` and its client's `unverified` (saves a string-keyed lookup per packet). */
   unacked: boolean;
+}
+
+/** Transfers running for one client address. */
+interface ClientSlots {
+  n: number;
+  /** Those whose peer has not acknowledged anything yet, oldest first. */
+  unverified: Set<Active>;
 }
 
 /** A pooled transfer socket: its port is the server's TID of whichever transfer holds it. */
@@ -166,7 +196,8 @@ export class TftpServer {
   readonly options: Resolved;
   readonly counters: TftpServerCounters = {
     requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
-    busyDrops: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0, logSuppressed: 0, bytesSent: 0,
+    busyDrops: 0, unverifiedEvicted: 0, lifetimeExpired: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0,
+    logSuppressed: 0, bytesSent: 0,
   };
   private readonly source: TftpFileSource;
   private readonly logger: Logger;
@@ -178,7 +209,7 @@ export class TftpServer {
   private readonly active = new Set<Active>();
   /** Running transfers the client has not acknowledged yet, by `address|port|filename` (duplicate RRQs). */
   private readonly unacknowledged = new Map<string, Active>();
-  private readonly perClient = new Map<string, number>();
+  private readonly perClient = new Map<string, ClientSlots>();
   /** Transfer sockets ready for a new transfer, per pool, oldest-rested first. */
   private readonly free = new Map<string, TransferSocket[]>();
   private idleCount = 0;
@@ -202,7 +233,7 @@ export class TftpServer {
     const o = this.options;
     this.packetCache = new DataPacketCache({ maxFileBytes: o.packetCacheMaxFileBytes, maxVariantsPerFile: o.packetCacheVariantsPerFile });
     this.negotiationLimits = { ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS };
-    this.transferLimits = { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries };
+    this.transferLimits = { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries, maxRetriesUnverified: o.maxRetriesUnverified, maxLifetimeMs: o.maxTransferLifetimeMs };
   }
 
   /** Counters and gauges are always current here; the native server fetches them from its data plane. */
@@ -296,7 +327,16 @@ export class TftpServer {
       this.counters.duplicateRequests++;
       return;
     }
-    const n = this.perClient.get(client.address) ?? 0;
+    let slots = this.perClient.get(client.address);
+    if (slots && (slots.unverified.size >= this.options.maxUnverifiedPerClient || slots.n >= this.options.maxTransfersPerClient)) {
+      const oldest = slots.unverified.values().next().value;
+      if (oldest) {
+        this.counters.unverifiedEvicted++;
+        this.finish(oldest, false, 'evicted: a newer request from this address and this one was never acknowledged');
+        slots = this.perClient.get(client.address);
+      }
+    }
+    const n = slots?.n ?? 0;
     if (this.active.size >= this.options.maxTransfers || n >= this.options.maxTransfersPerClient) {
       this.counters.busyDrops++;
       this.logLimited('request-dropped', { client, filename: printable(filename), reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers' });
@@ -305,7 +345,9 @@ export class TftpServer {
     const a: Active = { key, client, filename, tid: undefined, core: undefined, deadline: Infinity, closed: false, unacked: true };
     this.active.add(a);
     this.unacknowledged.set(key, a);
-    this.perClient.set(client.address, n + 1);
+    if (!slots) this.perClient.set(client.address, (slots = { n: 0, unverified: new Set() }));
+    slots.n++;
+    slots.unverified.add(a);
     void this.startTransfer(socket, a, packet.options, mode === 'netascii');
   }
 
@@ -392,9 +434,11 @@ export class TftpServer {
     if (a.unacked && core.acknowledged) this.forgetRequest(a);
   }
 
+  /** The peer acknowledged something (it is verified) or the transfer ended. */
   private forgetRequest(a: Active): void {
     a.unacked = false;
     if (this.unacknowledged.get(a.key) === a) this.unacknowledged.delete(a.key);
+    this.perClient.get(a.client.address)?.unverified.delete(a);
   }
 
   /** A socket whose transfer ended: rest, then free (or closed when the pool is full, broken or shutting down). */
@@ -441,6 +485,7 @@ export class TftpServer {
       } else if (act.type === 'timer') {
         a.deadline = act.at;
       } else {
+        if (act.expired) this.counters.lifetimeExpired++;
         this.finish(a, act.ok, act.reason);
       }
     }
@@ -465,9 +510,8 @@ export class TftpServer {
     a.closed = true;
     this.active.delete(a);
     if (a.unacked) this.forgetRequest(a);
-    const n = (this.perClient.get(a.client.address) ?? 1) - 1;
-    if (n <= 0) this.perClient.delete(a.client.address);
-    else this.perClient.set(a.client.address, n);
+    const slots = this.perClient.get(a.client.address);
+    if (slots && --slots.n <= 0) this.perClient.delete(a.client.address);
     if (a.tid) this.putBack(a.tid);
   }
 

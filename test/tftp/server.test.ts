@@ -140,6 +140,9 @@ test('a peer that goes away mid-transfer: retransmissions to the retry bound, a 
     gone.send(encodeRequest(Opcode.RRQ, 'f4097.bin', 'octet'), port);
     const first = await gone.next();
     assert.equal(first.packet.opcode, Opcode.DATA);
+    // Block 1 acknowledged: the peer is verified, so block 2 gets the full maxRetries (not maxRetriesUnverified).
+    gone.send(encodeAck(1), first.port);
+    assert.ok((await gone.next()).packet.opcode === Opcode.DATA);
     gone.socket.close();
     while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((r) => setTimeout(r, 10));
     assert.equal(own.server.counters.transfersFailed, 1);
@@ -201,12 +204,23 @@ test('a retransmitted RRQ does not start a second transfer', async () => {
   peer.socket.close();
 });
 
-test('maxTransfersPerClient: requests over the limit are dropped (no reply); the client retries and gets through', async () => {
+test('maxTransfersPerClient: requests over the limit of verified transfers are dropped (no reply); the client retries and gets through', async () => {
   const port = portOf(fx.server, 'IPv4');
   const hold = await rawPeer('127.0.0.7');
-  // Four transfers that we never acknowledge hold the client's four slots until they time out (200 ms × 2).
+  // Four transfers whose block 1 we acknowledge (so they are verified: a new request cannot evict them) and then
+  // stall hold the client's four slots until they time out (200 ms × 2).
   for (const name of ['f512.bin', 'f513.bin', 'f1024.bin', 'f1428.bin']) hold.send(encodeRequest(Opcode.RRQ, name, 'octet'), port);
-  while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA).length < 4) await new Promise((r) => setTimeout(r, 5));
+  const acked = new Set<number>();
+  while (acked.size < 4) {
+    for (const m of hold.inbox) {
+      if (m.packet.opcode === Opcode.DATA && m.packet.block === 1 && !acked.has(m.port)) {
+        acked.add(m.port);
+        hold.send(encodeAck(1), m.port);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA && m.packet.block === 2).length < 4) await new Promise((r) => setTimeout(r, 5));
   await fx.server.sync();
   const drops = fx.server.counters.busyDrops;
   const r = await fetchFile({ server: '127.0.0.1', port, name: 'f511.bin', timeoutMs: 300, retries: 10, localAddress: '127.0.0.7' });

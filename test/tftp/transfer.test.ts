@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TransferAction } from '../../src/tftp/core/actions.js';
 import { ClientTransfer, type ClientTransferOptions } from '../../src/tftp/core/client-transfer.js';
-import { ServerTransfer } from '../../src/tftp/core/server-transfer.js';
+import { ServerTransfer, defaultServerTransferLimits } from '../../src/tftp/core/server-transfer.js';
 import { defaultNegotiationLimits, negotiate, type NegotiationLimits } from '../../src/tftp/core/options.js';
 import { decodePacket, encodeError, encodeOack, encodeData, encodeAck, Opcode, type TftpPacket } from '../../src/tftp/core/packet.js';
 import { toNetascii } from '../../src/tftp/core/netascii.js';
@@ -93,7 +93,7 @@ function run(
         }
         const data = rrq.mode === 'netascii' ? toNetascii(file) : file;
         const { params, oack } = negotiate(rrq.options, data.length, { ...defaultNegotiationLimits, ...link.limits });
-        sim.server = new ServerTransfer(data, params, oack, { timeoutMs: 1000, maxRetries: link.maxRetries ?? 5 });
+        sim.server = new ServerTransfer(data, params, oack, { ...defaultServerTransferLimits, maxRetries: link.maxRetries ?? 5 });
         onServer(sim.server.start(now));
       } else if (p.dir === 'c2s') onServer(sim.server!.receive(p.bytes, now));
       else onClient(client.receive(p.bytes, TID, now));
@@ -259,7 +259,7 @@ test('the client refuses an OACK granting more than asked: error 8 to the server
   assert.deepEqual(decodePacket(sent.bytes), { opcode: 5, errorCode: 8, message: 'option blksize=1024 is outside 8..512' });
   assert.deepEqual(acts.at(-1), { type: 'done', ok: false, reason: 'option blksize=1024 is outside 8..512', tftpCode: 8 });
 
-  const server = new ServerTransfer(Buffer.alloc(10), { blksize: 1024, windowsize: 1, timeoutS: undefined }, [['blksize', '1024']], { timeoutMs: 1000, maxRetries: 5 });
+  const server = new ServerTransfer(Buffer.alloc(10), { blksize: 1024, windowsize: 1, timeoutS: undefined }, [['blksize', '1024']], defaultServerTransferLimits);
   server.start(0);
   assert.deepEqual(server.receive(sent.bytes, 1), [{ type: 'done', ok: false, reason: 'client sent error 8: option blksize=1024 is outside 8..512', tftpCode: 8 }]);
 });
@@ -306,7 +306,7 @@ test('client: maxBytes bound (tsize and received) → error 3', () => {
 
 test('server: malformed or unexpected packets from the peer → error 4 and the transfer ends; stale ACKs are ignored', () => {
   const mk = () => {
-    const s = new ServerTransfer(Buffer.alloc(2000), { blksize: 512, windowsize: 1, timeoutS: undefined }, [], { timeoutMs: 1000, maxRetries: 5 });
+    const s = new ServerTransfer(Buffer.alloc(2000), { blksize: 512, windowsize: 1, timeoutS: undefined }, [], defaultServerTransferLimits);
     s.start(0);
     return s;
   };

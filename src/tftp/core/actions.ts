@@ -6,7 +6,7 @@ export type TransferAction =
   | { type: 'send'; bytes: Buffer; port?: number }
   /** (Re)arm the transfer's single timer to fire at this absolute time (ms, the clock the caller passes in). */
   | { type: 'timer'; at: number }
-  /** The transfer is over; the shell stops its timer and releases it. */
-  | { type: 'done'; ok: boolean; reason: string; tftpCode?: number };
+  /** The transfer is over; the shell stops its timer and releases it. `expired`: its lifetime ran out. */
+  | { type: 'done'; ok: boolean; reason: string; tftpCode?: number; expired?: boolean };
 
 export type TransferOutcome = Extract<TransferAction, { type: 'done' }>;

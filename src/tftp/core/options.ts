@@ -8,8 +8,10 @@
  *   number) or an option named twice refuses the request with error 8, as tftp-hpa does: the client asked for
  *   something no server can give, and silently dropping it would hide the bug;
  * - blksize and windowsize above our limit are lowered to it (RFC 2348 §3 and RFC 7440 §3 allow a smaller
- *   reply); a timeout outside our accepted range is left out of the OACK (RFC 2349 §2: the server may not
- *   change it, only decline it).
+ *   reply); a timeout outside our accepted range (default 1–10 s) is left out of the OACK: RFC 2349 ("Timeout
+ *   Interval Option") says "the specified timeout value must match the value specified by the client", so the
+ *   server may not answer with a bounded value, only decline the option (the transfer then runs on the server's
+ *   own timeout). The bound exists because a spoofed RRQ with timeout=255 held a slot for (retries + 1) × 255 s.
  */
 import { optionRefused } from './errors.js';
 import type { TftpOption } from './packet.js';
@@ -20,13 +22,16 @@ export const BLKSIZE_MAX = 65464;
 export const BLKSIZE_DEFAULT = 512;
 export const WINDOWSIZE_MAX = 65535;
 export const TIMEOUT_MAX_S = 255;
+/** Largest RFC 2349 timeout we accept by default (seconds); above it the option is declined. */
+export const MAX_TIMEOUT_S_DEFAULT = 10;
 
 export interface NegotiationLimits {
   /** Largest blksize granted. Default 65464 (RFC 2348). Larger requests are lowered to it. */
   maxBlksize: number;
   /** Largest windowsize granted. Default 64. Larger requests are lowered to it. */
   maxWindowsize: number;
-  /** Smallest/largest RFC 2349 timeout (seconds) accepted. Defaults 1 and 255; outside it the option is declined. */
+  /** Smallest/largest RFC 2349 timeout (seconds) accepted. Defaults 1 and 10 (MAX_TIMEOUT_S_DEFAULT); outside it
+   *  the option is declined. */
   minTimeoutS: number;
   maxTimeoutS: number;
   /** Whether each option is offered at all. Defaults true. */
@@ -40,7 +45,7 @@ export const defaultNegotiationLimits: NegotiationLimits = {
   maxBlksize: BLKSIZE_MAX,
   maxWindowsize: 64,
   minTimeoutS: 1,
-  maxTimeoutS: TIMEOUT_MAX_S,
+  maxTimeoutS: MAX_TIMEOUT_S_DEFAULT,
   blksize: true,
   tsize: true,
   timeout: true,

@@ -15,6 +15,7 @@
  *   data       ACK of a block in the window       slide window past it; last block? done    data/done
  *   data       ACK of the block before the window ignored — a duplicate (RFC 1123 §4.2.3.1)  data
  *   data       ACK outside [window-1, last sent]  ignored (stale or from a wrapped block)    data
+ *   any        timer fired, lifetime over         done(failed, lifetime)                    done
  *   any        timer fired, retries left          resend OACK / the whole window, re-arm    same
  *   any        timer fired, no retries left       done(failed, timeout)                     done
  *   any        ERROR from the client              done(failed)                              done
@@ -23,6 +24,11 @@
  * Sorcerer's Apprentice (RFC 1123 §4.2.3.1): only the timer ever retransmits. A duplicate ACK never triggers a
  * send, so a delayed or duplicated ACK cannot double the traffic. RFC 7440 §4: an ACK for a block inside the
  * window that is not its last means the client lost what followed; the next window starts right after it.
+ *
+ * Bounds against a spoofed source (which never ACKs, since the packets go to the address it forged): until the
+ * peer has acknowledged something it gets `maxRetriesUnverified` resends of the OACK or block 1, not `maxRetries`;
+ * and every transfer ends after `maxLifetimeMs` however it is going (the timer is armed no later than that), so no
+ * peer, verified or not, holds a slot for longer.
  *
  * Blocks are counted with absolute numbers (1..blockCount) inside; only the wire carries `block & 0xffff`, so
  * files over 65535 blocks roll over to 0 (the common convention, as tftp-hpa and curl expect) and an ACK's
@@ -37,11 +43,16 @@ import type { TransferParams } from './options.js';
 export interface ServerTransferLimits {
   /** Retransmission timeout when the client did not ask for one (RFC 2349). Default 1000 ms. */
   timeoutMs: number;
-  /** Timeouts in a row before the transfer is abandoned. Default 5. */
+  /** Timeouts in a row before the transfer is abandoned, once the peer has acknowledged something. Default 5. */
   maxRetries: number;
+  /** Timeouts before a transfer whose peer never acknowledged anything is abandoned: resends of the OACK or block 1
+   *  toward a source that may be spoofed. Default 1. */
+  maxRetriesUnverified: number;
+  /** Total lifetime of a transfer from its start, ms. Default 120000. */
+  maxLifetimeMs: number;
 }
 
-export const defaultServerTransferLimits: ServerTransferLimits = { timeoutMs: 1000, maxRetries: 5 };
+export const defaultServerTransferLimits: ServerTransferLimits = { timeoutMs: 1000, maxRetries: 5, maxRetriesUnverified: 1, maxLifetimeMs: 120_000 };
 
 export type ServerTransferState = 'idle' | 'oack' | 'data' | 'done';
 
@@ -59,6 +70,10 @@ export class ServerTransfer {
   private readonly packets: DataPackets;
   private readonly oack: readonly TftpOption[];
   private readonly maxRetries: number;
+  private readonly maxRetriesUnverified: number;
+  private readonly maxLifetimeMs: number;
+  /** When the transfer's lifetime ends (set by start). */
+  private endAt = Infinity;
   private retries = 0;
   /** First block of the current window (absolute). */
   private windowStart = 1;
@@ -73,15 +88,18 @@ export class ServerTransfer {
     this.params = params;
     this.oack = oack;
     this.maxRetries = limits.maxRetries;
+    this.maxRetriesUnverified = limits.maxRetriesUnverified;
+    this.maxLifetimeMs = limits.maxLifetimeMs;
     this.rtoMs = params.timeoutS !== undefined ? params.timeoutS * 1000 : limits.timeoutMs;
     this.blockCount = this.packets.blockCount;
   }
 
   start(now: number): TransferAction[] {
     if (this.state !== 'idle') return [];
+    this.endAt = now + this.maxLifetimeMs;
     if (this.oack.length > 0) {
       this.state = 'oack';
-      return [{ type: 'send', bytes: encodeOack(this.oack) }, { type: 'timer', at: now + this.rtoMs }];
+      return [{ type: 'send', bytes: encodeOack(this.oack) }, this.timer(now)];
     }
     this.state = 'data';
     return this.sendWindow(now, 1, false);
@@ -109,14 +127,18 @@ export class ServerTransfer {
 
   timeout(now: number): TransferAction[] {
     if (this.state === 'done' || this.state === 'idle') return [];
-    if (this.retries >= this.maxRetries) {
+    if (now >= this.endAt) {
+      this.state = 'done';
+      return [{ type: 'done', ok: false, reason: `transfer lifetime of ${this.maxLifetimeMs} ms exceeded`, tftpCode: TftpErrorCode.notDefined, expired: true }];
+    }
+    if (this.retries >= (this.acknowledged ? this.maxRetries : this.maxRetriesUnverified)) {
       this.state = 'done';
       return [{ type: 'done', ok: false, reason: `timed out after ${this.retries} retransmissions`, tftpCode: TftpErrorCode.notDefined }];
     }
     this.retries++;
     if (this.state === 'oack') {
       this.retransmissions++;
-      return [{ type: 'send', bytes: encodeOack(this.oack) }, { type: 'timer', at: now + this.rtoMs }];
+      return [{ type: 'send', bytes: encodeOack(this.oack) }, this.timer(now)];
     }
     return this.sendWindow(now, this.windowStart, true);
   }
@@ -153,8 +175,13 @@ export class ServerTransfer {
     if (isRetransmit) this.retransmissions += to - from + 1;
     this.windowStart = from;
     this.lastSent = to;
-    actions.push({ type: 'timer', at: now + this.rtoMs });
+    actions.push(this.timer(now));
     return actions;
+  }
+
+  /** The retransmission timer, never later than the end of the transfer's lifetime. */
+  private timer(now: number): TransferAction {
+    return { type: 'timer', at: Math.min(now + this.rtoMs, this.endAt) };
   }
 
   private abort(err: TftpError): TransferAction[] {
