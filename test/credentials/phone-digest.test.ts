@@ -67,3 +67,19 @@ test('a store that is not <state>/sbd.db has no key folder', () => {
   assert.equal(stateKeysDir(store), undefined);
   store.close();
 });
+
+test('a backup carries keys/sip-phone.key: after a restore the delivered password still decrypts', async () => {
+  const { createBackup, restoreBackup } = await import('../../src/backup/index.js');
+  const { rmSync } = await import('node:fs');
+  const state = mkdtempSync(join(tmpdir(), 'sbd-phone-digest-dr-'));
+  const file = join(mkdtempSync(join(tmpdir(), 'sbd-phone-digest-bk-')), 'b.sbdbak');
+  let store = openStore(join(state, 'sbd.db'), { create: true });
+  putPhoneDigestPassword(store, join(state, 'keys'), { userid: 'SEP0000000000C1', password: 'Restore-Me-1' }, { hash: 'x', algorithm: 'scrypt', params: '' });
+  store.close();
+  await createBackup({ stateDir: state, file, passphrase: 'a long backup passphrase', kdf: { log2N: 14, r: 8, p: 1 } });
+  rmSync(join(state, 'keys'), { recursive: true }); // the disaster: the key is gone
+  await restoreBackup({ stateDir: state, file, passphrase: 'a long backup passphrase' });
+  store = openStore(join(state, 'sbd.db'));
+  assert.equal(phonePasswordLookup(store, join(state, 'keys'))('SEP0000000000C1', 'ccmsipline'), 'Restore-Me-1');
+  store.close();
+});
