@@ -33,8 +33,21 @@ function answer(challenge: string, nc = 1, password = 'secret-1001', uri = 'sip:
   return answerChallenge({ challenge, method: 'REGISTER', uri, username: '1001', secret: { password }, cnonce: 'abcdef0123', nc });
 }
 
-test('server challenge → client answer → server accepts, for SHA-256 and MD5', () => {
+test('by default one MD5 challenge (sipp 3.6 accepts nothing else); per request the caller may offer others', () => {
   const server = new DigestServer({ realm, secret });
+  const chs = server.challenges(t0);
+  assert.equal(chs.length, 1);
+  assert.match(chs[0]!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{43}", algorithm=MD5, qop="auth"$/);
+  assert.deepEqual(server.challenges(t0, false, ['SHA-256', 'MD5']).map((c) => /algorithm=([^,]+)/.exec(c)![1]), ['SHA-256', 'MD5']);
+  // An answer in an algorithm the request's challenge did not offer is refused (no downgrade).
+  const [sha] = server.challenges(t0, false, ['SHA-256']);
+  const v = (h: string, algorithms?: ('MD5' | 'SHA-256')[]) => server.verify({ header: h, method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0, ...(algorithms ? { algorithms } : {}) });
+  assert.equal(v(answer(sha!, 1), ['MD5']).ok, false);
+  assert.equal(v(answer(sha!, 2), ['SHA-256']).ok, true);
+});
+
+test('server challenge → client answer → server accepts, for SHA-256 and MD5', () => {
+  const server = new DigestServer({ realm, secret, algorithms: ['SHA-256', 'MD5'] });
   const [sha, md5] = server.challenges(t0);
   assert.match(sha!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{43}", algorithm=SHA-256, qop="auth"$/);
   for (const [i, ch] of [sha!, md5!].entries()) {
@@ -47,10 +60,20 @@ test('server challenge → client answer → server accepts, for SHA-256 and MD5
 test('wrong password, unknown user, wrong realm, tampered nonce, URI mismatch are each refused with their reason', () => {
   const server = new DigestServer({ realm, secret });
   const [ch] = server.challenges(t0);
+  const [ch2] = server.challenges(t0);
   const v = (header: string, requestUri = 'sip:sbd.example') =>
     server.verify({ header, method: 'REGISTER', requestUri, lookupHa1, now: t0 });
   assert.equal((v(answer(ch!, 1, 'guess')) as { reason: string }).reason, 'bad-response');
-  assert.equal((v(answer(ch!).replace('username="1001"', 'username="9999"')) as { reason: string }).reason, 'unknown-user');
+  assert.equal((v(answer(ch2!).replace('username="1001"', 'username="9999"')) as { reason: string }).reason, 'unknown-user');
+  // Each failure spent its nonce: the same nonce with a higher count, even with the right password, is refused
+  // before any digest is computed (one nonce, one guess).
+  assert.equal((v(answer(ch!, 2)) as { reason: string }).reason, 'replay');
+  assert.equal((v(answer(ch2!, 2)) as { reason: string }).reason, 'replay');
+  // A blocked credential is refused before anything is computed.
+  const [ch3] = server.challenges(t0);
+  let asked = 0;
+  const refused = server.verify({ header: answer(ch3!), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1: () => { asked++; return undefined; }, now: t0, admit: (u) => u !== '1001' });
+  assert.deepEqual([refused.ok, (refused as { reason: string }).reason, asked], [false, 'refused', 0]);
   assert.equal((v(answer(ch!).replace('realm="sbd.example"', 'realm="other"')) as { reason: string }).reason, 'wrong-realm');
   const nonce = /nonce="([^"]+)"/.exec(ch!)![1]!;
   const forged = nonce.slice(0, -2) + (nonce.endsWith('AA') ? 'BA' : 'AA');
@@ -66,16 +89,16 @@ test('nonce-count replay is refused; a higher nc with the same nonce is accepted
   const [ch] = server.challenges(t0);
   const v = (h: string) => server.verify({ header: h, method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 });
   assert.equal(v(answer(ch!, 1)).ok, true);
-  assert.deepEqual(v(answer(ch!, 1)), { ok: false, reason: 'replay', stale: false });
+  assert.deepEqual(v(answer(ch!, 1)), { ok: false, reason: 'replay', stale: false, username: '1001' });
   assert.equal(v(answer(ch!, 2)).ok, true);
-  assert.deepEqual(v(answer(ch!, 2)), { ok: false, reason: 'replay', stale: false });
+  assert.deepEqual(v(answer(ch!, 2)), { ok: false, reason: 'replay', stale: false, username: '1001' });
 });
 
 test('an expired nonce with a right digest is stale (challenge again with stale=true); nonces from another secret are bad', () => {
   const server = new DigestServer({ realm, secret, nonceLifetime: 60 });
   const [ch] = server.challenges(t0);
   const late = server.verify({ header: answer(ch!), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0 + 61_000 });
-  assert.deepEqual(late, { ok: false, reason: 'stale', stale: true });
+  assert.deepEqual(late, { ok: false, reason: 'stale', stale: true, username: '1001' });
   assert.match(server.challenges(t0 + 61_000, true)[0]!, /, stale=true$/);
   const other = new DigestServer({ realm, secret: Buffer.alloc(32, 8) });
   assert.equal(other.checkNonce(server.makeNonce(t0), t0), 'bad');

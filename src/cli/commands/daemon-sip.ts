@@ -5,7 +5,7 @@ import { UsageError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { notifyReady } from '../../lib/sd-notify.js';
 import { openState } from '../../cluster/state.js';
-import { digestAlgorithms, type DigestAlgorithm } from '../../sip/core/digest.js';
+import { digestAlgorithms, digestServerDefaults, type DigestAlgorithm } from '../../sip/core/digest.js';
 import { SipDaemon, sipDaemonDefaults } from '../../sip/daemon.js';
 import { registrarDefaults } from '../../sip/registrar/registrar.js';
 
@@ -13,6 +13,7 @@ function algorithms(text: string | undefined): DigestAlgorithm[] | undefined {
   if (text === undefined) return undefined;
   const list = text.split(',').map((s) => s.trim().toUpperCase());
   for (const a of list) if (!(digestAlgorithms as readonly string[]).includes(a)) throw new UsageError(`--digest-algorithms: '${a}' is not one of ${digestAlgorithms.join(', ')}`);
+  if (new Set(list).size !== list.length) throw new UsageError('--digest-algorithms: an algorithm is named twice');
   return list as DigestAlgorithm[];
 }
 
@@ -21,7 +22,10 @@ export const commands: Command[] = [
     path: ['daemon', 'sip'],
     summary: 'run the SIP daemon (sbd-sipd): registrar with digest, trunks, routing by partitions/CSS, SRTP policy',
     usage: 'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
-      '                [--require-client-cert] [--digest-algorithms SHA-256,MD5] [--min-expires S] [--max-expires S]',
+      '                [--require-client-cert] [--digest-algorithms MD5[,SHA-256]] [--min-expires S] [--max-expires S]\n' +
+      '  Phones are challenged with their security profile\'s digest algorithms (default MD5: sipp, baresip, linphone\n' +
+      '  and Cisco phones answer it); --digest-algorithms sets those offered where no phone profile applies\n' +
+      '  (trunks), default MD5.',
     async run(args) {
       const { values } = parse(args, {
         state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, 'tls-port': { type: 'string' }, 'no-tls': { type: 'boolean' },
@@ -41,7 +45,8 @@ export const commands: Command[] = [
         ...(values.advertise ? { advertise: values.advertise } : {}),
         ...(values.node ? { node: values.node } : {}),
         requireClientCertificate: values['require-client-cert'] ?? false,
-        ...(algs ? { digestAlgorithms: algs } : {}),
+        // Never SHA-256 first by default: sipp 3.6 refuses it, baresip and Cisco phones answer only the first challenge.
+        digestAlgorithms: algs ?? digestServerDefaults.algorithms,
         registrar: { minExpires, maxExpires, defaultExpires: Math.min(maxExpires, Math.max(minExpires, registrarDefaults.defaultExpires)) },
       });
       const ports = await daemon.listen();

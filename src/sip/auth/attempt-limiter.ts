@@ -1,58 +1,99 @@
 /**
- * Failed-attempt limiter against digest guessing: a key (source address + username) that fails
- * `maxFailures` times within `windowSeconds` is refused for `blockSeconds` (the registrar answers 403 without
- * checking credentials). A success clears the key. Keys are bounded (`maxKeys`, oldest dropped first) so a
- * flood of fake usernames cannot grow memory. Sans-I/O: time comes in as `now` (ms).
+ * Failed-attempt limiter against digest guessing: a key that fails `maxFailures` times within `windowSeconds` is
+ * refused for `blockSeconds`. Sans-I/O: time comes in as `now` (ms).
+ *
+ * Two bounded tables, so a flood of made-up keys can neither grow memory nor lift a block:
+ *  - `counting`: keys with failures but no block, least recently failed dropped first when more than `maxKeys`
+ *    (a dropped key starts again from zero: at worst an attacker spreading over more than `maxKeys` keys gets
+ *    `maxFailures - 1` more tries per key, which the per-source key of the guard bounds anyway);
+ *  - `blocked`: keys refused until a time. An active block is never evicted. Blocks are kept in the order they
+ *    were set, which is the order they end in while `blockSeconds` is fixed, so expired ones are dropped from the
+ *    front in O(1) each. When `maxBlocked` active blocks exist a new one cannot be recorded: the key stays at its
+ *    limit in `counting` (and `overflows` counts it) so it is blocked as soon as room appears.
  */
 export interface AttemptLimiterOptions {
-  /** Failures allowed inside the window; default 10. */
+  /** Failures allowed inside the window; default 10. 0 = never block. */
   maxFailures?: number;
   /** Window the failures are counted in; default 60 s. */
   windowSeconds?: number;
   /** How long a key stays refused once over the limit; default 300 s. */
   blockSeconds?: number;
-  /** Keys tracked at once; default 100000. */
+  /** Keys counted (not blocked) at once; default 100000 (least recently failed dropped first). */
   maxKeys?: number;
+  /** Keys blocked at once; default 100000 (never evicted while active). */
+  maxBlocked?: number;
 }
 
-export const attemptLimiterDefaults = { maxFailures: 10, windowSeconds: 60, blockSeconds: 300, maxKeys: 100_000 } as const;
+export const attemptLimiterDefaults = { maxFailures: 10, windowSeconds: 60, blockSeconds: 300, maxKeys: 100_000, maxBlocked: 100_000 } as const;
 
-interface Entry {
+/** The thresholds of one failure, when they come from elsewhere (the store's lockout policy). */
+export interface LimitPolicy {
+  maxFailures: number;
+  windowSeconds: number;
+  blockSeconds: number;
+}
+
+interface Counting {
   windowStart: number;
   failures: number;
-  blockedUntil: number;
 }
 
 export class AttemptLimiter {
   private readonly o: Required<AttemptLimiterOptions>;
-  private readonly keys = new Map<string, Entry>();
+  private readonly counting = new Map<string, Counting>();
+  private readonly blocked = new Map<string, number>();
+  /** Blocks that could not be recorded because `maxBlocked` active blocks existed. */
+  overflows = 0;
 
   constructor(options: AttemptLimiterOptions = {}) {
     this.o = { ...attemptLimiterDefaults, ...options };
   }
 
   get trackedKeys(): number {
-    return this.keys.size;
+    return this.counting.size + this.blocked.size;
+  }
+
+  get blockedKeys(): number {
+    return this.blocked.size;
   }
 
   isBlocked(key: string, now: number): boolean {
-    const e = this.keys.get(key);
-    return e !== undefined && e.blockedUntil > now;
+    const until = this.blocked.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.blocked.delete(key);
+    return false;
   }
 
-  recordFailure(key: string, now: number): void {
-    let e = this.keys.get(key);
-    if (!e || now - e.windowStart > this.o.windowSeconds * 1000) {
-      this.keys.delete(key);
-      e = { windowStart: now, failures: 0, blockedUntil: e?.blockedUntil ?? 0 };
-    }
+  /** One failure for `key`; true when the key is (now) blocked. `policy` overrides the options' thresholds. */
+  recordFailure(key: string, now: number, policy?: LimitPolicy): boolean {
+    if (this.isBlocked(key, now)) return true;
+    const p = policy ?? this.o;
+    let e = this.counting.get(key);
+    this.counting.delete(key);
+    if (!e || now - e.windowStart > p.windowSeconds * 1000) e = { windowStart: now, failures: 0 };
     e.failures++;
-    if (e.failures >= this.o.maxFailures) e.blockedUntil = now + this.o.blockSeconds * 1000;
-    this.keys.set(key, e);
-    if (this.keys.size > this.o.maxKeys) this.keys.delete(this.keys.keys().next().value as string);
+    if (p.maxFailures > 0 && e.failures >= p.maxFailures && this.block(key, now + p.blockSeconds * 1000, now)) return true;
+    this.counting.set(key, e);
+    if (this.counting.size > this.o.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
+    return false;
   }
 
   recordSuccess(key: string): void {
-    this.keys.delete(key);
+    this.counting.delete(key);
+  }
+
+  private block(key: string, until: number, now: number): boolean {
+    // Expired blocks are at the front (set in the order they end): drop them first.
+    for (const [k, u] of this.blocked) {
+      if (u > now) break;
+      this.blocked.delete(k);
+    }
+    if (this.blocked.size >= this.o.maxBlocked) {
+      this.overflows++;
+      return false;
+    }
+    this.blocked.set(key, until);
+    return true;
   }
 }

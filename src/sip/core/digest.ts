@@ -8,7 +8,11 @@
  *  - qop=auth only; an expired nonce whose digest is right answers `stale` (a new challenge with stale=true,
  *    RFC 2617 §3.2.1) instead of a failure, so the phone retries without asking its user;
  *  - nonce-count replay protection: each nonce's highest nc is remembered (bounded map, oldest dropped first);
- *    a request whose nc is not higher is a replay;
+ *    a request whose nc is not higher is a replay, refused before any digest is computed. A failed answer
+ *    (unknown user, wrong response) spends its nonce, so one nonce serves one guess at most, and a guesser must
+ *    fetch a challenge per try (RFC 7616 §5.8: the server decides how long a nonce lives);
+ *  - the algorithms offered and accepted are the server's default set or, per request, the caller's (a phone's
+ *    security profile): an answer in an algorithm not offered is malformed (no downgrade, RFC 8760 §2.4);
  *  - HA1 = H(username ":" realm ":" password) is what the store keeps, per realm and algorithm.
  * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
  */
@@ -21,6 +25,9 @@ export const digestAlgorithms = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof digestAlgorithms)[number];
 
 export class DigestError extends SipError {}
+
+/** The nonce-count a nonce gets once an answer with it failed: every later count is "not higher". */
+const SPENT = Number.MAX_SAFE_INTEGER;
 
 function hash(algorithm: DigestAlgorithm, s: string): string {
   return hashString(algorithm === 'MD5' ? 'md5' : 'sha256', s, 'hex');
@@ -133,7 +140,10 @@ export interface DigestServerOptions {
   secret: Buffer;
   /** Seconds a nonce is accepted; default 300. Older → stale=true. */
   nonceLifetime?: number;
-  /** Algorithms to offer, most preferred first; default SHA-256 then MD5 (one challenge each, RFC 8760 §2.4). */
+  /**
+   * Algorithms to offer, most preferred first, when the caller names none; default MD5 only: sipp 3.6 refuses
+   * anything else, and Cisco phones answer only MD5 (one challenge each, RFC 8760 §2.4).
+   */
   algorithms?: readonly DigestAlgorithm[];
   /** Nonces whose nonce-count is tracked at once; default 100000 (oldest forgotten first). */
   maxTrackedNonces?: number;
@@ -141,10 +151,16 @@ export interface DigestServerOptions {
   random?: (n: number) => Buffer;
 }
 
+export const digestServerDefaults = { nonceLifetime: 300, algorithms: ['MD5'] as readonly DigestAlgorithm[], maxTrackedNonces: 100_000 } as const;
+
+/** Why an answer failed. `refused`: the caller's `admit` said no (a blocked credential); nothing was computed. */
+export type VerifyFailure = 'malformed' | 'not-digest' | 'wrong-realm' | 'bad-nonce' | 'unknown-user' | 'bad-response' | 'replay' | 'uri-mismatch' | 'refused';
+
 export type VerifyResult =
   | { ok: true; username: string; algorithm: DigestAlgorithm }
-  | { ok: false; reason: 'malformed' | 'not-digest' | 'wrong-realm' | 'bad-nonce' | 'unknown-user' | 'bad-response' | 'replay' | 'uri-mismatch'; stale: false }
-  | { ok: false; reason: 'stale'; stale: true };
+  /** `username`: as the header named it, when it could be read (failure counting keys on it). */
+  | { ok: false; reason: VerifyFailure; stale: false; username?: string }
+  | { ok: false; reason: 'stale'; stale: true; username: string };
 
 export interface VerifyInput {
   /** Authorization or Proxy-Authorization header value. */
@@ -156,6 +172,10 @@ export interface VerifyInput {
   lookupHa1: (username: string, realm: string, algorithm: DigestAlgorithm) => string | undefined;
   /** Milliseconds since the epoch. */
   now: number;
+  /** Algorithms accepted for this request (those its challenge offered); default the server's set. */
+  algorithms?: readonly DigestAlgorithm[];
+  /** Asked with the header's username before anything is computed; false → `refused` (a blocked credential). */
+  admit?: (username: string) => boolean;
 }
 
 export class DigestServer {
@@ -174,9 +194,9 @@ export class DigestServer {
     if (o.secret.length < 16) throw new DigestError('ERR_SIP_DIGEST_SECRET', 'digest secret must be at least 16 bytes');
     this.realm = o.realm;
     this.secret = o.secret;
-    this.lifetime = o.nonceLifetime ?? 300;
-    this.algorithms = o.algorithms ?? ['SHA-256', 'MD5'];
-    this.maxTracked = o.maxTrackedNonces ?? 100000;
+    this.lifetime = o.nonceLifetime ?? digestServerDefaults.nonceLifetime;
+    this.algorithms = o.algorithms ?? digestServerDefaults.algorithms;
+    this.maxTracked = o.maxTrackedNonces ?? digestServerDefaults.maxTrackedNonces;
     this.random = o.random ?? pooledRandom();
     this.realmBytes = Buffer.from(o.realm, 'utf8');
     this.hmac = hmacSha256(o.secret);
@@ -209,10 +229,10 @@ export class DigestServer {
     return age > this.lifetime ? 'stale' : 'ok';
   }
 
-  /** WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered. */
-  challenges(now: number, stale = false): string[] {
+  /** WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered (`algorithms`: default the server's). */
+  challenges(now: number, stale = false, algorithms: readonly DigestAlgorithm[] = this.algorithms): string[] {
     const nonce = this.makeNonce(now);
-    return this.algorithms.map((a) =>
+    return algorithms.map((a) =>
       `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${a}, qop="auth"${stale ? ', stale=true' : ''}`);
   }
 
@@ -234,29 +254,42 @@ export class DigestServer {
     const nc = p.get('nc');
     const cnonce = p.get('cnonce');
     if (username === undefined || nonce === undefined || uri === undefined || response === undefined ||
-      algorithm === undefined || !this.algorithms.includes(algorithm) || p.get('qop') !== 'auth' ||
-      nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || cnonce === undefined || !/^[0-9a-f]+$/.test(response)) {
-      return { ok: false, reason: 'malformed', stale: false };
+      algorithm === undefined || !(input.algorithms ?? this.algorithms).includes(algorithm) || p.get('qop') !== 'auth' ||
+      nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || cnonce === undefined || !/^[0-9a-fA-F]+$/.test(response)) {
+      return { ok: false, reason: 'malformed', stale: false, ...(username === undefined ? {} : { username }) };
     }
-    if (p.get('realm') !== this.realm) return { ok: false, reason: 'wrong-realm', stale: false };
-    if (uri !== input.requestUri) return { ok: false, reason: 'uri-mismatch', stale: false };
+    if (p.get('realm') !== this.realm) return { ok: false, reason: 'wrong-realm', stale: false, username };
+    if (uri !== input.requestUri) return { ok: false, reason: 'uri-mismatch', stale: false, username };
     const age = this.checkNonce(nonce, input.now);
-    if (age === 'bad') return { ok: false, reason: 'bad-nonce', stale: false };
+    if (age === 'bad') return { ok: false, reason: 'bad-nonce', stale: false, username };
+    if (input.admit && !input.admit(username)) return { ok: false, reason: 'refused', stale: false, username };
+    // Replay protection (RFC 2617 §3.2.2): the nonce-count must grow. Checked before the digest, so a spent nonce
+    // answers the same whether the guess was right or wrong.
+    const count = parseInt(nc, 16);
+    const last = this.counts.get(nonce);
+    if (last !== undefined && count <= last) return { ok: false, reason: 'replay', stale: false, username };
     const ha1 = input.lookupHa1(username, this.realm, algorithm);
-    if (ha1 === undefined) return { ok: false, reason: 'unknown-user', stale: false };
+    if (ha1 === undefined) {
+      this.track(nonce, SPENT);
+      return { ok: false, reason: 'unknown-user', stale: false, username };
+    }
     const expected = computeResponse({ algorithm, ha1, nonce, method: input.method, uri, qop: { nc, cnonce } });
     const a = Buffer.from(expected);
     const b = Buffer.from(response.toLowerCase());
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'bad-response', stale: false };
-    if (age === 'stale') return { ok: false, reason: 'stale', stale: true };
-    // Replay protection (RFC 2617 §3.2.2): the nonce-count must grow.
-    const count = parseInt(nc, 16);
-    const last = this.counts.get(nonce);
-    if (last !== undefined && count <= last) return { ok: false, reason: 'replay', stale: false };
+    if (a.length !== b.length || !timingSafeEqual(a, b)) {
+      this.track(nonce, SPENT);
+      return { ok: false, reason: 'bad-response', stale: false, username };
+    }
+    if (age === 'stale') return { ok: false, reason: 'stale', stale: true, username };
+    this.track(nonce, count);
+    return { ok: true, username, algorithm };
+  }
+
+  /** Remembers a nonce's highest nonce-count (SPENT: no count is higher). Bounded: the oldest nonce is forgotten. */
+  private track(nonce: string, count: number): void {
     this.counts.delete(nonce);
     this.counts.set(nonce, count);
     if (this.counts.size > this.maxTracked) this.counts.delete(this.counts.keys().next().value as string);
-    return { ok: true, username, algorithm };
   }
 }
 

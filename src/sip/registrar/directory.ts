@@ -3,6 +3,10 @@
  * can use a real store in a temporary folder. `StoreDirectory` caches the lookups and refreshes the cache when
  * the store's generation changes (checked at most once per `refreshMs`), so a REGISTER costs no SQL in the
  * steady state while an administrator's change is seen within that interval.
+ *
+ * Nothing is cached per name an unauthenticated request chooses (row 6 of issue 16): the caches hold what the
+ * store holds (its devices, end users and credentials, loaded whole per generation), so a name missing from
+ * them is a definite "unknown" answered without SQL and without remembering it.
  */
 import { X509Certificate } from 'node:crypto';
 import type { DigestAlgorithm } from '../core/digest.js';
@@ -10,6 +14,8 @@ import type { Store } from '../../store/index.js';
 import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
 import { AutoregError, autoRegisterPhone } from '../../cluster/autoreg.js';
 import type { AutoregDecision } from '../auth/autoreg-limiter.js';
+import type { LockoutPolicy } from '../auth/digest-gate.js';
+import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
 
 /** An AOR's user part resolved to who may register it. */
 export type AorOwner =
@@ -18,7 +24,10 @@ export type AorOwner =
       device: string;
       /** The digest user the device authenticates as (null: the device has none configured). */
       digestUser: string | null;
+      /** The profile asks for digest (even when false, digest is required unless the LSC over TLS proved the phone). */
       digestRequired: boolean;
+      /** The profile's challenge algorithms, most preferred first. */
+      digestAlgorithms: readonly DigestAlgorithm[];
       /** The device's security profile is authenticated/encrypted: TLS with its LSC is required. */
       mutualTls: boolean;
       /** SHA-256 fingerprint (AA:BB:… as node prints it) of the device's LSC, when it has one. */
@@ -33,6 +42,12 @@ export type DeviceByName =
 
 export interface Directory {
   realm(): string;
+  /** Challenge algorithms for an AOR that is not a device (a line user, an unknown name): the default profile's. */
+  defaultDigestAlgorithms(): readonly DigestAlgorithm[];
+  /** The store's CredentialLockoutThreshold (0 = never) and CredentialLockoutMinutes. */
+  lockoutPolicy(): LockoutPolicy;
+  /** The store locked this account (failed logins); a SIP digest for it is refused too. */
+  accountLocked(username: string, now: number): boolean;
   lookupHa1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined;
   resolveAor(user: string): AorOwner | undefined;
   /** A phone reported its ITL hash (status 'installed' or 'not-installed'). */
@@ -50,21 +65,25 @@ export interface Directory {
 export interface StoreDirectoryOptions {
   /** Minimum interval between generation checks; default 1000 ms. */
   refreshMs?: number;
-  /** A report identical to the stored one is written again only after this long; default 3600 s. */
-  itlRewriteSeconds?: number;
   now?: () => number;
 }
 
 export class StoreDirectory implements Directory {
   private readonly store: Store;
   private readonly refreshMs: number;
-  private readonly itlRewriteMs: number;
   private readonly now: () => number;
   private generation = -1;
   private checkedAt = -Infinity;
   private realmValue = '';
   private ha1 = new Map<string, { md5: string; sha256: string | null } | null>();
-  private owners = new Map<string, AorOwner | null>();
+  /** Device owners loaded on first use (at most one per device) and every end user; never an unknown name. */
+  private owners = new Map<string, AorOwner>();
+  private defaultAlgorithms: readonly DigestAlgorithm[] = ['MD5'];
+  private lockout: LockoutPolicy = { threshold: 0, minutes: 30 };
+  /** userid → locked until (ms), for accounts the store has locked. */
+  private locked = new Map<string, number>();
+  /** device → the last ITL report stored ("hash;status"), so a repeated report costs no store access. */
+  private itlReports = new Map<string, string>();
   private byDn = new Map<string, string>();
   /** The maps hold every credential and end user of this generation: a miss is a definite "unknown". */
   private complete = false;
@@ -72,7 +91,6 @@ export class StoreDirectory implements Directory {
   constructor(store: Store, o: StoreDirectoryOptions = {}) {
     this.store = store;
     this.refreshMs = o.refreshMs ?? 1000;
-    this.itlRewriteMs = (o.itlRewriteSeconds ?? 3600) * 1000;
     this.now = o.now ?? Date.now;
   }
 
@@ -87,17 +105,45 @@ export class StoreDirectory implements Directory {
     this.ha1.clear();
     this.owners.clear();
     this.byDn.clear();
+    this.locked.clear();
+    this.itlReports.clear();
+    this.defaultAlgorithms = this.store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)?.digestAlgorithms ?? ['MD5'];
+    this.lockout = { threshold: this.store.getIntParam('CredentialLockoutThreshold'), minutes: this.store.getIntParam('CredentialLockoutMinutes') };
     for (const d of this.store.listDevices()) if (d.directoryNumber) this.byDn.set(d.directoryNumber, d.name);
     // One query for every credential and end user instead of one per REGISTER of a phone not seen since the
     // last change: 10,000 phones registering after a restart or an administrator's edit cost no SQL each.
     for (const c of this.store.listDigestCredentials()) this.ha1.set(`${c.userid}\u0000${c.realm}`, { md5: c.ha1Md5, sha256: c.ha1Sha256 });
-    for (const u of this.store.listUsers()) if (u.kind === 'end' && !this.byDn.has(u.userid)) this.owners.set(u.userid, { kind: 'user', userid: u.userid });
+    for (const u of this.store.listUsers()) {
+      if (u.kind === 'end' && !this.byDn.has(u.userid)) this.owners.set(u.userid, { kind: 'user', userid: u.userid });
+      if (u.lockedUntil !== null) this.locked.set(u.userid, Date.parse(u.lockedUntil));
+    }
     this.complete = true;
   }
 
   realm(): string {
     this.fresh();
     return this.realmValue;
+  }
+
+  defaultDigestAlgorithms(): readonly DigestAlgorithm[] {
+    this.fresh();
+    return this.defaultAlgorithms;
+  }
+
+  lockoutPolicy(): LockoutPolicy {
+    this.fresh();
+    return this.lockout;
+  }
+
+  accountLocked(username: string, now: number): boolean {
+    this.fresh();
+    const until = this.locked.get(username);
+    return until !== undefined && until > now;
+  }
+
+  /** Owners cached now (tests: nothing is cached for names the store does not know). */
+  get cachedOwners(): number {
+    return this.owners.size;
   }
 
   lookupHa1(username: string, realm: string, algorithm: DigestAlgorithm): string | undefined {
@@ -123,10 +169,12 @@ export class StoreDirectory implements Directory {
     this.fresh();
     let o = this.owners.get(user);
     if (o === undefined) {
-      o = this.load(user) ?? null;
-      this.owners.set(user, o);
+      // Every end user is in `owners` and every device number in `byDn`: anything else is unknown, not cached.
+      if (!this.byDn.has(user)) return undefined;
+      o = this.load(user);
+      if (o) this.owners.set(user, o);
     }
-    return o ?? undefined;
+    return o;
   }
 
   deviceByName(name: string, model: string | undefined, mayCreate?: () => AutoregDecision): DeviceByName {
@@ -179,17 +227,24 @@ export class StoreDirectory implements Directory {
       }
       return {
         kind: 'device', device: d.name, digestUser: d.digestUser, digestRequired: p?.digestAuth ?? true,
+        digestAlgorithms: p?.digestAlgorithms ?? this.defaultAlgorithms,
         mutualTls: p !== undefined && p.deviceSecurityMode !== 'non-secure', lscFingerprint256: fp,
       };
     }
-    const u = this.store.getUser(user);
-    if (u && u.kind === 'end') return { kind: 'user', userid: u.userid };
     return undefined;
   }
 
+  /** A report equal to the stored one changes nothing and writes nothing (a write would renew every cache). */
   recordItlReport(device: string, sha256Hex: string, status: string, at: number): void {
+    this.fresh();
+    const report = `${sha256Hex.toLowerCase()};${status}`;
+    if (this.itlReports.get(device) === report) return;
     const cur = this.store.getDeviceItlHash(device);
-    if (cur && cur.sha256Hex === sha256Hex.toLowerCase() && cur.status === status && at - Date.parse(cur.at) < this.itlRewriteMs) return;
+    if (cur && `${cur.sha256Hex};${cur.status}` === report) {
+      this.itlReports.set(device, report);
+      return;
+    }
+    this.itlReports.set(device, report);
     recordPhoneItlReport(this.store, {
       device, sha256Hex, at: new Date(at).toISOString(),
       status: status === ItlReportStatus.notInstalled ? ItlReportStatus.notInstalled : ItlReportStatus.installed,
@@ -197,6 +252,7 @@ export class StoreDirectory implements Directory {
   }
 
   clearItlReport(device: string): void {
+    this.itlReports.delete(device);
     this.store.sip.deleteDeviceItlHash(device);
   }
 }

@@ -4,19 +4,26 @@
  *
  * Theory of operation, in the order of §10.3:
  *  1. the To URI must be a SIP/SIPS URI with a user part (the AOR); its user is a device's directory number
- *     or a line user's userid (anything else is 404 after authentication, so unknown AORs are not revealed);
- *  2. a source that failed too often is refused (403) before any credential check (`AttemptLimiter`);
+ *     or a line user's userid;
+ *  2. a source that failed too often is refused (403) before anything else (`DigestGate`, src/sip/auth);
  *  3. a device whose security profile is authenticated/encrypted must come over TLS presenting its own LSC
  *     (the transport checked the chain to CAPF; here the fingerprint must equal the device's LSC), else 403;
- *  4. digest (RFC 2617 MD5 / RFC 7616 SHA-256, qop=auth, `DigestServer`): no or wrong credentials → 401 with a
- *     fresh challenge per algorithm; an expired nonce with the right digest → 401 stale=true; the
- *     authenticated username must own the AOR (the device's digest user, or the line user itself), else 403;
- *  5. Contact: none → the current bindings (a query); `*` with Expires: 0 → remove all; each contact's expiry is
+ *  4. digest (RFC 2617 MD5 / RFC 7616 SHA-256, qop=auth, `DigestGate` over `DigestServer`) with the algorithms of
+ *     the device's security profile (the default profile's for anyone else): no credentials → 401 with a fresh
+ *     challenge per algorithm; an expired nonce with the right digest → 401 stale=true; a wrong password, an
+ *     unknown user, an unknown AOR and right credentials of a user who does not own the AOR (the device's
+ *     digest user, or the line user itself) all get the same 401 and count as one failure (no oracle);
+ *     digest is skipped only for a device whose profile turns it off AND that proved itself by its LSC over TLS.
+ *     No REGISTER changes or lists bindings before this step, except the one that autoregistration has just
+ *     created a device for (off by default);
+ *  5. Contact: none → the current bindings (a query); `*` with Expires: 0 → remove all; the number of Contact
+ *     values is checked against `maxBindingsPerAor` before any is parsed (row 5 of issue 16); each contact's expiry is
  *     its `expires` parameter, else the Expires header, else `defaultExpires`, then bounded: 0 removes, below
  *     `minExpires` → 423 with Min-Expires, above `maxExpires` → `maxExpires`; same Call-ID with a CSeq not
  *     higher than the binding's → 400 (out of order, §10.3 step 7);
  *  6. the ITL report: a phone states the hash of the ITL it holds in an `X-SBD-ITL-Hash` header (see
- *     ITL_REPORT_HEADER); the last binding of a device going away (unregister) deletes its report;
+ *     ITL_REPORT_HEADER), honoured only on an authenticated REGISTER; the last binding of a device going away
+ *     (unregister) deletes its report;
  *  7. 200 OK lists every current binding with its remaining expiry (§10.3 step 8).
  *
  * Autoregistration (DESIGN §2, src/cluster/autoreg.ts): a phone registering under its device name
@@ -25,14 +32,14 @@
  * stored under that number and the 200 names it in P-Associated-URI (RFC 3455 §4.1), the number the phone then
  * registers with after its config download. A known device may register under its name the same way.
  */
-import type { DigestServer } from '../core/digest.js';
+import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
 import type { SipRequest, SipResponse } from '../core/message.js';
 import { parseAuthHeader } from '../core/digest.js';
 import { formatUri, isSipUri, parseUri, uriEquals, type Uri } from '../core/uri.js';
 import type { HeaderField } from '../core/message.js';
 import type { MessageSource } from '../transports/types.js';
-import { AttemptLimiter, type AttemptLimiterOptions } from '../auth/attempt-limiter.js';
+import { DigestGate, type DigestGateOptions } from '../auth/digest-gate.js';
 import { AutoregLimiter, type AutoregLimiterOptions } from '../auth/autoreg-limiter.js';
 import { makeResponse } from '../routing/make-response.js';
 import { BindingTable, type Binding } from './bindings.js';
@@ -52,7 +59,8 @@ export interface RegistrarOptions {
   maxExpires?: number;
   /** Expiry when the REGISTER names none; default 3600. */
   defaultExpires?: number;
-  limiter?: AttemptLimiterOptions;
+  /** Failure counting per source and per credential (src/sip/auth/digest-gate.ts). */
+  gate?: DigestGateOptions;
   /** Rate limit on devices added by autoregistration (src/sip/auth/autoreg-limiter.ts). */
   autoregLimit?: AutoregLimiterOptions;
 }
@@ -68,7 +76,7 @@ export interface RegisterOutcome {
 
 export class Registrar {
   readonly bindings: BindingTable;
-  readonly limiter: AttemptLimiter;
+  readonly gate: DigestGate;
   readonly autoregLimiter: AutoregLimiter;
   private readonly digest: DigestServer;
   private readonly directory: Directory;
@@ -78,7 +86,12 @@ export class Registrar {
     this.digest = deps.digest;
     this.directory = deps.directory;
     this.bindings = deps.bindings ?? new BindingTable();
-    this.limiter = new AttemptLimiter(options.limiter);
+    this.gate = new DigestGate({
+      digest: this.digest,
+      lookupHa1: (u, r, a) => this.directory.lookupHa1(u, r, a),
+      lockout: () => this.directory.lockoutPolicy(),
+      accountLocked: (u, now) => this.directory.accountLocked(u, now),
+    }, options.gate);
     this.autoregLimiter = new AutoregLimiter(options.autoregLimit);
     this.o = { ...registrarDefaults, ...options };
   }
@@ -89,12 +102,10 @@ export class Registrar {
       return { response: makeResponse(req, 404, 'Not Found (To is not a SIP URI with a user part)'), result: 'rejected' };
     }
     let user = to.user;
-    const limiterKey = `${source.address}|${user}`;
-    if (this.limiter.isBlocked(limiterKey, now)) {
-      return { response: makeResponse(req, 403, 'Forbidden (too many failed authentication attempts)'), result: 'refused', user };
-    }
+    if (this.gate.sourceBlocked(source, now)) return this.blocked(req, user);
     let owner = this.directory.resolveAor(user);
     let associated: HeaderField[] = [];
+    let autoRegistered = false;
     if (owner === undefined && DEVICE_NAME.test(user)) {
       const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')), () => this.autoregLimiter.tryCreate(source.address, now));
       if (d.kind === 'refused' && d.status === 503) {
@@ -104,61 +115,60 @@ export class Registrar {
       if (d.kind === 'device') {
         owner = d.owner;
         user = d.directoryNumber;
+        autoRegistered = d.autoRegistered;
         associated = [{ name: 'P-Associated-URI', value: `<sip:${d.directoryNumber}@${to.host}>` }];
       }
-      // Otherwise (autoregistration off, no model) it stays an unknown AOR: challenged, then 404 (not revealed).
+      // Otherwise (autoregistration off, no model) it stays an unknown AOR: challenged like any other (not revealed).
     }
-    if (owner?.kind === 'device' && owner.mutualTls) {
+    let authenticated = autoRegistered;
+    if (!autoRegistered && owner?.kind === 'device' && owner.mutualTls) {
       const fp = source.peerCertificate?.fingerprint256;
       if (source.transport !== 'tls' || fp === undefined || owner.lscFingerprint256 === null || fp !== owner.lscFingerprint256) {
         return { response: makeResponse(req, 403, 'Forbidden (device security profile requires TLS with the device LSC)'), result: 'refused', user };
       }
+      authenticated = !owner.digestRequired;
     }
-    if (owner?.kind !== 'device' || owner.digestRequired) {
-      const header = this.authorizationFor(req);
-      if (header === undefined) return this.challenge(req, now, false, user);
-      const v = this.digest.verify({
-        header, method: req.method, requestUri: formatUri(req.uri), now,
-        lookupHa1: (u, r, a) => this.directory.lookupHa1(u, r, a),
-      });
-      if (!v.ok) {
-        if (v.stale) return this.challenge(req, now, true, user);
-        if (v.reason !== 'replay' && v.reason !== 'bad-nonce') this.limiter.recordFailure(limiterKey, now);
-        return this.challenge(req, now, false, user);
-      }
+    if (!authenticated) {
+      // Only the device created by this very request is exempt (autoregistration, DESIGN §2); a known device
+      // registering under its name authenticates like on its number.
+      const algorithms = owner?.kind === 'device' ? owner.digestAlgorithms : this.directory.defaultDigestAlgorithms();
       const allowed = owner === undefined ? undefined : owner.kind === 'device' ? owner.digestUser : owner.userid;
-      if (owner === undefined) return { response: makeResponse(req, 404, 'Not Found'), result: 'rejected', user };
-      if (v.username !== allowed) {
-        this.limiter.recordFailure(limiterKey, now);
-        return { response: makeResponse(req, 403, `Forbidden (${v.username} may not register ${user})`), result: 'refused', user };
-      }
-      this.limiter.recordSuccess(limiterKey);
+      const g = this.gate.check({
+        header: this.authorizationFor(req), method: req.method, requestUri: formatUri(req.uri), source, now, algorithms,
+        owns: (u) => allowed !== undefined && allowed !== null && u === allowed,
+      });
+      if (!g.ok) return g.answer === 'blocked' ? this.blocked(req, user) : this.challenge(req, now, g.answer === 'stale', user, algorithms);
     }
-    return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined, associated);
+    return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined, associated, !autoRegistered);
+  }
+
+  private blocked(req: SipRequest, user: string): RegisterOutcome {
+    return { response: makeResponse(req, 403, 'Forbidden (too many failed authentication attempts)'), result: 'refused', user };
   }
 
   /** The Authorization header for our realm (a request may carry one per realm, RFC 3261 §22.4). */
   private authorizationFor(req: SipRequest): string | undefined {
     const realm = this.digest.realm;
-    let first: string | undefined;
-    for (const h of req.headers) {
-      if (canonicalName(h.name) !== 'authorization') continue;
-      first ??= h.value;
+    const all: string[] = [];
+    for (const h of req.headers) if (canonicalName(h.name) === 'authorization') all.push(h.value);
+    if (all.length <= 1) return all[0]; // the usual case: verify() reads it once
+    for (const v of all.slice(0, MAX_AUTHORIZATION_HEADERS)) {
       try {
-        if (parseAuthHeader(h.value).params.get('realm') === realm) return h.value;
+        if (parseAuthHeader(v).params.get('realm') === realm) return v;
       } catch {
-        /* a malformed header is judged by verify() below if it is the only one */
+        /* a malformed header is skipped; the first one is judged by verify() when none is ours */
       }
     }
-    return first;
+    return all[0];
   }
 
-  private challenge(req: SipRequest, now: number, stale: boolean, user: string): RegisterOutcome {
-    const extra: HeaderField[] = this.digest.challenges(now, stale).map((value) => ({ name: 'WWW-Authenticate', value }));
+  private challenge(req: SipRequest, now: number, stale: boolean, user: string, algorithms: readonly DigestAlgorithm[]): RegisterOutcome {
+    const extra: HeaderField[] = this.digest.challenges(now, stale, algorithms).map((value) => ({ name: 'WWW-Authenticate', value }));
     return { response: makeResponse(req, 401, 'Unauthorized', extra), result: stale ? 'stale' : 'challenged', user };
   }
 
-  private updateBindings(req: SipRequest, source: MessageSource, now: number, aor: string, device: string | undefined, associated: HeaderField[]): RegisterOutcome {
+  /** `authenticated`: false only for the REGISTER that autoregistration just created a device for (no ITL report). */
+  private updateBindings(req: SipRequest, source: MessageSource, now: number, aor: string, device: string | undefined, associated: HeaderField[], authenticated: boolean): RegisterOutcome {
     const callId = req.callId();
     const cseq = req.cseq().seq;
     const current = this.bindings.lookup(aor, now);
@@ -173,7 +183,11 @@ export class Registrar {
         next = [];
         result = 'unregistered';
       } else {
+        // Row 5 of issue 16: the count first, so a REGISTER with thousands of contacts costs nothing more.
+        if (contacts.list.length > this.bindings.maxBindingsPerAor) return this.tooManyContacts(req, aor);
         result = 'registered';
+        // Each stored contact parsed once; each new one compared with at most maxBindingsPerAor others.
+        const uris = next.map((b) => parseStored(b.contact));
         for (const c of contacts.list) {
           const p = c.params.get('expires');
           let expires: number;
@@ -185,11 +199,12 @@ export class Registrar {
             return { response: makeResponse(req, 423, 'Interval Too Brief', [{ name: 'Min-Expires', value: String(this.o.minExpires) }]), result: 'rejected', user: aor };
           }
           expires = Math.min(expires, this.o.maxExpires);
-          const idx = next.findIndex((b) => sameContact(b.contact, c.uri));
+          const idx = uris.findIndex((u) => u !== undefined && uriEquals(u, c.uri));
           if (idx >= 0) {
             const old = next[idx]!;
             if (old.callId === callId && cseq <= old.cseq) return this.outOfOrder(req, aor);
             next.splice(idx, 1);
+            uris.splice(idx, 1);
           }
           if (expires === 0) continue;
           const q = qValue(c.params.get('q'));
@@ -198,22 +213,25 @@ export class Registrar {
             contact: formatUri(c.uri), q, expiresAt: now + expires * 1000, callId, cseq, source,
             ...(device ? { device } : {}), ...(instance ? { instance } : {}),
           });
+          uris.push(c.uri);
         }
         if (next.length === 0) result = 'unregistered';
-        if (next.length > this.bindings.maxBindingsPerAor) {
-          return { response: makeResponse(req, 403, `Forbidden (more than ${this.bindings.maxBindingsPerAor} contacts)`), result: 'refused', user: aor };
-        }
+        if (next.length > this.bindings.maxBindingsPerAor) return this.tooManyContacts(req, aor);
         if (!this.bindings.hasRoomFor(aor)) return { response: makeResponse(req, 503, 'Service Unavailable (registrar full)'), result: 'refused', user: aor };
       }
       this.bindings.store(aor, next);
     }
     if (device) {
-      if (result === 'registered') this.itlReport(req, device, now);
+      if (result === 'registered' && authenticated) this.itlReport(req, device, now);
       else if (result === 'unregistered' && current.length > 0) this.directory.clearItlReport(device);
     }
     const extra: HeaderField[] = next.map((b) => ({ name: 'Contact', value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}` }));
     extra.push(...associated, { name: 'Date', value: new Date(now).toUTCString() });
     return { response: makeResponse(req, 200, 'OK', extra), result, user: aor };
+  }
+
+  private tooManyContacts(req: SipRequest, aor: string): RegisterOutcome {
+    return { response: makeResponse(req, 403, `Forbidden (more than ${this.bindings.maxBindingsPerAor} contacts)`), result: 'refused', user: aor };
   }
 
   private outOfOrder(req: SipRequest, aor: string): RegisterOutcome {
@@ -237,6 +255,8 @@ export class Registrar {
 }
 
 const DEVICE_NAME = /^SEP[0-9A-F]{12}$/i;
+/** Authorization headers searched for our realm (RFC 3261 §22.4 allows one per realm); more are not read. */
+const MAX_AUTHORIZATION_HEADERS = 4;
 
 /** The model a Cisco phone names in its User-Agent ("Cisco-CP8845/14.2.1" → "8845"), if it does. */
 export function modelFromUserAgent(ua: string | undefined): string | undefined {
@@ -244,11 +264,12 @@ export function modelFromUserAgent(ua: string | undefined): string | undefined {
   return m ? m[1]!.toUpperCase() : undefined;
 }
 
-function sameContact(stored: string, uri: Uri): boolean {
+/** A stored contact (we formatted it) parsed back for comparison; undefined if it no longer parses. */
+function parseStored(stored: string): Uri | undefined {
   try {
-    return uriEquals(parseUri(stored), uri);
+    return parseUri(stored);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

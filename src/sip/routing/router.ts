@@ -32,7 +32,7 @@
  * Via (over the connection it came on).
  */
 import { randomBytes } from 'node:crypto';
-import type { DigestServer } from '../core/digest.js';
+import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
 import { canonicalName } from '../core/header-names.js';
 import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
 import type { Via } from '../core/via.js';
@@ -344,17 +344,20 @@ export class Router {
     return { type: 'respond', response: makeResponse(req, status, reason, extra) };
   }
 
-  /** Digest for trunks (401/407) and phones off their registered flow (407). Undefined when authorized. */
-  private checkDigest(req: SipRequest, now: number, status: 401 | 407, owns: (username: string) => boolean): RouterAction | undefined {
+  /**
+   * Digest for trunks (401/407) and phones off their registered flow (407). Undefined when authorized. Through the
+   * registrar's DigestGate (src/sip/auth/digest-gate.ts): failures are counted per credential and per source, and
+   * a wrong password, an unknown user and right credentials that do not own the request get the same challenge.
+   */
+  private checkDigest(req: SipRequest, now: number, status: 401 | 407, owns: (username: string) => boolean, source?: MessageSource, algorithms?: readonly DigestAlgorithm[]): RouterAction | undefined {
     const header = req.get(status === 407 ? 'Proxy-Authorization' : 'Authorization');
     const challengeName = status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     const reason = status === 407 ? 'Proxy Authentication Required' : 'Unauthorized';
-    const challenge = (stale: boolean) => this.respond(req, status, reason, this.deps.digest.challenges(now, stale).map((value) => ({ name: challengeName, value })));
-    if (header === undefined) return challenge(false);
-    const v = this.deps.digest.verify({ header, method: req.method, requestUri: formatUri(req.uri), now, lookupHa1: (u, r, a) => this.deps.directory.lookupHa1(u, r, a) });
-    if (!v.ok) return challenge(v.stale);
-    if (!owns(v.username)) return this.respond(req, 403, `Forbidden (${v.username} may not send this request)`);
-    return undefined;
+    const gate = this.deps.registrar.gate;
+    const g = gate.check({ header, method: req.method, requestUri: formatUri(req.uri), source, now, ...(algorithms ? { algorithms } : {}), owns });
+    if (g.ok) return undefined;
+    if (g.answer === 'blocked') return this.respond(req, 403, 'Forbidden (too many failed authentication attempts)');
+    return this.respond(req, status, reason, gate.challenges(now, g.answer === 'stale', algorithms).map((value) => ({ name: challengeName, value })));
   }
 
   private identifyPhone(req: SipRequest, source: MessageSource, now: number): Caller | RouterAction {
@@ -362,12 +365,14 @@ export class Router {
     const user = isSipUri(from) ? from.user : undefined;
     if (user === undefined) return this.respond(req, 403, 'Forbidden (From has no user part)');
     const owner = this.deps.directory.resolveAor(user);
-    if (!owner) return this.respond(req, 403, `Forbidden (${user} is not a line of this cluster)`);
-    const onFlow = this.deps.registrar.bindings.lookup(user, now).some((b) => sameFlow(b.source, source));
+    // An unknown From line is challenged like a known one and never passes: "not a line" is not revealed.
+    const onFlow = owner !== undefined && this.deps.registrar.bindings.lookup(user, now).some((b) => sameFlow(b.source, source));
     if (!onFlow) {
-      const denied = this.checkDigest(req, now, 407, (u) => (owner.kind === 'device' ? owner.digestUser === u : owner.userid === u));
+      const algorithms = owner?.kind === 'device' ? owner.digestAlgorithms : this.deps.directory.defaultDigestAlgorithms();
+      const denied = this.checkDigest(req, now, 407, (u) => (owner === undefined ? false : owner.kind === 'device' ? owner.digestUser === u : owner.userid === u), source, algorithms);
       if (denied) return denied;
     }
+    if (owner === undefined) return this.respond(req, 407, 'Proxy Authentication Required'); // unreachable: checkDigest refused
     if (owner.kind === 'user') return { css: null, presenceGroup: null };
     const s = this.deps.routing.deviceSettings(owner.device);
     return { css: s?.css ?? null, presenceGroup: s?.presenceGroup ?? null };

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DigestServer } from '../../../src/sip/core/digest.js';
+import { answerChallenge, DigestServer } from '../../../src/sip/core/digest.js';
+import { digestHa1 } from '../../../src/credentials/index.js';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest } from '../../../src/sip/core/message.js';
 import { Registrar, modelFromUserAgent } from '../../../src/sip/registrar/registrar.js';
@@ -21,10 +22,18 @@ const T0 = Date.parse('2026-11-25T10:00:00Z');
 const src = (port: number): MessageSource => ({ transport: 'udp', address: '127.0.0.1', port });
 
 let cseq = 1;
-function register(aor: string, port: number, ua?: string): SipRequest {
+function register(aor: string, port: number, ua?: string, extra: string[] = []): SipRequest {
   return parseMessage(Buffer.from([`REGISTER sip:sbd.test SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${cseq}x`,
     `From: <sip:${aor}@sbd.test>;tag=f${port}`, `To: <sip:${aor}@sbd.test>`, `Call-ID: ar-${port}@test`, `CSeq: ${cseq++} REGISTER`, 'Max-Forwards: 70',
-    `Contact: <sip:${aor}@127.0.0.1:${port}>`, ...(ua ? [`User-Agent: ${ua}`] : []), 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+    `Contact: <sip:${aor}@127.0.0.1:${port}>`, ...(ua ? [`User-Agent: ${ua}`] : []), ...extra, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+}
+
+/** REGISTER, answer the 401 with the phone's credentials (as its config delivers them), REGISTER again. */
+function registerWithAuth(registrar: Registrar, aor: string, port: number, ua: string, user: string, password: string, at: number) {
+  const first = registrar.handleRegister(register(aor, port, ua), src(port), at).response;
+  assert.equal(first.status, 401, first.reason);
+  const auth = answerChallenge({ challenge: first.get('WWW-Authenticate')!, method: 'REGISTER', uri: 'sip:sbd.test', username: user, secret: { password }, cnonce: 'c0ffee', nc: 1 });
+  return registrar.handleRegister(register(aor, port, ua, [`Authorization: ${auth}`]), src(port), at).response;
 }
 
 test('User-Agent model extraction', () => {
@@ -56,11 +65,20 @@ test('REGISTER from an unknown SEP device: autoregistered when the parameter is 
     assert.equal(d.securityProfile, DEFAULT_SECURITY_PROFILE);
     assert.equal(registrar.bindings.lookup('1000', T0)[0]!.device, 'SEP00AABBCC0001');
 
-    // After its config download the phone registers on the number itself.
-    const onDn = registrar.handleRegister(register('1000', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0 + 1000).response;
+    // After its config download (which carries its digest credentials) the phone registers on the number itself,
+    // with digest: the default profile requires it, and only the REGISTER that created the device binds without.
+    const realm = store.getParam('SipStationRealm');
+    const ha1 = digestHa1('ph1000', realm, 'pw-ph1000');
+    store.putUser({ userid: 'ph1000', credentialHash: 'x', algorithm: 'none' });
+    store.putDigestCredential('ph1000', realm, ha1.ha1Md5, ha1.ha1Sha256);
+    store.updateDevice('SEP00AABBCC0001', { digestUser: 'ph1000' });
+    assert.equal(registrar.handleRegister(register('1000', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0 + 1000).response.status, 401);
+    const onDn = registerWithAuth(registrar, '1000', 5100, 'Cisco-CP8845/14.2.1', 'ph1000', 'pw-ph1000', T0 + 1000);
     assert.equal(onDn.status, 200);
-    // The same phone again under its name: known now, no second device, same number.
-    const again = registrar.handleRegister(register('sep00aabbcc0001', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0 + 2000).response;
+    // The same phone again under its name: known now, so it authenticates like on its number; no second device.
+    const anonymous = registrar.handleRegister(register('sep00aabbcc0001', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0 + 2000).response;
+    assert.equal(anonymous.status, 401, 'a known device under its name binds nothing without credentials');
+    const again = registerWithAuth(registrar, 'sep00aabbcc0001', 5100, 'Cisco-CP8845/14.2.1', 'ph1000', 'pw-ph1000', T0 + 2000);
     assert.equal(again.status, 200, again.reason);
     assert.equal(again.get('P-Associated-URI'), '<sip:1000@sbd.test>');
     assert.equal(store.listDevices().length, 1);
@@ -101,8 +119,8 @@ test('autoregistration rate limit: per source address and per appliance, 503 wit
     assert.match(third.reason, /rate limit of this source address/);
     assert.equal(third.get('Retry-After'), '30');
     assert.equal(store.getDevice('SEP00AABBCC1003'), undefined, 'nothing added when refused');
-    // A known device from the same address is not limited.
-    assert.equal(reg('SEP00AABBCC1001', '127.0.0.5', 5201, T0).status, 200);
+    // A known device from the same address is not limited (challenged: it authenticates now, no 503).
+    assert.equal(reg('SEP00AABBCC1001', '127.0.0.5', 5201, T0).status, 401);
     // Another address: the appliance bucket (burst 3) has one token left, then it is empty.
     assert.equal(reg('SEP00AABBCC2001', '127.0.0.6', 5301, T0).status, 200);
     const global = reg('SEP00AABBCC2002', '127.0.0.6', 5302, T0);

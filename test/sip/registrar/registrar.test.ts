@@ -10,7 +10,7 @@ import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
 import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar, ITL_REPORT_HEADER } from '../../../src/sip/registrar/registrar.js';
 import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
-import { openStore, type Store } from '../../../src/store/index.js';
+import { DEFAULT_SECURITY_PROFILE, openStore } from '../../../src/store/index.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { itlStatusRows } from '../../../src/reports/itl-status.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';
@@ -34,8 +34,13 @@ function setup(o: { algorithms?: ('MD5' | 'SHA-256')[] } = {}) {
   store.addDevice({ name: 'SEP0011223344AA', model: '8841', securityProfile: 'Authenticated Profile', directoryNumber: '1002' });
   let now = T0;
   const directory = new StoreDirectory(store, { now: () => now, refreshMs: 0 });
-  const digest = new DigestServer({ realm, secret: Buffer.alloc(32, 7), algorithms: o.algorithms ?? ['SHA-256', 'MD5'] });
-  const registrar = new Registrar({ digest, directory }, { minExpires: 60, maxExpires: 3600, limiter: { maxFailures: 3 } });
+  if (o.algorithms) {
+    // Line users and unknown AORs are challenged with the default security profile's algorithms.
+    const p = store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)!;
+    store.putSecurityProfile({ ...p, digestAlgorithms: o.algorithms });
+  }
+  const digest = new DigestServer({ realm, secret: Buffer.alloc(32, 7) });
+  const registrar = new Registrar({ digest, directory }, { minExpires: 60, maxExpires: 3600, gate: { perSource: { maxFailures: 3 } } });
   return {
     store, registrar, realm,
     setNow: (t: number) => { now = t; },
@@ -60,8 +65,20 @@ function registerWithAuth(r: ReturnType<typeof setup>, aor: string, user: string
   return r.registrar.handleRegister(register(aor, [...extra, `Authorization: ${auth}`]), udp, now).response;
 }
 
-test('digest SHA-256 and MD5 challenges are both answerable; wrong password re-challenged; limiter then refuses', () => {
+test('by default one MD5 challenge (what sipp, baresip and Cisco phones answer)', () => {
   const r = setup();
+  try {
+    const ch = r.registrar.handleRegister(register('alice', ['Contact: <sip:alice@127.0.0.1:5062>']), udp, T0).response.getAll('WWW-Authenticate');
+    assert.equal(ch.length, 1);
+    assert.match(ch[0]!, /algorithm=MD5/);
+    assert.equal(registerWithAuth(r, 'alice', 'alice', 'pw-alice', ['Contact: <sip:alice@127.0.0.1:5062>'], T0).status, 200);
+  } finally {
+    r.done();
+  }
+});
+
+test('a profile asking SHA-256 first: both challenges answerable; wrong password re-challenged; limiter then refuses', () => {
+  const r = setup({ algorithms: ['SHA-256', 'MD5'] });
   try {
     const first = r.registrar.handleRegister(register('alice', ['Contact: <sip:alice@127.0.0.1:5062>']), udp, T0).response;
     const ch = first.getAll('WWW-Authenticate');
@@ -81,13 +98,14 @@ test('digest SHA-256 and MD5 challenges are both answerable; wrong password re-c
 });
 
 test('replayed credentials (same nonce and nc) are refused; an old nonce with the right digest gets stale=true', () => {
-  const r = setup();
+  const r = setup({ algorithms: ['SHA-256', 'MD5'] });
   try {
     const first = r.registrar.handleRegister(register('alice'), udp, T0).response;
     const auth = answerChallenge({ challenge: first.getAll('WWW-Authenticate')[0]!, method: 'REGISTER', uri: 'sip:sbd.test', username: 'alice', secret: { password: 'pw-alice' }, cnonce: 'c', nc: 1 });
     assert.equal(r.registrar.handleRegister(register('alice', [`Authorization: ${auth}`]), udp, T0).response.status, 200);
     assert.equal(r.registrar.handleRegister(register('alice', [`Authorization: ${auth}`]), udp, T0).response.status, 401);
-    const late = r.registrar.handleRegister(register('alice', [`Authorization: ${auth}`]), udp, T0 + 3600_000).response;
+    const auth2 = answerChallenge({ challenge: first.getAll('WWW-Authenticate')[0]!, method: 'REGISTER', uri: 'sip:sbd.test', username: 'alice', secret: { password: 'pw-alice' }, cnonce: 'c', nc: 2 });
+    const late = r.registrar.handleRegister(register('alice', [`Authorization: ${auth2}`]), udp, T0 + 3600_000).response;
     assert.equal(late.status, 401);
     assert.match(late.getAll('WWW-Authenticate')[0]!, /stale=true/);
   } finally {
@@ -95,11 +113,12 @@ test('replayed credentials (same nonce and nc) are refused; an old nonce with th
   }
 });
 
-test('authenticated user must own the AOR: 403; unknown AOR after authentication: 404', () => {
+test('right credentials of a user who does not own the AOR, or for an unknown AOR: the same 401 as a wrong password', () => {
   const r = setup();
   try {
-    assert.equal(registerWithAuth(r, '1001', 'alice', 'pw-alice', [], T0).status, 403);
-    assert.equal(registerWithAuth(r, 'nobody', 'alice', 'pw-alice', [], T0).status, 404);
+    assert.equal(registerWithAuth(r, '1001', 'alice', 'pw-alice', ['Contact: <sip:x@127.0.0.1:5070>'], T0).status, 401);
+    assert.equal(registerWithAuth(r, 'nobody', 'alice', 'pw-alice', ['Contact: <sip:x@127.0.0.1:5070>'], T0).status, 401);
+    assert.equal(r.registrar.bindings.lookup('1001', T0).length, 0);
   } finally {
     r.done();
   }

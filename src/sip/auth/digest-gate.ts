@@ -1,0 +1,124 @@
+/**
+ * The one door every SIP digest check goes through (REGISTER's Authorization, a phone's or a trunk's
+ * Proxy-Authorization / Authorization on INVITE and the rest), so guessing is counted the same everywhere.
+ * Sans-I/O: time comes in as `now` (ms); credentials and the lockout policy come from the caller's lookups.
+ *
+ * Theory of operation:
+ *  1. a source address that failed `perSource.maxFailures` times in its window is refused (`blocked`) before
+ *     anything is read;
+ *  2. no credentials → `challenge` (not a failure: every client starts so);
+ *  3. the credential (username and realm as the header names them) is refused when it is locked: by this gate's
+ *     count of failures from all sources (the store's CredentialLockoutThreshold / CredentialLockoutMinutes,
+ *     0 = never) or by the store itself (an account locked after failed logins elsewhere). Nothing is computed;
+ *  4. the digest is verified (DigestServer: a spent nonce or a replayed nonce-count is refused before any hash);
+ *     an unknown user, a wrong response, and right credentials of a user who does not own what the request
+ *     claims (the AOR, the From line, the trunk) are ONE outcome: a failure counted for the credential and for
+ *     the source, answered with a fresh challenge. The answer never tells a wrong password from an unknown user
+ *     or from "not yours" (RFC 3261 §22.1 lets a server re-challenge; a 403/404 would confirm the password);
+ *  5. a right, owning answer clears the credential's count (the store's policy counts consecutive failures).
+ * Answers the caller gives: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
+ */
+import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
+import type { MessageSource } from '../transports/types.js';
+import { AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
+
+/** CredentialLockoutThreshold (failures, 0 = never) and CredentialLockoutMinutes as the store holds them. */
+export interface LockoutPolicy {
+  threshold: number;
+  minutes: number;
+}
+
+export interface DigestGateOptions {
+  /** Per source address; default 20 failures in 60 s block the address for 300 s (a NAT may hide many phones). */
+  perSource?: AttemptLimiterOptions;
+  /** Bounds of the per-credential table (thresholds come from the lockout policy); default 100000 each. */
+  perCredential?: Pick<AttemptLimiterOptions, 'maxKeys' | 'maxBlocked'>;
+}
+
+export const digestGateDefaults = { perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 } } as const;
+
+export interface DigestGateDeps {
+  digest: DigestServer;
+  lookupHa1: (username: string, realm: string, algorithm: DigestAlgorithm) => string | undefined;
+  /** The store's lockout policy (read per failure: an administrator's change applies at once). */
+  lockout: () => LockoutPolicy;
+  /** The store locked this account (failed logins elsewhere); default never. */
+  accountLocked?: (username: string, now: number) => boolean;
+}
+
+export interface GateInput {
+  /** Authorization or Proxy-Authorization value for our realm, if any. */
+  header: string | undefined;
+  method: string;
+  requestUri: string;
+  source: MessageSource | undefined;
+  now: number;
+  /** The algorithms offered and accepted (the security profile's); default the DigestServer's. */
+  algorithms?: readonly DigestAlgorithm[];
+  /** Whether an authenticated username may do what the request claims (own the AOR, be the line, the trunk). */
+  owns: (username: string) => boolean;
+}
+
+export type GateResult =
+  | { ok: true; username: string }
+  | { ok: false; answer: 'challenge' | 'stale' | 'blocked'; username?: string };
+
+export class DigestGate {
+  readonly bySource: AttemptLimiter;
+  readonly byCredential: AttemptLimiter;
+  private readonly deps: DigestGateDeps;
+
+  constructor(deps: DigestGateDeps, options: DigestGateOptions = {}) {
+    this.deps = deps;
+    this.bySource = new AttemptLimiter({ ...digestGateDefaults.perSource, ...options.perSource });
+    this.byCredential = new AttemptLimiter({ ...options.perCredential });
+  }
+
+  get realm(): string {
+    return this.deps.digest.realm;
+  }
+
+  challenges(now: number, stale: boolean, algorithms?: readonly DigestAlgorithm[]): string[] {
+    return this.deps.digest.challenges(now, stale, algorithms);
+  }
+
+  /** Step 1 alone: a blocked source is refused before its request is looked at any further. */
+  sourceBlocked(source: MessageSource | undefined, now: number): boolean {
+    return source !== undefined && this.bySource.isBlocked(source.address, now);
+  }
+
+  check(input: GateInput): GateResult {
+    const { now, source } = input;
+    if (this.sourceBlocked(source, now)) return { ok: false, answer: 'blocked' };
+    if (input.header === undefined) return { ok: false, answer: 'challenge' };
+    const realm = this.deps.digest.realm;
+    const v = this.deps.digest.verify({
+      header: input.header, method: input.method, requestUri: input.requestUri, now,
+      lookupHa1: this.deps.lookupHa1,
+      ...(input.algorithms ? { algorithms: input.algorithms } : {}),
+      admit: (username) => !this.byCredential.isBlocked(credentialKey(username, realm), now) && !(this.deps.accountLocked?.(username, now) ?? false),
+    });
+    if (v.ok && input.owns(v.username)) {
+      this.byCredential.recordSuccess(credentialKey(v.username, realm));
+      return { ok: true, username: v.username };
+    }
+    if (!v.ok) {
+      if (v.reason === 'refused') return { ok: false, answer: 'blocked', username: v.username! };
+      if (v.stale) return { ok: false, answer: 'stale', username: v.username };
+      // A spent or replayed nonce, a nonce not ours, a header we cannot read: nothing was guessed, no count.
+      if (v.reason !== 'unknown-user' && v.reason !== 'bad-response') return { ok: false, answer: 'challenge' };
+    }
+    // Step 4: a wrong guess, an unknown user, or right credentials that do not own the request: one outcome.
+    const username = v.username!;
+    const p = this.deps.lockout();
+    const blocked = this.byCredential.recordFailure(credentialKey(username, realm), now, {
+      maxFailures: p.threshold, windowSeconds: p.minutes * 60, blockSeconds: p.minutes * 60,
+    });
+    if (source) this.bySource.recordFailure(source.address, now);
+    return { ok: false, answer: blocked ? 'blocked' : 'challenge', username };
+  }
+}
+
+function credentialKey(username: string, realm: string): string {
+  return `${username}\u0000${realm}`;
+}
