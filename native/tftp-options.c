@@ -2,7 +2,8 @@
  * Server side of RFC 2347 option negotiation with blksize (RFC 2348), timeout and tsize (RFC 2349) and windowsize
  * (RFC 7440): core/options.ts `negotiate`, same choices and error-8 messages. Unknown options are ignored; a value
  * outside the RFC's own range, not a decimal number, or an option named twice refuses the request; blksize and
- * windowsize above our limit are lowered; a timeout outside our range is declined; tsize of an empty file is left out.
+ * windowsize above our limit are lowered; a timeout outside our range (max_timeout_s, default 10) is declined, not
+ * lowered: RFC 2349 wants the OACK's timeout equal to the client's; tsize of an empty file is left out.
  */
 #include <string.h>
 #include "tftp-internal.h"
