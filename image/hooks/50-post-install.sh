@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 50 "post-install" — system identity, users and services. Args: ROOTFS OUT CACHE REPO.
 #  - hostname, hosts, fstab, an empty machine-id (systemd makes one at first boot);
-#  - the sbd system user (sysusers.d) and the admin account whose login shell is the admin CLI; its password is
+#  - the sbd system users, one per daemon, and their groups (sysusers.d), and the admin account whose login shell is the admin CLI; its password is
 #    SBD_ADMIN_PASSWORD from the environment, or ADMIN_PASSWORD_DEFAULT, which must then be changed at first login;
 #  - units: an sbd-* unit is installed only when this build's CLI has its command (no unit for a daemon that does
 #    not exist yet), then the presets in rootfs/usr/lib/systemd/system-preset are applied.
@@ -26,6 +26,8 @@ while IFS=$'\t' read -r unit words; do
 done < "$repo/image/units.map"
 
 chroot "$root" systemd-sysusers
+# The sudo rules (the admin shell; the state owner's exact systemctl lines) must parse, or sudo refuses them all.
+chroot "$root" visudo -cqf /etc/sudoers.d/sbd-admin
 if [ -n "${SBD_ADMIN_PASSWORD:-}" ]; then pw=$SBD_ADMIN_PASSWORD; forced=no; else pw=$ADMIN_PASSWORD_DEFAULT; forced=yes; fi
 hash=$(printf '%s' "$pw" | openssl passwd -6 -stdin)
 if ! chroot "$root" getent passwd "$ADMIN_USER" >/dev/null; then

@@ -15,7 +15,7 @@
  *   5. swap the staged folder in (renameat2 RENAME_EXCHANGE), fsync the parent, remove the old folder.
  * The daemons still hold the old store open; the result names the services to restart.
  */
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { openStore, StoreErrorCode, isStoreError, type NodeService } from '../store/index.js';
@@ -53,6 +53,8 @@ export interface RestoreBackupResult {
   swap: SwapMethod;
   /** Set when the staged store was older and was migrated to this sbd's schema. */
   migratedFrom: number | undefined;
+  /** Set when the replaced state could not be removed entirely: where its rest is (it holds old keys). */
+  leftover?: string;
 }
 
 // sbd.db-generation (the store's published generation, src/store/store.ts) belongs to the replaced store: not carried over.
@@ -72,28 +74,29 @@ function readBackupFile(file: string, max: number): Buffer {
   return readFileSync(file);
 }
 
-/** Mode bits of `path` (setgid/sticky included), or undefined when absent. */
-function modeOf(path: string): number | undefined {
-  return existsSync(path) ? statSync(path).mode & 0o7777 : undefined;
+/** Gives `path` the group and mode bits (setgid/sticky included) of `like`, when `like` exists. */
+function likeLive(path: string, like: string, modeMask: number): void {
+  if (!existsSync(like)) return;
+  const st = statSync(like);
+  // The group first: changing it clears setgid. The owner may give its files any group it is a member of.
+  if (st.gid !== statSync(path).gid) chownSync(path, -1, st.gid);
+  chmodSync(path, st.mode & modeMask);
 }
 
 function stage(staging: string, live: string, files: { name: string; bytes: Buffer; mode: number }[]): void {
   mkdirSync(staging, { mode: 0o750 });
   // The folder and the store keep the live ones' modes (the image's layout: docs/image.md "Users and files"), so
   // the daemons can open the restored state as they opened the old one.
-  const dirMode = modeOf(live);
-  if (dirMode !== undefined) chmodSync(staging, dirMode);
+  likeLive(staging, live, 0o7777);
   mkdirSync(join(staging, 'keys'), { mode: 0o700 });
-  const keysMode = modeOf(join(live, 'keys'));
-  if (keysMode !== undefined) chmodSync(join(staging, 'keys'), keysMode & 0o750);
-  const dbMode = modeOf(join(live, 'sbd.db'));
+  likeLive(join(staging, 'keys'), join(live, 'keys'), 0o750);
   for (const f of files) {
     const path = join(staging, f.name);
     // Private material is never written wider than 0600, whatever the manifest says.
     writeNewFileSynced(path, f.bytes, f.mode & 0o600);
     // Key files go back to their role's group (0640) where the image has one; the store to the live store's mode.
     if (f.name.startsWith('keys/')) applyKeyAccess(path);
-    else if (f.name === 'sbd.db' && dbMode !== undefined) chmodSync(path, dbMode & 0o664);
+    else if (f.name === 'sbd.db') likeLive(path, join(live, 'sbd.db'), 0o664);
   }
   fsyncPath(join(staging, 'keys'));
   fsyncPath(staging);
@@ -159,12 +162,19 @@ export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoreBac
     throw new BackupError(BackupErrorCode.io, `restore stopped before the state was replaced: ${(err as Error).message}`, { cause: err });
   }
   fsyncPath(parent);
-  // After an exchange (or the fallback), the staging path holds the old state: it is no longer needed.
-  rmSync(staging, { recursive: true, force: true });
+  // After an exchange (or the fallback), the staging path holds the old state: it is no longer needed. The restore
+  // has succeeded whatever happens here: a file the state's owner may not remove (a daemon's own folder) is left.
+  let leftover: string | undefined;
+  try {
+    rmSync(staging, { recursive: true, force: true });
+  } catch {
+    leftover = staging;
+  }
   return {
     manifest: opened.manifest,
     restartServices: checked.services,
     swap,
     migratedFrom: checked.migrated ? opened.manifest.schemaVersion : undefined,
+    ...(leftover ? { leftover } : {}),
   };
 }

@@ -19,7 +19,7 @@ import { parseWav } from '../../src/media/streaming/index.js';
 import { SrtpContext } from '../../src/media/srtp/index.js';
 import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/media/sdes/index.js';
 
-const STATE = '/var/lib/sbd';
+const STATE = '/var/lib/sbd/state';
 const PHONE_TIMEOUT_MS = 5 * 60_000;
 
 /** The sbd CLI on the host (tsx, as every test spawns it); resolves with the exit status and output. */

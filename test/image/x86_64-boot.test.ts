@@ -61,7 +61,7 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
     await until(g, 'systemctl is-active sbd-firstboot', (o) => o === 'active', BOOT_TIMEOUT_MS, 'sbd-firstboot finished');
     const [, journal] = await g.root('journalctl -b -u sbd-firstboot --no-pager -o cat');
     assert.match(journal, /TFTP activated: ITLFile\.tlv \d+ bytes/);
-    assert.match(journal, new RegExp(`initialising /var/lib/sbd for sbd at ${g.guestIp.replace(/\./g, '\\.')}`));
+    assert.match(journal, new RegExp(`initialising /var/lib/sbd/state for sbd at ${g.guestIp.replace(/\./g, '\\.')}`));
   });
 
   const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1].split('\n').filter(Boolean);

@@ -84,6 +84,7 @@ export function disasterRecoveryCommands(stateDir: string, options: DisasterReco
         }
         record(stateDir, AuditAction.restore, `${file} (backup of ${r.manifest.createdAt})`, AUDIT_RESULT.success);
         io.out(`Restored the backup of ${r.manifest.createdAt}.`);
+        if (r.leftover) io.out(`warning: the replaced state could not be removed entirely: remove ${r.leftover} (it holds the old keys)`);
         const systemd = options.systemd;
         if (systemd?.booted) {
           const present = new Set(systemd.daemons());
