@@ -174,7 +174,8 @@ for (const engine of engines) {
       p.socket.send(encodeAck(1), first.port, '127.0.0.1');
       await until(f, (c) => c.transfersFailed === 1, 'the transfer to time out');
       const blocks = p.got.map((g) => g.packet.opcode === Opcode.DATA && g.packet.block);
-      assert.deepEqual(blocks, [1, 2, 2, 2, 2, 2, 2], 'block 2 sent once and resent maxRetries (5) times');
+      assert.equal(blocks.filter((b) => b === 2).length, 6, `block 2 sent once and resent maxRetries (5) times: ${blocks}`);
+      assert.ok(blocks.filter((b) => b === 1).length <= 2);
       p.socket.close();
     } finally {
       await f.close();
@@ -183,7 +184,7 @@ for (const engine of engines) {
 
   test(`${engine}: a transfer that trickles (each ACK only after a resend) ends at maxTransferLifetimeMs`, async () => {
     const blocks = 100;
-    const f = await start(engine, { f: randomBytes(512 * blocks) }, { timeoutMs: 100, maxTransferLifetimeMs: 1000 });
+    const f = await start(engine, { f: randomBytes(512 * blocks) }, { timeoutMs: 200, maxTransferLifetimeMs: 2000 });
     try {
       const p = await peer();
       const seen = new Map<number, number>();
