@@ -22,6 +22,16 @@ export interface PhoneDigestSetup extends PhoneDigestResult {
 export type PreparedLogin = Awaited<ReturnType<typeof unusableLogin>>;
 export { unusableLogin as prepareLogin };
 
+/**
+ * `device add` for a digest user that already has credentials in the realm (an end user set up before): nothing
+ * is replaced unless a password is given; undefined when there is nothing to keep.
+ */
+export function existingDigest(store: Store, userid: string): { userid: string; realm: string; deliverable: boolean } | undefined {
+  const realm = store.getParam('SipStationRealm');
+  const row = store.getDigestCredential(userid, realm);
+  return row ? { userid, realm, deliverable: row.passwordEnc !== null } : undefined;
+}
+
 /** Sets (or generates, when `password` is undefined) the digest password of `userid`; run inside a transaction. */
 export function setupPhoneDigest(store: Store, keysDir: string, userid: string, password: string | undefined, login: PreparedLogin): PhoneDigestSetup {
   const pw = password ?? generatePhonePassword();

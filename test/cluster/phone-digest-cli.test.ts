@@ -85,4 +85,19 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.out, /digest/);
   assert.equal(read(({ store }) => store.getDevice('SEP0000000000B3')!.digestUser), null);
+
+  // An existing end user as digest user: the password is not replaced behind anyone's back; a hash-only one
+  // cannot be delivered, and device add says so.
+  assert.equal(sbd(['user', 'add', 'alice', '--password', 'Alice-login-1', '--state', state]).code, 0);
+  r = sbd(['device', 'add', 'SEP0000000000B4', '--model', '8845', '--dn', '5004', '--digest-user', 'alice', '--state', state]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /digest user alice \(realm ccmsipline\) exists: its digest password is kept/);
+  assert.doesNotMatch(r.out, /shown once/);
+  assert.match(r.err, /WARNING: alice's digest password is known only as a hash, so no config can carry it/);
+  assert.equal(read(({ store }) => store.getDigestCredential('alice', 'ccmsipline')!.ha1Md5), md5('alice:ccmsipline:Alice-login-1'));
+  r = sbd(['device', 'add', 'SEP0000000000B5', '--model', '8845', '--dn', '5005', '--digest-user', 'line5002', '--state', state]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /digest user line5002 \(realm ccmsipline\) exists: its digest password is kept/);
+  assert.match(r.err, /WARNING: the password is NOT in SEP0000000000B5's config/);
+  assert.equal(read(({ store }) => store.getDigestCredential('line5002', 'ccmsipline')!.ha1Md5), md5('line5002:ccmsipline:Given-Secret-5002'));
 });

@@ -18,7 +18,7 @@ import type { HashName } from '../../trust/tags.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
-import { digestDeliveryNotice, prepareLogin, setupPhoneDigest, signedConfigParamNotice, SIGNED_CONFIG_PARAM, type DeliveryNotice, type PhoneDigestSetup } from '../../cluster/phone-digest.js';
+import { digestDeliveryNotice, existingDigest, prepareLogin, setupPhoneDigest, signedConfigParamNotice, SIGNED_CONFIG_PARAM, type DeliveryNotice, type PhoneDigestSetup } from '../../cluster/phone-digest.js';
 
 /** Write a file atomically: a temp file in the same folder, then rename (no half-written file on failure). */
 export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): void {
@@ -30,10 +30,12 @@ export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644):
 const stateOpt = { state: { type: 'string' } } as const;
 
 /** The password once (when generated: the administrator has no other way to learn it), then where it travels. */
-function printDigestSetup(ctx: CommandContext, setup: PhoneDigestSetup | undefined, notice: DeliveryNotice): void {
-  if (!setup) return;
-  ctx.out(`digest user ${setup.userid} (realm ${setup.realm})${setup.createdUser ? ', created' : ''}`);
-  if (setup.generated) ctx.out(`digest password (shown once, not stored in clear): ${setup.password}`);
+function printDigestSetup(ctx: CommandContext, setup: PhoneDigestSetup | undefined, notice: DeliveryNotice | undefined): void {
+  if (setup) {
+    ctx.out(`digest user ${setup.userid} (realm ${setup.realm})${setup.createdUser ? ', created' : ''}`);
+    if (setup.generated) ctx.out(`digest password (shown once, not stored in clear): ${setup.password}`);
+  }
+  if (!notice) return;
   for (const n of notice.notes) ctx.out(n);
   for (const w of notice.warnings) ctx.err(`WARNING: ${w}`);
 }
@@ -79,12 +81,20 @@ export const commands: Command[] = [
             directoryNumber: values.dn ?? null,
             digestUser: digest ? (values['digest-user'] ?? upper) : null,
           });
-          const setup = d.digestUser ? setupPhoneDigest(store, layout.keysDir, d.digestUser, given, login) : undefined;
-          return { d, setup, notice: digestDeliveryNotice(store, d) };
+          // An existing user's digest password is never replaced silently (another phone may use it).
+          const kept = d.digestUser && given === undefined ? existingDigest(store, d.digestUser) : undefined;
+          const setup = d.digestUser && !kept ? setupPhoneDigest(store, layout.keysDir, d.digestUser, given, login) : undefined;
+          return { d, kept, setup, notice: digestDeliveryNotice(store, d) };
         }),
       );
       ctx.out(`added ${r.d.name} (${r.d.model}, ${r.d.securityProfile})`);
-      printDigestSetup(ctx, r.setup, r.notice);
+      if (r.kept) {
+        ctx.out(`digest user ${r.kept.userid} (realm ${r.kept.realm}) exists: its digest password is kept`);
+        if (!r.kept.deliverable) {
+          ctx.err(`WARNING: ${r.kept.userid}'s digest password is known only as a hash, so no config can carry it: enter it on the phone by hand, or run "sbd device digest-reset ${r.d.name}" for a new one that can be delivered`);
+        }
+      }
+      printDigestSetup(ctx, r.setup, r.kept && !r.kept.deliverable ? undefined : r.notice);
       return 0;
     },
   },
