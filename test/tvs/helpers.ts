@@ -98,8 +98,9 @@ export function startDaemon(t: { after: (fn: () => Promise<void>) => void }, arg
 export async function holdHalfOpen(t: { after: (fn: () => void) => void }, port: number, count: number, connectionCount: () => Promise<number>): Promise<number> {
   const idle: net.Socket[] = [];
   t.after(() => idle.forEach((s) => s.destroy()));
-  await Promise.all(Array.from({ length: count }, () => new Promise<void>((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve());
+  // From many loopback addresses (16 each): the listener caps sockets per source address (issue 16 row 8).
+  await Promise.all(Array.from({ length: count }, (_, i) => new Promise<void>((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.${1 + (i >> 12)}.${1 + ((i >> 4) & 0xff)}` }, () => resolve());
     s.on('error', reject);
     idle.push(s);
   })));

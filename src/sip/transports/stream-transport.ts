@@ -5,9 +5,13 @@
  * - Connection reuse (§18.2.2): each connection gets an id carried in the message source; responses go back on
  *   it while it is open. Connections are also indexed by the peer's address:port, so a request to a phone
  *   that registered over this connection can reuse it (RFC 5923-style aliasing, here keyed by the peer address).
- * - Limits: maxConnections (new ones beyond are closed at once), idleTimeout (no bytes either way),
- *   maxPendingWriteBytes (a peer that stops reading is dropped), framer limits (header section and body
- *   sizes). A framing error closes the connection (the stream cannot be
+ * - Limits (issue 16 row 8: a stranger must not hold every slot): maxConnections counts every accepted socket,
+ *   TLS handshakes in progress included, and maxConnectionsPerSource bounds one peer address; beyond either a
+ *   new socket is closed at once. handshakeTimeout ends a TLS handshake that does not finish; messageTimeout
+ *   ends a connection that does not complete a message in time — its first one after it opens, or any message
+ *   whose first bytes arrived (bytes trickled slowly still count as idle); idleTimeout (no bytes either way)
+ *   ends the rest. maxPendingWriteBytes (a peer that stops reading is dropped), framer limits (header section
+ *   and body sizes). A framing error closes the connection (the stream cannot be
  *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
  *   stays up.
  * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter). Asking for a client
@@ -61,8 +65,18 @@ export interface StreamTransportOptions {
   port?: number;
   /** Present for TLS. */
   tls?: TlsSettings;
-  /** Open connections at most; default 20000. */
+  /** Inbound sockets open at once, TLS handshakes in progress included; default 20000. */
   maxConnections?: number;
+  /** Inbound sockets open at once from one peer address; default 100. */
+  maxConnectionsPerSource?: number;
+  /** Milliseconds a TLS handshake may take before the socket is closed; default 10000 (Node's own is 120 s). */
+  handshakeTimeout?: number;
+  /**
+   * Milliseconds an inbound connection has to complete its first message once open (after the TLS handshake),
+   * and any connection to complete a message once its first bytes arrived; default 10000. Keep-alive CRLFs do
+   * not count as a message.
+   */
+  messageTimeout?: number;
   /** Bytes queued towards a peer that does not read before the connection is dropped; default 1 MiB. */
   maxPendingWriteBytes?: number;
   /** Milliseconds without traffic before a connection is closed; default 600000 (10 min). */
@@ -87,7 +101,10 @@ export interface OutboundTls {
   servername?: string;
 }
 
-export const streamTransportDefaults = { connectTimeout: 10_000, maxOutboundConnections: 1000, systemCaFile: '/etc/ssl/certs/ca-certificates.crt' } as const;
+export const streamTransportDefaults = {
+  connectTimeout: 10_000, maxOutboundConnections: 1000, systemCaFile: '/etc/ssl/certs/ca-certificates.crt',
+  maxConnections: 20_000, maxConnectionsPerSource: 100, handshakeTimeout: 10_000, messageTimeout: 10_000, idleTimeout: 600_000,
+} as const;
 
 interface Dialling {
   socket: Socket;
@@ -100,6 +117,8 @@ interface Conn {
   socket: Socket;
   framer: StreamFramer;
   source: MessageSource;
+  /** Runs while a message is awaited: from an inbound connection's opening, and from a partial message's first bytes. */
+  messageTimer: NodeJS.Timeout | undefined;
 }
 
 export class StreamTransport {
@@ -110,6 +129,11 @@ export class StreamTransport {
   /** address|port → connection being opened by us, with what waits for it. */
   private readonly dialling = new Map<string, Dialling>();
   private outbound = 0;
+  /** Accepted sockets open now (handshaking or not), in all and by peer address. */
+  private inbound = 0;
+  /** The same sockets, so `close` also ends handshakes in progress. */
+  private readonly accepted = new Set<Socket>();
+  private readonly inboundBySource = new Map<string, number>();
   private systemCa: Buffer | undefined | null = null;
   private nextId = 1;
   private readonly o: StreamTransportOptions;
@@ -126,6 +150,11 @@ export class StreamTransport {
     return this.conns.size;
   }
 
+  /** Accepted sockets open now, TLS handshakes in progress included. */
+  get inboundCount(): number {
+    return this.inbound;
+  }
+
   async listen(): Promise<{ address: string; port: number }> {
     const t = this.o.tls;
     const server = t
@@ -134,8 +163,11 @@ export class StreamTransport {
         minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true,
         requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
         rejectUnauthorized: t.requireClientCertificate ?? false,
-      }, (s) => this.onConnection(s))
-      : createTcpServer((s) => this.onConnection(s));
+        handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
+      }, (s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true))
+      : createTcpServer((s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true));
+    // Counted at accept, before any TLS handshake (a listener placed first, so a refused socket is never wrapped).
+    server.prependListener('connection', (s: Socket) => this.admit(s));
     // Handshake failures and resets are the peer's problem, never the daemon's.
     server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
     server.on('error', () => {});
@@ -152,16 +184,31 @@ export class StreamTransport {
     return { address: a.address, port: a.port };
   }
 
-  private onConnection(socket: Socket): void {
-    if (this.conns.size >= (this.o.maxConnections ?? 20000)) {
+  /** Accept or refuse a new inbound socket against the total and per-source caps. */
+  private admit(socket: Socket): void {
+    const address = socket.remoteAddress ?? '';
+    const fromSource = this.inboundBySource.get(address) ?? 0;
+    if (this.inbound >= (this.o.maxConnections ?? streamTransportDefaults.maxConnections) ||
+      fromSource >= (this.o.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource)) {
       this.stats.rejectedConnections++;
       socket.destroy();
       return;
     }
-    this.adopt(socket, socket.remoteAddress ?? '', socket.remotePort ?? 0);
+    this.inbound++;
+    this.inboundBySource.set(address, fromSource + 1);
+    this.accepted.add(socket);
+    socket.once('close', () => {
+      this.inbound--;
+      this.accepted.delete(socket);
+      const n = (this.inboundBySource.get(address) ?? 1) - 1;
+      if (n <= 0) this.inboundBySource.delete(address);
+      else this.inboundBySource.set(address, n);
+    });
   }
 
-  private adopt(socket: Socket, address: string, port: number): Conn {
+  private adopt(socket: Socket, address: string, port: number, inbound = false): Conn | undefined {
+    // A socket refused by `admit` (or reset during the handshake) is already gone.
+    if (socket.destroyed) return undefined;
     const id = this.nextId++;
     const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
     const tlsSocket = socket as TLSSocket;
@@ -172,15 +219,18 @@ export class StreamTransport {
         source.peerCertificate = { subject: formatDn(c.subject), issuer: formatDn(c.issuer), fingerprint256: c.fingerprint256 };
       }
     }
-    const conn: Conn = { id, socket, framer: new StreamFramer(this.o.framer), source };
+    const conn: Conn = { id, socket, framer: new StreamFramer(this.o.framer), source, messageTimer: undefined };
     this.conns.set(id, conn);
     this.byPeer.set(`${address}|${port}`, id);
     this.stats.connections++;
     socket.setNoDelay(true);
-    socket.setTimeout(this.o.idleTimeout ?? 600_000, () => socket.destroy());
+    socket.setTimeout(this.o.idleTimeout ?? streamTransportDefaults.idleTimeout, () => socket.destroy());
+    // A connection we accepted must say something complete soon (an outbound one waits for us to speak first).
+    if (inbound) this.awaitMessage(conn);
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', () => {});
     socket.on('close', () => {
+      if (conn.messageTimer) clearTimeout(conn.messageTimer);
       this.conns.delete(id);
       if (this.byPeer.get(`${address}|${port}`) === id) this.byPeer.delete(`${address}|${port}`);
     });
@@ -237,6 +287,7 @@ export class StreamTransport {
       this.dialling.delete(key);
       this.stats.outboundConnections++;
       const conn = this.adopt(socket, address, port);
+      if (!conn) return;
       socket.cork();
       for (const b of d.queue) this.sendOn(conn.id, b);
       if (!socket.destroyed) socket.uncork();
@@ -267,6 +318,7 @@ export class StreamTransport {
   private onData(conn: Conn, chunk: Buffer): void {
     // Answers to the messages of one chunk (a pipelining client sends many) leave in one write, not one each.
     conn.socket.cork();
+    let completed = false;
     try {
       for (const ev of conn.framer.push(chunk)) {
         if (ev.type === 'ping') conn.socket.write('\r\n');
@@ -274,11 +326,29 @@ export class StreamTransport {
           this.stats.parseErrors++;
           conn.socket.destroy();
           return;
-        } else if (ev.type === 'message') this.onMessage(conn, ev.bytes);
+        } else if (ev.type === 'message') {
+          completed = true;
+          this.onMessage(conn, ev.bytes);
+        }
       }
     } finally {
       if (!conn.socket.destroyed) conn.socket.uncork();
     }
+    if (completed && conn.messageTimer) {
+      clearTimeout(conn.messageTimer);
+      conn.messageTimer = undefined;
+    }
+    // A message has started (or the first one is still awaited): its clock runs from now, not per byte.
+    if (conn.framer.buffered > 0 && conn.messageTimer === undefined && !conn.socket.destroyed) this.awaitMessage(conn);
+  }
+
+  private awaitMessage(conn: Conn): void {
+    conn.messageTimer = setTimeout(() => {
+      conn.messageTimer = undefined;
+      this.stats.messageTimeouts++;
+      conn.socket.destroy();
+    }, this.o.messageTimeout ?? streamTransportDefaults.messageTimeout);
+    conn.messageTimer.unref();
   }
 
   private onMessage(conn: Conn, bytes: Buffer): void {
@@ -317,6 +387,7 @@ export class StreamTransport {
   async close(): Promise<void> {
     for (const d of this.dialling.values()) d.socket.destroy();
     for (const c of this.conns.values()) c.socket.destroy();
+    for (const a of this.accepted) a.destroy();
     const s = this.server;
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));

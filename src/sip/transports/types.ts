@@ -31,8 +31,10 @@ export interface TransportStats {
   outboundConnections: number;
   /** Outbound connections that failed: refused, timed out, certificate not trusted. */
   connectFailures: number;
+  /** Connections closed because a message did not complete within messageTimeout. */
+  messageTimeouts: number;
 }
 
 export function emptyStats(): TransportStats {
-  return { received: 0, parseErrors: 0, sent: 0, connections: 0, rejectedConnections: 0, outboundConnections: 0, connectFailures: 0 };
+  return { received: 0, parseErrors: 0, sent: 0, connections: 0, rejectedConnections: 0, outboundConnections: 0, connectFailures: 0, messageTimeouts: 0 };
 }
