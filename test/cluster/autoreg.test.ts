@@ -2,8 +2,8 @@
  * Autoregistration with the phone simulator over real TFTP (sbd-tftpd's server and appliance source on
  * loopback) and a real REGISTER to sbd-sipd: an unknown Security-by-Default phone boots from the signed
  * XMLDefault.cnf.xml.sgn, one without boots from the unsigned XMLDefault.cnf.xml; registering creates it with the
- * next free number of AutoRegistrationDnRange; after the reset it boots from its own config with that number and
- * registers on it. Works in non-secure and mixed mode; refused when the parameter is off or the range is full.
+ * next free number of AutoRegistrationDnRange; after the reset it boots from its own config with that number and,
+ * once given a digest password (the default profile requires digest), registers on it. Works in non-secure and mixed mode; refused when the parameter is off or the range is full.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,38 +17,62 @@ import { SipDaemon } from '../../src/sip/daemon.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Store } from '../../src/store/index.js';
 import type { StateLayout } from '../../src/pki/identity-store.js';
+import { randomBytes } from 'node:crypto';
+import { answerChallenge } from '../../src/sip/core/digest.js';
+import { generatePhonePassword } from '../../src/credentials/phone-secret.js';
+import { putPhoneDigestPassword } from '../../src/credentials/phone-digest.js';
 
 const code = (c: string) => (err: unknown) => (err as { code?: string }).code === c;
 
-/** One REGISTER over UDP from loopback; resolves with the status line and the whole response. */
-async function register(port: number, dn: string, deviceName: string, model: string): Promise<{ status: number; text: string }> {
+/**
+ * A REGISTER over UDP from loopback; a 401 is answered once with digest (RFC 3261 §22.2) when `password` is given
+ * (the digest user is the device name). Resolves with the final status line and the whole response.
+ */
+async function register(port: number, dn: string, deviceName: string, model: string, password?: string): Promise<{ status: number; text: string }> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const local = sock.address().port;
   const mac = deviceName.slice(3).toLowerCase();
-  const msg = [
-    `REGISTER sip:127.0.0.1:${port} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${mac}-${dn};rport`,
+  const uri = `sip:127.0.0.1:${port}`;
+  const msg = (cseq: number, auth?: string) => [
+    `REGISTER ${uri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${mac}-${dn}-${cseq};rport`,
     'Max-Forwards: 70',
     `From: <sip:${dn}@127.0.0.1>;tag=${mac}`,
     `To: <sip:${dn}@127.0.0.1>`,
     `Call-ID: autoreg-${mac}@127.0.0.1`,
-    'CSeq: 1 REGISTER',
+    `CSeq: ${cseq} REGISTER`,
     `Contact: <sip:${dn}@127.0.0.1:${local};transport=udp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-${mac}>"`,
     'Expires: 3600',
     `User-Agent: Cisco-CP${model}/14.2.1`,
+    ...(auth ? [`Authorization: ${auth}`] : []),
     'Content-Length: 0',
     '',
     '',
   ].join('\r\n');
-  try {
-    sock.send(msg, port, '127.0.0.1');
+  const exchange = async (bytes: string) => {
+    sock.send(bytes, port, '127.0.0.1');
     const [data] = (await once(sock, 'message')) as [Buffer];
     const text = data.toString('utf8');
     return { status: Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1]), text };
+  };
+  try {
+    const first = await exchange(msg(1));
+    const challenge = /^WWW-Authenticate: *(.*)$/im.exec(first.text)?.[1];
+    if (first.status !== 401 || password === undefined || challenge === undefined) return first;
+    const auth = answerChallenge({ challenge, method: 'REGISTER', uri, username: deviceName, secret: { password }, cnonce: randomBytes(8).toString('hex'), nc: 1 });
+    return await exchange(msg(2, auth));
   } finally {
     sock.close();
   }
+}
+
+/** What the administrator does for an autoregistered phone under a digest profile: a digest user and password. */
+function giveDigest(app: { state: { store: Store; layout: StateLayout } }, deviceName: string): string {
+  const password = generatePhonePassword();
+  app.state.store.updateDevice(deviceName, { digestUser: deviceName });
+  putPhoneDigestPassword(app.state.store, app.state.layout.keysDir, { userid: deviceName, password }, { hash: '$scrypt$unused', algorithm: 'scrypt', params: '' });
+  return password;
 }
 
 /**
@@ -85,8 +109,12 @@ test('unknown phones autoregister in non-secure and mixed mode and boot from the
     assert.equal(r.configFile, 'SEP0011223344A1.cnf.xml.sgn');
     assert.equal(r.configTrusted, true);
     assert.match(readFileSync(join(phones, 'SEP0011223344A1', 'config.xml'), 'utf8'), /1000/);
+    // The default profile requires digest (issue 16): the known device authenticates like any other.
+    const pw1000 = giveDigest(app, 'SEP0011223344A1');
     storeChanged();
     let reg = await register(port, '1000', 'SEP0011223344A1', '8845');
+    assert.equal(reg.status, 401, reg.text);
+    reg = await register(port, '1000', 'SEP0011223344A1', '8845', pw1000);
     assert.equal(reg.status, 200, reg.text);
 
     // A model without Security by Default: the unsigned default config, then its own unsigned config.
@@ -99,8 +127,12 @@ test('unknown phones autoregister in non-secure and mixed mode and boot from the
     r = await boot(app, phones, 'SEP0011223344B2', { model: '6945' });
     assert.equal(r.configFile, 'SEP0011223344B2.cnf.xml');
     assert.match(readFileSync(join(phones, 'SEP0011223344B2', 'config.xml'), 'utf8'), /1001/);
+    // The default profile requires digest (issue 16): the known device authenticates like any other.
+    const pw1001 = giveDigest(app, 'SEP0011223344B2');
     storeChanged();
     reg = await register(port, '1001', 'SEP0011223344B2', '6945');
+    assert.equal(reg.status, 401, reg.text);
+    reg = await register(port, '1001', 'SEP0011223344B2', '6945', pw1001);
     assert.equal(reg.status, 200, reg.text);
 
     // Mixed mode: the same, with the CTL served too.
@@ -112,8 +144,12 @@ test('unknown phones autoregister in non-secure and mixed mode and boot from the
     assert.equal(c.kind === 'registered' && c.directoryNumber, '1002');
     r = await boot(app, phones, 'SEP0011223344C3', { model: '8865' });
     assert.equal(r.configFile, 'SEP0011223344C3.cnf.xml.sgn');
+    // The default profile requires digest (issue 16): the known device authenticates like any other.
+    const pw1002 = giveDigest(app, 'SEP0011223344C3');
     storeChanged();
     reg = await register(port, '1002', 'SEP0011223344C3', '8865');
+    assert.equal(reg.status, 401, reg.text);
+    reg = await register(port, '1002', 'SEP0011223344C3', '8865', pw1002);
     assert.equal(reg.status, 200, reg.text);
   } finally {
     await daemon.close();
