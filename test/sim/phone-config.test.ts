@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { renderDeviceConfig } from '../../src/config/device-config.js';
 import { silentLogger } from '../../src/lib/log.js';
-import { phoneConfigServices, redirectFromPairs } from '../../src/sim/phone-config.js';
+import { phoneConfigServices, phoneLineCredentials, redirectFromPairs } from '../../src/sim/phone-config.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
 import { tvsIdentity, TvsServer } from '../../src/tvs/server.js';
 import { Role } from '../../src/trust/tags.js';
@@ -63,4 +63,16 @@ test('configTvsHook: a member that cannot be reached is skipped for the next; no
   } finally {
     await tvs.close();
   }
+});
+
+test('phoneLineCredentials: the first line of <sipLines>, entities decoded; none without a line', () => {
+  const xml = `<device><sipProfile><sipLines>
+    <line button="1"><name>2001</name><authName>SEP001122334455</authName><authPassword>a&lt;b&amp;c</authPassword></line>
+    <line button="2"><name>2002</name><authName>other</authName><authPassword>x</authPassword></line>
+  </sipLines></sipProfile></device>`;
+  assert.deepEqual(phoneLineCredentials(xml), { line: '2001', authName: 'SEP001122334455', authPassword: 'a<b&c' });
+  assert.deepEqual(phoneLineCredentials('<sipLines><line><name>7</name><authName></authName><authPassword></authPassword></line></sipLines>'), { line: '7', authName: '', authPassword: '' });
+  assert.equal(phoneLineCredentials('<device><authPassword>loose</authPassword></device>'), undefined);
+  assert.equal(phoneLineCredentials('<sipLines><line><authPassword>p</authPassword></line></sipLines>'), undefined, 'a line without a number');
+  assert.equal(phoneLineCredentials(Buffer.from('not xml')), undefined);
 });
