@@ -3,9 +3,10 @@
  * store has no column for the key to ask for; CUCM shows the same facts as "Certificate Operation Status").
  *
  *   Operation Pending: install rsa-2048                     set by `sbd capf install … --key rsa-2048`
- *   Operation Pending: install ec-P-256; last attempt <ISO>: Authentication Failed: <why>
+ *   Operation Pending: install ec-P-256; last attempt <ISO>: Authentication Failed (1 of 5): <why>
  *   Upgrade Success <ISO>: LSC serial <hex>                  after the phone stored its new LSC
  *   Fetch Success <ISO> / Delete Success <ISO>
+ *   Operation Cancelled: install rsa-2048; last attempt <ISO>: Authentication Failed (5 of 5): <why>
  */
 import { DEVICE_LIMITS, type CapfOperation } from '../store/index.js';
 import { keySpecText, parseKeySpecText, type CapfKeySpec } from './core/key-spec.js';
@@ -40,4 +41,10 @@ export function failedAttemptStatus(current: string | null, operation: CapfOpera
 
 export function successStatus(kind: 'Upgrade' | 'Fetch' | 'Delete', at: Date, detail?: string): string {
   return fit(`${kind} Success ${at.toISOString()}${detail ? `: ${detail}` : ''}`);
+}
+
+/** The Nth failed authentication cancelled the pending operation (auth-failures.ts). */
+export function cancelledStatus(current: string | null, operation: CapfOperation, at: Date, why: string): string {
+  const was = (pendingPart(current) ?? `${PENDING}${operation}`).slice(PENDING.length);
+  return fit(`Operation Cancelled: ${was}; last attempt ${at.toISOString()}: ${why}`);
 }

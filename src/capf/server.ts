@@ -4,6 +4,12 @@
  * single-use auth string), check the phone's key against the key asked for, issue the LSC with the CAPF key
  * (pki/lsc.ts), and record the outcome on the device: its LSC (what config encryption uses), the pending operation
  * cleared on success, and the attempt's result in capfStatus. A session ends with one log line.
+ *
+ * Bounds on what an unauthenticated peer can hold (issue 16 rows 8, 9): the phone answers AUTH_REQUEST at once,
+ * so a connection that has not authenticated within `authTimeoutMs` is closed however it trickles bytes (the
+ * idle timeout alone resets on every byte); no session outlives `sessionTimeoutMs`; `maxAuthFailures` wrong
+ * proofs cancel the pending operation (auth-failures.ts); a fetched certificate is stored only when it is an LSC
+ * of this CAPF for this device (authenticate.ts verifyFetchedLsc).
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate, randomInt } from 'node:crypto';
@@ -17,7 +23,8 @@ import { privateKeyOf } from '../pki/identity-store.js';
 import { issueLsc } from '../pki/lsc.js';
 import { randomSerial } from '../pki/certificate.js';
 import type { CertRow, Store } from '../store/index.js';
-import { authenticateDevice, type AuthenticateOptions } from './authenticate.js';
+import { CAPF_AUTH_FAILURE_DEFAULTS, recordAuthFailure } from './auth-failures.js';
+import { authenticateDevice, verifyFetchedLsc, type AuthenticateOptions } from './authenticate.js';
 import { CapfError, CapfErrorCode, localError } from './core/errors.js';
 import { CAPF_FRAME_READER_DEFAULTS } from './core/frame-reader.js';
 import { CapfReason } from './core/frame.js';
@@ -38,6 +45,17 @@ export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
   handshakeTimeoutMs?: number;
   /** A session with no traffic for this long is ended. Default 120000 ms: phones take their time making RSA keys. */
   idleTimeoutMs?: number;
+  /**
+   * A connection must have sent a whole AUTH_RESPONSE this long after its handshake, or it is closed. Default
+   * 15000 ms: phones answer AUTH_REQUEST at once; a peer trickling bytes cannot hold one of `maxConnections`.
+   */
+  authTimeoutMs?: number;
+  /** No session lasts longer than this, however busy. Default 600000 ms (an RSA 4096 key on an old phone). */
+  sessionTimeoutMs?: number;
+  /** Wrong authentications that cancel the pending operation. Default 5. */
+  maxAuthFailures?: number;
+  /** After END_SESSION the peer has this long to close before the connection is destroyed. Default 5000 ms. */
+  endLingerMs?: number;
   /** Default 1024. */
   maxConnections?: number;
   /** How often the store generation is checked for a new CAPF certificate or cipher list. Default 2000 ms. */
@@ -55,6 +73,10 @@ export const CAPF_SERVER_DEFAULTS = {
   maxBodyBytes: CAPF_FRAME_READER_DEFAULTS.maxBodyBytes,
   handshakeTimeoutMs: 10000,
   idleTimeoutMs: 120000,
+  authTimeoutMs: 15000,
+  sessionTimeoutMs: 600000,
+  maxAuthFailures: CAPF_AUTH_FAILURE_DEFAULTS.maxAuthFailures,
+  endLingerMs: 5000,
   maxConnections: 1024,
   reloadIntervalMs: 2000,
   lscValidityYears: 5,
@@ -167,11 +189,11 @@ export class CapfServer extends EventEmitter {
       this.#log[summary.result === 'failed' || summary.result === 'aborted' ? 'warn' : 'info']('session', { ...summary });
       this.emit('session', summary);
     };
-    const setFailure = (err: CapfError, result = 'failed') => {
+    const setFailure = (err: CapfError, result = 'failed', recordOnDevice = true) => {
       summary.result = result;
       summary.code = err.code;
       summary.reason = err.message;
-      const name = session.deviceName;
+      const name = recordOnDevice ? session.deviceName : undefined;
       const device = name ? this.#store.getDevice(name) : undefined;
       if (device) {
         try {
@@ -188,12 +210,21 @@ export class CapfServer extends EventEmitter {
             socket.write(e.bytes);
             break;
           case 'authenticate': {
-            const r = authenticateDevice(this.#store, e.auth, { ...this.#opts, now: new Date(this.#clock.now()) });
+            clearTimeout(authTimer);
+            const now = new Date(this.#clock.now());
+            const r = authenticateDevice(this.#store, e.auth, { ...this.#opts, now });
             summary.deviceName = e.auth.deviceName;
             summary.method = r.method;
-            if (r.failure) setFailure(r.failure, 'rejected');
-            else if (r.decision.kind === 'none') summary.result = 'none';
-            if (r.consumePassword) this.#store.updateDevice(e.auth.deviceName, { capfAuthString: null });
+            if (r.failure) {
+              setFailure(r.failure, 'rejected', false);
+              if (r.device) {
+                const counted = recordAuthFailure(this.#store, { deviceName: r.device.name, remote, why: r.failure.message, now, maxAuthFailures: this.options.maxAuthFailures });
+                if (counted.cancelled) summary.code = CapfErrorCode.authLimit;
+              }
+            } else if (r.decision.kind === 'none') summary.result = 'none';
+            else if (r.consumePassword || r.device!.capfAuthFailures !== 0) {
+              this.#store.updateDevice(e.auth.deviceName, { ...(r.consumePassword ? { capfAuthString: null } : {}), capfAuthFailures: 0 });
+            }
             handle(session.decide(r.decision));
             break;
           }
@@ -221,13 +252,8 @@ export class CapfServer extends EventEmitter {
             break;
           case 'fetched':
             this.#record(session.deviceName!, e.reason, summary, () => {
-              if (!e.certificate) throw new CapfError(CapfErrorCode.element, 'FETCH_CERTIFICATE_RESPONSE without CERTIFICATE');
-              let pem: string;
-              try {
-                pem = new X509Certificate(e.certificate).toString();
-              } catch (err) {
-                throw new CapfError(CapfErrorCode.element, 'fetched CERTIFICATE is not X.509', { cause: err });
-              }
+              // Never store what we did not verify: configs get encrypted to this certificate's key.
+              const pem = verifyFetchedLsc(this.#store, session.deviceName!, e.certificate, { ...this.#opts, now: new Date(this.#clock.now()) });
               this.#store.updateDevice(session.deviceName!, { lscPem: pem, capfOperation: 'none', capfStatus: successStatus('Fetch', new Date(this.#clock.now())) });
               summary.result = 'fetched';
             }, setFailure, 'FETCH_CERTIFICATE_RESPONSE');
@@ -245,19 +271,28 @@ export class CapfServer extends EventEmitter {
             setFailure(e.error);
             break;
           case 'end':
+            // END_SESSION is out; a peer that keeps the connection open after it holds a slot for endLingerMs at most.
             socket.setTimeout(0);
+            clearTimeout(authTimer);
+            setTimeout(() => socket.destroy(), this.options.endLingerMs).unref();
             socket.end();
             finish();
             break;
         }
       }
     };
-    socket.setTimeout(this.options.idleTimeoutMs, () => {
-      setFailure(new CapfError(CapfErrorCode.timeout, `no traffic for ${this.options.idleTimeoutMs} ms in state ${session.state}`));
-      handle(session.fail(new CapfError(CapfErrorCode.timeout, 'idle', { reason: CapfReason.invalidElement })));
+    const timeout = (why: string) => {
+      if (!finished && session.state !== 'done') {
+        setFailure(new CapfError(CapfErrorCode.timeout, why));
+        handle(session.fail(new CapfError(CapfErrorCode.timeout, why, { reason: CapfReason.invalidElement })));
+      }
       socket.destroy();
       finish();
-    });
+    };
+    const { authTimeoutMs, sessionTimeoutMs, idleTimeoutMs } = this.options;
+    const authTimer = setTimeout(() => timeout(`no AUTH_RESPONSE within ${authTimeoutMs} ms (state ${session.state})`), authTimeoutMs);
+    const sessionTimer = setTimeout(() => timeout(`session not finished within ${sessionTimeoutMs} ms (state ${session.state})`), sessionTimeoutMs);
+    socket.setTimeout(idleTimeoutMs, () => timeout(`no traffic for ${idleTimeoutMs} ms in state ${session.state}`));
     socket.on('data', (chunk: Buffer) => {
       try {
         handle(session.receive(chunk));
@@ -270,6 +305,8 @@ export class CapfServer extends EventEmitter {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      clearTimeout(authTimer);
+      clearTimeout(sessionTimer);
       handle(session.closed());
       finish();
     });

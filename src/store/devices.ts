@@ -26,6 +26,8 @@ export interface DeviceRow {
   capfAuthMode: CapfAuthMode;
   capfAuthString: string | null;
   capfStatus: string | null;
+  /** Failed CAPF authentications against the pending operation (schema 6); reset when an operation is scheduled. */
+  capfAuthFailures: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -40,13 +42,19 @@ export interface DeviceInput {
 }
 
 const PATCH_KEYS = ['model', 'description', 'securityProfile', 'lscPem', 'symmetricKeyHex', 'digestUser', 'directoryNumber',
-  'capfOperation', 'capfAuthMode', 'capfAuthString', 'capfStatus'] as const;
+  'capfOperation', 'capfAuthMode', 'capfAuthString', 'capfStatus', 'capfAuthFailures'] as const;
 
 /** The fields an update may change: the row's own types, so the two never drift apart. */
 export type DevicePatch = Partial<Pick<DeviceRow, (typeof PATCH_KEYS)[number]>>;
 
 /** Bounds on device fields (CUCM's own limits where it has one). */
-export const DEVICE_LIMITS = { maxDescriptionChars: 128, maxDigestUserChars: 128, maxCapfStatusChars: 256 } as const;
+export const DEVICE_LIMITS = { maxDescriptionChars: 128, maxDigestUserChars: 128, maxCapfStatusChars: 256, maxCapfAuthFailures: 1_000_000 } as const;
+
+/**
+ * CAPF authentication strings, typed on the phone's keypad. CUCM allows 4 to 10 digits; 4 digits fall to 10,000
+ * guesses, so sbd asks for at least 8 (with 5 tries per operation, a 1 in 20 million chance) and allows up to 16.
+ */
+export const CAPF_AUTH_STRING_DIGITS = { min: 8, max: 16 } as const;
 
 const E = StoreErrorCode.deviceInvalid;
 
@@ -72,12 +80,13 @@ interface Raw {
   capf_auth_mode: CapfAuthMode;
   capf_auth_string: string | null;
   capf_status: string | null;
+  capf_auth_failures: number;
   created_at: string;
   updated_at: string;
 }
 
 const SELECT = `SELECT id, name, model, description, security_profile, lsc_pem, symmetric_key_hex, digest_user, directory_number,
-  capf_operation, capf_auth_mode, capf_auth_string, capf_status, created_at, updated_at FROM devices`;
+  capf_operation, capf_auth_mode, capf_auth_string, capf_status, capf_auth_failures, created_at, updated_at FROM devices`;
 
 function row(r: Raw): DeviceRow {
   return {
@@ -94,6 +103,7 @@ function row(r: Raw): DeviceRow {
     capfAuthMode: r.capf_auth_mode,
     capfAuthString: r.capf_auth_string,
     capfStatus: r.capf_status,
+    capfAuthFailures: r.capf_auth_failures,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -182,10 +192,15 @@ export function updateDevice(ctx: StoreContext, name: string, patch: DevicePatch
   if (p.capfOperation !== undefined) v.capf_operation = oneOf(E, 'capfOperation', p.capfOperation, CAPF_OPERATIONS);
   if (p.capfAuthMode !== undefined) v.capf_auth_mode = oneOf(E, 'capfAuthMode', p.capfAuthMode, CAPF_AUTH_MODES);
   if (p.capfAuthString !== undefined) {
-    const s = optionalText(E, 'capfAuthString', p.capfAuthString, 10);
-    // CUCM: an authentication string is 4 to 10 digits, typed on the phone's keypad.
-    if (s !== null && !/^\d{4,10}$/.test(s)) throw new StoreError(E, 'capfAuthString must be 4 to 10 digits');
+    const { min, max } = CAPF_AUTH_STRING_DIGITS;
+    const s = optionalText(E, 'capfAuthString', p.capfAuthString, max);
+    if (s !== null && !new RegExp(`^\\d{${min},${max}}$`).test(s)) throw new StoreError(E, `capfAuthString must be ${min} to ${max} digits`);
     v.capf_auth_string = s;
+  }
+  if (p.capfAuthFailures !== undefined) {
+    const n = p.capfAuthFailures;
+    if (!Number.isInteger(n) || n < 0 || n > DEVICE_LIMITS.maxCapfAuthFailures) throw new StoreError(E, `capfAuthFailures must be an integer from 0 to ${DEVICE_LIMITS.maxCapfAuthFailures}`);
+    v.capf_auth_failures = n;
   }
   if (p.capfStatus !== undefined) v.capf_status = optionalText(E, 'capfStatus', p.capfStatus, DEVICE_LIMITS.maxCapfStatusChars);
   return ctx.write(() => {
@@ -196,11 +211,12 @@ export function updateDevice(ctx: StoreContext, name: string, patch: DevicePatch
     ctx
       .stmt(
         `UPDATE devices SET model = ?, description = ?, security_profile = ?, lsc_pem = ?, symmetric_key_hex = ?, digest_user = ?,
-           directory_number = ?, capf_operation = ?, capf_auth_mode = ?, capf_auth_string = ?, capf_status = ?, updated_at = ?
+           directory_number = ?, capf_operation = ?, capf_auth_mode = ?, capf_auth_string = ?, capf_status = ?, capf_auth_failures = ?,
+           updated_at = ?
          WHERE id = ?`,
       )
       .run(m.model, m.description, m.security_profile, m.lsc_pem, m.symmetric_key_hex, m.digest_user, m.directory_number,
-        m.capf_operation, m.capf_auth_mode, m.capf_auth_string, m.capf_status, m.updated_at, cur.id);
+        m.capf_operation, m.capf_auth_mode, m.capf_auth_string, m.capf_status, m.capf_auth_failures, m.updated_at, cur.id);
     return row(m);
   });
 }

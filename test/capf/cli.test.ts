@@ -60,7 +60,7 @@ test('sbd capf install/show + sbd daemon capf + sbd capf enroll: the phone folde
   assert.match((await cli(['capf', 'show', 'SEP001122334455', '--state', state])).stdout, /status: Delete Success .*\nLSC: none/);
   // Usage errors.
   assert.equal((await cli(['capf', 'install', 'SEP001122334455', '--auth', 'token', '--state', state])).status, 2);
-  assert.equal((await cli(['capf', 'install', 'SEP001122334455', '--key', 'rsa-1024', '--state', state])).status, 2);
+  assert.equal((await cli(['capf', 'install', 'SEP001122334455', '--auth', 'none', '--key', 'rsa-1024', '--state', state])).status, 2);
   assert.equal((await cli(['capf', 'fetch', 'SEP00112233', '--state', state])).status, 1);
   assert.equal(await daemon.stop(), 0);
   assert.ok(daemon.lines.filter((l) => l.includes('"event":"session"')).length >= 5);

@@ -31,11 +31,11 @@ function assertLsc(t: { after: (fn: () => void) => void }, lscPem: string, priva
 
 test('install with an auth string (RSA 2048, the default): LSC stored, operation cleared; the string is single use', async (t) => {
   const { store, port, capfCert, server } = await startCapf(t);
-  schedule(store, DEVICE, 'install', 'password', { password: '4711' });
+  schedule(store, DEVICE, 'install', 'password', { password: '47114711' });
   // The phone trusts the CAPF record of its ITL.
   const trusted = capfCertificatesFromTrustList(buildItl(store, systemClock));
   assert.ok(trusted[0]!.equals(capfCert.der));
-  const r = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '4711' }, trustedServerCerts: trusted });
+  const r = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '47114711' }, trustedServerCerts: trusted });
   assert.equal(r.operation, 'install');
   if (r.operation !== 'install') return;
   assert.deepEqual(r.keySpec, { type: 'rsa', bits: 2048 });
@@ -48,14 +48,14 @@ test('install with an auth string (RSA 2048, the default): LSC stored, operation
   assert.match(d.capfStatus!, new RegExp(`^Upgrade Success .*: LSC serial ${lsc.serialNumber.toLowerCase()}$`));
   // The administrator schedules another install without a new string: the old one no longer opens it.
   store.updateDevice(DEVICE, { capfOperation: 'install', capfStatus: pendingStatus('install', { type: 'rsa', bits: 2048 }) });
-  await assert.rejects(enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '4711' }, trustedServerCerts: trusted }), refused(7));
+  await assert.rejects(enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '47114711' }, trustedServerCerts: trusted }), refused(7));
   const after = store.getDevice(DEVICE)!;
   assert.equal(after.lscPem, lsc.toString(), 'the LSC is untouched');
-  assert.match(after.capfStatus!, /^Operation Pending: install rsa-2048; last attempt .*: Authentication Failed: /);
+  assert.match(after.capfStatus!, /^Operation Pending: install rsa-2048; last attempt .*: Authentication Failed \(1 of 5\): the authentication string was already used or never set$/);
   // A wrong string fails the same way, and spends nothing.
-  store.updateDevice(DEVICE, { capfAuthString: '9999' });
-  await assert.rejects(enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '1111' }, trustedServerCerts: trusted }), refused(7));
-  assert.equal(store.getDevice(DEVICE)!.capfAuthString, '9999');
+  store.updateDevice(DEVICE, { capfAuthString: '99999999' });
+  await assert.rejects(enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password: '11111111' }, trustedServerCerts: trusted }), refused(7));
+  assert.equal(store.getDevice(DEVICE)!.capfAuthString, '99999999');
   assert.deepEqual({ installed: server.stats.installed, rejected: server.stats.rejected }, { installed: 1, rejected: 2 });
 });
 

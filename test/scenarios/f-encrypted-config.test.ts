@@ -27,19 +27,19 @@ test('CAPF install with an auth string, the phone enrolls, its encrypted config 
     assert.ok(!r.decisions.some((d) => d.subject === 'CAPF'), 'no CAPF operation pending: the phone does not contact CAPF');
   }
 
-  const install = await cluster.admin('capf', 'install', a, '--auth', 'password', '--password', '123456');
+  const install = await cluster.admin('capf', 'install', a, '--auth', 'password', '--password', '12345678');
   assert.match(install.out, new RegExp(`^${a}: Operation Pending: install rsa-2048 \\(authentication password\\)$`));
   await cluster.admin('capf', 'install', b, '--auth', 'none');
-  await cluster.admin('capf', 'install', c, '--auth', 'password', '--password', '654321');
+  await cluster.admin('capf', 'install', c, '--auth', 'password', '--password', '65432187');
 
-  const ra = await bootOne(phones, cluster, a, { capf: { authString: '123456' } });
+  const ra = await bootOne(phones, cluster, a, { capf: { authString: '12345678' } });
   assert.equal(phoneConfigServices(readFileSync(join(phones.dir, a, PhoneFiles.config))).capfAuthMode, 1, 'the config asks for a password install');
   assert.match(about(ra, 'CAPF').text, /^LSC installed by CAPF 127\.0\.0\.1:3804: serial [0-9a-f]+, issuer CAPF-[^,]+, key rsa-2048 made by the phone \(authenticated with the authentication string\)$/, story(ra));
   assert.equal(ra.lscInstalled, true);
   const rb = await bootOne(phones, cluster, b, { capf: {} });
   assert.match(about(rb, 'CAPF').text, /^LSC installed by CAPF .*\(authenticated with the empty authentication string\)$/, story(rb));
   // The installer typed the wrong string on phone c: CAPF refuses, nothing is stored on the phone.
-  const rc = await bootOne(phones, cluster, c, { capf: { authString: '111111' } });
+  const rc = await bootOne(phones, cluster, c, { capf: { authString: '11111111' } });
   assert.equal(about(rc, 'CAPF').verdict, Verdict.rejected, story(rc));
   assert.match(about(rc, 'CAPF').text, /^CAPF enrollment failed: 127\.0\.0\.1:3804: CAPF ended the session with reason 7/, story(rc));
   assert.equal(rc.lscInstalled, false);

@@ -30,8 +30,8 @@ test('sbd phone boot --tvs config --capf, sbd phone services, sbd phone https', 
   assert.match(services.out, /^CAPF 127\.0\.0\.1:3804 presents .*: the CAPF record of the installed ITL$/m);
 
   await cluster.admin('cert', 'regen', 'ITLRecovery');
-  await cluster.admin('capf', 'install', name, '--auth', 'password', '--password', '4711');
-  const second = await boot('--capf', '--auth-string', '4711');
+  await cluster.admin('capf', 'install', name, '--auth', 'password', '--password', '47114711');
+  const second = await boot('--capf', '--auth-string', '47114711');
   assert.equal(second.code, 0, second.out + second.err);
   assert.match(second.out, /ITL accepted: signer ITLRECOVERY_sbd\.example, serial [0-9a-f]+ vouched for by TVS \(roles SAST\)/i);
   assert.match(second.out, /LSC installed by CAPF 127\.0\.0\.1:3804: .*\(authenticated with the authentication string\)/);

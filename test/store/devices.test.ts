@@ -42,18 +42,20 @@ describe('devices', () => {
     now += 1000;
     const d = s.updateDevice('SEP00AABBCCDDEE', {
       securityProfile: 'Encrypted Profile', lscPem: lsc, symmetricKeyHex: '00112233445566778899AABBCCDDEEFF',
-      capfOperation: 'install', capfAuthMode: 'password', capfAuthString: '123456', capfStatus: 'pending', description: 'lobby',
+      capfOperation: 'install', capfAuthMode: 'password', capfAuthString: '12345678', capfStatus: 'pending', description: 'lobby',
     });
     assert.equal(d.securityProfile, 'Encrypted Profile');
     assert.match(d.lscPem!, /BEGIN CERTIFICATE/);
     assert.equal(d.symmetricKeyHex, '00112233445566778899aabbccddeeff');
-    assert.deepEqual([d.capfOperation, d.capfAuthMode, d.capfAuthString, d.capfStatus], ['install', 'password', '123456', 'pending']);
+    assert.deepEqual([d.capfOperation, d.capfAuthMode, d.capfAuthString, d.capfStatus], ['install', 'password', '12345678', 'pending']);
     assert.equal(d.updatedAt, '2026-11-25T10:00:01.000Z');
     assert.deepEqual(s.getDevice('SEP00AABBCCDDEE'), d);
 
     const bad: [Record<string, unknown>, string][] = [
       [{ capfAuthString: '12' }, 'ERR_DEVICE_INVALID'],
       [{ capfAuthString: 'abcd' }, 'ERR_DEVICE_INVALID'],
+      [{ capfAuthString: '1234567' }, 'ERR_DEVICE_INVALID'],
+      [{ capfAuthFailures: -1 }, 'ERR_DEVICE_INVALID'],
       [{ capfOperation: 'upgrade' }, 'ERR_DEVICE_INVALID'],
       [{ capfAuthMode: 'string' }, 'ERR_DEVICE_INVALID'],
       [{ symmetricKeyHex: '0011' }, 'ERR_DEVICE_INVALID'],

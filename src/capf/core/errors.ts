@@ -22,6 +22,10 @@ export const CapfErrorCode = {
   unknownDevice: 'ERR_CAPF_UNKNOWN_DEVICE',
   /** The phone did not prove what the device's authentication mode asks for. */
   auth: 'ERR_CAPF_AUTH',
+  /** N wrong authentications in a row: the pending operation was cancelled (the administrator schedules it anew). */
+  authLimit: 'ERR_CAPF_AUTH_LIMIT',
+  /** The certificate a phone handed over in a fetch is not an LSC of this CAPF for this device: not stored. */
+  fetchedCertificate: 'ERR_CAPF_FETCHED_CERT',
   /** The phone's public key is not the type, size or curve asked for. */
   keySpec: 'ERR_CAPF_KEY_SPEC',
   /** The phone reported a failure (KEY_GENERATE / STORE / FETCH / DELETE response reason not 1). */

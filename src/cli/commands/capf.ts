@@ -13,6 +13,7 @@ import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../cluster/state.js';
 import { readKeyFile, writeKeyFile } from '../../pki/keys.js';
 import { CAPF_AUTH_MODES, normaliseDeviceName, type CapfAuthMode } from '../../store/index.js';
+import { CAPF_AUTH_STRING_DIGITS } from '../../store/devices.js';
 import { capfCertificatesFromTrustList, enrollWithCapf, type CapfClientAuthInput } from '../../capf/client.js';
 import { keySpecText, parseKeySpecText, DEFAULT_CAPF_KEY_SPEC } from '../../capf/core/key-spec.js';
 import { pendingStatus } from '../../capf/operation-status.js';
@@ -24,8 +25,8 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-function authMode(text: string | undefined): CapfAuthMode {
-  const mode = (text ?? 'none') as CapfAuthMode;
+function authMode(text: string): CapfAuthMode {
+  const mode = text as CapfAuthMode;
   if (!(CAPF_AUTH_MODES as readonly string[]).includes(mode)) throw new UsageError(`--auth must be one of ${CAPF_AUTH_MODES.join(', ')}`);
   return mode;
 }
@@ -38,17 +39,24 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
     run(args, ctx) {
       const { values, positionals } = parse(args, { state: { type: 'string' }, auth: { type: 'string' }, password: { type: 'string' }, key: { type: 'string' } });
       const name = normaliseDeviceName(required(positionals[0], 'SEP<MAC>'));
-      const mode = authMode(values.auth);
+      // No default: "none" lets whoever reaches port 3804 first with this MAC get the LSC; the administrator says so.
+      const mode = authMode(required(values.auth, '--auth none|password|lsc|mic'));
       if (values.password !== undefined && mode !== 'password') throw new UsageError('--password goes with --auth password');
+      const { min, max } = CAPF_AUTH_STRING_DIGITS;
+      if (values.password !== undefined && !new RegExp(`^\\d{${min},${max}}$`).test(values.password)) throw new UsageError(`--password must be ${min} to ${max} digits`);
       if (values.key !== undefined && operation !== 'install') throw new UsageError('--key goes with install');
       const keySpec = values.key === undefined ? DEFAULT_CAPF_KEY_SPEC : parseKeySpecText(values.key);
       if (!keySpec) throw new UsageError('--key must be rsa-2048, rsa-3072, rsa-4096, ec-P-256, ec-P-384 or ec-P-521');
       // CUCM generates the auth string when the administrator asks for one without typing it.
-      const password = mode === 'password' ? (values.password ?? String(randomInt(10_000_000, 100_000_000))) : null;
+      const password = mode === 'password' ? (values.password ?? String(randomInt(10 ** (min - 1), 10 ** min))) : null;
       const d = withState(required(values.state, '--state'), ({ store }) =>
-        store.updateDevice(name, { capfOperation: operation, capfAuthMode: mode, capfAuthString: password, capfStatus: pendingStatus(operation, operation === 'install' ? keySpec : undefined) }),
+        store.updateDevice(name, {
+          capfOperation: operation, capfAuthMode: mode, capfAuthString: password, capfAuthFailures: 0,
+          capfStatus: pendingStatus(operation, operation === 'install' ? keySpec : undefined),
+        }),
       );
       ctx.out(`${d.name}: ${d.capfStatus} (authentication ${mode})`);
+      if (mode === 'none') ctx.err(`warning: --auth none: any host that reaches CAPF first and names ${d.name} completes the ${operation}`);
       if (password !== null && values.password === undefined) ctx.out(`authentication string: ${password}`);
       return 0;
     },
@@ -68,7 +76,8 @@ export const commands: Command[] = [
       const name = normaliseDeviceName(required(positionals[0], 'SEP<MAC>'));
       const d = withState(required(values.state, '--state'), ({ store }) => store.getDevice(name), { readonly: true });
       if (!d) throw new UsageError(`no device ${name}`);
-      ctx.out(`operation: ${d.capfOperation}\nauthentication: ${d.capfAuthMode}${d.capfAuthString ? ' (auth string set)' : ''}\nstatus: ${d.capfStatus ?? '-'}`);
+      const notes = [...(d.capfAuthString ? ['auth string set'] : []), ...(d.capfAuthFailures > 0 ? [`${d.capfAuthFailures} failed`] : [])];
+      ctx.out(`operation: ${d.capfOperation}\nauthentication: ${d.capfAuthMode}${notes.length ? ` (${notes.join(', ')})` : ''}\nstatus: ${d.capfStatus ?? '-'}`);
       if (d.lscPem) {
         const c = new X509Certificate(d.lscPem);
         ctx.out(`LSC: serial ${c.serialNumber.toLowerCase()}, issuer ${c.issuer.replace(/\n/g, ', ')}, valid to ${c.validTo}`);
@@ -91,7 +100,7 @@ export const commands: Command[] = [
       const dir = required(values.state, '--state');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const files = { lscPem: join(dir, 'lsc.pem'), lscKey: join(dir, 'lsc.key'), micPem: join(dir, 'mic.pem'), micKey: join(dir, 'mic.key') };
-      const mode = values.auth === undefined && values.password !== undefined ? 'password' : authMode(values.auth);
+      const mode = values.auth === undefined ? (values.password !== undefined ? 'password' : 'none') : authMode(values.auth);
       let auth: CapfClientAuthInput;
       if (mode === 'none') auth = { type: 'none' };
       else if (mode === 'password') auth = { type: 'password', password: required(values.password, '--password') };

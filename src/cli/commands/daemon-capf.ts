@@ -11,11 +11,11 @@ export const commands: Command[] = [
   {
     path: ['daemon', 'capf'],
     summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
-    usage: 'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS]',
+    usage: 'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N]',
     async run(args) {
       const { values } = parse(args, {
         state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
-        'lsc-years': { type: 'string' }, 'idle-timeout': { type: 'string' },
+        'lsc-years': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'auth-timeout': { type: 'string' }, 'max-auth-failures': { type: 'string' },
       }, false);
       const { store } = openState(required(values.state, '--state'));
       const logger = createLogger('capfd');
@@ -27,6 +27,8 @@ export const commands: Command[] = [
         ...(values.node ? { node: values.node } : {}),
         lscValidityYears: intOption(values['lsc-years'], '--lsc-years', CAPF_SERVER_DEFAULTS.lscValidityYears, 1, 20),
         idleTimeoutMs: intOption(values['idle-timeout'], '--idle-timeout', CAPF_SERVER_DEFAULTS.idleTimeoutMs, 1000, 3_600_000),
+        authTimeoutMs: intOption(values['auth-timeout'], '--auth-timeout', CAPF_SERVER_DEFAULTS.authTimeoutMs, 1000, 300_000),
+        maxAuthFailures: intOption(values['max-auth-failures'], '--max-auth-failures', CAPF_SERVER_DEFAULTS.maxAuthFailures, 1, 100),
       });
       const addr = await server.listen();
       const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}`);
