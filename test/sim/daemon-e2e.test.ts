@@ -4,48 +4,19 @@
  * The ITL hash sbd-tftpd records is the hash of the ITL the phone installed.
  */
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { withState } from '../../src/cluster/state.js';
-import { tempDir } from './helpers.js';
+import { sbdCli, startDaemonProcess, tempDir } from './helpers.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
-
-function sbd(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...cli, ...args], { cwd: root, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
+const sbd = sbdCli;
 
 /** `sbd daemon tftp … --port 0`; resolves with the port from its 'listening' log line. */
-function startTftpd(t: { after: (fn: () => Promise<void>) => void }, args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [...cli, 'daemon', 'tftp', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  t.after(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const ev = JSON.parse(line) as { event: string; addresses?: Array<{ port: number }> };
-        if (ev.event === 'listening') resolve(ev.addresses![0]!.port);
-      }
-    });
-    void exited.then((code) => reject(new Error(`sbd daemon tftp exited with ${code}: ${stderr}`)));
-  });
+async function startTftpd(t: { after: (fn: () => Promise<void>) => void }, args: string[]): Promise<number> {
+  const ev = (await startDaemonProcess(t, ['tftp', ...args])) as { addresses: Array<{ port: number }> };
+  return ev.addresses[0]!.port;
 }
 
 test('sbd daemon tftp --state serves sbd phone boot; a CallManager regeneration is accepted with the reason', async (t) => {

@@ -8,7 +8,6 @@
  * password.
  */
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { systemClock } from '../../src/lib/clock.js';
@@ -25,45 +24,11 @@ import { issueLsc } from '../../src/pki/lsc.js';
 import { randomSerial } from '../../src/pki/certificate.js';
 import { publisher } from '../../src/trust/cluster-lists.js';
 import { createServer } from '../tftp/helpers.js';
-import { clientPool, tempDir, views } from './helpers.js';
+import { clientPool, sbdCli, startDaemonProcess, tempDir, views } from './helpers.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const cli = ['--import', 'tsx', 'src/cli/main.ts'];
 const PHONE = 'SEP00DD00440001';
 const PROFILE = 'Encrypted config, digest';
-
-function sbd(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...cli, ...args], { cwd: root, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
-
-/** `sbd daemon sip --state DIR` on 127.0.0.1, UDP/TCP port 0, no TLS; resolves with its UDP port. */
-function startSipd(t: { after: (fn: () => Promise<void>) => void }, state: string): Promise<number> {
-  const child = spawn(process.execPath, [...cli, 'daemon', 'sip', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--no-tls'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  t.after(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const ev = JSON.parse(line) as { event: string; udp?: number };
-        if (ev.event === 'listening') resolve(ev.udp!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`sbd daemon sip exited with ${code}: ${stderr}`)));
-  });
-}
+const sbd = sbdCli;
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
@@ -115,7 +80,8 @@ test('device add → encrypted config over TFTP → the phone registers with the
   assert.equal(bad.configTrusted, false);
   assert.equal(await readLineCredentials(impostor, PHONE), undefined);
 
-  const sipPort = await startSipd(t, state);
+  // sbd daemon sip on 127.0.0.1, UDP/TCP port 0, no TLS.
+  const sipPort = (await startDaemonProcess(t, ['sip', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--no-tls'])).udp as number;
   const phone = await SipPhone.connect({
     flow: { transport: 'udp', host: '127.0.0.1', port: sipPort },
     line: creds.line,

@@ -2,6 +2,7 @@
  * Shared set-up for the simulator tests: a real appliance state made by `sbd init`'s function in a temporary
  * folder, the real sbd-tftpd server object serving it on 127.0.0.1 (port 0), and a client pool on loopback.
  */
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,4 +71,44 @@ export function boot(app: { port: number }, phoneState: string, deviceName: stri
 
 export function texts(r: PhoneBootReport): string[] {
   return r.decisions.map((d) => `${d.file}: ${d.text}`);
+}
+
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const cliArgs = ['--import', 'tsx', 'src/cli/main.ts'];
+
+/** `sbd ARGS` as a separate process, as an administrator runs it. */
+export function sbdCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+/**
+ * `sbd daemon …` as a process, stopped when the test ends; resolves with its first JSON line whose event is
+ * 'listening' (the daemons print their ports there), rejects when it exits first.
+ */
+export function startDaemonProcess(t: { after: (fn: () => Promise<void>) => void }, args: string[]): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, [...cliArgs, 'daemon', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  t.after(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const ev = JSON.parse(line) as Record<string, unknown>;
+        if (ev.event === 'listening') resolve(ev);
+      }
+    });
+    void exited.then((code) => reject(new Error(`sbd daemon ${args[0]} exited with ${code}: ${stderr}`)));
+  });
 }
