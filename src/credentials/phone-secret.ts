@@ -14,6 +14,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:c
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SbdError } from '../lib/errors.js';
+import { applyKeyAccess } from '../pki/identity-store.js';
 
 export const PHONE_SECRET_KEY_FILE = 'sip-phone.key';
 
@@ -79,6 +80,7 @@ function readKey(keysDir: string, create: boolean): Buffer {
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
     renameSync(tmp, path);
+    applyKeyAccess(path); // group sbd-key-phone (0640) where it exists: sbd-tftpd writes the passwords into configs
   }
   const hex = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new PhoneSecretError(PhoneSecretErrorCode.key, `${path} is not 64 hex digits`);
