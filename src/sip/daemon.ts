@@ -2,9 +2,16 @@
  * sbd-sipd: the SIP daemon. Wiring only: transports (UDP and TCP on one port, TLS on another) feed requests
  * to the registrar (REGISTER) or the router (everything else) and send what they return.
  *
- * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. A request answered here
- *   is answered through its server transaction (retransmissions get the same response, G/H/I/J timers run);
- *   a forwarded one is abandoned at once (stateless proxy, §16.11), so its retransmissions are forwarded again.
+ * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. Only the answer to a
+ *   REGISTER that carried credentials (a binding changed, or a failure the limiter counted; a nonce-count used)
+ *   is sent through its server transaction (a retransmission gets the same bytes, Timer J; non-INVITE
+ *   transactions never resend on their own). Every other answer sbd gives itself — the challenge to a REGISTER
+ *   without credentials, 407s, refusals, errors, OPTIONS pings — goes out once, statelessly (§8.2.7 stateless
+ *   UAS): no Timer G resends a 407 toward a spoofed source (issue 16 row 7: one datagram out per datagram in),
+ *   no transaction waits Timer H for a stranger's ACK, and a retransmitted request is simply answered again. A forwarded request is abandoned at once
+ *   (stateless proxy, §16.11), so its retransmissions are forwarded again.
+ * - Per-source bound: one source address holds at most `maxTransactionsPerSource` server transactions; past
+ *   it its requests are answered statelessly too, so one sender cannot fill the table everyone shares.
  * - Except onto UDP from a reliable transport (routing/udp-leg.ts): a request that came over TCP/TLS (or that sbd
  *   originates) and goes to a UDP next hop is sent through a client transaction (§17.1), which retransmits it on
  *   Timers A/E and answers the phone 408 on Timers B/F; responses matching one go through it, then to the router.
@@ -33,7 +40,7 @@ import { routeKey } from './routing/route-key.js';
 import { trunkPeerByIssuer } from './routing/trunk-peer.js';
 import type { TrunkChallengeOptions } from './routing/trunk-challenge.js';
 import { makeResponse } from './routing/make-response.js';
-import { TransactionTable } from './core/transactions/transaction-table.js';
+import { TransactionTable, transactionTableDefaults } from './core/transactions/transaction-table.js';
 import { timerDefaults } from './core/transactions/timers.js';
 import { UdpLeg, udpLegDefaults } from './routing/udp-leg.js';
 import { TimerQueue } from './core/transactions/timer-queue.js';
@@ -72,6 +79,14 @@ export interface SipDaemonOptions {
    * UDP leg past it is forwarded statelessly).
    */
   maxTransactions?: number;
+  /** Most live server transactions for one source address; default 1000 (past it answers go out statelessly). */
+  maxTransactionsPerSource?: number;
+  /** Inbound TCP/TLS connections from one address (TLS handshakes included); default 100 (stream-transport.ts). */
+  maxConnectionsPerSource?: number;
+  /** TLS handshake timeout on 5061, ms; default 10000. */
+  tlsHandshakeTimeout?: number;
+  /** A TCP/TLS connection must complete a SIP message within this many ms of opening or of its first bytes; default 10000. */
+  messageTimeout?: number;
   /** RFC 3261 §17.1.1.1 T1 (RTT estimate, ms); default 500. Retransmissions start at T1, Timers B/F/H/J are 64·T1. */
   t1?: number;
   /** T2 (longest retransmit interval for non-INVITE requests and INVITE responses, ms); default 4000. */
@@ -122,7 +137,7 @@ export class SipDaemon {
   readonly tls: StreamTransport | undefined;
   /** Client transactions for requests forwarded from TCP/TLS onto UDP (routing/udp-leg.ts). */
   readonly udpLeg: UdpLeg;
-  readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, retransmissions: 0, dropped: 0, errors: 0 };
+  readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, stateless: 0, retransmissions: 0, dropped: 0, errors: 0 };
   private readonly o: SipDaemonOptions;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -144,6 +159,7 @@ export class SipDaemon {
     this.now = o.now ?? Date.now;
     this.transactions = new TransactionTable<MessageSource>({
       reliable: (f) => f.transport !== 'udp', maxTransactions: o.maxTransactions ?? sipDaemonDefaults.maxTransactions,
+      sourceOf: (f) => f.address, maxPerSource: o.maxTransactionsPerSource ?? transactionTableDefaults.maxPerSource,
       t1: o.t1 ?? timerDefaults.t1, t2: o.t2 ?? timerDefaults.t2, t4: o.t4 ?? timerDefaults.t4,
     });
     this.udpLeg = new UdpLeg(this.transactions, { timerC: o.timerC ?? udpLegDefaults.timerC });
@@ -165,6 +181,9 @@ export class SipDaemon {
       ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
       ...(o.maxOutboundConnections !== undefined ? { maxOutboundConnections: o.maxOutboundConnections } : {}),
       onConnectError: (t: { address: string; port: number }, err: Error) => this.log.warn('connect-failed', { to: `${t.address}:${t.port}`, reason: err.message }),
+      ...(o.maxConnectionsPerSource !== undefined ? { maxConnectionsPerSource: o.maxConnectionsPerSource } : {}),
+      ...(o.tlsHandshakeTimeout !== undefined ? { handshakeTimeout: o.tlsHandshakeTimeout } : {}),
+      ...(o.messageTimeout !== undefined ? { messageTimeout: o.messageTimeout } : {}),
     };
     this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port, ...outbound });
     const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
@@ -246,14 +265,13 @@ export class SipDaemon {
         const action: RouterAction = req.method === 'REGISTER'
           ? { type: 'respond', response: this.register(req, a.flow, now) }
           : this.router.handleRequest(req, a.flow, now);
-        if (a.id === undefined) this.act(action, a.flow.transport);
-        else if (action.type === 'respond' && action.response.status === 401 && req.method === 'REGISTER' && !req.has('Authorization')) {
-          // The challenge to a REGISTER without credentials goes out statelessly (RFC 3261 §8.2.7 names it as the
-          // common stateless-UAS case): a retransmission gets a fresh challenge, and no transaction waits Timer J
-          // (32 s over UDP) for every phone that registers. A failed answer keeps its transaction (limiter counts).
-          this.stats.answered++;
+        if (a.id === undefined) {
+          // No transaction: an ACK, or a request past its source's transaction bound (answered statelessly).
+          if (action.type === 'respond' && req.method !== 'ACK') this.answerStateless(action.response, a.flow);
+          else this.act(action, a.flow.transport);
+        } else if (action.type === 'respond' && !SipDaemon.keepsTransaction(req, action.response)) {
           this.run(this.transactions.abandon(a.id));
-          this.sendTo({ kind: 'flow', source: a.flow }, serializeMessage(action.response));
+          this.answerStateless(action.response, a.flow);
         } else if (action.type === 'respond') {
           this.stats.answered++;
           this.run(this.transactions.respond(a.id, action.response, now));
@@ -275,6 +293,22 @@ export class SipDaemon {
       }
     }
     this.rearm();
+  }
+
+  /**
+   * Only the answer to a REGISTER with credentials keeps its transaction: it changed bindings or counted a
+   * failure and used a nonce-count, so a retransmission must get the same answer, not be processed (and counted,
+   * or seen as a replay) again. Every other answer sbd gives itself has no effect a retransmission could repeat:
+   * sent once, statelessly (RFC 3261 §8.2.7), never resent on Timer G toward an unverified source.
+   */
+  static keepsTransaction(req: SipRequest, res: SipResponse): boolean {
+    return req.method === 'REGISTER' && res.status >= 200 && (res.status < 300 || req.has('Authorization'));
+  }
+
+  private answerStateless(res: SipResponse, flow: MessageSource): void {
+    this.stats.answered++;
+    this.stats.stateless++;
+    this.sendTo({ kind: 'flow', source: flow }, serializeMessage(res));
   }
 
   private rearm(): void {

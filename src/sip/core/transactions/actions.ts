@@ -15,8 +15,9 @@ export type TransactionAction<F> =
    * A message for the TU. `id` is the transaction it belongs to, or undefined when none matched: a stray
    * response (e.g. a 2xx retransmission after Timer M, §13.2.2.4) or an ACK for a 2xx (§17.2.3, RFC 6026 §8.9).
    * `cancels` is set on a CANCEL that matched an INVITE server transaction (§9.2): that transaction's id.
+   * `stateless`: a new request its source's per-source bound kept out of the table; the TU answers it statelessly.
    */
-  | { type: 'deliver'; id: string | undefined; message: SipRequest | SipResponse; flow: F; cancels?: string }
+  | { type: 'deliver'; id: string | undefined; message: SipRequest | SipResponse; flow: F; cancels?: string; stateless?: true }
   /** Timer B, F or H fired: the TU learns the transaction timed out (it may answer itself with a 408, §8.1.3.1). */
   | { type: 'timeout'; id: string; timer: 'B' | 'F' | 'H' }
   /** The shell reported a fatal transport error for this transaction (§17.1.4, §17.2.4). */

@@ -11,6 +11,11 @@
  * server transaction (the ACK for a 2xx, §17.2.3, RFC 6026 §8.9). A CANCEL gets its own non-INVITE server
  * transaction; the deliver action names the INVITE transaction it matched in `cancels` (none: answer 481, §9.2).
  * A transaction leaves the table with its `terminated` action.
+ *
+ * Per-source bound (issue 16 row 7): with `sourceOf`, one source holds at most `maxPerSource` server
+ * transactions; a new request past it is delivered with `id: undefined` and `stateless: true`, and the TU answers
+ * it statelessly (§8.2.7: its retransmissions are handled again). So one sender cannot fill the table that
+ * everyone shares, and still gets answers.
  */
 import type { SipMessage, SipRequest, SipResponse } from '../message.js';
 import type { TransactionAction } from './actions.js';
@@ -35,24 +40,40 @@ export interface TransactionTableOptions<F> extends TimerOptions {
    * (the one we wrote for our requests, the sender's for received ones).
    */
   reliable?: (flow: F, message: SipRequest) => boolean;
+  /** The source a flow belongs to (e.g. its IP address) for `maxPerSource`; default none (no per-source bound). */
+  sourceOf?: (flow: F) => string;
+  /** Most live server transactions for one source; default 1000. Past it a new request is delivered stateless. */
+  maxPerSource?: number;
 }
 
-export const transactionTableDefaults = { maxTransactions: 100_000 } as const;
+export const transactionTableDefaults = { maxTransactions: 100_000, maxPerSource: 1000 } as const;
 
 export class TransactionTable<F> {
   readonly timers: ResolvedTimers;
   private readonly max: number;
   private readonly isReliable: (flow: F, message: SipRequest) => boolean;
   private readonly live = new Map<string, Transaction<F>>();
+  private readonly sourceOf: ((flow: F) => string) | undefined;
+  private readonly maxPerSource: number;
+  /** Live server transactions by source, and the source of each (only with `sourceOf`). */
+  private readonly perSource = new Map<string, number>();
+  private readonly txSource = new Map<string, string>();
 
   constructor(options: TransactionTableOptions<F> = {}) {
     this.timers = resolveTimers(options);
     this.max = options.maxTransactions ?? transactionTableDefaults.maxTransactions;
+    this.sourceOf = options.sourceOf;
+    this.maxPerSource = options.maxPerSource ?? transactionTableDefaults.maxPerSource;
     this.isReliable = options.reliable ?? ((_f, m) => isReliableTransport(m.topVia().transport));
   }
 
   get size(): number {
     return this.live.size;
+  }
+
+  /** Live server transactions of one source (0 without `sourceOf`). */
+  sizeOf(source: string): number {
+    return this.perSource.get(source) ?? 0;
   }
 
   get(id: string): Transaction<F> | undefined {
@@ -137,8 +158,17 @@ export class TransactionTable<F> {
     if (existing && (existing.kind === 'invite-server' || existing.kind === 'non-invite-server')) {
       return this.settle(existing, existing.receive(req, now));
     }
+    const source = this.sourceOf?.(flow);
+    if (source !== undefined && (this.perSource.get(source) ?? 0) >= this.maxPerSource) {
+      const cancels = req.method === 'CANCEL' ? this.cancelTarget(req) : undefined;
+      return [{ type: 'deliver', id: undefined, message: req, flow, stateless: true, ...(cancels !== undefined ? { cancels } : {}) }];
+    }
     this.checkRoom();
     const reliable = this.isReliable(flow, req);
+    if (source !== undefined) {
+      this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
+      this.txSource.set(key, source);
+    }
     if (req.method === 'INVITE') {
       const tx = new InviteServerTransaction(key, req, flow, reliable, this.timers);
       this.live.set(key, tx);
@@ -175,7 +205,16 @@ export class TransactionTable<F> {
   }
 
   private settle(tx: Transaction<F>, actions: TransactionAction<F>[]): TransactionAction<F>[] {
-    if (tx.terminated && this.live.get(tx.id) === tx) this.live.delete(tx.id);
+    if (tx.terminated && this.live.get(tx.id) === tx) {
+      this.live.delete(tx.id);
+      const source = this.txSource.get(tx.id);
+      if (source !== undefined) {
+        this.txSource.delete(tx.id);
+        const n = (this.perSource.get(source) ?? 1) - 1;
+        if (n <= 0) this.perSource.delete(source);
+        else this.perSource.set(source, n);
+      }
+    }
     return actions;
   }
 }
