@@ -72,6 +72,11 @@ export class CapfClientSession {
     this.#sendInProgress = options.sendInProgress ?? true;
   }
 
+  /** Bytes held that are not yet a whole frame: never more than a header plus `maxBodyBytes`. */
+  get pendingBytes(): number {
+    return this.#reader.pendingBytes;
+  }
+
   #send(m: Omit<CapfMessage, 'sessionId'>): CapfClientEvent {
     return { type: 'send', bytes: encodeMessage({ ...m, sessionId: this.sessionId! }) };
   }

@@ -93,6 +93,11 @@ export class CapfServerSession {
     this.#maxInProgress = options.maxInProgress ?? CAPF_SERVER_SESSION_DEFAULTS.maxInProgress;
   }
 
+  /** Bytes held that are not yet a whole frame: never more than a header plus `maxBodyBytes`. */
+  get pendingBytes(): number {
+    return this.#reader.pendingBytes;
+  }
+
   #send(m: Omit<CapfMessage, 'sessionId'>): CapfServerEvent {
     return { type: 'send', bytes: encodeMessage({ ...m, sessionId: this.sessionId }) };
   }
