@@ -199,12 +199,19 @@ export class SipDaemon {
     if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
     // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
     const capf = store.listCertificates({ name: 'CAPF' }).filter((c) => c.current).map((c) => c.pem);
+    // TLS trunks' own CAs (as of start): a trunk that opens the connection is verified too, and the router knows
+    // it by its certificate's issuer (routing/trunk-peer.ts), never by its address alone.
+    const trunkCas = store.sip.listTrunks().filter((t) => t.transport === 'tls').flatMap((t) => {
+      const pem = t.tlsCaPem ?? this.o.trunkTlsCa?.[t.name];
+      return pem === undefined ? [] : [pem.toString()];
+    });
+    const ca = [...capf, ...trunkCas];
     return {
       cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
-      ...(capf.length > 0 ? { ca: capf } : {}),
+      ...(ca.length > 0 ? { ca } : {}),
       // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
       // security profile needs mutual TLS and came without their LSC, while line users connect without one.
-      requestClientCertificate: capf.length > 0 && (this.o.requestClientCertificate ?? true),
+      requestClientCertificate: ca.length > 0 && (this.o.requestClientCertificate ?? true),
       requireClientCertificate: this.o.requireClientCertificate ?? false,
     };
   }

@@ -71,22 +71,30 @@ test('a dialog sbd recorded works end to end; its Route cannot be turned toward 
     const [out] = sends(fwd);
     assert.equal(out?.port, 6002);
     const forwarded = wire<SipRequest>(out!.message);
-    // the callee's 180 and 200 go back to the caller
+    // the callee's 180 and 200 go back to the caller; sbd's Record-Route in them now binds the callee's Contact
+    let route = '';
     for (const [code, reason] of [[180, 'Ringing'], [200, 'OK']] as const) {
       const back = sends(f.router.handleResponse(answer(forwarded, code, reason), flow(6002), NOW));
       assert.deepEqual(back.map((s) => [s.host, s.port]), [['127.0.0.1', 6001]], `${code}`);
+      route = back[0]!.message.get('Record-Route')!;
     }
-    const route = forwarded.get('Record-Route')!;
+    assert.notEqual(route, forwarded.get('Record-Route'));
     const inDialog = (method: string, uri: string, routeValue = route) => parse<SipRequest>([`${method} ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bK${method}1;rport=6001;received=127.0.0.1`,
       'From: <sip:1001@127.0.0.1>;tag=c1', 'To: <sip:1002@127.0.0.1>;tag=callee', 'Call-ID: call-1@127.0.0.1', `CSeq: ${method === 'ACK' ? 1 : 2} ${method}`, 'Max-Forwards: 70', `Route: ${routeValue}`]);
     for (const method of ['ACK', 'BYE']) {
       const a = sends(f.router.handleRequest(inDialog(method, 'sip:1002@127.0.0.1:6002;transport=udp'), flow(6001), NOW));
       assert.deepEqual(a.map((s) => [s.host, s.port]), [['127.0.0.1', 6002]], method);
     }
-    // the same (valid) Route with the Request-URI pointed elsewhere: refused, nothing sent
-    const turned = f.router.handleRequest(inDialog('BYE', `sip:900555@${VICTIM}`), flow(6001), NOW);
-    assert.equal(status(turned), 403);
-    assert.deepEqual(sends(turned), []);
+    // the same (valid) Route with the Request-URI pointed elsewhere, or the callee's Route used by the caller: refused, nothing sent
+    for (const turned of [f.router.handleRequest(inDialog('BYE', `sip:900555@${VICTIM}`), flow(6001), NOW),
+      f.router.handleRequest(inDialog('BYE', 'sip:1002@127.0.0.1:6002;transport=udp', forwarded.get('Record-Route')!), flow(6001), NOW)]) {
+      assert.equal(status(turned), 403);
+      assert.deepEqual(sends(turned), []);
+    }
+    // the callee's BYE along the INVITE's Record-Route reaches the caller
+    const calleeBye = parse<SipRequest>(['BYE sip:1001@127.0.0.1:6001;transport=udp SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.1:6002;branch=z9hG4bKcbye;rport=6002;received=127.0.0.1',
+      'From: <sip:1002@127.0.0.1>;tag=callee', 'To: <sip:1001@127.0.0.1>;tag=c1', 'Call-ID: call-1@127.0.0.1', 'CSeq: 5 BYE', 'Max-Forwards: 70', `Route: ${forwarded.get('Record-Route')}`]);
+    assert.deepEqual(sends(f.router.handleRequest(calleeBye, flow(6002), NOW)).map((s) => [s.host, s.port]), [['127.0.0.1', 6001]]);
     // the Route of this dialog on another Call-ID does not verify
     const other = inDialog('BYE', 'sip:1002@127.0.0.1:6002;transport=udp');
     other.set('Call-ID', 'call-2@127.0.0.1');

@@ -6,8 +6,9 @@
  *    the Call-ID and the method (ACK and CANCEL count as INVITE). A response is relayed only when its top
  *    branch is the MAC of the Via below it, so it goes back only to where the request came from, never to a
  *    Via (or a `received`/`rport`) that someone else wrote;
- *  - the `sbd-mac` parameter of our Record-Route entries (§16.6 step 4): HMAC over our host, port and transport
- *    and the Call-ID. An in-dialog request is routed only when the Route it carries back verifies.
+ *  - the `sbd-mac` parameter of our Record-Route entries (§16.6 step 4): HMAC over our host, port and transport,
+ *    the Call-ID and the remote target the route leads to (record-route.ts). An in-dialog request is routed
+ *    only when the Route it carries back verifies for its own Request-URI.
  * MACs are truncated to 128 bits (22 base64url characters): enough against forgery, short on the wire.
  * The key (32 random bytes) is `<state>/keys/sip-route.key` (route-key.ts), so dialogs survive a restart and
  * every node sharing the state folder accepts the others' routes.
@@ -62,15 +63,15 @@ export class RouteMac {
     return same(branch, this.branch(next, callId, method));
   }
 
-  /** The `sbd-mac` value of our Record-Route entry at host:port over `transport` for the dialog `callId`. */
-  routeMac(host: string, port: number, transport: string, callId: string): string {
-    return mac(this.#key, 'route', [bare(host), port, transport.toLowerCase(), callId]);
+  /** The `sbd-mac` value of our Record-Route entry at host:port over `transport` for the dialog `callId`, toward `peer`. */
+  routeMac(host: string, port: number, transport: string, callId: string, peer: string): string {
+    return mac(this.#key, 'route', [bare(host), port, transport.toLowerCase(), callId, peer]);
   }
 
-  /** True when a Route URI of ours carries the MAC we wrote for this Call-ID. */
-  verifyRoute(uri: SipUri, callId: string): boolean {
+  /** True when a Route URI of ours carries the MAC we wrote for this Call-ID and remote target. */
+  verifyRoute(uri: SipUri, callId: string, peer: string): boolean {
     const got = uri.params.get(ROUTE_MAC_PARAM);
     if (typeof got !== 'string' || uri.port === undefined) return false;
-    return same(got, this.routeMac(uri.host, uri.port, uri.params.get('transport') ?? 'udp', callId));
+    return same(got, this.routeMac(uri.host, uri.port, uri.params.get('transport') ?? 'udp', callId, peer));
   }
 }

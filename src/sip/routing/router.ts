@@ -51,6 +51,7 @@ import { BRANCH_PREFIX, branchOf, resentBranch } from './branch.js';
 import { RouteMac, ROUTE_MAC_PARAM } from './route-mac.js';
 import { ForwardedInvites, type ForwardedInviteOptions } from './forwarded-invites.js';
 import { trunkPeerByIssuer } from './trunk-peer.js';
+import { contactPeer, peerOf, rebindRecordRoutes, recordRouteValue } from './record-route.js';
 import { CSEQ_PARAM, TrunkChallenges, trunkChallengeDefaults, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
 
 export type Target =
@@ -220,6 +221,8 @@ export class Router {
         ...outcome.answered.map((a): RouterAction => ({ type: 'log', event: 'trunk-challenge-answered', fields: { trunk: outcome.trunk, realm: a.realm, method: outcome.method, status: res.status, algorithm: a.algorithm } })),
       ] };
     }
+    // Our Record-Route entries now bind the callee's Contact: the caller's requests go there and nowhere else.
+    if (res.status > 100 && res.status < 300 && res.has('Record-Route')) rebindRecordRoutes(res, this.mac, (u) => this.isUs(u));
     const offset = offsetParam(top.params.get(CSEQ_PARAM));
     const ourVia = res.getAll('via')[0]!;
     removeTopVia(res);
@@ -326,11 +329,12 @@ export class Router {
   }
 
   /**
-   * In a verified dialog: the next Route, else the Request-URI (a registered Contact → its flow, our own AOR →
-   * its binding). An address must be a trunk's: sbd relays to no host it was not configured with.
+   * In a verified dialog: the Request-URI, which the Route's MAC bound (record-route.ts; a registered Contact
+   * goes over its flow). Should Routes remain after ours (a far end behind further proxies), the next one must
+   * be a trunk's address.
    */
   private dialogTarget(req: SipRequest, now: number): Target | RouterAction {
-    return this.knownHop(req, req.route().length > 0 ? this.routeTarget(req) : this.uriTarget(req, now));
+    return req.route().length > 0 ? this.knownHop(req, this.routeTarget(req)) : this.uriTarget(req, now);
   }
 
   /** An address target must be a trunk's: sbd relays to no host it was not configured with. */
@@ -448,12 +452,13 @@ export class Router {
     let macs = 0;
     let forged = false;
     const callId = req.callId();
+    const peer = peerOf(req.uri);
     let routes = req.route();
     while (routes.length > 0 && isSipUri(routes[0]!.uri) && this.isUs(routes[0]!.uri as SipUri) && routes[0]!.uri.params.has('lr')) {
       const uri = routes[0]!.uri as SipUri;
       popped++;
       if (uri.params.has(ROUTE_MAC_PARAM)) {
-        if (this.mac.verifyRoute(uri, callId)) {
+        if (this.mac.verifyRoute(uri, callId, peer)) {
           macs++;
           cseqOffset ||= offsetParam(uri.params.get(CSEQ_PARAM));
         } else forged = true;
@@ -477,8 +482,9 @@ export class Router {
     const ownRecordRoutes: string[] = [];
     if (recordRoute) {
       const inL = this.listenerFor(source.transport);
-      // The MAC makes the entry verifiable when it comes back as a Route (route-mac.ts).
-      const rr = (l: Listener) => `<sip:${l.host}:${l.port};transport=${l.transport};lr;${ROUTE_MAC_PARAM}=${this.mac.routeMac(l.host, l.port, l.transport, req.callId())}>`;
+      // The MAC makes the entry verifiable when it comes back as a Route, for requests to this sender's Contact.
+      const peer = contactPeer(req);
+      const rr = (l: Listener) => recordRouteValue(l, this.mac, req.callId(), peer);
       // RFC 5658: when the transport changes, one entry for each side; the callee reads the top one.
       if (inL !== out) ownRecordRoutes.push(rr(inL));
       ownRecordRoutes.push(rr(out));

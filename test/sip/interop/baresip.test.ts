@@ -2,7 +2,8 @@
  * A call between a real SIP client, baresip (Debian), and the simulated phone, through sbd-sipd on loopback,
  * with SRTP negotiated by SDES on both sides.
  *
- * baresip runs from a temporary config folder: SIP on 127.0.0.1 (port chosen by baresip), media on 127.0.0.1
+ * baresip runs from a temporary config folder: SIP over TLS to sbd (`sip_cafile`: sbd's CallManager certificate;
+ * SDES keys travel only over TLS legs, issue 16 row 10, so both sides are on TLS), media on 127.0.0.1
  * (`net_interface 127.0.0.1`), account `;mediaenc=srtp-mand;answermode=auto`, audio from a WAV file made here
  * (`aufile`: a 1 kHz tone), no sound card (`aubridge` as player), `sndfile` dumping what it decodes. Checked:
  * the call connects; both sides use the same SRTP suite (baresip's log, the phone's negotiation); the phone
@@ -64,9 +65,11 @@ test('baresip ↔ simulated phone: a call through sbd with SRTP negotiated and m
     'poll_method epoll', 'sip_listen 127.0.0.1:0', 'net_interface 127.0.0.1',
     `audio_source aufile,${join(dir, 'tone.wav')}`, 'audio_player aubridge,nil', 'audio_alert aubridge,nil',
     'module_path /usr/lib/baresip/modules', 'module stdio.so', 'module g711.so', 'module aufile.so', 'module aubridge.so',
-    'module srtp.so', 'module sndfile.so', `snd_path ${dir}`, 'module_app account.so', 'module_app menu.so', '',
+    'module srtp.so', 'module sndfile.so', `snd_path ${dir}`, 'module_app account.so', 'module_app menu.so',
+    `sip_cafile ${join(dir, 'sbd-ca.pem')}`, '',
   ].join('\n'));
-  writeFileSync(join(dir, 'accounts'), `<sip:u5000@127.0.0.1:${h.ports.udp};transport=udp>;auth_pass=pw-5000;mediaenc=srtp-mand;answermode=auto;regint=600\n`);
+  writeFileSync(join(dir, 'sbd-ca.pem'), made.state.store.currentCertificate('CallManager', 'sbd1')!.pem);
+  writeFileSync(join(dir, 'accounts'), `<sip:u5000@127.0.0.1:${h.ports.tls};transport=tls>;auth_pass=pw-5000;mediaenc=srtp-mand;answermode=auto;regint=600\n`);
   const bs = spawn('baresip', ['-f', dir, '-v', '-t', '120'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];

@@ -163,10 +163,10 @@ test('responses to the re-sent INVITE and to the phone\'s in-dialog requests car
     assert.equal(bye.topVia().params.get('sbd-cseq'), '1');
     const byeOk = wire<SipResponse>((r.router.handleResponse(answer(bye, 200, 'OK'), trunkFlow, T0) as { message: SipMessage }).message);
     assert.equal(byeOk.get('CSeq'), '4 BYE');
-    // a BYE from the trunk along the same route keeps the trunk's own numbering
+    // a BYE from the trunk along its route set (the Record-Route of the INVITE it received) keeps the trunk's own numbering
     const trunkBye = parseMessage(Buffer.from(['BYE sip:1001@127.0.0.1:6001 SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.5:5070;branch=z9hG4bKtrbye',
       'From: <sip:9123@127.0.0.1>;tag=tr1', 'To: <sip:1001@127.0.0.1>;tag=ph1', 'Call-ID: call-1@127.0.0.1', 'CSeq: 7 BYE', 'Max-Forwards: 70',
-      `Route: ${ok.get('Record-Route')}`, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+      `Route: ${resent.get('Record-Route')}`, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
     const fwdTrunkBye = forwarded(r.router.handleRequest(trunkBye, trunkFlow, T0));
     assert.equal(fwdTrunkBye.get('CSeq'), '7 BYE');
     assert.equal(fwdTrunkBye.topVia().params.get('sbd-cseq'), undefined);
