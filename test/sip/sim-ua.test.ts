@@ -15,13 +15,15 @@ import { addPhoneWithLsc } from './lsc.js';
 test('two simulated phones: TLS + digest + ITL report, SRTP call both ways through sbd, BYE, unregister', { timeout: 180_000 }, async () => {
   const made = makeState();
   const store = made.state.store;
-  store.putSecurityProfile({ name: 'Encrypted Digest', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tls', digestAuth: true });
+  // Phone A's profile asks SHA-256 first (per-profile challenge algorithms); phone B's ('Authenticated Profile')
+  // has digest off, so its LSC over TLS alone authenticates it.
+  store.putSecurityProfile({ name: 'Encrypted Digest', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tls', digestAuth: true, digestAlgorithms: ['SHA-256', 'MD5'] });
   addLineUser(made.state, 'phone-a', 'pw-a');
   const lscA = addPhoneWithLsc(made.state, 'SEP00AABBCC1001', '1001', 'Encrypted Digest', 'phone-a');
   const lscB = addPhoneWithLsc(made.state, 'SEP00AABBCC1002', '1002');
   const itl = store.listServerItlHashes()[0]!.sha256Hex;
   const cm = store.currentCertificate('CallManager', 'sbd1')!.pem;
-  const h = await startDaemon({ digestAlgorithms: ['SHA-256', 'MD5'] }, made);
+  const h = await startDaemon({}, made);
   const phones: SipPhone[] = [];
   try {
     const flow = (lsc: { cert: string; key: string }) => ({ transport: 'tls' as const, host: '127.0.0.1', port: h.ports.tls!, ca: cm, ...lsc });

@@ -170,7 +170,13 @@ export class StoreDirectory implements Directory {
     let o = this.owners.get(user);
     if (o === undefined) {
       // Every end user is in `owners` and every device number in `byDn`: anything else is unknown, not cached.
-      if (!this.byDn.has(user)) return undefined;
+      // A name added since the last load is seen at once (one generation read, as in lookupHa1).
+      if (!this.byDn.has(user)) {
+        this.checkedAt = -Infinity;
+        this.fresh();
+        o = this.owners.get(user);
+        if (o !== undefined || !this.byDn.has(user)) return o;
+      }
       o = this.load(user);
       if (o) this.owners.set(user, o);
     }
