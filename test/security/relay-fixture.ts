@@ -62,5 +62,5 @@ export function answer(req: SipRequest, code: number, reason: string, extra: str
   const vias = req.headers.filter((h) => /^(via|v)$/i.test(h.name)).map((h) => `Via: ${h.value}`);
   const rr = req.headers.filter((h) => /^record-route$/i.test(h.name)).map((h) => `Record-Route: ${h.value}`);
   return parse<SipResponse>([`SIP/2.0 ${code} ${reason}`, ...vias, `From: ${req.get('From')}`, `To: ${req.get('To')}${req.to().params.has('tag') ? '' : ';tag=callee'}`,
-    `Call-ID: ${req.callId()}`, `CSeq: ${req.get('CSeq')}`, ...(code < 300 && req.method === 'INVITE' ? [...rr, `Contact: <${contact}>`] : []), ...extra], body);
+    `Call-ID: ${req.callId()}`, `CSeq: ${req.get('CSeq')}`, ...(code < 300 && req.method === 'INVITE' ? rr : []), ...(code < 300 && ['INVITE', 'UPDATE'].includes(req.method) ? [`Contact: <${contact}>`] : []), ...extra], body);
 }

@@ -67,7 +67,8 @@ export function cancelProvisional(res: SipResponse, ourVia: string, uri: Uri | u
   return { cancel, refusal: refusalOf(res, reason) };
 }
 
-function refusalOf(res: SipResponse, reason: string): SipResponse {
+/** What the caller gets instead of an answer sbd refuses: 488 with a Reason (RFC 3326). */
+export function refusalOf(res: SipResponse, reason: string): SipResponse {
   const kept = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
   return new SipResponse(488, `Not Acceptable Here (${reason})`, [
     ...res.headers.filter((h) => kept.has(canonicalName(h.name))).map((h) => ({ name: h.name, value: h.value })),

@@ -45,7 +45,7 @@ import { answerIsSecure, checkOffer, legsProtectKeys, SECURITY_INDICATION, witho
 import type { TrunkRow } from '../../store/index.js';
 import { makeResponse } from './make-response.js';
 import { removeFirstValue, replaceFirst } from './header-edit.js';
-import { cancelProvisional, refuseUnencryptedAnswer } from './refuse-answer.js';
+import { cancelProvisional, refusalOf, refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';
 import { BRANCH_PREFIX, branchOf, resentBranch } from './branch.js';
 import { RouteMac, ROUTE_MAC_PARAM } from './route-mac.js';
@@ -277,14 +277,14 @@ export class Router {
         ] };
       }
       const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, why);
-      if (r) {
-        const callee: Target = { kind: 'flow', source };
-        return { type: 'several', actions: [
-          ...(method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
-          { type: 'forward', message: r.bye, target: callee },
-          { type: 'forward', message: r.refusal, target: back },
-        ] };
-      }
+      // Without a Contact (§12.1.1, RFC 3311 §5.2 require one) nothing can be sent to the callee; the caller still gets 488.
+      if (!r) return { type: 'several', actions: [{ type: 'forward', message: refusalOf(res, why), target: back }] };
+      const callee: Target = { kind: 'flow', source };
+      return { type: 'several', actions: [
+        ...(method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
+        { type: 'forward', message: r.bye, target: callee },
+        { type: 'forward', message: r.refusal, target: back },
+      ] };
     }
     if (method === 'INVITE' && res.status >= 200) setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure && legsProtectKeys(calleeLeg, back.transport)));
     return undefined;
