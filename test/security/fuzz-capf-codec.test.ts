@@ -8,7 +8,8 @@
  * bytes) — go, split at random points, through the frame reader and decoder and into a server session (and a
  * phone session) that real frames have led into each state. Nothing may throw but a CapfError with a known code;
  * the sessions never throw at all (they answer END_SESSION and report protocolError); what they send decodes;
- * they hold at most one header plus maxBodyBytes. SBD_FUZZ_SCALE=10 runs ten times as many by hand.
+ * they hold at most one header plus maxBodyBytes; the reader's copying stays linear in the bytes received when
+ * they come one to three at a time. SBD_FUZZ_SCALE=10 runs ten times as many by hand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -293,6 +294,30 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated CAPF messages throug
     }),
     { numRuns: 2_000 * SCALE },
   );
+  // Work stays linear in the bytes a peer sends, however finely it splits them (the reader once copied all it
+  // held on every piece: 128 MB for one 16 KB frame sent a byte at a time).
+  const concat = Buffer.concat;
+  let copied = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    const out = concat(list, total);
+    copied += out.length;
+    return out;
+  }) as typeof Buffer.concat;
+  try {
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
+        copied = 0;
+        onlyCapfErrors(() => {
+          const reader = new CapfFrameReader();
+          for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
+        });
+        assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
+      }),
+      { numRuns: 2000 * SCALE },
+    );
+  } finally {
+    Buffer.concat = concat;
+  }
   t.diagnostic(`${fuzzed} fuzzed messages, ${decoded} decoded as frames, at most ${maxHeld} bytes held by a session`);
   assert.ok(fuzzed >= 100_000 * SCALE, `${fuzzed} messages`);
   assert.ok(decoded > fuzzed / 10, `${decoded} of ${fuzzed} got past the framing: the mutations are not all noise`);

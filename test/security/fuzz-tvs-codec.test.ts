@@ -6,7 +6,8 @@
  * cuts, insertions, length-field lies, splices) and generated ones (well-formed frames with random elements, raw
  * bytes) — go, split at random points, through the frame reader, the request and response parsers and the server's
  * answer path (parse → TrustAnswerer on the real store → build the response, which the client parser must read).
- * Nothing may throw but a TvsError with a known code, and the reader holds at most one header plus maxBodyBytes.
+ * Nothing may throw but a TvsError with a known code, the reader holds at most one header plus maxBodyBytes, and
+ * its copying stays linear in the bytes received when they come one to three at a time.
  * Then 300 of them go to the real TvsServer over TLS: it closes each bad one and still answers a phone.
  * SBD_FUZZ_SCALE=10 runs ten times as many by hand.
  */
@@ -202,6 +203,32 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
     }),
     { numRuns: (100_000 * SCALE) / PER_RUN },
   );
+  // Work stays linear in the bytes a peer sends, however it splits them: a client trickling a request in tiny
+  // pieces (the TLS records a slow peer may send) must not make the reader copy everything it holds per piece.
+  const concat = Buffer.concat;
+  let copied = 0;
+  let trickled = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    const out = concat(list, total);
+    copied += out.length;
+    return out;
+  }) as typeof Buffer.concat;
+  try {
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
+        copied = 0;
+        onlyTvsErrors(() => {
+          const reader = new TvsFrameReader();
+          for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
+        });
+        trickled++;
+        assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
+      }),
+      { numRuns: 2000 * SCALE },
+    );
+  } finally {
+    Buffer.concat = concat;
+  }
   t.diagnostic(`${fuzzed} fuzzed messages, ${requests} parsed as VERIFY_REQUEST, ${valid} answered valid`);
   assert.ok(fuzzed >= 100_000 * SCALE);
   assert.ok(requests > 1000, 'the mutations reach the request parser and the answer path');

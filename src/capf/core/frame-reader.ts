@@ -16,7 +16,10 @@ export const CAPF_FRAME_READER_DEFAULTS = { maxBodyBytes: 16384 } as const;
 
 export class CapfFrameReader {
   readonly maxBodyBytes: number;
-  #buf: Buffer = Buffer.alloc(0);
+  // Pieces not yet a whole frame, joined only once a header or a whole frame is in: a peer sending one byte at a
+  // time costs linear work, not a copy of everything held per byte (Buffer.concat on every push was quadratic).
+  #chunks: Buffer[] = [];
+  #held = 0;
   #header: CapfHeader | undefined;
   #failed: CapfError | undefined;
 
@@ -27,39 +30,52 @@ export class CapfFrameReader {
   }
 
   get pendingBytes(): number {
-    return this.#buf.length;
+    return this.#held;
+  }
+
+  #joined(): Buffer {
+    if (this.#chunks.length > 1) this.#chunks = [Buffer.concat(this.#chunks, this.#held)];
+    return this.#chunks[0] ?? Buffer.alloc(0);
   }
 
   push(chunk: Uint8Array): CapfFrame[] {
     if (this.#failed) throw this.#failed;
     try {
-      this.#buf = this.#buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#buf, chunk]);
+      if (chunk.length > 0) {
+        this.#chunks.push(Buffer.from(chunk));
+        this.#held += chunk.length;
+      }
       const frames: CapfFrame[] = [];
       for (;;) {
         if (!this.#header) {
-          checkHeaderPrefix(this.#buf);
-          if (this.#buf.length < CAPF_HEADER_BYTES) return frames;
-          const h = decodeHeader(this.#buf);
+          if (this.#held === 0) return frames;
+          checkHeaderPrefix(this.#chunks[0]!);
+          if (this.#held < CAPF_HEADER_BYTES) return frames;
+          const h = decodeHeader(this.#joined());
           if (h.bodyLength > this.maxBodyBytes) throw new CapfError(CapfErrorCode.frameTooLarge, `frame body of ${h.bodyLength} bytes exceeds the limit of ${this.maxBodyBytes}`);
           this.#header = h;
         }
         const total = CAPF_HEADER_BYTES + this.#header.bodyLength;
-        if (this.#buf.length < total) return frames;
-        frames.push({ header: this.#header, body: Buffer.from(this.#buf.subarray(CAPF_HEADER_BYTES, total)) });
-        this.#buf = this.#buf.subarray(total);
+        if (this.#held < total) return frames;
+        const buf = this.#joined();
+        frames.push({ header: this.#header, body: Buffer.from(buf.subarray(CAPF_HEADER_BYTES, total)) });
+        const rest = buf.subarray(total);
+        this.#chunks = rest.length > 0 ? [rest] : [];
+        this.#held = rest.length;
         this.#header = undefined;
       }
     } catch (err) {
       this.#failed = err as CapfError;
-      this.#buf = Buffer.alloc(0);
+      this.#chunks = [];
+      this.#held = 0;
       throw err;
     }
   }
 
   /** The stream ended: a partial frame is ERR_CAPF_TRUNCATED. */
   end(): void {
-    if (this.#failed || this.#buf.length === 0) return;
+    if (this.#failed || this.#held === 0) return;
     const want = this.#header ? CAPF_HEADER_BYTES + this.#header.bodyLength : CAPF_HEADER_BYTES;
-    throw new CapfError(CapfErrorCode.truncated, `stream ended after ${this.#buf.length} of ${want} bytes of a frame`);
+    throw new CapfError(CapfErrorCode.truncated, `stream ended after ${this.#held} of ${want} bytes of a frame`);
   }
 }
