@@ -49,21 +49,37 @@ function isUnreserved(c: string): boolean {
   return isAlnum(c) || MARK.has(c);
 }
 
-/** Unescape %HH sequences, checking each character against the component's allowed set. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Unescape %HH sequences, checking each character against the component's allowed set. The bytes are read as
+ * UTF-8 when they are valid UTF-8 (what `escape` writes), else one character per byte (an escaped NUL or a lone
+ * %E9 survive, RFC 4475 §3.1.1.4): so parse → format → parse is stable.
+ */
 function unescape(s: string, allowed: (c: string) => boolean, what: string): string {
   scanWork.chars += s.length;
-  let out = '';
+  if (s.indexOf('%') < 0) {
+    for (let i = 0; i < s.length; i++) if (!allowed(s[i]!)) throw bad(`character '${s[i]}' not allowed in ${what}`);
+    return s;
+  }
+  const bytes = Buffer.allocUnsafe(s.length);
+  let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === '%') {
       const hex = s.slice(i + 1, i + 3);
       if (hex.length !== 2 || !isHex(hex.charCodeAt(0)) || !isHex(hex.charCodeAt(1))) throw bad(`bad %-escape in ${what}`);
-      out += String.fromCharCode(parseInt(hex, 16));
+      bytes[n++] = parseInt(hex, 16);
       i += 2;
-    } else if (allowed(c)) out += c;
+    } else if (allowed(c)) bytes[n++] = c.charCodeAt(0); // every allowed character is ASCII
     else throw bad(`character '${c}' not allowed in ${what}`);
   }
-  return out;
+  const b = bytes.subarray(0, n);
+  try {
+    return utf8.decode(b);
+  } catch {
+    return b.toString('latin1');
+  }
 }
 
 function escape(s: string, allowed: (c: string) => boolean): string {
