@@ -19,6 +19,7 @@ export const flow = (port: number, transport: TransportKind = 'udp', address = '
 export interface Fixture {
   store: Store;
   router: Router;
+  registrar: Registrar;
   done(): void;
 }
 
@@ -36,7 +37,7 @@ export function fixture(transports: TransportKind[] = ['udp', 'udp', 'udp'], lis
     registrar.bindings.store(`100${n}`, [{ contact: `sip:100${n}@127.0.0.1:600${n};transport=${t}`, q: 1000, expiresAt: NOW + 600_000, callId: 'x', cseq: 1, source: flow(6000 + n, t), device: `SEP00000000000${n}` }]);
   }
   const router = new Router({ registrar, directory, routing: new StoreRoutingDirectory(store), digest, routeKey: Buffer.alloc(32, 7) }, listeners);
-  return { store, router, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return { store, router, registrar, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 export const parse = <T extends SipMessage>(lines: string[], body = ''): T =>

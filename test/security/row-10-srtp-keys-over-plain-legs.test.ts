@@ -97,3 +97,19 @@ test('Block Unencrypted Calls checks every answer: 183, UPDATE, PRACK, ACK and t
     f.done();
   }
 });
+
+test('a phone whose security profile requires TLS may not send SDES keys over UDP (488)', () => {
+  const f = fixture(['udp', 'udp', 'udp']);
+  try {
+    f.store.putSecurityProfile({ name: 'Encrypted Digest', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tls', digestAuth: true });
+    f.store.addDevice({ name: 'SEP000000000004', model: '8841', directoryNumber: '1004', securityProfile: 'Encrypted Digest' });
+    f.registrar.bindings.store('1004', [{ contact: 'sip:1004@127.0.0.1:6004', q: 1000, expiresAt: NOW + 600_000, callId: 'x', cseq: 1, source: flow(6004), device: 'SEP000000000004' }]);
+    const { action } = call(f, 4, 2, 'udp');
+    assert.equal(status(action), 488);
+    assert.deepEqual(sends(action), []);
+    // the same SDP from a phone whose profile does not ask for TLS goes on (its keys were in clear already)
+    assert.equal(call(f, 1, 2, 'udp').action.type, 'forward');
+  } finally {
+    f.done();
+  }
+});

@@ -43,6 +43,18 @@ function caSummary(t: TrunkRow): string {
   return `ca:${blocks.length} (${cn}${blocks.length > 1 ? ', …' : ''})`;
 }
 
+/**
+ * How sbd recognises the trunk's incoming requests (issue 16 row 11): a TLS trunk by its certificate (issued by
+ * its CA bundle); a UDP/TCP trunk by its source address, which anyone can put on a UDP datagram — weak unless
+ * digest proves who sends (`--digest-user`).
+ */
+function identity(t: TrunkRow): string {
+  if (t.transport === 'tls') return 'id:tls-certificate';
+  return t.digestAuth ? 'id:address+digest' : 'id:address-only(WEAK)';
+}
+
+const WEAK_TRUNK = 'is recognised by its source address alone, which anyone can spoof over UDP: give it --digest-user (digest), or use --transport tls with --ca';
+
 function list(ctx: CommandContext, rows: string[][]): number {
   for (const r of rows) ctx.out(r.join('\t'));
   return 0;
@@ -71,18 +83,20 @@ export const commands: Command[] = [
         ...(ca !== undefined ? { tlsCaPem: ca } : {}),
       }));
       ctx.out(`trunk ${t.name}: ${t.transport}:${t.host}:${t.port}, digest ${t.digestAuth ? `${t.challengeStatus} as ${t.digestUser}` : 'off'}, ` +
-        `allows ${SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(', ') || 'none of the ACL kinds'}, ${caSummary(t)}`);
+        `allows ${SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(', ') || 'none of the ACL kinds'}, ${identity(t)}, ${caSummary(t)}`);
+      if (identity(t) === 'id:address-only(WEAK)') ctx.err(`warning: trunk ${t.name} ${WEAK_TRUNK}`);
       return 0;
     },
   },
   {
     path: ['trunk', 'list'],
-    summary: 'list SIP trunks',
-    usage: 'sbd trunk list --state DIR',
+    summary: 'list SIP trunks (with how each is recognised: TLS certificate, address+digest, or address only — weak)',
+    usage: 'sbd trunk list --state DIR\n' +
+      '  columns: name, transport:host:port, digest, ACL kinds, CSS, identification, CA bundle',
     run(args, ctx) {
       const { values } = parse(args, state, false);
       return list(ctx, withState(required(values.state, '--state'), ({ store }) => store.sip.listTrunks().map((t) => [t.name, `${t.transport}:${t.host}:${t.port}`,
-        t.digestAuth ? `digest ${t.challengeStatus} ${t.digestUser}` : 'no digest', SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(',') || '-', t.css ?? '-', caSummary(t)]), { readonly: true }));
+        t.digestAuth ? `digest ${t.challengeStatus} ${t.digestUser}` : 'no digest', SIP_REQUEST_KINDS.filter((k) => t.acl[k]).join(',') || '-', t.css ?? '-', identity(t), caSummary(t)]), { readonly: true }));
     },
   },
   {

@@ -307,6 +307,9 @@ export class Router {
     if (req.body.length === 0 || !/^application\/sdp/i.test(req.contentType() ?? '')) return undefined;
     if (!['INVITE', 'UPDATE', 'PRACK', 'ACK'].includes(req.method)) return undefined;
     const outT = target.kind === 'flow' ? target.source.transport : target.transport;
+    if (source.transport !== 'tls' && /^a=crypto:/m.test(req.body.toString('latin1')) && this.profileRequiresTls(req)) {
+      return this.respond(req, 488, 'Not Acceptable Here (SDES keys over a non-TLS transport from a phone whose security profile requires TLS)');
+    }
     if (source.transport === 'tls' && outT !== 'tls') req.body = withoutKeys(req.body);
     const policy = this.deps.routing.cryptoPolicy();
     if (req.method === 'INVITE' || req.method === 'UPDATE') {
@@ -318,6 +321,13 @@ export class Router {
     }
     if (policy.blockUnencrypted && !answerIsSecure(req.body, policy)) return this.respond(req, 488, 'Not Acceptable Here (the answer has no SRTP; Block Unencrypted Calls is on)');
     return undefined;
+  }
+
+  /** The sender (From) is a device whose security profile is authenticated or encrypted (TLS with its LSC). */
+  private profileRequiresTls(req: SipRequest): boolean {
+    const from = req.from().uri;
+    const owner = isSipUri(from) && from.user !== undefined ? this.deps.directory.resolveAor(from.user) : undefined;
+    return owner?.kind === 'device' && owner.mutualTls;
   }
 
   /** The trunk this source is: by its address, and a TLS trunk only over TLS with its certificate (row 11). */

@@ -25,6 +25,13 @@ test('routing and trunk commands write the store; bad input is a clear error and
     assert.match(ok('trunk', 'add', 'pstn', '--host', '127.0.0.9', '--port', '5070', '--digest-user', 'gw-app', '--app-auth', '--allow', 'ood-refer,replaces', '--css', 'Staff'),
       /digest 407 as gw-app, allows ood-refer, replaces/);
     ok('route', 'add', '9XXX!', '--trunk', 'pstn');
+    // a trunk known by its source address alone is weak (issue 16 row 11): said when added and in the list
+    const weak = sbd('trunk', 'add', 'legacy', '--host', '127.0.0.10', '--state', dir);
+    assert.equal(weak.status, 0, weak.stderr);
+    assert.match(weak.stderr, /warning: trunk legacy is recognised by its source address alone.*--digest-user/);
+    const listed = ok('trunk', 'list');
+    assert.match(listed, /^legacy	udp:127\.0\.0\.10:5060	no digest	.*	id:address-only\(WEAK\)	ca:-$/m);
+    assert.match(listed, /^pstn	udp:127\.0\.0\.9:5070	digest 407 gw-app	.*	id:address\+digest	ca:-$/m);
     ok('trunk', 'credential', 'pstn', '--realm', 'carrier', '--username', 'sbd', '--password', 's3cret');
     ok('presence', 'group', 'A');
     ok('presence', 'policy', 'A', 'A', 'deny');
