@@ -33,9 +33,14 @@ export interface DigestGateOptions {
   perSource?: AttemptLimiterOptions;
   /** Bounds of the per-credential table (thresholds come from the lockout policy); default 100000 each. */
   perCredential?: Pick<AttemptLimiterOptions, 'maxKeys' | 'maxBlocked'>;
+  /**
+   * Longest username given its own failure count; default 128 (the store's longest userid). A longer one is no
+   * user's: its failures count for the source only, so the table never holds attacker-sized keys.
+   */
+  maxUsernameChars?: number;
 }
 
-export const digestGateDefaults = { perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 } } as const;
+export const digestGateDefaults = { perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 }, maxUsernameChars: 128 } as const;
 
 export interface DigestGateDeps {
   digest: DigestServer;
@@ -67,9 +72,11 @@ export class DigestGate {
   readonly bySource: AttemptLimiter;
   readonly byCredential: AttemptLimiter;
   private readonly deps: DigestGateDeps;
+  private readonly maxUsernameChars: number;
 
   constructor(deps: DigestGateDeps, options: DigestGateOptions = {}) {
     this.deps = deps;
+    this.maxUsernameChars = options.maxUsernameChars ?? digestGateDefaults.maxUsernameChars;
     this.bySource = new AttemptLimiter({ ...digestGateDefaults.perSource, ...options.perSource });
     this.byCredential = new AttemptLimiter({ ...options.perCredential });
   }
@@ -111,7 +118,7 @@ export class DigestGate {
     // Step 4: a wrong guess, an unknown user, or right credentials that do not own the request: one outcome.
     const username = v.username!;
     const p = this.deps.lockout();
-    const blocked = this.byCredential.recordFailure(credentialKey(username, realm), now, {
+    const blocked = username.length <= this.maxUsernameChars && this.byCredential.recordFailure(credentialKey(username, realm), now, {
       maxFailures: p.threshold, windowSeconds: p.minutes * 60, blockSeconds: p.minutes * 60,
     });
     if (source) this.bySource.recordFailure(source.address, now);
