@@ -79,7 +79,9 @@ const raiseFdLimit = 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"';
 async function startDaemon(): Promise<{ pid: number; tls: number }> {
   const prof = process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : [];
   const p = spawn('sh', ['-c', raiseFdLimit, process.execPath, ...prof, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip',
-    '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5'],
+    '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5',
+    // Every phone connects from 127.0.0.1 here, and phase 2 holds connections open before any REGISTER.
+    '--max-connections-per-source', String(N + 100), '--message-timeout', '3600000'],
   { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
   children.push(p);
   const line = await new Promise<string>((resolve, reject) => {
