@@ -66,7 +66,12 @@ test('x86_64 image: one user per daemon, per-role keys, the admin shell without 
   buildImage('x86_64');
   const g = new Guest({ arch: 'x86_64', net: 1 + Math.floor(Math.random() * 250), debugShell: true });
   t.after(() => g.dispose());
+  // On a failure, what the guest's console showed (first boot and unit failures are printed there).
+  t.after(() => console.log(`# guest console (tail):\n${g.console.text.slice(-4000)}`));
   await g.login('admin', DEFAULT_PASSWORD, NEW_PASSWORD, BOOT_TIMEOUT_MS);
+  const t0 = Date.now();
+  await g.root('true', 5 * 60_000);
+  console.log(`# debug shell answers: ${elapsed(t0)}`);
   await until(g, 'systemctl is-active sbd-firstboot', (o) => o === 'active', BOOT_TIMEOUT_MS, 'sbd-firstboot finished');
   for (const d of DAEMONS) await until(g, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', 5 * 60_000, `${d} running`);
 
