@@ -35,7 +35,7 @@ export function serializeMessage(msg: SipMessage): Buffer {
   for (const h of msg.headers) {
     if (canonicalName(h.name) === 'content-length') continue;
     if (!TOKEN.test(h.name)) throw new SipError('ERR_SIP_HEADER_VALUE', 'a header name is not a token');
-    if (CONTROL.test(h.value)) throw new SipError('ERR_SIP_HEADER_VALUE', `header ${h.name} holds CR, LF or another control byte`);
+    if (CONTROL.test(h.value)) throw new SipError('ERR_SIP_HEADER_VALUE', `header ${h.name} holds a control byte (CR or LF, or another one)`);
     head += `${h.name}: ${h.value}\r\n`;
   }
   head += `Content-Length: ${msg.body.length}\r\n\r\n`;
