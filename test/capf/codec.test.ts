@@ -6,6 +6,7 @@ import { CapfCommand, decodeHeader } from '../../src/capf/core/frame.js';
 import { checkPublicKey, keySpecElements, keySpecFromElements, parseKeySpecText } from '../../src/capf/core/key-spec.js';
 import { decodeMessage, encodeMessage } from '../../src/capf/core/messages.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
+import { concatBytes } from '../security/fuzz-bytes.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const code = (c: string) => (err: unknown) => err instanceof CapfError && err.code === c;
@@ -91,22 +92,13 @@ test('key specs: text forms, KEY_GENERATE_REQUEST elements both ways, and the PU
 
 test('frame reader: a frame trickled one byte at a time costs linear copying, not a copy of all held bytes per byte', () => {
   const frame = encodeMessage({ command: 2, sessionId: 1, deviceName: 'SEP001122334455', sudiData: Buffer.alloc(16000, 7) });
-  const concat = Buffer.concat;
-  let copied = 0;
   // Count the bytes Buffer.concat produces while the reader works (the copying that grew with the square before).
-  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
-    const out = concat(list, total);
-    copied += out.length;
-    return out;
-  }) as typeof Buffer.concat;
-  try {
+  const copied = concatBytes(() => {
     const r = new CapfFrameReader();
     const frames = [];
     for (let i = 0; i < frame.length; i++) frames.push(...r.push(frame.subarray(i, i + 1)));
     assert.equal(frames.length, 1);
     assert.equal(r.pendingBytes, 0);
-  } finally {
-    Buffer.concat = concat;
-  }
+  });
   assert.ok(copied <= 3 * frame.length, `${copied} bytes copied for a ${frame.length}-byte frame`);
 });

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import { concatBytes, mutate, mutationArb, pieces } from './fuzz-bytes.js';
 import { CapfClientSession, type CapfClientAuth, type CapfClientEvent } from '../../src/capf/core/client-session.js';
 import { CapfError, CapfErrorCode } from '../../src/capf/core/errors.js';
 import { CapfFrameReader, CAPF_FRAME_READER_DEFAULTS } from '../../src/capf/core/frame-reader.js';
@@ -92,45 +93,7 @@ function record(decision: CapfDecision, auth: CapfClientAuth, lsc: Buffer | unde
   return { decision, auth, lsc, toServer, toClient };
 }
 
-type Mutation =
-  | { op: 'flip'; at: number; bit: number }
-  | { op: 'set'; at: number; byte: number }
-  | { op: 'u16'; at: number; value: number }
-  | { op: 'cut'; at: number }
-  | { op: 'insert'; at: number; bytes: Uint8Array }
-  | { op: 'delete'; at: number; n: number }
-  | { op: 'splice'; at: number; other: number; from: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0, 1, 2, 3, 7, 9, 13, 15, 0x55, 0x7f, 0x80, 0xff) }),
-  // Length fields (header bytes 6-7, element lengths) told lies.
-  fc.record({ op: fc.constant('u16' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 0x3fff, 0x4000, 0x4001, 0xfffe, 0xffff), fc.integer({ min: 0, max: 0xffff })) }),
-  fc.record({ op: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 24 }) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ op: fc.constant('splice' as const), at: fc.nat(), other: fc.nat(), from: fc.nat() }),
-);
-
-function mutate(base: Buffer, ms: readonly Mutation[], corpus: readonly Buffer[]): Buffer {
-  let b = Buffer.from(base);
-  for (const m of ms) {
-    // Most mutations land in the header and the first elements, where the parsing decisions are.
-    const span = b.length + 1;
-    const at = m.at % 3 === 0 ? m.at % Math.min(span, 24) : m.at % span;
-    if (m.op === 'flip' && at < b.length) b[at]! ^= 1 << m.bit;
-    else if (m.op === 'set' && at < b.length) b[at] = m.byte;
-    else if (m.op === 'u16' && at + 2 <= b.length) b.writeUInt16BE(m.value, at);
-    else if (m.op === 'cut') b = b.subarray(0, at);
-    else if (m.op === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.op === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    else if (m.op === 'splice') {
-      const o = corpus[m.other % corpus.length]!;
-      b = Buffer.concat([b.subarray(0, at), o.subarray(m.from % (o.length + 1))]);
-    }
-  }
-  return b;
-}
+const mutation = mutationArb([0, 1, 2, 3, 7, 9, 13, 15, 0x55, 0x7f, 0x80, 0xff]);
 
 function generatedMessage(): fc.Arbitrary<Buffer> {
   const byte = fc.integer({ min: 0, max: 255 });
@@ -179,18 +142,6 @@ function checkProtocolErrors(events: ReadonlyArray<{ type: string; error?: unkno
   }
 }
 
-function pieces(bytes: Buffer, splits: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  for (const s of splits) {
-    if (i >= bytes.length) break;
-    const n = 1 + (s % Math.max(1, bytes.length - i));
-    out.push(bytes.subarray(i, i + n));
-    i += n;
-  }
-  if (i < bytes.length) out.push(bytes.subarray(i));
-  return out;
-}
 
 /** One step: optionally the next real frame first (so the session moves on), then one fuzzed message. */
 const step = (message: fc.Arbitrary<Buffer>) => fc.record({ advance: fc.boolean(), message, splits: fc.array(fc.nat(), { maxLength: 4 }) });
@@ -211,7 +162,7 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated CAPF messages throug
   const corpus = scenarios.flatMap((s) => [...s.toServer, ...s.toClient]);
   assert.ok(corpus.length >= 30, `corpus of ${corpus.length} frames`);
   const message = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus)) },
+    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 24)) },
     { weight: 2, arbitrary: generatedMessage() },
   );
   let fuzzed = 0;
@@ -296,28 +247,18 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated CAPF messages throug
   );
   // Work stays linear in the bytes a peer sends, however finely it splits them (the reader once copied all it
   // held on every piece: 128 MB for one 16 KB frame sent a byte at a time).
-  const concat = Buffer.concat;
-  let copied = 0;
-  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
-    const out = concat(list, total);
-    copied += out.length;
-    return out;
-  }) as typeof Buffer.concat;
-  try {
-    fc.assert(
-      fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
-        copied = 0;
+  fc.assert(
+    fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
+      const copied = concatBytes(() =>
         onlyCapfErrors(() => {
           const reader = new CapfFrameReader();
           for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
-        });
-        assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
-      }),
-      { numRuns: 2000 * SCALE },
-    );
-  } finally {
-    Buffer.concat = concat;
-  }
+        }),
+      );
+      assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
+    }),
+    { numRuns: 2000 * SCALE },
+  );
   t.diagnostic(`${fuzzed} fuzzed messages, ${decoded} decoded as frames, at most ${maxHeld} bytes held by a session`);
   assert.ok(fuzzed >= 100_000 * SCALE, `${fuzzed} messages`);
   assert.ok(decoded > fuzzed / 10, `${decoded} of ${fuzzed} got past the framing: the mutations are not all noise`);

@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import fc from 'fast-check';
+import { concatBytes, mutate, mutationArb, pieces } from './fuzz-bytes.js';
 import { generateIdentity } from '../../src/pki/profiles.js';
 import { privateKeyOf } from '../../src/pki/identity-store.js';
 import { queryTvs } from '../../src/tvs/client.js';
@@ -61,43 +62,7 @@ async function recordExchanges(server: TvsServer, certPem: string, keyPem: strin
   return recorded.filter((b) => b.length > 0);
 }
 
-type Mutation =
-  | { op: 'flip'; at: number; bit: number }
-  | { op: 'set'; at: number; byte: number }
-  | { op: 'u16'; at: number; value: number }
-  | { op: 'cut'; at: number }
-  | { op: 'insert'; at: number; bytes: Uint8Array }
-  | { op: 'delete'; at: number; n: number }
-  | { op: 'splice'; at: number; other: number; from: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(0, 1, 2, 3, 4, 7, 8, 9, 0x57, 0x7f, 0x80, 0xff) }),
-  fc.record({ op: fc.constant('u16' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 0x3fff, 0x4000, 0x4001, 0xfffe, 0xffff), fc.integer({ min: 0, max: 0xffff })) }),
-  fc.record({ op: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 24 }) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ op: fc.constant('splice' as const), at: fc.nat(), other: fc.nat(), from: fc.nat() }),
-);
-
-function mutate(base: Buffer, ms: readonly Mutation[], corpus: readonly Buffer[]): Buffer {
-  let b = Buffer.from(base);
-  for (const m of ms) {
-    const span = b.length + 1;
-    const at = m.at % 3 === 0 ? m.at % Math.min(span, 40) : m.at % span; // header and DEVICE_NAME more often
-    if (m.op === 'flip' && at < b.length) b[at]! ^= 1 << m.bit;
-    else if (m.op === 'set' && at < b.length) b[at] = m.byte;
-    else if (m.op === 'u16' && at + 2 <= b.length) b.writeUInt16BE(m.value, at);
-    else if (m.op === 'cut') b = b.subarray(0, at);
-    else if (m.op === 'insert') b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]);
-    else if (m.op === 'delete') b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]);
-    else if (m.op === 'splice') {
-      const o = corpus[m.other % corpus.length]!;
-      b = Buffer.concat([b.subarray(0, at), o.subarray(m.from % (o.length + 1))]);
-    }
-  }
-  return b;
-}
+const mutation = mutationArb([0, 1, 2, 3, 4, 7, 8, 9, 0x57, 0x7f, 0x80, 0xff]);
 
 function generated(): fc.Arbitrary<Buffer> {
   const byte = fc.integer({ min: 0, max: 255 });
@@ -123,18 +88,6 @@ function onlyTvsErrors(f: () => void): void {
   }
 }
 
-function pieces(bytes: Buffer, splits: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  for (const s of splits) {
-    if (i >= bytes.length) break;
-    const n = 1 + (s % Math.max(1, bytes.length - i));
-    out.push(bytes.subarray(i, i + n));
-    i += n;
-  }
-  if (i < bytes.length) out.push(bytes.subarray(i));
-  return out;
-}
 
 test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through the reader, both parsers and the answer path; then the real server`, async (t) => {
   const state = tempState(t);
@@ -155,7 +108,7 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
   assert.ok(recorded.length >= 8, `recorded ${recorded.length} messages`);
   const answerer = new TrustAnswerer(store);
   const message = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus)) },
+    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 40)) },
     { weight: 2, arbitrary: generated() },
   );
   const PER_RUN = 10;
@@ -205,30 +158,18 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
   );
   // Work stays linear in the bytes a peer sends, however it splits them: a client trickling a request in tiny
   // pieces (the TLS records a slow peer may send) must not make the reader copy everything it holds per piece.
-  const concat = Buffer.concat;
-  let copied = 0;
-  let trickled = 0;
-  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
-    const out = concat(list, total);
-    copied += out.length;
-    return out;
-  }) as typeof Buffer.concat;
-  try {
-    fc.assert(
-      fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
-        copied = 0;
+  fc.assert(
+    fc.property(fc.oneof(fc.constantFrom(...corpus), message), fc.integer({ min: 1, max: 3 }), (bytes, size) => {
+      const copied = concatBytes(() =>
         onlyTvsErrors(() => {
           const reader = new TvsFrameReader();
           for (let i = 0; i < bytes.length; i += size) reader.push(bytes.subarray(i, i + size));
-        });
-        trickled++;
-        assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
-      }),
-      { numRuns: 2000 * SCALE },
-    );
-  } finally {
-    Buffer.concat = concat;
-  }
+        }),
+      );
+      assert.ok(copied <= 3 * bytes.length + 64, `${copied} bytes copied for ${bytes.length} bytes in ${size}-byte pieces`);
+    }),
+    { numRuns: 2000 * SCALE },
+  );
   t.diagnostic(`${fuzzed} fuzzed messages, ${requests} parsed as VERIFY_REQUEST, ${valid} answered valid`);
   assert.ok(fuzzed >= 100_000 * SCALE);
   assert.ok(requests > 1000, 'the mutations reach the request parser and the answer path');
