@@ -35,7 +35,8 @@ async function serve(cert: string, key: string, body: string): Promise<string> {
 test('HTTPS phone service trusted through TVS; during rollback it stops, registration does not', async () => {
   const cluster = await startCluster();
   const names = phoneNames(0x002200000100, 3);
-  for (const [i, name] of names.entries()) await cluster.admin('device', 'add', name, '--model', '8845', '--dn', String(4001 + i));
+  // The default security profile requires digest: each phone's digest user is its name, with the password given here.
+  for (const [i, name] of names.entries()) await cluster.admin('device', 'add', name, '--model', '8845', '--dn', String(4001 + i), '--digest-password', `pw-${name}`);
   const phones = fleet();
   for (const r of await bootAll(phones, cluster, names)) assert.equal(about(r, 'ITL').verdict, Verdict.trusted, story(r));
 
@@ -53,7 +54,7 @@ test('HTTPS phone service trusted through TVS; during rollback it stops, registr
   const sip = new SipDaemon({ store, layout: cluster.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, logger: silentLogger });
   const { udp } = await sip.listen();
   after(() => sip.close());
-  const register = (name: string) => sipRegister({ host: '127.0.0.1', port: udp, user: name, model: '8845' });
+  const register = (name: string) => sipRegister({ host: '127.0.0.1', port: udp, user: name, model: '8845', credentials: { username: name, password: `pw-${name}` } });
 
   const tvs = configTvsHook({ redirect, timeoutMs: 20_000 });
   const open = (name: string, url: string) => openPhoneService({ stateDir: phones.dir, deviceName: name, url, verifyUnknownSigner: tvs, views: phones.views });
