@@ -114,7 +114,7 @@ export function verifyFetchedLsc(store: Store, deviceName: string, der: Buffer |
 }
 
 /** Checks the certificate proof; returns 'lsc' or 'mic' by the anchor that issued it. */
-export function verifyCertificateProof(store: Store, auth: CapfAuthResponse, mode: 'lsc' | 'mic', opts: AuthenticateOptions, device?: DeviceRow): 'lsc' | 'mic' {
+export function verifyCertificateProof(store: Store, auth: CapfAuthResponse, mode: 'lsc' | 'mic', opts: AuthenticateOptions, device: DeviceRow): 'lsc' | 'mic' {
   if (!auth.certificate) throw authFail(`authentication mode ${mode} needs a CERTIFICATE in AUTH_RESPONSE`);
   let cert: X509Certificate;
   try {
@@ -131,7 +131,7 @@ export function verifyCertificateProof(store: Store, auth: CapfAuthResponse, mod
   if (!validAt(cert, opts.now)) throw authFail(`certificate is not valid now (${cert.validFrom} to ${cert.validTo})`);
   if (!namesMac(cert, auth.deviceName)) throw authFail(`certificate subject and SAN do not name ${auth.deviceName}'s MAC ${auth.deviceName.slice(3)}`);
   // Only the LSC the store holds now: a superseded one (an old handset, a leaked backup) opens nothing.
-  if (kind === 'lsc' && !sameCertificate(auth.certificate.der, device?.lscPem ?? null)) throw authFail(`certificate is not ${auth.deviceName}'s current LSC`);
+  if (kind === 'lsc' && !sameCertificate(auth.certificate.der, device.lscPem)) throw authFail(`certificate is not ${auth.deviceName}'s current LSC`);
   verifyAuthData(cert.publicKey, auth.deviceName, auth.certificate.der, auth);
   return kind;
 }
