@@ -6,7 +6,8 @@
  *
  * Nothing is cached per name an unauthenticated request chooses (row 6 of issue 16): the caches hold what the
  * store holds (its devices, end users and credentials, loaded whole per generation), so a name missing from
- * them is a definite "unknown" answered without SQL and without remembering it.
+ * them is a definite "unknown", answered after one generation read (a name added since is seen at once) and
+ * never remembered.
  */
 import { X509Certificate } from 'node:crypto';
 import type { DigestAlgorithm } from '../core/digest.js';
