@@ -4,7 +4,7 @@
  * runs root commands on systemd's debug shell (second serial port on a Unix socket). Every wait prints how long
  * it took, so a CI log shows where boot time goes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -187,4 +187,27 @@ export class Guest {
     await this.exit(60_000);
     rmSync(this.#dir, { recursive: true, force: true });
   }
+}
+
+/** Builds the image for `arch` unless it is up to date (image/build.sh --if-stale); throws when the build fails. */
+export function buildImage(arch: BootOptions['arch']): void {
+  const t0 = Date.now();
+  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`image/build.sh ${arch} failed (status ${r.status})`);
+  console.log(`# image ${arch} ready in ${elapsed(t0)}`);
+}
+
+/** Polls a root command on the debug shell until `ok(output)` holds. */
+export async function until(g: Guest, command: string, ok: (out: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+  const t0 = Date.now();
+  let last = '';
+  while (Date.now() - t0 < timeoutMs) {
+    last = (await g.root(command))[1];
+    if (ok(last)) {
+      console.log(`# ${what}: ${elapsed(t0)}`);
+      return last;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s; last output of "${command}":\n${last}`);
 }

@@ -11,8 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { Guest, elapsed, repo } from './guest.js';
+import { Guest, buildImage, elapsed, until } from './guest.js';
 
 const BOOT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_PASSWORD = 'sbd-admin';
@@ -21,27 +20,6 @@ const STATE = '/var/lib/sbd/state';
 const BACKUP = '/var/lib/sbd/least-privilege.backup';
 const PASSPHRASE = 'Least-Privilege-Backup-2026';
 const DAEMONS = ['sbd-tftpd', 'sbd-tvsd', 'sbd-capfd', 'sbd-sipd', 'sbd-mediad'];
-
-function buildImage(arch: string): void {
-  const t0 = Date.now();
-  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
-  assert.equal(r.status, 0, `image/build.sh ${arch} failed`);
-  console.log(`# image ${arch} ready in ${elapsed(t0)}`);
-}
-
-async function until(g: Guest, command: string, ok: (out: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-  const t0 = Date.now();
-  let last = '';
-  while (Date.now() - t0 < timeoutMs) {
-    last = (await g.root(command))[1];
-    if (ok(last)) {
-      console.log(`# ${what}: ${elapsed(t0)}`);
-      return last;
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s; last output of "${command}":\n${last}`);
-}
 
 /** `read NAME` / `denied NAME` for every file in keys/, tried with USER's ids and groups. */
 async function keyAccess(g: Guest, user: string): Promise<Map<string, string>> {

@@ -8,37 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
-import { Guest, elapsed, repo } from './guest.js';
+import { Guest, buildImage, elapsed, repo, until } from './guest.js';
 import { phoneChecks } from './phones.js';
 
 const BOOT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_PASSWORD = 'sbd-admin';
 const NEW_PASSWORD = 'Sbd-Image-Test-2026';
-
-function buildImage(arch: string): void {
-  const t0 = Date.now();
-  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
-  assert.equal(r.status, 0, `image/build.sh ${arch} failed`);
-  console.log(`# image ${arch} ready in ${elapsed(t0)}`);
-}
-
-/** Polls a root command on the debug shell until `ok(output)` holds. */
-async function until(g: Guest, command: string, ok: (out: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-  const t0 = Date.now();
-  let last = '';
-  while (Date.now() - t0 < timeoutMs) {
-    last = (await g.root(command))[1];
-    if (ok(last)) {
-      console.log(`# ${what}: ${elapsed(t0)}`);
-      return last;
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s; last output of "${command}":\n${last}`);
-}
 
 function unitProps(out: string): Record<string, string> {
   return Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
