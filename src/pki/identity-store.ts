@@ -9,8 +9,7 @@
  * 0600 for its owner alone.
  */
 import { chmodSync, chownSync, readFileSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import type { CertRow, NodeRow, Store } from '../store/index.js';
 import { readKeyFile, writeKeyFile, type KeySpec } from './keys.js';
@@ -78,12 +77,12 @@ function groupId(name: string, groupFile: string): number | undefined {
 export function applyKeyAccess(file: string, options: KeyAccessOptions = {}): number | undefined {
   const role = keyRoleOf(file);
   const gid = role === undefined ? undefined : groupId(`sbd-key-${role}`, options.groupFile ?? '/etc/group');
-  if (gid === undefined) {
-    chmodSync(file, 0o600);
-    return undefined;
+  try {
+    if (gid !== undefined) chownSync(file, -1, gid);
+    chmodSync(file, gid === undefined ? 0o600 : 0o640);
+  } catch (err) {
+    throw new PkiError(PkiErrorCode.keyFile, `cannot give key file ${file} to ${role ? `group sbd-key-${role}` : 'its owner alone'}: ${(err as Error).message}`, { cause: err });
   }
-  chownSync(file, -1, gid);
-  chmodSync(file, 0o640);
   return gid;
 }
 
