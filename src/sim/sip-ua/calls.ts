@@ -165,11 +165,13 @@ export async function answerIncoming(phone: SipPhone, id: string, invite: SipReq
     phone.respond(id, makeResponse(invite, 488, `Not Acceptable Here (${r.mode === 'srtp' ? 'offer is not RTP/SAVP' : r.reason})`));
     return undefined;
   }
+  // RFC 3261 §12.1.1: a response that establishes a dialog copies the request's Record-Route (the caller's route set).
   const contact = { name: 'Contact', value: `<${phone.contact()}>` };
-  phone.respond(id, makeResponse(invite, 180, 'Ringing', [contact]));
+  const rr = invite.getAll('Record-Route').map((value) => ({ name: 'Record-Route', value }));
+  phone.respond(id, makeResponse(invite, 180, 'Ringing', [...rr, contact]));
   const media = await MediaSession.open({ ...(phone.o.mediaAddress ? { address: phone.o.mediaAddress } : {}) });
   const sdp = buildSdp({ address: media.address, port: media.port, payloadTypes: answerPayloads(remote.payloadTypes), ...(srtp && r.mode === 'srtp' ? { crypto: [r.local] } : {}), sessionId: String(randomInt(1, 2 ** 31)) });
-  const ok = makeResponse(invite, 200, 'OK', [contact, { name: 'User-Agent', value: phone.userAgent() }], { type: 'application/sdp', bytes: sdp });
+  const ok = makeResponse(invite, 200, 'OK', [...rr, contact, { name: 'User-Agent', value: phone.userAgent() }], { type: 'application/sdp', bytes: sdp });
   if (srtp && r.mode === 'srtp') media.start({ address: remote.address, port: remote.port }, { tx: r.txPolicy, rx: r.rxPolicy });
   else media.start({ address: remote.address, port: remote.port });
   const dialog = Dialog.uas(invite, ok, { overTls: phone.flow.transport === 'tls' });
