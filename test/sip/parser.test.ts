@@ -147,3 +147,25 @@ test('errorResponseFor copies Via/From/To/Call-ID/CSeq and states the reason; ne
   assert.equal(errorResponseFor(Buffer.from('ACK sip:a@b SIP/2.0\r\n\r\n'), err), undefined);
   assert.equal(errorResponseFor(Buffer.from('garbage'), err), undefined);
 });
+
+test('URI escapes: UTF-8 sequences decode to characters, lone bytes stay bytes, and formatting is stable after one hop', () => {
+  const u = parseUri('sip:jos%C3%A9@example.com') as SipUri;
+  assert.equal(u.user, 'jos\u00e9');
+  assert.equal(formatUri(u), 'sip:jos%C3%A9@example.com');
+  // %E9 alone is not UTF-8: kept as the byte (RFC 4475 §3.1.1.4 keeps an escaped NUL the same way)...
+  const lone = parseUri('sip:%E9%00x@example.com') as SipUri;
+  assert.equal(lone.user, '\u00e9\u0000x');
+  // ...and once written as UTF-8 it reads back the same, so a second hop changes nothing.
+  const once = formatUri(lone);
+  assert.equal(formatUri(parseUri(once)), once);
+});
+
+test('status line: a bare code is accepted, a control byte in the reason phrase is not', () => {
+  const res = (start: string) => crlf([start, 'Via: SIP/2.0/UDP h;branch=z9hG4bKs', 'From: <sip:a@b>;tag=1', 'To: <sip:c@d>',
+    'Call-ID: s@t', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '']);
+  assert.equal((parseMessage(res('SIP/2.0 200')) as SipResponse).reason, '');
+  assert.equal((parseMessage(res('SIP/2.0 200 OK  fine')) as SipResponse).reason, 'OK  fine');
+  assert.throws(() => parseMessage(res('SIP/2.0 200 O\x00K')), SipParseError);
+  assert.throws(() => parseMessage(res('SIP/2.0 2000 OK')), SipParseError);
+  assert.throws(() => parseMessage(res('SIP/2.0 20x OK')), SipParseError);
+});
