@@ -68,13 +68,44 @@ export interface FloodResult {
 }
 
 /**
- * Sends `count` messages of `shapes` to 127.0.0.1:`port` (udp: from `sources` loopback addresses 127.66.x.y, default
- * 64, `freshPorts`: a new source port every 16 datagrams; tcp: over
- * `conns` connections, then waits until the server has read everything; `perConnection`: each message on a connection
- * of its own). Killed after `timeoutMs`.
+ * Sends `count` messages of `shapes` to 127.0.0.1:`port` and resolves with the sender's counts. udp: from `sources`
+ * loopback addresses 127.66.x.y (default 64; `freshPorts`: a new source port every 16 datagrams). tcp: over `conns`
+ * connections, then waits until the server has read everything (`perConnection`: each message on a connection of its
+ * own). Killed after `timeoutMs` (default 300 s).
  */
 export function runSender(sender: FloodSender, mode: 'udp' | 'tcp', port: number, count: number, shapes: readonly FloodShape[],
-  options: { conns?: number; sources?: number; paceUs?: number; drainMs?: number; freshPorts?: boolean; perConnection?: boolean; timeoutMs?: number } = {}): Promise<FloodResult> {
+  options: SenderOptions & { timeoutMs?: number } = {}): Promise<FloodResult> {
+  const { child: p, file } = spawnSender(sender, mode, port, count, shapes, options);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    p.once('error', reject);
+    p.once('close', (code) => {
+      clearTimeout(timer);
+      rmSync(file, { force: true });
+      if (code !== 0) reject(new Error(`flood-sender ${mode} exited ${code}: ${err.trim().slice(0, 500)}`));
+      else resolve(JSON.parse(out) as FloodResult);
+    });
+  });
+}
+
+export interface SenderOptions {
+  conns?: number;
+  sources?: number;
+  paceUs?: number;
+  drainMs?: number;
+  freshPorts?: boolean;
+  perConnection?: boolean;
+  batch?: number;
+  /** Every datagram/connection from this one loopback address instead of 127.66.x.y. */
+  source?: string;
+}
+
+/** The sender as a child process (for a flood that runs until killed); `file` is its shapes file, removed by the caller. */
+export function spawnSender(sender: FloodSender, mode: 'udp' | 'tcp', port: number, count: number, shapes: readonly FloodShape[], options: SenderOptions = {}): { child: ChildProcess; file: string } {
   const file = join(sender.dir, `shapes-${process.pid}-${Math.random().toString(16).slice(2)}.bin`);
   writeFileSync(file, encodeShapes(shapes));
   const args = [mode, '127.0.0.1', String(port), String(count), file];
@@ -84,21 +115,9 @@ export function runSender(sender: FloodSender, mode: 'udp' | 'tcp', port: number
   if (options.drainMs !== undefined) args.push('--drain-ms', String(options.drainMs));
   if (options.freshPorts) args.push('--fresh-ports', '1');
   if (options.perConnection) args.push('--per-connection', '1');
-  return new Promise((resolve, reject) => {
-    const p = spawn(sender.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), options.timeoutMs ?? 300_000);
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.once('error', reject);
-    p.once('close', (code) => {
-      clearTimeout(timer);
-      rmSync(file, { force: true });
-      if (code !== 0) reject(new Error(`flood-sender ${mode} exited ${code}: ${err.trim().slice(0, 500)}`));
-      else resolve(JSON.parse(out) as FloodResult);
-    });
-  });
+  if (options.batch !== undefined) args.push('--batch', String(options.batch));
+  if (options.source !== undefined) args.push('--source', options.source);
+  return { child: spawn(sender.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] }), file };
 }
 
 /** A daemon run as `node --import tsx src/cli/main.ts …`: its pid, its first JSON line with a port, its log tail. */

@@ -3,7 +3,7 @@
  * tests (test/security/flood-*.test.ts) and bench/sip-abuse can put 1,000,000 datagrams through in seconds.
  * Built by test/security/flood-helpers.ts with `cc -O2` into a temporary folder.
  *
- *   flood-sender udp|tcp HOST PORT COUNT SHAPES_FILE [--sources N] [--conns N] [--pace-us N] [--drain-ms N] [--fresh-ports 0|1] [--per-connection 0|1]
+ *   flood-sender udp|tcp HOST PORT COUNT SHAPES_FILE [--sources N] [--conns N] [--pace-us N] [--drain-ms N] [--fresh-ports 0|1] [--per-connection 0|1] [--batch N] [--source ADDR]
  *
  * SHAPES_FILE: records of { u8 kind, u32 weight, u32 length, bytes } (big-endian). Message i uses the record whose
  * cumulative weight covers i % (sum of weights). Kinds:
@@ -13,7 +13,9 @@
  *      framer still frames: a start line of junk, so the connection stays up and the parser sees it).
  * udp: sendmmsg in batches of 256 from N sockets bound to 127.66.x.y (default 64 sources: a spoofer's spread, and
  *      never the legitimate phone's 127.0.0.1); --pace-us sleeps between batches (default 0); --fresh-ports 1 sends
- *      each batch of 16 from a new socket (a new source port: what a spoofer varies to look like new clients).
+ *      each batch of 16 from a new socket (a new source port: what a spoofer varies to look like new clients);
+ *      --batch N datagrams per sendmmsg (default 256, 16 with --fresh-ports); --source ADDR binds every socket to
+ *      that one loopback address instead.
  * tcp: N connections (default 4, from 127.66.x.y) written without pause; what the server answers is read and
  *      dropped; a connection the server closes is opened again (counted) with the next message. Once all is
  *      written each connection is shut for writing and read until the server closes it (it has then read the whole
@@ -130,9 +132,12 @@ static size_t make_message(uint64_t i, unsigned char *buf) {
   return n;
 }
 
+static struct in_addr fixed_source; /* --source: every socket from this one address */
+
 static struct sockaddr_in source_addr(int i) {
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
   a.sin_addr.s_addr = htonl((127u << 24) | (66u << 16) | ((uint32_t)(i / 250) << 8) | (uint32_t)(i % 250 + 1));
+  if (fixed_source.s_addr != 0) a.sin_addr = fixed_source;
   return a;
 }
 
@@ -152,7 +157,7 @@ static int udp_socket(int k) {
   return fd;
 }
 
-static void flood_udp(struct sockaddr_in *dst, uint64_t count, int sources, int pace_us, int fresh_ports) {
+static void flood_udp(struct sockaddr_in *dst, uint64_t count, int sources, int pace_us, int fresh_ports, int batch_arg) {
   int fds[MAX_CONNS];
   for (int k = 0; k < sources; k++) fds[k] = udp_socket(k);
   /*
@@ -160,7 +165,7 @@ static void flood_udp(struct sockaddr_in *dst, uint64_t count, int sources, int 
    * sockets stay open (up to RING_MAX, then the oldest is closed): a spoofed source sends no ICMP port unreachable,
    * and a closed one would, ending the server's transfer early.
    */
-  int batch = fresh_ports ? 16 : BATCH;
+  int batch = batch_arg > 0 ? batch_arg : fresh_ports ? 16 : BATCH;
   static int ring[RING_MAX];
   int ring_size = 0, ring_next = 0, ring_cap = RING_MAX;
   if (fresh_ports) {
@@ -324,10 +329,10 @@ static void flood_tcp(struct sockaddr_in *dst, uint64_t count, int nconns, int d
 
 int main(int argc, char **argv) {
   if (argc < 6) {
-    fprintf(stderr, "usage: flood-sender udp|tcp HOST PORT COUNT SHAPES_FILE [--sources N] [--conns N] [--pace-us N] [--drain-ms N] [--fresh-ports 0|1] [--per-connection 0|1]\n");
+    fprintf(stderr, "usage: flood-sender udp|tcp HOST PORT COUNT SHAPES_FILE [--sources N] [--conns N] [--pace-us N] [--drain-ms N] [--fresh-ports 0|1] [--per-connection 0|1] [--batch N] [--source ADDR]\n");
     return 2;
   }
-  int sources = 64, nconns = 4, pace_us = 0, drain_ms = 600000, fresh_ports = 0, per_connection = 0;
+  int sources = 64, nconns = 4, pace_us = 0, drain_ms = 600000, fresh_ports = 0, per_connection = 0, batch = 0;
   for (int i = 6; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--sources") == 0) sources = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--conns") == 0) nconns = atoi(argv[i + 1]);
@@ -335,8 +340,13 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--drain-ms") == 0) drain_ms = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--fresh-ports") == 0) fresh_ports = atoi(argv[i + 1]);
     else if (strcmp(argv[i], "--per-connection") == 0) per_connection = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--batch") == 0) batch = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--source") == 0) {
+      if (inet_pton(AF_INET, argv[i + 1], &fixed_source) != 1 || (ntohl(fixed_source.s_addr) >> 24) != 127) { fprintf(stderr, "--source: a 127.x.y.z address\n"); return 2; }
+    }
     else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
   }
+  if (batch < 0 || batch > BATCH) { fprintf(stderr, "--batch 1..%d\n", BATCH); return 2; }
   if (sources < 1 || sources > MAX_CONNS || nconns < 1 || nconns > MAX_CONNS) { fprintf(stderr, "1..%d sources/conns\n", MAX_CONNS); return 2; }
   struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])) };
   if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1 || (ntohl(dst.sin_addr.s_addr) >> 24) != 127) {
@@ -346,7 +356,7 @@ int main(int argc, char **argv) {
   uint64_t count = strtoull(argv[4], NULL, 10);
   rng ^= (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
   load_shapes(argv[5]);
-  if (strcmp(argv[1], "udp") == 0) flood_udp(&dst, count, sources, pace_us, fresh_ports);
+  if (strcmp(argv[1], "udp") == 0) flood_udp(&dst, count, sources, pace_us, fresh_ports, batch);
   else if (strcmp(argv[1], "tcp") == 0) flood_tcp(&dst, count, nconns, drain_ms, per_connection);
   else { fprintf(stderr, "mode: udp or tcp\n"); return 2; }
   return 0;
