@@ -166,7 +166,8 @@ export class StreamTransport {
         handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
       }, (s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true))
       : createTcpServer((s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true));
-    // Counted at accept, before any TLS handshake (a listener placed first, so a refused socket is never wrapped).
+    // Counted at accept, before any TLS handshake: placed ahead of node:tls's own listener, so a refused socket is
+    // destroyed before a handshake starts on it.
     server.prependListener('connection', (s: Socket) => this.admit(s));
     // Handshake failures and resets are the peer's problem, never the daemon's.
     server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
