@@ -21,7 +21,7 @@ function gate(lockout: LockoutPolicy = { threshold: 3, minutes: 10 }, perSourceM
   const g = new DigestGate({ digest, lookupHa1, lockout: () => lockout }, { perSource: { maxFailures: perSourceMax } });
   const answer = (username: string, password: string, now = T0, nc = 1) =>
     answerChallenge({ challenge: digest.challenges(now)[0]!, method: 'REGISTER', uri: 'sip:sbd', username, secret: { password }, cnonce: 'c', nc });
-  const check = (header: string | undefined, from = '127.0.0.1', now = T0, owns = (u: string) => u === 'alice') =>
+  const check = (header: string | undefined, from = '127.0.0.1', now = T0, owns: (u: string) => boolean = (u) => u === 'alice') =>
     g.check({ header, method: 'REGISTER', requestUri: 'sip:sbd', source: src(from), now, owns });
   return { g, digest, answer, check };
 }
