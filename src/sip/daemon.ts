@@ -3,9 +3,9 @@
  * to the registrar (REGISTER) or the router (everything else) and send what they return.
  *
  * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. Only the answer to a
- *   REGISTER that carried credentials (a binding changed, or a failure the limiter counted; a nonce-count used)
- *   is sent through its server transaction (a retransmission gets the same bytes, Timer J; non-INVITE
- *   transactions never resend on their own). Every other answer sbd gives itself — the challenge to a REGISTER
+ *   REGISTER that carried credentials (a binding changed, or — while the table is at most half full — a failure
+ *   the limiter counted; a nonce-count used) is sent through its server transaction (a retransmission gets the
+ *   same bytes, Timer J; non-INVITE transactions never resend on their own). Every other answer sbd gives itself — the challenge to a REGISTER
  *   without credentials, 407s, refusals, errors, OPTIONS pings — goes out once, statelessly (§8.2.7 stateless
  *   UAS): no Timer G resends a 407 toward a spoofed source (issue 16 row 7: one datagram out per datagram in),
  *   no transaction waits Timer H for a stranger's ACK, and a retransmitted request is simply answered again. A forwarded request is abandoned at once
@@ -143,6 +143,7 @@ export class SipDaemon {
   private readonly now: () => number;
   private readonly listeners: Listener[] = [];
   private readonly transactions: TransactionTable<MessageSource>;
+  private readonly maxTransactions: number;
 
   /** Server and client transactions in the table now (for status output and tests). */
   get liveTransactions(): number {
@@ -157,8 +158,9 @@ export class SipDaemon {
     this.o = o;
     this.log = o.logger ?? silentLogger;
     this.now = o.now ?? Date.now;
+    this.maxTransactions = o.maxTransactions ?? sipDaemonDefaults.maxTransactions;
     this.transactions = new TransactionTable<MessageSource>({
-      reliable: (f) => f.transport !== 'udp', maxTransactions: o.maxTransactions ?? sipDaemonDefaults.maxTransactions,
+      reliable: (f) => f.transport !== 'udp', maxTransactions: this.maxTransactions,
       sourceOf: (f) => f.address, maxPerSource: o.maxTransactionsPerSource ?? transactionTableDefaults.maxPerSource,
       t1: o.t1 ?? timerDefaults.t1, t2: o.t2 ?? timerDefaults.t2, t4: o.t4 ?? timerDefaults.t4,
     });
@@ -276,7 +278,7 @@ export class SipDaemon {
           // No transaction: an ACK, or a request past its source's transaction bound (answered statelessly).
           if (action.type === 'respond' && req.method !== 'ACK') this.answerStateless(action.response, a.flow);
           else this.act(action, a.flow.transport);
-        } else if (action.type === 'respond' && !SipDaemon.keepsTransaction(req, action.response)) {
+        } else if (action.type === 'respond' && !this.keepsTransaction(req, action.response)) {
           this.run(this.transactions.abandon(a.id));
           this.answerStateless(action.response, a.flow);
         } else if (action.type === 'respond') {
@@ -307,9 +309,13 @@ export class SipDaemon {
    * failure and used a nonce-count, so a retransmission must get the same answer, not be processed (and counted,
    * or seen as a replay) again. Every other answer sbd gives itself has no effect a retransmission could repeat:
    * sent once, statelessly (RFC 3261 §8.2.7), never resent on Timer G toward an unverified source.
+   * A failed answer to credentials is kept only while the table is at most half full: REGISTERs with made-up
+   * credentials from many (spoofed) sources then cannot crowd out the transactions of successful ones.
    */
-  static keepsTransaction(req: SipRequest, res: SipResponse): boolean {
-    return req.method === 'REGISTER' && res.status >= 200 && (res.status < 300 || req.has('Authorization'));
+  private keepsTransaction(req: SipRequest, res: SipResponse): boolean {
+    if (req.method !== 'REGISTER' || res.status < 200) return false;
+    if (res.status < 300) return true;
+    return req.has('Authorization') && this.transactions.size <= this.maxTransactions / 2;
   }
 
   private answerStateless(res: SipResponse, flow: MessageSource): void {

@@ -15,6 +15,7 @@ import { addLineUser, makeState, startDaemon } from '../sip/interop/harness.js';
 import { TransactionTable } from '../../src/sip/core/transactions/transaction-table.js';
 import type { TransactionAction } from '../../src/sip/core/transactions/actions.js';
 import { parseMessage } from '../../src/sip/core/parser.js';
+import { answerChallenge } from '../../src/sip/core/digest.js';
 import type { SipRequest } from '../../src/sip/core/message.js';
 
 const T1 = 20;
@@ -82,6 +83,44 @@ test('a flood of unauthenticated INVITEs from one source does not grow the trans
   } finally {
     attacker.sock.close();
     phone.sock.close();
+    await h.close();
+  }
+});
+
+test('REGISTERs with made-up credentials from many sources keep at most half the table; a real phone still registers', async () => {
+  const made = makeState();
+  addLineUser(made.state, 'alice', 'secret-1');
+  const h = await startDaemon({ maxTransactions: 8 }, made);
+  const sockets: Array<{ sock: Socket; port: number; got: string[] }> = [];
+  const register = (port: number, host: string, n: number, auth: string) => [
+    `REGISTER sip:127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP ${host}:${port};branch=z9hG4bKreg${n};rport`, 'Max-Forwards: 70',
+    `From: <sip:alice@127.0.0.1>;tag=r${n}`, `To: <sip:alice@127.0.0.1>`, `Call-ID: reg${n}@test`, `CSeq: 1 REGISTER`,
+    `Contact: <sip:alice@${host}:${port}>`, `Authorization: ${auth}`, 'Content-Length: 0', '', ''].join('\r\n');
+  try {
+    // Twelve "sources" (127.0.0.2–13), each with a REGISTER whose credentials are made up.
+    for (let i = 0; i < 12; i++) {
+      const s = await udpSocket(`127.0.0.${2 + i}`);
+      sockets.push(s);
+      s.sock.send(Buffer.from(register(s.port, `127.0.0.${2 + i}`, i, 'Digest username="alice", realm="x", nonce="made-up", uri="sip:127.0.0.1", response="00000000000000000000000000000000"')), h.ports.udp, '127.0.0.1');
+    }
+    for (let i = 0; i < 300 && sockets.some((s) => s.got.length === 0); i++) await settle(10);
+    assert.ok(sockets.every((s) => s.got.length === 1 && /^SIP\/2.0 [45]\d\d /.test(s.got[0]!)), 'each refused once');
+    assert.ok(sockets.every((s) => !s.got[0]!.startsWith('SIP/2.0 503')), 'no one is told the table is full');
+    assert.ok(h.daemon.liveTransactions <= 4, `${h.daemon.liveTransactions} transactions held for failed credentials`);
+    // The real phone: challenged, then registered.
+    const phone = await udpSocket('127.0.0.20');
+    sockets.push(phone);
+    const noAuth = register(phone.port, '127.0.0.20', 100, '').replace('Authorization: \r\n', '');
+    phone.sock.send(Buffer.from(noAuth), h.ports.udp, '127.0.0.1');
+    for (let i = 0; i < 300 && phone.got.length < 1; i++) await settle(10);
+    const challenge = /WWW-Authenticate: (.*)\r\n/.exec(phone.got[0] ?? '')?.[1];
+    assert.ok(challenge, 'challenged');
+    const auth = answerChallenge({ challenge, method: 'REGISTER', uri: 'sip:127.0.0.1', username: 'alice', secret: { password: 'secret-1' }, cnonce: 'c0ffee', nc: 1 });
+    phone.sock.send(Buffer.from(register(phone.port, '127.0.0.20', 101, auth)), h.ports.udp, '127.0.0.1');
+    for (let i = 0; i < 300 && phone.got.length < 2; i++) await settle(10);
+    assert.match(phone.got[1] ?? '', /^SIP\/2.0 200 /);
+  } finally {
+    for (const s of sockets) s.sock.close();
     await h.close();
   }
 });
