@@ -11,29 +11,37 @@
  * hold/resume), so each of them is routed over the registered flow and policy is applied to every offer.
  *
  * Theory of operation for a request:
- *  1. Max-Forwards 0 → 483 (§16.3 step 3); our own Route entries are removed (loose routing, §16.4);
- *  2. source: a trunk (its peer address) → trunk digest (401 or 407 per its profile, username = its
- *     application user) and the ACL of request kinds, with application-level authorization → else 403;
+ *  1. Max-Forwards 0 → 483 (§16.3 step 3); our own Route entries are removed (loose routing, §16.4) and
+ *     checked: a dialog is a request with a To tag whose Routes of ours all carry our MAC for its Call-ID and
+ *     Request-URI (route-mac.ts, record-route.ts); a To tag without one → 481, a MAC that fails → 403;
+ *  2. source: a trunk (its peer address; a TLS trunk only over TLS with its CA's certificate, trunk-peer.ts) →
+ *     trunk digest (401 or 407 per its profile, username = its application user) and the ACL of request kinds
+ *     (in or out of dialog as verified, not as tagged), with application-level authorization → else 403;
  *     a phone → an out-of-dialog request must come over the flow the From AOR registered on, or carry proxy
  *     digest credentials of the AOR's owner (407 challenge), else 403;
- *  3. target: in-dialog requests, ACK and CANCEL go to the Request-URI (a registered Contact → its flow);
- *     new requests to a registered AOR need the callee's partition in the caller's calling search space (else
- *     404, as CUCM answers an unreachable number), presence SUBSCRIBE needs the presence groups' policy (else
- *     403); unregistered numbers go to a trunk by route pattern in a reachable partition; else 404;
- *  4. an SDP offer passes the SRTP policy (crypto-policy.ts: 488 when Block Unencrypted Calls refuses it) and
- *     both phones get the secure-call indication (on the forwarded INVITE and on the 2xx); an answer that drops
- *     SRTP under Block Unencrypted Calls is refused (refuse-answer.ts: ACK + BYE to the callee, 488 to the caller);
- *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658), our Via
- *     with the deterministic branch on top; a request to a trunk is remembered for its 401/407
- *     (trunk-challenge.ts), and the phone's retransmission/CANCEL/ACK of a challenged one follows the re-sent copy;
- *     an in-dialog request whose Route carried `sbd-cseq=N` gets CSeq + N when it comes from the phone's side.
- * A response: a trunk's challenge sbd can answer is answered (ACK + re-sent request, nothing to the phone);
- * otherwise our top Via is removed (its `sbd-cseq=N` subtracted from CSeq) and the response goes to the next
- * Via (over the connection it came on).
+ *  3. target: a dialog's request goes to its Request-URI (the host:port its Route's MAC binds; a registered
+ *     Contact → its flow); CANCEL and a non-2xx ACK go where their INVITE went (forwarded-invites.ts; none →
+ *     481 / dropped); new requests to a registered AOR need the callee's partition in the caller's calling
+ *     search space (else 404, as CUCM answers an unreachable number), presence SUBSCRIBE needs the presence
+ *     groups' policy (else 403); unregistered numbers go to a trunk by route pattern in a reachable partition;
+ *     else 404; a Route left after ours must name a trunk (sbd relays to no host it was not configured with);
+ *  4. SDP: an offer passes the SRTP policy (crypto-policy.ts: 488 when Block Unencrypted Calls refuses it),
+ *     keys from a TLS leg never go out on a non-TLS leg, the secure-call indication says Encrypted only when
+ *     the media is SRTP and both legs are TLS (on the forwarded INVITE and on the 2xx); every answer (18x, 2xx,
+ *     PRACK, ACK, 2xx to UPDATE) that drops SRTP under Block Unencrypted Calls is refused (refuse-answer.ts);
+ *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658; MAC'd), our
+ *     Via with the keyed deterministic branch on top; an INVITE is remembered for its CANCEL/ACK; a request to
+ *     a trunk is remembered for its 401/407 (trunk-challenge.ts), and the phone's retransmission/CANCEL/ACK of a
+ *     challenged one follows the re-sent copy; an in-dialog request whose Route carried `sbd-cseq=N` gets
+ *     CSeq + N when it comes from the phone's side.
+ * A response is relayed only when its top branch is the MAC of the Via below it (ours, for a request we
+ * forwarded); a trunk's challenge sbd can answer is answered (ACK + re-sent request, nothing to the phone);
+ * otherwise our Record-Route entries are rebound to the response's Contact, our top Via is removed (its
+ * `sbd-cseq=N` subtracted from CSeq) and the response goes to the next Via (received/rport as sbd stamped them,
+ * over the connection it came on).
  */
 import { randomBytes } from 'node:crypto';
 import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
-import { canonicalName } from '../core/header-names.js';
 import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
 import type { Via } from '../core/via.js';
 import { formatUri, isSipUri, parseUri, type SipUri } from '../core/uri.js';
@@ -41,7 +49,6 @@ import type { MessageSource, TransportKind } from '../transports/types.js';
 import { authorizeKinds, cssReaches, patternMatches, requestKinds } from '../auth/request-acl.js';
 import type { Registrar } from '../registrar/registrar.js';
 import type { Directory } from '../registrar/directory.js';
-import { answerIsSecure, checkOffer, legsProtectKeys, SECURITY_INDICATION, withoutKeys } from '../sdp/crypto-policy.js';
 import type { TrunkRow } from '../../store/index.js';
 import { makeResponse } from './make-response.js';
 import { removeFirstValue, replaceFirst } from './header-edit.js';
@@ -52,6 +59,7 @@ import { RouteMac, ROUTE_MAC_PARAM } from './route-mac.js';
 import { ForwardedInvites, type ForwardedInviteOptions } from './forwarded-invites.js';
 import { trunkPeerByIssuer } from './trunk-peer.js';
 import { contactPeer, peerOf, rebindRecordRoutes, recordRouteValue } from './record-route.js';
+import { requestSdp, responseSdp } from './sdp-legs.js';
 import { CSEQ_PARAM, TrunkChallenges, trunkChallengeDefaults, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
 
 export type Target =
@@ -191,8 +199,8 @@ export class Router {
       target = req.route().length > 0 ? this.knownHop(req, this.routeTarget(req)) : this.newRequestTarget(req, caller, now);
     }
     if ('type' in target) return target;
-    const sdpAction = this.checkRequestSdp(req, source, target);
-    if (sdpAction) return sdpAction;
+    const refused = requestSdp(req, source.transport, target.kind === 'flow' ? target.source.transport : target.transport, this.deps.routing.cryptoPolicy(), () => this.profileRequiresTls(req));
+    if (refused !== undefined) return this.respond(req, 488, refused);
     return this.forward(req, source, target, mf - 1, !tagged && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method), offset, now);
   }
 
@@ -251,43 +259,32 @@ export class Router {
   }
 
   /**
-   * SDP in a response (18x, 2xx to INVITE, UPDATE or PRACK): keys from a TLS callee leg never go on over a
-   * non-TLS caller leg; under Block Unencrypted Calls an answer without SRTP is refused (a 2xx to INVITE:
-   * ACK + BYE to the callee, 488 to the caller; a 18x: CANCEL to the callee, 488 to the caller; a 2xx to
-   * UPDATE or PRACK: BYE to the callee, 488 to the caller). The 2xx to INVITE carries the secure-call
-   * indication: Encrypted only when the answer is SRTP and both legs that carried the keys are TLS.
+   * Step 4 for a response (sdp-legs.ts). An answer Block Unencrypted Calls refuses: a 18x → CANCEL to the callee
+   * (its INVITE's Request-URI and target from the table), 488 to the caller; a 2xx to INVITE → ACK + BYE to the
+   * callee, 488 to the caller; a 2xx to UPDATE or PRACK → BYE to the callee, 488 to the caller (refuse-answer.ts).
    */
   private checkAnswer(res: SipResponse, source: MessageSource | undefined, back: AddressTarget, ourVia: string, original: string, now: number): RouterAction | undefined {
-    const method = res.cseq().method;
-    if (res.status >= 300 || res.status === 100 || !['INVITE', 'UPDATE', 'PRACK'].includes(method)) return undefined;
-    if (res.body.length === 0 || !/^application\/sdp/i.test(res.contentType() ?? '')) return undefined;
-    const calleeLeg: TransportKind = source?.transport ?? 'udp';
-    if (calleeLeg === 'tls' && back.transport !== 'tls') res.body = withoutKeys(res.body);
     const policy = this.deps.routing.cryptoPolicy();
-    const secure = answerIsSecure(res.body, policy);
-    if (!secure && policy.blockUnencrypted && source) {
-      const l = this.listenerFor(source.transport);
-      const why = 'Block Unencrypted Calls: the answer has no SRTP';
-      if (res.status < 200) {
-        const invite = this.invites.find(original, now);
-        const r = cancelProvisional(res, ourVia, invite?.uri, why);
-        return { type: 'several', actions: [
-          ...(r.cancel && invite ? [{ type: 'forward', message: r.cancel, target: invite.target } as RouterAction] : []),
-          { type: 'forward', message: r.refusal, target: back },
-        ] };
-      }
-      const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, why);
-      // Without a Contact (§12.1.1, RFC 3311 §5.2 require one) nothing can be sent to the callee; the caller still gets 488.
-      if (!r) return { type: 'several', actions: [{ type: 'forward', message: refusalOf(res, why), target: back }] };
-      const callee: Target = { kind: 'flow', source };
+    if (responseSdp(res, source?.transport ?? 'udp', back.transport, policy) === 'pass' || !source) return undefined;
+    const why = 'Block Unencrypted Calls: the answer has no SRTP';
+    if (res.status < 200) {
+      const invite = this.invites.find(original, now);
+      const r = cancelProvisional(res, ourVia, invite?.uri, why);
       return { type: 'several', actions: [
-        ...(method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
-        { type: 'forward', message: r.bye, target: callee },
+        ...(r.cancel && invite ? [{ type: 'forward', message: r.cancel, target: invite.target } as RouterAction] : []),
         { type: 'forward', message: r.refusal, target: back },
       ] };
     }
-    if (method === 'INVITE' && res.status >= 200) setHeader(res, SECURITY_INDICATION.header, SECURITY_INDICATION.value(secure && legsProtectKeys(calleeLeg, back.transport)));
-    return undefined;
+    const l = this.listenerFor(source.transport);
+    const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, why);
+    // Without a Contact (§12.1.1, RFC 3311 §5.2 require one) nothing can be sent to the callee; the caller still gets 488.
+    if (!r) return { type: 'several', actions: [{ type: 'forward', message: refusalOf(res, why), target: back }] };
+    const callee: Target = { kind: 'flow', source };
+    return { type: 'several', actions: [
+      ...(res.cseq().method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
+      { type: 'forward', message: r.bye, target: callee },
+      { type: 'forward', message: r.refusal, target: back },
+    ] };
   }
 
   /** The original branch when `branch` is ours for the Via below it (or a re-sent copy's); else undefined. */
@@ -295,31 +292,6 @@ export class Router {
     const original = this.mac.branch(next, res.callId(), res.cseq().method);
     if (branch === original) return original;
     for (let n = 1; n <= this.maxResent; n++) if (branch === resentBranch(original, n)) return original;
-    return undefined;
-  }
-
-  /**
-   * SDP in a request: an offer (INVITE, UPDATE) passes the SRTP policy, an INVITE gets the secure-call
-   * indication; an answer (PRACK, ACK) without SRTP is refused under Block Unencrypted Calls (488; an ACK is
-   * dropped, the callee then ends the call, §13.3.1.4). Keys that came over TLS never go out over UDP/TCP.
-   */
-  private checkRequestSdp(req: SipRequest, source: MessageSource, target: Target): RouterAction | undefined {
-    if (req.body.length === 0 || !/^application\/sdp/i.test(req.contentType() ?? '')) return undefined;
-    if (!['INVITE', 'UPDATE', 'PRACK', 'ACK'].includes(req.method)) return undefined;
-    const outT = target.kind === 'flow' ? target.source.transport : target.transport;
-    if (source.transport !== 'tls' && /^a=crypto:/m.test(req.body.toString('latin1')) && this.profileRequiresTls(req)) {
-      return this.respond(req, 488, 'Not Acceptable Here (SDES keys over a non-TLS transport from a phone whose security profile requires TLS)');
-    }
-    if (source.transport === 'tls' && outT !== 'tls') req.body = withoutKeys(req.body);
-    const policy = this.deps.routing.cryptoPolicy();
-    if (req.method === 'INVITE' || req.method === 'UPDATE') {
-      const d = checkOffer(req.body, policy);
-      if (d.mode === 'reject') return this.respond(req, d.status, `Not Acceptable Here (${d.reason}; Block Unencrypted Calls is on)`);
-      req.body = d.sdp;
-      if (req.method === 'INVITE') setHeader(req, SECURITY_INDICATION.header, SECURITY_INDICATION.value(d.mode === 'srtp' && legsProtectKeys(source.transport, outT)));
-      return undefined;
-    }
-    if (policy.blockUnencrypted && !answerIsSecure(req.body, policy)) return this.respond(req, 488, 'Not Acceptable Here (the answer has no SRTP; Block Unencrypted Calls is on)');
     return undefined;
   }
 
@@ -534,11 +506,6 @@ function stripBrackets(h: string): string {
 
 function sameHost(a: string, b: string): boolean {
   return stripBrackets(a).toLowerCase() === stripBrackets(b).toLowerCase();
-}
-
-function setHeader(m: SipMessage, name: string, value: string): void {
-  m.headers = m.headers.filter((h) => !(canonicalName(h.name) === canonicalName(name) && /x-cisco-remotecc:callinfo/.test(h.value)));
-  m.append(name, value);
 }
 
 function removeTopVia(res: SipResponse): void {
