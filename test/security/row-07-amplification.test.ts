@@ -46,6 +46,9 @@ test('an unauthenticated UDP INVITE gets exactly one 407 and leaves no transacti
   try {
     const bytes = Buffer.from(invite(port, 'amp1', 'amp1@test'));
     sock.send(bytes, h.ports.udp, '127.0.0.1');
+    const finalsNow = () => got.filter((g) => !g.startsWith('SIP/2.0 100')).length;
+    for (let i = 0; i < 1000 && finalsNow() < 1; i++) await settle(10);
+    // Then the whole life a transaction would have had (Timer H = 64·T1): any Timer G resend would arrive in it.
     await settle(70 * T1);
     const finals = got.filter((g) => !g.startsWith('SIP/2.0 100'));
     assert.equal(finals.length, 1, `one answer, not Timer G resends: ${finals.map((f) => f.slice(0, 12)).join(' | ')}`);
@@ -54,8 +57,9 @@ test('an unauthenticated UDP INVITE gets exactly one 407 and leaves no transacti
     assert.equal(h.daemon.liveTransactions, 0, 'no INVITE server transaction waits for an ACK from a stranger');
     // The spoofed victim's view: every request costs the attacker one datagram and earns one back.
     sock.send(bytes, h.ports.udp, '127.0.0.1');
+    for (let i = 0; i < 1000 && finalsNow() < 2; i++) await settle(10);
     await settle(10 * T1);
-    assert.equal(got.filter((g) => !g.startsWith('SIP/2.0 100')).length, 2);
+    assert.equal(finalsNow(), 2);
   } finally {
     sock.close();
     await h.close();
