@@ -14,9 +14,7 @@
 #include "tftp-internal.h"
 
 #define IN_CAP (256 * 1024)
-#define OUT_LOG_LIMIT (1024 * 1024)
 #define FRAME_MAX (1u << 30)
-enum { F_FILE = 1, F_REFUSE = 2, F_FLUSH = 3, F_STATS = 4, F_STOP = 5, F_OPEN = 129, F_LOG = 130, F_STATS_OUT = 131 };
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -52,70 +50,8 @@ void control_destroy(engine *e) {
   c->in = c->out = c->frame = NULL;
 }
 
-void control_send(engine *e, uint8_t type, const void *body, size_t n, int droppable) {
-  control *c = &e->ctl;
-  size_t queued = c->out_len - c->out_off;
-  if (droppable && queued + 5 + n > OUT_LOG_LIMIT) {
-    e->c.log_frames_dropped++;
-    return;
-  }
-  if (c->out_off > 0 && c->out_len + 5 + n > c->out_cap) {
-    memmove(c->out, c->out + c->out_off, queued);
-    c->out_len = queued;
-    c->out_off = 0;
-  }
-  if (c->out_len + 5 + n > c->out_cap) {
-    size_t cap = c->out_cap;
-    while (c->out_len + 5 + n > cap) cap *= 2;
-    uint8_t *p = realloc(c->out, cap);
-    if (!p) {
-      e->c.log_frames_dropped += type == F_LOG;
-      return;
-    }
-    c->out = p;
-    c->out_cap = cap;
-  }
-  put32(c->out + c->out_len, (uint32_t)(n + 1));
-  c->out[c->out_len + 4] = type;
-  memcpy(c->out + c->out_len + 5, body, n);
-  c->out_len += 5 + n;
-}
 
-/* {"level":..,"event":..,<fields>} with fields a JSON member list (or empty). */
-void control_send_log(engine *e, const char *level, const char *event, const char *fields, size_t n) {
-  char buf[8192];
-  sb s;
-  sb_init(&s, buf + 2, sizeof buf - 2);
-  sb_str(&s, "{\"level\":\"");
-  sb_str(&s, level);
-  sb_str(&s, "\",\"event\":\"");
-  sb_str(&s, event);
-  sb_str(&s, "\"");
-  if (n) {
-    sb_str(&s, ",");
-    if (s.len + n + 2 > s.cap) return; /* a field list this long is a bug; never send broken JSON */
-    sb_mem(&s, fields, n);
-  }
-  sb_str(&s, "}");
-  put16((uint8_t *)buf, (uint16_t)s.len);
-  control_send(e, F_LOG, buf, s.len + 2, 1);
-}
 
-void control_send_open(engine *e, const transfer *t) {
-  uint8_t buf[16 + INET6_ADDRSTRLEN + NAME_CAP];
-  char addr[INET6_ADDRSTRLEN + 1];
-  peer_text(&t->p, addr, sizeof addr);
-  size_t al = strlen(addr), o = 0;
-  put32(buf, t->req_id);
-  buf[4] = t->p.family;
-  put16(buf + 5, t->p.port);
-  buf[7] = (uint8_t)al;
-  memcpy(buf + 8, addr, al);
-  o = 8 + al;
-  put16(buf + o, (uint16_t)t->name_len);
-  memcpy(buf + o + 2, t->name, t->name_len);
-  control_send(e, F_OPEN, buf, o + 2 + t->name_len, 0);
-}
 
 static void send_stats(engine *e) {
   size_t codes = 0;

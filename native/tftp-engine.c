@@ -22,27 +22,9 @@ int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void peer_text(const peer *p, char *buf, size_t cap) {
-  if (!inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, buf, (socklen_t)cap) && cap) buf[0] = 0;
-}
 
-/* A non-blocking UDP socket; an IPv6 one also takes IPv4 ("::" is dual-stack). */
-int udp_socket(int af) {
-  int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int off = 0;
-  if (fd >= 0 && af == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-  return fd;
-}
 
-void count_error(engine *e, uint16_t code) { e->c.errors_sent[code]++; }
 
-void send_error_to(engine *e, int fd, const struct sockaddr *sa, socklen_t salen, uint16_t code, const char *msg,
-                   size_t n) {
-  count_error(e, code);
-  size_t len = tftp_encode_error(e->tx, 65536, code, msg, n);
-  e->c.bytes_sent += len;
-  sendto(fd, e->tx, len, MSG_DONTWAIT, sa, salen);
-}
 
 static const char *errname(int en) {
   const char *n = strerrorname_np(en);
@@ -259,10 +241,10 @@ SBD_TFTP_API int sbd_tftp_engine_run(sbd_tftp_engine *e) {
       int kind = *(int *)evs[i].data.ptr;
       if (kind == K_TSOCK) {
         tsock *s = evs[i].data.ptr;
-        pool_datagram(e, s, s->fd);
+        transfer_datagram(e, s, s->fd);
       } else if (kind == K_TWATCH) {
         tsock *s = ((tsock_watch *)evs[i].data.ptr)->owner;
-        if (s->kind == K_TSOCK) pool_datagram(e, s, s->wfd);
+        if (s->kind == K_TSOCK) transfer_datagram(e, s, s->wfd);
       } else if (kind == K_REQUEST) {
         read_requests(e, evs[i].data.ptr);
       } else if (kind == K_CONTROL) {

@@ -1,16 +1,20 @@
 /*
  * Internals of the native TFTP data plane (tftp-engine.h is the API). One engine = one epoll loop on one thread;
- * nothing here is global. Files by concern:
+ * nothing here is global. The files, in layers (the table below the engine state), by concern:
  *   tftp-text.c      UTF-8 string building, printable(), JSON escaping, latin1 wire encoding
  *   tftp-packet.c    packet decode (same malformed messages as core/packet.ts), ERROR encode, file names, netascii
  *   tftp-options.c   RFC 2347 negotiation (core/options.ts)
- *   tftp-transfer.c  the server transfer machine (core/server-transfer.ts)
+ *   tftp-net.c       UDP sockets, ERROR packets (counted by code), addresses as text
+ *   tftp-log.c       the control socket's output queue, log lines (rate-limited), refusals and drops
  *   tftp-files.c     the file cache and the store's generation file
- *   tftp-control.c   control frames to and from Node, LOG and STATS JSON
+ *   tftp-folder.c    a plain folder read in C
  *   tftp-config.c    the "key=value" configuration
  *   tftp-pool.c      transfer sockets (TIDs): create, rest, free queues (server.ts's pool)
- *   tftp-requests.c  the request path (server.ts onRequest), limits, duplicate RRQs, refusals
+ *   tftp-transfer.c  a transfer's whole life: start (negotiation, TID), the machine (core/server-transfer.ts), its
+ *                    datagrams and socket errors, finish and release
  *   tftp-opens.c     pending opens: OPEN to Node, one per name at a time, FILE/REFUSE answers
+ *   tftp-requests.c  the request path (server.ts onRequest), limits, duplicate RRQs, eviction
+ *   tftp-control.c   control frames from Node, STATS
  *   tftp-engine.c    API, request sockets, the loop, the timer sweep
  */
 #ifndef SBD_TFTP_INTERNAL_H
@@ -301,31 +305,71 @@ struct sbd_tftp_engine {
   uint32_t mm_cap;
 };
 
+/* ---------- Layers: each file calls only files below it (test/tftp/native/c-layers.test.ts reads the calls) ----------
+ *   tftp-engine.c                               API, request sockets, the loop, the timer sweep
+ *   tftp-control.c                              frames from Node (FILE, REFUSE, FLUSH, STATS, STOP), STATS out
+ *   tftp-requests.c                             the request path and its bounds
+ *   tftp-opens.c                                pending opens (OPEN to Node, leaders and followers)
+ *   tftp-transfer.c                             a transfer's whole life: start, machine, datagrams, finish, release
+ *   tftp-pool.c  tftp-folder.c  tftp-config.c   transfer sockets; the plain folder; the configuration
+ *   tftp-files.c                                the file cache
+ *   tftp-log.c                                  frames and log lines to Node, refusals
+ *   tftp-net.c                                  UDP sockets, ERROR packets, addresses as text
+ *   tftp-packet.c  tftp-options.c               decode/encode, RFC 2347 negotiation
+ *   tftp-text.c                                 string building
+ */
+
+/* Control frame types (tftp-control.c describes the framing). */
+enum { F_FILE = 1, F_REFUSE = 2, F_FLUSH = 3, F_STATS = 4, F_STOP = 5, F_OPEN = 129, F_LOG = 130, F_STATS_OUT = 131 };
+
 /* tftp-engine.c */
 int64_t mono_ms(void);
+
+/* tftp-net.c */
 void peer_text(const peer *p, char *buf, size_t cap);
+int udp_socket(int af);
 void count_error(engine *e, uint16_t code);
 void send_error_to(engine *e, int fd, const struct sockaddr *sa, socklen_t salen, uint16_t code, const char *msg,
                    size_t n);
 
+/* tftp-log.c */
+void control_send(engine *e, uint8_t type, const void *body, size_t n, int droppable);
+void control_send_log(engine *e, const char *level, const char *event, const char *fields, size_t n);
+void log_limited(engine *e, const char *event, const char *fields, size_t n);
+void json_client(sb *s, const peer *p);
+void log_fields_client_name(sb *s, const peer *p, const uint8_t *name, size_t n);
+void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap);
+void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason);
+/* Answer a request with an error from the request socket, and write its one log line. */
+void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
+                    const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
+                    const uint8_t *name, size_t name_len);
+void request_refuse_sb(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
+                       const peer *p, uint16_t tftp_code, const char *code, const sb *msg, const uint8_t *name,
+                       size_t name_len);
+
 /* tftp-transfer.c */
+void transfer_start(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts);
 void transfer_begin(engine *e, transfer *t, const tftp_negotiated *n);
 void transfer_receive(engine *e, transfer *t, uint8_t *buf, size_t len);
+void transfer_datagram(engine *e, tsock *s, int fd);
 void transfer_timeout(engine *e, transfer *t);
+void transfer_socket_error(engine *e, tsock *s, const char *call, int err);
+client_entry **transfer_client_find(engine *e, const peer *p);
+transfer **transfer_unacked_find(engine *e, const peer *p, const uint8_t *name, size_t n);
+void transfer_forget_request(engine *e, transfer *t);
+/* Counters and the transfer-failed line of a transfer that ends; then transfer_release frees it. A transfer still
+ * T_PENDING must leave the open table first (opens_release): tftp-requests.c does both. */
+void transfer_account(engine *e, transfer *t, int ok, const char *reason, size_t n);
+void transfer_release(engine *e, transfer *t);
+void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n);
 
 /* tftp-requests.c */
 int requests_init(engine *e);
 void requests_destroy(engine *e);
 void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, const struct sockaddr_storage *sa,
                       socklen_t salen);
-void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n);
-void transfer_release(engine *e, transfer *t);
-void transfer_forget_request(engine *e, transfer *t);
-void request_opened(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts);
-void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason);
-void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
-                    const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
-                    const uint8_t *name, size_t name_len);
+void requests_release_all(engine *e);
 
 /* tftp-folder.c: 1 = *out read (one reference is the caller's), -1 = refused (code, message in msg), 0 = ask Node */
 int folder_open(engine *e, const uint8_t *name, size_t n, file_entry **out, uint16_t *tftp_code, const char **code,
@@ -338,9 +382,6 @@ void opens_release(engine *e, transfer *t);
 void requests_on_file(engine *e, uint32_t req, file_entry *f, int cacheable);
 void requests_on_refuse(engine *e, uint32_t req, uint16_t tftp_code, const char *code, size_t code_len,
                         const char *msg, size_t msg_len);
-void requests_release_all(engine *e);
-void log_limited(engine *e, const char *event, const char *fields, size_t n);
-void json_client(sb *s, const peer *p);
 
 /* tftp-pool.c */
 int pool_init(engine *e);
@@ -348,24 +389,17 @@ tsock *pool_take(engine *e, int req_sock, const char **err_call, int *err_no);
 void pool_put_back(engine *e, tsock *s);
 void pool_discard(engine *e, tsock *s);
 void pool_sweep(engine *e);
-int udp_socket(int af);
-void pool_datagram(engine *e, tsock *s, int fd);
 /* An ICMP error for the connected peer (port or host unreachable), reported once on a later send or receive: the
  * packet is lost and the transfer's timer decides, as it would on an unconnected socket, which never sees these. */
 static inline int pool_peer_gone(int err) { return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH; }
 void pool_connect(tsock *s, const struct sockaddr_storage *sa, socklen_t salen);
 void pool_close_all(engine *e);
 void pool_bury(engine *e);
-void pool_socket_error(engine *e, tsock *s, const char *call, int err);
-void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap);
 
 /* tftp-control.c */
 int control_init(engine *e);
 void control_destroy(engine *e);
 int control_readable(engine *e); /* 0 ok, 1 EOF or STOP, -1 fatal */
-void control_send(engine *e, uint8_t type, const void *body, size_t n, int droppable);
-void control_send_log(engine *e, const char *level, const char *event, const char *fields, size_t n);
-void control_send_open(engine *e, const transfer *t);
 int control_flush(engine *e);
 
 #endif

@@ -21,11 +21,31 @@ static transfer **leader_find(engine *e, const uint8_t *name, size_t n) {
 
 int opens_has_leader(engine *e, const uint8_t *name, size_t n) { return *leader_find(e, name, n) != NULL; }
 
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16)); }
+
+/* The OPEN frame (tftp-control.c describes the frames): u32 request id, u8 family, u16 port, the address, the name. */
+static void open_frame(engine *e, const transfer *t) {
+  uint8_t buf[16 + INET6_ADDRSTRLEN + NAME_CAP];
+  char addr[INET6_ADDRSTRLEN + 1];
+  peer_text(&t->p, addr, sizeof addr);
+  size_t al = strlen(addr), o = 0;
+  put32(buf, t->req_id);
+  buf[4] = t->p.family;
+  put16(buf + 5, t->p.port);
+  buf[7] = (uint8_t)al;
+  memcpy(buf + 8, addr, al);
+  o = 8 + al;
+  put16(buf + o, (uint16_t)t->name_len);
+  memcpy(buf + o + 2, t->name, t->name_len);
+  control_send(e, F_OPEN, buf, o + 2 + t->name_len, 0);
+}
+
 static void send_open(engine *e, transfer *t) {
   e->c.opens_forwarded++;
   e->pending++;
   t->req_id = (++e->next_seq << e->slot_bits) | (t->slot + 1);
-  control_send_open(e, t);
+  open_frame(e, t);
 }
 
 void opens_forward(engine *e, transfer *t, const uint8_t *opts, size_t opts_len) {
@@ -106,7 +126,7 @@ static void start(engine *e, transfer *t, file_entry *f) {
   sb_init(&msg, m, sizeof m);
   if (t->opts) tftp_decode_options(t->opts, t->opts_len, 0, e->opts, e->opts_cap, &count, &msg);
   t->state = T_OPENING;
-  request_opened(e, t, f, e->opts, count < e->opts_cap ? count : e->opts_cap);
+  transfer_start(e, t, f, e->opts, count < e->opts_cap ? count : e->opts_cap);
 }
 
 void requests_on_file(engine *e, uint32_t req, file_entry *f, int cacheable) {

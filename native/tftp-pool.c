@@ -11,7 +11,7 @@
  * directly (at blksize 512 with 7-10 KB files, 83 instead of 87-95 us of server CPU per file in paced storms; no
  * change at 1428); wfd stays unconnected and receives everyone else's packets (the kernel prefers the connected
  * socket of a reuseport group for its peer and spreads the rest over the unconnected ones). Both go through
- * pool_datagram, which decides by the sender as before, so who gets error 5 and what is dropped quietly does not
+ * transfer_datagram (tftp-transfer.c), which decides by the sender as before, so who gets error 5 and what is dropped quietly does not
  * depend on which descriptor a packet came in on.
  */
 #include <errno.h>
@@ -33,20 +33,6 @@ int pool_init(engine *e) {
   return e->free_q_head && e->free_q_tail ? 0 : -1;
 }
 
-/* err as Node's logger writes an errno exception: {"name":"Error","message":"<call> <CODE>","code":"<CODE>"}. */
-void errno_json(sb *s, const char *call, int err, char *msg, size_t msg_cap) {
-  const char *name = strerrorname_np(err);
-  sb m;
-  sb_init(&m, msg, msg_cap);
-  sb_str(&m, call);
-  sb_str(&m, " ");
-  sb_str(&m, name ? name : "EIO");
-  sb_str(s, "\"err\":{\"name\":\"Error\",\"message\":");
-  sb_json(s, m.p, m.len);
-  sb_str(s, ",\"code\":");
-  sb_json(s, name ? name : "EIO", strlen(name ? name : "EIO"));
-  sb_str(s, "}");
-}
 
 static tsock *create(engine *e, const request_socket *rs, const char **call, int *err) {
   tsock *s = calloc(1, sizeof *s);
@@ -192,73 +178,9 @@ void pool_sweep(engine *e) {
   }
 }
 
-void pool_socket_error(engine *e, tsock *s, const char *call, int err) {
-  char f[512], msg[96];
-  sb fields;
-  sb_init(&fields, f, sizeof f);
-  transfer *t = s->t;
-  if (t) {
-    json_client(&fields, &t->p);
-    sb_str(&fields, ",");
-  }
-  errno_json(&fields, call, err, msg, sizeof msg);
-  log_limited(e, "transfer-socket-error", fields.p, fields.len);
-  s->broken = 1;
-  if (t) {
-    char reason[128];
-    sb r;
-    sb_init(&r, reason, sizeof reason);
-    sb_str(&r, "socket error: ");
-    sb_str(&r, msg);
-    transfer_finish(e, t, 0, r.p, r.len); /* puts the socket back: broken, so closed */
-  } else if (!s->queued) {
-    pool_discard(e, s);
-  }
-}
 
-static void to_peer(const struct sockaddr_storage *sa, peer *p) {
-  if (sa->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-    p->family = 4;
-    memset(p->addr, 0, 16);
-    memcpy(p->addr, &a->sin_addr, 4);
-    p->port = ntohs(a->sin_port);
-  } else {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-    p->family = 6;
-    memcpy(p->addr, &a->sin6_addr, 16);
-    p->port = ntohs(a->sin6_port);
-  }
-}
 
-static int same_peer(const peer *a, const peer *b) {
-  return a->port == b->port && a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
-}
 
-/* A datagram on fd (s->fd or s->wfd): judged by its sender, whichever descriptor it came in on. */
-void pool_datagram(engine *e, tsock *s, int fd) {
-  struct sockaddr_storage sa;
-  socklen_t salen = sizeof sa;
-  ssize_t n = recvfrom(fd, e->rx, RECV_MAX, MSG_DONTWAIT, (struct sockaddr *)&sa, &salen);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && !pool_peer_gone(errno))
-      pool_socket_error(e, s, "recv", errno);
-    return;
-  }
-  peer p;
-  to_peer(&sa, &p);
-  transfer *t = s->t;
-  if (!t || !same_peer(&p, &t->p)) {
-    /* Late packets of the transfer that just ended here (a repeated final ACK) are not worth an error. */
-    if (!t && same_peer(&p, &s->last) && e->now < s->rest_until) return;
-    /* RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed. */
-    e->c.unknown_tid++;
-    send_error_to(e, fd, (struct sockaddr *)&sa, salen, TE_UNKNOWN_TID, "unknown transfer ID", 19);
-    return;
-  }
-  transfer_receive(e, t, e->rx, (size_t)n);
-  if (t->state != T_FREE && t->unacked && t->acknowledged) transfer_forget_request(e, t);
-}
 
 /* Every socket not held by a transfer (run by the shutdown after every transfer was released). */
 void pool_close_all(engine *e) {

@@ -1,5 +1,5 @@
 /*
- * The request path (server.ts onRequest, opened, openFailed, finish, release) and its bounds. A request that
+ * The request path (server.ts onRequest) and its bounds; a started transfer's life is tftp-transfer.c's. A request that
  * passes the packet, mode and name checks, is not a retransmitted RRQ of a transfer its client has not acknowledged
  * yet (key address|port|name) and fits max_transfers, max_transfers_per_client (and, for a cache miss,
  * max_pending_opens) becomes a transfer slot at once — a pending open counts as a running transfer, as in
@@ -17,14 +17,13 @@
 #include <string.h>
 #include "tftp-internal.h"
 
-static uint64_t mix(uint64_t h, const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-static uint64_t client_hash(const peer *p) { return mix(1469598103934665603ull ^ p->family, p->addr, 16); }
-static uint64_t key_hash(const peer *p, const uint8_t *name, size_t n) {
-  uint8_t port[2] = {(uint8_t)(p->port >> 8), (uint8_t)p->port};
-  return mix(mix(client_hash(p), port, 2), name, n);
+
+/* Ends t, failed (reason NULL: quietly, at shutdown); a pending open leaves the open table first (tftp-opens.c), in
+ * the order server.ts's finish → release runs: the transfer-failed line, then the followers' fate. */
+static void release(engine *e, transfer *t, const char *reason, size_t n) {
+  if (reason) transfer_account(e, t, 0, reason, n);
+  if (t->state == T_PENDING) opens_release(e, t);
+  transfer_release(e, t);
 }
 
 int requests_init(engine *e) {
@@ -62,203 +61,17 @@ void requests_destroy(engine *e) {
   free(e->clients);
 }
 
-void json_client(sb *s, const peer *p) {
-  char addr[INET6_ADDRSTRLEN + 1];
-  peer_text(p, addr, sizeof addr);
-  sb_str(s, "\"client\":{\"address\":\"");
-  sb_str(s, addr);
-  sb_str(s, "\",\"port\":");
-  sb_u64(s, p->port);
-  sb_str(s, p->family == 4 ? ",\"family\":\"IPv4\"}" : ",\"family\":\"IPv6\"}");
-}
 
-/* server.ts logLimited: at most max_log_lines_per_second lines a second, then one log-suppressed summary. */
-void log_limited(engine *e, const char *event, const char *fields, size_t n) {
-  uint64_t max = e->cfg.max_log_lines_per_second;
-  if (e->now - e->log_window_start >= 1000) {
-    if (e->log_window_count > max) {
-      char f[48];
-      sb s;
-      sb_init(&s, f, sizeof f);
-      sb_str(&s, "\"lines\":");
-      sb_u64(&s, e->log_window_count - max);
-      control_send_log(e, "warn", "log-suppressed", s.p, s.len);
-    }
-    e->log_window_start = e->now;
-    e->log_window_count = 0;
-  }
-  if (++e->log_window_count > max) {
-    e->c.log_suppressed++;
-    return;
-  }
-  control_send_log(e, "warn", event, fields, n);
-}
 
-static void fields_client_name(sb *s, const peer *p, const uint8_t *name, size_t n) {
-  char pr[600];
-  sb q;
-  sb_init(&q, pr, sizeof pr);
-  sb_printable(&q, name, n);
-  json_client(s, p);
-  sb_str(s, ",\"filename\":");
-  sb_json(s, q.p, q.len);
-}
 
-/* Answer a request with an error from the request socket, and write its one log line. */
-void request_refuse(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
-                   const peer *p, uint16_t tftp_code, const char *code, size_t code_len, const char *msg, size_t n,
-                   const uint8_t *name, size_t name_len) {
-  send_error_to(e, rs->fd, (const struct sockaddr *)sa, salen, tftp_code, msg, n);
-  char f[8192];
-  sb s;
-  sb_init(&s, f, sizeof f);
-  fields_client_name(&s, p, name, name_len);
-  sb_str(&s, ",\"tftpCode\":");
-  sb_u64(&s, tftp_code);
-  sb_str(&s, ",\"code\":");
-  /* Node's code and message are bounded for the log line (the fields buffer must hold whole JSON). */
-  sb_json(&s, code, utf8_cut(code, code_len, 64));
-  sb_str(&s, ",\"message\":");
-  sb_json(&s, msg, utf8_cut(msg, n, 512));
-  log_limited(e, "request-refused", s.p, s.len);
-}
 
-static void refuse_z(engine *e, const request_socket *rs, const struct sockaddr_storage *sa, socklen_t salen,
-                     const peer *p, uint16_t tftp_code, const char *code, const sb *msg, const uint8_t *name,
-                     size_t name_len) {
-  request_refuse(e, rs, sa, salen, p, tftp_code, code, strlen(code), msg->p, msg->len, name, name_len);
-}
 
-void request_dropped(engine *e, const peer *p, const uint8_t *name, size_t n, const char *reason) {
-  char f[1024];
-  sb s;
-  sb_init(&s, f, sizeof f);
-  fields_client_name(&s, p, name, n);
-  sb_str(&s, ",\"reason\":\"");
-  sb_str(&s, reason);
-  sb_str(&s, "\"");
-  e->c.busy_drops++;
-  log_limited(e, "request-dropped", s.p, s.len);
-}
 
-static client_entry **client_find(engine *e, const peer *p) {
-  client_entry **pp = &e->clients[client_hash(p) & e->clients_mask];
-  while (*pp && !((*pp)->family == p->family && memcmp((*pp)->addr, p->addr, 16) == 0)) pp = &(*pp)->hnext;
-  return pp;
-}
 
-static transfer **unacked_find(engine *e, const peer *p, const uint8_t *name, size_t n) {
-  transfer **pp = &e->unacked[key_hash(p, name, n) & e->unacked_mask];
-  while (*pp && !((*pp)->p.port == p->port && (*pp)->p.family == p->family && (*pp)->name_len == n &&
-                  memcmp((*pp)->p.addr, p->addr, 16) == 0 && memcmp((*pp)->name, name, n) == 0))
-    pp = &(*pp)->hnext;
-  return pp;
-}
 
-/* The peer acknowledged something (it is verified) or the transfer ends: out of the duplicate-RRQ table and out of
- * its client's unverified list. */
-void transfer_forget_request(engine *e, transfer *t) {
-  t->unacked = 0;
-  transfer **pp = unacked_find(e, &t->p, t->name, t->name_len);
-  if (*pp == t) *pp = t->hnext;
-  t->hnext = NULL;
-  client_entry *c = t->client;
-  if (!c) return;
-  if (t->uprev) t->uprev->unext = t->unext;
-  else c->uhead = t->unext;
-  if (t->unext) t->unext->uprev = t->uprev;
-  else c->utail = t->uprev;
-  t->uprev = t->unext = NULL;
-  c->unverified--;
-}
 
-void transfer_release(engine *e, transfer *t) {
-  if (t->state == T_FREE) return;
-  if (t->state == T_PENDING) opens_release(e, t);
-  t->state = T_FREE;
-  if (t->prev) t->prev->next = t->next;
-  else e->running = t->next;
-  if (t->next) t->next->prev = t->prev;
-  if (t->unacked) transfer_forget_request(e, t);
-  client_entry **cp = client_find(e, &t->p);
-  if (*cp && --(*cp)->n == 0) {
-    client_entry *c = *cp;
-    *cp = c->hnext;
-    c->hnext = e->free_clients;
-    e->free_clients = c;
-  }
-  t->client = NULL;
-  if (t->tid) pool_put_back(e, t->tid);
-  t->tid = NULL;
-  if (t->file) files_unref(&e->files, t->file);
-  t->file = NULL;
-  free(t->opts);
-  t->opts = NULL;
-  t->prev = NULL;
-  t->next = e->free_slots;
-  e->free_slots = t;
-  e->active--;
-}
 
-void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n) {
-  if (t->state == T_FREE) return;
-  e->c.retransmissions += t->retransmissions;
-  if (ok) {
-    e->c.transfers_completed++;
-  } else {
-    e->c.transfers_failed++;
-    char f[1536];
-    sb s;
-    sb_init(&s, f, sizeof f);
-    fields_client_name(&s, &t->p, t->name, t->name_len);
-    sb_str(&s, ",\"reason\":");
-    sb_json(&s, reason, n);
-    log_limited(e, "transfer-failed", s.p, s.len);
-  }
-  transfer_release(e, t);
-}
 
-/* The file is known: netascii, negotiation (errors refuse the request, as openFailed does), a TID, the start. */
-void request_opened(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts) {
-  const request_socket *rs = &e->req[t->req_sock];
-  char m[512];
-  sb msg;
-  sb_init(&msg, m, sizeof m);
-  t->file = f;
-  f->refs++;
-  t->data = files_data(&e->files, f, t->netascii, &t->len);
-  if (!t->data) {
-    sb_str(&msg, "internal error");
-    refuse_z(e, rs, &t->sa, t->salen, &t->p, TE_NOT_DEFINED, "ERR_TFTP_INTERNAL", &msg, t->name, t->name_len);
-    transfer_release(e, t);
-    return;
-  }
-  tftp_negotiated neg;
-  if (tftp_negotiate(opts, nopts, t->len, &e->limits, &neg, &msg) < 0) {
-    refuse_z(e, rs, &t->sa, t->salen, &t->p, TE_OPTION, "ERR_TFTP_OPTION", &msg, t->name, t->name_len);
-    transfer_release(e, t);
-    return;
-  }
-  const char *call = "socket";
-  int err = 0;
-  tsock *s = pool_take(e, t->req_sock, &call, &err);
-  if (!s) {
-    char f2[1024], em[96];
-    sb fs;
-    sb_init(&fs, f2, sizeof f2);
-    json_client(&fs, &t->p);
-    sb_str(&fs, ",");
-    errno_json(&fs, call, err, em, sizeof em);
-    log_limited(e, "transfer-socket-error", fs.p, fs.len);
-    transfer_release(e, t);
-    return;
-  }
-  t->tid = s;
-  s->t = t;
-  pool_connect(s, &t->sa, t->salen);
-  e->c.transfers_started++;
-  transfer_begin(e, t, &neg);
-}
 
 void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, const struct sockaddr_storage *sa,
                       socklen_t salen) {
@@ -282,18 +95,18 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     sb_u64(&msg, len);
     sb_str(&msg, " bytes is longer than ");
     sb_u64(&msg, e->cfg.max_request_bytes);
-    refuse_z(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_REQUEST_TOO_LONG", &msg, NULL, 0);
+    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_REQUEST_TOO_LONG", &msg, NULL, 0);
     return;
   }
   tftp_packet pk;
   if (tftp_decode(buf, len, &pk, e->opts, e->opts_cap, &msg) < 0) {
-    refuse_z(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MALFORMED", &msg, NULL, 0);
+    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MALFORMED", &msg, NULL, 0);
     return;
   }
   if (pk.opcode == OP_ERROR) return; /* RFC 1350 §7: errors are never answered */
   if (pk.opcode == OP_WRQ) {
     sb_str(&msg, "write requests are refused: this server is read-only");
-    refuse_z(e, rs, sa, salen, &p, TE_ACCESS, "ERR_TFTP_WRITE_REFUSED", &msg, pk.filename, pk.filename_len);
+    request_refuse_sb(e, rs, sa, salen, &p, TE_ACCESS, "ERR_TFTP_WRITE_REFUSED", &msg, pk.filename, pk.filename_len);
     return;
   }
   if (pk.opcode != OP_RRQ) {
@@ -307,26 +120,26 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     sb_str(&msg, "transfer mode \"");
     sb_printable(&msg, pk.mode, pk.mode_len);
     sb_str(&msg, "\" is not supported");
-    refuse_z(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MODE", &msg, pk.filename, pk.filename_len);
+    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MODE", &msg, pk.filename, pk.filename_len);
     return;
   }
   const char *code;
   int bad = tftp_check_filename(pk.filename, pk.filename_len, e->cfg.max_filename_length, &code, &msg);
   if (bad) {
-    refuse_z(e, rs, sa, salen, &p, (uint16_t)bad, code, &msg, pk.filename, pk.filename_len);
+    request_refuse_sb(e, rs, sa, salen, &p, (uint16_t)bad, code, &msg, pk.filename, pk.filename_len);
     return;
   }
-  if (*unacked_find(e, &p, pk.filename, pk.filename_len)) {
+  if (*transfer_unacked_find(e, &p, pk.filename, pk.filename_len)) {
     e->c.duplicate_requests++;
     return;
   }
-  client_entry **cp = client_find(e, &p);
+  client_entry **cp = transfer_client_find(e, &p);
   if (*cp && ((*cp)->unverified >= e->cfg.max_unverified_per_client || (*cp)->n >= e->cfg.max_per_client) &&
       (*cp)->uhead) {
     static const char why[] = "evicted: a newer request from this address and this one was never acknowledged";
     e->c.unverified_evicted++;
-    transfer_finish(e, (*cp)->uhead, 0, why, sizeof why - 1);
-    cp = client_find(e, &p); /* the entry is gone when that was the address's last transfer */
+    release(e, (*cp)->uhead, why, sizeof why - 1);
+    cp = transfer_client_find(e, &p); /* the entry is gone when that was the address's last transfer */
   }
   uint32_t n = *cp ? (*cp)->n : 0;
   if (e->active >= e->cfg.max_transfers || n >= e->cfg.max_per_client) {
@@ -341,7 +154,7 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     sb_init(&msg, m, sizeof m);
     read_here = folder_open(e, pk.filename, pk.filename_len, &f, &tcode, &code, &msg);
     if (read_here < 0) {
-      refuse_z(e, rs, sa, salen, &p, tcode, code, &msg, pk.filename, pk.filename_len);
+      request_refuse_sb(e, rs, sa, salen, &p, tcode, code, &msg, pk.filename, pk.filename_len);
       return;
     }
   }
@@ -368,7 +181,7 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   if (e->running) e->running->prev = t;
   e->running = t;
   e->active++;
-  transfer **up = unacked_find(e, &p, pk.filename, pk.filename_len);
+  transfer **up = transfer_unacked_find(e, &p, pk.filename, pk.filename_len);
   t->hnext = *up;
   *up = t;
   t->unacked = 1;
@@ -392,7 +205,7 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   if (f) {
     if (!read_here) e->c.cache_hits++;
     t->state = T_OPENING;
-    request_opened(e, t, f, e->opts, pk.option_count < e->opts_cap ? pk.option_count : e->opts_cap);
+    transfer_start(e, t, f, e->opts, pk.option_count < e->opts_cap ? pk.option_count : e->opts_cap);
     if (read_here) files_unref(&e->files, f);
     return;
   }
@@ -401,5 +214,5 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
 }
 
 void requests_release_all(engine *e) {
-  while (e->running) transfer_release(e, e->running);
+  while (e->running) release(e, e->running, NULL, 0);
 }

@@ -23,13 +23,14 @@
  * DATA packets are never built: each is a 4-byte header and a pointer into the file bytes (sendmmsg iovecs).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tftp-internal.h"
 
 /* A send that fails with a full buffer is a lost packet (the timer resends); other errors end the transfer. */
 static int send_failed(engine *e, transfer *t, int err) {
   if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR || pool_peer_gone(err)) return 0;
-  pool_socket_error(e, t->tid, "send", err);
+  transfer_socket_error(e, t->tid, "send", err);
   return -1;
 }
 
@@ -210,4 +211,208 @@ void transfer_timeout(engine *e, transfer *t) {
     return;
   }
   send_window(e, t, t->window_start, 1);
+}
+
+/* ---------- lifecycle: start, datagrams, socket errors, finish, release (the bookkeeping server.ts does) ---------- */
+
+static uint64_t mix(uint64_t h, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+static uint64_t client_hash(const peer *p) { return mix(1469598103934665603ull ^ p->family, p->addr, 16); }
+
+static uint64_t key_hash(const peer *p, const uint8_t *name, size_t n) {
+  uint8_t port[2] = {(uint8_t)(p->port >> 8), (uint8_t)p->port};
+  return mix(mix(client_hash(p), port, 2), name, n);
+}
+
+client_entry **transfer_client_find(engine *e, const peer *p) {
+  client_entry **pp = &e->clients[client_hash(p) & e->clients_mask];
+  while (*pp && !((*pp)->family == p->family && memcmp((*pp)->addr, p->addr, 16) == 0)) pp = &(*pp)->hnext;
+  return pp;
+}
+
+transfer **transfer_unacked_find(engine *e, const peer *p, const uint8_t *name, size_t n) {
+  transfer **pp = &e->unacked[key_hash(p, name, n) & e->unacked_mask];
+  while (*pp && !((*pp)->p.port == p->port && (*pp)->p.family == p->family && (*pp)->name_len == n &&
+                  memcmp((*pp)->p.addr, p->addr, 16) == 0 && memcmp((*pp)->name, name, n) == 0))
+    pp = &(*pp)->hnext;
+  return pp;
+}
+
+/* The peer acknowledged something (it is verified) or the transfer ends: out of the duplicate-RRQ table and out of
+ * its client's unverified list. */
+void transfer_forget_request(engine *e, transfer *t) {
+  t->unacked = 0;
+  transfer **pp = transfer_unacked_find(e, &t->p, t->name, t->name_len);
+  if (*pp == t) *pp = t->hnext;
+  t->hnext = NULL;
+  client_entry *c = t->client;
+  if (!c) return;
+  if (t->uprev) t->uprev->unext = t->unext;
+  else c->uhead = t->unext;
+  if (t->unext) t->unext->uprev = t->uprev;
+  else c->utail = t->uprev;
+  t->uprev = t->unext = NULL;
+  c->unverified--;
+}
+
+void transfer_release(engine *e, transfer *t) {
+  if (t->state == T_FREE) return;
+  t->state = T_FREE;
+  if (t->prev) t->prev->next = t->next;
+  else e->running = t->next;
+  if (t->next) t->next->prev = t->prev;
+  if (t->unacked) transfer_forget_request(e, t);
+  client_entry **cp = transfer_client_find(e, &t->p);
+  if (*cp && --(*cp)->n == 0) {
+    client_entry *c = *cp;
+    *cp = c->hnext;
+    c->hnext = e->free_clients;
+    e->free_clients = c;
+  }
+  t->client = NULL;
+  if (t->tid) pool_put_back(e, t->tid);
+  t->tid = NULL;
+  if (t->file) files_unref(&e->files, t->file);
+  t->file = NULL;
+  free(t->opts);
+  t->opts = NULL;
+  t->prev = NULL;
+  t->next = e->free_slots;
+  e->free_slots = t;
+  e->active--;
+}
+
+void transfer_account(engine *e, transfer *t, int ok, const char *reason, size_t n) {
+  if (t->state == T_FREE) return;
+  e->c.retransmissions += t->retransmissions;
+  if (ok) {
+    e->c.transfers_completed++;
+  } else {
+    e->c.transfers_failed++;
+    char f[1536];
+    sb s;
+    sb_init(&s, f, sizeof f);
+    log_fields_client_name(&s, &t->p, t->name, t->name_len);
+    sb_str(&s, ",\"reason\":");
+    sb_json(&s, reason, n);
+    log_limited(e, "transfer-failed", s.p, s.len);
+  }
+}
+
+void transfer_finish(engine *e, transfer *t, int ok, const char *reason, size_t n) {
+  transfer_account(e, t, ok, reason, n);
+  transfer_release(e, t);
+}
+
+/* The file is known: netascii, negotiation (errors refuse the request, as openFailed does), a TID, the start. */
+void transfer_start(engine *e, transfer *t, file_entry *f, const tftp_option *opts, size_t nopts) {
+  const request_socket *rs = &e->req[t->req_sock];
+  char m[512];
+  sb msg;
+  sb_init(&msg, m, sizeof m);
+  t->file = f;
+  f->refs++;
+  t->data = files_data(&e->files, f, t->netascii, &t->len);
+  if (!t->data) {
+    sb_str(&msg, "internal error");
+    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, TE_NOT_DEFINED, "ERR_TFTP_INTERNAL", &msg, t->name, t->name_len);
+    transfer_release(e, t);
+    return;
+  }
+  tftp_negotiated neg;
+  if (tftp_negotiate(opts, nopts, t->len, &e->limits, &neg, &msg) < 0) {
+    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, TE_OPTION, "ERR_TFTP_OPTION", &msg, t->name, t->name_len);
+    transfer_release(e, t);
+    return;
+  }
+  const char *call = "socket";
+  int err = 0;
+  tsock *s = pool_take(e, t->req_sock, &call, &err);
+  if (!s) {
+    char f2[1024], em[96];
+    sb fs;
+    sb_init(&fs, f2, sizeof f2);
+    json_client(&fs, &t->p);
+    sb_str(&fs, ",");
+    errno_json(&fs, call, err, em, sizeof em);
+    log_limited(e, "transfer-socket-error", fs.p, fs.len);
+    transfer_release(e, t);
+    return;
+  }
+  t->tid = s;
+  s->t = t;
+  pool_connect(s, &t->sa, t->salen);
+  e->c.transfers_started++;
+  transfer_begin(e, t, &neg);
+}
+
+void transfer_socket_error(engine *e, tsock *s, const char *call, int err) {
+  char f[512], msg[96];
+  sb fields;
+  sb_init(&fields, f, sizeof f);
+  transfer *t = s->t;
+  if (t) {
+    json_client(&fields, &t->p);
+    sb_str(&fields, ",");
+  }
+  errno_json(&fields, call, err, msg, sizeof msg);
+  log_limited(e, "transfer-socket-error", fields.p, fields.len);
+  s->broken = 1;
+  if (t) {
+    char reason[128];
+    sb r;
+    sb_init(&r, reason, sizeof reason);
+    sb_str(&r, "socket error: ");
+    sb_str(&r, msg);
+    transfer_finish(e, t, 0, r.p, r.len); /* puts the socket back: broken, so closed */
+  } else if (!s->queued) {
+    pool_discard(e, s);
+  }
+}
+
+static void to_peer(const struct sockaddr_storage *sa, peer *p) {
+  if (sa->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+    p->family = 4;
+    memset(p->addr, 0, 16);
+    memcpy(p->addr, &a->sin_addr, 4);
+    p->port = ntohs(a->sin_port);
+  } else {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+    p->family = 6;
+    memcpy(p->addr, &a->sin6_addr, 16);
+    p->port = ntohs(a->sin6_port);
+  }
+}
+
+static int same_peer(const peer *a, const peer *b) {
+  return a->port == b->port && a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* A datagram on fd (s->fd or s->wfd): judged by its sender, whichever descriptor it came in on. */
+void transfer_datagram(engine *e, tsock *s, int fd) {
+  struct sockaddr_storage sa;
+  socklen_t salen = sizeof sa;
+  ssize_t n = recvfrom(fd, e->rx, RECV_MAX, MSG_DONTWAIT, (struct sockaddr *)&sa, &salen);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && !pool_peer_gone(errno))
+      transfer_socket_error(e, s, "recv", errno);
+    return;
+  }
+  peer p;
+  to_peer(&sa, &p);
+  transfer *t = s->t;
+  if (!t || !same_peer(&p, &t->p)) {
+    /* Late packets of the transfer that just ended here (a repeated final ACK) are not worth an error. */
+    if (!t && same_peer(&p, &s->last) && e->now < s->rest_until) return;
+    /* RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed. */
+    e->c.unknown_tid++;
+    send_error_to(e, fd, (struct sockaddr *)&sa, salen, TE_UNKNOWN_TID, "unknown transfer ID", 19);
+    return;
+  }
+  transfer_receive(e, t, e->rx, (size_t)n);
+  if (t->state != T_FREE && t->unacked && t->acknowledged) transfer_forget_request(e, t);
 }
