@@ -327,6 +327,24 @@ const v7 = `
 ALTER TABLE digest_credentials ADD COLUMN password_enc BLOB CHECK (password_enc IS NULL OR length(password_enc) BETWEEN 30 AND 157);
 `;
 
+// Real phones' trust reports (issue 18): the DeviceTLInfo alarm names the SHA-1 (older firmware: MD5) of the ITL
+// and CTL a phone holds, or 'not-installed', and the TFTP server each came from. TFTP records the bytes it serves
+// for ITLFile.tlv and CTLFile.tlv with their MD5 and SHA-1 (the SHA-256 was already there), so the ITL File Status
+// report compares like with like and `show itl` prints what is served without signing anything.
+const v8 = `
+ALTER TABLE server_itl_hashes ADD COLUMN sha1_hex TEXT CHECK (sha1_hex IS NULL OR length(sha1_hex) = 40);
+ALTER TABLE server_itl_hashes ADD COLUMN md5_hex TEXT CHECK (md5_hex IS NULL OR length(md5_hex) = 32);
+ALTER TABLE server_itl_hashes ADD COLUMN bytes BLOB CHECK (bytes IS NULL OR length(bytes) BETWEEN 1 AND 1048576);
+CREATE TABLE device_trust_reports (
+  device_id INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  itl_signature TEXT NOT NULL CHECK (itl_signature = 'not-installed' OR length(itl_signature) IN (32, 40)),
+  itl_tftp_server TEXT CHECK (itl_tftp_server IS NULL OR length(itl_tftp_server) BETWEEN 1 AND 253),
+  ctl_signature TEXT CHECK (ctl_signature IS NULL OR ctl_signature = 'not-installed' OR length(ctl_signature) IN (32, 40)),
+  ctl_tftp_server TEXT CHECK (ctl_tftp_server IS NULL OR length(ctl_tftp_server) BETWEEN 1 AND 253),
+  at TEXT NOT NULL
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -398,6 +416,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: "a phone's digest password stored encrypted for delivery in its config (digest_credentials.password_enc)",
     up(db) {
       db.exec(v7);
+    },
+  },
+  {
+    version: 8,
+    summary: "phones' DeviceTLInfo trust reports (device_trust_reports); MD5, SHA-1 and bytes of the ITL/CTL each TFTP server serves",
+    up(db) {
+      db.exec(v8);
     },
   },
 ];
