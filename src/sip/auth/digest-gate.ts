@@ -15,7 +15,11 @@
  *     claims (the AOR, the From line, the trunk) are ONE outcome: a failure counted for the credential and for
  *     the source, answered with a fresh challenge. The answer never tells a wrong password from an unknown user
  *     or from "not yours" (RFC 3261 §22.1 lets a server re-challenge; a 403/404 would confirm the password);
- *  5. a right, owning answer clears the credential's count (the store's policy counts consecutive failures).
+ *  5. a right, owning answer clears the credential's count (the store's policy counts consecutive failures) and
+ *     remembers the source address as one the credential is known to use (bounded, `maxGoodSources` each).
+ * Nonces are bound to the address they were sent to, so a failure counted against an address came from it. A
+ * credential locked by strangers' guesses stays open from an address it authenticated from before, and failures
+ * from such an address count for that address only: otherwise anyone could lock every phone out by guessing.
  * Answers the caller gives: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
  */
 import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
@@ -38,9 +42,15 @@ export interface DigestGateOptions {
    * user's: its failures count for the source only, so the table never holds attacker-sized keys.
    */
   maxUsernameChars?: number;
+  /** Addresses remembered per credential as ones it authenticated from; default 4 (most recent kept). */
+  maxGoodSources?: number;
+  /** Credentials whose good addresses are remembered; default 100000 (least recently used forgotten first). */
+  maxGoodCredentials?: number;
 }
 
-export const digestGateDefaults = { perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 }, maxUsernameChars: 128 } as const;
+export const digestGateDefaults = {
+  perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 }, maxUsernameChars: 128, maxGoodSources: 4, maxGoodCredentials: 100_000,
+} as const;
 
 export interface DigestGateDeps {
   digest: DigestServer;
@@ -73,10 +83,16 @@ export class DigestGate {
   readonly byCredential: AttemptLimiter;
   private readonly deps: DigestGateDeps;
   private readonly maxUsernameChars: number;
+  private readonly maxGoodSources: number;
+  private readonly maxGoodCredentials: number;
+  /** credential key → addresses it authenticated from, most recent last (a Map kept in LRU order). */
+  private readonly goodSources = new Map<string, string[]>();
 
   constructor(deps: DigestGateDeps, options: DigestGateOptions = {}) {
     this.deps = deps;
     this.maxUsernameChars = options.maxUsernameChars ?? digestGateDefaults.maxUsernameChars;
+    this.maxGoodSources = options.maxGoodSources ?? digestGateDefaults.maxGoodSources;
+    this.maxGoodCredentials = options.maxGoodCredentials ?? digestGateDefaults.maxGoodCredentials;
     this.bySource = new AttemptLimiter({ ...digestGateDefaults.perSource, ...options.perSource });
     this.byCredential = new AttemptLimiter({ ...options.perCredential });
   }
@@ -85,8 +101,9 @@ export class DigestGate {
     return this.deps.digest.realm;
   }
 
-  challenges(now: number, stale: boolean, algorithms?: readonly DigestAlgorithm[]): string[] {
-    return this.deps.digest.challenges(now, stale, algorithms);
+  /** Challenges whose nonce is bound to `source`'s address (answers from elsewhere are refused uncounted). */
+  challenges(now: number, stale: boolean, algorithms: readonly DigestAlgorithm[] | undefined, source: MessageSource | undefined): string[] {
+    return this.deps.digest.challenges(now, stale, algorithms, source?.address ?? '');
   }
 
   /** Step 1 alone: a blocked source is refused before its request is looked at any further. */
@@ -103,10 +120,13 @@ export class DigestGate {
       header: input.header, method: input.method, requestUri: input.requestUri, now,
       lookupHa1: this.deps.lookupHa1,
       ...(input.algorithms ? { algorithms: input.algorithms } : {}),
-      admit: (username) => !this.byCredential.isBlocked(credentialKey(username, realm), now) && !(this.deps.accountLocked?.(username, now) ?? false),
+      boundTo: source?.address ?? '',
+      admit: (username) => !this.credentialLockedFor(credentialKey(username, realm), source, now) && !(this.deps.accountLocked?.(username, now) ?? false),
     });
     if (v.ok && input.owns(v.username)) {
-      this.byCredential.recordSuccess(credentialKey(v.username, realm));
+      const key = credentialKey(v.username, realm);
+      this.byCredential.recordSuccess(key);
+      if (source) this.rememberGoodSource(key, source.address);
       return { ok: true, username: v.username };
     }
     if (!v.ok) {
@@ -117,12 +137,33 @@ export class DigestGate {
     }
     // Step 4: a wrong guess, an unknown user, or right credentials that do not own the request: one outcome.
     const username = v.username!;
+    const key = credentialKey(username, realm);
     const p = this.deps.lockout();
-    const blocked = username.length <= this.maxUsernameChars && this.byCredential.recordFailure(credentialKey(username, realm), now, {
+    const fromGood = source !== undefined && this.isGoodSource(key, source.address);
+    const blocked = !fromGood && username.length <= this.maxUsernameChars && this.byCredential.recordFailure(key, now, {
       maxFailures: p.threshold, windowSeconds: p.minutes * 60, blockSeconds: p.minutes * 60,
     });
     if (source) this.bySource.recordFailure(source.address, now);
     return { ok: false, answer: blocked ? 'blocked' : 'challenge', username };
+  }
+
+  /** Locked by the failure count, unless the request comes from an address this credential authenticated from. */
+  private credentialLockedFor(key: string, source: MessageSource | undefined, now: number): boolean {
+    if (!this.byCredential.isBlocked(key, now)) return false;
+    return source === undefined || !this.isGoodSource(key, source.address);
+  }
+
+  private isGoodSource(key: string, address: string): boolean {
+    return this.goodSources.get(key)?.includes(address) ?? false;
+  }
+
+  private rememberGoodSource(key: string, address: string): void {
+    const list = (this.goodSources.get(key) ?? []).filter((a) => a !== address);
+    list.push(address);
+    if (list.length > this.maxGoodSources) list.shift();
+    this.goodSources.delete(key);
+    this.goodSources.set(key, list);
+    if (this.goodSources.size > this.maxGoodCredentials) this.goodSources.delete(this.goodSources.keys().next().value as string);
   }
 }
 

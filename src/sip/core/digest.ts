@@ -176,6 +176,8 @@ export interface VerifyInput {
   algorithms?: readonly DigestAlgorithm[];
   /** Asked with the header's username before anything is computed; false → `refused` (a blocked credential). */
   admit?: (username: string) => boolean;
+  /** The address the request came from, when its challenge was bound to it (`challenges(…, boundTo)`). */
+  boundTo?: string;
 }
 
 export class DigestServer {
@@ -207,31 +209,41 @@ export class DigestServer {
    * part matters: without it every challenge of one second carries the same nonce, and the nonce-count replay check
    * then refuses the second phone that answers with nc=00000001 in that second.
    */
-  makeNonce(now: number): string {
+  makeNonce(now: number, boundTo = ''): string {
     const head = Buffer.alloc(16);
     head.writeBigUInt64BE(BigInt(Math.floor(now / 1000)));
     this.random(8).copy(head, 8);
-    return Buffer.concat([head, this.mac(head)]).toString('base64url');
+    return Buffer.concat([head, this.mac(head, boundTo)]).toString('base64url');
   }
 
-  private mac(head: Buffer): Buffer {
-    return this.hmac(Buffer.concat([head, this.realmBytes])).subarray(0, 16);
+  /**
+   * `boundTo`: the address the challenge went to (empty: unbound). A nonce then verifies only from that address, so
+   * a guess counted against an address really came from it: a stranger who spoofs a phone's UDP source cannot
+   * receive the nonce sent there, and a nonce fetched from the stranger's own address is refused from the phone's
+   * (Kamailio's auth_checks_register src_ip flag does the same).
+   */
+  private mac(head: Buffer, boundTo: string): Buffer {
+    const bound = boundTo === '' ? this.realmBytes : Buffer.concat([this.realmBytes, Buffer.from(`\u0000${boundTo}`, 'utf8')]);
+    return this.hmac(Buffer.concat([head, bound])).subarray(0, 16);
   }
 
   /** Age check of a nonce: 'ok', 'stale' or 'bad' (not ours, or tampered). */
-  checkNonce(nonce: string, now: number): 'ok' | 'stale' | 'bad' {
+  checkNonce(nonce: string, now: number, boundTo = ''): 'ok' | 'stale' | 'bad' {
     const raw = Buffer.from(nonce, 'base64url');
     if (raw.length !== 32 || raw.toString('base64url') !== nonce) return 'bad';
     const head = raw.subarray(0, 16);
-    if (!timingSafeEqual(raw.subarray(16), this.mac(head))) return 'bad';
+    if (!timingSafeEqual(raw.subarray(16), this.mac(head, boundTo))) return 'bad';
     const age = Math.floor(now / 1000) - Number(head.readBigUInt64BE(0));
     if (age < -5) return 'bad'; // from the future beyond clock jitter
     return age > this.lifetime ? 'stale' : 'ok';
   }
 
-  /** WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered (`algorithms`: default the server's). */
-  challenges(now: number, stale = false, algorithms: readonly DigestAlgorithm[] = this.algorithms): string[] {
-    const nonce = this.makeNonce(now);
+  /**
+   * WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered (`algorithms`: default the server's);
+   * `boundTo`: the address the challenge goes to (see `mac`).
+   */
+  challenges(now: number, stale = false, algorithms: readonly DigestAlgorithm[] = this.algorithms, boundTo = ''): string[] {
+    const nonce = this.makeNonce(now, boundTo);
     return algorithms.map((a) =>
       `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${a}, qop="auth"${stale ? ', stale=true' : ''}`);
   }
@@ -260,7 +272,7 @@ export class DigestServer {
     }
     if (p.get('realm') !== this.realm) return { ok: false, reason: 'wrong-realm', stale: false, username };
     if (uri !== input.requestUri) return { ok: false, reason: 'uri-mismatch', stale: false, username };
-    const age = this.checkNonce(nonce, input.now);
+    const age = this.checkNonce(nonce, input.now, input.boundTo);
     if (age === 'bad') return { ok: false, reason: 'bad-nonce', stale: false, username };
     if (input.admit && !input.admit(username)) return { ok: false, reason: 'refused', stale: false, username };
     // Replay protection (RFC 2617 §3.2.2): the nonce-count must grow. Checked before the digest, so a spent nonce

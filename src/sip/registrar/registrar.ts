@@ -137,7 +137,7 @@ export class Registrar {
         header: this.authorizationFor(req), method: req.method, requestUri: formatUri(req.uri), source, now, algorithms,
         owns: (u) => allowed !== undefined && allowed !== null && u === allowed,
       });
-      if (!g.ok) return g.answer === 'blocked' ? this.blocked(req, user) : this.challenge(req, now, g.answer === 'stale', user, algorithms);
+      if (!g.ok) return g.answer === 'blocked' ? this.blocked(req, user) : this.challenge(req, source, now, g.answer === 'stale', user, algorithms);
     }
     return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined, associated, !autoRegistered);
   }
@@ -162,8 +162,8 @@ export class Registrar {
     return all[0];
   }
 
-  private challenge(req: SipRequest, now: number, stale: boolean, user: string, algorithms: readonly DigestAlgorithm[]): RegisterOutcome {
-    const extra: HeaderField[] = this.digest.challenges(now, stale, algorithms).map((value) => ({ name: 'WWW-Authenticate', value }));
+  private challenge(req: SipRequest, source: MessageSource, now: number, stale: boolean, user: string, algorithms: readonly DigestAlgorithm[]): RegisterOutcome {
+    const extra: HeaderField[] = this.gate.challenges(now, stale, algorithms, source).map((value) => ({ name: 'WWW-Authenticate', value }));
     return { response: makeResponse(req, 401, 'Unauthorized', extra), result: stale ? 'stale' : 'challenged', user };
   }
 

@@ -343,7 +343,7 @@ export class Router {
     const g = gate.check({ header, method: req.method, requestUri: formatUri(req.uri), source, now, ...(algorithms ? { algorithms } : {}), owns });
     if (g.ok) return undefined;
     if (g.answer === 'blocked') return this.respond(req, 403, 'Forbidden (too many failed authentication attempts)');
-    return this.respond(req, status, reason, gate.challenges(now, g.answer === 'stale', algorithms).map((value) => ({ name: challengeName, value })));
+    return this.respond(req, status, reason, gate.challenges(now, g.answer === 'stale', algorithms, source).map((value) => ({ name: challengeName, value })));
   }
 
   private identifyPhone(req: SipRequest, source: MessageSource, now: number): Caller | RouterAction {

@@ -19,8 +19,9 @@ function gate(lockout: LockoutPolicy = { threshold: 3, minutes: 10 }, perSourceM
   const digest = new DigestServer({ realm, secret: Buffer.alloc(32, 4), nonceLifetime: 60 });
   const lookupHa1 = (u: string, r: string, a: DigestAlgorithm) => (u === 'alice' ? computeHa1(a, u, r, 'right-pw') : undefined);
   const g = new DigestGate({ digest, lookupHa1, lockout: () => lockout }, { perSource: { maxFailures: perSourceMax } });
-  const answer = (username: string, password: string, now = T0, nc = 1) =>
-    answerChallenge({ challenge: digest.challenges(now)[0]!, method: 'REGISTER', uri: 'sip:sbd', username, secret: { password }, cnonce: 'c', nc });
+  // Nonces are bound to the address the challenge went to: an answer is made for the address it is sent from.
+  const answer = (username: string, password: string, now = T0, nc = 1, from = '127.0.0.1') =>
+    answerChallenge({ challenge: g.challenges(now, false, undefined, src(from))[0]!, method: 'REGISTER', uri: 'sip:sbd', username, secret: { password }, cnonce: 'c', nc });
   const check = (header: string | undefined, from = '127.0.0.1', now = T0, owns: (u: string) => boolean = (u) => u === 'alice') =>
     g.check({ header, method: 'REGISTER', requestUri: 'sip:sbd', source: src(from), now, owns });
   return { g, digest, answer, check };
@@ -43,22 +44,43 @@ test('failures: wrong password, unknown user and "not the owner" count; no crede
 
 test('the store lockout policy: threshold failures block the credential for its minutes; threshold 0 never blocks', () => {
   const t = gate({ threshold: 3, minutes: 10 });
-  for (let i = 0; i < 2; i++) assert.equal((t.check(t.answer('alice', `g${i}`), `127.0.0.${i + 1}`) as { answer: string }).answer, 'challenge');
-  assert.equal((t.check(t.answer('alice', 'g2'), '127.0.0.3') as { answer: string }).answer, 'blocked');
-  assert.equal((t.check(t.answer('alice', 'right-pw'), '127.0.0.9') as { answer: string }).answer, 'blocked', 'even right, from elsewhere');
-  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0 + 600_001), '127.0.0.9', T0 + 600_001), { ok: true, username: 'alice' });
+  for (let i = 0; i < 2; i++) assert.equal((t.check(t.answer('alice', `g${i}`, T0, 1, `127.0.0.${i + 1}`), `127.0.0.${i + 1}`) as { answer: string }).answer, 'challenge');
+  assert.equal((t.check(t.answer('alice', 'g2', T0, 1, '127.0.0.3'), '127.0.0.3') as { answer: string }).answer, 'blocked');
+  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.9'), '127.0.0.9') as { answer: string }).answer, 'blocked', 'even right, from elsewhere');
+  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0 + 600_001, 1, '127.0.0.9'), '127.0.0.9', T0 + 600_001), { ok: true, username: 'alice' });
 
   const never = gate({ threshold: 0, minutes: 10 });
-  for (let i = 0; i < 50; i++) never.check(never.answer('alice', `g${i}`), `127.0.1.${i}`);
-  assert.deepEqual(never.check(never.answer('alice', 'right-pw'), '127.0.2.1'), { ok: true, username: 'alice' });
+  for (let i = 0; i < 50; i++) never.check(never.answer('alice', `g${i}`, T0, 1, `127.0.1.${i}`), `127.0.1.${i}`);
+  assert.deepEqual(never.check(never.answer('alice', 'right-pw', T0, 1, '127.0.2.1'), '127.0.2.1'), { ok: true, username: 'alice' });
 });
 
 test('per source: an address that failed too often is refused before anything is read', () => {
   const t = gate({ threshold: 0, minutes: 10 }, 5);
-  for (let i = 0; i < 5; i++) t.check(t.answer(`user${i}`, 'x'), '127.0.0.7');
+  for (let i = 0; i < 5; i++) t.check(t.answer(`user${i}`, 'x', T0, 1, '127.0.0.7'), '127.0.0.7');
   assert.deepEqual(t.check(undefined, '127.0.0.7'), { ok: false, answer: 'blocked' });
   assert.equal(t.g.sourceBlocked(src('127.0.0.7'), T0), true);
-  assert.deepEqual(t.check(t.answer('alice', 'right-pw'), '127.0.0.8'), { ok: true, username: 'alice' });
+  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.8'), '127.0.0.8'), { ok: true, username: 'alice' });
+});
+
+test('nonces are bound to the address they were sent to: an answer from elsewhere is refused and counts for nobody', () => {
+  const t = gate({ threshold: 3, minutes: 10 });
+  const fetchedBy = t.answer('alice', 'right-pw', T0, 1, '127.0.0.66');
+  assert.deepEqual(t.check(fetchedBy, '127.0.0.1'), { ok: false, answer: 'challenge' }, 'even the right password');
+  for (let i = 0; i < 10; i++) t.check(t.answer('alice', `g${i}`, T0, 1, '127.0.0.66'), '127.0.0.1');
+  assert.equal(t.g.byCredential.trackedKeys + t.g.bySource.trackedKeys, 0, 'spoofed guesses are not counted');
+});
+
+test('strangers cannot lock a phone out: the credential stays open from an address it authenticated from', () => {
+  const t = gate({ threshold: 3, minutes: 10 });
+  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.10'), '127.0.0.10'), { ok: true, username: 'alice' });
+  for (let i = 0; i < 3; i++) t.check(t.answer('alice', `g${i}`, T0, 1, '127.0.0.66'), '127.0.0.66');
+  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.66'), '127.0.0.66') as { answer: string }).answer, 'blocked', 'locked for the stranger');
+  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.11'), '127.0.0.11') as { answer: string }).answer, 'blocked', 'and for any new address');
+  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.10'), '127.0.0.10'), { ok: true, username: 'alice' }, 'the phone re-registers');
+  // The phone's own failures count for its address only (the per-source limit), never to lock the credential further.
+  const before = t.g.byCredential.trackedKeys;
+  t.check(t.answer('alice', 'typo', T0, 1, '127.0.0.10'), '127.0.0.10');
+  assert.equal(t.g.byCredential.trackedKeys, before);
 });
 
 test('AttemptLimiter: a full block table records no new block and evicts none; expired blocks make room', () => {
