@@ -139,3 +139,16 @@ function lineOf(xml: Buffer | undefined): PhoneBootReport['line'] {
 export function rejectedAny(report: PhoneBootReport): boolean {
   return report.decisions.some((d) => d.verdict === Verdict.rejected);
 }
+
+/**
+ * A phone's reset as the SIP user agent runs it (`SipPhoneOptions.refetch`): boot again against the same TFTP
+ * server and TVS — new trust lists, new config — as after power-on. `onBoot` sees each boot's report; a boot that
+ * ends without a trusted config is an error (the phone would not register).
+ */
+export function refetchOnReset(opts: SimPhoneOptions, onBoot?: (r: PhoneBootReport) => void): () => Promise<void> {
+  return async () => {
+    const report = await bootSimPhone(opts);
+    onBoot?.(report);
+    if (!report.configTrusted) throw new Error(`${opts.deviceName} found no trusted config after its reset`);
+  };
+}

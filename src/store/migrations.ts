@@ -345,6 +345,13 @@ CREATE TABLE device_trust_reports (
 ) STRICT;
 `;
 
+// How a model is told to reset (src/sip/phone-control/notify.ts): NULL chooses by the registration's User-Agent
+// (Cisco enterprise firmware: service-control; others: check-sync); a value overrides it for the model (issue 18).
+const v9 = `
+ALTER TABLE model_features ADD COLUMN reset_method TEXT
+  CHECK (reset_method IS NULL OR reset_method IN ('service-control', 'check-sync', 'check-sync-reboot'));
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -423,6 +430,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: "phones' DeviceTLInfo trust reports (device_trust_reports); MD5, SHA-1 and bytes of the ITL/CTL each TFTP server serves",
     up(db) {
       db.exec(v8);
+    },
+  },
+  {
+    version: 9,
+    summary: 'per-model reset method override in the phone feature list (model_features.reset_method)',
+    up(db) {
+      db.exec(v9);
     },
   },
 ];

@@ -15,8 +15,13 @@ export interface ModelFeatures {
   ecKeys: boolean;
 }
 
+/** How the model is told to reset; null: chosen by the registration's User-Agent (schema 9). */
+export const MODEL_RESET_METHODS = ['service-control', 'check-sync', 'check-sync-reboot'] as const;
+export type ModelResetMethod = (typeof MODEL_RESET_METHODS)[number];
+
 export interface ModelFeaturesRow extends ModelFeatures {
   model: string;
+  resetMethod: ModelResetMethod | null;
   updatedAt: string;
 }
 
@@ -25,6 +30,7 @@ interface Raw {
   security_by_default: number;
   encrypted_config: number;
   ec_keys: number;
+  reset_method: string | null;
   updated_at: string;
 }
 
@@ -43,11 +49,12 @@ function row(r: Raw): ModelFeaturesRow {
     securityByDefault: r.security_by_default === 1,
     encryptedConfig: r.encrypted_config === 1,
     ecKeys: r.ec_keys === 1,
+    resetMethod: r.reset_method as ModelResetMethod | null,
     updatedAt: r.updated_at,
   };
 }
 
-const SELECT = 'SELECT model, security_by_default, encrypted_config, ec_keys, updated_at FROM model_features';
+const SELECT = 'SELECT model, security_by_default, encrypted_config, ec_keys, reset_method, updated_at FROM model_features';
 
 export function getModelFeatures(ctx: StoreContext, model: string): ModelFeaturesRow | undefined {
   let key: string;
@@ -78,6 +85,23 @@ export function putModelFeatures(ctx: StoreContext, model: string, f: ModelFeatu
            encrypted_config = excluded.encrypted_config, ec_keys = excluded.ec_keys, updated_at = excluded.updated_at`,
       )
       .run(key, sbd ? 1 : 0, enc ? 1 : 0, ec ? 1 : 0, nowIso(ctx.clock));
+    return getModelFeatures(ctx, key)!;
+  });
+}
+
+/** Sets (or, with null, clears) the model's reset method; a model not in the list is added with its features off. */
+export function setModelResetMethod(ctx: StoreContext, model: string, method: ModelResetMethod | null): ModelFeaturesRow {
+  const key = modelKey(model);
+  if (method !== null && !(MODEL_RESET_METHODS as readonly string[]).includes(method)) {
+    throw new StoreError(StoreErrorCode.modelInvalid, `reset method must be one of ${MODEL_RESET_METHODS.join(', ')} (or none)`);
+  }
+  return ctx.write(() => {
+    ctx
+      .stmt(
+        `INSERT INTO model_features (model, security_by_default, encrypted_config, ec_keys, reset_method, updated_at) VALUES (?, 0, 0, 0, ?, ?)
+         ON CONFLICT (model) DO UPDATE SET reset_method = excluded.reset_method, updated_at = excluded.updated_at`,
+      )
+      .run(key, method, nowIso(ctx.clock));
     return getModelFeatures(ctx, key)!;
   });
 }

@@ -176,6 +176,7 @@ export class Store {
   getModelFeatures(model: string): models.ModelFeaturesRow | undefined { return this.#call(() => models.getModelFeatures(this.#ctx, model)); }
   listModelFeatures(): models.ModelFeaturesRow[] { return this.#call(() => models.listModelFeatures(this.#ctx)); }
   putModelFeatures(model: string, f: models.ModelFeatures): models.ModelFeaturesRow { return this.#call(() => models.putModelFeatures(this.#ctx, model, f)); }
+  setModelResetMethod(model: string, method: models.ModelResetMethod | null): models.ModelFeaturesRow { return this.#call(() => models.setModelResetMethod(this.#ctx, model, method)); }
 
   // users and digest credentials
   putUser(u: users.UserInput): users.UserRow { return this.#call(() => users.putUser(this.#ctx, u)); }

@@ -5,7 +5,9 @@
  *  - REGISTER with digest (answers 401/407 from the password, §22.2; one new challenge per attempt, stale=true
  *    accepted) and its ITL report header `X-SBD-ITL-Hash` (docs/sip-app.md);
  *  - INVITE with an SDES offer (`calls.ts`), ACK for the 2xx (§13.2.2.4), BYE;
- *  - answers INVITEs (180, then 200 with the SDES answer), BYE and CANCEL (200 + 487), OPTIONS (200).
+ *  - answers INVITEs (180, then 200 with the SDES answer), BYE and CANCEL (200 + 487), OPTIONS (200);
+ *  - obeys its call control's reset/restart NOTIFY (control-notify.ts judges it): restart → unregister and
+ *    register again with a new Call-ID; reset → the same after re-fetching its files (`refetch`, over TFTP).
  * Every request goes to the server over the flow (the server is the phone's outbound proxy); responses come
  * back on it.
  */
@@ -25,6 +27,7 @@ import type { Suite } from '../../media/srtp/suites.js';
 import { SipFlow, type SipFlowOptions } from './sip-flow.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 import { Call, answerIncoming, placeCall } from './calls.js';
+import { judgeControlNotify } from './control-notify.js';
 
 /** The ITL report header (same name as the registrar's ITL_REPORT_HEADER). */
 export const ITL_HASH_HEADER = 'X-SBD-ITL-Hash';
@@ -54,6 +57,10 @@ export interface SipPhoneOptions {
   requestTimeoutMs?: number;
   /** Called for each incoming call once answered. */
   onCall?: (call: Call) => void;
+  /** A reset NOTIFY was obeyed: re-fetch the phone's files (TFTP) before it registers again; default none. */
+  refetch?: () => Promise<void>;
+  /** Told after each reset/restart the phone carried out (or the error that ended it). */
+  onControl?: (kind: 'reset' | 'restart', err?: Error) => void;
 }
 
 type Flow = 'server';
@@ -75,7 +82,10 @@ export class SipPhone {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private readonly pending = new Map<string, Pending>();
-  private readonly registerCallId = `${randomBytes(8).toString('hex')}@sbd-phone`;
+  private registerCallId = newRegisterCallId();
+  /** Resets and restarts carried out, and the NOTIFYs refused (for tests and `sbd phone register`). */
+  readonly control = { resets: 0, restarts: 0, refused: 0 };
+  private obeying = false;
   private readonly registerTag = makeTag();
   private cseq = 1;
   private closed = false;
@@ -260,8 +270,40 @@ export class SipPhone {
       this.respond(a.id, makeResponse(m, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
+    if (m.method === 'NOTIFY') {
+      // The flow is the phone's connection to its server: only its registrar can put a request on it.
+      const d = judgeControlNotify(m, this.registerCallId);
+      this.respond(a.id, makeResponse(m, d.status, d.reason));
+      if (d.obey) void this.obey(d.obey);
+      else this.control.refused++;
+      return;
+    }
     if (m.method === 'OPTIONS') this.respond(a.id, makeResponse(m, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
     else this.respond(a.id, makeResponse(m, 405, 'Method Not Allowed', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
+  }
+
+  /** Carries out a reset/restart: unregister, (reset) re-fetch files, register with a new Call-ID, as a phone after power-on. */
+  private async obey(kind: 'reset' | 'restart'): Promise<void> {
+    if (this.obeying || this.closed) return;
+    this.obeying = true;
+    try {
+      await this.register(0).catch(() => undefined); // the old binding goes; a failure here must not stop the reset
+      if (kind === 'reset') await this.o.refetch?.();
+      this.registerCallId = newRegisterCallId();
+      await this.register();
+      if (kind === 'reset') this.control.resets++;
+      else this.control.restarts++;
+      this.o.onControl?.(kind);
+    } catch (err) {
+      this.o.onControl?.(kind, err as Error);
+    } finally {
+      this.obeying = false;
+    }
+  }
+
+  /** The Call-ID of the phone's current registration (what a service-control NOTIFY must name). */
+  get currentRegisterCallId(): string {
+    return this.registerCallId;
   }
 
   private settle(id: string, res: SipResponse | undefined, err?: Error): void {
@@ -301,4 +343,8 @@ export class SipPhone {
     this.onFlowClosed();
     this.flow.close();
   }
+}
+
+function newRegisterCallId(): string {
+  return `${randomBytes(8).toString('hex')}@sbd-phone`;
 }

@@ -1,0 +1,210 @@
+/**
+ * A reset wave, sans-I/O: the phones to reset in, the clock as an argument, "send this NOTIFY now" out; answers,
+ * failures and re-registrations in as events. The shell (phone-control.ts) owns sockets and timers.
+ *
+ * Theory of operation
+ * -------------------
+ * Each target moves  queued → sent → acknowledged → re-registered,  or ends `failed` (no answer within
+ * `ackTimeoutMs`, the flow is gone) or `silent` (acknowledged but no REGISTER within `reregisterTimeoutMs`).
+ *  - Pacing: at most `phonesPerSecond` NOTIFYs a second, as a token bucket of one (the n-th NOTIFY goes at
+ *    start + n/rate, never earlier): a wave of resets is a wave of TFTP boots, and the default keeps that wave
+ *    inside what the TFTP server serves without a single retransmission (see `resetPacingDefaults`).
+ *  - Over UDP a NOTIFY is resent on RFC 3261 §17.1.2.2 Timer E (T1, doubling up to T2) until an answer; over
+ *    TCP/TLS it is sent once (§17.1.1.2: reliable transports never retransmit).
+ *  - A REGISTER that succeeds for the target's line after its NOTIFY went out counts as the re-registration
+ *    (a phone that re-registers before answering is counted as acknowledged too: it obviously got it).
+ *  - Phones in the selection with no live registration are never sent anything: listed as `unregistered`.
+ * The wave is done when no target is queued, sent or acknowledged-and-waiting.
+ */
+import type { ResetKind, ResetMethod } from './notify.js';
+
+/**
+ * The default pace, from the boot-storm figures of docs/tftp.md ("Boot-storm benchmark"): paced storms of at most
+ * 250 phones in flight had 0 retransmissions; the lowest paced rate measured at blksize 512 is 8,088 files/s.
+ * A reset phone fetches at most 4 files (CTL, ITL, SEP….cnf.xml.sgn, ….enc.sgn): 8,088 / 4 ≈ 2,000 phones/s by
+ * throughput. The binding bound is the one in flight: a real phone spends far longer than the bench's 64 ms (p99)
+ * between its first and last TFTP request — allow 2.5 s — so 250 in flight / 2.5 s = 100 phones/s, a twentieth
+ * of the throughput bound. 5,000 phones: 50 s.
+ */
+export const resetPacingDefaults = {
+  phonesPerSecond: 100,
+  /** 64·T1 (RFC 3261 Timer F): a phone that has not answered by then will not. */
+  ackTimeoutMs: 32_000,
+  /** A phone's reset (power-on self test, TFTP, REGISTER) takes up to a minute or two. */
+  reregisterTimeoutMs: 180_000,
+  t1: 500,
+  t2: 4000,
+  /** Largest selection one wave takes (the registrar's own bound on AORs is 200000). */
+  maxTargets: 200_000,
+} as const;
+
+export interface WaveOptions {
+  phonesPerSecond?: number;
+  ackTimeoutMs?: number;
+  reregisterTimeoutMs?: number;
+  t1?: number;
+  t2?: number;
+}
+
+export interface WaveTarget {
+  device: string;
+  /** The AOR user the phone registers (its directory number). */
+  line: string;
+  contact: string;
+  registerCallId: string;
+  reliable: boolean;
+  method: ResetMethod;
+}
+
+export type TargetState = 'queued' | 'sent' | 'acknowledged' | 'reregistered' | 'failed' | 'silent';
+
+interface Entry {
+  target: WaveTarget;
+  state: TargetState;
+  sentAt: number;
+  nextResendAt: number;
+  interval: number;
+  status?: number;
+  reason?: string;
+}
+
+export interface WaveProgress {
+  total: number;
+  sent: number;
+  acknowledged: number;
+  reregistered: number;
+  failed: number;
+}
+
+export interface WaveSummary extends WaveProgress {
+  kind: ResetKind;
+  unregistered: string[];
+  failures: Array<{ device: string; reason: string }>;
+  /** Acknowledged but not seen registering again within reregisterTimeoutMs. */
+  notReregistered: string[];
+  durationMs: number;
+}
+
+export class ResetWave {
+  readonly kind: ResetKind;
+  readonly unregistered: readonly string[];
+  private readonly entries: Entry[];
+  private readonly byLine = new Map<string, Entry>();
+  private readonly o: Required<WaveOptions>;
+  private readonly startedAt: number;
+  private nextIndex = 0;
+  private finishedAt: number | undefined;
+
+  constructor(kind: ResetKind, targets: readonly WaveTarget[], unregistered: readonly string[], now: number, o: WaveOptions = {}) {
+    this.kind = kind;
+    this.unregistered = [...unregistered];
+    this.o = { ...resetPacingDefaults, ...o };
+    if (!(this.o.phonesPerSecond > 0)) throw new RangeError('phonesPerSecond must be above 0');
+    this.entries = targets.map((target) => ({ target, state: 'queued', sentAt: 0, nextResendAt: Infinity, interval: this.o.t1 }));
+    for (const e of this.entries) this.byLine.set(e.target.line, e);
+    this.startedAt = now;
+    this.expire(now); // an empty selection is done at once
+  }
+
+  /** NOTIFYs to send now (first sends in pace, then resends on Timer E); marks them sent. */
+  due(now: number): WaveTarget[] {
+    this.expire(now);
+    const out: WaveTarget[] = [];
+    for (const e of this.entries) {
+      if (e.state === 'sent' && !e.target.reliable && e.nextResendAt <= now) {
+        out.push(e.target);
+        e.interval = Math.min(e.interval * 2, this.o.t2);
+        e.nextResendAt = now + e.interval;
+      }
+    }
+    while (this.nextIndex < this.entries.length && this.slotAt(this.nextIndex) <= now) {
+      const e = this.entries[this.nextIndex++]!;
+      e.state = 'sent';
+      e.sentAt = now;
+      e.nextResendAt = now + e.interval;
+      out.push(e.target);
+    }
+    return out;
+  }
+
+  /** When the n-th first NOTIFY may go: start + n / rate. */
+  private slotAt(n: number): number {
+    return this.startedAt + (n * 1000) / this.o.phonesPerSecond;
+  }
+
+  /** The phone answered the NOTIFY for this line. */
+  answered(line: string, status: number): void {
+    const e = this.byLine.get(line);
+    if (!e || e.state !== 'sent' || status < 200) return;
+    e.state = 'acknowledged';
+    e.status = status;
+  }
+
+  /** The NOTIFY could not be sent (the flow is gone). */
+  failed(line: string, reason: string): void {
+    const e = this.byLine.get(line);
+    if (!e || (e.state !== 'sent' && e.state !== 'queued')) return;
+    e.state = 'failed';
+    e.reason = reason;
+  }
+
+  /** A REGISTER for this line succeeded. */
+  registered(line: string): void {
+    const e = this.byLine.get(line);
+    if (!e || (e.state !== 'sent' && e.state !== 'acknowledged')) return;
+    e.state = 'reregistered';
+  }
+
+  private expire(now: number): void {
+    for (const e of this.entries) {
+      if (e.state === 'sent' && now - e.sentAt >= this.o.ackTimeoutMs) {
+        e.state = 'failed';
+        e.reason = `no answer within ${this.o.ackTimeoutMs} ms`;
+      } else if (e.state === 'acknowledged' && now - e.sentAt >= this.o.reregisterTimeoutMs) {
+        e.state = 'silent';
+      }
+    }
+    if (this.finishedAt === undefined && this.nextIndex >= this.entries.length && this.entries.every((e) => e.state !== 'sent' && e.state !== 'acknowledged')) this.finishedAt = now;
+  }
+
+  /** The next instant something is due (a send slot, a resend, a timeout), or undefined when done. */
+  nextAt(now: number): number | undefined {
+    this.expire(now);
+    if (this.done) return undefined;
+    let at = this.nextIndex < this.entries.length ? this.slotAt(this.nextIndex) : Infinity;
+    for (const e of this.entries) {
+      if (e.state === 'sent') at = Math.min(at, e.sentAt + this.o.ackTimeoutMs, e.target.reliable ? Infinity : e.nextResendAt);
+      else if (e.state === 'acknowledged') at = Math.min(at, e.sentAt + this.o.reregisterTimeoutMs);
+    }
+    return at === Infinity ? undefined : at;
+  }
+
+  get done(): boolean {
+    return this.finishedAt !== undefined;
+  }
+
+  stateOf(line: string): TargetState | undefined {
+    return this.byLine.get(line)?.state;
+  }
+
+  progress(): WaveProgress {
+    const p: WaveProgress = { total: this.entries.length, sent: this.nextIndex, acknowledged: 0, reregistered: 0, failed: 0 };
+    for (const e of this.entries) {
+      if (e.state === 'acknowledged' || e.state === 'silent') p.acknowledged++;
+      else if (e.state === 'reregistered') {
+        p.acknowledged++;
+        p.reregistered++;
+      } else if (e.state === 'failed') p.failed++;
+    }
+    return p;
+  }
+
+  summary(now: number): WaveSummary {
+    return {
+      kind: this.kind, ...this.progress(), unregistered: [...this.unregistered],
+      failures: this.entries.filter((e) => e.state === 'failed').map((e) => ({ device: e.target.device, reason: e.reason ?? 'failed' })),
+      notReregistered: this.entries.filter((e) => e.state === 'silent').map((e) => e.target.device),
+      durationMs: (this.finishedAt ?? now) - this.startedAt,
+    };
+  }
+}
