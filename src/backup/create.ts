@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { openStore } from '../store/index.js';
 import { stateLayout } from '../pki/identity-store.js';
-import { sbdVersion } from '../cli/commands/version.js';
+import { sbdVersion } from '../lib/version.js';
 import { BackupError, BackupErrorCode } from './errors.js';
 import { writeFileAtomic } from './durable.js';
 import { checkPassphrase, sealBackup, type BackupFile, type BackupKdf, type BackupManifest } from './format.js';

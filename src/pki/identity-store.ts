@@ -15,16 +15,10 @@ import type { CertRow, NodeRow, Store } from '../store/index.js';
 import { readKeyFile, writeKeyFile, type KeySpec } from './keys.js';
 import { PkiError, PkiErrorCode } from './errors.js';
 import { generateIdentity, type IdentityName, type OrgInfo } from './profiles.js';
+import type { StateLayout } from '../store/state.js';
 
-export interface StateLayout {
-  dir: string;
-  dbPath: string;
-  keysDir: string;
-}
-
-export function stateLayout(dir: string): StateLayout {
-  return { dir, dbPath: join(dir, 'sbd.db'), keysDir: join(dir, 'keys') };
-}
+// The state folder's layout lives with openState in store/state.ts.
+export { stateLayout, type StateLayout } from '../store/state.js';
 
 /** Who may read a key file, by its name: the group `sbd-key-<role>`; undefined = the state's owner alone. */
 const rolesByPrefix = {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAppliance, boot, tempDir } from '../sim/helpers.js';
 import { AutoregErrorCode, autoRegisterPhone, defaultConfigNameFor, nextFreeDn } from '../../src/cluster/autoreg.js';
-import { SipDaemon } from '../../src/sip/daemon.js';
+import { SipDaemon } from '../../src/daemons/sipd.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Store } from '../../src/store/index.js';
 import type { StateLayout } from '../../src/pki/identity-store.js';

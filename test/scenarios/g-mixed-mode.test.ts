@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { after } from 'node:test';
 import { silentLogger } from '../../src/lib/log.js';
-import { SipDaemon } from '../../src/sip/daemon.js';
+import { SipDaemon } from '../../src/daemons/sipd.js';
 import { sipRegister } from './sip-register.js';
 import { Verdict } from '../../src/sim/decisions.js';
 import { PhoneFiles } from '../../src/sim/phone-folder.js';

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { openState } from '../../src/cluster/state.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { privateKeyOf } from '../../src/pki/identity-store.js';
-import { SipDaemon } from '../../src/sip/daemon.js';
+import { SipDaemon } from '../../src/daemons/sipd.js';
 import { Verdict } from '../../src/sim/decisions.js';
 import { openPhoneService } from '../../src/sim/https-service.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';

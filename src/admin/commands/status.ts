@@ -7,7 +7,7 @@ import { hostname, release, uptime } from 'node:os';
 import type { AdminCommand } from '../command-table.js';
 import type { Systemd } from '../systemd.js';
 import { listeningSockets } from '../listening.js';
-import { sbdVersion } from '../../cli/commands/version.js';
+import { sbdVersion } from '../../lib/version.js';
 
 /** The services' ports as configured in the environment file the units read (rootfs/etc/sbd/sbd.env). */
 export const servicePorts: Record<string, { proto: 'udp' | 'tcp'; env: string; fallback: number }> = {

@@ -1,11 +1,8 @@
-/** `sbd daemon capf` (sbd-capfd). */
+/** `sbd daemon capf` (sbd-capfd): the flags; daemons/capfd.ts runs it. */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
-import { createLogger } from '../../lib/log.js';
-import { notifyReady } from '../../lib/sd-notify.js';
-import { openState } from '../../cluster/state.js';
-import { CAPF_SERVER_DEFAULTS, CapfServer } from '../../capf/server.js';
-import { waitForSignal } from './daemon-tvs.js';
+import { CAPF_SERVER_DEFAULTS } from '../../capf/server.js';
+import { runCapfd } from '../../daemons/capfd.js';
 
 export const commands: Command[] = [
   {
@@ -17,11 +14,8 @@ export const commands: Command[] = [
         state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
         'lsc-years': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'auth-timeout': { type: 'string' }, 'max-auth-failures': { type: 'string' },
       }, false);
-      const { store } = openState(required(values.state, '--state'));
-      const logger = createLogger('capfd');
-      const server = new CapfServer({
-        store,
-        logger,
+      return runCapfd({
+        stateDir: required(values.state, '--state'),
         host: values.bind ?? CAPF_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', CAPF_SERVER_DEFAULTS.port, 0, 65535),
         ...(values.node ? { node: values.node } : {}),
@@ -29,14 +23,6 @@ export const commands: Command[] = [
         idleTimeoutMs: intOption(values['idle-timeout'], '--idle-timeout', CAPF_SERVER_DEFAULTS.idleTimeoutMs, 1000, 3_600_000),
         authTimeoutMs: intOption(values['auth-timeout'], '--auth-timeout', CAPF_SERVER_DEFAULTS.authTimeoutMs, 1000, 300_000),
         maxAuthFailures: intOption(values['max-auth-failures'], '--max-auth-failures', CAPF_SERVER_DEFAULTS.maxAuthFailures, 1, 100),
-      });
-      const addr = await server.listen();
-      const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}`);
-      return waitForSignal(async () => {
-        systemd.stopping();
-        logger.info('stopping', server.stats);
-        await server.close(2000);
-        store.close();
       });
     },
   },

@@ -1,13 +1,9 @@
-/** `sbd daemon media` (sbd-mediad): music on hold, IVR and annunciator sources as SRTP to many listeners. */
-import { readFileSync } from 'node:fs';
+/** `sbd daemon media` (sbd-mediad; daemons/mediad.ts runs it): music on hold, IVR and annunciator sources as SRTP to many listeners. */
 import type { Command } from '../command.js';
 import { intOption, parse } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/log.js';
-import { notifyReady } from '../../lib/sd-notify.js';
 import { isSuite, type Suite } from '../../media/srtp/index.js';
-import { MediaControlServer, MediaServer, parseWav } from '../../media/streaming/index.js';
-import { waitForSignal } from './daemon-tvs.js';
+import { runMediad } from '../../daemons/mediad.js';
 
 export const commands: Command[] = [
   {
@@ -22,30 +18,19 @@ export const commands: Command[] = [
       if (!values.source?.length) throw new UsageError('at least one --source NAME=FILE.wav is needed');
       const suites = (values.suites ?? 'AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32').split(',').map((s) => s.trim());
       for (const s of suites) if (!isSuite(s)) throw new UsageError(`unknown suite "${s}"`);
-      const logger = createLogger('mediad');
-      const media = new MediaServer({
+      const sources = values.source.map((spec) => {
+        const eq = spec.indexOf('=');
+        if (eq < 1) throw new UsageError(`--source must be NAME=FILE.wav, got "${spec}"`);
+        return { name: spec.slice(0, eq), file: spec.slice(eq + 1) };
+      });
+      return runMediad({
+        sources,
         host: values.bind ?? '127.0.0.1',
         port: intOption(values.port, '--port', 0, 0, 65535),
+        controlPort: intOption(values['control-port'], '--control-port', 0, 0, 65535),
         allowedSuites: suites as Suite[],
         blockUnencrypted: values['block-unencrypted'] ?? false,
         maxListeners: intOption(values['max-listeners'], '--max-listeners', 10000, 1, 1_000_000),
-        logger,
-      });
-      for (const spec of values.source) {
-        const eq = spec.indexOf('=');
-        if (eq < 1) throw new UsageError(`--source must be NAME=FILE.wav, got "${spec}"`);
-        media.addSource(spec.slice(0, eq), parseWav(readFileSync(spec.slice(eq + 1))));
-      }
-      const rtp = await media.listen();
-      const control = new MediaControlServer(media, { port: intOption(values['control-port'], '--control-port', 0, 0, 65535) });
-      const ctl = await control.listen();
-      logger.info('ready', { rtp, control: ctl, sources: media.sources });
-      const systemd = notifyReady(`media on ${rtp.address}:${rtp.port}, control ${ctl.address}:${ctl.port}`);
-      return waitForSignal(async () => {
-        systemd.stopping();
-        logger.info('stopping', { ...media.stats() });
-        await control.close();
-        await media.close();
       });
     },
   },

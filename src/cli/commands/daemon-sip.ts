@@ -1,12 +1,9 @@
-/** `sbd daemon sip` (sbd-sipd): registrar and call routing over UDP, TCP and TLS. */
+/** `sbd daemon sip` (sbd-sipd; daemons/sipd.ts runs it): registrar and call routing over UDP, TCP and TLS. */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/log.js';
-import { notifyReady } from '../../lib/sd-notify.js';
-import { openState } from '../../cluster/state.js';
 import { digestAlgorithms, digestServerDefaults, type DigestAlgorithm } from '../../sip/core/digest.js';
-import { SipDaemon, sipDaemonDefaults } from '../../sip/daemon.js';
+import { runSipd, sipDaemonDefaults } from '../../daemons/sipd.js';
 import { streamTransportDefaults } from '../../sip/transports/stream-transport.js';
 import { registrarDefaults } from '../../sip/registrar/registrar.js';
 
@@ -37,13 +34,11 @@ export const commands: Command[] = [
         'min-expires': { type: 'string' }, 'max-expires': { type: 'string' }, 'max-connections-per-source': { type: 'string' },
         'message-timeout': { type: 'string' },
       }, false);
-      const { store, layout } = openState(required(values.state, '--state'));
-      const logger = createLogger('sipd');
       const minExpires = intOption(values['min-expires'], '--min-expires', registrarDefaults.minExpires, 1, 86400);
       const maxExpires = intOption(values['max-expires'], '--max-expires', registrarDefaults.maxExpires, minExpires, 86400);
       const algs = algorithms(values['digest-algorithms']);
-      const daemon = new SipDaemon({
-        store, layout, logger,
+      return runSipd({
+        stateDir: required(values.state, '--state'),
         host: values.bind ?? sipDaemonDefaults.host,
         port: intOption(values.port, '--port', sipDaemonDefaults.port, 0, 65535),
         tlsPort: values['no-tls'] ? null : intOption(values['tls-port'], '--tls-port', sipDaemonDefaults.tlsPort, 0, 65535),
@@ -55,21 +50,6 @@ export const commands: Command[] = [
         messageTimeout: intOption(values['message-timeout'], '--message-timeout', streamTransportDefaults.messageTimeout, 100, 86_400_000),
         maxConnectionsPerSource: intOption(values['max-connections-per-source'], '--max-connections-per-source', streamTransportDefaults.maxConnectionsPerSource, 1, 1_000_000),
         registrar: { minExpires, maxExpires, defaultExpires: Math.min(maxExpires, Math.max(minExpires, registrarDefaults.defaultExpires)) },
-      });
-      const ports = await daemon.listen();
-      // One machine-readable line first: tests and scripts read the ports from it.
-      process.stdout.write(JSON.stringify({ event: 'listening', ...ports }) + '\n');
-      const systemd = notifyReady(`SIP on ${ports.address} udp/tcp ${ports.udp}${ports.tls ? ` tls ${ports.tls}` : ''}`);
-      return new Promise<number>((resolve) => {
-        const stop = () => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          systemd.stopping();
-          logger.info('stopping', daemon.stats);
-          daemon.close().then(() => { store.close(); resolve(0); }, () => resolve(1));
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
       });
     },
   },

@@ -1,15 +1,14 @@
-/** `sbd daemon tvs` (sbd-tvsd) and `sbd tvs query`, the TVS client as a phone uses it. */
+/** `sbd daemon tvs` (sbd-tvsd: the flags; daemons/tvsd.ts runs it) and `sbd tvs query`, the TVS client as a phone uses it. */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/log.js';
-import { notifyReady } from '../../lib/sd-notify.js';
-import { openState, withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
+import { runTvsd } from '../../daemons/tvsd.js';
 import { roleName } from '../../trust/tags.js';
 import { queryTvs, tvsCertificatesFromTrustList } from '../../tvs/client.js';
-import { TVS_SERVER_DEFAULTS, TvsServer, tvsIdentity } from '../../tvs/server.js';
+import { TVS_SERVER_DEFAULTS, tvsIdentity } from '../../tvs/server.js';
 import { TTL_MAX_SECONDS } from '../../tvs/core/verify.js';
 
 /** `HOST:PORT`, `[v6]:PORT` or `HOST` (default port). */
@@ -21,18 +20,8 @@ export function hostPort(text: string, defaultPort: number): { host: string; por
   return { host: m[1]!, port };
 }
 
-/** Runs until SIGTERM/SIGINT; tells systemd READY/STOPPING. Shared shape with `sbd daemon capf`. */
-export function waitForSignal(stop: () => Promise<void>): Promise<number> {
-  return new Promise((resolve) => {
-    const onSignal = () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      stop().then(() => resolve(0), () => resolve(1));
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-}
+// daemon-tftp.ts still takes it from here (its wiring moves to daemons/ after the TFTP work lands).
+export { waitForSignal } from '../../lib/signals.js';
 
 export const commands: Command[] = [
   {
@@ -44,24 +33,13 @@ export const commands: Command[] = [
         state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
         ttl: { type: 'string' }, 'max-connections': { type: 'string' },
       }, false);
-      const { store } = openState(required(values.state, '--state'));
-      const logger = createLogger('tvsd');
-      const server = new TvsServer({
-        store,
-        logger,
+      return runTvsd({
+        stateDir: required(values.state, '--state'),
         host: values.bind ?? TVS_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', TVS_SERVER_DEFAULTS.port, 0, 65535),
         ...(values.node ? { node: values.node } : {}),
         ttlSeconds: intOption(values.ttl, '--ttl', TVS_SERVER_DEFAULTS.ttlSeconds, 1, TTL_MAX_SECONDS),
         maxConnections: intOption(values['max-connections'], '--max-connections', TVS_SERVER_DEFAULTS.maxConnections, 1, 1_000_000),
-      });
-      const addr = await server.listen();
-      const systemd = notifyReady(`TVS on ${addr.address}:${addr.port}`);
-      return waitForSignal(async () => {
-        systemd.stopping();
-        logger.info('stopping', server.stats);
-        await server.close(2000);
-        store.close();
       });
     },
   },

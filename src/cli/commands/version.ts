@@ -1,19 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
-
-const pkgUrl = new URL('../../../package.json', import.meta.url);
-const altUrl = new URL('../../../../package.json', import.meta.url);
-
-export function sbdVersion(): string {
-  for (const u of [pkgUrl, altUrl]) {
-    try {
-      return (JSON.parse(readFileSync(u, 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next layout (src/ under tsx, dist/src/ when built) */
-    }
-  }
-  return 'unknown';
-}
+import { sbdVersion } from '../../lib/version.js';
 
 export const commands: Command[] = [
   {

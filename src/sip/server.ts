@@ -1,6 +1,7 @@
 /**
- * sbd-sipd: the SIP daemon. Wiring only: transports (UDP and TCP on one port, TLS on another) feed requests
- * to the registrar (REGISTER) or the router (everything else) and send what they return.
+ * The SIP server: transports (UDP and TCP on one port, TLS on another) feed requests to the registrar (REGISTER)
+ * or the router (everything else), and this file carries out what they return. The wiring (store, keys, TLS
+ * identity, digest secret) is daemons/sipd.ts.
  *
  * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. Only the answer to a
  *   REGISTER that carried credentials (a binding changed, or — while the table is at most half full — a failure
@@ -15,30 +16,16 @@
  * - Except onto UDP from a reliable transport (routing/udp-leg.ts): a request that came over TCP/TLS (or that sbd
  *   originates) and goes to a UDP next hop is sent through a client transaction (§17.1), which retransmits it on
  *   Timers A/E and answers the phone 408 on Timers B/F; responses matching one go through it, then to the router.
- * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
- *   so nonces survive a restart and every node sharing the state folder accepts each other's.
- * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
- * - Trunks: their 401/407 are answered with the stored (encrypted) credentials (routing/trunk-challenge.ts);
- *   requests to a trunk over TCP/TLS open a connection when none is open (StreamTransport.send).
+ * - Trunks: requests to a trunk over TCP/TLS open a connection when none is open (StreamTransport.send); which
+ *   addresses are trunks, and their CA bundles, the wiring answers (`dialTrunk`).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { DigestAlgorithm } from './core/digest.js';
-import { DigestServer } from './core/digest.js';
 import type { SipRequest, SipResponse } from './core/message.js';
 import { serializeMessage } from './core/serializer.js';
-import { StreamTransport } from './transports/stream-transport.js';
+import { StreamTransport, type TlsSettings } from './transports/stream-transport.js';
 import { UdpTransport } from './transports/udp-transport.js';
 import type { InboundMessage, MessageSource, TransportKind } from './transports/types.js';
-import { Registrar, type RegistrarOptions } from './registrar/registrar.js';
-import { StoreDirectory } from './registrar/directory.js';
-import { Router, type Listener, type RouterAction, type Target } from './routing/router.js';
-import { StoreRoutingDirectory } from './routing/routing-directory.js';
-import { storeTrunkCredentials } from './routing/trunk-credentials.js';
-import { routeKey } from './routing/route-key.js';
-import { trunkPeerByIssuer } from './routing/trunk-peer.js';
-import type { TrunkChallengeOptions } from './routing/trunk-challenge.js';
+import type { Registrar, RegisterOutcome } from './registrar/registrar.js';
+import type { Listener, Router, RouterAction, Target } from './routing/router.js';
 import { makeResponse } from './routing/make-response.js';
 import { TransactionTable, transactionTableDefaults } from './core/transactions/transaction-table.js';
 import { timerDefaults } from './core/transactions/timers.js';
@@ -46,34 +33,21 @@ import { UdpLeg, udpLegDefaults } from './routing/udp-leg.js';
 import { TimerQueue } from './core/transactions/timer-queue.js';
 import type { TransactionAction } from './core/transactions/actions.js';
 import { TransactionError } from './core/transactions/errors.js';
-import type { Store } from '../store/index.js';
-import type { StateLayout } from '../pki/identity-store.js';
-import { privateKeyOf } from '../pki/identity-store.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { SbdError } from '../lib/errors.js';
 
-export interface SipDaemonOptions {
-  store: Store;
-  layout: StateLayout;
+export interface SipServerOptions {
+  registrar: Registrar;
+  router: Router;
+  /** The array the router reads Via/Record-Route listeners from: listen() fills it. */
+  listeners: Listener[];
   /** Address to bind; default 0.0.0.0. */
   host?: string;
   /** UDP and TCP port; default 5060 (0: any free port, the same number for both is not guaranteed). */
   port?: number;
-  /** TLS port; default 5061; null: no TLS listener. */
-  tlsPort?: number | null;
+  /** The TLS listener (port, identity); absent: none. */
+  tls?: { port: number; settings: TlsSettings };
   /** Address written into Via/Record-Route; default the bind address (127.0.0.1 when binding 0.0.0.0). */
   advertise?: string;
-  /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
-  node?: string;
-  /** Ask TLS clients for a certificate chained to CAPF (LSC), without refusing those that send none; default true. */
-  requestClientCertificate?: boolean;
-  /** Refuse TLS clients without a certificate chained to CAPF (mutual TLS for every TLS client); default false. */
-  requireClientCertificate?: boolean;
-  /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
-  digestAlgorithms?: readonly DigestAlgorithm[];
-  /** Nonce lifetime in seconds; default 300. */
-  nonceLifetime?: number;
-  registrar?: RegistrarOptions;
   /**
    * Most live transactions, server and client; default 100000 (a new request past it gets 503; a request for the
    * UDP leg past it is forwarded statelessly).
@@ -95,41 +69,26 @@ export interface SipDaemonOptions {
   t4?: number;
   /** Timer C (ms): an INVITE forwarded onto UDP from TCP/TLS is CANCELled this long after its last provisional (§16.6 step 11); default 181000. */
   timerC?: number;
-  /**
-   * CA bundles (PEM) that a trunk's TLS certificate must chain to, by trunk name, when sbd dials the trunk;
-   * used when the store holds none for the trunk (`sbd trunk add --ca`, `sbd trunk ca`); a trunk with neither is
-   * verified against the system's bundle.
-   */
-  trunkTlsCa?: Record<string, string | Buffer>;
   /** Outbound TCP/TLS bounds: connect timeout (default 10000 ms) and connections open at once (default 1000). */
   connectTimeout?: number;
   maxOutboundConnections?: number;
-  /** Bounds of the table of requests forwarded to trunks, for answering their 401/407 (trunk-challenge.ts). */
-  trunkChallenge?: TrunkChallengeOptions;
+  /**
+   * Whether a request to this address (or to the trunk a route chose) may open a TCP/TLS connection: only to a
+   * configured trunk, with the CA bundle its TLS certificate must chain to (undefined: the system's bundle).
+   * Undefined: not a trunk, never dialled.
+   */
+  dialTrunk: (trunk: string | undefined, address: string) => { ca: string | Buffer | undefined } | undefined;
   /** Expired-binding sweep interval; default 5000 ms. */
   sweepMs?: number;
+  /** Phone resets (sip/phone-control): sees responses first (true: an answer to its NOTIFY) and every REGISTER that bound. */
+  phoneControl?: { onResponse(res: SipResponse): boolean; registered(line: string, userAgent: string | undefined): void };
   logger?: Logger;
   now?: () => number;
 }
 
-export const sipDaemonDefaults = { host: '0.0.0.0', port: 5060, tlsPort: 5061, maxTransactions: 100_000, sweepMs: 5000 } as const;
+export const sipServerDefaults = { host: '0.0.0.0', port: 5060, maxTransactions: 100_000, sweepMs: 5000 } as const;
 
-export class SipDaemonError extends SbdError {}
-
-/** Reads (or creates, 0600, temp + rename) the digest nonce secret of this state folder. */
-export function digestSecret(layout: StateLayout): Buffer {
-  const path = join(layout.keysDir, 'sip-digest.secret');
-  if (!existsSync(path)) {
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-    renameSync(tmp, path);
-  }
-  const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new SipDaemonError('ERR_SIP_SECRET', `${path} is not 64 hex digits: remove it to make a new one`);
-  return Buffer.from(hex, 'hex');
-}
-
-export class SipDaemon {
+export class SipServer {
   readonly registrar: Registrar;
   readonly router: Router;
   readonly udp: UdpTransport;
@@ -138,10 +97,10 @@ export class SipDaemon {
   /** Client transactions for requests forwarded from TCP/TLS onto UDP (routing/udp-leg.ts). */
   readonly udpLeg: UdpLeg;
   readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, stateless: 0, retransmissions: 0, dropped: 0, errors: 0 };
-  private readonly o: SipDaemonOptions;
+  private readonly options: SipServerOptions;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly listeners: Listener[] = [];
+  private readonly listeners: Listener[];
   private readonly transactions: TransactionTable<MessageSource>;
   private readonly maxTransactions: number;
 
@@ -154,31 +113,24 @@ export class SipDaemon {
   private timerAt = Infinity;
   private sweepTimer: NodeJS.Timeout | undefined;
 
-  constructor(o: SipDaemonOptions) {
-    this.o = o;
+  constructor(o: SipServerOptions) {
+    this.options = o;
+    this.registrar = o.registrar;
+    this.router = o.router;
+    this.listeners = o.listeners;
     this.log = o.logger ?? silentLogger;
     this.now = o.now ?? Date.now;
-    this.maxTransactions = o.maxTransactions ?? sipDaemonDefaults.maxTransactions;
+    this.maxTransactions = o.maxTransactions ?? sipServerDefaults.maxTransactions;
     this.transactions = new TransactionTable<MessageSource>({
       reliable: (f) => f.transport !== 'udp', maxTransactions: this.maxTransactions,
       sourceOf: (f) => f.address, maxPerSource: o.maxTransactionsPerSource ?? transactionTableDefaults.maxPerSource,
       t1: o.t1 ?? timerDefaults.t1, t2: o.t2 ?? timerDefaults.t2, t4: o.t4 ?? timerDefaults.t4,
     });
     this.udpLeg = new UdpLeg(this.transactions, { timerC: o.timerC ?? udpLegDefaults.timerC });
-    const directory = new StoreDirectory(o.store, { now: this.now });
-    const digest = new DigestServer({
-      realm: directory.realm(), secret: digestSecret(o.layout),
-      ...(o.nonceLifetime ? { nonceLifetime: o.nonceLifetime } : {}), algorithms: o.digestAlgorithms ?? ['SHA-256', 'MD5'],
-    });
-    this.registrar = new Registrar({ digest, directory }, o.registrar);
-    this.router = new Router({
-      registrar: this.registrar, directory, routing: new StoreRoutingDirectory(o.store), digest,
-      trunkCredentials: storeTrunkCredentials(o.store, o.layout, this.log),
-      routeKey: routeKey(o.layout.keysDir),
-      trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? o.trunkTlsCa?.[t.name]),
-    }, this.listeners, { ...(o.trunkChallenge ? { trunkChallenge: o.trunkChallenge } : {}) });
     const onMessage = (m: InboundMessage) => this.onMessage(m);
-    this.udp = new UdpTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port });
+    const host = o.host ?? sipServerDefaults.host;
+    const port = o.port ?? sipServerDefaults.port;
+    this.udp = new UdpTransport(onMessage, { host, port });
     const outbound = {
       ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
       ...(o.maxOutboundConnections !== undefined ? { maxOutboundConnections: o.maxOutboundConnections } : {}),
@@ -187,46 +139,19 @@ export class SipDaemon {
       ...(o.tlsHandshakeTimeout !== undefined ? { handshakeTimeout: o.tlsHandshakeTimeout } : {}),
       ...(o.messageTimeout !== undefined ? { messageTimeout: o.messageTimeout } : {}),
     };
-    this.tcp = new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: o.port ?? sipDaemonDefaults.port, ...outbound });
-    const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
-    this.tls = tlsPort === null ? undefined : new StreamTransport(onMessage, { host: o.host ?? sipDaemonDefaults.host, port: tlsPort, tls: this.tlsSettings(), ...outbound });
-  }
-
-  private tlsSettings() {
-    const store = this.o.store;
-    const nodes = store.listNodes();
-    const node = this.o.node !== undefined ? nodes.find((n) => n.name === this.o.node) : nodes.find((n) => n.isPublisher) ?? nodes[0];
-    if (!node) throw new SipDaemonError('ERR_SIP_NO_NODE', this.o.node ? `the store has no node named '${this.o.node}'` : 'the store has no node: run "sbd init" first');
-    const cert = store.currentCertificate('CallManager', node.name);
-    if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
-    // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
-    const capf = store.listCertificates({ name: 'CAPF' }).filter((c) => c.current).map((c) => c.pem);
-    // TLS trunks' own CAs (as of start): a trunk that opens the connection is verified too, and the router knows
-    // it by its certificate's issuer (routing/trunk-peer.ts), never by its address alone.
-    const trunkCas = store.sip.listTrunks().filter((t) => t.transport === 'tls').flatMap((t) => {
-      const pem = t.tlsCaPem ?? this.o.trunkTlsCa?.[t.name];
-      return pem === undefined ? [] : [pem.toString()];
-    });
-    const ca = [...capf, ...trunkCas];
-    return {
-      cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
-      ...(ca.length > 0 ? { ca } : {}),
-      // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
-      // security profile needs mutual TLS and came without their LSC, while line users connect without one.
-      requestClientCertificate: ca.length > 0 && (this.o.requestClientCertificate ?? true),
-      requireClientCertificate: this.o.requireClientCertificate ?? false,
-    };
+    this.tcp = new StreamTransport(onMessage, { host, port, ...outbound });
+    this.tls = o.tls === undefined ? undefined : new StreamTransport(onMessage, { host, port: o.tls.port, tls: o.tls.settings, ...outbound });
   }
 
   async listen(): Promise<{ udp: number; tcp: number; tls: number | undefined; address: string }> {
     const u = await this.udp.listen();
     const t = await this.tcp.listen();
     const s = this.tls ? await this.tls.listen() : undefined;
-    const host = this.o.advertise ?? (u.address === '0.0.0.0' || u.address === '::' ? '127.0.0.1' : u.address);
+    const host = this.options.advertise ?? (u.address === '0.0.0.0' || u.address === '::' ? '127.0.0.1' : u.address);
     const h = host.includes(':') ? `[${host}]` : host;
     this.listeners.push({ transport: 'udp', host: h, port: u.port }, { transport: 'tcp', host: h, port: t.port });
     if (s) this.listeners.push({ transport: 'tls', host: h, port: s.port });
-    this.sweepTimer = setInterval(() => this.registrar.sweep(this.now()), this.o.sweepMs ?? sipDaemonDefaults.sweepMs);
+    this.sweepTimer = setInterval(() => this.registrar.sweep(this.now()), this.options.sweepMs ?? sipServerDefaults.sweepMs);
     this.sweepTimer.unref();
     return { udp: u.port, tcp: t.port, tls: s?.port, address: u.address };
   }
@@ -235,6 +160,7 @@ export class SipDaemon {
     try {
       if (message.kind === 'response') {
         this.stats.responses++;
+        if (this.options.phoneControl?.onResponse(message)) return;
         // Only while the UDP leg has client transactions does a response need matching (§17.1.3): the stateless
         // path stays as cheap as it was.
         if (this.udpLeg.size > 0) this.run(this.transactions.receive(message, source, this.now()));
@@ -271,14 +197,13 @@ export class SipDaemon {
       } else if (a.type === 'deliver' && a.message.kind === 'request') {
         const req = a.message;
         const now = this.now();
-        const action: RouterAction = req.method === 'REGISTER'
-          ? { type: 'respond', response: this.register(req, a.flow, now) }
-          : this.router.handleRequest(req, a.flow, now);
+        const outcome = req.method === 'REGISTER' ? this.register(req, a.flow, now) : undefined;
+        const action: RouterAction = outcome ? { type: 'respond', response: outcome.response } : this.router.handleRequest(req, a.flow, now);
         if (a.id === undefined) {
           // No transaction: an ACK, or a request past its source's transaction bound (answered statelessly).
           if (action.type === 'respond' && req.method !== 'ACK') this.answerStateless(action.response, a.flow);
           else this.act(action, a.flow.transport);
-        } else if (action.type === 'respond' && !this.keepsTransaction(req, action.response)) {
+        } else if (action.type === 'respond' && !(outcome && this.keepsTransaction(req, outcome))) {
           this.run(this.transactions.abandon(a.id));
           this.answerStateless(action.response, a.flow);
         } else if (action.type === 'respond') {
@@ -312,9 +237,9 @@ export class SipDaemon {
    * A failed answer to credentials is kept only while the table is at most half full: REGISTERs with made-up
    * credentials from many (spoofed) sources then cannot crowd out the transactions of successful ones.
    */
-  private keepsTransaction(req: SipRequest, res: SipResponse): boolean {
-    if (req.method !== 'REGISTER' || res.status < 200) return false;
-    if (res.status < 300) return true;
+  private keepsTransaction(req: SipRequest, outcome: RegisterOutcome): boolean {
+    // The registrar's own word for what it did: a binding read or changed (its 200s) keeps the transaction.
+    if (outcome.result === 'registered' || outcome.result === 'unregistered' || outcome.result === 'queried') return true;
     return req.has('Authorization') && this.transactions.size <= this.maxTransactions / 2;
   }
 
@@ -342,10 +267,11 @@ export class SipDaemon {
     this.timer.unref();
   }
 
-  private register(req: SipRequest, source: MessageSource, now: number): SipResponse {
+  private register(req: SipRequest, source: MessageSource, now: number): RegisterOutcome {
     const r = this.registrar.handleRegister(req, source, now);
+    if (r.result === 'registered' && r.user !== undefined) this.options.phoneControl?.registered(r.user, req.get('User-Agent'));
     if (r.result !== 'challenged') this.log.info('register', { result: r.result, status: r.response.status, aor: r.user, from: `${source.transport}:${source.address}:${source.port}` });
-    return r.response;
+    return r;
   }
 
   /**
@@ -416,12 +342,20 @@ export class SipDaemon {
     if (!dial || target.kind !== 'address') return false;
     // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
     // appliance open connections to arbitrary hosts.
-    const row = target.trunk !== undefined ? this.o.store.sip.getTrunk(target.trunk) : this.o.store.sip.findTrunkByHost(address);
-    if (row === undefined) return false;
-    // The trunk's CA bundle from the store (read when dialling, so `sbd trunk ca` needs no restart; an open
-    // connection keeps the certificate it verified), else the daemon option, else the system bundle.
-    const ca = t === 'tls' ? row.tlsCaPem ?? this.o.trunkTlsCa?.[row.name] : undefined;
+    const trunk = this.options.dialTrunk(target.trunk, address);
+    if (trunk === undefined) return false;
+    const ca = t === 'tls' ? trunk.ca : undefined;
     return stream.send(address, port, bytes, ca !== undefined ? { ca } : {});
+  }
+
+  /** Sends bytes sbd originates over a phone's registered flow; false when the flow is gone (phone-control). */
+  sendOnFlow(flow: MessageSource, bytes: Buffer): boolean {
+    return this.sendTo({ kind: 'flow', source: flow }, bytes);
+  }
+
+  /** Where this server listens on a transport (after listen()). */
+  listenerFor(transport: TransportKind): { host: string; port: number } | undefined {
+    return this.listeners.find((l) => l.transport === transport);
   }
 
   async close(): Promise<void> {

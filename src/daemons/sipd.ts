@@ -1,0 +1,196 @@
+/**
+ * sbd-sipd: the SIP server (sip/server.ts) wired to the store — the directory the registrar and router read, the
+ * TLS identity, the trunks it may dial — then listen, tell systemd, stop on SIGTERM/SIGINT.
+ * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
+ *   so nonces survive a restart and every node sharing the state folder accepts each other's.
+ * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
+ * - Trunks: their 401/407 are answered with the stored (encrypted) credentials (routing/trunk-challenge.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DigestServer, type DigestAlgorithm } from '../sip/core/digest.js';
+import { Registrar, type RegistrarOptions } from '../sip/registrar/registrar.js';
+import { StoreDirectory } from '../sip/registrar/directory.js';
+import { Router, type Listener } from '../sip/routing/router.js';
+import { StoreRoutingDirectory } from '../sip/routing/routing-directory.js';
+import { storeTrunkCredentials } from '../sip/routing/trunk-credentials.js';
+import { routeKey } from '../sip/routing/route-key.js';
+import { trunkPeerByIssuer } from '../sip/routing/trunk-peer.js';
+import type { TrunkChallengeOptions } from '../sip/routing/trunk-challenge.js';
+import type { TlsSettings } from '../sip/transports/stream-transport.js';
+import { SipServer, sipServerDefaults, type SipServerOptions } from '../sip/server.js';
+import type { Store } from '../store/index.js';
+import { openState, type StateLayout } from '../store/state.js';
+import { privateKeyOf } from '../pki/identity-store.js';
+import { SbdError } from '../lib/errors.js';
+import { createLogger, silentLogger } from '../lib/log.js';
+import { notifyReady } from '../lib/sd-notify.js';
+import { waitForSignal } from '../lib/signals.js';
+import { PhoneControl, type PhoneControlOptions } from '../sip/phone-control/phone-control.js';
+import { StorePhoneControlDirectory } from '../sip/phone-control/directory.js';
+import { ControlServer, controlSocketPath } from '../sip/phone-control/control-socket.js';
+
+type ServerBounds = Omit<SipServerOptions, 'registrar' | 'router' | 'listeners' | 'tls' | 'dialTrunk'>;
+
+export interface SipDaemonOptions extends ServerBounds {
+  store: Store;
+  layout: StateLayout;
+  /** TLS port; default 5061; null: no TLS listener. */
+  tlsPort?: number | null;
+  /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
+  node?: string;
+  /** Ask TLS clients for a certificate chained to CAPF (LSC), without refusing those that send none; default true. */
+  requestClientCertificate?: boolean;
+  /** Refuse TLS clients without a certificate chained to CAPF (mutual TLS for every TLS client); default false. */
+  requireClientCertificate?: boolean;
+  /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
+  digestAlgorithms?: readonly DigestAlgorithm[];
+  /** Nonce lifetime in seconds; default 300. */
+  nonceLifetime?: number;
+  registrar?: RegistrarOptions;
+  /**
+   * CA bundles (PEM) that a trunk's TLS certificate must chain to, by trunk name, when sbd dials the trunk;
+   * used when the store holds none for the trunk (`sbd trunk add --ca`, `sbd trunk ca`); a trunk with neither is
+   * verified against the system's bundle.
+   */
+  trunkTlsCa?: Record<string, string | Buffer>;
+  /** Bounds of the table of requests forwarded to trunks, for answering their 401/407 (trunk-challenge.ts). */
+  trunkChallenge?: TrunkChallengeOptions;
+  /** The control socket `sbd phone reset` talks to (sip/phone-control/control-socket.ts); undefined: none. */
+  controlSocket?: string;
+  /** Timeouts and progress interval of reset waves (the pace comes with each request). */
+  phoneControlOptions?: PhoneControlOptions;
+}
+
+export const sipDaemonDefaults = { ...sipServerDefaults, tlsPort: 5061 } as const;
+
+export class SipDaemonError extends SbdError {}
+
+/** Reads (or creates, 0600, temp + rename) the digest nonce secret of this state folder. */
+export function digestSecret(layout: StateLayout): Buffer {
+  const path = join(layout.keysDir, 'sip-digest.secret');
+  if (!existsSync(path)) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+  const hex = readFileSync(path, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new SipDaemonError('ERR_SIP_SECRET', `${path} is not 64 hex digits: remove it to make a new one`);
+  return Buffer.from(hex, 'hex');
+}
+
+/** The TLS listener's identity and the CAs its clients (LSCs) and inbound trunks chain to, as of start. */
+function tlsSettings(o: SipDaemonOptions): TlsSettings {
+  const store = o.store;
+  const nodes = store.listNodes();
+  const node = o.node !== undefined ? nodes.find((n) => n.name === o.node) : nodes.find((n) => n.isPublisher) ?? nodes[0];
+  if (!node) throw new SipDaemonError('ERR_SIP_NO_NODE', o.node ? `the store has no node named '${o.node}'` : 'the store has no node: run "sbd init" first');
+  const cert = store.currentCertificate('CallManager', node.name);
+  if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
+  // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
+  const capf = store.listCertificates({ name: 'CAPF' }).filter((c) => c.current).map((c) => c.pem);
+  // TLS trunks' own CAs (as of start): a trunk that opens the connection is verified too, and the router knows
+  // it by its certificate's issuer (routing/trunk-peer.ts), never by its address alone.
+  const trunkCas = store.sip.listTrunks().filter((t) => t.transport === 'tls').flatMap((t) => {
+    const pem = t.tlsCaPem ?? o.trunkTlsCa?.[t.name];
+    return pem === undefined ? [] : [pem.toString()];
+  });
+  const ca = [...capf, ...trunkCas];
+  return {
+    cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
+    ...(ca.length > 0 ? { ca } : {}),
+    // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
+    // security profile needs mutual TLS and came without their LSC, while line users connect without one.
+    requestClientCertificate: ca.length > 0 && (o.requestClientCertificate ?? true),
+    requireClientCertificate: o.requireClientCertificate ?? false,
+  };
+}
+
+/** The registrar, router and transports over the store of one state folder. */
+function wire(o: SipDaemonOptions): SipServerOptions {
+  const { store, layout, tlsPort: _tlsPort, node: _node, requestClientCertificate: _req, requireClientCertificate: _reqd,
+    controlSocket: _controlSocket, phoneControlOptions: _phoneControlOptions, digestAlgorithms, nonceLifetime, registrar: registrarOptions, trunkTlsCa, trunkChallenge, ...bounds } = o;
+  const log = o.logger ?? silentLogger;
+  const directory = new StoreDirectory(store, { now: o.now ?? Date.now });
+  const digest = new DigestServer({
+    realm: directory.realm(), secret: digestSecret(layout),
+    ...(nonceLifetime ? { nonceLifetime } : {}), algorithms: digestAlgorithms ?? ['SHA-256', 'MD5'],
+  });
+  const registrar = new Registrar({ digest, directory }, registrarOptions);
+  const listeners: Listener[] = [];
+  const router = new Router({
+    registrar, directory, routing: new StoreRoutingDirectory(store), digest,
+    trunkCredentials: storeTrunkCredentials(store, layout, log),
+    routeKey: routeKey(layout.keysDir),
+    trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? trunkTlsCa?.[t.name]),
+  }, listeners, { ...(trunkChallenge ? { trunkChallenge } : {}) });
+  const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
+  return {
+    ...bounds, registrar, router, listeners,
+    ...(tlsPort === null ? {} : { tls: { port: tlsPort, settings: tlsSettings(o) } }),
+    dialTrunk: (trunk, address) => {
+      // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
+      // appliance open connections to arbitrary hosts.
+      const row = trunk !== undefined ? store.sip.getTrunk(trunk) : store.sip.findTrunkByHost(address);
+      // The trunk's CA bundle from the store (read when dialling, so `sbd trunk ca` needs no restart; an open
+      // connection keeps the certificate it verified), else the daemon option, else the system bundle.
+      return row === undefined ? undefined : { ca: row.tlsCaPem ?? trunkTlsCa?.[row.name] };
+    },
+  };
+}
+
+/** The SIP server over a store: what sbd-sipd runs, and what tests start in-process. */
+export class SipDaemon extends SipServer {
+  /** Phone resets over registered flows, asked for on the control socket. */
+  readonly phoneControl: PhoneControl;
+  private readonly control: ControlServer | undefined;
+
+  constructor(o: SipDaemonOptions) {
+    const w = wire(o);
+    const self: { server?: SipServer } = {};
+    const phoneControl = new PhoneControl({
+      bindings: w.registrar.bindings, directory: new StorePhoneControlDirectory(o.store),
+      send: (flow, bytes) => self.server?.sendOnFlow(flow, bytes) ?? false,
+      listener: (t) => self.server?.listenerFor(t), ...(o.now ? { now: o.now } : {}),
+    }, o.phoneControlOptions);
+    super({ ...w, phoneControl });
+    self.server = this;
+    this.phoneControl = phoneControl;
+    this.control = o.controlSocket === undefined ? undefined : new ControlServer({ path: o.controlSocket }, (req, emit) => phoneControl.start(req, emit));
+  }
+
+  override async listen(): ReturnType<SipServer['listen']> {
+    const ports = await super.listen();
+    await this.control?.listen();
+    return ports;
+  }
+
+  override async close(): Promise<void> {
+    this.phoneControl.close();
+    await this.control?.close();
+    await super.close();
+  }
+}
+
+export interface SipdOptions extends Omit<SipDaemonOptions, 'store' | 'layout' | 'logger'> {
+  /** The appliance state folder (store and keys). */
+  stateDir: string;
+}
+
+/** sbd-sipd: runs until a signal; resolves with the process exit code. */
+export async function runSipd({ stateDir, ...options }: SipdOptions): Promise<number> {
+  const { store, layout } = openState(stateDir);
+  const logger = createLogger('sipd');
+  const daemon = new SipDaemon({ controlSocket: controlSocketPath(stateDir), ...options, store, layout, logger });
+  const ports = await daemon.listen();
+  // One machine-readable line first: tests and scripts read the ports from it.
+  process.stdout.write(JSON.stringify({ event: 'listening', ...ports }) + '\n');
+  const systemd = notifyReady(`SIP on ${ports.address} udp/tcp ${ports.udp}${ports.tls ? ` tls ${ports.tls}` : ''}`);
+  return waitForSignal(async () => {
+    systemd.stopping();
+    logger.info('stopping', daemon.stats);
+    await daemon.close();
+    store.close();
+  });
+}
