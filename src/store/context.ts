@@ -13,6 +13,11 @@ export interface StoreContext {
   stmt(sql: string): Database.Statement;
   /** Runs `fn` as (or inside) one write transaction; bumps the generation counter once per outer commit. */
   write<T>(fn: () => T): T;
+  /**
+   * Runs `fn` as one write transaction WITHOUT bumping the generation: only for columns no cache derives anything
+   * from (the time of a phone's repeated trust report). Everything else goes through `write`.
+   */
+  touch<T>(fn: () => T): T;
 }
 
 export function nowIso(clock: Clock): string {

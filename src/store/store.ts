@@ -8,6 +8,7 @@ import * as audit from './audit.js';
 import * as certs from './certificates.js';
 import * as devices from './devices.js';
 import * as itl from './itl-hashes.js';
+import * as trust from './trust-reports.js';
 import * as models from './model-features.js';
 import * as nodes from './nodes.js';
 import * as params from './params.js';
@@ -41,7 +42,7 @@ export class Store {
     this.#txKind = undefined;
     this.generationFile = path === ':memory:' || path === '' ? undefined : `${path}-generation`;
     const stmt = createStatementCache(db);
-    this.#ctx = { db, clock, stmt, write: (fn) => this.#write(fn) };
+    this.#ctx = { db, clock, stmt, write: (fn) => this.#write(fn), touch: (fn) => this.#touch(fn) };
   }
 
   #write<T>(fn: () => T): T {
@@ -63,6 +64,19 @@ export class Store {
           return result;
         })
         .immediate();
+    } finally {
+      this.#txKind = undefined;
+    }
+  }
+
+  /** A write transaction that leaves the generation alone (StoreContext.touch). */
+  #touch<T>(fn: () => T): T {
+    if (this.readonly) throw new StoreError(StoreErrorCode.readonly, `store ${this.path} is open read-only`);
+    if (this.#txKind === 'read') throw new StoreError(StoreErrorCode.readonly, 'a write inside snapshot(): use transaction() instead');
+    if (this.#db.inTransaction) return this.#db.transaction(fn)();
+    this.#txKind = 'write';
+    try {
+      return this.#db.transaction(fn).immediate();
     } finally {
       this.#txKind = undefined;
     }
@@ -204,6 +218,19 @@ export class Store {
   }
   getDeviceItlHash(device: string): itl.DeviceItlHashRow | undefined { return this.#call(() => itl.getDeviceItlHash(this.#ctx, device)); }
   listDeviceItlHashes(): itl.DeviceItlHashRow[] { return this.#call(() => itl.listDeviceItlHashes(this.#ctx)); }
+
+  // trust lists served per TFTP server, and phones' DeviceTLInfo reports (trust-reports.ts)
+  recordServedTrustFile(server: string, file: string, bytes: Buffer, at: string): void {
+    this.#call(() => trust.recordServedTrustFile(this.#ctx, server, file, bytes, at));
+  }
+  removeServedTrustFile(server: string, file: string): boolean { return this.#call(() => trust.removeServedTrustFile(this.#ctx, server, file)); }
+  listServedTrustFiles(file?: trust.TrustListFile): trust.ServedTrustFileRow[] { return this.#call(() => trust.listServedTrustFiles(this.#ctx, file)); }
+  recordDeviceTrustReport(device: string, r: trust.DeviceTrustReportInput, at: string): 'changed' | 'touched' {
+    return this.#call(() => trust.recordDeviceTrustReport(this.#ctx, device, r, at));
+  }
+  getDeviceTrustReport(device: string): trust.DeviceTrustReportRow | undefined { return this.#call(() => trust.getDeviceTrustReport(this.#ctx, device)); }
+  listDeviceTrustReports(): trust.DeviceTrustReportRow[] { return this.#call(() => trust.listDeviceTrustReports(this.#ctx)); }
+  deleteDeviceTrustReport(device: string): boolean { return this.#call(() => trust.deleteDeviceTrustReport(this.#ctx, device)); }
 
   /** SIP partitions, calling search spaces, presence groups, trunks (src/store/sip.ts). */
   get sip(): SipTables { return new SipTables(this.#ctx); }

@@ -85,7 +85,7 @@ test('reports, feature edit, audit, backup and restore on the admin console', as
     'utils disaster_recovery status',
     'show audit 2 csv',
   ]);
-  assert.match(out, new RegExp(`SEP001122334455  8845   Match            ${serverHash.slice(0, 16)}\\.\\.\\.  2026-11-25T10:00:00\\.000Z`));
+  assert.match(out, new RegExp(`SEP001122334455  8845   Match            ${serverHash.slice(0, 16)}\\.\\.\\.  -                2026-11-25T10:00:00\\.000Z`));
   assert.match(out, /Match: 1  MisMatch: 0  Not Installed: 0/);
   assert.match(out, /Model,Security by Default,Encrypted Config,EC Keys\r\n8845,Yes,Yes,Yes\r\n/);
   assert.match(out, /7965   Yes                  Yes               Yes/);

@@ -1,6 +1,6 @@
 /**
  * Reports and the audit log on the admin console, the same functions as `sbd report …` and `sbd audit show`:
- *   show report itl-status [csv] · show report feature-list [MODEL] [csv] · show report credentials [csv] ·
+ *   show report itl-status [match|mismatch|not-installed] [csv] · show report feature-list [MODEL] [csv] · show report credentials [csv] ·
  *   set phone-feature MODEL security-by-default|encrypted-config|ec-keys yes|no · show audit [LIMIT] [csv]
  */
 import type { AdminCommand } from '../command-table.js';
@@ -9,6 +9,7 @@ import { withState } from '../../cluster/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { auditReport, featureListReport, formatReport, itlStatusReport, outdatedCredentialsReport, setPhoneFeatures, type Report } from '../../reports/index.js';
 import { AUDIT_LIMITS, type ModelFeatures, type Store } from '../../store/index.js';
+import { ITL_STATUS_FILTERS, parseItlStatusFilter } from '../../reports/itl-status.js';
 
 /** Splits a trailing `csv` word off the arguments. */
 function csvFlag(args: string[]): { csv: boolean; rest: string[] } {
@@ -33,11 +34,16 @@ export function reportCommands(stateDir: string): AdminCommand[] {
   return [
     {
       words: ['show', 'report', 'itl-status'],
-      params: '[csv]',
-      summary: 'ITL File Status per phone (Match / MisMatch / Not Installed) with the last report time',
-      maxArgs: 1,
-      complete: () => ['csv'],
-      run: show((store, rest) => (noArgs(rest), itlStatusReport(store))),
+      params: '[match|mismatch|not-installed] [csv]',
+      summary: 'ITL File Status per phone (Match / MisMatch / Not Installed), its TFTP server and last report time; one status only when named',
+      maxArgs: 2,
+      complete: () => [...Object.keys(ITL_STATUS_FILTERS), 'csv'],
+      run: show((store, rest) => {
+        if (rest.length === 0) return itlStatusReport(store);
+        const status = rest.length === 1 ? parseItlStatusFilter(rest[0]!) : undefined;
+        if (status === undefined) throw new AdminError(AdminErrorCode.args, `unexpected "${rest.join(' ')}": a status (${Object.keys(ITL_STATUS_FILTERS).join(', ')}) and/or "csv" may follow`);
+        return itlStatusReport(store, { status });
+      }),
     },
     {
       words: ['show', 'report', 'feature-list'],

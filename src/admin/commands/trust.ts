@@ -14,17 +14,10 @@ import { readFileSync } from 'node:fs';
 import { ctlReset, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12, minExportPasswordLength } from '../../cluster/p12.js';
 import { identityNames } from '../../pki/profiles.js';
-import { buildCtl, buildItl } from '../../trust/cluster-lists.js';
-import { parseTrustFile } from '../../trust/codec.js';
-import { verifyParsed } from '../../trust/verify.js';
-import { formatTrustFile } from '../../trust/show.js';
+import { buildCtl, buildItl, isMixedMode } from '../../trust/cluster-lists.js';
+import { servedTrustListText } from './served-trust-list.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
-
-function showTrustFile(bytes: Buffer, name: string): string {
-  const file = parseTrustFile(bytes);
-  return formatTrustFile(verifyParsed(bytes, file, []), name);
-}
 
 export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
   const names = () => [...identityNames];
@@ -32,16 +25,16 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
     {
       words: ['show', 'itl'],
       params: '',
-      summary: 'the ITL file TFTP serves now: header, every record, signature check',
-      run: (_args, io) => io.out(showTrustFile(withState(stateDir, ({ store }) => buildItl(store, clock), { readonly: true }), 'ITLFile.tlv')),
+      summary: 'the ITL file TFTP serves now: MD5, SHA-1, SHA-256 of its bytes, header, every record, signature check',
+      run: (_args, io) => io.out(withState(stateDir, ({ store }) => servedTrustListText(store, 'ITLFile.tlv', () => buildItl(store, clock)), { readonly: true }) ?? 'No ITL file.'),
     },
     {
       words: ['show', 'ctl'],
       params: '',
-      summary: 'the CTL file (mixed mode only)',
+      summary: 'the CTL file TFTP serves now (mixed mode only): MD5, SHA-1, SHA-256 of its bytes and its records',
       run: (_args, io) => {
-        const ctl = withState(stateDir, ({ store }) => buildCtl(store, clock), { readonly: true });
-        io.out(ctl ? showTrustFile(ctl, 'CTLFile.tlv') : 'No CTL file: the cluster is in non-secure mode.');
+        const text = withState(stateDir, ({ store }) => (isMixedMode(store) ? servedTrustListText(store, 'CTLFile.tlv', () => buildCtl(store, clock)) : undefined), { readonly: true });
+        io.out(text ?? 'No CTL file: the cluster is in non-secure mode.');
       },
     },
     {

@@ -9,6 +9,7 @@ import { withState } from '../../cluster/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { auditReport, featureListReport, formatCsv, formatText, itlStatusReport, outdatedCredentialsReport, setPhoneFeatures, type Report } from '../../reports/index.js';
 import { AUDIT_LIMITS, type Store } from '../../store/index.js';
+import { ITL_STATUS_FILTERS, parseItlStatusFilter } from '../../reports/itl-status.js';
 
 const opts = { state: { type: 'string' }, csv: { type: 'boolean' } } as const;
 
@@ -41,7 +42,19 @@ function yesNo(value: string | undefined, flag: string): boolean | undefined {
 }
 
 export const commands: Command[] = [
-  reportCommand('itl-status', 'ITL File Status per phone: Match / MisMatch / Not Installed, with the last report time', itlStatusReport),
+  {
+    path: ['report', 'itl-status'],
+    summary: 'ITL File Status per phone: Match / MisMatch / Not Installed, with the TFTP server and the last report time',
+    usage: `sbd report itl-status [--status ${Object.keys(ITL_STATUS_FILTERS).join('|')}] [--csv] --state DIR`,
+    run(args, ctx) {
+      const { values } = parse(args, { ...opts, status: { type: 'string' } }, false);
+      const status = values.status === undefined ? undefined : parseItlStatusFilter(values.status);
+      if (values.status !== undefined && status === undefined) throw new UsageError(`--status must be one of ${Object.keys(ITL_STATUS_FILTERS).join(', ')}, got "${values.status}"`);
+      const report = withState(required(values.state, '--state'), ({ store }) => itlStatusReport(store, status === undefined ? {} : { status }), { readonly: true });
+      print(report, values.csv, ctx.out);
+      return 0;
+    },
+  },
   reportCommand('credentials', 'users whose password or PIN still uses an out-of-date hash algorithm', (s) => outdatedCredentialsReport(s)),
   {
     path: ['report', 'features'],

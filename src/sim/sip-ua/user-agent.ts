@@ -3,7 +3,8 @@
  * Default phone in a secure profile), the core transaction layer (RFC 3261 §17, `TransactionTable` with one
  * timer following `TimerQueue`) and dialogs (§12, `Dialog`). What it does, as a phone does:
  *  - REGISTER with digest (answers 401/407 from the password, §22.2; one new challenge per attempt, stale=true
- *    accepted) and its ITL report header `X-SBD-ITL-Hash` (docs/sip-app.md);
+ *    accepted), then the DeviceTLInfo alarm REFER of the trust lists it holds (device-tl-info.ts), as Cisco phones
+ *    do; sbd's `X-SBD-ITL-Hash` header extension only when asked (docs/admin.md);
  *  - INVITE with an SDES offer (`calls.ts`), ACK for the 2xx (§13.2.2.4), BYE;
  *  - answers INVITEs (180, then 200 with the SDES answer), BYE and CANCEL (200 + 487), OPTIONS (200);
  *  - obeys its call control's reset/restart NOTIFY (control-notify.ts judges it): restart → unregister and
@@ -28,6 +29,7 @@ import { SipFlow, type SipFlowOptions } from './sip-flow.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 import { Call, answerIncoming, placeCall } from './calls.js';
 import { judgeControlNotify } from './control-notify.js';
+import { deviceTlInfoOfHeld, sendDeviceTlInfo, type HeldTrustLists } from './device-tl-info.js';
 
 /** The ITL report header (same name as the registrar's ITL_REPORT_HEADER). */
 export const ITL_HASH_HEADER = 'X-SBD-ITL-Hash';
@@ -43,6 +45,8 @@ export interface SipPhoneOptions {
   /** SHA-256 (hex) of the ITL the phone holds, reported on REGISTER; `itlStatus` 'not-installed' after a bounce. */
   itlSha256?: string;
   itlStatus?: 'installed' | 'not-installed';
+  /** The ITL/CTL the phone holds: reported in a DeviceTLInfo REFER after every successful REGISTER. */
+  trustLists?: HeldTrustLists;
   /** Default 'Cisco-CP8845/14.2.1' (the registrar reads the model from it for autoregistration). */
   userAgent?: string;
   /** RTP bind address; default 127.0.0.1. */
@@ -89,6 +93,8 @@ export class SipPhone {
   private readonly registerTag = makeTag();
   private cseq = 1;
   private closed = false;
+  /** The server's answer to the last DeviceTLInfo REFER (202 when taken). */
+  lastTrustReport: SipResponse | undefined;
 
   private constructor(o: SipPhoneOptions) {
     this.o = o;
@@ -137,6 +143,7 @@ export class SipPhone {
     ]);
     const res = await this.withAuth(build);
     if (res.status >= 300) throw new SipUaError(SipUaErrorCode.refused, `REGISTER refused: ${res.status} ${res.reason}`, { status: res.status });
+    if (expires > 0 && this.o.trustLists) this.lastTrustReport = await sendDeviceTlInfo(this, deviceTlInfoOfHeld(this.o.trustLists, this.flow.localAddress));
     return res;
   }
 

@@ -11,7 +11,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { DigestAlgorithm } from '../core/digest.js';
-import type { Store } from '../../store/index.js';
+import type { DeviceTrustReportInput, Store } from '../../store/index.js';
 import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
 import { AutoregError, autoRegisterPhone } from '../../cluster/autoreg.js';
 import type { AutoregDecision } from '../auth/autoreg-limiter.js';
@@ -55,6 +55,12 @@ export interface Directory {
   recordItlReport(device: string, sha256Hex: string, status: string, at: number): void;
   /** The phone unregistered: its report goes. */
   clearItlReport(device: string): void;
+  /**
+   * An authenticated phone's DeviceTLInfo alarm (src/sip/alarm/device-tl-info.ts): its ITL/CTL signatures and TFTP
+   * servers, kept per device (they stay after it unregisters: the phone still holds those lists). 'touched': the
+   * same report as before, only its time moved (no store generation bump).
+   */
+  recordTrustReport(device: string, report: DeviceTrustReportInput, at: number): 'changed' | 'touched';
   /**
    * A REGISTER whose AOR is a device name (SEP + MAC): the device with its directory number, or, when the store
    * does not know it, autoregistration (AutoRegistration parameter, src/cluster/autoreg.ts) with `model`, when
@@ -256,6 +262,10 @@ export class StoreDirectory implements Directory {
       device, sha256Hex, at: new Date(at).toISOString(),
       status: status === ItlReportStatus.notInstalled ? ItlReportStatus.notInstalled : ItlReportStatus.installed,
     });
+  }
+
+  recordTrustReport(device: string, report: DeviceTrustReportInput, at: number): 'changed' | 'touched' {
+    return this.store.recordDeviceTrustReport(device, report, new Date(at).toISOString());
   }
 
   clearItlReport(device: string): void {

@@ -60,6 +60,7 @@ import { ForwardedInvites, type ForwardedInviteOptions } from './forwarded-invit
 import { trunkPeerByIssuer } from './trunk-peer.js';
 import { contactPeer, peerOf, rebindRecordRoutes, recordRouteValue } from './record-route.js';
 import { requestSdp, responseSdp } from './sdp-legs.js';
+import { answerAlarmRefer, isAlarmRefer } from '../alarm/refer.js';
 import { CSEQ_PARAM, TrunkChallenges, trunkChallengeDefaults, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
 
 export type Target =
@@ -160,6 +161,7 @@ export class Router {
     const stateless = dialog || followsInvite;
     // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
     if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
+      if (isAlarmRefer(req)) return this.alarmRefer(req, source, now);
       return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }]) : this.respond(req, 404, 'Not Found');
     }
     let caller: Caller = { css: null, presenceGroup: null };
@@ -344,6 +346,20 @@ export class Router {
     if (g.ok) return undefined;
     if (g.answer === 'blocked') return this.respond(req, 403, 'Forbidden (too many failed authentication attempts)');
     return this.respond(req, status, reason, gate.challenges(now, g.answer === 'stale', algorithms, source).map((value) => ({ name: challengeName, value })));
+  }
+
+  /**
+   * A phone's alarm REFER to the server itself (DeviceTLInfo, src/sip/alarm/refer.ts): counted only once the phone
+   * is identified as for any request (its registered flow, or proxy digest of the line's owner; issue 16).
+   */
+  private alarmRefer(req: SipRequest, source: MessageSource, now: number): RouterAction {
+    const who = this.identifyPhone(req, source, now);
+    if ('type' in who) return who;
+    const from = req.from().uri;
+    const owner = isSipUri(from) && from.user !== undefined ? this.deps.directory.resolveAor(from.user) : undefined;
+    if (!owner) return this.respond(req, 403, 'Forbidden');
+    const a = answerAlarmRefer(req, owner, this.deps.directory, now);
+    return this.respond(req, a.status, a.reason);
   }
 
   private identifyPhone(req: SipRequest, source: MessageSource, now: number): Caller | RouterAction {
