@@ -63,7 +63,7 @@ export function sipFloodShapes(t: SipTarget): FloodShape[] {
   return [
     // Garbage: random bytes. Not over TCP: there the first one breaks framing and the server closes the connection
     // with megabytes of queued flood unread (the flood would measure reconnections, not the daemon).
-    { name: 'random-bytes', weight: udp ? 230 : 0, random: 600 },
+    { name: 'random-bytes', weight: udp ? 240 : 0, random: 600 },
     // Garbage a stream framer still frames (random bytes ending in CRLF CRLF).
     { name: 'framed-garbage', weight: udp ? 100 : 290, random: 400, framed: true },
     // Row 7: unauthenticated INVITEs, each a new transaction (a 407 that Timer G would resend toward the source).
@@ -88,8 +88,8 @@ export function sipFloodShapes(t: SipTarget): FloodShape[] {
         `From: <sip:a@127.0.0.1>;tag=a@@@@@@@@`, `To: <sip:b@127.0.0.1>;tag=b@@@@@@@@`, 'Call-ID: rs-@@@@@@@@', 'CSeq: 1 INVITE']),
     },
     // Row 4.
-    { name: 'space-runs', weight: udp ? 10 : 5, bytes: request(t, 'OPTIONS', t.victim, spaces) },
+    { name: 'space-runs', weight: 5, bytes: request(t, 'OPTIONS', t.victim, spaces) },
     // Row 5: a REGISTER with thousands of Contacts for the legitimate phone's AOR.
-    { name: 'many-contacts', weight: udp ? 10 : 5, bytes: manyContacts(t, udp ? 65000 : 16000) },
+    { name: 'many-contacts', weight: 5, bytes: manyContacts(t, udp ? 65000 : 16000) },
   ];
 }
