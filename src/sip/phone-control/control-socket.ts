@@ -135,7 +135,7 @@ export function requestReset(path: string, req: ResetRequest, onEvent: (e: Contr
     s.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'sbd-sipd is not running (no control socket)'
         : err.code === 'EACCES' ? 'permission denied (the control socket is for the admin user)' : err.message;
-      reject(new PhoneControlError('ERR_PHONE_CONTROL_CONNECT', `${path}: ${why}`, { cause: err }));
+      reject(new PhoneControlError('ERR_PHONE_CONTROL_CONNECT', `${path}: ${why} (${err.code ?? 'error'})`, { cause: err }));
     });
     s.on('close', () => {
       if (last && (last.event === 'done' || last.event === 'error')) resolve(last);
