@@ -24,6 +24,7 @@ import { digestHa1 } from '../../src/credentials/index.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { buildSender, cpuOf, memoryOf, runSender, sleep, spawnSender, startDaemonProcess, type FloodShape } from '../../test/security/flood-helpers.js';
 import { sipFloodShapes } from '../../test/security/flood-sip-shapes.js';
+import { freePort } from '../../test/sip/interop/harness.js';
 
 const N = Number(process.env.SBD_BENCH_N ?? 5000);
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
@@ -78,7 +79,7 @@ async function startSbd(): Promise<Server> {
 }
 
 async function startKamailio(): Promise<Server> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort('udp', '127.0.0.1');
   const dir = join(root, 'kamailio');
   mkdirSync(dir, { recursive: true });
   const mpath = spawnSync('sh', ['-c', 'ls -d /usr/lib/*/kamailio/modules | head -1'], { encoding: 'utf8' }).stdout.trim();
