@@ -5,12 +5,12 @@
  * over the same transport, and the daemon's peak RSS (VmHWM) stayed under a stated bound.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { addLineUser, makeState } from '../sip/interop/harness.js';
 import { SipPhone } from '../../src/sim/sip-ua/user-agent.js';
 import { buildSender, memoryOf, runSender, startDaemonProcess, type DaemonProcess, type FloodSender } from './flood-helpers.js';
 import { sipFloodShapes } from './flood-sip-shapes.js';
-import { rmSync } from 'node:fs';
 
 /** Messages per flood (the figure). */
 const FLOOD_MESSAGES = 1_000_000;

@@ -1,27 +1,27 @@
 /**
  * Issue 16 build item 11: `sbd daemon tftp --state` (its own process; once with the C data plane, the default, and
  * once with `--engine node`, the TypeScript server) takes 1,000,000 datagrams of garbage and hostile requests from
- * 1,000 spoofed loopback sources — row 12's RRQ with timeout=255, RRQs for names that each send the engine to Node,
+ * 1,500 spoofed loopback addresses — row 12's RRQ with timeout=255, RRQs for names that each send the engine to Node,
  * odd options, stray packets — then a phone still boots (fetches ITLFile.tlv, the same bytes as before the flood),
  * and the daemon's peak RSS (VmHWM) stayed under a stated bound.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { initAppliance } from '../../src/cluster/init.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { fetchFile } from '../../src/tftp/client.js';
 import { NativeTftpServer } from '../../src/tftp/native-server.js';
 import { buildSender, listeningPort, memoryOf, runSender, startDaemonProcess, type FloodShape } from './flood-helpers.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 /** Datagrams per flood (the issue's figure). */
 const FLOOD_DATAGRAMS = 1_000_000;
 /**
- * Spoofed source addresses (127.66.x.y), each with a new port every 16 datagrams (~62,500 source address:port pairs
- * in all): more than maxTransfers / maxTransfersPerClient (16384 / 16), so per-source caps alone cannot hold it.
+ * Spoofed source addresses (127.66.x.y), a new source port every 16 datagrams (~62,500 address:port pairs in all,
+ * the last 17,000 kept open: a spoofed source sends no ICMP): more than maxTransfers / maxTransfersPerClient
+ * (16384 / 16), so per-source caps alone cannot hold the flood off.
  */
 const FLOOD_SOURCES = 1500;
 /**
