@@ -1,12 +1,14 @@
 /*
- * The engine's configuration: "key=value" lines. Defaults are the TypeScript server's (TftpServerOptions in
- * src/tftp/server.ts); every bound is a named key. An unknown key or a bad value fails with a message naming it.
+ * The engine's configuration: "key=value" lines. Every bound is a named key whose default and range come from
+ * src/tftp/limits.ts, the table TypeScript's defaults and the CLI's flags come from too. An unknown key or a bad
+ * value fails with a message naming it.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tftp-internal.h"
+#include "tftp-limits.h"
 
 typedef struct {
   const char *key;
@@ -15,36 +17,15 @@ typedef struct {
   int wide; /* uint64_t field */
 } key_spec;
 
-#define U32(k, f, lo, hi, d) {k, offsetof(tftp_config, f), lo, hi, d, 0}
-#define U64(k, f, lo, hi, d) {k, offsetof(tftp_config, f), lo, hi, d, 1}
-static const key_spec KEYS[] = {
-    U32("port", port, 0, 65535, 69),
-    U32("max_transfers", max_transfers, 1, 1u << 20, 16384),
-    U32("max_transfers_per_client", max_per_client, 1, 1u << 20, 16),
-    U32("max_unverified_per_client", max_unverified_per_client, 1, 1u << 20, 8),
-    U32("max_retries", max_retries, 0, 1000, 5),
-    U32("max_retries_unverified", max_retries_unverified, 0, 1000, 1),
-    U32("max_lifetime_ms", max_lifetime_ms, 1, 86400000, 120000),
-    U32("timeout_ms", timeout_ms, 1, 3600000, 1000),
-    U32("min_timeout_s", min_timeout_s, 1, 255, 1),
-    U32("max_timeout_s", max_timeout_s, 1, 255, 10),
-    U32("max_blksize", max_blksize, 8, 65464, 65464),
-    U32("max_windowsize", max_windowsize, 1, 65535, 64),
-    U32("max_filename_length", max_filename_length, 1, NAME_CAP, 255),
-    U32("max_request_bytes", max_request_bytes, 4, 65535, 512),
-    U32("netascii", netascii, 0, 1, 1),
-    U32("recv_buffer_size", recv_buffer_size, 0, 1u << 30, 4194304),
-    U32("timer_resolution_ms", timer_resolution_ms, 1, 10000, 20),
-    U32("tid_reuse_delay_ms", tid_reuse_delay_ms, 0, 3600000, 250),
-    U32("max_idle_sockets", max_idle_sockets, 0, 1u << 20, 1024),
-    U32("max_log_lines_per_second", max_log_lines_per_second, 0, 1u << 30, 100),
-    U32("max_pending_opens", max_pending_opens, 1, 1u << 20, 4096),
-    U64("max_cached_files", max_cached_files, 0, 1u << 24, 65536),
-    U64("max_cache_bytes", max_cache_bytes, 0, 1ull << 40, 268435456),
-    U32("folder_ttl_ms", folder_ttl_ms, 0, 3600000, 0),
-    U64("folder_max_file_bytes", folder_max_file_bytes, 0, 1ull << 40, 268435456),
-    U64("folder_read_max_bytes", folder_read_max_bytes, 0, 1ull << 40, 1048576),
-};
+/* Every key, default and range from src/tftp/limits.ts (tftp-limits.h is generated from it). */
+#define KEY(k, lo, hi, d, w) {#k, offsetof(tftp_config, k), lo, hi, d, w},
+static const key_spec KEYS[] = {TFTP_LIMITS(KEY)};
+#undef KEY
+/* The file name buffers are NAME_CAP long: the table may not allow longer names. */
+#define FITS(k, lo, hi, d, w) _Static_assert((w) || (hi) <= UINT32_MAX, #k " does not fit its uint32_t field");
+TFTP_LIMITS(FITS)
+#undef FITS
+_Static_assert(TFTP_MAX_MAX_FILENAME_LENGTH <= NAME_CAP, "max_filename_length may exceed NAME_CAP");
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
 static int fail(char *err, int errlen, const char *what, const char *key, size_t klen) {

@@ -157,6 +157,48 @@ SBD_TFTP_API int sbd_tftp_engine_sockets(sbd_tftp_engine *e) { return e->nreq; }
 
 SBD_TFTP_API int sbd_tftp_engine_defaults(char *buf, int len) { return len > 0 ? config_defaults(buf, (size_t)len) : -1; }
 
+SBD_TFTP_API int sbd_tftp_first_reply(const char *config, const uint8_t *req, int len, double file_size, uint8_t *out,
+                                      int cap) {
+  tftp_config c;
+  if (len < 0 || len > RECV_MAX || cap < 4 || config_parse(&c, config, NULL, 0) < 0) return -2;
+  uint8_t buf[RECV_MAX];
+  memcpy(buf, req, (size_t)len);
+  size_t opts_cap = (size_t)len / 3 + 2;
+  tftp_option *opts = calloc(opts_cap, sizeof *opts);
+  tftp_limits l = {c.max_blksize, c.max_windowsize, c.min_timeout_s, c.max_timeout_s};
+  tftp_packet pk;
+  tftp_verdict v;
+  tftp_negotiated neg;
+  char m[1024];
+  sb msg;
+  sb_init(&msg, m, sizeof m);
+  int rc = -2;
+  if (!opts) goto done;
+  switch (tftp_judge_request(buf, (size_t)len, &c, &pk, opts, opts_cap, &v, &msg)) {
+  case V_IGNORE:
+  case V_STRAY:
+    rc = -1;
+    goto done;
+  case V_REFUSE:
+    break;
+  default:
+    if (tftp_negotiate(opts, pk.option_count < opts_cap ? pk.option_count : opts_cap, (uint64_t)file_size, &l, &neg,
+                       &msg) < 0) {
+      v.tftp_code = ERR_TFTP_OPTION_TFTP;
+      break;
+    }
+    if ((size_t)cap < neg.oack_len) goto done;
+    memcpy(out, neg.oack, neg.oack_len);
+    rc = (int)neg.oack_len;
+    goto done;
+  }
+  rc = (int)tftp_encode_error(out, (size_t)cap, v.tftp_code, msg.p, msg.len);
+done:
+  free(opts);
+  config_free(&c);
+  return rc;
+}
+
 SBD_TFTP_API int sbd_tftp_engine_local(sbd_tftp_engine *e, int i, char *buf, int len) {
   if (i < 0 || i >= e->nreq) return -1;
   int n = (int)strlen(e->req[i].text);

@@ -31,5 +31,11 @@ SBD_TFTP_API void sbd_tftp_engine_free(sbd_tftp_engine *e);
 /* The defaults of every numeric config key as "key=value\n" lines (a test compares them with TypeScript's). The text
  * length, or -1 when buf is too small. */
 SBD_TFTP_API int sbd_tftp_engine_defaults(char *buf, int len);
+/* Test entry (test/tftp/vectors.test.ts runs the same vectors through src/tftp/core/request.ts firstReply): the first
+ * packet the request `req` draws from a file of `file_size` bytes under `config` (the request checks, then RFC 2347
+ * negotiation), written to out. Its length; 0: no option acknowledged, DATA 1 follows; -1: nothing is sent; -2: bad
+ * config or out too small. No socket, no engine. */
+SBD_TFTP_API int sbd_tftp_first_reply(const char *config, const unsigned char *req, int len, double file_size,
+                                      unsigned char *out, int cap);
 
 #endif

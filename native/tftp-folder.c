@@ -45,7 +45,7 @@ static int refuse(uint16_t tcode, const char *code, uint16_t *tftp_code, const c
 static int not_found(const uint8_t *name, size_t n, sb *msg, uint16_t *tftp_code, const char **code) {
   sb_str(msg, "file not found: ");
   sb_printable(msg, name, n);
-  return refuse(TE_NOT_FOUND, "ERR_TFTP_NOT_FOUND", tftp_code, code);
+  return refuse(ERR_TFTP_NOT_FOUND_TFTP, ERR_TFTP_NOT_FOUND_CODE, tftp_code, code);
 }
 
 /* accessViolation(`<before>"<name>"<after>`) */
@@ -56,7 +56,7 @@ static int access_violation(const char *before, const uint8_t *name, size_t n, c
   sb_printable(msg, name, n);
   sb_str(msg, "\"");
   sb_str(msg, after);
-  return refuse(TE_ACCESS, "ERR_TFTP_ACCESS", tftp_code, code);
+  return refuse(ERR_TFTP_ACCESS_TFTP, ERR_TFTP_ACCESS_CODE, tftp_code, code);
 }
 
 int folder_open(engine *e, const uint8_t *name, size_t n, file_entry **out, uint16_t *tftp_code, const char **code,

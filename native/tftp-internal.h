@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include "tftp-engine.h"
+#include "tftp-errors.h" /* generated from src/tftp/core/errors.ts */
 
 enum { OP_RRQ = 1, OP_WRQ = 2, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
 /* RFC 1350 §5 error codes used by the engine itself (core/errors.ts TftpErrorCode). */
@@ -206,7 +207,7 @@ typedef struct transfer {
 typedef struct {
   char *binds[MAX_BINDS];
   int nbinds;
-  uint32_t port, max_transfers, max_per_client, max_unverified_per_client, max_retries, max_retries_unverified,
+  uint32_t port, max_transfers, max_transfers_per_client, max_unverified_per_client, max_retries, max_retries_unverified,
       max_lifetime_ms, timeout_ms, min_timeout_s, max_timeout_s, max_blksize,
       max_windowsize, max_filename_length, max_request_bytes, netascii, recv_buffer_size, timer_resolution_ms,
       tid_reuse_delay_ms, max_idle_sockets, max_log_lines_per_second, max_pending_opens;
@@ -321,6 +322,16 @@ struct sbd_tftp_engine {
 
 /* Control frame types (tftp-control.c describes the framing). */
 enum { F_FILE = 1, F_REFUSE = 2, F_FLUSH = 3, F_STATS = 4, F_STOP = 5, F_OPEN = 129, F_LOG = 130, F_STATS_OUT = 131 };
+
+/* tftp-packet.c: a request datagram judged before any engine state (core/request.ts judgeRequest). */
+enum { V_READ = 0, V_REFUSE, V_IGNORE, V_STRAY };
+typedef struct {
+  uint16_t tftp_code; /* V_REFUSE: the number and the stable code */
+  const char *code;
+  int netascii; /* V_READ */
+} tftp_verdict;
+int tftp_judge_request(uint8_t *buf, size_t len, const tftp_config *c, tftp_packet *pk, tftp_option *opts,
+                       size_t opts_cap, tftp_verdict *v, sb *msg);
 
 /* tftp-engine.c */
 int64_t mono_ms(void);

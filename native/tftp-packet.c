@@ -6,6 +6,13 @@
 #include <string.h>
 #include "tftp-internal.h"
 
+/* Every file name refusal answers with one number, the table's (src/tftp/core/errors.ts). */
+_Static_assert(ERR_TFTP_NAME_EMPTY_TFTP == TE_ACCESS && ERR_TFTP_NAME_TOO_LONG_TFTP == TE_ACCESS &&
+                   ERR_TFTP_NAME_NUL_TFTP == TE_ACCESS && ERR_TFTP_NAME_UNPRINTABLE_TFTP == TE_ACCESS &&
+                   ERR_TFTP_NAME_BACKSLASH_TFTP == TE_ACCESS && ERR_TFTP_NAME_ABSOLUTE_TFTP == TE_ACCESS &&
+                   ERR_TFTP_NAME_PARENT_TFTP == TE_ACCESS && ERR_TFTP_NAME_SEGMENT_TFTP == TE_ACCESS,
+               "file name errors are access violations");
+
 static const uint8_t *find_nul(const uint8_t *buf, size_t from, size_t len) {
   return from < len ? memchr(buf + from, 0, len - from) : NULL;
 }
@@ -123,9 +130,9 @@ static int refuse_name(const char **code, const char *c, sb *msg, const char *te
 /* core/filename.ts: phones ask for plain names and relative paths into static folders; anything else → error 2. */
 int tftp_check_filename(const uint8_t *name, size_t n, size_t max, const char **code, sb *msg) {
   static const char hex[] = "0123456789abcdef";
-  if (n == 0) return *code = "ERR_TFTP_NAME_EMPTY", sb_str(msg, "empty file name"), TE_ACCESS;
+  if (n == 0) return *code = ERR_TFTP_NAME_EMPTY_CODE, sb_str(msg, ERR_TFTP_NAME_EMPTY_MESSAGE), TE_ACCESS;
   if (n > max) {
-    *code = "ERR_TFTP_NAME_TOO_LONG";
+    *code = ERR_TFTP_NAME_TOO_LONG_CODE;
     sb_str(msg, "file name of ");
     sb_u64(msg, n);
     sb_str(msg, " bytes is longer than ");
@@ -134,26 +141,26 @@ int tftp_check_filename(const uint8_t *name, size_t n, size_t max, const char **
   }
   for (size_t i = 0; i < n; i++) {
     uint8_t c = name[i];
-    if (c == 0) return refuse_name(code, "ERR_TFTP_NAME_NUL", msg, "file name contains a NUL byte", name, n);
+    if (c == 0) return refuse_name(code, ERR_TFTP_NAME_NUL_CODE, msg, "file name contains a NUL byte", name, n);
     if (c < 0x20 || c >= 0x7f) {
       char t[] = "file name contains a non-printable byte 0x00";
       t[sizeof t - 3] = hex[c >> 4];
       t[sizeof t - 2] = hex[c & 15];
-      return refuse_name(code, "ERR_TFTP_NAME_UNPRINTABLE", msg, t, name, n);
+      return refuse_name(code, ERR_TFTP_NAME_UNPRINTABLE_CODE, msg, t, name, n);
     }
-    if (c == '\\') return refuse_name(code, "ERR_TFTP_NAME_BACKSLASH", msg, "file name contains a backslash", name, n);
+    if (c == '\\') return refuse_name(code, ERR_TFTP_NAME_BACKSLASH_CODE, msg, "file name contains a backslash", name, n);
   }
-  if (name[0] == '/') return refuse_name(code, "ERR_TFTP_NAME_ABSOLUTE", msg, "absolute path refused", name, n);
+  if (name[0] == '/') return refuse_name(code, ERR_TFTP_NAME_ABSOLUTE_CODE, msg, "absolute path refused", name, n);
   if (n >= 2 && name[1] == ':' && ((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z'))
-    return refuse_name(code, "ERR_TFTP_NAME_ABSOLUTE", msg, "drive-letter path refused", name, n);
+    return refuse_name(code, ERR_TFTP_NAME_ABSOLUTE_CODE, msg, "drive-letter path refused", name, n);
   for (size_t at = 0;;) {
     const uint8_t *slash = at < n ? memchr(name + at, '/', n - at) : NULL;
     size_t end = slash ? (size_t)(slash - name) : n;
     size_t sl = end - at;
     if (sl == 2 && name[at] == '.' && name[at + 1] == '.')
-      return refuse_name(code, "ERR_TFTP_NAME_PARENT", msg, "\"..\" in file name refused", name, n);
+      return refuse_name(code, ERR_TFTP_NAME_PARENT_CODE, msg, "\"..\" in file name refused", name, n);
     if (sl == 0 || (sl == 1 && name[at] == '.'))
-      return refuse_name(code, "ERR_TFTP_NAME_SEGMENT", msg, "empty or \".\" path segment refused", name, n);
+      return refuse_name(code, ERR_TFTP_NAME_SEGMENT_CODE, msg, "empty or \".\" path segment refused", name, n);
     if (!slash) break;
     at = end + 1;
   }
@@ -180,4 +187,49 @@ void tftp_to_netascii(const uint8_t *p, size_t n, uint8_t *out) {
       out[o++] = p[i];
     }
   }
+}
+
+/* server.ts onRequest's first checks, in its order (core/request.ts judgeRequest): too long, malformed, ERROR,
+ * WRQ, stray, mode, file name. On V_REFUSE the message is in msg and pk's file name is set (empty when the packet
+ * did not decode). */
+int tftp_judge_request(uint8_t *buf, size_t len, const tftp_config *c, tftp_packet *pk, tftp_option *opts,
+                       size_t opts_cap, tftp_verdict *v, sb *msg) {
+  memset(pk, 0, sizeof *pk);
+  v->netascii = 0;
+  if (len > c->max_request_bytes) {
+    sb_str(msg, "request of ");
+    sb_u64(msg, len);
+    sb_str(msg, " bytes is longer than ");
+    sb_u64(msg, c->max_request_bytes);
+    v->tftp_code = ERR_TFTP_REQUEST_TOO_LONG_TFTP, v->code = ERR_TFTP_REQUEST_TOO_LONG_CODE;
+    return V_REFUSE;
+  }
+  if (tftp_decode(buf, len, pk, opts, opts_cap, msg) < 0) {
+    pk->filename = NULL, pk->filename_len = 0;
+    v->tftp_code = ERR_TFTP_MALFORMED_TFTP, v->code = ERR_TFTP_MALFORMED_CODE;
+    return V_REFUSE;
+  }
+  if (pk->opcode == OP_ERROR) return V_IGNORE;
+  if (pk->opcode == OP_WRQ) {
+    sb_str(msg, ERR_TFTP_WRITE_REFUSED_MESSAGE);
+    v->tftp_code = ERR_TFTP_WRITE_REFUSED_TFTP, v->code = ERR_TFTP_WRITE_REFUSED_CODE;
+    return V_REFUSE;
+  }
+  if (pk->opcode != OP_RRQ) return V_STRAY;
+  int octet = pk->mode_len == 5 && memcmp(pk->mode, "octet", 5) == 0;
+  int ascii = pk->mode_len == 8 && memcmp(pk->mode, "netascii", 8) == 0;
+  if (!octet && !(ascii && c->netascii)) {
+    sb_str(msg, "transfer mode \"");
+    sb_printable(msg, pk->mode, pk->mode_len);
+    sb_str(msg, "\" is not supported");
+    v->tftp_code = ERR_TFTP_MODE_TFTP, v->code = ERR_TFTP_MODE_CODE;
+    return V_REFUSE;
+  }
+  int bad = tftp_check_filename(pk->filename, pk->filename_len, c->max_filename_length, &v->code, msg);
+  if (bad) {
+    v->tftp_code = (uint16_t)bad;
+    return V_REFUSE;
+  }
+  v->netascii = ascii;
+  return V_READ;
 }

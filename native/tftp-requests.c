@@ -90,51 +90,25 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
   char m[1024];
   sb msg;
   sb_init(&msg, m, sizeof m);
-  if (len > e->cfg.max_request_bytes) {
-    sb_str(&msg, "request of ");
-    sb_u64(&msg, len);
-    sb_str(&msg, " bytes is longer than ");
-    sb_u64(&msg, e->cfg.max_request_bytes);
-    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_REQUEST_TOO_LONG", &msg, NULL, 0);
-    return;
-  }
   tftp_packet pk;
-  if (tftp_decode(buf, len, &pk, e->opts, e->opts_cap, &msg) < 0) {
-    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MALFORMED", &msg, NULL, 0);
+  tftp_verdict v;
+  switch (tftp_judge_request(buf, len, &e->cfg, &pk, e->opts, e->opts_cap, &v, &msg)) {
+  case V_IGNORE:
+    return; /* RFC 1350 §7: errors are never answered */
+  case V_STRAY:
+    e->c.stray_packets++; /* DATA/ACK/OACK at the request port: counted, not answered (no loops, no reflection) */
+    return;
+  case V_REFUSE:
+    request_refuse_sb(e, rs, sa, salen, &p, v.tftp_code, v.code, &msg, pk.filename, pk.filename_len);
     return;
   }
-  if (pk.opcode == OP_ERROR) return; /* RFC 1350 §7: errors are never answered */
-  if (pk.opcode == OP_WRQ) {
-    sb_str(&msg, "write requests are refused: this server is read-only");
-    request_refuse_sb(e, rs, sa, salen, &p, TE_ACCESS, "ERR_TFTP_WRITE_REFUSED", &msg, pk.filename, pk.filename_len);
-    return;
-  }
-  if (pk.opcode != OP_RRQ) {
-    /* DATA/ACK/OACK at the request port belong to no transfer: counted, not answered (no loops, no reflection). */
-    e->c.stray_packets++;
-    return;
-  }
-  int octet = pk.mode_len == 5 && memcmp(pk.mode, "octet", 5) == 0;
-  int ascii = pk.mode_len == 8 && memcmp(pk.mode, "netascii", 8) == 0;
-  if (!octet && !(ascii && e->cfg.netascii)) {
-    sb_str(&msg, "transfer mode \"");
-    sb_printable(&msg, pk.mode, pk.mode_len);
-    sb_str(&msg, "\" is not supported");
-    request_refuse_sb(e, rs, sa, salen, &p, TE_ILLEGAL, "ERR_TFTP_MODE", &msg, pk.filename, pk.filename_len);
-    return;
-  }
-  const char *code;
-  int bad = tftp_check_filename(pk.filename, pk.filename_len, e->cfg.max_filename_length, &code, &msg);
-  if (bad) {
-    request_refuse_sb(e, rs, sa, salen, &p, (uint16_t)bad, code, &msg, pk.filename, pk.filename_len);
-    return;
-  }
+  int ascii = v.netascii;
   if (*transfer_unacked_find(e, &p, pk.filename, pk.filename_len)) {
     e->c.duplicate_requests++;
     return;
   }
   client_entry **cp = transfer_client_find(e, &p);
-  if (*cp && ((*cp)->unverified >= e->cfg.max_unverified_per_client || (*cp)->n >= e->cfg.max_per_client) &&
+  if (*cp && ((*cp)->unverified >= e->cfg.max_unverified_per_client || (*cp)->n >= e->cfg.max_transfers_per_client) &&
       (*cp)->uhead) {
     static const char why[] = "evicted: a newer request from this address and this one was never acknowledged";
     e->c.unverified_evicted++;
@@ -142,8 +116,8 @@ void request_datagram(engine *e, request_socket *rs, uint8_t *buf, size_t len, c
     cp = transfer_client_find(e, &p); /* the entry is gone when that was the address's last transfer */
   }
   uint32_t n = *cp ? (*cp)->n : 0;
-  if (e->active >= e->cfg.max_transfers || n >= e->cfg.max_per_client) {
-    request_dropped(e, &p, pk.filename, pk.filename_len, n >= e->cfg.max_per_client ? "maxTransfersPerClient" : "maxTransfers");
+  if (e->active >= e->cfg.max_transfers || n >= e->cfg.max_transfers_per_client) {
+    request_dropped(e, &p, pk.filename, pk.filename_len, n >= e->cfg.max_transfers_per_client ? "maxTransfersPerClient" : "maxTransfers");
     return;
   }
   file_entry *f = files_lookup(&e->files, pk.filename, pk.filename_len, e->now);

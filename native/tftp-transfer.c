@@ -317,14 +317,14 @@ void transfer_start(engine *e, transfer *t, file_entry *f, const tftp_option *op
   f->refs++;
   t->data = files_data(&e->files, f, t->netascii, &t->len);
   if (!t->data) {
-    sb_str(&msg, "internal error");
-    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, TE_NOT_DEFINED, "ERR_TFTP_INTERNAL", &msg, t->name, t->name_len);
+    sb_str(&msg, ERR_TFTP_INTERNAL_MESSAGE);
+    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, ERR_TFTP_INTERNAL_TFTP, ERR_TFTP_INTERNAL_CODE, &msg, t->name, t->name_len);
     transfer_release(e, t);
     return;
   }
   tftp_negotiated neg;
   if (tftp_negotiate(opts, nopts, t->len, &e->limits, &neg, &msg) < 0) {
-    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, TE_OPTION, "ERR_TFTP_OPTION", &msg, t->name, t->name_len);
+    request_refuse_sb(e, rs, &t->sa, t->salen, &t->p, ERR_TFTP_OPTION_TFTP, ERR_TFTP_OPTION_CODE, &msg, t->name, t->name_len);
     transfer_release(e, t);
     return;
   }
@@ -410,7 +410,7 @@ void transfer_datagram(engine *e, tsock *s, int fd) {
     if (!t && same_peer(&p, &s->last) && e->now < s->rest_until) return;
     /* RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed. */
     e->c.unknown_tid++;
-    send_error_to(e, fd, (struct sockaddr *)&sa, salen, TE_UNKNOWN_TID, "unknown transfer ID", 19);
+    send_error_to(e, fd, (struct sockaddr *)&sa, salen, ERR_TFTP_UNKNOWN_TID_TFTP, ERR_TFTP_UNKNOWN_TID_MESSAGE, ERR_TFTP_UNKNOWN_TID_MESSAGE_LEN);
     return;
   }
   transfer_receive(e, t, e->rx, (size_t)n);

@@ -11,7 +11,7 @@ import { isIPv6 } from 'node:net';
 import type { TransferAction } from './core/actions.js';
 import { ClientTransfer } from './core/client-transfer.js';
 import { encodeError } from './core/packet.js';
-import { TftpError, TftpErrorCode } from './core/errors.js';
+import { TftpError, TftpErrorCode, tftpErrors } from './core/errors.js';
 import type { RequestedOptions } from './core/options.js';
 
 export interface FetchRequest {
@@ -114,7 +114,7 @@ export class TftpClientPool {
   }
 
   fetch(req: FetchRequest): Promise<FetchResult> {
-    if (this.closed) return Promise.reject(new TftpError('ERR_TFTP_CLOSED', TftpErrorCode.notDefined, 'client pool is closed'));
+    if (this.closed) return Promise.reject(new TftpError('ERR_TFTP_CLOSED', 'client pool is closed'));
     return this.open().then(
       () =>
         new Promise<FetchResult>((resolve, reject) => {
@@ -209,7 +209,7 @@ export class TftpClientPool {
       if (p && sameHost(p.req.server, rinfo.address)) job = p;
       else {
         // RFC 1350 §4: not a transfer of ours.
-        slot.socket.send(encodeError(TftpErrorCode.unknownTransferId, 'unknown transfer ID'), rinfo.port, rinfo.address);
+        slot.socket.send(encodeError(TftpErrorCode.unknownTransferId, tftpErrors.ERR_TFTP_UNKNOWN_TID.message), rinfo.port, rinfo.address);
         return;
       }
     }
@@ -262,7 +262,7 @@ export class TftpClientPool {
       });
     } else {
       if (job.tidKey && slot) slot.byTid.delete(job.tidKey);
-      job.reject(new TftpError(tftpCode === TftpErrorCode.fileNotFound ? 'ERR_TFTP_NOT_FOUND' : 'ERR_TFTP_TRANSFER', (tftpCode ?? 0) as TftpErrorCode, `${job.req.name}: ${reason}`));
+      job.reject(new TftpError(tftpCode === TftpErrorCode.fileNotFound ? 'ERR_TFTP_NOT_FOUND' : 'ERR_TFTP_TRANSFER', `${job.req.name}: ${reason}`, { tftpCode: (tftpCode ?? 0) as TftpErrorCode }));
     }
   }
 

@@ -155,7 +155,7 @@ export class FolderFileSource implements TftpFileSource {
       try {
         this.rootReal = realpathSync.native(this.root);
       } catch (err) {
-        throw new TftpError('ERR_TFTP_ROOT', TftpErrorCode.notDefined, `TFTP root ${this.root} is not readable`, { cause: err });
+        throw new TftpError('ERR_TFTP_ROOT', `TFTP root ${this.root} is not readable`, { cause: err });
       }
     }
     const rootReal = this.rootReal;
@@ -167,7 +167,7 @@ export class FolderFileSource implements TftpFileSource {
       if (code === 'ENOENT' || code === 'ENOTDIR') throw fileNotFound(name);
       if (code === 'ELOOP') throw accessViolation(`symlink loop: "${printable(name)}"`);
       if (code === 'EACCES') throw accessViolation(`permission denied: "${printable(name)}"`);
-      throw new TftpError('ERR_TFTP_IO', TftpErrorCode.notDefined, `cannot resolve "${printable(name)}"`, { cause: err });
+      throw new TftpError('ERR_TFTP_IO', `cannot resolve "${printable(name)}"`, { cause: err });
     }
     if (!real.startsWith(rootReal + sep)) throw accessViolation(`"${printable(name)}" resolves outside the TFTP root`);
     let fd: number;
@@ -179,7 +179,7 @@ export class FolderFileSource implements TftpFileSource {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw fileNotFound(name);
       if (code === 'EACCES' || code === 'ELOOP') throw accessViolation(`cannot open "${printable(name)}"`);
-      throw new TftpError('ERR_TFTP_IO', TftpErrorCode.notDefined, `cannot open "${printable(name)}"`, { cause: err });
+      throw new TftpError('ERR_TFTP_IO', `cannot open "${printable(name)}"`, { cause: err });
     }
     let size: number;
     try {
@@ -198,7 +198,7 @@ export class FolderFileSource implements TftpFileSource {
 }
 
 function ioError(name: string, err: unknown): TftpError {
-  return new TftpError('ERR_TFTP_IO', TftpErrorCode.notDefined, `cannot read "${printable(name)}"`, { cause: err });
+  return new TftpError('ERR_TFTP_IO', `cannot read "${printable(name)}"`, { cause: err });
 }
 
 /** Reads `size` bytes from the start of `fd` (the file may have shrunk since fstat: the bytes read are served). The

@@ -23,17 +23,19 @@ import { findNativeLibrary } from '../lib/native-library.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
 import { TftpError, TftpErrorCode, printable } from './core/errors.js';
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
+import { engineConfigPairs, limitDefaults } from './limits.js';
+import type { TftpServerLike } from './server-like.js';
 import { tftpServerDefaults, type ResolvedTftpServerOptions, type TftpServerCounters, type TftpServerOptions } from './server.js';
 import {
   EngineFrameReader, encodeFileHeader, encodeRefuse, encodeStatsRequest, encodeStop, type EngineFrame,
 } from './native/control.js';
 
 export interface NativeTftpServerOptions extends TftpServerOptions {
-  /** Files the data plane keeps for later requests. Default 65536. */
+  /** Files the data plane keeps for later requests (defaults and ranges: limits.ts). */
   maxCachedFiles?: number;
-  /** Bytes it keeps. Default 256 MiB. */
+  /** Bytes it keeps. */
   maxCacheBytes?: number;
-  /** Requests waiting for Node to open their file. Default 4096; more are dropped (the client retries). */
+  /** Requests waiting for Node to open their file; more are dropped (the client retries). */
   maxPendingOpens?: number;
 }
 
@@ -50,6 +52,7 @@ interface EngineApi {
   controlFd: (e: unknown) => number;
   free: (e: unknown) => void;
   defaults: (buf: Buffer, len: number) => number;
+  firstReply: (config: string, req: Buffer, len: number, fileSize: number, out: Buffer, cap: number) => number;
 }
 
 let api: EngineApi | undefined;
@@ -69,6 +72,7 @@ function engineApi(path: string): EngineApi {
     controlFd: lib.func('int sbd_tftp_engine_control_fd(void *e)'),
     free: lib.func('void sbd_tftp_engine_free(void *e)'),
     defaults: lib.func('int sbd_tftp_engine_defaults(uint8_t *buf, int len)'),
+    firstReply: lib.func('int sbd_tftp_first_reply(const char *config, const uint8_t *req, int len, double size, uint8_t *out, int cap)'),
   };
   return api;
 }
@@ -88,6 +92,31 @@ export function nativeEngineDefaults(): Map<string, number> | undefined {
   return out;
 }
 
+/** The engine's answer to a config (sbd_tftp_engine_new, freed at once): undefined when accepted, else its one-line
+ *  error. Binds the request sockets it names, as a real start does. Throws when the library is not built. */
+export function nativeConfigError(config: string): string | undefined {
+  const path = nativeEngineLibraryPath();
+  if (!path) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+  const e = engineApi(path);
+  const err = Buffer.alloc(512);
+  const engine = e.create(config, err, err.length);
+  if (!engine) return err.toString('utf8', 0, err.indexOf(0) < 0 ? err.length : err.indexOf(0));
+  e.free(engine);
+  return undefined;
+}
+
+/** The C engine's answer to one request datagram (sbd_tftp_first_reply: its request checks and RFC 2347
+ *  negotiation, no socket): the ERROR or OACK bytes, 'data' (DATA 1 follows) or undefined (nothing is sent). The
+ *  shared test vectors run it against core/request.ts firstReply. Throws when the library is not built. */
+export function nativeFirstReply(config: string, request: Buffer, fileSize: number): Buffer | 'data' | undefined {
+  const path = nativeEngineLibraryPath();
+  if (!path) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+  const out = Buffer.alloc(2048);
+  const n = engineApi(path).firstReply(config, request, request.length, fileSize, out, out.length);
+  if (n === -2) throw new NativeEngineError('ERR_TFTP_NATIVE_CONFIG', `sbd_tftp_first_reply refused the config: ${config}`);
+  return n === -1 ? undefined : n === 0 ? 'data' : out.subarray(0, n);
+}
+
 /** The worker: loads the same library and blocks in sbd_tftp_engine_run until the engine stops. */
 const RUNNER = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -102,30 +131,19 @@ const zeroCounters = (): TftpServerCounters => ({
   logSuppressed: 0, bytesSent: 0,
 });
 
-/** The native-only options' defaults (the rest are tftpServerDefaults). */
-export const nativeTftpServerDefaults = { maxCachedFiles: 65536, maxCacheBytes: 256 * 1024 * 1024, maxPendingOpens: 4096 } as const;
+/** The native-only options' defaults (the rest are tftpServerDefaults), from the limits table. */
+export const nativeTftpServerDefaults = limitDefaults('native');
 
 type NativeResolved = ResolvedTftpServerOptions & Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
 
-/** The engine's numeric config keys (native/tftp-config.c) and their values in resolved options: every bound is
- *  sent, so the engine runs on TypeScript's defaults; test/tftp/native/defaults.test.ts checks that the C table's
- *  own defaults agree. */
-export function nativeConfigKeys(o: NativeResolved): [string, number | boolean][] {
-  return [
-    ['port', o.port], ['max_transfers', o.maxTransfers], ['max_transfers_per_client', o.maxTransfersPerClient],
-    ['max_unverified_per_client', o.maxUnverifiedPerClient], ['max_retries', o.maxRetries],
-    ['max_retries_unverified', o.maxRetriesUnverified], ['max_lifetime_ms', o.maxTransferLifetimeMs],
-    ['timeout_ms', o.timeoutMs], ['min_timeout_s', o.minTimeoutS],
-    ['max_timeout_s', o.maxTimeoutS], ['max_blksize', o.maxBlksize], ['max_windowsize', o.maxWindowsize],
-    ['max_filename_length', o.maxFilenameLength], ['max_request_bytes', o.maxRequestBytes], ['netascii', o.netascii],
-    ['recv_buffer_size', o.recvBufferSize], ['timer_resolution_ms', o.timerResolutionMs],
-    ['tid_reuse_delay_ms', o.tidReuseDelayMs], ['max_idle_sockets', o.maxIdleSockets],
-    ['max_log_lines_per_second', o.maxLogLinesPerSecond], ['max_cached_files', o.maxCachedFiles],
-    ['max_cache_bytes', o.maxCacheBytes], ['max_pending_opens', o.maxPendingOpens],
-  ];
+/** The engine's numeric config keys and their values in resolved options (limits.ts names both): every bound is
+ *  sent, so the engine runs on the same values as TypeScript; test/tftp/native/defaults.test.ts checks that the C
+ *  table's own defaults (generated from the same table) agree. */
+export function nativeConfigKeys(o: NativeResolved): [string, number][] {
+  return engineConfigPairs(o);
 }
 
-export class NativeTftpServer {
+export class NativeTftpServer implements TftpServerLike {
   readonly options: NativeResolved;
   counters: TftpServerCounters = zeroCounters();
   /** The data plane's own gauges from the last sync(): cachedFiles, cacheBytes, opensForwarded, cacheHits, … */
@@ -156,7 +174,7 @@ export class NativeTftpServer {
   #config(): string {
     const o = this.options;
     const lines = o.addresses.map((a) => `bind=${a}`);
-    for (const [k, v] of nativeConfigKeys(o)) lines.push(`${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : v}`);
+    for (const [k, v] of nativeConfigKeys(o)) lines.push(`${k}=${v}`);
     if (this.#source.generationFile) lines.push(`generation_file=${this.#source.generationFile}`);
     const folder = this.#source.dataPlaneFolder;
     if (folder) {
@@ -324,7 +342,7 @@ export class NativeTftpServer {
   }
 
   #refuse(request: number, name: string, err: unknown): void {
-    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
+    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', 'internal error', { cause: err });
     if (!(err instanceof SbdError)) this.#logger.error('source-error', { filename: printable(name), err });
     const control = this.#control;
     if (control && !control.destroyed) control.write(encodeRefuse(request, e.tftpCode, e.code, e.message));

@@ -25,10 +25,12 @@ import dgram from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP, isIPv6 } from 'node:net';
 import type { TransferAction } from './core/actions.js';
-import { TftpError, TftpErrorCode, printable } from './core/errors.js';
-import { checkFilename, MAX_FILENAME_LENGTH_DEFAULT } from './core/filename.js';
+import { TftpError, TftpErrorCode, printable, tftpErrors } from './core/errors.js';
+import { judgeRequest } from './core/request.js';
+import type { TftpServerLike } from './server-like.js';
 import { toNetascii } from './core/netascii.js';
-import { defaultNegotiationLimits, MAX_TIMEOUT_S_DEFAULT, negotiate } from './core/options.js';
+import { defaultNegotiationLimits, negotiate } from './core/options.js';
+import { limitDefaults } from './limits.js';
 import { decodePacket, encodeError, Opcode } from './core/packet.js';
 import { ServerTransfer, type ServerTransferLimits } from './core/server-transfer.js';
 import { DataPacketCache } from './core/data-packets.js';
@@ -100,31 +102,8 @@ export interface TftpServerOptions {
 export type ResolvedTftpServerOptions = Required<Omit<TftpServerOptions, 'source' | 'logger' | 'clock'>>;
 type Resolved = ResolvedTftpServerOptions;
 
-export const tftpServerDefaults: Resolved = {
-  addresses: ['127.0.0.1'],
-  port: 69,
-  maxTransfers: 16384,
-  maxTransfersPerClient: 16,
-  maxRetries: 5,
-  maxRetriesUnverified: 1,
-  maxTransferLifetimeMs: 120_000,
-  maxUnverifiedPerClient: 8,
-  timeoutMs: 1000,
-  minTimeoutS: 1,
-  maxTimeoutS: MAX_TIMEOUT_S_DEFAULT,
-  maxBlksize: 65464,
-  maxWindowsize: 64,
-  maxFilenameLength: MAX_FILENAME_LENGTH_DEFAULT,
-  maxRequestBytes: 512,
-  netascii: true,
-  recvBufferSize: 4 * 1024 * 1024,
-  timerResolutionMs: 20,
-  tidReuseDelayMs: 250,
-  maxIdleSockets: 1024,
-  packetCacheMaxFileBytes: 1024 * 1024,
-  packetCacheVariantsPerFile: 2,
-  maxLogLinesPerSecond: 100,
-};
+/** Every default from the one limits table (limits.ts), which the native engine and the CLI read too. */
+export const tftpServerDefaults: Resolved = { addresses: ['127.0.0.1'], ...limitDefaults('server', 'typescript') };
 
 /** Every address this server sends to or binds is an IP literal (from recvmsg or the options); dgram's default
  *  lookup would still defer each send by a tick through dns.lookup. Anything else goes to dns.lookup. (Node calls
@@ -192,7 +171,7 @@ interface TransferSocket {
   broken: boolean;
 }
 
-export class TftpServer {
+export class TftpServer implements TftpServerLike {
   readonly options: Resolved;
   readonly counters: TftpServerCounters = {
     requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
@@ -296,31 +275,14 @@ export class TftpServer {
   private onRequest(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.counters.requests++;
     const client: TftpClientInfo = { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4' };
-    let packet;
-    try {
-      if (msg.length > this.options.maxRequestBytes) {
-        throw new TftpError('ERR_TFTP_REQUEST_TOO_LONG', TftpErrorCode.illegalOperation, `request of ${msg.length} bytes is longer than ${this.options.maxRequestBytes}`);
-      }
-      packet = decodePacket(msg);
-    } catch (err) {
-      return this.refuse(socket, client, err as TftpError, '');
-    }
-    if (packet.opcode === Opcode.ERROR) return; // RFC 1350 §7: errors are never answered.
-    if (packet.opcode === Opcode.WRQ) {
-      return this.refuse(socket, client, new TftpError('ERR_TFTP_WRITE_REFUSED', TftpErrorCode.accessViolation, 'write requests are refused: this server is read-only'), packet.filename);
-    }
-    if (packet.opcode !== Opcode.RRQ) {
-      // DATA/ACK/OACK at the request port belong to no transfer (tftp-hpa's client, for one, ACKs an error it got
-      // from here). Counted, not answered: a reply would only feed a loop or a reflection.
+    const verdict = judgeRequest(msg, this.options);
+    if (verdict.kind === 'ignore') return; // RFC 1350 §7: errors are never answered.
+    if (verdict.kind === 'stray') {
       this.counters.strayPackets++;
       return;
     }
-    const { filename, mode } = packet;
-    if (mode !== 'octet' && !(mode === 'netascii' && this.options.netascii)) {
-      return this.refuse(socket, client, new TftpError('ERR_TFTP_MODE', TftpErrorCode.illegalOperation, `transfer mode "${printable(mode)}" is not supported`), filename);
-    }
-    const bad = checkFilename(filename, this.options.maxFilenameLength);
-    if (bad) return this.refuse(socket, client, bad, filename);
+    if (verdict.kind === 'refuse') return this.refuse(socket, client, verdict.error, verdict.filename);
+    const { filename } = verdict;
 
     const key = `${client.address}|${client.port}|${filename}`;
     if (this.unacknowledged.has(key)) {
@@ -348,7 +310,7 @@ export class TftpServer {
     if (!slots) this.perClient.set(client.address, (slots = { n: 0, unverified: new Set() }));
     slots.n++;
     slots.unverified.add(a);
-    void this.startTransfer(socket, a, packet.options, mode === 'netascii');
+    void this.startTransfer(socket, a, verdict.options, verdict.netascii);
   }
 
   private startTransfer(main: dgram.Socket, a: Active, options: Parameters<typeof negotiate>[0], netascii: boolean): void {
@@ -369,7 +331,7 @@ export class TftpServer {
 
   private openFailed(main: dgram.Socket, a: Active, err: unknown): void {
     this.release(a);
-    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', TftpErrorCode.notDefined, 'internal error', { cause: err });
+    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', tftpErrors.ERR_TFTP_INTERNAL.message, { cause: err });
     if (!(err instanceof SbdError)) this.logger.error('source-error', { filename: printable(a.filename), err });
     if (this.closing) return;
     this.refuse(main, a.client, e, a.filename);
@@ -426,7 +388,7 @@ export class TftpServer {
       if (a === undefined && rinfo.port === t.lastPort && rinfo.address === t.lastAddress && this.clock.now() < t.restUntil) return;
       // RFC 1350 §4: a packet from an unknown TID gets error 5; the transfer is not disturbed.
       this.counters.unknownTid++;
-      this.sendError(t.socket, rinfo.port, rinfo.address, TftpErrorCode.unknownTransferId, 'unknown transfer ID');
+      this.sendError(t.socket, rinfo.port, rinfo.address, TftpErrorCode.unknownTransferId, tftpErrors.ERR_TFTP_UNKNOWN_TID.message);
       return;
     }
     const core = a.core!;

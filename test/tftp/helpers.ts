@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TftpServer, type TftpServerOptions } from '../../src/tftp/server.js';
 import { NativeTftpServer } from '../../src/tftp/native-server.js';
+import type { TftpServerLike } from '../../src/tftp/server-like.js';
 import { FolderFileSource } from '../../src/tftp/file-source.js';
 import { createLogger } from '../../src/lib/log.js';
 
@@ -16,9 +17,10 @@ export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v 
  *  SBD_TFTP_ENGINE=native (test/tftp/native/*.test.ts set it), the native data plane. */
 export const engine = process.env.SBD_TFTP_ENGINE === 'native' ? 'native' : 'node';
 
-export type AnyTftpServer = TftpServer | NativeTftpServer;
+/** Either engine (src/tftp/server-like.ts). */
+export type AnyTftpServer = TftpServerLike;
 
-export function createServer(options: TftpServerOptions): AnyTftpServer {
+export function createServer(options: TftpServerOptions): TftpServerLike {
   return engine === 'native' ? new NativeTftpServer(options) : new TftpServer(options);
 }
 

@@ -10,30 +10,41 @@ import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import { notifyReady } from '../../lib/sd-notify.js';
-import { TftpServer, tftpServerDefaults } from '../../tftp/server.js';
+import { TftpServer } from '../../tftp/server.js';
+import { tftpLimitFlags, type TftpLimitName } from '../../tftp/limits.js';
+import type { TftpServerLike } from '../../tftp/server-like.js';
 import { NativeTftpServer } from '../../tftp/native-server.js';
 import { FolderFileSource, type OpenedFile, type TftpFileSource } from '../../tftp/file-source.js';
 import type { ApplianceFileSource } from '../../tftp/appliance-source.js';
 import { fetchFile } from '../../tftp/client.js';
 import { hostPort, waitForSignal } from './daemon-tvs.js';
 
+const limitFlags = Object.fromEntries(tftpLimitFlags.map(([, l]) => [l.flag, { type: 'string' }])) as Record<string, { type: 'string' }>;
 const serverFlags = {
-  root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, port: { type: 'string' },
-  'max-transfers': { type: 'string' }, 'max-per-client': { type: 'string' }, 'max-retries': { type: 'string' },
-  'timeout-ms': { type: 'string' }, 'max-blksize': { type: 'string' }, 'max-windowsize': { type: 'string' },
-  'cache-ms': { type: 'string' }, engine: { type: 'string' }, 'max-timeout-s': { type: 'string' },
-  'max-retries-unverified': { type: 'string' }, 'max-lifetime-ms': { type: 'string' }, 'max-unverified-per-client': { type: 'string' },
+  root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, 'cache-ms': { type: 'string' },
+  engine: { type: 'string' }, ...limitFlags,
 } as const;
+
+/** Each limit flag with its help, default and range, from the limits table (src/tftp/limits.ts). */
+const limitUsage = tftpLimitFlags.map(([, l]) => `[--${l.flag} N (${l.help}; default ${l.default}, ${l.min}..${l.max})]`).join(' ');
+
+/** The server options the limit flags give (the table's range checked; absent flags are left to the defaults). */
+function limitOptions(values: Record<string, unknown>): Partial<Record<Exclude<TftpLimitName, 'netascii'>, number>> {
+  const out: Partial<Record<Exclude<TftpLimitName, 'netascii'>, number>> = {};
+  for (const [name, l] of tftpLimitFlags) {
+    const v = values[l.flag];
+    if (v !== undefined) out[name as Exclude<TftpLimitName, 'netascii'>] = intOption(String(v), `--${l.flag}`, l.default, l.min, l.max);
+  }
+  return out;
+}
 
 export const commands: Command[] = [
   {
     path: ['daemon', 'tftp'],
     summary: 'run the TFTP server (sbd-tftpd): the appliance\'s trust lists and configs (--state) and/or a folder (--root)',
     usage:
-      'sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... [--port N] [--max-transfers N] ' +
-      '[--max-per-client N] [--max-unverified-per-client N (default 8)] [--max-retries N] [--max-retries-unverified N (default 1)] ' +
-      '[--timeout-ms MS] [--max-timeout-s S (largest RFC 2349 timeout accepted, default 10)] [--max-lifetime-ms MS (default 120000)] ' +
-      '[--max-blksize N] [--max-windowsize N] [--cache-ms MS (folder only, default 1000)] ' +
+      `sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
+      '[--cache-ms MS (folder only, default 1000)] ' +
       '[--engine auto|native|node (default auto: the native data plane when libsbdtftp.so is built)]',
     async run(args) {
       const { values } = parse(args, serverFlags, false);
@@ -56,22 +67,11 @@ export const commands: Command[] = [
       const logger = createLogger('tftpd');
       if (engine === 'auto' && !native) logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
       const Server = native ? NativeTftpServer : TftpServer;
-      const d = tftpServerDefaults;
-      const server = new Server({
+      const server: TftpServerLike = new Server({
         source,
         logger,
         addresses: values.bind && values.bind.length > 0 ? values.bind : ['127.0.0.1'],
-        port: intOption(values.port, '--port', 69, 0, 65535),
-        maxTransfers: intOption(values['max-transfers'], '--max-transfers', 16384, 1, 1_000_000),
-        maxTransfersPerClient: intOption(values['max-per-client'], '--max-per-client', 16, 1, 1_000_000),
-        maxUnverifiedPerClient: intOption(values['max-unverified-per-client'], '--max-unverified-per-client', d.maxUnverifiedPerClient, 1, 1_000_000),
-        maxRetries: intOption(values['max-retries'], '--max-retries', 5, 0, 100),
-        maxRetriesUnverified: intOption(values['max-retries-unverified'], '--max-retries-unverified', d.maxRetriesUnverified, 0, 100),
-        timeoutMs: intOption(values['timeout-ms'], '--timeout-ms', 1000, 10, 255_000),
-        maxTimeoutS: intOption(values['max-timeout-s'], '--max-timeout-s', d.maxTimeoutS, 1, 255),
-        maxTransferLifetimeMs: intOption(values['max-lifetime-ms'], '--max-lifetime-ms', d.maxTransferLifetimeMs, 1000, 86_400_000),
-        maxBlksize: intOption(values['max-blksize'], '--max-blksize', 65464, 8, 65464),
-        maxWindowsize: intOption(values['max-windowsize'], '--max-windowsize', 64, 1, 65535),
+        ...limitOptions(values),
       });
       try {
         await server.listen();

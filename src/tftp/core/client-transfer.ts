@@ -26,7 +26,7 @@
  */
 import type { TransferAction } from './actions.js';
 import { decodePacket, encodeAck, encodeError, encodeRequest, Opcode } from './packet.js';
-import { TftpError, TftpErrorCode } from './errors.js';
+import { TftpError, TftpErrorCode, tftpErrors } from './errors.js';
 import { acceptOack, requestOptions, BLKSIZE_DEFAULT, type RequestedOptions, type TransferParams } from './options.js';
 import { fromNetascii } from './netascii.js';
 
@@ -94,7 +94,7 @@ export class ClientTransfer {
 
   /** The file's bytes (netascii converted back) once done(ok) was emitted. */
   data(): Buffer {
-    if (this.result === undefined) throw new TftpError('ERR_TFTP_NOT_COMPLETE', TftpErrorCode.notDefined, 'transfer not complete');
+    if (this.result === undefined) throw new TftpError('ERR_TFTP_NOT_COMPLETE', 'transfer not complete');
     return this.result;
   }
 
@@ -108,7 +108,7 @@ export class ClientTransfer {
   receive(bytes: Buffer, port: number, now: number): TransferAction[] {
     if (this.state === 'done' || this.state === 'idle') return [];
     if (this.serverTid !== undefined && port !== this.serverTid) {
-      return [{ type: 'send', bytes: encodeError(TftpErrorCode.unknownTransferId, 'unknown transfer ID'), port }];
+      return [{ type: 'send', bytes: encodeError(TftpErrorCode.unknownTransferId, tftpErrors.ERR_TFTP_UNKNOWN_TID.message), port }];
     }
     let packet;
     try {
@@ -145,7 +145,7 @@ export class ClientTransfer {
         }
         return this.onData(packet.block, packet.data, port, now);
       default:
-        return this.abort(new TftpError('ERR_TFTP_ILLEGAL', TftpErrorCode.illegalOperation, `unexpected opcode ${packet.opcode} from the server`), port);
+        return this.abort(new TftpError('ERR_TFTP_ILLEGAL', `unexpected opcode ${packet.opcode} from the server`), port);
     }
   }
 
@@ -172,7 +172,7 @@ export class ClientTransfer {
       return this.abort(err as TftpError, port);
     }
     if (accepted.tsize !== undefined && accepted.tsize > this.maxBytes) {
-      return this.abort(new TftpError('ERR_TFTP_TOO_BIG', TftpErrorCode.diskFull, `file of ${accepted.tsize} bytes is larger than ${this.maxBytes}`), port);
+      return this.abort(new TftpError('ERR_TFTP_TOO_BIG', `file of ${accepted.tsize} bytes is larger than ${this.maxBytes}`), port);
     }
     this.params = accepted.params;
     this.tsize = accepted.tsize;
@@ -196,11 +196,11 @@ export class ClientTransfer {
       return [];
     }
     if (data.length > blksize) {
-      return this.abort(new TftpError('ERR_TFTP_MALFORMED', TftpErrorCode.illegalOperation, `DATA block of ${data.length} bytes is larger than blksize ${blksize}`), port);
+      return this.abort(new TftpError('ERR_TFTP_MALFORMED', `DATA block of ${data.length} bytes is larger than blksize ${blksize}`), port);
     }
     this.received += data.length;
     if (this.received > this.maxBytes) {
-      return this.abort(new TftpError('ERR_TFTP_TOO_BIG', TftpErrorCode.diskFull, `file is larger than ${this.maxBytes} bytes`), port);
+      return this.abort(new TftpError('ERR_TFTP_TOO_BIG', `file is larger than ${this.maxBytes} bytes`), port);
     }
     if (data.length > 0) this.chunks.push(data);
     this.retries = 0;

@@ -3,13 +3,14 @@
  * relative path into a folder of static files (`locales/de/...`). Everything else is refused before any file
  * source sees it, with TFTP error 2 (access violation, RFC 1350 §5) and a message that says what was wrong.
  */
-import { printable, TftpError, TftpErrorCode } from './errors.js';
+import { printable, TftpError, type TftpErrorName } from './errors.js';
+import { tftpLimits } from '../limits.js';
 
 /** Default for the `maxFilenameLength` option: RFC 2347 requests fit in 512 bytes, so names are shorter anyway. */
-export const MAX_FILENAME_LENGTH_DEFAULT = 255;
+export const MAX_FILENAME_LENGTH_DEFAULT: number = tftpLimits.maxFilenameLength.default;
 
-function refuse(code: string, message: string): TftpError {
-  return new TftpError(code, TftpErrorCode.accessViolation, message);
+function refuse(code: TftpErrorName, message: string): TftpError {
+  return new TftpError(code, message);
 }
 
 /** Returns undefined when the name is acceptable, else the error to answer with. */

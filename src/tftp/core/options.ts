@@ -15,6 +15,7 @@
  */
 import { optionRefused } from './errors.js';
 import type { TftpOption } from './packet.js';
+import { tftpLimits } from '../limits.js';
 
 /** RFC limits. */
 export const BLKSIZE_MIN = 8;
@@ -23,7 +24,7 @@ export const BLKSIZE_DEFAULT = 512;
 export const WINDOWSIZE_MAX = 65535;
 export const TIMEOUT_MAX_S = 255;
 /** Largest RFC 2349 timeout we accept by default (seconds); above it the option is declined. */
-export const MAX_TIMEOUT_S_DEFAULT = 10;
+export const MAX_TIMEOUT_S_DEFAULT: number = tftpLimits.maxTimeoutS.default;
 
 export interface NegotiationLimits {
   /** Largest blksize granted. Default 65464 (RFC 2348). Larger requests are lowered to it. */
@@ -43,8 +44,8 @@ export interface NegotiationLimits {
 
 export const defaultNegotiationLimits: NegotiationLimits = {
   maxBlksize: BLKSIZE_MAX,
-  maxWindowsize: 64,
-  minTimeoutS: 1,
+  maxWindowsize: tftpLimits.maxWindowsize.default as number,
+  minTimeoutS: tftpLimits.minTimeoutS.default,
   maxTimeoutS: MAX_TIMEOUT_S_DEFAULT,
   blksize: true,
   tsize: true,

@@ -121,7 +121,7 @@ export class ServerTransfer {
         this.state = 'done';
         return [{ type: 'done', ok: false, reason: `client sent error ${packet.errorCode}: ${packet.message.slice(0, 100)}`, tftpCode: packet.errorCode }];
       default:
-        return this.abort(new TftpError('ERR_TFTP_ILLEGAL', TftpErrorCode.illegalOperation, `unexpected opcode ${packet.opcode} during a read transfer`));
+        return this.abort(new TftpError('ERR_TFTP_ILLEGAL', `unexpected opcode ${packet.opcode} during a read transfer`));
     }
   }
 
