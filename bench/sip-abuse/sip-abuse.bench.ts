@@ -30,6 +30,8 @@ const N = Number(process.env.SBD_BENCH_N ?? 5000);
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
 const FLOOD_RATE = Number(process.env.SBD_BENCH_FLOOD_RATE ?? 5000);
 const FLOOD_DATAGRAMS = 1_000_000;
+/** (c): a sipp run ends after this many seconds if its N registrations are not done (a flooded server may crawl). */
+const SIPP_SECONDS = 30;
 /** Bytes of each shape sent for (a): enough for a few hundred CPU ticks at the REGISTER's cost. */
 const SHAPE_BYTES = 6 * 2 ** 20;
 const REALM = 'ccmsipline';
@@ -121,11 +123,12 @@ async function waitIdle(s: Server): Promise<void> {
   }
 }
 
-function sipp(port: number, n: number): Promise<{ ok: number; failed: number; seconds: number }> {
+/** sipp's REGISTER-with-digest scenario, `n` registrations or `timeoutS` seconds, whichever ends first. */
+function sipp(port: number, n: number, timeoutS = 300): Promise<{ ok: number; failed: number; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const p = spawn('sipp', [`127.0.0.1:${port}`, '-sf', join(root, 'register.xml'), '-inf', join(root, 'users.csv'), '-t', 'u1', '-m', String(n), '-r', '20000', '-rp', '1000',
-      '-l', '400', '-i', '127.0.0.1', '-p', '0', '-nostdin', '-timeout', '300', '-trace_stat', '-stf', join(root, `stat-${port}.csv`)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      '-l', '400', '-i', '127.0.0.1', '-p', '0', '-nostdin', '-timeout', String(timeoutS), '-trace_stat', '-stf', join(root, `stat-${port}.csv`)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(p);
     let out = '';
     p.stdout!.on('data', (d) => { out = (out + d).slice(-6000); });
@@ -178,13 +181,13 @@ async function main(): Promise<void> {
   const rates: Record<string, { calm: number[]; flooded: number[]; failed: number }> = { sbd: { calm: [], flooded: [], failed: 0 }, kamailio: { calm: [], flooded: [], failed: 0 } };
   for (let rep = 0; rep < REPEAT; rep++) {
     for (const s of rep % 2 === 0 ? servers : [...servers].reverse()) {
-      const calm = await sipp(s.port, N);
+      const calm = await sipp(s.port, N, SIPP_SECONDS);
       const shapes = [{ ...invite, bytes: (invite as { bytes: string }).bytes.replaceAll(':0 SIP/2.0', `:${s.port} SIP/2.0`) }];
       // 16 datagrams per batch; pace so that batches come FLOOD_RATE/16 times a second (usleep overshoots a little).
       const flood = spawnSender(sender, 'udp', s.port, 1e9, shapes, { batch: 16, paceUs: Math.round((16 * 1e6) / FLOOD_RATE), sources: 64 });
       children.push(flood.child);
       await sleep(1000);
-      const flooded = await sipp(s.port, N);
+      const flooded = await sipp(s.port, N, SIPP_SECONDS);
       flood.child.kill('SIGTERM');
       rates[s.name]!.calm.push(calm.ok / calm.seconds);
       rates[s.name]!.flooded.push(flooded.ok / flooded.seconds);
