@@ -5,6 +5,7 @@
  * engine's own defaults and range checks (native/tftp-limits.h, generated from this table by c-tables.ts; a test
  * compares) all come from here, so the two engines and the CLI cannot disagree.
  */
+import { SbdError } from '../lib/errors.js';
 
 export type TftpLimitScope =
   /** An option of both servers (TftpServerOptions), sent to the engine. */
@@ -141,3 +142,21 @@ export function engineConfigPairs(values: Partial<Record<TftpLimitName, number |
 
 /** The limits the CLI exposes as flags, in table order. */
 export const tftpLimitFlags = tftpLimitEntries.filter((e): e is [TftpLimitName, TftpLimit & { flag: string }] => e[1].flag !== undefined);
+
+/** An option outside its range in the limits table (both servers refuse it at construction, as the CLI does). */
+export class TftpLimitError extends SbdError {
+  constructor(message: string) {
+    super('ERR_TFTP_LIMIT', message);
+  }
+}
+
+/** Throws TftpLimitError for the first given numeric option outside its table range (or not an integer). */
+export function checkTftpLimits(values: Partial<Record<TftpLimitName, unknown>>): void {
+  for (const [name, l] of tftpLimitEntries) {
+    const v = values[name];
+    if (v === undefined || typeof v === 'boolean') continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < l.min || v > l.max) {
+      throw new TftpLimitError(`${name} must be an integer from ${l.min} to ${l.max}, got ${String(v)}`);
+    }
+  }
+}

@@ -23,7 +23,7 @@ import { findNativeLibrary } from '../lib/native-library.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
 import { TftpError, TftpErrorCode, printable } from './core/errors.js';
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
-import { engineConfigPairs, limitDefaults } from './limits.js';
+import { checkTftpLimits, engineConfigPairs, limitDefaults } from './limits.js';
 import type { TftpServerLike } from './server-like.js';
 import { tftpServerDefaults, type ResolvedTftpServerOptions, type TftpServerCounters, type TftpServerOptions } from './server.js';
 import {
@@ -163,6 +163,7 @@ export class NativeTftpServer implements TftpServerLike {
     this.#source = options.source;
     this.#logger = options.logger ?? createLogger('tftpd');
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    checkTftpLimits(given);
     this.options = { ...tftpServerDefaults, ...nativeTftpServerDefaults, ...given } as NativeResolved;
   }
 

@@ -30,7 +30,7 @@ import { judgeRequest } from './core/request.js';
 import type { TftpServerLike } from './server-like.js';
 import { toNetascii } from './core/netascii.js';
 import { defaultNegotiationLimits, negotiate } from './core/options.js';
-import { limitDefaults } from './limits.js';
+import { checkTftpLimits, limitDefaults } from './limits.js';
 import { decodePacket, encodeError, Opcode } from './core/packet.js';
 import { ServerTransfer, type ServerTransferLimits } from './core/server-transfer.js';
 import { DataPacketCache } from './core/data-packets.js';
@@ -208,6 +208,7 @@ export class TftpServer implements TftpServerLike {
     this.logger = options.logger ?? createLogger('tftpd');
     this.clock = options.clock ?? systemClock;
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    checkTftpLimits(given);
     this.options = { ...tftpServerDefaults, ...given } as Resolved;
     const o = this.options;
     this.packetCache = new DataPacketCache({ maxFileBytes: o.packetCacheMaxFileBytes, maxVariantsPerFile: o.packetCacheVariantsPerFile });

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { cTables } from '../../src/tftp/c-tables.js';
-import { tftpLimitEntries, tftpLimitFlags, tftpLimits } from '../../src/tftp/limits.js';
-import { tftpServerDefaults } from '../../src/tftp/server.js';
+import { TftpLimitError, tftpLimitEntries, tftpLimitFlags, tftpLimits } from '../../src/tftp/limits.js';
+import { TftpServer, tftpServerDefaults } from '../../src/tftp/server.js';
+import { FolderFileSource } from '../../src/tftp/file-source.js';
 import { NativeTftpServer, nativeConfigError } from '../../src/tftp/native-server.js';
 import { commands } from '../../src/cli/commands/daemon-tftp.js';
 
@@ -42,4 +43,15 @@ test('sbd daemon tftp: every limit flag with its help, default and range in the 
   assert.equal(tftpLimitFlags.length, 11);
   for (const [, l] of tftpLimitFlags) assert.ok(usage.includes(`[--${l.flag} N (${l.help}; default ${l.default}, ${l.min}..${l.max})]`), l.flag);
   assert.match(usage, /--max-retries N \([^)]*default 5, 0\.\.100\)/);
+});
+
+test('both servers refuse an option outside the table\'s range at construction (ERR_TFTP_LIMIT), as the C engine and the CLI do', () => {
+  const source = new FolderFileSource('/nonexistent-sbd-tftp-root');
+  const servers = [(o: object) => new TftpServer({ source, ...o }), (o: object) => new NativeTftpServer({ source, ...o })];
+  for (const make of servers) {
+    assert.throws(() => make({ maxRetries: 101 }), (e: unknown) => e instanceof TftpLimitError && e.code === 'ERR_TFTP_LIMIT');
+    assert.throws(() => make({ timeoutMs: 1.5 }), (e: unknown) => e instanceof TftpLimitError && e.code === 'ERR_TFTP_LIMIT');
+    assert.throws(() => make({ maxTransferLifetimeMs: 999 }), (e: unknown) => e instanceof TftpLimitError && e.code === 'ERR_TFTP_LIMIT');
+    assert.equal(make({ maxRetries: 100, maxRetriesUnverified: 0 }).options.maxRetries, 100);
+  }
 });
