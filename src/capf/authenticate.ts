@@ -17,7 +17,8 @@
  * one, nor which check a certificate failed; the reason stays in the device's status and the log.
  */
 import { X509Certificate, createHash, timingSafeEqual } from 'node:crypto';
-import type { CertRow, DeviceRow, Store } from '../store/index.js';
+import type { CertRow, DeviceRow } from '../store/index.js';
+import type { CapfStore } from './capf-store.js';
 import { CapfError, CapfErrorCode } from './core/errors.js';
 import { CapfReason } from './core/frame.js';
 import { DEFAULT_CAPF_KEY_SPEC, type CapfKeySpec } from './core/key-spec.js';
@@ -47,7 +48,7 @@ export interface AuthResult {
   failure: CapfError | undefined;
 }
 
-function anchors(store: Store, names: readonly string[], withCapf: boolean): CertRow[] {
+function anchors(store: CapfStore, names: readonly string[], withCapf: boolean): CertRow[] {
   const all = store.listCertificates({ includeHistory: true });
   const lower = names.map((n) => n.toLowerCase());
   return all.filter((c) => lower.includes(c.name.toLowerCase()) || (withCapf && c.kind === 'identity' && c.name === 'CAPF'));
@@ -98,7 +99,7 @@ function validAt(cert: X509Certificate, now: Date): boolean {
  * certificate configs are encrypted to): DER X.509, issued by this cluster's CAPF (or a 'CAPF-trust' import),
  * valid now, naming the device's MAC. Returns its PEM; anything else is ERR_CAPF_FETCHED_CERT and nothing is stored.
  */
-export function verifyFetchedLsc(store: Store, deviceName: string, der: Buffer | undefined, opts: AuthenticateOptions): string {
+export function verifyFetchedLsc(store: CapfStore, deviceName: string, der: Buffer | undefined, opts: AuthenticateOptions): string {
   const refuse = (why: string, cause?: unknown) => new CapfError(CapfErrorCode.fetchedCertificate, `fetched certificate refused: ${why}`, cause === undefined ? {} : { cause });
   if (!der || der.length === 0) throw refuse('FETCH_CERTIFICATE_RESPONSE carries no CERTIFICATE');
   let cert: X509Certificate;
@@ -114,7 +115,7 @@ export function verifyFetchedLsc(store: Store, deviceName: string, der: Buffer |
 }
 
 /** Checks the certificate proof; returns 'lsc' or 'mic' by the anchor that issued it. */
-export function verifyCertificateProof(store: Store, auth: CapfAuthResponse, mode: 'lsc' | 'mic', opts: AuthenticateOptions, device: DeviceRow): 'lsc' | 'mic' {
+export function verifyCertificateProof(store: CapfStore, auth: CapfAuthResponse, mode: 'lsc' | 'mic', opts: AuthenticateOptions, device: DeviceRow): 'lsc' | 'mic' {
   if (!auth.certificate) throw authFail(`authentication mode ${mode} needs a CERTIFICATE in AUTH_RESPONSE`);
   let cert: X509Certificate;
   try {
@@ -136,7 +137,7 @@ export function verifyCertificateProof(store: Store, auth: CapfAuthResponse, mod
   return kind;
 }
 
-export function authenticateDevice(store: Store, auth: CapfAuthResponse, opts: AuthenticateOptions): AuthResult {
+export function authenticateDevice(store: CapfStore, auth: CapfAuthResponse, opts: AuthenticateOptions): AuthResult {
   const device = store.getDevice(auth.deviceName);
   if (!device) {
     const failure = new CapfError(CapfErrorCode.unknownDevice, `unknown device ${auth.deviceName}`, { reason: CapfReason.unknownDevice });

@@ -22,7 +22,8 @@ import { TlsService } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { issueLsc } from '../pki/lsc.js';
 import { randomSerial } from '../pki/certificate.js';
-import type { CertRow, Store } from '../store/index.js';
+import type { CertRow } from '../store/index.js';
+import type { CapfStore } from './capf-store.js';
 import { CAPF_AUTH_FAILURE_DEFAULTS, recordAuthFailure } from './auth-failures.js';
 import { authenticateDevice, verifyFetchedLsc, type AuthenticateOptions } from './authenticate.js';
 import { CapfError, CapfErrorCode, localError } from './core/errors.js';
@@ -33,7 +34,8 @@ import { CapfServerSession, type CapfServerEvent } from './core/server-session.j
 import { failedAttemptStatus, successStatus } from './operation-status.js';
 
 export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
-  store: Store;
+  /** The store, seen through CAPF's narrow view (capf-store.ts). */
+  store: CapfStore;
   /** Node whose CAPF certificate is presented and signs LSCs. Default: the publisher if it runs CAPF, else the first CAPF node. */
   node?: string;
   /** Default '0.0.0.0'. */
@@ -94,7 +96,7 @@ export interface CapfSessionSummary {
   reason?: string;
 }
 
-export function capfIdentity(store: Store, node?: string): { row: CertRow; node: string } {
+export function capfIdentity(store: CapfStore, node?: string): { row: CertRow; node: string } {
   const nodes = store.listNodes();
   const ordered = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
   for (const n of ordered) {
@@ -112,7 +114,7 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
 export class CapfServer extends EventEmitter {
   readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined };
   readonly #opts: CapfServerOptions;
-  readonly #store: Store;
+  readonly #store: CapfStore;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #service: TlsService;

@@ -12,14 +12,16 @@ import tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { TlsService } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
-import type { CertRow, Store } from '../store/index.js';
+import type { CertRow } from '../store/index.js';
+import type { TvsTrustView } from './trust-view.js';
 import { TvsError, TvsErrorCode } from './core/errors.js';
 import { TvsFrameReader, TVS_FRAME_READER_DEFAULTS } from './core/frame-reader.js';
 import { buildVerifyResponse, parseVerifyRequest, TvsStatus } from './core/verify.js';
 import { TRUST_ANSWER_DEFAULTS, TrustAnswerer, type TrustAnswerOptions } from './trust-answer.js';
 
 export interface TvsServerOptions extends TrustAnswerOptions {
-  store: Store;
+  /** The store, seen through TVS's narrow view (trust-view.ts). */
+  store: TvsTrustView;
   /** Store node whose TVS certificate is presented. Default: the publisher if it runs TVS, else the first TVS node. */
   node?: string;
   /** Default '0.0.0.0'. */
@@ -62,7 +64,7 @@ export interface TvsVerifyEvent {
 }
 
 /** The TVS identity a node presents: certificate row, key and the cipher list, from the store. */
-export function tvsIdentity(store: Store, node?: string): { row: CertRow; node: string } {
+export function tvsIdentity(store: TvsTrustView, node?: string): { row: CertRow; node: string } {
   const nodes = store.listNodes();
   const candidates = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
   if (node !== undefined && candidates.length === 0) throw new TvsError(TvsErrorCode.argument, `the store has no node named '${node}'`, { remote: false });
@@ -80,7 +82,7 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
 
 export class TvsServer extends EventEmitter {
   readonly options: Required<Omit<TvsServerOptions, 'node' | 'importRoles' | 'store' | 'logger'>> & { node: string | undefined };
-  readonly #store: Store;
+  readonly #store: TvsTrustView;
   readonly #log: Logger;
   readonly #answerer: TrustAnswerer;
   readonly #service: TlsService;

@@ -13,7 +13,8 @@
  * The map is rebuilt only when the store's generation changes.
  */
 import { createHash } from 'node:crypto';
-import type { CertRow, NodeRow, Store } from '../store/index.js';
+import type { CertRow, NodeRow } from '../store/index.js';
+import type { TvsTrustView } from './trust-view.js';
 import { Role } from '../trust/tags.js';
 import { assertTtl, TvsStatus } from './core/verify.js';
 
@@ -70,7 +71,7 @@ export function rolesOfRow(row: CertRow, nodes: ReadonlyMap<string, NodeRow>, im
 }
 
 /** SHA-256 (lower-case hex) → roles for every certificate the store vouches for, current and history. */
-export function buildTrustMap(store: Store, importRoles: Readonly<Record<string, readonly number[]>> = TRUST_ANSWER_DEFAULTS.importRoles): Map<string, TrustEntry> {
+export function buildTrustMap(store: TvsTrustView, importRoles: Readonly<Record<string, readonly number[]>> = TRUST_ANSWER_DEFAULTS.importRoles): Map<string, TrustEntry> {
   return store.snapshot(() => {
     const nodes = new Map(store.listNodes().map((n) => [n.name, n]));
     const map = new Map<string, TrustEntry>();
@@ -89,12 +90,12 @@ export function buildTrustMap(store: Store, importRoles: Readonly<Record<string,
 /** Answers VERIFY_REQUESTs from the store; cheap per call (one generation read) until the store changes. */
 export class TrustAnswerer {
   readonly ttlSeconds: number;
-  readonly #store: Store;
+  readonly #store: TvsTrustView;
   readonly #importRoles: Readonly<Record<string, readonly number[]>>;
   #generation = -1;
   #map = new Map<string, TrustEntry>();
 
-  constructor(store: Store, options: TrustAnswerOptions = {}) {
+  constructor(store: TvsTrustView, options: TrustAnswerOptions = {}) {
     this.ttlSeconds = options.ttlSeconds ?? TRUST_ANSWER_DEFAULTS.ttlSeconds;
     assertTtl(this.ttlSeconds);
     this.#store = store;
