@@ -9,9 +9,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command, CommandContext } from './command.js';
 import { SbdError, UsageError } from '../lib/errors.js';
 
-async function loadCommands(): Promise<Command[]> {
+async function loadCommands(argv: string[]): Promise<Command[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  const files = readdirSync(dir).filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  let files = readdirSync(dir).filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  // `sbd daemon NAME` loads only its own command file: a daemon starts without every other command's modules.
+  const own = argv[0] === 'daemon' ? files.find((f) => f.replace(/\.(js|ts)$/, '') === `daemon-${argv[1]}`) : undefined;
+  if (own) files = [own];
   const all: Command[] = [];
   for (const f of files) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { commands?: Command[] };
@@ -40,7 +43,7 @@ function helpText(all: Command[], prefix: string[] = []): string {
 }
 
 export async function main(argv: string[], ctx: CommandContext): Promise<number> {
-  const all = await loadCommands();
+  const all = await loadCommands(argv);
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help') {
     ctx.out(helpText(all, argv.slice(1)));
     return 0;
