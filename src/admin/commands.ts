@@ -13,6 +13,7 @@ import { paramCommands } from './commands/params.js';
 import { clusterSecurityCommands } from './commands/cluster-security.js';
 import { reportCommands } from './commands/reports.js';
 import { disasterRecoveryCommands } from './commands/disaster-recovery.js';
+import { phoneCommands } from './commands/phones.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface AdminContext {
@@ -38,5 +39,6 @@ export function adminTable(ctx: AdminContext): CommandTable {
     ...clusterSecurityCommands(state, clock),
     ...reportCommands(state),
     ...disasterRecoveryCommands(state, { systemd }),
+    ...phoneCommands(state),
   ]);
 }

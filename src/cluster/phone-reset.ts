@@ -85,3 +85,16 @@ export async function resetAllPhonesAfter(stateDir: string, step: string, out: (
     return false;
   }
 }
+
+/** sbd's name for the seeds' PrepareClusterForRollbackToPre8.0. */
+export const ROLLBACK_PARAM = 'PrepareClusterForRollback';
+
+/** What an administrator must know when Prepare Cluster for Rollback changes (printed before the phones reset). */
+export function rollbackNotice(on: boolean): string[] {
+  return on
+    ? [
+      'WARNING: Prepare Cluster for Rollback is on: the ITL now has empty TVS and TFTP entries, so phones trust no TVS.',
+      'WARNING: HTTPS phone services (directories, services, anything on an HTTPS URL) stop working on the phones until it is turned off again.',
+    ]
+    : ['Prepare Cluster for Rollback is off: the phones take the signed ITL again, and HTTPS phone services work again after their reset.'];
+}

@@ -1,11 +1,14 @@
 /**
  * Enterprise parameters on the admin console: `show params`, `set param NAME VALUE` (validated by the store;
  * every accepted change, and every failure that is not a refusal of the input, goes to the audit log as the CLI's
- * `sbd param set` does).
+ * `sbd param set` does). Turning PrepareClusterForRollback on or off warns what stops (HTTPS phone services) and
+ * resets every phone at once, as CUCM 10.5+ does for PrepareClusterForRollbackToPre8.0.
  */
 import type { AdminCommand } from '../command-table.js';
 import { withState } from '../../cluster/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
+import { ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
+import { offerPhoneReset } from './phones.js';
 
 export function paramCommands(stateDir: string): AdminCommand[] {
   const names = (): string[] => {
@@ -33,12 +36,21 @@ export function paramCommands(stateDir: string): AdminCommand[] {
       minArgs: 2,
       maxArgs: 2,
       complete: names,
-      run: (args, io) => {
+      run: async (args, io) => {
         const [name, value] = args as [string, string];
-        withState(stateDir, ({ store }) =>
-          auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => store.setParam(name, value)),
+        const rollback = name.toLowerCase() === ROLLBACK_PARAM.toLowerCase();
+        const change = withState(stateDir, ({ store }) =>
+          auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => {
+            const before = rollback ? store.getBoolParam(ROLLBACK_PARAM) : undefined;
+            store.setParam(name, value);
+            return rollback ? { before, after: store.getBoolParam(ROLLBACK_PARAM) } : undefined;
+          }),
         );
         io.out(`${args[0]} = ${args[1]}`);
+        if (!change || change.before === change.after) return;
+        for (const line of rollbackNotice(change.after)) io.out(line);
+        // As CUCM 10.5+ does: every phone is reset at once so it takes the rollback ITL (or, back, the signed one).
+        await offerPhoneReset(stateDir, io, `${ROLLBACK_PARAM} = ${change.after}`, true);
       },
     },
   ];

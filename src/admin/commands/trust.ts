@@ -3,7 +3,9 @@
  * `sbd cert regen`, `sbd itl reset`, `sbd cert export`:
  *   show itl · show ctl · show cert list · show cert own NAME · set cert regen NAME ·
  *   utils itl reset localkey|remotekey|complete · utils ctl reset localkey|complete · file get tftp ITLRecovery.p12
- * Changes (regeneration, ITL reset) are recorded in the audit log through the same wrappers as the CLI's.
+ * Changes (regeneration, ITL reset) are recorded in the audit log through the same wrappers as the CLI's. Where
+ * the seeds' procedures then reset the phones (regeneration, every ITL/CTL reset step), the console asks "Reset
+ * all phones now?" (phones.ts offerPhoneReset).
  */
 import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
@@ -18,6 +20,7 @@ import { buildCtl, buildItl, isMixedMode } from '../../trust/cluster-lists.js';
 import { servedTrustListText } from './served-trust-list.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
+import { offerPhoneReset } from './phones.js';
 
 export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
   const names = () => [...identityNames];
@@ -84,6 +87,7 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         for (const w of r.warnings) io.out(`WARNING: ${w}`);
         const proposal = backupProposal(r.certificate.name);
         if (proposal) io.out(`BACKUP: ${proposal}`);
+        await offerPhoneReset(stateDir, io, `regenerating ${r.certificate.name}`);
       },
     },
     {
@@ -112,6 +116,7 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         );
         io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
         io.out(r.message);
+        await offerPhoneReset(stateDir, io, `utils itl reset ${step}`);
       },
     },
     {
@@ -121,7 +126,7 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       minArgs: 1,
       maxArgs: 1,
       complete: () => ['localkey', 'complete'],
-      run: (args, io) => {
+      run: async (args, io) => {
         const step = args[0]!.toLowerCase();
         if (step !== 'localkey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
         const r = withState(stateDir, (s) =>
@@ -129,6 +134,7 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         );
         io.out(`CTL signed by ${r.signer}`);
         io.out(r.message);
+        await offerPhoneReset(stateDir, io, `utils ctl reset ${step}`);
       },
     },
     {

@@ -17,6 +17,7 @@ import { buildSgn } from '../../trust/sgn.js';
 import type { HashName } from '../../trust/tags.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
+import { resetAllPhonesAfter, ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
 import { digestDeliveryNotice, existingDigest, prepareLogin, setupPhoneDigest, signedConfigParamNotice, SIGNED_CONFIG_PARAM, type DeliveryNotice, type PhoneDigestSetup } from '../../cluster/phone-digest.js';
 
@@ -190,9 +191,9 @@ export const commands: Command[] = [
   {
     path: ['cert', 'regen'],
     summary: 'regenerate one of the appliance certificates (CallManager, TVS, CAPF, ITLRecovery, tomcat)',
-    usage: 'sbd cert regen NAME --state DIR [--node NODE]',
-    run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, node: { type: 'string' } });
+    usage: 'sbd cert regen NAME --state DIR [--node NODE] [--reset-phones]   (--reset-phones: reset every phone through sbd-sipd afterwards)',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, node: { type: 'string' }, 'reset-phones': { type: 'boolean' } });
       const name = required(positionals[0], 'NAME');
       const r = withState(required(values.state, '--state'), (s) =>
         auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: `${name}${values.node ? ' on ' + values.node : ''}` }, () => regenerateCertificate(s, name, systemClock, values.node)),
@@ -203,6 +204,7 @@ export const commands: Command[] = [
       for (const w of r.warnings) ctx.out(`WARNING: ${w}`);
       const proposal = backupProposal(r.certificate.name);
       if (proposal) ctx.out(`BACKUP: ${proposal}`);
+      await phonesAfter(values, ctx, `regenerating ${r.certificate.name}`);
       return 0;
     },
   },
@@ -239,9 +241,9 @@ export const commands: Command[] = [
   {
     path: ['itl', 'reset'],
     summary: 'bulk ITL reset: sign with the CallManager key (localkey) or an imported key (remotekey), then ITLRecovery again (complete)',
-    usage: 'sbd itl reset localkey|remotekey|complete [--p12 FILE.p12] --state DIR   (remotekey: password from SBD_P12_PASSWORD or --password)',
-    run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, p12: { type: 'string' }, password: { type: 'string' } });
+    usage: 'sbd itl reset localkey|remotekey|complete [--p12 FILE.p12] --state DIR [--reset-phones]   (remotekey: password from SBD_P12_PASSWORD or --password)',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, p12: { type: 'string' }, password: { type: 'string' }, 'reset-phones': { type: 'boolean' } });
       const step = required(positionals[0], 'localkey|remotekey|complete');
       if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey, remotekey or complete`);
       let remote: { p12: Buffer; password: string } | undefined;
@@ -253,39 +255,51 @@ export const commands: Command[] = [
       const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, systemClock, remote)));
       ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
       ctx.out(r.message);
+      await phonesAfter(values, ctx, `itl reset ${step}`);
       return 0;
     },
   },
   {
     path: ['ctl', 'reset'],
     summary: 'CTL reset (mixed mode): sign the CTL with ITLRecovery (localkey), then the CallManager key again (complete)',
-    usage: 'sbd ctl reset localkey|complete --state DIR',
-    run(args, ctx) {
-      const { values, positionals } = parse(args, stateOpt);
+    usage: 'sbd ctl reset localkey|complete --state DIR [--reset-phones]',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, 'reset-phones': { type: 'boolean' } });
       const step = required(positionals[0], 'localkey|complete');
       if (step !== 'localkey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey or complete`);
       const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () => ctlReset(s, step, systemClock)));
       ctx.out(`CTL signed by ${r.signer}`);
       ctx.out(r.message);
+      await phonesAfter(values, ctx, `ctl reset ${step}`);
       return 0;
     },
   },
   {
     path: ['param', 'set'],
     summary: 'set an enterprise parameter (validated); trust lists rebuild on the next request',
-    usage: 'sbd param set NAME VALUE --state DIR',
-    run(args, ctx) {
+    usage: 'sbd param set NAME VALUE --state DIR   (PrepareClusterForRollback: every phone is reset through sbd-sipd when it changes)',
+    async run(args, ctx) {
       const { values, positionals } = parse(args, stateOpt);
       const name = required(positionals[0], 'NAME');
       const value = required(positionals[1], 'VALUE');
-      const notice = withState(required(values.state, '--state'), ({ store }) =>
+      const rollback = name.toLowerCase() === ROLLBACK_PARAM.toLowerCase();
+      const { notice, change } = withState(required(values.state, '--state'), ({ store }) =>
         auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => {
+          const before = rollback ? store.getBoolParam(ROLLBACK_PARAM) : undefined;
           store.setParam(name, value);
-          return name === SIGNED_CONFIG_PARAM ? signedConfigParamNotice(store, store.getBoolParam(name)) : [];
+          return {
+            notice: name === SIGNED_CONFIG_PARAM ? signedConfigParamNotice(store, store.getBoolParam(name)) : [],
+            change: rollback ? { before, after: store.getBoolParam(ROLLBACK_PARAM) } : undefined,
+          };
         }),
       );
       ctx.out(`${name} = ${value}`);
       for (const line of notice) ctx.err(line);
+      if (change && change.before !== change.after) {
+        for (const line of rollbackNotice(change.after)) ctx.err(line);
+        // As CUCM 10.5+ does: every phone is reset at once to take the rollback ITL (or, back, the signed one).
+        await resetAllPhonesAfter(values.state!, `${ROLLBACK_PARAM} = ${change.after}`, ctx.out);
+      }
       return 0;
     },
   },
@@ -302,3 +316,9 @@ export const commands: Command[] = [
     },
   },
 ];
+
+/** `--reset-phones`: reset every phone through sbd-sipd after the step; otherwise say how. */
+async function phonesAfter(values: { state?: string | undefined; 'reset-phones'?: boolean | undefined }, ctx: CommandContext, step: string): Promise<void> {
+  if (values['reset-phones']) await resetAllPhonesAfter(required(values.state, '--state'), step, ctx.out);
+  else ctx.out('Reset the phones so they take it: sbd phone reset --all (or run this step with --reset-phones).');
+}
