@@ -12,6 +12,8 @@ import type { ControlEvent, ResetSelect } from '../sip/phone-control/control-pro
 import type { ResetKind } from '../sip/phone-control/notify.js';
 import { resetPacingDefaults } from '../sip/phone-control/wave.js';
 import { UsageError } from '../lib/errors.js';
+import { MODEL_RESET_METHODS, type ModelFeaturesRow, type ModelResetMethod, type Store } from '../store/index.js';
+import { AuditAction, auditedSync, currentAdminUser } from './audit.js';
 
 export { resetPacingDefaults };
 
@@ -97,4 +99,19 @@ export function rollbackNotice(on: boolean): string[] {
       'WARNING: HTTPS phone services (directories, services, anything on an HTTPS URL) stop working on the phones until it is turned off again.',
     ]
     : ['Prepare Cluster for Rollback is off: the phones take the signed ITL again, and HTTPS phone services work again after their reset.'];
+}
+
+/** The words a model's reset method is set with: one of the methods, or `auto` (by the registration's User-Agent). */
+export const RESET_METHOD_WORDS = [...MODEL_RESET_METHODS, 'auto'] as const;
+
+/** Sets (audited) how a model is told to reset; `auto` clears the override. */
+export function setModelResetMethod(store: Store, model: string, word: string): ModelFeaturesRow {
+  const w = word.toLowerCase();
+  if (!(RESET_METHOD_WORDS as readonly string[]).includes(w)) throw new UsageError(`reset method must be one of ${RESET_METHOD_WORDS.join(', ')}`);
+  const method = w === 'auto' ? null : (w as ModelResetMethod);
+  return auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} reset-method=${w}` }, () => store.setModelResetMethod(model, method));
+}
+
+export function describeResetMethod(row: ModelFeaturesRow): string {
+  return `${row.model}: reset method ${row.resetMethod ?? 'auto (service-control for Cisco enterprise firmware, check-sync for others, by User-Agent)'}`;
 }

@@ -104,6 +104,8 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
     assert.match(r.out, /reset: 3 of 3 sent, \d acknowledged, \d re-registered, 0 failed/);
     assert.match(r.out, /summary: 3 phones told to reset: 3 acknowledged, 3 re-registered, 0 failed; 1 not registered/);
     await until(() => sip.every((p) => p.control.resets === 1), 'every phone to finish its reset');
+    // Chosen by User-Agent: Cisco enterprise firmware gets service-control, the 7960 SIP image check-sync.
+    assert.deepEqual(sip.map((p) => p.control.lastEvent), ['service-control', 'service-control', 'check-sync']);
     for (const [i, p] of sip.entries()) {
       assert.notEqual(p.currentRegisterCallId, before[i], `${PHONES[i]!.name} registered with a new Call-ID`);
       const b = boots.get(PHONES[i]!.name) ?? [];
@@ -119,6 +121,18 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
     await until(() => sip[1]!.control.restarts === 1, 'the UDP phone to restart');
     assert.deepEqual(sip.map((p) => p.control.restarts), [0, 1, 0]);
     assert.equal((boots.get(PHONES[1]!.name) ?? []).length, 1, 'a restart does not boot over TFTP');
+  });
+
+  it('the feature list overrides the method per model: sbd phone reset-method 7821 service-control', async () => {
+    let r = await sbd(['phone', 'reset-method', '7821', 'service-control', '--state', cluster.dir]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^7821: reset method service-control$/m);
+    r = await sbd(['phone', 'restart', '--model', '7821', '--state', cluster.dir]);
+    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+    await until(() => sip[2]!.control.restarts === 1, 'the 7821 to restart');
+    assert.equal(sip[2]!.control.lastEvent, 'service-control', 'a 7960 User-Agent, but the model says service-control');
+    r = await sbd(['phone', 'reset-method', '7821', 'auto', '--state', cluster.dir]);
+    assert.match(r.out, /^7821: reset method auto/m);
   });
 
   it('a device that does not exist is a clear error', async () => {

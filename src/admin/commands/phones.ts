@@ -2,10 +2,12 @@
  * `utils phone reset|restart SEP<MAC>|model MODEL|partition NAME|all [pace N]` on the admin console: the same
  * wave as `sbd phone reset|restart` (src/cluster/phone-reset.ts), through the running sbd-sipd's control socket.
  * A bulk reset (anything but one device) asks first; progress and the summary are printed as they come.
+ * `set phone reset-method MODEL …`: the feature list's per-model override of how a phone is told to reset.
  */
 import type { AdminCommand, AdminIo } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
-import { parseSelectWords, resetAllPhonesAfter, resetPacingDefaults, runPhoneReset } from '../../cluster/phone-reset.js';
+import { describeResetMethod, parseSelectWords, resetAllPhonesAfter, RESET_METHOD_WORDS, resetPacingDefaults, runPhoneReset, setModelResetMethod } from '../../cluster/phone-reset.js';
+import { withState } from '../../cluster/state.js';
 import { controlProtocolLimits } from '../../sip/phone-control/control-protocol.js';
 import { UsageError } from '../../lib/errors.js';
 
@@ -40,7 +42,21 @@ export function phoneCommands(stateDir: string, socketPath?: string): AdminComma
       await runPhoneReset(stateDir, { kind, select, phonesPerSecond: pace, ...(socketPath ? { socketPath } : {}) }, (line) => io.out(line));
     },
   });
-  return [command('reset'), command('restart')];
+  return [command('reset'), command('restart'), {
+    words: ['set', 'phone', 'reset-method'],
+    params: `MODEL ${RESET_METHOD_WORDS.join('|')}`,
+    summary: 'how a model is told to reset (feature list): Cisco service-control, check-sync, or auto by User-Agent',
+    minArgs: 2,
+    maxArgs: 2,
+    run: (args, io) => {
+      try {
+        io.out(describeResetMethod(withState(stateDir, ({ store }) => setModelResetMethod(store, args[0]!, args[1]!))));
+      } catch (err) {
+        if (err instanceof UsageError) throw new AdminError(AdminErrorCode.args, err.message);
+        throw err;
+      }
+    },
+  }];
 }
 
 /**

@@ -6,7 +6,8 @@
 import type { Command } from '../command.js';
 import { parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { parseSelectWords, resetPacingDefaults, runPhoneReset } from '../../cluster/phone-reset.js';
+import { describeResetMethod, parseSelectWords, RESET_METHOD_WORDS, resetPacingDefaults, runPhoneReset, setModelResetMethod } from '../../cluster/phone-reset.js';
+import { withState } from '../../cluster/state.js';
 import { controlProtocolLimits } from '../../sip/phone-control/control-protocol.js';
 
 const usage = (kind: string) => `sbd phone ${kind} (--device SEP<MAC> | --model MODEL | --partition NAME | --all) --state DIR [--pace N] [--socket PATH]\n` +
@@ -40,4 +41,15 @@ function command(kind: 'reset' | 'restart'): Command {
   };
 }
 
-export const commands: Command[] = [command('reset'), command('restart')];
+export const commands: Command[] = [command('reset'), command('restart'), {
+  path: ['phone', 'reset-method'],
+  summary: 'how a model is told to reset: service-control, check-sync, check-sync-reboot, or auto (by User-Agent)',
+  usage: `sbd phone reset-method MODEL ${RESET_METHOD_WORDS.join('|')} --state DIR`,
+  run(args, ctx) {
+    const { values, positionals } = parse(args, { state: { type: 'string' } });
+    const model = required(positionals[0], 'MODEL');
+    const word = required(positionals[1], RESET_METHOD_WORDS.join('|'));
+    ctx.out(describeResetMethod(withState(required(values.state, '--state'), ({ store }) => setModelResetMethod(store, model, word))));
+    return 0;
+  },
+}];

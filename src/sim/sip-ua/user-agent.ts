@@ -88,7 +88,7 @@ export class SipPhone {
   private readonly pending = new Map<string, Pending>();
   private registerCallId = newRegisterCallId();
   /** Resets and restarts carried out, and the NOTIFYs refused (for tests and `sbd phone register`). */
-  readonly control = { resets: 0, restarts: 0, refused: 0 };
+  readonly control = { resets: 0, restarts: 0, refused: 0, lastEvent: '' };
   private obeying = false;
   private readonly registerTag = makeTag();
   private cseq = 1;
@@ -281,8 +281,10 @@ export class SipPhone {
       // The flow is the phone's connection to its server: only its registrar can put a request on it.
       const d = judgeControlNotify(m, this.registerCallId);
       this.respond(a.id, makeResponse(m, d.status, d.reason));
-      if (d.obey) void this.obey(d.obey);
-      else this.control.refused++;
+      if (d.obey) {
+        this.control.lastEvent = m.get('Event') ?? '';
+        void this.obey(d.obey);
+      } else this.control.refused++;
       return;
     }
     if (m.method === 'OPTIONS') this.respond(a.id, makeResponse(m, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
