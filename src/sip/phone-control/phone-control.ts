@@ -41,6 +41,7 @@ interface Running {
   lastProgress: string;
   lastProgressAt: number;
   timer: NodeJS.Timeout | undefined;
+  immediate: NodeJS.Immediate | undefined;
 }
 
 export class PhoneControl {
@@ -67,7 +68,17 @@ export class PhoneControl {
     else this.userAgents.delete(line);
     if (this.userAgents.size > this.d.bindings.maxAors) this.pruneUserAgents();
     this.running?.wave.registered(line);
-    if (this.running) this.pump();
+    this.soon();
+  }
+
+  /** One pump per turn of the event loop however many answers and REGISTERs arrived in it (a pump is O(phones)). */
+  private soon(): void {
+    const r = this.running;
+    if (!r || r.immediate) return;
+    r.immediate = setImmediate(() => {
+      r.immediate = undefined;
+      if (this.running === r) this.pump();
+    });
   }
 
   /** A response sbd received: true when it answered one of our NOTIFYs (then nobody else should see it). */
@@ -84,7 +95,7 @@ export class PhoneControl {
     const line = r.calls.get(callId);
     if (line === undefined) return false;
     r.wave.answered(line, res.status);
-    this.pump();
+    this.soon();
     return true;
   }
 
@@ -132,7 +143,7 @@ export class PhoneControl {
       calls.set(callId, line);
     }
     const wave = new ResetWave(req.kind, targets, unregistered, now, { ...this.o, phonesPerSecond: req.phonesPerSecond });
-    this.running = { wave, emit, flows, calls, lastProgress: '', lastProgressAt: -Infinity, timer: undefined };
+    this.running = { wave, emit, flows, calls, lastProgress: '', lastProgressAt: -Infinity, timer: undefined, immediate: undefined };
     emit({ event: 'started', total: targets.length, unregistered, phonesPerSecond: req.phonesPerSecond });
     this.pump();
   }
@@ -178,6 +189,7 @@ export class PhoneControl {
     const r = this.running;
     if (!r) return;
     if (r.timer) clearTimeout(r.timer);
+    if (r.immediate) clearImmediate(r.immediate);
     this.running = undefined;
     r.emit({ event: 'error', code: 'ERR_PHONE_CONTROL_STOPPED', message: 'sbd-sipd is stopping; the wave ended early' });
   }
