@@ -24,6 +24,10 @@ export interface DeviceItlHashRow {
 
 const E = StoreErrorCode.itlHashInvalid;
 
+/**
+ * Records a SHA-256 alone (sbd init, cert regen: a build of their own). A different hash drops the row's bytes,
+ * MD5 and SHA-1 (schema 8), which described other bytes; TFTP records them again when it serves the file.
+ */
 export function recordServerItlHash(ctx: StoreContext, server: string, file: string, sha256Hex: string, at: string): void {
   const s = text(E, 'server', server, 253);
   const f = text(E, 'file', file, 255);
@@ -33,7 +37,9 @@ export function recordServerItlHash(ctx: StoreContext, server: string, file: str
     ctx
       .stmt(
         `INSERT INTO server_itl_hashes (server, file, sha256_hex, at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (server, file) DO UPDATE SET sha256_hex = excluded.sha256_hex, at = excluded.at`,
+         ON CONFLICT (server, file) DO UPDATE SET sha256_hex = excluded.sha256_hex, at = excluded.at,
+           sha1_hex = iif(sha256_hex = excluded.sha256_hex, sha1_hex, NULL), md5_hex = iif(sha256_hex = excluded.sha256_hex, md5_hex, NULL),
+           bytes = iif(sha256_hex = excluded.sha256_hex, bytes, NULL)`,
       )
       .run(s, f, h, t);
   });

@@ -80,7 +80,7 @@ test('help lists the report, disaster-recovery and cluster-security groups', asy
   const c = open(false);
   const out = await c.send('help', prompt);
   await c.end();
-  for (const usage of ['show report itl-status [csv]', 'show audit [LIMIT] [csv]', 'set phone-feature MODEL', 'utils disaster_recovery backup FILE',
+  for (const usage of ['show report itl-status [match|mismatch|not-installed] [csv]', 'show audit [LIMIT] [csv]', 'set phone-feature MODEL', 'utils disaster_recovery backup FILE',
     'utils disaster_recovery restore FILE', 'utils disaster_recovery status', 'utils ctl set-cluster mixed-mode|non-secure']) {
     assert.ok(out.includes(usage), `help shows "${usage}"`);
   }

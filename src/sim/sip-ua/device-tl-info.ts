@@ -10,6 +10,9 @@ import { SipRequest as Request } from '../../sip/core/message.js';
 import { parseUri } from '../../sip/core/uri.js';
 import { makeTag } from '../../sip/core/transactions/branch.js';
 import { ALARM_CONTENT_TYPE, formatDeviceTlInfo, type DeviceTlInfo, type TrustListReport } from '../../sip/alarm/device-tl-info.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { phoneDir, PhoneFiles } from '../phone-folder.js';
 import type { SipPhone } from './user-agent.js';
 
 /** What the phone holds, as the simulator knows it: the bytes of its ITL/CTL (undefined: none installed). */
@@ -29,6 +32,28 @@ function listReport(held: { bytes: Buffer; tftpServer: string } | undefined, md5
 
 export function deviceTlInfoOfHeld(h: HeldTrustLists, ipv4Address: string | null): DeviceTlInfo {
   return { deviceName: h.deviceName.toUpperCase(), ipv4Address, ipv6Address: null, itl: listReport(h.itl, h.md5 ?? false), ctl: listReport(h.ctl, h.md5 ?? false) };
+}
+
+/** Where a phone's report comes from: fixed lists, or a look at what it holds now (read before each report). */
+export type TrustListsSource = HeldTrustLists | (() => Promise<HeldTrustLists | undefined>);
+
+/**
+ * What a simulated phone (`sbd phone boot`'s folder) holds now: the ITL/CTL it installed, with the TFTP server
+ * it fetches from (`tftpServer`, as its config names it). Read before each report, so after a reset that took a
+ * new ITL the next REGISTER reports the new one.
+ */
+export function heldInPhoneFolder(stateDir: string, deviceName: string, tftpServer: string): () => Promise<HeldTrustLists> {
+  const read = async (f: string) => readFile(join(phoneDir(stateDir, deviceName), f)).catch(() => undefined);
+  return async () => {
+    const [itl, ctl] = await Promise.all([read(PhoneFiles.itl), read(PhoneFiles.ctl)]);
+    return { deviceName, ...(itl ? { itl: { bytes: itl, tftpServer } } : {}), ...(ctl ? { ctl: { bytes: ctl, tftpServer } } : {}) };
+  };
+}
+
+/** The report of `source` sent over the phone's flow (undefined when the source has nothing to say). */
+export async function reportTrustLists(phone: SipPhone, source: TrustListsSource): Promise<SipResponse | undefined> {
+  const held = typeof source === 'function' ? await source() : source;
+  return held ? sendDeviceTlInfo(phone, deviceTlInfoOfHeld(held, phone.flow.localAddress)) : undefined;
 }
 
 /** Sends the DeviceTLInfo REFER over the phone's flow; resolves with the final response. */

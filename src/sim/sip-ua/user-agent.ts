@@ -29,7 +29,7 @@ import { SipFlow, type SipFlowOptions } from './sip-flow.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 import { Call, answerIncoming, placeCall } from './calls.js';
 import { judgeControlNotify } from './control-notify.js';
-import { deviceTlInfoOfHeld, sendDeviceTlInfo, type HeldTrustLists } from './device-tl-info.js';
+import { reportTrustLists, type TrustListsSource } from './device-tl-info.js';
 
 /** The ITL report header (same name as the registrar's ITL_REPORT_HEADER). */
 export const ITL_HASH_HEADER = 'X-SBD-ITL-Hash';
@@ -45,8 +45,8 @@ export interface SipPhoneOptions {
   /** SHA-256 (hex) of the ITL the phone holds, reported on REGISTER; `itlStatus` 'not-installed' after a bounce. */
   itlSha256?: string;
   itlStatus?: 'installed' | 'not-installed';
-  /** The ITL/CTL the phone holds: reported in a DeviceTLInfo REFER after every successful REGISTER. */
-  trustLists?: HeldTrustLists;
+  /** The ITL/CTL the phone holds (or where to look, e.g. `heldInPhoneFolder`): a DeviceTLInfo REFER after every successful REGISTER. */
+  trustLists?: TrustListsSource;
   /** Default 'Cisco-CP8845/14.2.1' (the registrar reads the model from it for autoregistration). */
   userAgent?: string;
   /** RTP bind address; default 127.0.0.1. */
@@ -143,7 +143,7 @@ export class SipPhone {
     ]);
     const res = await this.withAuth(build);
     if (res.status >= 300) throw new SipUaError(SipUaErrorCode.refused, `REGISTER refused: ${res.status} ${res.reason}`, { status: res.status });
-    if (expires > 0 && this.o.trustLists) this.lastTrustReport = await sendDeviceTlInfo(this, deviceTlInfoOfHeld(this.o.trustLists, this.flow.localAddress));
+    if (expires > 0 && this.o.trustLists) this.lastTrustReport = await reportTrustLists(this, this.o.trustLists);
     return res;
   }
 
