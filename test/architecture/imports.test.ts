@@ -101,3 +101,10 @@ test('the cycle finder finds one', () => {
   assert.deepEqual(cycle(graph([{ from: 'a.c', to: 'b.c' }, { from: 'b.c', to: 'a.c' }])), ['a.c', 'b.c', 'a.c']);
   assert.equal(sourceFiles().every((f) => f.startsWith('src/')), true);
 });
+
+test('TVS and CAPF see the store only through their narrow views (item 4)', () => {
+  const views = new Set(['src/tvs/trust-view.ts', 'src/capf/capf-store.ts']);
+  const whole = sourceFiles().filter((f) => /^src\/(tvs|capf)\//.test(f) && !views.has(f))
+    .filter((f) => /import[^;]*\bStore\b[^;]*from\s*'[^']*store\/index\.js'/.test(readFileSync(join(root, f), 'utf8')));
+  assert.deepEqual(whole, []);
+});
