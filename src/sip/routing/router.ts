@@ -14,6 +14,10 @@
  *  1. Max-Forwards 0 → 483 (§16.3 step 3); our own Route entries are removed (loose routing, §16.4) and
  *     checked: a dialog is a request with a To tag whose Routes of ours all carry our MAC for its Call-ID and
  *     Request-URI (route-mac.ts, record-route.ts); a To tag without one → 481, a MAC that fails → 403;
+ *     A request for sbd itself (no user part, no Route): OPTIONS → 200; a Cisco alarm REFER
+ *     (application/x-cisco-alarm+xml, e.g. DeviceTLInfo; to any host name, as the phone's config names sbd) →
+ *     identified as in step 2, then src/sip/alarm/refer.ts (202, stored for the phone's own device only);
+ *     anything else → 404;
  *  2. source: a trunk (its peer address; a TLS trunk only over TLS with its CA's certificate, trunk-peer.ts) →
  *     trunk digest (401 or 407 per its profile, username = its application user) and the ACL of request kinds
  *     (in or out of dialog as verified, not as tagged), with application-level authorization → else 403;
@@ -160,7 +164,8 @@ export class Router {
     if (tagged && !dialog && !followsInvite) return this.respond(req, 481, 'Call/Transaction Does Not Exist');
     const stateless = dialog || followsInvite;
     // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
-    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && this.isUs(req.uri)) {
+    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && (this.isUs(req.uri) || isAlarmRefer(req))) {
+      // An alarm is for its call control under whatever name the phone's config gave it: answered here, never relayed.
       if (isAlarmRefer(req)) return this.alarmRefer(req, source, now);
       return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }]) : this.respond(req, 404, 'Not Found');
     }

@@ -108,8 +108,8 @@ async function registerTcp(f: Awaited<ReturnType<typeof tcpFlow>>, dn: string, u
   assert.match(await f.send(req(auth)), /^SIP\/2.0 200 /);
 }
 
-const refer = (f: { local: string }, o: { body?: string; deviceName?: string; fromUser?: string } = {}) =>
-  specRefer({ server: '127.0.0.1', phone: f.local, callId: `alarm-${seq}@127.0.0.1`, branch: `z9hG4bKalarm${seq++}`, tag: `t${seq}`, ...o });
+const refer = (f: { local: string }, o: { body?: string; deviceName?: string; fromUser?: string; server?: string } = {}) =>
+  specRefer({ server: o.server ?? '127.0.0.1', phone: f.local, callId: `alarm-${seq}@127.0.0.1`, branch: `z9hG4bKalarm${seq++}`, tag: `t${seq}`, ...o });
 
 function readStore<T>(fn: (s: Store) => T): T {
   const s = openStore(join(dir, 'sbd.db'), { readonly: true });
@@ -155,6 +155,8 @@ test("the spec's DeviceTLInfo REFER, byte for byte and split, from a registered 
     // A registered phone reporting for another device.
     assert.match(await f.send(refer(f, { deviceName: 'SEP00AABBCC7002', body: SPEC_BODY.replace('SEPC4B9CD808647', 'SEP00AABBCC7002') })), /^SIP\/2.0 403 /);
     assert.equal(readStore((s) => s.getDeviceTrustReport('SEP00AABBCC7002')), undefined);
+    // The call control named as the phone's config names it (a host name): answered here all the same.
+    assert.match(await f.send(refer(f, { server: 'cucm-pub.example.local' })), /^SIP\/2.0 202 /);
     // Another alarm name: answered, ignored.
     assert.match(await f.send(refer(f, { body: SPEC_BODY.replace('DeviceTLInfo', 'LastOutOfServiceInformation') })), /^SIP\/2.0 202 /);
     assert.equal(readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')!.itlSignature), SPEC_ITL_SHA1);
