@@ -116,6 +116,9 @@ test('random bytes and random edits of the example: a typed result every time (f
     for (const b of [mutated, Buffer.from(junk)]) {
       const r = parseAlarmBody(b);
       if (!r.ok) assert.ok(r.error instanceof AlarmError);
+      const work = { scanned: 0 };
+      parseCiscoAlarm(b, {}, work);
+      assert.ok(work.scanned <= 4 * b.length + 64, `${work.scanned} characters looked at for ${b.length} bytes`);
     }
   }), { numRuns: 2000 });
 });
@@ -132,4 +135,26 @@ test('round trip: whatever the encoder writes, the parser reads back the same re
     const r = parseAlarmBody(formatDeviceTlInfo(info));
     assert.deepEqual(r, { ok: true, value: info });
   }), { numRuns: 300 });
+});
+
+test('linear work on hostile bodies: characters looked at stay within a small multiple of the body size', () => {
+  const n = 15_000;
+  const shapes: Record<string, string> = {
+    'the spec example': SPEC_BODY,
+    'many unclosed tags': '<x-cisco-alarm>' + '<a '.repeat(n / 3),
+    'many ampersands in a value': wrap(`${DEV}<String name="x">${'&'.repeat(900)}</String>`),
+    'lone ampersand far from a semicolon': wrap(`${DEV}<String name="x">&${'a'.repeat(900)};</String>`),
+    'unterminated attribute quotes': '<x-cisco-alarm><Alarm Name="' + 'x'.repeat(n),
+    'unterminated comment': '<x-cisco-alarm><!--' + '-'.repeat(n),
+    'many comments': '<x-cisco-alarm>' + '<!---->'.repeat(n / 7),
+    'spaces between attributes': '<x-cisco-alarm><Alarm' + ' '.repeat(n) + 'Name="a"/></x-cisco-alarm>',
+    'long text outside a parameter': '<x-cisco-alarm><Alarm Name="a">' + 'x'.repeat(n) + '</Alarm></x-cisco-alarm>',
+    'many less-than signs': '<'.repeat(n),
+  };
+  for (const [what, body] of Object.entries(shapes)) {
+    const bytes = Buffer.from(body, 'utf8');
+    const work = { scanned: 0 };
+    parseCiscoAlarm(bytes, {}, work);
+    assert.ok(work.scanned <= 4 * bytes.length + 64, `${what}: ${work.scanned} characters looked at for ${bytes.length} bytes`);
+  }
 });
