@@ -12,6 +12,7 @@ import { UsageError } from '../../lib/errors.js';
 import { SipPhone, type SipPhoneOptions } from '../../sim/sip-ua/user-agent.js';
 import type { FlowTransport } from '../../sim/sip-ua/sip-flow.js';
 import { deviceNameOfMac, readLineCredentials } from '../../sim/phone-folder.js';
+import { heldInPhoneFolder } from '../../sim/sip-ua/device-tl-info.js';
 
 const common = {
   server: { type: 'string' }, transport: { type: 'string' }, line: { type: 'string' }, user: { type: 'string' },
@@ -66,6 +67,8 @@ function phoneOptions(v: CommonValues): SipPhoneOptions {
     ...(v.user && v.password ? { credentials: { username: v.user, password: v.password } } : {}),
     ...(v['itl-hash'] ? { itlSha256: v['itl-hash'].toLowerCase() } : {}),
     ...(v['user-agent'] ? { userAgent: v['user-agent'] } : {}),
+    // A booted phone (--state --mac) reports the ITL/CTL it holds after registering (DeviceTLInfo, issue 18).
+    ...(v.state !== undefined && v.mac !== undefined ? { trustLists: heldInPhoneFolder(v.state, deviceNameOfMac(v.mac), m[1]!.replace(/^\[|\]$/g, '')) } : {}),
   };
 }
 
@@ -81,7 +84,7 @@ export const commands: Command[] = [
       const phone = await SipPhone.connect(o);
       try {
         const res = await phone.register(expires);
-        ctx.out(JSON.stringify({ status: res.status, reason: res.reason, contacts: res.getAll('Contact'), associated: res.get('P-Associated-URI') ?? null }));
+        ctx.out(JSON.stringify({ status: res.status, reason: res.reason, contacts: res.getAll('Contact'), associated: res.get('P-Associated-URI') ?? null, trustReport: phone.lastTrustReport?.status ?? null }));
         return 0;
       } finally {
         phone.close();
