@@ -6,9 +6,10 @@
  * -------------------
  * Each target moves  queued → sent → acknowledged → re-registered,  or ends `failed` (no answer within
  * `ackTimeoutMs`, the flow is gone) or `silent` (acknowledged but no REGISTER within `reregisterTimeoutMs`).
- *  - Pacing: at most `phonesPerSecond` NOTIFYs a second, as a token bucket of one (the n-th NOTIFY goes at
- *    start + n/rate, never earlier): a wave of resets is a wave of TFTP boots, and the default keeps that wave
- *    inside what the TFTP server serves without a single retransmission (see `resetPacingDefaults`).
+ *  - Pacing: at most `phonesPerSecond` NOTIFYs a second, one every 1/rate; a shell that runs late (a busy
+ *    event loop) sends at most two at once and does not catch up the time it lost — a wave of resets is a wave of
+ *    TFTP boots, and the default keeps it inside what the TFTP server serves without a single retransmission
+ *    (see `resetPacingDefaults`).
  *  - Over UDP a NOTIFY is resent on RFC 3261 §17.1.2.2 Timer E (T1, doubling up to T2) until an answer; over
  *    TCP/TLS it is sent once (§17.1.1.2: reliable transports never retransmit).
  *  - A REGISTER that succeeds for the target's line after its NOTIFY went out counts as the re-registration
@@ -93,6 +94,8 @@ export class ResetWave {
   private readonly o: Required<WaveOptions>;
   private readonly startedAt: number;
   private nextIndex = 0;
+  /** When the next first NOTIFY may go. */
+  private nextSlotAt: number;
   private finishedAt: number | undefined;
 
   constructor(kind: ResetKind, targets: readonly WaveTarget[], unregistered: readonly string[], now: number, o: WaveOptions = {}) {
@@ -103,6 +106,7 @@ export class ResetWave {
     this.entries = targets.map((target) => ({ target, state: 'queued', sentAt: 0, nextResendAt: Infinity, interval: this.o.t1 }));
     for (const e of this.entries) this.byLine.set(e.target.line, e);
     this.startedAt = now;
+    this.nextSlotAt = now;
     this.expire(now); // an empty selection is done at once
   }
 
@@ -117,7 +121,10 @@ export class ResetWave {
         e.nextResendAt = now + e.interval;
       }
     }
-    while (this.nextIndex < this.entries.length && this.slotAt(this.nextIndex) <= now) {
+    const period = 1000 / this.o.phonesPerSecond;
+    while (this.nextIndex < this.entries.length && this.nextSlotAt <= now) {
+      // Late by more than one period: the lost time is not made up (a burst of at most two).
+      this.nextSlotAt = Math.max(this.nextSlotAt, now - period) + period;
       const e = this.entries[this.nextIndex++]!;
       e.state = 'sent';
       e.sentAt = now;
@@ -125,11 +132,6 @@ export class ResetWave {
       out.push(e.target);
     }
     return out;
-  }
-
-  /** When the n-th first NOTIFY may go: start + n / rate. */
-  private slotAt(n: number): number {
-    return this.startedAt + (n * 1000) / this.o.phonesPerSecond;
   }
 
   /** The phone answered the NOTIFY for this line. */
@@ -171,7 +173,7 @@ export class ResetWave {
   nextAt(now: number): number | undefined {
     this.expire(now);
     if (this.done) return undefined;
-    let at = this.nextIndex < this.entries.length ? this.slotAt(this.nextIndex) : Infinity;
+    let at = this.nextIndex < this.entries.length ? this.nextSlotAt : Infinity;
     for (const e of this.entries) {
       if (e.state === 'sent') at = Math.min(at, e.sentAt + this.o.ackTimeoutMs, e.target.reliable ? Infinity : e.nextResendAt);
       else if (e.state === 'acknowledged') at = Math.min(at, e.sentAt + this.o.reregisterTimeoutMs);

@@ -7,19 +7,26 @@ function targets(n: number, reliable = true): WaveTarget[] {
 }
 
 describe('reset wave (pacing core)', () => {
-  it('sends at most phonesPerSecond a second: the n-th NOTIFY at start + n/rate', () => {
+  it('sends at most phonesPerSecond a second, one every 1/rate; a late shell gets a burst of two, not the lost time', () => {
     const w = new ResetWave('reset', targets(10), [], 0, { phonesPerSecond: 4 });
     assert.equal(w.due(0).length, 1);
     assert.equal(w.due(249).length, 0);
     assert.equal(w.due(250).length, 1);
-    assert.equal(w.due(1000).length, 3); // slots 500, 750, 1000
-    assert.equal(w.progress().sent, 5);
+    assert.equal(w.due(1000).length, 2); // slots 500 and 750 missed: two now, not three
+    assert.equal(w.progress().sent, 4);
     assert.equal(w.nextAt(1000), 1250);
+    assert.equal(w.due(1250).length, 1);
+    // Over any stretch: at most rate × seconds + 2.
+    const v = new ResetWave('reset', targets(1000), [], 0, { phonesPerSecond: 100 });
+    let sent = 0;
+    for (let t = 0; t <= 5000; t += 7) sent += v.due(t).length;
+    assert.ok(sent <= 100 * 5 + 2, `${sent} sent in 5 s at 100/s`);
+    assert.ok(sent >= 100 * 5 - 2, `${sent} sent in 5 s at 100/s`);
   });
 
   it('counts answers and re-registrations; done when every phone is back', () => {
     const w = new ResetWave('restart', targets(3), ['SEPAAAAAAAAAAAA'], 0, { phonesPerSecond: 1000 });
-    const sent = w.due(10);
+    const sent = [...w.due(10), ...w.due(11)];
     assert.equal(sent.length, 3);
     w.answered('1000', 200);
     w.answered('1001', 481);
