@@ -14,8 +14,9 @@
  * are rebuilt on their next request, first with the timestamp they had: when the bytes come out identical the
  * content did not change and the old bytes (and hash) stay, so an unrelated store write (a device added) never
  * changes the ITL phones hold. The server captures the Buffer at the start of a transfer, so a running transfer
- * ends with the bytes it began with. The ITL's SHA-256 is recorded in the store (ITL File Status) whenever it
- * changes; that write is ours and does not count as a store change.
+ * ends with the bytes it began with. The ITL and CTL this node serves are recorded in the store — bytes, MD5,
+ * SHA-1, SHA-256 (ITL File Status, `show itl`; issue 18) — whenever they change; that write is ours and does not
+ * count as a store change. A rebuild that gives the same ITL bytes logs "ITL hash not changed".
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
@@ -74,7 +75,8 @@ export class ApplianceFileSource implements TftpFileSource {
   readonly #entries = new Map<string, Entry>();
   #seenGeneration = -1;
   #epoch = 0;
-  #recordedItlSha: string | undefined;
+  /** Per trust list: the SHA-256 last recorded in the store ('' for "serves none"). */
+  #recorded = new Map<string, string>();
 
   constructor(options: ApplianceSourceOptions) {
     this.store = options.store;
@@ -100,7 +102,7 @@ export class ApplianceFileSource implements TftpFileSource {
       this.#seenGeneration = g;
       this.#epoch++;
       // Another writer may have recorded a hash of its own build (sbd cert regen does): compare again.
-      this.#recordedItlSha = undefined;
+      this.#recorded.clear();
     }
   }
 
@@ -139,7 +141,7 @@ export class ApplianceFileSource implements TftpFileSource {
   /** null: not a generated name (try the static folder); undefined: a generated name that does not exist. */
   #generated(name: string): Buffer | undefined | null {
     if (name === 'ITLFile.tlv') return this.#itl();
-    if (name === 'CTLFile.tlv') return this.#cached(name, (c) => buildCtl(this.store, c));
+    if (name === 'CTLFile.tlv') return this.#ctl();
     if (name === 'XMLDefault.cnf.xml') return this.#cached(name, (c) => defaultConfigFile(this.store, false, c, this.node));
     if (name === 'XMLDefault.cnf.xml.sgn') return this.#cached(name, (c) => defaultConfigFile(this.store, true, c, this.node));
     const m = deviceFile.exec(name);
@@ -149,7 +151,7 @@ export class ApplianceFileSource implements TftpFileSource {
     const device = this.store.getDevice(sep!.toUpperCase());
     if (!device) return undefined;
     if (list === 'ITL') return this.#itl();
-    if (list === 'CTL') return this.#cached('CTLFile.tlv', (c) => buildCtl(this.store, c));
+    if (list === 'CTL') return this.#ctl();
     if (suffix !== '.cnf.xml' && !supportsSecurityByDefault(this.store, device.model)) return undefined;
     return this.#cached(name, (c) => {
       // Re-read inside the build: the device row may have changed since the generation check.
@@ -159,23 +161,38 @@ export class ApplianceFileSource implements TftpFileSource {
   }
 
   #itl(): Buffer | undefined {
-    const bytes = this.#cached('ITLFile.tlv', (c) => buildItl(this.store, c));
-    const entry = this.#entries.get('ITLFile.tlv');
-    if (bytes && entry && entry.sha256Hex !== this.#recordedItlSha) this.#recordItl(entry.sha256Hex);
+    return this.#trustList('ITLFile.tlv', (c) => buildItl(this.store, c));
+  }
+
+  #ctl(): Buffer | undefined {
+    return this.#trustList('CTLFile.tlv', (c) => buildCtl(this.store, c));
+  }
+
+  /** A trust list, with what is served recorded in the store when it changed (or went: no CTL any more). */
+  #trustList(file: 'ITLFile.tlv' | 'CTLFile.tlv', build: Builder): Buffer | undefined {
+    const before = this.#entries.get(file);
+    const bytes = this.#cached(file, build);
+    const entry = this.#entries.get(file);
+    if (file === 'ITLFile.tlv' && bytes && before?.bytes && entry !== before && entry?.builtAtMs === before.builtAtMs) {
+      this.#logger.info('itl-hash-not-changed', { message: 'ITL hash not changed', file, sha256: entry.sha256Hex });
+    }
+    const sha = bytes && entry ? entry.sha256Hex : '';
+    if (this.#recorded.get(file) !== sha) this.#recordServed(file, bytes, sha);
     return bytes;
   }
 
-  #recordItl(sha: string): void {
+  #recordServed(file: 'ITLFile.tlv' | 'CTLFile.tlv', bytes: Buffer | undefined, sha: string): void {
     const node = this.node;
-    const current = this.store.listServerItlHashes().find((r) => r.server === node.name && r.file === 'ITLFile.tlv');
-    if (current?.sha256Hex !== sha) {
+    const current = this.store.listServedTrustFiles(file).find((r) => r.server === node.name);
+    if ((current?.sha256Hex ?? '') !== sha) {
       const before = this.store.generation();
-      this.store.recordServerItlHash(node.name, 'ITLFile.tlv', sha, new Date(this.#clock.now()).toISOString());
-      this.stats.itlHashesRecorded++;
+      if (bytes) this.store.recordServedTrustFile(node.name, file, bytes, new Date(this.#clock.now()).toISOString());
+      else this.store.removeServedTrustFile(node.name, file);
+      if (file === 'ITLFile.tlv') this.stats.itlHashesRecorded++;
       // Our own write: if nobody else wrote meanwhile, it is not a change of what we serve.
       if (before === this.#seenGeneration && this.store.generation() === before + 1) this.#seenGeneration = before + 1;
     }
-    this.#recordedItlSha = sha;
+    this.#recorded.set(file, sha);
   }
 
   #cached(name: string, build: Builder): Buffer | undefined {
