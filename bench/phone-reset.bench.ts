@@ -90,6 +90,8 @@ const summary = {
   ...(last.event === 'done' ? { acknowledged: last.acknowledged, reregistered: last.reregistered, failed: last.failed, unregistered: last.unregistered.length, waveMs: last.durationMs } : {}),
   phonesBack: phones.filter((p) => p.control.resets === 1).length, waveSeconds: Number(waveS.toFixed(1)), lastPhoneBackSeconds: Number(backS.toFixed(1)),
   tftpClientRetransmissions: fetcher.stats.retransmissions - before.client, tftpFiles: fetcher.stats.files, tftpFailed: fetcher.stats.failed,
+  refetchFailures: phones.reduce((k, p) => k + p.control.refetchFailures, 0),
+  ...(last.event === 'done' && last.notReregistered.length > 0 ? { notReregistered: last.notReregistered.length } : {}),
 };
 for (const p of phones) p.close();
 sipd.kill('SIGTERM');

@@ -63,7 +63,7 @@ export interface SipPhoneOptions {
   onCall?: (call: Call) => void;
   /** A reset NOTIFY was obeyed: re-fetch the phone's files (TFTP) before it registers again; default none. */
   refetch?: () => Promise<void>;
-  /** Told after each reset/restart the phone carried out (or the error that ended it). */
+  /** Told after each reset/restart the phone carried out: `err` is why its files could not be re-fetched, or what ended it. */
   onControl?: (kind: 'reset' | 'restart', err?: Error) => void;
 }
 
@@ -88,7 +88,7 @@ export class SipPhone {
   private readonly pending = new Map<string, Pending>();
   private registerCallId = newRegisterCallId();
   /** Resets and restarts carried out, and the NOTIFYs refused (for tests and `sbd phone register`). */
-  readonly control = { resets: 0, restarts: 0, refused: 0, lastEvent: '' };
+  readonly control = { resets: 0, restarts: 0, refused: 0, refetchFailures: 0, lastEvent: '' };
   private obeying = false;
   private readonly registerTag = makeTag();
   private cseq = 1;
@@ -297,12 +297,14 @@ export class SipPhone {
     this.obeying = true;
     try {
       await this.register(0).catch(() => undefined); // the old binding goes; a failure here must not stop the reset
-      if (kind === 'reset') await this.o.refetch?.();
+      // A phone that cannot fetch new files keeps what it holds and registers anyway (as after any boot).
+      let refetchError: Error | undefined;
+      if (kind === 'reset') await this.o.refetch?.().catch((err: Error) => { refetchError = err; this.control.refetchFailures++; });
       this.registerCallId = newRegisterCallId();
       await this.register();
       if (kind === 'reset') this.control.resets++;
       else this.control.restarts++;
-      this.o.onControl?.(kind);
+      this.o.onControl?.(kind, refetchError);
     } catch (err) {
       this.o.onControl?.(kind, err as Error);
     } finally {
