@@ -135,6 +135,23 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
     assert.match(r.out, /^7821: reset method auto/m);
   });
 
+  it('a phone in a call restarts only when the call has ended', async () => {
+    const [caller, callee] = [sip[0]!, sip[2]!];
+    const call = await caller.call(callee.o.line);
+    await until(() => callee.calls.size === 1, 'the callee to hold the call');
+    callee.control.lastEvent = '';
+    // The 7960 User-Agent gets check-sync, which the phone carries out as a reset: count both.
+    const obeyed = () => callee.control.restarts + callee.control.resets;
+    const before = obeyed();
+    const pending = sbd(['phone', 'restart', '--device', PHONES[2]!.name, '--state', cluster.dir]);
+    await until(() => callee.control.lastEvent !== '', 'the callee to take the NOTIFY');
+    assert.equal(obeyed(), before, 'no restart while the call is up');
+    await call.hangup();
+    const r = await pending;
+    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+    await until(() => obeyed() === before + 1, 'the callee to restart after the call');
+  });
+
   it('a device that does not exist is a clear error', async () => {
     const r = await sbd(['phone', 'reset', '--device', 'SEP0000000AFFFF', '--state', cluster.dir]);
     assert.equal(r.code, 1);

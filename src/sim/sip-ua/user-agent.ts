@@ -296,6 +296,8 @@ export class SipPhone {
     if (this.obeying || this.closed) return;
     this.obeying = true;
     try {
+      // Spec §2: a phone resets or restarts only once its active calls have ended.
+      while (this.calls.size > 0 && !this.closed) await Promise.race([...this.calls.values()].map((c) => c.ended));
       await this.register(0).catch(() => undefined); // the old binding goes; a failure here must not stop the reset
       // A phone that cannot fetch new files keeps what it holds and registers anyway (as after any boot).
       let refetchError: Error | undefined;
