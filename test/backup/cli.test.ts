@@ -62,7 +62,7 @@ test('users, reports, backup, wipe, restore and the audit log through the CLI', 
   r = sbd(['device', 'add', 'SEP001122334455', '--model', '8845', '--state', state]);
   assert.equal(r.code, 0, r.err);
   r = sbd(['report', 'itl-status', '--state', state]);
-  assert.match(r.out, /SEP001122334455  8845   MisMatch         -                  -/);
+  assert.match(r.out, /SEP001122334455  8845   MisMatch         -               -                -/);
 
   r = sbd(['backup', 'status', '--state', state]);
   assert.match(r.out, /last backup: never\na new backup is due: certificates changed since: /);
