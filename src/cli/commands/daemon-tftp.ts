@@ -1,23 +1,16 @@
 /**
- * `sbd daemon tftp` (sbd-tftpd in the foreground) and `sbd tftp get`, a one-file TFTP client.
- * The wiring is small on purpose: the file source is chosen here (a folder, or the appliance's generated files
- * over the store with the folder as its static files) and everything else is TftpServer's named options.
+ * `sbd daemon tftp` (sbd-tftpd in the foreground: the flags; daemons/tftpd.ts chooses the file source and runs
+ * the server) and `sbd tftp get`, a one-file TFTP client.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { createLogger } from '../../lib/log.js';
-import { notifyReady } from '../../lib/sd-notify.js';
-import { TftpServer } from '../../tftp/server.js';
 import { tftpLimitFlags, type TftpLimitName } from '../../tftp/limits.js';
-import type { TftpServerLike } from '../../tftp/server-like.js';
-import { NativeTftpServer } from '../../tftp/native-server.js';
-import { FolderFileSource, type OpenedFile, type TftpFileSource } from '../../tftp/file-source.js';
-import type { ApplianceFileSource } from '../../tftp/appliance-source.js';
 import { fetchFile } from '../../tftp/client.js';
-import { hostPort, waitForSignal } from './daemon-tvs.js';
+import { runTftpd } from '../../daemons/tftpd.js';
+import { hostPort } from './daemon-tvs.js';
 
 const limitFlags = Object.fromEntries(tftpLimitFlags.map(([, l]) => [l.flag, { type: 'string' }])) as Record<string, { type: 'string' }>;
 const serverFlags = {
@@ -49,54 +42,15 @@ export const commands: Command[] = [
     async run(args) {
       const { values } = parse(args, serverFlags, false);
       if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
-      let source: TftpFileSource;
-      let closeSource = () => {};
-      let appliance: ApplianceFileSource | undefined;
-      if (values.state) {
-        // Loaded only when asked for: the folder-only daemon needs no store.
-        const { openApplianceSource } = await import('../../tftp/appliance-source.js');
-        const opened = openApplianceSource(values.state, values.root ? { staticRoot: values.root } : {});
-        source = appliance = opened.source;
-        closeSource = opened.close;
-      } else {
-        source = new FolderFileSource(required(values.root, '--root'), { cacheTtlMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) });
-      }
       const engine = values.engine ?? 'auto';
       if (engine !== 'auto' && engine !== 'native' && engine !== 'node') throw new UsageError(`--engine ${engine}: auto, native or node`);
-      const native = engine === 'native' || (engine === 'auto' && NativeTftpServer.available());
-      const logger = createLogger('tftpd');
-      if (engine === 'auto' && !native) logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
-      const Server = native ? NativeTftpServer : TftpServer;
-      const server: TftpServerLike = new Server({
-        source,
-        logger,
+      return runTftpd({
+        ...(values.state ? { stateDir: values.state } : {}),
+        ...(values.root ? { root: values.root } : {}),
+        ...(values.state ? {} : { cacheMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) }),
+        engine,
         addresses: values.bind && values.bind.length > 0 ? values.bind : ['127.0.0.1'],
         ...limitOptions(values),
-      });
-      try {
-        await server.listen();
-      } catch (err) {
-        closeSource();
-        throw err;
-      }
-      const where = server.addresses().map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`).join(', ');
-      const systemd = notifyReady(`TFTP on ${where}`);
-      if (appliance) {
-        // The trust lists and every known phone's first config built now, not by the first phone of a boot storm
-        // (and handed to the native data plane, which then serves them without asking).
-        const started = Date.now();
-        const publish = server instanceof NativeTftpServer ? (name: string, file: OpenedFile) => void server.publish(name, file) : undefined;
-        appliance.prebuild({ onFile: publish }).then(
-          (files) => logger.info('prebuilt', { files, ms: Date.now() - started }),
-          (err: unknown) => logger.warn('prebuild-failed', { err }),
-        );
-      }
-      return waitForSignal(async () => {
-        systemd.stopping();
-        await server.sync();
-        logger.info('stopping', { ...server.counters, active: server.activeTransfers });
-        await server.close();
-        closeSource();
       });
     },
   },

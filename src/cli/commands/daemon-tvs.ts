@@ -20,9 +20,6 @@ export function hostPort(text: string, defaultPort: number): { host: string; por
   return { host: m[1]!, port };
 }
 
-// daemon-tftp.ts still takes it from here (its wiring moves to daemons/ after the TFTP work lands).
-export { waitForSignal } from '../../lib/signals.js';
-
 export const commands: Command[] = [
   {
     path: ['daemon', 'tvs'],

@@ -1,0 +1,73 @@
+/**
+ * sbd-tftpd: choose the file source (the appliance's generated files over the store, with a folder as its static
+ * files, or a folder alone), start the native data plane (or the TypeScript reference server), tell systemd,
+ * prebuild the trust lists and configs, stop on SIGTERM/SIGINT.
+ */
+import { UsageError } from '../lib/errors.js';
+import { createLogger } from '../lib/log.js';
+import { notifyReady } from '../lib/sd-notify.js';
+import { waitForSignal } from '../lib/signals.js';
+import { TftpServer, type TftpServerOptions } from '../tftp/server.js';
+import type { TftpServerLike } from '../tftp/server-like.js';
+import { NativeTftpServer } from '../tftp/native-server.js';
+import { FolderFileSource, type OpenedFile, type TftpFileSource } from '../tftp/file-source.js';
+import type { ApplianceFileSource } from '../tftp/appliance-source.js';
+
+export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger'> {
+  /** The appliance state folder: serve the trust lists and configs from its store. */
+  stateDir?: string;
+  /** Static files: alone, or beside the appliance's files. */
+  root?: string;
+  /** Folder only: how long a read file is served from memory; default 1000 ms. */
+  cacheMs?: number;
+  /** 'auto' (default): the native data plane when libsbdtftp.so is built, else the TypeScript server. */
+  engine?: 'auto' | 'native' | 'node';
+}
+
+/** Runs until a signal; resolves with the process exit code. */
+export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...options }: TftpdOptions): Promise<number> {
+  let source: TftpFileSource;
+  let closeSource = () => {};
+  let appliance: ApplianceFileSource | undefined;
+  if (stateDir !== undefined) {
+    // Loaded only when asked for: the folder-only daemon needs no store.
+    const { openApplianceSource } = await import('../tftp/appliance-source.js');
+    const opened = openApplianceSource(stateDir, root !== undefined ? { staticRoot: root } : {});
+    source = appliance = opened.source;
+    closeSource = opened.close;
+  } else if (root !== undefined) {
+    source = new FolderFileSource(root, { cacheTtlMs: cacheMs ?? 1000 });
+  } else {
+    throw new UsageError('give --state DIR, --root DIR or both');
+  }
+  const native = engine === 'native' || (engine === 'auto' && NativeTftpServer.available());
+  const logger = createLogger('tftpd');
+  if (engine === 'auto' && !native) logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
+  const Server = native ? NativeTftpServer : TftpServer;
+  const server: TftpServerLike = new Server({ ...options, source, logger });
+  try {
+    await server.listen();
+  } catch (err) {
+    closeSource();
+    throw err;
+  }
+  const where = server.addresses().map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`).join(', ');
+  const systemd = notifyReady(`TFTP on ${where}`);
+  if (appliance) {
+    // The trust lists and every known phone's first config built now, not by the first phone of a boot storm
+    // (and handed to the native data plane, which then serves them without asking).
+    const started = Date.now();
+    const publish = server instanceof NativeTftpServer ? (name: string, file: OpenedFile) => void server.publish(name, file) : undefined;
+    appliance.prebuild({ onFile: publish }).then(
+      (files) => logger.info('prebuilt', { files, ms: Date.now() - started }),
+      (err: unknown) => logger.warn('prebuild-failed', { err }),
+    );
+  }
+  return waitForSignal(async () => {
+    systemd.stopping();
+    await server.sync();
+    logger.info('stopping', { ...server.counters, active: server.activeTransfers });
+    await server.close();
+    closeSource();
+  });
+}
