@@ -25,6 +25,7 @@ import { StreamTransport, type TlsSettings } from './transports/stream-transport
 import { UdpTransport } from './transports/udp-transport.js';
 import type { InboundMessage, MessageSource, TransportKind } from './transports/types.js';
 import type { Registrar, RegisterOutcome } from './registrar/registrar.js';
+import { FloodGuard, type FloodGuardOptions } from './auth/flood-guard.js';
 import type { Listener, Router, RouterAction, Target } from './routing/router.js';
 import { makeResponse } from './routing/make-response.js';
 import { TransactionTable, transactionTableDefaults } from './core/transactions/transaction-table.js';
@@ -80,6 +81,8 @@ export interface SipServerOptions {
   dialTrunk: (trunk: string | undefined, address: string) => { ca: string | Buffer | undefined } | undefined;
   /** Expired-binding sweep interval; default 5000 ms. */
   sweepMs?: number;
+  /** Early drop of UDP sources that only earn refusals (src/sip/auth/flood-guard.ts); `false` turns it off. */
+  floodGuard?: FloodGuardOptions | false;
   /** Phone resets (sip/phone-control): sees responses first (true: an answer to its NOTIFY) and every REGISTER that bound. */
   phoneControl?: { onResponse(res: SipResponse): boolean; registered(line: string, userAgent: string | undefined): void };
   logger?: Logger;
@@ -97,6 +100,8 @@ export class SipServer {
   /** Client transactions for requests forwarded from TCP/TLS onto UDP (routing/udp-leg.ts). */
   readonly udpLeg: UdpLeg;
   readonly stats = { requests: 0, responses: 0, forwarded: 0, answered: 0, stateless: 0, retransmissions: 0, dropped: 0, errors: 0 };
+  /** Undefined when turned off. */
+  readonly floodGuard: FloodGuard | undefined;
   private readonly options: SipServerOptions;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -130,7 +135,9 @@ export class SipServer {
     const onMessage = (m: InboundMessage) => this.onMessage(m);
     const host = o.host ?? sipServerDefaults.host;
     const port = o.port ?? sipServerDefaults.port;
-    this.udp = new UdpTransport(onMessage, { host, port });
+    this.floodGuard = o.floodGuard === false ? undefined : new FloodGuard(o.floodGuard);
+    const guard = this.floodGuard;
+    this.udp = new UdpTransport(onMessage, { host, port, ...(guard ? { admit: (a: string) => guard.admit(a, this.now()) } : {}) });
     const outbound = {
       ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
       ...(o.maxOutboundConnections !== undefined ? { maxOutboundConnections: o.maxOutboundConnections } : {}),
@@ -199,6 +206,7 @@ export class SipServer {
         const now = this.now();
         const outcome = req.method === 'REGISTER' ? this.register(req, a.flow, now) : undefined;
         const action: RouterAction = outcome ? { type: 'respond', response: outcome.response } : this.router.handleRequest(req, a.flow, now);
+        this.judgeSource(a.flow, outcome, action, now);
         if (a.id === undefined) {
           // No transaction: an ACK, or a request past its source's transaction bound (answered statelessly).
           if (action.type === 'respond' && req.method !== 'ACK') this.answerStateless(action.response, a.flow);
@@ -241,6 +249,27 @@ export class SipServer {
     // The registrar's own word for what it did: a binding read or changed (its 200s) keeps the transaction.
     if (outcome.result === 'registered' || outcome.result === 'unregistered' || outcome.result === 'queried') return true;
     return req.has('Authorization') && this.transactions.size <= this.maxTransactions / 2;
+  }
+
+  /**
+   * Feeds the flood guard: a REGISTER that bound (or read/removed bindings) or a request routed on verifies its
+   * source; an authentication or authorization refusal over UDP counts against it.
+   */
+  private judgeSource(flow: MessageSource, outcome: RegisterOutcome | undefined, action: RouterAction, now: number): void {
+    const guard = this.floodGuard;
+    if (!guard) return;
+    const ok = outcome
+      ? outcome.result === 'registered' || outcome.result === 'unregistered' || outcome.result === 'queried'
+      : action.type === 'forward' || action.type === 'several';
+    if (ok) {
+      guard.recordSuccess(flow.address, now);
+      return;
+    }
+    if (flow.transport !== 'udp' || action.type !== 'respond') return;
+    const status = action.response.status;
+    if ((status === 401 || status === 403 || status === 407) && guard.recordRefusal(flow.address, now)) {
+      this.log.warn('source-banned', { address: flow.address, status });
+    }
   }
 
   private answerStateless(res: SipResponse, flow: MessageSource): void {

@@ -24,10 +24,14 @@ export interface UdpTransportOptions {
    * kernel's 208 KiB default the overflow is dropped and costs each phone a 500 ms retransmission (Timer E).
    */
   socketBufferBytes?: number;
+  /** Asked with each datagram's source before it is read; false drops it unread (src/sip/auth/flood-guard.ts). */
+  admit?: (address: string) => boolean;
 }
 
 export class UdpTransport {
   readonly stats: TransportStats = emptyStats();
+  /** Datagrams dropped unread because `admit` refused their source. */
+  refusedSources = 0;
   private socket: Socket | undefined;
   private readonly o: UdpTransportOptions;
   private readonly handler: MessageHandler;
@@ -63,6 +67,10 @@ export class UdpTransport {
   }
 
   private onDatagram(buf: Buffer, address: string, port: number): void {
+    if (this.o.admit && !this.o.admit(address)) {
+      this.refusedSources++;
+      return;
+    }
     let message;
     try {
       message = parseMessage(buf, this.o.parse, 'datagram');

@@ -1,0 +1,105 @@
+/**
+ * Drops UDP datagrams from a source that only ever earns refusals, before they are parsed (the job Kamailio's
+ * `pike` does). Every unauthenticated request sbd refuses (401/403/407 answered statelessly) still costs a full
+ * parse and an answer; a flood of them from a few addresses would leave no CPU for honest phones. Sans-I/O: the
+ * clock comes in as `now` (ms).
+ *
+ * Theory of operation:
+ *  - a source is *verified* once a request from it succeeded (a REGISTER bound, or a request passed
+ *    authentication and was forwarded); verified sources are never banned (bounded LRU, `maxVerified`), so a
+ *    stranger cannot get a registered phone's address banned by spoofing it, and a NAT hiding many phones is
+ *    let through once one of them registered;
+ *  - an unverified source that collects `maxRefusals` refusals within `windowSeconds` is banned for
+ *    `banSeconds`: its datagrams are dropped unread, without an answer (no reflection either);
+ *  - tables are bounded (`maxKeys`); a full ban table bans nobody new rather than forgetting a ban.
+ * Left: a stranger who spoofs the address of a phone that has not registered since sipd started can get that
+ * address banned for `banSeconds` (docs/security.md).
+ */
+
+export interface FloodGuardOptions {
+  /** Refusals an unverified source may collect within the window; default 100 (a booting phone needs 1). */
+  maxRefusals?: number;
+  /** Default 10 s. */
+  windowSeconds?: number;
+  /** How long a banned source's datagrams are dropped unread; default 30 s. */
+  banSeconds?: number;
+  /** How long a success keeps a source verified; default 3600 s (a registration's longest expiry). */
+  verifiedSeconds?: number;
+  /** Sources counted and sources banned, each; default 100000 (oldest counted entry forgotten first). */
+  maxKeys?: number;
+  /** Verified sources remembered; default 100000 (least recently verified forgotten first). */
+  maxVerified?: number;
+}
+
+export const floodGuardDefaults = {
+  maxRefusals: 100, windowSeconds: 10, banSeconds: 30, verifiedSeconds: 3600, maxKeys: 100_000, maxVerified: 100_000,
+} as const;
+
+export class FloodGuard {
+  readonly stats = { bans: 0, dropped: 0, overflows: 0 };
+  private readonly o: Required<FloodGuardOptions>;
+  private readonly counting = new Map<string, { windowStart: number; refusals: number }>();
+  private readonly banned = new Map<string, number>();
+  private readonly verified = new Map<string, number>();
+
+  constructor(options: FloodGuardOptions = {}) {
+    this.o = { ...floodGuardDefaults, ...options };
+  }
+
+  /** Whether a datagram from `address` may be read; counts the ones dropped. */
+  admit(address: string, now: number): boolean {
+    if (this.banned.size === 0) return true; // the usual case: one size check per datagram
+    const until = this.banned.get(address);
+    if (until === undefined) return true;
+    if (now >= until) {
+      this.banned.delete(address);
+      return true;
+    }
+    this.stats.dropped++;
+    return false;
+  }
+
+  /** A request from `address` succeeded: never banned while verified. */
+  recordSuccess(address: string, now: number): void {
+    this.verified.delete(address);
+    this.verified.set(address, now + this.o.verifiedSeconds * 1000);
+    if (this.verified.size > this.o.maxVerified) this.verified.delete(this.verified.keys().next().value as string);
+    this.counting.delete(address);
+    this.banned.delete(address);
+  }
+
+  /** sbd refused a request from `address` (authentication or authorization); true when it is now banned. */
+  recordRefusal(address: string, now: number): boolean {
+    const v = this.verified.get(address);
+    if (v !== undefined) {
+      if (now < v) return false;
+      this.verified.delete(address);
+    }
+    let e = this.counting.get(address);
+    this.counting.delete(address);
+    if (!e || now - e.windowStart > this.o.windowSeconds * 1000) e = { windowStart: now, refusals: 0 };
+    e.refusals++;
+    if (e.refusals >= this.o.maxRefusals) {
+      this.sweepBans(now);
+      if (this.banned.size >= this.o.maxKeys) {
+        this.stats.overflows++;
+      } else {
+        this.banned.set(address, now + this.o.banSeconds * 1000);
+        this.stats.bans++;
+        return true;
+      }
+    }
+    this.counting.set(address, e);
+    if (this.counting.size > this.o.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
+    return false;
+  }
+
+  get bannedCount(): number {
+    return this.banned.size;
+  }
+
+  private sweepBans(now: number): void {
+    if (this.banned.size < this.o.maxKeys) return;
+    for (const [k, until] of this.banned) if (now >= until) this.banned.delete(k);
+  }
+}
