@@ -17,7 +17,10 @@
  */
 
 export interface FloodGuardOptions {
-  /** Refusals an unverified source may collect within the window; default 100 (a booting phone needs 1). */
+  /**
+   * Refusals an unverified source may collect within the window; default 30. A booting phone needs 1; phones
+   * behind one NAT address booting at once need one each until the first of them registers (which verifies it).
+   */
   maxRefusals?: number;
   /** Default 10 s. */
   windowSeconds?: number;
@@ -32,7 +35,7 @@ export interface FloodGuardOptions {
 }
 
 export const floodGuardDefaults = {
-  maxRefusals: 100, windowSeconds: 10, banSeconds: 30, verifiedSeconds: 3600, maxKeys: 100_000, maxVerified: 100_000,
+  maxRefusals: 30, windowSeconds: 10, banSeconds: 30, verifiedSeconds: 3600, maxKeys: 100_000, maxVerified: 100_000,
 } as const;
 
 export class FloodGuard {
