@@ -28,7 +28,7 @@ import { buildCtl, buildItl, publisher, signerOf } from '../trust/cluster-lists.
 import { buildSgn } from '../trust/sgn.js';
 import type { HashName } from '../trust/tags.js';
 import { defaultConfigFile, deviceConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
-import { openState } from '../cluster/state.js';
+import { openState } from '../store/state.js';
 import { fileNotFound, printable, TftpError, TftpErrorCode } from './core/errors.js';
 import { FolderFileSource, type OpenedFile, type TftpClientInfo, type TftpFileSource } from './file-source.js';
 

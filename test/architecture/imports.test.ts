@@ -17,8 +17,6 @@ const allowed: ReadonlyMap<string, string> = new Map([
   ['src/sip/registrar/directory.ts -> src/reports/itl-status.ts', 'item 4'],
   // Item 5 (SDP and SDES in one shared src/sdp/ used by sip and media).
   ['src/sip/sdp/crypto-policy.ts -> src/media/sdes/index.ts', 'item 5'],
-  // Item 4 (TFTP's file source over the store): openState now lives in store/state.ts; the adapter moves with it.
-  ['src/tftp/appliance-source.ts -> src/cluster/state.ts', 'item 4'],
 ]);
 
 const arrows = allArrows();
