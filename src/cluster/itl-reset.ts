@@ -8,9 +8,14 @@
  * - `utils itl reset complete`: ITLRecovery signs again; the phones hold it from the reset ITL. (An imported remote
  *   key stays in the store as a record of what signed; it no longer signs anything.)
  * - `utils ctl reset localkey|complete`: the CTL (mixed mode) signed by ITLRecovery for a while, then by CallManager.
+ * - `utils ctl update CTLFile`: the CTL rebuilt from the current certificates and signed again now (tokenless CTL:
+ *   the publisher's CallManager key, spec §1.5; ITLRecovery during a CTL reset), e.g. after a regeneration.
  * Every step rebuilds the ITL at once and records its hash.
+ * The CallManager signing of `localkey` is temporary, as the seed states: it lasts until `complete` or until the
+ * TFTP service restarts — sbd-tftpd calls endTemporaryItlSigning when it starts, before it serves anything.
  */
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { UsageError } from '../lib/errors.js';
@@ -53,6 +58,19 @@ export function itlReset(state: State, step: ItlResetStep, clock: Clock, remote?
   return { signer, itlSha256, message };
 }
 
+/**
+ * At TFTP service start: an ITL left signed by the CallManager key (`utils itl reset localkey`) goes back to
+ * ITLRecovery and is rebuilt. Returns whether it did. (A remote key stays until `complete`: the seed names only
+ * localkey.)
+ */
+export function endTemporaryItlSigning(state: State, clock: Clock): { itlSha256: string } | undefined {
+  if (state.store.getParam('ItlResetSigner') !== 'CallManager') return undefined;
+  return state.store.transaction(() => {
+    state.store.setParam('ItlResetSigner', 'ITLRecovery');
+    return { itlSha256: activateTftp(state, clock).itlSha256 };
+  });
+}
+
 export type CtlResetStep = 'localkey' | 'complete';
 
 export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { signer: string; message: string } {
@@ -69,4 +87,25 @@ export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { sign
         ? 'The CTL is now signed by ITLRecovery. Reset the phones; when they have taken it, run "utils ctl reset complete".'
         : 'The CTL is signed by the CallManager key again. Reset the phones so they take it.',
   };
+}
+
+/**
+ * `utils ctl update CTLFile`: rebuild and re-sign the CTL from the certificates in the store now. The write bumps the
+ * store generation, so TFTP serves the freshly signed file from its next request on.
+ */
+export function ctlUpdate(state: State, clock: Clock): { signer: string; sha256: string; bytes: number; message: string } {
+  const { store } = state;
+  if (!isMixedMode(store)) throw new UsageError('the cluster is not in mixed mode: there is no CTL to update ("utils ctl set-cluster mixed-mode")');
+  return store.transaction(() => {
+    const signer = store.getParam('CtlResetSigner');
+    store.setParam('CtlResetSigner', signer); // the write that makes TFTP rebuild
+    const ctl = buildCtl(store, clock);
+    if (!ctl) throw new UsageError('no CTL could be built');
+    return {
+      signer,
+      sha256: createHash('sha256').update(ctl).digest('hex'),
+      bytes: ctl.length,
+      message: 'The CTL is rebuilt from the current certificates and signed again. Reset the phones so they take it.',
+    };
+  });
 }
