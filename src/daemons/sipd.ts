@@ -11,7 +11,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DigestServer, type DigestAlgorithm } from '../sip/core/digest.js';
 import { Registrar, type RegistrarOptions } from '../sip/registrar/registrar.js';
-import { StoreDirectory } from '../sip/registrar/directory.js';
+import { ApplianceDirectory } from './sip-directory.js';
 import { Router, type Listener } from '../sip/routing/router.js';
 import { StoreRoutingDirectory } from '../sip/routing/routing-directory.js';
 import { storeTrunkCredentials } from '../sip/routing/trunk-credentials.js';
@@ -112,7 +112,7 @@ function wire(o: SipDaemonOptions): SipServerOptions {
   const { store, layout, tlsPort: _tlsPort, node: _node, requestClientCertificate: _req, requireClientCertificate: _reqd,
     controlSocket: _controlSocket, phoneControlOptions: _phoneControlOptions, digestAlgorithms, nonceLifetime, registrar: registrarOptions, trunkTlsCa, trunkChallenge, ...bounds } = o;
   const log = o.logger ?? silentLogger;
-  const directory = new StoreDirectory(store, { now: o.now ?? Date.now });
+  const directory = new ApplianceDirectory(store, { now: o.now ?? Date.now });
   const digest = new DigestServer({
     realm: directory.realm(), secret: digestSecret(layout),
     ...(nonceLifetime ? { nonceLifetime } : {}), algorithms: digestAlgorithms ?? ['SHA-256', 'MD5'],

@@ -12,9 +12,6 @@ import { allArrows, arrowsOf, forbidden, root, sourceFiles, violations } from '.
 import { crossFileCalls } from '../tftp/native/c-layers.test.js';
 
 const allowed: ReadonlyMap<string, string> = new Map([
-  // Item 4 (SIP's directory over the store in one adapter): the ITL report and autoregistration move behind Directory.
-  ['src/sip/registrar/directory.ts -> src/cluster/autoreg.ts', 'item 4'],
-  ['src/sip/registrar/directory.ts -> src/reports/itl-status.ts', 'item 4'],
   // Item 5 (SDP and SDES in one shared src/sdp/ used by sip and media).
   ['src/sip/sdp/crypto-policy.ts -> src/media/sdes/index.ts', 'item 5'],
 ]);

@@ -14,7 +14,7 @@ import { DigestServer } from '../../src/sip/core/digest.js';
 import { parseMessage } from '../../src/sip/core/parser.js';
 import type { SipRequest } from '../../src/sip/core/message.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../src/store/index.js';
 
 const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -47,7 +47,7 @@ test('security-profile set/list: digest algorithms per profile, checked input, u
 
       s.store.addDevice({ name: 'SEP00AABBCC0101', model: '8845', directoryNumber: '3001', securityProfile: 'SHA Phones' });
       s.store.addDevice({ name: 'SEP00AABBCC0102', model: '8845', directoryNumber: '3002' });
-      const registrar = new Registrar({ digest: new DigestServer({ realm: s.store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 2) }), directory: new StoreDirectory(s.store, { refreshMs: 0 }) });
+      const registrar = new Registrar({ digest: new DigestServer({ realm: s.store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 2) }), directory: new ApplianceDirectory(s.store, { refreshMs: 0 }) });
       const algs = (aor: string) => registrar.handleRegister(register(aor), { transport: 'udp', address: '127.0.0.1', port: 5062 }, Date.now()).response
         .getAll('WWW-Authenticate').map((c) => /algorithm=([^,]+)/.exec(c)![1]);
       assert.deepEqual(algs('3001'), ['SHA-256', 'MD5']);

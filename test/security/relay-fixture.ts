@@ -7,7 +7,7 @@ import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/mes
 import { serializeMessage } from '../../src/sip/core/serializer.js';
 import { DigestServer } from '../../src/sip/core/digest.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
 import { Router, type Listener, type RouterAction } from '../../src/sip/routing/router.js';
 import { StoreRoutingDirectory } from '../../src/sip/routing/routing-directory.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -29,7 +29,7 @@ export function fixture(transports: TransportKind[] = ['udp', 'udp', 'udp'], lis
   const store = openStore(join(dir, 'sbd.db'), { create: true });
   const profile = 'Universal Device Template - Model-independent Security Profile';
   for (const n of [1, 2, 3]) store.addDevice({ name: `SEP00000000000${n}`, model: '8841', directoryNumber: `100${n}`, securityProfile: profile });
-  const directory = new StoreDirectory(store, { refreshMs: 0, now: () => NOW });
+  const directory = new ApplianceDirectory(store, { refreshMs: 0, now: () => NOW });
   const digest = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
   const registrar = new Registrar({ digest, directory });
   for (const n of [1, 2, 3]) {

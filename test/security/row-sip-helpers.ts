@@ -10,7 +10,7 @@ import { answerChallenge, DigestServer } from '../../src/sip/core/digest.js';
 import { parseMessage } from '../../src/sip/core/parser.js';
 import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
 import { Registrar, type RegistrarOptions } from '../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
 import { DEFAULT_SECURITY_PROFILE, openStore, type Store } from '../../src/store/index.js';
 import { digestHa1 } from '../../src/credentials/index.js';
 import type { MessageSource } from '../../src/sip/transports/types.js';
@@ -21,7 +21,7 @@ export const udp = (address = '127.0.0.1', port = 5062): MessageSource => ({ tra
 export interface RegistrarSetup {
   store: Store;
   registrar: Registrar;
-  directory: StoreDirectory;
+  directory: ApplianceDirectory;
   realm: string;
   done: () => void;
 }
@@ -39,7 +39,7 @@ export function registrarSetup(options: RegistrarOptions = {}): RegistrarSetup {
   add('ph1000', 'pw-ph1000');
   add('alice', 'pw-alice');
   store.addDevice({ name: 'SEP001122334455', model: '8841', securityProfile: DEFAULT_SECURITY_PROFILE, digestUser: 'ph1000', directoryNumber: '1000' });
-  const directory = new StoreDirectory(store, { now: () => T0, refreshMs: 0 });
+  const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
   const registrar = new Registrar({ digest: new DigestServer({ realm, secret: Buffer.alloc(32, 5) }), directory }, options);
   return { store, registrar, directory, realm, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -11,9 +11,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { DigestAlgorithm } from '../core/digest.js';
-import type { DeviceTrustReportInput, Store } from '../../store/index.js';
-import { ItlReportStatus, recordPhoneItlReport } from '../../reports/itl-status.js';
-import { AutoregError, autoRegisterPhone } from '../../cluster/autoreg.js';
+import type { DeviceRow, DeviceTrustReportInput, Store } from '../../store/index.js';
 import type { AutoregDecision } from '../auth/autoreg-limiter.js';
 import type { LockoutPolicy } from '../auth/digest-gate.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
@@ -63,16 +61,31 @@ export interface Directory {
   recordTrustReport(device: string, report: DeviceTrustReportInput, at: number): 'changed' | 'touched';
   /**
    * A REGISTER whose AOR is a device name (SEP + MAC): the device with its directory number, or, when the store
-   * does not know it, autoregistration (AutoRegistration parameter, src/cluster/autoreg.ts) with `model`, when
+   * does not know it, autoregistration (`StoreDirectoryOptions.autoRegister`: the AutoRegistration parameter, src/cluster/autoreg.ts) with `model`, when
    * `mayCreate` (the rate limit, src/sip/auth/autoreg-limiter.ts) allows a new device now.
    */
   deviceByName(name: string, model: string | undefined, mayCreate?: () => AutoregDecision): DeviceByName;
 }
 
+/**
+ * Autoregistration of an unknown device, decided by the appliance (the daemon wires cluster/autoreg.ts in,
+ * src/daemons/sip-directory.ts): the device it created or found, or why it refused (a stable error code).
+ */
+export type AutoRegister = (deviceName: string, model: string) =>
+  | { kind: 'registered' | 'known'; device: DeviceRow }
+  | { kind: 'refused'; code: string; message: string };
+
+/** Stores a phone's ITL report (the daemon wires reports/itl-status.ts in); `at` is ISO 8601. */
+export type RecordItlReport = (report: { device: string; sha256Hex: string; status: string; at: string }) => void;
+
 export interface StoreDirectoryOptions {
   /** Minimum interval between generation checks; default 1000 ms. */
   refreshMs?: number;
   now?: () => number;
+  /** What the directory does when a REGISTER names a device the store does not know. */
+  autoRegister: AutoRegister;
+  /** What it does with a phone's ITL report that differs from the stored one. */
+  recordItlReport: RecordItlReport;
 }
 
 export class StoreDirectory implements Directory {
@@ -94,9 +107,13 @@ export class StoreDirectory implements Directory {
   private byDn = new Map<string, string>();
   /** The maps hold every credential and end user of this generation: a miss is a definite "unknown". */
   private complete = false;
+  private readonly autoRegister: AutoRegister;
+  private readonly storeItlReport: RecordItlReport;
 
-  constructor(store: Store, o: StoreDirectoryOptions = {}) {
+  constructor(store: Store, o: StoreDirectoryOptions) {
     this.store = store;
+    this.autoRegister = o.autoRegister;
+    this.storeItlReport = o.recordItlReport;
     this.refreshMs = o.refreshMs ?? 1000;
     this.now = o.now ?? Date.now;
   }
@@ -204,17 +221,15 @@ export class StoreDirectory implements Directory {
             reason: `Service Unavailable (autoregistration rate limit of ${allowed.scope === 'source' ? 'this source address' : 'the appliance'} reached)` };
         }
       }
-      try {
-        const r = autoRegisterPhone(this.store, { deviceName: upper, model });
-        d = r.device;
-        autoRegistered = r.kind === 'registered';
-      } catch (err) {
-        if (!(err instanceof AutoregError)) throw err;
+      const r = this.autoRegister(upper, model);
+      if (r.kind === 'refused') {
         // Autoregistration off looks like any unknown AOR (404); a full range or the wrong mode is the server's state (503).
-        return err.code === 'ERR_AUTOREG_DISABLED'
-          ? { kind: 'refused', code: err.code, status: 404, reason: 'Not Found' }
-          : { kind: 'refused', code: err.code, status: 503, reason: `Service Unavailable (${err.message})` };
+        return r.code === 'ERR_AUTOREG_DISABLED'
+          ? { kind: 'refused', code: r.code, status: 404, reason: 'Not Found' }
+          : { kind: 'refused', code: r.code, status: 503, reason: `Service Unavailable (${r.message})` };
       }
+      d = r.device;
+      autoRegistered = r.kind === 'registered';
       // The store changed: the next lookup reloads the caches (the new number must resolve at once).
       this.checkedAt = -Infinity;
       this.fresh();
@@ -258,10 +273,7 @@ export class StoreDirectory implements Directory {
       return;
     }
     this.itlReports.set(device, report);
-    recordPhoneItlReport(this.store, {
-      device, sha256Hex, at: new Date(at).toISOString(),
-      status: status === ItlReportStatus.notInstalled ? ItlReportStatus.notInstalled : ItlReportStatus.installed,
-    });
+    this.storeItlReport({ device, sha256Hex, status, at: new Date(at).toISOString() });
   }
 
   recordTrustReport(device: string, report: DeviceTrustReportInput, at: number): 'changed' | 'touched' {

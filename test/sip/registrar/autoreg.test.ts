@@ -13,7 +13,7 @@ import { digestHa1 } from '../../../src/credentials/index.js';
 import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest } from '../../../src/sip/core/message.js';
 import { Registrar, modelFromUserAgent } from '../../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
 import { openStore } from '../../../src/store/index.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../../src/store/index.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';
@@ -47,7 +47,7 @@ test('REGISTER from an unknown SEP device: autoregistered when the parameter is 
   const dir = mkdtempSync(join(tmpdir(), 'sbd-autoreg-sip-'));
   const store = openStore(join(dir, 'sbd.db'), { create: true });
   try {
-    const directory = new StoreDirectory(store, { now: () => T0, refreshMs: 0 });
+    const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
     const registrar = new Registrar({ digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }), directory });
     // Off (the default): an unknown AOR like any other, challenged and nothing added.
     const off = registrar.handleRegister(register('SEP00AABBCC0001', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0).response;
@@ -103,7 +103,7 @@ test('autoregistration rate limit: per source address and per appliance, 503 wit
   const dir = mkdtempSync(join(tmpdir(), 'sbd-autoreg-rate-'));
   const store = openStore(join(dir, 'sbd.db'), { create: true });
   try {
-    const directory = new StoreDirectory(store, { now: () => T0, refreshMs: 0 });
+    const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
     const registrar = new Registrar({ digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }, ), directory },
       { autoregLimit: { perSourcePerMinute: 2, globalPerSecond: 1, globalBurst: 3 } });
     const from = (address: string, port: number): MessageSource => ({ transport: 'udp', address, port });

@@ -9,7 +9,7 @@ import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
 import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar, ITL_REPORT_HEADER } from '../../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
 import { DEFAULT_SECURITY_PROFILE, openStore } from '../../../src/store/index.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { itlStatusRows } from '../../../src/reports/itl-status.js';
@@ -33,7 +33,7 @@ function setup(o: { algorithms?: ('MD5' | 'SHA-256')[] } = {}) {
   store.addDevice({ name: 'SEP001122334455', model: '8841', securityProfile: 'Digest Profile', digestUser: 'phone1', directoryNumber: '1001' });
   store.addDevice({ name: 'SEP0011223344AA', model: '8841', securityProfile: 'Authenticated Profile', directoryNumber: '1002' });
   let now = T0;
-  const directory = new StoreDirectory(store, { now: () => now, refreshMs: 0 });
+  const directory = new ApplianceDirectory(store, { now: () => now, refreshMs: 0 });
   if (o.algorithms) {
     // Line users and unknown AORs are challenged with the default security profile's algorithms.
     const p = store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)!;

@@ -8,7 +8,7 @@ import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
 import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
 import { Router } from '../../../src/sip/routing/router.js';
 import { StoreRoutingDirectory } from '../../../src/sip/routing/routing-directory.js';
 import { openStore } from '../../../src/store/index.js';
@@ -29,7 +29,7 @@ function setup() {
   store.sip.putCss('ExecCSS', ['Exec']);
   store.sip.setDeviceSettings('SEP000000000002', { partition: 'Exec' });
   store.sip.setDeviceSettings('SEP000000000003', { css: 'ExecCSS' });
-  const directory = new StoreDirectory(store, { refreshMs: 0, now: () => now });
+  const directory = new ApplianceDirectory(store, { refreshMs: 0, now: () => now });
   const digest = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
   const registrar = new Registrar({ digest, directory });
   for (const [dn, port] of [['1001', 6001], ['1002', 6002], ['1003', 6003]] as const) {

@@ -16,7 +16,7 @@ import { formatUri } from '../../../src/sip/core/uri.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/core/message.js';
 import { DigestServer } from '../../../src/sip/core/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
-import { StoreDirectory } from '../../../src/sip/registrar/directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
 import { Router, type RouterAction } from '../../../src/sip/routing/router.js';
 import { StoreRoutingDirectory } from '../../../src/sip/routing/routing-directory.js';
 import { storeTrunkCredentials } from '../../../src/sip/routing/trunk-credentials.js';
@@ -42,7 +42,7 @@ function setup(options: TrunkChallengeOptions = {}) {
   store.sip.putTrunk({ name: 'carrier', host: '127.0.0.5', port: 5070, transport: 'udp', digestAuth: false });
   store.sip.putRoutePattern('9!', null, 'carrier');
   store.sip.putTrunkCredential('carrier', 'carrier.example', 'sbd-account', encryptTrunkPassword(layout, 'carrier', 'carrier.example', PASSWORD));
-  const directory = new StoreDirectory(store, { refreshMs: 0, now: () => T0 });
+  const directory = new ApplianceDirectory(store, { refreshMs: 0, now: () => T0 });
   const digest = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
   const registrar = new Registrar({ digest, directory });
   registrar.bindings.store('1001', [{ contact: 'sip:1001@127.0.0.1:6001', q: 1000, expiresAt: T0 + 3_600_000, callId: 'x', cseq: 1, source: phone, device: 'SEP000000000001' }]);
