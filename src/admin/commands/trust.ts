@@ -2,7 +2,8 @@
  * Trust lists and certificates on the admin console — the same functions as `sbd itl show`, `sbd cert list`,
  * `sbd cert regen`, `sbd itl reset`, `sbd cert export`:
  *   show itl · show ctl · show cert list · show cert own NAME · set cert regen NAME ·
- *   utils itl reset localkey|remotekey|complete · utils ctl reset localkey|complete · file get tftp ITLRecovery.p12
+ *   utils itl reset localkey|remotekey|complete · utils ctl reset localkey|complete · utils ctl update CTLFile ·
+ *   file get tftp ITLRecovery.p12
  * Changes (regeneration, ITL reset) are recorded in the audit log through the same wrappers as the CLI's. Where
  * the seeds' procedures then reset the phones (regeneration, every ITL/CTL reset step), the console asks "Reset
  * all phones now?" (phones.ts offerPhoneReset).
@@ -13,7 +14,7 @@ import type { Clock } from '../../lib/clock.js';
 import { withState } from '../../cluster/state.js';
 import { parseIdentityName, regenerateCertificate } from '../../cluster/certs.js';
 import { readFileSync } from 'node:fs';
-import { ctlReset, itlReset } from '../../cluster/itl-reset.js';
+import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12, minExportPasswordLength } from '../../cluster/p12.js';
 import { identityNames } from '../../pki/profiles.js';
 import { buildCtl, buildItl, isMixedMode } from '../../trust/cluster-lists.js';
@@ -135,6 +136,23 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         io.out(`CTL signed by ${r.signer}`);
         io.out(r.message);
         await offerPhoneReset(stateDir, io, `utils ctl reset ${step}`);
+      },
+    },
+    {
+      words: ['utils', 'ctl', 'update'],
+      params: 'CTLFile',
+      summary: 'rebuild the CTL (mixed mode) from the current certificates and sign it again',
+      minArgs: 1,
+      maxArgs: 1,
+      complete: () => ['CTLFile'],
+      run: async (args, io) => {
+        if (args[0]!.toLowerCase() !== 'ctlfile') throw new AdminError(AdminErrorCode.args, `no file "${args[0]}" to update: CTLFile`);
+        const r = withState(stateDir, (s) =>
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () => ctlUpdate(s, clock)),
+        );
+        io.out(`CTL signed by ${r.signer}: ${r.bytes} bytes, sha256 ${r.sha256}`);
+        io.out(r.message);
+        await offerPhoneReset(stateDir, io, 'utils ctl update CTLFile');
       },
     },
     {

@@ -8,7 +8,7 @@ import { UsageError } from '../../lib/errors.js';
 import { initAppliance } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
 import { withState } from '../../cluster/state.js';
-import { ctlReset, itlReset } from '../../cluster/itl-reset.js';
+import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12 } from '../../cluster/p12.js';
 import { parseIdentityName } from '../../cluster/certs.js';
 import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lists.js';
@@ -271,6 +271,21 @@ export const commands: Command[] = [
       ctx.out(`CTL signed by ${r.signer}`);
       ctx.out(r.message);
       await phonesAfter(values, ctx, `ctl reset ${step}`);
+      return 0;
+    },
+  },
+  {
+    path: ['ctl', 'update'],
+    summary: 'rebuild the CTL (mixed mode) from the current certificates and sign it again (utils ctl update CTLFile)',
+    usage: 'sbd ctl update CTLFile --state DIR [--reset-phones]',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { ...stateOpt, 'reset-phones': { type: 'boolean' } });
+      const file = required(positionals[0], 'CTLFile');
+      if (file.toLowerCase() !== 'ctlfile') throw new UsageError(`no file "${file}" to update: CTLFile`);
+      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () => ctlUpdate(s, systemClock)));
+      ctx.out(`CTL signed by ${r.signer}: ${r.bytes} bytes, sha256 ${r.sha256}`);
+      ctx.out(r.message);
+      await phonesAfter(values, ctx, 'ctl update CTLFile');
       return 0;
     },
   },
