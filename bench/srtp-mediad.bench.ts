@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { MediaServer, PACKET_MS } from '../src/media/streaming/index.js';
-import { createCryptoOffer, formatCryptoAttribute } from '../src/media/sdes/index.js';
+import { createCryptoOffer, formatCryptoAttribute } from '../src/sdp/index.js';
 
 if (process.argv[2] === 'sink') {
   const { createSocket } = await import('node:dgram');

@@ -12,8 +12,6 @@ import { allArrows, arrowsOf, forbidden, root, sourceFiles, violations } from '.
 import { crossFileCalls } from '../tftp/native/c-layers.test.js';
 
 const allowed: ReadonlyMap<string, string> = new Map([
-  // Item 5 (SDP and SDES in one shared src/sdp/ used by sip and media).
-  ['src/sip/sdp/crypto-policy.ts -> src/media/sdes/index.ts', 'item 5'],
 ]);
 
 const arrows = allArrows();

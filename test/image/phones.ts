@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { type Guest, repo } from './guest.js';
 import { parseWav } from '../../src/media/streaming/index.js';
 import { SrtpContext } from '../../src/media/srtp/index.js';
-import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/media/sdes/index.js';
+import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/sdp/index.js';
 
 const STATE = '/var/lib/sbd/state';
 const PHONE_TIMEOUT_MS = 5 * 60_000;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { MediaControlServer, MediaServer, buildWav, parseWav } from '../../src/media/streaming/index.js';
 import { SrtpContext } from '../../src/media/srtp/index.js';
-import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/media/sdes/index.js';
+import { acceptCryptoAnswer, createCryptoOffer, formatCryptoAttribute, parseCryptoAttribute } from '../../src/sdp/index.js';
 
 const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
 const samples = Buffer.from(Array.from({ length: 8000 }, (_, i) => (i * 7) & 0xff)); // 1 s

@@ -1,7 +1,7 @@
 /** SDES `a=crypto` codec (RFC 4568 §9.1) and the negotiation priorities of the seeds. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCryptoAttribute, formatCryptoAttribute, generateCryptoAttribute, negotiateCrypto, createCryptoOffer, acceptCryptoAnswer, type CryptoAttribute } from '../../src/media/sdes/index.js';
+import { parseCryptoAttribute, formatCryptoAttribute, generateCryptoAttribute, negotiateCrypto, createCryptoOffer, acceptCryptoAnswer, type CryptoAttribute } from '../../src/sdp/index.js';
 import { SrtpContext, SUITE_NAMES, type Suite } from '../../src/media/srtp/index.js';
 import { rtpPacket } from './rtp-fixtures.js';
 

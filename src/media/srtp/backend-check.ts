@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { SrtpContext, type Backend } from './context.js';
 import { deriveSessionKey } from './kdf.js';
-import { SUITES, SUITE_NAMES, type Suite } from './suites.js';
+import { SUITES, SUITE_NAMES, type Suite } from '../../sdp/suites.js';
 
 export interface BackendCheckResult {
   suite: Suite | 'kdf';

@@ -11,7 +11,7 @@ import koffi from 'koffi';
 import { srtpNative, type SrtpNative } from './native.js';
 import type { PacketBuffer } from './packet-buffer.js';
 import { SrtpError, srtpErrorFromNative } from './errors.js';
-import { SUITES, type Suite } from './suites.js';
+import { SUITES, type Suite } from '../../sdp/suites.js';
 import type { PacketBatch } from './batch.js';
 
 export const BACKENDS = { openssl: 0, af_alg: 1 } as const;

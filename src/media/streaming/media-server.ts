@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../lib/log.js';
 import { silentLogger } from '../../lib/log.js';
 import { PacketBuffer, SrtpContext, type Suite } from '../srtp/index.js';
-import { formatCryptoAttribute, negotiateCrypto } from '../sdes/index.js';
+import { formatCryptoAttribute, negotiateCrypto } from '../../sdp/index.js';
 import { MediaError, PAYLOAD_TYPE, type WavAudio } from './wav.js';
 import { RtpStream } from './rtp-stream.js';
 

@@ -9,8 +9,8 @@
  * The secure-call indication the server adds (Call-Info …;security=Encrypted|NotAuthenticated) is recorded.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { acceptCryptoAnswer, createCryptoOffer, negotiateCrypto, type CryptoAttribute } from '../../media/sdes/index.js';
-import type { Suite } from '../../media/srtp/suites.js';
+import { acceptCryptoAnswer, createCryptoOffer, negotiateCrypto, type CryptoAttribute } from '../../sdp/index.js';
+import type { Suite } from '../../sdp/suites.js';
 import { Dialog, dialogKeyOfRequest } from '../../sip/core/dialog.js';
 import { ackFor2xx, byeRequest } from '../../sip/core/dialog-request.js';
 import { SipRequest, type HeaderField, type SipResponse } from '../../sip/core/message.js';

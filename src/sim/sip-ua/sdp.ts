@@ -3,7 +3,7 @@
  * RFC 3264: the offer lists our suites in the call priority (`createCryptoOffer`), the answer picks one line
  * (`negotiateCrypto`); the answerer keeps the offer's payload types it supports (PCMU, PCMA: G.711, RFC 3551).
  */
-import { formatCryptoAttribute, parseCryptoAttribute, type CryptoAttribute } from '../../media/sdes/index.js';
+import { formatCryptoAttribute, parseCryptoAttribute, type CryptoAttribute } from '../../sdp/index.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 
 /** Static payload types the simulated phone speaks (RFC 3551 §6). */

@@ -23,8 +23,8 @@ import { TransactionTable } from '../../sip/core/transactions/transaction-table.
 import { TimerQueue } from '../../sip/core/transactions/timer-queue.js';
 import type { TransactionAction } from '../../sip/core/transactions/actions.js';
 import { makeResponse } from '../../sip/routing/make-response.js';
-import { CALL_PRIORITY } from '../../media/sdes/index.js';
-import type { Suite } from '../../media/srtp/suites.js';
+import { CALL_PRIORITY } from '../../sdp/index.js';
+import type { Suite } from '../../sdp/suites.js';
 import { SipFlow, type SipFlowOptions } from './sip-flow.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 import { Call, answerIncoming, placeCall } from './calls.js';

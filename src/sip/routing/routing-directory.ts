@@ -1,7 +1,7 @@
 /** What the router asks the store: routing settings, trunks, presence policy, the SRTP policy. */
 import type { RoutePatternRow, SipRequestAcl, Store, TrunkRow } from '../../store/index.js';
 import { SRTP_SUITES } from '../../store/index.js';
-import type { Suite } from '../../media/srtp/suites.js';
+import type { Suite } from '../../sdp/suites.js';
 import type { CryptoPolicy } from '../sdp/crypto-policy.js';
 
 export interface RoutingDirectory {

@@ -10,8 +10,8 @@
  *    call is marked Encrypted only when every leg that carried its keys was TLS (`legsProtectKeys`).
  * The result drives the secure-call indication both phones get (see SECURITY_INDICATION).
  */
-import { negotiateCrypto, parseCryptoAttribute } from '../../media/sdes/index.js';
-import type { Suite } from '../../media/srtp/suites.js';
+import { negotiateCrypto, parseCryptoAttribute } from '../../sdp/index.js';
+import type { Suite } from '../../sdp/suites.js';
 
 /** Limits on what is inspected. */
 export const sdpLimits = { maxLines: 512, maxMediaSections: 16 } as const;

@@ -11,8 +11,8 @@
  * it can honour. Anything else is an SdesError with a stable code; nothing is silently fixed up.
  */
 import { randomBytes } from 'node:crypto';
-import { SbdError } from '../../lib/errors.js';
-import { SUITES, isSuite, type Suite } from '../srtp/suites.js';
+import { SbdError } from '../lib/errors.js';
+import { SUITES, isSuite, type Suite } from './suites.js';
 
 export class SdesError extends SbdError {}
 

@@ -9,8 +9,8 @@
  * UNENCRYPTED_SRTP / UNENCRYPTED_SRTCP / UNAUTHENTICATED_SRTP (security by default never weakens a suite), and
  * no mandatory session parameter we do not know (RFC 4568 §6.3: an unknown one makes the line unacceptable).
  */
-import { SUITES, type Suite } from '../srtp/suites.js';
-import type { SrtpPolicy } from '../srtp/context.js';
+import { SUITES, type Suite } from './suites.js';
+import type { SrtpPolicy } from '../media/srtp/context.js';
 import { generateCryptoAttribute, mkiBytes, parseCryptoAttribute, type CryptoAttribute } from './crypto-attribute.js';
 
 export type NegotiationPurpose = 'call' | 'media-streaming';
