@@ -23,6 +23,29 @@ import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.
 import { backupProposal } from '../../backup/proposal.js';
 import { offerPhoneReset } from './phones.js';
 
+/**
+ * Said before an ITLRecovery regeneration is confirmed (issue 18 item 5). The facts (spec cisco-trust-formats §1.5):
+ * "Tokenless CTL (CUCM ≥ 10): signed by the publisher's CallManager certificate"; "ITL from CUCM 12.0: signed by
+ * the ITLRecovery certificate"; the CUCM 10 CTL "already carries ITLRecovery as a second SAST".
+ */
+export function itlRecoveryRegenWarnings(stateDir: string): string[] {
+  const { mixed, ctlSigner, itlSigner } = withState(
+    stateDir,
+    ({ store }) => ({ mixed: isMixedMode(store), ctlSigner: store.getParam('CtlResetSigner'), itlSigner: store.getParam('ItlResetSigner') }),
+    { readonly: true },
+  );
+  const w = ['ITLRecovery signs the ITL: phones holding the old ITLRecovery accept the new ITL only through TVS (or an ITL reset). Export the new key afterwards ("file get tftp ITLRecovery.p12").'];
+  if (itlSigner !== 'ITLRecovery') w.push(`An ITL reset is under way (the ITL is signed by ${itlSigner}): finish it with "utils itl reset complete" first.`);
+  if (mixed) {
+    w.push(
+      'The cluster is in mixed mode with a tokenless CTL, signed by the CallManager certificate of the publisher. The CTL carries ITLRecovery as a SAST record: ' +
+        'it is rebuilt with the new ITLRecovery ("utils ctl update CTLFile" does it again), and phones accept that CTL because the CallManager certificate in the CTL they hold signs it.',
+    );
+    if (ctlSigner === 'ITLRecovery') w.push('A CTL reset is under way (the CTL is signed by ITLRecovery): run "utils ctl reset complete" first, or phones will not accept the next CTL.');
+  }
+  return w;
+}
+
 export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
   const names = () => [...identityNames];
   return [
@@ -76,6 +99,7 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       complete: names,
       run: async (args, io) => {
         const name = parseIdentityName(args[0]!);
+        if (name === 'ITLRecovery') for (const w of itlRecoveryRegenWarnings(stateDir)) io.out(`WARNING: ${w}`);
         if (!(await io.confirm(`Regenerate the ${name} certificate? Phones must then be reset.`))) {
           io.out('cancelled');
           return;
