@@ -95,11 +95,15 @@ test('set param, set cert regen and utils itl reset on the console are audited; 
   await c.send('set cert regen TVS', /\(yes\/no\) $/);
   assert.match(await c.send('no', prompt), /^cancelled$/m);
   await c.send('set cert regen TVS', /\(yes\/no\) $/);
-  const regen = await c.send('yes', prompt);
+  // Each step the seeds end with "reset the phones" asks "Reset all phones now?" (issue 18 item 2): answered no here.
+  const regen = await c.send('yes', /Reset all phones now\? \(yes\/no\) $/);
   assert.match(regen, /^Regenerated TVS: serial [0-9A-F]+/im);
   assert.match(regen, /^BACKUP: Take a new backup: the TVS key changed/m);
-  assert.match(await c.send('utils itl reset localkey', prompt), /^ITL signed by /m);
-  assert.match(await c.send('utils itl reset complete', prompt), /^ITL signed by /m);
+  assert.match(await c.send('no', prompt), /^Phones not reset/m);
+  assert.match(await c.send('utils itl reset localkey', /Reset all phones now\? \(yes\/no\) $/), /^ITL signed by /m);
+  await c.send('no', prompt);
+  assert.match(await c.send('utils itl reset complete', /Reset all phones now\? \(yes\/no\) $/), /^ITL signed by /m);
+  await c.send('no', prompt);
   const audit = await c.send('show audit 5 csv', prompt);
   await c.end();
   assert.deepEqual(auditRows(5), [

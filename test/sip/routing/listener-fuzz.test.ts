@@ -38,7 +38,8 @@ const options = (branch: string) => Buffer.from(['OPTIONS sip:127.0.0.1 SIP/2.0'
   'From: <sip:probe@x>;tag=p', 'To: <sip:127.0.0.1>', `Call-ID: ${branch}@x`, 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'));
 
 test('UDP and TCP listeners survive 3000 mutated and random messages and keep answering', { timeout: 120_000 }, async () => {
-  const h = await startDaemon({ maxTransactions: 500 });
+  // The flood guard would ban this one source after its refusals; this test is about the parser behind the listeners.
+  const h = await startDaemon({ maxTransactions: 500, floodGuard: false });
   const sock = createSocket('udp4');
   try {
     const rand = prng(0x5bd);
