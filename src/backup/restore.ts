@@ -133,11 +133,17 @@ function checkStaged(staging: string): { migrated: boolean; services: string[] }
   }
 }
 
+function isCarriedFile(path: string): boolean {
+  const s = lstatSync(path);
+  return !s.isSocket() && !s.isFIFO();
+}
+
 function carryOver(live: string, staging: string): void {
   if (!existsSync(live)) return;
   for (const name of readdirSync(live)) {
     if (MANAGED.has(name)) continue;
-    cpSync(join(live, name), join(staging, name), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    // Sockets and FIFOs are a running daemon's (sbd-sipd's control socket): it makes them again when it starts.
+    cpSync(join(live, name), join(staging, name), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, filter: isCarriedFile });
   }
 }
 

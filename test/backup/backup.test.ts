@@ -8,7 +8,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -108,7 +109,13 @@ test('restore over a running state swaps it atomically: open connections keep th
   const daemon = openStore(join(state, 'sbd.db'));
   daemon.addDevice({ name: 'SEP00000000BEEF', model: '7965' });
   writeFileSync(join(state, 'admin-history'), 'show status\nutils disaster_recovery restore x\n');
+  // sbd-sipd's control socket lives in the state folder while it runs: a socket cannot be copied, and is not.
+  mkdirSync(join(state, 'sipd-control'));
+  const control = createServer();
+  await new Promise<void>((r) => control.listen(join(state, 'sipd-control', 'sipd.sock'), r));
   const r = await restoreBackup({ stateDir: state, file, passphrase: PASS });
+  await new Promise<void>((r) => control.close(() => r()));
+  assert.equal(existsSync(join(state, 'sipd-control', 'sipd.sock')), false, 'the socket stays with the old state');
   assert.equal(r.swap, 'exchange');
   assert.ok(daemon.getDevice('SEP00000000BEEF'), 'a daemon still runs on the store it opened until it is restarted');
   daemon.close();
