@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allArrows, arrowsOf, forbidden, root, sourceFiles, violations } from './imports.js';
 import { crossFileCalls } from '../tftp/native/c-layers.test.js';
+import { graphCycle } from './graph-cycle.js';
 
 const allowed: ReadonlyMap<string, string> = new Map([
 ]);
@@ -47,29 +48,6 @@ test('the checker reads every kind of import and judges each rule', () => {
   assert.deepEqual(a('src/lib/x.ts', "type T = import('../daemons/sipd.js').SipdOptions;"), ['lib/ imports the entry room daemons/']);
 });
 
-/** The first cycle in a directed graph, or null. */
-function cycle(next: ReadonlyMap<string, ReadonlySet<string>>): string[] | null {
-  const state = new Map<string, 1 | 2>();
-  const path: string[] = [];
-  const visit = (f: string): string[] | null => {
-    if (state.get(f) === 2) return null;
-    if (state.get(f) === 1) return [...path.slice(path.indexOf(f)), f];
-    state.set(f, 1);
-    path.push(f);
-    for (const g of next.get(f) ?? []) {
-      const c = visit(g);
-      if (c) return c;
-    }
-    path.pop();
-    state.set(f, 2);
-    return null;
-  };
-  for (const f of next.keys()) {
-    const c = visit(f);
-    if (c) return c;
-  }
-  return null;
-}
 
 function graph(edges: readonly { from: string; to: string }[]): Map<string, Set<string>> {
   const next = new Map<string, Set<string>>();
@@ -83,15 +61,15 @@ test('no cycle between native/ C files: neither by calls nor by #include', () =>
   const text = new Map(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
   const calls = crossFileCalls(new Map([...text].filter(([f]) => f.endsWith('.c'))));
   assert.ok(calls.some((e) => e.from === 'srtp-rtcp.c' && e.to === 'srtp-core.c'), 'the call reader sees srtp-rtcp.c calling srtp-core.c');
-  assert.equal(cycle(graph(calls)), null);
+  assert.equal(graphCycle(graph(calls)), null);
   const includes = [...text].flatMap(([f, s]) => [...s.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) => ({ from: f, to: m[1]! })));
   assert.ok(includes.length > 0);
   assert.deepEqual(includes.filter((e) => e.to.endsWith('.c')), [], 'a C file includes another C file');
-  assert.equal(cycle(graph(includes)), null);
+  assert.equal(graphCycle(graph(includes)), null);
 });
 
 test('the cycle finder finds one', () => {
-  assert.deepEqual(cycle(graph([{ from: 'a.c', to: 'b.c' }, { from: 'b.c', to: 'a.c' }])), ['a.c', 'b.c', 'a.c']);
+  assert.deepEqual(graphCycle(graph([{ from: 'a.c', to: 'b.c' }, { from: 'b.c', to: 'a.c' }])), ['a.c', 'b.c', 'a.c']);
   assert.equal(sourceFiles().every((f) => f.startsWith('src/')), true);
 });
 

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { graphCycle } from '../../architecture/graph-cycle.js';
 
 const nativeDir = fileURLToPath(new URL('../../../native/', import.meta.url));
 
@@ -78,26 +79,7 @@ function upward(edges: readonly Edge[]): string[] {
 function cycle(edges: readonly Edge[]): string[] | null {
   const next = new Map<string, Set<string>>();
   for (const e of edges) next.set(e.from, (next.get(e.from) ?? new Set()).add(e.to));
-  const state = new Map<string, 1 | 2>();
-  const path: string[] = [];
-  const visit = (f: string): string[] | null => {
-    if (state.get(f) === 2) return null;
-    if (state.get(f) === 1) return [...path.slice(path.indexOf(f)), f];
-    state.set(f, 1);
-    path.push(f);
-    for (const g of next.get(f) ?? []) {
-      const c = visit(g);
-      if (c) return c;
-    }
-    path.pop();
-    state.set(f, 2);
-    return null;
-  };
-  for (const f of next.keys()) {
-    const c = visit(f);
-    if (c) return c;
-  }
-  return null;
+  return graphCycle(next);
 }
 
 function nativeSources(): Map<string, string> {
