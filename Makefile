@@ -7,7 +7,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-force-exit
 UNIT_TESTS = $(shell find test -name '*.test.ts' -not -path 'test/image/*' | sort)
 IMAGE_TESTS = $(shell find test/image -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: all deps build check test test-image run run-host image bench clean
+.PHONY: all deps build lint format check test test-image run run-host image bench clean
 
 all: build
 
@@ -17,8 +17,15 @@ deps:
 build: deps
 	@npx tsc -p tsconfig.json
 
+# Biome: formatter and linter (biome.json says which rules are off and why). `make format` rewrites in place.
+lint: deps
+	@npx biome check .
+
+format: deps
+	@npx biome check --write .
+
 # Everything but image builds: the inner loop.
-check: build
+check: build lint
 	@$(NODE_TEST) --test-timeout=600000 $(UNIT_TESTS)
 
 # What CI runs: check, then the image tests (they build and boot the image).

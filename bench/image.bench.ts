@@ -65,7 +65,9 @@ try {
     };
     await poll('systemctl is-active sbd-firstboot', (o) => o === 'active');
     rows.push(['QEMU start → first boot done: TFTP activated (s)', sec(Date.now() - g.started)]);
-    const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1].split('\n').filter(Boolean);
+    const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1]
+      .split('\n')
+      .filter(Boolean);
     for (const d of daemons) await poll(`systemctl show -p SubState --value ${d}`, (o) => o === 'running');
     rows.push([`QEMU start → daemons READY: ${daemons.join(', ')} (s)`, sec(Date.now() - g.started)]);
     if (daemons.includes('sbd-tftpd')) {
@@ -83,7 +85,7 @@ try {
     } else {
       rows.push(['QEMU start → ITL served over TFTP (s)', 'n/a: no sbd-tftpd in this build']);
     }
-    const [, mem] = await g.root("awk '/MemTotal/{t=$2}/MemAvailable/{a=$2}END{printf \"%d\", (t-a)/1024}' /proc/meminfo");
+    const [, mem] = await g.root('awk \'/MemTotal/{t=$2}/MemAvailable/{a=$2}END{printf "%d", (t-a)/1024}\' /proc/meminfo');
     rows.push(['appliance memory used, MemTotal − MemAvailable (MB)', mem]);
     for (const d of daemons) {
       const [, rss] = await g.root(`ps -o rss= -p $(systemctl show -p MainPID --value ${d}) | awk '{printf "%d", $1/1024}'`);

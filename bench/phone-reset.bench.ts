@@ -47,13 +47,21 @@ store.transaction(() => {
   }
 });
 
-const tftpd = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'tftp', '--state', dir, '--bind', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+const tftpd = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'tftp', '--state', dir, '--bind', '127.0.0.1', '--port', '0'],
+  { stdio: ['ignore', 'pipe', 'ignore'] },
+);
 const tftpLog: Array<Record<string, unknown>> = [];
 const tftpLines = createInterface({ input: tftpd.stdout! });
 tftpLines.on('line', (l) => tftpLog.push(JSON.parse(l) as Record<string, unknown>));
 while (!tftpLog.some((l) => l.event === 'listening')) await new Promise((r) => setTimeout(r, 50));
-const tftp = { port: ((tftpLog.find((l) => l.event === 'listening')!.addresses as Array<{ port: number }>)[0]!).port };
-const sipd = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--no-tls'], { stdio: ['ignore', 'pipe', 'ignore'] });
+const tftp = { port: (tftpLog.find((l) => l.event === 'listening')!.addresses as Array<{ port: number }>)[0]!.port };
+const sipd = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--no-tls'],
+  { stdio: ['ignore', 'pipe', 'ignore'] },
+);
 const [line] = (await once(createInterface({ input: sipd.stdout! }), 'line')) as [string];
 const ports = JSON.parse(line) as { udp: number };
 
@@ -63,33 +71,59 @@ const views = new TrustListViewCache();
 const phones: SipPhone[] = [];
 let next = 0;
 const t0 = performance.now();
-await Promise.all(Array.from({ length: 100 }, async () => {
-  while (next < n) {
-    const i = next++;
-    const dn = String(200000 + i);
-    const p = await SipPhone.connect({
-      flow: { transport: 'udp', host: '127.0.0.1', port: ports.udp }, line: dn, credentials: { username: `u${dn}`, password: `pw-${dn}` },
-      refetch: refetchOnReset({ stateDir: phonesDir, deviceName: names[i]!, model: '8845', fetcher, views }),
-    });
-    await p.register();
-    phones[i] = p;
-  }
-}));
+await Promise.all(
+  Array.from({ length: 100 }, async () => {
+    while (next < n) {
+      const i = next++;
+      const dn = String(200000 + i);
+      const p = await SipPhone.connect({
+        flow: { transport: 'udp', host: '127.0.0.1', port: ports.udp },
+        line: dn,
+        credentials: { username: `u${dn}`, password: `pw-${dn}` },
+        refetch: refetchOnReset({ stateDir: phonesDir, deviceName: names[i]!, model: '8845', fetcher, views }),
+      });
+      await p.register();
+      phones[i] = p;
+    }
+  }),
+);
 console.log(`${n} phones registered over UDP in ${((performance.now() - t0) / 1000).toFixed(1)} s; reset --all at ${pace} phones/s`);
 
 const before = { client: fetcher.stats.retransmissions };
 const t1 = performance.now();
-const last = await requestReset(controlSocketPath(dir), { op: 'reset', kind: 'reset', select: { all: true }, phonesPerSecond: pace }, (e) => {
-  if (e.event === 'progress') console.log(`reset: ${e.sent} of ${e.total} sent, ${e.acknowledged} acknowledged, ${e.reregistered} re-registered, ${e.failed} failed`);
-});
+const last = await requestReset(
+  controlSocketPath(dir),
+  { op: 'reset', kind: 'reset', select: { all: true }, phonesPerSecond: pace },
+  (e) => {
+    if (e.event === 'progress')
+      console.log(
+        `reset: ${e.sent} of ${e.total} sent, ${e.acknowledged} acknowledged, ${e.reregistered} re-registered, ${e.failed} failed`,
+      );
+  },
+);
 const waveS = (performance.now() - t1) / 1000;
-for (const end = Date.now() + 120_000; phones.some((p) => p.control.resets < 1) && Date.now() < end;) await new Promise((r) => setTimeout(r, 100));
+for (const end = Date.now() + 120_000; phones.some((p) => p.control.resets < 1) && Date.now() < end; )
+  await new Promise((r) => setTimeout(r, 100));
 const backS = (performance.now() - t1) / 1000;
 const summary = {
-  phones: n, phonesPerSecond: pace, event: last.event,
-  ...(last.event === 'done' ? { acknowledged: last.acknowledged, reregistered: last.reregistered, failed: last.failed, unregistered: last.unregistered.length, waveMs: last.durationMs } : {}),
-  phonesBack: phones.filter((p) => p.control.resets === 1).length, waveSeconds: Number(waveS.toFixed(1)), lastPhoneBackSeconds: Number(backS.toFixed(1)),
-  tftpClientRetransmissions: fetcher.stats.retransmissions - before.client, tftpFiles: fetcher.stats.files, tftpFailed: fetcher.stats.failed,
+  phones: n,
+  phonesPerSecond: pace,
+  event: last.event,
+  ...(last.event === 'done'
+    ? {
+        acknowledged: last.acknowledged,
+        reregistered: last.reregistered,
+        failed: last.failed,
+        unregistered: last.unregistered.length,
+        waveMs: last.durationMs,
+      }
+    : {}),
+  phonesBack: phones.filter((p) => p.control.resets === 1).length,
+  waveSeconds: Number(waveS.toFixed(1)),
+  lastPhoneBackSeconds: Number(backS.toFixed(1)),
+  tftpClientRetransmissions: fetcher.stats.retransmissions - before.client,
+  tftpFiles: fetcher.stats.files,
+  tftpFailed: fetcher.stats.failed,
   refetchFailures: phones.reduce((k, p) => k + p.control.refetchFailures, 0),
   ...(last.event === 'done' && last.notReregistered.length > 0 ? { notReregistered: last.notReregistered.length } : {}),
 };
@@ -101,7 +135,15 @@ await pool.close();
 tftpd.kill('SIGTERM');
 await once(tftpd, 'exit');
 const stop = tftpLog.find((l) => l.event === 'stopping') ?? {};
-console.log(JSON.stringify({ ...summary, tftpEngine: tftpLog.find((l) => l.event === 'listening')?.engine, tftpServerRetransmissions: stop.retransmissions, tftpServerTransfersFailed: stop.transfersFailed, tftpServerTransfersCompleted: stop.transfersCompleted }));
+console.log(
+  JSON.stringify({
+    ...summary,
+    tftpEngine: tftpLog.find((l) => l.event === 'listening')?.engine,
+    tftpServerRetransmissions: stop.retransmissions,
+    tftpServerTransfersFailed: stop.transfersFailed,
+    tftpServerTransfersCompleted: stop.transfersCompleted,
+  }),
+);
 store.close();
 rmSync(dir, { recursive: true, force: true });
 rmSync(phonesDir, { recursive: true, force: true });

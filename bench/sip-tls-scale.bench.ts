@@ -78,11 +78,36 @@ const raiseFdLimit = 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"';
 
 async function startDaemon(): Promise<{ pid: number; tls: number }> {
   const prof = process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : [];
-  const p = spawn('sh', ['-c', raiseFdLimit, process.execPath, ...prof, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip',
-    '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5',
-    // Every phone connects from 127.0.0.1 here, and phase 2 holds connections open before any REGISTER.
-    '--max-connections-per-source', String(N + 100), '--message-timeout', '3600000'],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
+  const p = spawn(
+    'sh',
+    [
+      '-c',
+      raiseFdLimit,
+      process.execPath,
+      ...prof,
+      '--import',
+      'tsx',
+      join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'),
+      'daemon',
+      'sip',
+      '--state',
+      stateDir,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-port',
+      '0',
+      '--digest-algorithms',
+      'MD5',
+      // Every phone connects from 127.0.0.1 here, and phase 2 holds connections open before any REGISTER.
+      '--max-connections-per-source',
+      String(N + 100),
+      '--message-timeout',
+      '3600000',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } },
+  );
   children.push(p);
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -97,15 +122,38 @@ async function startDaemon(): Promise<{ pid: number; tls: number }> {
   return { pid: p.pid!, tls: (JSON.parse(line) as { tls: number }).tls };
 }
 
-type Answer = { ok?: number; failed?: number; seconds?: number; p50Ms?: number; p99Ms?: number; rechallenged?: number; open?: number; errors?: Record<string, number> };
+type Answer = {
+  ok?: number;
+  failed?: number;
+  seconds?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  rechallenged?: number;
+  open?: number;
+  errors?: Record<string, number>;
+};
 
 function startGenerator(port: number): Promise<(m: object) => Promise<Answer>> {
-  const g = spawn('sh', ['-c', raiseFdLimit, process.execPath, '--import', 'tsx', join(import.meta.dirname, 'sip-tls-scale', 'generator.ts')],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, SBD_GEN_PHONES: String(N), SBD_GEN_PORT: String(port), SBD_GEN_CA: caPem } });
+  const g = spawn(
+    'sh',
+    ['-c', raiseFdLimit, process.execPath, '--import', 'tsx', join(import.meta.dirname, 'sip-tls-scale', 'generator.ts')],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, SBD_GEN_PHONES: String(N), SBD_GEN_PORT: String(port), SBD_GEN_CA: caPem },
+    },
+  );
   children.push(g);
   let waiter: ((a: Answer) => void) | undefined;
-  g.on('message', (a: Answer) => { const w = waiter; waiter = undefined; w?.(a); });
-  const ask = (m: object) => new Promise<Answer>((resolve) => { waiter = resolve; g.send(m); });
+  g.on('message', (a: Answer) => {
+    const w = waiter;
+    waiter = undefined;
+    w?.(a);
+  });
+  const ask = (m: object) =>
+    new Promise<Answer>((resolve) => {
+      waiter = resolve;
+      g.send(m);
+    });
   return new Promise((resolve, reject) => {
     waiter = () => resolve(ask);
     g.once('exit', (code) => reject(new Error(`generator exited ${code}`)));
@@ -113,7 +161,8 @@ function startGenerator(port: number): Promise<(m: object) => Promise<Answer>> {
 }
 
 function check(what: string, a: Answer, expect: number): void {
-  if (a.failed || (a.ok ?? 0) !== expect) console.error(`  ${what}: ${a.ok} ok, ${a.failed} failed of ${expect} ${JSON.stringify(a.errors ?? {})}`);
+  if (a.failed || (a.ok ?? 0) !== expect)
+    console.error(`  ${what}: ${a.ok} ok, ${a.failed} failed of ${expect} ${JSON.stringify(a.errors ?? {})}`);
 }
 
 const mib = (kb: number) => (kb / 1024).toFixed(1);
@@ -174,22 +223,42 @@ async function main(): Promise<void> {
   const refreshShare = ((N / REFRESH_INTERVAL_S) * slow.netUs) / 1e6;
   const rate = (r: number) => (r === Infinity ? 'unpaced' : `${r}/s`);
 
-  console.log(`\nbench/sip-tls-scale: ${phones} of ${N} phones registered over TLS (${open} connections still open after the idle window)\n`);
+  console.log(
+    `\nbench/sip-tls-scale: ${phones} of ${N} phones registered over TLS (${open} connections still open after the idle window)\n`,
+  );
   console.log('| measure | value |\n|---|---|');
-  console.log(`| RSS: fresh daemon / after the warm-up phone (credential directory of ${N} users loaded) = baseline | ${mib(rssFresh)} MiB / ${mib(rssBase)} MiB |`);
-  console.log(`| RSS: ${conn.ok} TLS connections open, no REGISTER yet | ${mib(rssConn)} MiB (+${(perConn / 1024).toFixed(1)} KiB per connection) |`);
-  console.log(`| RSS: ${phones} registered, ${SETTLE_S} s settle | ${mib(rssReg)} MiB (+${(perBinding / 1024).toFixed(1)} KiB per binding) |`);
-  console.log(`| **bytes per registered TLS phone** (connection + binding, over baseline) | **${(perPhone / 1024).toFixed(1)} KiB** (${(perPhoneIdle / 1024).toFixed(1)} KiB after ${IDLE_S} s idle) |`);
+  console.log(
+    `| RSS: fresh daemon / after the warm-up phone (credential directory of ${N} users loaded) = baseline | ${mib(rssFresh)} MiB / ${mib(rssBase)} MiB |`,
+  );
+  console.log(
+    `| RSS: ${conn.ok} TLS connections open, no REGISTER yet | ${mib(rssConn)} MiB (+${(perConn / 1024).toFixed(1)} KiB per connection) |`,
+  );
+  console.log(
+    `| RSS: ${phones} registered, ${SETTLE_S} s settle | ${mib(rssReg)} MiB (+${(perBinding / 1024).toFixed(1)} KiB per binding) |`,
+  );
+  console.log(
+    `| **bytes per registered TLS phone** (connection + binding, over baseline) | **${(perPhone / 1024).toFixed(1)} KiB** (${(perPhoneIdle / 1024).toFixed(1)} KiB after ${IDLE_S} s idle) |`,
+  );
   console.log(`| RSS after the refresh rounds | ${mib(rssEnd)} MiB |`);
-  console.log(`| TLS handshakes (full, 200 in flight) | ${(conn.ok! / conn.seconds!).toFixed(0)}/s, sbd CPU ${us(connCpu / Math.max(1, conn.ok!))} µs each |`);
-  console.log(`| initial REGISTER with challenge (401 + 200) | ${(reg.ok! / reg.seconds!).toFixed(0)}/s, sbd CPU ${us(regCpu / Math.max(1, phones))} µs each, p50 ${reg.p50Ms!.toFixed(1)} ms, p99 ${reg.p99Ms!.toFixed(1)} ms |`);
-  console.log(`| idle, ${phones} phones connected and registered, ${IDLE_S} s | sbd CPU ${(idleCpuPerS * 1000).toFixed(1)} ms/s (${(idleCpuPerS * 100).toFixed(2)} % of one core) |`);
+  console.log(
+    `| TLS handshakes (full, 200 in flight) | ${(conn.ok! / conn.seconds!).toFixed(0)}/s, sbd CPU ${us(connCpu / Math.max(1, conn.ok!))} µs each |`,
+  );
+  console.log(
+    `| initial REGISTER with challenge (401 + 200) | ${(reg.ok! / reg.seconds!).toFixed(0)}/s, sbd CPU ${us(regCpu / Math.max(1, phones))} µs each, p50 ${reg.p50Ms!.toFixed(1)} ms, p99 ${reg.p99Ms!.toFixed(1)} ms |`,
+  );
+  console.log(
+    `| idle, ${phones} phones connected and registered, ${IDLE_S} s | sbd CPU ${(idleCpuPerS * 1000).toFixed(1)} ms/s (${(idleCpuPerS * 100).toFixed(2)} % of one core) |`,
+  );
   for (const r of refresh) {
-    console.log(`| refresh ${rate(r.rate)}, ${r.a.ok} phones (nonce reused, nc+1) | ${(r.a.ok! / r.a.seconds!).toFixed(0)}/s achieved, sbd CPU ${r.rawUs.toFixed(0)} µs per refresh ` +
-      `(${r.netUs.toFixed(0)} net of idle), p50 ${r.a.p50Ms!.toFixed(1)} ms, p99 ${r.a.p99Ms!.toFixed(1)} ms, re-challenged ${r.a.rechallenged} |`);
+    console.log(
+      `| refresh ${rate(r.rate)}, ${r.a.ok} phones (nonce reused, nc+1) | ${(r.a.ok! / r.a.seconds!).toFixed(0)}/s achieved, sbd CPU ${r.rawUs.toFixed(0)} µs per refresh ` +
+        `(${r.netUs.toFixed(0)} net of idle), p50 ${r.a.p50Ms!.toFixed(1)} ms, p99 ${r.a.p99Ms!.toFixed(1)} ms, re-challenged ${r.a.rechallenged} |`,
+    );
   }
-  console.log(`| **steady state, ${N} phones refreshing every ${REFRESH_INTERVAL_S} s** | **${((refreshShare + idleCpuPerS) * 100).toFixed(2)} % of one core** ` +
-    `= refreshes ${(refreshShare * 100).toFixed(3)} % (${(N / REFRESH_INTERVAL_S).toFixed(2)}/s × ${slow.netUs.toFixed(0)} µs) + idle ${(idleCpuPerS * 100).toFixed(2)} % |`);
+  console.log(
+    `| **steady state, ${N} phones refreshing every ${REFRESH_INTERVAL_S} s** | **${((refreshShare + idleCpuPerS) * 100).toFixed(2)} % of one core** ` +
+      `= refreshes ${(refreshShare * 100).toFixed(3)} % (${(N / REFRESH_INTERVAL_S).toFixed(2)}/s × ${slow.netUs.toFixed(0)} µs) + idle ${(idleCpuPerS * 100).toFixed(2)} % |`,
+  );
   console.log(`\nload average (1/5/15 min): ${loads.join('; ')}`);
 }
 

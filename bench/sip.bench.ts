@@ -94,17 +94,46 @@ state.store.close();
 // registration replaces its binding. With the port in it, every new TCP/TLS connection added a binding, and after
 // 10 reconnections of one user sbd refused the 11th contact (403, `maxBindingsPerAor`), which Kamailio does not bound.
 const scenario = readFileSync(join(import.meta.dirname, '..', 'test', 'sip', 'interop', 'scenarios', 'register.xml'), 'utf8');
-const stableContact = scenario.replaceAll('Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>', 'Contact: <sip:[field0]@[local_ip];transport=[transport]>');
+const stableContact = scenario.replaceAll(
+  'Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>',
+  'Contact: <sip:[field0]@[local_ip];transport=[transport]>',
+);
 if (stableContact === scenario) throw new Error('bench/sip: the Contact line of register.xml changed; update the bench');
 writeFileSync(join(root, 'register.xml'), stableContact);
 
 // --- servers
-interface Server { name: string; udp: number; tcp: number; tls: number; pid: number }
+interface Server {
+  name: string;
+  udp: number;
+  tcp: number;
+  tls: number;
+  pid: number;
+}
 
 async function startSbd(): Promise<Server> {
   const prof = process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : [];
-  const p = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'daemon', 'sip', '--state', stateDir,
-    '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--digest-algorithms', 'MD5'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } });
+  const p = spawn(
+    process.execPath,
+    [
+      ...prof,
+      '--import',
+      'tsx',
+      join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'),
+      'daemon',
+      'sip',
+      '--state',
+      stateDir,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-port',
+      '0',
+      '--digest-algorithms',
+      'MD5',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } },
+  );
   children.push(p);
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -136,10 +165,15 @@ async function startKamailioOnce(): Promise<Server> {
   const [port, tls] = [await freePort(), await freePort()];
   const dir = join(root, 'kamailio');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'tls.cfg'), `[server:default]\nmethod = TLSv1.2+\ncertificate = ${root}/cert.pem\nprivate_key = ${root}/key.pem\n` +
-    'verify_certificate = no\nrequire_certificate = no\ncipher_list = ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256\n');
+  writeFileSync(
+    join(dir, 'tls.cfg'),
+    `[server:default]\nmethod = TLSv1.2+\ncertificate = ${root}/cert.pem\nprivate_key = ${root}/key.pem\n` +
+      'verify_certificate = no\nrequire_certificate = no\ncipher_list = ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256\n',
+  );
   const mpath = spawnSync('sh', ['-c', 'ls -d /usr/lib/*/kamailio/modules | head -1'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(join(dir, 'kamailio.cfg'), `#!KAMAILIO
+  writeFileSync(
+    join(dir, 'kamailio.cfg'),
+    `#!KAMAILIO
 debug=0
 log_stderror=yes
 memdbg=5
@@ -178,16 +212,25 @@ request_route {
   }
   sl_send_reply("404", "Not Found");
 }
-`);
-  const p = spawn('kamailio', ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+`,
+  );
+  const p = spawn(
+    'kamailio',
+    ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   children.push(p);
   let err = '';
-  p.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  p.stderr!.on('data', (d) => {
+    err = (err + d).slice(-4000);
+  });
   const exited = new Promise<never>((_, reject) => p.once('exit', (code) => reject(new Error(`kamailio exited ${code}: ${err}`))));
   exited.catch(() => {});
   await Promise.race([waitPort(port).then(() => new Promise((r) => setTimeout(r, 500))), exited]);
   if (p.exitCode !== null) await exited;
-  p.once('exit', (code) => { if (code) console.error(`kamailio exited ${code}: ${err}`); });
+  p.once('exit', (code) => {
+    if (code) console.error(`kamailio exited ${code}: ${err}`);
+  });
   return { name: 'kamailio', udp: port, tcp: port, tls, pid: p.pid! };
 }
 
@@ -195,8 +238,25 @@ request_route {
 async function stunnel(target: number, resume: boolean): Promise<number> {
   const accept = await freePort();
   const conf = join(root, `stunnel-${target}-${resume ? 'resume' : 'full'}.conf`);
-  writeFileSync(conf, ['foreground = yes', 'pid =', 'debug = 0', '[sip]', 'client = yes', `accept = 127.0.0.1:${accept}`, `connect = 127.0.0.1:${target}`,
-    `CAfile = ${root}/cert.pem`, 'verifyPeer = yes', 'sslVersionMin = TLSv1.2', 'sslVersionMax = TLSv1.2', 'ciphers = ECDHE-RSA-AES256-GCM-SHA384', `sessionResume = ${resume ? 'yes' : 'no'}`, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'foreground = yes',
+      'pid =',
+      'debug = 0',
+      '[sip]',
+      'client = yes',
+      `accept = 127.0.0.1:${accept}`,
+      `connect = 127.0.0.1:${target}`,
+      `CAfile = ${root}/cert.pem`,
+      'verifyPeer = yes',
+      'sslVersionMin = TLSv1.2',
+      'sslVersionMax = TLSv1.2',
+      'ciphers = ECDHE-RSA-AES256-GCM-SHA384',
+      `sessionResume = ${resume ? 'yes' : 'no'}`,
+      '',
+    ].join('\n'),
+  );
   children.push(spawn('stunnel4', [conf], { stdio: 'ignore' }));
   await waitPort(accept);
   return accept;
@@ -206,11 +266,43 @@ async function stunnel(target: number, resume: boolean): Promise<number> {
 function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{ ok: number; failed: number; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn('sipp', [`127.0.0.1:${port}`, '-sf', join(root, 'register.xml'), '-inf', usersCsv, '-t', transport, '-m', String(n), '-r', '20000', '-rp', '1000',
-      '-l', transport === 'tn' ? '50' : '400', '-i', '127.0.0.1', '-p', '0', '-nostdin', '-timeout', '300', '-max_socket', '10000', '-trace_stat', '-stf', join(root, `stat-${port}-${transport}.csv`)],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'sipp',
+      [
+        `127.0.0.1:${port}`,
+        '-sf',
+        join(root, 'register.xml'),
+        '-inf',
+        usersCsv,
+        '-t',
+        transport,
+        '-m',
+        String(n),
+        '-r',
+        '20000',
+        '-rp',
+        '1000',
+        '-l',
+        transport === 'tn' ? '50' : '400',
+        '-i',
+        '127.0.0.1',
+        '-p',
+        '0',
+        '-nostdin',
+        '-timeout',
+        '300',
+        '-max_socket',
+        '10000',
+        '-trace_stat',
+        '-stf',
+        join(root, `stat-${port}-${transport}.csv`),
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    p.stdout!.on('data', (d) => { out = (out + d).slice(-6000); });
+    p.stdout!.on('data', (d) => {
+      out = (out + d).slice(-6000);
+    });
     p.on('close', () => {
       const seconds = (performance.now() - t0) / 1000;
       const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
@@ -238,11 +330,18 @@ function cpuOf(pid: number): number {
 
 /** CPU seconds of a process and its live children (Kamailio's workers are forked from its main process). */
 function treeCpu(pid: number): number {
-  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   return cpuOf(pid) + kids.reduce((sum, k) => sum + treeCpu(k), 0);
 }
 
-interface Run { rate: number; cpuPerReg: number; failed: number }
+interface Run {
+  rate: number;
+  cpuPerReg: number;
+  failed: number;
+}
 const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.rate - b.rate)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -262,7 +361,10 @@ async function main(): Promise<void> {
   let sbdCpuPerReg = 0;
   const rows: Array<{ row: string; sbd: Run; kamailio: Run }> = [];
   const rowsEnv = process.env.SBD_BENCH_ROWS;
-  const only = rowsEnv?.split(rowsEnv.includes(';') ? ';' : ',').map((x) => x.trim().toUpperCase()).filter(Boolean);
+  const only = rowsEnv
+    ?.split(rowsEnv.includes(';') ? ';' : ',')
+    .map((x) => x.trim().toUpperCase())
+    .filter(Boolean);
   for (const [row, port, t, n] of cases) {
     if (only && !only.some((o) => row.toUpperCase().startsWith(o))) continue;
     const runs: Record<string, Run[]> = { sbd: [], kamailio: [] };
@@ -280,15 +382,23 @@ async function main(): Promise<void> {
     const m = { sbd: median(runs.sbd!), kamailio: median(runs.kamailio!) };
     rows.push({ row, ...m });
     const all = (name: string) => runs[name]!.map((x) => x.rate.toFixed(0)).join('/');
-    console.log(`${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
-      `   (runs sbd ${all('sbd')}, kamailio ${all('kamailio')})`);
+    console.log(
+      `${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
+        `   (runs sbd ${all('sbd')}, kamailio ${all('kamailio')})`,
+    );
   }
-  console.log(`\nsbd: RSS ${(procStat(sbd.pid).rssKb / 1024).toFixed(0)} MiB after every row (${N} AORs bound; memory per TLS phone: bench/sip-tls-scale.bench.ts)`);
-  console.log(`sbd CPU per registration-with-challenge on a kept TLS connection ${(sbdCpuPerReg * 1e6).toFixed(0)} µs → 10,000 phones refreshing every 1800 s: ` +
-    `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core`);
+  console.log(
+    `\nsbd: RSS ${(procStat(sbd.pid).rssKb / 1024).toFixed(0)} MiB after every row (${N} AORs bound; memory per TLS phone: bench/sip-tls-scale.bench.ts)`,
+  );
+  console.log(
+    `sbd CPU per registration-with-challenge on a kept TLS connection ${(sbdCpuPerReg * 1e6).toFixed(0)} µs → 10,000 phones refreshing every 1800 s: ` +
+      `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core`,
+  );
   console.log(`\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio |\n|---|---|---|---|---|`);
   for (const r of rows) {
-    console.log(`| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} |`);
+    console.log(
+      `| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} |`,
+    );
   }
   console.log(`(median of ${REPEAT} interleaved runs per row; CPU of the server process and its children, stunnel and sipp not included)`);
 }

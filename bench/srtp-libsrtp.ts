@@ -21,8 +21,12 @@ function sh(cmd: string, args: string[], cwd?: string): string {
 
 function hasDebSrc(): boolean {
   const dir = '/etc/apt/sources.list.d';
-  const texts = [existsSync('/etc/apt/sources.list') ? readFileSync('/etc/apt/sources.list', 'utf8') : '',
-    ...readdirSync(dir).filter((f) => /\.(list|sources)$/.test(f)).map((f) => readFileSync(join(dir, f), 'utf8'))];
+  const texts = [
+    existsSync('/etc/apt/sources.list') ? readFileSync('/etc/apt/sources.list', 'utf8') : '',
+    ...readdirSync(dir)
+      .filter((f) => /\.(list|sources)$/.test(f))
+      .map((f) => readFileSync(join(dir, f), 'utf8')),
+  ];
   return texts.some((t) => /^\s*deb-src\s/m.test(t) || /^Types:.*\bdeb-src\b/m.test(t));
 }
 
@@ -70,12 +74,24 @@ export function buildOpensslPeer(log: (s: string) => void): string {
     sh('./configure', ['--enable-openssl', '--disable-pcap'], dir);
     sh('make', ['-j2', 'libsrtp2.a'], dir);
   }
-  sh('cc', ['-O2', `-I${join(dir, 'include')}`, `-I${join(dir, 'crypto', 'include')}`, '-o', out, PEER_SRC, join(dir, 'libsrtp2.a'), '-lcrypto']);
+  sh('cc', [
+    '-O2',
+    `-I${join(dir, 'include')}`,
+    `-I${join(dir, 'crypto', 'include')}`,
+    '-o',
+    out,
+    PEER_SRC,
+    join(dir, 'libsrtp2.a'),
+    '-lcrypto',
+  ]);
   return out;
 }
 
 /** One measurement by a peer process: packets per CPU-second for protect and unprotect. */
 export function runPeer(peer: string, suite: string, size: number, count: number): { protect: number; unprotect: number } {
-  const [p, u] = sh(peer, [suite, String(size), String(count)]).trim().split(/\s+/).map(Number);
+  const [p, u] = sh(peer, [suite, String(size), String(count)])
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return { protect: p!, unprotect: u! };
 }

@@ -34,22 +34,33 @@ if (process.argv[2] === 'sink') {
     for (let i = 0; i < n; i++) media.addListener({ source: 'moh', address: '127.0.0.1', port, crypto: offer });
     await new Promise((r) => setTimeout(r, 500)); // warm-up
     media.resetPacingStats();
-    const s0 = media.stats(), c0 = cpuUsage(), t0 = performance.now();
+    const s0 = media.stats(),
+      c0 = cpuUsage(),
+      t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    const s1 = media.stats(), c1 = cpuUsage(), t1 = performance.now();
+    const s1 = media.stats(),
+      c1 = cpuUsage(),
+      t1 = performance.now();
     await media.close();
-    const ticks = s1.ticks - s0.ticks, late = s1.lateTicksOver1ms - s0.lateTicksOver1ms;
+    const ticks = s1.ticks - s0.ticks,
+      late = s1.lateTicksOver1ms - s0.lateTicksOver1ms;
     const cpu = (c1.user - c0.user + c1.system - c0.system) / 1000 / (t1 - t0);
     const ok = late <= ticks * 0.01 && s1.ticksSkipped === s0.ticksSkipped;
     if (ok) best = n;
     const sent = s1.packetsSent - s0.packetsSent;
-    const usPerPacket = ((c1.user - c0.user + c1.system - c0.system) / Math.max(1, sent));
-    rows.push(`| ${n} | ${(sent / ((t1 - t0) / 1000) / 1000).toFixed(1)} | ${(cpu * 100).toFixed(0)} % | ${usPerPacket.toFixed(2)} | ${Math.floor((PACKET_MS * 1000) / usPerPacket)} | ${ticks} | ${late} | ${s1.maxLatenessMs.toFixed(2)} | ${ok ? 'yes' : 'no'} |`);
+    const usPerPacket = (c1.user - c0.user + c1.system - c0.system) / Math.max(1, sent);
+    rows.push(
+      `| ${n} | ${(sent / ((t1 - t0) / 1000) / 1000).toFixed(1)} | ${(cpu * 100).toFixed(0)} % | ${usPerPacket.toFixed(2)} | ${Math.floor((PACKET_MS * 1000) / usPerPacket)} | ${ticks} | ${late} | ${s1.maxLatenessMs.toFixed(2)} | ${ok ? 'yes' : 'no'} |`,
+    );
     process.stderr.write(rows[rows.length - 1] + '\n');
     if (!ok && cpu > 0.95) break;
   }
   sink.kill();
-  process.stdout.write(`bench/srtp-mediad — ${new Date().toISOString().slice(0, 10)}, ${seconds} s per step, AES_CM_128_HMAC_SHA1_80, G.711 20 ms\n`);
-  process.stdout.write('| streams | kpkt/s sent | CPU of one core | CPU µs per packet | streams per core at 100 % CPU | ticks | ticks > 1 ms late | max lateness ms | sustained |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n');
+  process.stdout.write(
+    `bench/srtp-mediad — ${new Date().toISOString().slice(0, 10)}, ${seconds} s per step, AES_CM_128_HMAC_SHA1_80, G.711 20 ms\n`,
+  );
+  process.stdout.write(
+    '| streams | kpkt/s sent | CPU of one core | CPU µs per packet | streams per core at 100 % CPU | ticks | ticks > 1 ms late | max lateness ms | sustained |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n',
+  );
   process.stdout.write(rows.join('\n') + `\nlargest sustained step: ${best} streams\n`);
 }

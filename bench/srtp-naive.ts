@@ -32,7 +32,8 @@ export function naiveSrtp(suite: Suite, masterKey: Buffer, masterSalt: Buffer): 
   return {
     protect(rtp) {
       const iv = ivOf(rtp);
-      const hdr = rtp.subarray(0, 12), payload = rtp.subarray(12);
+      const hdr = rtp.subarray(0, 12),
+        payload = rtp.subarray(12);
       if (p.cipher === 'gcm') {
         const c = createCipheriv(algo, key, iv) as ReturnType<typeof createCipheriv> & { setAAD(b: Buffer): void; getAuthTag(): Buffer };
         c.setAAD(hdr);
@@ -47,7 +48,10 @@ export function naiveSrtp(suite: Suite, masterKey: Buffer, masterSalt: Buffer): 
       const iv = ivOf(srtp);
       const hdr = srtp.subarray(0, 12);
       if (p.cipher === 'gcm') {
-        const d = createDecipheriv(algo, key, iv) as ReturnType<typeof createDecipheriv> & { setAAD(b: Buffer): void; setAuthTag(b: Buffer): void };
+        const d = createDecipheriv(algo, key, iv) as ReturnType<typeof createDecipheriv> & {
+          setAAD(b: Buffer): void;
+          setAuthTag(b: Buffer): void;
+        };
         d.setAAD(hdr);
         d.setAuthTag(srtp.subarray(srtp.length - 16));
         return Buffer.concat([hdr, d.update(srtp.subarray(12, srtp.length - 16)), d.final()]);

@@ -17,9 +17,9 @@ const ROUNDS = Number(process.env.SBD_BENCH_ROUNDS ?? 5);
 const ALL_SUITES: Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'];
 const BENCH_SUITES = process.env.SBD_BENCH_SUITES
   ? process.env.SBD_BENCH_SUITES.split(',').map((s) => {
-    if (!ALL_SUITES.includes(s as Suite)) throw new Error(`SBD_BENCH_SUITES: unknown suite ${s}`);
-    return s as Suite;
-  })
+      if (!ALL_SUITES.includes(s as Suite)) throw new Error(`SBD_BENCH_SUITES: unknown suite ${s}`);
+      return s as Suite;
+    })
   : ALL_SUITES;
 const SIZES = (process.env.SBD_BENCH_SIZES ?? '172,1200').split(',').map((s) => {
   if (s !== '172' && s !== '1200') throw new Error(`SBD_BENCH_SIZES: ${s} is not 172 or 1200`);
@@ -65,7 +65,9 @@ function sbdPerPacket(suite: Suite, size: number, count: number): Result {
   }
   const protect = count / (cpu() - t);
   // unprotect: distinct valid packets made beforehand
-  const stride = size + 64, big = new PacketBuffer(stride * count), lens = new Int32Array(count);
+  const stride = size + 64,
+    big = new PacketBuffer(stride * count),
+    lens = new Int32Array(count);
   const maker = new SrtpContext({ suite, ...keysOf(suite) });
   for (let i = 0; i < count; i++) {
     rtpInto(big.bytes, i * stride, i, size);
@@ -141,7 +143,10 @@ const bulk = new Map<string, number>();
 function opensslBulk(evp: string): number {
   const hit = bulk.get(evp);
   if (hit) return hit;
-  const out = execFileSync('openssl', ['speed', '-seconds', '2', '-bytes', '16384', '-evp', evp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync('openssl', ['speed', '-seconds', '2', '-bytes', '16384', '-evp', evp], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const line = out.trim().split('\n').pop()!;
   const bytesPerSecond = Number(/([\d.]+)k\s*$/.exec(line)?.[1]) * 1000;
   bulk.set(evp, bytesPerSecond);
@@ -173,7 +178,14 @@ async function main(): Promise<void> {
     ['sbd per packet', sbdPerPacket],
     ['sbd batch', sbdBatch],
     ['libsrtp2 NSS (Debian)', (s, n, c) => runPeer(nss, s, n, c)],
-    ...(ossl ? [['libsrtp2 OpenSSL', (s: Suite, n: number, c: number) => runPeer(ossl!, s, n, c)] as [string, (s: Suite, n: number, c: number) => Result]] : []),
+    ...(ossl
+      ? [
+          ['libsrtp2 OpenSSL', (s: Suite, n: number, c: number) => runPeer(ossl!, s, n, c)] as [
+            string,
+            (s: Suite, n: number, c: number) => Result,
+          ],
+        ]
+      : []),
     ['node:crypto naive', (s, n, c) => nodeNaive(s, n, Math.min(c, 20_000))],
   ];
   const samples = new Map<string, { protect: number[]; unprotect: number[] }>();
@@ -203,17 +215,21 @@ async function main(): Promise<void> {
   for (const suite of BENCH_SUITES) {
     for (const size of SIZES) {
       const ref = samples.get(`libsrtp2 OpenSSL|${suite}|${size}`);
-      const refP = ref ? median(ref.protect) : NaN, refU = ref ? median(ref.unprotect) : NaN;
+      const refP = ref ? median(ref.protect) : NaN,
+        refU = ref ? median(ref.unprotect) : NaN;
       for (const [name] of impls) {
         const s = samples.get(`${name}|${suite}|${size}`)!;
-        const p = median(s.protect), u = median(s.unprotect);
+        const p = median(s.protect),
+          u = median(s.unprotect);
         rows.push(`| ${suite} | ${size} | ${name} | ${k(p)} | ${(p / refP).toFixed(2)}× | ${k(u)} | ${(u / refU).toFixed(2)}× |`);
       }
       const c = ceiling.get(`${suite}|${size}`)!;
       rows.push(`| ${suite} | ${size} | openssl speed (ceiling) | ${k(c)} | ${(c / refP).toFixed(2)}× | | |`);
     }
   }
-  process.stdout.write(`bench/srtp — ${new Date().toISOString().slice(0, 10)}, ${ROUNDS} interleaved rounds, median, CPU time, packets per core-second\n`);
+  process.stdout.write(
+    `bench/srtp — ${new Date().toISOString().slice(0, 10)}, ${ROUNDS} interleaved rounds, median, CPU time, packets per core-second\n`,
+  );
   process.stdout.write(rows.join('\n') + '\n');
 }
 

@@ -37,7 +37,11 @@ import { percentile, runStorm, type StormConfig, type StormResult } from './tftp
 import { buildStorm, runStormC } from './tftp-bootstorm/storm-c.js';
 import { startAtftpd, startDnsmasq, startSbd, startTftpdHpa, type Peer } from './tftp-bootstorm/peers.js';
 
-const list = (name: string, def: string) => (process.env[name] ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name: string, def: string) =>
+  (process.env[name] ?? def)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const PHONES = list('SBD_BENCH_PHONES', '1000').map(Number);
 const SHAPES = list('SBD_BENCH_SHAPES', 'paced,burst') as ('paced' | 'burst')[];
 const SERVERS = list('SBD_BENCH_SERVERS', 'sbd,sbd-node,dnsmasq,atftpd,tftpd-hpa');
@@ -131,18 +135,31 @@ async function startPeer(name: string): Promise<Peer | string> {
   }
 }
 
-const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–');
+const fmt = (n: number, d = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d }) : '–';
 
 /** `single`: one of the repeated runs (in parentheses), not the median. */
 function printRow(r: Row, single = false): void {
   const name = GENERATORS.length > 1 ? `${r.server}/${r.generator}` : r.server;
   console.log(
-    [(single ? `(${name})` : name).padEnd(10), r.shape.padEnd(6), r.options.padEnd(15), fmt(r.phones).padStart(6), fmt(r.booted).padStart(6), fmt(r.failed).padStart(6),
-      fmt(r.wallS, 1).padStart(6), fmt(r.phonesPerS).padStart(7), fmt(r.filesPerS).padStart(7), fmt(r.p50).padStart(7), fmt(r.p99).padStart(7),
-      fmt(r.retx).padStart(7), fmt(r.genCpuS, 1).padStart(6), fmt(r.srvCpuS, 1).padStart(6)].join(' '),
+    [
+      (single ? `(${name})` : name).padEnd(10),
+      r.shape.padEnd(6),
+      r.options.padEnd(15),
+      fmt(r.phones).padStart(6),
+      fmt(r.booted).padStart(6),
+      fmt(r.failed).padStart(6),
+      fmt(r.wallS, 1).padStart(6),
+      fmt(r.phonesPerS).padStart(7),
+      fmt(r.filesPerS).padStart(7),
+      fmt(r.p50).padStart(7),
+      fmt(r.p99).padStart(7),
+      fmt(r.retx).padStart(7),
+      fmt(r.genCpuS, 1).padStart(6),
+      fmt(r.srvCpuS, 1).padStart(6),
+    ].join(' '),
   );
 }
-
 
 // Every server runs for the whole bench and the runs interleave (each configuration on every server in turn,
 // SBD_BENCH_REPEAT times, median kept), so a change in the machine's background load hits all servers alike.
@@ -161,9 +178,31 @@ try {
     peers.push(peer);
   }
   // After the servers start: in appliance mode sbd-appl has just written the files.
-  const sizes = FILES === 'random' ? '7 KB CTL, 10 KB ITL, 6 KB config' : `appliance files: CTL ${read('CTLFile.tlv').length} B, ITL ${read('ITLFile.tlv').length} B, config ${read(`SEP${mac(0)}.cnf.xml.sgn`).length} B`;
-  console.log(`tftp boot storm: ${PHONES.join('/')} phones × 3 files (${sizes}), ${IN_FLIGHT} in flight when paced; generator ${GENERATORS.map((g) => genName[g]).join(' and ')}; files in ${root}`);
-  console.log(['server'.padEnd(10), 'shape'.padEnd(6), 'options'.padEnd(15), 'phones', 'booted', 'failed', 'wall s', 'phone/s', 'files/s', 'p50 ms', 'p99 ms', 'retx', 'gen s', 'srv s'].join(' '));
+  const sizes =
+    FILES === 'random'
+      ? '7 KB CTL, 10 KB ITL, 6 KB config'
+      : `appliance files: CTL ${read('CTLFile.tlv').length} B, ITL ${read('ITLFile.tlv').length} B, config ${read(`SEP${mac(0)}.cnf.xml.sgn`).length} B`;
+  console.log(
+    `tftp boot storm: ${PHONES.join('/')} phones × 3 files (${sizes}), ${IN_FLIGHT} in flight when paced; generator ${GENERATORS.map((g) => genName[g]).join(' and ')}; files in ${root}`,
+  );
+  console.log(
+    [
+      'server'.padEnd(10),
+      'shape'.padEnd(6),
+      'options'.padEnd(15),
+      'phones',
+      'booted',
+      'failed',
+      'wall s',
+      'phone/s',
+      'files/s',
+      'p50 ms',
+      'p99 ms',
+      'retx',
+      'gen s',
+      'srv s',
+    ].join(' '),
+  );
   for (const phones of PHONES) {
     for (const shape of SHAPES) {
       for (const key of OPTIONS) {
@@ -172,30 +211,49 @@ try {
         const { label, ...request } = o;
         const runs = new Map<string, Row[]>();
         for (let rep = 0; rep < REPEAT; rep++) {
-          for (const peer of peers) for (const generator of GENERATORS) {
-            if (o.windowsize && !peer.windowsize) continue;
-            if (!peer.alive()) {
-              if (!dead.has(peer)) notes.push(`${peer.name}: the server process died during the ${phones}-phone ${shape} run before ${label}`);
-              dead.add(peer);
-              continue;
+          for (const peer of peers)
+            for (const generator of GENERATORS) {
+              if (o.windowsize && !peer.windowsize) continue;
+              if (!peer.alive()) {
+                if (!dead.has(peer))
+                  notes.push(`${peer.name}: the server process died during the ${phones}-phone ${shape} run before ${label}`);
+                dead.add(peer);
+                continue;
+              }
+              const cpu0 = peer.cpuSeconds();
+              const r = await storm(generator, {
+                server: ADDRESS,
+                port: peer.port,
+                phones,
+                shape,
+                inFlight: IN_FLIGHT,
+                request,
+                deadlineMs: shape === 'burst' ? 180_000 : 600_000,
+                fileAttempts: 5,
+              });
+              const row: Row = {
+                server: peer.name,
+                generator,
+                shape,
+                options: label,
+                phones,
+                booted: r.booted,
+                failed: r.failed,
+                wallS: r.wallMs / 1000,
+                phonesPerS: r.booted / (r.wallMs / 1000),
+                filesPerS: r.files / (r.wallMs / 1000),
+                p50: percentile(r.bootMs, 50),
+                p99: percentile(r.bootMs, 99),
+                retx: r.retransmissions,
+                genCpuS: r.genCpuS,
+                srvCpuS: peer.cpuSeconds() - cpu0,
+              };
+              const key = `${peer.name}|${generator}`;
+              runs.set(key, [...(runs.get(key) ?? []), row]);
+              if (REPEAT > 1) printRow(row, true);
+              // Let this run's last transfers (dally, server-side timeouts) finish before the next one.
+              await new Promise((res) => setTimeout(res, 1500));
             }
-            const cpu0 = peer.cpuSeconds();
-            const r = await storm(generator, {
-              server: ADDRESS, port: peer.port, phones, shape, inFlight: IN_FLIGHT, request,
-              deadlineMs: shape === 'burst' ? 180_000 : 600_000, fileAttempts: 5,
-            });
-            const row: Row = {
-              server: peer.name, generator, shape, options: label, phones, booted: r.booted, failed: r.failed, wallS: r.wallMs / 1000,
-              phonesPerS: r.booted / (r.wallMs / 1000), filesPerS: r.files / (r.wallMs / 1000),
-              p50: percentile(r.bootMs, 50), p99: percentile(r.bootMs, 99), retx: r.retransmissions, genCpuS: r.genCpuS,
-              srvCpuS: peer.cpuSeconds() - cpu0,
-            };
-            const key = `${peer.name}|${generator}`;
-            runs.set(key, [...(runs.get(key) ?? []), row]);
-            if (REPEAT > 1) printRow(row, true);
-            // Let this run's last transfers (dally, server-side timeouts) finish before the next one.
-            await new Promise((res) => setTimeout(res, 1500));
-          }
         }
         for (const list of runs.values()) {
           const median = [...list].sort((a, b) => a.filesPerS - b.filesPerS)[Math.floor(list.length / 2)]!;
@@ -216,16 +274,25 @@ for (const mine of ['sbd-tftpd', 'sbd-appl']) {
   if (!rows.some((x) => x.server === mine)) continue;
   console.log(`\n${mine} files/s ÷ peer files/s (same phones, shape, options):`);
   for (const r of rows.filter((x) => x.server !== mine)) {
-    const ours = rows.find((x) => x.server === mine && x.generator === r.generator && x.shape === r.shape && x.options === r.options && x.phones === r.phones);
+    const ours = rows.find(
+      (x) => x.server === mine && x.generator === r.generator && x.shape === r.shape && x.options === r.options && x.phones === r.phones,
+    );
     const gen = GENERATORS.length > 1 ? ` (${r.generator})` : '';
-    if (ours) console.log(`  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}${gen}`);
+    if (ours)
+      console.log(
+        `  ${fmt(r.phones)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} vs ${r.server.padEnd(10)} ${fmt(ours.filesPerS / r.filesPerS, 2)}×   booted ${fmt(ours.booted)} vs ${fmt(r.booted)}${gen}`,
+      );
   }
 }
 console.log('\nnotes:');
 for (const n of notes) console.log(`  ${n}`);
-console.log(`  gen s / srv s: CPU seconds of the load generator (${GENERATORS.map((g) => genName[g]).join('; ')}) and of the server (children included) during the run.`);
-console.log('  gen µs/file (CPU per file fetched; the server\'s is srv s ÷ files the same way):');
+console.log(
+  `  gen s / srv s: CPU seconds of the load generator (${GENERATORS.map((g) => genName[g]).join('; ')}) and of the server (children included) during the run.`,
+);
+console.log("  gen µs/file (CPU per file fetched; the server's is srv s ÷ files the same way):");
 for (const r of rows) {
   const files = r.filesPerS * r.wallS;
-  console.log(`    ${r.server.padEnd(10)} ${r.generator.padEnd(4)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} gen ${fmt((r.genCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.genCpuS) / r.wallS)} % of a core; server ${fmt((r.srvCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.srvCpuS) / r.wallS)} % of a core`);
+  console.log(
+    `    ${r.server.padEnd(10)} ${r.generator.padEnd(4)} ${r.shape.padEnd(6)} ${r.options.padEnd(15)} gen ${fmt((r.genCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.genCpuS) / r.wallS)} % of a core; server ${fmt((r.srvCpuS / files) * 1e6)} µs/file, ${fmt((100 * r.srvCpuS) / r.wallS)} % of a core`,
+  );
 }

@@ -51,15 +51,21 @@ for (let r = 0; r < rounds; r++) {
   rows[2]![1].push(time(() => execFileSync('openssl', ['dgst', '-sha1', '-sign', keyFile, '-out', '/dev/null', join(dir, 'itl.bin')]), 5));
   rows[3]![1].push(time(() => execFileSync('openssl', ['dgst', '-sha1', '-sign', keyFile, '-out', '/dev/null', join(dir, 'body.bin')]), 5));
 }
-console.log(`bench/trust — ${new Date().toISOString().slice(0, 10)}, node ${process.versions.node}, ${rounds} rounds (median ms per operation)`);
+console.log(
+  `bench/trust — ${new Date().toISOString().slice(0, 10)}, node ${process.versions.node}, ${rounds} rounds (median ms per operation)`,
+);
 console.log(`ITL size: ${itlSample.length} bytes with ${records.length} certificates`);
 for (const [name, xs] of rows) console.log(`  ${name.padEnd(40)} ${median(xs).toFixed(3)} ms`);
 const m = rows.map(([, xs]) => median(xs));
-console.log(`ratio (openssl process / sbd in-process): ITL ${(m[2]! / m[0]!).toFixed(1)}x, .sgn ${(m[3]! / m[1]!).toFixed(1)}x  (higher = sbd faster)`);
+console.log(
+  `ratio (openssl process / sbd in-process): ITL ${(m[2]! / m[0]!).toFixed(1)}x, .sgn ${(m[3]! / m[1]!).toFixed(1)}x  (higher = sbd faster)`,
+);
 // The signature alone, without process start-up: OpenSSL's own RSA-2048 sign rate is the floor for any signer.
 const speed = execFileSync('openssl', ['speed', '-seconds', '1', 'rsa2048'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 const line = speed.split('\n').find((l) => /^rsa 2048 bits/.test(l));
 if (line) {
   const signPerSec = Number(line.trim().split(/\s+/)[5]);
-  console.log(`openssl speed rsa2048: ${signPerSec} sign/s = ${(1000 / signPerSec).toFixed(3)} ms per signature (in-process ceiling); sbd's .sgn is ${(m[1]! / (1000 / signPerSec)).toFixed(2)}x that`);
+  console.log(
+    `openssl speed rsa2048: ${signPerSec} sign/s = ${(1000 / signPerSec).toFixed(3)} ms per signature (in-process ceiling); sbd's .sgn is ${(m[1]! / (1000 / signPerSec)).toFixed(2)}x that`,
+  );
 }

@@ -33,7 +33,15 @@ async function startChild(cmd: string, args: string[], port?: number): Promise<{
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   if (port !== undefined) {
     for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+      const ok = await new Promise<boolean>((r) =>
+        net
+          .connect(port, '127.0.0.1')
+          .on('connect', function (this: net.Socket) {
+            this.destroy();
+            r(true);
+          })
+          .on('error', () => r(false)),
+      );
       if (ok) return { child, port };
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -48,9 +56,11 @@ async function run(label: string, concurrency: number, one: (session: { value?: 
   await one(session); // warm-up, and the first session for resumption
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next++ < n) await one(session);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) await one(session);
+    }),
+  );
   const rate = n / ((performance.now() - t0) / 1000);
   console.log(`  ${label.padEnd(58)} ${rate.toFixed(0).padStart(6)} /s`);
   return rate;
@@ -59,8 +69,15 @@ async function run(label: string, concurrency: number, one: (session: { value?: 
 const sbd = await startChild(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'tvs/server-child.ts'), dir]);
 const ask = (resume: boolean) => async (s: { value?: Buffer }) => {
   const a = await queryTvs({
-    host: '127.0.0.1', port: sbd.port, deviceName: 'CP-8845-SEP001122334455', certDer: cm.der, trustedServerCerts: [tvs.der],
-    ...(resume && s.value ? { session: s.value } : {}), onSession: (v) => { s.value = v; },
+    host: '127.0.0.1',
+    port: sbd.port,
+    deviceName: 'CP-8845-SEP001122334455',
+    certDer: cm.der,
+    trustedServerCerts: [tvs.der],
+    ...(resume && s.value ? { session: s.value } : {}),
+    onSession: (v) => {
+      s.value = v;
+    },
   });
   if (a.status !== 'valid') throw new Error('TVS said invalid for the CallManager certificate');
 };
@@ -71,15 +88,42 @@ const rRes = await run('sbd-tvsd, TLS session resumption, sequential', 1, ask(tr
 sbd.child.kill('SIGTERM');
 
 const peerPort = 20000 + Math.floor(Math.random() * 20000);
-const peer = await startChild('openssl', ['s_server', '-quiet', '-accept', String(peerPort), '-cert', join(dir, 'tvs.pem'), '-key', join(dir, 'tvs.key'), '-naccept', String(2 * n + 10)], peerPort);
-const handshake = (resume: boolean) => (s: { value?: Buffer }) => new Promise<void>((resolve, reject) => {
-  const sock = tls.connect({ host: '127.0.0.1', port: peer.port, rejectUnauthorized: false, ...(resume && s.value ? { session: s.value } : {}) });
-  sock.on('session', (v: Buffer) => { s.value = v; });
-  sock.on('secureConnect', () => { sock.end(); });
-  sock.on('close', () => resolve());
-  sock.on('error', reject);
-});
+const peer = await startChild(
+  'openssl',
+  [
+    's_server',
+    '-quiet',
+    '-accept',
+    String(peerPort),
+    '-cert',
+    join(dir, 'tvs.pem'),
+    '-key',
+    join(dir, 'tvs.key'),
+    '-naccept',
+    String(2 * n + 10),
+  ],
+  peerPort,
+);
+const handshake = (resume: boolean) => (s: { value?: Buffer }) =>
+  new Promise<void>((resolve, reject) => {
+    const sock = tls.connect({
+      host: '127.0.0.1',
+      port: peer.port,
+      rejectUnauthorized: false,
+      ...(resume && s.value ? { session: s.value } : {}),
+    });
+    sock.on('session', (v: Buffer) => {
+      s.value = v;
+    });
+    sock.on('secureConnect', () => {
+      sock.end();
+    });
+    sock.on('close', () => resolve());
+    sock.on('error', reject);
+  });
 const pNew = await run('openssl s_server, bare handshake, sequential', 1, handshake(false));
 const pRes = await run('openssl s_server, bare handshake with resumption, sequential', 1, handshake(true));
 peer.child.kill('SIGTERM');
-console.log(`ratio sbd verification ÷ bare openssl handshake: new connection ${(rNew / pNew).toFixed(2)}x, resumed ${(rRes / pRes).toFixed(2)}x; 8 in flight ${(rNew8 / rNew).toFixed(2)}x sequential`);
+console.log(
+  `ratio sbd verification ÷ bare openssl handshake: new connection ${(rNew / pNew).toFixed(2)}x, resumed ${(rRes / pRes).toFixed(2)}x; 8 in flight ${(rNew8 / rNew).toFixed(2)}x sequential`,
+);

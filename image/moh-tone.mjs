@@ -27,7 +27,8 @@ for (let i = 0; i < n; i++) {
   const k = Math.min(notes.length - 1, Math.floor(i / perNote));
   const t = i - k * perNote;
   const len = k === notes.length - 1 ? n - k * perNote : perNote;
-  const env = t < ramp ? 0.5 - 0.5 * Math.cos((Math.PI * t) / ramp) : t > len - ramp ? 0.5 - 0.5 * Math.cos((Math.PI * (len - t)) / ramp) : 1;
+  const env =
+    t < ramp ? 0.5 - 0.5 * Math.cos((Math.PI * t) / ramp) : t > len - ramp ? 0.5 - 0.5 * Math.cos((Math.PI * (len - t)) / ramp) : 1;
   pcm.writeInt16LE(Math.round(amplitude * env * Math.sin((2 * Math.PI * notes[k] * t) / rate)), 2 * i);
 }
 const h = Buffer.alloc(44);

@@ -22,7 +22,16 @@ import { initAppliance } from '../../src/cluster/init.js';
 import { openState } from '../../src/cluster/state.js';
 import { digestHa1 } from '../../src/credentials/index.js';
 import { systemClock } from '../../src/lib/clock.js';
-import { buildSender, cpuOf, memoryOf, runSender, sleep, spawnSender, startDaemonProcess, type FloodShape } from '../../test/security/flood-helpers.js';
+import {
+  buildSender,
+  cpuOf,
+  memoryOf,
+  runSender,
+  sleep,
+  spawnSender,
+  startDaemonProcess,
+  type FloodShape,
+} from '../../test/security/flood-helpers.js';
 import { sipFloodShapes } from '../../test/security/flood-sip-shapes.js';
 import { freePort } from '../../test/sip/interop/harness.js';
 
@@ -69,13 +78,25 @@ mkdirSync(dbDir);
   writeFileSync(join(dbDir, 'version'), 'table_name(string) table_version(int)\nsubscriber:7\nlocation:9\n');
   writeFileSync(join(root, 'users.csv'), csv);
   const scenario = readFileSync(join(import.meta.dirname, '../../test/sip/interop/scenarios/register.xml'), 'utf8');
-  writeFileSync(join(root, 'register.xml'), scenario.replaceAll('Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>', 'Contact: <sip:[field0]@[local_ip];transport=[transport]>'));
+  writeFileSync(
+    join(root, 'register.xml'),
+    scenario.replaceAll(
+      'Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>',
+      'Contact: <sip:[field0]@[local_ip];transport=[transport]>',
+    ),
+  );
 }
 
-interface Server { name: 'sbd' | 'kamailio'; port: number; pid: number }
+interface Server {
+  name: 'sbd' | 'kamailio';
+  port: number;
+  pid: number;
+}
 
 async function startSbd(): Promise<Server> {
-  const d = await startDaemonProcess(['daemon', 'sip', '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'], { SBD_LOG_LEVEL: 'error' });
+  const d = await startDaemonProcess(['daemon', 'sip', '--state', stateDir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'], {
+    SBD_LOG_LEVEL: 'error',
+  });
   children.push(d.child);
   return { name: 'sbd', port: d.listening.udp as number, pid: d.pid };
 }
@@ -85,12 +106,21 @@ async function startKamailio(): Promise<Server> {
   const dir = join(root, 'kamailio');
   mkdirSync(dir, { recursive: true });
   const mpath = spawnSync('sh', ['-c', 'ls -d /usr/lib/*/kamailio/modules | head -1'], { encoding: 'utf8' }).stdout.trim();
-  const cfg = readFileSync(join(import.meta.dirname, 'kamailio.cfg'), 'utf8').replaceAll('__PORT__', String(port)).replaceAll('__MPATH__', mpath).replaceAll('__DBDIR__', dbDir);
+  const cfg = readFileSync(join(import.meta.dirname, 'kamailio.cfg'), 'utf8')
+    .replaceAll('__PORT__', String(port))
+    .replaceAll('__MPATH__', mpath)
+    .replaceAll('__DBDIR__', dbDir);
   writeFileSync(join(dir, 'kamailio.cfg'), cfg);
-  const p = spawn('kamailio', ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(
+    'kamailio',
+    ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   children.push(p);
   let err = '';
-  p.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
+  p.stderr!.on('data', (d) => {
+    err = (err + d).slice(-4000);
+  });
   for (let i = 0; i < 100 && !udpSocketOf(port); i++) await sleep(100);
   if (p.exitCode !== null || !udpSocketOf(port)) throw new Error(`kamailio did not start: ${err}`);
   await sleep(500);
@@ -100,12 +130,17 @@ async function startKamailio(): Promise<Server> {
 /** The server's UDP socket line in /proc/net/udp (local 127.0.0.1:port): its drops counter is the last field. */
 function udpSocketOf(port: number): string | undefined {
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/udp', 'utf8').split('\n').find((l) => l.trim().split(/\s+/)[1] === local);
+  return readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .find((l) => l.trim().split(/\s+/)[1] === local);
 }
 const udpDrops = (port: number) => Number(udpSocketOf(port)?.trim().split(/\s+/).at(-1) ?? 0);
 
 function tree(pid: number): number[] {
-  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   return [pid, ...kids.flatMap(tree)];
 }
 const cpuOfServer = (s: Server) => (s.name === 'sbd' ? cpuOf(s.pid) : tree(s.pid).reduce((sum, p) => sum + cpuOf(p), 0));
@@ -127,11 +162,42 @@ async function waitIdle(s: Server): Promise<void> {
 function sipp(port: number, n: number, timeoutS = 300): Promise<{ ok: number; failed: number; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn('sipp', [`127.0.0.1:${port}`, '-sf', join(root, 'register.xml'), '-inf', join(root, 'users.csv'), '-t', 'u1', '-m', String(n), '-r', '20000', '-rp', '1000',
-      '-l', '400', '-i', '127.0.0.1', '-p', '0', '-nostdin', '-timeout', String(timeoutS), '-trace_stat', '-stf', join(root, `stat-${port}.csv`)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'sipp',
+      [
+        `127.0.0.1:${port}`,
+        '-sf',
+        join(root, 'register.xml'),
+        '-inf',
+        join(root, 'users.csv'),
+        '-t',
+        'u1',
+        '-m',
+        String(n),
+        '-r',
+        '20000',
+        '-rp',
+        '1000',
+        '-l',
+        '400',
+        '-i',
+        '127.0.0.1',
+        '-p',
+        '0',
+        '-nostdin',
+        '-timeout',
+        String(timeoutS),
+        '-trace_stat',
+        '-stf',
+        join(root, `stat-${port}.csv`),
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(p);
     let out = '';
-    p.stdout!.on('data', (d) => { out = (out + d).slice(-6000); });
+    p.stdout!.on('data', (d) => {
+      out = (out + d).slice(-6000);
+    });
     p.on('close', () => {
       const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
       resolve({ ok: num('Successful call'), failed: num('Failed call'), seconds: (performance.now() - t0) / 1000 });
@@ -147,10 +213,23 @@ async function main(): Promise<void> {
 
   // (a) CPU per byte, each shape alone; the ordinary REGISTER first (the 1× line).
   const ordinary: FloodShape = {
-    name: 'ordinary REGISTER (→ 401)', weight: 1,
-    bytes: ['REGISTER sip:127.0.0.1 SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-o@@@@@@@@;rport', 'Max-Forwards: 70',
-      'From: <sip:b100001@127.0.0.1>;tag=@@@@@@@@', 'To: <sip:b100001@127.0.0.1>', 'Call-ID: o@@@@@@@@@127.0.0.1', 'CSeq: 1 REGISTER',
-      'Contact: <sip:b100001@127.0.0.1:5070;transport=udp>', 'Expires: 300', 'User-Agent: Cisco-CP8845/14.2.1', 'Content-Length: 0', '', ''].join('\r\n'),
+    name: 'ordinary REGISTER (→ 401)',
+    weight: 1,
+    bytes: [
+      'REGISTER sip:127.0.0.1 SIP/2.0',
+      'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-o@@@@@@@@;rport',
+      'Max-Forwards: 70',
+      'From: <sip:b100001@127.0.0.1>;tag=@@@@@@@@',
+      'To: <sip:b100001@127.0.0.1>',
+      'Call-ID: o@@@@@@@@@127.0.0.1',
+      'CSeq: 1 REGISTER',
+      'Contact: <sip:b100001@127.0.0.1:5070;transport=udp>',
+      'Expires: 300',
+      'User-Agent: Cisco-CP8845/14.2.1',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
   };
   const perByte: Record<string, Record<string, { usPerKb: number; taken: number; sent: number }>> = {};
   for (const s of servers) {
@@ -160,10 +239,19 @@ async function main(): Promise<void> {
       const count = Math.max(200, Math.min(10000, Math.round(SHAPE_BYTES / size)));
       const [cpu0, drops0] = [cpuOfServer(s), udpDrops(s.port)];
       // Big datagrams 10 ms apart (the socket buffer holds only a few); the rest 200 µs apart.
-      const r = await runSender(sender, 'udp', s.port, count, [{ ...shape, weight: 1 }], { batch: 1, paceUs: size > 8192 ? 10_000 : 200, sources: 1, source: '127.0.0.1' });
+      const r = await runSender(sender, 'udp', s.port, count, [{ ...shape, weight: 1 }], {
+        batch: 1,
+        paceUs: size > 8192 ? 10_000 : 200,
+        sources: 1,
+        source: '127.0.0.1',
+      });
       await waitIdle(s);
       const taken = r.sent - (udpDrops(s.port) - drops0);
-      (perByte[shape.name] ??= {})[s.name] = { usPerKb: ((cpuOfServer(s) - cpu0) * 1e6) / Math.max(1, (taken * size) / 1024), taken, sent: r.sent };
+      (perByte[shape.name] ??= {})[s.name] = {
+        usPerKb: ((cpuOfServer(s) - cpu0) * 1e6) / Math.max(1, (taken * size) / 1024),
+        taken,
+        sent: r.sent,
+      };
     }
   }
   console.log('(a) CPU per KiB taken in, each shape alone over UDP (µs/KiB; ratio to the ordinary REGISTER; datagrams taken/sent)');
@@ -171,20 +259,31 @@ async function main(): Promise<void> {
   const base = perByte[ordinary.name]!;
   for (const [name, row] of Object.entries(perByte)) {
     const cell = (k: 'sbd' | 'kamailio') => `${row[k]!.usPerKb.toFixed(1)} (${row[k]!.taken}/${row[k]!.sent})`;
-    console.log(`| ${name} | ${cell('sbd')} | ${(row.sbd!.usPerKb / base.sbd!.usPerKb).toFixed(2)}× | ${cell('kamailio')} | ${(row.kamailio!.usPerKb / base.kamailio!.usPerKb).toFixed(2)}× |`);
+    console.log(
+      `| ${name} | ${cell('sbd')} | ${(row.sbd!.usPerKb / base.sbd!.usPerKb).toFixed(2)}× | ${cell('kamailio')} | ${(row.kamailio!.usPerKb / base.kamailio!.usPerKb).toFixed(2)}× |`,
+    );
   }
   const worst = Math.max(...Object.values(perByte).map((r) => r.sbd!.usPerKb / base.sbd!.usPerKb));
   console.log(`sbd worst shape: ${worst.toFixed(2)}× the ordinary REGISTER's CPU per byte (goal ≤ 3×)\n`);
 
   // (c) registrations/s unflooded vs under an INVITE flood, interleaved.
-  const invite = sipFloodShapes({ transport: 'UDP', port: 0, victim: 'b100000', guessed: 'b100001' }).find((x) => x.name === 'unauthenticated-invite')!;
-  const rates: Record<string, { calm: number[]; flooded: number[]; failed: number }> = { sbd: { calm: [], flooded: [], failed: 0 }, kamailio: { calm: [], flooded: [], failed: 0 } };
+  const invite = sipFloodShapes({ transport: 'UDP', port: 0, victim: 'b100000', guessed: 'b100001' }).find(
+    (x) => x.name === 'unauthenticated-invite',
+  )!;
+  const rates: Record<string, { calm: number[]; flooded: number[]; failed: number }> = {
+    sbd: { calm: [], flooded: [], failed: 0 },
+    kamailio: { calm: [], flooded: [], failed: 0 },
+  };
   for (let rep = 0; rep < REPEAT; rep++) {
     for (const s of rep % 2 === 0 ? servers : [...servers].reverse()) {
       const calm = await sipp(s.port, N, SIPP_SECONDS);
       const shapes = [{ ...invite, bytes: (invite as { bytes: string }).bytes.replaceAll(':0 SIP/2.0', `:${s.port} SIP/2.0`) }];
       // 16 datagrams per batch; pace so that batches come FLOOD_RATE/16 times a second (usleep overshoots a little).
-      const flood = spawnSender(sender, 'udp', s.port, 1e9, shapes, { batch: 16, paceUs: Math.round((16 * 1e6) / FLOOD_RATE), sources: 64 });
+      const flood = spawnSender(sender, 'udp', s.port, 1e9, shapes, {
+        batch: 16,
+        paceUs: Math.round((16 * 1e6) / FLOOD_RATE),
+        sources: 64,
+      });
       children.push(flood.child);
       await sleep(1000);
       const flooded = await sipp(s.port, N, SIPP_SECONDS);
@@ -196,12 +295,16 @@ async function main(): Promise<void> {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`(c) registrations with digest per second, sipp over UDP, unflooded vs ${FLOOD_RATE} unauthenticated INVITEs/s from 64 addresses (median of ${REPEAT})`);
+  console.log(
+    `(c) registrations with digest per second, sipp over UDP, unflooded vs ${FLOOD_RATE} unauthenticated INVITEs/s from 64 addresses (median of ${REPEAT})`,
+  );
   console.log('| server | unflooded reg/s | flooded reg/s | flooded / unflooded | failed registrations |\n|---|---|---|---|---|');
   for (const s of servers) {
     const r = rates[s.name]!;
-    console.log(`| ${s.name} | ${median(r.calm).toFixed(0)} | ${median(r.flooded).toFixed(0)} | ${((100 * median(r.flooded)) / median(r.calm)).toFixed(0)} % | ${r.failed} |` +
-      ` (runs ${r.calm.map((x) => x.toFixed(0)).join('/')} vs ${r.flooded.map((x) => x.toFixed(0)).join('/')})`);
+    console.log(
+      `| ${s.name} | ${median(r.calm).toFixed(0)} | ${median(r.flooded).toFixed(0)} | ${((100 * median(r.flooded)) / median(r.calm)).toFixed(0)} % | ${r.failed} |` +
+        ` (runs ${r.calm.map((x) => x.toFixed(0)).join('/')} vs ${r.flooded.map((x) => x.toFixed(0)).join('/')})`,
+    );
   }
 
   // (b) RSS after the 1,000,000-datagram flood mix.
@@ -211,9 +314,17 @@ async function main(): Promise<void> {
     const mem = () => (s.name === 'sbd' ? memoryOf(s.pid).rssKb / 1024 : pssMiB(s.pid));
     const before = mem();
     const drops0 = udpDrops(s.port);
-    const r = await runSender(sender, 'udp', s.port, FLOOD_DATAGRAMS, sipFloodShapes({ transport: 'UDP', port: s.port, victim: 'b100000', guessed: 'b100001' }));
+    const r = await runSender(
+      sender,
+      'udp',
+      s.port,
+      FLOOD_DATAGRAMS,
+      sipFloodShapes({ transport: 'UDP', port: s.port, victim: 'b100000', guessed: 'b100001' }),
+    );
     await sleep(5000);
-    console.log(`| ${s.name} | ${before.toFixed(0)} | ${mem().toFixed(0)}${s.name === 'sbd' ? ` (peak ${(memoryOf(s.pid).hwmKb / 1024).toFixed(0)})` : ' (PSS)'} | ${r.sent - (udpDrops(s.port) - drops0)} |`);
+    console.log(
+      `| ${s.name} | ${before.toFixed(0)} | ${mem().toFixed(0)}${s.name === 'sbd' ? ` (peak ${(memoryOf(s.pid).hwmKb / 1024).toFixed(0)})` : ' (PSS)'} | ${r.sent - (udpDrops(s.port) - drops0)} |`,
+    );
   }
   sender.dispose();
   console.log(`\n(bench/sip-abuse ran ${((performance.now() - started) / 1000).toFixed(0)} s; a shared machine's figures are noisy)`);

@@ -46,14 +46,27 @@ interface Phone {
 }
 
 const phone = (i: number): Phone => ({
-  user: `p${100000 + i}`, password: `pw${i}`, framer: new StreamFramer(), callId: `${randomBytes(8).toString('hex')}@gen`,
-  tag: randomBytes(4).toString('hex'), cseq: 1, nc: 0,
+  user: `p${100000 + i}`,
+  password: `pw${i}`,
+  framer: new StreamFramer(),
+  callId: `${randomBytes(8).toString('hex')}@gen`,
+  tag: randomBytes(4).toString('hex'),
+  cseq: 1,
+  nc: 0,
 });
 const phones: Phone[] = Array.from({ length: N }, (_, i) => phone(i));
 
 function open(p: Phone): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: HOST, port: PORT, ca: CA, checkServerIdentity: () => undefined, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' });
+    const s = connect({
+      host: HOST,
+      port: PORT,
+      ca: CA,
+      checkServerIdentity: () => undefined,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+      ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
+    });
     const fail = (e: Error) => {
       if (p.waiting) {
         clearTimeout(p.waiting.timer);
@@ -65,8 +78,14 @@ function open(p: Phone): Promise<void> {
       p.socket = s;
       resolve();
     });
-    s.on('error', (e) => { reject(e); fail(e); });
-    s.on('close', () => { p.socket = undefined; fail(new Error('connection closed')); });
+    s.on('error', (e) => {
+      reject(e);
+      fail(e);
+    });
+    s.on('close', () => {
+      p.socket = undefined;
+      fail(new Error('connection closed'));
+    });
     s.on('data', (chunk: Buffer) => {
       for (const ev of p.framer.push(chunk)) {
         if (ev.type !== 'message') continue;
@@ -89,12 +108,16 @@ function register(p: Phone, expires: number, withAuth: boolean): Promise<SipResp
     p.nc++;
     auth = `Authorization: ${answerChallenge({ challenge: p.challenge, method: 'REGISTER', uri, username: p.user, secret: { password: p.password }, cnonce: randomBytes(6).toString('hex'), nc: p.nc })}\r\n`;
   }
-  const msg = `REGISTER ${uri} SIP/2.0\r\nVia: SIP/2.0/TLS ${HOST}:${port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport\r\nMax-Forwards: 70\r\n` +
+  const msg =
+    `REGISTER ${uri} SIP/2.0\r\nVia: SIP/2.0/TLS ${HOST}:${port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport\r\nMax-Forwards: 70\r\n` +
     `From: <sip:${p.user}@${HOST}>;tag=${p.tag}\r\nTo: <sip:${p.user}@${HOST}>\r\nCall-ID: ${p.callId}\r\nCSeq: ${p.cseq++} REGISTER\r\n` +
     `Contact: <sip:${p.user}@${HOST}:${port};transport=tls>\r\nExpires: ${expires}\r\nUser-Agent: sbd-bench-phone\r\n${auth}Content-Length: 0\r\n\r\n`;
   return new Promise((resolve, reject) => {
     if (!p.socket) return reject(new Error('not connected'));
-    const timer = setTimeout(() => { p.waiting = undefined; reject(new Error('timeout')); }, REQUEST_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      p.waiting = undefined;
+      reject(new Error('timeout'));
+    }, REQUEST_TIMEOUT_MS);
     p.waiting = { resolve, reject, timer };
     p.socket.write(msg);
   });
@@ -135,14 +158,22 @@ async function paced<T>(items: T[], concurrency: number, rate: number, fn: (x: T
         const x = items[next++]!;
         inFlight++;
         const s = performance.now();
-        fn(x).then(() => { ok++; lat.push(performance.now() - s); }, (e: Error) => {
-          failed++;
-          errors.set(e.message, (errors.get(e.message) ?? 0) + 1);
-        }).finally(() => {
-          inFlight--;
-          if (next >= items.length && inFlight === 0) done();
-          else pump();
-        });
+        fn(x)
+          .then(
+            () => {
+              ok++;
+              lat.push(performance.now() - s);
+            },
+            (e: Error) => {
+              failed++;
+              errors.set(e.message, (errors.get(e.message) ?? 0) + 1);
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            if (next >= items.length && inFlight === 0) done();
+            else pump();
+          });
       }
       if (items.length === 0) done();
     };
@@ -167,7 +198,12 @@ process.on('message', async (m: { cmd: string; concurrency?: number; rate?: numb
   } else if (m.cmd === 'connect') {
     out = await paced(phones, c, Infinity, open);
   } else if (m.cmd === 'register') {
-    out = await paced(phones.filter((p) => p.socket), c, Infinity, (p) => registerWithDigest(p, EXPIRES, false));
+    out = await paced(
+      phones.filter((p) => p.socket),
+      c,
+      Infinity,
+      (p) => registerWithDigest(p, EXPIRES, false),
+    );
   } else if (m.cmd === 'refresh') {
     let rechallenged = 0;
     out = await paced(phones.filter((p) => p.socket).slice(0, m.count ?? N), c, m.rate ?? Infinity, async (p) => {

@@ -95,12 +95,31 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** engine 'native': sbd-tftpd as it ships (the C data plane); 'node': the TypeScript server, for comparison. */
-export async function startSbd(root: string, address: string, engine: 'native' | 'node' = 'native', appliance?: { state: string }): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
+export async function startSbd(
+  root: string,
+  address: string,
+  engine: 'native' | 'node' = 'native',
+  appliance?: { state: string },
+): Promise<Peer & { counters: () => Promise<Record<string, unknown>> }> {
   // SBD_BENCH_CPU_PROF=DIR writes a V8 CPU profile of the server process there (for finding hot spots).
   const prof = process.env.SBD_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts'), ...(appliance ? ['--state', appliance.state] : []), root, address], {
-    cwd: repo, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_BENCH_SBD_ENGINE: engine },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...prof,
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'server-child.ts'),
+      ...(appliance ? ['--state', appliance.state] : []),
+      root,
+      address,
+    ],
+    {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, SBD_BENCH_SBD_ENGINE: engine },
+    },
+  );
   let out = '';
   const waiters: ((line: string) => void)[] = [];
   child.stdout!.on('data', (d: Buffer) => {
@@ -117,9 +136,12 @@ export async function startSbd(root: string, address: string, engine: 'native' |
   const port = Number(/^READY (\d+)$/.exec(ready)?.[1]);
   const stop = stopper(child);
   return {
-    name: appliance ? 'sbd-appl' : engine === 'native' ? 'sbd-tftpd' : 'sbd-node', port, windowsize: true,
+    name: appliance ? 'sbd-appl' : engine === 'native' ? 'sbd-tftpd' : 'sbd-node',
+    port,
+    windowsize: true,
     note: `${appliance ? 'native data plane serving the appliance store (sbd daemon tftp --state: files built, signed and handed to the engine at start)' : engine === 'native' ? 'native data plane, folder source (sbd daemon tftp --root)' : 'the TypeScript server (src/tftp/server.ts), folder source'}, defaults (16,384 transfers, 16 per client address, 1 s timeout, 5 retries)`,
-    cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null,
+    cpuSeconds: () => cpuOfPid(child.pid!),
+    alive: () => child.exitCode === null && child.signalCode === null,
     counters: async () => {
       const line = next();
       child.kill('SIGUSR2');
@@ -133,17 +155,38 @@ export async function startDnsmasq(root: string, address: string, maxTransfers: 
   const bin = which('dnsmasq');
   if (!bin) return 'dnsmasq not installed (deps/apt/tftp.txt: dnsmasq-base)';
   if (!(await portFree(address, 69))) return `${address}:69 is in use`;
-  const child = spawn(bin, [
-    '--keep-in-foreground', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${address}`, '--bind-interfaces',
-    '--conf-file=/dev/null', '--pid-file=', '--user=root', `--tftp-max=${maxTransfers}`, '--log-facility=/dev/null',
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    bin,
+    [
+      '--keep-in-foreground',
+      '--port=0',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      `--listen-address=${address}`,
+      '--bind-interfaces',
+      '--conf-file=/dev/null',
+      '--pid-file=',
+      '--user=root',
+      `--tftp-max=${maxTransfers}`,
+      '--log-facility=/dev/null',
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     await waitForTftp(address, 69, child);
   } catch (err) {
     child.kill('SIGKILL');
     return `dnsmasq did not start: ${(err as Error).message}`;
   }
-  return { name: 'dnsmasq', port: 69, windowsize: false, note: `--tftp-max=${maxTransfers} (default 50)`, cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
+  return {
+    name: 'dnsmasq',
+    port: 69,
+    windowsize: false,
+    note: `--tftp-max=${maxTransfers} (default 50)`,
+    cpuSeconds: () => cpuOfPid(child.pid!),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: stopper(child),
+  };
 }
 
 /** atftpd conflicts with tftpd-hpa as a Debian package; its binary is unpacked from the .deb instead. */
@@ -165,29 +208,64 @@ export async function startAtftpd(root: string, address: string, maxThreads: num
   const bin = atftpdBinary();
   if (!bin) return 'atftpd not available (apt-get download atftpd failed)';
   const port = await freePort(address);
-  const child = spawn(bin, [
-    '--daemon', '--no-fork', '--port', String(port), '--bind-address', address, '--user', 'root', '--group', 'root',
-    '--logfile', '/dev/null', '--maxthread', String(maxThreads), root,
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    bin,
+    [
+      '--daemon',
+      '--no-fork',
+      '--port',
+      String(port),
+      '--bind-address',
+      address,
+      '--user',
+      'root',
+      '--group',
+      'root',
+      '--logfile',
+      '/dev/null',
+      '--maxthread',
+      String(maxThreads),
+      root,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     await waitForTftp(address, port, child);
   } catch (err) {
     child.kill('SIGKILL');
     return `atftpd did not start: ${(err as Error).message}`;
   }
-  return { name: 'atftpd', port, windowsize: true, note: `--maxthread ${maxThreads} (default 100)`, cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
+  return {
+    name: 'atftpd',
+    port,
+    windowsize: true,
+    note: `--maxthread ${maxThreads} (default 100)`,
+    cpuSeconds: () => cpuOfPid(child.pid!),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: stopper(child),
+  };
 }
 
 export async function startTftpdHpa(root: string, address: string): Promise<Peer | string> {
   const bin = which('in.tftpd');
   if (!bin) return 'tftpd-hpa not installed';
   const port = await freePort(address);
-  const child = spawn(bin, ['--listen', '--foreground', '--address', `${address}:${port}`, '--user', 'root', '--secure', root], { stdio: 'ignore' });
+  const child = spawn(bin, ['--listen', '--foreground', '--address', `${address}:${port}`, '--user', 'root', '--secure', root], {
+    stdio: 'ignore',
+  });
   try {
     await waitForTftp(address, port, child);
   } catch (err) {
     child.kill('SIGKILL');
     return `in.tftpd did not start: ${(err as Error).message}`;
   }
-  return { name: 'tftpd-hpa', port, windowsize: false, note: 'defaults (fork per request)', cpuSeconds: () => cpuOfPid(child.pid!), alive: () => child.exitCode === null && child.signalCode === null, stop: stopper(child) };
+  return {
+    name: 'tftpd-hpa',
+    port,
+    windowsize: false,
+    note: 'defaults (fork per request)',
+    cpuSeconds: () => cpuOfPid(child.pid!),
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: stopper(child),
+  };
 }

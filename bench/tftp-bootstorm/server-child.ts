@@ -63,5 +63,7 @@ const counters = async () => {
 };
 process.on('SIGUSR2', () => void counters());
 process.on('SIGTERM', () => {
-  void counters().then(() => server.close()).then(() => process.exit(0));
+  void counters()
+    .then(() => server.close())
+    .then(() => process.exit(0));
 });

@@ -45,9 +45,31 @@ interface StormJson {
 export async function runStormC(c: CStormConfig): Promise<StormResult & { fileErrorsBy: Record<string, number> }> {
   const bin = buildStorm();
   const args = [
-    '--server', c.server, '--port', String(c.port), '--root', c.root, '--files', c.fileNames.join(','), '--mac-base', c.macBase,
-    '--phones', String(c.phones), '--shape', c.shape, '--in-flight', String(c.inFlight), '--deadline-ms', String(c.deadlineMs),
-    '--file-attempts', String(c.fileAttempts), '--timeout-ms', '1000', '--retries', '5', '--boot-times',
+    '--server',
+    c.server,
+    '--port',
+    String(c.port),
+    '--root',
+    c.root,
+    '--files',
+    c.fileNames.join(','),
+    '--mac-base',
+    c.macBase,
+    '--phones',
+    String(c.phones),
+    '--shape',
+    c.shape,
+    '--in-flight',
+    String(c.inFlight),
+    '--deadline-ms',
+    String(c.deadlineMs),
+    '--file-attempts',
+    String(c.fileAttempts),
+    '--timeout-ms',
+    '1000',
+    '--retries',
+    '5',
+    '--boot-times',
   ];
   if (c.request.blksize !== undefined) args.push('--blksize', String(c.request.blksize));
   if (c.request.tsize) args.push('--tsize');
@@ -65,7 +87,14 @@ export async function runStormC(c: CStormConfig): Promise<StormResult & { fileEr
   if (code !== 0) throw new Error(`storm exited with ${code}: ${err.trim().slice(0, 500)}`);
   const r = JSON.parse(out) as StormJson;
   return {
-    booted: r.booted, failed: r.failed, files: r.files, fileErrors: r.fileErrors, fileErrorsBy: r.fileErrorsBy, wallMs: r.wallMs,
-    bootMs: r.bootMs, retransmissions: r.retransmissions, genCpuS: r.genCpuS,
+    booted: r.booted,
+    failed: r.failed,
+    files: r.files,
+    fileErrors: r.fileErrors,
+    fileErrorsBy: r.fileErrorsBy,
+    wallMs: r.wallMs,
+    bootMs: r.bootMs,
+    retransmissions: r.retransmissions,
+    genCpuS: r.genCpuS,
   };
 }

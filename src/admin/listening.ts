@@ -28,7 +28,12 @@ export function parseProcNet(text: string, proto: 'tcp' | 'udp'): ListeningSocke
 
 export function listeningSockets(procNet = '/proc/net'): ListeningSocket[] {
   const all: ListeningSocket[] = [];
-  for (const [file, proto] of [['tcp', 'tcp'], ['tcp6', 'tcp'], ['udp', 'udp'], ['udp6', 'udp']] as const) {
+  for (const [file, proto] of [
+    ['tcp', 'tcp'],
+    ['tcp6', 'tcp'],
+    ['udp', 'udp'],
+    ['udp6', 'udp'],
+  ] as const) {
     try {
       all.push(...parseProcNet(readFileSync(`${procNet}/${file}`, 'utf8'), proto));
     } catch {

@@ -8,7 +8,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { CommandTable, splitWords, usageOf, type AdminIo } from './command-table.js';
+import { type CommandTable, splitWords, usageOf, type AdminIo } from './command-table.js';
 import { completeLine } from './complete.js';
 import { AdminErrorCode } from './errors.js';
 import { nearest } from './suggest.js';

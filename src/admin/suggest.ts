@@ -27,7 +27,11 @@ export interface SuggestOptions {
  * The candidate nearest to `typed`, comparing only as many words as each candidate has (arguments after a
  * command do not count against it). Undefined when nothing is near enough.
  */
-export function nearest(typed: readonly string[], candidates: readonly (readonly string[])[], options: SuggestOptions = {}): string | undefined {
+export function nearest(
+  typed: readonly string[],
+  candidates: readonly (readonly string[])[],
+  options: SuggestOptions = {},
+): string | undefined {
   const ratio = options.maxRelativeDistance ?? 0.4;
   let best: { text: string; distance: number } | undefined;
   for (const words of candidates) {

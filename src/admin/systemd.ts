@@ -63,7 +63,12 @@ export class Systemd {
 
   state(unit: string): UnitState {
     const text = this.#run(['show', '--property=ActiveState,SubState,MainPID,NRestarts,StatusText', `${unit}.service`], false);
-    const p = Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const p = Object.fromEntries(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     return {
       unit,
       activeState: p.ActiveState ?? 'unknown',
@@ -102,7 +107,9 @@ export class Systemd {
       return execFileSync(cmd.file, cmd.args, { encoding: 'utf8', timeout: this.#timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (err) {
       if (err instanceof AdminError) throw err;
-      const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n')[0];
+      const stderr = String((err as { stderr?: unknown }).stderr ?? '')
+        .trim()
+        .split('\n')[0];
       throw new AdminError(AdminErrorCode.system, `systemctl ${args.join(' ')} failed${stderr ? `: ${stderr}` : ''}`, { cause: err });
     }
   }

@@ -84,7 +84,10 @@ export async function createBackup(o: CreateBackupOptions): Promise<CreateBackup
     const have = new Set(keys.map((k) => k.name.slice('keys/'.length)));
     const missing = info.keys.filter((k) => !have.has(k));
     if (missing.length > 0) {
-      throw new BackupError(BackupErrorCode.inconsistent, `the store names private keys that are not in ${layout.keysDir}: ${missing.join(', ')}`);
+      throw new BackupError(
+        BackupErrorCode.inconsistent,
+        `the store names private keys that are not in ${layout.keysDir}: ${missing.join(', ')}`,
+      );
     }
     const sealed = await sealBackup({
       files: [{ name: 'sbd.db', bytes: db, mode: 0o600 }, ...keys],

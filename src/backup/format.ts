@@ -89,18 +89,37 @@ export function checkPassphrase(passphrase: unknown): string {
 
 function checkKdf(k: BackupKdf): void {
   const L = BACKUP_LIMITS;
-  if (!Number.isInteger(k.log2N) || k.log2N < L.minLog2N || k.log2N > L.maxLog2N || !Number.isInteger(k.r) || k.r < 1 || k.r > L.maxR || !Number.isInteger(k.p) || k.p < 1 || k.p > L.maxP) {
-    throw new BackupError(BackupErrorCode.format, `scrypt parameters ln=${k.log2N},r=${k.r},p=${k.p} outside the accepted range (ln ${L.minLog2N}..${L.maxLog2N}, r 1..${L.maxR}, p 1..${L.maxP})`);
+  if (
+    !Number.isInteger(k.log2N) ||
+    k.log2N < L.minLog2N ||
+    k.log2N > L.maxLog2N ||
+    !Number.isInteger(k.r) ||
+    k.r < 1 ||
+    k.r > L.maxR ||
+    !Number.isInteger(k.p) ||
+    k.p < 1 ||
+    k.p > L.maxP
+  ) {
+    throw new BackupError(
+      BackupErrorCode.format,
+      `scrypt parameters ln=${k.log2N},r=${k.r},p=${k.p} outside the accepted range (ln ${L.minLog2N}..${L.maxLog2N}, r 1..${L.maxR}, p 1..${L.maxP})`,
+    );
   }
 }
 
 function deriveKeys(passphrase: string, salt: Buffer, k: BackupKdf): Promise<{ aesKey: Buffer; check: Buffer }> {
   const N = 2 ** k.log2N;
   return new Promise((resolve, reject) =>
-    scryptCb(Buffer.from(passphrase.normalize('NFC'), 'utf8'), salt, 64, { N, r: k.r, p: k.p, maxmem: 128 * N * k.r + 128 * k.r * k.p + 1024 * 1024 }, (err, out) => {
-      if (err) reject(new BackupError(BackupErrorCode.io, `key derivation failed: ${err.message}`, { cause: err }));
-      else resolve({ aesKey: out.subarray(0, 32), check: createHash('sha256').update(out.subarray(32)).digest() });
-    }),
+    scryptCb(
+      Buffer.from(passphrase.normalize('NFC'), 'utf8'),
+      salt,
+      64,
+      { N, r: k.r, p: k.p, maxmem: 128 * N * k.r + 128 * k.r * k.p + 1024 * 1024 },
+      (err, out) => {
+        if (err) reject(new BackupError(BackupErrorCode.io, `key derivation failed: ${err.message}`, { cause: err }));
+        else resolve({ aesKey: out.subarray(0, 32), check: createHash('sha256').update(out.subarray(32)).digest() });
+      },
+    ),
   );
 }
 
@@ -125,7 +144,8 @@ export async function sealBackup(input: SealInput): Promise<{ bytes: Buffer; man
     if (!NAME.test(f.name) || names.has(f.name)) throw new BackupError(BackupErrorCode.input, `cannot back up a file named "${f.name}"`);
     names.add(f.name);
   }
-  if (input.files.length > BACKUP_LIMITS.maxFiles) throw new BackupError(BackupErrorCode.input, `more than ${BACKUP_LIMITS.maxFiles} files`);
+  if (input.files.length > BACKUP_LIMITS.maxFiles)
+    throw new BackupError(BackupErrorCode.input, `more than ${BACKUP_LIMITS.maxFiles} files`);
   const manifest: BackupManifest = {
     format: 'sbd-backup',
     version: BACKUP_FORMAT_VERSION,
@@ -180,10 +200,19 @@ function parseHeader(bytes: Buffer): Header {
   checkKdf(kdf);
   const manifestLength = bytes.readUInt32BE(92);
   const c = bytes.readBigUInt64BE(96);
-  if (manifestLength > BACKUP_LIMITS.maxManifestBytes) throw fmt(`manifest length ${manifestLength} above ${BACKUP_LIMITS.maxManifestBytes}`);
+  if (manifestLength > BACKUP_LIMITS.maxManifestBytes)
+    throw fmt(`manifest length ${manifestLength} above ${BACKUP_LIMITS.maxManifestBytes}`);
   const expected = BigInt(HEADER_BYTES + manifestLength + TAG_BYTES) + c;
-  if (expected !== BigInt(bytes.length)) throw fmt(`the header announces ${expected} bytes, the file has ${bytes.length} (truncated or altered)`);
-  return { kdf, salt: bytes.subarray(16, 48), nonce: bytes.subarray(48, 60), check: bytes.subarray(60, 92), manifestLength, ciphertextLength: Number(c) };
+  if (expected !== BigInt(bytes.length))
+    throw fmt(`the header announces ${expected} bytes, the file has ${bytes.length} (truncated or altered)`);
+  return {
+    kdf,
+    salt: bytes.subarray(16, 48),
+    nonce: bytes.subarray(48, 60),
+    check: bytes.subarray(60, 92),
+    manifestLength,
+    ciphertextLength: Number(c),
+  };
 }
 
 /** What can be read without the passphrase: the header fields and the (not yet authenticated) manifest. */
@@ -200,14 +229,16 @@ function parseManifest(raw: Buffer, payloadLength: number): BackupManifest {
   } catch (err) {
     throw bad((err as Error).message);
   }
-  if (typeof m !== 'object' || m === null || m.format !== 'sbd-backup' || m.version !== BACKUP_FORMAT_VERSION || !Array.isArray(m.files)) throw bad('missing fields');
+  if (typeof m !== 'object' || m === null || m.format !== 'sbd-backup' || m.version !== BACKUP_FORMAT_VERSION || !Array.isArray(m.files))
+    throw bad('missing fields');
   if (typeof m.createdAt !== 'string' || typeof m.schemaVersion !== 'number' || !Array.isArray(m.nodes)) throw bad('missing fields');
   if (m.files.length > BACKUP_LIMITS.maxFiles) throw bad('too many files');
   const seen = new Set<string>();
   let total = 0;
   for (const f of m.files) {
     if (typeof f?.name !== 'string' || !NAME.test(f.name) || seen.has(f.name)) throw bad(`file name ${JSON.stringify(f?.name)}`);
-    if (!Number.isSafeInteger(f.size) || f.size < 0 || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw bad(`entry for ${f.name}`);
+    if (!Number.isSafeInteger(f.size) || f.size < 0 || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256))
+      throw bad(`entry for ${f.name}`);
     if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o777) throw bad(`mode of ${f.name}`);
     seen.add(f.name);
     total += f.size;
@@ -227,7 +258,10 @@ export async function openBackup(bytes: Buffer, passphrase: string): Promise<Ope
   const h = parseHeader(bytes);
   const { aesKey, check } = await deriveKeys(typeof passphrase === 'string' ? passphrase : '', h.salt, h.kdf);
   if (!timingSafeEqual(check, h.check)) {
-    throw new BackupError(BackupErrorCode.passphrase, 'the passphrase does not open this backup (wrong passphrase, or the key fields of its header were altered)');
+    throw new BackupError(
+      BackupErrorCode.passphrase,
+      'the passphrase does not open this backup (wrong passphrase, or the key fields of its header were altered)',
+    );
   }
   const aadEnd = HEADER_BYTES + h.manifestLength;
   const ciphertext = bytes.subarray(aadEnd, aadEnd + h.ciphertextLength);
@@ -238,7 +272,11 @@ export async function openBackup(bytes: Buffer, passphrase: string): Promise<Ope
   try {
     plaintext = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
   } catch (err) {
-    throw new BackupError(BackupErrorCode.tampered, 'the backup failed its integrity check (AES-GCM tag): the header, manifest or content was altered or damaged', { cause: err });
+    throw new BackupError(
+      BackupErrorCode.tampered,
+      'the backup failed its integrity check (AES-GCM tag): the header, manifest or content was altered or damaged',
+      { cause: err },
+    );
   }
   const manifest = parseManifest(bytes.subarray(HEADER_BYTES, aadEnd), h.ciphertextLength);
   const files: BackupFile[] = [];
@@ -246,7 +284,8 @@ export async function openBackup(bytes: Buffer, passphrase: string): Promise<Ope
   for (const f of manifest.files) {
     const content = plaintext.subarray(at, at + f.size);
     at += f.size;
-    if (sha256(content) !== f.sha256) throw new BackupError(BackupErrorCode.tampered, `${f.name} does not match its SHA-256 in the manifest`);
+    if (sha256(content) !== f.sha256)
+      throw new BackupError(BackupErrorCode.tampered, `${f.name} does not match its SHA-256 in the manifest`);
     files.push({ name: f.name, bytes: content, mode: f.mode });
   }
   return { manifest, files };

@@ -124,7 +124,8 @@ function checkStaged(staging: string): { migrated: boolean; services: string[] }
       .listCertificates()
       .filter((c) => c.kind === 'identity' && c.keyFile && !keys.has(basename(c.keyFile)))
       .map((c) => `${c.name}${c.node ? '@' + c.node : ''} (${basename(c.keyFile!)})`);
-    if (missing.length > 0) throw new BackupError(BackupErrorCode.inconsistent, `the backup lacks the private keys of ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new BackupError(BackupErrorCode.inconsistent, `the backup lacks the private keys of ${missing.join(', ')}`);
     const services = new Set<string>();
     for (const n of store.listNodes()) for (const s of n.services) services.add(SERVICE_UNITS[s as NodeService] ?? `sbd-${s}`);
     return { migrated, services: [...services].sort() };
@@ -143,7 +144,12 @@ function carryOver(live: string, staging: string): void {
   for (const name of readdirSync(live)) {
     if (MANAGED.has(name)) continue;
     // Sockets and FIFOs are a running daemon's (sbd-sipd's control socket): it makes them again when it starts.
-    cpSync(join(live, name), join(staging, name), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, filter: isCarriedFile });
+    cpSync(join(live, name), join(staging, name), {
+      recursive: true,
+      preserveTimestamps: true,
+      verbatimSymlinks: true,
+      filter: isCarriedFile,
+    });
   }
 }
 

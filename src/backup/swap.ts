@@ -20,7 +20,9 @@ function binding(): Renameat2 | null {
   if (renameat2 !== undefined) return renameat2;
   try {
     const libc = koffi.load('libc.so.6');
-    renameat2 = libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)') as unknown as Renameat2;
+    renameat2 = libc.func(
+      'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
+    ) as unknown as Renameat2;
   } catch {
     renameat2 = null; // not glibc ≥ 2.28: fall back to two renames
   }

@@ -42,15 +42,25 @@ export function recordAuthFailure(store: CapfStore, f: AuthFailureInput): AuthFa
     const why = `Authentication Failed (${failures} of ${max}): ${f.why}`;
     if (cancelled) {
       store.updateDevice(d.name, {
-        capfOperation: 'none', capfAuthString: null, capfAuthFailures: failures, capfStatus: cancelledStatus(d.capfStatus, d.capfOperation, f.now, why),
+        capfOperation: 'none',
+        capfAuthString: null,
+        capfAuthFailures: failures,
+        capfStatus: cancelledStatus(d.capfStatus, d.capfOperation, f.now, why),
       });
     } else {
-      store.updateDevice(d.name, { capfAuthFailures: failures, capfStatus: failedAttemptStatus(d.capfStatus, d.capfOperation, f.now, why) });
+      store.updateDevice(d.name, {
+        capfAuthFailures: failures,
+        capfStatus: failedAttemptStatus(d.capfStatus, d.capfOperation, f.now, why),
+      });
     }
     store.appendAudit({
       user: CAPF_AUDIT_USER,
       action: cancelled ? CapfAuditAction.operationCancelled : CapfAuditAction.authFailure,
-      detail: `${d.name} ${d.capfOperation} (authentication ${d.capfAuthMode}) from ${f.remote}: failure ${failures} of ${max}${cancelled ? ', operation cancelled' : ''}: ${f.why}`.slice(0, 4096),
+      detail:
+        `${d.name} ${d.capfOperation} (authentication ${d.capfAuthMode}) from ${f.remote}: failure ${failures} of ${max}${cancelled ? ', operation cancelled' : ''}: ${f.why}`.slice(
+          0,
+          4096,
+        ),
       result: 'failure',
     });
     return { failures, cancelled };

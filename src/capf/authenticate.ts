@@ -100,7 +100,8 @@ function validAt(cert: X509Certificate, now: Date): boolean {
  * valid now, naming the device's MAC. Returns its PEM; anything else is ERR_CAPF_FETCHED_CERT and nothing is stored.
  */
 export function verifyFetchedLsc(store: CapfStore, deviceName: string, der: Buffer | undefined, opts: AuthenticateOptions): string {
-  const refuse = (why: string, cause?: unknown) => new CapfError(CapfErrorCode.fetchedCertificate, `fetched certificate refused: ${why}`, cause === undefined ? {} : { cause });
+  const refuse = (why: string, cause?: unknown) =>
+    new CapfError(CapfErrorCode.fetchedCertificate, `fetched certificate refused: ${why}`, cause === undefined ? {} : { cause });
   if (!der || der.length === 0) throw refuse('FETCH_CERTIFICATE_RESPONSE carries no CERTIFICATE');
   let cert: X509Certificate;
   try {
@@ -108,14 +109,21 @@ export function verifyFetchedLsc(store: CapfStore, deviceName: string, der: Buff
   } catch (err) {
     throw refuse('not a DER X.509 certificate', err);
   }
-  if (!issuedBy(cert, anchors(store, opts.lscCaNames ?? AUTHENTICATE_DEFAULTS.lscCaNames, true))) throw refuse("not issued by this cluster's CAPF");
+  if (!issuedBy(cert, anchors(store, opts.lscCaNames ?? AUTHENTICATE_DEFAULTS.lscCaNames, true)))
+    throw refuse("not issued by this cluster's CAPF");
   if (!validAt(cert, opts.now)) throw refuse(`not valid now (${cert.validFrom} to ${cert.validTo})`);
   if (!namesMac(cert, deviceName)) throw refuse(`subject and SAN do not name ${deviceName}'s MAC`);
   return cert.toString();
 }
 
 /** Checks the certificate proof; returns 'lsc' or 'mic' by the anchor that issued it. */
-export function verifyCertificateProof(store: CapfStore, auth: CapfAuthResponse, mode: 'lsc' | 'mic', opts: AuthenticateOptions, device: DeviceRow): 'lsc' | 'mic' {
+export function verifyCertificateProof(
+  store: CapfStore,
+  auth: CapfAuthResponse,
+  mode: 'lsc' | 'mic',
+  opts: AuthenticateOptions,
+  device: DeviceRow,
+): 'lsc' | 'mic' {
   if (!auth.certificate) throw authFail(`authentication mode ${mode} needs a CERTIFICATE in AUTH_RESPONSE`);
   let cert: X509Certificate;
   try {
@@ -127,12 +135,18 @@ export function verifyCertificateProof(store: CapfStore, auth: CapfAuthResponse,
   const micRows = anchors(store, opts.micCaNames ?? AUTHENTICATE_DEFAULTS.micCaNames, false);
   const kind = issuedBy(cert, lscRows) ? 'lsc' : issuedBy(cert, micRows) ? 'mic' : undefined;
   if (!kind) {
-    throw authFail(mode === 'lsc' ? `certificate (${cert.subject.replace(/\n/g, ', ')}) is neither an LSC of this cluster's CAPF nor a MIC of a MIC-CA` : `certificate (${cert.subject.replace(/\n/g, ', ')}) is not issued by a MIC-CA in the store`);
+    throw authFail(
+      mode === 'lsc'
+        ? `certificate (${cert.subject.replace(/\n/g, ', ')}) is neither an LSC of this cluster's CAPF nor a MIC of a MIC-CA`
+        : `certificate (${cert.subject.replace(/\n/g, ', ')}) is not issued by a MIC-CA in the store`,
+    );
   }
   if (!validAt(cert, opts.now)) throw authFail(`certificate is not valid now (${cert.validFrom} to ${cert.validTo})`);
-  if (!namesMac(cert, auth.deviceName)) throw authFail(`certificate subject and SAN do not name ${auth.deviceName}'s MAC ${auth.deviceName.slice(3)}`);
+  if (!namesMac(cert, auth.deviceName))
+    throw authFail(`certificate subject and SAN do not name ${auth.deviceName}'s MAC ${auth.deviceName.slice(3)}`);
   // Only the LSC the store holds now: a superseded one (an old handset, a leaked backup) opens nothing.
-  if (kind === 'lsc' && !sameCertificate(auth.certificate.der, device.lscPem)) throw authFail(`certificate is not ${auth.deviceName}'s current LSC`);
+  if (kind === 'lsc' && !sameCertificate(auth.certificate.der, device.lscPem))
+    throw authFail(`certificate is not ${auth.deviceName}'s current LSC`);
   verifyAuthData(cert.publicKey, auth.deviceName, auth.certificate.der, auth);
   return kind;
 }
@@ -141,10 +155,17 @@ export function authenticateDevice(store: CapfStore, auth: CapfAuthResponse, opt
   const device = store.getDevice(auth.deviceName);
   if (!device) {
     const failure = new CapfError(CapfErrorCode.unknownDevice, `unknown device ${auth.deviceName}`, { reason: CapfReason.unknownDevice });
-    return { decision: { kind: 'reject', reason: CapfReason.unknownDevice, why: failure.message }, device, consumePassword: false, method: 'none', failure };
+    return {
+      decision: { kind: 'reject', reason: CapfReason.unknownDevice, why: failure.message },
+      device,
+      consumePassword: false,
+      method: 'none',
+      failure,
+    };
   }
   // Nothing pending: no proof needed, nothing to learn.
-  if (device.capfOperation === 'none') return { decision: { kind: 'none' }, device, consumePassword: false, method: 'none', failure: undefined };
+  if (device.capfOperation === 'none')
+    return { decision: { kind: 'none' }, device, consumePassword: false, method: 'none', failure: undefined };
   let method = device.capfAuthMode as string;
   let consumePassword = false;
   try {

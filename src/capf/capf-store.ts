@@ -6,5 +6,15 @@
  */
 import type { Store } from '../store/index.js';
 
-export type CapfStore = Pick<Store,
-  'generation' | 'getParam' | 'listNodes' | 'currentCertificate' | 'listCertificates' | 'getDevice' | 'updateDevice' | 'transaction' | 'appendAudit'>;
+export type CapfStore = Pick<
+  Store,
+  | 'generation'
+  | 'getParam'
+  | 'listNodes'
+  | 'currentCertificate'
+  | 'listCertificates'
+  | 'getDevice'
+  | 'updateDevice'
+  | 'transaction'
+  | 'appendAudit'
+>;

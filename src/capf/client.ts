@@ -50,10 +50,14 @@ export const ENROLL_DEFAULTS = { port: 3804, timeoutMs: 120000 } as const;
 const generateKeyPairAsync = promisify(crypto.generateKeyPair);
 
 export async function defaultGenerateKey(spec: CapfKeySpec): Promise<{ privateKeyPem: string; spkiDer: Buffer }> {
-  const { privateKey, publicKey } = spec.type === 'rsa'
-    ? await generateKeyPairAsync('rsa', { modulusLength: spec.bits, publicExponent: 0x10001 })
-    : await generateKeyPairAsync('ec', { namedCurve: spec.curve });
-  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, spkiDer: publicKey.export({ type: 'spki', format: 'der' }) };
+  const { privateKey, publicKey } =
+    spec.type === 'rsa'
+      ? await generateKeyPairAsync('rsa', { modulusLength: spec.bits, publicExponent: 0x10001 })
+      : await generateKeyPairAsync('ec', { namedCurve: spec.curve });
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
+  };
 }
 
 /** The certificates an ITL or CTL lists with the CAPF role. */
@@ -82,7 +86,8 @@ const reasonText: Record<number, string> = { 0: 'no action', 1: 'success', 7: 'i
 
 export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
   const trusted = opts.trustedServerCerts?.map((c) => (typeof c === 'string' ? new X509Certificate(c).raw : Buffer.from(c)));
-  if (!trusted && !opts.checkServerCert) return Promise.reject(localError(CapfErrorCode.argument, 'enrollWithCapf needs trustedServerCerts or checkServerCert'));
+  if (!trusted && !opts.checkServerCert)
+    return Promise.reject(localError(CapfErrorCode.argument, 'enrollWithCapf needs trustedServerCerts or checkServerCert'));
   let session: CapfClientSession;
   try {
     session = new CapfClientSession({ auth: clientAuth(opts.deviceName, opts.auth) });
@@ -106,7 +111,10 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
       if (err) reject(err);
       else resolve(result!);
     };
-    const timer = setTimeout(() => finish(new CapfError(CapfErrorCode.timeout, `CAPF session with ${opts.host} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new CapfError(CapfErrorCode.timeout, `CAPF session with ${opts.host} did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const handle = (events: CapfClientEvent[]): void => {
       for (const e of events) {
         if (settled) return;
@@ -118,10 +126,19 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
             break;
           case 'keyGenerate':
             operation = 'install';
-            generateKey(e.keySpec).then((k) => {
-              key = { ...k, spec: e.keySpec };
-              handle(session.keyGenerated(k.spkiDer));
-            }, (err: Error) => finish(new CapfError(CapfErrorCode.keySpec, `cannot make a ${keySpecText(e.keySpec)} key: ${err.message}`, { remote: false, cause: err })));
+            generateKey(e.keySpec).then(
+              (k) => {
+                key = { ...k, spec: e.keySpec };
+                handle(session.keyGenerated(k.spkiDer));
+              },
+              (err: Error) =>
+                finish(
+                  new CapfError(CapfErrorCode.keySpec, `cannot make a ${keySpecText(e.keySpec)} key: ${err.message}`, {
+                    remote: false,
+                    cause: err,
+                  }),
+                ),
+            );
             break;
           case 'storeCertificate': {
             let ok = false;
@@ -134,7 +151,10 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
               ok = false;
             }
             handle(session.certificateStored(ok));
-            if (!ok) finish(new CapfError(CapfErrorCode.element, 'the certificate CAPF sent is not an X.509 certificate for the key this phone made'));
+            if (!ok)
+              finish(
+                new CapfError(CapfErrorCode.element, 'the certificate CAPF sent is not an X.509 certificate for the key this phone made'),
+              );
             break;
           }
           case 'fetchCertificate':
@@ -152,12 +172,27 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
           case 'end': {
             const sessionId = session.sessionId!;
             if (operation === 'install') {
-              if (lscPem && key && e.reason === CapfReason.updateCertificate) finish(undefined, { operation, lscPem, privateKeyPem: key.privateKeyPem, keySpec: key.spec, sessionId });
-              else finish(new CapfError(CapfErrorCode.serverRefused, `CAPF ended the install with reason ${e.reason} (${reasonText[e.reason] ?? 'unknown'})`));
+              if (lscPem && key && e.reason === CapfReason.updateCertificate)
+                finish(undefined, { operation, lscPem, privateKeyPem: key.privateKeyPem, keySpec: key.spec, sessionId });
+              else
+                finish(
+                  new CapfError(
+                    CapfErrorCode.serverRefused,
+                    `CAPF ended the install with reason ${e.reason} (${reasonText[e.reason] ?? 'unknown'})`,
+                  ),
+                );
             } else if (operation === 'fetch') finish(undefined, { operation, sent, sessionId });
             else if (operation === 'delete') finish(undefined, { operation, sessionId });
-            else if (e.reason === CapfReason.noAction || e.reason === CapfReason.updateCertificate) finish(undefined, { operation: 'none', reason: e.reason, sessionId });
-            else finish(new CapfError(CapfErrorCode.serverRefused, `CAPF ended the session with reason ${e.reason} (${reasonText[e.reason] ?? 'unknown'})`, { reason: e.reason }));
+            else if (e.reason === CapfReason.noAction || e.reason === CapfReason.updateCertificate)
+              finish(undefined, { operation: 'none', reason: e.reason, sessionId });
+            else
+              finish(
+                new CapfError(
+                  CapfErrorCode.serverRefused,
+                  `CAPF ended the session with reason ${e.reason} (${reasonText[e.reason] ?? 'unknown'})`,
+                  { reason: e.reason },
+                ),
+              );
             break;
           }
         }
@@ -172,7 +207,10 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
       } catch {
         ok = false;
       }
-      if (!ok) finish(new CapfError(CapfErrorCode.serverCertificate, 'the CAPF server presented a certificate that is not a trusted CAPF certificate'));
+      if (!ok)
+        finish(
+          new CapfError(CapfErrorCode.serverCertificate, 'the CAPF server presented a certificate that is not a trusted CAPF certificate'),
+        );
     });
     socket.on('data', (chunk: Buffer) => handle(session.receive(chunk)));
     socket.on('error', (err) => finish(new CapfError(CapfErrorCode.connection, `CAPF ${opts.host}: ${err.message}`, { cause: err })));

@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { X509Certificate, randomInt } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Clock } from '../lib/clock.js';
 import { systemClock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../lib/log.js';
@@ -98,13 +98,19 @@ export interface CapfSessionSummary {
 
 export function capfIdentity(store: CapfStore, node?: string): { row: CertRow; node: string } {
   const nodes = store.listNodes();
-  const ordered = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
+  const ordered =
+    node !== undefined
+      ? nodes.filter((n) => n.name === node)
+      : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
   for (const n of ordered) {
     if (node === undefined && !(n.services as string[]).includes('capf')) continue;
     const row = store.currentCertificate('CAPF', n.name);
     if (row) return { row, node: n.name };
   }
-  throw localError(CapfErrorCode.argument, `no CAPF certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen CAPF"`);
+  throw localError(
+    CapfErrorCode.argument,
+    `no CAPF certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen CAPF"`,
+  );
 }
 
 function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
@@ -134,8 +140,15 @@ export class CapfServer extends EventEmitter {
     this.#clock = opts.clock ?? systemClock;
     const o = this.options;
     this.#service = new TlsService({
-      secureContext: this.#secureOptions(), host: o.host, port: o.port, handshakeTimeoutMs: o.handshakeTimeoutMs, maxConnections: o.maxConnections,
-      reloadIntervalMs: o.reloadIntervalMs, reload: () => this.reload(), onConnection: (socket) => this.#onConnection(socket), logger: this.#log,
+      secureContext: this.#secureOptions(),
+      host: o.host,
+      port: o.port,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxConnections: o.maxConnections,
+      reloadIntervalMs: o.reloadIntervalMs,
+      reload: () => this.reload(),
+      onConnection: (socket) => this.#onConnection(socket),
+      logger: this.#log,
       onTlsError: (err) => {
         this.stats.tlsErrors++;
         this.emit('tlsError', err);
@@ -199,7 +212,14 @@ export class CapfServer extends EventEmitter {
       const device = name ? this.#store.getDevice(name) : undefined;
       if (device) {
         try {
-          this.#store.updateDevice(device.name, { capfStatus: failedAttemptStatus(device.capfStatus, device.capfOperation, new Date(this.#clock.now()), `${result === 'rejected' ? 'Authentication Failed' : 'Failed'}: ${err.message}`) });
+          this.#store.updateDevice(device.name, {
+            capfStatus: failedAttemptStatus(
+              device.capfStatus,
+              device.capfOperation,
+              new Date(this.#clock.now()),
+              `${result === 'rejected' ? 'Authentication Failed' : 'Failed'}: ${err.message}`,
+            ),
+          });
         } catch (e) {
           this.#log.error('store-write-failed', { device: device.name, error: e });
         }
@@ -220,7 +240,13 @@ export class CapfServer extends EventEmitter {
             if (r.failure) {
               setFailure(r.failure, 'rejected', false);
               if (r.device) {
-                const counted = recordAuthFailure(this.#store, { deviceName: r.device.name, remote, why: r.failure.message, now, maxAuthFailures: this.options.maxAuthFailures });
+                const counted = recordAuthFailure(this.#store, {
+                  deviceName: r.device.name,
+                  remote,
+                  why: r.failure.message,
+                  now,
+                  maxAuthFailures: this.options.maxAuthFailures,
+                });
                 if (counted.cancelled) summary.code = CapfErrorCode.authLimit;
               }
             } else if (r.decision.kind === 'none') summary.result = 'none';
@@ -234,8 +260,13 @@ export class CapfServer extends EventEmitter {
             try {
               checkPublicKey(e.spki, e.keySpec);
               const lsc = issueLsc({
-                capfCertPem: this.#identity.cert.pem, capfKeyPem: this.#identity.keyPem, deviceName: session.deviceName!, subjectPublicKey: e.spki,
-                serial: randomSerial(), now: new Date(this.#clock.now()), validityYears: this.options.lscValidityYears,
+                capfCertPem: this.#identity.cert.pem,
+                capfKeyPem: this.#identity.keyPem,
+                deviceName: session.deviceName!,
+                subjectPublicKey: e.spki,
+                serial: randomSerial(),
+                now: new Date(this.#clock.now()),
+                validityYears: this.options.lscValidityYears,
               });
               issuedPem = lsc.pem;
               handle(session.certificateIssued(lsc.der));
@@ -246,28 +277,69 @@ export class CapfServer extends EventEmitter {
             }
             break;
           case 'stored':
-            this.#record(session.deviceName!, e.reason, summary, () => {
-              const serial = new X509Certificate(issuedPem!).serialNumber.toLowerCase();
-              this.#store.updateDevice(session.deviceName!, { lscPem: issuedPem!, capfOperation: 'none', capfStatus: successStatus('Upgrade', new Date(this.#clock.now()), `LSC serial ${serial}`) });
-              summary.result = 'installed';
-            }, setFailure, 'STORE_CERTIFICATE_RESPONSE');
+            this.#record(
+              session.deviceName!,
+              e.reason,
+              summary,
+              () => {
+                const serial = new X509Certificate(issuedPem!).serialNumber.toLowerCase();
+                this.#store.updateDevice(session.deviceName!, {
+                  lscPem: issuedPem!,
+                  capfOperation: 'none',
+                  capfStatus: successStatus('Upgrade', new Date(this.#clock.now()), `LSC serial ${serial}`),
+                });
+                summary.result = 'installed';
+              },
+              setFailure,
+              'STORE_CERTIFICATE_RESPONSE',
+            );
             break;
           case 'fetched':
-            this.#record(session.deviceName!, e.reason, summary, () => {
-              // Never store what we did not verify: configs get encrypted to this certificate's key.
-              const pem = verifyFetchedLsc(this.#store, session.deviceName!, e.certificate, { ...this.#opts, now: new Date(this.#clock.now()) });
-              this.#store.updateDevice(session.deviceName!, { lscPem: pem, capfOperation: 'none', capfStatus: successStatus('Fetch', new Date(this.#clock.now())) });
-              summary.result = 'fetched';
-            }, setFailure, 'FETCH_CERTIFICATE_RESPONSE');
+            this.#record(
+              session.deviceName!,
+              e.reason,
+              summary,
+              () => {
+                // Never store what we did not verify: configs get encrypted to this certificate's key.
+                const pem = verifyFetchedLsc(this.#store, session.deviceName!, e.certificate, {
+                  ...this.#opts,
+                  now: new Date(this.#clock.now()),
+                });
+                this.#store.updateDevice(session.deviceName!, {
+                  lscPem: pem,
+                  capfOperation: 'none',
+                  capfStatus: successStatus('Fetch', new Date(this.#clock.now())),
+                });
+                summary.result = 'fetched';
+              },
+              setFailure,
+              'FETCH_CERTIFICATE_RESPONSE',
+            );
             break;
           case 'deleted':
-            this.#record(session.deviceName!, e.reason, summary, () => {
-              this.#store.updateDevice(session.deviceName!, { lscPem: null, capfOperation: 'none', capfStatus: successStatus('Delete', new Date(this.#clock.now())) });
-              summary.result = 'deleted';
-            }, setFailure, 'DELETE_CERTIFICATE_RESPONSE');
+            this.#record(
+              session.deviceName!,
+              e.reason,
+              summary,
+              () => {
+                this.#store.updateDevice(session.deviceName!, {
+                  lscPem: null,
+                  capfOperation: 'none',
+                  capfStatus: successStatus('Delete', new Date(this.#clock.now())),
+                });
+                summary.result = 'deleted';
+              },
+              setFailure,
+              'DELETE_CERTIFICATE_RESPONSE',
+            );
             break;
           case 'phoneFailed':
-            setFailure(new CapfError(CapfErrorCode.phoneFailed, `the phone could not make its key (KEY_GENERATE_RESPONSE reason ${e.reason ?? 'none'})`));
+            setFailure(
+              new CapfError(
+                CapfErrorCode.phoneFailed,
+                `the phone could not make its key (KEY_GENERATE_RESPONSE reason ${e.reason ?? 'none'})`,
+              ),
+            );
             break;
           case 'protocolError':
             setFailure(e.error);
@@ -293,7 +365,10 @@ export class CapfServer extends EventEmitter {
     };
     const { authTimeoutMs, sessionTimeoutMs, idleTimeoutMs } = this.options;
     const authTimer = setTimeout(() => timeout(`no AUTH_RESPONSE within ${authTimeoutMs} ms (state ${session.state})`), authTimeoutMs);
-    const sessionTimer = setTimeout(() => timeout(`session not finished within ${sessionTimeoutMs} ms (state ${session.state})`), sessionTimeoutMs);
+    const sessionTimer = setTimeout(
+      () => timeout(`session not finished within ${sessionTimeoutMs} ms (state ${session.state})`),
+      sessionTimeoutMs,
+    );
     socket.setTimeout(idleTimeoutMs, () => timeout(`no traffic for ${idleTimeoutMs} ms in state ${session.state}`));
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -316,7 +391,14 @@ export class CapfServer extends EventEmitter {
   }
 
   /** Applies a phone's REASON: 1 → `onSuccess`; anything else → a failed attempt, the operation stays pending. */
-  #record(device: string, reason: number, summary: CapfSessionSummary, onSuccess: () => void, setFailure: (e: CapfError) => void, what: string): void {
+  #record(
+    device: string,
+    reason: number,
+    summary: CapfSessionSummary,
+    onSuccess: () => void,
+    setFailure: (e: CapfError) => void,
+    what: string,
+  ): void {
     if (reason !== CapfReason.updateCertificate) {
       setFailure(new CapfError(CapfErrorCode.phoneFailed, `${what} reason ${reason} (not 1, success)`));
       return;
@@ -324,7 +406,11 @@ export class CapfServer extends EventEmitter {
     try {
       onSuccess();
     } catch (err) {
-      setFailure(err instanceof CapfError ? err : new CapfError(CapfErrorCode.connection, `recording ${device}: ${(err as Error).message}`, { cause: err }));
+      setFailure(
+        err instanceof CapfError
+          ? err
+          : new CapfError(CapfErrorCode.connection, `recording ${device}: ${(err as Error).message}`, { cause: err }),
+      );
       summary.result = 'failed';
     }
   }

@@ -11,7 +11,9 @@ import { SbdError, UsageError } from '../lib/errors.js';
 
 async function loadCommands(argv: string[]): Promise<Command[]> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  let files = readdirSync(dir).filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  let files = readdirSync(dir)
+    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts'))
+    .sort();
   // `sbd daemon NAME` loads only its own command file: a daemon starts without every other command's modules.
   const own = argv[0] === 'daemon' ? files.find((f) => f.replace(/\.(js|ts)$/, '') === `daemon-${argv[1]}`) : undefined;
   if (own) files = [own];

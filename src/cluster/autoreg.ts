@@ -78,9 +78,19 @@ export function autoRegisterPhone(store: Store, input: AutoRegisterInput): AutoR
       throw new AutoregError(AutoregErrorCode.mode, `autoregistration works in ${AUTOREG_MODES.join(' and ')} mode, not ${mode}`);
     }
     const range = store.getParam('AutoRegistrationDnRange');
-    const dn = nextFreeDn(range, store.listDevices().flatMap((d) => (d.directoryNumber ? [d.directoryNumber] : [])));
-    if (dn === undefined) throw new AutoregError(AutoregErrorCode.rangeFull, `every directory number of AutoRegistrationDnRange ${range} is taken`);
-    const device = store.addDevice({ name, model: input.model, description: `${AUTOREG_DESCRIPTION_PREFIX}${dn}`, securityProfile: DEFAULT_SECURITY_PROFILE, directoryNumber: dn });
+    const dn = nextFreeDn(
+      range,
+      store.listDevices().flatMap((d) => (d.directoryNumber ? [d.directoryNumber] : [])),
+    );
+    if (dn === undefined)
+      throw new AutoregError(AutoregErrorCode.rangeFull, `every directory number of AutoRegistrationDnRange ${range} is taken`);
+    const device = store.addDevice({
+      name,
+      model: input.model,
+      description: `${AUTOREG_DESCRIPTION_PREFIX}${dn}`,
+      securityProfile: DEFAULT_SECURITY_PROFILE,
+      directoryNumber: dn,
+    });
     return { kind: 'registered', device, directoryNumber: dn };
   });
 }

@@ -28,16 +28,22 @@ export function parseIdentityName(name: string): IdentityName {
 
 export function regenWarnings(name: IdentityName, mixed: boolean): string[] {
   const w: string[] = [];
-  if (name === 'TVS') w.push('If you also regenerate CallManager (TFTP), do it after TVS, never before: phones check the new ITL signer through TVS.');
+  if (name === 'TVS')
+    w.push('If you also regenerate CallManager (TFTP), do it after TVS, never before: phones check the new ITL signer through TVS.');
   if (name === 'CallManager') {
-    w.push('Regenerate TVS before CallManager when both change; if TVS was regenerated after, phones that cannot verify the new ITL need "utils itl reset localkey".');
+    w.push(
+      'Regenerate TVS before CallManager when both change; if TVS was regenerated after, phones that cannot verify the new ITL need "utils itl reset localkey".',
+    );
     if (mixed) w.push('The cluster is in mixed mode: the CTL file has been rebuilt with the new CallManager certificate.');
   }
   if (name === 'ITLRecovery') {
-    w.push('ITLRecovery signs the ITL and is what phones hold to accept a new ITL. Phones that have the old ITLRecovery verify the new ITL only through TVS; keep TVS reachable and unchanged until every phone has the new ITL.');
+    w.push(
+      'ITLRecovery signs the ITL and is what phones hold to accept a new ITL. Phones that have the old ITLRecovery verify the new ITL only through TVS; keep TVS reachable and unchanged until every phone has the new ITL.',
+    );
     w.push('Export the new key with "file get tftp ITLRecovery.p12" and keep it safe: without it, an ITL reset is not possible.');
   }
-  if (name !== 'tomcat') w.push('Reset the phones so they download the new trust list, and take a new encrypted backup (utils disaster_recovery backup).');
+  if (name !== 'tomcat')
+    w.push('Reset the phones so they download the new trust list, and take a new encrypted backup (utils disaster_recovery backup).');
   return w;
 }
 
@@ -51,9 +57,17 @@ export function regenerateCertificate(state: State, nameText: string, clock: Clo
   const validityYears = name === 'ITLRecovery' ? state.store.getIntParam('ITLRecoveryValidityYears') : undefined;
   const keyBits = state.store.getIntParam('KeySize') as 2048 | 3072 | 4096;
   if (keyBits === 3072 && (name === 'CallManager' || name === 'ITLRecovery')) {
-    throw new UsageError(`${name} signs trust lists and configs, whose header (tag 11) can describe only 1024, 2048 or 4096-bit signatures: set KeySize to 2048 or 4096`);
+    throw new UsageError(
+      `${name} signs trust lists and configs, whose header (tag 11) can describe only 1024, 2048 or 4096-bit signatures: set KeySize to 2048 or 4096`,
+    );
   }
-  const certificate = issueIdentity(state.store, state.layout, { name, node, clock, keySpec: { type: 'rsa', bits: keyBits }, ...(validityYears ? { validityYears } : {}) });
+  const certificate = issueIdentity(state.store, state.layout, {
+    name,
+    node,
+    clock,
+    keySpec: { type: 'rsa', bits: keyBits },
+    ...(validityYears ? { validityYears } : {}),
+  });
   const { itlSha256 } = activateTftp(state, clock);
   return { certificate, replaced, warnings: regenWarnings(name, isMixedMode(state.store)), itlSha256 };
 }

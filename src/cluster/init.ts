@@ -61,7 +61,13 @@ export function ensureIdentities(state: State, node: NodeRow, clock: Clock, keyS
     const scope = name === 'ITLRecovery' ? null : node.name;
     if (state.store.currentCertificate(name, scope)) continue;
     const validityYears = name === 'ITLRecovery' ? state.store.getIntParam('ITLRecoveryValidityYears') : undefined;
-    issueIdentity(state.store, state.layout, { name, node, clock, ...(keySpec ? { keySpec } : {}), ...(validityYears ? { validityYears } : {}) });
+    issueIdentity(state.store, state.layout, {
+      name,
+      node,
+      clock,
+      ...(keySpec ? { keySpec } : {}),
+      ...(validityYears ? { validityYears } : {}),
+    });
     issued.push(name);
   }
   return issued;

@@ -39,7 +39,8 @@ export function itlReset(state: State, step: ItlResetStep, clock: Clock, remote?
     if (!remote) throw new UsageError('utils itl reset remotekey needs the PKCS#12 file of the remote key and its password');
     const { certPem, privateKeyPem } = importPkcs12(remote.p12, remote.password);
     const cert = new X509Certificate(certPem);
-    if (cert.publicKey.asymmetricKeyType !== 'rsa') throw new UsageError('the remote key must be an RSA key (trust lists are signed with RSA)');
+    if (cert.publicKey.asymmetricKeyType !== 'rsa')
+      throw new UsageError('the remote key must be an RSA key (trust lists are signed with RSA)');
     const keyFile = join(state.layout.keysDir, `${remoteKeyName}-${cert.serialNumber.toLowerCase()}.key`);
     writeKeyFile(keyFile, privateKeyPem);
     store.transaction(() => {
@@ -74,7 +75,8 @@ export function endTemporaryItlSigning(state: State, clock: Clock): { itlSha256:
 export type CtlResetStep = 'localkey' | 'complete';
 
 export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { signer: string; message: string } {
-  if (!isMixedMode(state.store)) throw new UsageError('the cluster is not in mixed mode: there is no CTL to reset ("utils ctl set-cluster mixed-mode")');
+  if (!isMixedMode(state.store))
+    throw new UsageError('the cluster is not in mixed mode: there is no CTL to reset ("utils ctl set-cluster mixed-mode")');
   const signer = step === 'localkey' ? 'ITLRecovery' : 'CallManager';
   state.store.transaction(() => {
     state.store.setParam('CtlResetSigner', signer);
@@ -95,7 +97,8 @@ export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { sign
  */
 export function ctlUpdate(state: State, clock: Clock): { signer: string; sha256: string; bytes: number; message: string } {
   const { store } = state;
-  if (!isMixedMode(store)) throw new UsageError('the cluster is not in mixed mode: there is no CTL to update ("utils ctl set-cluster mixed-mode")');
+  if (!isMixedMode(store))
+    throw new UsageError('the cluster is not in mixed mode: there is no CTL to update ("utils ctl set-cluster mixed-mode")');
   return store.transaction(() => {
     const signer = store.getParam('CtlResetSigner');
     store.setParam('CtlResetSigner', signer); // the write that makes TFTP rebuild

@@ -8,7 +8,8 @@ import type { State } from './state.js';
 export const minExportPasswordLength = 8;
 
 export function exportIdentityP12(state: State, name: IdentityName, password: string, node?: string): Buffer {
-  if (password.length < minExportPasswordLength) throw new UsageError(`the export password must be at least ${minExportPasswordLength} characters`);
+  if (password.length < minExportPasswordLength)
+    throw new UsageError(`the export password must be at least ${minExportPasswordLength} characters`);
   const nodes = state.store.listNodes();
   const scope = name === 'ITLRecovery' ? null : (node ?? (nodes.find((n) => n.isPublisher) ?? nodes[0])?.name ?? null);
   const row = state.store.currentCertificate(name, scope);

@@ -33,7 +33,13 @@ export function existingDigest(store: Store, userid: string): { userid: string; 
 }
 
 /** Sets (or generates, when `password` is undefined) the digest password of `userid`; run inside a transaction. */
-export function setupPhoneDigest(store: Store, keysDir: string, userid: string, password: string | undefined, login: PreparedLogin): PhoneDigestSetup {
+export function setupPhoneDigest(
+  store: Store,
+  keysDir: string,
+  userid: string,
+  password: string | undefined,
+  login: PreparedLogin,
+): PhoneDigestSetup {
   const pw = password ?? generatePhonePassword();
   const r = putPhoneDigestPassword(store, keysDir, { userid, password: pw }, login);
   return { ...r, password: pw, generated: password === undefined };
@@ -51,7 +57,9 @@ export function digestDeliveryNotice(store: Store, d: DeviceRow): DeliveryNotice
   const notes: string[] = [];
   if (!d.digestUser) return { warnings, notes };
   if (!d.directoryNumber) {
-    warnings.push(`${d.name} has no directory number: its config has no line, so the password is not delivered; enter it on the phone by hand`);
+    warnings.push(
+      `${d.name} has no directory number: its config has no line, so the password is not delivered; enter it on the phone by hand`,
+    );
     return { warnings, notes };
   }
   if (!supportsSecurityByDefault(store, d.model)) {
@@ -60,7 +68,8 @@ export function digestDeliveryNotice(store: Store, d: DeviceRow): DeliveryNotice
   }
   if (wantsEncryptedConfig(store, d)) {
     notes.push(`the password is delivered only inside ${d.name}.cnf.xml.enc.sgn, encrypted to the phone's own key`);
-    if (!d.lscPem && !d.symmetricKeyHex) notes.push(`${d.name} has no LSC or symmetric key yet: its config is served once CAPF has installed one`);
+    if (!d.lscPem && !d.symmetricKeyHex)
+      notes.push(`${d.name} has no LSC or symmetric key yet: its config is served once CAPF has installed one`);
     return { warnings, notes };
   }
   if (passwordAllowedIn(store, 'signed')) {
@@ -81,13 +90,19 @@ export function digestDeliveryNotice(store: Store, d: DeviceRow): DeliveryNotice
 
 /** Devices whose digest password a signed-only config carries (or would carry) — what the parameter exposes. */
 export function signedOnlyDigestDevices(store: Store): DeviceRow[] {
-  return store.listDevices().filter((d) => d.digestUser && d.directoryNumber && supportsSecurityByDefault(store, d.model) && !wantsEncryptedConfig(store, d));
+  return store
+    .listDevices()
+    .filter((d) => d.digestUser && d.directoryNumber && supportsSecurityByDefault(store, d.model) && !wantsEncryptedConfig(store, d));
 }
 
 /** What `param set SipDigestPasswordInSignedConfig` says. */
 export function signedConfigParamNotice(store: Store, value: boolean): string[] {
   const devices = signedOnlyDigestDevices(store);
-  const names = devices.slice(0, 10).map((d) => d.name).join(', ') + (devices.length > 10 ? ', …' : '');
+  const names =
+    devices
+      .slice(0, 10)
+      .map((d) => d.name)
+      .join(', ') + (devices.length > 10 ? ', …' : '');
   if (value) {
     return [
       `WARNING: ${SIGNED_CONFIG_PARAM} is true: the digest password of every phone with a signed-only (not encrypted) config now goes out ` +
@@ -97,6 +112,8 @@ export function signedConfigParamNotice(store: Store, value: boolean): string[] 
     ];
   }
   return devices.length
-    ? [`NOTE: ${devices.length} device(s) with signed-only configs no longer get their digest password in the config (${names}): enter it on those phones by hand or give them encrypted profiles`]
+    ? [
+        `NOTE: ${devices.length} device(s) with signed-only configs no longer get their digest password in the config (${names}): enter it on those phones by hand or give them encrypted profiles`,
+      ]
     : [];
 }

@@ -54,20 +54,26 @@ function describeSelect(s: ResetSelect): string {
 export async function runPhoneReset(stateDir: string, o: PhoneResetOptions, out: (line: string) => void): Promise<PhoneResetOutcome> {
   const rate = o.phonesPerSecond ?? resetPacingDefaults.phonesPerSecond;
   const verb = o.kind === 'reset' ? 'reset' : 'restart';
-  const last = await requestReset(o.socketPath ?? controlSocketPath(stateDir), { op: 'reset', kind: o.kind, select: o.select, phonesPerSecond: rate }, (e) => {
-    if (e.event === 'started') {
-      out(`${verb}: ${describeSelect(o.select)}: ${e.total} registered, paced at ${e.phonesPerSecond} phones/s`);
-      if (e.unregistered.length > 0) out(`not registered (${e.unregistered.length}, nothing sent): ${e.unregistered.join(' ')}`);
-    } else if (e.event === 'progress') {
-      out(`${verb}: ${e.sent} of ${e.total} sent, ${e.acknowledged} acknowledged, ${e.reregistered} re-registered, ${e.failed} failed`);
-    }
-  });
+  const last = await requestReset(
+    o.socketPath ?? controlSocketPath(stateDir),
+    { op: 'reset', kind: o.kind, select: o.select, phonesPerSecond: rate },
+    (e) => {
+      if (e.event === 'started') {
+        out(`${verb}: ${describeSelect(o.select)}: ${e.total} registered, paced at ${e.phonesPerSecond} phones/s`);
+        if (e.unregistered.length > 0) out(`not registered (${e.unregistered.length}, nothing sent): ${e.unregistered.join(' ')}`);
+      } else if (e.event === 'progress') {
+        out(`${verb}: ${e.sent} of ${e.total} sent, ${e.acknowledged} acknowledged, ${e.reregistered} re-registered, ${e.failed} failed`);
+      }
+    },
+  );
   if (last.event === 'error') {
     out(`error: ${last.message} [${last.code}]`);
     return { ok: false, last };
   }
   if (last.event !== 'done') return { ok: false, last };
-  out(`summary: ${last.total} phone${last.total === 1 ? '' : 's'} told to ${verb}: ${last.acknowledged} acknowledged, ${last.reregistered} re-registered, ${last.failed} failed; ${last.unregistered.length} not registered; ${(last.durationMs / 1000).toFixed(1)} s`);
+  out(
+    `summary: ${last.total} phone${last.total === 1 ? '' : 's'} told to ${verb}: ${last.acknowledged} acknowledged, ${last.reregistered} re-registered, ${last.failed} failed; ${last.unregistered.length} not registered; ${(last.durationMs / 1000).toFixed(1)} s`,
+  );
   for (const f of last.failures) out(`  failed: ${f.device}: ${f.reason}`);
   if (last.notReregistered.length > 0) out(`  acknowledged but not registered again: ${last.notReregistered.join(' ')}`);
   if (last.unregistered.length > 0) out(`  not registered (reset them when they are back, or by hand): ${last.unregistered.join(' ')}`);
@@ -78,7 +84,12 @@ export async function runPhoneReset(stateDir: string, o: PhoneResetOptions, out:
  * After a step the seeds follow with "reset the phones": reset every phone now, or say why it could not be done
  * (sbd-sipd not running). Never throws: the step itself has already succeeded.
  */
-export async function resetAllPhonesAfter(stateDir: string, step: string, out: (line: string) => void, socketPath?: string): Promise<boolean> {
+export async function resetAllPhonesAfter(
+  stateDir: string,
+  step: string,
+  out: (line: string) => void,
+  socketPath?: string,
+): Promise<boolean> {
   try {
     const r = await runPhoneReset(stateDir, { kind: 'reset', select: { all: true }, ...(socketPath ? { socketPath } : {}) }, out);
     return r.ok;
@@ -95,9 +106,9 @@ export const ROLLBACK_PARAM = 'PrepareClusterForRollback';
 export function rollbackNotice(on: boolean): string[] {
   return on
     ? [
-      'WARNING: Prepare Cluster for Rollback is on: the ITL now has empty TVS and TFTP entries, so phones trust no TVS.',
-      'WARNING: HTTPS phone services (directories, services, anything on an HTTPS URL) stop working on the phones until it is turned off again.',
-    ]
+        'WARNING: Prepare Cluster for Rollback is on: the ITL now has empty TVS and TFTP entries, so phones trust no TVS.',
+        'WARNING: HTTPS phone services (directories, services, anything on an HTTPS URL) stop working on the phones until it is turned off again.',
+      ]
     : ['Prepare Cluster for Rollback is off: the phones take the signed ITL again, and HTTPS phone services work again after their reset.'];
 }
 
@@ -107,9 +118,12 @@ export const RESET_METHOD_WORDS = [...MODEL_RESET_METHODS, 'auto'] as const;
 /** Sets (audited) how a model is told to reset; `auto` clears the override. */
 export function setModelResetMethod(store: Store, model: string, word: string): ModelFeaturesRow {
   const w = word.toLowerCase();
-  if (!(RESET_METHOD_WORDS as readonly string[]).includes(w)) throw new UsageError(`reset method must be one of ${RESET_METHOD_WORDS.join(', ')}`);
+  if (!(RESET_METHOD_WORDS as readonly string[]).includes(w))
+    throw new UsageError(`reset method must be one of ${RESET_METHOD_WORDS.join(', ')}`);
   const method = w === 'auto' ? null : (w as ModelResetMethod);
-  return auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} reset-method=${w}` }, () => store.setModelResetMethod(model, method));
+  return auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} reset-method=${w}` }, () =>
+    store.setModelResetMethod(model, method),
+  );
 }
 
 export function describeResetMethod(row: ModelFeaturesRow): string {

@@ -19,7 +19,13 @@ import { buildEncryptedConfig, type ConfigKey } from '../trust/enc-sgn.js';
 import { publisher, signerOf } from '../trust/cluster-lists.js';
 import type { Signer } from '../trust/build.js';
 import type { HashName } from '../trust/tags.js';
-import { renderDefaultConfig, renderDeviceConfig, renderStubConfig, type ClusterEndpoints, type DeviceConfigInput } from './device-config.js';
+import {
+  renderDefaultConfig,
+  renderDeviceConfig,
+  renderStubConfig,
+  type ClusterEndpoints,
+  type DeviceConfigInput,
+} from './device-config.js';
 import { ConfigError } from './errors.js';
 import { phonePasswordLookup, stateKeysDir, type PhonePasswordLookup } from '../credentials/phone-digest.js';
 
@@ -52,7 +58,12 @@ export function clusterEndpoints(store: Store): ClusterEndpoints {
   const nodes = store.listNodes();
   const ep = (n: NodeRow) => ({ hostname: n.hostname, address: n.ipv4 ?? n.ipv6 ?? n.hostname });
   const with_ = (s: string) => nodes.filter((n) => (n.services as string[]).includes(s)).map(ep);
-  return { callManagers: [...with_('sip'), ...with_('callmanager')].filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i), tvs: with_('tvs'), capf: with_('capf'), ...defaultPorts };
+  return {
+    callManagers: [...with_('sip'), ...with_('callmanager')].filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i),
+    tvs: with_('tvs'),
+    capf: with_('capf'),
+    ...defaultPorts,
+  };
 }
 
 function tftpSigner(store: Store, node: NodeRow): Signer {
@@ -90,7 +101,14 @@ export function wantsEncryptedConfig(store: Store, d: DeviceRow): boolean {
 }
 
 /** One served config file of a known device, or undefined when that name does not exist for it. */
-export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', clock: Clock, node: NodeRow = publisher(store), options: ConfigBuildOptions = {}): Buffer | undefined {
+export function deviceConfigFile(
+  store: Store,
+  d: DeviceRow,
+  suffix: '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn',
+  clock: Clock,
+  node: NodeRow = publisher(store),
+  options: ConfigBuildOptions = {},
+): Buffer | undefined {
   const c = clusterEndpoints(store);
   const encrypted = wantsEncryptedConfig(store, d);
   const key = encrypted ? configKeyOf(d) : undefined;
@@ -102,14 +120,22 @@ export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' 
       return encrypted ? undefined : Buffer.from(renderDeviceConfig(deviceInput(store, d, false), c));
     case '.cnf.xml.sgn': {
       if (encrypted && !key) return undefined; // encrypted profile without a key yet: nothing safe to serve in clear
-      const body = encrypted && key
-        ? renderStubConfig(deviceInput(store, d, true), c, d.lscPem ? new X509Certificate(d.lscPem).raw : undefined)
-        : renderDeviceConfig(deviceInput(store, d, false, authPassword(store, d, 'signed', options)), c);
+      const body =
+        encrypted && key
+          ? renderStubConfig(deviceInput(store, d, true), c, d.lscPem ? new X509Certificate(d.lscPem).raw : undefined)
+          : renderDeviceConfig(deviceInput(store, d, false, authPassword(store, d, 'signed', options)), c);
       return buildSgn({ body: Buffer.from(body), filename, signer: tftpSigner(store, node), timestamp, hash });
     }
     case '.cnf.xml.enc.sgn':
       if (!key) return undefined;
-      return buildEncryptedConfig({ plaintext: Buffer.from(renderDeviceConfig(deviceInput(store, d, true, authPassword(store, d, 'encrypted', options)), c)), filename, signer: tftpSigner(store, node), timestamp, key, signatureHash: hash });
+      return buildEncryptedConfig({
+        plaintext: Buffer.from(renderDeviceConfig(deviceInput(store, d, true, authPassword(store, d, 'encrypted', options)), c)),
+        filename,
+        signer: tftpSigner(store, node),
+        timestamp,
+        key,
+        signatureHash: hash,
+      });
   }
 }
 
@@ -117,7 +143,13 @@ export function deviceConfigFile(store: Store, d: DeviceRow, suffix: '.cnf.xml' 
 export function defaultConfigFile(store: Store, signed: boolean, clock: Clock, node: NodeRow = publisher(store)): Buffer {
   const body = Buffer.from(renderDefaultConfig(clusterEndpoints(store)));
   if (!signed) return body;
-  return buildSgn({ body, filename: 'XMLDefault.cnf.xml.sgn', signer: tftpSigner(store, node), timestamp: unixSeconds(clock), hash: store.getParam('SignatureHash') as HashName });
+  return buildSgn({
+    body,
+    filename: 'XMLDefault.cnf.xml.sgn',
+    signer: tftpSigner(store, node),
+    timestamp: unixSeconds(clock),
+    hash: store.getParam('SignatureHash') as HashName,
+  });
 }
 
 /** Does this model take signed files (Security by Default)? Unknown models are assumed to (current phones do). */

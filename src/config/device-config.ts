@@ -52,7 +52,16 @@ function callManagerGroup(c: ClusterEndpoints): XmlNode {
     el(
       'members',
       c.callManagers.map((m, i) =>
-        el('member', [el('callManager', [el('ports', [el('sipPort', c.sipPort), el('securedSipPort', c.sipTlsPort)]), el('processNodeName', m.address)])], { priority: String(i) }),
+        el(
+          'member',
+          [
+            el('callManager', [
+              el('ports', [el('sipPort', c.sipPort), el('securedSipPort', c.sipTlsPort)]),
+              el('processNodeName', m.address),
+            ]),
+          ],
+          { priority: String(i) },
+        ),
       ),
     ),
   ]);
@@ -60,18 +69,39 @@ function callManagerGroup(c: ClusterEndpoints): XmlNode {
 
 function tvsList(c: ClusterEndpoints): XmlNode {
   // Up to 5 members, lower priority tried first (spec §3.1).
-  return el('TVS', [el('members', c.tvs.slice(0, 5).map((t, i) => el('member', [el('port', c.tvsPort), el('address', t.address)], { priority: String(i) })))]);
+  return el('TVS', [
+    el(
+      'members',
+      c.tvs.slice(0, 5).map((t, i) => el('member', [el('port', c.tvsPort), el('address', t.address)], { priority: String(i) })),
+    ),
+  ]);
 }
 
 function capfList(c: ClusterEndpoints): XmlNode {
-  return el('capfList', c.capf.slice(0, 5).map((s) => el('capf', [el('phonePort', c.capfPort), el('processNodeName', s.address)])));
+  return el(
+    'capfList',
+    c.capf.slice(0, 5).map((s) => el('capf', [el('phonePort', c.capfPort), el('processNodeName', s.address)])),
+  );
 }
 
 export function renderDeviceConfig(d: DeviceConfigInput, c: ClusterEndpoints): string {
   const line = d.directoryNumber
     ? [
         el('sipLines', [
-          el('line', [el('featureID', 9), el('featureLabel', d.directoryNumber), el('name', d.directoryNumber), el('displayName', d.description ?? d.directoryNumber), el('authName', d.digestUser ?? ''), el('authPassword', d.authPassword ?? ''), el('proxy', 'USECALLMANAGER'), el('port', d.transport === 'tls' ? c.sipTlsPort : c.sipPort)], { button: '1', lineIndex: '1' }),
+          el(
+            'line',
+            [
+              el('featureID', 9),
+              el('featureLabel', d.directoryNumber),
+              el('name', d.directoryNumber),
+              el('displayName', d.description ?? d.directoryNumber),
+              el('authName', d.digestUser ?? ''),
+              el('authPassword', d.authPassword ?? ''),
+              el('proxy', 'USECALLMANAGER'),
+              el('port', d.transport === 'tls' ? c.sipTlsPort : c.sipPort),
+            ],
+            { button: '1', lineIndex: '1' },
+          ),
         ]),
       ]
     : [];

@@ -6,14 +6,18 @@ export function escapeXml(s: string): string {
 }
 
 export function el(name: string, content?: XmlNode[] | string | number | boolean, attrs?: Record<string, string>): XmlNode {
-  return Array.isArray(content) ? { name, children: content, ...(attrs ? { attrs } : {}) } : { name, ...(content === undefined ? {} : { text: content }), ...(attrs ? { attrs } : {}) };
+  return Array.isArray(content)
+    ? { name, children: content, ...(attrs ? { attrs } : {}) }
+    : { name, ...(content === undefined ? {} : { text: content }), ...(attrs ? { attrs } : {}) };
 }
 
 export function renderXml(root: XmlNode): string {
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const walk = (n: XmlNode, depth: number) => {
     const pad = '  '.repeat(depth);
-    const attrs = Object.entries(n.attrs ?? {}).map(([k, v]) => ` ${k}="${escapeXml(v)}"`).join('');
+    const attrs = Object.entries(n.attrs ?? {})
+      .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
+      .join('');
     if (n.children && n.children.length > 0) {
       lines.push(`${pad}<${n.name}${attrs}>`);
       for (const c of n.children) walk(c, depth + 1);

@@ -20,7 +20,13 @@ import {
 } from './secret-hash.js';
 
 /** Bounds on what an administrator may set. */
-export const CREDENTIAL_LIMITS = { minPasswordChars: 8, maxPasswordBytes: 1024, minPinDigits: 4, maxPinDigits: 16, maxUseridChars: 128 } as const;
+export const CREDENTIAL_LIMITS = {
+  minPasswordChars: 8,
+  maxPasswordBytes: 1024,
+  minPinDigits: 4,
+  maxPinDigits: 16,
+  maxUseridChars: 128,
+} as const;
 
 export interface CredentialOptions {
   /** The scrypt policy new records are made with and old ones are measured against. Default SCRYPT_POLICY. */
@@ -32,7 +38,10 @@ const USERID = /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/;
 
 export function checkUserid(userid: unknown): string {
   if (typeof userid !== 'string' || userid.length === 0 || userid.length > CREDENTIAL_LIMITS.maxUseridChars || !USERID.test(userid)) {
-    throw new CredentialError(CredentialErrorCode.input, `user id must be 1 to ${CREDENTIAL_LIMITS.maxUseridChars} characters of letters, digits, ".", "_", "@", "+" or "-", starting with a letter or digit`);
+    throw new CredentialError(
+      CredentialErrorCode.input,
+      `user id must be 1 to ${CREDENTIAL_LIMITS.maxUseridChars} characters of letters, digits, ".", "_", "@", "+" or "-", starting with a letter or digit`,
+    );
   }
   return userid;
 }
@@ -46,7 +55,8 @@ export function checkPassword(password: unknown): string {
     throw new CredentialError(CredentialErrorCode.input, `password must be at most ${CREDENTIAL_LIMITS.maxPasswordBytes} bytes`);
   }
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(password)) throw new CredentialError(CredentialErrorCode.input, 'password must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(password))
+    throw new CredentialError(CredentialErrorCode.input, 'password must not contain control characters');
   return password;
 }
 
@@ -59,7 +69,8 @@ export function checkPin(pin: unknown): string {
 }
 
 function checkKind(kind: unknown): UserKind {
-  if (!(USER_KINDS as readonly unknown[]).includes(kind)) throw new CredentialError(CredentialErrorCode.input, `kind must be one of ${USER_KINDS.join(', ')}`);
+  if (!(USER_KINDS as readonly unknown[]).includes(kind))
+    throw new CredentialError(CredentialErrorCode.input, `kind must be one of ${USER_KINDS.join(', ')}`);
   return kind as UserKind;
 }
 
@@ -143,7 +154,15 @@ export function importLegacy(store: Store, input: ImportLegacyInput): UserRow {
 }
 
 function userFields(u: UserRow) {
-  return { userid: u.userid, kind: u.kind, credentialHash: u.credentialHash, algorithm: u.algorithm, params: u.params, pinHash: u.pinHash, pinAlgorithm: u.pinAlgorithm };
+  return {
+    userid: u.userid,
+    kind: u.kind,
+    credentialHash: u.credentialHash,
+    algorithm: u.algorithm,
+    params: u.params,
+    pinHash: u.pinHash,
+    pinAlgorithm: u.pinAlgorithm,
+  };
 }
 
 export interface LoginResult {
@@ -161,16 +180,26 @@ async function check(store: Store, userid: string, secret: string, which: Secret
     throw new CredentialError(CredentialErrorCode.invalid, 'unknown user or wrong credentials');
   }
   if (store.isUserLocked(user.userid)) {
-    throw new CredentialError(CredentialErrorCode.locked, `account "${user.userid}" is locked until ${user.lockedUntil} after repeated failures`);
+    throw new CredentialError(
+      CredentialErrorCode.locked,
+      `account "${user.userid}" is locked until ${user.lockedUntil} after repeated failures`,
+    );
   }
   const stored: StoredSecret | undefined =
-    which === 'password' ? { algorithm: user.algorithm, hash: user.credentialHash } : user.pinHash && user.pinAlgorithm ? { algorithm: user.pinAlgorithm, hash: user.pinHash } : undefined;
+    which === 'password'
+      ? { algorithm: user.algorithm, hash: user.credentialHash }
+      : user.pinHash && user.pinAlgorithm
+        ? { algorithm: user.pinAlgorithm, hash: user.pinHash }
+        : undefined;
   if (!stored) throw new CredentialError(CredentialErrorCode.noPin, `user "${user.userid}" has no PIN`);
   const result = typeof secret === 'string' ? await verifySecret(secret, stored, policy) : { ok: false, needsRehash: false };
   if (!result.ok) {
     const after = store.recordLoginResult(user.userid, false);
     const locked = store.isUserLocked(user.userid);
-    throw new CredentialError(CredentialErrorCode.invalid, `unknown user or wrong credentials${locked ? `; the account is now locked until ${after.lockedUntil}` : ''}`);
+    throw new CredentialError(
+      CredentialErrorCode.invalid,
+      `unknown user or wrong credentials${locked ? `; the account is now locked until ${after.lockedUntil}` : ''}`,
+    );
   }
   let migratedFrom: string | null = null;
   if (result.needsRehash) {

@@ -40,16 +40,31 @@ export function unusableLogin(policy: ScryptPolicy = SCRYPT_POLICY): Promise<Has
  * Call inside the caller's transaction to join it with a device write. Refuses admin and application users: a
  * password that travels to phones must not be an administrator's.
  */
-export function putPhoneDigestPassword(store: Store, keysDir: string, input: PhoneDigestInput, newUserLogin: HashedSecret): PhoneDigestResult {
+export function putPhoneDigestPassword(
+  store: Store,
+  keysDir: string,
+  input: PhoneDigestInput,
+  newUserLogin: HashedSecret,
+): PhoneDigestResult {
   const userid = checkUserid(input.userid);
   const password = checkPhonePassword(input.password);
   return store.transaction(() => {
     const realm = input.realm ?? store.getParam('SipStationRealm');
     const old = store.getUser(userid);
     if (old && old.kind !== 'end') {
-      throw new CredentialError(CredentialErrorCode.input, `user "${userid}" is an ${old.kind} user: a phone's digest user must be an end user`);
+      throw new CredentialError(
+        CredentialErrorCode.input,
+        `user "${userid}" is an ${old.kind} user: a phone's digest user must be an end user`,
+      );
     }
-    if (!old) store.putUser({ userid, kind: 'end', credentialHash: newUserLogin.hash, algorithm: newUserLogin.algorithm, params: newUserLogin.params });
+    if (!old)
+      store.putUser({
+        userid,
+        kind: 'end',
+        credentialHash: newUserLogin.hash,
+        algorithm: newUserLogin.algorithm,
+        params: newUserLogin.params,
+      });
     const ha1 = digestHa1(userid, realm, password);
     store.putDigestCredential(userid, realm, ha1.ha1Md5, ha1.ha1Sha256, encryptPhonePassword(keysDir, userid, realm, password));
     return { userid, realm, createdUser: !old };

@@ -61,10 +61,14 @@ export function generatePhonePassword(): string {
 export function checkPhonePassword(password: string): string {
   const { minPasswordChars, maxPasswordBytes } = PHONE_SECRET_LIMITS;
   if ([...password].length < minPasswordChars || Buffer.byteLength(password, 'utf8') > maxPasswordBytes) {
-    throw new PhoneSecretError(PhoneSecretErrorCode.input, `a phone's digest password must be ${minPasswordChars} characters to ${maxPasswordBytes} bytes`);
+    throw new PhoneSecretError(
+      PhoneSecretErrorCode.input,
+      `a phone's digest password must be ${minPasswordChars} characters to ${maxPasswordBytes} bytes`,
+    );
   }
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(password)) throw new PhoneSecretError(PhoneSecretErrorCode.input, "a phone's digest password must not contain control characters");
+  if (/[\u0000-\u001f\u007f]/.test(password))
+    throw new PhoneSecretError(PhoneSecretErrorCode.input, "a phone's digest password must not contain control characters");
   return password;
 }
 
@@ -75,7 +79,8 @@ function keyPath(keysDir: string): string {
 function readKey(keysDir: string, create: boolean): Buffer {
   const path = keyPath(keysDir);
   if (!existsSync(path)) {
-    if (!create) throw new PhoneSecretError(PhoneSecretErrorCode.key, `${path} is missing: the stored phone digest passwords cannot be decrypted`);
+    if (!create)
+      throw new PhoneSecretError(PhoneSecretErrorCode.key, `${path} is missing: the stored phone digest passwords cannot be decrypted`);
     mkdirSync(keysDir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -110,6 +115,10 @@ export function decryptPhonePassword(keysDir: string, userid: string, realm: str
   try {
     return Buffer.concat([d.update(blob.subarray(HEADER)), d.final()]).toString('utf8');
   } catch (cause) {
-    throw new PhoneSecretError(PhoneSecretErrorCode.auth, `stored digest password of ${userid} (realm ${realm}) does not decrypt with this appliance's ${PHONE_SECRET_KEY_FILE}`, { cause });
+    throw new PhoneSecretError(
+      PhoneSecretErrorCode.auth,
+      `stored digest password of ${userid} (realm ${realm}) does not decrypt with this appliance's ${PHONE_SECRET_KEY_FILE}`,
+      { cause },
+    );
   }
 }

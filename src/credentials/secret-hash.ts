@@ -27,7 +27,16 @@ export interface ScryptPolicy {
 export const SCRYPT_POLICY: Readonly<ScryptPolicy> = { log2N: 15, r: 8, p: 1, keyLength: 32, saltBytes: 16 };
 
 /** Bounds on records read back, so a damaged or hostile record cannot ask for gigabytes of memory. */
-export const SCRYPT_LIMITS = { minLog2N: 10, maxLog2N: 20, maxR: 32, maxP: 16, minKeyLength: 16, maxKeyLength: 64, minSaltBytes: 8, maxSaltBytes: 64 } as const;
+export const SCRYPT_LIMITS = {
+  minLog2N: 10,
+  maxLog2N: 20,
+  maxR: 32,
+  maxP: 16,
+  minKeyLength: 16,
+  maxKeyLength: 64,
+  minSaltBytes: 8,
+  maxSaltBytes: 64,
+} as const;
 
 export const LEGACY_ALGORITHMS = { sha1: 40, sha256: 64, sha512: 128 } as const;
 export type LegacyAlgorithm = keyof typeof LEGACY_ALGORITHMS;
@@ -91,11 +100,21 @@ export function parseScryptRecord(text: string): ScryptRecord {
 export function checkPolicy(policy: ScryptPolicy): void {
   const L = SCRYPT_LIMITS;
   const ok =
-    Number.isInteger(policy.log2N) && policy.log2N >= L.minLog2N && policy.log2N <= L.maxLog2N &&
-    Number.isInteger(policy.r) && policy.r >= 1 && policy.r <= L.maxR &&
-    Number.isInteger(policy.p) && policy.p >= 1 && policy.p <= L.maxP &&
-    Number.isInteger(policy.keyLength) && policy.keyLength >= L.minKeyLength && policy.keyLength <= L.maxKeyLength &&
-    Number.isInteger(policy.saltBytes) && policy.saltBytes >= L.minSaltBytes && policy.saltBytes <= L.maxSaltBytes;
+    Number.isInteger(policy.log2N) &&
+    policy.log2N >= L.minLog2N &&
+    policy.log2N <= L.maxLog2N &&
+    Number.isInteger(policy.r) &&
+    policy.r >= 1 &&
+    policy.r <= L.maxR &&
+    Number.isInteger(policy.p) &&
+    policy.p >= 1 &&
+    policy.p <= L.maxP &&
+    Number.isInteger(policy.keyLength) &&
+    policy.keyLength >= L.minKeyLength &&
+    policy.keyLength <= L.maxKeyLength &&
+    Number.isInteger(policy.saltBytes) &&
+    policy.saltBytes >= L.minSaltBytes &&
+    policy.saltBytes <= L.maxSaltBytes;
   if (!ok) throw new TypeError(`scrypt policy out of bounds: ${JSON.stringify(policy)} (limits ${JSON.stringify(SCRYPT_LIMITS)})`);
 }
 
@@ -104,7 +123,11 @@ export async function hashSecret(secret: string, policy: ScryptPolicy = SCRYPT_P
   checkPolicy(policy);
   const salt = randomBytes(policy.saltBytes);
   const key = await scrypt(secretBytes(secret), salt, policy.keyLength, policy);
-  return { algorithm: CURRENT_ALGORITHM, hash: formatScryptRecord({ log2N: policy.log2N, r: policy.r, p: policy.p, salt, key }), params: scryptParamsText(policy) };
+  return {
+    algorithm: CURRENT_ALGORITHM,
+    hash: formatScryptRecord({ log2N: policy.log2N, r: policy.r, p: policy.p, salt, key }),
+    params: scryptParamsText(policy),
+  };
 }
 
 export function isLegacyAlgorithm(algorithm: string): algorithm is LegacyAlgorithm {
@@ -115,7 +138,10 @@ export function isLegacyAlgorithm(algorithm: string): algorithm is LegacyAlgorit
 export function legacyRecord(algorithm: LegacyAlgorithm, hexDigest: string): StoredSecret {
   const want = LEGACY_ALGORITHMS[algorithm];
   if (typeof hexDigest !== 'string' || !new RegExp(`^[0-9a-fA-F]{${want}}$`).test(hexDigest)) {
-    throw new CredentialError(CredentialErrorCode.input, `a ${algorithm} hash is ${want} hex digits, got ${typeof hexDigest === 'string' ? hexDigest.length + ' characters' : typeof hexDigest}`);
+    throw new CredentialError(
+      CredentialErrorCode.input,
+      `a ${algorithm} hash is ${want} hex digits, got ${typeof hexDigest === 'string' ? hexDigest.length + ' characters' : typeof hexDigest}`,
+    );
   }
   return { algorithm, hash: hexDigest.toLowerCase() };
 }

@@ -24,7 +24,9 @@ export function storeAutoRegister(store: Store): AutoRegister {
 export function storeItlReports(store: Store): RecordItlReport {
   return ({ device, sha256Hex, status, at }) =>
     recordPhoneItlReport(store, {
-      device, sha256Hex, at,
+      device,
+      sha256Hex,
+      at,
       status: status === ItlReportStatus.notInstalled ? ItlReportStatus.notInstalled : ItlReportStatus.installed,
     });
 }

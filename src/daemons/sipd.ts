@@ -84,21 +84,33 @@ export function digestSecret(layout: StateLayout): Buffer {
 function tlsSettings(o: SipDaemonOptions): TlsSettings {
   const store = o.store;
   const nodes = store.listNodes();
-  const node = o.node !== undefined ? nodes.find((n) => n.name === o.node) : nodes.find((n) => n.isPublisher) ?? nodes[0];
-  if (!node) throw new SipDaemonError('ERR_SIP_NO_NODE', o.node ? `the store has no node named '${o.node}'` : 'the store has no node: run "sbd init" first');
+  const node = o.node !== undefined ? nodes.find((n) => n.name === o.node) : (nodes.find((n) => n.isPublisher) ?? nodes[0]);
+  if (!node)
+    throw new SipDaemonError(
+      'ERR_SIP_NO_NODE',
+      o.node ? `the store has no node named '${o.node}'` : 'the store has no node: run "sbd init" first',
+    );
   const cert = store.currentCertificate('CallManager', node.name);
   if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
   // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
-  const capf = store.listCertificates({ name: 'CAPF' }).filter((c) => c.current).map((c) => c.pem);
+  const capf = store
+    .listCertificates({ name: 'CAPF' })
+    .filter((c) => c.current)
+    .map((c) => c.pem);
   // TLS trunks' own CAs (as of start): a trunk that opens the connection is verified too, and the router knows
   // it by its certificate's issuer (routing/trunk-peer.ts), never by its address alone.
-  const trunkCas = store.sip.listTrunks().filter((t) => t.transport === 'tls').flatMap((t) => {
-    const pem = t.tlsCaPem ?? o.trunkTlsCa?.[t.name];
-    return pem === undefined ? [] : [pem.toString()];
-  });
+  const trunkCas = store.sip
+    .listTrunks()
+    .filter((t) => t.transport === 'tls')
+    .flatMap((t) => {
+      const pem = t.tlsCaPem ?? o.trunkTlsCa?.[t.name];
+      return pem === undefined ? [] : [pem.toString()];
+    });
   const ca = [...capf, ...trunkCas];
   return {
-    cert: cert.pem, key: privateKeyOf(cert), ciphers: store.getParam('TLSCiphers'),
+    cert: cert.pem,
+    key: privateKeyOf(cert),
+    ciphers: store.getParam('TLSCiphers'),
     ...(ca.length > 0 ? { ca } : {}),
     // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
     // security profile needs mutual TLS and came without their LSC, while line users connect without one.
@@ -109,25 +121,51 @@ function tlsSettings(o: SipDaemonOptions): TlsSettings {
 
 /** The registrar, router and transports over the store of one state folder. */
 function wire(o: SipDaemonOptions): SipServerOptions {
-  const { store, layout, tlsPort: _tlsPort, node: _node, requestClientCertificate: _req, requireClientCertificate: _reqd,
-    controlSocket: _controlSocket, phoneControlOptions: _phoneControlOptions, digestAlgorithms, nonceLifetime, registrar: registrarOptions, trunkTlsCa, trunkChallenge, ...bounds } = o;
+  const {
+    store,
+    layout,
+    tlsPort: _tlsPort,
+    node: _node,
+    requestClientCertificate: _req,
+    requireClientCertificate: _reqd,
+    controlSocket: _controlSocket,
+    phoneControlOptions: _phoneControlOptions,
+    digestAlgorithms,
+    nonceLifetime,
+    registrar: registrarOptions,
+    trunkTlsCa,
+    trunkChallenge,
+    ...bounds
+  } = o;
   const log = o.logger ?? silentLogger;
   const directory = new ApplianceDirectory(store, { now: o.now ?? Date.now });
   const digest = new DigestServer({
-    realm: directory.realm(), secret: digestSecret(layout),
-    ...(nonceLifetime ? { nonceLifetime } : {}), algorithms: digestAlgorithms ?? ['SHA-256', 'MD5'],
+    realm: directory.realm(),
+    secret: digestSecret(layout),
+    ...(nonceLifetime ? { nonceLifetime } : {}),
+    algorithms: digestAlgorithms ?? ['SHA-256', 'MD5'],
   });
   const registrar = new Registrar({ digest, directory }, registrarOptions);
   const listeners: Listener[] = [];
-  const router = new Router({
-    registrar, directory, routing: new StoreRoutingDirectory(store), digest,
-    trunkCredentials: storeTrunkCredentials(store, layout, log),
-    routeKey: routeKey(layout.keysDir),
-    trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? trunkTlsCa?.[t.name]),
-  }, listeners, { ...(trunkChallenge ? { trunkChallenge } : {}) });
+  const router = new Router(
+    {
+      registrar,
+      directory,
+      routing: new StoreRoutingDirectory(store),
+      digest,
+      trunkCredentials: storeTrunkCredentials(store, layout, log),
+      routeKey: routeKey(layout.keysDir),
+      trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? trunkTlsCa?.[t.name]),
+    },
+    listeners,
+    { ...(trunkChallenge ? { trunkChallenge } : {}) },
+  );
   const tlsPort = o.tlsPort === undefined ? sipDaemonDefaults.tlsPort : o.tlsPort;
   return {
-    ...bounds, registrar, router, listeners,
+    ...bounds,
+    registrar,
+    router,
+    listeners,
     ...(tlsPort === null ? {} : { tls: { port: tlsPort, settings: tlsSettings(o) } }),
     dialTrunk: (trunk, address) => {
       // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
@@ -149,15 +187,23 @@ export class SipDaemon extends SipServer {
   constructor(o: SipDaemonOptions) {
     const w = wire(o);
     const self: { server?: SipServer } = {};
-    const phoneControl = new PhoneControl({
-      bindings: w.registrar.bindings, directory: new StorePhoneControlDirectory(o.store),
-      send: (flow, bytes) => self.server?.sendOnFlow(flow, bytes) ?? false,
-      listener: (t) => self.server?.listenerFor(t), ...(o.now ? { now: o.now } : {}),
-    }, o.phoneControlOptions);
+    const phoneControl = new PhoneControl(
+      {
+        bindings: w.registrar.bindings,
+        directory: new StorePhoneControlDirectory(o.store),
+        send: (flow, bytes) => self.server?.sendOnFlow(flow, bytes) ?? false,
+        listener: (t) => self.server?.listenerFor(t),
+        ...(o.now ? { now: o.now } : {}),
+      },
+      o.phoneControlOptions,
+    );
     super({ ...w, phoneControl });
     self.server = this;
     this.phoneControl = phoneControl;
-    this.control = o.controlSocket === undefined ? undefined : new ControlServer({ path: o.controlSocket }, (req, emit) => phoneControl.start(req, emit));
+    this.control =
+      o.controlSocket === undefined
+        ? undefined
+        : new ControlServer({ path: o.controlSocket }, (req, emit) => phoneControl.start(req, emit));
   }
 
   override async listen(): ReturnType<SipServer['listen']> {

@@ -33,14 +33,20 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
   if (stateDir !== undefined) {
     // A TFTP (re)start ends the temporary CallManager signing of `utils itl reset localkey` (DESIGN §2, the seed).
     const [{ withState }, { endTemporaryItlSigning }, { AuditAction, auditedSync }, { systemClock }] = await Promise.all([
-      import('../cluster/state.js'), import('../cluster/itl-reset.js'), import('../cluster/audit.js'), import('../lib/clock.js'),
+      import('../cluster/state.js'),
+      import('../cluster/itl-reset.js'),
+      import('../cluster/audit.js'),
+      import('../lib/clock.js'),
     ]);
     const ended = withState(stateDir, (s) =>
       s.store.getParam('ItlResetSigner') !== 'CallManager'
         ? undefined
-        : auditedSync(s.store, { user: 'sbd-tftpd', action: AuditAction.itlReset, detail: 'tftp-restart' }, () => endTemporaryItlSigning(s, systemClock)),
+        : auditedSync(s.store, { user: 'sbd-tftpd', action: AuditAction.itlReset, detail: 'tftp-restart' }, () =>
+            endTemporaryItlSigning(s, systemClock),
+          ),
     );
-    if (ended) logger.info('itl-reset-ended', { message: 'TFTP restarted: the ITL is signed by ITLRecovery again', sha256: ended.itlSha256 });
+    if (ended)
+      logger.info('itl-reset-ended', { message: 'TFTP restarted: the ITL is signed by ITLRecovery again', sha256: ended.itlSha256 });
     // Loaded only when asked for: the folder-only daemon needs no store.
     const { openApplianceSource } = await import('../tftp/appliance-source.js');
     const opened = openApplianceSource(stateDir, root !== undefined ? { staticRoot: root } : {});
@@ -52,7 +58,8 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
     throw new UsageError('give --state DIR, --root DIR or both');
   }
   const native = engine === 'native' || (engine === 'auto' && NativeTftpServer.available());
-  if (engine === 'auto' && !native) logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
+  if (engine === 'auto' && !native)
+    logger.warn('native-engine-missing', { message: 'libsbdtftp.so is not built: serving with the TypeScript server' });
   const Server = native ? NativeTftpServer : TftpServer;
   const server: TftpServerLike = new Server({ ...options, source, logger });
   try {
@@ -61,7 +68,10 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
     closeSource();
     throw err;
   }
-  const where = server.addresses().map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`).join(', ');
+  const where = server
+    .addresses()
+    .map((a) => `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`)
+    .join(', ');
   const systemd = notifyReady(`TFTP on ${where}`);
   if (appliance) {
     // The trust lists and every known phone's first config built now, not by the first phone of a boot storm

@@ -14,12 +14,9 @@ export interface Logger {
 
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(
-  svc: string,
-  options: { write?: (line: string) => void; level?: LogLevel } = {},
-): Logger {
+export function createLogger(svc: string, options: { write?: (line: string) => void; level?: LogLevel } = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
-  const min = order[options.level ?? ((process.env.SBD_LOG_LEVEL as LogLevel | undefined) ?? 'info')] ?? 20;
+  const min = order[options.level ?? (process.env.SBD_LOG_LEVEL as LogLevel | undefined) ?? 'info'] ?? 20;
   const log = (level: LogLevel, event: string, fields?: Record<string, unknown>): void => {
     if (order[level] < min) return;
     write(JSON.stringify({ ts: new Date().toISOString(), level, svc, event, ...fields }, replacer));

@@ -44,7 +44,9 @@ export function publicKeyPkcs1Der(cert: CertInput): Buffer {
     if (value[0] === 0x04) return value;
     let jwk: crypto.JsonWebKey;
     try {
-      jwk = crypto.createPublicKey({ key: whole(nodes.der, nodes.subjectPublicKeyInfo), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+      jwk = crypto
+        .createPublicKey({ key: whole(nodes.der, nodes.subjectPublicKeyInfo), format: 'der', type: 'spki' })
+        .export({ format: 'jwk' });
     } catch (err) {
       throw new PkiError(PkiErrorCode.certParse, 'EC public key cannot be read', { cause: err });
     }

@@ -125,9 +125,7 @@ function encodeTime(date: Date, what: string): Asn1 {
   if (year < 1950 || year > 9999) throw new PkiError(PkiErrorCode.validity, `${what} year ${year} is outside 1950..9999`);
   const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
   const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z';
-  return year < 2050
-    ? universal(asn1.Type.UTCTIME, digits.slice(2))
-    : universal(asn1.Type.GENERALIZEDTIME, digits);
+  return year < 2050 ? universal(asn1.Type.UTCTIME, digits.slice(2)) : universal(asn1.Type.GENERALIZEDTIME, digits);
 }
 
 /** Embeds DER produced elsewhere; forge must give back exactly the same bytes, or the certificate would lie. */

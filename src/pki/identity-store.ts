@@ -75,7 +75,11 @@ export function applyKeyAccess(file: string, options: KeyAccessOptions = {}): nu
     if (gid !== undefined) chownSync(file, -1, gid);
     chmodSync(file, gid === undefined ? 0o600 : 0o640);
   } catch (err) {
-    throw new PkiError(PkiErrorCode.keyFile, `cannot give key file ${file} to ${role ? `group sbd-key-${role}` : 'its owner alone'}: ${(err as Error).message}`, { cause: err });
+    throw new PkiError(
+      PkiErrorCode.keyFile,
+      `cannot give key file ${file} to ${role ? `group sbd-key-${role}` : 'its owner alone'}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return gid;
 }

@@ -1,5 +1,12 @@
 /** The PKI's public surface: the appliance identities, LSCs, PKCS#12, key files and the ITL byte helpers. */
-export { type BuiltCertificate, buildCertificate, type CertificateOptions, type DnAttr, encodeSerial, randomSerial } from './certificate.js';
+export {
+  type BuiltCertificate,
+  buildCertificate,
+  type CertificateOptions,
+  type DnAttr,
+  encodeSerial,
+  randomSerial,
+} from './certificate.js';
 export { type CertInput, certificateDer } from './cert-input.js';
 export { certificateSignatureValue, publicKeyPkcs1Der, serialBytes } from './cert-fields.js';
 export { cuCmDnString, cucmDnOfAttributes, type NameAttribute, nameAttributes } from './dn.js';

@@ -44,7 +44,14 @@ export function outdatedCredentialsReport(store: Store, policy: ScryptPolicy = S
   const rows = outdatedCredentialRows(store, policy);
   return {
     title: `Users with out-of-date credential algorithms (${rows.length}; current: scrypt ln=${policy.log2N},r=${policy.r},p=${policy.p})`,
-    columns: [{ name: 'User ID' }, { name: 'Kind' }, { name: 'Credential' }, { name: 'Algorithm' }, { name: 'Parameters' }, { name: 'Last Login' }],
+    columns: [
+      { name: 'User ID' },
+      { name: 'Kind' },
+      { name: 'Credential' },
+      { name: 'Algorithm' },
+      { name: 'Parameters' },
+      { name: 'Last Login' },
+    ],
     rows: rows.map((r) => [r.userid, r.kind, r.credential, r.algorithm, r.params, r.lastLogin ?? NONE]),
   };
 }

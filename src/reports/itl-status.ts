@@ -59,7 +59,11 @@ export interface ItlStatusRow {
 }
 
 /** The statuses as the CLI and the console name them in a filter. */
-export const ITL_STATUS_FILTERS = { match: ItlFileStatus.match, mismatch: ItlFileStatus.misMatch, 'not-installed': ItlFileStatus.notInstalled } as const;
+export const ITL_STATUS_FILTERS = {
+  match: ItlFileStatus.match,
+  mismatch: ItlFileStatus.misMatch,
+  'not-installed': ItlFileStatus.notInstalled,
+} as const;
 export type ItlStatusFilter = keyof typeof ITL_STATUS_FILTERS;
 
 /** `match|mismatch|not-installed` (any case) → the status; undefined for anything else. */
@@ -73,7 +77,12 @@ export function itlStatusRows(store: Store, o: { status?: ItlFileStatusValue } =
     const served = store.listServedTrustFiles('ITLFile.tlv');
     const sha1 = new Set(served.map((h) => h.sha1Hex));
     const md5 = new Set(served.map((h) => h.md5Hex));
-    const sha256 = new Set(store.listServerItlHashes().filter((h) => h.file === 'ITLFile.tlv').map((h) => h.sha256Hex.toLowerCase()));
+    const sha256 = new Set(
+      store
+        .listServerItlHashes()
+        .filter((h) => h.file === 'ITLFile.tlv')
+        .map((h) => h.sha256Hex.toLowerCase()),
+    );
     const legacy = new Map(store.listDeviceItlHashes().map((h) => [h.device, h]));
     const alarms = new Map(store.listDeviceTrustReports().map((h) => [h.device, h]));
     return store.listDevices().map((d): ItlStatusRow => {
@@ -81,8 +90,20 @@ export function itlStatusRows(store: Store, o: { status?: ItlFileStatusValue } =
       const r = legacy.get(d.name);
       if (a && (!r || a.at >= r.at)) {
         const sig = a.itlSignature;
-        const status = sig === NOT_INSTALLED ? ItlFileStatus.notInstalled : (sig.length === 40 ? sha1 : md5).has(sig) ? ItlFileStatus.match : ItlFileStatus.misMatch;
-        return { device: d.name, model: d.model, status, hashHex: sig === NOT_INSTALLED ? null : sig, tftpServer: a.itlTftpServer, lastReport: a.at };
+        const status =
+          sig === NOT_INSTALLED
+            ? ItlFileStatus.notInstalled
+            : (sig.length === 40 ? sha1 : md5).has(sig)
+              ? ItlFileStatus.match
+              : ItlFileStatus.misMatch;
+        return {
+          device: d.name,
+          model: d.model,
+          status,
+          hashHex: sig === NOT_INSTALLED ? null : sig,
+          tftpServer: a.itlTftpServer,
+          lastReport: a.at,
+        };
       }
       let status: ItlFileStatusValue;
       if (r?.status === ItlReportStatus.notInstalled) status = ItlFileStatus.notInstalled;
@@ -110,6 +131,8 @@ export function itlStatusReport(store: Store, o: { status?: ItlFileStatusValue }
       { name: 'Last Report' },
     ],
     rows: rows.map((r) => [r.device, r.model, r.status, r.hashHex ?? NONE, r.tftpServer ?? NONE, r.lastReport ?? NONE]),
-    footer: [`Match: ${count(ItlFileStatus.match)}  MisMatch: ${count(ItlFileStatus.misMatch)}  Not Installed: ${count(ItlFileStatus.notInstalled)}`],
+    footer: [
+      `Match: ${count(ItlFileStatus.match)}  MisMatch: ${count(ItlFileStatus.misMatch)}  Not Installed: ${count(ItlFileStatus.notInstalled)}`,
+    ],
   };
 }

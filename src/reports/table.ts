@@ -26,7 +26,11 @@ export function formatText(report: Report): string {
   const head = report.columns.map((c) => c.name);
   const body = report.rows.map((r) => report.columns.map((c, i) => (c.text ? c.text(r[i] ?? '') : (r[i] ?? ''))));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [report.title, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
   if (report.rows.length === 0) out.push('(none)');
   if (report.footer?.length) out.push('', ...report.footer);

@@ -58,7 +58,8 @@ function parseLifetime(text: string): bigint {
 }
 
 function parseKeyParam(param: string, suite: Suite): SdesKey {
-  if (!param.startsWith('inline:')) fail('ERR_SDES_KEY_METHOD', `only the "inline" key method is defined (RFC 4568 §6.1), got "${param.split(':')[0]}"`);
+  if (!param.startsWith('inline:'))
+    fail('ERR_SDES_KEY_METHOD', `only the "inline" key method is defined (RFC 4568 §6.1), got "${param.split(':')[0]}"`);
   const [keySalt, ...rest] = param.slice(7).split('|');
   if (rest.length > 2) fail('ERR_SDES_KEY_PARAMS', 'too many "|" fields in key parameters');
   const p = SUITES[suite];
@@ -74,7 +75,8 @@ function parseKeyParam(param: string, suite: Suite): SdesKey {
       if (key.mki) fail('ERR_SDES_MKI', 'two MKI fields');
       const m = /^(\d{1,39}):(\d{1,3})$/.exec(field);
       if (!m) fail('ERR_SDES_MKI', `invalid MKI "${field}"`);
-      const value = BigInt(m[1]!), length = Number(m[2]);
+      const value = BigInt(m[1]!),
+        length = Number(m[2]);
       if (length < 1 || length > 128) fail('ERR_SDES_MKI', `MKI length ${length} outside 1..128`);
       if (length < 16 && value >= 1n << BigInt(8 * length)) fail('ERR_SDES_MKI', `MKI value ${value} does not fit in ${length} bytes`);
       key.mki = { value, length };
@@ -94,7 +96,10 @@ export function parseCryptoAttribute(line: string, options: CryptoParseOptions =
   const maxLength = options.maxLength ?? 1024;
   const maxKeys = options.maxKeys ?? 16;
   if (line.length > maxLength) fail('ERR_SDES_TOO_LONG', `a=crypto longer than ${maxLength} characters`);
-  const value = line.trim().replace(/^a=/, '').replace(/^crypto:/, '');
+  const value = line
+    .trim()
+    .replace(/^a=/, '')
+    .replace(/^crypto:/, '');
   const parts = value.split(/[ \t]+/);
   if (parts.length < 3) fail('ERR_SDES_SYNTAX', 'a=crypto needs a tag, a crypto-suite and key parameters');
   const [tagText, suiteName, keyParams, ...sessionParams] = parts as [string, string, string, ...string[]];
@@ -131,7 +136,11 @@ export function formatCryptoAttribute(a: CryptoAttribute): string {
 }
 
 /** A fresh attribute with a random key and salt from the system CSPRNG. */
-export function generateCryptoAttribute(tag: number, suite: Suite, options: { lifetime?: bigint; mki?: { value: bigint; length: number }; sessionParams?: string[] } = {}): CryptoAttribute {
+export function generateCryptoAttribute(
+  tag: number,
+  suite: Suite,
+  options: { lifetime?: bigint; mki?: { value: bigint; length: number }; sessionParams?: string[] } = {},
+): CryptoAttribute {
   const p = SUITES[suite];
   const key: SdesKey = { key: randomBytes(p.keyLength), salt: randomBytes(p.saltLength) };
   if (options.lifetime !== undefined) key.lifetime = options.lifetime;

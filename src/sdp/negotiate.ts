@@ -15,7 +15,12 @@ import { generateCryptoAttribute, mkiBytes, parseCryptoAttribute, type CryptoAtt
 
 export type NegotiationPurpose = 'call' | 'media-streaming';
 
-export const CALL_PRIORITY: readonly Suite[] = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+export const CALL_PRIORITY: readonly Suite[] = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+];
 export const MEDIA_STREAMING_PRIORITY: readonly Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
 
 export interface NegotiateOptions {
@@ -63,7 +68,13 @@ export function unusableReason(a: CryptoAttribute): string | undefined {
 
 function policyOf(a: CryptoAttribute, window: number | undefined): SrtpPolicy {
   const k = a.keys[0]!;
-  return { suite: a.suite, masterKey: k.key, masterSalt: k.salt, ...(k.mki ? { mki: mkiBytes(k.mki) } : {}), ...(window ? { replayWindow: Math.min(window, 32768) } : {}) };
+  return {
+    suite: a.suite,
+    masterKey: k.key,
+    masterSalt: k.salt,
+    ...(k.mki ? { mki: mkiBytes(k.mki) } : {}),
+    ...(window ? { replayWindow: Math.min(window, 32768) } : {}),
+  };
 }
 
 /** Accepts parsed lines or raw `a=crypto` values; raw lines that do not parse are skipped. */
@@ -89,7 +100,15 @@ export function negotiateCrypto(offer: readonly (CryptoAttribute | string)[], op
     const mki = line.keys[0]!.mki;
     // our key carries an MKI of the same length when the offer's does (RFC 4568 §6.1: lengths per direction)
     const local = generateCryptoAttribute(line.tag, suite, mki ? { mki: { value: 1n, length: mki.length } } : {});
-    return { mode: 'srtp', suite, remote: line, local, txPolicy: policyOf(local, window), rxPolicy: policyOf(line, window), ...(window ? { windowSizeHint: window } : {}) };
+    return {
+      mode: 'srtp',
+      suite,
+      remote: line,
+      local,
+      txPolicy: policyOf(local, window),
+      rxPolicy: policyOf(line, window),
+      ...(window ? { windowSizeHint: window } : {}),
+    };
   }
   const reason = parsed.length === 0 ? 'no usable a=crypto offered' : 'no common crypto suite';
   if (options.blockUnencrypted) return { mode: 'reject', statusHint: 488, code: 'ERR_SDES_NO_COMMON_SUITE', reason };
@@ -106,7 +125,10 @@ export function createCryptoOffer(allowed: readonly Suite[], purpose: Negotiatio
  * The offerer's side: checks the answer chose one of our lines (same tag and suite, RFC 4568 §7.1.3) and
  * returns the engine policies, or undefined when the answer is not acceptable.
  */
-export function acceptCryptoAnswer(ourOffer: readonly CryptoAttribute[], answer: CryptoAttribute): { suite: Suite; txPolicy: SrtpPolicy; rxPolicy: SrtpPolicy } | undefined {
+export function acceptCryptoAnswer(
+  ourOffer: readonly CryptoAttribute[],
+  answer: CryptoAttribute,
+): { suite: Suite; txPolicy: SrtpPolicy; rxPolicy: SrtpPolicy } | undefined {
   const mine = ourOffer.find((o) => o.tag === answer.tag);
   if (!mine || mine.suite !== answer.suite || unusableReason(answer) !== undefined) return undefined;
   if (answer.keys[0]!.key.length !== SUITES[answer.suite].keyLength) return undefined;

@@ -96,11 +96,18 @@ function* fetchFirst(names: readonly string[]): Generator<BootStep, { name: stri
   return last;
 }
 
-function* listStep(input: BootInput, trust: PhoneTrust, kind: ListKind, decisions: Decision[]): Generator<BootStep, PhoneTrust, BootAnswer> {
+function* listStep(
+  input: BootInput,
+  trust: PhoneTrust,
+  kind: ListKind,
+  decisions: Decision[],
+): Generator<BootStep, PhoneTrust, BootAnswer> {
   const { name, result } = yield* fetchFirst([`${kind}${input.phone.name}.tlv`, `${kind}File.tlv`]);
   const keep = trust[kind === 'CTL' ? 'ctl' : 'itl'] ? `; keeping the installed ${kind}` : '';
   if (result.kind === 'not-found') {
-    decisions.push(decision(kind, name, Verdict.absent, `no ${kind} on the server${kind === 'CTL' ? ' (cluster not in mixed mode)' : ''}${keep}`));
+    decisions.push(
+      decision(kind, name, Verdict.absent, `no ${kind} on the server${kind === 'CTL' ? ' (cluster not in mixed mode)' : ''}${keep}`),
+    );
     return trust;
   }
   if (result.kind === 'error') {
@@ -111,12 +118,19 @@ function* listStep(input: BootInput, trust: PhoneTrust, kind: ListKind, decision
   try {
     view = input.views.view(result.bytes, kind); // one parse per distinct list, shared by every phone
   } catch (err) {
-    decisions.push(decision(kind, name, Verdict.rejected, `rejected ${kind}: not a well-formed trust list (${(err as Error).message})${keep}`));
+    decisions.push(
+      decision(kind, name, Verdict.rejected, `rejected ${kind}: not a well-formed trust list (${(err as Error).message})${keep}`),
+    );
     return trust;
   }
   let verdict = assessList(trust, kind, name, view);
   if (verdict.kind === 'ask-tvs') {
-    const answer = (yield { kind: 'ask-tvs', certDer: verdict.certDer, file: name, tvsCertificates: tvsCertificates([trust.ctl, trust.itl]) }) as TvsAnswer;
+    const answer = (yield {
+      kind: 'ask-tvs',
+      certDer: verdict.certDer,
+      file: name,
+      tvsCertificates: tvsCertificates([trust.ctl, trust.itl]),
+    }) as TvsAnswer;
     verdict = { kind: 'decided', ...assessListWithTvs(kind, name, view, answer, input.tvsConfigured) };
   }
   decisions.push(verdict.decision);
@@ -126,22 +140,40 @@ function* listStep(input: BootInput, trust: PhoneTrust, kind: ListKind, decision
 
 function openEncrypted(input: BootInput, file: string, bytes: Buffer, stub: Buffer): { decision: Decision; xml?: Buffer } {
   const { privateKeyPem, lscPem } = input.keys;
-  if (!privateKeyPem) return { decision: decision('config', file, Verdict.rejected, 'rejected encrypted config: this phone has no key of its own (no LSC installed)') };
+  if (!privateKeyPem)
+    return {
+      decision: decision(
+        'config',
+        file,
+        Verdict.rejected,
+        'rejected encrypted config: this phone has no key of its own (no LSC installed)',
+      ),
+    };
   const wanted = stubCertHash(stub);
   const mine = lscPem ? createHash('md5').update(new X509Certificate(lscPem).raw).digest('hex') : undefined;
-  const note = wanted && mine && wanted !== mine ? ' (the stub names another certificate than this phone\'s LSC)' : '';
+  const note = wanted && mine && wanted !== mine ? " (the stub names another certificate than this phone's LSC)" : '';
   try {
     const xml = decryptEncryptedConfig(bytes, { kind: 'private-key', privateKeyPem });
-    return { decision: decision('config', file, Verdict.accepted, `encrypted config decrypted with the phone's own key (${xml.length} bytes)`), xml };
+    return {
+      decision: decision('config', file, Verdict.accepted, `encrypted config decrypted with the phone's own key (${xml.length} bytes)`),
+      xml,
+    };
   } catch (err) {
     return { decision: decision('config', file, Verdict.rejected, `rejected encrypted config: ${(err as Error).message}${note}`) };
   }
 }
 
-function* configStep(input: BootInput, trust: PhoneTrust, decisions: Decision[], seen: { stub?: Buffer }): Generator<BootStep, BootedConfig | undefined, BootAnswer> {
+function* configStep(
+  input: BootInput,
+  trust: PhoneTrust,
+  decisions: Decision[],
+  seen: { stub?: Buffer },
+): Generator<BootStep, BootedConfig | undefined, BootAnswer> {
   const sep = input.phone.name;
   const signedFirst = input.phone.securityByDefault && authenticatesConfigs(trust);
-  const names = signedFirst ? [`${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml.sgn', 'XMLDefault.cnf.xml'] : [`${sep}.cnf.xml`, `${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml'];
+  const names = signedFirst
+    ? [`${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml.sgn', 'XMLDefault.cnf.xml']
+    : [`${sep}.cnf.xml`, `${sep}.cnf.xml.sgn`, 'XMLDefault.cnf.xml'];
   const { name, result } = yield* fetchFirst(names);
   if (result.kind !== 'file') {
     decisions.push(decision('config', name, result.kind === 'not-found' ? Verdict.absent : Verdict.failed, `no config: ${result.message}`));
@@ -160,7 +192,14 @@ function* configStep(input: BootInput, trust: PhoneTrust, decisions: Decision[],
   const encName = `${sep}.cnf.xml.enc.sgn`;
   const enc = yield* fetch(encName);
   if (enc.kind !== 'file') {
-    decisions.push(decision('config', encName, enc.kind === 'not-found' ? Verdict.absent : Verdict.failed, `the stub says encrConfig but ${encName} could not be fetched: ${enc.message}`));
+    decisions.push(
+      decision(
+        'config',
+        encName,
+        enc.kind === 'not-found' ? Verdict.absent : Verdict.failed,
+        `the stub says encrConfig but ${encName} could not be fetched: ${enc.message}`,
+      ),
+    );
     return undefined;
   }
   const encCheck = assessSignedConfig(trust, encName, enc.bytes, 'enc.sgn');

@@ -36,17 +36,27 @@ export interface CapfOutcome {
 
 /** CAPF certificates of the phone's lists: the only CAPF servers it talks to. */
 export function capfCertificates(trust: PhoneTrust): Buffer[] {
-  return [trust.ctl, trust.itl].flatMap((v) => v?.records.filter((r) => r.role === Role.CAPF && r.certificate && r.certificate.length > 0).map((r) => r.certificate!) ?? []);
+  return [trust.ctl, trust.itl].flatMap(
+    (v) => v?.records.filter((r) => r.role === Role.CAPF && r.certificate && r.certificate.length > 0).map((r) => r.certificate!) ?? [],
+  );
 }
 
-function authFor(mode: number, phone: LoadedPhone, mic: { certPem: string; keyPem: string } | undefined, options: CapfPhoneOptions): CapfClientAuthInput | string {
+function authFor(
+  mode: number,
+  phone: LoadedPhone,
+  mic: { certPem: string; keyPem: string } | undefined,
+  options: CapfPhoneOptions,
+): CapfClientAuthInput | string {
   switch (mode) {
     case CapfAuthModeCode.password:
-      return options.authString ? { type: 'password', password: options.authString } : 'CAPF asks for an authentication string and none was typed on the phone';
+      return options.authString
+        ? { type: 'password', password: options.authString }
+        : 'CAPF asks for an authentication string and none was typed on the phone';
     case CapfAuthModeCode.nullString:
       return { type: 'none' };
     case CapfAuthModeCode.lscOrMic:
-      if (phone.keys.lscPem && phone.keys.privateKeyPem) return { type: 'lsc', certPem: phone.keys.lscPem, keyPem: phone.keys.privateKeyPem };
+      if (phone.keys.lscPem && phone.keys.privateKeyPem)
+        return { type: 'lsc', certPem: phone.keys.lscPem, keyPem: phone.keys.privateKeyPem };
       return mic ? { type: 'mic', ...mic } : 'CAPF asks for the LSC or the MIC, and the phone has neither';
     case CapfAuthModeCode.mic:
       return mic ? { type: 'mic', ...mic } : 'CAPF asks for the MIC, and the phone has none';
@@ -56,14 +66,25 @@ function authFor(mode: number, phone: LoadedPhone, mic: { certPem: string; keyPe
 }
 
 function describe(result: EnrollResult, server: string, auth: CapfClientAuthInput): { text: string; installed: boolean } {
-  const method = auth.type === 'password' ? 'the authentication string' : auth.type === 'none' ? 'the empty authentication string' : `its ${auth.type.toUpperCase()}`;
+  const method =
+    auth.type === 'password'
+      ? 'the authentication string'
+      : auth.type === 'none'
+        ? 'the empty authentication string'
+        : `its ${auth.type.toUpperCase()}`;
   switch (result.operation) {
     case 'install': {
       const cert = new X509Certificate(result.lscPem);
-      return { text: `LSC installed by CAPF ${server}: serial ${cert.serialNumber.toLowerCase()}, issuer ${shortName(cert.issuer.replace(/\n/g, ';'))}, key ${keySpecText(result.keySpec)} made by the phone (authenticated with ${method})`, installed: true };
+      return {
+        text: `LSC installed by CAPF ${server}: serial ${cert.serialNumber.toLowerCase()}, issuer ${shortName(cert.issuer.replace(/\n/g, ';'))}, key ${keySpecText(result.keySpec)} made by the phone (authenticated with ${method})`,
+        installed: true,
+      };
     }
     case 'fetch':
-      return { text: result.sent ? `CAPF ${server} fetched the phone's LSC` : `CAPF ${server} asked for the LSC; the phone has none`, installed: false };
+      return {
+        text: result.sent ? `CAPF ${server} fetched the phone's LSC` : `CAPF ${server} asked for the LSC; the phone has none`,
+        installed: false,
+      };
     case 'delete':
       return { text: `LSC deleted at the request of CAPF ${server}`, installed: false };
     case 'none':
@@ -72,11 +93,21 @@ function describe(result: EnrollResult, server: string, auth: CapfClientAuthInpu
 }
 
 /** Runs the pending CAPF operation the config names, if any; undefined when the config asks for none. */
-export async function runCapfOperation(stateDir: string, deviceName: string, phone: LoadedPhone, services: PhoneConfigServices, options: CapfPhoneOptions): Promise<CapfOutcome | undefined> {
+export async function runCapfOperation(
+  stateDir: string,
+  deviceName: string,
+  phone: LoadedPhone,
+  services: PhoneConfigServices,
+  options: CapfPhoneOptions,
+): Promise<CapfOutcome | undefined> {
   const mode = services.capfAuthMode;
   if (mode === undefined || mode === CapfAuthModeCode.none) return undefined;
-  const fail = (verdict: typeof Verdict.failed | typeof Verdict.rejected, text: string): CapfOutcome => ({ decision: decision('CAPF', 'capfList', verdict, text), installed: false });
-  if (services.capf.length === 0) return fail(Verdict.failed, 'CAPF enrollment not possible: the config asks for a CAPF operation but names no CAPF server');
+  const fail = (verdict: typeof Verdict.failed | typeof Verdict.rejected, text: string): CapfOutcome => ({
+    decision: decision('CAPF', 'capfList', verdict, text),
+    installed: false,
+  });
+  if (services.capf.length === 0)
+    return fail(Verdict.failed, 'CAPF enrollment not possible: the config asks for a CAPF operation but names no CAPF server');
   const pins = capfCertificates(phone.trust);
   if (pins.length === 0) return fail(Verdict.failed, 'CAPF enrollment not possible: the installed trust lists name no CAPF certificate');
   const auth = authFor(mode, phone, await readMic(stateDir, deviceName), options);
@@ -100,7 +131,8 @@ export async function runCapfOperation(stateDir: string, deviceName: string, pho
       const unreachable = err instanceof CapfError && (err.code === CapfErrorCode.connection || err.code === CapfErrorCode.timeout);
       failures.push(`${server}: ${(err as Error).message}`);
       if (unreachable) continue; // the next CAPF of the list
-      const refused = err instanceof CapfError && (err.code === CapfErrorCode.serverRefused || err.code === CapfErrorCode.serverCertificate);
+      const refused =
+        err instanceof CapfError && (err.code === CapfErrorCode.serverRefused || err.code === CapfErrorCode.serverCertificate);
       return fail(refused ? Verdict.rejected : Verdict.failed, `CAPF enrollment failed: ${failures.join('; ')}`);
     }
     if (result.operation === 'install') await storeEnrollment(stateDir, deviceName, result.privateKeyPem, result.lscPem);

@@ -59,13 +59,20 @@ function subjectOf(der: Buffer): string {
 
 /** Rule 1: the certificate itself is an APP-SERVER record of the installed lists. */
 export function appServerInLists(trust: PhoneTrust, der: Buffer): string | undefined {
-  for (const [name, list] of [['CTL', trust.ctl], ['ITL', trust.itl]] as const) {
+  for (const [name, list] of [
+    ['CTL', trust.ctl],
+    ['ITL', trust.itl],
+  ] as const) {
     if (list?.records.some((r) => r.role === Role.APP_SERVER && r.certificate?.equals(der))) return name;
   }
   return undefined;
 }
 
-async function checkCertificate(der: Buffer, trust: PhoneTrust, ask: () => Promise<{ roles: readonly number[] } | undefined> | undefined): Promise<CertCheck> {
+async function checkCertificate(
+  der: Buffer,
+  trust: PhoneTrust,
+  ask: () => Promise<{ roles: readonly number[] } | undefined> | undefined,
+): Promise<CertCheck> {
   const list = appServerInLists(trust, der);
   if (list) return { trusted: true, how: `in the installed ${list} with role APP-SERVER` };
   const pending = ask();
@@ -76,10 +83,13 @@ async function checkCertificate(der: Buffer, trust: PhoneTrust, ask: () => Promi
   } catch (err) {
     return { trusted: false, why: `not in the installed trust lists, and TVS could not be asked: ${(err as Error).message}` };
   }
-  if (answer.roles.includes(Role.APP_SERVER)) return { trusted: true, how: `vouched for by TVS (roles ${answer.roles.map(roleName).join(', ')})` };
+  if (answer.roles.includes(Role.APP_SERVER))
+    return { trusted: true, how: `vouched for by TVS (roles ${answer.roles.map(roleName).join(', ')})` };
   return {
     trusted: false,
-    why: answer.roles.length ? `not in the installed trust lists, and TVS vouches for it only as ${answer.roles.map(roleName).join(', ')}` : 'not in the installed trust lists, and TVS does not vouch for it',
+    why: answer.roles.length
+      ? `not in the installed trust lists, and TVS vouches for it only as ${answer.roles.map(roleName).join(', ')}`
+      : 'not in the installed trust lists, and TVS does not vouch for it',
   };
 }
 
@@ -102,8 +112,16 @@ export async function openPhoneService(o: PhoneServiceOptions): Promise<PhoneSer
   const port = url.port ? Number(url.port) : 443;
   const timeoutMs = o.timeoutMs ?? PHONE_SERVICE_DEFAULTS.timeoutMs;
   const maxBody = o.maxBodyBytes ?? PHONE_SERVICE_DEFAULTS.maxBodyBytes;
-  const done = (verdict: (typeof Verdict)[keyof typeof Verdict], text: string, extra: Partial<PhoneServiceResult> = {}): PhoneServiceResult => ({
-    decision: decision('HTTPS', o.url, verdict, text), status: undefined, body: undefined, serverCertificate: undefined, ...extra,
+  const done = (
+    verdict: (typeof Verdict)[keyof typeof Verdict],
+    text: string,
+    extra: Partial<PhoneServiceResult> = {},
+  ): PhoneServiceResult => ({
+    decision: decision('HTTPS', o.url, verdict, text),
+    status: undefined,
+    body: undefined,
+    serverCertificate: undefined,
+    ...extra,
   });
 
   return new Promise<PhoneServiceResult>((resolve) => {
@@ -123,26 +141,52 @@ export async function openPhoneService(o: PhoneServiceOptions): Promise<PhoneSer
       const der = peer && 'raw' in peer && peer.raw ? Buffer.from(peer.raw) : undefined;
       if (!der) return finish(done(Verdict.rejected, 'rejected HTTPS server: it presented no certificate'));
       const ask = o.verifyUnknownSigner
-        ? () => o.verifyUnknownSigner!(der, { deviceName: o.deviceName, model, tvsCertificates: tvsCertificates([phone.trust.ctl, phone.trust.itl]), tvsServers: phone.services.tvs })
+        ? () =>
+            o.verifyUnknownSigner!(der, {
+              deviceName: o.deviceName,
+              model,
+              tvsCertificates: tvsCertificates([phone.trust.ctl, phone.trust.itl]),
+              tvsServers: phone.services.tvs,
+            })
         : () => undefined;
       void checkCertificate(der, phone.trust, ask).then((check) => {
         if (settled) return;
-        if (!check.trusted) return finish(done(Verdict.rejected, `rejected HTTPS server: certificate ${subjectOf(der)} is ${check.why}`, { serverCertificate: der }));
+        if (!check.trusted)
+          return finish(
+            done(Verdict.rejected, `rejected HTTPS server: certificate ${subjectOf(der)} is ${check.why}`, { serverCertificate: der }),
+          );
         // The request goes over the very connection whose certificate was checked.
-        const req = http.request({ host, port, path: `${url.pathname}${url.search}`, method: 'GET', createConnection: () => socket, headers: { host: url.host, 'user-agent': `Cisco-CP${model}` } }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > maxBody) return finish(done(Verdict.failed, `HTTPS service answered more than ${maxBody} bytes`, { serverCertificate: der }));
-            chunks.push(c);
-          });
-          res.on('end', () => {
-            const body = Buffer.concat(chunks);
-            finish(done(Verdict.accepted, `HTTPS server certificate ${subjectOf(der)} ${check.how}; GET ${url.pathname} → ${res.statusCode} (${body.length} bytes)`, { status: res.statusCode, body, serverCertificate: der }));
-          });
-          res.on('error', (err) => finish(done(Verdict.failed, `HTTPS response broke off: ${err.message}`, { serverCertificate: der })));
-        });
+        const req = http.request(
+          {
+            host,
+            port,
+            path: `${url.pathname}${url.search}`,
+            method: 'GET',
+            createConnection: () => socket,
+            headers: { host: url.host, 'user-agent': `Cisco-CP${model}` },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > maxBody)
+                return finish(done(Verdict.failed, `HTTPS service answered more than ${maxBody} bytes`, { serverCertificate: der }));
+              chunks.push(c);
+            });
+            res.on('end', () => {
+              const body = Buffer.concat(chunks);
+              finish(
+                done(
+                  Verdict.accepted,
+                  `HTTPS server certificate ${subjectOf(der)} ${check.how}; GET ${url.pathname} → ${res.statusCode} (${body.length} bytes)`,
+                  { status: res.statusCode, body, serverCertificate: der },
+                ),
+              );
+            });
+            res.on('error', (err) => finish(done(Verdict.failed, `HTTPS response broke off: ${err.message}`, { serverCertificate: der })));
+          },
+        );
         req.on('error', (err) => finish(done(Verdict.failed, `HTTPS request failed: ${err.message}`, { serverCertificate: der })));
         req.end();
       });

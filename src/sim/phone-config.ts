@@ -48,7 +48,11 @@ export function phoneConfigServices(xml: Buffer | string): PhoneConfigServices {
   const tvs = blocks(tvsBlock, 'member')
     .map((m, i) => {
       const priority = /priority="(\d+)"/.exec(m.attrs);
-      return { priority: priority ? Number(priority[1]) : i, host: text(m.inner, 'address'), port: port(text(m.inner, 'port'), PHONE_CONFIG_LIMITS.defaultTvsPort) };
+      return {
+        priority: priority ? Number(priority[1]) : i,
+        host: text(m.inner, 'address'),
+        port: port(text(m.inner, 'port'), PHONE_CONFIG_LIMITS.defaultTvsPort),
+      };
     })
     .filter((m): m is { priority: number; host: string; port: number } => !!m.host)
     .sort((a, b) => a.priority - b.priority)

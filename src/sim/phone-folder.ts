@@ -35,7 +35,8 @@ export const PhoneFiles = {
 /** `001122334455`, `00:11:22:33:44:55`, `0011.2233.4455` or `SEP001122334455` → `SEP001122334455`. */
 export function deviceNameOfMac(mac: string): string {
   const hex = mac.replace(/^SEP/i, '').replace(/[:.-]/g, '');
-  if (!/^[0-9A-Fa-f]{12}$/.test(hex)) throw new SimError(SimErrorCode.mac, `"${mac}" is not a MAC address (12 hex digits, optionally with : . or - separators, or SEP<MAC>)`);
+  if (!/^[0-9A-Fa-f]{12}$/.test(hex))
+    throw new SimError(SimErrorCode.mac, `"${mac}" is not a MAC address (12 hex digits, optionally with : . or - separators, or SEP<MAC>)`);
   return `SEP${hex.toUpperCase()}`;
 }
 
@@ -68,7 +69,11 @@ function storedList(bytes: Buffer | undefined, path: string, views: TrustListVie
   try {
     return views.view(bytes, label);
   } catch (err) {
-    throw new SimError(SimErrorCode.folder, `the phone's stored ${path} is not a valid trust list (${(err as Error).message}); delete it to reset the phone's trust`, { cause: err });
+    throw new SimError(
+      SimErrorCode.folder,
+      `the phone's stored ${path} is not a valid trust list (${(err as Error).message}); delete it to reset the phone's trust`,
+      { cause: err },
+    );
   }
 }
 
@@ -81,7 +86,9 @@ export interface LoadedPhone {
 
 export async function loadPhone(stateDir: string, deviceName: string, views: TrustListViewCache): Promise<LoadedPhone> {
   const dir = phoneDir(stateDir, deviceName);
-  const [ctl, itl, lsc, config] = await Promise.all([PhoneFiles.ctl, PhoneFiles.itl, PhoneFiles.lsc, PhoneFiles.config].map((f) => readOptional(join(dir, f))));
+  const [ctl, itl, lsc, config] = await Promise.all(
+    [PhoneFiles.ctl, PhoneFiles.itl, PhoneFiles.lsc, PhoneFiles.config].map((f) => readOptional(join(dir, f))),
+  );
   const keyPath = join(dir, PhoneFiles.key);
   let privateKeyPem: string | undefined;
   if (existsSync(keyPath)) {
@@ -103,8 +110,10 @@ export async function savePhone(stateDir: string, deviceName: string, before: Ph
   const dir = phoneDir(stateDir, deviceName);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const writes: Promise<void>[] = [];
-  if (result.trust.ctl && result.trust.ctl.sha256Hex !== before.ctl?.sha256Hex) writes.push(writeAtomic(join(dir, PhoneFiles.ctl), result.trust.ctl.bytes));
-  if (result.trust.itl && result.trust.itl.sha256Hex !== before.itl?.sha256Hex) writes.push(writeAtomic(join(dir, PhoneFiles.itl), result.trust.itl.bytes));
+  if (result.trust.ctl && result.trust.ctl.sha256Hex !== before.ctl?.sha256Hex)
+    writes.push(writeAtomic(join(dir, PhoneFiles.ctl), result.trust.ctl.bytes));
+  if (result.trust.itl && result.trust.itl.sha256Hex !== before.itl?.sha256Hex)
+    writes.push(writeAtomic(join(dir, PhoneFiles.itl), result.trust.itl.bytes));
   // 0600: the config may carry the line's digest password (a phone keeps it in flash, not for others to read).
   if (result.config) writes.push(writeAtomic(join(dir, PhoneFiles.config), result.config.xml, 0o600));
   writes.push(writeAtomic(join(dir, PhoneFiles.decisions), JSON.stringify(result.decisions satisfies Decision[], null, 1) + '\n'));
@@ -112,7 +121,11 @@ export async function savePhone(stateDir: string, deviceName: string, before: Ph
 }
 
 /** The phone's key pair, made (RSA 2048 by default, what CAPF asks for) and stored 0600 on first call. */
-export function ensurePhoneKey(stateDir: string, deviceName: string, spec: KeySpec = { type: 'rsa', bits: 2048 }): { privateKeyPem: string; publicKeyPem: string } {
+export function ensurePhoneKey(
+  stateDir: string,
+  deviceName: string,
+  spec: KeySpec = { type: 'rsa', bits: 2048 },
+): { privateKeyPem: string; publicKeyPem: string } {
   const dir = phoneDir(stateDir, deviceName);
   const path = join(dir, PhoneFiles.key);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -157,7 +170,9 @@ export async function readMic(stateDir: string, deviceName: string): Promise<{ c
   try {
     return { certPem: cert.toString('utf8'), keyPem: readKeyFile(join(dir, PhoneFiles.micKey)) };
   } catch (err) {
-    throw new SimError(SimErrorCode.key, `the phone has ${PhoneFiles.mic} but its key cannot be used: ${(err as Error).message}`, { cause: err });
+    throw new SimError(SimErrorCode.key, `the phone has ${PhoneFiles.mic} but its key cannot be used: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -75,7 +75,12 @@ async function askTvs(tvs: VerifyUnknownSigner | undefined, certDer: Buffer, con
   }
 }
 
-export async function driveBoot(gen: Generator<BootStep, BootResult, BootAnswer>, fetcher: FileFetcher, tvs: VerifyUnknownSigner | undefined, phone: { deviceName: string; model: string; tvsServers: ServiceEndpoint[] }): Promise<{ result: BootResult; fetches: number }> {
+export async function driveBoot(
+  gen: Generator<BootStep, BootResult, BootAnswer>,
+  fetcher: FileFetcher,
+  tvs: VerifyUnknownSigner | undefined,
+  phone: { deviceName: string; model: string; tvsServers: ServiceEndpoint[] },
+): Promise<{ result: BootResult; fetches: number }> {
   let fetches = 0;
   let step = gen.next();
   while (!step.done) {
@@ -103,14 +108,24 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
     views,
     tvsConfigured: opts.verifyUnknownSigner !== undefined,
   });
-  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, { deviceName: opts.deviceName, model, tvsServers: loaded.services.tvs });
+  const { result, fetches } = await driveBoot(gen, opts.fetcher, opts.verifyUnknownSigner, {
+    deviceName: opts.deviceName,
+    model,
+    tvsServers: loaded.services.tvs,
+  });
   await savePhone(opts.stateDir, opts.deviceName, loaded.trust, result);
   let lscInstalled = false;
   // The CAPF settings of the config just accepted, or of the verified stub of a config the phone cannot open.
   const capfSource = result.config?.xml ?? result.stub;
   if (opts.capf && capfSource) {
     const services = phoneConfigServices(capfSource);
-    const outcome = await runCapfOperation(opts.stateDir, opts.deviceName, { ...loaded, trust: result.trust, services }, services, opts.capf);
+    const outcome = await runCapfOperation(
+      opts.stateDir,
+      opts.deviceName,
+      { ...loaded, trust: result.trust, services },
+      services,
+      opts.capf,
+    );
     if (outcome) {
       result.decisions.push(outcome.decision);
       lscInstalled = outcome.installed;

@@ -46,8 +46,15 @@ export function presentedCertificate(endpoint: ServiceEndpoint, timeoutMs: numbe
 }
 
 function recordsOf(trust: PhoneTrust, role: number): Array<{ list: string; der: Buffer }> {
-  return [['CTL', trust.ctl], ['ITL', trust.itl]].flatMap(([list, view]) =>
-    typeof view === 'object' && view ? view.records.filter((r) => r.role === role && r.certificate && r.certificate.length > 0).map((r) => ({ list: list as string, der: r.certificate! })) : [],
+  return [
+    ['CTL', trust.ctl],
+    ['ITL', trust.itl],
+  ].flatMap(([list, view]) =>
+    typeof view === 'object' && view
+      ? view.records
+          .filter((r) => r.role === role && r.certificate && r.certificate.length > 0)
+          .map((r) => ({ list: list as string, der: r.certificate! }))
+      : [],
   );
 }
 
@@ -60,7 +67,12 @@ function describe(der: Buffer): string {
   }
 }
 
-async function checkOne(subject: 'TVS' | 'CAPF', configured: ServiceEndpoint, trust: PhoneTrust, o: ServiceCheckOptions): Promise<Decision> {
+async function checkOne(
+  subject: 'TVS' | 'CAPF',
+  configured: ServiceEndpoint,
+  trust: PhoneTrust,
+  o: ServiceCheckOptions,
+): Promise<Decision> {
   const target = o.redirect ? o.redirect(subject === 'TVS' ? 'tvs' : 'capf', configured) : configured;
   const where = `${configured.host}:${configured.port}`;
   let der: Buffer;
@@ -71,8 +83,19 @@ async function checkOne(subject: 'TVS' | 'CAPF', configured: ServiceEndpoint, tr
   }
   const role = subject === 'TVS' ? Role.TVS : Role.CAPF;
   const hit = recordsOf(trust, role).find((r) => r.der.equals(der));
-  if (hit) return decision(subject, where, Verdict.accepted, `${subject} ${where} presents ${describe(der)}: the ${roleName(role)} record of the installed ${hit.list}`);
-  return decision(subject, where, Verdict.rejected, `${subject} ${where} presents ${describe(der)}, which is not a ${roleName(role)} record of the installed trust lists: the phone would not talk to it`);
+  if (hit)
+    return decision(
+      subject,
+      where,
+      Verdict.accepted,
+      `${subject} ${where} presents ${describe(der)}: the ${roleName(role)} record of the installed ${hit.list}`,
+    );
+  return decision(
+    subject,
+    where,
+    Verdict.rejected,
+    `${subject} ${where} presents ${describe(der)}, which is not a ${roleName(role)} record of the installed trust lists: the phone would not talk to it`,
+  );
 }
 
 /** One decision per TVS member and per CAPF of the phone's config, in config order. */

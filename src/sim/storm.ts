@@ -64,9 +64,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 export async function runStorm(o: StormOptions): Promise<StormSummary> {
-  if (!Number.isInteger(o.count) || o.count < 1 || o.count > stormLimits.maxCount) throw new SimError(SimErrorCode.server, `count must be 1..${stormLimits.maxCount}`);
+  if (!Number.isInteger(o.count) || o.count < 1 || o.count > stormLimits.maxCount)
+    throw new SimError(SimErrorCode.server, `count must be 1..${stormLimits.maxCount}`);
   const concurrency = Math.min(o.concurrency ?? 250, o.count);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > stormLimits.maxConcurrency) throw new SimError(SimErrorCode.server, `concurrency must be 1..${stormLimits.maxConcurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > stormLimits.maxConcurrency)
+    throw new SimError(SimErrorCode.server, `concurrency must be 1..${stormLimits.maxConcurrency}`);
   const names = macsFrom(o.macBase ?? '00AA00000000', o.count);
   const pool = new TftpClientPool(poolOptionsFor(o.server, o.sockets ?? 64));
   const fetcher = new TftpFetcher(o.server, pool, o.fetch);
@@ -83,7 +85,14 @@ export async function runStorm(o: StormOptions): Promise<StormSummary> {
       const start = performance.now();
       let report: PhoneBootReport;
       try {
-        report = await bootSimPhone({ stateDir: o.stateDir, deviceName, fetcher, views, ...(o.model ? { model: o.model } : {}), ...(o.verifyUnknownSigner ? { verifyUnknownSigner: o.verifyUnknownSigner } : {}) });
+        report = await bootSimPhone({
+          stateDir: o.stateDir,
+          deviceName,
+          fetcher,
+          views,
+          ...(o.model ? { model: o.model } : {}),
+          ...(o.verifyUnknownSigner ? { verifyUnknownSigner: o.verifyUnknownSigner } : {}),
+        });
       } catch (err) {
         verdicts['phone error'] = (verdicts['phone error'] ?? 0) + 1;
         if (examples.length < 5) examples.push(`${deviceName}: ${(err as Error).message}`);
@@ -94,7 +103,8 @@ export async function runStorm(o: StormOptions): Promise<StormSummary> {
       for (const d of report.decisions) {
         const key = `${d.subject} ${d.verdict}`;
         verdicts[key] = (verdicts[key] ?? 0) + 1;
-        if ((d.verdict === Verdict.rejected || d.verdict === Verdict.failed) && examples.length < 5) examples.push(`${deviceName} ${d.file}: ${d.text}`);
+        if ((d.verdict === Verdict.rejected || d.verdict === Verdict.failed) && examples.length < 5)
+          examples.push(`${deviceName} ${d.file}: ${d.text}`);
       }
       o.onPhone?.(report);
     }
@@ -131,7 +141,9 @@ export function formatStormSummary(s: StormSummary): string[] {
     `phones: ${s.phones}, booted with a trusted config: ${s.booted}, failed: ${s.failed}`,
     `time: ${(s.durationMs / 1000).toFixed(2)} s, ${s.phonesPerSecond.toFixed(0)} phones/s, ${s.files} files (${s.filesPerSecond.toFixed(0)} files/s, ${s.bytes} bytes), ${s.notFound} not found, ${s.transferFailures} transfer failures, ${s.retransmissions} retransmissions`,
     `boot time: p50 ${s.bootP50Ms.toFixed(1)} ms, p99 ${s.bootP99Ms.toFixed(1)} ms`,
-    ...Object.entries(s.verdicts).sort().map(([k, n]) => `  ${k}: ${n}`),
+    ...Object.entries(s.verdicts)
+      .sort()
+      .map(([k, n]) => `  ${k}: ${n}`),
   ];
   if (s.examples.length) lines.push('examples:', ...s.examples.map((e) => `  ${e}`));
   return lines;

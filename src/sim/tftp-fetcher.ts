@@ -3,7 +3,7 @@
  * share a few dozen sockets. Phones ask with blksize 1428 and tsize by default, as current Cisco phones do.
  */
 import { isIP } from 'node:net';
-import { TftpClientPool, type TftpClientPoolOptions } from '../tftp/client.js';
+import type { TftpClientPool, TftpClientPoolOptions } from '../tftp/client.js';
 import { TftpError, TftpErrorCode } from '../tftp/core/errors.js';
 import type { FetchResult } from './boot.js';
 import { SimError, SimErrorCode } from './errors.js';
@@ -49,7 +49,8 @@ export function poolOptionsFor(server: TftpEndpoint, sockets: number): TftpClien
   const v6 = isIP(server.host) === 6;
   if (v6) return { sockets, family: 'IPv6', ...(server.host === '::1' ? { localAddresses: ['::1'] } : {}) };
   if (!server.host.startsWith('127.')) return { sockets, family: 'IPv4' };
-  const localAddresses = sockets === 1 ? ['127.0.0.1'] : Array.from({ length: sockets }, (_, i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+  const localAddresses =
+    sockets === 1 ? ['127.0.0.1'] : Array.from({ length: sockets }, (_, i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`);
   return { sockets, family: 'IPv4', localAddresses };
 }
 

@@ -52,7 +52,9 @@ export function signerCertificate(view: TrustListView): Buffer | undefined {
 
 /** The TVS certificates a phone's lists name: the only servers it accepts as its TVS (spec §3.1). */
 export function tvsCertificates(views: ReadonlyArray<TrustListView | undefined>): Buffer[] {
-  return views.flatMap((v) => v?.records.filter((r) => r.role === Role.TVS && r.certificate && r.certificate.length > 0).map((r) => r.certificate!) ?? []);
+  return views.flatMap(
+    (v) => v?.records.filter((r) => r.role === Role.TVS && r.certificate && r.certificate.length > 0).map((r) => r.certificate!) ?? [],
+  );
 }
 
 /** Parses a CTL/ITL; throws TrustError on malformed bytes. */

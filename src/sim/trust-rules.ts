@@ -28,9 +28,7 @@ export interface PhoneTrust {
 export type ListKind = 'CTL' | 'ITL';
 
 /** Either a final verdict on a list, or the question the phone must first put to TVS. */
-export type ListAssessment =
-  | { kind: 'decided'; decision: Decision; install: boolean }
-  | { kind: 'ask-tvs'; certDer: Buffer };
+export type ListAssessment = { kind: 'decided'; decision: Decision; install: boolean } | { kind: 'ask-tvs'; certDer: Buffer };
 
 /**
  * TVS's answer about a certificate: the roles it vouches for (empty: "invalid"), `error` when TVS could not be
@@ -53,38 +51,85 @@ function rollbackNote(view: TrustListView): string {
 }
 
 export function assessList(trust: PhoneTrust, kind: ListKind, file: string, view: TrustListView): ListAssessment {
-  const done = (verdict: Verdict, text: string, install: boolean): ListAssessment => ({ kind: 'decided', decision: decision(kind, file, verdict, text), install });
+  const done = (verdict: Verdict, text: string, install: boolean): ListAssessment => ({
+    kind: 'decided',
+    decision: decision(kind, file, verdict, text),
+    install,
+  });
   if (view.header.filename !== headerName[kind]) {
     return done(Verdict.rejected, `rejected ${kind}: header FILENAME "${view.header.filename}" is not ${headerName[kind]}`, false);
   }
-  if (!view.selfSigned) return done(Verdict.rejected, `rejected ${kind}: signature invalid (it does not verify with its own signer record, ${signerText(view)})`, false);
+  if (!view.selfSigned)
+    return done(
+      Verdict.rejected,
+      `rejected ${kind}: signature invalid (it does not verify with its own signer record, ${signerText(view)})`,
+      false,
+    );
   const current = installed(trust, kind);
-  if (current && current.sha256Hex === view.sha256Hex) return done(Verdict.unchanged, `${kind} unchanged (sha256 ${view.sha256Hex.slice(0, 16)}…)`, false);
-  if (!trust.ctl && !trust.itl) return done(Verdict.trusted, `${kind} trusted (first use): signer ${signerText(view)}${rollbackNote(view)}`, true);
-  if (trust.itl?.rollback) return done(Verdict.accepted, `${kind} accepted: the installed ITL is empty (rollback), so any new ${kind} is taken${rollbackNote(view)}`, true);
-  for (const [holder, list] of [['CTL', trust.ctl], ['ITL', trust.itl]] as const) {
+  if (current && current.sha256Hex === view.sha256Hex)
+    return done(Verdict.unchanged, `${kind} unchanged (sha256 ${view.sha256Hex.slice(0, 16)}…)`, false);
+  if (!trust.ctl && !trust.itl)
+    return done(Verdict.trusted, `${kind} trusted (first use): signer ${signerText(view)}${rollbackNote(view)}`, true);
+  if (trust.itl?.rollback)
+    return done(
+      Verdict.accepted,
+      `${kind} accepted: the installed ITL is empty (rollback), so any new ${kind} is taken${rollbackNote(view)}`,
+      true,
+    );
+  for (const [holder, list] of [
+    ['CTL', trust.ctl],
+    ['ITL', trust.itl],
+  ] as const) {
     if (!list) continue;
     const by = verifiedBy(view.bytes, view.header, list.sast);
-    if (by) return done(Verdict.accepted, `${kind} accepted: signed by known SAST ${signerText(view)} (in the installed ${holder})${rollbackNote(view)}`, true);
+    if (by)
+      return done(
+        Verdict.accepted,
+        `${kind} accepted: signed by known SAST ${signerText(view)} (in the installed ${holder})${rollbackNote(view)}`,
+        true,
+      );
   }
   const certDer = signerCertificate(view);
-  if (!certDer) return done(Verdict.rejected, `rejected ${kind}: signer not trusted (${signerText(view)}; its certificate is not in the file, so TVS cannot be asked)`, false);
+  if (!certDer)
+    return done(
+      Verdict.rejected,
+      `rejected ${kind}: signer not trusted (${signerText(view)}; its certificate is not in the file, so TVS cannot be asked)`,
+      false,
+    );
   return { kind: 'ask-tvs', certDer };
 }
 
-export function assessListWithTvs(kind: ListKind, file: string, view: TrustListView, answer: TvsAnswer, tvsConfigured: boolean): { decision: Decision; install: boolean } {
-  if (answer && answer.roles.includes(Role.SAST)) {
+export function assessListWithTvs(
+  kind: ListKind,
+  file: string,
+  view: TrustListView,
+  answer: TvsAnswer,
+  tvsConfigured: boolean,
+): { decision: Decision; install: boolean } {
+  if (answer?.roles.includes(Role.SAST)) {
     const roles = answer.roles.map(roleName).join(', ');
-    return { decision: decision(kind, file, Verdict.accepted, `${kind} accepted: signer ${signerText(view)} vouched for by TVS (roles ${roles})${rollbackNote(view)}`), install: true };
+    return {
+      decision: decision(
+        kind,
+        file,
+        Verdict.accepted,
+        `${kind} accepted: signer ${signerText(view)} vouched for by TVS (roles ${roles})${rollbackNote(view)}`,
+      ),
+      install: true,
+    };
   }
-  const why = !tvsConfigured || !answer
-    ? 'not a SAST the phone knows, and no TVS to ask'
-    : answer.error
-      ? `not a SAST the phone knows, and TVS could not be asked: ${answer.error}`
-      : answer.roles.length
-        ? `not a SAST the phone knows, and TVS vouches for it only as ${answer.roles.map(roleName).join(', ')}`
-        : 'not a SAST the phone knows, and TVS does not vouch for it';
-  return { decision: decision(kind, file, Verdict.rejected, `rejected ${kind}: signer not trusted (${signerText(view)}: ${why})`), install: false };
+  const why =
+    !tvsConfigured || !answer
+      ? 'not a SAST the phone knows, and no TVS to ask'
+      : answer.error
+        ? `not a SAST the phone knows, and TVS could not be asked: ${answer.error}`
+        : answer.roles.length
+          ? `not a SAST the phone knows, and TVS vouches for it only as ${answer.roles.map(roleName).join(', ')}`
+          : 'not a SAST the phone knows, and TVS does not vouch for it';
+  return {
+    decision: decision(kind, file, Verdict.rejected, `rejected ${kind}: signer not trusted (${signerText(view)}: ${why})`),
+    install: false,
+  };
 }
 
 /** Whether the phone's lists authenticate configs (and so it asks for .sgn files and refuses unsigned ones). */
@@ -94,7 +139,11 @@ export function authenticatesConfigs(trust: PhoneTrust): boolean {
 }
 
 function whyUnauthenticated(trust: PhoneTrust): string {
-  return trust.itl?.rollback ? 'the installed ITL is empty (rollback)' : trust.ctl || trust.itl ? 'the trust lists hold no TFTP record' : 'the phone has no trust list';
+  return trust.itl?.rollback
+    ? 'the installed ITL is empty (rollback)'
+    : trust.ctl || trust.itl
+      ? 'the trust lists hold no TFTP record'
+      : 'the phone has no trust list';
 }
 
 export interface SignedConfigCheck {
@@ -105,7 +154,11 @@ export interface SignedConfigCheck {
 
 /** A .sgn or .enc.sgn config: parse, FILENAME, signature against the TFTP / CCM+TFTP records. */
 export function assessSignedConfig(trust: PhoneTrust, file: string, bytes: Buffer, kind: 'sgn' | 'enc.sgn'): SignedConfigCheck {
-  const reject = (text: string): SignedConfigCheck => ({ decision: decision('config', file, Verdict.rejected, text), ok: false, body: undefined });
+  const reject = (text: string): SignedConfigCheck => ({
+    decision: decision('config', file, Verdict.rejected, text),
+    ok: false,
+    body: undefined,
+  });
   let parsed;
   let header;
   try {
@@ -116,21 +169,39 @@ export function assessSignedConfig(trust: PhoneTrust, file: string, bytes: Buffe
   }
   if (header.filename !== file) return reject(`rejected config: header FILENAME "${header.filename}" is not the requested ${file}`);
   if (!authenticatesConfigs(trust)) {
-    return { decision: decision('config', file, Verdict.accepted, `config accepted without signature check: ${whyUnauthenticated(trust)}`), ok: true, body: parsed.body };
+    return {
+      decision: decision('config', file, Verdict.accepted, `config accepted without signature check: ${whyUnauthenticated(trust)}`),
+      ok: true,
+      body: parsed.body,
+    };
   }
   const candidates = [...(trust.ctl?.configSigners ?? []), ...(trust.itl?.configSigners ?? [])];
   const by = verifiedBy(bytes, header, candidates);
   if (!by) {
-    return reject(`config signature invalid: ${file} is signed by ${shortName(header.signerName)} (serial ${header.signerSerial.toString('hex')}), which is not a TFTP or CCM+TFTP record of the installed trust lists`);
+    return reject(
+      `config signature invalid: ${file} is signed by ${shortName(header.signerName)} (serial ${header.signerSerial.toString('hex')}), which is not a TFTP or CCM+TFTP record of the installed trust lists`,
+    );
   }
-  return { decision: decision('config', file, Verdict.accepted, `config signature valid (signed by ${shortName(header.signerName)}, ${by.label})`), ok: true, body: parsed.body };
+  return {
+    decision: decision('config', file, Verdict.accepted, `config signature valid (signed by ${shortName(header.signerName)}, ${by.label})`),
+    ok: true,
+    body: parsed.body,
+  };
 }
 
 /** An unsigned config is taken only when nothing authenticates configs (pre-SbD models, no list, rollback ITL). */
 export function assessUnsignedConfig(trust: PhoneTrust, file: string, securityByDefault: boolean): { decision: Decision; ok: boolean } {
-  if (!securityByDefault) return { decision: decision('config', file, Verdict.accepted, 'unsigned config accepted (this model has no Security by Default)'), ok: true };
-  if (!authenticatesConfigs(trust)) return { decision: decision('config', file, Verdict.accepted, `unsigned config accepted: ${whyUnauthenticated(trust)}`), ok: true };
-  return { decision: decision('config', file, Verdict.rejected, 'rejected config: unsigned, but the installed trust lists authenticate configs'), ok: false };
+  if (!securityByDefault)
+    return {
+      decision: decision('config', file, Verdict.accepted, 'unsigned config accepted (this model has no Security by Default)'),
+      ok: true,
+    };
+  if (!authenticatesConfigs(trust))
+    return { decision: decision('config', file, Verdict.accepted, `unsigned config accepted: ${whyUnauthenticated(trust)}`), ok: true };
+  return {
+    decision: decision('config', file, Verdict.rejected, 'rejected config: unsigned, but the installed trust lists authenticate configs'),
+    ok: false,
+  };
 }
 
 /** The encrypted-config stub (spec §2.2): `<fullConfig>false</fullConfig>` and `<encrConfig>true</encrConfig>`. */

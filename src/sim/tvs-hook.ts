@@ -22,7 +22,12 @@ export interface ConfigTvsHookOptions extends TvsHookOptions {
   redirect?: EndpointRedirect;
 }
 
-async function ask(endpoint: ServiceEndpoint, certDer: Buffer, ctx: TvsQueryContext, options: TvsHookOptions): Promise<{ roles: readonly number[] }> {
+async function ask(
+  endpoint: ServiceEndpoint,
+  certDer: Buffer,
+  ctx: TvsQueryContext,
+  options: TvsHookOptions,
+): Promise<{ roles: readonly number[] }> {
   const answer = await queryTvs({
     host: endpoint.host,
     port: endpoint.port,

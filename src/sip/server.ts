@@ -127,9 +127,13 @@ export class SipServer {
     this.now = o.now ?? Date.now;
     this.maxTransactions = o.maxTransactions ?? sipServerDefaults.maxTransactions;
     this.transactions = new TransactionTable<MessageSource>({
-      reliable: (f) => f.transport !== 'udp', maxTransactions: this.maxTransactions,
-      sourceOf: (f) => f.address, maxPerSource: o.maxTransactionsPerSource ?? transactionTableDefaults.maxPerSource,
-      t1: o.t1 ?? timerDefaults.t1, t2: o.t2 ?? timerDefaults.t2, t4: o.t4 ?? timerDefaults.t4,
+      reliable: (f) => f.transport !== 'udp',
+      maxTransactions: this.maxTransactions,
+      sourceOf: (f) => f.address,
+      maxPerSource: o.maxTransactionsPerSource ?? transactionTableDefaults.maxPerSource,
+      t1: o.t1 ?? timerDefaults.t1,
+      t2: o.t2 ?? timerDefaults.t2,
+      t4: o.t4 ?? timerDefaults.t4,
     });
     this.udpLeg = new UdpLeg(this.transactions, { timerC: o.timerC ?? udpLegDefaults.timerC });
     const onMessage = (m: InboundMessage) => this.onMessage(m);
@@ -141,13 +145,15 @@ export class SipServer {
     const outbound = {
       ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
       ...(o.maxOutboundConnections !== undefined ? { maxOutboundConnections: o.maxOutboundConnections } : {}),
-      onConnectError: (t: { address: string; port: number }, err: Error) => this.log.warn('connect-failed', { to: `${t.address}:${t.port}`, reason: err.message }),
+      onConnectError: (t: { address: string; port: number }, err: Error) =>
+        this.log.warn('connect-failed', { to: `${t.address}:${t.port}`, reason: err.message }),
       ...(o.maxConnectionsPerSource !== undefined ? { maxConnectionsPerSource: o.maxConnectionsPerSource } : {}),
       ...(o.tlsHandshakeTimeout !== undefined ? { handshakeTimeout: o.tlsHandshakeTimeout } : {}),
       ...(o.messageTimeout !== undefined ? { messageTimeout: o.messageTimeout } : {}),
     };
     this.tcp = new StreamTransport(onMessage, { host, port, ...outbound });
-    this.tls = o.tls === undefined ? undefined : new StreamTransport(onMessage, { host, port: o.tls.port, tls: o.tls.settings, ...outbound });
+    this.tls =
+      o.tls === undefined ? undefined : new StreamTransport(onMessage, { host, port: o.tls.port, tls: o.tls.settings, ...outbound });
   }
 
   async listen(): Promise<{ udp: number; tcp: number; tls: number | undefined; address: string }> {
@@ -205,7 +211,9 @@ export class SipServer {
         const req = a.message;
         const now = this.now();
         const outcome = req.method === 'REGISTER' ? this.register(req, a.flow, now) : undefined;
-        const action: RouterAction = outcome ? { type: 'respond', response: outcome.response } : this.router.handleRequest(req, a.flow, now);
+        const action: RouterAction = outcome
+          ? { type: 'respond', response: outcome.response }
+          : this.router.handleRequest(req, a.flow, now);
         this.judgeSource(a.flow, outcome, action, now);
         if (a.id === undefined) {
           // No transaction: an ACK, or a request past its source's transaction bound (answered statelessly).
@@ -285,21 +293,30 @@ export class SipServer {
     if (at === undefined || at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      const now = this.now();
-      for (const d of this.timerQueue.due(now)) this.run(this.transactions.timerFired(d.id, d.timer, now));
-      this.run(this.udpLeg.fireTimerC(now));
-      this.rearm();
-    }, Math.max(0, at - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        const now = this.now();
+        for (const d of this.timerQueue.due(now)) this.run(this.transactions.timerFired(d.id, d.timer, now));
+        this.run(this.udpLeg.fireTimerC(now));
+        this.rearm();
+      },
+      Math.max(0, at - this.now()),
+    );
     this.timer.unref();
   }
 
   private register(req: SipRequest, source: MessageSource, now: number): RegisterOutcome {
     const r = this.registrar.handleRegister(req, source, now);
     if (r.result === 'registered' && r.user !== undefined) this.options.phoneControl?.registered(r.user, req.get('User-Agent'));
-    if (r.result !== 'challenged') this.log.info('register', { result: r.result, status: r.response.status, aor: r.user, from: `${source.transport}:${source.address}:${source.port}` });
+    if (r.result !== 'challenged')
+      this.log.info('register', {
+        result: r.result,
+        status: r.response.status,
+        aor: r.user,
+        from: `${source.transport}:${source.address}:${source.port}`,
+      });
     return r;
   }
 
@@ -325,10 +342,20 @@ export class SipServer {
       return;
     }
     this.stats.forwarded++;
-    if (a.message.kind === 'request' && (a.target.kind === 'flow' ? a.target.source.transport : a.target.transport) === 'udp' && this.toUdpLeg(a.message, a.target, upstream)) return;
+    if (
+      a.message.kind === 'request' &&
+      (a.target.kind === 'flow' ? a.target.source.transport : a.target.transport) === 'udp' &&
+      this.toUdpLeg(a.message, a.target, upstream)
+    )
+      return;
     if (!this.sendTo(a.target, serializeMessage(a.message), a.message.kind === 'request')) {
       this.stats.dropped++;
-      this.log.warn('no-route', { target: a.target.kind === 'flow' ? `${a.target.source.transport}:${a.target.source.address}:${a.target.source.port}` : `${a.target.transport}:${a.target.host}:${a.target.port}` });
+      this.log.warn('no-route', {
+        target:
+          a.target.kind === 'flow'
+            ? `${a.target.source.transport}:${a.target.source.address}:${a.target.source.port}`
+            : `${a.target.transport}:${a.target.host}:${a.target.port}`,
+      });
     }
   }
 

@@ -149,7 +149,15 @@ function kindOfName(ctx: StoreContext, name: string): CertKind | undefined {
   return r?.kind;
 }
 
-function insert(ctx: StoreContext, kind: CertKind, name: string, node: number | null, p: ParsedCert, keyFile: string | null, purpose: string | null): number {
+function insert(
+  ctx: StoreContext,
+  kind: CertKind,
+  name: string,
+  node: number | null,
+  p: ParsedCert,
+  keyFile: string | null,
+  purpose: string | null,
+): number {
   return Number(
     ctx
       .stmt(
@@ -157,8 +165,23 @@ function insert(ctx: StoreContext, kind: CertKind, name: string, node: number | 
            not_after, sha256_hex, sha1_hex, current, created_at, replaced_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL)`,
       )
-      .run(name, node, kind, purpose, p.pem, p.der, keyFile, p.subject, p.issuer, p.serialHex, p.notBefore, p.notAfter,
-        p.sha256Hex, p.sha1Hex, nowIso(ctx.clock)).lastInsertRowid,
+      .run(
+        name,
+        node,
+        kind,
+        purpose,
+        p.pem,
+        p.der,
+        keyFile,
+        p.subject,
+        p.issuer,
+        p.serialHex,
+        p.notBefore,
+        p.notAfter,
+        p.sha256Hex,
+        p.sha1Hex,
+        nowIso(ctx.clock),
+      ).lastInsertRowid,
   );
 }
 
@@ -182,7 +205,10 @@ export function putCertificate(ctx: StoreContext, c: CertInput): CertRow {
   });
 }
 
-export function addTrustedCertificate(ctx: StoreContext, c: { name: string; node: string | null; pem: string; purpose?: string | null }): CertRow {
+export function addTrustedCertificate(
+  ctx: StoreContext,
+  c: { name: string; node: string | null; pem: string; purpose?: string | null },
+): CertRow {
   const name = nameOf(c.name);
   const parsed = parseCertificatePem(c.pem);
   const purpose = optionalText(E, 'purpose', c.purpose, CERT_LIMITS.maxPurposeChars);
@@ -256,7 +282,10 @@ export function removeCertificate(ctx: StoreContext, id: number): void {
     const c = getById(ctx, id);
     if (!c) throw new StoreError(StoreErrorCode.certUnknown, `no certificate with id ${id}`);
     if (c.kind === 'identity' && c.current) {
-      throw new StoreError(E, `certificate ${id} is the current ${c.name}${c.node ? ` of ${c.node}` : ''}; replace it instead of removing it`);
+      throw new StoreError(
+        E,
+        `certificate ${id} is the current ${c.name}${c.node ? ` of ${c.node}` : ''}; replace it instead of removing it`,
+      );
     }
     ctx.stmt('DELETE FROM certificates WHERE id = ?').run(id);
   });

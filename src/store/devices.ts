@@ -41,14 +41,31 @@ export interface DeviceInput {
   directoryNumber?: string | null;
 }
 
-const PATCH_KEYS = ['model', 'description', 'securityProfile', 'lscPem', 'symmetricKeyHex', 'digestUser', 'directoryNumber',
-  'capfOperation', 'capfAuthMode', 'capfAuthString', 'capfStatus', 'capfAuthFailures'] as const;
+const PATCH_KEYS = [
+  'model',
+  'description',
+  'securityProfile',
+  'lscPem',
+  'symmetricKeyHex',
+  'digestUser',
+  'directoryNumber',
+  'capfOperation',
+  'capfAuthMode',
+  'capfAuthString',
+  'capfStatus',
+  'capfAuthFailures',
+] as const;
 
 /** The fields an update may change: the row's own types, so the two never drift apart. */
 export type DevicePatch = Partial<Pick<DeviceRow, (typeof PATCH_KEYS)[number]>>;
 
 /** Bounds on device fields (CUCM's own limits where it has one). */
-export const DEVICE_LIMITS = { maxDescriptionChars: 128, maxDigestUserChars: 128, maxCapfStatusChars: 256, maxCapfAuthFailures: 1_000_000 } as const;
+export const DEVICE_LIMITS = {
+  maxDescriptionChars: 128,
+  maxDigestUserChars: 128,
+  maxCapfStatusChars: 256,
+  maxCapfAuthFailures: 1_000_000,
+} as const;
 
 /**
  * CAPF authentication strings, typed on the phone's keypad. CUCM allows 4 to 10 digits; 4 digits fall to 10,000
@@ -119,7 +136,8 @@ function model(value: unknown): string {
 
 function directoryNumber(value: unknown): string | null {
   const dn = optionalText(E, 'directoryNumber', value, 25);
-  if (dn !== null && !/^\+?[0-9*#]{1,24}$/.test(dn)) throw new StoreError(E, `directory number '${dn}' must be digits, '*' or '#', optionally after '+'`);
+  if (dn !== null && !/^\+?[0-9*#]{1,24}$/.test(dn))
+    throw new StoreError(E, `directory number '${dn}' must be digits, '*' or '#', optionally after '+'`);
   return dn;
 }
 
@@ -180,7 +198,8 @@ export function updateDevice(ctx: StoreContext, name: string, patch: DevicePatch
   // Validate everything before the transaction so a bad field never half-applies.
   const v: Partial<Raw> = {};
   if (p.model !== undefined) v.model = model(p.model);
-  if (p.description !== undefined) v.description = text(E, 'description', p.description, DEVICE_LIMITS.maxDescriptionChars, { empty: true });
+  if (p.description !== undefined)
+    v.description = text(E, 'description', p.description, DEVICE_LIMITS.maxDescriptionChars, { empty: true });
   if (p.securityProfile !== undefined) v.security_profile = text(E, 'securityProfile', p.securityProfile, 128);
   if (p.lscPem !== undefined) v.lsc_pem = p.lscPem === null ? null : parseCertificatePem(p.lscPem, 'lscPem').pem;
   if (p.symmetricKeyHex !== undefined) {
@@ -194,12 +213,14 @@ export function updateDevice(ctx: StoreContext, name: string, patch: DevicePatch
   if (p.capfAuthString !== undefined) {
     const { min, max } = CAPF_AUTH_STRING_DIGITS;
     const s = optionalText(E, 'capfAuthString', p.capfAuthString, max);
-    if (s !== null && !new RegExp(`^\\d{${min},${max}}$`).test(s)) throw new StoreError(E, `capfAuthString must be ${min} to ${max} digits`);
+    if (s !== null && !new RegExp(`^\\d{${min},${max}}$`).test(s))
+      throw new StoreError(E, `capfAuthString must be ${min} to ${max} digits`);
     v.capf_auth_string = s;
   }
   if (p.capfAuthFailures !== undefined) {
     const n = p.capfAuthFailures;
-    if (!Number.isInteger(n) || n < 0 || n > DEVICE_LIMITS.maxCapfAuthFailures) throw new StoreError(E, `capfAuthFailures must be an integer from 0 to ${DEVICE_LIMITS.maxCapfAuthFailures}`);
+    if (!Number.isInteger(n) || n < 0 || n > DEVICE_LIMITS.maxCapfAuthFailures)
+      throw new StoreError(E, `capfAuthFailures must be an integer from 0 to ${DEVICE_LIMITS.maxCapfAuthFailures}`);
     v.capf_auth_failures = n;
   }
   if (p.capfStatus !== undefined) v.capf_status = optionalText(E, 'capfStatus', p.capfStatus, DEVICE_LIMITS.maxCapfStatusChars);
@@ -215,8 +236,22 @@ export function updateDevice(ctx: StoreContext, name: string, patch: DevicePatch
            updated_at = ?
          WHERE id = ?`,
       )
-      .run(m.model, m.description, m.security_profile, m.lsc_pem, m.symmetric_key_hex, m.digest_user, m.directory_number,
-        m.capf_operation, m.capf_auth_mode, m.capf_auth_string, m.capf_status, m.capf_auth_failures, m.updated_at, cur.id);
+      .run(
+        m.model,
+        m.description,
+        m.security_profile,
+        m.lsc_pem,
+        m.symmetric_key_hex,
+        m.digest_user,
+        m.directory_number,
+        m.capf_operation,
+        m.capf_auth_mode,
+        m.capf_auth_string,
+        m.capf_status,
+        m.capf_auth_failures,
+        m.updated_at,
+        cur.id,
+      );
     return row(m);
   });
 }

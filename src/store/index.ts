@@ -25,4 +25,14 @@ export { TRUST_LIST_FILES, NOT_INSTALLED, MAX_SERVED_TRUST_FILE_BYTES } from './
 export type { AuditEntry, AuditInput } from './audit.js';
 export { AUDIT_LIMITS } from './audit.js';
 export { SipTables, SIP_LIMITS, SIP_REQUEST_KINDS, SIP_TRANSPORTS } from './sip.js';
-export type { CssRow, DeviceSipSettings, RoutePatternRow, SipRequestAcl, SipRequestKind, SipTransport, TrunkCredentialRow, TrunkInput, TrunkRow } from './sip.js';
+export type {
+  CssRow,
+  DeviceSipSettings,
+  RoutePatternRow,
+  SipRequestAcl,
+  SipRequestKind,
+  SipTransport,
+  TrunkCredentialRow,
+  TrunkInput,
+  TrunkRow,
+} from './sip.js';

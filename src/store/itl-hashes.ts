@@ -46,7 +46,9 @@ export function recordServerItlHash(ctx: StoreContext, server: string, file: str
 }
 
 export function listServerItlHashes(ctx: StoreContext): ServerItlHashRow[] {
-  return ctx.stmt('SELECT server, file, sha256_hex AS sha256Hex, at FROM server_itl_hashes ORDER BY server, file').all() as ServerItlHashRow[];
+  return ctx
+    .stmt('SELECT server, file, sha256_hex AS sha256Hex, at FROM server_itl_hashes ORDER BY server, file')
+    .all() as ServerItlHashRow[];
 }
 
 /** Upserts the hash a phone reported; the device must exist (ERR_DEVICE_UNKNOWN otherwise). */

@@ -108,12 +108,26 @@ export const SEEDED_SECURITY_PROFILES = [
  * version 1.1, EC LSCs) need 78xx/88xx firmware 11.x+. Editable with putModelFeatures.
  */
 export const SEEDED_MODEL_FEATURES = [
-  ['6901', 0, 0, 0], ['6911', 0, 0, 0], ['6921', 0, 0, 0], ['6941', 0, 0, 0], ['6945', 0, 0, 0], ['6961', 0, 0, 0],
+  ['6901', 0, 0, 0],
+  ['6911', 0, 0, 0],
+  ['6921', 0, 0, 0],
+  ['6941', 0, 0, 0],
+  ['6945', 0, 0, 0],
+  ['6961', 0, 0, 0],
   ['7911', 0, 1, 0],
-  ['7945', 1, 1, 0], ['7965', 1, 1, 0],
-  ['7821', 1, 1, 1], ['7841', 1, 1, 1], ['7861', 1, 1, 1],
-  ['8811', 1, 1, 1], ['8841', 1, 1, 1], ['8845', 1, 1, 1], ['8851', 1, 1, 1], ['8861', 1, 1, 1], ['8865', 1, 1, 1],
-  ['9951', 1, 1, 0], ['9971', 1, 1, 0],
+  ['7945', 1, 1, 0],
+  ['7965', 1, 1, 0],
+  ['7821', 1, 1, 1],
+  ['7841', 1, 1, 1],
+  ['7861', 1, 1, 1],
+  ['8811', 1, 1, 1],
+  ['8841', 1, 1, 1],
+  ['8845', 1, 1, 1],
+  ['8851', 1, 1, 1],
+  ['8861', 1, 1, 1],
+  ['8865', 1, 1, 1],
+  ['9951', 1, 1, 0],
+  ['9971', 1, 1, 0],
 ] as const;
 
 const v2 = `
@@ -415,7 +429,9 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'secure defaults: digest required by the default phone profile, digest algorithms per profile, CAPF failure counter',
     up(db, now) {
       db.exec(v6);
-      db.prepare("UPDATE security_profiles SET updated_at = ? WHERE name = 'Universal Device Template - Model-independent Security Profile'").run(now);
+      db.prepare(
+        "UPDATE security_profiles SET updated_at = ? WHERE name = 'Universal Device Template - Model-independent Security Profile'",
+      ).run(now);
     },
   },
   {

@@ -135,7 +135,10 @@ export function removeNode(ctx: StoreContext, name: string): void {
     const id = nodeId(ctx, name);
     const certs = (ctx.stmt('SELECT count(*) AS n FROM certificates WHERE node_id = ?').get(id) as { n: number }).n;
     if (certs > 0) {
-      throw new StoreError(StoreErrorCode.nodeInUse, `node '${name}' still has ${certs} certificates (current or history); remove them first`);
+      throw new StoreError(
+        StoreErrorCode.nodeInUse,
+        `node '${name}' still has ${certs} certificates (current or history); remove them first`,
+      );
     }
     ctx.stmt('DELETE FROM nodes WHERE id = ?').run(id);
   });

@@ -143,7 +143,13 @@ function inspect(path: string, readonly: boolean, busyTimeoutMs: number, check: 
       const rows = ro.pragma(check === 'quick' ? 'quick_check(20)' : 'integrity_check(20)', { simple: false }) as Record<string, string>[];
       const problems = rows.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
       if (problems.length > 0) {
-        throw new StoreError(StoreErrorCode.corrupt, `${path} failed the ${check} integrity check: ${problems.slice(0, 3).join('; ').replace(/\s*\n\s*/g, '; ')}`);
+        throw new StoreError(
+          StoreErrorCode.corrupt,
+          `${path} failed the ${check} integrity check: ${problems
+            .slice(0, 3)
+            .join('; ')
+            .replace(/\s*\n\s*/g, '; ')}`,
+        );
       }
     }
     let magic: unknown;
@@ -203,7 +209,10 @@ function migrate(db: Database.Database, path: string, clock: Clock): void {
     }
     const broken = db.pragma('foreign_key_check') as unknown[];
     if (broken.length > 0) {
-      throw new StoreError(StoreErrorCode.corrupt, `${path}: migration to ${version} left ${broken.length} dangling foreign keys; nothing was changed`);
+      throw new StoreError(
+        StoreErrorCode.corrupt,
+        `${path}: migration to ${version} left ${broken.length} dangling foreign keys; nothing was changed`,
+      );
     }
     db.prepare("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation'").run();
     db.pragma(`user_version = ${version}`);

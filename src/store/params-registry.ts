@@ -22,7 +22,13 @@ export interface ParamDef {
 }
 
 /** SRTP crypto suites sbd's media engine implements (RFC 4568 §6.2, RFC 7714 §14.2, RFC 3711 F8). */
-export const SRTP_SUITES = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'F8_128_HMAC_SHA1_80'] as const;
+export const SRTP_SUITES = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+  'F8_128_HMAC_SHA1_80',
+] as const;
 
 /** Bounds on parameter values. */
 export const PARAM_LIMITS = { maxValueChars: 1024 } as const;
@@ -65,40 +71,114 @@ function checkToken(value: string): { ok: true; value: string } | { ok: false; r
 }
 
 export const PARAMS: readonly ParamDef[] = [
-  { name: 'ClusterSecurityMode', type: 'enum', default: 'non-secure', allowed: ['non-secure', 'mixed'],
-    description: 'non-secure: ITL only; mixed: a CTL is built and phones may use authenticated/encrypted profiles' },
-  { name: 'PrepareClusterForRollback', type: 'bool', default: 'false',
-    description: 'true: TFTP serves an ITL with empty TVS and TFTP sections so phones accept any new ITL and config' },
-  { name: 'TLSCiphers', type: 'string', default: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256', check: checkTlsCiphers,
-    description: 'TLS 1.2 cipher list (OpenSSL syntax) for SIP, TVS and CAPF, in priority order' },
-  { name: 'SRTPCiphers', type: 'string', default: 'AEAD_AES_256_GCM,AEAD_AES_128_GCM,AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32',
-    check: checkSrtpSuites, description: 'SRTP crypto suites offered and accepted, in priority order' },
-  { name: 'BlockUnencryptedCalls', type: 'bool', default: 'false',
-    description: 'true: a call without a common SRTP suite is refused instead of falling back to RTP' },
-  { name: 'ITLRecoveryValidityYears', type: 'int', default: '20', allowed: ['5', '10', '15', '20'],
-    description: 'validity of a newly generated ITLRecovery certificate, in years' },
-  { name: 'KeySize', type: 'int', default: '2048', allowed: ['2048', '3072', '4096'],
-    description: 'RSA modulus size for newly generated appliance keys' },
-  { name: 'SipStationRealm', type: 'string', default: 'ccmsipline', check: checkToken,
-    description: 'digest realm phones authenticate in' },
+  {
+    name: 'ClusterSecurityMode',
+    type: 'enum',
+    default: 'non-secure',
+    allowed: ['non-secure', 'mixed'],
+    description: 'non-secure: ITL only; mixed: a CTL is built and phones may use authenticated/encrypted profiles',
+  },
+  {
+    name: 'PrepareClusterForRollback',
+    type: 'bool',
+    default: 'false',
+    description: 'true: TFTP serves an ITL with empty TVS and TFTP sections so phones accept any new ITL and config',
+  },
+  {
+    name: 'TLSCiphers',
+    type: 'string',
+    default: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256',
+    check: checkTlsCiphers,
+    description: 'TLS 1.2 cipher list (OpenSSL syntax) for SIP, TVS and CAPF, in priority order',
+  },
+  {
+    name: 'SRTPCiphers',
+    type: 'string',
+    default: 'AEAD_AES_256_GCM,AEAD_AES_128_GCM,AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32',
+    check: checkSrtpSuites,
+    description: 'SRTP crypto suites offered and accepted, in priority order',
+  },
+  {
+    name: 'BlockUnencryptedCalls',
+    type: 'bool',
+    default: 'false',
+    description: 'true: a call without a common SRTP suite is refused instead of falling back to RTP',
+  },
+  {
+    name: 'ITLRecoveryValidityYears',
+    type: 'int',
+    default: '20',
+    allowed: ['5', '10', '15', '20'],
+    description: 'validity of a newly generated ITLRecovery certificate, in years',
+  },
+  {
+    name: 'KeySize',
+    type: 'int',
+    default: '2048',
+    allowed: ['2048', '3072', '4096'],
+    description: 'RSA modulus size for newly generated appliance keys',
+  },
+  { name: 'SipStationRealm', type: 'string', default: 'ccmsipline', check: checkToken, description: 'digest realm phones authenticate in' },
   // A signed config is readable by anyone who can fetch it over TFTP (guess the MAC): a password in it is a password
   // handed to the LAN. Off: phones without an encrypted config get their password by hand (src/config).
-  { name: 'SipDigestPasswordInSignedConfig', type: 'bool', default: 'false',
-    description: "true: a phone's digest password also goes into its signed-only (not encrypted) SEP<MAC>.cnf.xml.sgn, where anyone who can fetch it over TFTP can read it" },
-  { name: 'AutoRegistration', type: 'bool', default: 'false',
-    description: 'true: unknown phones get XMLDefault.cnf.xml and a directory number from the range' },
-  { name: 'AutoRegistrationDnRange', type: 'string', default: '1000-1999', check: checkDnRange,
-    description: 'directory numbers handed to autoregistered phones' },
-  { name: 'ItlResetSigner', type: 'enum', default: 'ITLRecovery', allowed: ['ITLRecovery', 'CallManager', 'RemoteKey'],
-    description: "which key signs the ITL; 'CallManager' during `utils itl reset localkey`, 'RemoteKey' (an imported ITLRecovery.p12) during `remotekey`" },
-  { name: 'CtlResetSigner', type: 'enum', default: 'CallManager', allowed: ['CallManager', 'ITLRecovery'],
-    description: "which key signs the CTL; 'ITLRecovery' during `utils ctl reset localkey`" },
-  { name: 'CredentialLockoutThreshold', type: 'int', default: '5', min: 0, max: 100,
-    description: 'failed logins before an account is locked; 0 never locks' },
-  { name: 'CredentialLockoutMinutes', type: 'int', default: '30', min: 1, max: 1440,
-    description: 'how long a locked account stays locked' },
-  { name: 'SignatureHash', type: 'enum', default: 'sha1', allowed: ['sha1', 'sha256', 'sha512'],
-    description: 'digest used to sign ITL, CTL and .sgn files (SHA-1 for older phones)' },
+  {
+    name: 'SipDigestPasswordInSignedConfig',
+    type: 'bool',
+    default: 'false',
+    description:
+      "true: a phone's digest password also goes into its signed-only (not encrypted) SEP<MAC>.cnf.xml.sgn, where anyone who can fetch it over TFTP can read it",
+  },
+  {
+    name: 'AutoRegistration',
+    type: 'bool',
+    default: 'false',
+    description: 'true: unknown phones get XMLDefault.cnf.xml and a directory number from the range',
+  },
+  {
+    name: 'AutoRegistrationDnRange',
+    type: 'string',
+    default: '1000-1999',
+    check: checkDnRange,
+    description: 'directory numbers handed to autoregistered phones',
+  },
+  {
+    name: 'ItlResetSigner',
+    type: 'enum',
+    default: 'ITLRecovery',
+    allowed: ['ITLRecovery', 'CallManager', 'RemoteKey'],
+    description:
+      "which key signs the ITL; 'CallManager' during `utils itl reset localkey`, 'RemoteKey' (an imported ITLRecovery.p12) during `remotekey`",
+  },
+  {
+    name: 'CtlResetSigner',
+    type: 'enum',
+    default: 'CallManager',
+    allowed: ['CallManager', 'ITLRecovery'],
+    description: "which key signs the CTL; 'ITLRecovery' during `utils ctl reset localkey`",
+  },
+  {
+    name: 'CredentialLockoutThreshold',
+    type: 'int',
+    default: '5',
+    min: 0,
+    max: 100,
+    description: 'failed logins before an account is locked; 0 never locks',
+  },
+  {
+    name: 'CredentialLockoutMinutes',
+    type: 'int',
+    default: '30',
+    min: 1,
+    max: 1440,
+    description: 'how long a locked account stays locked',
+  },
+  {
+    name: 'SignatureHash',
+    type: 'enum',
+    default: 'sha1',
+    allowed: ['sha1', 'sha256', 'sha512'],
+    description: 'digest used to sign ITL, CTL and .sgn files (SHA-1 for older phones)',
+  },
 ];
 
 export const PARAMS_BY_NAME: ReadonlyMap<string, ParamDef> = new Map(PARAMS.map((p) => [p.name, p]));

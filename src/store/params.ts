@@ -16,7 +16,10 @@ export interface ParamRow {
 function def(name: string): ParamDef {
   const d = PARAMS_BY_NAME.get(name);
   if (!d) {
-    throw new StoreError(StoreErrorCode.paramUnknown, `unknown enterprise parameter '${name}'; known: ${PARAMS.map((p) => p.name).join(', ')}`);
+    throw new StoreError(
+      StoreErrorCode.paramUnknown,
+      `unknown enterprise parameter '${name}'; known: ${PARAMS.map((p) => p.name).join(', ')}`,
+    );
   }
   return d;
 }
@@ -52,7 +55,9 @@ export function setParam(ctx: StoreContext, name: string, value: string): void {
   if (!n.ok) throw new StoreError(StoreErrorCode.paramInvalid, `${name} must be ${n.reason}; got '${value}'`);
   ctx.write(() => {
     ctx
-      .stmt('INSERT INTO params (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .stmt(
+        'INSERT INTO params (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      )
       .run(name, n.value, nowIso(ctx.clock));
   });
 }
@@ -66,7 +71,9 @@ export function resetParam(ctx: StoreContext, name: string): void {
 }
 
 export function listParams(ctx: StoreContext): ParamRow[] {
-  const values = new Map((ctx.stmt('SELECT name, value FROM params').all() as { name: string; value: string }[]).map((r) => [r.name, r.value]));
+  const values = new Map(
+    (ctx.stmt('SELECT name, value FROM params').all() as { name: string; value: string }[]).map((r) => [r.name, r.value]),
+  );
   return PARAMS.map((d) => {
     const value = values.get(d.name) ?? d.default;
     return { name: d.name, value, default: d.default, description: d.description, isDefault: value === d.default };

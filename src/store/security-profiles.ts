@@ -55,7 +55,8 @@ interface Raw {
 }
 
 const E = StoreErrorCode.profileInvalid;
-const SELECT = 'SELECT name, description, device_security_mode, tftp_encrypted_config, transport, digest_auth, digest_algorithms, updated_at FROM security_profiles';
+const SELECT =
+  'SELECT name, description, device_security_mode, tftp_encrypted_config, transport, digest_auth, digest_algorithms, updated_at FROM security_profiles';
 
 function row(r: Raw): SecurityProfileRow {
   return {
@@ -119,8 +120,13 @@ export function removeSecurityProfile(ctx: StoreContext, name: string): void {
 
 /** 'MD5', 'SHA-256' or both in either order, without repeats: the column's CHECK, with a message. */
 function digestAlgorithmList(list: readonly unknown[]): string {
-  if (!Array.isArray(list) || list.length === 0 || list.length > PROFILE_DIGEST_ALGORITHMS.length ||
-    new Set(list).size !== list.length || !list.every((a) => (PROFILE_DIGEST_ALGORITHMS as readonly unknown[]).includes(a))) {
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.length > PROFILE_DIGEST_ALGORITHMS.length ||
+    new Set(list).size !== list.length ||
+    !list.every((a) => (PROFILE_DIGEST_ALGORITHMS as readonly unknown[]).includes(a))
+  ) {
     throw new StoreError(E, `digestAlgorithms must be one or both of ${PROFILE_DIGEST_ALGORITHMS.join(', ')} without repeats`);
   }
   return list.join(',');

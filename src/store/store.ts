@@ -55,7 +55,9 @@ export class Store {
       // IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a failed lock upgrade.
       return this.#db
         .transaction(() => {
-          const { value } = this.#ctx.stmt("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation' RETURNING value").get() as { value: number };
+          const { value } = this.#ctx.stmt("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation' RETURNING value").get() as {
+            value: number;
+          };
           const result = fn();
           // After fn (a refused write leaves no trace), before the commit, under the write lock (writers publish
           // in commit order). A failure here rolls the write back: a stale published value could let the data
@@ -105,12 +107,15 @@ export class Store {
     this.#generationFd ??= openSync(this.generationFile, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
     const bytes = Buffer.alloc(8);
     bytes.writeBigUInt64LE(BigInt(value));
-    if (writeSync(this.#generationFd, bytes, 0, 8, 0) !== 8) throw new StoreError(StoreErrorCode.io, `short write to ${this.generationFile}`);
+    if (writeSync(this.#generationFd, bytes, 0, 8, 0) !== 8)
+      throw new StoreError(StoreErrorCode.io, `short write to ${this.generationFile}`);
   }
 
   /** Increments on every committed write by any connection. */
   generation(): number {
-    return this.#call(() => Number((this.#ctx.stmt("SELECT value FROM sbd_meta WHERE key = 'generation'").get() as { value: number }).value));
+    return this.#call(() =>
+      Number((this.#ctx.stmt("SELECT value FROM sbd_meta WHERE key = 'generation'").get() as { value: number }).value),
+    );
   }
 
   schemaVersion(): number {
@@ -145,14 +150,26 @@ export class Store {
   }
 
   // cluster nodes
-  addNode(n: nodes.NodeInput): nodes.NodeRow { return this.#call(() => nodes.addNode(this.#ctx, n)); }
-  listNodes(): nodes.NodeRow[] { return this.#call(() => nodes.listNodes(this.#ctx)); }
-  getNode(name: string): nodes.NodeRow | undefined { return this.#call(() => nodes.getNode(this.#ctx, name)); }
-  setNodeServices(name: string, services: string[]): void { this.#call(() => nodes.setNodeServices(this.#ctx, name, services)); }
-  removeNode(name: string): void { this.#call(() => nodes.removeNode(this.#ctx, name)); }
+  addNode(n: nodes.NodeInput): nodes.NodeRow {
+    return this.#call(() => nodes.addNode(this.#ctx, n));
+  }
+  listNodes(): nodes.NodeRow[] {
+    return this.#call(() => nodes.listNodes(this.#ctx));
+  }
+  getNode(name: string): nodes.NodeRow | undefined {
+    return this.#call(() => nodes.getNode(this.#ctx, name));
+  }
+  setNodeServices(name: string, services: string[]): void {
+    this.#call(() => nodes.setNodeServices(this.#ctx, name, services));
+  }
+  removeNode(name: string): void {
+    this.#call(() => nodes.removeNode(this.#ctx, name));
+  }
 
   // certificates
-  putCertificate(c: certs.CertInput): certs.CertRow { return this.#call(() => certs.putCertificate(this.#ctx, c)); }
+  putCertificate(c: certs.CertInput): certs.CertRow {
+    return this.#call(() => certs.putCertificate(this.#ctx, c));
+  }
   addTrustedCertificate(c: { name: string; node: string | null; pem: string; purpose?: string | null }): certs.CertRow {
     return this.#call(() => certs.addTrustedCertificate(this.#ctx, c));
   }
@@ -162,82 +179,164 @@ export class Store {
   listCertificates(options?: { includeHistory?: boolean; name?: string }): certs.CertRow[] {
     return this.#call(() => certs.listCertificates(this.#ctx, options));
   }
-  getCertificate(id: number): certs.CertRow | undefined { return this.#call(() => certs.getById(this.#ctx, id)); }
-  findCertificateBySha256(hex: string): certs.CertRow | undefined { return this.#call(() => certs.findCertificateBySha256(this.#ctx, hex)); }
+  getCertificate(id: number): certs.CertRow | undefined {
+    return this.#call(() => certs.getById(this.#ctx, id));
+  }
+  findCertificateBySha256(hex: string): certs.CertRow | undefined {
+    return this.#call(() => certs.findCertificateBySha256(this.#ctx, hex));
+  }
   findCertificatesBySerial(serialHex: string, issuer?: string): certs.CertRow[] {
     return this.#call(() => certs.findCertificatesBySerial(this.#ctx, serialHex, issuer));
   }
-  removeCertificate(id: number): void { this.#call(() => certs.removeCertificate(this.#ctx, id)); }
+  removeCertificate(id: number): void {
+    this.#call(() => certs.removeCertificate(this.#ctx, id));
+  }
 
   // enterprise parameters
-  getParam(name: string): string { return this.#call(() => params.getParam(this.#ctx, name)); }
-  getBoolParam(name: string): boolean { return this.#call(() => params.getBoolParam(this.#ctx, name)); }
-  getIntParam(name: string): number { return this.#call(() => params.getIntParam(this.#ctx, name)); }
-  setParam(name: string, value: string): void { this.#call(() => params.setParam(this.#ctx, name, value)); }
-  resetParam(name: string): void { this.#call(() => params.resetParam(this.#ctx, name)); }
-  listParams(): params.ParamRow[] { return this.#call(() => params.listParams(this.#ctx)); }
+  getParam(name: string): string {
+    return this.#call(() => params.getParam(this.#ctx, name));
+  }
+  getBoolParam(name: string): boolean {
+    return this.#call(() => params.getBoolParam(this.#ctx, name));
+  }
+  getIntParam(name: string): number {
+    return this.#call(() => params.getIntParam(this.#ctx, name));
+  }
+  setParam(name: string, value: string): void {
+    this.#call(() => params.setParam(this.#ctx, name, value));
+  }
+  resetParam(name: string): void {
+    this.#call(() => params.resetParam(this.#ctx, name));
+  }
+  listParams(): params.ParamRow[] {
+    return this.#call(() => params.listParams(this.#ctx));
+  }
 
   // devices, security profiles, phone feature list
-  addDevice(d: devices.DeviceInput): devices.DeviceRow { return this.#call(() => devices.addDevice(this.#ctx, d)); }
-  getDevice(name: string): devices.DeviceRow | undefined { return this.#call(() => devices.getDevice(this.#ctx, name)); }
-  listDevices(): devices.DeviceRow[] { return this.#call(() => devices.listDevices(this.#ctx)); }
-  updateDevice(name: string, patch: devices.DevicePatch): devices.DeviceRow { return this.#call(() => devices.updateDevice(this.#ctx, name, patch)); }
-  removeDevice(name: string): void { this.#call(() => devices.removeDevice(this.#ctx, name)); }
-  getSecurityProfile(name: string): profiles.SecurityProfileRow | undefined { return this.#call(() => profiles.getSecurityProfile(this.#ctx, name)); }
-  listSecurityProfiles(): profiles.SecurityProfileRow[] { return this.#call(() => profiles.listSecurityProfiles(this.#ctx)); }
-  putSecurityProfile(p: profiles.SecurityProfileInput): profiles.SecurityProfileRow { return this.#call(() => profiles.putSecurityProfile(this.#ctx, p)); }
-  removeSecurityProfile(name: string): void { this.#call(() => profiles.removeSecurityProfile(this.#ctx, name)); }
-  getModelFeatures(model: string): models.ModelFeaturesRow | undefined { return this.#call(() => models.getModelFeatures(this.#ctx, model)); }
-  listModelFeatures(): models.ModelFeaturesRow[] { return this.#call(() => models.listModelFeatures(this.#ctx)); }
-  putModelFeatures(model: string, f: models.ModelFeatures): models.ModelFeaturesRow { return this.#call(() => models.putModelFeatures(this.#ctx, model, f)); }
-  setModelResetMethod(model: string, method: models.ModelResetMethod | null): models.ModelFeaturesRow { return this.#call(() => models.setModelResetMethod(this.#ctx, model, method)); }
+  addDevice(d: devices.DeviceInput): devices.DeviceRow {
+    return this.#call(() => devices.addDevice(this.#ctx, d));
+  }
+  getDevice(name: string): devices.DeviceRow | undefined {
+    return this.#call(() => devices.getDevice(this.#ctx, name));
+  }
+  listDevices(): devices.DeviceRow[] {
+    return this.#call(() => devices.listDevices(this.#ctx));
+  }
+  updateDevice(name: string, patch: devices.DevicePatch): devices.DeviceRow {
+    return this.#call(() => devices.updateDevice(this.#ctx, name, patch));
+  }
+  removeDevice(name: string): void {
+    this.#call(() => devices.removeDevice(this.#ctx, name));
+  }
+  getSecurityProfile(name: string): profiles.SecurityProfileRow | undefined {
+    return this.#call(() => profiles.getSecurityProfile(this.#ctx, name));
+  }
+  listSecurityProfiles(): profiles.SecurityProfileRow[] {
+    return this.#call(() => profiles.listSecurityProfiles(this.#ctx));
+  }
+  putSecurityProfile(p: profiles.SecurityProfileInput): profiles.SecurityProfileRow {
+    return this.#call(() => profiles.putSecurityProfile(this.#ctx, p));
+  }
+  removeSecurityProfile(name: string): void {
+    this.#call(() => profiles.removeSecurityProfile(this.#ctx, name));
+  }
+  getModelFeatures(model: string): models.ModelFeaturesRow | undefined {
+    return this.#call(() => models.getModelFeatures(this.#ctx, model));
+  }
+  listModelFeatures(): models.ModelFeaturesRow[] {
+    return this.#call(() => models.listModelFeatures(this.#ctx));
+  }
+  putModelFeatures(model: string, f: models.ModelFeatures): models.ModelFeaturesRow {
+    return this.#call(() => models.putModelFeatures(this.#ctx, model, f));
+  }
+  setModelResetMethod(model: string, method: models.ModelResetMethod | null): models.ModelFeaturesRow {
+    return this.#call(() => models.setModelResetMethod(this.#ctx, model, method));
+  }
 
   // users and digest credentials
-  putUser(u: users.UserInput): users.UserRow { return this.#call(() => users.putUser(this.#ctx, u)); }
-  getUser(userid: string): users.UserRow | undefined { return this.#call(() => users.getUser(this.#ctx, userid)); }
-  listUsers(): users.UserRow[] { return this.#call(() => users.listUsers(this.#ctx)); }
-  removeUser(userid: string): void { this.#call(() => users.removeUser(this.#ctx, userid)); }
-  recordLoginResult(userid: string, ok: boolean): users.UserRow { return this.#call(() => users.recordLoginResult(this.#ctx, userid, ok)); }
-  isUserLocked(userid: string): boolean { return this.#call(() => users.isUserLocked(this.#ctx, userid)); }
-  unlockUser(userid: string): void { this.#call(() => users.unlockUser(this.#ctx, userid)); }
+  putUser(u: users.UserInput): users.UserRow {
+    return this.#call(() => users.putUser(this.#ctx, u));
+  }
+  getUser(userid: string): users.UserRow | undefined {
+    return this.#call(() => users.getUser(this.#ctx, userid));
+  }
+  listUsers(): users.UserRow[] {
+    return this.#call(() => users.listUsers(this.#ctx));
+  }
+  removeUser(userid: string): void {
+    this.#call(() => users.removeUser(this.#ctx, userid));
+  }
+  recordLoginResult(userid: string, ok: boolean): users.UserRow {
+    return this.#call(() => users.recordLoginResult(this.#ctx, userid, ok));
+  }
+  isUserLocked(userid: string): boolean {
+    return this.#call(() => users.isUserLocked(this.#ctx, userid));
+  }
+  unlockUser(userid: string): void {
+    this.#call(() => users.unlockUser(this.#ctx, userid));
+  }
   putDigestCredential(userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null, passwordEnc: Buffer | null = null): void {
     this.#call(() => users.putDigestCredential(this.#ctx, userid, realm, ha1Md5, ha1Sha256, passwordEnc));
   }
   getDigestCredential(userid: string, realm: string): users.DigestCredentialRow | undefined {
     return this.#call(() => users.getDigestCredential(this.#ctx, userid, realm));
   }
-  listDigestCredentials(): users.DigestCredentialRow[] { return this.#call(() => users.listDigestCredentials(this.#ctx)); }
+  listDigestCredentials(): users.DigestCredentialRow[] {
+    return this.#call(() => users.listDigestCredentials(this.#ctx));
+  }
 
   // ITL hashes
   recordServerItlHash(server: string, file: string, sha256Hex: string, at: string): void {
     this.#call(() => itl.recordServerItlHash(this.#ctx, server, file, sha256Hex, at));
   }
-  listServerItlHashes(): itl.ServerItlHashRow[] { return this.#call(() => itl.listServerItlHashes(this.#ctx)); }
+  listServerItlHashes(): itl.ServerItlHashRow[] {
+    return this.#call(() => itl.listServerItlHashes(this.#ctx));
+  }
   recordDeviceItlHash(device: string, sha256Hex: string, at: string, status?: string | null): void {
     this.#call(() => itl.recordDeviceItlHash(this.#ctx, device, sha256Hex, at, status));
   }
-  getDeviceItlHash(device: string): itl.DeviceItlHashRow | undefined { return this.#call(() => itl.getDeviceItlHash(this.#ctx, device)); }
-  listDeviceItlHashes(): itl.DeviceItlHashRow[] { return this.#call(() => itl.listDeviceItlHashes(this.#ctx)); }
+  getDeviceItlHash(device: string): itl.DeviceItlHashRow | undefined {
+    return this.#call(() => itl.getDeviceItlHash(this.#ctx, device));
+  }
+  listDeviceItlHashes(): itl.DeviceItlHashRow[] {
+    return this.#call(() => itl.listDeviceItlHashes(this.#ctx));
+  }
 
   // trust lists served per TFTP server, and phones' DeviceTLInfo reports (trust-reports.ts)
   recordServedTrustFile(server: string, file: string, bytes: Buffer, at: string): void {
     this.#call(() => trust.recordServedTrustFile(this.#ctx, server, file, bytes, at));
   }
-  removeServedTrustFile(server: string, file: string): boolean { return this.#call(() => trust.removeServedTrustFile(this.#ctx, server, file)); }
-  listServedTrustFiles(file?: trust.TrustListFile): trust.ServedTrustFileRow[] { return this.#call(() => trust.listServedTrustFiles(this.#ctx, file)); }
+  removeServedTrustFile(server: string, file: string): boolean {
+    return this.#call(() => trust.removeServedTrustFile(this.#ctx, server, file));
+  }
+  listServedTrustFiles(file?: trust.TrustListFile): trust.ServedTrustFileRow[] {
+    return this.#call(() => trust.listServedTrustFiles(this.#ctx, file));
+  }
   recordDeviceTrustReport(device: string, r: trust.DeviceTrustReportInput, at: string): 'changed' | 'touched' {
     return this.#call(() => trust.recordDeviceTrustReport(this.#ctx, device, r, at));
   }
-  getDeviceTrustReport(device: string): trust.DeviceTrustReportRow | undefined { return this.#call(() => trust.getDeviceTrustReport(this.#ctx, device)); }
-  listDeviceTrustReports(): trust.DeviceTrustReportRow[] { return this.#call(() => trust.listDeviceTrustReports(this.#ctx)); }
-  deleteDeviceTrustReport(device: string): boolean { return this.#call(() => trust.deleteDeviceTrustReport(this.#ctx, device)); }
+  getDeviceTrustReport(device: string): trust.DeviceTrustReportRow | undefined {
+    return this.#call(() => trust.getDeviceTrustReport(this.#ctx, device));
+  }
+  listDeviceTrustReports(): trust.DeviceTrustReportRow[] {
+    return this.#call(() => trust.listDeviceTrustReports(this.#ctx));
+  }
+  deleteDeviceTrustReport(device: string): boolean {
+    return this.#call(() => trust.deleteDeviceTrustReport(this.#ctx, device));
+  }
 
   /** SIP partitions, calling search spaces, presence groups, trunks (src/store/sip.ts). */
-  get sip(): SipTables { return new SipTables(this.#ctx); }
+  get sip(): SipTables {
+    return new SipTables(this.#ctx);
+  }
 
   // audit log
-  appendAudit(a: audit.AuditInput): audit.AuditEntry { return this.#call(() => audit.appendAudit(this.#ctx, a)); }
-  listAudit(options?: { limit?: number }): audit.AuditEntry[] { return this.#call(() => audit.listAudit(this.#ctx, options)); }
+  appendAudit(a: audit.AuditInput): audit.AuditEntry {
+    return this.#call(() => audit.appendAudit(this.#ctx, a));
+  }
+  listAudit(options?: { limit?: number }): audit.AuditEntry[] {
+    return this.#call(() => audit.listAudit(this.#ctx, options));
+  }
 }
 
 /** Opens (creating or migrating as needed) the store at `path`. See OpenStoreOptions for defaults. */

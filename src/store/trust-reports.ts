@@ -56,11 +56,13 @@ export function recordServedTrustFile(ctx: StoreContext, server: string, file: s
   const t = isoTime(E, 'at', at);
   const h = (alg: string) => createHash(alg).update(bytes).digest('hex');
   ctx.write(() => {
-    ctx.stmt(
-      `INSERT INTO server_itl_hashes (server, file, sha256_hex, sha1_hex, md5_hex, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ctx
+      .stmt(
+        `INSERT INTO server_itl_hashes (server, file, sha256_hex, sha1_hex, md5_hex, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (server, file) DO UPDATE SET sha256_hex = excluded.sha256_hex, sha1_hex = excluded.sha1_hex,
          md5_hex = excluded.md5_hex, bytes = excluded.bytes, at = excluded.at`,
-    ).run(s, f, h('sha256'), h('sha1'), h('md5'), bytes, t);
+      )
+      .run(s, f, h('sha256'), h('sha1'), h('md5'), bytes, t);
   });
 }
 
@@ -97,15 +99,19 @@ export function recordDeviceTrustReport(ctx: StoreContext, device: string, r: De
   const t = isoTime(E, 'at', at);
   const cur = getDeviceTrustReport(ctx, name);
   if (cur && cur.itlSignature === itl && cur.itlTftpServer === itlServer && cur.ctlSignature === ctl && cur.ctlTftpServer === ctlServer) {
-    ctx.touch(() => ctx.stmt('UPDATE device_trust_reports SET at = ? WHERE device_id = (SELECT id FROM devices WHERE name = ?)').run(t, name));
+    ctx.touch(() =>
+      ctx.stmt('UPDATE device_trust_reports SET at = ? WHERE device_id = (SELECT id FROM devices WHERE name = ?)').run(t, name),
+    );
     return 'touched';
   }
   ctx.write(() => {
-    ctx.stmt(
-      `INSERT INTO device_trust_reports (device_id, itl_signature, itl_tftp_server, ctl_signature, ctl_tftp_server, at) VALUES (?, ?, ?, ?, ?, ?)
+    ctx
+      .stmt(
+        `INSERT INTO device_trust_reports (device_id, itl_signature, itl_tftp_server, ctl_signature, ctl_tftp_server, at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET itl_signature = excluded.itl_signature, itl_tftp_server = excluded.itl_tftp_server,
          ctl_signature = excluded.ctl_signature, ctl_tftp_server = excluded.ctl_tftp_server, at = excluded.at`,
-    ).run(deviceId(ctx, name), itl, itlServer, ctl, ctlServer, t);
+      )
+      .run(deviceId(ctx, name), itl, itlServer, ctl, ctlServer, t);
   });
   return 'changed';
 }
@@ -125,5 +131,7 @@ export function listDeviceTrustReports(ctx: StoreContext): DeviceTrustReportRow[
 
 export function deleteDeviceTrustReport(ctx: StoreContext, device: string): boolean {
   const name = normaliseDeviceName(device);
-  return ctx.write(() => ctx.stmt('DELETE FROM device_trust_reports WHERE device_id = (SELECT id FROM devices WHERE name = ?)').run(name).changes > 0);
+  return ctx.write(
+    () => ctx.stmt('DELETE FROM device_trust_reports WHERE device_id = (SELECT id FROM devices WHERE name = ?)').run(name).changes > 0,
+  );
 }

@@ -50,9 +50,13 @@ export interface DigestCredentialRow {
 
 /** Bounds on user fields. */
 export const USER_LIMITS = {
-  maxUseridChars: 128, maxHashChars: 1024, maxParamsChars: 1024, maxRealmChars: 128,
+  maxUseridChars: 128,
+  maxHashChars: 1024,
+  maxParamsChars: 1024,
+  maxRealmChars: 128,
   /** Encrypted digest password: 29 bytes of header and 1 to 128 bytes of password (schema 7's CHECK). */
-  minPasswordEncBytes: 30, maxPasswordEncBytes: 157,
+  minPasswordEncBytes: 30,
+  maxPasswordEncBytes: 157,
 } as const;
 
 const E = StoreErrorCode.userInvalid;
@@ -156,15 +160,15 @@ export function recordLoginResult(ctx: StoreContext, userid: string, ok: boolean
     const id = userId(ctx, userid);
     const now = ctx.clock.now();
     if (ok) {
-      ctx.stmt('UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login = ? WHERE id = ?').run(new Date(now).toISOString(), id);
+      ctx
+        .stmt('UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login = ? WHERE id = ?')
+        .run(new Date(now).toISOString(), id);
     } else {
       const threshold = getIntParam(ctx, 'CredentialLockoutThreshold');
       const minutes = getIntParam(ctx, 'CredentialLockoutMinutes');
       const failed = (ctx.stmt('SELECT failed_attempts AS n FROM users WHERE id = ?').get(id) as { n: number }).n + 1;
       const lockedUntil = threshold > 0 && failed >= threshold ? new Date(now + minutes * 60_000).toISOString() : null;
-      ctx
-        .stmt('UPDATE users SET failed_attempts = ?, locked_until = coalesce(?, locked_until) WHERE id = ?')
-        .run(failed, lockedUntil, id);
+      ctx.stmt('UPDATE users SET failed_attempts = ?, locked_until = coalesce(?, locked_until) WHERE id = ?').run(failed, lockedUntil, id);
     }
     return getUser(ctx, userid)!;
   });
@@ -187,11 +191,23 @@ export function unlockUser(ctx: StoreContext, userid: string): void {
  * `passwordEnc` is the encrypted password for delivery to phones; a new HA1 without one clears the old blob (it
  * would be a password that no longer verifies).
  */
-export function putDigestCredential(ctx: StoreContext, userid: string, realm: string, ha1Md5: string, ha1Sha256: string | null, passwordEnc: Buffer | null = null): void {
+export function putDigestCredential(
+  ctx: StoreContext,
+  userid: string,
+  realm: string,
+  ha1Md5: string,
+  ha1Sha256: string | null,
+  passwordEnc: Buffer | null = null,
+): void {
   const r = text(E, 'realm', realm, USER_LIMITS.maxRealmChars);
   const md5 = hex(E, 'ha1Md5', ha1Md5, [32]);
   const sha256 = ha1Sha256 === null ? null : hex(E, 'ha1Sha256', ha1Sha256, [64]);
-  if (passwordEnc !== null && (!Buffer.isBuffer(passwordEnc) || passwordEnc.length < USER_LIMITS.minPasswordEncBytes || passwordEnc.length > USER_LIMITS.maxPasswordEncBytes)) {
+  if (
+    passwordEnc !== null &&
+    (!Buffer.isBuffer(passwordEnc) ||
+      passwordEnc.length < USER_LIMITS.minPasswordEncBytes ||
+      passwordEnc.length > USER_LIMITS.maxPasswordEncBytes)
+  ) {
     throw new StoreError(E, `passwordEnc must be ${USER_LIMITS.minPasswordEncBytes} to ${USER_LIMITS.maxPasswordEncBytes} bytes`);
   }
   ctx.write(() => {

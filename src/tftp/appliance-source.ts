@@ -81,7 +81,9 @@ export class ApplianceFileSource implements TftpFileSource {
   constructor(options: ApplianceSourceOptions) {
     this.store = options.store;
     this.#clock = options.clock ?? systemClock;
-    this.#static = options.staticRoot ? new FolderFileSource(options.staticRoot, { maxFileBytes: options.maxSignBytes ?? 64 * 1024 * 1024 }) : undefined;
+    this.#static = options.staticRoot
+      ? new FolderFileSource(options.staticRoot, { maxFileBytes: options.maxSignBytes ?? 64 * 1024 * 1024 })
+      : undefined;
     this.#nodeName = options.node;
     this.#logger = options.logger ?? silentLogger;
     this.maxCachedFiles = options.maxCachedFiles ?? 65536;
@@ -239,7 +241,8 @@ export class ApplianceFileSource implements TftpFileSource {
     const batch = options.batch ?? 64;
     this.#checkGeneration();
     const names = ['ITLFile.tlv', 'CTLFile.tlv', 'XMLDefault.cnf.xml', 'XMLDefault.cnf.xml.sgn'];
-    for (const d of this.store.listDevices()) names.push(d.name + (supportsSecurityByDefault(this.store, d.model) ? '.cnf.xml.sgn' : '.cnf.xml'));
+    for (const d of this.store.listDevices())
+      names.push(d.name + (supportsSecurityByDefault(this.store, d.model) ? '.cnf.xml.sgn' : '.cnf.xml'));
     let n = 0;
     for (const name of names) {
       this.#checkGeneration();
@@ -260,7 +263,8 @@ export class ApplianceFileSource implements TftpFileSource {
       if (!(err instanceof TftpError && err.tftpCode === TftpErrorCode.fileNotFound && name.endsWith('.sgn') && name.length > 4)) throw err;
     }
     const body = await this.#static.open(name.slice(0, -4));
-    if (body.length > this.maxSignBytes) throw new TftpError('ERR_TFTP_ACCESS', `${printable(name)}: source is larger than ${this.maxSignBytes} bytes`);
+    if (body.length > this.maxSignBytes)
+      throw new TftpError('ERR_TFTP_ACCESS', `${printable(name)}: source is larger than ${this.maxSignBytes} bytes`);
     const sourceSha = sha256Hex(body);
     const entry = this.#entries.get(name);
     if (entry?.bytes && entry.sourceSha === sourceSha && entry.epoch === this.#epoch) {
@@ -272,7 +276,13 @@ export class ApplianceFileSource implements TftpFileSource {
         const node = this.node;
         const cm = this.store.currentCertificate('CallManager', node.name);
         if (!cm) throw new TftpError('ERR_TFTP_SOURCE', `node ${node.name} has no CallManager certificate to sign ${printable(name)}`);
-        return buildSgn({ body, filename: name, signer: signerOf(cm), timestamp: unixSeconds(c), hash: this.store.getParam('SignatureHash') as HashName });
+        return buildSgn({
+          body,
+          filename: name,
+          signer: signerOf(cm),
+          timestamp: unixSeconds(c),
+          hash: this.store.getParam('SignatureHash') as HashName,
+        });
       }),
     );
     this.#remember(name, { ...built, sourceSha });
@@ -288,7 +298,10 @@ function sha256Hex(bytes: Buffer): string {
  * For `sbd daemon tftp --state DIR`: the appliance source over the store in DIR (opened read-write: the server
  * records the ITL hash it serves). `close()` closes the store once the server has stopped.
  */
-export function openApplianceSource(stateDir: string, options: Omit<ApplianceSourceOptions, 'store'> = {}): { source: ApplianceFileSource; close: () => void } {
+export function openApplianceSource(
+  stateDir: string,
+  options: Omit<ApplianceSourceOptions, 'store'> = {},
+): { source: ApplianceFileSource; close: () => void } {
   const state = openState(stateDir);
   return { source: new ApplianceFileSource({ ...options, store: state.store }), close: () => state.store.close() };
 }

@@ -26,7 +26,7 @@ export function renderLimitsHeader(): string {
     '/* X(key, min, max, default, wide): wide = uint64_t field, else uint32_t. */\n' +
     '#define TFTP_LIMITS(X) \\\n' +
     rows.join(' \\\n') +
-    '\n\n/* Each key\'s largest value, for the engine\'s static checks of its buffers. */\n' +
+    "\n\n/* Each key's largest value, for the engine's static checks of its buffers. */\n" +
     tftpLimitEntries
       .filter(([, l]) => l.key !== undefined)
       .map(([, l]) => `#define TFTP_MAX_${l.key!.toUpperCase()} ${l.max}ull\n`)
@@ -43,7 +43,12 @@ export function renderErrorsHeader(): string {
     const fixed = e.fixed ? `#define ${code}_MESSAGE ${c(e.message)}\n#define ${code}_MESSAGE_LEN ${Buffer.byteLength(e.message)}\n` : '';
     return `/* ${e.fixed ? 'fixed message' : e.message} */\n#define ${code}_CODE ${c(code)}\n#define ${code}_TFTP ${e.tftp}\n${fixed}`;
   });
-  return banner('src/tftp/core/errors.ts (tftpErrors)') + '#ifndef SBD_TFTP_ERRORS_H\n#define SBD_TFTP_ERRORS_H\n\n' + lines.join('') + '\n#endif\n';
+  return (
+    banner('src/tftp/core/errors.ts (tftpErrors)') +
+    '#ifndef SBD_TFTP_ERRORS_H\n#define SBD_TFTP_ERRORS_H\n\n' +
+    lines.join('') +
+    '\n#endif\n'
+  );
 }
 
 export const cTables = { 'native/tftp-limits.h': renderLimitsHeader, 'native/tftp-errors.h': renderErrorsHeader } as const;

@@ -120,10 +120,25 @@ export class TftpClientPool {
         new Promise<FetchResult>((resolve, reject) => {
           const request: RequestedOptions = { blksize: req.blksize, tsize: req.tsize, windowsize: req.windowsize, timeoutS: req.timeout };
           const core = new ClientTransfer({
-            filename: req.name, mode: req.mode ?? 'octet', request, serverPort: req.port ?? 69,
-            timeoutMs: req.timeoutMs ?? 1000, maxRetries: req.retries ?? 5, maxBytes: req.maxBytes ?? 64 * 1024 * 1024,
+            filename: req.name,
+            mode: req.mode ?? 'octet',
+            request,
+            serverPort: req.port ?? 69,
+            timeoutMs: req.timeoutMs ?? 1000,
+            maxRetries: req.retries ?? 5,
+            maxBytes: req.maxBytes ?? 64 * 1024 * 1024,
           });
-          const job: Job = { req, core, slot: undefined, tidKey: undefined, deadline: Infinity, started: performance.now(), dallyUntil: 0, resolve, reject };
+          const job: Job = {
+            req,
+            core,
+            slot: undefined,
+            tidKey: undefined,
+            deadline: Infinity,
+            started: performance.now(),
+            dallyUntil: 0,
+            resolve,
+            reject,
+          };
           this.jobs.add(job);
           this.queue.push(job);
           this.drain();
@@ -161,13 +176,15 @@ export class TftpClientPool {
       socket.on('error', () => {
         /* ICMP errors surface as send errors on some stacks; the transfer's timer handles the loss */
       });
-      binds.push(new Promise((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ port: 0, address }, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      }));
+      binds.push(
+        new Promise((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind({ port: 0, address }, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        }),
+      );
       this.slots.push(slot);
     }
     await Promise.all(binds);
@@ -257,12 +274,21 @@ export class TftpClientPool {
       } else if (job.tidKey && slot) slot.byTid.delete(job.tidKey);
       const p = job.core.params;
       job.resolve({
-        data: job.core.data(), retransmissions: job.core.retransmissions, durationMs: performance.now() - job.started,
-        blksize: p.blksize, windowsize: p.windowsize, tsize: job.core.tsize, fellBack: job.core.fellBack,
+        data: job.core.data(),
+        retransmissions: job.core.retransmissions,
+        durationMs: performance.now() - job.started,
+        blksize: p.blksize,
+        windowsize: p.windowsize,
+        tsize: job.core.tsize,
+        fellBack: job.core.fellBack,
       });
     } else {
       if (job.tidKey && slot) slot.byTid.delete(job.tidKey);
-      job.reject(new TftpError(tftpCode === TftpErrorCode.fileNotFound ? 'ERR_TFTP_NOT_FOUND' : 'ERR_TFTP_TRANSFER', `${job.req.name}: ${reason}`, { tftpCode: (tftpCode ?? 0) as TftpErrorCode }));
+      job.reject(
+        new TftpError(tftpCode === TftpErrorCode.fileNotFound ? 'ERR_TFTP_NOT_FOUND' : 'ERR_TFTP_TRANSFER', `${job.req.name}: ${reason}`, {
+          tftpCode: (tftpCode ?? 0) as TftpErrorCode,
+        }),
+      );
     }
   }
 

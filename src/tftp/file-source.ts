@@ -4,7 +4,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, read, readSync, realpathSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { TftpError, TftpErrorCode, accessViolation, fileNotFound, printable } from './core/errors.js';
+import { TftpError, accessViolation, fileNotFound, printable } from './core/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface TftpClientInfo {

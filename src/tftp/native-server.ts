@@ -21,14 +21,12 @@ import koffi from 'koffi';
 import { SbdError } from '../lib/errors.js';
 import { findNativeLibrary } from '../lib/native-library.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { TftpError, TftpErrorCode, printable } from './core/errors.js';
+import { TftpError, printable } from './core/errors.js';
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
 import { checkTftpLimits, engineConfigPairs, limitDefaults } from './limits.js';
 import type { TftpServerLike } from './server-like.js';
 import { tftpServerDefaults, type ResolvedTftpServerOptions, type TftpServerCounters, type TftpServerOptions } from './server.js';
-import {
-  EngineFrameReader, encodeFileHeader, encodeRefuse, encodeStatsRequest, encodeStop, type EngineFrame,
-} from './native/control.js';
+import { EngineFrameReader, encodeFileHeader, encodeRefuse, encodeStatsRequest, encodeStop, type EngineFrame } from './native/control.js';
 
 export interface NativeTftpServerOptions extends TftpServerOptions {
   /** Files the data plane keeps for later requests (defaults and ranges: limits.ts). */
@@ -126,15 +124,27 @@ parentPort.postMessage(run(BigInt(workerData.engine)));
 `;
 
 const zeroCounters = (): TftpServerCounters => ({
-  requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
-  busyDrops: 0, unverifiedEvicted: 0, lifetimeExpired: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0,
-  logSuppressed: 0, bytesSent: 0,
+  requests: 0,
+  transfersStarted: 0,
+  transfersCompleted: 0,
+  transfersFailed: 0,
+  retransmissions: 0,
+  errorsSent: {},
+  busyDrops: 0,
+  unverifiedEvicted: 0,
+  lifetimeExpired: 0,
+  duplicateRequests: 0,
+  strayPackets: 0,
+  unknownTid: 0,
+  logSuppressed: 0,
+  bytesSent: 0,
 });
 
 /** The native-only options' defaults (the rest are tftpServerDefaults), from the limits table. */
 export const nativeTftpServerDefaults = limitDefaults('native');
 
-type NativeResolved = ResolvedTftpServerOptions & Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
+type NativeResolved = ResolvedTftpServerOptions &
+  Required<Pick<NativeTftpServerOptions, 'maxCachedFiles' | 'maxCacheBytes' | 'maxPendingOpens'>>;
 
 /** The engine's numeric config keys and their values in resolved options (limits.ts names both): every bound is
  *  sent, so the engine runs on the same values as TypeScript; test/tftp/native/defaults.test.ts checks that the C
@@ -152,7 +162,6 @@ export class NativeTftpServer implements TftpServerLike {
   readonly #logger: Logger;
   #engine: unknown;
   #control: net.Socket | undefined;
-  #worker: Worker | undefined;
   #stopped: Promise<number> | undefined;
   #addresses: { address: string; port: number; family: string }[] = [];
   #statsWaiters: (() => void)[] = [];
@@ -225,7 +234,6 @@ export class NativeTftpServer implements TftpServerLike {
       eval: true,
       workerData: { koffi: createRequire(import.meta.url).resolve('koffi'), lib, engine: String(koffi.address(engine)) },
     });
-    this.#worker = worker;
     this.#stopped = new Promise<number>((resolve) => {
       let rc = -1;
       worker.on('message', (m: number) => (rc = m));
@@ -319,7 +327,11 @@ export class NativeTftpServer implements TftpServerLike {
     } catch (err) {
       return this.#refuse(request, name, err);
     }
-    if (opened instanceof Promise) opened.then((o) => this.#file(request, name, o), (err: unknown) => this.#refuse(request, name, err));
+    if (opened instanceof Promise)
+      opened.then(
+        (o) => this.#file(request, name, o),
+        (err: unknown) => this.#refuse(request, name, err),
+      );
     else this.#file(request, name, opened);
   }
 

@@ -31,7 +31,7 @@ import type { TftpServerLike } from './server-like.js';
 import { toNetascii } from './core/netascii.js';
 import { defaultNegotiationLimits, negotiate } from './core/options.js';
 import { checkTftpLimits, limitDefaults } from './limits.js';
-import { decodePacket, encodeError, Opcode } from './core/packet.js';
+import { encodeError, Opcode } from './core/packet.js';
 import { ServerTransfer, type ServerTransferLimits } from './core/server-transfer.js';
 import { DataPacketCache } from './core/data-packets.js';
 import type { NegotiationLimits } from './core/options.js';
@@ -174,9 +174,20 @@ interface TransferSocket {
 export class TftpServer implements TftpServerLike {
   readonly options: Resolved;
   readonly counters: TftpServerCounters = {
-    requests: 0, transfersStarted: 0, transfersCompleted: 0, transfersFailed: 0, retransmissions: 0, errorsSent: {},
-    busyDrops: 0, unverifiedEvicted: 0, lifetimeExpired: 0, duplicateRequests: 0, strayPackets: 0, unknownTid: 0,
-    logSuppressed: 0, bytesSent: 0,
+    requests: 0,
+    transfersStarted: 0,
+    transfersCompleted: 0,
+    transfersFailed: 0,
+    retransmissions: 0,
+    errorsSent: {},
+    busyDrops: 0,
+    unverifiedEvicted: 0,
+    lifetimeExpired: 0,
+    duplicateRequests: 0,
+    strayPackets: 0,
+    unknownTid: 0,
+    logSuppressed: 0,
+    bytesSent: 0,
   };
   private readonly source: TftpFileSource;
   private readonly logger: Logger;
@@ -212,8 +223,19 @@ export class TftpServer implements TftpServerLike {
     this.options = { ...tftpServerDefaults, ...given } as Resolved;
     const o = this.options;
     this.packetCache = new DataPacketCache({ maxFileBytes: o.packetCacheMaxFileBytes, maxVariantsPerFile: o.packetCacheVariantsPerFile });
-    this.negotiationLimits = { ...defaultNegotiationLimits, maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, minTimeoutS: o.minTimeoutS, maxTimeoutS: o.maxTimeoutS };
-    this.transferLimits = { timeoutMs: o.timeoutMs, maxRetries: o.maxRetries, maxRetriesUnverified: o.maxRetriesUnverified, maxLifetimeMs: o.maxTransferLifetimeMs };
+    this.negotiationLimits = {
+      ...defaultNegotiationLimits,
+      maxBlksize: o.maxBlksize,
+      maxWindowsize: o.maxWindowsize,
+      minTimeoutS: o.minTimeoutS,
+      maxTimeoutS: o.maxTimeoutS,
+    };
+    this.transferLimits = {
+      timeoutMs: o.timeoutMs,
+      maxRetries: o.maxRetries,
+      maxRetriesUnverified: o.maxRetriesUnverified,
+      maxLifetimeMs: o.maxTransferLifetimeMs,
+    };
   }
 
   /** Counters and gauges are always current here; the native server fetches them from its data plane. */
@@ -236,7 +258,11 @@ export class TftpServer implements TftpServerLike {
 
   async listen(): Promise<void> {
     for (const address of this.options.addresses) {
-      const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: this.options.recvBufferSize, lookup: literalLookup });
+      const socket = dgram.createSocket({
+        type: isIPv6(address) ? 'udp6' : 'udp4',
+        recvBufferSize: this.options.recvBufferSize,
+        lookup: literalLookup,
+      });
       socket.on('message', (msg, rinfo) => this.onRequest(socket, msg, rinfo));
       socket.on('error', (err) => this.logger.error('socket-error', { address, err }));
       await new Promise<void>((resolve, reject) => {
@@ -302,7 +328,11 @@ export class TftpServer implements TftpServerLike {
     const n = slots?.n ?? 0;
     if (this.active.size >= this.options.maxTransfers || n >= this.options.maxTransfersPerClient) {
       this.counters.busyDrops++;
-      this.logLimited('request-dropped', { client, filename: printable(filename), reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers' });
+      this.logLimited('request-dropped', {
+        client,
+        filename: printable(filename),
+        reason: n >= this.options.maxTransfersPerClient ? 'maxTransfersPerClient' : 'maxTransfers',
+      });
       return;
     }
     const a: Active = { key, client, filename, tid: undefined, core: undefined, deadline: Infinity, closed: false, unacked: true };
@@ -324,7 +354,10 @@ export class TftpServer implements TftpServerLike {
     // A source that answers synchronously (the folder source for small files, cached generated files) starts the
     // transfer in this same turn of the event loop.
     if (opened instanceof Promise) {
-      opened.then((raw) => this.opened(main, a, raw, options, netascii), (err: unknown) => this.openFailed(main, a, err));
+      opened.then(
+        (raw) => this.opened(main, a, raw, options, netascii),
+        (err: unknown) => this.openFailed(main, a, err),
+      );
     } else {
       this.opened(main, a, opened, options, netascii);
     }
@@ -494,7 +527,13 @@ export class TftpServer implements TftpServerLike {
   /** Answer a request with an error from the request socket, and write its one log line. */
   private refuse(socket: dgram.Socket, client: TftpClientInfo, err: TftpError, filename: string): void {
     this.sendError(socket, client.port, client.address, err.tftpCode, err.message);
-    this.logLimited('request-refused', { client, filename: printable(filename), tftpCode: err.tftpCode, code: err.code, message: err.message });
+    this.logLimited('request-refused', {
+      client,
+      filename: printable(filename),
+      tftpCode: err.tftpCode,
+      code: err.code,
+      message: err.message,
+    });
   }
 
   private sendError(socket: dgram.Socket, port: number, address: string, code: number, message: string): void {

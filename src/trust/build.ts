@@ -44,7 +44,10 @@ export interface SignedFileSpec {
 export function signatureLengthOf(privateKey: KeyObject): number {
   const details = privateKey.asymmetricKeyDetails;
   if (privateKey.asymmetricKeyType !== 'rsa' || !details?.modulusLength) {
-    throw new TrustError(TrustErrorCode.signerUnsupported, `trust files are signed with RSA keys only; this signer's key is ${privateKey.asymmetricKeyType}`);
+    throw new TrustError(
+      TrustErrorCode.signerUnsupported,
+      `trust files are signed with RSA keys only; this signer's key is ${privateKey.asymmetricKeyType}`,
+    );
   }
   const bytes = details.modulusLength / 8;
   if (modulusIndexForSignatureLength(bytes) === undefined) {
@@ -80,7 +83,11 @@ export function buildSignedFile(spec: SignedFileSpec): Buffer {
     u32(HeaderTag.timestamp, spec.timestamp),
     ...(spec.encryption ?? []),
   ];
-  const encoded = encodeTrustFile({ header, records: (spec.records ?? []).map((elements) => ({ offset: -1, length: 0, elements })), body: spec.body ?? Buffer.alloc(0) });
+  const encoded = encodeTrustFile({
+    header,
+    records: (spec.records ?? []).map((elements) => ({ offset: -1, length: 0, elements })),
+    body: spec.body ?? Buffer.alloc(0),
+  });
   const { bytes, signatureOffset } = encoded;
   const signature = signDigestInfo(signedBytes(bytes, signatureOffset, sigLength), hash, spec.signer.privateKey);
   signature.copy(bytes, signatureOffset + 3);

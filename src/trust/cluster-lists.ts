@@ -13,7 +13,8 @@ import { signerIdentityOf } from './record.js';
 import type { HashName } from './tags.js';
 
 function need(row: CertRow | undefined, what: string): CertRow {
-  if (!row) throw new TrustError(TrustErrorCode.content, `the store has no current ${what} certificate: run "sbd init" or "sbd cert regen"`);
+  if (!row)
+    throw new TrustError(TrustErrorCode.content, `the store has no current ${what} certificate: run "sbd init" or "sbd cert regen"`);
   return row;
 }
 
@@ -94,6 +95,12 @@ export function buildCtl(store: Store, clock: Clock, filename = 'CTLFile.tlv'): 
   const pub = publisher(store);
   const pubCm = need(store.currentCertificate('CallManager', pub.name), 'CallManager');
   // `utils ctl reset localkey`: the CTL is signed by ITLRecovery (a SAST record of the CTL itself) for a while.
-  const signerRow = store.getParam('CtlResetSigner') === 'ITLRecovery' ? need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery') : pubCm;
-  return buildTrustList(ctlRecordInputs(inputs, serverCert(pubCm, pub)), { signer: signerOf(signerRow), filename, timestamp: unixSeconds(clock), hash: hashParam(store) });
+  const signerRow =
+    store.getParam('CtlResetSigner') === 'ITLRecovery' ? need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery') : pubCm;
+  return buildTrustList(ctlRecordInputs(inputs, serverCert(pubCm, pub)), {
+    signer: signerOf(signerRow),
+    filename,
+    timestamp: unixSeconds(clock),
+    hash: hashParam(store),
+  });
 }

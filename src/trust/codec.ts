@@ -37,7 +37,8 @@ export const defaultParseOptions = { maxBytes: 16 * 1024 * 1024 } as const;
 
 export function parseTrustFile(bytes: Buffer, options: ParseOptions = {}): TrustFile {
   const maxBytes = options.maxBytes ?? defaultParseOptions.maxBytes;
-  if (bytes.length > maxBytes) throw new TrustError(TrustErrorCode.tooLarge, `file is ${bytes.length} bytes, more than the ${maxBytes} accepted`);
+  if (bytes.length > maxBytes)
+    throw new TrustError(TrustErrorCode.tooLarge, `file is ${bytes.length} bytes, more than the ${maxBytes} accepted`);
   if (bytes.length < 10 || bytes[0] !== HeaderTag.version || bytes[5] !== HeaderTag.headerLength) {
     throw new TrustError(TrustErrorCode.header, 'not a Cisco trust file: it must start with tag 1 (version) and tag 2 (header length)', 0);
   }
@@ -54,7 +55,7 @@ export function parseTrustFile(bytes: Buffer, options: ParseOptions = {}): Trust
     options.kind ??
     (findElement(header, HeaderTag.encryptionInfo)
       ? 'enc.sgn'
-      : filename && filename.value.toString('latin1').replace(/\0+$/, '').endsWith('.tlv')
+      : filename?.value.toString('latin1').replace(/\0+$/, '').endsWith('.tlv')
         ? 'tlv'
         : 'sgn');
   const records: TrustRecord[] = [];
@@ -69,17 +70,31 @@ export function parseTrustFile(bytes: Buffer, options: ParseOptions = {}): Trust
       }
       const length = bytes.readUInt16BE(pos + 3);
       if (length < 5 || pos + length > bytes.length) {
-        throw new TrustError(TrustErrorCode.record, `record ${index}: length ${length} runs past the end of the file (${bytes.length} bytes)`, pos);
+        throw new TrustError(
+          TrustErrorCode.record,
+          `record ${index}: length ${length} runs past the end of the file (${bytes.length} bytes)`,
+          pos,
+        );
       }
       try {
         records.push({ offset: pos, length, elements: readRecordElements(bytes, pos, pos + length) });
       } catch (err) {
-        if (err instanceof TrustError) throw new TrustError(err.code as TrustErrorCode, `record ${index}: ${err.message.replace(/ \(at offset \d+\)$/, '')}`, err.offset);
+        if (err instanceof TrustError)
+          throw new TrustError(
+            err.code as TrustErrorCode,
+            `record ${index}: ${err.message.replace(/ \(at offset \d+\)$/, '')}`,
+            err.offset,
+          );
         throw err;
       }
       pos += length;
     }
-    if (records.length === 0) throw new TrustError(TrustErrorCode.record, 'a CTL/ITL file must hold at least one record; this one ends after its header', headerLength);
+    if (records.length === 0)
+      throw new TrustError(
+        TrustErrorCode.record,
+        'a CTL/ITL file must hold at least one record; this one ends after its header',
+        headerLength,
+      );
   } else {
     body = bytes.subarray(headerLength);
   }

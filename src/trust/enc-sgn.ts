@@ -14,9 +14,7 @@ import { headerFields, type EncryptionFields } from './fields.js';
 import { HashAlgorithm, HeaderTag, hashNameFromCode } from './tags.js';
 import { container, element, u16, u8 } from './tlv.js';
 
-export type ConfigKey =
-  | { kind: 'public-key'; publicKey: KeyObject }
-  | { kind: 'symmetric'; key: Buffer };
+export type ConfigKey = { kind: 'public-key'; publicKey: KeyObject } | { kind: 'symmetric'; key: Buffer };
 
 export interface EncryptedConfigSpec {
   plaintext: Buffer;
@@ -46,14 +44,18 @@ export function buildEncryptedConfig(spec: EncryptedConfigSpec): Buffer {
   let wrapped: Buffer;
   let keyBits: number;
   if (spec.key.kind === 'symmetric') {
-    if (spec.key.key.length !== 16) throw new TrustError(TrustErrorCode.content, `a symmetric config key must be 16 bytes (AES-128), got ${spec.key.key.length}`);
+    if (spec.key.key.length !== 16)
+      throw new TrustError(TrustErrorCode.content, `a symmetric config key must be 16 bytes (AES-128), got ${spec.key.key.length}`);
     aesKey = spec.key.key;
     wrapped = Buffer.alloc(0);
     keyBits = 128;
   } else {
     const pk = spec.key.publicKey;
     if (pk.asymmetricKeyType !== 'rsa') {
-      throw new TrustError(TrustErrorCode.content, `encrypted configs need the phone's RSA key; this phone's key is ${pk.asymmetricKeyType} (re-issue an RSA LSC)`);
+      throw new TrustError(
+        TrustErrorCode.content,
+        `encrypted configs need the phone's RSA key; this phone's key is ${pk.asymmetricKeyType} (re-issue an RSA LSC)`,
+      );
     }
     keyBits = pk.asymmetricKeyDetails!.modulusLength!;
     aesKey = random(16);
@@ -65,7 +67,11 @@ export function buildEncryptedConfig(spec: EncryptedConfigSpec): Buffer {
   const body = Buffer.concat([cipher.update(padded), cipher.final()]);
   const encryption = [
     container(HeaderTag.encryptionInfo, [
-      container(HeaderTag.encryptionIvInfo, [u8(HeaderTag.encryptionUnknown1, 0), element(HeaderTag.encryptionIv, iv), u16(HeaderTag.encryptionPadding, padding)]),
+      container(HeaderTag.encryptionIvInfo, [
+        u8(HeaderTag.encryptionUnknown1, 0),
+        element(HeaderTag.encryptionIv, iv),
+        u16(HeaderTag.encryptionPadding, padding),
+      ]),
       container(HeaderTag.encryptionKeyInfo, [
         u8(HeaderTag.encryptionUnknown2, 0),
         u16(HeaderTag.encryptionKeySize, keyBits),
@@ -97,8 +103,10 @@ export function decryptEncryptedConfig(bytes: Buffer, key: OpenKey): Buffer {
   let aesKey: Buffer | undefined;
   if (key.kind === 'symmetric') aesKey = key.key;
   else aesKey = rsaPkcs1Decrypt(key.privateKeyPem, enc.encryptedKey);
-  if (!aesKey || aesKey.length !== 16) throw new TrustError(TrustErrorCode.decrypt, 'the config key does not open with this key (it was encrypted for another phone)');
-  if (file.body.length === 0 || file.body.length % 16 !== 0) throw new TrustError(TrustErrorCode.decrypt, `encrypted body of ${file.body.length} bytes is not whole AES blocks`);
+  if (aesKey?.length !== 16)
+    throw new TrustError(TrustErrorCode.decrypt, 'the config key does not open with this key (it was encrypted for another phone)');
+  if (file.body.length === 0 || file.body.length % 16 !== 0)
+    throw new TrustError(TrustErrorCode.decrypt, `encrypted body of ${file.body.length} bytes is not whole AES blocks`);
   const decipher = createDecipheriv('aes-128-cbc', aesKey, enc.iv).setAutoPadding(false);
   const padded = Buffer.concat([decipher.update(file.body), decipher.final()]);
   if (enc.paddingLength < 1 || enc.paddingLength > 16 || padded.subarray(padded.length - enc.paddingLength).some((b) => b !== 0x0d)) {

@@ -52,7 +52,11 @@ export function headerFields(file: TrustFile): HeaderFields {
   const sig = need(h, HeaderTag.signature);
   const expected = 64 << modulus.value[0]!;
   if (modulus.value[0]! > 3 || sig.value.length !== expected) {
-    throw new TrustError(TrustErrorCode.header, `signature is ${sig.value.length} bytes but tag 11 (index ${modulus.value[0]}) says ${expected}`, sig.offset);
+    throw new TrustError(
+      TrustErrorCode.header,
+      `signature is ${sig.value.length} bytes but tag 11 (index ${modulus.value[0]}) says ${expected}`,
+      sig.offset,
+    );
   }
   const signerVersion = findElement(h, HeaderTag.signerVersion);
   const enc = findElement(h, HeaderTag.encryptionInfo);

@@ -65,7 +65,9 @@ export interface TrustListFileSpec {
 
 export function buildTrustList(records: readonly RecordInput[], spec: TrustListFileSpec): Buffer {
   const tlvs: TlvElement[][] = records.map((r) =>
-    spec.rollback && (r.role === Role.TVS || r.role === Role.TFTP || r.role === Role.CCM_TFTP) ? emptyRecord(r.role) : recordFromCertificate(r),
+    spec.rollback && (r.role === Role.TVS || r.role === Role.TFTP || r.role === Role.CCM_TFTP)
+      ? emptyRecord(r.role)
+      : recordFromCertificate(r),
   );
   const recordBytes = tlvs.reduce((n, r) => n + encodedLength(r), 0);
   const estimate = recordBytes + 512 + spec.signer.subjectName.length * 2 + 1024;
@@ -86,7 +88,10 @@ export function buildTrustList(records: readonly RecordInput[], spec: TrustListF
     records: tlvs,
   });
   if (bytes.length > maxTrustListBytes) {
-    throw new TrustError(TrustErrorCode.tooLarge, `${spec.filename} would be ${bytes.length} bytes; phones cannot load more than ${maxTrustListBytes}. Remove certificates and build again.`);
+    throw new TrustError(
+      TrustErrorCode.tooLarge,
+      `${spec.filename} would be ${bytes.length} bytes; phones cannot load more than ${maxTrustListBytes}. Remove certificates and build again.`,
+    );
   }
   return bytes;
 }

@@ -17,8 +17,16 @@ export interface SgnSpec {
 }
 
 export function buildSgn(spec: SgnSpec): Buffer {
-  if (!spec.filename.endsWith('.sgn')) throw new TrustError(TrustErrorCode.content, `a signed file's FILENAME must end in .sgn, got "${spec.filename}"`);
-  return buildSignedFile({ signer: spec.signer, filename: spec.filename, timestamp: spec.timestamp, version: [1, 0], hash: spec.hash ?? 'sha1', body: spec.body });
+  if (!spec.filename.endsWith('.sgn'))
+    throw new TrustError(TrustErrorCode.content, `a signed file's FILENAME must end in .sgn, got "${spec.filename}"`);
+  return buildSignedFile({
+    signer: spec.signer,
+    filename: spec.filename,
+    timestamp: spec.timestamp,
+    version: [1, 0],
+    hash: spec.hash ?? 'sha1',
+    body: spec.body,
+  });
 }
 
 /** `stripsgn`: the original bytes of a .sgn file. */

@@ -58,7 +58,10 @@ export function formatTrustFile(result: VerifyResult, displayName: string): stri
   out.push('');
   out.push(`BYTEPOS TAG                   LENGTH  VALUE`);
   out.push(`------- ---                   ------  -----`);
-  headerRows(file.header.filter((e) => e.tag !== HeaderTag.version && e.tag !== HeaderTag.headerLength), out);
+  headerRows(
+    file.header.filter((e) => e.tag !== HeaderTag.version && e.tag !== HeaderTag.headerLength),
+    out,
+  );
   file.records.forEach((r, i) => {
     const f = records[i]!;
     out.push('');

@@ -111,7 +111,12 @@ function valueLength(e: TlvElement): number {
 }
 
 /** Writes elements into `out` at `pos`; container lengths come from their children. Returns the new position. */
-export function writeElements(out: Buffer, pos: number, elements: readonly TlvElement[], onWrite?: (e: TlvElement, at: number) => void): number {
+export function writeElements(
+  out: Buffer,
+  pos: number,
+  elements: readonly TlvElement[],
+  onWrite?: (e: TlvElement, at: number) => void,
+): number {
   for (const e of elements) {
     onWrite?.(e, pos);
     if (e.tag === HeaderTag.padding && !e.children) {

@@ -43,7 +43,10 @@ export function verifyParsed(bytes: Buffer, file: TrustFile, candidates: readonl
   return { valid: hit !== undefined, signer: hit?.label, file, header, records };
 }
 
-export function verifyTrustFile(bytes: Buffer, options: { kind?: TrustFileKind; candidates?: readonly SignerCandidate[] } = {}): VerifyResult {
+export function verifyTrustFile(
+  bytes: Buffer,
+  options: { kind?: TrustFileKind; candidates?: readonly SignerCandidate[] } = {},
+): VerifyResult {
   const file = parseTrustFile(bytes, options.kind ? { kind: options.kind } : {});
   return verifyParsed(bytes, file, options.candidates);
 }

@@ -62,7 +62,13 @@ export function tvsCertificatesFromTrustList(bytes: Buffer): Buffer[] {
 export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
   const trusted = opts.trustedServerCerts?.map(toDer);
   if (!trusted && !opts.checkServerCert) {
-    return Promise.reject(new TvsError(TvsErrorCode.argument, 'queryTvs needs trustedServerCerts or checkServerCert: a phone never talks to an unverified TVS', { remote: false }));
+    return Promise.reject(
+      new TvsError(
+        TvsErrorCode.argument,
+        'queryTvs needs trustedServerCerts or checkServerCert: a phone never talks to an unverified TVS',
+        { remote: false },
+      ),
+    );
   }
   let request: Buffer;
   const sessionId = opts.sessionId ?? randomInt(0, 0x100000000);
@@ -91,7 +97,10 @@ export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
       if (err) reject(err);
       else resolve(answer!);
     };
-    const timer = setTimeout(() => finish(new TvsError(TvsErrorCode.timeout, `no answer from TVS ${opts.host} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new TvsError(TvsErrorCode.timeout, `no answer from TVS ${opts.host} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     if (opts.onSession) socket.on('session', opts.onSession);
     socket.on('secureConnect', () => {
       const peer = socket.getPeerCertificate(false);
@@ -99,11 +108,18 @@ export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
       let ok = false;
       try {
         // A resumed session (TLS 1.3 tickets carry no certificate) was pinned on the handshake that created it.
-        ok = (opts.session !== undefined && socket.isSessionReused()) || serverCert.length > 0 && (trusted ? trusted.some((t) => t.equals(serverCert)) : opts.checkServerCert!(serverCert));
+        ok =
+          (opts.session !== undefined && socket.isSessionReused()) ||
+          (serverCert.length > 0 && (trusted ? trusted.some((t) => t.equals(serverCert)) : opts.checkServerCert!(serverCert)));
       } catch (err) {
-        return finish(new TvsError(TvsErrorCode.serverCertificate, `TVS server certificate refused: ${(err as Error).message}`, { cause: err }));
+        return finish(
+          new TvsError(TvsErrorCode.serverCertificate, `TVS server certificate refused: ${(err as Error).message}`, { cause: err }),
+        );
       }
-      if (!ok) return finish(new TvsError(TvsErrorCode.serverCertificate, 'the TVS server presented a certificate that is not a trusted TVS certificate'));
+      if (!ok)
+        return finish(
+          new TvsError(TvsErrorCode.serverCertificate, 'the TVS server presented a certificate that is not a trusted TVS certificate'),
+        );
       socket.write(request);
     });
     socket.on('data', (chunk: Buffer) => {
@@ -111,10 +127,14 @@ export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
         const frames = reader.push(chunk);
         if (frames.length === 0) return;
         const res = parseVerifyResponse(frames[0]!);
-        if (res.sessionId !== sessionId) throw new TvsError(TvsErrorCode.session, `response session id ${res.sessionId} is not ${sessionId}`);
-        finish(undefined, res.status === TvsStatus.valid
-          ? { status: 'valid', roles: res.roles, ttl: res.ttl, serverCert }
-          : { status: 'invalid', roles: [], ttl: 0, serverCert });
+        if (res.sessionId !== sessionId)
+          throw new TvsError(TvsErrorCode.session, `response session id ${res.sessionId} is not ${sessionId}`);
+        finish(
+          undefined,
+          res.status === TvsStatus.valid
+            ? { status: 'valid', roles: res.roles, ttl: res.ttl, serverCert }
+            : { status: 'invalid', roles: [], ttl: 0, serverCert },
+        );
       } catch (err) {
         finish(err as Error);
       }

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { TlsService } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
@@ -66,14 +66,22 @@ export interface TvsVerifyEvent {
 /** The TVS identity a node presents: certificate row, key and the cipher list, from the store. */
 export function tvsIdentity(store: TvsTrustView, node?: string): { row: CertRow; node: string } {
   const nodes = store.listNodes();
-  const candidates = node !== undefined ? nodes.filter((n) => n.name === node) : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
-  if (node !== undefined && candidates.length === 0) throw new TvsError(TvsErrorCode.argument, `the store has no node named '${node}'`, { remote: false });
+  const candidates =
+    node !== undefined
+      ? nodes.filter((n) => n.name === node)
+      : [...nodes.filter((n) => n.isPublisher), ...nodes.filter((n) => !n.isPublisher)];
+  if (node !== undefined && candidates.length === 0)
+    throw new TvsError(TvsErrorCode.argument, `the store has no node named '${node}'`, { remote: false });
   for (const n of candidates) {
     if (node === undefined && !(n.services as string[]).includes('tvs')) continue;
     const row = store.currentCertificate('TVS', n.name);
     if (row) return { row, node: n.name };
   }
-  throw new TvsError(TvsErrorCode.argument, `no TVS certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen TVS"`, { remote: false });
+  throw new TvsError(
+    TvsErrorCode.argument,
+    `no TVS certificate in the store${node ? ` for node '${node}'` : ''}: run "sbd init" or "sbd cert regen TVS"`,
+    { remote: false },
+  );
 }
 
 function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
@@ -94,18 +102,39 @@ export class TvsServer extends EventEmitter {
 
   constructor(opts: TvsServerOptions) {
     super();
-    const o = { ...TVS_SERVER_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as TvsServerOptions & typeof TVS_SERVER_DEFAULTS;
+    const o = {
+      ...TVS_SERVER_DEFAULTS,
+      ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    } as TvsServerOptions & typeof TVS_SERVER_DEFAULTS;
     this.options = {
-      host: o.host, port: o.port, maxBodyBytes: o.maxBodyBytes, handshakeTimeoutMs: o.handshakeTimeoutMs, requestTimeoutMs: o.requestTimeoutMs,
-      maxConnections: o.maxConnections, reloadIntervalMs: o.reloadIntervalMs, minVersion: o.minVersion, ttlSeconds: o.ttlSeconds, node: opts.node,
+      host: o.host,
+      port: o.port,
+      maxBodyBytes: o.maxBodyBytes,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      maxConnections: o.maxConnections,
+      reloadIntervalMs: o.reloadIntervalMs,
+      minVersion: o.minVersion,
+      ttlSeconds: o.ttlSeconds,
+      node: opts.node,
     };
     this.#store = opts.store;
     this.#log = opts.logger ?? silentLogger;
-    this.#answerer = new TrustAnswerer(opts.store, { ttlSeconds: o.ttlSeconds, ...(opts.importRoles ? { importRoles: opts.importRoles } : {}) });
+    this.#answerer = new TrustAnswerer(opts.store, {
+      ttlSeconds: o.ttlSeconds,
+      ...(opts.importRoles ? { importRoles: opts.importRoles } : {}),
+    });
     new TvsFrameReader({ maxBodyBytes: o.maxBodyBytes }); // validates the bound before anything listens
     this.#service = new TlsService({
-      secureContext: this.#secureOptions(), host: o.host, port: o.port, handshakeTimeoutMs: o.handshakeTimeoutMs, maxConnections: o.maxConnections,
-      reloadIntervalMs: o.reloadIntervalMs, reload: () => this.reload(), onConnection: (socket) => this.#onConnection(socket), logger: this.#log,
+      secureContext: this.#secureOptions(),
+      host: o.host,
+      port: o.port,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxConnections: o.maxConnections,
+      reloadIntervalMs: o.reloadIntervalMs,
+      reload: () => this.reload(),
+      onConnection: (socket) => this.#onConnection(socket),
+      logger: this.#log,
       onTlsError: (err) => {
         this.stats.tlsErrors++;
         this.emit('tlsError', err);
@@ -156,7 +185,9 @@ export class TvsServer extends EventEmitter {
       this.emit('rejected', { remote, code: e.code });
       socket.destroy();
     };
-    socket.setTimeout(this.options.requestTimeoutMs, () => fail(new TvsError(TvsErrorCode.timeout, `no complete request within ${this.options.requestTimeoutMs} ms`)));
+    socket.setTimeout(this.options.requestTimeoutMs, () =>
+      fail(new TvsError(TvsErrorCode.timeout, `no complete request within ${this.options.requestTimeoutMs} ms`)),
+    );
     socket.on('error', (err) => fail(err));
     socket.on('end', () => {
       if (done) return;
@@ -181,9 +212,22 @@ export class TvsServer extends EventEmitter {
         const roles = answer.status === TvsStatus.valid ? answer.roles : [];
         if (answer.status === TvsStatus.valid) this.stats.valid++;
         else this.stats.invalid++;
-        this.#log.info('verify', { remote, device: request.deviceName, sha256, status: answer.status === TvsStatus.valid ? 'valid' : 'invalid', roles, ...(answer.status === TvsStatus.valid ? { names: answer.names } : {}) });
+        this.#log.info('verify', {
+          remote,
+          device: request.deviceName,
+          sha256,
+          status: answer.status === TvsStatus.valid ? 'valid' : 'invalid',
+          roles,
+          ...(answer.status === TvsStatus.valid ? { names: answer.names } : {}),
+        });
         // One write carries header and body; end() closes after it is flushed (one request per connection).
-        socket.end(buildVerifyResponse(answer.status === TvsStatus.valid ? { sessionId: request.sessionId, status: TvsStatus.valid, roles, ttl: answer.ttl } : { sessionId: request.sessionId, status: TvsStatus.invalid }));
+        socket.end(
+          buildVerifyResponse(
+            answer.status === TvsStatus.valid
+              ? { sessionId: request.sessionId, status: TvsStatus.valid, roles, ttl: answer.ttl }
+              : { sessionId: request.sessionId, status: TvsStatus.invalid },
+          ),
+        );
         this.emit('verify', { remote, deviceName: request.deviceName, sha256, status: answer.status, roles } satisfies TvsVerifyEvent);
       } catch (err) {
         fail(err);

@@ -34,7 +34,9 @@ export const TRUST_ANSWER_DEFAULTS = {
   } as Readonly<Record<string, readonly number[]>>,
 } as const;
 
-export type TrustAnswer = { status: typeof TvsStatus.valid; roles: number[]; ttl: number; names: string[] } | { status: typeof TvsStatus.invalid };
+export type TrustAnswer =
+  | { status: typeof TvsStatus.valid; roles: number[]; ttl: number; names: string[] }
+  | { status: typeof TvsStatus.invalid };
 
 export interface TrustEntry {
   roles: number[];
@@ -47,7 +49,11 @@ function hasService(node: NodeRow | undefined, ...services: string[]): boolean {
 }
 
 /** The roles one store row gives its certificate; empty when the cluster does not vouch for it. */
-export function rolesOfRow(row: CertRow, nodes: ReadonlyMap<string, NodeRow>, importRoles: Readonly<Record<string, readonly number[]>>): number[] {
+export function rolesOfRow(
+  row: CertRow,
+  nodes: ReadonlyMap<string, NodeRow>,
+  importRoles: Readonly<Record<string, readonly number[]>>,
+): number[] {
   if (row.kind === 'trust') {
     const key = Object.keys(importRoles).find((k) => k.toLowerCase() === row.name.toLowerCase());
     return key ? [...importRoles[key]!] : [];
@@ -71,7 +77,10 @@ export function rolesOfRow(row: CertRow, nodes: ReadonlyMap<string, NodeRow>, im
 }
 
 /** SHA-256 (lower-case hex) → roles for every certificate the store vouches for, current and history. */
-export function buildTrustMap(store: TvsTrustView, importRoles: Readonly<Record<string, readonly number[]>> = TRUST_ANSWER_DEFAULTS.importRoles): Map<string, TrustEntry> {
+export function buildTrustMap(
+  store: TvsTrustView,
+  importRoles: Readonly<Record<string, readonly number[]>> = TRUST_ANSWER_DEFAULTS.importRoles,
+): Map<string, TrustEntry> {
   return store.snapshot(() => {
     const nodes = new Map(store.listNodes().map((n) => [n.name, n]));
     const map = new Map<string, TrustEntry>();

@@ -55,14 +55,19 @@ test('set cert regen ITLRecovery: warned before the question, tokenless CTL name
     withState(state, ({ store }) => store.setParam('ClusterSecurityMode', 'mixed'));
     out = await consoleRun(state, 'set cert regen ITLRecovery', [false]);
     const q = out.indexOf('? Regenerate the ITLRecovery certificate?');
-    const ctlWarning = out.indexOf('WARNING: The cluster is in mixed mode with a tokenless CTL, signed by the CallManager certificate of the publisher.');
+    const ctlWarning = out.indexOf(
+      'WARNING: The cluster is in mixed mode with a tokenless CTL, signed by the CallManager certificate of the publisher.',
+    );
     assert.ok(ctlWarning >= 0 && ctlWarning < q, out);
     assert.match(out, /the CallManager certificate in the CTL they hold signs it/);
     assert.equal(serial(), s0, 'no: nothing regenerated');
 
     // During a CTL reset (CTL signed by ITLRecovery) it says to complete it first.
     withState(state, ({ store }) => store.setParam('CtlResetSigner', 'ITLRecovery'));
-    assert.match(await consoleRun(state, 'set cert regen ITLRecovery', [false]), /A CTL reset is under way .* "utils ctl reset complete" first/);
+    assert.match(
+      await consoleRun(state, 'set cert regen ITLRecovery', [false]),
+      /A CTL reset is under way .* "utils ctl reset complete" first/,
+    );
     withState(state, ({ store }) => store.setParam('CtlResetSigner', 'CallManager'));
 
     // Yes: regenerated (and the phones question answered no).

@@ -34,14 +34,31 @@ before(async () => {
     made.state.store.addDevice({ name: `SEP0000000B${n}`, model: '8845', directoryNumber: n, digestUser: `u${n}` });
   }
   made.state.store.addDevice({ name: 'SEP0000000B7109', model: '8845', directoryNumber: '7109', digestUser: null });
-  daemon = new SipDaemon({ store: made.state.store, layout: made.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, controlSocket: controlSocketPath(dir), digestAlgorithms: ['MD5'] });
+  daemon = new SipDaemon({
+    store: made.state.store,
+    layout: made.state.layout,
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: null,
+    controlSocket: controlSocketPath(dir),
+    digestAlgorithms: ['MD5'],
+  });
   const ports = await daemon.listen();
   for (const n of ['7101', '7102']) {
-    const p = await SipPhone.connect({ flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp }, line: n, credentials: { username: `u${n}`, password: `pw-${n}` } });
+    const p = await SipPhone.connect({
+      flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp },
+      line: n,
+      credentials: { username: `u${n}`, password: `pw-${n}` },
+    });
     await p.register();
     phones.push(p);
   }
-  table = new CommandTable([...phoneCommands(dir), ...trustCommands(dir, systemClock), ...paramCommands(dir), ...clusterSecurityCommands(dir, systemClock)]);
+  table = new CommandTable([
+    ...phoneCommands(dir),
+    ...trustCommands(dir, systemClock),
+    ...paramCommands(dir),
+    ...clusterSecurityCommands(dir, systemClock),
+  ]);
 });
 
 after(async () => {
@@ -89,7 +106,10 @@ describe('console: utils phone reset|restart and the steps that reset phones', (
     assert.match(r.out, /restart: 2 of 2 sent/);
     assert.match(r.out, /summary: 2 phones told to restart: 2 acknowledged, 2 re-registered, 0 failed; 1 not registered/);
     await settled([1, 1]);
-    assert.deepEqual(phones.map((p) => p.control.restarts), [1, 1]);
+    assert.deepEqual(
+      phones.map((p) => p.control.restarts),
+      [1, 1],
+    );
   });
 
   it('utils phone reset SEP… pace 5: one device, no question', async () => {

@@ -42,7 +42,10 @@ test('show itl / show ctl: the checksums of the files fetched over TFTP, no sign
   initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock });
   const store = openStore(join(state, 'sbd.db'));
   const logLines: Record<string, unknown>[] = [];
-  const source = new ApplianceFileSource({ store, logger: createLogger('tftpd', { write: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) }) });
+  const source = new ApplianceFileSource({
+    store,
+    logger: createLogger('tftpd', { write: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) }),
+  });
   const server = new TftpServer({ source, port: 0, addresses: ['127.0.0.1'], logger: silentLogger });
   await server.listen();
   try {
@@ -58,7 +61,10 @@ test('show itl / show ctl: the checksums of the files fetched over TFTP, no sign
     assert.match(out, /ITLFile\.tlv as TFTP server sbd-test serves it/);
     assert.match(out, new RegExp(`^Size     : ${itl.length} bytes$`, 'm'));
     assert.match(out, new RegExp(`^MD5      : ${sum('md5', itl)}$`, 'm'));
-    assert.match(out, new RegExp(`^SHA-1    : ${sum('sha1', itl)}  \\(phones report: ${sum('sha1', itl).toUpperCase().match(/../g)!.join(' ')}\\)$`, 'm'));
+    assert.match(
+      out,
+      new RegExp(`^SHA-1    : ${sum('sha1', itl)}  \\(phones report: ${sum('sha1', itl).toUpperCase().match(/../g)!.join(' ')}\\)$`, 'm'),
+    );
     assert.match(out, new RegExp(`^SHA-256  : ${sum('sha256', itl)}$`, 'm'));
     assert.match(out, /^signature: valid /m);
     assert.equal(store.generation(), g, 'show itl wrote nothing');

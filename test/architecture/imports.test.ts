@@ -12,8 +12,7 @@ import { allArrows, arrowsOf, forbidden, root, sourceFiles, violations } from '.
 import { crossFileCalls } from '../tftp/native/c-layers.test.js';
 import { graphCycle } from './graph-cycle.js';
 
-const allowed: ReadonlyMap<string, string> = new Map([
-]);
+const allowed: ReadonlyMap<string, string> = new Map([]);
 
 const arrows = allArrows();
 
@@ -31,23 +30,34 @@ test('no forbidden arrow between rooms in src/ beyond the shrinking allow-list',
 
 test('nothing below the entry rooms imports cli/, admin/ or daemons/', () => {
   const up = arrows.filter((a) => /^src\/(cli|admin|daemons)\//.test(a.to) && !/^src\/(cli|admin|daemons)\//.test(a.from));
-  assert.deepEqual(up.map((a) => `${a.from} -> ${a.to}`), []);
+  assert.deepEqual(
+    up.map((a) => `${a.from} -> ${a.to}`),
+    [],
+  );
 });
 
 test('the checker reads every kind of import and judges each rule', () => {
   const a = (from: string, text: string) => arrowsOf(from, text).map((x) => forbidden(x) ?? 'ok');
-  assert.deepEqual(a('src/tftp/core/x.ts', "import { createSocket } from 'node:dgram';\nimport type { Store } from '../../store/index.js';"),
-    ['core imports I/O', 'core imports store/']);
-  assert.deepEqual(a('src/sip/core/x.ts', "import { randomBytes } from 'node:crypto';\nimport { SbdError } from '../../lib/errors.js';"), ['ok', 'ok']);
-  assert.deepEqual(a('src/tvs/x.ts', "import { A } from '../capf/a.js';\nimport type { B } from '../capf/b.js';\nimport { type C } from '../capf/c.js';"),
-    ['service tvs/ imports service capf/', 'ok', 'ok']);
-  assert.deepEqual(a('src/media/x.ts', "export { r } from '../reports/r.js';\nconst m = await import('../cluster/c.js');"),
-    ['service media/ imports reports/', 'service media/ imports cluster/']);
+  assert.deepEqual(
+    a('src/tftp/core/x.ts', "import { createSocket } from 'node:dgram';\nimport type { Store } from '../../store/index.js';"),
+    ['core imports I/O', 'core imports store/'],
+  );
+  assert.deepEqual(a('src/sip/core/x.ts', "import { randomBytes } from 'node:crypto';\nimport { SbdError } from '../../lib/errors.js';"), [
+    'ok',
+    'ok',
+  ]);
+  assert.deepEqual(
+    a('src/tvs/x.ts', "import { A } from '../capf/a.js';\nimport type { B } from '../capf/b.js';\nimport { type C } from '../capf/c.js';"),
+    ['service tvs/ imports service capf/', 'ok', 'ok'],
+  );
+  assert.deepEqual(a('src/media/x.ts', "export { r } from '../reports/r.js';\nconst m = await import('../cluster/c.js');"), [
+    'service media/ imports reports/',
+    'service media/ imports cluster/',
+  ]);
   assert.deepEqual(a('src/backup/x.ts', "import { v } from '../cli/commands/version.js';"), ['backup/ imports the entry room cli/']);
   assert.deepEqual(a('src/cli/x.ts', "import { runSipd } from '../daemons/sipd.js';"), ['ok']);
   assert.deepEqual(a('src/lib/x.ts', "type T = import('../daemons/sipd.js').SipdOptions;"), ['lib/ imports the entry room daemons/']);
 });
-
 
 function graph(edges: readonly { from: string; to: string }[]): Map<string, Set<string>> {
   const next = new Map<string, Set<string>>();
@@ -57,25 +67,46 @@ function graph(edges: readonly { from: string; to: string }[]): Map<string, Set<
 
 test('no cycle between native/ C files: neither by calls nor by #include', () => {
   const dir = join(root, 'native');
-  const files = readdirSync(dir).filter((f) => /\.[ch]$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.[ch]$/.test(f))
+    .sort();
   const text = new Map(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
   const calls = crossFileCalls(new Map([...text].filter(([f]) => f.endsWith('.c'))));
-  assert.ok(calls.some((e) => e.from === 'srtp-rtcp.c' && e.to === 'srtp-core.c'), 'the call reader sees srtp-rtcp.c calling srtp-core.c');
+  assert.ok(
+    calls.some((e) => e.from === 'srtp-rtcp.c' && e.to === 'srtp-core.c'),
+    'the call reader sees srtp-rtcp.c calling srtp-core.c',
+  );
   assert.equal(graphCycle(graph(calls)), null);
   const includes = [...text].flatMap(([f, s]) => [...s.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) => ({ from: f, to: m[1]! })));
   assert.ok(includes.length > 0);
-  assert.deepEqual(includes.filter((e) => e.to.endsWith('.c')), [], 'a C file includes another C file');
+  assert.deepEqual(
+    includes.filter((e) => e.to.endsWith('.c')),
+    [],
+    'a C file includes another C file',
+  );
   assert.equal(graphCycle(graph(includes)), null);
 });
 
 test('the cycle finder finds one', () => {
-  assert.deepEqual(graphCycle(graph([{ from: 'a.c', to: 'b.c' }, { from: 'b.c', to: 'a.c' }])), ['a.c', 'b.c', 'a.c']);
-  assert.equal(sourceFiles().every((f) => f.startsWith('src/')), true);
+  assert.deepEqual(
+    graphCycle(
+      graph([
+        { from: 'a.c', to: 'b.c' },
+        { from: 'b.c', to: 'a.c' },
+      ]),
+    ),
+    ['a.c', 'b.c', 'a.c'],
+  );
+  assert.equal(
+    sourceFiles().every((f) => f.startsWith('src/')),
+    true,
+  );
 });
 
 test('TVS and CAPF see the store only through their narrow views (item 4)', () => {
   const views = new Set(['src/tvs/trust-view.ts', 'src/capf/capf-store.ts']);
-  const whole = sourceFiles().filter((f) => /^src\/(tvs|capf)\//.test(f) && !views.has(f))
+  const whole = sourceFiles()
+    .filter((f) => /^src\/(tvs|capf)\//.test(f) && !views.has(f))
     .filter((f) => /import[^;]*\bStore\b[^;]*from\s*'[^']*store\/index\.js'/.test(readFileSync(join(root, f), 'utf8')));
   assert.deepEqual(whole, []);
 });

@@ -85,8 +85,23 @@ export const services = ['tftp', 'tvs', 'capf', 'sip', 'media'] as const;
 export const entryRooms = ['cli', 'admin', 'daemons'] as const;
 /** Modules that touch sockets, files, processes or native code: no protocol core imports them. */
 export const ioModules = [
-  'node:net', 'node:dgram', 'node:fs', 'node:fs/promises', 'node:tls', 'node:child_process', 'node:http', 'node:https',
-  'node:worker_threads', 'node:cluster', 'fs', 'net', 'dgram', 'tls', 'child_process', 'better-sqlite3', 'koffi',
+  'node:net',
+  'node:dgram',
+  'node:fs',
+  'node:fs/promises',
+  'node:tls',
+  'node:child_process',
+  'node:http',
+  'node:https',
+  'node:worker_threads',
+  'node:cluster',
+  'fs',
+  'net',
+  'dgram',
+  'tls',
+  'child_process',
+  'better-sqlite3',
+  'koffi',
 ];
 
 /** The rule an arrow breaks, or undefined. */

@@ -27,7 +27,7 @@ export function closure(entry: string, read: (path: string) => string | undefine
 export function byRoom(files: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const f of files) {
-    const r = f.startsWith('src/sip/') ? `sip/${f.split('/')[2]!.replace(/\.ts$/, '')}` : roomOf(f) ?? '?';
+    const r = f.startsWith('src/sip/') ? `sip/${f.split('/')[2]!.replace(/\.ts$/, '')}` : (roomOf(f) ?? '?');
     const key = r.startsWith('sip/') ? 'sip' : r;
     out[key] = (out[key] ?? 0) + 1;
   }

@@ -18,8 +18,27 @@ const hook = fileURLToPath(new URL('./load-log.mjs', import.meta.url));
 function once(state: string, log: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', hook, 'src/cli/main.ts', 'daemon', 'sip', '--state', state,
-      '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'], { cwd: tree, env: { ...process.env, SBD_LOAD_LOG: log }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--import',
+        hook,
+        'src/cli/main.ts',
+        'daemon',
+        'sip',
+        '--state',
+        state,
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--tls-port',
+        '0',
+      ],
+      { cwd: tree, env: { ...process.env, SBD_LOAD_LOG: log }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -29,7 +48,9 @@ function once(state: string, log: string): Promise<number> {
         child.on('exit', () => resolve(ms));
       }
     });
-    child.on('exit', (code) => { if (!out.includes('listening')) reject(new Error(`sipd exited ${code}`)); });
+    child.on('exit', (code) => {
+      if (!out.includes('listening')) reject(new Error(`sipd exited ${code}`));
+    });
   });
 }
 
@@ -40,7 +61,11 @@ let all = 0;
 for (let i = 0; i < runs; i++) {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-startup-'));
   const state = join(dir, 'state');
-  const init = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'init', '--state', state, '--hostname', 'sbd1', '--ip', '127.0.0.1', '--key-bits', '2048'], { cwd: tree });
+  const init = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'init', '--state', state, '--hostname', 'sbd1', '--ip', '127.0.0.1', '--key-bits', '2048'],
+    { cwd: tree },
+  );
   if (init.status !== 0) throw new Error(`sbd init failed: ${init.stderr}`);
   const log = join(dir, 'loads.txt');
   times.push(await once(state, log));
@@ -49,4 +74,13 @@ for (let i = 0; i < runs; i++) {
   ours = urls.filter((u) => u.startsWith('file://') && !u.includes('/node_modules/') && /\/(src|native)\//.test(u)).length;
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(JSON.stringify({ tree, runs, startupMsMedian: Math.round(median(times)), startupMs: times.map(Math.round), modulesOurs: ours, modulesAll: all }));
+console.log(
+  JSON.stringify({
+    tree,
+    runs,
+    startupMsMedian: Math.round(median(times)),
+    startupMs: times.map(Math.round),
+    modulesOurs: ours,
+    modulesAll: all,
+  }),
+);

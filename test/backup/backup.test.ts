@@ -8,7 +8,18 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,9 +58,14 @@ function freshState(): { dir: string; state: string } {
 function dumpStore(dbPath: string): unknown {
   const db = new Database(dbPath, { readonly: true });
   try {
-    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (t) => t.name,
+    );
     const rows: Record<string, string[]> = {};
-    for (const t of tables) rows[t] = (db.prepare(`SELECT * FROM "${t}"`).raw().all() as unknown[][]).map((r) => JSON.stringify(r, (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v))).sort();
+    for (const t of tables)
+      rows[t] = (db.prepare(`SELECT * FROM "${t}"`).raw().all() as unknown[][])
+        .map((r) => JSON.stringify(r, (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v)))
+        .sort();
     return { userVersion: db.pragma('user_version', { simple: true }), applicationId: db.pragma('application_id', { simple: true }), rows };
   } finally {
     db.close();
@@ -82,7 +98,10 @@ test('backup, wipe, restore: identical rows in every table and identical private
   const file = join(dir, 'sbd.backup');
   const made = await createBackup({ stateDir: state, file, passphrase: PASS });
   assert.equal(statSync(file).mode & 0o777, 0o600);
-  assert.deepEqual(made.manifest.files.map((f) => f.name), ['sbd.db', ...Object.keys(keysBefore).map((k) => `keys/${k}`)]);
+  assert.deepEqual(
+    made.manifest.files.map((f) => f.name),
+    ['sbd.db', ...Object.keys(keysBefore).map((k) => `keys/${k}`)],
+  );
   assert.deepEqual(peekBackup(readFileSync(file)).manifest, made.manifest);
   // No secret in clear: neither a key's PEM body nor the store's text.
   const raw = readFileSync(file);
@@ -123,7 +142,11 @@ test('restore over a running state swaps it atomically: open connections keep th
   const fresh = openStore(join(state, 'sbd.db'));
   assert.equal(fresh.getDevice('SEP00000000BEEF'), undefined);
   fresh.close();
-  assert.equal(readFileSync(join(state, 'admin-history'), 'utf8'), 'show status\nutils disaster_recovery restore x\n', 'files outside the backup are carried over');
+  assert.equal(
+    readFileSync(join(state, 'admin-history'), 'utf8'),
+    'show status\nutils disaster_recovery restore x\n',
+    'files outside the backup are carried over',
+  );
   assert.deepEqual(readdirSync(dir).sort(), ['sbd.backup', 'state']);
 });
 
@@ -162,7 +185,10 @@ test('a wrong passphrase and every tampered region are refused; the state folder
     });
   }
   writeFileSync(join(dir, 'truncated.backup'), good.subarray(0, good.length - 1));
-  await assert.rejects(restoreBackup({ stateDir: state, file: join(dir, 'truncated.backup'), passphrase: PASS }), code(BackupErrorCode.format));
+  await assert.rejects(
+    restoreBackup({ stateDir: state, file: join(dir, 'truncated.backup'), passphrase: PASS }),
+    code(BackupErrorCode.format),
+  );
   writeFileSync(join(dir, 'not-a-backup'), 'SQLite format 3\0 and so on');
   await assert.rejects(restoreBackup({ stateDir: state, file: join(dir, 'not-a-backup'), passphrase: PASS }), code(BackupErrorCode.format));
 
@@ -177,7 +203,10 @@ test('backup refuses a short passphrase and a store whose keys are missing, writ
   await assert.rejects(createBackup({ stateDir: state, file: join(dir, 'x.backup'), passphrase: 'short' }), code(BackupErrorCode.input));
   const key = readdirSync(join(state, 'keys')).find((k) => k.startsWith('CallManager-'))!;
   unlinkSync(join(state, 'keys', key));
-  await assert.rejects(createBackup({ stateDir: state, file: join(dir, 'x.backup'), passphrase: PASS }), (err: Error & { code?: string }) => code(BackupErrorCode.inconsistent)(err) && err.message.includes(key));
+  await assert.rejects(
+    createBackup({ stateDir: state, file: join(dir, 'x.backup'), passphrase: PASS }),
+    (err: Error & { code?: string }) => code(BackupErrorCode.inconsistent)(err) && err.message.includes(key),
+  );
   assert.equal(existsSync(join(dir, 'x.backup')), false);
   assert.deepEqual(readdirSync(dir), ['state']);
 });

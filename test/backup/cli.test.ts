@@ -97,7 +97,11 @@ test('users, reports, backup, wipe, restore and the audit log through the CLI', 
 
   r = sbd(['audit', 'show', '--csv', '--state', state]);
   assert.equal(r.code, 0, r.err);
-  const rows = r.out.trim().split('\r\n').slice(1).map((l) => l.split(','));
+  const rows = r.out
+    .trim()
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.split(','));
   // The restored store's log: the restore on top, then what happened up to the backup (the backup's own row
   // was written after its snapshot, the regeneration after the backup: neither is in it).
   const actions = rows.map((c) => `${c[1]} ${c[2]} ${c[4]}`);
@@ -111,6 +115,9 @@ test('users, reports, backup, wipe, restore and the audit log through the CLI', 
     'ops user-set success',
   ]);
   r = sbd(['audit', 'show', '--limit', '1', '--state', state]);
-  assert.match(r.out, /^Audit log \(1 newest entry\)\nTime +User +Action +Detail +Result\n[- ]+\n\S+Z  ops   restore  .*drs\.backup \(backup of \S+\)  success\n$/);
+  assert.match(
+    r.out,
+    /^Audit log \(1 newest entry\)\nTime +User +Action +Detail +Result\n[- ]+\n\S+Z  ops   restore  .*drs\.backup \(backup of \S+\)  success\n$/,
+  );
   assert.ok(readFileSync(file).length > 0);
 });

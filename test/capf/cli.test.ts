@@ -10,7 +10,10 @@ import { main } from '../../src/cli/main.js';
 async function cliAsync(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const status = await main(args, { out: (t) => (stdout += t.endsWith('\n') ? t : `${t}\n`), err: (t) => (stderr += t.endsWith('\n') ? t : `${t}\n`) });
+  const status = await main(args, {
+    out: (t) => (stdout += t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => (stderr += t.endsWith('\n') ? t : `${t}\n`),
+  });
   return { status, stdout, stderr };
 }
 const cli = cliAsync;
@@ -24,18 +27,45 @@ test('sbd capf install/show + sbd daemon capf + sbd capf enroll: the phone folde
   assert.equal((await cli(['init', '--state', state, '--hostname', 'cucm-pub', '--ip', '127.0.0.1'])).status, 0);
   assert.equal((await cli(['device', 'add', 'SEP001122334455', '--model', '8845', '--state', state])).status, 0);
   assert.equal((await cli(['itl', 'build', '--state', state, '--out', tftp])).status, 0);
-  const sched = (await cli(['capf', 'install', 'sep001122334455', '--auth', 'password', '--key', 'ec-P-256', '--state', state]));
+  const sched = await cli(['capf', 'install', 'sep001122334455', '--auth', 'password', '--key', 'ec-P-256', '--state', state]);
   assert.equal(sched.status, 0, sched.stderr);
   const authString = /authentication string: (\d{8})/.exec(sched.stdout)?.[1];
   assert.ok(authString, sched.stdout);
-  assert.match((await cli(['capf', 'show', 'SEP001122334455', '--state', state])).stdout, /operation: install\nauthentication: password \(auth string set\)\nstatus: Operation Pending: install ec-P-256\nLSC: none/);
+  assert.match(
+    (await cli(['capf', 'show', 'SEP001122334455', '--state', state])).stdout,
+    /operation: install\nauthentication: password \(auth string set\)\nstatus: Operation Pending: install ec-P-256\nLSC: none/,
+  );
   const daemon = await startDaemon(t, ['daemon', 'capf', '--state', state, '--bind', '127.0.0.1', '--port', '0']);
   const target = `127.0.0.1:${daemon.port}`;
   const itl = path.join(tftp, 'ITLFile.tlv');
-  const bad = await cliAsync(['capf', 'enroll', target, '--mac', '00:11:22:33:44:55', '--state', phone, '--password', '00000000', '--itl', itl]);
+  const bad = await cliAsync([
+    'capf',
+    'enroll',
+    target,
+    '--mac',
+    '00:11:22:33:44:55',
+    '--state',
+    phone,
+    '--password',
+    '00000000',
+    '--itl',
+    itl,
+  ]);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /reason 7 \(invalid element \(refused\)\) \[ERR_CAPF_SERVER_REFUSED\]/);
-  const ok = await cliAsync(['capf', 'enroll', target, '--mac', '00:11:22:33:44:55', '--state', phone, '--password', authString, '--itl', itl]);
+  const ok = await cliAsync([
+    'capf',
+    'enroll',
+    target,
+    '--mac',
+    '00:11:22:33:44:55',
+    '--state',
+    phone,
+    '--password',
+    authString,
+    '--itl',
+    itl,
+  ]);
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /^installed LSC \(ec-P-256\) serial [0-9a-f]+ in .*lsc\.pem\n$/);
   assert.equal(fs.statSync(path.join(phone, 'lsc.key')).mode & 0o777, 0o600);
@@ -49,7 +79,10 @@ test('sbd capf install/show + sbd daemon capf + sbd capf enroll: the phone folde
   const capfPem = `-----BEGIN CERTIFICATE-----\n${capfDer.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
   assert.ok(verify(dir, capfPem, lscPem).ok);
   // Nothing pending: the phone hears so. Then re-key with LSC authentication, then delete.
-  assert.match((await cliAsync(['capf', 'enroll', target, '--mac', '001122334455', '--state', phone, '--itl', itl])).stdout, /no operation pending/);
+  assert.match(
+    (await cliAsync(['capf', 'enroll', target, '--mac', '001122334455', '--state', phone, '--itl', itl])).stdout,
+    /no operation pending/,
+  );
   assert.equal((await cli(['capf', 'install', 'SEP001122334455', '--auth', 'lsc', '--key', 'rsa-2048', '--state', state])).status, 0);
   const rekey = await cliAsync(['capf', 'enroll', target, '--mac', '001122334455', '--state', phone, '--auth', 'lsc', '--itl', itl]);
   assert.match(rekey.stdout, /installed LSC \(rsa-2048\)/, rekey.stderr);

@@ -14,16 +14,37 @@ const msg = (bytes: Buffer) => decodeMessage(new CapfFrameReader().push(bytes)[0
 
 // Hand-assembled from spec §3.2 (header 55 | command | session u32 | body length u16; elements tag u8 len u16).
 const fixtures: Array<[string, Parameters<typeof encodeMessage>[0], string]> = [
-  ['AUTH_REQUEST{VERSION 3, AUTH_TYPE 0}', { command: 1, sessionId: 7, version: 3, authType: 0 }, '55 01 00000007 0008  07 0001 03  08 0001 00'],
-  ['AUTH_RESPONSE{REASON 1, VERSION 3, DEVICE_NAME, PASSWORD}', { command: 2, sessionId: 7, reason: 1, version: 3, deviceName: 'SEP001122334455', password: '1234' },
-    `55 02 00000007 0023  01 0001 01  07 0001 03  0d 0010 ${Buffer.from('SEP001122334455\0').toString('hex')}  0b 0005 3132333400`],
-  ['KEY_GENERATE_REQUEST RSA 2048', { command: 3, sessionId: 7, ...keySpecElements({ type: 'rsa', bits: 2048 }) }, '55 03 00000007 0009  11 0001 00  0a 0002 0800'],
-  ['KEY_GENERATE_REQUEST EC P-384', { command: 3, sessionId: 7, ...keySpecElements({ type: 'ec', curve: 'P-384' }) }, '55 03 00000007 0008  11 0001 01  12 0001 01'],
-  ['STORE_CERTIFICATE_REQUEST (wrapper u8 1, u16 len+2, u8 0, u8 type)', { command: 9, sessionId: 7, certificateType: 1, certificate: { type: 1, der: hex('300302010a') } },
-    '55 09 00000007 0011  03 0001 01  04 000a 01 0007 00 01 300302010a'],
+  [
+    'AUTH_REQUEST{VERSION 3, AUTH_TYPE 0}',
+    { command: 1, sessionId: 7, version: 3, authType: 0 },
+    '55 01 00000007 0008  07 0001 03  08 0001 00',
+  ],
+  [
+    'AUTH_RESPONSE{REASON 1, VERSION 3, DEVICE_NAME, PASSWORD}',
+    { command: 2, sessionId: 7, reason: 1, version: 3, deviceName: 'SEP001122334455', password: '1234' },
+    `55 02 00000007 0023  01 0001 01  07 0001 03  0d 0010 ${Buffer.from('SEP001122334455\0').toString('hex')}  0b 0005 3132333400`,
+  ],
+  [
+    'KEY_GENERATE_REQUEST RSA 2048',
+    { command: 3, sessionId: 7, ...keySpecElements({ type: 'rsa', bits: 2048 }) },
+    '55 03 00000007 0009  11 0001 00  0a 0002 0800',
+  ],
+  [
+    'KEY_GENERATE_REQUEST EC P-384',
+    { command: 3, sessionId: 7, ...keySpecElements({ type: 'ec', curve: 'P-384' }) },
+    '55 03 00000007 0008  11 0001 01  12 0001 01',
+  ],
+  [
+    'STORE_CERTIFICATE_REQUEST (wrapper u8 1, u16 len+2, u8 0, u8 type)',
+    { command: 9, sessionId: 7, certificateType: 1, certificate: { type: 1, der: hex('300302010a') } },
+    '55 09 00000007 0011  03 0001 01  04 000a 01 0007 00 01 300302010a',
+  ],
   ['END_SESSION{REASON 9}', { command: 15, sessionId: 0xfffffffe, reason: 9 }, '55 0f fffffffe 0004  01 0001 09'],
-  ['AUTH_RESPONSE with SIGNED_DATA and SHA2_SIGNED_DATA', { command: 2, sessionId: 1, signedData: hex('aabb'), sha2SignedData: { hash: 3, signature: hex('ccdd') } },
-    '55 02 00000001 000d  06 0002 aabb  14 0005 03 0002 ccdd'],
+  [
+    'AUTH_RESPONSE with SIGNED_DATA and SHA2_SIGNED_DATA',
+    { command: 2, sessionId: 1, signedData: hex('aabb'), sha2SignedData: { hash: 3, signature: hex('ccdd') } },
+    '55 02 00000001 000d  06 0002 aabb  14 0005 03 0002 ccdd',
+  ],
 ];
 
 for (const [label, message, bytes] of fixtures) {
@@ -39,7 +60,11 @@ test('frame reader: every split point and random splittings of a whole session',
   for (let cut = 0; cut <= stream.length; cut++) {
     const r = new CapfFrameReader();
     const frames = [...r.push(stream.subarray(0, cut)), ...r.push(stream.subarray(cut))];
-    assert.deepEqual(frames.map((f) => f.header.command), [1, 2, 3, 3, 9, 15, 2], `cut ${cut}`);
+    assert.deepEqual(
+      frames.map((f) => f.header.command),
+      [1, 2, 3, 3, 9, 15, 2],
+      `cut ${cut}`,
+    );
   }
   let seed = 11;
   for (let round = 0; round < 200; round++) {

@@ -21,8 +21,29 @@ export async function startCapf(t: T, extra: Partial<CapfServerOptions> = {}) {
 export function micFactory(t: T, caName = 'Cisco Manufacturing CA SHA2') {
   const dir = tempDir(t, 'sbd-mic-');
   const ca = { key: path.join(dir, 'ca.key'), pem: path.join(dir, 'ca.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', ca.key, '-out', ca.pem, '-days', '3650',
-    '-subj', `/O=Cisco/CN=${caName}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      ca.key,
+      '-out',
+      ca.pem,
+      '-days',
+      '3650',
+      '-subj',
+      `/O=Cisco/CN=${caName}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    { stdio: 'pipe' },
+  );
   let n = 0;
   return {
     caPem: fs.readFileSync(ca.pem, 'utf8'),
@@ -32,8 +53,28 @@ export function micFactory(t: T, caName = 'Cisco Manufacturing CA SHA2') {
       const key = path.join(dir, `mic${n}.key`);
       const csr = path.join(dir, `mic${n}.csr`);
       const pem = path.join(dir, `mic${n}.pem`);
-      execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=Cisco Systems Inc./CN=CP-${model}-SEP${mac}`], { stdio: 'pipe' });
-      execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.pem, '-CAkey', ca.key, '-days', '3650', '-set_serial', String(1000 + n), '-out', pem], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          csr,
+          '-subj',
+          `/O=Cisco Systems Inc./CN=CP-${model}-SEP${mac}`,
+        ],
+        { stdio: 'pipe' },
+      );
+      execFileSync(
+        'openssl',
+        ['x509', '-req', '-in', csr, '-CA', ca.pem, '-CAkey', ca.key, '-days', '3650', '-set_serial', String(1000 + n), '-out', pem],
+        { stdio: 'pipe' },
+      );
       return { certPem: fs.readFileSync(pem, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
     },
   };

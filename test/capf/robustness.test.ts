@@ -50,8 +50,19 @@ test('robustness: truncated frame, wrong protocol id, 64 KiB garbage, non-TLS by
   const { port, capfCert, server, store, lines } = await startCapf(t, { handshakeTimeoutMs: 120000 });
   store.addDevice({ name: DEVICE, model: '8845' });
   const enroll = async () => {
-    store.updateDevice(DEVICE, { capfOperation: 'install', capfAuthMode: 'none', capfStatus: pendingStatus('install', { type: 'ec', curve: 'P-256' }) });
-    const r = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'none' }, trustedServerCerts: [capfCert.der], timeoutMs: 60000 });
+    store.updateDevice(DEVICE, {
+      capfOperation: 'install',
+      capfAuthMode: 'none',
+      capfStatus: pendingStatus('install', { type: 'ec', curve: 'P-256' }),
+    });
+    const r = await enrollWithCapf({
+      host: '127.0.0.1',
+      port,
+      deviceName: DEVICE,
+      auth: { type: 'none' },
+      trustedServerCerts: [capfCert.der],
+      timeoutMs: 60000,
+    });
     assert.equal(r.operation, 'install');
   };
   const cases: Array<[string, Buffer, string]> = [
@@ -95,5 +106,8 @@ test('idle timeout: a phone that authenticates and then goes silent is ended, an
   });
   const summary = await ended;
   assert.deepEqual({ result: summary.result, code: summary.code }, { result: 'failed', code: 'ERR_CAPF_TIMEOUT' });
-  assert.match(store.getDevice(DEVICE)!.capfStatus!, /^Operation Pending: install; last attempt .*: Failed: no traffic for 1500 ms in state awaitKey/);
+  assert.match(
+    store.getDevice(DEVICE)!.capfStatus!,
+    /^Operation Pending: install; last attempt .*: Failed: no traffic for 1500 ms in state awaitKey/,
+  );
 });

@@ -14,7 +14,8 @@ import { generateKeyPair } from '../../src/pki/keys.js';
 import { tempDir } from '../tvs/helpers.js';
 
 const device = 'SEP001122334455';
-const sends = (events: ReadonlyArray<CapfServerEvent | CapfClientEvent>) => events.filter((e): e is { type: 'send'; bytes: Buffer } => e.type === 'send').map((e) => e.bytes);
+const sends = (events: ReadonlyArray<CapfServerEvent | CapfClientEvent>) =>
+  events.filter((e): e is { type: 'send'; bytes: Buffer } => e.type === 'send').map((e) => e.bytes);
 const others = <E extends { type: string }>(events: readonly E[]) => events.filter((e) => e.type !== 'send');
 
 /**
@@ -63,9 +64,19 @@ test('in-memory install: AUTH â†’ KEY_GENERATE (REQUEST_IN_PROGRESS tolerated) â
     const { log, server, client } = run({ kind: 'install', keySpec: { type: 'ec', curve: 'P-256' } }, { password: '123456' }, split);
     const auth = log.find((e) => e.type === 'authenticate')!.auth as { deviceName: string; password: string };
     assert.deepEqual({ d: auth.deviceName, p: auth.password }, { d: device, p: '123456' });
-    assert.deepEqual(log.map((e) => `${e.side}:${e.type}`), [
-      'phone:authRequest', 'server:authenticate', 'phone:keyGenerate', 'server:publicKey', 'phone:storeCertificate', 'server:stored', 'server:end', 'phone:end',
-    ]);
+    assert.deepEqual(
+      log.map((e) => `${e.side}:${e.type}`),
+      [
+        'phone:authRequest',
+        'server:authenticate',
+        'phone:keyGenerate',
+        'server:publicKey',
+        'phone:storeCertificate',
+        'server:stored',
+        'server:end',
+        'phone:end',
+      ],
+    );
     assert.equal(log.find((e) => e.type === 'stored')!.reason, 1);
     assert.equal(log.at(-1)!.reason, 1);
     assert.equal(server.state, 'done');
@@ -77,16 +88,31 @@ test('in-memory install: AUTH â†’ KEY_GENERATE (REQUEST_IN_PROGRESS tolerated) â
 test('in-memory fetch, delete, nothing to do, and a refusal', () => {
   const lsc = Buffer.from('308201', 'hex');
   const f = run({ kind: 'fetch' }, { lsc });
-  assert.deepEqual(f.log.map((e) => `${e.side}:${e.type}`), ['phone:authRequest', 'server:authenticate', 'phone:fetchCertificate', 'server:fetched', 'server:end', 'phone:end']);
-  assert.deepEqual(f.log.find((e) => e.type === 'fetched'), { side: 'server', type: 'fetched', reason: 1, certificate: lsc });
+  assert.deepEqual(
+    f.log.map((e) => `${e.side}:${e.type}`),
+    ['phone:authRequest', 'server:authenticate', 'phone:fetchCertificate', 'server:fetched', 'server:end', 'phone:end'],
+  );
+  assert.deepEqual(
+    f.log.find((e) => e.type === 'fetched'),
+    { side: 'server', type: 'fetched', reason: 1, certificate: lsc },
+  );
   assert.equal(f.log.at(-1)!.reason, 0);
   const d = run({ kind: 'delete' });
-  assert.deepEqual(d.log.map((e) => `${e.type}`), ['authRequest', 'authenticate', 'deleteCertificate', 'deleted', 'end', 'end']);
+  assert.deepEqual(
+    d.log.map((e) => `${e.type}`),
+    ['authRequest', 'authenticate', 'deleteCertificate', 'deleted', 'end', 'end'],
+  );
   assert.equal(d.log.find((e) => e.type === 'deleted')!.reason, 1);
   const n = run({ kind: 'none' });
-  assert.deepEqual(n.log.map((e) => `${e.side}:${e.type}:${e.reason ?? ''}`), ['phone:authRequest:', 'server:authenticate:', 'server:end:0', 'phone:end:0']);
+  assert.deepEqual(
+    n.log.map((e) => `${e.side}:${e.type}:${e.reason ?? ''}`),
+    ['phone:authRequest:', 'server:authenticate:', 'server:end:0', 'phone:end:0'],
+  );
   const r = run({ kind: 'reject', reason: 9, why: 'unknown device' });
-  assert.deepEqual(r.log.slice(-2).map((e) => e.reason), [9, 9]);
+  assert.deepEqual(
+    r.log.slice(-2).map((e) => e.reason),
+    [9, 9],
+  );
 });
 
 test('server core: unexpected command, wrong session id, wrong version, too many REQUEST_IN_PROGRESS â†’ END_SESSION{7} + protocolError', () => {
@@ -100,12 +126,25 @@ test('server core: unexpected command, wrong session id, wrong version, too many
     s.start();
     return s;
   };
-  const authResponse = (over: Partial<Parameters<typeof encodeMessage>[0]> = {}) => encodeMessage({ command: CapfCommand.authResponse, sessionId: 9, reason: 1, version: 3, deviceName: device, ...over });
-  assert.deepEqual(reasonOf(fresh().receive(encodeMessage({ command: CapfCommand.storeCertificateResponse, sessionId: 9, reason: 1 }))), { code: 'ERR_CAPF_COMMAND', endCommand: 15, endReason: 7 });
+  const authResponse = (over: Partial<Parameters<typeof encodeMessage>[0]> = {}) =>
+    encodeMessage({ command: CapfCommand.authResponse, sessionId: 9, reason: 1, version: 3, deviceName: device, ...over });
+  assert.deepEqual(reasonOf(fresh().receive(encodeMessage({ command: CapfCommand.storeCertificateResponse, sessionId: 9, reason: 1 }))), {
+    code: 'ERR_CAPF_COMMAND',
+    endCommand: 15,
+    endReason: 7,
+  });
   assert.deepEqual(reasonOf(fresh().receive(authResponse({ sessionId: 10 }))), { code: 'ERR_CAPF_SESSION', endCommand: 15, endReason: 7 });
   assert.deepEqual(reasonOf(fresh().receive(authResponse({ version: 2 }))), { code: 'ERR_CAPF_VERSION', endCommand: 15, endReason: 7 });
-  assert.deepEqual(reasonOf(fresh().receive(authResponse({ deviceName: 'sep001122334455' }))), { code: 'ERR_CAPF_DEVICE_NAME', endCommand: 15, endReason: 7 });
-  assert.deepEqual(reasonOf(fresh().receive(Buffer.from('57010100', 'hex'))), { code: 'ERR_CAPF_PROTOCOL_ID', endCommand: 15, endReason: 7 });
+  assert.deepEqual(reasonOf(fresh().receive(authResponse({ deviceName: 'sep001122334455' }))), {
+    code: 'ERR_CAPF_DEVICE_NAME',
+    endCommand: 15,
+    endReason: 7,
+  });
+  assert.deepEqual(reasonOf(fresh().receive(Buffer.from('57010100', 'hex'))), {
+    code: 'ERR_CAPF_PROTOCOL_ID',
+    endCommand: 15,
+    endReason: 7,
+  });
   const s = fresh();
   s.receive(authResponse());
   s.decide({ kind: 'install', keySpec: { type: 'rsa', bits: 2048 } });
@@ -115,7 +154,10 @@ test('server core: unexpected command, wrong session id, wrong version, too many
   assert.deepEqual(reasonOf(s.receive(rip)), { code: 'ERR_CAPF_COMMAND', endCommand: 15, endReason: 7 });
   assert.equal(s.state, 'done');
   assert.deepEqual(s.receive(rip), [], 'nothing after done');
-  assert.throws(() => s.decide({ kind: 'none' }), (e: unknown) => e instanceof CapfError && e.code === 'ERR_CAPF_STATE' && !e.remote);
+  assert.throws(
+    () => s.decide({ kind: 'none' }),
+    (e: unknown) => e instanceof CapfError && e.code === 'ERR_CAPF_STATE' && !e.remote,
+  );
 });
 
 const keys = [
@@ -136,21 +178,41 @@ for (const [label, kp] of keys) {
     assert.deepEqual(data.subarray(0, 16), Buffer.concat([Buffer.from(device), Buffer.of(0)]));
     fs.writeFileSync(path.join(dir, 'pub.pem'), kp.publicKeyPem);
     fs.writeFileSync(path.join(dir, 'data'), data);
-    for (const [alg, sig] of [['sha1', s.signedData], ['sha512', s.sha2SignedData.signature]] as const) {
+    for (const [alg, sig] of [
+      ['sha1', s.signedData],
+      ['sha512', s.sha2SignedData.signature],
+    ] as const) {
       fs.writeFileSync(path.join(dir, 'sig'), sig);
       if (key.asymmetricKeyType === 'rsa') {
         // Raw PKCS#1 type 1 without DigestInfo: openssl recovers exactly the bare hash.
-        const rec = execFileSync('openssl', ['pkeyutl', '-verifyrecover', '-pubin', '-inkey', path.join(dir, 'pub.pem'), '-in', path.join(dir, 'sig'), '-pkeyopt', 'rsa_padding_mode:pkcs1']);
+        const rec = execFileSync('openssl', [
+          'pkeyutl',
+          '-verifyrecover',
+          '-pubin',
+          '-inkey',
+          path.join(dir, 'pub.pem'),
+          '-in',
+          path.join(dir, 'sig'),
+          '-pkeyopt',
+          'rsa_padding_mode:pkcs1',
+        ]);
         assert.deepEqual(rec, crypto.createHash(alg).update(data).digest());
       } else {
-        const out = execFileSync('openssl', ['dgst', `-${alg}`, '-verify', path.join(dir, 'pub.pem'), '-signature', path.join(dir, 'sig'), path.join(dir, 'data')], { encoding: 'utf8' });
+        const out = execFileSync(
+          'openssl',
+          ['dgst', `-${alg}`, '-verify', path.join(dir, 'pub.pem'), '-signature', path.join(dir, 'sig'), path.join(dir, 'data')],
+          { encoding: 'utf8' },
+        );
         assert.match(out, /Verified OK/);
       }
     }
     const auth = (e: unknown) => e instanceof CapfError && e.code === 'ERR_CAPF_AUTH';
     assert.throws(() => verifyAuthData(pub, 'SEP001122334466', cert, s), auth);
     assert.throws(() => verifyAuthData(pub, device, cert, { signedData: s.signedData }), auth);
-    assert.throws(() => verifyAuthData(pub, device, cert, { ...s, sha2SignedData: { hash: 2, signature: s.sha2SignedData.signature } }), auth);
+    assert.throws(
+      () => verifyAuthData(pub, device, cert, { ...s, sha2SignedData: { hash: 2, signature: s.sha2SignedData.signature } }),
+      auth,
+    );
     const other = generateKeyPair(key.asymmetricKeyType === 'rsa' ? { type: 'rsa', bits: 2048 } : { type: 'ec', curve: 'P-256' });
     assert.throws(() => verifyAuthData(crypto.createPublicKey(other.publicKeyPem), device, cert, s), auth);
   });

@@ -28,28 +28,35 @@ const code = (c: string) => (err: unknown) => (err as { code?: string }).code ==
  * A REGISTER over UDP from loopback; a 401 is answered once with digest (RFC 3261 §22.2) when `password` is given
  * (the digest user is the device name). Resolves with the final status line and the whole response.
  */
-async function register(port: number, dn: string, deviceName: string, model: string, password?: string): Promise<{ status: number; text: string }> {
+async function register(
+  port: number,
+  dn: string,
+  deviceName: string,
+  model: string,
+  password?: string,
+): Promise<{ status: number; text: string }> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   const local = sock.address().port;
   const mac = deviceName.slice(3).toLowerCase();
   const uri = `sip:127.0.0.1:${port}`;
-  const msg = (cseq: number, auth?: string) => [
-    `REGISTER ${uri} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${mac}-${dn}-${cseq};rport`,
-    'Max-Forwards: 70',
-    `From: <sip:${dn}@127.0.0.1>;tag=${mac}`,
-    `To: <sip:${dn}@127.0.0.1>`,
-    `Call-ID: autoreg-${mac}@127.0.0.1`,
-    `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:${dn}@127.0.0.1:${local};transport=udp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-${mac}>"`,
-    'Expires: 3600',
-    `User-Agent: Cisco-CP${model}/14.2.1`,
-    ...(auth ? [`Authorization: ${auth}`] : []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
+  const msg = (cseq: number, auth?: string) =>
+    [
+      `REGISTER ${uri} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-${mac}-${dn}-${cseq};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:${dn}@127.0.0.1>;tag=${mac}`,
+      `To: <sip:${dn}@127.0.0.1>`,
+      `Call-ID: autoreg-${mac}@127.0.0.1`,
+      `CSeq: ${cseq} REGISTER`,
+      `Contact: <sip:${dn}@127.0.0.1:${local};transport=udp>;+sip.instance="<urn:uuid:00000000-0000-0000-0000-${mac}>"`,
+      'Expires: 3600',
+      `User-Agent: Cisco-CP${model}/14.2.1`,
+      ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
   const exchange = async (bytes: string) => {
     sock.send(bytes, port, '127.0.0.1');
     const [data] = (await once(sock, 'message')) as [Buffer];
@@ -60,7 +67,15 @@ async function register(port: number, dn: string, deviceName: string, model: str
     const first = await exchange(msg(1));
     const challenge = /^WWW-Authenticate: *(.*)$/im.exec(first.text)?.[1];
     if (first.status !== 401 || password === undefined || challenge === undefined) return first;
-    const auth = answerChallenge({ challenge, method: 'REGISTER', uri, username: deviceName, secret: { password }, cnonce: randomBytes(8).toString('hex'), nc: 1 });
+    const auth = answerChallenge({
+      challenge,
+      method: 'REGISTER',
+      uri,
+      username: deviceName,
+      secret: { password },
+      cnonce: randomBytes(8).toString('hex'),
+      nc: 1,
+    });
     return await exchange(msg(2, auth));
   } finally {
     sock.close();
@@ -71,7 +86,12 @@ async function register(port: number, dn: string, deviceName: string, model: str
 function giveDigest(app: { state: { store: Store; layout: StateLayout } }, deviceName: string): string {
   const password = generatePhonePassword();
   app.state.store.updateDevice(deviceName, { digestUser: deviceName });
-  putPhoneDigestPassword(app.state.store, app.state.layout.keysDir, { userid: deviceName, password }, { hash: '$scrypt$unused', algorithm: 'scrypt', params: '' });
+  putPhoneDigestPassword(
+    app.state.store,
+    app.state.layout.keysDir,
+    { userid: deviceName, password },
+    { hash: '$scrypt$unused', algorithm: 'scrypt', params: '' },
+  );
   return password;
 }
 
@@ -81,7 +101,15 @@ function giveDigest(app: { state: { store: Store; layout: StateLayout } }, devic
  */
 async function sipDaemon(app: { state: { store: Store; layout: StateLayout } }) {
   let skewMs = 0;
-  const d = new SipDaemon({ store: app.state.store, layout: app.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, logger: silentLogger, now: () => Date.now() + skewMs });
+  const d = new SipDaemon({
+    store: app.state.store,
+    layout: app.state.layout,
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: null,
+    logger: silentLogger,
+    now: () => Date.now() + skewMs,
+  });
   const ports = await d.listen();
   return { daemon: d, port: ports.udp, storeChanged: () => void (skewMs += 2000) };
 }
@@ -103,8 +131,15 @@ test('unknown phones autoregister in non-secure and mixed mode and boot from the
     const a = autoRegisterPhone(store, { deviceName: 'sep0011223344a1', model: 'CP-8845' });
     assert.equal(a.kind, 'registered');
     assert.equal(a.kind === 'registered' && a.directoryNumber, '1000');
-    assert.deepEqual([a.device.name, a.device.model, a.device.description, a.device.directoryNumber], ['SEP0011223344A1', '8845', 'Auto 1000', '1000']);
-    assert.equal(autoRegisterPhone(store, { deviceName: 'SEP0011223344A1', model: '8845' }).kind, 'known', 'a second REGISTER changes nothing');
+    assert.deepEqual(
+      [a.device.name, a.device.model, a.device.description, a.device.directoryNumber],
+      ['SEP0011223344A1', '8845', 'Auto 1000', '1000'],
+    );
+    assert.equal(
+      autoRegisterPhone(store, { deviceName: 'SEP0011223344A1', model: '8845' }).kind,
+      'known',
+      'a second REGISTER changes nothing',
+    );
     r = await boot(app, phones, 'SEP0011223344A1', { model: '8845' });
     assert.equal(r.configFile, 'SEP0011223344A1.cnf.xml.sgn');
     assert.equal(r.configTrusted, true);

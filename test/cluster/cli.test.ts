@@ -24,7 +24,8 @@ test('itl show on the CUCM CTL lists the 6 records and a valid signature', () =>
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /records: 6 \(SAST, CCM\+TFTP, CCM\+TFTP, CAPF, SAST, CCM\+TFTP\)/);
   assert.match(r.out, /signature: valid/);
-  for (const tag of ['SIGNERNAME', 'SERIALNUMBER', 'CANAME', 'FILENAME', 'TIMESTAMP', 'SUBJECTNAME', 'ISSUERNAME', 'FUNCTION']) assert.match(r.out, new RegExp(tag));
+  for (const tag of ['SIGNERNAME', 'SERIALNUMBER', 'CANAME', 'FILENAME', 'TIMESTAMP', 'SUBJECTNAME', 'ISSUERNAME', 'FUNCTION'])
+    assert.match(r.out, new RegExp(tag));
 });
 
 test('the corrupted CTL gives one clear line naming the offset, exit 1, no stack trace', () => {
@@ -52,7 +53,10 @@ test('init, device add, itl build: every file accepted by the independent checke
   writeFileSync(cmPem, store.currentCertificate('CallManager', 'sbd-test')!.pem);
   store.close();
   const itl = verifyTrustFile(readFileSync(join(out, 'ITLFile.tlv')));
-  assert.deepEqual(itl.records.map((x) => roleName(x.role)), ['SAST', 'CCM+TFTP', 'SAST', 'TVS', 'CAPF']);
+  assert.deepEqual(
+    itl.records.map((x) => roleName(x.role)),
+    ['SAST', 'CCM+TFTP', 'SAST', 'TVS', 'CAPF'],
+  );
   assert.equal(tlvCheck(join(out, 'ITLFile.tlv')).status, 0);
   for (const f of ['SEP001122334455.cnf.xml.sgn', 'XMLDefault.cnf.xml.sgn']) {
     const c = tlvCheck(join(out, f), cmPem);
@@ -81,7 +85,10 @@ test('cert regen keeps history and rebuilds the ITL; rollback empties TVS and TF
   assert.equal(sbd('itl', 'build', '--state', state, '--out', join(dir, 'out')).code, 0);
   const itl = verifyTrustFile(readFileSync(join(dir, 'out', 'ITLFile.tlv')));
   assert.equal(itl.valid, true);
-  assert.deepEqual(itl.records.filter((x) => !x.certificate).map((x) => roleName(x.role)), ['CCM+TFTP', 'TVS']);
+  assert.deepEqual(
+    itl.records.filter((x) => !x.certificate).map((x) => roleName(x.role)),
+    ['CCM+TFTP', 'TVS'],
+  );
   const ctl = verifyTrustFile(readFileSync(join(dir, 'out', 'CTLFile.tlv')));
   assert.equal(ctl.valid, true);
   assert.equal(tlvCheck(join(dir, 'out', 'CTLFile.tlv')).status, 0);

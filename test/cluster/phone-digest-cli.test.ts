@@ -16,7 +16,11 @@ import { withState } from '../../src/cluster/state.js';
 const root = new URL('../../', import.meta.url).pathname;
 
 function sbd(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -37,8 +41,14 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   assert.ok(pwA, r.out);
   assert.match(r.out, new RegExp(`digest user ${A} \\(realm ccmsipline\\), created`));
   assert.match(r.err, new RegExp(`WARNING: the password is NOT in ${A}'s config: .*only signed.*by hand.*encrypted configs`));
-  assert.equal(read(({ store }) => store.getDigestCredential(A, 'ccmsipline')!.ha1Md5), md5(`${A}:ccmsipline:${pwA}`));
-  assert.equal(read(({ store }) => store.getDevice(A)!.digestUser), A);
+  assert.equal(
+    read(({ store }) => store.getDigestCredential(A, 'ccmsipline')!.ha1Md5),
+    md5(`${A}:ccmsipline:${pwA}`),
+  );
+  assert.equal(
+    read(({ store }) => store.getDevice(A)!.digestUser),
+    A,
+  );
 
   // A refused password: exit 1, no device, no user, the store unchanged.
   const db = join(state, 'sbd.db');
@@ -51,14 +61,27 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   // The parameter: loud, naming the devices it exposes.
   r = sbd(['param', 'set', 'SipDigestPasswordInSignedConfig', 'true', '--state', state]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, new RegExp(`WARNING: SipDigestPasswordInSignedConfig is true: .*readable by anyone .*TFTP.*1 device\\(s\\) affected: ${A}`));
+  assert.match(
+    r.err,
+    new RegExp(`WARNING: SipDigestPasswordInSignedConfig is true: .*readable by anyone .*TFTP.*1 device\\(s\\) affected: ${A}`),
+  );
 
   // A given password (from the environment) is not echoed; the warning now says it travels readable.
-  r = sbd(['device', 'add', B, '--model', '8845', '--dn', '5002', '--digest-user', 'line5002', '--state', state], { SBD_DIGEST_PASSWORD: 'Given-Secret-5002' });
+  r = sbd(['device', 'add', B, '--model', '8845', '--dn', '5002', '--digest-user', 'line5002', '--state', state], {
+    SBD_DIGEST_PASSWORD: 'Given-Secret-5002',
+  });
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.out + r.err, /Given-Secret-5002/);
-  assert.match(r.err, new RegExp(`WARNING: SipDigestPasswordInSignedConfig is true: this password goes out in ${B}\\.cnf\\.xml\\.sgn, which is signed but NOT encrypted`));
-  assert.equal(read(({ store }) => store.getDigestCredential('line5002', 'ccmsipline')!.ha1Md5), md5('line5002:ccmsipline:Given-Secret-5002'));
+  assert.match(
+    r.err,
+    new RegExp(
+      `WARNING: SipDigestPasswordInSignedConfig is true: this password goes out in ${B}\\.cnf\\.xml\\.sgn, which is signed but NOT encrypted`,
+    ),
+  );
+  assert.equal(
+    read(({ store }) => store.getDigestCredential('line5002', 'ccmsipline')!.ha1Md5),
+    md5('line5002:ccmsipline:Given-Secret-5002'),
+  );
 
   // itl build: the signed config carries it now, the unsigned one never.
   assert.equal(sbd(['itl', 'build', '--state', state, '--out', join(dir, 'out')]).code, 0);
@@ -71,7 +94,10 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   assert.equal(r.code, 0, r.err);
   const pwA2 = /digest password \(shown once, not stored in clear\): (\S+)/.exec(r.out)?.[1];
   assert.ok(pwA2 && pwA2 !== pwA, r.out);
-  assert.equal(read(({ store }) => store.getDigestCredential(A, 'ccmsipline')!.ha1Md5), md5(`${A}:ccmsipline:${pwA2}`));
+  assert.equal(
+    read(({ store }) => store.getDigestCredential(A, 'ccmsipline')!.ha1Md5),
+    md5(`${A}:ccmsipline:${pwA2}`),
+  );
   assert.ok(read(({ store }) => store.generation()) > gen);
   assert.ok(read(({ store }) => store.listAudit().some((e) => e.action === 'digest-reset' && e.detail === A && e.result === 'success')));
 
@@ -81,10 +107,25 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   assert.match(r.err, /2 device\(s\) with signed-only configs no longer get their digest password/);
 
   // A profile without digest and no digest flags: no digest user, nothing generated.
-  r = sbd(['device', 'add', 'SEP0000000000B3', '--model', '8845', '--dn', '5003', '--security-profile', 'Authenticated Profile', '--state', state]);
+  r = sbd([
+    'device',
+    'add',
+    'SEP0000000000B3',
+    '--model',
+    '8845',
+    '--dn',
+    '5003',
+    '--security-profile',
+    'Authenticated Profile',
+    '--state',
+    state,
+  ]);
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.out, /digest/);
-  assert.equal(read(({ store }) => store.getDevice('SEP0000000000B3')!.digestUser), null);
+  assert.equal(
+    read(({ store }) => store.getDevice('SEP0000000000B3')!.digestUser),
+    null,
+  );
 
   // An existing end user as digest user: the password is not replaced behind anyone's back; a hash-only one
   // cannot be delivered, and device add says so.
@@ -94,10 +135,16 @@ test('device add generates and prints once, warns; param set warns; digest-reset
   assert.match(r.out, /digest user alice \(realm ccmsipline\) exists: its digest password is kept/);
   assert.doesNotMatch(r.out, /shown once/);
   assert.match(r.err, /WARNING: alice's digest password is known only as a hash, so no config can carry it/);
-  assert.equal(read(({ store }) => store.getDigestCredential('alice', 'ccmsipline')!.ha1Md5), md5('alice:ccmsipline:Alice-login-1'));
+  assert.equal(
+    read(({ store }) => store.getDigestCredential('alice', 'ccmsipline')!.ha1Md5),
+    md5('alice:ccmsipline:Alice-login-1'),
+  );
   r = sbd(['device', 'add', 'SEP0000000000B5', '--model', '8845', '--dn', '5005', '--digest-user', 'line5002', '--state', state]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /digest user line5002 \(realm ccmsipline\) exists: its digest password is kept/);
   assert.match(r.err, /WARNING: the password is NOT in SEP0000000000B5's config/);
-  assert.equal(read(({ store }) => store.getDigestCredential('line5002', 'ccmsipline')!.ha1Md5), md5('line5002:ccmsipline:Given-Secret-5002'));
+  assert.equal(
+    read(({ store }) => store.getDigestCredential('line5002', 'ccmsipline')!.ha1Md5),
+    md5('line5002:ccmsipline:Given-Secret-5002'),
+  );
 });

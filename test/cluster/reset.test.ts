@@ -34,7 +34,10 @@ test('itl reset remotekey: a lost ITLRecovery kept as .p12 signs the new ITL, so
 
   // A wrong password changes nothing.
   assert.throws(() => withState(dir, (s) => itlReset(s, 'remotekey', clock, { p12, password: 'wrong-pass' })), PkiError);
-  assert.equal(withState(dir, (s) => s.store.getParam('ItlResetSigner')), 'ITLRecovery');
+  assert.equal(
+    withState(dir, (s) => s.store.getParam('ItlResetSigner')),
+    'ITLRecovery',
+  );
 
   const r = withState(dir, (s) => itlReset(s, 'remotekey', clock, { p12, password: 'backup-pass-1' }));
   assert.equal(r.signer, 'RemoteKey');
@@ -43,7 +46,12 @@ test('itl reset remotekey: a lost ITLRecovery kept as .p12 signs the new ITL, so
   assert.equal(phoneWithOldItl.valid, true);
   assert.equal(phoneWithOldItl.header.signerSerial.toString('hex'), serialOf(oldPem));
   const newPem = withState(dir, (s) => s.store.currentCertificate('ITLRecovery', null)!.pem);
-  assert.ok(phoneWithOldItl.records.some((x) => x.certificate && new X509Certificate(x.certificate).serialNumber === new X509Certificate(newPem).serialNumber), 'the reset ITL carries the new ITLRecovery');
+  assert.ok(
+    phoneWithOldItl.records.some(
+      (x) => x.certificate && new X509Certificate(x.certificate).serialNumber === new X509Certificate(newPem).serialNumber,
+    ),
+    'the reset ITL carries the new ITLRecovery',
+  );
 
   withState(dir, (s) => itlReset(s, 'complete', clock));
   const after = verifyTrustFile(withState(dir, (s) => buildItl(s.store, clock)));
@@ -53,7 +61,10 @@ test('itl reset remotekey: a lost ITLRecovery kept as .p12 signs the new ITL, so
 
 test('ctl reset localkey signs the CTL with ITLRecovery (a SAST record of the CTL), complete with CallManager; refused outside mixed mode', () => {
   const dir = fresh();
-  assert.throws(() => withState(dir, (s) => ctlReset(s, 'localkey', clock)), (e: unknown) => e instanceof SbdError && /mixed mode/.test(e.message));
+  assert.throws(
+    () => withState(dir, (s) => ctlReset(s, 'localkey', clock)),
+    (e: unknown) => e instanceof SbdError && /mixed mode/.test(e.message),
+  );
   withState(dir, (s) => s.store.setParam('ClusterSecurityMode', 'mixed'));
   const serial = (name: string) => withState(dir, (s) => s.store.listCertificates({ name }).find((c) => c.current)!.serialHex);
   withState(dir, (s) => ctlReset(s, 'localkey', clock));

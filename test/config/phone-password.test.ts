@@ -58,14 +58,31 @@ function files(state: State, name: string): Map<Suffix, Buffer> {
 test('the password is in the .enc.sgn only; signed-only configs carry it only when the parameter says so', () => {
   const { dir, state } = appliance();
   const store = state.store;
-  store.putSecurityProfile({ name: 'Encrypted digest', deviceSecurityMode: 'non-secure', tftpEncryptedConfig: true, transport: 'tcp+udp', digestAuth: true });
+  store.putSecurityProfile({
+    name: 'Encrypted digest',
+    deviceSecurityMode: 'non-secure',
+    tftpEncryptedConfig: true,
+    transport: 'tcp+udp',
+    digestAuth: true,
+  });
   store.addDevice({ name: SIGNED, model: '8845', directoryNumber: '3001', digestUser: SIGNED });
   store.addDevice({ name: ENCRYPTED, model: '8845', securityProfile: 'Encrypted digest', directoryNumber: '3002', digestUser: ENCRYPTED });
   putPhoneDigestPassword(store, state.layout.keysDir, { userid: SIGNED, password: PW_SIGNED }, login);
   putPhoneDigestPassword(store, state.layout.keysDir, { userid: ENCRYPTED, password: PW_ENC }, login);
-  const phoneKey = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const phoneKey = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   const capf = store.currentCertificate('CAPF', publisher(store).name)!;
-  const lsc = issueLsc({ capfCertPem: capf.pem, capfKeyPem: privateKeyOf(capf), deviceName: ENCRYPTED, subjectPublicKey: phoneKey.publicKey, serial: randomSerial(), now: new Date() }).pem;
+  const lsc = issueLsc({
+    capfCertPem: capf.pem,
+    capfKeyPem: privateKeyOf(capf),
+    deviceName: ENCRYPTED,
+    subjectPublicKey: phoneKey.publicKey,
+    serial: randomSerial(),
+    now: new Date(),
+  }).pem;
 
   // Encrypted profile without a key yet: nothing is served at all.
   assert.equal(files(state, ENCRYPTED).size, 0);
@@ -77,7 +94,8 @@ test('the password is in the .enc.sgn only; signed-only configs carry it only wh
   assert.deepEqual([...signed.keys()], ['.cnf.xml', '.cnf.xml.sgn']);
   assert.deepEqual([...encrypted.keys()], ['.cnf.xml.sgn', '.cnf.xml.enc.sgn'], 'no unsigned config for an encrypting profile');
   for (const [suffix, bytes] of [...signed, ...encrypted]) {
-    for (const pw of [PW_SIGNED, PW_ENC]) assert.ok(!bytes.includes(Buffer.from(pw)), `${suffix} must not carry a password in readable form`);
+    for (const pw of [PW_SIGNED, PW_ENC])
+      assert.ok(!bytes.includes(Buffer.from(pw)), `${suffix} must not carry a password in readable form`);
   }
   assert.deepEqual(phoneLineCredentials(sgnBody(signed.get('.cnf.xml.sgn')!)), { line: '3001', authName: SIGNED, authPassword: '' });
   assert.deepEqual(phoneLineCredentials(signed.get('.cnf.xml')!), { line: '3001', authName: SIGNED, authPassword: '' });
@@ -88,7 +106,11 @@ test('the password is in the .enc.sgn only; signed-only configs carry it only wh
   // The administrator's explicit choice: the signed-only config carries it (and stays a valid .sgn); never the unsigned one.
   store.setParam('SipDigestPasswordInSignedConfig', 'true');
   const exposed = files(state, SIGNED);
-  assert.deepEqual(phoneLineCredentials(sgnBody(exposed.get('.cnf.xml.sgn')!)), { line: '3001', authName: SIGNED, authPassword: PW_SIGNED });
+  assert.deepEqual(phoneLineCredentials(sgnBody(exposed.get('.cnf.xml.sgn')!)), {
+    line: '3001',
+    authName: SIGNED,
+    authPassword: PW_SIGNED,
+  });
   assert.ok(!exposed.get('.cnf.xml')!.includes(Buffer.from(PW_SIGNED)), 'the unsigned config never carries it');
   assert.ok(!files(state, ENCRYPTED).get('.cnf.xml.sgn')!.includes(Buffer.from(PW_ENC)), 'the stub never carries it');
   const sgnPath = join(dir, `${SIGNED}.cnf.xml.sgn`);
@@ -106,7 +128,13 @@ test('the password is in the .enc.sgn only; signed-only configs carry it only wh
 test('XML special characters in a password are escaped and read back exactly', () => {
   const { state } = appliance();
   const store = state.store;
-  store.putSecurityProfile({ name: 'Encrypted digest', deviceSecurityMode: 'non-secure', tftpEncryptedConfig: true, transport: 'tcp+udp', digestAuth: true });
+  store.putSecurityProfile({
+    name: 'Encrypted digest',
+    deviceSecurityMode: 'non-secure',
+    tftpEncryptedConfig: true,
+    transport: 'tcp+udp',
+    digestAuth: true,
+  });
   const key = Buffer.alloc(16, 9).toString('hex');
   store.addDevice({ name: ENCRYPTED, model: '8845', securityProfile: 'Encrypted digest', directoryNumber: '3002', digestUser: 'line3002' });
   store.updateDevice(ENCRYPTED, { symmetricKeyHex: key });
@@ -125,7 +153,10 @@ test('a stored password whose key is gone stops the config build with a typed er
   putPhoneDigestPassword(store, state.layout.keysDir, { userid: SIGNED, password: PW_SIGNED }, login);
   store.setParam('SipDigestPasswordInSignedConfig', 'true');
   rmSync(join(state.layout.keysDir, 'sip-phone.key'));
-  assert.throws(() => deviceConfigFile(store, store.getDevice(SIGNED)!, '.cnf.xml.sgn', systemClock), (e) => e instanceof PhoneSecretError && e.code === 'ERR_PHONE_SECRET_KEY');
+  assert.throws(
+    () => deviceConfigFile(store, store.getDevice(SIGNED)!, '.cnf.xml.sgn', systemClock),
+    (e) => e instanceof PhoneSecretError && e.code === 'ERR_PHONE_SECRET_KEY',
+  );
   // The file that never carries it is still served.
   assert.ok(deviceConfigFile(store, store.getDevice(SIGNED)!, '.cnf.xml', systemClock));
 });

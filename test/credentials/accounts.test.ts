@@ -66,7 +66,10 @@ for (const alg of ['sha1', 'sha256', 'sha512'] as const) {
     const legacy = openssl(alg, 'Winter2019!');
     importLegacy(store, { userid: 'carol', algorithm: alg, hexDigest: legacy.toUpperCase() });
     assert.equal(store.getUser('carol')!.credentialHash, legacy);
-    assert.deepEqual(outdatedCredentialRows(store).map((r) => [r.userid, r.credential, r.algorithm]), [['carol', 'Password', alg]]);
+    assert.deepEqual(
+      outdatedCredentialRows(store).map((r) => [r.userid, r.credential, r.algorithm]),
+      [['carol', 'Password', alg]],
+    );
     // A wrong password changes nothing but the failure count.
     await assert.rejects(login(store, 'carol', 'Winter2020!'), code(CredentialErrorCode.invalid));
     assert.equal(store.getUser('carol')!.algorithm, alg);
@@ -80,7 +83,11 @@ for (const alg of ['sha1', 'sha256', 'sha512'] as const) {
     assert.equal(u.lastLogin, '2026-11-25T10:00:00.000Z');
     assert.doesNotMatch(u.credentialHash, new RegExp(legacy, 'i'));
     assert.deepEqual(outdatedCredentialRows(store), []);
-    assert.equal(store.getDigestCredential('carol', 'ccmsipline')!.ha1Md5, openssl('md5', 'carol:ccmsipline:Winter2019!'), 'HA1 written at migration');
+    assert.equal(
+      store.getDigestCredential('carol', 'ccmsipline')!.ha1Md5,
+      openssl('md5', 'carol:ccmsipline:Winter2019!'),
+      'HA1 written at migration',
+    );
     // The new record verifies; the second login migrates nothing.
     assert.equal((await login(store, 'carol', 'Winter2019!')).migratedFrom, null);
     store.close();
@@ -90,7 +97,13 @@ for (const alg of ['sha1', 'sha256', 'sha512'] as const) {
 test('scrypt records weaker than the policy are listed and re-hashed at login', async () => {
   const store = freshStore();
   await setPassword(store, { userid: 'dave', password: 'old-policy-pw', pin: '13579' }, { policy: { ...SCRYPT_POLICY, log2N: 12 } });
-  assert.deepEqual(outdatedCredentialRows(store).map((r) => [r.credential, r.params]), [['Password', 'ln=12,r=8,p=1'], ['PIN', 'ln=12,r=8,p=1']]);
+  assert.deepEqual(
+    outdatedCredentialRows(store).map((r) => [r.credential, r.params]),
+    [
+      ['Password', 'ln=12,r=8,p=1'],
+      ['PIN', 'ln=12,r=8,p=1'],
+    ],
+  );
   assert.equal((await login(store, 'dave', 'old-policy-pw')).migratedFrom, 'scrypt');
   assert.equal(parseScryptRecord(store.getUser('dave')!.credentialHash).log2N, 15);
   assert.equal((await verifyPin(store, 'dave', '13579')).migratedFrom, 'scrypt');
@@ -106,7 +119,10 @@ test('lockout after CredentialLockoutThreshold failures (password and PIN alike)
   await setPassword(store, { userid: 'erin', password: 'erin-password', pin: '1234' });
   await assert.rejects(login(store, 'erin', 'wrong-1'), code(CredentialErrorCode.invalid));
   await assert.rejects(verifyPin(store, 'erin', '9999'), code(CredentialErrorCode.invalid));
-  await assert.rejects(login(store, 'erin', 'wrong-3'), (err: Error) => code(CredentialErrorCode.invalid)(err) && /now locked until 2026-11-25T10:10:00.000Z/.test(err.message));
+  await assert.rejects(
+    login(store, 'erin', 'wrong-3'),
+    (err: Error) => code(CredentialErrorCode.invalid)(err) && /now locked until 2026-11-25T10:10:00.000Z/.test(err.message),
+  );
   // Locked: even the right password is refused without being checked.
   await assert.rejects(login(store, 'erin', 'erin-password'), code(CredentialErrorCode.locked));
   await assert.rejects(verifyPin(store, 'erin', '1234'), code(CredentialErrorCode.locked));
@@ -149,7 +165,11 @@ test('bad input and damaged records are typed errors and change nothing', async 
   await assert.rejects(setPin(store, 'nobody', '1234'), input);
   assert.equal(store.listUsers().length, 0);
   // A damaged scrypt record (e.g. an absurd cost) is refused before any work is done.
-  store.putUser({ userid: 'hank', credentialHash: '$scrypt$ln=40,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g', algorithm: 'scrypt' });
+  store.putUser({
+    userid: 'hank',
+    credentialHash: '$scrypt$ln=40,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g',
+    algorithm: 'scrypt',
+  });
   await assert.rejects(login(store, 'hank', 'whatever-pw'), code(CredentialErrorCode.record));
   store.putUser({ userid: 'ivan', credentialHash: 'abcd', algorithm: 'md4' });
   await assert.rejects(login(store, 'ivan', 'whatever-pw'), code(CredentialErrorCode.record));

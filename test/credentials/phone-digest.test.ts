@@ -40,7 +40,12 @@ test('HA1 and the encrypted password together; the created user cannot log in wi
   await assert.rejects(login(store, 'SEP001122334455', 'Phone-Pass-1'), code('ERR_CREDENTIAL_INVALID'));
 
   // Rotation: a second put replaces both; the user stays (not re-created).
-  const again = putPhoneDigestPassword(store, keys, { userid: 'SEP001122334455', password: 'Phone-Pass-2' }, await unusableLogin(fastPolicy));
+  const again = putPhoneDigestPassword(
+    store,
+    keys,
+    { userid: 'SEP001122334455', password: 'Phone-Pass-2' },
+    await unusableLogin(fastPolicy),
+  );
   assert.equal(again.createdUser, false);
   assert.equal(phonePasswordLookup(store, keys)('SEP001122334455', 'ccmsipline'), 'Phone-Pass-2');
 
@@ -51,9 +56,17 @@ test('HA1 and the encrypted password together; the created user cannot log in wi
   // Admin and application users are refused; nothing changes for them.
   await setPassword(store, { userid: 'root-ish', password: 'admin password', kind: 'admin' }, { policy: fastPolicy });
   const adminHa1 = store.getDigestCredential('root-ish', 'ccmsipline')!.ha1Md5;
-  assert.throws(() => putPhoneDigestPassword(store, keys, { userid: 'root-ish', password: 'Phone-Pass-3' }, { hash: 'x', algorithm: 'scrypt', params: '' }), code('ERR_CREDENTIAL_INPUT'));
+  assert.throws(
+    () =>
+      putPhoneDigestPassword(store, keys, { userid: 'root-ish', password: 'Phone-Pass-3' }, { hash: 'x', algorithm: 'scrypt', params: '' }),
+    code('ERR_CREDENTIAL_INPUT'),
+  );
   assert.equal(store.getDigestCredential('root-ish', 'ccmsipline')!.ha1Md5, adminHa1);
-  assert.throws(() => putPhoneDigestPassword(store, keys, { userid: 'SEP001122334455', password: 'short' }, { hash: 'x', algorithm: 'scrypt', params: '' }), code('ERR_PHONE_SECRET_INPUT'));
+  assert.throws(
+    () =>
+      putPhoneDigestPassword(store, keys, { userid: 'SEP001122334455', password: 'short' }, { hash: 'x', algorithm: 'scrypt', params: '' }),
+    code('ERR_PHONE_SECRET_INPUT'),
+  );
 
   // The key file gone (a restore without keys/): the lookup says so instead of serving a config without the password.
   putPhoneDigestPassword(store, keys, { userid: 'SEP001122334455', password: 'Phone-Pass-4' }, await unusableLogin(fastPolicy));
@@ -74,7 +87,12 @@ test('a backup carries keys/sip-phone.key: after a restore the delivered passwor
   const state = mkdtempSync(join(tmpdir(), 'sbd-phone-digest-dr-'));
   const file = join(mkdtempSync(join(tmpdir(), 'sbd-phone-digest-bk-')), 'b.sbdbak');
   let store = openStore(join(state, 'sbd.db'), { create: true });
-  putPhoneDigestPassword(store, join(state, 'keys'), { userid: 'SEP0000000000C1', password: 'Restore-Me-1' }, { hash: 'x', algorithm: 'scrypt', params: '' });
+  putPhoneDigestPassword(
+    store,
+    join(state, 'keys'),
+    { userid: 'SEP0000000000C1', password: 'Restore-Me-1' },
+    { hash: 'x', algorithm: 'scrypt', params: '' },
+  );
   store.close();
   await createBackup({ stateDir: state, file, passphrase: 'a long backup passphrase', kdf: { log2N: 14, r: 8, p: 1 } });
   rmSync(join(state, 'keys'), { recursive: true }); // the disaster: the key is gone

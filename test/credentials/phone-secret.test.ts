@@ -55,7 +55,10 @@ test('round trip; the key file is made on first use, 0600, 64 hex digits; each b
 
 test('another key, another row (user or realm), any altered byte: ERR_PHONE_SECRET_AUTH', () => {
   const keys = keysDir(GOLDEN_KEY);
-  assert.throws(() => decryptPhonePassword(keysDir('ff'.repeat(32)), 'SEP001122334455', 'ccmsipline', GOLDEN), isCode('ERR_PHONE_SECRET_AUTH'));
+  assert.throws(
+    () => decryptPhonePassword(keysDir('ff'.repeat(32)), 'SEP001122334455', 'ccmsipline', GOLDEN),
+    isCode('ERR_PHONE_SECRET_AUTH'),
+  );
   assert.throws(() => decryptPhonePassword(keys, 'SEP001122334456', 'ccmsipline', GOLDEN), isCode('ERR_PHONE_SECRET_AUTH'));
   assert.throws(() => decryptPhonePassword(keys, 'SEP001122334455', 'other', GOLDEN), isCode('ERR_PHONE_SECRET_AUTH'));
   // The separator keeps ("a\0b", "c") and ("a", "b\0c") apart.
@@ -66,7 +69,10 @@ test('another key, another row (user or realm), any altered byte: ERR_PHONE_SECR
     bad[i] = bad[i]! ^ 0x01;
     assert.throws(() => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', bad), isCode('ERR_PHONE_SECRET_AUTH'), `byte ${i}`);
   }
-  assert.throws(() => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', Buffer.concat([GOLDEN, Buffer.from([0])])), isCode('ERR_PHONE_SECRET_AUTH'));
+  assert.throws(
+    () => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', Buffer.concat([GOLDEN, Buffer.from([0])])),
+    isCode('ERR_PHONE_SECRET_AUTH'),
+  );
 });
 
 test('unknown version, truncated blob: ERR_PHONE_SECRET_FORMAT; missing or malformed key: ERR_PHONE_SECRET_KEY', () => {
@@ -74,9 +80,15 @@ test('unknown version, truncated blob: ERR_PHONE_SECRET_FORMAT; missing or malfo
   const v2 = Buffer.from(GOLDEN);
   v2[0] = 2;
   assert.throws(() => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', v2), isCode('ERR_PHONE_SECRET_FORMAT'));
-  assert.throws(() => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', GOLDEN.subarray(0, 29)), isCode('ERR_PHONE_SECRET_FORMAT'));
+  assert.throws(
+    () => decryptPhonePassword(keys, 'SEP001122334455', 'ccmsipline', GOLDEN.subarray(0, 29)),
+    isCode('ERR_PHONE_SECRET_FORMAT'),
+  );
   assert.throws(() => decryptPhonePassword(keysDir(), 'SEP001122334455', 'ccmsipline', GOLDEN), isCode('ERR_PHONE_SECRET_KEY'));
-  assert.throws(() => decryptPhonePassword(keysDir('zz'.repeat(32)), 'SEP001122334455', 'ccmsipline', GOLDEN), isCode('ERR_PHONE_SECRET_KEY'));
+  assert.throws(
+    () => decryptPhonePassword(keysDir('zz'.repeat(32)), 'SEP001122334455', 'ccmsipline', GOLDEN),
+    isCode('ERR_PHONE_SECRET_KEY'),
+  );
   assert.throws(() => encryptPhonePassword(keysDir('abcd'), 'u', 'r', 'password1'), isCode('ERR_PHONE_SECRET_KEY'));
 });
 

@@ -40,7 +40,7 @@ function open(terminal: boolean) {
   let waiter: { re: RegExp; from: number; resolve: () => void } | undefined;
   output.on('data', (d: Buffer) => {
     text += d.toString();
-    if (waiter && waiter.re.test(plain(text.slice(waiter.from)))) {
+    if (waiter?.re.test(plain(text.slice(waiter.from)))) {
       const w = waiter;
       waiter = undefined;
       w.resolve();
@@ -80,8 +80,15 @@ test('help lists the report, disaster-recovery and cluster-security groups', asy
   const c = open(false);
   const out = await c.send('help', prompt);
   await c.end();
-  for (const usage of ['show report itl-status [match|mismatch|not-installed] [csv]', 'show audit [LIMIT] [csv]', 'set phone-feature MODEL', 'utils disaster_recovery backup FILE',
-    'utils disaster_recovery restore FILE', 'utils disaster_recovery status', 'utils ctl set-cluster mixed-mode|non-secure']) {
+  for (const usage of [
+    'show report itl-status [match|mismatch|not-installed] [csv]',
+    'show audit [LIMIT] [csv]',
+    'set phone-feature MODEL',
+    'utils disaster_recovery backup FILE',
+    'utils disaster_recovery restore FILE',
+    'utils disaster_recovery status',
+    'utils ctl set-cluster mixed-mode|non-secure',
+  ]) {
     assert.ok(out.includes(usage), `help shows "${usage}"`);
   }
 });

@@ -57,7 +57,14 @@ test('unknown commands get one error line and the nearest command', async () => 
 });
 
 test('incomplete commands list what can follow; argument counts are checked', async () => {
-  const out = await session(['show cert', 'show cert own', 'set param OnlyName', 'utils itl reset sideways', 'utils itl reset remotekey', 'utils ctl reset localkey']);
+  const out = await session([
+    'show cert',
+    'show cert own',
+    'set param OnlyName',
+    'utils itl reset sideways',
+    'utils itl reset remotekey',
+    'utils ctl reset localkey',
+  ]);
   assert.match(out, /incomplete command; one of:\n {2}show cert list\n {2}show cert own NAME/);
   assert.match(out, /^error: missing parameter: usage: show cert own NAME$/m);
   assert.match(out, /^error: missing parameter: usage: set param NAME VALUE$/m);
@@ -103,5 +110,14 @@ test('tab completion: command words, then parameter values', () => {
 test('word splitting and edit distance', () => {
   assert.deepEqual(splitWords(' set param  "Prepare Cluster" true '), ['set', 'param', 'Prepare Cluster', 'true']);
   assert.equal(editDistance('kitten', 'sitting'), 3);
-  assert.equal(nearest(['utils', 'sytem', 'restart'], [['utils', 'system', 'restart'], ['show', 'status']]), 'utils system restart');
+  assert.equal(
+    nearest(
+      ['utils', 'sytem', 'restart'],
+      [
+        ['utils', 'system', 'restart'],
+        ['show', 'status'],
+      ],
+    ),
+    'utils system restart',
+  );
 });

@@ -15,7 +15,11 @@ export const repo = new URL('../../', import.meta.url).pathname.replace(/\/$/, '
 /** CSI/OSC escape sequences and carriage returns, which readline and the kernel put on the console. */
 export function plain(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\x1b[=>c]/g, '').replace(/\r/g, '');
+  return text
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+    .replace(/\x1b[()][0-9A-Za-z]/g, '')
+    .replace(/\x1b[=>c]/g, '')
+    .replace(/\r/g, '');
 }
 
 export function elapsed(t0: number): string {

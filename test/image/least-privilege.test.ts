@@ -27,12 +27,21 @@ async function keyAccess(g: Guest, user: string): Promise<Map<string, string>> {
     `setpriv --reuid=${user} --regid=${user} --init-groups sh -c 'for f in ${STATE}/keys/*; do if cat "$f" >/dev/null 2>&1; then echo "read \${f##*/}"; else echo "denied \${f##*/}"; fi; done'`,
   );
   assert.equal(status, 0, out);
-  return new Map(out.split('\n').filter(Boolean).map((l) => [l.slice(l.indexOf(' ') + 1), l.slice(0, l.indexOf(' '))]));
+  return new Map(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(l.indexOf(' ') + 1), l.slice(0, l.indexOf(' '))]),
+  );
 }
 
 function assertTftpKeys(seen: Map<string, string>): void {
   const names = [...seen.keys()];
-  for (const prefix of ['CallManager-', 'ITLRecovery-', 'CAPF-', 'TVS-']) assert.ok(names.some((n) => n.startsWith(prefix)), `a ${prefix} key exists: ${names.join(' ')}`);
+  for (const prefix of ['CallManager-', 'ITLRecovery-', 'CAPF-', 'TVS-'])
+    assert.ok(
+      names.some((n) => n.startsWith(prefix)),
+      `a ${prefix} key exists: ${names.join(' ')}`,
+    );
   for (const [n, how] of seen) {
     // TFTP signs configs with CallManager, the ITL with ITLRecovery, and writes phones' digest passwords.
     const needed = n.startsWith('CallManager-') || n.startsWith('ITLRecovery-') || n === 'sip-phone.key';
@@ -40,7 +49,9 @@ function assertTftpKeys(seen: Map<string, string>): void {
   }
 }
 
-test('x86_64 image: one user per daemon, per-role keys, the admin shell without root, backup and restore', { timeout: 45 * 60_000 }, async (t) => {
+test('x86_64 image: one user per daemon, per-role keys, the admin shell without root, backup and restore', {
+  timeout: 45 * 60_000,
+}, async (t) => {
   buildImage('x86_64');
   const g = new Guest({ arch: 'x86_64', net: 1 + Math.floor(Math.random() * 250), debugShell: true });
   t.after(() => g.dispose());
@@ -83,7 +94,11 @@ test('x86_64 image: one user per daemon, per-role keys, the admin shell without 
     const [, pid] = await g.root('pgrep -f "dist/src/admin/main.js" | head -1');
     const [, status] = await g.root(`grep -E '^(Uid|Gid|Groups):' /proc/${pid}/status`);
     console.log(`# admin shell: ${status.replace(/\n/g, ' | ')}`);
-    const ids = (key: string) => /^[A-Za-z]+:\s*(.*)$/m.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')![1]!.split(/\s+/).filter(Boolean);
+    const ids = (key: string) =>
+      /^[A-Za-z]+:\s*(.*)$/m
+        .exec(status.split('\n').find((l) => l.startsWith(key)) ?? '')![1]!
+        .split(/\s+/)
+        .filter(Boolean);
     assert.equal(ids('Uid:').length, 4);
     for (const k of ['Uid:', 'Gid:', 'Groups:']) assert.ok(!ids(k).includes('0'), `${k} ${ids(k).join(' ')}`);
     assert.equal(ids('Uid:')[0], (await g.root('id -u sbd'))[1]);
@@ -109,13 +124,15 @@ test('x86_64 image: one user per daemon, per-role keys, the admin shell without 
     console.log(restored);
     assert.match(restored, /Restored the backup of /);
     assert.doesNotMatch(restored, /error|warning/i);
-    for (const d of ['sbd-tftpd', 'sbd-tvsd', 'sbd-capfd', 'sbd-sipd']) assert.match(restored, new RegExp(`^${d}: active \\(running\\)$`, 'm'));
+    for (const d of ['sbd-tftpd', 'sbd-tvsd', 'sbd-capfd', 'sbd-sipd'])
+      assert.match(restored, new RegExp(`^${d}: active \\(running\\)$`, 'm'));
 
     assert.notEqual((await g.root(`stat -c %i ${STATE}`))[1], inodeBefore, 'the state folder was swapped for the restored one');
     assert.equal((await g.root(`cd ${STATE}/keys && sha256sum *`))[1], keysBefore, 'the same keys');
     assert.equal((await g.root(layout))[1], before, 'the same owners, groups and modes');
     assert.equal((await g.root(`ls /var/lib/sbd | grep -c restore- || true`))[1], '0', 'no staging folder left');
-    for (const d of DAEMONS) await until(g, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', 5 * 60_000, `${d} running after the restore`);
+    for (const d of DAEMONS)
+      await until(g, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', 5 * 60_000, `${d} running after the restore`);
     assertTftpKeys(await keyAccess(g, 'sbd-tftpd'));
     const [, failed] = await g.root('systemctl list-units --failed --no-legend --plain');
     assert.equal(failed, '', `failed units:\n${failed}`);

@@ -25,7 +25,10 @@ const PHONE_TIMEOUT_MS = 5 * 60_000;
 /** The sbd CLI on the host (tsx, as every test spawns it); resolves with the exit status and output. */
 export function hostSbd(args: string[], timeoutMs = PHONE_TIMEOUT_MS): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `${repo}/src/cli/main.ts`, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', `${repo}/src/cli/main.ts`, ...args], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -44,11 +47,18 @@ async function guestSbd(g: Guest, args: string): Promise<string> {
   return out;
 }
 
-/** Answers a console command's (yes/no) question with yes; returns what followed, up to the next prompt. */
+/**
+ * Answers a console command's (yes/no) question with yes; returns what followed, up to the next prompt. The
+ * "Reset all phones now?" that follows the seeds' reset-the-phones steps (issue 18 item 2) is answered no: these
+ * phones are not registered to the guest's sbd-sipd, they boot again on their own below.
+ */
 async function adminYes(g: Guest, command: string, timeoutMs = 300_000): Promise<string> {
   g.type(`${command}\r`);
   await g.waitFor(/\(yes\/no\) $/m, 120_000, `${command}: question`);
-  return g.admin('yes', timeoutMs);
+  g.type('yes\r');
+  const m = await g.waitFor(/([\s\S]*?)(Reset all phones now\? \(yes\/no\) |\nadmin: )$/, timeoutMs, `${command}: after yes`);
+  if (!m[2]!.startsWith('Reset')) return m[1]!;
+  return m[1]! + (await g.admin('no', timeoutMs));
 }
 
 export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
@@ -70,7 +80,19 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
   await t.test("CAPF: the phone enrolls its LSC with the guest's sbd-capfd (authentication string)", async () => {
     await guestSbd(g, 'capf install SEP00AA11BB22CC --auth password --password 24681357 --key ec-P-256');
     const itl = join(first.state, `SEP${first.mac}`, 'ITLFile.tlv');
-    const r = await hostSbd(['capf', 'enroll', `${g.guestIp}:3804`, '--mac', first.mac, '--state', join(dir, 'capf'), '--password', '24681357', '--itl', itl]);
+    const r = await hostSbd([
+      'capf',
+      'enroll',
+      `${g.guestIp}:3804`,
+      '--mac',
+      first.mac,
+      '--state',
+      join(dir, 'capf'),
+      '--password',
+      '24681357',
+      '--itl',
+      itl,
+    ]);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /installed LSC \(ec-P-256\) serial [0-9a-f]+/);
     assert.match(await guestSbd(g, 'capf show SEP00AA11BB22CC'), /status: Upgrade Success /);
@@ -103,7 +125,7 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
     assert.match(r.out, /config signature valid/);
   });
 
-  await t.test("console: show audit names the administrator who logged in on the serial console", async () => {
+  await t.test('console: show audit names the administrator who logged in on the serial console', async () => {
     const out = await g.admin('show audit 3 csv');
     assert.match(out, /^\S+Z,admin,param-set,ClusterSecurityMode=mixed,success$/m);
     assert.match(out, /^\S+Z,admin,cert-regen,ITLRecovery,success$/m);
@@ -125,7 +147,9 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
       const add = { op: 'add', source: 'moh', address: g.hostIp, port: socket.address().port, crypto: offer.map(formatCryptoAttribute) };
       // The control port listens on the guest's loopback only: the request goes in through the debug shell.
       const control = (req: object) =>
-        g.root(`node -e "const s=require('net').connect(16385,'127.0.0.1',()=>s.write(Buffer.from('${Buffer.from(JSON.stringify(req) + '\n').toString('base64')}','base64')));s.on('data',d=>{process.stdout.write(d);s.end()})"`);
+        g.root(
+          `node -e "const s=require('net').connect(16385,'127.0.0.1',()=>s.write(Buffer.from('${Buffer.from(JSON.stringify(req) + '\n').toString('base64')}','base64')));s.on('data',d=>{process.stdout.write(d);s.end()})"`,
+        );
       const [status, line] = await control(add);
       assert.equal(status, 0, line);
       const answer = JSON.parse(line) as { ok: boolean; id: number; mode: string; crypto: string };
@@ -134,7 +158,10 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
       const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(answer.crypto));
       assert.ok(keys, answer.crypto);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([got, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`only ${packets.length} packets in 120 s`)), 120_000)))]).finally(() => clearTimeout(timer));
+      await Promise.race([
+        got,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`only ${packets.length} packets in 120 s`)), 120_000))),
+      ]).finally(() => clearTimeout(timer));
       const rx = new SrtpContext(keys.rxPolicy);
       const rtp = packets.slice(0, 10).map((p) => rx.unprotect(p));
       // The source advances one 160-sample frame a tick from position 0 and the 4 s loop is exactly 200 frames, so
@@ -147,7 +174,9 @@ export async function phoneChecks(t: TestContext, g: Guest): Promise<void> {
         assert.equal(p.readUInt16BE(2), (rtp[0]!.readUInt16BE(2) + i) & 0xffff, 'sequence numbers follow');
         assert.ok(frames.has(p.subarray(12).toString('hex')), `frame ${i} is a frame of the built-in tone`);
       });
-      console.log(`# sbd-mediad → host: ${packets.length} SRTP packets (AES_CM_128_HMAC_SHA1_80), authenticated and decrypted to the tone's samples`);
+      console.log(
+        `# sbd-mediad → host: ${packets.length} SRTP packets (AES_CM_128_HMAC_SHA1_80), authenticated and decrypted to the tone's samples`,
+      );
       const [, removed] = await control({ op: 'remove', id: answer.id });
       assert.match(removed, /"ok":true/);
     } finally {

@@ -18,7 +18,12 @@ const DEFAULT_PASSWORD = 'sbd-admin';
 const NEW_PASSWORD = 'Sbd-Image-Test-2026';
 
 function unitProps(out: string): Record<string, string> {
-  return Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 const show = (unit: string) => `systemctl show -p ActiveState,SubState,MainPID,NRestarts,Result ${unit}`;
@@ -41,7 +46,9 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
     assert.match(journal, new RegExp(`initialising /var/lib/sbd/state for sbd at ${g.guestIp.replace(/\./g, '\\.')}`));
   });
 
-  const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1].split('\n').filter(Boolean);
+  const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1]
+    .split('\n')
+    .filter(Boolean);
   console.log(`# daemons in this image: ${daemons.join(', ') || '(none)'}`);
 
   await t.test('every daemon is up, READY through sd_notify', async () => {
@@ -51,7 +58,9 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
     // A restart this early means a start or watchdog timeout: the journal says which (kept in the CI log).
     for (const d of daemons) {
       if (Number(unitProps((await g.root(show(d)))[1]).NRestarts) > 0) {
-        console.log(`# ${d} restarted during boot:\n${(await g.root(`journalctl -b -u ${d} --no-pager -o cat | grep -iE 'timeout|watchdog|fail|exit' | tail -6`))[1]}`);
+        console.log(
+          `# ${d} restarted during boot:\n${(await g.root(`journalctl -b -u ${d} --no-pager -o cat | grep -iE 'timeout|watchdog|fail|exit' | tail -6`))[1]}`,
+        );
       }
     }
   });
@@ -102,31 +111,47 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
   if (daemons.includes('sbd-tftpd')) await phoneChecks(t, g);
 
   const victim = daemons[0];
-  await t.test('kill -9 of a daemon: systemd restarts it (Restart=on-failure)', { skip: !victim && 'no daemon in this image' }, async () => {
-    const before = unitProps((await g.root(show(victim!)))[1]);
-    await g.root(`kill -9 ${before.MainPID}`);
-    const after = unitProps(
-      await until(g, show(victim!), (o) => {
-        const p = unitProps(o);
-        return p.SubState === 'running' && p.MainPID !== before.MainPID && Number(p.NRestarts) > Number(before.NRestarts);
-      }, 5 * 60_000, `${victim} back after SIGKILL`),
-    );
-    assert.notEqual(after.MainPID, before.MainPID);
-  });
+  await t.test(
+    'kill -9 of a daemon: systemd restarts it (Restart=on-failure)',
+    { skip: !victim && 'no daemon in this image' },
+    async () => {
+      const before = unitProps((await g.root(show(victim!)))[1]);
+      await g.root(`kill -9 ${before.MainPID}`);
+      const after = unitProps(
+        await until(
+          g,
+          show(victim!),
+          (o) => {
+            const p = unitProps(o);
+            return p.SubState === 'running' && p.MainPID !== before.MainPID && Number(p.NRestarts) > Number(before.NRestarts);
+          },
+          5 * 60_000,
+          `${victim} back after SIGKILL`,
+        ),
+      );
+      assert.notEqual(after.MainPID, before.MainPID);
+    },
+  );
 
   await t.test('a daemon that stops answering its watchdog is restarted', { skip: !victim && 'no daemon in this image' }, async () => {
     const before = unitProps((await g.root(show(victim!)))[1]);
     // SIGSTOP freezes the event loop, as a hang would: no more WATCHDOG=1 pings.
     await g.root(`kill -STOP ${before.MainPID}`);
-    await until(g, show(victim!), (o) => {
-      const p = unitProps(o);
-      return p.SubState === 'running' && p.MainPID !== before.MainPID;
-    }, 5 * 60_000, `${victim} restarted by the watchdog`);
+    await until(
+      g,
+      show(victim!),
+      (o) => {
+        const p = unitProps(o);
+        return p.SubState === 'running' && p.MainPID !== before.MainPID;
+      },
+      5 * 60_000,
+      `${victim} restarted by the watchdog`,
+    );
     const [, journal] = await g.root(`journalctl -b -u ${victim} --no-pager -o cat | grep -i watchdog | tail -3`);
     assert.match(journal, /Watchdog timeout/i);
   });
 
-  await t.test('SRTP engine self-test on the guest kernel\'s crypto API (AF_ALG; the build host has none)', async (st) => {
+  await t.test("SRTP engine self-test on the guest kernel's crypto API (AF_ALG; the build host has none)", async (st) => {
     const [, help] = await g.root('sbd help srtp');
     if (!help.includes('srtp selftest')) return st.skip('no `sbd srtp selftest` in this build');
     const [status, out] = await g.root('sbd srtp selftest --backend af_alg > /tmp/st 2>&1; r=$?; tail -5 /tmp/st; (exit $r)');

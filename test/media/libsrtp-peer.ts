@@ -20,22 +20,33 @@ export function buildLibsrtpPeer(): string {
   return out;
 }
 
-export interface PeerResult { status: number; bytes: Buffer }
+export interface PeerResult {
+  status: number;
+  bytes: Buffer;
+}
 
 /** Runs one batch of operations through a fresh libsrtp2 session pair (sender + receiver). */
-export function runPeer(profile: string, keyAndSalt: Buffer, ops: { op: number; packet: Buffer }[], mki?: Buffer): { exit: number; results: PeerResult[]; stderr: string } {
-  const input = Buffer.concat(ops.flatMap(({ op, packet }) => {
-    const h = Buffer.alloc(5);
-    h[0] = op;
-    h.writeUInt32BE(packet.length, 1);
-    return [h, packet];
-  }));
+export function runPeer(
+  profile: string,
+  keyAndSalt: Buffer,
+  ops: { op: number; packet: Buffer }[],
+  mki?: Buffer,
+): { exit: number; results: PeerResult[]; stderr: string } {
+  const input = Buffer.concat(
+    ops.flatMap(({ op, packet }) => {
+      const h = Buffer.alloc(5);
+      h[0] = op;
+      h.writeUInt32BE(packet.length, 1);
+      return [h, packet];
+    }),
+  );
   const args = [profile, keyAndSalt.toString('hex'), ...(mki ? [mki.toString('hex')] : [])];
   const r = spawnSync(buildLibsrtpPeer(), args, { input, maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
   const results: PeerResult[] = [];
   const out = r.stdout ?? Buffer.alloc(0);
-  for (let at = 0; at + 8 <= out.length;) {
-    const status = out.readInt32BE(at), len = out.readUInt32BE(at + 4);
+  for (let at = 0; at + 8 <= out.length; ) {
+    const status = out.readInt32BE(at),
+      len = out.readUInt32BE(at + 4);
     results.push({ status, bytes: out.subarray(at + 8, at + 8 + len) });
     at += 8 + len;
   }

@@ -57,7 +57,9 @@ test('MediaServer: one source to three listeners, each with its own suite (80, 3
   media.addSource('moh', { codec: 'PCMU', samples });
   await media.listen();
   const control = new MediaControlServer(media);
-  const l80 = await udpListener(), l32 = await udpListener(), lrtp = await udpListener();
+  const l80 = await udpListener(),
+    l32 = await udpListener(),
+    lrtp = await udpListener();
   // Close everything even when an assertion fails, so the test file ends instead of hanging on open handles.
   t.after(async () => {
     await media.close();
@@ -75,14 +77,29 @@ test('MediaServer: one source to three listeners, each with its own suite (80, 3
       l80: createCryptoOffer(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
       l32: createCryptoOffer(['AES_CM_128_HMAC_SHA1_32'], 'media-streaming'),
     };
-    const a80 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l80.port, crypto: offers.l80.map(formatCryptoAttribute) });
-    const a32 = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: l32.port, crypto: offers.l32.map(formatCryptoAttribute) });
+    const a80 = control.handle({
+      op: 'add',
+      source: 'moh',
+      address: '127.0.0.1',
+      port: l80.port,
+      crypto: offers.l80.map(formatCryptoAttribute),
+    });
+    const a32 = control.handle({
+      op: 'add',
+      source: 'moh',
+      address: '127.0.0.1',
+      port: l32.port,
+      crypto: offers.l32.map(formatCryptoAttribute),
+    });
     const artp = control.handle({ op: 'add', source: 'moh', address: '127.0.0.1', port: lrtp.port });
     assert.equal(a80.suite, 'AES_CM_128_HMAC_SHA1_80');
     assert.equal(a32.suite, 'AES_CM_128_HMAC_SHA1_32');
     assert.equal(artp.mode, 'rtp');
     await Promise.all([l80.wait(12), l32.wait(12), lrtp.wait(12)]);
-    for (const [l, offer, ans] of [[l80, offers.l80, a80], [l32, offers.l32, a32]] as const) {
+    for (const [l, offer, ans] of [
+      [l80, offers.l80, a80],
+      [l32, offers.l32, a32],
+    ] as const) {
       const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(String(ans.crypto)));
       assert.ok(keys);
       const rx = new SrtpContext(keys.rxPolicy);
@@ -117,7 +134,12 @@ test('WAV: G.711 and 16-bit PCM accepted, everything else rejected with a typed 
   assert.deepEqual(parseWav(buildWav('PCMA', samples)), { codec: 'PCMA', samples });
   const pcm = Buffer.alloc(44 + 320);
   pcm.write('RIFF', 0, 'latin1'), pcm.writeUInt32LE(36 + 320, 4), pcm.write('WAVEfmt ', 8, 'latin1'), pcm.writeUInt32LE(16, 16);
-  pcm.writeUInt16LE(1, 20), pcm.writeUInt16LE(1, 22), pcm.writeUInt32LE(8000, 24), pcm.writeUInt32LE(16000, 28), pcm.writeUInt16LE(2, 32), pcm.writeUInt16LE(16, 34);
+  pcm.writeUInt16LE(1, 20),
+    pcm.writeUInt16LE(1, 22),
+    pcm.writeUInt32LE(8000, 24),
+    pcm.writeUInt32LE(16000, 28),
+    pcm.writeUInt16LE(2, 32),
+    pcm.writeUInt16LE(16, 34);
   pcm.write('data', 36, 'latin1'), pcm.writeUInt32LE(320, 40);
   const decoded = parseWav(pcm);
   assert.equal(decoded.codec, 'PCMU');
@@ -132,7 +154,11 @@ test('WAV: G.711 and 16-bit PCM accepted, everything else rejected with a typed 
 test('sbd daemon media: the CLI daemon streams SRTP to a listener added over the control port', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-mediad-'));
   writeFileSync(join(dir, 'moh.wav'), buildWav('PCMU', samples));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'media', '--source', `moh=${join(dir, 'moh.wav')}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'media', '--source', `moh=${join(dir, 'moh.wav')}`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     let out = '';
     const ready = await new Promise<{ control: { port: number } }>((resolve, reject) => {
@@ -147,14 +173,19 @@ test('sbd daemon media: the CLI daemon streams SRTP to a listener added over the
     const offer = createCryptoOffer(['AES_CM_128_HMAC_SHA1_80'], 'media-streaming');
     const sock = connect(ready.control.port, '127.0.0.1');
     await once(sock, 'connect');
-    sock.write(JSON.stringify({ op: 'add', source: 'moh', address: '127.0.0.1', port: l.port, crypto: offer.map(formatCryptoAttribute) }) + '\n');
+    sock.write(
+      JSON.stringify({ op: 'add', source: 'moh', address: '127.0.0.1', port: l.port, crypto: offer.map(formatCryptoAttribute) }) + '\n',
+    );
     const [answerLine] = (await once(sock, 'data')) as [Buffer];
     const answer = JSON.parse(answerLine.toString()) as { ok: boolean; crypto: string };
     assert.equal(answer.ok, true);
     const keys = acceptCryptoAnswer(offer, parseCryptoAttribute(answer.crypto))!;
     await l.wait(5);
     const rx = new SrtpContext(keys.rxPolicy);
-    checkFrames(l.packets.slice(0, 5).map((p) => rx.unprotect(p)), 0);
+    checkFrames(
+      l.packets.slice(0, 5).map((p) => rx.unprotect(p)),
+      0,
+    );
     sock.end();
     l.socket.close();
   } finally {

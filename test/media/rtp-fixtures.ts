@@ -1,7 +1,12 @@
 /** RTP/RTCP packets for the media tests (RFC 3550 §5.1, §6.4.1). */
 import { randomBytes } from 'node:crypto';
 
-export function rtpPacket(seq: number, ssrc: number, payloadLength = 160, opts: { timestamp?: number; pt?: number; csrcs?: number[]; extension?: Buffer } = {}): Buffer {
+export function rtpPacket(
+  seq: number,
+  ssrc: number,
+  payloadLength = 160,
+  opts: { timestamp?: number; pt?: number; csrcs?: number[]; extension?: Buffer } = {},
+): Buffer {
   const csrcs = opts.csrcs ?? [];
   const ext = opts.extension;
   const h = Buffer.alloc(12 + 4 * csrcs.length + (ext ? 4 + ext.length : 0));

@@ -1,7 +1,15 @@
 /** SDES `a=crypto` codec (RFC 4568 §9.1) and the negotiation priorities of the seeds. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCryptoAttribute, formatCryptoAttribute, generateCryptoAttribute, negotiateCrypto, createCryptoOffer, acceptCryptoAnswer, type CryptoAttribute } from '../../src/sdp/index.js';
+import {
+  parseCryptoAttribute,
+  formatCryptoAttribute,
+  generateCryptoAttribute,
+  negotiateCrypto,
+  createCryptoOffer,
+  acceptCryptoAnswer,
+  type CryptoAttribute,
+} from '../../src/sdp/index.js';
 import { SrtpContext, SUITE_NAMES, type Suite } from '../../src/media/srtp/index.js';
 import { rtpPacket } from './rtp-fixtures.js';
 
@@ -80,7 +88,10 @@ test('calls: AEAD_AES_256_GCM > AEAD_AES_128_GCM > AES_CM_128_HMAC_SHA1_80 > AES
 
 test('no common suite: RTP, or 488 when Block Unencrypted Calls is set', () => {
   const offer = offerOf('AES_CM_128_HMAC_SHA1_32');
-  assert.deepEqual(negotiateCrypto(offer, { allowed: ['AEAD_AES_128_GCM'], blockUnencrypted: false, purpose: 'call' }), { mode: 'rtp', reason: 'no common crypto suite' });
+  assert.deepEqual(negotiateCrypto(offer, { allowed: ['AEAD_AES_128_GCM'], blockUnencrypted: false, purpose: 'call' }), {
+    mode: 'rtp',
+    reason: 'no common crypto suite',
+  });
   const r = negotiateCrypto(offer, { allowed: ['AEAD_AES_128_GCM'], blockUnencrypted: true, purpose: 'call' });
   assert.equal(r.mode, 'reject');
   assert.equal(r.mode === 'reject' && r.statusHint, 488);
@@ -94,7 +105,10 @@ test('media streaming: 80-bit tag over 32-bit, then RTP; AEAD is not used for MO
   const r2 = negotiateCrypto(offerOf('AEAD_AES_256_GCM', 'AES_CM_128_HMAC_SHA1_32'), opts);
   assert.equal(r2.mode === 'srtp' && r2.suite, 'AES_CM_128_HMAC_SHA1_32');
   assert.equal(negotiateCrypto(offerOf('AEAD_AES_256_GCM'), opts).mode, 'rtp');
-  assert.deepEqual(createCryptoOffer(ALL, 'media-streaming').map((a) => a.suite), ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']);
+  assert.deepEqual(
+    createCryptoOffer(ALL, 'media-streaming').map((a) => a.suite),
+    ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+  );
 });
 
 test('lines that weaken or that we cannot honour are skipped; unparsable raw lines are ignored', () => {
@@ -111,15 +125,20 @@ test('lines that weaken or that we cannot honour are skipped; unparsable raw lin
 
 test('negotiated policies protect media both ways; the offerer accepts the answer', () => {
   const offer = createCryptoOffer(ALL, 'call');
-  assert.deepEqual(offer.map((a) => a.tag), [1, 2, 3, 4]);
+  assert.deepEqual(
+    offer.map((a) => a.tag),
+    [1, 2, 3, 4],
+  );
   const wire = offer.map(formatCryptoAttribute);
   const ans = negotiateCrypto(wire, { allowed: ALL, blockUnencrypted: false, purpose: 'call' });
   assert.equal(ans.mode, 'srtp');
   if (ans.mode !== 'srtp') return;
   const back = acceptCryptoAnswer(offer, parseCryptoAttribute(formatCryptoAttribute(ans.local)));
   assert.ok(back);
-  const answererTx = new SrtpContext(ans.txPolicy), offererRx = new SrtpContext(back.rxPolicy);
-  const offererTx = new SrtpContext(back.txPolicy), answererRx = new SrtpContext(ans.rxPolicy);
+  const answererTx = new SrtpContext(ans.txPolicy),
+    offererRx = new SrtpContext(back.rxPolicy);
+  const offererTx = new SrtpContext(back.txPolicy),
+    answererRx = new SrtpContext(ans.rxPolicy);
   assert.deepEqual(offererRx.unprotect(answererTx.protect(rtpPacket(1, 1))), rtpPacket(1, 1));
   assert.deepEqual(answererRx.unprotect(offererTx.protect(rtpPacket(1, 2))), rtpPacket(1, 2));
   assert.equal(acceptCryptoAnswer(offer, { ...parseCryptoAttribute(formatCryptoAttribute(ans.local)), tag: 9 }), undefined);

@@ -172,11 +172,26 @@ test('batch: a slot outside the arena or a negative length is ERR_SRTP_PARAM and
     undo();
     assert.deepEqual(batch.packet(0), packets[0], 'the first packet is untouched');
   };
-  bad(() => (batch.capacities[2] = 10_000), () => (batch.capacities[2] = 300));
-  bad(() => (batch.offsets[1] = -4), () => (batch.offsets[1] = 300));
-  bad(() => (batch.lengths[2] = 301), () => (batch.lengths[2] = 172));
-  bad(() => (batch.lengths[1] = -4), () => (batch.lengths[1] = 172));
-  bad(() => (batch.count = 5), () => (batch.count = 3));
+  bad(
+    () => (batch.capacities[2] = 10_000),
+    () => (batch.capacities[2] = 300),
+  );
+  bad(
+    () => (batch.offsets[1] = -4),
+    () => (batch.offsets[1] = 300),
+  );
+  bad(
+    () => (batch.lengths[2] = 301),
+    () => (batch.lengths[2] = 172),
+  );
+  bad(
+    () => (batch.lengths[1] = -4),
+    () => (batch.lengths[1] = 172),
+  );
+  bad(
+    () => (batch.count = 5),
+    () => (batch.count = 3),
+  );
   assert.equal(tx.stats().rtpProtected, 0);
   assert.equal(tx.protectBatch(batch), 3);
 });
@@ -185,21 +200,25 @@ test('AEAD: long packets on the built-in GCM tables and on the provider give the
   for (const suite of ['AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'] as const) {
     const k = keyFor(SUITES[suite].keyLength, SUITES[suite].saltLength);
     const ctx = (evpGcm: 'builtin' | 'provider') => new SrtpContext({ suite, ...k, evpGcm });
-    const builtin = ctx('builtin'), provider = ctx('provider');
+    const builtin = ctx('builtin'),
+      provider = ctx('provider');
     // Debian 12's libcrypto 3.0 has the ENGINE door to its built-in tables; without it 'builtin' falls back
     assert.equal(builtin.evpGcm, 'builtin', 'libcrypto offers its built-in GCM tables here');
     assert.equal(provider.evpGcm, 'provider');
-    const rxBuiltin = ctx('builtin'), rxProvider = ctx('provider');
+    const rxBuiltin = ctx('builtin'),
+      rxProvider = ctx('provider');
     // 1500 B still fits the keystream path; 1600 B and longer take EVP (RTP and, with a long report, SRTCP)
     [1500, 1600, 4000, 9000].forEach((size, i) => {
       const rtp = rtpPacket(500 + i, 0x4242, size, { csrcs: [9] });
-      const a = builtin.protect(rtp), b = provider.protect(rtp);
+      const a = builtin.protect(rtp),
+        b = provider.protect(rtp);
       assert.deepEqual(a, b, `${suite} ${size} B: same SRTP bytes`);
       assert.deepEqual(rxProvider.unprotect(a), rtp);
       assert.deepEqual(rxBuiltin.unprotect(b), rtp);
       const rtcp = Buffer.concat([rtcpSenderReport(0x4242, i), Buffer.alloc(size, i)]);
       rtcp.writeUInt16BE(rtcp.length / 4 - 1, 2);
-      const ra = builtin.protectRtcp(rtcp), rb = provider.protectRtcp(rtcp);
+      const ra = builtin.protectRtcp(rtcp),
+        rb = provider.protectRtcp(rtcp);
       assert.deepEqual(ra, rb, `${suite} ${size} B: same SRTCP bytes`);
       assert.deepEqual(rxBuiltin.unprotectRtcp(rb), rtcp);
       assert.deepEqual(rxProvider.unprotectRtcp(ra), rtcp);

@@ -10,8 +10,16 @@ import { SrtpContext, SUITES, type Suite } from '../../src/media/srtp/index.js';
 import { PEER_OPS, buildLibsrtpPeer, runPeer } from './libsrtp-peer.js';
 import { rtpPacket, rtcpSenderReport } from './rtp-fixtures.js';
 
-const LIBSRTP_SUITES: Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM',
-  'AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32', 'AES_192_CM_HMAC_SHA1_80', 'AES_192_CM_HMAC_SHA1_32'];
+const LIBSRTP_SUITES: Suite[] = [
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+  'AEAD_AES_128_GCM',
+  'AEAD_AES_256_GCM',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+  'AES_192_CM_HMAC_SHA1_80',
+  'AES_192_CM_HMAC_SHA1_32',
+];
 
 // libsrtp2 2.5.0 (Debian 12) derives AES-192 session keys with an AES-256 PRF, against RFC 6188 §6 (libsrtp
 // issue #763, fixed upstream by PR #765 in 2025). Our AES-192 KDF matches the RFC 6188 §7.4 vectors
@@ -29,11 +37,15 @@ test('libsrtp2 peer builds (libsrtp2-dev, pkg-config)', () => {
 });
 
 for (const suite of LIBSRTP_SUITES) {
-  test(`${suite}: sbd → libsrtp2 and libsrtp2 → sbd, SRTP across a ROC rollover and SRTCP`, { skip: KNOWN_PEER_BUGS[suite] ?? false }, () => {
+  test(`${suite}: sbd → libsrtp2 and libsrtp2 → sbd, SRTP across a ROC rollover and SRTCP`, {
+    skip: KNOWN_PEER_BUGS[suite] ?? false,
+  }, () => {
     const p = SUITES[suite];
-    const masterKey = randomBytes(p.keyLength), masterSalt = randomBytes(p.saltLength);
+    const masterKey = randomBytes(p.keyLength),
+      masterSalt = randomBytes(p.saltLength);
     const keyAndSalt = Buffer.concat([masterKey, masterSalt]);
-    const ssrcOurs = 0x11112222, ssrcTheirs = 0x33334444;
+    const ssrcOurs = 0x11112222,
+      ssrcTheirs = 0x33334444;
     const ours = new SrtpContext({ suite, masterKey, masterSalt });
     const rtpOurs = SEQS.map((s, i) => rtpPacket(s, ssrcOurs, i % 3 === 0 ? 1200 : 160));
     const rtcpOurs = Array.from({ length: 5 }, (_, i) => rtcpSenderReport(ssrcOurs, i));
@@ -70,7 +82,8 @@ for (const suite of LIBSRTP_SUITES) {
 test('libsrtp2 rejects our tampered and replayed packets; MKI interoperates', () => {
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM'] as const) {
     const p = SUITES[suite];
-    const masterKey = randomBytes(p.keyLength), masterSalt = randomBytes(p.saltLength);
+    const masterKey = randomBytes(p.keyLength),
+      masterSalt = randomBytes(p.saltLength);
     const ours = new SrtpContext({ suite, masterKey, masterSalt });
     const good = ours.protect(rtpPacket(1, 5));
     const bad = Buffer.from(ours.protect(rtpPacket(2, 5)));
@@ -87,13 +100,22 @@ test('libsrtp2 rejects our tampered and replayed packets; MKI interoperates', ()
     const mki = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
     const withMki = new SrtpContext({ suite, masterKey, masterSalt, mki });
     const rx = new SrtpContext({ suite, masterKey, masterSalt, mki });
-    const r = runPeer(suite, Buffer.concat([masterKey, masterSalt]), [
-      { op: PEER_OPS.unprotectRtp, packet: withMki.protect(rtpPacket(9, 6)) },
-      { op: PEER_OPS.protectRtp, packet: rtpPacket(10, 7) },
-      { op: PEER_OPS.unprotectRtcp, packet: withMki.protectRtcp(rtcpSenderReport(6)) },
-      { op: PEER_OPS.protectRtcp, packet: rtcpSenderReport(7) },
-    ], mki);
-    assert.deepEqual(r.results.map((x) => x.status), [0, 0, 0, 0], r.stderr);
+    const r = runPeer(
+      suite,
+      Buffer.concat([masterKey, masterSalt]),
+      [
+        { op: PEER_OPS.unprotectRtp, packet: withMki.protect(rtpPacket(9, 6)) },
+        { op: PEER_OPS.protectRtp, packet: rtpPacket(10, 7) },
+        { op: PEER_OPS.unprotectRtcp, packet: withMki.protectRtcp(rtcpSenderReport(6)) },
+        { op: PEER_OPS.protectRtcp, packet: rtcpSenderReport(7) },
+      ],
+      mki,
+    );
+    assert.deepEqual(
+      r.results.map((x) => x.status),
+      [0, 0, 0, 0],
+      r.stderr,
+    );
     assert.deepEqual(r.results[0]!.bytes, rtpPacket(9, 6));
     assert.deepEqual(rx.unprotect(r.results[1]!.bytes), rtpPacket(10, 7));
     assert.deepEqual(r.results[2]!.bytes, rtcpSenderReport(6));

@@ -77,7 +77,10 @@ test('buildCertificate: an issued certificate names its issuer byte for byte and
   const caKeys = generateKeyPair({ type: 'rsa', bits: 2048 });
   const ca = buildCertificate({
     ...base,
-    subject: [{ type: 'C', value: 'US' }, { type: 'CN', value: 'Unit CA' }],
+    subject: [
+      { type: 'C', value: 'US' },
+      { type: 'CN', value: 'Unit CA' },
+    ],
     subjectPublicKey: caKeys.spkiDer,
     signingKeyPem: caKeys.privateKeyPem,
     extensions: { basicConstraints: { ca: true, pathLen: 0 }, keyUsage: ['keyCertSign', 'cRLSign'] },

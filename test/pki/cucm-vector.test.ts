@@ -44,10 +44,7 @@ const file = fs.readFileSync(ctlFile);
 const recs = records(file);
 
 test('the CUCM 10 CTL has six certificate records', () => {
-  assert.equal(
-    crypto.createHash('sha256').update(file).digest('hex'),
-    '1e8d2ea5b034b1f1367b0d50f8a16cf70964c21ef06872308a42606cc2450813',
-  );
+  assert.equal(crypto.createHash('sha256').update(file).digest('hex'), '1e8d2ea5b034b1f1367b0d50f8a16cf70964c21ef06872308a42606cc2450813');
   assert.equal(recs.length, 6);
 });
 
@@ -67,6 +64,12 @@ for (const [i, rec] of recs.entries()) {
 
 test('the CAPF and ITLRecovery certificates store C, O, OU, CN, ST, L yet their strings run CN→C', () => {
   const capf = recs[3]!.get(9)!;
-  assert.equal(new crypto.X509Certificate(capf).subject.split('\n').map((l) => l.split('=')[0]).join(','), 'C,O,OU,CN,ST,L');
+  assert.equal(
+    new crypto.X509Certificate(capf).subject
+      .split('\n')
+      .map((l) => l.split('=')[0])
+      .join(','),
+    'C,O,OU,CN,ST,L',
+  );
   assert.equal(cuCmDnString(capf), 'CN=CAPF-2076a1a2;OU=VTG;O=Alpha;L=SJ;ST=CA;C=US');
 });

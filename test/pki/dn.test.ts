@@ -89,7 +89,12 @@ test('malformed certificates give ERR_PKI_CERT_PARSE, never a crash', (t) => {
     cases.push(copy);
   }
   for (const bad of cases) {
-    for (const fn of [() => cuCmDnString(bad), () => serialBytes(bad), () => publicKeyPkcs1Der(bad), () => certificateSignatureValue(bad)]) {
+    for (const fn of [
+      () => cuCmDnString(bad),
+      () => serialBytes(bad),
+      () => publicKeyPkcs1Der(bad),
+      () => certificateSignatureValue(bad),
+    ]) {
       try {
         fn();
       } catch (err) {
@@ -98,5 +103,8 @@ test('malformed certificates give ERR_PKI_CERT_PARSE, never a crash', (t) => {
       }
     }
   }
-  assert.throws(() => cuCmDnString('not a pem'), (e: unknown) => e instanceof PkiError && e.code === 'ERR_PKI_CERT_PARSE');
+  assert.throws(
+    () => cuCmDnString('not a pem'),
+    (e: unknown) => e instanceof PkiError && e.code === 'ERR_PKI_CERT_PARSE',
+  );
 });

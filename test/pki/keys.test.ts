@@ -87,12 +87,15 @@ test('readKeyFile: refuses other-accessible or group-writable files, symlinks, n
   writeKeyFile(file, kp.privateKeyPem);
   for (const mode of [0o660, 0o604, 0o644, 0o620, 0o601, 0o650]) {
     fs.chmodSync(file, mode);
-    assert.throws(() => readKeyFile(file), (err: unknown) => {
-      assert.ok(err instanceof PkiError);
-      assert.equal(err.code, 'ERR_PKI_KEY_FILE_MODE');
-      assert.match(err.message, new RegExp(mode.toString(8)));
-      return true;
-    });
+    assert.throws(
+      () => readKeyFile(file),
+      (err: unknown) => {
+        assert.ok(err instanceof PkiError);
+        assert.equal(err.code, 'ERR_PKI_KEY_FILE_MODE');
+        assert.match(err.message, new RegExp(mode.toString(8)));
+        return true;
+      },
+    );
   }
   fs.chmodSync(file, 0o400);
   assert.equal(readKeyFile(file), kp.privateKeyPem);

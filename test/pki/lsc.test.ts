@@ -25,7 +25,14 @@ for (const [label, spec, keyLine] of phoneKeys) {
   test(`LSC for a ${label} phone key: the §3.2 profile, signed by CAPF, openssl verify -CAfile CAPF`, (t) => {
     const dir = tempDir(t);
     const phone = generateKeyPair(spec);
-    const lsc = issueLsc({ capfCertPem: capf.certPem, capfKeyPem: capf.privateKeyPem, deviceName, subjectPublicKey: phone.spkiDer, serial: randomSerial(), now });
+    const lsc = issueLsc({
+      capfCertPem: capf.certPem,
+      capfKeyPem: capf.privateKeyPem,
+      deviceName,
+      subjectPublicKey: phone.spkiDer,
+      serial: randomSerial(),
+      now,
+    });
     const text = x509Text(lsc.pem);
     assert.match(text, keyLine);
     assert.match(text, /Signature Algorithm: sha256WithRSAEncryption/);
@@ -55,14 +62,29 @@ for (const [label, spec, keyLine] of phoneKeys) {
 
 test('LSC validity years and PEM public key input', () => {
   const phone = generateKeyPair({ type: 'ec', curve: 'P-256' });
-  const lsc = issueLsc({ capfCertPem: capf.certPem, capfKeyPem: capf.privateKeyPem, deviceName, subjectPublicKey: phone.publicKeyPem, serial: Buffer.of(7), now, validityYears: 2 });
+  const lsc = issueLsc({
+    capfCertPem: capf.certPem,
+    capfKeyPem: capf.privateKeyPem,
+    deviceName,
+    subjectPublicKey: phone.publicKeyPem,
+    serial: Buffer.of(7),
+    now,
+    validityYears: 2,
+  });
   assert.match(x509Text(lsc.pem), /Not After : Nov 25 12:00:00 2028 GMT/);
 });
 
 test('issueLsc: bad input gives typed errors', () => {
   const phone = generateKeyPair({ type: 'ec', curve: 'P-256' });
   const other = generateKeyPair({ type: 'rsa', bits: 2048 });
-  const base: LscOptions = { capfCertPem: capf.certPem, capfKeyPem: capf.privateKeyPem, deviceName, subjectPublicKey: phone.spkiDer, serial: randomSerial(), now };
+  const base: LscOptions = {
+    capfCertPem: capf.certPem,
+    capfKeyPem: capf.privateKeyPem,
+    deviceName,
+    subjectPublicKey: phone.spkiDer,
+    serial: randomSerial(),
+    now,
+  };
   const cases: [Record<string, unknown>, string][] = [
     [{ deviceName: 'SEP0011' }, 'ERR_PKI_DN'],
     [{ deviceName: 'sep001122aabbcc' }, 'ERR_PKI_DN'],

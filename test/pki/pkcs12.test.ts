@@ -14,7 +14,12 @@ const itlRecovery = generateIdentity({ name: 'ITLRecovery', hostname: 'cucm-pub'
 const password = 'Correct horse 42!';
 
 test('exportPkcs12 → importPkcs12 gives back the same certificate, key and friendly name', () => {
-  const der = exportPkcs12({ certPem: itlRecovery.certPem, privateKeyPem: itlRecovery.privateKeyPem, password, friendlyName: 'ITLRecovery' });
+  const der = exportPkcs12({
+    certPem: itlRecovery.certPem,
+    privateKeyPem: itlRecovery.privateKeyPem,
+    password,
+    friendlyName: 'ITLRecovery',
+  });
   const back = importPkcs12(der, password);
   assert.equal(back.certPem, itlRecovery.certPem);
   assert.equal(back.privateKeyPem, itlRecovery.privateKeyPem);
@@ -24,7 +29,10 @@ test('exportPkcs12 → importPkcs12 gives back the same certificate, key and fri
 test('openssl pkcs12 (OpenSSL 3, no -legacy) reads the export: PBES2/AES-256-CBC, the same key and certificate', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'ITLRecovery.p12');
-  fs.writeFileSync(file, exportPkcs12({ certPem: itlRecovery.certPem, privateKeyPem: itlRecovery.privateKeyPem, password, friendlyName: 'ITLRecovery' }));
+  fs.writeFileSync(
+    file,
+    exportPkcs12({ certPem: itlRecovery.certPem, privateKeyPem: itlRecovery.privateKeyPem, password, friendlyName: 'ITLRecovery' }),
+  );
   // -info prints the algorithms on stderr and the contents on stdout.
   const r = opensslStatus(['pkcs12', '-info', '-nodes', '-in', file, '-passin', `pass:${password}`]);
   assert.equal(r.status, 0, r.stderr);
@@ -49,7 +57,20 @@ test('importPkcs12 reads what openssl pkcs12 -export makes (RSA and EC, OpenSSL 
     fs.writeFileSync(path.join(dir, 'c.pem'), id.certPem);
     fs.writeFileSync(path.join(dir, 'k.pem'), id.privateKeyPem);
     const file = path.join(dir, 'o.p12');
-    openssl(['pkcs12', '-export', '-in', path.join(dir, 'c.pem'), '-inkey', path.join(dir, 'k.pem'), '-name', 'imported', '-out', file, '-passout', `pass:${password}`]);
+    openssl([
+      'pkcs12',
+      '-export',
+      '-in',
+      path.join(dir, 'c.pem'),
+      '-inkey',
+      path.join(dir, 'k.pem'),
+      '-name',
+      'imported',
+      '-out',
+      file,
+      '-passout',
+      `pass:${password}`,
+    ]);
     const back = importPkcs12(fs.readFileSync(file), password);
     assert.equal(back.certPem, id.certPem);
     assert.equal(back.privateKeyPem, id.privateKeyPem);

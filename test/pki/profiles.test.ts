@@ -71,7 +71,10 @@ for (const [name, want] of Object.entries(expectations) as [IdentityName, Expect
     assert.match(text, /Signature Algorithm: sha256WithRSAEncryption/);
     const subject = new crypto.X509Certificate(id.certPem).subject.split('\n');
     // CUCM's attribute order inside the certificate.
-    assert.deepEqual(subject.map((l) => l.split('=')[0]), ['C', 'O', 'OU', 'CN', 'ST', 'L']);
+    assert.deepEqual(
+      subject.map((l) => l.split('=')[0]),
+      ['C', 'O', 'OU', 'CN', 'ST', 'L'],
+    );
     const cn = subject.find((l) => l.startsWith('CN='))!.slice(3);
     if (typeof want.cn === 'string') assert.equal(cn, want.cn);
     else assert.match(cn, want.cn);
@@ -108,7 +111,10 @@ test('ITLRecovery validity: 5, 10, 15 or 20 years; anything else refused; other 
     assert.match(x509Text(id.certPem), new RegExp(`Not After : Nov 25 08:30:00 ${2026 + years} GMT`));
   }
   for (const years of [0, 1, 7, 25, 10.5, -5]) {
-    assert.throws(() => generateIdentity({ name: 'ITLRecovery', hostname, now, validityYears: years, privateKeyPem: key }), isPkiError('ERR_PKI_VALIDITY'));
+    assert.throws(
+      () => generateIdentity({ name: 'ITLRecovery', hostname, now, validityYears: years, privateKeyPem: key }),
+      isPkiError('ERR_PKI_VALIDITY'),
+    );
   }
   for (const name of ['CallManager', 'TVS', 'CAPF', 'tomcat'] as const) {
     assert.throws(() => generateIdentity({ name, hostname, now, validityYears: 10, privateKeyPem: key }), isPkiError('ERR_PKI_VALIDITY'));

@@ -37,7 +37,7 @@ function interactive(table: CommandTable) {
   let waiter: { re: RegExp; from: number; resolve: () => void } | undefined;
   output.on('data', (d: Buffer) => {
     text += d.toString();
-    if (waiter && waiter.re.test(text.slice(waiter.from))) {
+    if (waiter?.re.test(text.slice(waiter.from))) {
       const w = waiter;
       waiter = undefined;
       w.resolve();
@@ -85,16 +85,25 @@ test('reports, feature edit, audit, backup and restore on the admin console', as
     'utils disaster_recovery status',
     'show audit 2 csv',
   ]);
-  assert.match(out, new RegExp(`SEP001122334455  8845   Match            ${serverHash.slice(0, 16)}\\.\\.\\.  -                2026-11-25T10:00:00\\.000Z`));
+  assert.match(
+    out,
+    new RegExp(`SEP001122334455  8845   Match            ${serverHash.slice(0, 16)}\\.\\.\\.  -                2026-11-25T10:00:00\\.000Z`),
+  );
   assert.match(out, /Match: 1  MisMatch: 0  Not Installed: 0/);
   assert.match(out, /Model,Security by Default,Encrypted Config,EC Keys\r\n8845,Yes,Yes,Yes\r\n/);
   assert.match(out, /7965   Yes                  Yes               Yes/);
   assert.match(out, /error: feature must be one of security-by-default, encrypted-config, ec-keys/);
   assert.match(out, /User ID,Kind,Credential,Algorithm,Parameters,Last Login\r\nLast backup: never\n/);
-  assert.match(out, /Last backup: never\nA new backup is due: certificates changed since: CAPF@sbd-test, CallManager@sbd-test, ITLRecovery, TVS@sbd-test, tomcat@sbd-test\n/);
+  assert.match(
+    out,
+    /Last backup: never\nA new backup is due: certificates changed since: CAPF@sbd-test, CallManager@sbd-test, ITLRecovery, TVS@sbd-test, tomcat@sbd-test\n/,
+  );
   assert.match(out, /Backup written: .*console\.backup \(\d+ bytes, 6 files: the store and 5 private keys\)/);
   assert.match(out, /Last backup: \S+Z\nNo certificate changed since: no backup due\./);
-  assert.match(out, /Time,User,Action,Detail,Result\r\n\S+Z,\S+,backup,\S*console\.backup,success\r\n\S+Z,\S+,feature-set,7965 ec-keys=yes,success\r\n/);
+  assert.match(
+    out,
+    /Time,User,Action,Detail,Result\r\n\S+Z,\S+,backup,\S*console\.backup,success\r\n\S+Z,\S+,feature-set,7965 ec-keys=yes,success\r\n/,
+  );
   assert.deepEqual(prompts, ['Backup passphrase']);
 
   // Restore: asks first; "no" changes nothing, "yes" restores the state of the backup (7965 as edited before it).

@@ -30,13 +30,33 @@ function knownStore(): { store: Store; dir: string } {
   store.recordServedTrustFile('sub1', 'ITLFile.tlv', ITL_B, '2026-11-25T07:00:00.000Z');
   for (let i = 1; i <= 6; i++) store.addDevice({ name: `SEP00000000000${i}`, model: '8845' });
   const at = (m: number) => `2026-11-25T08:0${m}:00.000Z`;
-  store.recordDeviceTrustReport('SEP000000000001', { itlSignature: h('sha1', ITL_A), itlTftpServer: 'pub', ctlSignature: 'not-installed', ctlTftpServer: null }, at(1));
-  store.recordDeviceTrustReport('SEP000000000002', { itlSignature: h('md5', ITL_B), itlTftpServer: '10.0.0.2', ctlSignature: null, ctlTftpServer: null }, at(2));
-  store.recordDeviceTrustReport('SEP000000000003', { itlSignature: 'not-installed', itlTftpServer: null, ctlSignature: 'not-installed', ctlTftpServer: null }, at(3));
-  store.recordDeviceTrustReport('SEP000000000004', { itlSignature: h('sha1', Buffer.from('old ITL')), itlTftpServer: 'pub', ctlSignature: null, ctlTftpServer: null }, at(4));
+  store.recordDeviceTrustReport(
+    'SEP000000000001',
+    { itlSignature: h('sha1', ITL_A), itlTftpServer: 'pub', ctlSignature: 'not-installed', ctlTftpServer: null },
+    at(1),
+  );
+  store.recordDeviceTrustReport(
+    'SEP000000000002',
+    { itlSignature: h('md5', ITL_B), itlTftpServer: '10.0.0.2', ctlSignature: null, ctlTftpServer: null },
+    at(2),
+  );
+  store.recordDeviceTrustReport(
+    'SEP000000000003',
+    { itlSignature: 'not-installed', itlTftpServer: null, ctlSignature: 'not-installed', ctlTftpServer: null },
+    at(3),
+  );
+  store.recordDeviceTrustReport(
+    'SEP000000000004',
+    { itlSignature: h('sha1', Buffer.from('old ITL')), itlTftpServer: 'pub', ctlSignature: null, ctlTftpServer: null },
+    at(4),
+  );
   // The SHA-256 of what pub serves in the SHA-1 column would be a different algorithm: never a match.
   // Device 5: an older alarm (MisMatch) and a newer X-SBD-ITL-Hash report (Match): the newer counts.
-  store.recordDeviceTrustReport('SEP000000000005', { itlSignature: h('sha1', Buffer.from('old ITL')), itlTftpServer: 'pub', ctlSignature: null, ctlTftpServer: null }, at(5));
+  store.recordDeviceTrustReport(
+    'SEP000000000005',
+    { itlSignature: h('sha1', Buffer.from('old ITL')), itlTftpServer: 'pub', ctlSignature: null, ctlTftpServer: null },
+    at(5),
+  );
   recordPhoneItlReport(store, { device: 'SEP000000000005', sha256Hex: h('sha256', ITL_A), at: at(6) });
   return { store, dir };
 }
@@ -45,14 +65,17 @@ test('DeviceTLInfo reports: SHA-1 / MD5 against the served bytes of any server, 
   const { store, dir } = knownStore();
   try {
     const rows = itlStatusRows(store);
-    assert.deepEqual(rows.map((r) => [r.device, r.status, r.tftpServer]), [
-      ['SEP000000000001', 'Match', 'pub'],
-      ['SEP000000000002', 'Match', '10.0.0.2'],
-      ['SEP000000000003', 'Not Installed', null],
-      ['SEP000000000004', 'MisMatch', 'pub'],
-      ['SEP000000000005', 'Match', null],
-      ['SEP000000000006', 'MisMatch', null],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.device, r.status, r.tftpServer]),
+      [
+        ['SEP000000000001', 'Match', 'pub'],
+        ['SEP000000000002', 'Match', '10.0.0.2'],
+        ['SEP000000000003', 'Not Installed', null],
+        ['SEP000000000004', 'MisMatch', 'pub'],
+        ['SEP000000000005', 'Match', null],
+        ['SEP000000000006', 'MisMatch', null],
+      ],
+    );
     assert.equal(rows[0]!.hashHex, h('sha1', ITL_A));
     // pub moves to a new ITL: the phone holding the old one is MisMatch now.
     store.recordServedTrustFile('pub', 'ITLFile.tlv', Buffer.from('new ITL of pub'), '2026-11-25T09:00:00.000Z');
@@ -71,10 +94,19 @@ test('a repeated report moves only its time, without a generation bump; a change
     assert.equal(store.recordDeviceTrustReport('SEP000000000001', report, '2026-11-25T10:00:00.000Z'), 'touched');
     assert.equal(store.generation(), g, 'no generation bump for a repeated report');
     assert.equal(store.getDeviceTrustReport('SEP000000000001')!.at, '2026-11-25T10:00:00.000Z');
-    assert.equal(store.recordDeviceTrustReport('SEP000000000001', { ...report, itlTftpServer: 'sub1' }, '2026-11-25T10:01:00.000Z'), 'changed');
+    assert.equal(
+      store.recordDeviceTrustReport('SEP000000000001', { ...report, itlTftpServer: 'sub1' }, '2026-11-25T10:01:00.000Z'),
+      'changed',
+    );
     assert.equal(store.generation(), g + 1);
-    assert.throws(() => store.recordDeviceTrustReport('SEP000000000001', { ...report, itlSignature: 'abc' }, '2026-11-25T10:02:00.000Z'), /ERR_ITL_HASH_INVALID|hex/);
-    assert.throws(() => store.recordDeviceTrustReport('SEP0000000000FF', report, '2026-11-25T10:02:00.000Z'), /ERR_DEVICE_UNKNOWN|no device/);
+    assert.throws(
+      () => store.recordDeviceTrustReport('SEP000000000001', { ...report, itlSignature: 'abc' }, '2026-11-25T10:02:00.000Z'),
+      /ERR_ITL_HASH_INVALID|hex/,
+    );
+    assert.throws(
+      () => store.recordDeviceTrustReport('SEP0000000000FF', report, '2026-11-25T10:02:00.000Z'),
+      /ERR_DEVICE_UNKNOWN|no device/,
+    );
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -94,7 +126,8 @@ test('filter by status: the report API, `sbd report itl-status --status`, `show 
     const csv = formatCsv(itlStatusReport(s, { status: parseItlStatusFilter('mismatch')! }));
     s.close();
 
-    const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: root });
     let r = cli(['report', 'itl-status', '--status', 'mismatch', '--csv', '--state', dir]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, csv);
@@ -111,7 +144,8 @@ test('filter by status: the report API, `sbd report itl-status --status`, `show 
     let text = '';
     output.on('data', (d: Buffer) => (text += d.toString()));
     const done = runShell({ input, output, table: new CommandTable(reportCommands(dir)), terminal: false });
-    for (const l of ['show report itl-status match csv', 'show report itl-status not-installed', 'show report itl-status sideways']) input.write(l + '\n');
+    for (const l of ['show report itl-status match csv', 'show report itl-status not-installed', 'show report itl-status sideways'])
+      input.write(l + '\n');
     input.end();
     await done;
     assert.match(text, /Device Name,Model,ITL File Status,Phone ITL Hash,ITL TFTP Server,Last Report\r\nSEP000000000001,8845,Match,/m);

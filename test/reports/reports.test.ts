@@ -28,14 +28,25 @@ function knownStore(): Store {
   const store = openStore(join(dir, 'sbd.db'), { clock: fixedClock(Date.parse('2026-11-25T08:00:00Z')) });
   store.recordServerItlHash('pub', 'ITLFile.tlv', A, '2026-11-25T07:00:00.000Z');
   store.recordServerItlHash('sub1', 'ITLFile.tlv', B, '2026-11-25T07:05:00.000Z');
-  for (const [name, model] of [['SEP000000000001', '8845'], ['SEP000000000002', '7965'], ['SEP000000000003', '8845'], ['SEP000000000004', '6945'], ['SEP000000000005', '8861']]) {
+  for (const [name, model] of [
+    ['SEP000000000001', '8845'],
+    ['SEP000000000002', '7965'],
+    ['SEP000000000003', '8845'],
+    ['SEP000000000004', '6945'],
+    ['SEP000000000005', '8861'],
+  ]) {
     store.addDevice({ name: name!, model: model! });
   }
   recordPhoneItlReport(store, { device: 'SEP000000000001', sha256Hex: A, at: '2026-11-25T07:30:00.000Z' });
   recordPhoneItlReport(store, { device: 'SEP000000000002', sha256Hex: B.toUpperCase(), at: '2026-11-25T07:31:00.000Z' });
   recordPhoneItlReport(store, { device: 'SEP000000000003', sha256Hex: OLD, at: '2026-11-25T07:32:00.000Z' });
   // Bounced back from a new server whose ITL it could not install: still runs A, but Not Installed.
-  recordPhoneItlReport(store, { device: 'SEP000000000005', sha256Hex: A, at: '2026-11-25T07:33:00.000Z', status: ItlReportStatus.notInstalled });
+  recordPhoneItlReport(store, {
+    device: 'SEP000000000005',
+    sha256Hex: A,
+    at: '2026-11-25T07:33:00.000Z',
+    status: ItlReportStatus.notInstalled,
+  });
   return store;
 }
 
@@ -87,13 +98,28 @@ test('Phone Feature List: the seeded table, edits, and one model', () => {
   assert.equal(text[0], 'Phone Feature List (20 models)');
   assert.equal(text[1], 'Model  Security by Default  Encrypted Config  EC Keys');
   assert.equal(text[2], '-----  -------------------  ----------------  -------');
-  assert.equal(text.find((l) => l.startsWith('6901')), '6901   No                   No                No');
-  assert.equal(text.find((l) => l.startsWith('8845')), '8845   Yes                  Yes               Yes');
+  assert.equal(
+    text.find((l) => l.startsWith('6901')),
+    '6901   No                   No                No',
+  );
+  assert.equal(
+    text.find((l) => l.startsWith('8845')),
+    '8845   Yes                  Yes               Yes',
+  );
   setPhoneFeatures(store, 'CP-7965', { ecKeys: true });
   setPhoneFeatures(store, '9999', { securityByDefault: true });
-  assert.equal(formatCsv(featureListReport(store, { model: 'Cisco 7965' })), 'Model,Security by Default,Encrypted Config,EC Keys\r\n7965,Yes,Yes,Yes\r\n');
-  assert.equal(formatCsv(featureListReport(store, { model: '9999' })), 'Model,Security by Default,Encrypted Config,EC Keys\r\n9999,Yes,No,No\r\n');
-  assert.equal(formatText(featureListReport(store, { model: '1234' })), 'Phone Feature List (0 models)\nModel  Security by Default  Encrypted Config  EC Keys\n-----  -------------------  ----------------  -------\n(none)\n');
+  assert.equal(
+    formatCsv(featureListReport(store, { model: 'Cisco 7965' })),
+    'Model,Security by Default,Encrypted Config,EC Keys\r\n7965,Yes,Yes,Yes\r\n',
+  );
+  assert.equal(
+    formatCsv(featureListReport(store, { model: '9999' })),
+    'Model,Security by Default,Encrypted Config,EC Keys\r\n9999,Yes,No,No\r\n',
+  );
+  assert.equal(
+    formatText(featureListReport(store, { model: '1234' })),
+    'Phone Feature List (0 models)\nModel  Security by Default  Encrypted Config  EC Keys\n-----  -------------------  ----------------  -------\n(none)\n',
+  );
   assert.throws(() => setPhoneFeatures(store, 'not a model!', { ecKeys: true }), /ERR_MODEL_INVALID|not a phone model/);
   store.close();
 });
@@ -101,7 +127,11 @@ test('Phone Feature List: the seeded table, edits, and one model', () => {
 test('users with out-of-date credential algorithms', () => {
   const store = knownStore();
   const sha1 = 'a'.repeat(40);
-  store.putUser({ userid: 'zoe', credentialHash: '$scrypt$ln=15,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY', algorithm: 'scrypt' });
+  store.putUser({
+    userid: 'zoe',
+    credentialHash: '$scrypt$ln=15,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY',
+    algorithm: 'scrypt',
+  });
   store.putUser({ userid: 'amy', credentialHash: sha1, algorithm: 'sha1', kind: 'application' });
   store.putUser({
     userid: 'ben',
@@ -135,7 +165,13 @@ test('users with out-of-date credential algorithms', () => {
 test('audit log, newest first', () => {
   const store = knownStore();
   store.appendAudit({ user: 'admin', action: 'param-set', detail: 'AutoRegistration=true', result: 'success' });
-  store.appendAudit({ at: '2026-11-25T08:05:00.000Z', user: 'admin', action: 'backup', detail: '/tmp/x.sbdbackup\nsecond line', result: 'failure ERR_BACKUP_IO' });
+  store.appendAudit({
+    at: '2026-11-25T08:05:00.000Z',
+    user: 'admin',
+    action: 'backup',
+    detail: '/tmp/x.sbdbackup\nsecond line',
+    result: 'failure ERR_BACKUP_IO',
+  });
   const r = auditReport(store);
   assert.equal(
     formatText(r),
@@ -148,6 +184,9 @@ test('audit log, newest first', () => {
       '',
     ].join('\n'),
   );
-  assert.equal(formatCsv(auditReport(store, { limit: 1 })), 'Time,User,Action,Detail,Result\r\n2026-11-25T08:05:00.000Z,admin,backup,"/tmp/x.sbdbackup\nsecond line",failure ERR_BACKUP_IO\r\n');
+  assert.equal(
+    formatCsv(auditReport(store, { limit: 1 })),
+    'Time,User,Action,Detail,Result\r\n2026-11-25T08:05:00.000Z,admin,backup,"/tmp/x.sbdbackup\nsecond line",failure ERR_BACKUP_IO\r\n',
+  );
   store.close();
 });

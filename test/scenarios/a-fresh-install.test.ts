@@ -21,18 +21,33 @@ test('fresh install: first ITL trusted, signed configs valid, TVS and CAPF serve
 
   const reports = await Promise.all(names.map((name, i) => bootAll(phones, cluster, [name], { model: models[i]! }).then((r) => r[0]!)));
   for (const r of reports) {
-    assert.deepEqual(r.decisions.map((d) => [d.subject, d.verdict]), [['CTL', Verdict.absent], ['ITL', Verdict.trusted], ['config', Verdict.accepted]], story(r));
+    assert.deepEqual(
+      r.decisions.map((d) => [d.subject, d.verdict]),
+      [
+        ['CTL', Verdict.absent],
+        ['ITL', Verdict.trusted],
+        ['config', Verdict.accepted],
+      ],
+      story(r),
+    );
     assert.match(about(r, 'CTL').text, /^no CTL on the server \(cluster not in mixed mode\)$/);
     assert.match(about(r, 'ITL').text, /^ITL trusted \(first use\): signer ITLRECOVERY_sbd\.example, serial [0-9a-f]+$/i, story(r));
     assert.equal(about(r, 'ITL').file, `ITL${r.deviceName}.tlv`);
-    assert.match(about(r, 'config').text, /^config signature valid \(signed by sbd\.example, ITL record \d+ \(CCM\+TFTP, CN=sbd\.example;/, story(r));
+    assert.match(
+      about(r, 'config').text,
+      /^config signature valid \(signed by sbd\.example, ITL record \d+ \(CCM\+TFTP, CN=sbd\.example;/,
+      story(r),
+    );
     assert.equal(r.configFile, `${r.deviceName}.cnf.xml.sgn`);
     assert.equal(r.configTrusted, true);
   }
   // Every phone holds the very ITL sbd-tftpd serves and recorded for the ITL File Status report.
   const itls = new Set(reports.map((r) => r.itlSha256));
   assert.equal(itls.size, 1);
-  assert.deepEqual(cluster.state.store.listServerItlHashes().map((h) => h.sha256Hex), [...itls]);
+  assert.deepEqual(
+    cluster.state.store.listServerItlHashes().map((h) => h.sha256Hex),
+    [...itls],
+  );
 
   // The config tells the phone where TVS and CAPF are; both present the certificates of its ITL.
   const config = readFileSync(join(phones.dir, names[0]!, 'config.xml'));
@@ -42,7 +57,14 @@ test('fresh install: first ITL trusted, signed configs valid, TVS and CAPF serve
   assert.equal(services.capfAuthMode, 0, 'no CAPF operation pending on a fresh install');
   for (const name of names) {
     const checks = await checkTrustServices({ stateDir: phones.dir, deviceName: name, redirect });
-    assert.deepEqual(checks.map((d) => [d.subject, d.verdict]), [['TVS', Verdict.accepted], ['CAPF', Verdict.accepted]], checks.map((d) => d.text).join('\n'));
+    assert.deepEqual(
+      checks.map((d) => [d.subject, d.verdict]),
+      [
+        ['TVS', Verdict.accepted],
+        ['CAPF', Verdict.accepted],
+      ],
+      checks.map((d) => d.text).join('\n'),
+    );
     assert.match(checks[0]!.text, /^TVS 127\.0\.0\.1:2445 presents .*\(serial [0-9a-f]+\): the TVS record of the installed ITL$/);
     assert.match(checks[1]!.text, /^CAPF 127\.0\.0\.1:3804 presents CAPF-.*: the CAPF record of the installed ITL$/);
   }

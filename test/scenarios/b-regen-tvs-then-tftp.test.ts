@@ -38,7 +38,10 @@ function assertAllAccepted(reports: Awaited<ReturnType<typeof bootAll>>, itl: Re
 test('ITL signed by ITLRecovery: regen TVS, reset, regen CallManager, reset — every phone accepts, nothing deleted', async () => {
   const { cluster, phones, names } = await setup(0x00bb00000100);
   const tvs = await cluster.admin('cert', 'regen', 'TVS');
-  assert.match(tvs.out, /WARNING: If you also regenerate CallManager \(TFTP\), do it after TVS, never before: phones check the new ITL signer through TVS\./);
+  assert.match(
+    tvs.out,
+    /WARNING: If you also regenerate CallManager \(TFTP\), do it after TVS, never before: phones check the new ITL signer through TVS\./,
+  );
   assert.match(tvs.out, /WARNING: Reset the phones so they download the new trust list, and take a new encrypted backup/);
   cluster.reloadServices();
 
@@ -63,7 +66,11 @@ test('ITL signed by the CallManager key: regen TVS, reset, regen CallManager, re
   const reset = await cluster.admin('itl', 'reset', 'localkey');
   assert.match(reset.out, /ITL signed by CallManager/);
   for (const r of await bootAll(phones, cluster, names)) {
-    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^ITL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/,
+      story(r),
+    );
   }
 
   await cluster.admin('cert', 'regen', 'TVS');

@@ -33,15 +33,23 @@ test('regen CallManager then TVS with the ITL signed by CallManager: phones stuc
 
   // An earlier bulk reset left the ITL signed by the CallManager key.
   await cluster.admin('itl', 'reset', 'localkey');
-  for (const r of await bootAll(phones, cluster, names)) assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST sbd\.example/, story(r));
+  for (const r of await bootAll(phones, cluster, names))
+    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST sbd\.example/, story(r));
 
   const cm = await cluster.admin('cert', 'regen', 'CallManager');
-  assert.match(cm.out, /WARNING: Regenerate TVS before CallManager when both change; if TVS was regenerated after, phones that cannot verify the new ITL need "utils itl reset localkey"\./);
+  assert.match(
+    cm.out,
+    /WARNING: Regenerate TVS before CallManager when both change; if TVS was regenerated after, phones that cannot verify the new ITL need "utils itl reset localkey"\./,
+  );
   // One phone happens to reboot now: TVS (still the certificate it pins) vouches for the new signer.
   const early = names[5]!;
   const stuck = names.slice(0, 5);
   const window = (await bootAll(phones, cluster, [early]))[0]!;
-  assert.match(about(window, 'ITL').text, /^ITL accepted: signer sbd\.example, serial [0-9a-f]+ vouched for by TVS \(roles CCM\+TFTP, SAST\)$/, story(window));
+  assert.match(
+    about(window, 'ITL').text,
+    /^ITL accepted: signer sbd\.example, serial [0-9a-f]+ vouched for by TVS \(roles CCM\+TFTP, SAST\)$/,
+    story(window),
+  );
 
   await cluster.admin('cert', 'regen', 'TVS');
   cluster.reloadServices();
@@ -49,10 +57,18 @@ test('regen CallManager then TVS with the ITL signed by CallManager: phones stuc
     for (const r of await bootAll(phones, cluster, stuck)) {
       const itl = about(r, 'ITL');
       assert.equal(itl.verdict, Verdict.rejected, story(r));
-      assert.match(itl.text, /^rejected ITL: signer not trusted \(sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS could not be asked: 127\.0\.0\.1:2445: the TVS server presented a certificate that is not a trusted TVS certificate\)$/, story(r));
+      assert.match(
+        itl.text,
+        /^rejected ITL: signer not trusted \(sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS could not be asked: 127\.0\.0\.1:2445: the TVS server presented a certificate that is not a trusted TVS certificate\)$/,
+        story(r),
+      );
       const config = about(r, 'config');
       assert.equal(config.verdict, Verdict.rejected, story(r));
-      assert.match(config.text, /^config signature invalid: SEP[0-9A-F]{12}\.cnf\.xml\.sgn is signed by sbd\.example \(serial [0-9a-f]+\), which is not a TFTP or CCM\+TFTP record of the installed trust lists$/, story(r));
+      assert.match(
+        config.text,
+        /^config signature invalid: SEP[0-9A-F]{12}\.cnf\.xml\.sgn is signed by sbd\.example \(serial [0-9a-f]+\), which is not a TFTP or CCM\+TFTP record of the installed trust lists$/,
+        story(r),
+      );
       assert.equal(r.configTrusted, false, 'stuck: no config');
     }
   }
@@ -73,12 +89,19 @@ test('regen CallManager then TVS with the ITL signed by CallManager: phones stuc
   const complete = await cluster.admin('itl', 'reset', 'complete');
   assert.match(complete.out, /ITL signed by ITLRecovery/);
   for (const r of await bootAll(phones, cluster, names)) {
-    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/i, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/i,
+      story(r),
+    );
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
     assert.equal(r.configTrusted, true, story(r));
   }
   for (const name of names) {
     const checks = await checkTrustServices({ stateDir: phones.dir, deviceName: name, redirect });
-    assert.ok(checks.every((d) => d.verdict === Verdict.accepted), checks.map((d) => d.text).join('\n'));
+    assert.ok(
+      checks.every((d) => d.verdict === Verdict.accepted),
+      checks.map((d) => d.text).join('\n'),
+    );
   }
 });

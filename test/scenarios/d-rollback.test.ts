@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { Verdict } from '../../src/sim/decisions.js';
 import { about, bootAll, fleet, phoneNames, startCluster, story } from './harness.js';
 
-test('rollback True: empty ITL, unsigned config, a foreign cluster\'s ITL taken; False restores signing for phones that stayed', async () => {
+test("rollback True: empty ITL, unsigned config, a foreign cluster's ITL taken; False restores signing for phones that stayed", async () => {
   const home = await startCluster();
   const foreign = await startCluster({ hostname: 'other.example', ipv4: '127.0.0.2' });
   const names = phoneNames(0x00dd00000100, 6);
@@ -23,12 +23,20 @@ test('rollback True: empty ITL, unsigned config, a foreign cluster\'s ITL taken;
 
   // Before rollback a foreign cluster's ITL is refused: its signer is unknown, and the home TVS does not vouch.
   const early = (await bootAll(phones, foreign, [movers[0]!]))[0]!;
-  assert.match(about(early, 'ITL').text, /^rejected ITL: signer not trusted \(ITLRECOVERY_other\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS does not vouch for it\)$/i, story(early));
+  assert.match(
+    about(early, 'ITL').text,
+    /^rejected ITL: signer not trusted \(ITLRECOVERY_other\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS does not vouch for it\)$/i,
+    story(early),
+  );
 
   const set = await home.admin('param', 'set', 'PrepareClusterForRollback', 'true');
   assert.match(set.out, /PrepareClusterForRollback = true/);
   for (const r of await bootAll(phones, home, names)) {
-    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\); it is the empty \(rollback\) ITL: configs are no longer authenticated$/i, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\); it is the empty \(rollback\) ITL: configs are no longer authenticated$/i,
+      story(r),
+    );
     const config = about(r, 'config');
     assert.equal(config.file, `${r.deviceName}.cnf.xml`, 'the phone asks for the unsigned config first');
     assert.equal(config.text, 'unsigned config accepted: the installed ITL is empty (rollback)');
@@ -59,6 +67,10 @@ test('rollback True: empty ITL, unsigned config, a foreign cluster\'s ITL taken;
   // The movers now belong to the other cluster: the home ITL is not theirs, and the other cluster's TVS
   // (pinned from their new ITL) does not vouch for the home ITLRecovery.
   for (const r of await bootAll(phones, home, movers)) {
-    assert.match(about(r, 'ITL').text, /^rejected ITL: signer not trusted \(ITLRECOVERY_sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS does not vouch for it\)$/i, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^rejected ITL: signer not trusted \(ITLRECOVERY_sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS does not vouch for it\)$/i,
+      story(r),
+    );
   }
 });

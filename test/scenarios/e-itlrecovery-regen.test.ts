@@ -7,7 +7,6 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Verdict } from '../../src/sim/decisions.js';
 import { about, bootAll, fleet, phoneNames, startCluster, story, tally } from './harness.js';
 
 const FLEET = 300;
@@ -35,14 +34,20 @@ test(`ITLRecovery regeneration: warnings, then ${FLEET} phones take the new ITL 
   const unlucky = names.slice(0, 3);
   await cluster.stopTvs();
   for (const r of await bootAll(phones, cluster, unlucky)) {
-    assert.match(about(r, 'ITL').text, /^rejected ITL: signer not trusted \(ITLRECOVERY_sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS could not be asked: 127\.0\.0\.1:2445: TVS 127\.0\.0\.1: connect ECONNREFUSED/i, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^rejected ITL: signer not trusted \(ITLRECOVERY_sbd\.example, serial [0-9a-f]+: not a SAST the phone knows, and TVS could not be asked: 127\.0\.0\.1:2445: TVS 127\.0\.0\.1: connect ECONNREFUSED/i,
+      story(r),
+    );
     assert.equal(r.itlSha256, oldItl, 'the installed ITL stays');
     assert.match(about(r, 'config').text, /^config signature valid/, 'CallManager did not change: the config still verifies');
   }
   await cluster.startTvs();
 
   const second = await bootAll(phones, cluster, names);
-  assert.deepEqual(tally(second, 'ITL'), { [`accepted: ITL accepted: signer ITLRECOVERY_sbd.example, serial … vouched for by TVS (roles SAST)`]: FLEET });
+  assert.deepEqual(tally(second, 'ITL'), {
+    [`accepted: ITL accepted: signer ITLRECOVERY_sbd.example, serial … vouched for by TVS (roles SAST)`]: FLEET,
+  });
   for (const r of second) {
     assert.notEqual(r.itlSha256, oldItl, story(r));
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
@@ -50,6 +55,11 @@ test(`ITLRecovery regeneration: warnings, then ${FLEET} phones take the new ITL 
   // The new ITLRecovery is now a SAST the phones hold: the next ITL change needs no TVS.
   await cluster.admin('cert', 'regen', 'CallManager');
   const third = await bootAll(phones, cluster, names.slice(0, 20));
-  assert.deepEqual(tally(third, 'ITL'), { [`accepted: ITL accepted: signed by known SAST ITLRECOVERY_sbd.example, serial … (in the installed ITL)`]: 20 });
-  assert.ok(third.every((r) => r.configTrusted), third.map(story).join('\n'));
+  assert.deepEqual(tally(third, 'ITL'), {
+    [`accepted: ITL accepted: signed by known SAST ITLRECOVERY_sbd.example, serial … (in the installed ITL)`]: 20,
+  });
+  assert.ok(
+    third.every((r) => r.configTrusted),
+    third.map(story).join('\n'),
+  );
 });

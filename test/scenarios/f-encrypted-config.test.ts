@@ -20,7 +20,8 @@ import { cpSync } from 'node:fs';
 test('CAPF install with an auth string, the phone enrolls, its encrypted config opens only with its own key', async () => {
   const cluster = await startCluster();
   const [a, b, c] = phoneNames(0x00ff00000100, 3) as [string, string, string];
-  for (const name of [a, b, c]) await cluster.admin('device', 'add', name, '--model', '8865', '--security-profile', 'Authenticated Profile', '--dn', '3001');
+  for (const name of [a, b, c])
+    await cluster.admin('device', 'add', name, '--model', '8865', '--security-profile', 'Authenticated Profile', '--dn', '3001');
   const phones = fleet();
   for (const r of await bootAll(phones, cluster, [a, b, c], { capf: {} })) {
     assert.equal(about(r, 'config').verdict, Verdict.accepted, story(r));
@@ -33,8 +34,16 @@ test('CAPF install with an auth string, the phone enrolls, its encrypted config 
   await cluster.admin('capf', 'install', c, '--auth', 'password', '--password', '65432187');
 
   const ra = await bootOne(phones, cluster, a, { capf: { authString: '12345678' } });
-  assert.equal(phoneConfigServices(readFileSync(join(phones.dir, a, PhoneFiles.config))).capfAuthMode, 1, 'the config asks for a password install');
-  assert.match(about(ra, 'CAPF').text, /^LSC installed by CAPF 127\.0\.0\.1:3804: serial [0-9a-f]+, issuer CAPF-[^,]+, key rsa-2048 made by the phone \(authenticated with the authentication string\)$/, story(ra));
+  assert.equal(
+    phoneConfigServices(readFileSync(join(phones.dir, a, PhoneFiles.config))).capfAuthMode,
+    1,
+    'the config asks for a password install',
+  );
+  assert.match(
+    about(ra, 'CAPF').text,
+    /^LSC installed by CAPF 127\.0\.0\.1:3804: serial [0-9a-f]+, issuer CAPF-[^,]+, key rsa-2048 made by the phone \(authenticated with the authentication string\)$/,
+    story(ra),
+  );
   assert.equal(ra.lscInstalled, true);
   const rb = await bootOne(phones, cluster, b, { capf: {} });
   assert.match(about(rb, 'CAPF').text, /^LSC installed by CAPF .*\(authenticated with the empty authentication string\)$/, story(rb));
@@ -54,7 +63,11 @@ test('CAPF install with an auth string, the phone enrolls, its encrypted config 
   // Config encryption on (no `sbd` command changes a device's profile yet: the store call the admin page makes).
   for (const name of [a, b, c]) cluster.state.store.updateDevice(name, { securityProfile: 'Encrypted Profile' });
   for (const r of await bootAll(phones, cluster, [a, b])) {
-    assert.deepEqual(r.decisions.filter((d) => d.subject === 'config').map((d) => d.file), [`${r.deviceName}.cnf.xml.sgn`, `${r.deviceName}.cnf.xml.enc.sgn`, `${r.deviceName}.cnf.xml.enc.sgn`], story(r));
+    assert.deepEqual(
+      r.decisions.filter((d) => d.subject === 'config').map((d) => d.file),
+      [`${r.deviceName}.cnf.xml.sgn`, `${r.deviceName}.cnf.xml.enc.sgn`, `${r.deviceName}.cnf.xml.enc.sgn`],
+      story(r),
+    );
     assert.match(r.decisions.at(-1)!.text, /^encrypted config decrypted with the phone's own key \(\d+ bytes\)$/, story(r));
     assert.equal(r.configFile, `${r.deviceName}.cnf.xml.enc.sgn`);
     assert.match(readFileSync(join(phones.dir, r.deviceName, PhoneFiles.config), 'utf8'), new RegExp(`<name>${r.deviceName}</name>`));
@@ -67,27 +80,46 @@ test('CAPF install with an auth string, the phone enrolls, its encrypted config 
   const encA = await cluster.source.open(`${a}.cnf.xml.enc.sgn`);
   const keyA = readFileSync(join(phones.dir, a, PhoneFiles.key), 'utf8');
   const keyB = readFileSync(join(phones.dir, b, PhoneFiles.key), 'utf8');
-  assert.match(decryptEncryptedConfig(encA, { kind: 'private-key', privateKeyPem: keyA }).toString('utf8'), new RegExp(`<name>${a}</name>`));
+  assert.match(
+    decryptEncryptedConfig(encA, { kind: 'private-key', privateKeyPem: keyA }).toString('utf8'),
+    new RegExp(`<name>${a}</name>`),
+  );
   assert.throws(() => decryptEncryptedConfig(encA, { kind: 'private-key', privateKeyPem: keyB }));
   const clones = tempDir('sbd-clone-');
   cpSync(join(phones.dir, b), join(clones, a), { recursive: true });
   const clone = await bootAll({ ...phones, dir: clones }, cluster, [a]).then((r) => r[0]!);
   assert.equal(clone.configTrusted, false, story(clone));
-  assert.match(clone.decisions.at(-1)!.text, /^rejected encrypted config: .*\(the stub names another certificate than this phone's LSC\)$/, story(clone));
+  assert.match(
+    clone.decisions.at(-1)!.text,
+    /^rejected encrypted config: .*\(the stub names another certificate than this phone's LSC\)$/,
+    story(clone),
+  );
 
   // Re-keying with the LSC, to an EC key: the phone proves itself with its LSC and gets the new one — but an EC
   // key cannot unwrap the config key (RSA PKCS#1, spec §2.2), and sbd-tftpd says so instead of serving a file
   // the phone cannot open. Re-keyed to RSA (proved with the EC LSC), the config opens again.
   await cluster.admin('capf', 'install', a, '--auth', 'lsc', '--key', 'ec-P-256');
   const rekey = await bootOne(phones, cluster, a, { capf: {} });
-  assert.match(about(rekey, 'CAPF').text, /^LSC installed by CAPF .* key ec-P-256 made by the phone \(authenticated with its LSC\)$/, story(rekey));
+  assert.match(
+    about(rekey, 'CAPF').text,
+    /^LSC installed by CAPF .* key ec-P-256 made by the phone \(authenticated with its LSC\)$/,
+    story(rekey),
+  );
   const ec = await bootOne(phones, cluster, a, { capf: {} });
   assert.equal(ec.configTrusted, false, story(ec));
-  assert.match(ec.decisions.at(-1)!.text, /could not be fetched: .*encrypted configs need the phone's RSA key; this phone's key is ec/, story(ec));
+  assert.match(
+    ec.decisions.at(-1)!.text,
+    /could not be fetched: .*encrypted configs need the phone's RSA key; this phone's key is ec/,
+    story(ec),
+  );
   await cluster.admin('capf', 'install', a, '--auth', 'lsc', '--key', 'rsa-2048');
   // The EC phone cannot open its config; the verified stub carries the CAPF settings it needs to re-key.
   const back = await bootOne(phones, cluster, a, { capf: {} });
-  assert.match(about(back, 'CAPF').text, /^LSC installed by CAPF .* key rsa-2048 made by the phone \(authenticated with its LSC\)$/, story(back));
+  assert.match(
+    about(back, 'CAPF').text,
+    /^LSC installed by CAPF .* key rsa-2048 made by the phone \(authenticated with its LSC\)$/,
+    story(back),
+  );
   const after = await bootOne(phones, cluster, a, { capf: {} });
   assert.match(after.decisions.at(-1)!.text, /^encrypted config decrypted with the phone's own key/, story(after));
   assert.notEqual(readFileSync(join(phones.dir, a, PhoneFiles.lsc), 'utf8'), lscA);

@@ -32,7 +32,11 @@ test('mixed mode: CTL served and trusted, ITL authenticated through the CTL, aut
   // Phones holding an ITL take the CTL: its signer (CallManager) is a SAST of their ITL.
   for (const r of await bootAll(phones, cluster, known)) {
     assert.equal(about(r, 'CTL').file, `CTL${r.deviceName}.tlv`);
-    assert.match(about(r, 'CTL').text, /^CTL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/, story(r));
+    assert.match(
+      about(r, 'CTL').text,
+      /^CTL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/,
+      story(r),
+    );
     assert.equal(about(r, 'ITL').verdict, Verdict.unchanged, 'the mode does not change the ITL itself');
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
   }
@@ -42,22 +46,49 @@ test('mixed mode: CTL served and trusted, ITL authenticated through the CTL, aut
   // without asking TVS.
   await cluster.admin('cert', 'regen', 'ITLRecovery');
   for (const r of await bootAll(phones, cluster, known)) {
-    assert.match(about(r, 'CTL').text, /^CTL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/, story(r));
-    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/i, story(r));
+    assert.match(
+      about(r, 'CTL').text,
+      /^CTL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/,
+      story(r),
+    );
+    assert.match(
+      about(r, 'ITL').text,
+      /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/i,
+      story(r),
+    );
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
   }
 
   // A phone the cluster does not know: CTL on first use, the ITL through the CTL, the signed default config.
   for (const r of await bootAll(phones, cluster, fresh)) {
-    assert.deepEqual(r.decisions.map((d) => [d.file, d.verdict]), [['CTLFile.tlv', Verdict.trusted], ['ITLFile.tlv', Verdict.accepted], ['XMLDefault.cnf.xml.sgn', Verdict.accepted]], story(r));
+    assert.deepEqual(
+      r.decisions.map((d) => [d.file, d.verdict]),
+      [
+        ['CTLFile.tlv', Verdict.trusted],
+        ['ITLFile.tlv', Verdict.accepted],
+        ['XMLDefault.cnf.xml.sgn', Verdict.accepted],
+      ],
+      story(r),
+    );
     assert.match(about(r, 'CTL').text, /^CTL trusted \(first use\): signer sbd\.example, serial [0-9a-f]+$/, story(r));
-    assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/i, story(r));
+    assert.match(
+      about(r, 'ITL').text,
+      /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed CTL\)$/i,
+      story(r),
+    );
     assert.match(about(r, 'config').text, /^config signature valid \(signed by sbd\.example, CTL record/, story(r));
   }
 
   // It registers with sbd-sipd under its device name; the registrar's autoRegisterPhone adds it with the next
   // free number of AutoRegistrationDnRange and tells it that number.
-  const sip = new SipDaemon({ store: cluster.state.store, layout: cluster.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, logger: silentLogger });
+  const sip = new SipDaemon({
+    store: cluster.state.store,
+    layout: cluster.state.layout,
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: null,
+    logger: silentLogger,
+  });
   const { udp } = await sip.listen();
   after(() => sip.close());
   const numbers: string[] = [];
@@ -74,7 +105,15 @@ test('mixed mode: CTL served and trusted, ITL authenticated through the CTL, aut
 
   // Reset: its own config now, signed, with its number; the per-device CTL/ITL are the same bytes it holds.
   for (const [i, r] of (await bootAll(phones, cluster, fresh)).entries()) {
-    assert.deepEqual(r.decisions.map((d) => [d.file, d.verdict]), [[`CTL${r.deviceName}.tlv`, Verdict.unchanged], [`ITL${r.deviceName}.tlv`, Verdict.unchanged], [`${r.deviceName}.cnf.xml.sgn`, Verdict.accepted]], story(r));
+    assert.deepEqual(
+      r.decisions.map((d) => [d.file, d.verdict]),
+      [
+        [`CTL${r.deviceName}.tlv`, Verdict.unchanged],
+        [`ITL${r.deviceName}.tlv`, Verdict.unchanged],
+        [`${r.deviceName}.cnf.xml.sgn`, Verdict.accepted],
+      ],
+      story(r),
+    );
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
     const config = readFileSync(join(phones.dir, r.deviceName, PhoneFiles.config), 'utf8');
     assert.match(config, new RegExp(`<featureLabel>${numbers[i]}</featureLabel>`));

@@ -36,7 +36,8 @@ test('HTTPS phone service trusted through TVS; during rollback it stops, registr
   const cluster = await startCluster();
   const names = phoneNames(0x002200000100, 3);
   // The default security profile requires digest: each phone's digest user is its name, with the password given here.
-  for (const [i, name] of names.entries()) await cluster.admin('device', 'add', name, '--model', '8845', '--dn', String(4001 + i), '--digest-password', `pw-${name}`);
+  for (const [i, name] of names.entries())
+    await cluster.admin('device', 'add', name, '--model', '8845', '--dn', String(4001 + i), '--digest-password', `pw-${name}`);
   const phones = fleet();
   for (const r of await bootAll(phones, cluster, names)) assert.equal(about(r, 'ITL').verdict, Verdict.trusted, story(r));
 
@@ -54,19 +55,27 @@ test('HTTPS phone service trusted through TVS; during rollback it stops, registr
   const sip = new SipDaemon({ store, layout: cluster.state.layout, host: '127.0.0.1', port: 0, tlsPort: null, logger: silentLogger });
   const { udp } = await sip.listen();
   after(() => sip.close());
-  const register = (name: string) => sipRegister({ host: '127.0.0.1', port: udp, user: name, model: '8845', credentials: { username: name, password: `pw-${name}` } });
+  const register = (name: string) =>
+    sipRegister({ host: '127.0.0.1', port: udp, user: name, model: '8845', credentials: { username: name, password: `pw-${name}` } });
 
   const tvs = configTvsHook({ redirect, timeoutMs: 20_000 });
-  const open = (name: string, url: string) => openPhoneService({ stateDir: phones.dir, deviceName: name, url, verifyUnknownSigner: tvs, views: phones.views });
+  const open = (name: string, url: string) =>
+    openPhoneService({ stateDir: phones.dir, deviceName: name, url, verifyUnknownSigner: tvs, views: phones.views });
 
   for (const name of names) {
     const r = await open(name, `${directory}/directory?name=a`);
     assert.equal(r.decision.verdict, Verdict.accepted, r.decision.text);
-    assert.match(r.decision.text, /^HTTPS server certificate sbd\.example vouched for by TVS \(roles APP-SERVER\); GET \/directory → 200 \(\d+ bytes\)$/);
+    assert.match(
+      r.decision.text,
+      /^HTTPS server certificate sbd\.example vouched for by TVS \(roles APP-SERVER\); GET \/directory → 200 \(\d+ bytes\)$/,
+    );
     assert.equal(r.body!.toString(), '<CiscoIPPhoneDirectory><Title>/directory?name=a</Title></CiscoIPPhoneDirectory>');
     const unknown = await open(name, `${apps}/text`);
     assert.equal(unknown.status, undefined, 'no request is sent to a server the phone does not trust');
-    assert.equal(unknown.decision.text, 'rejected HTTPS server: certificate apps.example is not in the installed trust lists, and TVS does not vouch for it');
+    assert.equal(
+      unknown.decision.text,
+      'rejected HTTPS server: certificate apps.example is not in the installed trust lists, and TVS does not vouch for it',
+    );
     const reg = await register(name);
     assert.equal(reg.status, 200, `${reg.status} ${reg.reason}`);
   }
@@ -82,7 +91,10 @@ test('HTTPS phone service trusted through TVS; during rollback it stops, registr
   for (const name of names) {
     const r = await open(name, `${directory}/directory`);
     assert.equal(r.decision.verdict, Verdict.rejected, r.decision.text);
-    assert.equal(r.decision.text, 'rejected HTTPS server: certificate sbd.example is not in the installed trust lists, and TVS could not be asked: the installed trust lists name no TVS certificate');
+    assert.equal(
+      r.decision.text,
+      'rejected HTTPS server: certificate sbd.example is not in the installed trust lists, and TVS could not be asked: the installed trust lists name no TVS certificate',
+    );
     const reg = await register(name);
     assert.equal(reg.status, 200, `calls are not affected: ${reg.status} ${reg.reason}`);
   }

@@ -94,7 +94,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     state.store.close();
   });
   const cluster: Cluster = {
-    dir, ipv4, state, source, tftp, tvs, capf,
+    dir,
+    ipv4,
+    state,
+    source,
+    tftp,
+    tvs,
+    capf,
     async stopTvs() {
       await cluster.tvs.close();
     },
@@ -153,7 +159,11 @@ export async function bootAll(f: Fleet, cluster: Cluster, names: readonly string
     while (next < names.length) {
       const i = next++;
       reports[i] = await bootSimPhone({
-        stateDir: f.dir, deviceName: names[i]!, fetcher, views: f.views, verifyUnknownSigner: tvs,
+        stateDir: f.dir,
+        deviceName: names[i]!,
+        fetcher,
+        views: f.views,
+        verifyUnknownSigner: tvs,
         ...(o.model ? { model: o.model } : {}),
         ...(o.capf ? { capf: { redirect, timeoutMs: 60_000, ...o.capf } } : {}),
       });
@@ -184,7 +194,12 @@ export function tally(reports: readonly PhoneBootReport[], subject: Decision['su
   const t: Record<string, number> = {};
   for (const r of reports) {
     const d = r.decisions.filter((x) => x.subject === subject).at(-1);
-    const key = d ? `${d.verdict}: ${d.text.replace(/serial [0-9a-f]+/g, 'serial …').replace(/SEP[0-9A-F]{12}/g, 'SEP…').replace(/\(\d+ bytes\)/, '(… bytes)')}` : 'nothing';
+    const key = d
+      ? `${d.verdict}: ${d.text
+          .replace(/serial [0-9a-f]+/g, 'serial …')
+          .replace(/SEP[0-9A-F]{12}/g, 'SEP…')
+          .replace(/\(\d+ bytes\)/, '(… bytes)')}`
+      : 'nothing';
     t[key] = (t[key] ?? 0) + 1;
   }
   return t;

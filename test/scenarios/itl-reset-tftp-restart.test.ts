@@ -18,7 +18,11 @@ const tlvCheck = join(repoRoot, '../shared/tools/tlv-check.py');
 
 /** One sbd-tftpd process; resolves with its port and a stop function. */
 function startTftpd(state: string): Promise<{ port: number; lines: Record<string, unknown>[]; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'tftp', '--state', state, '--bind', '127.0.0.1', '--port', '0'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'tftp', '--state', state, '--bind', '127.0.0.1', '--port', '0'],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGTERM');
@@ -48,7 +52,9 @@ function startTftpd(state: string): Promise<{ port: number; lines: Record<string
  */
 function signedBy(file: string, certFile: string): boolean {
   try {
-    return execFileSync('python3', [tlvCheck, file, '--signer', certFile], { encoding: 'utf8' }).includes('signature valid (signer: given)');
+    return execFileSync('python3', [tlvCheck, file, '--signer', certFile], { encoding: 'utf8' }).includes(
+      'signature valid (signer: given)',
+    );
   } catch {
     return false;
   }
@@ -60,7 +66,10 @@ test('utils itl reset localkey lasts until the TFTP service restarts', async (t)
   assert.equal((await sbdCli(['init', '--state', state, '--hostname', 'sbd.example', '--ip', '127.0.0.1'])).code, 0);
   const pem = (name: 'CallManager' | 'ITLRecovery') => {
     const file = join(dir, `${name}.pem`);
-    writeFileSync(file, withState(state, ({ store }) => store.listCertificates({ name })[0]!.pem, { readonly: true }));
+    writeFileSync(
+      file,
+      withState(state, ({ store }) => store.listCertificates({ name })[0]!.pem, { readonly: true }),
+    );
     return file;
   };
   const callManager = pem('CallManager');
@@ -88,9 +97,15 @@ test('utils itl reset localkey lasts until the TFTP service restarts', async (t)
   assert.ok(signedBy(after, itlRecovery), 'ITLRecovery signs again after the TFTP restart');
   assert.ok(!signedBy(after, callManager));
   assert.equal(d.lines.filter((l) => l.event === 'itl-reset-ended').length, 1);
-  assert.equal(withState(state, ({ store }) => store.getParam('ItlResetSigner'), { readonly: true }), 'ITLRecovery');
+  assert.equal(
+    withState(state, ({ store }) => store.getParam('ItlResetSigner'), { readonly: true }),
+    'ITLRecovery',
+  );
   const audit = withState(state, ({ store }) => store.listAudit(), { readonly: true });
-  assert.ok(audit.some((a) => a.user === 'sbd-tftpd' && a.action === 'itl-reset' && a.detail === 'tftp-restart'), 'the restart is in the audit log');
+  assert.ok(
+    audit.some((a) => a.user === 'sbd-tftpd' && a.action === 'itl-reset' && a.detail === 'tftp-restart'),
+    'the restart is in the audit log',
+  );
 
   // A second restart changes nothing more.
   await d.stop();

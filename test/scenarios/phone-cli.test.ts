@@ -17,8 +17,27 @@ test('sbd phone boot --tvs config --capf, sbd phone services, sbd phone https', 
   const name = 'SEP003300000100';
   await cluster.admin('device', 'add', name, '--model', '8845');
   const phones = fleet();
-  const redirects = ['--redirect', `127.0.0.1:2445=127.0.0.1:${cluster.tvs.address().port}`, '--redirect', `127.0.0.1:3804=127.0.0.1:${cluster.capf.address().port}`];
-  const boot = (...extra: string[]) => sbd(['phone', 'boot', '--server', `127.0.0.1:${cluster.tftp.port}`, '--mac', mac, '--state', phones.dir, '--tvs', 'config', ...redirects, ...extra]);
+  const redirects = [
+    '--redirect',
+    `127.0.0.1:2445=127.0.0.1:${cluster.tvs.address().port}`,
+    '--redirect',
+    `127.0.0.1:3804=127.0.0.1:${cluster.capf.address().port}`,
+  ];
+  const boot = (...extra: string[]) =>
+    sbd([
+      'phone',
+      'boot',
+      '--server',
+      `127.0.0.1:${cluster.tftp.port}`,
+      '--mac',
+      mac,
+      '--state',
+      phones.dir,
+      '--tvs',
+      'config',
+      ...redirects,
+      ...extra,
+    ]);
 
   const first = await boot();
   assert.equal(first.code, 0, first.out + first.err);
@@ -44,15 +63,40 @@ test('sbd phone boot --tvs config --capf, sbd phone services, sbd phone https', 
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/svc`;
   const opened = await sbd(['phone', 'https', url, '--mac', mac, '--state', phones.dir, '--tvs', 'config', ...redirects, '--show-body']);
   assert.equal(opened.code, 0, opened.out + opened.err);
-  assert.match(opened.out, /^HTTPS server certificate sbd\.example vouched for by TVS \(roles APP-SERVER\); GET \/svc → 200 \(19 bytes\)\n<CiscoIPPhoneText\/>$/);
+  assert.match(
+    opened.out,
+    /^HTTPS server certificate sbd\.example vouched for by TVS \(roles APP-SERVER\); GET \/svc → 200 \(19 bytes\)\n<CiscoIPPhoneText\/>$/,
+  );
   const noTvs = await sbd(['phone', 'https', url, '--mac', mac, '--state', phones.dir]);
   assert.equal(noTvs.code, 1);
   assert.equal(noTvs.out, 'rejected HTTPS server: certificate sbd.example is not in the installed trust lists, and no TVS to ask');
 
-  const bad = await sbd(['phone', 'boot', '--server', `127.0.0.1:${cluster.tftp.port}`, '--mac', mac, '--state', phones.dir, '--redirect', '127.0.0.1:2445']);
+  const bad = await sbd([
+    'phone',
+    'boot',
+    '--server',
+    `127.0.0.1:${cluster.tftp.port}`,
+    '--mac',
+    mac,
+    '--state',
+    phones.dir,
+    '--redirect',
+    '127.0.0.1:2445',
+  ]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--redirect "127\.0\.0\.1:2445" is not FROM=TO/);
-  const lonely = await sbd(['phone', 'boot', '--server', `127.0.0.1:${cluster.tftp.port}`, '--mac', mac, '--state', phones.dir, '--auth-string', '1']);
+  const lonely = await sbd([
+    'phone',
+    'boot',
+    '--server',
+    `127.0.0.1:${cluster.tftp.port}`,
+    '--mac',
+    mac,
+    '--state',
+    phones.dir,
+    '--auth-string',
+    '1',
+  ]);
   assert.equal(lonely.code, 2);
   const notHttps = await sbd(['phone', 'https', 'http://127.0.0.1/x', '--mac', mac, '--state', phones.dir]);
   assert.equal(notHttps.code, 1);

@@ -45,16 +45,54 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
   // The harness registers its clean-up with after(): the stage is set up here, not inside a before() hook.
   cluster = await startCluster();
   for (const p of [...PHONES, { name: OFFLINE, dn: '7009', model: '8845' }]) {
-    await cluster.admin('device', 'add', p.name, '--model', p.model, '--dn', p.dn, '--digest-user', `u${p.dn}`, '--digest-password', `pw-${p.dn}-secret`);
+    await cluster.admin(
+      'device',
+      'add',
+      p.name,
+      '--model',
+      p.model,
+      '--dn',
+      p.dn,
+      '--digest-user',
+      `u${p.dn}`,
+      '--digest-password',
+      `pw-${p.dn}-secret`,
+    );
   }
   phones = fleet();
-  const first = await bootAll(phones, cluster, PHONES.map((p) => p.name));
+  const first = await bootAll(
+    phones,
+    cluster,
+    PHONES.map((p) => p.name),
+  );
   for (const r of first) assert.ok(r.configTrusted, `${r.deviceName} booted`);
-  daemon = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', cluster.dir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  daemon = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'daemon',
+      'sip',
+      '--state',
+      cluster.dir,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   daemon.stderr!.resume();
   const lines = createInterface({ input: daemon.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(daemon, 'exit').then(() => { throw new Error('sbd daemon sip exited'); })])) as [string];
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(daemon, 'exit').then(() => {
+      throw new Error('sbd daemon sip exited');
+    }),
+  ])) as [string];
   ports = JSON.parse(line) as { udp: number; tcp: number };
   lines.on('line', () => {});
   const fetcher = new TftpFetcher({ host: cluster.ipv4, port: cluster.tftp.port }, phones.pool, { timeoutMs: 3000, retries: 8 });
@@ -62,10 +100,14 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
   for (const p of PHONES) {
     const phone = await SipPhone.connect({
       flow: { transport: p.transport, host: '127.0.0.1', port: p.transport === 'udp' ? ports.udp : ports.tcp },
-      line: p.dn, credentials: { username: `u${p.dn}`, password: `pw-${p.dn}-secret` }, userAgent: p.ua,
+      line: p.dn,
+      credentials: { username: `u${p.dn}`, password: `pw-${p.dn}-secret` },
+      userAgent: p.ua,
       // The phone's own reset: boot again over TFTP (what it would do after power-on), then register.
-      refetch: refetchOnReset({ stateDir: phones.dir, deviceName: p.name, model: p.model, fetcher, views: phones.views, verifyUnknownSigner: tvs },
-        (r) => boots.set(p.name, [...(boots.get(p.name) ?? []), r])),
+      refetch: refetchOnReset(
+        { stateDir: phones.dir, deviceName: p.name, model: p.model, fetcher, views: phones.views, verifyUnknownSigner: tvs },
+        (r) => boots.set(p.name, [...(boots.get(p.name) ?? []), r]),
+      ),
     });
     await phone.register();
     sip.push(phone);
@@ -81,14 +123,27 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
   it('a stranger cannot reset a phone: a NOTIFY relayed through sbd is refused, even with the right RegisterCallId', async () => {
     const [stranger, victim] = [sip[0]!, sip[2]!];
     const callId = victim.currentRegisterCallId;
-    const res = await stranger.withAuth((auth) => new SipRequest('NOTIFY', parseUri(`sip:${victim.o.line}@127.0.0.1`), [
-      stranger.viaHeader(), { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: `<sip:${stranger.o.line}@127.0.0.1>;tag=${makeTag()}` }, { name: 'To', value: `<sip:${victim.o.line}@127.0.0.1>` },
-      { name: 'Call-ID', value: `stranger-${makeTag()}@test` }, { name: 'CSeq', value: '1 NOTIFY' },
-      { name: 'Event', value: 'service-control' }, { name: 'Subscription-State', value: 'active' }, { name: 'Content-Type', value: 'text/plain' },
-      ...(auth ? [auth] : []),
-    ], Buffer.from(`action=reset\r\nRegisterCallId={${callId}}\r\n`)));
-    assert.notEqual(res.status, 200, 'the stranger\'s NOTIFY was not obeyed');
+    const res = await stranger.withAuth(
+      (auth) =>
+        new SipRequest(
+          'NOTIFY',
+          parseUri(`sip:${victim.o.line}@127.0.0.1`),
+          [
+            stranger.viaHeader(),
+            { name: 'Max-Forwards', value: '70' },
+            { name: 'From', value: `<sip:${stranger.o.line}@127.0.0.1>;tag=${makeTag()}` },
+            { name: 'To', value: `<sip:${victim.o.line}@127.0.0.1>` },
+            { name: 'Call-ID', value: `stranger-${makeTag()}@test` },
+            { name: 'CSeq', value: '1 NOTIFY' },
+            { name: 'Event', value: 'service-control' },
+            { name: 'Subscription-State', value: 'active' },
+            { name: 'Content-Type', value: 'text/plain' },
+            ...(auth ? [auth] : []),
+          ],
+          Buffer.from(`action=reset\r\nRegisterCallId={${callId}}\r\n`),
+        ),
+    );
+    assert.notEqual(res.status, 200, "the stranger's NOTIFY was not obeyed");
     await until(() => victim.control.refused >= 1 || res.status !== 403, 'the victim to answer');
     assert.equal(victim.control.refused, 1, `the victim refused the relayed NOTIFY itself (answer ${res.status} ${res.reason})`);
     assert.equal(victim.control.resets + victim.control.restarts, 0);
@@ -105,7 +160,10 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
     assert.match(r.out, /summary: 3 phones told to reset: 3 acknowledged, 3 re-registered, 0 failed; 1 not registered/);
     await until(() => sip.every((p) => p.control.resets === 1), 'every phone to finish its reset');
     // Chosen by User-Agent: Cisco enterprise firmware gets service-control, the 7960 SIP image check-sync.
-    assert.deepEqual(sip.map((p) => p.control.lastEvent), ['service-control', 'service-control', 'check-sync']);
+    assert.deepEqual(
+      sip.map((p) => p.control.lastEvent),
+      ['service-control', 'service-control', 'check-sync'],
+    );
     for (const [i, p] of sip.entries()) {
       assert.notEqual(p.currentRegisterCallId, before[i], `${PHONES[i]!.name} registered with a new Call-ID`);
       const b = boots.get(PHONES[i]!.name) ?? [];
@@ -119,7 +177,10 @@ describe('sbd phone reset --all against a running sbd-sipd', async () => {
     assert.equal(r.code, 0, `${r.out}\n${r.err}`);
     assert.match(r.out, /summary: 1 phone told to restart: 1 acknowledged, 1 re-registered, 0 failed; 0 not registered/);
     await until(() => sip[1]!.control.restarts === 1, 'the UDP phone to restart');
-    assert.deepEqual(sip.map((p) => p.control.restarts), [0, 1, 0]);
+    assert.deepEqual(
+      sip.map((p) => p.control.restarts),
+      [0, 1, 0],
+    );
     assert.equal((boots.get(PHONES[1]!.name) ?? []).length, 1, 'a restart does not boot over TFTP');
   });
 

@@ -19,7 +19,10 @@ const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`
 const seconds = Number(process.env.FUZZ_TFTP_SECONDS ?? 30);
 const skip = !has('afl-fuzz') || !has('gcc') ? 'afl++ or gcc not installed' : false;
 
-test(`AFL++ finds no crash or hang in the TFTP request parser in ${seconds} s; ASan/UBSan pass over its corpus`, { skip, timeout: (seconds + 120) * 1000 }, () => {
+test(`AFL++ finds no crash or hang in the TFTP request parser in ${seconds} s; ASan/UBSan pass over its corpus`, {
+  skip,
+  timeout: (seconds + 120) * 1000,
+}, () => {
   const out = mkdtempSync(join(tmpdir(), 'sbd-afl-tftp-'));
   try {
     const r = spawnSync('sh', [script, String(seconds)], { env: { ...process.env, FUZZ_OUT: out }, encoding: 'utf8' });
@@ -32,16 +35,32 @@ test(`AFL++ finds no crash or hang in the TFTP request parser in ${seconds} s; A
 
     const asan = join(out, 'tftp-request-fuzz-asan');
     const native = join(root, 'native');
-    const cc = spawnSync('gcc', [
-      '-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-o', asan,
-      join(native, 'fuzz', 'tftp-request-fuzz.c'), join(native, 'tftp-packet.c'), join(native, 'tftp-options.c'), join(native, 'tftp-text.c'),
-    ], { encoding: 'utf8' });
+    const cc = spawnSync(
+      'gcc',
+      [
+        '-std=c11',
+        '-D_GNU_SOURCE',
+        '-O1',
+        '-g',
+        '-fsanitize=address,undefined',
+        '-fno-sanitize-recover=all',
+        '-o',
+        asan,
+        join(native, 'fuzz', 'tftp-request-fuzz.c'),
+        join(native, 'tftp-packet.c'),
+        join(native, 'tftp-options.c'),
+        join(native, 'tftp-text.c'),
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(cc.status, 0, cc.stderr);
     const seeds = join(native, 'fuzz', 'seeds');
     const queue = join(out, 'findings', 'default', 'queue');
     const inputs = [
       ...readdirSync(seeds).map((f) => join(seeds, f)),
-      ...readdirSync(queue).filter((f) => f.startsWith('id:')).map((f) => join(queue, f)),
+      ...readdirSync(queue)
+        .filter((f) => f.startsWith('id:'))
+        .map((f) => join(queue, f)),
     ];
     assert.ok(inputs.length > 10, `${inputs.length} inputs`);
     const run = spawnSync(asan, inputs, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0' } });
@@ -55,7 +74,8 @@ test('the pipeline reports a crash: a planted bug one byte from the seeds is fou
   const out = mkdtempSync(join(tmpdir(), 'sbd-afl-tftp-canary-'));
   try {
     const r = spawnSync('sh', [script, '60'], {
-      env: { ...process.env, FUZZ_OUT: out, FUZZ_CFLAGS: '-DSBD_FUZZ_CANARY', AFL_BENCH_UNTIL_CRASH: '1' }, encoding: 'utf8',
+      env: { ...process.env, FUZZ_OUT: out, FUZZ_CFLAGS: '-DSBD_FUZZ_CANARY', AFL_BENCH_UNTIL_CRASH: '1' },
+      encoding: 'utf8',
     });
     assert.equal(r.status, 1, `fuzz-tftp.sh: ${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /[1-9]\d* crashes/);

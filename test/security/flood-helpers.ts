@@ -31,7 +31,9 @@ export interface FloodSender {
 export function buildSender(): FloodSender {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-flood-'));
   const binary = join(dir, 'flood-sender');
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', binary, join(import.meta.dirname, 'flood-sender.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', binary, join(import.meta.dirname, 'flood-sender.c')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return { binary, dir, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -73,8 +75,14 @@ export interface FloodResult {
  * connections, then waits until the server has read everything (`perConnection`: each message on a connection of its
  * own). Killed after `timeoutMs` (default 300 s).
  */
-export function runSender(sender: FloodSender, mode: 'udp' | 'tcp', port: number, count: number, shapes: readonly FloodShape[],
-  options: SenderOptions & { timeoutMs?: number } = {}): Promise<FloodResult> {
+export function runSender(
+  sender: FloodSender,
+  mode: 'udp' | 'tcp',
+  port: number,
+  count: number,
+  shapes: readonly FloodShape[],
+  options: SenderOptions & { timeoutMs?: number } = {},
+): Promise<FloodResult> {
   const { child: p, file } = spawnSender(sender, mode, port, count, shapes, options);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -105,7 +113,14 @@ export interface SenderOptions {
 }
 
 /** The sender as a child process (for a flood that runs until killed); `file` is its shapes file, removed by the caller. */
-export function spawnSender(sender: FloodSender, mode: 'udp' | 'tcp', port: number, count: number, shapes: readonly FloodShape[], options: SenderOptions = {}): { child: ChildProcess; file: string } {
+export function spawnSender(
+  sender: FloodSender,
+  mode: 'udp' | 'tcp',
+  port: number,
+  count: number,
+  shapes: readonly FloodShape[],
+  options: SenderOptions = {},
+): { child: ChildProcess; file: string } {
   const file = join(sender.dir, `shapes-${process.pid}-${Math.random().toString(16).slice(2)}.bin`);
   writeFileSync(file, encodeShapes(shapes));
   const args = [mode, '127.0.0.1', String(port), String(count), file];
@@ -132,9 +147,15 @@ export interface DaemonProcess {
 }
 
 export function startDaemonProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let tail = '';
-  const keep = (d: Buffer) => { tail = (tail + d.toString()).slice(-65536); };
+  const keep = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-65536);
+  };
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -167,7 +188,9 @@ export function startDaemonProcess(args: string[], env: NodeJS.ProcessEnv = {}):
         }
       }
     });
-    void exited.then((code) => { if (!found) reject(new Error(`daemon exited with ${code}: ${tail.slice(-2000)}`)); });
+    void exited.then((code) => {
+      if (!found) reject(new Error(`daemon exited with ${code}: ${tail.slice(-2000)}`));
+    });
   });
 }
 
@@ -175,7 +198,7 @@ export function startDaemonProcess(args: string[], env: NodeJS.ProcessEnv = {}):
 export function listeningPort(ev: Record<string, unknown>): number {
   if (typeof ev.port === 'number') return ev.port;
   const a = ev.addresses as Array<{ port: number }> | undefined;
-  if (a && a[0]) return a[0].port;
+  if (a?.[0]) return a[0].port;
   throw new Error(`no port in ${JSON.stringify(ev)}`);
 }
 

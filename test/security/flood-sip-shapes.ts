@@ -29,10 +29,19 @@ function via(t: SipTarget): string {
 
 /** REGISTER/INVITE skeleton from the attacker toward `user`. */
 function request(t: SipTarget, method: string, user: string, extra: string[], body = ''): string {
-  return message(`${method} sip:${method === 'REGISTER' ? '' : `${user}@`}127.0.0.1:${t.port} SIP/2.0`, [
-    via(t), 'Max-Forwards: 70', `From: <sip:${user}@127.0.0.1>;tag=f@@@@@@@@`, `To: <sip:${user}@127.0.0.1>`,
-    `Call-ID: fl-@@@@@@@@@127.66.0.1`, `CSeq: 1 ${method}`, ...extra,
-  ], body);
+  return message(
+    `${method} sip:${method === 'REGISTER' ? '' : `${user}@`}127.0.0.1:${t.port} SIP/2.0`,
+    [
+      via(t),
+      'Max-Forwards: 70',
+      `From: <sip:${user}@127.0.0.1>;tag=f@@@@@@@@`,
+      `To: <sip:${user}@127.0.0.1>`,
+      `Call-ID: fl-@@@@@@@@@127.66.0.1`,
+      `CSeq: 1 ${method}`,
+      ...extra,
+    ],
+    body,
+  );
 }
 
 /** Contacts that fit one datagram (row 5 used 4,000 in 51 KB; loopback addresses make each longer, ~2,900 fit). */
@@ -69,23 +78,47 @@ export function sipFloodShapes(t: SipTarget): FloodShape[] {
     // Row 7: unauthenticated INVITEs, each a new transaction (a 407 that Timer G would resend toward the source).
     { name: 'unauthenticated-invite', weight: 250, bytes: request(t, 'INVITE', t.victim, ['Contact: <sip:attacker@127.66.0.1:5060>']) },
     // Row 6: REGISTERs for unknown AORs with long users, each user new.
-    { name: 'unknown-aor-register', weight: udp ? 150 : 200, bytes: request(t, 'REGISTER', longUser, ['Expires: 600', `Contact: <sip:${longUser}@127.66.0.1:5060>`]) },
+    {
+      name: 'unknown-aor-register',
+      weight: udp ? 150 : 200,
+      bytes: request(t, 'REGISTER', longUser, ['Expires: 600', `Contact: <sip:${longUser}@127.66.0.1:5060>`]),
+    },
     // Row 3: wrong digest answers for another user, the To rotating, the nonce never minted by sbd.
     {
-      name: 'wrong-digest-register', weight: 100,
-      bytes: message(`REGISTER sip:127.0.0.1:${t.port} SIP/2.0`, [via(t), 'Max-Forwards: 70', `From: <sip:r@@@@@@@@@127.0.0.1>;tag=f@@@@@@@@`,
-        `To: <sip:r@@@@@@@@@127.0.0.1>`, 'Call-ID: dg-@@@@@@@@', 'CSeq: 2 REGISTER', 'Contact: <sip:r@127.66.0.1:5060>', 'Expires: 600',
-        `Authorization: Digest username="${t.guessed}", realm="ccmsipline", nonce="@@@@@@@@", uri="sip:127.0.0.1", response="0123456789abcdef0123456789@@@@@@", algorithm=MD5, qop=auth, nc=00000001, cnonce="@@@@@@@@"`]),
+      name: 'wrong-digest-register',
+      weight: 100,
+      bytes: message(`REGISTER sip:127.0.0.1:${t.port} SIP/2.0`, [
+        via(t),
+        'Max-Forwards: 70',
+        `From: <sip:r@@@@@@@@@127.0.0.1>;tag=f@@@@@@@@`,
+        `To: <sip:r@@@@@@@@@127.0.0.1>`,
+        'Call-ID: dg-@@@@@@@@',
+        'CSeq: 2 REGISTER',
+        'Contact: <sip:r@127.66.0.1:5060>',
+        'Expires: 600',
+        `Authorization: Digest username="${t.guessed}", realm="ccmsipline", nonce="@@@@@@@@", uri="sip:127.0.0.1", response="0123456789abcdef0123456789@@@@@@", algorithm=MD5, qop=auth, nc=00000001, cnonce="@@@@@@@@"`,
+      ]),
     },
     // Row 13: CR LF smuggled through a URI into a reason phrase.
-    { name: 'header-injection', weight: 50, bytes: request(t, 'REGISTER', 'x%0D%0AInjected-Header:%20@@@@@@@@', ['Expires: 600', 'Contact: <sip:x@127.66.0.1:5060>']) },
+    {
+      name: 'header-injection',
+      weight: 50,
+      bytes: request(t, 'REGISTER', 'x%0D%0AInjected-Header:%20@@@@@@@@', ['Expires: 600', 'Contact: <sip:x@127.66.0.1:5060>']),
+    },
     // Row 1: `Contact: *` with Expires 0 for the legitimate phone's AOR, no credentials.
     { name: 'unregister-star', weight: 50, bytes: request(t, 'REGISTER', t.victim, ['Expires: 0', 'Contact: *']) },
     // Row 2: a response whose top Via looks like sbd's (relayed, if at all, to the loopback source below it).
     {
-      name: 'forged-response', weight: 50,
-      bytes: message('SIP/2.0 200 OK', [`Via: SIP/2.0/${t.transport} 127.0.0.1:${t.port};branch=z9hG4bK@@@@@@@@`, `Via: SIP/2.0/${t.transport} 127.66.0.2:5060;branch=z9hG4bK-x@@@@@@@@`,
-        `From: <sip:a@127.0.0.1>;tag=a@@@@@@@@`, `To: <sip:b@127.0.0.1>;tag=b@@@@@@@@`, 'Call-ID: rs-@@@@@@@@', 'CSeq: 1 INVITE']),
+      name: 'forged-response',
+      weight: 50,
+      bytes: message('SIP/2.0 200 OK', [
+        `Via: SIP/2.0/${t.transport} 127.0.0.1:${t.port};branch=z9hG4bK@@@@@@@@`,
+        `Via: SIP/2.0/${t.transport} 127.66.0.2:5060;branch=z9hG4bK-x@@@@@@@@`,
+        `From: <sip:a@127.0.0.1>;tag=a@@@@@@@@`,
+        `To: <sip:b@127.0.0.1>;tag=b@@@@@@@@`,
+        'Call-ID: rs-@@@@@@@@',
+        'CSeq: 1 INVITE',
+      ]),
     },
     // Row 4.
     { name: 'space-runs', weight: 5, bytes: request(t, 'OPTIONS', t.victim, spaces) },

@@ -23,7 +23,9 @@ const MAX_RSS_MIB = 400;
 const VICTIM = 'u1000';
 const PASSWORD = 'flood-victim-pw';
 
-async function withDaemon(fn: (d: DaemonProcess, sender: FloodSender, ports: { udp: number; tcp: number }) => Promise<void>): Promise<void> {
+async function withDaemon(
+  fn: (d: DaemonProcess, sender: FloodSender, ports: { udp: number; tcp: number }) => Promise<void>,
+): Promise<void> {
   const { dir, state } = makeState();
   addLineUser(state, VICTIM, PASSWORD);
   addLineUser(state, 'u2000', 'another-pw');
@@ -31,7 +33,9 @@ async function withDaemon(fn: (d: DaemonProcess, sender: FloodSender, ports: { u
   const sender = buildSender();
   let d: DaemonProcess | undefined;
   try {
-    d = await startDaemonProcess(['daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--no-tls'], { SBD_LOG_LEVEL: 'warn' });
+    d = await startDaemonProcess(['daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--no-tls'], {
+      SBD_LOG_LEVEL: 'warn',
+    });
     await fn(d, sender, { udp: d.listening.udp as number, tcp: d.listening.tcp as number });
   } finally {
     await d?.stop();
@@ -43,7 +47,11 @@ async function withDaemon(fn: (d: DaemonProcess, sender: FloodSender, ports: { u
 /** REGISTER with digest as the phone does it, tried up to 3 times (a phone retries a registration that timed out). */
 async function legitimateRegister(transport: 'udp' | 'tcp', port: number): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    const phone = await SipPhone.connect({ flow: { transport, host: '127.0.0.1', port }, line: VICTIM, credentials: { username: VICTIM, password: PASSWORD } });
+    const phone = await SipPhone.connect({
+      flow: { transport, host: '127.0.0.1', port },
+      line: VICTIM,
+      credentials: { username: VICTIM, password: PASSWORD },
+    });
     try {
       return (await phone.register()).status;
     } catch (err) {
@@ -54,27 +62,52 @@ async function legitimateRegister(transport: 'udp' | 'tcp', port: number): Promi
   }
 }
 
-test('sipd UDP: 1,000,000 datagrams of garbage and adversarial shapes, then a phone still registers with digest; RSS bounded', { timeout: 600_000 }, async (t) => {
+test('sipd UDP: 1,000,000 datagrams of garbage and adversarial shapes, then a phone still registers with digest; RSS bounded', {
+  timeout: 600_000,
+}, async (t) => {
   await withDaemon(async (d, sender, ports) => {
     assert.equal(await legitimateRegister('udp', ports.udp), 200, 'registers before the flood');
-    const r = await runSender(sender, 'udp', ports.udp, FLOOD_MESSAGES, sipFloodShapes({ transport: 'UDP', port: ports.udp, victim: VICTIM, guessed: 'u2000' }));
+    const r = await runSender(
+      sender,
+      'udp',
+      ports.udp,
+      FLOOD_MESSAGES,
+      sipFloodShapes({ transport: 'UDP', port: ports.udp, victim: VICTIM, guessed: 'u2000' }),
+    );
     assert.equal(r.sent, FLOOD_MESSAGES);
     assert.equal(d.child.exitCode, null, `sipd died during the flood: ${d.tail().slice(-2000)}`);
     assert.equal(await legitimateRegister('udp', ports.udp), 200, 'registers after the flood');
     const mem = memoryOf(d.pid);
-    assert.ok(mem.hwmKb / 1024 < MAX_RSS_MIB, `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`);
+    assert.ok(
+      mem.hwmKb / 1024 < MAX_RSS_MIB,
+      `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`,
+    );
     t.diagnostic(`udp: ${r.sent} datagrams, ${(r.bytes / 2 ** 20).toFixed(0)} MiB; sipd peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB`);
   });
 });
 
-test('sipd TCP: 1,000,000 messages over 4 connections, then a phone still registers with digest; RSS bounded', { timeout: 900_000 }, async (t) => {
+test('sipd TCP: 1,000,000 messages over 4 connections, then a phone still registers with digest; RSS bounded', {
+  timeout: 900_000,
+}, async (t) => {
   await withDaemon(async (d, sender, ports) => {
-    const r = await runSender(sender, 'tcp', ports.tcp, FLOOD_MESSAGES, sipFloodShapes({ transport: 'TCP', port: ports.tcp, victim: VICTIM, guessed: 'u2000' }), { conns: 4 });
+    const r = await runSender(
+      sender,
+      'tcp',
+      ports.tcp,
+      FLOOD_MESSAGES,
+      sipFloodShapes({ transport: 'TCP', port: ports.tcp, victim: VICTIM, guessed: 'u2000' }),
+      { conns: 4 },
+    );
     assert.equal(r.sent, FLOOD_MESSAGES);
     assert.equal(d.child.exitCode, null, `sipd died during the flood: ${d.tail().slice(-2000)}`);
     assert.equal(await legitimateRegister('tcp', ports.tcp), 200, 'registers after the flood');
     const mem = memoryOf(d.pid);
-    assert.ok(mem.hwmKb / 1024 < MAX_RSS_MIB, `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`);
-    t.diagnostic(`tcp: ${r.sent} messages, ${(r.bytes / 2 ** 20).toFixed(0)} MiB, ${r.reconnects} reconnections; sipd peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB`);
+    assert.ok(
+      mem.hwmKb / 1024 < MAX_RSS_MIB,
+      `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`,
+    );
+    t.diagnostic(
+      `tcp: ${r.sent} messages, ${(r.bytes / 2 ** 20).toFixed(0)} MiB, ${r.reconnects} reconnections; sipd peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB`,
+    );
   });
 });

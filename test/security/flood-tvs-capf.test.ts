@@ -48,12 +48,18 @@ const source = (i: number) => `127.67.0.${(i % HOLD_SOURCES) + 1}`;
 
 /** Opens `count` TCP connections that never send a byte; resolves once all are connected or refused. */
 async function holdHalfOpen(port: number, count: number, held: net.Socket[]): Promise<number> {
-  const results = await Promise.all(Array.from({ length: count }, (_, i) => new Promise<boolean>((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: source(i) }, () => resolve(true));
-    s.on('error', () => resolve(false));
-    s.on('close', () => resolve(false));
-    held.push(s);
-  })));
+  const results = await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect({ port, host: '127.0.0.1', localAddress: source(i) }, () => resolve(true));
+          s.on('error', () => resolve(false));
+          s.on('close', () => resolve(false));
+          held.push(s);
+        }),
+    ),
+  );
   return results.filter(Boolean).length;
 }
 
@@ -69,17 +75,23 @@ async function holdTrickling(port: number, count: number, held: net.Socket[]): P
   let ok = 0;
   // In rounds of 50: a thousand handshakes at once only queue up in the server.
   for (let i = 0; i < count; i += 50) {
-    const round = await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => new Promise<boolean>((resolve) => {
-      const s = tlsFrom(port, source(i + j), () => {
-        s.write(Buffer.from([0x01]));
-        const timer = setInterval(() => s.write(Buffer.from([0x00])), 5000);
-        s.once('close', () => clearInterval(timer));
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-      s.on('close', () => resolve(false));
-      held.push(s);
-    })));
+    const round = await Promise.all(
+      Array.from(
+        { length: Math.min(50, count - i) },
+        (_, j) =>
+          new Promise<boolean>((resolve) => {
+            const s = tlsFrom(port, source(i + j), () => {
+              s.write(Buffer.from([0x01]));
+              const timer = setInterval(() => s.write(Buffer.from([0x00])), 5000);
+              s.once('close', () => clearInterval(timer));
+              resolve(true);
+            });
+            s.on('error', () => resolve(false));
+            s.on('close', () => resolve(false));
+            held.push(s);
+          }),
+      ),
+    );
     ok += round.filter(Boolean).length;
   }
   return ok;
@@ -92,12 +104,21 @@ async function holdTrickling(port: number, count: number, held: net.Socket[]): P
  */
 async function badFrames(port: number, count: number): Promise<void> {
   for (let i = 0; i < count; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => new Promise<void>((resolve) => {
-      const s = tlsFrom(port, `127.66.1.${((i + j) % 200) + 1}`, () => s.end(randomBytes(1000)));
-      const timer = setTimeout(() => s.destroy(), 2_000);
-      s.on('error', () => {});
-      s.on('close', () => { clearTimeout(timer); resolve(); });
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(100, count - i) },
+        (_, j) =>
+          new Promise<void>((resolve) => {
+            const s = tlsFrom(port, `127.66.1.${((i + j) % 200) + 1}`, () => s.end(randomBytes(1000)));
+            const timer = setTimeout(() => s.destroy(), 2_000);
+            s.on('error', () => {});
+            s.on('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
   }
 }
 
@@ -113,7 +134,9 @@ async function retry<T>(what: () => Promise<T>, attempts = 3): Promise<T> {
 }
 
 for (const service of ['tvs', 'capf'] as const) {
-  test(`${service}d: ${GARBAGE_CONNECTIONS} garbage connections, ${BAD_FRAME_CONNECTIONS} bad frames, ${HELD_HALF_OPEN + HELD_TRICKLING} held connections; a phone is still served; RSS bounded`, { timeout: 600_000 }, async (t) => {
+  test(`${service}d: ${GARBAGE_CONNECTIONS} garbage connections, ${BAD_FRAME_CONNECTIONS} bad frames, ${HELD_HALF_OPEN + HELD_TRICKLING} held connections; a phone is still served; RSS bounded`, {
+    timeout: 600_000,
+  }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), `sbd-flood-${service}-`));
     initAppliance({ dir, hostname: 'sbd1', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
     const silent = { out: () => {}, err: () => {} };
@@ -126,14 +149,37 @@ for (const service of ['tvs', 'capf'] as const) {
     const d = await startDaemonProcess(['daemon', service, '--state', dir, '--bind', '127.0.0.1', '--port', '0']);
     const port = listeningPort(d.listening);
     // The phone: a TVS query for the CallManager certificate (valid), or a CAPF session with nothing pending.
-    const phone = async (): Promise<string> => service === 'tvs'
-      ? (await queryTvs({ host: '127.0.0.1', port, deviceName: `CP-8845-${DEVICE}`, certDer: cmDer, checkServerCert: () => true, timeoutMs: 30_000 })).status
-      : (await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'none' }, checkServerCert: () => true, timeoutMs: 30_000 })).operation;
+    const phone = async (): Promise<string> =>
+      service === 'tvs'
+        ? (
+            await queryTvs({
+              host: '127.0.0.1',
+              port,
+              deviceName: `CP-8845-${DEVICE}`,
+              certDer: cmDer,
+              checkServerCert: () => true,
+              timeoutMs: 30_000,
+            })
+          ).status
+        : (
+            await enrollWithCapf({
+              host: '127.0.0.1',
+              port,
+              deviceName: DEVICE,
+              auth: { type: 'none' },
+              checkServerCert: () => true,
+              timeoutMs: 30_000,
+            })
+          ).operation;
     const expected = service === 'tvs' ? 'valid' : 'none';
     try {
       assert.equal(await phone(), expected, 'served before the flood');
       const t0 = Date.now();
-      const g = await runSender(sender, 'tcp', port, GARBAGE_CONNECTIONS, [{ name: 'random-bytes', weight: 1, random: 600 }], { conns: 16, drainMs: 30_000, perConnection: true });
+      const g = await runSender(sender, 'tcp', port, GARBAGE_CONNECTIONS, [{ name: 'random-bytes', weight: 1, random: 600 }], {
+        conns: 16,
+        drainMs: 30_000,
+        perConnection: true,
+      });
       const t1 = Date.now();
       await badFrames(port, BAD_FRAME_CONNECTIONS);
       const t2 = Date.now();
@@ -143,9 +189,14 @@ for (const service of ['tvs', 'capf'] as const) {
       // A phone retries a failed request, as a phone does.
       assert.equal(await retry(phone), expected, 'served while the attacker holds its connections');
       const mem = memoryOf(d.pid);
-      assert.ok(mem.hwmKb / 1024 < MAX_RSS_MIB, `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`);
-      t.diagnostic(`${service}: ${g.sent} garbage connections, held ${trickling} trickling + ${halfOpen} half-open; peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB` +
-        ` (phases: garbage ${t1 - t0} ms, bad frames ${t2 - t1} ms, holding and the phone ${Date.now() - t2} ms)`);
+      assert.ok(
+        mem.hwmKb / 1024 < MAX_RSS_MIB,
+        `peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB (now ${(mem.rssKb / 1024).toFixed(0)} MiB) ≥ ${MAX_RSS_MIB} MiB`,
+      );
+      t.diagnostic(
+        `${service}: ${g.sent} garbage connections, held ${trickling} trickling + ${halfOpen} half-open; peak RSS ${(mem.hwmKb / 1024).toFixed(0)} MiB` +
+          ` (phases: garbage ${t1 - t0} ms, bad frames ${t2 - t1} ms, holding and the phone ${Date.now() - t2} ms)`,
+      );
     } finally {
       for (const h of held) h.destroy();
       await d.stop();

@@ -19,7 +19,11 @@ export function mutationArb(bytes: readonly number[]): fc.Arbitrary<Mutation> {
     fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
     fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.constantFrom(...bytes) }),
     // Length fields (header and element lengths) told lies.
-    fc.record({ op: fc.constant('u16' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 0x3fff, 0x4000, 0x4001, 0xfffe, 0xffff), fc.integer({ min: 0, max: 0xffff })) }),
+    fc.record({
+      op: fc.constant('u16' as const),
+      at: fc.nat(),
+      value: fc.oneof(fc.constantFrom(0, 1, 2, 3, 0x3fff, 0x4000, 0x4001, 0xfffe, 0xffff), fc.integer({ min: 0, max: 0xffff })),
+    }),
     fc.record({ op: fc.constant('cut' as const), at: fc.nat() }),
     fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 24 }) }),
     fc.record({ op: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),

@@ -51,15 +51,53 @@ function material(t: { after: (fn: () => void) => void }) {
   const dir = tempDir(t, 'sbd-fuzz-capf-');
   const key = path.join(dir, 'capf.key');
   const pem = path.join(dir, 'capf.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', pem, '-days', '30', '-subj', '/CN=CAPF-fuzz'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      pem,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=CAPF-fuzz',
+    ],
+    { stdio: 'pipe' },
+  );
   const phoneKey = generateKeyPair({ type: 'ec', curve: 'P-256' });
-  const lsc = issueLsc({ capfCertPem: fs.readFileSync(pem, 'utf8'), capfKeyPem: fs.readFileSync(key, 'utf8'), deviceName: DEVICE, subjectPublicKey: phoneKey.spkiDer, serial: Buffer.of(1, 2, 3), now: new Date('2026-12-01T00:00:00Z') });
+  const lsc = issueLsc({
+    capfCertPem: fs.readFileSync(pem, 'utf8'),
+    capfKeyPem: fs.readFileSync(key, 'utf8'),
+    deviceName: DEVICE,
+    subjectPublicKey: phoneKey.spkiDer,
+    serial: Buffer.of(1, 2, 3),
+    now: new Date('2026-12-01T00:00:00Z'),
+  });
   const signed = signAuthData(crypto.createPrivateKey(phoneKey.privateKeyPem), DEVICE, lsc.der);
   const rsa = generateKeyPair({ type: 'rsa', bits: 2048 });
-  return { lsc: lsc.der, phoneKey, rsa, certAuth: { deviceName: DEVICE, certificate: { type: CapfCertificateType.lsc, der: lsc.der }, signedData: signed.signedData, sha2SignedData: signed.sha2SignedData } };
+  return {
+    lsc: lsc.der,
+    phoneKey,
+    rsa,
+    certAuth: {
+      deviceName: DEVICE,
+      certificate: { type: CapfCertificateType.lsc, der: lsc.der },
+      signedData: signed.signedData,
+      sha2SignedData: signed.sha2SignedData,
+    },
+  };
 }
 
-const sends = (events: ReadonlyArray<{ type: string }>) => (events as Array<{ type: string; bytes?: Buffer }>).filter((e) => e.type === 'send').map((e) => e.bytes!);
+const sends = (events: ReadonlyArray<{ type: string }>) =>
+  (events as Array<{ type: string; bytes?: Buffer }>).filter((e) => e.type === 'send').map((e) => e.bytes!);
 
 /** The two real cores in memory; records each side's frames. The callbacks play the shells. */
 function record(decision: CapfDecision, auth: CapfClientAuth, lsc: Buffer | undefined, spki: Buffer): Scenario {
@@ -69,14 +107,14 @@ function record(decision: CapfDecision, auth: CapfClientAuth, lsc: Buffer | unde
   const toClient: Buffer[] = [];
   const queue: Array<['s' | 'c', Buffer]> = [];
   const onServer = (events: CapfServerEvent[]): void => {
-    for (const b of sends(events)) (toClient.push(b), queue.push(['c', b]));
+    for (const b of sends(events)) toClient.push(b), queue.push(['c', b]);
     for (const e of events) {
       if (e.type === 'authenticate') onServer(server.decide(decision));
       if (e.type === 'publicKey') onServer(server.certificateIssued(lsc ?? Buffer.from('not a certificate')));
     }
   };
   const onClient = (events: CapfClientEvent[]): void => {
-    for (const b of sends(events)) (toServer.push(b), queue.push(['s', b]));
+    for (const b of sends(events)) toServer.push(b), queue.push(['s', b]);
     for (const e of events) {
       if (e.type === 'keyGenerate') onClient(client.keyGenerated(spki));
       if (e.type === 'storeCertificate') onClient(client.certificateStored(true));
@@ -98,24 +136,39 @@ const mutation = mutationArb([0, 1, 2, 3, 7, 9, 13, 15, 0x55, 0x7f, 0x80, 0xff])
 function generatedMessage(): fc.Arbitrary<Buffer> {
   const byte = fc.integer({ min: 0, max: 255 });
   const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u));
-  const typed = fc.record({
-    command: fc.oneof(fc.integer({ min: 1, max: 23 }), byte),
-    sessionId: fc.oneof(fc.constant(SID), fc.integer({ min: 0, max: 0xffffffff })),
-    reason: byte, certificateType: byte, version: fc.oneof(fc.constant(3), byte), authType: byte, keyType: fc.oneof(fc.constantFrom(0, 1), byte),
-    keySize: fc.oneof(fc.constantFrom(1024, 2048, 3072, 4096), fc.integer({ min: 0, max: 0xffff })), curve: fc.oneof(fc.constantFrom(0, 1, 2), byte),
-    deviceName: fc.oneof(fc.constantFrom(DEVICE, 'sep001122334455', 'SEP00112233445', '', 'SEP0011223344555'), fc.string({ maxLength: 70 })),
-    password: fc.oneof(fc.stringMatching(/^\d{0,20}$/), fc.string({ maxLength: 70 })),
-    certificate: fc.record({ type: byte, der: bytes(300) }),
-    signedData: bytes(300),
-    sha2SignedData: fc.record({ hash: fc.oneof(fc.constant(3), byte), signature: bytes(300) }),
-    sudiData: bytes(100),
-    publicKey: bytes(300),
-  }, { requiredKeys: ['command', 'sessionId'] }).map((m) => encodeMessage(m as CapfMessage));
-  const elements = fc.record({
-    command: byte,
-    sessionId: fc.oneof(fc.constant(SID), fc.integer({ min: 0, max: 0xffffffff })),
-    elements: fc.array(fc.record({ tag: fc.oneof(fc.integer({ min: 0, max: 21 }), byte), value: bytes(64) }), { maxLength: 12 }),
-  }).map((f) => encodeFrame(f.command, f.sessionId, f.elements));
+  const typed = fc
+    .record(
+      {
+        command: fc.oneof(fc.integer({ min: 1, max: 23 }), byte),
+        sessionId: fc.oneof(fc.constant(SID), fc.integer({ min: 0, max: 0xffffffff })),
+        reason: byte,
+        certificateType: byte,
+        version: fc.oneof(fc.constant(3), byte),
+        authType: byte,
+        keyType: fc.oneof(fc.constantFrom(0, 1), byte),
+        keySize: fc.oneof(fc.constantFrom(1024, 2048, 3072, 4096), fc.integer({ min: 0, max: 0xffff })),
+        curve: fc.oneof(fc.constantFrom(0, 1, 2), byte),
+        deviceName: fc.oneof(
+          fc.constantFrom(DEVICE, 'sep001122334455', 'SEP00112233445', '', 'SEP0011223344555'),
+          fc.string({ maxLength: 70 }),
+        ),
+        password: fc.oneof(fc.stringMatching(/^\d{0,20}$/), fc.string({ maxLength: 70 })),
+        certificate: fc.record({ type: byte, der: bytes(300) }),
+        signedData: bytes(300),
+        sha2SignedData: fc.record({ hash: fc.oneof(fc.constant(3), byte), signature: bytes(300) }),
+        sudiData: bytes(100),
+        publicKey: bytes(300),
+      },
+      { requiredKeys: ['command', 'sessionId'] },
+    )
+    .map((m) => encodeMessage(m as CapfMessage));
+  const elements = fc
+    .record({
+      command: byte,
+      sessionId: fc.oneof(fc.constant(SID), fc.integer({ min: 0, max: 0xffffffff })),
+      elements: fc.array(fc.record({ tag: fc.oneof(fc.integer({ min: 0, max: 21 }), byte), value: bytes(64) }), { maxLength: 12 }),
+    })
+    .map((f) => encodeFrame(f.command, f.sessionId, f.elements));
   return fc.oneof({ weight: 3, arbitrary: typed }, { weight: 3, arbitrary: elements }, { weight: 1, arbitrary: bytes(64) });
 }
 
@@ -142,7 +195,6 @@ function checkProtocolErrors(events: ReadonlyArray<{ type: string; error?: unkno
   }
 }
 
-
 /** One step: optionally the next real frame first (so the session moves on), then one fuzzed message. */
 const step = (message: fc.Arbitrary<Buffer>) => fc.record({ advance: fc.boolean(), message, splits: fc.array(fc.nat(), { maxLength: 4 }) });
 const STEPS = 10;
@@ -162,7 +214,12 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated CAPF messages throug
   const corpus = scenarios.flatMap((s) => [...s.toServer, ...s.toClient]);
   assert.ok(corpus.length >= 30, `corpus of ${corpus.length} frames`);
   const message = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 24)) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 }))
+        .map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 24)),
+    },
     { weight: 2, arbitrary: generatedMessage() },
   );
   let fuzzed = 0;

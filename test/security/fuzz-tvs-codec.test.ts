@@ -68,15 +68,21 @@ function generated(): fc.Arbitrary<Buffer> {
   const byte = fc.integer({ min: 0, max: 255 });
   const value = fc.oneof(
     fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)),
-    fc.oneof(fc.constantFrom(DEVICE, 'CP-7975G-SEP00AABBCCDDEE', 'CP--SEP001122334455', 'SEP001122334455', ''), fc.string({ maxLength: 48 }))
+    fc
+      .oneof(
+        fc.constantFrom(DEVICE, 'CP-7975G-SEP00AABBCCDDEE', 'CP--SEP001122334455', 'SEP001122334455', ''),
+        fc.string({ maxLength: 48 }),
+      )
       .map((s) => Buffer.concat([Buffer.of(1), Buffer.from(s, 'latin1')])),
   );
-  const frame = fc.record({
-    command: fc.oneof(fc.constantFrom(0, 1, 2, 3, 4), byte),
-    sessionId: fc.integer({ min: 0, max: 0xffffffff }),
-    reserved: byte,
-    elements: fc.array(fc.record({ tag: fc.oneof(fc.constantFrom(1, 2, 7, 8, 9), byte), value }), { maxLength: 8 }),
-  }).map((f) => encodeFrame(f.command, f.sessionId, f.elements, f.reserved));
+  const frame = fc
+    .record({
+      command: fc.oneof(fc.constantFrom(0, 1, 2, 3, 4), byte),
+      sessionId: fc.integer({ min: 0, max: 0xffffffff }),
+      reserved: byte,
+      elements: fc.array(fc.record({ tag: fc.oneof(fc.constantFrom(1, 2, 7, 8, 9), byte), value }), { maxLength: 8 }),
+    })
+    .map((f) => encodeFrame(f.command, f.sessionId, f.elements, f.reserved));
   return fc.oneof({ weight: 4, arbitrary: frame }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)) });
 }
 
@@ -88,7 +94,6 @@ function onlyTvsErrors(f: () => void): void {
   }
 }
 
-
 test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through the reader, both parsers and the answer path; then the real server`, async (t) => {
   const state = tempState(t);
   const store = state.store;
@@ -96,7 +101,10 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
   await server.listen();
   t.after(() => server.close());
   const tvsRow = store.currentCertificate('TVS', 'cucm-pub')!;
-  const vouched = store.listCertificates({ includeHistory: false }).filter((r) => ['CallManager', 'ITLRecovery', 'CAPF', 'TVS'].includes(r.name)).map((r) => r.der);
+  const vouched = store
+    .listCertificates({ includeHistory: false })
+    .filter((r) => ['CallManager', 'ITLRecovery', 'CAPF', 'TVS'].includes(r.name))
+    .map((r) => r.der);
   const stranger = generateIdentity({ name: 'tomcat', hostname: 'rogue', now: new Date() });
   const recorded = await recordExchanges(server, tvsRow.pem, privateKeyOf(tvsRow), [...vouched, stranger.certDer]);
   const corpus = [
@@ -108,7 +116,12 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
   assert.ok(recorded.length >= 8, `recorded ${recorded.length} messages`);
   const answerer = new TrustAnswerer(store);
   const message = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 40)) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 }))
+        .map(([i, ms]) => mutate(corpus[i % corpus.length]!, ms, corpus, 40)),
+    },
     { weight: 2, arbitrary: generated() },
   );
   const PER_RUN = 10;
@@ -132,7 +145,11 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
                 requests++;
                 const a = answerer.answer(req.certificate);
                 if (a.status === TvsStatus.valid) valid++;
-                const out = buildVerifyResponse(a.status === TvsStatus.valid ? { sessionId: req.sessionId, status: a.status, roles: a.roles, ttl: a.ttl } : { sessionId: req.sessionId, status: a.status });
+                const out = buildVerifyResponse(
+                  a.status === TvsStatus.valid
+                    ? { sessionId: req.sessionId, status: a.status, roles: a.roles, ttl: a.ttl }
+                    : { sessionId: req.sessionId, status: a.status },
+                );
                 const res = parseVerifyResponse(new TvsFrameReader().push(out)[0]!);
                 assert.equal(res.sessionId, req.sessionId);
               });
@@ -190,6 +207,7 @@ test(`fast-check: ${100_000 * SCALE}+ mutated and generated TVS messages through
   assert.ok(server.stats.connections >= 300 + recorded.length / 2);
   // The server closes its side after the answer is flushed: poll its own count (no event says "all closed").
   let open = await server.connectionCount();
-  for (let i = 0; i < 200 && open > 0; i++) open = await new Promise<number>((r) => setTimeout(() => void server.connectionCount().then(r), 50));
+  for (let i = 0; i < 200 && open > 0; i++)
+    open = await new Promise<number>((r) => setTimeout(() => void server.connectionCount().then(r), 50));
   assert.equal(open, 0, 'no connection left behind');
 });

@@ -23,11 +23,18 @@ test('row 1: no credentials, wrong credentials, Contact: * and a forged ITL repo
 
     // The phone registers with its credentials; the attacker tries to remove and to query its binding.
     assertStatus(registerWithAuth(r, '1000', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>'], T0), 200, 'the phone');
-    assertStatus(r.registrar.handleRegister(register('1000', ['Contact: *', 'Expires: 0'], 'attack@x'), attacker, T0 + 1000).response, 401, 'Contact: * without credentials');
+    assertStatus(
+      r.registrar.handleRegister(register('1000', ['Contact: *', 'Expires: 0'], 'attack@x'), attacker, T0 + 1000).response,
+      401,
+      'Contact: * without credentials',
+    );
     const query = r.registrar.handleRegister(register('1000', [], 'attack@x'), attacker, T0 + 1000).response;
     assertStatus(query, 401, 'a query without credentials');
     assert.equal(query.getAll('Contact').length, 0, 'bindings are not listed to a stranger');
-    assert.deepEqual(r.registrar.bindings.lookup('1000', T0 + 1000).map((b) => b.contact), ['sip:1000@127.0.0.1:5062']);
+    assert.deepEqual(
+      r.registrar.bindings.lookup('1000', T0 + 1000).map((b) => b.contact),
+      ['sip:1000@127.0.0.1:5062'],
+    );
 
     // A forged ITL report without credentials is not recorded.
     r.registrar.handleRegister(register('1000', [evil, `${ITL_REPORT_HEADER}: ${'ab'.repeat(32)}`]), attacker, T0 + 2000);
@@ -45,7 +52,11 @@ test('row 1: a profile with digest off does not open the door (only LSC over TLS
     r.store.updateDevice('SEP001122334455', { securityProfile: 'No Digest' });
     assertStatus(r.registrar.handleRegister(register('1000', [evil]), attacker, T0).response, 401, 'digest-off profile, no credentials');
     assert.equal(r.registrar.bindings.lookup('1000', T0).length, 0);
-    assertStatus(registerWithAuth(r, '1000', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>'], T0), 200, 'the phone with its credentials');
+    assertStatus(
+      registerWithAuth(r, '1000', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>'], T0),
+      200,
+      'the phone with its credentials',
+    );
   } finally {
     r.done();
   }
@@ -58,7 +69,14 @@ test('row 1: a known phone registering under its device name authenticates too (
     const res = r.registrar.handleRegister(register('SEP001122334455', [evil, 'User-Agent: Cisco-CP8841/14.2.1']), attacker, T0).response;
     assertStatus(res, 401, 'device name without credentials');
     assert.equal(r.registrar.bindings.lookup('1000', T0).length, 0);
-    const ok = registerWithAuth(r, 'SEP001122334455', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>', 'User-Agent: Cisco-CP8841/14.2.1'], T0);
+    const ok = registerWithAuth(
+      r,
+      'SEP001122334455',
+      'ph1000',
+      'pw-ph1000',
+      ['Contact: <sip:1000@127.0.0.1:5062>', 'User-Agent: Cisco-CP8841/14.2.1'],
+      T0,
+    );
     assertStatus(ok, 200, 'device name with credentials');
     assert.equal(ok.get('P-Associated-URI'), '<sip:1000@sbd.test>');
   } finally {

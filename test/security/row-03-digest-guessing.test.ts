@@ -30,7 +30,11 @@ test('row 3: rotating the To user does not reset the count: the credential locks
     assert.ok(threshold > 0 && threshold <= 10, `a lockout threshold is set by default (${threshold})`);
     for (let i = 0; i < threshold; i++) {
       // Each from its own address and for another To user; the one reaching the threshold is answered 403.
-      assertStatus(registerWithAuth(r, `to-${i}`, 'ph1000', `guess-${i}`, [], T0, udp(`127.0.1.${i + 1}`)), i < threshold - 1 ? 401 : 403, `guess ${i}`);
+      assertStatus(
+        registerWithAuth(r, `to-${i}`, 'ph1000', `guess-${i}`, [], T0, udp(`127.0.1.${i + 1}`)),
+        i < threshold - 1 ? 401 : 403,
+        `guess ${i}`,
+      );
     }
     // Blocked now: from yet another address, for its own number, even with the right password.
     const locked = registerWithAuth(r, '1000', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>'], T0 + 1000, udp('127.0.2.1'));
@@ -39,7 +43,19 @@ test('row 3: rotating the To user does not reset the count: the credential locks
     assert.equal(r.registrar.bindings.lookup('1000', T0 + 1000).length, 0);
     // CredentialLockoutMinutes later it works again.
     const minutes = r.store.getIntParam('CredentialLockoutMinutes');
-    assertStatus(registerWithAuth(r, '1000', 'ph1000', 'pw-ph1000', ['Contact: <sip:1000@127.0.0.1:5062>'], T0 + minutes * 60_000 + 2000, udp('127.0.2.1')), 200, 'after the lockout');
+    assertStatus(
+      registerWithAuth(
+        r,
+        '1000',
+        'ph1000',
+        'pw-ph1000',
+        ['Contact: <sip:1000@127.0.0.1:5062>'],
+        T0 + minutes * 60_000 + 2000,
+        udp('127.0.2.1'),
+      ),
+      200,
+      'after the lockout',
+    );
   } finally {
     r.done();
   }
@@ -54,7 +70,11 @@ test('row 3: the same answer for a wrong password, an unknown user, an unknown A
       registerWithAuth(r, 'no-such-aor', 'alice', 'pw-alice', [], T0, udp('127.0.3.3')),
       registerWithAuth(r, '1000', 'alice', 'pw-alice', [], T0, udp('127.0.3.4')),
     ];
-    const shape = (res: SipResponse) => `${res.status} ${res.reason} ${res.getAll('WWW-Authenticate').map((c) => c.replace(/nonce="[^"]+"/, 'nonce=N')).join('|')}`;
+    const shape = (res: SipResponse) =>
+      `${res.status} ${res.reason} ${res
+        .getAll('WWW-Authenticate')
+        .map((c) => c.replace(/nonce="[^"]+"/, 'nonce=N'))
+        .join('|')}`;
     assert.deepEqual(new Set(answers.map(shape)).size, 1, answers.map(shape).join('\n'));
     assert.equal(answers[0]!.status, 401);
   } finally {
@@ -68,7 +88,11 @@ test('row 3: one nonce serves one guess: after a wrong answer even the right pas
     const first = r.registrar.handleRegister(register('1000', ['Contact: <sip:1000@127.0.0.1:5062>']), udp(), T0).response;
     const challenge = first.get('WWW-Authenticate')!;
     const send = (password: string, nc: number) =>
-      r.registrar.handleRegister(register('1000', ['Contact: <sip:1000@127.0.0.1:5062>', `Authorization: ${authorization(challenge, 'ph1000', password, nc)}`]), udp(), T0).response;
+      r.registrar.handleRegister(
+        register('1000', ['Contact: <sip:1000@127.0.0.1:5062>', `Authorization: ${authorization(challenge, 'ph1000', password, nc)}`]),
+        udp(),
+        T0,
+      ).response;
     assertStatus(send('guess-1', 1), 401, 'wrong');
     assertStatus(send('pw-ph1000', 2), 401, 'right password on a spent nonce');
     assert.equal(r.registrar.bindings.lookup('1000', T0).length, 0);
@@ -90,7 +114,11 @@ test('row 3: one source guessing many usernames is blocked by its address; an ac
     // The store locked alice after failed logins elsewhere (CredentialLockoutThreshold): SIP refuses her too.
     for (let i = 0; i < r.store.getIntParam('CredentialLockoutThreshold'); i++) r.store.recordLoginResult('alice', false);
     assert.ok(r.store.isUserLocked('alice'));
-    assertStatus(registerWithAuth(r, 'alice', 'alice', 'pw-alice', ['Contact: <sip:alice@127.0.0.1:5070>'], Date.now(), udp('127.0.5.1')), 403, 'store-locked account');
+    assertStatus(
+      registerWithAuth(r, 'alice', 'alice', 'pw-alice', ['Contact: <sip:alice@127.0.0.1:5070>'], Date.now(), udp('127.0.5.1')),
+      403,
+      'store-locked account',
+    );
   } finally {
     r.done();
   }
@@ -111,11 +139,28 @@ test('row 3: wrong Proxy-Authorization on INVITE is counted; an unknown From lin
   try {
     const digest = new DigestServer({ realm: r.realm, secret: Buffer.alloc(32, 5) });
     const registrar = new Registrar({ digest, directory: r.directory });
-    const router = new Router({ registrar, directory: r.directory, routing: new StoreRoutingDirectory(r.store), digest }, [{ transport: 'udp', host: '127.0.0.1', port: 5060 }]);
-    const invite = (from: string, extra: string[] = []) => parseMessage(Buffer.from(['INVITE sip:1000@127.0.0.1:5060 SIP/2.0',
-      `Via: SIP/2.0/UDP 127.0.0.77:5099;branch=z9hG4bK${Math.random().toString(36).slice(2)}`, `From: <sip:${from}@127.0.0.1>;tag=a`,
-      'To: <sip:1000@127.0.0.1>', `Call-ID: ${Math.random()}@x`, 'CSeq: 1 INVITE', 'Max-Forwards: 70', `Contact: <sip:${from}@127.0.0.77:5099>`,
-      ...extra, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+    const router = new Router({ registrar, directory: r.directory, routing: new StoreRoutingDirectory(r.store), digest }, [
+      { transport: 'udp', host: '127.0.0.1', port: 5060 },
+    ]);
+    const invite = (from: string, extra: string[] = []) =>
+      parseMessage(
+        Buffer.from(
+          [
+            'INVITE sip:1000@127.0.0.1:5060 SIP/2.0',
+            `Via: SIP/2.0/UDP 127.0.0.77:5099;branch=z9hG4bK${Math.random().toString(36).slice(2)}`,
+            `From: <sip:${from}@127.0.0.1>;tag=a`,
+            'To: <sip:1000@127.0.0.1>',
+            `Call-ID: ${Math.random()}@x`,
+            'CSeq: 1 INVITE',
+            'Max-Forwards: 70',
+            `Contact: <sip:${from}@127.0.0.77:5099>`,
+            ...extra,
+            'Content-Length: 0',
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+      ) as SipRequest;
     const status = (a: ReturnType<Router['handleRequest']>) => (a as { response: SipResponse }).response;
     const src = udp('127.0.0.77', 5099);
     const unknown = status(router.handleRequest(invite('no-such-line'), src, T0));
@@ -127,7 +172,15 @@ test('row 3: wrong Proxy-Authorization on INVITE is counted; an unknown From lin
     let last: SipResponse | undefined;
     for (let i = 0; i <= threshold; i++) {
       const ch = status(router.handleRequest(invite('1000'), src, T0)).get('Proxy-Authenticate')!;
-      const auth = answerChallenge({ challenge: ch, method: 'INVITE', uri: 'sip:1000@127.0.0.1:5060', username: 'ph1000', secret: { password: `guess-${i}` }, cnonce: 'c1', nc: 1 });
+      const auth = answerChallenge({
+        challenge: ch,
+        method: 'INVITE',
+        uri: 'sip:1000@127.0.0.1:5060',
+        username: 'ph1000',
+        secret: { password: `guess-${i}` },
+        cnonce: 'c1',
+        nc: 1,
+      });
       last = status(router.handleRequest(invite('1000', [`Proxy-Authorization: ${auth}`]), src, T0));
     }
     assert.equal(last!.status, 403, 'the guessed credential is locked');

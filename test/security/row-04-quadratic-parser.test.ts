@@ -82,7 +82,9 @@ function longestRegexInput(fn: () => void): { longest: number; calls: number; sa
   try {
     fn();
   } finally {
-    names.forEach((n, k) => { proto[n] = saved[k]!; });
+    names.forEach((n, k) => {
+      proto[n] = saved[k]!;
+    });
   }
   return { longest, calls, sample };
 }
@@ -121,7 +123,10 @@ test('the stream framer fed one byte at a time does work proportional to the byt
   const f = new StreamFramer();
   const events = [];
   for (const b of bytes) events.push(...f.push(Buffer.from([b])));
-  assert.deepEqual(events.map((e) => e.type), ['message']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['message'],
+  );
   const work = (f as unknown as { work?: number }).work;
   assert.equal(typeof work, 'number', 'the framer exposes the bytes it copied and searched (work)');
   // Each 1-byte push re-reads at most the 3 bytes a CRLFCRLF could straddle; growth copies add ≤ 2× (doubling).

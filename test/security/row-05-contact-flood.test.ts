@@ -14,13 +14,14 @@ function countContactReads(req: SipRequest): { reads: number } {
   const counter = { reads: 0 };
   const c = req.contacts();
   if (c.star) return counter;
-  const spy = <T extends object>(o: T): T => new Proxy(o, {
-    get(target, key, receiver) {
-      counter.reads++;
-      const v = Reflect.get(target, key, receiver) as unknown;
-      return typeof v === 'object' && v !== null && !(v instanceof Map) ? spy(v as object) : v;
-    },
-  });
+  const spy = <T extends object>(o: T): T =>
+    new Proxy(o, {
+      get(target, key, receiver) {
+        counter.reads++;
+        const v = Reflect.get(target, key, receiver) as unknown;
+        return typeof v === 'object' && v !== null && !(v instanceof Map) ? spy(v as object) : v;
+      },
+    });
   for (let i = 0; i < c.list.length; i++) c.list[i] = spy(c.list[i]!);
   return counter;
 }

@@ -20,7 +20,11 @@ test('row 6: 20,000 REGISTERs for made-up AORs leave the owner cache and the lim
     const before = ownerCacheSize(r.directory);
     const long = 'x'.repeat(200);
     for (let i = 0; i < 20_000; i++) {
-      const res = r.registrar.handleRegister(register(`${long}${i}`, [`Contact: <sip:a@127.0.0.9:5062>`]), udp(`127.0.${i >> 8}.${i & 255}`), T0).response;
+      const res = r.registrar.handleRegister(
+        register(`${long}${i}`, [`Contact: <sip:a@127.0.0.9:5062>`]),
+        udp(`127.0.${i >> 8}.${i & 255}`),
+        T0,
+      ).response;
       assert.equal(res.status, 401);
     }
     assert.equal(ownerCacheSize(r.directory), before, 'no unknown name cached');

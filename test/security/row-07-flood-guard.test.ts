@@ -33,21 +33,44 @@ test('FloodGuard: ban after maxRefusals in the window, for banSeconds; verified 
   assert.equal(full.recordRefusal('b', T0), true);
   assert.equal(full.recordRefusal('c', T0), false);
   assert.equal(full.stats.overflows, 1);
-  assert.deepEqual(['a', 'b', 'c'].map((k) => full.admit(k, T0 + 1)), [false, false, true]);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((k) => full.admit(k, T0 + 1)),
+    [false, false, true],
+  );
 });
 
 function invite(port: number, n: number): string {
   return [
-    'INVITE sip:1002@127.0.0.1 SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKfg${n};rport`, 'Max-Forwards: 70',
-    'From: <sip:1001@127.0.0.1>;tag=f1', 'To: <sip:1002@127.0.0.1>', `Call-ID: fg${n}@test`, 'CSeq: 1 INVITE',
-    `Contact: <sip:1001@127.0.0.1:${port}>`, 'Content-Length: 0', '', ''].join('\r\n');
+    'INVITE sip:1002@127.0.0.1 SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKfg${n};rport`,
+    'Max-Forwards: 70',
+    'From: <sip:1001@127.0.0.1>;tag=f1',
+    'To: <sip:1002@127.0.0.1>',
+    `Call-ID: fg${n}@test`,
+    'CSeq: 1 INVITE',
+    `Contact: <sip:1001@127.0.0.1:${port}>`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
 }
 
 function register(port: number, host: string, cseq: number, auth?: string): string {
   return [
-    'REGISTER sip:127.0.0.1 SIP/2.0', `Via: SIP/2.0/UDP ${host}:${port};branch=z9hG4bKrg${cseq};rport`, 'Max-Forwards: 70',
-    'From: <sip:1001@127.0.0.1>;tag=r1', 'To: <sip:1001@127.0.0.1>', 'Call-ID: fg-reg@test', `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:1001@${host}:${port}>`, 'Expires: 600', ...(auth ? [`Authorization: ${auth}`] : []), 'Content-Length: 0', '', ''].join('\r\n');
+    'REGISTER sip:127.0.0.1 SIP/2.0',
+    `Via: SIP/2.0/UDP ${host}:${port};branch=z9hG4bKrg${cseq};rport`,
+    'Max-Forwards: 70',
+    'From: <sip:1001@127.0.0.1>;tag=r1',
+    'To: <sip:1001@127.0.0.1>',
+    'Call-ID: fg-reg@test',
+    `CSeq: ${cseq} REGISTER`,
+    `Contact: <sip:1001@${host}:${port}>`,
+    'Expires: 600',
+    ...(auth ? [`Authorization: ${auth}`] : []),
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
 }
 
 async function udpSocket(address: string): Promise<{ sock: Socket; port: number; got: string[] }> {
@@ -82,12 +105,29 @@ test('sbd daemon sip: a flooding stranger is dropped unread; a registered phone 
     phone.sock.send(Buffer.from(register(phone.port, '127.0.0.20', 1)), h.ports.udp, '127.0.0.1');
     await until(() => phone.got.length >= 1);
     const challenge = /WWW-Authenticate: (.*)\r\n/.exec(phone.got[0]!)![1]!;
-    const auth = answerChallenge({ challenge, method: 'REGISTER', uri: 'sip:127.0.0.1', username: '1001', secret: { password: 'secret-1' }, cnonce: 'c0ffee', nc: 1 });
+    const auth = answerChallenge({
+      challenge,
+      method: 'REGISTER',
+      uri: 'sip:127.0.0.1',
+      username: '1001',
+      secret: { password: 'secret-1' },
+      cnonce: 'c0ffee',
+      nc: 1,
+    });
     phone.sock.send(Buffer.from(register(phone.port, '127.0.0.20', 2, auth)), h.ports.udp, '127.0.0.1');
     await until(() => phone.got.length >= 2);
     assert.match(phone.got[1]!, /^SIP\/2.0 200 /);
     const before = h.daemon.udp.refusedSources;
-    for (let i = 0; i < n; i++) phone.sock.send(Buffer.from(invite(phone.port, 1000 + i).replace('tag=f1', 'tag=f2').replace(/sip:1001@/g, 'sip:9999@')), h.ports.udp, '127.0.0.1');
+    for (let i = 0; i < n; i++)
+      phone.sock.send(
+        Buffer.from(
+          invite(phone.port, 1000 + i)
+            .replace('tag=f1', 'tag=f2')
+            .replace(/sip:1001@/g, 'sip:9999@'),
+        ),
+        h.ports.udp,
+        '127.0.0.1',
+      );
     await until(() => phone.got.length >= 2 + n);
     assert.equal(phone.got.length, 2 + n, 'every request of a verified source is read and answered');
     assert.equal(h.daemon.udp.refusedSources, before);

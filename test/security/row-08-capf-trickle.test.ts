@@ -21,7 +21,12 @@ const STEP_MS = 50;
  * Connects, lets `first` answer the server's first frame (bytes sent at once), then writes `trickle` one byte per
  * STEP_MS until the server closes. Resolves with how many trickled bytes were written before the close.
  */
-function trickle(port: number, first: (sessionId: number) => Buffer | undefined, trickleFrame: (sessionId: number) => Buffer, allowHalfOpen = false): Promise<{ written: number; total: number }> {
+function trickle(
+  port: number,
+  first: (sessionId: number) => Buffer | undefined,
+  trickleFrame: (sessionId: number) => Buffer,
+  allowHalfOpen = false,
+): Promise<{ written: number; total: number }> {
   return new Promise((resolve) => {
     // allowHalfOpen: the peer does not close its side when the server closes its own (an attacker's choice).
     // (a net.Socket option tls.connect passes on; its type does not list it)
@@ -61,7 +66,11 @@ function padded(m: Parameters<typeof encodeMessage>[0], pad: number): Buffer {
 test('a peer trickling its AUTH_RESPONSE a byte at a time is closed at the authentication deadline, however alive it looks', async (t) => {
   const { port, server } = await startCapf(t, { authTimeoutMs: 1000, idleTimeoutMs: 60_000 });
   const ended = once<CapfSessionSummary>(server, 'session');
-  const r = await trickle(port, () => undefined, (sessionId) => padded({ command: 2, sessionId, reason: 1, version: 3, deviceName: DEVICE, password: '' }, 2000));
+  const r = await trickle(
+    port,
+    () => undefined,
+    (sessionId) => padded({ command: 2, sessionId, reason: 1, version: 3, deviceName: DEVICE, password: '' }, 2000),
+  );
   assert.ok(r.written < r.total, `the server closed after ${r.written} of ${r.total} bytes`);
   const summary = await ended;
   assert.deepEqual({ result: summary.result, code: summary.code }, { result: 'failed', code: 'ERR_CAPF_TIMEOUT' });
@@ -91,7 +100,12 @@ test('a peer that keeps the connection open after END_SESSION is closed after en
   const { port, server } = await startCapf(t, { endLingerMs: 500 });
   const ended = once<CapfSessionSummary>(server, 'session');
   // Unknown device: END_SESSION{9} at once. The peer does not close its side and keeps writing bytes after it.
-  const r = await trickle(port, (sessionId) => encodeMessage({ command: 2, sessionId, reason: 1, version: 3, deviceName: 'SEP999999999999', password: '' }), () => Buffer.alloc(400, 0x55), true);
+  const r = await trickle(
+    port,
+    (sessionId) => encodeMessage({ command: 2, sessionId, reason: 1, version: 3, deviceName: 'SEP999999999999', password: '' }),
+    () => Buffer.alloc(400, 0x55),
+    true,
+  );
   assert.equal((await ended).code, 'ERR_CAPF_UNKNOWN_DEVICE');
   assert.ok(r.written < r.total, `the server closed after ${r.written} of ${r.total} bytes`);
 });

@@ -25,8 +25,11 @@ let cert: Buffer;
 let key: Buffer;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'sbd-row08-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=sbd'],
-    { cwd: dir, stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=sbd'],
+    { cwd: dir, stdio: 'ignore' },
+  );
   cert = readFileSync(join(dir, 'c.pem'));
   key = readFileSync(join(dir, 'k.pem'));
 });
@@ -57,7 +60,9 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
   assert.ok(await cond(), 'condition never held');
 }
 
-after(() => { for (const s of sockets) s.destroy(); });
+after(() => {
+  for (const s of sockets) s.destroy();
+});
 
 test('SIP TLS: a client that never finishes the handshake is closed (handshakeTimeout)', async () => {
   const t = new StreamTransport(() => {}, { host: '127.0.0.1', port: 0, tls: { cert, key }, handshakeTimeout: 300 });
@@ -69,7 +74,13 @@ test('SIP TLS: a client that never finishes the handshake is closed (handshakeTi
 });
 
 test('SIP TLS: sockets still in their handshake count against maxConnections and maxConnectionsPerSource', async () => {
-  const t = new StreamTransport(() => {}, { host: '127.0.0.1', port: 0, tls: { cert, key }, maxConnections: 4, maxConnectionsPerSource: 2 });
+  const t = new StreamTransport(() => {}, {
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert, key },
+    maxConnections: 4,
+    maxConnectionsPerSource: 2,
+  });
   const { port } = await t.listen();
   const a = raw(port);
   const b = raw(port);
@@ -100,22 +111,31 @@ test('SIP TLS: sockets still in their handshake count against maxConnections and
 
 test('SIP TCP: bytes trickled without completing a message do not keep a connection (messageTimeout)', async () => {
   let messages = 0;
-  const t = new StreamTransport(() => { messages++; }, { host: '127.0.0.1', port: 0, messageTimeout: 400, idleTimeout: 600_000 });
+  const t = new StreamTransport(
+    () => {
+      messages++;
+    },
+    { host: '127.0.0.1', port: 0, messageTimeout: 400, idleTimeout: 600_000 },
+  );
   const { port } = await t.listen();
   // The trickler: one byte of a REGISTER every 50 ms, always active, never complete.
   const slow = raw(port);
   await once(slow, 'connect');
   const text = 'REGISTER sip:sbd SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKslow\r\n'.repeat(10);
   let i = 0;
-  const drip = setInterval(() => { if (!slow.destroyed) slow.write(text[i++ % text.length]!); }, 50);
+  const drip = setInterval(() => {
+    if (!slow.destroyed) slow.write(text[i++ % text.length]!);
+  }, 50);
   // The silent: connects and sends nothing at all.
   const silent = raw(port);
   await once(silent, 'connect');
   // The honest client: a complete message, then it stays connected without a partial message pending.
   const honest = raw(port);
   await once(honest, 'connect');
-  honest.write('OPTIONS sip:sbd@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKok\r\nFrom: <sip:a@b>;tag=1\r\n' +
-    'To: <sip:sbd@b>\r\nCall-ID: ok@t\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n');
+  honest.write(
+    'OPTIONS sip:sbd@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKok\r\nFrom: <sip:a@b>;tag=1\r\n' +
+      'To: <sip:sbd@b>\r\nCall-ID: ok@t\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n',
+  );
   const [slowClosed, silentClosed] = await Promise.all([closedByServer(slow), closedByServer(silent)]);
   clearInterval(drip);
   assert.equal(slowClosed, true, 'the trickling connection was closed');
@@ -131,8 +151,19 @@ test('SIP TCP: bytes trickled without completing a message do not keep a connect
 test('TlsService (TVS, CAPF): sockets in their handshake are counted, per-source cap, handshake timeout', async () => {
   let sessions = 0;
   const svc = new TlsService({
-    secureContext: { cert, key }, host: '127.0.0.1', port: 0, handshakeTimeoutMs: 300, maxConnections: 3, maxConnectionsPerSource: 2,
-    reloadIntervalMs: 0, reload: () => {}, onConnection: (s) => { sessions++; s.destroy(); }, logger: silentLogger,
+    secureContext: { cert, key },
+    host: '127.0.0.1',
+    port: 0,
+    handshakeTimeoutMs: 300,
+    maxConnections: 3,
+    maxConnectionsPerSource: 2,
+    reloadIntervalMs: 0,
+    reload: () => {},
+    onConnection: (s) => {
+      sessions++;
+      s.destroy();
+    },
+    logger: silentLogger,
   });
   const { port } = await svc.listen();
   const a = raw(port);

@@ -23,7 +23,8 @@ import { tempDir } from '../tvs/helpers.js';
 const MAC = '001122334455';
 const DEVICE = `SEP${MAC}`;
 const EC = { type: 'ec', curve: 'P-256' } as const;
-const refused = (reason: number) => (e: unknown) => e instanceof CapfError && e.code === 'ERR_CAPF_SERVER_REFUSED' && e.message.includes(`reason ${reason}`);
+const refused = (reason: number) => (e: unknown) =>
+  e instanceof CapfError && e.code === 'ERR_CAPF_SERVER_REFUSED' && e.message.includes(`reason ${reason}`);
 
 async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -34,7 +35,12 @@ async function cli(args: string[]): Promise<{ status: number; stdout: string; st
 
 function schedule(store: Store, op: 'install' | 'fetch', auth: 'none' | 'password' | 'lsc', password: string | null = null): void {
   if (!store.getDevice(DEVICE)) store.addDevice({ name: DEVICE, model: '8845' });
-  store.updateDevice(DEVICE, { capfOperation: op, capfAuthMode: auth, capfAuthString: password, capfStatus: pendingStatus(op, op === 'install' ? EC : undefined) });
+  store.updateDevice(DEVICE, {
+    capfOperation: op,
+    capfAuthMode: auth,
+    capfAuthString: password,
+    capfStatus: pendingStatus(op, op === 'install' ? EC : undefined),
+  });
 }
 
 test('capf install without --auth is refused and schedules nothing; auth strings shorter than 8 digits are refused', async (t) => {
@@ -61,7 +67,8 @@ test('capf install without --auth is refused and schedules nothing; auth strings
 test('5 wrong auth strings cancel the operation (each one audited, all answered alike); the right string then gets nothing', async (t) => {
   const { store, port, capfCert, server } = await startCapf(t);
   const trustedServerCerts = [capfCert.der];
-  const enroll = (password: string) => enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password }, trustedServerCerts });
+  const enroll = (password: string) =>
+    enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password }, trustedServerCerts });
   const right = '24681357';
   // Four wrong strings, then the right one: installs, and the count starts again.
   schedule(store, 'install', 'password', right);
@@ -74,11 +81,23 @@ test('5 wrong auth strings cancel the operation (each one audited, all answered 
   schedule(store, 'install', 'password', right);
   for (let i = 0; i < 5; i++) await assert.rejects(enroll(String(10000000 + i)), refused(7));
   const d = store.getDevice(DEVICE)!;
-  assert.deepEqual({ op: d.capfOperation, string: d.capfAuthString, failures: d.capfAuthFailures }, { op: 'none', string: null, failures: 5 });
-  assert.match(d.capfStatus!, /^Operation Cancelled: install ec-P-256; last attempt .*: Authentication Failed \(5 of 5\): wrong authentication string$/);
+  assert.deepEqual(
+    { op: d.capfOperation, string: d.capfAuthString, failures: d.capfAuthFailures },
+    { op: 'none', string: null, failures: 5 },
+  );
+  assert.match(
+    d.capfStatus!,
+    /^Operation Cancelled: install ec-P-256; last attempt .*: Authentication Failed \(5 of 5\): wrong authentication string$/,
+  );
   const audit = store.listAudit({ limit: 20 }).filter((a) => a.user === 'capfd');
-  assert.deepEqual(audit.map((a) => a.action), ['capf-operation-cancelled', ...Array(4).fill('capf-auth-failure'), ...Array(4).fill('capf-auth-failure')]);
-  assert.ok(audit.every((a) => a.result === 'failure' && a.detail.includes(DEVICE) && a.detail.includes('127.0.0.1')), JSON.stringify(audit[0]));
+  assert.deepEqual(
+    audit.map((a) => a.action),
+    ['capf-operation-cancelled', ...Array(4).fill('capf-auth-failure'), ...Array(4).fill('capf-auth-failure')],
+  );
+  assert.ok(
+    audit.every((a) => a.result === 'failure' && a.detail.includes(DEVICE) && a.detail.includes('127.0.0.1')),
+    JSON.stringify(audit[0]),
+  );
   assert.match(audit[0]!.detail, /failure 5 of 5, operation cancelled/);
   // The right string now opens nothing: no operation pending, no LSC.
   const after = await enroll(right);
@@ -89,14 +108,21 @@ test('5 wrong auth strings cancel the operation (each one audited, all answered 
 
 test('the limit is a server option; a spent string answers exactly like a wrong one', async (t) => {
   const { store, port, capfCert } = await startCapf(t, { maxAuthFailures: 2 });
-  const enroll = (password: string) => enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'password', password }, trustedServerCerts: [capfCert.der] });
+  const enroll = (password: string) =>
+    enrollWithCapf({
+      host: '127.0.0.1',
+      port,
+      deviceName: DEVICE,
+      auth: { type: 'password', password },
+      trustedServerCerts: [capfCert.der],
+    });
   schedule(store, 'install', 'password', null);
   await assert.rejects(enroll('13572468'), refused(7)); // no string set: same answer as a wrong one
   await assert.rejects(enroll('13572468'), refused(7));
   assert.equal(store.getDevice(DEVICE)!.capfOperation, 'none');
 });
 
-test('LSC authentication accepts only the device\'s current LSC, not an older one of the same phone', async (t) => {
+test("LSC authentication accepts only the device's current LSC, not an older one of the same phone", async (t) => {
   const { store, port, capfCert } = await startCapf(t);
   const trustedServerCerts = [capfCert.der];
   schedule(store, 'install', 'none');
@@ -107,10 +133,25 @@ test('LSC authentication accepts only the device\'s current LSC, not an older on
   assert.equal(store.getDevice(DEVICE)!.lscPem, new X509Certificate(second.lscPem).toString());
   // Both LSCs chain to this CAPF, are valid and name the MAC; only the second is the device's now.
   schedule(store, 'install', 'lsc');
-  await assert.rejects(enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'lsc', certPem: first.lscPem, keyPem: first.privateKeyPem }, trustedServerCerts }), refused(7));
+  await assert.rejects(
+    enrollWithCapf({
+      host: '127.0.0.1',
+      port,
+      deviceName: DEVICE,
+      auth: { type: 'lsc', certPem: first.lscPem, keyPem: first.privateKeyPem },
+      trustedServerCerts,
+    }),
+    refused(7),
+  );
   assert.match(store.getDevice(DEVICE)!.capfStatus!, /is not SEP001122334455's current LSC/);
   assert.equal(store.getDevice(DEVICE)!.lscPem, new X509Certificate(second.lscPem).toString(), 'the old LSC got nothing');
-  const third = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'lsc', certPem: second.lscPem, keyPem: second.privateKeyPem }, trustedServerCerts });
+  const third = await enrollWithCapf({
+    host: '127.0.0.1',
+    port,
+    deviceName: DEVICE,
+    auth: { type: 'lsc', certPem: second.lscPem, keyPem: second.privateKeyPem },
+    trustedServerCerts,
+  });
   assert.equal(third.operation, 'install');
 });
 
@@ -128,9 +169,19 @@ test('FETCH stores only an LSC of this CAPF for this device; anything else is re
   if (others.operation !== 'install') assert.fail('install expected');
   // A certificate naming the MAC from a CA the appliance never heard of, and another phone's genuine LSC.
   const rogue = micFactory(t, 'Rogue CA').mic(MAC).certPem;
-  for (const [label, pem] of [['rogue CA', rogue], ["another phone's LSC", others.lscPem]] as const) {
+  for (const [label, pem] of [
+    ['rogue CA', rogue],
+    ["another phone's LSC", others.lscPem],
+  ] as const) {
     schedule(store, 'fetch', 'none');
-    const r = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'none' }, trustedServerCerts, currentLscPem: pem });
+    const r = await enrollWithCapf({
+      host: '127.0.0.1',
+      port,
+      deviceName: DEVICE,
+      auth: { type: 'none' },
+      trustedServerCerts,
+      currentLscPem: pem,
+    });
     assert.equal(r.operation, 'fetch', label);
     const d = store.getDevice(DEVICE)!;
     assert.equal(d.lscPem, current, `${label}: the old LSC stays`);
@@ -139,7 +190,14 @@ test('FETCH stores only an LSC of this CAPF for this device; anything else is re
   }
   // The phone's own LSC (the one the store lost, say after a restore): stored.
   store.updateDevice(DEVICE, { lscPem: null });
-  const ok = await enrollWithCapf({ host: '127.0.0.1', port, deviceName: DEVICE, auth: { type: 'none' }, trustedServerCerts, currentLscPem: mine.lscPem });
+  const ok = await enrollWithCapf({
+    host: '127.0.0.1',
+    port,
+    deviceName: DEVICE,
+    auth: { type: 'none' },
+    trustedServerCerts,
+    currentLscPem: mine.lscPem,
+  });
   assert.equal(ok.operation, 'fetch');
   assert.equal(store.getDevice(DEVICE)!.lscPem, current);
   assert.match(store.getDevice(DEVICE)!.capfStatus!, /^Fetch Success /);

@@ -29,13 +29,25 @@ const sends = (acts: TransferAction[]) => acts.filter((a) => a.type === 'send').
 const timerAt = (acts: TransferAction[]) => acts.find((a) => a.type === 'timer')?.at;
 
 test('core (fake clock): timeout=255 is declined, block 1 goes twice to a silent source, the lifetime ends a trickling transfer', () => {
-  const declined = negotiate([['timeout', '255'], ['blksize', '1428']], 1000, defaultNegotiationLimits);
+  const declined = negotiate(
+    [
+      ['timeout', '255'],
+      ['blksize', '1428'],
+    ],
+    1000,
+    defaultNegotiationLimits,
+  );
   assert.deepEqual(declined.oack, [['blksize', '1428']], 'timeout=255 is left out of the OACK (RFC 2349: equal or declined)');
   assert.equal(declined.params.timeoutS, undefined);
   assert.deepEqual(negotiate([['timeout', '10']], 1000, defaultNegotiationLimits).oack, [['timeout', '10']]);
 
   // A source that never ACKs: block 1 at 0, once more at 1000, then the slot is free at 2000.
-  const silent = new ServerTransfer(Buffer.alloc(600), { blksize: 512, windowsize: 1, timeoutS: undefined }, [], defaultServerTransferLimits);
+  const silent = new ServerTransfer(
+    Buffer.alloc(600),
+    { blksize: 512, windowsize: 1, timeoutS: undefined },
+    [],
+    defaultServerTransferLimits,
+  );
   let now = 0;
   let acts = silent.start(now);
   let packets = sends(acts);
@@ -49,7 +61,12 @@ test('core (fake clock): timeout=255 is declined, block 1 goes twice to a silent
 
   // A verified peer that ACKs each block just before the timer would fire: the lifetime still ends it.
   const blocks = 2000;
-  const slow = new ServerTransfer(Buffer.alloc(512 * blocks), { blksize: 512, windowsize: 1, timeoutS: undefined }, [], defaultServerTransferLimits);
+  const slow = new ServerTransfer(
+    Buffer.alloc(512 * blocks),
+    { blksize: 512, windowsize: 1, timeoutS: undefined },
+    [],
+    defaultServerTransferLimits,
+  );
   now = 0;
   acts = slow.start(now);
   let block = 1;
@@ -83,7 +100,11 @@ async function start(engine: Engine, files: Record<string, Buffer>, options: Par
   const root = mkdtempSync(join(tmpdir(), 'sbd-row12-'));
   for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
   const o: TftpServerOptions = {
-    source: new FolderFileSource(root), port: 0, addresses: ['127.0.0.1'], logger: createLogger('tftpd', { write: () => {} }), ...options,
+    source: new FolderFileSource(root),
+    port: 0,
+    addresses: ['127.0.0.1'],
+    logger: createLogger('tftpd', { write: () => {} }),
+    ...options,
   };
   const server = engine === 'native' ? new NativeTftpServer(o) : new TftpServer(o);
   await server.listen();
@@ -108,7 +129,11 @@ async function until(f: Fixture, ready: (c: TftpServer['counters']) => boolean, 
 }
 
 /** A UDP peer on loopback that records every packet it gets and answers only when told to. */
-async function peer(): Promise<{ socket: dgram.Socket; got: { packet: TftpPacket; port: number }[]; next(): Promise<{ packet: TftpPacket; port: number }> }> {
+async function peer(): Promise<{
+  socket: dgram.Socket;
+  got: { packet: TftpPacket; port: number }[];
+  next(): Promise<{ packet: TftpPacket; port: number }>;
+}> {
   const socket = dgram.createSocket('udp4');
   const got: { packet: TftpPacket; port: number }[] = [];
   let waiter: (() => void) | undefined;
@@ -129,9 +154,20 @@ for (const engine of engines) {
   test(`${engine}: an RRQ asking timeout=255 gets an OACK without it; timeout=10 is granted`, async () => {
     const f = await start(engine, { f: randomBytes(3000) });
     try {
-      for (const [asked, granted] of [['255', undefined], ['11', undefined], ['10', '10']] as const) {
+      for (const [asked, granted] of [
+        ['255', undefined],
+        ['11', undefined],
+        ['10', '10'],
+      ] as const) {
         const p = await peer();
-        p.socket.send(encodeRequest(Opcode.RRQ, 'f', 'octet', [['timeout', asked], ['blksize', '1024']]), f.port, '127.0.0.1');
+        p.socket.send(
+          encodeRequest(Opcode.RRQ, 'f', 'octet', [
+            ['timeout', asked],
+            ['blksize', '1024'],
+          ]),
+          f.port,
+          '127.0.0.1',
+        );
         const { packet, port } = await p.next();
         assert.equal(packet.opcode, Opcode.OACK);
         const options = packet.opcode === Opcode.OACK ? Object.fromEntries(packet.options) : {};
@@ -152,10 +188,25 @@ for (const engine of engines) {
       plain.socket.send(encodeRequest(Opcode.RRQ, 'f', 'octet'), f.port, '127.0.0.1');
       await until(f, (c) => c.transfersFailed === 1, 'the unverified transfer to end');
       const withOptions = await peer();
-      withOptions.socket.send(encodeRequest(Opcode.RRQ, 'f', 'octet', [['blksize', '1428'], ['tsize', '0']]), f.port, '127.0.0.1');
+      withOptions.socket.send(
+        encodeRequest(Opcode.RRQ, 'f', 'octet', [
+          ['blksize', '1428'],
+          ['tsize', '0'],
+        ]),
+        f.port,
+        '127.0.0.1',
+      );
       await until(f, (c) => c.transfersFailed === 2, 'the second unverified transfer to end');
-      assert.deepEqual(plain.got.map((g) => g.packet.opcode === Opcode.DATA && g.packet.block), [1, 1], 'DATA 1, resent once');
-      assert.deepEqual(withOptions.got.map((g) => g.packet.opcode), [Opcode.OACK, Opcode.OACK], 'OACK, resent once');
+      assert.deepEqual(
+        plain.got.map((g) => g.packet.opcode === Opcode.DATA && g.packet.block),
+        [1, 1],
+        'DATA 1, resent once',
+      );
+      assert.deepEqual(
+        withOptions.got.map((g) => g.packet.opcode),
+        [Opcode.OACK, Opcode.OACK],
+        'OACK, resent once',
+      );
       assert.equal(f.server.counters.retransmissions, 2);
       assert.equal(f.server.activeTransfers, 0);
       plain.socket.close();

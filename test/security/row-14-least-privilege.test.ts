@@ -125,7 +125,7 @@ test('admin shell: dropping root leaves no 0 in the real, effective, saved or fi
   };
   assert.deepEqual(out.ids.uid, [4242, 4242, 4242, 4242], 'Uid: real, effective, saved, fs');
   assert.deepEqual(out.ids.gid, [4242, 4242, 4242, 4242], 'Gid: real, effective, saved, fs');
-  assert.deepEqual(out.ids.groups.sort(), [4242, 4343], 'Groups: the user\'s own, without root\'s');
+  assert.deepEqual(out.ids.groups.sort(), [4242, 4343], "Groups: the user's own, without root's");
   assert.equal(out.regained, 'no', 'setuid(0)/seteuid(0) must fail after the drop');
   assert.equal(out.canRaise, true);
   assert.deepEqual(out.restart, { file: '/usr/bin/sudo', args: ['-n', '/usr/bin/systemctl', 'restart', 'sbd-tftpd.service'] });
@@ -209,7 +209,7 @@ before(() => {
   initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: fixedClock(Date.parse('2026-12-06T06:00:00Z')) });
 });
 
-test('key files: per-role group and 0640; a process with sbd-tftpd\'s groups reads only the TFTP signing keys', { skip }, () => {
+test("key files: per-role group and 0640; a process with sbd-tftpd's groups reads only the TFTP signing keys", { skip }, () => {
   const s = sysusers();
   // A group file for the image's groups (gids from 4300), users from 4200, as sysusers would make them.
   const gid = new Map(s.groups.map((g, i) => [g, 4300 + i]));
@@ -227,7 +227,10 @@ test('key files: per-role group and 0640; a process with sbd-tftpd\'s groups rea
     if (role) assert.equal(st.gid, gid.get(`sbd-key-${role}`), `${n} group`);
     if (n.endsWith('.key') && !n.startsWith('sip-')) readKeyFile(join(keys, n)); // 0640 is a valid key file mode
   }
-  assert.deepEqual(new Set(names.map((n) => keyRoleOf(n) ?? 'owner')), new Set(['callmanager', 'itlrecovery', 'tvs', 'capf', 'sip', 'owner']));
+  assert.deepEqual(
+    new Set(names.map((n) => keyRoleOf(n) ?? 'owner')),
+    new Set(['callmanager', 'itlrecovery', 'tvs', 'capf', 'sip', 'owner']),
+  );
   // The folders as tmpfiles.d lays them out, with the parents open to traversal only.
   chmodSync(dirname(dirname(state)), 0o711);
   chmodSync(dirname(state), 0o711);
@@ -256,11 +259,11 @@ test('key files: per-role group and 0640; a process with sbd-tftpd\'s groups rea
 
 // ---- restore ------------------------------------------------------------------------------------------------------
 
-test('restore: the image\'s state folder has a parent its owner writes (the staging place), and the layout survives', { skip }, async () => {
+test("restore: the image's state folder has a parent its owner writes (the staging place), and the layout survives", { skip }, async () => {
   const stateDir = envValue('SBD_STATE');
   const parent = tmpfiles().find((l) => l.path === dirname(stateDir));
   assert.ok(parent, `tmpfiles.d lays out ${dirname(stateDir)}, where the restore stages`);
-  assert.equal(parent.user, 'sbd', 'the state\'s owner owns the staging place');
+  assert.equal(parent.user, 'sbd', "the state's owner owns the staging place");
   assert.match(parent.mode, /^07[0-7][0-7]$/);
 
   chmodSync(state, 0o3771);
@@ -272,6 +275,10 @@ test('restore: the image\'s state folder has a parent its owner writes (the stag
   assert.ok(r.manifest.files.length > 1);
   assert.equal(statSync(state).mode & 0o7777, 0o3771, 'state folder mode kept (setgid, sticky, traversal)');
   assert.equal(statSync(join(state, 'keys')).mode & 0o777, 0o750, 'keys/ mode kept');
-  assert.equal(statSync(join(state, 'sbd.db')).mode & 0o777, 0o664, 'the store keeps the layout\'s mode');
-  assert.deepEqual(readdirSync(dirname(state)).filter((n) => n.includes('.restore-')), [], 'no staging folder left');
+  assert.equal(statSync(join(state, 'sbd.db')).mode & 0o777, 0o664, "the store keeps the layout's mode");
+  assert.deepEqual(
+    readdirSync(dirname(state)).filter((n) => n.includes('.restore-')),
+    [],
+    'no staging folder left',
+  );
 });

@@ -38,17 +38,42 @@ export function registrarSetup(options: RegistrarOptions = {}): RegistrarSetup {
   };
   add('ph1000', 'pw-ph1000');
   add('alice', 'pw-alice');
-  store.addDevice({ name: 'SEP001122334455', model: '8841', securityProfile: DEFAULT_SECURITY_PROFILE, digestUser: 'ph1000', directoryNumber: '1000' });
+  store.addDevice({
+    name: 'SEP001122334455',
+    model: '8841',
+    securityProfile: DEFAULT_SECURITY_PROFILE,
+    digestUser: 'ph1000',
+    directoryNumber: '1000',
+  });
   const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
   const registrar = new Registrar({ digest: new DigestServer({ realm, secret: Buffer.alloc(32, 5) }), directory }, options);
-  return { store, registrar, directory, realm, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    store,
+    registrar,
+    directory,
+    realm,
+    done: () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 let cseq = 1;
 export function register(aor: string, extra: string[] = [], callId = 'row@test'): SipRequest {
-  const text = ['REGISTER sip:sbd.test SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK${(cseq * 7919).toString(36)}r`,
-    `From: <sip:${aor}@sbd.test>;tag=f1`, `To: <sip:${aor}@sbd.test>`, `Call-ID: ${callId}`, `CSeq: ${cseq++} REGISTER`, 'Max-Forwards: 70',
-    ...extra, 'Content-Length: 0', '', ''].join('\r\n');
+  const text = [
+    'REGISTER sip:sbd.test SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK${(cseq * 7919).toString(36)}r`,
+    `From: <sip:${aor}@sbd.test>;tag=f1`,
+    `To: <sip:${aor}@sbd.test>`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq++} REGISTER`,
+    'Max-Forwards: 70',
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
   return parseMessage(Buffer.from(text)) as SipRequest;
 }
 
@@ -58,7 +83,15 @@ export function authorization(challenge: string, username: string, password: str
 }
 
 /** REGISTER, answer the challenge with `username`/`password`, REGISTER again: the final response. */
-export function registerWithAuth(r: RegistrarSetup, aor: string, username: string, password: string, extra: string[], now = T0, source = udp()): SipResponse {
+export function registerWithAuth(
+  r: RegistrarSetup,
+  aor: string,
+  username: string,
+  password: string,
+  extra: string[],
+  now = T0,
+  source = udp(),
+): SipResponse {
   const first = r.registrar.handleRegister(register(aor, extra), source, now).response;
   if (first.status !== 401) return first;
   const auth = authorization(first.get('WWW-Authenticate')!, username, password);

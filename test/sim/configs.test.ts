@@ -17,13 +17,26 @@ const PHONE = 'SEP00AABBCCDDEE';
 
 function lscFor(app: Appliance, publicKeyPem: string): string {
   const capf = app.state.store.currentCertificate('CAPF', publisher(app.state.store).name)!;
-  return issueLsc({ capfCertPem: capf.pem, capfKeyPem: privateKeyOf(capf), deviceName: PHONE, subjectPublicKey: publicKeyPem, serial: randomSerial(), now: new Date() }).pem;
+  return issueLsc({
+    capfCertPem: capf.pem,
+    capfKeyPem: privateKeyOf(capf),
+    deviceName: PHONE,
+    subjectPublicKey: publicKeyPem,
+    serial: randomSerial(),
+    now: new Date(),
+  }).pem;
 }
 
-test('encrypted config: the stub is verified, the .enc.sgn opens only with this phone\'s key', async () => {
+test("encrypted config: the stub is verified, the .enc.sgn opens only with this phone's key", async () => {
   const app = await startAppliance();
   const store = app.state.store;
-  store.putSecurityProfile({ name: 'Encrypted 8845', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tls', digestAuth: true });
+  store.putSecurityProfile({
+    name: 'Encrypted 8845',
+    deviceSecurityMode: 'encrypted',
+    tftpEncryptedConfig: true,
+    transport: 'tls',
+    digestAuth: true,
+  });
   store.addDevice({ name: PHONE, model: '8845', securityProfile: 'Encrypted 8845', directoryNumber: '2001' });
 
   const phones = tempDir();
@@ -34,7 +47,11 @@ test('encrypted config: the stub is verified, the .enc.sgn opens only with this 
 
   const r = await boot(app, phones, PHONE);
   const t = texts(r);
-  assert.deepEqual(r.decisions.map((d) => d.file), ['CTLFile.tlv', `ITL${PHONE}.tlv`, `${PHONE}.cnf.xml.sgn`, `${PHONE}.cnf.xml.enc.sgn`, `${PHONE}.cnf.xml.enc.sgn`], t.join('\n'));
+  assert.deepEqual(
+    r.decisions.map((d) => d.file),
+    ['CTLFile.tlv', `ITL${PHONE}.tlv`, `${PHONE}.cnf.xml.sgn`, `${PHONE}.cnf.xml.enc.sgn`, `${PHONE}.cnf.xml.enc.sgn`],
+    t.join('\n'),
+  );
   assert.match(t[2]!, /config signature valid/);
   assert.match(t[3]!, /config signature valid/);
   assert.match(t[4]!, /encrypted config decrypted with the phone's own key/);
@@ -61,7 +78,14 @@ test('a model without Security by Default gets the unsigned config; its .sgn doe
   app.state.store.addDevice({ name, model: '6921' });
   const r = await boot(app, tempDir(), name, { model: '6921' });
   const t = texts(r);
-  assert.deepEqual(r.decisions.map((d) => [d.subject, d.verdict]), [['CTL', Verdict.absent], ['config', Verdict.accepted]], t.join('\n'));
+  assert.deepEqual(
+    r.decisions.map((d) => [d.subject, d.verdict]),
+    [
+      ['CTL', Verdict.absent],
+      ['config', Verdict.accepted],
+    ],
+    t.join('\n'),
+  );
   assert.equal(r.configFile, `${name}.cnf.xml`);
   assert.match(t[1]!, /unsigned config accepted \(this model has no Security by Default\)/);
   await assert.rejects(app.source.open(`${name}.cnf.xml.sgn`), (e: { tftpCode?: number }) => e.tftpCode === 1);
@@ -76,7 +100,11 @@ test('an unknown phone gets no per-device ITL; it takes ITLFile.tlv and the sign
   const app = await startAppliance();
   const r = await boot(app, tempDir(), 'SEP112233445566');
   const t = texts(r);
-  assert.deepEqual(r.decisions.map((d) => d.file), ['CTLFile.tlv', 'ITLFile.tlv', 'XMLDefault.cnf.xml.sgn'], t.join('\n'));
+  assert.deepEqual(
+    r.decisions.map((d) => d.file),
+    ['CTLFile.tlv', 'ITLFile.tlv', 'XMLDefault.cnf.xml.sgn'],
+    t.join('\n'),
+  );
   assert.match(t[1]!, /ITL trusted \(first use\)/);
   assert.match(t[2]!, /config signature valid/);
   await assert.rejects(app.source.open('ITLSEP112233445566.tlv'), (e: { tftpCode?: number }) => e.tftpCode === 1);
@@ -89,7 +117,15 @@ test('mixed mode: the CTL is trusted first and authenticates the ITL', async () 
   app.state.store.addDevice({ name: PHONE, model: '8851' });
   const r = await boot(app, tempDir(), PHONE);
   const t = texts(r);
-  assert.deepEqual(r.decisions.map((d) => [d.file, d.verdict]), [[`CTL${PHONE}.tlv`, Verdict.trusted], [`ITL${PHONE}.tlv`, Verdict.accepted], [`${PHONE}.cnf.xml.sgn`, Verdict.accepted]], t.join('\n'));
+  assert.deepEqual(
+    r.decisions.map((d) => [d.file, d.verdict]),
+    [
+      [`CTL${PHONE}.tlv`, Verdict.trusted],
+      [`ITL${PHONE}.tlv`, Verdict.accepted],
+      [`${PHONE}.cnf.xml.sgn`, Verdict.accepted],
+    ],
+    t.join('\n'),
+  );
   assert.match(t[1]!, /ITL accepted: signed by known SAST .* \(in the installed CTL\)/);
   assert.match(t[2]!, /config signature valid/);
 });

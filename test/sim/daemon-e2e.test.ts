@@ -32,8 +32,12 @@ test('sbd daemon tftp --state serves sbd phone boot; a CallManager regeneration 
   assert.match(first.out, /ITLSEP001122334455\.tlv +ITL trusted \(first use\)/);
   assert.match(first.out, /SEP001122334455\.cnf\.xml\.sgn +config signature valid/);
 
-  const installed = () => createHash('sha256').update(readFileSync(join(phones, 'SEP001122334455', 'ITLFile.tlv'))).digest('hex');
-  const recorded = () => withState(state, ({ store }) => store.listServerItlHashes().find((r) => r.file === 'ITLFile.tlv')!.sha256Hex, { readonly: true });
+  const installed = () =>
+    createHash('sha256')
+      .update(readFileSync(join(phones, 'SEP001122334455', 'ITLFile.tlv')))
+      .digest('hex');
+  const recorded = () =>
+    withState(state, ({ store }) => store.listServerItlHashes().find((r) => r.file === 'ITLFile.tlv')!.sha256Hex, { readonly: true });
   assert.equal(recorded(), installed(), 'sbd-tftpd recorded the hash of the ITL it served');
 
   const regen = await sbd(['cert', 'regen', 'CallManager', '--state', state]);

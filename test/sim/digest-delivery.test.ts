@@ -46,7 +46,13 @@ test('device add → encrypted config over TFTP → the phone registers with the
   const app = openState(state);
   t.after(() => app.store.close());
   // Encrypted configs over a non-TLS line, so the phone needs no LSC on the SIP side (mutual TLS is another profile).
-  app.store.putSecurityProfile({ name: PROFILE, deviceSecurityMode: 'non-secure', tftpEncryptedConfig: true, transport: 'tcp+udp', digestAuth: true });
+  app.store.putSecurityProfile({
+    name: PROFILE,
+    deviceSecurityMode: 'non-secure',
+    tftpEncryptedConfig: true,
+    transport: 'tcp+udp',
+    digestAuth: true,
+  });
 
   const add = await sbd(['device', 'add', PHONE, '--model', '8845', '--dn', '4001', '--security-profile', PROFILE, '--state', state]);
   assert.equal(add.code, 0, add.out + add.err);
@@ -59,11 +65,23 @@ test('device add → encrypted config over TFTP → the phone registers with the
   // The phone's key and LSC (what CAPF would have installed).
   const key = ensurePhoneKey(phones, PHONE);
   const capf = app.store.currentCertificate('CAPF', publisher(app.store).name)!;
-  const lsc = issueLsc({ capfCertPem: capf.pem, capfKeyPem: privateKeyOf(capf), deviceName: PHONE, subjectPublicKey: key.publicKeyPem, serial: randomSerial(), now: new Date() }).pem;
+  const lsc = issueLsc({
+    capfCertPem: capf.pem,
+    capfKeyPem: privateKeyOf(capf),
+    deviceName: PHONE,
+    subjectPublicKey: key.publicKeyPem,
+    serial: randomSerial(),
+    now: new Date(),
+  }).pem;
   app.store.updateDevice(PHONE, { lscPem: lsc });
   await installLsc(phones, PHONE, lsc);
 
-  const tftp = createServer({ source: new ApplianceFileSource({ store: app.store }), addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
+  const tftp = createServer({
+    source: new ApplianceFileSource({ store: app.store }),
+    addresses: ['127.0.0.1'],
+    port: 0,
+    logger: silentLogger,
+  });
   await tftp.listen();
   t.after(() => tftp.close());
   const fetcher = new TftpFetcher({ host: '127.0.0.1', port: tftp.port }, clientPool(), { timeoutMs: 2000 });
@@ -108,10 +126,40 @@ test('device add → encrypted config over TFTP → the phone registers with the
   assert.equal(p.response, expected);
 
   // The CLI phone takes the same credentials from the config it holds.
-  const reg = await sbd(['phone', 'register', '--server', `127.0.0.1:${sipPort}`, '--transport', 'udp', '--state', phones, '--mac', PHONE, '--expires', '60']);
+  const reg = await sbd([
+    'phone',
+    'register',
+    '--server',
+    `127.0.0.1:${sipPort}`,
+    '--transport',
+    'udp',
+    '--state',
+    phones,
+    '--mac',
+    PHONE,
+    '--expires',
+    '60',
+  ]);
   assert.equal(reg.code, 0, reg.out + reg.err);
   assert.equal((JSON.parse(reg.out) as { status: number }).status, 200);
   // With a wrong password given explicitly, the same command is refused (the registrar checks digest).
-  const wrong = await sbd(['phone', 'register', '--server', `127.0.0.1:${sipPort}`, '--transport', 'udp', '--state', phones, '--mac', PHONE, '--user', PHONE, '--password', 'not-the-password', '--expires', '60']);
+  const wrong = await sbd([
+    'phone',
+    'register',
+    '--server',
+    `127.0.0.1:${sipPort}`,
+    '--transport',
+    'udp',
+    '--state',
+    phones,
+    '--mac',
+    PHONE,
+    '--user',
+    PHONE,
+    '--password',
+    'not-the-password',
+    '--expires',
+    '60',
+  ]);
   assert.notEqual(wrong.code, 0, wrong.out);
 });

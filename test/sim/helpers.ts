@@ -34,9 +34,17 @@ export interface Appliance {
 
 /** A fresh appliance (node sbd, 127.0.0.1) served by sbd-tftpd on loopback (the TypeScript server, or the native data
  *  plane with SBD_TFTP_ENGINE=native); closed when the test file ends. */
-export async function startAppliance(options: { hostname?: string; ipv4?: string; source?: Partial<ApplianceSourceOptions> } = {}): Promise<Appliance> {
+export async function startAppliance(
+  options: { hostname?: string; ipv4?: string; source?: Partial<ApplianceSourceOptions> } = {},
+): Promise<Appliance> {
   const dir = tempDir('sbd-appliance-');
-  initAppliance({ dir, hostname: options.hostname ?? 'sbd.example', ipv4: options.ipv4 ?? '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
+  initAppliance({
+    dir,
+    hostname: options.hostname ?? 'sbd.example',
+    ipv4: options.ipv4 ?? '127.0.0.1',
+    clock: systemClock,
+    keySpec: { type: 'rsa', bits: 2048 },
+  });
   const state = openState(dir);
   const source = new ApplianceFileSource({ store: state.store, ...options.source });
   const server = createServer({ source, addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
@@ -64,7 +72,12 @@ export function clientPool(): TftpClientPool {
 
 export const views = new TrustListViewCache();
 
-export function boot(app: { port: number }, phoneState: string, deviceName: string, extra: { model?: string; verifyUnknownSigner?: VerifyUnknownSigner } = {}): Promise<PhoneBootReport> {
+export function boot(
+  app: { port: number },
+  phoneState: string,
+  deviceName: string,
+  extra: { model?: string; verifyUnknownSigner?: VerifyUnknownSigner } = {},
+): Promise<PhoneBootReport> {
   const fetcher = new TftpFetcher({ host: '127.0.0.1', port: app.port }, clientPool(), { timeoutMs: 2000 });
   return bootSimPhone({ stateDir: phoneState, deviceName, fetcher, views, ...extra });
 }

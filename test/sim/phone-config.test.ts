@@ -18,24 +18,46 @@ const ep = (address: string) => ({ hostname: address, address });
 test('TVS members in priority order, at most 5; CAPF list and auth mode; defaults and garbage', () => {
   const xml = renderDeviceConfig(
     { name: 'SEP001122334455', model: '8845', securityMode: 'authenticated', transport: 'tls', capfAuthMode: 'lsc', encrConfig: false },
-    { callManagers: [ep('10.0.0.1')], tvs: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'].map(ep), capf: [ep('10.0.0.9')], sipPort: 5060, sipTlsPort: 5061, tvsPort: 2445, capfPort: 3804 },
+    {
+      callManagers: [ep('10.0.0.1')],
+      tvs: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'].map(ep),
+      capf: [ep('10.0.0.9')],
+      sipPort: 5060,
+      sipTlsPort: 5061,
+      tvsPort: 2445,
+      capfPort: 3804,
+    },
   );
   const s = phoneConfigServices(xml);
-  assert.deepEqual(s.tvs.map((t) => t.host), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']);
+  assert.deepEqual(
+    s.tvs.map((t) => t.host),
+    ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'],
+  );
   assert.ok(s.tvs.every((t) => t.port === 2445));
   assert.deepEqual(s.capf, [{ host: '10.0.0.9', port: 3804 }]);
   assert.equal(s.capfAuthMode, 3);
 
-  const reordered = phoneConfigServices(Buffer.from(
-    '<device><TVS><members><member priority="2"><port>2446</port><address>b</address></member>' +
-      '<member priority="0"><address>a&amp;</address></member><member priority="1"><port>99999</port><address>c</address></member></members></TVS></device>',
-  ));
-  assert.deepEqual(reordered.tvs, [{ host: 'a&', port: 2445 }, { host: 'c', port: 2445 }, { host: 'b', port: 2446 }]);
+  const reordered = phoneConfigServices(
+    Buffer.from(
+      '<device><TVS><members><member priority="2"><port>2446</port><address>b</address></member>' +
+        '<member priority="0"><address>a&amp;</address></member><member priority="1"><port>99999</port><address>c</address></member></members></TVS></device>',
+    ),
+  );
+  assert.deepEqual(reordered.tvs, [
+    { host: 'a&', port: 2445 },
+    { host: 'c', port: 2445 },
+    { host: 'b', port: 2446 },
+  ]);
   assert.deepEqual(reordered.capf, []);
   assert.equal(reordered.capfAuthMode, undefined);
   assert.deepEqual(phoneConfigServices('not xml at all <TVS>'), { tvs: [], capf: [], capfAuthMode: undefined });
 
-  const r = redirectFromPairs([[{ host: '127.0.0.1', port: 2445 }, { host: '127.0.0.1', port: 40000 }]]);
+  const r = redirectFromPairs([
+    [
+      { host: '127.0.0.1', port: 2445 },
+      { host: '127.0.0.1', port: 40000 },
+    ],
+  ]);
   assert.deepEqual(r('tvs', { host: '127.0.0.1', port: 2445 }), { host: '127.0.0.1', port: 40000 });
   assert.deepEqual(r('tvs', { host: '127.0.0.1', port: 2446 }), { host: '127.0.0.1', port: 2446 });
 });
@@ -52,13 +74,31 @@ test('configTvsHook: a member that cannot be reached is skipped for the next; no
     const pin = tvsIdentity(app.state.store).row.der;
     const itlRecovery = app.state.store.currentCertificate('ITLRecovery', null)!.der;
     const hook = configTvsHook({ timeoutMs: 5000 });
-    const ctx = { deviceName: 'SEP001122334455', model: '8845', tvsCertificates: [pin], tvsServers: [{ host: '127.0.0.1', port: deadPort }, { host: '127.0.0.1', port }] };
+    const ctx = {
+      deviceName: 'SEP001122334455',
+      model: '8845',
+      tvsCertificates: [pin],
+      tvsServers: [
+        { host: '127.0.0.1', port: deadPort },
+        { host: '127.0.0.1', port },
+      ],
+    };
     assert.deepEqual((await hook(itlRecovery, ctx))!.roles, [Role.SAST]);
-    await assert.rejects(hook(itlRecovery, { ...ctx, tvsServers: [{ host: '127.0.0.1', port: deadPort }] }), new RegExp(`^Error: 127\\.0\\.0\\.1:${deadPort}: TVS 127\\.0\\.0\\.1: connect ECONNREFUSED`));
+    await assert.rejects(
+      hook(itlRecovery, { ...ctx, tvsServers: [{ host: '127.0.0.1', port: deadPort }] }),
+      new RegExp(`^Error: 127\\.0\\.0\\.1:${deadPort}: TVS 127\\.0\\.0\\.1: connect ECONNREFUSED`),
+    );
     await assert.rejects(hook(itlRecovery, { ...ctx, tvsServers: [] }), /the phone's config names no TVS server/);
     await assert.rejects(hook(itlRecovery, { ...ctx, tvsCertificates: [] }), /the installed trust lists name no TVS certificate/);
     // A redirect sends the configured standard port to where the server listens.
-    const redirected = configTvsHook({ redirect: redirectFromPairs([[{ host: '127.0.0.1', port: 2445 }, { host: '127.0.0.1', port }]]) });
+    const redirected = configTvsHook({
+      redirect: redirectFromPairs([
+        [
+          { host: '127.0.0.1', port: 2445 },
+          { host: '127.0.0.1', port },
+        ],
+      ]),
+    });
     assert.deepEqual((await redirected(itlRecovery, { ...ctx, tvsServers: [{ host: '127.0.0.1', port: 2445 }] }))!.roles, [Role.SAST]);
   } finally {
     await tvs.close();
@@ -71,8 +111,15 @@ test('phoneLineCredentials: the first line of <sipLines>, entities decoded; none
     <line button="2"><name>2002</name><authName>other</authName><authPassword>x</authPassword></line>
   </sipLines></sipProfile></device>`;
   assert.deepEqual(phoneLineCredentials(xml), { line: '2001', authName: 'SEP001122334455', authPassword: 'a<b&c' });
-  assert.deepEqual(phoneLineCredentials('<sipLines><line><name>7</name><authName></authName><authPassword></authPassword></line></sipLines>'), { line: '7', authName: '', authPassword: '' });
+  assert.deepEqual(
+    phoneLineCredentials('<sipLines><line><name>7</name><authName></authName><authPassword></authPassword></line></sipLines>'),
+    { line: '7', authName: '', authPassword: '' },
+  );
   assert.equal(phoneLineCredentials('<device><authPassword>loose</authPassword></device>'), undefined);
-  assert.equal(phoneLineCredentials('<sipLines><line><authPassword>p</authPassword></line></sipLines>'), undefined, 'a line without a number');
+  assert.equal(
+    phoneLineCredentials('<sipLines><line><authPassword>p</authPassword></line></sipLines>'),
+    undefined,
+    'a line without a number',
+  );
   assert.equal(phoneLineCredentials(Buffer.from('not xml')), undefined);
 });

@@ -17,9 +17,14 @@ const root = new URL('../../', import.meta.url).pathname;
 function sbd(args: string[]): Promise<{ code: number; out: string; err: string }> {
   // Asynchronous on purpose: the server under test runs in this process's event loop.
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { cwd: root, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out: stdout, err: stderr });
+      },
+    );
   });
 }
 
@@ -27,7 +32,18 @@ test('sbd phone boot prints the decisions; a second boot after ITLRecovery regen
   const app = await startAppliance();
   app.state.store.addDevice({ name: 'SEP001122334455', model: '8845' });
   const phones = tempDir();
-  const args = ['phone', 'boot', '--server', `127.0.0.1:${app.port}`, '--mac', '00:11:22:33:44:55', '--state', phones, '--timeout-ms', '2000'];
+  const args = [
+    'phone',
+    'boot',
+    '--server',
+    `127.0.0.1:${app.port}`,
+    '--mac',
+    '00:11:22:33:44:55',
+    '--state',
+    phones,
+    '--timeout-ms',
+    '2000',
+  ];
 
   const first = await sbd(args);
   assert.equal(first.code, 0, first.out + first.err);
@@ -56,7 +72,14 @@ test('a storm of phones shares one client pool; the second storm finds every ITL
   const names = macsFrom('00AA00000000', 120);
   for (const name of names.slice(0, 60)) app.state.store.addDevice({ name, model: '8845' });
   const phones = tempDir();
-  const first = await runStorm({ server: { host: '127.0.0.1', port: app.port }, stateDir: phones, count: 120, concurrency: 40, sockets: 16, fetch: { timeoutMs: 2000 } });
+  const first = await runStorm({
+    server: { host: '127.0.0.1', port: app.port },
+    stateDir: phones,
+    count: 120,
+    concurrency: 40,
+    sockets: 16,
+    fetch: { timeoutMs: 2000 },
+  });
   assert.equal(first.booted, 120, JSON.stringify(first, null, 1));
   assert.equal(first.verdicts['ITL trusted'], 120);
   assert.equal(first.verdicts['config accepted'], 120);
@@ -65,7 +88,14 @@ test('a storm of phones shares one client pool; the second storm finds every ITL
   assert.equal(first.transferFailures, 0);
 
   regenerateCertificate(app.state, 'CallManager', systemClock);
-  const second = await runStorm({ server: { host: '127.0.0.1', port: app.port }, stateDir: phones, count: 120, concurrency: 120, sockets: 16, fetch: { timeoutMs: 2000 } });
+  const second = await runStorm({
+    server: { host: '127.0.0.1', port: app.port },
+    stateDir: phones,
+    count: 120,
+    concurrency: 120,
+    sockets: 16,
+    fetch: { timeoutMs: 2000 },
+  });
   assert.equal(second.booted, 120, JSON.stringify(second, null, 1));
   assert.equal(second.verdicts['ITL accepted'], 120, 'new ITL signed by the ITLRecovery every phone knows');
 });

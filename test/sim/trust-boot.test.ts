@@ -23,7 +23,15 @@ test('first boot trusts the first ITL and validates the signed config; CallManag
   const first = await boot(app, phones, PHONE);
   const t1 = texts(first);
   assert.equal(first.decisions.length, 3, t1.join('\n'));
-  assert.deepEqual(first.decisions.map((d) => [d.subject, d.verdict]), [['CTL', Verdict.absent], ['ITL', Verdict.trusted], ['config', Verdict.accepted]], t1.join('\n'));
+  assert.deepEqual(
+    first.decisions.map((d) => [d.subject, d.verdict]),
+    [
+      ['CTL', Verdict.absent],
+      ['ITL', Verdict.trusted],
+      ['config', Verdict.accepted],
+    ],
+    t1.join('\n'),
+  );
   assert.match(t1[0]!, /^CTLFile\.tlv: no CTL on the server/);
   assert.match(t1[1]!, /^ITLSEP001122334455\.tlv: ITL trusted \(first use\): signer ITLRecovery/i);
   assert.match(t1[2]!, /^SEP001122334455\.cnf\.xml\.sgn: config signature valid \(signed by /);
@@ -63,7 +71,9 @@ test('after ITLRecovery regeneration the phone rejects the new ITL (no TVS) and 
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
   const deadPort = (closed.address() as AddressInfo).port;
   await new Promise<void>((r) => closed.close(() => r()));
-  const unreachable = await boot(app, phones, PHONE, { verifyUnknownSigner: tvsHook({ host: '127.0.0.1', port: deadPort }, { timeoutMs: 5000 }) });
+  const unreachable = await boot(app, phones, PHONE, {
+    verifyUnknownSigner: tvsHook({ host: '127.0.0.1', port: deadPort }, { timeoutMs: 5000 }),
+  });
   assert.match(texts(unreachable)[1]!, /rejected ITL: signer not trusted \(.*TVS could not be asked: /);
 
   // The appliance's own TVS (sbd-tvsd, pinned to the TVS record of the phone's ITL) vouches for the new
@@ -86,7 +96,7 @@ test('after ITLRecovery regeneration the phone rejects the new ITL (no TVS) and 
   }
 });
 
-test('rollback: the phone takes the empty ITL, then an unsigned config, then a foreign cluster\'s ITL', async () => {
+test("rollback: the phone takes the empty ITL, then an unsigned config, then a foreign cluster's ITL", async () => {
   const app = await startAppliance();
   app.state.store.addDevice({ name: PHONE, model: '8845' });
   const phones = tempDir();

@@ -48,14 +48,18 @@ test('tampered and foreign configs: config signature invalid; wrong FILENAME ref
   const app = await startAppliance();
   app.state.store.addDevice({ name: PHONE, model: '8845' });
   const phones = tempDir();
-  const boot = (replace: Record<string, Buffer | null> = {}) => bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source, replace), views });
+  const boot = (replace: Record<string, Buffer | null> = {}) =>
+    bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source, replace), views });
   assert.equal((await boot()).configTrusted, true);
 
   const sgn = await app.source.open(`${PHONE}.cnf.xml.sgn`);
   const tampered = await boot({ [`${PHONE}.cnf.xml.sgn`]: flipLastByte(sgn) });
   assert.equal(tampered.configTrusted, false);
   assert.equal(tampered.decisions[2]!.verdict, Verdict.rejected);
-  assert.match(texts(tampered)[2]!, /config signature invalid: SEP0011223344AA\.cnf\.xml\.sgn is signed by .*not a TFTP or CCM\+TFTP record/);
+  assert.match(
+    texts(tampered)[2]!,
+    /config signature invalid: SEP0011223344AA\.cnf\.xml\.sgn is signed by .*not a TFTP or CCM\+TFTP record/,
+  );
 
   const other = await startAppliance({ hostname: 'foreign.example' });
   other.state.store.addDevice({ name: PHONE, model: '8845' });
@@ -63,12 +67,18 @@ test('tampered and foreign configs: config signature invalid; wrong FILENAME ref
   assert.match(texts(foreign)[2]!, /config signature invalid: .* signed by foreign\.example/);
 
   const misnamed = await boot({ [`${PHONE}.cnf.xml.sgn`]: await app.source.open('XMLDefault.cnf.xml.sgn') });
-  assert.match(texts(misnamed)[2]!, /rejected config: header FILENAME "XMLDefault\.cnf\.xml\.sgn" is not the requested SEP0011223344AA\.cnf\.xml\.sgn/);
+  assert.match(
+    texts(misnamed)[2]!,
+    /rejected config: header FILENAME "XMLDefault\.cnf\.xml\.sgn" is not the requested SEP0011223344AA\.cnf\.xml\.sgn/,
+  );
 
   // Only unsigned configs on offer: the phone, holding an ITL with TFTP records, refuses them.
   const unsigned = await boot({ [`${PHONE}.cnf.xml.sgn`]: null, 'XMLDefault.cnf.xml.sgn': null });
   assert.equal(unsigned.configTrusted, false);
-  assert.match(texts(unsigned).at(-1)!, /XMLDefault\.cnf\.xml: rejected config: unsigned, but the installed trust lists authenticate configs/);
+  assert.match(
+    texts(unsigned).at(-1)!,
+    /XMLDefault\.cnf\.xml: rejected config: unsigned, but the installed trust lists authenticate configs/,
+  );
 });
 
 test('bad ITLs are refused and the installed one stays: malformed, tampered, wrong header FILENAME', async () => {
@@ -76,7 +86,8 @@ test('bad ITLs are refused and the installed one stays: malformed, tampered, wro
   app.state.store.addDevice({ name: PHONE, model: '8845' });
   const phones = tempDir();
   const itlName = `ITL${PHONE}.tlv`;
-  const boot = (replace: Record<string, Buffer | null>) => bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source, replace), views });
+  const boot = (replace: Record<string, Buffer | null>) =>
+    bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source, replace), views });
   const first = await boot({});
   const itl = await app.source.open('ITLFile.tlv');
 
@@ -92,7 +103,12 @@ test('bad ITLs are refused and the installed one stays: malformed, tampered, wro
   }
 
   // A fresh phone given only a tampered ITL trusts nothing, and so takes the config unchecked (pre-SbD rule).
-  const fresh = await bootSimPhone({ stateDir: tempDir(), deviceName: PHONE, fetcher: fetcher(app.source, { [itlName]: flipLastByte(itl) }), views });
+  const fresh = await bootSimPhone({
+    stateDir: tempDir(),
+    deviceName: PHONE,
+    fetcher: fetcher(app.source, { [itlName]: flipLastByte(itl) }),
+    views,
+  });
   assert.equal(fresh.itlSha256, undefined);
   assert.equal(fresh.decisions[2]!.file, `${PHONE}.cnf.xml`);
   assert.match(texts(fresh)[2]!, /unsigned config accepted: the phone has no trust list/);
@@ -103,12 +119,20 @@ test('a corrupted phone folder and bad MACs are typed errors', async () => {
   const phones = tempDir();
   await bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source), views });
   writeFileSync(join(phones, PHONE, 'ITLFile.tlv'), 'garbage');
-  await assert.rejects(bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source), views }), (e: { code?: string; message: string }) => e.code === SimErrorCode.folder && /stored .*ITLFile\.tlv is not a valid trust list/.test(e.message));
+  await assert.rejects(
+    bootSimPhone({ stateDir: phones, deviceName: PHONE, fetcher: fetcher(app.source), views }),
+    (e: { code?: string; message: string }) =>
+      e.code === SimErrorCode.folder && /stored .*ITLFile\.tlv is not a valid trust list/.test(e.message),
+  );
 
   assert.equal(deviceNameOfMac('00:11:22:33:44:aa'), PHONE);
   assert.equal(deviceNameOfMac('0011.2233.44AA'), PHONE);
   assert.equal(deviceNameOfMac('sep0011223344aa'), PHONE);
   for (const bad of ['', '0011223344', '0011223344GG', '00112233445566', '../etc']) {
-    assert.throws(() => deviceNameOfMac(bad), (e: { code?: string }) => e.code === SimErrorCode.mac, bad);
+    assert.throws(
+      () => deviceNameOfMac(bad),
+      (e: { code?: string }) => e.code === SimErrorCode.mac,
+      bad,
+    );
   }
 });

@@ -22,10 +22,22 @@ test('REGISTER: challenge sent statelessly (no transaction kept, fresh nonce on 
     sock.send(Buffer.from(bytes), h.ports.udp, '127.0.0.1');
     return String(((await got) as [Buffer])[0]);
   };
-  const register = (cseq: number, branch: string, auth?: string) => [
-    `REGISTER sip:127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${branch};rport`, 'Max-Forwards: 70',
-    `From: <sip:alice@127.0.0.1>;tag=a1`, `To: <sip:alice@127.0.0.1>`, 'Call-ID: stateless-challenge@test', `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:alice@127.0.0.1:${port}>`, 'Expires: 600', ...(auth ? [`Authorization: ${auth}`] : []), 'Content-Length: 0', '', ''].join('\r\n');
+  const register = (cseq: number, branch: string, auth?: string) =>
+    [
+      `REGISTER sip:127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${branch};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:alice@127.0.0.1>;tag=a1`,
+      `To: <sip:alice@127.0.0.1>`,
+      'Call-ID: stateless-challenge@test',
+      `CSeq: ${cseq} REGISTER`,
+      `Contact: <sip:alice@127.0.0.1:${port}>`,
+      'Expires: 600',
+      ...(auth ? [`Authorization: ${auth}`] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
   const nonceOf = (res: string) => /nonce="([^"]+)"/.exec(res)?.[1];
   try {
     const first = register(1, 'c1');
@@ -37,7 +49,19 @@ test('REGISTER: challenge sent statelessly (no transaction kept, fresh nonce on 
     assert.equal(h.daemon.liveTransactions, 0, 'no transaction waits Timer J for a challenge');
 
     const challenge = /WWW-Authenticate: (.*)\r\n/.exec(b)![1]!;
-    const wrong = register(2, 'c2', answerChallenge({ challenge, method: 'REGISTER', uri: 'sip:127.0.0.1', username: 'alice', secret: { password: 'nope' }, cnonce: 'c0ffee', nc: 1 }));
+    const wrong = register(
+      2,
+      'c2',
+      answerChallenge({
+        challenge,
+        method: 'REGISTER',
+        uri: 'sip:127.0.0.1',
+        username: 'alice',
+        secret: { password: 'nope' },
+        cnonce: 'c0ffee',
+        nc: 1,
+      }),
+    );
     const w1 = await exchange(wrong);
     const w2 = await exchange(wrong);
     assert.match(w1, /^SIP\/2.0 401 /);
@@ -46,7 +70,19 @@ test('REGISTER: challenge sent statelessly (no transaction kept, fresh nonce on 
 
     // The failed answer spent its nonce (one nonce, one guess): the right answer uses the other challenge's nonce.
     const fresh = /WWW-Authenticate: (.*)\r\n/.exec(a)![1]!;
-    const right = register(3, 'c3', answerChallenge({ challenge: fresh, method: 'REGISTER', uri: 'sip:127.0.0.1', username: 'alice', secret: { password: 'secret-1' }, cnonce: 'c0ffee', nc: 1 }));
+    const right = register(
+      3,
+      'c3',
+      answerChallenge({
+        challenge: fresh,
+        method: 'REGISTER',
+        uri: 'sip:127.0.0.1',
+        username: 'alice',
+        secret: { password: 'secret-1' },
+        cnonce: 'c0ffee',
+        nc: 1,
+      }),
+    );
     assert.match(await exchange(right), /^SIP\/2.0 200 /);
   } finally {
     sock.close();

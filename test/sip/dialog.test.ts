@@ -20,7 +20,12 @@ const bobVia = { transport: 'UDP', host: '127.0.0.1', port: 5070 };
 const rr = ['Record-Route: <sip:p1.example;lr>', 'Record-Route: <sip:p2.example;lr;transport=tcp>'];
 
 function invite(extra: string[] = [], o: { uri?: string } = {}): SipRequest {
-  return request('INVITE', { branch: 'z9hG4bKdlg1', fromTag: 'alice1', extra: ['Contact: <sip:alice@127.0.0.1:5060>', ...extra], uri: o.uri });
+  return request('INVITE', {
+    branch: 'z9hG4bKdlg1',
+    fromTag: 'alice1',
+    extra: ['Contact: <sip:alice@127.0.0.1:5060>', ...extra],
+    uri: o.uri,
+  });
 }
 
 function answer(req: SipRequest, status: number, extra: string[] = []): SipResponse {
@@ -37,8 +42,14 @@ test('UAC and UAS create the same dialog from 180 then 200: tags, route sets (re
   assert.equal(uac.id, dialogKeyOfResponse(ringing));
   assert.equal(uas.id, dialogKeyOfRequest(request('BYE', { fromTag: 'alice1', toTag: 'bob1' })));
   assert.deepEqual([uac.localTag, uac.remoteTag, uas.localTag, uas.remoteTag], ['alice1', 'bob1', 'bob1', 'alice1']);
-  assert.deepEqual(uas.routeSet.map((r) => formatUri(r.uri)), ['sip:p1.example;lr', 'sip:p2.example;lr;transport=tcp']);
-  assert.deepEqual(uac.routeSet.map((r) => formatUri(r.uri)), ['sip:p2.example;lr;transport=tcp', 'sip:p1.example;lr']);
+  assert.deepEqual(
+    uas.routeSet.map((r) => formatUri(r.uri)),
+    ['sip:p1.example;lr', 'sip:p2.example;lr;transport=tcp'],
+  );
+  assert.deepEqual(
+    uac.routeSet.map((r) => formatUri(r.uri)),
+    ['sip:p2.example;lr;transport=tcp', 'sip:p1.example;lr'],
+  );
   assert.equal(formatUri(uac.remoteTarget), 'sip:bob@127.0.0.1:5070;transport=udp');
   assert.equal(formatUri(uas.remoteTarget), 'sip:alice@127.0.0.1:5060');
   assert.deepEqual([uac.localSeq, uac.remoteSeq, uas.localSeq, uas.remoteSeq], [1, undefined, undefined, 1]);
@@ -50,7 +61,10 @@ test('UAC and UAS create the same dialog from 180 then 200: tags, route sets (re
   uas.sentResponse(ok);
   assert.equal(uac.state, 'confirmed');
   assert.equal(uas.state, 'confirmed');
-  assert.deepEqual(uac.routeSet.map((r) => formatUri(r.uri)), ['sip:p3.example;lr', 'sip:p2.example;lr;transport=tcp', 'sip:p1.example;lr']);
+  assert.deepEqual(
+    uac.routeSet.map((r) => formatUri(r.uri)),
+    ['sip:p3.example;lr', 'sip:p2.example;lr;transport=tcp', 'sip:p1.example;lr'],
+  );
 });
 
 test('in-dialog request (§12.2.1.1): loose routing keeps the remote target in the Request-URI and the route set in Route', () => {
@@ -120,7 +134,9 @@ test('UAC side: 2xx to a re-INVITE refreshes the target; 481 or 408 to an in-dia
   const uac2 = Dialog.uac(inv, answer(inv, 200));
   uac2.receiveResponse(respondTo(inDialogRequest(uac2, 'OPTIONS', { via: aliceVia }), 408));
   assert.equal(uac2.state, 'terminated');
-  assert.throws(() => uac2.receiveResponse(respondTo(request('INFO', { fromTag: 'x', toTag: 'y' }), 200)), { code: 'ERR_SIP_DIALOG_MISMATCH' });
+  assert.throws(() => uac2.receiveResponse(respondTo(request('INFO', { fromTag: 'x', toTag: 'y' }), 200)), {
+    code: 'ERR_SIP_DIALOG_MISMATCH',
+  });
 });
 
 test('an early dialog ends with a non-2xx final response to its INVITE (§12.3), on both sides', () => {
@@ -260,9 +276,14 @@ test('a call over two transaction layers: INVITE/180/200, the first ACK lost and
   net.run(net.now + 1000);
   assert.equal(uac!.state, 'terminated');
   assert.equal(uas!.state, 'terminated');
-  assert.deepEqual(bob.of('deliver').filter((d) => d.message.kind === 'response').map((d) => (d.message as SipResponse).status), [200]);
+  assert.deepEqual(
+    bob
+      .of('deliver')
+      .filter((d) => d.message.kind === 'response')
+      .map((d) => (d.message as SipResponse).status),
+    [200],
+  );
   net.run(net.now + 64 * 500 + 1000);
   assert.equal(alice.table.size, 0);
   assert.equal(bob.table.size, 0);
 });
-

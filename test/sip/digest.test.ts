@@ -1,25 +1,43 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerChallenge, computeHa1, computeResponse, DigestServer, parseAuthHeader, type DigestAlgorithm } from '../../src/sip/core/digest.js';
+import {
+  answerChallenge,
+  computeHa1,
+  computeResponse,
+  DigestServer,
+  parseAuthHeader,
+  type DigestAlgorithm,
+} from '../../src/sip/core/digest.js';
 
 test('RFC 2617 §3.5 example (MD5, qop=auth)', () => {
   const ha1 = computeHa1('MD5', 'Mufasa', 'testrealm@host.com', 'Circle Of Life');
-  assert.equal(computeResponse({
-    algorithm: 'MD5', ha1, nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093', method: 'GET', uri: '/dir/index.html',
-    qop: { nc: '00000001', cnonce: '0a4f113b' },
-  }), '6629fae49393a05397450978507c4ef1');
+  assert.equal(
+    computeResponse({
+      algorithm: 'MD5',
+      ha1,
+      nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093',
+      method: 'GET',
+      uri: '/dir/index.html',
+      qop: { nc: '00000001', cnonce: '0a4f113b' },
+    }),
+    '6629fae49393a05397450978507c4ef1',
+  );
 });
 
 test('RFC 7616 §3.9.1 examples (MD5 and SHA-256)', () => {
   const common = {
-    nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v', method: 'GET', uri: '/dir/index.html',
+    nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v',
+    method: 'GET',
+    uri: '/dir/index.html',
     qop: { nc: '00000001', cnonce: 'f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ' },
   };
   const md5 = computeHa1('MD5', 'Mufasa', 'http-auth@example.org', 'Circle of Life');
   assert.equal(computeResponse({ algorithm: 'MD5', ha1: md5, ...common }), '8ca523f5e9506fed4657c9700eebdbec');
   const sha = computeHa1('SHA-256', 'Mufasa', 'http-auth@example.org', 'Circle of Life');
-  assert.equal(computeResponse({ algorithm: 'SHA-256', ha1: sha, ...common }),
-    '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1');
+  assert.equal(
+    computeResponse({ algorithm: 'SHA-256', ha1: sha, ...common }),
+    '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1',
+  );
 });
 
 const secret = Buffer.alloc(32, 7);
@@ -38,10 +56,21 @@ test('by default one MD5 challenge (sipp 3.6 accepts nothing else); per request 
   const chs = server.challenges(t0);
   assert.equal(chs.length, 1);
   assert.match(chs[0]!, /^Digest realm="sbd\.example", nonce="[A-Za-z0-9_-]{43}", algorithm=MD5, qop="auth"$/);
-  assert.deepEqual(server.challenges(t0, false, ['SHA-256', 'MD5']).map((c) => /algorithm=([^,]+)/.exec(c)![1]), ['SHA-256', 'MD5']);
+  assert.deepEqual(
+    server.challenges(t0, false, ['SHA-256', 'MD5']).map((c) => /algorithm=([^,]+)/.exec(c)![1]),
+    ['SHA-256', 'MD5'],
+  );
   // An answer in an algorithm the request's challenge did not offer is refused (no downgrade).
   const [sha] = server.challenges(t0, false, ['SHA-256']);
-  const v = (h: string, algorithms?: ('MD5' | 'SHA-256')[]) => server.verify({ header: h, method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1, now: t0, ...(algorithms ? { algorithms } : {}) });
+  const v = (h: string, algorithms?: ('MD5' | 'SHA-256')[]) =>
+    server.verify({
+      header: h,
+      method: 'REGISTER',
+      requestUri: 'sip:sbd.example',
+      lookupHa1,
+      now: t0,
+      ...(algorithms ? { algorithms } : {}),
+    });
   assert.equal(v(answer(sha!, 1), ['MD5']).ok, false);
   assert.equal(v(answer(sha!, 2), ['SHA-256']).ok, true);
 });
@@ -72,7 +101,17 @@ test('wrong password, unknown user, wrong realm, tampered nonce, URI mismatch ar
   // A blocked credential is refused before anything is computed.
   const [ch3] = server.challenges(t0);
   let asked = 0;
-  const refused = server.verify({ header: answer(ch3!), method: 'REGISTER', requestUri: 'sip:sbd.example', lookupHa1: () => { asked++; return undefined; }, now: t0, admit: (u) => u !== '1001' });
+  const refused = server.verify({
+    header: answer(ch3!),
+    method: 'REGISTER',
+    requestUri: 'sip:sbd.example',
+    lookupHa1: () => {
+      asked++;
+      return undefined;
+    },
+    now: t0,
+    admit: (u) => u !== '1001',
+  });
   assert.deepEqual([refused.ok, (refused as { reason: string }).reason, asked], [false, 'refused', 0]);
   assert.equal((v(answer(ch!).replace('realm="sbd.example"', 'realm="other"')) as { reason: string }).reason, 'wrong-realm');
   const nonce = /nonce="([^"]+)"/.exec(ch!)![1]!;
@@ -107,13 +146,51 @@ test('an expired nonce with a right digest is stale (challenge again with stale=
 
 test('client answers a challenge with a stored HA1 the same as with the password; parses odd auth headers', () => {
   const ch = 'Digest realm="trunk.example", nonce="abc", qop="auth,auth-int", algorithm=MD5, opaque="xyz"';
-  const withPw = answerChallenge({ challenge: ch, method: 'INVITE', uri: 'sip:1@trunk.example', username: 'u', secret: { password: 'p' }, cnonce: '01', nc: 1 });
-  const withHa1 = answerChallenge({ challenge: ch, method: 'INVITE', uri: 'sip:1@trunk.example', username: 'u', secret: { ha1: computeHa1('MD5', 'u', 'trunk.example', 'p') }, cnonce: '01', nc: 1 });
+  const withPw = answerChallenge({
+    challenge: ch,
+    method: 'INVITE',
+    uri: 'sip:1@trunk.example',
+    username: 'u',
+    secret: { password: 'p' },
+    cnonce: '01',
+    nc: 1,
+  });
+  const withHa1 = answerChallenge({
+    challenge: ch,
+    method: 'INVITE',
+    uri: 'sip:1@trunk.example',
+    username: 'u',
+    secret: { ha1: computeHa1('MD5', 'u', 'trunk.example', 'p') },
+    cnonce: '01',
+    nc: 1,
+  });
   assert.equal(withPw, withHa1);
   assert.match(withPw, /qop=auth, nc=00000001, cnonce="01", opaque="xyz"$/);
   const parsed = parseAuthHeader(withPw);
-  assert.equal(parsed.params.get('response'), computeResponse({ algorithm: 'MD5', ha1: computeHa1('MD5', 'u', 'trunk.example', 'p'), nonce: 'abc', method: 'INVITE', uri: 'sip:1@trunk.example', qop: { nc: '00000001', cnonce: '01' } }));
-  assert.throws(() => answerChallenge({ challenge: 'Digest realm="r", nonce="n", algorithm=SHA-512-256', method: 'X', uri: 'sip:a', username: 'u', secret: { password: 'p' }, cnonce: '1', nc: 1 }), /unsupported algorithm/);
+  assert.equal(
+    parsed.params.get('response'),
+    computeResponse({
+      algorithm: 'MD5',
+      ha1: computeHa1('MD5', 'u', 'trunk.example', 'p'),
+      nonce: 'abc',
+      method: 'INVITE',
+      uri: 'sip:1@trunk.example',
+      qop: { nc: '00000001', cnonce: '01' },
+    }),
+  );
+  assert.throws(
+    () =>
+      answerChallenge({
+        challenge: 'Digest realm="r", nonce="n", algorithm=SHA-512-256',
+        method: 'X',
+        uri: 'sip:a',
+        username: 'u',
+        secret: { password: 'p' },
+        cnonce: '1',
+        nc: 1,
+      }),
+    /unsupported algorithm/,
+  );
   assert.deepEqual([...parseAuthHeader('NoOneKnowsThisScheme opaque-data=here').params], [['opaque-data', 'here']]);
 });
 
@@ -126,8 +203,19 @@ test('two challenges in the same second carry different nonces, and both phones 
   const [c2] = server.challenges(now);
   assert.notEqual(c1, c2);
   const ha1 = (u: string) => createHash('md5').update(`${u}:ccmsipline:secret`).digest('hex');
-  for (const [user, challenge] of [['alice', c1!], ['bob', c2!]] as const) {
-    const header = answerChallenge({ challenge, username: user, secret: { ha1: ha1(user) }, method: 'REGISTER', uri: 'sip:sbd', cnonce: 'abcdef01', nc: 1 });
+  for (const [user, challenge] of [
+    ['alice', c1!],
+    ['bob', c2!],
+  ] as const) {
+    const header = answerChallenge({
+      challenge,
+      username: user,
+      secret: { ha1: ha1(user) },
+      method: 'REGISTER',
+      uri: 'sip:sbd',
+      cnonce: 'abcdef01',
+      nc: 1,
+    });
     const r = server.verify({ header, method: 'REGISTER', requestUri: 'sip:sbd', lookupHa1: (u) => ha1(u), now });
     assert.equal(r.ok, true, `${user}: ${JSON.stringify(r)}`);
   }

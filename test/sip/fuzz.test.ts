@@ -15,7 +15,9 @@ import { UdpTransport } from '../../src/sip/transports/udp-transport.js';
 import { StreamTransport } from '../../src/sip/transports/stream-transport.js';
 
 const dir = new URL('./rfc4475/', import.meta.url);
-const corpus = readdirSync(dir).filter((f) => f.endsWith('.dat')).map((f) => readFileSync(new URL(f, dir)));
+const corpus = readdirSync(dir)
+  .filter((f) => f.endsWith('.dat'))
+  .map((f) => readFileSync(new URL(f, dir)));
 let seed = 0x5eed;
 const rand = (n: number): number => {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -30,10 +32,19 @@ function mutate(b: Buffer): Buffer {
   for (let k = 0; k < n; k++) {
     const at = rand(Math.max(1, cur.length));
     switch (rand(4)) {
-      case 0: cur[at] = interesting[rand(interesting.length)]!; break;
-      case 1: cur = Buffer.concat([cur.subarray(0, at), cur.subarray(at + 1 + rand(20))]); break;
-      case 2: cur = Buffer.concat([cur.subarray(0, at), Buffer.from([interesting[rand(interesting.length)]!]), cur.subarray(at)]); break;
-      default: { const len = rand(40); cur = Buffer.concat([cur.subarray(0, at), cur.subarray(at, at + len), cur.subarray(at)]); }
+      case 0:
+        cur[at] = interesting[rand(interesting.length)]!;
+        break;
+      case 1:
+        cur = Buffer.concat([cur.subarray(0, at), cur.subarray(at + 1 + rand(20))]);
+        break;
+      case 2:
+        cur = Buffer.concat([cur.subarray(0, at), Buffer.from([interesting[rand(interesting.length)]!]), cur.subarray(at)]);
+        break;
+      default: {
+        const len = rand(40);
+        cur = Buffer.concat([cur.subarray(0, at), cur.subarray(at, at + len), cur.subarray(at)]);
+      }
     }
   }
   return cur;
@@ -62,7 +73,7 @@ test('stream framer: mutated streams in random chunks never throw and never buff
   for (let i = 0; i < 2000; i++) {
     const f = new StreamFramer({ maxHeaderBytes: 4096, maxBodyBytes: 4096 });
     const s = Buffer.concat([mutate(corpus[rand(corpus.length)]!), mutate(corpus[rand(corpus.length)]!)]);
-    for (let at = 0; at < s.length;) {
+    for (let at = 0; at < s.length; ) {
       const len = 1 + rand(64);
       f.push(s.subarray(at, at + len));
       at += len;
@@ -73,7 +84,12 @@ test('stream framer: mutated streams in random chunks never throw and never buff
 
 test('UDP and TCP listeners survive 2000 mutated messages each and still answer; an endless header is cut off', async () => {
   let udpSeen = 0;
-  const udp = new UdpTransport(() => { udpSeen++; }, { host: '127.0.0.1', port: 0 });
+  const udp = new UdpTransport(
+    () => {
+      udpSeen++;
+    },
+    { host: '127.0.0.1', port: 0 },
+  );
   const { port: uport } = await udp.listen();
   const client = createSocket('udp4');
   for (let i = 0; i < 2000; i++) client.send(mutate(corpus[rand(corpus.length)]!), uport, '127.0.0.1');
@@ -88,7 +104,12 @@ test('UDP and TCP listeners survive 2000 mutated messages each and still answer;
   await udp.close();
 
   let tcpSeen = 0;
-  const tcp = new StreamTransport(() => { tcpSeen++; }, { host: '127.0.0.1', port: 0, framer: { maxHeaderBytes: 4096 } });
+  const tcp = new StreamTransport(
+    () => {
+      tcpSeen++;
+    },
+    { host: '127.0.0.1', port: 0, framer: { maxHeaderBytes: 4096 } },
+  );
   const { port } = await tcp.listen();
   for (let round = 0; round < 20; round++) {
     const c = connect(port, '127.0.0.1');

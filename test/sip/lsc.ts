@@ -8,17 +8,32 @@ export function issueTestLsc(state: State, deviceName: string, node = 'sbd1'): {
   const capf = state.store.currentCertificate('CAPF', node)!;
   const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const cert = issueLsc({
-    capfCertPem: capf.pem, capfKeyPem: privateKeyOf(capf), deviceName,
+    capfCertPem: capf.pem,
+    capfKeyPem: privateKeyOf(capf),
+    deviceName,
     subjectPublicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    serial: randomBytes(8), now: new Date(Date.now() - 60_000),
+    serial: randomBytes(8),
+    now: new Date(Date.now() - 60_000),
   });
   return { cert: cert.pem, key: kp.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
 /** Adds a phone with that profile and number, and gives it an LSC (stored on the device, as CAPF does). */
-export function addPhoneWithLsc(state: State, deviceName: string, dn: string, profile = 'Authenticated Profile', digestUser?: string): { cert: string; key: string } {
+export function addPhoneWithLsc(
+  state: State,
+  deviceName: string,
+  dn: string,
+  profile = 'Authenticated Profile',
+  digestUser?: string,
+): { cert: string; key: string } {
   const lsc = issueTestLsc(state, deviceName);
-  state.store.addDevice({ name: deviceName, model: '8845', securityProfile: profile, directoryNumber: dn, ...(digestUser ? { digestUser } : {}) });
+  state.store.addDevice({
+    name: deviceName,
+    model: '8845',
+    securityProfile: profile,
+    directoryNumber: dn,
+    ...(digestUser ? { digestUser } : {}),
+  });
   state.store.updateDevice(deviceName, { lscPem: lsc.cert });
   return lsc;
 }

@@ -9,29 +9,35 @@ import { errorResponseFor } from '../../src/sip/core/error-response.js';
 import { splitComma } from '../../src/sip/core/syntax.js';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
-const register = (extra: string[] = [], ruri = 'sip:example.com'): Buffer => crlf([
-  `REGISTER ${ruri} SIP/2.0`,
-  'Via: SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bK776asdhds;rport',
-  'Max-Forwards: 70',
-  'To: Bob <sip:bob@example.com>',
-  'From: "Bob, the \\"phone\\"" <sip:bob@example.com>;tag=456248',
-  'Call-ID: 843817637684230@998sdasdh09',
-  'CSeq: 1826 REGISTER',
-  'Contact: <sip:bob@[2001:db8::9]:5070;transport=udp>;expires=7200, "Desk" <sip:bob@192.0.2.4>;q=0.5',
-  ...extra,
-  'Content-Length: 0', '', '',
-]);
+const register = (extra: string[] = [], ruri = 'sip:example.com'): Buffer =>
+  crlf([
+    `REGISTER ${ruri} SIP/2.0`,
+    'Via: SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bK776asdhds;rport',
+    'Max-Forwards: 70',
+    'To: Bob <sip:bob@example.com>',
+    'From: "Bob, the \\"phone\\"" <sip:bob@example.com>;tag=456248',
+    'Call-ID: 843817637684230@998sdasdh09',
+    'CSeq: 1826 REGISTER',
+    'Contact: <sip:bob@[2001:db8::9]:5070;transport=udp>;expires=7200, "Desk" <sip:bob@192.0.2.4>;q=0.5',
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ]);
 const sipu = (u: unknown): SipUri => {
   assert.ok(isSipUri(u as SipUri));
   return u as SipUri;
 };
 function fails(bytes: Buffer, status: number, re: RegExp, options = {}): void {
-  assert.throws(() => parseMessage(bytes, options), (e: unknown) => {
-    assert.ok(e instanceof SipParseError);
-    assert.equal(e.status, status, e.reason);
-    assert.match(e.reason, re);
-    return true;
-  });
+  assert.throws(
+    () => parseMessage(bytes, options),
+    (e: unknown) => {
+      assert.ok(e instanceof SipParseError);
+      assert.equal(e.status, status, e.reason);
+      assert.match(e.reason, re);
+      return true;
+    },
+  );
 }
 
 test('IPv6 references in Via and Contact, quoted display names with escapes, lists on one line', () => {
@@ -51,16 +57,40 @@ test('IPv6 references in Via and Contact, quoted display names with escapes, lis
 });
 
 test('compact names, case-insensitive header names, case-sensitive methods', () => {
-  const m = parseMessage(crlf([
-    'OPTIONS sip:a@b SIP/2.0', 'v: SIP/2.0/TCP h;branch=z9hG4bKx', 'f: <sip:x@y>;tag=1', 't: <sip:a@b>',
-    'i: abc', 'CSEQ: 1 OPTIONS', 'l: 0', '', '',
-  ]), {}, 'stream');
+  const m = parseMessage(
+    crlf([
+      'OPTIONS sip:a@b SIP/2.0',
+      'v: SIP/2.0/TCP h;branch=z9hG4bKx',
+      'f: <sip:x@y>;tag=1',
+      't: <sip:a@b>',
+      'i: abc',
+      'CSEQ: 1 OPTIONS',
+      'l: 0',
+      '',
+      '',
+    ]),
+    {},
+    'stream',
+  );
   assert.equal(m.get('Call-ID'), 'abc');
   assert.equal(m.get('CALL-id'), 'abc');
   assert.equal(m.get('i'), 'abc');
   assert.equal(m.topVia().transport, 'TCP');
-  fails(crlf(['options sip:a@b SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bKx', 'From: <sip:x@y>;tag=1', 'To: <sip:a@b>',
-    'Call-ID: abc', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '']), 400, /CSeq method does not match/);
+  fails(
+    crlf([
+      'options sip:a@b SIP/2.0',
+      'Via: SIP/2.0/UDP h;branch=z9hG4bKx',
+      'From: <sip:x@y>;tag=1',
+      'To: <sip:a@b>',
+      'Call-ID: abc',
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ]),
+    400,
+    /CSeq method does not match/,
+  );
 });
 
 test('header folding with tabs joins into one value', () => {
@@ -80,10 +110,13 @@ test('URI comparison follows RFC 3261 §19.1.4', () => {
   assert.ok(eq('sip:%61lice@atlanta.com;transport=TCP', 'sip:alice@AtLanTa.CoM;Transport=tcp'));
   assert.ok(eq('sip:carol@chicago.com', 'sip:carol@chicago.com;newparam=5'));
   assert.ok(eq('sip:carol@chicago.com;security=on', 'sip:carol@chicago.com;newparam=5'));
-  assert.ok(eq('sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com',
-    'sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com'));
-  assert.ok(eq('sip:alice@atlanta.com?subject=project%20x&priority=urgent',
-    'sip:alice@atlanta.com?priority=urgent&subject=project%20x'));
+  assert.ok(
+    eq(
+      'sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com',
+      'sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com',
+    ),
+  );
+  assert.ok(eq('sip:alice@atlanta.com?subject=project%20x&priority=urgent', 'sip:alice@atlanta.com?priority=urgent&subject=project%20x'));
   // The RFC's non-equivalent pairs.
   assert.ok(!eq('SIP:ALICE@AtLanTa.CoM;Transport=udp', 'sip:alice@AtLanTa.CoM;Transport=UDP'));
   assert.ok(!eq('sip:bob@biloxi.com', 'sip:bob@biloxi.com:5060'));
@@ -127,7 +160,11 @@ test('serializer writes a message that parses back to the same values, Content-L
   assert.equal(again.contentLength(), 5);
   assert.deepEqual(again.from(), m.from());
   assert.deepEqual(again.via(), m.via());
-  const r = new SipResponse(200, 'OK', m.headers.filter((h) => h.name !== 'Contact'));
+  const r = new SipResponse(
+    200,
+    'OK',
+    m.headers.filter((h) => h.name !== 'Contact'),
+  );
   assert.match(serializeMessage(r).toString(), /^SIP\/2\.0 200 OK\r\n/);
   m.set('X-Evil', 'a\r\nInjected: yes');
   assert.throws(() => serializeMessage(m), /CR or LF/);
@@ -136,7 +173,11 @@ test('serializer writes a message that parses back to the same values, Content-L
 test('errorResponseFor copies Via/From/To/Call-ID/CSeq and states the reason; never answers responses or ACK', () => {
   const bad = Buffer.from(register().toString().replace('CSeq: 1826 REGISTER', 'CSeq: 1826 INVITE'));
   let err: SipParseError | undefined;
-  try { parseMessage(bad); } catch (e) { err = e as SipParseError; }
+  try {
+    parseMessage(bad);
+  } catch (e) {
+    err = e as SipParseError;
+  }
   assert.ok(err);
   const out = errorResponseFor(bad, err)!.toString();
   assert.match(out, /^SIP\/2\.0 400 Bad Request \(CSeq method does not match the request method\)\r\n/);
@@ -161,8 +202,18 @@ test('URI escapes: UTF-8 sequences decode to characters, lone bytes stay bytes, 
 });
 
 test('status line: a bare code is accepted, a control byte in the reason phrase is not', () => {
-  const res = (start: string) => crlf([start, 'Via: SIP/2.0/UDP h;branch=z9hG4bKs', 'From: <sip:a@b>;tag=1', 'To: <sip:c@d>',
-    'Call-ID: s@t', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '']);
+  const res = (start: string) =>
+    crlf([
+      start,
+      'Via: SIP/2.0/UDP h;branch=z9hG4bKs',
+      'From: <sip:a@b>;tag=1',
+      'To: <sip:c@d>',
+      'Call-ID: s@t',
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ]);
   assert.equal((parseMessage(res('SIP/2.0 200')) as SipResponse).reason, '');
   assert.equal((parseMessage(res('SIP/2.0 200 OK  fine')) as SipResponse).reason, 'OK  fine');
   assert.throws(() => parseMessage(res('SIP/2.0 200 O\x00K')), SipParseError);

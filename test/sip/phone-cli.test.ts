@@ -15,7 +15,11 @@ test('sbd phone register / call: digest over TLS, SRTP call to a simulated phone
   const h = await startDaemon({}, made);
   const ca = join(h.dir, 'cm.pem');
   writeFileSync(ca, made.state.store.currentCertificate('CallManager', 'sbd1')!.pem);
-  const callee = await SipPhone.connect({ flow: { transport: 'tls', host: '127.0.0.1', port: h.ports.tls! }, line: 'u8002', credentials: { username: 'u8002', password: 'pw-2' } });
+  const callee = await SipPhone.connect({
+    flow: { transport: 'tls', host: '127.0.0.1', port: h.ports.tls! },
+    line: 'u8002',
+    credentials: { username: 'u8002', password: 'pw-2' },
+  });
   try {
     await callee.register();
     const base = ['--server', `127.0.0.1:${h.ports.tls}`, '--ca', ca, '--line', 'u8001', '--user', 'u8001'];

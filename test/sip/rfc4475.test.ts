@@ -26,19 +26,28 @@ const sip = (u: Uri): SipUri => {
   return u;
 };
 function rejects(name: string, status: number, detail: RegExp, respond = true): void {
-  assert.throws(() => parseMessage(load(name)), (err: unknown) => {
-    assert.ok(err instanceof SipParseError, `${name}: SipParseError`);
-    assert.equal(err.status, status, `${name}: status (${err.reason})`);
-    assert.match(err.reason, detail, `${name}: reason`);
-    assert.equal(err.respond, respond, `${name}: respond`);
-    return true;
-  });
+  assert.throws(
+    () => parseMessage(load(name)),
+    (err: unknown) => {
+      assert.ok(err instanceof SipParseError, `${name}: SipParseError`);
+      assert.equal(err.status, status, `${name}: status (${err.reason})`);
+      assert.match(err.reason, detail, `${name}: reason`);
+      assert.equal(err.respond, respond, `${name}: respond`);
+      return true;
+    },
+  );
 }
 
 test('every .dat file in the corpus is covered by a test below', () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.dat')).map((f) => f.slice(0, -4)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.dat'))
+    .map((f) => f.slice(0, -4))
+    .sort();
   assert.equal(files.length, 48);
-  assert.deepEqual(files.filter((f) => !covered.has(f)), []);
+  assert.deepEqual(
+    files.filter((f) => !covered.has(f)),
+    [],
+  );
 });
 
 const covered = new Set<string>();
@@ -64,11 +73,14 @@ t('wsinv', () => {
   assert.deepEqual(m.cseq(), { seq: 9, method: 'INVITE' });
   const via = m.via();
   assert.equal(via.length, 3);
-  assert.deepEqual(via.map((v) => [v.transport, v.host, branchOf(v)]), [
-    ['UDP', '192.0.2.2', '390skdjuw'],
-    ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
-    ['UDP', '192.168.255.111', 'z9hG4bK30239'],
-  ]);
+  assert.deepEqual(
+    via.map((v) => [v.transport, v.host, branchOf(v)]),
+    [
+      ['UDP', '192.0.2.2', '390skdjuw'],
+      ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
+      ['UDP', '192.168.255.111', 'z9hG4bK30239'],
+    ],
+  );
   assert.equal(m.get('Subject'), '');
   assert.equal(m.get('s'), '');
   assert.equal(m.get('newfangledheader'), 'newfangled value continued newfangled value');
@@ -76,11 +88,25 @@ t('wsinv', () => {
   assert.deepEqual(m.getAll('UnknownHeaderWithUnusualValue'), [';;,,;;,;']);
   const route = m.route();
   assert.equal(route.length, 1);
-  assert.deepEqual([...sip(route[0]!.uri).params], [['lr', null], ['unknownwith', 'value'], ['unknown-no-value', null]]);
+  assert.deepEqual(
+    [...sip(route[0]!.uri).params],
+    [
+      ['lr', null],
+      ['unknownwith', 'value'],
+      ['unknown-no-value', null],
+    ],
+  );
   const contacts = m.contacts();
   assert.ok(!contacts.star);
   assert.equal(contacts.list[0]!.displayName, 'Quoted string ""');
-  assert.deepEqual([...contacts.list[0]!.params], [['newparam', 'newvalue'], ['secondparam', null], ['q', '0.33']]);
+  assert.deepEqual(
+    [...contacts.list[0]!.params],
+    [
+      ['newparam', 'newvalue'],
+      ['secondparam', null],
+      ['q', '0.33'],
+    ],
+  );
   assert.equal(m.body.length, 150);
   assert.ok(m.body.toString().startsWith('v=0\r\n'));
 });
@@ -116,7 +142,13 @@ t('esc01', () => {
   assert.ok(!c.star);
   const cu = sip(c.list[0]!.uri);
   assert.equal(cu.user, 'caller');
-  assert.deepEqual([...cu.params], [['lr', null], ['name', 'value%41']]);
+  assert.deepEqual(
+    [...cu.params],
+    [
+      ['lr', null],
+      ['name', 'value%41'],
+    ],
+  );
 });
 
 t('escnull', () => {
@@ -125,7 +157,10 @@ t('escnull', () => {
   assert.equal(sip(m.from().uri).user, 'null-\x00-null');
   const c = m.contacts();
   assert.ok(!c.star);
-  assert.deepEqual(c.list.map((x) => sip(x.uri).user), ['\x00', '\x00\x00']);
+  assert.deepEqual(
+    c.list.map((x) => sip(x.uri).user),
+    ['\x00', '\x00\x00'],
+  );
   assert.equal(m.contentLength(), 0);
 });
 
@@ -138,7 +173,10 @@ t('esc02', () => {
   assert.equal(branchOf(m.topVia()), 'z9hG4bK209%fzsnel234');
   const c = m.contacts();
   assert.ok(!c.star);
-  assert.deepEqual(c.list.map((x) => sip(x.uri).user), ['alias1', 'alias3']);
+  assert.deepEqual(
+    c.list.map((x) => sip(x.uri).user),
+    ['alias1', 'alias3'],
+  );
   assert.equal(m.get('C%6Fntact'), '<sip:alias2@host2.example.com>');
 });
 
@@ -159,7 +197,13 @@ t('longreq', () => {
   assert.equal(tu.params.get('unknownparam1'), `very${'long'.repeat(20)}value`);
   assert.match(m.from().params.get('tag')!, /^1(298){50}2424$/);
   assert.equal(m.via().length, 34);
-  assert.deepEqual(m.via().slice(0, 3).map((v) => v.host), ['sip33.example.com', 'sip32.example.com', 'sip31.example.com']);
+  assert.deepEqual(
+    m
+      .via()
+      .slice(0, 3)
+      .map((v) => v.host),
+    ['sip33.example.com', 'sip32.example.com', 'sip31.example.com'],
+  );
   assert.equal(m.via()[33]!.params.get('received'), '192.0.2.5');
   assert.equal(m.get('unknown-' + 'long'.repeat(20) + '-name'), m.headers.find((h) => h.name.startsWith('Unknown-'))!.value);
   assert.equal(m.body.length, 150);
@@ -180,13 +224,21 @@ t('semiuri', () => {
   assert.equal(ruri.host, 'example.com');
   assert.equal(ruri.params.size, 0);
   assert.deepEqual(m.getAll('Accept'), [
-    'application/sdp', 'application/pkcs7-mime', 'multipart/mixed', 'multipart/signed', 'message/sip', 'message/sipfrag',
+    'application/sdp',
+    'application/pkcs7-mime',
+    'multipart/mixed',
+    'multipart/signed',
+    'message/sip',
+    'message/sipfrag',
   ]);
 });
 
 t('transports', () => {
   const m = req('transports');
-  assert.deepEqual(m.via().map((v) => v.transport), ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP']);
+  assert.deepEqual(
+    m.via().map((v) => v.transport),
+    ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP'],
+  );
   assert.equal(m.callId(), 'transports.kijh4akdnaqjkwendsasfdj');
 });
 
@@ -269,7 +321,10 @@ t('multi01', () => rejects('multi01', 400, /more than one (Max-Forwards|CSeq|Cal
 t('mcl01', () => rejects('mcl01', 400, /more than one Content-Length header/));
 t('bcast', () => {
   const m = res('bcast');
-  assert.deepEqual(m.via().map((v) => v.host), ['192.0.2.198', '255.255.255.255']);
+  assert.deepEqual(
+    m.via().map((v) => v.host),
+    ['192.0.2.198', '255.255.255.255'],
+  );
 });
 t('zeromf', () => assert.equal(req('zeromf').maxForwards(), 0));
 t('cparam01', () => {

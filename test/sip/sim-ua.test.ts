@@ -12,12 +12,21 @@ import { SipUaError } from '../../src/sim/sip-ua/errors.js';
 import { addLineUser, makeState, startDaemon } from './interop/harness.js';
 import { addPhoneWithLsc } from './lsc.js';
 
-test('two simulated phones: TLS + digest + ITL report, SRTP call both ways through sbd, BYE, unregister', { timeout: 180_000 }, async () => {
+test('two simulated phones: TLS + digest + ITL report, SRTP call both ways through sbd, BYE, unregister', {
+  timeout: 180_000,
+}, async () => {
   const made = makeState();
   const store = made.state.store;
   // Phone A's profile asks SHA-256 first (per-profile challenge algorithms); phone B's ('Authenticated Profile')
   // has digest off, so its LSC over TLS alone authenticates it.
-  store.putSecurityProfile({ name: 'Encrypted Digest', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tls', digestAuth: true, digestAlgorithms: ['SHA-256', 'MD5'] });
+  store.putSecurityProfile({
+    name: 'Encrypted Digest',
+    deviceSecurityMode: 'encrypted',
+    tftpEncryptedConfig: true,
+    transport: 'tls',
+    digestAuth: true,
+    digestAlgorithms: ['SHA-256', 'MD5'],
+  });
   addLineUser(made.state, 'phone-a', 'pw-a');
   const lscA = addPhoneWithLsc(made.state, 'SEP00AABBCC1001', '1001', 'Encrypted Digest', 'phone-a');
   const lscB = addPhoneWithLsc(made.state, 'SEP00AABBCC1002', '1002');
@@ -26,10 +35,23 @@ test('two simulated phones: TLS + digest + ITL report, SRTP call both ways throu
   const h = await startDaemon({}, made);
   const phones: SipPhone[] = [];
   try {
-    const flow = (lsc: { cert: string; key: string }) => ({ transport: 'tls' as const, host: '127.0.0.1', port: h.ports.tls!, ca: cm, ...lsc });
+    const flow = (lsc: { cert: string; key: string }) => ({
+      transport: 'tls' as const,
+      host: '127.0.0.1',
+      port: h.ports.tls!,
+      ca: cm,
+      ...lsc,
+    });
     let incoming: (c: Call) => void = () => {};
-    const gotCall = new Promise<Call>((resolve) => { incoming = resolve; });
-    const a = await SipPhone.connect({ flow: flow(lscA), line: '1001', credentials: { username: 'phone-a', password: 'pw-a' }, itlSha256: itl });
+    const gotCall = new Promise<Call>((resolve) => {
+      incoming = resolve;
+    });
+    const a = await SipPhone.connect({
+      flow: flow(lscA),
+      line: '1001',
+      credentials: { username: 'phone-a', password: 'pw-a' },
+      itlSha256: itl,
+    });
     const b = await SipPhone.connect({ flow: flow(lscB), line: '1002', itlSha256: 'ee'.repeat(32), onCall: (c) => incoming(c) });
     phones.push(a, b);
 
@@ -72,7 +94,9 @@ test('two simulated phones: TLS + digest + ITL report, SRTP call both ways throu
   }
 });
 
-test('Block Unencrypted Calls: an answer that drops SRTP is refused — callee gets ACK + BYE, caller 488', { timeout: 180_000 }, async () => {
+test('Block Unencrypted Calls: an answer that drops SRTP is refused — callee gets ACK + BYE, caller 488', {
+  timeout: 180_000,
+}, async () => {
   const made = makeState();
   addLineUser(made.state, 'u7001', 'pw-1');
   addLineUser(made.state, 'u7002', 'pw-2');
@@ -82,10 +106,18 @@ test('Block Unencrypted Calls: an answer that drops SRTP is refused — callee g
   try {
     const flow = { transport: 'tls' as const, host: '127.0.0.1', port: h.ports.tls! };
     let incoming: (c: Call) => void = () => {};
-    const gotCall = new Promise<Call>((resolve) => { incoming = resolve; });
+    const gotCall = new Promise<Call>((resolve) => {
+      incoming = resolve;
+    });
     const caller = await SipPhone.connect({ flow, line: 'u7001', credentials: { username: 'u7001', password: 'pw-1' } });
     // A callee that answers with plain RTP whatever it is offered (no suite of its own).
-    const callee = await SipPhone.connect({ flow, line: 'u7002', credentials: { username: 'u7002', password: 'pw-2' }, suites: [], onCall: (c) => incoming(c) });
+    const callee = await SipPhone.connect({
+      flow,
+      line: 'u7002',
+      credentials: { username: 'u7002', password: 'pw-2' },
+      suites: [],
+      onCall: (c) => incoming(c),
+    });
     phones.push(caller, callee);
     await caller.register();
     await callee.register();

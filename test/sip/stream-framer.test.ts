@@ -6,12 +6,22 @@ import { StreamFramer, type FramerEvent } from '../../src/sip/core/stream-framer
 const load = (n: string): Buffer => readFileSync(new URL(`./rfc4475/${n}.dat`, import.meta.url));
 // Three messages with bodies and compact Content-Length, plus keep-alives in between.
 const stream = Buffer.concat([
-  load('wsinv'), Buffer.from('\r\n\r\n'), load('esc01'), load('longreq'), Buffer.from('\r\n'), load('unreason'),
+  load('wsinv'),
+  Buffer.from('\r\n\r\n'),
+  load('esc01'),
+  load('longreq'),
+  Buffer.from('\r\n'),
+  load('unreason'),
 ]);
 
 function summary(events: FramerEvent[]): string[] {
-  return events.map((e) => (e.type === 'message' ? `message:${e.bytes.length}:${e.bytes.subarray(0, 12).toString()}` :
-    e.type === 'error' ? `error:${e.error.status}` : e.type));
+  return events.map((e) =>
+    e.type === 'message'
+      ? `message:${e.bytes.length}:${e.bytes.subarray(0, 12).toString()}`
+      : e.type === 'error'
+        ? `error:${e.error.status}`
+        : e.type,
+  );
 }
 
 function feed(chunks: Buffer[]): string[] {
@@ -23,8 +33,12 @@ const whole = feed([stream]);
 
 test('frames messages by Content-Length and reports keep-alive ping and pong', () => {
   assert.deepEqual(whole, [
-    `message:${load('wsinv').length}:INVITE sip:v`, 'ping', `message:${load('esc01').length}:INVITE sip:s`,
-    `message:${load('longreq').length}:INVITE sip:u`, 'pong', `message:${load('unreason').length}:SIP/2.0 200 `,
+    `message:${load('wsinv').length}:INVITE sip:v`,
+    'ping',
+    `message:${load('esc01').length}:INVITE sip:s`,
+    `message:${load('longreq').length}:INVITE sip:u`,
+    'pong',
+    `message:${load('unreason').length}:SIP/2.0 200 `,
   ]);
 });
 
@@ -43,7 +57,7 @@ test('one byte at a time and 200 random splittings give the same events', () => 
   };
   for (let round = 0; round < 200; round++) {
     const chunks: Buffer[] = [];
-    for (let at = 0; at < stream.length;) {
+    for (let at = 0; at < stream.length; ) {
       const len = 1 + rand(300);
       chunks.push(stream.subarray(at, at + len));
       at += len;

@@ -122,7 +122,10 @@ export class Net {
           ep = e;
         }
       }
-      const msg = this.inFlight.reduce<InFlight | undefined>((m, x) => (!m || x.at < m.at || (x.at === m.at && x.seq < m.seq) ? x : m), undefined);
+      const msg = this.inFlight.reduce<InFlight | undefined>(
+        (m, x) => (!m || x.at < m.at || (x.at === m.at && x.seq < m.seq) ? x : m),
+        undefined,
+      );
       if (msg && msg.at <= next) {
         if (msg.at > until) break;
         this.now = msg.at;
@@ -151,10 +154,22 @@ export function firstLine(m: SipMessage): string {
 let branches = 0;
 
 /** A request as a UA would write it; `branch: null` leaves the branch out (an RFC 2543 peer). */
-export function request(method: string, o: {
-  branch?: string | null; transport?: string; host?: string; port?: number; cseq?: number; callId?: string;
-  fromTag?: string; toTag?: string; uri?: string; extra?: string[]; body?: string;
-} = {}): SipRequest {
+export function request(
+  method: string,
+  o: {
+    branch?: string | null;
+    transport?: string;
+    host?: string;
+    port?: number;
+    cseq?: number;
+    callId?: string;
+    fromTag?: string;
+    toTag?: string;
+    uri?: string;
+    extra?: string[];
+    body?: string;
+  } = {},
+): SipRequest {
   const branch = o.branch === null ? '' : `;branch=${o.branch ?? `z9hG4bKtest${++branches}`}`;
   const lines = [
     `${method} ${o.uri ?? 'sip:bob@127.0.0.1:5070'} SIP/2.0`,

@@ -45,7 +45,10 @@ test('non-INVITE over UDP, nothing lost: one request, one answer; K (T4) ends th
   net.run(T0 + 10 + 64 * T1);
   assert.equal(bob.table.size, 0, 'Timer J = 64·T1 ended the server transaction');
   assert.equal(net.wire.filter((w) => w.retransmission).length, 0);
-  assert.deepEqual(bob.of('terminated').map((t) => [t.state, t.reason]), [['completed', 'done']]);
+  assert.deepEqual(
+    bob.of('terminated').map((t) => [t.state, t.reason]),
+    [['completed', 'done']],
+  );
 });
 
 test('non-INVITE: lost requests are retransmitted on Timer E at T1, 2·T1, 4·T1 …; the TU sees the request once', () => {
@@ -66,7 +69,10 @@ test('non-INVITE: a lost final response is repaired by the request retransmissio
   alice.sendRequest(request('REGISTER'), 'bob');
   net.run(T0 + 5000);
   assert.deepEqual(times(net.sent('alice', 'REGISTER')), [0, 500, 1500]);
-  assert.deepEqual(net.sent('bob', 'SIP/2.0 200').map((w) => w.retransmission), [false, true, true]);
+  assert.deepEqual(
+    net.sent('bob', 'SIP/2.0 200').map((w) => w.retransmission),
+    [false, true, true],
+  );
   assert.deepEqual(delivered(bob), ['REGISTER'], 'the retransmissions never reached the TU');
   assert.deepEqual(delivered(alice), [200]);
 });
@@ -79,11 +85,17 @@ test('non-INVITE: Timer E caps at T2, Timer F times out after 64·T1 and the TU 
   const t = times(net.sent('alice', 'OPTIONS'));
   assert.deepEqual(t.slice(0, 6), [0, 500, 1500, 3500, 7500, 11500]);
   const gaps = t.slice(1).map((x, i) => x - t[i]!);
-  assert.ok(gaps.slice(3).every((g) => g === 4000), `gaps after the cap are T2: ${gaps}`);
+  assert.ok(
+    gaps.slice(3).every((g) => g === 4000),
+    `gaps after the cap are T2: ${gaps}`,
+  );
   assert.ok(t.at(-1)! < 64 * T1);
   assert.deepEqual(alice.of('timeout'), [{ type: 'timeout', id, timer: 'F' }]);
   assert.equal(alice.table.size, 0);
-  assert.deepEqual(alice.of('terminated').map((x) => x.reason), ['timeout']);
+  assert.deepEqual(
+    alice.of('terminated').map((x) => x.reason),
+    ['timeout'],
+  );
 });
 
 test('non-INVITE: after a provisional, Timer E runs at T2 and a retransmitted request gets the provisional again', () => {
@@ -101,7 +113,13 @@ test('non-INVITE: after a provisional, Timer E runs at T2 and a retransmitted re
   alice.sendRequest(request('SUBSCRIBE'), 'bob');
   net.run(T0 + 600);
   // The first 100 was lost: the retransmission at 500 got the 100 again.
-  assert.deepEqual(net.sent('bob', 'SIP/2.0 100').map((w) => [w.at - T0, w.retransmission]), [[10, false], [510, true]]);
+  assert.deepEqual(
+    net.sent('bob', 'SIP/2.0 100').map((w) => [w.at - T0, w.retransmission]),
+    [
+      [10, false],
+      [510, true],
+    ],
+  );
   net.run(T0 + 9000);
   assert.deepEqual(times(net.sent('alice', 'SUBSCRIBE')), [0, 500, 1500, 5500], 'E doubled to 1000, then T2 once in Proceeding');
   bob.respond(serverId, respondTo(req!, 200));
@@ -116,8 +134,14 @@ test('non-INVITE over TCP: no retransmission timers, and K and J are zero', () =
   bob.tu = answering(200);
   alice.sendRequest(request('OPTIONS', { transport: 'TCP' }), 'bob');
   net.run(T0 + 100);
-  assert.equal(alice.of('arm').some((a) => a.timer === 'E'), false);
-  assert.deepEqual(alice.of('arm').map((a) => a.timer), ['F']);
+  assert.equal(
+    alice.of('arm').some((a) => a.timer === 'E'),
+    false,
+  );
+  assert.deepEqual(
+    alice.of('arm').map((a) => a.timer),
+    ['F'],
+  );
   assert.equal(alice.table.size, 0);
   assert.equal(bob.table.size, 0);
   assert.equal(bob.of('arm').length, 0);
@@ -153,7 +177,14 @@ test('INVITE, non-2xx with the ACK lost: Timer G resends the 486, the client res
   net.drop(isReq('ACK'), 2);
   alice.sendRequest(request('INVITE'), 'bob');
   net.run(T0 + 5000);
-  assert.deepEqual(net.sent('bob', 'SIP/2.0 486').map((w) => [w.at - T0, w.retransmission]), [[10, false], [510, true], [1510, true]]);
+  assert.deepEqual(
+    net.sent('bob', 'SIP/2.0 486').map((w) => [w.at - T0, w.retransmission]),
+    [
+      [10, false],
+      [510, true],
+      [1510, true],
+    ],
+  );
   assert.equal(net.sent('alice', 'ACK').length, 3);
   assert.deepEqual(delivered(alice), [486]);
   const serverTx = bob.of('deliver')[0]!.id!;
@@ -170,15 +201,21 @@ test('INVITE: Timer H ends the server transaction when no ACK ever comes, G capp
   const gaps = t.slice(1).map((x, i) => x - t[i]!);
   assert.deepEqual(gaps.slice(0, 4), [500, 1000, 2000, 4000]);
   assert.ok(gaps.slice(3).every((g) => g === 4000));
-  assert.deepEqual(bob.of('timeout').map((x) => x.timer), ['H']);
+  assert.deepEqual(
+    bob.of('timeout').map((x) => x.timer),
+    ['H'],
+  );
   assert.equal(bob.table.size, 0);
 });
 
 test('INVITE: 100 Trying after 200 ms stops Timer A; a TU that answers first sends no 100', () => {
-  const { net, alice, bob } = pair();
+  const { net, alice } = pair();
   alice.sendRequest(request('INVITE'), 'bob');
   net.run(T0 + 3000);
-  assert.deepEqual(net.sent('bob', 'SIP/2.0 100').map((w) => w.at - T0), [210]);
+  assert.deepEqual(
+    net.sent('bob', 'SIP/2.0 100').map((w) => w.at - T0),
+    [210],
+  );
   assert.equal(net.sent('alice', 'INVITE').length, 1, 'the 100 reached the client before Timer A');
   assert.equal((net.sent('bob', 'SIP/2.0 100')[0]!.message as SipResponse).to().params.has('tag'), false);
   assert.deepEqual(delivered(alice), [100]);
@@ -195,7 +232,14 @@ test('INVITE: tryingDelay 0 sends 100 at once; a retransmitted INVITE in Proceed
   net.drop(isRes(100), Infinity);
   alice.sendRequest(request('INVITE'), 'bob');
   net.run(T0 + 2000);
-  assert.deepEqual(net.sent('bob', 'SIP/2.0 100').map((w) => [w.at - T0, w.retransmission]), [[10, false], [510, true], [1510, true]]);
+  assert.deepEqual(
+    net.sent('bob', 'SIP/2.0 100').map((w) => [w.at - T0, w.retransmission]),
+    [
+      [10, false],
+      [510, true],
+      [1510, true],
+    ],
+  );
   assert.deepEqual(delivered(bob), ['INVITE']);
 });
 
@@ -283,8 +327,14 @@ test('CANCEL matches the INVITE server transaction (§9.2); 200 to the CANCEL, 4
   net.run(T0 + 300);
   const cancelDeliver = bob.of('deliver').find((d) => d.message.kind === 'request' && d.message.method === 'CANCEL')!;
   assert.equal(cancelDeliver.cancels, inviteIds[0]);
-  assert.deepEqual(alice.of('deliver').map((d) => [d.id === inviteId ? 'INVITE' : 'CANCEL', (d.message as SipResponse).status]),
-    [['INVITE', 180], ['CANCEL', 200], ['INVITE', 487]]);
+  assert.deepEqual(
+    alice.of('deliver').map((d) => [d.id === inviteId ? 'INVITE' : 'CANCEL', (d.message as SipResponse).status]),
+    [
+      ['INVITE', 180],
+      ['CANCEL', 200],
+      ['INVITE', 487],
+    ],
+  );
   assert.equal(net.sent('alice', 'ACK').length, 1);
   assert.equal(bob.table.get(inviteIds[0]!)?.state, 'confirmed');
 
@@ -312,7 +362,8 @@ test('RFC 2543 fallback: no cookie — retransmissions match by URI, tags, Call-
       ids.push(x.id);
       ep.respond(x.id, respondTo(x.message, 486, { toTag: 'old1' }));
     }
-    if (x.type === 'deliver' && x.id && x.message.kind === 'request' && x.message.method === 'OPTIONS') ep.respond(x.id, respondTo(x.message, 200));
+    if (x.type === 'deliver' && x.id && x.message.kind === 'request' && x.message.method === 'OPTIONS')
+      ep.respond(x.id, respondTo(x.message, 200));
   };
   const inv = () => request('INVITE', { branch: null, callId: 'rfc2543@h' });
   bob.apply(bob.table.receive(inv(), 'alice', net.now));
@@ -343,7 +394,10 @@ test('a response that matches no client transaction is delivered as stray; wrong
   alice.sendRequest(inv, 'bob');
   const forCancel = respondTo(cancelFor(inv), 200);
   alice.apply(alice.table.receive(forCancel, 'bob', net.now));
-  assert.deepEqual(alice.of('deliver').map((d) => d.id), [undefined]);
+  assert.deepEqual(
+    alice.of('deliver').map((d) => d.id),
+    [undefined],
+  );
 });
 
 test('local mistakes are typed errors: second final, unknown id, ACK or cookie-less request sent, table full (503)', () => {
@@ -360,7 +414,10 @@ test('local mistakes are typed errors: second final, unknown id, ACK or cookie-l
   // A response that belongs to another request, given to a live transaction (a completed one keeps no request).
   const live = bob.of('deliver').at(-1)!.id!;
   assert.throws(() => bob.respond(live, respondTo(request('OPTIONS', { cseq: 9 }), 200)), { code: 'ERR_SIP_TRANSACTION_RESPONSE' });
-  assert.throws(() => bob.table.receive(request('OPTIONS'), 'alice', net.now), (e: { code: string; statusHint: number }) => e.code === 'ERR_SIP_TRANSACTION_LIMIT' && e.statusHint === 503);
+  assert.throws(
+    () => bob.table.receive(request('OPTIONS'), 'alice', net.now),
+    (e: { code: string; statusHint: number }) => e.code === 'ERR_SIP_TRANSACTION_LIMIT' && e.statusHint === 503,
+  );
   // A retransmission of a live transaction still gets through when the table is full.
   bob.apply(bob.table.receive(r, 'alice', net.now));
   assert.equal(net.sent('bob', 'SIP/2.0 200').length, 2);
@@ -372,7 +429,10 @@ test('a transport error ends the transaction and tells the TU; stale and early t
   assert.deepEqual(alice.table.timerFired(id, 'A', net.now + 10), [], 'not due yet');
   assert.deepEqual(alice.table.timerFired(id, 'D', net.now + 60_000), [], 'not armed');
   alice.apply(alice.table.transportError(id));
-  assert.deepEqual(alice.actions.slice(-4).map((x) => x.action.type), ['transport-error', 'cancel', 'cancel', 'terminated']);
+  assert.deepEqual(
+    alice.actions.slice(-4).map((x) => x.action.type),
+    ['transport-error', 'cancel', 'cancel', 'terminated'],
+  );
   assert.equal(alice.table.size, 0);
   assert.deepEqual(alice.table.timerFired(id, 'B', net.now + 60_000), []);
 });
@@ -383,7 +443,11 @@ test('abandon: a stateless proxy drops the server transaction of a request it fo
   bob.apply(bob.table.receive(inv, 'alice', net.now));
   const id = bob.of('deliver')[0]!.id!;
   bob.apply(bob.table.abandon(id));
-  assert.deepEqual(bob.actions.slice(-2).map((x) => x.action.type), ['cancel', 'terminated'], 'the 100 Trying timer is cancelled');
+  assert.deepEqual(
+    bob.actions.slice(-2).map((x) => x.action.type),
+    ['cancel', 'terminated'],
+    'the 100 Trying timer is cancelled',
+  );
   assert.equal(bob.table.size, 0);
   net.run(T0 + 1000);
   assert.equal(net.sent('bob', 'SIP/2.0 100').length, 0, 'a stateless proxy sends no 100');
@@ -402,7 +466,11 @@ test('lossy link, 300 seeded runs per flow: each TU sees the request once and on
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const outcomes = { final: 0, timeout: 0, stuck: 0 };
-  for (const [method, status] of [['OPTIONS', 200], ['INVITE', 486], ['INVITE', 200]] as const) {
+  for (const [method, status] of [
+    ['OPTIONS', 200],
+    ['INVITE', 486],
+    ['INVITE', 200],
+  ] as const) {
     for (let run = 1; run <= 300; run++) {
       seed = run;
       const loss = 0.1 + 0.5 * rand();
@@ -417,7 +485,10 @@ test('lossy link, 300 seeded runs per flow: each TU sees the request once and on
       assert.ok(delivered(bob).length <= 1, `${where}: server TU saw the request ${delivered(bob).length} times`);
       if (status === 200 && method === 'INVITE') {
         // 2xx in Accepted: every copy that arrives goes up (the TU ACKs each), all of them 200.
-        assert.ok(finals.every((f) => (f.message as SipResponse).status === 200), where);
+        assert.ok(
+          finals.every((f) => (f.message as SipResponse).status === 200),
+          where,
+        );
       } else {
         assert.ok(finals.length + timeouts.length === 1, `${where}: ${finals.length} finals, ${timeouts.length} timeouts`);
       }
@@ -454,8 +525,14 @@ test('TimerQueue: earliest first, re-arm replaces, cancel removes, equal deadlin
   ]);
   assert.equal(q.size, 3);
   assert.equal(q.nextAt(), 5);
-  assert.deepEqual(q.due(9).map((d) => d.id), ['x']);
-  assert.deepEqual(q.due(100).map((d) => `${d.id}${d.timer}@${d.at}`), ['yB@10', 'zE@10']);
+  assert.deepEqual(
+    q.due(9).map((d) => d.id),
+    ['x'],
+  );
+  assert.deepEqual(
+    q.due(100).map((d) => `${d.id}${d.timer}@${d.at}`),
+    ['yB@10', 'zE@10'],
+  );
   assert.equal(q.nextAt(), undefined);
   assert.equal(q.size, 0);
 });

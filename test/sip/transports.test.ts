@@ -11,23 +11,38 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { UdpTransport } from '../../src/sip/transports/udp-transport.js';
 import { StreamTransport } from '../../src/sip/transports/stream-transport.js';
-import { type InboundMessage } from '../../src/sip/transports/types.js';
+import type { InboundMessage } from '../../src/sip/transports/types.js';
 import { SipResponse } from '../../src/sip/core/message.js';
 import { serializeMessage } from '../../src/sip/core/serializer.js';
 import { responseDestination } from '../../src/sip/core/response-routing.js';
 import { parseMessage } from '../../src/sip/core/parser.js';
 
-const options = (branch: string, transport = 'UDP', via = '192.0.2.9:5062;rport'): Buffer => Buffer.from([
-  'OPTIONS sip:sbd@127.0.0.1 SIP/2.0', `Via: SIP/2.0/${transport} ${via};branch=z9hG4bK${branch}`, 'Max-Forwards: 70',
-  'From: <sip:1001@sbd.example>;tag=a1', 'To: <sip:sbd@sbd.example>', `Call-ID: ${branch}@test`, 'CSeq: 1 OPTIONS',
-  'Content-Length: 0', '', ''].join('\r\n'));
+const options = (branch: string, transport = 'UDP', via = '192.0.2.9:5062;rport'): Buffer =>
+  Buffer.from(
+    [
+      'OPTIONS sip:sbd@127.0.0.1 SIP/2.0',
+      `Via: SIP/2.0/${transport} ${via};branch=z9hG4bK${branch}`,
+      'Max-Forwards: 70',
+      'From: <sip:1001@sbd.example>;tag=a1',
+      'To: <sip:sbd@sbd.example>',
+      `Call-ID: ${branch}@test`,
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
 
 /** Answer every request with 200 OK through the same path a daemon would use. */
 function echo200(send: (bytes: Buffer, inb: InboundMessage) => void) {
   return (inb: InboundMessage): void => {
     const m = inb.message;
     if (m.kind !== 'request') return;
-    const r = new SipResponse(200, 'OK', m.headers.filter((h) => /^(via|v|from|f|to|t|call-id|i|cseq)$/i.test(h.name)));
+    const r = new SipResponse(
+      200,
+      'OK',
+      m.headers.filter((h) => /^(via|v|from|f|to|t|call-id|i|cseq)$/i.test(h.name)),
+    );
     send(serializeMessage(r), inb);
   };
 }
@@ -49,25 +64,35 @@ function readUntil(sock: Socket, pattern: RegExp, timeoutMs = 20000): Promise<st
 }
 
 test('UDP: request answered to received/rport; garbage answered with 400 when readable, dropped otherwise', async () => {
-  const udp: UdpTransport = new UdpTransport(echo200((bytes, inb) => {
-    const d = responseDestination(parseMessage(bytes));
-    assert.equal(inb.source.address, '127.0.0.1');
-    udp.send(bytes, d.address, d.port);
-  }), { host: '127.0.0.1', port: 0 });
+  const udp: UdpTransport = new UdpTransport(
+    echo200((bytes, inb) => {
+      const d = responseDestination(parseMessage(bytes));
+      assert.equal(inb.source.address, '127.0.0.1');
+      udp.send(bytes, d.address, d.port);
+    }),
+    { host: '127.0.0.1', port: 0 },
+  );
   const { port } = await udp.listen();
   const client = createSocket('udp4');
   await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
   const replies: string[] = [];
-  const got = (n: number): Promise<void> => new Promise((resolve) => {
-    const check = (): void => { if (replies.length >= n) resolve(); else setTimeout(check, 10); };
-    check();
-  });
+  const got = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (replies.length >= n) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
   client.on('message', (m) => replies.push(m.toString()));
   client.send(options('udp1'), port, '127.0.0.1');
   await got(1);
   const myPort = client.address().port;
   assert.match(replies[0]!, /^SIP\/2\.0 200 OK\r\n/);
-  assert.match(replies[0]!, new RegExp(`Via: SIP/2\\.0/UDP 192\\.0\\.2\\.9:5062;rport=${myPort};branch=z9hG4bKudp1;received=127\\.0\\.0\\.1\\r\\n`));
+  assert.match(
+    replies[0]!,
+    new RegExp(`Via: SIP/2\\.0/UDP 192\\.0\\.2\\.9:5062;rport=${myPort};branch=z9hG4bKudp1;received=127\\.0\\.0\\.1\\r\\n`),
+  );
   // A request with a bad CSeq is answered by the transport itself (§8.2.6), with the reason.
   client.send(Buffer.from(options('udp2').toString().replace('CSeq: 1 OPTIONS', 'CSeq: 1 INVITE')), port, '127.0.0.1');
   await got(2);
@@ -82,8 +107,10 @@ test('UDP: request answered to received/rport; garbage answered with 400 when re
 });
 
 test('TCP: responses reuse the connection; pipelined and split messages; ping/pong; framing error closes', async () => {
-  const tcp: StreamTransport = new StreamTransport(echo200((bytes, inb) => assert.ok(tcp.sendOn(inb.source.connectionId!, bytes))),
-    { host: '127.0.0.1', port: 0 });
+  const tcp: StreamTransport = new StreamTransport(
+    echo200((bytes, inb) => assert.ok(tcp.sendOn(inb.source.connectionId!, bytes))),
+    { host: '127.0.0.1', port: 0 },
+  );
   const { port } = await tcp.listen();
   const c = tcpConnect(port, '127.0.0.1');
   await once(c, 'connect');
@@ -123,12 +150,39 @@ let dir = '';
 const pem = (n: string): Buffer => readFileSync(join(dir, n));
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'sbd-sip-tls-'));
-  const ssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }); };
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  };
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CAPF');
   // A self-signed "LSC" no CAPF issued: presented, but it must not verify.
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.pem', '-days', '2', '-subj', '/CN=SEP001122334455');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'rogue.key',
+    '-out',
+    'rogue.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=SEP001122334455',
+  );
   for (const n of ['server', 'phone']) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.csr`, '-subj', `/CN=${n === 'phone' ? 'SEP001122334455' : 'sbd'}`);
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${n}.key`,
+      '-out',
+      `${n}.csr`,
+      '-subj',
+      `/CN=${n === 'phone' ? 'SEP001122334455' : 'sbd'}`,
+    );
     ssl('x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${n}.pem`, '-days', '2');
   }
 });
@@ -141,8 +195,10 @@ async function tlsClient(port: number, opts: Record<string, unknown>): Promise<T
 }
 
 test('TLS 1.2 with the default ECDHE-RSA-AES-GCM ciphers, TLS 1.3, and a SIP exchange over it', async () => {
-  const tls: StreamTransport = new StreamTransport(echo200((bytes, inb) => tls.sendOn(inb.source.connectionId!, bytes)),
-    { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key') } });
+  const tls: StreamTransport = new StreamTransport(
+    echo200((bytes, inb) => tls.sendOn(inb.source.connectionId!, bytes)),
+    { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key') } },
+  );
   const { port } = await tls.listen();
   const c12 = await tlsClient(port, { maxVersion: 'TLSv1.2' });
   assert.equal(c12.getProtocol(), 'TLSv1.2');
@@ -156,7 +212,14 @@ test('TLS 1.2 with the default ECDHE-RSA-AES-GCM ciphers, TLS 1.3, and a SIP exc
   assert.match(await readUntil(c13, /\r\n\r\n/), /branch=z9hG4bKtls13/);
   c13.destroy();
   // A client offering only a cipher outside the configured list cannot connect.
-  const weak = tlsConnect({ host: '127.0.0.1', port, ca: pem('ca.pem'), maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA', checkServerIdentity: () => undefined });
+  const weak = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    ca: pem('ca.pem'),
+    maxVersion: 'TLSv1.2',
+    ciphers: 'AES128-SHA',
+    checkServerIdentity: () => undefined,
+  });
   const [err] = await once(weak, 'error');
   assert.ok(err instanceof Error);
   await tls.close();
@@ -164,10 +227,27 @@ test('TLS 1.2 with the default ECDHE-RSA-AES-GCM ciphers, TLS 1.3, and a SIP exc
 
 test('mutual TLS: the phone certificate is required and reported; without one the handshake fails', async () => {
   const seen: InboundMessage[] = [];
-  const tls: StreamTransport = new StreamTransport((inb) => {
-    seen.push(inb);
-    tls.sendOn(inb.source.connectionId!, Buffer.from('SIP/2.0 200 OK\r\n' + inb.message.headers.filter((h) => /^(via|from|to|call-id|cseq)$/i.test(h.name)).map((h) => `${h.name}: ${h.value}`).join('\r\n') + '\r\nContent-Length: 0\r\n\r\n'));
-  }, { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requireClientCertificate: true } });
+  const tls: StreamTransport = new StreamTransport(
+    (inb) => {
+      seen.push(inb);
+      tls.sendOn(
+        inb.source.connectionId!,
+        Buffer.from(
+          'SIP/2.0 200 OK\r\n' +
+            inb.message.headers
+              .filter((h) => /^(via|from|to|call-id|cseq)$/i.test(h.name))
+              .map((h) => `${h.name}: ${h.value}`)
+              .join('\r\n') +
+            '\r\nContent-Length: 0\r\n\r\n',
+        ),
+      );
+    },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requireClientCertificate: true },
+    },
+  );
   const { port } = await tls.listen();
   const phone = await tlsClient(port, { cert: pem('phone.pem'), key: pem('phone.key') });
   phone.write(options('mtls', 'TLS'));
@@ -186,10 +266,17 @@ test('mutual TLS: the phone certificate is required and reported; without one th
 
 test('one TLS listener, certificate requested but not required: LSC phone reported, cert-less and unverifiable clients served without one', async () => {
   const seen: InboundMessage[] = [];
-  const tls: StreamTransport = new StreamTransport(echo200((bytes, inb) => {
-    seen.push(inb);
-    tls.sendOn(inb.source.connectionId!, bytes);
-  }), { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requestClientCertificate: true } });
+  const tls: StreamTransport = new StreamTransport(
+    echo200((bytes, inb) => {
+      seen.push(inb);
+      tls.sendOn(inb.source.connectionId!, bytes);
+    }),
+    {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requestClientCertificate: true },
+    },
+  );
   const { port } = await tls.listen();
   for (const [name, opts] of [
     ['lsc', { cert: pem('phone.pem'), key: pem('phone.key') }],

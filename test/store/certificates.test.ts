@@ -56,10 +56,13 @@ describe('certificates', () => {
     assert.equal(s.generation(), g + 1, 'one write transaction');
     assert.equal(s.currentCertificate('CallManager', 'pub')!.id, fresh.id);
     const all = s.listCertificates({ includeHistory: true, name: 'CallManager' });
-    assert.deepEqual(all.map((c) => [c.id, c.current, c.replacedAt]), [
-      [old.id, false, '2026-11-25T10:01:00.000Z'],
-      [fresh.id, true, null],
-    ]);
+    assert.deepEqual(
+      all.map((c) => [c.id, c.current, c.replacedAt]),
+      [
+        [old.id, false, '2026-11-25T10:01:00.000Z'],
+        [fresh.id, true, null],
+      ],
+    );
     // TVS can still find the replaced signer by hash.
     assert.equal(s.findCertificateBySha256(old.sha256Hex)!.current, false);
     assert.equal(s.findCertificateBySha256(fresh.sha256Hex.toUpperCase())!.id, fresh.id);
@@ -73,7 +76,10 @@ describe('certificates', () => {
               BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END`);
     const before = s.currentCertificate('CallManager', 'pub')!;
     const g = s.generation();
-    assert.throws(() => s.putCertificate({ name: 'CallManager', node: 'pub', pem: pems.cm3!, keyFile: '/k/x.key' }), isCode('ERR_STORE_CONSTRAINT'));
+    assert.throws(
+      () => s.putCertificate({ name: 'CallManager', node: 'pub', pem: pems.cm3!, keyFile: '/k/x.key' }),
+      isCode('ERR_STORE_CONSTRAINT'),
+    );
     raw.exec('DROP TRIGGER refuse_ec');
     raw.close();
     const after = s.currentCertificate('CallManager', 'pub')!;
@@ -98,17 +104,26 @@ describe('certificates', () => {
     assert.equal(s.currentCertificate('ITLRecovery', 'pub'), undefined);
     assert.equal(s.currentCertificate('TVS', 'pub'), undefined);
     assert.equal(s.currentCertificate('TVS', 'nosuchnode'), undefined);
-    assert.deepEqual(s.listCertificates().map((c) => `${c.name}/${c.node}`), ['CallManager/pub', 'ITLRecovery/null', 'TVS/sub1']);
+    assert.deepEqual(
+      s.listCertificates().map((c) => `${c.name}/${c.node}`),
+      ['CallManager/pub', 'ITLRecovery/null', 'TVS/sub1'],
+    );
   });
 
   it('holds many trusted imports under one name, each once, removable', () => {
     const a = s.addTrustedCertificate({ name: 'tomcat-trust', node: null, pem: pems.ca1! });
     const b = s.addTrustedCertificate({ name: 'tomcat-trust', node: null, pem: pems.ca2!, purpose: 'directory server CA' });
     assert.equal(s.addTrustedCertificate({ name: 'tomcat-trust', node: null, pem: pems.ca1! }).id, a.id);
-    assert.deepEqual(s.listCertificates({ name: 'tomcat-trust' }).map((c) => c.id), [a.id, b.id]);
+    assert.deepEqual(
+      s.listCertificates({ name: 'tomcat-trust' }).map((c) => c.id),
+      [a.id, b.id],
+    );
     assert.equal(a.keyFile, null);
     s.removeCertificate(a.id);
-    assert.deepEqual(s.listCertificates({ name: 'tomcat-trust' }).map((c) => c.id), [b.id]);
+    assert.deepEqual(
+      s.listCertificates({ name: 'tomcat-trust' }).map((c) => c.id),
+      [b.id],
+    );
     assert.throws(() => s.putCertificate({ name: 'tomcat-trust', node: null, pem: pems.ca1!, keyFile: null }), isCode('ERR_CERT_INVALID'));
     assert.throws(() => s.addTrustedCertificate({ name: 'CallManager', node: null, pem: pems.ca1! }), isCode('ERR_CERT_INVALID'));
   });
@@ -154,7 +169,14 @@ describe('certificates', () => {
 describe('nodes', () => {
   it('validates names, addresses, services and the single publisher', () => {
     const s = open(join(tempDir(), 'nodes.db'), { clock: fixedClock(0) });
-    s.addNode({ name: 'pub', hostname: 'pub.example', ipv4: '192.0.2.10', ipv6: '2001:db8::10', isPublisher: true, services: ['tvs', 'tftp', 'tvs'] });
+    s.addNode({
+      name: 'pub',
+      hostname: 'pub.example',
+      ipv4: '192.0.2.10',
+      ipv6: '2001:db8::10',
+      isPublisher: true,
+      services: ['tvs', 'tftp', 'tvs'],
+    });
     assert.deepEqual(s.getNode('pub')!.services, ['tftp', 'tvs']);
     const cases: [Record<string, unknown>, string][] = [
       [{ name: 'pub', hostname: 'x.example' }, 'ERR_NODE_EXISTS'],
@@ -172,6 +194,9 @@ describe('nodes', () => {
     assert.deepEqual(s.getNode('pub')!.services, ['media', 'sip']);
     assert.throws(() => s.setNodeServices('ghost', []), isCode('ERR_NODE_UNKNOWN'));
     s.addNode({ name: 'sub', hostname: 'sub.example' });
-    assert.deepEqual(s.listNodes().map((n) => n.name), ['pub', 'sub']);
+    assert.deepEqual(
+      s.listNodes().map((n) => n.name),
+      ['pub', 'sub'],
+    );
   });
 });

@@ -49,7 +49,13 @@ describe('transactions, generation and concurrent connections', () => {
     assert.deepEqual([s.listNodes(), s.listCertificates({ includeHistory: true }), s.listDevices()], [[], [], []]);
     assert.equal(s.getParam('ClusterSecurityMode'), 'non-secure');
     // Promises are refused (the work would escape the transaction); nothing commits either.
-    assert.throws(() => s.transaction((async () => { s.setParam('KeySize', '4096'); }) as never), TypeError);
+    assert.throws(
+      () =>
+        s.transaction((async () => {
+          s.setParam('KeySize', '4096');
+        }) as never),
+      TypeError,
+    );
     assert.equal(s.getIntParam('KeySize'), 2048);
     assert.equal(s.generation(), g);
   });
@@ -59,14 +65,21 @@ describe('transactions, generation and concurrent connections', () => {
     const g = s.generation();
     s.transaction(() => {
       s.addDevice({ name: 'SEP000000000001', model: '8841' });
-      assert.throws(() => s.transaction(() => {
-        s.addDevice({ name: 'SEP000000000002', model: '8841' });
-        s.addDevice({ name: 'SEP000000000001', model: '8841' }); // exists
-      }), isCode('ERR_DEVICE_EXISTS'));
+      assert.throws(
+        () =>
+          s.transaction(() => {
+            s.addDevice({ name: 'SEP000000000002', model: '8841' });
+            s.addDevice({ name: 'SEP000000000001', model: '8841' }); // exists
+          }),
+        isCode('ERR_DEVICE_EXISTS'),
+      );
       s.setParam('AutoRegistration', 'true');
     });
     assert.equal(s.generation(), g + 1);
-    assert.deepEqual(s.listDevices().map((d) => d.name), ['SEP000000000001']);
+    assert.deepEqual(
+      s.listDevices().map((d) => d.name),
+      ['SEP000000000001'],
+    );
     assert.equal(s.getBoolParam('AutoRegistration'), true);
   });
 
@@ -113,7 +126,9 @@ describe('transactions, generation and concurrent connections', () => {
         const current = reader.listCertificates();
         if (isolated < 3) {
           // Wait (on an event, not a timer) until the writer has committed past our snapshot…
-          while (watcher.generation() <= g1) { /* the child process is writing */ }
+          while (watcher.generation() <= g1) {
+            /* the child process is writing */
+          }
           isolated++;
         }
         // …and still see exactly the snapshot we started with.
@@ -135,7 +150,7 @@ describe('transactions, generation and concurrent connections', () => {
     reader.close();
     watcher.close();
     assert.equal(sqlite3(path, 'PRAGMA integrity_check'), 'ok');
-    assert.equal(sqlite3(path, "SELECT count(*) FROM certificates WHERE current = 1"), '1');
+    assert.equal(sqlite3(path, 'SELECT count(*) FROM certificates WHERE current = 1'), '1');
   });
 
   it('backupTo() writes a consistent copy that opens as a store', async () => {

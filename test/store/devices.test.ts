@@ -16,8 +16,10 @@ describe('devices', () => {
     assert.equal(d.name, 'SEP00AABBCCDDEE');
     assert.equal(d.model, '8845');
     assert.equal(d.securityProfile, DEFAULT_SECURITY_PROFILE);
-    assert.deepEqual([d.description, d.lscPem, d.symmetricKeyHex, d.capfOperation, d.capfAuthMode, d.capfAuthString, d.capfStatus],
-      ['', null, null, 'none', 'none', null, null]);
+    assert.deepEqual(
+      [d.description, d.lscPem, d.symmetricKeyHex, d.capfOperation, d.capfAuthMode, d.capfAuthString, d.capfStatus],
+      ['', null, null, 'none', 'none', null, null],
+    );
     assert.equal(d.createdAt, '2026-11-25T10:00:00.000Z');
     assert.equal(s.getDevice('Sep00aabbccddee')!.id, d.id);
     assert.equal(s.getDevice('not-a-device'), undefined);
@@ -41,8 +43,14 @@ describe('devices', () => {
     const lsc = makeCert(dir, 'CP-8845-SEP00AABBCCDDEE');
     now += 1000;
     const d = s.updateDevice('SEP00AABBCCDDEE', {
-      securityProfile: 'Encrypted Profile', lscPem: lsc, symmetricKeyHex: '00112233445566778899AABBCCDDEEFF',
-      capfOperation: 'install', capfAuthMode: 'password', capfAuthString: '12345678', capfStatus: 'pending', description: 'lobby',
+      securityProfile: 'Encrypted Profile',
+      lscPem: lsc,
+      symmetricKeyHex: '00112233445566778899AABBCCDDEEFF',
+      capfOperation: 'install',
+      capfAuthMode: 'password',
+      capfAuthString: '12345678',
+      capfStatus: 'pending',
+      description: 'lobby',
     });
     assert.equal(d.securityProfile, 'Encrypted Profile');
     assert.match(d.lscPem!, /BEGIN CERTIFICATE/);
@@ -80,7 +88,10 @@ describe('devices', () => {
     assert.equal(s.getDeviceItlHash('sep000000000002')!.status, 'Match');
     s.removeDevice('sep000000000002');
     assert.equal(s.getDevice('SEP000000000002'), undefined);
-    assert.deepEqual(s.listDeviceItlHashes().map((h) => h.device), []);
+    assert.deepEqual(
+      s.listDeviceItlHashes().map((h) => h.device),
+      [],
+    );
     assert.throws(() => s.removeDevice('SEP000000000002'), isCode('ERR_DEVICE_UNKNOWN'));
   });
 });
@@ -97,13 +108,56 @@ describe('security profiles', () => {
   });
 
   it('can be added and changed; secure modes need TLS; a used profile cannot be removed', () => {
-    const p = s.putSecurityProfile({ name: 'Lab', deviceSecurityMode: 'authenticated', tftpEncryptedConfig: false, transport: 'tls', digestAuth: true });
+    const p = s.putSecurityProfile({
+      name: 'Lab',
+      deviceSecurityMode: 'authenticated',
+      tftpEncryptedConfig: false,
+      transport: 'tls',
+      digestAuth: true,
+    });
     assert.equal(p.digestAuth, true);
-    s.putSecurityProfile({ name: 'Lab', description: 'lab phones', deviceSecurityMode: 'non-secure', tftpEncryptedConfig: true, transport: 'udp', digestAuth: false });
+    s.putSecurityProfile({
+      name: 'Lab',
+      description: 'lab phones',
+      deviceSecurityMode: 'non-secure',
+      tftpEncryptedConfig: true,
+      transport: 'udp',
+      digestAuth: false,
+    });
     assert.deepEqual([s.getSecurityProfile('Lab')!.transport, s.getSecurityProfile('Lab')!.description], ['udp', 'lab phones']);
-    assert.throws(() => s.putSecurityProfile({ name: 'X', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: true, transport: 'tcp', digestAuth: false }), isCode('ERR_PROFILE_INVALID'));
-    assert.throws(() => s.putSecurityProfile({ name: 'X', deviceSecurityMode: 'paranoid' as never, tftpEncryptedConfig: true, transport: 'tls', digestAuth: false }), isCode('ERR_PROFILE_INVALID'));
-    assert.throws(() => s.putSecurityProfile({ name: 'X', deviceSecurityMode: 'encrypted', tftpEncryptedConfig: 'yes' as never, transport: 'tls', digestAuth: false }), isCode('ERR_PROFILE_INVALID'));
+    assert.throws(
+      () =>
+        s.putSecurityProfile({
+          name: 'X',
+          deviceSecurityMode: 'encrypted',
+          tftpEncryptedConfig: true,
+          transport: 'tcp',
+          digestAuth: false,
+        }),
+      isCode('ERR_PROFILE_INVALID'),
+    );
+    assert.throws(
+      () =>
+        s.putSecurityProfile({
+          name: 'X',
+          deviceSecurityMode: 'paranoid' as never,
+          tftpEncryptedConfig: true,
+          transport: 'tls',
+          digestAuth: false,
+        }),
+      isCode('ERR_PROFILE_INVALID'),
+    );
+    assert.throws(
+      () =>
+        s.putSecurityProfile({
+          name: 'X',
+          deviceSecurityMode: 'encrypted',
+          tftpEncryptedConfig: 'yes' as never,
+          transport: 'tls',
+          digestAuth: false,
+        }),
+      isCode('ERR_PROFILE_INVALID'),
+    );
     s.addDevice({ name: 'SEP000000000003', model: '8811', securityProfile: 'Lab' });
     assert.throws(() => s.removeSecurityProfile('Lab'), isCode('ERR_PROFILE_IN_USE'));
     s.removeDevice('SEP000000000003');
@@ -119,7 +173,8 @@ describe('phone feature list', () => {
   it('is seeded with the documented models', () => {
     const sbd = ['7945', '7965', '8811', '8841', '8845', '8851', '8861', '8865', '7821', '7841', '7861', '9971', '9951'];
     for (const m of sbd) assert.equal(s.getModelFeatures(m)?.securityByDefault, true, m);
-    for (const m of ['6901', '6911', '6921', '6941', '6945', '6961', '7911']) assert.equal(s.getModelFeatures(m)?.securityByDefault, false, m);
+    for (const m of ['6901', '6911', '6921', '6941', '6945', '6961', '7911'])
+      assert.equal(s.getModelFeatures(m)?.securityByDefault, false, m);
     assert.equal(s.getModelFeatures('8845')!.ecKeys, true);
     assert.equal(s.getModelFeatures('7965')!.ecKeys, false);
   });
@@ -133,8 +188,14 @@ describe('phone feature list', () => {
     assert.deepEqual(s.getModelFeatures('7942')!.securityByDefault, true);
     s.putModelFeatures('7911', { securityByDefault: true, encryptedConfig: true, ecKeys: false });
     assert.equal(s.getModelFeatures('7911')!.securityByDefault, true);
-    assert.throws(() => s.putModelFeatures('??', { securityByDefault: true, encryptedConfig: true, ecKeys: false }), isCode('ERR_MODEL_INVALID'));
-    assert.throws(() => s.putModelFeatures('8811', { securityByDefault: 1 as never, encryptedConfig: true, ecKeys: false }), isCode('ERR_MODEL_INVALID'));
+    assert.throws(
+      () => s.putModelFeatures('??', { securityByDefault: true, encryptedConfig: true, ecKeys: false }),
+      isCode('ERR_MODEL_INVALID'),
+    );
+    assert.throws(
+      () => s.putModelFeatures('8811', { securityByDefault: 1 as never, encryptedConfig: true, ecKeys: false }),
+      isCode('ERR_MODEL_INVALID'),
+    );
     assert.ok(s.listModelFeatures().length >= 21);
   });
 });

@@ -44,14 +44,32 @@ export function makeCert(dir: string, cn: string, options: { rsa?: boolean; days
   const key = join(dir, `k${n}.pem`);
   const crt = join(dir, `c${n}.pem`);
   const keyArgs = options.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-subj', `/O=sbd test/CN=${cn}`, '-days', String(options.days ?? 30),
-    '-keyout', key, '-out', crt], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...keyArgs,
+      '-nodes',
+      '-subj',
+      `/O=sbd test/CN=${cn}`,
+      '-days',
+      String(options.days ?? 30),
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return readFileSync(crt, 'utf8');
 }
 
 /** What `openssl x509` says about a PEM, for cross-checking the fields the store extracts. */
 export function opensslX509(pem: string, ...args: string[]): string {
-  return execFileSync('openssl', ['x509', '-noout', ...args], { input: pem }).toString().trim();
+  return execFileSync('openssl', ['x509', '-noout', ...args], { input: pem })
+    .toString()
+    .trim();
 }
 
 /** Runs the sqlite3 CLI (Debian's own libsqlite3, not the one better-sqlite3 bundles). */

@@ -52,8 +52,17 @@ function makeV1(path: string, certPem: string, extraSql = ''): void {
     INSERT INTO devices VALUES (2, 'SEPAABBCCDDEEFF', '7945', '', 'Lab Profile', NULL, '00112233445566778899aabbccddeeff', NULL, NULL, '${T0}', '${T0}');`);
   db.prepare(
     `INSERT INTO certificates VALUES (1, 'CallManager', 1, 'identity', NULL, ?, ?, '/var/lib/sbd/keys/CallManager.key', ?, ?, ?, ?, ?, ?, ?, 1, '${T0}', NULL)`,
-  ).run(x.toString(), x.raw, x.subject, x.issuer, x.serialNumber.toLowerCase(), new Date(x.validFrom).toISOString(),
-    new Date(x.validTo).toISOString(), createHash('sha256').update(x.raw).digest('hex'), createHash('sha1').update(x.raw).digest('hex'));
+  ).run(
+    x.toString(),
+    x.raw,
+    x.subject,
+    x.issuer,
+    x.serialNumber.toLowerCase(),
+    new Date(x.validFrom).toISOString(),
+    new Date(x.validTo).toISOString(),
+    createHash('sha256').update(x.raw).digest('hex'),
+    createHash('sha1').update(x.raw).digest('hex'),
+  );
   if (extraSql) db.exec(extraSql);
   db.close();
 }
@@ -74,7 +83,10 @@ describe('schema migrations', () => {
     assert.equal(cert.keyFile, '/var/lib/sbd/keys/CallManager.key');
     assert.equal(s.getIntParam('KeySize'), 4096);
     const d1 = s.getDevice('SEP001122334455')!;
-    assert.deepEqual([d1.description, d1.digestUser, d1.directoryNumber, d1.capfOperation, d1.capfAuthMode], ['front desk', 'alice', '1001', 'none', 'none']);
+    assert.deepEqual(
+      [d1.description, d1.digestUser, d1.directoryNumber, d1.capfOperation, d1.capfAuthMode],
+      ['front desk', 'alice', '1001', 'none', 'none'],
+    );
     const d2 = s.getDevice('SEPAABBCCDDEEFF')!;
     assert.equal(d2.symmetricKeyHex, '00112233445566778899aabbccddeeff');
     // A profile name only v1 devices used becomes a (non-secure) profile, so the new foreign key holds.
@@ -118,13 +130,21 @@ describe('schema migrations', () => {
       );
     }
     assert.equal(sqlite3(path, 'PRAGMA user_version'), '1');
-    assert.equal(sqlite3(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('security_profiles', 'model_features', 'devices_v2')"), '0');
-    assert.equal(sqlite3(path, 'SELECT name, security_profile FROM devices ORDER BY id'),
-      'SEP001122334455|Universal Device Template - Model-independent Security Profile\nSEPAABBCCDDEEFF|Lab Profile');
+    assert.equal(
+      sqlite3(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('security_profiles', 'model_features', 'devices_v2')"),
+      '0',
+    );
+    assert.equal(
+      sqlite3(path, 'SELECT name, security_profile FROM devices ORDER BY id'),
+      'SEP001122334455|Universal Device Template - Model-independent Security Profile\nSEPAABBCCDDEEFF|Lab Profile',
+    );
     assert.equal(sqlite3(path, "SELECT value FROM sbd_meta WHERE key = 'generation'"), '41');
     const hash = sha256File(path);
     // Read-only users are told to migrate, and nothing is written.
-    assert.throws(() => openStore(path, { readonly: true }), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_NEEDS_MIGRATION');
+    assert.throws(
+      () => openStore(path, { readonly: true }),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_NEEDS_MIGRATION',
+    );
     assert.equal(sha256File(path), hash);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, statSync, truncateSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { statSync, truncateSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -29,8 +29,13 @@ function assertRefusedUntouched(path: string, code: string, options: Parameters<
   const walMode = readFileSync(path).subarray(0, 100).length === 100 && readFileSync(path)[18] === 2;
   const allowed = walMode ? [`${base}-shm`, `${base}-wal`] : [];
   const now = listing(dir);
-  assert.deepEqual(now.filter((f) => !allowed.includes(f)), files.filter((f) => !allowed.includes(f)), 'files appeared or vanished next to the store');
-  if (now.includes(`${base}-wal`) && !files.includes(`${base}-wal`)) assert.equal(statSync(`${path}-wal`).size, 0, 'the -wal file got content');
+  assert.deepEqual(
+    now.filter((f) => !allowed.includes(f)),
+    files.filter((f) => !allowed.includes(f)),
+    'files appeared or vanished next to the store',
+  );
+  if (now.includes(`${base}-wal`) && !files.includes(`${base}-wal`))
+    assert.equal(statSync(`${path}-wal`).size, 0, 'the -wal file got content');
   return caught;
 }
 
@@ -78,16 +83,25 @@ describe('opening a store', () => {
     const dir = tempDir();
     const path = join(dir, 'absent.db');
     for (const options of [{ create: false }, { readonly: true }]) {
-      assert.throws(() => openStore(path, options), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_NOT_FOUND');
+      assert.throws(
+        () => openStore(path, options),
+        (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_NOT_FOUND',
+      );
       assert.deepEqual(listing(dir), []);
     }
   });
 
   it('reports a missing folder or a folder given as the path as an I/O error', () => {
     const dir = tempDir();
-    assert.throws(() => openStore(join(dir, 'no', 'such', 'x.db')), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_IO');
+    assert.throws(
+      () => openStore(join(dir, 'no', 'such', 'x.db')),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_IO',
+    );
     mkdirSync(join(dir, 'adir'));
-    assert.throws(() => openStore(join(dir, 'adir')), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_IO');
+    assert.throws(
+      () => openStore(join(dir, 'adir')),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_IO',
+    );
   });
 
   it('refuses random bytes as not SQLite, untouched', () => {
@@ -164,8 +178,14 @@ describe('opening a store', () => {
     const before = sha256File(path);
     const ro = openStore(path, { readonly: true });
     assert.equal(ro.listDevices().length, 400);
-    assert.throws(() => ro.setParam('KeySize', '4096'), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_READONLY');
-    assert.throws(() => ro.transaction(() => 1), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_READONLY');
+    assert.throws(
+      () => ro.setParam('KeySize', '4096'),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_READONLY',
+    );
+    assert.throws(
+      () => ro.transaction(() => 1),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_READONLY',
+    );
     ro.close();
     assert.equal(sha256File(path), before);
   });
@@ -175,6 +195,9 @@ describe('opening a store', () => {
     const s = openStore(join(dir, 'c.db'));
     s.close();
     s.close();
-    assert.throws(() => s.listDevices(), (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_CLOSED');
+    assert.throws(
+      () => s.listDevices(),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_CLOSED',
+    );
   });
 });

@@ -24,7 +24,10 @@ describe('enterprise parameters', () => {
     assert.equal(s.getIntParam('CredentialLockoutThreshold'), 5);
     assert.equal(s.getParam('SignatureHash'), 'sha1');
     assert.ok(s.listParams().every((p) => p.isDefault && p.value === p.default && p.description.length > 10));
-    assert.deepEqual(s.listParams().map((p) => p.name), PARAMS.map((p) => p.name));
+    assert.deepEqual(
+      s.listParams().map((p) => p.name),
+      PARAMS.map((p) => p.name),
+    );
   });
 
   it('stores valid values in normalised form', () => {

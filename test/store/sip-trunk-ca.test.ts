@@ -37,10 +37,15 @@ function makeV4(path: string): void {
 function rejects(store: Store, pem: unknown, message: RegExp): void {
   const g = store.generation();
   const before = store.sip.getTrunk('pstn');
-  assert.throws(() => store.sip.setTrunkCa('pstn', pem as string), (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_TRUNK_CA_INVALID' && message.test(e.message),
-    `expected ${message} for ${String(pem).slice(0, 60)}`);
-  assert.throws(() => store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5061, transport: 'tls', digestAuth: false, tlsCaPem: pem as string }),
-    (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_TRUNK_CA_INVALID');
+  assert.throws(
+    () => store.sip.setTrunkCa('pstn', pem as string),
+    (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_TRUNK_CA_INVALID' && message.test(e.message),
+    `expected ${message} for ${String(pem).slice(0, 60)}`,
+  );
+  assert.throws(
+    () => store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5061, transport: 'tls', digestAuth: false, tlsCaPem: pem as string }),
+    (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_TRUNK_CA_INVALID',
+  );
   assert.equal(store.generation(), g, 'nothing written');
   assert.deepEqual(store.sip.getTrunk('pstn'), before);
 }
@@ -71,14 +76,23 @@ describe('trunk CA bundle', () => {
     const bundle = `# carrier roots\r\n${text}\r\n${caB.replace(/\n/g, '\r\n')}`;
     const t = store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5061, transport: 'tls', digestAuth: false, tlsCaPem: bundle });
     assert.equal(t.tlsCaPem, caA + caB);
-    assert.equal(store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5062, transport: 'tls', digestAuth: false }).tlsCaPem, caA + caB);
-    assert.equal(store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5062, transport: 'tls', digestAuth: false, tlsCaPem: null }).tlsCaPem, null);
+    assert.equal(
+      store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5062, transport: 'tls', digestAuth: false }).tlsCaPem,
+      caA + caB,
+    );
+    assert.equal(
+      store.sip.putTrunk({ name: 'pstn', host: '127.0.0.9', port: 5062, transport: 'tls', digestAuth: false, tlsCaPem: null }).tlsCaPem,
+      null,
+    );
     const g = store.generation();
     assert.equal(store.sip.setTrunkCa('pstn', caB).tlsCaPem, caB);
     assert.ok(store.generation() > g, 'a CA change bumps the generation');
     assert.equal(store.sip.listTrunks()[0]!.tlsCaPem, caB);
     assert.equal(store.sip.setTrunkCa('pstn', null).tlsCaPem, null);
-    assert.throws(() => store.sip.setTrunkCa('nope', caA), (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_CONFIG_UNKNOWN');
+    assert.throws(
+      () => store.sip.setTrunkCa('nope', caA),
+      (e: unknown) => e instanceof StoreError && e.code === 'ERR_SIP_CONFIG_UNKNOWN',
+    );
   });
 
   it('refuses what is not a bundle of X.509 certificates, naming the problem, and writes nothing', () => {
@@ -103,7 +117,10 @@ describe('trunk CA bundle', () => {
     store.close();
     const hash = sha256File(path);
     // The column's own CHECK holds even against a writer that skips the typed layer.
-    assert.throws(() => execFileSync('sqlite3', [path, `UPDATE sip_trunks SET tls_ca_pem = '' WHERE name = 'pstn'`], { stdio: 'pipe' }), /CHECK constraint failed/);
+    assert.throws(
+      () => execFileSync('sqlite3', [path, `UPDATE sip_trunks SET tls_ca_pem = '' WHERE name = 'pstn'`], { stdio: 'pipe' }),
+      /CHECK constraint failed/,
+    );
     assert.equal(sha256File(path), hash);
   });
 });

@@ -19,10 +19,23 @@ describe('users and credentials', () => {
     s.putUser({ userid: 'admin', credentialHash: '$scrypt$…', algorithm: 'scrypt', params: 'N=16384,r=8,p=1', kind: 'admin' });
     s.recordLoginResult('alice', true);
     now += 1000;
-    const re = s.putUser({ userid: 'alice', credentialHash: 'newhash', algorithm: 'scrypt', params: 'N=16384', pinHash: 'pinh', pinAlgorithm: 'scrypt' });
-    assert.deepEqual([re.credentialHash, re.algorithm, re.pinAlgorithm, re.lastLogin], ['newhash', 'scrypt', 'scrypt', '2026-11-25T10:00:00.000Z']);
+    const re = s.putUser({
+      userid: 'alice',
+      credentialHash: 'newhash',
+      algorithm: 'scrypt',
+      params: 'N=16384',
+      pinHash: 'pinh',
+      pinAlgorithm: 'scrypt',
+    });
+    assert.deepEqual(
+      [re.credentialHash, re.algorithm, re.pinAlgorithm, re.lastLogin],
+      ['newhash', 'scrypt', 'scrypt', '2026-11-25T10:00:00.000Z'],
+    );
     assert.equal(re.id, u.id);
-    assert.deepEqual(s.listUsers().map((x) => `${x.userid}:${x.kind}:${x.algorithm}`), ['admin:admin:scrypt', 'alice:end:scrypt']);
+    assert.deepEqual(
+      s.listUsers().map((x) => `${x.userid}:${x.kind}:${x.algorithm}`),
+      ['admin:admin:scrypt', 'alice:end:scrypt'],
+    );
   });
 
   it('refuses bad user input', () => {
@@ -70,7 +83,12 @@ describe('users and credentials', () => {
     s.putDigestCredential('phone1001', 'ccmsipline', md5(ha1), sha256(ha1));
     s.putDigestCredential('phone1001', 'other', md5('x').toUpperCase(), null);
     assert.deepEqual(s.getDigestCredential('phone1001', 'ccmsipline'), {
-      userid: 'phone1001', realm: 'ccmsipline', ha1Md5: md5(ha1), ha1Sha256: sha256(ha1), passwordEnc: null, updatedAt: new Date(now).toISOString(),
+      userid: 'phone1001',
+      realm: 'ccmsipline',
+      ha1Md5: md5(ha1),
+      ha1Sha256: sha256(ha1),
+      passwordEnc: null,
+      updatedAt: new Date(now).toISOString(),
     });
     // The encrypted password for delivery (schema 7) is kept with its HA1 and cleared by a new HA1 without one.
     const blob = Buffer.alloc(40, 7);
@@ -104,7 +122,10 @@ describe('ITL hashes and the audit log', () => {
     ]);
     assert.throws(() => s.recordServerItlHash('cucm1', 'ITLFile.tlv', 'ab', '2026-11-25T10:00:00Z'), isCode('ERR_ITL_HASH_INVALID'));
     assert.throws(() => s.recordServerItlHash('cucm1', 'ITLFile.tlv', 'ab'.repeat(32), 'yesterday'), isCode('ERR_ITL_HASH_INVALID'));
-    assert.throws(() => s.recordServerItlHash('cucm1', 'ITLFile.tlv', 'ab'.repeat(32), '2026-11-25T10:00:00+01:00'), isCode('ERR_ITL_HASH_INVALID'));
+    assert.throws(
+      () => s.recordServerItlHash('cucm1', 'ITLFile.tlv', 'ab'.repeat(32), '2026-11-25T10:00:00+01:00'),
+      isCode('ERR_ITL_HASH_INVALID'),
+    );
     assert.throws(() => s.recordServerItlHash('', 'ITLFile.tlv', 'ab'.repeat(32), '2026-11-25T10:00:00Z'), isCode('ERR_ITL_HASH_INVALID'));
   });
 
@@ -112,7 +133,12 @@ describe('ITL hashes and the audit log', () => {
     s.addDevice({ name: 'SEP001122334455', model: '8845' });
     s.recordDeviceItlHash('sep001122334455', 'bb'.repeat(32), '2026-11-25T12:00:00Z');
     s.recordDeviceItlHash('SEP001122334455', 'cc'.repeat(32), '2026-11-25T12:05:00Z', 'MisMatch');
-    assert.deepEqual(s.getDeviceItlHash('SEP001122334455'), { device: 'SEP001122334455', sha256Hex: 'cc'.repeat(32), at: '2026-11-25T12:05:00.000Z', status: 'MisMatch' });
+    assert.deepEqual(s.getDeviceItlHash('SEP001122334455'), {
+      device: 'SEP001122334455',
+      sha256Hex: 'cc'.repeat(32),
+      at: '2026-11-25T12:05:00.000Z',
+      status: 'MisMatch',
+    });
     assert.throws(() => s.recordDeviceItlHash('SEP0011223344FF', 'bb'.repeat(32), '2026-11-25T12:00:00Z'), isCode('ERR_DEVICE_UNKNOWN'));
     assert.throws(() => s.recordDeviceItlHash('phone', 'bb'.repeat(32), '2026-11-25T12:00:00Z'), isCode('ERR_DEVICE_INVALID'));
     assert.equal(s.listDeviceItlHashes().length, 1);

@@ -96,7 +96,11 @@ test('cache: unrelated writes keep the ITL bytes and hash; a certificate change 
     const itl4 = await src2.open('ITLFile.tlv');
     assert.equal(filenameOf(itl4), 'ITLFile.tlv');
     other.store.close();
-    await assert.rejects(src2.open('ITLFile.tlv'), (e: { tftpCode?: number; code?: string }) => e.tftpCode === 0 && e.code === 'ERR_TFTP_SOURCE', 'a closed store is error 0, not a crash');
+    await assert.rejects(
+      src2.open('ITLFile.tlv'),
+      (e: { tftpCode?: number; code?: string }) => e.tftpCode === 0 && e.code === 'ERR_TFTP_SOURCE',
+      'a closed store is error 0, not a crash',
+    );
   } finally {
     other.store.close();
   }
@@ -122,7 +126,10 @@ test('openCacheable: generated files carry the store generation the native data 
   const ring = await src.openCacheable('RingList.xml');
   assert.equal(ring.bytes.toString(), '<CiscoIPPhoneRingList/>\n');
   assert.equal(ring.validity, undefined, 'static files are looked at on every request');
-  await assert.rejects(Promise.resolve().then(() => src.openCacheable('SEP0000000000AA.cnf.xml')), notFound);
+  await assert.rejects(
+    Promise.resolve().then(() => src.openCacheable('SEP0000000000AA.cnf.xml')),
+    notFound,
+  );
 });
 
 test('static files: served as they are; NAME.sgn signed on the fly with FILENAME = the requested path', async () => {
@@ -138,7 +145,10 @@ test('static files: served as they are; NAME.sgn signed on the fly with FILENAME
   assert.equal((await src.open('RingList.xml')).toString(), '<CiscoIPPhoneRingList/>\n');
   assert.equal((await src.open('presigned.bin.sgn')).toString(), 'as is');
   const signed = await src.open('German_Germany/g4-tones.xml.sgn');
-  const v = verifyTrustFile(signed, { kind: 'sgn', candidates: [{ label: 'CallManager', publicKey: new X509Certificate(cm.der).publicKey }] });
+  const v = verifyTrustFile(signed, {
+    kind: 'sgn',
+    candidates: [{ label: 'CallManager', publicKey: new X509Certificate(cm.der).publicKey }],
+  });
   assert.equal(v.valid, true);
   assert.equal(v.header.filename, 'German_Germany/g4-tones.xml.sgn');
   assert.equal(v.file.body.toString(), '<tones>de</tones>\n');
@@ -167,7 +177,9 @@ test('a running transfer ends with the bytes it began with; the next request see
     const blocks: Buffer[] = [(first as { data: Buffer }).data];
 
     regenerateCertificate(app.state, 'CallManager', systemClock);
-    const fresh = (await clientPool().fetch({ server: '127.0.0.1', port: app.port, name: 'ITLFile.tlv', blksize: 1428, tsize: true, timeoutMs: 2000 })).data;
+    const fresh = (
+      await clientPool().fetch({ server: '127.0.0.1', port: app.port, name: 'ITLFile.tlv', blksize: 1428, tsize: true, timeoutMs: 2000 })
+    ).data;
     assert.ok(!fresh.equals(old), 'a new request gets the rebuilt ITL');
 
     let block = 1;
@@ -192,7 +204,8 @@ test('a running transfer ends with the bytes it began with; the next request see
 test('prebuild: the first files of every known device are built ahead, then served from memory', async () => {
   const app = await startAppliance();
   const { store } = app.state;
-  for (let i = 0; i < 20; i++) store.addDevice({ name: `SEP0000000000${(0x10 + i).toString(16).toUpperCase()}`, model: i % 5 === 0 ? '6921' : '8845' });
+  for (let i = 0; i < 20; i++)
+    store.addDevice({ name: `SEP0000000000${(0x10 + i).toString(16).toUpperCase()}`, model: i % 5 === 0 ? '6921' : '8845' });
   const handed: string[] = [];
   const built = await app.source.prebuild({
     batch: 7,

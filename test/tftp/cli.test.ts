@@ -17,7 +17,11 @@ test('sbd daemon tftp --root serves a folder; sbd tftp get fetches into --out; S
   try {
     const data = randomBytes(20_000);
     writeFileSync(join(dir, 'ITLFile.tlv'), data);
-    const daemon = spawn(process.execPath, ['--import', 'tsx', main, 'daemon', 'tftp', '--root', dir, '--bind', '127.0.0.1', '--port', '0'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const daemon = spawn(
+      process.execPath,
+      ['--import', 'tsx', main, 'daemon', 'tftp', '--root', dir, '--bind', '127.0.0.1', '--port', '0'],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     const port = await new Promise<number>((resolve, reject) => {
       daemon.stdout.on('data', (d: Buffer) => {
@@ -28,12 +32,20 @@ test('sbd daemon tftp --root serves a folder; sbd tftp get fetches into --out; S
       daemon.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${stdout}`)));
     });
     const out = join(dir, 'got.tlv');
-    const ok = await run(process.execPath, ['--import', 'tsx', main, 'tftp', 'get', `127.0.0.1:${port}`, 'ITLFile.tlv', '--out', out, '--blksize', '1428', '--tsize'], repo);
+    const ok = await run(
+      process.execPath,
+      ['--import', 'tsx', main, 'tftp', 'get', `127.0.0.1:${port}`, 'ITLFile.tlv', '--out', out, '--blksize', '1428', '--tsize'],
+      repo,
+    );
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /ITLFile\.tlv: 20000 bytes in .* ms \(blksize 1428, windowsize 1, 0 retransmissions\)/);
     assert.ok(readFileSync(out).equals(data));
 
-    const missing = await run(process.execPath, ['--import', 'tsx', main, 'tftp', 'get', `127.0.0.1:${port}`, 'SEP001122334455.cnf.xml', '--out', join(dir, 'x')], repo);
+    const missing = await run(
+      process.execPath,
+      ['--import', 'tsx', main, 'tftp', 'get', `127.0.0.1:${port}`, 'SEP001122334455.cnf.xml', '--out', join(dir, 'x')],
+      repo,
+    );
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /server error 1: file not found: SEP001122334455\.cnf\.xml \[ERR_TFTP_NOT_FOUND\]/);
 

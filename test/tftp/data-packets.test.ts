@@ -7,7 +7,15 @@ import { encodeData } from '../../src/tftp/core/packet.js';
 import { ServerTransfer, defaultServerTransferLimits } from '../../src/tftp/core/server-transfer.js';
 
 test('packets equal encodeData of each block, at and around block boundaries and past the 16-bit wrap', () => {
-  for (const [size, blksize] of [[0, 512], [1, 512], [511, 512], [512, 512], [513, 512], [1428 * 7 + 3, 1428], [65536 * 8 + 5, 8]] as const) {
+  for (const [size, blksize] of [
+    [0, 512],
+    [1, 512],
+    [511, 512],
+    [512, 512],
+    [513, 512],
+    [1428 * 7 + 3, 1428],
+    [65536 * 8 + 5, 8],
+  ] as const) {
     const file = randomBytes(size);
     const cached = new DataPacketCache().for(file, blksize);
     const plain = new DataPackets(file, blksize, false);
@@ -45,7 +53,10 @@ test('ServerTransfer sends the shared packets and refuses packets of another blk
   const packets = new DataPacketCache().for(file, 1428);
   const params = { blksize: 1428, windowsize: 4, timeoutS: undefined };
   const t = new ServerTransfer(file, params, [], defaultServerTransferLimits, packets);
-  const sent = t.start(0).filter((x) => x.type === 'send').map((x) => (x.type === 'send' ? x.bytes : Buffer.alloc(0)));
+  const sent = t
+    .start(0)
+    .filter((x) => x.type === 'send')
+    .map((x) => (x.type === 'send' ? x.bytes : Buffer.alloc(0)));
   assert.equal(sent.length, 3);
   sent.forEach((bytes, i) => assert.equal(bytes, packets.packet(i + 1)));
   assert.throws(() => new ServerTransfer(file, { ...params, blksize: 512 }, [], defaultServerTransferLimits, packets), RangeError);

@@ -42,7 +42,17 @@ describe('tftp-hpa client', { skip: !has('tftp') && 'tftp-hpa not installed' }, 
       for (const name of names()) {
         if (family === 'IPv6' && name === 'big.bin') continue;
         const l = local();
-        const args = [...(family === 'IPv6' ? ['-6'] : []), '-m', 'binary', hostOf[family], String(portOf(fx.server, family)), '-c', 'get', name, l];
+        const args = [
+          ...(family === 'IPv6' ? ['-6'] : []),
+          '-m',
+          'binary',
+          hostOf[family],
+          String(portOf(fx.server, family)),
+          '-c',
+          'get',
+          name,
+          l,
+        ];
         const r = await run('tftp', args, out);
         assert.equal(r.stderr + r.stdout, '', `${name}: ${r.stderr}${r.stdout}`);
         fetched(l, name);
@@ -95,7 +105,16 @@ describe('atftp client', { skip: !has('atftp') && 'atftp not installed' }, () =>
     test(`every file with --option ${options.join(', ')}`, async () => {
       for (const name of names()) {
         const l = local();
-        const args = [...options.flatMap((o) => ['--option', o]), '-g', '-r', name, '-l', l, '127.0.0.1', String(portOf(fx.server, 'IPv4'))];
+        const args = [
+          ...options.flatMap((o) => ['--option', o]),
+          '-g',
+          '-r',
+          name,
+          '-l',
+          l,
+          '127.0.0.1',
+          String(portOf(fx.server, 'IPv4')),
+        ];
         const r = await run('atftp', args, out);
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         fetched(l, name);
@@ -105,7 +124,11 @@ describe('atftp client', { skip: !has('atftp') && 'atftp not installed' }, () =>
 
   test('IPv6', async () => {
     const l = local();
-    const r = await run('atftp', ['--option', 'blksize 1428', '-g', '-r', 'ITLSEP001122334455.tlv', '-l', l, '::1', String(portOf(fx.server, 'IPv6'))], out);
+    const r = await run(
+      'atftp',
+      ['--option', 'blksize 1428', '-g', '-r', 'ITLSEP001122334455.tlv', '-l', l, '::1', String(portOf(fx.server, 'IPv6'))],
+      out,
+    );
     assert.equal(r.code, 0, r.stderr);
     fetched(l, 'ITLSEP001122334455.tlv');
   });
@@ -117,7 +140,11 @@ describe('curl tftp://', { skip: !has('curl') && 'curl not installed' }, () => {
       for (const name of names()) {
         if (blksize === 8 && name === 'big.bin') continue; // 131k round trips: covered by the rollover tests
         const l = local();
-        const r = await run('curl', ['-sS', '--fail', '-o', l, '--tftp-blksize', String(blksize), `tftp://127.0.0.1:${portOf(fx.server, 'IPv4')}/${name}`], out);
+        const r = await run(
+          'curl',
+          ['-sS', '--fail', '-o', l, '--tftp-blksize', String(blksize), `tftp://127.0.0.1:${portOf(fx.server, 'IPv4')}/${name}`],
+          out,
+        );
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         fetched(l, name);
       }
@@ -127,7 +154,11 @@ describe('curl tftp://', { skip: !has('curl') && 'curl not installed' }, () => {
   test('IPv6 [::1]', async () => {
     for (const name of ['f513.bin', 'CTLSEP001122334455.tlv', 'big.bin']) {
       const l = local();
-      const r = await run('curl', ['-sS', '--fail', '-o', l, '--tftp-blksize', '1428', `tftp://[::1]:${portOf(fx.server, 'IPv6')}/${name}`], out);
+      const r = await run(
+        'curl',
+        ['-sS', '--fail', '-o', l, '--tftp-blksize', '1428', `tftp://[::1]:${portOf(fx.server, 'IPv6')}/${name}`],
+        out,
+      );
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
       fetched(l, name);
     }

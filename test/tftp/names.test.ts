@@ -4,7 +4,14 @@ import { checkFilename } from '../../src/tftp/core/filename.js';
 import { fromNetascii, toNetascii } from '../../src/tftp/core/netascii.js';
 
 test('names phones ask for are accepted', () => {
-  for (const n of ['CTLFile.tlv', 'ITLSEP001122334455.tlv', 'SEP001122334455.cnf.xml.enc.sgn', 'XMLDefault.cnf.xml', 'locales/de_DE/tones.xml', 'a b.txt']) {
+  for (const n of [
+    'CTLFile.tlv',
+    'ITLSEP001122334455.tlv',
+    'SEP001122334455.cnf.xml.enc.sgn',
+    'XMLDefault.cnf.xml',
+    'locales/de_DE/tones.xml',
+    'a b.txt',
+  ]) {
     assert.equal(checkFilename(n), undefined, n);
   }
 });

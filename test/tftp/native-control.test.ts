@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  decodeEngineFrame, encodeFileHeader, encodeFlush, encodeRefuse, encodeStatsRequest, encodeStop, EngineFrameReader, EngineProtocolError,
+  decodeEngineFrame,
+  encodeFileHeader,
+  encodeFlush,
+  encodeRefuse,
+  encodeStatsRequest,
+  encodeStop,
+  EngineFrameReader,
+  EngineProtocolError,
 } from '../../src/tftp/native/control.js';
 
 test('FILE header: length covers the data written after it; generation and TTL fields', () => {

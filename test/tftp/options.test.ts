@@ -12,8 +12,22 @@ test('no options → no OACK, RFC 1350 defaults', () => {
 });
 
 test('blksize, tsize, timeout, windowsize granted in request order; tsize answers the size', () => {
-  const r = negotiate([['tsize', '0'], ['blksize', '1428'], ['windowsize', '8'], ['timeout', '3']], 7000, limits);
-  assert.deepEqual(r.oack, [['tsize', '7000'], ['blksize', '1428'], ['windowsize', '8'], ['timeout', '3']]);
+  const r = negotiate(
+    [
+      ['tsize', '0'],
+      ['blksize', '1428'],
+      ['windowsize', '8'],
+      ['timeout', '3'],
+    ],
+    7000,
+    limits,
+  );
+  assert.deepEqual(r.oack, [
+    ['tsize', '7000'],
+    ['blksize', '1428'],
+    ['windowsize', '8'],
+    ['timeout', '3'],
+  ]);
   assert.deepEqual(r.params, { blksize: 1428, windowsize: 8, timeoutS: 3 });
 });
 
@@ -26,8 +40,19 @@ test('RFC edges: blksize 8 and 65464 accepted; 7 and 65465 refused with error 8'
 
 test('above our limits: blksize and windowsize lowered, timeout left out of the OACK', () => {
   const l = { ...limits, maxBlksize: 1024, maxWindowsize: 4, maxTimeoutS: 10 };
-  const r = negotiate([['blksize', '4096'], ['windowsize', '16'], ['timeout', '30']], 0, l);
-  assert.deepEqual(r.oack, [['blksize', '1024'], ['windowsize', '4']]);
+  const r = negotiate(
+    [
+      ['blksize', '4096'],
+      ['windowsize', '16'],
+      ['timeout', '30'],
+    ],
+    0,
+    l,
+  );
+  assert.deepEqual(r.oack, [
+    ['blksize', '1024'],
+    ['windowsize', '4'],
+  ]);
   assert.deepEqual(r.params, { blksize: 1024, windowsize: 4, timeoutS: undefined });
 });
 
@@ -40,30 +65,91 @@ test('invalid values and duplicates are refused with error 8', () => {
   refused(() => negotiate([['timeout', '256']], 0, limits), /timeout=256/);
   refused(() => negotiate([['windowsize', '0']], 0, limits), /windowsize=0/);
   refused(() => negotiate([['windowsize', '65536']], 0, limits), /windowsize=65536/);
-  refused(() => negotiate([['blksize', '512'], ['blksize', '1024']], 0, limits), /appears twice/);
+  refused(
+    () =>
+      negotiate(
+        [
+          ['blksize', '512'],
+          ['blksize', '1024'],
+        ],
+        0,
+        limits,
+      ),
+    /appears twice/,
+  );
 });
 
 test('tsize of an empty file is not offered (curl rejects "tsize 0" in an OACK)', () => {
-  assert.deepEqual(negotiate([['tsize', '0'], ['blksize', '1428']], 0, limits).oack, [['blksize', '1428']]);
+  assert.deepEqual(
+    negotiate(
+      [
+        ['tsize', '0'],
+        ['blksize', '1428'],
+      ],
+      0,
+      limits,
+    ).oack,
+    [['blksize', '1428']],
+  );
 });
 
 test('unknown options are ignored (RFC 2347 §2); disabled options are not offered', () => {
-  assert.deepEqual(negotiate([['multicast', ''], ['utimeout', '5000']], 0, limits).oack, []);
-  assert.deepEqual(negotiate([['blksize', '1428'], ['tsize', '0']], 5, { ...limits, blksize: false, tsize: false }).oack, []);
+  assert.deepEqual(
+    negotiate(
+      [
+        ['multicast', ''],
+        ['utimeout', '5000'],
+      ],
+      0,
+      limits,
+    ).oack,
+    [],
+  );
+  assert.deepEqual(
+    negotiate(
+      [
+        ['blksize', '1428'],
+        ['tsize', '0'],
+      ],
+      5,
+      { ...limits, blksize: false, tsize: false },
+    ).oack,
+    [],
+  );
 });
 
 test('client: requestOptions and acceptOack', () => {
   const req = { blksize: 1428, tsize: true, windowsize: 8, timeoutS: 2 };
-  assert.deepEqual(requestOptions(req), [['blksize', '1428'], ['tsize', '0'], ['timeout', '2'], ['windowsize', '8']]);
-  assert.deepEqual(acceptOack(req, [['blksize', '1024'], ['tsize', '99'], ['windowsize', '4'], ['timeout', '2']]), {
-    params: { blksize: 1024, windowsize: 4, timeoutS: 2 },
-    tsize: 99,
-  });
+  assert.deepEqual(requestOptions(req), [
+    ['blksize', '1428'],
+    ['tsize', '0'],
+    ['timeout', '2'],
+    ['windowsize', '8'],
+  ]);
+  assert.deepEqual(
+    acceptOack(req, [
+      ['blksize', '1024'],
+      ['tsize', '99'],
+      ['windowsize', '4'],
+      ['timeout', '2'],
+    ]),
+    {
+      params: { blksize: 1024, windowsize: 4, timeoutS: 2 },
+      tsize: 99,
+    },
+  );
   assert.deepEqual(acceptOack(req, []), { params: { blksize: 512, windowsize: 1, timeoutS: undefined }, tsize: undefined });
   refused(() => acceptOack(req, [['blksize', '2000']]), /outside 8..1428/);
   refused(() => acceptOack(req, [['windowsize', '9']]), /outside 1..8/);
   refused(() => acceptOack(req, [['timeout', '3']]), /outside 2..2/);
   refused(() => acceptOack({}, [['blksize', '512']]), /not requested/);
-  refused(() => acceptOack({ blksize: 512 }, [['blksize', '512'], ['blksize', '512']]), /twice/);
+  refused(
+    () =>
+      acceptOack({ blksize: 512 }, [
+        ['blksize', '512'],
+        ['blksize', '512'],
+      ]),
+    /twice/,
+  );
   refused(() => acceptOack({}, [['x', '1']]), /not requested/);
 });

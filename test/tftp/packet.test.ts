@@ -1,15 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePacket, encodeAck, encodeData, encodeError, encodeOack, encodePacket, encodeRequest, Opcode } from '../../src/tftp/core/packet.js';
+import {
+  decodePacket,
+  encodeAck,
+  encodeData,
+  encodeError,
+  encodeOack,
+  encodePacket,
+  encodeRequest,
+  Opcode,
+} from '../../src/tftp/core/packet.js';
 import { TftpError } from '../../src/tftp/core/errors.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 test('RRQ with options encodes to the RFC 2347 bytes and back', () => {
-  const bytes = encodeRequest(Opcode.RRQ, 'ITLFile.tlv', 'octet', [['blksize', '1428'], ['tsize', '0']]);
+  const bytes = encodeRequest(Opcode.RRQ, 'ITLFile.tlv', 'octet', [
+    ['blksize', '1428'],
+    ['tsize', '0'],
+  ]);
   // 00 01 "ITLFile.tlv" 00 "octet" 00 "blksize" 00 "1428" 00 "tsize" 00 "0" 00
   assert.equal(bytes.toString('hex'), '0001' + Buffer.from('ITLFile.tlv\0octet\0blksize\x001428\0tsize\x000\0', 'latin1').toString('hex'));
-  assert.deepEqual(decodePacket(bytes), { opcode: 1, filename: 'ITLFile.tlv', mode: 'octet', options: [['blksize', '1428'], ['tsize', '0']] });
+  assert.deepEqual(decodePacket(bytes), {
+    opcode: 1,
+    filename: 'ITLFile.tlv',
+    mode: 'octet',
+    options: [
+      ['blksize', '1428'],
+      ['tsize', '0'],
+    ],
+  });
 });
 
 test('mode and option names are case-insensitive (lower-cased), values and file names are kept', () => {
@@ -38,7 +58,12 @@ test('encoders produce exact bytes', () => {
 });
 
 test('trailing NUL padding after options is tolerated', () => {
-  assert.deepEqual(decodePacket(Buffer.from('\x00\x01f\0octet\0\0\0\0', 'latin1')), { opcode: 1, filename: 'f', mode: 'octet', options: [] });
+  assert.deepEqual(decodePacket(Buffer.from('\x00\x01f\0octet\0\0\0\0', 'latin1')), {
+    opcode: 1,
+    filename: 'f',
+    mode: 'octet',
+    options: [],
+  });
 });
 
 const malformed: [string, string][] = [
@@ -62,13 +87,16 @@ const malformed: [string, string][] = [
 ];
 for (const [bytes, message] of malformed) {
   test(`malformed ${bytes || '(empty)'} → error 4: ${message}`, () => {
-    assert.throws(() => decodePacket(hex(bytes)), (err: unknown) => {
-      assert.ok(err instanceof TftpError);
-      assert.equal(err.code, 'ERR_TFTP_MALFORMED');
-      assert.equal(err.tftpCode, 4);
-      assert.match(err.message, new RegExp(message));
-      return true;
-    });
+    assert.throws(
+      () => decodePacket(hex(bytes)),
+      (err: unknown) => {
+        assert.ok(err instanceof TftpError);
+        assert.equal(err.code, 'ERR_TFTP_MALFORMED');
+        assert.equal(err.tftpCode, 4);
+        assert.match(err.message, new RegExp(message));
+        return true;
+      },
+    );
   });
 }
 
@@ -78,7 +106,10 @@ test('encode(decode(x)) round-trips every packet kind, decoding at every length 
     encodeData(3, Buffer.from('hello')),
     encodeAck(9),
     encodeError(8, 'option refused'),
-    encodeOack([['tsize', '123'], ['blksize', '8']]),
+    encodeOack([
+      ['tsize', '123'],
+      ['blksize', '8'],
+    ]),
   ];
   for (const p of packets) {
     assert.deepEqual(encodePacket(decodePacket(p)), p);

@@ -46,7 +46,10 @@ function makePacket(rnd: () => number, names: string[]): Buffer {
   const name = rnd() < 0.5 ? names[int(names.length)]! : ['../x', '/etc/passwd', 'a\\b', 'x'.repeat(int(400)), 'nosuch', ''][int(6)]!;
   const options: [string, string][] = [];
   for (let i = int(4); i > 0; i--) {
-    options.push([['blksize', 'tsize', 'timeout', 'windowsize', 'multicast', 'BLKSIZE'][int(6)]!, String([0, 7, 8, 512, 1428, 65464, 65465, -1, 1e12][int(9)])]);
+    options.push([
+      ['blksize', 'tsize', 'timeout', 'windowsize', 'multicast', 'BLKSIZE'][int(6)]!,
+      String([0, 7, 8, 512, 1428, 65464, 65465, -1, 1e12][int(9)]),
+    ]);
   }
   switch (int(7)) {
     case 0:
@@ -181,11 +184,14 @@ test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server sta
 
     // The transfers the spray started time out (300 ms × 2) and the table drains.
     const deadline = Date.now() + 30_000;
-    while ((await fx.server.sync(), fx.server.activeTransfers) > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while ((await fx.server.sync(), fx.server.activeTransfers) > 0 && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 50));
     assert.equal(fx.server.activeTransfers, 0);
     const heapAfter = heapMiB();
     assert.ok(heapAfter - heapBefore < 64, `heap grew from ${heapBefore.toFixed(1)} to ${heapAfter.toFixed(1)} MiB`);
-    console.log(`# sprayed ${sent} packets in ${Date.now() - started} ms; server saw ${seen}; error 5 ×${c.unknownTid}; errors ${JSON.stringify(c.errorsSent)}; busy drops ${c.busyDrops}; started ${c.transfersStarted}; heap ${heapBefore.toFixed(1)} → ${heapAfter.toFixed(1)} MiB`);
+    console.log(
+      `# sprayed ${sent} packets in ${Date.now() - started} ms; server saw ${seen}; error 5 ×${c.unknownTid}; errors ${JSON.stringify(c.errorsSent)}; busy drops ${c.busyDrops}; started ${c.transfersStarted}; heap ${heapBefore.toFixed(1)} → ${heapAfter.toFixed(1)} MiB`,
+    );
   } finally {
     for (const s of sockets) s.close();
     await fx.close();

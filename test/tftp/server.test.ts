@@ -147,7 +147,10 @@ test('a peer that goes away mid-transfer: retransmissions to the retry bound, a 
     while ((await own.server.sync(), own.server.activeTransfers) > 0) await new Promise((r) => setTimeout(r, 10));
     assert.equal(own.server.counters.transfersFailed, 1);
     const failed = own.logLines.filter((l) => l.event === 'transfer-failed');
-    assert.deepEqual(failed.map((l) => l.reason), ['timed out after 3 retransmissions']);
+    assert.deepEqual(
+      failed.map((l) => l.reason),
+      ['timed out after 3 retransmissions'],
+    );
     assert.equal(own.logLines.filter((l) => l.event === 'transfer-socket-error').length, 0);
     assert.equal(own.server.transferSockets, 1, 'the socket is kept, not closed as broken');
     // After its rest the same port (same TID socket) serves the next peer to the exact bytes.
@@ -220,7 +223,8 @@ test('maxTransfersPerClient: requests over the limit of verified transfers are d
     }
     await new Promise((r) => setTimeout(r, 5));
   }
-  while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA && m.packet.block === 2).length < 4) await new Promise((r) => setTimeout(r, 5));
+  while (hold.inbox.filter((m) => m.packet.opcode === Opcode.DATA && m.packet.block === 2).length < 4)
+    await new Promise((r) => setTimeout(r, 5));
   await fx.server.sync();
   const drops = fx.server.counters.busyDrops;
   const r = await fetchFile({ server: '127.0.0.1', port, name: 'f511.bin', timeoutMs: 300, retries: 10, localAddress: '127.0.0.7' });
@@ -234,7 +238,10 @@ test('maxTransfersPerClient: requests over the limit of verified transfers are d
 
 test('folder source: symlink out of the root and directories are refused with error 2, a symlink inside is served', async () => {
   const port = portOf(fx.server, 'IPv4');
-  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'escape.txt' }), /server error 2: "escape.txt" resolves outside the TFTP root/);
+  await assert.rejects(
+    fetchFile({ server: '127.0.0.1', port, name: 'escape.txt' }),
+    /server error 2: "escape.txt" resolves outside the TFTP root/,
+  );
   await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir' }), /server error 2: "adir" is a directory/);
   await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir/x' }), /server error 1: file not found/);
   const r = await fetchFile({ server: '127.0.0.1', port, name: 'inside-link.tlv' });
@@ -247,7 +254,14 @@ test('bad requests: mode, options, length → the proper error code and one log 
   const cases: [Buffer, number, RegExp][] = [
     [encodeRequest(Opcode.RRQ, 'f1.bin', 'mail'), 4, /transfer mode "mail" is not supported/],
     [encodeRequest(Opcode.RRQ, 'f1.bin', 'octet', [['blksize', '4']]), 8, /blksize=4 is outside 8..65464/],
-    [encodeRequest(Opcode.RRQ, 'f1.bin', 'octet', [['tsize', '0'], ['tsize', '0']]), 8, /tsize appears twice/],
+    [
+      encodeRequest(Opcode.RRQ, 'f1.bin', 'octet', [
+        ['tsize', '0'],
+        ['tsize', '0'],
+      ]),
+      8,
+      /tsize appears twice/,
+    ],
     [encodeRequest(Opcode.WRQ, 'f1.bin', 'octet'), 2, /write requests are refused/],
     [encodeRequest(Opcode.RRQ, 'x'.repeat(600), 'octet'), 4, /request of 609 bytes is longer than 512/],
     [encodeRequest(Opcode.RRQ, 'x'.repeat(300), 'octet'), 2, /file name of 300 bytes is longer than 255/],
@@ -274,7 +288,12 @@ test('client pool: 300 downloads over 8 sockets, IPv4 and IPv6, options mixed, a
   const own = await startFixture(standardFiles());
   try {
     for (const family of ['IPv4', 'IPv6'] as const) {
-      const pool = new TftpClientPool({ sockets: 8, family, maxTransfersPerSocket: 1, localAddresses: [family === 'IPv6' ? '::1' : '127.0.0.9'] });
+      const pool = new TftpClientPool({
+        sockets: 8,
+        family,
+        maxTransfersPerSocket: 1,
+        localAddresses: [family === 'IPv6' ? '::1' : '127.0.0.9'],
+      });
       const server = family === 'IPv6' ? '::1' : '127.0.0.1';
       const port = portOf(own.server, family);
       const big = await fetchFile({ server, port, name: 'big.bin', blksize: 1428, windowsize: 8, tsize: true });

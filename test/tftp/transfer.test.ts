@@ -149,7 +149,11 @@ test('a lost DATA block is sent again after the timeout', () => {
 test('a lost ACK: the server resends on timeout, the client ACKs the duplicate again', () => {
   const file = randomBytes(3000);
   let dropped = false;
-  const sim = run(file, { filename: 'f', timeoutMs: 5000 }, { drop: (p, d) => !dropped && p.dir === 'c2s' && isAck(d, 2) && (dropped = true) });
+  const sim = run(
+    file,
+    { filename: 'f', timeoutMs: 5000 },
+    { drop: (p, d) => !dropped && p.dir === 'c2s' && isAck(d, 2) && (dropped = true) },
+  );
   assertOk(sim, file);
   assert.equal(sim.server!.retransmissions, 1);
   assert.equal(sim.delivered.filter((p) => p.dir === 'c2s' && isAck(decodePacket(p.bytes), 2)).length, 1, 'the resent ACK 2 arrives');
@@ -181,7 +185,11 @@ test('windowsize 8: one ACK per window; a block lost mid-window restarts the win
   assert.equal(acks.length, 1 + 8 + 1, 'ACK 0 for the OACK, one per full window, one for the last block');
 
   let dropped = false;
-  const lossy = run(file, { filename: 'f', request: { windowsize: 8 } }, { drop: (p, d) => !dropped && isData(d, 13) && (dropped = true) });
+  const lossy = run(
+    file,
+    { filename: 'f', request: { windowsize: 8 } },
+    { drop: (_p, d) => !dropped && isData(d, 13) && (dropped = true) },
+  );
   assertOk(lossy, file);
   const nak = lossy.sent.find((p) => p.dir === 'c2s' && isAck(decodePacket(p.bytes), 12));
   assert.ok(nak, 'the client acknowledged block 12, the last in order');
@@ -191,16 +199,24 @@ test('windowsize 8: one ACK per window; a block lost mid-window restarts the win
 test('windowsize with random loss both ways still delivers the exact bytes', () => {
   for (let seed = 1; seed <= 20; seed++) {
     let x = seed * 7919;
-    const rnd = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const file = randomBytes(512 * 50 + seed);
-    const sim = run(file, { filename: 'f', request: { windowsize: 1 + (seed % 8), blksize: 512 }, maxRetries: 20 }, { drop: () => rnd() < 0.1, maxRetries: 20 });
+    const sim = run(
+      file,
+      { filename: 'f', request: { windowsize: 1 + (seed % 8), blksize: 512 }, maxRetries: 20 },
+      { drop: () => rnd() < 0.1, maxRetries: 20 },
+    );
     assertOk(sim, file);
   }
 });
 
 test('timeout exhaustion: the server gives up after maxRetries, the client too', () => {
   const file = randomBytes(4000);
-  const sim = run(file, { filename: 'f', maxRetries: 3 }, { drop: (p, d) => p.dir === 's2c' && isData(d) && d.opcode === Opcode.DATA && d.block >= 3, maxRetries: 3 });
+  const sim = run(
+    file,
+    { filename: 'f', maxRetries: 3 },
+    { drop: (p, d) => p.dir === 's2c' && isData(d) && d.opcode === Opcode.DATA && d.block >= 3, maxRetries: 3 },
+  );
   assert.equal(sim.serverDone?.ok, false);
   assert.match(sim.serverDone!.reason, /timed out after 3 retransmissions/);
   assert.equal(sim.server!.retransmissions, 3);
@@ -227,9 +243,13 @@ test('block numbers roll over past 65535 (blksize 8, 65546 blocks), also with wi
   assert.deepEqual(wire.slice(65534, 65538), [65535, 0, 1, 2], 'after 65535 comes 0');
 
   let dropped = 0;
-  const lossy = run(file, { filename: 'big', request: { blksize: 8, windowsize: 16 } }, {
-    drop: (p, d) => d.opcode === Opcode.DATA && (d.block === 0 || d.block === 65535) && dropped < 2 && ++dropped > 0,
-  });
+  const lossy = run(
+    file,
+    { filename: 'big', request: { blksize: 8, windowsize: 16 } },
+    {
+      drop: (_p, d) => d.opcode === Opcode.DATA && (d.block === 0 || d.block === 65535) && dropped < 2 && ++dropped > 0,
+    },
+  );
   assertOk(lossy, file);
   assert.equal(dropped, 2);
 });
@@ -259,9 +279,16 @@ test('the client refuses an OACK granting more than asked: error 8 to the server
   assert.deepEqual(decodePacket(sent.bytes), { opcode: 5, errorCode: 8, message: 'option blksize=1024 is outside 8..512' });
   assert.deepEqual(acts.at(-1), { type: 'done', ok: false, reason: 'option blksize=1024 is outside 8..512', tftpCode: 8 });
 
-  const server = new ServerTransfer(Buffer.alloc(10), { blksize: 1024, windowsize: 1, timeoutS: undefined }, [['blksize', '1024']], defaultServerTransferLimits);
+  const server = new ServerTransfer(
+    Buffer.alloc(10),
+    { blksize: 1024, windowsize: 1, timeoutS: undefined },
+    [['blksize', '1024']],
+    defaultServerTransferLimits,
+  );
   server.start(0);
-  assert.deepEqual(server.receive(sent.bytes, 1), [{ type: 'done', ok: false, reason: 'client sent error 8: option blksize=1024 is outside 8..512', tftpCode: 8 }]);
+  assert.deepEqual(server.receive(sent.bytes, 1), [
+    { type: 'done', ok: false, reason: 'client sent error 8: option blksize=1024 is outside 8..512', tftpCode: 8 },
+  ]);
 });
 
 test('client: a packet from another TID gets error 5 and changes nothing', () => {

@@ -27,7 +27,9 @@ test('TypeScript core: every vector', () => {
 
 test('C engine (koffi): every vector', { skip: !NativeTftpServer.available() && 'libsbdtftp.so not built' }, () => {
   for (const v of tftpVectors) {
-    const config = engineConfigPairs(limitsOf(v)).map(([k, n]) => `${k}=${n}\n`).join('');
+    const config = engineConfigPairs(limitsOf(v))
+      .map(([k, n]) => `${k}=${n}\n`)
+      .join('');
     assert.equal(show(nativeFirstReply(config, v.request, v.fileSize)), v.reply, v.name);
   }
 });

@@ -56,7 +56,10 @@ test('signatures of both vectors verify with their SAST record', () => {
   assert.match(a.signer!, /^record 0 /);
   const b = verifyTrustFile(certutils);
   assert.equal(b.valid, true);
-  assert.deepEqual(b.records.map((r) => roleName(r.role)), ['SAST', 'CCM', 'CCM', 'APP-SERVER', 'APP-SERVER']);
+  assert.deepEqual(
+    b.records.map((r) => roleName(r.role)),
+    ['SAST', 'CCM', 'CCM', 'APP-SERVER', 'APP-SERVER'],
+  );
 });
 
 test('one flipped byte anywhere signed makes the signature invalid', () => {
@@ -77,7 +80,8 @@ test('one flipped byte anywhere signed makes the signature invalid', () => {
 test('the corrupted CTL is refused with the record and offset named', () => {
   assert.throws(
     () => parseTrustFile(corrupt),
-    (err: unknown) => err instanceof TrustError && err.offset !== undefined && /record 4/.test(err.message) && /offset \d+/.test(err.message),
+    (err: unknown) =>
+      err instanceof TrustError && err.offset !== undefined && /record 4/.test(err.message) && /offset \d+/.test(err.message),
   );
 });
 
@@ -91,20 +95,32 @@ test('truncations of a valid file at every header position are typed errors, nev
     }
   }
   for (let n = 320; n < cucm.length; n += 97) {
-    assert.throws(() => headerFields(parseTrustFile(cucm.subarray(0, n))) && allRecordFields(parseTrustFile(cucm.subarray(0, n))), TrustError);
+    assert.throws(
+      () => headerFields(parseTrustFile(cucm.subarray(0, n))) && allRecordFields(parseTrustFile(cucm.subarray(0, n))),
+      TrustError,
+    );
   }
 });
 
 test('lengths past the end, unknown tags and garbage are typed errors', () => {
   const longer = Buffer.from(cucm);
   longer.writeUInt16BE(0xffff, 14); // SIGNERNAME length
-  assert.throws(() => parseTrustFile(longer), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_LENGTH');
+  assert.throws(
+    () => parseTrustFile(longer),
+    (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_LENGTH',
+  );
   const unknown = Buffer.from(cucm);
   unknown[289] = 99; // FILENAME tag → unknown header tag
-  assert.throws(() => parseTrustFile(unknown), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_UNKNOWN_TAG' && e.offset === 289);
+  assert.throws(
+    () => parseTrustFile(unknown),
+    (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_UNKNOWN_TAG' && e.offset === 289,
+  );
   const badRecord = Buffer.from(cucm);
   badRecord[317] = 77; // DNSNAME tag of record 0
-  assert.throws(() => parseTrustFile(badRecord), (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_UNKNOWN_TAG' && /record 0/.test(e.message));
+  assert.throws(
+    () => parseTrustFile(badRecord),
+    (e: unknown) => e instanceof TrustError && e.code === 'ERR_TLV_UNKNOWN_TAG' && /record 0/.test(e.message),
+  );
   assert.throws(() => parseTrustFile(Buffer.from('hello world, not a trust file')), TrustError);
   assert.throws(() => parseTrustFile(Buffer.alloc(0)), TrustError);
 });

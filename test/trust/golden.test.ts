@@ -39,28 +39,47 @@ const inputs: TrustListInputs = {
 const golden = JSON.parse(readFileSync(fixturePath('golden.json'), 'utf8')) as Record<string, string>;
 
 test('ITL: golden bytes, records as DESIGN §2 lists them, accepted by the independent checker', () => {
-  const itl = buildTrustList(itlRecordInputs(inputs), { signer: signer('itlrecovery'), filename: 'ITLFile.tlv', timestamp: fixedTimestamp });
+  const itl = buildTrustList(itlRecordInputs(inputs), {
+    signer: signer('itlrecovery'),
+    filename: 'ITLFile.tlv',
+    timestamp: fixedTimestamp,
+  });
   assert.equal(sha(itl), golden.itl);
   const r = verifyTrustFile(itl);
   assert.equal(r.valid, true);
-  assert.deepEqual(r.records.map((x) => roleName(x.role)), ['SAST', 'CCM+TFTP', 'SAST', 'TVS', 'CAPF']);
+  assert.deepEqual(
+    r.records.map((x) => roleName(x.role)),
+    ['SAST', 'CCM+TFTP', 'SAST', 'TVS', 'CAPF'],
+  );
   const check = tlvCheck(save('ITLFile.tlv', itl));
   assert.equal(check.status, 0, check.out);
   assert.match(check.out, /signature valid \(signer: record 0\)/);
 });
 
 test('CTL (tokenless, mixed mode): golden bytes, signed by CallManager, carries ITLRecovery', () => {
-  const ctl = buildTrustList(ctlRecordInputs(inputs, inputs.tftpServers[0]!), { signer: signer('callmanager'), filename: 'CTLFile.tlv', timestamp: fixedTimestamp });
+  const ctl = buildTrustList(ctlRecordInputs(inputs, inputs.tftpServers[0]!), {
+    signer: signer('callmanager'),
+    filename: 'CTLFile.tlv',
+    timestamp: fixedTimestamp,
+  });
   assert.equal(sha(ctl), golden.ctl);
   const r = verifyTrustFile(ctl);
   assert.equal(r.valid, true);
-  assert.deepEqual(r.records.map((x) => roleName(x.role)), ['SAST', 'CCM+TFTP', 'CAPF', 'SAST']);
+  assert.deepEqual(
+    r.records.map((x) => roleName(x.role)),
+    ['SAST', 'CCM+TFTP', 'CAPF', 'SAST'],
+  );
   const check = tlvCheck(save('CTLFile.tlv', ctl));
   assert.equal(check.status, 0, check.out);
 });
 
 test('rollback ITL: golden bytes, empty TVS and TFTP sections, still signed by ITLRecovery', () => {
-  const itl = buildTrustList(itlRecordInputs(inputs), { signer: signer('itlrecovery'), filename: 'ITLFile.tlv', timestamp: fixedTimestamp, rollback: true });
+  const itl = buildTrustList(itlRecordInputs(inputs), {
+    signer: signer('itlrecovery'),
+    filename: 'ITLFile.tlv',
+    timestamp: fixedTimestamp,
+    rollback: true,
+  });
   assert.equal(sha(itl), golden.rollback);
   const r = verifyTrustFile(itl);
   assert.equal(r.valid, true);
@@ -78,7 +97,11 @@ test('.sgn: golden bytes, body unchanged after the header, verified with the TFT
   assert.ok(sgnBody(sgn).equals(body));
   const pem = fixturePath('callmanager.pem');
   assert.equal(verifyTrustFile(sgn, { candidates: [candidateFromPem(readFileSync(pem, 'utf8'), 'cm')] }).valid, true);
-  assert.equal(verifyTrustFile(sgn, { candidates: [candidateFromPem(readFileSync(fixturePath('tvs.pem'), 'utf8'), 'tvs')] }).valid, false, 'wrong signer');
+  assert.equal(
+    verifyTrustFile(sgn, { candidates: [candidateFromPem(readFileSync(fixturePath('tvs.pem'), 'utf8'), 'tvs')] }).valid,
+    false,
+    'wrong signer',
+  );
   const check = tlvCheck(save('SEP001122334455.cnf.xml.sgn', sgn), pem);
   assert.equal(check.status, 0, check.out);
 });
@@ -89,7 +112,15 @@ test('.enc.sgn: golden bytes with a fixed key and IV; only the phone key opens i
   const random = (len: number) => Buffer.alloc(len, ++n); // 01… for the AES key, 02… for the IV
   const phonePub = new X509Certificate(readFileSync(fixturePath('phone.pem'))).publicKey;
   const wrappedKey = Buffer.from(golden.encWrappedKey!, 'hex');
-  const enc = buildEncryptedConfig({ plaintext, filename: 'SEP001122334455.cnf.xml.enc.sgn', signer: signer('callmanager'), timestamp: fixedTimestamp, key: { kind: 'public-key', publicKey: phonePub }, random, wrappedKey });
+  const enc = buildEncryptedConfig({
+    plaintext,
+    filename: 'SEP001122334455.cnf.xml.enc.sgn',
+    signer: signer('callmanager'),
+    timestamp: fixedTimestamp,
+    key: { kind: 'public-key', publicKey: phonePub },
+    random,
+    wrappedKey,
+  });
   assert.equal(sha(enc), golden.enc);
   assert.ok(decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone') }).equals(plaintext));
   assert.throws(() => decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone2') }), TrustError);
@@ -97,20 +128,52 @@ test('.enc.sgn: golden bytes with a fixed key and IV; only the phone key opens i
   assert.equal(check.status, 0, check.out);
   // The openssl command opens it independently: unwrap tag 25 with pkeyutl, decrypt the body with enc.
   const enc2 = headerFields(parseTrustFile(enc)).encryption!;
-  const aesKey = execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', fixturePath('phone.key'), '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', save('wrapped.bin', enc2.encryptedKey)]);
+  const aesKey = execFileSync('openssl', [
+    'pkeyutl',
+    '-decrypt',
+    '-inkey',
+    fixturePath('phone.key'),
+    '-pkeyopt',
+    'rsa_padding_mode:pkcs1',
+    '-in',
+    save('wrapped.bin', enc2.encryptedKey),
+  ]);
   const body = parseTrustFile(enc).body;
-  const padded = execFileSync('openssl', ['enc', '-d', '-aes-128-cbc', '-nopad', '-K', aesKey.toString('hex'), '-iv', enc2.iv.toString('hex'), '-in', save('body.bin', body)]);
+  const padded = execFileSync('openssl', [
+    'enc',
+    '-d',
+    '-aes-128-cbc',
+    '-nopad',
+    '-K',
+    aesKey.toString('hex'),
+    '-iv',
+    enc2.iv.toString('hex'),
+    '-in',
+    save('body.bin', body),
+  ]);
   assert.ok(padded.subarray(0, plaintext.length).equals(plaintext));
   assert.equal(padded.length - plaintext.length, enc2.paddingLength);
   // A fresh build (random key, randomly padded RSA) opens too, and decrypts with the openssl command as well.
-  const fresh = buildEncryptedConfig({ plaintext, filename: 'SEP001122334455.cnf.xml.enc.sgn', signer: signer('callmanager'), timestamp: fixedTimestamp, key: { kind: 'public-key', publicKey: phonePub } });
+  const fresh = buildEncryptedConfig({
+    plaintext,
+    filename: 'SEP001122334455.cnf.xml.enc.sgn',
+    signer: signer('callmanager'),
+    timestamp: fixedTimestamp,
+    key: { kind: 'public-key', publicKey: phonePub },
+  });
   assert.ok(decryptEncryptedConfig(fresh, { kind: 'private-key', privateKeyPem: keyPem('phone') }).equals(plaintext));
 });
 
 test('.enc.sgn with a manually configured symmetric key', () => {
   const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
   const plaintext = Buffer.from('x'.repeat(32)); // a whole number of blocks still gets 16 pad bytes
-  const enc = buildEncryptedConfig({ plaintext, filename: 'SEP001122334455.cnf.xml.enc.sgn', signer: signer('callmanager'), timestamp: fixedTimestamp, key: { kind: 'symmetric', key } });
+  const enc = buildEncryptedConfig({
+    plaintext,
+    filename: 'SEP001122334455.cnf.xml.enc.sgn',
+    signer: signer('callmanager'),
+    timestamp: fixedTimestamp,
+    key: { kind: 'symmetric', key },
+  });
   assert.ok(decryptEncryptedConfig(enc, { kind: 'symmetric', key }).equals(plaintext));
   assert.throws(() => decryptEncryptedConfig(enc, { kind: 'symmetric', key: Buffer.alloc(16) }), TrustError);
 });
@@ -119,7 +182,8 @@ test('an ITL past 64 KiB is refused with the reason and what to remove', () => {
   const many: TrustListInputs = { ...inputs, tvs: Array.from({ length: 60 }, () => server('tvs', 'sbd-test', '127.0.0.1')) };
   assert.throws(
     () => buildTrustList(itlRecordInputs(many), { signer: signer('itlrecovery'), filename: 'ITLFile.tlv', timestamp: fixedTimestamp }),
-    (e: unknown) => e instanceof TrustError && e.code === 'ERR_TRUST_FILE_TOO_LARGE' && /39 certificates/.test(e.message) && /Remove \d+/.test(e.message),
+    (e: unknown) =>
+      e instanceof TrustError && e.code === 'ERR_TRUST_FILE_TOO_LARGE' && /39 certificates/.test(e.message) && /Remove \d+/.test(e.message),
   );
 });
 

@@ -12,7 +12,11 @@ test('every CUCM CTL record is rebuilt byte for byte from its certificate, role,
   const file = parseTrustFile(cucm);
   for (const [i, r] of allRecordFields(file).entries()) {
     const rebuilt = recordFromCertificate({ der: r.certificate!, role: r.role as Role, dnsName: r.dnsName, ipv4: r.ipAddress });
-    const bytes = encodeTrustFile({ header: file.header, records: [{ offset: 0, length: 0, elements: rebuilt }], body: Buffer.alloc(0) }).bytes.subarray(file.headerLength);
+    const bytes = encodeTrustFile({
+      header: file.header,
+      records: [{ offset: 0, length: 0, elements: rebuilt }],
+      body: Buffer.alloc(0),
+    }).bytes.subarray(file.headerLength);
     assert.ok(bytes.equals(cucm.subarray(r.offset, r.offset + r.length)), `record ${i} differs`);
   }
 });

@@ -24,15 +24,31 @@ test('sbd daemon tvs + sbd tvs query (--state, --itl, --tvs-cert): valid exits 0
   fs.writeFileSync(path.join(dir, 'cm.pem'), cmPem);
   fs.writeFileSync(path.join(dir, 'tvs.pem'), tvsPem);
   const target = `127.0.0.1:${daemon.port}`;
-  const q = (trust: string[], cert = 'cm.pem') => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tvs', 'query', target, path.join(dir, cert), '--device', 'CP-8845-SEP001122334455', ...trust]);
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-  for (const trust of [['--state', state], ['--itl', path.join(out, 'ITLFile.tlv')], ['--tvs-cert', path.join(dir, 'tvs.pem')]]) {
+  const q = (trust: string[], cert = 'cm.pem') =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'tvs',
+        'query',
+        target,
+        path.join(dir, cert),
+        '--device',
+        'CP-8845-SEP001122334455',
+        ...trust,
+      ]);
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+  for (const trust of [
+    ['--state', state],
+    ['--itl', path.join(out, 'ITLFile.tlv')],
+    ['--tvs-cert', path.join(dir, 'tvs.pem')],
+  ]) {
     const r = await q(trust);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'status: valid\nroles: CCM+TFTP (2), SAST (0)\nttl: 3600\n');

@@ -25,7 +25,12 @@ test('VERIFY_REQUEST: built bytes equal the hand-assembled fixture and parse bac
 test('VERIFY_RESPONSE: valid (STATUS, ROLES, TTL in that order) and invalid (STATUS only) fixtures', () => {
   assert.deepEqual(buildVerifyResponse({ sessionId: 1001, status: TvsStatus.valid, roles: [2, 0], ttl: 86400 }), validFixture);
   assert.deepEqual(buildVerifyResponse({ sessionId: 1001, status: TvsStatus.invalid }), invalidFixture);
-  assert.deepEqual(parseVerifyResponse(new TvsFrameReader().push(validFixture)[0]!), { sessionId: 1001, status: 0, roles: [2, 0], ttl: 86400 });
+  assert.deepEqual(parseVerifyResponse(new TvsFrameReader().push(validFixture)[0]!), {
+    sessionId: 1001,
+    status: 0,
+    roles: [2, 0],
+    ttl: 86400,
+  });
   assert.deepEqual(parseVerifyResponse(new TvsFrameReader().push(invalidFixture)[0]!), { sessionId: 1001, status: 1 });
 });
 
@@ -39,7 +44,7 @@ test('frame reader: every split point and 200 random splittings give the same fr
     assert.equal(r.pendingBytes, 0);
   }
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
   for (let round = 0; round < 200; round++) {
     const r = new TvsFrameReader();
     const frames = [];
@@ -48,7 +53,10 @@ test('frame reader: every split point and 200 random splittings give the same fr
       frames.push(...r.push(stream.subarray(i, i + n)));
       i += n;
     }
-    assert.deepEqual(frames.map((f) => f.header.command), [1, 2, 2]);
+    assert.deepEqual(
+      frames.map((f) => f.header.command),
+      [1, 2, 2],
+    );
     r.end();
   }
 });
@@ -81,7 +89,10 @@ test('frame reader: a stream that ends inside a header or a body is truncated', 
 test('elements: an element running past the body, a missing or repeated element, a bad device name', () => {
   assert.throws(() => decodeElements(hex('0100')), code('ERR_TVS_TRUNCATED'));
   assert.throws(() => decodeElements(hex('010005 0102')), code('ERR_TVS_TRUNCATED'));
-  const frame = (command: number, body: string) => ({ header: { command, reserved: 0, sessionId: 1, bodyLength: hex(body).length }, body: hex(body) });
+  const frame = (command: number, body: string) => ({
+    header: { command, reserved: 0, sessionId: 1, bodyLength: hex(body).length },
+    body: hex(body),
+  });
   const dn = `01 0018 01 ${Buffer.from(device).toString('hex')}`;
   assert.throws(() => parseVerifyRequest(frame(1, '02 0005 3003020105')), code('ERR_TVS_DEVICE_NAME'));
   assert.throws(() => parseVerifyRequest(frame(1, dn)), code('ERR_TVS_CERTIFICATE'));
@@ -102,5 +113,8 @@ test('header decode and builder bounds', () => {
   assert.throws(() => buildVerifyResponse({ sessionId: 1, status: 0, roles: [21], ttl: 2592001 }), code('ERR_TVS_ARGUMENT'));
   assert.throws(() => buildVerifyResponse({ sessionId: 1, status: 0, roles: [], ttl: 60 }), code('ERR_TVS_ARGUMENT'));
   assert.throws(() => buildVerifyRequest({ sessionId: 1, deviceName: 'SEP001122334455', certificate: cert }), code('ERR_TVS_DEVICE_NAME'));
-  assert.throws(() => parseVerifyResponse(new TvsFrameReader().push(hex('57 01 02 00 00000001 0004 07 0001 00'))[0]!), code('ERR_TVS_ELEMENT'));
+  assert.throws(
+    () => parseVerifyResponse(new TvsFrameReader().push(hex('57 01 02 00 00000001 0004 07 0001 00'))[0]!),
+    code('ERR_TVS_ELEMENT'),
+  );
 });

@@ -33,7 +33,11 @@ export function captureLogger(svc = 'test'): { logger: Logger; lines: Array<Reco
  * `openssl s_client` as an independent TLS peer: connects, sends `input` after the handshake and returns what it
  * printed (stdout: certificate and, with -quiet, the raw bytes the server sent) once it exits.
  */
-export function sClient(args: string[], input: Buffer = Buffer.alloc(0), timeoutMs = 60000): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+export function sClient(
+  args: string[],
+  input: Buffer = Buffer.alloc(0),
+  timeoutMs = 60000,
+): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('openssl', ['s_client', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -63,7 +67,10 @@ export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, t
 }
 
 /** Starts `sbd daemon …` with port 0 and resolves with the port from its 'listening' log line. */
-export function startDaemon(t: { after: (fn: () => Promise<void>) => void }, args: string[]): Promise<{ port: number; lines: string[]; stop: () => Promise<number | null> }> {
+export function startDaemon(
+  t: { after: (fn: () => Promise<void>) => void },
+  args: string[],
+): Promise<{ port: number; lines: string[]; stop: () => Promise<number | null> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
@@ -90,20 +97,32 @@ export function startDaemon(t: { after: (fn: () => Promise<void>) => void }, arg
   });
 }
 
-
 /**
  * Opens `count` TCP connections that never start TLS (half-open from the daemon's point of view), keeps them until
  * the test ends, and returns the daemon's own connection count once it has accepted them all (or after 60 s).
  */
-export async function holdHalfOpen(t: { after: (fn: () => void) => void }, port: number, count: number, connectionCount: () => Promise<number>): Promise<number> {
+export async function holdHalfOpen(
+  t: { after: (fn: () => void) => void },
+  port: number,
+  count: number,
+  connectionCount: () => Promise<number>,
+): Promise<number> {
   const idle: net.Socket[] = [];
   t.after(() => idle.forEach((s) => s.destroy()));
   // From many loopback addresses (16 each): the listener caps sockets per source address (issue 16 row 8).
-  await Promise.all(Array.from({ length: count }, (_, i) => new Promise<void>((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.${1 + (i >> 12)}.${1 + ((i >> 4) & 0xff)}` }, () => resolve());
-    s.on('error', reject);
-    idle.push(s);
-  })));
+  await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          const s = net.connect({ port, host: '127.0.0.1', localAddress: `127.0.${1 + (i >> 12)}.${1 + ((i >> 4) & 0xff)}` }, () =>
+            resolve(),
+          );
+          s.on('error', reject);
+          idle.push(s);
+        }),
+    ),
+  );
   // Accept runs behind connect on a loaded machine: poll the server's own count (there is no event for "all in").
   for (let i = 0; i < 600 && (await connectionCount()) < count; i++) await new Promise((r) => setTimeout(r, 100));
   return connectionCount();

@@ -17,7 +17,10 @@ import { captureLogger, holdHalfOpen, once, sClient, tempState } from './helpers
 
 const device = 'CP-8845-SEP001122334455';
 
-async function start(t: { after: (fn: () => Promise<void> | void) => void }, extra: Partial<ConstructorParameters<typeof TvsServer>[0]> = {}) {
+async function start(
+  t: { after: (fn: () => Promise<void> | void) => void },
+  extra: Partial<ConstructorParameters<typeof TvsServer>[0]> = {},
+) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('tvsd');
   const server = new TvsServer({ store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, ...extra });
@@ -42,8 +45,14 @@ test('TLS end to end with queryTvs: valid with roles and TTL, invalid for a stra
   assert.deepEqual({ status: b.status, roles: b.roles }, { status: 'invalid', roles: [] });
   assert.deepEqual({ valid: server.stats.valid, invalid: server.stats.invalid }, { valid: 1, invalid: 1 });
   // A client that does not trust this TVS refuses it before asking anything.
-  await assert.rejects(queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm.der, trustedServerCerts: [stranger.certDer] }), (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_SERVER_CERT');
-  await assert.rejects(queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm.der }), (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_ARGUMENT');
+  await assert.rejects(
+    queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm.der, trustedServerCerts: [stranger.certDer] }),
+    (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_SERVER_CERT',
+  );
+  await assert.rejects(
+    queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm.der }),
+    (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_ARGUMENT',
+  );
 });
 
 test('openssl s_client (third-party TLS peer): handshake without SNI, the store TVS certificate, a raw VERIFY_REQUEST answered byte-exactly', async (t) => {
@@ -88,8 +97,16 @@ test('robustness: truncated frame, wrong protocol id, 64 KiB garbage body — ea
   const cases: Array<[string, Buffer, string]> = [
     ['truncated frame', good.subarray(0, good.length - 7), 'ERR_TVS_TRUNCATED'],
     ['wrong protocol id', Buffer.concat([Buffer.of(85), good.subarray(1)]), 'ERR_TVS_PROTOCOL_ID'],
-    ['64 KiB garbage body', Buffer.concat([Buffer.from('5701010000000001ffff', 'hex'), Buffer.alloc(65535, 0xa5)]), 'ERR_TVS_FRAME_TOO_LARGE'],
-    ['garbage elements in a small body', Buffer.concat([Buffer.from('5701010000000001000a', 'hex'), Buffer.alloc(10, 0xff)]), 'ERR_TVS_TRUNCATED'],
+    [
+      '64 KiB garbage body',
+      Buffer.concat([Buffer.from('5701010000000001ffff', 'hex'), Buffer.alloc(65535, 0xa5)]),
+      'ERR_TVS_FRAME_TOO_LARGE',
+    ],
+    [
+      'garbage elements in a small body',
+      Buffer.concat([Buffer.from('5701010000000001000a', 'hex'), Buffer.alloc(10, 0xff)]),
+      'ERR_TVS_TRUNCATED',
+    ],
   ];
   for (const [label, bytes, code] of cases) {
     const before = lines.filter((l) => l.event === 'request-rejected').length;
@@ -109,14 +126,24 @@ test('robustness: truncated frame, wrong protocol id, 64 KiB garbage body — ea
   plain.on('error', () => {});
   plain.end(good);
   await tlsErr;
-  assert.equal((await queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm, trustedServerCerts: [tvsCert.der] })).status, 'valid');
+  assert.equal(
+    (await queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm, trustedServerCerts: [tvsCert.der] })).status,
+    'valid',
+  );
 });
 
 test('robustness: 1,000 half-open connections (TCP only, no ClientHello) leave the server answering', async (t) => {
   const { state, port, server, tvsCert } = await start(t, { handshakeTimeoutMs: 120000, requestTimeoutMs: 1500 });
   const cm = state.store.currentCertificate('CallManager', 'cucm-pub')!.der;
   assert.ok((await holdHalfOpen(t, port, 1000, () => server.connectionCount())) >= 1000);
-  const a = await queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: cm, trustedServerCerts: [tvsCert.der], timeoutMs: 60000 });
+  const a = await queryTvs({
+    host: '127.0.0.1',
+    port,
+    deviceName: device,
+    certDer: cm,
+    trustedServerCerts: [tvsCert.der],
+    timeoutMs: 60000,
+  });
   assert.equal(a.status, 'valid');
   // Half-open at the TVS layer (handshake done, request never completed) is cut by the request timeout.
   const timedOut = once<{ code: string }>(server, 'rejected');
@@ -136,5 +163,8 @@ test('reload: after `sbd cert regen TVS` new connections get the new certificate
   const a = await queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: tvsCert.der, trustedServerCerts: [fresh.der] });
   assert.ok(a.serverCert.equals(fresh.der));
   assert.deepEqual({ status: a.status, roles: a.roles }, { status: 'valid', roles: [Role.TVS] });
-  await assert.rejects(queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: tvsCert.der, trustedServerCerts: [tvsCert.der] }), (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_SERVER_CERT');
+  await assert.rejects(
+    queryTvs({ host: '127.0.0.1', port, deviceName: device, certDer: tvsCert.der, trustedServerCerts: [tvsCert.der] }),
+    (e: unknown) => e instanceof TvsError && e.code === 'ERR_TVS_SERVER_CERT',
+  );
 });

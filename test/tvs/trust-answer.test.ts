@@ -17,7 +17,12 @@ test('store answers: every appliance identity with the roles the ITL gives it; u
   const tvs = new TrustAnswerer(store);
   const cur = (name: string, node: string | null = 'cucm-pub') => store.currentCertificate(name, node)!.der;
   // sbd init puts every service on the one node, so its CallManager certificate is CCM+TFTP and SAST.
-  assert.deepEqual(tvs.answer(cur('CallManager')), { status: 0, roles: [Role.CCM_TFTP, Role.SAST], ttl: 86400, names: ['CallManager@cucm-pub'] });
+  assert.deepEqual(tvs.answer(cur('CallManager')), {
+    status: 0,
+    roles: [Role.CCM_TFTP, Role.SAST],
+    ttl: 86400,
+    names: ['CallManager@cucm-pub'],
+  });
   assert.deepEqual(tvs.answer(cur('TVS')), { status: 0, roles: [Role.TVS], ttl: 86400, names: ['TVS@cucm-pub'] });
   assert.deepEqual(tvs.answer(cur('CAPF')), { status: 0, roles: [Role.CAPF], ttl: 86400, names: ['CAPF@cucm-pub'] });
   assert.deepEqual(tvs.answer(cur('ITLRecovery', null)), { status: 0, roles: [Role.SAST], ttl: 86400, names: ['ITLRecovery'] });
@@ -56,7 +61,9 @@ test('store answers: after `sbd cert regen` the old certificates stay valid as h
   regenerateCertificate(state, 'TVS', systemClock);
   // The documented order: TVS first, then CallManager (TFTP) — here through the real CLI, as an administrator would.
   store.close();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cert', 'regen', 'CallManager', '--state', state.dir], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cert', 'regen', 'CallManager', '--state', state.dir], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const reopened = tempStateReopen(t, state.dir);
   const tvs2 = new TrustAnswerer(reopened);
@@ -66,7 +73,12 @@ test('store answers: after `sbd cert regen` the old certificates stay valid as h
   assert.notEqual(newCm.sha256Hex, oldCm.sha256Hex);
   assert.deepEqual(tvs2.answer(oldTvs.der), { status: 0, roles: [Role.TVS], ttl: 86400, names: ['TVS@cucm-pub (history)'] });
   assert.deepEqual(tvs2.answer(newTvs.der), { status: 0, roles: [Role.TVS], ttl: 86400, names: ['TVS@cucm-pub'] });
-  assert.deepEqual(tvs2.answer(oldCm.der), { status: 0, roles: [Role.CCM_TFTP, Role.SAST], ttl: 86400, names: ['CallManager@cucm-pub (history)'] });
+  assert.deepEqual(tvs2.answer(oldCm.der), {
+    status: 0,
+    roles: [Role.CCM_TFTP, Role.SAST],
+    ttl: 86400,
+    names: ['CallManager@cucm-pub (history)'],
+  });
   assert.deepEqual(tvs2.answer(newCm.der).status, 0);
   assert.equal(sha(new X509Certificate(newCm.pem).raw), newCm.sha256Hex);
 });
@@ -74,7 +86,13 @@ test('store answers: after `sbd cert regen` the old certificates stay valid as h
 test('store answers: a call-control node without TFTP gives its CallManager certificate CCM only', (t) => {
   const state = tempState(t);
   const { store } = state;
-  const node = store.addNode({ name: 'cucm-sub', hostname: 'cucm-sub', ipv4: '127.0.0.2', isPublisher: false, services: ['callmanager', 'sip'] });
+  const node = store.addNode({
+    name: 'cucm-sub',
+    hostname: 'cucm-sub',
+    ipv4: '127.0.0.2',
+    isPublisher: false,
+    services: ['callmanager', 'sip'],
+  });
   const cm = regenerateCertificate(state, 'CallManager', systemClock, node.name).certificate;
   assert.deepEqual(new TrustAnswerer(store).answer(cm.der), { status: 0, roles: [Role.CCM], ttl: 86400, names: ['CallManager@cucm-sub'] });
 });

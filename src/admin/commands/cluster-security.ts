@@ -28,16 +28,18 @@ export function clusterSecurityCommands(stateDir: string, clock: Clock): AdminCo
       complete: () => Object.keys(CLUSTER_MODES),
       run: async (args, io) => {
         const word = args[0]!.toLowerCase();
-        if (!Object.hasOwn(CLUSTER_MODES, word)) throw new AdminError(AdminErrorCode.args, `unknown mode "${args[0]}": mixed-mode or non-secure`);
+        if (!Object.hasOwn(CLUSTER_MODES, word))
+          throw new AdminError(AdminErrorCode.args, `unknown mode "${args[0]}": mixed-mode or non-secure`);
         const mode = CLUSTER_MODES[word as ModeWord];
         const current = withState(stateDir, ({ store }) => store.getParam('ClusterSecurityMode'), { readonly: true });
         if (current === mode) {
           io.out(`The cluster is already in ${word} (ClusterSecurityMode = ${mode}); nothing changed.`);
           return;
         }
-        const question = mode === 'mixed'
-          ? 'Set the cluster to mixed mode? The TFTP server will serve a CTL file; phones that install it then trust only its signers.'
-          : 'Set the cluster to non-secure mode? The CTL file is no longer served; phones holding one keep it until they are reset.';
+        const question =
+          mode === 'mixed'
+            ? 'Set the cluster to mixed mode? The TFTP server will serve a CTL file; phones that install it then trust only its signers.'
+            : 'Set the cluster to non-secure mode? The CTL file is no longer served; phones holding one keep it until they are reset.';
         if (!(await io.confirm(question))) {
           io.out('cancelled');
           return;
@@ -55,7 +57,9 @@ export function clusterSecurityCommands(stateDir: string, clock: Clock): AdminCo
         io.out(`ClusterSecurityMode = ${mode}`);
         if (ctl) {
           const records = parseTrustFile(ctl).records.length;
-          io.out(`CTL file built: ${ctl.length} bytes, ${records} records, sha256 ${createHash('sha256').update(ctl).digest('hex')}; served as CTLFile.tlv ("show ctl" lists it).`);
+          io.out(
+            `CTL file built: ${ctl.length} bytes, ${records} records, sha256 ${createHash('sha256').update(ctl).digest('hex')}; served as CTLFile.tlv ("show ctl" lists it).`,
+          );
         } else {
           io.out('No CTL file is served now; the ITL is unchanged.');
         }

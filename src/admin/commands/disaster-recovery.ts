@@ -55,8 +55,12 @@ export function disasterRecoveryCommands(stateDir: string, options: DisasterReco
         const passphrase = await ask(io, 'Backup passphrase', true);
         const s = openState(stateDir);
         try {
-          const r = await audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () => createBackup({ stateDir, file, passphrase }));
-          io.out(`Backup written: ${r.file} (${r.bytes} bytes, ${r.manifest.files.length} files: the store and ${r.manifest.files.length - 1} private keys).\nKeep the passphrase: without it the backup cannot be restored.`);
+          const r = await audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () =>
+            createBackup({ stateDir, file, passphrase }),
+          );
+          io.out(
+            `Backup written: ${r.file} (${r.bytes} bytes, ${r.manifest.files.length} files: the store and ${r.manifest.files.length - 1} private keys).\nKeep the passphrase: without it the backup cannot be restored.`,
+          );
         } finally {
           s.store.close();
         }
@@ -105,7 +109,9 @@ export function disasterRecoveryCommands(stateDir: string, options: DisasterReco
         const s = openState(stateDir, { readonly: true });
         try {
           const st = backupStatus(s.store);
-          io.out(`Last backup: ${st.lastBackupAt ?? 'never'}\n${st.due ? `A new backup is due: certificates changed since: ${st.changedSince.join(', ')}` : 'No certificate changed since: no backup due.'}`);
+          io.out(
+            `Last backup: ${st.lastBackupAt ?? 'never'}\n${st.due ? `A new backup is due: certificates changed since: ${st.changedSince.join(', ')}` : 'No certificate changed since: no backup due.'}`,
+          );
         } finally {
           s.store.close();
         }

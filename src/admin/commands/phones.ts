@@ -6,7 +6,15 @@
  */
 import type { AdminCommand, AdminIo } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
-import { describeResetMethod, parseSelectWords, resetAllPhonesAfter, RESET_METHOD_WORDS, resetPacingDefaults, runPhoneReset, setModelResetMethod } from '../../cluster/phone-reset.js';
+import {
+  describeResetMethod,
+  parseSelectWords,
+  resetAllPhonesAfter,
+  RESET_METHOD_WORDS,
+  resetPacingDefaults,
+  runPhoneReset,
+  setModelResetMethod,
+} from '../../cluster/phone-reset.js';
 import { withState } from '../../cluster/state.js';
 import { controlProtocolLimits } from '../../sip/phone-control/control-protocol.js';
 import { UsageError } from '../../lib/errors.js';
@@ -15,9 +23,10 @@ export function phoneCommands(stateDir: string, socketPath?: string): AdminComma
   const command = (kind: 'reset' | 'restart'): AdminCommand => ({
     words: ['utils', 'phone', kind],
     params: 'SEP<MAC>|model MODEL|partition NAME|all [pace N]',
-    summary: kind === 'reset'
-      ? `reset registered phones (NOTIFY over their flow; paced, default ${resetPacingDefaults.phonesPerSecond}/s); unregistered ones are listed`
-      : 'restart registered phones: they re-read their files and register again',
+    summary:
+      kind === 'reset'
+        ? `reset registered phones (NOTIFY over their flow; paced, default ${resetPacingDefaults.phonesPerSecond}/s); unregistered ones are listed`
+        : 'restart registered phones: they re-read their files and register again',
     minArgs: 1,
     maxArgs: 4,
     complete: () => ['all', 'model', 'partition'],
@@ -26,7 +35,11 @@ export function phoneCommands(stateDir: string, socketPath?: string): AdminComma
       let pace: number = resetPacingDefaults.phonesPerSecond;
       if (words.length >= 3 && words[words.length - 2]!.toLowerCase() === 'pace') {
         pace = Number(words[words.length - 1]);
-        if (!Number.isFinite(pace) || pace <= 0 || pace > controlProtocolLimits.maxPhonesPerSecond) throw new AdminError(AdminErrorCode.args, `pace must be above 0 and at most ${controlProtocolLimits.maxPhonesPerSecond} phones per second`);
+        if (!Number.isFinite(pace) || pace <= 0 || pace > controlProtocolLimits.maxPhonesPerSecond)
+          throw new AdminError(
+            AdminErrorCode.args,
+            `pace must be above 0 and at most ${controlProtocolLimits.maxPhonesPerSecond} phones per second`,
+          );
         words = words.slice(0, -2);
       }
       let select;
@@ -35,28 +48,37 @@ export function phoneCommands(stateDir: string, socketPath?: string): AdminComma
       } catch (err) {
         throw new AdminError(AdminErrorCode.args, (err as UsageError).message);
       }
-      if (!('device' in select) && !(await io.confirm(`${kind === 'reset' ? 'Reset' : 'Restart'} ${'all' in select ? 'all phones' : words.join(' ')} now? Each phone waits for its active calls to end first.`))) {
+      if (
+        !('device' in select) &&
+        !(await io.confirm(
+          `${kind === 'reset' ? 'Reset' : 'Restart'} ${'all' in select ? 'all phones' : words.join(' ')} now? Each phone waits for its active calls to end first.`,
+        ))
+      ) {
         io.out('cancelled');
         return;
       }
       await runPhoneReset(stateDir, { kind, select, phonesPerSecond: pace, ...(socketPath ? { socketPath } : {}) }, (line) => io.out(line));
     },
   });
-  return [command('reset'), command('restart'), {
-    words: ['set', 'phone', 'reset-method'],
-    params: `MODEL ${RESET_METHOD_WORDS.join('|')}`,
-    summary: 'how a model is told to reset (feature list): Cisco service-control, check-sync, or auto by User-Agent',
-    minArgs: 2,
-    maxArgs: 2,
-    run: (args, io) => {
-      try {
-        io.out(describeResetMethod(withState(stateDir, ({ store }) => setModelResetMethod(store, args[0]!, args[1]!))));
-      } catch (err) {
-        if (err instanceof UsageError) throw new AdminError(AdminErrorCode.args, err.message);
-        throw err;
-      }
+  return [
+    command('reset'),
+    command('restart'),
+    {
+      words: ['set', 'phone', 'reset-method'],
+      params: `MODEL ${RESET_METHOD_WORDS.join('|')}`,
+      summary: 'how a model is told to reset (feature list): Cisco service-control, check-sync, or auto by User-Agent',
+      minArgs: 2,
+      maxArgs: 2,
+      run: (args, io) => {
+        try {
+          io.out(describeResetMethod(withState(stateDir, ({ store }) => setModelResetMethod(store, args[0]!, args[1]!))));
+        } catch (err) {
+          if (err instanceof UsageError) throw new AdminError(AdminErrorCode.args, err.message);
+          throw err;
+        }
+      },
     },
-  }];
+  ];
 }
 
 /**

@@ -7,7 +7,15 @@ import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import { withState } from '../../cluster/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
-import { auditReport, featureListReport, formatReport, itlStatusReport, outdatedCredentialsReport, setPhoneFeatures, type Report } from '../../reports/index.js';
+import {
+  auditReport,
+  featureListReport,
+  formatReport,
+  itlStatusReport,
+  outdatedCredentialsReport,
+  setPhoneFeatures,
+  type Report,
+} from '../../reports/index.js';
 import { AUDIT_LIMITS, type ModelFeatures, type Store } from '../../store/index.js';
 import { ITL_STATUS_FILTERS, parseItlStatusFilter } from '../../reports/itl-status.js';
 
@@ -26,7 +34,12 @@ const FEATURES: Record<string, keyof ModelFeatures> = {
 export function reportCommands(stateDir: string): AdminCommand[] {
   const show = (build: (store: Store, rest: string[]) => Report) => (args: string[], io: { out(t: string): void }) => {
     const { csv, rest } = csvFlag(args);
-    io.out(formatReport(withState(stateDir, ({ store }) => build(store, rest), { readonly: true }), csv));
+    io.out(
+      formatReport(
+        withState(stateDir, ({ store }) => build(store, rest), { readonly: true }),
+        csv,
+      ),
+    );
   };
   const noArgs = (rest: string[]): void => {
     if (rest.length > 0) throw new AdminError(AdminErrorCode.args, `unexpected "${rest.join(' ')}": only "csv" may follow`);
@@ -35,13 +48,18 @@ export function reportCommands(stateDir: string): AdminCommand[] {
     {
       words: ['show', 'report', 'itl-status'],
       params: '[match|mismatch|not-installed] [csv]',
-      summary: 'ITL File Status per phone (Match / MisMatch / Not Installed), its TFTP server and last report time; one status only when named',
+      summary:
+        'ITL File Status per phone (Match / MisMatch / Not Installed), its TFTP server and last report time; one status only when named',
       maxArgs: 2,
       complete: () => [...Object.keys(ITL_STATUS_FILTERS), 'csv'],
       run: show((store, rest) => {
         if (rest.length === 0) return itlStatusReport(store);
         const status = rest.length === 1 ? parseItlStatusFilter(rest[0]!) : undefined;
-        if (status === undefined) throw new AdminError(AdminErrorCode.args, `unexpected "${rest.join(' ')}": a status (${Object.keys(ITL_STATUS_FILTERS).join(', ')}) and/or "csv" may follow`);
+        if (status === undefined)
+          throw new AdminError(
+            AdminErrorCode.args,
+            `unexpected "${rest.join(' ')}": a status (${Object.keys(ITL_STATUS_FILTERS).join(', ')}) and/or "csv" may follow`,
+          );
         return itlStatusReport(store, { status });
       }),
     },
@@ -68,7 +86,8 @@ export function reportCommands(stateDir: string): AdminCommand[] {
       maxArgs: 2,
       run: show((store, rest) => {
         const limit = rest[0] === undefined ? AUDIT_LIMITS.defaultListLimit : Number(rest[0]);
-        if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_LIMITS.maxListLimit) throw new AdminError(AdminErrorCode.args, `LIMIT must be 1 to ${AUDIT_LIMITS.maxListLimit}`);
+        if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_LIMITS.maxListLimit)
+          throw new AdminError(AdminErrorCode.args, `LIMIT must be 1 to ${AUDIT_LIMITS.maxListLimit}`);
         return auditReport(store, { limit });
       }),
     },
@@ -84,8 +103,10 @@ export function reportCommands(stateDir: string): AdminCommand[] {
         if (!key) throw new AdminError(AdminErrorCode.args, `feature must be one of ${Object.keys(FEATURES).join(', ')}`);
         if (!/^(yes|no)$/i.test(value)) throw new AdminError(AdminErrorCode.args, 'value must be yes or no');
         const report = withState(stateDir, ({ store }) => {
-          const row = auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} ${feature}=${value}` }, () =>
-            setPhoneFeatures(store, model, { [key]: /^yes$/i.test(value) }),
+          const row = auditedSync(
+            store,
+            { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} ${feature}=${value}` },
+            () => setPhoneFeatures(store, model, { [key]: /^yes$/i.test(value) }),
           );
           return featureListReport(store, { model: row.model });
         });

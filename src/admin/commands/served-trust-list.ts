@@ -32,7 +32,10 @@ export function servedTrustListText(store: Store, file: TrustListFile, unbuilt: 
   if (served.length === 0) {
     const bytes = unbuilt();
     if (!bytes) return undefined;
-    return [`${file}: no TFTP server has served it yet; the file the store gives now (its checksums change when TFTP signs it):`, showTrustFile(bytes, file)].join('\n');
+    return [
+      `${file}: no TFTP server has served it yet; the file the store gives now (its checksums change when TFTP signs it):`,
+      showTrustFile(bytes, file),
+    ].join('\n');
   }
   const out: string[] = [];
   for (const r of served) {

@@ -86,7 +86,14 @@ export function statusCommands(systemd: Systemd, envFile = '/etc/sbd/sbd.env'): 
         const head = ['Service', 'State', 'PID', 'Restarts', 'Port'];
         const all = [head, ...rows];
         const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-        lines.push(...all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()));
+        lines.push(
+          ...all.map((r) =>
+            r
+              .map((c, i) => c.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd(),
+          ),
+        );
         if (rows.length === 0) lines.push('(no sbd services in this image)');
         io.out(lines.join('\n'));
       },

@@ -31,17 +31,27 @@ import { offerPhoneReset } from './phones.js';
 export function itlRecoveryRegenWarnings(stateDir: string): string[] {
   const { mixed, ctlSigner, itlSigner } = withState(
     stateDir,
-    ({ store }) => ({ mixed: isMixedMode(store), ctlSigner: store.getParam('CtlResetSigner'), itlSigner: store.getParam('ItlResetSigner') }),
+    ({ store }) => ({
+      mixed: isMixedMode(store),
+      ctlSigner: store.getParam('CtlResetSigner'),
+      itlSigner: store.getParam('ItlResetSigner'),
+    }),
     { readonly: true },
   );
-  const w = ['ITLRecovery signs the ITL: phones holding the old ITLRecovery accept the new ITL only through TVS (or an ITL reset). Export the new key afterwards ("file get tftp ITLRecovery.p12").'];
-  if (itlSigner !== 'ITLRecovery') w.push(`An ITL reset is under way (the ITL is signed by ${itlSigner}): finish it with "utils itl reset complete" first.`);
+  const w = [
+    'ITLRecovery signs the ITL: phones holding the old ITLRecovery accept the new ITL only through TVS (or an ITL reset). Export the new key afterwards ("file get tftp ITLRecovery.p12").',
+  ];
+  if (itlSigner !== 'ITLRecovery')
+    w.push(`An ITL reset is under way (the ITL is signed by ${itlSigner}): finish it with "utils itl reset complete" first.`);
   if (mixed) {
     w.push(
       'The cluster is in mixed mode with a tokenless CTL, signed by the CallManager certificate of the publisher. The CTL carries ITLRecovery as a SAST record: ' +
         'it is rebuilt with the new ITLRecovery ("utils ctl update CTLFile" does it again), and phones accept that CTL because the CallManager certificate in the CTL they hold signs it.',
     );
-    if (ctlSigner === 'ITLRecovery') w.push('A CTL reset is under way (the CTL is signed by ITLRecovery): run "utils ctl reset complete" first, or phones will not accept the next CTL.');
+    if (ctlSigner === 'ITLRecovery')
+      w.push(
+        'A CTL reset is under way (the CTL is signed by ITLRecovery): run "utils ctl reset complete" first, or phones will not accept the next CTL.',
+      );
   }
   return w;
 }
@@ -53,14 +63,22 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       words: ['show', 'itl'],
       params: '',
       summary: 'the ITL file TFTP serves now: MD5, SHA-1, SHA-256 of its bytes, header, every record, signature check',
-      run: (_args, io) => io.out(withState(stateDir, ({ store }) => servedTrustListText(store, 'ITLFile.tlv', () => buildItl(store, clock)), { readonly: true }) ?? 'No ITL file.'),
+      run: (_args, io) =>
+        io.out(
+          withState(stateDir, ({ store }) => servedTrustListText(store, 'ITLFile.tlv', () => buildItl(store, clock)), { readonly: true }) ??
+            'No ITL file.',
+        ),
     },
     {
       words: ['show', 'ctl'],
       params: '',
       summary: 'the CTL file TFTP serves now (mixed mode only): MD5, SHA-1, SHA-256 of its bytes and its records',
       run: (_args, io) => {
-        const text = withState(stateDir, ({ store }) => (isMixedMode(store) ? servedTrustListText(store, 'CTLFile.tlv', () => buildCtl(store, clock)) : undefined), { readonly: true });
+        const text = withState(
+          stateDir,
+          ({ store }) => (isMixedMode(store) ? servedTrustListText(store, 'CTLFile.tlv', () => buildCtl(store, clock)) : undefined),
+          { readonly: true },
+        );
         io.out(text ?? 'No CTL file: the cluster is in non-secure mode.');
       },
     },
@@ -70,7 +88,14 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       summary: "the appliance's certificates (name, node, serial, expiry, subject)",
       run: (_args, io) => {
         const rows = withState(stateDir, ({ store }) => store.listCertificates({ includeHistory: false }), { readonly: true });
-        io.out(rows.map((c) => `${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`).join('\n') || '(no certificates)');
+        io.out(
+          rows
+            .map(
+              (c) =>
+                `${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`,
+            )
+            .join('\n') || '(no certificates)',
+        );
       },
     },
     {
@@ -85,8 +110,17 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
         const rows = withState(stateDir, ({ store }) => store.listCertificates({ name }), { readonly: true });
         if (rows.length === 0) throw new AdminError(AdminErrorCode.args, `no ${name} certificate in the store`);
         for (const c of rows) {
-          io.out([`[${c.name}${c.node ? ` on ${c.node}` : ''}]`, `Subject    : ${c.subject.replace(/\n/g, ', ')}`, `Issuer     : ${c.issuer.replace(/\n/g, ', ')}`,
-            `Serial     : ${c.serialHex}`, `Valid      : ${c.notBefore} to ${c.notAfter}`, `SHA-256    : ${c.sha256Hex}`, c.pem.trimEnd()].join('\n'));
+          io.out(
+            [
+              `[${c.name}${c.node ? ` on ${c.node}` : ''}]`,
+              `Subject    : ${c.subject.replace(/\n/g, ', ')}`,
+              `Issuer     : ${c.issuer.replace(/\n/g, ', ')}`,
+              `Serial     : ${c.serialHex}`,
+              `Valid      : ${c.notBefore} to ${c.notAfter}`,
+              `SHA-256    : ${c.sha256Hex}`,
+              c.pem.trimEnd(),
+            ].join('\n'),
+          );
         }
       },
     },
@@ -105,7 +139,9 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
           return;
         }
         const r = withState(stateDir, (s) =>
-          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: name }, () => regenerateCertificate(s, name, clock)),
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: name }, () =>
+            regenerateCertificate(s, name, clock),
+          ),
         );
         io.out(`Regenerated ${r.certificate.name}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
         io.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
@@ -124,20 +160,32 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       complete: () => ['localkey', 'remotekey', 'complete'],
       run: async (args, io) => {
         const step = args[0]!.toLowerCase();
-        if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey, remotekey or complete`);
-        if ((step === 'remotekey') !== (args.length === 2)) throw new AdminError(AdminErrorCode.args, step === 'remotekey' ? 'remotekey needs the PKCS#12 file of the key: utils itl reset remotekey FILE.p12' : `${step} takes no file`);
+        if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete')
+          throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey, remotekey or complete`);
+        if ((step === 'remotekey') !== (args.length === 2))
+          throw new AdminError(
+            AdminErrorCode.args,
+            step === 'remotekey'
+              ? 'remotekey needs the PKCS#12 file of the key: utils itl reset remotekey FILE.p12'
+              : `${step} takes no file`,
+          );
         let remote: { p12: Buffer; password: string } | undefined;
         if (step === 'remotekey') {
           let p12: Buffer;
           try {
             p12 = readFileSync(args[1]!);
           } catch (err) {
-            throw new AdminError(AdminErrorCode.args, `cannot read ${args[1]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+            throw new AdminError(
+              AdminErrorCode.args,
+              `cannot read ${args[1]}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            );
           }
           remote = { p12, password: await io.secret('PKCS#12 password: ') };
         }
         const r = withState(stateDir, (s) =>
-          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, clock, remote)),
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () =>
+            itlReset(s, step, clock, remote),
+          ),
         );
         io.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
         io.out(r.message);
@@ -153,7 +201,8 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       complete: () => ['localkey', 'complete'],
       run: async (args, io) => {
         const step = args[0]!.toLowerCase();
-        if (step !== 'localkey' && step !== 'complete') throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
+        if (step !== 'localkey' && step !== 'complete')
+          throw new AdminError(AdminErrorCode.args, `unknown step "${args[0]}": localkey or complete`);
         const r = withState(stateDir, (s) =>
           auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () => ctlReset(s, step, clock)),
         );
@@ -172,7 +221,9 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       run: async (args, io) => {
         if (args[0]!.toLowerCase() !== 'ctlfile') throw new AdminError(AdminErrorCode.args, `no file "${args[0]}" to update: CTLFile`);
         const r = withState(stateDir, (s) =>
-          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () => ctlUpdate(s, clock)),
+          auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () =>
+            ctlUpdate(s, clock),
+          ),
         );
         io.out(`CTL signed by ${r.signer}: ${r.bytes} bytes, sha256 ${r.sha256}`);
         io.out(r.message);
@@ -189,10 +240,13 @@ export function trustCommands(stateDir: string, clock: Clock): AdminCommand[] {
       run: async (args, io) => {
         if (args[0] !== 'ITLRecovery.p12') throw new AdminError(AdminErrorCode.args, `no file "${args[0]}" to get: ITLRecovery.p12`);
         const password = await io.secret(`Export password (at least ${minExportPasswordLength} characters): `);
-        if ((await io.secret('Export password again: ')) !== password) throw new AdminError(AdminErrorCode.args, 'the two passwords differ');
+        if ((await io.secret('Export password again: ')) !== password)
+          throw new AdminError(AdminErrorCode.args, 'the two passwords differ');
         const der = withState(stateDir, (s) => exportIdentityP12(s, 'ITLRecovery', password), { readonly: true });
         const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
-        io.out(`ITLRecovery.p12 (${der.length} bytes, PKCS#12). Save the lines below to a file and decode with "base64 -d":\n-----BEGIN PKCS12-----\n${b64}-----END PKCS12-----`);
+        io.out(
+          `ITLRecovery.p12 (${der.length} bytes, PKCS#12). Save the lines below to a file and decode with "base64 -d":\n-----BEGIN PKCS12-----\n${b64}-----END PKCS12-----`,
+        );
       },
     },
   ];

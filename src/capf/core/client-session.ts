@@ -28,7 +28,16 @@ import { CAPF_PROTOCOL_VERSION, CapfCertificateType, CapfCommand, CapfReason, co
 import { keySpecFromElements, type CapfKeySpec } from './key-spec.js';
 import { decodeMessage, encodeMessage, type CapfMessage } from './messages.js';
 
-export type CapfClientState = 'awaitAuthRequest' | 'awaitOperation' | 'generating' | 'awaitStore' | 'storing' | 'fetching' | 'deleting' | 'awaitEnd' | 'done';
+export type CapfClientState =
+  | 'awaitAuthRequest'
+  | 'awaitOperation'
+  | 'generating'
+  | 'awaitStore'
+  | 'storing'
+  | 'fetching'
+  | 'deleting'
+  | 'awaitEnd'
+  | 'done';
 
 export interface CapfClientAuth {
   /** SEP + 12 upper-case hex digits. */
@@ -66,7 +75,11 @@ export class CapfClientSession {
   readonly #sendInProgress: boolean;
 
   constructor(options: CapfClientSessionOptions) {
-    if (!/^SEP[0-9A-F]{12}$/.test(options.auth.deviceName)) throw localError(CapfErrorCode.deviceName, `device name ${JSON.stringify(options.auth.deviceName)} is not SEP + 12 upper-case hex digits`);
+    if (!/^SEP[0-9A-F]{12}$/.test(options.auth.deviceName))
+      throw localError(
+        CapfErrorCode.deviceName,
+        `device name ${JSON.stringify(options.auth.deviceName)} is not SEP + 12 upper-case hex digits`,
+      );
     this.#reader = new CapfFrameReader(options);
     this.#auth = options.auth;
     this.#sendInProgress = options.sendInProgress ?? true;
@@ -93,12 +106,16 @@ export class CapfClientSession {
         if ((this.state as CapfClientState) === 'done') break;
         const m = decodeMessage(frame);
         if (this.sessionId === undefined) this.sessionId = m.sessionId;
-        else if (m.sessionId !== this.sessionId) throw new CapfError(CapfErrorCode.session, `session id ${m.sessionId} is not ${this.sessionId}`);
+        else if (m.sessionId !== this.sessionId)
+          throw new CapfError(CapfErrorCode.session, `session id ${m.sessionId} is not ${this.sessionId}`);
         out.push(...this.#onMessage(m));
       }
     } catch (err) {
       this.state = 'done';
-      out.push({ type: 'protocolError', error: err instanceof CapfError ? err : new CapfError(CapfErrorCode.element, (err as Error).message, { cause: err }) });
+      out.push({
+        type: 'protocolError',
+        error: err instanceof CapfError ? err : new CapfError(CapfErrorCode.element, (err as Error).message, { cause: err }),
+      });
     }
     return out;
   }
@@ -106,7 +123,9 @@ export class CapfClientSession {
   closed(): CapfClientEvent[] {
     if (this.state === 'done') return [];
     this.state = 'done';
-    return [{ type: 'protocolError', error: new CapfError(CapfErrorCode.connection, 'the server closed the connection before END_SESSION') }];
+    return [
+      { type: 'protocolError', error: new CapfError(CapfErrorCode.connection, 'the server closed the connection before END_SESSION') },
+    ];
   }
 
   #onMessage(m: CapfMessage): CapfClientEvent[] {
@@ -120,13 +139,18 @@ export class CapfClientSession {
     switch (this.state) {
       case 'awaitAuthRequest': {
         if (m.command !== CapfCommand.authRequest) unexpected();
-        if (m.version !== CAPF_PROTOCOL_VERSION) throw new CapfError(CapfErrorCode.version, `AUTH_REQUEST VERSION ${m.version} is not ${CAPF_PROTOCOL_VERSION}`);
+        if (m.version !== CAPF_PROTOCOL_VERSION)
+          throw new CapfError(CapfErrorCode.version, `AUTH_REQUEST VERSION ${m.version} is not ${CAPF_PROTOCOL_VERSION}`);
         this.state = 'awaitOperation';
         const a = this.#auth;
         return [
           { type: 'authRequest', sessionId: m.sessionId, authType: m.authType },
           this.#send({
-            command: CapfCommand.authResponse, reason: CapfReason.updateCertificate, version: CAPF_PROTOCOL_VERSION, deviceName: a.deviceName, password: a.password ?? '',
+            command: CapfCommand.authResponse,
+            reason: CapfReason.updateCertificate,
+            version: CAPF_PROTOCOL_VERSION,
+            deviceName: a.deviceName,
+            password: a.password ?? '',
             ...(a.certificate ? { certificate: a.certificate } : {}),
             ...(a.signedData ? { signedData: a.signedData } : {}),
             ...(a.sha2SignedData ? { sha2SignedData: a.sha2SignedData } : {}),
@@ -138,7 +162,10 @@ export class CapfClientSession {
         if (m.command === CapfCommand.keyGenerateRequest) {
           const keySpec = keySpecFromElements(m);
           this.state = 'generating';
-          return [...(this.#sendInProgress ? [this.#send({ command: CapfCommand.requestInProgress })] : []), { type: 'keyGenerate', keySpec }];
+          return [
+            ...(this.#sendInProgress ? [this.#send({ command: CapfCommand.requestInProgress })] : []),
+            { type: 'keyGenerate', keySpec },
+          ];
         }
         if (m.command === CapfCommand.fetchCertificateRequest) {
           this.state = 'fetching';
@@ -151,7 +178,8 @@ export class CapfClientSession {
         return unexpected();
       case 'awaitStore':
         if (m.command !== CapfCommand.storeCertificateRequest) unexpected();
-        if (!m.certificate || m.certificate.der.length === 0) throw new CapfError(CapfErrorCode.element, 'STORE_CERTIFICATE_REQUEST without CERTIFICATE');
+        if (!m.certificate || m.certificate.der.length === 0)
+          throw new CapfError(CapfErrorCode.element, 'STORE_CERTIFICATE_REQUEST without CERTIFICATE');
         this.state = 'storing';
         return [{ type: 'storeCertificate', der: m.certificate.der, certificateType: m.certificateType }];
       default:
@@ -176,14 +204,24 @@ export class CapfClientSession {
   fetchResponse(der: Buffer | undefined): CapfClientEvent[] {
     this.#expect('fetching');
     this.state = 'awaitEnd';
-    return [this.#send(der
-      ? { command: CapfCommand.fetchCertificateResponse, reason: CapfReason.updateCertificate, certificate: { type: CapfCertificateType.lsc, der } }
-      : { command: CapfCommand.fetchCertificateResponse, reason: CapfReason.noAction })];
+    return [
+      this.#send(
+        der
+          ? {
+              command: CapfCommand.fetchCertificateResponse,
+              reason: CapfReason.updateCertificate,
+              certificate: { type: CapfCertificateType.lsc, der },
+            }
+          : { command: CapfCommand.fetchCertificateResponse, reason: CapfReason.noAction },
+      ),
+    ];
   }
 
   deleted(ok: boolean): CapfClientEvent[] {
     this.#expect('deleting');
     this.state = 'awaitEnd';
-    return [this.#send({ command: CapfCommand.deleteCertificateResponse, reason: ok ? CapfReason.updateCertificate : CapfReason.noAction })];
+    return [
+      this.#send({ command: CapfCommand.deleteCertificateResponse, reason: ok ? CapfReason.updateCertificate : CapfReason.noAction }),
+    ];
   }
 }

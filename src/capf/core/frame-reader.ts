@@ -25,7 +25,8 @@ export class CapfFrameReader {
 
   constructor(options: CapfFrameReaderOptions = {}) {
     const max = options.maxBodyBytes ?? CAPF_FRAME_READER_DEFAULTS.maxBodyBytes;
-    if (!Number.isInteger(max) || max < 0 || max > CAPF_MAX_BODY_BYTES) throw localError(CapfErrorCode.argument, `maxBodyBytes must be 0..${CAPF_MAX_BODY_BYTES}, got ${max}`);
+    if (!Number.isInteger(max) || max < 0 || max > CAPF_MAX_BODY_BYTES)
+      throw localError(CapfErrorCode.argument, `maxBodyBytes must be 0..${CAPF_MAX_BODY_BYTES}, got ${max}`);
     this.maxBodyBytes = max;
   }
 
@@ -52,7 +53,11 @@ export class CapfFrameReader {
           checkHeaderPrefix(this.#chunks[0]!);
           if (this.#held < CAPF_HEADER_BYTES) return frames;
           const h = decodeHeader(this.#joined());
-          if (h.bodyLength > this.maxBodyBytes) throw new CapfError(CapfErrorCode.frameTooLarge, `frame body of ${h.bodyLength} bytes exceeds the limit of ${this.maxBodyBytes}`);
+          if (h.bodyLength > this.maxBodyBytes)
+            throw new CapfError(
+              CapfErrorCode.frameTooLarge,
+              `frame body of ${h.bodyLength} bytes exceeds the limit of ${this.maxBodyBytes}`,
+            );
           this.#header = h;
         }
         const total = CAPF_HEADER_BYTES + this.#header.bodyLength;

@@ -94,12 +94,14 @@ export interface CapfFrame {
 }
 
 export function checkHeaderPrefix(bytes: Buffer): void {
-  if (bytes.length > 0 && bytes[0] !== CAPF_PROTOCOL_ID) throw new CapfError(CapfErrorCode.protocolId, `protocol id ${bytes[0]} is not CAPF (${CAPF_PROTOCOL_ID})`);
+  if (bytes.length > 0 && bytes[0] !== CAPF_PROTOCOL_ID)
+    throw new CapfError(CapfErrorCode.protocolId, `protocol id ${bytes[0]} is not CAPF (${CAPF_PROTOCOL_ID})`);
 }
 
 export function decodeHeader(bytes: Buffer): CapfHeader {
   checkHeaderPrefix(bytes);
-  if (bytes.length < CAPF_HEADER_BYTES) throw new CapfError(CapfErrorCode.truncated, `a CAPF header is ${CAPF_HEADER_BYTES} bytes, got ${bytes.length}`);
+  if (bytes.length < CAPF_HEADER_BYTES)
+    throw new CapfError(CapfErrorCode.truncated, `a CAPF header is ${CAPF_HEADER_BYTES} bytes, got ${bytes.length}`);
   return { command: bytes[1]!, sessionId: bytes.readUInt32BE(2), bodyLength: bytes.readUInt16BE(6) };
 }
 
@@ -111,7 +113,11 @@ export function decodeElements(body: Buffer): CapfElement[] {
     const tag = body[i]!;
     const len = body.readUInt16BE(i + 1);
     i += 3;
-    if (body.length - i < len) throw new CapfError(CapfErrorCode.truncated, `element ${tag} at body offset ${i - 3} announces ${len} bytes, ${body.length - i} left`);
+    if (body.length - i < len)
+      throw new CapfError(
+        CapfErrorCode.truncated,
+        `element ${tag} at body offset ${i - 3} announces ${len} bytes, ${body.length - i} left`,
+      );
     out.push({ tag, value: body.subarray(i, i + len) });
     i += len;
   }
@@ -120,10 +126,13 @@ export function decodeElements(body: Buffer): CapfElement[] {
 
 /** Header and body as one buffer: the phone stalls when they arrive in separate writes (spec §3.2). */
 export function encodeFrame(command: number, sessionId: number, elements: readonly CapfElement[]): Buffer {
-  if (!Number.isInteger(command) || command < 0 || command > 0xff) throw localError(CapfErrorCode.argument, `command ${command} is not a byte`);
-  if (!Number.isInteger(sessionId) || sessionId < 0 || sessionId > 0xffffffff) throw localError(CapfErrorCode.argument, `session id ${sessionId} is not a u32`);
+  if (!Number.isInteger(command) || command < 0 || command > 0xff)
+    throw localError(CapfErrorCode.argument, `command ${command} is not a byte`);
+  if (!Number.isInteger(sessionId) || sessionId < 0 || sessionId > 0xffffffff)
+    throw localError(CapfErrorCode.argument, `session id ${sessionId} is not a u32`);
   const bodyLength = elements.reduce((n, e) => n + 3 + e.value.length, 0);
-  if (bodyLength > CAPF_MAX_BODY_BYTES) throw localError(CapfErrorCode.argument, `body of ${bodyLength} bytes exceeds ${CAPF_MAX_BODY_BYTES}`);
+  if (bodyLength > CAPF_MAX_BODY_BYTES)
+    throw localError(CapfErrorCode.argument, `body of ${bodyLength} bytes exceeds ${CAPF_MAX_BODY_BYTES}`);
   const out = Buffer.allocUnsafe(CAPF_HEADER_BYTES + bodyLength);
   out[0] = CAPF_PROTOCOL_ID;
   out[1] = command;

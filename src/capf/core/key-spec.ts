@@ -20,7 +20,8 @@ export function keySpecText(spec: CapfKeySpec): string {
 
 export function parseKeySpecText(text: string): CapfKeySpec | undefined {
   const rsa = /^rsa-(\d{4})$/i.exec(text);
-  if (rsa && (CAPF_RSA_BITS as readonly number[]).includes(Number(rsa[1]))) return { type: 'rsa', bits: Number(rsa[1]) as 2048 | 3072 | 4096 };
+  if (rsa && (CAPF_RSA_BITS as readonly number[]).includes(Number(rsa[1])))
+    return { type: 'rsa', bits: Number(rsa[1]) as 2048 | 3072 | 4096 };
   const ec = /^ec-(P-(?:256|384|521))$/i.exec(text);
   if (ec) return { type: 'ec', curve: ec[1]!.toUpperCase() as 'P-256' | 'P-384' | 'P-521' };
   return undefined;
@@ -28,7 +29,8 @@ export function parseKeySpecText(text: string): CapfKeySpec | undefined {
 
 export function keySpecElements(spec: CapfKeySpec): { keyType: number; keySize?: number; curve?: number } {
   if (spec.type === 'rsa') {
-    if (!(CAPF_RSA_BITS as readonly number[]).includes(spec.bits)) throw localError(CapfErrorCode.argument, `RSA ${spec.bits} is not one of ${CAPF_RSA_BITS.join(', ')}`);
+    if (!(CAPF_RSA_BITS as readonly number[]).includes(spec.bits))
+      throw localError(CapfErrorCode.argument, `RSA ${spec.bits} is not one of ${CAPF_RSA_BITS.join(', ')}`);
     return { keyType: CapfKeyType.rsa, keySize: spec.bits };
   }
   const curve = CapfCurve[spec.curve];
@@ -37,10 +39,15 @@ export function keySpecElements(spec: CapfKeySpec): { keyType: number; keySize?:
 }
 
 /** KEY_GENERATE_REQUEST elements → the key spec; anything else is ERR_CAPF_KEY_SPEC (remote). */
-export function keySpecFromElements(m: { keyType?: number | undefined; keySize?: number | undefined; curve?: number | undefined }): CapfKeySpec {
+export function keySpecFromElements(m: {
+  keyType?: number | undefined;
+  keySize?: number | undefined;
+  curve?: number | undefined;
+}): CapfKeySpec {
   // capfd before EC support sent KEY_SIZE without KEY_TYPE: RSA.
   if (m.keyType === CapfKeyType.rsa || (m.keyType === undefined && m.keySize !== undefined)) {
-    if (!(CAPF_RSA_BITS as readonly number[]).includes(m.keySize ?? -1)) throw new CapfError(CapfErrorCode.keySpec, `KEY_SIZE ${m.keySize} is not one of ${CAPF_RSA_BITS.join(', ')}`);
+    if (!(CAPF_RSA_BITS as readonly number[]).includes(m.keySize ?? -1))
+      throw new CapfError(CapfErrorCode.keySpec, `KEY_SIZE ${m.keySize} is not one of ${CAPF_RSA_BITS.join(', ')}`);
     return { type: 'rsa', bits: m.keySize as 2048 | 3072 | 4096 };
   }
   if (m.keyType === CapfKeyType.ec) {
@@ -51,7 +58,14 @@ export function keySpecFromElements(m: { keyType?: number | undefined; keySize?:
   throw new CapfError(CapfErrorCode.keySpec, `KEY_TYPE ${m.keyType} is neither RSA (0) nor EC (1)`);
 }
 
-const curveOids: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521', 'P-256': 'P-256', 'P-384': 'P-384', 'P-521': 'P-521' };
+const curveOids: Record<string, string> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+  'P-256': 'P-256',
+  'P-384': 'P-384',
+  'P-521': 'P-521',
+};
 
 /** Parses a PUBLIC_KEY (SPKI DER) and checks it is the key asked for. */
 export function checkPublicKey(spki: Buffer, spec: CapfKeySpec): crypto.KeyObject {
@@ -64,10 +78,16 @@ export function checkPublicKey(spki: Buffer, spec: CapfKeySpec): crypto.KeyObjec
   const d = key.asymmetricKeyDetails ?? {};
   if (spec.type === 'rsa') {
     if (key.asymmetricKeyType !== 'rsa' || d.modulusLength !== spec.bits) {
-      throw new CapfError(CapfErrorCode.keySpec, `PUBLIC_KEY is ${key.asymmetricKeyType} ${d.modulusLength ?? d.namedCurve ?? ''}, RSA ${spec.bits} was asked for`);
+      throw new CapfError(
+        CapfErrorCode.keySpec,
+        `PUBLIC_KEY is ${key.asymmetricKeyType} ${d.modulusLength ?? d.namedCurve ?? ''}, RSA ${spec.bits} was asked for`,
+      );
     }
   } else if (key.asymmetricKeyType !== 'ec' || curveOids[d.namedCurve ?? ''] !== spec.curve) {
-    throw new CapfError(CapfErrorCode.keySpec, `PUBLIC_KEY is ${key.asymmetricKeyType} ${d.namedCurve ?? d.modulusLength ?? ''}, EC ${spec.curve} was asked for`);
+    throw new CapfError(
+      CapfErrorCode.keySpec,
+      `PUBLIC_KEY is ${key.asymmetricKeyType} ${d.namedCurve ?? d.modulusLength ?? ''}, EC ${spec.curve} was asked for`,
+    );
   }
   return key;
 }

@@ -59,7 +59,14 @@ function checkByte(name: string, v: number, max = 0xff): void {
 export function encodeMessage(m: CapfMessage): Buffer {
   const e: CapfElement[] = [];
   const add = (tag: number, value: Buffer) => e.push({ tag, value });
-  for (const [name, v] of [['reason', m.reason], ['certificateType', m.certificateType], ['version', m.version], ['authType', m.authType], ['keyType', m.keyType], ['curve', m.curve]] as const) {
+  for (const [name, v] of [
+    ['reason', m.reason],
+    ['certificateType', m.certificateType],
+    ['version', m.version],
+    ['authType', m.authType],
+    ['keyType', m.keyType],
+    ['curve', m.curve],
+  ] as const) {
     if (v !== undefined) checkByte(name, v);
   }
   if (m.keySize !== undefined) checkByte('keySize', m.keySize, 0xffff);
@@ -117,21 +124,50 @@ export function decodeMessage(frame: CapfFrame): CapfMessage {
     if (seen.has(tag)) throw bad(`element ${tag} appears more than once`);
     seen.add(tag);
     switch (tag) {
-      case T.reason: m.reason = fixed(value, 1, 'REASON')[0]!; break;
-      case T.certificateType: m.certificateType = fixed(value, 1, 'CERTIFICATE_TYPE')[0]!; break;
-      case T.version: m.version = fixed(value, 1, 'VERSION')[0]!; break;
-      case T.authType: m.authType = fixed(value, 1, 'AUTH_TYPE')[0]!; break;
-      case T.keyType: m.keyType = fixed(value, 1, 'KEY_TYPE')[0]!; break;
-      case T.keySize: m.keySize = fixed(value, 2, 'KEY_SIZE').readUInt16BE(0); break;
-      case T.curve: m.curve = fixed(value, 1, 'CURVE')[0]!; break;
-      case T.deviceName: m.deviceName = text(value, 'DEVICE_NAME', CAPF_TEXT_LIMITS.maxDeviceNameBytes); break;
-      case T.password: m.password = text(value, 'PASSWORD', CAPF_TEXT_LIMITS.maxPasswordBytes); break;
-      case T.certificate: m.certificate = unwrapCertificate(value); break;
-      case T.signedData: m.signedData = Buffer.from(value); break;
-      case T.sha2SignedData: m.sha2SignedData = decodeSha2SignedData(value); break;
-      case T.sudiData: m.sudiData = Buffer.from(value); break;
-      case T.publicKey: m.publicKey = Buffer.from(value); break;
-      default: break; // REASON_INFO, CERTIFICATE_ID, RETRY_DELAY, DIGEST_TYPE and unknown tags carry nothing we act on
+      case T.reason:
+        m.reason = fixed(value, 1, 'REASON')[0]!;
+        break;
+      case T.certificateType:
+        m.certificateType = fixed(value, 1, 'CERTIFICATE_TYPE')[0]!;
+        break;
+      case T.version:
+        m.version = fixed(value, 1, 'VERSION')[0]!;
+        break;
+      case T.authType:
+        m.authType = fixed(value, 1, 'AUTH_TYPE')[0]!;
+        break;
+      case T.keyType:
+        m.keyType = fixed(value, 1, 'KEY_TYPE')[0]!;
+        break;
+      case T.keySize:
+        m.keySize = fixed(value, 2, 'KEY_SIZE').readUInt16BE(0);
+        break;
+      case T.curve:
+        m.curve = fixed(value, 1, 'CURVE')[0]!;
+        break;
+      case T.deviceName:
+        m.deviceName = text(value, 'DEVICE_NAME', CAPF_TEXT_LIMITS.maxDeviceNameBytes);
+        break;
+      case T.password:
+        m.password = text(value, 'PASSWORD', CAPF_TEXT_LIMITS.maxPasswordBytes);
+        break;
+      case T.certificate:
+        m.certificate = unwrapCertificate(value);
+        break;
+      case T.signedData:
+        m.signedData = Buffer.from(value);
+        break;
+      case T.sha2SignedData:
+        m.sha2SignedData = decodeSha2SignedData(value);
+        break;
+      case T.sudiData:
+        m.sudiData = Buffer.from(value);
+        break;
+      case T.publicKey:
+        m.publicKey = Buffer.from(value);
+        break;
+      default:
+        break; // REASON_INFO, CERTIFICATE_ID, RETRY_DELAY, DIGEST_TYPE and unknown tags carry nothing we act on
     }
   }
   return m;

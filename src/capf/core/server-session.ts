@@ -33,7 +33,16 @@ import { CAPF_PROTOCOL_VERSION, CapfAuthType, CapfCertificateType, CapfCommand, 
 import { keySpecElements, type CapfKeySpec } from './key-spec.js';
 import { decodeMessage, encodeMessage, type CapfMessage } from './messages.js';
 
-export type CapfServerState = 'idle' | 'awaitAuth' | 'deciding' | 'awaitKey' | 'issuing' | 'awaitStore' | 'awaitFetch' | 'awaitDelete' | 'done';
+export type CapfServerState =
+  | 'idle'
+  | 'awaitAuth'
+  | 'deciding'
+  | 'awaitKey'
+  | 'issuing'
+  | 'awaitStore'
+  | 'awaitFetch'
+  | 'awaitDelete'
+  | 'done';
 
 /** What the phone presented in AUTH_RESPONSE. */
 export interface CapfAuthResponse {
@@ -86,7 +95,8 @@ export class CapfServerSession {
   #keySpec: CapfKeySpec | undefined;
 
   constructor(options: CapfServerSessionOptions) {
-    if (!Number.isInteger(options.sessionId) || options.sessionId < 0 || options.sessionId > 0xffffffff) throw localError(CapfErrorCode.argument, 'sessionId must be a u32');
+    if (!Number.isInteger(options.sessionId) || options.sessionId < 0 || options.sessionId > 0xffffffff)
+      throw localError(CapfErrorCode.argument, 'sessionId must be a u32');
     this.sessionId = options.sessionId;
     this.#reader = new CapfFrameReader(options);
     this.#authType = options.authType ?? CAPF_SERVER_SESSION_DEFAULTS.authType;
@@ -125,7 +135,8 @@ export class CapfServerSession {
       for (const frame of this.#reader.push(chunk)) {
         if ((this.state as CapfServerState) === 'done') break; // a frame after END_SESSION is ignored
         const m = decodeMessage(frame);
-        if (m.sessionId !== this.sessionId) throw new CapfError(CapfErrorCode.session, `session id ${m.sessionId} is not this session's ${this.sessionId}`);
+        if (m.sessionId !== this.sessionId)
+          throw new CapfError(CapfErrorCode.session, `session id ${m.sessionId} is not this session's ${this.sessionId}`);
         out.push(...this.#onMessage(m));
       }
     } catch (err) {
@@ -143,7 +154,10 @@ export class CapfServerSession {
       this.#reader.end();
       return [{ type: 'end', reason: -1 }];
     } catch (err) {
-      return [{ type: 'protocolError', error: err as CapfError }, { type: 'end', reason: -1 }];
+      return [
+        { type: 'protocolError', error: err as CapfError },
+        { type: 'end', reason: -1 },
+      ];
     }
   }
 
@@ -155,17 +169,34 @@ export class CapfServerSession {
     switch (this.state) {
       case 'awaitAuth': {
         if (m.command !== CapfCommand.authResponse) this.#unexpected(m);
-        if (m.version !== CAPF_PROTOCOL_VERSION) throw new CapfError(CapfErrorCode.version, `AUTH_RESPONSE VERSION ${m.version} is not ${CAPF_PROTOCOL_VERSION}`);
+        if (m.version !== CAPF_PROTOCOL_VERSION)
+          throw new CapfError(CapfErrorCode.version, `AUTH_RESPONSE VERSION ${m.version} is not ${CAPF_PROTOCOL_VERSION}`);
         if (m.deviceName === undefined || !SEP.test(m.deviceName)) {
-          throw new CapfError(CapfErrorCode.deviceName, `DEVICE_NAME ${JSON.stringify(m.deviceName)} is not SEP followed by 12 upper-case hex digits`);
+          throw new CapfError(
+            CapfErrorCode.deviceName,
+            `DEVICE_NAME ${JSON.stringify(m.deviceName)} is not SEP followed by 12 upper-case hex digits`,
+          );
         }
         this.deviceName = m.deviceName;
         this.state = 'deciding';
-        return [{ type: 'authenticate', auth: { deviceName: m.deviceName, password: m.password, certificate: m.certificate, signedData: m.signedData, sha2SignedData: m.sha2SignedData, sudiData: m.sudiData } }];
+        return [
+          {
+            type: 'authenticate',
+            auth: {
+              deviceName: m.deviceName,
+              password: m.password,
+              certificate: m.certificate,
+              signedData: m.signedData,
+              sha2SignedData: m.sha2SignedData,
+              sudiData: m.sudiData,
+            },
+          },
+        ];
       }
       case 'awaitKey': {
         if (m.command === CapfCommand.requestInProgress) {
-          if (++this.#inProgress > this.#maxInProgress) throw new CapfError(CapfErrorCode.command, `more than ${this.#maxInProgress} REQUEST_IN_PROGRESS`);
+          if (++this.#inProgress > this.#maxInProgress)
+            throw new CapfError(CapfErrorCode.command, `more than ${this.#maxInProgress} REQUEST_IN_PROGRESS`);
           return [];
         }
         if (m.command !== CapfCommand.keyGenerateResponse) this.#unexpected(m);
@@ -215,7 +246,13 @@ export class CapfServerSession {
   certificateIssued(der: Buffer): CapfServerEvent[] {
     this.#expect('issuing');
     this.state = 'awaitStore';
-    return [this.#send({ command: CapfCommand.storeCertificateRequest, certificateType: CapfCertificateType.lsc, certificate: { type: CapfCertificateType.lsc, der } })];
+    return [
+      this.#send({
+        command: CapfCommand.storeCertificateRequest,
+        certificateType: CapfCertificateType.lsc,
+        certificate: { type: CapfCertificateType.lsc, der },
+      }),
+    ];
   }
 
   /** The shell could not go on (wrong key, issuing failed, store error): END_SESSION with the error's reason. */

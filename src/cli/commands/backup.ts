@@ -25,7 +25,11 @@ export const commands: Command[] = [
       const file = required(positionals[0], 'FILE');
       const dir = required(values.state, '--state');
       const passphrase = await readSecret(PASSPHRASE_ENV, 'backup passphrase');
-      const r = await withStateAsync(dir, (s) => audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () => createBackup({ stateDir: dir, file, passphrase })));
+      const r = await withStateAsync(dir, (s) =>
+        audited(s.store, { user: currentAdminUser(), action: AuditAction.backup, detail: file }, () =>
+          createBackup({ stateDir: dir, file, passphrase }),
+        ),
+      );
       ctx.out(`backup written: ${r.file} (${r.bytes} bytes, mode 0600)`);
       for (const f of r.manifest.files) ctx.out(`  ${f.name}  ${f.size} bytes  sha256 ${f.sha256}`);
       return 0;
@@ -49,7 +53,11 @@ export const commands: Command[] = [
         try {
           const s = openState(dir);
           try {
-            recordAudit(s.store, { user, action: AuditAction.restore, detail: file }, `${AUDIT_RESULT.failure}${isSbdError(err) ? ' ' + err.code : ''}`);
+            recordAudit(
+              s.store,
+              { user, action: AuditAction.restore, detail: file },
+              `${AUDIT_RESULT.failure}${isSbdError(err) ? ' ' + err.code : ''}`,
+            );
           } finally {
             s.store.close();
           }
@@ -59,8 +67,18 @@ export const commands: Command[] = [
         throw err;
       }
       // Recorded in the restored store: it is the one the appliance runs on from now on.
-      await withStateAsync(dir, async (s) => void recordAudit(s.store, { user, action: AuditAction.restore, detail: `${file} (backup of ${r.manifest.createdAt})` }, AUDIT_RESULT.success));
-      ctx.out(`restored backup of ${r.manifest.createdAt} (sbd ${r.manifest.sbdVersion}, schema ${r.manifest.schemaVersion}${r.migratedFrom !== undefined ? ', migrated to this sbd' : ''}) into ${dir}`);
+      await withStateAsync(
+        dir,
+        async (s) =>
+          void recordAudit(
+            s.store,
+            { user, action: AuditAction.restore, detail: `${file} (backup of ${r.manifest.createdAt})` },
+            AUDIT_RESULT.success,
+          ),
+      );
+      ctx.out(
+        `restored backup of ${r.manifest.createdAt} (sbd ${r.manifest.sbdVersion}, schema ${r.manifest.schemaVersion}${r.migratedFrom !== undefined ? ', migrated to this sbd' : ''}) into ${dir}`,
+      );
       ctx.out(`restart these services so they use the restored store and keys: ${r.restartServices.join(' ') || '(none)'}`);
       return 0;
     },
@@ -73,7 +91,9 @@ export const commands: Command[] = [
       const { positionals } = parse(args, {});
       const file = required(positionals[0], 'FILE');
       const { kdf, manifest } = peekBackup(readFileSync(file));
-      ctx.out(`sbd backup of ${manifest.createdAt}, sbd ${manifest.sbdVersion}, schema ${manifest.schemaVersion}, nodes ${manifest.nodes.join(', ')}`);
+      ctx.out(
+        `sbd backup of ${manifest.createdAt}, sbd ${manifest.sbdVersion}, schema ${manifest.schemaVersion}, nodes ${manifest.nodes.join(', ')}`,
+      );
       ctx.out(`key derivation scrypt ln=${kdf.log2N},r=${kdf.r},p=${kdf.p}; AES-256-GCM (manifest unverified until restore)`);
       for (const f of manifest.files) ctx.out(`  ${f.name}  ${f.size} bytes  sha256 ${f.sha256}`);
       return 0;
@@ -89,7 +109,11 @@ export const commands: Command[] = [
       try {
         const st = backupStatus(s.store);
         ctx.out(`last backup: ${st.lastBackupAt ?? 'never'}`);
-        ctx.out(st.due ? `a new backup is due: certificates changed since: ${st.changedSince.join(', ')}` : 'no certificate changed since: no backup due');
+        ctx.out(
+          st.due
+            ? `a new backup is due: certificates changed since: ${st.changedSince.join(', ')}`
+            : 'no certificate changed since: no backup due',
+        );
       } finally {
         s.store.close();
       }

@@ -37,13 +37,19 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
     summary: `schedule a CAPF ${operation} for a phone (it happens when the phone next contacts CAPF)`,
     usage: `sbd capf ${operation} SEP<MAC> --auth none|password|lsc|mic [--password DIGITS]${operation === 'install' ? ' [--key rsa-2048|rsa-3072|rsa-4096|ec-P-256|ec-P-384|ec-P-521]' : ''} --state DIR`,
     run(args, ctx) {
-      const { values, positionals } = parse(args, { state: { type: 'string' }, auth: { type: 'string' }, password: { type: 'string' }, key: { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        state: { type: 'string' },
+        auth: { type: 'string' },
+        password: { type: 'string' },
+        key: { type: 'string' },
+      });
       const name = normaliseDeviceName(required(positionals[0], 'SEP<MAC>'));
       // No default: "none" lets whoever reaches port 3804 first with this MAC get the LSC; the administrator says so.
       const mode = authMode(required(values.auth, '--auth none|password|lsc|mic'));
       if (values.password !== undefined && mode !== 'password') throw new UsageError('--password goes with --auth password');
       const { min, max } = CAPF_AUTH_STRING_DIGITS;
-      if (values.password !== undefined && !new RegExp(`^\\d{${min},${max}}$`).test(values.password)) throw new UsageError(`--password must be ${min} to ${max} digits`);
+      if (values.password !== undefined && !new RegExp(`^\\d{${min},${max}}$`).test(values.password))
+        throw new UsageError(`--password must be ${min} to ${max} digits`);
       if (values.key !== undefined && operation !== 'install') throw new UsageError('--key goes with install');
       const keySpec = values.key === undefined ? DEFAULT_CAPF_KEY_SPEC : parseKeySpecText(values.key);
       if (!keySpec) throw new UsageError('--key must be rsa-2048, rsa-3072, rsa-4096, ec-P-256, ec-P-384 or ec-P-521');
@@ -51,7 +57,10 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
       const password = mode === 'password' ? (values.password ?? String(randomInt(10 ** (min - 1), 10 ** min))) : null;
       const d = withState(required(values.state, '--state'), ({ store }) =>
         store.updateDevice(name, {
-          capfOperation: operation, capfAuthMode: mode, capfAuthString: password, capfAuthFailures: 0,
+          capfOperation: operation,
+          capfAuthMode: mode,
+          capfAuthString: password,
+          capfAuthFailures: 0,
           capfStatus: pendingStatus(operation, operation === 'install' ? keySpec : undefined),
         }),
       );
@@ -77,7 +86,9 @@ export const commands: Command[] = [
       const d = withState(required(values.state, '--state'), ({ store }) => store.getDevice(name), { readonly: true });
       if (!d) throw new UsageError(`no device ${name}`);
       const notes = [...(d.capfAuthString ? ['auth string set'] : []), ...(d.capfAuthFailures > 0 ? [`${d.capfAuthFailures} failed`] : [])];
-      ctx.out(`operation: ${d.capfOperation}\nauthentication: ${d.capfAuthMode}${notes.length ? ` (${notes.join(', ')})` : ''}\nstatus: ${d.capfStatus ?? '-'}`);
+      ctx.out(
+        `operation: ${d.capfOperation}\nauthentication: ${d.capfAuthMode}${notes.length ? ` (${notes.join(', ')})` : ''}\nstatus: ${d.capfStatus ?? '-'}`,
+      );
       if (d.lscPem) {
         const c = new X509Certificate(d.lscPem);
         ctx.out(`LSC: serial ${c.serialNumber.toLowerCase()}, issuer ${c.issuer.replace(/\n/g, ', ')}, valid to ${c.validTo}`);
@@ -88,18 +99,29 @@ export const commands: Command[] = [
   {
     path: ['capf', 'enroll'],
     summary: 'act as a phone towards CAPF: authenticate, then install, fetch or delete the LSC in PHONEDIR',
-    usage: 'sbd capf enroll HOST[:PORT] --mac MAC --state PHONEDIR [--auth none|password|lsc|mic] [--password DIGITS] (--capf-cert CAPF.pem | --itl ITLFile.tlv) [--timeout MS]',
+    usage:
+      'sbd capf enroll HOST[:PORT] --mac MAC --state PHONEDIR [--auth none|password|lsc|mic] [--password DIGITS] (--capf-cert CAPF.pem | --itl ITLFile.tlv) [--timeout MS]',
     async run(args, ctx) {
       const { values, positionals } = parse(args, {
-        mac: { type: 'string' }, state: { type: 'string' }, auth: { type: 'string' }, password: { type: 'string' },
-        'capf-cert': { type: 'string', multiple: true }, itl: { type: 'string' }, timeout: { type: 'string' },
+        mac: { type: 'string' },
+        state: { type: 'string' },
+        auth: { type: 'string' },
+        password: { type: 'string' },
+        'capf-cert': { type: 'string', multiple: true },
+        itl: { type: 'string' },
+        timeout: { type: 'string' },
       });
       const { host, port } = hostPort(required(positionals[0], 'HOST[:PORT]'), 3804);
       const mac = required(values.mac, '--mac').replace(/[:.-]/g, '').toUpperCase();
       const deviceName = normaliseDeviceName(`SEP${mac}`);
       const dir = required(values.state, '--state');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const files = { lscPem: join(dir, 'lsc.pem'), lscKey: join(dir, 'lsc.key'), micPem: join(dir, 'mic.pem'), micKey: join(dir, 'mic.key') };
+      const files = {
+        lscPem: join(dir, 'lsc.pem'),
+        lscKey: join(dir, 'lsc.key'),
+        micPem: join(dir, 'mic.pem'),
+        micKey: join(dir, 'mic.key'),
+      };
       const mode = values.auth === undefined ? (values.password !== undefined ? 'password' : 'none') : authMode(values.auth);
       let auth: CapfClientAuthInput;
       if (mode === 'none') auth = { type: 'none' };
@@ -108,14 +130,19 @@ export const commands: Command[] = [
         // capfAuthMode "LSC falling back to MIC": the LSC when the phone has one.
         const useLsc = mode === 'lsc' && existsSync(files.lscPem);
         const [pem, key] = useLsc ? [files.lscPem, files.lscKey] : [files.micPem, files.micKey];
-        if (!existsSync(pem)) throw new UsageError(`--auth ${mode} needs ${mode === 'lsc' ? `${files.lscPem} or ` : ''}${files.micPem} and its key`);
+        if (!existsSync(pem))
+          throw new UsageError(`--auth ${mode} needs ${mode === 'lsc' ? `${files.lscPem} or ` : ''}${files.micPem} and its key`);
         auth = { type: useLsc ? 'lsc' : 'mic', certPem: readFileSync(pem, 'utf8'), keyPem: readKeyFile(key) };
       }
       const trusted: Buffer[] = (values['capf-cert'] ?? []).map((f) => new X509Certificate(readFileSync(f)).raw);
       if (values.itl) trusted.push(...capfCertificatesFromTrustList(readFileSync(values.itl)));
       if (trusted.length === 0) throw new UsageError('give the CAPF certificate to trust: --capf-cert or --itl (its CAPF records)');
       const r = await enrollWithCapf({
-        host, port, deviceName, auth, trustedServerCerts: trusted,
+        host,
+        port,
+        deviceName,
+        auth,
+        trustedServerCerts: trusted,
         ...(existsSync(files.lscPem) ? { currentLscPem: readFileSync(files.lscPem, 'utf8') } : {}),
         timeoutMs: intOption(values.timeout, '--timeout', 120000, 1, 3_600_000),
       });
@@ -123,7 +150,9 @@ export const commands: Command[] = [
         case 'install':
           writeKeyFile(files.lscKey, r.privateKeyPem);
           writeAtomic(files.lscPem, r.lscPem);
-          ctx.out(`installed LSC (${keySpecText(r.keySpec)}) serial ${new X509Certificate(r.lscPem).serialNumber.toLowerCase()} in ${files.lscPem}`);
+          ctx.out(
+            `installed LSC (${keySpecText(r.keySpec)}) serial ${new X509Certificate(r.lscPem).serialNumber.toLowerCase()} in ${files.lscPem}`,
+          );
           break;
         case 'fetch':
           ctx.out(r.sent ? `sent ${files.lscPem} to CAPF` : 'CAPF asked for the LSC; this phone has none');
@@ -141,4 +170,3 @@ export const commands: Command[] = [
     },
   },
 ];
-

@@ -19,7 +19,16 @@ import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.
 import { backupProposal } from '../../backup/proposal.js';
 import { resetAllPhonesAfter, ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
-import { digestDeliveryNotice, existingDigest, prepareLogin, setupPhoneDigest, signedConfigParamNotice, SIGNED_CONFIG_PARAM, type DeliveryNotice, type PhoneDigestSetup } from '../../cluster/phone-digest.js';
+import {
+  digestDeliveryNotice,
+  existingDigest,
+  prepareLogin,
+  setupPhoneDigest,
+  signedConfigParamNotice,
+  SIGNED_CONFIG_PARAM,
+  type DeliveryNotice,
+  type PhoneDigestSetup,
+} from '../../cluster/phone-digest.js';
 
 /** Write a file atomically: a temp file in the same folder, then rename (no half-written file on failure). */
 export function writeAtomic(path: string, bytes: Buffer | string, mode = 0o644): void {
@@ -47,11 +56,25 @@ export const commands: Command[] = [
     summary: 'create a store with this node, its certificates and the first ITL (TFTP activation)',
     usage: 'sbd init --state DIR [--hostname H] [--ip A] [--key-bits 2048|4096]',
     run(args, ctx) {
-      const { values } = parse(args, { ...stateOpt, hostname: { type: 'string' }, ip: { type: 'string' }, 'key-bits': { type: 'string' } }, false);
+      const { values } = parse(
+        args,
+        { ...stateOpt, hostname: { type: 'string' }, ip: { type: 'string' }, 'key-bits': { type: 'string' } },
+        false,
+      );
       const bits = intOption(values['key-bits'], '--key-bits', 2048, 2048, 4096);
       if (bits !== 2048 && bits !== 4096) throw new UsageError('--key-bits must be 2048 or 4096 (trust-list signers cannot use 3072)');
-      const r = initAppliance({ dir: required(values.state, '--state'), hostname: values.hostname ?? 'sbd', ipv4: values.ip, clock: systemClock, keySpec: { type: 'rsa', bits } });
-      ctx.out(r.created ? `created node ${r.node.name} (${r.node.hostname}${r.node.ipv4 ? ', ' + r.node.ipv4 : ''})` : `node ${r.node.name} already initialised`);
+      const r = initAppliance({
+        dir: required(values.state, '--state'),
+        hostname: values.hostname ?? 'sbd',
+        ipv4: values.ip,
+        clock: systemClock,
+        keySpec: { type: 'rsa', bits },
+      });
+      ctx.out(
+        r.created
+          ? `created node ${r.node.name} (${r.node.hostname}${r.node.ipv4 ? ', ' + r.node.ipv4 : ''})`
+          : `node ${r.node.name} already initialised`,
+      );
       ctx.out(r.issued.length ? `issued certificates: ${r.issued.join(', ')}` : 'all certificates present');
       ctx.out(`TFTP activated: ITLFile.tlv ${r.itlBytes} bytes, sha256 ${r.itlSha256}`);
       return 0;
@@ -65,7 +88,15 @@ export const commands: Command[] = [
       '  digest (the profile requires it, or --digest-user/--digest-password): the digest user defaults to the device name;\n' +
       '  the password is generated unless given (--digest-password or SBD_DIGEST_PASSWORD) and printed once',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, model: { type: 'string' }, 'security-profile': { type: 'string' }, dn: { type: 'string' }, 'digest-user': { type: 'string' }, 'digest-password': { type: 'string' }, description: { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        model: { type: 'string' },
+        'security-profile': { type: 'string' },
+        dn: { type: 'string' },
+        'digest-user': { type: 'string' },
+        'digest-password': { type: 'string' },
+        description: { type: 'string' },
+      });
       const name = required(positionals[0], 'SEP<MAC>');
       const given = values['digest-password'] ?? process.env.SBD_DIGEST_PASSWORD;
       const login = await prepareLogin();
@@ -92,7 +123,9 @@ export const commands: Command[] = [
       if (r.kept) {
         ctx.out(`digest user ${r.kept.userid} (realm ${r.kept.realm}) exists: its digest password is kept`);
         if (!r.kept.deliverable) {
-          ctx.err(`WARNING: ${r.kept.userid}'s digest password is known only as a hash, so no config can carry it: enter it on the phone by hand, or run "sbd device digest-reset ${r.d.name}" for a new one that can be delivered`);
+          ctx.err(
+            `WARNING: ${r.kept.userid}'s digest password is known only as a hash, so no config can carry it: enter it on the phone by hand, or run "sbd device digest-reset ${r.d.name}" for a new one that can be delivered`,
+          );
         }
       }
       printDigestSetup(ctx, r.setup, r.kept && !r.kept.deliverable ? undefined : r.notice);
@@ -104,7 +137,11 @@ export const commands: Command[] = [
     summary: "give a phone's digest user a new password (generated unless given), shown once; configs are rebuilt",
     usage: 'sbd device digest-reset SEP<MAC> [--digest-user U] [--digest-password P] --state DIR   (or SBD_DIGEST_PASSWORD)',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, 'digest-user': { type: 'string' }, 'digest-password': { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        'digest-user': { type: 'string' },
+        'digest-password': { type: 'string' },
+      });
       const name = required(positionals[0], 'SEP<MAC>').toUpperCase();
       const given = values['digest-password'] ?? process.env.SBD_DIGEST_PASSWORD;
       const login = await prepareLogin();
@@ -130,9 +167,13 @@ export const commands: Command[] = [
     usage: 'sbd device list --state DIR',
     run(args, ctx) {
       const { values } = parse(args, stateOpt, false);
-      withState(required(values.state, '--state'), ({ store }) => {
-        for (const d of store.listDevices()) ctx.out(`${d.name}  ${d.model}  ${d.securityProfile}${d.lscPem ? '  LSC' : ''}`);
-      }, { readonly: true });
+      withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          for (const d of store.listDevices()) ctx.out(`${d.name}  ${d.model}  ${d.securityProfile}${d.lscPem ? '  LSC' : ''}`);
+        },
+        { readonly: true },
+      );
       return 0;
     },
   },
@@ -143,21 +184,25 @@ export const commands: Command[] = [
     run(args, ctx) {
       const { values } = parse(args, { ...stateOpt, out: { type: 'string' } }, false);
       const out = required(values.out, '--out');
-      const files = withState(required(values.state, '--state'), ({ store }) => {
-        const f = new Map<string, Buffer>();
-        f.set('ITLFile.tlv', buildItl(store, systemClock));
-        const ctl = buildCtl(store, systemClock);
-        if (ctl) f.set('CTLFile.tlv', ctl);
-        f.set('XMLDefault.cnf.xml', defaultConfigFile(store, false, systemClock));
-        f.set('XMLDefault.cnf.xml.sgn', defaultConfigFile(store, true, systemClock));
-        for (const d of store.listDevices()) {
-          for (const suffix of ['.cnf.xml', '.cnf.xml.sgn', '.cnf.xml.enc.sgn'] as const) {
-            const b = deviceConfigFile(store, d, suffix, systemClock);
-            if (b) f.set(d.name + suffix, b);
+      const files = withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          const f = new Map<string, Buffer>();
+          f.set('ITLFile.tlv', buildItl(store, systemClock));
+          const ctl = buildCtl(store, systemClock);
+          if (ctl) f.set('CTLFile.tlv', ctl);
+          f.set('XMLDefault.cnf.xml', defaultConfigFile(store, false, systemClock));
+          f.set('XMLDefault.cnf.xml.sgn', defaultConfigFile(store, true, systemClock));
+          for (const d of store.listDevices()) {
+            for (const suffix of ['.cnf.xml', '.cnf.xml.sgn', '.cnf.xml.enc.sgn'] as const) {
+              const b = deviceConfigFile(store, d, suffix, systemClock);
+              if (b) f.set(d.name + suffix, b);
+            }
           }
-        }
-        return f;
-      }, { readonly: true });
+          return f;
+        },
+        { readonly: true },
+      );
       mkdirSync(out, { recursive: true });
       for (const [name, bytes] of files) {
         writeAtomic(join(out, name), bytes);
@@ -171,17 +216,26 @@ export const commands: Command[] = [
     summary: "sign a static file (ring list, locale, firmware) with the TFTP node's CallManager key into NAME.sgn",
     usage: 'sbd sgn FILE --state DIR [--name SERVED_NAME] [--out FILE.sgn] [--hash sha1|sha256|sha512]',
     run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, name: { type: 'string' }, out: { type: 'string' }, hash: { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        name: { type: 'string' },
+        out: { type: 'string' },
+        hash: { type: 'string' },
+      });
       const file = required(positionals[0], 'FILE');
       const served = (values.name ?? basename(file)) + '.sgn';
       const hash = (values.hash ?? 'sha1') as HashName;
       if (!['sha1', 'sha256', 'sha512'].includes(hash)) throw new UsageError('--hash must be sha1, sha256 or sha512');
       const body = readFileSync(file);
-      const bytes = withState(required(values.state, '--state'), ({ store }) => {
-        const cm = store.currentCertificate('CallManager', publisher(store).name);
-        if (!cm) throw new UsageError('the store has no CallManager certificate');
-        return buildSgn({ body, filename: served, signer: signerOf(cm), timestamp: Math.floor(Date.now() / 1000), hash });
-      }, { readonly: true });
+      const bytes = withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          const cm = store.currentCertificate('CallManager', publisher(store).name);
+          if (!cm) throw new UsageError('the store has no CallManager certificate');
+          return buildSgn({ body, filename: served, signer: signerOf(cm), timestamp: Math.floor(Date.now() / 1000), hash });
+        },
+        { readonly: true },
+      );
       const out = values.out ?? `${file}.sgn`;
       writeAtomic(out, bytes);
       ctx.out(`${out}: ${bytes.length} bytes, FILENAME ${served}`);
@@ -191,14 +245,21 @@ export const commands: Command[] = [
   {
     path: ['cert', 'regen'],
     summary: 'regenerate one of the appliance certificates (CallManager, TVS, CAPF, ITLRecovery, tomcat)',
-    usage: 'sbd cert regen NAME --state DIR [--node NODE] [--reset-phones]   (--reset-phones: reset every phone through sbd-sipd afterwards)',
+    usage:
+      'sbd cert regen NAME --state DIR [--node NODE] [--reset-phones]   (--reset-phones: reset every phone through sbd-sipd afterwards)',
     async run(args, ctx) {
       const { values, positionals } = parse(args, { ...stateOpt, node: { type: 'string' }, 'reset-phones': { type: 'boolean' } });
       const name = required(positionals[0], 'NAME');
       const r = withState(required(values.state, '--state'), (s) =>
-        auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.certRegen, detail: `${name}${values.node ? ' on ' + values.node : ''}` }, () => regenerateCertificate(s, name, systemClock, values.node)),
+        auditedSync(
+          s.store,
+          { user: currentAdminUser(), action: AuditAction.certRegen, detail: `${name}${values.node ? ' on ' + values.node : ''}` },
+          () => regenerateCertificate(s, name, systemClock, values.node),
+        ),
       );
-      ctx.out(`regenerated ${r.certificate.name}${r.certificate.node ? ' on ' + r.certificate.node : ''}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`);
+      ctx.out(
+        `regenerated ${r.certificate.name}${r.certificate.node ? ' on ' + r.certificate.node : ''}: serial ${r.certificate.serialHex}, valid until ${r.certificate.notAfter}`,
+      );
       if (r.replaced) ctx.out(`previous certificate (serial ${r.replaced.serialHex}) kept as history`);
       ctx.out(`ITL rebuilt: sha256 ${r.itlSha256}`);
       for (const w of r.warnings) ctx.out(`WARNING: ${w}`);
@@ -214,11 +275,17 @@ export const commands: Command[] = [
     usage: 'sbd cert list --state DIR [--history]',
     run(args, ctx) {
       const { values } = parse(args, { ...stateOpt, history: { type: 'boolean' } }, false);
-      withState(required(values.state, '--state'), ({ store }) => {
-        for (const c of store.listCertificates({ includeHistory: values.history === true })) {
-          ctx.out(`${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.current ? 'current' : 'history'}  ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`);
-        }
-      }, { readonly: true });
+      withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          for (const c of store.listCertificates({ includeHistory: values.history === true })) {
+            ctx.out(
+              `${c.name.padEnd(12)} ${(c.node ?? 'cluster').padEnd(12)} ${c.current ? 'current' : 'history'}  ${c.serialHex}  ${c.notAfter}  ${c.subject.replace(/\n/g, ', ')}`,
+            );
+          }
+        },
+        { readonly: true },
+      );
       return 0;
     },
   },
@@ -241,18 +308,29 @@ export const commands: Command[] = [
   {
     path: ['itl', 'reset'],
     summary: 'bulk ITL reset: sign with the CallManager key (localkey) or an imported key (remotekey), then ITLRecovery again (complete)',
-    usage: 'sbd itl reset localkey|remotekey|complete [--p12 FILE.p12] --state DIR [--reset-phones]   (remotekey: password from SBD_P12_PASSWORD or --password)',
+    usage:
+      'sbd itl reset localkey|remotekey|complete [--p12 FILE.p12] --state DIR [--reset-phones]   (remotekey: password from SBD_P12_PASSWORD or --password)',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, p12: { type: 'string' }, password: { type: 'string' }, 'reset-phones': { type: 'boolean' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        p12: { type: 'string' },
+        password: { type: 'string' },
+        'reset-phones': { type: 'boolean' },
+      });
       const step = required(positionals[0], 'localkey|remotekey|complete');
-      if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey, remotekey or complete`);
+      if (step !== 'localkey' && step !== 'remotekey' && step !== 'complete')
+        throw new UsageError(`unknown step "${step}": localkey, remotekey or complete`);
       let remote: { p12: Buffer; password: string } | undefined;
       if (step === 'remotekey') {
         const password = values.password ?? process.env.SBD_P12_PASSWORD;
         if (!password) throw new UsageError('give the PKCS#12 password with --password or SBD_P12_PASSWORD');
         remote = { p12: readFileSync(required(values.p12, '--p12')), password };
       }
-      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () => itlReset(s, step, systemClock, remote)));
+      const r = withState(required(values.state, '--state'), (s) =>
+        auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.itlReset, detail: step }, () =>
+          itlReset(s, step, systemClock, remote),
+        ),
+      );
       ctx.out(`ITL signed by ${r.signer}: sha256 ${r.itlSha256}`);
       ctx.out(r.message);
       await phonesAfter(values, ctx, `itl reset ${step}`);
@@ -267,7 +345,11 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, { ...stateOpt, 'reset-phones': { type: 'boolean' } });
       const step = required(positionals[0], 'localkey|complete');
       if (step !== 'localkey' && step !== 'complete') throw new UsageError(`unknown step "${step}": localkey or complete`);
-      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () => ctlReset(s, step, systemClock)));
+      const r = withState(required(values.state, '--state'), (s) =>
+        auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: step }, () =>
+          ctlReset(s, step, systemClock),
+        ),
+      );
       ctx.out(`CTL signed by ${r.signer}`);
       ctx.out(r.message);
       await phonesAfter(values, ctx, `ctl reset ${step}`);
@@ -282,7 +364,11 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, { ...stateOpt, 'reset-phones': { type: 'boolean' } });
       const file = required(positionals[0], 'CTLFile');
       if (file.toLowerCase() !== 'ctlfile') throw new UsageError(`no file "${file}" to update: CTLFile`);
-      const r = withState(required(values.state, '--state'), (s) => auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () => ctlUpdate(s, systemClock)));
+      const r = withState(required(values.state, '--state'), (s) =>
+        auditedSync(s.store, { user: currentAdminUser(), action: AuditAction.ctlReset, detail: 'update CTLFile' }, () =>
+          ctlUpdate(s, systemClock),
+        ),
+      );
       ctx.out(`CTL signed by ${r.signer}: ${r.bytes} bytes, sha256 ${r.sha256}`);
       ctx.out(r.message);
       await phonesAfter(values, ctx, 'ctl update CTLFile');
@@ -324,16 +410,24 @@ export const commands: Command[] = [
     usage: 'sbd param show --state DIR',
     run(args, ctx) {
       const { values } = parse(args, stateOpt, false);
-      withState(required(values.state, '--state'), ({ store }) => {
-        for (const p of store.listParams()) ctx.out(`${p.name.padEnd(28)} ${p.value}${p.isDefault ? '' : `  (default ${p.default})`}`);
-      }, { readonly: true });
+      withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          for (const p of store.listParams()) ctx.out(`${p.name.padEnd(28)} ${p.value}${p.isDefault ? '' : `  (default ${p.default})`}`);
+        },
+        { readonly: true },
+      );
       return 0;
     },
   },
 ];
 
 /** `--reset-phones`: reset every phone through sbd-sipd after the step; otherwise say how. */
-async function phonesAfter(values: { state?: string | undefined; 'reset-phones'?: boolean | undefined }, ctx: CommandContext, step: string): Promise<void> {
+async function phonesAfter(
+  values: { state?: string | undefined; 'reset-phones'?: boolean | undefined },
+  ctx: CommandContext,
+  step: string,
+): Promise<void> {
   if (values['reset-phones']) await resetAllPhonesAfter(required(values.state, '--state'), step, ctx.out);
   else ctx.out('Reset the phones so they take it: sbd phone reset --all (or run this step with --reset-phones).');
 }

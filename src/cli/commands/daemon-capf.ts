@@ -8,12 +8,23 @@ export const commands: Command[] = [
   {
     path: ['daemon', 'capf'],
     summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
-    usage: 'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N]',
+    usage:
+      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N]',
     async run(args) {
-      const { values } = parse(args, {
-        state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
-        'lsc-years': { type: 'string' }, 'idle-timeout': { type: 'string' }, 'auth-timeout': { type: 'string' }, 'max-auth-failures': { type: 'string' },
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          state: { type: 'string' },
+          bind: { type: 'string' },
+          port: { type: 'string' },
+          node: { type: 'string' },
+          'lsc-years': { type: 'string' },
+          'idle-timeout': { type: 'string' },
+          'auth-timeout': { type: 'string' },
+          'max-auth-failures': { type: 'string' },
+        },
+        false,
+      );
       return runCapfd({
         stateDir: required(values.state, '--state'),
         host: values.bind ?? CAPF_SERVER_DEFAULTS.host,

@@ -9,12 +9,22 @@ export const commands: Command[] = [
   {
     path: ['daemon', 'media'],
     summary: 'run the media streaming server (sbd-mediad): WAV sources as G.711 RTP/SRTP, listeners via the control port',
-    usage: 'sbd daemon media --source NAME=FILE.wav [--source ...] [--bind ADDR] [--port N] [--control-port N] [--suites S1,S2] [--block-unencrypted] [--max-listeners N]',
+    usage:
+      'sbd daemon media --source NAME=FILE.wav [--source ...] [--bind ADDR] [--port N] [--control-port N] [--suites S1,S2] [--block-unencrypted] [--max-listeners N]',
     async run(args) {
-      const { values } = parse(args, {
-        source: { type: 'string', multiple: true }, bind: { type: 'string' }, port: { type: 'string' }, 'control-port': { type: 'string' },
-        suites: { type: 'string' }, 'block-unencrypted': { type: 'boolean' }, 'max-listeners': { type: 'string' },
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          source: { type: 'string', multiple: true },
+          bind: { type: 'string' },
+          port: { type: 'string' },
+          'control-port': { type: 'string' },
+          suites: { type: 'string' },
+          'block-unencrypted': { type: 'boolean' },
+          'max-listeners': { type: 'string' },
+        },
+        false,
+      );
       if (!values.source?.length) throw new UsageError('at least one --source NAME=FILE.wav is needed');
       const suites = (values.suites ?? 'AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32').split(',').map((s) => s.trim());
       for (const s of suites) if (!isSuite(s)) throw new UsageError(`unknown suite "${s}"`);

@@ -10,7 +10,9 @@ import { registrarDefaults } from '../../sip/registrar/registrar.js';
 function algorithms(text: string | undefined): DigestAlgorithm[] | undefined {
   if (text === undefined) return undefined;
   const list = text.split(',').map((s) => s.trim().toUpperCase());
-  for (const a of list) if (!(digestAlgorithms as readonly string[]).includes(a)) throw new UsageError(`--digest-algorithms: '${a}' is not one of ${digestAlgorithms.join(', ')}`);
+  for (const a of list)
+    if (!(digestAlgorithms as readonly string[]).includes(a))
+      throw new UsageError(`--digest-algorithms: '${a}' is not one of ${digestAlgorithms.join(', ')}`);
   if (new Set(list).size !== list.length) throw new UsageError('--digest-algorithms: an algorithm is named twice');
   return list as DigestAlgorithm[];
 }
@@ -19,21 +21,35 @@ export const commands: Command[] = [
   {
     path: ['daemon', 'sip'],
     summary: 'run the SIP daemon (sbd-sipd): registrar with digest, trunks, routing by partitions/CSS, SRTP policy',
-    usage: 'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
+    usage:
+      'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
       '                [--require-client-cert] [--digest-algorithms MD5[,SHA-256]] [--min-expires S] [--max-expires S]\n' +
       '                [--max-connections-per-source N] [--message-timeout MS]\n' +
       '  TCP/TLS: at most N sockets from one address (default 100); a connection that does not complete a SIP message\n' +
       '  within MS of opening or of its first bytes is closed (default 10000).\n' +
-      '  Phones are challenged with their security profile\'s digest algorithms (default MD5: sipp, baresip, linphone\n' +
+      "  Phones are challenged with their security profile's digest algorithms (default MD5: sipp, baresip, linphone\n" +
       '  and Cisco phones answer it); --digest-algorithms sets those offered where no phone profile applies\n' +
       '  (trunks), default MD5.',
     async run(args) {
-      const { values } = parse(args, {
-        state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, 'tls-port': { type: 'string' }, 'no-tls': { type: 'boolean' },
-        advertise: { type: 'string' }, node: { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'digest-algorithms': { type: 'string' },
-        'min-expires': { type: 'string' }, 'max-expires': { type: 'string' }, 'max-connections-per-source': { type: 'string' },
-        'message-timeout': { type: 'string' },
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          state: { type: 'string' },
+          bind: { type: 'string' },
+          port: { type: 'string' },
+          'tls-port': { type: 'string' },
+          'no-tls': { type: 'boolean' },
+          advertise: { type: 'string' },
+          node: { type: 'string' },
+          'require-client-cert': { type: 'boolean' },
+          'digest-algorithms': { type: 'string' },
+          'min-expires': { type: 'string' },
+          'max-expires': { type: 'string' },
+          'max-connections-per-source': { type: 'string' },
+          'message-timeout': { type: 'string' },
+        },
+        false,
+      );
       const minExpires = intOption(values['min-expires'], '--min-expires', registrarDefaults.minExpires, 1, 86400);
       const maxExpires = intOption(values['max-expires'], '--max-expires', registrarDefaults.maxExpires, minExpires, 86400);
       const algs = algorithms(values['digest-algorithms']);
@@ -48,7 +64,13 @@ export const commands: Command[] = [
         // Never SHA-256 first by default: sipp 3.6 refuses it, baresip and Cisco phones answer only the first challenge.
         digestAlgorithms: algs ?? digestServerDefaults.algorithms,
         messageTimeout: intOption(values['message-timeout'], '--message-timeout', streamTransportDefaults.messageTimeout, 100, 86_400_000),
-        maxConnectionsPerSource: intOption(values['max-connections-per-source'], '--max-connections-per-source', streamTransportDefaults.maxConnectionsPerSource, 1, 1_000_000),
+        maxConnectionsPerSource: intOption(
+          values['max-connections-per-source'],
+          '--max-connections-per-source',
+          streamTransportDefaults.maxConnectionsPerSource,
+          1,
+          1_000_000,
+        ),
         registrar: { minExpires, maxExpires, defaultExpires: Math.min(maxExpires, Math.max(minExpires, registrarDefaults.defaultExpires)) },
       });
     },

@@ -14,8 +14,12 @@ import { hostPort } from './daemon-tvs.js';
 
 const limitFlags = Object.fromEntries(tftpLimitFlags.map(([, l]) => [l.flag, { type: 'string' }])) as Record<string, { type: 'string' }>;
 const serverFlags = {
-  root: { type: 'string' }, state: { type: 'string' }, bind: { type: 'string', multiple: true }, 'cache-ms': { type: 'string' },
-  engine: { type: 'string' }, ...limitFlags,
+  root: { type: 'string' },
+  state: { type: 'string' },
+  bind: { type: 'string', multiple: true },
+  'cache-ms': { type: 'string' },
+  engine: { type: 'string' },
+  ...limitFlags,
 } as const;
 
 /** Each limit flag with its help, default and range, from the limits table (src/tftp/limits.ts). */
@@ -34,7 +38,7 @@ function limitOptions(values: Record<string, unknown>): Partial<Record<Exclude<T
 export const commands: Command[] = [
   {
     path: ['daemon', 'tftp'],
-    summary: 'run the TFTP server (sbd-tftpd): the appliance\'s trust lists and configs (--state) and/or a folder (--root)',
+    summary: "run the TFTP server (sbd-tftpd): the appliance's trust lists and configs (--state) and/or a folder (--root)",
     usage:
       `sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
       '[--cache-ms MS (folder only, default 1000)] ' +
@@ -60,8 +64,13 @@ export const commands: Command[] = [
     usage: 'sbd tftp get HOST[:PORT] NAME [--out FILE] [--blksize N] [--tsize] [--windowsize N] [--timeout S] [--retries N] [--netascii]',
     async run(args, ctx) {
       const { values, positionals } = parse(args, {
-        out: { type: 'string' }, blksize: { type: 'string' }, tsize: { type: 'boolean' }, windowsize: { type: 'string' },
-        timeout: { type: 'string' }, retries: { type: 'string' }, netascii: { type: 'boolean' },
+        out: { type: 'string' },
+        blksize: { type: 'string' },
+        tsize: { type: 'boolean' },
+        windowsize: { type: 'string' },
+        timeout: { type: 'string' },
+        retries: { type: 'string' },
+        netascii: { type: 'boolean' },
       });
       const { host, port } = hostPort(required(positionals[0], 'HOST[:PORT]'), 69);
       const name = required(positionals[1], 'NAME');
@@ -84,7 +93,9 @@ export const commands: Command[] = [
         const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
         writeFileSync(tmp, r.data);
         renameSync(tmp, out);
-        ctx.err(`${name}: ${r.data.length} bytes in ${r.durationMs.toFixed(1)} ms (blksize ${r.blksize}, windowsize ${r.windowsize}, ${r.retransmissions} retransmissions${r.fellBack ? ', options refused by the server' : ''}) → ${out}`);
+        ctx.err(
+          `${name}: ${r.data.length} bytes in ${r.durationMs.toFixed(1)} ms (blksize ${r.blksize}, windowsize ${r.windowsize}, ${r.retransmissions} retransmissions${r.fellBack ? ', options refused by the server' : ''}) → ${out}`,
+        );
       }
       return 0;
     },

@@ -23,13 +23,21 @@ export function hostPort(text: string, defaultPort: number): { host: string; por
 export const commands: Command[] = [
   {
     path: ['daemon', 'tvs'],
-    summary: 'run the TVS server (sbd-tvsd): answers phones\' VERIFY_REQUESTs from the store over TLS',
+    summary: "run the TVS server (sbd-tvsd): answers phones' VERIFY_REQUESTs from the store over TLS",
     usage: 'sbd daemon tvs --state DIR [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N]',
     async run(args) {
-      const { values } = parse(args, {
-        state: { type: 'string' }, bind: { type: 'string' }, port: { type: 'string' }, node: { type: 'string' },
-        ttl: { type: 'string' }, 'max-connections': { type: 'string' },
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          state: { type: 'string' },
+          bind: { type: 'string' },
+          port: { type: 'string' },
+          node: { type: 'string' },
+          ttl: { type: 'string' },
+          'max-connections': { type: 'string' },
+        },
+        false,
+      );
       return runTvsd({
         stateDir: required(values.state, '--state'),
         host: values.bind ?? TVS_SERVER_DEFAULTS.host,
@@ -43,10 +51,15 @@ export const commands: Command[] = [
   {
     path: ['tvs', 'query'],
     summary: 'ask a TVS server whether it vouches for a certificate, as a phone does (exit 0 valid, 1 invalid)',
-    usage: 'sbd tvs query HOST[:PORT] CERT.pem --device CP-<model>-SEP<MAC> (--tvs-cert TVS.pem | --itl ITLFile.tlv | --state DIR) [--timeout MS]',
+    usage:
+      'sbd tvs query HOST[:PORT] CERT.pem --device CP-<model>-SEP<MAC> (--tvs-cert TVS.pem | --itl ITLFile.tlv | --state DIR) [--timeout MS]',
     async run(args, ctx) {
       const { values, positionals } = parse(args, {
-        device: { type: 'string' }, 'tvs-cert': { type: 'string', multiple: true }, itl: { type: 'string' }, state: { type: 'string' }, timeout: { type: 'string' },
+        device: { type: 'string' },
+        'tvs-cert': { type: 'string', multiple: true },
+        itl: { type: 'string' },
+        state: { type: 'string' },
+        timeout: { type: 'string' },
       });
       const { host, port } = hostPort(required(positionals[0], 'HOST[:PORT]'), 2445);
       const certDer = new X509Certificate(readFileSync(required(positionals[1], 'CERT.pem'))).raw;
@@ -56,7 +69,11 @@ export const commands: Command[] = [
       if (values.state) withState(values.state, ({ store }) => trusted.push(tvsIdentity(store).row.der), { readonly: true });
       if (trusted.length === 0) throw new UsageError('give the TVS certificate to trust: --tvs-cert, --itl (its TVS records) or --state');
       const answer = await queryTvs({
-        host, port, deviceName: required(values.device, '--device'), certDer, trustedServerCerts: trusted,
+        host,
+        port,
+        deviceName: required(values.device, '--device'),
+        certDer,
+        trustedServerCerts: trusted,
         timeoutMs: intOption(values.timeout, '--timeout', 10000, 1, 600000),
       });
       ctx.out(`status: ${answer.status}`);

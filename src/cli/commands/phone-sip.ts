@@ -15,13 +15,23 @@ import { deviceNameOfMac, readLineCredentials } from '../../sim/phone-folder.js'
 import { heldInPhoneFolder } from '../../sim/sip-ua/device-tl-info.js';
 
 const common = {
-  server: { type: 'string' }, transport: { type: 'string' }, line: { type: 'string' }, user: { type: 'string' },
-  password: { type: 'string' }, ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
-  'itl-hash': { type: 'string' }, 'user-agent': { type: 'string' }, expires: { type: 'string' },
-  state: { type: 'string' }, mac: { type: 'string' },
+  server: { type: 'string' },
+  transport: { type: 'string' },
+  line: { type: 'string' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'itl-hash': { type: 'string' },
+  'user-agent': { type: 'string' },
+  expires: { type: 'string' },
+  state: { type: 'string' },
+  mac: { type: 'string' },
 } as const;
 
-const USAGE_COMMON = '--server HOST:PORT (--line DN [--user U --password P] | --state PHONES --mac MAC) [--transport tls|tcp|udp] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
+const USAGE_COMMON =
+  '--server HOST:PORT (--line DN [--user U --password P] | --state PHONES --mac MAC) [--transport tls|tcp|udp] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
 
 type CommonValues = Partial<Record<keyof typeof common, string>>;
 
@@ -31,7 +41,10 @@ async function withPhoneConfig(v: CommonValues): Promise<CommonValues> {
   const deviceName = deviceNameOfMac(required(v.mac, '--mac (with --state)'));
   const c = await readLineCredentials(required(v.state, '--state (with --mac)'), deviceName);
   if (!c) throw new UsageError(`${deviceName} holds no config with a line: boot it first (sbd phone boot)`);
-  const fromConfig: CommonValues = { line: c.line, ...(c.authName && c.authPassword ? { user: c.authName, password: c.authPassword } : {}) };
+  const fromConfig: CommonValues = {
+    line: c.line,
+    ...(c.authName && c.authPassword ? { user: c.authName, password: c.authPassword } : {}),
+  };
   const explicit = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) as CommonValues;
   // Explicit --user/--password replace the pair from the config together.
   if (explicit.user !== undefined || explicit.password !== undefined) {
@@ -49,7 +62,8 @@ function phoneOptions(v: CommonValues): SipPhoneOptions {
   if (!['tls', 'tcp', 'udp'].includes(transport)) throw new UsageError(`--transport: '${transport}' is not tls, tcp or udp`);
   if ((v.user === undefined) !== (v.password === undefined)) throw new UsageError('--user and --password go together');
   if ((v.cert === undefined) !== (v.key === undefined)) throw new UsageError('--cert and --key go together');
-  if (v['itl-hash'] !== undefined && !/^[0-9a-fA-F]{64}$/.test(v['itl-hash'])) throw new UsageError('--itl-hash: 64 hex digits (SHA-256 of the ITL file)');
+  if (v['itl-hash'] !== undefined && !/^[0-9a-fA-F]{64}$/.test(v['itl-hash']))
+    throw new UsageError('--itl-hash: 64 hex digits (SHA-256 of the ITL file)');
   const read = (p: string | undefined, flag: string) => {
     if (p === undefined) return undefined;
     try {
@@ -62,13 +76,21 @@ function phoneOptions(v: CommonValues): SipPhoneOptions {
   const cert = read(v.cert, '--cert');
   const key = read(v.key, '--key');
   return {
-    flow: { transport, host: m[1]!.replace(/^\[|\]$/g, ''), port: intOption(m[2], '--server port', 5061, 1, 65535), ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) },
+    flow: {
+      transport,
+      host: m[1]!.replace(/^\[|\]$/g, ''),
+      port: intOption(m[2], '--server port', 5061, 1, 65535),
+      ...(ca ? { ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+    },
     line: required(v.line, '--line'),
     ...(v.user && v.password ? { credentials: { username: v.user, password: v.password } } : {}),
     ...(v['itl-hash'] ? { itlSha256: v['itl-hash'].toLowerCase() } : {}),
     ...(v['user-agent'] ? { userAgent: v['user-agent'] } : {}),
     // A booted phone (--state --mac) reports the ITL/CTL it holds after registering (DeviceTLInfo, issue 18).
-    ...(v.state !== undefined && v.mac !== undefined ? { trustLists: heldInPhoneFolder(v.state, deviceNameOfMac(v.mac), m[1]!.replace(/^\[|\]$/g, '')) } : {}),
+    ...(v.state !== undefined && v.mac !== undefined
+      ? { trustLists: heldInPhoneFolder(v.state, deviceNameOfMac(v.mac), m[1]!.replace(/^\[|\]$/g, '')) }
+      : {}),
   };
 }
 
@@ -84,7 +106,15 @@ export const commands: Command[] = [
       const phone = await SipPhone.connect(o);
       try {
         const res = await phone.register(expires);
-        ctx.out(JSON.stringify({ status: res.status, reason: res.reason, contacts: res.getAll('Contact'), associated: res.get('P-Associated-URI') ?? null, trustReport: phone.lastTrustReport?.status ?? null }));
+        ctx.out(
+          JSON.stringify({
+            status: res.status,
+            reason: res.reason,
+            contacts: res.getAll('Contact'),
+            associated: res.get('P-Associated-URI') ?? null,
+            trustReport: phone.lastTrustReport?.status ?? null,
+          }),
+        );
         return 0;
       } finally {
         phone.close();
@@ -107,10 +137,16 @@ export const commands: Command[] = [
         await call.media.sendTone(seconds * 50);
         const bye = await call.hangup();
         const s = call.media.stats;
-        ctx.out(JSON.stringify({
-          suite: call.suite ?? null, security: call.securityIndication ?? null, sent: s.sent, received: s.received,
-          refused: s.refused, bye: bye.status,
-        }));
+        ctx.out(
+          JSON.stringify({
+            suite: call.suite ?? null,
+            security: call.securityIndication ?? null,
+            sent: s.sent,
+            received: s.received,
+            refused: s.refused,
+            bye: bye.status,
+          }),
+        );
         return call.suite && Object.keys(s.refused).length === 0 ? 0 : 1;
       } finally {
         phone.close();

@@ -23,11 +23,13 @@ import { checkTrustServices } from '../../sim/service-check.js';
 function redirectOption(pairs: readonly string[] | undefined): { redirect?: EndpointRedirect } {
   if (!pairs?.length) return {};
   return {
-    redirect: redirectFromPairs(pairs.map((p) => {
-      const [from, to, extra] = p.split('=');
-      if (!from || !to || extra !== undefined) throw new UsageError(`--redirect "${p}" is not FROM=TO (HOST:PORT=HOST:PORT)`);
-      return [parseServer(from), parseServer(to)] as const;
-    })),
+    redirect: redirectFromPairs(
+      pairs.map((p) => {
+        const [from, to, extra] = p.split('=');
+        if (!from || !to || extra !== undefined) throw new UsageError(`--redirect "${p}" is not FROM=TO (HOST:PORT=HOST:PORT)`);
+        return [parseServer(from), parseServer(to)] as const;
+      }),
+    ),
   };
 }
 
@@ -50,7 +52,12 @@ const transferOpts = {
   retries: { type: 'string' },
 } as const;
 
-function fetchOptions(v: { blksize?: string | undefined; windowsize?: string | undefined; 'timeout-ms'?: string | undefined; retries?: string | undefined }): TftpFetcherOptions {
+function fetchOptions(v: {
+  blksize?: string | undefined;
+  windowsize?: string | undefined;
+  'timeout-ms'?: string | undefined;
+  retries?: string | undefined;
+}): TftpFetcherOptions {
   return {
     blksize: intOption(v.blksize, '--blksize', 1428, 8, 65464),
     windowsize: intOption(v.windowsize, '--windowsize', 1, 1, 65535),
@@ -63,12 +70,23 @@ export const commands: Command[] = [
   {
     path: ['phone', 'boot'],
     summary: 'boot one simulated Security-by-Default phone against a TFTP server and print its trust decisions',
-    usage: 'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--capf [--auth-string DIGITS]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
+    usage:
+      'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--capf [--auth-string DIGITS]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
     async run(args, ctx) {
-      const { values } = parse(args, {
-        server: { type: 'string' }, mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, json: { type: 'boolean' },
-        capf: { type: 'boolean' }, 'auth-string': { type: 'string' }, ...transferOpts,
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          server: { type: 'string' },
+          mac: { type: 'string' },
+          state: { type: 'string' },
+          model: { type: 'string' },
+          json: { type: 'boolean' },
+          capf: { type: 'boolean' },
+          'auth-string': { type: 'string' },
+          ...transferOpts,
+        },
+        false,
+      );
       if (values['auth-string'] !== undefined && !values.capf) throw new UsageError('--auth-string goes with --capf');
       const redirect = redirectOption(values.redirect);
       const server = parseServer(required(values.server, '--server'));
@@ -87,10 +105,14 @@ export const commands: Command[] = [
         else {
           ctx.out(`${deviceName} (model ${report.model})`);
           for (const d of report.decisions) ctx.out(formatDecision(d));
-          ctx.out(report.configTrusted ? `booted with a trusted config: ${report.configFile}` : 'no trusted config: the phone did not boot');
+          ctx.out(
+            report.configTrusted ? `booted with a trusted config: ${report.configFile}` : 'no trusted config: the phone did not boot',
+          );
           if (report.line) {
             const l = report.line;
-            ctx.out(`line ${l.number}: ${l.authName ? `digest user ${l.authName}, ` : ''}${l.passwordDelivered ? 'password delivered in the config' : 'no password in the config (give it with --user/--password)'}`);
+            ctx.out(
+              `line ${l.number}: ${l.authName ? `digest user ${l.authName}, ` : ''}${l.passwordDelivered ? 'password delivered in the config' : 'no password in the config (give it with --user/--password)'}`,
+            );
           }
         }
         return report.configTrusted ? 0 : 1;
@@ -102,12 +124,23 @@ export const commands: Command[] = [
   {
     path: ['phone', 'storm'],
     summary: 'boot many simulated phones at once (consecutive MACs) and print a summary',
-    usage: 'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
+    usage:
+      'sbd phone storm --server HOST:PORT --count N --state DIR [--concurrency C] [--mac-base MAC] [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--sockets S] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N]',
     async run(args, ctx) {
-      const { values } = parse(args, {
-        server: { type: 'string' }, count: { type: 'string' }, state: { type: 'string' }, concurrency: { type: 'string' }, 'mac-base': { type: 'string' },
-        model: { type: 'string' }, sockets: { type: 'string' }, ...transferOpts,
-      }, false);
+      const { values } = parse(
+        args,
+        {
+          server: { type: 'string' },
+          count: { type: 'string' },
+          state: { type: 'string' },
+          concurrency: { type: 'string' },
+          'mac-base': { type: 'string' },
+          model: { type: 'string' },
+          sockets: { type: 'string' },
+          ...transferOpts,
+        },
+        false,
+      );
       const count = intOption(required(values.count, '--count'), '--count', 1, 1, stormLimits.maxCount);
       const concurrency = intOption(values.concurrency, '--concurrency', 250, 1, stormLimits.maxConcurrency);
       const sockets = intOption(values.sockets, '--sockets', 64, 1, 4096);
@@ -129,10 +162,19 @@ export const commands: Command[] = [
   },
   {
     path: ['phone', 'https'],
-    summary: "open an HTTPS phone service as the phone would: its server certificate must be an APP-SERVER of the phone's lists or vouched for by TVS",
-    usage: 'sbd phone https URL --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--timeout-ms N] [--show-body]',
+    summary:
+      "open an HTTPS phone service as the phone would: its server certificate must be an APP-SERVER of the phone's lists or vouched for by TVS",
+    usage:
+      'sbd phone https URL --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--timeout-ms N] [--show-body]',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { mac: { type: 'string' }, state: { type: 'string' }, model: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'show-body': { type: 'boolean' }, ...serviceOpts });
+      const { values, positionals } = parse(args, {
+        mac: { type: 'string' },
+        state: { type: 'string' },
+        model: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'show-body': { type: 'boolean' },
+        ...serviceOpts,
+      });
       const r = await openPhoneService({
         url: required(positionals[0], 'URL'),
         stateDir: required(values.state, '--state'),
@@ -151,7 +193,16 @@ export const commands: Command[] = [
     summary: "check that the TVS and CAPF servers of the phone's config present the certificates of its trust lists",
     usage: 'sbd phone services --mac MAC --state DIR [--redirect FROM=TO]... [--timeout-ms N]',
     async run(args, ctx) {
-      const { values } = parse(args, { mac: { type: 'string' }, state: { type: 'string' }, 'timeout-ms': { type: 'string' }, redirect: { type: 'string', multiple: true } }, false);
+      const { values } = parse(
+        args,
+        {
+          mac: { type: 'string' },
+          state: { type: 'string' },
+          'timeout-ms': { type: 'string' },
+          redirect: { type: 'string', multiple: true },
+        },
+        false,
+      );
       const decisions = await checkTrustServices({
         stateDir: required(values.state, '--state'),
         deviceName: deviceNameOfMac(required(values.mac, '--mac')),

@@ -7,7 +7,16 @@ import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../cluster/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
-import { auditReport, featureListReport, formatCsv, formatText, itlStatusReport, outdatedCredentialsReport, setPhoneFeatures, type Report } from '../../reports/index.js';
+import {
+  auditReport,
+  featureListReport,
+  formatCsv,
+  formatText,
+  itlStatusReport,
+  outdatedCredentialsReport,
+  setPhoneFeatures,
+  type Report,
+} from '../../reports/index.js';
 import { AUDIT_LIMITS, type Store } from '../../store/index.js';
 import { ITL_STATUS_FILTERS, parseItlStatusFilter } from '../../reports/itl-status.js';
 
@@ -49,8 +58,13 @@ export const commands: Command[] = [
     run(args, ctx) {
       const { values } = parse(args, { ...opts, status: { type: 'string' } }, false);
       const status = values.status === undefined ? undefined : parseItlStatusFilter(values.status);
-      if (values.status !== undefined && status === undefined) throw new UsageError(`--status must be one of ${Object.keys(ITL_STATUS_FILTERS).join(', ')}, got "${values.status}"`);
-      const report = withState(required(values.state, '--state'), ({ store }) => itlStatusReport(store, status === undefined ? {} : { status }), { readonly: true });
+      if (values.status !== undefined && status === undefined)
+        throw new UsageError(`--status must be one of ${Object.keys(ITL_STATUS_FILTERS).join(', ')}, got "${values.status}"`);
+      const report = withState(
+        required(values.state, '--state'),
+        ({ store }) => itlStatusReport(store, status === undefined ? {} : { status }),
+        { readonly: true },
+      );
       print(report, values.csv, ctx.out);
       return 0;
     },
@@ -62,7 +76,11 @@ export const commands: Command[] = [
     usage: 'sbd report features [--model M] [--csv] --state DIR',
     run(args, ctx) {
       const { values } = parse(args, { ...opts, model: { type: 'string' } }, false);
-      const report = withState(required(values.state, '--state'), ({ store }) => featureListReport(store, values.model === undefined ? {} : { model: values.model }), { readonly: true });
+      const report = withState(
+        required(values.state, '--state'),
+        ({ store }) => featureListReport(store, values.model === undefined ? {} : { model: values.model }),
+        { readonly: true },
+      );
       print(report, values.csv, ctx.out);
       return 0;
     },
@@ -72,7 +90,12 @@ export const commands: Command[] = [
     summary: 'edit one model in the Phone Feature List (features not given keep their value)',
     usage: 'sbd feature set MODEL [--security-by-default yes|no] [--encrypted-config yes|no] [--ec-keys yes|no] --state DIR',
     run(args, ctx) {
-      const { values, positionals } = parse(args, { state: { type: 'string' }, 'security-by-default': { type: 'string' }, 'encrypted-config': { type: 'string' }, 'ec-keys': { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        state: { type: 'string' },
+        'security-by-default': { type: 'string' },
+        'encrypted-config': { type: 'string' },
+        'ec-keys': { type: 'string' },
+      });
       const model = required(positionals[0], 'MODEL');
       const patch = {
         securityByDefault: yesNo(values['security-by-default'], '--security-by-default'),
@@ -80,12 +103,17 @@ export const commands: Command[] = [
         ecKeys: yesNo(values['ec-keys'], '--ec-keys'),
       };
       const clean = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-      if (Object.keys(clean).length === 0) throw new UsageError('give at least one of --security-by-default, --encrypted-config, --ec-keys');
+      if (Object.keys(clean).length === 0)
+        throw new UsageError('give at least one of --security-by-default, --encrypted-config, --ec-keys');
       const row = withState(required(values.state, '--state'), ({ store }) =>
-        auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} ${JSON.stringify(clean)}` }, () => setPhoneFeatures(store, model, clean)),
+        auditedSync(store, { user: currentAdminUser(), action: AuditAction.featureSet, detail: `${model} ${JSON.stringify(clean)}` }, () =>
+          setPhoneFeatures(store, model, clean),
+        ),
       );
       const yn = (b: boolean): string => (b ? 'Yes' : 'No');
-      ctx.out(`${row.model}: Security by Default ${yn(row.securityByDefault)}, Encrypted Config ${yn(row.encryptedConfig)}, EC Keys ${yn(row.ecKeys)}`);
+      ctx.out(
+        `${row.model}: Security by Default ${yn(row.securityByDefault)}, Encrypted Config ${yn(row.encryptedConfig)}, EC Keys ${yn(row.ecKeys)}`,
+      );
       return 0;
     },
   },

@@ -8,8 +8,12 @@ import { parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../cluster/state.js';
 import {
-  DEFAULT_SECURITY_PROFILE, DEVICE_SECURITY_MODES, PROFILE_TRANSPORTS,
-  type DeviceSecurityMode, type ProfileTransport, type SecurityProfileRow,
+  DEFAULT_SECURITY_PROFILE,
+  DEVICE_SECURITY_MODES,
+  PROFILE_TRANSPORTS,
+  type DeviceSecurityMode,
+  type ProfileTransport,
+  type SecurityProfileRow,
 } from '../../store/index.js';
 import { PROFILE_DIGEST_ALGORITHMS, type ProfileDigestAlgorithm } from '../../store/security-profiles.js';
 
@@ -29,14 +33,21 @@ function oneOf<T extends string>(v: string | undefined, flag: string, allowed: r
 function algorithms(v: string | undefined): ProfileDigestAlgorithm[] | undefined {
   if (v === undefined) return undefined;
   const list = v.split(',').map((s) => s.trim().toUpperCase());
-  for (const a of list) if (!(PROFILE_DIGEST_ALGORITHMS as readonly string[]).includes(a)) throw new UsageError(`--digest-algorithms: '${a}' is not one of ${PROFILE_DIGEST_ALGORITHMS.join(', ')}`);
+  for (const a of list)
+    if (!(PROFILE_DIGEST_ALGORITHMS as readonly string[]).includes(a))
+      throw new UsageError(`--digest-algorithms: '${a}' is not one of ${PROFILE_DIGEST_ALGORITHMS.join(', ')}`);
   if (new Set(list).size !== list.length) throw new UsageError('--digest-algorithms: an algorithm is named twice');
   return list as ProfileDigestAlgorithm[];
 }
 
 function line(p: SecurityProfileRow): string {
-  return [p.name, p.deviceSecurityMode, p.transport, `config ${p.tftpEncryptedConfig ? 'encrypted' : 'signed'}`,
-    `digest ${p.digestAuth ? p.digestAlgorithms.join(',') : 'off'}`].join('\t');
+  return [
+    p.name,
+    p.deviceSecurityMode,
+    p.transport,
+    `config ${p.tftpEncryptedConfig ? 'encrypted' : 'signed'}`,
+    `digest ${p.digestAuth ? p.digestAlgorithms.join(',') : 'off'}`,
+  ].join('\t');
 }
 
 export const commands: Command[] = [
@@ -54,7 +65,8 @@ export const commands: Command[] = [
   {
     path: ['security-profile', 'set'],
     summary: 'create or change a phone security profile (e.g. the digest algorithms its phones are challenged with)',
-    usage: 'sbd security-profile set NAME [--mode non-secure|authenticated|encrypted] [--transport udp|tcp|tls|tcp+udp]\n' +
+    usage:
+      'sbd security-profile set NAME [--mode non-secure|authenticated|encrypted] [--transport udp|tcp|tls|tcp+udp]\n' +
       '               [--encrypted-config on|off] [--digest on|off] [--digest-algorithms MD5|SHA-256|MD5,SHA-256|SHA-256,MD5]\n' +
       '               [--description TEXT] --state DIR\n' +
       '  --digest-algorithms: challenges offered in this order (default MD5: sipp, baresip and Cisco phones answer only\n' +
@@ -62,8 +74,13 @@ export const commands: Command[] = [
       '  encrypted profiles, whose phones prove themselves with their LSC over TLS.',
     run(args, ctx) {
       const { values, positionals } = parse(args, {
-        state: { type: 'string' }, mode: { type: 'string' }, transport: { type: 'string' }, 'encrypted-config': { type: 'string' },
-        digest: { type: 'string' }, 'digest-algorithms': { type: 'string' }, description: { type: 'string' },
+        state: { type: 'string' },
+        mode: { type: 'string' },
+        transport: { type: 'string' },
+        'encrypted-config': { type: 'string' },
+        digest: { type: 'string' },
+        'digest-algorithms': { type: 'string' },
+        description: { type: 'string' },
       });
       const name = required(positionals[0], 'NAME');
       const mode = oneOf<DeviceSecurityMode>(values.mode, '--mode', DEVICE_SECURITY_MODES);
@@ -74,9 +91,12 @@ export const commands: Command[] = [
       const p = withState(required(values.state, '--state'), ({ store }) => {
         const base = store.getSecurityProfile(name) ?? store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)!;
         return store.putSecurityProfile({
-          name, description: values.description ?? (base.name === name ? base.description : ''),
-          deviceSecurityMode: mode ?? base.deviceSecurityMode, transport: transport ?? base.transport,
-          tftpEncryptedConfig: enc ?? base.tftpEncryptedConfig, digestAuth: digest ?? base.digestAuth,
+          name,
+          description: values.description ?? (base.name === name ? base.description : ''),
+          deviceSecurityMode: mode ?? base.deviceSecurityMode,
+          transport: transport ?? base.transport,
+          tftpEncryptedConfig: enc ?? base.tftpEncryptedConfig,
+          digestAuth: digest ?? base.digestAuth,
           digestAlgorithms: algs ?? base.digestAlgorithms,
         });
       });

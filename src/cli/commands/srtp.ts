@@ -9,32 +9,47 @@ import { transformPcap } from '../../media/pcap/index.js';
 function makeCommand(direction: 'decrypt' | 'encrypt'): Command {
   return {
     path: ['srtp', direction],
-    summary: direction === 'decrypt'
-      ? 'turn the SRTP/SRTCP packets of a pcap capture into RTP/RTCP, reporting per stream what failed'
-      : 'turn the RTP/RTCP packets of a pcap capture into SRTP/SRTCP with a given key',
+    summary:
+      direction === 'decrypt'
+        ? 'turn the SRTP/SRTCP packets of a pcap capture into RTP/RTCP, reporting per stream what failed'
+        : 'turn the RTP/RTCP packets of a pcap capture into SRTP/SRTCP with a given key',
     usage: `sbd srtp ${direction} --suite NAME --key BASE64 [--ssrc N] IN.pcap OUT.pcap   (BASE64 = master key || salt, as in a=crypto inline:)`,
     run(args, ctx) {
       const { values, positionals } = parse(args, { suite: { type: 'string' }, key: { type: 'string' }, ssrc: { type: 'string' } });
       const suite = required(values.suite, '--suite');
       if (!isSuite(suite)) throw new UsageError(`unknown suite "${suite}" (one of ${Object.keys(SUITES).join(', ')})`);
-      const keyText = required(values.key, '--key').replace(/^inline:/, '').split('|')[0]!;
+      const keyText = required(values.key, '--key')
+        .replace(/^inline:/, '')
+        .split('|')[0]!;
       if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyText)) throw new UsageError('--key must be base64');
       const raw = Buffer.from(keyText, 'base64');
       const p = SUITES[suite];
-      if (raw.length !== p.keyLength + p.saltLength) throw new UsageError(`--key for ${suite} must be ${p.keyLength + p.saltLength} bytes (key || salt), got ${raw.length}`);
-      const ssrc = values.ssrc === undefined ? undefined : intOption(values.ssrc.startsWith('0x') ? String(parseInt(values.ssrc, 16)) : values.ssrc, '--ssrc', 0, 0, 0xffffffff);
+      if (raw.length !== p.keyLength + p.saltLength)
+        throw new UsageError(`--key for ${suite} must be ${p.keyLength + p.saltLength} bytes (key || salt), got ${raw.length}`);
+      const ssrc =
+        values.ssrc === undefined
+          ? undefined
+          : intOption(values.ssrc.startsWith('0x') ? String(parseInt(values.ssrc, 16)) : values.ssrc, '--ssrc', 0, 0, 0xffffffff);
       if (positionals.length !== 2) throw new UsageError('need IN.pcap and OUT.pcap');
       const [inPath, outPath] = positionals as [string, string];
       const { output, streams, skipped } = transformPcap(readFileSync(inPath), {
-        direction, suite, masterKey: raw.subarray(0, p.keyLength), masterSalt: raw.subarray(p.keyLength), ...(ssrc === undefined ? {} : { ssrc }),
+        direction,
+        suite,
+        masterKey: raw.subarray(0, p.keyLength),
+        masterSalt: raw.subarray(p.keyLength),
+        ...(ssrc === undefined ? {} : { ssrc }),
       });
       const tmp = `${outPath}.tmp-${process.pid}`;
       writeFileSync(tmp, output);
       renameSync(tmp, outPath);
-      ctx.out(`${'stream'.padEnd(20)} ${'packets'.padStart(8)} ${'ok'.padStart(8)} ${'auth-fail'.padStart(9)} ${'replay'.padStart(7)} ${'other'.padStart(6)}`);
+      ctx.out(
+        `${'stream'.padEnd(20)} ${'packets'.padStart(8)} ${'ok'.padStart(8)} ${'auth-fail'.padStart(9)} ${'replay'.padStart(7)} ${'other'.padStart(6)}`,
+      );
       for (const s of streams) {
         const name = `${s.kind} ssrc=0x${s.ssrc.toString(16).padStart(8, '0')}`;
-        ctx.out(`${name.padEnd(20)} ${String(s.packets).padStart(8)} ${String(s.ok).padStart(8)} ${String(s.authFailures).padStart(9)} ${String(s.replays).padStart(7)} ${String(s.otherErrors).padStart(6)}`);
+        ctx.out(
+          `${name.padEnd(20)} ${String(s.packets).padStart(8)} ${String(s.ok).padStart(8)} ${String(s.authFailures).padStart(9)} ${String(s.replays).padStart(7)} ${String(s.otherErrors).padStart(6)}`,
+        );
       }
       ctx.out(`${skipped} packet(s) were not RTP/RTCP over UDP and were copied unchanged`);
       return streams.some((s) => s.ok < s.packets) ? 1 : 0;

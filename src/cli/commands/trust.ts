@@ -24,7 +24,10 @@ export const commands: Command[] = [
     summary: 'print every header field and record of a CTL/ITL/.sgn/.enc.sgn file and whether its signature is valid',
     usage: 'sbd itl show FILE [--signer CERT.pem]... [--trust ITL_OR_CTL.tlv]...',
     run(args, ctx) {
-      const { values, positionals } = parse(args, { signer: { type: 'string', multiple: true }, trust: { type: 'string', multiple: true } });
+      const { values, positionals } = parse(args, {
+        signer: { type: 'string', multiple: true },
+        trust: { type: 'string', multiple: true },
+      });
       const path = required(positionals[0], 'FILE');
       const bytes = readFileSync(path);
       const file = parseTrustFile(bytes);
@@ -38,15 +41,24 @@ export const commands: Command[] = [
     summary: 'verify the signature of a .tlv/.sgn/.enc.sgn file (exit 0 only when valid)',
     usage: 'sbd verify FILE [--signer CERT.pem]... [--trust ITL_OR_CTL.tlv]...   (.sgn files need --signer or --trust)',
     run(args, ctx) {
-      const { values, positionals } = parse(args, { signer: { type: 'string', multiple: true }, trust: { type: 'string', multiple: true } });
+      const { values, positionals } = parse(args, {
+        signer: { type: 'string', multiple: true },
+        trust: { type: 'string', multiple: true },
+      });
       const path = required(positionals[0], 'FILE');
       const bytes = readFileSync(path);
       const file = parseTrustFile(bytes);
       const candidates = loadCandidates(values.signer, values.trust, file.kind);
       const result = verifyParsed(bytes, file, candidates);
       if (result.valid) ctx.out(`${path}: signature valid (signer: ${result.signer})`);
-      else if (file.kind !== 'tlv' && candidates.length === 0) ctx.err(`${path}: no signer to check against: a ${file.kind} file names its signer (${result.header.signerName}) but carries no certificate; pass --signer CERT.pem or --trust ITLFile.tlv`);
-      else ctx.err(`${path}: signature invalid (signer named in the header: ${result.header.signerName}, serial ${result.header.signerSerial.toString('hex')})`);
+      else if (file.kind !== 'tlv' && candidates.length === 0)
+        ctx.err(
+          `${path}: no signer to check against: a ${file.kind} file names its signer (${result.header.signerName}) but carries no certificate; pass --signer CERT.pem or --trust ITLFile.tlv`,
+        );
+      else
+        ctx.err(
+          `${path}: signature invalid (signer named in the header: ${result.header.signerName}, serial ${result.header.signerSerial.toString('hex')})`,
+        );
       return result.valid ? 0 : 1;
     },
   },

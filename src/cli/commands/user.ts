@@ -41,13 +41,20 @@ export async function readSecret(envName: string, label: string): Promise<string
     stdin.pause();
   }
   if (size > SECRET_INPUT_LIMIT) throw new UsageError(`${label} longer than ${SECRET_INPUT_LIMIT} bytes`);
-  const line = Buffer.concat(chunks).toString('utf8').split(/[\r\n\u0004]/)[0] ?? '';
+  const line =
+    Buffer.concat(chunks)
+      .toString('utf8')
+      .split(/[\r\n\u0004]/)[0] ?? '';
   if (line === '') throw new UsageError(`no ${label} given: set ${envName} or write it on standard input`);
   return line;
 }
 
 /** Like withState, but keeps the store open until the async work (and its audit record) has finished. */
-export async function withStateAsync<T>(dir: string, fn: (s: State) => Promise<T>, options: { create?: boolean; readonly?: boolean } = {}): Promise<T> {
+export async function withStateAsync<T>(
+  dir: string,
+  fn: (s: State) => Promise<T>,
+  options: { create?: boolean; readonly?: boolean } = {},
+): Promise<T> {
   const s = openState(dir, options);
   try {
     return await fn(s);
@@ -66,9 +73,16 @@ export const commands: Command[] = [
   {
     path: ['user', 'add'],
     summary: 'create a user or set its password (scrypt) and PIN; stores SIP digest HA1 for the realm',
-    usage: 'sbd user add NAME [--password P] [--pin N] [--realm R] [--kind end|application|admin] --state DIR   (password: --password, SBD_PASSWORD or stdin)',
+    usage:
+      'sbd user add NAME [--password P] [--pin N] [--realm R] [--kind end|application|admin] --state DIR   (password: --password, SBD_PASSWORD or stdin)',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, password: { type: 'string' }, pin: { type: 'string' }, realm: { type: 'string' }, kind: { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        password: { type: 'string' },
+        pin: { type: 'string' },
+        realm: { type: 'string' },
+        kind: { type: 'string' },
+      });
       const name = required(positionals[0], 'NAME');
       const kind = kindOf(values.kind);
       const password = values.password ?? (await readSecret('SBD_PASSWORD', 'password'));
@@ -77,7 +91,9 @@ export const commands: Command[] = [
         const u = await audited(s.store, { user: currentAdminUser(), action: AuditAction.userSet, detail: name }, () =>
           setPassword(s.store, { userid: name, password, pin: values.pin, realm: values.realm, kind }),
         );
-        ctx.out(`user ${u.userid} (${u.kind}): password ${u.algorithm} ${u.params ?? ''}${u.pinAlgorithm ? `, PIN ${u.pinAlgorithm}` : ''}; digest HA1 (MD5, SHA-256) for realm ${values.realm ?? s.store.getParam('SipStationRealm')}`);
+        ctx.out(
+          `user ${u.userid} (${u.kind}): password ${u.algorithm} ${u.params ?? ''}${u.pinAlgorithm ? `, PIN ${u.pinAlgorithm}` : ''}; digest HA1 (MD5, SHA-256) for realm ${values.realm ?? s.store.getParam('SipStationRealm')}`,
+        );
       });
       return 0;
     },
@@ -87,7 +103,13 @@ export const commands: Command[] = [
     summary: "take over a user's legacy SHA-1/SHA-2 password hash; it is re-hashed to scrypt at the first login",
     usage: 'sbd user import NAME --legacy-sha1 HEX|--legacy-sha256 HEX|--legacy-sha512 HEX [--kind K] --state DIR',
     async run(args, ctx) {
-      const { values, positionals } = parse(args, { ...stateOpt, 'legacy-sha1': { type: 'string' }, 'legacy-sha256': { type: 'string' }, 'legacy-sha512': { type: 'string' }, kind: { type: 'string' } });
+      const { values, positionals } = parse(args, {
+        ...stateOpt,
+        'legacy-sha1': { type: 'string' },
+        'legacy-sha256': { type: 'string' },
+        'legacy-sha512': { type: 'string' },
+        kind: { type: 'string' },
+      });
       const name = required(positionals[0], 'NAME');
       const given = (['sha1', 'sha256', 'sha512'] as const).filter((a) => values[`legacy-${a}`] !== undefined);
       if (given.length !== 1) throw new UsageError('give exactly one of --legacy-sha1, --legacy-sha256, --legacy-sha512');
@@ -113,8 +135,10 @@ export const commands: Command[] = [
       const dir = required(values.state, '--state');
       const secret = values.pin ? await readSecret('SBD_PIN', 'PIN') : await readSecret('SBD_PASSWORD', 'password');
       await withStateAsync(dir, async (s) => {
-        const r = await audited(s.store, { user: name.slice(0, 128) || '?', action: AuditAction.login, detail: values.pin ? 'pin' : 'password', recordRefusals: true }, () =>
-          values.pin ? verifyPin(s.store, name, secret) : login(s.store, name, secret),
+        const r = await audited(
+          s.store,
+          { user: name.slice(0, 128) || '?', action: AuditAction.login, detail: values.pin ? 'pin' : 'password', recordRefusals: true },
+          () => (values.pin ? verifyPin(s.store, name, secret) : login(s.store, name, secret)),
         );
         ctx.out(`login ok: ${r.user.userid} (${r.user.kind})`);
         if (r.migratedFrom) ctx.out(`credential re-hashed: ${r.migratedFrom} -> scrypt`);
@@ -142,11 +166,17 @@ export const commands: Command[] = [
     usage: 'sbd user list --state DIR',
     run(args, ctx) {
       const { values } = parse(args, stateOpt, false);
-      withState(required(values.state, '--state'), ({ store }) => {
-        for (const u of store.listUsers()) {
-          ctx.out(`${u.userid}  ${u.kind}  ${u.algorithm}${u.pinAlgorithm ? ` pin:${u.pinAlgorithm}` : ''}  failures ${u.failedAttempts}${u.lockedUntil && Date.parse(u.lockedUntil) > Date.now() ? `  locked until ${u.lockedUntil}` : ''}`);
-        }
-      }, { readonly: true });
+      withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          for (const u of store.listUsers()) {
+            ctx.out(
+              `${u.userid}  ${u.kind}  ${u.algorithm}${u.pinAlgorithm ? ` pin:${u.pinAlgorithm}` : ''}  failures ${u.failedAttempts}${u.lockedUntil && Date.parse(u.lockedUntil) > Date.now() ? `  locked until ${u.lockedUntil}` : ''}`,
+            );
+          }
+        },
+        { readonly: true },
+      );
       return 0;
     },
   },

@@ -34,18 +34,31 @@ export function readPcap(buf: Buffer, options: PcapReadOptions = {}): { header: 
   if (buf.length < 24) throw new PcapError('ERR_PCAP_FORMAT', 'file too short for a pcap header');
   const magicBE = buf.readUInt32BE(0);
   if (magicBE === 0x0a0d0d0a) throw new PcapError('ERR_PCAP_PCAPNG', 'pcapng is not supported; convert with "editcap -F pcap IN OUT"');
-  const magics: Record<number, [boolean, boolean]> = { 0xa1b2c3d4: [false, false], 0xd4c3b2a1: [true, false], 0xa1b23c4d: [false, true], 0x4d3cb2a1: [true, true] };
+  const magics: Record<number, [boolean, boolean]> = {
+    2712847316: [false, false],
+    3569595041: [true, false],
+    2712812621: [false, true],
+    1295823521: [true, true],
+  };
   const m = magics[magicBE];
   if (!m) throw new PcapError('ERR_PCAP_FORMAT', `not a pcap file (magic 0x${magicBE.toString(16)})`);
   const [le, ns] = m;
   const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
   const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const header: PcapHeader = { littleEndian: le, nanoseconds: ns, versionMajor: u16(4), versionMinor: u16(6), snaplen: u32(16), linkType: u32(20) & 0x0fffffff };
+  const header: PcapHeader = {
+    littleEndian: le,
+    nanoseconds: ns,
+    versionMajor: u16(4),
+    versionMinor: u16(6),
+    snaplen: u32(16),
+    linkType: u32(20) & 0x0fffffff,
+  };
   const records: PcapRecord[] = [];
-  for (let at = 24; at < buf.length;) {
+  for (let at = 24; at < buf.length; ) {
     if (at + 16 > buf.length) throw new PcapError('ERR_PCAP_TRUNCATED', `record header at byte ${at} is cut off`);
     const incl = u32(at + 8);
-    if (incl > maxRecord) throw new PcapError('ERR_PCAP_RECORD_TOO_LARGE', `record at byte ${at} claims ${incl} bytes (limit ${maxRecord})`);
+    if (incl > maxRecord)
+      throw new PcapError('ERR_PCAP_RECORD_TOO_LARGE', `record at byte ${at} claims ${incl} bytes (limit ${maxRecord})`);
     if (at + 16 + incl > buf.length) throw new PcapError('ERR_PCAP_TRUNCATED', `record at byte ${at} is cut off`);
     records.push({ tsSec: u32(at), tsFrac: u32(at + 4), origLen: u32(at + 12), data: buf.subarray(at + 16, at + 16 + incl) });
     at += 16 + incl;

@@ -55,9 +55,14 @@ export function transformPcap(input: Buffer, o: SrtpPcapOptions): { output: Buff
     s.packets++;
     const room = Buffer.alloc(p.length + 4 + 16 + 128);
     p.copy(room);
-    const n = o.direction === 'decrypt'
-      ? (rtcp ? ctx.unprotectRtcpInPlace(room, p.length) : ctx.unprotectInPlace(room, p.length))
-      : (rtcp ? ctx.protectRtcpInPlace(room, p.length) : ctx.protectInPlace(room, p.length));
+    const n =
+      o.direction === 'decrypt'
+        ? rtcp
+          ? ctx.unprotectRtcpInPlace(room, p.length)
+          : ctx.unprotectInPlace(room, p.length)
+        : rtcp
+          ? ctx.protectRtcpInPlace(room, p.length)
+          : ctx.protectInPlace(room, p.length);
     if (n < 0) {
       const c = srtpCodeOf(n);
       if (c === 'ERR_SRTP_AUTH') s.authFailures++;

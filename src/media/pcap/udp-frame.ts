@@ -53,7 +53,14 @@ export function parseUdpFrame(linkType: number, f: Buffer): UdpFrame | undefined
   if (f.length < udpAt + 8) return undefined;
   const udpLen = f.readUInt16BE(udpAt + 4);
   if (udpLen < 8 || udpAt + udpLen > f.length) return undefined;
-  return { ipAt, ipVersion: v as 4 | 6, udpAt, payload: f.subarray(udpAt + 8, udpAt + udpLen), srcPort: f.readUInt16BE(udpAt), dstPort: f.readUInt16BE(udpAt + 2) };
+  return {
+    ipAt,
+    ipVersion: v as 4 | 6,
+    udpAt,
+    payload: f.subarray(udpAt + 8, udpAt + udpLen),
+    srcPort: f.readUInt16BE(udpAt),
+    dstPort: f.readUInt16BE(udpAt + 2),
+  };
 }
 
 function sum16(b: Buffer, start: number, end: number, acc = 0): number {

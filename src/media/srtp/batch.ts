@@ -35,7 +35,9 @@ export class PacketBatch {
       throw new SrtpError('ERR_SRTP_PARAM', `slotSize must be an integer from 16 to 65536, got ${this.slotSize}`);
     }
     this.arena = Buffer.alloc(this.maxPackets * this.slotSize);
-    const offsets = offHeapInt32(this.maxPackets), lengths = offHeapInt32(this.maxPackets), caps = offHeapInt32(this.maxPackets);
+    const offsets = offHeapInt32(this.maxPackets),
+      lengths = offHeapInt32(this.maxPackets),
+      caps = offHeapInt32(this.maxPackets);
     this.offsets = offsets.array;
     this.lengths = lengths.array;
     this.capacities = caps.array;
@@ -49,7 +51,8 @@ export class PacketBatch {
   /** Copies a packet into the next slot; returns its index. */
   push(packet: Uint8Array): number {
     if (this.count >= this.maxPackets) throw new SrtpError('ERR_SRTP_BATCH_FULL', `batch holds at most ${this.maxPackets} packets`);
-    if (packet.length > this.slotSize) throw new SrtpError('ERR_SRTP_NO_ROOM', `packet of ${packet.length} bytes exceeds slot of ${this.slotSize}`);
+    if (packet.length > this.slotSize)
+      throw new SrtpError('ERR_SRTP_NO_ROOM', `packet of ${packet.length} bytes exceeds slot of ${this.slotSize}`);
     const i = this.count++;
     this.arena.set(packet, this.offsets[i]!);
     this.lengths[i] = packet.length;
@@ -78,7 +81,9 @@ export class PacketBatch {
     }
     const size = this.arena.length;
     for (let i = 0; i < this.count; i++) {
-      const o = this.offsets[i]!, l = this.lengths[i]!, c = this.capacities[i]!;
+      const o = this.offsets[i]!,
+        l = this.lengths[i]!,
+        c = this.capacities[i]!;
       if (o < 0 || l < 0 || l > c || o + c > size) throw new SrtpError('ERR_SRTP_PARAM', `batch slot ${i} lies outside the arena`);
     }
   }

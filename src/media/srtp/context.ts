@@ -43,7 +43,8 @@ export interface SrtpPolicy {
 }
 
 export type EvpGcm = 'builtin' | 'provider';
-const FLAG_SESSION_KEYS = 1, FLAG_PROVIDER_GCM = 2;
+const FLAG_SESSION_KEYS = 1,
+  FLAG_PROVIDER_GCM = 2;
 const NATIVE_E_PARAM = -1; // SBD_E_PARAM (native/srtp.h)
 
 export const DEFAULT_REPLAY_WINDOW = 128;
@@ -62,8 +63,18 @@ export interface SrtpStats {
   otherErrors: number;
 }
 
-const STAT_NAMES: (keyof SrtpStats)[] = ['rtpProtected', 'rtpUnprotected', 'rtcpProtected', 'rtcpUnprotected',
-  'authFailures', 'replays', 'replaysTooOld', 'malformed', 'mkiMismatches', 'otherErrors'];
+const STAT_NAMES: (keyof SrtpStats)[] = [
+  'rtpProtected',
+  'rtpUnprotected',
+  'rtcpProtected',
+  'rtcpUnprotected',
+  'authFailures',
+  'replays',
+  'replaysTooOld',
+  'malformed',
+  'mkiMismatches',
+  'otherErrors',
+];
 
 const OP = { protectRtp: 0, unprotectRtp: 1, protectRtcp: 2, unprotectRtcp: 3 } as const;
 
@@ -102,14 +113,26 @@ export class SrtpContext {
     checkBytes('master key', policy.masterKey, [params.keyLength]);
     checkBytes('master salt', policy.masterSalt, policy.sessionKeys ? [4, 12, 14] : [params.saltLength]);
     const evpGcm = policy.evpGcm ?? 'builtin';
-    if (evpGcm !== 'builtin' && evpGcm !== 'provider') throw new SrtpError('ERR_SRTP_PARAM', `evpGcm must be "builtin" or "provider", got "${String(evpGcm)}"`);
+    if (evpGcm !== 'builtin' && evpGcm !== 'provider')
+      throw new SrtpError('ERR_SRTP_PARAM', `evpGcm must be "builtin" or "provider", got "${String(evpGcm)}"`);
     const mki = policy.mki ?? new Uint8Array(0);
     if (mki.length > 128) throw new SrtpError('ERR_SRTP_PARAM', `MKI must be at most 128 bytes, got ${mki.length}`);
     this.#n = srtpNative();
     const err = [0];
-    const ptr = this.#n.create(params.id, Buffer.from(policy.masterKey), params.keyLength, Buffer.from(policy.masterSalt),
-      policy.masterSalt.length, mki.length ? Buffer.from(mki) : null, mki.length, window, maxSsrcs, BACKENDS[backend],
-      (policy.sessionKeys ? FLAG_SESSION_KEYS : 0) | (evpGcm === 'provider' ? FLAG_PROVIDER_GCM : 0), err);
+    const ptr = this.#n.create(
+      params.id,
+      Buffer.from(policy.masterKey),
+      params.keyLength,
+      Buffer.from(policy.masterSalt),
+      policy.masterSalt.length,
+      mki.length ? Buffer.from(mki) : null,
+      mki.length,
+      window,
+      maxSsrcs,
+      BACKENDS[backend],
+      (policy.sessionKeys ? FLAG_SESSION_KEYS : 0) | (evpGcm === 'provider' ? FLAG_PROVIDER_GCM : 0),
+      err,
+    );
     if (!ptr) throw srtpErrorFromNative(err[0] ?? -1, `creating ${policy.suite} context on ${backend}`);
     this.#ptr = ptr;
     this.#addr = Number(koffi.address(ptr));
@@ -153,7 +176,8 @@ export class SrtpContext {
 
   /** As protectPacket, for receiving: returns the RTP length or a negative native code. */
   unprotectPacket(pb: PacketBuffer, offset: number, length: number): number {
-    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length))
+      throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
     return this.#n.unprotectAt(this.#address(), pb.address + offset, length);
   }
 
@@ -164,7 +188,8 @@ export class SrtpContext {
   }
 
   unprotectRtcpPacket(pb: PacketBuffer, offset: number, length: number): number {
-    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length))
+      throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
     return this.#n.unprotectRtcpAt(this.#address(), pb.address + offset, length);
   }
 

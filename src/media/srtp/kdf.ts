@@ -15,11 +15,27 @@ export const KDF_LABELS = {
   rtcpSalt: 0x05,
 } as const;
 
-export function deriveSessionKey(masterKey: Uint8Array, masterSalt: Uint8Array, label: number, length: number, backend: Backend = 'openssl'): Buffer {
-  if (![16, 24, 32].includes(masterKey.length)) throw new SrtpError('ERR_SRTP_KEY_LENGTH', `master key must be 16, 24 or 32 bytes, got ${masterKey.length}`);
+export function deriveSessionKey(
+  masterKey: Uint8Array,
+  masterSalt: Uint8Array,
+  label: number,
+  length: number,
+  backend: Backend = 'openssl',
+): Buffer {
+  if (![16, 24, 32].includes(masterKey.length))
+    throw new SrtpError('ERR_SRTP_KEY_LENGTH', `master key must be 16, 24 or 32 bytes, got ${masterKey.length}`);
   if (masterSalt.length > 14) throw new SrtpError('ERR_SRTP_KEY_LENGTH', `master salt must be at most 14 bytes, got ${masterSalt.length}`);
   const out = Buffer.alloc(length);
-  const rc = srtpNative().kdf(BACKENDS[backend], Buffer.from(masterKey), masterKey.length, Buffer.from(masterSalt), masterSalt.length, label, out, length);
+  const rc = srtpNative().kdf(
+    BACKENDS[backend],
+    Buffer.from(masterKey),
+    masterKey.length,
+    Buffer.from(masterSalt),
+    masterSalt.length,
+    label,
+    out,
+    length,
+  );
   if (rc < 0) throw srtpErrorFromNative(rc, 'key derivation');
   return out;
 }

@@ -12,7 +12,8 @@ export class PacketBuffer {
 
   /** `size`: bytes of room (packet plus tag and MKI). Default 1500. */
   constructor(size = 1500) {
-    if (!Number.isInteger(size) || size < 16 || size > 1 << 26) throw new SrtpError('ERR_SRTP_PARAM', `PacketBuffer size must be 16..2^26, got ${size}`);
+    if (!Number.isInteger(size) || size < 16 || size > 1 << 26)
+      throw new SrtpError('ERR_SRTP_PARAM', `PacketBuffer size must be 16..2^26, got ${size}`);
     this.bytes = Buffer.alloc(size);
     this.address = addressOf(this.bytes);
   }

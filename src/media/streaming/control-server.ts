@@ -28,7 +28,12 @@ export class MediaControlServer {
 
   constructor(media: MediaServer, options: ControlServerOptions = {}) {
     this.#media = media;
-    this.#opts = { host: options.host ?? '127.0.0.1', port: options.port ?? 0, maxLineBytes: options.maxLineBytes ?? 65536, maxConnections: options.maxConnections ?? 16 };
+    this.#opts = {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      maxLineBytes: options.maxLineBytes ?? 65536,
+      maxConnections: options.maxConnections ?? 16,
+    };
     this.#server = createServer((s) => this.#onConnection(s));
     this.#server.maxConnections = this.#opts.maxConnections;
   }
@@ -51,11 +56,13 @@ export class MediaControlServer {
   handle(req: unknown): Record<string, unknown> {
     try {
       const r = req as Record<string, unknown>;
-      if (typeof r !== 'object' || r === null) throw Object.assign(new Error('request must be a JSON object'), { code: 'ERR_MEDIA_CONTROL' });
+      if (typeof r !== 'object' || r === null)
+        throw Object.assign(new Error('request must be a JSON object'), { code: 'ERR_MEDIA_CONTROL' });
       switch (r.op) {
         case 'add': {
           const crypto = r.crypto === undefined ? [] : r.crypto;
-          if (!Array.isArray(crypto) || !crypto.every((c) => typeof c === 'string')) throw Object.assign(new Error('"crypto" must be an array of strings'), { code: 'ERR_MEDIA_CONTROL' });
+          if (!Array.isArray(crypto) || !crypto.every((c) => typeof c === 'string'))
+            throw Object.assign(new Error('"crypto" must be an array of strings'), { code: 'ERR_MEDIA_CONTROL' });
           const ans = this.#media.addListener({ source: String(r.source), address: String(r.address), port: Number(r.port), crypto });
           return { ok: true, ...ans };
         }
@@ -68,7 +75,12 @@ export class MediaControlServer {
       }
     } catch (err) {
       const e = err as Error & { code?: string };
-      return { ok: false, code: e.code ?? 'ERR_MEDIA_CONTROL', message: e.message, ...(isSbdError(err) && err.statusHint ? { status: err.statusHint } : {}) };
+      return {
+        ok: false,
+        code: e.code ?? 'ERR_MEDIA_CONTROL',
+        message: e.message,
+        ...(isSbdError(err) && err.statusHint ? { status: err.statusHint } : {}),
+      };
     }
   }
 
@@ -79,7 +91,10 @@ export class MediaControlServer {
     socket.on('data', (chunk: string) => {
       pending += chunk;
       if (pending.length > this.#opts.maxLineBytes && !pending.includes('\n')) {
-        socket.end(JSON.stringify({ ok: false, code: 'ERR_MEDIA_CONTROL_TOO_LONG', message: `request line over ${this.#opts.maxLineBytes} bytes` }) + '\n');
+        socket.end(
+          JSON.stringify({ ok: false, code: 'ERR_MEDIA_CONTROL_TOO_LONG', message: `request line over ${this.#opts.maxLineBytes} bytes` }) +
+            '\n',
+        );
         return;
       }
       let nl: number;

@@ -3,7 +3,8 @@
  * types 0 (PCMU, μ-law) and 8 (PCMA, A-law), RFC 3551 §4.5.14.
  */
 export function linearToUlaw(sample: number): number {
-  const BIAS = 0x84, CLIP = 32635;
+  const BIAS = 0x84,
+    CLIP = 32635;
   let s = Math.max(-32768, Math.min(32767, sample | 0));
   const sign = s < 0 ? 0x80 : 0;
   if (sign) s = -s;

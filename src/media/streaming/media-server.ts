@@ -106,7 +106,15 @@ export class MediaServer {
   #t0 = 0;
   #tick = 0;
   #nextId = 1;
-  readonly #stats: MediaServerStats = { listeners: 0, packetsSent: 0, sendErrors: 0, ticks: 0, ticksSkipped: 0, maxLatenessMs: 0, lateTicksOver1ms: 0 };
+  readonly #stats: MediaServerStats = {
+    listeners: 0,
+    packetsSent: 0,
+    sendErrors: 0,
+    ticks: 0,
+    ticksSkipped: 0,
+    maxLatenessMs: 0,
+    lateTicksOver1ms: 0,
+  };
 
   constructor(options: MediaServerOptions = {}) {
     this.#opts = {
@@ -123,7 +131,8 @@ export class MediaServer {
 
   addSource(name: string, audio: WavAudio): void {
     if (!/^[\w.-]{1,64}$/.test(name)) throw new MediaError('ERR_MEDIA_SOURCE_NAME', `invalid source name "${name}"`);
-    if (audio.samples.length < SAMPLES_PER_PACKET) throw new MediaError('ERR_MEDIA_WAV_EMPTY', `source "${name}" is shorter than one packet`);
+    if (audio.samples.length < SAMPLES_PER_PACKET)
+      throw new MediaError('ERR_MEDIA_WAV_EMPTY', `source "${name}" is shorter than one packet`);
     this.#sources.set(name, { name, audio, position: 0 });
   }
 
@@ -155,16 +164,34 @@ export class MediaServer {
     const source = this.#sources.get(req.source);
     if (!source) throw new MediaError('ERR_MEDIA_SOURCE_UNKNOWN', `no media source "${req.source}"`, { statusHint: 404 });
     if (isIP(req.address) === 0) throw new MediaError('ERR_MEDIA_ADDRESS', `listener address "${req.address}" is not an IP address`);
-    if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535) throw new MediaError('ERR_MEDIA_ADDRESS', `listener port ${req.port} outside 1..65535`);
-    if (this.#listeners.size >= this.#opts.maxListeners) throw new MediaError('ERR_MEDIA_TOO_MANY_LISTENERS', `at most ${this.#opts.maxListeners} listeners`, { statusHint: 503 });
-    const result = negotiateCrypto(req.crypto ?? [], { allowed: this.#opts.allowedSuites, blockUnencrypted: this.#opts.blockUnencrypted, purpose: 'media-streaming' });
+    if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535)
+      throw new MediaError('ERR_MEDIA_ADDRESS', `listener port ${req.port} outside 1..65535`);
+    if (this.#listeners.size >= this.#opts.maxListeners)
+      throw new MediaError('ERR_MEDIA_TOO_MANY_LISTENERS', `at most ${this.#opts.maxListeners} listeners`, { statusHint: 503 });
+    const result = negotiateCrypto(req.crypto ?? [], {
+      allowed: this.#opts.allowedSuites,
+      blockUnencrypted: this.#opts.blockUnencrypted,
+      purpose: 'media-streaming',
+    });
     if (result.mode === 'reject') throw new MediaError('ERR_MEDIA_NO_COMMON_SUITE', result.reason, { statusHint: 488 });
-    const stream = new RtpStream({ ssrc: randomBytes(4).readUInt32BE(0), sequence: randomInt(0, 0x10000), timestamp: randomBytes(4).readUInt32BE(0), payloadType: PAYLOAD_TYPE[source.audio.codec] });
+    const stream = new RtpStream({
+      ssrc: randomBytes(4).readUInt32BE(0),
+      sequence: randomInt(0, 0x10000),
+      timestamp: randomBytes(4).readUInt32BE(0),
+      payloadType: PAYLOAD_TYPE[source.audio.codec],
+    });
     const srtp = result.mode === 'srtp' ? new SrtpContext({ ...result.txPolicy, maxSsrcs: 1 }) : undefined;
     const id = this.#nextId++;
     this.#listeners.set(id, { id, source, address: req.address, port: req.port, stream, srtp, free: [new PacketBuffer(packetBytes)] });
     this.#stats.listeners = this.#listeners.size;
-    this.#opts.logger.info('listener_added', { id, source: source.name, address: req.address, port: req.port, mode: result.mode, suite: result.mode === 'srtp' ? result.suite : undefined });
+    this.#opts.logger.info('listener_added', {
+      id,
+      source: source.name,
+      address: req.address,
+      port: req.port,
+      mode: result.mode,
+      suite: result.mode === 'srtp' ? result.suite : undefined,
+    });
     return result.mode === 'srtp'
       ? { id, mode: 'srtp', suite: result.suite, crypto: formatCryptoAttribute(result.local), ssrc: stream.ssrc }
       : { id, mode: 'rtp', ssrc: stream.ssrc };
@@ -221,7 +248,8 @@ export class MediaServer {
     let run = Math.max(1, behind);
     if (run > this.#opts.maxCatchUpTicks) {
       this.#stats.ticksSkipped += run - this.#opts.maxCatchUpTicks;
-      for (const s of this.#sources.values()) s.position = (s.position + (run - this.#opts.maxCatchUpTicks) * SAMPLES_PER_PACKET) % s.audio.samples.length;
+      for (const s of this.#sources.values())
+        s.position = (s.position + (run - this.#opts.maxCatchUpTicks) * SAMPLES_PER_PACKET) % s.audio.samples.length;
       this.#tick += run - this.#opts.maxCatchUpTicks;
       run = this.#opts.maxCatchUpTicks;
     }

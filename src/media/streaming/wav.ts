@@ -32,13 +32,19 @@ export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
   }
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let data: Buffer | undefined;
-  for (let at = 12; at + 8 <= buf.length;) {
-    const id = buf.toString('latin1', at, at + 4), size = buf.readUInt32LE(at + 4);
+  for (let at = 12; at + 8 <= buf.length; ) {
+    const id = buf.toString('latin1', at, at + 4),
+      size = buf.readUInt32LE(at + 4);
     const body = at + 8;
     if (body + size > buf.length) throw new MediaError('ERR_MEDIA_WAV_TRUNCATED', `chunk "${id}" runs past the end of the file`);
     if (id === 'fmt ') {
       if (size < 16) throw new MediaError('ERR_MEDIA_WAV_FORMAT', 'fmt chunk too short');
-      fmt = { format: buf.readUInt16LE(body), channels: buf.readUInt16LE(body + 2), rate: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
+      fmt = {
+        format: buf.readUInt16LE(body),
+        channels: buf.readUInt16LE(body + 2),
+        rate: buf.readUInt32LE(body + 4),
+        bits: buf.readUInt16LE(body + 14),
+      };
     } else if (id === 'data') {
       data = buf.subarray(body, body + size);
     }
@@ -61,7 +67,10 @@ export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
     for (let i = 0; i < n; i++) samples[i] = enc(data.readInt16LE(2 * i));
     return { codec, samples };
   }
-  throw new MediaError('ERR_MEDIA_WAV_UNSUPPORTED', `unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); use G.711 μ-law/A-law or 16-bit PCM`);
+  throw new MediaError(
+    'ERR_MEDIA_WAV_UNSUPPORTED',
+    `unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); use G.711 μ-law/A-law or 16-bit PCM`,
+  );
 }
 
 /** A WAV file of G.711 samples (used by tests and to convert prompts). */

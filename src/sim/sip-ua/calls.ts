@@ -40,7 +40,15 @@ export class Call {
   private endWith!: (why: CallEnd) => void;
   private confirm!: () => void;
 
-  constructor(f: { phone: SipPhone; role: 'uac' | 'uas'; dialog: Dialog; media: MediaSession; suite: Suite | undefined; security: string | undefined; ack?: SipRequest }) {
+  constructor(f: {
+    phone: SipPhone;
+    role: 'uac' | 'uas';
+    dialog: Dialog;
+    media: MediaSession;
+    suite: Suite | undefined;
+    security: string | undefined;
+    ack?: SipRequest;
+  }) {
     this.phone = f.phone;
     this.role = f.role;
     this.dialog = f.dialog;
@@ -48,8 +56,12 @@ export class Call {
     this.suite = f.suite;
     this.securityIndication = f.security;
     this.ack = f.ack;
-    this.ended = new Promise((resolve) => { this.endWith = resolve; });
-    this.confirmed = new Promise((resolve) => { this.confirm = resolve; });
+    this.ended = new Promise((resolve) => {
+      this.endWith = resolve;
+    });
+    this.confirmed = new Promise((resolve) => {
+      this.confirm = resolve;
+    });
     if (f.role === 'uac') this.confirm();
     f.phone.calls.set(this.dialog.id, this);
   }
@@ -75,8 +87,13 @@ export class Call {
       this.finish('remote-bye');
     } else if (req.method === 'INVITE') {
       // Re-INVITE (hold/resume): the media keeps its keys; answer with the same stream (RFC 3264 §8).
-      this.phone.respond(id, makeResponse(req, 200, 'OK', [{ name: 'Contact', value: `<${this.phone.contact()}>` }],
-        { type: 'application/sdp', bytes: buildSdp({ address: this.media.address, port: this.media.port, payloadTypes: [0, 8], sessionId: '1', sessionVersion: 2 }) }));
+      this.phone.respond(
+        id,
+        makeResponse(req, 200, 'OK', [{ name: 'Contact', value: `<${this.phone.contact()}>` }], {
+          type: 'application/sdp',
+          bytes: buildSdp({ address: this.media.address, port: this.media.port, payloadTypes: [0, 8], sessionId: '1', sessionVersion: 2 }),
+        }),
+      );
     } else this.phone.respond(id, makeResponse(req, 200, 'OK'));
     return true;
   }
@@ -86,7 +103,15 @@ export class Call {
   }
 
   onStray2xx(res: SipResponse): void {
-    if (this.role !== 'uac' || !this.ack || res.status < 200 || res.status >= 300 || res.cseq().method !== 'INVITE' || res.callId() !== this.dialog.callId) return;
+    if (
+      this.role !== 'uac' ||
+      !this.ack ||
+      res.status < 200 ||
+      res.status >= 300 ||
+      res.cseq().method !== 'INVITE' ||
+      res.callId() !== this.dialog.callId
+    )
+      return;
     this.phone.sendRaw(this.ack);
   }
 
@@ -114,21 +139,43 @@ export async function placeCall(phone: SipPhone, target: string): Promise<Call> 
   const media = await MediaSession.open({ ...(phone.o.mediaAddress ? { address: phone.o.mediaAddress } : {}) });
   try {
     const offer: CryptoAttribute[] = createCryptoOffer(phone.suites, 'call');
-    if (offer.length === 0 && phone.o.requireSrtp) throw new SipUaError(SipUaErrorCode.sdp, 'no SRTP suite to offer and the phone requires SRTP');
-    const sdp = buildSdp({ address: media.address, port: media.port, payloadTypes: [0, 8], crypto: offer, sessionId: String(randomInt(1, 2 ** 31)) });
+    if (offer.length === 0 && phone.o.requireSrtp)
+      throw new SipUaError(SipUaErrorCode.sdp, 'no SRTP suite to offer and the phone requires SRTP');
+    const sdp = buildSdp({
+      address: media.address,
+      port: media.port,
+      payloadTypes: [0, 8],
+      crypto: offer,
+      sessionId: String(randomInt(1, 2 ** 31)),
+    });
     const callId = `${randomBytes(10).toString('hex')}@sbd-phone`;
     const fromTag = makeTag();
     let seq = randomInt(1, 2 ** 16);
     let invite: SipRequest | undefined;
-    const build = (auth?: HeaderField): SipRequest => new SipRequest('INVITE', uri, [
-      phone.viaHeader(), { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: `<sip:${phone.o.line}@${phone.domain}>;tag=${fromTag}` }, { name: 'To', value: `<${target.startsWith('sip') ? target : `sip:${target}@${phone.domain}`}>` },
-      { name: 'Call-ID', value: callId }, { name: 'CSeq', value: `${seq++} INVITE` }, { name: 'Contact', value: `<${phone.contact()}>` },
-      { name: 'User-Agent', value: phone.userAgent() }, { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' },
-      ...(auth ? [auth] : []), { name: 'Content-Type', value: 'application/sdp' },
-    ], sdp);
-    const res = await phone.withAuth(build, undefined, (r) => { invite = r; });
-    if (res.status >= 300) throw new SipUaError(SipUaErrorCode.refused, `INVITE ${target} refused: ${res.status} ${res.reason}`, { status: res.status });
+    const build = (auth?: HeaderField): SipRequest =>
+      new SipRequest(
+        'INVITE',
+        uri,
+        [
+          phone.viaHeader(),
+          { name: 'Max-Forwards', value: '70' },
+          { name: 'From', value: `<sip:${phone.o.line}@${phone.domain}>;tag=${fromTag}` },
+          { name: 'To', value: `<${target.startsWith('sip') ? target : `sip:${target}@${phone.domain}`}>` },
+          { name: 'Call-ID', value: callId },
+          { name: 'CSeq', value: `${seq++} INVITE` },
+          { name: 'Contact', value: `<${phone.contact()}>` },
+          { name: 'User-Agent', value: phone.userAgent() },
+          { name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' },
+          ...(auth ? [auth] : []),
+          { name: 'Content-Type', value: 'application/sdp' },
+        ],
+        sdp,
+      );
+    const res = await phone.withAuth(build, undefined, (r) => {
+      invite = r;
+    });
+    if (res.status >= 300)
+      throw new SipUaError(SipUaErrorCode.refused, `INVITE ${target} refused: ${res.status} ${res.reason}`, { status: res.status });
     const dialog = Dialog.uac(invite!, res, { overTls: phone.flow.transport === 'tls' });
     const ack = ackFor2xx(dialog, invite!.cseq().seq, { via: phone.via() });
     phone.sendRaw(ack);
@@ -170,12 +217,28 @@ export async function answerIncoming(phone: SipPhone, id: string, invite: SipReq
   const rr = invite.getAll('Record-Route').map((value) => ({ name: 'Record-Route', value }));
   phone.respond(id, makeResponse(invite, 180, 'Ringing', [...rr, contact]));
   const media = await MediaSession.open({ ...(phone.o.mediaAddress ? { address: phone.o.mediaAddress } : {}) });
-  const sdp = buildSdp({ address: media.address, port: media.port, payloadTypes: answerPayloads(remote.payloadTypes), ...(srtp && r.mode === 'srtp' ? { crypto: [r.local] } : {}), sessionId: String(randomInt(1, 2 ** 31)) });
-  const ok = makeResponse(invite, 200, 'OK', [...rr, contact, { name: 'User-Agent', value: phone.userAgent() }], { type: 'application/sdp', bytes: sdp });
+  const sdp = buildSdp({
+    address: media.address,
+    port: media.port,
+    payloadTypes: answerPayloads(remote.payloadTypes),
+    ...(srtp && r.mode === 'srtp' ? { crypto: [r.local] } : {}),
+    sessionId: String(randomInt(1, 2 ** 31)),
+  });
+  const ok = makeResponse(invite, 200, 'OK', [...rr, contact, { name: 'User-Agent', value: phone.userAgent() }], {
+    type: 'application/sdp',
+    bytes: sdp,
+  });
   if (srtp && r.mode === 'srtp') media.start({ address: remote.address, port: remote.port }, { tx: r.txPolicy, rx: r.rxPolicy });
   else media.start({ address: remote.address, port: remote.port });
   const dialog = Dialog.uas(invite, ok, { overTls: phone.flow.transport === 'tls' });
-  const call = new Call({ phone, role: 'uas', dialog, media, suite: srtp && r.mode === 'srtp' ? r.suite : undefined, security: securityOf(invite) });
+  const call = new Call({
+    phone,
+    role: 'uas',
+    dialog,
+    media,
+    suite: srtp && r.mode === 'srtp' ? r.suite : undefined,
+    security: securityOf(invite),
+  });
   phone.respond(id, ok);
   return call;
 }

@@ -31,7 +31,13 @@ function listReport(held: { bytes: Buffer; tftpServer: string } | undefined, md5
 }
 
 export function deviceTlInfoOfHeld(h: HeldTrustLists, ipv4Address: string | null): DeviceTlInfo {
-  return { deviceName: h.deviceName.toUpperCase(), ipv4Address, ipv6Address: null, itl: listReport(h.itl, h.md5 ?? false), ctl: listReport(h.ctl, h.md5 ?? false) };
+  return {
+    deviceName: h.deviceName.toUpperCase(),
+    ipv4Address,
+    ipv6Address: null,
+    itl: listReport(h.itl, h.md5 ?? false),
+    ctl: listReport(h.ctl, h.md5 ?? false),
+  };
 }
 
 /** Where a phone's report comes from: fixed lists, or a look at what it holds now (read before each report). */
@@ -64,17 +70,30 @@ export function sendDeviceTlInfo(phone: SipPhone, info: DeviceTlInfo): Promise<S
   const cid = `${randomBytes(4).toString('hex')}@${phone.flow.localAddress}`;
   let cseq = 1000;
   const from = `<sip:${phone.o.line}@${phone.domain}>;tag=${tag}`;
-  const build = (auth?: HeaderField): SipRequest => new Request('REFER', parseUri(`sip:${phone.domain}`), [
-    phone.viaHeader(), { name: 'Max-Forwards', value: '70' },
-    { name: 'From', value: from }, { name: 'To', value: `<sip:${phone.domain}>` },
-    { name: 'Call-ID', value: callId }, { name: 'CSeq', value: `${cseq++} REFER` },
-    { name: 'User-Agent', value: phone.userAgent() }, { name: 'Expires', value: '10' },
-    { name: 'Contact', value: `<${phone.contact()}>;+u.sip!devicename.ccm.cisco.com="${info.deviceName}"` },
-    { name: 'Require', value: 'norefersub' },
-    { name: 'Referred-By', value: `<sip:${phone.o.line}@${phone.domain}>` },
-    { name: 'Refer-To', value: `cid:${cid}` }, { name: 'Content-Id', value: `<${cid}>` },
-    { name: 'Content-Type', value: ALARM_CONTENT_TYPE }, { name: 'Content-Disposition', value: 'session;handling=required' },
-    ...(auth ? [auth] : []), { name: 'Content-Length', value: String(body.length) },
-  ], body);
+  const build = (auth?: HeaderField): SipRequest =>
+    new Request(
+      'REFER',
+      parseUri(`sip:${phone.domain}`),
+      [
+        phone.viaHeader(),
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: from },
+        { name: 'To', value: `<sip:${phone.domain}>` },
+        { name: 'Call-ID', value: callId },
+        { name: 'CSeq', value: `${cseq++} REFER` },
+        { name: 'User-Agent', value: phone.userAgent() },
+        { name: 'Expires', value: '10' },
+        { name: 'Contact', value: `<${phone.contact()}>;+u.sip!devicename.ccm.cisco.com="${info.deviceName}"` },
+        { name: 'Require', value: 'norefersub' },
+        { name: 'Referred-By', value: `<sip:${phone.o.line}@${phone.domain}>` },
+        { name: 'Refer-To', value: `cid:${cid}` },
+        { name: 'Content-Id', value: `<${cid}>` },
+        { name: 'Content-Type', value: ALARM_CONTENT_TYPE },
+        { name: 'Content-Disposition', value: 'session;handling=required' },
+        ...(auth ? [auth] : []),
+        { name: 'Content-Length', value: String(body.length) },
+      ],
+      body,
+    );
   return phone.withAuth(build);
 }

@@ -20,7 +20,10 @@ export type SipUaErrorCode = (typeof SipUaErrorCode)[keyof typeof SipUaErrorCode
 export class SipUaError extends SbdError {
   readonly status: number | undefined;
   constructor(code: SipUaErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(code, message, { ...(options.status !== undefined ? { statusHint: options.status } : {}), ...(options.cause !== undefined ? { cause: options.cause } : {}) });
+    super(code, message, {
+      ...(options.status !== undefined ? { statusHint: options.status } : {}),
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    });
     this.status = options.status;
   }
 }

@@ -37,7 +37,12 @@ export class MediaSession {
   private tx: SrtpContext | undefined;
   private rx: SrtpContext | undefined;
   private remote: { address: string; port: number } | undefined;
-  private readonly stream = new RtpStream({ ssrc: randomInt(1, 2 ** 32 - 1), sequence: randomInt(0, 65536), timestamp: randomInt(0, 2 ** 32 - 1), payloadType: 0 });
+  private readonly stream = new RtpStream({
+    ssrc: randomInt(1, 2 ** 32 - 1),
+    sequence: randomInt(0, 65536),
+    timestamp: randomInt(0, 2 ** 32 - 1),
+    payloadType: 0,
+  });
   private waiters: { count: number; resolve: () => void }[] = [];
   private closed = false;
 
@@ -53,7 +58,10 @@ export class MediaSession {
     const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, address, () => { socket.off('error', reject); resolve(); });
+      socket.bind(0, address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
     });
     socket.on('error', () => {}); // ICMP unreachable while the peer's socket is not up yet: not fatal
     return new MediaSession(socket, address, o);
@@ -83,7 +91,8 @@ export class MediaSession {
     for (let i = 0; i < n && !this.closed; i++) {
       const pkt = Buffer.alloc(12 + 160);
       this.stream.writeHeader(pkt, 0, 160);
-      for (let s = 0; s < 160; s++) pkt[12 + s] = linearToUlaw(Math.round(8000 * Math.sin((2 * Math.PI * 400 * (this.stats.sent * 160 + s)) / 8000)));
+      for (let s = 0; s < 160; s++)
+        pkt[12 + s] = linearToUlaw(Math.round(8000 * Math.sin((2 * Math.PI * 400 * (this.stats.sent * 160 + s)) / 8000)));
       const wire = this.tx ? this.tx.protect(pkt) : pkt;
       await new Promise<void>((resolve) => this.socket.send(wire, this.remote!.port, this.remote!.address, () => resolve()));
       this.stats.sent++;

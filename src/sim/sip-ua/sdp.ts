@@ -28,11 +28,16 @@ export function buildSdp(a: LocalAudio): Buffer {
   const ip = a.address.includes(':') ? 'IP6' : 'IP4';
   const profile = a.crypto && a.crypto.length > 0 ? 'RTP/SAVP' : 'RTP/AVP';
   const lines = [
-    'v=0', `o=sbd-phone ${a.sessionId} ${a.sessionVersion ?? 1} IN ${ip} ${a.address}`, 's=-', `c=IN ${ip} ${a.address}`, 't=0 0',
+    'v=0',
+    `o=sbd-phone ${a.sessionId} ${a.sessionVersion ?? 1} IN ${ip} ${a.address}`,
+    's=-',
+    `c=IN ${ip} ${a.address}`,
+    't=0 0',
     `m=audio ${a.port} ${profile} ${a.payloadTypes.join(' ')}`,
     ...a.payloadTypes.filter((pt) => pt in AUDIO_CODECS).map((pt) => `a=rtpmap:${pt} ${AUDIO_CODECS[pt as keyof typeof AUDIO_CODECS]}`),
     ...(a.crypto ?? []).map((c) => `a=crypto:${formatCryptoAttribute(c)}`),
-    'a=ptime:20', 'a=sendrecv',
+    'a=ptime:20',
+    'a=sendrecv',
   ];
   return Buffer.from(lines.join('\r\n') + '\r\n', 'utf8');
 }
@@ -50,9 +55,14 @@ export interface RemoteAudio {
 
 /** The first audio stream of an SDP body; typed errors when there is none or it cannot be used. */
 export function parseAudio(body: Buffer): RemoteAudio {
-  if (body.length > sdpLimits.maxBytes) throw new SipUaError(SipUaErrorCode.sdp, `SDP of ${body.length} bytes is over ${sdpLimits.maxBytes}`);
-  const lines = body.toString('utf8').split(/\r?\n/).filter((l) => l.length > 0);
-  if (lines.length > sdpLimits.maxLines) throw new SipUaError(SipUaErrorCode.sdp, `SDP of ${lines.length} lines is over ${sdpLimits.maxLines}`);
+  if (body.length > sdpLimits.maxBytes)
+    throw new SipUaError(SipUaErrorCode.sdp, `SDP of ${body.length} bytes is over ${sdpLimits.maxBytes}`);
+  const lines = body
+    .toString('utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
+  if (lines.length > sdpLimits.maxLines)
+    throw new SipUaError(SipUaErrorCode.sdp, `SDP of ${lines.length} lines is over ${sdpLimits.maxLines}`);
   let sessionAddress: string | undefined;
   let audio: RemoteAudio | undefined;
   let inAudio = false;
@@ -62,7 +72,15 @@ export function parseAudio(body: Buffer): RemoteAudio {
       if (audio) break; // only the first audio stream
       const m = /^m=audio (\d+)(?:\/\d+)? (\S+) ([\d ]+)$/.exec(l);
       inAudio = m !== null;
-      if (m) audio = { address: sessionAddress ?? '', port: Number(m[1]), profile: m[2]!, payloadTypes: m[3]!.trim().split(/ +/).map(Number), crypto: [], direction: sessionDirection };
+      if (m)
+        audio = {
+          address: sessionAddress ?? '',
+          port: Number(m[1]),
+          profile: m[2]!,
+          payloadTypes: m[3]!.trim().split(/ +/).map(Number),
+          crypto: [],
+          direction: sessionDirection,
+        };
       continue;
     }
     const c = /^c=IN IP[46] ([^\s/]+)/.exec(l);
@@ -87,7 +105,8 @@ export function parseAudio(body: Buffer): RemoteAudio {
 
 /** The crypto line the answerer chose (RFC 4568 §7.1.3: exactly one per stream in an answer). */
 export function answeredCrypto(remote: RemoteAudio): CryptoAttribute {
-  if (remote.crypto.length !== 1) throw new SipUaError(SipUaErrorCode.sdp, `answer carries ${remote.crypto.length} a=crypto lines, not one`);
+  if (remote.crypto.length !== 1)
+    throw new SipUaError(SipUaErrorCode.sdp, `answer carries ${remote.crypto.length} a=crypto lines, not one`);
   try {
     return parseCryptoAttribute(remote.crypto[0]!);
   } catch (err) {

@@ -57,7 +57,10 @@ export class SipFlow {
       const s = createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.connect(o.port, o.host, () => { s.off('error', reject); resolve(); });
+        s.connect(o.port, o.host, () => {
+          s.off('error', reject);
+          resolve();
+        });
       });
       s.on('message', (b) => this.deliver(b, 'datagram'));
       s.on('error', () => {});
@@ -67,18 +70,36 @@ export class SipFlow {
       this.localPort = a.port;
       return;
     }
-    const sock: Socket = o.transport === 'tls'
-      ? tlsConnect({
-        host: o.host, port: o.port, ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
-        ...(o.cert ? { cert: o.cert } : {}), ...(o.key ? { key: o.key } : {}),
-        // The server is named by the certificate the phone trusts, not by the address it dials.
-        checkServerIdentity: () => undefined, minVersion: 'TLSv1.2',
-      })
-      : tcpConnect(o.port, o.host);
+    const sock: Socket =
+      o.transport === 'tls'
+        ? tlsConnect({
+            host: o.host,
+            port: o.port,
+            ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
+            ...(o.cert ? { cert: o.cert } : {}),
+            ...(o.key ? { key: o.key } : {}),
+            // The server is named by the certificate the phone trusts, not by the address it dials.
+            checkServerIdentity: () => undefined,
+            minVersion: 'TLSv1.2',
+          })
+        : tcpConnect(o.port, o.host);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { sock.destroy(); reject(new SipUaError(SipUaErrorCode.transport, `connect to ${o.host}:${o.port} timed out`)); }, o.connectTimeoutMs ?? 15_000);
-      sock.once(o.transport === 'tls' ? 'secureConnect' : 'connect', () => { clearTimeout(timer); resolve(); });
-      sock.once('error', (err) => { clearTimeout(timer); reject(new SipUaError(SipUaErrorCode.transport, `${o.transport} connection to ${o.host}:${o.port} failed: ${err.message}`, { cause: err })); });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new SipUaError(SipUaErrorCode.transport, `connect to ${o.host}:${o.port} timed out`));
+      }, o.connectTimeoutMs ?? 15_000);
+      sock.once(o.transport === 'tls' ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      sock.once('error', (err) => {
+        clearTimeout(timer);
+        reject(
+          new SipUaError(SipUaErrorCode.transport, `${o.transport} connection to ${o.host}:${o.port} failed: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      });
     });
     const framer = new StreamFramer();
     sock.setNoDelay(true);
@@ -92,7 +113,9 @@ export class SipFlow {
       }
     });
     let closedErr: Error | undefined;
-    sock.on('error', (err) => { closedErr = err; });
+    sock.on('error', (err) => {
+      closedErr = err;
+    });
     sock.on('close', () => this.onClose(closedErr));
     this.stream = sock;
     this.localAddress = sock.localAddress ?? '';

@@ -27,7 +27,7 @@ import { CALL_PRIORITY } from '../../sdp/index.js';
 import type { Suite } from '../../sdp/suites.js';
 import { SipFlow, type SipFlowOptions } from './sip-flow.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
-import { Call, answerIncoming, placeCall } from './calls.js';
+import { type Call, answerIncoming, placeCall } from './calls.js';
 import { judgeControlNotify } from './control-notify.js';
 import { reportTrustLists, type TrustListsSource } from './device-tl-info.js';
 
@@ -104,7 +104,11 @@ export class SipPhone {
 
   static async connect(o: SipPhoneOptions): Promise<SipPhone> {
     const p = new SipPhone(o);
-    p.flow = await SipFlow.connect(o.flow, (m) => p.onMessage(m), (err) => p.onFlowClosed(err));
+    p.flow = await SipFlow.connect(
+      o.flow,
+      (m) => p.onMessage(m),
+      (err) => p.onFlowClosed(err),
+    );
     return p;
   }
 
@@ -132,17 +136,26 @@ export class SipPhone {
 
   /** REGISTER (expires 0: unregister); answers challenges; the final 2xx, or a typed error. */
   async register(expires = 600): Promise<SipResponse> {
-    const build = (auth?: HeaderField): SipRequest => new Request('REGISTER', parseUri(`sip:${this.domain}`), [
-      this.viaHeader(), { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: `<sip:${this.o.line}@${this.domain}>;tag=${this.registerTag}` }, { name: 'To', value: `<sip:${this.o.line}@${this.domain}>` },
-      { name: 'Call-ID', value: this.registerCallId }, { name: 'CSeq', value: `${this.cseq++} REGISTER` },
-      { name: 'Contact', value: `<${this.contact()}>` }, { name: 'Expires', value: String(expires) },
-      { name: 'User-Agent', value: this.userAgent() },
-      ...(this.o.itlSha256 ? [{ name: ITL_HASH_HEADER, value: `${this.o.itlSha256}${this.o.itlStatus === 'not-installed' ? ';status=not-installed' : ''}` }] : []),
-      ...(auth ? [auth] : []), { name: 'Content-Length', value: '0' },
-    ]);
+    const build = (auth?: HeaderField): SipRequest =>
+      new Request('REGISTER', parseUri(`sip:${this.domain}`), [
+        this.viaHeader(),
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: `<sip:${this.o.line}@${this.domain}>;tag=${this.registerTag}` },
+        { name: 'To', value: `<sip:${this.o.line}@${this.domain}>` },
+        { name: 'Call-ID', value: this.registerCallId },
+        { name: 'CSeq', value: `${this.cseq++} REGISTER` },
+        { name: 'Contact', value: `<${this.contact()}>` },
+        { name: 'Expires', value: String(expires) },
+        { name: 'User-Agent', value: this.userAgent() },
+        ...(this.o.itlSha256
+          ? [{ name: ITL_HASH_HEADER, value: `${this.o.itlSha256}${this.o.itlStatus === 'not-installed' ? ';status=not-installed' : ''}` }]
+          : []),
+        ...(auth ? [auth] : []),
+        { name: 'Content-Length', value: '0' },
+      ]);
     const res = await this.withAuth(build);
-    if (res.status >= 300) throw new SipUaError(SipUaErrorCode.refused, `REGISTER refused: ${res.status} ${res.reason}`, { status: res.status });
+    if (res.status >= 300)
+      throw new SipUaError(SipUaErrorCode.refused, `REGISTER refused: ${res.status} ${res.reason}`, { status: res.status });
     if (expires > 0 && this.o.trustLists) this.lastTrustReport = await reportTrustLists(this, this.o.trustLists);
     return res;
   }
@@ -151,29 +164,47 @@ export class SipPhone {
    * Sends what `build` makes; a 401/407 is answered from the credentials with a new request (new CSeq, new
    * branch) at most twice (a second challenge is only accepted with stale=true, RFC 2617 §3.2.1).
    */
-  async withAuth(build: (auth?: HeaderField) => SipRequest, onProvisional?: (r: SipResponse) => void, onRequest?: (r: SipRequest) => void): Promise<SipResponse> {
+  async withAuth(
+    build: (auth?: HeaderField) => SipRequest,
+    onProvisional?: (r: SipResponse) => void,
+    onRequest?: (r: SipRequest) => void,
+  ): Promise<SipResponse> {
     let req = build();
     onRequest?.(req);
     let res = await this.request(req, onProvisional);
     for (let round = 0; round < 2 && (res.status === 401 || res.status === 407); round++) {
       const creds = this.o.credentials;
-      if (!creds) throw new SipUaError(SipUaErrorCode.auth, `${req.method} challenged (${res.status}) and the phone has no credentials`, { status: res.status });
+      if (!creds)
+        throw new SipUaError(SipUaErrorCode.auth, `${req.method} challenged (${res.status}) and the phone has no credentials`, {
+          status: res.status,
+        });
       const challenges = res.getAll(res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate');
       if (challenges.length === 0) throw new SipUaError(SipUaErrorCode.auth, `${res.status} without a challenge`, { status: res.status });
       if (round > 0 && !challenges.some((c) => /stale\s*=\s*"?true/i.test(c))) {
-        throw new SipUaError(SipUaErrorCode.auth, `${req.method} refused: credentials for ${creds.username} not accepted (${res.status})`, { status: res.status });
+        throw new SipUaError(SipUaErrorCode.auth, `${req.method} refused: credentials for ${creds.username} not accepted (${res.status})`, {
+          status: res.status,
+        });
       }
       let value: string | undefined;
       let lastErr: unknown;
       for (const challenge of challenges) {
         try {
-          value = answerChallenge({ challenge, method: req.method, uri: formatUri(req.uri), username: creds.username, secret: { password: creds.password }, cnonce: randomBytes(8).toString('hex'), nc: 1 });
+          value = answerChallenge({
+            challenge,
+            method: req.method,
+            uri: formatUri(req.uri),
+            username: creds.username,
+            secret: { password: creds.password },
+            cnonce: randomBytes(8).toString('hex'),
+            nc: 1,
+          });
           break;
         } catch (err) {
           lastErr = err; // RFC 8760 §2.4: skip challenges with an algorithm we do not support
         }
       }
-      if (value === undefined) throw new SipUaError(SipUaErrorCode.auth, `no challenge we can answer: ${(lastErr as Error)?.message}`, { cause: lastErr });
+      if (value === undefined)
+        throw new SipUaError(SipUaErrorCode.auth, `no challenge we can answer: ${(lastErr as Error)?.message}`, { cause: lastErr });
       req = build({ name: res.status === 401 ? 'Authorization' : 'Proxy-Authorization', value });
       onRequest?.(req);
       res = await this.request(req, onProvisional);
@@ -229,7 +260,14 @@ export class SipPhone {
         }
       } else if (a.type === 'deliver') this.deliver(a);
       else if (a.type === 'timeout' || a.type === 'transport-error') {
-        this.settle(a.id, undefined, new SipUaError(a.type === 'timeout' ? SipUaErrorCode.timeout : SipUaErrorCode.transport, `transaction ${a.type === 'timeout' ? `timed out (Timer ${a.timer})` : 'lost its transport'}`));
+        this.settle(
+          a.id,
+          undefined,
+          new SipUaError(
+            a.type === 'timeout' ? SipUaErrorCode.timeout : SipUaErrorCode.transport,
+            `transaction ${a.type === 'timeout' ? `timed out (Timer ${a.timer})` : 'lost its transport'}`,
+          ),
+        );
       }
     }
     this.rearm();
@@ -287,7 +325,8 @@ export class SipPhone {
       } else this.control.refused++;
       return;
     }
-    if (m.method === 'OPTIONS') this.respond(a.id, makeResponse(m, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
+    if (m.method === 'OPTIONS')
+      this.respond(a.id, makeResponse(m, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
     else this.respond(a.id, makeResponse(m, 405, 'Method Not Allowed', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }]));
   }
 
@@ -301,7 +340,11 @@ export class SipPhone {
       await this.register(0).catch(() => undefined); // the old binding goes; a failure here must not stop the reset
       // A phone that cannot fetch new files keeps what it holds and registers anyway (as after any boot).
       let refetchError: Error | undefined;
-      if (kind === 'reset') await this.o.refetch?.().catch((err: Error) => { refetchError = err; this.control.refetchFailures++; });
+      if (kind === 'reset')
+        await this.o.refetch?.().catch((err: Error) => {
+          refetchError = err;
+          this.control.refetchFailures++;
+        });
       this.registerCallId = newRegisterCallId();
       await this.register();
       if (kind === 'reset') this.control.resets++;
@@ -333,18 +376,26 @@ export class SipPhone {
     if (at === undefined || at >= this.timerAt || this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      const now = Date.now();
-      for (const d of this.timers.due(now)) this.run(this.table.timerFired(d.id, d.timer, now));
-      this.rearm();
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        const now = Date.now();
+        for (const d of this.timers.due(now)) this.run(this.table.timerFired(d.id, d.timer, now));
+        this.rearm();
+      },
+      Math.max(0, at - Date.now()),
+    );
     this.timer.unref();
   }
 
   private onFlowClosed(err?: Error): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, undefined, new SipUaError(SipUaErrorCode.transport, `the flow to the SIP server closed${err ? `: ${err.message}` : ''}`, { cause: err }));
+    for (const id of [...this.pending.keys()])
+      this.settle(
+        id,
+        undefined,
+        new SipUaError(SipUaErrorCode.transport, `the flow to the SIP server closed${err ? `: ${err.message}` : ''}`, { cause: err }),
+      );
   }
 
   /** Hangs up nothing by itself: call `hangup()` on calls first when a clean end matters. */

@@ -36,7 +36,13 @@ export interface AlarmLimits {
 }
 
 export const alarmLimitDefaults: Required<AlarmLimits> = {
-  maxBodyBytes: 16384, maxDepth: 8, maxElements: 256, maxAttributes: 8, maxParameters: 64, maxNameChars: 64, maxValueChars: 1024,
+  maxBodyBytes: 16384,
+  maxDepth: 8,
+  maxElements: 256,
+  maxAttributes: 8,
+  maxParameters: 64,
+  maxNameChars: 64,
+  maxValueChars: 1024,
 };
 
 export interface CiscoAlarm {
@@ -89,7 +95,8 @@ interface Element {
 }
 
 function read(body: Uint8Array, l: Required<AlarmLimits>): CiscoAlarm {
-  if (body.length > l.maxBodyBytes) throw new AlarmError(AlarmErrorCode.tooLarge, `alarm body is ${body.length} bytes; the limit is ${l.maxBodyBytes}`);
+  if (body.length > l.maxBodyBytes)
+    throw new AlarmError(AlarmErrorCode.tooLarge, `alarm body is ${body.length} bytes; the limit is ${l.maxBodyBytes}`);
   let s: string;
   try {
     s = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body);
@@ -123,13 +130,15 @@ function read(body: Uint8Array, l: Required<AlarmLimits>): CiscoAlarm {
       pos = after(s, '-->', lt + 4, 'unterminated comment');
       continue;
     }
-    if (s.startsWith('<!DOCTYPE', lt) || s.startsWith('<!doctype', lt)) throw new AlarmError(AlarmErrorCode.doctype, 'a DOCTYPE is not accepted (no entity declarations)', lt);
+    if (s.startsWith('<!DOCTYPE', lt) || s.startsWith('<!doctype', lt))
+      throw new AlarmError(AlarmErrorCode.doctype, 'a DOCTYPE is not accepted (no entity declarations)', lt);
     if (s.startsWith('<!', lt)) throw new AlarmError(AlarmErrorCode.syntax, 'CDATA and declarations are not accepted', lt);
     if (s.startsWith('</', lt)) {
       const n = readName(s, lt + 2, l.maxNameChars);
-      let i = skipSpace(s, n.end);
+      const i = skipSpace(s, n.end);
       if (s[i] !== '>') throw new AlarmError(AlarmErrorCode.syntax, 'malformed end tag', i);
-      if (stack[stack.length - 1] !== n.name) throw new AlarmError(AlarmErrorCode.syntax, `end tag </${n.name}> does not close <${stack[stack.length - 1] ?? ''}>`, lt);
+      if (stack[stack.length - 1] !== n.name)
+        throw new AlarmError(AlarmErrorCode.syntax, `end tag </${n.name}> does not close <${stack[stack.length - 1] ?? ''}>`, lt);
       stack.pop();
       if (param && stack.length === 3) {
         parameters.set(param.name, param.text);
@@ -147,7 +156,8 @@ function read(body: Uint8Array, l: Required<AlarmLimits>): CiscoAlarm {
     const depth = stack.length + 1;
     if (depth > l.maxDepth) throw new AlarmError(AlarmErrorCode.depth, `elements nested deeper than ${l.maxDepth}`, lt);
     const path = stack.join('/');
-    if (depth === 1 && element.name !== ROOT) throw new AlarmError(AlarmErrorCode.notAlarm, `the root element is <${element.name}>, not <${ROOT}>`, lt);
+    if (depth === 1 && element.name !== ROOT)
+      throw new AlarmError(AlarmErrorCode.notAlarm, `the root element is <${element.name}>, not <${ROOT}>`, lt);
     if (path === ROOT && element.name === 'Alarm') {
       if (alarmName !== undefined) throw new AlarmError(AlarmErrorCode.duplicate, 'more than one Alarm', lt);
       const name = element.attributes.get('Name');
@@ -222,7 +232,8 @@ function readStartTag(s: string, i: number, l: Required<AlarmLimits>): { element
     if (s[i] === '>') return { element: { name: n.name, attributes }, end: i + 1, selfClosing: false };
     if (s[i] === '/' && s[i + 1] === '>') return { element: { name: n.name, attributes }, end: i + 2, selfClosing: true };
     if (!spaced) throw new AlarmError(AlarmErrorCode.syntax, `malformed tag <${n.name}>`, i);
-    if (attributes.size >= l.maxAttributes) throw new AlarmError(AlarmErrorCode.tooMany, `more than ${l.maxAttributes} attributes on <${n.name}>`, i);
+    if (attributes.size >= l.maxAttributes)
+      throw new AlarmError(AlarmErrorCode.tooMany, `more than ${l.maxAttributes} attributes on <${n.name}>`, i);
     const a = readName(s, i, l.maxNameChars);
     i = skipSpace(s, a.end);
     if (s[i] !== '=') throw new AlarmError(AlarmErrorCode.syntax, `attribute ${a.name} without a value`, i);
@@ -271,8 +282,19 @@ function reference(ref: string, offset: number): string {
   if (ref.startsWith('#x') && ref.length > 2 && ref.length <= 8 && allDigits(ref.slice(2), 16)) code = parseInt(ref.slice(2), 16);
   else if (ref.startsWith('#') && ref.length > 1 && ref.length <= 8 && allDigits(ref.slice(1), 10)) code = parseInt(ref.slice(1), 10);
   // XML 1.0 §2.2 Char: no NUL, no surrogates, no other C0 control than tab, LF, CR.
-  const ok = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
-  if (!ok) throw new AlarmError(AlarmErrorCode.entity, `entity reference &${ref}; is not accepted (only &amp; &lt; &gt; &quot; &apos; and character references)`, offset);
+  const ok =
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff);
+  if (!ok)
+    throw new AlarmError(
+      AlarmErrorCode.entity,
+      `entity reference &${ref}; is not accepted (only &amp; &lt; &gt; &quot; &apos; and character references)`,
+      offset,
+    );
   return String.fromCodePoint(code);
 }
 

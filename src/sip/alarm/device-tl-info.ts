@@ -65,10 +65,14 @@ function listReport(p: ReadonlyMap<string, string>, list: 'ITL' | 'CTL'): TrustL
   const sig = p.get(`${list}_Signature`);
   if (sig === undefined) return null;
   const server = p.get(`${list}_TFTP_Server`);
-  const tftpServer = server === undefined || server.trim() === '' || server.trim().toUpperCase() === 'N/A' ? null : optional(server, `${list}_TFTP_Server`, MAX_TFTP_SERVER_CHARS);
+  const tftpServer =
+    server === undefined || server.trim() === '' || server.trim().toUpperCase() === 'N/A'
+      ? null
+      : optional(server, `${list}_TFTP_Server`, MAX_TFTP_SERVER_CHARS);
   if (sig.trim().toLowerCase() === NOT_INSTALLED) return { state: 'not-installed', tftpServer };
   const hashHex = signatureHex(sig);
-  if (hashHex === undefined) throw new AlarmError(AlarmErrorCode.field, `${list}_Signature is neither "Not Installed" nor 16 or 20 hex bytes`);
+  if (hashHex === undefined)
+    throw new AlarmError(AlarmErrorCode.field, `${list}_Signature is neither "Not Installed" nor 16 or 20 hex bytes`);
   return { state: 'installed', algorithm: hashHex.length === 40 ? 'sha1' : 'md5', hashHex, tftpServer };
 }
 
@@ -119,21 +123,24 @@ export function formatDeviceTlInfo(info: DeviceTlInfo): Buffer {
   const sig = (r: TrustListReport | null) => (r === null || r.state === 'not-installed' ? 'Not Installed' : formatSignature(r.hashHex));
   const server = (r: TrustListReport | null) => r?.tftpServer ?? 'N/A';
   const param = (name: string, value: string) => `<String name="${name}">${escapeXml(value)}</String>`;
-  return Buffer.from([
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<x-cisco-alarm>',
-    `<Alarm Name="${DEVICE_TL_INFO}">`,
-    '<ParameterList>',
-    param('DeviceName', info.deviceName),
-    param('IPv4Address', info.ipv4Address ?? ''),
-    param('IPv6Address', info.ipv6Address ?? ''),
-    param('CTL_Signature', sig(info.ctl)),
-    param('CTL_TFTP_Server', server(info.ctl)),
-    param('ITL_Signature', sig(info.itl)),
-    param('ITL_TFTP_Server', server(info.itl)),
-    '</ParameterList>',
-    '</Alarm>',
-    '</x-cisco-alarm>',
-    '',
-  ].join('\n'), 'utf8');
+  return Buffer.from(
+    [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<x-cisco-alarm>',
+      `<Alarm Name="${DEVICE_TL_INFO}">`,
+      '<ParameterList>',
+      param('DeviceName', info.deviceName),
+      param('IPv4Address', info.ipv4Address ?? ''),
+      param('IPv6Address', info.ipv6Address ?? ''),
+      param('CTL_Signature', sig(info.ctl)),
+      param('CTL_TFTP_Server', server(info.ctl)),
+      param('ITL_Signature', sig(info.itl)),
+      param('ITL_TFTP_Server', server(info.itl)),
+      '</ParameterList>',
+      '</Alarm>',
+      '</x-cisco-alarm>',
+      '',
+    ].join('\n'),
+    'utf8',
+  );
 }

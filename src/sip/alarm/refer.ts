@@ -60,20 +60,30 @@ export function answerAlarmRefer(req: SipRequest, owner: AorOwner, directory: Di
   const parsed = parseAlarmBody(req.body, limits);
   if (!parsed.ok) {
     const e = parsed.error;
-    return { status: e.statusHint === 413 ? 413 : 400, reason: `${e.statusHint === 413 ? 'Request Entity Too Large' : 'Bad Request'} (${e.code})`, outcome: 'refused', code: e.code };
+    return {
+      status: e.statusHint === 413 ? 413 : 400,
+      reason: `${e.statusHint === 413 ? 'Request Entity Too Large' : 'Bad Request'} (${e.code})`,
+      outcome: 'refused',
+      code: e.code,
+    };
   }
   const info = parsed.value;
   if (info === null) return { status: 202, reason: 'Accepted', outcome: 'ignored' };
-  if (owner.kind !== 'device') return { status: 403, reason: 'Forbidden (only a device reports its trust lists)', outcome: 'refused', code: 'ERR_ALARM_NOT_DEVICE' };
+  if (owner.kind !== 'device')
+    return { status: 403, reason: 'Forbidden (only a device reports its trust lists)', outcome: 'refused', code: 'ERR_ALARM_NOT_DEVICE' };
   const named = contactDeviceName(req);
   if (info.deviceName !== owner.device || (named !== undefined && named !== owner.device)) {
     return { status: 403, reason: 'Forbidden (the alarm names another device)', outcome: 'refused', code: 'ERR_ALARM_OTHER_DEVICE' };
   }
-  const r = directory.recordTrustReport(owner.device, {
-    itlSignature: signatureOf(info.itl)!,
-    itlTftpServer: info.itl.tftpServer,
-    ctlSignature: signatureOf(info.ctl),
-    ctlTftpServer: info.ctl?.tftpServer ?? null,
-  }, now);
+  const r = directory.recordTrustReport(
+    owner.device,
+    {
+      itlSignature: signatureOf(info.itl)!,
+      itlTftpServer: info.itl.tftpServer,
+      ctlSignature: signatureOf(info.ctl),
+      ctlTftpServer: info.ctl?.tftpServer ?? null,
+    },
+    now,
+  );
   return { status: 202, reason: 'Accepted', outcome: r === 'changed' ? 'stored' : 'repeated', device: owner.device };
 }

@@ -24,7 +24,13 @@ export interface AttemptLimiterOptions {
   maxBlocked?: number;
 }
 
-export const attemptLimiterDefaults = { maxFailures: 10, windowSeconds: 60, blockSeconds: 300, maxKeys: 100_000, maxBlocked: 100_000 } as const;
+export const attemptLimiterDefaults = {
+  maxFailures: 10,
+  windowSeconds: 60,
+  blockSeconds: 300,
+  maxKeys: 100_000,
+  maxBlocked: 100_000,
+} as const;
 
 /** The thresholds of one failure, when they come from elsewhere (the store's lockout policy). */
 export interface LimitPolicy {

@@ -51,7 +51,12 @@ export class AutoregLimiter {
     this.sources.set(source, s);
     if (this.sources.size > this.o.maxSources) this.sources.delete(this.sources.keys().next().value as string);
     if (s.tokens < 1) return { ok: false, scope: 'source', retryAfterSeconds: Math.ceil((1 - s.tokens) / perSourceRate / 1000) };
-    if (this.global.tokens < 1) return { ok: false, scope: 'appliance', retryAfterSeconds: Math.max(1, Math.ceil((1 - this.global.tokens) / (this.o.globalPerSecond / 1000) / 1000)) };
+    if (this.global.tokens < 1)
+      return {
+        ok: false,
+        scope: 'appliance',
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - this.global.tokens) / (this.o.globalPerSecond / 1000) / 1000)),
+      };
     s.tokens -= 1;
     this.global.tokens -= 1;
     return { ok: true };

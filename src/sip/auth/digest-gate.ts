@@ -49,7 +49,10 @@ export interface DigestGateOptions {
 }
 
 export const digestGateDefaults = {
-  perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 }, maxUsernameChars: 128, maxGoodSources: 4, maxGoodCredentials: 100_000,
+  perSource: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 },
+  maxUsernameChars: 128,
+  maxGoodSources: 4,
+  maxGoodCredentials: 100_000,
 } as const;
 
 export interface DigestGateDeps {
@@ -74,9 +77,7 @@ export interface GateInput {
   owns: (username: string) => boolean;
 }
 
-export type GateResult =
-  | { ok: true; username: string }
-  | { ok: false; answer: 'challenge' | 'stale' | 'blocked'; username?: string };
+export type GateResult = { ok: true; username: string } | { ok: false; answer: 'challenge' | 'stale' | 'blocked'; username?: string };
 
 export class DigestGate {
   readonly bySource: AttemptLimiter;
@@ -117,11 +118,15 @@ export class DigestGate {
     if (input.header === undefined) return { ok: false, answer: 'challenge' };
     const realm = this.deps.digest.realm;
     const v = this.deps.digest.verify({
-      header: input.header, method: input.method, requestUri: input.requestUri, now,
+      header: input.header,
+      method: input.method,
+      requestUri: input.requestUri,
+      now,
       lookupHa1: this.deps.lookupHa1,
       ...(input.algorithms ? { algorithms: input.algorithms } : {}),
       boundTo: source?.address ?? '',
-      admit: (username) => !this.credentialLockedFor(credentialKey(username, realm), source, now) && !(this.deps.accountLocked?.(username, now) ?? false),
+      admit: (username) =>
+        !this.credentialLockedFor(credentialKey(username, realm), source, now) && !(this.deps.accountLocked?.(username, now) ?? false),
     });
     if (v.ok && input.owns(v.username)) {
       const key = credentialKey(v.username, realm);
@@ -140,9 +145,14 @@ export class DigestGate {
     const key = credentialKey(username, realm);
     const p = this.deps.lockout();
     const fromGood = source !== undefined && this.isGoodSource(key, source.address);
-    const blocked = !fromGood && username.length <= this.maxUsernameChars && this.byCredential.recordFailure(key, now, {
-      maxFailures: p.threshold, windowSeconds: p.minutes * 60, blockSeconds: p.minutes * 60,
-    });
+    const blocked =
+      !fromGood &&
+      username.length <= this.maxUsernameChars &&
+      this.byCredential.recordFailure(key, now, {
+        maxFailures: p.threshold,
+        windowSeconds: p.minutes * 60,
+        blockSeconds: p.minutes * 60,
+      });
     if (source) this.bySource.recordFailure(source.address, now);
     return { ok: false, answer: blocked ? 'blocked' : 'challenge', username };
   }

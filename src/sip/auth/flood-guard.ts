@@ -35,7 +35,12 @@ export interface FloodGuardOptions {
 }
 
 export const floodGuardDefaults = {
-  maxRefusals: 30, windowSeconds: 10, banSeconds: 30, verifiedSeconds: 3600, maxKeys: 100_000, maxVerified: 100_000,
+  maxRefusals: 30,
+  windowSeconds: 10,
+  banSeconds: 30,
+  verifiedSeconds: 3600,
+  maxKeys: 100_000,
+  maxVerified: 100_000,
 } as const;
 
 export class FloodGuard {

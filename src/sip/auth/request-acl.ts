@@ -41,7 +41,7 @@ export function authorizeKinds(kinds: readonly SipRequestKind[], trunkAcl: SipRe
  * partition is <None> (null); a caller with no CSS reaches only <None>.
  */
 export function cssReaches(cssPartitions: readonly string[] | null, partition: string | null): boolean {
-  return partition === null || (cssPartitions !== null && cssPartitions.includes(partition));
+  return partition === null || cssPartitions?.includes(partition) === true;
 }
 
 /** Route pattern match: digits literal, X any one digit, a trailing ! one or more further digits. */

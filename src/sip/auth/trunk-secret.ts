@@ -41,6 +41,10 @@ export function decryptTrunkPassword(layout: StateLayout, trunk: string, realm: 
   try {
     return Buffer.concat([d.update(blob.subarray(29)), d.final()]).toString('utf8');
   } catch (cause) {
-    throw new TrunkSecretError('ERR_SIP_TRUNK_SECRET', `stored password of trunk ${trunk} (realm ${realm}) does not decrypt with this appliance's key`, { cause });
+    throw new TrunkSecretError(
+      'ERR_SIP_TRUNK_SECRET',
+      `stored password of trunk ${trunk} (realm ${realm}) does not decrypt with this appliance's key`,
+      { cause },
+    );
   }
 }

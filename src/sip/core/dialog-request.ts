@@ -8,7 +8,7 @@
  * set followed by the remote target (§12.2.1.1, RFC 3261's interworking with RFC 2543 routers).
  */
 import { randomInt } from 'node:crypto';
-import { Dialog, DialogCode, DialogError } from './dialog.js';
+import { type Dialog, DialogCode, DialogError } from './dialog.js';
 import { maxCSeq, SipRequest, type HeaderField } from './message.js';
 import { formatNameAddr, type NameAddr } from './name-addr.js';
 import { formatUri, isSipUri, type Uri } from './uri.js';

@@ -23,9 +23,9 @@
  * one is answered 500, §12.2.2).
  */
 import { SipError } from './errors.js';
-import { type SipRequest, type SipResponse } from './message.js';
-import { type NameAddr } from './name-addr.js';
-import { type Uri } from './uri.js';
+import type { SipRequest, SipResponse } from './message.js';
+import type { NameAddr } from './name-addr.js';
+import type { Uri } from './uri.js';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';
 export type DialogRole = 'uac' | 'uas';
@@ -89,9 +89,20 @@ export class Dialog {
   readonly creatingMethod: string;
 
   private constructor(f: {
-    role: DialogRole; state: DialogState; callId: string; localTag: string; remoteTag: string; localSeq: number | undefined;
-    remoteSeq: number | undefined; local: NameAddr; remote: NameAddr; remoteTarget: Uri; routeSet: NameAddr[]; secure: boolean;
-    creatingSeq: number; creatingMethod: string;
+    role: DialogRole;
+    state: DialogState;
+    callId: string;
+    localTag: string;
+    remoteTag: string;
+    localSeq: number | undefined;
+    remoteSeq: number | undefined;
+    local: NameAddr;
+    remote: NameAddr;
+    remoteTarget: Uri;
+    routeSet: NameAddr[];
+    secure: boolean;
+    creatingSeq: number;
+    creatingMethod: string;
   }) {
     this.role = f.role;
     this.state = f.state;
@@ -120,13 +131,20 @@ export class Dialog {
   static uac(req: SipRequest, res: SipResponse, o: DialogCreateOptions = {}): Dialog {
     const remoteTag = creatingTag(res);
     return new Dialog({
-      role: 'uac', state: res.status < 200 ? 'early' : 'confirmed', callId: req.callId(),
-      localTag: requireTag(req.from(), 'From of the request'), remoteTag,
-      localSeq: req.cseq().seq, remoteSeq: undefined,
-      local: untagged(req.from()), remote: untagged(res.to()),
-      remoteTarget: contactOf(res), routeSet: [...res.recordRoute()].reverse(),
+      role: 'uac',
+      state: res.status < 200 ? 'early' : 'confirmed',
+      callId: req.callId(),
+      localTag: requireTag(req.from(), 'From of the request'),
+      remoteTag,
+      localSeq: req.cseq().seq,
+      remoteSeq: undefined,
+      local: untagged(req.from()),
+      remote: untagged(res.to()),
+      remoteTarget: contactOf(res),
+      routeSet: [...res.recordRoute()].reverse(),
       secure: (o.overTls ?? false) && req.uri.scheme === 'sips',
-      creatingSeq: req.cseq().seq, creatingMethod: req.method,
+      creatingSeq: req.cseq().seq,
+      creatingMethod: req.method,
     });
   }
 
@@ -137,13 +155,20 @@ export class Dialog {
   static uas(req: SipRequest, res: SipResponse, o: DialogCreateOptions = {}): Dialog {
     const localTag = creatingTag(res);
     return new Dialog({
-      role: 'uas', state: res.status < 200 ? 'early' : 'confirmed', callId: req.callId(),
-      localTag, remoteTag: req.from().params.get('tag') ?? '',
-      localSeq: undefined, remoteSeq: req.cseq().seq,
-      local: untagged(res.to()), remote: untagged(req.from()),
-      remoteTarget: contactOf(req), routeSet: [...req.recordRoute()],
+      role: 'uas',
+      state: res.status < 200 ? 'early' : 'confirmed',
+      callId: req.callId(),
+      localTag,
+      remoteTag: req.from().params.get('tag') ?? '',
+      localSeq: undefined,
+      remoteSeq: req.cseq().seq,
+      local: untagged(res.to()),
+      remote: untagged(req.from()),
+      remoteTarget: contactOf(req),
+      routeSet: [...req.recordRoute()],
       secure: (o.overTls ?? false) && req.uri.scheme === 'sips',
-      creatingSeq: req.cseq().seq, creatingMethod: req.method,
+      creatingSeq: req.cseq().seq,
+      creatingMethod: req.method,
     });
   }
 
@@ -232,7 +257,10 @@ function untagged(na: NameAddr): NameAddr {
 function contactOf(m: SipRequest | SipResponse): Uri {
   const c = m.contacts();
   if (c.star || c.list.length === 0) {
-    throw new DialogError(DialogCode.create, `${m.kind === 'request' ? 'request' : 'response'} that creates a dialog needs a Contact (§12.1)`);
+    throw new DialogError(
+      DialogCode.create,
+      `${m.kind === 'request' ? 'request' : 'response'} that creates a dialog needs a Contact (§12.1)`,
+    );
   }
   return c.list[0]!.uri;
 }

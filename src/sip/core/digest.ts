@@ -151,10 +151,23 @@ export interface DigestServerOptions {
   random?: (n: number) => Buffer;
 }
 
-export const digestServerDefaults = { nonceLifetime: 300, algorithms: ['MD5'] as readonly DigestAlgorithm[], maxTrackedNonces: 100_000 } as const;
+export const digestServerDefaults = {
+  nonceLifetime: 300,
+  algorithms: ['MD5'] as readonly DigestAlgorithm[],
+  maxTrackedNonces: 100_000,
+} as const;
 
 /** Why an answer failed. `refused`: the caller's `admit` said no (a blocked credential); nothing was computed. */
-export type VerifyFailure = 'malformed' | 'not-digest' | 'wrong-realm' | 'bad-nonce' | 'unknown-user' | 'bad-response' | 'replay' | 'uri-mismatch' | 'refused';
+export type VerifyFailure =
+  | 'malformed'
+  | 'not-digest'
+  | 'wrong-realm'
+  | 'bad-nonce'
+  | 'unknown-user'
+  | 'bad-response'
+  | 'replay'
+  | 'uri-mismatch'
+  | 'refused';
 
 export type VerifyResult =
   | { ok: true; username: string; algorithm: DigestAlgorithm }
@@ -244,8 +257,9 @@ export class DigestServer {
    */
   challenges(now: number, stale = false, algorithms: readonly DigestAlgorithm[] = this.algorithms, boundTo = ''): string[] {
     const nonce = this.makeNonce(now, boundTo);
-    return algorithms.map((a) =>
-      `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${a}, qop="auth"${stale ? ', stale=true' : ''}`);
+    return algorithms.map(
+      (a) => `Digest realm=${quote(this.realm)}, nonce=${quote(nonce)}, algorithm=${a}, qop="auth"${stale ? ', stale=true' : ''}`,
+    );
   }
 
   verify(input: VerifyInput): VerifyResult {
@@ -265,9 +279,19 @@ export class DigestServer {
     const algorithm = algorithmOf(p.get('algorithm'));
     const nc = p.get('nc');
     const cnonce = p.get('cnonce');
-    if (username === undefined || nonce === undefined || uri === undefined || response === undefined ||
-      algorithm === undefined || !(input.algorithms ?? this.algorithms).includes(algorithm) || p.get('qop') !== 'auth' ||
-      nc === undefined || !/^[0-9a-fA-F]{8}$/.test(nc) || cnonce === undefined || !/^[0-9a-fA-F]+$/.test(response)) {
+    if (
+      username === undefined ||
+      nonce === undefined ||
+      uri === undefined ||
+      response === undefined ||
+      algorithm === undefined ||
+      !(input.algorithms ?? this.algorithms).includes(algorithm) ||
+      p.get('qop') !== 'auth' ||
+      nc === undefined ||
+      !/^[0-9a-fA-F]{8}$/.test(nc) ||
+      cnonce === undefined ||
+      !/^[0-9a-fA-F]+$/.test(response)
+    ) {
       return { ok: false, reason: 'malformed', stale: false, ...(username === undefined ? {} : { username }) };
     }
     if (p.get('realm') !== this.realm) return { ok: false, reason: 'wrong-realm', stale: false, username };
@@ -332,8 +356,16 @@ export function answerChallenge(a: ClientAnswer): string {
   const useQop = qops.includes('auth');
   const ha1 = 'ha1' in a.secret ? a.secret.ha1 : computeHa1(algorithm, a.username, realm, a.secret.password);
   const nc = a.nc.toString(16).padStart(8, '0');
-  const response = computeResponse({ algorithm, ha1, nonce, method: a.method, uri: a.uri, qop: useQop ? { nc, cnonce: a.cnonce } : undefined });
-  let out = `Digest username=${quote(a.username)}, realm=${quote(realm)}, nonce=${quote(nonce)}, uri=${quote(a.uri)}, ` +
+  const response = computeResponse({
+    algorithm,
+    ha1,
+    nonce,
+    method: a.method,
+    uri: a.uri,
+    qop: useQop ? { nc, cnonce: a.cnonce } : undefined,
+  });
+  let out =
+    `Digest username=${quote(a.username)}, realm=${quote(realm)}, nonce=${quote(nonce)}, uri=${quote(a.uri)}, ` +
     `response=${quote(response)}, algorithm=${algorithm}`;
   if (useQop) out += `, qop=auth, nc=${nc}, cnonce=${quote(a.cnonce)}`;
   const opaque = c.params.get('opaque');

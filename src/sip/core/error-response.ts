@@ -5,7 +5,7 @@
  *
  * The scan is deliberately lenient (raw header lines, no grammar): it only copies bytes back.
  */
-import { type SipParseError } from './errors.js';
+import type { SipParseError } from './errors.js';
 import { trimWs } from './syntax.js';
 
 function isNameChar(c: number): boolean {
@@ -22,8 +22,15 @@ function hasControl(s: string): boolean {
 }
 
 const copied = new Map([
-  ['via', 'Via'], ['v', 'Via'], ['from', 'From'], ['f', 'From'], ['to', 'To'], ['t', 'To'],
-  ['call-id', 'Call-ID'], ['i', 'Call-ID'], ['cseq', 'CSeq'],
+  ['via', 'Via'],
+  ['v', 'Via'],
+  ['from', 'From'],
+  ['f', 'From'],
+  ['to', 'To'],
+  ['t', 'To'],
+  ['call-id', 'Call-ID'],
+  ['i', 'Call-ID'],
+  ['cseq', 'CSeq'],
 ]);
 
 export function errorResponseFor(raw: Uint8Array, err: SipParseError, options: { maxScanBytes?: number } = {}): Buffer | undefined {

@@ -34,21 +34,31 @@ export class SipParseError extends SipError {
 
 function codeForStatus(status: number): string {
   switch (status) {
-    case 413: return SipParseCode.bodyTooLarge;
-    case 414: return SipParseCode.uriTooLong;
-    case 505: return SipParseCode.version;
-    case 513: return SipParseCode.tooLarge;
-    default: return SipParseCode.badRequest;
+    case 413:
+      return SipParseCode.bodyTooLarge;
+    case 414:
+      return SipParseCode.uriTooLong;
+    case 505:
+      return SipParseCode.version;
+    case 513:
+      return SipParseCode.tooLarge;
+    default:
+      return SipParseCode.badRequest;
   }
 }
 
 function defaultReason(status: number): string {
   switch (status) {
-    case 413: return 'Request Entity Too Large';
-    case 414: return 'Request-URI Too Long';
-    case 505: return 'Version Not Supported';
-    case 513: return 'Message Too Large';
-    default: return 'Bad Request';
+    case 413:
+      return 'Request Entity Too Large';
+    case 414:
+      return 'Request-URI Too Long';
+    case 505:
+      return 'Version Not Supported';
+    case 513:
+      return 'Message Too Large';
+    default:
+      return 'Bad Request';
   }
 }
 

@@ -57,12 +57,38 @@ export function displayName(lname: string): string {
  * these). Unknown headers are never split: their grammar is not known (RFC 4475 §3.1.1.1).
  */
 export const listHeaders: ReadonlySet<string> = new Set([
-  'via', 'contact', 'route', 'record-route', 'accept', 'accept-encoding', 'accept-language', 'allow',
-  'supported', 'require', 'proxy-require', 'unsupported', 'content-encoding', 'content-language',
-  'in-reply-to', 'alert-info', 'call-info', 'error-info', 'warning', 'allow-events', 'path', 'service-route',
+  'via',
+  'contact',
+  'route',
+  'record-route',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'allow',
+  'supported',
+  'require',
+  'proxy-require',
+  'unsupported',
+  'content-encoding',
+  'content-language',
+  'in-reply-to',
+  'alert-info',
+  'call-info',
+  'error-info',
+  'warning',
+  'allow-events',
+  'path',
+  'service-route',
 ]);
 
 /** Headers that may appear at most once (RFC 3261 §20: their grammar has a single value). */
 export const singleHeaders: ReadonlySet<string> = new Set([
-  'to', 'from', 'call-id', 'cseq', 'max-forwards', 'content-length', 'content-type', 'expires',
+  'to',
+  'from',
+  'call-id',
+  'cseq',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'expires',
 ]);

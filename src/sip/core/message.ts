@@ -8,7 +8,7 @@ import { bad } from './errors.js';
 import { canonicalName, displayName, listHeaders } from './header-names.js';
 import { parseNameAddr, type NameAddr } from './name-addr.js';
 import { indexOfWs, isDigits, isWord, readDigits, scanWork, splitComma, stripLeadingZeros, trimWsStart } from './syntax.js';
-import { type Uri, type UriOptions } from './uri.js';
+import type { Uri, UriOptions } from './uri.js';
 import { parseVia, type Via } from './via.js';
 
 export interface HeaderField {
@@ -177,8 +177,7 @@ export abstract class SipMessageBase {
   }
 
   recordRoute(): NameAddr[] {
-    return this.cached('record-route', () =>
-      this.getAll('Record-Route').map((v) => parseNameAddr(v, 'Record-Route', this.uriOptions)));
+    return this.cached('record-route', () => this.getAll('Record-Route').map((v) => parseNameAddr(v, 'Record-Route', this.uriOptions)));
   }
 
   /**
@@ -202,8 +201,20 @@ function hasNonGraphic(s: string): boolean {
   scanWork.chars += s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c >= 0x09 && c <= 0x0d) || c === 0x20 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-      c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff) return true;
+    if (
+      (c >= 0x09 && c <= 0x0d) ||
+      c === 0x20 ||
+      c === 0xa0 ||
+      c === 0x1680 ||
+      (c >= 0x2000 && c <= 0x200a) ||
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x202f ||
+      c === 0x205f ||
+      c === 0x3000 ||
+      c === 0xfeff
+    )
+      return true;
   }
   return false;
 }

@@ -10,7 +10,19 @@
  * (§20.10): RFC 4475 §3.1.2.11. No whitespace may follow '<' or precede '>' (LAQUOT/RAQUOT): §3.1.2.12.
  */
 import { bad } from './errors.js';
-import { formatParams, indexOfWs, isToken, isWsp, quote, readParams, readQuoted, readToken, skipWs, trimWsEnd, type Params } from './syntax.js';
+import {
+  formatParams,
+  indexOfWs,
+  isToken,
+  isWsp,
+  quote,
+  readParams,
+  readQuoted,
+  readToken,
+  skipWs,
+  trimWsEnd,
+  type Params,
+} from './syntax.js';
 import { formatUri, parseUri, type Uri, type UriOptions } from './uri.js';
 
 export interface NameAddr {

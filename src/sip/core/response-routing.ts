@@ -8,7 +8,7 @@
  * A response then goes back: on the connection the request came on for TCP/TLS, else to received (or
  * sent-by) at rport (or the Via port, or 5060/5061).
  */
-import { type SipRequest, type SipMessage } from './message.js';
+import type { SipRequest, SipMessage } from './message.js';
 import { splitComma } from './syntax.js';
 import { formatVia, parseVia, type Via } from './via.js';
 import { canonicalName } from './header-names.js';
@@ -45,8 +45,9 @@ export function responseDestination(res: SipMessage, secure = false): PacketSour
   const rport = via.params.get('rport');
   const received = via.params.get('received');
   const address = received ?? bare(via.host);
-  const port = rport !== undefined && rport !== null && /^[0-9]+$/.test(rport)
-    ? Number(rport)
-    : via.port ?? (secure || via.transport === 'TLS' ? 5061 : 5060);
+  const port =
+    rport !== undefined && rport !== null && /^[0-9]+$/.test(rport)
+      ? Number(rport)
+      : (via.port ?? (secure || via.transport === 'TLS' ? 5061 : 5060));
   return { address, port };
 }

@@ -10,7 +10,7 @@
  */
 import { SipError } from './errors.js';
 import { canonicalName } from './header-names.js';
-import { type SipMessage } from './message.js';
+import type { SipMessage } from './message.js';
 import { formatUri } from './uri.js';
 
 /** C0 controls except HTAB, and DEL. */
@@ -27,7 +27,8 @@ export function serializeMessage(msg: SipMessage): Buffer {
   let head: string;
   if (msg.kind === 'request') {
     const uri = formatUri(msg.uri);
-    if (CONTROL.test(uri) || / /.test(uri) || !TOKEN.test(msg.method)) throw new SipError('ERR_SIP_HEADER_VALUE', 'the request line holds a control byte or a space');
+    if (CONTROL.test(uri) || / /.test(uri) || !TOKEN.test(msg.method))
+      throw new SipError('ERR_SIP_HEADER_VALUE', 'the request line holds a control byte or a space');
     head = `${msg.method} ${uri} SIP/2.0\r\n`;
   } else {
     head = `SIP/2.0 ${msg.status} ${safeReason(msg.reason)}\r\n`;
@@ -35,7 +36,8 @@ export function serializeMessage(msg: SipMessage): Buffer {
   for (const h of msg.headers) {
     if (canonicalName(h.name) === 'content-length') continue;
     if (!TOKEN.test(h.name)) throw new SipError('ERR_SIP_HEADER_VALUE', 'a header name is not a token');
-    if (CONTROL.test(h.value)) throw new SipError('ERR_SIP_HEADER_VALUE', `header ${h.name} holds a control byte (CR or LF, or another one)`);
+    if (CONTROL.test(h.value))
+      throw new SipError('ERR_SIP_HEADER_VALUE', `header ${h.name} holds a control byte (CR or LF, or another one)`);
     head += `${h.name}: ${h.value}\r\n`;
   }
   head += `Content-Length: ${msg.body.length}\r\n\r\n`;

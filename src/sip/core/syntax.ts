@@ -5,7 +5,7 @@
  */
 import { bad } from './errors.js';
 
-const TOKEN_EXTRA = new Set('-.!%*_+`\'~');
+const TOKEN_EXTRA = new Set("-.!%*_+`'~");
 const WORD_EXTRA = new Set('-.!%*_+`\'~()<>:\\"/[]?{}');
 
 export function isAlnum(c: string): boolean {

@@ -56,7 +56,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * UTF-8 when they are valid UTF-8 (what `escape` writes), else one character per byte (an escaped NUL or a lone
  * %E9 survive, RFC 4475 §3.1.1.4): so parse → format → parse is stable.
  */
-function unescape(s: string, allowed: (c: string) => boolean, what: string): string {
+function unescapeComponent(s: string, allowed: (c: string) => boolean, what: string): string {
   scanWork.chars += s.length;
   if (s.indexOf('%') < 0) {
     for (let i = 0; i < s.length; i++) if (!allowed(s[i]!)) throw bad(`character '${s[i]}' not allowed in ${what}`);
@@ -71,7 +71,8 @@ function unescape(s: string, allowed: (c: string) => boolean, what: string): str
       if (hex.length !== 2 || !isHex(hex.charCodeAt(0)) || !isHex(hex.charCodeAt(1))) throw bad(`bad %-escape in ${what}`);
       bytes[n++] = parseInt(hex, 16);
       i += 2;
-    } else if (allowed(c)) bytes[n++] = c.charCodeAt(0); // every allowed character is ASCII
+    } else if (allowed(c))
+      bytes[n++] = c.charCodeAt(0); // every allowed character is ASCII
     else throw bad(`character '${c}' not allowed in ${what}`);
   }
   const b = bytes.subarray(0, n);
@@ -82,7 +83,7 @@ function unescape(s: string, allowed: (c: string) => boolean, what: string): str
   }
 }
 
-function escape(s: string, allowed: (c: string) => boolean): string {
+function escapeComponent(s: string, allowed: (c: string) => boolean): string {
   let out = '';
   for (const c of s) {
     if (allowed(c)) out += c;
@@ -159,8 +160,8 @@ function parseSipUri(scheme: 'sip' | 'sips', s: string): SipUri {
     const pc = userinfo.indexOf(':');
     const rawUser = pc >= 0 ? userinfo.slice(0, pc) : userinfo;
     if (rawUser.length === 0) throw bad('SIP URI has an empty user part');
-    user = unescape(rawUser, userChar, 'URI user');
-    if (pc >= 0) password = unescape(userinfo.slice(pc + 1), passwordChar, 'URI password');
+    user = unescapeComponent(rawUser, userChar, 'URI user');
+    if (pc >= 0) password = unescapeComponent(userinfo.slice(pc + 1), passwordChar, 'URI password');
     i = at + 1;
   }
   // hostport
@@ -192,10 +193,10 @@ function parseSipUri(scheme: 'sip' | 'sips', s: string): SipUri {
     while (i < s.length && s[i] !== ';' && s[i] !== '?') i++;
     const p = s.slice(start, i);
     const eq = p.indexOf('=');
-    const name = unescape(eq >= 0 ? p.slice(0, eq) : p, paramChar, 'URI parameter').toLowerCase();
+    const name = unescapeComponent(eq >= 0 ? p.slice(0, eq) : p, paramChar, 'URI parameter').toLowerCase();
     if (name.length === 0) throw bad('empty URI parameter');
     if (params.has(name)) throw bad(`URI parameter ${name} repeated`);
-    params.set(name, eq >= 0 ? unescape(p.slice(eq + 1), paramChar, 'URI parameter') : null);
+    params.set(name, eq >= 0 ? unescapeComponent(p.slice(eq + 1), paramChar, 'URI parameter') : null);
   }
   const headers: Array<[string, string]> = [];
   if (s[i] === '?') {
@@ -203,7 +204,10 @@ function parseSipUri(scheme: 'sip' | 'sips', s: string): SipUri {
     for (const h of parts) {
       const eq = h.indexOf('=');
       if (eq <= 0) throw bad('URI header without name=value');
-      headers.push([unescape(h.slice(0, eq), headerChar, 'URI header'), unescape(h.slice(eq + 1), headerChar, 'URI header')]);
+      headers.push([
+        unescapeComponent(h.slice(0, eq), headerChar, 'URI header'),
+        unescapeComponent(h.slice(eq + 1), headerChar, 'URI header'),
+      ]);
     }
     i = s.length;
   }
@@ -215,15 +219,15 @@ export function formatUri(uri: Uri): string {
   if (!isSipUri(uri)) return `${uri.scheme}:${uri.opaque}`;
   let out = uri.scheme + ':';
   if (uri.user !== undefined) {
-    out += escape(uri.user, userChar);
-    if (uri.password !== undefined) out += ':' + escape(uri.password, passwordChar);
+    out += escapeComponent(uri.user, userChar);
+    if (uri.password !== undefined) out += ':' + escapeComponent(uri.password, passwordChar);
     out += '@';
   }
   out += uri.host;
   if (uri.port !== undefined) out += ':' + uri.port;
-  for (const [k, v] of uri.params) out += ';' + escape(k, paramChar) + (v === null ? '' : '=' + escape(v, paramChar));
+  for (const [k, v] of uri.params) out += ';' + escapeComponent(k, paramChar) + (v === null ? '' : '=' + escapeComponent(v, paramChar));
   if (uri.headers.length > 0) {
-    out += '?' + uri.headers.map(([k, v]) => escape(k, headerChar) + '=' + escape(v, headerChar)).join('&');
+    out += '?' + uri.headers.map(([k, v]) => escapeComponent(k, headerChar) + '=' + escapeComponent(v, headerChar)).join('&');
   }
   return out;
 }

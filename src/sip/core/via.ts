@@ -76,5 +76,5 @@ export function branchOf(via: Via): string | undefined {
 
 /** An RFC 3261 branch: the magic cookie followed by at least one character (RFC 4475 §3.2.1). */
 export function isRfc3261Branch(branch: string | undefined): branch is string {
-  return branch !== undefined && branch.startsWith(magicCookie) && branch.length > magicCookie.length;
+  return branch?.startsWith(magicCookie) === true && branch.length > magicCookie.length;
 }

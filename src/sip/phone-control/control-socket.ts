@@ -54,7 +54,10 @@ export class ControlServer {
     server.maxConnections = this.o.maxConnections ?? controlServerDefaults.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => { server.off('error', reject); resolve(); });
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     chmodSync(path, this.o.mode ?? controlServerDefaults.mode);
     this.server = server;
@@ -90,7 +93,10 @@ export class ControlServer {
       }
     });
     s.on('error', () => {});
-    s.on('close', () => { clearTimeout(timer); this.sockets.delete(s); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      this.sockets.delete(s);
+    });
   }
 
   async close(): Promise<void> {
@@ -133,8 +139,12 @@ export function requestReset(path: string, req: ResetRequest, onEvent: (e: Contr
       }
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'sbd-sipd is not running (no control socket)'
-        : err.code === 'EACCES' ? 'permission denied (the control socket is for the admin user)' : err.message;
+      const why =
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? 'sbd-sipd is not running (no control socket)'
+          : err.code === 'EACCES'
+            ? 'permission denied (the control socket is for the admin user)'
+            : err.message;
       reject(new PhoneControlError('ERR_PHONE_CONTROL_CONNECT', `${path}: ${why} (${err.code ?? 'error'})`, { cause: err }));
     });
     s.on('close', () => {

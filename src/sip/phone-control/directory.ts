@@ -28,7 +28,11 @@ export class StorePhoneControlDirectory implements PhoneControlDirectory {
   }
 
   select(select: ResetSelect): ControlledDevice[] {
-    const row = (d: { name: string; model: string; directoryNumber: string | null }): ControlledDevice => ({ name: d.name, model: d.model, directoryNumber: d.directoryNumber });
+    const row = (d: { name: string; model: string; directoryNumber: string | null }): ControlledDevice => ({
+      name: d.name,
+      model: d.model,
+      directoryNumber: d.directoryNumber,
+    });
     if ('device' in select) {
       const d = this.store.getDevice(select.device);
       return d ? [row(d)] : [];

@@ -60,26 +60,43 @@ const ZERO_STAMP = '{0000000000000000}';
 
 /** The body of a service-control NOTIFY (spec §2), CRLF line ends. */
 export function serviceControlBody(kind: ResetKind, registerCallId: string): Buffer {
-  if (/[\r\n{}]/.test(registerCallId)) throw new PhoneControlError('ERR_PHONE_CONTROL_CALL_ID', 'the registration Call-ID holds a brace or a line break');
-  return Buffer.from([
-    `action=${kind}`, `RegisterCallId={${registerCallId}}`, `ConfigVersionStamp=${ZERO_STAMP}`,
-    `DialplanVersionStamp=${ZERO_STAMP}`, `SoftkeyVersionStamp=${ZERO_STAMP}`, '',
-  ].join('\r\n'));
+  if (/[\r\n{}]/.test(registerCallId))
+    throw new PhoneControlError('ERR_PHONE_CONTROL_CALL_ID', 'the registration Call-ID holds a brace or a line break');
+  return Buffer.from(
+    [
+      `action=${kind}`,
+      `RegisterCallId={${registerCallId}}`,
+      `ConfigVersionStamp=${ZERO_STAMP}`,
+      `DialplanVersionStamp=${ZERO_STAMP}`,
+      `SoftkeyVersionStamp=${ZERO_STAMP}`,
+      '',
+    ].join('\r\n'),
+  );
 }
 
 export function buildResetNotify(i: ResetNotifyInput): Buffer {
-  const event = i.method === ResetMethod.serviceControl ? 'service-control' : i.method === ResetMethod.checkSyncReboot ? 'check-sync;reboot=true' : 'check-sync';
+  const event =
+    i.method === ResetMethod.serviceControl
+      ? 'service-control'
+      : i.method === ResetMethod.checkSyncReboot
+        ? 'check-sync;reboot=true'
+        : 'check-sync';
   const body = i.method === ResetMethod.serviceControl ? serviceControlBody(i.kind, i.registerCallId) : Buffer.alloc(0);
-  const req = new SipRequest('NOTIFY', parseUri(i.contact), [
-    { name: 'Via', value: `SIP/2.0/${i.via.transport.toUpperCase()} ${i.via.host}:${i.via.port};branch=${i.via.branch}` },
-    { name: 'Max-Forwards', value: '70' },
-    { name: 'From', value: `<sip:${i.domain}>;tag=${i.fromTag}` },
-    { name: 'To', value: `<sip:${i.line}@${i.domain}>` },
-    { name: 'Call-ID', value: i.callId },
-    { name: 'CSeq', value: `${i.cseq} NOTIFY` },
-    { name: 'Event', value: event },
-    { name: 'Subscription-State', value: 'active' },
-    ...(body.length > 0 ? [{ name: 'Content-Type', value: 'text/plain' }] : []),
-  ], body);
+  const req = new SipRequest(
+    'NOTIFY',
+    parseUri(i.contact),
+    [
+      { name: 'Via', value: `SIP/2.0/${i.via.transport.toUpperCase()} ${i.via.host}:${i.via.port};branch=${i.via.branch}` },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `<sip:${i.domain}>;tag=${i.fromTag}` },
+      { name: 'To', value: `<sip:${i.line}@${i.domain}>` },
+      { name: 'Call-ID', value: i.callId },
+      { name: 'CSeq', value: `${i.cseq} NOTIFY` },
+      { name: 'Event', value: event },
+      { name: 'Subscription-State', value: 'active' },
+      ...(body.length > 0 ? [{ name: 'Content-Type', value: 'text/plain' }] : []),
+    ],
+    body,
+  );
   return serializeMessage(req);
 }

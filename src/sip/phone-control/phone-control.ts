@@ -116,7 +116,10 @@ export class PhoneControl {
     const calls = new Map<string, string>();
     const unregistered: string[] = [];
     for (const dev of devices) {
-      const b = dev.directoryNumber === null ? undefined : this.d.bindings.lookup(dev.directoryNumber, now).find((x) => x.device === undefined || x.device === dev.name);
+      const b =
+        dev.directoryNumber === null
+          ? undefined
+          : this.d.bindings.lookup(dev.directoryNumber, now).find((x) => x.device === undefined || x.device === dev.name);
       const line = dev.directoryNumber;
       const via = b && this.d.listener(b.source.transport);
       if (!b || line === null || !via || flows.has(line)) {
@@ -128,9 +131,16 @@ export class PhoneControl {
       let bytes: Buffer;
       try {
         bytes = buildResetNotify({
-          kind: req.kind, method, contact: b.contact, line, domain: via.host, registerCallId: b.callId,
+          kind: req.kind,
+          method,
+          contact: b.contact,
+          line,
+          domain: via.host,
+          registerCallId: b.callId,
           via: { transport: b.source.transport, host: via.host, port: via.port, branch: makeBranch() },
-          callId, fromTag: makeTag(), cseq: 1,
+          callId,
+          fromTag: makeTag(),
+          cseq: 1,
         });
       } catch {
         // A contact or Call-ID sbd cannot put on the wire: listed as failed at once, not sent.
@@ -138,7 +148,14 @@ export class PhoneControl {
         flows.set(line, { flow: b.source, bytes: Buffer.alloc(0) });
         continue;
       }
-      targets.push({ device: dev.name, line, contact: b.contact, registerCallId: b.callId, reliable: b.source.transport !== 'udp', method });
+      targets.push({
+        device: dev.name,
+        line,
+        contact: b.contact,
+        registerCallId: b.callId,
+        reliable: b.source.transport !== 'udp',
+        method,
+      });
       flows.set(line, { flow: b.source, bytes });
       calls.set(callId, line);
     }
@@ -155,7 +172,8 @@ export class PhoneControl {
     const now = this.now();
     for (const t of r.wave.due(now)) {
       const f = r.flows.get(t.line)!;
-      if (f.bytes.length === 0 || !this.d.send(f.flow, f.bytes)) r.wave.failed(t.line, f.bytes.length === 0 ? 'the registration cannot be addressed' : 'the phone\'s flow is closed');
+      if (f.bytes.length === 0 || !this.d.send(f.flow, f.bytes))
+        r.wave.failed(t.line, f.bytes.length === 0 ? 'the registration cannot be addressed' : "the phone's flow is closed");
     }
     const p = r.wave.progress();
     const text = JSON.stringify(p);

@@ -137,7 +137,7 @@ export class ResetWave {
   /** The phone answered the NOTIFY for this line. */
   answered(line: string, status: number): void {
     const e = this.byLine.get(line);
-    if (!e || e.state !== 'sent' || status < 200) return;
+    if (e?.state !== 'sent' || status < 200) return;
     e.state = 'acknowledged';
     e.status = status;
   }
@@ -166,7 +166,12 @@ export class ResetWave {
         e.state = 'silent';
       }
     }
-    if (this.finishedAt === undefined && this.nextIndex >= this.entries.length && this.entries.every((e) => e.state !== 'sent' && e.state !== 'acknowledged')) this.finishedAt = now;
+    if (
+      this.finishedAt === undefined &&
+      this.nextIndex >= this.entries.length &&
+      this.entries.every((e) => e.state !== 'sent' && e.state !== 'acknowledged')
+    )
+      this.finishedAt = now;
   }
 
   /** The next instant something is due (a send slot, a resend, a timeout), or undefined when done. */
@@ -203,7 +208,9 @@ export class ResetWave {
 
   summary(now: number): WaveSummary {
     return {
-      kind: this.kind, ...this.progress(), unregistered: [...this.unregistered],
+      kind: this.kind,
+      ...this.progress(),
+      unregistered: [...this.unregistered],
       failures: this.entries.filter((e) => e.state === 'failed').map((e) => ({ device: e.target.device, reason: e.reason ?? 'failed' })),
       notReregistered: this.entries.filter((e) => e.state === 'silent').map((e) => e.target.device),
       durationMs: (this.finishedAt ?? now) - this.startedAt,

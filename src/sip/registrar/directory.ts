@@ -71,9 +71,10 @@ export interface Directory {
  * Autoregistration of an unknown device, decided by the appliance (the daemon wires cluster/autoreg.ts in,
  * src/daemons/sip-directory.ts): the device it created or found, or why it refused (a stable error code).
  */
-export type AutoRegister = (deviceName: string, model: string) =>
-  | { kind: 'registered' | 'known'; device: DeviceRow }
-  | { kind: 'refused'; code: string; message: string };
+export type AutoRegister = (
+  deviceName: string,
+  model: string,
+) => { kind: 'registered' | 'known'; device: DeviceRow } | { kind: 'refused'; code: string; message: string };
 
 /** Stores a phone's ITL report (the daemon wires reports/itl-status.ts in); `at` is ISO 8601. */
 export type RecordItlReport = (report: { device: string; sha256Hex: string; status: string; at: string }) => void;
@@ -132,7 +133,10 @@ export class StoreDirectory implements Directory {
     this.locked.clear();
     this.itlReports.clear();
     this.defaultAlgorithms = this.store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)?.digestAlgorithms ?? ['MD5'];
-    this.lockout = { threshold: this.store.getIntParam('CredentialLockoutThreshold'), minutes: this.store.getIntParam('CredentialLockoutMinutes') };
+    this.lockout = {
+      threshold: this.store.getIntParam('CredentialLockoutThreshold'),
+      minutes: this.store.getIntParam('CredentialLockoutMinutes'),
+    };
     for (const d of this.store.listDevices()) if (d.directoryNumber) this.byDn.set(d.directoryNumber, d.name);
     // One query for every credential and end user instead of one per REGISTER of a phone not seen since the
     // last change: 10,000 phones registering after a restart or an administrator's edit cost no SQL each.
@@ -186,7 +190,7 @@ export class StoreDirectory implements Directory {
       this.ha1.set(key, c);
     }
     if (c === null) return undefined;
-    return algorithm === 'MD5' ? c.md5 : c.sha256 ?? undefined;
+    return algorithm === 'MD5' ? c.md5 : (c.sha256 ?? undefined);
   }
 
   resolveAor(user: string): AorOwner | undefined {
@@ -213,12 +217,23 @@ export class StoreDirectory implements Directory {
     let autoRegistered = false;
     let d = this.store.getDevice(upper);
     if (!d) {
-      if (model === undefined) return { kind: 'refused', code: 'ERR_SIP_AUTOREG_MODEL', status: 404, reason: 'Not Found (unknown device, and no model in User-Agent to autoregister it)' };
+      if (model === undefined)
+        return {
+          kind: 'refused',
+          code: 'ERR_SIP_AUTOREG_MODEL',
+          status: 404,
+          reason: 'Not Found (unknown device, and no model in User-Agent to autoregister it)',
+        };
       if (mayCreate && this.store.getBoolParam('AutoRegistration')) {
         const allowed = mayCreate();
         if (!allowed.ok) {
-          return { kind: 'refused', code: 'ERR_SIP_AUTOREG_RATE', status: 503, retryAfterSeconds: allowed.retryAfterSeconds,
-            reason: `Service Unavailable (autoregistration rate limit of ${allowed.scope === 'source' ? 'this source address' : 'the appliance'} reached)` };
+          return {
+            kind: 'refused',
+            code: 'ERR_SIP_AUTOREG_RATE',
+            status: 503,
+            retryAfterSeconds: allowed.retryAfterSeconds,
+            reason: `Service Unavailable (autoregistration rate limit of ${allowed.scope === 'source' ? 'this source address' : 'the appliance'} reached)`,
+          };
         }
       }
       const r = this.autoRegister(upper, model);
@@ -234,9 +249,11 @@ export class StoreDirectory implements Directory {
       this.checkedAt = -Infinity;
       this.fresh();
     }
-    if (!d.directoryNumber) return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.name} has no directory number)` };
+    if (!d.directoryNumber)
+      return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.name} has no directory number)` };
     const owner = this.resolveAor(d.directoryNumber);
-    if (owner?.kind !== 'device' || owner.device !== d.name) return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.directoryNumber} is not ${d.name}'s line)` };
+    if (owner?.kind !== 'device' || owner.device !== d.name)
+      return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.directoryNumber} is not ${d.name}'s line)` };
     return { kind: 'device', owner, directoryNumber: d.directoryNumber, autoRegistered };
   }
 
@@ -254,9 +271,13 @@ export class StoreDirectory implements Directory {
         }
       }
       return {
-        kind: 'device', device: d.name, digestUser: d.digestUser, digestRequired: p?.digestAuth ?? true,
+        kind: 'device',
+        device: d.name,
+        digestUser: d.digestUser,
+        digestRequired: p?.digestAuth ?? true,
         digestAlgorithms: p?.digestAlgorithms ?? this.defaultAlgorithms,
-        mutualTls: p !== undefined && p.deviceSecurityMode !== 'non-secure', lscFingerprint256: fp,
+        mutualTls: p !== undefined && p.deviceSecurityMode !== 'non-secure',
+        lscFingerprint256: fp,
       };
     }
     return undefined;

@@ -86,12 +86,15 @@ export class Registrar {
     this.digest = deps.digest;
     this.directory = deps.directory;
     this.bindings = deps.bindings ?? new BindingTable();
-    this.gate = new DigestGate({
-      digest: this.digest,
-      lookupHa1: (u, r, a) => this.directory.lookupHa1(u, r, a),
-      lockout: () => this.directory.lockoutPolicy(),
-      accountLocked: (u, now) => this.directory.accountLocked(u, now),
-    }, options.gate);
+    this.gate = new DigestGate(
+      {
+        digest: this.digest,
+        lookupHa1: (u, r, a) => this.directory.lookupHa1(u, r, a),
+        lockout: () => this.directory.lockoutPolicy(),
+        accountLocked: (u, now) => this.directory.accountLocked(u, now),
+      },
+      options.gate,
+    );
     this.autoregLimiter = new AutoregLimiter(options.autoregLimit);
     this.o = { ...registrarDefaults, ...options };
   }
@@ -107,7 +110,9 @@ export class Registrar {
     let associated: HeaderField[] = [];
     let autoRegistered = false;
     if (owner === undefined && DEVICE_NAME.test(user)) {
-      const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')), () => this.autoregLimiter.tryCreate(source.address, now));
+      const d = this.directory.deviceByName(user, modelFromUserAgent(req.get('User-Agent')), () =>
+        this.autoregLimiter.tryCreate(source.address, now),
+      );
       if (d.kind === 'refused' && d.status === 503) {
         const retry: HeaderField[] = d.retryAfterSeconds === undefined ? [] : [{ name: 'Retry-After', value: String(d.retryAfterSeconds) }];
         return { response: makeResponse(req, 503, d.reason, retry), result: 'refused', user };
@@ -124,7 +129,11 @@ export class Registrar {
     if (!autoRegistered && owner?.kind === 'device' && owner.mutualTls) {
       const fp = source.peerCertificate?.fingerprint256;
       if (source.transport !== 'tls' || fp === undefined || owner.lscFingerprint256 === null || fp !== owner.lscFingerprint256) {
-        return { response: makeResponse(req, 403, 'Forbidden (device security profile requires TLS with the device LSC)'), result: 'refused', user };
+        return {
+          response: makeResponse(req, 403, 'Forbidden (device security profile requires TLS with the device LSC)'),
+          result: 'refused',
+          user,
+        };
       }
       authenticated = !owner.digestRequired;
     }
@@ -134,10 +143,16 @@ export class Registrar {
       const algorithms = owner?.kind === 'device' ? owner.digestAlgorithms : this.directory.defaultDigestAlgorithms();
       const allowed = owner === undefined ? undefined : owner.kind === 'device' ? owner.digestUser : owner.userid;
       const g = this.gate.check({
-        header: this.authorizationFor(req), method: req.method, requestUri: formatUri(req.uri), source, now, algorithms,
+        header: this.authorizationFor(req),
+        method: req.method,
+        requestUri: formatUri(req.uri),
+        source,
+        now,
+        algorithms,
         owns: (u) => allowed !== undefined && allowed !== null && u === allowed,
       });
-      if (!g.ok) return g.answer === 'blocked' ? this.blocked(req, user) : this.challenge(req, source, now, g.answer === 'stale', user, algorithms);
+      if (!g.ok)
+        return g.answer === 'blocked' ? this.blocked(req, user) : this.challenge(req, source, now, g.answer === 'stale', user, algorithms);
     }
     return this.updateBindings(req, source, now, user, owner?.kind === 'device' ? owner.device : undefined, associated, !autoRegistered);
   }
@@ -162,13 +177,28 @@ export class Registrar {
     return all[0];
   }
 
-  private challenge(req: SipRequest, source: MessageSource, now: number, stale: boolean, user: string, algorithms: readonly DigestAlgorithm[]): RegisterOutcome {
+  private challenge(
+    req: SipRequest,
+    source: MessageSource,
+    now: number,
+    stale: boolean,
+    user: string,
+    algorithms: readonly DigestAlgorithm[],
+  ): RegisterOutcome {
     const extra: HeaderField[] = this.gate.challenges(now, stale, algorithms, source).map((value) => ({ name: 'WWW-Authenticate', value }));
     return { response: makeResponse(req, 401, 'Unauthorized', extra), result: stale ? 'stale' : 'challenged', user };
   }
 
   /** `authenticated`: false only for the REGISTER that autoregistration just created a device for (no ITL report). */
-  private updateBindings(req: SipRequest, source: MessageSource, now: number, aor: string, device: string | undefined, associated: HeaderField[], authenticated: boolean): RegisterOutcome {
+  private updateBindings(
+    req: SipRequest,
+    source: MessageSource,
+    now: number,
+    aor: string,
+    device: string | undefined,
+    associated: HeaderField[],
+    authenticated: boolean,
+  ): RegisterOutcome {
     const callId = req.callId();
     const cseq = req.cseq().seq;
     const current = this.bindings.lookup(aor, now);
@@ -178,7 +208,8 @@ export class Registrar {
       const contacts = req.contacts();
       const headerExpires = req.expires();
       if (contacts.star) {
-        if (headerExpires !== 0) return { response: makeResponse(req, 400, 'Bad Request (Contact: * needs Expires: 0)'), result: 'rejected', user: aor };
+        if (headerExpires !== 0)
+          return { response: makeResponse(req, 400, 'Bad Request (Contact: * needs Expires: 0)'), result: 'rejected', user: aor };
         if (current.some((b) => b.callId === callId && cseq <= b.cseq)) return this.outOfOrder(req, aor);
         next = [];
         result = 'unregistered';
@@ -192,11 +223,16 @@ export class Registrar {
           const p = c.params.get('expires');
           let expires: number;
           if (p !== undefined && p !== null) {
-            if (!/^[0-9]{1,10}$/.test(p)) return { response: makeResponse(req, 400, 'Bad Request (Contact expires is not a number)'), result: 'rejected', user: aor };
+            if (!/^[0-9]{1,10}$/.test(p))
+              return { response: makeResponse(req, 400, 'Bad Request (Contact expires is not a number)'), result: 'rejected', user: aor };
             expires = Number(p);
           } else expires = headerExpires ?? this.o.defaultExpires;
           if (expires !== 0 && expires < this.o.minExpires) {
-            return { response: makeResponse(req, 423, 'Interval Too Brief', [{ name: 'Min-Expires', value: String(this.o.minExpires) }]), result: 'rejected', user: aor };
+            return {
+              response: makeResponse(req, 423, 'Interval Too Brief', [{ name: 'Min-Expires', value: String(this.o.minExpires) }]),
+              result: 'rejected',
+              user: aor,
+            };
           }
           expires = Math.min(expires, this.o.maxExpires);
           const idx = uris.findIndex((u) => u !== undefined && uriEquals(u, c.uri));
@@ -210,14 +246,21 @@ export class Registrar {
           const q = qValue(c.params.get('q'));
           const instance = c.params.get('+sip.instance');
           next.push({
-            contact: formatUri(c.uri), q, expiresAt: now + expires * 1000, callId, cseq, source,
-            ...(device ? { device } : {}), ...(instance ? { instance } : {}),
+            contact: formatUri(c.uri),
+            q,
+            expiresAt: now + expires * 1000,
+            callId,
+            cseq,
+            source,
+            ...(device ? { device } : {}),
+            ...(instance ? { instance } : {}),
           });
           uris.push(c.uri);
         }
         if (next.length === 0) result = 'unregistered';
         if (next.length > this.bindings.maxBindingsPerAor) return this.tooManyContacts(req, aor);
-        if (!this.bindings.hasRoomFor(aor)) return { response: makeResponse(req, 503, 'Service Unavailable (registrar full)'), result: 'refused', user: aor };
+        if (!this.bindings.hasRoomFor(aor))
+          return { response: makeResponse(req, 503, 'Service Unavailable (registrar full)'), result: 'refused', user: aor };
       }
       this.bindings.store(aor, next);
     }
@@ -225,13 +268,20 @@ export class Registrar {
       if (result === 'registered' && authenticated) this.itlReport(req, device, now);
       else if (result === 'unregistered' && current.length > 0) this.directory.clearItlReport(device);
     }
-    const extra: HeaderField[] = next.map((b) => ({ name: 'Contact', value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}` }));
+    const extra: HeaderField[] = next.map((b) => ({
+      name: 'Contact',
+      value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
+    }));
     extra.push(...associated, { name: 'Date', value: new Date(now).toUTCString() });
     return { response: makeResponse(req, 200, 'OK', extra), result, user: aor };
   }
 
   private tooManyContacts(req: SipRequest, aor: string): RegisterOutcome {
-    return { response: makeResponse(req, 403, `Forbidden (more than ${this.bindings.maxBindingsPerAor} contacts)`), result: 'refused', user: aor };
+    return {
+      response: makeResponse(req, 403, `Forbidden (more than ${this.bindings.maxBindingsPerAor} contacts)`),
+      result: 'refused',
+      user: aor,
+    };
   }
 
   private outOfOrder(req: SipRequest, aor: string): RegisterOutcome {

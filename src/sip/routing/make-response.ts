@@ -16,7 +16,13 @@ export function responseTag(req: SipRequest): string {
   return hashString('sha1', `${req.callId()}|${fromTag}|${branch}`, 'base64url').slice(0, 12);
 }
 
-export function makeResponse(req: SipRequest, status: number, reason: string, extra: HeaderField[] = [], body?: { type: string; bytes: Buffer }): SipResponse {
+export function makeResponse(
+  req: SipRequest,
+  status: number,
+  reason: string,
+  extra: HeaderField[] = [],
+  body?: { type: string; bytes: Buffer },
+): SipResponse {
   const headers: HeaderField[] = [];
   for (const h of req.headers) {
     const l = canonicalName(h.name);

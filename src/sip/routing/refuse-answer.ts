@@ -29,12 +29,21 @@ export interface RefusedAnswer {
 }
 
 /** `res` is the 2xx with our own Via already removed; `via` is our sent-by (transport, host:port) towards the callee. */
-export function refuseUnencryptedAnswer(res: SipResponse, via: { transport: string; hostPort: string }, reason: string): RefusedAnswer | undefined {
+export function refuseUnencryptedAnswer(
+  res: SipResponse,
+  via: { transport: string; hostPort: string },
+  reason: string,
+): RefusedAnswer | undefined {
   const cs = res.contacts();
   const contact = cs.star ? undefined : cs.list[0];
   if (!contact) return undefined; // a 2xx to INVITE without Contact (§12.1.1 requires one): nothing to send BYE to
   const seq = res.cseq().seq;
-  const branch = (what: string) => 'z9hG4bK-sbd-' + createHash('sha1').update(`${what}|${res.callId()}|${res.to().params.get('tag') ?? ''}|${seq}`).digest('base64url').slice(0, 16);
+  const branch = (what: string) =>
+    'z9hG4bK-sbd-' +
+    createHash('sha1')
+      .update(`${what}|${res.callId()}|${res.to().params.get('tag') ?? ''}|${seq}`)
+      .digest('base64url')
+      .slice(0, 16);
   const common = (method: string, cseq: number): HeaderField[] => [
     { name: 'Via', value: `SIP/2.0/${via.transport} ${via.hostPort};branch=${branch(method)};rport` },
     { name: 'Max-Forwards', value: '70' },
@@ -49,7 +58,12 @@ export function refuseUnencryptedAnswer(res: SipResponse, via: { transport: stri
 }
 
 /** `res`: a provisional response with an answer, our Via removed; `ourVia`: that Via; `uri`: the INVITE's Request-URI. */
-export function cancelProvisional(res: SipResponse, ourVia: string, uri: Uri | undefined, reason: string): { cancel: SipRequest | undefined; refusal: SipResponse } {
+export function cancelProvisional(
+  res: SipResponse,
+  ourVia: string,
+  uri: Uri | undefined,
+  reason: string,
+): { cancel: SipRequest | undefined; refusal: SipResponse } {
   let cancel: SipRequest | undefined;
   if (uri !== undefined) {
     const to = parseNameAddr(res.get('To')!, 'To');

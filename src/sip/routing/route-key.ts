@@ -19,6 +19,10 @@ export function routeKey(keysDir?: string): Buffer {
     renameSync(tmp, path);
   }
   const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new RouteKeyError('ERR_SIP_ROUTE_KEY', `${path} is not 64 hex digits: remove it to make a new one (open dialogs then lose their routes)`);
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new RouteKeyError(
+      'ERR_SIP_ROUTE_KEY',
+      `${path} is not 64 hex digits: remove it to make a new one (open dialogs then lose their routes)`,
+    );
   return Buffer.from(hex, 'hex');
 }

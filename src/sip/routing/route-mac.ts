@@ -55,7 +55,19 @@ export class RouteMac {
   /** Our branch for a request whose received top Via (stamped with received/rport) is `via`. */
   branch(via: Via, callId: string, method: string): string {
     const p = via.params;
-    return BRANCH_PREFIX + mac(this.#key, 'branch', [p.get('branch'), bare(via.host), via.port, p.get('received'), p.get('rport'), via.transport.toUpperCase(), callId, txMethod(method)]);
+    return (
+      BRANCH_PREFIX +
+      mac(this.#key, 'branch', [
+        p.get('branch'),
+        bare(via.host),
+        via.port,
+        p.get('received'),
+        p.get('rport'),
+        via.transport.toUpperCase(),
+        callId,
+        txMethod(method),
+      ])
+    );
   }
 
   /** True when `branch` is ours for the request whose Via (below ours in a response) is `next`. */

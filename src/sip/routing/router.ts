@@ -65,7 +65,14 @@ import { trunkPeerByIssuer } from './trunk-peer.js';
 import { contactPeer, peerOf, rebindRecordRoutes, recordRouteValue } from './record-route.js';
 import { requestSdp, responseSdp } from './sdp-legs.js';
 import { answerAlarmRefer, isAlarmRefer } from '../alarm/refer.js';
-import { CSEQ_PARAM, TrunkChallenges, trunkChallengeDefaults, type TrunkChallengeOptions, type TrunkCredentialLookup, type TrunkTarget } from './trunk-challenge.js';
+import {
+  CSEQ_PARAM,
+  TrunkChallenges,
+  trunkChallengeDefaults,
+  type TrunkChallengeOptions,
+  type TrunkCredentialLookup,
+  type TrunkTarget,
+} from './trunk-challenge.js';
 
 export type Target =
   | { kind: 'flow'; source: MessageSource }
@@ -164,10 +171,18 @@ export class Router {
     if (tagged && !dialog && !followsInvite) return this.respond(req, 481, 'Call/Transaction Does Not Exist');
     const stateless = dialog || followsInvite;
     // A request for the server itself (OPTIONS keep-alive pings from phones and trunks): answered here.
-    if (!stateless && req.route().length === 0 && isSipUri(req.uri) && req.uri.user === undefined && (this.isUs(req.uri) || isAlarmRefer(req))) {
+    if (
+      !stateless &&
+      req.route().length === 0 &&
+      isSipUri(req.uri) &&
+      req.uri.user === undefined &&
+      (this.isUs(req.uri) || isAlarmRefer(req))
+    ) {
       // An alarm is for its call control under whatever name the phone's config gave it: answered here, never relayed.
       if (isAlarmRefer(req)) return this.alarmRefer(req, source, now);
-      return req.method === 'OPTIONS' ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }]) : this.respond(req, 404, 'Not Found');
+      return req.method === 'OPTIONS'
+        ? this.respond(req, 200, 'OK', [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER' }])
+        : this.respond(req, 404, 'Not Found');
     }
     let caller: Caller = { css: null, presenceGroup: null };
     const trunk = this.trunkOf(source);
@@ -176,8 +191,17 @@ export class Router {
         const denied = this.checkDigest(req, now, trunk.challengeStatus, (u) => u === trunk.digestUser);
         if (denied) return denied;
       }
-      const d = authorizeKinds(requestKinds(req, dialog), trunk.acl, trunk.appLevelAuthorization && trunk.digestUser ? this.deps.routing.appUserAcl(trunk.digestUser) : undefined);
-      if (!d.ok) return this.respond(req, 403, `Forbidden (${d.kind} not allowed ${d.by === 'trunk' ? `on trunk ${trunk.name}` : `for application user ${trunk.digestUser}`})`);
+      const d = authorizeKinds(
+        requestKinds(req, dialog),
+        trunk.acl,
+        trunk.appLevelAuthorization && trunk.digestUser ? this.deps.routing.appUserAcl(trunk.digestUser) : undefined,
+      );
+      if (!d.ok)
+        return this.respond(
+          req,
+          403,
+          `Forbidden (${d.kind} not allowed ${d.by === 'trunk' ? `on trunk ${trunk.name}` : `for application user ${trunk.digestUser}`})`,
+        );
       caller = { css: trunk.css, presenceGroup: null };
     } else if (!stateless) {
       const r = this.identifyPhone(req, source, now);
@@ -197,7 +221,10 @@ export class Router {
     if (followsInvite) {
       const branch = branchOf(req, this.mac);
       const known = this.trunkChallenges?.find(branch, now) ?? this.invites.find(branch, now);
-      if (!known) return req.method === 'CANCEL' ? this.respond(req, 481, 'Call/Transaction Does Not Exist') : { type: 'drop', reason: 'ACK for no INVITE sbd forwarded' };
+      if (!known)
+        return req.method === 'CANCEL'
+          ? this.respond(req, 481, 'Call/Transaction Does Not Exist')
+          : { type: 'drop', reason: 'ACK for no INVITE sbd forwarded' };
       req.uri = known.uri;
       target = known.target;
     } else if (dialog) {
@@ -206,7 +233,13 @@ export class Router {
       target = req.route().length > 0 ? this.knownHop(req, this.routeTarget(req)) : this.newRequestTarget(req, caller, now);
     }
     if ('type' in target) return target;
-    const refused = requestSdp(req, source.transport, target.kind === 'flow' ? target.source.transport : target.transport, this.deps.routing.cryptoPolicy(), () => this.profileRequiresTls(req));
+    const refused = requestSdp(
+      req,
+      source.transport,
+      target.kind === 'flow' ? target.source.transport : target.transport,
+      this.deps.routing.cryptoPolicy(),
+      () => this.profileRequiresTls(req),
+    );
     if (refused !== undefined) return this.respond(req, 488, refused);
     return this.forward(req, source, target, mf - 1, !tagged && ['INVITE', 'SUBSCRIBE', 'REFER'].includes(req.method), offset, now);
   }
@@ -218,7 +251,11 @@ export class Router {
   handleResponse(res: SipResponse, source?: MessageSource, now: number = Date.now()): RouterAction {
     const vias = res.via();
     const top = vias[0];
-    if (!top || !(top.params.get('branch') ?? '').startsWith(BRANCH_PREFIX) || !this.listeners.some((l) => sameHost(l.host, top.host) && l.port === top.port)) {
+    if (
+      !top ||
+      !(top.params.get('branch') ?? '').startsWith(BRANCH_PREFIX) ||
+      !this.listeners.some((l) => sameHost(l.host, top.host) && l.port === top.port)
+    ) {
       return { type: 'drop', reason: 'response whose top Via is not ours' };
     }
     if (vias.length < 2) return { type: 'drop', reason: 'response with no Via left after ours' };
@@ -231,10 +268,19 @@ export class Router {
     if (outcome?.kind === 'answered') {
       if (outcome.send.length === 0) return { type: 'drop', reason: 'retransmitted trunk challenge, already answered' };
       const target: Target = outcome.target;
-      return { type: 'several', actions: [
-        ...outcome.send.map((message): RouterAction => ({ type: 'forward', message, target })),
-        ...outcome.answered.map((a): RouterAction => ({ type: 'log', event: 'trunk-challenge-answered', fields: { trunk: outcome.trunk, realm: a.realm, method: outcome.method, status: res.status, algorithm: a.algorithm } })),
-      ] };
+      return {
+        type: 'several',
+        actions: [
+          ...outcome.send.map((message): RouterAction => ({ type: 'forward', message, target })),
+          ...outcome.answered.map(
+            (a): RouterAction => ({
+              type: 'log',
+              event: 'trunk-challenge-answered',
+              fields: { trunk: outcome.trunk, realm: a.realm, method: outcome.method, status: res.status, algorithm: a.algorithm },
+            }),
+          ),
+        ],
+      };
     }
     // Our Record-Route entries now bind the callee's Contact: the caller's requests go there and nowhere else.
     if (res.status > 100 && res.status < 300 && res.has('Record-Route')) rebindRecordRoutes(res, this.mac, (u) => this.isUs(u));
@@ -253,12 +299,16 @@ export class Router {
     // covers them: a value the client or the downstream wrote cannot steer the response.
     const rport = next.params.get('rport');
     const address = next.params.get('received') ?? stripBrackets(next.host);
-    const port = rport !== undefined && rport !== null && /^[0-9]+$/.test(rport) ? Number(rport) : next.port ?? (next.transport === 'TLS' ? 5061 : 5060);
+    const port =
+      rport !== undefined && rport !== null && /^[0-9]+$/.test(rport)
+        ? Number(rport)
+        : (next.port ?? (next.transport === 'TLS' ? 5061 : 5060));
     const transport = next.transport.toLowerCase() as TransportKind;
     const back: AddressTarget = { kind: 'address', transport, host: address, port };
     const refused = this.checkAnswer(res, source, back, ourVia, original, now);
     if (refused) {
-      if (refused.type === 'several') for (const a of refused.actions) if (a.type === 'forward' && a.message.kind === 'response') restoreCseq(a.message);
+      if (refused.type === 'several')
+        for (const a of refused.actions) if (a.type === 'forward' && a.message.kind === 'response') restoreCseq(a.message);
       return refused;
     }
     restoreCseq(res);
@@ -270,28 +320,41 @@ export class Router {
    * (its INVITE's Request-URI and target from the table), 488 to the caller; a 2xx to INVITE → ACK + BYE to the
    * callee, 488 to the caller; a 2xx to UPDATE or PRACK → BYE to the callee, 488 to the caller (refuse-answer.ts).
    */
-  private checkAnswer(res: SipResponse, source: MessageSource | undefined, back: AddressTarget, ourVia: string, original: string, now: number): RouterAction | undefined {
+  private checkAnswer(
+    res: SipResponse,
+    source: MessageSource | undefined,
+    back: AddressTarget,
+    ourVia: string,
+    original: string,
+    now: number,
+  ): RouterAction | undefined {
     const policy = this.deps.routing.cryptoPolicy();
     if (responseSdp(res, source?.transport ?? 'udp', back.transport, policy) === 'pass' || !source) return undefined;
     const why = 'Block Unencrypted Calls: the answer has no SRTP';
     if (res.status < 200) {
       const invite = this.invites.find(original, now);
       const r = cancelProvisional(res, ourVia, invite?.uri, why);
-      return { type: 'several', actions: [
-        ...(r.cancel && invite ? [{ type: 'forward', message: r.cancel, target: invite.target } as RouterAction] : []),
-        { type: 'forward', message: r.refusal, target: back },
-      ] };
+      return {
+        type: 'several',
+        actions: [
+          ...(r.cancel && invite ? [{ type: 'forward', message: r.cancel, target: invite.target } as RouterAction] : []),
+          { type: 'forward', message: r.refusal, target: back },
+        ],
+      };
     }
     const l = this.listenerFor(source.transport);
     const r = refuseUnencryptedAnswer(res, { transport: l.transport.toUpperCase(), hostPort: `${l.host}:${l.port}` }, why);
     // Without a Contact (§12.1.1, RFC 3311 §5.2 require one) nothing can be sent to the callee; the caller still gets 488.
     if (!r) return { type: 'several', actions: [{ type: 'forward', message: refusalOf(res, why), target: back }] };
     const callee: Target = { kind: 'flow', source };
-    return { type: 'several', actions: [
-      ...(res.cseq().method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
-      { type: 'forward', message: r.bye, target: callee },
-      { type: 'forward', message: r.refusal, target: back },
-    ] };
+    return {
+      type: 'several',
+      actions: [
+        ...(res.cseq().method === 'INVITE' ? [{ type: 'forward', message: r.ack, target: callee } as RouterAction] : []),
+        { type: 'forward', message: r.bye, target: callee },
+        { type: 'forward', message: r.refusal, target: back },
+      ],
+    };
   }
 
   /** The original branch when `branch` is ours for the Via below it (or a re-sent copy's); else undefined. */
@@ -312,7 +375,7 @@ export class Router {
   /** The trunk this source is: by its address, and a TLS trunk only over TLS with its certificate (row 11). */
   private trunkOf(source: MessageSource): TrunkRow | undefined {
     const t = this.deps.routing.trunkByHost(source.address);
-    if (!t || t.transport !== 'tls') return t;
+    if (t?.transport !== 'tls') return t;
     if (source.transport !== 'tls') return undefined;
     return (this.deps.trunkPeerVerified ?? trunkPeerByIssuer)(t, source) ? t : undefined;
   }
@@ -342,15 +405,35 @@ export class Router {
    * registrar's DigestGate (src/sip/auth/digest-gate.ts): failures are counted per credential and per source, and
    * a wrong password, an unknown user and right credentials that do not own the request get the same challenge.
    */
-  private checkDigest(req: SipRequest, now: number, status: 401 | 407, owns: (username: string) => boolean, source?: MessageSource, algorithms?: readonly DigestAlgorithm[]): RouterAction | undefined {
+  private checkDigest(
+    req: SipRequest,
+    now: number,
+    status: 401 | 407,
+    owns: (username: string) => boolean,
+    source?: MessageSource,
+    algorithms?: readonly DigestAlgorithm[],
+  ): RouterAction | undefined {
     const header = req.get(status === 407 ? 'Proxy-Authorization' : 'Authorization');
     const challengeName = status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     const reason = status === 407 ? 'Proxy Authentication Required' : 'Unauthorized';
     const gate = this.deps.registrar.gate;
-    const g = gate.check({ header, method: req.method, requestUri: formatUri(req.uri), source, now, ...(algorithms ? { algorithms } : {}), owns });
+    const g = gate.check({
+      header,
+      method: req.method,
+      requestUri: formatUri(req.uri),
+      source,
+      now,
+      ...(algorithms ? { algorithms } : {}),
+      owns,
+    });
     if (g.ok) return undefined;
     if (g.answer === 'blocked') return this.respond(req, 403, 'Forbidden (too many failed authentication attempts)');
-    return this.respond(req, status, reason, gate.challenges(now, g.answer === 'stale', algorithms, source).map((value) => ({ name: challengeName, value })));
+    return this.respond(
+      req,
+      status,
+      reason,
+      gate.challenges(now, g.answer === 'stale', algorithms, source).map((value) => ({ name: challengeName, value })),
+    );
   }
 
   /**
@@ -376,7 +459,14 @@ export class Router {
     const onFlow = owner !== undefined && this.deps.registrar.bindings.lookup(user, now).some((b) => sameFlow(b.source, source));
     if (!onFlow) {
       const algorithms = owner?.kind === 'device' ? owner.digestAlgorithms : this.deps.directory.defaultDigestAlgorithms();
-      const denied = this.checkDigest(req, now, 407, (u) => (owner === undefined ? false : owner.kind === 'device' ? owner.digestUser === u : owner.userid === u), source, algorithms);
+      const denied = this.checkDigest(
+        req,
+        now,
+        407,
+        (u) => (owner === undefined ? false : owner.kind === 'device' ? owner.digestUser === u : owner.userid === u),
+        source,
+        algorithms,
+      );
       if (denied) return denied;
     }
     if (owner === undefined) return this.respond(req, 407, 'Proxy Authentication Required'); // unreachable: checkDigest refused
@@ -389,23 +479,29 @@ export class Router {
     const uri = req.uri;
     if (!isSipUri(uri) || uri.user === undefined) return this.respond(req, 416, 'Unsupported URI Scheme');
     const user = uri.user;
-    const cssPartitions = caller.css === null ? null : this.deps.routing.cssPartitions(caller.css) ?? null;
+    const cssPartitions = caller.css === null ? null : (this.deps.routing.cssPartitions(caller.css) ?? null);
     const bindings = this.deps.registrar.bindings.lookup(user, now);
     if (bindings.length > 0) {
       const owner = this.deps.directory.resolveAor(user);
       const settings = owner?.kind === 'device' ? this.deps.routing.deviceSettings(owner.device) : undefined;
-      if (!cssReaches(cssPartitions, settings?.partition ?? null)) return this.respond(req, 404, 'Not Found (not reachable from the calling search space)');
+      if (!cssReaches(cssPartitions, settings?.partition ?? null))
+        return this.respond(req, 404, 'Not Found (not reachable from the calling search space)');
       if (req.method === 'SUBSCRIBE' && /^presence\b/i.test(req.get('Event') ?? '')) {
         const a = caller.presenceGroup;
         const b = settings?.presenceGroup ?? null;
-        const allowed = a === null || b === null ? this.o.defaultPresenceAllowed : this.deps.routing.presencePolicy(a, b) ?? this.o.defaultPresenceAllowed;
+        const allowed =
+          a === null || b === null
+            ? this.o.defaultPresenceAllowed
+            : (this.deps.routing.presencePolicy(a, b) ?? this.o.defaultPresenceAllowed);
         if (!allowed) return this.respond(req, 403, 'Forbidden (presence group policy)');
       }
       const b = bindings[0]!;
       req.uri = parseUri(b.contact);
       return { kind: 'flow', source: b.source };
     }
-    const patterns = this.deps.routing.routePatterns().filter((p) => cssReaches(cssPartitions, p.partition) && patternMatches(p.pattern, user));
+    const patterns = this.deps.routing
+      .routePatterns()
+      .filter((p) => cssReaches(cssPartitions, p.partition) && patternMatches(p.pattern, user));
     patterns.sort((a, b) => b.pattern.replace('!', '').length - a.pattern.replace('!', '').length);
     const trunk = patterns[0] && this.deps.routing.trunk(patterns[0].trunk);
     if (trunk) {
@@ -478,7 +574,15 @@ export class Router {
   }
 
   /** `cseqOffset`: the CSeq was raised by it (marked on our Via so the responses get the phone's number back). */
-  private forward(req: SipRequest, source: MessageSource, target: Target, maxForwards: number, recordRoute: boolean, cseqOffset: number, now: number): RouterAction {
+  private forward(
+    req: SipRequest,
+    source: MessageSource,
+    target: Target,
+    maxForwards: number,
+    recordRoute: boolean,
+    cseqOffset: number,
+    now: number,
+  ): RouterAction {
     const outT = target.kind === 'flow' ? target.source.transport : target.transport;
     const out = this.listenerFor(outT);
     req.set('Max-Forwards', String(maxForwards));
@@ -495,7 +599,10 @@ export class Router {
     }
     // §16.11: the branch is a function of the received request, so CANCEL and a non-2xx ACK get the INVITE's.
     const branch = branchOf(req, this.mac);
-    req.prepend('Via', `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport${cseqOffset > 0 ? `;${CSEQ_PARAM}=${cseqOffset}` : ''}`);
+    req.prepend(
+      'Via',
+      `SIP/2.0/${outT.toUpperCase()} ${out.host}:${out.port};branch=${branch};rport${cseqOffset > 0 ? `;${CSEQ_PARAM}=${cseqOffset}` : ''}`,
+    );
     if (req.method === 'INVITE') this.invites.remember(branch, req.uri, target, now);
     if (target.kind === 'address' && target.trunk !== undefined && this.trunkChallenges) {
       // A challenged request sbd re-sent: the phone's retransmission, CANCEL or non-2xx ACK follows the re-sent one.
@@ -539,4 +646,3 @@ function offsetParam(v: string | null | undefined): number {
   const n = Number(v);
   return n >= 1 && n <= MAX_CSEQ_OFFSET ? n : 0;
 }
-

@@ -53,7 +53,10 @@ export class StoreRoutingDirectory implements RoutingDirectory {
   }
 
   cryptoPolicy(): CryptoPolicy {
-    const allowed = this.store.getParam('SRTPCiphers').split(',').filter((s): s is Suite => (SRTP_SUITES as readonly string[]).includes(s)) as Suite[];
+    const allowed = this.store
+      .getParam('SRTPCiphers')
+      .split(',')
+      .filter((s): s is Suite => (SRTP_SUITES as readonly string[]).includes(s)) as Suite[];
     return { allowed, blockUnencrypted: this.store.getBoolParam('BlockUnencryptedCalls') };
   }
 }

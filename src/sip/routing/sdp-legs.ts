@@ -19,7 +19,13 @@ const isSdp = (m: SipMessage) => m.body.length > 0 && /^application\/sdp/i.test(
  * A request's SDP: undefined when it may go on (edited in place), else the reason phrase of the 488.
  * `requiresTls`: the sender's security profile is authenticated/encrypted (asked only for SDES over non-TLS).
  */
-export function requestSdp(req: SipRequest, inbound: string, outbound: string, policy: CryptoPolicy, requiresTls: () => boolean): string | undefined {
+export function requestSdp(
+  req: SipRequest,
+  inbound: string,
+  outbound: string,
+  policy: CryptoPolicy,
+  requiresTls: () => boolean,
+): string | undefined {
   if (!isSdp(req) || !['INVITE', 'UPDATE', 'PRACK', 'ACK'].includes(req.method)) return undefined;
   if (inbound !== 'tls' && /^a=crypto:/m.test(req.body.toString('latin1')) && requiresTls()) {
     return 'Not Acceptable Here (SDES keys over a non-TLS transport from a phone whose security profile requires TLS)';
@@ -32,7 +38,8 @@ export function requestSdp(req: SipRequest, inbound: string, outbound: string, p
     if (req.method === 'INVITE') setIndication(req, d.mode === 'srtp' && legsProtectKeys(inbound, outbound));
     return undefined;
   }
-  if (policy.blockUnencrypted && !answerIsSecure(req.body, policy)) return 'Not Acceptable Here (the answer has no SRTP; Block Unencrypted Calls is on)';
+  if (policy.blockUnencrypted && !answerIsSecure(req.body, policy))
+    return 'Not Acceptable Here (the answer has no SRTP; Block Unencrypted Calls is on)';
   return undefined;
 }
 

@@ -140,8 +140,24 @@ export class TrunkChallenges {
       return;
     }
     if (old) this.forget(old);
-    const base = new SipRequest(forwarded.method, forwarded.uri, forwarded.headers.map((h) => ({ name: h.name, value: h.value })), forwarded.body, forwarded.uriOptions);
-    this.byBranch.set(branch, { branch, trunk: target.trunk, target, base, ownRecordRoutes, resent: [], resentBranches: [], realms: new Set(), expiresAt: now + this.o.pendingTtlMs });
+    const base = new SipRequest(
+      forwarded.method,
+      forwarded.uri,
+      forwarded.headers.map((h) => ({ name: h.name, value: h.value })),
+      forwarded.body,
+      forwarded.uriOptions,
+    );
+    this.byBranch.set(branch, {
+      branch,
+      trunk: target.trunk,
+      target,
+      base,
+      ownRecordRoutes,
+      resent: [],
+      resentBranches: [],
+      realms: new Set(),
+      expiresAt: now + this.o.pendingTtlMs,
+    });
     this.stats.remembered++;
     while (this.byBranch.size > this.o.maxPendingTrunkRequests) {
       this.forget(this.byBranch.values().next().value as Pending);
@@ -167,7 +183,13 @@ export class TrunkChallenges {
     if (p.base.method !== 'INVITE' || (forwarded.method !== 'CANCEL' && forwarded.method !== 'ACK')) return undefined;
     // §9.1: a CANCEL has the branch and CSeq number of the request it cancels; §17.1.1.3: so has a non-2xx ACK.
     const offset = p.resent.length;
-    const out = new SipRequest(forwarded.method, current.uri, forwarded.headers.map((h) => ({ name: h.name, value: h.value })), forwarded.body, forwarded.uriOptions);
+    const out = new SipRequest(
+      forwarded.method,
+      current.uri,
+      forwarded.headers.map((h) => ({ name: h.name, value: h.value })),
+      forwarded.body,
+      forwarded.uriOptions,
+    );
     replaceFirst(out, 'via', viaWith(firstValue(out, 'via')!, p.resentBranches.at(-1)!, offset));
     replaceFirst(out, 'cseq', `${current.cseq().seq} ${forwarded.method}`);
     return out;
@@ -207,8 +229,13 @@ export class TrunkChallenges {
       const cred = this.lookup(p.trunk, c.realm);
       if (!cred) continue;
       const value = answerChallenge({
-        challenge: c.value, method: p.base.method, uri: formatUri(p.base.uri), username: cred.username,
-        secret: { password: cred.password }, cnonce: this.o.random(8).toString('hex'), nc: 1,
+        challenge: c.value,
+        method: p.base.method,
+        uri: formatUri(p.base.uri),
+        username: cred.username,
+        secret: { password: cred.password },
+        cnonce: this.o.random(8).toString('hex'),
+        nc: 1,
       });
       seen.add(key);
       answers.push({ name: c.header, value });
@@ -243,7 +270,6 @@ export class TrunkChallenges {
       } else if (l === 'record-route' && p.ownRecordRoutes.includes(h.value)) {
         headers.push({ name: h.name, value: h.value.replace(/>$/, `;${CSEQ_PARAM}=${offset}>`) });
       } else if ((l === 'authorization' || l === 'proxy-authorization') && realms.has(`${l}|${realmOf(h.value)}`)) {
-        continue; // the phone's own credentials for a realm we answer would be wrong twice
       } else headers.push({ name: h.name, value: h.value });
     }
     const out = new SipRequest(p.base.method, p.base.uri, headers, p.base.body, p.base.uriOptions);
@@ -254,7 +280,9 @@ export class TrunkChallenges {
     return out;
   }
 
-  private readChallenges(res: SipResponse): { header: 'Authorization' | 'Proxy-Authorization'; value: string; realm: string; algorithm: string; stale: boolean }[] {
+  private readChallenges(
+    res: SipResponse,
+  ): { header: 'Authorization' | 'Proxy-Authorization'; value: string; realm: string; algorithm: string; stale: boolean }[] {
     const out = [];
     let looked = 0;
     for (const h of res.headers) {
@@ -268,8 +296,21 @@ export class TrunkChallenges {
         if (c.scheme.toLowerCase() !== 'digest' || realm === undefined || c.params.get('nonce') === undefined) continue;
         if (algorithm !== 'MD5' && algorithm !== 'SHA-256') continue; // RFC 8760 §2.4: skip what we cannot answer
         const qop = c.params.get('qop');
-        if (qop !== undefined && !qop.split(',').map((q) => q.trim()).includes('auth')) continue; // auth-int only
-        out.push({ header: l === 'www-authenticate' ? 'Authorization' as const : 'Proxy-Authorization' as const, value: h.value, realm, algorithm, stale: c.params.get('stale')?.toLowerCase() === 'true' });
+        if (
+          qop !== undefined &&
+          !qop
+            .split(',')
+            .map((q) => q.trim())
+            .includes('auth')
+        )
+          continue; // auth-int only
+        out.push({
+          header: l === 'www-authenticate' ? ('Authorization' as const) : ('Proxy-Authorization' as const),
+          value: h.value,
+          realm,
+          algorithm,
+          stale: c.params.get('stale')?.toLowerCase() === 'true',
+        });
       } catch {
         // a malformed challenge is not ours to answer; the phone sees it as before
       }

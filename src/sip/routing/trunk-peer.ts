@@ -18,7 +18,10 @@ const subjectsByBundle = new Map<string, Set<string>>();
 const MAX_CACHED_BUNDLES = 64;
 
 function dn(x509Subject: string): string {
-  return x509Subject.split('\n').filter((l) => l.length > 0).join(', ');
+  return x509Subject
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .join(', ');
 }
 
 function subjectsOf(pem: string): Set<string> {
@@ -38,7 +41,11 @@ function subjectsOf(pem: string): Set<string> {
 }
 
 /** `caPem`: the trunk's CA bundle; default the one the store holds for it. */
-export function trunkPeerByIssuer(trunk: TrunkRow, source: MessageSource, caPem: string | Buffer | null | undefined = trunk.tlsCaPem): boolean {
+export function trunkPeerByIssuer(
+  trunk: TrunkRow,
+  source: MessageSource,
+  caPem: string | Buffer | null | undefined = trunk.tlsCaPem,
+): boolean {
   const cert = source.peerCertificate;
   if (source.transport !== 'tls' || !cert || caPem === null || caPem === undefined) return false;
   return subjectsOf(caPem.toString()).has(cert.issuer);

@@ -23,7 +23,10 @@ interface MediaSection {
 }
 
 function split(sdp: string): { session: string[]; media: MediaSection[] } {
-  const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0).slice(0, sdpLimits.maxLines);
+  const lines = sdp
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0)
+    .slice(0, sdpLimits.maxLines);
   const session: string[] = [];
   const media: MediaSection[] = [];
   for (const l of lines) {
@@ -47,9 +50,7 @@ function cryptoValues(m: MediaSection): string[] {
   return m.lines.filter((l) => l.startsWith('a=crypto:'));
 }
 
-export type OfferDecision =
-  | { mode: 'srtp' | 'rtp'; sdp: Buffer; reason?: string }
-  | { mode: 'reject'; status: 488; reason: string };
+export type OfferDecision = { mode: 'srtp' | 'rtp'; sdp: Buffer; reason?: string } | { mode: 'reject'; status: 488; reason: string };
 
 export interface CryptoPolicy {
   allowed: readonly Suite[];
@@ -73,7 +74,8 @@ export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
     const r = negotiateCrypto(cryptoValues(m), { allowed: policy.allowed, blockUnencrypted: policy.blockUnencrypted, purpose: 'call' });
     if (r.mode === 'reject') return { mode: 'reject', status: 488, reason: r.reason };
     if (r.mode === 'rtp' || !/ RTP\/SAVP/.test(m.mline)) {
-      if (policy.blockUnencrypted) return { mode: 'reject', status: 488, reason: r.mode === 'rtp' ? r.reason : 'stream offered without RTP/SAVP' };
+      if (policy.blockUnencrypted)
+        return { mode: 'reject', status: 488, reason: r.mode === 'rtp' ? r.reason : 'stream offered without RTP/SAVP' };
       secure = false;
       reason = r.mode === 'rtp' ? r.reason : 'stream offered without RTP/SAVP';
     }

@@ -102,8 +102,14 @@ export interface OutboundTls {
 }
 
 export const streamTransportDefaults = {
-  connectTimeout: 10_000, maxOutboundConnections: 1000, systemCaFile: '/etc/ssl/certs/ca-certificates.crt',
-  maxConnections: 20_000, maxConnectionsPerSource: 100, handshakeTimeout: 10_000, messageTimeout: 10_000, idleTimeout: 600_000,
+  connectTimeout: 10_000,
+  maxOutboundConnections: 1000,
+  systemCaFile: '/etc/ssl/certs/ca-certificates.crt',
+  maxConnections: 20_000,
+  maxConnectionsPerSource: 100,
+  handshakeTimeout: 10_000,
+  messageTimeout: 10_000,
+  idleTimeout: 600_000,
 } as const;
 
 interface Dialling {
@@ -158,13 +164,21 @@ export class StreamTransport {
   async listen(): Promise<{ address: string; port: number }> {
     const t = this.o.tls;
     const server = t
-      ? createTlsServer({
-        cert: t.cert, key: t.key, ca: t.ca, ciphers: t.ciphers ?? defaultTlsCiphers,
-        minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true,
-        requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
-        rejectUnauthorized: t.requireClientCertificate ?? false,
-        handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
-      }, (s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true))
+      ? createTlsServer(
+          {
+            cert: t.cert,
+            key: t.key,
+            ca: t.ca,
+            ciphers: t.ciphers ?? defaultTlsCiphers,
+            minVersion: t.minVersion ?? 'TLSv1.2',
+            maxVersion: 'TLSv1.3',
+            honorCipherOrder: true,
+            requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
+            rejectUnauthorized: t.requireClientCertificate ?? false,
+            handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
+          },
+          (s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true),
+        )
       : createTcpServer((s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true));
     // Counted at accept, before any TLS handshake: placed ahead of node:tls's own listener, so a refused socket is
     // destroyed before a handshake starts on it.
@@ -189,8 +203,10 @@ export class StreamTransport {
   private admit(socket: Socket): void {
     const address = socket.remoteAddress ?? '';
     const fromSource = this.inboundBySource.get(address) ?? 0;
-    if (this.inbound >= (this.o.maxConnections ?? streamTransportDefaults.maxConnections) ||
-      fromSource >= (this.o.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource)) {
+    if (
+      this.inbound >= (this.o.maxConnections ?? streamTransportDefaults.maxConnections) ||
+      fromSource >= (this.o.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource)
+    ) {
       this.stats.rejectedConnections++;
       socket.destroy();
       return;
@@ -216,7 +232,7 @@ export class StreamTransport {
     // Only a certificate that verified against `ca` is handed up; one that did not is treated as none.
     if (this.kind === 'tls' && tlsSocket.authorized) {
       const c = tlsSocket.getPeerCertificate();
-      if (c && c.fingerprint256) {
+      if (c?.fingerprint256) {
         source.peerCertificate = { subject: formatDn(c.subject), issuer: formatDn(c.issuer), fingerprint256: c.fingerprint256 };
       }
     }
@@ -270,17 +286,29 @@ export class StreamTransport {
     const servername = tls.servername ?? (isIP(address) === 0 ? address : undefined);
     const socket: Socket = t
       ? connectTls({
-        host: address, port, ca: tls.ca ?? this.defaultCa(), cert: t.cert, key: t.key, ciphers: t.ciphers ?? defaultTlsCiphers,
-        minVersion: t.minVersion ?? 'TLSv1.2', maxVersion: 'TLSv1.3', rejectUnauthorized: true,
-        ...(servername !== undefined ? { servername } : {}),
-      })
+          host: address,
+          port,
+          ca: tls.ca ?? this.defaultCa(),
+          cert: t.cert,
+          key: t.key,
+          ciphers: t.ciphers ?? defaultTlsCiphers,
+          minVersion: t.minVersion ?? 'TLSv1.2',
+          maxVersion: 'TLSv1.3',
+          rejectUnauthorized: true,
+          ...(servername !== undefined ? { servername } : {}),
+        })
       : connectTcp({ host: address, port });
     const d: Dialling = { socket, queue: [], bytes: 0 };
     this.dialling.set(key, d);
     this.outbound++;
     let settled = false; // connected, or its failure reported (once)
-    const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${address}:${port} within ${this.o.connectTimeout ?? streamTransportDefaults.connectTimeout} ms`)),
-      this.o.connectTimeout ?? streamTransportDefaults.connectTimeout);
+    const timer = setTimeout(
+      () =>
+        socket.destroy(
+          new Error(`no connection to ${address}:${port} within ${this.o.connectTimeout ?? streamTransportDefaults.connectTimeout} ms`),
+        ),
+      this.o.connectTimeout ?? streamTransportDefaults.connectTimeout,
+    );
     timer.unref();
     socket.once(t ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
@@ -397,5 +425,7 @@ export class StreamTransport {
 
 function formatDn(dn: object | undefined): string {
   if (!dn) return '';
-  return Object.entries(dn as Record<string, string | string[]>).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
+  return Object.entries(dn as Record<string, string | string[]>)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+    .join(', ');
 }

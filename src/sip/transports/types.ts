@@ -1,5 +1,5 @@
 /** What transports hand to the layer above, and how it answers. */
-import { type SipMessage } from '../core/message.js';
+import type { SipMessage } from '../core/message.js';
 
 export type TransportKind = 'udp' | 'tcp' | 'tls';
 
@@ -36,5 +36,14 @@ export interface TransportStats {
 }
 
 export function emptyStats(): TransportStats {
-  return { received: 0, parseErrors: 0, sent: 0, connections: 0, rejectedConnections: 0, outboundConnections: 0, connectFailures: 0, messageTimeouts: 0 };
+  return {
+    received: 0,
+    parseErrors: 0,
+    sent: 0,
+    connections: 0,
+    rejectedConnections: 0,
+    outboundConnections: 0,
+    connectFailures: 0,
+    messageTimeouts: 0,
+  };
 }

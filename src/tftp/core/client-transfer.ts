@@ -101,7 +101,10 @@ export class ClientTransfer {
   start(now: number): TransferAction[] {
     if (this.state !== 'idle') return [];
     this.state = 'requested';
-    return [{ type: 'send', bytes: this.rrq, port: this.serverPort }, { type: 'timer', at: now + this.rtoMs }];
+    return [
+      { type: 'send', bytes: this.rrq, port: this.serverPort },
+      { type: 'timer', at: now + this.rtoMs },
+    ];
   }
 
   /** A datagram from the server's address; `port` is its source port (the TID, RFC 1350 §4). */
@@ -118,24 +121,37 @@ export class ClientTransfer {
     }
     if (this.state === 'complete') {
       // Dally: our final ACK may have been lost; answer the last block again, nothing else.
-      if (packet.opcode === Opcode.DATA && this.lastAck && packet.block === this.lastAck.readUInt16BE(2)) return [{ type: 'send', bytes: this.lastAck, port }];
+      if (packet.opcode === Opcode.DATA && this.lastAck && packet.block === this.lastAck.readUInt16BE(2))
+        return [{ type: 'send', bytes: this.lastAck, port }];
       return [];
     }
     switch (packet.opcode) {
       case Opcode.ERROR:
-        if (this.state === 'requested' && packet.errorCode === TftpErrorCode.optionRefused && this.fallback && requestOptions(this.request).length > 0) {
+        if (
+          this.state === 'requested' &&
+          packet.errorCode === TftpErrorCode.optionRefused &&
+          this.fallback &&
+          requestOptions(this.request).length > 0
+        ) {
           // RFC 2347 §2: a server that refuses options answers error 8; ask again without them.
           this.request = {};
           this.fellBack = true;
           this.rrq = encodeRequest(Opcode.RRQ, this.filename, this.mode);
           this.retries = 0;
-          return [{ type: 'send', bytes: this.rrq, port: this.serverPort }, { type: 'timer', at: now + this.rtoMs }];
+          return [
+            { type: 'send', bytes: this.rrq, port: this.serverPort },
+            { type: 'timer', at: now + this.rtoMs },
+          ];
         }
         return this.fail(`server error ${packet.errorCode}: ${packet.message.slice(0, 200)}`, packet.errorCode);
       case Opcode.OACK:
         if (this.state === 'requested') return this.onOack(packet.options, port, now);
         // Our ACK 0 was lost and the server sent its OACK again.
-        if (this.expected === 1 && this.lastAck) return [{ type: 'send', bytes: this.lastAck, port }, { type: 'timer', at: now + this.rtoMs }];
+        if (this.expected === 1 && this.lastAck)
+          return [
+            { type: 'send', bytes: this.lastAck, port },
+            { type: 'timer', at: now + this.rtoMs },
+          ];
         return [];
       case Opcode.DATA:
         if (this.state === 'requested') {
@@ -155,12 +171,19 @@ export class ClientTransfer {
     this.retries++;
     this.retransmissions++;
     this.nakSent = false;
-    if (this.state === 'requested') return [{ type: 'send', bytes: this.rrq, port: this.serverPort }, { type: 'timer', at: now + this.rtoMs }];
+    if (this.state === 'requested')
+      return [
+        { type: 'send', bytes: this.rrq, port: this.serverPort },
+        { type: 'timer', at: now + this.rtoMs },
+      ];
     // RFC 7440 §4: on timeout the receiver acknowledges the last block it has in order.
     const ack = encodeAck(this.expected - 1);
     this.lastAck = ack;
     this.inWindow = 0;
-    return [{ type: 'send', bytes: ack, port: this.serverTid }, { type: 'timer', at: now + this.rtoMs }];
+    return [
+      { type: 'send', bytes: ack, port: this.serverTid },
+      { type: 'timer', at: now + this.rtoMs },
+    ];
   }
 
   private onOack(options: Parameters<typeof acceptOack>[1], port: number, now: number): TransferAction[] {
@@ -179,7 +202,10 @@ export class ClientTransfer {
     this.state = 'data';
     this.retries = 0;
     this.lastAck = encodeAck(0);
-    return [{ type: 'send', bytes: this.lastAck, port }, { type: 'timer', at: now + this.rtoMs }];
+    return [
+      { type: 'send', bytes: this.lastAck, port },
+      { type: 'timer', at: now + this.rtoMs },
+    ];
   }
 
   private onData(wire: number, data: Buffer, port: number, now: number): TransferAction[] {
@@ -214,11 +240,17 @@ export class ClientTransfer {
       const whole = Buffer.concat(this.chunks, this.received);
       this.chunks = [];
       if (this.mode === 'octet' && this.tsize !== undefined && whole.length !== this.tsize) {
-        return [{ type: 'send', bytes: this.lastAck, port }, ...this.fail(`received ${whole.length} bytes, the server announced tsize ${this.tsize}`, TftpErrorCode.notDefined)];
+        return [
+          { type: 'send', bytes: this.lastAck, port },
+          ...this.fail(`received ${whole.length} bytes, the server announced tsize ${this.tsize}`, TftpErrorCode.notDefined),
+        ];
       }
       this.result = this.mode === 'netascii' ? fromNetascii(whole) : whole;
       this.state = 'complete';
-      return [{ type: 'send', bytes: this.lastAck, port }, { type: 'done', ok: true, reason: 'complete' }];
+      return [
+        { type: 'send', bytes: this.lastAck, port },
+        { type: 'done', ok: true, reason: 'complete' },
+      ];
     }
     const actions: TransferAction[] = [];
     if (this.inWindow >= windowsize) {

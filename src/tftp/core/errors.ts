@@ -26,7 +26,11 @@ export type TftpErrorCode = (typeof TftpErrorCode)[keyof typeof TftpErrorCode];
 export const tftpErrors = {
   ERR_TFTP_MALFORMED: { tftp: TftpErrorCode.illegalOperation, fixed: false, message: 'not a well-formed TFTP packet' },
   ERR_TFTP_REQUEST_TOO_LONG: { tftp: TftpErrorCode.illegalOperation, fixed: false, message: 'request longer than maxRequestBytes' },
-  ERR_TFTP_WRITE_REFUSED: { tftp: TftpErrorCode.accessViolation, fixed: true, message: 'write requests are refused: this server is read-only' },
+  ERR_TFTP_WRITE_REFUSED: {
+    tftp: TftpErrorCode.accessViolation,
+    fixed: true,
+    message: 'write requests are refused: this server is read-only',
+  },
   ERR_TFTP_MODE: { tftp: TftpErrorCode.illegalOperation, fixed: false, message: 'transfer mode not supported' },
   ERR_TFTP_ILLEGAL: { tftp: TftpErrorCode.illegalOperation, fixed: false, message: 'unexpected opcode' },
   ERR_TFTP_UNKNOWN_TID: { tftp: TftpErrorCode.unknownTransferId, fixed: true, message: 'unknown transfer ID' },

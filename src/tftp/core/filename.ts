@@ -20,7 +20,11 @@ export function checkFilename(name: string, maxLength = MAX_FILENAME_LENGTH_DEFA
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c === 0) return refuse('ERR_TFTP_NAME_NUL', `file name contains a NUL byte: "${printable(name)}"`);
-    if (c < 0x20 || c >= 0x7f) return refuse('ERR_TFTP_NAME_UNPRINTABLE', `file name contains a non-printable byte 0x${c.toString(16).padStart(2, '0')}: "${printable(name)}"`);
+    if (c < 0x20 || c >= 0x7f)
+      return refuse(
+        'ERR_TFTP_NAME_UNPRINTABLE',
+        `file name contains a non-printable byte 0x${c.toString(16).padStart(2, '0')}: "${printable(name)}"`,
+      );
     if (c === 0x5c) return refuse('ERR_TFTP_NAME_BACKSLASH', `file name contains a backslash: "${printable(name)}"`);
   }
   if (name[0] === '/') return refuse('ERR_TFTP_NAME_ABSOLUTE', `absolute path refused: "${printable(name)}"`);

@@ -87,7 +87,12 @@ function decodeOptions(buf: Buffer, start: number): TftpOption[] {
   return options;
 }
 
-export function encodeRequest(opcode: typeof Opcode.RRQ | typeof Opcode.WRQ, filename: string, mode: string, options: readonly TftpOption[] = []): Buffer {
+export function encodeRequest(
+  opcode: typeof Opcode.RRQ | typeof Opcode.WRQ,
+  filename: string,
+  mode: string,
+  options: readonly TftpOption[] = [],
+): Buffer {
   const parts = [filename, mode];
   for (const [n, v] of options) parts.push(n, v);
   return withStrings(opcode, parts);

@@ -35,7 +35,11 @@ export function judgeRequest(msg: Buffer, limits: RequestLimits): RequestVerdict
   }
   if (packet.opcode === Opcode.ERROR) return { kind: 'ignore' };
   if (packet.opcode === Opcode.WRQ) {
-    return { kind: 'refuse', error: new TftpError('ERR_TFTP_WRITE_REFUSED', tftpErrors.ERR_TFTP_WRITE_REFUSED.message), filename: packet.filename };
+    return {
+      kind: 'refuse',
+      error: new TftpError('ERR_TFTP_WRITE_REFUSED', tftpErrors.ERR_TFTP_WRITE_REFUSED.message),
+      filename: packet.filename,
+    };
   }
   // DATA/ACK/OACK at the request port belong to no transfer (tftp-hpa's client, for one, ACKs an error it got from
   // here): a reply would only feed a loop or a reflection.

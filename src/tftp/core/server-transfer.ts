@@ -52,7 +52,12 @@ export interface ServerTransferLimits {
   maxLifetimeMs: number;
 }
 
-export const defaultServerTransferLimits: ServerTransferLimits = { timeoutMs: 1000, maxRetries: 5, maxRetriesUnverified: 1, maxLifetimeMs: 120_000 };
+export const defaultServerTransferLimits: ServerTransferLimits = {
+  timeoutMs: 1000,
+  maxRetries: 5,
+  maxRetriesUnverified: 1,
+  maxLifetimeMs: 120_000,
+};
 
 export type ServerTransferState = 'idle' | 'oack' | 'data' | 'done';
 
@@ -83,7 +88,8 @@ export class ServerTransfer {
   /** `packets`: the file's DATA packets at params.blksize, shared with other transfers (see data-packets.ts);
    *  built for this transfer alone when not given. */
   constructor(file: Buffer, params: TransferParams, oack: readonly TftpOption[], limits: ServerTransferLimits, packets?: DataPackets) {
-    if (packets && packets.blksize !== params.blksize) throw new RangeError(`packets built for blksize ${packets.blksize}, transfer uses ${params.blksize}`);
+    if (packets && packets.blksize !== params.blksize)
+      throw new RangeError(`packets built for blksize ${packets.blksize}, transfer uses ${params.blksize}`);
     this.packets = packets ?? new DataPackets(file, params.blksize, false);
     this.params = params;
     this.oack = oack;
@@ -119,7 +125,14 @@ export class ServerTransfer {
         return this.onAck(packet.block, now);
       case Opcode.ERROR:
         this.state = 'done';
-        return [{ type: 'done', ok: false, reason: `client sent error ${packet.errorCode}: ${packet.message.slice(0, 100)}`, tftpCode: packet.errorCode }];
+        return [
+          {
+            type: 'done',
+            ok: false,
+            reason: `client sent error ${packet.errorCode}: ${packet.message.slice(0, 100)}`,
+            tftpCode: packet.errorCode,
+          },
+        ];
       default:
         return this.abort(new TftpError('ERR_TFTP_ILLEGAL', `unexpected opcode ${packet.opcode} during a read transfer`));
     }
@@ -129,7 +142,15 @@ export class ServerTransfer {
     if (this.state === 'done' || this.state === 'idle') return [];
     if (now >= this.endAt) {
       this.state = 'done';
-      return [{ type: 'done', ok: false, reason: `transfer lifetime of ${this.maxLifetimeMs} ms exceeded`, tftpCode: TftpErrorCode.notDefined, expired: true }];
+      return [
+        {
+          type: 'done',
+          ok: false,
+          reason: `transfer lifetime of ${this.maxLifetimeMs} ms exceeded`,
+          tftpCode: TftpErrorCode.notDefined,
+          expired: true,
+        },
+      ];
     }
     if (this.retries >= (this.acknowledged ? this.maxRetries : this.maxRetriesUnverified)) {
       this.state = 'done';

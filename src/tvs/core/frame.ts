@@ -55,22 +55,29 @@ export interface TvsFrame {
 
 /** Checks whatever of the protocol id and version bytes is present, so a stream reader can fail on byte 0. */
 export function checkHeaderPrefix(bytes: Buffer): void {
-  if (bytes.length > 0 && bytes[0] !== TVS_PROTOCOL_ID) throw new TvsError(TvsErrorCode.protocolId, `protocol id ${bytes[0]} is not TVS (${TVS_PROTOCOL_ID})`);
-  if (bytes.length > 1 && bytes[1] !== TVS_PROTOCOL_VERSION) throw new TvsError(TvsErrorCode.version, `protocol version ${bytes[1]} is not ${TVS_PROTOCOL_VERSION}`);
+  if (bytes.length > 0 && bytes[0] !== TVS_PROTOCOL_ID)
+    throw new TvsError(TvsErrorCode.protocolId, `protocol id ${bytes[0]} is not TVS (${TVS_PROTOCOL_ID})`);
+  if (bytes.length > 1 && bytes[1] !== TVS_PROTOCOL_VERSION)
+    throw new TvsError(TvsErrorCode.version, `protocol version ${bytes[1]} is not ${TVS_PROTOCOL_VERSION}`);
 }
 
 /** Reads and checks the 10 header bytes at the start of `bytes` (which must hold at least 10). */
 export function decodeHeader(bytes: Buffer): TvsHeader {
   checkHeaderPrefix(bytes);
-  if (bytes.length < TVS_HEADER_BYTES) throw new TvsError(TvsErrorCode.truncated, `a TVS header is ${TVS_HEADER_BYTES} bytes, got ${bytes.length}`);
+  if (bytes.length < TVS_HEADER_BYTES)
+    throw new TvsError(TvsErrorCode.truncated, `a TVS header is ${TVS_HEADER_BYTES} bytes, got ${bytes.length}`);
   return { command: bytes[2]!, reserved: bytes[3]!, sessionId: bytes.readUInt32BE(4), bodyLength: bytes.readUInt16BE(8) };
 }
 
 export function encodeElements(elements: readonly TvsElement[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of elements) {
-    if (!Number.isInteger(e.tag) || e.tag < 0 || e.tag > 0xff) throw new TvsError(TvsErrorCode.argument, `element tag ${e.tag} is not a byte`, { remote: false });
-    if (e.value.length > TVS_MAX_BODY_BYTES) throw new TvsError(TvsErrorCode.argument, `element ${e.tag} is ${e.value.length} bytes; the limit is ${TVS_MAX_BODY_BYTES}`, { remote: false });
+    if (!Number.isInteger(e.tag) || e.tag < 0 || e.tag > 0xff)
+      throw new TvsError(TvsErrorCode.argument, `element tag ${e.tag} is not a byte`, { remote: false });
+    if (e.value.length > TVS_MAX_BODY_BYTES)
+      throw new TvsError(TvsErrorCode.argument, `element ${e.tag} is ${e.value.length} bytes; the limit is ${TVS_MAX_BODY_BYTES}`, {
+        remote: false,
+      });
     const h = Buffer.allocUnsafe(TVS_ELEMENT_HEADER_BYTES);
     h[0] = e.tag;
     h.writeUInt16BE(e.value.length, 1);
@@ -84,11 +91,13 @@ export function decodeElements(body: Buffer): TvsElement[] {
   const out: TvsElement[] = [];
   let i = 0;
   while (i < body.length) {
-    if (body.length - i < TVS_ELEMENT_HEADER_BYTES) throw new TvsError(TvsErrorCode.truncated, `element header at body offset ${i} is cut short`);
+    if (body.length - i < TVS_ELEMENT_HEADER_BYTES)
+      throw new TvsError(TvsErrorCode.truncated, `element header at body offset ${i} is cut short`);
     const tag = body[i]!;
     const len = body.readUInt16BE(i + 1);
     i += TVS_ELEMENT_HEADER_BYTES;
-    if (body.length - i < len) throw new TvsError(TvsErrorCode.truncated, `element ${tag} at body offset ${i - 3} announces ${len} bytes, ${body.length - i} left`);
+    if (body.length - i < len)
+      throw new TvsError(TvsErrorCode.truncated, `element ${tag} at body offset ${i - 3} announces ${len} bytes, ${body.length - i} left`);
     out.push({ tag, value: body.subarray(i, i + len) });
     i += len;
   }
@@ -100,12 +109,14 @@ export function decodeElements(body: Buffer): TvsElement[] {
  * header arrives alone).
  */
 export function encodeFrame(command: number, sessionId: number, elements: readonly TvsElement[], reserved = 0): Buffer {
-  if (!Number.isInteger(command) || command < 0 || command > 0xff) throw new TvsError(TvsErrorCode.argument, `command ${command} is not a byte`, { remote: false });
+  if (!Number.isInteger(command) || command < 0 || command > 0xff)
+    throw new TvsError(TvsErrorCode.argument, `command ${command} is not a byte`, { remote: false });
   if (!Number.isInteger(sessionId) || sessionId < 0 || sessionId > 0xffffffff) {
     throw new TvsError(TvsErrorCode.argument, `session id ${sessionId} is not a u32`, { remote: false });
   }
   const body = encodeElements(elements);
-  if (body.length > TVS_MAX_BODY_BYTES) throw new TvsError(TvsErrorCode.argument, `body of ${body.length} bytes exceeds ${TVS_MAX_BODY_BYTES}`, { remote: false });
+  if (body.length > TVS_MAX_BODY_BYTES)
+    throw new TvsError(TvsErrorCode.argument, `body of ${body.length} bytes exceeds ${TVS_MAX_BODY_BYTES}`, { remote: false });
   const out = Buffer.allocUnsafe(TVS_HEADER_BYTES + body.length);
   out[0] = TVS_PROTOCOL_ID;
   out[1] = TVS_PROTOCOL_VERSION;

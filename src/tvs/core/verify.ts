@@ -55,7 +55,10 @@ export function parseVerifyRequest(frame: TvsFrame): VerifyRequest {
   if (!dn || dn.value.length < 2) throw new TvsError(TvsErrorCode.deviceName, 'VERIFY_REQUEST has no DEVICE_NAME');
   const text = dn.value.subarray(1).toString('latin1');
   if (text.length > maxDeviceNameChars || !isDeviceName(text)) {
-    throw new TvsError(TvsErrorCode.deviceName, `DEVICE_NAME ${JSON.stringify(text.slice(0, maxDeviceNameChars))} is not CP-<model>-SEP<MAC>`);
+    throw new TvsError(
+      TvsErrorCode.deviceName,
+      `DEVICE_NAME ${JSON.stringify(text.slice(0, maxDeviceNameChars))} is not CP-<model>-SEP<MAC>`,
+    );
   }
   const cert = single(elements, TvsElementTag.certificate, 'CERTIFICATE');
   if (!cert || cert.value.length === 0) throw new TvsError(TvsErrorCode.certificate, 'VERIFY_REQUEST has no CERTIFICATE');
@@ -63,7 +66,10 @@ export function parseVerifyRequest(frame: TvsFrame): VerifyRequest {
 }
 
 export function buildVerifyRequest(req: { sessionId: number; deviceName: string; certificate: Uint8Array }): Buffer {
-  if (!isDeviceName(req.deviceName)) throw new TvsError(TvsErrorCode.deviceName, `device name ${JSON.stringify(req.deviceName)} is not CP-<model>-SEP<MAC>`, { remote: false });
+  if (!isDeviceName(req.deviceName))
+    throw new TvsError(TvsErrorCode.deviceName, `device name ${JSON.stringify(req.deviceName)} is not CP-<model>-SEP<MAC>`, {
+      remote: false,
+    });
   if (req.certificate.length === 0) throw new TvsError(TvsErrorCode.certificate, 'the certificate to verify is empty', { remote: false });
   return encodeFrame(TvsCommand.verifyRequest, req.sessionId, [
     { tag: TvsElementTag.deviceName, value: Buffer.concat([Buffer.of(DEVICE_NAME_LEAD_BYTE), Buffer.from(req.deviceName, 'latin1')]) },
@@ -83,7 +89,9 @@ export function buildVerifyResponse(res: VerifyResponse): Buffer {
   }
   assertTtl(res.ttl);
   if (res.roles.length === 0 || res.roles.some((r) => !Number.isInteger(r) || r < 0 || r > 0xff)) {
-    throw new TvsError(TvsErrorCode.argument, `a valid answer needs one or more role codes 0..255, got [${res.roles.join(', ')}]`, { remote: false });
+    throw new TvsError(TvsErrorCode.argument, `a valid answer needs one or more role codes 0..255, got [${res.roles.join(', ')}]`, {
+      remote: false,
+    });
   }
   const ttl = Buffer.alloc(4);
   ttl.writeUInt32BE(res.ttl);
@@ -101,13 +109,14 @@ export function parseVerifyResponse(frame: TvsFrame): VerifyResponse {
   }
   const elements = decodeElements(frame.body);
   const status = single(elements, TvsElementTag.status, 'STATUS');
-  if (!status || status.value.length !== 1) throw new TvsError(TvsErrorCode.element, 'VERIFY_RESPONSE needs a 1-byte STATUS');
+  if (status?.value.length !== 1) throw new TvsError(TvsErrorCode.element, 'VERIFY_RESPONSE needs a 1-byte STATUS');
   const sessionId = frame.header.sessionId;
   if (status.value[0] === TvsStatus.invalid) return { sessionId, status: TvsStatus.invalid };
-  if (status.value[0] !== TvsStatus.valid) throw new TvsError(TvsErrorCode.element, `STATUS ${status.value[0]} is neither valid (0) nor invalid (1)`);
+  if (status.value[0] !== TvsStatus.valid)
+    throw new TvsError(TvsErrorCode.element, `STATUS ${status.value[0]} is neither valid (0) nor invalid (1)`);
   const roles = single(elements, TvsElementTag.roles, 'ROLES');
   const ttl = single(elements, TvsElementTag.ttl, 'TTL');
   if (!roles || roles.value.length === 0) throw new TvsError(TvsErrorCode.element, 'a valid VERIFY_RESPONSE has no ROLES');
-  if (!ttl || ttl.value.length !== 4) throw new TvsError(TvsErrorCode.element, 'a valid VERIFY_RESPONSE needs a 4-byte TTL');
+  if (ttl?.value.length !== 4) throw new TvsError(TvsErrorCode.element, 'a valid VERIFY_RESPONSE needs a 4-byte TTL');
   return { sessionId, status: TvsStatus.valid, roles: Array.from(roles.value), ttl: ttl.value.readUInt32BE(0) };
 }

@@ -41,11 +41,19 @@ before(async () => {
   addLineUser(made.state, 'ph7002', 'pw-ph7002');
   made.state.store.addDevice({ name: 'SEP00AABBCC7002', model: '8845', directoryNumber: '7002', digestUser: 'ph7002' });
   made.state.store.close();
-  daemon = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  daemon = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', dir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   daemon.stderr!.resume();
   const lines = createInterface({ input: daemon.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(daemon, 'exit').then(() => { throw new Error('sbd daemon sip exited'); })])) as [string];
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(daemon, 'exit').then(() => {
+      throw new Error('sbd daemon sip exited');
+    }),
+  ])) as [string];
   ports = JSON.parse(line) as { udp: number; tcp: number };
   lines.on('line', () => {});
   tftpStore = openStore(join(dir, 'sbd.db'));
@@ -63,7 +71,12 @@ after(async () => {
 });
 
 /** A TCP flow to the daemon that frames responses (head + Content-Length body). */
-async function tcpFlow(): Promise<{ sock: Socket; local: string; send: (b: Buffer, splits?: number[]) => Promise<string>; close: () => void }> {
+async function tcpFlow(): Promise<{
+  sock: Socket;
+  local: string;
+  send: (b: Buffer, splits?: number[]) => Promise<string>;
+  close: () => void;
+}> {
   const sock = connect(ports.tcp, '127.0.0.1');
   await once(sock, 'connect');
   let buf = '';
@@ -79,9 +92,14 @@ async function tcpFlow(): Promise<{ sock: Socket; local: string; send: (b: Buffe
     waiting = undefined;
     w(msg);
   };
-  sock.on('data', (d: Buffer) => { buf += d.toString('latin1'); pump(); });
+  sock.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    pump();
+  });
   const send = async (b: Buffer, splits: number[] = []): Promise<string> => {
-    const got = new Promise<string>((r) => { waiting = r; });
+    const got = new Promise<string>((r) => {
+      waiting = r;
+    });
     let at = 0;
     // Split writes: the daemon's stream framer must put the message back together.
     for (const s of [...splits, b.length]) {
@@ -99,17 +117,48 @@ let seq = 1;
 const header = (msg: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(msg)?.[1]?.trim();
 
 async function registerTcp(f: Awaited<ReturnType<typeof tcpFlow>>, dn: string, user: string, password: string): Promise<void> {
-  const req = (auth?: string) => Buffer.from(['REGISTER sip:127.0.0.1 SIP/2.0', `Via: SIP/2.0/TCP ${f.local};branch=z9hG4bKreg${seq}x`, 'Max-Forwards: 70',
-    `From: <sip:${dn}@127.0.0.1>;tag=r${seq}`, `To: <sip:${dn}@127.0.0.1>`, `Call-ID: reg-${dn}@test`, `CSeq: ${seq++} REGISTER`,
-    `Contact: <sip:${dn}@${f.local};transport=tcp>`, 'Expires: 600', 'User-Agent: Cisco-CP7821/11.5.1', ...(auth ? [`Authorization: ${auth}`] : []), 'Content-Length: 0', '', ''].join('\r\n'));
+  const req = (auth?: string) =>
+    Buffer.from(
+      [
+        'REGISTER sip:127.0.0.1 SIP/2.0',
+        `Via: SIP/2.0/TCP ${f.local};branch=z9hG4bKreg${seq}x`,
+        'Max-Forwards: 70',
+        `From: <sip:${dn}@127.0.0.1>;tag=r${seq}`,
+        `To: <sip:${dn}@127.0.0.1>`,
+        `Call-ID: reg-${dn}@test`,
+        `CSeq: ${seq++} REGISTER`,
+        `Contact: <sip:${dn}@${f.local};transport=tcp>`,
+        'Expires: 600',
+        'User-Agent: Cisco-CP7821/11.5.1',
+        ...(auth ? [`Authorization: ${auth}`] : []),
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
   const first = await f.send(req());
   assert.match(first, /^SIP\/2.0 401 /);
-  const auth = answerChallenge({ challenge: header(first, 'WWW-Authenticate')!, method: 'REGISTER', uri: 'sip:127.0.0.1', username: user, secret: { password }, cnonce: 'c0ffee', nc: 1 });
+  const auth = answerChallenge({
+    challenge: header(first, 'WWW-Authenticate')!,
+    method: 'REGISTER',
+    uri: 'sip:127.0.0.1',
+    username: user,
+    secret: { password },
+    cnonce: 'c0ffee',
+    nc: 1,
+  });
   assert.match(await f.send(req(auth)), /^SIP\/2.0 200 /);
 }
 
 const refer = (f: { local: string }, o: { body?: string; deviceName?: string; fromUser?: string; server?: string } = {}) =>
-  specRefer({ server: o.server ?? '127.0.0.1', phone: f.local, callId: `alarm-${seq}@127.0.0.1`, branch: `z9hG4bKalarm${seq++}`, tag: `t${seq}`, ...o });
+  specRefer({
+    server: o.server ?? '127.0.0.1',
+    phone: f.local,
+    callId: `alarm-${seq}@127.0.0.1`,
+    branch: `z9hG4bKalarm${seq++}`,
+    tag: `t${seq}`,
+    ...o,
+  });
 
 function readStore<T>(fn: (s: Store) => T): T {
   const s = openStore(join(dir, 'sbd.db'), { readonly: true });
@@ -131,11 +180,26 @@ test("the spec's DeviceTLInfo REFER, byte for byte and split, from a registered 
     const { row, line, at } = readStore((s) => {
       const row = itlStatusRows(s).find((r) => r.device === 'SEPC4B9CD808647')!;
       const text = formatText(itlStatusReport(s));
-      return { row, line: text.split('\n').find((l) => l.startsWith('SEPC4B9CD808647')), at: s.getDeviceTrustReport('SEPC4B9CD808647')!.at };
+      return {
+        row,
+        line: text.split('\n').find((l) => l.startsWith('SEPC4B9CD808647')),
+        at: s.getDeviceTrustReport('SEPC4B9CD808647')!.at,
+      };
     });
-    assert.deepEqual({ status: row.status, hash: row.hashHex, server: row.tftpServer }, { status: 'MisMatch', hash: SPEC_ITL_SHA1, server: 'pub.example.local' });
-    assert.match(line!, new RegExp(`^SEPC4B9CD808647  7821   MisMatch         3e91a35da3d6bdb7\\.\\.\\.  pub\\.example\\.local  ${at.replace(/\./g, '\\.')}$`));
-    assert.equal(readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')!.ctlSignature), 'not-installed');
+    assert.deepEqual(
+      { status: row.status, hash: row.hashHex, server: row.tftpServer },
+      { status: 'MisMatch', hash: SPEC_ITL_SHA1, server: 'pub.example.local' },
+    );
+    assert.match(
+      line!,
+      new RegExp(
+        `^SEPC4B9CD808647  7821   MisMatch         3e91a35da3d6bdb7\\.\\.\\.  pub\\.example\\.local  ${at.replace(/\./g, '\\.')}$`,
+      ),
+    );
+    assert.equal(
+      readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')!.ctlSignature),
+      'not-installed',
+    );
 
     // The same report again: 202, only the time moves, no generation bump.
     const g = readStore((s) => s.generation());
@@ -153,19 +217,28 @@ test("the spec's DeviceTLInfo REFER, byte for byte and split, from a registered 
     const big = SPEC_BODY.replace('</ParameterList>', `<String name="pad">${'p'.repeat(20000)}</String></ParameterList>`);
     assert.match(await f.send(refer(f, { body: big })), /^SIP\/2.0 413 .*ERR_ALARM_TOO_LARGE/);
     // A registered phone reporting for another device.
-    assert.match(await f.send(refer(f, { deviceName: 'SEP00AABBCC7002', body: SPEC_BODY.replace('SEPC4B9CD808647', 'SEP00AABBCC7002') })), /^SIP\/2.0 403 /);
-    assert.equal(readStore((s) => s.getDeviceTrustReport('SEP00AABBCC7002')), undefined);
+    assert.match(
+      await f.send(refer(f, { deviceName: 'SEP00AABBCC7002', body: SPEC_BODY.replace('SEPC4B9CD808647', 'SEP00AABBCC7002') })),
+      /^SIP\/2.0 403 /,
+    );
+    assert.equal(
+      readStore((s) => s.getDeviceTrustReport('SEP00AABBCC7002')),
+      undefined,
+    );
     // The call control named as the phone's config names it (a host name): answered here all the same.
     assert.match(await f.send(refer(f, { server: 'cucm-pub.example.local' })), /^SIP\/2.0 202 /);
     // Another alarm name: answered, ignored.
     assert.match(await f.send(refer(f, { body: SPEC_BODY.replace('DeviceTLInfo', 'LastOutOfServiceInformation') })), /^SIP\/2.0 202 /);
-    assert.equal(readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')!.itlSignature), SPEC_ITL_SHA1);
+    assert.equal(
+      readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')!.itlSignature),
+      SPEC_ITL_SHA1,
+    );
   } finally {
     f.close();
   }
 });
 
-test('a forged alarm from an unregistered source is challenged and changes nothing; with the line owner\'s credentials it counts', async () => {
+test("a forged alarm from an unregistered source is challenged and changes nothing; with the line owner's credentials it counts", async () => {
   const f = await tcpFlow();
   try {
     const before = readStore((s) => ({ r: s.getDeviceTrustReport('SEPC4B9CD808647'), g: s.generation() }));
@@ -175,13 +248,32 @@ test('a forged alarm from an unregistered source is challenged and changes nothi
     const after1 = readStore((s) => ({ r: s.getDeviceTrustReport('SEPC4B9CD808647'), g: s.generation() }));
     assert.deepEqual(after1, before, 'nothing changed');
     // Wrong password: still nothing.
-    const bad = answerChallenge({ challenge: header(res, 'Proxy-Authenticate')!, method: 'REFER', uri: 'sip:127.0.0.1', username: 'ph7821', secret: { password: 'guess' }, cnonce: 'aa', nc: 1 });
+    const bad = answerChallenge({
+      challenge: header(res, 'Proxy-Authenticate')!,
+      method: 'REFER',
+      uri: 'sip:127.0.0.1',
+      username: 'ph7821',
+      secret: { password: 'guess' },
+      cnonce: 'aa',
+      nc: 1,
+    });
     const withBad = refer(f, { body: forged }).toString('latin1').replace('Content-Type:', `Proxy-Authorization: ${bad}\r\nContent-Type:`);
     assert.match(await f.send(Buffer.from(withBad, 'latin1')), /^SIP\/2.0 (407|403) /);
-    assert.deepEqual(readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')), before.r);
+    assert.deepEqual(
+      readStore((s) => s.getDeviceTrustReport('SEPC4B9CD808647')),
+      before.r,
+    );
     // A real phone sends the alarm before it registers: proxy digest of the line's owner authenticates it.
     const first = await f.send(refer(f));
-    const good = answerChallenge({ challenge: header(first, 'Proxy-Authenticate')!, method: 'REFER', uri: 'sip:127.0.0.1', username: 'ph7821', secret: { password: 'pw-ph7821' }, cnonce: 'bb', nc: 1 });
+    const good = answerChallenge({
+      challenge: header(first, 'Proxy-Authenticate')!,
+      method: 'REFER',
+      uri: 'sip:127.0.0.1',
+      username: 'ph7821',
+      secret: { password: 'pw-ph7821' },
+      cnonce: 'bb',
+      nc: 1,
+    });
     const withGood = refer(f).toString('latin1').replace('Content-Type:', `Proxy-Authorization: ${good}\r\nContent-Type:`);
     assert.match(await f.send(Buffer.from(withGood, 'latin1')), /^SIP\/2.0 202 /);
   } finally {
@@ -193,7 +285,9 @@ test('the simulated phone: ITL fetched over TFTP, REGISTER, then the real Device
   const port = tftp.addresses()[0]!.port;
   const itl = (await fetchFile({ server: '127.0.0.1', port, name: 'ITLFile.tlv' })).data;
   const phone = await SipPhone.connect({
-    flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp }, line: '7002', credentials: { username: 'ph7002', password: 'pw-ph7002' },
+    flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp },
+    line: '7002',
+    credentials: { username: 'ph7002', password: 'pw-ph7002' },
     trustLists: { deviceName: 'SEP00AABBCC7002', itl: { bytes: itl, tftpServer: '127.0.0.1' } },
   });
   try {

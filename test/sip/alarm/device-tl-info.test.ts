@@ -27,7 +27,9 @@ test("the spec's example body: device, SHA-1 of the ITL, its TFTP server, CTL no
   const r = parseAlarmBody(Buffer.from(SPEC_BODY, 'utf8'));
   assert.ok(r.ok);
   assert.deepEqual(r.value, {
-    deviceName: 'SEPC4B9CD808647', ipv4Address: '192.168.15.20', ipv6Address: null,
+    deviceName: 'SEPC4B9CD808647',
+    ipv4Address: '192.168.15.20',
+    ipv6Address: null,
     itl: { state: 'installed', algorithm: 'sha1', hashHex: SPEC_ITL_SHA1, tftpServer: 'pub.example.local' },
     ctl: { state: 'not-installed', tftpServer: null },
   });
@@ -41,11 +43,17 @@ test('the encoder writes the spec layout: the example re-encoded is the example,
 
 test('MD5 signatures (older firmware), unknown parameters ignored, other alarm names answered and ignored', () => {
   const md5 = '00 11 22 33 44 55 66 77 88 99 AA BB CC DD EE FF';
-  const r = parseAlarmBody(Buffer.from(wrap(`${DEV}<String name="Firmware">sip88xx.14-2</String><String name="ITL_Signature">${md5}</String>`)));
+  const r = parseAlarmBody(
+    Buffer.from(wrap(`${DEV}<String name="Firmware">sip88xx.14-2</String><String name="ITL_Signature">${md5}</String>`)),
+  );
   assert.ok(r.ok && r.value);
   assert.deepEqual(r.value.itl, { state: 'installed', algorithm: 'md5', hashHex: '00112233445566778899aabbccddeeff', tftpServer: null });
   assert.equal(r.value.ctl, null, 'no CTL_Signature: unknown, not "not installed"');
-  const other = parseAlarmBody(Buffer.from('<x-cisco-alarm><Alarm Name="LastOutOfServiceInformation"><ParameterList><String name="x">y</String></ParameterList></Alarm></x-cisco-alarm>'));
+  const other = parseAlarmBody(
+    Buffer.from(
+      '<x-cisco-alarm><Alarm Name="LastOutOfServiceInformation"><ParameterList><String name="x">y</String></ParameterList></Alarm></x-cisco-alarm>',
+    ),
+  );
   assert.deepEqual(other, { ok: true, value: null });
   assert.equal(signatureHex('3e91a35da3d6bdb70f092198183f64d3b28e8015'), SPEC_ITL_SHA1);
   assert.equal(signatureHex('3E 91'), undefined);
@@ -62,7 +70,11 @@ test('entities: the five predefined and character references decode; anything el
   refused(wrap(`${DEV}${ITL}<String name="x">AT&T</String>`), 'ERR_ALARM_ENTITY');
   refused(wrap(`${DEV}${ITL}<String name="x">&constructor;</String>`), 'ERR_ALARM_ENTITY');
   // Billion laughs and external entities never get as far as a declaration.
-  refused('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>' + wrap(`${DEV}<String name="ITL_Signature">&lol2;</String>`).slice(22), 'ERR_ALARM_DOCTYPE');
+  refused(
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>' +
+      wrap(`${DEV}<String name="ITL_Signature">&lol2;</String>`).slice(22),
+    'ERR_ALARM_DOCTYPE',
+  );
   refused('<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x-cisco-alarm/>', 'ERR_ALARM_DOCTYPE');
   refused(wrap(`${DEV}<String name="ITL_Signature"><![CDATA[Not Installed]]></String>`), 'ERR_ALARM_SYNTAX');
 });
@@ -77,7 +89,10 @@ test('bounds: size, depth, element count, parameters, value length, attributes â
   const many = Array.from({ length: 65 }, (_, i) => `<String name="p${i}">v</String>`).join('');
   refused(wrap(many), 'ERR_ALARM_TOO_MANY');
   refused(wrap(`${DEV}<String name="x">${'y'.repeat(1025)}</String>`), 'ERR_ALARM_TOO_MANY');
-  refused(`<x-cisco-alarm><Alarm Name="DeviceTLInfo" ${Array.from({ length: 9 }, (_, i) => `a${i}="1"`).join(' ')}/></x-cisco-alarm>`, 'ERR_ALARM_TOO_MANY');
+  refused(
+    `<x-cisco-alarm><Alarm Name="DeviceTLInfo" ${Array.from({ length: 9 }, (_, i) => `a${i}="1"`).join(' ')}/></x-cisco-alarm>`,
+    'ERR_ALARM_TOO_MANY',
+  );
   refused(`<x-cisco-alarm><${'n'.repeat(65)}/></x-cisco-alarm>`, 'ERR_ALARM_TOO_MANY');
 });
 
@@ -91,7 +106,10 @@ test('structure: duplicates, wrong root, unclosed, mismatched, nested String, ba
   refused(wrap(`${DEV}<String name="ITL_Signature"><b>x</b></String>`), 'ERR_ALARM_SYNTAX');
   refused('<x-cisco-alarm/><x-cisco-alarm/>', 'ERR_ALARM_SYNTAX');
   refused('junk<x-cisco-alarm/>', 'ERR_ALARM_SYNTAX');
-  refused(Buffer.concat([Buffer.from(wrap(DEV).slice(0, 40)), Buffer.from([0xc3, 0x28]), Buffer.from(wrap(DEV).slice(40))]), 'ERR_ALARM_ENCODING');
+  refused(
+    Buffer.concat([Buffer.from(wrap(DEV).slice(0, 40)), Buffer.from([0xc3, 0x28]), Buffer.from(wrap(DEV).slice(40))]),
+    'ERR_ALARM_ENCODING',
+  );
   refused(wrap(ITL), 'ERR_ALARM_FIELD');
   refused(wrap(`<String name="DeviceName">SEP12</String>${ITL}`), 'ERR_ALARM_FIELD');
   refused(wrap(DEV), 'ERR_ALARM_FIELD');
@@ -111,30 +129,38 @@ test('every prefix of the example is refused with a typed error (a body cut anyw
 
 test('random bytes and random edits of the example: a typed result every time (fast-check)', () => {
   const base = Buffer.from(SPEC_BODY, 'utf8');
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), fc.nat(base.length), fc.nat(base.length), (junk, at, cut) => {
-    const mutated = Buffer.concat([base.subarray(0, at), Buffer.from(junk), base.subarray(Math.max(at, cut))]);
-    for (const b of [mutated, Buffer.from(junk)]) {
-      const r = parseAlarmBody(b);
-      if (!r.ok) assert.ok(r.error instanceof AlarmError);
-      const work = { scanned: 0 };
-      parseCiscoAlarm(b, {}, work);
-      assert.ok(work.scanned <= 4 * b.length + 64, `${work.scanned} characters looked at for ${b.length} bytes`);
-    }
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 512 }), fc.nat(base.length), fc.nat(base.length), (junk, at, cut) => {
+      const mutated = Buffer.concat([base.subarray(0, at), Buffer.from(junk), base.subarray(Math.max(at, cut))]);
+      for (const b of [mutated, Buffer.from(junk)]) {
+        const r = parseAlarmBody(b);
+        if (!r.ok) assert.ok(r.error instanceof AlarmError);
+        const work = { scanned: 0 };
+        parseCiscoAlarm(b, {}, work);
+        assert.ok(work.scanned <= 4 * b.length + 64, `${work.scanned} characters looked at for ${b.length} bytes`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('round trip: whatever the encoder writes, the parser reads back the same report', () => {
   const hex = fc.stringMatching(/^[0-9a-f]{40}$/);
   const server = fc.stringMatching(/^[a-z0-9.&<>"-]{1,40}$/).filter((s) => s.toUpperCase() !== 'N/A');
-  fc.assert(fc.property(hex, server, fc.boolean(), (h, s, ctl) => {
-    const info: DeviceTlInfo = {
-      deviceName: 'SEP0011223344AB', ipv4Address: '10.0.0.1', ipv6Address: null,
-      itl: { state: 'installed', algorithm: 'sha1', hashHex: h, tftpServer: s },
-      ctl: ctl ? { state: 'installed', algorithm: 'sha1', hashHex: h, tftpServer: s } : { state: 'not-installed', tftpServer: null },
-    };
-    const r = parseAlarmBody(formatDeviceTlInfo(info));
-    assert.deepEqual(r, { ok: true, value: info });
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(hex, server, fc.boolean(), (h, s, ctl) => {
+      const info: DeviceTlInfo = {
+        deviceName: 'SEP0011223344AB',
+        ipv4Address: '10.0.0.1',
+        ipv6Address: null,
+        itl: { state: 'installed', algorithm: 'sha1', hashHex: h, tftpServer: s },
+        ctl: ctl ? { state: 'installed', algorithm: 'sha1', hashHex: h, tftpServer: s } : { state: 'not-installed', tftpServer: null },
+      };
+      const r = parseAlarmBody(formatDeviceTlInfo(info));
+      assert.deepEqual(r, { ok: true, value: info });
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('linear work on hostile bodies: characters looked at stay within a small multiple of the body size', () => {

@@ -16,19 +16,55 @@ import { bootOne, fleet, startCluster } from '../../scenarios/harness.js';
 test('the simulator reports the ITL it holds after each REGISTER, also after taking a new ITL', { timeout: 180_000 }, async () => {
   const cluster = await startCluster();
   const name = 'SEP00AABBCC7101';
-  await cluster.admin('device', 'add', name, '--model', '8845', '--dn', '7101', '--digest-user', 'u7101', '--digest-password', 'pw-7101-secret');
+  await cluster.admin(
+    'device',
+    'add',
+    name,
+    '--model',
+    '8845',
+    '--dn',
+    '7101',
+    '--digest-user',
+    'u7101',
+    '--digest-password',
+    'pw-7101-secret',
+  );
   const phones = fleet();
   const first = await bootOne(phones, cluster, name);
   assert.ok(first.configTrusted);
-  const daemon = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', 'sip', '--state', cluster.dir, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'daemon',
+      'sip',
+      '--state',
+      cluster.dir,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   daemon.stderr!.resume();
   const lines = createInterface({ input: daemon.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(daemon, 'exit').then(() => { throw new Error('sbd daemon sip exited'); })])) as [string];
+  const [line] = (await Promise.race([
+    once(lines, 'line'),
+    once(daemon, 'exit').then(() => {
+      throw new Error('sbd daemon sip exited');
+    }),
+  ])) as [string];
   const ports = JSON.parse(line) as { tcp: number };
   lines.on('line', () => {});
   const phone = await SipPhone.connect({
-    flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp }, line: '7101', credentials: { username: 'u7101', password: 'pw-7101-secret' },
+    flow: { transport: 'tcp', host: '127.0.0.1', port: ports.tcp },
+    line: '7101',
+    credentials: { username: 'u7101', password: 'pw-7101-secret' },
     trustLists: heldInPhoneFolder(phones.dir, name, cluster.ipv4),
   });
   const status = () => itlStatusRows(cluster.state.store).find((r) => r.device === name)!;

@@ -24,7 +24,16 @@ export const SPEC_BODY = [
 export const SPEC_ITL_SHA1 = '3e91a35da3d6bdb70f092198183f64d3b28e8015';
 
 /** The spec's REFER with `<call control address>` = `server`, the phone at `phone` (host:port), over TCP. */
-export function specRefer(o: { server: string; phone: string; callId: string; branch: string; tag: string; body?: string; deviceName?: string; fromUser?: string }): Buffer {
+export function specRefer(o: {
+  server: string;
+  phone: string;
+  callId: string;
+  branch: string;
+  tag: string;
+  body?: string;
+  deviceName?: string;
+  fromUser?: string;
+}): Buffer {
   const body = Buffer.from(o.body ?? SPEC_BODY, 'utf8');
   const phoneHost = o.phone.split(':')[0]!;
   const head = [

@@ -21,7 +21,15 @@ function gate(lockout: LockoutPolicy = { threshold: 3, minutes: 10 }, perSourceM
   const g = new DigestGate({ digest, lookupHa1, lockout: () => lockout }, { perSource: { maxFailures: perSourceMax } });
   // Nonces are bound to the address the challenge went to: an answer is made for the address it is sent from.
   const answer = (username: string, password: string, now = T0, nc = 1, from = '127.0.0.1') =>
-    answerChallenge({ challenge: g.challenges(now, false, undefined, src(from))[0]!, method: 'REGISTER', uri: 'sip:sbd', username, secret: { password }, cnonce: 'c', nc });
+    answerChallenge({
+      challenge: g.challenges(now, false, undefined, src(from))[0]!,
+      method: 'REGISTER',
+      uri: 'sip:sbd',
+      username,
+      secret: { password },
+      cnonce: 'c',
+      nc,
+    });
   const check = (header: string | undefined, from = '127.0.0.1', now = T0, owns: (u: string) => boolean = (u) => u === 'alice') =>
     g.check({ header, method: 'REGISTER', requestUri: 'sip:sbd', source: src(from), now, owns });
   return { g, digest, answer, check };
@@ -44,10 +52,21 @@ test('failures: wrong password, unknown user and "not the owner" count; no crede
 
 test('the store lockout policy: threshold failures block the credential for its minutes; threshold 0 never blocks', () => {
   const t = gate({ threshold: 3, minutes: 10 });
-  for (let i = 0; i < 2; i++) assert.equal((t.check(t.answer('alice', `g${i}`, T0, 1, `127.0.0.${i + 1}`), `127.0.0.${i + 1}`) as { answer: string }).answer, 'challenge');
+  for (let i = 0; i < 2; i++)
+    assert.equal(
+      (t.check(t.answer('alice', `g${i}`, T0, 1, `127.0.0.${i + 1}`), `127.0.0.${i + 1}`) as { answer: string }).answer,
+      'challenge',
+    );
   assert.equal((t.check(t.answer('alice', 'g2', T0, 1, '127.0.0.3'), '127.0.0.3') as { answer: string }).answer, 'blocked');
-  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.9'), '127.0.0.9') as { answer: string }).answer, 'blocked', 'even right, from elsewhere');
-  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0 + 600_001, 1, '127.0.0.9'), '127.0.0.9', T0 + 600_001), { ok: true, username: 'alice' });
+  assert.equal(
+    (t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.9'), '127.0.0.9') as { answer: string }).answer,
+    'blocked',
+    'even right, from elsewhere',
+  );
+  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0 + 600_001, 1, '127.0.0.9'), '127.0.0.9', T0 + 600_001), {
+    ok: true,
+    username: 'alice',
+  });
 
   const never = gate({ threshold: 0, minutes: 10 });
   for (let i = 0; i < 50; i++) never.check(never.answer('alice', `g${i}`, T0, 1, `127.0.1.${i}`), `127.0.1.${i}`);
@@ -74,9 +93,21 @@ test('strangers cannot lock a phone out: the credential stays open from an addre
   const t = gate({ threshold: 3, minutes: 10 });
   assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.10'), '127.0.0.10'), { ok: true, username: 'alice' });
   for (let i = 0; i < 3; i++) t.check(t.answer('alice', `g${i}`, T0, 1, '127.0.0.66'), '127.0.0.66');
-  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.66'), '127.0.0.66') as { answer: string }).answer, 'blocked', 'locked for the stranger');
-  assert.equal((t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.11'), '127.0.0.11') as { answer: string }).answer, 'blocked', 'and for any new address');
-  assert.deepEqual(t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.10'), '127.0.0.10'), { ok: true, username: 'alice' }, 'the phone re-registers');
+  assert.equal(
+    (t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.66'), '127.0.0.66') as { answer: string }).answer,
+    'blocked',
+    'locked for the stranger',
+  );
+  assert.equal(
+    (t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.11'), '127.0.0.11') as { answer: string }).answer,
+    'blocked',
+    'and for any new address',
+  );
+  assert.deepEqual(
+    t.check(t.answer('alice', 'right-pw', T0, 1, '127.0.0.10'), '127.0.0.10'),
+    { ok: true, username: 'alice' },
+    'the phone re-registers',
+  );
   // The phone's own failures count for its address only (the per-source limit), never to lock the credential further.
   const before = t.g.byCredential.trackedKeys;
   t.check(t.answer('alice', 'typo', T0, 1, '127.0.0.10'), '127.0.0.10');
@@ -89,7 +120,10 @@ test('AttemptLimiter: a full block table records no new block and evicts none; e
   assert.equal(l.recordFailure('b', T0), true);
   assert.equal(l.recordFailure('c', T0), false, 'no room: not blocked yet');
   assert.equal(l.overflows, 1);
-  assert.deepEqual(['a', 'b', 'c'].map((k) => l.isBlocked(k, T0 + 1)), [true, true, false]);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((k) => l.isBlocked(k, T0 + 1)),
+    [true, true, false],
+  );
   assert.equal(l.recordFailure('c', T0 + 10_001), true, 'blocked once the first blocks ended');
   assert.equal(l.blockedKeys, 1);
 });

@@ -37,10 +37,21 @@ export function addLineUser(state: State, userid: string, password: string, kind
 
 export async function startDaemon(options: Partial<SipDaemonOptions> = {}, made = makeState()): Promise<Harness> {
   const { dir, state } = made;
-  const daemon = new SipDaemon({ store: state.store, layout: state.layout, host: '127.0.0.1', port: 0, tlsPort: 0, digestAlgorithms: ['MD5', 'SHA-256'], ...options });
+  const daemon = new SipDaemon({
+    store: state.store,
+    layout: state.layout,
+    host: '127.0.0.1',
+    port: 0,
+    tlsPort: 0,
+    digestAlgorithms: ['MD5', 'SHA-256'],
+    ...options,
+  });
   const ports = await daemon.listen();
   return {
-    dir, state, daemon, ports,
+    dir,
+    state,
+    daemon,
+    ports,
     async close() {
       await daemon.close();
       state.store.close();
@@ -60,7 +71,11 @@ export interface RunResult {
 }
 
 /** Runs a peer to completion (bounded by timeoutMs: killed after it). */
-export function run(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     let stdout = '';
@@ -101,7 +116,10 @@ export async function freePort(kind: 'udp' | 'tcp', host: string): Promise<numbe
 /** sipp run in `dir` with its error file appended to stdout (what it aborted on), for assertion messages. */
 export async function runSipp(dir: string, args: string[], name: string, timeoutS = 30): Promise<{ code: number | null; stdout: string }> {
   const errFile = join(dir, `${name}.err`);
-  const r = await run('sipp', [...args, '-nostdin', '-timeout', String(timeoutS), '-timeout_error', '-trace_err', '-error_file', errFile], { cwd: dir, timeoutMs: (timeoutS + 15) * 1000 });
+  const r = await run('sipp', [...args, '-nostdin', '-timeout', String(timeoutS), '-timeout_error', '-trace_err', '-error_file', errFile], {
+    cwd: dir,
+    timeoutMs: (timeoutS + 15) * 1000,
+  });
   let stdout = r.stdout;
   if (existsSync(errFile)) stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 4000);
   return { code: r.code, stdout };
@@ -113,7 +131,17 @@ export async function runSipp(dir: string, args: string[], name: string, timeout
  */
 export function sippReceivedRequests(file: string): SipRequest[] {
   const text = readFileSync(file, 'utf8');
-  return text.split(/^-{20,}.*$/m).map((b) => b.trim()).filter((b) => /^\S+ message received/.test(b))
-    .map((b) => b.slice(b.indexOf('\n') + 1).trim().split(/\r?\n\r?\n/)[0]!.split(/\r?\n/).filter((l) => !/^(Content-Length|l):/i.test(l)))
+  return text
+    .split(/^-{20,}.*$/m)
+    .map((b) => b.trim())
+    .filter((b) => /^\S+ message received/.test(b))
+    .map((b) =>
+      b
+        .slice(b.indexOf('\n') + 1)
+        .trim()
+        .split(/\r?\n\r?\n/)[0]!
+        .split(/\r?\n/)
+        .filter((l) => !/^(Content-Length|l):/i.test(l)),
+    )
     .map((lines) => parseMessage(Buffer.from([...lines, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest);
 }

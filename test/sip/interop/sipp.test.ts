@@ -25,17 +25,42 @@ after(async () => {
 });
 
 function users(...names: string[]): string {
-  return writeFile(h.dir, `users-${names.join('-')}.csv`, 'SEQUENTIAL\n' + names.map((n) => {
-    const [u, callee] = n.split('>');
-    return `${u};[authentication username=${u} password=pw-${u}];${callee ?? ''}`;
-  }).join('\n') + '\n');
+  return writeFile(
+    h.dir,
+    `users-${names.join('-')}.csv`,
+    'SEQUENTIAL\n' +
+      names
+        .map((n) => {
+          const [u, callee] = n.split('>');
+          return `${u};[authentication username=${u} password=pw-${u}];${callee ?? ''}`;
+        })
+        .join('\n') +
+      '\n',
+  );
 }
 
 /** Runs sipp; `stdout` ends with sipp's error file (what it aborted on), for the assertion message. */
 async function sipp(scenario: string, port: number, extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const errFile = join(h.dir, `${scenario}-${Date.now()}-${Math.random().toString(36).slice(2)}.err`);
-  const r = await run('sipp', [`127.0.0.1:${port}`, '-sf', join(scenarios, scenario), '-i', '127.0.0.1', '-nostdin', '-timeout', '30', '-timeout_error',
-    '-trace_err', '-error_file', errFile, ...extra], { cwd: h.dir, timeoutMs: 45_000 });
+  const r = await run(
+    'sipp',
+    [
+      `127.0.0.1:${port}`,
+      '-sf',
+      join(scenarios, scenario),
+      '-i',
+      '127.0.0.1',
+      '-nostdin',
+      '-timeout',
+      '30',
+      '-timeout_error',
+      '-trace_err',
+      '-error_file',
+      errFile,
+      ...extra,
+    ],
+    { cwd: h.dir, timeoutMs: 45_000 },
+  );
   if (existsSync(errFile)) r.stdout += '\n' + readFileSync(errFile, 'utf8').slice(0, 3000);
   return r;
 }
@@ -79,11 +104,26 @@ test('sipp REGISTER over TLS 1.2 through stunnel', { skip: skip || (have('stunne
   const accept = await freeTcpPort();
   const cm = h.state.store.currentCertificate('CallManager', 'sbd1')!;
   const ca = writeFile(h.dir, 'cm.pem', cm.pem);
-  const conf = writeFile(h.dir, 'stunnel.conf', [
-    'foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel.log')}`, 'debug = 4', '[sip]', 'client = yes',
-    `accept = 127.0.0.1:${accept}`, `connect = 127.0.0.1:${h.ports.tls}`, `CAfile = ${ca}`, 'verifyPeer = yes',
-    'sslVersionMin = TLSv1.2', 'sslVersionMax = TLSv1.2', 'ciphers = ECDHE-RSA-AES256-GCM-SHA384', '',
-  ].join('\n'));
+  const conf = writeFile(
+    h.dir,
+    'stunnel.conf',
+    [
+      'foreground = yes',
+      'pid =',
+      `output = ${join(h.dir, 'stunnel.log')}`,
+      'debug = 4',
+      '[sip]',
+      'client = yes',
+      `accept = 127.0.0.1:${accept}`,
+      `connect = 127.0.0.1:${h.ports.tls}`,
+      `CAfile = ${ca}`,
+      'verifyPeer = yes',
+      'sslVersionMin = TLSv1.2',
+      'sslVersionMax = TLSv1.2',
+      'ciphers = ECDHE-RSA-AES256-GCM-SHA384',
+      '',
+    ].join('\n'),
+  );
   const { spawn } = await import('node:child_process');
   const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
   try {
@@ -132,8 +172,32 @@ test('CANCEL while ringing: 200 for the CANCEL, 487 for the INVITE, ACK reaches 
 });
 
 test('a trunk peer sending an out-of-dialog REFER its ACL does not allow gets 403', { skip }, async () => {
-  h.state.store.sip.putTrunk({ name: 'gw', host: '127.0.0.2', port: 5060, transport: 'udp', digestAuth: false, acl: { 'unsolicited-notify': true } });
-  const r = await run('sipp', [`127.0.0.1:${h.ports.udp}`, '-sf', join(scenarios, 'trunk-refer.xml'), '-i', '127.0.0.2', '-p', '0', '-m', '1',
-    '-nostdin', '-timeout', '30', '-timeout_error'], { cwd: h.dir, timeoutMs: 45_000 });
+  h.state.store.sip.putTrunk({
+    name: 'gw',
+    host: '127.0.0.2',
+    port: 5060,
+    transport: 'udp',
+    digestAuth: false,
+    acl: { 'unsolicited-notify': true },
+  });
+  const r = await run(
+    'sipp',
+    [
+      `127.0.0.1:${h.ports.udp}`,
+      '-sf',
+      join(scenarios, 'trunk-refer.xml'),
+      '-i',
+      '127.0.0.2',
+      '-p',
+      '0',
+      '-m',
+      '1',
+      '-nostdin',
+      '-timeout',
+      '30',
+      '-timeout_error',
+    ],
+    { cwd: h.dir, timeoutMs: 45_000 },
+  );
   assert.equal(r.code, 0, r.stdout.slice(-3000));
 });

@@ -21,8 +21,21 @@ let ca: string;
 let server: { cert: string; key: string };
 let client: { cert: string; key: string };
 
-const options = (s: string) => Buffer.from(['OPTIONS sip:trunk SIP/2.0', 'Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-' + s, 'From: <sip:a@b>;tag=1',
-  'To: <sip:c@d>', `Call-ID: ${s}@x`, 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'));
+const options = (s: string) =>
+  Buffer.from(
+    [
+      'OPTIONS sip:trunk SIP/2.0',
+      'Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-' + s,
+      'From: <sip:a@b>;tag=1',
+      'To: <sip:c@d>',
+      `Call-ID: ${s}@x`,
+      'CSeq: 1 OPTIONS',
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
 
 before(() => {
   if (skip) return;
@@ -31,12 +44,60 @@ before(() => {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
   };
-  ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Dial CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  ossl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Dial CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:trunk.example,DNS:localhost,IP:127.0.0.1\n');
   for (const n of ['server', 'client']) {
-    ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.csr`, '-subj', `/CN=${n}`]);
-    ossl(['x509', '-req', '-in', `${n}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${n}.pem`, '-days', '2', '-extfile', 'ext.cnf']);
+    ossl([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${n}.key`,
+      '-out',
+      `${n}.csr`,
+      '-subj',
+      `/CN=${n}`,
+    ]);
+    ossl([
+      'x509',
+      '-req',
+      '-in',
+      `${n}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${n}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
   }
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   ca = read('ca.pem');
@@ -56,23 +117,51 @@ const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
 function transport(received: InboundMessage[], extra: ConstructorParameters<typeof StreamTransport>[1] = {}, errors: string[] = []) {
   return new StreamTransport((m) => received.push(m), {
-    host: '127.0.0.1', port: 0, tls: { cert: client.cert, key: client.key }, onConnectError: (_t, e) => errors.push(e.message), ...extra,
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert: client.cert, key: client.key },
+    onConnectError: (_t, e) => errors.push(e.message),
+    ...extra,
   });
 }
 
-test('TLS dial: SNI from the target, certificate checked against the given CA, queued messages arrive in order, the answer comes up on that connection, reused', { skip }, async () => {
+test('TLS dial: SNI from the target, certificate checked against the given CA, queued messages arrive in order, the answer comes up on that connection, reused', {
+  skip,
+}, async () => {
   const sni: (string | false)[] = [];
   const got: string[] = [];
   const peers: Socket[] = [];
-  const far = createTlsServer({ cert: server.cert, key: server.key, SNICallback: (name, cb) => { sni.push(name); cb(null, undefined as never); } }, (s) => {
-    peers.push(s);
-    s.on('data', (d) => {
-      got.push(d.toString());
-      if (got.join('').split('OPTIONS sip:trunk').length - 1 === 2 && peers.length === 1) {
-        s.write(['SIP/2.0 200 OK', 'Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-one', 'From: <sip:a@b>;tag=1', 'To: <sip:c@d>;tag=2', 'Call-ID: one@x', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
-      }
-    });
-  });
+  const far = createTlsServer(
+    {
+      cert: server.cert,
+      key: server.key,
+      SNICallback: (name, cb) => {
+        sni.push(name);
+        cb(null, undefined as never);
+      },
+    },
+    (s) => {
+      peers.push(s);
+      s.on('data', (d) => {
+        got.push(d.toString());
+        if (got.join('').split('OPTIONS sip:trunk').length - 1 === 2 && peers.length === 1) {
+          s.write(
+            [
+              'SIP/2.0 200 OK',
+              'Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-one',
+              'From: <sip:a@b>;tag=1',
+              'To: <sip:c@d>;tag=2',
+              'Call-ID: one@x',
+              'CSeq: 1 OPTIONS',
+              'Content-Length: 0',
+              '',
+              '',
+            ].join('\r\n'),
+          );
+        }
+      });
+    },
+  );
   far.on('secureConnection', () => {});
   const port = await listen(far);
   const received: InboundMessage[] = [];
@@ -102,14 +191,42 @@ test('TLS dial: SNI from the target, certificate checked against the given CA, q
 test('TLS dial to a name: SNI is the name; a certificate from another CA is refused and reported, nothing is sent', { skip }, async () => {
   const sni: string[] = [];
   let bytes = 0;
-  const far = createTlsServer({ cert: server.cert, key: server.key, SNICallback: (name, cb) => { sni.push(name); cb(null, undefined as never); } }, (s) => s.on('data', (d) => (bytes += d.length)));
+  const far = createTlsServer(
+    {
+      cert: server.cert,
+      key: server.key,
+      SNICallback: (name, cb) => {
+        sni.push(name);
+        cb(null, undefined as never);
+      },
+    },
+    (s) => s.on('data', (d) => (bytes += d.length)),
+  );
   const port = await listen(far);
   const errors: string[] = [];
   const received: InboundMessage[] = [];
   const t = transport(received, {}, errors);
   try {
     // 'localhost' is a name: it is the SNI; the CA given here did not sign the far end's certificate
-    const otherCa = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-days', '1', '-subj', '/CN=Other'], { encoding: 'utf8' }).stdout;
+    const otherCa = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        '/dev/null',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=Other',
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
     assert.match(otherCa, /BEGIN CERTIFICATE/);
     assert.equal(t.send('localhost', port, options('x'), { ca: otherCa }), true);
     for (let i = 0; i < 400 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
@@ -158,7 +275,7 @@ test('bounds: connect timeout, outbound connections, bytes queued while connecti
   }
 });
 
-test('TCP dial: plain connection, message delivered, the far end\'s request handed up with its connection id', { skip }, async () => {
+test("TCP dial: plain connection, message delivered, the far end's request handed up with its connection id", { skip }, async () => {
   let peer: Socket | undefined;
   let got = '';
   const far = createTcpServer((s) => {

@@ -17,7 +17,13 @@ import type { SipTransport } from '../../../src/store/sip.js';
 import { addLineUser, freePort, have, makeState, run, runSipp, startDaemon, writeFile, type Harness } from './harness.js';
 
 const scenarios = join(import.meta.dirname, 'scenarios');
-const skip = !have('sipp') ? 'sipp (Debian sip-tester) is not installed' : !have('stunnel4') ? 'stunnel4 is not installed' : !have('openssl') ? 'openssl is not installed' : false;
+const skip = !have('sipp')
+  ? 'sipp (Debian sip-tester) is not installed'
+  : !have('stunnel4')
+    ? 'stunnel4 is not installed'
+    : !have('openssl')
+      ? 'openssl is not installed'
+      : false;
 const PASSWORD = 'carrier-pw-dial';
 let h: Harness;
 const logLines: string[] = [];
@@ -31,8 +37,25 @@ function makePki(dir: string) {
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
   };
   for (const name of ['ca', 'other-ca']) {
-    ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=Test ${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    ossl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=Test ${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
   }
   return {
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
@@ -40,7 +63,23 @@ function makePki(dir: string) {
     cert(ip: string) {
       writeFile(dir, `ext-${ip}.cnf`, `subjectAltName=IP:${ip}\nextendedKeyUsage=serverAuth\n`);
       ossl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `trunk-${ip}.key`, '-out', `trunk-${ip}.csr`, '-subj', `/CN=trunk ${ip}`]);
-      ossl(['x509', '-req', '-in', `trunk-${ip}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `trunk-${ip}.pem`, '-days', '2', '-extfile', `ext-${ip}.cnf`]);
+      ossl([
+        'x509',
+        '-req',
+        '-in',
+        `trunk-${ip}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `trunk-${ip}.pem`,
+        '-days',
+        '2',
+        '-extfile',
+        `ext-${ip}.cnf`,
+      ]);
       return { cert: join(dir, `trunk-${ip}.pem`), key: join(dir, `trunk-${ip}.key`) };
     },
   };
@@ -50,11 +89,14 @@ before(async () => {
   if (skip) return;
   const made = makeState();
   pki = makePki(made.dir);
-  h = await startDaemon({
-    logger: createLogger('sip', { write: (l) => logLines.push(l) }),
-    trunkTlsCa: { 'carrier-tls': pki.ca, 'carrier-bad': pki.otherCa },
-    connectTimeout: 10_000,
-  }, made);
+  h = await startDaemon(
+    {
+      logger: createLogger('sip', { write: (l) => logLines.push(l) }),
+      trunkTlsCa: { 'carrier-tls': pki.ca, 'carrier-bad': pki.otherCa },
+      connectTimeout: 10_000,
+    },
+    made,
+  );
   addLineUser(h.state, 'u1000', 'pw-u1000');
 });
 after(async () => {
@@ -66,7 +108,10 @@ after(async () => {
 async function accepting(host: string, port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host, port }, () => { s.destroy(); resolve(true); });
+      const s = connect({ host, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -78,14 +123,35 @@ async function accepting(host: string, port: number): Promise<void> {
 function trunk(name: string, ip: string, port: number, transport: SipTransport, prefix: string): void {
   h.state.store.sip.putTrunk({ name, host: ip, port, transport, digestAuth: false });
   h.state.store.sip.putRoutePattern(`${prefix}!`, null, name);
-  h.state.store.sip.putTrunkCredential(name, 'carrier.example', 'sbd-account', encryptTrunkPassword(h.state.layout, name, 'carrier.example', PASSWORD));
+  h.state.store.sip.putTrunkCredential(
+    name,
+    'carrier.example',
+    'sbd-account',
+    encryptTrunkPassword(h.state.layout, name, 'carrier.example', PASSWORD),
+  );
 }
 
 const sipp = (args: string[], name: string, timeoutS = 30) => runSipp(h.dir, args, name, timeoutS);
 
 async function phoneCalls(number: string, name: string, timeoutS = 30) {
   const users = writeFile(h.dir, `${name}-users.csv`, `SEQUENTIAL\nu1000;[authentication username=u1000 password=pw-u1000];${number}\n`);
-  return sipp([`127.0.0.1:${h.ports.udp}`, '-sf', join(scenarios, 'phone-trunk-call.xml'), '-i', '127.0.0.1', '-p', String(await freePort('udp', '127.0.0.1')), '-m', '1', '-inf', users], `${name}-phone`, timeoutS);
+  return sipp(
+    [
+      `127.0.0.1:${h.ports.udp}`,
+      '-sf',
+      join(scenarios, 'phone-trunk-call.xml'),
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(await freePort('udp', '127.0.0.1')),
+      '-m',
+      '1',
+      '-inf',
+      users,
+    ],
+    `${name}-phone`,
+    timeoutS,
+  );
 }
 
 test('trunk over TCP: sbd opens the connection, answers the 407 over it, ACK and BYE reuse it', { skip }, async () => {
@@ -93,8 +159,27 @@ test('trunk over TCP: sbd opens the connection, answers the 407 over it, ACK and
   const port = await freePort('tcp', ip);
   trunk('carrier-tcp', ip, port, 'tcp', '8');
   const before = h.daemon.tcp.stats.outboundConnections;
-  const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(port), '-m', '1',
-    '-key', 'contact_hostport', `${ip}:${port}`, '-key', 'contact_transport', 'tcp'], 'tcp-trunk');
+  const uas = sipp(
+    [
+      '-sf',
+      join(scenarios, 'trunk-auth-uas-contact.xml'),
+      '-t',
+      't1',
+      '-i',
+      ip,
+      '-p',
+      String(port),
+      '-m',
+      '1',
+      '-key',
+      'contact_hostport',
+      `${ip}:${port}`,
+      '-key',
+      'contact_transport',
+      'tcp',
+    ],
+    'tcp-trunk',
+  );
   await new Promise((r) => setTimeout(r, 500)); // sipp binds; a refused first connect is retried on the phone's retransmission
   const phone = await phoneCalls('8123', 'tcp');
   const t = await uas;
@@ -105,15 +190,51 @@ test('trunk over TCP: sbd opens the connection, answers the 407 over it, ACK and
   assert.ok(logLines.some((l) => l.includes('trunk-challenge-answered') && l.includes('carrier-tcp')));
 });
 
-test('trunk over TLS (stunnel server in front of sipp): certificate verified against the trunk\'s CA, call with challenge, ACK/BYE on the same connection', { skip }, async () => {
+test("trunk over TLS (stunnel server in front of sipp): certificate verified against the trunk's CA, call with challenge, ACK/BYE on the same connection", {
+  skip,
+}, async () => {
   const ip = '127.0.0.5';
   const backend = await freePort('tcp', ip);
   const front = await freePort('tcp', ip);
   const { cert, key } = pki.cert(ip);
-  const conf = writeFile(h.dir, 'stunnel-trunk.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-trunk.log')}`, 'debug = 5',
-    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, 'sslVersionMin = TLSv1.2', ''].join('\n'));
-  const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(backend), '-m', '1',
-    '-key', 'contact_hostport', `${ip}:${front}`, '-key', 'contact_transport', 'tls'], 'tls-trunk');
+  const conf = writeFile(
+    h.dir,
+    'stunnel-trunk.conf',
+    [
+      'foreground = yes',
+      'pid =',
+      `output = ${join(h.dir, 'stunnel-trunk.log')}`,
+      'debug = 5',
+      '[trunk]',
+      `accept = ${ip}:${front}`,
+      `connect = ${ip}:${backend}`,
+      `cert = ${cert}`,
+      `key = ${key}`,
+      'sslVersionMin = TLSv1.2',
+      '',
+    ].join('\n'),
+  );
+  const uas = sipp(
+    [
+      '-sf',
+      join(scenarios, 'trunk-auth-uas-contact.xml'),
+      '-t',
+      't1',
+      '-i',
+      ip,
+      '-p',
+      String(backend),
+      '-m',
+      '1',
+      '-key',
+      'contact_hostport',
+      `${ip}:${front}`,
+      '-key',
+      'contact_transport',
+      'tls',
+    ],
+    'tls-trunk',
+  );
   const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
   children.push(tunnel);
   await accepting(ip, front);
@@ -130,16 +251,35 @@ test('trunk over TLS (stunnel server in front of sipp): certificate verified aga
   assert.equal((log.match(/connected remote server/g) ?? []).length, 1, log);
 });
 
-test('trunk over TLS whose certificate does not chain to the trunk\'s CA bundle: no connection, nothing sent, the failure logged', { skip }, async () => {
+test("trunk over TLS whose certificate does not chain to the trunk's CA bundle: no connection, nothing sent, the failure logged", {
+  skip,
+}, async () => {
   const ip = '127.0.0.6';
   const backend = await freePort('tcp', ip);
   const front = await freePort('tcp', ip);
   const { cert, key } = pki.cert(ip);
-  const conf = writeFile(h.dir, 'stunnel-bad.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-bad.log')}`, 'debug = 5',
-    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, ''].join('\n'));
+  const conf = writeFile(
+    h.dir,
+    'stunnel-bad.conf',
+    [
+      'foreground = yes',
+      'pid =',
+      `output = ${join(h.dir, 'stunnel-bad.log')}`,
+      'debug = 5',
+      '[trunk]',
+      `accept = ${ip}:${front}`,
+      `connect = ${ip}:${backend}`,
+      `cert = ${cert}`,
+      `key = ${key}`,
+      '',
+    ].join('\n'),
+  );
   // what stunnel would pass on: a plain listener that must see no connection
   let reached = 0;
-  const sink = createServer((s) => { reached++; s.destroy(); });
+  const sink = createServer((s) => {
+    reached++;
+    s.destroy();
+  });
   await new Promise<void>((r) => sink.listen(backend, ip, r));
   const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
   children.push(tunnel);
@@ -165,24 +305,55 @@ test('trunk over TLS whose certificate does not chain to the trunk\'s CA bundle:
 const cliMain = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
 const sbd = (...args: string[]) => run(process.execPath, ['--import', 'tsx', cliMain, ...args, '--state', h.dir], { timeoutMs: 90_000 });
 
-test('trunk over TLS with its CA bundle from the store (sbd trunk add --ca, sbd trunk ca): the wrong CA refuses the connection, the right one set with the CLI is used on the next call without a restart', { skip }, async () => {
+test('trunk over TLS with its CA bundle from the store (sbd trunk add --ca, sbd trunk ca): the wrong CA refuses the connection, the right one set with the CLI is used on the next call without a restart', {
+  skip,
+}, async () => {
   const ip = '127.0.0.7';
   const backend = await freePort('tcp', ip);
   const front = await freePort('tcp', ip);
   const { cert, key } = pki.cert(ip);
-  const conf = writeFile(h.dir, 'stunnel-store.conf', ['foreground = yes', 'pid =', `output = ${join(h.dir, 'stunnel-store.log')}`, 'debug = 5',
-    '[trunk]', `accept = ${ip}:${front}`, `connect = ${ip}:${backend}`, `cert = ${cert}`, `key = ${key}`, 'sslVersionMin = TLSv1.2', ''].join('\n'));
+  const conf = writeFile(
+    h.dir,
+    'stunnel-store.conf',
+    [
+      'foreground = yes',
+      'pid =',
+      `output = ${join(h.dir, 'stunnel-store.log')}`,
+      'debug = 5',
+      '[trunk]',
+      `accept = ${ip}:${front}`,
+      `connect = ${ip}:${backend}`,
+      `cert = ${cert}`,
+      `key = ${key}`,
+      'sslVersionMin = TLSv1.2',
+      '',
+    ].join('\n'),
+  );
   const tunnel = spawn('stunnel4', [conf], { stdio: 'ignore' });
   children.push(tunnel);
   try {
     await accepting(ip, front);
     const caFile = join(h.dir, 'ca.pem');
     const otherCaFile = join(h.dir, 'other-ca.pem');
-    const added = await sbd('trunk', 'add', 'carrier-store', '--host', ip, '--port', String(front), '--transport', 'tls', '--ca', otherCaFile);
+    const added = await sbd(
+      'trunk',
+      'add',
+      'carrier-store',
+      '--host',
+      ip,
+      '--port',
+      String(front),
+      '--transport',
+      'tls',
+      '--ca',
+      otherCaFile,
+    );
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /ca:1 \(Test other-ca\)/);
-    for (const args of [['route', 'add', '5!', '--trunk', 'carrier-store'],
-      ['trunk', 'credential', 'carrier-store', '--realm', 'carrier.example', '--username', 'sbd-account', '--password', PASSWORD]]) {
+    for (const args of [
+      ['route', 'add', '5!', '--trunk', 'carrier-store'],
+      ['trunk', 'credential', 'carrier-store', '--realm', 'carrier.example', '--username', 'sbd-account', '--password', PASSWORD],
+    ]) {
       const r = await sbd(...args);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -207,8 +378,27 @@ test('trunk over TLS with its CA bundle from the store (sbd trunk add --ca, sbd 
     const fixed = await sbd('trunk', 'ca', 'carrier-store', '--file', caFile);
     assert.equal(fixed.code, 0, fixed.stderr);
     assert.match(fixed.stdout, /trunk carrier-store: ca:1 \(Test ca\)/);
-    const uas = sipp(['-sf', join(scenarios, 'trunk-auth-uas-contact.xml'), '-t', 't1', '-i', ip, '-p', String(backend), '-m', '1',
-      '-key', 'contact_hostport', `${ip}:${front}`, '-key', 'contact_transport', 'tls'], 'store-trunk');
+    const uas = sipp(
+      [
+        '-sf',
+        join(scenarios, 'trunk-auth-uas-contact.xml'),
+        '-t',
+        't1',
+        '-i',
+        ip,
+        '-p',
+        String(backend),
+        '-m',
+        '1',
+        '-key',
+        'contact_hostport',
+        `${ip}:${front}`,
+        '-key',
+        'contact_transport',
+        'tls',
+      ],
+      'store-trunk',
+    );
     await accepting(ip, backend).catch(() => undefined); // sipp binds its TCP listener (probe goes straight to it)
     const opened = h.daemon.tls!.stats.outboundConnections;
     const phone = await phoneCalls('5123', 'store-right');

@@ -5,30 +5,40 @@ import { parseMessage } from '../../../src/sip/core/parser.js';
 import type { SipRequest } from '../../../src/sip/core/message.js';
 
 const base = {
-  contact: 'sip:1001@192.168.15.20:50867;transport=tcp', line: '1001', domain: '10.0.0.5', registerCallId: '00112233-44556677@192.168.15.20',
-  via: { transport: 'tcp', host: '10.0.0.5', port: 5060, branch: 'z9hG4bKsbdreset1' }, callId: 'a1b2c3@sbd', fromTag: 'ft1', cseq: 1,
+  contact: 'sip:1001@192.168.15.20:50867;transport=tcp',
+  line: '1001',
+  domain: '10.0.0.5',
+  registerCallId: '00112233-44556677@192.168.15.20',
+  via: { transport: 'tcp', host: '10.0.0.5', port: 5060, branch: 'z9hG4bKsbdreset1' },
+  callId: 'a1b2c3@sbd',
+  fromTag: 'ft1',
+  cseq: 1,
 } as const;
 
 describe('reset NOTIFY builder (spec cisco-sip-phone.md §2)', () => {
   it('service-control restart: exact bytes, RegisterCallId with its braces, CRLF body', () => {
     const bytes = buildResetNotify({ ...base, kind: 'restart', method: ResetMethod.serviceControl });
-    const body = 'action=restart\r\nRegisterCallId={00112233-44556677@192.168.15.20}\r\nConfigVersionStamp={0000000000000000}\r\n' +
+    const body =
+      'action=restart\r\nRegisterCallId={00112233-44556677@192.168.15.20}\r\nConfigVersionStamp={0000000000000000}\r\n' +
       'DialplanVersionStamp={0000000000000000}\r\nSoftkeyVersionStamp={0000000000000000}\r\n';
-    assert.equal(bytes.toString('utf8'), [
-      'NOTIFY sip:1001@192.168.15.20:50867;transport=tcp SIP/2.0',
-      'Via: SIP/2.0/TCP 10.0.0.5:5060;branch=z9hG4bKsbdreset1',
-      'Max-Forwards: 70',
-      'From: <sip:10.0.0.5>;tag=ft1',
-      'To: <sip:1001@10.0.0.5>',
-      'Call-ID: a1b2c3@sbd',
-      'CSeq: 1 NOTIFY',
-      'Event: service-control',
-      'Subscription-State: active',
-      'Content-Type: text/plain',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n'));
+    assert.equal(
+      bytes.toString('utf8'),
+      [
+        'NOTIFY sip:1001@192.168.15.20:50867;transport=tcp SIP/2.0',
+        'Via: SIP/2.0/TCP 10.0.0.5:5060;branch=z9hG4bKsbdreset1',
+        'Max-Forwards: 70',
+        'From: <sip:10.0.0.5>;tag=ft1',
+        'To: <sip:1001@10.0.0.5>',
+        'Call-ID: a1b2c3@sbd',
+        'CSeq: 1 NOTIFY',
+        'Event: service-control',
+        'Subscription-State: active',
+        'Content-Type: text/plain',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n'),
+    );
   });
 
   it('service-control reset names action=reset; the result parses back as one NOTIFY', () => {
@@ -40,7 +50,10 @@ describe('reset NOTIFY builder (spec cisco-sip-phone.md §2)', () => {
   });
 
   it('check-sync (and check-sync;reboot=true) carry no body and no Content-Type', () => {
-    for (const [method, event] of [[ResetMethod.checkSync, 'check-sync'], [ResetMethod.checkSyncReboot, 'check-sync;reboot=true']] as const) {
+    for (const [method, event] of [
+      [ResetMethod.checkSync, 'check-sync'],
+      [ResetMethod.checkSyncReboot, 'check-sync;reboot=true'],
+    ] as const) {
       const text = buildResetNotify({ ...base, kind: 'reset', method }).toString();
       assert.match(text, new RegExp(`\\r\\nEvent: ${event.replace(/[;=]/g, '\\$&')}\\r\\n`));
       assert.ok(!/Content-Type/.test(text));

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { ResetWave, resetPacingDefaults, type WaveTarget } from '../../../src/sip/phone-control/wave.js';
 
 function targets(n: number, reliable = true): WaveTarget[] {
-  return Array.from({ length: n }, (_, i) => ({ device: `SEP${String(i).padStart(12, '0')}`, line: String(1000 + i), contact: `sip:${1000 + i}@127.0.0.1:${6000 + i}`, registerCallId: `c${i}`, reliable, method: 'service-control' }));
+  return Array.from({ length: n }, (_, i) => ({
+    device: `SEP${String(i).padStart(12, '0')}`,
+    line: String(1000 + i),
+    contact: `sip:${1000 + i}@127.0.0.1:${6000 + i}`,
+    registerCallId: `c${i}`,
+    reliable,
+    method: 'service-control',
+  }));
 }
 
 describe('reset wave (pacing core)', () => {
@@ -52,7 +59,10 @@ describe('reset wave (pacing core)', () => {
     w.due(501);
     assert.equal(w.done, true);
     const s = w.summary(501);
-    assert.deepEqual(s.failures.map((f) => f.device), ['SEP000000000000']);
+    assert.deepEqual(
+      s.failures.map((f) => f.device),
+      ['SEP000000000000'],
+    );
     assert.deepEqual(s.notReregistered, ['SEP000000000001']);
   });
 

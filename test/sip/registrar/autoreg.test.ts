@@ -23,16 +23,40 @@ const src = (port: number): MessageSource => ({ transport: 'udp', address: '127.
 
 let cseq = 1;
 function register(aor: string, port: number, ua?: string, extra: string[] = []): SipRequest {
-  return parseMessage(Buffer.from([`REGISTER sip:sbd.test SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${cseq}x`,
-    `From: <sip:${aor}@sbd.test>;tag=f${port}`, `To: <sip:${aor}@sbd.test>`, `Call-ID: ar-${port}@test`, `CSeq: ${cseq++} REGISTER`, 'Max-Forwards: 70',
-    `Contact: <sip:${aor}@127.0.0.1:${port}>`, ...(ua ? [`User-Agent: ${ua}`] : []), ...extra, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+  return parseMessage(
+    Buffer.from(
+      [
+        `REGISTER sip:sbd.test SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK${cseq}x`,
+        `From: <sip:${aor}@sbd.test>;tag=f${port}`,
+        `To: <sip:${aor}@sbd.test>`,
+        `Call-ID: ar-${port}@test`,
+        `CSeq: ${cseq++} REGISTER`,
+        'Max-Forwards: 70',
+        `Contact: <sip:${aor}@127.0.0.1:${port}>`,
+        ...(ua ? [`User-Agent: ${ua}`] : []),
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+  ) as SipRequest;
 }
 
 /** REGISTER, answer the 401 with the phone's credentials (as its config delivers them), REGISTER again. */
 function registerWithAuth(registrar: Registrar, aor: string, port: number, ua: string, user: string, password: string, at: number) {
   const first = registrar.handleRegister(register(aor, port, ua), src(port), at).response;
   assert.equal(first.status, 401, first.reason);
-  const auth = answerChallenge({ challenge: first.get('WWW-Authenticate')!, method: 'REGISTER', uri: 'sip:sbd.test', username: user, secret: { password }, cnonce: 'c0ffee', nc: 1 });
+  const auth = answerChallenge({
+    challenge: first.get('WWW-Authenticate')!,
+    method: 'REGISTER',
+    uri: 'sip:sbd.test',
+    username: user,
+    secret: { password },
+    cnonce: 'c0ffee',
+    nc: 1,
+  });
   return registrar.handleRegister(register(aor, port, ua, [`Authorization: ${auth}`]), src(port), at).response;
 }
 
@@ -48,7 +72,10 @@ test('REGISTER from an unknown SEP device: autoregistered when the parameter is 
   const store = openStore(join(dir, 'sbd.db'), { create: true });
   try {
     const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
-    const registrar = new Registrar({ digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }), directory });
+    const registrar = new Registrar({
+      digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }),
+      directory,
+    });
     // Off (the default): an unknown AOR like any other, challenged and nothing added.
     const off = registrar.handleRegister(register('SEP00AABBCC0001', 5100, 'Cisco-CP8845/14.2.1'), src(5100), T0).response;
     assert.equal(off.status, 401);
@@ -84,7 +111,10 @@ test('REGISTER from an unknown SEP device: autoregistered when the parameter is 
     assert.equal(store.listDevices().length, 1);
 
     // A second phone gets the next number; no model in User-Agent → not added.
-    assert.equal(registrar.handleRegister(register('SEP00AABBCC0002', 5101, 'Cisco-CP7841/12.0'), src(5101), T0).response.get('P-Associated-URI'), '<sip:1001@sbd.test>');
+    assert.equal(
+      registrar.handleRegister(register('SEP00AABBCC0002', 5101, 'Cisco-CP7841/12.0'), src(5101), T0).response.get('P-Associated-URI'),
+      '<sip:1001@sbd.test>',
+    );
     assert.equal(registrar.handleRegister(register('SEP00AABBCC0003', 5102, 'softphone/1.0'), src(5102), T0).response.status, 401);
     assert.equal(store.getDevice('SEP00AABBCC0003'), undefined);
 
@@ -104,8 +134,10 @@ test('autoregistration rate limit: per source address and per appliance, 503 wit
   const store = openStore(join(dir, 'sbd.db'), { create: true });
   try {
     const directory = new ApplianceDirectory(store, { now: () => T0, refreshMs: 0 });
-    const registrar = new Registrar({ digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }, ), directory },
-      { autoregLimit: { perSourcePerMinute: 2, globalPerSecond: 1, globalBurst: 3 } });
+    const registrar = new Registrar(
+      { digest: new DigestServer({ realm: store.getParam('SipStationRealm'), secret: Buffer.alloc(32, 3) }), directory },
+      { autoregLimit: { perSourcePerMinute: 2, globalPerSecond: 1, globalBurst: 3 } },
+    );
     const from = (address: string, port: number): MessageSource => ({ transport: 'udp', address, port });
     const reg = (name: string, address: string, port: number, at: number) =>
       registrar.handleRegister(register(name, port, 'Cisco-CP8845/14.2.1'), from(address, port), at).response;

@@ -34,13 +34,30 @@ async function tlsPeer(port: number, creds: { cert?: string; key?: string }) {
     sock,
     async request(aor: string, extra: string[] = []): Promise<SipResponse> {
       const { port: lport } = sock.address() as { port: number };
-      sock.write([`REGISTER sip:127.0.0.1 SIP/2.0`, `Via: SIP/2.0/TLS 127.0.0.1:${lport};branch=z9hG4bK${randomBytes(6).toString('hex')}`,
-        `From: <sip:${aor}@127.0.0.1>;tag=t${lport}`, `To: <sip:${aor}@127.0.0.1>`, `Call-ID: mtls-${aor}-${lport}`, `CSeq: ${cseq++} REGISTER`,
-        'Max-Forwards: 70', `Contact: <sip:${aor}@127.0.0.1:${lport};transport=tls>`, 'Expires: 600', ...extra, 'Content-Length: 0', '', ''].join('\r\n'));
+      sock.write(
+        [
+          `REGISTER sip:127.0.0.1 SIP/2.0`,
+          `Via: SIP/2.0/TLS 127.0.0.1:${lport};branch=z9hG4bK${randomBytes(6).toString('hex')}`,
+          `From: <sip:${aor}@127.0.0.1>;tag=t${lport}`,
+          `To: <sip:${aor}@127.0.0.1>`,
+          `Call-ID: mtls-${aor}-${lport}`,
+          `CSeq: ${cseq++} REGISTER`,
+          'Max-Forwards: 70',
+          `Contact: <sip:${aor}@127.0.0.1:${lport};transport=tls>`,
+          'Expires: 600',
+          ...extra,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+      );
       while (queue.length === 0) {
         await new Promise<void>((resolve, reject) => {
           const t = setTimeout(() => reject(new Error('no response within 20 s')), 20_000);
-          wake = () => { clearTimeout(t); resolve(); };
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
         });
       }
       return queue.shift()!;
@@ -48,7 +65,9 @@ async function tlsPeer(port: number, creds: { cert?: string; key?: string }) {
   };
 }
 
-test('mutual TLS with a CAPF-issued LSC on the shared 5061 listener; refused without it; line users need none', { timeout: 120_000 }, async () => {
+test('mutual TLS with a CAPF-issued LSC on the shared 5061 listener; refused without it; line users need none', {
+  timeout: 120_000,
+}, async () => {
   // The daemon reads devices and credentials from the store at start (and on generation changes, at most once a second).
   const made = makeState();
   const lsc1 = addPhoneWithLsc(made.state, 'SEP00AABBCCDD01', '2001');
@@ -82,7 +101,15 @@ test('mutual TLS with a CAPF-issued LSC on the shared 5061 listener; refused wit
     const user = await tlsPeer(tls, {});
     const ch = await user.request('u4000');
     assert.equal(ch.status, 401);
-    const auth = answerChallenge({ challenge: ch.getAll('WWW-Authenticate')[0]!, method: 'REGISTER', uri: 'sip:127.0.0.1', username: 'u4000', secret: { password: 'pw-4000' }, cnonce: 'c1', nc: 1 });
+    const auth = answerChallenge({
+      challenge: ch.getAll('WWW-Authenticate')[0]!,
+      method: 'REGISTER',
+      uri: 'sip:127.0.0.1',
+      username: 'u4000',
+      secret: { password: 'pw-4000' },
+      cnonce: 'c1',
+      nc: 1,
+    });
     const reg = await user.request('u4000', [`Authorization: ${auth}`]);
     assert.equal(reg.status, 200, reg.reason);
     user.sock.destroy();

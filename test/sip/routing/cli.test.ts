@@ -17,13 +17,34 @@ test('routing and trunk commands write the store; bad input is a clear error and
     addLineUser(state, 'gw-app', 'x', 'application');
     state.store.addDevice({ name: 'SEP001122334455', model: '8841', directoryNumber: '1001' });
     state.store.close();
-    const ok = (...a: string[]) => { const r = sbd(...a, '--state', dir); assert.equal(r.status, 0, r.stderr); return r.stdout; };
+    const ok = (...a: string[]) => {
+      const r = sbd(...a, '--state', dir);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
     ok('partition', 'add', 'Internal');
     ok('css', 'add', 'Staff', '--partitions', 'Internal');
     assert.match(ok('css', 'list'), /^Staff\tInternal$/m);
     assert.match(ok('device', 'routing', 'SEP001122334455', '--partition', 'Internal', '--css', 'Staff'), /partition Internal, css Staff/);
-    assert.match(ok('trunk', 'add', 'pstn', '--host', '127.0.0.9', '--port', '5070', '--digest-user', 'gw-app', '--app-auth', '--allow', 'ood-refer,replaces', '--css', 'Staff'),
-      /digest 407 as gw-app, allows ood-refer, replaces/);
+    assert.match(
+      ok(
+        'trunk',
+        'add',
+        'pstn',
+        '--host',
+        '127.0.0.9',
+        '--port',
+        '5070',
+        '--digest-user',
+        'gw-app',
+        '--app-auth',
+        '--allow',
+        'ood-refer,replaces',
+        '--css',
+        'Staff',
+      ),
+      /digest 407 as gw-app, allows ood-refer, replaces/,
+    );
     ok('route', 'add', '9XXX!', '--trunk', 'pstn');
     // a trunk known by its source address alone is weak (issue 16 row 11): said when added and in the list
     const weak = sbd('trunk', 'add', 'legacy', '--host', '127.0.0.10', '--state', dir);

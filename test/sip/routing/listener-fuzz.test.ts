@@ -12,16 +12,33 @@ import { startDaemon } from '../interop/harness.js';
 function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 0x100000000;
   };
 }
 
-const base = (i: number) => Buffer.from([
-  `INVITE sip:1001@127.0.0.1 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfz${i};rport`, `From: <sip:u${i}@x>;tag=a${i}`, `To: <sip:1001@x>`,
-  `Call-ID: fz${i}@x`, `CSeq: ${i + 1} INVITE`, 'Max-Forwards: 70', 'Route: <sip:127.0.0.1;lr>', 'Contact: <sip:u@127.0.0.1:9>', 'Content-Type: application/sdp',
-  'Content-Length: 30', '', 'v=0\r\nm=audio 1 RTP/SAVP 0\r\na=x\r\n',
-].join('\r\n'));
+const base = (i: number) =>
+  Buffer.from(
+    [
+      `INVITE sip:1001@127.0.0.1 SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfz${i};rport`,
+      `From: <sip:u${i}@x>;tag=a${i}`,
+      `To: <sip:1001@x>`,
+      `Call-ID: fz${i}@x`,
+      `CSeq: ${i + 1} INVITE`,
+      'Max-Forwards: 70',
+      'Route: <sip:127.0.0.1;lr>',
+      'Contact: <sip:u@127.0.0.1:9>',
+      'Content-Type: application/sdp',
+      'Content-Length: 30',
+      '',
+      'v=0\r\nm=audio 1 RTP/SAVP 0\r\na=x\r\n',
+    ].join('\r\n'),
+  );
 
 function mutate(rand: () => number, i: number): Buffer {
   const b = Buffer.from(base(i));
@@ -34,8 +51,21 @@ function mutate(rand: () => number, i: number): Buffer {
   return Buffer.from(b.toString('latin1').replace(/INVITE/g, methods[Math.floor(rand() * methods.length)]!), 'latin1');
 }
 
-const options = (branch: string) => Buffer.from(['OPTIONS sip:127.0.0.1 SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${branch};rport`,
-  'From: <sip:probe@x>;tag=p', 'To: <sip:127.0.0.1>', `Call-ID: ${branch}@x`, 'CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n'));
+const options = (branch: string) =>
+  Buffer.from(
+    [
+      'OPTIONS sip:127.0.0.1 SIP/2.0',
+      `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${branch};rport`,
+      'From: <sip:probe@x>;tag=p',
+      'To: <sip:127.0.0.1>',
+      `Call-ID: ${branch}@x`,
+      'CSeq: 1 OPTIONS',
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
 
 test('UDP and TCP listeners survive 3000 mutated and random messages and keep answering', { timeout: 120_000 }, async () => {
   // The flood guard would ban this one source after its refusals; this test is about the parser behind the listeners.
@@ -68,21 +98,33 @@ test('UDP and TCP listeners survive 3000 mutated and random messages and keep an
       });
     }
     // still alive on UDP
-    const probe = new Promise<string>((resolve) => sock.on('message', (m) => { if (m.toString().includes('probe-udp')) resolve(m.toString()); }));
+    const probe = new Promise<string>((resolve) =>
+      sock.on('message', (m) => {
+        if (m.toString().includes('probe-udp')) resolve(m.toString());
+      }),
+    );
     sock.send(options('probe-udp'), h.ports.udp, '127.0.0.1');
     // Answered: 200, or 503 when the fuzz filled the 500 live UDP transactions (Timer J keeps them 32 s).
     const udpAnswer = await probe;
     assert.match(udpAnswer, /^SIP\/2\.0 (200 OK|503 Service Unavailable)/);
-    if (udpAnswer.includes(' 503 ')) assert.equal((h.daemon as unknown as { transactions: { size: number } }).transactions.size, 500, '503 only when the table is full');
+    if (udpAnswer.includes(' 503 '))
+      assert.equal((h.daemon as unknown as { transactions: { size: number } }).transactions.size, 500, '503 only when the table is full');
     // still alive on TCP
     const tcpAnswer = await new Promise<string>((resolve, reject) => {
       const s = connect(h.ports.tcp, '127.0.0.1', () => s.write(options('probe-tcp')));
       let got = '';
-      s.on('data', (d) => { got += d; if (got.includes('\r\n\r\n')) { s.destroy(); resolve(got); } });
+      s.on('data', (d) => {
+        got += d;
+        if (got.includes('\r\n\r\n')) {
+          s.destroy();
+          resolve(got);
+        }
+      });
       s.on('error', reject);
     });
     assert.match(tcpAnswer, /^SIP\/2\.0 (200 OK|503 Service Unavailable)/);
-    if (tcpAnswer.includes(' 503 ')) assert.equal((h.daemon as unknown as { transactions: { size: number } }).transactions.size, 500, '503 only when the table is full');
+    if (tcpAnswer.includes(' 503 '))
+      assert.equal((h.daemon as unknown as { transactions: { size: number } }).transactions.size, 500, '503 only when the table is full');
     assert.ok(answers.length > 0, 'some fuzz was answered (400s, 404s, 407s)');
     assert.equal(h.daemon.stats.errors, 0, 'no request ended in an internal error');
     assert.ok(h.daemon.udp.stats.parseErrors > 100, 'the parser refused the broken ones');

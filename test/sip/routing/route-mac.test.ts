@@ -21,7 +21,7 @@ import type { TrunkRow } from '../../../src/store/index.js';
 
 const mac = new RouteMac(Buffer.alloc(32, 1));
 
-test('branch: deterministic, ACK/CANCEL share the INVITE\'s, and every field of the Via below counts', () => {
+test("branch: deterministic, ACK/CANCEL share the INVITE's, and every field of the Via below counts", () => {
   const via = parseVia('SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa;rport=6001;received=127.0.0.1');
   const b = mac.branch(via, 'c@x', 'INVITE');
   assert.match(b, new RegExp(`^${BRANCH_PREFIX}[\\w-]{22}$`));
@@ -29,9 +29,13 @@ test('branch: deterministic, ACK/CANCEL share the INVITE\'s, and every field of 
   assert.equal(mac.branch(via, 'c@x', 'ACK'), b);
   assert.notEqual(mac.branch(via, 'c@x', 'BYE'), b);
   assert.ok(mac.verifyBranch(b, via, 'c@x', 'INVITE'));
-  for (const other of ['SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKb;rport=6001;received=127.0.0.1', 'SIP/2.0/UDP 127.0.0.1:6002;branch=z9hG4bKa;rport=6001;received=127.0.0.1',
-    'SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa;rport=9999;received=127.0.0.1', 'SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa;rport=6001;received=203.0.113.99',
-    'SIP/2.0/TCP 127.0.0.1:6001;branch=z9hG4bKa;rport=6001;received=127.0.0.1']) {
+  for (const other of [
+    'SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKb;rport=6001;received=127.0.0.1',
+    'SIP/2.0/UDP 127.0.0.1:6002;branch=z9hG4bKa;rport=6001;received=127.0.0.1',
+    'SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa;rport=9999;received=127.0.0.1',
+    'SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa;rport=6001;received=203.0.113.99',
+    'SIP/2.0/TCP 127.0.0.1:6001;branch=z9hG4bKa;rport=6001;received=127.0.0.1',
+  ]) {
     assert.equal(mac.verifyBranch(b, parseVia(other), 'c@x', 'INVITE'), false, other);
   }
   assert.equal(mac.verifyBranch(b, via, 'd@x', 'INVITE'), false);
@@ -48,12 +52,27 @@ test('Record-Route: the MAC binds our hop, the Call-ID and the remote target; a 
   assert.equal(mac.verifyRoute(uri, 'c2@x', '127.0.0.1:6001'), false);
   assert.equal(peerOf(parseUri('sip:1001@[::1]:6001;transport=tls')), '::1:6001');
   assert.equal(peerOf(parseUri('sip:1001@Example.COM')), 'example.com:');
-  const res = parseMessage(Buffer.from(['SIP/2.0 200 OK', 'Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa', 'From: <sip:a@x>;tag=1', 'To: <sip:b@x>;tag=2',
-    'Call-ID: c@x', 'CSeq: 1 INVITE', `Record-Route: <sip:proxy.example;lr>, ${v}`, 'Contact: <sip:1002@127.0.0.1:6002>', 'Content-Length: 0', '', ''].join('\r\n'))) as SipResponse;
+  const res = parseMessage(
+    Buffer.from(
+      [
+        'SIP/2.0 200 OK',
+        'Via: SIP/2.0/UDP 127.0.0.1:6001;branch=z9hG4bKa',
+        'From: <sip:a@x>;tag=1',
+        'To: <sip:b@x>;tag=2',
+        'Call-ID: c@x',
+        'CSeq: 1 INVITE',
+        `Record-Route: <sip:proxy.example;lr>, ${v}`,
+        'Contact: <sip:1002@127.0.0.1:6002>',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+  ) as SipResponse;
   assert.equal(contactPeer(res), '127.0.0.1:6002');
   rebindRecordRoutes(res, mac, (u) => u.host === '127.0.0.1' && u.port === 5060);
   const [other, ours] = res.getAll('Record-Route');
-  assert.equal(other, '<sip:proxy.example;lr>', 'others\' entries kept byte for byte');
+  assert.equal(other, '<sip:proxy.example;lr>', "others' entries kept byte for byte");
   assert.ok(mac.verifyRoute(parseUri(ours!.slice(1, -1)) as SipUri, 'c@x', '127.0.0.1:6002'));
 });
 
@@ -82,7 +101,10 @@ test('route key file: made 0600 on first use, read back, a broken one is a typed
     assert.equal(statSync(join(dir, 'sip-route.key')).mode & 0o777, 0o600);
     assert.deepEqual(routeKey(dir), k);
     writeFileSync(join(dir, 'sip-route.key'), 'nope\n');
-    assert.throws(() => routeKey(dir), (e: unknown) => e instanceof RouteKeyError && e.code === 'ERR_SIP_ROUTE_KEY');
+    assert.throws(
+      () => routeKey(dir),
+      (e: unknown) => e instanceof RouteKeyError && e.code === 'ERR_SIP_ROUTE_KEY',
+    );
     assert.notDeepEqual(routeKey(), routeKey(), 'random without a state folder');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -91,14 +113,42 @@ test('route key file: made 0600 on first use, read back, a broken one is a typed
 
 test('trunk peer: only over TLS, only with a verified certificate whose issuer is in the bundle', () => {
   const trunk = { name: 't', transport: 'tls', tlsCaPem: null } as unknown as TrunkRow;
-  const src = (issuer?: string, transport: 'tls' | 'tcp' = 'tls') => ({ transport, address: '127.0.0.5', port: 1, ...(issuer ? { peerCertificate: { subject: 'CN=x', issuer, fingerprint256: 'AA' } } : {}) });
+  const src = (issuer?: string, transport: 'tls' | 'tcp' = 'tls') => ({
+    transport,
+    address: '127.0.0.5',
+    port: 1,
+    ...(issuer ? { peerCertificate: { subject: 'CN=x', issuer, fingerprint256: 'AA' } } : {}),
+  });
   assert.equal(trunkPeerByIssuer(trunk, src('CN=a')), false, 'no bundle: nothing matches');
   assert.equal(trunkPeerByIssuer(trunk, src(), 'garbage'), false);
 });
 
 test('withoutKeys: every a=crypto line gone, RTP/SAVP streams become RTP/AVP, the rest unchanged', () => {
-  const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:x', 'c=IN IP4 127.0.0.1', 't=0 0',
-    'm=audio 4000 RTP/SAVP 0 8', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz', 'a=rtpmap:0 PCMU/8000', 'm=video 0 RTP/SAVP 96', ''].join('\r\n');
-  assert.equal(withoutKeys(Buffer.from(sdp)).toString(), ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-    'm=audio 4000 RTP/AVP 0 8', 'a=rtpmap:0 PCMU/8000', 'm=video 0 RTP/AVP 96', ''].join('\r\n'));
+  const sdp = [
+    'v=0',
+    'o=- 1 1 IN IP4 127.0.0.1',
+    's=-',
+    'a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:x',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    'm=audio 4000 RTP/SAVP 0 8',
+    'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz',
+    'a=rtpmap:0 PCMU/8000',
+    'm=video 0 RTP/SAVP 96',
+    '',
+  ].join('\r\n');
+  assert.equal(
+    withoutKeys(Buffer.from(sdp)).toString(),
+    [
+      'v=0',
+      'o=- 1 1 IN IP4 127.0.0.1',
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      'm=audio 4000 RTP/AVP 0 8',
+      'a=rtpmap:0 PCMU/8000',
+      'm=video 0 RTP/AVP 96',
+      '',
+    ].join('\r\n'),
+  );
 });

@@ -32,20 +32,60 @@ function setup() {
   const directory = new ApplianceDirectory(store, { refreshMs: 0, now: () => now });
   const digest = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 1) });
   const registrar = new Registrar({ digest, directory });
-  for (const [dn, port] of [['1001', 6001], ['1002', 6002], ['1003', 6003]] as const) {
-    registrar.bindings.store(dn, [{ contact: `sip:${dn}@127.0.0.1:${port}`, q: 1000, expiresAt: now + 600_000, callId: 'x', cseq: 1, source: flow(port), device: `SEP00000000000${dn.slice(3)}` }]);
+  for (const [dn, port] of [
+    ['1001', 6001],
+    ['1002', 6002],
+    ['1003', 6003],
+  ] as const) {
+    registrar.bindings.store(dn, [
+      {
+        contact: `sip:${dn}@127.0.0.1:${port}`,
+        q: 1000,
+        expiresAt: now + 600_000,
+        callId: 'x',
+        cseq: 1,
+        source: flow(port),
+        device: `SEP00000000000${dn.slice(3)}`,
+      },
+    ]);
   }
-  const router = new Router({ registrar, directory, routing: new StoreRoutingDirectory(store), digest }, [{ transport: 'udp', host: '127.0.0.1', port: 5060 }]);
-  return { store, router, done: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  const router = new Router({ registrar, directory, routing: new StoreRoutingDirectory(store), digest }, [
+    { transport: 'udp', host: '127.0.0.1', port: 5060 },
+  ]);
+  return {
+    store,
+    router,
+    done: () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function request(method: string, from: string, to: string, extra: string[] = [], body = ''): SipRequest {
-  return parseMessage(Buffer.from([`${method} sip:${to}@127.0.0.1:5060 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${6000 + Number(from.slice(-1))};branch=z9hG4bK${Math.random().toString(36).slice(2)}`,
-    `From: <sip:${from}@127.0.0.1>;tag=a`, `To: <sip:${to}@127.0.0.1>`, `Call-ID: ${Math.random()}@x`, `CSeq: 1 ${method}`, 'Max-Forwards: 70',
-    `Contact: <sip:${from}@127.0.0.1:${6000 + Number(from.slice(-1))}>`, ...extra, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'))) as SipRequest;
+  return parseMessage(
+    Buffer.from(
+      [
+        `${method} sip:${to}@127.0.0.1:5060 SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${6000 + Number(from.slice(-1))};branch=z9hG4bK${Math.random().toString(36).slice(2)}`,
+        `From: <sip:${from}@127.0.0.1>;tag=a`,
+        `To: <sip:${to}@127.0.0.1>`,
+        `Call-ID: ${Math.random()}@x`,
+        `CSeq: 1 ${method}`,
+        'Max-Forwards: 70',
+        `Contact: <sip:${from}@127.0.0.1:${6000 + Number(from.slice(-1))}>`,
+        ...extra,
+        ...(body ? ['Content-Type: application/sdp'] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n'),
+    ),
+  ) as SipRequest;
 }
 
-const sdp = (crypto: string[], profile = 'RTP/SAVP') => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio 4000 ${profile} 0`, ...crypto, ''].join('\r\n');
+const sdp = (crypto: string[], profile = 'RTP/SAVP') =>
+  ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio 4000 ${profile} 0`, ...crypto, ''].join('\r\n');
 
 test('calling search spaces: a partitioned line is reachable only from a CSS that lists its partition', () => {
   const r = setup();
@@ -78,7 +118,8 @@ test('presence SUBSCRIBE follows the presence group policy', () => {
     r.store.sip.setDeviceSettings('SEP000000000001', { presenceGroup: 'Staff' });
     r.store.sip.setDeviceSettings('SEP000000000003', { presenceGroup: 'Board', css: 'ExecCSS' });
     r.store.sip.setPresencePolicy('Staff', 'Board', false);
-    const sub = (from: string, to: string, port: number) => r.router.handleRequest(request('SUBSCRIBE', from, to, ['Event: presence']), flow(port), now);
+    const sub = (from: string, to: string, port: number) =>
+      r.router.handleRequest(request('SUBSCRIBE', from, to, ['Event: presence']), flow(port), now);
     assert.equal((sub('1001', '1003', 6001) as { response: SipResponse }).response.status, 403);
     assert.equal(sub('1003', '1001', 6003).type, 'forward');
   } finally {
@@ -91,7 +132,10 @@ test('SRTP policy: disallowed suites stripped from the offer, Block Unencrypted 
   try {
     r.store.setParam('SRTPCiphers', 'AES_CM_128_HMAC_SHA1_80');
     const offer = sdp([`a=crypto:1 AES_CM_128_HMAC_SHA1_32 ${KEY}`, `a=crypto:2 AES_CM_128_HMAC_SHA1_80 ${KEY}`]);
-    const f = r.router.handleRequest(request('INVITE', '1002', '1001', [], offer), flow(6002), now) as { type: string; message: SipRequest };
+    const f = r.router.handleRequest(request('INVITE', '1002', '1001', [], offer), flow(6002), now) as {
+      type: string;
+      message: SipRequest;
+    };
     assert.equal(f.type, 'forward');
     const body = f.message.body.toString();
     assert.doesNotMatch(body, /SHA1_32/);
@@ -99,12 +143,21 @@ test('SRTP policy: disallowed suites stripped from the offer, Block Unencrypted 
     // SRTP, but its keys crossed UDP legs in clear: not Encrypted (issue 16 row 10); over TLS legs it is
     assert.match(f.message.get('Call-Info')!, /security=NotAuthenticated/);
     // RTP offer: allowed by default (not secure), refused with Block Unencrypted Calls
-    const rtp = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([], 'RTP/AVP')), flow(6002), now) as { type: string; message: SipRequest };
+    const rtp = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([], 'RTP/AVP')), flow(6002), now) as {
+      type: string;
+      message: SipRequest;
+    };
     assert.match(rtp.message.get('Call-Info')!, /security=NotAuthenticated/);
     r.store.setParam('BlockUnencryptedCalls', 'true');
-    const blocked = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([], 'RTP/AVP')), flow(6002), now) as { response: SipResponse };
+    const blocked = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([], 'RTP/AVP')), flow(6002), now) as {
+      response: SipResponse;
+    };
     assert.equal(blocked.response.status, 488);
-    const only32 = r.router.handleRequest(request('INVITE', '1002', '1001', [], sdp([`a=crypto:1 AES_CM_128_HMAC_SHA1_32 ${KEY}`])), flow(6002), now) as { response: SipResponse };
+    const only32 = r.router.handleRequest(
+      request('INVITE', '1002', '1001', [], sdp([`a=crypto:1 AES_CM_128_HMAC_SHA1_32 ${KEY}`])),
+      flow(6002),
+      now,
+    ) as { response: SipResponse };
     assert.equal(only32.response.status, 488);
   } finally {
     r.done();
@@ -121,10 +174,15 @@ test('trunk: Replaces refused (403) unless the trunk profile allows it; a route 
     const withReplaces = request('INVITE', '1009', '1001', ['Replaces: abc@x;to-tag=1;from-tag=2']);
     assert.equal(r.router.handleRequest(withReplaces, src, now).type, 'forward');
     r.store.sip.putTrunk({ name: 'gw', host: '127.0.0.5', port: 5070, transport: 'udp', digestAuth: false, acl: {} });
-    const refused = r.router.handleRequest(request('INVITE', '1009', '1001', ['Replaces: abc@x;to-tag=1;from-tag=2']), src, now) as { response: SipResponse };
+    const refused = r.router.handleRequest(request('INVITE', '1009', '1001', ['Replaces: abc@x;to-tag=1;from-tag=2']), src, now) as {
+      response: SipResponse;
+    };
     assert.equal(refused.response.status, 403);
     assert.match(refused.response.reason, /replaces not allowed on trunk gw/);
-    const out = r.router.handleRequest(request('INVITE', '1001', '9123'), flow(6001), now) as { type: string; target: { host: string; port: number } };
+    const out = r.router.handleRequest(request('INVITE', '1001', '9123'), flow(6001), now) as {
+      type: string;
+      target: { host: string; port: number };
+    };
     assert.equal(out.type, 'forward');
     assert.deepEqual([out.target.host, out.target.port], ['127.0.0.5', 5070]);
   } finally {

@@ -16,14 +16,42 @@ const trunk: MessageSource = { transport: 'udp', address: '127.0.0.9', port: 506
 const T1 = 100;
 
 function request(method: string, branch: string, extra: string[] = []): SipRequest {
-  return parseMessage(Buffer.from([`${method} sip:9123@127.0.0.9:5060 SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:5060;branch=${branch};rport`,
-    'Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKphone;rport', 'From: <sip:u1000@127.0.0.1>;tag=f1', 'To: <sip:9123@127.0.0.1>', 'Call-ID: c1@x',
-    `CSeq: 1 ${method}`, 'Max-Forwards: 69', ...extra, 'Content-Length: 0', '', ''].join('\r\n'))) as SipRequest;
+  return parseMessage(
+    Buffer.from(
+      [
+        `${method} sip:9123@127.0.0.9:5060 SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:5060;branch=${branch};rport`,
+        'Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKphone;rport',
+        'From: <sip:u1000@127.0.0.1>;tag=f1',
+        'To: <sip:9123@127.0.0.1>',
+        'Call-ID: c1@x',
+        `CSeq: 1 ${method}`,
+        'Max-Forwards: 69',
+        ...extra,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+  ) as SipRequest;
 }
 
 function response(req: SipRequest, status: number): SipResponse {
-  return parseMessage(Buffer.from([`SIP/2.0 ${status} X`, ...req.getAll('Via').map((v) => `Via: ${v}`), `From: ${req.get('From')}`, `To: ${req.get('To')};tag=t9`,
-    `Call-ID: ${req.callId()}`, `CSeq: ${req.get('CSeq')}`, 'Content-Length: 0', '', ''].join('\r\n'))) as SipResponse;
+  return parseMessage(
+    Buffer.from(
+      [
+        `SIP/2.0 ${status} X`,
+        ...req.getAll('Via').map((v) => `Via: ${v}`),
+        `From: ${req.get('From')}`,
+        `To: ${req.get('To')};tag=t9`,
+        `Call-ID: ${req.callId()}`,
+        `CSeq: ${req.get('CSeq')}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+  ) as SipResponse;
 }
 
 function setup(maxTransactions = 100) {
@@ -52,7 +80,10 @@ test('a retransmission from upstream is absorbed; Timer C CANCELs, then the INVI
   const inv = request('INVITE', 'z9hG4bK-sbd-b');
   const s = leg.send(inv, trunk, 0);
   assert.equal(s.kind, 'sent');
-  assert.deepEqual(apply((s as { actions: TransactionAction<MessageSource>[] }).actions).map((m) => m.method), ['INVITE']);
+  assert.deepEqual(
+    apply((s as { actions: TransactionAction<MessageSource>[] }).actions).map((m) => m.method),
+    ['INVITE'],
+  );
   assert.equal(leg.send(request('INVITE', 'z9hG4bK-sbd-b'), trunk, 10).kind, 'absorbed');
   const got = table.receive(response(inv, 180), trunk, 50);
   const d = got.find((a) => a.type === 'deliver')!;
@@ -60,7 +91,10 @@ test('a retransmission from upstream is absorbed; Timer C CANCELs, then the INVI
   assert.equal(leg.nextAt(), 1050);
   assert.deepEqual(leg.fireTimerC(1049), []);
   const sent = apply(leg.fireTimerC(1050));
-  assert.deepEqual(sent.map((m) => `${m.method} ${m.topVia().params.get('branch')} ${m.cseq().seq}`), ['CANCEL z9hG4bK-sbd-b 1']);
+  assert.deepEqual(
+    sent.map((m) => `${m.method} ${m.topVia().params.get('branch')} ${m.cseq().seq}`),
+    ['CANCEL z9hG4bK-sbd-b 1'],
+  );
   assert.equal(leg.stats.timerC, 1);
   // a late provisional does not restart Timer C once it has fired
   leg.delivered(d.id!, (d as { message: SipResponse }).message, 1100);
@@ -72,7 +106,7 @@ test('a retransmission from upstream is absorbed; Timer C CANCELs, then the INVI
   assert.equal(leg.size, 1, 'only the CANCEL transaction is left');
 });
 
-test('Timer C with the phone\'s CANCEL already running sends no second CANCEL', () => {
+test("Timer C with the phone's CANCEL already running sends no second CANCEL", () => {
   const { table, leg, apply } = setup();
   const inv = request('INVITE', 'z9hG4bK-sbd-c');
   apply((leg.send(inv, trunk, 0) as { actions: TransactionAction<MessageSource>[] }).actions);
@@ -103,7 +137,10 @@ test('timeout: 408 built from the request as sent (our Via on top, To tag); ACK 
   const inv2 = request('INVITE', 'z9hG4bK-sbd-e');
   apply((leg.send(inv2, trunk, 0) as { actions: TransactionAction<MessageSource>[] }).actions);
   const busy = table.receive(response(inv2, 486), trunk, 10);
-  assert.deepEqual(apply(busy).map((m) => m.method), ['ACK']);
+  assert.deepEqual(
+    apply(busy).map((m) => m.method),
+    ['ACK'],
+  );
   assert.equal(leg.absorbsAck(request('ACK', 'z9hG4bK-sbd-e')), true);
   apply(table.timerFired('c\u0000z9hG4bK-sbd-e\u0000INVITE', 'D', 10 + 32_000));
   assert.equal(leg.absorbsAck(request('ACK', 'z9hG4bK-sbd-e')), false);

@@ -15,7 +15,16 @@ const T1 = 50;
 let h: Harness;
 let trunk: UdpPeer;
 const phones: TcpPhone[] = [];
-const answerSdp = ['v=0', 'o=- 2 2 IN IP4 127.0.0.6', 's=-', 'c=IN IP4 127.0.0.6', 't=0 0', 'm=audio 5000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+const answerSdp = [
+  'v=0',
+  'o=- 2 2 IN IP4 127.0.0.6',
+  's=-',
+  'c=IN IP4 127.0.0.6',
+  't=0 0',
+  'm=audio 5000 RTP/AVP 0',
+  'a=rtpmap:0 PCMU/8000',
+  '',
+].join('\r\n');
 
 before(async () => {
   h = await startDaemon({ t1: T1, timerC: 400 });
@@ -84,7 +93,7 @@ test('a trunk that never answers: the INVITE is retransmitted on Timer A, the ph
   assert.ok(h.daemon.udpLeg.stats.timeouts >= 1);
 });
 
-test('CANCEL gets its own client transaction (dropped once, sent again); the 487 is ACKed by sbd and the phone\'s ACK absorbed', async () => {
+test("CANCEL gets its own client transaction (dropped once, sent again); the 487 is ACKed by sbd and the phone's ACK absorbed", async () => {
   const p = await phone();
   const mine = ofCall(p.callId);
   const via = p.invite('9777', h.ports.tcp);
@@ -94,22 +103,22 @@ test('CANCEL gets its own client transaction (dropped once, sent again); the 487
   p.cancel(via, '9777', h.ports.tcp);
   const c1 = await trunk.inbox.next((m) => isRequest('CANCEL')(m) && mine(m), 'CANCEL');
   const c2 = await trunk.inbox.next((m) => isRequest('CANCEL')(m) && mine(m), 'CANCEL retransmitted by sbd');
-  assert.equal(branch(c1.message), branch(inv.message), '§9.1: the CANCEL has the INVITE\'s branch');
+  assert.equal(branch(c1.message), branch(inv.message), "§9.1: the CANCEL has the INVITE's branch");
   assert.equal(branch(c2.message), branch(inv.message));
   trunk.reply(c2.message as never, c2.from, 200, 'OK', 'trunk7');
   trunk.reply(inv.message as never, inv.from, 487, 'Request Terminated', 'trunk7');
   await p.inbox.next(isResponse(200, 'CANCEL'), '200 to CANCEL at the phone');
   const terminated = (await p.inbox.next(isResponse(487, 'INVITE'), '487 at the phone')).message as SipResponse;
-  const ack = await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), 'sbd\'s ACK of the 487');
-  assert.equal(branch(ack.message), branch(inv.message), '§17.1.1.3: the ACK of a non-2xx has the INVITE\'s branch');
+  const ack = await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), "sbd's ACK of the 487");
+  assert.equal(branch(ack.message), branch(inv.message), "§17.1.1.3: the ACK of a non-2xx has the INVITE's branch");
   assert.equal(ack.message.cseq().method, 'ACK');
   const absorbed = h.daemon.udpLeg.stats.absorbedAcks;
   p.ackNon2xx(via, terminated, '9777', h.ports.tcp);
   for (let i = 0; i < 400 && h.daemon.udpLeg.stats.absorbedAcks === absorbed; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(h.daemon.udpLeg.stats.absorbedAcks, absorbed + 1, 'the phone\'s ACK was absorbed');
+  assert.equal(h.daemon.udpLeg.stats.absorbedAcks, absorbed + 1, "the phone's ACK was absorbed");
   // the 487 sent again (our ACK lost): the transaction ACKs again and the phone hears nothing more
   trunk.reply(inv.message as never, inv.from, 487, 'Request Terminated', 'trunk7');
-  await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), 'sbd\'s ACK of the retransmitted 487');
+  await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), "sbd's ACK of the retransmitted 487");
   assert.equal(trunk.received('ACK').filter(mine).length, 2);
 });
 
@@ -127,7 +136,7 @@ test('Timer C: an INVITE left ringing is CANCELled by sbd; the 487 reaches the p
   trunk.reply(inv.message as never, inv.from, 487, 'Request Terminated', 'trunk8');
   await p.inbox.next(isResponse(487, 'INVITE'), '487 at the phone');
   // the INVITE transaction was kept for its final response: it ACKs the 487 itself
-  const ack = await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), 'sbd\'s ACK of the 487');
+  const ack = await trunk.inbox.next((m) => isRequest('ACK')(m) && mine(m), "sbd's ACK of the 487");
   assert.equal(branch(ack.message), branch(inv.message));
   assert.ok(h.daemon.udpLeg.stats.timerC >= 1);
 });

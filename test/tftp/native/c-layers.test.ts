@@ -83,7 +83,9 @@ function cycle(edges: readonly Edge[]): string[] | null {
 }
 
 function nativeSources(): Map<string, string> {
-  const files = readdirSync(nativeDir).filter((f) => /^tftp-.*\.c$/.test(f)).sort();
+  const files = readdirSync(nativeDir)
+    .filter((f) => /^tftp-.*\.c$/.test(f))
+    .sort();
   return new Map(files.map((f) => [f, readFileSync(nativeDir + f, 'utf8')]));
 }
 
@@ -105,7 +107,8 @@ test('transfer lifecycle lives in tftp-transfer.c; sockets and ERROR packets in 
   const defined = (file: string) =>
     new Set([...strip(nativeSources().get(file)!).matchAll(definition)].filter((m) => !m[1]).map((m) => m[2]!));
   const transfer = defined('tftp-transfer.c');
-  for (const fn of ['transfer_start', 'transfer_release', 'transfer_finish', 'transfer_datagram', 'transfer_socket_error']) assert.ok(transfer.has(fn), fn);
+  for (const fn of ['transfer_start', 'transfer_release', 'transfer_finish', 'transfer_datagram', 'transfer_socket_error'])
+    assert.ok(transfer.has(fn), fn);
   const net = defined('tftp-net.c');
   for (const fn of ['udp_socket', 'send_error_to']) assert.ok(net.has(fn), fn);
   const log = defined('tftp-log.c');

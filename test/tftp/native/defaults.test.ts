@@ -10,7 +10,9 @@ import { tftpServerDefaults } from '../../../src/tftp/server.js';
 import { tftpLimitEntries } from '../../../src/tftp/limits.js';
 import { NativeTftpServer, nativeConfigKeys, nativeEngineDefaults, nativeTftpServerDefaults } from '../../../src/tftp/native-server.js';
 
-test('every key of the C config table defaults to the limits table, as TypeScript does', { skip: !NativeTftpServer.available() && 'libsbdtftp.so not built' }, () => {
+test('every key of the C config table defaults to the limits table, as TypeScript does', {
+  skip: !NativeTftpServer.available() && 'libsbdtftp.so not built',
+}, () => {
   const c = nativeEngineDefaults()!;
   const table = new Map(tftpLimitEntries.filter(([, l]) => l.key !== undefined).map(([, l]) => [l.key!, l.default]));
   assert.deepEqual(c, table);

@@ -39,8 +39,24 @@ execFileSync('mkfifo', [join(root, 'fifo')]);
 // maxFileBytes 4096: big.bin is refused; syncReadMaxBytes 2048: mid.bin is left to Node (read asynchronously).
 const limits: FolderFileSourceOptions = { maxFileBytes: 4096, syncReadMaxBytes: 2048 };
 
-const names = ['a.bin', 'sub/b.bin', 'SEP001122334455.cnf.xml.sgn', 'inside', 'missing.bin', 'sub/missing/x', 'a.bin/x',
-  'escape', 'loop', 'dangling', 'dir', 'fifo', 'big.bin', 'mid.bin', 'sp ace.bin', 'sub'];
+const names = [
+  'a.bin',
+  'sub/b.bin',
+  'SEP001122334455.cnf.xml.sgn',
+  'inside',
+  'missing.bin',
+  'sub/missing/x',
+  'a.bin/x',
+  'escape',
+  'loop',
+  'dangling',
+  'dir',
+  'fifo',
+  'big.bin',
+  'mid.bin',
+  'sp ace.bin',
+  'sub',
+];
 
 type Outcome = { bytes: string } | { error: string };
 interface Served {
@@ -70,7 +86,9 @@ async function serve(kind: 'node' | 'native', options: FolderFileSourceOptions):
       }
     }
     await server.sync();
-    const refusals = lines.filter((l) => l.event === 'request-refused').map(({ tftpCode, code, message, file }) => ({ tftpCode, code, message, file }));
+    const refusals = lines
+      .filter((l) => l.event === 'request-refused')
+      .map(({ tftpCode, code, message, file }) => ({ tftpCode, code, message, file }));
     return { outcomes, refusals, stats: server instanceof NativeTftpServer ? server.engineStats : {} };
   } finally {
     await server.close();
@@ -110,7 +128,12 @@ test('native folder reads keep bytes for cacheTtlMs like FolderFileSource, and r
   const second = randomBytes(900);
   for (const ttl of [0, 60_000]) {
     writeFileSync(join(root, name), first);
-    const server = new NativeTftpServer({ source: new FolderFileSource(root, { cacheTtlMs: ttl }), port: 0, addresses: ['127.0.0.1'], logger: createLogger('tftpd', { write: () => {} }) });
+    const server = new NativeTftpServer({
+      source: new FolderFileSource(root, { cacheTtlMs: ttl }),
+      port: 0,
+      addresses: ['127.0.0.1'],
+      logger: createLogger('tftpd', { write: () => {} }),
+    });
     await server.listen();
     try {
       assert.ok((await fetchFile({ server: '127.0.0.1', port: server.port, name })).data.equals(first));

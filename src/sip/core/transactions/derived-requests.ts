@@ -26,7 +26,8 @@ function copyOf(req: SipRequest, lname: string): HeaderField[] {
 }
 
 function derive(invite: SipRequest, method: 'ACK' | 'CANCEL', to: HeaderField[]): SipRequest {
-  if (invite.method !== 'INVITE') throw new TransactionError(TransactionCode.request, `${method} can only be derived from an INVITE, not ${invite.method}`);
+  if (invite.method !== 'INVITE')
+    throw new TransactionError(TransactionCode.request, `${method} can only be derived from an INVITE, not ${invite.method}`);
   const headers: HeaderField[] = [
     topViaField(invite),
     ...copyOf(invite, 'max-forwards'),

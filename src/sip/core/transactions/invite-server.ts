@@ -58,7 +58,7 @@ export class InviteServerTransaction<F> extends TransactionBase<F, InviteServerS
 
   /** The To tag of the final response sent, if any (RFC 2543 ACK matching, §17.2.3). */
   get responseToTag(): string | undefined {
-    return this.last && this.last.message.status >= 200 ? this.last.message.to().params.get('tag') ?? undefined : undefined;
+    return this.last && this.last.message.status >= 200 ? (this.last.message.to().params.get('tag') ?? undefined) : undefined;
   }
 
   start(now: number): TransactionAction<F>[] {

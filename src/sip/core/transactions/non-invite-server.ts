@@ -45,7 +45,11 @@ export class NonInviteServerTransaction<F> extends TransactionBase<F, NonInviteS
    * registrations a second that is hundreds of thousands of parsed requests held for nothing).
    */
   get request(): SipRequest {
-    if (!this.req) throw new TransactionError(TransactionCode.state, `non-INVITE server transaction ${this.id} is ${this.state}: its request is no longer kept`);
+    if (!this.req)
+      throw new TransactionError(
+        TransactionCode.state,
+        `non-INVITE server transaction ${this.id} is ${this.state}: its request is no longer kept`,
+      );
     return this.req;
   }
 

@@ -85,17 +85,22 @@ export class TransactionTable<F> {
    * §8.1.1.7; see branch.ts). ACK is not a transaction: the TU sends an ACK for a 2xx straight to the transport.
    */
   sendRequest(req: SipRequest, flow: F, now: number): { id: string; actions: TransactionAction<F>[] } {
-    if (req.method === 'ACK') throw new TransactionError(TransactionCode.request, 'an ACK is not sent through a client transaction (§17.1.1.3, §13.2.2.4)');
+    if (req.method === 'ACK')
+      throw new TransactionError(TransactionCode.request, 'an ACK is not sent through a client transaction (§17.1.1.3, §13.2.2.4)');
     const branch = req.topVia().params.get('branch');
-    if (!isRfc3261Branch(branch ?? undefined)) throw new TransactionError(TransactionCode.request, 'our requests need a branch with the z9hG4bK cookie (§8.1.1.7)');
-    if (req.cseq().method !== req.method) throw new TransactionError(TransactionCode.request, 'CSeq method differs from the request method');
+    if (!isRfc3261Branch(branch ?? undefined))
+      throw new TransactionError(TransactionCode.request, 'our requests need a branch with the z9hG4bK cookie (§8.1.1.7)');
+    if (req.cseq().method !== req.method)
+      throw new TransactionError(TransactionCode.request, 'CSeq method differs from the request method');
     const id = clientKey(branch!, req.method);
-    if (this.live.has(id)) throw new TransactionError(TransactionCode.request, `a client transaction with branch ${branch} and method ${req.method} is running`);
+    if (this.live.has(id))
+      throw new TransactionError(TransactionCode.request, `a client transaction with branch ${branch} and method ${req.method} is running`);
     this.checkRoom();
     const reliable = this.isReliable(flow, req);
-    const tx = req.method === 'INVITE'
-      ? new InviteClientTransaction(id, req, flow, reliable, this.timers)
-      : new NonInviteClientTransaction(id, req, flow, reliable, this.timers);
+    const tx =
+      req.method === 'INVITE'
+        ? new InviteClientTransaction(id, req, flow, reliable, this.timers)
+        : new NonInviteClientTransaction(id, req, flow, reliable, this.timers);
     this.live.set(id, tx);
     return { id, actions: this.settle(tx, tx.start(now)) };
   }
