@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { initAppliance } from '../src/cluster/init.js';
-import { openState } from '../src/cluster/state.js';
+import { openState } from '../src/store/state.js';
 import { systemClock } from '../src/lib/clock.js';
 import { digestHa1 } from '../src/credentials/digest-ha1.js';
 import { TftpClientPool } from '../src/tftp/client.js';

@@ -30,7 +30,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initAppliance } from '../src/cluster/init.js';
-import { openState } from '../src/cluster/state.js';
+import { openState } from '../src/store/state.js';
 import { digestHa1 } from '../src/credentials/index.js';
 import { systemClock } from '../src/lib/clock.js';
 

@@ -28,7 +28,7 @@
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { initAppliance } from '../src/cluster/init.js';
-import { openState } from '../src/cluster/state.js';
+import { openState } from '../src/store/state.js';
 import { systemClock } from '../src/lib/clock.js';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { initAppliance } from '../src/cluster/init.js';
-import { openState } from '../src/cluster/state.js';
+import { openState } from '../src/store/state.js';
 import { privateKeyOf } from '../src/pki/identity-store.js';
 import { systemClock } from '../src/lib/clock.js';
 import { queryTvs } from '../src/tvs/client.js';

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { digestHa1 } from '../../src/credentials/index.js';
 import { systemClock } from '../../src/lib/clock.js';
 import {

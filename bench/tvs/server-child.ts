@@ -1,5 +1,5 @@
 /** bench/tvs: sbd-tvsd in its own process (so the load generator does not share its event loop). Prints its port. */
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { startTvsServer } from '../../src/tvs/server.js';
 
 const { store } = openState(process.argv[2]!);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { openStore } from '../store/index.js';
-import { stateLayout } from '../pki/identity-store.js';
+import { stateLayout } from '../store/state.js';
 import { sbdVersion } from '../lib/version.js';
 import { BackupError, BackupErrorCode } from './errors.js';
 import { writeFileAtomic } from './durable.js';

@@ -33,7 +33,7 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
   if (stateDir !== undefined) {
     // A TFTP (re)start ends the temporary CallManager signing of `utils itl reset localkey` (DESIGN §2, the seed).
     const [{ withState }, { endTemporaryItlSigning }, { AuditAction, auditedSync }, { systemClock }] = await Promise.all([
-      import('../cluster/state.js'),
+      import('../store/state.js'),
       import('../cluster/itl-reset.js'),
       import('../cluster/audit.js'),
       import('../lib/clock.js'),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
 import { trustCommands } from '../../src/admin/commands/trust.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
 
 /** One console line with scripted answers; the transcript keeps output and questions in order ("? " marks a question). */

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { fixedClock } from '../../src/lib/clock.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 import { exportIdentityP12 } from '../../src/cluster/p12.js';
 import { regenerateCertificate } from '../../src/cluster/certs.js';
 import { ctlReset, itlReset } from '../../src/cluster/itl-reset.js';

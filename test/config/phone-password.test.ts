@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
 import { systemClock } from '../../src/lib/clock.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState, type State } from '../../src/cluster/state.js';
+import { openState, type State } from '../../src/store/state.js';
 import { deviceConfigFile } from '../../src/config/cluster-configs.js';
 import { putPhoneDigestPassword } from '../../src/credentials/phone-digest.js';
 import { PhoneSecretError } from '../../src/credentials/phone-secret.js';

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { privateKeyOf } from '../../src/pki/identity-store.js';
 import { SipDaemon } from '../../src/daemons/sipd.js';

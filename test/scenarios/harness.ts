@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { openState, type State } from '../../src/cluster/state.js';
+import { openState, type State } from '../../src/store/state.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
 import { TftpServer } from '../../src/tftp/server.js';

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 import { fetchFile } from '../../src/tftp/client.js';
 import { sbdCli, tempDir } from '../sim/helpers.js';
 

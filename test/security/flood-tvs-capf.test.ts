@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { main } from '../../src/cli/main.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { enrollWithCapf } from '../../src/capf/client.js';

@@ -15,7 +15,7 @@ import { enrollWithCapf } from '../../src/capf/client.js';
 import { CapfError } from '../../src/capf/core/errors.js';
 import { pendingStatus } from '../../src/capf/operation-status.js';
 import { main } from '../../src/cli/main.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import type { Store } from '../../src/store/index.js';
 import { micFactory, startCapf } from '../capf/helpers.js';
 import { tempDir } from '../tvs/helpers.js';

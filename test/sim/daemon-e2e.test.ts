@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 import { sbdCli, startDaemonProcess, tempDir } from './helpers.js';
 
 const sbd = sbdCli;

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { bootSimPhone } from '../../src/sim/phone.js';

@@ -10,7 +10,7 @@ import { after } from 'node:test';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState, type State } from '../../src/cluster/state.js';
+import { openState, type State } from '../../src/store/state.js';
 import { ApplianceFileSource, type ApplianceSourceOptions } from '../../src/tftp/appliance-source.js';
 import { createServer, type AnyTftpServer } from '../tftp/helpers.js';
 import { TftpClientPool } from '../../src/tftp/client.js';

@@ -2,7 +2,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { issueLsc } from '../../src/pki/lsc.js';
 import { privateKeyOf } from '../../src/pki/identity-store.js';
-import type { State } from '../../src/cluster/state.js';
+import type { State } from '../../src/store/state.js';
 
 export function issueTestLsc(state: State, deviceName: string, node = 'sbd1'): { cert: string; key: string } {
   const capf = state.store.currentCertificate('CAPF', node)!;

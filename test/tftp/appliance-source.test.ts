@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { regenerateCertificate } from '../../src/cluster/certs.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { fixedClock, systemClock } from '../../src/lib/clock.js';
 import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode } from '../../src/tftp/core/packet.js';

@@ -16,7 +16,7 @@ test('sbd daemon tvs + sbd tvs query (--state, --itl, --tvs-cert): valid exits 0
   assert.equal(cli(['itl', 'build', '--state', state, '--out', out]).status, 0);
   const daemon = await startDaemon(t, ['daemon', 'tvs', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--ttl', '3600']);
   // The certificates to ask about, as PEM files from the store.
-  const { openState } = await import('../../src/cluster/state.js');
+  const { openState } = await import('../../src/store/state.js');
   const s = openState(state, { readonly: true });
   const cmPem = s.store.currentCertificate('CallManager', 'cucm-pub')!.pem;
   const tvsPem = s.store.currentCertificate('TVS', 'cucm-pub')!.pem;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initAppliance } from '../../src/cluster/init.js';
-import { openState, type State } from '../../src/cluster/state.js';
+import { openState, type State } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createLogger, type Logger } from '../../src/lib/log.js';
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { regenerateCertificate } from '../../src/cluster/certs.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { generateIdentity } from '../../src/pki/profiles.js';
 import { Role } from '../../src/trust/tags.js';

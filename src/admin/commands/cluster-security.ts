@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { buildCtl } from '../../trust/cluster-lists.js';
 import { parseTrustFile } from '../../trust/codec.js';

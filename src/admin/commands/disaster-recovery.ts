@@ -8,7 +8,7 @@
 import type { AdminCommand, AdminIo } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import type { Systemd } from '../systemd.js';
-import { openState } from '../../cluster/state.js';
+import { openState } from '../../store/state.js';
 import { AuditAction, AUDIT_RESULT, audited, currentAdminUser, recordAudit } from '../../cluster/audit.js';
 import { backupStatus, createBackup, restoreBackup } from '../../backup/index.js';
 import { isSbdError } from '../../lib/errors.js';

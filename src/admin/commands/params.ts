@@ -5,7 +5,7 @@
  * resets every phone at once, as CUCM 10.5+ does for PrepareClusterForRollbackToPre8.0.
  */
 import type { AdminCommand } from '../command-table.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
 import { offerPhoneReset } from './phones.js';

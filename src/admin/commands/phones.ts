@@ -15,7 +15,7 @@ import {
   runPhoneReset,
   setModelResetMethod,
 } from '../../cluster/phone-reset.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { controlProtocolLimits } from '../../sip/phone-control/control-protocol.js';
 import { UsageError } from '../../lib/errors.js';
 

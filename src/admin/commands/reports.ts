@@ -5,7 +5,7 @@
  */
 import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import {
   auditReport,

@@ -11,7 +11,7 @@
 import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { parseIdentityName, regenerateCertificate } from '../../cluster/certs.js';
 import { readFileSync } from 'node:fs';
 import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { parse, required } from '../args.js';
-import { openState } from '../../cluster/state.js';
+import { openState } from '../../store/state.js';
 import { AuditAction, audited, currentAdminUser, recordAudit, AUDIT_RESULT } from '../../cluster/audit.js';
 import { backupStatus, createBackup, peekBackup, restoreBackup } from '../../backup/index.js';
 import { isSbdError } from '../../lib/errors.js';

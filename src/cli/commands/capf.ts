@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { readKeyFile, writeKeyFile } from '../../pki/keys.js';
 import { CAPF_AUTH_MODES, normaliseDeviceName, type CapfAuthMode } from '../../store/index.js';
 import { CAPF_AUTH_STRING_DIGITS } from '../../store/devices.js';

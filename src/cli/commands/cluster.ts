@@ -7,7 +7,7 @@ import { systemClock } from '../../lib/clock.js';
 import { UsageError } from '../../lib/errors.js';
 import { initAppliance } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12 } from '../../cluster/p12.js';
 import { parseIdentityName } from '../../cluster/certs.js';

@@ -5,7 +5,7 @@
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import {
   auditReport,

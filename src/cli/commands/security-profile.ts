@@ -6,7 +6,7 @@
 import type { Command } from '../command.js';
 import { parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import {
   DEFAULT_SECURITY_PROFILE,
   DEVICE_SECURITY_MODES,

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command, CommandContext } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { withState } from '../../cluster/state.js';
+import { withState } from '../../store/state.js';
 import { SIP_LIMITS, SIP_REQUEST_KINDS, SIP_TRANSPORTS, type SipRequestAcl, type SipTransport, type TrunkRow } from '../../store/index.js';
 import { encryptTrunkPassword } from '../../sip/auth/trunk-secret.js';
 

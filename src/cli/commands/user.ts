@@ -2,7 +2,7 @@
 import type { Command } from '../command.js';
 import { parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { openState, withState, type State } from '../../cluster/state.js';
+import { openState, withState, type State } from '../../store/state.js';
 import { AuditAction, audited, currentAdminUser } from '../../cluster/audit.js';
 import { importLegacy, login, setPassword, verifyPin, type LegacyAlgorithm } from '../../credentials/index.js';
 import { USER_KINDS, type UserKind } from '../../store/index.js';

@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StateLayout } from '../../pki/identity-store.js';
+import type { StateLayout } from '../../store/state.js';
 import { SbdError } from '../../lib/errors.js';
 
 export class TrunkSecretError extends SbdError {}

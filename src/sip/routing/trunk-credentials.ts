@@ -5,7 +5,7 @@
  * challenge then goes to the phone, as without a credential, and the daemon keeps running.
  */
 import type { Store } from '../../store/index.js';
-import type { StateLayout } from '../../pki/identity-store.js';
+import type { StateLayout } from '../../store/state.js';
 import type { Logger } from '../../lib/log.js';
 import { decryptTrunkPassword, TrunkSecretError } from '../auth/trunk-secret.js';
 import type { TrunkCredential, TrunkCredentialLookup } from './trunk-challenge.js';

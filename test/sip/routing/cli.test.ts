@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeState, addLineUser } from '../interop/harness.js';
-import { openState } from '../../../src/cluster/state.js';
+import { openState } from '../../../src/store/state.js';
 import { decryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 
 const main = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
