@@ -14,7 +14,13 @@ export { PARAMS, SRTP_SUITES } from './params-registry.js';
 export type { DeviceRow, DeviceInput, DevicePatch, CapfOperation, CapfAuthMode } from './devices.js';
 export { normaliseDeviceName, CAPF_OPERATIONS, CAPF_AUTH_MODES, DEVICE_LIMITS } from './devices.js';
 export type { SecurityProfileRow, SecurityProfileInput, DeviceSecurityMode, ProfileTransport } from './security-profiles.js';
-export { DEFAULT_SECURITY_PROFILE, DEVICE_SECURITY_MODES, PROFILE_TRANSPORTS } from './security-profiles.js';
+export {
+  DEFAULT_SECURITY_PROFILE,
+  DEVICE_SECURITY_MODES,
+  PROFILE_TRANSPORTS,
+  PROFILE_DEFAULTS,
+  PROFILE_LIMITS,
+} from './security-profiles.js';
 export type { ModelFeatures, ModelFeaturesRow, ModelResetMethod } from './model-features.js';
 export { MODEL_RESET_METHODS, modelKey } from './model-features.js';
 export type { UserRow, UserInput, UserKind, DigestCredentialRow } from './users.js';

@@ -366,6 +366,17 @@ ALTER TABLE model_features ADD COLUMN reset_method TEXT
   CHECK (reset_method IS NULL OR reset_method IN ('service-control', 'check-sync', 'check-sync-reboot'));
 `;
 
+// Per-profile settings CUCM's Phone Security Profile page has (issue 18 item 7): the nonce validity time (seconds a
+// SIP digest nonce is accepted before a new challenge with stale=true; sbd keeps its 300 s default where CUCM has 600)
+// and the CAPF authentication mode a CAPF operation scheduled for the profile's phones uses unless told otherwise
+// (default 'password': an authentication string; 'none' lets whoever reaches CAPF first with the MAC enrol).
+const v10 = `
+ALTER TABLE security_profiles ADD COLUMN nonce_validity_seconds INTEGER NOT NULL DEFAULT 300
+  CHECK (nonce_validity_seconds BETWEEN 15 AND 3600);
+ALTER TABLE security_profiles ADD COLUMN capf_auth_mode TEXT NOT NULL DEFAULT 'password'
+  CHECK (capf_auth_mode IN ('none', 'password', 'lsc', 'mic'));
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -453,6 +464,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'per-model reset method override in the phone feature list (model_features.reset_method)',
     up(db) {
       db.exec(v9);
+    },
+  },
+  {
+    version: 10,
+    summary: 'nonce validity time and CAPF authentication mode per security profile',
+    up(db) {
+      db.exec(v10);
     },
   },
 ];
