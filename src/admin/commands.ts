@@ -2,7 +2,8 @@
  * Every admin command group, in one table. Groups whose backing functions are not in the build yet are not
  * listed (no command without a real implementation behind it).
  */
-import { CommandTable } from './command-table.js';
+import { type AdminCommand, CommandTable } from './command-table.js';
+import { FirstBootPendingError, firstBootProbe } from './first-boot.js';
 import type { Privilege } from './privilege.js';
 import { Systemd, type SystemdOptions } from './systemd.js';
 import { statusCommands } from './commands/status.js';
@@ -24,21 +25,44 @@ export interface AdminContext {
   /** The appliance state folder (store + keys). Default /var/lib/sbd/state. */
   stateDir?: string;
   clock?: Clock;
+  /**
+   * undefined once first boot is done, else the line the store commands answer with (first-boot.ts). Default:
+   * sbd-firstboot.service's state through systemd (nothing on a host).
+   */
+  firstBoot?: () => string | undefined;
+}
+
+/** Store commands wait for first boot: before it is done the store is missing or half made. */
+function afterFirstBoot(commands: AdminCommand[], firstBoot: () => string | undefined): AdminCommand[] {
+  return commands.map((c) => ({
+    ...c,
+    run: (args, io) => {
+      const busy = firstBoot();
+      if (busy) throw new FirstBootPendingError(busy);
+      return c.run(args, io);
+    },
+  }));
 }
 
 export function adminTable(ctx: AdminContext): CommandTable {
   const systemd = new Systemd(ctx.privilege, ctx.systemd);
   const state = ctx.stateDir ?? '/var/lib/sbd/state';
   const clock = ctx.clock ?? systemClock;
+  const firstBoot = ctx.firstBoot ?? firstBootProbe(systemd);
   return new CommandTable([
     ...statusCommands(systemd, ctx.envFile),
     ...serviceCommands(systemd),
     ...systemCommands(systemd),
-    ...trustCommands(state, clock),
-    ...paramCommands(state),
-    ...clusterSecurityCommands(state, clock),
-    ...reportCommands(state),
-    ...disasterRecoveryCommands(state, { systemd }),
-    ...phoneCommands(state),
+    ...afterFirstBoot(
+      [
+        ...trustCommands(state, clock),
+        ...paramCommands(state),
+        ...clusterSecurityCommands(state, clock),
+        ...reportCommands(state),
+        ...disasterRecoveryCommands(state, { systemd }),
+        ...phoneCommands(state),
+      ],
+      firstBoot,
+    ),
   ]);
 }

@@ -6,8 +6,10 @@
 import { fileURLToPath } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { adminTable } from './commands.js';
+import { firstBootProbe } from './first-boot.js';
 import { dropToServiceUser } from './privilege.js';
 import { runShell } from './shell.js';
+import { Systemd } from './systemd.js';
 
 export interface AdminMainOptions {
   /** The state folder. Default $SBD_STATE, else /var/lib/sbd/state on the appliance (root), ./var on a host. */
@@ -20,12 +22,15 @@ export async function adminMain(options: AdminMainOptions = {}): Promise<void> {
   const privilege = dropToServiceUser(process.env.SBD_USER ?? 'sbd');
   const state = options.stateDir ?? process.env.SBD_STATE ?? (privilege.canRaise ? '/var/lib/sbd/state' : './var');
   const historyFile = options.historyFile ?? `${state}/admin-history`;
+  const firstBoot = firstBootProbe(new Systemd(privilege));
+  // Logins are accepted while first boot still runs: say so at once, not only when a store command is refused.
+  const busy = firstBoot();
   await runShell({
     input: process.stdin,
     output: process.stdout,
-    table: adminTable({ privilege, stateDir: state }),
+    table: adminTable({ privilege, stateDir: state, firstBoot }),
     historyFile,
-    banner: 'sbd admin console. Type "help" for the commands, TAB to complete, "exit" to log out.',
+    banner: `sbd admin console. Type "help" for the commands, TAB to complete, "exit" to log out.${busy ? `\n${busy}` : ''}`,
   });
 }
 

@@ -61,6 +61,11 @@ export class Systemd {
     return this.units().filter((u) => u !== 'sbd-firstboot');
   }
 
+  /** `systemctl show -p …` of one unit, as its KEY=VALUE text. */
+  show(unit: string, properties: readonly string[]): string {
+    return this.#run(['show', `--property=${properties.join(',')}`, `${unit}.service`], false);
+  }
+
   state(unit: string): UnitState {
     const text = this.#run(['show', '--property=ActiveState,SubState,MainPID,NRestarts,StatusText', `${unit}.service`], false);
     const p = Object.fromEntries(
