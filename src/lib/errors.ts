@@ -15,10 +15,19 @@ export class SbdError extends Error {
   }
 }
 
+/** lib's own codes; each room declares its codes once in its own table like this one. */
+export const LibErrorCode = {
+  /** A command line or administrative request that cannot be carried out as given. */
+  usage: 'ERR_USAGE',
+} as const;
+export type LibErrorCode = (typeof LibErrorCode)[keyof typeof LibErrorCode];
+
 /** A command line or administrative request that cannot be carried out as given. */
 export class UsageError extends SbdError {
+  declare readonly code: typeof LibErrorCode.usage;
+
   constructor(message: string) {
-    super('ERR_USAGE', message);
+    super(LibErrorCode.usage, message);
   }
 }
 
