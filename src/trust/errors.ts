@@ -17,6 +17,7 @@ export const TrustErrorCode = {
 export type TrustErrorCode = (typeof TrustErrorCode)[keyof typeof TrustErrorCode];
 
 export class TrustError extends SbdError {
+  declare readonly code: TrustErrorCode;
   /** Byte offset in the file where the problem was found, when it is about a position. */
   readonly offset: number | undefined;
 

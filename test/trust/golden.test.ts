@@ -18,7 +18,7 @@ import { buildEncryptedConfig, decryptEncryptedConfig } from '../../src/trust/en
 import { verifyTrustFile } from '../../src/trust/verify.js';
 import { candidateFromPem } from '../../src/trust/candidates.js';
 import { roleName } from '../../src/trust/tags.js';
-import { TrustError } from '../../src/trust/errors.js';
+import { TrustError, TrustErrorCode } from '../../src/trust/errors.js';
 import { fixedTimestamp, fixturePath, keyPem, server, signer, tlvCheck } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sbd-golden-'));
@@ -123,7 +123,9 @@ test('.enc.sgn: golden bytes with a fixed key and IV; only the phone key opens i
   });
   assert.equal(sha(enc), golden.enc);
   assert.ok(decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone') }).equals(plaintext));
-  assert.throws(() => decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone2') }), TrustError);
+  assert.throws(() => decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone2') }), {
+    code: TrustErrorCode.decrypt,
+  });
   const check = tlvCheck(save('SEP001122334455.cnf.xml.enc.sgn', enc), fixturePath('callmanager.pem'));
   assert.equal(check.status, 0, check.out);
   // The openssl command opens it independently: unwrap tag 25 with pkeyutl, decrypt the body with enc.
@@ -175,7 +177,7 @@ test('.enc.sgn with a manually configured symmetric key', () => {
     key: { kind: 'symmetric', key },
   });
   assert.ok(decryptEncryptedConfig(enc, { kind: 'symmetric', key }).equals(plaintext));
-  assert.throws(() => decryptEncryptedConfig(enc, { kind: 'symmetric', key: Buffer.alloc(16) }), TrustError);
+  assert.throws(() => decryptEncryptedConfig(enc, { kind: 'symmetric', key: Buffer.alloc(16) }), { code: TrustErrorCode.decrypt });
 });
 
 test('an ITL past 64 KiB is refused with the reason and what to remove', () => {
