@@ -21,10 +21,12 @@ export const BackupErrorCode = {
   io: 'ERR_BACKUP_IO',
 } as const;
 
-export type BackupErrorCodeValue = (typeof BackupErrorCode)[keyof typeof BackupErrorCode];
+export type BackupErrorCode = (typeof BackupErrorCode)[keyof typeof BackupErrorCode];
 
 export class BackupError extends SbdError {
-  constructor(code: BackupErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  declare readonly code: BackupErrorCode;
+
+  constructor(code: BackupErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }
