@@ -3,7 +3,7 @@
  * `utils service restart`) followed by its parameters. Lookup takes the longest word sequence that prefixes the
  * input line; what follows is the command's arguments. Each command group lives in its own file under commands/.
  */
-import { AdminError } from './errors.js';
+import { AdminError, AdminErrorCode } from './errors.js';
 
 export interface AdminIo {
   /** One block of output (a trailing newline is added when missing). */
@@ -69,9 +69,9 @@ export class CommandTable {
     const { command, args } = lookup;
     const min = command.minArgs ?? 0;
     const max = command.maxArgs ?? min;
-    if (args.length < min) throw new AdminError('ERR_ADMIN_ARGS', `missing parameter: usage: ${usageOf(command)}`);
+    if (args.length < min) throw new AdminError(AdminErrorCode.args, `missing parameter: usage: ${usageOf(command)}`);
     if (args.length > max) {
-      throw new AdminError('ERR_ADMIN_ARGS', `unexpected "${args.slice(max).join(' ')}": usage: ${usageOf(command)}`);
+      throw new AdminError(AdminErrorCode.args, `unexpected "${args.slice(max).join(' ')}": usage: ${usageOf(command)}`);
     }
   }
 

@@ -11,10 +11,17 @@ export const AdminErrorCode = {
   system: 'ERR_ADMIN_SYSTEM',
 } as const;
 
-export type AdminErrorCodeValue = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];
+export type AdminErrorCode = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];
+
+/** True for the shell's own codes (printed without the code: the message says it all). */
+export function isAdminErrorCode(code: string): code is AdminErrorCode {
+  return (Object.values(AdminErrorCode) as string[]).includes(code);
+}
 
 export class AdminError extends SbdError {
-  constructor(code: AdminErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  declare readonly code: AdminErrorCode;
+
+  constructor(code: AdminErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

@@ -10,7 +10,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { type CommandTable, splitWords, usageOf, type AdminIo } from './command-table.js';
 import { completeLine } from './complete.js';
-import { AdminErrorCode } from './errors.js';
+import { AdminErrorCode, isAdminErrorCode } from './errors.js';
 import { nearest } from './suggest.js';
 import { SbdError } from '../lib/errors.js';
 
@@ -160,7 +160,7 @@ export function helpText(table: CommandTable, prefix: readonly string[]): string
 /** One line, no stack: the message, and the stable code for sbd's own errors. */
 export function describe(err: unknown): string {
   if (err instanceof SbdError) {
-    return err.code.startsWith('ERR_ADMIN_') && err.code !== AdminErrorCode.system ? err.message : `${err.message} [${err.code}]`;
+    return isAdminErrorCode(err.code) && err.code !== AdminErrorCode.system ? err.message : `${err.message} [${err.code}]`;
   }
   if (err instanceof Error) return err.message.split('\n')[0]!;
   return String(err);
