@@ -29,7 +29,6 @@ export {
   PHONE_SECRET_KEY_FILE,
   PHONE_SECRET_LIMITS,
   PhoneSecretError,
-  PhoneSecretErrorCode,
   generatePhonePassword,
   checkPhonePassword,
   encryptPhonePassword,

@@ -14,24 +14,16 @@ import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:c
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SbdError } from '../lib/errors.js';
+import { CredentialErrorCode, type PhoneSecretErrorCode } from './errors.js';
 import { applyKeyAccess } from '../pki/identity-store.js';
 
 export const PHONE_SECRET_KEY_FILE = 'sip-phone.key';
 
-export const PhoneSecretErrorCode = {
-  /** The key file is missing or not 64 hex digits: nothing stored can be decrypted. */
-  key: 'ERR_PHONE_SECRET_KEY',
-  /** The stored blob is not a version this code writes (truncated, other version byte). */
-  format: 'ERR_PHONE_SECRET_FORMAT',
-  /** The blob does not authenticate: another key, moved to another row, or altered. */
-  auth: 'ERR_PHONE_SECRET_AUTH',
-  /** A password that cannot be stored or delivered (empty, too long, control characters). */
-  input: 'ERR_PHONE_SECRET_INPUT',
-} as const;
-export type PhoneSecretErrorCodeValue = (typeof PhoneSecretErrorCode)[keyof typeof PhoneSecretErrorCode];
-
+/** Its codes are CredentialErrorCode.phoneSecret*; the status is 500 (a server-side key or record problem). */
 export class PhoneSecretError extends SbdError {
-  constructor(code: PhoneSecretErrorCodeValue, message: string, options?: { cause?: unknown }) {
+  declare readonly code: PhoneSecretErrorCode;
+
+  constructor(code: PhoneSecretErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, { statusHint: 500, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
   }
 }
@@ -62,13 +54,13 @@ export function checkPhonePassword(password: string): string {
   const { minPasswordChars, maxPasswordBytes } = PHONE_SECRET_LIMITS;
   if ([...password].length < minPasswordChars || Buffer.byteLength(password, 'utf8') > maxPasswordBytes) {
     throw new PhoneSecretError(
-      PhoneSecretErrorCode.input,
+      CredentialErrorCode.phoneSecretInput,
       `a phone's digest password must be ${minPasswordChars} characters to ${maxPasswordBytes} bytes`,
     );
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(password))
-    throw new PhoneSecretError(PhoneSecretErrorCode.input, "a phone's digest password must not contain control characters");
+    throw new PhoneSecretError(CredentialErrorCode.phoneSecretInput, "a phone's digest password must not contain control characters");
   return password;
 }
 
@@ -80,7 +72,10 @@ function readKey(keysDir: string, create: boolean): Buffer {
   const path = keyPath(keysDir);
   if (!existsSync(path)) {
     if (!create)
-      throw new PhoneSecretError(PhoneSecretErrorCode.key, `${path} is missing: the stored phone digest passwords cannot be decrypted`);
+      throw new PhoneSecretError(
+        CredentialErrorCode.phoneSecretKey,
+        `${path} is missing: the stored phone digest passwords cannot be decrypted`,
+      );
     mkdirSync(keysDir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -88,7 +83,7 @@ function readKey(keysDir: string, create: boolean): Buffer {
     applyKeyAccess(path); // group sbd-key-phone (0640) where it exists: sbd-tftpd writes the passwords into configs
   }
   const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new PhoneSecretError(PhoneSecretErrorCode.key, `${path} is not 64 hex digits`);
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new PhoneSecretError(CredentialErrorCode.phoneSecretKey, `${path} is not 64 hex digits`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -107,7 +102,10 @@ export function encryptPhonePassword(keysDir: string, userid: string, realm: str
 
 export function decryptPhonePassword(keysDir: string, userid: string, realm: string, blob: Buffer): string {
   if (blob.length <= HEADER || blob[0] !== VERSION) {
-    throw new PhoneSecretError(PhoneSecretErrorCode.format, `stored digest password of ${userid} (realm ${realm}) has an unknown format`);
+    throw new PhoneSecretError(
+      CredentialErrorCode.phoneSecretFormat,
+      `stored digest password of ${userid} (realm ${realm}) has an unknown format`,
+    );
   }
   const d = createDecipheriv('aes-256-gcm', readKey(keysDir, false), blob.subarray(1, 13));
   d.setAAD(aad(userid, realm));
@@ -116,7 +114,7 @@ export function decryptPhonePassword(keysDir: string, userid: string, realm: str
     return Buffer.concat([d.update(blob.subarray(HEADER)), d.final()]).toString('utf8');
   } catch (cause) {
     throw new PhoneSecretError(
-      PhoneSecretErrorCode.auth,
+      CredentialErrorCode.phoneSecretAuth,
       `stored digest password of ${userid} (realm ${realm}) does not decrypt with this appliance's ${PHONE_SECRET_KEY_FILE}`,
       { cause },
     );
