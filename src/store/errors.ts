@@ -26,6 +26,8 @@ export const StoreErrorCode = {
   readonly: 'ERR_STORE_READONLY',
   /** Another connection held the write lock for longer than `busyTimeoutMs`. */
   busy: 'ERR_STORE_BUSY',
+  /** A state folder without its store (`openState` without `create`): run `sbd init` first. */
+  stateMissing: 'ERR_STATE_MISSING',
   /** The store was closed. */
   closed: 'ERR_STORE_CLOSED',
   /** A constraint the typed layer did not anticipate; the transaction was rolled back. */

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
-import { SbdError } from '../lib/errors.js';
+import { StoreError, StoreErrorCode } from './errors.js';
 
 export interface StateLayout {
   dir: string;
@@ -22,7 +22,7 @@ export interface State {
 export function openState(dir: string, options: { create?: boolean; readonly?: boolean } = {}): State {
   const layout = stateLayout(dir);
   if (!options.create && !existsSync(layout.dbPath)) {
-    throw new SbdError('ERR_STATE_MISSING', `no sbd store at ${layout.dbPath}: run "sbd init --state ${dir}" first`);
+    throw new StoreError(StoreErrorCode.stateMissing, `no sbd store at ${layout.dbPath}: run "sbd init --state ${dir}" first`);
   }
   const store = openStore(layout.dbPath, { create: options.create ?? false, ...(options.readonly ? { readonly: true } : {}) });
   return { layout, store };
