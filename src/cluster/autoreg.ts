@@ -11,23 +11,23 @@
  *   3. is reset, downloads its own SEP<MAC>.cnf.xml[.sgn] with that number, and registers on it.
  */
 import type { Clock } from '../lib/clock.js';
-import { SbdError } from '../lib/errors.js';
 import { DEFAULT_SECURITY_PROFILE, normaliseDeviceName, type DeviceRow, type Store } from '../store/index.js';
 import { defaultConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
+import { ClusterError, ClusterErrorCode } from './errors.js';
 
+/** Autoregistration's codes by their short names (declared in errors.ts ClusterErrorCode). */
 export const AutoregErrorCode = {
-  /** The AutoRegistration parameter is off: unknown phones are not added. */
-  disabled: 'ERR_AUTOREG_DISABLED',
-  /** The cluster security mode is not one autoregistration works in. */
-  mode: 'ERR_AUTOREG_MODE',
-  /** Every number of AutoRegistrationDnRange is taken. */
-  rangeFull: 'ERR_AUTOREG_RANGE_FULL',
-  /** AutoRegistrationDnRange is not a range 'first-last' (the store validates it; this guards other callers). */
-  range: 'ERR_AUTOREG_RANGE',
+  disabled: ClusterErrorCode.autoregDisabled,
+  mode: ClusterErrorCode.autoregMode,
+  rangeFull: ClusterErrorCode.autoregRangeFull,
+  range: ClusterErrorCode.autoregRange,
 } as const;
+type AutoregErrorCode = (typeof AutoregErrorCode)[keyof typeof AutoregErrorCode];
 
-export class AutoregError extends SbdError {
-  constructor(code: (typeof AutoregErrorCode)[keyof typeof AutoregErrorCode], message: string) {
+export class AutoregError extends ClusterError {
+  declare readonly code: AutoregErrorCode;
+
+  constructor(code: AutoregErrorCode, message: string) {
     // A registrar answers an unknown phone it cannot add with 503 (Service Unavailable, RFC 3261 §21.5.4).
     super(code, message, { statusHint: 503 });
   }

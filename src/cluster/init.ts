@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Clock } from '../lib/clock.js';
-import { SbdError } from '../lib/errors.js';
+import { ClusterError, ClusterErrorCode } from './errors.js';
 import { issueIdentity } from '../pki/identity-store.js';
 import { identityNames, type IdentityName } from '../pki/profiles.js';
 import type { KeySpec } from '../pki/keys.js';
@@ -79,7 +79,7 @@ export function activateTftp(state: State, clock: Clock): { itlSha256: string; i
   buildCtl(state.store, clock);
   const sha = createHash('sha256').update(itl).digest('hex');
   const node = state.store.listNodes().find((n) => (n.services as string[]).includes('tftp'));
-  if (!node) throw new SbdError('ERR_NO_TFTP_NODE', 'no node runs the TFTP service');
+  if (!node) throw new ClusterError(ClusterErrorCode.noTftpNode, 'no node runs the TFTP service');
   state.store.recordServerItlHash(node.name, 'ITLFile.tlv', sha, new Date(clock.now()).toISOString());
   return { itlSha256: sha, itlBytes: itl.length };
 }

@@ -14,8 +14,8 @@ import { ctlReset, itlReset } from '../../src/cluster/itl-reset.js';
 import { buildCtl, buildItl } from '../../src/trust/cluster-lists.js';
 import { verifyTrustFile } from '../../src/trust/verify.js';
 import { candidateFromPem } from '../../src/trust/candidates.js';
-import { PkiError } from '../../src/pki/errors.js';
-import { SbdError } from '../../src/lib/errors.js';
+import { PkiErrorCode } from '../../src/pki/errors.js';
+import { LibErrorCode, SbdError } from '../../src/lib/errors.js';
 
 const clock = fixedClock(Date.UTC(2026, 10, 25));
 
@@ -33,7 +33,9 @@ test('itl reset remotekey: a lost ITLRecovery kept as .p12 signs the new ITL, so
   const serialOf = (pem: string) => new X509Certificate(pem).serialNumber.toLowerCase();
 
   // A wrong password changes nothing.
-  assert.throws(() => withState(dir, (s) => itlReset(s, 'remotekey', clock, { p12, password: 'wrong-pass' })), PkiError);
+  assert.throws(() => withState(dir, (s) => itlReset(s, 'remotekey', clock, { p12, password: 'wrong-pass' })), {
+    code: PkiErrorCode.pkcs12Password,
+  });
   assert.equal(
     withState(dir, (s) => s.store.getParam('ItlResetSigner')),
     'ITLRecovery',
@@ -63,7 +65,7 @@ test('ctl reset localkey signs the CTL with ITLRecovery (a SAST record of the CT
   const dir = fresh();
   assert.throws(
     () => withState(dir, (s) => ctlReset(s, 'localkey', clock)),
-    (e: unknown) => e instanceof SbdError && /mixed mode/.test(e.message),
+    (e: unknown) => e instanceof SbdError && e.code === LibErrorCode.usage && /mixed mode/.test(e.message),
   );
   withState(dir, (s) => s.store.setParam('ClusterSecurityMode', 'mixed'));
   const serial = (name: string) => withState(dir, (s) => s.store.listCertificates({ name }).find((c) => c.current)!.serialHex);
