@@ -26,7 +26,7 @@ import {
   type ClusterEndpoints,
   type DeviceConfigInput,
 } from './device-config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ConfigErrorCode } from './errors.js';
 import { phonePasswordLookup, stateKeysDir, type PhonePasswordLookup } from '../credentials/phone-digest.js';
 
 export interface ConfigBuildOptions {
@@ -68,7 +68,7 @@ export function clusterEndpoints(store: Store): ClusterEndpoints {
 
 function tftpSigner(store: Store, node: NodeRow): Signer {
   const row = store.currentCertificate('CallManager', node.name);
-  if (!row) throw new ConfigError('ERR_CONFIG_NO_SIGNER', `node ${node.name} has no CallManager certificate to sign configs with`);
+  if (!row) throw new ConfigError(ConfigErrorCode.noSigner, `node ${node.name} has no CallManager certificate to sign configs with`);
   return signerOf(row);
 }
 
