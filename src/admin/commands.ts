@@ -15,6 +15,10 @@ import { clusterSecurityCommands } from './commands/cluster-security.js';
 import { reportCommands } from './commands/reports.js';
 import { disasterRecoveryCommands } from './commands/disaster-recovery.js';
 import { phoneCommands } from './commands/phones.js';
+import { deviceCommands } from './commands/devices.js';
+import { securityProfileCommands } from './commands/security-profiles.js';
+import { trustStoreCommands } from './commands/trust-store.js';
+import { appUserCommands } from './commands/app-users.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface AdminContext {
@@ -61,6 +65,10 @@ export function adminTable(ctx: AdminContext): CommandTable {
         ...reportCommands(state),
         ...disasterRecoveryCommands(state, { systemd }),
         ...phoneCommands(state),
+        ...deviceCommands(state),
+        ...securityProfileCommands(state),
+        ...trustStoreCommands(state),
+        ...appUserCommands(state),
       ],
       firstBoot,
     ),

@@ -23,6 +23,13 @@ export const AuditAction = {
   featureSet: 'feature-set',
   autoRegister: 'autoregister',
   digestReset: 'digest-reset',
+  deviceAdd: 'device-add',
+  deviceSet: 'device-set',
+  deviceRemove: 'device-remove',
+  profileSet: 'security-profile-set',
+  trustImport: 'trust-import',
+  trustRemove: 'trust-remove',
+  appUserAllow: 'app-user-allow',
 } as const;
 
 export type AuditActionName = (typeof AuditAction)[keyof typeof AuditAction];
