@@ -18,7 +18,7 @@ import type tls from 'node:tls';
 import type { Clock } from '../lib/clock.js';
 import { systemClock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { TlsService } from '../lib/tls-service.js';
+import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { issueLsc } from '../pki/lsc.js';
 import { randomSerial } from '../pki/certificate.js';
@@ -64,7 +64,8 @@ export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
   reloadIntervalMs?: number;
   /** Validity of issued LSCs in whole years. Default 5. */
   lscValidityYears?: number;
-  minVersion?: tls.SecureVersion;
+  /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload. */
+  minVersion?: TlsMinVersion;
   clock?: Clock;
   logger?: Logger;
 }
@@ -82,7 +83,6 @@ export const CAPF_SERVER_DEFAULTS = {
   maxConnections: 1024,
   reloadIntervalMs: 2000,
   lscValidityYears: 5,
-  minVersion: 'TLSv1.2' as tls.SecureVersion,
 } as const;
 
 export interface CapfSessionSummary {
@@ -118,7 +118,7 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
 }
 
 export class CapfServer extends EventEmitter {
-  readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined };
+  readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined; minVersion: TlsMinVersion | undefined };
   readonly #opts: CapfServerOptions;
   readonly #store: CapfStore;
   readonly #log: Logger;
@@ -133,14 +133,21 @@ export class CapfServer extends EventEmitter {
   constructor(opts: CapfServerOptions) {
     super();
     const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-    this.options = { ...CAPF_SERVER_DEFAULTS, ...(defined as Partial<typeof CAPF_SERVER_DEFAULTS>), node: opts.node };
+    this.options = {
+      ...CAPF_SERVER_DEFAULTS,
+      ...(defined as Partial<typeof CAPF_SERVER_DEFAULTS>),
+      node: opts.node,
+      minVersion: opts.minVersion,
+    };
     this.#opts = opts;
     this.#store = opts.store;
     this.#log = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? systemClock;
     const o = this.options;
+    const { identity, protocol } = this.#secureOptions();
     this.#service = new TlsService({
-      secureContext: this.#secureOptions(),
+      secureContext: identity,
+      ...protocol,
       host: o.host,
       port: o.port,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
@@ -160,26 +167,28 @@ export class CapfServer extends EventEmitter {
     return this.#identity.cert;
   }
 
-  #secureOptions(): tls.SecureContextOptions & { minVersion: tls.SecureVersion } {
+  #secureOptions(): { identity: tls.SecureContextOptions; protocol: Required<TlsProtocolOptions> } {
     const { row, node } = capfIdentity(this.#store, this.options.node);
     const keyPem = privateKeyOf(row);
-    const ciphers = this.#store.getParam('TLSCiphers');
+    const protocol = storeTlsProtocol(this.#store, this.options.minVersion);
     this.#identity = { cert: row, keyPem };
-    this.#contextKey = `${row.sha256Hex}|${ciphers}`;
+    this.#contextKey = `${row.sha256Hex}|${protocol.minVersion}|${protocol.ciphers}`;
     this.#generation = this.#store.generation();
-    this.#log.info('capf-certificate', { node, sha256: row.sha256Hex, subject: row.subject });
-    return { cert: row.pem, key: keyPem, ciphers, honorCipherOrder: true, minVersion: this.options.minVersion };
+    this.#log.info('capf-certificate', { node, sha256: row.sha256Hex, subject: row.subject, minVersion: protocol.minVersion });
+    return { identity: { cert: row.pem, key: keyPem }, protocol };
   }
 
-  /** Re-reads the CAPF certificate and cipher list when the store changed; true when they were replaced. */
+  /** Re-reads the CAPF certificate, minimum version and cipher list when the store changed; true when they were replaced. */
   reload(): boolean {
     try {
       const g = this.#store.generation();
       if (g === this.#generation) return false;
       const { row } = capfIdentity(this.#store, this.options.node);
+      const protocol = storeTlsProtocol(this.#store, this.options.minVersion);
       this.#generation = g;
-      if (`${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}` === this.#contextKey) return false;
-      this.#service.setSecureContext(this.#secureOptions());
+      if (`${row.sha256Hex}|${protocol.minVersion}|${protocol.ciphers}` === this.#contextKey) return false;
+      const next = this.#secureOptions();
+      this.#service.setSecureContext(next.identity, next.protocol);
       return true;
     } catch (err) {
       this.#log.error('reload-failed', { error: err });

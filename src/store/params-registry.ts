@@ -1,4 +1,5 @@
 import { createSecureContext } from 'node:tls';
+import { TLS_MIN_VERSIONS, tlsProtocolDefaults } from '../lib/tls-service.js';
 
 /**
  * The enterprise parameters sbd knows: name → type, default, allowed values, description. Values are stored as
@@ -87,9 +88,19 @@ export const PARAMS: readonly ParamDef[] = [
   {
     name: 'TLSCiphers',
     type: 'string',
-    default: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256',
+    default: tlsProtocolDefaults.ciphers,
     check: checkTlsCiphers,
     description: 'TLS 1.2 cipher list (OpenSSL syntax) for SIP, TVS and CAPF, in priority order',
+  },
+  // Issue 18 item 9: 7900-series phones (spec cisco-trust-formats §2.1, §3.1) and old gateways speak only TLS 1.0
+  // with AES128-SHA. Lowering is the owner's choice: the console warns and asks first (admin/commands/params.ts).
+  {
+    name: 'TLSMinVersion',
+    type: 'enum',
+    default: tlsProtocolDefaults.minVersion,
+    allowed: TLS_MIN_VERSIONS,
+    description:
+      'lowest TLS version SIP, TVS and CAPF accept; below 1.2 AES128-SHA is added (last) at OpenSSL security level 0, for 7900-series phones and old gateways',
   },
   {
     name: 'SRTPCiphers',

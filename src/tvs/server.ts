@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { TlsService } from '../lib/tls-service.js';
+import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import type { CertRow } from '../store/index.js';
 import type { TvsTrustView } from './trust-view.js';
@@ -38,8 +38,8 @@ export interface TvsServerOptions extends TrustAnswerOptions {
   maxConnections?: number;
   /** How often the store generation is checked for a new TVS certificate or cipher list. Default 2000 ms. */
   reloadIntervalMs?: number;
-  /** Lowest TLS version. Default 'TLSv1.2' (7900-series phones need 'TLSv1', spec §3.1). */
-  minVersion?: tls.SecureVersion;
+  /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload (7900-series phones need '1.0', spec §3.1). */
+  minVersion?: TlsMinVersion;
   logger?: Logger;
 }
 
@@ -51,7 +51,6 @@ export const TVS_SERVER_DEFAULTS = {
   requestTimeoutMs: 10000,
   maxConnections: 4096,
   reloadIntervalMs: 2000,
-  minVersion: 'TLSv1.2' as tls.SecureVersion,
   ttlSeconds: TRUST_ANSWER_DEFAULTS.ttlSeconds,
 } as const;
 
@@ -89,7 +88,10 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
 }
 
 export class TvsServer extends EventEmitter {
-  readonly options: Required<Omit<TvsServerOptions, 'node' | 'importRoles' | 'store' | 'logger'>> & { node: string | undefined };
+  readonly options: Required<Omit<TvsServerOptions, 'node' | 'minVersion' | 'importRoles' | 'store' | 'logger'>> & {
+    node: string | undefined;
+    minVersion: TlsMinVersion | undefined;
+  };
   readonly #store: TvsTrustView;
   readonly #log: Logger;
   readonly #answerer: TrustAnswerer;
@@ -114,7 +116,7 @@ export class TvsServer extends EventEmitter {
       requestTimeoutMs: o.requestTimeoutMs,
       maxConnections: o.maxConnections,
       reloadIntervalMs: o.reloadIntervalMs,
-      minVersion: o.minVersion,
+      minVersion: opts.minVersion,
       ttlSeconds: o.ttlSeconds,
       node: opts.node,
     };
@@ -125,8 +127,10 @@ export class TvsServer extends EventEmitter {
       ...(opts.importRoles ? { importRoles: opts.importRoles } : {}),
     });
     new TvsFrameReader({ maxBodyBytes: o.maxBodyBytes }); // validates the bound before anything listens
+    const { identity, protocol } = this.#secureOptions();
     this.#service = new TlsService({
-      secureContext: this.#secureOptions(),
+      secureContext: identity,
+      ...protocol,
       host: o.host,
       port: o.port,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
@@ -142,26 +146,28 @@ export class TvsServer extends EventEmitter {
     });
   }
 
-  #secureOptions(): tls.SecureContextOptions & { minVersion: tls.SecureVersion } {
+  #secureOptions(): { identity: tls.SecureContextOptions; protocol: Required<TlsProtocolOptions> } {
     const { row, node } = tvsIdentity(this.#store, this.options.node);
-    const ciphers = this.#store.getParam('TLSCiphers');
-    this.#contextKey = `${row.sha256Hex}|${ciphers}`;
+    const protocol = storeTlsProtocol(this.#store, this.options.minVersion);
+    this.#contextKey = `${row.sha256Hex}|${protocol.minVersion}|${protocol.ciphers}`;
     this.certificateSha256 = row.sha256Hex;
     this.#generation = this.#store.generation();
-    this.#log.info('tvs-certificate', { node, sha256: row.sha256Hex, subject: row.subject });
-    return { cert: row.pem, key: privateKeyOf(row), ciphers, honorCipherOrder: true, minVersion: this.options.minVersion };
+    this.#log.info('tvs-certificate', { node, sha256: row.sha256Hex, subject: row.subject, minVersion: protocol.minVersion });
+    return { identity: { cert: row.pem, key: privateKeyOf(row) }, protocol };
   }
 
-  /** Re-reads the TVS certificate and cipher list when the store changed; true when the context was replaced. */
+  /** Re-reads the TVS certificate, minimum version and cipher list when the store changed; true when the context was replaced. */
   reload(): boolean {
     try {
       const g = this.#store.generation();
       if (g === this.#generation) return false;
       const { row } = tvsIdentity(this.#store, this.options.node);
-      const key = `${row.sha256Hex}|${this.#store.getParam('TLSCiphers')}`;
+      const protocol = storeTlsProtocol(this.#store, this.options.minVersion);
+      const key = `${row.sha256Hex}|${protocol.minVersion}|${protocol.ciphers}`;
       this.#generation = g;
       if (key === this.#contextKey) return false;
-      this.#service.setSecureContext(this.#secureOptions());
+      const next = this.#secureOptions();
+      this.#service.setSecureContext(next.identity, next.protocol);
       return true;
     } catch (err) {
       // Keep serving with the previous identity: a half-finished regeneration must not take TVS down.

@@ -1,0 +1,85 @@
+/**
+ * Lowering the minimum TLS version on the console (issue 18 item 9): `set param TLSMinVersion 1.0` and CUCM's
+ * `set tls min-version 1.0` print the warnings before the question, store nothing on "no", store and audit on
+ * "yes"; raising it back asks nothing; an invalid version is refused by the store without a question.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
+import { paramCommands } from '../../src/admin/commands/params.js';
+import { initAppliance } from '../../src/cluster/init.js';
+import { withState } from '../../src/cluster/state.js';
+import { systemClock } from '../../src/lib/clock.js';
+
+/** One console line with scripted answers; "? " marks a question in the transcript. */
+async function consoleRun(state: string, line: string, answers: boolean[]): Promise<string> {
+  const table = new CommandTable(paramCommands(state));
+  const transcript: string[] = [];
+  const io: AdminIo = {
+    out: (t) => transcript.push(t),
+    confirm: async (q) => {
+      transcript.push(`? ${q}`);
+      const a = answers.shift();
+      assert.notEqual(a, undefined, `unexpected question: ${q}`);
+      return a!;
+    },
+    secret: async () => assert.fail('no secret expected'),
+  };
+  const found = table.find(splitWords(line));
+  assert.ok(found, line);
+  table.checkArgs(found);
+  await found.command.run(found.args, io);
+  assert.equal(answers.length, 0, `questions left unasked after "${line}"`);
+  return transcript.join('\n');
+}
+
+test('TLSMinVersion: warned and asked before lowering, "no" stores nothing, raising asks nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-tlsmin-'));
+  const state = join(dir, 'state');
+  initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock });
+  const current = () => withState(state, ({ store }) => store.getParam('TLSMinVersion'), { readonly: true });
+  const audits = () =>
+    withState(state, ({ store }) => store.listAudit().filter((a) => a.detail?.startsWith('TLSMinVersion=')).length, { readonly: true });
+  try {
+    assert.equal(await consoleRun(state, 'show tls min-version', []), '1.2');
+
+    let out = await consoleRun(state, 'set param TLSMinVersion 1.0', [false]);
+    const q = out.indexOf('? Lower the minimum TLS version to 1.0 for SIP, TVS and CAPF?');
+    const w = out.indexOf('WARNING: TLS 1.0 lets SIP (5061), TVS (2445) and CAPF (3804) accept every peer');
+    assert.ok(w >= 0 && w < q, out);
+    assert.match(out, /no forward secrecy/);
+    assert.match(out, /security level 0/);
+    assert.match(out, /cancelled$/);
+    assert.equal(current(), '1.2', 'no: nothing stored');
+    assert.equal(audits(), 0);
+
+    out = await consoleRun(state, 'set param TLSMinVersion 1.0', [true]);
+    assert.match(out, /TLSMinVersion = 1\.0$/);
+    assert.equal(current(), '1.0');
+    assert.equal(audits(), 1, 'the change is audited');
+
+    // Up again: no warning, no question.
+    out = await consoleRun(state, 'set tls min-version 1.2', []);
+    assert.equal(out, 'TLSMinVersion = 1.2');
+    assert.equal(current(), '1.2');
+
+    // CUCM's own command asks the same question; 1.1 is lower than 1.2 too.
+    out = await consoleRun(state, 'set tls min-version 1.1', [false]);
+    assert.match(out, /WARNING: TLS 1\.1 lets/);
+    assert.equal(current(), '1.2');
+    await consoleRun(state, 'set tls min-version 1.1', [true]);
+    assert.equal(await consoleRun(state, 'show tls min-version', []), '1.1');
+    // 1.0 is lower still: asked again.
+    await consoleRun(state, 'set param TLSMinVersion 1.0', [false]);
+    assert.equal(current(), '1.1');
+
+    // Not a version: the store refuses it, no question first.
+    await assert.rejects(consoleRun(state, 'set param TLSMinVersion 1.3', []), /TLSMinVersion must be one of 1\.0, 1\.1, 1\.2/);
+    assert.equal(current(), '1.1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
