@@ -1,6 +1,8 @@
 /**
  * SRTP crypto negotiation over SDES (RFC 4568 §7), with the priorities of the seeds:
  *   calls:            AEAD_AES_256_GCM > AEAD_AES_128_GCM > AES_CM_128_HMAC_SHA1_80 > AES_CM_128_HMAC_SHA1_32,
+ *                     > F8_128_HMAC_SHA1_80 (RFC 3711 §4.1.2; only when SRTP Ciphers lists it, which the default
+ *                     does not: issue 18 item 9, for peers that offer nothing else),
  *                     then plain RTP unless Block Unencrypted Calls is set (then the call is refused, 488);
  *   media streaming:  AES_CM_128_HMAC_SHA1_80 > AES_CM_128_HMAC_SHA1_32, then RTP (music on hold, IVR,
  *                     annunciator — the seeds' Table 1).
@@ -20,6 +22,7 @@ export const CALL_PRIORITY: readonly Suite[] = [
   'AEAD_AES_128_GCM',
   'AES_CM_128_HMAC_SHA1_80',
   'AES_CM_128_HMAC_SHA1_32',
+  'F8_128_HMAC_SHA1_80',
 ];
 export const MEDIA_STREAMING_PRIORITY: readonly Suite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
 
