@@ -16,6 +16,7 @@ import { keySpecText } from '../capf/core/key-spec.js';
 import { Role } from '../trust/tags.js';
 import { decision, shortName, Verdict, type Decision } from './decisions.js';
 import { CapfAuthModeCode, type EndpointRedirect, type PhoneConfigServices } from './phone-config.js';
+import { reach, type HostResolver } from './name-resolution.js';
 import { deleteLsc, readMic, storeEnrollment, type LoadedPhone } from './phone-folder.js';
 import type { PhoneTrust } from './trust-rules.js';
 
@@ -24,6 +25,8 @@ export interface CapfPhoneOptions {
   authString?: string;
   /** Where a configured CAPF really listens (tests: port 0). */
   redirect?: EndpointRedirect;
+  /** How the phone resolves a CAPF named by host name. Default: the system's resolver (name-resolution.ts). */
+  resolver?: HostResolver;
   /** One whole session. Default 120000 ms (the CAPF client's default). */
   timeoutMs?: number;
 }
@@ -114,8 +117,14 @@ export async function runCapfOperation(
   if (typeof auth === 'string') return fail(Verdict.failed, `CAPF enrollment not possible: ${auth}`);
   const failures: string[] = [];
   for (const configured of services.capf) {
-    const target = options.redirect ? options.redirect('capf', configured) : configured;
     const server = `${configured.host}:${configured.port}`;
+    let target;
+    try {
+      target = await reach('capf', configured, options);
+    } catch (err) {
+      failures.push(`${server}: ${(err as Error).message}`);
+      continue; // a name the phone cannot resolve: the next CAPF of the list
+    }
     let result: EnrollResult;
     try {
       result = await enrollWithCapf({

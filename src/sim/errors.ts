@@ -8,6 +8,8 @@ export const SimErrorCode = {
   server: 'ERR_SIM_SERVER',
   key: 'ERR_SIM_KEY',
   fetch: 'ERR_SIM_FETCH',
+  /** A host name in the phone's config that it cannot resolve (no DNS server, or no answer). */
+  resolve: 'ERR_SIM_RESOLVE',
 } as const;
 export type SimErrorCode = (typeof SimErrorCode)[keyof typeof SimErrorCode];
 

@@ -1,6 +1,8 @@
 /**
- * What a phone reads from the config it last accepted (`SEP<MAC>.cnf.xml`, or the default config) to reach the
- * trust services, sans-I/O (spec §3.1, §3.2):
+ * What a phone reads from the config it last accepted (`SEP<MAC>.cnf.xml`, or the default config) to reach its
+ * call control and the trust services, sans-I/O (spec §3.1, §3.2):
+ *   <callManagerGroup><members><member priority="0.."><callManager><ports><sipPort>…</sipPort>
+ *     <securedSipPort>…</securedSipPort></ports><processNodeName>HOST</processNodeName>…
  *   <TVS><members><member priority="0..4"><port>2445</port><address>HOST</address></member>…</members></TVS>
  *   <capfAuthMode>0..4</capfAuthMode>
  *   <capfList><capf><phonePort>3804</phonePort><processNodeName>HOST</processNodeName></capf>…</capfList>
@@ -15,7 +17,16 @@ export interface ServiceEndpoint {
 /** capfAuthMode codes (spec §3.2). 0: no CAPF operation pending. */
 export const CapfAuthModeCode = { none: 0, password: 1, nullString: 2, lscOrMic: 3, mic: 4 } as const;
 
+/** A call-control node of `<callManagerGroup>`: where the phone registers (SIP over TCP/UDP, or TLS). */
+export interface CallManagerEndpoint {
+  host: string;
+  sipPort: number;
+  securedSipPort: number;
+}
+
 export interface PhoneConfigServices {
+  /** Call-control nodes in priority order (the phone registers with the first it reaches). */
+  callManagers: CallManagerEndpoint[];
   /** TVS servers in the order the phone tries them. */
   tvs: ServiceEndpoint[];
   /** CAPF servers in list order. */
@@ -24,7 +35,13 @@ export interface PhoneConfigServices {
   capfAuthMode: number | undefined;
 }
 
-export const PHONE_CONFIG_LIMITS = { maxMembers: 5, defaultTvsPort: 2445, defaultCapfPort: 3804 } as const;
+export const PHONE_CONFIG_LIMITS = {
+  maxMembers: 5,
+  defaultTvsPort: 2445,
+  defaultCapfPort: 3804,
+  defaultSipPort: 5060,
+  defaultSecuredSipPort: 5061,
+} as const;
 
 const XML_ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&apos;': "'" };
 
@@ -40,6 +57,24 @@ function port(value: string | undefined, fallback: number): number {
 
 function blocks(xml: string, tag: string): Array<{ attrs: string; inner: string }> {
   return [...xml.matchAll(new RegExp(`<${tag}(\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => ({ attrs: m[1] ?? '', inner: m[2]! }));
+}
+
+function callManagers(doc: string): CallManagerEndpoint[] {
+  const group = blocks(doc, 'callManagerGroup')[0]?.inner ?? '';
+  return blocks(group, 'member')
+    .map((m, i) => {
+      const priority = /priority="(\d+)"/.exec(m.attrs);
+      const ports = blocks(m.inner, 'ports')[0]?.inner ?? '';
+      return {
+        priority: priority ? Number(priority[1]) : i,
+        host: text(m.inner, 'processNodeName'),
+        sipPort: port(text(ports, 'sipPort'), PHONE_CONFIG_LIMITS.defaultSipPort),
+        securedSipPort: port(text(ports, 'securedSipPort'), PHONE_CONFIG_LIMITS.defaultSecuredSipPort),
+      };
+    })
+    .filter((m): m is { priority: number; host: string; sipPort: number; securedSipPort: number } => !!m.host)
+    .sort((a, b) => a.priority - b.priority)
+    .map(({ host, sipPort, securedSipPort }) => ({ host, sipPort, securedSipPort }));
 }
 
 export function phoneConfigServices(xml: Buffer | string): PhoneConfigServices {
@@ -64,7 +99,7 @@ export function phoneConfigServices(xml: Buffer | string): PhoneConfigServices {
     .filter((c): c is ServiceEndpoint => !!c.host)
     .slice(0, PHONE_CONFIG_LIMITS.maxMembers);
   const mode = text(doc, 'capfAuthMode');
-  return { tvs, capf, capfAuthMode: mode !== undefined && /^\d$/.test(mode) ? Number(mode) : undefined };
+  return { callManagers: callManagers(doc), tvs, capf, capfAuthMode: mode !== undefined && /^\d$/.test(mode) ? Number(mode) : undefined };
 }
 
 /**

@@ -80,7 +80,7 @@ function storedList(bytes: Buffer | undefined, path: string, views: TrustListVie
 export interface LoadedPhone {
   trust: PhoneTrust;
   keys: PhoneKeys;
-  /** TVS and CAPF servers of the config it holds (empty lists before its first config). */
+  /** Call-control, TVS and CAPF servers of the config it holds (empty lists before its first config). */
   services: PhoneConfigServices;
 }
 
@@ -101,7 +101,7 @@ export async function loadPhone(stateDir: string, deviceName: string, views: Tru
   return {
     trust: { ctl: storedList(ctl, join(dir, PhoneFiles.ctl), views, 'CTL'), itl: storedList(itl, join(dir, PhoneFiles.itl), views, 'ITL') },
     keys: { privateKeyPem, lscPem: lsc?.toString('utf8') },
-    services: config ? phoneConfigServices(config) : { tvs: [], capf: [], capfAuthMode: undefined },
+    services: config ? phoneConfigServices(config) : { callManagers: [], tvs: [], capf: [], capfAuthMode: undefined },
   };
 }
 

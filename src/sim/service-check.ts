@@ -10,6 +10,7 @@ import { Role, roleName } from '../trust/tags.js';
 import { decision, shortName, Verdict, type Decision } from './decisions.js';
 import type { EndpointRedirect, ServiceEndpoint } from './phone-config.js';
 import { loadPhone } from './phone-folder.js';
+import { reach, type HostResolver } from './name-resolution.js';
 import { TrustListViewCache } from './trust-list-view.js';
 import type { PhoneTrust } from './trust-rules.js';
 
@@ -17,6 +18,8 @@ export interface ServiceCheckOptions {
   stateDir: string;
   deviceName: string;
   redirect?: EndpointRedirect;
+  /** How the phone resolves a server named by host name. Default: the system's resolver (name-resolution.ts). */
+  resolver?: HostResolver;
   /** Per server. Default 10000 ms. */
   timeoutMs?: number;
   views?: TrustListViewCache;
@@ -73,10 +76,10 @@ async function checkOne(
   trust: PhoneTrust,
   o: ServiceCheckOptions,
 ): Promise<Decision> {
-  const target = o.redirect ? o.redirect(subject === 'TVS' ? 'tvs' : 'capf', configured) : configured;
   const where = `${configured.host}:${configured.port}`;
   let der: Buffer;
   try {
+    const target = await reach(subject === 'TVS' ? 'tvs' : 'capf', configured, o);
     der = await presentedCertificate(target, o.timeoutMs ?? 10000);
   } catch (err) {
     return decision(subject, where, Verdict.failed, `${subject} ${where} could not be reached: ${(err as Error).message}`);

@@ -4,11 +4,12 @@
  * device name `CP-<model>-SEP<MAC>`, the roles of a "valid" answer.
  *
  * - `configTvsHook`: what a phone does — the servers of the `<TVS><members>` list of the config it holds, lowest
- *   priority first; a server that cannot be reached, or presents a certificate the phone does not hold, is
- *   skipped for the next one. The first answer (valid or invalid) decides.
+ *   priority first; a server that cannot be resolved or reached, or presents a certificate the phone does not
+ *   hold, is skipped for the next one. The first answer (valid or invalid) decides.
  * - `tvsHook`: one fixed server (`sbd phone boot --tvs HOST:PORT`, an override).
  */
 import { queryTvs } from '../tvs/client.js';
+import { reach, type HostResolver } from './name-resolution.js';
 import type { EndpointRedirect, ServiceEndpoint } from './phone-config.js';
 import type { TvsQueryContext, VerifyUnknownSigner } from './phone.js';
 
@@ -20,6 +21,8 @@ export interface TvsHookOptions {
 export interface ConfigTvsHookOptions extends TvsHookOptions {
   /** Where a configured TVS member really listens (tests: port 0). Default: as configured. */
   redirect?: EndpointRedirect;
+  /** How the phone resolves a member named by host name. Default: the system's resolver (name-resolution.ts). */
+  resolver?: HostResolver;
 }
 
 async function ask(
@@ -56,9 +59,8 @@ export function configTvsHook(options: ConfigTvsHookOptions = {}): VerifyUnknown
     if (ctx.tvsServers.length === 0) throw new Error("the phone's config names no TVS server");
     const failures: string[] = [];
     for (const member of ctx.tvsServers) {
-      const target = options.redirect ? options.redirect('tvs', member) : member;
       try {
-        return await ask(target, certDer, ctx, options);
+        return await ask(await reach('tvs', member, options), certDer, ctx, options);
       } catch (err) {
         failures.push(`${member.host}:${member.port}: ${(err as Error).message}`);
       }

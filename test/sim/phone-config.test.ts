@@ -50,7 +50,7 @@ test('TVS members in priority order, at most 5; CAPF list and auth mode; default
   ]);
   assert.deepEqual(reordered.capf, []);
   assert.equal(reordered.capfAuthMode, undefined);
-  assert.deepEqual(phoneConfigServices('not xml at all <TVS>'), { tvs: [], capf: [], capfAuthMode: undefined });
+  assert.deepEqual(phoneConfigServices('not xml at all <TVS>'), { callManagers: [], tvs: [], capf: [], capfAuthMode: undefined });
 
   const r = redirectFromPairs([
     [
