@@ -9,6 +9,8 @@ export const AdminErrorCode = {
   args: 'ERR_ADMIN_ARGS',
   notPermitted: 'ERR_ADMIN_NOT_PERMITTED',
   system: 'ERR_ADMIN_SYSTEM',
+  /** First boot has not finished: the store the command needs is not made yet (first-boot.ts). */
+  notReady: 'ERR_ADMIN_NOT_READY',
 } as const;
 
 export type AdminErrorCode = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];

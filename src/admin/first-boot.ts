@@ -5,20 +5,13 @@
  * administrator the wrong way: the appliance runs it by itself. Store commands answer with this line instead.
  */
 import { readFileSync } from 'node:fs';
-import { SbdError } from '../lib/errors.js';
+import { AdminError, AdminErrorCode } from './errors.js';
 import type { Systemd } from './systemd.js';
 
-export const FirstBootErrorCode = {
-  /** First boot has not finished: the store the command needs is not made yet. */
-  notReady: 'ERR_ADMIN_NOT_READY',
-} as const;
-
-/** A store command refused before first boot is done; the shell prints the message alone (an ERR_ADMIN_ code). */
-export class FirstBootPendingError extends SbdError {
-  declare readonly code: typeof FirstBootErrorCode.notReady;
-
+/** A store command refused before first boot is done; the shell prints the message alone (an AdminErrorCode). */
+export class FirstBootPendingError extends AdminError {
   constructor(message: string) {
-    super(FirstBootErrorCode.notReady, message);
+    super(AdminErrorCode.notReady, message);
   }
 }
 
