@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { TftpServer } from '../../src/tftp/server.js';
 import { NativeTftpServer } from '../../src/tftp/native-server.js';
 import { FolderFileSource, type TftpFileSource } from '../../src/tftp/file-source.js';
-import { openApplianceSource, type ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import type { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { openApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { createLogger } from '../../src/lib/log.js';
 
 const args = process.argv.slice(2);

@@ -48,7 +48,7 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
     if (ended)
       logger.info('itl-reset-ended', { message: 'TFTP restarted: the ITL is signed by ITLRecovery again', sha256: ended.itlSha256 });
     // Loaded only when asked for: the folder-only daemon needs no store.
-    const { openApplianceSource } = await import('../tftp/appliance-source.js');
+    const { openApplianceSource } = await import('./adapters/tftp-store.js');
     const opened = openApplianceSource(stateDir, root !== undefined ? { staticRoot: root } : {});
     source = appliance = opened.source;
     closeSource = opened.close;

@@ -1,6 +1,6 @@
 /**
- * What the appliance's TFTP server serves (issue 3 §2): the trust lists and configs derived from the store, and
- * static files from a folder, signed on the fly when asked for `NAME.sgn`.
+ * What the appliance's TFTP server serves (issue 3 §2): the trust lists and configs derived from the store (seen
+ * through `ApplianceFiles`, appliance-files.ts), and static files from a folder, signed on the fly as `NAME.sgn`.
  *
  *   CTLFile.tlv                  mixed mode only (cluster-lists.ts buildCtl)
  *   ITLFile.tlv                  always (with the rollback form while PrepareClusterForRollback is true)
@@ -10,7 +10,7 @@
  *   XMLDefault.cnf.xml[.sgn]     autoregistration default, unsigned and signed
  *   anything else                the static folder; `NAME.sgn` missing there → NAME signed with FILENAME = NAME.sgn
  *
- * Caching. Every request reads `store.generation()` (one indexed SELECT). Entries built at an older generation
+ * Caching. Every request reads `files.generation()` (one indexed SELECT). Entries built at an older generation
  * are rebuilt on their next request, first with the timestamp they had: when the bytes come out identical the
  * content did not change and the old bytes (and hash) stay, so an unrelated store write (a device added) never
  * changes the ITL phones hold. The server captures the Buffer at the start of a transfer, so a running transfer
@@ -20,25 +20,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
-import { fixedClock, systemClock, unixSeconds } from '../lib/clock.js';
+import { fixedClock, systemClock } from '../lib/clock.js';
 import { isSbdError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import type { NodeRow, Store } from '../store/index.js';
-import { buildCtl, buildItl, publisher, signerOf } from '../trust/cluster-lists.js';
-import { buildSgn } from '../trust/sgn.js';
-import type { HashName } from '../trust/tags.js';
-import { defaultConfigFile, deviceConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
-import { openState } from '../store/state.js';
+import type { ApplianceFiles, DeviceConfigSuffix, TrustListFile } from './appliance-files.js';
 import { fileNotFound, printable, TftpError, TftpErrorCode } from './core/errors.js';
 import { FolderFileSource, type OpenedFile, type TftpClientInfo, type TftpFileSource } from './file-source.js';
 
 export interface ApplianceSourceOptions {
-  store: Store;
+  /** The store as TFTP sees it (src/daemons/adapters/tftp-store.ts over the SQLite store). */
+  files: ApplianceFiles;
   clock?: Clock;
   /** Folder of static files (ring lists, locales, firmware). Default none: only generated files are served. */
   staticRoot?: string;
-  /** The TFTP node this server is: its CallManager key signs configs, its ITL hash is recorded. Default the publisher. */
-  node?: string;
   /** Generated files kept in memory (10,000 phones × 3 files fit the default). Default 65536. */
   maxCachedFiles?: number;
   /** Largest static file signed on the fly. Default 64 MiB. */
@@ -63,14 +57,13 @@ type Builder = (clock: Clock) => Buffer | undefined;
 const deviceFile = /^(CTL|ITL)?(SEP[0-9A-F]{12})(\.tlv|\.cnf\.xml|\.cnf\.xml\.sgn|\.cnf\.xml\.enc\.sgn)$/;
 
 export class ApplianceFileSource implements TftpFileSource {
-  readonly store: Store;
+  readonly files: ApplianceFiles;
   readonly maxCachedFiles: number;
   readonly maxSignBytes: number;
   /** Counters for tests and the bench: builds (signatures made) and cache hits. */
   readonly stats = { builds: 0, hits: 0, revalidated: 0, itlHashesRecorded: 0 };
   readonly #clock: Clock;
   readonly #static: FolderFileSource | undefined;
-  readonly #nodeName: string | undefined;
   readonly #logger: Logger;
   readonly #entries = new Map<string, Entry>();
   #seenGeneration = -1;
@@ -79,27 +72,19 @@ export class ApplianceFileSource implements TftpFileSource {
   #recorded = new Map<string, string>();
 
   constructor(options: ApplianceSourceOptions) {
-    this.store = options.store;
+    this.files = options.files;
     this.#clock = options.clock ?? systemClock;
     this.#static = options.staticRoot
       ? new FolderFileSource(options.staticRoot, { maxFileBytes: options.maxSignBytes ?? 64 * 1024 * 1024 })
       : undefined;
-    this.#nodeName = options.node;
     this.#logger = options.logger ?? silentLogger;
     this.maxCachedFiles = options.maxCachedFiles ?? 65536;
     this.maxSignBytes = options.maxSignBytes ?? 64 * 1024 * 1024;
   }
 
-  get node(): NodeRow {
-    if (this.#nodeName === undefined) return publisher(this.store);
-    const n = this.store.getNode(this.#nodeName);
-    if (!n) throw new TftpError('ERR_TFTP_NODE', `the store has no node named ${this.#nodeName}`);
-    return n;
-  }
-
   /** A store written by anyone but us starts a new epoch: every entry is revalidated on its next request. */
   #checkGeneration(): void {
-    const g = this.store.generation();
+    const g = this.files.generation();
     if (g !== this.#seenGeneration) {
       this.#seenGeneration = g;
       this.#epoch++;
@@ -114,7 +99,7 @@ export class ApplianceFileSource implements TftpFileSource {
 
   /** The file where the store publishes its generation (for the native data plane's cache). */
   get generationFile(): string | undefined {
-    return this.store.generationFile;
+    return this.files.generationFile;
   }
 
   /**
@@ -144,34 +129,31 @@ export class ApplianceFileSource implements TftpFileSource {
   #generated(name: string): Buffer | undefined | null {
     if (name === 'ITLFile.tlv') return this.#itl();
     if (name === 'CTLFile.tlv') return this.#ctl();
-    if (name === 'XMLDefault.cnf.xml') return this.#cached(name, (c) => defaultConfigFile(this.store, false, c, this.node));
-    if (name === 'XMLDefault.cnf.xml.sgn') return this.#cached(name, (c) => defaultConfigFile(this.store, true, c, this.node));
+    if (name === 'XMLDefault.cnf.xml') return this.#cached(name, (c) => this.files.defaultConfig(false, c));
+    if (name === 'XMLDefault.cnf.xml.sgn') return this.#cached(name, (c) => this.files.defaultConfig(true, c));
     const m = deviceFile.exec(name);
     if (!m) return null;
     const [, list, sep, suffix] = m;
     if ((list === undefined) !== (suffix !== '.tlv')) return null; // "SEP….tlv" or "ITLSEP….cnf.xml": not ours
-    const device = this.store.getDevice(sep!.toUpperCase());
+    const device = this.files.device(sep!.toUpperCase());
     if (!device) return undefined;
     if (list === 'ITL') return this.#itl();
     if (list === 'CTL') return this.#ctl();
-    if (suffix !== '.cnf.xml' && !supportsSecurityByDefault(this.store, device.model)) return undefined;
-    return this.#cached(name, (c) => {
-      // Re-read inside the build: the device row may have changed since the generation check.
-      const d = this.store.getDevice(device.name);
-      return d ? deviceConfigFile(this.store, d, suffix as '.cnf.xml' | '.cnf.xml.sgn' | '.cnf.xml.enc.sgn', c, this.node) : undefined;
-    });
+    if (suffix !== '.cnf.xml' && !device.securityByDefault) return undefined;
+    // The implementation reads the device again inside the build: the row may have changed since the check.
+    return this.#cached(name, (c) => this.files.deviceConfig(device.name, suffix as DeviceConfigSuffix, c));
   }
 
   #itl(): Buffer | undefined {
-    return this.#trustList('ITLFile.tlv', (c) => buildItl(this.store, c));
+    return this.#trustList('ITLFile.tlv', (c) => this.files.itl(c));
   }
 
   #ctl(): Buffer | undefined {
-    return this.#trustList('CTLFile.tlv', (c) => buildCtl(this.store, c));
+    return this.#trustList('CTLFile.tlv', (c) => this.files.ctl(c));
   }
 
   /** A trust list, with what is served recorded in the store when it changed (or went: no CTL any more). */
-  #trustList(file: 'ITLFile.tlv' | 'CTLFile.tlv', build: Builder): Buffer | undefined {
+  #trustList(file: TrustListFile, build: Builder): Buffer | undefined {
     const before = this.#entries.get(file);
     const bytes = this.#cached(file, build);
     const entry = this.#entries.get(file);
@@ -183,16 +165,13 @@ export class ApplianceFileSource implements TftpFileSource {
     return bytes;
   }
 
-  #recordServed(file: 'ITLFile.tlv' | 'CTLFile.tlv', bytes: Buffer | undefined, sha: string): void {
-    const node = this.node;
-    const current = this.store.listServedTrustFiles(file).find((r) => r.server === node.name);
-    if ((current?.sha256Hex ?? '') !== sha) {
-      const before = this.store.generation();
-      if (bytes) this.store.recordServedTrustFile(node.name, file, bytes, new Date(this.#clock.now()).toISOString());
-      else this.store.removeServedTrustFile(node.name, file);
+  #recordServed(file: TrustListFile, bytes: Buffer | undefined, sha: string): void {
+    if ((this.files.servedSha256(file) ?? '') !== sha) {
+      const before = this.files.generation();
+      this.files.recordServed(file, bytes, new Date(this.#clock.now()));
       if (file === 'ITLFile.tlv') this.stats.itlHashesRecorded++;
       // Our own write: if nobody else wrote meanwhile, it is not a change of what we serve.
-      if (before === this.#seenGeneration && this.store.generation() === before + 1) this.#seenGeneration = before + 1;
+      if (before === this.#seenGeneration && this.files.generation() === before + 1) this.#seenGeneration = before + 1;
     }
     this.#recorded.set(file, sha);
   }
@@ -203,7 +182,7 @@ export class ApplianceFileSource implements TftpFileSource {
       this.stats.hits++;
       return entry.bytes;
     }
-    const built = this.store.snapshot(() => this.#build(entry, build));
+    const built = this.files.snapshot(() => this.#build(entry, build));
     this.#remember(name, built);
     return built.bytes;
   }
@@ -241,8 +220,7 @@ export class ApplianceFileSource implements TftpFileSource {
     const batch = options.batch ?? 64;
     this.#checkGeneration();
     const names = ['ITLFile.tlv', 'CTLFile.tlv', 'XMLDefault.cnf.xml', 'XMLDefault.cnf.xml.sgn'];
-    for (const d of this.store.listDevices())
-      names.push(d.name + (supportsSecurityByDefault(this.store, d.model) ? '.cnf.xml.sgn' : '.cnf.xml'));
+    for (const d of this.files.devices()) names.push(d.name + (d.securityByDefault ? '.cnf.xml.sgn' : '.cnf.xml'));
     let n = 0;
     for (const name of names) {
       this.#checkGeneration();
@@ -271,19 +249,8 @@ export class ApplianceFileSource implements TftpFileSource {
       this.stats.hits++;
       return entry.bytes;
     }
-    const built = this.store.snapshot(() =>
-      this.#build(entry?.sourceSha === sourceSha ? entry : undefined, (c) => {
-        const node = this.node;
-        const cm = this.store.currentCertificate('CallManager', node.name);
-        if (!cm) throw new TftpError('ERR_TFTP_SOURCE', `node ${node.name} has no CallManager certificate to sign ${printable(name)}`);
-        return buildSgn({
-          body,
-          filename: name,
-          signer: signerOf(cm),
-          timestamp: unixSeconds(c),
-          hash: this.store.getParam('SignatureHash') as HashName,
-        });
-      }),
+    const built = this.files.snapshot(() =>
+      this.#build(entry?.sourceSha === sourceSha ? entry : undefined, (c) => this.files.signStatic(name, body, c)),
     );
     this.#remember(name, { ...built, sourceSha });
     return built.bytes!;
@@ -292,16 +259,4 @@ export class ApplianceFileSource implements TftpFileSource {
 
 function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/**
- * For `sbd daemon tftp --state DIR`: the appliance source over the store in DIR (opened read-write: the server
- * records the ITL hash it serves). `close()` closes the store once the server has stopped.
- */
-export function openApplianceSource(
-  stateDir: string,
-  options: Omit<ApplianceSourceOptions, 'store'> = {},
-): { source: ApplianceFileSource; close: () => void } {
-  const state = openState(stateDir);
-  return { source: new ApplianceFileSource({ ...options, store: state.store }), close: () => state.store.close() };
 }

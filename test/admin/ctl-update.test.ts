@@ -18,7 +18,7 @@ import { initAppliance } from '../../src/cluster/init.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { openStore } from '../../src/store/index.js';
-import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { fetchFile } from '../../src/tftp/client.js';
 import { sbdCli } from '../sim/helpers.js';
@@ -42,7 +42,7 @@ test('utils ctl update CTLFile: rebuilt, signed by CallManager, audited, served;
   const state = join(dir, 'state');
   initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock });
   const store = openStore(join(state, 'sbd.db'));
-  const source = new ApplianceFileSource({ store, logger: silentLogger });
+  const source = storeApplianceSource({ store, logger: silentLogger });
   const server = new TftpServer({ source, port: 0, addresses: ['127.0.0.1'], logger: silentLogger });
   await server.listen();
   try {

@@ -18,7 +18,7 @@ import { initAppliance } from '../../src/cluster/init.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createLogger, silentLogger } from '../../src/lib/log.js';
 import { openStore } from '../../src/store/index.js';
-import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { fetchFile } from '../../src/tftp/client.js';
 
@@ -42,7 +42,7 @@ test('show itl / show ctl: the checksums of the files fetched over TFTP, no sign
   initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock });
   const store = openStore(join(state, 'sbd.db'));
   const logLines: Record<string, unknown>[] = [];
-  const source = new ApplianceFileSource({
+  const source = storeApplianceSource({
     store,
     logger: createLogger('tftpd', { write: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) }),
   });

@@ -16,7 +16,7 @@ import { runShell } from '../../src/admin/shell.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { openStore } from '../../src/store/index.js';
-import { openApplianceSource } from '../../src/tftp/appliance-source.js';
+import { openApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { parseTrustFile } from '../../src/trust/codec.js';
 import { plain } from './guest.js';
 

@@ -12,7 +12,8 @@ import { after } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { openState, type State } from '../../src/store/state.js';
 import { silentLogger } from '../../src/lib/log.js';
-import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import type { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { TvsServer } from '../../src/tvs/server.js';
@@ -78,7 +79,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const init = await sbd(['init', '--state', dir, '--hostname', options.hostname ?? 'sbd.example', '--ip', ipv4]);
   if (init.code !== 0) throw new Error(`sbd init failed: ${init.err}`);
   const state = openState(dir);
-  const source = new ApplianceFileSource({ store: state.store, logger: silentLogger });
+  const source = storeApplianceSource({ store: state.store, logger: silentLogger });
   const tftp = new TftpServer({ source, addresses: [ipv4], port: 0, logger: silentLogger });
   await tftp.listen();
   // Long reload intervals: the scenario says when a daemon takes up a new certificate (reloadServices).

@@ -14,7 +14,7 @@ import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { openState } from '../../src/store/state.js';
-import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { bootSimPhone } from '../../src/sim/phone.js';
 import { ensurePhoneKey, installLsc, readLineCredentials } from '../../src/sim/phone-folder.js';
@@ -77,7 +77,7 @@ test('device add → encrypted config over TFTP → the phone registers with the
   await installLsc(phones, PHONE, lsc);
 
   const tftp = createServer({
-    source: new ApplianceFileSource({ store: app.store }),
+    source: storeApplianceSource({ store: app.store }),
     addresses: ['127.0.0.1'],
     port: 0,
     logger: silentLogger,

@@ -11,7 +11,8 @@ import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { openState, type State } from '../../src/store/state.js';
-import { ApplianceFileSource, type ApplianceSourceOptions } from '../../src/tftp/appliance-source.js';
+import type { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource, type StoreApplianceSourceOptions } from '../../src/daemons/adapters/tftp-store.js';
 import { createServer, type AnyTftpServer } from '../tftp/helpers.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
@@ -35,7 +36,7 @@ export interface Appliance {
 /** A fresh appliance (node sbd, 127.0.0.1) served by sbd-tftpd on loopback (the TypeScript server, or the native data
  *  plane with SBD_TFTP_ENGINE=native); closed when the test file ends. */
 export async function startAppliance(
-  options: { hostname?: string; ipv4?: string; source?: Partial<ApplianceSourceOptions> } = {},
+  options: { hostname?: string; ipv4?: string; source?: Partial<StoreApplianceSourceOptions> } = {},
 ): Promise<Appliance> {
   const dir = tempDir('sbd-appliance-');
   initAppliance({
@@ -46,7 +47,7 @@ export async function startAppliance(
     keySpec: { type: 'rsa', bits: 2048 },
   });
   const state = openState(dir);
-  const source = new ApplianceFileSource({ store: state.store, ...options.source });
+  const source = storeApplianceSource({ ...options.source, store: state.store });
   const server = createServer({ source, addresses: ['127.0.0.1'], port: 0, logger: silentLogger });
   await server.listen();
   after(async () => {

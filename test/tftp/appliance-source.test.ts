@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { regenerateCertificate } from '../../src/cluster/certs.js';
 import { openState } from '../../src/store/state.js';
 import { fixedClock, systemClock } from '../../src/lib/clock.js';
-import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode } from '../../src/tftp/core/packet.js';
 import { parseTrustFile } from '../../src/trust/codec.js';
 import { headerFields } from '../../src/trust/fields.js';
@@ -92,7 +92,7 @@ test('cache: unrelated writes keep the ITL bytes and hash; a certificate change 
   // A second source on its own connection (another sbd-tftpd process) sees the same ITL and records nothing new.
   const other = openState(app.dir);
   try {
-    const src2 = new ApplianceFileSource({ store: other.store });
+    const src2 = storeApplianceSource({ store: other.store });
     const itl4 = await src2.open('ITLFile.tlv');
     assert.equal(filenameOf(itl4), 'ITLFile.tlv');
     other.store.close();
