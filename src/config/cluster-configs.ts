@@ -14,6 +14,7 @@
 import { X509Certificate } from 'node:crypto';
 import { unixSeconds, type Clock } from '../lib/clock.js';
 import type { DeviceRow, NodeRow, Store } from '../store/index.js';
+import { parseServerNames, SERVER_NAMES_PARAM } from '../store/server-names.js';
 import { buildSgn } from '../trust/sgn.js';
 import { buildEncryptedConfig, type ConfigKey } from '../trust/enc-sgn.js';
 import { publisher, signerOf } from '../trust/cluster-lists.js';
@@ -54,9 +55,15 @@ function authPassword(store: Store, d: DeviceRow, exposure: PasswordExposure, o:
 
 export const defaultPorts = { sipPort: 5060, sipTlsPort: 5061, tvsPort: 2445, capfPort: 3804 } as const;
 
+/**
+ * Where phones are sent for each node: the server name the owner set (ServerNames), else its IP address — a phone
+ * on a LAN without DNS cannot resolve a host name — and its host name only when the store knows no address.
+ */
 export function clusterEndpoints(store: Store): ClusterEndpoints {
   const nodes = store.listNodes();
-  const ep = (n: NodeRow) => ({ hostname: n.hostname, address: n.ipv4 ?? n.ipv6 ?? n.hostname });
+  const parsed = parseServerNames(store.getParam(SERVER_NAMES_PARAM));
+  const named = parsed.ok ? parsed.names : new Map<string, string>();
+  const ep = (n: NodeRow) => ({ hostname: n.hostname, address: named.get(n.name) ?? n.ipv4 ?? n.ipv6 ?? n.hostname });
   const with_ = (s: string) => nodes.filter((n) => (n.services as string[]).includes(s)).map(ep);
   return {
     callManagers: [...with_('sip'), ...with_('callmanager')].filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i),

@@ -1,4 +1,5 @@
 import { createSecureContext } from 'node:tls';
+import { checkServerNames, SERVER_NAMES_PARAM } from './server-names.js';
 import { TLS_MIN_VERSIONS, tlsProtocolDefaults } from '../lib/tls-service.js';
 
 /**
@@ -182,6 +183,15 @@ export const PARAMS: readonly ParamDef[] = [
     min: 1,
     max: 1440,
     description: 'how long a locked account stays locked',
+  },
+  // Issue 18 item 8: a phone on a LAN without DNS cannot resolve a host name, so configs give addresses by default.
+  {
+    name: SERVER_NAMES_PARAM,
+    type: 'string',
+    default: '',
+    check: checkServerNames,
+    description:
+      "per node, the name configs give phones for it (call control, TVS, CAPF): 'NODE=HOST,...' with an IP address or a DNS name; a node not listed is named by its IP address",
   },
   {
     name: 'SignatureHash',
