@@ -174,7 +174,10 @@ test('libsrtp srtp_driver reference: AES_CM_128_HMAC_SHA1_80 SRTP and SRTCP from
 test('libsrtp srtp_driver reference: every truncation of the SRTP and SRTCP packets is rejected', () => {
   for (let len = DRIVER_SRTP.length - 1; len > 0; len--) {
     const rx = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', ...DRIVER_KEY });
-    assert.throws(() => rx.unprotect(DRIVER_SRTP.subarray(0, len)), /ERR_SRTP|failed|malformed|short/);
+    assert.throws(
+      () => rx.unprotect(DRIVER_SRTP.subarray(0, len)),
+      (e: Error & { code?: string }) => ['ERR_SRTP_AUTH', 'ERR_SRTP_TRUNCATED', 'ERR_SRTP_MALFORMED'].includes(e.code ?? ''),
+    );
   }
   for (let len = DRIVER_SRTCP.length - 1; len > 0; len--) {
     const rx = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', ...DRIVER_KEY });

@@ -3,9 +3,7 @@
  * record header and the captured bytes. Both byte orders, microsecond and nanosecond magic. pcapng is refused
  * with a clear error (convert with `editcap -F pcap`). Sans-I/O: bytes in, records out, and back.
  */
-import { SbdError } from '../../lib/errors.js';
-
-export class PcapError extends SbdError {}
+import { MediaErrorCode, PcapError } from '../errors.js';
 
 export interface PcapHeader {
   littleEndian: boolean;
@@ -31,9 +29,9 @@ export interface PcapReadOptions {
 
 export function readPcap(buf: Buffer, options: PcapReadOptions = {}): { header: PcapHeader; records: PcapRecord[] } {
   const maxRecord = options.maxRecordBytes ?? 262144;
-  if (buf.length < 24) throw new PcapError('ERR_PCAP_FORMAT', 'file too short for a pcap header');
+  if (buf.length < 24) throw new PcapError(MediaErrorCode.pcapFormat, 'file too short for a pcap header');
   const magicBE = buf.readUInt32BE(0);
-  if (magicBE === 0x0a0d0d0a) throw new PcapError('ERR_PCAP_PCAPNG', 'pcapng is not supported; convert with "editcap -F pcap IN OUT"');
+  if (magicBE === 0x0a0d0d0a) throw new PcapError(MediaErrorCode.pcapng, 'pcapng is not supported; convert with "editcap -F pcap IN OUT"');
   const magics: Record<number, [boolean, boolean]> = {
     2712847316: [false, false],
     3569595041: [true, false],
@@ -41,7 +39,7 @@ export function readPcap(buf: Buffer, options: PcapReadOptions = {}): { header: 
     1295823521: [true, true],
   };
   const m = magics[magicBE];
-  if (!m) throw new PcapError('ERR_PCAP_FORMAT', `not a pcap file (magic 0x${magicBE.toString(16)})`);
+  if (!m) throw new PcapError(MediaErrorCode.pcapFormat, `not a pcap file (magic 0x${magicBE.toString(16)})`);
   const [le, ns] = m;
   const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
   const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
@@ -55,11 +53,11 @@ export function readPcap(buf: Buffer, options: PcapReadOptions = {}): { header: 
   };
   const records: PcapRecord[] = [];
   for (let at = 24; at < buf.length; ) {
-    if (at + 16 > buf.length) throw new PcapError('ERR_PCAP_TRUNCATED', `record header at byte ${at} is cut off`);
+    if (at + 16 > buf.length) throw new PcapError(MediaErrorCode.pcapTruncated, `record header at byte ${at} is cut off`);
     const incl = u32(at + 8);
     if (incl > maxRecord)
-      throw new PcapError('ERR_PCAP_RECORD_TOO_LARGE', `record at byte ${at} claims ${incl} bytes (limit ${maxRecord})`);
-    if (at + 16 + incl > buf.length) throw new PcapError('ERR_PCAP_TRUNCATED', `record at byte ${at} is cut off`);
+      throw new PcapError(MediaErrorCode.pcapRecordTooLarge, `record at byte ${at} claims ${incl} bytes (limit ${maxRecord})`);
+    if (at + 16 + incl > buf.length) throw new PcapError(MediaErrorCode.pcapTruncated, `record at byte ${at} is cut off`);
     records.push({ tsSec: u32(at), tsFrac: u32(at + 4), origLen: u32(at + 12), data: buf.subarray(at + 16, at + 16 + incl) });
     at += 16 + incl;
   }

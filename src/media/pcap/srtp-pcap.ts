@@ -4,6 +4,7 @@
  * master key, per SSRC, and written back with fixed lengths and checksums. Packets that fail stay as they were
  * in the output and are counted per stream: authentication failures, replays, other errors.
  */
+import { MediaErrorCode } from '../errors.js';
 import { SrtpContext, srtpCodeOf, type Suite } from '../srtp/index.js';
 import { readPcap, writePcap, type PcapRecord } from './pcap-file.js';
 import { parseUdpFrame, rebuildUdpFrame } from './udp-frame.js';
@@ -65,8 +66,8 @@ export function transformPcap(input: Buffer, o: SrtpPcapOptions): { output: Buff
           : ctx.protectInPlace(room, p.length);
     if (n < 0) {
       const c = srtpCodeOf(n);
-      if (c === 'ERR_SRTP_AUTH') s.authFailures++;
-      else if (c === 'ERR_SRTP_REPLAY' || c === 'ERR_SRTP_REPLAY_OLD') s.replays++;
+      if (c === MediaErrorCode.srtpAuth) s.authFailures++;
+      else if (c === MediaErrorCode.srtpReplay || c === MediaErrorCode.srtpReplayOld) s.replays++;
       else s.otherErrors++;
       return r;
     }

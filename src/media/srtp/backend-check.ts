@@ -4,6 +4,7 @@
  * which runs inside the booted image (the build host's kernel has no AF_ALG).
  */
 import { randomBytes } from 'node:crypto';
+import { MediaErrorCode } from '../errors.js';
 import { SrtpContext, type Backend } from './context.js';
 import { deriveSessionKey } from './kdf.js';
 import { SUITES, SUITE_NAMES, type Suite } from '../../sdp/suites.js';
@@ -74,7 +75,7 @@ export function checkBackend(backend: Backend, suites: readonly Suite[] = SUITE_
         rx.unprotect(bad);
         throw new Error('tampered packet accepted');
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_SRTP_AUTH') throw err;
+        if ((err as { code?: string }).code !== MediaErrorCode.srtpAuth) throw err;
       }
       detail = 'identical bytes (SRTP 12-1600 B across a ROC rollover, SRTCP), tamper rejected';
       out.push({ suite, ok: true, detail });

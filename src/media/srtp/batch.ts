@@ -3,6 +3,7 @@
  * `offsets[i]` with `lengths[i]` bytes and room for `capacities[i]`. After a batch call `lengths[i]` holds the
  * new length, or a negative native code for a packet that failed (see errors.ts: srtpCodeOf).
  */
+import { MediaErrorCode } from '../errors.js';
 import { SrtpError } from './errors.js';
 import { addressOf } from './native.js';
 import { offHeapInt32 } from './packet-buffer.js';
@@ -29,10 +30,10 @@ export class PacketBatch {
     this.maxPackets = options.maxPackets ?? 64;
     this.slotSize = options.slotSize ?? 1500;
     if (!Number.isInteger(this.maxPackets) || this.maxPackets < 1 || this.maxPackets > 65536) {
-      throw new SrtpError('ERR_SRTP_PARAM', `maxPackets must be an integer from 1 to 65536, got ${this.maxPackets}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `maxPackets must be an integer from 1 to 65536, got ${this.maxPackets}`);
     }
     if (!Number.isInteger(this.slotSize) || this.slotSize < 16 || this.slotSize > 65536) {
-      throw new SrtpError('ERR_SRTP_PARAM', `slotSize must be an integer from 16 to 65536, got ${this.slotSize}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `slotSize must be an integer from 16 to 65536, got ${this.slotSize}`);
     }
     this.arena = Buffer.alloc(this.maxPackets * this.slotSize);
     const offsets = offHeapInt32(this.maxPackets),
@@ -50,9 +51,9 @@ export class PacketBatch {
 
   /** Copies a packet into the next slot; returns its index. */
   push(packet: Uint8Array): number {
-    if (this.count >= this.maxPackets) throw new SrtpError('ERR_SRTP_BATCH_FULL', `batch holds at most ${this.maxPackets} packets`);
+    if (this.count >= this.maxPackets) throw new SrtpError(MediaErrorCode.srtpBatchFull, `batch holds at most ${this.maxPackets} packets`);
     if (packet.length > this.slotSize)
-      throw new SrtpError('ERR_SRTP_NO_ROOM', `packet of ${packet.length} bytes exceeds slot of ${this.slotSize}`);
+      throw new SrtpError(MediaErrorCode.srtpNoRoom, `packet of ${packet.length} bytes exceeds slot of ${this.slotSize}`);
     const i = this.count++;
     this.arena.set(packet, this.offsets[i]!);
     this.lengths[i] = packet.length;
@@ -77,14 +78,14 @@ export class PacketBatch {
   /** The native side trusts offsets, lengths and capacities: check them against the arena before each call. */
   validate(): void {
     if (!Number.isInteger(this.count) || this.count < 0 || this.count > this.maxPackets) {
-      throw new SrtpError('ERR_SRTP_PARAM', `batch count ${this.count} outside 0..${this.maxPackets}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `batch count ${this.count} outside 0..${this.maxPackets}`);
     }
     const size = this.arena.length;
     for (let i = 0; i < this.count; i++) {
       const o = this.offsets[i]!,
         l = this.lengths[i]!,
         c = this.capacities[i]!;
-      if (o < 0 || l < 0 || l > c || o + c > size) throw new SrtpError('ERR_SRTP_PARAM', `batch slot ${i} lies outside the arena`);
+      if (o < 0 || l < 0 || l > c || o + c > size) throw new SrtpError(MediaErrorCode.srtpParam, `batch slot ${i} lies outside the arena`);
     }
   }
 }

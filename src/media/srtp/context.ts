@@ -10,6 +10,7 @@
 import koffi from 'koffi';
 import { srtpNative, type SrtpNative } from './native.js';
 import type { PacketBuffer } from './packet-buffer.js';
+import { MediaErrorCode } from '../errors.js';
 import { SrtpError, srtpErrorFromNative } from './errors.js';
 import { SUITES, type Suite } from '../../sdp/suites.js';
 import type { PacketBatch } from './batch.js';
@@ -82,7 +83,7 @@ const registry = new FinalizationRegistry<{ ptr: unknown; n: SrtpNative }>((h) =
 
 function checkBytes(name: string, v: Uint8Array, allowed: readonly number[]): void {
   if (!(v instanceof Uint8Array) || !allowed.includes(v.length)) {
-    throw new SrtpError('ERR_SRTP_KEY_LENGTH', `${name} must be ${allowed.join(' or ')} bytes, got ${v?.length ?? typeof v}`);
+    throw new SrtpError(MediaErrorCode.srtpKeyLength, `${name} must be ${allowed.join(' or ')} bytes, got ${v?.length ?? typeof v}`);
   }
 }
 
@@ -99,24 +100,24 @@ export class SrtpContext {
 
   constructor(policy: SrtpPolicy) {
     const params = SUITES[policy.suite];
-    if (!params) throw new SrtpError('ERR_SRTP_SUITE', `unknown SRTP crypto suite "${String(policy.suite)}"`);
+    if (!params) throw new SrtpError(MediaErrorCode.srtpSuite, `unknown SRTP crypto suite "${String(policy.suite)}"`);
     const backend = policy.backend ?? 'openssl';
-    if (!Object.hasOwn(BACKENDS, backend)) throw new SrtpError('ERR_SRTP_PARAM', `unknown backend "${backend}"`);
+    if (!Object.hasOwn(BACKENDS, backend)) throw new SrtpError(MediaErrorCode.srtpParam, `unknown backend "${backend}"`);
     const window = policy.replayWindow ?? DEFAULT_REPLAY_WINDOW;
     const maxSsrcs = policy.maxSsrcs ?? DEFAULT_MAX_SSRCS;
     if (!Number.isInteger(window) || window < 64 || window > 32768) {
-      throw new SrtpError('ERR_SRTP_PARAM', `replayWindow must be an integer from 64 to 32768, got ${window}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `replayWindow must be an integer from 64 to 32768, got ${window}`);
     }
     if (!Number.isInteger(maxSsrcs) || maxSsrcs < 1 || maxSsrcs > 65536) {
-      throw new SrtpError('ERR_SRTP_PARAM', `maxSsrcs must be an integer from 1 to 65536, got ${maxSsrcs}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `maxSsrcs must be an integer from 1 to 65536, got ${maxSsrcs}`);
     }
     checkBytes('master key', policy.masterKey, [params.keyLength]);
     checkBytes('master salt', policy.masterSalt, policy.sessionKeys ? [4, 12, 14] : [params.saltLength]);
     const evpGcm = policy.evpGcm ?? 'builtin';
     if (evpGcm !== 'builtin' && evpGcm !== 'provider')
-      throw new SrtpError('ERR_SRTP_PARAM', `evpGcm must be "builtin" or "provider", got "${String(evpGcm)}"`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `evpGcm must be "builtin" or "provider", got "${String(evpGcm)}"`);
     const mki = policy.mki ?? new Uint8Array(0);
-    if (mki.length > 128) throw new SrtpError('ERR_SRTP_PARAM', `MKI must be at most 128 bytes, got ${mki.length}`);
+    if (mki.length > 128) throw new SrtpError(MediaErrorCode.srtpParam, `MKI must be at most 128 bytes, got ${mki.length}`);
     this.#n = srtpNative();
     const err = [0];
     const ptr = this.#n.create(
@@ -155,12 +156,12 @@ export class SrtpContext {
   }
 
   #handle(): unknown {
-    if (!this.#ptr) throw new SrtpError('ERR_SRTP_CLOSED', 'SRTP context is closed');
+    if (!this.#ptr) throw new SrtpError(MediaErrorCode.srtpClosed, 'SRTP context is closed');
     return this.#ptr;
   }
 
   #address(): number {
-    if (!this.#addr) throw new SrtpError('ERR_SRTP_CLOSED', 'SRTP context is closed');
+    if (!this.#addr) throw new SrtpError(MediaErrorCode.srtpClosed, 'SRTP context is closed');
     return this.#addr;
   }
 
@@ -170,26 +171,26 @@ export class SrtpContext {
    */
   protectPacket(pb: PacketBuffer, offset: number, length: number): number {
     const cap = pb.bytes.length - offset;
-    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError(MediaErrorCode.srtpParam, 'packet outside the buffer');
     return this.#n.protectAt(this.#address(), pb.address + offset, length, cap);
   }
 
   /** As protectPacket, for receiving: returns the RTP length or a negative native code. */
   unprotectPacket(pb: PacketBuffer, offset: number, length: number): number {
     if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length))
-      throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+      throw new SrtpError(MediaErrorCode.srtpParam, 'packet outside the buffer');
     return this.#n.unprotectAt(this.#address(), pb.address + offset, length);
   }
 
   protectRtcpPacket(pb: PacketBuffer, offset: number, length: number): number {
     const cap = pb.bytes.length - offset;
-    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+    if (!(offset >= 0 && length >= 0 && length <= cap)) throw new SrtpError(MediaErrorCode.srtpParam, 'packet outside the buffer');
     return this.#n.protectRtcpAt(this.#address(), pb.address + offset, length, cap);
   }
 
   unprotectRtcpPacket(pb: PacketBuffer, offset: number, length: number): number {
     if (!(offset >= 0 && length >= 0 && offset + length <= pb.bytes.length))
-      throw new SrtpError('ERR_SRTP_PARAM', 'packet outside the buffer');
+      throw new SrtpError(MediaErrorCode.srtpParam, 'packet outside the buffer');
     return this.#n.unprotectRtcpAt(this.#address(), pb.address + offset, length);
   }
 
@@ -230,23 +231,23 @@ export class SrtpContext {
    * SRTP length, or a negative native code (see errors.ts) without throwing. The hot path of senders.
    */
   protectInPlace(buf: Uint8Array, length: number): number {
-    if (!(length >= 0 && length <= buf.length)) throw new SrtpError('ERR_SRTP_PARAM', 'length outside the buffer');
+    if (!(length >= 0 && length <= buf.length)) throw new SrtpError(MediaErrorCode.srtpParam, 'length outside the buffer');
     return this.#n.protect(this.#handle(), buf, length, buf.length);
   }
 
   /** In place; returns the RTP length or a negative native code. On failure the bytes are unspecified. */
   unprotectInPlace(buf: Uint8Array, length: number): number {
-    if (!(length >= 0 && length <= buf.length)) throw new SrtpError('ERR_SRTP_PARAM', 'length outside the buffer');
+    if (!(length >= 0 && length <= buf.length)) throw new SrtpError(MediaErrorCode.srtpParam, 'length outside the buffer');
     return this.#n.unprotect(this.#handle(), buf, length);
   }
 
   protectRtcpInPlace(buf: Uint8Array, length: number): number {
-    if (!(length >= 0 && length <= buf.length)) throw new SrtpError('ERR_SRTP_PARAM', 'length outside the buffer');
+    if (!(length >= 0 && length <= buf.length)) throw new SrtpError(MediaErrorCode.srtpParam, 'length outside the buffer');
     return this.#n.protectRtcp(this.#handle(), buf, length, buf.length);
   }
 
   unprotectRtcpInPlace(buf: Uint8Array, length: number): number {
-    if (!(length >= 0 && length <= buf.length)) throw new SrtpError('ERR_SRTP_PARAM', 'length outside the buffer');
+    if (!(length >= 0 && length <= buf.length)) throw new SrtpError(MediaErrorCode.srtpParam, 'length outside the buffer');
     return this.#n.unprotectRtcp(this.#handle(), buf, length);
   }
 
@@ -270,7 +271,7 @@ export class SrtpContext {
   #batch(op: number, b: PacketBatch): number {
     const n = b.count;
     if (!Number.isInteger(n) || n < 0 || n > b.maxPackets) {
-      throw new SrtpError('ERR_SRTP_PARAM', `batch count ${n} outside 0..${b.maxPackets}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `batch count ${n} outside 0..${b.maxPackets}`);
     }
     const a = b.addresses;
     // the native side checks every slot against the arena before touching any (b.validate() in JavaScript
@@ -278,7 +279,7 @@ export class SrtpContext {
     const r = this.#n.batchAt(this.#address(), op, a.arena, b.arena.length, a.offsets, a.lengths, a.capacities, n);
     if (r === NATIVE_E_PARAM) {
       b.validate();
-      throw new SrtpError('ERR_SRTP_PARAM', 'batch slot outside the arena');
+      throw new SrtpError(MediaErrorCode.srtpParam, 'batch slot outside the arena');
     }
     return r;
   }
@@ -291,7 +292,7 @@ export class SrtpContext {
 
   /** Sets the ROC an SSRC's stream starts from (a receiver joining a stream in progress). */
   setRoc(ssrc: number, roc: number): void {
-    if (!Number.isInteger(roc) || roc < 0 || roc > 0xffffffff) throw new SrtpError('ERR_SRTP_PARAM', `ROC out of range: ${roc}`);
+    if (!Number.isInteger(roc) || roc < 0 || roc > 0xffffffff) throw new SrtpError(MediaErrorCode.srtpParam, `ROC out of range: ${roc}`);
     const r = this.#n.setRoc(this.#handle(), ssrc >>> 0, roc);
     if (r < 0) throw srtpErrorFromNative(r, 'set ROC');
   }

@@ -4,6 +4,7 @@
  */
 import { srtpNative } from './native.js';
 import { BACKENDS, type Backend } from './context.js';
+import { MediaErrorCode } from '../errors.js';
 import { SrtpError, srtpErrorFromNative } from './errors.js';
 
 export const KDF_LABELS = {
@@ -23,8 +24,9 @@ export function deriveSessionKey(
   backend: Backend = 'openssl',
 ): Buffer {
   if (![16, 24, 32].includes(masterKey.length))
-    throw new SrtpError('ERR_SRTP_KEY_LENGTH', `master key must be 16, 24 or 32 bytes, got ${masterKey.length}`);
-  if (masterSalt.length > 14) throw new SrtpError('ERR_SRTP_KEY_LENGTH', `master salt must be at most 14 bytes, got ${masterSalt.length}`);
+    throw new SrtpError(MediaErrorCode.srtpKeyLength, `master key must be 16, 24 or 32 bytes, got ${masterKey.length}`);
+  if (masterSalt.length > 14)
+    throw new SrtpError(MediaErrorCode.srtpKeyLength, `master salt must be at most 14 bytes, got ${masterSalt.length}`);
   const out = Buffer.alloc(length);
   const rc = srtpNative().kdf(
     BACKENDS[backend],

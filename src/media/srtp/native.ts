@@ -4,6 +4,7 @@
  * the library is looked for (the image installs it next to the daemons).
  */
 import koffi from 'koffi';
+import { MediaErrorCode } from '../errors.js';
 import { SrtpError } from './errors.js';
 import { findNativeLibrary } from '../../lib/native-library.js';
 
@@ -59,7 +60,7 @@ export function nativeLibraryPath(): string {
   const { path, candidates } = findNativeLibrary('libsbdsrtp.so');
   if (!path) {
     throw new SrtpError(
-      'ERR_SRTP_NATIVE_MISSING',
+      MediaErrorCode.srtpNativeMissing,
       `native SRTP helper not built (run "make -C native"); looked in ${candidates.join(', ')}`,
     );
   }

@@ -4,6 +4,7 @@
  * 250 ns, a number in a few). The Buffer's backing store never moves; this object keeps it referenced.
  */
 import { addressOf } from './native.js';
+import { MediaErrorCode } from '../errors.js';
 import { SrtpError } from './errors.js';
 
 export class PacketBuffer {
@@ -13,7 +14,7 @@ export class PacketBuffer {
   /** `size`: bytes of room (packet plus tag and MKI). Default 1500. */
   constructor(size = 1500) {
     if (!Number.isInteger(size) || size < 16 || size > 1 << 26)
-      throw new SrtpError('ERR_SRTP_PARAM', `PacketBuffer size must be 16..2^26, got ${size}`);
+      throw new SrtpError(MediaErrorCode.srtpParam, `PacketBuffer size must be 16..2^26, got ${size}`);
     this.bytes = Buffer.alloc(size);
     this.address = addressOf(this.bytes);
   }

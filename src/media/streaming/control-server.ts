@@ -8,6 +8,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { isSbdError } from '../../lib/errors.js';
+import { MediaError, MediaErrorCode } from '../errors.js';
 import type { MediaServer } from './media-server.js';
 
 export interface ControlServerOptions {
@@ -56,13 +57,12 @@ export class MediaControlServer {
   handle(req: unknown): Record<string, unknown> {
     try {
       const r = req as Record<string, unknown>;
-      if (typeof r !== 'object' || r === null)
-        throw Object.assign(new Error('request must be a JSON object'), { code: 'ERR_MEDIA_CONTROL' });
+      if (typeof r !== 'object' || r === null) throw new MediaError(MediaErrorCode.control, 'request must be a JSON object');
       switch (r.op) {
         case 'add': {
           const crypto = r.crypto === undefined ? [] : r.crypto;
           if (!Array.isArray(crypto) || !crypto.every((c) => typeof c === 'string'))
-            throw Object.assign(new Error('"crypto" must be an array of strings'), { code: 'ERR_MEDIA_CONTROL' });
+            throw new MediaError(MediaErrorCode.control, '"crypto" must be an array of strings');
           const ans = this.#media.addListener({ source: String(r.source), address: String(r.address), port: Number(r.port), crypto });
           return { ok: true, ...ans };
         }
@@ -71,13 +71,13 @@ export class MediaControlServer {
         case 'stats':
           return { ok: true, stats: this.#media.stats(), sources: this.#media.sources };
         default:
-          throw Object.assign(new Error(`unknown op ${JSON.stringify(r.op)}`), { code: 'ERR_MEDIA_CONTROL' });
+          throw new MediaError(MediaErrorCode.control, `unknown op ${JSON.stringify(r.op)}`);
       }
     } catch (err) {
       const e = err as Error & { code?: string };
       return {
         ok: false,
-        code: e.code ?? 'ERR_MEDIA_CONTROL',
+        code: e.code ?? MediaErrorCode.control,
         message: e.message,
         ...(isSbdError(err) && err.statusHint ? { status: err.statusHint } : {}),
       };
@@ -92,8 +92,11 @@ export class MediaControlServer {
       pending += chunk;
       if (pending.length > this.#opts.maxLineBytes && !pending.includes('\n')) {
         socket.end(
-          JSON.stringify({ ok: false, code: 'ERR_MEDIA_CONTROL_TOO_LONG', message: `request line over ${this.#opts.maxLineBytes} bytes` }) +
-            '\n',
+          JSON.stringify({
+            ok: false,
+            code: MediaErrorCode.controlTooLong,
+            message: `request line over ${this.#opts.maxLineBytes} bytes`,
+          }) + '\n',
         );
         return;
       }
@@ -106,7 +109,7 @@ export class MediaControlServer {
         try {
           req = JSON.parse(line);
         } catch {
-          socket.write(JSON.stringify({ ok: false, code: 'ERR_MEDIA_CONTROL_JSON', message: 'request is not JSON' }) + '\n');
+          socket.write(JSON.stringify({ ok: false, code: MediaErrorCode.controlJson, message: 'request is not JSON' }) + '\n');
           continue;
         }
         socket.write(JSON.stringify(this.handle(req)) + '\n');

@@ -9,6 +9,7 @@ export {
   type MediaServerStats,
 } from './media-server.js';
 export { MediaControlServer, type ControlServerOptions } from './control-server.js';
-export { MediaError, PAYLOAD_TYPE, buildWav, parseWav, type G711Codec, type WavAudio, type WavOptions } from './wav.js';
+export { MediaError, MediaErrorCode } from '../errors.js';
+export { PAYLOAD_TYPE, buildWav, parseWav, type G711Codec, type WavAudio, type WavOptions } from './wav.js';
 export { RtpStream } from './rtp-stream.js';
 export { linearToAlaw, linearToUlaw } from './g711.js';

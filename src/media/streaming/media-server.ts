@@ -19,7 +19,8 @@ import type { Logger } from '../../lib/log.js';
 import { silentLogger } from '../../lib/log.js';
 import { PacketBuffer, SrtpContext, type Suite } from '../srtp/index.js';
 import { formatCryptoAttribute, negotiateCrypto } from '../../sdp/index.js';
-import { MediaError, PAYLOAD_TYPE, type WavAudio } from './wav.js';
+import { MediaError, MediaErrorCode } from '../errors.js';
+import { PAYLOAD_TYPE, type WavAudio } from './wav.js';
 import { RtpStream } from './rtp-stream.js';
 
 export const PACKET_MS = 20;
@@ -130,9 +131,9 @@ export class MediaServer {
   }
 
   addSource(name: string, audio: WavAudio): void {
-    if (!/^[\w.-]{1,64}$/.test(name)) throw new MediaError('ERR_MEDIA_SOURCE_NAME', `invalid source name "${name}"`);
+    if (!/^[\w.-]{1,64}$/.test(name)) throw new MediaError(MediaErrorCode.sourceName, `invalid source name "${name}"`);
     if (audio.samples.length < SAMPLES_PER_PACKET)
-      throw new MediaError('ERR_MEDIA_WAV_EMPTY', `source "${name}" is shorter than one packet`);
+      throw new MediaError(MediaErrorCode.wavEmpty, `source "${name}" is shorter than one packet`);
     this.#sources.set(name, { name, audio, position: 0 });
   }
 
@@ -162,18 +163,18 @@ export class MediaServer {
   /** Negotiates and adds a listener; throws MediaError ERR_MEDIA_NO_COMMON_SUITE (statusHint 488) when refused. */
   addListener(req: ListenerRequest): ListenerAnswer {
     const source = this.#sources.get(req.source);
-    if (!source) throw new MediaError('ERR_MEDIA_SOURCE_UNKNOWN', `no media source "${req.source}"`, { statusHint: 404 });
-    if (isIP(req.address) === 0) throw new MediaError('ERR_MEDIA_ADDRESS', `listener address "${req.address}" is not an IP address`);
+    if (!source) throw new MediaError(MediaErrorCode.sourceUnknown, `no media source "${req.source}"`, { statusHint: 404 });
+    if (isIP(req.address) === 0) throw new MediaError(MediaErrorCode.address, `listener address "${req.address}" is not an IP address`);
     if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535)
-      throw new MediaError('ERR_MEDIA_ADDRESS', `listener port ${req.port} outside 1..65535`);
+      throw new MediaError(MediaErrorCode.address, `listener port ${req.port} outside 1..65535`);
     if (this.#listeners.size >= this.#opts.maxListeners)
-      throw new MediaError('ERR_MEDIA_TOO_MANY_LISTENERS', `at most ${this.#opts.maxListeners} listeners`, { statusHint: 503 });
+      throw new MediaError(MediaErrorCode.tooManyListeners, `at most ${this.#opts.maxListeners} listeners`, { statusHint: 503 });
     const result = negotiateCrypto(req.crypto ?? [], {
       allowed: this.#opts.allowedSuites,
       blockUnencrypted: this.#opts.blockUnencrypted,
       purpose: 'media-streaming',
     });
-    if (result.mode === 'reject') throw new MediaError('ERR_MEDIA_NO_COMMON_SUITE', result.reason, { statusHint: 488 });
+    if (result.mode === 'reject') throw new MediaError(MediaErrorCode.noCommonSuite, result.reason, { statusHint: 488 });
     const stream = new RtpStream({
       ssrc: randomBytes(4).readUInt32BE(0),
       sequence: randomInt(0, 0x10000),

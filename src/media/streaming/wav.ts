@@ -3,10 +3,8 @@
  * music on hold, IVR prompts and announcements, or 8 kHz mono 16-bit PCM (format 1) which is encoded to the
  * requested G.711 law. Anything else is a MediaError with a stable code. Sans-I/O: bytes in, samples out.
  */
-import { SbdError } from '../../lib/errors.js';
+import { MediaError, MediaErrorCode } from '../errors.js';
 import { linearToAlaw, linearToUlaw } from './g711.js';
-
-export class MediaError extends SbdError {}
 
 export type G711Codec = 'PCMU' | 'PCMA';
 export const PAYLOAD_TYPE: Record<G711Codec, number> = { PCMU: 0, PCMA: 8 }; // RFC 3551 Table 4
@@ -26,9 +24,9 @@ export interface WavOptions {
 
 export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
-  if (buf.length > maxBytes) throw new MediaError('ERR_MEDIA_WAV_TOO_LARGE', `WAV file larger than ${maxBytes} bytes`);
+  if (buf.length > maxBytes) throw new MediaError(MediaErrorCode.wavTooLarge, `WAV file larger than ${maxBytes} bytes`);
   if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') {
-    throw new MediaError('ERR_MEDIA_WAV_FORMAT', 'not a RIFF/WAVE file');
+    throw new MediaError(MediaErrorCode.wavFormat, 'not a RIFF/WAVE file');
   }
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let data: Buffer | undefined;
@@ -36,9 +34,9 @@ export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
     const id = buf.toString('latin1', at, at + 4),
       size = buf.readUInt32LE(at + 4);
     const body = at + 8;
-    if (body + size > buf.length) throw new MediaError('ERR_MEDIA_WAV_TRUNCATED', `chunk "${id}" runs past the end of the file`);
+    if (body + size > buf.length) throw new MediaError(MediaErrorCode.wavTruncated, `chunk "${id}" runs past the end of the file`);
     if (id === 'fmt ') {
-      if (size < 16) throw new MediaError('ERR_MEDIA_WAV_FORMAT', 'fmt chunk too short');
+      if (size < 16) throw new MediaError(MediaErrorCode.wavFormat, 'fmt chunk too short');
       fmt = {
         format: buf.readUInt16LE(body),
         channels: buf.readUInt16LE(body + 2),
@@ -50,17 +48,17 @@ export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
     }
     at = body + size + (size & 1); // RIFF chunks are word aligned
   }
-  if (!fmt || !data) throw new MediaError('ERR_MEDIA_WAV_FORMAT', 'WAV needs a fmt and a data chunk');
+  if (!fmt || !data) throw new MediaError(MediaErrorCode.wavFormat, 'WAV needs a fmt and a data chunk');
   if (fmt.channels !== 1 || fmt.rate !== 8000) {
-    throw new MediaError('ERR_MEDIA_WAV_UNSUPPORTED', `need 8000 Hz mono, got ${fmt.rate} Hz × ${fmt.channels} channels`);
+    throw new MediaError(MediaErrorCode.wavUnsupported, `need 8000 Hz mono, got ${fmt.rate} Hz × ${fmt.channels} channels`);
   }
   if ((fmt.format === 7 || fmt.format === 6) && fmt.bits === 8) {
-    if (data.length === 0) throw new MediaError('ERR_MEDIA_WAV_EMPTY', 'WAV has no samples');
+    if (data.length === 0) throw new MediaError(MediaErrorCode.wavEmpty, 'WAV has no samples');
     return { codec: fmt.format === 7 ? 'PCMU' : 'PCMA', samples: Buffer.from(data) };
   }
   if (fmt.format === 1 && fmt.bits === 16) {
     const n = Math.floor(data.length / 2);
-    if (n === 0) throw new MediaError('ERR_MEDIA_WAV_EMPTY', 'WAV has no samples');
+    if (n === 0) throw new MediaError(MediaErrorCode.wavEmpty, 'WAV has no samples');
     const codec = options.pcmCodec ?? 'PCMU';
     const enc = codec === 'PCMU' ? linearToUlaw : linearToAlaw;
     const samples = Buffer.alloc(n);
@@ -68,7 +66,7 @@ export function parseWav(buf: Buffer, options: WavOptions = {}): WavAudio {
     return { codec, samples };
   }
   throw new MediaError(
-    'ERR_MEDIA_WAV_UNSUPPORTED',
+    MediaErrorCode.wavUnsupported,
     `unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); use G.711 μ-law/A-law or 16-bit PCM`,
   );
 }
