@@ -8,6 +8,8 @@ import type { CapfAuthMode, SecurityProfileRow, Store } from '../store/index.js'
 import { CAPF_AUTH_MODES, DEFAULT_SECURITY_PROFILE, DEVICE_SECURITY_MODES, PROFILE_LIMITS, PROFILE_TRANSPORTS } from '../store/index.js';
 import type { DeviceSecurityMode, ProfileTransport } from '../store/index.js';
 import { PROFILE_DIGEST_ALGORITHMS, type ProfileDigestAlgorithm } from '../store/security-profiles.js';
+
+export { CAPF_AUTH_MODES, DEVICE_SECURITY_MODES, PROFILE_TRANSPORTS };
 import { UsageError } from '../lib/errors.js';
 
 export interface ProfileChanges {
@@ -38,7 +40,7 @@ export function setSecurityProfile(store: Store, name: string, c: ProfileChanges
   });
 }
 
-/** One tab-separated line per profile (`list`). */
+/** One tab-separated line per profile (`list`; the columns scripts read since schema 6, unchanged). */
 export function profileLine(p: SecurityProfileRow): string {
   return [
     p.name,
@@ -46,9 +48,26 @@ export function profileLine(p: SecurityProfileRow): string {
     p.transport,
     `config ${p.tftpEncryptedConfig ? 'encrypted' : 'signed'}`,
     `digest ${p.digestAuth ? p.digestAlgorithms.join(',') : 'off'}`,
-    `nonce ${p.nonceValiditySeconds}s`,
-    `capf-auth ${p.capfAuthMode}`,
   ].join('\t');
+}
+
+/** Every field of one profile (`show`), with how many phones use it. */
+export function profileText(p: SecurityProfileRow, devices: number): string[] {
+  return [
+    `Name               : ${p.name}`,
+    `Description        : ${p.description || '-'}`,
+    `Device security    : ${p.deviceSecurityMode}`,
+    `Transport          : ${p.transport}`,
+    `TFTP encrypted cfg : ${p.tftpEncryptedConfig ? 'on' : 'off'}`,
+    `Digest             : ${p.digestAuth ? `on (${p.digestAlgorithms.join(', ')})` : 'off'}`,
+    `Nonce validity     : ${p.nonceValiditySeconds} s`,
+    `CAPF authentication: ${p.capfAuthMode}`,
+    `Devices            : ${devices}`,
+  ];
+}
+
+export function profileDeviceCount(store: Store, name: string): number {
+  return store.listDevices().filter((d) => d.securityProfile === name).length;
 }
 
 /** Field parsers both front ends use (each throws UsageError naming the field). */

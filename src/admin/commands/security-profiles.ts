@@ -10,23 +10,8 @@ import type { AdminCommand } from '../command-table.js';
 import { AdminError, AdminErrorCode } from '../errors.js';
 import { withState } from '../../store/state.js';
 import { AuditAction } from '../../cluster/audit.js';
-import { parseProfilePairs, profileLine, setSecurityProfile } from '../../cluster/security-profiles.js';
-import type { SecurityProfileRow } from '../../store/index.js';
+import { parseProfilePairs, profileDeviceCount, profileLine, profileText, setSecurityProfile } from '../../cluster/security-profiles.js';
 import { asArgs, audited } from './store-change.js';
-
-function profileText(p: SecurityProfileRow, devices: number): string {
-  return [
-    `Name               : ${p.name}`,
-    `Description        : ${p.description || '-'}`,
-    `Device security    : ${p.deviceSecurityMode}`,
-    `Transport          : ${p.transport}`,
-    `TFTP encrypted cfg : ${p.tftpEncryptedConfig ? 'on' : 'off'}`,
-    `Digest             : ${p.digestAuth ? `on (${p.digestAlgorithms.join(', ')})` : 'off'}`,
-    `Nonce validity     : ${p.nonceValiditySeconds} s`,
-    `CAPF authentication: ${p.capfAuthMode}`,
-    `Devices            : ${devices}`,
-  ].join('\n');
-}
 
 export function securityProfileCommands(stateDir: string): AdminCommand[] {
   const names = () => withState(stateDir, ({ store }) => store.listSecurityProfiles().map((p) => p.name), { readonly: true });
@@ -44,7 +29,7 @@ export function securityProfileCommands(stateDir: string): AdminCommand[] {
             if (args.length === 0) return store.listSecurityProfiles().map(profileLine).join('\n');
             const p = store.getSecurityProfile(args[0]!);
             if (!p) throw new AdminError(AdminErrorCode.args, `no security profile named '${args[0]}'`);
-            return profileText(p, store.listDevices().filter((d) => d.securityProfile === p.name).length);
+            return profileText(p, profileDeviceCount(store, p.name)).join('\n');
           },
           { readonly: true },
         );
@@ -62,17 +47,13 @@ export function securityProfileCommands(stateDir: string): AdminCommand[] {
       run: async (args, io) => {
         const name = args[0]!;
         const changes = await asArgs(() => parseProfilePairs(args.slice(1)));
-        const p = await asArgs(() =>
-          audited(stateDir, AuditAction.profileSet, `${name}: ${args.slice(1).join(' ')}`, ({ store }) =>
-            setSecurityProfile(store, name, changes),
-          ),
+        const text = await asArgs(() =>
+          audited(stateDir, AuditAction.profileSet, `${name}: ${args.slice(1).join(' ')}`, ({ store }) => {
+            const p = setSecurityProfile(store, name, changes);
+            return profileText(p, profileDeviceCount(store, p.name));
+          }),
         );
-        io.out(
-          profileText(
-            p,
-            withState(stateDir, ({ store }) => store.listDevices().filter((d) => d.securityProfile === p.name).length, { readonly: true }),
-          ),
-        );
+        io.out(text.join('\n'));
       },
     },
   ];

@@ -27,7 +27,8 @@ function writeAtomic(path: string, text: string): void {
 
 function authMode(text: string): CapfAuthMode {
   const mode = text as CapfAuthMode;
-  if (!(CAPF_AUTH_MODES as readonly string[]).includes(mode)) throw new UsageError(`--auth must be one of ${CAPF_AUTH_MODES.join(', ')}`);
+  if (!(CAPF_AUTH_MODES as readonly string[]).includes(mode))
+    throw new UsageError(`--auth must be one of ${CAPF_AUTH_MODES.join(', ')} or profile`);
   return mode;
 }
 
@@ -35,7 +36,7 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
   return {
     path: ['capf', operation],
     summary: `schedule a CAPF ${operation} for a phone (it happens when the phone next contacts CAPF)`,
-    usage: `sbd capf ${operation} SEP<MAC> --auth none|password|lsc|mic [--password DIGITS]${operation === 'install' ? ' [--key rsa-2048|rsa-3072|rsa-4096|ec-P-256|ec-P-384|ec-P-521]' : ''} --state DIR`,
+    usage: `sbd capf ${operation} SEP<MAC> --auth none|password|lsc|mic|profile [--password DIGITS]${operation === 'install' ? ' [--key rsa-2048|rsa-3072|rsa-4096|ec-P-256|ec-P-384|ec-P-521]' : ''} --state DIR`,
     run(args, ctx) {
       const { values, positionals } = parse(args, {
         state: { type: 'string' },
@@ -44,8 +45,22 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
         key: { type: 'string' },
       });
       const name = normaliseDeviceName(required(positionals[0], 'SEP<MAC>'));
-      // No default: "none" lets whoever reaches port 3804 first with this MAC get the LSC; the administrator says so.
-      const mode = authMode(required(values.auth, '--auth none|password|lsc|mic'));
+      const stateDir = required(values.state, '--state');
+      // No default: "none" lets whoever reaches port 3804 first with this MAC get the LSC; the administrator says so,
+      // or names "profile": the CAPF authentication mode of the device's security profile (schema 10).
+      const auth = required(values.auth, '--auth none|password|lsc|mic|profile');
+      const mode =
+        auth !== 'profile'
+          ? authMode(auth)
+          : withState(
+              stateDir,
+              ({ store }) => {
+                const d = store.getDevice(name);
+                if (!d) throw new UsageError(`no device ${name}`);
+                return store.getSecurityProfile(d.securityProfile)?.capfAuthMode ?? 'password';
+              },
+              { readonly: true },
+            );
       if (values.password !== undefined && mode !== 'password') throw new UsageError('--password goes with --auth password');
       const { min, max } = CAPF_AUTH_STRING_DIGITS;
       if (values.password !== undefined && !new RegExp(`^\\d{${min},${max}}$`).test(values.password))
@@ -55,7 +70,7 @@ function schedule(operation: 'install' | 'delete' | 'fetch'): Command {
       if (!keySpec) throw new UsageError('--key must be rsa-2048, rsa-3072, rsa-4096, ec-P-256, ec-P-384 or ec-P-521');
       // CUCM generates the auth string when the administrator asks for one without typing it.
       const password = mode === 'password' ? (values.password ?? String(randomInt(10 ** (min - 1), 10 ** min))) : null;
-      const d = withState(required(values.state, '--state'), ({ store }) =>
+      const d = withState(stateDir, ({ store }) =>
         store.updateDevice(name, {
           capfOperation: operation,
           capfAuthMode: mode,

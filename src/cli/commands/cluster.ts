@@ -18,10 +18,9 @@ import type { HashName } from '../../trust/tags.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
 import { resetAllPhonesAfter, ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
-import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
+import { addPhone } from '../../cluster/devices.js';
 import {
   digestDeliveryNotice,
-  existingDigest,
   prepareLogin,
   setupPhoneDigest,
   signedConfigParamNotice,
@@ -101,22 +100,22 @@ export const commands: Command[] = [
       const given = values['digest-password'] ?? process.env.SBD_DIGEST_PASSWORD;
       const login = await prepareLogin();
       const r = withState(required(values.state, '--state'), ({ store, layout }) =>
-        store.transaction(() => {
-          const profile = store.getSecurityProfile(values['security-profile'] ?? DEFAULT_SECURITY_PROFILE);
-          const digest = values['digest-user'] !== undefined || given !== undefined || profile?.digestAuth === true;
-          const upper = name.toUpperCase();
-          const d = store.addDevice({
-            name,
-            model: required(values.model, '--model'),
-            ...(values['security-profile'] ? { securityProfile: values['security-profile'] } : {}),
-            ...(values.description ? { description: values.description } : {}),
-            directoryNumber: values.dn ?? null,
-            digestUser: digest ? (values['digest-user'] ?? upper) : null,
-          });
-          // An existing user's digest password is never replaced silently (another phone may use it).
-          const kept = d.digestUser && given === undefined ? existingDigest(store, d.digestUser) : undefined;
-          const setup = d.digestUser && !kept ? setupPhoneDigest(store, layout.keysDir, d.digestUser, given, login) : undefined;
-          return { d, kept, setup, notice: digestDeliveryNotice(store, d) };
+        auditedSync(store, { user: currentAdminUser(), action: AuditAction.deviceAdd, detail: name.toUpperCase() }, () => {
+          const a = addPhone(
+            store,
+            layout.keysDir,
+            {
+              name,
+              model: required(values.model, '--model'),
+              ...(values['security-profile'] ? { securityProfile: values['security-profile'] } : {}),
+              ...(values.description ? { description: values.description } : {}),
+              directoryNumber: values.dn ?? null,
+              ...(values['digest-user'] !== undefined ? { digestUser: values['digest-user'] } : {}),
+              ...(given !== undefined ? { digestPassword: given } : {}),
+            },
+            login,
+          );
+          return { d: a.device, kept: a.kept, setup: a.setup, notice: a.notice };
         }),
       );
       ctx.out(`added ${r.d.name} (${r.d.model}, ${r.d.securityProfile})`);

@@ -1,77 +1,70 @@
 /**
- * Phone security profiles: list them, and set one's fields (signalling mode and transport, encrypted config,
- * digest, and the digest challenge algorithms its phones are offered, most preferred first). Unnamed fields keep
- * their value; a new profile starts from the default profile's.
+ * Phone security profiles: list them, show one, and set one's fields (signalling mode and transport, encrypted
+ * config, digest and the challenge algorithms its phones are offered, most preferred first, the nonce validity
+ * time, the CAPF authentication mode). Unnamed fields keep their value; a new profile starts from the default
+ * profile's. The console's `set security-profile` calls the same function (src/cluster/security-profiles.ts).
  */
 import type { Command } from '../command.js';
 import { parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../store/state.js';
+import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
+import { CAPF_AUTH_MODES, DEVICE_SECURITY_MODES, PROFILE_TRANSPORTS, type ProfileChanges } from '../../cluster/security-profiles.js';
 import {
-  DEFAULT_SECURITY_PROFILE,
-  DEVICE_SECURITY_MODES,
-  PROFILE_TRANSPORTS,
-  type DeviceSecurityMode,
-  type ProfileTransport,
-  type SecurityProfileRow,
-} from '../../store/index.js';
-import { PROFILE_DIGEST_ALGORITHMS, type ProfileDigestAlgorithm } from '../../store/security-profiles.js';
-
-function onOff(v: string | undefined, flag: string): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (v === 'on') return true;
-  if (v === 'off') return false;
-  throw new UsageError(`${flag} must be on or off`);
-}
-
-function oneOf<T extends string>(v: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
-function algorithms(v: string | undefined): ProfileDigestAlgorithm[] | undefined {
-  if (v === undefined) return undefined;
-  const list = v.split(',').map((s) => s.trim().toUpperCase());
-  for (const a of list)
-    if (!(PROFILE_DIGEST_ALGORITHMS as readonly string[]).includes(a))
-      throw new UsageError(`--digest-algorithms: '${a}' is not one of ${PROFILE_DIGEST_ALGORITHMS.join(', ')}`);
-  if (new Set(list).size !== list.length) throw new UsageError('--digest-algorithms: an algorithm is named twice');
-  return list as ProfileDigestAlgorithm[];
-}
-
-function line(p: SecurityProfileRow): string {
-  return [
-    p.name,
-    p.deviceSecurityMode,
-    p.transport,
-    `config ${p.tftpEncryptedConfig ? 'encrypted' : 'signed'}`,
-    `digest ${p.digestAuth ? p.digestAlgorithms.join(',') : 'off'}`,
-  ].join('\t');
-}
+  parseAlgorithms,
+  parseNonceValidity,
+  parseOneOf,
+  parseOnOff,
+  profileDeviceCount,
+  profileLine,
+  profileText,
+  setSecurityProfile,
+} from '../../cluster/security-profiles.js';
 
 export const commands: Command[] = [
   {
     path: ['security-profile', 'list'],
     summary: 'list phone security profiles: mode, transport, config encryption, digest and its challenge algorithms',
-    usage: 'sbd security-profile list --state DIR',
+    usage: 'sbd security-profile list --state DIR   (every field of one: sbd security-profile show NAME)',
     run(args, ctx) {
       const { values } = parse(args, { state: { type: 'string' } });
       const rows = withState(required(values.state, '--state'), ({ store }) => store.listSecurityProfiles(), { readonly: true });
-      for (const p of rows) ctx.out(line(p));
+      for (const p of rows) ctx.out(profileLine(p));
+      return 0;
+    },
+  },
+  {
+    path: ['security-profile', 'show'],
+    summary: 'every field of one phone security profile, with how many phones use it',
+    usage: 'sbd security-profile show NAME --state DIR',
+    run(args, ctx) {
+      const { values, positionals } = parse(args, { state: { type: 'string' } });
+      const name = required(positionals[0], 'NAME');
+      const lines = withState(
+        required(values.state, '--state'),
+        ({ store }) => {
+          const p = store.getSecurityProfile(name);
+          if (!p) throw new UsageError(`no security profile named '${name}'`);
+          return profileText(p, profileDeviceCount(store, name));
+        },
+        { readonly: true },
+      );
+      for (const l of lines) ctx.out(l);
       return 0;
     },
   },
   {
     path: ['security-profile', 'set'],
-    summary: 'create or change a phone security profile (e.g. the digest algorithms its phones are challenged with)',
+    summary: 'create or change a phone security profile (digest algorithms, nonce validity, CAPF authentication mode, ...)',
     usage:
       'sbd security-profile set NAME [--mode non-secure|authenticated|encrypted] [--transport udp|tcp|tls|tcp+udp]\n' +
       '               [--encrypted-config on|off] [--digest on|off] [--digest-algorithms MD5|SHA-256|MD5,SHA-256|SHA-256,MD5]\n' +
-      '               [--description TEXT] --state DIR\n' +
+      '               [--nonce-validity SECONDS] [--capf-auth none|password|lsc|mic] [--description TEXT] --state DIR\n' +
       '  --digest-algorithms: challenges offered in this order (default MD5: sipp, baresip and Cisco phones answer only\n' +
       '  MD5; put SHA-256 first only for phones that answer it). Digest off is honoured only for authenticated or\n' +
-      '  encrypted profiles, whose phones prove themselves with their LSC over TLS.',
+      '  encrypted profiles, whose phones prove themselves with their LSC over TLS.\n' +
+      '  --nonce-validity: seconds a digest nonce is accepted (15..3600, default 300); --capf-auth: what a CAPF\n' +
+      '  operation scheduled for the profile\'s phones uses when "sbd capf install" names no --auth (default password)',
     run(args, ctx) {
       const { values, positionals } = parse(args, {
         state: { type: 'string' },
@@ -80,27 +73,30 @@ export const commands: Command[] = [
         'encrypted-config': { type: 'string' },
         digest: { type: 'string' },
         'digest-algorithms': { type: 'string' },
+        'nonce-validity': { type: 'string' },
+        'capf-auth': { type: 'string' },
         description: { type: 'string' },
       });
       const name = required(positionals[0], 'NAME');
-      const mode = oneOf<DeviceSecurityMode>(values.mode, '--mode', DEVICE_SECURITY_MODES);
-      const transport = oneOf<ProfileTransport>(values.transport, '--transport', PROFILE_TRANSPORTS);
-      const enc = onOff(values['encrypted-config'], '--encrypted-config');
-      const digest = onOff(values.digest, '--digest');
-      const algs = algorithms(values['digest-algorithms']);
-      const p = withState(required(values.state, '--state'), ({ store }) => {
-        const base = store.getSecurityProfile(name) ?? store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)!;
-        return store.putSecurityProfile({
-          name,
-          description: values.description ?? (base.name === name ? base.description : ''),
-          deviceSecurityMode: mode ?? base.deviceSecurityMode,
-          transport: transport ?? base.transport,
-          tftpEncryptedConfig: enc ?? base.tftpEncryptedConfig,
-          digestAuth: digest ?? base.digestAuth,
-          digestAlgorithms: algs ?? base.digestAlgorithms,
-        });
-      });
-      ctx.out(line(p));
+      const v = values;
+      const c: ProfileChanges = {
+        ...(v.mode !== undefined ? { deviceSecurityMode: parseOneOf(v.mode, '--mode', DEVICE_SECURITY_MODES) } : {}),
+        ...(v.transport !== undefined ? { transport: parseOneOf(v.transport, '--transport', PROFILE_TRANSPORTS) } : {}),
+        ...(v['encrypted-config'] !== undefined ? { tftpEncryptedConfig: parseOnOff(v['encrypted-config'], '--encrypted-config') } : {}),
+        ...(v.digest !== undefined ? { digestAuth: parseOnOff(v.digest, '--digest') } : {}),
+        ...(v['digest-algorithms'] !== undefined
+          ? { digestAlgorithms: parseAlgorithms(v['digest-algorithms'], '--digest-algorithms') }
+          : {}),
+        ...(v['nonce-validity'] !== undefined ? { nonceValiditySeconds: parseNonceValidity(v['nonce-validity'], '--nonce-validity') } : {}),
+        ...(v['capf-auth'] !== undefined ? { capfAuthMode: parseOneOf(v['capf-auth'], '--capf-auth', CAPF_AUTH_MODES) } : {}),
+        ...(v.description !== undefined ? { description: v.description } : {}),
+      };
+      const p = withState(required(values.state, '--state'), ({ store }) =>
+        auditedSync(store, { user: currentAdminUser(), action: AuditAction.profileSet, detail: name }, () =>
+          setSecurityProfile(store, name, c),
+        ),
+      );
+      ctx.out(profileLine(p));
       return 0;
     },
   },
