@@ -8,6 +8,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { adminTable } from '../../src/admin/commands.js';
@@ -27,8 +28,26 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** `sbd daemon NAME ARGS` as its own process; resolves once it prints its "listening" line. */
-export function startDaemon(args: string[]): Promise<Daemon> {
+/** Resolves once 127.0.0.1:`port` takes a TCP connection (polling: no timing assertion). */
+async function tcpUp(port: number, isGone: () => boolean): Promise<void> {
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up || isGone()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * `sbd daemon NAME ARGS` as its own process; resolves once it prints its "listening" line, or (`tcpPort`, for
+ * daemons that print none, such as sbd-tvsd) once that loopback port takes a connection.
+ */
+export function startDaemon(args: string[], o: { tcpPort?: number } = {}): Promise<Daemon> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,10 +75,11 @@ export function startDaemon(args: string[]): Promise<Daemon> {
           continue;
         }
         lines.push(ev);
-        if (ev.event === 'listening') resolve({ lines, listening: ev, stop });
+        if (ev.event === 'listening' && o.tcpPort === undefined) resolve({ lines, listening: ev, stop });
       }
     });
     void exited.then((code) => reject(new Error(`sbd daemon ${args[0]} exited with ${code}: ${stderr}`)));
+    if (o.tcpPort !== undefined) void tcpUp(o.tcpPort, () => child.exitCode !== null).then(() => resolve({ lines, listening: {}, stop }));
   });
 }
 
