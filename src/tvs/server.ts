@@ -7,11 +7,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions } from '../lib/tls-service.js';
+import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
+import { TlsEngineService } from '../tls/engine-service.js';
 import type { CertRow } from '../store/index.js';
 import type { TvsTrustView } from './trust-view.js';
 import { TvsError, TvsErrorCode } from './core/errors.js';
@@ -40,6 +41,8 @@ export interface TvsServerOptions extends TrustAnswerOptions {
   reloadIntervalMs?: number;
   /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload (7900-series phones need '1.0', spec §3.1). */
   minVersion?: TlsMinVersion;
+  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  tlsEngine?: 'node' | 'native';
   logger?: Logger;
 }
 
@@ -51,6 +54,7 @@ export const TVS_SERVER_DEFAULTS = {
   requestTimeoutMs: 10000,
   maxConnections: 4096,
   reloadIntervalMs: 2000,
+  tlsEngine: 'node' as 'node' | 'native',
   ttlSeconds: TRUST_ANSWER_DEFAULTS.ttlSeconds,
 } as const;
 
@@ -95,7 +99,7 @@ export class TvsServer extends EventEmitter {
   readonly #store: TvsTrustView;
   readonly #log: Logger;
   readonly #answerer: TrustAnswerer;
-  readonly #service: TlsService;
+  readonly #service: TlsService | TlsEngineService;
   #contextKey = '';
   #generation = -1;
   /** Presented certificate (SHA-256 hex), for tests and `status` lines. */
@@ -117,6 +121,7 @@ export class TvsServer extends EventEmitter {
       maxConnections: o.maxConnections,
       reloadIntervalMs: o.reloadIntervalMs,
       minVersion: opts.minVersion,
+      tlsEngine: o.tlsEngine,
       ttlSeconds: o.ttlSeconds,
       node: opts.node,
     };
@@ -128,7 +133,7 @@ export class TvsServer extends EventEmitter {
     });
     new TvsFrameReader({ maxBodyBytes: o.maxBodyBytes }); // validates the bound before anything listens
     const { identity, protocol } = this.#secureOptions();
-    this.#service = new TlsService({
+    const service: TlsServiceOptions = {
       secureContext: identity,
       ...protocol,
       host: o.host,
@@ -143,7 +148,13 @@ export class TvsServer extends EventEmitter {
         this.stats.tlsErrors++;
         this.emit('tlsError', err);
       },
-    });
+    };
+    this.#service = o.tlsEngine === 'native' ? new TlsEngineService(service) : new TlsService(service);
+  }
+
+  /** Which TLS path serves: 'node', 'engine' or 'engine+ktls' (for `status` lines). */
+  get tlsPath(): string {
+    return this.#service instanceof TlsEngineService ? this.#service.path : 'node';
   }
 
   #secureOptions(): { identity: tls.SecureContextOptions; protocol: Required<TlsProtocolOptions> } {
@@ -176,7 +187,7 @@ export class TvsServer extends EventEmitter {
     }
   }
 
-  #onConnection(socket: tls.TLSSocket): void {
+  #onConnection(socket: Socket): void {
     this.stats.connections++;
     const remote = remoteOf(socket);
     const reader = new TvsFrameReader({ maxBodyBytes: this.options.maxBodyBytes });

@@ -23,7 +23,9 @@ async function start(
 ) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('tvsd');
-  const server = new TvsServer({ store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, ...extra });
+  // test/tls/tvs-server.test.ts runs this file again with SBD_TLS_ENGINE=native (the C TLS engine).
+  const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ('native' as const) : undefined;
+  const server = new TvsServer({ store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, tlsEngine, ...extra });
   const { port } = await server.listen();
   t.after(() => server.close());
   const tvsCert = state.store.currentCertificate('TVS', 'cucm-pub')!;

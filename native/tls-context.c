@@ -1,0 +1,107 @@
+/*
+ * One SSL_CTX from what the daemon gives (the same inputs node:tls gets from src/lib/tls-service.ts): certificate
+ * chain and key in PEM, the TLS 1.2 cipher list and TLS 1.3 suites, the lowest version, and optionally the CA
+ * certificates client certificates must chain to. Policy fixed here, as node:tls has it today: server cipher
+ * order, no renegotiation (RFC 5746 is moot), no compression, ECDHE groups OpenSSL's default.
+ */
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <string.h>
+#include "tls-internal.h"
+
+static void ssl_reason(char *err, int errlen, const char *what) {
+  unsigned long e = ERR_peek_last_error();
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  sbd_tls_err(err, errlen, "%s: %s", what, e ? buf : "no detail");
+  ERR_clear_error();
+}
+
+static int use_chain(SSL_CTX *ctx, const char *pem) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  if (!bio) return 0;
+  X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+  int ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  for (X509 *x; ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL));)
+    if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+      X509_free(x);
+      ok = 0;
+    }
+  ERR_clear_error(); /* the end of the PEM stream reads as an error */
+  BIO_free(bio);
+  return ok;
+}
+
+static int use_key(SSL_CTX *ctx, const char *pem) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  if (!bio) return 0;
+  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  int ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  EVP_PKEY_free(key);
+  BIO_free(bio);
+  return ok;
+}
+
+/* Client certificates: verified against these CAs, whose names go in the CertificateRequest (RFC 8446 §4.3.2). */
+static int use_client_cas(SSL_CTX *ctx, const char *pem, int require) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+  X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+  int n = 0;
+  for (X509 *x; bio && names && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)); X509_free(x)) {
+    X509_NAME *name = X509_NAME_dup(X509_get_subject_name(x));
+    if (!name || X509_STORE_add_cert(store, x) != 1 || !sk_X509_NAME_push(names, name)) {
+      X509_NAME_free(name);
+      n = -1;
+      X509_free(x);
+      break;
+    }
+    n++;
+  }
+  ERR_clear_error();
+  BIO_free(bio);
+  if (n <= 0) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return 0;
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+  return 1;
+}
+
+SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *tickets, char *err, int errlen) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) {
+    ssl_reason(err, errlen, "SSL_CTX_new");
+    return NULL;
+  }
+  static const unsigned char sid_ctx[] = "sbd-tls";
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+                               (id->ktls ? SSL_OP_ENABLE_KTLS : 0));
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  const char *fail = NULL;
+  if (SSL_CTX_set_min_proto_version(ctx, id->min_version) != 1 || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+    fail = "TLS version";
+  else if (SSL_CTX_set_cipher_list(ctx, id->ciphers) != 1)
+    fail = "TLS 1.2 cipher list";
+  else if (SSL_CTX_set_ciphersuites(ctx, id->suites) != 1)
+    fail = "TLS 1.3 suites";
+  else if (!use_chain(ctx, id->cert_pem))
+    fail = "certificate";
+  else if (!use_key(ctx, id->key_pem))
+    fail = "private key";
+  else if (id->ca_pem && *id->ca_pem && !use_client_cas(ctx, id->ca_pem, id->require_cert))
+    fail = "client CA certificates";
+  else if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1)
+    fail = "session id context";
+  else if (!sbd_tls_tickets_install(tickets, ctx))
+    fail = "session tickets";
+  if (fail) {
+    ssl_reason(err, errlen, fail);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}

@@ -1,0 +1,21 @@
+/* libsbdtls.so: the TLS engine's API, bound through koffi by src/tls/engine-library.ts. */
+#ifndef SBD_TLS_ENGINE_H
+#define SBD_TLS_ENGINE_H
+#include <stdint.h>
+#define SBD_TLS_API __attribute__((visibility("default")))
+typedef struct sbd_tls_engine sbd_tls_engine;
+/* Config: `key=value` lines (host, port, workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms,
+ * ticket_rotation_s, ktls, backlog). Binds and listens; NULL and a one-line reason in err on failure. */
+SBD_TLS_API sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen);
+/* A new SSL_CTX for connections accepted from now on (the certificate reload). 0, or -1 and err. */
+SBD_TLS_API int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert, const char *key, const char *ca,
+                                            const char *ciphers, const char *suites, int min_version, int require_cert,
+                                            uint8_t *err, int errlen);
+SBD_TLS_API int sbd_tls_engine_start(sbd_tls_engine *e);
+SBD_TLS_API int sbd_tls_engine_local(sbd_tls_engine *e, uint8_t *buf, int len);
+SBD_TLS_API int sbd_tls_engine_control_fd(sbd_tls_engine *e);
+SBD_TLS_API int sbd_tls_engine_stats(sbd_tls_engine *e, uint8_t *buf, int len);
+SBD_TLS_API void sbd_tls_engine_rotate_tickets(sbd_tls_engine *e);
+SBD_TLS_API void sbd_tls_engine_stop_accepting(sbd_tls_engine *e);
+SBD_TLS_API void sbd_tls_engine_free(sbd_tls_engine *e);
+#endif

@@ -1,0 +1,74 @@
+/**
+ * libsbdtls.so (native/tls-*.c) through koffi: where it is and its functions. The engine starts its own threads
+ * (unlike the TFTP engine, which blocks in a call and so runs in a Node worker), so every call here returns at once.
+ */
+import koffi from 'koffi';
+import { findNativeLibrary } from '../lib/native-library.js';
+import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
+
+export interface TlsEngineApi {
+  create: (config: string, err: Buffer, errLen: number) => unknown;
+  setIdentity: (
+    e: unknown,
+    cert: string,
+    key: string,
+    ca: string,
+    ciphers: string,
+    suites: string,
+    minVersion: number,
+    requireCert: number,
+    err: Buffer,
+    errLen: number,
+  ) => number;
+  start: (e: unknown) => number;
+  local: (e: unknown, buf: Buffer, len: number) => number;
+  controlFd: (e: unknown) => number;
+  stats: (e: unknown, buf: Buffer, len: number) => number;
+  rotateTickets: (e: unknown) => void;
+  stopAccepting: (e: unknown) => void;
+  free: (e: unknown) => void;
+}
+
+let api: TlsEngineApi | undefined;
+
+/** Path of libsbdtls.so, or undefined when it is not built. */
+export function tlsEngineLibraryPath(): string | undefined {
+  return findNativeLibrary('libsbdtls.so').path;
+}
+
+/** Whether the engine can run here. */
+export function tlsEngineAvailable(): boolean {
+  return tlsEngineLibraryPath() !== undefined;
+}
+
+export function tlsEngineApi(): TlsEngineApi {
+  if (api) return api;
+  const path = tlsEngineLibraryPath();
+  if (!path) {
+    throw new TlsEngineError(
+      TlsEngineErrorCode.missing,
+      `the native TLS engine is not built (looked for ${findNativeLibrary('libsbdtls.so').candidates.join(', ')}; run "make -C native", which needs libssl-dev)`,
+    );
+  }
+  const lib = koffi.load(path);
+  api = {
+    create: lib.func('void *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen)'),
+    setIdentity: lib.func(
+      'int sbd_tls_engine_set_identity(void *e, const char *cert, const char *key, const char *ca, const char *ciphers, const char *suites, int min, int require, uint8_t *err, int errlen)',
+    ),
+    start: lib.func('int sbd_tls_engine_start(void *e)'),
+    local: lib.func('int sbd_tls_engine_local(void *e, uint8_t *buf, int len)'),
+    controlFd: lib.func('int sbd_tls_engine_control_fd(void *e)'),
+    stats: lib.func('int sbd_tls_engine_stats(void *e, uint8_t *buf, int len)'),
+    rotateTickets: lib.func('void sbd_tls_engine_rotate_tickets(void *e)'),
+    stopAccepting: lib.func('void sbd_tls_engine_stop_accepting(void *e)'),
+    free: lib.func('void sbd_tls_engine_free(void *e)'),
+  };
+  return api;
+}
+
+/** The NUL-terminated message the engine wrote into `err`. */
+export function engineMessage(err: Buffer): string {
+  const end = err.indexOf(0);
+  return err.toString('utf8', 0, end < 0 ? err.length : end) || 'unknown error';
+}

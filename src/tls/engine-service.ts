@@ -1,0 +1,257 @@
+/**
+ * `TlsService` (src/lib/tls-service.ts) with the TLS work in the C engine (native/tls-*.c): the engine owns the
+ * listening socket, accepts, makes the handshake on its worker threads (every core) and keeps the record layer —
+ * or hands it to the kernel (kTLS) where the kernel has the TLS ULP. The daemon's `onConnection` gets an ordinary
+ * net.Socket carrying plaintext, with the peer's address and the session's facts attached (`tls`). Same options,
+ * caps, log lines and close as `TlsService`, which stays the reference implementation (docs/tls.md says why).
+ */
+import type { AddressInfo, Socket } from 'node:net';
+import fs from 'node:fs';
+import net from 'node:net';
+import { cpus } from 'node:os';
+import type tls from 'node:tls';
+import { tlsProtocolSettings, tlsServiceDefaults, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
+import { ControlReader, type EngineConnection, type EngineEvent } from './control-reader.js';
+import { engineMessage, tlsEngineApi } from './engine-library.js';
+import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
+
+export interface TlsEngineOptions {
+  /** Handshake threads. Default: one per CPU. */
+  workers?: number;
+  /** After our close_notify, how long the peer may take to close. Default 10000 ms. */
+  lingerMs?: number;
+  /** Session ticket keys rotate this often; tickets resume for up to two periods. 0 never. Default 3600 s. */
+  ticketRotationS?: number;
+  /** Ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS); used only where the kernel has it. Default false. */
+  ktls?: boolean;
+  /** TLS 1.3 suites. Default AES-GCM only (`tlsEngineDefaults.tls13Ciphersuites`). */
+  tls13Ciphersuites?: string;
+  /** Client certificates (mutual TLS): the CA certificates (PEM) they must chain to; `require` refuses a client without one. */
+  clientCertificates?: { ca: string; require: boolean };
+  /** TCP listen backlog. Default 511 (Node's). */
+  backlog?: number;
+}
+
+export const tlsEngineDefaults = {
+  lingerMs: 10000,
+  ticketRotationS: 3600,
+  ktls: false,
+  tls13Ciphersuites: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256',
+  backlog: 511,
+} as const;
+
+/** The session facts of a connection from the engine. */
+export interface EngineTlsInfo {
+  version: string;
+  cipher: string;
+  resumed: boolean;
+  ktls: boolean;
+  peerCertificate: Buffer | undefined;
+}
+
+export type EngineSocket = Socket & { tls: EngineTlsInfo };
+
+const VERSIONS: Record<tls.SecureVersion, number> = { TLSv1: 0x301, 'TLSv1.1': 0x302, 'TLSv1.2': 0x303, 'TLSv1.3': 0x304 };
+
+function pem(v: unknown, what: string): string {
+  const one = Array.isArray(v) ? v : [v];
+  if (one.every((x) => typeof x === 'string' || Buffer.isBuffer(x))) return one.map((x) => x.toString()).join('\n');
+  throw new TlsEngineError(TlsEngineErrorCode.identity, `${what}: the TLS engine takes PEM text only`);
+}
+
+export class TlsEngineService {
+  readonly #o: TlsServiceOptions & TlsEngineOptions;
+  #protocol: TlsProtocolOptions;
+  #engine: unknown;
+  #control: Socket | undefined;
+  #address: AddressInfo | undefined;
+  readonly #sockets = new Set<Socket>();
+  #reloadTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  /** 'engine' (the engine keeps the record layer) or 'engine+ktls' once a connection went to the kernel. */
+  path: 'engine' | 'engine+ktls' = 'engine';
+
+  constructor(o: TlsServiceOptions & TlsEngineOptions) {
+    this.#o = o;
+    this.#protocol = { ...(o.minVersion ? { minVersion: o.minVersion } : {}), ...(o.ciphers ? { ciphers: o.ciphers } : {}) };
+    const workers = o.workers ?? cpus().length;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256)
+      throw new TlsEngineError(TlsEngineErrorCode.option, `workers must be 1..256, not ${workers}`);
+    tlsEngineApi(); // ERR_TLS_ENGINE_MISSING now, not at listen
+  }
+
+  #config(): string {
+    const o = this.#o;
+    const lines = {
+      host: o.host,
+      port: o.port,
+      workers: o.workers ?? cpus().length,
+      max_connections: o.maxConnections,
+      max_per_source: o.maxConnectionsPerSource ?? tlsServiceDefaults.maxConnectionsPerSource,
+      handshake_timeout_ms: o.handshakeTimeoutMs,
+      linger_ms: o.lingerMs ?? tlsEngineDefaults.lingerMs,
+      ticket_rotation_s: o.ticketRotationS ?? tlsEngineDefaults.ticketRotationS,
+      ktls: (o.ktls ?? tlsEngineDefaults.ktls) ? 1 : 0,
+      backlog: o.backlog ?? tlsEngineDefaults.backlog,
+    };
+    return Object.entries(lines)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
+  }
+
+  #applyIdentity(identity: tls.SecureContextOptions, protocol: TlsProtocolOptions): void {
+    const settings = tlsProtocolSettings(protocol);
+    // node:tls takes TLS 1.3 suite names inside `ciphers`; so does the engine, else its AES-GCM default.
+    const names = settings.ciphers.split(':');
+    const suites =
+      names.filter((n) => n.startsWith('TLS_')).join(':') || (this.#o.tls13Ciphersuites ?? tlsEngineDefaults.tls13Ciphersuites);
+    const client = this.#o.clientCertificates;
+    const err = Buffer.alloc(512);
+    const rc = tlsEngineApi().setIdentity(
+      this.#engine,
+      pem(identity.cert, 'certificate'),
+      pem(identity.key, 'key'),
+      client ? client.ca : '',
+      names.filter((n) => !n.startsWith('TLS_')).join(':'),
+      suites,
+      VERSIONS[settings.minVersion],
+      client?.require ? 1 : 0,
+      err,
+      err.length,
+    );
+    if (rc !== 0) throw new TlsEngineError(TlsEngineErrorCode.identity, `TLS engine identity: ${engineMessage(err)}`);
+  }
+
+  /** New identity and, when given, protocol policy for connections accepted from now on (open ones keep theirs). */
+  setSecureContext(identity: tls.SecureContextOptions, protocol: TlsProtocolOptions = this.#protocol): void {
+    this.#applyIdentity(identity, protocol);
+    this.#protocol = protocol;
+  }
+
+  get protocol(): TlsProtocolOptions {
+    return this.#protocol;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const api = tlsEngineApi();
+    const err = Buffer.alloc(512);
+    const engine = api.create(this.#config(), err, err.length);
+    if (!engine) throw new TlsEngineError(TlsEngineErrorCode.start, `TLS engine: ${engineMessage(err)}`);
+    this.#engine = engine;
+    try {
+      this.#applyIdentity(this.#o.secureContext, this.#protocol);
+    } catch (e) {
+      api.free(engine);
+      this.#engine = undefined;
+      throw e;
+    }
+    const control = new net.Socket({ fd: api.controlFd(engine), readable: true, writable: false });
+    this.#control = control;
+    const reader = new ControlReader();
+    control.on('data', (chunk: Buffer) => {
+      let events: EngineEvent[];
+      try {
+        events = reader.push(chunk);
+      } catch (e) {
+        this.#o.logger.error('engine-control-error', { error: e });
+        return;
+      }
+      for (const ev of events) this.#onEvent(ev);
+    });
+    control.on('error', (e) => this.#o.logger.error('engine-control-error', { error: e }));
+    if (api.start(engine) !== 0) {
+      await this.close();
+      throw new TlsEngineError(TlsEngineErrorCode.start, 'TLS engine: could not start its worker threads');
+    }
+    const buf = Buffer.alloc(128);
+    const [fam, address, port] = buf.toString('latin1', 0, Math.max(0, api.local(engine, buf, buf.length))).split(' ');
+    this.#address = { family: fam === '6' ? 'IPv6' : 'IPv4', address: address!, port: Number(port) };
+    if (this.#o.reloadIntervalMs > 0) {
+      this.#reloadTimer = setInterval(this.#o.reload, this.#o.reloadIntervalMs);
+      this.#reloadTimer.unref();
+    }
+    this.#o.logger.info('listening', { address: this.#address.address, port: this.#address.port, tls: 'engine' });
+    return this.#address;
+  }
+
+  #onEvent(ev: EngineEvent): void {
+    if (ev.type === 'handshake-error') {
+      const remote = `${ev.address}:${ev.port}`;
+      this.#o.logger.info('tls-error', { remote, reason: ev.reason });
+      this.#o.onTlsError?.(Object.assign(new Error(ev.reason), { remote }));
+      return;
+    }
+    if (this.#closing) {
+      fs.close(ev.fd, () => {});
+      return;
+    }
+    this.#onConnection(ev);
+  }
+
+  #onConnection(ev: EngineConnection): void {
+    const socket = new net.Socket({ fd: ev.fd, readable: true, writable: true }) as EngineSocket;
+    // The plaintext stream is a socketpair: its own addresses mean nothing; the daemon logs the TLS peer's.
+    Object.defineProperties(socket, {
+      remoteAddress: { value: ev.address },
+      remotePort: { value: ev.port },
+      remoteFamily: { value: ev.address.includes(':') ? 'IPv6' : 'IPv4' },
+    });
+    socket.tls = { version: ev.version, cipher: ev.cipher, resumed: ev.resumed, ktls: ev.ktls, peerCertificate: ev.peerCertificate };
+    if (ev.ktls) this.path = 'engine+ktls';
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    this.#o.onConnection(socket as unknown as tls.TLSSocket);
+  }
+
+  address(): AddressInfo {
+    if (!this.#address) throw new TlsEngineError(TlsEngineErrorCode.start, 'the TLS engine is not listening');
+    return { ...this.#address };
+  }
+
+  /** The engine's counters (native/tls-engine.c sbd_tls_engine_stats). */
+  stats(): Record<string, number> {
+    if (!this.#engine) return {};
+    const buf = Buffer.alloc(1024);
+    const n = tlsEngineApi().stats(this.#engine, buf, buf.length);
+    const out: Record<string, number> = {};
+    for (const line of buf.toString('latin1', 0, Math.max(0, n)).split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) out[line.slice(0, eq)] = Number(line.slice(eq + 1));
+    }
+    return out;
+  }
+
+  get rejectedPerSource(): number {
+    return this.stats().refusedPerSource ?? 0;
+  }
+
+  /** Open connections: accepted, handshaking or in a session (kTLS sockets Node holds included). */
+  async connectionCount(): Promise<number> {
+    let ktls = 0;
+    for (const s of this.#sockets) if ((s as EngineSocket).tls.ktls) ktls++;
+    return (this.stats().active ?? 0) + ktls;
+  }
+
+  /** A new ticket key now (the previous one still resumes); for tests and an operator's "rotate". */
+  rotateTicketKeys(): void {
+    if (this.#engine) tlsEngineApi().rotateTickets(this.#engine);
+  }
+
+  /** Stops accepting; open connections are ended after `graceMs` (default at once). */
+  async close(graceMs = 0): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
+    const engine = this.#engine;
+    if (!engine) return;
+    const api = tlsEngineApi();
+    api.stopAccepting(engine);
+    const until = Date.now() + graceMs;
+    // No event tells "the last connection ended": the engine's count is polled during the grace period.
+    while (Date.now() < until && (await this.connectionCount()) > 0) await new Promise((r) => setTimeout(r, 20));
+    this.#engine = undefined;
+    api.free(engine);
+    for (const s of this.#sockets) s.destroy();
+    this.#control?.destroy();
+  }
+}

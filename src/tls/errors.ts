@@ -1,0 +1,24 @@
+/** The TLS engine's error codes (src/tls), one table as every room has. */
+import { SbdError } from '../lib/errors.js';
+
+export const TlsEngineErrorCode = {
+  /** libsbdtls.so is not built here (`make -C native`). */
+  missing: 'ERR_TLS_ENGINE_MISSING',
+  /** The engine refused its config or could not listen. */
+  start: 'ERR_TLS_ENGINE_START',
+  /** The certificate, key, CA list, version or cipher list was refused by OpenSSL. */
+  identity: 'ERR_TLS_ENGINE_IDENTITY',
+  /** An engine option out of its range. */
+  option: 'ERR_TLS_ENGINE_OPTION',
+  /** A line on the control stream that the engine would not write. */
+  control: 'ERR_TLS_ENGINE_CONTROL',
+} as const;
+export type TlsEngineErrorCode = (typeof TlsEngineErrorCode)[keyof typeof TlsEngineErrorCode];
+
+export class TlsEngineError extends SbdError {
+  declare readonly code: TlsEngineErrorCode;
+
+  constructor(code: TlsEngineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
