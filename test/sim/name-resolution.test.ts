@@ -69,3 +69,14 @@ test('TVS named by host name: a phone without a resolver cannot ask it, and says
     /sbd\.example:2445: cannot resolve "sbd\.example": the phone has no DNS server/,
   );
 });
+
+test('sbd phone boot --dns takes system or none', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  const err: string[] = [];
+  const code = await main(['phone', 'boot', '--server', '127.0.0.1:69', '--mac', '0000000C0001', '--state', tempDir(), '--dns', 'maybe'], {
+    out: () => {},
+    err: (t) => err.push(t),
+  });
+  assert.notEqual(code, 0);
+  assert.match(err.join('\n'), /--dns: 'maybe' is not system or none/);
+});

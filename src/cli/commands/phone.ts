@@ -4,6 +4,8 @@
  *   --tvs HOST[:PORT]      ask this TVS instead (an override)
  *   --redirect FROM=TO     a configured endpoint listens elsewhere (e.g. 127.0.0.1:2445=127.0.0.1:40123)
  *   --capf [--auth-string DIGITS]   run the CAPF operation the config asks for (boot only)
+ *   --dns system|none      how the phone resolves a host name in its config: the system's resolver (default), or
+ *                          none, a phone with no DNS server (a name then fails; addresses work)
  */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
@@ -16,6 +18,7 @@ import { parseServer, poolOptionsFor, TftpFetcher, type TftpFetcherOptions } fro
 import { TftpClientPool } from '../../tftp/client.js';
 import { configTvsHook, tvsHook } from '../../sim/tvs-hook.js';
 import { redirectFromPairs, type EndpointRedirect } from '../../sim/phone-config.js';
+import { resolverNamed, type HostResolver } from '../../sim/name-resolution.js';
 import { openPhoneService } from '../../sim/https-service.js';
 import { checkTrustServices } from '../../sim/service-check.js';
 
@@ -33,8 +36,16 @@ function redirectOption(pairs: readonly string[] | undefined): { redirect?: Endp
   };
 }
 
+/** `--dns system|none`; absent: the system's resolver. */
+function dnsOption(text: string | undefined): { resolver?: HostResolver } {
+  if (text === undefined) return {};
+  const resolver = resolverNamed(text);
+  if (!resolver) throw new UsageError(`--dns: '${text}' is not system or none`);
+  return { resolver };
+}
+
 /** `--tvs config` (the phone's config) or `--tvs HOST[:PORT]` (default port 2445); absent: no TVS. */
-function tvsOption(text: string | undefined, redirect: { redirect?: EndpointRedirect }) {
+function tvsOption(text: string | undefined, redirect: { redirect?: EndpointRedirect; resolver?: HostResolver }) {
   if (!text) return {};
   return { verifyUnknownSigner: text === 'config' ? configTvsHook(redirect) : tvsHook(parseServer(text, 2445)) };
 }
@@ -71,7 +82,7 @@ export const commands: Command[] = [
     path: ['phone', 'boot'],
     summary: 'boot one simulated Security-by-Default phone against a TFTP server and print its trust decisions',
     usage:
-      'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--capf [--auth-string DIGITS]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
+      'sbd phone boot --server HOST:PORT --mac MAC --state DIR [--model M] [--tvs config|HOST[:PORT]] [--redirect FROM=TO]... [--dns system|none] [--capf [--auth-string DIGITS]] [--blksize N] [--windowsize N] [--timeout-ms N] [--retries N] [--json]',
     async run(args, ctx) {
       const { values } = parse(
         args,
@@ -83,12 +94,13 @@ export const commands: Command[] = [
           json: { type: 'boolean' },
           capf: { type: 'boolean' },
           'auth-string': { type: 'string' },
+          dns: { type: 'string' },
           ...transferOpts,
         },
         false,
       );
       if (values['auth-string'] !== undefined && !values.capf) throw new UsageError('--auth-string goes with --capf');
-      const redirect = redirectOption(values.redirect);
+      const redirect = { ...redirectOption(values.redirect), ...dnsOption(values.dns) };
       const server = parseServer(required(values.server, '--server'));
       const deviceName = deviceNameOfMac(required(values.mac, '--mac'));
       const pool = new TftpClientPool(poolOptionsFor(server, 1));
