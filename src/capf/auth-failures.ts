@@ -6,7 +6,7 @@
  * A success resets the count too. Unknown devices are not counted: there is nothing to cancel and nothing to
  * guess (and writing a row per stranger's attempt would let anyone fill the audit log).
  */
-import type { CapfStore } from './capf-store.js';
+import type { CapfOperations } from './operations.js';
 import { cancelledStatus, failedAttemptStatus } from './operation-status.js';
 
 export const CAPF_AUTH_FAILURE_DEFAULTS = { maxAuthFailures: 5 } as const;
@@ -32,7 +32,7 @@ export interface AuthFailureResult {
 }
 
 /** Counts one failed authentication; one store transaction, so concurrent sessions cannot lose a count. */
-export function recordAuthFailure(store: CapfStore, f: AuthFailureInput): AuthFailureResult {
+export function recordAuthFailure(store: CapfOperations, f: AuthFailureInput): AuthFailureResult {
   const max = f.maxAuthFailures ?? CAPF_AUTH_FAILURE_DEFAULTS.maxAuthFailures;
   return store.transaction(() => {
     const d = store.getDevice(f.deviceName);

@@ -18,7 +18,7 @@
  */
 import { X509Certificate, createHash, timingSafeEqual } from 'node:crypto';
 import type { CertRow, DeviceRow } from '../store/index.js';
-import type { CapfStore } from './capf-store.js';
+import type { CapfOperations } from './operations.js';
 import { CapfError, CapfErrorCode } from './core/errors.js';
 import { CapfReason } from './core/frame.js';
 import { DEFAULT_CAPF_KEY_SPEC, type CapfKeySpec } from './core/key-spec.js';
@@ -48,7 +48,7 @@ export interface AuthResult {
   failure: CapfError | undefined;
 }
 
-function anchors(store: CapfStore, names: readonly string[], withCapf: boolean): CertRow[] {
+function anchors(store: CapfOperations, names: readonly string[], withCapf: boolean): CertRow[] {
   const all = store.listCertificates({ includeHistory: true });
   const lower = names.map((n) => n.toLowerCase());
   return all.filter((c) => lower.includes(c.name.toLowerCase()) || (withCapf && c.kind === 'identity' && c.name === 'CAPF'));
@@ -99,7 +99,7 @@ function validAt(cert: X509Certificate, now: Date): boolean {
  * certificate configs are encrypted to): DER X.509, issued by this cluster's CAPF (or a 'CAPF-trust' import),
  * valid now, naming the device's MAC. Returns its PEM; anything else is ERR_CAPF_FETCHED_CERT and nothing is stored.
  */
-export function verifyFetchedLsc(store: CapfStore, deviceName: string, der: Buffer | undefined, opts: AuthenticateOptions): string {
+export function verifyFetchedLsc(store: CapfOperations, deviceName: string, der: Buffer | undefined, opts: AuthenticateOptions): string {
   const refuse = (why: string, cause?: unknown) =>
     new CapfError(CapfErrorCode.fetchedCertificate, `fetched certificate refused: ${why}`, cause === undefined ? {} : { cause });
   if (!der || der.length === 0) throw refuse('FETCH_CERTIFICATE_RESPONSE carries no CERTIFICATE');
@@ -118,7 +118,7 @@ export function verifyFetchedLsc(store: CapfStore, deviceName: string, der: Buff
 
 /** Checks the certificate proof; returns 'lsc' or 'mic' by the anchor that issued it. */
 export function verifyCertificateProof(
-  store: CapfStore,
+  store: CapfOperations,
   auth: CapfAuthResponse,
   mode: 'lsc' | 'mic',
   opts: AuthenticateOptions,
@@ -151,7 +151,7 @@ export function verifyCertificateProof(
   return kind;
 }
 
-export function authenticateDevice(store: CapfStore, auth: CapfAuthResponse, opts: AuthenticateOptions): AuthResult {
+export function authenticateDevice(store: CapfOperations, auth: CapfAuthResponse, opts: AuthenticateOptions): AuthResult {
   const device = store.getDevice(auth.deviceName);
   if (!device) {
     const failure = new CapfError(CapfErrorCode.unknownDevice, `unknown device ${auth.deviceName}`, { reason: CapfReason.unknownDevice });

@@ -8,7 +8,7 @@
  *   Fetch Success <ISO> / Delete Success <ISO>
  *   Operation Cancelled: install rsa-2048; last attempt <ISO>: Authentication Failed (5 of 5): <why>
  */
-import { DEVICE_LIMITS, type CapfOperation } from '../store/index.js';
+import type { CapfOperation } from '../store/index.js';
 import { keySpecText, parseKeySpecText, type CapfKeySpec } from './core/key-spec.js';
 
 const PENDING = 'Operation Pending: ';
@@ -29,8 +29,11 @@ export function pendingKeySpec(status: string | null): CapfKeySpec | undefined {
   return words[0] === 'install' && words[1] ? parseKeySpecText(words[1]) : undefined;
 }
 
+/** The store's bound on a CAPF status (DEVICE_LIMITS.maxCapfStatusChars; test/capf/operations.test.ts keeps them equal). */
+export const MAX_CAPF_STATUS_CHARS = 256;
+
 function fit(text: string): string {
-  return text.length <= DEVICE_LIMITS.maxCapfStatusChars ? text : `${text.slice(0, DEVICE_LIMITS.maxCapfStatusChars - 1)}…`;
+  return text.length <= MAX_CAPF_STATUS_CHARS ? text : `${text.slice(0, MAX_CAPF_STATUS_CHARS - 1)}…`;
 }
 
 /** A failed attempt: the pending operation (and its key) stays, the reason is appended. */

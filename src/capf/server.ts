@@ -20,10 +20,8 @@ import { systemClock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
-import { issueLsc } from '../pki/lsc.js';
-import { randomSerial } from '../pki/certificate.js';
 import type { CertRow } from '../store/index.js';
-import type { CapfStore } from './capf-store.js';
+import type { CapfOperations } from './operations.js';
 import { CAPF_AUTH_FAILURE_DEFAULTS, recordAuthFailure } from './auth-failures.js';
 import { authenticateDevice, verifyFetchedLsc, type AuthenticateOptions } from './authenticate.js';
 import { CapfError, CapfErrorCode, localError } from './core/errors.js';
@@ -34,8 +32,8 @@ import { CapfServerSession, type CapfServerEvent } from './core/server-session.j
 import { failedAttemptStatus, successStatus } from './operation-status.js';
 
 export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
-  /** The store, seen through CAPF's narrow view (capf-store.ts). */
-  store: CapfStore;
+  /** The appliance as CAPF sees it (operations.ts; src/daemons/adapters/capf-store.ts over the store). */
+  store: CapfOperations;
   /** Node whose CAPF certificate is presented and signs LSCs. Default: the publisher if it runs CAPF, else the first CAPF node. */
   node?: string;
   /** Default '0.0.0.0'. */
@@ -96,7 +94,7 @@ export interface CapfSessionSummary {
   reason?: string;
 }
 
-export function capfIdentity(store: CapfStore, node?: string): { row: CertRow; node: string } {
+export function capfIdentity(store: CapfOperations, node?: string): { row: CertRow; node: string } {
   const nodes = store.listNodes();
   const ordered =
     node !== undefined
@@ -120,7 +118,7 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
 export class CapfServer extends EventEmitter {
   readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined; minVersion: TlsMinVersion | undefined };
   readonly #opts: CapfServerOptions;
-  readonly #store: CapfStore;
+  readonly #store: CapfOperations;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #service: TlsService;
@@ -268,12 +266,11 @@ export class CapfServer extends EventEmitter {
           case 'publicKey':
             try {
               checkPublicKey(e.spki, e.keySpec);
-              const lsc = issueLsc({
+              const lsc = this.#store.issueLsc({
                 capfCertPem: this.#identity.cert.pem,
                 capfKeyPem: this.#identity.keyPem,
                 deviceName: session.deviceName!,
                 subjectPublicKey: e.spki,
-                serial: randomSerial(),
                 now: new Date(this.#clock.now()),
                 validityYears: this.options.lscValidityYears,
               });

@@ -4,6 +4,7 @@ import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
 import { openState } from '../store/state.js';
 import { CapfServer, type CapfServerOptions } from '../capf/server.js';
+import { capfOperations } from './adapters/capf-store.js';
 
 export interface CapfdOptions extends Omit<CapfServerOptions, 'store' | 'logger'> {
   /** The appliance state folder (store and keys). */
@@ -14,7 +15,7 @@ export interface CapfdOptions extends Omit<CapfServerOptions, 'store' | 'logger'
 export async function runCapfd({ stateDir, ...options }: CapfdOptions): Promise<number> {
   const { store } = openState(stateDir);
   const logger = createLogger('capfd');
-  const server = new CapfServer({ ...options, store, logger });
+  const server = new CapfServer({ ...options, store: capfOperations(store), logger });
   const addr = await server.listen();
   const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}`);
   return waitForSignal(async () => {

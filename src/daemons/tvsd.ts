@@ -4,6 +4,7 @@ import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
 import { openState } from '../store/state.js';
 import { TvsServer, type TvsServerOptions } from '../tvs/server.js';
+import { tvsTrustView } from './adapters/tvs-store.js';
 
 export interface TvsdOptions extends Omit<TvsServerOptions, 'store' | 'logger'> {
   /** The appliance state folder (store and keys). */
@@ -14,7 +15,7 @@ export interface TvsdOptions extends Omit<TvsServerOptions, 'store' | 'logger'> 
 export async function runTvsd({ stateDir, ...options }: TvsdOptions): Promise<number> {
   const { store } = openState(stateDir);
   const logger = createLogger('tvsd');
-  const server = new TvsServer({ ...options, store, logger });
+  const server = new TvsServer({ ...options, store: tvsTrustView(store), logger });
   const addr = await server.listen();
   const systemd = notifyReady(`TVS on ${addr.address}:${addr.port}`);
   return waitForSignal(async () => {

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { capfOperations } from '../../src/daemons/adapters/capf-store.js';
 import { CapfServer, type CapfServerOptions } from '../../src/capf/server.js';
 import { captureLogger, tempDir, tempState } from '../tvs/helpers.js';
 
@@ -10,7 +11,7 @@ type T = { after: (fn: () => Promise<void> | void) => void };
 export async function startCapf(t: T, extra: Partial<CapfServerOptions> = {}) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('capfd');
-  const server = new CapfServer({ store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, ...extra });
+  const server = new CapfServer({ store: capfOperations(state.store), host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, ...extra });
   const { port } = await server.listen();
   t.after(() => server.close());
   const capfCert = state.store.currentCertificate('CAPF', 'cucm-pub')!;

@@ -17,6 +17,7 @@ import { storeApplianceSource } from '../../src/daemons/adapters/tftp-store.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { TvsServer } from '../../src/tvs/server.js';
+import { capfOperations } from '../../src/daemons/adapters/capf-store.js';
 import { CapfServer } from '../../src/capf/server.js';
 import { bootSimPhone, type PhoneBootReport } from '../../src/sim/phone.js';
 import { poolOptionsFor, TftpFetcher } from '../../src/sim/tftp-fetcher.js';
@@ -85,7 +86,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   // Long reload intervals: the scenario says when a daemon takes up a new certificate (reloadServices).
   const newTvs = () => new TvsServer({ store: state.store, host: ipv4, port: 0, logger: silentLogger, reloadIntervalMs: 3_600_000 });
   const tvs = newTvs();
-  const capf = new CapfServer({ store: state.store, host: ipv4, port: 0, logger: silentLogger, reloadIntervalMs: 3_600_000 });
+  const capf = new CapfServer({
+    store: capfOperations(state.store),
+    host: ipv4,
+    port: 0,
+    logger: silentLogger,
+    reloadIntervalMs: 3_600_000,
+  });
   const tvsAddr = await tvs.listen();
   const capfAddr = await capf.listen();
   endpoints.set(`${ipv4}:2445`, { host: ipv4, port: tvsAddr.port });
