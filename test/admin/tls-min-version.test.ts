@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
 import { paramCommands } from '../../src/admin/commands/params.js';
 import { initAppliance } from '../../src/cluster/init.js';
-import { withState } from '../../src/cluster/state.js';
+import { withState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
 
 /** One console line with scripted answers; "? " marks a question in the transcript. */
