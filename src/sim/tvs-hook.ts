@@ -9,6 +9,7 @@
  * - `tvsHook`: one fixed server (`sbd phone boot --tvs HOST:PORT`, an override).
  */
 import { queryTvs } from '../tvs/client.js';
+import { SimError, SimErrorCode } from './errors.js';
 import { reach, type HostResolver } from './name-resolution.js';
 import type { EndpointRedirect, ServiceEndpoint } from './phone-config.js';
 import type { TvsQueryContext, VerifyUnknownSigner } from './phone.js';
@@ -43,7 +44,8 @@ async function ask(
 }
 
 function requirePins(ctx: TvsQueryContext): void {
-  if (ctx.tvsCertificates.length === 0) throw new Error('the installed trust lists name no TVS certificate');
+  if (ctx.tvsCertificates.length === 0)
+    throw new SimError(SimErrorCode.tvsNoCertificate, 'the installed trust lists name no TVS certificate');
 }
 
 export function tvsHook(endpoint: ServiceEndpoint, options: TvsHookOptions = {}): VerifyUnknownSigner {
@@ -56,7 +58,7 @@ export function tvsHook(endpoint: ServiceEndpoint, options: TvsHookOptions = {})
 export function configTvsHook(options: ConfigTvsHookOptions = {}): VerifyUnknownSigner {
   return async (certDer, ctx) => {
     requirePins(ctx);
-    if (ctx.tvsServers.length === 0) throw new Error("the phone's config names no TVS server");
+    if (ctx.tvsServers.length === 0) throw new SimError(SimErrorCode.tvsNoServer, "the phone's config names no TVS server");
     const failures: string[] = [];
     for (const member of ctx.tvsServers) {
       try {
@@ -65,6 +67,6 @@ export function configTvsHook(options: ConfigTvsHookOptions = {}): VerifyUnknown
         failures.push(`${member.host}:${member.port}: ${(err as Error).message}`);
       }
     }
-    throw new Error(failures.join('; '));
+    throw new SimError(SimErrorCode.tvsFailed, failures.join('; '));
   };
 }

@@ -10,6 +10,7 @@ import { issueLsc } from '../../src/pki/lsc.js';
 import { randomSerial } from '../../src/pki/certificate.js';
 import { publisher } from '../../src/trust/cluster-lists.js';
 import { Verdict } from '../../src/sim/decisions.js';
+import { TftpErrorCode } from '../../src/tftp/core/errors.js';
 import { ensurePhoneKey, installLsc } from '../../src/sim/phone-folder.js';
 import { boot, startAppliance, tempDir, texts, type Appliance } from './helpers.js';
 
@@ -88,7 +89,7 @@ test('a model without Security by Default gets the unsigned config; its .sgn doe
   );
   assert.equal(r.configFile, `${name}.cnf.xml`);
   assert.match(t[1]!, /unsigned config accepted \(this model has no Security by Default\)/);
-  await assert.rejects(app.source.open(`${name}.cnf.xml.sgn`), (e: { tftpCode?: number }) => e.tftpCode === 1);
+  await assert.rejects(app.source.open(`${name}.cnf.xml.sgn`), { code: 'ERR_TFTP_NOT_FOUND', tftpCode: TftpErrorCode.fileNotFound });
 
   // Autoregistration: an unknown 6921 takes the unsigned default.
   const auto = await boot(app, tempDir(), 'SEP0000000069A2', { model: '6921' });
@@ -107,8 +108,11 @@ test('an unknown phone gets no per-device ITL; it takes ITLFile.tlv and the sign
   );
   assert.match(t[1]!, /ITL trusted \(first use\)/);
   assert.match(t[2]!, /config signature valid/);
-  await assert.rejects(app.source.open('ITLSEP112233445566.tlv'), (e: { tftpCode?: number }) => e.tftpCode === 1);
-  await assert.rejects(app.source.open('SEP112233445566.cnf.xml.sgn'), (e: { tftpCode?: number }) => e.tftpCode === 1);
+  await assert.rejects(app.source.open('ITLSEP112233445566.tlv'), { code: 'ERR_TFTP_NOT_FOUND', tftpCode: TftpErrorCode.fileNotFound });
+  await assert.rejects(app.source.open('SEP112233445566.cnf.xml.sgn'), {
+    code: 'ERR_TFTP_NOT_FOUND',
+    tftpCode: TftpErrorCode.fileNotFound,
+  });
 });
 
 test('mixed mode: the CTL is trusted first and authenticates the ITL', async () => {

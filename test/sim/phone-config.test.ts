@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { renderDeviceConfig } from '../../src/config/device-config.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { phoneConfigServices, phoneLineCredentials, redirectFromPairs } from '../../src/sim/phone-config.js';
+import { SimErrorCode } from '../../src/sim/errors.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
 import { tvsIdentity, TvsServer } from '../../src/tvs/server.js';
 import { Role } from '../../src/trust/tags.js';
@@ -84,12 +85,12 @@ test('configTvsHook: a member that cannot be reached is skipped for the next; no
       ],
     };
     assert.deepEqual((await hook(itlRecovery, ctx))!.roles, [Role.SAST]);
-    await assert.rejects(
-      hook(itlRecovery, { ...ctx, tvsServers: [{ host: '127.0.0.1', port: deadPort }] }),
-      new RegExp(`^Error: 127\\.0\\.0\\.1:${deadPort}: TVS 127\\.0\\.0\\.1: connect ECONNREFUSED`),
-    );
-    await assert.rejects(hook(itlRecovery, { ...ctx, tvsServers: [] }), /the phone's config names no TVS server/);
-    await assert.rejects(hook(itlRecovery, { ...ctx, tvsCertificates: [] }), /the installed trust lists name no TVS certificate/);
+    await assert.rejects(hook(itlRecovery, { ...ctx, tvsServers: [{ host: '127.0.0.1', port: deadPort }] }), {
+      code: SimErrorCode.tvsFailed,
+      message: new RegExp(`^127\\.0\\.0\\.1:${deadPort}: TVS 127\\.0\\.0\\.1: connect ECONNREFUSED`),
+    });
+    await assert.rejects(hook(itlRecovery, { ...ctx, tvsServers: [] }), { code: SimErrorCode.tvsNoServer });
+    await assert.rejects(hook(itlRecovery, { ...ctx, tvsCertificates: [] }), { code: SimErrorCode.tvsNoCertificate });
     // A redirect sends the configured standard port to where the server listens.
     const redirected = configTvsHook({
       redirect: redirectFromPairs([

@@ -1,23 +1,20 @@
 /** Errors of the simulated phone's SIP user agent: one stable code per way a registration or call can fail. */
 import { SbdError } from '../../lib/errors.js';
+import { SimErrorCode } from '../errors.js';
 
+/** The user agent's codes by their short names (declared, with what each means, in ../errors.ts). */
 export const SipUaErrorCode = {
-  /** The TLS/TCP connection to the SIP server failed or closed. */
-  transport: 'ERR_SIM_SIP_TRANSPORT',
-  /** No final response in time (Timer B/F, or the UA's own wait). */
-  timeout: 'ERR_SIM_SIP_TIMEOUT',
-  /** The server refused the request (final response ≥ 300 that credentials cannot fix). */
-  refused: 'ERR_SIM_SIP_REFUSED',
-  /** A challenge we cannot answer (no credentials, unknown algorithm, the same challenge twice). */
-  auth: 'ERR_SIM_SIP_AUTH',
-  /** The peer's SDP is not usable: no audio stream, no crypto line we offered, unparsable. */
-  sdp: 'ERR_SIM_SIP_SDP',
-  /** A call operation in the wrong state (hang up a call that is over, …). */
-  state: 'ERR_SIM_SIP_STATE',
+  transport: SimErrorCode.sipTransport,
+  timeout: SimErrorCode.sipTimeout,
+  refused: SimErrorCode.sipRefused,
+  auth: SimErrorCode.sipAuth,
+  sdp: SimErrorCode.sipSdp,
+  state: SimErrorCode.sipState,
 } as const;
 export type SipUaErrorCode = (typeof SipUaErrorCode)[keyof typeof SipUaErrorCode];
 
 export class SipUaError extends SbdError {
+  declare readonly code: SipUaErrorCode;
   readonly status: number | undefined;
   constructor(code: SipUaErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
     super(code, message, {
