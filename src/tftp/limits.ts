@@ -6,6 +6,7 @@
  * compares) all come from here, so the two engines and the CLI cannot disagree.
  */
 import { SbdError } from '../lib/errors.js';
+import { TftpLocalErrorCode } from './core/errors.js';
 
 export type TftpLimitScope =
   /** An option of both servers (TftpServerOptions), sent to the engine. */
@@ -272,8 +273,10 @@ export const tftpLimitFlags = tftpLimitEntries.filter((e): e is [TftpLimitName, 
 
 /** An option outside its range in the limits table (both servers refuse it at construction, as the CLI does). */
 export class TftpLimitError extends SbdError {
+  declare readonly code: typeof TftpLocalErrorCode.limit;
+
   constructor(message: string) {
-    super('ERR_TFTP_LIMIT', message);
+    super(TftpLocalErrorCode.limit, message);
   }
 }
 

@@ -21,7 +21,7 @@ import koffi from 'koffi';
 import { SbdError } from '../lib/errors.js';
 import { findNativeLibrary } from '../lib/native-library.js';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
-import { TftpError, printable } from './core/errors.js';
+import { TftpError, TftpLocalErrorCode, printable, tftpErrors } from './core/errors.js';
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
 import { checkTftpLimits, engineConfigPairs, limitDefaults } from './limits.js';
 import type { TftpServerLike } from './server-like.js';
@@ -37,8 +37,12 @@ export interface NativeTftpServerOptions extends TftpServerOptions {
   maxPendingOpens?: number;
 }
 
+type NativeErrorCode = Extract<TftpLocalErrorCode, `ERR_TFTP_NATIVE_${string}`>;
+
 export class NativeEngineError extends SbdError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  declare readonly code: NativeErrorCode;
+
+  constructor(code: NativeErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }
@@ -81,7 +85,7 @@ export function nativeEngineDefaults(): Map<string, number> | undefined {
   if (!path) return undefined;
   const buf = Buffer.alloc(8192);
   const n = engineApi(path).defaults(buf, buf.length);
-  if (n < 0) throw new NativeEngineError('ERR_TFTP_NATIVE_DEFAULTS', 'engine defaults do not fit the buffer');
+  if (n < 0) throw new NativeEngineError(TftpLocalErrorCode.nativeDefaults, 'engine defaults do not fit the buffer');
   const out = new Map<string, number>();
   for (const line of buf.toString('latin1', 0, n).split('\n')) {
     const eq = line.indexOf('=');
@@ -94,7 +98,8 @@ export function nativeEngineDefaults(): Map<string, number> | undefined {
  *  error. Binds the request sockets it names, as a real start does. Throws when the library is not built. */
 export function nativeConfigError(config: string): string | undefined {
   const path = nativeEngineLibraryPath();
-  if (!path) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+  if (!path)
+    throw new NativeEngineError(TftpLocalErrorCode.nativeMissing, 'the native TFTP data plane is not built (run "make -C native")');
   const e = engineApi(path);
   const err = Buffer.alloc(512);
   const engine = e.create(config, err, err.length);
@@ -108,10 +113,11 @@ export function nativeConfigError(config: string): string | undefined {
  *  shared test vectors run it against core/request.ts firstReply. Throws when the library is not built. */
 export function nativeFirstReply(config: string, request: Buffer, fileSize: number): Buffer | 'data' | undefined {
   const path = nativeEngineLibraryPath();
-  if (!path) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+  if (!path)
+    throw new NativeEngineError(TftpLocalErrorCode.nativeMissing, 'the native TFTP data plane is not built (run "make -C native")');
   const out = Buffer.alloc(2048);
   const n = engineApi(path).firstReply(config, request, request.length, fileSize, out, out.length);
-  if (n === -2) throw new NativeEngineError('ERR_TFTP_NATIVE_CONFIG', `sbd_tftp_first_reply refused the config: ${config}`);
+  if (n === -2) throw new NativeEngineError(TftpLocalErrorCode.nativeConfig, `sbd_tftp_first_reply refused the config: ${config}`);
   return n === -1 ? undefined : n === 0 ? 'data' : out.subarray(0, n);
 }
 
@@ -196,13 +202,14 @@ export class NativeTftpServer implements TftpServerLike {
 
   async listen(): Promise<void> {
     const lib = nativeEngineLibraryPath();
-    if (!lib) throw new NativeEngineError('ERR_TFTP_NATIVE_MISSING', 'the native TFTP data plane is not built (run "make -C native")');
+    if (!lib)
+      throw new NativeEngineError(TftpLocalErrorCode.nativeMissing, 'the native TFTP data plane is not built (run "make -C native")');
     const e = engineApi(lib);
     const err = Buffer.alloc(512);
     const engine = e.create(this.#config(), err, err.length);
     if (!engine) {
       const message = err.toString('utf8', 0, Math.max(0, err.indexOf(0))) || 'unknown error';
-      throw new NativeEngineError('ERR_TFTP_NATIVE_START', `TFTP data plane: ${message}`);
+      throw new NativeEngineError(TftpLocalErrorCode.nativeStart, `TFTP data plane: ${message}`);
     }
     this.#engine = engine;
     const buf = Buffer.alloc(128);
@@ -355,7 +362,7 @@ export class NativeTftpServer implements TftpServerLike {
   }
 
   #refuse(request: number, name: string, err: unknown): void {
-    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', 'internal error', { cause: err });
+    const e = err instanceof TftpError ? err : new TftpError('ERR_TFTP_INTERNAL', tftpErrors.ERR_TFTP_INTERNAL.message, { cause: err });
     if (!(err instanceof SbdError)) this.#logger.error('source-error', { filename: printable(name), err });
     const control = this.#control;
     if (control && !control.destroyed) control.write(encodeRefuse(request, e.tftpCode, e.code, e.message));

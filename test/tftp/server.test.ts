@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TftpErrorCode } from '../../src/tftp/core/errors.js';
 import { decodePacket, encodeAck, encodeRequest, Opcode, type TftpPacket } from '../../src/tftp/core/packet.js';
 import { fetchFile, TftpClientPool } from '../../src/tftp/client.js';
 import { portOf, standardFiles, startFixture, type Fixture } from './helpers.js';
@@ -238,12 +239,22 @@ test('maxTransfersPerClient: requests over the limit of verified transfers are d
 
 test('folder source: symlink out of the root and directories are refused with error 2, a symlink inside is served', async () => {
   const port = portOf(fx.server, 'IPv4');
-  await assert.rejects(
-    fetchFile({ server: '127.0.0.1', port, name: 'escape.txt' }),
-    /server error 2: "escape.txt" resolves outside the TFTP root/,
-  );
-  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir' }), /server error 2: "adir" is a directory/);
-  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir/x' }), /server error 1: file not found/);
+  // The client's error carries the server's ERROR: its number and (RFC 1350 §5) its text, which is the wire contract.
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'escape.txt' }), {
+    code: 'ERR_TFTP_TRANSFER',
+    tftpCode: TftpErrorCode.accessViolation,
+    message: /server error 2: "escape.txt" resolves outside the TFTP root/,
+  });
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir' }), {
+    code: 'ERR_TFTP_TRANSFER',
+    tftpCode: TftpErrorCode.accessViolation,
+    message: /server error 2: "adir" is a directory/,
+  });
+  await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'adir/x' }), {
+    code: 'ERR_TFTP_NOT_FOUND',
+    tftpCode: TftpErrorCode.fileNotFound,
+    message: /server error 1: file not found/,
+  });
   const r = await fetchFile({ server: '127.0.0.1', port, name: 'inside-link.tlv' });
   assert.ok(r.data.equals(fx.files.get('CTLSEP001122334455.tlv')!));
 });
@@ -332,7 +343,7 @@ test('folder source cache: within cacheTtlMs the same bytes, after it the new on
   assert.equal((await src.open('cached.txt')).toString(), 'one');
   now = 1000;
   assert.equal((await src.open('cached.txt')).toString(), 'two');
-  await assert.rejects(async () => src.open('later.txt'), /file not found/);
+  await assert.rejects(async () => src.open('later.txt'), { code: 'ERR_TFTP_NOT_FOUND' });
   writeFileSync(join(fx.root, 'later.txt'), 'here');
   assert.equal((await src.open('later.txt')).toString(), 'here');
   // 2856 + 1428 > 3000: the older entry leaves.
@@ -355,7 +366,7 @@ test('folder source: files over syncReadMaxBytes are read asynchronously with th
   assert.deepEqual(await big, fx.files.get('big.bin'));
   assert.deepEqual(await asyncSource.open('f1024.bin'), fx.files.get('f1024.bin'));
   assert.deepEqual(await asyncSource.open('f0.bin'), Buffer.alloc(0));
-  await assert.rejects(async () => asyncSource.open('adir'), /is a directory/);
-  await assert.rejects(async () => asyncSource.open('escape.txt'), /resolves outside the TFTP root/);
-  await assert.rejects(async () => new FolderFileSource(join(fx.root, 'no-such-root')).open('f1.bin'), /TFTP root .* is not readable/);
+  await assert.rejects(async () => asyncSource.open('adir'), { code: 'ERR_TFTP_ACCESS', message: /is a directory/ });
+  await assert.rejects(async () => asyncSource.open('escape.txt'), { code: 'ERR_TFTP_ACCESS', message: /resolves outside the TFTP root/ });
+  await assert.rejects(async () => new FolderFileSource(join(fx.root, 'no-such-root')).open('f1.bin'), { code: 'ERR_TFTP_ROOT' });
 });

@@ -58,6 +58,27 @@ export const tftpErrors = {
 } as const satisfies Record<string, { tftp: TftpErrorCode; fixed: boolean; message: string }>;
 export type TftpErrorName = keyof typeof tftpErrors;
 
+/**
+ * The room's other codes: errors that never go on the wire (so not in tftpErrors nor native/tftp-errors.h) — an
+ * option outside its range, the native engine missing or refusing its config, a corrupt control-channel frame.
+ */
+export const TftpLocalErrorCode = {
+  /** An option outside its range in the limits table (limits.ts TftpLimitError). */
+  limit: 'ERR_TFTP_LIMIT',
+  /** A frame on the engine's control channel that does not decode (native/control.ts EngineProtocolError). */
+  engineProtocol: 'ERR_TFTP_ENGINE_PROTOCOL',
+  // native-server.ts NativeEngineError:
+  /** libsbdtftp.so is not built. */
+  nativeMissing: 'ERR_TFTP_NATIVE_MISSING',
+  /** The engine's defaults do not fit the buffer read. */
+  nativeDefaults: 'ERR_TFTP_NATIVE_DEFAULTS',
+  /** sbd_tftp_first_reply refused the config it was given. */
+  nativeConfig: 'ERR_TFTP_NATIVE_CONFIG',
+  /** The engine did not start (bind failed, config refused); the message is the engine's. */
+  nativeStart: 'ERR_TFTP_NATIVE_START',
+} as const;
+export type TftpLocalErrorCode = (typeof TftpLocalErrorCode)[keyof typeof TftpLocalErrorCode];
+
 export class TftpError extends SbdError {
   /** The TFTP error code to put on the wire. */
   readonly tftpCode: TftpErrorCode;

@@ -5,6 +5,7 @@
  * its cache (OPEN → FILE or REFUSE) and writes the log lines it reports.
  */
 import { SbdError } from '../../lib/errors.js';
+import { TftpLocalErrorCode } from '../core/errors.js';
 
 export const FrameType = {
   file: 1,
@@ -24,8 +25,10 @@ export const NO_GENERATION = 0xffff_ffff_ffff_ffffn;
 const MAX_INBOUND_FRAME = 1024 * 1024;
 
 export class EngineProtocolError extends SbdError {
+  declare readonly code: typeof TftpLocalErrorCode.engineProtocol;
+
   constructor(message: string) {
-    super('ERR_TFTP_ENGINE_PROTOCOL', message);
+    super(TftpLocalErrorCode.engineProtocol, message);
   }
 }
 
