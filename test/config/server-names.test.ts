@@ -76,3 +76,21 @@ test('a node the store knows no address for is named by its host name (the only 
   const state = appliance();
   assert.deepEqual(hosts(state).cm, ['sbd.example']);
 });
+
+test('sbd init without --ip warns that configs fall back to the host name, and says how to name the node by address', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-config-names-cli-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const err: string[] = [];
+  const code = await main(['init', '--state', dir, '--hostname', 'pub.example'], { out: () => {}, err: (t) => err.push(t) });
+  assert.equal(code, 0);
+  assert.match(
+    err.join('\n'),
+    /WARNING: no --ip: phone configs name this node by its host name "pub\.example", .*sbd param set ServerNames pub=ADDRESS/,
+  );
+  const withIp = mkdtempSync(join(tmpdir(), 'sbd-config-names-cli-'));
+  after(() => rmSync(withIp, { recursive: true, force: true }));
+  const quiet: string[] = [];
+  assert.equal(await main(['init', '--state', withIp, '--ip', '127.0.0.1'], { out: () => {}, err: (t) => quiet.push(t) }), 0);
+  assert.deepEqual(quiet, []);
+});

@@ -74,6 +74,10 @@ export const commands: Command[] = [
           ? `created node ${r.node.name} (${r.node.hostname}${r.node.ipv4 ? ', ' + r.node.ipv4 : ''})`
           : `node ${r.node.name} already initialised`,
       );
+      if (r.created && !r.node.ipv4 && !r.node.ipv6)
+        ctx.err(
+          `WARNING: no --ip: phone configs name this node by its host name "${r.node.hostname}", which phones without DNS cannot resolve; name it by address with "sbd param set ServerNames ${r.node.name}=ADDRESS" (docs/config.md)`,
+        );
       ctx.out(r.issued.length ? `issued certificates: ${r.issued.join(', ')}` : 'all certificates present');
       ctx.out(`TFTP activated: ITLFile.tlv ${r.itlBytes} bytes, sha256 ${r.itlSha256}`);
       return 0;
