@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, StoreErrorCode, type Store } from '../../src/store/index.js';
 import { formatCsv, recordPhoneItlReport } from '../../src/reports/index.js';
 import { itlStatusReport, itlStatusRows, parseItlStatusFilter } from '../../src/reports/itl-status.js';
 import { CommandTable } from '../../src/admin/command-table.js';
@@ -99,14 +99,12 @@ test('a repeated report moves only its time, without a generation bump; a change
       'changed',
     );
     assert.equal(store.generation(), g + 1);
-    assert.throws(
-      () => store.recordDeviceTrustReport('SEP000000000001', { ...report, itlSignature: 'abc' }, '2026-11-25T10:02:00.000Z'),
-      /ERR_ITL_HASH_INVALID|hex/,
-    );
-    assert.throws(
-      () => store.recordDeviceTrustReport('SEP0000000000FF', report, '2026-11-25T10:02:00.000Z'),
-      /ERR_DEVICE_UNKNOWN|no device/,
-    );
+    assert.throws(() => store.recordDeviceTrustReport('SEP000000000001', { ...report, itlSignature: 'abc' }, '2026-11-25T10:02:00.000Z'), {
+      code: StoreErrorCode.itlHashInvalid,
+    });
+    assert.throws(() => store.recordDeviceTrustReport('SEP0000000000FF', report, '2026-11-25T10:02:00.000Z'), {
+      code: StoreErrorCode.deviceUnknown,
+    });
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock } from '../../src/lib/clock.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, StoreErrorCode, type Store } from '../../src/store/index.js';
 import {
   auditReport,
   featureListReport,
@@ -120,7 +120,7 @@ test('Phone Feature List: the seeded table, edits, and one model', () => {
     formatText(featureListReport(store, { model: '1234' })),
     'Phone Feature List (0 models)\nModel  Security by Default  Encrypted Config  EC Keys\n-----  -------------------  ----------------  -------\n(none)\n',
   );
-  assert.throws(() => setPhoneFeatures(store, 'not a model!', { ecKeys: true }), /ERR_MODEL_INVALID|not a phone model/);
+  assert.throws(() => setPhoneFeatures(store, 'not a model!', { ecKeys: true }), { code: StoreErrorCode.modelInvalid });
   store.close();
 });
 
