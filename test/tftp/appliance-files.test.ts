@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/lib/log.js';
 import type { ApplianceFiles, DeviceConfigSuffix, TftpDevice, TrustListFile } from '../../src/tftp/appliance-files.js';
 import { ApplianceFileSource } from '../../src/tftp/appliance-source.js';
 import { fetchFile } from '../../src/tftp/client.js';
+import { TftpErrorCode } from '../../src/tftp/core/errors.js';
 import { TftpServer } from '../../src/tftp/server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -80,7 +81,7 @@ test('the TFTP service over an in-memory ApplianceFiles: names, cache by generat
   t.after(() => server.close());
   const port = server.addresses()[0]!.port;
   const get = async (name: string) => (await fetchFile({ server: '127.0.0.1', port, name, retries: 2 })).data.toString();
-  const refused = (name: string) => assert.rejects(get(name), (e: Error) => /not found/i.test(e.message), name);
+  const refused = (name: string) => assert.rejects(get(name), { code: 'ERR_TFTP_NOT_FOUND', tftpCode: TftpErrorCode.fileNotFound }, name);
 
   const itl = await get('ITLFile.tlv');
   assert.equal(itl, `ITL signed by ITLRecovery-1 at ${now}`);
