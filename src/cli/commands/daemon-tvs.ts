@@ -24,7 +24,8 @@ export const commands: Command[] = [
   {
     path: ['daemon', 'tvs'],
     summary: "run the TVS server (sbd-tvsd): answers phones' VERIFY_REQUESTs from the store over TLS",
-    usage: 'sbd daemon tvs --state DIR [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N]',
+    usage:
+      'sbd daemon tvs --state DIR [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N] [--tls-engine node|native]',
     async run(args) {
       const { values } = parse(
         args,
@@ -35,10 +36,14 @@ export const commands: Command[] = [
           node: { type: 'string' },
           ttl: { type: 'string' },
           'max-connections': { type: 'string' },
+          'tls-engine': { type: 'string' },
         },
         false,
       );
+      const tlsEngine = values['tls-engine'] ?? TVS_SERVER_DEFAULTS.tlsEngine;
+      if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
       return runTvsd({
+        tlsEngine,
         stateDir: required(values.state, '--state'),
         host: values.bind ?? TVS_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', TVS_SERVER_DEFAULTS.port, 0, 65535),
