@@ -88,7 +88,7 @@ test('show itl / show ctl: the checksums of the files fetched over TFTP, no sign
     assert.match(out, new RegExp(`^SHA-256  : ${sum('sha256', ctl)}$`, 'm'));
     assert.match(out, /^File: CTLFile\.tlv$/m);
     store.setParam('ClusterSecurityMode', 'non-secure');
-    await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'CTLFile.tlv' }));
+    await assert.rejects(fetchFile({ server: '127.0.0.1', port, name: 'CTLFile.tlv' }), { code: 'ERR_TFTP_NOT_FOUND', tftpCode: 1 });
     assert.deepEqual(store.listServedTrustFiles('CTLFile.tlv'), [], 'the CTL row goes when no CTL is served');
     assert.match(await consoleRun(state, ['show ctl']), /No CTL file: the cluster is in non-secure mode\./);
   } finally {

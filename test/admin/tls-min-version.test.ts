@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
 import { paramCommands } from '../../src/admin/commands/params.js';
 import { initAppliance } from '../../src/cluster/init.js';
+import { StoreErrorCode } from '../../src/store/errors.js';
 import { withState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
 
@@ -77,7 +78,10 @@ test('TLSMinVersion: warned and asked before lowering, "no" stores nothing, rais
     assert.equal(current(), '1.1');
 
     // Not a version: the store refuses it, no question first.
-    await assert.rejects(consoleRun(state, 'set param TLSMinVersion 1.3', []), /TLSMinVersion must be one of 1\.0, 1\.1, 1\.2/);
+    await assert.rejects(consoleRun(state, 'set param TLSMinVersion 1.3', []), {
+      code: StoreErrorCode.paramInvalid,
+      message: /TLSMinVersion must be one of 1\.0, 1\.1, 1\.2/,
+    });
     assert.equal(current(), '1.1');
   } finally {
     rmSync(dir, { recursive: true, force: true });

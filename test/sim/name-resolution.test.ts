@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { phoneConfigServices } from '../../src/sim/phone-config.js';
 import { callControlFlow, noResolver, reach, systemResolver } from '../../src/sim/name-resolution.js';
+import { SimErrorCode } from '../../src/sim/errors.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
 
 function tempDir(): string {
@@ -66,7 +67,7 @@ test('TVS named by host name: a phone without a resolver cannot ask it, and says
       tvsCertificates: [Buffer.from('pin')],
       tvsServers: [{ host: 'sbd.example', port: 2445 }],
     }),
-    /sbd\.example:2445: cannot resolve "sbd\.example": the phone has no DNS server/,
+    { code: SimErrorCode.tvsFailed, message: /sbd\.example:2445: cannot resolve "sbd\.example": the phone has no DNS server/ },
   );
 });
 
