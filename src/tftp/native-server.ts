@@ -2,17 +2,10 @@
  * sbd-tftpd with its packet path in C (native/tftp-*.c, libsbdtftp.so): the data plane owns the request and
  * transfer sockets and runs every transfer on its own thread; this shell only answers the names it has no valid
  * bytes for (OPEN → the file source → FILE or REFUSE), writes the log lines it reports and fetches its counters.
- * Same options, counters and behaviour as `TftpServer` (server.ts), which stays the reference implementation over
- * the TypeScript cores and the fallback when the library is not built.
- *
- * Why: in a boot storm Node's per-datagram machinery (a callback and a Buffer per received datagram, a send request
- * per sent one) cost ~160 µs of CPU per file on one core against dnsmasq's ~65 (docs/tftp.md). Bytes the source
- * marks cacheable (a validity: a store generation, read by the engine from the file the store publishes it to, or a
- * time to live) are served again without a trip to Node; a running transfer always ends with the bytes it began
- * with.
- *
- * The engine's loop runs in a worker thread (a blocking call through koffi there): one thread per server, so
- * several servers in a process never wait for libuv's small thread pool.
+ * Same options, counters and behaviour as `TftpServer` (server.ts), the reference and the fallback when the library
+ * is not built; why C, and what it bought, is in docs/tftp.md. Bytes marked cacheable (a store generation or a TTL)
+ * are served again without a trip to Node; a running transfer always ends with the bytes it began with. The engine's
+ * loop runs in a worker thread of its own (a blocking koffi call), never in libuv's small pool.
  */
 import { createRequire } from 'node:module';
 import net from 'node:net';

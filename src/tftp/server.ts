@@ -1,25 +1,11 @@
 /**
  * sbd-tftpd's I/O shell: UDP sockets, the timer sweep, limits, counters and log lines around the pure cores in
- * ./core. Read-only (RFC 1350 write requests are refused with error 2).
- *
- * Each running transfer has a socket on an ephemeral port to itself (its TID, RFC 1350 §4). A datagram that reaches
- * a transfer's socket from any other address or port gets error 5 and the transfer carries on. Those sockets are
- * pooled rather than created and closed per transfer (socket, bind, epoll add/remove and close cost more than the
- * transfer's own packets in a boot storm): when a transfer ends its socket rests for `tidReuseDelayMs` — late packets
- * from the peer it served are dropped quietly, anyone else gets error 5 — then joins the back of the free queue, and
- * a new transfer takes the socket at its front, so a port returns to service as late as possible. Up to
- * `maxIdleSockets` rest in the pool; more are closed. A retransmitted RRQ
- * (same client address, port and name as a running transfer the client has not acknowledged yet) is ignored: the
- * running transfer's own retransmissions answer it. Once the client has acknowledged something, the same request
- * again is a new download (a client that just sent its final ACK may ask for the file again at once). Over the concurrency limits a request is dropped without reply, so a client
- * retransmits it later instead of giving up on an error.
- *
- * A request's source address can be forged, so a transfer counts as unverified until its peer acknowledges
- * something (it received what we sent to that address): unverified transfers get `maxRetriesUnverified` resends,
- * and at most `maxUnverifiedPerClient` of them run per address. A request over that bound, or over
- * `maxTransfersPerClient`, evicts the address's oldest unverified transfer instead of being dropped: spoofed RRQs
- * bearing a phone's address cannot lock the phone out, they only push each other out (a phone's own transfer is
- * verified one round trip after its RRQ). Every transfer ends after `maxTransferLifetimeMs`.
+ * ./core. Read-only (RFC 1350 write requests are refused with error 2). Each running transfer has its own socket
+ * (its TID, RFC 1350 §4; a stranger's datagram there gets error 5), taken from a pool where ended transfers' sockets
+ * rest `tidReuseDelayMs` first. A retransmitted RRQ is left to the running transfer; over the concurrency limits a
+ * request is dropped unanswered, so the client retries. A transfer is unverified until its peer acknowledges
+ * something (sources can be forged): fewer resends, a per-address bound that evicts the oldest unverified transfer
+ * rather than lock a phone out. docs/tftp.md ("What works", "Spoofed requests") has the whole story.
  */
 import dgram from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';

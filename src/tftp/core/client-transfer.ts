@@ -1,28 +1,7 @@
 /**
  * Client side of one read transfer (RFC 1350, RFC 2347 options, RFC 7440 windows). Sans-I/O. The phone simulator
- * and the boot-storm bench run thousands of these in one process over a pool of sockets.
- *
- * Theory of operation
- * -------------------
- *   state      event                                actions                                    next
- *   ---------  -----------------------------------  -----------------------------------------  ---------
- *   idle       start()                              send RRQ (with options) to the server port  requested
- *   requested  OACK we can accept (RFC 2347 §2)     fix the server TID, send ACK 0             data
- *   requested  OACK we cannot accept                send ERROR 8, done(failed)                 done
- *   requested  DATA 1 (server ignored options)      fix the TID, default blksize 512, window 1 data
- *   requested  ERROR 8 and options were sent        send the RRQ again without options         requested
- *   requested  other ERROR                          done(failed)                               done
- *   data       next block in order                  keep it; ACK at window end or last block   data/complete
- *   data       a block already received             ACK the last in-order block again (once    data
- *                                                   per window when windowsize > 1)
- *   data       a block past a gap (RFC 7440 §4)     ACK the last in-order block, once          data
- *   complete   the last block again                 ACK it again (our final ACK was lost)      complete
- *   any        packet from another TID              ERROR 5 to that port, nothing else         same
- *   any        timer, retries left                  resend the RRQ / last ACK, re-arm          same
- *   any        timer, no retries left               done(failed, timeout)                      done
- *
- * "complete" already emitted done(ok); a shell may keep the transfer a little longer (dally, RFC 1350 §6) so a
- * lost final ACK is repaired without the server timing out.
+ * and the boot-storm bench run thousands of these in one process over a pool of sockets. Its theory of operation
+ * is on `ClientTransfer`.
  */
 import type { TransferAction } from './actions.js';
 import { decodePacket, encodeAck, encodeError, encodeRequest, Opcode } from './packet.js';
@@ -50,6 +29,29 @@ export interface ClientTransferOptions {
 
 export type ClientTransferState = 'idle' | 'requested' | 'data' | 'complete' | 'done';
 
+/**
+ * Theory of operation
+ * -------------------
+ *   state      event                                actions                                    next
+ *   ---------  -----------------------------------  -----------------------------------------  ---------
+ *   idle       start()                              send RRQ (with options) to the server port  requested
+ *   requested  OACK we can accept (RFC 2347 §2)     fix the server TID, send ACK 0             data
+ *   requested  OACK we cannot accept                send ERROR 8, done(failed)                 done
+ *   requested  DATA 1 (server ignored options)      fix the TID, default blksize 512, window 1 data
+ *   requested  ERROR 8 and options were sent        send the RRQ again without options         requested
+ *   requested  other ERROR                          done(failed)                               done
+ *   data       next block in order                  keep it; ACK at window end or last block   data/complete
+ *   data       a block already received             ACK the last in-order block again (once    data
+ *                                                   per window when windowsize > 1)
+ *   data       a block past a gap (RFC 7440 §4)     ACK the last in-order block, once          data
+ *   complete   the last block again                 ACK it again (our final ACK was lost)      complete
+ *   any        packet from another TID              ERROR 5 to that port, nothing else         same
+ *   any        timer, retries left                  resend the RRQ / last ACK, re-arm          same
+ *   any        timer, no retries left               done(failed, timeout)                      done
+ *
+ * "complete" already emitted done(ok); a shell may keep the transfer a little longer (dally, RFC 1350 §6) so a
+ * lost final ACK is repaired without the server timing out.
+ */
 export class ClientTransfer {
   state: ClientTransferState = 'idle';
   /** The server's TID (its transfer port) once known. */

@@ -1,16 +1,9 @@
 /**
  * Encoded DATA packets (RFC 1350 §5) shared by every transfer of the same bytes at the same blksize. Sans-I/O.
- *
- * In a boot storm thousands of phones fetch the very same CTL and ITL (the file source hands out one Buffer per
- * content), so the 4-byte header + block copy that `encodeData` makes for each block of each transfer is the same
- * work again and again, and its garbage is most of what the collector sees. A transfer asks this cache for its
- * packets; block b's packet is built on first use and then served to every later transfer of that Buffer and
- * blksize. Entries are keyed weakly by the file Buffer, so they leave with the file itself.
- *
- * Bounds (both named options of the server): only files up to `maxFileBytes` are cached — a firmware image is
- * encoded per transfer as before, so the cache never doubles a large file in memory — and at most
- * `maxVariantsPerFile` blksizes per file (a client choosing a new blksize on every request displaces the oldest
- * variant rather than growing the cache).
+ * In a boot storm thousands of phones fetch the very same CTL and ITL (one Buffer per content), so building each
+ * block's header + copy per transfer is the same work again and again, and its garbage is most of what the
+ * collector sees. Block b's packet is built on first use and served to every later transfer of that Buffer and
+ * blksize; entries are keyed weakly by the Buffer, so they leave with the file.
  */
 import { encodeData } from './packet.js';
 
@@ -52,6 +45,12 @@ export class DataPackets {
   }
 }
 
+/**
+ * Bounds (both named options of the server): only files up to `maxFileBytes` are cached — a firmware image is
+ * encoded per transfer, so the cache never doubles a large file in memory — and at most `maxVariantsPerFile`
+ * blksizes per file (a client choosing a new blksize on every request displaces the oldest variant rather than
+ * growing the cache).
+ */
 export class DataPacketCache {
   readonly limits: DataPacketCacheLimits;
   private readonly byFile = new WeakMap<Buffer, DataPackets[]>();

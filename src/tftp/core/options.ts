@@ -1,17 +1,7 @@
 /**
- * Option negotiation, RFC 2347 with blksize (RFC 2348), timeout and tsize (RFC 2349) and windowsize (RFC 7440).
- *
- * Server side: the request's options and the server's limits in, the OACK's options and the transfer's
- * parameters out. Our choices where the RFCs leave room:
- * - an option we do not know is ignored (RFC 2347 §2: "options not acknowledged by the server must be ignored");
- * - a value outside the RFC's own range (blksize < 8, timeout 0 or > 255, windowsize 0 or > 65535, not a decimal
- *   number) or an option named twice refuses the request with error 8, as tftp-hpa does: the client asked for
- *   something no server can give, and silently dropping it would hide the bug;
- * - blksize and windowsize above our limit are lowered to it (RFC 2348 §3 and RFC 7440 §3 allow a smaller
- *   reply); a timeout outside our accepted range (default 1–10 s) is left out of the OACK: RFC 2349 ("Timeout
- *   Interval Option") says "the specified timeout value must match the value specified by the client", so the
- *   server may not answer with a bounded value, only decline the option (the transfer then runs on the server's
- *   own timeout). The bound exists because a spoofed RRQ with timeout=255 held a slot for (retries + 1) × 255 s.
+ * Option negotiation, RFC 2347 with blksize (RFC 2348), timeout and tsize (RFC 2349) and windowsize (RFC 7440):
+ * the server side (`negotiate`: the request's options and the server's limits in, the OACK and the transfer's
+ * parameters out; our choices where the RFCs leave room are listed there) and the client side.
  */
 import { optionRefused } from './errors.js';
 import type { TftpOption } from './packet.js';
@@ -76,7 +66,16 @@ export function parseDecimal(name: string, value: string, min: number, max: numb
 
 /**
  * Server side of RFC 2347 for a read request. `fileSize` is the size that will be sent (after netascii
- * conversion), used for tsize (RFC 2349 §3.2).
+ * conversion), used for tsize (RFC 2349 §3.2). Our choices where the RFCs leave room:
+ * - an option we do not know is ignored (RFC 2347 §2: "options not acknowledged by the server must be ignored");
+ * - a value outside the RFC's own range (blksize < 8, timeout 0 or > 255, windowsize 0 or > 65535, not a decimal
+ *   number) or an option named twice refuses the request with error 8, as tftp-hpa does: the client asked for
+ *   something no server can give, and silently dropping it would hide the bug;
+ * - blksize and windowsize above our limit are lowered to it (RFC 2348 §3 and RFC 7440 §3 allow a smaller
+ *   reply); a timeout outside our accepted range (default 1–10 s) is left out of the OACK: RFC 2349 ("Timeout
+ *   Interval Option") says "the specified timeout value must match the value specified by the client", so the
+ *   server may not answer with a bounded value, only decline the option (the transfer then runs on the server's
+ *   own timeout). The bound exists because a spoofed RRQ with timeout=255 held a slot for (retries + 1) × 255 s.
  */
 export function negotiate(options: readonly TftpOption[], fileSize: number, limits: NegotiationLimits): Negotiated {
   const params: TransferParams = { blksize: BLKSIZE_DEFAULT, windowsize: 1, timeoutS: undefined };

@@ -1,6 +1,36 @@
 /**
- * Server side of one read transfer (RFC 1350 with RFC 2347 options and RFC 7440 windows). Sans-I/O.
- *
+ * Server side of one read transfer (RFC 1350 with RFC 2347 options and RFC 7440 windows). Sans-I/O: the shell has
+ * already decoded the RRQ, checked the name, fetched the bytes (netascii-converted if asked) and negotiated options;
+ * this machine owns the rest. Its theory of operation is on `ServerTransfer`.
+ */
+import type { TransferAction } from './actions.js';
+import { encodeError, encodeOack, Opcode, decodePacket, type TftpOption } from './packet.js';
+import { DataPackets } from './data-packets.js';
+import { TftpErrorCode, TftpError } from './errors.js';
+import type { TransferParams } from './options.js';
+
+export interface ServerTransferLimits {
+  /** Retransmission timeout when the client did not ask for one (RFC 2349). Default 1000 ms. */
+  timeoutMs: number;
+  /** Timeouts in a row before the transfer is abandoned, once the peer has acknowledged something. Default 5. */
+  maxRetries: number;
+  /** Timeouts before a transfer whose peer never acknowledged anything is abandoned: resends of the OACK or block 1
+   *  toward a source that may be spoofed. Default 1. */
+  maxRetriesUnverified: number;
+  /** Total lifetime of a transfer from its start, ms. Default 120000. */
+  maxLifetimeMs: number;
+}
+
+export const defaultServerTransferLimits: ServerTransferLimits = {
+  timeoutMs: 1000,
+  maxRetries: 5,
+  maxRetriesUnverified: 1,
+  maxLifetimeMs: 120_000,
+};
+
+export type ServerTransferState = 'idle' | 'oack' | 'data' | 'done';
+
+/**
  * Theory of operation
  * -------------------
  * The shell has already decoded the RRQ, validated the name, fetched the bytes (netascii-converted if asked) and
@@ -34,33 +64,6 @@
  * files over 65535 blocks roll over to 0 (the common convention, as tftp-hpa and curl expect) and an ACK's
  * 16-bit number is mapped back into the window, which is never more than 65535 blocks wide.
  */
-import type { TransferAction } from './actions.js';
-import { encodeError, encodeOack, Opcode, decodePacket, type TftpOption } from './packet.js';
-import { DataPackets } from './data-packets.js';
-import { TftpErrorCode, TftpError } from './errors.js';
-import type { TransferParams } from './options.js';
-
-export interface ServerTransferLimits {
-  /** Retransmission timeout when the client did not ask for one (RFC 2349). Default 1000 ms. */
-  timeoutMs: number;
-  /** Timeouts in a row before the transfer is abandoned, once the peer has acknowledged something. Default 5. */
-  maxRetries: number;
-  /** Timeouts before a transfer whose peer never acknowledged anything is abandoned: resends of the OACK or block 1
-   *  toward a source that may be spoofed. Default 1. */
-  maxRetriesUnverified: number;
-  /** Total lifetime of a transfer from its start, ms. Default 120000. */
-  maxLifetimeMs: number;
-}
-
-export const defaultServerTransferLimits: ServerTransferLimits = {
-  timeoutMs: 1000,
-  maxRetries: 5,
-  maxRetriesUnverified: 1,
-  maxLifetimeMs: 120_000,
-};
-
-export type ServerTransferState = 'idle' | 'oack' | 'data' | 'done';
-
 export class ServerTransfer {
   state: ServerTransferState = 'idle';
   /** Packets sent again because of a timeout or a client's RFC 7440 partial ACK. */
