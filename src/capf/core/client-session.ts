@@ -1,26 +1,6 @@
 /**
  * The phone side of a CAPF session, sans-I/O (spec §3.2); the phone simulator and `sbd capf enroll` drive it.
- *
- * Theory of operation. The server speaks first; the phone answers AUTH_REQUEST at once with what it was given
- * (device name, auth string, and for LSC/MIC authentication its certificate and the two signatures), then does
- * what the server asks. Work that takes the shell's help (making a key, keeping a certificate) is an event; the
- * shell calls back.
- *
- *   state             on                                   → send                                      next
- *   ────────────────  ───────────────────────────────────  ──────────────────────────────────────────  ──────────────
- *   awaitAuthRequest  AUTH_REQUEST{VERSION 3}               AUTH_RESPONSE{REASON 1, VERSION, NAME, …}   awaitOperation
- *   awaitOperation    KEY_GENERATE_REQUEST                  REQUEST_IN_PROGRESS, event `keyGenerate`    generating
- *                     FETCH_CERTIFICATE_REQUEST             event `fetchCertificate`                    fetching
- *                     DELETE_CERTIFICATE_REQUEST            event `deleteCertificate`                   deleting
- *                     END_SESSION{r}                        event `end`                                 done
- *   generating        keyGenerated(spki)                    KEY_GENERATE_RESPONSE{PUBLIC_KEY}           awaitStore
- *   awaitStore        STORE_CERTIFICATE_REQUEST{cert}       event `storeCertificate`                    storing
- *                     END_SESSION{r}                        event `end`                                 done
- *   storing           certificateStored(ok)                 STORE_CERTIFICATE_RESPONSE{1 | 0}           awaitEnd
- *   fetching          fetchResponse(der?)                   FETCH_CERTIFICATE_RESPONSE{1, cert | 0}     awaitEnd
- *   deleting          deleted(ok)                           DELETE_CERTIFICATE_RESPONSE{1 | 0}          awaitEnd
- *   awaitEnd          END_SESSION{r}                        event `end`                                 done
- *   any               a frame that breaks the table         event `protocolError` (the phone closes)    done
+ * Its theory of operation is on `CapfClientSession`.
  */
 import { CapfError, CapfErrorCode, localError } from './errors.js';
 import { CapfFrameReader, type CapfFrameReaderOptions } from './frame-reader.js';
@@ -67,6 +47,28 @@ export interface CapfClientSessionOptions extends CapfFrameReaderOptions {
   sendInProgress?: boolean;
 }
 
+/**
+ * Theory of operation. The server speaks first; the phone answers AUTH_REQUEST at once with what it was given
+ * (device name, auth string, and for LSC/MIC authentication its certificate and the two signatures), then does
+ * what the server asks. Work that takes the shell's help (making a key, keeping a certificate) is an event; the
+ * shell calls back.
+ *
+ *   state             on                                   → send                                      next
+ *   ────────────────  ───────────────────────────────────  ──────────────────────────────────────────  ──────────────
+ *   awaitAuthRequest  AUTH_REQUEST{VERSION 3}               AUTH_RESPONSE{REASON 1, VERSION, NAME, …}   awaitOperation
+ *   awaitOperation    KEY_GENERATE_REQUEST                  REQUEST_IN_PROGRESS, event `keyGenerate`    generating
+ *                     FETCH_CERTIFICATE_REQUEST             event `fetchCertificate`                    fetching
+ *                     DELETE_CERTIFICATE_REQUEST            event `deleteCertificate`                   deleting
+ *                     END_SESSION{r}                        event `end`                                 done
+ *   generating        keyGenerated(spki)                    KEY_GENERATE_RESPONSE{PUBLIC_KEY}           awaitStore
+ *   awaitStore        STORE_CERTIFICATE_REQUEST{cert}       event `storeCertificate`                    storing
+ *                     END_SESSION{r}                        event `end`                                 done
+ *   storing           certificateStored(ok)                 STORE_CERTIFICATE_RESPONSE{1 | 0}           awaitEnd
+ *   fetching          fetchResponse(der?)                   FETCH_CERTIFICATE_RESPONSE{1, cert | 0}     awaitEnd
+ *   deleting          deleted(ok)                           DELETE_CERTIFICATE_RESPONSE{1 | 0}          awaitEnd
+ *   awaitEnd          END_SESSION{r}                        event `end`                                 done
+ *   any               a frame that breaks the table         event `protocolError` (the phone closes)    done
+ */
 export class CapfClientSession {
   state: CapfClientState = 'awaitAuthRequest';
   sessionId: number | undefined;

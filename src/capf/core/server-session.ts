@@ -1,31 +1,7 @@
 /**
- * The CAPF server side of one connection, sans-I/O (spec §3.2).
- *
- * Theory of operation. The server speaks first and picks the session id. Bytes in → events out; the shell
- * (server.ts) performs what an event asks (store lookups, issuing the LSC) and calls back with the result. Every
- * outgoing frame is a `send` event holding header and body in one buffer.
- *
- *   state          on                                   → send                                  next
- *   ─────────────  ───────────────────────────────────  ──────────────────────────────────────  ─────────────
- *   idle           start()                              AUTH_REQUEST{VERSION 3, AUTH_TYPE}      awaitAuth
- *   awaitAuth      AUTH_RESPONSE (version 3, name)      — event `authenticate`                  deciding
- *   deciding       decide(reject r)                     END_SESSION{r}                          done
- *                  decide(none)                         END_SESSION{0 no action}                done
- *                  decide(install spec)                 KEY_GENERATE_REQUEST{KEY_TYPE, SIZE|CURVE} awaitKey
- *                  decide(fetch)                        FETCH_CERTIFICATE_REQUEST               awaitFetch
- *                  decide(delete)                       DELETE_CERTIFICATE_REQUEST              awaitDelete
- *   awaitKey       REQUEST_IN_PROGRESS (≤ maxInProgress) —                                      awaitKey
- *                  KEY_GENERATE_RESPONSE{PUBLIC_KEY}    — event `publicKey`                     issuing
- *                  KEY_GENERATE_RESPONSE without key    END_SESSION{7}, event `phoneFailed`     done
- *   issuing        certificateIssued(der)               STORE_CERTIFICATE_REQUEST{LSC, cert}    awaitStore
- *                  fail(err)                            END_SESSION{err.reason}                 done
- *   awaitStore     STORE_CERTIFICATE_RESPONSE{r}        END_SESSION{1}, event `stored`          done
- *   awaitFetch     FETCH_CERTIFICATE_RESPONSE{r, cert}  END_SESSION{0}, event `fetched`         done
- *   awaitDelete    DELETE_CERTIFICATE_RESPONSE{r}       END_SESSION{1}, event `deleted`         done
- *   any            a frame that breaks the table above  END_SESSION{7}, event `protocolError`   done
- *
- * The END_SESSION reasons after fetch (0) and delete (1) are what usecallmanager's capfd sends and its clients
- * accept. Framing errors (wrong protocol id, oversized body) also end with END_SESSION{7} before the shell closes.
+ * The CAPF server side of one connection, sans-I/O (spec §3.2): bytes in, events out; the shell (server.ts)
+ * performs what an event asks (store lookups, issuing the LSC) and calls back. Its theory of operation is on
+ * `CapfServerSession`.
  */
 import { CapfError, CapfErrorCode, localError } from './errors.js';
 import { CapfFrameReader, type CapfFrameReaderOptions } from './frame-reader.js';
@@ -83,6 +59,33 @@ export const CAPF_SERVER_SESSION_DEFAULTS = { authType: CapfAuthType.none, maxIn
 
 const SEP = /^SEP[0-9A-F]{12}$/;
 
+/**
+ * Theory of operation. The server speaks first and picks the session id. Bytes in → events out; the shell
+ * (server.ts) performs what an event asks (store lookups, issuing the LSC) and calls back with the result. Every
+ * outgoing frame is a `send` event holding header and body in one buffer.
+ *
+ *   state          on                                   → send                                  next
+ *   ─────────────  ───────────────────────────────────  ──────────────────────────────────────  ─────────────
+ *   idle           start()                              AUTH_REQUEST{VERSION 3, AUTH_TYPE}      awaitAuth
+ *   awaitAuth      AUTH_RESPONSE (version 3, name)      — event `authenticate`                  deciding
+ *   deciding       decide(reject r)                     END_SESSION{r}                          done
+ *                  decide(none)                         END_SESSION{0 no action}                done
+ *                  decide(install spec)                 KEY_GENERATE_REQUEST{KEY_TYPE, SIZE|CURVE} awaitKey
+ *                  decide(fetch)                        FETCH_CERTIFICATE_REQUEST               awaitFetch
+ *                  decide(delete)                       DELETE_CERTIFICATE_REQUEST              awaitDelete
+ *   awaitKey       REQUEST_IN_PROGRESS (≤ maxInProgress) —                                      awaitKey
+ *                  KEY_GENERATE_RESPONSE{PUBLIC_KEY}    — event `publicKey`                     issuing
+ *                  KEY_GENERATE_RESPONSE without key    END_SESSION{7}, event `phoneFailed`     done
+ *   issuing        certificateIssued(der)               STORE_CERTIFICATE_REQUEST{LSC, cert}    awaitStore
+ *                  fail(err)                            END_SESSION{err.reason}                 done
+ *   awaitStore     STORE_CERTIFICATE_RESPONSE{r}        END_SESSION{1}, event `stored`          done
+ *   awaitFetch     FETCH_CERTIFICATE_RESPONSE{r, cert}  END_SESSION{0}, event `fetched`         done
+ *   awaitDelete    DELETE_CERTIFICATE_RESPONSE{r}       END_SESSION{1}, event `deleted`         done
+ *   any            a frame that breaks the table above  END_SESSION{7}, event `protocolError`   done
+ *
+ * The END_SESSION reasons after fetch (0) and delete (1) are what usecallmanager's capfd sends and its clients
+ * accept. Framing errors (wrong protocol id, oversized body) also end with END_SESSION{7} before the shell closes.
+ */
 export class CapfServerSession {
   readonly sessionId: number;
   state: CapfServerState = 'idle';
