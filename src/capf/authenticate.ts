@@ -1,20 +1,8 @@
 /**
  * Who the phone is and what to do with it, from the store (spec §3.2; DESIGN "CAPF"): the device must exist; its
- * pending operation decides the session; its authentication mode decides the proof:
- *   none      nothing
- *   password  the device's auth string (8–16 digits, store/devices.ts), single use: the shell clears it once it
- *             matched; compared as SHA-256 digests with timingSafeEqual so neither content nor length leaks
- *   lsc       the device's CURRENT LSC (byte for byte the one in the store, issued by this cluster's CAPF: current
- *             or history CAPF identity, or a 'CAPF-trust' import), falling back to a MIC (capfAuthMode 3 "LSC
- *             falling back to MIC"); an older LSC of the same phone, perhaps lifted from a discarded handset, is
- *             refused
- *   mic       a certificate issued by a CA the administrator imported under 'MIC-CA'
- * Certificate proofs also need both signatures over `device_name ‖ 0x00 ‖ cert` (signed-data.ts), a validity
- * period that covers now, and the device's MAC in the certificate's subject CN or SAN (a MIC's CN is
- * `CP-<model>-SEP<MAC>`, an LSC's is `SEP<MAC>`), so one phone's certificate cannot enroll another phone.
- * SUDI_DATA is accepted but not checked (not done: see docs/tvs-capf.md).
- * Every failed proof answers END_SESSION{7} (invalid element): the phone cannot tell a wrong string from a spent
- * one, nor which check a certificate failed; the reason stays in the device's status and the log.
+ * pending operation decides the session; its authentication mode decides the proof (`authenticateDevice` lists
+ * them). Every failed proof answers END_SESSION{7} (invalid element): the phone cannot tell a wrong string from a
+ * spent one, nor which check a certificate failed; the reason stays in the device's status and the log.
  */
 import { X509Certificate, createHash, timingSafeEqual } from 'node:crypto';
 import type { CertRow, DeviceRow } from '../store/index.js';
@@ -151,6 +139,21 @@ export function verifyCertificateProof(
   return kind;
 }
 
+/**
+ * The proof each authentication mode asks for:
+ *   none      nothing
+ *   password  the device's auth string (8–16 digits, store/devices.ts), single use: the shell clears it once it
+ *             matched; compared as SHA-256 digests with timingSafeEqual so neither content nor length leaks
+ *   lsc       the device's CURRENT LSC (byte for byte the one in the store, issued by this cluster's CAPF: current
+ *             or history CAPF identity, or a 'CAPF-trust' import), falling back to a MIC (capfAuthMode 3 "LSC
+ *             falling back to MIC"); an older LSC of the same phone, perhaps lifted from a discarded handset, is
+ *             refused
+ *   mic       a certificate issued by a CA the administrator imported under 'MIC-CA'
+ * Certificate proofs also need both signatures over `device_name ‖ 0x00 ‖ cert` (signed-data.ts), a validity
+ * period that covers now, and the device's MAC in the certificate's subject CN or SAN (a MIC's CN is
+ * `CP-<model>-SEP<MAC>`, an LSC's is `SEP<MAC>`), so one phone's certificate cannot enroll another phone.
+ * SUDI_DATA is accepted but not checked (not done: see docs/tvs-capf.md).
+ */
 export function authenticateDevice(store: CapfOperations, auth: CapfAuthResponse, opts: AuthenticateOptions): AuthResult {
   const device = store.getDevice(auth.deviceName);
   if (!device) {
