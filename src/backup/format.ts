@@ -1,22 +1,8 @@
 /**
- * The backup file, sans I/O: files (name + bytes) in, one sealed buffer out, and back.
- *
- * Layout (big-endian):
- *   0   8  magic "SBDBKUP\0"
- *   8   2  format version (1)
- *   10  1  key derivation: 1 = scrypt (RFC 7914)
- *   11  1  log2 N        12  1  r        13  1  p        14  2  reserved (0)
- *   16  32 salt
- *   48  12 AES-GCM nonce (NIST SP 800-38D §8.2.2: random 96 bits, one key per file so it never repeats)
- *   60  32 passphrase check: SHA-256 of the second half of the scrypt output
- *   92  4  manifest length M        96  8  ciphertext length C
- *   104 M  manifest (UTF-8 JSON: file names, sizes, SHA-256) — readable without the passphrase, authenticated
- *   ..  C  AES-256-GCM ciphertext of the files' bytes, concatenated in manifest order
- *   ..  16 GCM tag over header + manifest (additional data) and the ciphertext
- * scrypt derives 64 bytes: the first 32 are the AES key, the last 32 only feed the passphrase check, which tells
- * a wrong passphrase apart from an altered file. Any altered byte of the header, manifest or ciphertext is
- * refused: by the format checks, the passphrase check or the tag; after decryption each file's SHA-256 must
- * match the manifest too.
+ * The backup file, sans I/O: files (name + bytes) in, one sealed buffer out (`sealBackup`, which gives the byte
+ * layout), and back. scrypt (RFC 7914) derives the AES-256-GCM key and a passphrase check, so a wrong passphrase is
+ * told apart from an altered file; any altered byte of header, manifest or ciphertext is refused, and each file's
+ * SHA-256 must match the manifest after decryption.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { BackupError, BackupErrorCode } from './errors.js';
@@ -135,6 +121,24 @@ export interface SealInput {
   kdf?: BackupKdf;
 }
 
+/**
+ * Layout (big-endian):
+ *   0   8  magic "SBDBKUP\0"
+ *   8   2  format version (1)
+ *   10  1  key derivation: 1 = scrypt (RFC 7914)
+ *   11  1  log2 N        12  1  r        13  1  p        14  2  reserved (0)
+ *   16  32 salt
+ *   48  12 AES-GCM nonce (NIST SP 800-38D §8.2.2: random 96 bits, one key per file so it never repeats)
+ *   60  32 passphrase check: SHA-256 of the second half of the scrypt output
+ *   92  4  manifest length M        96  8  ciphertext length C
+ *   104 M  manifest (UTF-8 JSON: file names, sizes, SHA-256) — readable without the passphrase, authenticated
+ *   ..  C  AES-256-GCM ciphertext of the files' bytes, concatenated in manifest order
+ *   ..  16 GCM tag over header + manifest (additional data) and the ciphertext
+ * scrypt derives 64 bytes: the first 32 are the AES key, the last 32 only feed the passphrase check, which tells
+ * a wrong passphrase apart from an altered file. Any altered byte of the header, manifest or ciphertext is
+ * refused: by the format checks, the passphrase check or the tag; after decryption each file's SHA-256 must
+ * match the manifest too.
+ */
 export async function sealBackup(input: SealInput): Promise<{ bytes: Buffer; manifest: BackupManifest }> {
   const passphrase = checkPassphrase(input.passphrase);
   const kdf = input.kdf ?? BACKUP_KDF;

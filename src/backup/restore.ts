@@ -1,19 +1,7 @@
 /**
- * `utils disaster_recovery restore FILE` / `sbd backup restore FILE`.
- *
- * Theory of operation: nothing under the state folder is touched until the backup has passed every check.
- *   1. read the file (bounded), check the header, derive the key, check the passphrase, decrypt and check the
- *      GCM tag and each file's SHA-256 — any failure is a BackupError and the running state is as it was;
- *   2. write the store and keys into a new sibling folder `<state>.restore-<random>` (0600 files, 0700 keys/; then
- *      the live folder's modes and each key's role group, as the image lays them out), fsync every file and folder.
- *      The sibling lives in the state folder's parent, which the state's owner must be able to write: in the image
- *      the state is /var/lib/sbd/state and /var/lib/sbd belongs to `sbd` (a folder directly in /var/lib could not
- *      be staged or swapped without root);
- *   3. open the staged store as sbd would (schema, quick_check; an older schema is migrated there) and check
- *      that every current certificate's private key is present;
- *   4. copy over what the state folder holds besides the store and keys (admin history, …);
- *   5. swap the staged folder in (renameat2 RENAME_EXCHANGE), fsync the parent, remove the old folder.
- * The daemons still hold the old store open; the result names the services to restart.
+ * `utils disaster_recovery restore FILE` / `sbd backup restore FILE`: nothing under the state folder is touched
+ * until the backup has passed every check; then a staged sibling folder is swapped in at once (the steps are on
+ * `restoreBackup`). The daemons still hold the old store open; the result names the services to restart.
  */
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -153,6 +141,20 @@ function carryOver(live: string, staging: string): void {
   }
 }
 
+/**
+ * Theory of operation: nothing under the state folder is touched until the backup has passed every check.
+ *   1. read the file (bounded), check the header, derive the key, check the passphrase, decrypt and check the
+ *      GCM tag and each file's SHA-256 — any failure is a BackupError and the running state is as it was;
+ *   2. write the store and keys into a new sibling folder `<state>.restore-<random>` (0600 files, 0700 keys/; then
+ *      the live folder's modes and each key's role group, as the image lays them out), fsync every file and folder.
+ *      The sibling lives in the state folder's parent, which the state's owner must be able to write: in the image
+ *      the state is /var/lib/sbd/state and /var/lib/sbd belongs to `sbd` (a folder directly in /var/lib could not
+ *      be staged or swapped without root);
+ *   3. open the staged store as sbd would (schema, quick_check; an older schema is migrated there) and check
+ *      that every current certificate's private key is present;
+ *   4. copy over what the state folder holds besides the store and keys (admin history, …);
+ *   5. swap the staged folder in (renameat2 RENAME_EXCHANGE), fsync the parent, remove the old folder.
+ */
 export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoreBackupResult> {
   const target = resolve(o.stateDir);
   const parent = dirname(target);
