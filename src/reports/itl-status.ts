@@ -1,17 +1,6 @@
 /**
- * ITL File Status per phone, with the rules of CUCM 15SU1:
- *   Match          the phone's reported ITL hash equals the current hash of any TFTP server (any node);
- *   MisMatch       it differs from every one, or the phone never reported a hash (unknown);
- *   Not Installed  the phone holds no ITL (its DeviceTLInfo alarm says `ITL_Signature` "Not Installed"), or — with
- *                  sbd's `X-SBD-ITL-Hash` extension — it was moved to a new server, could not register there and
- *                  bounced back (status 'not-installed' on its ITL-hash row; an ordinary report clears it).
- * Two sources of a phone's report, the newer one counts:
- *   - the DeviceTLInfo alarm (real Cisco phones and the simulator; src/sip/alarm/device-tl-info.ts): the SHA-1 of
- *     the ITL the phone holds (older firmware: MD5), compared with the SHA-1 (or MD5) of the exact bytes each
- *     TFTP server serves (recorded by the TFTP source with the bytes, src/store/trust-reports.ts);
- *   - the `X-SBD-ITL-Hash` REGISTER header (sbd's extension, docs/admin.md): a SHA-256, compared with SHA-256s.
- * The last-report column is the time of the phone's latest report; the TFTP server column is the one the phone
- * says its ITL came from.
+ * ITL File Status per phone (Match / MisMatch / Not Installed), with the rules of CUCM 15SU1 (on `itlStatusRows`),
+ * from two kinds of report: the DeviceTLInfo alarm's ITL hash and sbd's `X-SBD-ITL-Hash` REGISTER header.
  */
 import { createHash } from 'node:crypto';
 import { NOT_INSTALLED, type Store } from '../store/index.js';
@@ -72,6 +61,21 @@ export function parseItlStatusFilter(word: string): ItlFileStatusValue | undefin
   return Object.hasOwn(ITL_STATUS_FILTERS, k) ? ITL_STATUS_FILTERS[k as ItlStatusFilter] : undefined;
 }
 
+/**
+ * ITL File Status per phone, with the rules of CUCM 15SU1:
+ *   Match          the phone's reported ITL hash equals the current hash of any TFTP server (any node);
+ *   MisMatch       it differs from every one, or the phone never reported a hash (unknown);
+ *   Not Installed  the phone holds no ITL (its DeviceTLInfo alarm says `ITL_Signature` "Not Installed"), or — with
+ *                  sbd's `X-SBD-ITL-Hash` extension — it was moved to a new server, could not register there and
+ *                  bounced back (status 'not-installed' on its ITL-hash row; an ordinary report clears it).
+ * Two sources of a phone's report, the newer one counts:
+ *   - the DeviceTLInfo alarm (real Cisco phones and the simulator; src/sip/alarm/device-tl-info.ts): the SHA-1 of
+ *     the ITL the phone holds (older firmware: MD5), compared with the SHA-1 (or MD5) of the exact bytes each
+ *     TFTP server serves (recorded by the TFTP source with the bytes, src/store/trust-reports.ts);
+ *   - the `X-SBD-ITL-Hash` REGISTER header (sbd's extension, docs/admin.md): a SHA-256, compared with SHA-256s.
+ * The last-report column is the time of the phone's latest report; the TFTP server column is the one the phone
+ * says its ITL came from.
+ */
 export function itlStatusRows(store: Store, o: { status?: ItlFileStatusValue } = {}): ItlStatusRow[] {
   const rows = store.snapshot(() => {
     const served = store.listServedTrustFiles('ITLFile.tlv');
