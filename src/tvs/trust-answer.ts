@@ -1,16 +1,8 @@
 /**
  * What TVS answers, from the store: every certificate the cluster trusts, with the roles the ITL/CTL would give
- * it, looked up by SHA-256 of the DER (as tvsd does, spec §3.1). Certificates kept as history after a
- * regeneration are included: a phone holding an ITL signed by the old key asks TVS about the new signer, and a
+ * it (`rolesOfRow`), looked up by SHA-256 of the DER (as tvsd does, spec §3.1). Certificates kept as history after
+ * a regeneration are included: a phone holding an ITL signed by the old key asks TVS about the new signer, and a
  * phone that got a file signed by a replaced key must still be told it was the cluster's (DESIGN §2).
- *
- * Roles per certificate name (DESIGN §2, spec §1.4):
- *   CallManager  of a TFTP node: CCM+TFTP (the node also does call control) or TFTP, and SAST (it signs the ITL
- *                during `utils itl reset` and the CTL); of a call-control-only node: CCM
- *   ITLRecovery  SAST            TVS   TVS            CAPF   CAPF            tomcat  APP-SERVER
- *   trusted imports, by name (`importRoles`): phone-sast-trust → SAST; tomcat-trust, app-server-trust → APP-SERVER
- * Anything else (MIC-CA, CAPF-trust, unknown imports, unknown certificates) is not vouched for: STATUS invalid.
- * The map is rebuilt only when the store's generation changes.
  */
 import { createHash } from 'node:crypto';
 import type { CertRow, NodeRow } from '../store/index.js';
@@ -48,7 +40,15 @@ function hasService(node: NodeRow | undefined, ...services: string[]): boolean {
   return node !== undefined && services.some((s) => (node.services as string[]).includes(s));
 }
 
-/** The roles one store row gives its certificate; empty when the cluster does not vouch for it. */
+/**
+ * The roles one store row gives its certificate; empty when the cluster does not vouch for it.
+ * Roles per certificate name (DESIGN §2, spec §1.4):
+ *   CallManager  of a TFTP node: CCM+TFTP (the node also does call control) or TFTP, and SAST (it signs the ITL
+ *                during `utils itl reset` and the CTL); of a call-control-only node: CCM
+ *   ITLRecovery  SAST            TVS   TVS            CAPF   CAPF            tomcat  APP-SERVER
+ *   trusted imports, by name (`importRoles`): phone-sast-trust → SAST; tomcat-trust, app-server-trust → APP-SERVER
+ * Anything else (MIC-CA, CAPF-trust, unknown imports, unknown certificates) is not vouched for: STATUS invalid.
+ */
 export function rolesOfRow(
   row: CertRow,
   nodes: ReadonlyMap<string, NodeRow>,
