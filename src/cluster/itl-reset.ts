@@ -1,18 +1,9 @@
 /**
- * Bulk trust-list resets (DESIGN §2):
- * - `utils itl reset localkey`: the ITL is temporarily signed with the TFTP node's CallManager key — which every phone
- *   holds as a SAST record of its current ITL — so phones that can no longer verify the ITLRecovery signer accept
- *   the new ITL;
- * - `utils itl reset remotekey FILE.p12`: the same with a key kept off the appliance, typically an earlier
- *   ITLRecovery.p12 export, for phones that still hold that (lost or regenerated) ITLRecovery as SAST;
- * - `utils itl reset complete`: ITLRecovery signs again; the phones hold it from the reset ITL. (An imported remote
- *   key stays in the store as a record of what signed; it no longer signs anything.)
- * - `utils ctl reset localkey|complete`: the CTL (mixed mode) signed by ITLRecovery for a while, then by CallManager.
- * - `utils ctl update CTLFile`: the CTL rebuilt from the current certificates and signed again now (tokenless CTL:
- *   the publisher's CallManager key, spec §1.5; ITLRecovery during a CTL reset), e.g. after a regeneration.
- * Every step rebuilds the ITL at once and records its hash.
- * The CallManager signing of `localkey` is temporary, as the seed states: it lasts until `complete` or until the
- * TFTP service restarts — sbd-tftpd calls endTemporaryItlSigning when it starts, before it serves anything.
+ * Bulk trust-list resets (DESIGN §2): `utils itl reset localkey|remotekey|complete` (`itlReset`), `utils ctl reset
+ * localkey|complete` (`ctlReset`) and `utils ctl update CTLFile` (`ctlUpdate`). Every step rebuilds the ITL at once
+ * and records its hash. The CallManager signing of `localkey` is temporary, as the seed states: it lasts until
+ * `complete` or until the TFTP service restarts — sbd-tftpd calls endTemporaryItlSigning when it starts, before it
+ * serves anything.
  */
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -33,6 +24,15 @@ export interface ItlResetResult {
   message: string;
 }
 
+/**
+ * - `utils itl reset localkey`: the ITL is temporarily signed with the TFTP node's CallManager key — which every phone
+ *   holds as a SAST record of its current ITL — so phones that can no longer verify the ITLRecovery signer accept
+ *   the new ITL;
+ * - `utils itl reset remotekey FILE.p12`: the same with a key kept off the appliance, typically an earlier
+ *   ITLRecovery.p12 export, for phones that still hold that (lost or regenerated) ITLRecovery as SAST;
+ * - `utils itl reset complete`: ITLRecovery signs again; the phones hold it from the reset ITL. (An imported remote
+ *   key stays in the store as a record of what signed; it no longer signs anything.)
+ */
 export function itlReset(state: State, step: ItlResetStep, clock: Clock, remote?: { p12: Buffer; password: string }): ItlResetResult {
   const { store } = state;
   if (step === 'remotekey') {
@@ -74,6 +74,7 @@ export function endTemporaryItlSigning(state: State, clock: Clock): { itlSha256:
 
 export type CtlResetStep = 'localkey' | 'complete';
 
+/** `utils ctl reset localkey|complete`: the CTL (mixed mode) signed by ITLRecovery for a while, then by CallManager. */
 export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { signer: string; message: string } {
   if (!isMixedMode(state.store))
     throw new UsageError('the cluster is not in mixed mode: there is no CTL to reset ("utils ctl set-cluster mixed-mode")');
@@ -92,8 +93,9 @@ export function ctlReset(state: State, step: CtlResetStep, clock: Clock): { sign
 }
 
 /**
- * `utils ctl update CTLFile`: rebuild and re-sign the CTL from the certificates in the store now. The write bumps the
- * store generation, so TFTP serves the freshly signed file from its next request on.
+ * `utils ctl update CTLFile`: rebuild and re-sign the CTL from the certificates in the store now (tokenless CTL: the
+ * publisher's CallManager key, spec §1.5; ITLRecovery during a CTL reset), e.g. after a regeneration. The write
+ * bumps the store generation, so TFTP serves the freshly signed file from its next request on.
  */
 export function ctlUpdate(state: State, clock: Clock): { signer: string; sha256: string; bytes: number; message: string } {
   const { store } = state;
