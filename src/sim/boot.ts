@@ -1,19 +1,7 @@
 /**
  * One phone boot as a sans-I/O generator: it yields what it needs (a file fetched, a TVS question) and is resumed
  * with the answer, so the same logic runs in memory in tests, over real TFTP for `sbd phone boot`, and by the
- * thousand in one process for `sbd phone storm`.
- *
- * Theory of operation (the order a Security-by-Default phone asks in, spec §1.6)
- * -------------------------------------------------------------------------------
- *   1. CTLSEP<MAC>.tlv, else CTLFile.tlv        → assess (trust-rules), maybe ask TVS, install or keep
- *   2. ITLSEP<MAC>.tlv, else ITLFile.tlv        → the same (models with Security by Default only)
- *   3. config, when the lists authenticate configs (a TFTP record, spec §1.6 "the phone requests .sgn"):
- *        SEP<MAC>.cnf.xml.sgn → if it is the encrypted-config stub: SEP<MAC>.cnf.xml.enc.sgn, decrypted
- *        with the phone's own key; else XMLDefault.cnf.xml.sgn; else XMLDefault.cnf.xml (refused unsigned)
- *      otherwise (no list, rollback ITL, a model without Security by Default):
- *        SEP<MAC>.cnf.xml → SEP<MAC>.cnf.xml.sgn (unchecked) → XMLDefault.cnf.xml
- *   "file not found" moves to the next name; any other transfer failure ends that step (lists) or the boot
- *   (config). The result carries the new trust state; the shell persists it.
+ * thousand in one process for `sbd phone storm`. Its theory of operation is on `bootPhone`.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { decryptEncryptedConfig } from '../trust/enc-sgn.js';
@@ -210,6 +198,19 @@ function* configStep(
   return opened.xml ? { file: encName, xml: opened.xml, signed: true, encrypted: true } : undefined;
 }
 
+/**
+ * Theory of operation (the order a Security-by-Default phone asks in, spec §1.6)
+ * -------------------------------------------------------------------------------
+ *   1. CTLSEP<MAC>.tlv, else CTLFile.tlv        → assess (trust-rules), maybe ask TVS, install or keep
+ *   2. ITLSEP<MAC>.tlv, else ITLFile.tlv        → the same (models with Security by Default only)
+ *   3. config, when the lists authenticate configs (a TFTP record, spec §1.6 "the phone requests .sgn"):
+ *        SEP<MAC>.cnf.xml.sgn → if it is the encrypted-config stub: SEP<MAC>.cnf.xml.enc.sgn, decrypted
+ *        with the phone's own key; else XMLDefault.cnf.xml.sgn; else XMLDefault.cnf.xml (refused unsigned)
+ *      otherwise (no list, rollback ITL, a model without Security by Default):
+ *        SEP<MAC>.cnf.xml → SEP<MAC>.cnf.xml.sgn (unchecked) → XMLDefault.cnf.xml
+ *   "file not found" moves to the next name; any other transfer failure ends that step (lists) or the boot
+ *   (config). The result carries the new trust state; the shell persists it.
+ */
 export function* bootPhone(input: BootInput): Generator<BootStep, BootResult, BootAnswer> {
   const decisions: Decision[] = [];
   let trust = input.trust;

@@ -1,6 +1,5 @@
 /**
- * CAPF enrollment of a simulated phone (spec §3.2), after a boot whose config asks for it: `<capfAuthMode>` not 0
- * means an operation is pending for this phone, `<capfList>` says where CAPF listens. The phone
+ * CAPF enrollment of a simulated phone (spec §3.2), when its config's `<capfAuthMode>` is not 0 (`<capfList>`: where)
  *   - connects to each CAPF of the list in turn (a server it cannot reach is skipped), and accepts only a server
  *     certificate its installed CTL/ITL lists with the CAPF role;
  *   - proves itself as the mode says: 1 the authentication string typed on its keypad, 2 nothing (empty

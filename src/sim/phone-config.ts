@@ -1,6 +1,5 @@
 /**
- * What a phone reads from the config it last accepted (`SEP<MAC>.cnf.xml`, or the default config) to reach its
- * call control and the trust services, sans-I/O (spec §3.1, §3.2):
+ * What a phone reads from the config it last accepted to reach call control and trust services (spec §3.1, §3.2):
  *   <callManagerGroup><members><member priority="0.."><callManager><ports><sipPort>…</sipPort>
  *     <securedSipPort>…</securedSipPort></ports><processNodeName>HOST</processNodeName>…
  *   <TVS><members><member priority="0..4"><port>2445</port><address>HOST</address></member>…</members></TVS>

@@ -1,6 +1,5 @@
 /**
- * A simulated phone's persistent trust store: one folder per phone, `<state>/SEP<MAC>/`, holding what a real
- * phone keeps in flash across reboots:
+ * A simulated phone's persistent trust store, `<state>/SEP<MAC>/`: what a real phone keeps in flash across reboots
  *   CTLFile.tlv, ITLFile.tlv   the installed trust lists (absent until installed)
  *   phone-key.pem              its private key (0600): made on first need, or the key it made for CAPF
  *   lsc.pem                    its LSC once CAPF installed one (capf-enroll.ts)

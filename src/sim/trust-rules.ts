@@ -1,17 +1,6 @@
 /**
  * The trust rules of a Security-by-Default phone, sans-I/O (spec cisco-trust-formats §1.5, §1.7, §2.1; DESIGN §2):
- *
- * - Trust lists (CTL, ITL). The header FILENAME must be CTLFile.tlv / ITLFile.tlv (also for the per-device
- *   CTLSEP/ITLSEP copies, §1.6) and the file must verify with its own signer record. Then:
- *     no CTL and no ITL installed            → trusted on first use;
- *     the installed ITL is empty (rollback)  → any new list is taken (§1.7);
- *     a CTL is installed                     → the new list must be signed by one of its SASTs, else
- *     an ITL is installed                    → by one of its SASTs (the "same key" rule);
- *     otherwise                              → ask TVS about the signer's certificate (a hook; no TVS → reject).
- *   A rejected list leaves the installed one in place.
- * - Configs (.sgn, .enc.sgn) must be signed by a TFTP or CCM+TFTP record of the installed CTL or ITL; FILENAME
- *   must be the requested name (§2.1). With no such record (no list at all, or the rollback ITL) the phone takes
- *   unsigned configs and does not check signatures.
+ * which trust lists it installs (`assessList`) and which configs it accepts (`assessSignedConfig`).
  */
 import { parseTrustFile } from '../trust/codec.js';
 import { headerFields } from '../trust/fields.js';
@@ -50,6 +39,16 @@ function rollbackNote(view: TrustListView): string {
   return view.rollback ? '; it is the empty (rollback) ITL: configs are no longer authenticated' : '';
 }
 
+/**
+ * Trust lists (CTL, ITL). The header FILENAME must be CTLFile.tlv / ITLFile.tlv (also for the per-device
+ * CTLSEP/ITLSEP copies, §1.6) and the file must verify with its own signer record. Then:
+ *   no CTL and no ITL installed            → trusted on first use;
+ *   the installed ITL is empty (rollback)  → any new list is taken (§1.7);
+ *   a CTL is installed                     → the new list must be signed by one of its SASTs, else
+ *   an ITL is installed                    → by one of its SASTs (the "same key" rule);
+ *   otherwise                              → ask TVS about the signer's certificate (a hook; no TVS → reject).
+ * A rejected list leaves the installed one in place.
+ */
 export function assessList(trust: PhoneTrust, kind: ListKind, file: string, view: TrustListView): ListAssessment {
   const done = (verdict: Verdict, text: string, install: boolean): ListAssessment => ({
     kind: 'decided',
@@ -152,7 +151,11 @@ export interface SignedConfigCheck {
   body: Buffer | undefined;
 }
 
-/** A .sgn or .enc.sgn config: parse, FILENAME, signature against the TFTP / CCM+TFTP records. */
+/**
+ * A .sgn or .enc.sgn config: parse, FILENAME, signature against the TFTP / CCM+TFTP records. Configs must be signed
+ * by a TFTP or CCM+TFTP record of the installed CTL or ITL; FILENAME must be the requested name (§2.1). With no
+ * such record (no list at all, or the rollback ITL) the phone takes unsigned configs and does not check signatures.
+ */
 export function assessSignedConfig(trust: PhoneTrust, file: string, bytes: Buffer, kind: 'sgn' | 'enc.sgn'): SignedConfigCheck {
   const reject = (text: string): SignedConfigCheck => ({
     decision: decision('config', file, Verdict.rejected, text),
