@@ -1,15 +1,6 @@
 /**
  * sbd-mediad's server: music on hold, IVR and annunciator sources from WAV files, sent as RTP or SRTP to many
- * listeners, each with its own negotiated suite and key.
- *
- * Theory of operation: every source is a loop of G.711 samples played "live" — one clock for the whole server
- * ticks every 20 ms (tick n is due at t0 + 20·n ms, so timer drift never accumulates); on each tick every
- * source advances one frame of 160 samples and every listener of that source gets one packet, built in the
- * listener's own off-heap buffer (PacketBuffer), protected in place by its SRTP context, and sent from one UDP
- * socket. A tick that runs late sends the frames it missed (up to `maxCatchUpTicks`), so receivers see
- * continuous timestamps; beyond that the missed frames are skipped and counted. Listeners come and go through
- * `addListener` / `removeListener` (the SIP side, or the loopback control port of the daemon), which run the
- * SDES negotiation with the media-streaming preference (RFC 4568; 80-bit tag, then 32, then RTP).
+ * listeners, each with its own negotiated suite and key. Its theory of operation is on `MediaServer`.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -98,6 +89,16 @@ interface Listener {
 
 const packetBytes = 12 + SAMPLES_PER_PACKET + 64;
 
+/**
+ * Theory of operation: every source is a loop of G.711 samples played "live" — one clock for the whole server
+ * ticks every 20 ms (tick n is due at t0 + 20·n ms, so timer drift never accumulates); on each tick every
+ * source advances one frame of 160 samples and every listener of that source gets one packet, built in the
+ * listener's own off-heap buffer (PacketBuffer), protected in place by its SRTP context, and sent from one UDP
+ * socket. A tick that runs late sends the frames it missed (up to `maxCatchUpTicks`), so receivers see
+ * continuous timestamps; beyond that the missed frames are skipped and counted. Listeners come and go through
+ * `addListener` / `removeListener` (the SIP side, or the loopback control port of the daemon), which run the
+ * SDES negotiation with the media-streaming preference (RFC 4568; 80-bit tag, then 32, then RTP).
+ */
 export class MediaServer {
   readonly #opts: Required<Omit<MediaServerOptions, 'logger'>> & { logger: Logger };
   readonly #sources = new Map<string, Source>();
