@@ -6,10 +6,7 @@
  * - `SEP<MAC>.cnf.xml.enc.sgn`  the encrypted full config, when the profile says so and the phone has a key
  *                               (its LSC's public key, or a manually configured symmetric key);
  * - `XMLDefault.cnf.xml[.sgn]`  the autoregistration default (signed only for models with Security by Default).
- *
- * The line's digest password (`<authPassword>`) goes only where a LAN attacker who fetches the file by guessing
- * the MAC cannot read it: into the `.enc.sgn`, always; into a signed-only `.sgn` only when the administrator set
- * SipDigestPasswordInSignedConfig (a signature proves origin, it hides nothing); never into the unsigned file.
+ * Where the line's digest password may go: `passwordAllowedIn`.
  */
 import { X509Certificate } from 'node:crypto';
 import { unixSeconds, type Clock } from '../lib/clock.js';
@@ -38,10 +35,15 @@ export interface ConfigBuildOptions {
   phonePasswords?: PhonePasswordLookup;
 }
 
-/** Where a config goes: whether a digest password may be written into it (see the file comment). */
+/** Where a config goes: whether a digest password may be written into it (see `passwordAllowedIn`). */
 export type PasswordExposure = 'encrypted' | 'signed' | 'unsigned';
 
-/** May a config of this exposure carry the line's digest password? */
+/**
+ * May a config of this exposure carry the line's digest password?
+ * The line's digest password (`<authPassword>`) goes only where a LAN attacker who fetches the file by guessing
+ * the MAC cannot read it: into the `.enc.sgn`, always; into a signed-only `.sgn` only when the administrator set
+ * SipDigestPasswordInSignedConfig (a signature proves origin, it hides nothing); never into the unsigned file.
+ */
 export function passwordAllowedIn(store: Store, exposure: PasswordExposure): boolean {
   return exposure === 'encrypted' || (exposure === 'signed' && store.getBoolParam('SipDigestPasswordInSignedConfig'));
 }
