@@ -1,14 +1,10 @@
 /**
  * A phone's SIP digest password, kept so it can be delivered to the phone in its (encrypted) config. The
  * registrar verifies with the HA1s (digest-ha1.ts); this is the only copy of the clear password, stored in
- * `digest_credentials.password_enc` encrypted with AES-256-GCM under a key file `<state>/keys/sip-phone.key`
- * (0600, made on first use, carried by backups with the other key files), so a copy of the database alone
- * reveals none. A key of its own, not the trunk key (sip-trunk.key): the daemon that builds phone configs
- * needs this one and never the trunks'.
- *
- * Blob: version (1) ‖ IV (12) ‖ tag (16) ‖ ciphertext. The additional data binds the blob to its row
- * ("sbd-phone-digest" ‖ 0 ‖ userid ‖ 0 ‖ realm), so a blob copied to another user's or realm's row does not
- * decrypt (NIST SP 800-38D §5.2.1.1: AAD is authenticated, not encrypted).
+ * `digest_credentials.password_enc` encrypted with AES-256-GCM (`encryptPhonePassword`) under a key file
+ * `<state>/keys/sip-phone.key` (0600, made on first use, carried by backups), so a copy of the database alone
+ * reveals none. A key of its own, not the trunk key (sip-trunk.key): the daemon that builds phone configs needs
+ * this one and never the trunks'.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -91,6 +87,11 @@ function aad(userid: string, realm: string): Buffer {
   return Buffer.from(`sbd-phone-digest\u0000${userid}\u0000${realm}`, 'utf8');
 }
 
+/**
+ * Blob: version (1) ‖ IV (12) ‖ tag (16) ‖ ciphertext. The additional data binds the blob to its row
+ * ("sbd-phone-digest" ‖ 0 ‖ userid ‖ 0 ‖ realm), so a blob copied to another user's or realm's row does not
+ * decrypt (NIST SP 800-38D §5.2.1.1: AAD is authenticated, not encrypted).
+ */
 export function encryptPhonePassword(keysDir: string, userid: string, realm: string, password: string): Buffer {
   checkPhonePassword(password);
   const iv = randomBytes(12);
