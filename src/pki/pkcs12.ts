@@ -1,13 +1,11 @@
 /**
- * PKCS#12 (RFC 7292) export of an identity for `file get tftp ITLRecovery.p12`, and import.
- *
- * Export, through node-forge: the key in a pkcs8ShroudedKeyBag under PBES2 (RFC 8018 §6.2) with PBKDF2-
- * HMAC-SHA-256 and AES-256-CBC, the certificate in a plain SafeContents, an HMAC-SHA-1 MAC over the whole
- * (forge's only MAC). OpenSSL 3's default provider reads all of this: `openssl pkcs12 -info` needs no
- * `-legacy` (3DES/RC2 would). node-forge encodes RSA keys only, so EC identities cannot be exported.
- *
- * Passwords are printable ASCII: PKCS#12's MAC key derivation uses the BMPString of the password while PBES2
- * uses its bytes, and forge and OpenSSL only agree on both for ASCII.
+ * PKCS#12 (RFC 7292) export of an identity for `file get tftp ITLRecovery.p12`, and import. Export, through
+ * node-forge: the key in a pkcs8ShroudedKeyBag under PBES2 (RFC 8018 §6.2) with PBKDF2-HMAC-SHA-256 and
+ * AES-256-CBC, the certificate in a plain SafeContents, an HMAC-SHA-1 MAC over the whole (forge's only MAC).
+ * OpenSSL 3's default provider reads all of this: `openssl pkcs12 -info` needs no `-legacy` (3DES/RC2 would).
+ * node-forge encodes RSA keys only, so EC identities cannot be exported. Passwords are printable ASCII: PKCS#12's
+ * MAC key derivation uses the BMPString of the password while PBES2 uses its bytes, and forge and OpenSSL only
+ * agree on both for ASCII.
  */
 import crypto from 'node:crypto';
 import forge from 'node-forge';

@@ -1,6 +1,5 @@
 /**
  * TVS frames (spec cisco-trust-formats §3.1): a 10-byte big-endian header, then a body of elements.
- *
  *   offset 0  u8   protocol id = 87
  *          1  u8   protocol version = 1
  *          2  u8   command
