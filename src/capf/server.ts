@@ -438,9 +438,3 @@ export class CapfServer extends EventEmitter {
     return this.#service.close(graceMs);
   }
 }
-
-export async function startCapfServer(options: CapfServerOptions): Promise<CapfServer> {
-  const server = new CapfServer(options);
-  await server.listen();
-  return server;
-}

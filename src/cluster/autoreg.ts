@@ -10,9 +10,8 @@
  *      registering at once never get the same number;
  *   3. is reset, downloads its own SEP<MAC>.cnf.xml[.sgn] with that number, and registers on it.
  */
-import type { Clock } from '../lib/clock.js';
 import { DEFAULT_SECURITY_PROFILE, normaliseDeviceName, type DeviceRow, type Store } from '../store/index.js';
-import { defaultConfigFile, supportsSecurityByDefault } from '../config/cluster-configs.js';
+import { supportsSecurityByDefault } from '../config/cluster-configs.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 
 /** Autoregistration's codes by their short names (declared in errors.ts ClusterErrorCode). */
@@ -98,10 +97,4 @@ export function autoRegisterPhone(store: Store, input: AutoRegisterInput): AutoR
 /** The default config file an unknown phone of `model` boots from: signed for Security-by-Default models. */
 export function defaultConfigNameFor(store: Store, model: string): 'XMLDefault.cnf.xml.sgn' | 'XMLDefault.cnf.xml' {
   return supportsSecurityByDefault(store, model) ? 'XMLDefault.cnf.xml.sgn' : 'XMLDefault.cnf.xml';
-}
-
-/** Its bytes, as TFTP serves them. */
-export function defaultConfigFor(store: Store, model: string, clock: Clock): { name: string; bytes: Buffer } {
-  const name = defaultConfigNameFor(store, model);
-  return { name, bytes: defaultConfigFile(store, name.endsWith('.sgn'), clock) };
 }

@@ -6,7 +6,7 @@
  */
 import type { BootAnswer, BootResult, BootStep, FetchResult } from './boot.js';
 import { bootPhone } from './boot.js';
-import { Verdict, type Decision } from './decisions.js';
+import type { Decision } from './decisions.js';
 import { DEFAULT_MODEL, modelHasSecurityByDefault, normaliseModel } from './models.js';
 import { loadPhone, savePhone } from './phone-folder.js';
 import { phoneConfigServices, phoneLineCredentials, type ServiceEndpoint } from './phone-config.js';
@@ -149,10 +149,6 @@ export async function bootSimPhone(opts: SimPhoneOptions): Promise<PhoneBootRepo
 function lineOf(xml: Buffer | undefined): PhoneBootReport['line'] {
   const c = xml ? phoneLineCredentials(xml) : undefined;
   return c ? { number: c.line, authName: c.authName, passwordDelivered: c.authPassword !== '' } : undefined;
-}
-
-export function rejectedAny(report: PhoneBootReport): boolean {
-  return report.decisions.some((d) => d.verdict === Verdict.rejected);
 }
 
 /**

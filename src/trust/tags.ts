@@ -93,10 +93,6 @@ export function roleName(code: number): string {
 export function roleLongName(code: number): string {
   return roleLongNames[code] ?? `unknown(${code})`;
 }
-export function roleFromName(name: string): Role | undefined {
-  const hit = Object.entries(roleNames).find(([, n]) => n.toLowerCase() === name.toLowerCase());
-  return hit ? (Number(hit[0]) as Role) : undefined;
-}
 
 /** Header tag 8 / record tag 12 / .enc.sgn tag 26 codes. */
 export const HashAlgorithm = { sha1: 1, sha256: 2, sha512: 3 } as const;

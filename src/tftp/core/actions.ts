@@ -8,5 +8,3 @@ export type TransferAction =
   | { type: 'timer'; at: number }
   /** The transfer is over; the shell stops its timer and releases it. `expired`: its lifetime ran out. */
   | { type: 'done'; ok: boolean; reason: string; tftpCode?: number; expired?: boolean };
-
-export type TransferOutcome = Extract<TransferAction, { type: 'done' }>;
