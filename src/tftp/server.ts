@@ -68,8 +68,8 @@ export interface TftpServerOptions {
   timerResolutionMs?: number;
   /** How long a transfer socket rests after its transfer ended before another transfer may use its port (late
    *  packets of the peer it served are dropped quietly meanwhile instead of drawing error 5). Default 250 ms: far
-   *  above a LAN round trip, and at R transfers a second R × this many sockets rest (1000 ms cost 5–7 % more server
-   *  CPU per file in a short boot storm, and four times the descriptors). */
+   *  above a LAN round trip, and at R transfers a second R × this many sockets rest (what longer rests cost in a
+   *  boot storm: docs/tftp.md, boot-storm benchmark). */
   tidReuseDelayMs?: number;
   /** Files up to this size have their DATA packets built once per blksize and shared by every transfer of the same
    *  bytes (core/data-packets.ts). Default 1 MiB; 0 builds every packet per transfer. */
