@@ -2,7 +2,7 @@
  * The ServerNames enterprise parameter: per node, the name phones are given for it in their configs (call control
  * `<processNodeName>`, `<TVS><address>`, `<capf><processNodeName>`), as CUCM's System › Server "Host Name/IP
  * Address" allows either. Value: `NODE=HOST` pairs separated by commas, HOST an IPv4/IPv6 address or an RFC 1123
- * host name; empty (the default) or a node not listed: the node's IP address (src/config/cluster-configs.ts), so a
+ * host name; empty (the default, also written `none`) or a node not listed: the node's IP address (src/config/cluster-configs.ts), so a
  * phone on a LAN without DNS reaches it. A name only works for phones that have a DNS server that knows it.
  */
 import { isIP } from 'node:net';
@@ -21,7 +21,7 @@ export type ServerNamesParse = { ok: true; names: Map<string, string> } | { ok: 
 export function parseServerNames(value: string): ServerNamesParse {
   const names = new Map<string, string>();
   const text = value.trim();
-  if (text === '') return { ok: true, names };
+  if (text === '' || text.toLowerCase() === 'none') return { ok: true, names }; // 'none': an empty value the CLI can type
   const pairs = text.split(',').map((p) => p.trim());
   if (pairs.length > serverNamesLimits.maxNodes) return { ok: false, reason: `at most ${serverNamesLimits.maxNodes} NODE=HOST pairs` };
   for (const pair of pairs) {

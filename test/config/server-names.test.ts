@@ -61,6 +61,10 @@ test('ServerNames names a node by DNS name (or another address) when the owner c
   assert.deepEqual(hosts(state).tvs, ['198.51.100.7'], 'a listed node that does not exist changes nothing else');
   state.store.setParam('ServerNames', '');
   assert.deepEqual(hosts(state).cm, ['192.0.2.10']);
+  state.store.setParam('ServerNames', 'sbd=sbd.corp.example');
+  state.store.setParam('ServerNames', 'None');
+  assert.equal(state.store.getParam('ServerNames'), '', "'none' is the empty value (the CLI cannot pass an empty word)");
+  assert.deepEqual(hosts(state).cm, ['192.0.2.10']);
 });
 
 test('bad ServerNames values are refused with ERR_PARAM_INVALID and leave the value as it was', () => {
