@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -38,6 +39,7 @@ struct sbd_tls_engine {
   int listen_fd, stop_fd, control_rd, control_wr;
   uint32_t workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms, backlog;
   int ktls, started;
+  atomic_int stopping; /* set by free(): a worker no longer waits for Node to read the control pipe */
   pthread_mutex_t ctx_lock, control_lock;
   SSL_CTX *ctx;
   sbd_tls_tickets *tickets;
@@ -69,15 +71,25 @@ static void list_remove(conn_list *l, sbd_tls_conn *c) {
   c->prev = c->next = NULL;
 }
 
-static void control_line(sbd_tls_engine *e, const char *line, size_t len) {
+/* One whole line to Node, or -1. The pipe is non-blocking: a full pipe is waited for (Node's event loop reads it),
+ * but not once free() has begun, as Node then sits in free() joining this thread and reads nothing. */
+static int control_line(sbd_tls_engine *e, const char *line, size_t len) {
+  int rc = 0;
   pthread_mutex_lock(&e->control_lock);
   for (size_t off = 0; off < len;) {
     ssize_t n = write(e->control_wr, line + off, len - off);
-    if (n > 0) off += (size_t)n;
-    else if (n < 0 && errno == EINTR) continue;
-    else break; /* Node is gone: nobody to tell */
+    if (n > 0) {
+      off += (size_t)n;
+    } else if (n < 0 && errno == EAGAIN && !atomic_load(&e->stopping)) {
+      struct pollfd p = {.fd = e->control_wr, .events = POLLOUT};
+      poll(&p, 1, 100);
+    } else if (!(n < 0 && errno == EINTR)) {
+      rc = -1; /* Node is gone or going: nobody to tell */
+      break;
+    }
   }
   pthread_mutex_unlock(&e->control_lock);
+  return rc;
 }
 
 /* Closes now, frees after the current epoll batch: a later event of the same batch may still name the connection. */
@@ -158,7 +170,7 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
   line[n++] = '\n';
   if (c->ktls) {
     atomic_fetch_add(&e->ktls_handoffs, 1);
-    control_line(e, line, (size_t)n);
+    if (control_line(e, line, (size_t)n) != 0) close(sv[1]);
     close_conn(w, c); /* SSL_free leaves the socket open (BIO_NOCLOSE); Node holds the dup */
     return 1;
   }
@@ -167,7 +179,10 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
   struct epoll_event ev = {.events = 0, .data.u64 = (uint64_t)(uintptr_t)c | 1};
   epoll_ctl(w->ep, EPOLL_CTL_ADD, c->pair, &ev);
   c->pair_events = 0;
-  control_line(e, line, (size_t)n);
+  if (control_line(e, line, (size_t)n) != 0) {
+    close_conn(w, c); /* closes node_fd too: nobody will read that line */
+    return 1;
+  }
   c->node_fd = -1; /* Node owns it from the line on */
   move(w, c, SBD_TLS_RELAY, 0);
   return 0;
@@ -340,7 +355,8 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
     sbd_tls_err(err, errlen, "a numeric config value is out of range");
   } else if (!(e->tickets = sbd_tls_tickets_new(rotation)) || !(e->sources = sbd_tls_sources_new(e->max_connections))) {
     sbd_tls_err(err, errlen, "out of memory");
-  } else if ((e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || pipe2(fds, O_CLOEXEC) != 0) {
+  } else if ((e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || pipe2(fds, O_CLOEXEC) != 0 ||
+             fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
     sbd_tls_err(err, errlen, "eventfd/pipe: %s", strerror(errno));
   } else {
     e->control_rd = fds[0];
@@ -421,6 +437,7 @@ void sbd_tls_engine_stop_accepting(sbd_tls_engine *e) {
 
 void sbd_tls_engine_free(sbd_tls_engine *e) {
   if (!e) return;
+  atomic_store(&e->stopping, 1);
   if (e->started) {
     uint64_t one = 1;
     if (write(e->stop_fd, &one, sizeof one) < 0) { /* cannot fail on a fresh eventfd */
