@@ -20,10 +20,10 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { answerChallenge } from '../../src/sip/core/digest.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { StreamFramer } from '../../src/sip/core/stream-framer.js';
-import type { SipResponse } from '../../src/sip/core/message.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { StreamFramer } from '../../src/sip/core/messages/stream-framer.js';
+import type { SipResponse } from '../../src/sip/core/messages/message.js';
 
 const N = Number(process.env.SBD_GEN_PHONES);
 const PORT = Number(process.env.SBD_GEN_PORT);

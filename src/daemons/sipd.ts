@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DigestServer, type DigestAlgorithm } from '../sip/core/digest.js';
+import { DigestServer, type DigestAlgorithm } from '../sip/core/auth/digest.js';
 import { Registrar, type RegistrarOptions } from '../sip/registrar/registrar.js';
 import { ApplianceDirectory } from './sip-directory.js';
 import { Router, type Listener } from '../sip/routing/router.js';

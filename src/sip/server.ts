@@ -19,15 +19,15 @@
  * - Trunks: requests to a trunk over TCP/TLS open a connection when none is open (StreamTransport.send); which
  *   addresses are trunks, and their CA bundles, the wiring answers (`dialTrunk`).
  */
-import type { SipRequest, SipResponse } from './core/message.js';
-import { serializeMessage } from './core/serializer.js';
+import type { SipRequest, SipResponse } from './core/messages/message.js';
+import { serializeMessage } from './core/messages/serializer.js';
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.js';
 import { UdpTransport } from './transports/udp-transport.js';
 import type { InboundMessage, MessageSource, TransportKind } from './transports/types.js';
 import type { Registrar, RegisterOutcome } from './registrar/registrar.js';
 import { FloodGuard, type FloodGuardOptions } from './auth/flood-guard.js';
 import type { Listener, Router, RouterAction, Target } from './routing/router.js';
-import { makeResponse } from './routing/make-response.js';
+import { makeResponse } from './core/messages/make-response.js';
 import { TransactionTable, transactionTableDefaults } from './core/transactions/transaction-table.js';
 import { timerDefaults } from './core/transactions/timers.js';
 import { UdpLeg, udpLegDefaults } from './routing/udp-leg.js';

@@ -18,7 +18,7 @@ import { silentLogger } from '../../src/lib/log.js';
 import type { Store } from '../../src/store/index.js';
 import type { StateLayout } from '../../src/pki/identity-store.js';
 import { randomBytes } from 'node:crypto';
-import { answerChallenge } from '../../src/sip/core/digest.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
 import { generatePhonePassword } from '../../src/credentials/phone-secret.js';
 import { putPhoneDigestPassword } from '../../src/credentials/phone-digest.js';
 

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { answerChallenge } from '../../src/sip/core/digest.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import type { SipResponse } from '../../src/sip/core/message.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import type { SipResponse } from '../../src/sip/core/messages/message.js';
 
 export interface RegisterOptions {
   host: string;

@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/message.js';
-import { serializeMessage } from '../../src/sip/core/serializer.js';
-import { DigestServer } from '../../src/sip/core/digest.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
+import { serializeMessage } from '../../src/sip/core/messages/serializer.js';
+import { DigestServer } from '../../src/sip/core/auth/digest.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
 import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
 import { Router, type Listener, type RouterAction } from '../../src/sip/routing/router.js';

@@ -11,8 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
+import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
 import { startDaemon } from '../sip/interop/harness.js';
 import { answer, fixture, flow, NOW, parse, sends, status, wire } from './relay-fixture.js';
 

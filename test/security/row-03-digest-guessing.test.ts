@@ -14,9 +14,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DigestServer, answerChallenge } from '../../src/sip/core/digest.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
+import { DigestServer, answerChallenge } from '../../src/sip/core/auth/digest.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
 import { AttemptLimiter } from '../../src/sip/auth/attempt-limiter.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
 import { Router } from '../../src/sip/routing/router.js';

@@ -11,11 +11,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { SipParseError } from '../../src/sip/core/errors.js';
-import { errorResponseFor } from '../../src/sip/core/error-response.js';
-import { StreamFramer } from '../../src/sip/core/stream-framer.js';
-import * as syntax from '../../src/sip/core/syntax.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { SipParseError } from '../../src/sip/core/messages/errors.js';
+import { errorResponseFor } from '../../src/sip/core/messages/error-response.js';
+import { StreamFramer } from '../../src/sip/core/messages/stream-framer.js';
+import * as syntax from '../../src/sip/core/messages/syntax.js';
 
 const base = (extra: string, from = '<sip:alice@example.com>;tag=1', cseq = '1 OPTIONS') =>
   `OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc\r\n` +

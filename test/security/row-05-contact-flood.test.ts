@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipRequest } from '../../src/sip/core/message.js';
+import type { SipRequest } from '../../src/sip/core/messages/message.js';
 import { assertStatus, authorization, register, registrarSetup, T0, udp } from './row-sip-helpers.js';
 
 /** Replaces the request's parsed contacts with proxies that count every property read on them. */

@@ -14,10 +14,10 @@ import { createSocket, type Socket } from 'node:dgram';
 import { addLineUser, makeState, startDaemon } from '../sip/interop/harness.js';
 import { TransactionTable } from '../../src/sip/core/transactions/transaction-table.js';
 import type { TransactionAction } from '../../src/sip/core/transactions/actions.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { answerChallenge } from '../../src/sip/core/digest.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
 import { floodGuardDefaults } from '../../src/sip/auth/flood-guard.js';
-import type { SipRequest } from '../../src/sip/core/message.js';
+import type { SipRequest } from '../../src/sip/core/messages/message.js';
 
 const T1 = 20;
 

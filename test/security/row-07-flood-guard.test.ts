@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { FloodGuard, floodGuardDefaults } from '../../src/sip/auth/flood-guard.js';
-import { answerChallenge } from '../../src/sip/core/digest.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
 import { addLineUser, makeState, startDaemon } from '../sip/interop/harness.js';
 
 const T0 = Date.parse('2026-12-01T10:00:00Z');

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
+import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
 import type { TransportKind } from '../../src/sip/transports/types.js';
 import { answer, fixture, flow, NOW, parse, sends, status, wire, type Fixture } from './relay-fixture.js';
 

@@ -8,13 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipError } from '../../src/sip/core/errors.js';
-import { SipRequest, SipResponse } from '../../src/sip/core/message.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { responseDestination, stampReceived } from '../../src/sip/core/response-routing.js';
-import { serializeMessage } from '../../src/sip/core/serializer.js';
-import { parseUri } from '../../src/sip/core/uri.js';
-import { makeResponse } from '../../src/sip/routing/make-response.js';
+import { SipError } from '../../src/sip/core/messages/errors.js';
+import { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { responseDestination, stampReceived } from '../../src/sip/core/messages/response-routing.js';
+import { serializeMessage } from '../../src/sip/core/messages/serializer.js';
+import { parseUri } from '../../src/sip/core/messages/uri.js';
+import { makeResponse } from '../../src/sip/core/messages/make-response.js';
 import { answer, fixture, flow, NOW, parse, sends } from './relay-fixture.js';
 
 const lines = (b: Buffer) => b.toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');

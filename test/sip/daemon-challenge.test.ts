@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { answerChallenge } from '../../src/sip/core/digest.js';
+import { answerChallenge } from '../../src/sip/core/auth/digest.js';
 import { addLineUser, makeState, startDaemon } from './interop/harness.js';
 
 test('REGISTER: challenge sent statelessly (no transaction kept, fresh nonce on a retransmission); a failed answer is stateful', async () => {

@@ -6,13 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
-import { Dialog, dialogKeyOfRequest, dialogKeyOfResponse } from '../../src/sip/core/dialog.js';
-import { ackFor2xx, byeRequest, inDialogRequest, requestTarget } from '../../src/sip/core/dialog-request.js';
-import { Uas2xxRetransmission } from '../../src/sip/core/dialog-2xx-retransmission.js';
-import { formatUri, parseUri } from '../../src/sip/core/uri.js';
-import { parseNameAddr } from '../../src/sip/core/name-addr.js';
-import { serializeMessage as serialize } from '../../src/sip/core/serializer.js';
+import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
+import { Dialog, dialogKeyOfRequest, dialogKeyOfResponse } from '../../src/sip/core/dialogs/dialog.js';
+import { ackFor2xx, byeRequest, inDialogRequest, requestTarget } from '../../src/sip/core/dialogs/dialog-request.js';
+import { Uas2xxRetransmission } from '../../src/sip/core/dialogs/dialog-2xx-retransmission.js';
+import { formatUri, parseUri } from '../../src/sip/core/messages/uri.js';
+import { parseNameAddr } from '../../src/sip/core/messages/name-addr.js';
+import { serializeMessage as serialize } from '../../src/sip/core/messages/serializer.js';
 import { Net, T0, request, respondTo, type Action, type Endpoint } from './transactions-harness.js';
 
 const aliceVia = { transport: 'UDP', host: '127.0.0.1', port: 5060 };

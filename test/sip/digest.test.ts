@@ -7,7 +7,7 @@ import {
   DigestServer,
   parseAuthHeader,
   type DigestAlgorithm,
-} from '../../src/sip/core/digest.js';
+} from '../../src/sip/core/auth/digest.js';
 
 test('RFC 2617 §3.5 example (MD5, qop=auth)', () => {
   const ha1 = computeHa1('MD5', 'Mufasa', 'testrealm@host.com', 'Circle Of Life');
@@ -195,7 +195,7 @@ test('client answers a challenge with a stored HA1 the same as with the password
 });
 
 test('two challenges in the same second carry different nonces, and both phones authenticate (nc=1 each)', async () => {
-  const { DigestServer, answerChallenge } = await import('../../src/sip/core/digest.js');
+  const { DigestServer, answerChallenge } = await import('../../src/sip/core/auth/digest.js');
   const { createHash } = await import('node:crypto');
   const server = new DigestServer({ realm: 'ccmsipline', secret: Buffer.alloc(32, 9), algorithms: ['MD5'] });
   const now = 1_800_000_000_000;
@@ -223,7 +223,7 @@ test('two challenges in the same second carry different nonces, and both phones 
 
 test('the nonce MAC is HMAC-SHA-256: RFC 4231 test cases 1, 2 and 6 (key longer than a block), and the same bytes as createHmac', async () => {
   const { createHmac, randomBytes } = await import('node:crypto');
-  const { hmacSha256 } = await import('../../src/sip/core/digest.js');
+  const { hmacSha256 } = await import('../../src/sip/core/auth/digest.js');
   const c1 = hmacSha256(Buffer.alloc(20, 0x0b))(Buffer.from('Hi There'));
   assert.equal(c1.toString('hex'), 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7');
   const c2 = hmacSha256(Buffer.from('Jefe'))(Buffer.from('what do ya want for nothing?'));

@@ -7,10 +7,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { SipParseError } from '../../src/sip/core/errors.js';
-import { StreamFramer } from '../../src/sip/core/stream-framer.js';
-import { errorResponseFor } from '../../src/sip/core/error-response.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { SipParseError } from '../../src/sip/core/messages/errors.js';
+import { StreamFramer } from '../../src/sip/core/messages/stream-framer.js';
+import { errorResponseFor } from '../../src/sip/core/messages/error-response.js';
 import { UdpTransport } from '../../src/sip/transports/udp-transport.js';
 import { StreamTransport } from '../../src/sip/transports/stream-transport.js';
 

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { serializeMessage } from '../../src/sip/core/serializer.js';
-import { SipParseError } from '../../src/sip/core/errors.js';
-import { SipRequest, SipResponse } from '../../src/sip/core/message.js';
-import { formatUri, isSipUri, parseUri, uriEquals, type SipUri } from '../../src/sip/core/uri.js';
-import { errorResponseFor } from '../../src/sip/core/error-response.js';
-import { splitComma } from '../../src/sip/core/syntax.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { serializeMessage } from '../../src/sip/core/messages/serializer.js';
+import { SipParseError } from '../../src/sip/core/messages/errors.js';
+import { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
+import { formatUri, isSipUri, parseUri, uriEquals, type SipUri } from '../../src/sip/core/messages/uri.js';
+import { errorResponseFor } from '../../src/sip/core/messages/error-response.js';
+import { splitComma } from '../../src/sip/core/messages/syntax.js';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
 const register = (extra: string[] = [], ruri = 'sip:example.com'): Buffer =>

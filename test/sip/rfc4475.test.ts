@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { parseMessage } from '../../src/sip/core/parser.js';
-import { SipParseError } from '../../src/sip/core/errors.js';
-import { SipRequest, SipResponse, type SipMessage } from '../../src/sip/core/message.js';
-import { isSipUri, type SipUri, type Uri } from '../../src/sip/core/uri.js';
-import { branchOf, isRfc3261Branch } from '../../src/sip/core/via.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import { SipParseError } from '../../src/sip/core/messages/errors.js';
+import { SipRequest, SipResponse, type SipMessage } from '../../src/sip/core/messages/message.js';
+import { isSipUri, type SipUri, type Uri } from '../../src/sip/core/messages/uri.js';
+import { branchOf, isRfc3261Branch } from '../../src/sip/core/messages/via.js';
 
 const dir = new URL('./rfc4475/', import.meta.url);
 const load = (name: string): Buffer => readFileSync(new URL(`${name}.dat`, dir));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { StreamFramer, type FramerEvent } from '../../src/sip/core/stream-framer.js';
+import { StreamFramer, type FramerEvent } from '../../src/sip/core/messages/stream-framer.js';
 
 const load = (n: string): Buffer => readFileSync(new URL(`./rfc4475/${n}.dat`, import.meta.url));
 // Three messages with bodies and compact Content-Length, plus keep-alives in between.

@@ -4,8 +4,8 @@
  * serializer and parser), with a fixed latency, loss rules and a fake clock. `run(until)` processes deliveries
  * and timers in time order; nothing waits on wall-clock time.
  */
-import { parseMessage } from '../../src/sip/core/parser.js';
-import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/message.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
+import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
 import type { TransactionAction } from '../../src/sip/core/transactions/actions.js';
 import { TimerQueue } from '../../src/sip/core/transactions/timer-queue.js';
 import { TransactionTable, type TransactionTableOptions } from '../../src/sip/core/transactions/transaction-table.js';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipRequest, SipResponse } from '../../src/sip/core/message.js';
+import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
 import { cancelFor } from '../../src/sip/core/transactions/derived-requests.js';
 import { Net, T0, request, respondTo, type Action, type Endpoint } from './transactions-harness.js';
 

@@ -12,10 +12,10 @@ import { once } from 'node:events';
 import { UdpTransport } from '../../src/sip/transports/udp-transport.js';
 import { StreamTransport } from '../../src/sip/transports/stream-transport.js';
 import type { InboundMessage } from '../../src/sip/transports/types.js';
-import { SipResponse } from '../../src/sip/core/message.js';
-import { serializeMessage } from '../../src/sip/core/serializer.js';
-import { responseDestination } from '../../src/sip/core/response-routing.js';
-import { parseMessage } from '../../src/sip/core/parser.js';
+import { SipResponse } from '../../src/sip/core/messages/message.js';
+import { serializeMessage } from '../../src/sip/core/messages/serializer.js';
+import { responseDestination } from '../../src/sip/core/messages/response-routing.js';
+import { parseMessage } from '../../src/sip/core/messages/parser.js';
 
 const options = (branch: string, transport = 'UDP', via = '192.0.2.9:5062;rport'): Buffer =>
   Buffer.from(

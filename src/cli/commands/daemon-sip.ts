@@ -2,7 +2,7 @@
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
-import { digestAlgorithms, digestServerDefaults, type DigestAlgorithm } from '../../sip/core/digest.js';
+import { digestAlgorithms, digestServerDefaults, type DigestAlgorithm } from '../../sip/core/auth/digest.js';
 import { runSipd, sipDaemonDefaults } from '../../daemons/sipd.js';
 import { streamTransportDefaults } from '../../sip/transports/stream-transport.js';
 import { registrarDefaults } from '../../sip/registrar/registrar.js';

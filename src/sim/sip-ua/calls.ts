@@ -11,12 +11,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { acceptCryptoAnswer, createCryptoOffer, negotiateCrypto, type CryptoAttribute } from '../../sdp/index.js';
 import type { Suite } from '../../sdp/suites.js';
-import { Dialog, dialogKeyOfRequest } from '../../sip/core/dialog.js';
-import { ackFor2xx, byeRequest } from '../../sip/core/dialog-request.js';
-import { SipRequest, type HeaderField, type SipResponse } from '../../sip/core/message.js';
-import { parseUri } from '../../sip/core/uri.js';
+import { Dialog, dialogKeyOfRequest } from '../../sip/core/dialogs/dialog.js';
+import { ackFor2xx, byeRequest } from '../../sip/core/dialogs/dialog-request.js';
+import { SipRequest, type HeaderField, type SipResponse } from '../../sip/core/messages/message.js';
+import { parseUri } from '../../sip/core/messages/uri.js';
 import { makeTag } from '../../sip/core/transactions/branch.js';
-import { makeResponse } from '../../sip/routing/make-response.js';
+import { makeResponse } from '../../sip/core/messages/make-response.js';
 import { MediaSession } from './media-session.js';
 import { answeredCrypto, buildSdp, parseAudio } from './sdp.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';

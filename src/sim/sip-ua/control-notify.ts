@@ -9,7 +9,7 @@
  *    refused (403) whatever it names, so no stranger can reset the phone through the server;
  *  - anything else: 489 Bad Event (RFC 6665 §8.2.2 — an unknown event package).
  */
-import type { SipRequest } from '../../sip/core/message.js';
+import type { SipRequest } from '../../sip/core/messages/message.js';
 
 export type ControlDecision =
   | { status: 200; reason: 'OK'; obey: 'reset' | 'restart' }

@@ -5,9 +5,9 @@
  * after the phone took a new ITL and re-registered); a 407 is answered from the line's credentials.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { HeaderField, SipRequest, SipResponse } from '../../sip/core/message.js';
-import { SipRequest as Request } from '../../sip/core/message.js';
-import { parseUri } from '../../sip/core/uri.js';
+import type { HeaderField, SipRequest, SipResponse } from '../../sip/core/messages/message.js';
+import { SipRequest as Request } from '../../sip/core/messages/message.js';
+import { parseUri } from '../../sip/core/messages/uri.js';
 import { makeTag } from '../../sip/core/transactions/branch.js';
 import { ALARM_CONTENT_TYPE, formatDeviceTlInfo, type DeviceTlInfo, type TrustListReport } from '../../sip/alarm/device-tl-info.js';
 import { readFile } from 'node:fs/promises';

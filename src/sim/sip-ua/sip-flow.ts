@@ -6,9 +6,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { parseMessage } from '../../sip/core/parser.js';
-import type { SipMessage } from '../../sip/core/message.js';
-import { StreamFramer } from '../../sip/core/stream-framer.js';
+import { parseMessage } from '../../sip/core/messages/parser.js';
+import type { SipMessage } from '../../sip/core/messages/message.js';
+import { StreamFramer } from '../../sip/core/messages/stream-framer.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 
 export type FlowTransport = 'tls' | 'tcp' | 'udp';

@@ -13,16 +13,16 @@
  * back on it.
  */
 import { randomBytes } from 'node:crypto';
-import { answerChallenge } from '../../sip/core/digest.js';
-import type { SipMessage, SipRequest, SipResponse, HeaderField } from '../../sip/core/message.js';
-import { SipRequest as Request } from '../../sip/core/message.js';
-import { serializeMessage } from '../../sip/core/serializer.js';
-import { formatUri, parseUri } from '../../sip/core/uri.js';
+import { answerChallenge } from '../../sip/core/auth/digest.js';
+import type { SipMessage, SipRequest, SipResponse, HeaderField } from '../../sip/core/messages/message.js';
+import { SipRequest as Request } from '../../sip/core/messages/message.js';
+import { serializeMessage } from '../../sip/core/messages/serializer.js';
+import { formatUri, parseUri } from '../../sip/core/messages/uri.js';
 import { makeBranch, makeTag } from '../../sip/core/transactions/branch.js';
 import { TransactionTable } from '../../sip/core/transactions/transaction-table.js';
 import { TimerQueue } from '../../sip/core/transactions/timer-queue.js';
 import type { TransactionAction } from '../../sip/core/transactions/actions.js';
-import { makeResponse } from '../../sip/routing/make-response.js';
+import { makeResponse } from '../../sip/core/messages/make-response.js';
 import { CALL_PRIORITY } from '../../sdp/index.js';
 import type { Suite } from '../../sdp/suites.js';
 import { SipFlow, type SipFlowOptions } from './sip-flow.js';

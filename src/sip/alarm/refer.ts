@@ -10,7 +10,7 @@
  * `Require: norefersub` and expects no NOTIFY (RFC 4488 §4). A malformed or hostile body → 400 (413 when over the
  * size bound) with the codec's error code in the reason; nothing is stored.
  */
-import type { SipRequest } from '../core/message.js';
+import type { SipRequest } from '../core/messages/message.js';
 import type { AorOwner, Directory } from '../registrar/directory.js';
 import { ALARM_CONTENT_TYPE, parseAlarmBody, type TrustListReport } from './device-tl-info.js';
 import type { AlarmLimits } from './cisco-alarm.js';

@@ -22,7 +22,7 @@
  * from such an address count for that address only: otherwise anyone could lock every phone out by guessing.
  * Answers the caller gives: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
  */
-import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
+import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';
 import type { MessageSource } from '../transports/types.js';
 import { AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
 

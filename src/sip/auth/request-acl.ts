@@ -9,7 +9,7 @@
  * "In dialog" is what the router verified (a Route it Record-Routed, with its MAC), never the sender's To tag
  * alone: a REFER or NOTIFY with a made-up tag is out of dialog and meets the ACL.
  */
-import type { SipRequest } from '../core/message.js';
+import type { SipRequest } from '../core/messages/message.js';
 import type { SipRequestAcl, SipRequestKind } from '../../store/index.js';
 
 /**

@@ -10,9 +10,9 @@
  * An unsolicited NOTIFY is out of any dialog and subscription (RFC 6665 §4.1.3 allows none; the phones accept it
  * from their call control); `Subscription-State: active` is what the phones expect to see.
  */
-import { SipRequest } from '../core/message.js';
-import { serializeMessage } from '../core/serializer.js';
-import { parseUri } from '../core/uri.js';
+import { SipRequest } from '../core/messages/message.js';
+import { serializeMessage } from '../core/messages/serializer.js';
+import { parseUri } from '../core/messages/uri.js';
 import { SbdError } from '../../lib/errors.js';
 
 export const ResetKind = { reset: 'reset', restart: 'restart' } as const;

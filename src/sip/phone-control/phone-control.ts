@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BindingTable } from '../registrar/bindings.js';
 import type { MessageSource, TransportKind } from '../transports/types.js';
-import type { SipResponse } from '../core/message.js';
+import type { SipResponse } from '../core/messages/message.js';
 import { makeBranch, makeTag } from '../core/transactions/branch.js';
 import { buildResetNotify, PhoneControlError, resetMethodFor } from './notify.js';
 import type { ControlEvent, ResetRequest } from './control-protocol.js';

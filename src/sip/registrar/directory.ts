@@ -10,7 +10,7 @@
  * never remembered.
  */
 import { X509Certificate } from 'node:crypto';
-import type { DigestAlgorithm } from '../core/digest.js';
+import type { DigestAlgorithm } from '../core/auth/digest.js';
 import type { DeviceRow, DeviceTrustReportInput, Store } from '../../store/index.js';
 import type { AutoregDecision } from '../auth/autoreg-limiter.js';
 import type { LockoutPolicy } from '../auth/digest-gate.js';

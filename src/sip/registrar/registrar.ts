@@ -32,16 +32,16 @@
  * stored under that number and the 200 names it in P-Associated-URI (RFC 3455 §4.1), the number the phone then
  * registers with after its config download. A known device may register under its name the same way.
  */
-import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
-import { canonicalName } from '../core/header-names.js';
-import type { SipRequest, SipResponse } from '../core/message.js';
-import { parseAuthHeader } from '../core/digest.js';
-import { formatUri, isSipUri, parseUri, uriEquals, type Uri } from '../core/uri.js';
-import type { HeaderField } from '../core/message.js';
+import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import type { SipRequest, SipResponse } from '../core/messages/message.js';
+import { parseAuthHeader } from '../core/auth/digest.js';
+import { formatUri, isSipUri, parseUri, uriEquals, type Uri } from '../core/messages/uri.js';
+import type { HeaderField } from '../core/messages/message.js';
 import type { MessageSource } from '../transports/types.js';
 import { DigestGate, type DigestGateOptions } from '../auth/digest-gate.js';
 import { AutoregLimiter, type AutoregLimiterOptions } from '../auth/autoreg-limiter.js';
-import { makeResponse } from '../routing/make-response.js';
+import { makeResponse } from '../core/messages/make-response.js';
 import { BindingTable, type Binding } from './bindings.js';
 import type { Directory } from './directory.js';
 

@@ -5,7 +5,7 @@
  * its top branch is the MAC of the Via below it, which nobody without the key can produce.
  */
 import { createHash } from 'node:crypto';
-import type { SipRequest } from '../core/message.js';
+import type { SipRequest } from '../core/messages/message.js';
 import { BRANCH_PREFIX, type RouteMac } from './route-mac.js';
 
 export { BRANCH_PREFIX };

@@ -7,7 +7,7 @@
  * response, Timer C (3 min) after a provisional response; past `maxForwardedInvites` the oldest is forgotten
  * (its CANCEL then gets 481, a late non-2xx ACK is dropped and the callee's Timer H ends its transaction).
  */
-import type { Uri } from '../core/uri.js';
+import type { Uri } from '../core/messages/uri.js';
 
 export const forwardedInviteDefaults = {
   /** INVITEs remembered at once. */

@@ -1,6 +1,6 @@
 /** In-place header edits of a proxied message that keep header order (a stateless proxy changes as little as it can). */
-import { canonicalName } from '../core/header-names.js';
-import type { SipMessage } from '../core/message.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import type { SipMessage } from '../core/messages/message.js';
 
 /** Removes the first value of a list header (it may share a line with others). */
 export function removeFirstValue(m: SipMessage, lname: string): void {

@@ -8,11 +8,11 @@
  * So a Route sbd verifies names the one host:port the request may go to: a dialog participant cannot turn it
  * toward anyone else (the relay of issue 16 row 2).
  */
-import { canonicalName } from '../core/header-names.js';
-import type { SipMessage } from '../core/message.js';
-import { formatNameAddr, parseNameAddr } from '../core/name-addr.js';
-import { splitComma } from '../core/syntax.js';
-import { isSipUri, type SipUri, type Uri } from '../core/uri.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import type { SipMessage } from '../core/messages/message.js';
+import { formatNameAddr, parseNameAddr } from '../core/messages/name-addr.js';
+import { splitComma } from '../core/messages/syntax.js';
+import { isSipUri, type SipUri, type Uri } from '../core/messages/uri.js';
 import { ROUTE_MAC_PARAM, type RouteMac } from './route-mac.js';
 
 /** The remote target a MAC binds: `host:port` of a URI (lower-case host without brackets; no port → empty). */

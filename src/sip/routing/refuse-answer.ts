@@ -16,10 +16,10 @@
  * behind further proxies would need the Record-Route entries below ours as Route — not built here.
  */
 import { createHash } from 'node:crypto';
-import { SipRequest, SipResponse, type HeaderField } from '../core/message.js';
-import { canonicalName } from '../core/header-names.js';
-import { parseNameAddr, formatNameAddr } from '../core/name-addr.js';
-import type { Uri } from '../core/uri.js';
+import { SipRequest, SipResponse, type HeaderField } from '../core/messages/message.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import { parseNameAddr, formatNameAddr } from '../core/messages/name-addr.js';
+import type { Uri } from '../core/messages/uri.js';
 
 export interface RefusedAnswer {
   ack: SipRequest;

@@ -14,8 +14,8 @@
  * every node sharing the state folder accepts the others' routes.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Via } from '../core/via.js';
-import type { SipUri } from '../core/uri.js';
+import type { Via } from '../core/messages/via.js';
+import type { SipUri } from '../core/messages/uri.js';
 
 export const BRANCH_PREFIX = 'z9hG4bK-sbd-';
 export const ROUTE_MAC_PARAM = 'sbd-mac';

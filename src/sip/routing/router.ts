@@ -45,16 +45,16 @@
  * over the connection it came on).
  */
 import { randomBytes } from 'node:crypto';
-import type { DigestAlgorithm, DigestServer } from '../core/digest.js';
-import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/message.js';
-import type { Via } from '../core/via.js';
-import { formatUri, isSipUri, parseUri, type SipUri } from '../core/uri.js';
+import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';
+import type { HeaderField, SipMessage, SipRequest, SipResponse } from '../core/messages/message.js';
+import type { Via } from '../core/messages/via.js';
+import { formatUri, isSipUri, parseUri, type SipUri } from '../core/messages/uri.js';
 import type { MessageSource, TransportKind } from '../transports/types.js';
 import { authorizeKinds, cssReaches, patternMatches, requestKinds } from '../auth/request-acl.js';
 import type { Registrar } from '../registrar/registrar.js';
 import type { Directory } from '../registrar/directory.js';
 import type { TrunkRow } from '../../store/index.js';
-import { makeResponse } from './make-response.js';
+import { makeResponse } from '../core/messages/make-response.js';
 import { removeFirstValue, replaceFirst } from './header-edit.js';
 import { cancelProvisional, refusalOf, refuseUnencryptedAnswer } from './refuse-answer.js';
 import type { RoutingDirectory } from './routing-directory.js';

@@ -9,8 +9,8 @@
  *    it is not SRTP; the 2xx to INVITE carries the indication like the INVITE.
  * Messages are edited in place; what to answer or send instead is the router's business.
  */
-import { canonicalName } from '../core/header-names.js';
-import type { SipMessage, SipRequest, SipResponse } from '../core/message.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import type { SipMessage, SipRequest, SipResponse } from '../core/messages/message.js';
 import { answerIsSecure, checkOffer, legsProtectKeys, SECURITY_INDICATION, withoutKeys, type CryptoPolicy } from '../sdp/crypto-policy.js';
 
 const isSdp = (m: SipMessage) => m.body.length > 0 && /^application\/sdp/i.test(m.contentType() ?? '');

@@ -30,10 +30,10 @@
  * docs/sip-app.md "Not done".
  */
 import { randomBytes } from 'node:crypto';
-import { canonicalName } from '../core/header-names.js';
-import { SipRequest, type HeaderField, type SipResponse } from '../core/message.js';
-import { answerChallenge, parseAuthHeader } from '../core/digest.js';
-import { formatUri } from '../core/uri.js';
+import { canonicalName } from '../core/messages/header-names.js';
+import { SipRequest, type HeaderField, type SipResponse } from '../core/messages/message.js';
+import { answerChallenge, parseAuthHeader } from '../core/auth/digest.js';
+import { formatUri } from '../core/messages/uri.js';
 import type { TransportKind } from '../transports/types.js';
 import { resentBranch } from './branch.js';
 import { replaceFirst } from './header-edit.js';

@@ -36,14 +36,14 @@
  *    full the request is forwarded statelessly as before (`stats.full`). This leg's own maps hold one entry per
  *    live client transaction it started and are emptied by `forget` on the transaction's `terminated` action.
  */
-import type { SipRequest, SipResponse } from '../core/message.js';
+import type { SipRequest, SipResponse } from '../core/messages/message.js';
 import type { TransactionAction } from '../core/transactions/actions.js';
 import { cancelFor } from '../core/transactions/derived-requests.js';
 import { TransactionCode, TransactionError } from '../core/transactions/errors.js';
 import { clientKey } from '../core/transactions/transaction-key.js';
 import type { TransactionTable } from '../core/transactions/transaction-table.js';
 import type { MessageSource, TransportKind } from '../transports/types.js';
-import { makeResponse } from './make-response.js';
+import { makeResponse } from '../core/messages/make-response.js';
 
 export const udpLegDefaults = {
   /** Timer C, ms: how long an INVITE may stay in Proceeding after its last provisional (§16.6 step 11: > 3 min). */

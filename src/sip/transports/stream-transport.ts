@@ -30,11 +30,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as connectTcp, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
 import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { errorResponseFor } from '../core/error-response.js';
-import { SipParseError } from '../core/errors.js';
-import { parseMessage, type ParseOptions } from '../core/parser.js';
-import { stampReceived } from '../core/response-routing.js';
-import { StreamFramer, type FramerOptions } from '../core/stream-framer.js';
+import { errorResponseFor } from '../core/messages/error-response.js';
+import { SipParseError } from '../core/messages/errors.js';
+import { parseMessage, type ParseOptions } from '../core/messages/parser.js';
+import { stampReceived } from '../core/messages/response-routing.js';
+import { StreamFramer, type FramerOptions } from '../core/messages/stream-framer.js';
 import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
 
 export const defaultTlsCiphers = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256';

@@ -1,5 +1,5 @@
 /** What transports hand to the layer above, and how it answers. */
-import type { SipMessage } from '../core/message.js';
+import type { SipMessage } from '../core/messages/message.js';
 
 export type TransportKind = 'udp' | 'tcp' | 'tls';
 

@@ -5,10 +5,10 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { errorResponseFor } from '../core/error-response.js';
-import { SipParseError } from '../core/errors.js';
-import { parseMessage, type ParseOptions } from '../core/parser.js';
-import { stampReceived } from '../core/response-routing.js';
+import { errorResponseFor } from '../core/messages/error-response.js';
+import { SipParseError } from '../core/messages/errors.js';
+import { parseMessage, type ParseOptions } from '../core/messages/parser.js';
+import { stampReceived } from '../core/messages/response-routing.js';
 import { emptyStats, type MessageHandler, type TransportStats } from './types.js';
 
 export interface UdpTransportOptions {

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { answerChallenge } from '../../../src/sip/core/digest.js';
+import { answerChallenge } from '../../../src/sip/core/auth/digest.js';
 import { SipPhone } from '../../../src/sim/sip-ua/user-agent.js';
 import { formatText } from '../../../src/reports/table.js';
 import { itlStatusReport, itlStatusRows } from '../../../src/reports/itl-status.js';

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerChallenge, computeHa1, DigestServer, type DigestAlgorithm } from '../../../src/sip/core/digest.js';
+import { answerChallenge, computeHa1, DigestServer, type DigestAlgorithm } from '../../../src/sip/core/auth/digest.js';
 import { AttemptLimiter } from '../../../src/sip/auth/attempt-limiter.js';
 import { DigestGate, type LockoutPolicy } from '../../../src/sip/auth/digest-gate.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';

@@ -10,8 +10,8 @@ import { openState, type State } from '../../../src/cluster/state.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { systemClock } from '../../../src/lib/clock.js';
 import { SipDaemon, type SipDaemonOptions } from '../../../src/daemons/sipd.js';
-import { parseMessage } from '../../../src/sip/core/parser.js';
-import type { SipRequest } from '../../../src/sip/core/message.js';
+import { parseMessage } from '../../../src/sip/core/messages/parser.js';
+import type { SipRequest } from '../../../src/sip/core/messages/message.js';
 
 export interface Harness {
   dir: string;

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { answerChallenge } from '../../../src/sip/core/digest.js';
+import { answerChallenge } from '../../../src/sip/core/auth/digest.js';
 import { addLineUser, have, makeState } from './harness.js';
 
 const skip = have('linphonec') ? false : 'linphonec (Debian linphone-cli) is not installed';

@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { answerChallenge } from '../../../src/sip/core/digest.js';
+import { answerChallenge } from '../../../src/sip/core/auth/digest.js';
 import { SipPhone } from '../../../src/sim/sip-ua/user-agent.js';
 import { addLineUser, have, makeState, runSipp, writeFile } from './harness.js';
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAuthHeader } from '../../../src/sip/core/digest.js';
+import { parseAuthHeader } from '../../../src/sip/core/auth/digest.js';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { createLogger } from '../../../src/lib/log.js';
 import { addLineUser, freePort, have, runSipp, sippReceivedRequests, startDaemon, writeFile, type Harness } from './harness.js';

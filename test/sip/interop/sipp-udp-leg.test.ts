@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SipRequest } from '../../../src/sip/core/message.js';
+import type { SipRequest } from '../../../src/sip/core/messages/message.js';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { addLineUser, freePort, have, runSipp, sippReceivedRequests, startDaemon, writeFile, type Harness } from './harness.js';
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildResetNotify, resetMethodFor, serviceControlBody, ResetMethod } from '../../../src/sip/phone-control/notify.js';
-import { parseMessage } from '../../../src/sip/core/parser.js';
-import type { SipRequest } from '../../../src/sip/core/message.js';
+import { parseMessage } from '../../../src/sip/core/messages/parser.js';
+import type { SipRequest } from '../../../src/sip/core/messages/message.js';
 
 const base = {
   contact: 'sip:1001@192.168.15.20:50867;transport=tcp',

@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, type TLSSocket } from 'node:tls';
-import { answerChallenge } from '../../../src/sip/core/digest.js';
-import { parseMessage } from '../../../src/sip/core/parser.js';
-import { StreamFramer } from '../../../src/sip/core/stream-framer.js';
-import type { SipResponse } from '../../../src/sip/core/message.js';
+import { answerChallenge } from '../../../src/sip/core/auth/digest.js';
+import { parseMessage } from '../../../src/sip/core/messages/parser.js';
+import { StreamFramer } from '../../../src/sip/core/messages/stream-framer.js';
+import type { SipResponse } from '../../../src/sip/core/messages/message.js';
 import { addPhoneWithLsc } from '../lsc.js';
 import { addLineUser, makeState, startDaemon } from '../interop/harness.js';
 

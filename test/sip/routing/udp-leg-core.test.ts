@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage } from '../../../src/sip/core/parser.js';
-import type { SipRequest, SipResponse } from '../../../src/sip/core/message.js';
+import { parseMessage } from '../../../src/sip/core/messages/parser.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/core/messages/message.js';
 import type { TransactionAction } from '../../../src/sip/core/transactions/actions.js';
 import { TransactionTable } from '../../../src/sip/core/transactions/transaction-table.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';

@@ -7,10 +7,10 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { parseMessage } from '../../../src/sip/core/parser.js';
-import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/core/message.js';
-import { StreamFramer } from '../../../src/sip/core/stream-framer.js';
-import { answerChallenge } from '../../../src/sip/core/digest.js';
+import { parseMessage } from '../../../src/sip/core/messages/parser.js';
+import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/core/messages/message.js';
+import { StreamFramer } from '../../../src/sip/core/messages/stream-framer.js';
+import { answerChallenge } from '../../../src/sip/core/auth/digest.js';
 
 type Waiter = { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void };
 

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipResponse } from '../../../src/sip/core/message.js';
+import type { SipResponse } from '../../../src/sip/core/messages/message.js';
 import { addLineUser, startDaemon, type Harness } from '../interop/harness.js';
 import { isRequest, isResponse, TcpPhone, UdpPeer } from './udp-leg-peers.js';
 

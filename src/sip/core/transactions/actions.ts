@@ -5,7 +5,7 @@
  * `F` is the user's notion of where a message goes: for a client transaction the next hop the TU chose
  * (§8.1.2), for a server transaction where the request came from (responses follow §18.2.2 from there).
  */
-import type { SipMessage, SipRequest, SipResponse } from '../message.js';
+import type { SipMessage, SipRequest, SipResponse } from '../messages/message.js';
 import type { TimerName } from './timers.js';
 
 export type TransactionAction<F> =

@@ -3,7 +3,7 @@
  * value unique in space and time, so the branch alone names the transaction (§17.1.3, §17.2.3).
  */
 import { randomBytes } from 'node:crypto';
-import { magicCookie } from '../via.js';
+import { magicCookie } from '../messages/via.js';
 
 /** `z9hG4bK` + 16 random bytes, base64url (22 token characters, §25.1). */
 export function makeBranch(random: (n: number) => Buffer = randomBytes): string {

@@ -6,8 +6,8 @@
  *
  * The ACK for a 2xx is a different thing (a new transaction inside the dialog, §13.2.2.4): see dialog.ts.
  */
-import { canonicalName } from '../header-names.js';
-import { SipRequest, type HeaderField, type SipMessage, type SipResponse } from '../message.js';
+import { canonicalName } from '../messages/header-names.js';
+import { SipRequest, type HeaderField, type SipMessage, type SipResponse } from '../messages/message.js';
 import { TransactionCode, TransactionError } from './errors.js';
 
 function firstValue(req: SipMessage, lname: string): HeaderField | undefined {

@@ -2,7 +2,7 @@
  * Errors of the transaction layer. Local mistakes (a TU answering a transaction that is over, a response with
  * a status out of range) and a full table; `statusHint` says what an I/O shell should answer a request with.
  */
-import { SipError } from '../errors.js';
+import { SipError } from '../messages/errors.js';
 
 export const TransactionCode = {
   /** The TU asked for something the transaction's state does not allow (e.g. a second final response). */

@@ -24,7 +24,7 @@
  * In Proceeding the request is no longer retransmitted and Timer B no longer applies (§17.1.1.2, Figure 5):
  * from then on only the TU ends the wait (CANCEL, or its own Timer C if it is a proxy).
  */
-import type { SipRequest, SipResponse } from '../message.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
 import { ackForNon2xx } from './derived-requests.js';
 import type { ResolvedTimers, TimerName } from './timers.js';

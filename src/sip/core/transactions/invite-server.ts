@@ -28,7 +28,7 @@
  * The ACK for a 2xx normally carries a new branch (§17.1.1.3, §13.2.2.4), matches no transaction and goes to
  * the TU from the table; the TU retransmits its 2xx itself until then (§13.3.1.4, dialog-2xx-retransmission.ts).
  */
-import type { SipRequest, SipResponse } from '../message.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
 import { TransactionCode, TransactionError } from './errors.js';
 import { checkResponseFor, tryingFor } from './server-response-check.js';

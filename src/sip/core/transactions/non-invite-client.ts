@@ -18,7 +18,7 @@
  *   completed   Timer K             –                                                          terminated
  *   any         transport error     transport-error to TU                                      terminated
  */
-import type { SipRequest, SipResponse } from '../message.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
 import type { ResolvedTimers, TimerName } from './timers.js';
 import { TransactionBase } from './transaction-base.js';

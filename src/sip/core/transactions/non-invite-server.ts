@@ -19,7 +19,7 @@
  * This is what keeps a retransmitted REGISTER from being processed twice (a second digest check of the same
  * nonce-count would look like a replay).
  */
-import type { SipRequest, SipResponse } from '../message.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
 import { TransactionCode, TransactionError } from './errors.js';
 import { checkResponseFor } from './server-response-check.js';

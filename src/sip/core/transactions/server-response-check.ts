@@ -2,8 +2,8 @@
  * What every server transaction checks on a response its TU hands down, and the 100 Trying it may build by
  * itself (§8.2.6.1, §17.2.1).
  */
-import { canonicalName } from '../header-names.js';
-import { SipResponse, type SipRequest } from '../message.js';
+import { canonicalName } from '../messages/header-names.js';
+import { SipResponse, type SipRequest } from '../messages/message.js';
 import { TransactionCode, TransactionError } from './errors.js';
 
 /** The TU's response must be a status 100–699 for this request (same CSeq); anything else is a local bug. */

@@ -3,8 +3,8 @@
  * event is ignored), the serialized bytes of what was last sent (retransmissions reuse them) and the action
  * list each entry point fills and returns.
  */
-import type { SipMessage } from '../message.js';
-import { serializeMessage } from '../serializer.js';
+import type { SipMessage } from '../messages/message.js';
+import { serializeMessage } from '../messages/serializer.js';
 import type { TerminationReason, TransactionAction } from './actions.js';
 import type { ResolvedTimers, TimerName } from './timers.js';
 

@@ -12,9 +12,9 @@
  * CANCEL as INVITE when looking for the INVITE), the To tag and the whole top Via. An ACK carries the tag of
  * the response it acknowledges rather than the INVITE's (none, for an initial INVITE): `ackKeys`, `ackTagMatches`.
  */
-import type { SipRequest, SipResponse } from '../message.js';
-import { formatUri } from '../uri.js';
-import { formatVia, isRfc3261Branch, type Via } from '../via.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
+import { formatUri } from '../messages/uri.js';
+import { formatVia, isRfc3261Branch, type Via } from '../messages/via.js';
 
 /** Key of the client transaction a request starts, or a response matches. */
 export function clientKey(branch: string, method: string): string {

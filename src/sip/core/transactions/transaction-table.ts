@@ -17,7 +17,7 @@
  * it statelessly (§8.2.7: its retransmissions are handled again). So one sender cannot fill the table that
  * everyone shares, and still gets answers.
  */
-import type { SipMessage, SipRequest, SipResponse } from '../message.js';
+import type { SipMessage, SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
 import { TransactionCode, TransactionError } from './errors.js';
 import { InviteClientTransaction } from './invite-client.js';
@@ -26,7 +26,7 @@ import { NonInviteClientTransaction } from './non-invite-client.js';
 import { NonInviteServerTransaction } from './non-invite-server.js';
 import { isReliableTransport, resolveTimers, type ResolvedTimers, type TimerName, type TimerOptions } from './timers.js';
 import { ackKeys, ackTagMatches, clientKey, clientKeyOfResponse, isRfc2543Request, serverKey } from './transaction-key.js';
-import { isRfc3261Branch } from '../via.js';
+import { isRfc3261Branch } from '../messages/via.js';
 
 export type ClientTransaction<F> = InviteClientTransaction<F> | NonInviteClientTransaction<F>;
 export type ServerTransaction<F> = InviteServerTransaction<F> | NonInviteServerTransaction<F>;

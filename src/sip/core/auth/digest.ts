@@ -17,9 +17,9 @@
  * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hashBytes, hashString, hasOneShotHash } from '../../lib/one-shot-hash.js';
-import { SipError } from './errors.js';
-import { quote, readQuoted, readToken, skipWs } from './syntax.js';
+import { hashBytes, hashString, hasOneShotHash } from '../../../lib/one-shot-hash.js';
+import { SipError } from '../messages/errors.js';
+import { quote, readQuoted, readToken, skipWs } from '../messages/syntax.js';
 
 export const digestAlgorithms = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof digestAlgorithms)[number];

@@ -3,7 +3,7 @@
  * phrase that says what is wrong) the transport layer should answer a request with. A response that fails to
  * parse is never answered (RFC 3261 §18.1.2: it is discarded), which `respond` says.
  */
-import { SbdError } from '../../lib/errors.js';
+import { SbdError } from '../../../lib/errors.js';
 
 export class SipError extends SbdError {}
 

@@ -22,10 +22,10 @@
  * one grows by one per request we send (ACK and CANCEL excepted), the remote one must not go backwards (a lower
  * one is answered 500, §12.2.2).
  */
-import { SipError } from './errors.js';
-import type { SipRequest, SipResponse } from './message.js';
-import type { NameAddr } from './name-addr.js';
-import type { Uri } from './uri.js';
+import { SipError } from '../messages/errors.js';
+import type { SipRequest, SipResponse } from '../messages/message.js';
+import type { NameAddr } from '../messages/name-addr.js';
+import type { Uri } from '../messages/uri.js';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';
 export type DialogRole = 'uac' | 'uas';

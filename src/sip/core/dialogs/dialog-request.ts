@@ -9,10 +9,10 @@
  */
 import { randomInt } from 'node:crypto';
 import { type Dialog, DialogCode, DialogError } from './dialog.js';
-import { maxCSeq, SipRequest, type HeaderField } from './message.js';
-import { formatNameAddr, type NameAddr } from './name-addr.js';
-import { formatUri, isSipUri, type Uri } from './uri.js';
-import { makeBranch } from './transactions/branch.js';
+import { maxCSeq, SipRequest, type HeaderField } from '../messages/message.js';
+import { formatNameAddr, type NameAddr } from '../messages/name-addr.js';
+import { formatUri, isSipUri, type Uri } from '../messages/uri.js';
+import { makeBranch } from '../transactions/branch.js';
 
 export interface InDialogRequestOptions {
   /** Our top Via: transport and sent-by; the branch is made fresh (§8.1.1.7) unless given. */

@@ -4,9 +4,9 @@
  * request's Call-ID, From tag and top Via branch, so a retransmitted request that is answered again (stateless
  * answers, §16.11) gets the same tag.
  */
-import { hashString } from '../../lib/one-shot-hash.js';
-import { canonicalName } from '../core/header-names.js';
-import { SipResponse, type HeaderField, type SipRequest } from '../core/message.js';
+import { hashString } from '../../../lib/one-shot-hash.js';
+import { canonicalName } from './header-names.js';
+import { SipResponse, type HeaderField, type SipRequest } from './message.js';
 
 const copied = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
