@@ -40,8 +40,9 @@ run-host: build
 	@scripts/run-host.sh
 
 # The appliance in QEMU (TCG), serial console on this terminal: builds the image first if missing or stale.
-# Ctrl-a x quits QEMU. RUN_NET=N picks the network slot (image/run.sh --net).
-RUN_NET ?= 0
+# Ctrl-a x quits QEMU. RUN_NET=auto (default: a range no address of this host is in), N (0: 192.0.2.0/24, 1-255:
+# 198.18.N.0/24; refused when the host uses it) or none (image/run.sh --net, image/run-net.ts).
+RUN_NET ?= auto
 run: build
 	@image/build.sh $(ARCH) --if-stale
 	@image/run.sh --arch $(ARCH) --net $(RUN_NET)

@@ -1,5 +1,5 @@
 /**
- * bench/image: the firmware image's size (compressed qcow2, raw disk, installed), seconds from QEMU start to the
+ * bench/image: the firmware image's size (compressed .img.zst, GPT disk, installed), seconds from QEMU start to the
  * milestones of a first boot under TCG — login prompt, first boot done ("TFTP activated": keys, certificates and
  * the ITL exist), every daemon READY, "ITL served" (the first successful TFTP fetch of ITLFile.tlv from the host:
  * a poller starts with QEMU and asks once a second over the runner's tap network) and a simulated phone booted
@@ -98,10 +98,10 @@ try {
   await g.dispose();
 }
 
-console.log(`\nsbd image ${arch} — TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
+console.log(`\nsbd image ${arch} — ${g.boot} boot, TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
 const sizes: [string, string][] = [
-  ['compressed qcow2 (MB)', mb(`sbd-${arch}.qcow2`)],
-  ['raw disk (MB)', mb('disk.raw')],
+  ['compressed image, sbd-ARCH.img.zst (MB)', mb(`sbd-${arch}.img.zst`)],
+  ['GPT disk, disk.raw (MB)', mb('disk.raw')],
   ['installed rootfs (MB)', /installed \(rootfs\)\s+(\d+)/.exec(readFileSync(`${out}/size-report.txt`, 'utf8'))?.[1] ?? '?'],
 ];
 const width = Math.max(...[...sizes, ...rows].map((r) => r[0].length));

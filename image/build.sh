@@ -7,7 +7,8 @@
 #   30-app          Node 20 (registry package), the built JS, production node_modules
 #   40-overlay      rootfs/ laid over the tree (units, sysusers.d, tmpfiles.d, presets, /etc/sbd)
 #   50-post-install system users, admin login, unit presets, sudo rule
-#   60-finalize     ext4 image (mkfs.ext4 -d, no loop devices), compressed qcow2, kernel + initrd, size report
+#   60-finalize     GPT disk: ESP (systemd-boot, kernel, initrd) + ext4 root, built as files (no loop devices);
+#                   .img.zst + bmap to flash, kernel + initrd for direct boot, size report
 # The base cache key is a hash of every setting that shapes the base (suite, packages, modules) plus hooks 10 and 20,
 # so a change to the app, the overlay or the later hooks reuses it.
 set -euo pipefail
@@ -22,9 +23,11 @@ case "$ARCH" in x86_64|arm64) ;; *) echo "image/build.sh: unknown ARCH \"$ARCH\"
 source "$here/settings.conf"
 var() { local n="$1_$ARCH"; printf '%s' "${!n}"; }
 DEB_ARCH=$(var DEB_ARCH); KERNEL_PACKAGE=$(var KERNEL_PACKAGE); CONSOLE=$(var CONSOLE)
+ROOT_TYPE=$(var ROOT_TYPE); EFI_ARCH=$(var EFI_ARCH)
 CMDLINE=${KERNEL_CMDLINE//@CONSOLE@/$CONSOLE}
 export ARCH DEB_ARCH CONSOLE CMDLINE INITRD_MODULES KEEP_MODULES NODE_VERSION IMAGE_HOSTNAME ADMIN_USER \
-  ADMIN_PASSWORD_DEFAULT ROOTFS_FS ROOTFS_LABEL ROOTFS_FREE_MB
+  ADMIN_PASSWORD_DEFAULT ROOTFS_FS ROOTFS_LABEL ROOTFS_FREE_MB ESP_SIZE_MB ESP_LABEL ESP_TYPE ROOT_TYPE EFI_ARCH \
+  IMAGE_ZSTD_LEVEL
 
 build="$repo/build/image"
 cache="$build/cache"

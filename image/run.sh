@@ -2,26 +2,36 @@
 # Boots a built sbd image in QEMU (software emulation, TCG: KVM does not work on these machines) with the serial
 # console on this terminal (stdin/stdout). `make run` and the image tests both use this script.
 #
-#   image/run.sh [--arch x86_64|arm64] [--net N|none] [--mem MB] [--smp N] [--no-reboot] [--debug-shell SOCKET]
+#   image/run.sh [--arch x86_64|arm64] [--boot efi|kernel] [--net N|none] [--mem MB] [--smp N] [--no-reboot]
+#                [--debug-shell SOCKET]
+#
+# --boot efi (default: $BOOT, else kernel): UEFI firmware (OVMF for x86_64, AAVMF for arm64, from Debian's ovmf and
+# qemu-efi-aarch64) boots the disk as a machine would: its ESP's systemd-boot loads the kernel and initrd named in
+# its loader entry. The run's own kernel arguments (network address, debug shell) are appended to that entry on the
+# throw-away overlay, as an operator would at the boot menu. --boot kernel: QEMU's direct kernel boot (-kernel,
+# -initrd from next to the disk), for comparison.
 #
 # --debug-shell SOCKET (x86_64, for the image tests): a second serial port (ttyS1) on a Unix socket and
 # `systemd.debug_shell=ttyS1` on the kernel command line — systemd's own root debug shell. Whoever controls the
 # kernel command line already owns the machine; the appliance itself has no root login.
 # The disk is a throw-away qcow2 overlay on build/image/<arch>/disk.raw (the image stays pristine).
-# Networking (--net N, default 0; N = 0..255): a network namespace made for this run holds a bridge joining
+# Networking (--net SLOT|auto|none, default auto): a network namespace made for this run holds a bridge joining
 # QEMU's tap device and one end of a veth pair; the other end stays on the host with HOST_IP, the guest gets
 # GUEST_IP through the kernel command line (systemd-network-generator). TFTP's replies from new ports, TVS, CAPF
 # and SIP all work both ways, which user-mode networking's hostfwd cannot do for TFTP.
-#   N = 0:  host 192.0.2.1/24, guest 192.0.2.2 (RFC 5737 documentation range; `make run`)
-#   N > 0:  host 198.18.N.1/24, guest 198.18.N.2 (RFC 2544 benchmarking range; tests pick N)
+#   SLOT 0:        host 192.0.2.1/24, guest 192.0.2.2 (RFC 5737 documentation range)
+#   SLOT 1..255:   host 198.18.N.1/24, guest 198.18.N.2 (RFC 2544 benchmarking range; tests pick N)
+#   auto:          slot 0 if this host has no address in it, else the first free 198.18.N.0/24 (`make run`)
+# A slot named explicitly that overlaps an address of this host is refused (image/run-net.ts), naming RUN_NET.
 # Everything is removed when QEMU exits. Ctrl-a x quits QEMU, Ctrl-a c switches to its monitor.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-arch=${ARCH:-x86_64} net=0 mem=1024 smp=2 noreboot=() debug=""
+arch=${ARCH:-x86_64} boot=${BOOT:-kernel} net=auto mem=1024 smp=2 noreboot=() debug=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
+    --boot) boot=$2; shift 2 ;;
     --net) net=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --smp) smp=$2; shift 2 ;;
@@ -33,6 +43,7 @@ done
 out="$repo/build/image/$arch"
 [ -f "$out/disk.raw" ] || { echo "image/run.sh: no image in $out (make image ARCH=$arch)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "image/run.sh: needs root (network namespace, tap device)" >&2; exit 1; }
+case "$boot" in efi|kernel) ;; *) echo "image/run.sh: --boot efi or kernel, not \"$boot\"" >&2; exit 2 ;; esac
 
 run=$(mktemp -d "$out/run.XXXXXX")
 ns="" hostif=""
@@ -48,7 +59,8 @@ qemu-img create -q -f qcow2 -b "$out/disk.raw" -F raw "$run/overlay.qcow2"
 cmdline=$(cat "$out/cmdline")
 netargs=() exec_in=()
 if [ "$net" != none ]; then
-  if [ "$net" = 0 ]; then host_ip=192.0.2.1 guest_ip=192.0.2.2; else host_ip=198.18.$net.1 guest_ip=198.18.$net.2; fi
+  sel=$(cd "$repo" && node --import tsx image/run-net.ts "$net") || exit 1
+  read -r net host_ip guest_ip <<<"$sel"
   ns="sbd-run-$$" hostif="sbdh$$"
   ip netns add "$ns"
   ip -n "$ns" link add br0 type bridge
@@ -73,14 +85,37 @@ if [ -n "$debug" ]; then
 fi
 
 case "$arch" in
-  x86_64) qemu=(qemu-system-x86_64 -machine pc -accel tcg) ;;
-  arm64)  qemu=(qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg) ;;
+  x86_64) qemu=(qemu-system-x86_64 -machine pc -accel tcg)
+          fw_code=/usr/share/OVMF/OVMF_CODE_4M.fd fw_vars=/usr/share/OVMF/OVMF_VARS_4M.fd ;;
+  arm64)  qemu=(qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg)
+          fw_code=/usr/share/AAVMF/AAVMF_CODE.fd fw_vars=/usr/share/AAVMF/AAVMF_VARS.fd ;;
   *) echo "image/run.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
+
+bootargs=()
+if [ "$boot" = kernel ]; then
+  bootargs=(-kernel "$out/vmlinuz" -initrd "$out/initrd.img" -append "$cmdline")
+else
+  [ -f "$fw_code" ] || { echo "image/run.sh: no UEFI firmware $fw_code (Debian package ovmf / qemu-efi-aarch64)" >&2; exit 1; }
+  # The firmware's variable store: a fresh copy per run (it boots the removable-media path EFI/BOOT/BOOT*.EFI).
+  cp "$fw_vars" "$run/vars.fd"
+  bootargs=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$fw_code" -drive "if=pflash,format=raw,unit=1,file=$run/vars.fd")
+  extra=${cmdline#"$(cat "$out/cmdline")"}
+  if [ -n "$extra" ]; then
+    # Partition 1 is the ESP (hook 60): copy it out, append to the entry's options, write it into the overlay.
+    read -r esp_start esp_size < <(sfdisk --dump "$out/disk.raw" | sed -n 's/^.*1 : start= *\([0-9]*\), size= *\([0-9]*\),.*$/\1 \2/p')
+    dd if="$out/disk.raw" of="$run/esp.img" bs=1M iflag=skip_bytes,count_bytes skip=$(( esp_start * 512 )) \
+      count=$(( esp_size * 512 )) status=none
+    MTOOLS_SKIP_CHECK=1 mtype -i "$run/esp.img" ::/loader/entries/sbd.conf | sed "s|^options .*|&$extra|" > "$run/sbd.conf"
+    MTOOLS_SKIP_CHECK=1 mcopy -o -i "$run/esp.img" "$run/sbd.conf" ::/loader/entries/sbd.conf
+    qemu-io -f qcow2 -c "write -q -s $run/esp.img $(( esp_start * 512 )) $(( esp_size * 512 ))" "$run/overlay.qcow2" >/dev/null
+    rm -f "$run/esp.img"
+  fi
+fi
 # The exact command line is documented in docs/image.md.
 "${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${debugargs[@]}" "${noreboot[@]}" \
-  -kernel "$out/vmlinuz" -initrd "$out/initrd.img" -append "$cmdline" \
-  -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device virtio-blk-pci,drive=hd0 \
+  "${bootargs[@]}" \
+  -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device virtio-blk-pci,drive=hd0,bootindex=0 \
   -device virtio-rng-pci \
   -object cryptodev-backend-builtin,id=c0 -device virtio-crypto-pci,cryptodev=c0 \
   "${netargs[@]}"

@@ -1,12 +1,13 @@
 /**
  * The ARM64 image builds (mmdebstrap through qemu-user, better-sqlite3 and the native helpers cross-compiled) and
- * boots under TCG (-machine virt -cpu cortex-a57) to the admin prompt on ttyAMA0; `show status` reports an arm64
+ * boots under TCG (-machine virt -cpu cortex-a57; BOOT=efi: AAVMF firmware and the disk's systemd-boot) to the admin
+ * prompt on ttyAMA0; `show status` reports an arm64
  * kernel and the same Node; `utils system shutdown` powers it off. One boot, no network.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Guest, elapsed, repo } from './guest.js';
+import { Guest, elapsed, plain, repo } from './guest.js';
 
 test('arm64 image: build, boot to the admin prompt under TCG, shutdown', { timeout: 45 * 60_000 }, async (t) => {
   const t0 = Date.now();
@@ -19,6 +20,10 @@ test('arm64 image: build, boot to the admin prompt under TCG, shutdown', { timeo
 
   await t.test('admin login on ttyAMA0 reaches the admin: prompt', async () => {
     await g.login('admin', 'sbd-admin', 'Sbd-Arm64-Test-2026', 15 * 60_000);
+    if (g.boot === 'efi') {
+      // AAVMF started the disk's own boot loader (no -kernel): what is tested is what is flashed.
+      assert.match(plain(g.console.text), /BdsDxe: starting Boot\d+ /);
+    }
   });
 
   await t.test('show status: arm64 kernel, Node 20', async () => {

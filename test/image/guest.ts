@@ -67,10 +67,19 @@ export interface BootOptions {
   net: number | 'none';
   debugShell?: boolean;
   memMb?: number;
+  /**
+   * How QEMU starts the guest (image/run.sh --boot): 'efi' — UEFI firmware boots the disk's own boot loader, as on
+   * a machine; 'kernel' — QEMU's direct kernel boot. Default: $BOOT, else 'kernel'.
+   */
+  boot?: 'efi' | 'kernel';
 }
+
+/** The boot path the image tests use unless a test names one. */
+export const defaultBoot: 'efi' | 'kernel' = process.env.BOOT === 'efi' ? 'efi' : 'kernel';
 
 export class Guest {
   readonly options: BootOptions;
+  readonly boot: 'efi' | 'kernel';
   readonly started = Date.now();
   readonly console = new Transcript();
   readonly debug = new Transcript();
@@ -83,7 +92,9 @@ export class Guest {
   constructor(options: BootOptions) {
     this.options = options;
     this.#dir = mkdtempSync(join(tmpdir(), 'sbd-guest-'));
-    const args = [`${repo}/image/run.sh`, '--arch', options.arch, '--net', String(options.net), '--no-reboot'];
+    const boot = options.boot ?? defaultBoot;
+    this.boot = boot;
+    const args = [`${repo}/image/run.sh`, '--arch', options.arch, '--boot', boot, '--net', String(options.net), '--no-reboot'];
     if (options.memMb) args.push('--mem', String(options.memMb));
     if (options.debugShell) args.push('--debug-shell', join(this.#dir, 'debug.sock'));
     this.#qemu = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });

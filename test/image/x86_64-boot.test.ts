@@ -1,6 +1,6 @@
 /**
  * The x86_64 image end to end, in ONE boot (boots are the expensive part under TCG): build (or reuse), boot in
- * QEMU with the runner's network namespace, log in on the serial console as admin (forced change of the default
+ * QEMU (BOOT=efi: OVMF firmware and the disk's own systemd-boot, as on a machine) with the runner's network namespace, log in on the serial console as admin (forced change of the default
  * password), `show status` and `show itl`; then, through systemd's debug shell on a second serial port: no
  * failed units, a daemon killed with SIGKILL comes back, a daemon that stops answering its watchdog (SIGSTOP)
  * is restarted, `systemd-analyze security` exposure; from the host, the guest's services answer on the tap
@@ -10,7 +10,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
-import { Guest, buildImage, elapsed, repo, until } from './guest.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Guest, buildImage, elapsed, plain, repo, until } from './guest.js';
 import { phoneChecks } from './phones.js';
 
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -37,6 +41,18 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
   await t.test('serial console: admin login with the forced change of the default password', async () => {
     const pw = await g.login('admin', DEFAULT_PASSWORD, NEW_PASSWORD, BOOT_TIMEOUT_MS);
     assert.equal(pw, NEW_PASSWORD);
+    if (g.boot === 'efi') {
+      // OVMF started the disk's own boot loader (no -kernel): what is tested is what is flashed.
+      assert.match(plain(g.console.text), /BdsDxe: starting Boot\d+ "UEFI Misc Device"/);
+    }
+  });
+
+  await t.test('admin: a store command right after login says what first boot is doing, never "run sbd init"', async () => {
+    const out = await g.admin('show itl');
+    // Either first boot is still running (the console says so) or it is done (the ITL): never the store's advice.
+    assert.doesNotMatch(out, /sbd init/, out);
+    assert.match(out, /^(error: first boot (is still running|has not started yet): .* s (so far|since start)|records: \d+ )/m, out);
+    console.log(`# show itl right after login:\n${out}`);
   });
 
   await t.test('first boot generated the keys, certificates and first ITL', async () => {
@@ -178,8 +194,44 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
   });
 });
 
-test('the image artifacts and size report exist', () => {
-  for (const f of ['sbd-x86_64.qcow2', 'disk.raw', 'vmlinuz', 'initrd.img', 'size-report.txt']) {
-    assert.ok(existsSync(`${repo}/build/image/x86_64/${f}`), f);
+test('the image artifacts: a GPT disk with an ESP that boots its root, flashable with bmaptool', () => {
+  const out = `${repo}/build/image/x86_64`;
+  for (const f of ['sbd-x86_64.img.zst', 'sbd-x86_64.img.bmap', 'disk.raw', 'vmlinuz', 'initrd.img', 'size-report.txt']) {
+    assert.ok(existsSync(`${out}/${f}`), f);
+  }
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const table = JSON.parse(run('sfdisk', ['--json', `${out}/disk.raw`])) as {
+    partitiontable: { label: string; partitions: { start: number; type: string; uuid: string }[] };
+  };
+  assert.equal(table.partitiontable.label, 'gpt');
+  const [esp, root] = table.partitiontable.partitions;
+  assert.equal(esp?.type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'partition 1 is the EFI system partition');
+  assert.equal(root?.type, '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709', 'partition 2 is an x86-64 root');
+  // The ESP: the removable-media boot path holds systemd-boot; its entry boots partition 2 by its GPT id.
+  const espImage = `${out}/disk.raw@@${esp!.start * 512}`;
+  const files = run('mdir', ['-/', '-b', '-i', espImage, '::/']);
+  for (const f of [
+    '::/EFI/BOOT/BOOTX64.EFI',
+    '::/loader/loader.conf',
+    '::/loader/entries/sbd.conf',
+    '::/sbd/vmlinuz',
+    '::/sbd/initrd.img',
+  ]) {
+    assert.ok(files.split('\n').includes(f), `${f} in the ESP:\n${files}`);
+  }
+  const entry = run('mtype', ['-i', espImage, '::/loader/entries/sbd.conf']);
+  assert.match(entry, new RegExp(`^options root=PARTUUID=${root!.uuid.toLowerCase()} `, 'm'));
+  assert.match(run('mtype', ['-i', espImage, '::/loader/loader.conf']), /^editor no$/m, 'no kernel command line editing at the console');
+  // The flashing steps of docs/image.md, onto a file: bmaptool checks each mapped range's SHA-256 as it writes.
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-flash-'));
+  try {
+    run('bmaptool', ['copy', '--bmap', `${out}/sbd-x86_64.img.bmap`, `${out}/sbd-x86_64.img.zst`, `${dir}/disk`]);
+    run('cmp', [`${dir}/disk`, `${out}/disk.raw`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
