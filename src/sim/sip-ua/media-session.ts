@@ -6,6 +6,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import type { SrtpErrorCode } from '../../media/errors.js';
 import { SrtpContext, SrtpError, type SrtpPolicy } from '../../media/srtp/index.js';
 import { RtpStream } from '../../media/streaming/rtp-stream.js';
 import { linearToUlaw } from '../../media/streaming/g711.js';
@@ -14,8 +15,8 @@ export interface MediaStats {
   sent: number;
   /** Packets received and, for SRTP, authenticated and decrypted. */
   received: number;
-  /** SRTP packets the engine refused, by error code. */
-  refused: Record<string, number>;
+  /** SRTP packets the engine refused, by its error code ('ERR_OTHER': a failure that is not the engine's). */
+  refused: Partial<Record<SrtpErrorCode | 'ERR_OTHER', number>>;
   /** Payload bytes of the last good packet (after decryption). */
   lastPayload: Buffer | undefined;
   /** SSRCs seen in good packets. */
@@ -115,7 +116,7 @@ export class MediaSession {
       try {
         plain = this.rx.unprotect(msg);
       } catch (err) {
-        const code = err instanceof SrtpError ? err.code : 'ERR_OTHER';
+        const code: keyof MediaStats['refused'] = err instanceof SrtpError ? err.code : 'ERR_OTHER';
         this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
         return;
       }
