@@ -1,22 +1,8 @@
 /**
  * What the appliance's TFTP server serves (issue 3 §2): the trust lists and configs derived from the store (seen
  * through `ApplianceFiles`, appliance-files.ts), and static files from a folder, signed on the fly as `NAME.sgn`.
- *
- *   CTLFile.tlv                  mixed mode only (cluster-lists.ts buildCtl)
- *   ITLFile.tlv                  always (with the rollback form while PrepareClusterForRollback is true)
- *   CTLSEP<MAC>.tlv / ITLSEP…    known devices only: the very same bytes, header FILENAME CTLFile/ITLFile (spec §1.6)
- *   SEP<MAC>.cnf.xml[.sgn|.enc.sgn]  known devices (cluster-configs.ts); a model without Security by Default
- *                                gets only the unsigned SEP<MAC>.cnf.xml, its .sgn/.enc.sgn are "not found"
- *   XMLDefault.cnf.xml[.sgn]     autoregistration default, unsigned and signed
- *   anything else                the static folder; `NAME.sgn` missing there → NAME signed with FILENAME = NAME.sgn
- *
- * Caching. Every request reads `files.generation()` (one indexed SELECT). Entries built at an older generation
- * are rebuilt on their next request, first with the timestamp they had: when the bytes come out identical the
- * content did not change and the old bytes (and hash) stay, so an unrelated store write (a device added) never
- * changes the ITL phones hold. The server captures the Buffer at the start of a transfer, so a running transfer
- * ends with the bytes it began with. The ITL and CTL this node serves are recorded in the store — bytes, MD5,
- * SHA-1, SHA-256 (ITL File Status, `show itl`; issue 18) — whenever they change; that write is ours and does not
- * count as a store change. A rebuild that gives the same ITL bytes logs "ITL hash not changed".
+ * The names and the caching rules are on `ApplianceFileSource`. A running transfer ends with the bytes it began
+ * with; the ITL and CTL this node serves are recorded in the store (bytes and hashes: ITL File Status, `show itl`).
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
@@ -56,6 +42,24 @@ type Builder = (clock: Clock) => Buffer | undefined;
 
 const deviceFile = /^(CTL|ITL)?(SEP[0-9A-F]{12})(\.tlv|\.cnf\.xml|\.cnf\.xml\.sgn|\.cnf\.xml\.enc\.sgn)$/;
 
+/**
+ * What it serves, by name:
+ *   CTLFile.tlv                  mixed mode only (cluster-lists.ts buildCtl)
+ *   ITLFile.tlv                  always (with the rollback form while PrepareClusterForRollback is true)
+ *   CTLSEP<MAC>.tlv / ITLSEP…    known devices only: the very same bytes, header FILENAME CTLFile/ITLFile (spec §1.6)
+ *   SEP<MAC>.cnf.xml[.sgn|.enc.sgn]  known devices (cluster-configs.ts); a model without Security by Default
+ *                                gets only the unsigned SEP<MAC>.cnf.xml, its .sgn/.enc.sgn are "not found"
+ *   XMLDefault.cnf.xml[.sgn]     autoregistration default, unsigned and signed
+ *   anything else                the static folder; `NAME.sgn` missing there → NAME signed with FILENAME = NAME.sgn
+ *
+ * Caching. Every request reads `files.generation()` (one indexed SELECT). Entries built at an older generation
+ * are rebuilt on their next request, first with the timestamp they had: when the bytes come out identical the
+ * content did not change and the old bytes (and hash) stay, so an unrelated store write (a device added) never
+ * changes the ITL phones hold. The server captures the Buffer at the start of a transfer, so a running transfer
+ * ends with the bytes it began with. The ITL and CTL this node serves are recorded in the store — bytes, MD5,
+ * SHA-1, SHA-256 (ITL File Status, `show itl`; issue 18) — whenever they change; that write is ours and does not
+ * count as a store change. A rebuild that gives the same ITL bytes logs "ITL hash not changed".
+ */
 export class ApplianceFileSource implements TftpFileSource {
   readonly files: ApplianceFiles;
   readonly maxCachedFiles: number;

@@ -1,6 +1,16 @@
 /**
  * How the simulated phone judges an unsolicited NOTIFY from its call control (../shared/spec/cisco-sip-phone.md
- * §2), sans-I/O: the request and the phone's current registration in, the answer and what to do out.
+ * §2), sans-I/O: the request and the phone's current registration in, the answer and what to do out
+ * (`judgeControlNotify` lists the rules).
+ */
+import type { SipRequest } from '../../sip/core/messages/message.js';
+
+export type ControlDecision =
+  | { status: 200; reason: 'OK'; obey: 'reset' | 'restart' }
+  | { status: 403 | 481 | 489 | 400; reason: string; obey?: undefined };
+
+/**
+ * The rules:
  *  - `Event: service-control` with `action=reset|restart` and `RegisterCallId={…}`: obeyed only when the Call-ID
  *    is the one of the phone's current REGISTER (a NOTIFY naming another registration is answered 481 and ignored);
  *  - `Event: check-sync` (`;reboot=true` or not): the phone re-reads its files and registers again (a reset);
@@ -9,12 +19,6 @@
  *    refused (403) whatever it names, so no stranger can reset the phone through the server;
  *  - anything else: 489 Bad Event (RFC 6665 §8.2.2 — an unknown event package).
  */
-import type { SipRequest } from '../../sip/core/messages/message.js';
-
-export type ControlDecision =
-  | { status: 200; reason: 'OK'; obey: 'reset' | 'restart' }
-  | { status: 403 | 481 | 489 | 400; reason: string; obey?: undefined };
-
 export function judgeControlNotify(req: SipRequest, registerCallId: string | undefined): ControlDecision {
   let vias: number;
   try {

@@ -1,16 +1,7 @@
 /**
  * The simulated phone's SIP user agent: one line, one flow to its server (TLS by default, as a Security-by-
  * Default phone in a secure profile), the core transaction layer (RFC 3261 §17, `TransactionTable` with one
- * timer following `TimerQueue`) and dialogs (§12, `Dialog`). What it does, as a phone does:
- *  - REGISTER with digest (answers 401/407 from the password, §22.2; one new challenge per attempt, stale=true
- *    accepted), then the DeviceTLInfo alarm REFER of the trust lists it holds (device-tl-info.ts), as Cisco phones
- *    do; sbd's `X-SBD-ITL-Hash` header extension only when asked (docs/admin.md);
- *  - INVITE with an SDES offer (`calls.ts`), ACK for the 2xx (§13.2.2.4), BYE;
- *  - answers INVITEs (180, then 200 with the SDES answer), BYE and CANCEL (200 + 487), OPTIONS (200);
- *  - obeys its call control's reset/restart NOTIFY (control-notify.ts judges it): restart → unregister and
- *    register again with a new Call-ID; reset → the same after re-fetching its files (`refetch`, over TFTP).
- * Every request goes to the server over the flow (the server is the phone's outbound proxy); responses come
- * back on it.
+ * timer following `TimerQueue`) and dialogs (§12, `Dialog`). What it does, as a phone does: on `SipPhone`.
  */
 import { randomBytes } from 'node:crypto';
 import { answerChallenge } from '../../sip/core/auth/digest.js';
@@ -76,6 +67,18 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * What the phone does:
+ *  - REGISTER with digest (answers 401/407 from the password, §22.2; one new challenge per attempt, stale=true
+ *    accepted), then the DeviceTLInfo alarm REFER of the trust lists it holds (device-tl-info.ts), as Cisco phones
+ *    do; sbd's `X-SBD-ITL-Hash` header extension only when asked (docs/admin.md);
+ *  - INVITE with an SDES offer (`calls.ts`), ACK for the 2xx (§13.2.2.4), BYE;
+ *  - answers INVITEs (180, then 200 with the SDES answer), BYE and CANCEL (200 + 487), OPTIONS (200);
+ *  - obeys its call control's reset/restart NOTIFY (control-notify.ts judges it): restart → unregister and
+ *    register again with a new Call-ID; reset → the same after re-fetching its files (`refetch`, over TFTP).
+ * Every request goes to the server over the flow (the server is the phone's outbound proxy); responses come
+ * back on it.
+ */
 export class SipPhone {
   readonly o: SipPhoneOptions;
   readonly calls = new Map<string, Call>();
