@@ -1,13 +1,10 @@
 /**
- * Autoregistration (DESIGN §2): in non-secure and mixed mode, with the AutoRegistration parameter on, a phone
- * the store does not know
+ * Autoregistration (DESIGN §2): in non-secure and mixed mode, with AutoRegistration on, an unknown phone
  *   1. boots from the default config — XMLDefault.cnf.xml.sgn, signed by the TFTP node's CallManager key, for a
- *      model with Security by Default; the unsigned XMLDefault.cnf.xml for one without (the phone feature list
- *      says which) — as the TFTP source serves them;
+ *      model with Security by Default, else the unsigned XMLDefault.cnf.xml (the phone feature list says which);
  *   2. registers with its device name and model; the registrar calls `autoRegisterPhone`, which creates the
- *      device with the next free directory number of AutoRegistrationDnRange (lowest first, so numbers freed by
- *      deleted phones are reused) and the standard non-secure profile, in one store transaction — two phones
- *      registering at once never get the same number;
+ *      device with the next free directory number of AutoRegistrationDnRange (lowest first, so freed numbers are
+ *      reused) and the standard non-secure profile in one store transaction: two phones never get the same number;
  *   3. is reset, downloads its own SEP<MAC>.cnf.xml[.sgn] with that number, and registers on it.
  */
 import { DEFAULT_SECURITY_PROFILE, normaliseDeviceName, type DeviceRow, type Store } from '../store/index.js';
