@@ -11,7 +11,7 @@ import { identityNames, type IdentityName } from '../pki/profiles.js';
 import type { CertRow } from '../store/index.js';
 import { isMixedMode } from '../trust/cluster-lists.js';
 import { activateTftp } from './init.js';
-import type { State } from './state.js';
+import type { State } from '../store/state.js';
 
 export interface RegenResult {
   certificate: CertRow;

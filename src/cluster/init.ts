@@ -12,7 +12,7 @@ import { identityNames, type IdentityName } from '../pki/profiles.js';
 import type { KeySpec } from '../pki/keys.js';
 import type { NodeRow } from '../store/index.js';
 import { buildCtl, buildItl } from '../trust/cluster-lists.js';
-import { openState, type State } from './state.js';
+import { openState, type State } from '../store/state.js';
 
 export interface InitOptions {
   dir: string;

@@ -14,7 +14,7 @@ import { writeKeyFile } from '../pki/keys.js';
 import { importPkcs12 } from '../pki/pkcs12.js';
 import { buildCtl, isMixedMode, remoteKeyName } from '../trust/cluster-lists.js';
 import { activateTftp } from './init.js';
-import type { State } from './state.js';
+import type { State } from '../store/state.js';
 
 export type ItlResetStep = 'localkey' | 'remotekey' | 'complete';
 

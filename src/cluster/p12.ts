@@ -3,7 +3,7 @@ import { UsageError } from '../lib/errors.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { exportPkcs12 } from '../pki/pkcs12.js';
 import type { IdentityName } from '../pki/profiles.js';
-import type { State } from './state.js';
+import type { State } from '../store/state.js';
 
 export const minExportPasswordLength = 8;
 

@@ -17,9 +17,6 @@ import { PkiError, PkiErrorCode } from './errors.js';
 import { generateIdentity, type IdentityName, type OrgInfo } from './profiles.js';
 import type { StateLayout } from '../store/state.js';
 
-// The state folder's layout lives with openState in store/state.ts.
-export { stateLayout, type StateLayout } from '../store/state.js';
-
 /** Who may read a key file, by its name: the group `sbd-key-<role>`; undefined = the state's owner alone. */
 const rolesByPrefix = {
   // TFTP signs configs (.sgn) with it; SIP-TLS serves with it.

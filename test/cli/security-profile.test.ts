@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeState } from '../sip/interop/harness.js';
-import { openState } from '../../src/cluster/state.js';
+import { openState } from '../../src/store/state.js';
 import { DigestServer } from '../../src/sip/core/auth/digest.js';
 import { parseMessage } from '../../src/sip/core/messages/parser.js';
 import type { SipRequest } from '../../src/sip/core/messages/message.js';

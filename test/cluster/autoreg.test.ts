@@ -16,7 +16,7 @@ import { AutoregErrorCode, autoRegisterPhone, defaultConfigNameFor, nextFreeDn }
 import { SipDaemon } from '../../src/daemons/sipd.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Store } from '../../src/store/index.js';
-import type { StateLayout } from '../../src/pki/identity-store.js';
+import type { StateLayout } from '../../src/store/state.js';
 import { randomBytes } from 'node:crypto';
 import { answerChallenge } from '../../src/sip/core/auth/digest.js';
 import { generatePhonePassword } from '../../src/credentials/phone-secret.js';

@@ -20,7 +20,7 @@ import { SipPhone } from '../../../src/sim/sip-ua/user-agent.js';
 import { formatText } from '../../../src/reports/table.js';
 import { itlStatusReport, itlStatusRows } from '../../../src/reports/itl-status.js';
 import { openStore, type Store } from '../../../src/store/index.js';
-import { ApplianceFileSource } from '../../../src/tftp/appliance-source.js';
+import { storeApplianceSource } from '../../../src/daemons/adapters/tftp-store.js';
 import { TftpServer } from '../../../src/tftp/server.js';
 import { fetchFile } from '../../../src/tftp/client.js';
 import { silentLogger } from '../../../src/lib/log.js';
@@ -57,7 +57,7 @@ before(async () => {
   ports = JSON.parse(line) as { udp: number; tcp: number };
   lines.on('line', () => {});
   tftpStore = openStore(join(dir, 'sbd.db'));
-  tftp = new TftpServer({ source: new ApplianceFileSource({ store: tftpStore }), port: 0, addresses: ['127.0.0.1'], logger: silentLogger });
+  tftp = new TftpServer({ source: storeApplianceSource({ store: tftpStore }), port: 0, addresses: ['127.0.0.1'], logger: silentLogger });
   await tftp.listen();
 });
 

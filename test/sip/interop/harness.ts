@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initAppliance } from '../../../src/cluster/init.js';
-import { openState, type State } from '../../../src/cluster/state.js';
+import { openState, type State } from '../../../src/store/state.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { systemClock } from '../../../src/lib/clock.js';
 import { SipDaemon, type SipDaemonOptions } from '../../../src/daemons/sipd.js';

@@ -23,7 +23,7 @@ import { storeTrunkCredentials } from '../../../src/sip/routing/trunk-credential
 import type { TrunkChallengeOptions } from '../../../src/sip/routing/trunk-challenge.js';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { openStore } from '../../../src/store/index.js';
-import type { StateLayout } from '../../../src/pki/identity-store.js';
+import type { StateLayout } from '../../../src/store/state.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';
 
