@@ -13,14 +13,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate, randomInt } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type tls from 'node:tls';
 import type { Clock } from '../lib/clock.js';
 import { systemClock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../lib/log.js';
-import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions } from '../lib/tls-service.js';
+import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import type { CertRow } from '../store/index.js';
+import { TlsEngineService } from '../tls/engine-service.js';
 import type { CapfOperations } from './operations.js';
 import { CAPF_AUTH_FAILURE_DEFAULTS, recordAuthFailure } from './auth-failures.js';
 import { authenticateDevice, verifyFetchedLsc, type AuthenticateOptions } from './authenticate.js';
@@ -64,6 +65,8 @@ export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
   lscValidityYears?: number;
   /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload. */
   minVersion?: TlsMinVersion;
+  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  tlsEngine?: 'node' | 'native';
   clock?: Clock;
   logger?: Logger;
 }
@@ -81,6 +84,7 @@ export const CAPF_SERVER_DEFAULTS = {
   maxConnections: 1024,
   reloadIntervalMs: 2000,
   lscValidityYears: 5,
+  tlsEngine: 'node' as 'node' | 'native',
 } as const;
 
 export interface CapfSessionSummary {
@@ -121,7 +125,7 @@ export class CapfServer extends EventEmitter {
   readonly #store: CapfOperations;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #service: TlsService;
+  readonly #service: TlsService | TlsEngineService;
   #identity!: { cert: CertRow; keyPem: string };
   #contextKey = '';
   #generation = -1;
@@ -143,7 +147,7 @@ export class CapfServer extends EventEmitter {
     this.#clock = opts.clock ?? systemClock;
     const o = this.options;
     const { identity, protocol } = this.#secureOptions();
-    this.#service = new TlsService({
+    const service: TlsServiceOptions = {
       secureContext: identity,
       ...protocol,
       host: o.host,
@@ -158,7 +162,13 @@ export class CapfServer extends EventEmitter {
         this.stats.tlsErrors++;
         this.emit('tlsError', err);
       },
-    });
+    };
+    this.#service = o.tlsEngine === 'native' ? new TlsEngineService(service) : new TlsService(service);
+  }
+
+  /** Which TLS path serves: 'node', 'engine' or 'engine+ktls' (for `status` lines). */
+  get tlsPath(): string {
+    return this.#service instanceof TlsEngineService ? this.#service.path : 'node';
   }
 
   get certificate(): CertRow {
@@ -194,7 +204,7 @@ export class CapfServer extends EventEmitter {
     }
   }
 
-  #onConnection(socket: tls.TLSSocket): void {
+  #onConnection(socket: Socket): void {
     this.stats.sessions++;
     const remote = remoteOf(socket);
     const sessionId = this.#nextSessionId;

@@ -11,7 +11,17 @@ type T = { after: (fn: () => Promise<void> | void) => void };
 export async function startCapf(t: T, extra: Partial<CapfServerOptions> = {}) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('capfd');
-  const server = new CapfServer({ store: capfOperations(state.store), host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, ...extra });
+  // test/tls/capf-*.test.ts run the CAPF tests again with SBD_TLS_ENGINE=native (the C TLS engine).
+  const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ('native' as const) : undefined;
+  const server = new CapfServer({
+    store: capfOperations(state.store),
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    reloadIntervalMs: 0,
+    tlsEngine,
+    ...extra,
+  });
   const { port } = await server.listen();
   t.after(() => server.close());
   const capfCert = state.store.currentCertificate('CAPF', 'cucm-pub')!;

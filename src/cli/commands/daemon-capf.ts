@@ -1,6 +1,7 @@
 /** `sbd daemon capf` (sbd-capfd): the flags; daemons/capfd.ts runs it. */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
+import { UsageError } from '../../lib/errors.js';
 import { CAPF_SERVER_DEFAULTS } from '../../capf/server.js';
 import { runCapfd } from '../../daemons/capfd.js';
 
@@ -9,7 +10,7 @@ export const commands: Command[] = [
     path: ['daemon', 'capf'],
     summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
     usage:
-      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N]',
+      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N] [--tls-engine node|native]',
     async run(args) {
       const { values } = parse(
         args,
@@ -22,10 +23,14 @@ export const commands: Command[] = [
           'idle-timeout': { type: 'string' },
           'auth-timeout': { type: 'string' },
           'max-auth-failures': { type: 'string' },
+          'tls-engine': { type: 'string' },
         },
         false,
       );
+      const tlsEngine = values['tls-engine'] ?? CAPF_SERVER_DEFAULTS.tlsEngine;
+      if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
       return runCapfd({
+        tlsEngine,
         stateDir: required(values.state, '--state'),
         host: values.bind ?? CAPF_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', CAPF_SERVER_DEFAULTS.port, 0, 65535),
