@@ -46,7 +46,7 @@ async function assertPinsNewTvs(stage: Stage): Promise<void> {
 test('regen TVS then CallManager, ITL signed by ITLRecovery: every phone resets by itself and takes both', async () => {
   const stage = await startStage(0x00ee00000100, PHONES);
   await regen(stage, 'TVS');
-  for (const r of stage.bootsAfter(1)) {
+  for (const r of await stage.bootsAfter(1)) {
     assert.match(
       about(r, 'ITL').text,
       /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/i,
@@ -58,7 +58,7 @@ test('regen TVS then CallManager, ITL signed by ITLRecovery: every phone resets 
 
   await regen(stage, 'CallManager');
   const afterTvs = stage.phones.map((p) => p.boots[0]!.itlSha256);
-  for (const [i, r] of stage.bootsAfter(2).entries()) {
+  for (const [i, r] of (await stage.bootsAfter(2)).entries()) {
     assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example/i, story(r));
     assert.notEqual(r.itlSha256, afterTvs[i], 'the phone holds the ITL with the new CallManager');
     const config = about(r, 'config');
@@ -67,6 +67,8 @@ test('regen TVS then CallManager, ITL signed by ITLRecovery: every phone resets 
     assert.match(config.text, /^config signature valid \(signed by sbd\.example, ITL record \d+ \(CCM\+TFTP/, story(r));
     assert.ok(!r.decisions.some((d) => d.verdict === Verdict.rejected || d.verdict === Verdict.failed), story(r));
   }
+  // The console's ITL File Status, from the phones' own DeviceTLInfo reports: every phone holds what TFTP serves.
+  assert.match((await stage.console('show report itl-status')).out, /^Match: 3 {2}MisMatch: 0 {2}Not Installed: 0$/m);
 });
 
 test('regen TVS then CallManager, ITL signed by CallManager: the new signer is trusted through the new TVS', async () => {
@@ -74,7 +76,7 @@ test('regen TVS then CallManager, ITL signed by CallManager: the new signer is t
   const reset = await stage.console('utils itl reset localkey', [true]);
   assert.match(reset.out, /ITL signed by CallManager/);
   assertWaveDone(reset.out, PHONES);
-  for (const r of stage.bootsAfter(1))
+  for (const r of await stage.bootsAfter(1))
     assert.match(
       about(r, 'ITL').text,
       /^ITL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/,
@@ -82,7 +84,7 @@ test('regen TVS then CallManager, ITL signed by CallManager: the new signer is t
     );
 
   await regen(stage, 'TVS');
-  for (const r of stage.bootsAfter(2))
+  for (const r of await stage.bootsAfter(2))
     assert.match(
       about(r, 'ITL').text,
       /^ITL accepted: signed by known SAST sbd\.example, serial [0-9a-f]+ \(in the installed ITL\)$/,
@@ -91,7 +93,7 @@ test('regen TVS then CallManager, ITL signed by CallManager: the new signer is t
   await assertPinsNewTvs(stage);
 
   const cm = await regen(stage, 'CallManager');
-  for (const r of stage.bootsAfter(3)) {
+  for (const r of await stage.bootsAfter(3)) {
     const itl = about(r, 'ITL');
     assert.match(itl.text, /^ITL accepted: signer sbd\.example, serial [0-9a-f]+ vouched for by TVS \(roles CCM\+TFTP, SAST\)$/, story(r));
     assert.equal(serialIn(itl.text), cm, 'the new CallManager signs the ITL');
@@ -101,6 +103,6 @@ test('regen TVS then CallManager, ITL signed by CallManager: the new signer is t
 
   const complete = await stage.console('utils itl reset complete', [true]);
   assertWaveDone(complete.out, PHONES);
-  for (const r of stage.bootsAfter(4))
+  for (const r of await stage.bootsAfter(4))
     assert.match(about(r, 'ITL').text, /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example/i, story(r));
 });

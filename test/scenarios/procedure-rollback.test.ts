@@ -20,7 +20,7 @@ test('Prepare Cluster for Rollback on, off: the phones restart by themselves, ta
   assert.deepEqual(on.questions, [], 'no question: the reset is part of the change');
   assert.match(on.out, /HTTPS phone services .* stop working/);
   assertWaveDone(on.out, PHONES);
-  for (const r of stage.bootsAfter(1)) {
+  for (const r of await stage.bootsAfter(1)) {
     assert.match(
       about(r, 'ITL').text,
       /^ITL accepted: signed by known SAST ITLRECOVERY_sbd\.example, serial [0-9a-f]+ \(in the installed ITL\); it is the empty \(rollback\) ITL: configs are no longer authenticated$/i,
@@ -34,7 +34,7 @@ test('Prepare Cluster for Rollback on, off: the phones restart by themselves, ta
   const off = await stage.console('set param PrepareClusterForRollback false');
   assert.deepEqual(off.questions, []);
   assertWaveDone(off.out, PHONES);
-  for (const r of stage.bootsAfter(2)) {
+  for (const r of await stage.bootsAfter(2)) {
     assert.match(about(r, 'ITL').text, /^ITL accepted: the installed ITL is empty \(rollback\), so any new ITL is taken$/, story(r));
     const config = about(r, 'config');
     assert.equal(config.file, `${r.deviceName}.cnf.xml.sgn`, 'signed configs again');
@@ -44,8 +44,10 @@ test('Prepare Cluster for Rollback on, off: the phones restart by themselves, ta
   // They hold a normal ITL again: a reset from the console now changes nothing and still verifies the config.
   const again = await stage.console('utils phone reset all', [true]);
   assertWaveDone(again.out, PHONES);
-  for (const r of stage.bootsAfter(3)) {
+  for (const r of await stage.bootsAfter(3)) {
     assert.equal(about(r, 'ITL').verdict, Verdict.unchanged, story(r));
     assert.match(about(r, 'config').text, /^config signature valid/, story(r));
   }
+  // And the console sees it from the phones' own DeviceTLInfo reports.
+  assert.match((await stage.console('show report itl-status')).out, /^Match: 3 {2}MisMatch: 0 {2}Not Installed: 0$/m);
 });

@@ -1,7 +1,8 @@
 /**
  * The stage for the seeds' procedures run from the console (issue 18, "Must show"): an appliance made by `sbd init`
  * with its TVS and CAPF on loopback (harness.ts), sbd-tftpd and sbd-sipd as real processes over the same state
- * folder, simulated phones booted once over TFTP (power-on) and registered over TCP with digest. From then on the
+ * folder, simulated phones booted once over TFTP (power-on) and registered over TCP with digest (each REGISTER
+ * followed by the phone's DeviceTLInfo report of the lists it holds). From then on the
  * test only types console lines (the console's own command table, src/admin/commands.ts, questions answered as
  * scripted): every later boot is the phone's own, when sbd's reset NOTIFY reaches it (`refetchOnReset`), and
  * what it decided is kept per phone in `boots`.
@@ -15,6 +16,7 @@ import { adminTable } from '../../src/admin/commands.js';
 import { splitWords, type CommandTable } from '../../src/admin/command-table.js';
 import { bootSimPhone, refetchOnReset, type PhoneBootReport, type SimPhoneOptions } from '../../src/sim/phone.js';
 import { SipPhone } from '../../src/sim/sip-ua/user-agent.js';
+import { heldInPhoneFolder } from '../../src/sim/sip-ua/device-tl-info.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
 import { fleet, phoneNames, redirect, startCluster, story, type Cluster, type Fleet } from './harness.js';
@@ -109,8 +111,11 @@ export interface Stage {
   console(line: string, answers?: Answer[]): Promise<ConsoleResult>;
   /** Stop sbd-tftpd and start it again on the same port (what `utils service restart sbd-tftpd` does). */
   restartTftp(): Promise<void>;
-  /** The last boot of every phone, asserting each phone booted exactly `count` times by itself so far. */
-  bootsAfter(count: number): PhoneBootReport[];
+  /**
+   * The last boot of every phone, once each has finished its `count`th reset (registered again and reported its
+   * trust lists), asserting each booted exactly `count` times by itself so far.
+   */
+  bootsAfter(count: number): Promise<PhoneBootReport[]>;
 }
 
 /** Appliance, daemons and `count` registered phones (model 8845, TCP, digest). */
@@ -140,6 +145,8 @@ export async function startStage(base: number, count: number): Promise<Stage> {
       line: dn,
       credentials: { username: `u${dn}`, password: `pw-${dn}-x` },
       refetch: refetchOnReset(opts, (r) => boots.push(r)),
+      // After each REGISTER the phone reports the ITL/CTL it holds (DeviceTLInfo), as Cisco phones do.
+      trustLists: heldInPhoneFolder(f.dir, name, '127.0.0.1'),
     });
     await sip.register();
     after(() => sip.close());
@@ -178,7 +185,12 @@ export async function startStage(base: number, count: number): Promise<Stage> {
       await tftpd.stop();
       tftpd = await startDaemon(tftpArgs(tftpPort));
     },
-    bootsAfter(count) {
+    async bootsAfter(count) {
+      // The wave counts a phone once it registers; the phone finishes its reset after its DeviceTLInfo report.
+      for (const end = Date.now() + 60_000; phones.some((p) => p.sip.control.resets + p.sip.control.restarts < count); ) {
+        if (Date.now() > end) break; // the assertions below say which phone
+        await new Promise((r) => setTimeout(r, 20));
+      }
       return phones.map((p) => {
         assert.equal(p.boots.length, count, `${p.name} booted ${p.boots.length} times by itself, expected ${count}`);
         assert.equal(p.sip.control.refetchFailures, 0, `${p.name} could not re-fetch its files`);
