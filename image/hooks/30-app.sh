@@ -74,7 +74,7 @@ if [ -f "$repo/native/Makefile" ]; then
       rm -rf "$inc" && mkdir -p "$inc" && cp -r /usr/include/x86_64-linux-gnu/openssl "$inc/"
       flags="-O2 -I$inc -L$root/usr/lib/aarch64-linux-gnu -Wl,-rpath-link=$root/usr/lib/aarch64-linux-gnu"
       make -s -C "$repo/native" BUILD="$native_out.tmp" CC=aarch64-linux-gnu-gcc CFLAGS="$flags" \
-        libsbdsrtp_LDLIBS=-l:libcrypto.so.3
+        libsbdsrtp_LDLIBS=-l:libcrypto.so.3 libsbdtls_LDLIBS="-l:libssl.so.3 -l:libcrypto.so.3 -lpthread"
     else
       make -s -C "$repo/native" BUILD="$native_out.tmp"
     fi
