@@ -8,7 +8,6 @@
  *   3. is reset, downloads its own SEP<MAC>.cnf.xml[.sgn] with that number, and registers on it.
  */
 import { DEFAULT_SECURITY_PROFILE, normaliseDeviceName, type DeviceRow, type Store } from '../store/index.js';
-import { supportsSecurityByDefault } from '../config/cluster-configs.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 
 /** Autoregistration's codes by their short names (declared in errors.ts ClusterErrorCode). */
@@ -89,9 +88,4 @@ export function autoRegisterPhone(store: Store, input: AutoRegisterInput): AutoR
     });
     return { kind: 'registered', device, directoryNumber: dn };
   });
-}
-
-/** The default config file an unknown phone of `model` boots from: signed for Security-by-Default models. */
-export function defaultConfigNameFor(store: Store, model: string): 'XMLDefault.cnf.xml.sgn' | 'XMLDefault.cnf.xml' {
-  return supportsSecurityByDefault(store, model) ? 'XMLDefault.cnf.xml.sgn' : 'XMLDefault.cnf.xml';
 }

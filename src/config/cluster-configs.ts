@@ -165,3 +165,8 @@ export function defaultConfigFile(store: Store, signed: boolean, clock: Clock, n
 export function supportsSecurityByDefault(store: Store, model: string): boolean {
   return store.getModelFeatures(model)?.securityByDefault ?? true;
 }
+
+/** The default config file an unknown (autoregistering) phone of `model` boots from: signed for Security by Default. */
+export function defaultConfigNameFor(store: Store, model: string): 'XMLDefault.cnf.xml.sgn' | 'XMLDefault.cnf.xml' {
+  return supportsSecurityByDefault(store, model) ? 'XMLDefault.cnf.xml.sgn' : 'XMLDefault.cnf.xml';
+}
