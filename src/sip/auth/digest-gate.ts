@@ -15,14 +15,16 @@
  *     claims (the AOR, the From line, the trunk) are ONE outcome: a failure counted for the credential and for
  *     the source, answered with a fresh challenge. The answer never tells a wrong password from an unknown user
  *     or from "not yours" (RFC 3261 §22.1 lets a server re-challenge; a 403/404 would confirm the password);
- *  5. a right, owning answer clears the credential's count (the store's policy counts consecutive failures) and
- *     remembers the source address as one the credential is known to use (bounded, `maxGoodSources` each).
+ *  5. a right, owning answer whose nonce is older than the request's lifetime (its security profile's nonce
+ *     validity, else `nonceLifetime`) is `stale`, nothing counted; any other right, owning answer clears the
+ *     credential's count (the store's policy counts consecutive failures) and remembers the source address as one
+ *     the credential is known to use (bounded, `maxGoodSources` each).
  * Nonces are bound to the address they were sent to, so a failure counted against an address came from it. A
  * credential locked by strangers' guesses stays open from an address it authenticated from before, and failures
  * from such an address count for that address only: otherwise anyone could lock every phone out by guessing.
  * Answers the caller gives: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
  */
-import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';
+import { parseAuthHeader, type DigestAlgorithm, type DigestServer } from '../core/auth/digest.js';
 import type { MessageSource } from '../transports/types.js';
 import { AttemptLimiter, type AttemptLimiterOptions } from './attempt-limiter.js';
 
@@ -46,6 +48,12 @@ export interface DigestGateOptions {
   maxGoodSources?: number;
   /** Credentials whose good addresses are remembered; default 100000 (least recently used forgotten first). */
   maxGoodCredentials?: number;
+  /**
+   * Seconds a nonce is accepted when the request names no lifetime of its own (a trunk); default 300. A request's
+   * `nonceLifetime` (its security profile's nonce validity) replaces it. Either only shortens the DigestServer's
+   * own lifetime, which sbd-sipd therefore sets to the longest a profile allows.
+   */
+  nonceLifetime?: number;
 }
 
 export const digestGateDefaults = {
@@ -53,6 +61,7 @@ export const digestGateDefaults = {
   maxUsernameChars: 128,
   maxGoodSources: 4,
   maxGoodCredentials: 100_000,
+  nonceLifetime: 300,
 } as const;
 
 export interface DigestGateDeps {
@@ -73,6 +82,8 @@ export interface GateInput {
   now: number;
   /** The algorithms offered and accepted (the security profile's); default the DigestServer's. */
   algorithms?: readonly DigestAlgorithm[];
+  /** Seconds this request's nonce is accepted (the security profile's nonce validity); default the gate's. */
+  nonceLifetime?: number;
   /** Whether an authenticated username may do what the request claims (own the AOR, be the line, the trunk). */
   owns: (username: string) => boolean;
 }
@@ -86,6 +97,7 @@ export class DigestGate {
   private readonly maxUsernameChars: number;
   private readonly maxGoodSources: number;
   private readonly maxGoodCredentials: number;
+  private readonly nonceLifetime: number;
   /** credential key → addresses it authenticated from, most recent last (a Map kept in LRU order). */
   private readonly goodSources = new Map<string, string[]>();
 
@@ -94,6 +106,7 @@ export class DigestGate {
     this.maxUsernameChars = options.maxUsernameChars ?? digestGateDefaults.maxUsernameChars;
     this.maxGoodSources = options.maxGoodSources ?? digestGateDefaults.maxGoodSources;
     this.maxGoodCredentials = options.maxGoodCredentials ?? digestGateDefaults.maxGoodCredentials;
+    this.nonceLifetime = options.nonceLifetime ?? digestGateDefaults.nonceLifetime;
     this.bySource = new AttemptLimiter({ ...digestGateDefaults.perSource, ...options.perSource });
     this.byCredential = new AttemptLimiter({ ...options.perCredential });
   }
@@ -129,6 +142,12 @@ export class DigestGate {
         !this.credentialLockedFor(credentialKey(username, realm), source, now) && !(this.deps.accountLocked?.(username, now) ?? false),
     });
     if (v.ok && input.owns(v.username)) {
+      // The nonce's lifetime for this request (RFC 7616 §3.3 stale), checked once the answer is known right, as the
+      // DigestServer checks its own: "stale" never tells a right password from a wrong one.
+      const nonce = parseAuthHeader(input.header).params.get('nonce') ?? '';
+      const issued = nonceIssuedAt(nonce);
+      if (issued === undefined || Math.floor(now / 1000) - issued > (input.nonceLifetime ?? this.nonceLifetime))
+        return { ok: false, answer: 'stale', username: v.username };
       const key = credentialKey(v.username, realm);
       this.byCredential.recordSuccess(key);
       if (source) this.rememberGoodSource(key, source.address);
@@ -175,6 +194,17 @@ export class DigestGate {
     this.goodSources.set(key, list);
     if (this.goodSources.size > this.maxGoodCredentials) this.goodSources.delete(this.goodSources.keys().next().value as string);
   }
+}
+
+/**
+ * The issue time (seconds) DigestServer writes into a nonce: base64url of issued-at (8 bytes) ‖ random (8) ‖ MAC (16),
+ * src/sip/core/auth/digest.ts makeNonce; undefined for anything else. Read here because the per-profile lifetime is
+ * the gate's (test/sip/registrar/nonce-validity.test.ts checks the layout against makeNonce).
+ */
+export function nonceIssuedAt(nonce: string): number | undefined {
+  const raw = Buffer.from(nonce, 'base64url');
+  if (raw.length !== 32 || raw.toString('base64url') !== nonce) return undefined;
+  return Number(raw.readBigUInt64BE(0));
 }
 
 function credentialKey(username: string, realm: string): string {

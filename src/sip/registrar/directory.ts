@@ -14,7 +14,7 @@ import type { DigestAlgorithm } from '../core/auth/digest.js';
 import type { DeviceRow, DeviceTrustReportInput, Store } from '../../store/index.js';
 import type { AutoregDecision } from '../auth/autoreg-limiter.js';
 import type { LockoutPolicy } from '../auth/digest-gate.js';
-import { DEFAULT_SECURITY_PROFILE } from '../../store/index.js';
+import { DEFAULT_SECURITY_PROFILE, PROFILE_DEFAULTS } from '../../store/index.js';
 
 /** An AOR's user part resolved to who may register it. */
 export type AorOwner =
@@ -27,6 +27,8 @@ export type AorOwner =
       digestRequired: boolean;
       /** The profile's challenge algorithms, most preferred first. */
       digestAlgorithms: readonly DigestAlgorithm[];
+      /** The profile's nonce validity time: seconds a digest nonce challenged to the device is accepted. */
+      nonceValiditySeconds: number;
       /** The device's security profile is authenticated/encrypted: TLS with its LSC is required. */
       mutualTls: boolean;
       /** SHA-256 fingerprint (AA:BB:… as node prints it) of the device's LSC, when it has one. */
@@ -43,6 +45,8 @@ export interface Directory {
   realm(): string;
   /** Challenge algorithms for an AOR that is not a device (a line user, an unknown name): the default profile's. */
   defaultDigestAlgorithms(): readonly DigestAlgorithm[];
+  /** Nonce validity (seconds) for an AOR that is not a device: the default profile's. */
+  defaultNonceValiditySeconds(): number;
   /** The store's CredentialLockoutThreshold (0 = never) and CredentialLockoutMinutes. */
   lockoutPolicy(): LockoutPolicy;
   /** The store locked this account (failed logins); a SIP digest for it is refused too. */
@@ -100,6 +104,7 @@ export class StoreDirectory implements Directory {
   /** Device owners loaded on first use (at most one per device) and every end user; never an unknown name. */
   private owners = new Map<string, AorOwner>();
   private defaultAlgorithms: readonly DigestAlgorithm[] = ['MD5'];
+  private defaultNonceValidity: number = PROFILE_DEFAULTS.nonceValiditySeconds;
   private lockout: LockoutPolicy = { threshold: 0, minutes: 30 };
   /** userid → locked until (ms), for accounts the store has locked. */
   private locked = new Map<string, number>();
@@ -132,7 +137,9 @@ export class StoreDirectory implements Directory {
     this.byDn.clear();
     this.locked.clear();
     this.itlReports.clear();
-    this.defaultAlgorithms = this.store.getSecurityProfile(DEFAULT_SECURITY_PROFILE)?.digestAlgorithms ?? ['MD5'];
+    const universal = this.store.getSecurityProfile(DEFAULT_SECURITY_PROFILE);
+    this.defaultAlgorithms = universal?.digestAlgorithms ?? ['MD5'];
+    this.defaultNonceValidity = universal?.nonceValiditySeconds ?? PROFILE_DEFAULTS.nonceValiditySeconds;
     this.lockout = {
       threshold: this.store.getIntParam('CredentialLockoutThreshold'),
       minutes: this.store.getIntParam('CredentialLockoutMinutes'),
@@ -156,6 +163,11 @@ export class StoreDirectory implements Directory {
   defaultDigestAlgorithms(): readonly DigestAlgorithm[] {
     this.fresh();
     return this.defaultAlgorithms;
+  }
+
+  defaultNonceValiditySeconds(): number {
+    this.fresh();
+    return this.defaultNonceValidity;
   }
 
   lockoutPolicy(): LockoutPolicy {
@@ -276,6 +288,7 @@ export class StoreDirectory implements Directory {
         digestUser: d.digestUser,
         digestRequired: p?.digestAuth ?? true,
         digestAlgorithms: p?.digestAlgorithms ?? this.defaultAlgorithms,
+        nonceValiditySeconds: p?.nonceValiditySeconds ?? this.defaultNonceValidity,
         mutualTls: p !== undefined && p.deviceSecurityMode !== 'non-secure',
         lscFingerprint256: fp,
       };

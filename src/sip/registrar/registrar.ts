@@ -149,6 +149,7 @@ export class Registrar {
         source,
         now,
         algorithms,
+        nonceLifetime: owner?.kind === 'device' ? owner.nonceValiditySeconds : this.directory.defaultNonceValiditySeconds(),
         owns: (u) => allowed !== undefined && allowed !== null && u === allowed,
       });
       if (!g.ok)

@@ -412,6 +412,7 @@ export class Router {
     owns: (username: string) => boolean,
     source?: MessageSource,
     algorithms?: readonly DigestAlgorithm[],
+    nonceLifetime?: number,
   ): RouterAction | undefined {
     const header = req.get(status === 407 ? 'Proxy-Authorization' : 'Authorization');
     const challengeName = status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate';
@@ -424,6 +425,7 @@ export class Router {
       source,
       now,
       ...(algorithms ? { algorithms } : {}),
+      ...(nonceLifetime !== undefined ? { nonceLifetime } : {}),
       owns,
     });
     if (g.ok) return undefined;
@@ -459,6 +461,7 @@ export class Router {
     const onFlow = owner !== undefined && this.deps.registrar.bindings.lookup(user, now).some((b) => sameFlow(b.source, source));
     if (!onFlow) {
       const algorithms = owner?.kind === 'device' ? owner.digestAlgorithms : this.deps.directory.defaultDigestAlgorithms();
+      const nonceLifetime = owner?.kind === 'device' ? owner.nonceValiditySeconds : this.deps.directory.defaultNonceValiditySeconds();
       const denied = this.checkDigest(
         req,
         now,
@@ -466,6 +469,7 @@ export class Router {
         (u) => (owner === undefined ? false : owner.kind === 'device' ? owner.digestUser === u : owner.userid === u),
         source,
         algorithms,
+        nonceLifetime,
       );
       if (denied) return denied;
     }
