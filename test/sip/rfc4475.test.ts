@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseMessage } from '../../src/sip/core/messages/parser.js';
-import { SipParseError } from '../../src/sip/core/messages/errors.js';
+import { SipParseCode, SipParseError } from '../../src/sip/core/messages/errors.js';
 import { SipRequest, SipResponse, type SipMessage } from '../../src/sip/core/messages/message.js';
 import { isSipUri, type SipUri, type Uri } from '../../src/sip/core/messages/uri.js';
 import { branchOf, isRfc3261Branch } from '../../src/sip/core/messages/via.js';
@@ -30,6 +30,7 @@ function rejects(name: string, status: number, detail: RegExp, respond = true): 
     () => parseMessage(load(name)),
     (err: unknown) => {
       assert.ok(err instanceof SipParseError, `${name}: SipParseError`);
+      assert.equal(err.code, status === 505 ? SipParseCode.version : SipParseCode.badRequest, `${name}: code`);
       assert.equal(err.status, status, `${name}: status (${err.reason})`);
       assert.match(err.reason, detail, `${name}: reason`);
       assert.equal(err.respond, respond, `${name}: respond`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { itlStatusRows } from '../../src/reports/itl-status.js';
 import { SipPhone } from '../../src/sim/sip-ua/user-agent.js';
 import type { Call } from '../../src/sim/sip-ua/calls.js';
-import { SipUaError } from '../../src/sim/sip-ua/errors.js';
+import { SipUaError, SipUaErrorCode } from '../../src/sim/sip-ua/errors.js';
 import { addLineUser, makeState, startDaemon } from './interop/harness.js';
 import { addPhoneWithLsc } from './lsc.js';
 
@@ -121,7 +121,10 @@ test('Block Unencrypted Calls: an answer that drops SRTP is refused — callee g
     phones.push(caller, callee);
     await caller.register();
     await callee.register();
-    await assert.rejects(caller.call('u7002'), (e: unknown) => e instanceof SipUaError && e.status === 488);
+    await assert.rejects(
+      caller.call('u7002'),
+      (e: unknown) => e instanceof SipUaError && e.code === SipUaErrorCode.refused && e.status === 488,
+    );
     const answered = await gotCall;
     assert.equal(answered.suite, undefined, 'the callee answered RTP');
     await answered.confirmed; // sbd's ACK for the callee's 2xx

@@ -16,6 +16,10 @@ export const AlarmErrorCode = {
   duplicate: 'ERR_ALARM_DUPLICATE',
   notAlarm: 'ERR_ALARM_NOT_ALARM',
   field: 'ERR_ALARM_FIELD',
+  /** A trust-list alarm from something that is not a registered device (refer.ts: 403). */
+  notDevice: 'ERR_ALARM_NOT_DEVICE',
+  /** The alarm or its Contact names another device than the one that sent it (refer.ts: 403). */
+  otherDevice: 'ERR_ALARM_OTHER_DEVICE',
 } as const;
 export type AlarmErrorCodeValue = (typeof AlarmErrorCode)[keyof typeof AlarmErrorCode];
 

@@ -14,6 +14,7 @@ import type { SipRequest } from '../core/messages/message.js';
 import type { AorOwner, Directory } from '../registrar/directory.js';
 import { ALARM_CONTENT_TYPE, parseAlarmBody, type TrustListReport } from './device-tl-info.js';
 import type { AlarmLimits } from './cisco-alarm.js';
+import { AlarmErrorCode, type AlarmErrorCodeValue } from './errors.js';
 
 export interface AlarmAnswer {
   status: 202 | 400 | 403 | 413;
@@ -21,7 +22,7 @@ export interface AlarmAnswer {
   /** What happened, for the log: a stable word and, when stored, the device. */
   outcome: 'stored' | 'repeated' | 'ignored' | 'refused';
   device?: string;
-  code?: string;
+  code?: AlarmErrorCodeValue;
 }
 
 /** The REFER carries a Cisco alarm body (Content-Type application/x-cisco-alarm+xml, parameters ignored). */
@@ -70,10 +71,10 @@ export function answerAlarmRefer(req: SipRequest, owner: AorOwner, directory: Di
   const info = parsed.value;
   if (info === null) return { status: 202, reason: 'Accepted', outcome: 'ignored' };
   if (owner.kind !== 'device')
-    return { status: 403, reason: 'Forbidden (only a device reports its trust lists)', outcome: 'refused', code: 'ERR_ALARM_NOT_DEVICE' };
+    return { status: 403, reason: 'Forbidden (only a device reports its trust lists)', outcome: 'refused', code: AlarmErrorCode.notDevice };
   const named = contactDeviceName(req);
   if (info.deviceName !== owner.device || (named !== undefined && named !== owner.device)) {
-    return { status: 403, reason: 'Forbidden (the alarm names another device)', outcome: 'refused', code: 'ERR_ALARM_OTHER_DEVICE' };
+    return { status: 403, reason: 'Forbidden (the alarm names another device)', outcome: 'refused', code: AlarmErrorCode.otherDevice };
   }
   const r = directory.recordTrustReport(
     owner.device,

@@ -10,18 +10,32 @@ import { join } from 'node:path';
 import type { StateLayout } from '../../store/state.js';
 import { SbdError } from '../../lib/errors.js';
 
-export class TrunkSecretError extends SbdError {}
+export const TrunkSecretCode = {
+  /** The key file is missing (when decrypting) or not 64 hex digits. */
+  key: 'ERR_SIP_TRUNK_KEY',
+  /** A stored password in an unknown format, or one that does not decrypt with this key and row. */
+  secret: 'ERR_SIP_TRUNK_SECRET',
+} as const;
+export type TrunkSecretCode = (typeof TrunkSecretCode)[keyof typeof TrunkSecretCode];
+
+export class TrunkSecretError extends SbdError {
+  declare readonly code: TrunkSecretCode;
+
+  constructor(code: TrunkSecretCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 function key(layout: StateLayout, create: boolean): Buffer {
   const path = join(layout.keysDir, 'sip-trunk.key');
   if (!existsSync(path)) {
-    if (!create) throw new TrunkSecretError('ERR_SIP_TRUNK_KEY', `${path} is missing: the stored trunk passwords cannot be decrypted`);
+    if (!create) throw new TrunkSecretError(TrunkSecretCode.key, `${path} is missing: the stored trunk passwords cannot be decrypted`);
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
     renameSync(tmp, path);
   }
   const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new TrunkSecretError('ERR_SIP_TRUNK_KEY', `${path} is not 64 hex digits`);
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new TrunkSecretError(TrunkSecretCode.key, `${path} is not 64 hex digits`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -34,7 +48,7 @@ export function encryptTrunkPassword(layout: StateLayout, trunk: string, realm: 
 }
 
 export function decryptTrunkPassword(layout: StateLayout, trunk: string, realm: string, blob: Buffer): string {
-  if (blob.length < 29 || blob[0] !== 1) throw new TrunkSecretError('ERR_SIP_TRUNK_SECRET', 'stored trunk password has an unknown format');
+  if (blob.length < 29 || blob[0] !== 1) throw new TrunkSecretError(TrunkSecretCode.secret, 'stored trunk password has an unknown format');
   const d = createDecipheriv('aes-256-gcm', key(layout, false), blob.subarray(1, 13));
   d.setAAD(Buffer.from(`${trunk}\u0000${realm}`, 'utf8'));
   d.setAuthTag(blob.subarray(13, 29));
@@ -42,7 +56,7 @@ export function decryptTrunkPassword(layout: StateLayout, trunk: string, realm: 
     return Buffer.concat([d.update(blob.subarray(29)), d.final()]).toString('utf8');
   } catch (cause) {
     throw new TrunkSecretError(
-      'ERR_SIP_TRUNK_SECRET',
+      TrunkSecretCode.secret,
       `stored password of trunk ${trunk} (realm ${realm}) does not decrypt with this appliance's key`,
       { cause },
     );

@@ -11,7 +11,7 @@
  * Who may ask is decided by the socket file's mode and group (docs/sip-app.md "Resetting phones"); the daemon still
  * validates every field, and a line longer than `maxLineBytes` ends the connection.
  */
-import { PhoneControlError, ResetKind } from './notify.js';
+import { PhoneControlCode, PhoneControlError, ResetKind } from './notify.js';
 import { resetPacingDefaults, type WaveProgress, type WaveSummary } from './wave.js';
 
 export const controlProtocolLimits = {
@@ -34,12 +34,12 @@ export type ControlEvent =
   | { event: 'started'; total: number; unregistered: string[]; phonesPerSecond: number }
   | ({ event: 'progress' } & WaveProgress)
   | ({ event: 'done' } & WaveSummary)
-  | { event: 'error'; code: string; message: string };
+  | { event: 'error'; code: PhoneControlCode; message: string };
 
 const NAME = /^[A-Za-z0-9 ._+-]{1,64}$/;
 
 function bad(message: string): PhoneControlError {
-  return new PhoneControlError('ERR_PHONE_CONTROL_REQUEST', message);
+  return new PhoneControlError(PhoneControlCode.request, message);
 }
 
 /** One request line → a validated request (typed error naming what is wrong). */
@@ -99,12 +99,12 @@ export class LineSplitter {
     const lines: string[] = [];
     let nl: number;
     while ((nl = this.buf.indexOf(0x0a)) >= 0) {
-      if (nl > this.max) throw new PhoneControlError('ERR_PHONE_CONTROL_LINE', `a line is longer than ${this.max} bytes`);
+      if (nl > this.max) throw new PhoneControlError(PhoneControlCode.line, `a line is longer than ${this.max} bytes`);
       const line = this.buf.subarray(0, nl).toString('utf8').replace(/\r$/, '');
       this.buf = this.buf.subarray(nl + 1);
       if (line.trim() !== '') lines.push(line);
     }
-    if (this.buf.length > this.max) throw new PhoneControlError('ERR_PHONE_CONTROL_LINE', `a line is longer than ${this.max} bytes`);
+    if (this.buf.length > this.max) throw new PhoneControlError(PhoneControlCode.line, `a line is longer than ${this.max} bytes`);
     return lines;
   }
 }

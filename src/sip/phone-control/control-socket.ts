@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { encodeLine, LineSplitter, parseEvent, parseRequest, type ControlEvent, type ResetRequest } from './control-protocol.js';
-import { PhoneControlError } from './notify.js';
+import { PhoneControlCode, PhoneControlError } from './notify.js';
 
 /** `<state>/sipd-control/sipd.sock`: its own folder, so its group and mode are the socket's alone. */
 export function controlSocketPath(stateDir: string): string {
@@ -47,7 +47,7 @@ export class ControlServer {
     if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
     // A socket left by a previous run (a crash) is replaced; anything else at that name is not ours to remove.
     if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new PhoneControlError('ERR_PHONE_CONTROL_SOCKET', `${path} exists and is not a socket`);
+      if (!lstatSync(path).isSocket()) throw new PhoneControlError(PhoneControlCode.socket, `${path} exists and is not a socket`);
       unlinkSync(path);
     }
     const server = createServer((s) => this.accept(s));
@@ -89,7 +89,11 @@ export class ControlServer {
       try {
         this.handler(parseRequest(lines[0]!), send);
       } catch (err) {
-        send({ event: 'error', code: err instanceof PhoneControlError ? err.code : 'ERR_PHONE_CONTROL', message: (err as Error).message });
+        send({
+          event: 'error',
+          code: err instanceof PhoneControlError ? err.code : PhoneControlCode.failed,
+          message: (err as Error).message,
+        });
       }
     });
     s.on('error', () => {});
@@ -145,11 +149,11 @@ export function requestReset(path: string, req: ResetRequest, onEvent: (e: Contr
           : err.code === 'EACCES'
             ? 'permission denied (the control socket is for the admin user)'
             : err.message;
-      reject(new PhoneControlError('ERR_PHONE_CONTROL_CONNECT', `${path}: ${why} (${err.code ?? 'error'})`, { cause: err }));
+      reject(new PhoneControlError(PhoneControlCode.connect, `${path}: ${why} (${err.code ?? 'error'})`, { cause: err }));
     });
     s.on('close', () => {
       if (last && (last.event === 'done' || last.event === 'error')) resolve(last);
-      else reject(new PhoneControlError('ERR_PHONE_CONTROL_CONNECT', `${path}: sbd-sipd closed the connection before the wave ended`));
+      else reject(new PhoneControlError(PhoneControlCode.connect, `${path}: sbd-sipd closed the connection before the wave ended`));
     });
   });
 }

@@ -23,7 +23,36 @@ export const ResetMethod = { serviceControl: 'service-control', checkSync: 'chec
 export type ResetMethod = (typeof ResetMethod)[keyof typeof ResetMethod];
 export const resetMethods: readonly ResetMethod[] = Object.values(ResetMethod);
 
-export class PhoneControlError extends SbdError {}
+/** Every phone-control code, also the `code` of an `error` event on the control socket (control-protocol.ts). */
+export const PhoneControlCode = {
+  /** Something failed that is not a phone-control error (an unexpected exception in the handler). */
+  failed: 'ERR_PHONE_CONTROL',
+  /** A request line that does not parse or names nothing valid. */
+  request: 'ERR_PHONE_CONTROL_REQUEST',
+  /** A line longer than the protocol's bound. */
+  line: 'ERR_PHONE_CONTROL_LINE',
+  /** The socket path exists and is not a socket. */
+  socket: 'ERR_PHONE_CONTROL_SOCKET',
+  /** The client cannot reach sbd-sipd, or it closed before the wave ended. */
+  connect: 'ERR_PHONE_CONTROL_CONNECT',
+  /** A wave is already running. */
+  busy: 'ERR_PHONE_CONTROL_BUSY',
+  /** The request names a device sbd does not know. */
+  unknown: 'ERR_PHONE_CONTROL_UNKNOWN',
+  /** sbd-sipd is stopping: the wave ended early. */
+  stopped: 'ERR_PHONE_CONTROL_STOPPED',
+  /** The registration Call-ID cannot go into the NOTIFY body. */
+  callId: 'ERR_PHONE_CONTROL_CALL_ID',
+} as const;
+export type PhoneControlCode = (typeof PhoneControlCode)[keyof typeof PhoneControlCode];
+
+export class PhoneControlError extends SbdError {
+  declare readonly code: PhoneControlCode;
+
+  constructor(code: PhoneControlCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 /**
  * The method for a registration: the model's override when the feature list has one, else by User-Agent —
@@ -61,7 +90,7 @@ const ZERO_STAMP = '{0000000000000000}';
 /** The body of a service-control NOTIFY (spec §2), CRLF line ends. */
 export function serviceControlBody(kind: ResetKind, registerCallId: string): Buffer {
   if (/[\r\n{}]/.test(registerCallId))
-    throw new PhoneControlError('ERR_PHONE_CONTROL_CALL_ID', 'the registration Call-ID holds a brace or a line break');
+    throw new PhoneControlError(PhoneControlCode.callId, 'the registration Call-ID holds a brace or a line break');
   return Buffer.from(
     [
       `action=${kind}`,

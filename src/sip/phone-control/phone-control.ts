@@ -12,7 +12,7 @@ import type { BindingTable } from '../registrar/bindings.js';
 import type { MessageSource, TransportKind } from '../transports/types.js';
 import type { SipResponse } from '../core/messages/message.js';
 import { makeBranch, makeTag } from '../core/transactions/branch.js';
-import { buildResetNotify, PhoneControlError, resetMethodFor } from './notify.js';
+import { buildResetNotify, PhoneControlCode, PhoneControlError, resetMethodFor } from './notify.js';
 import type { ControlEvent, ResetRequest } from './control-protocol.js';
 import type { PhoneControlDirectory } from './directory.js';
 import { ResetWave, type WaveOptions, type WaveTarget } from './wave.js';
@@ -102,13 +102,13 @@ export class PhoneControl {
   /** Starts a wave; events go to `emit` until `done` (or an `error` at once). */
   start(req: ResetRequest, emit: (e: ControlEvent) => void): void {
     if (this.running) {
-      emit({ event: 'error', code: 'ERR_PHONE_CONTROL_BUSY', message: 'a reset wave is running; try again when it is done' });
+      emit({ event: 'error', code: PhoneControlCode.busy, message: 'a reset wave is running; try again when it is done' });
       return;
     }
     const now = this.now();
     const devices = this.d.directory.select(req.select);
     if ('device' in req.select && devices.length === 0) {
-      emit({ event: 'error', code: 'ERR_PHONE_CONTROL_UNKNOWN', message: `no device ${req.select.device}` });
+      emit({ event: 'error', code: PhoneControlCode.unknown, message: `no device ${req.select.device}` });
       return;
     }
     const targets: WaveTarget[] = [];
@@ -209,7 +209,7 @@ export class PhoneControl {
     if (r.timer) clearTimeout(r.timer);
     if (r.immediate) clearImmediate(r.immediate);
     this.running = undefined;
-    r.emit({ event: 'error', code: 'ERR_PHONE_CONTROL_STOPPED', message: 'sbd-sipd is stopping; the wave ended early' });
+    r.emit({ event: 'error', code: PhoneControlCode.stopped, message: 'sbd-sipd is stopping; the wave ended early' });
   }
 }
 

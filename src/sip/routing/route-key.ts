@@ -8,7 +8,19 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SbdError } from '../../lib/errors.js';
 
-export class RouteKeyError extends SbdError {}
+export const RouteKeyCode = {
+  /** The key file is not 64 hex digits. */
+  key: 'ERR_SIP_ROUTE_KEY',
+} as const;
+export type RouteKeyCode = (typeof RouteKeyCode)[keyof typeof RouteKeyCode];
+
+export class RouteKeyError extends SbdError {
+  declare readonly code: RouteKeyCode;
+
+  constructor(code: RouteKeyCode, message: string) {
+    super(code, message);
+  }
+}
 
 export function routeKey(keysDir?: string): Buffer {
   if (keysDir === undefined) return randomBytes(32);
@@ -21,7 +33,7 @@ export function routeKey(keysDir?: string): Buffer {
   const hex = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(hex))
     throw new RouteKeyError(
-      'ERR_SIP_ROUTE_KEY',
+      RouteKeyCode.key,
       `${path} is not 64 hex digits: remove it to make a new one (open dialogs then lose their routes)`,
     );
   return Buffer.from(hex, 'hex');

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeState, addLineUser } from '../interop/harness.js';
 import { openState } from '../../../src/store/state.js';
-import { decryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
+import { decryptTrunkPassword, TrunkSecretCode, TrunkSecretError } from '../../../src/sip/auth/trunk-secret.js';
 
 const main = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
 const sbd = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8' });
@@ -69,7 +69,11 @@ test('routing and trunk commands write the store; bad input is a clear error and
       const cred = s.store.sip.getTrunkCredential('pstn', 'carrier')!;
       assert.ok(!cred.passwordEnc.includes(Buffer.from('s3cret')), 'stored encrypted');
       assert.equal(decryptTrunkPassword(s.layout, 'pstn', 'carrier', cred.passwordEnc), 's3cret');
-      assert.throws(() => decryptTrunkPassword(s.layout, 'other', 'carrier', cred.passwordEnc), /does not decrypt/);
+      assert.throws(
+        () => decryptTrunkPassword(s.layout, 'other', 'carrier', cred.passwordEnc),
+        (e: unknown) => e instanceof TrunkSecretError && e.code === TrunkSecretCode.secret,
+        'the blob moved to another trunk does not decrypt',
+      );
       assert.equal(s.store.sip.presencePolicy('A', 'A'), false);
     } finally {
       s.store.close();

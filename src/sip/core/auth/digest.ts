@@ -24,7 +24,27 @@ import { quote, readQuoted, readToken, skipWs } from '../messages/syntax.js';
 export const digestAlgorithms = ['MD5', 'SHA-256'] as const;
 export type DigestAlgorithm = (typeof digestAlgorithms)[number];
 
-export class DigestError extends SipError {}
+export const DigestCode = {
+  /** An Authorization/WWW-Authenticate header that does not parse (RFC 7235 §2.1 syntax). */
+  header: 'ERR_SIP_AUTH_HEADER',
+  /** The nonce secret is shorter than 16 bytes. */
+  secret: 'ERR_SIP_DIGEST_SECRET',
+  /** A challenge in a scheme other than Digest. */
+  scheme: 'ERR_SIP_AUTH_SCHEME',
+  /** A challenge without realm or nonce. */
+  challenge: 'ERR_SIP_AUTH_CHALLENGE',
+  /** A challenge with an algorithm sbd does not answer. */
+  algorithm: 'ERR_SIP_AUTH_ALGORITHM',
+} as const;
+export type DigestCode = (typeof DigestCode)[keyof typeof DigestCode];
+
+export class DigestError extends SipError {
+  declare readonly code: DigestCode;
+
+  constructor(code: DigestCode, message: string) {
+    super(code, message);
+  }
+}
 
 /** The nonce-count a nonce gets once an answer with it failed: every later count is "not higher". */
 const SPENT = Number.MAX_SAFE_INTEGER;
@@ -98,14 +118,14 @@ export interface AuthHeader {
 export function parseAuthHeader(value: string, maxParams = 32): AuthHeader {
   const s = value;
   const scheme = readToken(s, skipWs(s, 0));
-  if (scheme.value.length === 0) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication header has no scheme');
+  if (scheme.value.length === 0) throw new DigestError(DigestCode.header, 'authentication header has no scheme');
   const params = new Map<string, string>();
   let i = skipWs(s, scheme.end);
   while (i < s.length) {
     const name = readToken(s, i);
-    if (name.value.length === 0) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication parameter has no name');
+    if (name.value.length === 0) throw new DigestError(DigestCode.header, 'authentication parameter has no name');
     i = skipWs(s, name.end);
-    if (s[i] !== '=') throw new DigestError('ERR_SIP_AUTH_HEADER', `authentication parameter ${name.value} has no value`);
+    if (s[i] !== '=') throw new DigestError(DigestCode.header, `authentication parameter ${name.value} has no value`);
     i = skipWs(s, i + 1);
     let v: string;
     if (s[i] === '"') {
@@ -118,12 +138,12 @@ export function parseAuthHeader(value: string, maxParams = 32): AuthHeader {
       v = s.slice(start, i);
     }
     const key = name.value.toLowerCase();
-    if (params.has(key)) throw new DigestError('ERR_SIP_AUTH_HEADER', `authentication parameter ${key} repeated`);
+    if (params.has(key)) throw new DigestError(DigestCode.header, `authentication parameter ${key} repeated`);
     params.set(key, v);
-    if (params.size > maxParams) throw new DigestError('ERR_SIP_AUTH_HEADER', 'too many authentication parameters');
+    if (params.size > maxParams) throw new DigestError(DigestCode.header, 'too many authentication parameters');
     i = skipWs(s, i);
     if (s[i] === ',') i = skipWs(s, i + 1);
-    else if (i < s.length) throw new DigestError('ERR_SIP_AUTH_HEADER', 'authentication parameters not separated by commas');
+    else if (i < s.length) throw new DigestError(DigestCode.header, 'authentication parameters not separated by commas');
   }
   return { scheme: scheme.value, params };
 }
@@ -206,7 +226,7 @@ export class DigestServer {
   private readonly counts = new Map<string, number>();
 
   constructor(o: DigestServerOptions) {
-    if (o.secret.length < 16) throw new DigestError('ERR_SIP_DIGEST_SECRET', 'digest secret must be at least 16 bytes');
+    if (o.secret.length < 16) throw new DigestError(DigestCode.secret, 'digest secret must be at least 16 bytes');
     this.realm = o.realm;
     this.secret = o.secret;
     this.lifetime = o.nonceLifetime ?? digestServerDefaults.nonceLifetime;
@@ -346,12 +366,12 @@ export interface ClientAnswer {
 /** Build the Authorization / Proxy-Authorization value answering a Digest challenge (RFC 2617 §3.2.2). */
 export function answerChallenge(a: ClientAnswer): string {
   const c = parseAuthHeader(a.challenge);
-  if (c.scheme.toLowerCase() !== 'digest') throw new DigestError('ERR_SIP_AUTH_SCHEME', `cannot answer ${c.scheme} challenges`);
+  if (c.scheme.toLowerCase() !== 'digest') throw new DigestError(DigestCode.scheme, `cannot answer ${c.scheme} challenges`);
   const realm = c.params.get('realm');
   const nonce = c.params.get('nonce');
-  if (realm === undefined || nonce === undefined) throw new DigestError('ERR_SIP_AUTH_CHALLENGE', 'challenge lacks realm or nonce');
+  if (realm === undefined || nonce === undefined) throw new DigestError(DigestCode.challenge, 'challenge lacks realm or nonce');
   const algorithm = algorithmOf(c.params.get('algorithm'));
-  if (algorithm === undefined) throw new DigestError('ERR_SIP_AUTH_ALGORITHM', `unsupported algorithm ${c.params.get('algorithm')}`);
+  if (algorithm === undefined) throw new DigestError(DigestCode.algorithm, `unsupported algorithm ${c.params.get('algorithm')}`);
   const qops = (c.params.get('qop') ?? '').split(',').map((q) => q.trim());
   const useQop = qops.includes('auth');
   const ha1 = 'ha1' in a.secret ? a.secret.ha1 : computeHa1(algorithm, a.username, realm, a.secret.password);

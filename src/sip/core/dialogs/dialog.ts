@@ -40,8 +40,15 @@ export const DialogCode = {
   /** The dialog is over; no request can be built in it. */
   terminated: 'ERR_SIP_DIALOG_TERMINATED',
 } as const;
+export type DialogCode = (typeof DialogCode)[keyof typeof DialogCode];
 
-export class DialogError extends SipError {}
+export class DialogError extends SipError {
+  declare readonly code: DialogCode;
+
+  constructor(code: DialogCode, message: string) {
+    super(code, message);
+  }
+}
 
 /** Methods whose requests refresh the remote target (§12.2, RFC 3311 UPDATE, RFC 6665 SUBSCRIBE/NOTIFY, RFC 3515). */
 export const targetRefreshMethods: ReadonlySet<string> = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);

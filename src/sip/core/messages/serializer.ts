@@ -8,7 +8,7 @@
  * header name must be a token; a header value or the Request-URI holding CR, LF or another control byte
  * (HTAB excepted, §25.1 allows it in LWS) is refused with ERR_SIP_HEADER_VALUE: the caller sends nothing.
  */
-import { SipError } from './errors.js';
+import { SipMessageCode, SipMessageError } from './errors.js';
 import { canonicalName } from './header-names.js';
 import type { SipMessage } from './message.js';
 import { formatUri } from './uri.js';
@@ -28,16 +28,16 @@ export function serializeMessage(msg: SipMessage): Buffer {
   if (msg.kind === 'request') {
     const uri = formatUri(msg.uri);
     if (CONTROL.test(uri) || / /.test(uri) || !TOKEN.test(msg.method))
-      throw new SipError('ERR_SIP_HEADER_VALUE', 'the request line holds a control byte or a space');
+      throw new SipMessageError(SipMessageCode.headerValue, 'the request line holds a control byte or a space');
     head = `${msg.method} ${uri} SIP/2.0\r\n`;
   } else {
     head = `SIP/2.0 ${msg.status} ${safeReason(msg.reason)}\r\n`;
   }
   for (const h of msg.headers) {
     if (canonicalName(h.name) === 'content-length') continue;
-    if (!TOKEN.test(h.name)) throw new SipError('ERR_SIP_HEADER_VALUE', 'a header name is not a token');
+    if (!TOKEN.test(h.name)) throw new SipMessageError(SipMessageCode.headerValue, 'a header name is not a token');
     if (CONTROL.test(h.value))
-      throw new SipError('ERR_SIP_HEADER_VALUE', `header ${h.name} holds a control byte (CR or LF, or another one)`);
+      throw new SipMessageError(SipMessageCode.headerValue, `header ${h.name} holds a control byte (CR or LF, or another one)`);
     head += `${h.name}: ${h.value}\r\n`;
   }
   head += `Content-Length: ${msg.body.length}\r\n\r\n`;

@@ -16,5 +16,12 @@ export const TransactionCode = {
   /** A response the TU gave that is not 100–699 or does not belong to the transaction. */
   response: 'ERR_SIP_TRANSACTION_RESPONSE',
 } as const;
+export type TransactionCode = (typeof TransactionCode)[keyof typeof TransactionCode];
 
-export class TransactionError extends SipError {}
+export class TransactionError extends SipError {
+  declare readonly code: TransactionCode;
+
+  constructor(code: TransactionCode, message: string, options?: { statusHint?: number; cause?: unknown }) {
+    super(code, message, options);
+  }
+}
