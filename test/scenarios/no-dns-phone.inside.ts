@@ -73,6 +73,12 @@ test('a phone on a LAN without DNS boots, registers and gets TVS answers by addr
     }
   };
   assert.equal(await register(), 200, 'registered with the call control its config names (127.0.0.1:5060)');
+  // The same from the command line: no --server, the call control of the phone's config (the password is not in a
+  // signed-only config, so it is typed, as on the phone).
+  const cli = JSON.parse(
+    await admin(phones, 'phone', 'register', '--mac', PHONE, '--transport', 'tcp', '--user', 'u7601', '--password', 'pw-7601-x'),
+  ) as { status: number };
+  assert.equal(cli.status, 200);
 
   // An ITL signed by a signer the phone does not hold: only TVS, reached at the config's address, can vouch.
   await admin(dir, 'itl', 'reset', 'localkey');
@@ -89,6 +95,9 @@ test('a phone on a LAN without DNS boots, registers and gets TVS answers by addr
   const named = await bootSimPhone(opts);
   assert.ok(named.configTrusted, story(named));
   await assert.rejects(callControlFlow(phones, PHONE, 'tcp'), { code: 'ERR_SIM_RESOLVE' });
+  const refused = await sbd(['phone', 'register', '--state', phones, '--mac', PHONE, '--transport', 'tcp']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /cannot reach its call control: cannot resolve "sbd\.example"/);
   await admin(dir, 'cert', 'regen', 'CallManager');
   await tvsd.stop();
   tvsd = await startTvsd(dir);

@@ -81,3 +81,21 @@ test('sbd phone boot --dns takes system or none', async () => {
   assert.notEqual(code, 0);
   assert.match(err.join('\n'), /--dns: 'maybe' is not system or none/);
 });
+
+test('sbd phone register --state --mac without --server: the call control of its config, resolved as --dns says', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  const dir = tempDir();
+  mkdirSync(join(dir, 'SEP0000000C0002'));
+  const line = '<sipLines><line button="1"><name>7700</name><authName>u7700</authName><authPassword></authPassword></line></sipLines>';
+  writeFileSync(
+    join(dir, 'SEP0000000C0002', 'config.xml'),
+    config('sbd', 'sbd-sub').replace('</device>', `<sipProfile>${line}</sipProfile></device>`),
+  );
+  const err: string[] = [];
+  const code = await main(['phone', 'register', '--state', dir, '--mac', '0000000C0002', '--transport', 'tcp', '--dns', 'none'], {
+    out: () => {},
+    err: (t) => err.push(t),
+  });
+  assert.equal(code, 1);
+  assert.match(err.join('\n'), /SEP0000000C0002 cannot reach its call control: cannot resolve "sbd": the phone has no DNS server/);
+});

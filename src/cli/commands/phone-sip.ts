@@ -3,7 +3,8 @@
  * command line — register a line over TLS (or TCP/UDP) with digest and the ITL report, place an SRTP call, send
  * a few seconds of tone and print what was negotiated and how many packets were decrypted. JSON on stdout.
  * `--state DIR --mac MAC` takes the line and digest credentials from the config that phone accepted at its last
- * `sbd phone boot` (`<sipLines><line><name>/<authName>/<authPassword>`); explicit flags override them.
+ * `sbd phone boot` (`<sipLines><line><name>/<authName>/<authPassword>`), and without `--server` the call control
+ * it names (`<processNodeName>`, resolved as `--dns system|none` says); explicit flags override them.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
@@ -13,6 +14,7 @@ import { SipPhone, type SipPhoneOptions } from '../../sim/sip-ua/user-agent.js';
 import type { FlowTransport } from '../../sim/sip-ua/sip-flow.js';
 import { deviceNameOfMac, readLineCredentials } from '../../sim/phone-folder.js';
 import { heldInPhoneFolder } from '../../sim/sip-ua/device-tl-info.js';
+import { callControlFlow, resolverNamed } from '../../sim/name-resolution.js';
 
 const common = {
   server: { type: 'string' },
@@ -28,10 +30,11 @@ const common = {
   expires: { type: 'string' },
   state: { type: 'string' },
   mac: { type: 'string' },
+  dns: { type: 'string' },
 } as const;
 
 const USAGE_COMMON =
-  '--server HOST:PORT (--line DN [--user U --password P] | --state PHONES --mac MAC) [--transport tls|tcp|udp] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
+  '(--server HOST:PORT --line DN [--user U --password P] | --state PHONES --mac MAC [--server HOST:PORT] [--dns system|none]) [--transport tls|tcp|udp] [--ca CM.pem] [--cert LSC.pem --key LSC.key] [--itl-hash HEX] [--user-agent UA] [--expires S]';
 
 type CommonValues = Partial<Record<keyof typeof common, string>>;
 
@@ -45,6 +48,12 @@ async function withPhoneConfig(v: CommonValues): Promise<CommonValues> {
     line: c.line,
     ...(c.authName && c.authPassword ? { user: c.authName, password: c.authPassword } : {}),
   };
+  if (v.server === undefined) {
+    const resolver = resolverNamed(v.dns ?? 'system');
+    if (!resolver) throw new UsageError(`--dns: '${v.dns}' is not system or none`);
+    const flow = await callControlFlow(v.state!, deviceName, (v.transport ?? 'tls') as FlowTransport, resolver);
+    fromConfig.server = `${flow.host.includes(':') ? `[${flow.host}]` : flow.host}:${flow.port}`;
+  }
   const explicit = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) as CommonValues;
   // Explicit --user/--password replace the pair from the config together.
   if (explicit.user !== undefined || explicit.password !== undefined) {
