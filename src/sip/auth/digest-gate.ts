@@ -2,27 +2,10 @@
  * The one door every SIP digest check goes through (REGISTER's Authorization, a phone's or a trunk's
  * Proxy-Authorization / Authorization on INVITE and the rest), so guessing is counted the same everywhere.
  * Sans-I/O: time comes in as `now` (ms); credentials and the lockout policy come from the caller's lookups.
- *
- * Theory of operation:
- *  1. a source address that failed `perSource.maxFailures` times in its window is refused (`blocked`) before
- *     anything is read;
- *  2. no credentials → `challenge` (not a failure: every client starts so);
- *  3. the credential (username and realm as the header names them) is refused when it is locked: by this gate's
- *     count of failures from all sources (the store's CredentialLockoutThreshold / CredentialLockoutMinutes,
- *     0 = never) or by the store itself (an account locked after failed logins elsewhere). Nothing is computed;
- *  4. the digest is verified (DigestServer: a spent nonce or a replayed nonce-count is refused before any hash);
- *     an unknown user, a wrong response, and right credentials of a user who does not own what the request
- *     claims (the AOR, the From line, the trunk) are ONE outcome: a failure counted for the credential and for
- *     the source, answered with a fresh challenge. The answer never tells a wrong password from an unknown user
- *     or from "not yours" (RFC 3261 §22.1 lets a server re-challenge; a 403/404 would confirm the password);
- *  5. a right, owning answer whose nonce is older than the request's lifetime (its security profile's nonce
- *     validity, else `nonceLifetime`) is `stale`, nothing counted; any other right, owning answer clears the
- *     credential's count (the store's policy counts consecutive failures) and remembers the source address as one
- *     the credential is known to use (bounded, `maxGoodSources` each).
- * Nonces are bound to the address they were sent to, so a failure counted against an address came from it. A
- * credential locked by strangers' guesses stays open from an address it authenticated from before, and failures
- * from such an address count for that address only: otherwise anyone could lock every phone out by guessing.
- * Answers the caller gives: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
+ * Blocked sources are refused first; every wrong answer (unknown user, wrong password, not the owner) is one
+ * outcome, counted per credential and per source; a source the credential authenticated from before stays open.
+ * Answers: `challenge` / `stale` → 401/407 with fresh challenges; `blocked` → 403.
+ * Theory of operation, step by step: docs/sip-theory.md "Digest gate".
  */
 import { parseAuthHeader, type DigestAlgorithm, type DigestServer } from '../core/auth/digest.js';
 import type { MessageSource } from '../transports/types.js';

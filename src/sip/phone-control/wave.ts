@@ -1,31 +1,15 @@
 /**
  * A reset wave, sans-I/O: the phones to reset in, the clock as an argument, "send this NOTIFY now" out; answers,
- * failures and re-registrations in as events. The shell (phone-control.ts) owns sockets and timers.
- *
- * Theory of operation
- * -------------------
- * Each target moves  queued → sent → acknowledged → re-registered,  or ends `failed` (no answer within
- * `ackTimeoutMs`, the flow is gone) or `silent` (acknowledged but no REGISTER within `reregisterTimeoutMs`).
- *  - Pacing: at most `phonesPerSecond` NOTIFYs a second, one every 1/rate; a shell that runs late (a busy
- *    event loop) sends at most two at once and does not catch up the time it lost — a wave of resets is a wave of
- *    TFTP boots, and the default keeps it inside what the TFTP server serves without a single retransmission
- *    (see `resetPacingDefaults`).
- *  - Over UDP a NOTIFY is resent on RFC 3261 §17.1.2.2 Timer E (T1, doubling up to T2) until an answer; over
- *    TCP/TLS it is sent once (§17.1.1.2: reliable transports never retransmit).
- *  - A REGISTER that succeeds for the target's line after its NOTIFY went out counts as the re-registration
- *    (a phone that re-registers before answering is counted as acknowledged too: it obviously got it).
- *  - Phones in the selection with no live registration are never sent anything: listed as `unregistered`.
- * The wave is done when no target is queued, sent or acknowledged-and-waiting.
+ * failures and re-registrations in as events. The shell (phone-control.ts) owns sockets and timers. Each target
+ * goes queued → sent → acknowledged → re-registered, or ends `failed` (no answer) or `silent` (no REGISTER);
+ * at most `phonesPerSecond` NOTIFYs a second, resent on Timer E over UDP only; phones with no registration are
+ * listed as `unregistered` and sent nothing. Theory of operation: docs/sip-theory.md "Reset waves".
  */
 import type { ResetKind, ResetMethod } from './notify.js';
 
 /**
- * The default pace, from the boot-storm figures of docs/tftp.md ("Boot-storm benchmark"): paced storms of at most
- * 250 phones in flight had 0 retransmissions; the lowest paced rate measured at blksize 512 is 8,088 files/s.
- * A reset phone fetches at most 4 files (CTL, ITL, SEP….cnf.xml.sgn, ….enc.sgn): 8,088 / 4 ≈ 2,000 phones/s by
- * throughput. The binding bound is the one in flight: a real phone spends far longer than the bench's 64 ms (p99)
- * between its first and last TFTP request — allow 2.5 s — so 250 in flight / 2.5 s = 100 phones/s, a twentieth
- * of the throughput bound. 5,000 phones: 50 s.
+ * The default pace: 100 phones/s keeps a wave of resets (a wave of TFTP boots) inside what the TFTP server serves
+ * without a retransmission; the derivation from the boot-storm figures is in docs/sip-theory.md "Reset waves".
  */
 export const resetPacingDefaults = {
   phonesPerSecond: 100,

@@ -1,36 +1,11 @@
 /**
  * The registrar (RFC 3261 §10.3), sans-I/O: a REGISTER and where it came from in, the response out. The
  * location service is a `BindingTable`; credentials and AOR owners come from a `Directory` (the store).
- *
- * Theory of operation, in the order of §10.3:
- *  1. the To URI must be a SIP/SIPS URI with a user part (the AOR); its user is a device's directory number
- *     or a line user's userid;
- *  2. a source that failed too often is refused (403) before anything else (`DigestGate`, src/sip/auth);
- *  3. a device whose security profile is authenticated/encrypted must come over TLS presenting its own LSC
- *     (the transport checked the chain to CAPF; here the fingerprint must equal the device's LSC), else 403;
- *  4. digest (RFC 2617 MD5 / RFC 7616 SHA-256, qop=auth, `DigestGate` over `DigestServer`) with the algorithms of
- *     the device's security profile (the default profile's for anyone else): no credentials → 401 with a fresh
- *     challenge per algorithm; an expired nonce with the right digest → 401 stale=true; a wrong password, an
- *     unknown user, an unknown AOR and right credentials of a user who does not own the AOR (the device's
- *     digest user, or the line user itself) all get the same 401 and count as one failure (no oracle);
- *     digest is skipped only for a device whose profile turns it off AND that proved itself by its LSC over TLS.
- *     No REGISTER changes or lists bindings before this step, except the one that autoregistration has just
- *     created a device for (off by default);
- *  5. Contact: none → the current bindings (a query); `*` with Expires: 0 → remove all; the number of Contact
- *     values is checked against `maxBindingsPerAor` before any is parsed (row 5 of issue 16); each contact's expiry is
- *     its `expires` parameter, else the Expires header, else `defaultExpires`, then bounded: 0 removes, below
- *     `minExpires` → 423 with Min-Expires, above `maxExpires` → `maxExpires`; same Call-ID with a CSeq not
- *     higher than the binding's → 400 (out of order, §10.3 step 7);
- *  6. the ITL report: a phone states the hash of the ITL it holds in an `X-SBD-ITL-Hash` header (see
- *     ITL_REPORT_HEADER), honoured only on an authenticated REGISTER; the last binding of a device going away
- *     (unregister) deletes its report;
- *  7. 200 OK lists every current binding with its remaining expiry (§10.3 step 8).
- *
- * Autoregistration (DESIGN §2, src/cluster/autoreg.ts): a phone registering under its device name
- * (`To: <sip:SEP001122334455@…>`, model from `User-Agent: Cisco-CP8845/…`) that the store does not know is added
- * when the AutoRegistration parameter is on, with the next free number of AutoRegistrationDnRange; its binding is
- * stored under that number and the 200 names it in P-Associated-URI (RFC 3455 §4.1), the number the phone then
- * registers with after its config download. A known device may register under its name the same way.
+ * In the order of §10.3: the AOR, the source's failure count (`DigestGate`), TLS with the device's LSC when its
+ * security profile says so, digest (one 401 for every wrong answer: no oracle), then the Contacts (bounded
+ * before parsing, expiries clamped, 423), the ITL report, and 200 with every binding. Autoregistration adds
+ * an unknown phone registering under its device name when the AutoRegistration parameter is on.
+ * Theory of operation, step by step: docs/sip-theory.md "Registrar".
  */
 import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';
 import { canonicalName } from '../core/messages/header-names.js';

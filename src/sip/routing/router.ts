@@ -1,48 +1,11 @@
 /**
- * Call routing as a stateless proxy with Record-Route (RFC 3261 §16.11 and §16.6 step 4), sans-I/O: a
- * request or response and where it came from in, actions out (answer it, forward it to a target, drop it).
- *
- * Why a stateless proxy and not a B2BUA: the phones negotiate SRTP end to end (SDES keys go from phone to
- * phone, so media never needs a relay that re-keys it), CANCEL/ACK/BYE/re-INVITE need no per-call state
- * (the branch of a forwarded request is a hash of the received one, so a CANCEL or a non-2xx ACK follows its
- * INVITE, §16.11), retransmissions are absorbed by the phones' own transactions, and nothing is lost when the
- * daemon restarts mid-call (a phone on TCP/TLS does not retransmit: towards UDP the daemon adds a client
- * transaction on that leg, udp-leg.ts). Record-Route keeps sbd on the path of in-dialog requests (BYE, re-INVITE for
- * hold/resume), so each of them is routed over the registered flow and policy is applied to every offer.
- *
- * Theory of operation for a request:
- *  1. Max-Forwards 0 → 483 (§16.3 step 3); our own Route entries are removed (loose routing, §16.4) and
- *     checked: a dialog is a request with a To tag whose Routes of ours all carry our MAC for its Call-ID and
- *     Request-URI (route-mac.ts, record-route.ts); a To tag without one → 481, a MAC that fails → 403;
- *     A request for sbd itself (no user part, no Route): OPTIONS → 200; a Cisco alarm REFER
- *     (application/x-cisco-alarm+xml, e.g. DeviceTLInfo; to any host name, as the phone's config names sbd) →
- *     identified as in step 2, then src/sip/alarm/refer.ts (202, stored for the phone's own device only);
- *     anything else → 404;
- *  2. source: a trunk (its peer address; a TLS trunk only over TLS with its CA's certificate, trunk-peer.ts) →
- *     trunk digest (401 or 407 per its profile, username = its application user) and the ACL of request kinds
- *     (in or out of dialog as verified, not as tagged), with application-level authorization → else 403;
- *     a phone → an out-of-dialog request must come over the flow the From AOR registered on, or carry proxy
- *     digest credentials of the AOR's owner (407 challenge), else 403;
- *  3. target: a dialog's request goes to its Request-URI (the host:port its Route's MAC binds; a registered
- *     Contact → its flow); CANCEL and a non-2xx ACK go where their INVITE went (forwarded-invites.ts; none →
- *     481 / dropped); new requests to a registered AOR need the callee's partition in the caller's calling
- *     search space (else 404, as CUCM answers an unreachable number), presence SUBSCRIBE needs the presence
- *     groups' policy (else 403); unregistered numbers go to a trunk by route pattern in a reachable partition;
- *     else 404; a Route left after ours must name a trunk (sbd relays to no host it was not configured with);
- *  4. SDP: an offer passes the SRTP policy (crypto-policy.ts: 488 when Block Unencrypted Calls refuses it),
- *     keys from a TLS leg never go out on a non-TLS leg, the secure-call indication says Encrypted only when
- *     the media is SRTP and both legs are TLS (on the forwarded INVITE and on the 2xx); every answer (18x, 2xx,
- *     PRACK, ACK, 2xx to UPDATE) that drops SRTP under Block Unencrypted Calls is refused (refuse-answer.ts);
- *  5. forward: Max-Forwards − 1, Record-Route (two entries when the transport changes, RFC 5658; MAC'd), our
- *     Via with the keyed deterministic branch on top; an INVITE is remembered for its CANCEL/ACK; a request to
- *     a trunk is remembered for its 401/407 (trunk-challenge.ts), and the phone's retransmission/CANCEL/ACK of a
- *     challenged one follows the re-sent copy; an in-dialog request whose Route carried `sbd-cseq=N` gets
- *     CSeq + N when it comes from the phone's side.
- * A response is relayed only when its top branch is the MAC of the Via below it (ours, for a request we
- * forwarded); a trunk's challenge sbd can answer is answered (ACK + re-sent request, nothing to the phone);
- * otherwise our Record-Route entries are rebound to the response's Contact, our top Via is removed (its
- * `sbd-cseq=N` subtracted from CSeq) and the response goes to the next Via (received/rport as sbd stamped them,
- * over the connection it came on).
+ * Call routing as a stateless proxy with Record-Route (RFC 3261 §16.11, §16.6 step 4), sans-I/O: a request or
+ * response and where it came from in, actions out (answer it, forward it to a target, drop it). Stateless, not a
+ * B2BUA: SRTP keys go phone to phone, CANCEL/ACK/BYE need no per-call state (a forwarded branch is a hash of the
+ * received one) and a restart loses no call. A request: Max-Forwards and our Routes (MAC-checked), the source
+ * (trunk or phone, digest), the target (dialog, registered AOR by calling search space, trunk by route pattern),
+ * the SRTP policy on the SDP, then forward; a response is relayed only when its top branch is our MAC.
+ * Theory of operation, step by step: docs/sip-theory.md "Router".
  */
 import { randomBytes } from 'node:crypto';
 import type { DigestAlgorithm, DigestServer } from '../core/auth/digest.js';

@@ -1,33 +1,10 @@
 /**
  * Answering a trunk's 401/407 challenges on requests the stateless proxy forwarded (Kamailio's `uac_auth()`),
- * sans-I/O: messages and the time in, messages out, no sockets.
- *
- * Why it is needed: the far end's password is the appliance's secret (stored encrypted per trunk and realm),
- * so the phone that sent the request cannot answer the challenge; sbd must.
- *
- * Theory of operation:
- *  - every initial request the router forwards **to a trunk** (INVITE, and out-of-dialog OPTIONS, MESSAGE,
- *    SUBSCRIBE, REFER, …) is remembered in a bounded table keyed by our Via branch (`remember`), for 64×T1
- *    (32 s; Timer C, 3 min, once an INVITE is proceeding), refreshed by the phone's retransmissions;
- *  - a 401/407 for a remembered request whose realm has a stored credential (`onResponse`) is answered: for an
- *    INVITE the challenge is ACKed towards the trunk by sbd itself (the hop-by-hop ACK of a non-2xx,
- *    RFC 3261 §17.1.1.3: our Via with the same branch, the same CSeq number, To with the response's tag, the
- *    request's Route), then the request is re-sent with Authorization / Proxy-Authorization (RFC 3261 §22.2,
- *    §22.3: every realm we have, qop=auth when offered, MD5 or SHA-256), **CSeq + 1**, a new branch, all else
- *    unchanged; the challenge does not reach the phone;
- *  - no credential for the realm, or a challenge of the re-sent request without stale=true, goes to the phone
- *    as before (no loop); stale=true is answered again, at most `maxAnswersPerRequest` times in all;
- *  - the phone keeps its CSeq numbers, the trunk's side of the dialog is `offset` higher; that offset travels
- *    without per-call state: in a `sbd-cseq=N` parameter of our Via on the re-sent request (its responses go
- *    back with the phone's CSeq) and of our Record-Route entries (the router adds it to the CSeq of in-dialog
- *    requests the phone sends along that route, and marks their Via the same way);
- *  - the phone's retransmission, CANCEL and ACK (of a non-2xx) for a challenged request arrive with the
- *    original branch: `mapOutgoing` turns them into the re-sent request, its CANCEL and its ACK (the re-sent
- *    branch and CSeq number). The phone's own retransmission timers therefore drive the re-sent request's;
- *    a phone on TCP/TLS has none, so towards a UDP trunk the daemon sends the re-sent request through a client
- *    transaction (udp-leg.ts), whose own ACK of a non-2xx makes the ACK built here redundant (it is absorbed).
- * Limits: challenges of in-dialog requests (a re-INVITE) are not answered (that needs per-dialog state), see
- * docs/sip-app.md "Not done".
+ * sans-I/O. The far end's password is the appliance's secret, so the phone cannot answer; sbd does: requests to
+ * a trunk are remembered by our branch (bounded), a challenge with a stored credential is ACKed and the request
+ * re-sent with credentials and CSeq + 1 (the offset travels in `sbd-cseq=N` on our Via and Record-Route), and
+ * the phone's retransmission, CANCEL and ACK are mapped onto the re-sent request.
+ * Theory of operation and limits: docs/sip-theory.md "Trunk challenges".
  */
 import { randomBytes } from 'node:crypto';
 import { canonicalName } from '../core/messages/header-names.js';

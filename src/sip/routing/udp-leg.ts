@@ -1,40 +1,10 @@
 /**
  * Reliability on the UDP leg of a request sbd forwards from a reliable transport (RFC 3261 §17.1 client
- * transactions used as a shim under the stateless proxy, §16.11). Sans-I/O: it drives the daemon's
- * `TransactionTable` and returns its actions; the daemon carries them out.
- *
- * Why: a stateless proxy relies on the sender's retransmissions. A phone on TCP/TLS never retransmits
- * (§17.1.1.2, §17.1.2.2: Timers A and E run only on unreliable transports), so a request forwarded from it to a
- * UDP next hop (a carrier trunk, a phone on UDP) and lost there was lost for good. Such a request now goes out
- * through a client transaction of its own on the UDP leg: Timers A/E retransmit it, Timers B/F give up.
- * Requests between two UDP hops stay stateless (the sender's own retransmissions are forwarded again).
- *
- * It stays a proxy, not a B2BUA: the request keeps the deterministic branch the router computed (branch.ts), so
- * the phone's CANCEL and non-2xx ACK keep matching, and every response the transaction delivers goes through
- * `Router.handleResponse` exactly as a stateless one does (our Via removed, forwarded along the next Via).
- *
- *  - non-2xx final to an INVITE: the INVITE client transaction ACKs it itself (§17.1.1.3), and re-ACKs each
- *    retransmission of it (absorbed, not forwarded twice). The phone's own ACK for it, forwarded by the router,
- *    and the ACK the trunk-challenge table builds for a 401/407 are the same hop-by-hop ACK again: `absorbsAck`
- *    drops them while the transaction is Completed (Timer D), so the far end sees exactly one ACK per final.
- *  - 2xx to an INVITE: RFC 6026 Accepted state; every 2xx (retransmissions too) goes up so the caller ACKs each
- *    one; the 2xx ACK is end to end (§13.2.2.4: a new request with its own branch) and is forwarded statelessly.
- *    A lost 2xx ACK makes the callee retransmit its 2xx, which reaches the phone again, which ACKs again.
- *  - CANCEL: a non-INVITE client transaction of its own on the UDP leg (§9.1: same branch, method CANCEL, so
- *    its key differs from the INVITE's); its 200 and the INVITE's 487 go up as usual.
- *  - Timer B/F: the transaction times out; the phone gets 408 Request Timeout built from the request we sent
- *    (§16.7 step 6 / §16.8: a proxy whose client transaction times out acts as if it got a 408), routed back
- *    through `handleResponse` over the phone's flow. A stateless proxy could never say this.
- *  - Timer C (§16.6 step 11, §16.8): an INVITE in Proceeding has no timer of its own. `timerC` after the last
- *    provisional the leg CANCELs it (a client transaction of its own; none if the phone's CANCEL is already
- *    running) and waits 64·T1 more for the final response (the 487, ACKed by the INVITE transaction as usual);
- *    then it abandons the INVITE's transaction (a late final goes to the phone statelessly). This bounds how
- *    long any entry lives.
- *  - 1xx retransmissions are delivered (a proxy forwards provisionals, §16.7); final-response retransmissions of
- *    non-INVITE requests are absorbed in Completed (Timer K).
- *  - Bounds: client transactions count against the table's `maxTransactions` with everything else; when it is
- *    full the request is forwarded statelessly as before (`stats.full`). This leg's own maps hold one entry per
- *    live client transaction it started and are emptied by `forget` on the transaction's `terminated` action.
+ * transactions as a shim under the stateless proxy, §16.11). Sans-I/O: it drives the daemon's `TransactionTable`
+ * and returns its actions. A phone on TCP/TLS never retransmits (§17.1.1.2), so a request it sends to a UDP next
+ * hop goes out through a client transaction of its own (Timers A/E resend, B/F give up, 408 back; Timer C
+ * CANCELs). It stays a proxy: the branch is the router's, every response goes through `Router.handleResponse`.
+ * Theory of operation (ACKs, 2xx, CANCEL, timers, bounds): docs/sip-theory.md "UDP leg".
  */
 import type { SipRequest, SipResponse } from '../core/messages/message.js';
 import type { TransactionAction } from '../core/transactions/actions.js';

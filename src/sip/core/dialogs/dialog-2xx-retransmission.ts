@@ -1,18 +1,9 @@
 /**
  * The UAS core's 2xx retransmission for INVITE (RFC 3261 §13.3.1.4). The ACK for a 2xx is end to end and
- * outside the INVITE transaction, so the UAS core itself resends the 2xx until the ACK comes, over any
- * transport (a proxy further along may use UDP). Under RFC 6026 the resends go through the INVITE server
- * transaction in its Accepted state (`TransactionTable.respond`). Sans-I/O.
- *
- * Theory of operation
- * -------------------
- *   state     event                          actions                                       next
- *   --------  -----------------------------  --------------------------------------------  --------
- *   (new)     start() (the 2xx was sent)     arm at T1                                     waiting
- *   waiting   timer, before 64·T1            retransmit; arm at min(2·interval, T2)        waiting
- *   waiting   timer at 64·T1                 ack-timeout: the TU ends the session with BYE  gave-up
- *   waiting   ack(seq) with the INVITE's     cancel                                        acked
- *             CSeq number
+ * outside the INVITE transaction, so the UAS core itself resends the 2xx (T1, doubling to T2) until the ACK
+ * with the INVITE's CSeq comes, and gives up at 64·T1 (the TU then ends the session with BYE). Under RFC 6026
+ * the resends go through the INVITE server transaction in its Accepted state. Sans-I/O.
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 
 export type Uas2xxAction =

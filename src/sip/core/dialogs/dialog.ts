@@ -1,26 +1,9 @@
 /**
  * A dialog (RFC 3261 §12): the peer-to-peer state two UAs keep between an INVITE (or another dialog-creating
  * request) and its end. Sans-I/O: messages in, state changes out; in-dialog requests are built by
- * dialog-request.ts from this state.
- *
- * Theory of operation
- * -------------------
- *   state       event                                                       next
- *   ----------  ----------------------------------------------------------  ----------
- *   (new)       UAC: 101–199 with a To tag to the creating request          early
- *               UAC: 2xx;  UAS: sends 101–199 with a tag / sends a 2xx      early / confirmed
- *   early       2xx to the creating request (UAC: route set recomputed      confirmed
- *               from the 2xx, §13.2.2.4; UAS: sent)
- *   early       non-2xx final to the creating request (§12.3)               terminated
- *   any         BYE sent (§15.1.1) or received (§15.1.2)                    terminated
- *   any         481 or 408 to an in-dialog request (§12.2.1.2)              terminated
- *
- * Identity is Call-ID + local tag + remote tag (§12). The route set is taken once, from the message that
- * creates the dialog (Record-Route of the request at the UAS, of the response reversed at the UAC, §12.1.1,
- * §12.1.2) and not changed by later requests; the remote target is the Contact of that message and changes on
- * target refresh requests (re-INVITE, UPDATE, …) and their 2xx (§12.2.1.2, §12.2.2). CSeq numbers: the local
- * one grows by one per request we send (ACK and CANCEL excepted), the remote one must not go backwards (a lower
- * one is answered 500, §12.2.2).
+ * dialog-request.ts from this state. Identity is Call-ID + local tag + remote tag; the route set is fixed by the
+ * creating message, the remote target follows target refreshes; the remote CSeq must not go backwards (500).
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 import { SipError } from '../messages/errors.js';
 import type { SipRequest, SipResponse } from '../messages/message.js';

@@ -1,28 +1,9 @@
 /**
- * INVITE client transaction (RFC 3261 §17.1.1, with the RFC 6026 §7.2 Accepted state). Sans-I/O.
- *
- * Theory of operation
- * -------------------
- *   state       event                              actions                                          next
- *   ----------  ---------------------------------  -----------------------------------------------  ----------
- *   (new)       start()                            send INVITE; arm A = T1 (unreliable only),       calling
- *                                                  arm B = 64·T1
- *   calling     Timer A                            resend INVITE, arm A = 2·previous (no cap)       calling
- *   calling     Timer B                            timeout to TU                                    terminated
- *   calling     1xx                                cancel A, B; deliver                             proceeding
- *   proceeding  1xx                                deliver                                          proceeding
- *   calling/    2xx                                cancel A, B; deliver; arm M = 64·T1              accepted
- *   proceeding                                     (RFC 3261 alone: deliver)                        (terminated)
- *   calling/    300–699                            cancel A, B; send ACK (§17.1.1.3); deliver;      completed
- *   proceeding                                     arm D (32 s unreliable, 0 reliable)
- *   completed   300–699 again                      resend the same ACK, not delivered               completed
- *   completed   Timer D                            –                                                terminated
- *   accepted    2xx again (or another fork's 2xx)  deliver: the TU ACKs each 2xx (§13.2.2.4)        accepted
- *   accepted    Timer M                            –                                                terminated
- *   any         transport error                    transport-error to TU                            terminated
- *
- * In Proceeding the request is no longer retransmitted and Timer B no longer applies (§17.1.1.2, Figure 5):
- * from then on only the TU ends the wait (CANCEL, or its own Timer C if it is a proxy).
+ * INVITE client transaction (RFC 3261 §17.1.1, with the RFC 6026 §7.2 Accepted state). Sans-I/O. Timer A
+ * resends the INVITE until a response (unreliable transports), Timer B gives up; a non-2xx final is ACKed here
+ * (§17.1.1.3), again for each retransmission of it, until Timer D; every 2xx in Accepted goes to the TU (Timer M).
+ * In Proceeding only the TU ends the wait (CANCEL, or its Timer C as a proxy).
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';

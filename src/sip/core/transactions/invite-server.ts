@@ -1,32 +1,9 @@
 /**
- * INVITE server transaction (RFC 3261 §17.2.1, with the RFC 6026 §7.1 Accepted state). Sans-I/O.
- *
- * Theory of operation
- * -------------------
- *   state       event                           actions                                              next
- *   ----------  ------------------------------  ---------------------------------------------------  ----------
- *   (new)       start()                         deliver INVITE to TU; send 100 Trying now when       proceeding
- *                                               tryingDelay is 0, else arm Trying = 200 ms
- *   proceeding  Timer Trying (TU silent)        send 100 Trying                                      proceeding
- *   proceeding  1xx from TU                     cancel Trying; send it                               proceeding
- *   proceeding  INVITE again                    resend the last provisional (or the 100 at once,     proceeding
- *                                               since the client is evidently waiting)
- *   proceeding  2xx from TU                     send; arm L = 64·T1 (RFC 3261 alone: terminated)     accepted
- *   proceeding  300–699 from TU                 send; arm G = T1 (unreliable only), H = 64·T1         completed
- *   completed   INVITE again                    resend the final response                            completed
- *   completed   Timer G                         resend the final response; arm G = min(2·prev, T2)    completed
- *   completed   Timer H (no ACK)                timeout to TU                                        terminated
- *   completed   ACK                             cancel G, H; arm I (T4 unreliable, 0 reliable)       confirmed
- *   confirmed   ACK again                       absorbed                                             confirmed
- *   confirmed   Timer I                         –                                                    terminated
- *   accepted    INVITE again                    absorbed (the TU is retransmitting its 2xx)          accepted
- *   accepted    2xx from TU (a retransmission)  send                                                 accepted
- *   accepted    ACK matching this transaction   deliver (an RFC 2543 peer's ACK for the 2xx)         accepted
- *   accepted    Timer L                         –                                                    terminated
- *   any         transport error                 transport-error to TU                                terminated
- *
- * The ACK for a 2xx normally carries a new branch (§17.1.1.3, §13.2.2.4), matches no transaction and goes to
- * the TU from the table; the TU retransmits its 2xx itself until then (§13.3.1.4, dialog-2xx-retransmission.ts).
+ * INVITE server transaction (RFC 3261 §17.2.1, with the RFC 6026 §7.1 Accepted state). Sans-I/O: messages,
+ * TU answers and timer events in; sends, deliveries and timer arms out. 100 Trying after `tryingDelay` unless
+ * the TU answered; a non-2xx final is resent on Timer G until the ACK (Timer H gives up); a 2xx moves to
+ * Accepted (Timer L), where the TU's own 2xx retransmissions go out (dialogs/dialog-2xx-retransmission.ts).
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';

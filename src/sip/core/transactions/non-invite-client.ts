@@ -1,22 +1,7 @@
 /**
- * Non-INVITE client transaction (RFC 3261 §17.1.2). Sans-I/O.
- *
- * Theory of operation
- * -------------------
- *   state       event               actions                                                   next
- *   ----------  ------------------  --------------------------------------------------------  ----------
- *   (new)       start()             send request; arm E = T1 (unreliable only), F = 64·T1      trying
- *   trying      Timer E             resend; arm E = min(2·previous, T2)                       trying
- *   proceeding  Timer E             resend; arm E = T2                                         proceeding
- *   trying/     Timer F             timeout to TU                                              terminated
- *   proceeding
- *   trying/     1xx                 deliver                                                    proceeding
- *   proceeding
- *   trying/     200–699             cancel E, F; deliver; arm K (T4 unreliable, 0 reliable)    completed
- *   proceeding
- *   completed   any response        absorbed (retransmissions of the final one)                completed
- *   completed   Timer K             –                                                          terminated
- *   any         transport error     transport-error to TU                                      terminated
+ * Non-INVITE client transaction (RFC 3261 §17.1.2). Sans-I/O. Timer E resends the request (doubling to T2, at
+ * T2 once a provisional came; unreliable transports only), Timer F gives up, Timer K absorbs retransmitted finals.
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';

@@ -1,23 +1,8 @@
 /**
- * Non-INVITE server transaction (RFC 3261 §17.2.2). Sans-I/O.
- *
- * Theory of operation
- * -------------------
- *   state       event                 actions                                                   next
- *   ----------  --------------------  --------------------------------------------------------  ----------
- *   (new)       start()               deliver the request to the TU                             trying
- *   trying      request again         discarded (nothing to answer with yet)                     trying
- *   trying/     1xx from TU           send it                                                   proceeding
- *   proceeding
- *   proceeding  request again         resend the last provisional                               proceeding
- *   trying/     200–699 from TU       send it; arm J (64·T1 unreliable, 0 reliable)              completed
- *   proceeding
- *   completed   request again         resend the final response (the TU never sees it again)    completed
- *   completed   Timer J               –                                                         terminated
- *   any         transport error       transport-error to TU                                     terminated
- *
- * This is what keeps a retransmitted REGISTER from being processed twice (a second digest check of the same
- * nonce-count would look like a replay).
+ * Non-INVITE server transaction (RFC 3261 §17.2.2). Sans-I/O. A retransmitted request is answered with the
+ * last response and never reaches the TU again (Timer J keeps the final): this is what keeps a retransmitted
+ * REGISTER from being processed twice (a second digest check of the same nonce-count would look like a replay).
+ * State table: docs/sip-transactions.md "Theory of operation".
  */
 import type { SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';

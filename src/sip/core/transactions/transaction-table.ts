@@ -1,21 +1,10 @@
 /**
  * The transaction layer (RFC 3261 §17): a table of client and server transactions keyed per §17.1.3 / §17.2.3,
  * fed with messages from the transport, requests and responses from the TU, and timer and transport-error events
- * from the shell; it answers each call with the actions to carry out (transaction-base.ts, actions.ts).
- *
- *   TU ──sendRequest──▶ client transaction ──send──▶ transport      transport ──receive(response)──▶ match ─▶ TU
- *   transport ──receive(request)──▶ match or new server transaction ──deliver──▶ TU ──respond(id)──▶ send
- *
- * What matches nothing is delivered with `id: undefined`: a response with no client transaction (a 2xx after
- * Timer M; a proxy forwards it statelessly, §16.7, a UAC core ACKs it, §13.2.2.4) and an ACK with no INVITE
- * server transaction (the ACK for a 2xx, §17.2.3, RFC 6026 §8.9). A CANCEL gets its own non-INVITE server
- * transaction; the deliver action names the INVITE transaction it matched in `cancels` (none: answer 481, §9.2).
- * A transaction leaves the table with its `terminated` action.
- *
- * Per-source bound (issue 16 row 7): with `sourceOf`, one source holds at most `maxPerSource` server
- * transactions; a new request past it is delivered with `id: undefined` and `stateless: true`, and the TU answers
- * it statelessly (§8.2.7: its retransmissions are handled again). So one sender cannot fill the table that
- * everyone shares, and still gets answers.
+ * from the shell; it answers each call with the actions to carry out (transaction-base.ts, actions.ts). What
+ * matches nothing is delivered with `id: undefined` (a 2xx after Timer M, the ACK for a 2xx); past `maxPerSource`
+ * a new request is delivered `stateless: true` (issue 16 row 7). Details: docs/sip-transactions.md
+ * "Theory of operation".
  */
 import type { SipMessage, SipRequest, SipResponse } from '../messages/message.js';
 import type { TransactionAction } from './actions.js';
