@@ -1,5 +1,5 @@
 /**
- * TLSMinVersion (issue 18 item 9) on the TVS and CAPF listeners, with `openssl s_client` as the old peer: at the
+ * TLSMinVersion (issue 18 item 9) on the TVS, CAPF and SIP (5061) listeners, with `openssl s_client` as the old peer: at the
  * default (1.2) a TLS 1.0 client offering only AES128-SHA is refused; with the parameter at 1.0 the daemons
  * accept it after their store reload (no restart), TLS 1.2 clients still get the ECDHE-GCM suite first, and back
  * at 1.2 TLS 1.0 is refused again. The client needs `@SECLEVEL=0` too: Debian 12's OpenSSL 3 will not speak
@@ -9,8 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tlsProtocolDefaults, tlsProtocolSettings } from '../../src/lib/tls-service.js';
 import { TvsServer } from '../../src/tvs/server.js';
+import { capfOperations } from '../../src/daemons/adapters/capf-store.js';
 import { CapfServer } from '../../src/capf/server.js';
 import { captureLogger, sClient, tempState } from '../tvs/helpers.js';
+import { startDaemon } from '../sip/interop/harness.js';
 
 const tls10 = (port: number) =>
   sClient(['-connect', `127.0.0.1:${port}`, '-noservername', '-tls1', '-cipher', 'AES128-SHA:@SECLEVEL=0'], Buffer.alloc(0));
@@ -35,7 +37,7 @@ for (const service of ['TVS', 'CAPF'] as const) {
     const state = tempState(t);
     const { logger } = captureLogger(service);
     const opts = { store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0 };
-    const server = service === 'TVS' ? new TvsServer(opts) : new CapfServer(opts);
+    const server = service === 'TVS' ? new TvsServer(opts) : new CapfServer({ ...opts, store: capfOperations(state.store) });
     const { port } = await server.listen();
     t.after(() => server.close());
 
@@ -55,3 +57,18 @@ for (const service of ['TVS', 'CAPF'] as const) {
     assert.equal(accepted(await tls10(port)), false);
   });
 }
+
+test('SIP 5061: the same, through sbd-sipd following the store (reloadTls)', { timeout: 120_000 }, async (t) => {
+  const h = await startDaemon({ tlsReloadIntervalMs: 0 });
+  t.after(() => h.close());
+  const port = h.ports.tls!;
+  assert.equal(accepted(await tls10(port)), false);
+  h.state.store.setParam('TLSMinVersion', '1.0');
+  assert.equal(h.daemon.reloadTls(), true);
+  const old = await tls10(port);
+  assert.ok(accepted(old), old.stdout.toString('latin1') + old.stderr);
+  assert.match((await tls12(port)).stdout.toString(), /New, TLSv1\.2, Cipher is ECDHE-RSA-AES256-GCM-SHA384/);
+  h.state.store.setParam('TLSMinVersion', '1.2');
+  assert.equal(h.daemon.reloadTls(), true);
+  assert.equal(accepted(await tls10(port)), false);
+});

@@ -14,7 +14,10 @@
  *   and body sizes). A framing error closes the connection (the stream cannot be
  *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
  *   stays up.
- * - TLS: TLS 1.2 and 1.3, the TLS 1.2 cipher list is an option (the enterprise parameter). Asking for a client
+ * - TLS: TLS 1.2 and 1.3; the TLS 1.2 cipher list and the lowest version are options (the enterprise parameters
+ *   TLSCiphers and TLSMinVersion, turned into node:tls settings by lib/tls-service.ts: below 1.2 AES128-SHA at
+ *   OpenSSL security level 0, for old phones and gateways). `setTlsSettings` swaps identity, CAs and that policy
+ *   for new connections, inbound and outbound; open ones keep what they negotiated. Asking for a client
  *   certificate and refusing clients without one are separate settings, so one 5061 listener serves LSC phones
  *   (mutual TLS, their certificate verified against the CAPF issuer and handed up) and certificate-less clients
  *   (line users, softphones); whether a given device must present its LSC is the registrar's decision (its
@@ -29,25 +32,29 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as connectTcp, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
-import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import {
+  connect as connectTls,
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
 import { errorResponseFor } from '../core/messages/error-response.js';
 import { SipParseError } from '../core/messages/errors.js';
 import { parseMessage, type ParseOptions } from '../core/messages/parser.js';
 import { stampReceived } from '../core/messages/response-routing.js';
 import { StreamFramer, type FramerOptions } from '../core/messages/stream-framer.js';
+import { tlsProtocolDefaults, tlsProtocolSettings, type TlsProtocolOptions } from '../../lib/tls-service.js';
 import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
 
-export const defaultTlsCiphers = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256';
+export const defaultTlsCiphers = tlsProtocolDefaults.ciphers;
 
-export interface TlsSettings {
+/** `ciphers` (TLS 1.2 list, OpenSSL syntax) and `minVersion` ('1.0' | '1.1' | '1.2', default '1.2') come from TlsProtocolOptions. */
+export interface TlsSettings extends TlsProtocolOptions {
   cert: string | Buffer;
   key: string | Buffer;
   /** CAs that client certificates must chain to (the CAPF certificate for LSCs). */
   ca?: string | Buffer | Array<string | Buffer>;
-  /** TLS 1.2 cipher list, OpenSSL syntax; default ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256. */
-  ciphers?: string;
-  /** Lowest version; default TLSv1.2. */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
   /**
    * Ask every client for a certificate (TLS CertificateRequest) and verify what it sends against `ca`; a client
    * may still send none, or one that does not verify, and the connection stays up without `peerCertificate`.
@@ -143,12 +150,15 @@ export class StreamTransport {
   private systemCa: Buffer | undefined | null = null;
   private nextId = 1;
   private readonly o: StreamTransportOptions;
+  /** The TLS identity, CAs and policy for new connections (replaced by setTlsSettings). */
+  private tlsSettings: TlsSettings | undefined;
   private readonly handler: MessageHandler;
   readonly kind: 'tcp' | 'tls';
 
   constructor(handler: MessageHandler, options: StreamTransportOptions = {}) {
     this.handler = handler;
     this.o = options;
+    this.tlsSettings = options.tls;
     this.kind = options.tls ? 'tls' : 'tcp';
   }
 
@@ -162,17 +172,11 @@ export class StreamTransport {
   }
 
   async listen(): Promise<{ address: string; port: number }> {
-    const t = this.o.tls;
+    const t = this.tlsSettings;
     const server = t
       ? createTlsServer(
           {
-            cert: t.cert,
-            key: t.key,
-            ca: t.ca,
-            ciphers: t.ciphers ?? defaultTlsCiphers,
-            minVersion: t.minVersion ?? 'TLSv1.2',
-            maxVersion: 'TLSv1.3',
-            honorCipherOrder: true,
+            ...secureContextOf(t),
             requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
             rejectUnauthorized: t.requireClientCertificate ?? false,
             handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
@@ -197,6 +201,21 @@ export class StreamTransport {
     const a = server.address();
     if (a === null || typeof a === 'string') throw new Error('listener has no address');
     return { address: a.address, port: a.port };
+  }
+
+  /**
+   * New identity, CAs and protocol policy for connections from now on (sbd-sipd follows the store: a regenerated
+   * CallManager certificate, a new CAPF, TLSMinVersion), inbound and outbound; open connections keep theirs.
+   * Whether client certificates are asked for or required stays as it was at `listen`.
+   */
+  setTlsSettings(settings: TlsSettings): void {
+    if (this.kind !== 'tls') throw new Error('setTlsSettings on a TCP transport');
+    this.tlsSettings = {
+      ...settings,
+      requestClientCertificate: this.o.tls?.requestClientCertificate,
+      requireClientCertificate: this.o.tls?.requireClientCertificate,
+    };
+    (this.server as TlsServer | undefined)?.setSecureContext(secureContextOf(settings));
   }
 
   /** Accept or refuse a new inbound socket against the total and per-source caps. */
@@ -281,7 +300,7 @@ export class StreamTransport {
 
   private dial(address: string, port: number, tls: OutboundTls): Dialling {
     const key = `${address}|${port}`;
-    const t = this.o.tls;
+    const t = this.tlsSettings;
     // RFC 6066 SNI carries names only; an IP literal is checked against the certificate's IP addresses.
     const servername = tls.servername ?? (isIP(address) === 0 ? address : undefined);
     const socket: Socket = t
@@ -291,8 +310,7 @@ export class StreamTransport {
           ca: tls.ca ?? this.defaultCa(),
           cert: t.cert,
           key: t.key,
-          ciphers: t.ciphers ?? defaultTlsCiphers,
-          minVersion: t.minVersion ?? 'TLSv1.2',
+          ...tlsProtocolSettings(t),
           maxVersion: 'TLSv1.3',
           rejectUnauthorized: true,
           ...(servername !== undefined ? { servername } : {}),
@@ -421,6 +439,11 @@ export class StreamTransport {
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
+
+/** What a TLS listener's context holds: identity, client CAs, version range and suites. */
+function secureContextOf(t: TlsSettings): SecureContextOptions {
+  return { cert: t.cert, key: t.key, ca: t.ca, ...tlsProtocolSettings(t), maxVersion: 'TLSv1.3', honorCipherOrder: true };
 }
 
 function formatDn(dn: object | undefined): string {
