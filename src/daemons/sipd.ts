@@ -3,10 +3,13 @@
  * TLS identity, the trunks it may dial — then listen, tell systemd, stop on SIGTERM/SIGINT.
  * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
  *   so nonces survive a restart and every node sharing the state folder accepts each other's.
- * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to CAPF.
+ * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to a CAPF certificate
+ *   (current or earlier, or a CAPF-trust import: as CAPF itself accepts them); TLSMinVersion and TLSCiphers. All of
+ *   it follows the store (issue 18 item 6): when the store generation moves, the 5061 context is rebuilt and swapped
+ *   for new connections if anything in it changed, as capfd and tvsd do; open flows keep theirs.
  * - Trunks: their 401/407 are answered with the stored (encrypted) credentials (routing/trunk-challenge.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DigestServer, type DigestAlgorithm } from '../sip/core/auth/digest.js';
@@ -24,6 +27,7 @@ import type { Store } from '../store/index.js';
 import { openState, type StateLayout } from '../store/state.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { SbdError } from '../lib/errors.js';
+import { storeTlsProtocol } from '../lib/tls-service.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
@@ -44,6 +48,10 @@ export interface SipDaemonOptions extends ServerBounds {
   requestClientCertificate?: boolean;
   /** Refuse TLS clients without a certificate chained to CAPF (mutual TLS for every TLS client); default false. */
   requireClientCertificate?: boolean;
+  /** Store names whose certificates issue LSCs besides the CAPF identities; default ['CAPF-trust'] (as CAPF's). */
+  lscCaNames?: readonly string[];
+  /** How often the store generation is checked for a new TLS identity, CA or policy; default 2000 ms; 0: never. */
+  tlsReloadIntervalMs?: number;
   /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
   digestAlgorithms?: readonly DigestAlgorithm[];
   /** Nonce lifetime in seconds; default 300. */
@@ -63,7 +71,7 @@ export interface SipDaemonOptions extends ServerBounds {
   phoneControlOptions?: PhoneControlOptions;
 }
 
-export const sipDaemonDefaults = { ...sipServerDefaults, tlsPort: 5061 } as const;
+export const sipDaemonDefaults = { ...sipServerDefaults, tlsPort: 5061, lscCaNames: ['CAPF-trust'], tlsReloadIntervalMs: 2000 } as const;
 
 export class SipDaemonError extends SbdError {}
 
@@ -80,8 +88,11 @@ export function digestSecret(layout: StateLayout): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
-/** The TLS listener's identity and the CAs its clients (LSCs) and inbound trunks chain to, as of start. */
-function tlsSettings(o: SipDaemonOptions): TlsSettings {
+/**
+ * The TLS listener's identity, the CAs its clients (LSCs) and inbound trunks chain to, and the protocol policy, as the
+ * store has them now; `key` names all of it, so a reload swaps the context only when something changed.
+ */
+function tlsSettings(o: SipDaemonOptions): { settings: TlsSettings; key: string; sha256: string } {
   const store = o.store;
   const nodes = store.listNodes();
   const node = o.node !== undefined ? nodes.find((n) => n.name === o.node) : (nodes.find((n) => n.isPublisher) ?? nodes[0]);
@@ -92,13 +103,16 @@ function tlsSettings(o: SipDaemonOptions): TlsSettings {
     );
   const cert = store.currentCertificate('CallManager', node.name);
   if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
-  // LSCs chain to a CAPF certificate; in a cluster any node's CAPF may have issued a phone's LSC.
+  // LSCs chain to a CAPF certificate: any node's (a cluster's phones enrol anywhere), earlier ones too (a phone keeps
+  // its LSC across `set cert regen CAPF` until it enrols again; the registrar still matches the device's own LSC
+  // by fingerprint), or an imported CAPF-trust issuer: the anchors capf/authenticate.ts accepts.
+  const lscNames = (o.lscCaNames ?? sipDaemonDefaults.lscCaNames).map((n) => n.toLowerCase());
   const capf = store
-    .listCertificates({ name: 'CAPF' })
-    .filter((c) => c.current)
+    .listCertificates({ includeHistory: true })
+    .filter((c) => (c.kind === 'identity' && c.name === 'CAPF') || (c.kind === 'trust' && lscNames.includes(c.name.toLowerCase())))
     .map((c) => c.pem);
-  // TLS trunks' own CAs (as of start): a trunk that opens the connection is verified too, and the router knows
-  // it by its certificate's issuer (routing/trunk-peer.ts), never by its address alone.
+  // TLS trunks' own CAs: a trunk that opens the connection is verified too, and the router knows it by its
+  // certificate's issuer (routing/trunk-peer.ts), never by its address alone.
   const trunkCas = store.sip
     .listTrunks()
     .filter((t) => t.transport === 'tls')
@@ -106,21 +120,24 @@ function tlsSettings(o: SipDaemonOptions): TlsSettings {
       const pem = t.tlsCaPem ?? o.trunkTlsCa?.[t.name];
       return pem === undefined ? [] : [pem.toString()];
     });
-  const ca = [...capf, ...trunkCas];
-  return {
+  const ca = [...new Set([...capf, ...trunkCas])];
+  const protocol = storeTlsProtocol(store);
+  const settings: TlsSettings = {
     cert: cert.pem,
     key: privateKeyOf(cert),
-    ciphers: store.getParam('TLSCiphers'),
+    ...protocol,
     ...(ca.length > 0 ? { ca } : {}),
     // Ask every TLS client for its LSC, require it only when told to: the registrar refuses devices whose
     // security profile needs mutual TLS and came without their LSC, while line users connect without one.
     requestClientCertificate: ca.length > 0 && (o.requestClientCertificate ?? true),
     requireClientCertificate: o.requireClientCertificate ?? false,
   };
+  const cas = createHash('sha256').update(ca.join('\n')).digest('hex');
+  return { settings, key: `${cert.sha256Hex}|${cas}|${protocol.minVersion}|${protocol.ciphers}`, sha256: cert.sha256Hex };
 }
 
 /** The registrar, router and transports over the store of one state folder. */
-function wire(o: SipDaemonOptions): SipServerOptions {
+function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptions {
   const {
     store,
     layout,
@@ -128,6 +145,8 @@ function wire(o: SipDaemonOptions): SipServerOptions {
     node: _node,
     requestClientCertificate: _req,
     requireClientCertificate: _reqd,
+    lscCaNames: _lscCaNames,
+    tlsReloadIntervalMs: _tlsReloadIntervalMs,
     controlSocket: _controlSocket,
     phoneControlOptions: _phoneControlOptions,
     digestAlgorithms,
@@ -166,7 +185,7 @@ function wire(o: SipDaemonOptions): SipServerOptions {
     registrar,
     router,
     listeners,
-    ...(tlsPort === null ? {} : { tls: { port: tlsPort, settings: tlsSettings(o) } }),
+    ...(tlsPort === null || tls === undefined ? {} : { tls: { port: tlsPort, settings: tls } }),
     dialTrunk: (trunk, address) => {
       // Only towards a configured trunk (its address): a Request-URI or Route a phone wrote must not make the
       // appliance open connections to arbitrary hosts.
@@ -183,9 +202,17 @@ export class SipDaemon extends SipServer {
   /** Phone resets over registered flows, asked for on the control socket. */
   readonly phoneControl: PhoneControl;
   private readonly control: ControlServer | undefined;
+  private readonly daemonOptions: SipDaemonOptions;
+  /** The store generation and TLS context last seen (`reloadTls`). */
+  private tlsSeen: { generation: number; key: string };
+  private tlsTimer: NodeJS.Timeout | undefined;
+  /** Times the 5061 context was swapped after a store change. */
+  tlsReloads = 0;
 
   constructor(o: SipDaemonOptions) {
-    const w = wire(o);
+    const generation = o.store.generation();
+    const tls = o.tlsPort === null ? undefined : tlsSettings(o);
+    const w = wire(o, tls?.settings);
     const self: { server?: SipServer } = {};
     const phoneControl = new PhoneControl(
       {
@@ -200,6 +227,8 @@ export class SipDaemon extends SipServer {
     super({ ...w, phoneControl });
     self.server = this;
     this.phoneControl = phoneControl;
+    this.daemonOptions = o;
+    this.tlsSeen = { generation, key: tls?.key ?? '' };
     this.control =
       o.controlSocket === undefined
         ? undefined
@@ -209,10 +238,47 @@ export class SipDaemon extends SipServer {
   override async listen(): ReturnType<SipServer['listen']> {
     const ports = await super.listen();
     await this.control?.listen();
+    const every = this.daemonOptions.tlsReloadIntervalMs ?? sipDaemonDefaults.tlsReloadIntervalMs;
+    if (this.tls && every > 0) {
+      this.tlsTimer = setInterval(() => this.reloadTls(), every);
+      this.tlsTimer.unref();
+    }
     return ports;
   }
 
+  /**
+   * When the store generation moved: the TLS identity, CAs and policy read again and, if any changed, swapped for new
+   * connections (`set cert regen CallManager|CAPF`, a trunk CA, TLSMinVersion). True when swapped. A failed read
+   * keeps the current context (a half-finished regeneration must not take 5061 down).
+   */
+  reloadTls(): boolean {
+    if (!this.tls) return false;
+    const o = this.daemonOptions;
+    const log = o.logger ?? silentLogger;
+    try {
+      const generation = o.store.generation();
+      if (generation === this.tlsSeen.generation) return false;
+      const next = tlsSettings(o);
+      this.tlsSeen = { generation, key: this.tlsSeen.key };
+      if (next.key === this.tlsSeen.key) return false;
+      this.tls.setTlsSettings(next.settings);
+      this.tlsSeen = { generation, key: next.key };
+      this.tlsReloads++;
+      const ca = next.settings.ca;
+      log.info('tls-reload', {
+        sha256: next.sha256,
+        cas: Array.isArray(ca) ? ca.length : ca ? 1 : 0,
+        minVersion: next.settings.minVersion,
+      });
+      return true;
+    } catch (err) {
+      log.error('tls-reload-failed', { error: err });
+      return false;
+    }
+  }
+
   override async close(): Promise<void> {
+    if (this.tlsTimer) clearInterval(this.tlsTimer);
     this.phoneControl.close();
     await this.control?.close();
     await super.close();
