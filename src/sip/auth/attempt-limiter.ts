@@ -45,14 +45,14 @@ interface Counting {
 }
 
 export class AttemptLimiter {
-  private readonly o: Required<AttemptLimiterOptions>;
+  private readonly opts: Required<AttemptLimiterOptions>;
   private readonly counting = new Map<string, Counting>();
   private readonly blocked = new Map<string, number>();
   /** Blocks that could not be recorded because `maxBlocked` active blocks existed. */
   overflows = 0;
 
   constructor(options: AttemptLimiterOptions = {}) {
-    this.o = { ...attemptLimiterDefaults, ...options };
+    this.opts = { ...attemptLimiterDefaults, ...options };
   }
 
   get trackedKeys(): number {
@@ -74,14 +74,14 @@ export class AttemptLimiter {
   /** One failure for `key`; true when the key is (now) blocked. `policy` overrides the options' thresholds. */
   recordFailure(key: string, now: number, policy?: LimitPolicy): boolean {
     if (this.isBlocked(key, now)) return true;
-    const p = policy ?? this.o;
+    const p = policy ?? this.opts;
     let e = this.counting.get(key);
     this.counting.delete(key);
     if (!e || now - e.windowStart > p.windowSeconds * 1000) e = { windowStart: now, failures: 0 };
     e.failures++;
     if (p.maxFailures > 0 && e.failures >= p.maxFailures && this.block(key, now + p.blockSeconds * 1000, now)) return true;
     this.counting.set(key, e);
-    if (this.counting.size > this.o.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
+    if (this.counting.size > this.opts.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
     return false;
   }
 
@@ -95,7 +95,7 @@ export class AttemptLimiter {
       if (u > now) break;
       this.blocked.delete(k);
     }
-    if (this.blocked.size >= this.o.maxBlocked) {
+    if (this.blocked.size >= this.opts.maxBlocked) {
       this.overflows++;
       return false;
     }

@@ -28,13 +28,13 @@ interface Bucket {
 export type AutoregDecision = { ok: true } | { ok: false; scope: 'source' | 'appliance'; retryAfterSeconds: number };
 
 export class AutoregLimiter {
-  private readonly o: Required<AutoregLimiterOptions>;
+  private readonly opts: Required<AutoregLimiterOptions>;
   private readonly sources = new Map<string, Bucket>();
   private readonly global: Bucket;
 
   constructor(options: AutoregLimiterOptions = {}, now = 0) {
-    this.o = { ...autoregLimiterDefaults, ...options };
-    this.global = { tokens: this.o.globalBurst, at: now };
+    this.opts = { ...autoregLimiterDefaults, ...options };
+    this.global = { tokens: this.opts.globalBurst, at: now };
   }
 
   get trackedSources(): number {
@@ -43,19 +43,19 @@ export class AutoregLimiter {
 
   /** Takes one token from both buckets when both have one; otherwise takes none and says which one is empty. */
   tryCreate(source: string, now: number): AutoregDecision {
-    const perSourceRate = this.o.perSourcePerMinute / 60_000;
-    const s = this.sources.get(source) ?? { tokens: this.o.perSourcePerMinute, at: now };
-    refill(s, now, perSourceRate, this.o.perSourcePerMinute);
-    refill(this.global, now, this.o.globalPerSecond / 1000, this.o.globalBurst);
+    const perSourceRate = this.opts.perSourcePerMinute / 60_000;
+    const s = this.sources.get(source) ?? { tokens: this.opts.perSourcePerMinute, at: now };
+    refill(s, now, perSourceRate, this.opts.perSourcePerMinute);
+    refill(this.global, now, this.opts.globalPerSecond / 1000, this.opts.globalBurst);
     this.sources.delete(source);
     this.sources.set(source, s);
-    if (this.sources.size > this.o.maxSources) this.sources.delete(this.sources.keys().next().value as string);
+    if (this.sources.size > this.opts.maxSources) this.sources.delete(this.sources.keys().next().value as string);
     if (s.tokens < 1) return { ok: false, scope: 'source', retryAfterSeconds: Math.ceil((1 - s.tokens) / perSourceRate / 1000) };
     if (this.global.tokens < 1)
       return {
         ok: false,
         scope: 'appliance',
-        retryAfterSeconds: Math.max(1, Math.ceil((1 - this.global.tokens) / (this.o.globalPerSecond / 1000) / 1000)),
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - this.global.tokens) / (this.opts.globalPerSecond / 1000) / 1000)),
       };
     s.tokens -= 1;
     this.global.tokens -= 1;

@@ -45,13 +45,13 @@ export const floodGuardDefaults = {
 
 export class FloodGuard {
   readonly stats = { bans: 0, dropped: 0, overflows: 0 };
-  private readonly o: Required<FloodGuardOptions>;
+  private readonly opts: Required<FloodGuardOptions>;
   private readonly counting = new Map<string, { windowStart: number; refusals: number }>();
   private readonly banned = new Map<string, number>();
   private readonly verified = new Map<string, number>();
 
   constructor(options: FloodGuardOptions = {}) {
-    this.o = { ...floodGuardDefaults, ...options };
+    this.opts = { ...floodGuardDefaults, ...options };
   }
 
   /** Whether a datagram from `address` may be read; counts the ones dropped. */
@@ -70,8 +70,8 @@ export class FloodGuard {
   /** A request from `address` succeeded: never banned while verified. */
   recordSuccess(address: string, now: number): void {
     this.verified.delete(address);
-    this.verified.set(address, now + this.o.verifiedSeconds * 1000);
-    if (this.verified.size > this.o.maxVerified) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(address, now + this.opts.verifiedSeconds * 1000);
+    if (this.verified.size > this.opts.maxVerified) this.verified.delete(this.verified.keys().next().value as string);
     this.counting.delete(address);
     this.banned.delete(address);
   }
@@ -85,20 +85,20 @@ export class FloodGuard {
     }
     let e = this.counting.get(address);
     this.counting.delete(address);
-    if (!e || now - e.windowStart > this.o.windowSeconds * 1000) e = { windowStart: now, refusals: 0 };
+    if (!e || now - e.windowStart > this.opts.windowSeconds * 1000) e = { windowStart: now, refusals: 0 };
     e.refusals++;
-    if (e.refusals >= this.o.maxRefusals) {
+    if (e.refusals >= this.opts.maxRefusals) {
       this.sweepBans(now);
-      if (this.banned.size >= this.o.maxKeys) {
+      if (this.banned.size >= this.opts.maxKeys) {
         this.stats.overflows++;
       } else {
-        this.banned.set(address, now + this.o.banSeconds * 1000);
+        this.banned.set(address, now + this.opts.banSeconds * 1000);
         this.stats.bans++;
         return true;
       }
     }
     this.counting.set(address, e);
-    if (this.counting.size > this.o.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
+    if (this.counting.size > this.opts.maxKeys) this.counting.delete(this.counting.keys().next().value as string);
     return false;
   }
 
@@ -107,7 +107,7 @@ export class FloodGuard {
   }
 
   private sweepBans(now: number): void {
-    if (this.banned.size < this.o.maxKeys) return;
+    if (this.banned.size < this.opts.maxKeys) return;
     for (const [k, until] of this.banned) if (now >= until) this.banned.delete(k);
   }
 }

@@ -31,18 +31,18 @@ export const controlServerDefaults = { mode: 0o660, maxConnections: 8, requestTi
 export type ControlHandler = (req: ResetRequest, emit: (e: ControlEvent) => void) => void;
 
 export class ControlServer {
-  private readonly o: ControlServerOptions;
+  private readonly opts: ControlServerOptions;
   private readonly handler: ControlHandler;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
   constructor(o: ControlServerOptions, handler: ControlHandler) {
-    this.o = o;
+    this.opts = o;
     this.handler = handler;
   }
 
   async listen(): Promise<string> {
-    const path = this.o.path;
+    const path = this.opts.path;
     // The folder exists in the image (tmpfiles.d); elsewhere (tests, a state folder made by hand) we make it.
     if (!existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
     // A socket left by a previous run (a crash) is replaced; anything else at that name is not ours to remove.
@@ -51,7 +51,7 @@ export class ControlServer {
       unlinkSync(path);
     }
     const server = createServer((s) => this.accept(s));
-    server.maxConnections = this.o.maxConnections ?? controlServerDefaults.maxConnections;
+    server.maxConnections = this.opts.maxConnections ?? controlServerDefaults.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => {
@@ -59,7 +59,7 @@ export class ControlServer {
         resolve();
       });
     });
-    chmodSync(path, this.o.mode ?? controlServerDefaults.mode);
+    chmodSync(path, this.opts.mode ?? controlServerDefaults.mode);
     this.server = server;
     return path;
   }
@@ -72,7 +72,7 @@ export class ControlServer {
       if (!s.destroyed) s.write(encodeLine(e));
       if (e.event === 'done' || e.event === 'error') s.end();
     };
-    const timer = setTimeout(() => s.destroy(), this.o.requestTimeoutMs ?? controlServerDefaults.requestTimeoutMs);
+    const timer = setTimeout(() => s.destroy(), this.opts.requestTimeoutMs ?? controlServerDefaults.requestTimeoutMs);
     timer.unref();
     s.on('data', (chunk: Buffer) => {
       if (taken) return; // one request per connection; later bytes are ignored
@@ -110,7 +110,7 @@ export class ControlServer {
     if (!server) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
     try {
-      unlinkSync(this.o.path);
+      unlinkSync(this.opts.path);
     } catch {
       /* already gone */
     }

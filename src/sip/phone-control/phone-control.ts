@@ -46,7 +46,7 @@ interface Running {
 
 export class PhoneControl {
   private readonly d: PhoneControlDeps;
-  private readonly o: PhoneControlOptions;
+  private readonly opts: PhoneControlOptions;
   private readonly now: () => number;
   /** The User-Agent of each line's last successful REGISTER (chooses the method); bounded by the bindings. */
   private readonly userAgents = new Map<string, string>();
@@ -54,7 +54,7 @@ export class PhoneControl {
 
   constructor(d: PhoneControlDeps, o: PhoneControlOptions = {}) {
     this.d = d;
-    this.o = o;
+    this.opts = o;
     this.now = d.now ?? Date.now;
   }
 
@@ -159,7 +159,7 @@ export class PhoneControl {
       flows.set(line, { flow: b.source, bytes });
       calls.set(callId, line);
     }
-    const wave = new ResetWave(req.kind, targets, unregistered, now, { ...this.o, phonesPerSecond: req.phonesPerSecond });
+    const wave = new ResetWave(req.kind, targets, unregistered, now, { ...this.opts, phonesPerSecond: req.phonesPerSecond });
     this.running = { wave, emit, flows, calls, lastProgress: '', lastProgressAt: -Infinity, timer: undefined, immediate: undefined };
     emit({ event: 'started', total: targets.length, unregistered, phonesPerSecond: req.phonesPerSecond });
     this.pump();
@@ -177,7 +177,7 @@ export class PhoneControl {
     }
     const p = r.wave.progress();
     const text = JSON.stringify(p);
-    const interval = this.o.progressIntervalMs ?? 1000;
+    const interval = this.opts.progressIntervalMs ?? 1000;
     if (text !== r.lastProgress && (now - r.lastProgressAt >= interval || r.wave.done)) {
       r.lastProgress = text;
       r.lastProgressAt = now;

@@ -75,7 +75,7 @@ export class ResetWave {
   readonly unregistered: readonly string[];
   private readonly entries: Entry[];
   private readonly byLine = new Map<string, Entry>();
-  private readonly o: Required<WaveOptions>;
+  private readonly opts: Required<WaveOptions>;
   private readonly startedAt: number;
   private nextIndex = 0;
   /** When the next first NOTIFY may go. */
@@ -85,9 +85,9 @@ export class ResetWave {
   constructor(kind: ResetKind, targets: readonly WaveTarget[], unregistered: readonly string[], now: number, o: WaveOptions = {}) {
     this.kind = kind;
     this.unregistered = [...unregistered];
-    this.o = { ...resetPacingDefaults, ...o };
-    if (!(this.o.phonesPerSecond > 0)) throw new RangeError('phonesPerSecond must be above 0');
-    this.entries = targets.map((target) => ({ target, state: 'queued', sentAt: 0, nextResendAt: Infinity, interval: this.o.t1 }));
+    this.opts = { ...resetPacingDefaults, ...o };
+    if (!(this.opts.phonesPerSecond > 0)) throw new RangeError('phonesPerSecond must be above 0');
+    this.entries = targets.map((target) => ({ target, state: 'queued', sentAt: 0, nextResendAt: Infinity, interval: this.opts.t1 }));
     for (const e of this.entries) this.byLine.set(e.target.line, e);
     this.startedAt = now;
     this.nextSlotAt = now;
@@ -101,11 +101,11 @@ export class ResetWave {
     for (const e of this.entries) {
       if (e.state === 'sent' && !e.target.reliable && e.nextResendAt <= now) {
         out.push(e.target);
-        e.interval = Math.min(e.interval * 2, this.o.t2);
+        e.interval = Math.min(e.interval * 2, this.opts.t2);
         e.nextResendAt = now + e.interval;
       }
     }
-    const period = 1000 / this.o.phonesPerSecond;
+    const period = 1000 / this.opts.phonesPerSecond;
     while (this.nextIndex < this.entries.length && this.nextSlotAt <= now) {
       // Late by more than one period: the lost time is not made up (a burst of at most two).
       this.nextSlotAt = Math.max(this.nextSlotAt, now - period) + period;
@@ -143,10 +143,10 @@ export class ResetWave {
 
   private expire(now: number): void {
     for (const e of this.entries) {
-      if (e.state === 'sent' && now - e.sentAt >= this.o.ackTimeoutMs) {
+      if (e.state === 'sent' && now - e.sentAt >= this.opts.ackTimeoutMs) {
         e.state = 'failed';
-        e.reason = `no answer within ${this.o.ackTimeoutMs} ms`;
-      } else if (e.state === 'acknowledged' && now - e.sentAt >= this.o.reregisterTimeoutMs) {
+        e.reason = `no answer within ${this.opts.ackTimeoutMs} ms`;
+      } else if (e.state === 'acknowledged' && now - e.sentAt >= this.opts.reregisterTimeoutMs) {
         e.state = 'silent';
       }
     }
@@ -164,8 +164,8 @@ export class ResetWave {
     if (this.done) return undefined;
     let at = this.nextIndex < this.entries.length ? this.nextSlotAt : Infinity;
     for (const e of this.entries) {
-      if (e.state === 'sent') at = Math.min(at, e.sentAt + this.o.ackTimeoutMs, e.target.reliable ? Infinity : e.nextResendAt);
-      else if (e.state === 'acknowledged') at = Math.min(at, e.sentAt + this.o.reregisterTimeoutMs);
+      if (e.state === 'sent') at = Math.min(at, e.sentAt + this.opts.ackTimeoutMs, e.target.reliable ? Infinity : e.nextResendAt);
+      else if (e.state === 'acknowledged') at = Math.min(at, e.sentAt + this.opts.reregisterTimeoutMs);
     }
     return at === Infinity ? undefined : at;
   }

@@ -55,7 +55,7 @@ export class Registrar {
   readonly autoregLimiter: AutoregLimiter;
   private readonly digest: DigestServer;
   private readonly directory: Directory;
-  private readonly o: { minExpires: number; maxExpires: number; defaultExpires: number };
+  private readonly opts: { minExpires: number; maxExpires: number; defaultExpires: number };
 
   constructor(deps: { digest: DigestServer; directory: Directory; bindings?: BindingTable }, options: RegistrarOptions = {}) {
     this.digest = deps.digest;
@@ -71,7 +71,7 @@ export class Registrar {
       options.gate,
     );
     this.autoregLimiter = new AutoregLimiter(options.autoregLimit);
-    this.o = { ...registrarDefaults, ...options };
+    this.opts = { ...registrarDefaults, ...options };
   }
 
   handleRegister(req: SipRequest, source: MessageSource, now: number): RegisterOutcome {
@@ -202,15 +202,15 @@ export class Registrar {
             if (!/^[0-9]{1,10}$/.test(p))
               return { response: makeResponse(req, 400, 'Bad Request (Contact expires is not a number)'), result: 'rejected', user: aor };
             expires = Number(p);
-          } else expires = headerExpires ?? this.o.defaultExpires;
-          if (expires !== 0 && expires < this.o.minExpires) {
+          } else expires = headerExpires ?? this.opts.defaultExpires;
+          if (expires !== 0 && expires < this.opts.minExpires) {
             return {
-              response: makeResponse(req, 423, 'Interval Too Brief', [{ name: 'Min-Expires', value: String(this.o.minExpires) }]),
+              response: makeResponse(req, 423, 'Interval Too Brief', [{ name: 'Min-Expires', value: String(this.opts.minExpires) }]),
               result: 'rejected',
               user: aor,
             };
           }
-          expires = Math.min(expires, this.o.maxExpires);
+          expires = Math.min(expires, this.opts.maxExpires);
           const idx = uris.findIndex((u) => u !== undefined && uriEquals(u, c.uri));
           if (idx >= 0) {
             const old = next[idx]!;

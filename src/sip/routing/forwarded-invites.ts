@@ -35,11 +35,11 @@ interface Entry<T> {
 
 export class ForwardedInvites<T> {
   readonly stats = { remembered: 0, evicted: 0 };
-  private readonly o: Required<ForwardedInviteOptions>;
+  private readonly opts: Required<ForwardedInviteOptions>;
   private readonly byBranch = new Map<string, Entry<T>>();
 
   constructor(options: ForwardedInviteOptions = {}) {
-    this.o = { ...forwardedInviteDefaults, ...options };
+    this.opts = { ...forwardedInviteDefaults, ...options };
   }
 
   get size(): number {
@@ -50,9 +50,9 @@ export class ForwardedInvites<T> {
     this.sweep(now);
     const old = this.byBranch.get(branch);
     this.byBranch.delete(branch);
-    this.byBranch.set(branch, { branch, uri, target, expiresAt: Math.max(old?.expiresAt ?? 0, now + this.o.pendingTtlMs) });
+    this.byBranch.set(branch, { branch, uri, target, expiresAt: Math.max(old?.expiresAt ?? 0, now + this.opts.pendingTtlMs) });
     if (!old) this.stats.remembered++;
-    while (this.byBranch.size > this.o.maxForwardedInvites) {
+    while (this.byBranch.size > this.opts.maxForwardedInvites) {
       this.byBranch.delete(this.byBranch.keys().next().value as string);
       this.stats.evicted++;
     }
@@ -72,7 +72,7 @@ export class ForwardedInvites<T> {
   onResponse(branch: string, status: number, now: number): void {
     const e = this.byBranch.get(branch);
     if (!e || e.expiresAt <= now) return;
-    e.expiresAt = now + (status < 200 ? this.o.proceedingTtlMs : this.o.pendingTtlMs);
+    e.expiresAt = now + (status < 200 ? this.opts.proceedingTtlMs : this.opts.pendingTtlMs);
     this.byBranch.delete(branch);
     this.byBranch.set(branch, e);
   }

@@ -100,7 +100,7 @@ interface Caller {
 
 export class Router {
   private readonly listeners: Listener[];
-  private readonly o: Required<Omit<RouterOptions, 'trunkChallenge' | 'forwardedInvites'>>;
+  private readonly opts: Required<Omit<RouterOptions, 'trunkChallenge' | 'forwardedInvites'>>;
   private readonly deps: RouterDeps;
   /** Requests forwarded to trunks, for answering their 401/407 (undefined without trunk credentials). */
   readonly trunkChallenges: TrunkChallenges | undefined;
@@ -114,7 +114,7 @@ export class Router {
     this.deps = deps;
     this.listeners = listeners;
     const { trunkChallenge, forwardedInvites, ...rest } = options;
-    this.o = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...rest };
+    this.opts = { defaultMaxForwards: 70, defaultPresenceAllowed: true, ...rest };
     this.trunkChallenges = deps.trunkCredentials ? new TrunkChallenges(deps.trunkCredentials, trunkChallenge) : undefined;
     this.invites = new ForwardedInvites<Target>(forwardedInvites);
     this.mac = new RouteMac(deps.routeKey ?? randomBytes(32));
@@ -122,7 +122,7 @@ export class Router {
   }
 
   handleRequest(req: SipRequest, source: MessageSource, now: number): RouterAction {
-    const mf = req.maxForwards() ?? this.o.defaultMaxForwards;
+    const mf = req.maxForwards() ?? this.opts.defaultMaxForwards;
     if (mf === 0) return req.method === 'ACK' ? { type: 'drop', reason: 'Max-Forwards 0' } : this.respond(req, 483, 'Too Many Hops');
     const own = this.popOwnRoutes(req);
     const tagged = req.to().params.get('tag') !== undefined;
@@ -458,8 +458,8 @@ export class Router {
         const b = settings?.presenceGroup ?? null;
         const allowed =
           a === null || b === null
-            ? this.o.defaultPresenceAllowed
-            : (this.deps.routing.presencePolicy(a, b) ?? this.o.defaultPresenceAllowed);
+            ? this.opts.defaultPresenceAllowed
+            : (this.deps.routing.presencePolicy(a, b) ?? this.opts.defaultPresenceAllowed);
         if (!allowed) return this.respond(req, 403, 'Forbidden (presence group policy)');
       }
       const b = bindings[0]!;

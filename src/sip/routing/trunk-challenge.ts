@@ -87,7 +87,7 @@ export const CSEQ_PARAM = 'sbd-cseq';
 
 export class TrunkChallenges {
   readonly stats = { remembered: 0, answered: 0, passed: 0, evicted: 0, absorbed: 0 };
-  private readonly o: Required<Omit<TrunkChallengeOptions, 'random'>> & { random: (n: number) => Buffer; sweepPerCall: number };
+  private readonly opts: Required<Omit<TrunkChallengeOptions, 'random'>> & { random: (n: number) => Buffer; sweepPerCall: number };
   private readonly lookup: TrunkCredentialLookup;
   /** original branch → entry, least recently refreshed first. */
   private readonly byBranch = new Map<string, Pending>();
@@ -96,7 +96,7 @@ export class TrunkChallenges {
 
   constructor(lookup: TrunkCredentialLookup, options: TrunkChallengeOptions = {}) {
     this.lookup = lookup;
-    this.o = { ...trunkChallengeDefaults, random: randomBytes, ...options };
+    this.opts = { ...trunkChallengeDefaults, random: randomBytes, ...options };
   }
 
   get size(): number {
@@ -112,7 +112,7 @@ export class TrunkChallenges {
     const old = this.byBranch.get(branch);
     if (old && old.expiresAt > now) {
       this.byBranch.delete(branch);
-      old.expiresAt = Math.max(old.expiresAt, now + this.o.pendingTtlMs);
+      old.expiresAt = Math.max(old.expiresAt, now + this.opts.pendingTtlMs);
       this.byBranch.set(branch, old);
       return;
     }
@@ -133,10 +133,10 @@ export class TrunkChallenges {
       resent: [],
       resentBranches: [],
       realms: new Set(),
-      expiresAt: now + this.o.pendingTtlMs,
+      expiresAt: now + this.opts.pendingTtlMs,
     });
     this.stats.remembered++;
-    while (this.byBranch.size > this.o.maxPendingTrunkRequests) {
+    while (this.byBranch.size > this.opts.maxPendingTrunkRequests) {
       this.forget(this.byBranch.values().next().value as Pending);
       this.stats.evicted++;
     }
@@ -182,8 +182,8 @@ export class TrunkChallenges {
     const attempt = original === branch ? 0 : p.resentBranches.indexOf(branch) + 1;
     const challenge = res.status === 401 || res.status === 407;
     if (!challenge) {
-      if (p.base.method === 'INVITE' && res.status < 200) this.refresh(p, now + this.o.proceedingTtlMs);
-      else if (res.status >= 200) this.refresh(p, now + this.o.pendingTtlMs);
+      if (p.base.method === 'INVITE' && res.status < 200) this.refresh(p, now + this.opts.proceedingTtlMs);
+      else if (res.status >= 200) this.refresh(p, now + this.opts.pendingTtlMs);
       return this.pass();
     }
     const sent = attempt === 0 ? p.base : p.resent[attempt - 1]!;
@@ -196,7 +196,7 @@ export class TrunkChallenges {
     }
     const challenges = this.readChallenges(res);
     if (attempt > 0 && !challenges.some((c) => c.stale && p.realms.has(c.realm))) return this.pass();
-    if (p.resent.length >= this.o.maxAnswersPerRequest) return this.pass();
+    if (p.resent.length >= this.opts.maxAnswersPerRequest) return this.pass();
     const answers: HeaderField[] = [];
     const answered: AnsweredChallenge[] = [];
     const seen = new Set<string>();
@@ -211,7 +211,7 @@ export class TrunkChallenges {
         uri: formatUri(p.base.uri),
         username: cred.username,
         secret: { password: cred.password },
-        cnonce: this.o.random(8).toString('hex'),
+        cnonce: this.opts.random(8).toString('hex'),
         nc: 1,
       });
       seen.add(key);
@@ -220,7 +220,7 @@ export class TrunkChallenges {
     }
     if (answers.length === 0) return this.pass();
     const resent = this.resend(p, answers, answered);
-    this.refresh(p, now + this.o.pendingTtlMs);
+    this.refresh(p, now + this.opts.pendingTtlMs);
     this.stats.answered++;
     return { kind: 'answered', send: [...ack, resent], target: p.target, trunk: p.trunk, method: p.base.method, answered };
   }
@@ -265,7 +265,7 @@ export class TrunkChallenges {
     for (const h of res.headers) {
       const l = canonicalName(h.name);
       if (l !== 'www-authenticate' && l !== 'proxy-authenticate') continue;
-      if (++looked > this.o.maxChallengesPerResponse) break;
+      if (++looked > this.opts.maxChallengesPerResponse) break;
       try {
         const c = parseAuthHeader(h.value);
         const realm = c.params.get('realm');
@@ -320,7 +320,7 @@ export class TrunkChallenges {
   private sweep(now: number): void {
     let n = 0;
     for (const p of this.byBranch.values()) {
-      if (n++ >= this.o.sweepPerCall || p.expiresAt > now) break;
+      if (n++ >= this.opts.sweepPerCall || p.expiresAt > now) break;
       this.forget(p);
     }
   }

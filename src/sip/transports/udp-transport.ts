@@ -33,16 +33,16 @@ export class UdpTransport {
   /** Datagrams dropped unread because `admit` refused their source. */
   refusedSources = 0;
   private socket: Socket | undefined;
-  private readonly o: UdpTransportOptions;
+  private readonly opts: UdpTransportOptions;
   private readonly handler: MessageHandler;
 
   constructor(handler: MessageHandler, options: UdpTransportOptions = {}) {
     this.handler = handler;
-    this.o = options;
+    this.opts = options;
   }
 
   async listen(): Promise<{ address: string; port: number }> {
-    const host = this.o.host ?? '0.0.0.0';
+    const host = this.opts.host ?? '0.0.0.0';
     const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
     this.socket = socket;
     socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
@@ -50,12 +50,12 @@ export class UdpTransport {
     socket.on('error', () => {});
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(this.o.port ?? 5060, host, () => {
+      socket.bind(this.opts.port ?? 5060, host, () => {
         socket.off('error', reject);
         resolve();
       });
     });
-    const bufferBytes = this.o.socketBufferBytes ?? 4 << 20;
+    const bufferBytes = this.opts.socketBufferBytes ?? 4 << 20;
     try {
       socket.setRecvBufferSize(bufferBytes);
       socket.setSendBufferSize(bufferBytes);
@@ -67,13 +67,13 @@ export class UdpTransport {
   }
 
   private onDatagram(buf: Buffer, address: string, port: number): void {
-    if (this.o.admit && !this.o.admit(address)) {
+    if (this.opts.admit && !this.opts.admit(address)) {
       this.refusedSources++;
       return;
     }
     let message;
     try {
-      message = parseMessage(buf, this.o.parse, 'datagram');
+      message = parseMessage(buf, this.opts.parse, 'datagram');
     } catch (err) {
       this.stats.parseErrors++;
       if (err instanceof SipParseError) {

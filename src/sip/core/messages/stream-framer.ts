@@ -39,14 +39,14 @@ export class StreamFramer {
   /** Offset (from `start`) where the search for CRLFCRLF resumes: everything before it holds none. */
   private searched = 0;
   private failed = false;
-  private readonly o: Required<FramerOptions>;
+  private readonly opts: Required<FramerOptions>;
   /** Header length and Content-Length of the message being received, once its headers are complete. */
   private pending: { headLen: number; bodyLen: number } | undefined;
   /** Bytes copied and searched so far: tests check it stays proportional to the bytes pushed. */
   work = 0;
 
   constructor(options: FramerOptions = {}) {
-    this.o = { ...framerDefaults, ...options };
+    this.opts = { ...framerDefaults, ...options };
   }
 
   /** Bytes held while waiting for the rest of a message (for memory accounting). */
@@ -115,17 +115,17 @@ export class StreamFramer {
       this.work += (at < 0 ? this.end : at + 4) - from;
       if (at < 0) {
         this.searched = live;
-        if (live > this.o.maxHeaderBytes) {
-          throw new SipParseError(513, `header section larger than ${this.o.maxHeaderBytes} bytes`);
+        if (live > this.opts.maxHeaderBytes) {
+          throw new SipParseError(513, `header section larger than ${this.opts.maxHeaderBytes} bytes`);
         }
         return undefined;
       }
       const end = at - s;
-      if (end + 4 > this.o.maxHeaderBytes) {
-        throw new SipParseError(513, `header section larger than ${this.o.maxHeaderBytes} bytes`);
+      if (end + 4 > this.opts.maxHeaderBytes) {
+        throw new SipParseError(513, `header section larger than ${this.opts.maxHeaderBytes} bytes`);
       }
       this.work += end;
-      this.pending = { headLen: end + 4, bodyLen: contentLengthOf(b.toString('latin1', s, at), this.o.maxBodyBytes) };
+      this.pending = { headLen: end + 4, bodyLen: contentLengthOf(b.toString('latin1', s, at), this.opts.maxBodyBytes) };
     }
     const total = this.pending.headLen + this.pending.bodyLen;
     if (live < total) return undefined;
