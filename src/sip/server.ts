@@ -1,23 +1,10 @@
 /**
  * The SIP server: transports (UDP and TCP on one port, TLS on another) feed requests to the registrar (REGISTER)
  * or the router (everything else), and this file carries out what they return. The wiring (store, keys, TLS
- * identity, digest secret) is daemons/sipd.ts.
- *
- * - Retransmissions (RFC 3261 §17): every request goes through the transaction layer. Only the answer to a
- *   REGISTER that carried credentials (a binding changed, or — while the table is at most half full — a failure
- *   the limiter counted; a nonce-count used) is sent through its server transaction (a retransmission gets the
- *   same bytes, Timer J; non-INVITE transactions never resend on their own). Every other answer sbd gives itself — the challenge to a REGISTER
- *   without credentials, 407s, refusals, errors, OPTIONS pings — goes out once, statelessly (§8.2.7 stateless
- *   UAS): no Timer G resends a 407 toward a spoofed source (issue 16 row 7: one datagram out per datagram in),
- *   no transaction waits Timer H for a stranger's ACK, and a retransmitted request is simply answered again. A forwarded request is abandoned at once
- *   (stateless proxy, §16.11), so its retransmissions are forwarded again.
- * - Per-source bound: one source address holds at most `maxTransactionsPerSource` server transactions; past
- *   it its requests are answered statelessly too, so one sender cannot fill the table everyone shares.
- * - Except onto UDP from a reliable transport (routing/udp-leg.ts): a request that came over TCP/TLS (or that sbd
- *   originates) and goes to a UDP next hop is sent through a client transaction (§17.1), which retransmits it on
- *   Timers A/E and answers the phone 408 on Timers B/F; responses matching one go through it, then to the router.
- * - Trunks: requests to a trunk over TCP/TLS open a connection when none is open (StreamTransport.send); which
- *   addresses are trunks, and their CA bundles, the wiring answers (`dialTrunk`).
+ * identity, digest secret) is daemons/sipd.ts. Every request goes through the transaction layer, but only a
+ * credentialed REGISTER's answer keeps its server transaction; every other answer goes out once, statelessly
+ * (§8.2.7: one datagram out per datagram in), and forwarded requests stay stateless except onto UDP from a
+ * reliable transport (routing/udp-leg.ts). Details: docs/sip-theory.md "SIP server".
  */
 import type { SipRequest, SipResponse } from './core/messages/message.js';
 import { serializeMessage } from './core/messages/serializer.js';

@@ -1,20 +1,9 @@
 /**
  * The body of a Cisco alarm REFER (`Content-Type: application/x-cisco-alarm+xml`, ../shared/spec/cisco-sip-phone.md
- * §1), pure: bytes in, `{ ok: true, alarm }` or `{ ok: false, error }` out. The body is hostile input (it arrives
- * before anything is known about the sender's intent), so this is not a general XML parser but a reader of the
- * small subset the phones send:
- *
- *   <?xml …?> <x-cisco-alarm> <Alarm Name="…"> <ParameterList> <String name="…">text</String> … </ParameterList>
- *   </Alarm> </x-cisco-alarm>
- *
- * Theory of operation: one forward scan over the decoded text. Every step either consumes characters or stops
- * with an error; `indexOf` searches always start after the previous match, so the work is linear in the body's
- * size (no regular expression ever runs on the body). Limits (all named options below): body size, nesting depth,
- * element count, attributes per element, parameter count, name and value lengths. Refused outright: a DOCTYPE (so no
- * entity can be declared: no billion laughs, no external entities), CDATA, any entity reference other than the
- * five predefined ones and numeric character references, invalid UTF-8, duplicate parameter names (first or last
- * would be a guess). Elements the phone may add are skipped (within the same limits); unknown `String` parameters
- * are kept for the caller to ignore.
+ * §1), pure: bytes in, `{ ok: true, alarm }` or `{ ok: false, error }` out. The body is hostile input, so this is
+ * not a general XML parser but a one-pass reader of the small subset the phones send, linear in the body's size
+ * (no regular expression runs on it), with every bound a named option; DOCTYPE, CDATA and unknown entities are
+ * refused. Theory of operation: docs/sip-theory.md "Cisco alarm bodies".
  */
 import { AlarmError, AlarmErrorCode } from './errors.js';
 

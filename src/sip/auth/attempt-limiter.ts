@@ -1,15 +1,8 @@
 /**
  * Failed-attempt limiter against digest guessing: a key that fails `maxFailures` times within `windowSeconds` is
- * refused for `blockSeconds`. Sans-I/O: time comes in as `now` (ms).
- *
- * Two bounded tables, so a flood of made-up keys can neither grow memory nor lift a block:
- *  - `counting`: keys with failures but no block, least recently failed dropped first when more than `maxKeys`
- *    (a dropped key starts again from zero: at worst an attacker spreading over more than `maxKeys` keys gets
- *    `maxFailures - 1` more tries per key, which the per-source key of the guard bounds anyway);
- *  - `blocked`: keys refused until a time. An active block is never evicted. Blocks are kept in the order they
- *    were set, which is the order they end in while `blockSeconds` is fixed, so expired ones are dropped from the
- *    front in O(1) each. When `maxBlocked` active blocks exist a new one cannot be recorded: the key stays at its
- *    limit in `counting` (and `overflows` counts it) so it is blocked as soon as room appears.
+ * refused for `blockSeconds`. Sans-I/O: time comes in as `now` (ms). Two bounded tables (`counting`, `blocked`),
+ * so a flood of made-up keys can neither grow memory nor lift a block: an active block is never evicted.
+ * How each table is bounded: docs/sip-theory.md "Attempt limiter".
  */
 export interface AttemptLimiterOptions {
   /** Failures allowed inside the window; default 10. 0 = never block. */

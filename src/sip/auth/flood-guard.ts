@@ -1,19 +1,9 @@
 /**
  * Drops UDP datagrams from a source that only ever earns refusals, before they are parsed (the job Kamailio's
- * `pike` does). Every unauthenticated request sbd refuses (401/403/407 answered statelessly) still costs a full
- * parse and an answer; a flood of them from a few addresses would leave no CPU for honest phones. Sans-I/O: the
- * clock comes in as `now` (ms).
- *
- * Theory of operation:
- *  - a source is *verified* once a request from it succeeded (a REGISTER bound, or a request passed
- *    authentication and was forwarded); verified sources are never banned (bounded LRU, `maxVerified`), so a
- *    stranger cannot get a registered phone's address banned by spoofing it, and a NAT hiding many phones is
- *    let through once one of them registered;
- *  - an unverified source that collects `maxRefusals` refusals within `windowSeconds` is banned for
- *    `banSeconds`: its datagrams are dropped unread, without an answer (no reflection either);
- *  - tables are bounded (`maxKeys`); a full ban table bans nobody new rather than forgetting a ban.
- * Left: a stranger who spoofs the address of a phone that has not registered since sipd started can get that
- * address banned for `banSeconds` (docs/security.md).
+ * `pike` does), so a flood of refused requests leaves CPU for honest phones. Sans-I/O: the clock comes in as
+ * `now` (ms). A source turns verified once a request from it succeeds and is then never banned; an unverified
+ * source with `maxRefusals` refusals in `windowSeconds` is banned for `banSeconds`; every table is bounded.
+ * Theory of operation and what is left: docs/sip-theory.md "Flood guard".
  */
 
 export interface FloodGuardOptions {

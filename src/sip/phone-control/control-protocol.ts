@@ -1,15 +1,9 @@
 /**
  * The control socket's protocol (sans-I/O): JSON lines over a Unix stream socket between the running sbd-sipd
- * and `sbd phone reset|restart` / the console's `utils phone reset|restart`. One request per connection:
- *
- *   → {"op":"reset","kind":"reset"|"restart","select":{"device":"SEP…"}|{"model":"8845"}|{"partition":"P"}|{"all":true},
- *      "phonesPerSecond":100}
- *   ← {"event":"started","total":N,"unregistered":["SEP…",…],"phonesPerSecond":100}
- *   ← {"event":"progress","total":N,"sent":n,"acknowledged":a,"reregistered":r,"failed":f}   (as it changes)
- *   ← {"event":"done", …WaveSummary}            or   ← {"event":"error","code":"ERR_…","message":"…"}
- *
- * Who may ask is decided by the socket file's mode and group (docs/sip-app.md "Resetting phones"); the daemon still
- * validates every field, and a line longer than `maxLineBytes` ends the connection.
+ * and `sbd phone reset|restart` / the console's `utils phone reset|restart`. One request per connection, then
+ * `started`, `progress` and `done` (or `error` with a PhoneControlCode) events. Who may ask is decided by the
+ * socket file's mode and group; the daemon still validates every field, and a line longer than `maxLineBytes`
+ * ends the connection. The lines, field by field: docs/sip-theory.md "Control socket protocol".
  */
 import { PhoneControlCode, PhoneControlError, ResetKind } from './notify.js';
 import { resetPacingDefaults, type WaveProgress, type WaveSummary } from './wave.js';

@@ -1,19 +1,9 @@
 /**
- * Block Unencrypted Calls when it is the *answer* that drops SRTP (the offer had usable SRTP, so it passed):
- * the stateless proxy sees the callee's 2xx and must not let the call come up unencrypted. Without a B2BUA:
- *  - towards the callee, whose dialog the 2xx confirmed: sbd acts as the UAC would on an unwanted session —
- *    it ACKs the 2xx (§13.2.2.4, CSeq number of the INVITE) and sends BYE (§15.1.1, CSeq number + 1), both
- *    built from the 2xx (Call-ID, tags, Contact as the Request-URI) and sent on the flow the 2xx came over;
- *  - towards the caller, the 2xx is replaced by 488 Not Acceptable Here (RFC 3261 §21.4.26) with a Reason
- *    header (RFC 3326) naming the policy. The caller's INVITE transaction ends normally: its ACK for the
- *    488 is hop-by-hop and reaches sbd, which forwards it like any ACK; the callee's dialog is gone by then.
- * A retransmitted 2xx (UDP) gets the same treatment again; the second BYE meets 481 at the callee, harmless.
- * The responses to our ACK-less BYE carry only our Via and are dropped by the router (no Via left).
- * An unencrypted answer in a provisional response (18x, early media): the callee's INVITE is CANCELled
- * (§9.1: our Via with the INVITE's branch, the INVITE's Request-URI, To without the callee's tag, the INVITE's
- * CSeq number) and the caller gets the 488; its 487 then meets a completed transaction at the caller.
- * Limits: the callee is reached directly over its registered flow (one proxy hop, the phones' case); a callee
- * behind further proxies would need the Record-Route entries below ours as Route — not built here.
+ * Block Unencrypted Calls when it is the *answer* that drops SRTP (the offer passed): without a B2BUA, sbd ACKs
+ * and BYEs the callee's 2xx (§13.2.2.4, §15.1.1) on the flow it came over, and the caller gets 488 with a Reason
+ * (RFC 3326) instead; an unencrypted provisional (early media) CANCELs the callee's INVITE (§9.1) instead.
+ * Limit: the callee is reached directly over its registered flow (one proxy hop).
+ * Theory of operation: docs/sip-theory.md "Refusing an unencrypted answer".
  */
 import { createHash } from 'node:crypto';
 import { SipRequest, SipResponse, type HeaderField } from '../core/messages/message.js';

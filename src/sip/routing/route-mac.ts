@@ -1,17 +1,9 @@
 /**
- * Keyed MACs by which the stateless proxy recognises what it wrote itself, without per-call state (what
- * stateless proxies do with signed Record-Route parameters and branches):
- *  - the branch of our Via (RFC 3261 §16.11 asks for a branch that is a function of the received request):
- *    HMAC-SHA256 over the received top Via as sbd stamped it (branch, sent-by, received, rport, transport),
- *    the Call-ID and the method (ACK and CANCEL count as INVITE). A response is relayed only when its top
- *    branch is the MAC of the Via below it, so it goes back only to where the request came from, never to a
- *    Via (or a `received`/`rport`) that someone else wrote;
- *  - the `sbd-mac` parameter of our Record-Route entries (§16.6 step 4): HMAC over our host, port and transport,
- *    the Call-ID and the remote target the route leads to (record-route.ts). An in-dialog request is routed
- *    only when the Route it carries back verifies for its own Request-URI.
- * MACs are truncated to 128 bits (22 base64url characters): enough against forgery, short on the wire.
- * The key (32 random bytes) is `<state>/keys/sip-route.key` (route-key.ts), so dialogs survive a restart and
- * every node sharing the state folder accepts the others' routes.
+ * Keyed MACs (HMAC-SHA256, truncated to 128 bits) by which the stateless proxy recognises what it wrote itself,
+ * without per-call state: the branch of our Via (a function of the received request, RFC 3261 §16.11), so a
+ * response is relayed only back where its request came from; and the `sbd-mac` parameter of our Record-Route
+ * entries (§16.6 step 4), so an in-dialog request is routed only along a route we made. The key is
+ * `<state>/keys/sip-route.key` (route-key.ts). What each MAC covers: docs/sip-theory.md "Route MACs".
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Via } from '../core/messages/via.js';

@@ -1,20 +1,9 @@
 /**
  * HTTP Digest authentication as SIP uses it (RFC 3261 §22.4 on RFC 2617; RFC 7616 adds SHA-256, RFC 8760 brings
  * it to SIP). Sans-I/O: time comes in as an argument, credentials come from a lookup the caller supplies.
- *
- * Server side (`DigestServer`):
- *  - nonce = base64url( issued-at seconds (8) ‖ random (8) ‖ HMAC-SHA-256(secret, both ‖ realm)[0..16) ), so any
- *    node holding the secret can check a nonce without state, and a nonce is bound to its realm and its age;
- *  - qop=auth only; an expired nonce whose digest is right answers `stale` (a new challenge with stale=true,
- *    RFC 2617 §3.2.1) instead of a failure, so the phone retries without asking its user;
- *  - nonce-count replay protection: each nonce's highest nc is remembered (bounded map, oldest dropped first);
- *    a request whose nc is not higher is a replay, refused before any digest is computed. A failed answer
- *    (unknown user, wrong response) spends its nonce, so one nonce serves one guess at most, and a guesser must
- *    fetch a challenge per try (RFC 7616 §5.8: the server decides how long a nonce lives);
- *  - the algorithms offered and accepted are the server's default set or, per request, the caller's (a phone's
- *    security profile): an answer in an algorithm not offered is malformed (no downgrade, RFC 8760 §2.4);
- *  - HA1 = H(username ":" realm ":" password) is what the store keeps, per realm and algorithm.
- * Client side: `answerChallenge` builds the Authorization / Proxy-Authorization value for a 401/407.
+ * Server side (`DigestServer`): stateless HMAC'd nonces bound to realm and age, qop=auth, stale=true for an
+ * expired nonce with a right digest, nonce-count replay refused, a failed answer spends its nonce, no algorithm
+ * downgrade. Client side: `answerChallenge`. The design, point by point: docs/sip.md "Digest".
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hashBytes, hashString, hasOneShotHash } from '../../../lib/one-shot-hash.js';

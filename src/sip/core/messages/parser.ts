@@ -1,16 +1,8 @@
 /**
  * RFC 3261 §7 message parser: bytes in, a validated `SipRequest`/`SipResponse` out, or a `SipParseError`
- * carrying the status to answer with. Pure: no sockets, no clock.
- *
- * What it checks, in order (so the most specific fault is the one reported):
- *  1. size limits (513), the start line (400; 505 for another SIP version), the Request-URI (414 when too long;
- *     400 for LWS inside it, <> around it, or URI headers in it: RFC 3261 §19.1.1, RFC 4475 §3.1.2.5–9);
- *  2. header lines: CRLF only, folding (§7.3.1), token names, header count and length limits;
- *  3. single-valued headers present at most once, the mandatory ones present (§8.1.1, RFC 4475 §3.1.2.x, 3.3.1);
- *  4. every known header parses (Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact, Route,
- *     Record-Route, Expires) and CSeq's method equals the request method (§8.1.1.5, RFC 4475 §3.1.2.15–16);
- *  5. the body by Content-Length: a datagram may carry extra bytes after it (dropped, RFC 4475 §3.1.1.8) but not
- *     fewer (400, §18.3 and RFC 4475 §3.1.2.1); without Content-Length a datagram's body runs to its end.
+ * carrying the status to answer with. Pure: no sockets, no clock. Checks run in a fixed order (size, start line
+ * and Request-URI, header lines, single and mandatory headers, each known header, the body by Content-Length),
+ * so the most specific fault is the one reported. The order, with RFC sections: docs/sip.md "Parser".
  */
 import { bad, SipParseError } from './errors.js';
 import { canonicalName, displayName, singleHeaders } from './header-names.js';

@@ -1,16 +1,7 @@
 /**
- * Transaction matching (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) as map keys.
- *
- * Client side: a response belongs to the transaction whose request carried the same top Via branch and whose
- * method equals the response's CSeq method (a CANCEL shares its INVITE's branch, the method tells them apart).
- *
- * Server side, RFC 3261 peers (branch starts with the magic cookie): branch + sent-by of the top Via + method,
- * where an ACK counts as INVITE (it acknowledges that INVITE's non-2xx response). A CANCEL is a transaction of
- * its own; the INVITE it cancels is found with the same key but method INVITE (§9.2).
- *
- * Server side, RFC 2543 peers (no cookie): Request-URI, From tag, Call-ID, CSeq number, CSeq method (ACK and
- * CANCEL as INVITE when looking for the INVITE), the To tag and the whole top Via. An ACK carries the tag of
- * the response it acknowledges rather than the INVITE's (none, for an initial INVITE): `ackKeys`, `ackTagMatches`.
+ * Transaction matching (RFC 3261 §17.1.3 for responses, §17.2.3 for requests) as map keys: a client key is the
+ * top Via branch and the CSeq method; a server key for RFC 3261 peers is branch + sent-by + method (ACK as INVITE),
+ * for RFC 2543 peers (no magic cookie) the §17.2.3 field list. Details: docs/sip-transactions.md "Transaction keys".
  */
 import type { SipRequest, SipResponse } from '../messages/message.js';
 import { formatUri } from '../messages/uri.js';
