@@ -14,10 +14,8 @@
  *   and body sizes). A framing error closes the connection (the stream cannot be
  *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
  *   stays up.
- * - TLS: TLS 1.2 and 1.3; the TLS 1.2 cipher list and the lowest version are options (the enterprise parameters
- *   TLSCiphers and TLSMinVersion, turned into node:tls settings by lib/tls-service.ts: below 1.2 AES128-SHA at
- *   OpenSSL security level 0, for old phones and gateways). `setTlsSettings` swaps identity, CAs and that policy
- *   for new connections, inbound and outbound; open ones keep what they negotiated. Asking for a client
+ * - TLS: TLS 1.2 and 1.3; cipher list and lowest version as lib/tls-service.ts sets them (TLSCiphers, TLSMinVersion);
+ *   `setTlsSettings` swaps identity, CAs and policy for new connections. Asking for a client
  *   certificate and refusing clients without one are separate settings, so one 5061 listener serves LSC phones
  *   (mutual TLS, their certificate verified against the CAPF issuer and handed up) and certificate-less clients
  *   (line users, softphones); whether a given device must present its LSC is the registrar's decision (its
