@@ -3,10 +3,8 @@
  * TLS identity, the trunks it may dial — then listen, tell systemd, stop on SIGTERM/SIGINT.
  * - Digest nonces are bound to a secret kept in `<state>/keys/sip-digest.secret` (created 0600 on first start),
  *   so nonces survive a restart and every node sharing the state folder accepts each other's.
- * - TLS identity: the node's CallManager certificate and key; client certificates (LSCs) chain to a CAPF certificate
- *   (current or earlier, or a CAPF-trust import: as CAPF itself accepts them); TLSMinVersion and TLSCiphers. All of
- *   it follows the store (issue 18 item 6): when the store generation moves, the 5061 context is rebuilt and swapped
- *   for new connections if anything in it changed, as capfd and tvsd do; open flows keep theirs.
+ * - TLS identity: the CallManager certificate; LSCs chain to any CAPF certificate, current or earlier, or a CAPF-trust
+ *   import; with TLSMinVersion/TLSCiphers it follows the store (`reloadTls`: new connections, no restart).
  * - Trunks: their 401/407 are answered with the stored (encrypted) credentials (routing/trunk-challenge.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
