@@ -1,50 +1,14 @@
 /**
- * SRTP policy on the SDP that passes through the proxy (RFC 4566 bodies, RFC 4568 a=crypto). The phones
- * negotiate end to end (offer/answer, RFC 3264); sbd enforces the administrator's policy on the way:
- *  - offer: every a=crypto line whose suite is not in SRTP Ciphers is removed, so the answerer cannot pick it;
- *    each active audio/video stream is run through the media room's `negotiateCrypto` with the call priority:
- *    no usable suite → the call falls back to RTP, or is refused with 488 when Block Unencrypted Calls is on;
- *  - answer: the call is secure when every active stream answered with RTP/SAVP and an allowed a=crypto.
- *  - keys and signalling (RFC 4568 §8.3: SDES keys are only as safe as the signalling that carries them): keys
- *    that arrived over TLS never go out over UDP/TCP (`withoutKeys` turns such a body into plain RTP), and the
- *    call is marked Encrypted only when every leg that carried its keys was TLS (`legsProtectKeys`).
- * The result drives the secure-call indication both phones get (see SECURITY_INDICATION).
+ * SRTP policy on the SDP that passes through the proxy (RFC 4566 bodies, RFC 4568 a=crypto; offer/answer end to
+ * end, RFC 3264). Offer: a=crypto lines of suites not in SRTP Ciphers are removed and each active stream is run
+ * through `negotiateCrypto` (src/sdp/) with the call priority: no usable suite → RTP, or 488 under Block
+ * Unencrypted Calls. Answer: secure when every active stream is RTP/SAVP with one allowed a=crypto. Keys that came
+ * over TLS never go out over UDP/TCP (`withoutKeys`, RFC 4568 §8.3), and a call is Encrypted only when both legs
+ * are TLS (`legsProtectKeys`); that drives SECURITY_INDICATION. The body's structure is src/sdp/sections.ts.
  */
 import { negotiateCrypto, parseCryptoAttribute } from '../../sdp/index.js';
+import { isActiveMedia, joinSdp, type MediaSection, splitSdp } from '../../sdp/sections.js';
 import type { Suite } from '../../sdp/suites.js';
-
-/** Limits on what is inspected. */
-export const sdpLimits = { maxLines: 512, maxMediaSections: 16 } as const;
-
-interface MediaSection {
-  /** The m= line, e.g. "m=audio 4000 RTP/SAVP 0". */
-  mline: string;
-  lines: string[];
-}
-
-function split(sdp: string): { session: string[]; media: MediaSection[] } {
-  const lines = sdp
-    .split(/\r?\n/)
-    .filter((l) => l.length > 0)
-    .slice(0, sdpLimits.maxLines);
-  const session: string[] = [];
-  const media: MediaSection[] = [];
-  for (const l of lines) {
-    if (l.startsWith('m=')) media.push({ mline: l, lines: [] });
-    else if (media.length === 0) session.push(l);
-    else media[media.length - 1]!.lines.push(l);
-  }
-  return { session, media: media.slice(0, sdpLimits.maxMediaSections) };
-}
-
-function join(session: string[], media: MediaSection[]): string {
-  return [...session, ...media.flatMap((m) => [m.mline, ...m.lines])].join('\r\n') + '\r\n';
-}
-
-function active(m: MediaSection): boolean {
-  const f = m.mline.split(' ');
-  return f[1] !== '0' && /^m=(audio|video) /.test(m.mline);
-}
 
 function cryptoValues(m: MediaSection): string[] {
   return m.lines.filter((l) => l.startsWith('a=crypto:'));
@@ -58,8 +22,8 @@ export interface CryptoPolicy {
 }
 
 export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
-  const { session, media } = split(body.toString('utf8'));
-  let secure = media.some(active);
+  const { session, media } = splitSdp(body.toString('utf8'));
+  let secure = media.some(isActiveMedia);
   let reason: string | undefined;
   for (const m of media) {
     m.lines = m.lines.filter((l) => {
@@ -70,7 +34,7 @@ export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
         return false; // RFC 4568 §7.1.1: a line that does not parse is of no use to the answerer
       }
     });
-    if (!active(m)) continue;
+    if (!isActiveMedia(m)) continue;
     const r = negotiateCrypto(cryptoValues(m), { allowed: policy.allowed, blockUnencrypted: policy.blockUnencrypted, purpose: 'call' });
     if (r.mode === 'reject') return { mode: 'reject', status: 488, reason: r.reason };
     if (r.mode === 'rtp' || !/ RTP\/SAVP/.test(m.mline)) {
@@ -80,7 +44,7 @@ export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
       reason = r.mode === 'rtp' ? r.reason : 'stream offered without RTP/SAVP';
     }
   }
-  return { mode: secure ? 'srtp' : 'rtp', sdp: Buffer.from(join(session, media), 'utf8'), ...(reason ? { reason } : {}) };
+  return { mode: secure ? 'srtp' : 'rtp', sdp: Buffer.from(joinSdp(session, media), 'utf8'), ...(reason ? { reason } : {}) };
 }
 
 /**
@@ -88,13 +52,13 @@ export function checkOffer(body: Buffer, policy: CryptoPolicy): OfferDecision {
  * (RFC 3551), the form of an unencrypted offer or answer the other side can still accept or refuse.
  */
 export function withoutKeys(body: Buffer): Buffer {
-  const { session, media } = split(body.toString('utf8'));
+  const { session, media } = splitSdp(body.toString('utf8'));
   const kept = session.filter((l) => !l.startsWith('a=crypto:'));
   for (const m of media) {
     m.lines = m.lines.filter((l) => !l.startsWith('a=crypto:'));
     m.mline = m.mline.replace(/ RTP\/SAVP( |$)/, ' RTP/AVP$1');
   }
-  return Buffer.from(join(kept, media), 'utf8');
+  return Buffer.from(joinSdp(kept, media), 'utf8');
 }
 
 /** Keys may be sent on, and a secure call be called Encrypted, only when both legs are TLS. */
@@ -104,8 +68,8 @@ export function legsProtectKeys(inbound: string, outbound: string): boolean {
 
 /** True when every active stream of the answer is RTP/SAVP with one allowed, parseable a=crypto. */
 export function answerIsSecure(body: Buffer, policy: CryptoPolicy): boolean {
-  const { media } = split(body.toString('utf8'));
-  const act = media.filter(active);
+  const { media } = splitSdp(body.toString('utf8'));
+  const act = media.filter(isActiveMedia);
   if (act.length === 0) return false;
   return act.every((m) => {
     if (!/ RTP\/SAVP /.test(m.mline + ' ')) return false;
