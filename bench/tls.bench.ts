@@ -172,3 +172,8 @@ console.log(`  node:tls: new connection ${r('node-new', 'peer-new')}x, resumed $
 console.log(
   `  engine ÷ node:tls: new ${r('native-new', 'node-new')}x, 8 in flight ${r('native-new8', 'node-new8')}x, resumed ${r('native-res', 'node-res')}x`,
 );
+// CPU per connection is what a loaded machine distorts least (the rates above are latency-bound, one at a time).
+const c = (a: string, b: string) => (result[b]!.cpuUs / result[a]!.cpuUs).toFixed(2);
+console.log(`server CPU per connection, s_server's ÷ ours (≥ 1.0x: less than s_server's bare handshake):`);
+console.log(`  engine:   new connection ${c('native-new', 'peer-new')}x, resumed ${c('native-res', 'peer-res')}x`);
+console.log(`  node:tls: new connection ${c('node-new', 'peer-new')}x, resumed ${c('node-res', 'peer-res')}x`);
