@@ -14,7 +14,7 @@ import { DigestServer } from '../../src/sip/core/auth/digest.js';
 import { parseMessage } from '../../src/sip/core/messages/parser.js';
 import type { SipRequest } from '../../src/sip/core/messages/message.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
+import { ApplianceDirectory } from '../../src/daemons/adapters/sip-store.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../src/store/index.js';
 
 const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');

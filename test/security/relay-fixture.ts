@@ -7,9 +7,8 @@ import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/core/mes
 import { serializeMessage } from '../../src/sip/core/messages/serializer.js';
 import { DigestServer } from '../../src/sip/core/auth/digest.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
+import { ApplianceDirectory, StoreRoutingDirectory } from '../../src/daemons/adapters/sip-store.js';
 import { Router, type Listener, type RouterAction } from '../../src/sip/routing/router.js';
-import { StoreRoutingDirectory } from '../../src/sip/routing/routing-directory.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { MessageSource, TransportKind } from '../../src/sip/transports/types.js';
 

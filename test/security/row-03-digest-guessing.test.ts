@@ -20,7 +20,7 @@ import type { SipRequest, SipResponse } from '../../src/sip/core/messages/messag
 import { AttemptLimiter } from '../../src/sip/auth/attempt-limiter.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
 import { Router } from '../../src/sip/routing/router.js';
-import { StoreRoutingDirectory } from '../../src/sip/routing/routing-directory.js';
+import { StoreRoutingDirectory } from '../../src/daemons/adapters/sip-store.js';
 import { assertStatus, authorization, register, registerWithAuth, registrarSetup, T0, udp } from './row-sip-helpers.js';
 
 test('row 3: rotating the To user does not reset the count: the credential locks after CredentialLockoutThreshold', () => {

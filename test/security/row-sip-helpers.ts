@@ -10,7 +10,7 @@ import { answerChallenge, DigestServer } from '../../src/sip/core/auth/digest.js
 import { parseMessage } from '../../src/sip/core/messages/parser.js';
 import type { SipRequest, SipResponse } from '../../src/sip/core/messages/message.js';
 import { Registrar, type RegistrarOptions } from '../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../src/daemons/sip-directory.js';
+import { ApplianceDirectory } from '../../src/daemons/adapters/sip-store.js';
 import { DEFAULT_SECURITY_PROFILE, openStore, type Store } from '../../src/store/index.js';
 import { digestHa1 } from '../../src/credentials/index.js';
 import type { MessageSource } from '../../src/sip/transports/types.js';

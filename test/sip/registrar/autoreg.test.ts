@@ -13,7 +13,7 @@ import { digestHa1 } from '../../../src/credentials/index.js';
 import { parseMessage } from '../../../src/sip/core/messages/parser.js';
 import type { SipRequest } from '../../../src/sip/core/messages/message.js';
 import { Registrar, modelFromUserAgent } from '../../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/adapters/sip-store.js';
 import { openStore } from '../../../src/store/index.js';
 import { DEFAULT_SECURITY_PROFILE } from '../../../src/store/index.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';

@@ -9,7 +9,7 @@ import { parseMessage } from '../../../src/sip/core/messages/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/messages/message.js';
 import { DigestServer } from '../../../src/sip/core/auth/digest.js';
 import { Registrar, ITL_REPORT_HEADER } from '../../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
+import { ApplianceDirectory } from '../../../src/daemons/adapters/sip-store.js';
 import { DEFAULT_SECURITY_PROFILE, openStore } from '../../../src/store/index.js';
 import { digestHa1 } from '../../../src/credentials/index.js';
 import { itlStatusRows } from '../../../src/reports/itl-status.js';

@@ -8,9 +8,8 @@ import { parseMessage } from '../../../src/sip/core/messages/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/core/messages/message.js';
 import { DigestServer } from '../../../src/sip/core/auth/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
-import { ApplianceDirectory } from '../../../src/daemons/sip-directory.js';
+import { ApplianceDirectory, StoreRoutingDirectory } from '../../../src/daemons/adapters/sip-store.js';
 import { Router } from '../../../src/sip/routing/router.js';
-import { StoreRoutingDirectory } from '../../../src/sip/routing/routing-directory.js';
 import { openStore } from '../../../src/store/index.js';
 import type { MessageSource } from '../../../src/sip/transports/types.js';
 
