@@ -6,21 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SbdError } from '../../lib/errors.js';
-
-export const RouteKeyCode = {
-  /** The key file is not 64 hex digits. */
-  key: 'ERR_SIP_ROUTE_KEY',
-} as const;
-export type RouteKeyCode = (typeof RouteKeyCode)[keyof typeof RouteKeyCode];
-
-export class RouteKeyError extends SbdError {
-  declare readonly code: RouteKeyCode;
-
-  constructor(code: RouteKeyCode, message: string) {
-    super(code, message);
-  }
-}
+import { RouteKeyCode, RouteKeyError } from './route-mac.js';
 
 export function routeKey(keysDir?: string): Buffer {
   if (keysDir === undefined) return randomBytes(32);

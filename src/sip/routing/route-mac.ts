@@ -8,6 +8,23 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Via } from '../core/messages/via.js';
 import type { SipUri } from '../core/messages/uri.js';
+import { SbdError } from '../../lib/errors.js';
+
+export const RouteKeyCode = {
+  /** The key file is not 64 hex digits. */
+  key: 'ERR_SIP_ROUTE_KEY',
+  /** A key shorter than 16 bytes handed to RouteMac (route-mac.ts). */
+  keyLength: 'ERR_SIP_ROUTE_KEY_LENGTH',
+} as const;
+export type RouteKeyCode = (typeof RouteKeyCode)[keyof typeof RouteKeyCode];
+
+export class RouteKeyError extends SbdError {
+  declare readonly code: RouteKeyCode;
+
+  constructor(code: RouteKeyCode, message: string) {
+    super(code, message);
+  }
+}
 
 export const BRANCH_PREFIX = 'z9hG4bK-sbd-';
 export const ROUTE_MAC_PARAM = 'sbd-mac';
@@ -40,7 +57,7 @@ export class RouteMac {
   readonly #key: Buffer;
 
   constructor(key: Buffer) {
-    if (key.length < 16) throw new RangeError('the route key must hold at least 16 bytes');
+    if (key.length < 16) throw new RouteKeyError(RouteKeyCode.keyLength, 'the route key must hold at least 16 bytes');
     this.#key = Buffer.from(key);
   }
 

@@ -11,10 +11,10 @@ import { parseMessage } from '../../../src/sip/core/messages/parser.js';
 import type { SipResponse } from '../../../src/sip/core/messages/message.js';
 import { parseUri, type SipUri } from '../../../src/sip/core/messages/uri.js';
 import { parseVia } from '../../../src/sip/core/messages/via.js';
-import { BRANCH_PREFIX, RouteMac } from '../../../src/sip/routing/route-mac.js';
+import { BRANCH_PREFIX, RouteKeyCode, RouteKeyError, RouteMac } from '../../../src/sip/routing/route-mac.js';
 import { contactPeer, peerOf, rebindRecordRoutes, recordRouteValue } from '../../../src/sip/routing/record-route.js';
 import { ForwardedInvites } from '../../../src/sip/routing/forwarded-invites.js';
-import { routeKey, RouteKeyError } from '../../../src/sip/routing/route-key.js';
+import { routeKey } from '../../../src/sip/routing/route-key.js';
 import { trunkPeerByIssuer } from '../../../src/sip/routing/trunk-peer.js';
 import { withoutKeys } from '../../../src/sip/sdp/crypto-policy.js';
 import type { TrunkRow } from '../../../src/store/index.js';
@@ -40,7 +40,10 @@ test("branch: deterministic, ACK/CANCEL share the INVITE's, and every field of t
   }
   assert.equal(mac.verifyBranch(b, via, 'd@x', 'INVITE'), false);
   assert.equal(new RouteMac(Buffer.alloc(32, 2)).verifyBranch(b, via, 'c@x', 'INVITE'), false, 'another key');
-  assert.throws(() => new RouteMac(Buffer.alloc(8)), RangeError);
+  assert.throws(
+    () => new RouteMac(Buffer.alloc(8)),
+    (e: unknown) => e instanceof RouteKeyError && e.code === RouteKeyCode.keyLength,
+  );
 });
 
 test('Record-Route: the MAC binds our hop, the Call-ID and the remote target; a response rebinds only ours', () => {
@@ -103,7 +106,7 @@ test('route key file: made 0600 on first use, read back, a broken one is a typed
     writeFileSync(join(dir, 'sip-route.key'), 'nope\n');
     assert.throws(
       () => routeKey(dir),
-      (e: unknown) => e instanceof RouteKeyError && e.code === 'ERR_SIP_ROUTE_KEY',
+      (e: unknown) => e instanceof RouteKeyError && e.code === RouteKeyCode.key,
     );
     assert.notDeepEqual(routeKey(), routeKey(), 'random without a state folder');
   } finally {
