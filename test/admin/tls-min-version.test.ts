@@ -87,3 +87,27 @@ test('TLSMinVersion: warned and asked before lowering, "no" stores nothing, rais
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sbd param set TLSMinVersion 1.0 (CLI, no question): stored, with the same warnings on stderr; raising it warns nothing', async () => {
+  const { main } = await import('../../src/cli/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-tlsmin-cli-'));
+  const state = join(dir, 'state');
+  initAppliance({ dir: state, hostname: 'sbd-test', ipv4: '127.0.0.1', clock: systemClock });
+  try {
+    const err: string[] = [];
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+    assert.equal(await main(['param', 'set', 'TLSMinVersion', '1.0', '--state', state], io), 0);
+    assert.match(err.join('\n'), /WARNING: TLS 1\.0 lets SIP \(5061\), TVS \(2445\) and CAPF \(3804\) accept every peer/);
+    assert.match(err.join('\n'), /no forward secrecy/);
+    assert.equal(
+      withState(state, ({ store }) => store.getParam('TLSMinVersion'), { readonly: true }),
+      '1.0',
+    );
+    err.length = 0;
+    assert.equal(await main(['param', 'set', 'TLSMinVersion', '1.2', '--state', state], io), 0);
+    assert.deepEqual(err, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,7 @@ import type { HashName } from '../../trust/tags.js';
 import { AuditAction, auditedSync, currentAdminUser } from '../../cluster/audit.js';
 import { backupProposal } from '../../backup/proposal.js';
 import { resetAllPhonesAfter, ROLLBACK_PARAM, rollbackNotice } from '../../cluster/phone-reset.js';
+import { lowersTlsMinimum, TLS_MIN_VERSION_PARAM, tlsMinVersionWarnings } from '../../cluster/tls-min-version.js';
 import { addPhone } from '../../cluster/devices.js';
 import {
   digestDeliveryNotice,
@@ -390,9 +391,16 @@ export const commands: Command[] = [
       const { notice, change } = withState(required(values.state, '--state'), ({ store }) =>
         auditedSync(store, { user: currentAdminUser(), action: AuditAction.paramSet, detail: `${name}=${value}` }, () => {
           const before = rollback ? store.getBoolParam(ROLLBACK_PARAM) : undefined;
+          // No question on the CLI (scripts run it); the console asks (admin/commands/params.ts).
+          const tlsLowered = name === TLS_MIN_VERSION_PARAM && lowersTlsMinimum(store.getParam(name), value);
           store.setParam(name, value);
           return {
-            notice: name === SIGNED_CONFIG_PARAM ? signedConfigParamNotice(store, store.getBoolParam(name)) : [],
+            notice:
+              name === SIGNED_CONFIG_PARAM
+                ? signedConfigParamNotice(store, store.getBoolParam(name))
+                : tlsLowered
+                  ? tlsMinVersionWarnings(value).map((w) => `WARNING: ${w}`)
+                  : [],
             change: rollback ? { before, after: store.getBoolParam(ROLLBACK_PARAM) } : undefined,
           };
         }),
