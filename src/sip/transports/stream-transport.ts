@@ -1,32 +1,10 @@
 /**
  * SIP over TCP and TLS (RFC 3261 §18, RFC 5630 for TLS): a listener whose connections each run a core
- * `StreamFramer`. Thin shell: limits are options, the core does the parsing.
- *
- * - Connection reuse (§18.2.2): each connection gets an id carried in the message source; responses go back on
- *   it while it is open. Connections are also indexed by the peer's address:port, so a request to a phone
- *   that registered over this connection can reuse it (RFC 5923-style aliasing, here keyed by the peer address).
- * - Limits (issue 16 row 8: a stranger must not hold every slot): maxConnections counts every accepted socket,
- *   TLS handshakes in progress included, and maxConnectionsPerSource bounds one peer address; beyond either a
- *   new socket is closed at once. handshakeTimeout ends a TLS handshake that does not finish; messageTimeout
- *   ends a connection that does not complete a message in time — its first one after it opens, or any message
- *   whose first bytes arrived (bytes trickled slowly still count as idle); idleTimeout (no bytes either way)
- *   ends the rest. maxPendingWriteBytes (a peer that stops reading is dropped), framer limits (header section
- *   and body sizes). A framing error closes the connection (the stream cannot be
- *   resynchronised); a framed message that fails to parse is answered (400/413/414/505/513) and the connection
- *   stays up.
- * - TLS: TLS 1.2 and 1.3; cipher list and lowest version as lib/tls-service.ts sets them (TLSCiphers, TLSMinVersion);
- *   `setTlsSettings` swaps identity, CAs and policy for new connections. Asking for a client
- *   certificate and refusing clients without one are separate settings, so one 5061 listener serves LSC phones
- *   (mutual TLS, their certificate verified against the CAPF issuer and handed up) and certificate-less clients
- *   (line users, softphones); whether a given device must present its LSC is the registrar's decision (its
- *   security profile), not the listener's.
- * - Dialling out (`send`, for requests to trunks, RFC 3261 §18.1.1): an open connection to the same
- *   address:port is reused (whoever opened it); otherwise one is opened — TLS verifies the far end's
- *   certificate against the CA bundle given for that target (the trunk's), else the system's bundle, with
- *   SNI = the host when it is a name, and presents our own certificate (mutual TLS with trunks that ask) —
- *   and messages are queued while it connects. Bounded: connectTimeout, maxOutboundConnections, the queue by
- *   maxPendingWriteBytes. An outbound connection is then a connection like any other (its requests and
- *   responses come up to the handler, idle timeout, same framing limits).
+ * `StreamFramer`. Thin shell: limits are options, the core does the parsing. Responses go back on the connection
+ * the request came on (§18.2.2), and connections are indexed by peer address:port for reuse; every slot is bounded
+ * (connections in all and per source, handshake, message and idle timeouts, pending writes: issue 16 row 8); TLS
+ * settings come from lib/tls-service.ts and client certificates are asked for and required separately; `send`
+ * dials trunks (TLS verified against the trunk's CA bundle). Details: docs/sip-theory.md "Stream transport".
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as connectTcp, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
@@ -147,7 +125,7 @@ export class StreamTransport {
   private readonly inboundBySource = new Map<string, number>();
   private systemCa: Buffer | undefined | null = null;
   private nextId = 1;
-  private readonly o: StreamTransportOptions;
+  private readonly opts: StreamTransportOptions;
   /** The TLS identity, CAs and policy for new connections (replaced by setTlsSettings). */
   private tlsSettings: TlsSettings | undefined;
   private readonly handler: MessageHandler;
@@ -155,7 +133,7 @@ export class StreamTransport {
 
   constructor(handler: MessageHandler, options: StreamTransportOptions = {}) {
     this.handler = handler;
-    this.o = options;
+    this.opts = options;
     this.tlsSettings = options.tls;
     this.kind = options.tls ? 'tls' : 'tcp';
   }
@@ -177,7 +155,7 @@ export class StreamTransport {
             ...secureContextOf(t),
             requestCert: (t.requestClientCertificate ?? false) || (t.requireClientCertificate ?? false),
             rejectUnauthorized: t.requireClientCertificate ?? false,
-            handshakeTimeout: this.o.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
+            handshakeTimeout: this.opts.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
           },
           (s) => this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true),
         )
@@ -191,7 +169,7 @@ export class StreamTransport {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.o.port ?? (t ? 5061 : 5060), this.o.host ?? '0.0.0.0', () => {
+      server.listen(this.opts.port ?? (t ? 5061 : 5060), this.opts.host ?? '0.0.0.0', () => {
         server.off('error', reject);
         resolve();
       });
@@ -210,8 +188,8 @@ export class StreamTransport {
     if (this.kind !== 'tls') throw new Error('setTlsSettings on a TCP transport');
     this.tlsSettings = {
       ...settings,
-      requestClientCertificate: this.o.tls?.requestClientCertificate,
-      requireClientCertificate: this.o.tls?.requireClientCertificate,
+      requestClientCertificate: this.opts.tls?.requestClientCertificate,
+      requireClientCertificate: this.opts.tls?.requireClientCertificate,
     };
     (this.server as TlsServer | undefined)?.setSecureContext(secureContextOf(settings));
   }
@@ -221,8 +199,8 @@ export class StreamTransport {
     const address = socket.remoteAddress ?? '';
     const fromSource = this.inboundBySource.get(address) ?? 0;
     if (
-      this.inbound >= (this.o.maxConnections ?? streamTransportDefaults.maxConnections) ||
-      fromSource >= (this.o.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource)
+      this.inbound >= (this.opts.maxConnections ?? streamTransportDefaults.maxConnections) ||
+      fromSource >= (this.opts.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource)
     ) {
       this.stats.rejectedConnections++;
       socket.destroy();
@@ -253,12 +231,12 @@ export class StreamTransport {
         source.peerCertificate = { subject: formatDn(c.subject), issuer: formatDn(c.issuer), fingerprint256: c.fingerprint256 };
       }
     }
-    const conn: Conn = { id, socket, framer: new StreamFramer(this.o.framer), source, messageTimer: undefined };
+    const conn: Conn = { id, socket, framer: new StreamFramer(this.opts.framer), source, messageTimer: undefined };
     this.conns.set(id, conn);
     this.byPeer.set(`${address}|${port}`, id);
     this.stats.connections++;
     socket.setNoDelay(true);
-    socket.setTimeout(this.o.idleTimeout ?? streamTransportDefaults.idleTimeout, () => socket.destroy());
+    socket.setTimeout(this.opts.idleTimeout ?? streamTransportDefaults.idleTimeout, () => socket.destroy());
     // A connection we accepted must say something complete soon (an outbound one waits for us to speak first).
     if (inbound) this.awaitMessage(conn);
     socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
@@ -282,12 +260,12 @@ export class StreamTransport {
     if (open !== undefined && this.sendOn(open, bytes)) return true;
     const pending = this.dialling.get(key);
     if (pending) {
-      if (pending.bytes + bytes.length > (this.o.maxPendingWriteBytes ?? 1 << 20)) return false;
+      if (pending.bytes + bytes.length > (this.opts.maxPendingWriteBytes ?? 1 << 20)) return false;
       pending.queue.push(bytes);
       pending.bytes += bytes.length;
       return true;
     }
-    if (this.outbound >= (this.o.maxOutboundConnections ?? streamTransportDefaults.maxOutboundConnections)) {
+    if (this.outbound >= (this.opts.maxOutboundConnections ?? streamTransportDefaults.maxOutboundConnections)) {
       this.stats.rejectedConnections++;
       return false;
     }
@@ -321,9 +299,9 @@ export class StreamTransport {
     const timer = setTimeout(
       () =>
         socket.destroy(
-          new Error(`no connection to ${address}:${port} within ${this.o.connectTimeout ?? streamTransportDefaults.connectTimeout} ms`),
+          new Error(`no connection to ${address}:${port} within ${this.opts.connectTimeout ?? streamTransportDefaults.connectTimeout} ms`),
         ),
-      this.o.connectTimeout ?? streamTransportDefaults.connectTimeout,
+      this.opts.connectTimeout ?? streamTransportDefaults.connectTimeout,
     );
     timer.unref();
     socket.once(t ? 'secureConnect' : 'connect', () => {
@@ -342,7 +320,7 @@ export class StreamTransport {
       if (settled) return;
       settled = true;
       this.stats.connectFailures++;
-      this.o.onConnectError?.({ address, port }, err);
+      this.opts.onConnectError?.({ address, port }, err);
     });
     socket.once('close', () => {
       clearTimeout(timer);
@@ -354,7 +332,7 @@ export class StreamTransport {
 
   private defaultCa(): Buffer | undefined {
     if (this.systemCa === null) {
-      const f = this.o.systemCaFile ?? streamTransportDefaults.systemCaFile;
+      const f = this.opts.systemCaFile ?? streamTransportDefaults.systemCaFile;
       this.systemCa = existsSync(f) ? readFileSync(f) : undefined;
     }
     return this.systemCa;
@@ -392,14 +370,14 @@ export class StreamTransport {
       conn.messageTimer = undefined;
       this.stats.messageTimeouts++;
       conn.socket.destroy();
-    }, this.o.messageTimeout ?? streamTransportDefaults.messageTimeout);
+    }, this.opts.messageTimeout ?? streamTransportDefaults.messageTimeout);
     conn.messageTimer.unref();
   }
 
   private onMessage(conn: Conn, bytes: Buffer): void {
     let message;
     try {
-      message = parseMessage(bytes, this.o.parse, 'stream');
+      message = parseMessage(bytes, this.opts.parse, 'stream');
     } catch (err) {
       this.stats.parseErrors++;
       if (err instanceof SipParseError) {
@@ -420,7 +398,7 @@ export class StreamTransport {
     this.stats.sent++;
     c.socket.write(bytes);
     // A peer that never reads must not make us hold its answers without bound.
-    if (c.socket.writableLength > (this.o.maxPendingWriteBytes ?? 1 << 20)) c.socket.destroy();
+    if (c.socket.writableLength > (this.opts.maxPendingWriteBytes ?? 1 << 20)) c.socket.destroy();
     return true;
   }
 
