@@ -17,7 +17,7 @@ export async function runCapfd({ stateDir, ...options }: CapfdOptions): Promise<
   const logger = createLogger('capfd');
   const server = new CapfServer({ ...options, store: capfOperations(store), logger });
   const addr = await server.listen();
-  const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}`);
+  const systemd = notifyReady(`CAPF on ${addr.address}:${addr.port}, TLS: ${server.tlsPath}`);
   return waitForSignal(async () => {
     systemd.stopping();
     logger.info('stopping', server.stats);

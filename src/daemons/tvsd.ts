@@ -17,7 +17,7 @@ export async function runTvsd({ stateDir, ...options }: TvsdOptions): Promise<nu
   const logger = createLogger('tvsd');
   const server = new TvsServer({ ...options, store: tvsTrustView(store), logger });
   const addr = await server.listen();
-  const systemd = notifyReady(`TVS on ${addr.address}:${addr.port}`);
+  const systemd = notifyReady(`TVS on ${addr.address}:${addr.port}, TLS: ${server.tlsPath}`);
   return waitForSignal(async () => {
     systemd.stopping();
     logger.info('stopping', server.stats);
