@@ -1,6 +1,7 @@
 /** SDES (RFC 4568) for SRTP: `a=crypto` codec and the negotiation the SIP daemon and media sources use. */
 export {
   SdesError,
+  SdesErrorCode,
   formatCryptoAttribute,
   generateCryptoAttribute,
   mkiBytes,

@@ -13,7 +13,7 @@
  */
 import { SUITES, type Suite } from './suites.js';
 import type { SrtpPolicy } from '../media/srtp/context.js';
-import { generateCryptoAttribute, mkiBytes, parseCryptoAttribute, type CryptoAttribute } from './crypto-attribute.js';
+import { generateCryptoAttribute, mkiBytes, parseCryptoAttribute, SdesErrorCode, type CryptoAttribute } from './crypto-attribute.js';
 
 export type NegotiationPurpose = 'call' | 'media-streaming';
 
@@ -50,7 +50,7 @@ export type NegotiationResult =
       windowSizeHint?: number;
     }
   | { mode: 'rtp'; reason: string }
-  | { mode: 'reject'; statusHint: 488; code: 'ERR_SDES_NO_COMMON_SUITE'; reason: string };
+  | { mode: 'reject'; statusHint: 488; code: typeof SdesErrorCode.noCommonSuite; reason: string };
 
 const KNOWN_PARAMS = /^(KDR=\d+|WSH=\d+|UNENCRYPTED_SRTP|UNENCRYPTED_SRTCP|UNAUTHENTICATED_SRTP|FEC_ORDER=\S+|FEC_KEY=\S+)$/;
 
@@ -114,7 +114,7 @@ export function negotiateCrypto(offer: readonly (CryptoAttribute | string)[], op
     };
   }
   const reason = parsed.length === 0 ? 'no usable a=crypto offered' : 'no common crypto suite';
-  if (options.blockUnencrypted) return { mode: 'reject', statusHint: 488, code: 'ERR_SDES_NO_COMMON_SUITE', reason };
+  if (options.blockUnencrypted) return { mode: 'reject', statusHint: 488, code: SdesErrorCode.noCommonSuite, reason };
   return { mode: 'rtp', reason };
 }
 
