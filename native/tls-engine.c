@@ -111,6 +111,7 @@ static void close_conn(worker *w, sbd_tls_conn *c) {
 static void reap(worker *w) {
   for (sbd_tls_conn *c; (c = w->lists[SBD_TLS_DEAD - 1].head);) {
     list_remove(&w->lists[SBD_TLS_DEAD - 1], c);
+    free(c->in);
     free(c);
   }
 }
@@ -118,10 +119,12 @@ static void reap(worker *w) {
 static void fail_handshake(worker *w, sbd_tls_conn *c, const char *reason) {
   char line[512];
   int n = snprintf(line, sizeof line, "E %s %s\n", c->remote, reason);
+  if (n >= (int)sizeof line) n = (int)sizeof line - 1;
   for (int i = 2; i < n - 1; i++)
     if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
   atomic_fetch_add(&w->e->failures, 1);
-  control_line(w->e, line, n < (int)sizeof line ? (size_t)n : sizeof line - 1);
+  line[n - 1] = '\n';
+  control_line(w->e, line, (size_t)n);
   close_conn(w, c);
 }
 
@@ -156,8 +159,12 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
   int sv[2] = {-1, -1};
   if (c->ktls) {
     sv[1] = dup(c->tcp); /* the kernel keeps the record layer: Node reads and writes plaintext on the TCP socket */
+  } else if (!(c->in = malloc(2 * SBD_TLS_BUF))) {
+    sv[1] = -1;
   } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) {
     sv[1] = -1;
+  } else {
+    c->out = c->in + SBD_TLS_BUF;
   }
   if (sv[1] < 0) {
     fail_handshake(w, c, "no file descriptor for the plaintext stream");

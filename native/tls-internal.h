@@ -63,8 +63,9 @@ struct sbd_tls_conn {
   unsigned tls_eof : 1, tls_broken : 1, pair_eof : 1, pair_dead : 1, pair_wr_shut : 1, tls_wr_shut : 1;
   unsigned want_tcp_out : 1, ktls : 1;
   size_t in_off, in_len, out_off, out_len;
-  uint8_t in[SBD_TLS_BUF];   /* TLS → Node plaintext not yet written */
-  uint8_t out[SBD_TLS_BUF];  /* Node → TLS plaintext not yet written */
+  /* Made when the relay starts (a connection still in its handshake holds none: half-open floods stay small). */
+  uint8_t *in;  /* SBD_TLS_BUF bytes: TLS → Node plaintext not yet written */
+  uint8_t *out; /* SBD_TLS_BUF bytes: Node → TLS plaintext not yet written */
 };
 enum { SBD_TLS_HANDSHAKE = 1, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD };
 /* Result of a step: keep the connection, handshake finished (relay can start), or done (close it). */

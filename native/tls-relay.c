@@ -62,7 +62,7 @@ static void tls_to_node(sbd_tls_conn *c) {
       continue;
     }
     if (c->tls_eof) return;
-    int n = SSL_read(c->ssl, c->in, sizeof c->in);
+    int n = SSL_read(c->ssl, c->in, SBD_TLS_BUF);
     if (n > 0) {
       c->in_off = 0;
       c->in_len = (size_t)n;
@@ -106,7 +106,7 @@ static void node_to_tls(sbd_tls_conn *c) {
       continue;
     }
     if (c->pair_eof) return;
-    ssize_t n = recv(c->pair, c->out, sizeof c->out, 0);
+    ssize_t n = recv(c->pair, c->out, SBD_TLS_BUF, 0);
     if (n > 0) {
       c->out_off = 0;
       c->out_len = (size_t)n;
