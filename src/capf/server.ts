@@ -3,13 +3,8 @@
  * connection. The shell does what the session's events ask: authenticate against the store (and spend a
  * single-use auth string), check the phone's key against the key asked for, issue the LSC with the CAPF key
  * (pki/lsc.ts), and record the outcome on the device: its LSC (what config encryption uses), the pending operation
- * cleared on success, and the attempt's result in capfStatus. A session ends with one log line.
- *
- * Bounds on what an unauthenticated peer can hold (issue 16 rows 8, 9): the phone answers AUTH_REQUEST at once,
- * so a connection that has not authenticated within `authTimeoutMs` is closed however it trickles bytes (the
- * idle timeout alone resets on every byte); no session outlives `sessionTimeoutMs`; `maxAuthFailures` wrong
- * proofs cancel the pending operation (auth-failures.ts); a fetched certificate is stored only when it is an LSC
- * of this CAPF for this device (authenticate.ts verifyFetchedLsc).
+ * cleared on success, and the attempt's result in capfStatus. A session ends with one log line. What an
+ * unauthenticated peer can hold is bounded (issue 16 rows 8, 9): see `CapfServer`.
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate, randomInt } from 'node:crypto';
@@ -119,6 +114,13 @@ function remoteOf(s: { remoteAddress?: string | undefined; remotePort?: number |
   return `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
 }
 
+/**
+ * Bounds on what an unauthenticated peer can hold (issue 16 rows 8, 9): the phone answers AUTH_REQUEST at once,
+ * so a connection that has not authenticated within `authTimeoutMs` is closed however it trickles bytes (the
+ * idle timeout alone resets on every byte); no session outlives `sessionTimeoutMs`; `maxAuthFailures` wrong
+ * proofs cancel the pending operation (auth-failures.ts); a fetched certificate is stored only when it is an LSC
+ * of this CAPF for this device (authenticate.ts verifyFetchedLsc).
+ */
 export class CapfServer extends EventEmitter {
   readonly options: typeof CAPF_SERVER_DEFAULTS & { node: string | undefined; minVersion: TlsMinVersion | undefined };
   readonly #opts: CapfServerOptions;
