@@ -15,7 +15,7 @@ import { parseMessage } from '../../src/sip/core/messages/parser.js';
 import type { SipRequest } from '../../src/sip/core/messages/message.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
 import { ApplianceDirectory } from '../../src/daemons/adapters/sip-store.js';
-import { DEFAULT_SECURITY_PROFILE } from '../../src/store/index.js';
+import { DEFAULT_SECURITY_PROFILE, StoreErrorCode } from '../../src/store/index.js';
 
 const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const sbd = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8' });
@@ -73,7 +73,7 @@ test('security-profile set/list: digest algorithms per profile, checked input, u
       // Replacing a profile without naming its algorithms keeps them.
       s.store.putSecurityProfile({ ...p, description: 'phones that answer SHA-256' });
       assert.deepEqual(s.store.getSecurityProfile('SHA Phones')!.digestAlgorithms, ['SHA-256', 'MD5']);
-      assert.throws(() => s.store.putSecurityProfile({ ...p, digestAlgorithms: [] }), /digestAlgorithms/);
+      assert.throws(() => s.store.putSecurityProfile({ ...p, digestAlgorithms: [] }), { code: StoreErrorCode.profileInvalid });
 
       s.store.addDevice({ name: 'SEP00AABBCC0101', model: '8845', directoryNumber: '3001', securityProfile: 'SHA Phones' });
       s.store.addDevice({ name: 'SEP00AABBCC0102', model: '8845', directoryNumber: '3002' });

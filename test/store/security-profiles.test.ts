@@ -61,8 +61,9 @@ describe('security profiles: nonce validity and CAPF authentication mode (schema
     const path = join(tempDir(), 'c.db');
     open(path).close();
     const db = new Database(path);
-    assert.throws(() => db.prepare('UPDATE security_profiles SET nonce_validity_seconds = 5').run(), /CHECK constraint failed/);
-    assert.throws(() => db.prepare("UPDATE security_profiles SET capf_auth_mode = 'x'").run(), /CHECK constraint failed/);
+    // better-sqlite3 names SQLite's extended result code (a CHECK, not some other failure).
+    assert.throws(() => db.prepare('UPDATE security_profiles SET nonce_validity_seconds = 5').run(), { code: 'SQLITE_CONSTRAINT_CHECK' });
+    assert.throws(() => db.prepare("UPDATE security_profiles SET capf_auth_mode = 'x'").run(), { code: 'SQLITE_CONSTRAINT_CHECK' });
     db.close();
   });
 });
