@@ -42,10 +42,12 @@ run-host: build
 # The appliance in QEMU (TCG), serial console on this terminal: builds the image first if missing or stale.
 # Ctrl-a x quits QEMU. RUN_NET=auto (default: a range no address of this host is in), N (0: 192.0.2.0/24, 1-255:
 # 198.18.N.0/24; refused when the host uses it) or none (image/run.sh --net, image/run-net.ts).
+# BOOT=efi (default: UEFI firmware boots the disk's own boot loader, as a machine would) or kernel (QEMU's -kernel).
 RUN_NET ?= auto
+BOOT ?= efi
 run: build
 	@image/build.sh $(ARCH) --if-stale
-	@image/run.sh --arch $(ARCH) --net $(RUN_NET)
+	@image/run.sh --arch $(ARCH) --boot $(BOOT) --net $(RUN_NET)
 
 image: build
 	@image/build.sh $(ARCH)

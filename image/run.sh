@@ -5,7 +5,7 @@
 #   image/run.sh [--arch x86_64|arm64] [--boot efi|kernel] [--net N|none] [--mem MB] [--smp N] [--no-reboot]
 #                [--debug-shell SOCKET]
 #
-# --boot efi (default: $BOOT, else kernel): UEFI firmware (OVMF for x86_64, AAVMF for arm64, from Debian's ovmf and
+# --boot efi (default: $BOOT, else efi): UEFI firmware (OVMF for x86_64, AAVMF for arm64, from Debian's ovmf and
 # qemu-efi-aarch64) boots the disk as a machine would: its ESP's systemd-boot loads the kernel and initrd named in
 # its loader entry. The run's own kernel arguments (network address, debug shell) are appended to that entry on the
 # throw-away overlay, as an operator would at the boot menu. --boot kernel: QEMU's direct kernel boot (-kernel,
@@ -27,7 +27,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-arch=${ARCH:-x86_64} boot=${BOOT:-kernel} net=auto mem=1024 smp=2 noreboot=() debug=""
+arch=${ARCH:-x86_64} boot=${BOOT:-efi} net=auto mem=1024 smp=2 noreboot=() debug=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
@@ -92,10 +92,11 @@ case "$arch" in
   *) echo "image/run.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
 
-bootargs=()
+bootargs=() disk=virtio-blk-pci,drive=hd0
 if [ "$boot" = kernel ]; then
   bootargs=(-kernel "$out/vmlinuz" -initrd "$out/initrd.img" -append "$cmdline")
 else
+  disk=$disk,bootindex=0   # the firmware tries the disk first, not the network card's PXE (-kernel owns bootindex 0)
   [ -f "$fw_code" ] || { echo "image/run.sh: no UEFI firmware $fw_code (Debian package ovmf / qemu-efi-aarch64)" >&2; exit 1; }
   # The firmware's variable store: a fresh copy per run (it boots the removable-media path EFI/BOOT/BOOT*.EFI).
   cp "$fw_vars" "$run/vars.fd"
@@ -115,7 +116,7 @@ fi
 # The exact command line is documented in docs/image.md.
 "${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${debugargs[@]}" "${noreboot[@]}" \
   "${bootargs[@]}" \
-  -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device virtio-blk-pci,drive=hd0,bootindex=0 \
+  -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device "$disk" \
   -device virtio-rng-pci \
   -object cryptodev-backend-builtin,id=c0 -device virtio-crypto-pci,cryptodev=c0 \
   "${netargs[@]}"

@@ -69,13 +69,13 @@ export interface BootOptions {
   memMb?: number;
   /**
    * How QEMU starts the guest (image/run.sh --boot): 'efi' — UEFI firmware boots the disk's own boot loader, as on
-   * a machine; 'kernel' — QEMU's direct kernel boot. Default: $BOOT, else 'kernel'.
+   * a machine; 'kernel' — QEMU's direct kernel boot. Default: $BOOT, else 'efi'.
    */
   boot?: 'efi' | 'kernel';
 }
 
 /** The boot path the image tests use unless a test names one. */
-export const defaultBoot: 'efi' | 'kernel' = process.env.BOOT === 'efi' ? 'efi' : 'kernel';
+export const defaultBoot: 'efi' | 'kernel' = process.env.BOOT === 'kernel' ? 'kernel' : 'efi';
 
 export class Guest {
   readonly options: BootOptions;
