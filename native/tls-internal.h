@@ -1,7 +1,7 @@
 /*
  * The TLS engine's shared declarations (native/tls-*.c, libsbdtls.so). Layers, each file calling only those below:
- * tls-engine.c (threads, accept, control) → tls-relay.c (one connection) → tls-context.c (SSL_CTX) →
- * tls-tickets.c (ticket keys) ; tls-engine.c → tls-sources.c (per-address counts) → tls-text.c.
+ * tls-engine.c (API, config, listen) → tls-worker.c (threads, accept, control lines) → tls-relay.c (one
+ * connection) → tls-context.c (SSL_CTX) → tls-tickets.c (ticket keys); tls-worker.c → tls-sources.c → tls-text.c.
  */
 #ifndef SBD_TLS_INTERNAL_H
 #define SBD_TLS_INTERNAL_H
@@ -76,4 +76,33 @@ int sbd_tls_relay_pump(sbd_tls_conn *c);
 void sbd_tls_relay_interest(const sbd_tls_conn *c, uint32_t *tcp, uint32_t *pair);
 /* Describes the session for the control line: version cipher resumed ktls peer-certificate-base64 ("-" if none). */
 int sbd_tls_relay_describe(sbd_tls_conn *c, char *out, size_t cap);
+
+/* tls-worker.c and tls-engine.c: the engine and its worker threads */
+#include "tls-engine.h"
+typedef struct {
+  sbd_tls_conn *head, *tail;
+} conn_list;
+
+typedef struct {
+  sbd_tls_engine *e;
+  pthread_t thread;
+  int ep;
+  int listening;
+  conn_list lists[4]; /* by phase - 1: handshake, relay, linger, dead (freed after the event batch) */
+} worker;
+
+struct sbd_tls_engine {
+  int listen_fd, stop_fd, control_rd, control_wr;
+  uint32_t workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms, backlog;
+  int ktls, started;
+  atomic_int stopping; /* set by free(): a worker no longer waits for Node to read the control pipe */
+  pthread_mutex_t ctx_lock, control_lock;
+  SSL_CTX *ctx;
+  sbd_tls_tickets *tickets;
+  sbd_tls_sources *sources;
+  worker *w;
+  atomic_uint_fast64_t accepted, handshakes, resumed, failures, timeouts, refused_cap, refused_source, ktls_handoffs;
+  atomic_int active;
+};
+void *sbd_tls_worker_main(void *arg);
 #endif
