@@ -15,6 +15,8 @@ export interface SystemdOptions {
   systemctl?: string;
   /** Longest wait for one systemctl call, ms. Default 120000 (a restart waits for READY=1). */
   timeoutMs?: number;
+  /** The folder whose presence means systemd is init (sd_booted(3)). Default /run/systemd/system. */
+  bootedMarker?: string;
 }
 
 export interface UnitState {
@@ -31,17 +33,19 @@ export class Systemd {
   readonly #unitDir: string;
   readonly #systemctl: string;
   readonly #timeoutMs: number;
+  readonly #bootedMarker: string;
 
   constructor(privilege: Privilege, options: SystemdOptions = {}) {
     this.#privilege = privilege;
     this.#unitDir = options.unitDir ?? '/usr/lib/systemd/system';
     this.#systemctl = options.systemctl ?? '/usr/bin/systemctl';
     this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#bootedMarker = options.bootedMarker ?? '/run/systemd/system';
   }
 
   /** True when systemd is this machine's init (sd_booted(3): /run/systemd/system exists). */
   get booted(): boolean {
-    return existsSync('/run/systemd/system');
+    return existsSync(this.#bootedMarker);
   }
 
   /** sbd's unit names (without .service), sorted. */

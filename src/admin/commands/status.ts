@@ -1,6 +1,8 @@
 /**
- * `show status`: the appliance at a glance — host, versions, the sbd services with their systemd state, and
- * whether each service's port has a listening socket.
+ * `show status`: the appliance at a glance — host, versions, the sbd services with their systemd state, whether
+ * each service's port has a listening socket, and which TLS path its TLS listener uses (issue 20): node:tls
+ * (`node`), the C engine (`engine`) or the engine with kernel TLS (`engine+ktls`), as the daemon wrote it in its
+ * systemd STATUS line (`…, TLS: <path>`, src/daemons/*d.ts).
  */
 import { readFileSync } from 'node:fs';
 import { hostname, release, uptime } from 'node:os';
@@ -31,6 +33,11 @@ export function readEnvFile(path: string): Record<string, string> {
     if (m) env[m[1]!] = m[2]!.trim().replace(/^"(.*)"$/, '$1');
   }
   return env;
+}
+
+/** The TLS path a daemon's STATUS line names (`TLS: engine+ktls`), or '-' when it names none. */
+export function tlsPathOf(statusText: string): string {
+  return /\bTLS: ([a-z+]+)/.exec(statusText)?.[1] ?? '-';
 }
 
 function firstLine(path: string): string {
@@ -81,9 +88,10 @@ export function statusCommands(systemd: Systemd, envFile = '/etc/sbd/sbd.env'): 
             const up = listening.some((l) => l.proto === port.proto && l.port === n);
             portText = `${n}/${port.proto} ${up ? 'listening' : 'closed'}`;
           }
-          return [unit, `${s.activeState} (${s.subState})`, s.mainPid > 0 ? String(s.mainPid) : '-', String(s.restarts), portText];
+          const tls = s.activeState === 'active' ? tlsPathOf(s.statusText) : '-';
+          return [unit, `${s.activeState} (${s.subState})`, s.mainPid > 0 ? String(s.mainPid) : '-', String(s.restarts), portText, tls];
         });
-        const head = ['Service', 'State', 'PID', 'Restarts', 'Port'];
+        const head = ['Service', 'State', 'PID', 'Restarts', 'Port', 'TLS'];
         const all = [head, ...rows];
         const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
         lines.push(
