@@ -44,8 +44,15 @@ static int use_key(SSL_CTX *ctx, const char *pem) {
   return ok;
 }
 
+/* Admit a certificate that does not verify; the result stays in SSL_get_verify_result for the daemon to judge. */
+static int admit_unverified(int preverify_ok, X509_STORE_CTX *store) {
+  (void)preverify_ok;
+  (void)store;
+  return 1;
+}
+
 /* Client certificates: verified against these CAs, whose names go in the CertificateRequest (RFC 8446 §4.3.2). */
-static int use_client_cas(SSL_CTX *ctx, const char *pem, int require) {
+static int use_client_cas(SSL_CTX *ctx, const char *pem, int flags) {
   BIO *bio = BIO_new_mem_buf(pem, -1);
   STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
   X509_STORE *store = SSL_CTX_get_cert_store(ctx);
@@ -67,7 +74,8 @@ static int use_client_cas(SSL_CTX *ctx, const char *pem, int require) {
     return 0;
   }
   SSL_CTX_set_client_CA_list(ctx, names);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (flags & SBD_TLS_REQUIRE_CERT ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                     flags & SBD_TLS_ADMIT_UNVERIFIED ? admit_unverified : NULL);
   return 1;
 }
 
@@ -92,7 +100,7 @@ SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *ticket
     fail = "certificate";
   else if (!use_key(ctx, id->key_pem))
     fail = "private key";
-  else if (id->ca_pem && *id->ca_pem && !use_client_cas(ctx, id->ca_pem, id->require_cert))
+  else if (id->ca_pem && *id->ca_pem && !use_client_cas(ctx, id->ca_pem, id->client_flags))
     fail = "client CA certificates";
   else if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1)
     fail = "session id context";

@@ -91,8 +91,8 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
 }
 
 int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert, const char *key, const char *ca, const char *ciphers,
-                                const char *suites, int min_version, int require_cert, uint8_t *err, int errlen) {
-  sbd_tls_identity id = {cert, key, ca, ciphers, suites, min_version, require_cert, e->ktls};
+                                const char *suites, int min_version, int client_flags, uint8_t *err, int errlen) {
+  sbd_tls_identity id = {cert, key, ca, ciphers, suites, min_version, client_flags, e->ktls};
   SSL_CTX *ctx = sbd_tls_context_new(&id, e->tickets, (char *)err, errlen);
   if (!ctx) return -1;
   pthread_mutex_lock(&e->ctx_lock);

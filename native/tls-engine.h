@@ -7,9 +7,14 @@ typedef struct sbd_tls_engine sbd_tls_engine;
 /* Config: `key=value` lines (host, port, workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms,
  * ticket_rotation_s, ktls, backlog). Binds and listens; NULL and a one-line reason in err on failure. */
 SBD_TLS_API sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen);
-/* A new SSL_CTX for connections accepted from now on (the certificate reload). 0, or -1 and err. */
+/* With a client CA (`ca` not ""): a client without a certificate fails the handshake; a certificate that does not
+ * verify is admitted (SIP's "request" mode: the registrar decides) and reported as not verified on the C line. */
+#define SBD_TLS_REQUIRE_CERT 1
+#define SBD_TLS_ADMIT_UNVERIFIED 2
+/* A new SSL_CTX for connections accepted from now on (the certificate reload). client_flags: SBD_TLS_* above.
+ * 0, or -1 and err. */
 SBD_TLS_API int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert, const char *key, const char *ca,
-                                            const char *ciphers, const char *suites, int min_version, int require_cert,
+                                            const char *ciphers, const char *suites, int min_version, int client_flags,
                                             uint8_t *err, int errlen);
 SBD_TLS_API int sbd_tls_engine_start(sbd_tls_engine *e);
 SBD_TLS_API int sbd_tls_engine_local(sbd_tls_engine *e, uint8_t *buf, int len);

@@ -43,7 +43,7 @@ typedef struct {
   const char *ciphers;  /* TLS 1.2 list, OpenSSL syntax */
   const char *suites;   /* TLS 1.3 suites */
   int min_version;      /* TLS1_2_VERSION … */
-  int require_cert;     /* with ca_pem: a client without a certificate fails the handshake */
+  int client_flags;     /* with ca_pem: SBD_TLS_REQUIRE_CERT, SBD_TLS_ADMIT_UNVERIFIED (tls-engine.h) */
   int ktls;             /* SSL_OP_ENABLE_KTLS */
 } sbd_tls_identity;
 SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *tickets, char *err, int errlen);

@@ -154,10 +154,15 @@ void sbd_tls_relay_interest(const sbd_tls_conn *c, uint32_t *tcp, uint32_t *pair
 
 int sbd_tls_relay_describe(sbd_tls_conn *c, char *out, size_t cap) {
   const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);
-  int n = snprintf(out, cap, "%s %s %d %d ", SSL_get_version(c->ssl), cipher ? SSL_CIPHER_get_name(cipher) : "-",
-                   SSL_session_reused(c->ssl), c->ktls);
-  if (n < 0 || (size_t)n >= cap) return -1;
   X509 *peer = SSL_get1_peer_certificate(c->ssl);
+  /* verified: a certificate came and chained to the client CAs (a context that admits unverified ones lets it in) */
+  int verified = peer && SSL_get_verify_result(c->ssl) == X509_V_OK;
+  int n = snprintf(out, cap, "%s %s %d %d %d ", SSL_get_version(c->ssl), cipher ? SSL_CIPHER_get_name(cipher) : "-",
+                   SSL_session_reused(c->ssl), c->ktls, verified);
+  if (n < 0 || (size_t)n >= cap) {
+    X509_free(peer);
+    return -1;
+  }
   unsigned char *der = NULL;
   int len = peer ? i2d_X509(peer, &der) : -1;
   X509_free(peer);

@@ -138,7 +138,7 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
   char line[8192];
   int n = snprintf(line, sizeof line, "C %d %s ", sv[1], c->remote);
   int d = sbd_tls_relay_describe(c, line + n, sizeof line - (size_t)n - 1);
-  n = d < 0 ? n + snprintf(line + n, sizeof line - (size_t)n, "? ? 0 0 -") : n + d;
+  n = d < 0 ? n + snprintf(line + n, sizeof line - (size_t)n, "? ? 0 0 0 -") : n + d;
   line[n++] = '\n';
   if (c->ktls) {
     atomic_fetch_add(&e->ktls_handoffs, 1);

@@ -1,6 +1,6 @@
 /**
  * The engine's control stream (native/tls-engine.c), parsed sans-I/O: bytes in, events out. One line per event:
- *   C <fd> <address> <port> <version> <cipher> <resumed 0|1> <ktls 0|1> <peer certificate DER base64 | ->
+ *   C <fd> <address> <port> <version> <cipher> <resumed 0|1> <ktls 0|1> <verified 0|1> <peer certificate DER base64 | ->
  *   E <address> <port> <reason…>
  * A partial line waits for the rest; a line longer than `maxLineBytes` or of an unknown kind is an error (the
  * engine never writes one).
@@ -16,6 +16,8 @@ export interface EngineConnection {
   cipher: string;
   resumed: boolean;
   ktls: boolean;
+  /** The peer certificate chained to the client CAs (false without one, or when one was admitted unverified). */
+  peerVerified: boolean;
   peerCertificate: Buffer | undefined;
 }
 
@@ -53,7 +55,7 @@ export class ControlReader {
 
 function parseLine(line: string): EngineEvent {
   const f = line.split(' ');
-  if (f[0] === 'C' && f.length === 9) {
+  if (f[0] === 'C' && f.length === 10) {
     const fd = Number(f[1]);
     const port = Number(f[3]);
     if (Number.isInteger(fd) && fd >= 0 && Number.isInteger(port))
@@ -66,7 +68,8 @@ function parseLine(line: string): EngineEvent {
         cipher: f[5]!,
         resumed: f[6] === '1',
         ktls: f[7] === '1',
-        peerCertificate: f[8] === '-' ? undefined : Buffer.from(f[8]!, 'base64'),
+        peerVerified: f[8] === '1',
+        peerCertificate: f[9] === '-' ? undefined : Buffer.from(f[9]!, 'base64'),
       };
   }
   if (f[0] === 'E' && f.length >= 4) return { type: 'handshake-error', address: f[1]!, port: Number(f[2]), reason: f.slice(3).join(' ') };

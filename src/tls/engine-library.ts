@@ -16,7 +16,8 @@ export interface TlsEngineApi {
     ciphers: string,
     suites: string,
     minVersion: number,
-    requireCert: number,
+    /** SBD_TLS_REQUIRE_CERT (1) | SBD_TLS_ADMIT_UNVERIFIED (2), native/tls-engine.h. */
+    clientFlags: number,
     err: Buffer,
     errLen: number,
   ) => number;
@@ -54,7 +55,7 @@ export function tlsEngineApi(): TlsEngineApi {
   api = {
     create: lib.func('void *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen)'),
     setIdentity: lib.func(
-      'int sbd_tls_engine_set_identity(void *e, const char *cert, const char *key, const char *ca, const char *ciphers, const char *suites, int min, int require, uint8_t *err, int errlen)',
+      'int sbd_tls_engine_set_identity(void *e, const char *cert, const char *key, const char *ca, const char *ciphers, const char *suites, int min, int client_flags, uint8_t *err, int errlen)',
     ),
     start: lib.func('int sbd_tls_engine_start(void *e)'),
     local: lib.func('int sbd_tls_engine_local(void *e, uint8_t *buf, int len)'),

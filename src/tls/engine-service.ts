@@ -26,8 +26,12 @@ export interface TlsEngineOptions {
   ktls?: boolean;
   /** TLS 1.3 suites. Default AES-GCM only (`tlsEngineDefaults.tls13Ciphersuites`). */
   tls13Ciphersuites?: string;
-  /** Client certificates (mutual TLS): the CA certificates (PEM) they must chain to; `require` refuses a client without one. */
-  clientCertificates?: { ca: string; require: boolean };
+  /**
+   * Client certificates (mutual TLS): the CA certificates (PEM) they must chain to; `require` refuses a client
+   * without one. `admitUnverified` lets a certificate that does not chain in and says so (`tls.peerVerified`
+   * false), as node:tls's `rejectUnauthorized: false` (SIP's request mode: the registrar decides). Default false.
+   */
+  clientCertificates?: { ca: string; require: boolean; admitUnverified?: boolean };
   /** TCP listen backlog. Default 511 (Node's). */
   backlog?: number;
 }
@@ -46,6 +50,8 @@ export interface EngineTlsInfo {
   cipher: string;
   resumed: boolean;
   ktls: boolean;
+  /** The peer certificate chained to the client CAs (node:tls's `authorized`). */
+  peerVerified: boolean;
   peerCertificate: Buffer | undefined;
 }
 
@@ -115,7 +121,7 @@ export class TlsEngineService {
       names.filter((n) => !n.startsWith('TLS_')).join(':'),
       suites,
       VERSIONS[settings.minVersion],
-      client?.require ? 1 : 0,
+      (client?.require ? 1 : 0) | (client?.admitUnverified ? 2 : 0),
       err,
       err.length,
     );
@@ -196,7 +202,14 @@ export class TlsEngineService {
       remotePort: { value: ev.port },
       remoteFamily: { value: ev.address.includes(':') ? 'IPv6' : 'IPv4' },
     });
-    socket.tls = { version: ev.version, cipher: ev.cipher, resumed: ev.resumed, ktls: ev.ktls, peerCertificate: ev.peerCertificate };
+    socket.tls = {
+      version: ev.version,
+      cipher: ev.cipher,
+      resumed: ev.resumed,
+      ktls: ev.ktls,
+      peerVerified: ev.peerVerified,
+      peerCertificate: ev.peerCertificate,
+    };
     if (ev.ktls) this.path = 'engine+ktls';
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
