@@ -45,6 +45,8 @@ export interface SipServerOptions {
   maxTransactionsPerSource?: number;
   /** Inbound TCP/TLS connections from one address (TLS handshakes included); default 100 (stream-transport.ts). */
   maxConnectionsPerSource?: number;
+  /** Who runs the 5061 listener: 'node' (node:tls) or 'native' (the C TLS engine, docs/tls.md); default 'node'. */
+  tlsEngine?: 'node' | 'native';
   /** TLS handshake timeout on 5061, ms; default 10000. */
   tlsHandshakeTimeout?: number;
   /** A TCP/TLS connection must complete a SIP message within this many ms of opening or of its first bytes; default 10000. */
@@ -140,7 +142,15 @@ export class SipServer {
     };
     this.tcp = new StreamTransport(onMessage, { host, port, ...outbound });
     this.tls =
-      o.tls === undefined ? undefined : new StreamTransport(onMessage, { host, port: o.tls.port, tls: o.tls.settings, ...outbound });
+      o.tls === undefined
+        ? undefined
+        : new StreamTransport(onMessage, {
+            host,
+            port: o.tls.port,
+            tls: o.tls.settings,
+            ...(o.tlsEngine ? { tlsEngine: o.tlsEngine } : {}),
+            ...outbound,
+          });
   }
 
   async listen(): Promise<{ udp: number; tcp: number; tls: number | undefined; address: string }> {

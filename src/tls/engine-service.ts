@@ -74,11 +74,13 @@ export class TlsEngineService {
   readonly #sockets = new Set<Socket>();
   #reloadTimer: NodeJS.Timeout | undefined;
   #closing = false;
+  #client: TlsEngineOptions['clientCertificates'];
   /** 'engine' (the engine keeps the record layer) or 'engine+ktls' once a connection went to the kernel. */
   path: 'engine' | 'engine+ktls' = 'engine';
 
   constructor(o: TlsServiceOptions & TlsEngineOptions) {
     this.#o = o;
+    this.#client = o.clientCertificates;
     this.#protocol = { ...(o.minVersion ? { minVersion: o.minVersion } : {}), ...(o.ciphers ? { ciphers: o.ciphers } : {}) };
     const workers = o.workers ?? cpus().length;
     if (!Number.isInteger(workers) || workers < 1 || workers > 256)
@@ -111,7 +113,7 @@ export class TlsEngineService {
     const names = settings.ciphers.split(':');
     const suites =
       names.filter((n) => n.startsWith('TLS_')).join(':') || (this.#o.tls13Ciphersuites ?? tlsEngineDefaults.tls13Ciphersuites);
-    const client = this.#o.clientCertificates;
+    const client = this.#client;
     const err = Buffer.alloc(512);
     const rc = tlsEngineApi().setIdentity(
       this.#engine,
@@ -128,9 +130,23 @@ export class TlsEngineService {
     if (rc !== 0) throw new TlsEngineError(TlsEngineErrorCode.identity, `TLS engine identity: ${engineMessage(err)}`);
   }
 
-  /** New identity and, when given, protocol policy for connections accepted from now on (open ones keep theirs). */
-  setSecureContext(identity: tls.SecureContextOptions, protocol: TlsProtocolOptions = this.#protocol): void {
-    this.#applyIdentity(identity, protocol);
+  /**
+   * New identity and, when given, protocol policy and client CAs (a new CAPF) for connections accepted from now
+   * on (open ones keep theirs).
+   */
+  setSecureContext(
+    identity: tls.SecureContextOptions,
+    protocol: TlsProtocolOptions = this.#protocol,
+    clientCertificates: TlsEngineOptions['clientCertificates'] = this.#client,
+  ): void {
+    const before = this.#client;
+    this.#client = clientCertificates;
+    try {
+      this.#applyIdentity(identity, protocol);
+    } catch (e) {
+      this.#client = before;
+      throw e;
+    }
     this.#protocol = protocol;
   }
 

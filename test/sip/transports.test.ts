@@ -146,6 +146,8 @@ test('TCP limits: connections beyond maxConnections are closed; idle connections
   await tcp.close();
 });
 
+// test/tls/sip-transports.test.ts runs this file again with SBD_TLS_ENGINE=native (5061 on the C TLS engine).
+const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ({ tlsEngine: 'native' } as const) : {};
 let dir = '';
 const pem = (n: string): Buffer => readFileSync(join(dir, n));
 before(() => {
@@ -197,7 +199,7 @@ async function tlsClient(port: number, opts: Record<string, unknown>): Promise<T
 test('TLS 1.2 with the default ECDHE-RSA-AES-GCM ciphers, TLS 1.3, and a SIP exchange over it', async () => {
   const tls: StreamTransport = new StreamTransport(
     echo200((bytes, inb) => tls.sendOn(inb.source.connectionId!, bytes)),
-    { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key') } },
+    { host: '127.0.0.1', port: 0, tls: { cert: pem('server.pem'), key: pem('server.key') }, ...tlsEngine },
   );
   const { port } = await tls.listen();
   const c12 = await tlsClient(port, { maxVersion: 'TLSv1.2' });
@@ -246,6 +248,7 @@ test('mutual TLS: the phone certificate is required and reported; without one th
       host: '127.0.0.1',
       port: 0,
       tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requireClientCertificate: true },
+      ...tlsEngine,
     },
   );
   const { port } = await tls.listen();
@@ -275,6 +278,7 @@ test('one TLS listener, certificate requested but not required: LSC phone report
       host: '127.0.0.1',
       port: 0,
       tls: { cert: pem('server.pem'), key: pem('server.key'), ca: pem('ca.pem'), requestClientCertificate: true },
+      ...tlsEngine,
     },
   );
   const { port } = await tls.listen();

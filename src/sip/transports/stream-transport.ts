@@ -22,6 +22,8 @@ import { stampReceived } from '../core/messages/response-routing.js';
 import { StreamFramer, type FramerOptions } from '../core/messages/stream-framer.js';
 import { tlsProtocolDefaults, tlsProtocolSettings, type TlsProtocolOptions } from '../../lib/tls-service.js';
 import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
+import type { EngineSocket, TlsEngineService } from '../../tls/engine-service.js';
+import { engineContext, engineListener, enginePeerCertificate } from './tls-engine-listener.js';
 
 export const defaultTlsCiphers = tlsProtocolDefaults.ciphers;
 
@@ -48,6 +50,8 @@ export interface StreamTransportOptions {
   port?: number;
   /** Present for TLS. */
   tls?: TlsSettings;
+  /** Who runs the TLS listener: 'node' (node:tls) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  tlsEngine?: 'node' | 'native';
   /** Inbound sockets open at once, TLS handshakes in progress included; default 20000. */
   maxConnections?: number;
   /** Inbound sockets open at once from one peer address; default 100. */
@@ -113,6 +117,8 @@ interface Conn {
 export class StreamTransport {
   readonly stats: TransportStats = emptyStats();
   private server: Server | undefined;
+  /** The TLS listener when it runs on the C engine (`tlsEngine: 'native'`). */
+  private engine: TlsEngineService | undefined;
   private readonly conns = new Map<number, Conn>();
   private readonly byPeer = new Map<string, number>();
   /** address|port → connection being opened by us, with what waits for it. */
@@ -149,6 +155,7 @@ export class StreamTransport {
 
   async listen(): Promise<{ address: string; port: number }> {
     const t = this.tlsSettings;
+    if (t && this.opts.tlsEngine === 'native') return this.listenOnEngine(t);
     const server = t
       ? createTlsServer(
           {
@@ -180,6 +187,28 @@ export class StreamTransport {
   }
 
   /**
+   * The engine counts, caps and handshakes in C; a socket it hands over is counted here too (so `close` ends it),
+   * with the same caps, which therefore refuse nothing the engine admitted.
+   */
+  private async listenOnEngine(t: TlsSettings): Promise<{ address: string; port: number }> {
+    const engine = engineListener({
+      host: this.opts.host ?? '0.0.0.0',
+      port: this.opts.port ?? 5061,
+      settings: t,
+      handshakeTimeoutMs: this.opts.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
+      maxConnections: this.opts.maxConnections ?? streamTransportDefaults.maxConnections,
+      maxConnectionsPerSource: this.opts.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource,
+      onConnection: (s) => {
+        this.admit(s);
+        this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true);
+      },
+    });
+    this.engine = engine;
+    const a = await engine.listen();
+    return { address: a.address, port: a.port };
+  }
+
+  /**
    * New identity, CAs and protocol policy for connections from now on (sbd-sipd follows the store: a regenerated
    * CallManager certificate, a new CAPF, TLSMinVersion), inbound and outbound; open connections keep theirs.
    * Whether client certificates are asked for or required stays as it was at `listen`.
@@ -192,6 +221,7 @@ export class StreamTransport {
       requireClientCertificate: this.opts.tls?.requireClientCertificate,
     };
     (this.server as TlsServer | undefined)?.setSecureContext(secureContextOf(settings));
+    this.engine?.setSecureContext(...engineContext(this.tlsSettings));
   }
 
   /** Accept or refuse a new inbound socket against the total and per-source caps. */
@@ -225,7 +255,8 @@ export class StreamTransport {
     const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
     const tlsSocket = socket as TLSSocket;
     // Only a certificate that verified against `ca` is handed up; one that did not is treated as none.
-    if (this.kind === 'tls' && tlsSocket.authorized) {
+    if (inbound && this.engine) source.peerCertificate = enginePeerCertificate(socket as EngineSocket);
+    else if (this.kind === 'tls' && tlsSocket.authorized) {
       const c = tlsSocket.getPeerCertificate();
       if (c?.fingerprint256) {
         source.peerCertificate = { subject: formatDn(c.subject), issuer: formatDn(c.issuer), fingerprint256: c.fingerprint256 };
@@ -411,6 +442,8 @@ export class StreamTransport {
     for (const d of this.dialling.values()) d.socket.destroy();
     for (const c of this.conns.values()) c.socket.destroy();
     for (const a of this.accepted) a.destroy();
+    await this.engine?.close();
+    this.engine = undefined;
     const s = this.server;
     this.server = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));

@@ -44,6 +44,8 @@ export async function startDaemon(options: Partial<SipDaemonOptions> = {}, made 
     port: 0,
     tlsPort: 0,
     digestAlgorithms: ['MD5', 'SHA-256'],
+    // test/tls/sip-*.test.ts run the daemon tests again with SBD_TLS_ENGINE=native (5061 on the C TLS engine).
+    ...(process.env.SBD_TLS_ENGINE === 'native' ? { tlsEngine: 'native' as const } : {}),
     ...options,
   });
   const ports = await daemon.listen();

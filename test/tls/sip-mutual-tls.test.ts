@@ -1,0 +1,9 @@
+/** test/sip/registrar/mutual-tls.test.ts again, with the SIP TLS listener (5061) on the C TLS engine instead of node:tls. */
+import { test } from 'node:test';
+import { engineMissing } from './helpers.js';
+
+if (engineMissing) test('SIP mutual-tls over the TLS engine', { skip: engineMissing }, () => {});
+else {
+  process.env.SBD_TLS_ENGINE = 'native';
+  await import('../sip/registrar/mutual-tls.test.js');
+}
