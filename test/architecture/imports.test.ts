@@ -54,6 +54,10 @@ test('the checker reads every kind of import and judges each rule', () => {
     'service media/ imports reports/',
     'service media/ imports cluster/',
   ]);
+  assert.deepEqual(
+    a('src/capf/x.ts', "import { DEVICE_LIMITS } from '../store/index.js';\nimport type { DeviceRow } from '../store/index.js';"),
+    ['service capf/ imports store/ code (types only)', 'ok'],
+  );
   assert.deepEqual(a('src/backup/x.ts', "import { v } from '../cli/commands/version.js';"), ['backup/ imports the entry room cli/']);
   assert.deepEqual(a('src/cli/x.ts', "import { runSipd } from '../daemons/sipd.js';"), ['ok']);
   assert.deepEqual(a('src/lib/x.ts', "type T = import('../daemons/sipd.js').SipdOptions;"), ['lib/ imports the entry room daemons/']);
@@ -103,10 +107,24 @@ test('the cycle finder finds one', () => {
   );
 });
 
-test('TVS and CAPF see the store only through their narrow views (item 4)', () => {
-  const views = new Set(['src/tvs/trust-view.ts', 'src/capf/capf-store.ts']);
-  const whole = sourceFiles()
-    .filter((f) => /^src\/(tvs|capf)\//.test(f) && !views.has(f))
+test('services see the appliance only through their own interfaces, implemented in daemons/adapters/ (item 4)', () => {
+  // No service names the store's class: each declares what it asks (tftp ApplianceFiles, tvs TvsTrustView, capf
+  // CapfOperations, sip Directory / RoutingDirectory / PhoneControlDirectory / TrunkCredentialLookup).
+  const naming = sourceFiles()
+    .filter((f) => /^src\/(tftp|tvs|capf|sip|media)\//.test(f))
     .filter((f) => /import[^;]*\bStore\b[^;]*from\s*'[^']*store\/index\.js'/.test(readFileSync(join(root, f), 'utf8')));
-  assert.deepEqual(whole, []);
+  assert.deepEqual(naming, []);
+  // The implementations are the adapters: one file per service and store engine (SQLite `<service>-store.ts`,
+  // a second engine `<engine>-<service>-store.ts`); the SQLite ones read the store.
+  const adapters = sourceFiles('src/daemons/adapters');
+  const sqlite = ['capf-store', 'sip-store', 'tftp-store', 'tvs-store'].map((n) => `src/daemons/adapters/${n}.ts`);
+  assert.deepEqual(
+    adapters.filter((f) => !/^src\/daemons\/adapters\/(?:[a-z0-9]+-)?(tftp|tvs|capf|sip|media)-store\.ts$/.test(f)),
+    [],
+  );
+  for (const f of sqlite)
+    assert.ok(
+      arrows.some((x) => x.from === f && x.to === 'src/store/index.ts'),
+      `${f} reads the store`,
+    );
 });

@@ -118,6 +118,8 @@ export function forbidden(a: Arrow): string | undefined {
   }
   if ((services as readonly string[]).includes(from) && to !== undefined && to !== from) {
     if (['cluster', 'reports', ...entryRooms].includes(to)) return `service ${from}/ imports ${to}/`;
+    // A service sees the store through its own interface (issue 17 item 4); the store's row types may name it.
+    if (to === 'store' && !a.typeOnly) return `service ${from}/ imports store/ code (types only)`;
     // A published type of another service is allowed (erased at run time); its code is not.
     if ((services as readonly string[]).includes(to) && !a.typeOnly) return `service ${from}/ imports service ${to}/`;
   }
