@@ -21,7 +21,6 @@ export type ResetKind = (typeof ResetKind)[keyof typeof ResetKind];
 /** How a phone is told: Cisco service-control, or check-sync (with or without `reboot=true`). */
 export const ResetMethod = { serviceControl: 'service-control', checkSync: 'check-sync', checkSyncReboot: 'check-sync-reboot' } as const;
 export type ResetMethod = (typeof ResetMethod)[keyof typeof ResetMethod];
-export const resetMethods: readonly ResetMethod[] = Object.values(ResetMethod);
 
 /** Every phone-control code, also the `code` of an `error` event on the control socket (control-protocol.ts). */
 export const PhoneControlCode = {
