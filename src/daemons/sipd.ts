@@ -19,7 +19,7 @@ import { trunkPeerByIssuer } from '../sip/routing/trunk-peer.js';
 import type { TrunkChallengeOptions } from '../sip/routing/trunk-challenge.js';
 import type { TlsSettings } from '../sip/transports/stream-transport.js';
 import { SipServer, sipServerDefaults, type SipServerOptions } from '../sip/server.js';
-import type { Store } from '../store/index.js';
+import { PROFILE_LIMITS, type Store } from '../store/index.js';
 import { openState, type StateLayout } from '../store/state.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { SbdError } from '../lib/errors.js';
@@ -49,7 +49,7 @@ export interface SipDaemonOptions extends ServerBounds {
   tlsReloadIntervalMs?: number;
   /** Digest algorithms offered, most preferred first; default SHA-256, MD5. */
   digestAlgorithms?: readonly DigestAlgorithm[];
-  /** Nonce lifetime in seconds; default 300. */
+  /** Nonce lifetime in seconds for requests of no security profile (trunks); default 300. Phones: their profile's. */
   nonceLifetime?: number;
   registrar?: RegistrarOptions;
   /**
@@ -153,13 +153,18 @@ function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptio
   } = o;
   const log = o.logger ?? silentLogger;
   const directory = new ApplianceDirectory(store, { now: o.now ?? Date.now });
+  // Each phone's nonce validity is its security profile's, applied by the registrar's DigestGate; the DigestServer's
+  // own lifetime is only the ceiling (the longest a profile allows). `nonceLifetime` is for requests of no profile.
   const digest = new DigestServer({
     realm: directory.realm(),
     secret: digestSecret(layout),
-    ...(nonceLifetime ? { nonceLifetime } : {}),
+    nonceLifetime: Math.max(PROFILE_LIMITS.maxNonceValiditySeconds, nonceLifetime ?? 0),
     algorithms: digestAlgorithms ?? ['SHA-256', 'MD5'],
   });
-  const registrar = new Registrar({ digest, directory }, registrarOptions);
+  const registrar = new Registrar(
+    { digest, directory },
+    { ...registrarOptions, gate: { ...(nonceLifetime ? { nonceLifetime } : {}), ...registrarOptions?.gate } },
+  );
   const listeners: Listener[] = [];
   const router = new Router(
     {

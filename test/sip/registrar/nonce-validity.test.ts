@@ -2,7 +2,8 @@
  * Nonce validity per security profile (issue 18 item 7): sbd-sipd (SipDaemon over a real store, UDP on loopback,
  * its clock given by the test) challenges a phone, and the phone answers that challenge some seconds later. A
  * phone whose profile says 30 s is told stale=true when it answers after 40 s and is registered when it answers
- * after 20 s; a phone on the default profile (300 s) is registered after 40 s and told stale after 301 s. The
+ * after 20 s; a phone on the default profile (300 s) is registered after 40 s and told stale after 301 s; a
+ * 600 s profile keeps its nonce good past 300 s (sbd-sipd's DigestServer lifetime is only the ceiling). The
  * value is read per request: a profile edited while the daemon runs applies to the next REGISTER. Counted, not
  * timed: the daemon's clock is the test's.
  */
@@ -30,9 +31,11 @@ test("sbd-sipd: the digest nonce lives as long as the phone's security profile s
   const { store } = made.state;
   const base = { deviceSecurityMode: 'non-secure', tftpEncryptedConfig: false, transport: 'tcp+udp', digestAuth: true } as const;
   store.putSecurityProfile({ name: 'Short Nonce', ...base, nonceValiditySeconds: 30 });
+  store.putSecurityProfile({ name: 'Long Nonce', ...base, nonceValiditySeconds: 600 });
   const phones = [
     { dn: '4001', name: 'SEP00AABBCC4001', profile: 'Short Nonce' },
     { dn: '4002', name: 'SEP00AABBCC4002', profile: UNIVERSAL },
+    { dn: '4003', name: 'SEP00AABBCC4003', profile: 'Long Nonce' },
   ];
   for (const p of phones) {
     addLineUser(made.state, `u${p.dn}`, `pw-${p.dn}`);
@@ -93,6 +96,8 @@ test("sbd-sipd: the digest nonce lives as long as the phone's security profile s
   assert.deepEqual(await registerAfter('4001', 20), { status: 200, stale: false }, '30 s profile, answered after 20 s');
   assert.deepEqual(await registerAfter('4002', 40), { status: 200, stale: false }, 'default profile (300 s), after 40 s');
   assert.deepEqual(await registerAfter('4002', 301), { status: 401, stale: true }, 'default profile, after 301 s');
+  assert.deepEqual(await registerAfter('4003', 400), { status: 200, stale: false }, '600 s profile, after 400 s');
+  assert.deepEqual(await registerAfter('4003', 601), { status: 401, stale: true }, '600 s profile, after 601 s');
 
   // Edited while the daemon runs: the next REGISTER uses the new value.
   store.putSecurityProfile({ name: 'Short Nonce', ...base, nonceValiditySeconds: 60 });
