@@ -148,6 +148,12 @@ export class StreamTransport {
     return this.conns.size;
   }
 
+  /** Which TLS path serves (for `status` lines): 'node', 'engine' or 'engine+ktls'; undefined for TCP. */
+  get tlsPath(): string | undefined {
+    if (this.kind !== 'tls') return undefined;
+    return this.engine ? this.engine.path : 'node';
+  }
+
   /** Accepted sockets open now, TLS handshakes in progress included. */
   get inboundCount(): number {
     return this.inbound;
