@@ -298,7 +298,8 @@ export async function runSipd({ stateDir, ...options }: SipdOptions): Promise<nu
   const ports = await daemon.listen();
   // One machine-readable line first: tests and scripts read the ports from it.
   process.stdout.write(JSON.stringify({ event: 'listening', ...ports }) + '\n');
-  const systemd = notifyReady(`SIP on ${ports.address} udp/tcp ${ports.udp}${ports.tls ? ` tls ${ports.tls}` : ''}`);
+  const tls = ports.tls ? ` tls ${ports.tls}, TLS: ${daemon.tls?.tlsPath ?? 'node'}` : '';
+  const systemd = notifyReady(`SIP on ${ports.address} udp/tcp ${ports.udp}${tls}`);
   return waitForSignal(async () => {
     systemd.stopping();
     logger.info('stopping', daemon.stats);

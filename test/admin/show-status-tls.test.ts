@@ -1,6 +1,6 @@
 /**
- * `show status` names each TLS listener's path (issue 20): sbd-tvsd on the C engine and sbd-capfd on node:tls run
- * for real and tell a real AF_UNIX notify socket their STATUS line (a Python receiver, as test/image/sd-notify);
+ * `show status` names each TLS listener's path (issue 20): sbd-tvsd and sbd-sipd (5061) on the C engine and
+ * sbd-capfd on node:tls run for real and tell a real AF_UNIX notify socket their STATUS line (a Python receiver, as test/image/sd-notify);
  * systemctl is a script answering `show` with those lines (systemd is not init on the build host), and the console
  * prints `engine` and `node` in the TLS column, `-` for a daemon without TLS or not running.
  */
@@ -46,7 +46,7 @@ test('tlsPathOf reads the path a STATUS line names', () => {
   assert.equal(tlsPathOf('serving TFTP on 0.0.0.0:69'), '-');
 });
 
-test('show status: the TLS column names the engine for tvsd and node:tls for capfd, from their STATUS lines', {
+test('show status: the TLS column names the engine for tvsd and sipd, node:tls for capfd, from their STATUS lines', {
   skip: engineMissing,
   timeout: 180_000,
 }, async (t) => {
@@ -65,8 +65,11 @@ test('show status: the TLS column names the engine for tvsd and node:tls for cap
   t.after(() => void delete process.env.NOTIFY_SOCKET);
   const tvs = await startDaemon(t, ['daemon', 'tvs', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-engine', 'native']);
   const capf = await startDaemon(t, ['daemon', 'capf', '--state', state, '--bind', '127.0.0.1', '--port', '0']);
+  const sipArgs = ['daemon', 'sip', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--tls-engine', 'native'];
+  const sip = await startDaemon(t, sipArgs);
+  const sipPorts = JSON.parse(sip.lines[0]!) as { udp: number; tls: number };
   const ready = () => got.split('\n').filter((l) => l.startsWith('READY=1|'));
-  while (ready().length < 2) await once(py.stdout!, 'data');
+  while (ready().length < 3) await once(py.stdout!, 'data');
   const statusOf = (what: string) => {
     const line = ready().find((l) => l.includes(`STATUS=${what} on `))!;
     return { status: /STATUS=([^|]*)/.exec(line)![1]!, pid: /MAINPID=(\d+)/.exec(line)![1]! };
@@ -81,18 +84,19 @@ test('show status: the TLS column names the engine for tvsd and node:tls for cap
   for (const [unit, what] of [
     ['sbd-tvsd', 'TVS'],
     ['sbd-capfd', 'CAPF'],
+    ['sbd-sipd', 'SIP'],
   ] as const) {
     const s = statusOf(what);
     show(unit, ['ActiveState=active', 'SubState=running', `MainPID=${s.pid}`, 'NRestarts=0', `StatusText=${s.status}`]);
   }
   show('sbd-tftpd', ['ActiveState=active', 'SubState=running', 'MainPID=1', 'NRestarts=0', 'StatusText=serving TFTP on 0.0.0.0:69']);
-  show('sbd-sipd', ['ActiveState=inactive', 'SubState=dead', 'MainPID=0', 'NRestarts=0', 'StatusText=TLS: engine']);
-  for (const u of ['sbd-tvsd', 'sbd-capfd', 'sbd-tftpd', 'sbd-sipd']) writeFileSync(join(units, `${u}.service`), '');
+  show('sbd-mediad', ['ActiveState=inactive', 'SubState=dead', 'MainPID=0', 'NRestarts=0', 'StatusText=TLS: engine']);
+  for (const u of ['sbd-tvsd', 'sbd-capfd', 'sbd-tftpd', 'sbd-sipd', 'sbd-mediad']) writeFileSync(join(units, `${u}.service`), '');
   const systemctl = join(bin, 'systemctl');
   writeFileSync(systemctl, `#!/bin/sh\nexec cat "$(dirname "$0")/$(basename "$3" .service).show"\n`);
   chmodSync(systemctl, 0o755);
   const envFile = join(dir, 'sbd.env');
-  writeFileSync(envFile, `SBD_TVS_PORT=${tvs.port}\nSBD_CAPF_PORT=${capf.port}\n`);
+  writeFileSync(envFile, `SBD_TVS_PORT=${tvs.port}\nSBD_CAPF_PORT=${capf.port}\nSBD_SIP_PORT=${sipPorts.udp}\n`);
 
   const systemd = new Systemd(
     { canRaise: false, asRoot: (file, args) => ({ file, args: [...args] }) },
@@ -107,8 +111,15 @@ test('show status: the TLS column names the engine for tvsd and node:tls for cap
   assert.match(out, /^Service\s+State\s+PID\s+Restarts\s+Port\s+TLS$/m, out);
   assert.match(row('sbd-tvsd'), new RegExp(`^sbd-tvsd\\s+active \\(running\\)\\s+\\d+\\s+0\\s+${tvs.port}/tcp listening\\s+engine$`), out);
   assert.match(row('sbd-capfd'), new RegExp(`^sbd-capfd\\s+active \\(running\\)\\s+\\d+\\s+0\\s+${capf.port}/tcp listening\\s+node$`), out);
+  assert.match(
+    row('sbd-sipd'),
+    new RegExp(`^sbd-sipd\\s+active \\(running\\)\\s+\\d+\\s+0\\s+${sipPorts.udp}/udp listening\\s+engine$`),
+    out,
+  );
+  assert.match(statusOf('SIP').status, new RegExp(` tls ${sipPorts.tls}, TLS: engine$`));
   assert.match(row('sbd-tftpd'), /\s-$/, 'no TLS listener: -');
-  assert.match(row('sbd-sipd'), /^sbd-sipd\s+inactive \(dead\)\s+-.*\s-$/, 'a stopped daemon names no TLS path');
+  assert.match(row('sbd-mediad'), /^sbd-mediad\s+inactive \(dead\)\s+-.*\s-$/, 'a stopped daemon names no TLS path');
   assert.equal(await tvs.stop(), 0);
   assert.equal(await capf.stop(), 0);
+  assert.equal(await sip.stop(), 0);
 });
