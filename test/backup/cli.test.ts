@@ -107,6 +107,7 @@ test('users, reports, backup, wipe, restore and the audit log through the CLI', 
   const actions = rows.map((c) => `${c[1]} ${c[2]} ${c[4]}`);
   assert.deepEqual(actions, [
     'ops restore success',
+    'ops device-add success',
     'ops feature-set success',
     'alice login success',
     'bob login success',
