@@ -64,8 +64,11 @@ after(() => {
   for (const s of sockets) s.destroy();
 });
 
+// test/tls/sip-row-08.test.ts runs this file again with SBD_TLS_ENGINE=native (the SIP TLS tests on the C engine).
+const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ({ tlsEngine: 'native' } as const) : {};
+
 test('SIP TLS: a client that never finishes the handshake is closed (handshakeTimeout)', async () => {
-  const t = new StreamTransport(() => {}, { host: '127.0.0.1', port: 0, tls: { cert, key }, handshakeTimeout: 300 });
+  const t = new StreamTransport(() => {}, { host: '127.0.0.1', port: 0, tls: { cert, key }, handshakeTimeout: 300, ...tlsEngine });
   const { port } = await t.listen();
   const silent = raw(port);
   await once(silent, 'connect');
@@ -80,6 +83,7 @@ test('SIP TLS: sockets still in their handshake count against maxConnections and
     tls: { cert, key },
     maxConnections: 4,
     maxConnectionsPerSource: 2,
+    ...tlsEngine,
   });
   const { port } = await t.listen();
   const a = raw(port);

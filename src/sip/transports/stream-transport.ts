@@ -154,9 +154,9 @@ export class StreamTransport {
     return this.engine ? this.engine.path : 'node';
   }
 
-  /** Accepted sockets open now, TLS handshakes in progress included. */
+  /** Accepted sockets open now, TLS handshakes in progress included (on the engine: its count, from accept). */
   get inboundCount(): number {
-    return this.inbound;
+    return this.engine ? (this.engine.stats().active ?? 0) : this.inbound;
   }
 
   async listen(): Promise<{ address: string; port: number }> {
@@ -210,6 +210,17 @@ export class StreamTransport {
       },
     });
     this.engine = engine;
+    // Refusals at accept happen in C: `stats.rejectedConnections` reads them with this transport's own (none expected).
+    const inC = () => {
+      const s = engine.stats();
+      return (s.refusedMaxConnections ?? 0) + (s.refusedPerSource ?? 0);
+    };
+    let here = this.stats.rejectedConnections;
+    Object.defineProperty(this.stats, 'rejectedConnections', {
+      enumerable: true,
+      get: () => here + inC(),
+      set: (v: number) => void (here = v - inC()),
+    });
     const a = await engine.listen();
     return { address: a.address, port: a.port };
   }
