@@ -23,7 +23,7 @@ import { StreamFramer, type FramerOptions } from '../core/messages/stream-framer
 import { tlsProtocolDefaults, tlsProtocolSettings, type TlsProtocolOptions } from '../../lib/tls-service.js';
 import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
 import type { EngineSocket, TlsEngineService } from '../../tls/engine-service.js';
-import { engineContext, engineListener, enginePeerCertificate } from './tls-engine-listener.js';
+import { countEngineRefusals, engineContext, engineListener, enginePeerCertificate } from './tls-engine-listener.js';
 
 export const defaultTlsCiphers = tlsProtocolDefaults.ciphers;
 
@@ -210,17 +210,7 @@ export class StreamTransport {
       },
     });
     this.engine = engine;
-    // Refusals at accept happen in C: `stats.rejectedConnections` reads them with this transport's own (none expected).
-    const inC = () => {
-      const s = engine.stats();
-      return (s.refusedMaxConnections ?? 0) + (s.refusedPerSource ?? 0);
-    };
-    let here = this.stats.rejectedConnections;
-    Object.defineProperty(this.stats, 'rejectedConnections', {
-      enumerable: true,
-      get: () => here + inC(),
-      set: (v: number) => void (here = v - inC()),
-    });
+    countEngineRefusals(this.stats, engine);
     const a = await engine.listen();
     return { address: a.address, port: a.port };
   }

@@ -10,7 +10,7 @@ import type tls from 'node:tls';
 import { silentLogger } from '../../lib/log.js';
 import type { TlsProtocolOptions } from '../../lib/tls-service.js';
 import { type EngineSocket, type TlsEngineOptions, TlsEngineService } from '../../tls/engine-service.js';
-import type { MessageSource } from './types.js';
+import type { MessageSource, TransportStats } from './types.js';
 import type { TlsSettings } from './stream-transport.js';
 
 export interface EngineListenerOptions {
@@ -52,6 +52,23 @@ export function engineListener(o: EngineListenerOptions): TlsEngineService {
     logger: silentLogger,
     ...(clientCertificates ? { clientCertificates } : {}),
     onConnection: (s) => o.onConnection(s as unknown as EngineSocket),
+  });
+}
+
+/**
+ * Refusals at accept happen in C: from now on `stats.rejectedConnections` reads them plus the transport's own
+ * (none expected: it applies the same caps to fewer sockets); `++` on it still counts one of its own.
+ */
+export function countEngineRefusals(stats: TransportStats, engine: TlsEngineService): void {
+  const inC = () => {
+    const s = engine.stats();
+    return (s.refusedMaxConnections ?? 0) + (s.refusedPerSource ?? 0);
+  };
+  let here = stats.rejectedConnections;
+  Object.defineProperty(stats, 'rejectedConnections', {
+    enumerable: true,
+    get: () => here + inC(),
+    set: (v: number) => void (here = v - inC()),
   });
 }
 
