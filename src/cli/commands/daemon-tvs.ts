@@ -25,12 +25,14 @@ export const commands: Command[] = [
     path: ['daemon', 'tvs'],
     summary: "run the TVS server (sbd-tvsd): answers phones' VERIFY_REQUESTs from the store over TLS",
     usage:
-      'sbd daemon tvs --state DIR [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N] [--tls-engine node|native]',
+      'sbd daemon tvs (--state DIR | --store-url postgres://USER@HOST:PORT/DB) [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N] [--tls-engine node|native]',
     async run(args) {
       const { values } = parse(
         args,
         {
           state: { type: 'string' },
+          // The node's PostgreSQL in a cluster (issue 21, docs/cluster.md); its password comes from PGPASSWORD.
+          'store-url': { type: 'string' },
           bind: { type: 'string' },
           port: { type: 'string' },
           node: { type: 'string' },
@@ -44,7 +46,7 @@ export const commands: Command[] = [
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
       return runTvsd({
         tlsEngine,
-        stateDir: required(values.state, '--state'),
+        ...(values['store-url'] ? { storeUrl: values['store-url'] } : { stateDir: required(values.state, '--state') }),
         host: values.bind ?? TVS_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', TVS_SERVER_DEFAULTS.port, 0, 65535),
         ...(values.node ? { node: values.node } : {}),

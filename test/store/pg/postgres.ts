@@ -14,7 +14,8 @@ import postgres, { type Sql } from 'postgres';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 const USER = 'sbd';
-const PASSWORD = 'sbd-test-password';
+/** The test servers' password (a daemon under test gets it as PGPASSWORD). */
+export const PASSWORD = 'sbd-test-password';
 
 /** Why the tests cannot run here, or undefined when they can. */
 export function pgMissing(): string | undefined {
@@ -75,6 +76,8 @@ export interface PgServer {
   dir: string;
   /** A client (closed when the test ends). */
   connect(): Sql;
+  /** The URL a daemon is given (no password: that goes in PGPASSWORD). */
+  url: string;
   stop(): void;
 }
 
@@ -98,7 +101,7 @@ function serve(dir: string, port: number): PgServer {
     clients.push(sql);
     return sql;
   };
-  return { port, dir, connect, stop };
+  return { port, dir, connect, stop, url: `postgres://${USER}@127.0.0.1:${port}/postgres` };
 }
 
 /** A primary: initdb (C locale, UTF-8, scram-sha-256 over TCP) and start. */
