@@ -5,6 +5,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { decryptEncryptedConfig } from '../trust/enc-sgn.js';
+import { privateKeyOpener } from '../pki/config-key.js';
 import { decision, Verdict, type Decision } from './decisions.js';
 import { tvsCertificates, type TrustListViewCache } from './trust-list-view.js';
 import {
@@ -141,7 +142,7 @@ function openEncrypted(input: BootInput, file: string, bytes: Buffer, stub: Buff
   const mine = lscPem ? createHash('md5').update(new X509Certificate(lscPem).raw).digest('hex') : undefined;
   const note = wanted && mine && wanted !== mine ? " (the stub names another certificate than this phone's LSC)" : '';
   try {
-    const xml = decryptEncryptedConfig(bytes, { kind: 'private-key', privateKeyPem });
+    const xml = decryptEncryptedConfig(bytes, privateKeyOpener(privateKeyPem));
     return {
       decision: decision('config', file, Verdict.accepted, `encrypted config decrypted with the phone's own key (${xml.length} bytes)`),
       xml,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { SEEDED_MODEL_FEATURES } from '../lib/phone-models.js';
 
 /**
  * The schema, as an ordered list of steps. Step N takes a store at `PRAGMA user_version` N-1 to N. The opener
@@ -100,34 +101,6 @@ export const SEEDED_SECURITY_PROFILES = [
   ['Universal Device Template - Model-independent Security Profile', 'non-secure', 0, 'tcp+udp', 1],
   ['Authenticated Profile', 'authenticated', 0, 'tls', 0],
   ['Encrypted Profile', 'encrypted', 1, 'tls', 0],
-] as const;
-
-/**
- * Phone feature list (model, securityByDefault, encryptedConfig, ecKeys). From Cisco's per-model admin guides
- * as summarised in the issue: 79x5/88xx/78xx/99xx trust an ITL; 69xx and 7911 do not; EC keys (signer
- * version 1.1, EC LSCs) need 78xx/88xx firmware 11.x+. Editable with putModelFeatures.
- */
-export const SEEDED_MODEL_FEATURES = [
-  ['6901', 0, 0, 0],
-  ['6911', 0, 0, 0],
-  ['6921', 0, 0, 0],
-  ['6941', 0, 0, 0],
-  ['6945', 0, 0, 0],
-  ['6961', 0, 0, 0],
-  ['7911', 0, 1, 0],
-  ['7945', 1, 1, 0],
-  ['7965', 1, 1, 0],
-  ['7821', 1, 1, 1],
-  ['7841', 1, 1, 1],
-  ['7861', 1, 1, 1],
-  ['8811', 1, 1, 1],
-  ['8841', 1, 1, 1],
-  ['8845', 1, 1, 1],
-  ['8851', 1, 1, 1],
-  ['8861', 1, 1, 1],
-  ['8865', 1, 1, 1],
-  ['9951', 1, 1, 0],
-  ['9971', 1, 1, 0],
 ] as const;
 
 const v2 = `

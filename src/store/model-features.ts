@@ -1,4 +1,5 @@
 import { nowIso, type StoreContext } from './context.js';
+import { normaliseModelName } from '../lib/phone-models.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { bool } from './fields.js';
 
@@ -36,15 +37,8 @@ interface Raw {
 
 export function modelKey(model: unknown): string {
   if (typeof model !== 'string') throw new StoreError(StoreErrorCode.modelInvalid, 'model must be a string');
-  const m = model
-    .trim()
-    .replace(/^cisco\s+/i, '')
-    .replace(/^cp-/i, '')
-    .replace(/^(\d{4})g$/i, '$1')
-    .toUpperCase();
-  if (!/^[A-Z0-9][A-Z0-9-]{0,31}$/.test(m)) {
-    throw new StoreError(StoreErrorCode.modelInvalid, `model '${model}' is not a phone model name like '8845'`);
-  }
+  const m = normaliseModelName(model);
+  if (m === undefined) throw new StoreError(StoreErrorCode.modelInvalid, `model '${model}' is not a phone model name like '8845'`);
   return m;
 }
 

@@ -6,7 +6,6 @@
  * configured symmetric key, the AES key is that key and tag 25 is left empty (the phone already holds it) [?].
  */
 import { constants, createCipheriv, createDecipheriv, createHash, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import { rsaPkcs1Decrypt } from '../../native/rsa-pkcs1.js';
 import { buildSignedFile, type Signer } from './build.js';
 import { parseTrustFile } from './codec.js';
 import { TrustError, TrustErrorCode } from './errors.js';
@@ -93,7 +92,12 @@ export function buildEncryptedConfig(spec: EncryptedConfigSpec): Buffer {
   });
 }
 
-export type OpenKey = { kind: 'private-key'; privateKeyPem: string } | { kind: 'symmetric'; key: Buffer };
+/**
+ * How the reader opens the config key: the phone's own symmetric key, or a function that unwraps tag 25 with the
+ * phone's private key (RSA PKCS#1 v1.5, which Node 20 refuses: pki/config-key.ts supplies one over libcrypto, so
+ * this codec stays pure). `unwrap` answers undefined when the key does not open.
+ */
+export type OpenKey = { kind: 'wrapped'; unwrap: (encryptedKey: Buffer) => Buffer | undefined } | { kind: 'symmetric'; key: Buffer };
 
 /** Decrypts an .enc.sgn body and checks the plaintext hash (tag 27). Signature checks are the caller's (verify.ts). */
 export function decryptEncryptedConfig(bytes: Buffer, key: OpenKey): Buffer {
@@ -102,7 +106,7 @@ export function decryptEncryptedConfig(bytes: Buffer, key: OpenKey): Buffer {
   if (!enc) throw new TrustError(TrustErrorCode.header, 'not an encrypted config: the header has no tag 16');
   let aesKey: Buffer | undefined;
   if (key.kind === 'symmetric') aesKey = key.key;
-  else aesKey = rsaPkcs1Decrypt(key.privateKeyPem, enc.encryptedKey);
+  else aesKey = key.unwrap(enc.encryptedKey);
   if (aesKey?.length !== 16)
     throw new TrustError(TrustErrorCode.decrypt, 'the config key does not open with this key (it was encrypted for another phone)');
   if (file.body.length === 0 || file.body.length % 16 !== 0)

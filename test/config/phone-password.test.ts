@@ -17,6 +17,7 @@ import { deviceConfigFile } from '../../src/config/cluster-configs.js';
 import { putPhoneDigestPassword } from '../../src/credentials/phone-digest.js';
 import { PhoneSecretError } from '../../src/credentials/phone-secret.js';
 import { decryptEncryptedConfig } from '../../src/trust/enc-sgn.js';
+import { privateKeyOpener } from '../../src/pki/config-key.js';
 import { sgnBody } from '../../src/trust/sgn.js';
 import { privateKeyOf } from '../../src/pki/identity-store.js';
 import { issueLsc } from '../../src/pki/lsc.js';
@@ -100,7 +101,7 @@ test('the password is in the .enc.sgn only; signed-only configs carry it only wh
   assert.deepEqual(phoneLineCredentials(sgnBody(signed.get('.cnf.xml.sgn')!)), { line: '3001', authName: SIGNED, authPassword: '' });
   assert.deepEqual(phoneLineCredentials(signed.get('.cnf.xml')!), { line: '3001', authName: SIGNED, authPassword: '' });
   assert.equal(phoneLineCredentials(sgnBody(encrypted.get('.cnf.xml.sgn')!)), undefined, 'the stub has no line');
-  const opened = decryptEncryptedConfig(encrypted.get('.cnf.xml.enc.sgn')!, { kind: 'private-key', privateKeyPem: phoneKey.privateKey });
+  const opened = decryptEncryptedConfig(encrypted.get('.cnf.xml.enc.sgn')!, privateKeyOpener(phoneKey.privateKey));
   assert.deepEqual(phoneLineCredentials(opened), { line: '3002', authName: ENCRYPTED, authPassword: PW_ENC });
 
   // The administrator's explicit choice: the signed-only config carries it (and stays a valid .sgn); never the unsigned one.

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decryptEncryptedConfig } from '../../src/trust/enc-sgn.js';
+import { privateKeyOpener } from '../../src/pki/config-key.js';
 import { Verdict } from '../../src/sim/decisions.js';
 import { PhoneFiles } from '../../src/sim/phone-folder.js';
 import { phoneConfigServices } from '../../src/sim/phone-config.js';
@@ -80,11 +81,8 @@ test('CAPF install with an auth string, the phone enrolls, its encrypted config 
   const encA = await cluster.source.open(`${a}.cnf.xml.enc.sgn`);
   const keyA = readFileSync(join(phones.dir, a, PhoneFiles.key), 'utf8');
   const keyB = readFileSync(join(phones.dir, b, PhoneFiles.key), 'utf8');
-  assert.match(
-    decryptEncryptedConfig(encA, { kind: 'private-key', privateKeyPem: keyA }).toString('utf8'),
-    new RegExp(`<name>${a}</name>`),
-  );
-  assert.throws(() => decryptEncryptedConfig(encA, { kind: 'private-key', privateKeyPem: keyB }));
+  assert.match(decryptEncryptedConfig(encA, privateKeyOpener(keyA)).toString('utf8'), new RegExp(`<name>${a}</name>`));
+  assert.throws(() => decryptEncryptedConfig(encA, privateKeyOpener(keyB)));
   const clones = tempDir('sbd-clone-');
   cpSync(join(phones.dir, b), join(clones, a), { recursive: true });
   const clone = await bootAll({ ...phones, dir: clones }, cluster, [a]).then((r) => r[0]!);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { buildTrustList, ctlRecordInputs, itlRecordInputs, type TrustListInputs } from '../../src/trust/lists.js';
 import { buildSgn, sgnBody } from '../../src/trust/sgn.js';
 import { buildEncryptedConfig, decryptEncryptedConfig } from '../../src/trust/enc-sgn.js';
+import { privateKeyOpener } from '../../src/pki/config-key.js';
 import { verifyTrustFile } from '../../src/trust/verify.js';
 import { candidateFromPem } from '../../src/trust/candidates.js';
 import { roleName } from '../../src/trust/tags.js';
@@ -122,8 +123,8 @@ test('.enc.sgn: golden bytes with a fixed key and IV; only the phone key opens i
     wrappedKey,
   });
   assert.equal(sha(enc), golden.enc);
-  assert.ok(decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone') }).equals(plaintext));
-  assert.throws(() => decryptEncryptedConfig(enc, { kind: 'private-key', privateKeyPem: keyPem('phone2') }), {
+  assert.ok(decryptEncryptedConfig(enc, privateKeyOpener(keyPem('phone'))).equals(plaintext));
+  assert.throws(() => decryptEncryptedConfig(enc, privateKeyOpener(keyPem('phone2'))), {
     code: TrustErrorCode.decrypt,
   });
   const check = tlvCheck(save('SEP001122334455.cnf.xml.enc.sgn', enc), fixturePath('callmanager.pem'));
@@ -163,7 +164,7 @@ test('.enc.sgn: golden bytes with a fixed key and IV; only the phone key opens i
     timestamp: fixedTimestamp,
     key: { kind: 'public-key', publicKey: phonePub },
   });
-  assert.ok(decryptEncryptedConfig(fresh, { kind: 'private-key', privateKeyPem: keyPem('phone') }).equals(plaintext));
+  assert.ok(decryptEncryptedConfig(fresh, privateKeyOpener(keyPem('phone'))).equals(plaintext));
 });
 
 test('.enc.sgn with a manually configured symmetric key', () => {
