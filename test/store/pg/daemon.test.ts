@@ -1,21 +1,32 @@
 /**
- * `sbd daemon tvs --store-url` (issue 21): the real sbd-tvsd process reading a PostgreSQL 15 started here (the
- * password in PGPASSWORD, not on the command line) vouches for what was published from SQLite and for nothing else.
+ * The two commands of issue 21's foundation, as real processes over a PostgreSQL 15 started here (the password in
+ * PGPASSWORD, not on the command line): `sbd cluster publish` copies the SQLite store, and `sbd daemon tvs
+ * --store-url` vouches for what was published and for nothing else.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateIdentity } from '../../../src/pki/profiles.js';
-import { publishToPg } from '../../../src/store/pg/publish.js';
+import { execFileSync } from 'node:child_process';
 import { queryTvs } from '../../../src/tvs/client.js';
 import { startDaemon, tempState } from '../../tvs/helpers.js';
 import { PASSWORD, pgMissing, startPostgres } from './postgres.js';
 
-test('sbd daemon tvs --store-url serves the published store from PostgreSQL', { skip: pgMissing() }, async (t) => {
-  const { store } = tempState(t);
+test('sbd cluster publish, then sbd daemon tvs --store-url serves the published store from PostgreSQL', {
+  skip: pgMissing(),
+}, async (t) => {
+  const { store, dir } = tempState(t);
   const node = store.listNodes()[0]!.name;
   const server = await startPostgres(t);
-  await publishToPg(store, server.connect());
   process.env.PGPASSWORD = PASSWORD;
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'cluster', 'publish', '--state', dir, '--store-url', server.url],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const certificates = store.listCertificates({ includeHistory: true }).length;
+  assert.equal(out.trim(), `published 1 nodes, ${certificates} certificates, 0 parameters; generation 1`);
   const daemon = await startDaemon(t, ['daemon', 'tvs', '--store-url', server.url, '--bind', '127.0.0.1', '--port', '0']);
   const tvsDer = store.currentCertificate('TVS', node)!.der;
   const ask = async (certDer: Buffer) =>
