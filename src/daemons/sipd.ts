@@ -68,7 +68,19 @@ export interface SipDaemonOptions extends ServerBounds {
 
 export const sipDaemonDefaults = { ...sipServerDefaults, tlsPort: 5061, lscCaNames: ['CAPF-trust'], tlsReloadIntervalMs: 2000 } as const;
 
-export class SipDaemonError extends SbdError {}
+export const SipDaemonErrorCode = {
+  secret: 'ERR_SIP_SECRET',
+  noNode: 'ERR_SIP_NO_NODE',
+  noIdentity: 'ERR_SIP_NO_IDENTITY',
+} as const;
+export type SipDaemonErrorCode = (typeof SipDaemonErrorCode)[keyof typeof SipDaemonErrorCode];
+
+export class SipDaemonError extends SbdError {
+  declare readonly code: SipDaemonErrorCode;
+  constructor(code: SipDaemonErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 /** Reads (or creates, 0600, temp + rename) the digest nonce secret of this state folder. */
 export function digestSecret(layout: StateLayout): Buffer {
@@ -79,7 +91,8 @@ export function digestSecret(layout: StateLayout): Buffer {
     renameSync(tmp, path);
   }
   const hex = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new SipDaemonError('ERR_SIP_SECRET', `${path} is not 64 hex digits: remove it to make a new one`);
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new SipDaemonError(SipDaemonErrorCode.secret, `${path} is not 64 hex digits: remove it to make a new one`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -93,11 +106,12 @@ function tlsSettings(o: SipDaemonOptions): { settings: TlsSettings; key: string;
   const node = o.node !== undefined ? nodes.find((n) => n.name === o.node) : (nodes.find((n) => n.isPublisher) ?? nodes[0]);
   if (!node)
     throw new SipDaemonError(
-      'ERR_SIP_NO_NODE',
+      SipDaemonErrorCode.noNode,
       o.node ? `the store has no node named '${o.node}'` : 'the store has no node: run "sbd init" first',
     );
   const cert = store.currentCertificate('CallManager', node.name);
-  if (!cert) throw new SipDaemonError('ERR_SIP_NO_IDENTITY', `no CallManager certificate for node '${node.name}': run "sbd init" first`);
+  if (!cert)
+    throw new SipDaemonError(SipDaemonErrorCode.noIdentity, `no CallManager certificate for node '${node.name}': run "sbd init" first`);
   // LSCs chain to a CAPF certificate: any node's (a cluster's phones enrol anywhere), earlier ones too (a phone keeps
   // its LSC across `set cert regen CAPF` until it enrols again; the registrar still matches the device's own LSC
   // by fingerprint), or an imported CAPF-trust issuer: the anchors capf/authenticate.ts accepts.

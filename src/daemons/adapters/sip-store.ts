@@ -21,7 +21,7 @@ import type { DigestAlgorithm } from '../../sip/core/auth/digest.js';
 import type { ControlledDevice, PhoneControlDirectory } from '../../sip/phone-control/directory.js';
 import type { ResetSelect } from '../../sip/phone-control/control-protocol.js';
 import type { ResetMethod } from '../../sip/phone-control/notify.js';
-import type { AorOwner, DeviceByName, Directory } from '../../sip/registrar/directory.js';
+import { type AorOwner, type DeviceByName, type Directory, DirectoryRefusalCode } from '../../sip/registrar/directory.js';
 import type { RoutingDirectory } from '../../sip/routing/routing-directory.js';
 import type { TrunkCredential, TrunkCredentialLookup } from '../../sip/routing/trunk-challenge.js';
 import type { CryptoPolicy } from '../../sip/sdp/crypto-policy.js';
@@ -180,7 +180,7 @@ export class ApplianceDirectory implements Directory {
       if (model === undefined)
         return {
           kind: 'refused',
-          code: 'ERR_SIP_AUTOREG_MODEL',
+          code: DirectoryRefusalCode.autoregModel,
           status: 404,
           reason: 'Not Found (unknown device, and no model in User-Agent to autoregister it)',
         };
@@ -189,7 +189,7 @@ export class ApplianceDirectory implements Directory {
         if (!allowed.ok) {
           return {
             kind: 'refused',
-            code: 'ERR_SIP_AUTOREG_RATE',
+            code: DirectoryRefusalCode.autoregRate,
             status: 503,
             retryAfterSeconds: allowed.retryAfterSeconds,
             reason: `Service Unavailable (autoregistration rate limit of ${allowed.scope === 'source' ? 'this source address' : 'the appliance'} reached)`,
@@ -210,10 +210,20 @@ export class ApplianceDirectory implements Directory {
       this.fresh();
     }
     if (!d.directoryNumber)
-      return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.name} has no directory number)` };
+      return {
+        kind: 'refused',
+        code: DirectoryRefusalCode.noDirectoryNumber,
+        status: 404,
+        reason: `Not Found (${d.name} has no directory number)`,
+      };
     const owner = this.resolveAor(d.directoryNumber);
     if (owner?.kind !== 'device' || owner.device !== d.name)
-      return { kind: 'refused', code: 'ERR_SIP_NO_DN', status: 404, reason: `Not Found (${d.directoryNumber} is not ${d.name}'s line)` };
+      return {
+        kind: 'refused',
+        code: DirectoryRefusalCode.noDirectoryNumber,
+        status: 404,
+        reason: `Not Found (${d.directoryNumber} is not ${d.name}'s line)`,
+      };
     return { kind: 'device', owner, directoryNumber: d.directoryNumber, autoRegistered };
   }
 

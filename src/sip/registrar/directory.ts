@@ -29,6 +29,13 @@ export type AorOwner =
     }
   | { kind: 'user'; userid: string };
 
+/** The directory's own refusal codes (autoregistration's refusals keep the codes the use case gave them). */
+export const DirectoryRefusalCode = {
+  autoregModel: 'ERR_SIP_AUTOREG_MODEL',
+  autoregRate: 'ERR_SIP_AUTOREG_RATE',
+  noDirectoryNumber: 'ERR_SIP_NO_DN',
+} as const;
+
 /** A device found (or just added by autoregistration) by its name, with the number it registers on. */
 export type DeviceByName =
   | { kind: 'device'; owner: Extract<AorOwner, { kind: 'device' }>; directoryNumber: string; autoRegistered: boolean }
