@@ -65,7 +65,10 @@ test('incomplete commands list what can follow; argument counts are checked', as
     'utils itl reset remotekey',
     'utils ctl reset localkey',
   ]);
-  assert.match(out, /incomplete command; one of:\n {2}show cert list\n {2}show cert list trust \[tomcat-trust\|phone-sast-trust\]\n {2}show cert own NAME/);
+  assert.match(
+    out,
+    /incomplete command; one of:\n {2}show cert list\n {2}show cert list trust \[tomcat-trust\|phone-sast-trust\]\n {2}show cert own NAME/,
+  );
   assert.match(out, /^error: missing parameter: usage: show cert own NAME$/m);
   assert.match(out, /^error: missing parameter: usage: set param NAME VALUE$/m);
   assert.match(out, /^error: unknown step "sideways": localkey, remotekey or complete$/m);
