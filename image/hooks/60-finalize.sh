@@ -40,7 +40,17 @@ esp_used_kb=$(du -sk "$work/esp" | cut -f1)
 mkfs.vfat -F 32 -S 512 -s 1 -n "$ESP_LABEL" -C "$work/esp.img" $(( ESP_SIZE_MB * 1024 )) >/dev/null
 (cd "$work/esp" && MTOOLS_SKIP_CHECK=1 mcopy -s -i "$work/esp.img" EFI loader sbd ::/)
 
-# --- root: ext4 from the tree ----------------------------------------------------------------------------------
+# --- root: pruned, then ext4 from the tree ---------------------------------------------------------------------
+# What the running appliance never reads goes (issue 19 item 5, compressed image < 100 MB). The kernel and initrd
+# are booted from the ESP (and --boot kernel takes the copies in OUT): the root's /boot copy is 14 MB that compress
+# to nothing, and no kernel is ever installed on a running appliance (the whole image is replaced). Perl stays (dpkg
+# and debconf use it) but not its C headers or its CJK encoding tables; node_modules keeps the JS that runs.
+rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-* "$root"/boot/config-* \
+  "$root"/vmlinuz "$root"/vmlinuz.old "$root"/initrd.img "$root"/initrd.img.old
+rm -rf "$root"/usr/lib/*-linux-gnu/perl/5.*/CORE "$root"/usr/lib/*-linux-gnu/perl/5.*/auto/Encode/{JP,KR,CN,TW} \
+  "$root"/usr/lib/*-linux-gnu/perl/5.*/Encode/{JP,KR,CN,TW}
+find "$root/usr/lib/sbd/node_modules" -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.d.ts' \
+  -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.ts' \) -delete
 used_mb=$(du -sm "$root" | cut -f1)
 root_mb=$(( (used_mb + ROOTFS_FREE_MB + 63) / 64 * 64 ))
 : > "$work/root.img"
@@ -78,7 +88,6 @@ mbs() { du -sm --apparent-size "$1" | cut -f1; }
   printf '  %-34s %6s MB\n' "  node (/usr/local/bin/node)" "$(mb "$root/usr/local/bin/node")"
   printf '  %-34s %6s MB\n' "  sbd app (/usr/lib/sbd)" "$(mb "$root/usr/lib/sbd")"
   printf '  %-34s %6s MB\n' "  kernel modules (/usr/lib/modules)" "$(mb "$root/usr/lib/modules")"
-  printf '  %-34s %6s MB\n' "  /boot (kernel + initrd)" "$(mb "$root/boot")"
   printf '  %-34s %6s MB\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")"
   printf '  %-34s %6s MB\n' "initrd (initrd.img)" "$(mbs "$out/initrd.img")"
 } > "$out/size-report.txt"
