@@ -16,6 +16,8 @@ export class FirstBootPendingError extends AdminError {
 }
 
 export const FIRST_BOOT_UNIT = 'sbd-firstboot';
+/** The last phase rootfs/usr/lib/sbd/bin/firstboot writes, once `sbd init` has succeeded. */
+export const FIRST_BOOT_DONE = 'done';
 
 /** The unit properties read (`systemctl show -p …`); timestamps are CLOCK_MONOTONIC microseconds, 0 = never. */
 export const FIRST_BOOT_PROPERTIES = [
@@ -87,18 +89,21 @@ export function firstBootProbe(systemd: Systemd, options: FirstBootProbeOptions 
   const nowUs = options.nowUs ?? (() => process.hrtime.bigint() / 1000n);
   return () => {
     if (!systemd.booted || !systemd.units().includes(FIRST_BOOT_UNIT)) return undefined;
-    let props: Record<string, string>;
-    try {
-      props = parseUnitShow(systemd.show(FIRST_BOOT_UNIT, FIRST_BOOT_PROPERTIES));
-    } catch {
-      return undefined; // systemctl itself failing: let the command run and report its own error
-    }
     let phase: string | undefined;
     try {
       phase = readFileSync(phaseFile, 'utf8').split('\n')[0];
     } catch {
       phase = undefined;
     }
-    return firstBootMessage(props, nowUs(), phase);
+    let props: Record<string, string>;
+    try {
+      props = parseUnitShow(systemd.show(FIRST_BOOT_UNIT, FIRST_BOOT_PROPERTIES));
+    } catch {
+      // systemctl could not answer (early in boot, or under load): the script's own phase file still tells a
+      // running first boot (it writes FIRST_BOOT_DONE last); without one, let the command run.
+      if (phase === undefined || phase.trim() === FIRST_BOOT_DONE) return undefined;
+      return firstBootMessage({ LoadState: 'loaded', ActiveState: 'activating' }, nowUs(), phase);
+    }
+    return firstBootMessage(props, nowUs(), phase === FIRST_BOOT_DONE ? undefined : phase);
   };
 }

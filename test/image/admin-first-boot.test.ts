@@ -7,12 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { adminTable } from '../../src/admin/commands.js';
-import { firstBootMessage, parseUnitShow } from '../../src/admin/first-boot.js';
+import { FIRST_BOOT_DONE, firstBootMessage, firstBootProbe, parseUnitShow } from '../../src/admin/first-boot.js';
+import type { Systemd } from '../../src/admin/systemd.js';
 import { runShell } from '../../src/admin/shell.js';
 
 const show = (lines: string[]) => parseUnitShow(`${lines.join('\n')}\n`);
@@ -110,4 +111,24 @@ test('console: store commands answer with the first-boot line until it is done, 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("systemctl cannot answer: the first-boot script's phase file still tells a running first boot", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sbd-firstboot-phase-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const phaseFile = join(dir, 'phase');
+  // A systemd whose systemctl fails (early in boot, or D-Bus busy): only show() is reached by the probe.
+  const failing = {
+    booted: true,
+    units: () => ['sbd-firstboot', 'sbd-tftpd'],
+    show: () => {
+      throw new Error('systemctl show failed');
+    },
+  } as unknown as Systemd;
+  const probe = firstBootProbe(failing, { phaseFile, nowUs: () => now });
+  assert.equal(probe(), undefined, 'no phase file: the command runs');
+  writeFileSync(phaseFile, 'generating the keys, certificates and the first ITL for sbd at 198.18.7.2\n');
+  assert.match(probe() ?? '', /^first boot is still running: generating the keys/);
+  writeFileSync(phaseFile, `${FIRST_BOOT_DONE}\n`);
+  assert.equal(probe(), undefined, 'the script wrote its last phase: first boot is done');
 });
