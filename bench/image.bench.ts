@@ -29,7 +29,7 @@ const t0 = Date.now();
 const build = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
 if (build.status !== 0) throw new Error('image build failed');
 console.log(`image ready in ${elapsed(t0)}`);
-const out = `${repo}/build/image/${arch}`;
+const out = `${process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`}/${arch}`;
 const mb = (f: string) => (statSync(`${out}/${f}`).size / 1048576).toFixed(1);
 
 const net = 1 + Math.floor(Math.random() * 250);

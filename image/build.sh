@@ -29,8 +29,9 @@ export ARCH DEB_ARCH CONSOLE CMDLINE INITRD_MODULES KEEP_MODULES NODE_VERSION IM
   ADMIN_PASSWORD_DEFAULT ROOTFS_FS ROOTFS_LABEL ROOTFS_FREE_MB ESP_SIZE_MB ESP_LABEL ESP_TYPE ROOT_TYPE EFI_ARCH \
   IMAGE_ZSTD_LEVEL
 
-build="$repo/build/image"
-cache="$build/cache"
+# SBD_IMAGE_DIR: another output folder (parallel work on the image); the base cache stays shared.
+build="${SBD_IMAGE_DIR:-$repo/build/image}"
+cache="$repo/build/image/cache"
 out="$build/$ARCH"
 mkdir -p "$cache" "$out"
 
@@ -75,10 +76,10 @@ else
     --essential-hook="$here/hooks/10-skeleton.sh \"\$1\"" \
     --customize-hook="$here/hooks/20-packages.sh \"\$1\"" \
     --skip=cleanup/reproducible \
-    "$SUITE" "$cache/partial-$ARCH.tar" ${SBD_APT_MIRROR:+"$SBD_APT_MIRROR"} 2>&1 | sed 's/^/  /'
-  mv "$cache/partial-$ARCH.tar" "$base_tar"
-  # Keep only the newest base per architecture.
-  find "$cache" -name "base-$ARCH-*.tar" ! -name "$(basename "$base_tar")" -delete
+    "$SUITE" "$cache/partial-$ARCH-$base_key.$$.tar" ${SBD_APT_MIRROR:+"$SBD_APT_MIRROR"} 2>&1 | sed 's/^/  /'
+  mv "$cache/partial-$ARCH-$base_key.$$.tar" "$base_tar"
+  # Keep the three newest bases per architecture (parallel image work may use different ones).
+  ls -t "$cache"/base-"$ARCH"-*.tar | tail -n +4 | xargs -r rm -f
   stamp "base rootfs built"
 fi
 

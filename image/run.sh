@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     *) echo "image/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-out="$repo/build/image/$arch"
+out="${SBD_IMAGE_DIR:-$repo/build/image}/$arch"
 [ -f "$out/disk.raw" ] || { echo "image/run.sh: no image in $out (make image ARCH=$arch)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "image/run.sh: needs root (network namespace, tap device)" >&2; exit 1; }
 case "$boot" in efi|kernel) ;; *) echo "image/run.sh: --boot efi or kernel, not \"$boot\"" >&2; exit 2 ;; esac

@@ -199,7 +199,7 @@ test('x86_64 image: build, boot, console, services, restart policies, shutdown',
 });
 
 test('the image artifacts: a GPT disk with an ESP that boots its root, flashable with bmaptool', () => {
-  const out = `${repo}/build/image/x86_64`;
+  const out = `${process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`}/x86_64`;
   for (const f of ['sbd-x86_64.img.zst', 'sbd-x86_64.img.bmap', 'disk.raw', 'vmlinuz', 'initrd.img', 'size-report.txt']) {
     assert.ok(existsSync(`${out}/${f}`), f);
   }
