@@ -18,7 +18,13 @@ import { TftpError, TftpLocalErrorCode, printable, tftpErrors } from './core/err
 import type { OpenedFile, TftpClientInfo, TftpFileSource } from './file-source.js';
 import { checkTftpLimits, engineConfigPairs, limitDefaults } from './limits.js';
 import type { TftpServerLike } from './server-like.js';
-import { tftpServerDefaults, type ResolvedTftpServerOptions, type TftpServerCounters, type TftpServerOptions } from './server.js';
+import {
+  tftpServerDefaults,
+  zeroTftpCounters,
+  type ResolvedTftpServerOptions,
+  type TftpServerCounters,
+  type TftpServerOptions,
+} from './server.js';
 import { EngineFrameReader, encodeFileHeader, encodeRefuse, encodeStatsRequest, encodeStop, type EngineFrame } from './native/control.js';
 
 export interface NativeTftpServerOptions extends TftpServerOptions {
@@ -122,23 +128,6 @@ const run = koffi.load(workerData.lib).func('int sbd_tftp_engine_run(uintptr_t e
 parentPort.postMessage(run(BigInt(workerData.engine)));
 `;
 
-const zeroCounters = (): TftpServerCounters => ({
-  requests: 0,
-  transfersStarted: 0,
-  transfersCompleted: 0,
-  transfersFailed: 0,
-  retransmissions: 0,
-  errorsSent: {},
-  busyDrops: 0,
-  unverifiedEvicted: 0,
-  lifetimeExpired: 0,
-  duplicateRequests: 0,
-  strayPackets: 0,
-  unknownTid: 0,
-  logSuppressed: 0,
-  bytesSent: 0,
-});
-
 /** The native-only options' defaults (the rest are tftpServerDefaults), from the limits table. */
 export const nativeTftpServerDefaults = limitDefaults('native');
 
@@ -154,7 +143,7 @@ export function nativeConfigKeys(o: NativeResolved): [string, number][] {
 
 export class NativeTftpServer implements TftpServerLike {
   readonly options: NativeResolved;
-  counters: TftpServerCounters = zeroCounters();
+  counters: TftpServerCounters = zeroTftpCounters();
   /** The data plane's own gauges from the last sync(): cachedFiles, cacheBytes, opensForwarded, cacheHits, … */
   engineStats: Record<string, number> = {};
   readonly #source: TftpFileSource;
@@ -311,7 +300,7 @@ export class NativeTftpServer implements TftpServerLike {
       if (errorsSent && typeof errorsSent === 'object') {
         for (const [k, v] of Object.entries(errorsSent)) if (typeof v === 'number' && v > 0) errors[Number(k)] = v;
       }
-      const c = zeroCounters();
+      const c = zeroTftpCounters();
       for (const k of Object.keys(c) as (keyof TftpServerCounters)[]) if (k !== 'errorsSent' && numbers[k] !== undefined) c[k] = numbers[k];
       c.errorsSent = errors;
       this.counters = c;

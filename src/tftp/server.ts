@@ -157,24 +157,27 @@ interface TransferSocket {
   broken: boolean;
 }
 
+/** Every counter at zero (both engines start here; the native one resets to it before each sync). */
+export const zeroTftpCounters = (): TftpServerCounters => ({
+  requests: 0,
+  transfersStarted: 0,
+  transfersCompleted: 0,
+  transfersFailed: 0,
+  retransmissions: 0,
+  errorsSent: {},
+  busyDrops: 0,
+  unverifiedEvicted: 0,
+  lifetimeExpired: 0,
+  duplicateRequests: 0,
+  strayPackets: 0,
+  unknownTid: 0,
+  logSuppressed: 0,
+  bytesSent: 0,
+});
+
 export class TftpServer implements TftpServerLike {
   readonly options: Resolved;
-  readonly counters: TftpServerCounters = {
-    requests: 0,
-    transfersStarted: 0,
-    transfersCompleted: 0,
-    transfersFailed: 0,
-    retransmissions: 0,
-    errorsSent: {},
-    busyDrops: 0,
-    unverifiedEvicted: 0,
-    lifetimeExpired: 0,
-    duplicateRequests: 0,
-    strayPackets: 0,
-    unknownTid: 0,
-    logSuppressed: 0,
-    bytesSent: 0,
-  };
+  readonly counters: TftpServerCounters = zeroTftpCounters();
   private readonly source: TftpFileSource;
   private readonly logger: Logger;
   private readonly clock: Clock;
