@@ -9,33 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
+import { CommandTable } from '../../src/admin/command-table.js';
 import { trustCommands } from '../../src/admin/commands/trust.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { withState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
-
-/** One console line with scripted answers; the transcript keeps output and questions in order ("? " marks a question). */
-async function consoleRun(state: string, line: string, answers: boolean[]): Promise<string> {
-  const table = new CommandTable(trustCommands(state, systemClock));
-  const transcript: string[] = [];
-  const io: AdminIo = {
-    out: (t) => transcript.push(t),
-    confirm: async (q) => {
-      transcript.push(`? ${q}`);
-      const a = answers.shift();
-      assert.notEqual(a, undefined, `unexpected question: ${q}`);
-      return a!;
-    },
-    secret: async () => assert.fail('no secret expected'),
-  };
-  const found = table.find(splitWords(line));
-  assert.ok(found, line);
-  table.checkArgs(found);
-  await found.command.run(found.args, io);
-  assert.equal(answers.length, 0, `questions left unasked after "${line}"`);
-  return transcript.join('\n');
-}
+import { runConsoleLine } from './console-run.js';
 
 test('set cert regen ITLRecovery: warned before the question, tokenless CTL named in mixed mode, "no" changes nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-itlrec-warn-'));
@@ -83,3 +62,8 @@ test('set cert regen ITLRecovery: warned before the question, tokenless CTL name
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** One console line with scripted answers; the transcript of output and questions ("? " marks a question). */
+async function consoleRun(state: string, line: string, answers: boolean[]): Promise<string> {
+  return (await runConsoleLine(new CommandTable(trustCommands(state, systemClock)), line, answers)).transcript;
+}

@@ -9,17 +9,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { CommandTable, type AdminIo } from '../../src/admin/command-table.js';
+import { CommandTable } from '../../src/admin/command-table.js';
 import { phoneCommands } from '../../src/admin/commands/phones.js';
 import { trustCommands } from '../../src/admin/commands/trust.js';
 import { paramCommands } from '../../src/admin/commands/params.js';
 import { clusterSecurityCommands } from '../../src/admin/commands/cluster-security.js';
-import { splitWords } from '../../src/admin/command-table.js';
 import { SipDaemon } from '../../src/daemons/sipd.js';
 import { controlSocketPath } from '../../src/sip/phone-control/control-socket.js';
 import { SipPhone } from '../../src/sim/sip-ua/user-agent.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { addLineUser, makeState } from '../sip/interop/harness.js';
+import { runConsoleLine } from './console-run.js';
 
 let dir: string;
 let daemon: SipDaemon;
@@ -66,28 +66,6 @@ after(async () => {
   await daemon.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Runs one console line with scripted answers; the questions asked and the output. */
-async function consoleLine(line: string, answers: boolean[] = []): Promise<{ out: string; questions: string[] }> {
-  const out: string[] = [];
-  const questions: string[] = [];
-  const io: AdminIo = {
-    out: (t) => out.push(t),
-    confirm: async (q) => {
-      questions.push(q);
-      const a = answers.shift();
-      assert.notEqual(a, undefined, `unexpected question: ${q}`);
-      return a!;
-    },
-    secret: async () => assert.fail('no secret expected'),
-  };
-  const found = table.find(splitWords(line));
-  assert.ok(found, line);
-  table.checkArgs(found);
-  await found.command.run(found.args, io);
-  assert.equal(answers.length, 0, `questions left unasked after "${line}"`);
-  return { out: out.join('\n'), questions };
-}
 
 const count = () => phones.map((p) => p.control.resets + p.control.restarts);
 
@@ -158,3 +136,6 @@ describe('console: utils phone reset|restart and the steps that reset phones', (
     assert.doesNotMatch(r.out, /summary/);
   });
 });
+
+/** Runs one console line with scripted answers; the questions asked and the output. */
+const consoleLine = (line: string, answers: boolean[] = []) => runConsoleLine(table, line, answers);

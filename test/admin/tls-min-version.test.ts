@@ -8,34 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandTable, splitWords, type AdminIo } from '../../src/admin/command-table.js';
+import { CommandTable } from '../../src/admin/command-table.js';
 import { paramCommands } from '../../src/admin/commands/params.js';
 import { initAppliance } from '../../src/cluster/init.js';
 import { StoreErrorCode } from '../../src/store/errors.js';
 import { withState } from '../../src/store/state.js';
 import { systemClock } from '../../src/lib/clock.js';
-
-/** One console line with scripted answers; "? " marks a question in the transcript. */
-async function consoleRun(state: string, line: string, answers: boolean[]): Promise<string> {
-  const table = new CommandTable(paramCommands(state));
-  const transcript: string[] = [];
-  const io: AdminIo = {
-    out: (t) => transcript.push(t),
-    confirm: async (q) => {
-      transcript.push(`? ${q}`);
-      const a = answers.shift();
-      assert.notEqual(a, undefined, `unexpected question: ${q}`);
-      return a!;
-    },
-    secret: async () => assert.fail('no secret expected'),
-  };
-  const found = table.find(splitWords(line));
-  assert.ok(found, line);
-  table.checkArgs(found);
-  await found.command.run(found.args, io);
-  assert.equal(answers.length, 0, `questions left unasked after "${line}"`);
-  return transcript.join('\n');
-}
+import { runConsoleLine } from './console-run.js';
 
 test('TLSMinVersion: warned and asked before lowering, "no" stores nothing, raising asks nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-tlsmin-'));
@@ -111,3 +90,8 @@ test('sbd param set TLSMinVersion 1.0 (CLI, no question): stored, with the same 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** One console line with scripted answers; the transcript of output and questions ("? " marks a question). */
+async function consoleRun(state: string, line: string, answers: boolean[]): Promise<string> {
+  return (await runConsoleLine(new CommandTable(paramCommands(state)), line, answers)).transcript;
+}

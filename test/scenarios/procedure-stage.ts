@@ -13,12 +13,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { adminTable } from '../../src/admin/commands.js';
-import { splitWords, type CommandTable } from '../../src/admin/command-table.js';
+import type { CommandTable } from '../../src/admin/command-table.js';
 import { bootSimPhone, refetchOnReset, type PhoneBootReport, type SimPhoneOptions } from '../../src/sim/phone.js';
 import { SipPhone } from '../../src/sim/sip-ua/user-agent.js';
 import { heldInPhoneFolder } from '../../src/sim/sip-ua/device-tl-info.js';
 import { TftpFetcher } from '../../src/sim/tftp-fetcher.js';
 import { configTvsHook } from '../../src/sim/tvs-hook.js';
+import { runConsoleLine } from '../admin/console-run.js';
 import { fleet, phoneNames, redirect, startCluster, story, type Cluster, type Fleet } from './harness.js';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -163,23 +164,8 @@ export async function startStage(base: number, count: number): Promise<Stage> {
     },
     table,
     async console(line, answers = []) {
-      const out: string[] = [];
-      const questions: string[] = [];
-      const found = table.find(splitWords(line));
-      assert.ok(found, `no console command "${line}"`);
-      table.checkArgs(found);
-      await found.command.run(found.args, {
-        out: (t) => out.push(t),
-        confirm: async (q) => {
-          questions.push(q);
-          const a = answers.shift();
-          assert.notEqual(a, undefined, `unexpected question after "${line}": ${q}`);
-          return typeof a === 'function' ? a() : a!;
-        },
-        secret: async () => assert.fail(`"${line}" asked for a secret`),
-      });
-      assert.equal(answers.length, 0, `questions left unasked after "${line}"`);
-      return { out: out.join('\n'), questions };
+      const { out, questions } = await runConsoleLine(table, line, answers);
+      return { out, questions };
     },
     async restartTftp() {
       await tftpd.stop();
