@@ -1,12 +1,18 @@
 /**
  * Publishing a single-node SQLite store into PostgreSQL: the seed of issue 21 item 7 (a one-command migration).
- * Today it copies what TVS's trust view reads — nodes with their services, every certificate (current and history,
- * ids kept), the stored parameters — from one consistent SQLite read, replacing those tables in one PostgreSQL
- * transaction that also moves the generation, so a node polling it sees the old rows or the new, never a mix.
- * It does not copy private keys: `key_file` is a path on the node that owns the key (keys never leave a node).
+ * It copies the typed tables TVS reads (nodes with their services, every certificate current and history, the stored
+ * parameters) and every table TFTP and SIP read (copied-tables.ts: devices, profiles, users and digest credentials,
+ * trunks, partitions/CSS, ...), all from ONE read transaction of the SQLite file, replacing those tables in one
+ * PostgreSQL transaction that also moves the generation: a node polling it sees the old rows or the new, never a mix.
+ * Ids are kept. The node-local tables (schema.ts, version 2) are left alone: subscribers write them.
+ * Private keys are not copied: `key_file` is a path on the node that owns the key (keys never leave a node). Secrets
+ * that are copied (digest HA1s, encrypted trunk passwords, login hashes) are covered in docs/cluster.md.
  */
-import type { Sql } from 'postgres';
+import Database from 'better-sqlite3';
+import type { Sql, TransactionSql } from 'postgres';
 import type { Store } from '../store.js';
+import { PARAMS_BY_NAME } from '../params-registry.js';
+import { copiedTables, pgCreateTable, quote, rowsPerInsert, type CopiedTable } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 import { applyPgSchema } from './schema.js';
 
@@ -14,67 +20,93 @@ export interface PublishResult {
   nodes: number;
   certificates: number;
   params: number;
+  /** Rows of the copied tables (copied-tables.ts), all tables together. */
+  rows: number;
   /** The PostgreSQL generation after the publish. */
   generation: number;
 }
 
+type Row = Record<string, unknown>;
+
+interface Snapshot {
+  version: number;
+  nodes: Row[];
+  services: Row[];
+  certificates: Row[];
+  params: Row[];
+  tables: { table: CopiedTable; rows: Row[] }[];
+}
+
+/** One read transaction on a second, read-only connection to the store's file (WAL: a consistent snapshot). */
+function readSnapshot(store: Store): Snapshot {
+  const db = new Database(store.path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    return db.transaction(() => {
+      const all = (table: string) => db.prepare(`SELECT * FROM ${quote(table)}`).all() as Row[];
+      return {
+        version: db.pragma('user_version', { simple: true }) as number,
+        nodes: all('nodes').map((n) => ({ ...n, is_publisher: n.is_publisher === 1 })),
+        services: all('node_services'),
+        certificates: all('certificates').map((c) => ({ ...c, current: c.current === 1 })),
+        // Stored values that differ from the registry's default (every node knows the defaults).
+        params: all('params')
+          .filter((p) => PARAMS_BY_NAME.get(p.name as string)?.default !== p.value)
+          .map((p) => ({ name: p.name, value: p.value })),
+        tables: copiedTables(db).map((table) => ({ table, rows: all(table.name) })),
+      };
+    })();
+  } finally {
+    db.close();
+  }
+}
+
 export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult> {
-  const { nodes, certificates, params } = store.snapshot(() => ({
-    nodes: store.listNodes(),
-    certificates: store.listCertificates({ includeHistory: true }),
-    params: store.listParams().filter((p) => !p.isDefault),
-  }));
-  const nodeIds = new Map(nodes.map((n) => [n.name, n.id]));
+  const snap = readSnapshot(store);
   const [recovery] = await sql`SELECT pg_is_in_recovery() AS standby`;
   if (recovery?.standby) {
     throw new PgStoreError(PgStoreErrorCode.readOnly, "this PostgreSQL is a hot standby: publish to the publisher's primary");
   }
   await applyPgSchema(sql);
   const generation = await sql.begin(async (tx) => {
+    // One publisher at a time (two racing would interleave their DELETEs and INSERTs).
+    await tx`SELECT pg_advisory_xact_lock(hashtext('sbd.publish'))`;
+    const [v] = await tx`SELECT value FROM sbd.meta WHERE key = 'store_version'`;
+    if (Number(v?.value) !== snap.version) {
+      // A new SQLite layout (or the first publish): the copied tables are made again from it.
+      for (const { table } of snap.tables) {
+        await tx.unsafe(`DROP TABLE IF EXISTS sbd.${quote(table.name)}`);
+        await tx.unsafe(pgCreateTable(table));
+      }
+      await tx`UPDATE sbd.meta SET value = ${snap.version} WHERE key = 'store_version'`;
+    }
     // Children first (foreign keys), then the rows of this store in their place.
     await tx`DELETE FROM sbd.certificates`;
     await tx`DELETE FROM sbd.node_services`;
     await tx`DELETE FROM sbd.nodes`;
     await tx`DELETE FROM sbd.params`;
-    if (nodes.length > 0) {
-      const rows = nodes.map((n) => ({
-        id: n.id,
-        name: n.name,
-        hostname: n.hostname,
-        ipv4: n.ipv4,
-        ipv6: n.ipv6,
-        is_publisher: n.isPublisher,
-        created_at: n.createdAt,
-      }));
-      await tx`INSERT INTO sbd.nodes ${tx(rows)}`;
+    await insert(tx, 'nodes', snap.nodes);
+    await insert(tx, 'node_services', snap.services);
+    await insert(tx, 'certificates', snap.certificates);
+    await insert(tx, 'params', snap.params);
+    for (const { table, rows } of snap.tables) {
+      await tx.unsafe(`DELETE FROM sbd.${quote(table.name)}`);
+      await insert(tx, table.name, rows, table.columns.length);
     }
-    const services = nodes.flatMap((n) => n.services.map((service) => ({ node_id: n.id, service })));
-    if (services.length > 0) await tx`INSERT INTO sbd.node_services ${tx(services)}`;
-    const certRows = certificates.map((c) => ({
-      id: c.id,
-      name: c.name,
-      node_id: c.node === null ? null : (nodeIds.get(c.node) ?? null),
-      kind: c.kind,
-      purpose: c.purpose,
-      pem: c.pem,
-      der: c.der,
-      key_file: c.keyFile,
-      subject: c.subject,
-      issuer: c.issuer,
-      serial_hex: c.serialHex,
-      not_before: c.notBefore,
-      not_after: c.notAfter,
-      sha256_hex: c.sha256Hex,
-      sha1_hex: c.sha1Hex,
-      current: c.current,
-      created_at: c.createdAt,
-      replaced_at: c.replacedAt,
-    }));
-    // In slices: one statement's bind parameters are capped at 65535 (PostgreSQL protocol, Bind message).
-    for (let i = 0; i < certRows.length; i += 500) await tx`INSERT INTO sbd.certificates ${tx(certRows.slice(i, i + 500))}`;
-    if (params.length > 0) await tx`INSERT INTO sbd.params ${tx(params.map((p) => ({ name: p.name, value: p.value })))}`;
     const [g] = await tx`UPDATE sbd.meta SET value = value + 1 WHERE key = 'generation' RETURNING value`;
     return Number(g?.value);
   });
-  return { nodes: nodes.length, certificates: certificates.length, params: params.length, generation };
+  return {
+    nodes: snap.nodes.length,
+    certificates: snap.certificates.length,
+    params: snap.params.length,
+    rows: snap.tables.reduce((n, t) => n + t.rows.length, 0),
+    generation,
+  };
+}
+
+/** Multi-row INSERTs in slices under the bind-parameter cap. */
+async function insert(tx: TransactionSql, table: string, rows: Row[], columns = Object.keys(rows[0] ?? {}).length): Promise<void> {
+  const per = rowsPerInsert(columns);
+  for (let i = 0; i < rows.length; i += per) await tx`INSERT INTO ${tx(`sbd.${table}`)} ${tx(rows.slice(i, i + per))}`;
 }

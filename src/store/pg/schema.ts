@@ -1,16 +1,17 @@
 /**
- * The PostgreSQL schema of the store engine for a cluster (issue 21 item 1), in schema `sbd`. This first step holds
- * what TVS's trust view reads (nodes, their services, certificates current and history, parameters) and the
- * generation row every node polls (item 2: LISTEN/NOTIFY does not fire on a hot standby, a one-row read does).
+ * The PostgreSQL schema of the store engine for a cluster (issue 21 item 1), in schema `sbd`: the typed tables TVS's
+ * trust view reads (nodes, their services, certificates current and history, parameters), the generation row every
+ * node polls (item 2: LISTEN/NOTIFY does not fire on a hot standby, a one-row read does), and (version 2) the
+ * node-local tables subscribers write on the primary (node-writes.ts). The other store tables TFTP and SIP read are
+ * created by publish.ts from the SQLite layout itself (copied-tables.ts), tagged with `store_version`.
  * Columns mirror the SQLite tables of store/migrations.ts; times stay the same ISO-8601 text so a row reads back
- * exactly as SQLite gives it. Text is ordered with COLLATE "C" in queries: SQLite's BINARY order, whatever the
- * database's locale.
+ * exactly as SQLite gives it. Text is ordered with COLLATE "C" in queries: SQLite's BINARY order.
  */
 import type { Sql } from 'postgres';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 
 /** The schema version this build writes and reads; a database with a higher one is refused. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 const DDL = `
 CREATE SCHEMA IF NOT EXISTS sbd;
@@ -65,6 +66,37 @@ CREATE TABLE IF NOT EXISTS sbd.params (
   name text PRIMARY KEY,
   value text NOT NULL
 );
+-- Version 2. Written by each node's daemons on the primary, never published over: the trust lists a TFTP server
+-- serves (ITL File Status: Match against any server's hash), what phones registered there report. Keyed by name
+-- (device, server), so a row survives a publish that renumbers nothing but replaces every copied table.
+CREATE TABLE IF NOT EXISTS sbd.node_served_trust_files (
+  server text NOT NULL,
+  file text NOT NULL,
+  sha256_hex text NOT NULL,
+  sha1_hex text NOT NULL,
+  md5_hex text NOT NULL,
+  bytes bytea NOT NULL,
+  at text NOT NULL,
+  PRIMARY KEY (server, file)
+);
+CREATE TABLE IF NOT EXISTS sbd.node_device_itl_hashes (
+  device text PRIMARY KEY,
+  node text NOT NULL,
+  sha256_hex text NOT NULL,
+  status text,
+  at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sbd.node_device_trust_reports (
+  device text PRIMARY KEY,
+  node text NOT NULL,
+  itl_signature text NOT NULL,
+  itl_tftp_server text,
+  ctl_signature text,
+  ctl_tftp_server text,
+  at text NOT NULL
+);
+INSERT INTO sbd.meta (key, value) VALUES ('store_version', 0) ON CONFLICT (key) DO NOTHING;
+UPDATE sbd.meta SET value = ${PG_SCHEMA_VERSION} WHERE key = 'schema_version' AND value < ${PG_SCHEMA_VERSION};
 `;
 
 /** Creates the schema if it is missing (idempotent); refuses a database written by a newer build. */
