@@ -17,8 +17,7 @@
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,10 +26,10 @@ import { openState } from '../src/store/state.js';
 import { digestHa1 } from '../src/credentials/index.js';
 import { systemClock } from '../src/lib/clock.js';
 import { privateKeyOf } from '../src/pki/identity-store.js';
+import { cpuOf, freePort, startKamailio as startKamailioProcess, treeCpu, waitPort, writeKamailioDb } from './sip-kamailio.js';
 
 const N = Number(process.env.SBD_BENCH_N ?? 10000);
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
-const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const REALM = 'ccmsipline';
 const root = mkdtempSync(join(tmpdir(), 'sbd-sip-bench-'));
 const children: ChildProcess[] = [];
@@ -43,34 +42,12 @@ function need(cmd: string): void {
 }
 for (const c of ['sipp', 'stunnel4', 'kamailio']) need(c);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === 'object' && a ? a.port : 0;
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const busy = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(true));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-    });
-    if (busy) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
 // --- state: one appliance, N line users with HA1 in the store and in Kamailio's table
 const stateDir = join(root, 'state');
 initAppliance({ dir: stateDir, hostname: 'sbd1', ipv4: '127.0.0.1', clock: systemClock, keySpec: { type: 'rsa', bits: 2048 } });
 const state = openState(stateDir);
 const dbDir = join(root, 'kdb');
-mkdirSync(dbDir);
-const subscriber = ['id(int,auto) username(string) domain(string) password(string,null) ha1(string) ha1b(string,null)'];
+const subscriber: Array<{ user: string; realm: string; ha1Md5: string }> = [];
 let csv = 'SEQUENTIAL\n';
 state.store.transaction(() => {
   for (let i = 0; i < N; i++) {
@@ -78,12 +55,11 @@ state.store.transaction(() => {
     const h = digestHa1(u, REALM, `pw${i}`);
     state.store.putUser({ userid: u, credentialHash: 'bench', algorithm: 'none' });
     state.store.putDigestCredential(u, REALM, h.ha1Md5, h.ha1Sha256);
-    subscriber.push(`${i + 1}:${u}:${REALM}::${h.ha1Md5}:`);
+    subscriber.push({ user: u, realm: REALM, ha1Md5: h.ha1Md5 });
     csv += `${u};[authentication username=${u} password=pw${i}]\n`;
   }
 });
-writeFileSync(join(dbDir, 'subscriber'), subscriber.join('\n') + '\n');
-writeFileSync(join(dbDir, 'version'), 'table_name(string) table_version(int)\nsubscriber:7\nlocation:9\n');
+writeKamailioDb(dbDir, subscriber);
 const usersCsv = join(root, 'users.csv');
 writeFileSync(usersCsv, csv);
 const cm = state.store.currentCertificate('CallManager', 'sbd1')!;
@@ -149,89 +125,18 @@ async function startSbd(): Promise<Server> {
   return { name: 'sbd', udp: ports.udp, tcp: ports.tcp, tls: ports.tls, pid: p.pid! };
 }
 
-/** Ports are picked free and then bound by Kamailio: another process may take one in between, so retry. */
+/** Kamailio with the same registrar set-up (bench/sip-kamailio.ts), one SIP and one TCP/TLS worker. */
 async function startKamailio(): Promise<Server> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startKamailioOnce();
-    } catch (err) {
-      if (attempt >= 3) throw err;
-      console.error(`kamailio did not start (${(err as Error).message.split('\n')[0]}), retrying with other ports`);
-    }
-  }
-}
-
-async function startKamailioOnce(): Promise<Server> {
-  const [port, tls] = [await freePort(), await freePort()];
-  const dir = join(root, 'kamailio');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'tls.cfg'),
-    `[server:default]\nmethod = TLSv1.2+\ncertificate = ${root}/cert.pem\nprivate_key = ${root}/key.pem\n` +
-      'verify_certificate = no\nrequire_certificate = no\ncipher_list = ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256\n',
-  );
-  const mpath = spawnSync('sh', ['-c', 'ls -d /usr/lib/*/kamailio/modules | head -1'], { encoding: 'utf8' }).stdout.trim();
-  writeFileSync(
-    join(dir, 'kamailio.cfg'),
-    `#!KAMAILIO
-debug=0
-log_stderror=yes
-memdbg=5
-memlog=5
-children=1
-tcp_children=1
-auto_aliases=no
-listen=udp:127.0.0.1:${port}
-listen=tcp:127.0.0.1:${port}
-listen=tls:127.0.0.1:${tls}
-enable_tls=yes
-mpath="${mpath}/"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "db_text.so"
-loadmodule "auth.so"
-loadmodule "auth_db.so"
-loadmodule "tls.so"
-modparam("usrloc", "db_mode", 0)
-modparam("auth_db", "db_url", "text://${dbDir}")
-modparam("auth_db", "calculate_ha1", 0)
-modparam("auth_db", "password_column", "ha1")
-modparam("auth_db", "load_credentials", "")
-modparam("tls", "config", "${dir}/tls.cfg")
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("REGISTER")) {
-    if (!auth_check("${REALM}", "subscriber", "1")) { auth_challenge("${REALM}", "1"); exit; }
-    consume_credentials();
-    if (!save("location")) sl_reply_error();
-    exit;
-  }
-  sl_send_reply("404", "Not Found");
-}
-`,
-  );
-  const p = spawn(
-    'kamailio',
-    ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '64', '-P', join(dir, 'k.pid'), '-Y', dir],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.push(p);
-  let err = '';
-  p.stderr!.on('data', (d) => {
-    err = (err + d).slice(-4000);
+  const k = await startKamailioProcess({
+    dir: join(root, 'kamailio'),
+    dbDir,
+    realm: REALM,
+    certPath: `${root}/cert.pem`,
+    keyPath: `${root}/key.pem`,
+    cipherList: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256',
   });
-  const exited = new Promise<never>((_, reject) => p.once('exit', (code) => reject(new Error(`kamailio exited ${code}: ${err}`))));
-  exited.catch(() => {});
-  await Promise.race([waitPort(port).then(() => new Promise((r) => setTimeout(r, 500))), exited]);
-  if (p.exitCode !== null) await exited;
-  p.once('exit', (code) => {
-    if (code) console.error(`kamailio exited ${code}: ${err}`);
-  });
-  return { name: 'kamailio', udp: port, tcp: port, tls, pid: p.pid! };
+  children.push(k.process);
+  return { name: 'kamailio', udp: k.udp, tcp: k.tcp, tls: k.tls, pid: k.pid };
 }
 
 /** `resume`: stunnel's client resumes the TLS session of its previous connection (its default); false = a full handshake every time. */
@@ -316,25 +221,6 @@ function procStat(pid: number): { rssKb: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { rssKb, cpuS: cpuOf(pid) };
-}
-
-/** CPU seconds (user + system) of a process, reaped children included. */
-function cpuOf(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds of a process and its live children (Kamailio's workers are forked from its main process). */
-function treeCpu(pid: number): number {
-  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean)
-    .map(Number);
-  return cpuOf(pid) + kids.reduce((sum, k) => sum + treeCpu(k), 0);
 }
 
 interface Run {

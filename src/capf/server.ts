@@ -62,6 +62,8 @@ export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
   minVersion?: TlsMinVersion;
   /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
   tlsEngine?: 'node' | 'native';
+  /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
+  ktls?: boolean;
   clock?: Clock;
   logger?: Logger;
 }
@@ -80,6 +82,7 @@ export const CAPF_SERVER_DEFAULTS = {
   reloadIntervalMs: 2000,
   lscValidityYears: 5,
   tlsEngine: 'node' as 'node' | 'native',
+  ktls: false as boolean,
 } as const;
 
 export interface CapfSessionSummary {
@@ -165,7 +168,7 @@ export class CapfServer extends EventEmitter {
         this.emit('tlsError', err);
       },
     };
-    this.#service = o.tlsEngine === 'native' ? new TlsEngineService(service) : new TlsService(service);
+    this.#service = o.tlsEngine === 'native' ? new TlsEngineService({ ...service, ktls: o.ktls }) : new TlsService(service);
   }
 
   /** Which TLS path serves: 'node', 'engine' or 'engine+ktls' (for `status` lines). */

@@ -47,6 +47,8 @@ export interface SipServerOptions {
   maxConnectionsPerSource?: number;
   /** Who runs the 5061 listener: 'node' (node:tls) or 'native' (the C TLS engine, docs/tls.md); default 'node'. */
   tlsEngine?: 'node' | 'native';
+  /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
+  ktls?: boolean;
   /** TLS handshake timeout on 5061, ms; default 10000. */
   tlsHandshakeTimeout?: number;
   /** A TCP/TLS connection must complete a SIP message within this many ms of opening or of its first bytes; default 10000. */
@@ -149,6 +151,7 @@ export class SipServer {
             port: o.tls.port,
             tls: o.tls.settings,
             ...(o.tlsEngine ? { tlsEngine: o.tlsEngine } : {}),
+            ...(o.ktls ? { ktls: true } : {}),
             ...outbound,
           });
   }

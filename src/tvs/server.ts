@@ -43,6 +43,8 @@ export interface TvsServerOptions extends TrustAnswerOptions {
   minVersion?: TlsMinVersion;
   /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
   tlsEngine?: 'node' | 'native';
+  /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
+  ktls?: boolean;
   logger?: Logger;
 }
 
@@ -55,6 +57,7 @@ export const TVS_SERVER_DEFAULTS = {
   maxConnections: 4096,
   reloadIntervalMs: 2000,
   tlsEngine: 'node' as 'node' | 'native',
+  ktls: false as boolean,
   ttlSeconds: TRUST_ANSWER_DEFAULTS.ttlSeconds,
 } as const;
 
@@ -122,6 +125,7 @@ export class TvsServer extends EventEmitter {
       reloadIntervalMs: o.reloadIntervalMs,
       minVersion: opts.minVersion,
       tlsEngine: o.tlsEngine,
+      ktls: o.ktls,
       ttlSeconds: o.ttlSeconds,
       node: opts.node,
     };
@@ -149,7 +153,7 @@ export class TvsServer extends EventEmitter {
         this.emit('tlsError', err);
       },
     };
-    this.#service = o.tlsEngine === 'native' ? new TlsEngineService(service) : new TlsService(service);
+    this.#service = o.tlsEngine === 'native' ? new TlsEngineService({ ...service, ktls: o.ktls }) : new TlsService(service);
   }
 
   /** Which TLS path serves: 'node', 'engine' or 'engine+ktls' (for `status` lines). */

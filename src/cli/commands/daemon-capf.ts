@@ -10,7 +10,7 @@ export const commands: Command[] = [
     path: ['daemon', 'capf'],
     summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
     usage:
-      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N] [--tls-engine node|native]',
+      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N] [--tls-engine node|native [--ktls]]',
     async run(args) {
       const { values } = parse(
         args,
@@ -24,13 +24,16 @@ export const commands: Command[] = [
           'auth-timeout': { type: 'string' },
           'max-auth-failures': { type: 'string' },
           'tls-engine': { type: 'string' },
+          ktls: { type: 'boolean' },
         },
         false,
       );
       const tlsEngine = values['tls-engine'] ?? CAPF_SERVER_DEFAULTS.tlsEngine;
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
+      if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
       return runCapfd({
         tlsEngine,
+        ktls: values.ktls ?? false,
         stateDir: required(values.state, '--state'),
         host: values.bind ?? CAPF_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', CAPF_SERVER_DEFAULTS.port, 0, 65535),

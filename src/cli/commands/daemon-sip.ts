@@ -24,8 +24,9 @@ export const commands: Command[] = [
     usage:
       'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
       '                [--require-client-cert] [--digest-algorithms MD5[,SHA-256]] [--min-expires S] [--max-expires S]\n' +
-      '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native]\n' +
-      '  --tls-engine native: the TLS listener on the C TLS engine (docs/tls.md) instead of node:tls (default node).\n' +
+      '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native [--ktls]]\n' +
+      '  --tls-engine native: the TLS listener on the C TLS engine (docs/tls.md) instead of node:tls (default node);\n' +
+      "  --ktls: the engine hands each session's record layer to the kernel (the `tls` module) where it can.\n" +
       '  TCP/TLS: at most N sockets from one address (default 100); a connection that does not complete a SIP message\n' +
       '  within MS of opening or of its first bytes is closed (default 10000).\n' +
       "  Phones are challenged with their security profile's digest algorithms (default MD5: sipp, baresip, linphone\n" +
@@ -49,6 +50,7 @@ export const commands: Command[] = [
           'max-connections-per-source': { type: 'string' },
           'message-timeout': { type: 'string' },
           'tls-engine': { type: 'string' },
+          ktls: { type: 'boolean' },
         },
         false,
       );
@@ -57,6 +59,7 @@ export const commands: Command[] = [
       const algs = algorithms(values['digest-algorithms']);
       const tlsEngine = values['tls-engine'] ?? 'node';
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
+      if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
       return runSipd({
         stateDir: required(values.state, '--state'),
         host: values.bind ?? sipDaemonDefaults.host,
@@ -66,6 +69,7 @@ export const commands: Command[] = [
         ...(values.node ? { node: values.node } : {}),
         requireClientCertificate: values['require-client-cert'] ?? false,
         tlsEngine,
+        ktls: values.ktls ?? false,
         // Never SHA-256 first by default: sipp 3.6 refuses it, baresip and Cisco phones answer only the first challenge.
         digestAlgorithms: algs ?? digestServerDefaults.algorithms,
         messageTimeout: intOption(values['message-timeout'], '--message-timeout', streamTransportDefaults.messageTimeout, 100, 86_400_000),

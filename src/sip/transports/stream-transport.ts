@@ -52,6 +52,8 @@ export interface StreamTransportOptions {
   tls?: TlsSettings;
   /** Who runs the TLS listener: 'node' (node:tls) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
   tlsEngine?: 'node' | 'native';
+  /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
+  ktls?: boolean;
   /** Inbound sockets open at once, TLS handshakes in progress included; default 20000. */
   maxConnections?: number;
   /** Inbound sockets open at once from one peer address; default 100. */
@@ -204,6 +206,7 @@ export class StreamTransport {
       handshakeTimeoutMs: this.opts.handshakeTimeout ?? streamTransportDefaults.handshakeTimeout,
       maxConnections: this.opts.maxConnections ?? streamTransportDefaults.maxConnections,
       maxConnectionsPerSource: this.opts.maxConnectionsPerSource ?? streamTransportDefaults.maxConnectionsPerSource,
+      ktls: this.opts.ktls ?? false,
       onConnection: (s) => {
         this.admit(s);
         this.adopt(s, s.remoteAddress ?? '', s.remotePort ?? 0, true);

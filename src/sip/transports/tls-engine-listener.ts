@@ -20,6 +20,8 @@ export interface EngineListenerOptions {
   handshakeTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerSource: number;
+  /** Kernel TLS (TlsEngineOptions.ktls). */
+  ktls: boolean;
   onConnection: (socket: EngineSocket) => void;
 }
 
@@ -46,6 +48,7 @@ export function engineListener(o: EngineListenerOptions): TlsEngineService {
     handshakeTimeoutMs: o.handshakeTimeoutMs,
     maxConnections: o.maxConnections,
     maxConnectionsPerSource: o.maxConnectionsPerSource,
+    ktls: o.ktls,
     // sbd-sipd follows the store itself (setTlsSettings); handshake failures are the peer's, not logged (as node:tls here).
     reloadIntervalMs: 0,
     reload: () => {},

@@ -1,0 +1,48 @@
+/**
+ * `--ktls` on sbd-tvsd, sbd-capfd and sbd-sipd: only with `--tls-engine native` (a usage error otherwise). Where the
+ * kernel has no TLS ULP (this build host: no /proc/net/tls_stat) OpenSSL keeps the record layer and the engine
+ * serves as without the flag; the image test (test/image/ktls.test.ts) covers the kernel's side.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { queryTvs } from '../../src/tvs/client.js';
+import { startDaemon, tempDir } from '../tvs/helpers.js';
+import { engineMissing } from './helpers.js';
+
+const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+
+for (const daemon of ['tvs', 'capf', 'sip']) {
+  test(`sbd daemon ${daemon} --ktls without --tls-engine native is a usage error`, () => {
+    for (const extra of [[], ['--tls-engine', 'node']]) {
+      const r = cli(['daemon', daemon, '--state', '/nonexistent', ...extra, '--ktls']);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--ktls needs --tls-engine native/);
+    }
+  });
+}
+
+test('sbd daemon tvs --tls-engine native --ktls without the kernel TLS ULP: the engine keeps the record layer and answers', {
+  skip: engineMissing || (existsSync('/proc/net/tls_stat') ? 'this kernel has kTLS: test/image/ktls.test.ts covers it' : false),
+}, async (t) => {
+  const state = path.join(tempDir(t), 'state');
+  assert.equal(cli(['init', '--state', state, '--hostname', 'cucm-pub', '--ip', '127.0.0.1']).status, 0);
+  const { openState } = await import('../../src/store/state.js');
+  const s = openState(state, { readonly: true });
+  const cm = s.store.currentCertificate('CallManager', 'cucm-pub')!.der;
+  const tvs = s.store.currentCertificate('TVS', 'cucm-pub')!.der;
+  s.store.close();
+  const args = ['daemon', 'tvs', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-engine', 'native', '--ktls'];
+  const daemon = await startDaemon(t, args);
+  const a = await queryTvs({
+    host: '127.0.0.1',
+    port: daemon.port,
+    deviceName: 'CP-8845-SEP001122334455',
+    certDer: cm,
+    trustedServerCerts: [tvs],
+  });
+  assert.equal(a.status, 'valid');
+  assert.equal(await daemon.stop(), 0);
+});
