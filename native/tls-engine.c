@@ -1,9 +1,9 @@
 /*
  * The TLS engine (libsbdtls.so): owns the listening socket and runs accept, TLS handshake and the record layer on
  * `workers` threads, each with its own epoll set (the listener is in every set with EPOLLEXCLUSIVE, so one worker
- * wakes per burst and a connection stays on the worker that accepted it: no lock on the data path). Node gets each
- * finished handshake as one line on the control pipe with the file descriptor of a plaintext stream (its end of a
- * socketpair, or with kernel TLS the TCP socket itself) and reads it as an ordinary net.Socket (src/tls/).
+ * wakes per burst and a connection stays on the worker that accepted it: no lock on the data path). Each worker
+ * and Node share one stream (tls-mux.c) that carries every connection's events and plaintext in frames; with
+ * kernel TLS Node gets the TCP socket itself instead (src/tls/).
  *
  * Bounds (named options; defaults in src/tls/engine-service.ts and lib/tls-service.ts): connections open at once,
  * per peer address, the handshake deadline, and how long a closed connection waits for the peer's end.
@@ -57,9 +57,8 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
   char *err = (char *)err8;
   sbd_tls_engine *e = calloc(1, sizeof *e);
   if (!e) return NULL;
-  e->listen_fd = e->stop_fd = e->control_rd = e->control_wr = -1;
+  e->listen_fd = e->stop_fd = -1;
   pthread_mutex_init(&e->ctx_lock, NULL);
-  pthread_mutex_init(&e->control_lock, NULL);
   int bad = 0;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   e->workers = config_u32(config, "workers", cpus > 0 ? (uint32_t)cpus : 1, 1, 256, &bad);
@@ -69,22 +68,19 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
   e->linger_ms = config_u32(config, "linger_ms", 10000, 1, 3600000, &bad);
   e->backlog = config_u32(config, "backlog", 511, 1, 65535, &bad);
   e->ktls = (int)config_u32(config, "ktls", 0, 0, 1, &bad);
+  e->window = config_u32(config, "window", 65536, SBD_TLS_FRAME_MAX, 1 << 24, &bad);
   uint32_t rotation = config_u32(config, "ticket_rotation_s", 3600, 0, 86400 * 7, &bad);
   char host[256], port[16];
   if (!sbd_tls_config_get(config, "host", host, sizeof host)) snprintf(host, sizeof host, "0.0.0.0");
   if (!sbd_tls_config_get(config, "port", port, sizeof port)) snprintf(port, sizeof port, "0");
-  int fds[2];
   if (bad) {
     sbd_tls_err(err, errlen, "a numeric config value is out of range");
   } else if (!(e->tickets = sbd_tls_tickets_new(rotation)) || !(e->sources = sbd_tls_sources_new(e->max_connections))) {
     sbd_tls_err(err, errlen, "out of memory");
-  } else if ((e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || pipe2(fds, O_CLOEXEC) != 0 ||
-             fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) {
-    sbd_tls_err(err, errlen, "eventfd/pipe: %s", strerror(errno));
-  } else {
-    e->control_rd = fds[0];
-    e->control_wr = fds[1];
-    if (listen_on(e, host, port, err, errlen) == 0) return e;
+  } else if ((e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+    sbd_tls_err(err, errlen, "eventfd: %s", strerror(errno));
+  } else if (listen_on(e, host, port, err, errlen) == 0) {
+    return e;
   }
   sbd_tls_engine_free(e);
   return NULL;
@@ -110,12 +106,28 @@ int sbd_tls_engine_start(sbd_tls_engine *e) {
   for (uint32_t i = 0; i < e->workers; i++) {
     worker *w = &e->w[i];
     w->e = e;
+    w->node_fd = -1;
+    sbd_tls_mux_init(&w->mux, -1);
     w->ep = epoll_create1(EPOLL_CLOEXEC);
+    int sv[2] = {-1, -1};
+    if (w->ep >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+      w->mux.fd = sv[0];
+      w->node_fd = sv[1];
+      fcntl(sv[0], F_SETFL, O_NONBLOCK); /* the engine's end only: Node sets its own */
+      int size = 1 << 20; /* fewer wake-ups for bulk data; the kernel caps it at wmem_max */
+      setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
     struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 0};
     struct epoll_event sev = {.events = EPOLLIN, .data.u64 = 1};
-    if (w->ep < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, e->listen_fd, &lev) != 0 ||
-        epoll_ctl(w->ep, EPOLL_CTL_ADD, e->stop_fd, &sev) != 0 || pthread_create(&w->thread, NULL, sbd_tls_worker_main, w) != 0) {
+    struct epoll_event mev = {.events = EPOLLIN, .data.u64 = 2};
+    w->mux.events = EPOLLIN;
+    if (w->ep < 0 || w->mux.fd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, e->listen_fd, &lev) != 0 ||
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, e->stop_fd, &sev) != 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, w->mux.fd, &mev) != 0 ||
+        pthread_create(&w->thread, NULL, sbd_tls_worker_main, w) != 0) {
       if (w->ep >= 0) close(w->ep);
+      sbd_tls_mux_free(&w->mux);
+      if (w->node_fd >= 0) close(w->node_fd);
+      w->node_fd = -1;
       w->ep = -1;
       e->workers = i; /* the ones started run; free() stops them */
       e->started = 1;
@@ -139,16 +151,27 @@ int sbd_tls_engine_local(sbd_tls_engine *e, uint8_t *buf, int len) {
   return snprintf((char *)buf, (size_t)len, "%d %s %u", v6 ? 6 : 4, host, port);
 }
 
-int sbd_tls_engine_control_fd(sbd_tls_engine *e) { return e->control_rd; }
+int sbd_tls_engine_workers(sbd_tls_engine *e) { return e->started ? (int)e->workers : 0; }
+
+int sbd_tls_engine_stream_fd(sbd_tls_engine *e, int i) {
+  if (!e->started || i < 0 || (uint32_t)i >= e->workers) return -1;
+  int fd = e->w[i].node_fd;
+  e->w[i].node_fd = -1; /* Node owns it now */
+  return fd;
+}
 
 int sbd_tls_engine_stats(sbd_tls_engine *e, uint8_t *buf, int len) {
   return snprintf((char *)buf, (size_t)len,
                   "active=%d\naccepted=%lu\nhandshakes=%lu\nresumed=%lu\nhandshakeFailures=%lu\nhandshakeTimeouts=%lu\n"
-                  "refusedMaxConnections=%lu\nrefusedPerSource=%lu\nktlsHandoffs=%lu\nworkers=%u\n",
+                  "refusedMaxConnections=%lu\nrefusedPerSource=%lu\nktlsHandoffs=%lu\nworkers=%u\nwindow=%u\n"
+                  "toNodeBytes=%lu\nfromNodeBytes=%lu\nheldFromNode=%lu\nmaxConnHeld=%lu\nmaxStreamPending=%lu\n"
+                  "errorReportsDropped=%lu\n",
                   atomic_load(&e->active), (unsigned long)e->accepted, (unsigned long)e->handshakes,
                   (unsigned long)e->resumed, (unsigned long)e->failures, (unsigned long)e->timeouts,
                   (unsigned long)e->refused_cap, (unsigned long)e->refused_source, (unsigned long)e->ktls_handoffs,
-                  e->workers);
+                  e->workers, e->window, (unsigned long)e->to_node_bytes, (unsigned long)e->from_node_bytes,
+                  (unsigned long)e->held_from_node, (unsigned long)e->max_conn_held, (unsigned long)e->max_mux_pending,
+                  (unsigned long)e->errors_dropped);
 }
 
 void sbd_tls_engine_rotate_tickets(sbd_tls_engine *e) { sbd_tls_tickets_rotate(e->tickets); }
@@ -168,17 +191,16 @@ void sbd_tls_engine_free(sbd_tls_engine *e) {
     for (uint32_t i = 0; i < e->workers; i++) {
       pthread_join(e->w[i].thread, NULL);
       close(e->w[i].ep);
+      sbd_tls_mux_free(&e->w[i].mux); /* Node sees the end of its stream */
+      if (e->w[i].node_fd >= 0) close(e->w[i].node_fd); /* never taken */
     }
   }
   free(e->w);
   if (e->listen_fd >= 0) close(e->listen_fd);
   if (e->stop_fd >= 0) close(e->stop_fd);
-  if (e->control_wr >= 0) close(e->control_wr); /* Node sees the end of the control stream; it owns control_rd */
-  if (!e->started && e->control_rd >= 0) close(e->control_rd);
   SSL_CTX_free(e->ctx);
   sbd_tls_tickets_free(e->tickets);
   sbd_tls_sources_free(e->sources);
   pthread_mutex_destroy(&e->ctx_lock);
-  pthread_mutex_destroy(&e->control_lock);
   free(e);
 }

@@ -5,7 +5,7 @@
 #define SBD_TLS_API __attribute__((visibility("default")))
 typedef struct sbd_tls_engine sbd_tls_engine;
 /* Config: `key=value` lines (host, port, workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms,
- * ticket_rotation_s, ktls, backlog). Binds and listens; NULL and a one-line reason in err on failure. */
+ * ticket_rotation_s, ktls, backlog, window: bytes in flight per connection and direction on the stream to Node). Binds and listens; NULL and a one-line reason in err on failure. */
 SBD_TLS_API sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen);
 /* With a client CA (`ca` not ""): a client without a certificate fails the handshake; a certificate that does not
  * verify is admitted (SIP's "request" mode: the registrar decides) and reported as not verified on the C line. */
@@ -18,7 +18,9 @@ SBD_TLS_API int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert,
                                             uint8_t *err, int errlen);
 SBD_TLS_API int sbd_tls_engine_start(sbd_tls_engine *e);
 SBD_TLS_API int sbd_tls_engine_local(sbd_tls_engine *e, uint8_t *buf, int len);
-SBD_TLS_API int sbd_tls_engine_control_fd(sbd_tls_engine *e);
+/* After start: the number of workers, and Node's end of worker i's stream (once; Node owns and closes it). */
+SBD_TLS_API int sbd_tls_engine_workers(sbd_tls_engine *e);
+SBD_TLS_API int sbd_tls_engine_stream_fd(sbd_tls_engine *e, int i);
 SBD_TLS_API int sbd_tls_engine_stats(sbd_tls_engine *e, uint8_t *buf, int len);
 SBD_TLS_API void sbd_tls_engine_rotate_tickets(sbd_tls_engine *e);
 SBD_TLS_API void sbd_tls_engine_stop_accepting(sbd_tls_engine *e);

@@ -1,7 +1,8 @@
 /*
  * The TLS engine's shared declarations (native/tls-*.c, libsbdtls.so). Layers, each file calling only those below:
- * tls-engine.c (API, config, listen) → tls-worker.c (threads, accept, control lines) → tls-relay.c (one
- * connection) → tls-context.c (SSL_CTX) → tls-tickets.c (ticket keys); tls-worker.c → tls-sources.c → tls-text.c.
+ * tls-engine.c (API, config, listen) → tls-worker.c (threads, accept, frames from Node) → tls-relay.c (one
+ * connection) → tls-mux.c (the stream to Node) and tls-context.c (SSL_CTX) → tls-tickets.c (ticket keys);
+ * tls-worker.c → tls-sources.c → tls-text.c.
  */
 #ifndef SBD_TLS_INTERNAL_H
 #define SBD_TLS_INTERNAL_H
@@ -48,34 +49,87 @@ typedef struct {
 } sbd_tls_identity;
 SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *tickets, char *err, int errlen);
 
-/* tls-relay.c: one accepted connection, from handshake to close */
+/* tls-mux.c: the one stream between a worker and Node that carries all its connections (docs/tls.md "Stream").
+ * Frame: connection id (u32 LE), kind (u8), payload length (u32 LE), payload. Connection ids are per worker. */
+enum {
+  SBD_TLS_F_OPEN = 1, /* engine → Node: handshake done; text facts, NUL, peer certificate DER */
+  SBD_TLS_F_DATA,     /* both ways: plaintext */
+  SBD_TLS_F_END,      /* engine → Node: the TLS side ended (EOF); Node → engine: end() (close_notify and FIN) */
+  SBD_TLS_F_CLOSE,    /* engine → Node: the connection is gone; Node → engine: Node is done with the id (destroy) */
+  SBD_TLS_F_CREDIT,   /* both ways, u32 LE: the receiver consumed this many DATA bytes; the sender may send more */
+  SBD_TLS_F_ERROR,    /* engine → Node, id 0: a handshake failed; "address port reason" */
+  SBD_TLS_F_KTLS,     /* engine → Node, id 0: kernel TLS; "fd facts…", NUL, peer certificate DER: Node owns fd */
+};
+#define SBD_TLS_FRAME_HEADER 9
+#define SBD_TLS_FRAME_MAX 16384              /* payload of a DATA frame from Node (it splits larger writes) */
+#define SBD_TLS_MUX_IN (4 * (SBD_TLS_FRAME_MAX + SBD_TLS_FRAME_HEADER))
+#define SBD_TLS_MUX_HIGH (256 * 1024)        /* pending bytes to Node above which no connection reads TLS */
+#define SBD_TLS_MUX_ERRORS_MAX (4 << 20)     /* pending bytes above which handshake error reports are dropped */
+
 typedef struct sbd_tls_conn sbd_tls_conn;
+typedef struct {
+  int fd;                   /* the engine's end of the stream (a socketpair); Node reads the other */
+  int broken;               /* Node closed its end, or sent a frame it never sends */
+  uint32_t events;          /* epoll interest now */
+  uint8_t *out;             /* frames not yet written to Node */
+  size_t out_off, out_len, out_cap;
+  uint8_t in[SBD_TLS_MUX_IN]; /* the start of frames from Node not yet whole */
+  size_t in_len;
+  sbd_tls_conn **slots;     /* by id - 1; NULL: free */
+  uint32_t nslots, *free_ids, nfree;
+} sbd_tls_mux;
+int sbd_tls_mux_init(sbd_tls_mux *m, int fd);
+void sbd_tls_mux_free(sbd_tls_mux *m);
+/* Room for a frame with up to `max` payload bytes: the payload's address (write it, then commit), or NULL. */
+uint8_t *sbd_tls_mux_reserve(sbd_tls_mux *m, size_t max);
+void sbd_tls_mux_commit(sbd_tls_mux *m, uint32_t id, int kind, size_t len);
+int sbd_tls_mux_frame(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len);
+int sbd_tls_mux_credit(sbd_tls_mux *m, uint32_t id, uint32_t n);
+size_t sbd_tls_mux_pending(const sbd_tls_mux *m);
+/* Writes what it can: 0 all written, 1 some left (wait for EPOLLOUT), -1 Node's end is gone. */
+int sbd_tls_mux_flush(sbd_tls_mux *m);
+/* A connection id for c (never 0), 0 when out of memory; lookup; and the id's release (Node said CLOSE). */
+uint32_t sbd_tls_mux_attach(sbd_tls_mux *m, sbd_tls_conn *c);
+sbd_tls_conn *sbd_tls_mux_conn(sbd_tls_mux *m, uint32_t id);
+void sbd_tls_mux_detach(sbd_tls_mux *m, uint32_t id);
+/* Reads what Node sent and calls on_frame for each whole frame; -1 when Node's end closed or broke the format. */
+int sbd_tls_mux_read(sbd_tls_mux *m, void (*on_frame)(void *ctx, uint32_t id, int kind, const uint8_t *p, uint32_t len),
+                     void *ctx);
+
+/* tls-relay.c: one accepted connection, from handshake to close */
 struct sbd_tls_conn {
   sbd_tls_conn *prev, *next; /* the owning worker's FIFO list for its phase (deadlines in accept order) */
-  int tcp, pair, node_fd;    /* pair: the engine's end of the socketpair; node_fd: Node's end until handed over */
+  sbd_tls_conn *wait_next;   /* the worker's list of connections waiting for room on the stream to Node */
+  int tcp;
+  uint32_t id;               /* on the stream to Node, from the hand-over on (0 before) */
   SSL *ssl;
-  int phase;                 /* SBD_TLS_HANDSHAKE, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD */
+  int phase;                 /* SBD_TLS_HANDSHAKE, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD; SBD_TLS_GONE */
   uint64_t deadline_ms;
   uint8_t addr[16];
   char remote[64];           /* "address port" */
   uint16_t port;
-  uint32_t tcp_events, pair_events;
-  unsigned tls_eof : 1, tls_broken : 1, pair_eof : 1, pair_dead : 1, pair_wr_shut : 1, tls_wr_shut : 1;
-  unsigned want_tcp_out : 1, ktls : 1;
-  size_t in_off, in_len, out_off, out_len;
-  /* Made when the relay starts (a connection still in its handshake holds none: half-open floods stay small). */
-  uint8_t *in;  /* SBD_TLS_BUF bytes: TLS → Node plaintext not yet written */
-  uint8_t *out; /* SBD_TLS_BUF bytes: Node → TLS plaintext not yet written */
+  uint32_t tcp_events;
+  uint32_t credit;           /* plaintext bytes Node has room for (its CREDIT frames add, our DATA frames spend) */
+  unsigned tls_eof : 1, tls_broken : 1, tls_wr_shut : 1, eof_sent : 1, node_end : 1, node_closed : 1;
+  unsigned want_tcp_out : 1, ktls : 1, waiting : 1;
+  /* Node → TLS plaintext not yet written: at most the window (Node sends no more before our CREDIT). Made when
+   * the first DATA comes and freed when written: an idle or half-open connection holds no buffer. */
+  uint8_t *out;
+  size_t out_off, out_len, out_cap;
 };
-enum { SBD_TLS_HANDSHAKE = 1, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD };
+/* GONE: TCP closed, the id still held until Node's CLOSE (in no list; only the stream's slot table holds it). */
+enum { SBD_TLS_HANDSHAKE = 1, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD, SBD_TLS_GONE };
 /* Result of a step: keep the connection, handshake finished (relay can start), or done (close it). */
 enum { SBD_TLS_KEEP = 0, SBD_TLS_READY, SBD_TLS_DONE };
 int sbd_tls_relay_handshake(sbd_tls_conn *c, char *reason, int cap);
-int sbd_tls_relay_pump(sbd_tls_conn *c);
-/* The epoll interest the connection's two sockets need now. */
-void sbd_tls_relay_interest(const sbd_tls_conn *c, uint32_t *tcp, uint32_t *pair);
-/* Describes the session for the control line: version cipher resumed ktls peer-certificate-base64 ("-" if none). */
-int sbd_tls_relay_describe(sbd_tls_conn *c, char *out, size_t cap);
+/* Moves bytes both ways as far as credit, the stream's room and the TCP socket allow. */
+int sbd_tls_relay_pump(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *to_node, atomic_uint_fast64_t *held);
+/* Node's DATA for c: appended to its buffer; -1 when it exceeds the window (Node never does that). */
+int sbd_tls_relay_from_node(sbd_tls_conn *c, const uint8_t *p, uint32_t len, uint32_t window, atomic_uint_fast64_t *held);
+/* The epoll interest the TCP socket needs now. */
+uint32_t sbd_tls_relay_interest(const sbd_tls_conn *c, const sbd_tls_mux *m);
+/* Describes the session: "version cipher resumed ktls verified", and the peer certificate's DER (NULL if none). */
+int sbd_tls_relay_describe(sbd_tls_conn *c, char *out, size_t cap, unsigned char **der, int *der_len);
 
 /* tls-worker.c and tls-engine.c: the engine and its worker threads */
 #include "tls-engine.h"
@@ -88,20 +142,24 @@ typedef struct {
   pthread_t thread;
   int ep;
   int listening;
+  int node_fd;               /* Node's end of the stream, until Node takes it (sbd_tls_engine_stream_fd) */
+  sbd_tls_mux mux;
+  sbd_tls_conn *waiting;     /* connections that stopped reading TLS because the stream to Node is full */
   conn_list lists[4]; /* by phase - 1: handshake, relay, linger, dead (freed after the event batch) */
 } worker;
 
 struct sbd_tls_engine {
-  int listen_fd, stop_fd, control_rd, control_wr;
-  uint32_t workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms, backlog;
+  int listen_fd, stop_fd;
+  uint32_t workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms, backlog, window;
   int ktls, started;
-  atomic_int stopping; /* set by free(): a worker no longer waits for Node to read the control pipe */
-  pthread_mutex_t ctx_lock, control_lock;
+  atomic_int stopping;
+  pthread_mutex_t ctx_lock;
   SSL_CTX *ctx;
   sbd_tls_tickets *tickets;
   sbd_tls_sources *sources;
   worker *w;
   atomic_uint_fast64_t accepted, handshakes, resumed, failures, timeouts, refused_cap, refused_source, ktls_handoffs;
+  atomic_uint_fast64_t to_node_bytes, from_node_bytes, held_from_node, max_conn_held, errors_dropped, max_mux_pending;
   atomic_int active;
 };
 void *sbd_tls_worker_main(void *arg);

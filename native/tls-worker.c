@@ -1,11 +1,11 @@
 /*
  * One worker thread of the TLS engine (tls-engine.c starts them): its epoll loop, accept with the caps, the
- * handshake deadline, the hand-over to Node on the control pipe, and each connection's close. A connection lives
- * on the worker that accepted it, in one FIFO list per phase, so deadlines are checked at the lists' heads.
+ * handshake deadline, the hand-over to Node on the worker's stream (tls-mux.c), Node's frames, and each
+ * connection's close. A connection lives on the worker that accepted it, in one FIFO list per phase, so deadlines
+ * are checked at the lists' heads.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,39 +36,27 @@ static void list_remove(conn_list *l, sbd_tls_conn *c) {
   c->prev = c->next = NULL;
 }
 
-/* One whole line to Node, or -1. The pipe is non-blocking: a full pipe is waited for (Node's event loop reads it),
- * but not once free() has begun, as Node then sits in free() joining this thread and reads nothing. */
-static int control_line(sbd_tls_engine *e, const char *line, size_t len) {
-  int rc = 0;
-  pthread_mutex_lock(&e->control_lock);
-  for (size_t off = 0; off < len;) {
-    ssize_t n = write(e->control_wr, line + off, len - off);
-    if (n > 0) {
-      off += (size_t)n;
-    } else if (n < 0 && errno == EAGAIN && !atomic_load(&e->stopping)) {
-      struct pollfd p = {.fd = e->control_wr, .events = POLLOUT};
-      poll(&p, 1, 100);
-    } else if (!(n < 0 && errno == EINTR)) {
-      rc = -1; /* Node is gone or going: nobody to tell */
-      break;
-    }
-  }
-  pthread_mutex_unlock(&e->control_lock);
-  return rc;
-}
-
-/* Closes now, frees after the current epoll batch: a later event of the same batch may still name the connection. */
+/* Closes now, frees after the current epoll batch: a later event of the same batch may still name the connection.
+ * A connection Node knows (an id) stays GONE until Node's CLOSE releases the id; Node is told with a CLOSE. */
 static void close_conn(worker *w, sbd_tls_conn *c) {
-  if (c->phase == SBD_TLS_DEAD) return;
+  if (c->phase == SBD_TLS_DEAD || c->phase == SBD_TLS_GONE) return;
   list_remove(&w->lists[c->phase - 1], c);
   if (c->ssl) SSL_free(c->ssl);
   if (c->tcp >= 0) close(c->tcp);
-  if (c->pair >= 0) close(c->pair);
-  if (c->node_fd >= 0) close(c->node_fd);
   c->ssl = NULL;
-  c->tcp = c->pair = c->node_fd = -1;
+  c->tcp = -1;
+  if (c->out_len > c->out_off) atomic_fetch_sub(&w->e->held_from_node, c->out_len - c->out_off);
+  free(c->out);
+  c->out = NULL;
+  c->out_off = c->out_len = c->out_cap = 0;
   sbd_tls_sources_release(w->e->sources, c->addr);
   atomic_fetch_sub(&w->e->active, 1);
+  if (c->id && !c->node_closed) {
+    sbd_tls_mux_frame(&w->mux, c->id, SBD_TLS_F_CLOSE, NULL, 0);
+    c->phase = SBD_TLS_GONE;
+    return;
+  }
+  if (c->id) sbd_tls_mux_detach(&w->mux, c->id);
   c->phase = SBD_TLS_DEAD;
   list_push(&w->lists[SBD_TLS_DEAD - 1], c);
 }
@@ -76,35 +64,36 @@ static void close_conn(worker *w, sbd_tls_conn *c) {
 static void reap(worker *w) {
   for (sbd_tls_conn *c; (c = w->lists[SBD_TLS_DEAD - 1].head);) {
     list_remove(&w->lists[SBD_TLS_DEAD - 1], c);
-    free(c->in);
     free(c);
   }
 }
 
 static void fail_handshake(worker *w, sbd_tls_conn *c, const char *reason) {
   char line[512];
-  int n = snprintf(line, sizeof line, "E %s %s\n", c->remote, reason);
+  int n = snprintf(line, sizeof line, "%s %s", c->remote, reason);
   if (n >= (int)sizeof line) n = (int)sizeof line - 1;
-  for (int i = 2; i < n - 1; i++)
+  for (int i = 0; i < n; i++)
     if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
   atomic_fetch_add(&w->e->failures, 1);
-  line[n - 1] = '\n';
-  control_line(w->e, line, (size_t)n);
+  /* A report is a log line: when Node reads nothing for long, further ones are counted and dropped. */
+  if (sbd_tls_mux_pending(&w->mux) < SBD_TLS_MUX_ERRORS_MAX) sbd_tls_mux_frame(&w->mux, 0, SBD_TLS_F_ERROR, line, (size_t)n);
+  else atomic_fetch_add(&w->e->errors_dropped, 1);
   close_conn(w, c);
 }
 
 static void set_interest(worker *w, sbd_tls_conn *c) {
-  uint32_t tcp, pair;
-  sbd_tls_relay_interest(c, &tcp, &pair);
+  uint32_t tcp = sbd_tls_relay_interest(c, &w->mux);
   if (tcp != c->tcp_events) {
     struct epoll_event ev = {.events = tcp, .data.u64 = (uint64_t)(uintptr_t)c};
     epoll_ctl(w->ep, EPOLL_CTL_MOD, c->tcp, &ev);
     c->tcp_events = tcp;
   }
-  if (c->pair >= 0 && pair != c->pair_events) {
-    struct epoll_event ev = {.events = pair, .data.u64 = (uint64_t)(uintptr_t)c | 1};
-    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->pair, &ev);
-    c->pair_events = pair;
+  /* Stopped only by the stream's fill: woken when it drains (flush_mux). */
+  if (!c->waiting && c->phase != SBD_TLS_HANDSHAKE && !c->tls_eof && c->credit > 0 &&
+      sbd_tls_mux_pending(&w->mux) >= SBD_TLS_MUX_HIGH) {
+    c->waiting = 1;
+    c->wait_next = w->waiting;
+    w->waiting = c;
   }
 }
 
@@ -115,53 +104,64 @@ static void move(worker *w, sbd_tls_conn *c, int phase, uint64_t deadline) {
   list_push(&w->lists[phase - 1], c);
 }
 
-/* The handshake is done: hand Node a plaintext stream. Returns 0 when the engine keeps relaying, 1 when it let go. */
+/* The session's facts for Node: "text" NUL "peer certificate DER". */
+static int facts_frame(worker *w, sbd_tls_conn *c, uint32_t id, int kind, const char *prefix) {
+  char text[512];
+  unsigned char *der = NULL;
+  int der_len = 0;
+  int n = snprintf(text, sizeof text, "%s%s ", prefix, c->remote);
+  int d = sbd_tls_relay_describe(c, text + n, sizeof text - (size_t)n, &der, &der_len);
+  n = d < 0 ? n + snprintf(text + n, sizeof text - (size_t)n, "? ? 0 0 0") : n + d;
+  uint8_t *p = sbd_tls_mux_reserve(&w->mux, (size_t)n + 1 + (size_t)der_len);
+  if (p) {
+    memcpy(p, text, (size_t)n + 1);
+    if (der_len) memcpy(p + n + 1, der, (size_t)der_len);
+    sbd_tls_mux_commit(&w->mux, id, kind, (size_t)n + 1 + (size_t)der_len);
+  }
+  OPENSSL_free(der);
+  return p ? 0 : -1;
+}
+
+/* The handshake is done: tell Node on the stream. Returns 0 when the engine keeps relaying, 1 when it let go. */
 static int hand_over(worker *w, sbd_tls_conn *c) {
   sbd_tls_engine *e = w->e;
   atomic_fetch_add(&e->handshakes, 1);
   if (SSL_session_reused(c->ssl)) atomic_fetch_add(&e->resumed, 1);
   c->ktls = e->ktls && BIO_get_ktls_send(SSL_get_wbio(c->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(c->ssl));
-  int sv[2] = {-1, -1};
   if (c->ktls) {
-    sv[1] = dup(c->tcp); /* the kernel keeps the record layer: Node reads and writes plaintext on the TCP socket */
-  } else if (!(c->in = malloc(2 * SBD_TLS_BUF))) {
-    sv[1] = -1;
-  } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) {
-    sv[1] = -1;
-  } else {
-    c->out = c->in + SBD_TLS_BUF;
-  }
-  if (sv[1] < 0) {
-    fail_handshake(w, c, "no file descriptor for the plaintext stream");
-    return 1;
-  }
-  char line[8192];
-  int n = snprintf(line, sizeof line, "C %d %s ", sv[1], c->remote);
-  int d = sbd_tls_relay_describe(c, line + n, sizeof line - (size_t)n - 1);
-  n = d < 0 ? n + snprintf(line + n, sizeof line - (size_t)n, "? ? 0 0 0 -") : n + d;
-  line[n++] = '\n';
-  if (c->ktls) {
+    /* The kernel keeps the record layer: Node reads and writes plaintext on the TCP socket itself. */
+    int fd = dup(c->tcp);
+    char prefix[24];
+    snprintf(prefix, sizeof prefix, "%d ", fd);
+    if (fd < 0) {
+      fail_handshake(w, c, "no file descriptor for the kernel TLS socket");
+      return 1;
+    }
     atomic_fetch_add(&e->ktls_handoffs, 1);
-    if (control_line(e, line, (size_t)n) != 0) close(sv[1]);
+    if (facts_frame(w, c, 0, SBD_TLS_F_KTLS, prefix) != 0) close(fd);
     close_conn(w, c); /* SSL_free leaves the socket open (BIO_NOCLOSE); Node holds the dup */
     return 1;
   }
-  c->pair = sv[0];
-  c->node_fd = sv[1];
-  struct epoll_event ev = {.events = 0, .data.u64 = (uint64_t)(uintptr_t)c | 1};
-  epoll_ctl(w->ep, EPOLL_CTL_ADD, c->pair, &ev);
-  c->pair_events = 0;
-  if (control_line(e, line, (size_t)n) != 0) {
-    close_conn(w, c); /* closes node_fd too: nobody will read that line */
+  c->id = sbd_tls_mux_attach(&w->mux, c);
+  if (!c->id || facts_frame(w, c, c->id, SBD_TLS_F_OPEN, "") != 0) {
+    if (c->id) sbd_tls_mux_detach(&w->mux, c->id);
+    c->id = 0;
+    fail_handshake(w, c, "out of memory for the stream to Node");
     return 1;
   }
-  c->node_fd = -1; /* Node owns it from the line on */
+  c->credit = e->window;
   move(w, c, SBD_TLS_RELAY, 0);
   return 0;
 }
 
+static void pump(worker *w, sbd_tls_conn *c) {
+  if (sbd_tls_relay_pump(c, &w->mux, &w->e->to_node_bytes, &w->e->held_from_node) == SBD_TLS_DONE) return close_conn(w, c);
+  if (c->tls_wr_shut && c->phase == SBD_TLS_RELAY) move(w, c, SBD_TLS_LINGER, now_ms() + w->e->linger_ms);
+  set_interest(w, c);
+}
+
 static void on_event(worker *w, sbd_tls_conn *c) {
-  if (c->phase == SBD_TLS_DEAD) return;
+  if (c->phase == SBD_TLS_DEAD || c->phase == SBD_TLS_GONE) return;
   if (c->phase == SBD_TLS_HANDSHAKE) {
     char reason[256];
     int r = sbd_tls_relay_handshake(c, reason, sizeof reason);
@@ -169,9 +169,65 @@ static void on_event(worker *w, sbd_tls_conn *c) {
     if (r == SBD_TLS_KEEP) return set_interest(w, c);
     if (hand_over(w, c)) return;
   }
-  if (sbd_tls_relay_pump(c) == SBD_TLS_DONE) return close_conn(w, c);
-  if (c->tls_wr_shut && c->phase == SBD_TLS_RELAY) move(w, c, SBD_TLS_LINGER, now_ms() + w->e->linger_ms);
-  set_interest(w, c);
+  pump(w, c);
+}
+
+/* One frame from Node. */
+static void on_frame(void *ctx, uint32_t id, int kind, const uint8_t *p, uint32_t len) {
+  worker *w = ctx;
+  sbd_tls_conn *c = sbd_tls_mux_conn(&w->mux, id);
+  if (!c) return; /* Node never names a released id; ignore rather than trust */
+  if (kind == SBD_TLS_F_CLOSE) {
+    c->node_closed = 1;
+    if (c->phase == SBD_TLS_GONE) {
+      sbd_tls_mux_detach(&w->mux, id);
+      c->phase = SBD_TLS_DEAD;
+      list_push(&w->lists[SBD_TLS_DEAD - 1], c);
+      return;
+    }
+  } else if (c->phase == SBD_TLS_GONE) {
+    return; /* sent before Node saw our CLOSE */
+  } else if (kind == SBD_TLS_F_DATA) {
+    atomic_fetch_add(&w->e->from_node_bytes, len);
+    if (c->node_end || sbd_tls_relay_from_node(c, p, len, w->e->window, &w->e->held_from_node) != 0) {
+      c->node_closed = 1; /* over the window, or after end(): Node's bug; the connection cannot be trusted */
+      sbd_tls_mux_frame(&w->mux, c->id, SBD_TLS_F_CLOSE, NULL, 0);
+    } else {
+      uint64_t held = c->out_len - c->out_off, max = atomic_load(&w->e->max_conn_held);
+      while (held > max && !atomic_compare_exchange_weak(&w->e->max_conn_held, &max, held)) {
+      }
+    }
+  } else if (kind == SBD_TLS_F_END) {
+    c->node_end = 1;
+  } else if (kind == SBD_TLS_F_CREDIT && len == 4) {
+    uint64_t credit = (uint64_t)c->credit + ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    c->credit = credit > w->e->window ? w->e->window : (uint32_t)credit;
+  }
+  pump(w, c);
+}
+
+/* After each batch: frames to Node in one write; when it drains, the connections it stopped read again. */
+static void flush_mux(worker *w) {
+  sbd_tls_mux *m = &w->mux;
+  if (m->broken) return;
+  int rc = sbd_tls_mux_flush(m);
+  uint64_t pending = sbd_tls_mux_pending(m), max = atomic_load(&w->e->max_mux_pending);
+  while (pending > max && !atomic_compare_exchange_weak(&w->e->max_mux_pending, &max, pending)) {
+  }
+  uint32_t want = rc == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN;
+  if (want != m->events) {
+    struct epoll_event ev = {.events = want, .data.u64 = 2};
+    epoll_ctl(w->ep, EPOLL_CTL_MOD, m->fd, &ev);
+    m->events = want;
+  }
+  if (pending >= SBD_TLS_MUX_HIGH) return;
+  sbd_tls_conn *list = w->waiting;
+  w->waiting = NULL;
+  for (sbd_tls_conn *c = list, *next; c; c = next) {
+    next = c->wait_next;
+    c->waiting = 0;
+    if (c->phase == SBD_TLS_RELAY || c->phase == SBD_TLS_LINGER) pump(w, c);
+  }
 }
 
 static void accept_some(worker *w) {
@@ -232,7 +288,7 @@ static void accept_some(worker *w) {
     SSL_set_accept_state(ssl);
     c->ssl = ssl;
     c->tcp = fd;
-    c->pair = c->node_fd = -1;
+    c->id = 0;
     memcpy(c->addr, addr, 16);
     c->port = port;
     snprintf(c->remote, sizeof c->remote, "%s %u", host, port);
@@ -253,8 +309,14 @@ void *sbd_tls_worker_main(void *arg) {
     for (int i = 0; i < n; i++) {
       uint64_t tag = evs[i].data.u64;
       if (tag == 1) goto out;
-      if (tag == 0) accept_some(w);
-      else on_event(w, (sbd_tls_conn *)(uintptr_t)(tag & ~(uint64_t)1));
+      if (tag == 0) {
+        accept_some(w);
+      } else if (tag == 2) {
+        if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && sbd_tls_mux_read(&w->mux, on_frame, w) != 0)
+          goto out; /* Node closed its end of the stream (or broke the format): nobody to serve */
+      } else {
+        on_event(w, (sbd_tls_conn *)(uintptr_t)tag);
+      }
     }
     uint64_t now = now_ms();
     for (sbd_tls_conn *c; (c = w->lists[0].head) && c->deadline_ms <= now;) {
@@ -262,11 +324,14 @@ void *sbd_tls_worker_main(void *arg) {
       fail_handshake(w, c, "handshake timeout");
     }
     for (sbd_tls_conn *c; (c = w->lists[2].head) && c->deadline_ms <= now;) close_conn(w, c);
+    flush_mux(w);
     reap(w);
   }
 out:
+  w->mux.broken = 1;
   for (int l = 0; l < 3; l++)
     while (w->lists[l].head) close_conn(w, w->lists[l].head);
   reap(w);
+  for (uint32_t i = 0; i < w->mux.nslots; i++) free(w->mux.slots[i]); /* GONE ones, waiting for Node's CLOSE */
   return NULL;
 }

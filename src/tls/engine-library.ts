@@ -23,7 +23,9 @@ export interface TlsEngineApi {
   ) => number;
   start: (e: unknown) => number;
   local: (e: unknown, buf: Buffer, len: number) => number;
-  controlFd: (e: unknown) => number;
+  /** After start: how many workers, and Node's end of worker i's stream (native/tls-mux.c). */
+  workers: (e: unknown) => number;
+  streamFd: (e: unknown, i: number) => number;
   stats: (e: unknown, buf: Buffer, len: number) => number;
   rotateTickets: (e: unknown) => void;
   stopAccepting: (e: unknown) => void;
@@ -59,7 +61,8 @@ export function tlsEngineApi(): TlsEngineApi {
     ),
     start: lib.func('int sbd_tls_engine_start(void *e)'),
     local: lib.func('int sbd_tls_engine_local(void *e, uint8_t *buf, int len)'),
-    controlFd: lib.func('int sbd_tls_engine_control_fd(void *e)'),
+    workers: lib.func('int sbd_tls_engine_workers(void *e)'),
+    streamFd: lib.func('int sbd_tls_engine_stream_fd(void *e, int i)'),
     stats: lib.func('int sbd_tls_engine_stats(void *e, uint8_t *buf, int len)'),
     rotateTickets: lib.func('void sbd_tls_engine_rotate_tickets(void *e)'),
     stopAccepting: lib.func('void sbd_tls_engine_stop_accepting(void *e)'),

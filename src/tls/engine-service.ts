@@ -1,9 +1,10 @@
 /**
  * `TlsService` (src/lib/tls-service.ts) with the TLS work in the C engine (native/tls-*.c): the engine owns the
  * listening socket, accepts, makes the handshake on its worker threads (every core) and keeps the record layer —
- * or hands it to the kernel (kTLS) where the kernel has the TLS ULP. The daemon's `onConnection` gets an ordinary
- * net.Socket carrying plaintext, with the peer's address and the session's facts attached (`tls`). Same options,
- * caps, log lines and close as `TlsService`, which stays the reference implementation (docs/tls.md says why).
+ * or hands it to the kernel (kTLS) where the kernel has the TLS ULP. The daemon's `onConnection` gets a stream of
+ * plaintext with the surface of a net.Socket (an `EngineStream` on the worker's shared stream; with kTLS the TCP
+ * socket itself), with the peer's address and the session's facts attached (`tls`). Same options, caps, log lines
+ * and close as `TlsService`, which stays the reference implementation (docs/tls.md says why).
  */
 import type { AddressInfo, Socket } from 'node:net';
 import fs from 'node:fs';
@@ -11,9 +12,12 @@ import net from 'node:net';
 import { cpus } from 'node:os';
 import type tls from 'node:tls';
 import { tlsProtocolSettings, tlsServiceDefaults, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
-import { ControlReader, type EngineConnection, type EngineEvent } from './control-reader.js';
 import { engineMessage, tlsEngineApi } from './engine-library.js';
+import { EngineLink, EngineStream, type EngineTlsInfo } from './engine-stream.js';
 import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
+import { type Frame, FrameKind, parseFacts, parseHandshakeError, type SessionFacts } from './stream-codec.js';
+
+export type { EngineTlsInfo } from './engine-stream.js';
 
 export interface TlsEngineOptions {
   /** Handshake threads. Default: one per CPU. */
@@ -34,6 +38,12 @@ export interface TlsEngineOptions {
   clientCertificates?: { ca: string; require: boolean; admitUnverified?: boolean };
   /** TCP listen backlog. Default 511 (Node's). */
   backlog?: number;
+  /**
+   * Bytes in flight per connection and direction between the engine and Node (the flow-control window): what the
+   * engine decrypted that the daemon has not read, and what the daemon wrote that TLS has not taken. Also the
+   * engine's most per connection. Default 65536.
+   */
+  windowBytes?: number;
 }
 
 export const tlsEngineDefaults = {
@@ -42,18 +52,8 @@ export const tlsEngineDefaults = {
   ktls: false,
   tls13Ciphersuites: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256',
   backlog: 511,
+  windowBytes: 65536,
 } as const;
-
-/** The session facts of a connection from the engine. */
-export interface EngineTlsInfo {
-  version: string;
-  cipher: string;
-  resumed: boolean;
-  ktls: boolean;
-  /** The peer certificate chained to the client CAs (node:tls's `authorized`). */
-  peerVerified: boolean;
-  peerCertificate: Buffer | undefined;
-}
 
 export type EngineSocket = Socket & { tls: EngineTlsInfo };
 
@@ -69,9 +69,9 @@ export class TlsEngineService {
   readonly #o: TlsServiceOptions & TlsEngineOptions;
   #protocol: TlsProtocolOptions;
   #engine: unknown;
-  #control: Socket | undefined;
+  #links: EngineLink[] = [];
   #address: AddressInfo | undefined;
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets = new Set<EngineSocket | EngineStream>();
   #reloadTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #client: TlsEngineOptions['clientCertificates'];
@@ -85,6 +85,9 @@ export class TlsEngineService {
     const workers = o.workers ?? cpus().length;
     if (!Number.isInteger(workers) || workers < 1 || workers > 256)
       throw new TlsEngineError(TlsEngineErrorCode.option, `workers must be 1..256, not ${workers}`);
+    const w = o.windowBytes ?? tlsEngineDefaults.windowBytes;
+    if (!Number.isInteger(w) || w < 16384 || w > 1 << 24)
+      throw new TlsEngineError(TlsEngineErrorCode.option, `windowBytes must be 16384..16777216, not ${w}`);
     tlsEngineApi(); // ERR_TLS_ENGINE_MISSING now, not at listen
   }
 
@@ -101,6 +104,7 @@ export class TlsEngineService {
       ticket_rotation_s: o.ticketRotationS ?? tlsEngineDefaults.ticketRotationS,
       ktls: (o.ktls ?? tlsEngineDefaults.ktls) ? 1 : 0,
       backlog: o.backlog ?? tlsEngineDefaults.backlog,
+      window: o.windowBytes ?? tlsEngineDefaults.windowBytes,
     };
     return Object.entries(lines)
       .map(([k, v]) => `${k}=${v}`)
@@ -167,23 +171,15 @@ export class TlsEngineService {
       this.#engine = undefined;
       throw e;
     }
-    const control = new net.Socket({ fd: api.controlFd(engine), readable: true, writable: false });
-    this.#control = control;
-    const reader = new ControlReader();
-    control.on('data', (chunk: Buffer) => {
-      let events: EngineEvent[];
-      try {
-        events = reader.push(chunk);
-      } catch (e) {
-        this.#o.logger.error('engine-control-error', { error: e });
-        return;
-      }
-      for (const ev of events) this.#onEvent(ev);
-    });
-    control.on('error', (e) => this.#o.logger.error('engine-control-error', { error: e }));
     if (api.start(engine) !== 0) {
       await this.close();
       throw new TlsEngineError(TlsEngineErrorCode.start, 'TLS engine: could not start its worker threads');
+    }
+    const window = this.#o.windowBytes ?? tlsEngineDefaults.windowBytes;
+    const onError = (e: unknown) => this.#o.logger.error('engine-stream-error', { error: e });
+    for (let i = 0; i < api.workers(engine); i++) {
+      const socket = new net.Socket({ fd: api.streamFd(engine, i), readable: true, writable: true });
+      this.#links.push(new EngineLink(socket, window, (link, f) => this.#onFrame(link, f), onError));
     }
     const buf = Buffer.alloc(128);
     const [fam, address, port] = buf.toString('latin1', 0, Math.max(0, api.local(engine, buf, buf.length))).split(' ');
@@ -196,37 +192,62 @@ export class TlsEngineService {
     return this.#address;
   }
 
-  #onEvent(ev: EngineEvent): void {
-    if (ev.type === 'handshake-error') {
+  #onFrame(link: EngineLink, f: Frame): void {
+    if (f.id !== 0) {
+      if (f.kind !== FrameKind.open) return link.streams.get(f.id)?.onFrame(f.kind, f.payload);
+      let facts: SessionFacts;
+      try {
+        facts = parseFacts(FrameKind.open, f.payload);
+      } catch (e) {
+        this.#o.logger.error('engine-stream-error', { error: e });
+        facts = {
+          fd: undefined,
+          address: '?',
+          port: 0,
+          version: '?',
+          cipher: '?',
+          resumed: false,
+          ktls: false,
+          peerVerified: false,
+          peerCertificate: undefined,
+        };
+      }
+      const stream = new EngineStream(link, f.id, facts.address, facts.port, tlsInfo(facts));
+      if (this.#closing) return void stream.destroy();
+      return this.#adopt(stream);
+    }
+    if (f.kind === FrameKind.error) {
+      const ev = parseHandshakeError(f.payload);
       const remote = `${ev.address}:${ev.port}`;
       this.#o.logger.info('tls-error', { remote, reason: ev.reason });
       this.#o.onTlsError?.(Object.assign(new Error(ev.reason), { remote }));
-      return;
+    } else if (f.kind === FrameKind.ktls) {
+      let facts: SessionFacts;
+      try {
+        facts = parseFacts(FrameKind.ktls, f.payload);
+      } catch (e) {
+        return this.#o.logger.error('engine-stream-error', { error: e });
+      }
+      if (this.#closing) return fs.close(facts.fd!, () => {});
+      this.#onKtls(facts);
     }
-    if (this.#closing) {
-      fs.close(ev.fd, () => {});
-      return;
-    }
-    this.#onConnection(ev);
   }
 
-  #onConnection(ev: EngineConnection): void {
-    const socket = new net.Socket({ fd: ev.fd, readable: true, writable: true }) as EngineSocket;
-    // The plaintext stream is a socketpair: its own addresses mean nothing; the daemon logs the TLS peer's.
+  /** Kernel TLS: the TCP socket itself, as an ordinary net.Socket with the TLS peer's facts. */
+  #onKtls(ev: SessionFacts): void {
+    const socket = new net.Socket({ fd: ev.fd!, readable: true, writable: true }) as EngineSocket;
+    // Node's own view of an fd-wrapped socket may lack the peer: the engine's is authoritative.
     Object.defineProperties(socket, {
       remoteAddress: { value: ev.address },
       remotePort: { value: ev.port },
       remoteFamily: { value: ev.address.includes(':') ? 'IPv6' : 'IPv4' },
     });
-    socket.tls = {
-      version: ev.version,
-      cipher: ev.cipher,
-      resumed: ev.resumed,
-      ktls: ev.ktls,
-      peerVerified: ev.peerVerified,
-      peerCertificate: ev.peerCertificate,
-    };
-    if (ev.ktls) this.path = 'engine+ktls';
+    socket.tls = tlsInfo(ev);
+    this.path = 'engine+ktls';
+    this.#adopt(socket);
+  }
+
+  #adopt(socket: EngineSocket | EngineStream): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     this.#o.onConnection(socket as unknown as tls.TLSSocket);
@@ -257,7 +278,7 @@ export class TlsEngineService {
   /** Open connections: accepted, handshaking or in a session (kTLS sockets Node holds included). */
   async connectionCount(): Promise<number> {
     let ktls = 0;
-    for (const s of this.#sockets) if ((s as EngineSocket).tls.ktls) ktls++;
+    for (const s of this.#sockets) if (s.tls.ktls) ktls++;
     return (this.stats().active ?? 0) + ktls;
   }
 
@@ -281,6 +302,11 @@ export class TlsEngineService {
     this.#engine = undefined;
     api.free(engine);
     for (const s of this.#sockets) s.destroy();
-    this.#control?.destroy();
+    for (const l of this.#links) l.destroy();
   }
+}
+
+function tlsInfo(f: SessionFacts): EngineTlsInfo {
+  const { version, cipher, resumed, ktls, peerVerified, peerCertificate } = f;
+  return { version, cipher, resumed, ktls, peerVerified, peerCertificate };
 }
