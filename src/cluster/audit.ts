@@ -30,6 +30,9 @@ export const AuditAction = {
   trustImport: 'trust-import',
   trustRemove: 'trust-remove',
   appUserAllow: 'app-user-allow',
+  cmGroupSet: 'cm-group-set',
+  cmGroupRemove: 'cm-group-remove',
+  deviceCmGroup: 'device-cm-group',
 } as const;
 
 export type AuditActionName = (typeof AuditAction)[keyof typeof AuditAction];

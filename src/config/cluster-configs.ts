@@ -25,6 +25,7 @@ import {
   type DeviceConfigInput,
 } from './device-config.js';
 import { ConfigError, ConfigErrorCode } from './errors.js';
+import { phoneCmGroup } from './cm-groups.js';
 import { phonePasswordLookup, stateKeysDir, type PhonePasswordLookup } from '../credentials/phone-digest.js';
 
 export interface ConfigBuildOptions {
@@ -60,17 +61,21 @@ export const defaultPorts = { sipPort: 5060, sipTlsPort: 5061, tvsPort: 2445, ca
 /**
  * Where phones are sent for each node: the server name the owner set (ServerNames), else its IP address — a phone
  * on a LAN without DNS cannot resolve a host name — and its host name only when the store knows no address.
+ * `device`: the phone's call-manager group decides the call managers (in order) and the TVS servers (those of the
+ * group's nodes; every TVS when none of them runs one); without it, the default group (config/cm-groups.ts).
  */
-export function clusterEndpoints(store: Store): ClusterEndpoints {
+export function clusterEndpoints(store: Store, device?: string): ClusterEndpoints {
   const nodes = store.listNodes();
   const parsed = parseServerNames(store.getParam(SERVER_NAMES_PARAM));
   const named = parsed.ok ? parsed.names : new Map<string, string>();
   const ep = (n: NodeRow) => ({ hostname: n.hostname, address: named.get(n.name) ?? n.ipv4 ?? n.ipv6 ?? n.hostname });
-  const with_ = (s: string) => nodes.filter((n) => (n.services as string[]).includes(s)).map(ep);
+  const runs = (n: NodeRow, s: string) => (n.services as string[]).includes(s);
+  const group = phoneCmGroup(store, device).nodes;
+  const groupTvs = group.filter((n) => runs(n, 'tvs'));
   return {
-    callManagers: [...with_('sip'), ...with_('callmanager')].filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i),
-    tvs: with_('tvs'),
-    capf: with_('capf'),
+    callManagers: group.map(ep).filter((v, i, a) => a.findIndex((x) => x.address === v.address) === i),
+    tvs: (groupTvs.length > 0 ? groupTvs : nodes.filter((n) => runs(n, 'tvs'))).map(ep),
+    capf: nodes.filter((n) => runs(n, 'capf')).map(ep),
     ...defaultPorts,
   };
 }
@@ -118,7 +123,7 @@ export function deviceConfigFile(
   node: NodeRow = publisher(store),
   options: ConfigBuildOptions = {},
 ): Buffer | undefined {
-  const c = clusterEndpoints(store);
+  const c = clusterEndpoints(store, d.name);
   const encrypted = wantsEncryptedConfig(store, d);
   const key = encrypted ? configKeyOf(d) : undefined;
   const hash = store.getParam('SignatureHash') as HashName;

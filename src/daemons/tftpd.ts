@@ -16,6 +16,11 @@ import type { ApplianceFileSource } from '../tftp/appliance-source.js';
 export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger'> {
   /** The appliance state folder: serve the trust lists and configs from its store. */
   stateDir?: string;
+  /**
+   * The cluster node this TFTP server is (with `stateDir`): its CallManager key signs its ITL and configs, its served
+   * ITL hash is recorded under its name (issue 21 item 4). Default: the publisher.
+   */
+  node?: string;
   /** Static files: alone, or beside the appliance's files. */
   root?: string;
   /** Folder only: how long a read file is served from memory; default 1000 ms. */
@@ -25,7 +30,7 @@ export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger
 }
 
 /** Runs until a signal; resolves with the process exit code. */
-export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...options }: TftpdOptions): Promise<number> {
+export async function runTftpd({ stateDir, node, root, cacheMs, engine = 'auto', ...options }: TftpdOptions): Promise<number> {
   let source: TftpFileSource;
   let closeSource = () => {};
   let appliance: ApplianceFileSource | undefined;
@@ -49,7 +54,10 @@ export async function runTftpd({ stateDir, root, cacheMs, engine = 'auto', ...op
       logger.info('itl-reset-ended', { message: 'TFTP restarted: the ITL is signed by ITLRecovery again', sha256: ended.itlSha256 });
     // Loaded only when asked for: the folder-only daemon needs no store.
     const { openApplianceSource } = await import('./adapters/tftp-store.js');
-    const opened = openApplianceSource(stateDir, root !== undefined ? { staticRoot: root } : {});
+    const opened = openApplianceSource(stateDir, {
+      ...(root !== undefined ? { staticRoot: root } : {}),
+      ...(node !== undefined ? { node } : {}),
+    });
     source = appliance = opened.source;
     closeSource = opened.close;
   } else if (root !== undefined) {

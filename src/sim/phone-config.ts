@@ -105,7 +105,7 @@ export function phoneConfigServices(xml: Buffer | string): PhoneConfigServices {
  * Where a configured endpoint really listens. A simulator runs its services on other ports than the config
  * names (tests bind port 0), like a NAT in front of the appliance. Default: as configured.
  */
-export type EndpointRedirect = (service: 'tvs' | 'capf', endpoint: ServiceEndpoint) => ServiceEndpoint;
+export type EndpointRedirect = (service: 'tvs' | 'capf' | 'sip', endpoint: ServiceEndpoint) => ServiceEndpoint;
 
 /** `FROM=TO` pairs (`127.0.0.1:2445=127.0.0.1:40123`) as a redirect; unlisted endpoints stay as they are. */
 export function redirectFromPairs(pairs: ReadonlyArray<readonly [ServiceEndpoint, ServiceEndpoint]>): EndpointRedirect {

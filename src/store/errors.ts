@@ -55,6 +55,11 @@ export const StoreErrorCode = {
   sipConfigInvalid: 'ERR_SIP_CONFIG_INVALID',
   /** A partition, calling search space, presence group or trunk that does not exist. */
   sipConfigUnknown: 'ERR_SIP_CONFIG_UNKNOWN',
+  /** Call-manager groups (src/store/cm-groups.ts): a bad name or member list; unknown; exists; used by phones. */
+  cmGroupInvalid: 'ERR_CM_GROUP_INVALID',
+  cmGroupUnknown: 'ERR_CM_GROUP_UNKNOWN',
+  cmGroupExists: 'ERR_CM_GROUP_EXISTS',
+  cmGroupInUse: 'ERR_CM_GROUP_IN_USE',
   /** A trunk's TLS CA bundle that is not one or more PEM X.509 certificates (or is too large). */
   sipTrunkCaInvalid: 'ERR_SIP_TRUNK_CA_INVALID',
 } as const;

@@ -26,6 +26,8 @@ export { MODEL_RESET_METHODS, modelKey } from './model-features.js';
 export type { UserRow, UserInput, UserKind, DigestCredentialRow } from './users.js';
 export { USER_KINDS } from './users.js';
 export type { ServerItlHashRow, DeviceItlHashRow } from './itl-hashes.js';
+export type { CmGroupRow } from './cm-groups.js';
+export { CM_GROUP_LIMITS, DEFAULT_CM_GROUP } from './cm-groups.js';
 export type { ServedTrustFileRow, DeviceTrustReportInput, DeviceTrustReportRow, TrustListFile } from './trust-reports.js';
 export { TRUST_LIST_FILES, NOT_INSTALLED, MAX_SERVED_TRUST_FILE_BYTES } from './trust-reports.js';
 export type { AuditEntry, AuditInput } from './audit.js';

@@ -350,6 +350,28 @@ ALTER TABLE security_profiles ADD COLUMN capf_auth_mode TEXT NOT NULL DEFAULT 'p
   CHECK (capf_auth_mode IN ('none', 'password', 'lsc', 'mic'));
 `;
 
+// Call-manager groups (issue 21 item 4): ordered call-control nodes (CUCM's Unified CM Group: primary, secondary,
+// tertiary) and the group each phone uses; a phone without a row uses the default group (config/cm-groups.ts).
+// Removing a node drops it from its groups; a group in use by phones cannot be removed (RESTRICT).
+const v11 = `
+CREATE TABLE cm_groups (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE cm_group_members (
+  group_id INTEGER NOT NULL REFERENCES cm_groups (id) ON DELETE CASCADE,
+  node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL CHECK (position BETWEEN 0 AND 2),
+  PRIMARY KEY (group_id, node_id),
+  UNIQUE (group_id, position)
+);
+CREATE TABLE device_cm_groups (
+  device_id INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  group_id INTEGER NOT NULL REFERENCES cm_groups (id) ON DELETE RESTRICT
+);
+`;
+
 export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 1,
@@ -444,6 +466,14 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     summary: 'nonce validity time and CAPF authentication mode per security profile',
     up(db) {
       db.exec(v10);
+    },
+  },
+  {
+    version: 11,
+    summary:
+      'call-manager groups: ordered call-control nodes and the group each phone uses (cm_groups, cm_group_members, device_cm_groups)',
+    up(db) {
+      db.exec(v11);
     },
   },
 ];

@@ -6,6 +6,7 @@ import { StoreError, StoreErrorCode } from './errors.js';
 import { openDatabase, type OpenStoreOptions } from './open.js';
 import * as audit from './audit.js';
 import * as certs from './certificates.js';
+import * as cmGroups from './cm-groups.js';
 import * as devices from './devices.js';
 import * as itl from './itl-hashes.js';
 import * as trust from './trust-reports.js';
@@ -164,6 +165,26 @@ export class Store {
   }
   removeNode(name: string): void {
     this.#call(() => nodes.removeNode(this.#ctx, name));
+  }
+
+  // call-manager groups (schema 11)
+  putCmGroup(name: string, members: string[]): cmGroups.CmGroupRow {
+    return this.#call(() => cmGroups.putCmGroup(this.#ctx, name, members));
+  }
+  getCmGroup(name: string): cmGroups.CmGroupRow | undefined {
+    return this.#call(() => cmGroups.getCmGroup(this.#ctx, name));
+  }
+  listCmGroups(): cmGroups.CmGroupRow[] {
+    return this.#call(() => cmGroups.listCmGroups(this.#ctx));
+  }
+  removeCmGroup(name: string): void {
+    this.#call(() => cmGroups.removeCmGroup(this.#ctx, name));
+  }
+  setDeviceCmGroup(device: string, group: string | null): void {
+    this.#call(() => cmGroups.setDeviceCmGroup(this.#ctx, device, group));
+  }
+  deviceCmGroup(device: string): string | undefined {
+    return this.#call(() => cmGroups.deviceCmGroup(this.#ctx, device));
   }
 
   // certificates

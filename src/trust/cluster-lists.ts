@@ -42,25 +42,37 @@ export function publisher(store: Store): NodeRow {
   return pub;
 }
 
-export function trustListInputs(store: Store): TrustListInputs {
+/**
+ * What goes into the trust lists. With `tftpNode`, the ITL that node serves: only its own CallManager certificate as
+ * the TFTP server (each TFTP server builds its own ITL, issue 21 item 4), every TVS and CAPF of the cluster. Without
+ * it, every TFTP node (the CTL lists every node).
+ */
+export function trustListInputs(store: Store, tftpNode?: NodeRow): TrustListInputs {
   const nodes = store.listNodes();
   const has = (n: NodeRow, s: string) => (n.services as string[]).includes(s);
   const cm = (n: NodeRow) => need(store.currentCertificate('CallManager', n.name), `CallManager (${n.name})`);
+  const tftpNodes = tftpNode ? [tftpNode] : nodes.filter((n) => has(n, 'tftp'));
   return {
     itlRecovery: serverCert(need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery'), publisher(store)),
-    tftpServers: nodes.filter((n) => has(n, 'tftp')).map((n) => ({ ...serverCert(cm(n), n), ccm: has(n, 'callmanager') || has(n, 'sip') })),
+    tftpServers: tftpNodes.map((n) => ({ ...serverCert(cm(n), n), ccm: has(n, 'callmanager') || has(n, 'sip') })),
     callManagers: nodes.filter((n) => !has(n, 'tftp') && (has(n, 'callmanager') || has(n, 'sip'))).map((n) => serverCert(cm(n), n)),
     tvs: nodes.filter((n) => has(n, 'tvs')).map((n) => serverCert(need(store.currentCertificate('TVS', n.name), `TVS (${n.name})`), n)),
     capf: nodes.filter((n) => has(n, 'capf')).map((n) => serverCert(need(store.currentCertificate('CAPF', n.name), `CAPF (${n.name})`), n)),
   };
 }
 
-/** Who signs the ITL: ITLRecovery, or the TFTP node's CallManager key during `utils itl reset` (DESIGN §2). */
+/**
+ * Who signs a TFTP node's ITL. The publisher: ITLRecovery, or its CallManager key during `utils itl reset` (DESIGN
+ * §2). A subscriber: its own CallManager key, always: ITLRecovery's private key stays on the publisher (private keys
+ * never leave a node, docs/cluster.md), so a subscriber signs as a TFTP server did before CUCM 12 (spec §1.5). Its
+ * ITL still lists ITLRecovery as SAST; a phone that holds another node's ITL takes it because TVS vouches for the
+ * signer (every TVS of the cluster is in every ITL).
+ */
 export function itlSigner(store: Store, tftpNode: NodeRow = publisher(store)): { signer: Signer; name: string } {
-  const which = store.getParam('ItlResetSigner');
+  const which = tftpNode.name === publisher(store).name ? store.getParam('ItlResetSigner') : 'CallManager';
   const row =
     which === 'CallManager'
-      ? need(store.currentCertificate('CallManager', tftpNode.name), 'CallManager')
+      ? need(store.currentCertificate('CallManager', tftpNode.name), `CallManager (${tftpNode.name})`)
       : which === 'RemoteKey'
         ? need(store.currentCertificate(remoteKeyName, null), 'imported ITL reset key (utils itl reset remotekey)')
         : need(store.currentCertificate('ITLRecovery', null), 'ITLRecovery');
@@ -74,9 +86,10 @@ function hashParam(store: Store): HashName {
   return store.getParam('SignatureHash') as HashName;
 }
 
-export function buildItl(store: Store, clock: Clock, filename = 'ITLFile.tlv'): Buffer {
-  return buildTrustList(itlRecordInputs(trustListInputs(store)), {
-    signer: itlSigner(store).signer,
+/** The ITL `tftpNode` serves (default the publisher's), signed by `itlSigner`. */
+export function buildItl(store: Store, clock: Clock, filename = 'ITLFile.tlv', tftpNode: NodeRow = publisher(store)): Buffer {
+  return buildTrustList(itlRecordInputs(trustListInputs(store, tftpNode)), {
+    signer: itlSigner(store, tftpNode).signer,
     filename,
     timestamp: unixSeconds(clock),
     hash: hashParam(store),

@@ -16,6 +16,7 @@ const limitFlags = Object.fromEntries(tftpLimitFlags.map(([, l]) => [l.flag, { t
 const serverFlags = {
   root: { type: 'string' },
   state: { type: 'string' },
+  node: { type: 'string' },
   bind: { type: 'string', multiple: true },
   'cache-ms': { type: 'string' },
   engine: { type: 'string' },
@@ -40,16 +41,18 @@ export const commands: Command[] = [
     path: ['daemon', 'tftp'],
     summary: "run the TFTP server (sbd-tftpd): the appliance's trust lists and configs (--state) and/or a folder (--root)",
     usage:
-      `sbd daemon tftp (--state DIR [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
+      `sbd daemon tftp (--state DIR [--node NAME (default the publisher)] [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
       '[--cache-ms MS (folder only, default 1000)] ' +
       '[--engine auto|native|node (default auto: the native data plane when libsbdtftp.so is built)]',
     async run(args) {
       const { values } = parse(args, serverFlags, false);
       if (!values.root && !values.state) throw new UsageError('give --state DIR, --root DIR or both');
+      if (values.node !== undefined && !values.state) throw new UsageError('--node needs --state DIR');
       const engine = values.engine ?? 'auto';
       if (engine !== 'auto' && engine !== 'native' && engine !== 'node') throw new UsageError(`--engine ${engine}: auto, native or node`);
       return runTftpd({
         ...(values.state ? { stateDir: values.state } : {}),
+        ...(values.node !== undefined ? { node: values.node } : {}),
         ...(values.root ? { root: values.root } : {}),
         ...(values.state ? {} : { cacheMs: intOption(values['cache-ms'], '--cache-ms', 1000, 0, 3_600_000) }),
         engine,

@@ -44,8 +44,9 @@ export class StoreApplianceFiles implements ApplianceFiles {
     return this.#store.snapshot(read);
   }
 
+  /** This node's own ITL: its CallManager certificate, every TVS (issue 21 item 4; trust/cluster-lists.ts). */
   itl(clock: Clock): Buffer {
-    return buildItl(this.#store, clock);
+    return buildItl(this.#store, clock, 'ITLFile.tlv', this.#node());
   }
 
   ctl(clock: Clock): Buffer | undefined {
@@ -115,5 +116,11 @@ export function openApplianceSource(
   options: Omit<StoreApplianceSourceOptions, 'store'> = {},
 ): { source: ApplianceFileSource; close: () => void } {
   const state = openState(stateDir);
+  if (options.node !== undefined && !state.store.getNode(options.node)) {
+    const known = state.store.listNodes().map((n) => n.name);
+    state.store.close();
+    // Refused at start: a TFTP server that cannot say which node it is would sign nothing.
+    throw new TftpError('ERR_TFTP_NODE', `--node ${printable(options.node)}: the store has no such node (nodes: ${known.join(', ')})`);
+  }
   return { source: storeApplianceSource({ ...options, store: state.store }), close: () => state.store.close() };
 }

@@ -56,6 +56,8 @@ export interface SipPhoneOptions {
   refetch?: () => Promise<void>;
   /** Told after each reset/restart the phone carried out: `err` is why its files could not be re-fetched, or what ended it. */
   onControl?: (kind: 'reset' | 'restart', err?: Error) => void;
+  /** Told when the flow to the server closed without `close()` (the server went away): fail-over starts here. */
+  onFlowLost?: (err?: Error) => void;
 }
 
 type Flow = 'server';
@@ -110,7 +112,10 @@ export class SipPhone {
     p.flow = await SipFlow.connect(
       o.flow,
       (m) => p.onMessage(m),
-      (err) => p.onFlowClosed(err),
+      (err) => {
+        p.onFlowClosed(err);
+        if (!p.closed) p.o.onFlowLost?.(err);
+      },
     );
     return p;
   }
