@@ -7,7 +7,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-force-exit
 UNIT_TESTS = $(shell find test -name '*.test.ts' -not -path 'test/image/*' | sort)
 IMAGE_TESTS = $(shell find test/image -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: all deps build lint format check test test-image run run-host image bench clean
+.PHONY: all deps build lint format check test test-image run run-host image update-bundle bench clean
 
 all: build
 
@@ -51,6 +51,11 @@ run: build
 
 image: build
 	@image/build.sh $(ARCH)
+
+# A signed RAUC bundle of the built image's root slot (scripts/update-bundle.sh; signing key: docs/firmware-update.md).
+update-bundle: build
+	@image/build.sh $(ARCH) --if-stale
+	@scripts/update-bundle.sh $(ARCH)
 
 bench: build
 	@for b in $$(find bench -name '*.bench.ts' | sort); do echo "== $$b"; node --import tsx $$b || exit 1; done

@@ -8,10 +8,11 @@ import type { Privilege } from './privilege.js';
 import { Systemd, type SystemdOptions } from './systemd.js';
 import { statusCommands } from './commands/status.js';
 import { serviceCommands } from './commands/utils-service.js';
-import { systemCommands } from './commands/utils-system.js';
+import { systemCommands, type FirmwareCommandOptions } from './commands/utils-system.js';
 import { trustCommands } from './commands/trust.js';
 import { paramCommands } from './commands/params.js';
 import { clusterSecurityCommands } from './commands/cluster-security.js';
+import { clusterNodeCommands } from './commands/cluster-nodes.js';
 import { reportCommands } from './commands/reports.js';
 import { disasterRecoveryCommands } from './commands/disaster-recovery.js';
 import { phoneCommands } from './commands/phones.js';
@@ -34,6 +35,8 @@ export interface AdminContext {
    * sbd-firstboot.service's state through systemd (nothing on a host).
    */
   firstBoot?: () => string | undefined;
+  /** RAUC and the firmware paths behind `utils system upgrade|switch-version`, `show version` (defaults: the image's). */
+  firmware?: FirmwareCommandOptions;
 }
 
 /** Store commands wait for first boot: before it is done the store is missing or half made. */
@@ -56,12 +59,13 @@ export function adminTable(ctx: AdminContext): CommandTable {
   return new CommandTable([
     ...statusCommands(systemd, ctx.envFile),
     ...serviceCommands(systemd),
-    ...systemCommands(systemd),
+    ...systemCommands(systemd, ctx.firmware),
     ...afterFirstBoot(
       [
         ...trustCommands(state, clock),
         ...paramCommands(state),
         ...clusterSecurityCommands(state, clock),
+        ...clusterNodeCommands(state),
         ...reportCommands(state),
         ...disasterRecoveryCommands(state, { systemd }),
         ...phoneCommands(state),

@@ -8,6 +8,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { AdminError, AdminErrorCode } from './errors.js';
 import type { Privilege } from './privilege.js';
 
+/** sbd units that run once per boot and are no daemon (no `show status` line, no `utils service restart`). */
+const BOOT_STEPS = new Set(['sbd-firstboot', 'sbd-store-upgrade', 'sbd-boot-ok']);
+
 export interface SystemdOptions {
   /** Where sbd's units are installed. Default /usr/lib/systemd/system. */
   unitDir?: string;
@@ -60,9 +63,9 @@ export class Systemd {
     }
   }
 
-  /** The daemons: every sbd unit but the first-boot one. */
+  /** The daemons: every sbd unit but the boot steps (first boot, the store's upgrade step, the boot assessment). */
   daemons(): string[] {
-    return this.units().filter((u) => u !== 'sbd-firstboot');
+    return this.units().filter((u) => !BOOT_STEPS.has(u));
   }
 
   /** `systemctl show -p …` of one unit, as its KEY=VALUE text. */
