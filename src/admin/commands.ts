@@ -20,6 +20,7 @@ import { deviceCommands } from './commands/devices.js';
 import { securityProfileCommands } from './commands/security-profiles.js';
 import { trustStoreCommands } from './commands/trust-store.js';
 import { appUserCommands } from './commands/app-users.js';
+import { cmGroupCommands } from './commands/cm-groups.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 
 export interface AdminContext {
@@ -70,6 +71,7 @@ export function adminTable(ctx: AdminContext): CommandTable {
         ...disasterRecoveryCommands(state, { systemd }),
         ...phoneCommands(state),
         ...deviceCommands(state),
+        ...cmGroupCommands(state),
         ...securityProfileCommands(state),
         ...trustStoreCommands(state),
         ...appUserCommands(state),

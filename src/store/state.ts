@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
 import { StoreError, StoreErrorCode } from './errors.js';
+import { readClusterNode, subscriberRefusal } from './pg/cluster-node.js';
 
 export interface StateLayout {
   dir: string;
@@ -22,6 +23,9 @@ export interface State {
 export function openState(dir: string, options: { create?: boolean; readonly?: boolean } = {}): State {
   const layout = stateLayout(dir);
   if (!options.create && !existsSync(layout.dbPath)) {
+    // A cluster subscriber has no store of record (issue 21): say where administration happens.
+    const node = readClusterNode(dir);
+    if (node?.role === 'subscriber') throw subscriberRefusal(node);
     throw new StoreError(StoreErrorCode.stateMissing, `no sbd store at ${layout.dbPath}: run "sbd init --state ${dir}" first`);
   }
   const store = openStore(layout.dbPath, { create: options.create ?? false, ...(options.readonly ? { readonly: true } : {}) });

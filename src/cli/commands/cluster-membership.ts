@@ -1,0 +1,175 @@
+/**
+ * `sbd cluster migrate | add-node | remove-node | join | status | promote | repoint` (issue 21 items 3, 6, 7;
+ * docs/cluster.md). The cluster security password comes from SBD_CLUSTER_PASSWORD, never the command line (it
+ * would show in `ps`).
+ */
+import type { Command } from '../command.js';
+import { intOption, parse, required } from '../args.js';
+import { systemClock } from '../../lib/clock.js';
+import { UsageError } from '../../lib/errors.js';
+import { addClusterNode, removeClusterNode } from '../../cluster/membership.js';
+import { joinCluster, JOIN_DEFAULTS } from '../../cluster/membership-join.js';
+import { clusterStatus, formatClusterStatus } from '../../cluster/membership-status.js';
+import { migrateToCluster } from '../../cluster/migrate.js';
+import { promoteNode, repointSubscriber } from '../../cluster/promote.js';
+
+const PG_PORT = 5432;
+
+function hostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^([^:]+)(?::(\d+))?$/.exec(text);
+  const port = m?.[2] === undefined ? PG_PORT : Number(m[2]);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${flag} must be HOST[:PORT], got "${text}"`);
+  return { host: m[1]!, port };
+}
+
+function clusterPassword(): string {
+  const p = process.env.SBD_CLUSTER_PASSWORD;
+  if (!p) throw new UsageError('give the cluster security password in SBD_CLUSTER_PASSWORD');
+  return p;
+}
+
+export const commands: Command[] = [
+  {
+    path: ['cluster', 'migrate'],
+    summary: "make this single node the cluster's publisher: its PostgreSQL primary (initdb if new), schema, publish",
+    usage: 'sbd cluster migrate --state DIR --pg-dir DIR [--listen HOST[:PORT]]   (password in SBD_CLUSTER_PASSWORD)',
+    async run(args, ctx) {
+      const { values } = parse(args, { state: { type: 'string' }, 'pg-dir': { type: 'string' }, listen: { type: 'string' } }, false);
+      const listen = values.listen === undefined ? undefined : hostPort(values.listen, '--listen');
+      const r = await migrateToCluster({
+        stateDir: required(values.state, '--state'),
+        pgDir: required(values['pg-dir'], '--pg-dir'),
+        password: clusterPassword(),
+        listen,
+        clock: systemClock,
+      });
+      ctx.out(`${r.node} is the publisher${r.initialised ? ' (new PostgreSQL data folder)' : ''}`);
+      ctx.out(`published ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters; generation ${r.generation}`);
+      ctx.out('Start sbd-clusterd (sbd daemon clusterd) so later changes are published.');
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'add-node'],
+    summary: 'on the publisher: allow a subscriber to join (node row, replication role, pg_hba line)',
+    usage:
+      'sbd cluster add-node NAME --ip A [--hostname H] [--allow-from CIDR] [--pg-port N] [--services tftp,tvs,sip,callmanager] --state DIR',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, {
+        state: { type: 'string' },
+        ip: { type: 'string' },
+        hostname: { type: 'string' },
+        'allow-from': { type: 'string' },
+        'pg-port': { type: 'string' },
+        services: { type: 'string' },
+      });
+      const name = required(positionals[0], 'NAME');
+      const r = await addClusterNode({
+        stateDir: required(values.state, '--state'),
+        name,
+        ipv4: required(values.ip, '--ip'),
+        hostname: values.hostname,
+        allowFrom: values['allow-from'],
+        pgPort: intOption(values['pg-port'], '--pg-port', PG_PORT, 1, 65535),
+        services: values.services?.split(',').filter(Boolean),
+      });
+      ctx.out(`node ${name} added: replication role ${r.role}; generation ${r.generation}`);
+      ctx.out(
+        `On ${name}: SBD_CLUSTER_PASSWORD=... sbd cluster join --publisher ADDRESS --name ${name} --state DIR --pg-dir DIR --listen A`,
+      );
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'remove-node'],
+    summary: 'on the publisher: remove a subscriber (sessions ended, slot, role and pg_hba line dropped, services cleared)',
+    usage: 'sbd cluster remove-node NAME --state DIR',
+    async run(args, ctx) {
+      const { values, positionals } = parse(args, { state: { type: 'string' } });
+      const name = required(positionals[0], 'NAME');
+      const r = await removeClusterNode(required(values.state, '--state'), name);
+      ctx.out(`node ${name} removed${r.slotDropped ? ' (replication slot dropped)' : ''}; generation ${r.generation}`);
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'join'],
+    summary: 'on a new box: join the cluster as a subscriber (base backup, TLS streaming, own keys, certificates published)',
+    usage:
+      'sbd cluster join --publisher HOST[:PORT] --name NAME --state DIR --pg-dir DIR --listen HOST[:PORT] [--hostname H] [--ip A] [--wait SECONDS]   (password in SBD_CLUSTER_PASSWORD)',
+    async run(args, ctx) {
+      const { values } = parse(
+        args,
+        {
+          publisher: { type: 'string' },
+          name: { type: 'string' },
+          state: { type: 'string' },
+          'pg-dir': { type: 'string' },
+          listen: { type: 'string' },
+          hostname: { type: 'string' },
+          ip: { type: 'string' },
+          wait: { type: 'string' },
+        },
+        false,
+      );
+      const r = await joinCluster({
+        stateDir: required(values.state, '--state'),
+        pgDir: required(values['pg-dir'], '--pg-dir'),
+        name: required(values.name, '--name'),
+        password: clusterPassword(),
+        publisher: hostPort(required(values.publisher, '--publisher'), '--publisher'),
+        listen: hostPort(required(values.listen, '--listen'), '--listen'),
+        hostname: values.hostname,
+        ipv4: values.ip,
+        clock: systemClock,
+        waitSeconds: intOption(values.wait, '--wait', JOIN_DEFAULTS.waitSeconds, 1, 3600),
+      });
+      ctx.out(`joined: publisher ${r.publisher}, streaming over TLS (slot ${r.slot})`);
+      ctx.out(
+        `this node's ${r.certificates.join(' and ')} certificates are in the store (generation ${r.generation}); their keys stay here`,
+      );
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'status'],
+    summary: "every node's role, address, replication state and lag, services (from this node's PostgreSQL)",
+    usage: 'sbd cluster status --state DIR',
+    async run(args, ctx) {
+      const { values } = parse(args, { state: { type: 'string' } }, false);
+      for (const line of formatClusterStatus(await clusterStatus(required(values.state, '--state')))) ctx.out(line);
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'promote'],
+    summary: 'on a subscriber, with the publisher gone: become the publisher (pg_promote, SQLite rebuilt from PostgreSQL)',
+    usage: 'sbd cluster promote --state DIR [--force]   (--force: skip the check that the old publisher is unreachable)',
+    async run(args, ctx) {
+      const { values } = parse(args, { state: { type: 'string' }, force: { type: 'boolean' } }, false);
+      const r = await promoteNode(required(values.state, '--state'), { force: values.force === true });
+      ctx.out(
+        `${r.node} is the publisher (was ${r.oldPublisher}); imported ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters`,
+      );
+      ctx.out(
+        `slots for the other subscribers: ${r.slots.join(', ') || 'none'}; on each: sbd cluster repoint --publisher THIS_ADDRESS --state DIR`,
+      );
+      ctx.out('Lost with the old publisher: its keys (ITLRecovery, CAPF): see docs/cluster.md "Promotion".');
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'repoint'],
+    summary: 'on a subscriber after a promotion: stream from the new publisher',
+    usage: 'sbd cluster repoint --publisher HOST[:PORT] --state DIR',
+    async run(args, ctx) {
+      const { values } = parse(args, { publisher: { type: 'string' }, state: { type: 'string' } }, false);
+      const r = await repointSubscriber(
+        required(values.state, '--state'),
+        hostPort(required(values.publisher, '--publisher'), '--publisher'),
+      );
+      ctx.out(`following ${r.publisher} (${r.roots} node certificates trusted)`);
+      return 0;
+    },
+  },
+];

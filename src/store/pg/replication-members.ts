@@ -1,0 +1,166 @@
+/**
+ * The membership tables of a cluster's PostgreSQL (issue 21 item 3), beside the published ones (schema.ts) and
+ * never replaced by a publish: they are written on the primary only and reach every standby by replication.
+ * - `sbd.cluster_members`: the allow-list (a node name, its replication role, the source it may connect from, the
+ *   node's PostgreSQL address for status). `sbd cluster add-node` writes it; a promoted node rebuilds its
+ *   pg_hba.conf from it.
+ * - `sbd.node_submissions`: what a joining node hands the publisher (its CallManager and TVS certificates, its
+ *   PostgreSQL server certificate). A member role may insert only the name, PEM and key path columns; `submitted_by` is the
+ *   session's role, so a node cannot submit for another. sbd-clusterd imports them into the SQLite store of record.
+ */
+import type { Sql } from 'postgres';
+import { PgStoreError, PgStoreErrorCode } from './errors.js';
+
+const DDL = `
+CREATE SCHEMA IF NOT EXISTS sbd;
+CREATE TABLE IF NOT EXISTS sbd.cluster_members (
+  node text PRIMARY KEY,
+  role_name text NOT NULL UNIQUE,
+  allow_from text NOT NULL,
+  pg_host text NOT NULL,
+  pg_port integer NOT NULL DEFAULT 5432,
+  added_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sbd.node_submissions (
+  id bigserial PRIMARY KEY,
+  submitted_by text NOT NULL DEFAULT session_user,
+  name text NOT NULL CHECK (name IN ('CallManager', 'TVS', 'pg-server')),
+  pem text NOT NULL,
+  -- The private key's path on the submitting node (its daemons read it there; the key itself never travels).
+  key_file text,
+  submitted_at timestamptz NOT NULL DEFAULT now(),
+  imported_at timestamptz,
+  result text
+);
+`;
+
+export async function applyMembershipSchema(sql: Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext('sbd.membership'))`;
+    await tx.unsafe(DDL);
+  });
+}
+
+export interface MemberRow {
+  node: string;
+  roleName: string;
+  allowFrom: string;
+  pgHost: string;
+  pgPort: number;
+}
+
+export async function listMembers(sql: Sql): Promise<MemberRow[]> {
+  const exists = await sql`SELECT to_regclass('sbd.cluster_members') IS NOT NULL AS ok`;
+  if (!exists[0]?.ok) return [];
+  const rows = await sql`SELECT node, role_name, allow_from, pg_host, pg_port FROM sbd.cluster_members ORDER BY node COLLATE "C"`;
+  return rows.map((r) => ({
+    node: r.node as string,
+    roleName: r.role_name as string,
+    allowFrom: r.allow_from as string,
+    pgHost: r.pg_host as string,
+    pgPort: Number(r.pg_port),
+  }));
+}
+
+async function refuseStandby(sql: Sql): Promise<void> {
+  const [r] = await sql`SELECT pg_is_in_recovery() AS standby`;
+  if (r?.standby)
+    throw new PgStoreError(
+      PgStoreErrorCode.readOnly,
+      "this PostgreSQL is a hot standby: membership changes are made on the publisher's primary",
+    );
+}
+
+/** Creates (or re-keys) the node's login role with REPLICATION, its row, and its grants; one transaction. */
+export async function putMember(sql: Sql, m: MemberRow, password: string): Promise<void> {
+  // Identifiers and the password go into DDL (no bind parameters there): only the shapes we make are accepted.
+  if (!/^sbd_node_[a-z0-9_]{1,60}$/.test(m.roleName) || !/^[A-Za-z0-9_-]+$/.test(password)) {
+    throw new PgStoreError(PgStoreErrorCode.schema, `role ${m.roleName} or its password has an unexpected shape`);
+  }
+  await refuseStandby(sql);
+  await applyMembershipSchema(sql);
+  await sql.begin(async (tx) => {
+    const [exists] = await tx`SELECT 1 AS one FROM pg_roles WHERE rolname = ${m.roleName}`;
+    // The password is sent once over the local connection; the server keeps a SCRAM verifier (password_encryption).
+    const verb = exists ? 'ALTER' : 'CREATE';
+    await tx.unsafe(`${verb} ROLE "${m.roleName}" WITH LOGIN REPLICATION PASSWORD $pw$${password}$pw$`);
+    await tx.unsafe(`GRANT USAGE ON SCHEMA sbd TO "${m.roleName}"`);
+    await tx.unsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA sbd TO "${m.roleName}"`);
+    await tx.unsafe(`GRANT INSERT (name, pem, key_file) ON sbd.node_submissions TO "${m.roleName}"`);
+    await tx.unsafe(`GRANT USAGE ON SEQUENCE sbd.node_submissions_id_seq TO "${m.roleName}"`);
+    await tx`
+      INSERT INTO sbd.cluster_members (node, role_name, allow_from, pg_host, pg_port)
+      VALUES (${m.node}, ${m.roleName}, ${m.allowFrom}, ${m.pgHost}, ${m.pgPort})
+      ON CONFLICT (node) DO UPDATE SET allow_from = excluded.allow_from, pg_host = excluded.pg_host, pg_port = excluded.pg_port`;
+  });
+}
+
+/** Ends the member's sessions (its walsender too), drops its slot, grants, role and row. */
+export async function dropMember(sql: Sql, node: string): Promise<{ slotDropped: boolean } | undefined> {
+  await refuseStandby(sql);
+  const [m] = await sql`SELECT role_name FROM sbd.cluster_members WHERE node = ${node}`;
+  if (!m) return undefined;
+  const role = m.role_name as string;
+  await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${role}`;
+  // A terminated walsender releases its slot a moment later: wait until it is inactive (bounded).
+  let slotDropped = false;
+  for (let i = 0; i < 100; i++) {
+    const [s] = await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${role}`;
+    if (!s) break;
+    if (!s.active) {
+      await sql`SELECT pg_drop_replication_slot(${role})`;
+      slotDropped = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await sql.begin(async (tx) => {
+    await tx`DELETE FROM sbd.cluster_members WHERE node = ${node}`;
+    await tx.unsafe(`REVOKE ALL ON ALL TABLES IN SCHEMA sbd FROM "${role}"`);
+    await tx.unsafe(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA sbd FROM "${role}"`);
+    await tx.unsafe(`REVOKE ALL ON SCHEMA sbd FROM "${role}"`);
+    await tx.unsafe(`DROP ROLE IF EXISTS "${role}"`);
+  });
+  return { slotDropped };
+}
+
+export interface SubmissionRow {
+  id: number;
+  submittedBy: string;
+  name: 'CallManager' | 'TVS' | 'pg-server';
+  pem: string;
+  keyFile: string | null;
+}
+
+export async function pendingSubmissions(sql: Sql): Promise<SubmissionRow[]> {
+  const exists = await sql`SELECT to_regclass('sbd.node_submissions') IS NOT NULL AS ok`;
+  if (!exists[0]?.ok) return [];
+  const rows = await sql`SELECT id, submitted_by, name, pem, key_file FROM sbd.node_submissions WHERE imported_at IS NULL ORDER BY id`;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    submittedBy: r.submitted_by as string,
+    name: r.name as SubmissionRow['name'],
+    pem: r.pem as string,
+    keyFile: (r.key_file as string | null) ?? null,
+  }));
+}
+
+/** A submission made by the publisher for a member (its own server certificate at migrate or promote). */
+export async function submitAs(sql: Sql, roleName: string, name: SubmissionRow['name'], pem: string): Promise<void> {
+  await sql`INSERT INTO sbd.node_submissions (submitted_by, name, pem) VALUES (${roleName}, ${name}, ${pem})`;
+}
+
+export async function markSubmission(sql: Sql, id: number, result: string): Promise<void> {
+  await sql`UPDATE sbd.node_submissions SET imported_at = now(), result = ${result} WHERE id = ${id}`;
+}
+
+/** The newest PostgreSQL server certificate of every member that submitted one (a standby's verify-ca roots). */
+export async function memberServerCerts(sql: Sql): Promise<Map<string, string>> {
+  const exists = await sql`SELECT to_regclass('sbd.node_submissions') IS NOT NULL AS ok`;
+  if (!exists[0]?.ok) return new Map();
+  const rows = await sql`
+    SELECT DISTINCT ON (s.submitted_by) m.node, s.pem FROM sbd.node_submissions s
+    JOIN sbd.cluster_members m ON m.role_name = s.submitted_by
+    WHERE s.name = 'pg-server' ORDER BY s.submitted_by, s.id DESC`;
+  return new Map(rows.map((r) => [r.node as string, r.pem as string]));
+}
