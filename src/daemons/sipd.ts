@@ -20,11 +20,11 @@ import type { TrunkChallengeOptions } from '../sip/routing/trunk-challenge.js';
 import type { TlsSettings } from '../sip/transports/stream-transport.js';
 import { SipServer, sipServerDefaults, type SipServerOptions } from '../sip/server.js';
 import { PROFILE_LIMITS, type Store } from '../store/index.js';
-import { openState, type StateLayout } from '../store/state.js';
+import { openState, stateLayout, type StateLayout } from '../store/state.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import { SbdError } from '../lib/errors.js';
 import { storeTlsProtocol } from '../lib/tls-service.js';
-import { createLogger, silentLogger } from '../lib/log.js';
+import { createLogger, silentLogger, type Logger } from '../lib/log.js';
 import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
 import { PhoneControl, type PhoneControlOptions } from '../sip/phone-control/phone-control.js';
@@ -35,6 +35,8 @@ type ServerBounds = Omit<SipServerOptions, 'registrar' | 'router' | 'listeners' 
 export interface SipDaemonOptions extends ServerBounds {
   store: Store;
   layout: StateLayout;
+  /** The registrar's and router's directory; default an ApplianceDirectory over `store` (PostgreSQL: PgDirectory). */
+  directory?: ApplianceDirectory;
   /** TLS port; default 5061; null: no TLS listener. */
   tlsPort?: number | null;
   /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
@@ -150,6 +152,7 @@ function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptio
   const {
     store,
     layout,
+    directory: givenDirectory,
     tlsPort: _tlsPort,
     node: _node,
     requestClientCertificate: _req,
@@ -166,7 +169,7 @@ function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptio
     ...bounds
   } = o;
   const log = o.logger ?? silentLogger;
-  const directory = new ApplianceDirectory(store, { now: o.now ?? Date.now });
+  const directory = givenDirectory ?? new ApplianceDirectory(store, { now: o.now ?? Date.now });
   // Each phone's nonce validity is its security profile's, applied by the registrar's DigestGate; the DigestServer's
   // own lifetime is only the ceiling (the longest a profile allows). `nonceLifetime` is for requests of no profile.
   const digest = new DigestServer({
@@ -299,16 +302,55 @@ export class SipDaemon extends SipServer {
   }
 }
 
-export interface SipdOptions extends Omit<SipDaemonOptions, 'store' | 'layout' | 'logger'> {
-  /** The appliance state folder (store and keys). */
+export interface SipdOptions extends Omit<SipDaemonOptions, 'store' | 'layout' | 'logger' | 'directory'> {
+  /** The appliance state folder (store and keys; with `storeUrl`, the keys only). */
   stateDir: string;
+  /** Read the store from this PostgreSQL (the node's primary or hot standby; password in PGPASSWORD) instead of SQLite. */
+  storeUrl?: string;
+  /** Where phones' reports go (the publisher's primary); default `storeUrl` (right on the publisher itself). */
+  primaryUrl?: string;
+}
+
+/** The store over PostgreSQL (issue 21): the node's local copy, its directory, and the queue of node-local writes. */
+async function openPgStore(storeUrl: string, primaryUrl: string | undefined, node: string | undefined, logger: Logger) {
+  const [{ connectPg }, { PgStoreCopy }, { PgNodeWriter }, { PgDirectory }, { publisher }] = await Promise.all([
+    import('../store/pg/connect.js'),
+    import('../store/pg/store-copy.js'),
+    import('../store/pg/node-writes.js'),
+    import('./adapters/pg-sip-store.js'),
+    import('../trust/cluster-lists.js'),
+  ]);
+  const sql = connectPg(storeUrl);
+  const copy = await PgStoreCopy.open(sql);
+  const primary = primaryUrl === undefined ? sql : connectPg(primaryUrl);
+  const writes = new PgNodeWriter(primary, { node: node ?? publisher(copy.store).name, logger });
+  return {
+    store: copy.store,
+    directory: new PgDirectory(copy, writes),
+    close: async () => {
+      await writes.close();
+      copy.close();
+      await Promise.all([sql.end({ timeout: 2 }), primary === sql ? undefined : primary.end({ timeout: 2 })]);
+    },
+  };
 }
 
 /** sbd-sipd: runs until a signal; resolves with the process exit code. */
-export async function runSipd({ stateDir, ...options }: SipdOptions): Promise<number> {
-  const { store, layout } = openState(stateDir);
+export async function runSipd({ stateDir, storeUrl, primaryUrl, ...options }: SipdOptions): Promise<number> {
   const logger = createLogger('sipd');
-  const daemon = new SipDaemon({ controlSocket: controlSocketPath(stateDir), ...options, store, layout, logger });
+  const opened =
+    storeUrl === undefined
+      ? { ...openState(stateDir), directory: undefined, close: async () => {} }
+      : { ...(await openPgStore(storeUrl, primaryUrl, options.node, logger)), layout: stateLayout(stateDir) };
+  const { store, layout, directory } = opened;
+  const daemon = new SipDaemon({
+    controlSocket: controlSocketPath(stateDir),
+    ...options,
+    store,
+    layout,
+    logger,
+    ...(directory ? { directory } : {}),
+  });
   const ports = await daemon.listen();
   // One machine-readable line first: tests and scripts read the ports from it.
   process.stdout.write(JSON.stringify({ event: 'listening', ...ports }) + '\n');
@@ -319,5 +361,6 @@ export async function runSipd({ stateDir, ...options }: SipdOptions): Promise<nu
     logger.info('stopping', daemon.stats);
     await daemon.close();
     store.close();
+    await opened.close();
   });
 }

@@ -1,0 +1,218 @@
+/**
+ * What a node's TFTP and SIP read, held as a local SQLite copy of the node's PostgreSQL (primary or hot standby) and
+ * kept current the way trust-cache.ts keeps TVS's: the generation row read every `pollIntervalMs` (issue 21 item 2),
+ * and on a new generation every published table read in one REPEATABLE READ READ ONLY transaction (one snapshot,
+ * allowed on a standby) and written into the copy in one SQLite transaction, so readers see the old state or the new.
+ * Why a SQLite copy and not maps: TFTP's trust lists and configs and SIP's directory are built by the store's own
+ * queries (store/*.ts); over the copy they run unchanged (`store` is a Store), so the two engines cannot answer
+ * differently. The copy lives in a private folder (0700: it holds digest HA1s) of the node's tmpfs, removed at close.
+ * Each load is one store write: it moves the copy's generation and its `<db>-generation` file, which the native TFTP
+ * data plane maps (the same file sbd-tftpd reads on SQLite). The node-local rows (schema.ts) are laid over the
+ * published ones, newest time first. If the server is unreachable the copy keeps serving and the poll retries.
+ */
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Sql } from 'postgres';
+import { SCHEMA_VERSION } from '../migrations.js';
+import { openStore, type Store } from '../store.js';
+import { copiedTables, quote, toSqliteValue, TYPED_TABLES, type CopiedTable } from './copied-tables.js';
+import { PgStoreError, PgStoreErrorCode } from './errors.js';
+import { checkPgSchema } from './schema.js';
+
+export interface PgStoreCopyOptions {
+  /** How often the generation row is read, in ms; with the replay lag, the bound on how late a change is seen. Default 250. */
+  pollIntervalMs?: number;
+  /** An existing private folder (0700) for the copy. Default: a new folder (0700) in the system's temporary folder, removed at close. */
+  dir?: string;
+}
+
+export const PG_STORE_COPY_DEFAULTS = { pollIntervalMs: 250 } as const;
+
+type Row = Record<string, unknown>;
+
+interface Loaded {
+  generation: number;
+  tables: Map<string, Row[]>;
+  served: Row[];
+  itl: Row[];
+  trust: Row[];
+}
+
+export class PgStoreCopy {
+  readonly stats = { polls: 0, loads: 0, errors: 0 };
+  lastError: unknown;
+  /** The local copy: read it like any store; its writes stay on this node (see node-writes.ts for what goes to the primary). */
+  readonly store: Store;
+  readonly #sql: Sql;
+  readonly #db: Database.Database;
+  readonly #tables: CopiedTable[];
+  readonly #pollIntervalMs: number;
+  readonly #removeDir: string | undefined;
+  #pgGeneration = -1;
+  #generationFd: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(sql: Sql, dir: string, removeDir: boolean, options: PgStoreCopyOptions) {
+    this.#sql = sql;
+    this.#pollIntervalMs = options.pollIntervalMs ?? PG_STORE_COPY_DEFAULTS.pollIntervalMs;
+    this.#removeDir = removeDir ? dir : undefined;
+    const path = join(dir, 'store-copy.db');
+    // The copy's pages need not survive a power cut: it is loaded again from PostgreSQL at start.
+    this.store = openStore(path, { synchronous: 'normal', integrityCheck: 'none' });
+    this.#db = new Database(path, { fileMustExist: true });
+    this.#db.pragma('busy_timeout = 10000');
+    this.#db.pragma('synchronous = NORMAL');
+    // The copy holds whatever the publisher holds (its SQLite checked the keys), loaded in any table order.
+    this.#db.pragma('foreign_keys = OFF');
+    this.#tables = copiedTables(this.#db);
+  }
+
+  /** Checks the schema, loads the first state and starts polling (a timer that does not keep the process alive). */
+  static async open(sql: Sql, options: PgStoreCopyOptions = {}): Promise<PgStoreCopy> {
+    await wrap(() => checkPgSchema(sql));
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sbd-pg-copy-'));
+    const copy = new PgStoreCopy(sql, dir, options.dir === undefined, options);
+    try {
+      await copy.refresh();
+    } catch (err) {
+      copy.close();
+      throw err;
+    }
+    copy.#schedule();
+    return copy;
+  }
+
+  /** The PostgreSQL generation the copy holds. */
+  pgGeneration(): number {
+    return this.#pgGeneration;
+  }
+
+  /** One poll: reads the generation and reloads when it moved (or when `force`). True if a new state was written. */
+  async refresh(force = false): Promise<boolean> {
+    this.stats.polls++;
+    const [row] = await wrap(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
+    if (!force && Number(row?.value) === this.#pgGeneration) return false;
+    const loaded = await wrap(() => this.#read());
+    if (this.#closed) return false;
+    this.#write(loaded);
+    this.#pgGeneration = loaded.generation;
+    this.stats.loads++;
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.store.close();
+    this.#db.close();
+    if (this.#generationFd !== undefined) closeSync(this.#generationFd);
+    if (this.#removeDir) rmSync(this.#removeDir, { recursive: true, force: true });
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.refresh()
+        .catch((err: unknown) => {
+          this.stats.errors++;
+          this.lastError = err;
+        })
+        .finally(() => this.#schedule());
+    }, this.#pollIntervalMs);
+    this.#timer.unref();
+  }
+
+  async #read(): Promise<Loaded> {
+    return this.#sql.begin('isolation level repeatable read read only', async (tx) => {
+      const meta = await tx`SELECT key, value FROM sbd.meta`;
+      const value = (k: string) => Number(meta.find((m) => m.key === k)?.value);
+      if (value('store_version') !== SCHEMA_VERSION) {
+        throw new PgStoreError(
+          PgStoreErrorCode.schema,
+          `the published store is version ${value('store_version')}, this node's build uses ${SCHEMA_VERSION}: run one sbd version on every node (and publish once)`,
+        );
+      }
+      const tables = new Map<string, Row[]>();
+      for (const name of TYPED_TABLES) tables.set(name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(name)}`))]);
+      for (const t of this.#tables) tables.set(t.name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(t.name)}`))]);
+      return {
+        generation: value('generation'),
+        tables,
+        served: [...(await tx`SELECT * FROM sbd.node_served_trust_files`)],
+        itl: [...(await tx`SELECT * FROM sbd.node_device_itl_hashes`)],
+        trust: [...(await tx`SELECT * FROM sbd.node_device_trust_reports`)],
+      };
+    });
+  }
+
+  /** Replaces the copy's rows in one write transaction that also moves the copy's generation (and its file). */
+  #write(loaded: Loaded): void {
+    const columnsOf = (name: string) =>
+      (this.#db.prepare(`PRAGMA table_info(${quote(name)})`).all() as { name: string; type: string }[]).map((c) => ({
+        name: c.name,
+        type: c.type.toUpperCase(),
+        pk: 0,
+      }));
+    const db = this.#db;
+    const tx = db.transaction(() => {
+      for (const [name, rows] of loaded.tables) {
+        db.prepare(`DELETE FROM ${quote(name)}`).run();
+        if (rows.length === 0) continue;
+        const columns = columnsOf(name).filter((c) => c.name in rows[0]!);
+        const names = [...columns.map((c) => quote(c.name)), ...(name === 'params' ? ['updated_at'] : [])];
+        const insert = db.prepare(`INSERT INTO ${quote(name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`);
+        // The typed params rows have no updated_at (no service reads it): an empty one.
+        for (const r of rows) insert.run([...columns.map((c) => toSqliteValue(c, r[c.name])), ...(name === 'params' ? [''] : [])]);
+      }
+      const served = db.prepare(
+        `INSERT INTO server_itl_hashes (server, file, sha256_hex, sha1_hex, md5_hex, bytes, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (server, file) DO UPDATE SET sha256_hex = excluded.sha256_hex, sha1_hex = excluded.sha1_hex,
+           md5_hex = excluded.md5_hex, bytes = excluded.bytes, at = excluded.at WHERE excluded.at > server_itl_hashes.at`,
+      );
+      for (const r of loaded.served) served.run(r.server, r.file, r.sha256_hex, r.sha1_hex, r.md5_hex, r.bytes, r.at);
+      const itl = db.prepare(
+        `INSERT INTO device_itl_hashes (device_id, sha256_hex, at, status) SELECT id, ?, ?, ? FROM devices WHERE name = ?
+         ON CONFLICT (device_id) DO UPDATE SET sha256_hex = excluded.sha256_hex, at = excluded.at, status = excluded.status
+           WHERE excluded.at > device_itl_hashes.at`,
+      );
+      for (const r of loaded.itl) itl.run(r.sha256_hex, r.at, r.status, r.device);
+      const trust = db.prepare(
+        `INSERT INTO device_trust_reports (device_id, itl_signature, itl_tftp_server, ctl_signature, ctl_tftp_server, at)
+         SELECT id, ?, ?, ?, ?, ? FROM devices WHERE name = ?
+         ON CONFLICT (device_id) DO UPDATE SET itl_signature = excluded.itl_signature, itl_tftp_server = excluded.itl_tftp_server,
+           ctl_signature = excluded.ctl_signature, ctl_tftp_server = excluded.ctl_tftp_server, at = excluded.at
+           WHERE excluded.at > device_trust_reports.at`,
+      );
+      for (const r of loaded.trust) trust.run(r.itl_signature, r.itl_tftp_server, r.ctl_signature, r.ctl_tftp_server, r.at, r.device);
+      // As Store's own writes do (store.ts): the generation moved and published before the commit.
+      const { value } = db.prepare("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation' RETURNING value").get() as {
+        value: number;
+      };
+      this.#publishGeneration(value);
+    });
+    tx.immediate();
+  }
+
+  #publishGeneration(value: number): void {
+    const file = this.store.generationFile;
+    if (file === undefined) return;
+    this.#generationFd ??= openSync(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigUInt64LE(BigInt(value));
+    if (writeSync(this.#generationFd, bytes, 0, 8, 0) !== 8) throw new PgStoreError(PgStoreErrorCode.unavailable, `short write to ${file}`);
+  }
+}
+
+/** Client and server errors become PgStoreError (stable code); our own typed errors pass through. */
+async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof PgStoreError) throw err;
+    throw new PgStoreError(PgStoreErrorCode.unavailable, `PostgreSQL: ${(err as Error).message}`, { cause: err });
+  }
+}
