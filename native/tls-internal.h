@@ -65,11 +65,13 @@ enum {
 #define SBD_TLS_MUX_IN (4 * (SBD_TLS_FRAME_MAX + SBD_TLS_FRAME_HEADER))
 #define SBD_TLS_MUX_HIGH (256 * 1024)        /* pending bytes to Node above which no connection reads TLS */
 #define SBD_TLS_MUX_ERRORS_MAX (4 << 20)     /* pending bytes above which handshake error reports are dropped */
+#define SBD_TLS_LAZY_MS 20                   /* a CREDIT that nobody waits for goes with the next write, or after this */
 
 typedef struct sbd_tls_conn sbd_tls_conn;
 typedef struct {
   int fd;                   /* the engine's end of the stream (a socketpair); Node reads the other */
   int broken;               /* Node closed its end, or sent a frame it never sends */
+  int urgent;               /* a frame other than CREDIT is pending: write after this batch */
   uint32_t events;          /* epoll interest now */
   uint8_t *out;             /* frames not yet written to Node */
   size_t out_off, out_len, out_cap;
@@ -100,6 +102,7 @@ int sbd_tls_mux_read(sbd_tls_mux *m, void (*on_frame)(void *ctx, uint32_t id, in
 struct sbd_tls_conn {
   sbd_tls_conn *prev, *next; /* the owning worker's FIFO list for its phase (deadlines in accept order) */
   sbd_tls_conn *wait_next;   /* the worker's list of connections waiting for room on the stream to Node */
+  sbd_tls_conn *lazy_prev, *lazy_next; /* the worker's list of connections with credit not yet sent */
   int tcp;
   uint32_t id;               /* on the stream to Node, from the hand-over on (0 before) */
   SSL *ssl;
@@ -110,8 +113,9 @@ struct sbd_tls_conn {
   uint16_t port;
   uint32_t tcp_events;
   uint32_t credit;           /* plaintext bytes Node has room for (its CREDIT frames add, our DATA frames spend) */
+  uint32_t lazy_credit;      /* Node's bytes written to TLS and not yet credited back (sent when it matters) */
   unsigned tls_eof : 1, tls_broken : 1, tls_wr_shut : 1, eof_sent : 1, node_end : 1, node_closed : 1;
-  unsigned want_tcp_out : 1, ktls : 1, waiting : 1;
+  unsigned want_tcp_out : 1, ktls : 1, waiting : 1, lazy : 1;
   /* Node → TLS plaintext not yet written: at most the window (Node sends no more before our CREDIT). Made when
    * the first DATA comes and freed when written: an idle or half-open connection holds no buffer. */
   uint8_t *out;
@@ -123,6 +127,7 @@ enum { SBD_TLS_HANDSHAKE = 1, SBD_TLS_RELAY, SBD_TLS_LINGER, SBD_TLS_DEAD, SBD_T
 enum { SBD_TLS_KEEP = 0, SBD_TLS_READY, SBD_TLS_DONE };
 int sbd_tls_relay_handshake(sbd_tls_conn *c, char *reason, int cap);
 /* Moves bytes both ways as far as credit, the stream's room and the TCP socket allow. */
+/* Node's bytes written to TLS add to c->lazy_credit; the caller sends it (tls-worker.c). */
 int sbd_tls_relay_pump(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *to_node, atomic_uint_fast64_t *held);
 /* Node's DATA for c: appended to its buffer; -1 when it exceeds the window (Node never does that). */
 int sbd_tls_relay_from_node(sbd_tls_conn *c, const uint8_t *p, uint32_t len, uint32_t window, atomic_uint_fast64_t *held);
@@ -145,6 +150,8 @@ typedef struct {
   int node_fd;               /* Node's end of the stream, until Node takes it (sbd_tls_engine_stream_fd) */
   sbd_tls_mux mux;
   sbd_tls_conn *waiting;     /* connections that stopped reading TLS because the stream to Node is full */
+  sbd_tls_conn *lazy;        /* connections with credit for Node not yet sent, since lazy_since_ms */
+  uint64_t lazy_since_ms;
   conn_list lists[4]; /* by phase - 1: handshake, relay, linger, dead (freed after the event batch) */
 } worker;
 

@@ -67,6 +67,7 @@ void sbd_tls_mux_commit(sbd_tls_mux *m, uint32_t id, int kind, size_t len) {
   h[4] = (uint8_t)kind;
   put32(h + 5, (uint32_t)len);
   m->out_len += SBD_TLS_FRAME_HEADER + len;
+  if (kind != SBD_TLS_F_CREDIT) m->urgent = 1;
 }
 
 int sbd_tls_mux_frame(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len) {
@@ -101,6 +102,7 @@ int sbd_tls_mux_flush(sbd_tls_mux *m) {
     }
   }
   m->out_off = m->out_len = 0;
+  m->urgent = 0;
   return 0;
 }
 

@@ -46,8 +46,8 @@ int sbd_tls_relay_handshake(sbd_tls_conn *c, char *reason, int cap) {
   return SBD_TLS_DONE;
 }
 
-/* Node → TLS: what Node sent, as far as the socket takes it; the bytes written go back to Node as credit. */
-static void node_to_tls(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *held) {
+/* Node → TLS: what Node sent, as far as the socket takes it; the bytes written become credit for Node. */
+static void node_to_tls(sbd_tls_conn *c, atomic_uint_fast64_t *held) {
   size_t done = 0;
   while (c->out_len > c->out_off && !c->tls_broken && !c->tls_wr_shut) {
     size_t left = c->out_len - c->out_off;
@@ -74,7 +74,7 @@ static void node_to_tls(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *h
   }
   if (done) {
     atomic_fetch_sub(held, done);
-    if (!c->node_closed) sbd_tls_mux_credit(m, c->id, (uint32_t)done);
+    c->lazy_credit += (uint32_t)done;
   }
 }
 
@@ -105,7 +105,7 @@ static void tls_to_node(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *t
 
 int sbd_tls_relay_pump(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *to_node, atomic_uint_fast64_t *held) {
   c->want_tcp_out = 0;
-  node_to_tls(c, m, held);
+  node_to_tls(c, held);
   tls_to_node(c, m, to_node);
   if (c->node_closed) return SBD_TLS_DONE; /* Node destroyed its end: close at once */
   if (c->tls_eof && !c->eof_sent) {

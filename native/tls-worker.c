@@ -36,11 +36,14 @@ static void list_remove(conn_list *l, sbd_tls_conn *c) {
   c->prev = c->next = NULL;
 }
 
+static void lazy_remove(worker *w, sbd_tls_conn *c);
+
 /* Closes now, frees after the current epoll batch: a later event of the same batch may still name the connection.
  * A connection Node knows (an id) stays GONE until Node's CLOSE releases the id; Node is told with a CLOSE. */
 static void close_conn(worker *w, sbd_tls_conn *c) {
   if (c->phase == SBD_TLS_DEAD || c->phase == SBD_TLS_GONE) return;
   list_remove(&w->lists[c->phase - 1], c);
+  lazy_remove(w, c);
   if (c->ssl) SSL_free(c->ssl);
   if (c->tcp >= 0) close(c->tcp);
   c->ssl = NULL;
@@ -59,6 +62,38 @@ static void close_conn(worker *w, sbd_tls_conn *c) {
   if (c->id) sbd_tls_mux_detach(&w->mux, c->id);
   c->phase = SBD_TLS_DEAD;
   list_push(&w->lists[SBD_TLS_DEAD - 1], c);
+}
+
+static void lazy_remove(worker *w, sbd_tls_conn *c) {
+  if (!c->lazy) return;
+  if (c->lazy_prev) c->lazy_prev->lazy_next = c->lazy_next;
+  else w->lazy = c->lazy_next;
+  if (c->lazy_next) c->lazy_next->lazy_prev = c->lazy_prev;
+  c->lazy_prev = c->lazy_next = NULL;
+  c->lazy = 0;
+}
+
+static void send_credit(worker *w, sbd_tls_conn *c) {
+  lazy_remove(w, c);
+  if (c->lazy_credit && !c->node_closed) {
+    sbd_tls_mux_credit(&w->mux, c->id, c->lazy_credit);
+    w->mux.urgent = 1;
+  }
+  c->lazy_credit = 0;
+}
+
+/* Credit for Node's writes: at once when Node may be near its window (what it sent and has not had back is half
+ * of it), else with the next write to Node or after SBD_TLS_LAZY_MS: a request/answer exchange then costs Node
+ * no wake-up for credit it does not need. */
+static void credit_node(worker *w, sbd_tls_conn *c) {
+  if (!c->lazy_credit || c->lazy) return;
+  if ((c->out_len - c->out_off) + c->lazy_credit >= w->e->window / 2) return send_credit(w, c);
+  if (!w->lazy) w->lazy_since_ms = now_ms();
+  c->lazy = 1;
+  c->lazy_prev = NULL;
+  c->lazy_next = w->lazy;
+  if (w->lazy) w->lazy->lazy_prev = c;
+  w->lazy = c;
 }
 
 static void reap(worker *w) {
@@ -156,6 +191,12 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
 
 static void pump(worker *w, sbd_tls_conn *c) {
   if (sbd_tls_relay_pump(c, &w->mux, &w->e->to_node_bytes, &w->e->held_from_node) == SBD_TLS_DONE) return close_conn(w, c);
+  if (c->lazy_credit && c->lazy) { /* more credit on top of what waits: the sum decides again */
+    uint32_t n = c->lazy_credit;
+    lazy_remove(w, c);
+    c->lazy_credit = n;
+  }
+  credit_node(w, c);
   if (c->tls_wr_shut && c->phase == SBD_TLS_RELAY) move(w, c, SBD_TLS_LINGER, now_ms() + w->e->linger_ms);
   set_interest(w, c);
 }
@@ -207,9 +248,12 @@ static void on_frame(void *ctx, uint32_t id, int kind, const uint8_t *p, uint32_
 }
 
 /* After each batch: frames to Node in one write; when it drains, the connections it stopped read again. */
-static void flush_mux(worker *w) {
+static void flush_mux(worker *w, uint64_t now) {
   sbd_tls_mux *m = &w->mux;
   if (m->broken) return;
+  if (w->lazy && (m->urgent || now - w->lazy_since_ms >= SBD_TLS_LAZY_MS))
+    while (w->lazy) send_credit(w, w->lazy);
+  if (!m->urgent && sbd_tls_mux_pending(m) < SBD_TLS_MUX_HIGH / 4 && m->events == EPOLLIN) return;
   int rc = sbd_tls_mux_flush(m);
   uint64_t pending = sbd_tls_mux_pending(m), max = atomic_load(&w->e->max_mux_pending);
   while (pending > max && !atomic_compare_exchange_weak(&w->e->max_mux_pending, &max, pending)) {
@@ -305,7 +349,7 @@ void *sbd_tls_worker_main(void *arg) {
   worker *w = arg;
   struct epoll_event evs[64];
   for (;;) {
-    int n = epoll_wait(w->ep, evs, 64, 250);
+    int n = epoll_wait(w->ep, evs, 64, w->lazy ? SBD_TLS_LAZY_MS : 250);
     for (int i = 0; i < n; i++) {
       uint64_t tag = evs[i].data.u64;
       if (tag == 1) goto out;
@@ -324,7 +368,7 @@ void *sbd_tls_worker_main(void *arg) {
       fail_handshake(w, c, "handshake timeout");
     }
     for (sbd_tls_conn *c; (c = w->lists[2].head) && c->deadline_ms <= now;) close_conn(w, c);
-    flush_mux(w);
+    flush_mux(w, now);
     reap(w);
   }
 out:

@@ -22,12 +22,19 @@ export interface EngineTlsInfo {
   peerCertificate: Buffer | undefined;
 }
 
+/** A credit nobody waits for goes with the next write, or after this (native/tls-internal.h SBD_TLS_LAZY_MS). */
+const LAZY_MS = 20;
+
 export class EngineLink {
   readonly socket: Socket;
   readonly window: number;
   readonly streams = new Map<number, EngineStream>();
   readonly #reader = new FrameReader();
   #out: Buffer[] = [];
+  /** Streams with credit to give that the engine does not need yet. */
+  readonly #lazy = new Set<EngineStream>();
+  #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(socket: Socket, window: number, onFrame: (link: EngineLink, f: Frame) => void, onError: (e: unknown) => void) {
@@ -52,13 +59,40 @@ export class EngineLink {
     });
   }
 
-  send(frame: Buffer): void {
+  /** Queues a frame; all frames of one tick leave in one write. A lazy one waits for the next write (or LAZY_MS). */
+  send(frame: Buffer, lazy = false): void {
     if (this.#closed) return;
-    if (this.#out.length === 0) process.nextTick(() => this.#flush());
     this.#out.push(frame);
+    this.#schedule(lazy);
+  }
+
+  /** The stream's credit goes with the next write (EngineStream.takeCredit). */
+  lazyCredit(s: EngineStream): void {
+    this.#lazy.add(s);
+    this.#schedule(true);
+  }
+
+  forget(s: EngineStream): void {
+    this.#lazy.delete(s);
+  }
+
+  #schedule(lazy: boolean): void {
+    if (this.#scheduled) return;
+    if (!lazy) {
+      this.#scheduled = true;
+      process.nextTick(() => this.#flush());
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#flush(), LAZY_MS);
+      this.#timer.unref();
+    }
   }
 
   #flush(): void {
+    this.#scheduled = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const s of this.#lazy) s.takeCredit();
+    this.#lazy.clear();
     const out = this.#out;
     this.#out = [];
     if (!this.#closed && out.length) this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
@@ -78,8 +112,10 @@ export class EngineStream extends Duplex {
   readonly #link: EngineLink;
   /** 0 once the id is given back (after our close frame): nothing more is sent for it. */
   #id: number;
-  /** Bytes pushed to the reader but not yet credited to the engine (the reader was full). */
+  /** Bytes the reader took and the engine was not yet told of. */
   #owed = 0;
+  /** Bytes pushed while the reader was full: credited once it reads again. */
+  #unread = 0;
   /** Bytes sent to the engine that it has not yet credited as written to TLS. */
   #unacked = 0;
   #pending: { chunk: Buffer; off: number; cb: (e?: Error | null) => void } | undefined;
@@ -101,8 +137,9 @@ export class EngineStream extends Duplex {
   onFrame(kind: number, payload: Buffer): void {
     if (kind === FrameKind.data) {
       this.#activity();
-      if (this.push(payload)) this.#credit(payload.length);
-      else this.#owed += payload.length;
+      if (this.push(payload)) this.#owed += payload.length;
+      else this.#unread += payload.length;
+      this.#credit();
     } else if (kind === FrameKind.end) {
       this.push(null);
     } else if (kind === FrameKind.credit && payload.length === 4) {
@@ -115,28 +152,39 @@ export class EngineStream extends Duplex {
 
   /** The engine closed the connection (or the whole stream): the id goes back, what is unread stays readable. */
   engineClosed(): void {
-    this.#release();
+    this.#release(true);
     this.push(null);
     const p = this.#pending;
     this.#pending = undefined;
     p?.cb(); // nowhere to go: dropped, as a socket's queued bytes are at a reset
   }
 
-  #release(): void {
+  /** The id goes back: at once when we close first (the engine then closes TCP), lazily as the answer to its close. */
+  #release(lazy = false): void {
     if (!this.#id) return;
-    this.#link.send(encodeFrame(this.#id, FrameKind.close));
+    this.#link.send(encodeFrame(this.#id, FrameKind.close), lazy);
     this.#link.streams.delete(this.#id);
+    this.#link.forget(this);
     this.#id = 0;
   }
 
-  #credit(n: number): void {
-    if (this.#id && n > 0) this.#link.send(encodeCredit(this.#id, n));
+  /** Credit at once when the engine may be near the window (half of it unacknowledged), else with the next write. */
+  #credit(): void {
+    if (!this.#id || this.#owed === 0) return;
+    if (this.#owed + this.#unread >= this.#link.window / 2) this.takeCredit();
+    else this.#link.lazyCredit(this);
+  }
+
+  /** Queues the credit owed (EngineLink's flush, or at once). */
+  takeCredit(): void {
+    if (this.#id && this.#owed > 0) this.#link.send(encodeCredit(this.#id, this.#owed));
+    this.#owed = 0;
   }
 
   override _read(): void {
-    const n = this.#owed;
-    this.#owed = 0;
-    this.#credit(n);
+    this.#owed += this.#unread;
+    this.#unread = 0;
+    this.#credit();
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
