@@ -9,7 +9,7 @@
 import { createHmac, scryptSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SbdError } from '../../lib/errors.js';
+import { SbdError, UsageError } from '../../lib/errors.js';
 
 export const ClusterNodeErrorCode = {
   /** An administrative command on a subscriber: the store of record is on the publisher. */
@@ -80,8 +80,7 @@ const SCRYPT_SALT = 'sbd cluster security v1';
 
 /** The cluster secret: 32 bytes derived from the cluster security password. */
 export function clusterSecretFromPassword(password: string): Buffer {
-  if (password.length < 8)
-    throw new ClusterNodeError(ClusterNodeErrorCode.nodeFile, 'the cluster security password has at least 8 characters');
+  if (password.length < 8) throw new UsageError('the cluster security password has at least 8 characters');
   return scryptSync(password.normalize('NFC'), SCRYPT_SALT, 32);
 }
 
