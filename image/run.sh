@@ -3,7 +3,7 @@
 # console on this terminal (stdin/stdout). `make run` and the image tests both use this script.
 #
 #   image/run.sh [--arch x86_64|arm64] [--boot efi|kernel] [--net N|none] [--mem MB] [--smp N] [--no-reboot]
-#                [--debug-shell SOCKET]
+#                [--debug-shell SOCKET] [--overlay FILE [--disk-size SIZE]] [--pidfile FILE]
 #
 # --boot efi (default: $BOOT, else efi): UEFI firmware (OVMF for x86_64, AAVMF for arm64, from Debian's ovmf and
 # qemu-efi-aarch64) boots the disk as a machine would: its ESP's systemd-boot loads the kernel and initrd named in
@@ -14,7 +14,10 @@
 # --debug-shell SOCKET (x86_64, for the image tests): a second serial port (ttyS1) on a Unix socket and
 # `systemd.debug_shell=ttyS1` on the kernel command line — systemd's own root debug shell. Whoever controls the
 # kernel command line already owns the machine; the appliance itself has no root login.
-# The disk is a throw-away qcow2 overlay on build/image/<arch>/disk.raw (the image stays pristine).
+# The disk is a throw-away qcow2 overlay on build/image/<arch>/disk.raw (the image stays pristine). --overlay FILE:
+# that overlay instead, created if missing and kept (a machine's disk across boots, and power cuts); --disk-size
+# SIZE grows a new overlay (qemu-img resize: a disk bigger than the image, as on a real machine). --pidfile FILE:
+# QEMU's pid (tests cut the power with SIGKILL).
 # Networking (--net SLOT|auto|none, default auto): a network namespace made for this run holds a bridge joining
 # QEMU's tap device and one end of a veth pair; the other end stays on the host with HOST_IP, the guest gets
 # GUEST_IP through the kernel command line (systemd-network-generator). TFTP's replies from new ports, TVS, CAPF
@@ -27,7 +30,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-arch=${ARCH:-x86_64} boot=${BOOT:-efi} net=auto mem=1024 smp=2 noreboot=() debug=""
+arch=${ARCH:-x86_64} boot=${BOOT:-efi} net=auto mem=1024 smp=2 noreboot=() debug="" overlay="" disk_size="" pidfile=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
@@ -37,6 +40,9 @@ while [ $# -gt 0 ]; do
     --smp) smp=$2; shift 2 ;;
     --no-reboot) noreboot=(-no-reboot); shift ;;
     --debug-shell) debug=$2; shift 2 ;;
+    --overlay) overlay=$2; shift 2 ;;
+    --disk-size) disk_size=$2; shift 2 ;;
+    --pidfile) pidfile=$2; shift 2 ;;
     *) echo "image/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,7 +60,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
-qemu-img create -q -f qcow2 -b "$out/disk.raw" -F raw "$run/overlay.qcow2"
+if [ -n "$overlay" ]; then overlay=$(realpath -m "$overlay"); else overlay="$run/overlay.qcow2"; fi
+if [ ! -f "$overlay" ]; then
+  qemu-img create -q -f qcow2 -b "$out/disk.raw" -F raw "$overlay"
+  [ -z "$disk_size" ] || qemu-img resize -q "$overlay" "$disk_size"
+fi
 
 cmdline=$(cat "$out/cmdline")
 netargs=() exec_in=()
@@ -103,20 +113,24 @@ else
   bootargs=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$fw_code" -drive "if=pflash,format=raw,unit=1,file=$run/vars.fd")
   extra=${cmdline#"$(cat "$out/cmdline")"}
   if [ -n "$extra" ]; then
-    # Partition 1 is the ESP (hook 60): copy it out, append to the entry's options, write it into the overlay.
+    # Partition 1 is the ESP (hook 60): copy it out of the overlay (a kept overlay's ESP may have changed: updates,
+    # boot counters), set the run's arguments on every entry's options (a previous run's are replaced), write it back.
     read -r esp_start esp_size < <(sfdisk --dump "$out/disk.raw" | sed -n 's/^.*1 : start= *\([0-9]*\), size= *\([0-9]*\),.*$/\1 \2/p')
-    dd if="$out/disk.raw" of="$run/esp.img" bs=1M iflag=skip_bytes,count_bytes skip=$(( esp_start * 512 )) \
-      count=$(( esp_size * 512 )) status=none
-    MTOOLS_SKIP_CHECK=1 mtype -i "$run/esp.img" ::/loader/entries/sbd.conf | sed "s|^options .*|&$extra|" > "$run/sbd.conf"
-    MTOOLS_SKIP_CHECK=1 mcopy -o -i "$run/esp.img" "$run/sbd.conf" ::/loader/entries/sbd.conf
-    qemu-io -f qcow2 -c "write -q -s $run/esp.img $(( esp_start * 512 )) $(( esp_size * 512 ))" "$run/overlay.qcow2" >/dev/null
-    rm -f "$run/esp.img"
+    qemu-img convert -O raw "json:{\"driver\":\"raw\",\"offset\":$(( esp_start * 512 )),\"size\":$(( esp_size * 512 )),\"file\":{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$overlay\"}}}" "$run/esp.img"
+    export MTOOLS_SKIP_CHECK=1
+    for entry in $(mdir -b -i "$run/esp.img" ::/loader/entries | grep '\.conf$'); do
+      mtype -i "$run/esp.img" "$entry" | sed -E '/^options /{s/ (net\.ifnames|ip|systemd\.debug_shell)=[^ ]*//g; s|$|'"$extra"'|}' > "$run/entry.conf"
+      mcopy -o -i "$run/esp.img" "$run/entry.conf" "$entry"
+    done
+    qemu-io -f qcow2 -c "write -q -s $run/esp.img $(( esp_start * 512 )) $(( esp_size * 512 ))" "$overlay" >/dev/null
+    rm -f "$run/esp.img" "$run/entry.conf"
   fi
 fi
 # The exact command line is documented in docs/image.md.
 "${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${debugargs[@]}" "${noreboot[@]}" \
+  ${pidfile:+-pidfile "$pidfile"} \
   "${bootargs[@]}" \
-  -drive file="$run/overlay.qcow2",if=none,id=hd0,format=qcow2 -device "$disk" \
+  -drive file="$overlay",if=none,id=hd0,format=qcow2 -device "$disk" \
   -device virtio-rng-pci \
   -object cryptodev-backend-builtin,id=c0 -device virtio-crypto-pci,cryptodev=c0 \
   "${netargs[@]}"

@@ -34,5 +34,34 @@ for kdir in "$root"/lib/modules/*; do
   chroot "$root" depmod -a "$kver"
   echo "kernel $kver: kept $(printf '%s\n' $keep | wc -l) modules, /lib/modules ${before} MB -> $(du -sm "$kdir" | cut -f1) MB"
 done
+# The A/B layout (IMAGE_LAYOUT=ab, docs/image.md "A/B slots"): the root slot is a read-only SquashFS; the initramfs
+# mounts the data partition and what must be writable on top of it before systemd starts, so PID 1 already sees a
+# writable /etc (machine-id, the admin's password) and /var. Inert unless the kernel command line names sbd.slot=.
+install -D -m 0755 /dev/stdin "$root/etc/initramfs-tools/scripts/local-bottom/sbd-data" <<'SH'
+#!/bin/sh
+# sbd-data (initramfs local-bottom): / is the read-only slot at ${rootmnt}. Mounts PARTLABEL=sbd-data at /data,
+# overlays /etc and /var with upper layers kept there (/data/etc, /data/var), and binds /data/sbd to /var/lib/sbd
+# and /data/log to /var/log. The run-init move of ${rootmnt} carries these mounts along. klibc tools only.
+case "$1" in prereqs) exit 0 ;; esac
+case " $(cat /proc/cmdline) " in *" sbd.slot="*) ;; *) exit 0 ;; esac
+. /scripts/functions
+dev=/dev/disk/by-partlabel/sbd-data
+i=0
+while [ ! -b "$dev" ] && [ "$i" -lt 30 ]; do sleep 1; i=$((i + 1)); done
+if [ ! -b "$dev" ]; then log_failure_msg "sbd-data: no partition labelled sbd-data: / stays read-only"; exit 0; fi
+r=${rootmnt}
+if ! mount -t ext4 -o noatime,nodev,nosuid "$dev" "$r/data"; then
+  log_failure_msg "sbd-data: cannot mount $dev: / stays read-only"; exit 0
+fi
+for d in etc var; do
+  mkdir -p "$r/data/$d/upper" "$r/data/$d/work"
+  mount -t overlay -o "lowerdir=$r/$d,upperdir=$r/data/$d/upper,workdir=$r/data/$d/work" "sbd-$d" "$r/$d" ||
+    log_failure_msg "sbd-data: overlay on /$d failed"
+done
+mkdir -p "$r/data/sbd" "$r/data/log"
+mount -o bind "$r/data/sbd" "$r/var/lib/sbd" || log_failure_msg "sbd-data: /var/lib/sbd not bound"
+mount -o bind "$r/data/log" "$r/var/log" || log_failure_msg "sbd-data: /var/log not bound"
+exit 0
+SH
 chroot "$root" update-initramfs -c -k all
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old

@@ -6,8 +6,13 @@
 #  sbd-<arch>.img.zst    disk.raw compressed (zstd) — the image to ship;  sbd-<arch>.img.bmap: its block map
 #                        (bmaptool create) so `bmaptool copy` writes only the used blocks
 #  vmlinuz, initrd.img   for image/run.sh --boot kernel (QEMU's direct kernel boot);  cmdline;  size-report.txt
+# IMAGE_LAYOUT=ab: the disk is made by 60-finalize-ab.sh instead (A/B root slots + data partition).
 set -euo pipefail
-root=${1:?rootfs} out=${2:?out}
+root=${1:?rootfs} out=${2:?out} repo=${4:?repo}
+here=$(cd "$(dirname "$0")" && pwd)
+# The A/B layout's settings (build.sh exports the single layout's; IMAGE_LAYOUT from the environment wins).
+# shellcheck source=../settings.conf
+source "$repo/image/settings.conf"
 : "${ARCH:?}" "${CMDLINE:?}" "${ROOTFS_LABEL:?}" "${ROOTFS_FREE_MB:?}" "${ESP_SIZE_MB:?}" "${ESP_LABEL:?}" \
   "${ESP_TYPE:?}" "${ROOT_TYPE:?}" "${EFI_ARCH:?}" "${IMAGE_ZSTD_LEVEL:?}"
 kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)
@@ -23,6 +28,22 @@ echo "$cmdline" > "$out/cmdline"
 work=$(mktemp -d "$out/finalize.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# --- root: pruned (both layouts) -------------------------------------------------------------------------------
+# What the running appliance never reads goes (issue 19 item 5, compressed image < 100 MB). The kernel and initrd
+# are booted from the ESP (and --boot kernel takes the copies in OUT): the root's /boot copy is 14 MB that compress
+# to nothing, and no kernel is ever installed on a running appliance (the whole image is replaced). Perl stays (dpkg
+# and debconf use it) but not its C headers or its CJK encoding tables; node_modules keeps the JS that runs.
+rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-* "$root"/boot/config-* \
+  "$root"/vmlinuz "$root"/vmlinuz.old "$root"/initrd.img "$root"/initrd.img.old
+rm -rf "$root"/usr/lib/*-linux-gnu/perl/5.*/CORE "$root"/usr/lib/*-linux-gnu/perl/5.*/auto/Encode/{JP,KR,CN,TW} \
+  "$root"/usr/lib/*-linux-gnu/perl/5.*/Encode/{JP,KR,CN,TW}
+find "$root/usr/lib/sbd/node_modules" -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.d.ts' \
+  -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.ts' \) -delete
+if [ "$IMAGE_LAYOUT" = ab ]; then
+  # shellcheck source=60-finalize-ab.sh
+  source "$here/60-finalize-ab.sh"
+  exit 0
+fi
 # --- ESP: systemd-boot from the rootfs' own systemd-boot-efi (the target architecture's build) ------------------
 loader="$root/usr/lib/systemd/boot/efi/systemd-boot$EFI_ARCH.efi"
 [ -f "$loader" ] || { echo "60-finalize: $loader missing (systemd-boot-efi in PACKAGES)" >&2; exit 1; }
@@ -40,17 +61,7 @@ esp_used_kb=$(du -sk "$work/esp" | cut -f1)
 mkfs.vfat -F 32 -S 512 -s 1 -n "$ESP_LABEL" -C "$work/esp.img" $(( ESP_SIZE_MB * 1024 )) >/dev/null
 (cd "$work/esp" && MTOOLS_SKIP_CHECK=1 mcopy -s -i "$work/esp.img" EFI loader sbd ::/)
 
-# --- root: pruned, then ext4 from the tree ---------------------------------------------------------------------
-# What the running appliance never reads goes (issue 19 item 5, compressed image < 100 MB). The kernel and initrd
-# are booted from the ESP (and --boot kernel takes the copies in OUT): the root's /boot copy is 14 MB that compress
-# to nothing, and no kernel is ever installed on a running appliance (the whole image is replaced). Perl stays (dpkg
-# and debconf use it) but not its C headers or its CJK encoding tables; node_modules keeps the JS that runs.
-rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-* "$root"/boot/config-* \
-  "$root"/vmlinuz "$root"/vmlinuz.old "$root"/initrd.img "$root"/initrd.img.old
-rm -rf "$root"/usr/lib/*-linux-gnu/perl/5.*/CORE "$root"/usr/lib/*-linux-gnu/perl/5.*/auto/Encode/{JP,KR,CN,TW} \
-  "$root"/usr/lib/*-linux-gnu/perl/5.*/Encode/{JP,KR,CN,TW}
-find "$root/usr/lib/sbd/node_modules" -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.d.ts' \
-  -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.ts' \) -delete
+# --- root: ext4 from the tree -----------------------------------------------------------------------------------
 used_mb=$(du -sm "$root" | cut -f1)
 root_mb=$(( (used_mb + ROOTFS_FREE_MB + 63) / 64 * 64 ))
 : > "$work/root.img"

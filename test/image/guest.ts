@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -72,6 +72,14 @@ export interface BootOptions {
    * a machine; 'kernel' — QEMU's direct kernel boot. Default: $BOOT, else 'efi'.
    */
   boot?: 'efi' | 'kernel';
+  /**
+   * A qcow2 overlay that outlives this boot (image/run.sh --overlay): the machine's disk across boots and power
+   * cuts. Created on the first boot, `diskSize` (qemu-img resize, e.g. '2G') making it bigger than the image.
+   */
+  overlay?: string;
+  diskSize?: string;
+  /** Environment for image/run.sh, e.g. SBD_IMAGE_DIR of the image to boot. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The boot path the image tests use unless a test names one. */
@@ -97,7 +105,10 @@ export class Guest {
     const args = [`${repo}/image/run.sh`, '--arch', options.arch, '--boot', boot, '--net', String(options.net), '--no-reboot'];
     if (options.memMb) args.push('--mem', String(options.memMb));
     if (options.debugShell) args.push('--debug-shell', join(this.#dir, 'debug.sock'));
-    this.#qemu = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    if (options.overlay) args.push('--overlay', options.overlay);
+    if (options.diskSize) args.push('--disk-size', options.diskSize);
+    args.push('--pidfile', join(this.#dir, 'qemu.pid'));
+    this.#qemu = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: options.env ?? process.env });
     this.#qemu.stdout!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
     this.#qemu.stderr!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
     this.#exit = new Promise((resolve) =>
@@ -178,12 +189,29 @@ export class Guest {
     return [Number(m[2]), m[1]!.trim()];
   }
 
+  /** Starts a root command on the debug shell and returns at once; what it prints arrives in `debug`. */
+  async rootStart(command: string): Promise<void> {
+    await this.root('true');
+    this.#debugSocket!.write(`${command}\r`);
+  }
+
   /** Waits for QEMU to exit (after a shutdown), or kills it after timeoutMs. */
   async exit(timeoutMs: number): Promise<number | null> {
     const timer = setTimeout(() => this.kill(), timeoutMs);
     const code = await this.#exit;
     clearTimeout(timer);
     return code;
+  }
+
+  /**
+   * Cuts the power: SIGKILL to QEMU itself (no guest shutdown, no flush of what the guest has not written yet);
+   * image/run.sh then cleans up as after any exit. Resolves once it has.
+   */
+  async powerCut(): Promise<void> {
+    const pid = Number(readFileSync(join(this.#dir, 'qemu.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    console.log(`# [${this.options.arch}] power cut (SIGKILL to QEMU ${pid}) ${elapsed(this.started)} after QEMU start`);
+    await this.exit(60_000);
   }
 
   kill(): void {
@@ -205,9 +233,9 @@ export class Guest {
 }
 
 /** Builds the image for `arch` unless it is up to date (image/build.sh --if-stale); throws when the build fails. */
-export function buildImage(arch: BootOptions['arch']): void {
+export function buildImage(arch: BootOptions['arch'], env: NodeJS.ProcessEnv = process.env): void {
   const t0 = Date.now();
-  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
+  const r = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit', env });
   if (r.status !== 0) throw new Error(`image/build.sh ${arch} failed (status ${r.status})`);
   console.log(`# image ${arch} ready in ${elapsed(t0)}`);
 }

@@ -209,26 +209,27 @@ test('the image artifacts: a GPT disk with an ESP that boots its root, flashable
     return r.stdout;
   };
   const table = JSON.parse(run('sfdisk', ['--json', `${out}/disk.raw`])) as {
-    partitiontable: { label: string; partitions: { start: number; type: string; uuid: string }[] };
+    partitiontable: { label: string; partitions: { start: number; type: string; uuid: string; name: string }[] };
   };
   assert.equal(table.partitiontable.label, 'gpt');
   const [esp, root] = table.partitiontable.partitions;
   assert.equal(esp?.type, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'partition 1 is the EFI system partition');
   assert.equal(root?.type, '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709', 'partition 2 is an x86-64 root');
-  // The ESP: the removable-media boot path holds systemd-boot; its entry boots partition 2 by its GPT id.
+  // The ESP: the removable-media boot path holds systemd-boot; its entry boots partition 2 (single layout: by its
+  // GPT id; A/B layout, docs/image.md: slot a by its GPT name, sbd-root-a).
+  const ab = root!.name === 'sbd-root-a';
   const espImage = `${out}/disk.raw@@${esp!.start * 512}`;
   const files = run('mdir', ['-/', '-b', '-i', espImage, '::/']);
-  for (const f of [
-    '::/EFI/BOOT/BOOTX64.EFI',
-    '::/loader/loader.conf',
-    '::/loader/entries/sbd.conf',
-    '::/sbd/vmlinuz',
-    '::/sbd/initrd.img',
-  ]) {
+  const entryFile = ab ? '::/loader/entries/sbd-a.conf' : '::/loader/entries/sbd.conf';
+  const kernelDir = ab ? '::/sbd/a' : '::/sbd';
+  for (const f of ['::/EFI/BOOT/BOOTX64.EFI', '::/loader/loader.conf', entryFile, `${kernelDir}/vmlinuz`, `${kernelDir}/initrd.img`]) {
     assert.ok(files.split('\n').includes(f), `${f} in the ESP:\n${files}`);
   }
-  const entry = run('mtype', ['-i', espImage, '::/loader/entries/sbd.conf']);
-  assert.match(entry, new RegExp(`^options root=PARTUUID=${root!.uuid.toLowerCase()} `, 'm'));
+  const entry = run('mtype', ['-i', espImage, entryFile]);
+  assert.match(
+    entry,
+    ab ? /^options root=PARTLABEL=sbd-root-a ro sbd\.slot=a /m : new RegExp(`^options root=PARTUUID=${root!.uuid.toLowerCase()} `, 'm'),
+  );
   assert.match(run('mtype', ['-i', espImage, '::/loader/loader.conf']), /^editor no$/m, 'no kernel command line editing at the console');
   // The flashing steps of docs/image.md, onto a file: bmaptool checks each mapped range's SHA-256 as it writes.
   const dir = mkdtempSync(join(tmpdir(), 'sbd-flash-'));
