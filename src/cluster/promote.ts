@@ -64,23 +64,23 @@ export async function promoteNode(stateDir: string, options: { force?: boolean }
   try {
     const [rec] = await sql`SELECT pg_is_in_recovery() AS standby`;
     if (rec?.standby) await waitPromoted(sql);
-    const { store } = openState(stateDir, { create: true });
+    const imported = await importFromPg(sql, layout.dbPath, { publisher: file.node });
+    const members = (await listMembers(sql)).filter((m) => m.node !== file.publisher.name);
+    writeHba(
+      pgLayout(file.pg.dir),
+      members.filter((m) => m.node !== file.node).map((m) => ({ role: m.roleName, allowFrom: m.allowFrom })),
+    );
+    await sql`SELECT pg_reload_conf()`;
+    const slots: string[] = [];
+    for (const m of members) {
+      if (m.node === file.node) continue;
+      await sql`SELECT pg_create_physical_replication_slot(${m.roleName}) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${m.roleName})`;
+      slots.push(m.roleName);
+    }
+    const next: ClusterNodeFile = { ...file, role: 'publisher', publisher: { name: file.node, host: file.pg.host, port: file.pg.port } };
+    writeClusterNode(stateDir, next);
+    const { store } = openState(stateDir);
     try {
-      const imported = await importFromPg(sql, store, { publisher: file.node });
-      const members = (await listMembers(sql)).filter((m) => m.node !== file.publisher.name);
-      writeHba(
-        pgLayout(file.pg.dir),
-        members.filter((m) => m.node !== file.node).map((m) => ({ role: m.roleName, allowFrom: m.allowFrom })),
-      );
-      await sql`SELECT pg_reload_conf()`;
-      const slots: string[] = [];
-      for (const m of members) {
-        if (m.node === file.node) continue;
-        await sql`SELECT pg_create_physical_replication_slot(${m.roleName}) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${m.roleName})`;
-        slots.push(m.roleName);
-      }
-      const next: ClusterNodeFile = { ...file, role: 'publisher', publisher: { name: file.node, host: file.pg.host, port: file.pg.port } };
-      writeClusterNode(stateDir, next);
       const published = await publishToPg(store, sql);
       return { ...imported, node: file.node, oldPublisher: file.publisher.name, slots, publishedGeneration: published.generation };
     } finally {

@@ -3,7 +3,7 @@
  * certificate with its history, a trusted import, a stored parameter) into the publisher in one command (initdb,
  * settings, schema, publish, node marked publisher); PostgreSQL then holds what SQLite holds; running it again keeps
  * the data folder and publishes again. import.ts (promotion's rebuild) gives the same nodes, certificates and
- * parameters back. Backup/restore: the encrypted backup of the publisher's SQLite store (the store of record, with
+ * parameters and devices back (promotion's rebuild of the store of record). Backup/restore: the encrypted backup of the publisher's SQLite store (the store of record, with
  * the cluster secret among the keys) restored, and sbd-clusterd's next round puts the restored state in PostgreSQL.
  */
 import assert from 'node:assert/strict';
@@ -38,6 +38,7 @@ test('sbd cluster migrate: a single-node store becomes the publisher; import giv
   initAppliance({ dir: state, hostname: 'solo', nodeName: 'solo', ipv4: '127.0.0.1', clock: systemClock });
   await sbdOk(['cert', 'regen', 'TVS', '--state', state]);
   await sbdOk(['param', 'set', 'ServerNames', 'solo=127.0.0.1', '--state', state]);
+  await sbdOk(['device', 'add', 'SEP001122334455', '--model', 'CP-8845', '--state', state]);
   const imported = generateIdentity({ name: 'tomcat', hostname: 'other', ipv4: '127.0.0.9', now: new Date() });
   {
     const { store } = openState(state);
@@ -69,10 +70,12 @@ test('sbd cluster migrate: a single-node store becomes the publisher; import giv
 
   // PostgreSQL holds what SQLite holds, and import.ts gives it back.
   const { store } = openState(state, { readonly: true });
-  const copy = openStore(path.join(root, 'imported.db'), { create: true });
+  const importedPath = path.join(root, 'imported.db');
+  const r = await importFromPg(sql, importedPath, { publisher: 'solo' });
+  assert.deepEqual([r.nodes, r.certificates, r.params, r.devices], [1, 7, 1, 1]);
+  await assert.rejects(importFromPg(sql, importedPath, { publisher: 'solo' }), /exists: import makes a new store/);
+  const copy = openStore(importedPath);
   try {
-    const r = await importFromPg(sql, copy, { publisher: 'solo' });
-    assert.deepEqual([r.nodes, r.certificates, r.params], [1, 7, 1]);
     const key = (s: typeof store) =>
       s
         .listCertificates({ includeHistory: true })
@@ -84,6 +87,11 @@ test('sbd cluster migrate: a single-node store becomes the publisher; import giv
       store.listNodes().map((n) => [n.name, n.isPublisher, n.services]),
     );
     assert.equal(copy.getParam('ServerNames'), 'solo=127.0.0.1');
+    assert.deepEqual(
+      copy.listDevices().map((d) => [d.name, d.model, d.securityProfile]),
+      store.listDevices().map((d) => [d.name, d.model, d.securityProfile]),
+      'the device comes back too',
+    );
   } finally {
     copy.close();
     store.close();

@@ -30,7 +30,7 @@ export function clusterNodeCommands(stateDir: string): AdminCommand[] {
         }
         const r = await promoteNode(stateDir);
         io.out(
-          `${r.node} is the publisher (was ${r.oldPublisher}); store rebuilt: ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters.`,
+          `${r.node} is the publisher (was ${r.oldPublisher}); store rebuilt: ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters, ${r.devices} devices.`,
         );
         io.out(`On each other subscriber: sbd cluster repoint --publisher THIS_ADDRESS (slots: ${r.slots.join(', ') || 'none'}).`);
       },

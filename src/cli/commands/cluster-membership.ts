@@ -149,7 +149,7 @@ export const commands: Command[] = [
       const { values } = parse(args, { state: { type: 'string' }, force: { type: 'boolean' } }, false);
       const r = await promoteNode(required(values.state, '--state'), { force: values.force === true });
       ctx.out(
-        `${r.node} is the publisher (was ${r.oldPublisher}); imported ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters`,
+        `${r.node} is the publisher (was ${r.oldPublisher}); imported ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters, ${r.devices} devices`,
       );
       ctx.out(
         `slots for the other subscribers: ${r.slots.join(', ') || 'none'}; on each: sbd cluster repoint --publisher THIS_ADDRESS --state DIR`,
