@@ -21,6 +21,13 @@ export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger
    * ITL hash is recorded under its name (issue 21 item 4). Default: the publisher.
    */
   node?: string;
+  /**
+   * Serve from this PostgreSQL (the node's primary or hot standby; password in PGPASSWORD) instead of `stateDir`'s
+   * SQLite (issue 21): a local copy reloaded when its generation moves (store/pg/store-copy.ts).
+   */
+  storeUrl?: string;
+  /** With `storeUrl`: where this server's served ITL hash goes (the publisher's primary); default `storeUrl`. */
+  primaryUrl?: string;
   /** Static files: alone, or beside the appliance's files. */
   root?: string;
   /** Folder only: how long a read file is served from memory; default 1000 ms. */
@@ -30,12 +37,32 @@ export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger
 }
 
 /** Runs until a signal; resolves with the process exit code. */
-export async function runTftpd({ stateDir, node, root, cacheMs, engine = 'auto', ...options }: TftpdOptions): Promise<number> {
+export async function runTftpd({
+  stateDir,
+  storeUrl,
+  primaryUrl,
+  node,
+  root,
+  cacheMs,
+  engine = 'auto',
+  ...options
+}: TftpdOptions): Promise<number> {
   let source: TftpFileSource;
-  let closeSource = () => {};
+  let closeSource: () => void | Promise<void> = () => {};
   let appliance: ApplianceFileSource | undefined;
   const logger = createLogger('tftpd');
-  if (stateDir !== undefined) {
+  if (storeUrl !== undefined) {
+    // A node reading PostgreSQL: the ITL reset's end is the publisher's (its SQLite is the store of record).
+    const { openPgApplianceSource } = await import('./adapters/pg-tftp-store.js');
+    const opened = await openPgApplianceSource(storeUrl, {
+      primaryUrl,
+      node,
+      writerLogger: logger,
+      ...(root !== undefined ? { staticRoot: root } : {}),
+    });
+    source = appliance = opened.source;
+    closeSource = opened.close;
+  } else if (stateDir !== undefined) {
     // A TFTP (re)start ends the temporary CallManager signing of `utils itl reset localkey` (DESIGN §2, the seed).
     const [{ withState }, { endTemporaryItlSigning }, { AuditAction, auditedSync }, { systemClock }] = await Promise.all([
       import('../store/state.js'),
@@ -73,7 +100,7 @@ export async function runTftpd({ stateDir, node, root, cacheMs, engine = 'auto',
   try {
     await server.listen();
   } catch (err) {
-    closeSource();
+    await closeSource();
     throw err;
   }
   const where = server
@@ -96,6 +123,6 @@ export async function runTftpd({ stateDir, node, root, cacheMs, engine = 'auto',
     await server.sync();
     logger.info('stopping', { ...server.counters, active: server.activeTransfers });
     await server.close();
-    closeSource();
+    await closeSource();
   });
 }

@@ -22,9 +22,11 @@ export const commands: Command[] = [
     path: ['daemon', 'sip'],
     summary: 'run the SIP daemon (sbd-sipd): registrar with digest, trunks, routing by partitions/CSS, SRTP policy',
     usage:
-      'sbd daemon sip --state DIR [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
+      'sbd daemon sip --state DIR [--store-url postgres://USER@HOST:PORT/DB [--primary-url URL]] [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
       '                [--require-client-cert] [--digest-algorithms MD5[,SHA-256]] [--min-expires S] [--max-expires S]\n' +
       '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native [--ktls]]\n' +
+      "  --store-url: the store is read from the node's PostgreSQL (password in PGPASSWORD; DIR then holds the keys only);\n" +
+      "  --primary-url: where phones' reports go (the publisher's primary), default --store-url.\n" +
       '  --tls-engine native: the TLS listener on the C TLS engine (docs/tls.md) instead of node:tls (default node);\n' +
       "  --ktls: the engine hands each session's record layer to the kernel (the `tls` module) where it can.\n" +
       '  TCP/TLS: at most N sockets from one address (default 100); a connection that does not complete a SIP message\n' +
@@ -37,6 +39,8 @@ export const commands: Command[] = [
         args,
         {
           state: { type: 'string' },
+          'store-url': { type: 'string' },
+          'primary-url': { type: 'string' },
           bind: { type: 'string' },
           port: { type: 'string' },
           'tls-port': { type: 'string' },
@@ -59,9 +63,12 @@ export const commands: Command[] = [
       const algs = algorithms(values['digest-algorithms']);
       const tlsEngine = values['tls-engine'] ?? 'node';
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
+      if (values['primary-url'] !== undefined && !values['store-url']) throw new UsageError('--primary-url needs --store-url');
       if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
       return runSipd({
         stateDir: required(values.state, '--state'),
+        ...(values['store-url'] ? { storeUrl: values['store-url'] } : {}),
+        ...(values['primary-url'] ? { primaryUrl: values['primary-url'] } : {}),
         host: values.bind ?? sipDaemonDefaults.host,
         port: intOption(values.port, '--port', sipDaemonDefaults.port, 0, 65535),
         tlsPort: values['no-tls'] ? null : intOption(values['tls-port'], '--tls-port', sipDaemonDefaults.tlsPort, 0, 65535),

@@ -5,8 +5,11 @@
  * serves: kept in the copy (read back at once by `servedSha256`) and queued for the publisher's primary
  * (store/pg/node-writes.ts), from where every node's ITL File Status sees it.
  */
-import type { PgNodeWriter } from '../../store/pg/node-writes.js';
-import type { PgStoreCopy } from '../../store/pg/store-copy.js';
+import type { Logger } from '../../lib/log.js';
+import { connectPg } from '../../store/pg/connect.js';
+import { PgNodeWriter } from '../../store/pg/node-writes.js';
+import { PgStoreCopy } from '../../store/pg/store-copy.js';
+import { printable, TftpError } from '../../tftp/core/errors.js';
 import { ApplianceFileSource, type ApplianceSourceOptions } from '../../tftp/appliance-source.js';
 import type { TrustListFile } from '../../tftp/appliance-files.js';
 import { publisher } from '../../trust/cluster-lists.js';
@@ -42,4 +45,35 @@ export interface PgApplianceSourceOptions extends Omit<ApplianceSourceOptions, '
 /** The appliance's TFTP file source over a node's PostgreSQL copy. */
 export function pgApplianceSource({ copy, node, writes, ...options }: PgApplianceSourceOptions): ApplianceFileSource {
   return new ApplianceFileSource({ ...options, files: new PgApplianceFiles(copy, { node, writes }) });
+}
+
+/**
+ * For `sbd daemon tftp --store-url URL`: the node's copy of that PostgreSQL (password in PGPASSWORD), the writer of
+ * its served lists to `primaryUrl` (default the same server: right on the publisher), the source over both.
+ * `close()` flushes the writer and ends the connections once the server has stopped.
+ */
+export async function openPgApplianceSource(
+  storeUrl: string,
+  options: Omit<PgApplianceSourceOptions, 'copy' | 'writes'> & { primaryUrl?: string | undefined; writerLogger?: Logger },
+): Promise<{ source: ApplianceFileSource; close: () => Promise<void> }> {
+  const { primaryUrl, writerLogger, ...sourceOptions } = options;
+  const sql = connectPg(storeUrl);
+  const copy = await PgStoreCopy.open(sql).catch(async (err: unknown) => {
+    await sql.end({ timeout: 2 });
+    throw err;
+  });
+  const primary = primaryUrl === undefined ? sql : connectPg(primaryUrl);
+  const close = async () => {
+    await writes.close();
+    copy.close();
+    await Promise.all([sql.end({ timeout: 2 }), primary === sql ? undefined : primary.end({ timeout: 2 })]);
+  };
+  const node = options.node ?? publisher(copy.store).name;
+  const writes = new PgNodeWriter(primary, { node, ...(writerLogger ? { logger: writerLogger } : {}) });
+  if (!copy.store.getNode(node)) {
+    const known = copy.store.listNodes().map((n) => n.name);
+    await close();
+    throw new TftpError('ERR_TFTP_NODE', `--node ${printable(node)}: the store has no such node (nodes: ${known.join(', ')})`);
+  }
+  return { source: pgApplianceSource({ ...sourceOptions, copy, writes }), close };
 }
