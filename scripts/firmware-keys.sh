@@ -24,7 +24,9 @@ if [ ! -s "$dir/signing.cert.pem" ]; then
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/signing.key.pem" \
     -out "$tmp/signing.csr" -subj "/O=sbd development/CN=sbd firmware signing" 2>/dev/null
-  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n' > "$tmp/ext"
+  # codeSigning: what the appliance checks (system.conf check-purpose=codesign); emailProtection: what `rauc info`
+  # checks by default (S/MIME signing) on a build host without that system.conf.
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning,emailProtection\n' > "$tmp/ext"
   openssl x509 -req -in "$tmp/signing.csr" -CA "$tmp/ca.cert.pem" -CAkey "$tmp/ca.key.pem" -CAcreateserial \
     -days "$days" -extfile "$tmp/ext" -out "$tmp/signing.cert.pem" 2>/dev/null
   chmod 600 "$tmp"/*.key.pem
