@@ -49,7 +49,7 @@ test('a phone boots from sbd daemon tftp --store-url and registers through sbd d
   const pgArgs = ['--store-url', standby.url, '--primary-url', primary.url];
 
   // TFTP: the phone boots from it.
-  const tftp = await startDaemonProcess(t, ['tftp', ...pgArgs, '--bind', '127.0.0.1', '--port', '0', '--engine', 'node']);
+  const tftp = await startDaemonProcess(t, ['tftp', ...pgArgs, '--bind', '127.0.0.1', '--port', '0']);
   const tftpPort = (tftp.addresses as Array<{ port: number }>)[0]!.port;
   const fetcher = new TftpFetcher({ host: '127.0.0.1', port: tftpPort }, clientPool(), { timeoutMs: 2000 });
   const phones = tempDir('sbd-pg-phones-');
