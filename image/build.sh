@@ -6,6 +6,7 @@
 #   20-packages     mmdebstrap --customize-hook: trim kernel modules, build the initrd   ┘ build/image/cache/base-*.tar
 #   30-app          Node 20 (registry package), the built JS, production node_modules
 #   40-overlay      rootfs/ laid over the tree (units, sysusers.d, tmpfiles.d, presets, /etc/sbd)
+#   45-firmware     firmware version, RAUC's system.conf + keyring (scripts/firmware-keys.sh), the slot's kernel
 #   50-post-install system users, admin login, unit presets, sudo rule
 #   60-finalize     GPT disk: ESP (systemd-boot, kernel, initrd) + ext4 root, built as files (no loop devices);
 #                   .img.zst + bmap to flash, kernel + initrd for direct boot, size report
@@ -40,7 +41,7 @@ base_key=$( { printf '%s\n' "$SUITE" "$COMPONENTS" "$SECURITY_SUITE" "$VARIANT" 
   $PACKAGES -- $INITRD_MODULES -- $KEEP_MODULES; cat "$here/hooks/10-skeleton.sh" "$here/hooks/20-packages.sh"; } | hash_of)
 # The whole input of the final image: base + app + overlay + later hooks + settings (the admin password too).
 inputs_key=$( { echo "$base_key" "$IMAGE_LAYOUT"; cat "$here/settings.conf" "$here/build.sh" "$here"/hooks/*.sh "$here"/*.mjs "$repo/package-lock.json";
-  echo "${SBD_ADMIN_PASSWORD:-}"; for d in "$repo/dist/src" "$repo/dist/native" "$repo/rootfs"; do
+  echo "${SBD_ADMIN_PASSWORD:-}" "${FIRMWARE_VERSION:-}" "${FIRMWARE_KEYRING:-}" "${FIRMWARE_CERT:-}"; for d in "$repo/dist/src" "$repo/dist/native" "$repo/rootfs"; do
   [ -d "$d" ] && find "$d" -type f -print0 | sort -z | xargs -0 -r sha256sum; done; } | hash_of)
 if [ "$mode" = --if-stale ] && [ -f "$out/inputs.key" ] && [ "$(cat "$out/inputs.key")" = "$inputs_key" ] \
    && [ -f "$out/disk.raw" ]; then
@@ -87,7 +88,7 @@ root="$out/rootfs"
 rm -rf "$root" && mkdir -p "$root"
 tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$base_tar" -C "$root"
 stamp "base extracted"
-for hook in 30-app 40-overlay 50-post-install 60-finalize; do
+for hook in 30-app 40-overlay 45-firmware 50-post-install 60-finalize; do
   stamp "hook $hook"
   "$here/hooks/$hook.sh" "$root" "$out" "$cache" "$repo"
 done

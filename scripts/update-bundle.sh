@@ -2,7 +2,7 @@
 # `make update-bundle [ARCH=x86_64]`: a signed RAUC bundle of the built image's root slot (docs/firmware-update.md).
 #   scripts/update-bundle.sh ARCH [OUTPUT.raucb]
 # Inputs: the image built by image/build.sh in ${SBD_IMAGE_DIR:-build/image}/ARCH: its root slot image (ROOT_IMAGE,
-# default the first of root.img / rootfs.img / root-a.img there) and firmware-version. Signing: scripts/firmware-keys.sh
+# default root.squashfs there: the A/B layout's slot image, image/hooks/60-finalize-ab.sh; or root.img) and firmware-version. Signing: scripts/firmware-keys.sh
 # (FIRMWARE_KEY/FIRMWARE_CERT from the environment, else the development key in build/firmware-keys/).
 # BUNDLE_FORMAT: verity (default; what the appliance accepts) or plain (host tests: no dm-verity in a container).
 # The bundle carries the slot hook rootfs/usr/lib/sbd/bin/rauc-post-install (kernel + initrd to the ESP). Checked
@@ -15,7 +15,7 @@ command -v rauc >/dev/null || { echo "update-bundle: rauc missing (scripts/insta
 out=${SBD_IMAGE_DIR:-build/image}/$arch
 root_image=${ROOT_IMAGE:-}
 if [ -z "$root_image" ]; then
-  for f in root.img rootfs.img root-a.img; do [ -f "$out/$f" ] && { root_image=$out/$f; break; }; done
+  for f in root.squashfs root.img; do [ -f "$out/$f" ] && { root_image=$out/$f; break; }; done
 fi
 [ -n "$root_image" ] && [ -f "$root_image" ] || { echo "update-bundle: no root slot image in $out (build the A/B image, or set ROOT_IMAGE)" >&2; exit 1; }
 version=${FIRMWARE_VERSION:-$(head -n1 "$out/firmware-version" 2>/dev/null || true)}
