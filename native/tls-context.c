@@ -106,6 +106,8 @@ SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *ticket
     fail = "session id context";
   else if (!sbd_tls_tickets_install(tickets, ctx))
     fail = "session tickets";
+  else if (SSL_CTX_set_num_tickets(ctx, 1) != 1) /* TLS 1.3: a phone resumes with one; OpenSSL's default sends two */
+    fail = "session ticket count";
   if (fail) {
     ssl_reason(err, errlen, fail);
     SSL_CTX_free(ctx);

@@ -5,6 +5,7 @@
  * are checked at the lists' heads.
  */
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,11 @@ static void accept_some(worker *w) {
       continue;
     }
     atomic_fetch_add(&e->active, 1);
+    /* Records leave when written, as a node:tls socket with setNoDelay(true) (what SIP asks): Nagle would hold a
+     * small record behind an unacknowledged one (a session ticket after the handshake, an answer's second record)
+     * until the peer's delayed ACK. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sbd_tls_conn *c = calloc(1, sizeof *c);
     SSL *ssl = NULL;
     if (c) {
