@@ -96,7 +96,8 @@ test('sipd TCP: 1,000,000 messages over 4 connections, then a phone still regist
       ports.tcp,
       FLOOD_MESSAGES,
       sipFloodShapes({ transport: 'TCP', port: ports.tcp, victim: VICTIM, guessed: 'u2000' }),
-      { conns: 4 },
+      // A hang guard, not a speed bound: a CI run on a machine shared with other work took over 300 s here.
+      { conns: 4, timeoutMs: 780_000 },
     );
     assert.equal(r.sent, FLOOD_MESSAGES);
     assert.equal(d.child.exitCode, null, `sipd died during the flood: ${d.tail().slice(-2000)}`);
