@@ -28,6 +28,8 @@ export interface TftpdOptions extends Omit<TftpServerOptions, 'source' | 'logger
   storeUrl?: string;
   /** With `storeUrl`: where this server's served ITL hash goes (the publisher's primary); default `storeUrl`. */
   primaryUrl?: string;
+  /** With `storeUrl`: this node's keys folder (the phone-password key: configs then carry delivered digest passwords). */
+  keysDir?: string;
   /** Static files: alone, or beside the appliance's files. */
   root?: string;
   /** Folder only: how long a read file is served from memory; default 1000 ms. */
@@ -41,6 +43,7 @@ export async function runTftpd({
   stateDir,
   storeUrl,
   primaryUrl,
+  keysDir,
   node,
   root,
   cacheMs,
@@ -57,6 +60,7 @@ export async function runTftpd({
     const opened = await openPgApplianceSource(storeUrl, {
       primaryUrl,
       node,
+      keysDir,
       writerLogger: logger,
       ...(root !== undefined ? { staticRoot: root } : {}),
     });

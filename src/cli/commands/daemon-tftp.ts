@@ -43,8 +43,8 @@ export const commands: Command[] = [
     path: ['daemon', 'tftp'],
     summary: "run the TFTP server (sbd-tftpd): the appliance's trust lists and configs (--state) and/or a folder (--root)",
     usage:
-      `sbd daemon tftp ((--state DIR | --store-url postgres://USER@HOST:PORT/DB [--primary-url URL]) [--node NAME (default the publisher)] [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
-      "[--store-url: read the store from the node's PostgreSQL, password in PGPASSWORD; --primary-url: where the served ITL hash goes, default --store-url] " +
+      `sbd daemon tftp ((--state DIR | --store-url postgres://USER@HOST:PORT/DB [--primary-url URL] [--state DIR]) [--node NAME (default the publisher)] [--root STATIC_DIR] | --root DIR) [--bind ADDR]... ${limitUsage} ` +
+      "[--store-url: read the store from the node's PostgreSQL, password in PGPASSWORD; --state DIR then names the node's folder, whose keys/ decrypt delivered digest passwords; --primary-url: where the served ITL hash goes, default --store-url] " +
       '[--cache-ms MS (folder only, default 1000)] ' +
       '[--engine auto|native|node (default auto: the native data plane when libsbdtftp.so is built)]',
     async run(args) {
@@ -52,14 +52,13 @@ export const commands: Command[] = [
       const storeUrl = values['store-url'];
       if (!values.root && !values.state && !storeUrl)
         throw new UsageError('give --state DIR, --store-url URL, --root DIR or one of the first two with --root');
-      if (values.state && storeUrl) throw new UsageError('give --state DIR or --store-url URL, not both');
       if (values.node !== undefined && !values.state && !storeUrl) throw new UsageError('--node needs --state DIR or --store-url URL');
       if (values['primary-url'] !== undefined && !storeUrl) throw new UsageError('--primary-url needs --store-url');
       const engine = values.engine ?? 'auto';
       if (engine !== 'auto' && engine !== 'native' && engine !== 'node') throw new UsageError(`--engine ${engine}: auto, native or node`);
       return runTftpd({
-        ...(values.state ? { stateDir: values.state } : {}),
-        ...(storeUrl ? { storeUrl } : {}),
+        ...(values.state && !storeUrl ? { stateDir: values.state } : {}),
+        ...(storeUrl ? { storeUrl, ...(values.state ? { keysDir: join(values.state, 'keys') } : {}) } : {}),
         ...(values['primary-url'] ? { primaryUrl: values['primary-url'] } : {}),
         ...(values.node !== undefined ? { node: values.node } : {}),
         ...(values.root ? { root: values.root } : {}),

@@ -3,7 +3,8 @@
  * the node's local copy of its PostgreSQL (store/pg/store-copy.ts), so every trust list, config and signature is
  * built by the same code from the same rows. What differs is the one write TFTP makes, the trust list this node
  * serves: kept in the copy (read back at once by `servedSha256`) and queued for the publisher's primary
- * (store/pg/node-writes.ts), from where every node's ITL File Status sees it.
+ * (store/pg/node-writes.ts), from where every node's ITL File Status sees it. And a config's delivered digest
+ * password is decrypted with the phone-password key in this node's `keysDir` (the copy is no state folder).
  */
 import type { Logger } from '../../lib/log.js';
 import { connectPg } from '../../store/pg/connect.js';
@@ -12,6 +13,11 @@ import { PgStoreCopy } from '../../store/pg/store-copy.js';
 import { printable, TftpError } from '../../tftp/core/errors.js';
 import { ApplianceFileSource, type ApplianceSourceOptions } from '../../tftp/appliance-source.js';
 import type { TrustListFile } from '../../tftp/appliance-files.js';
+import type { Clock } from '../../lib/clock.js';
+import { deviceConfigFile } from '../../config/cluster-configs.js';
+import { phonePasswordLookup } from '../../credentials/phone-digest.js';
+import type { NodeRow } from '../../store/index.js';
+import type { DeviceConfigSuffix } from '../../tftp/appliance-files.js';
 import { publisher } from '../../trust/cluster-lists.js';
 import { StoreApplianceFiles } from './tftp-store.js';
 
@@ -19,13 +25,35 @@ export class PgApplianceFiles extends StoreApplianceFiles {
   readonly #copy: PgStoreCopy;
   readonly #writes: PgNodeWriter | undefined;
   readonly #node: string | undefined;
+  readonly #keysDir: string | undefined;
 
-  /** `node`: the TFTP node this server is (default the publisher); `writes`: where its served lists go (none: kept local). */
-  constructor(copy: PgStoreCopy, options: { node?: string | undefined; writes?: PgNodeWriter | undefined } = {}) {
+  /**
+   * `node`: the TFTP node this server is (default the publisher); `writes`: where its served lists go (none: kept
+   * local); `keysDir`: this node's keys folder, for delivered digest passwords (none: configs carry none).
+   */
+  constructor(
+    copy: PgStoreCopy,
+    options: { node?: string | undefined; writes?: PgNodeWriter | undefined; keysDir?: string | undefined } = {},
+  ) {
     super(copy.store, { node: options.node });
     this.#copy = copy;
     this.#writes = options.writes;
     this.#node = options.node;
+    this.#keysDir = options.keysDir;
+  }
+
+  #nodeRow(): NodeRow {
+    const store = this.#copy.store;
+    return this.#node === undefined ? publisher(store) : (store.getNode(this.#node) ?? publisher(store));
+  }
+
+  override deviceConfig(name: string, suffix: DeviceConfigSuffix, clock: Clock): Buffer | undefined {
+    if (this.#keysDir === undefined) return super.deviceConfig(name, suffix, clock);
+    const store = this.#copy.store;
+    const d = store.getDevice(name);
+    return d
+      ? deviceConfigFile(store, d, suffix, clock, this.#nodeRow(), { phonePasswords: phonePasswordLookup(store, this.#keysDir) })
+      : undefined;
   }
 
   override recordServed(file: TrustListFile, bytes: Buffer | undefined, at: Date): void {
@@ -40,11 +68,12 @@ export interface PgApplianceSourceOptions extends Omit<ApplianceSourceOptions, '
   copy: PgStoreCopy;
   node?: string | undefined;
   writes?: PgNodeWriter | undefined;
+  keysDir?: string | undefined;
 }
 
 /** The appliance's TFTP file source over a node's PostgreSQL copy. */
-export function pgApplianceSource({ copy, node, writes, ...options }: PgApplianceSourceOptions): ApplianceFileSource {
-  return new ApplianceFileSource({ ...options, files: new PgApplianceFiles(copy, { node, writes }) });
+export function pgApplianceSource({ copy, node, writes, keysDir, ...options }: PgApplianceSourceOptions): ApplianceFileSource {
+  return new ApplianceFileSource({ ...options, files: new PgApplianceFiles(copy, { node, writes, keysDir }) });
 }
 
 /**
