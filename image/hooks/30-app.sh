@@ -32,32 +32,36 @@ install -D -m 0644 "$node_pkg/LICENSE" "$root/usr/local/share/doc/node/LICENSE"
 lock_key=$(cat "$repo/package.json" "$repo/package-lock.json" | sha256sum | cut -c1-16)
 mods="$cache/app-$ARCH-$NODE_VERSION-$lock_key"
 if [ ! -d "$mods/node_modules" ]; then
-  rm -rf "$mods.tmp" && mkdir -p "$mods.tmp"
-  cp "$repo/package.json" "$repo/package-lock.json" "$mods.tmp/"
-  (cd "$mods.tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  # Per process: builds running side by side (other image folders) must not share a half-built tree.
+  mods_tmp="$mods.tmp.$$"
+  rm -rf "$mods_tmp" && mkdir -p "$mods_tmp"
+  cp "$repo/package.json" "$repo/package-lock.json" "$mods_tmp/"
+  (cd "$mods_tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
   gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
   t=$(date +%s)
   (
-    cd "$mods.tmp/node_modules/better-sqlite3"
+    cd "$mods_tmp/node_modules/better-sqlite3"
     if [ "$ARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
       export CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar
     fi
     node "$gyp" rebuild --release --arch="$npm_arch" --nodedir="$node_pkg" --jobs=max >/dev/null
   )
-  so="$mods.tmp/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
+  so="$mods_tmp/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
   readelf -h "$so" | grep -q "Machine:.*$elf_machine" || { echo "30-app: $so is not built for $ARCH" >&2; exit 1; }
   echo "better-sqlite3 built for $ARCH in $(( $(date +%s) - t )) s"
   # Keep what runs: the addon and the JS. Sources, objects and the other platforms' koffi binaries go.
   (
-    cd "$mods.tmp/node_modules"
+    cd "$mods_tmp/node_modules"
     find better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
     find better-sqlite3/build/Release -mindepth 1 ! -name better_sqlite3.node -exec rm -rf {} +
     rm -rf better-sqlite3/deps better-sqlite3/src
     find koffi/build/koffi -mindepth 1 -maxdepth 1 ! -name "linux_$npm_arch" -exec rm -rf {} +
     rm -rf koffi/src koffi/vendor koffi/doc
   )
-  rm -rf "$mods" && mv "$mods.tmp" "$mods"
-  find "$cache" -maxdepth 1 -name "app-$ARCH-*" ! -name "$(basename "$mods")" -exec rm -rf {} +
+  # Another build may have finished the same tree first: keep that one.
+  if [ -d "$mods/node_modules" ]; then rm -rf "$mods_tmp"; else rm -rf "$mods" && mv "$mods_tmp" "$mods"; fi
+  # Older trees go; half-built ones (*.tmp.PID) belong to running builds.
+  find "$cache" -maxdepth 1 -name "app-$ARCH-*" ! -name "$(basename "$mods")" ! -name '*.tmp.*' -exec rm -rf {} +
 fi
 
 # --- native helpers (native/*.mk, loaded through koffi) for the target ----------------------------------------
@@ -66,6 +70,7 @@ if [ -f "$repo/native/Makefile" ]; then
   native_key=$(cat "$repo"/native/Makefile "$repo"/native/*.mk "$repo"/native/*.[ch] 2>/dev/null | sha256sum | cut -c1-16)
   native_out="$cache/native-$ARCH-$native_key"
   if [ ! -d "$native_out" ]; then
+    native_tmp="$native_out.tmp.$$"
     if [ "$ARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
       # Cross build against the target rootfs' own libcrypto.so.3. OpenSSL's headers are the host's libssl-dev
       # (the same 3.0 release; its arch-specific configuration.h only differs in what LP64 targets share).
@@ -73,16 +78,16 @@ if [ -f "$repo/native/Makefile" ]; then
       inc="$cache/cross-include-$ARCH"
       rm -rf "$inc" && mkdir -p "$inc" && cp -r /usr/include/x86_64-linux-gnu/openssl "$inc/"
       flags="-O2 -I$inc -L$root/usr/lib/aarch64-linux-gnu -Wl,-rpath-link=$root/usr/lib/aarch64-linux-gnu"
-      make -s -C "$repo/native" BUILD="$native_out.tmp" CC=aarch64-linux-gnu-gcc CFLAGS="$flags" \
+      make -s -C "$repo/native" BUILD="$native_tmp" CC=aarch64-linux-gnu-gcc CFLAGS="$flags" \
         libsbdsrtp_LDLIBS=-l:libcrypto.so.3 libsbdtls_LDLIBS="-l:libssl.so.3 -l:libcrypto.so.3 -lpthread"
     else
-      make -s -C "$repo/native" BUILD="$native_out.tmp"
+      make -s -C "$repo/native" BUILD="$native_tmp"
     fi
-    for so in "$native_out.tmp"/*.so; do
+    for so in "$native_tmp"/*.so; do
       readelf -h "$so" | grep -q "Machine:.*$elf_machine" || { echo "30-app: $so is not built for $ARCH" >&2; exit 1; }
     done
-    rm -rf "$native_out" && mv "$native_out.tmp" "$native_out"
-    find "$cache" -maxdepth 1 -name "native-$ARCH-*" ! -name "$(basename "$native_out")" -exec rm -rf {} +
+    if [ -d "$native_out" ]; then rm -rf "$native_tmp"; else mv "$native_tmp" "$native_out"; fi
+    find "$cache" -maxdepth 1 -name "native-$ARCH-*" ! -name "$(basename "$native_out")" ! -name '*.tmp.*' -exec rm -rf {} +
   fi
 fi
 
