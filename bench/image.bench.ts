@@ -1,16 +1,20 @@
 /**
- * bench/image: the firmware image's size (compressed .img.zst, GPT disk, installed), seconds from QEMU start to the
- * milestones of a first boot under TCG — login prompt, first boot done ("TFTP activated": keys, certificates and
- * the ITL exist), every daemon READY, "ITL served" (the first successful TFTP fetch of ITLFile.tlv from the host:
- * a poller starts with QEMU and asks once a second over the runner's tap network) and a simulated phone booted
- * (ITL trusted, signed config verified) — and the memory the running appliance uses (MemTotal − MemAvailable, and
- * each daemon's RSS).
- * KVM is unusable on these machines (QEMU aborts with -cpu host|max), so there is no KVM column: TCG only.
+ * bench/image: the firmware image's size, its boot under TCG stage by stage, twice — the first boot (keys,
+ * certificates and the first ITL are made) and a later boot of the same disk — and the memory the running
+ * appliance uses (MemTotal − MemAvailable, each daemon's RSS and private anonymous memory).
+ * Stages (issue 19 item 7): QEMU start → kernel (run.sh setup, UEFI firmware, systemd-boot), kernel + initrd,
+ * systemd units before sbd, first boot (address, keys, certificates, ITL), sbd-tftpd's ExecStartPre, node start →
+ * READY, READY → the first ITL fetched by the host. The guest's stamps are CLOCK_MONOTONIC (from kernel start);
+ * /proc/uptime read over the debug shell places kernel start on the host's clock (± half a round trip).
+ * "ITL served": a poller on the host asks for ITLFile.tlv over TFTP every 250 ms from QEMU start on.
+ * The later boot: the first run's overlay is kept (a hard link: run.sh removes its own), made a raw disk with the
+ * pristine ESP back in place (run.sh appends its kernel arguments to the loader entry in each run), and booted
+ * from a temporary SBD_IMAGE_DIR. KVM is unusable on these machines: TCG only.
  *
- *   node --import tsx bench/image.bench.ts [--arch x86_64|arm64]
+ *   node --import tsx bench/image.bench.ts [--arch x86_64|arm64] [--no-build]
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest, elapsed, repo } from '../test/image/guest.js';
@@ -20,41 +24,66 @@ import { parseTrustFile } from '../src/trust/codec.js';
 
 const arch = (process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'x86_64') as 'x86_64' | 'arm64';
 const BOOT_TIMEOUT_MS = 15 * 60_000;
+/** How often the host asks for the ITL while the guest boots. */
+const ITL_POLL_MS = 250;
 
-function sec(ms: number): string {
-  return (ms / 1000).toFixed(1);
-}
+type Rows = [string, string][];
+const sec = (ms: number) => (ms / 1000).toFixed(1);
 
 const t0 = Date.now();
-const build = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
-if (build.status !== 0) throw new Error('image build failed');
-console.log(`image ready in ${elapsed(t0)}`);
-const out = `${process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`}/${arch}`;
+// --no-build: measure the image already in SBD_IMAGE_DIR as it is (e.g. one built from another revision).
+if (!process.argv.includes('--no-build')) {
+  const build = spawnSync('bash', [`${repo}/image/build.sh`, arch, '--if-stale'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('image build failed');
+  console.log(`image ready in ${elapsed(t0)}`);
+}
+const imageDir = process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`;
+const out = `${imageDir}/${arch}`;
 const mb = (f: string) => (statSync(`${out}/${f}`).size / 1048576).toFixed(1);
-
 const net = 1 + Math.floor(Math.random() * 250);
-const g = new Guest({ arch, net, debugShell: arch === 'x86_64' });
-const rows: [string, string][] = [];
-// "ITL served": from QEMU start, one TFTP read request a second (1 s retransmission timeout, 2 tries) until a
-// whole, parseable ITLFile.tlv arrives. Before the guest's network and sbd-tftpd are up the requests just time out.
-let stopPolling = false;
-const itlServed = (async (): Promise<number | undefined> => {
-  while (!stopPolling && Date.now() - g.started < BOOT_TIMEOUT_MS) {
-    const tried = Date.now();
-    try {
-      const r = await fetchFile({ server: g.guestIp, name: 'ITLFile.tlv', timeoutMs: 1000, retries: 2 });
-      if (parseTrustFile(r.data).records.length > 0) return Date.now() - g.started;
-    } catch {
-      /* not up yet: timeout, ICMP unreachable, or a TFTP error while first boot runs */
+
+/** Polls TFTP for a whole, parseable ITLFile.tlv from QEMU start; resolves with the host time it arrived. */
+function pollItl(g: Guest, stop: () => boolean): Promise<number | undefined> {
+  return (async () => {
+    while (!stop() && Date.now() - g.started < BOOT_TIMEOUT_MS) {
+      const tried = Date.now();
+      try {
+        const r = await fetchFile({ server: g.guestIp, name: 'ITLFile.tlv', timeoutMs: 500, retries: 1 });
+        if (parseTrustFile(r.data).records.length > 0) return Date.now();
+      } catch {
+        /* not up yet: timeout, ICMP unreachable, or a TFTP error while first boot runs */
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, ITL_POLL_MS - (Date.now() - tried))));
     }
-    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tried))));
+    return undefined;
+  })();
+}
+
+/** `systemctl show` monotonic stamps (µs since kernel start) of one unit, or of the manager when unit is ''. */
+async function stamps(g: Guest, unit: string, props: string[]): Promise<Record<string, number>> {
+  const [, o] = await g.root(`systemctl show ${props.map((p) => `-p ${p}`).join(' ')} ${unit}`);
+  const r: Record<string, number> = {};
+  for (const line of o.split('\n')) {
+    const [k, v] = line.split('=');
+    if (k && v !== undefined) r[k] = Number(v);
   }
-  return undefined;
-})();
-try {
-  await g.waitFor(/login: $/m, BOOT_TIMEOUT_MS, 'login prompt');
-  rows.push(['QEMU start → login prompt (s)', sec(Date.now() - g.started)]);
-  if (arch === 'x86_64') {
+  return r;
+}
+
+interface BootResult {
+  rows: Rows;
+  memory: Rows;
+}
+
+/** One boot, measured; `first`: the store is made in it. */
+async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
+  const rows: Rows = [];
+  const memory: Rows = [];
+  let stop = false;
+  const itl = pollItl(g, () => stop);
+  try {
+    await g.waitFor(/login: $/m, BOOT_TIMEOUT_MS, 'login prompt');
+    const login = Date.now() - g.started;
     const poll = async (cmd: string, ok: (s: string) => boolean) => {
       for (;;) {
         const [, o] = await g.root(cmd);
@@ -63,46 +92,150 @@ try {
         await new Promise((r) => setTimeout(r, 1000));
       }
     };
-    await poll('systemctl is-active sbd-firstboot', (o) => o === 'active');
-    rows.push(['QEMU start → first boot done: TFTP activated (s)', sec(Date.now() - g.started)]);
+    // Kernel start on the host's clock.
+    const asked = Date.now();
+    const [, up] = await g.root('cut -d" " -f1 /proc/uptime');
+    const kernel = (asked + Date.now()) / 2 - Number(up) * 1000;
+    if (first) await poll('systemctl is-active sbd-firstboot', (o) => o === 'active');
     const daemons = (await g.root('ls /usr/lib/systemd/system | grep -E "^sbd-.*d\\.service$" | sed "s/\\.service//"'))[1]
       .split('\n')
       .filter(Boolean);
     for (const d of daemons) await poll(`systemctl show -p SubState --value ${d}`, (o) => o === 'running');
-    rows.push([`QEMU start → daemons READY: ${daemons.join(', ')} (s)`, sec(Date.now() - g.started)]);
-    if (daemons.includes('sbd-tftpd')) {
-      const served = await itlServed;
-      rows.push(['QEMU start → ITL served over TFTP to the host (s)', served === undefined ? 'not served' : sec(served)]);
-      // A whole phone boot: ITL trusted on first use and the signed default config verified.
-      const phoneState = mkdtempSync(join(tmpdir(), 'sbd-bench-phone-'));
-      try {
-        const r = await hostSbd(['phone', 'boot', '--server', `${g.guestIp}:69`, '--mac', '00AA11BB22CC', '--state', phoneState]);
-        if (r.status !== 0) throw new Error(`phone boot failed: ${r.out}`);
-      } finally {
-        rmSync(phoneState, { recursive: true, force: true });
-      }
-      rows.push(['QEMU start → a simulated phone booted: ITL trusted, config verified (s)', sec(Date.now() - g.started)]);
+    const ready = Date.now() - g.started;
+    const served = await itl;
+    stop = true;
+    const m = await stamps(g, '', ['UserspaceTimestampMonotonic']);
+    const fb = await stamps(g, 'sbd-firstboot', ['ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic']);
+    const tf = await stamps(g, 'sbd-tftpd', [
+      'InactiveExitTimestampMonotonic',
+      'ExecMainStartTimestampMonotonic',
+      'ActiveEnterTimestampMonotonic',
+    ]);
+    const [, analyze] = await g.root('systemd-analyze 2>&1 | head -1');
+    const s = (us: number) => sec(us / 1000);
+    const userspace = m.UserspaceTimestampMonotonic!;
+    rows.push(['QEMU start → kernel start: run.sh setup, UEFI firmware, systemd-boot', sec(kernel - g.started)]);
+    rows.push(['kernel + initrd (→ systemd in the root)', s(userspace)]);
+    if (first) {
+      rows.push(['systemd units before sbd-firstboot', s(fb.ExecMainStartTimestampMonotonic! - userspace)]);
+      rows.push([
+        'first boot: address, keys, certificates, first ITL',
+        s(fb.ExecMainExitTimestampMonotonic! - fb.ExecMainStartTimestampMonotonic!),
+      ]);
+      rows.push(['first boot done → sbd-tftpd starting', s(tf.InactiveExitTimestampMonotonic! - fb.ExecMainExitTimestampMonotonic!)]);
     } else {
-      rows.push(['QEMU start → ITL served over TFTP (s)', 'n/a: no sbd-tftpd in this build']);
+      rows.push(['systemd units before sbd-tftpd', s(tf.InactiveExitTimestampMonotonic! - userspace)]);
     }
+    rows.push(['sbd-tftpd ExecStartPre (state-permissions)', s(tf.ExecMainStartTimestampMonotonic! - tf.InactiveExitTimestampMonotonic!)]);
+    rows.push(['sbd-tftpd: node start → READY', s(tf.ActiveEnterTimestampMonotonic! - tf.ExecMainStartTimestampMonotonic!)]);
+    if (served !== undefined) {
+      rows.push(['sbd-tftpd READY → first ITL fetched by the host', sec(served - kernel - tf.ActiveEnterTimestampMonotonic! / 1000)]);
+    }
+    rows.push(['= QEMU start → ITL served over TFTP to the host', served === undefined ? 'not served' : sec(served - g.started)]);
+    rows.push(['(QEMU start → login prompt)', sec(login)]);
+    rows.push([`(QEMU start → all daemons READY: ${daemons.join(', ')})`, sec(ready)]);
+    rows.push(['(systemd-analyze)', analyze.replace(/^Startup finished in /, '')]);
+    // A whole phone boot: ITL trusted on first use and the signed default config verified.
+    const phoneState = mkdtempSync(join(tmpdir(), 'sbd-bench-phone-'));
+    try {
+      const r = await hostSbd(['phone', 'boot', '--server', `${g.guestIp}:69`, '--mac', '00AA11BB22CC', '--state', phoneState]);
+      if (r.status !== 0) throw new Error(`phone boot failed: ${r.out}`);
+    } finally {
+      rmSync(phoneState, { recursive: true, force: true });
+    }
+    rows.push(['(QEMU start → a simulated phone booted: ITL trusted, config verified)', sec(Date.now() - g.started)]);
+    await new Promise((r) => setTimeout(r, 5000)); // settle
     const [, mem] = await g.root('awk \'/MemTotal/{t=$2}/MemAvailable/{a=$2}END{printf "%d", (t-a)/1024}\' /proc/meminfo');
-    rows.push(['appliance memory used, MemTotal − MemAvailable (MB)', mem]);
+    memory.push(['appliance memory used, MemTotal − MemAvailable (MB)', mem]);
     for (const d of daemons) {
-      const [, rss] = await g.root(`ps -o rss= -p $(systemctl show -p MainPID --value ${d}) | awk '{printf "%d", $1/1024}'`);
-      rows.push([`${d} RSS (MB)`, rss]);
+      const pid = `$(systemctl show -p MainPID --value ${d})`;
+      const [, rss] = await g.root(`ps -o rss= -p ${pid} | awk '{printf "%d", $1/1024}'`);
+      const [, anon] = await g.root(`awk '/^Pss_Anon/{printf "%d", $2/1024}' /proc/${pid}/smaps_rollup`);
+      memory.push([`${d} RSS / private anonymous (MB)`, `${rss} / ${anon}`]);
     }
+    return { rows, memory };
+  } finally {
+    stop = true;
+    await itl;
   }
-} finally {
-  stopPolling = true;
-  await itlServed;
-  await g.dispose();
 }
 
-console.log(`\nsbd image ${arch} — ${g.boot} boot, TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
-const sizes: [string, string][] = [
+if (arch !== 'x86_64') {
+  // No debug shell on arm64 (image/run.sh): the login prompt is the one milestone.
+  const g = new Guest({ arch, net, debugShell: false });
+  try {
+    await g.waitFor(/login: $/m, BOOT_TIMEOUT_MS, 'login prompt');
+    console.log(
+      `\nsbd image ${arch}: ${mb(`sbd-${arch}.img.zst`)} MB compressed; QEMU start → login prompt ${sec(Date.now() - g.started)} s`,
+    );
+  } finally {
+    await g.dispose();
+  }
+  process.exit(0);
+}
+
+const results: [string, BootResult][] = [];
+const g1 = new Guest({ arch, net, debugShell: true });
+const later = mkdtempSync(join(out, '..', 'bench-later-'));
+try {
+  try {
+    results.push(['first boot', await measureBoot(g1, true)]);
+    const run = readdirSync(out).find((f) => f.startsWith('run.'));
+    if (!run) throw new Error(`no run folder of image/run.sh in ${out}`);
+    linkSync(join(out, run, 'overlay.qcow2'), join(later, 'after-first-boot.qcow2'));
+    await g1.root('systemctl --no-block poweroff');
+    await g1.exit(180_000);
+  } finally {
+    await g1.dispose();
+  }
+  // The disk as the first boot left it, with the pristine ESP (run.sh appends this run's kernel arguments again).
+  const laterOut = join(later, arch);
+  mkdirSync(laterOut);
+  execFileSync('qemu-img', ['convert', '-O', 'raw', join(later, 'after-first-boot.qcow2'), join(laterOut, 'disk.raw')]);
+  rmSync(join(later, 'after-first-boot.qcow2'));
+  const [start, size] = /1 : start=\s*(\d+), size=\s*(\d+)/
+    .exec(execFileSync('sfdisk', ['--dump', `${out}/disk.raw`], { encoding: 'utf8' }))!
+    .slice(1);
+  execFileSync('dd', [
+    `if=${out}/disk.raw`,
+    `of=${laterOut}/disk.raw`,
+    'bs=512',
+    `skip=${start}`,
+    `seek=${start}`,
+    `count=${size}`,
+    'conv=notrunc',
+    'status=none',
+  ]);
+  for (const f of ['cmdline', 'vmlinuz', 'initrd.img']) copyFileSync(join(out, f), join(laterOut, f));
+  const saved = process.env.SBD_IMAGE_DIR;
+  process.env.SBD_IMAGE_DIR = later;
+  const g2 = new Guest({ arch, net, debugShell: true });
+  if (saved === undefined) delete process.env.SBD_IMAGE_DIR;
+  else process.env.SBD_IMAGE_DIR = saved;
+  try {
+    results.push(['later boot', await measureBoot(g2, false)]);
+  } finally {
+    await g2.dispose();
+  }
+} finally {
+  rmSync(later, { recursive: true, force: true });
+}
+
+console.log(`\nsbd image ${arch} — ${g1.boot} boot, TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
+const sizes: Rows = [
   ['compressed image, sbd-ARCH.img.zst (MB)', mb(`sbd-${arch}.img.zst`)],
   ['GPT disk, disk.raw (MB)', mb('disk.raw')],
   ['installed rootfs (MB)', /installed \(rootfs\)\s+(\d+)/.exec(readFileSync(`${out}/size-report.txt`, 'utf8'))?.[1] ?? '?'],
 ];
-const width = Math.max(...[...sizes, ...rows].map((r) => r[0].length));
-for (const [k, v] of [...sizes, ...rows]) console.log(`  ${k.padEnd(width)}  ${v}`);
+const all = [...sizes, ...results.flatMap(([, r]) => [...r.rows, ...r.memory])];
+const width = Math.max(...all.map((r) => r[0].length));
+const print = (rows: Rows) => {
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+};
+print(sizes);
+for (const [name, r] of results) {
+  console.log(`\n ${name}, seconds`);
+  print(r.rows);
+  console.log(` ${name}, memory (5 s after the phone boot)`);
+  print(r.memory);
+}

@@ -34,8 +34,8 @@ export async function adminMain(options: AdminMainOptions = {}): Promise<void> {
   });
 }
 
-const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
-if (isEntry) {
+/** The process entry: `node main.js`, or the console's bundle (scripts/bundle.ts). */
+export function runAdminMain(): void {
   adminMain().then(
     () => process.exit(0),
     (err: unknown) => {
@@ -44,3 +44,6 @@ if (isEntry) {
     },
   );
 }
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
+if (isEntry) runAdminMain();

@@ -44,8 +44,9 @@ function helpText(all: Command[], prefix: string[] = []): string {
   return ['usage: sbd <command> [options]', '', ...rows.map(([n, s]) => `  ${n.padEnd(width)}  ${s}`)].join('\n');
 }
 
-export async function main(argv: string[], ctx: CommandContext): Promise<number> {
-  const all = await loadCommands(argv);
+/** Runs one command line; `commands` given (a bundle, scripts/bundle.ts) replaces the discovery in ./commands. */
+export async function main(argv: string[], ctx: CommandContext, commands?: Command[]): Promise<number> {
+  const all = commands ?? (await loadCommands(argv));
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help') {
     ctx.out(helpText(all, argv.slice(1)));
     return 0;
@@ -80,8 +81,8 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
   }
 }
 
-const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
-if (isEntry) {
+/** The process entry: `node main.js ARGS`, or a bundle passing its commands (scripts/bundle.ts). */
+export function runMain(commands?: Command[]): void {
   // A closed pipe (`sbd itl show F | head`) ends output quietly instead of a stack trace.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -93,7 +94,7 @@ if (isEntry) {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   };
-  main(process.argv.slice(2), ctx).then(
+  main(process.argv.slice(2), ctx, commands).then(
     (code) => {
       process.exitCode = code;
     },
@@ -103,3 +104,6 @@ if (isEntry) {
     },
   );
 }
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isEntry) runMain();

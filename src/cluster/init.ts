@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { issueIdentity } from '../pki/identity-store.js';
 import { identityNames, type IdentityName } from '../pki/profiles.js';
-import type { KeySpec } from '../pki/keys.js';
+import { defaultKeySpec, generateKeyPairAsync, type KeySpec } from '../pki/keys.js';
 import type { NodeRow } from '../store/index.js';
 import { buildCtl, buildItl } from '../trust/cluster-lists.js';
 import { openState, type State } from '../store/state.js';
@@ -21,6 +21,14 @@ export interface InitOptions {
   nodeName?: string | undefined;
   clock: Clock;
   keySpec?: KeySpec | undefined;
+  /** Keys made beforehand for identities this run issues (`pregenerateKeys`); the others get new keys. */
+  privateKeys?: Partial<Record<IdentityName, string>> | undefined;
+}
+
+/** One new key per identity, made in parallel (first boot: five RSA keys, most of its time under emulation). */
+export async function pregenerateKeys(spec: KeySpec = defaultKeySpec): Promise<Record<IdentityName, string>> {
+  const pairs = await Promise.all(identityNames.map(() => generateKeyPairAsync(spec)));
+  return Object.fromEntries(identityNames.map((n, i) => [n, pairs[i]!.privateKeyPem])) as Record<IdentityName, string>;
 }
 
 export interface InitResult {
@@ -47,7 +55,7 @@ export function initAppliance(opts: InitOptions): InitResult {
         services: ['tftp', 'tvs', 'capf', 'sip', 'media', 'callmanager'],
       });
     }
-    const issued = ensureIdentities(state, node, opts.clock, opts.keySpec);
+    const issued = ensureIdentities(state, node, opts.clock, opts.keySpec, opts.privateKeys);
     const activation = activateTftp(state, opts.clock);
     return { created, node, issued, ...activation };
   } finally {
@@ -55,7 +63,13 @@ export function initAppliance(opts: InitOptions): InitResult {
   }
 }
 
-export function ensureIdentities(state: State, node: NodeRow, clock: Clock, keySpec?: KeySpec): string[] {
+export function ensureIdentities(
+  state: State,
+  node: NodeRow,
+  clock: Clock,
+  keySpec?: KeySpec,
+  privateKeys: Partial<Record<IdentityName, string>> = {},
+): string[] {
   const issued: string[] = [];
   for (const name of identityNames as readonly IdentityName[]) {
     const scope = name === 'ITLRecovery' ? null : node.name;
@@ -66,6 +80,7 @@ export function ensureIdentities(state: State, node: NodeRow, clock: Clock, keyS
       node,
       clock,
       ...(keySpec ? { keySpec } : {}),
+      ...(privateKeys[name] !== undefined ? { privateKeyPem: privateKeys[name] } : {}),
       ...(validityYears ? { validityYears } : {}),
     });
     issued.push(name);

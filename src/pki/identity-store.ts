@@ -91,6 +91,8 @@ export interface IssueOptions extends KeyAccessOptions {
   node: NodeRow;
   clock: Clock;
   keySpec?: KeySpec;
+  /** A key made beforehand (`sbd init` makes its five in parallel); default: a new one of `keySpec`. */
+  privateKeyPem?: string;
   validityYears?: number;
   org?: Partial<OrgInfo>;
 }
@@ -101,6 +103,7 @@ export function issueIdentity(store: Store, layout: StateLayout, opts: IssueOpti
     hostname: opts.node.hostname,
     ...(opts.node.ipv4 ? { ipv4: opts.node.ipv4 } : {}),
     ...(opts.keySpec ? { keySpec: opts.keySpec } : {}),
+    ...(opts.privateKeyPem !== undefined ? { privateKeyPem: opts.privateKeyPem } : {}),
     ...(opts.validityYears ? { validityYears: opts.validityYears } : {}),
     ...(opts.org ? { org: opts.org } : {}),
     now: new Date(opts.clock.now()),

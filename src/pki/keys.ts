@@ -53,6 +53,21 @@ export function generateKeyPair(spec: KeySpec): KeyPair {
   return fromKeyObjects(privateKey, publicKey);
 }
 
+/**
+ * The same, off the event loop (libuv's thread pool): keys asked for together are made in parallel, one per CPU.
+ * First boot makes five RSA keys, most of its time under emulation (issue 19 item 7).
+ */
+export async function generateKeyPairAsync(spec: KeySpec): Promise<KeyPair> {
+  assertKeySpec(spec);
+  const { privateKey, publicKey } = await new Promise<{ privateKey: crypto.KeyObject; publicKey: crypto.KeyObject }>((resolve, reject) => {
+    const done = (err: Error | null, publicKey: crypto.KeyObject, privateKey: crypto.KeyObject) =>
+      err ? reject(err) : resolve({ privateKey, publicKey });
+    if (spec.type === 'rsa') crypto.generateKeyPair('rsa', { modulusLength: spec.bits, publicExponent: 0x10001 }, done);
+    else crypto.generateKeyPair('ec', { namedCurve: spec.curve }, done);
+  });
+  return fromKeyObjects(privateKey, publicKey);
+}
+
 function fromKeyObjects(privateKey: crypto.KeyObject, publicKey: crypto.KeyObject): KeyPair {
   return {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,

@@ -1,13 +1,13 @@
 /** Appliance administration from the command line: the same functions the admin shell calls. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { systemClock } from '../../lib/clock.js';
 import { UsageError } from '../../lib/errors.js';
-import { initAppliance } from '../../cluster/init.js';
+import { initAppliance, pregenerateKeys } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
-import { withState } from '../../store/state.js';
+import { stateLayout, withState } from '../../store/state.js';
 import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12 } from '../../cluster/p12.js';
 import { parseIdentityName } from '../../cluster/certs.js';
@@ -55,7 +55,7 @@ export const commands: Command[] = [
     path: ['init'],
     summary: 'create a store with this node, its certificates and the first ITL (TFTP activation)',
     usage: 'sbd init --state DIR [--hostname H] [--ip A] [--key-bits 2048|4096]',
-    run(args, ctx) {
+    async run(args, ctx) {
       const { values } = parse(
         args,
         { ...stateOpt, hostname: { type: 'string' }, ip: { type: 'string' }, 'key-bits': { type: 'string' } },
@@ -63,12 +63,17 @@ export const commands: Command[] = [
       );
       const bits = intOption(values['key-bits'], '--key-bits', 2048, 2048, 4096);
       if (bits !== 2048 && bits !== 4096) throw new UsageError('--key-bits must be 2048 or 4096 (trust-list signers cannot use 3072)');
+      const dir = required(values.state, '--state');
+      const keySpec = { type: 'rsa', bits } as const;
+      // A new store issues every identity: its keys are made in parallel first (one per CPU, not one after another).
+      const privateKeys = existsSync(stateLayout(dir).dbPath) ? undefined : await pregenerateKeys(keySpec);
       const r = initAppliance({
-        dir: required(values.state, '--state'),
+        dir,
         hostname: values.hostname ?? 'sbd',
         ipv4: values.ip,
         clock: systemClock,
-        keySpec: { type: 'rsa', bits },
+        keySpec,
+        privateKeys,
       });
       ctx.out(
         r.created
