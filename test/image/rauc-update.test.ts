@@ -1,0 +1,184 @@
+/**
+ * Firmware update on the A/B disk (issue 19 item 3, docs/firmware-update.md), x86_64 under TCG, one disk (overlay)
+ * across every boot. Two builds of the image, version N (SBD_IMAGE_DIR) and N+1 (SBD_IMAGE_DIR-next); the bundle is
+ * N+1's root slot, signed by the development firmware key both images trust (scripts/update-bundle.sh, verity).
+ *  - boot 1 (N, slot a): a phone on the host boots with its ITL; an altered bundle is refused; `utils system upgrade
+ *    http://host/…` installs N+1 into slot b and restarts;
+ *  - boot 2 (N+1, slot b): show version active/inactive, the store was backed up before it was migrated, the boot was
+ *    blessed (sbd-b.conf), the phone boots with the same ITL; `utils system switch-version` goes back;
+ *  - boot 3 (N, slot a); then slot b made primary with its daemons unable to start: three tries restart the machine
+ *    by themselves, the fourth boot is slot a again.
+ * Run it alone: flock /tmp/sbd-qemu.lock node --import tsx --test test/image/rauc-update.test.ts
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Guest, buildImage, repo, until } from './guest.js';
+import { hostSbd } from './phones.js';
+
+const BOOT_TIMEOUT_MS = 15 * 60_000;
+const PASSWORD = 'Sbd-Rauc-Update-2026';
+const N = '1.0.0-image.n';
+const N1 = '1.0.0-image.n1';
+const imageDir = process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`;
+const nextDir = `${imageDir}-next`;
+const envOf = (dir: string, version: string) => ({ ...process.env, IMAGE_LAYOUT: 'ab', SBD_IMAGE_DIR: dir, FIRMWARE_VERSION: version });
+const DAEMONS = 'sbd-tftpd sbd-tvsd sbd-capfd sbd-sipd sbd-mediad';
+
+async function rootOk(g: Guest, command: string): Promise<string> {
+  const [status, out] = await g.root(command);
+  assert.equal(status, 0, `${command}:\n${out}`);
+  return out;
+}
+
+/** A console command that asks yes/no: answers and returns what it printed up to the question. */
+async function answer(g: Guest, command: string, yes: boolean, timeoutMs: number): Promise<string> {
+  g.type(`${command}\r`);
+  const m = await g.waitFor(/([\s\S]*?)\(yes\/no\) $/, timeoutMs, `${command}: question`);
+  g.type(yes ? 'yes\r' : 'no\r');
+  return m[1]!;
+}
+
+async function daemonsReady(g: Guest): Promise<void> {
+  await until(g, `systemctl is-active ${DAEMONS}`, (o) => o.split('\n').every((l) => l === 'active'), BOOT_TIMEOUT_MS, 'daemons ready');
+}
+
+test('RAUC update N -> N+1, switch back, fallback after three failed tries', { timeout: 120 * 60_000 }, async (t) => {
+  buildImage('x86_64', envOf(imageDir, N));
+  buildImage('x86_64', envOf(nextDir, N1));
+  const work = mkdtempSync(join(imageDir, 'rauc-update-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const bundle = join(work, 'n1.raucb');
+  const b = spawnSync(`${repo}/scripts/update-bundle.sh`, ['x86_64', bundle], { env: envOf(nextDir, N1), encoding: 'utf8' });
+  assert.equal(b.status, 0, b.stderr);
+  const bytes = readFileSync(bundle);
+  const altered = Buffer.from(bytes);
+  altered[Math.floor(altered.length / 3)]! ^= 0x40; // inside the root image: dm-verity's hash tree no longer matches
+  const overlay = join(work, 'disk.qcow2');
+  const net = 1 + Math.floor(Math.random() * 250);
+  const phoneDir = mkdtempSync(join(tmpdir(), 'sbd-rauc-phone-'));
+  t.after(() => rmSync(phoneDir, { recursive: true, force: true }));
+  const boot = () => new Guest({ arch: 'x86_64', net, debugShell: true, overlay, env: envOf(imageDir, N) });
+  const phoneBoots = async (g: Guest, first: boolean) => {
+    const r = await hostSbd([
+      'phone',
+      'boot',
+      '--server',
+      `${g.guestIp}:69`,
+      '--mac',
+      '00AA11BB22EE',
+      '--state',
+      phoneDir,
+      '--tvs',
+      g.guestIp,
+    ]);
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, first ? /ITL trusted \(first use\): signer ITLRECOVERY_sbd/ : /ITL/);
+    assert.match(r.out, /config signature valid/);
+  };
+
+  {
+    const g = boot();
+    t.after(() => g.dispose());
+    await g.login('admin', 'sbd-admin', PASSWORD, BOOT_TIMEOUT_MS);
+    await daemonsReady(g);
+    await t.test('boot 1: version N in slot a, nothing in b; a phone boots with its ITL', async () => {
+      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N} \\(slot a`));
+      assert.match(await g.admin('show version inactive'), /Inactive version: none installed \(slot b\)/);
+      await rootOk(g, 'runuser -u sbd -- /usr/bin/sbd device add SEP00AA11BB22EE --model 8845 --state /var/lib/sbd/state');
+      await phoneBoots(g, true);
+    });
+
+    const served = new Map<string, Buffer>([
+      ['/n1.raucb', bytes],
+      ['/altered.raucb', altered],
+    ]);
+    const server = createServer((req, res) => {
+      const body = served.get(req.url ?? '');
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, g.hostIp, r));
+    t.after(() => server.close());
+    const url = (p: string) => `http://${g.hostIp}:${(server.address() as AddressInfo).port}${p}`;
+
+    await t.test('boot 1: an altered bundle is refused, nothing changes', async () => {
+      const out = await g.admin(`utils system upgrade ${url('/altered.raucb')}`, 30 * 60_000);
+      assert.match(out, /update refused: /);
+      assert.match(await g.admin('show version inactive'), /none installed \(slot b\)/);
+      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /sbd-a\.conf/);
+    });
+
+    await t.test('boot 1: utils system upgrade URL installs N+1 into slot b and restarts', async () => {
+      const out = await answer(g, `utils system upgrade ${url('/n1.raucb')}`, true, 30 * 60_000);
+      assert.match(out, new RegExp(`Installed ${N1.replace(/\./g, '\\.')} \\(slot b, boots next\\)`));
+      assert.equal(await g.exit(10 * 60_000), 0);
+    });
+  }
+
+  {
+    const g = boot();
+    t.after(() => g.dispose());
+    await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
+    await daemonsReady(g);
+    await t.test('boot 2: N+1 runs from slot b, N waits in a; the store was backed up, the boot blessed; the phone boots', async () => {
+      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=b /);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N1.replace(/\./g, '\\.')} \\(slot b`));
+      assert.match(await g.admin('show version inactive'), new RegExp(`Inactive version: ${N.replace(/\./g, '\\.')} \\(slot a\\)`));
+      assert.match(await rootOk(g, 'ls /var/lib/sbd/firmware/backups'), new RegExp(`-to-${N1.replace(/\./g, '\\.')}\\.sbdbackup$`, 'm'));
+      await until(g, 'ls /efi/loader/entries', (o) => /^sbd-b\.conf$/m.test(o), 10 * 60_000, 'slot b blessed');
+      await phoneBoots(g, false);
+    });
+    await t.test('boot 2: utils system switch-version goes back to N', async () => {
+      const out = await answer(g, 'utils system switch-version', true, 120_000);
+      assert.match(out, new RegExp(`Switch from ${N1.replace(/\./g, '\\.')} to ${N.replace(/\./g, '\\.')} and restart\\?`));
+      assert.equal(await g.exit(10 * 60_000), 0);
+    });
+  }
+
+  {
+    const g = boot();
+    t.after(() => g.dispose());
+    await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
+    await daemonsReady(g);
+    await t.test('boot 3: N from slot a again; then slot b made primary with daemons that cannot start', async () => {
+      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N.replace(/\./g, '\\.')} \\(slot a`));
+      await rootOk(g, 'rauc status mark-active other');
+      // Slot b's entry boots with its store step masked: the daemons require it, so none starts.
+      await rootOk(g, "sed -i '/^options /s/$/ systemd.mask=sbd-store-upgrade.service/' /efi/loader/entries/sbd-b+3.conf");
+      await rootOk(g, 'sync; systemctl reboot');
+      assert.equal(await g.exit(10 * 60_000), 0);
+    });
+  }
+
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await t.test(`slot b, try ${attempt}: sbd-boot-ok fails and restarts the machine by itself`, async () => {
+      const g = boot();
+      try {
+        // No login needed: the machine restarts by itself (QEMU runs with --no-reboot, so it exits).
+        assert.equal(await g.exit(BOOT_TIMEOUT_MS), 0);
+      } finally {
+        await g.dispose();
+      }
+    });
+  }
+
+  {
+    const g = boot();
+    t.after(() => g.dispose());
+    await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
+    await t.test('after three failed tries slot a boots by itself; slot b has no try left', async () => {
+      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
+      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /^sbd-b\+0-3\.conf$/m);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N.replace(/\./g, '\\.')} \\(slot a`));
+      await daemonsReady(g);
+    });
+  }
+});
