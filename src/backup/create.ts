@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { openStore } from '../store/index.js';
 import { stateLayout } from '../store/state.js';
+import { readClusterNode } from '../store/pg/cluster-node.js';
 import { sbdVersion } from '../lib/version.js';
 import { BackupError, BackupErrorCode } from './errors.js';
 import { writeFileAtomic } from './durable.js';
@@ -51,18 +52,26 @@ export function readKeyFiles(keysDir: string): BackupFile[] {
   return files;
 }
 
-/** Key file names (basenames) that current identity certificates of the store at `dbPath` need. */
-export function requiredKeyNames(dbPath: string): { schemaVersion: number; nodes: string[]; keys: string[] } {
+/**
+ * Key file names (basenames) that current identity certificates of the store at `dbPath` need. In a cluster
+ * (`localNode` given) only this node's and the cluster-wide ones: other nodes' keys never leave those nodes.
+ */
+export function requiredKeyNames(dbPath: string, localNode?: string): { schemaVersion: number; nodes: string[]; keys: string[] } {
   const store = openStore(dbPath, { readonly: true });
   try {
     const keys = store
       .listCertificates()
-      .filter((c) => c.kind === 'identity' && c.keyFile)
+      .filter((c) => c.kind === 'identity' && c.keyFile && isLocalKey(c.node, localNode))
       .map((c) => basename(c.keyFile!));
     return { schemaVersion: store.schemaVersion(), nodes: store.listNodes().map((n) => n.name), keys };
   } finally {
     store.close();
   }
+}
+
+/** Whether a certificate of `node` has its key on this box: always on a single node; in a cluster, ours and the cluster's. */
+export function isLocalKey(node: string | null, localNode: string | undefined): boolean {
+  return localNode === undefined || node === null || node === localNode;
 }
 
 export async function createBackup(o: CreateBackupOptions): Promise<CreateBackupResult> {
@@ -79,7 +88,7 @@ export async function createBackup(o: CreateBackupOptions): Promise<CreateBackup
       live.close();
     }
     const db = readFileSync(snapshotPath);
-    const info = requiredKeyNames(snapshotPath);
+    const info = requiredKeyNames(snapshotPath, readClusterNode(o.stateDir)?.node);
     const keys = readKeyFiles(layout.keysDir);
     const have = new Set(keys.map((k) => k.name.slice('keys/'.length)));
     const missing = info.keys.filter((k) => !have.has(k));

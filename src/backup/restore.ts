@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { openStore, StoreErrorCode, isStoreError, type NodeService } from '../store/index.js';
 import { applyKeyAccess } from '../pki/identity-store.js';
+import { readClusterNode, type ClusterNodeFile } from '../store/pg/cluster-node.js';
+import { isLocalKey } from './create.js';
 import { BackupError, BackupErrorCode } from './errors.js';
 import { fsyncPath, writeNewFileSynced } from './durable.js';
 import { openBackup, type BackupManifest } from './format.js';
@@ -91,7 +93,7 @@ function stage(staging: string, live: string, files: { name: string; bytes: Buff
 }
 
 /** Opens the staged store as sbd would, migrating an older schema; checks that current identities have their keys. */
-function checkStaged(staging: string): { migrated: boolean; services: string[] } {
+function checkStaged(staging: string, cluster: ClusterNodeFile | undefined): { migrated: boolean; services: string[] } {
   const dbPath = join(staging, 'sbd.db');
   let migrated = false;
   let store;
@@ -110,12 +112,14 @@ function checkStaged(staging: string): { migrated: boolean; services: string[] }
     const keys = new Set(readdirSync(join(staging, 'keys')));
     const missing = store
       .listCertificates()
-      .filter((c) => c.kind === 'identity' && c.keyFile && !keys.has(basename(c.keyFile)))
+      .filter((c) => c.kind === 'identity' && c.keyFile && isLocalKey(c.node, cluster?.node) && !keys.has(basename(c.keyFile)))
       .map((c) => `${c.name}${c.node ? '@' + c.node : ''} (${basename(c.keyFile!)})`);
     if (missing.length > 0)
       throw new BackupError(BackupErrorCode.inconsistent, `the backup lacks the private keys of ${missing.join(', ')}`);
     const services = new Set<string>();
     for (const n of store.listNodes()) for (const s of n.services) services.add(SERVICE_UNITS[s as NodeService] ?? `sbd-${s}`);
+    // A cluster's publisher: sbd-clusterd holds the old store open too, and publishes the restored one once restarted.
+    if (cluster?.role === 'publisher') services.add('sbd-clusterd');
     return { migrated, services: [...services].sort() };
   } finally {
     store.close();
@@ -167,7 +171,7 @@ export async function restoreBackup(o: RestoreBackupOptions): Promise<RestoreBac
   let checked: { migrated: boolean; services: string[] };
   try {
     stage(staging, target, opened.files);
-    checked = checkStaged(staging);
+    checked = checkStaged(staging, readClusterNode(o.stateDir));
     carryOver(target, staging);
     swap = swapIntoPlace(staging, target);
   } catch (err) {

@@ -5,7 +5,8 @@
  * CallManager and TVS certificates reached the store through the publisher, with their keys only on that node;
  * a box never added is refused; status shows role, replication and lag on the publisher and on a subscriber; admin
  * writes on a subscriber are refused naming the publisher (CLI and console); a change on the publisher reaches a
- * standby (the time is printed); remove-node ends the node's replication, drops its slot, role and hba line.
+ * standby (the time is printed); the publisher's backup and restore work with subscribers' keys elsewhere (and
+ * name sbd-clusterd to restart); remove-node ends the node's replication, drops its slot, role and hba line.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -144,6 +145,16 @@ test('publisher + two subscribers joined by the commands, over TLS; status, refu
   );
   const [after] = await standby1`SELECT value FROM sbd.meta WHERE key = 'generation'`;
   assert.ok(Number(after?.value) > Number(before?.value));
+
+  // The publisher's backup holds its own and the cluster's keys; the subscribers' keys never left them.
+  process.env.SBD_BACKUP_PASSPHRASE = 'backup passphrase for the test';
+  t.after(() => {
+    delete process.env.SBD_BACKUP_PASSPHRASE;
+  });
+  const backup = `${pub.state}.sbdbak`;
+  await sbdOk(['backup', 'create', backup, '--state', pub.state]);
+  const restoredOut = await sbdOk(['backup', 'restore', backup, '--state', pub.state]);
+  assert.match(restoredOut, /restart these services .*sbd-clusterd/);
 
   // remove-node: sub2's replication ends, its slot, role and hba lines go; the publisher itself is refused.
   const removed = await sbdOk(['cluster', 'remove-node', 'sub2', '--state', pub.state]);

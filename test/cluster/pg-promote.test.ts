@@ -1,7 +1,7 @@
 /**
  * Issue 21 item 6 with real servers: a publisher and two subscribers (made by the commands, as in
  * pg-membership.test.ts). Promotion is refused while the publisher answers; the publisher's PostgreSQL then dies
- * (immediate stop) and `sbd cluster promote` on sub1 makes it the primary with a SQLite store of record rebuilt from
+ * (immediate stop) and `utils cluster promote` on sub1's console makes it the primary with a SQLite store of record rebuilt from
  * PostgreSQL (its own keys usable, the nodes and parameters as published); administrative writes work there
  * again; `sbd cluster repoint` on sub2 makes it stream from sub1 over TLS, and a change made on sub1 (published by
  * sbd-clusterd now running on sub1) reaches sub2.
@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { adminTable } from '../../src/admin/commands.js';
 import { ClusterNodeErrorCode, nodeRoleName, readClusterNode } from '../../src/store/pg/cluster-node.js';
 import { connectLocalAdmin } from '../../src/store/pg/replication-connect.js';
 import { pgLayout, stopServer } from '../../src/store/pg/replication-server.js';
@@ -46,10 +47,27 @@ test('the publisher dies; promote a subscriber, writes work again, the other sub
   const still = await sbd(['param', 'set', 'ServerNames', 'x', '--state', sub1.state]);
   assert.match(still.err, /\[ERR_CLUSTER_SUBSCRIBER\]/, 'before promotion sub1 refuses writes');
 
-  const promoted = await sbdOk(['cluster', 'promote', '--state', sub1.state]);
+  // Promotion from the console (the CLI's `sbd cluster promote` runs the same function; refused above).
+  const shell = adminTable({
+    privilege: {
+      canRaise: false,
+      asRoot: () => {
+        throw new Error('no root');
+      },
+    },
+    stateDir: sub1.state,
+    firstBoot: () => undefined,
+  });
+  const promote = shell.find(['utils', 'cluster', 'promote'])!;
+  const lines: string[] = [];
+  const asked: string[] = [];
+  const io = { out: (l: string) => lines.push(l), confirm: async (q: string) => (asked.push(q), true), secret: async () => '' };
+  await promote.command.run(promote.args, io);
+  const promoted = lines.join('\n');
   t.diagnostic(promoted);
-  assert.match(promoted, /sub1 is the publisher \(was pub\); imported 3 nodes, \d+ certificates, 1 parameters/);
-  assert.match(promoted, new RegExp(`slots for the other subscribers: ${nodeRoleName('sub2')}`));
+  assert.match(asked[0]!, /Make this node the publisher\?/);
+  assert.match(promoted, /sub1 is the publisher \(was pub\); store rebuilt: 3 nodes, \d+ certificates, 1 parameters/);
+  assert.match(promoted, new RegExp(`slots: ${nodeRoleName('sub2')}`));
   assert.equal(readClusterNode(sub1.state)?.role, 'publisher');
   const s1 = admin(t, sub1.state);
   const [rec] = await s1`SELECT pg_is_in_recovery() AS standby`;
