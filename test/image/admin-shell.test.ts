@@ -105,7 +105,7 @@ test('history file keeps the commands typed', async () => {
 
 test('tab completion: command words, then parameter values', () => {
   assert.deepEqual(completeLine(table, 'sh'), [['show '], 'sh']);
-  assert.deepEqual(completeLine(table, 'show c'), [['cert', 'ctl'], 'c']);
+  assert.deepEqual(completeLine(table, 'show c'), [['cert', 'cluster', 'cmgroup', 'ctl'], 'c']);
   assert.deepEqual(completeLine(table, 'show cert own IT'), [['ITLRecovery '], 'IT']);
   assert.deepEqual(completeLine(table, 'utils itl reset '), [['complete', 'localkey', 'remotekey'], '']);
 });
