@@ -8,13 +8,14 @@
  * - the phone resets: the publisher's TFTP does not answer, so it boots from the subscriber, whose ITL is signed by
  *   the subscriber's CallManager key (not a SAST the phone holds): the publisher's TVS is down, the subscriber's TVS
  *   vouches for the signer, the ITL is installed, the subscriber-signed config is accepted;
- * - registered again, its ITL File Status is Match (the subscriber's hash).
+ * - registered again, its ITL File Status is Match (the subscriber's hash); `sbd phone register --state --mac`
+ *   skips the closed publisher and registers on the subscriber.
  * A second case: the primary stops answering without closing anything (its SIP process is stopped with SIGSTOP):
  * the refresh REGISTER times out and the phone moves to the secondary.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withState } from '../../src/store/state.js';
 import { bootSimPhone } from '../../src/sim/phone.js';
@@ -26,7 +27,7 @@ import { FailoverRegistration } from '../../src/sim/sip-ua/failover.js';
 import { heldInPhoneFolder } from '../../src/sim/sip-ua/device-tl-info.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { itlStatusRows } from '../../src/reports/itl-status.js';
-import { clusterState, Redirects, sbd, startNode, tempDir, type NodeSpec } from './node-harness.js';
+import { clusterState, Redirects, sbd, sbdExit, startNode, tempDir, type NodeSpec } from './node-harness.js';
 
 const nodes: NodeSpec[] = [
   { name: 'pub', ipv4: '127.0.0.1' },
@@ -102,7 +103,7 @@ async function stage(name: string, dn: string) {
         if (m.host === host) resolve();
       };
     });
-  return { dir, daemons, pool, tftp, boot, members, registration, movedTo, moves };
+  return { dir, daemons, phones, pool, tftp, boot, members, registration, movedTo, moves };
 }
 
 test('the primary stops: the phone registers with the secondary, boots its ITL through TVS, and is Match', {
@@ -153,6 +154,39 @@ test('the primary stops: the phone registers with the secondary, boots its ITL t
     } finally {
       reg.close();
     }
+
+    // `sbd phone register --state --mac` takes the first call manager of the held config that answers. A copy of
+    // the phone's folder whose config names the ports the daemons had (the publisher's is closed now).
+    const copy = tempDir('sbd-failover-cli-');
+    mkdirSync(join(copy, name));
+    const ports = [s.daemons[0]!.sip!, s.daemons[1]!.sip!].map((d) => String(d.listening.tcp));
+    let i = 0;
+    const xml = readFileSync(join(s.phones, name, 'config.xml'), 'utf8').replace(
+      /<sipPort>\d+<\/sipPort>/g,
+      () => `<sipPort>${ports[i++]}</sipPort>`,
+    );
+    writeFileSync(join(copy, name, 'config.xml'), xml);
+    const cli = await sbdExit(
+      'phone',
+      'register',
+      '--state',
+      copy,
+      '--mac',
+      name.slice(3),
+      '--transport',
+      'tcp',
+      '--dns',
+      'none',
+      '--user',
+      'u7301',
+      '--password',
+      'pw-7301-secret',
+    );
+    assert.equal(cli.code, 0, cli.text);
+    assert.deepEqual(
+      (({ status, callManager, skipped }) => ({ status, callManager, skipped }))(JSON.parse(cli.text) as Record<string, unknown>),
+      { status: 200, callManager: '127.0.0.2', skipped: ['127.0.0.1'] },
+    );
   } finally {
     s.pool.close();
   }

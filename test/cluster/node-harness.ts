@@ -33,6 +33,13 @@ export async function sbd(...args: string[]): Promise<string> {
   return out.join('\n');
 }
 
+/** `sbd ARGS` in this process: its exit code and everything it printed. */
+export async function sbdExit(...args: string[]): Promise<{ code: number; text: string }> {
+  const lines: string[] = [];
+  const code = await main(args, { out: (t) => lines.push(t), err: (t) => lines.push(t) });
+  return { code, text: lines.join('\n') };
+}
+
 export interface NodeSpec {
   name: string;
   ipv4: string;

@@ -4,7 +4,8 @@
  * a few seconds of tone and print what was negotiated and how many packets were decrypted. JSON on stdout.
  * `--state DIR --mac MAC` takes the line and digest credentials from the config that phone accepted at its last
  * `sbd phone boot` (`<sipLines><line><name>/<authName>/<authPassword>`), and without `--server` the call control
- * it names (`<processNodeName>`, resolved as `--dns system|none` says); explicit flags override them.
+ * it names (`<processNodeName>`, resolved as `--dns system|none` says); explicit flags override them. `register`
+ * then uses the first member of the config's call-manager group that answers (sim/sip-ua/failover.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
@@ -12,7 +13,9 @@ import { intOption, parse, required } from '../args.js';
 import { UsageError } from '../../lib/errors.js';
 import { SipPhone, type SipPhoneOptions } from '../../sim/sip-ua/user-agent.js';
 import type { FlowTransport } from '../../sim/sip-ua/sip-flow.js';
-import { deviceNameOfMac, readLineCredentials } from '../../sim/phone-folder.js';
+import { deviceNameOfMac, loadPhone, readLineCredentials } from '../../sim/phone-folder.js';
+import { FailoverRegistration } from '../../sim/sip-ua/failover.js';
+import { TrustListViewCache } from '../../sim/trust-list-view.js';
 import { heldInPhoneFolder } from '../../sim/sip-ua/device-tl-info.js';
 import { callControlFlow, resolverNamed } from '../../sim/name-resolution.js';
 
@@ -103,6 +106,37 @@ function phoneOptions(v: CommonValues): SipPhoneOptions {
   };
 }
 
+/** Registers with the first call manager of the phone's config that answers; the ones before it are `skipped`. */
+async function registerWithGroup(v: CommonValues, o: SipPhoneOptions, expires: number) {
+  const deviceName = deviceNameOfMac(v.mac!);
+  const { services } = await loadPhone(v.state!, deviceName, new TrustListViewCache());
+  const resolver = resolverNamed(v.dns ?? 'system');
+  const skipped: string[] = [];
+  const { flow, ...phone } = o;
+  const reg = new FailoverRegistration({
+    members: services.callManagers,
+    transport: flow.transport,
+    phone,
+    tls: { ...(flow.ca ? { ca: flow.ca } : {}), ...(flow.cert ? { cert: flow.cert, key: flow.key! } : {}) },
+    ...(resolver ? { resolver } : {}),
+    keepaliveMs: 0,
+    // A member that accepts the connection but does not answer is left after this long (refused: at once).
+    registerTimeoutMs: 15_000,
+    expires,
+  });
+  try {
+    await reg.start();
+  } catch (err) {
+    reg.close();
+    throw err;
+  }
+  for (const m of services.callManagers) {
+    if (m === reg.member) break;
+    skipped.push(m.host);
+  }
+  return Object.assign(reg, { skipped });
+}
+
 export const commands: Command[] = [
   {
     path: ['phone', 'register'],
@@ -112,9 +146,12 @@ export const commands: Command[] = [
       const { values } = parse(args, common, false);
       const o = phoneOptions(await withPhoneConfig(values));
       const expires = intOption(values.expires, '--expires', 600, 0, 86400);
-      const phone = await SipPhone.connect(o);
+      // Call control from the phone's config: the first member of its call-manager group that answers (issue 21).
+      const group = values.server === undefined && values.state !== undefined && values.mac !== undefined && expires > 0;
+      const reg = group ? await registerWithGroup(values, o, expires) : undefined;
+      const phone = reg?.phone ?? (await SipPhone.connect(o));
       try {
-        const res = await phone.register(expires);
+        const res = reg?.registered ?? (await phone.register(expires));
         ctx.out(
           JSON.stringify({
             status: res.status,
@@ -122,10 +159,12 @@ export const commands: Command[] = [
             contacts: res.getAll('Contact'),
             associated: res.get('P-Associated-URI') ?? null,
             trustReport: phone.lastTrustReport?.status ?? null,
+            ...(reg ? { callManager: reg.member!.host, skipped: reg.skipped } : {}),
           }),
         );
         return 0;
       } finally {
+        reg?.close();
         phone.close();
       }
     },

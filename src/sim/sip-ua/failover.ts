@@ -5,9 +5,11 @@
  * with the next member that answers, as a Cisco phone fails over to its secondary; a later failure starts again at
  * the primary (fall-back). Its trust lists are untouched: fail-over changes where it registers, nothing else.
  */
+import { systemResolver, type HostResolver } from '../name-resolution.js';
 import type { CallManagerEndpoint, EndpointRedirect } from '../phone-config.js';
 import { SipUaError, SipUaErrorCode } from './errors.js';
 import type { FlowTransport, SipFlowOptions } from './sip-flow.js';
+import type { SipResponse } from '../../sip/core/messages/message.js';
 import { SipPhone, type SipPhoneOptions } from './user-agent.js';
 
 export interface FailoverOptions {
@@ -21,6 +23,8 @@ export interface FailoverOptions {
   tls?: Pick<SipFlowOptions, 'ca' | 'cert' | 'key'>;
   /** Where a member really listens (tests bind port 0). Default: as configured. */
   redirect?: EndpointRedirect;
+  /** How a member named by host name is resolved. Default: the system's resolver (name-resolution.ts). */
+  resolver?: HostResolver;
   /** Refresh REGISTER interval: how soon a silent member is noticed. Default 30000 ms; 0 for none. */
   keepaliveMs?: number;
   /** A REGISTER (or connect) without an answer this long counts as the member being down. Default 5000 ms. */
@@ -38,6 +42,8 @@ export class FailoverRegistration {
   /** The phone registered now, and the member it is registered with. */
   phone: SipPhone | undefined;
   member: CallManagerEndpoint | undefined;
+  /** The final response of the last successful REGISTER with the current member. */
+  registered: SipResponse | undefined;
   /** Moves after the first registration, and each member's failure text, for reports and tests. */
   readonly stats = { failovers: 0, failures: [] as string[] };
   #timer: NodeJS.Timeout | undefined;
@@ -97,18 +103,21 @@ export class FailoverRegistration {
 
   async #connect(member: CallManagerEndpoint): Promise<SipPhone> {
     const transport = this.o.transport ?? 'tls';
-    const configured = { host: member.host, port: transport === 'tls' ? member.securedSipPort : member.sipPort };
+    const configured = {
+      host: await (this.o.resolver ?? systemResolver)(member.host),
+      port: transport === 'tls' ? member.securedSipPort : member.sipPort,
+    };
     const where = this.o.redirect?.('sip', configured) ?? configured;
     const timeoutMs = this.o.registerTimeoutMs ?? DEFAULTS.registerTimeoutMs;
     const phone = await SipPhone.connect({
       ...this.o.phone,
-      domain: this.o.phone.domain ?? member.host,
+      domain: this.o.phone.domain ?? configured.host,
       requestTimeoutMs: timeoutMs,
       flow: { transport, host: where.host, port: where.port, connectTimeoutMs: timeoutMs, ...this.o.tls },
       onFlowLost: (err) => this.#lost(member, `the flow to ${member.host} closed${err ? `: ${err.message}` : ''}`),
     });
     try {
-      await phone.register(this.o.expires ?? DEFAULTS.expires);
+      this.registered = await phone.register(this.o.expires ?? DEFAULTS.expires);
     } catch (err) {
       phone.close();
       throw err;
@@ -140,7 +149,7 @@ export class FailoverRegistration {
       return;
     }
     try {
-      await phone.register(this.o.expires ?? DEFAULTS.expires);
+      this.registered = await phone.register(this.o.expires ?? DEFAULTS.expires);
       this.#arm();
     } catch (err) {
       if (err instanceof SipUaError && (err.code === SipUaErrorCode.timeout || err.code === SipUaErrorCode.transport))
