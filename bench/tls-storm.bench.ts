@@ -230,9 +230,11 @@ async function run(name: string, start: () => Promise<Server>): Promise<Row> {
     await sleep(2);
     const cpu0 = treeCpu(s.pid);
     const r = await storm(s.tls, 'p', N, GENERATORS);
-    const cpuS = treeCpu(s.pid) - cpu0;
+    // Kamailio 5.6.3 with two TCP workers has crashed in its tls module (OpenSSL 3) during a storm: said, not hidden.
+    const died = s.process.exitCode !== null || s.process.signalCode !== null;
+    const cpuS = died ? Number.NaN : treeCpu(s.pid) - cpu0;
     if (r.failed || r.retries) console.error(`  ${name}: ${r.failed} failed, ${r.retries} retries ${JSON.stringify(r.errors)}`);
-    const row = { name, ...r, cpuS, load: loadavg() };
+    const row = { name: died ? `${name} (server died during the storm)` : name, ...r, cpuS, load: loadavg() };
     console.log(
       `${name.padEnd(36)} ${row.ok} registered in ${row.seconds.toFixed(1)} s (${(row.ok / row.seconds).toFixed(0)}/s), server CPU ` +
         `${cpuS.toFixed(1)} s (${((cpuS / Math.max(1, row.ok)) * 1e6).toFixed(0)} µs per phone), p50 ${row.p50Ms.toFixed(0)} ms, ` +
