@@ -2,15 +2,16 @@
  * Firmware update on the A/B disk (issue 19 item 3, docs/firmware-update.md), x86_64 under TCG, one disk (overlay)
  * across every boot. Two builds of the image, version N (SBD_IMAGE_DIR) and N+1 (SBD_IMAGE_DIR-next); the bundle is
  * N+1's root slot, signed by the development firmware key both images trust (scripts/update-bundle.sh, verity).
- *  - boot 1 (N, slot a): a phone on the host boots with its ITL; an altered bundle is refused; `utils system upgrade
- *    http://host/…` installs N+1 into slot b and restarts;
+ *  - boot 1 (N, slot a): a phone on the host boots with its ITL; `utils system upgrade http://host/…` is cut (QEMU
+ *    killed) while RAUC writes slot b; the next boot is N again, an altered bundle is refused, and the retried update
+ *    installs N+1 into slot b and restarts;
  *  - boot 2 (N+1, slot b): show version active/inactive, the store was backed up before it was migrated, the boot was
  *    blessed (sbd-b.conf), the phone boots with the same ITL; `utils system switch-version` goes back;
  *  - boot 3 (N, slot a); then slot b made primary with its daemons unable to start: three tries restart the machine
  *    by themselves, the fourth boot is slot a again.
  * Run it alone: flock /tmp/sbd-qemu.lock node --import tsx --test test/image/rauc-update.test.ts
  */
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -46,6 +47,18 @@ async function answer(g: Guest, command: string, yes: boolean, timeoutMs: number
 
 async function daemonsReady(g: Guest): Promise<void> {
   await until(g, `systemctl is-active ${DAEMONS}`, (o) => o.split('\n').every((l) => l === 'active'), BOOT_TIMEOUT_MS, 'daemons ready');
+}
+
+/** The bundles over http on the host's end of the guest's network; the URL of each path. */
+async function serve(t: TestContext, g: Guest, files: Record<string, Buffer>): Promise<(path: string) => string> {
+  const server = createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    if (!body) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, g.hostIp, r));
+  t.after(() => server.close());
+  return (path) => `http://${g.hostIp}:${(server.address() as AddressInfo).port}${path}`;
 }
 
 test('RAUC update N -> N+1, switch back, fallback after three failed tries', { timeout: 120 * 60_000 }, async (t) => {
@@ -95,27 +108,35 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       await phoneBoots(g, true);
     });
 
-    const served = new Map<string, Buffer>([
-      ['/n1.raucb', bytes],
-      ['/altered.raucb', altered],
-    ]);
-    const server = createServer((req, res) => {
-      const body = served.get(req.url ?? '');
-      if (!body) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    });
-    await new Promise<void>((r) => server.listen(0, g.hostIp, r));
-    t.after(() => server.close());
-    const url = (p: string) => `http://${g.hostIp}:${(server.address() as AddressInfo).port}${p}`;
+    const url = await serve(t, g, { '/n1.raucb': bytes, '/altered.raucb': altered });
 
-    await t.test('boot 1: an altered bundle is refused, nothing changes', async () => {
+    await t.test('boot 1: power cut while RAUC writes slot b (issue 19 item 4)', async () => {
+      g.type(`utils system upgrade ${url('/n1.raucb')}\r`);
+      await g.waitFor(/Installing http:\/\/\S+ into slot b/, 10 * 60_000, 'install started');
+      // RAUC marks the target bad (+0) before it writes it: from then on a cut leaves slot a booting.
+      await until(g, 'ls /efi/loader/entries', (o) => /^sbd-b\+0\.conf$/m.test(o), 10 * 60_000, 'slot b marked bad');
+      await g.powerCut();
+    });
+  }
+
+  {
+    const g = boot();
+    t.after(() => g.dispose());
+    await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
+    await daemonsReady(g);
+    const url = await serve(t, g, { '/n1.raucb': bytes, '/altered.raucb': altered });
+
+    await t.test('after the cut: an altered bundle is refused, nothing changes', async () => {
       const out = await g.admin(`utils system upgrade ${url('/altered.raucb')}`, 30 * 60_000);
       assert.match(out, /update refused: /);
       assert.match(await g.admin('show version inactive'), /none installed \(slot b\)/);
-      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /sbd-a\.conf/);
+      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /^sbd-a\.conf$/m);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N.replace(/\./g, '\\.')} \\(slot a`));
     });
 
-    await t.test('boot 1: utils system upgrade URL installs N+1 into slot b and restarts', async () => {
+    await t.test('after the cut: N still runs from slot a; the update, retried, installs N+1 into slot b and restarts', async () => {
+      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N.replace(/\./g, '\\.')} \\(slot a`));
       const out = await answer(g, `utils system upgrade ${url('/n1.raucb')}`, true, 30 * 60_000);
       assert.match(out, new RegExp(`Installed ${N1.replace(/\./g, '\\.')} \\(slot b, boots next\\)`));
       assert.equal(await g.exit(10 * 60_000), 0);
