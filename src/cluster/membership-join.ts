@@ -1,18 +1,9 @@
 /**
- * `sbd cluster join` on a new box (issue 21 item 3), after `add-node` on the publisher:
- * 1. The cluster security password gives the cluster secret, and from it this node's replication password.
- * 2. Bootstrap trust: psql (libpq) connects to the publisher with sslmode=require and channel_binding=require.
- *    SCRAM-SHA-256-PLUS makes the server prove it holds this role's verifier, bound to this TLS channel (RFC 5802
- *    §3, RFC 5929 tls-server-end-point), so the node certificates it then reads can only come from the publisher.
- *    They become `tls/nodes.crt`; every later connection is verify-ca against them.
- * 3. pg_basebackup -R into the node's data folder (its own slot), our settings block and this node's own TLS key,
- *    then the hot standby starts streaming over TLS.
- * 4. This node's CallManager and TVS keys are generated here (private keys never leave a node); their certificates
- *    and the PostgreSQL server certificate are submitted: INSERT into `sbd.node_submissions` on the primary, the
- *    only write a member role may make (name, pem, key_file). sbd-clusterd on the publisher imports them into the
- *    SQLite store of record and publishes; the join waits until its standby has replayed them.
- * Why a table and not an endpoint: no new listener, protocol or credential; the submission rides the same
- * authenticated TLS connection the allow-list already admits, and the publisher stays the only writer of record.
+ * `sbd cluster join` on a new box (issue 21 item 3), after `add-node` on the publisher: trust bootstrapped with
+ * SCRAM channel binding, a base backup streaming over verified TLS, this node's own keys generated here and its
+ * certificates submitted to the publisher (`joinCluster` lists the steps). Why a submissions table and not an
+ * endpoint: no new listener, protocol or credential; the submission rides the authenticated TLS connection the
+ * allow-list already admits, and the publisher stays the only writer of the store of record.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,6 +77,18 @@ function bootstrap(opts: JoinOptions, role: string, password: string): Bootstrap
   return JSON.parse(out) as Bootstrap;
 }
 
+/**
+ * 1. The cluster security password gives the cluster secret, and from it this node's replication password.
+ * 2. Bootstrap trust: psql (libpq) connects with sslmode=require and channel_binding=require. SCRAM-SHA-256-PLUS
+ *    makes the server prove it holds this role's verifier, bound to this TLS channel (RFC 5802 §3, RFC 5929
+ *    tls-server-end-point), so the node certificates it then reads can only come from the publisher: they become
+ *    `tls/nodes.crt`, and every later connection is verify-ca against them.
+ * 3. pg_basebackup -R into the node's data folder (its own slot), our settings block, this node's own TLS key; the
+ *    hot standby starts streaming over TLS.
+ * 4. CallManager and TVS keys generated here (private keys never leave a node); their certificates (with the key's
+ *    local path) and the PostgreSQL server certificate INSERTed into `sbd.node_submissions` on the primary, the only
+ *    write a member role may make. sbd-clusterd imports them into SQLite and publishes; join waits for them.
+ */
 export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   const layout = stateLayout(opts.stateDir);
   if (existsSync(layout.dbPath)) {

@@ -4,9 +4,8 @@
  * 1. Refuse while the old primary still answers (two primaries would diverge); `force` skips the probe.
  * 2. pg_promote(): the hot standby becomes a primary on a new timeline, with everything it had replayed.
  * 3. The SQLite store of record is rebuilt from PostgreSQL (store/pg/import.ts), this node flagged publisher.
- * 4. pg_hba.conf from the members table (the old publisher's line left out), a slot per remaining subscriber, so
- *    they can follow (`sbd cluster repoint` on each, `repointSubscriber` below); cluster-node.json
- *    says publisher; everything is published again (the generation moves, subscribers reload).
+ * 4. pg_hba.conf from the members table without the old publisher, a slot per other subscriber (each then runs
+ *    `sbd cluster repoint`, below), cluster-node.json says publisher, everything published again.
  * What is lost is listed in docs/cluster.md "Promotion" (keys of the old publisher: ITLRecovery and CAPF).
  */
 import type { Sql } from 'postgres';

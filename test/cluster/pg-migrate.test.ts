@@ -73,7 +73,11 @@ test('sbd cluster migrate: a single-node store becomes the publisher; import giv
   const importedPath = path.join(root, 'imported.db');
   const r = await importFromPg(sql, importedPath, { publisher: 'solo' });
   assert.deepEqual([r.nodes, r.certificates, r.params, r.devices], [1, 7, 1, 1]);
-  await assert.rejects(importFromPg(sql, importedPath, { publisher: 'solo' }), /exists: import makes a new store/);
+  await assert.rejects(
+    importFromPg(sql, importedPath, { publisher: 'solo' }),
+    { code: 'ERR_PG_SCHEMA' },
+    'import never overwrites a store',
+  );
   const copy = openStore(importedPath);
   try {
     const key = (s: typeof store) =>

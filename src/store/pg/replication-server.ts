@@ -1,13 +1,11 @@
 /**
  * A node's own PostgreSQL 15 server, as the cluster commands set it up (issue 21 items 1, 3, 6, 7): one folder
  * holding `data/` (initdb, or a base backup for a standby), `tls/` (this node's server certificate and key, and
- * `nodes.crt`, the certificates of the nodes it accepts as a primary: sslrootcert with sslmode=verify-ca), `run/`
- * (the Unix socket) and `log`. The TLS files stay outside `data/` because pg_basebackup copies the data folder
- * and a private key must never leave its node. The server runs as the `postgres` user (it refuses root); when we are
- * root every tool runs through runuser and every file is given to that user.
- * Settings we own are one marked block in postgresql.conf, so a standby made by base backup rewrites the block
- * for itself; pg_hba.conf is written whole: the superuser from loopback only, each member node's replication
- * role only over TLS (`hostssl`) from its allowed source.
+ * `nodes.crt`: the node certificates it accepts from a primary, verify-ca), `run/` (the socket) and `log`. TLS files
+ * stay outside `data/`: pg_basebackup copies it, and a private key never leaves its node. The server runs as the
+ * `postgres` user (it refuses root): as root every tool runs through runuser and every file is given to that user.
+ * Our settings are one marked block in postgresql.conf (a standby rewrites it for itself); pg_hba.conf is written
+ * whole: the superuser from loopback only, each member's replication role only over TLS from its allowed source.
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
