@@ -4,6 +4,7 @@
  * parameters) and every table TFTP and SIP read (copied-tables.ts: devices, profiles, users and digest credentials,
  * trunks, partitions/CSS, ...), all from ONE read transaction of the SQLite file, replacing those tables in one
  * PostgreSQL transaction that also moves the generation: a node polling it sees the old rows or the new, never a mix.
+ * Only the units (copied-tables.ts) whose content digest changed are rewritten; nodes reload only those.
  * Ids are kept. The node-local tables (schema.ts, version 2) are left alone: subscribers write them.
  * Private keys are not copied: `key_file` is a path on the node that owns the key (keys never leave a node). Secrets
  * that are copied (digest HA1s, encrypted trunk passwords, login hashes) are covered in docs/cluster.md.
@@ -12,7 +13,7 @@ import Database from 'better-sqlite3';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Store } from '../store.js';
 import { PARAMS_BY_NAME } from '../params-registry.js';
-import { copiedTables, pgCreateTable, quote, rowsPerInsert, type CopiedTable } from './copied-tables.js';
+import { copiedTables, pgCreateTable, quote, rowsDigest, rowsPerInsert, TYPED_UNITS, type CopiedTable } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 import { applyPgSchema } from './schema.js';
 
@@ -22,6 +23,8 @@ export interface PublishResult {
   params: number;
   /** Rows of the copied tables (copied-tables.ts), all tables together. */
   rows: number;
+  /** Copy units (copied-tables.ts) whose rows changed and were rewritten. */
+  changed: string[];
   /** The PostgreSQL generation after the publish. */
   generation: number;
 }
@@ -68,6 +71,7 @@ export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult
     throw new PgStoreError(PgStoreErrorCode.readOnly, "this PostgreSQL is a hot standby: publish to the publisher's primary");
   }
   await applyPgSchema(sql);
+  const changed: string[] = [];
   const generation = await sql.begin(async (tx) => {
     // One publisher at a time (two racing would interleave their DELETEs and INSERTs).
     await tx`SELECT pg_advisory_xact_lock(hashtext('sbd.publish'))`;
@@ -78,20 +82,30 @@ export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult
         await tx.unsafe(`DROP TABLE IF EXISTS sbd.${quote(table.name)}`);
         await tx.unsafe(pgCreateTable(table));
       }
+      await tx`DELETE FROM sbd.table_versions`;
       await tx`UPDATE sbd.meta SET value = ${snap.version} WHERE key = 'store_version'`;
     }
-    // Children first (foreign keys), then the rows of this store in their place.
-    await tx`DELETE FROM sbd.certificates`;
-    await tx`DELETE FROM sbd.node_services`;
-    await tx`DELETE FROM sbd.nodes`;
-    await tx`DELETE FROM sbd.params`;
-    await insert(tx, 'nodes', snap.nodes);
-    await insert(tx, 'node_services', snap.services);
-    await insert(tx, 'certificates', snap.certificates);
-    await insert(tx, 'params', snap.params);
-    for (const { table, rows } of snap.tables) {
-      await tx.unsafe(`DELETE FROM sbd.${quote(table.name)}`);
-      await insert(tx, table.name, rows, table.columns.length);
+    // Only the units whose rows changed are rewritten (a parameter change does not rewrite 30,000 devices).
+    const stored = new Map(
+      (await tx`SELECT name, sha256_hex FROM sbd.table_versions`).map((r) => [r.name as string, r.sha256_hex as string]),
+    );
+    const rowsOf = new Map<string, Row[]>([
+      ['nodes', snap.nodes],
+      ['node_services', snap.services],
+      ['certificates', snap.certificates],
+      ['params', snap.params],
+      ...snap.tables.map(({ table, rows }) => [table.name, rows] as [string, Row[]]),
+    ]);
+    const units = [...TYPED_UNITS, ...snap.tables.map(({ table }) => ({ key: table.name, tables: [table.name] }))];
+    for (const unit of units) {
+      const digest = rowsDigest(unit.tables.flatMap((t) => rowsOf.get(t)!));
+      if (stored.get(unit.key) === digest) continue;
+      changed.push(unit.key);
+      // Children first (foreign keys), then the rows of this store in their place.
+      for (const t of [...unit.tables].reverse()) await tx.unsafe(`DELETE FROM sbd.${quote(t)}`);
+      for (const t of unit.tables) await insert(tx, t, rowsOf.get(t)!, snap.tables.find((c) => c.table.name === t)?.table.columns.length);
+      await tx`INSERT INTO sbd.table_versions (name, sha256_hex) VALUES (${unit.key}, ${digest})
+        ON CONFLICT (name) DO UPDATE SET sha256_hex = excluded.sha256_hex`;
     }
     const [g] = await tx`UPDATE sbd.meta SET value = value + 1 WHERE key = 'generation' RETURNING value`;
     return Number(g?.value);
@@ -101,6 +115,7 @@ export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult
     certificates: snap.certificates.length,
     params: snap.params.length,
     rows: snap.tables.reduce((n, t) => n + t.rows.length, 0),
+    changed,
     generation,
   };
 }

@@ -95,6 +95,12 @@ CREATE TABLE IF NOT EXISTS sbd.node_device_trust_reports (
   ctl_tftp_server text,
   at text NOT NULL
 );
+-- Per copy unit (copied-tables.ts): the digest of its rows at the last publish that changed it, so a publish
+-- rewrites and a node reloads only what changed.
+CREATE TABLE IF NOT EXISTS sbd.table_versions (
+  name text PRIMARY KEY,
+  sha256_hex text NOT NULL
+);
 INSERT INTO sbd.meta (key, value) VALUES ('store_version', 0) ON CONFLICT (key) DO NOTHING;
 UPDATE sbd.meta SET value = ${PG_SCHEMA_VERSION} WHERE key = 'schema_version' AND value < ${PG_SCHEMA_VERSION};
 `;

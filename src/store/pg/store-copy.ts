@@ -2,7 +2,8 @@
  * What a node's TFTP and SIP read, held as a local SQLite copy of the node's PostgreSQL (primary or hot standby) and
  * kept current the way trust-cache.ts keeps TVS's: the generation row read every `pollIntervalMs` (issue 21 item 2),
  * and on a new generation every published table read in one REPEATABLE READ READ ONLY transaction (one snapshot,
- * allowed on a standby) and written into the copy in one SQLite transaction, so readers see the old state or the new.
+ * allowed on a standby) and written into the copy in one SQLite transaction, so readers see the old state or the new;
+ * only the tables whose digest (`sbd.table_versions`, publish.ts) moved are read and rewritten.
  * Why a SQLite copy and not maps: TFTP's trust lists and configs and SIP's directory are built by the store's own
  * queries (store/*.ts); over the copy they run unchanged (`store` is a Store), so the two engines cannot answer
  * differently. The copy lives in a private folder (0700: it holds digest HA1s) of the node's tmpfs, removed at close.
@@ -17,7 +18,7 @@ import Database from 'better-sqlite3';
 import type { Sql } from 'postgres';
 import { SCHEMA_VERSION } from '../migrations.js';
 import { openStore, type Store } from '../store.js';
-import { copiedTables, quote, toSqliteValue, TYPED_TABLES, type CopiedTable } from './copied-tables.js';
+import { copiedTables, quote, toSqliteValue, TYPED_UNITS, type CopiedTable, type CopyUnit } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 import { checkPgSchema } from './schema.js';
 
@@ -34,7 +35,10 @@ type Row = Record<string, unknown>;
 
 interface Loaded {
   generation: number;
+  /** The tables of the units that changed since the copy's last load, with their rows. */
   tables: Map<string, Row[]>;
+  /** Every unit's digest in this snapshot. */
+  versions: Map<string, string>;
   served: Row[];
   itl: Row[];
   trust: Row[];
@@ -51,6 +55,8 @@ export class PgStoreCopy {
   readonly #pollIntervalMs: number;
   readonly #removeDir: string | undefined;
   #pgGeneration = -1;
+  /** Unit key → the digest the copy holds (copied-tables.ts); a unit whose digest moved is reloaded. */
+  #versions = new Map<string, string>();
   #generationFd: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -99,6 +105,7 @@ export class PgStoreCopy {
     if (this.#closed) return false;
     this.#write(loaded);
     this.#pgGeneration = loaded.generation;
+    this.#versions = loaded.versions;
     this.stats.loads++;
     return true;
   }
@@ -136,12 +143,20 @@ export class PgStoreCopy {
           `the published store is version ${value('store_version')}, this node's build uses ${SCHEMA_VERSION}: run one sbd version on every node (and publish once)`,
         );
       }
+      const versions = new Map(
+        (await tx`SELECT name, sha256_hex FROM sbd.table_versions`).map((r) => [r.name as string, r.sha256_hex as string]),
+      );
+      const units: CopyUnit[] = [...TYPED_UNITS, ...this.#tables.map((t) => ({ key: t.name, tables: [t.name] }))];
       const tables = new Map<string, Row[]>();
-      for (const name of TYPED_TABLES) tables.set(name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(name)}`))]);
-      for (const t of this.#tables) tables.set(t.name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(t.name)}`))]);
+      for (const unit of units) {
+        const digest = versions.get(unit.key);
+        if (digest !== undefined && digest === this.#versions.get(unit.key)) continue;
+        for (const name of unit.tables) tables.set(name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(name)}`))]);
+      }
       return {
         generation: value('generation'),
         tables,
+        versions,
         served: [...(await tx`SELECT * FROM sbd.node_served_trust_files`)],
         itl: [...(await tx`SELECT * FROM sbd.node_device_itl_hashes`)],
         trust: [...(await tx`SELECT * FROM sbd.node_device_trust_reports`)],
