@@ -13,6 +13,7 @@
  *
  * SBD_BENCH_N (default 10000) registrations per row (new-connection rows: at most 5,000 and 3,000);
  * SBD_BENCH_REPEAT (default 3) interleaved runs per row and server, the median is kept. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
+ * SBD_BENCH_TLS_ENGINE=node|native chooses sbd's TLS path (default: the daemon's default).
  * SBD_BENCH_ROWS (e.g. "UDP,TCP", or ';'-separated for names with commas: "TLS, new connection, resumed") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
@@ -107,6 +108,8 @@ async function startSbd(): Promise<Server> {
       '0',
       '--digest-algorithms',
       'MD5',
+      // SBD_BENCH_TLS_ENGINE=node|native: which TLS path 5061 uses (default: the daemon's).
+      ...(process.env.SBD_BENCH_TLS_ENGINE ? ['--tls-engine', process.env.SBD_BENCH_TLS_ENGINE] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SBD_LOG_LEVEL: 'warn' } },
   );

@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../lib/log.js';
 import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
 import type { CertRow } from '../store/index.js';
+import { defaultTlsEngine } from '../tls/engine-library.js';
 import { TlsEngineService } from '../tls/engine-service.js';
 import type { CapfOperations } from './operations.js';
 import { CAPF_AUTH_FAILURE_DEFAULTS, recordAuthFailure } from './auth-failures.js';
@@ -60,7 +61,7 @@ export interface CapfServerOptions extends Omit<AuthenticateOptions, 'now'> {
   lscValidityYears?: number;
   /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload. */
   minVersion?: TlsMinVersion;
-  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'native' where libsbdtls.so is built, else 'node' (`defaultTlsEngine`). */
   tlsEngine?: 'node' | 'native';
   /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
   ktls?: boolean;
@@ -81,7 +82,7 @@ export const CAPF_SERVER_DEFAULTS = {
   maxConnections: 1024,
   reloadIntervalMs: 2000,
   lscValidityYears: 5,
-  tlsEngine: 'node' as 'node' | 'native',
+  tlsEngine: defaultTlsEngine(),
   ktls: false as boolean,
 } as const;
 

@@ -45,7 +45,7 @@ export interface SipServerOptions {
   maxTransactionsPerSource?: number;
   /** Inbound TCP/TLS connections from one address (TLS handshakes included); default 100 (stream-transport.ts). */
   maxConnectionsPerSource?: number;
-  /** Who runs the 5061 listener: 'node' (node:tls) or 'native' (the C TLS engine, docs/tls.md); default 'node'. */
+  /** Who runs the 5061 listener: 'node' (node:tls) or 'native' (the C TLS engine, docs/tls.md); default `streamTransportDefaults.tlsEngine`. */
   tlsEngine?: 'node' | 'native';
   /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
   ktls?: boolean;

@@ -44,6 +44,15 @@ export function tlsEngineAvailable(): boolean {
   return tlsEngineLibraryPath() !== undefined;
 }
 
+/**
+ * The TLS path a listener takes when its options name none: the engine where libsbdtls.so is built (the image,
+ * any checkout after `make -C native`), else node:tls (a checkout without libssl-dev still runs). The engine
+ * serves more connections per second than node:tls on every bench row (docs/tls.md "Bench").
+ */
+export function defaultTlsEngine(): 'node' | 'native' {
+  return tlsEngineAvailable() ? 'native' : 'node';
+}
+
 export function tlsEngineApi(): TlsEngineApi {
   if (api) return api;
   const path = tlsEngineLibraryPath();

@@ -12,6 +12,7 @@ import type tls from 'node:tls';
 import { silentLogger, type Logger } from '../lib/log.js';
 import { storeTlsProtocol, TlsService, type TlsMinVersion, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
 import { privateKeyOf } from '../pki/identity-store.js';
+import { defaultTlsEngine } from '../tls/engine-library.js';
 import { TlsEngineService } from '../tls/engine-service.js';
 import type { CertRow } from '../store/index.js';
 import type { TvsTrustView } from './trust-view.js';
@@ -41,7 +42,7 @@ export interface TvsServerOptions extends TrustAnswerOptions {
   reloadIntervalMs?: number;
   /** Lowest TLS version. Default: the store's TLSMinVersion, read again on reload (7900-series phones need '1.0', spec §3.1). */
   minVersion?: TlsMinVersion;
-  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  /** Who does TLS: 'node' (node:tls, the reference) or 'native' (the C engine, src/tls; docs/tls.md). Default 'native' where libsbdtls.so is built, else 'node' (`defaultTlsEngine`). */
   tlsEngine?: 'node' | 'native';
   /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
   ktls?: boolean;
@@ -56,7 +57,7 @@ export const TVS_SERVER_DEFAULTS = {
   requestTimeoutMs: 10000,
   maxConnections: 4096,
   reloadIntervalMs: 2000,
-  tlsEngine: 'node' as 'node' | 'native',
+  tlsEngine: defaultTlsEngine(),
   ktls: false as boolean,
   ttlSeconds: TRUST_ANSWER_DEFAULTS.ttlSeconds,
 } as const;

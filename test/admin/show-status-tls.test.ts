@@ -64,7 +64,7 @@ test('show status: the TLS column names the engine for tvsd and sipd, node:tls f
   process.env.NOTIFY_SOCKET = sock;
   t.after(() => void delete process.env.NOTIFY_SOCKET);
   const tvs = await startDaemon(t, ['daemon', 'tvs', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-engine', 'native']);
-  const capf = await startDaemon(t, ['daemon', 'capf', '--state', state, '--bind', '127.0.0.1', '--port', '0']);
+  const capf = await startDaemon(t, ['daemon', 'capf', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-engine', 'node']);
   const sipArgs = ['daemon', 'sip', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--tls-port', '0', '--tls-engine', 'native'];
   const sip = await startDaemon(t, sipArgs);
   const sipPorts = JSON.parse(sip.lines[0]!) as { udp: number; tls: number };

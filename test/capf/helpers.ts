@@ -11,8 +11,9 @@ type T = { after: (fn: () => Promise<void> | void) => void };
 export async function startCapf(t: T, extra: Partial<CapfServerOptions> = {}) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('capfd');
-  // test/tls/capf-*.test.ts run the CAPF tests again with SBD_TLS_ENGINE=native (the C TLS engine).
-  const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ('native' as const) : undefined;
+  // test/tls/capf-*.test.ts run the CAPF tests again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+  const e = process.env.SBD_TLS_ENGINE;
+  const tlsEngine = e === 'native' || e === 'node' ? e : undefined;
   const server = new CapfServer({
     store: capfOperations(state.store),
     host: '127.0.0.1',

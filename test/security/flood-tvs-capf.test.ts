@@ -146,8 +146,9 @@ for (const service of ['tvs', 'capf'] as const) {
     s.store.close();
     const sender = buildSender();
     const held: net.Socket[] = [];
-    // test/tls/flood-engine.test.ts runs this file again with SBD_TLS_ENGINE=native (the C TLS engine).
-    const engine = process.env.SBD_TLS_ENGINE === 'native' ? ['--tls-engine', 'native'] : [];
+    // test/tls/flood-engine.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+    const e = process.env.SBD_TLS_ENGINE;
+    const engine = e === 'native' || e === 'node' ? ['--tls-engine', e] : [];
     const d = await startDaemonProcess(['daemon', service, '--state', dir, '--bind', '127.0.0.1', '--port', '0', ...engine]);
     const port = listeningPort(d.listening);
     // The phone: a TVS query for the CallManager certificate (valid), or a CAPF session with nothing pending.

@@ -64,8 +64,9 @@ after(() => {
   for (const s of sockets) s.destroy();
 });
 
-// test/tls/sip-row-08.test.ts runs this file again with SBD_TLS_ENGINE=native (the SIP TLS tests on the C engine).
-const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ({ tlsEngine: 'native' } as const) : {};
+// test/tls/sip-row-08.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+const engineWord = process.env.SBD_TLS_ENGINE;
+const tlsEngine = engineWord === 'native' || engineWord === 'node' ? { tlsEngine: engineWord as 'native' | 'node' } : {};
 
 test('SIP TLS: a client that never finishes the handshake is closed (handshakeTimeout)', async () => {
   const t = new StreamTransport(() => {}, { host: '127.0.0.1', port: 0, tls: { cert, key }, handshakeTimeout: 300, ...tlsEngine });

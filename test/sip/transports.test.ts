@@ -146,8 +146,9 @@ test('TCP limits: connections beyond maxConnections are closed; idle connections
   await tcp.close();
 });
 
-// test/tls/sip-transports.test.ts runs this file again with SBD_TLS_ENGINE=native (5061 on the C TLS engine).
-const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ({ tlsEngine: 'native' } as const) : {};
+// test/tls/sip-transports.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+const engineWord = process.env.SBD_TLS_ENGINE;
+const tlsEngine = engineWord === 'native' || engineWord === 'node' ? { tlsEngine: engineWord as 'native' | 'node' } : {};
 let dir = '';
 const pem = (n: string): Buffer => readFileSync(join(dir, n));
 before(() => {

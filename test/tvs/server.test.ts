@@ -23,8 +23,9 @@ async function start(
 ) {
   const state = tempState(t);
   const { logger, lines } = captureLogger('tvsd');
-  // test/tls/tvs-server.test.ts runs this file again with SBD_TLS_ENGINE=native (the C TLS engine).
-  const tlsEngine = process.env.SBD_TLS_ENGINE === 'native' ? ('native' as const) : undefined;
+  // test/tls/tvs-server.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+  const e = process.env.SBD_TLS_ENGINE;
+  const tlsEngine = e === 'native' || e === 'node' ? e : undefined;
   const server = new TvsServer({ store: state.store, host: '127.0.0.1', port: 0, logger, reloadIntervalMs: 0, tlsEngine, ...extra });
   const { port } = await server.listen();
   t.after(() => server.close());

@@ -27,7 +27,8 @@ export const commands: Command[] = [
       '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native [--ktls]]\n' +
       "  --store-url: the store is read from the node's PostgreSQL (password in PGPASSWORD; DIR then holds the keys only);\n" +
       "  --primary-url: where phones' reports go (the publisher's primary), default --store-url.\n" +
-      '  --tls-engine native: the TLS listener on the C TLS engine (docs/tls.md) instead of node:tls (default node);\n' +
+      '  --tls-engine: the TLS listener on the C TLS engine (native, docs/tls.md; the default where it is built) or on\n' +
+      '  node:tls (node, the reference);\n' +
       "  --ktls: the engine hands each session's record layer to the kernel (the `tls` module) where it can.\n" +
       '  TCP/TLS: at most N sockets from one address (default 100); a connection that does not complete a SIP message\n' +
       '  within MS of opening or of its first bytes is closed (default 10000).\n' +
@@ -61,7 +62,7 @@ export const commands: Command[] = [
       const minExpires = intOption(values['min-expires'], '--min-expires', registrarDefaults.minExpires, 1, 86400);
       const maxExpires = intOption(values['max-expires'], '--max-expires', registrarDefaults.maxExpires, minExpires, 86400);
       const algs = algorithms(values['digest-algorithms']);
-      const tlsEngine = values['tls-engine'] ?? 'node';
+      const tlsEngine = values['tls-engine'] ?? streamTransportDefaults.tlsEngine;
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
       if (values['primary-url'] !== undefined && !values['store-url']) throw new UsageError('--primary-url needs --store-url');
       if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');

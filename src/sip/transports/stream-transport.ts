@@ -22,6 +22,7 @@ import { stampReceived } from '../core/messages/response-routing.js';
 import { StreamFramer, type FramerOptions } from '../core/messages/stream-framer.js';
 import { tlsProtocolDefaults, tlsProtocolSettings, type TlsProtocolOptions } from '../../lib/tls-service.js';
 import { emptyStats, type MessageHandler, type MessageSource, type TransportStats } from './types.js';
+import { defaultTlsEngine } from '../../tls/engine-library.js';
 import type { EngineSocket, TlsEngineService } from '../../tls/engine-service.js';
 import { countEngineRefusals, engineContext, engineListener, enginePeerCertificate } from './tls-engine-listener.js';
 
@@ -50,7 +51,7 @@ export interface StreamTransportOptions {
   port?: number;
   /** Present for TLS. */
   tls?: TlsSettings;
-  /** Who runs the TLS listener: 'node' (node:tls) or 'native' (the C engine, src/tls; docs/tls.md). Default 'node'. */
+  /** Who runs the TLS listener: 'node' (node:tls) or 'native' (the C engine, src/tls; docs/tls.md). Default 'native' where libsbdtls.so is built, else 'node'. */
   tlsEngine?: 'node' | 'native';
   /** With tlsEngine 'native': ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the kernel's `tls` module). Default false. */
   ktls?: boolean;
@@ -99,6 +100,8 @@ export const streamTransportDefaults = {
   handshakeTimeout: 10_000,
   messageTimeout: 10_000,
   idleTimeout: 600_000,
+  /** The TLS listener's path (`defaultTlsEngine`: the C engine where it is built). */
+  tlsEngine: defaultTlsEngine(),
 } as const;
 
 interface Dialling {
@@ -163,7 +166,7 @@ export class StreamTransport {
 
   async listen(): Promise<{ address: string; port: number }> {
     const t = this.tlsSettings;
-    if (t && this.opts.tlsEngine === 'native') return this.listenOnEngine(t);
+    if (t && (this.opts.tlsEngine ?? streamTransportDefaults.tlsEngine) === 'native') return this.listenOnEngine(t);
     const server = t
       ? createTlsServer(
           {

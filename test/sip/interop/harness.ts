@@ -44,8 +44,8 @@ export async function startDaemon(options: Partial<SipDaemonOptions> = {}, made 
     port: 0,
     tlsPort: 0,
     digestAlgorithms: ['MD5', 'SHA-256'],
-    // test/tls/sip-*.test.ts run the daemon tests again with SBD_TLS_ENGINE=native (5061 on the C TLS engine).
-    ...(process.env.SBD_TLS_ENGINE === 'native' ? { tlsEngine: 'native' as const } : {}),
+    // test/tls/sip-*.test.ts run the daemon tests again with SBD_TLS_ENGINE=node (node:tls; the default is the C engine).
+    ...(process.env.SBD_TLS_ENGINE === 'native' || process.env.SBD_TLS_ENGINE === 'node' ? { tlsEngine: process.env.SBD_TLS_ENGINE } : {}),
     ...options,
   });
   const ports = await daemon.listen();
