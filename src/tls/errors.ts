@@ -10,7 +10,7 @@ export const TlsEngineErrorCode = {
   identity: 'ERR_TLS_ENGINE_IDENTITY',
   /** An engine option out of its range. */
   option: 'ERR_TLS_ENGINE_OPTION',
-  /** A line on the control stream that the engine would not write. */
+  /** A frame on the engine's stream that the engine would not write (src/tls/stream-codec.ts). */
   control: 'ERR_TLS_ENGINE_CONTROL',
 } as const;
 export type TlsEngineErrorCode = (typeof TlsEngineErrorCode)[keyof typeof TlsEngineErrorCode];
