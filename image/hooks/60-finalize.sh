@@ -19,6 +19,8 @@ kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)
 initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)
 cp "$kernel" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img.tmp" && mv "$out/initrd.img.tmp" "$out/initrd.img"
+# The root's /boot copies are pruned below: the ESP takes these.
+kernel=$out/vmlinuz initrd=$out/initrd.img
 # A new GPT id for the root partition each build: the kernel finds its root by it (not /dev/vda, which is the whole
 # disk now, nor a label another disk in the machine could carry too).
 root_uuid=$(cat /proc/sys/kernel/random/uuid)
