@@ -14,7 +14,7 @@ import { fetchFile } from '../../src/tftp/client.js';
 import { standardFiles, startFixture } from './helpers.js';
 
 const PACKETS = 100_000;
-const MAX_SPRAY_MS = 60_000;
+const MAX_SPRAY_MS = 300_000; // a hang guard: on a loaded machine the pacing below waits longer
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -83,7 +83,7 @@ function makePacket(rnd: () => number, names: string[]): Buffer {
   return base;
 }
 
-test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server stays correct and bounded`, { timeout: 240_000 }, async () => {
+test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server stays correct and bounded`, { timeout: 480_000 }, async () => {
   let logLines = 0;
   const fx = await startFixture(standardFiles(), {
     timeoutMs: 300,
@@ -145,12 +145,13 @@ test(`${PACKETS.toLocaleString('en')} random and mutated packets; the server sta
         if (atTransfer) toTransfer++;
         spray.send(makePacket(rnd, names), atTransfer ? tid : port, '127.0.0.1');
       }
-      // Pace: as fast as the server drains its sockets (it shares this event loop), without waiting on any drop.
+      // Pace: as fast as the server drains its sockets (it shares this event loop), without waiting on any drop;
+      // up to 500 ms per batch, as a CI run on a machine loaded by other work saw the data plane fall behind.
       const waitStart = Date.now();
       do {
         await new Promise((r) => setImmediate(r));
         await fx.server.sync(); // the native server's counters come from its data plane
-      } while (sent - (fx.server.counters.requests + fx.server.counters.unknownTid) > 1000 && Date.now() - waitStart < 50);
+      } while (sent - (fx.server.counters.requests + fx.server.counters.unknownTid) > 1000 && Date.now() - waitStart < 500);
     }
     sprayDone = true;
     await fx.server.sync();
