@@ -18,7 +18,7 @@ import {
 } from '../store/pg/cluster-node.js';
 import { publishToPg, type PublishResult } from '../store/pg/publish.js';
 import { connectLocalAdmin } from '../store/pg/replication-connect.js';
-import { applyMembershipSchema, putMember, submitAs } from '../store/pg/replication-members.js';
+import { applyMembershipSchema, putMember, putReader, submitAs } from '../store/pg/replication-members.js';
 import { initPrimary, pgLayout, startServer, writeHba, writeServerConf, writeTls } from '../store/pg/replication-server.js';
 import { openState } from '../store/state.js';
 import { MembershipError, MembershipErrorCode, toolOutput } from './membership-errors.js';
@@ -85,6 +85,7 @@ export async function migrateToCluster(opts: MigrateOptions): Promise<MigrateRes
         derivePgPassword(secret, `node:${self.name}`),
       );
       await submitAs(sql, role, 'pg-server', tls.certPem);
+      await putReader(sql, derivePgPassword(secret, 'reader'));
       await refreshHba(file, sql);
       return { ...published, node: self.name, initialised };
     } finally {

@@ -9,7 +9,8 @@
  * name sbd-clusterd to restart); remove-node ends the node's replication, drops its slot, role and hba line.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import postgres from 'postgres';
 import { adminTable } from '../../src/admin/commands.js';
@@ -77,6 +78,37 @@ test('publisher + two subscribers joined by the commands, over TLS; status, refu
     assert.ok(!existsSync(c.key_file.replace(stateLayout(own.state).dir, stateLayout(pub.state).dir)));
   }
   assert.ok(!readFileSync(`${pgLayout(sub1.pgDir).data}/postgresql.auto.conf`, 'utf8').includes('sslmode=disable'));
+
+  // The daemons' environment: sbd_reader reads the node's own server and may not write; the node-local write path
+  // to the primary works as the node's role over verified TLS, through connectPg as the daemons use it (a process).
+  const envFile = `${sub1.state}.env`;
+  assert.match(await sbdOk(['cluster', 'env', '--state', sub1.state, '--out', envFile]), /SBD_STORE_URL, PGPASSWORD, SBD_PRIMARY_URL/);
+  assert.equal(statSync(envFile).mode & 0o777, 0o600);
+  const env = Object.fromEntries(
+    readFileSync(envFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  ) as Record<string, string>;
+  const reader = postgres(env.SBD_STORE_URL!, { password: env.PGPASSWORD!, max: 1, onnotice: () => {} });
+  const [n] = await reader`SELECT count(*)::int AS n FROM sbd.certificates`;
+  assert.ok((n?.n as number) > 0, 'the reader reads its standby');
+  await reader.end({ timeout: 1 });
+  const readerOnPrimary = postgres(env.SBD_STORE_URL!.replace(`:${sub1.port}/`, `:${pub.port}/`), { password: env.PGPASSWORD!, max: 1 });
+  await assert.rejects(readerOnPrimary`INSERT INTO sbd.params (name, value) VALUES ('x', 'y')`, { code: '42501' }, 'SELECT only');
+  await readerOnPrimary.end({ timeout: 1 });
+  const script = `import { connectPg } from './src/store/pg/connect.ts';
+    const sql = connectPg(process.env.SBD_PRIMARY_URL, { max: 1 });
+    await sql\`INSERT INTO sbd.node_device_itl_hashes (device, node, sha256_hex, at) VALUES ('SEP0000000000AA', 'sub1', 'ab', '2026-01-01T00:00:00Z')\`;
+    const [r] = await sql\`SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()\`;
+    console.log(JSON.stringify(r)); await sql.end();`;
+  const wrote = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(wrote), { ssl: true });
+  const [row] = await primary`SELECT node FROM sbd.node_device_itl_hashes WHERE device = 'SEP0000000000AA'`;
+  assert.equal(row?.node, 'sub1');
 
   // A box the publisher was not told about is refused.
   const stranger = await sbd([

@@ -10,6 +10,7 @@ import { UsageError } from '../../lib/errors.js';
 import { addClusterNode, removeClusterNode } from '../../cluster/membership.js';
 import { joinCluster, JOIN_DEFAULTS } from '../../cluster/membership-join.js';
 import { clusterStatus, formatClusterStatus } from '../../cluster/membership-status.js';
+import { writeNodeEnvironment } from '../../cluster/membership-env.js';
 import { migrateToCluster } from '../../cluster/migrate.js';
 import { promoteNode, repointSubscriber } from '../../cluster/promote.js';
 
@@ -138,6 +139,18 @@ export const commands: Command[] = [
     async run(args, ctx) {
       const { values } = parse(args, { state: { type: 'string' } }, false);
       for (const line of formatClusterStatus(await clusterStatus(required(values.state, '--state')))) ctx.out(line);
+      return 0;
+    },
+  },
+  {
+    path: ['cluster', 'env'],
+    summary: "write the environment file this node's daemons read the cluster store with (mode 0600)",
+    usage: 'sbd cluster env --state DIR --out FILE   (e.g. /etc/sbd/cluster.env: SBD_STORE_URL, PGPASSWORD, SBD_PRIMARY_URL ...)',
+    run(args, ctx) {
+      const { values } = parse(args, { state: { type: 'string' }, out: { type: 'string' } }, false);
+      const out = required(values.out, '--out');
+      const names = writeNodeEnvironment(required(values.state, '--state'), out);
+      ctx.out(`${out}: ${names.join(', ')} (mode 0600)`);
       return 0;
     },
   },

@@ -62,6 +62,25 @@ export async function listMembers(sql: Sql): Promise<MemberRow[]> {
   }));
 }
 
+/** The node-local tables of schema.ts that subscribers' daemons write on the primary. */
+const NODE_WRITE_TABLES = ['node_served_trust_files', 'node_device_itl_hashes', 'node_device_trust_reports'] as const;
+
+/** The login role every node's daemons read their local server with: SELECT on schema sbd, nothing else. */
+export const READER_ROLE = 'sbd_reader';
+
+/** Creates (or re-keys) the reader role; tables created later by the superuser (publish) are readable too. */
+export async function putReader(sql: Sql, password: string): Promise<void> {
+  if (!/^[A-Za-z0-9_-]+$/.test(password)) throw new PgStoreError(PgStoreErrorCode.schema, 'the reader password has an unexpected shape');
+  await refuseStandby(sql);
+  await sql.begin(async (tx) => {
+    const [exists] = await tx`SELECT 1 AS one FROM pg_roles WHERE rolname = ${READER_ROLE}`;
+    await tx.unsafe(`${exists ? 'ALTER' : 'CREATE'} ROLE ${READER_ROLE} WITH LOGIN PASSWORD $pw$${password}$pw$`);
+    await tx.unsafe(`GRANT USAGE ON SCHEMA sbd TO ${READER_ROLE}`);
+    await tx.unsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA sbd TO ${READER_ROLE}`);
+    await tx.unsafe(`ALTER DEFAULT PRIVILEGES IN SCHEMA sbd GRANT SELECT ON TABLES TO ${READER_ROLE}`);
+  });
+}
+
 async function refuseStandby(sql: Sql): Promise<void> {
   const [r] = await sql`SELECT pg_is_in_recovery() AS standby`;
   if (r?.standby)
@@ -88,6 +107,11 @@ export async function putMember(sql: Sql, m: MemberRow, password: string): Promi
     await tx.unsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA sbd TO "${m.roleName}"`);
     await tx.unsafe(`GRANT INSERT (name, pem, key_file) ON sbd.node_submissions TO "${m.roleName}"`);
     await tx.unsafe(`GRANT USAGE ON SEQUENCE sbd.node_submissions_id_seq TO "${m.roleName}"`);
+    // The node-local rows its daemons write to the primary (node-writes.ts): ITL hashes served, phones' reports.
+    for (const table of NODE_WRITE_TABLES) {
+      const [t] = await tx`SELECT to_regclass(${`sbd.${table}`}) IS NOT NULL AS ok`;
+      if (t?.ok) await tx.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON sbd.${table} TO "${m.roleName}"`);
+    }
     await tx`
       INSERT INTO sbd.cluster_members (node, role_name, allow_from, pg_host, pg_port)
       VALUES (${m.node}, ${m.roleName}, ${m.allowFrom}, ${m.pgHost}, ${m.pgPort})

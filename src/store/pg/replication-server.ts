@@ -158,6 +158,9 @@ export function writeHba(layout: PgLayout, members: HbaMember[]): void {
     `local all ${PG_ADMIN_USER} scram-sha-256`,
     `host all ${PG_ADMIN_USER} 127.0.0.1/32 scram-sha-256`,
     `host all ${PG_ADMIN_USER} ::1/128 scram-sha-256`,
+    // The node's own daemons (sbd_reader: SELECT only; replication-members.ts).
+    'host postgres sbd_reader 127.0.0.1/32 scram-sha-256',
+    'host postgres sbd_reader ::1/128 scram-sha-256',
     ...members.flatMap((m) => [
       `hostssl replication ${m.role} ${m.allowFrom} scram-sha-256`,
       `hostssl postgres ${m.role} ${m.allowFrom} scram-sha-256`,
