@@ -6,11 +6,12 @@
  * - a phone in a call-manager group set by `sbd cm-group` boots from a subscriber: its config is signed by that
  *   node and names the group's call managers and TVS servers in order; it registers there (`sbd daemon sip
  *   --node`) and its ITL File Status is Match against that server's hash, which is not the publisher's;
- * - in mixed mode the CTL, served by any node, lists every node (CCM+TFTP per node).
+ * - in mixed mode the CTL lists every node (CCM+TFTP per node); a subscriber without the publisher's key serves
+ *   the CTL the publisher's TFTP served.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchFile } from '../../src/tftp/client.js';
 import { parseTrustFile } from '../../src/trust/codec.js';
@@ -143,9 +144,10 @@ test('each TFTP node serves its own ITL with every TVS; a phone booted from a su
     pool.close();
   }
 
-  // Mixed mode: the CTL (signed by the publisher's CallManager) lists every node, whichever node serves it.
+  // Mixed mode: the CTL (signed by the publisher's CallManager) lists every node. The publisher's TFTP builds it; a
+  // subscriber without the publisher's key (hidden here, as on a real subscriber) serves the publisher's bytes.
   withState(dir, (s) => s.store.setParam('ClusterSecurityMode', 'mixed'));
-  const { data: ctl } = await fetchFile({ server: '127.0.0.3', port: daemons[2]!.tftpPort, name: 'CTLFile.tlv', retries: 5 });
+  const { data: ctl } = await fetchFile({ server: '127.0.0.1', port: daemons[0]!.tftpPort, name: 'CTLFile.tlv', retries: 5 });
   const ctlPath = join(files, 'CTLFile.tlv');
   writeFileSync(ctlPath, ctl);
   assert.equal(tlvCheck(ctlPath).status, 0, tlvCheck(ctlPath).out);
@@ -154,4 +156,12 @@ test('each TFTP node serves its own ITL with every TVS; a phone booted from a su
     .map((r) => r.certificate!.toString('hex'))
     .sort();
   assert.deepEqual(ccmTftp, nodes.map((n) => derOf(dir, 'CallManager', n.name).der.toString('hex')).sort(), 'CCM+TFTP for every node');
+  const pubKey = derOf(dir, 'CallManager', 'pub').keyFile!;
+  renameSync(pubKey, `${pubKey}.elsewhere`);
+  try {
+    const { data: fromSub } = await fetchFile({ server: '127.0.0.3', port: daemons[2]!.tftpPort, name: 'CTLFile.tlv', retries: 5 });
+    assert.ok(fromSub.equals(ctl), "sub2 serves the publisher's CTL");
+  } finally {
+    renameSync(`${pubKey}.elsewhere`, pubKey);
+  }
 });

@@ -9,6 +9,7 @@ import type { NodeRow, Store } from '../../store/index.js';
 import { openState } from '../../store/state.js';
 import { buildCtl, buildItl, publisher, signerOf } from '../../trust/cluster-lists.js';
 import { buildSgn } from '../../trust/sgn.js';
+import { PkiError, PkiErrorCode } from '../../pki/errors.js';
 import type { HashName } from '../../trust/tags.js';
 import type { ApplianceFiles, DeviceConfigSuffix, TftpDevice, TrustListFile } from '../../tftp/appliance-files.js';
 import { ApplianceFileSource, type ApplianceSourceOptions } from '../../tftp/appliance-source.js';
@@ -49,8 +50,19 @@ export class StoreApplianceFiles implements ApplianceFiles {
     return buildItl(this.#store, clock, 'ITLFile.tlv', this.#node());
   }
 
+  /**
+   * The CTL, signed by the publisher's CallManager key. A subscriber does not hold that key (private keys never leave
+   * a node): it serves the CTL the publisher's TFTP served, from the store, as CUCM copies the publisher's CTL to
+   * every TFTP node (issue 21 item 4); none until the publisher's TFTP has served one.
+   */
   ctl(clock: Clock): Buffer | undefined {
-    return buildCtl(this.#store, clock);
+    try {
+      return buildCtl(this.#store, clock);
+    } catch (err) {
+      const pub = publisher(this.#store);
+      if (!(err instanceof PkiError && err.code === PkiErrorCode.keyFile) || this.#node().name === pub.name) throw err;
+      return this.#store.listServedTrustFiles('CTLFile.tlv').find((r) => r.server === pub.name)?.bytes;
+    }
   }
 
   defaultConfig(signed: boolean, clock: Clock): Buffer {
