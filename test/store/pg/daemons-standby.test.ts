@@ -6,18 +6,22 @@
  * accepted) and registers with digest through that SIP, reporting its ITL; the TFTP server's served ITL hash and the
  * phone's report arrive in the primary's node-local tables. Then a change made on the publisher (a new phone, a new
  * line user) is published to the primary and served by both daemons once replayed and polled: the times are printed
- * (docs/cluster.md states the bound), the test fails only past 30 s.
+ * (docs/cluster.md states the bound), the test fails only past 30 s; so is a TVS certificate regenerated there: the
+ * standby's TFTP (native data plane) serves a new ITL that holds it.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { regenerateCertificate } from '../../../src/cluster/certs.js';
 import { digestHa1 } from '../../../src/credentials/digest-ha1.js';
+import { systemClock } from '../../../src/lib/clock.js';
 import { bootSimPhone } from '../../../src/sim/phone.js';
 import { SipPhone } from '../../../src/sim/sip-ua/user-agent.js';
 import { TftpFetcher } from '../../../src/sim/tftp-fetcher.js';
 import { publishToPg } from '../../../src/store/pg/publish.js';
+import { stateLayout } from '../../../src/store/state.js';
 import { fetchFile } from '../../../src/tftp/client.js';
 import { clientPool, startDaemonProcess, tempDir, views } from '../../sim/helpers.js';
 import { tlvCheck } from '../../trust/helpers.js';
@@ -39,7 +43,7 @@ async function until(probe: () => Promise<boolean>): Promise<number> {
 test('a phone boots from sbd daemon tftp --store-url and registers through sbd daemon sip --store-url, both on a hot standby', {
   skip: pgMissing(),
 }, async (t) => {
-  const { store } = serviceStore(t);
+  const { store, dir } = serviceStore(t);
   const node = store.listNodes()[0]!.name;
   const primary = await startPostgres(t);
   const primarySql = primary.connect();
@@ -119,4 +123,17 @@ test('a phone boots from sbd daemon tftp --store-url and registers through sbd d
   t.diagnostic(
     `primary publish -> standby TFTP serves the new config: ${tftpMs.toFixed(0)} ms; SIP accepts the new user: <= ${sipMs.toFixed(0)} ms`,
   );
+
+  // A TVS certificate regenerated on the publisher: the standby's TFTP (native data plane, which holds the prebuilt
+  // ITL until the copy's generation file moves) serves a new ITL naming it.
+  regenerateCertificate({ layout: stateLayout(dir), store }, 'TVS', systemClock);
+  const tvs = store.currentCertificate('TVS', node)!;
+  await publishToPg(store, primarySql);
+  let next = itl;
+  const itlMs = await until(async () => {
+    next = (await fetchFile({ server: '127.0.0.1', port: tftpPort, name: 'ITLFile.tlv' })).data;
+    return !next.equals(itl);
+  });
+  assert.ok(next.includes(tvs.der), 'the new ITL holds the regenerated TVS certificate');
+  t.diagnostic(`primary publish of a regenerated TVS certificate -> standby TFTP serves the new ITL: ${itlMs.toFixed(0)} ms`);
 });
