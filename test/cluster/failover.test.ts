@@ -27,7 +27,7 @@ import { FailoverRegistration } from '../../src/sim/sip-ua/failover.js';
 import { heldInPhoneFolder } from '../../src/sim/sip-ua/device-tl-info.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { itlStatusRows } from '../../src/reports/itl-status.js';
-import { clusterState, Redirects, sbd, sbdExit, startNode, tempDir, type NodeSpec } from './node-harness.js';
+import { addPhone, clusterState, Redirects, sbdExit, startNode, tempDir, type NodeSpec } from './node-harness.js';
 
 const nodes: NodeSpec[] = [
   { name: 'pub', ipv4: '127.0.0.1' },
@@ -46,21 +46,7 @@ async function stage(name: string, dn: string) {
   const dir = await clusterState(nodes);
   const redirects = new Redirects();
   const daemons = await Promise.all(nodes.map((n) => startNode(dir, n, redirects, { tvs: true, sip: true })));
-  await sbd(
-    'device',
-    'add',
-    name,
-    '--model',
-    '8845',
-    '--dn',
-    dn,
-    '--digest-user',
-    `u${dn}`,
-    '--digest-password',
-    `pw-${dn}-secret`,
-    '--state',
-    dir,
-  );
+  await addPhone(dir, name, dn);
   const phones = tempDir('sbd-failover-phones-');
   const pool = new TftpClientPool(poolOptionsFor({ host: '127.0.0.1', port: 69 }, 1));
   const tftp = new FetcherList(

@@ -40,6 +40,25 @@ export async function sbdExit(...args: string[]): Promise<{ code: number; text: 
   return { code, text: lines.join('\n') };
 }
 
+/** `sbd device add` of an 8845 with line DN, digest user `uDN` and password `pw-DN-secret`. */
+export async function addPhone(dir: string, name: string, dn: string): Promise<void> {
+  await sbd(
+    'device',
+    'add',
+    name,
+    '--model',
+    '8845',
+    '--dn',
+    dn,
+    '--digest-user',
+    `u${dn}`,
+    '--digest-password',
+    `pw-${dn}-secret`,
+    '--state',
+    dir,
+  );
+}
+
 export interface NodeSpec {
   name: string;
   ipv4: string;

@@ -27,7 +27,7 @@ import { heldInPhoneFolder } from '../../src/sim/sip-ua/device-tl-info.js';
 import { TftpClientPool } from '../../src/tftp/client.js';
 import { itlStatusRows } from '../../src/reports/itl-status.js';
 import { tlvCheck } from '../trust/helpers.js';
-import { clusterState, Redirects, sbd, startNode, tempDir, type NodeSpec } from './node-harness.js';
+import { addPhone, clusterState, Redirects, sbd, startNode, tempDir, type NodeSpec } from './node-harness.js';
 
 const nodes: NodeSpec[] = [
   { name: 'pub', ipv4: '127.0.0.1' },
@@ -80,21 +80,7 @@ test('each TFTP node serves its own ITL with every TVS; a phone booted from a su
 
   // A phone in group G2 (sub1 primary, sub2 secondary) boots from sub1 and registers there.
   const name = 'SEP00AABBCC7201';
-  await sbd(
-    'device',
-    'add',
-    name,
-    '--model',
-    '8845',
-    '--dn',
-    '7201',
-    '--digest-user',
-    'u7201',
-    '--digest-password',
-    'pw-7201-secret',
-    '--state',
-    dir,
-  );
+  await addPhone(dir, name, '7201');
   await sbd('cm-group', 'add', 'G2', '--node', 'sub1', '--node', 'sub2', '--state', dir);
   await sbd('cm-group', 'device', name, 'G2', '--state', dir);
   const phones = tempDir('sbd-node-phones-');
