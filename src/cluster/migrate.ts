@@ -4,9 +4,9 @@
  * gets a PostgreSQL 15 primary (initdb if its folder is new; our settings block; its own TLS key), the sbd schema
  * with everything published, itself as a member (its server certificate on record for joining nodes), the cluster
  * secret from the cluster security password, and `cluster-node.json` saying "publisher". Running it again re-applies
- * the settings, keeps the data folder and publishes again.
+ * the settings, keeps the data folder and the TLS key, and publishes again.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Clock } from '../lib/clock.js';
 import {
   clusterSecretFromPassword,
@@ -18,7 +18,7 @@ import {
 } from '../store/pg/cluster-node.js';
 import { publishToPg, type PublishResult } from '../store/pg/publish.js';
 import { connectLocalAdmin } from '../store/pg/replication-connect.js';
-import { applyMembershipSchema, putMember, putReader, submitAs } from '../store/pg/replication-members.js';
+import { applyMembershipSchema, hasSubmission, putMember, putReader, submitAs } from '../store/pg/replication-members.js';
 import { initPrimary, pgLayout, startServer, writeHba, writeServerConf, writeTls } from '../store/pg/replication-server.js';
 import { openState } from '../store/state.js';
 import { MembershipError, MembershipErrorCode, toolOutput } from './membership-errors.js';
@@ -55,7 +55,11 @@ export async function migrateToCluster(opts: MigrateOptions): Promise<MigrateRes
     const port = opts.listen?.port ?? 5432;
     const pg = pgLayout(opts.pgDir);
     const initialised = !existsSync(pg.data);
-    const tls = pgServerIdentity(self.hostname, self.ipv4 ?? undefined, opts.clock);
+    // The server key is kept across runs: subscribers verify this node against its certificate (tls/nodes.crt).
+    const keepTls = existsSync(pg.cert) && existsSync(pg.key);
+    const tls = keepTls
+      ? { certPem: readFileSync(pg.cert, 'utf8'), keyPem: '' }
+      : pgServerIdentity(self.hostname, self.ipv4 ?? undefined, opts.clock);
     const file = {
       node: self.name,
       role: 'publisher' as const,
@@ -65,7 +69,7 @@ export async function migrateToCluster(opts: MigrateOptions): Promise<MigrateRes
     try {
       if (initialised) initPrimary(pg, derivePgPassword(secret, 'admin'));
       writeServerConf(pg, { host, port });
-      writeTls(pg, { certPem: tls.certPem, keyPem: tls.keyPem, rootsPem: tls.certPem });
+      if (!keepTls) writeTls(pg, { certPem: tls.certPem, keyPem: tls.keyPem, rootsPem: tls.certPem });
       // Before the first start: only the superuser from loopback until members are added.
       if (initialised) writeHba(pg, []);
       startServer(pg);
@@ -84,7 +88,7 @@ export async function migrateToCluster(opts: MigrateOptions): Promise<MigrateRes
         { node: self.name, roleName: role, allowFrom: `${host}/32`, pgHost: host, pgPort: port },
         derivePgPassword(secret, `node:${self.name}`),
       );
-      await submitAs(sql, role, 'pg-server', tls.certPem);
+      if (!(await hasSubmission(sql, role, tls.certPem))) await submitAs(sql, role, 'pg-server', tls.certPem);
       await putReader(sql, derivePgPassword(secret, 'reader'));
       await refreshHba(file, sql);
       return { ...published, node: self.name, initialised };

@@ -59,9 +59,11 @@ test('sbd cluster migrate: a single-node store becomes the publisher; import giv
     pg: { dir: pgDir, host: '127.0.0.1', port },
   });
   assert.match(readFileSync(path.join(pgLayout(pgDir).data, 'postgresql.conf'), 'utf8'), /^ssl = on$/m);
+  const certBefore = readFileSync(pgLayout(pgDir).cert, 'utf8');
   const again = await sbdOk(['cluster', 'migrate', '--state', state, '--pg-dir', pgDir, '--listen', `127.0.0.1:${port}`]);
   assert.match(again, /^solo is the publisher$/m, 'the second run keeps the data folder');
   assert.match(again, /generation 2/);
+  assert.equal(readFileSync(pgLayout(pgDir).cert, 'utf8'), certBefore, 'the server key is kept (subscribers verify against it)');
 
   const sql = connectLocalAdmin(readClusterNode(state)!, stateLayout(state).keysDir);
   t.after(() => sql.end({ timeout: 1 }));

@@ -174,6 +174,11 @@ export async function submitAs(sql: Sql, roleName: string, name: SubmissionRow['
   await sql`INSERT INTO sbd.node_submissions (submitted_by, name, pem) VALUES (${roleName}, ${name}, ${pem})`;
 }
 
+export async function hasSubmission(sql: Sql, roleName: string, pem: string): Promise<boolean> {
+  const rows = await sql`SELECT 1 FROM sbd.node_submissions WHERE submitted_by = ${roleName} AND pem = ${pem}`;
+  return rows.length > 0;
+}
+
 export async function markSubmission(sql: Sql, id: number, result: string): Promise<void> {
   await sql`UPDATE sbd.node_submissions SET imported_at = now(), result = ${result} WHERE id = ${id}`;
 }
