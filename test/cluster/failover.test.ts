@@ -52,7 +52,7 @@ async function stage(name: string, dn: string) {
   const tftp = new FetcherList(
     nodes.map((n, i) => ({
       name: n.ipv4,
-      fetcher: new TftpFetcher({ host: n.ipv4, port: daemons[i]!.tftpPort }, pool, { timeoutMs: 500, retries: 2 }),
+      fetcher: new TftpFetcher({ host: n.ipv4, port: daemons[i]!.tftpPort }, pool, { timeoutMs: 1000, retries: 3 }),
     })),
   );
   const boot = () =>
@@ -65,7 +65,8 @@ async function stage(name: string, dn: string) {
   const members = () => phoneConfigServices(readFileSync(join(phones, name, 'config.xml'))).callManagers;
   const moves: string[] = [];
   let onMove: ((m: CallManagerEndpoint) => void) | undefined;
-  const registration = (keepaliveMs: number) =>
+  // Generous timeouts: a loaded machine must not look like a dead primary.
+  const registration = (keepaliveMs: number, registerTimeoutMs: number) =>
     new FailoverRegistration({
       members: members(),
       transport: 'tcp',
@@ -77,7 +78,7 @@ async function stage(name: string, dn: string) {
       },
       redirect: redirects.redirect,
       keepaliveMs,
-      registerTimeoutMs: 2000,
+      registerTimeoutMs,
       onRegistered: (m, from, why) => {
         moves.push(`${from?.host ?? '-'} → ${m.host}: ${why}`);
         onMove?.(m);
@@ -107,7 +108,7 @@ test('the primary stops: the phone registers with the secondary, boots its ITL t
       ['127.0.0.1', '127.0.0.2'],
       'the default group: publisher first',
     );
-    const reg = s.registration(30_000);
+    const reg = s.registration(30_000, 10_000);
     try {
       assert.equal((await reg.start()).host, '127.0.0.1');
       assert.equal(reg.phone?.lastTrustReport?.status, 202);
@@ -186,7 +187,7 @@ test('the primary goes silent (SIGSTOP): the refresh REGISTER times out and the 
   const pubSip = s.daemons[0]!.sip!;
   try {
     assert.ok((await s.boot()).configTrusted);
-    const reg = s.registration(1000);
+    const reg = s.registration(1000, 4000);
     try {
       assert.equal((await reg.start()).host, '127.0.0.1');
       const moved = s.movedTo('127.0.0.2');
