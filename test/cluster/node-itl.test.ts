@@ -10,6 +10,7 @@
  *   the CTL the publisher's TFTP served.
  */
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +78,12 @@ test('each TFTP node serves its own ITL with every TVS; a phone booted from a su
     assert.equal(records.length, 7, `${n.name}: ITLRecovery, CallManager twice, three TVS, CAPF`);
   }
   assert.equal(new Set([...itls.values()].map((b) => b.toString('hex'))).size, 3, 'three different ITLs');
+  const recorded = withState(dir, (s) => s.store.listServerItlHashes().filter((r) => r.file === 'ITLFile.tlv'), { readonly: true });
+  assert.deepEqual(
+    Object.fromEntries(recorded.map((r) => [r.server, r.sha256Hex])),
+    Object.fromEntries([...itls].map(([n, b]) => [n, createHash('sha256').update(b).digest('hex')])),
+    'each node recorded the hash of the ITL it serves under its own name',
+  );
 
   // A phone in group G2 (sub1 primary, sub2 secondary) boots from sub1 and registers there.
   const name = 'SEP00AABBCC7201';
