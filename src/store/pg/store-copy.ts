@@ -20,6 +20,7 @@ import { SCHEMA_VERSION } from '../migrations.js';
 import { openStore, type Store } from '../store.js';
 import { copiedTables, quote, toSqliteValue, TYPED_UNITS, type CopiedTable, type CopyUnit } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
+import { pgCall, pollLoop } from './poll.js';
 import { checkPgSchema } from './schema.js';
 
 export interface PgStoreCopyOptions {
@@ -58,7 +59,7 @@ export class PgStoreCopy {
   /** Unit key → the digest the copy holds (copied-tables.ts); a unit whose digest moved is reloaded. */
   #versions = new Map<string, string>();
   #generationFd: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #poller: { stop(): void } | undefined;
   #closed = false;
 
   private constructor(sql: Sql, dir: string, removeDir: boolean, options: PgStoreCopyOptions) {
@@ -78,7 +79,7 @@ export class PgStoreCopy {
 
   /** Checks the schema, loads the first state and starts polling (a timer that does not keep the process alive). */
   static async open(sql: Sql, options: PgStoreCopyOptions = {}): Promise<PgStoreCopy> {
-    await wrap(() => checkPgSchema(sql));
+    await pgCall(() => checkPgSchema(sql));
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sbd-pg-copy-'));
     const copy = new PgStoreCopy(sql, dir, options.dir === undefined, options);
     try {
@@ -87,7 +88,11 @@ export class PgStoreCopy {
       copy.close();
       throw err;
     }
-    copy.#schedule();
+    copy.#poller = pollLoop(
+      () => copy.refresh(),
+      copy.#pollIntervalMs,
+      (err) => copy.#failed(err),
+    );
     return copy;
   }
 
@@ -99,9 +104,9 @@ export class PgStoreCopy {
   /** One poll: reads the generation and reloads when it moved (or when `force`). True if a new state was written. */
   async refresh(force = false): Promise<boolean> {
     this.stats.polls++;
-    const [row] = await wrap(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
+    const [row] = await pgCall(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
     if (!force && Number(row?.value) === this.#pgGeneration) return false;
-    const loaded = await wrap(() => this.#read());
+    const loaded = await pgCall(() => this.#read());
     if (this.#closed) return false;
     this.#write(loaded);
     this.#pgGeneration = loaded.generation;
@@ -110,27 +115,19 @@ export class PgStoreCopy {
     return true;
   }
 
+  #failed(err: unknown): void {
+    this.stats.errors++;
+    this.lastError = err;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#poller?.stop();
     this.store.close();
     this.#db.close();
     if (this.#generationFd !== undefined) closeSync(this.#generationFd);
     if (this.#removeDir) rmSync(this.#removeDir, { recursive: true, force: true });
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.refresh()
-        .catch((err: unknown) => {
-          this.stats.errors++;
-          this.lastError = err;
-        })
-        .finally(() => this.#schedule());
-    }, this.#pollIntervalMs);
-    this.#timer.unref();
   }
 
   async #read(): Promise<Loaded> {
@@ -219,15 +216,5 @@ export class PgStoreCopy {
     const bytes = Buffer.alloc(8);
     bytes.writeBigUInt64LE(BigInt(value));
     if (writeSync(this.#generationFd, bytes, 0, 8, 0) !== 8) throw new PgStoreError(PgStoreErrorCode.unavailable, `short write to ${file}`);
-  }
-}
-
-/** Client and server errors become PgStoreError (stable code); our own typed errors pass through. */
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof PgStoreError) throw err;
-    throw new PgStoreError(PgStoreErrorCode.unavailable, `PostgreSQL: ${(err as Error).message}`, { cause: err });
   }
 }

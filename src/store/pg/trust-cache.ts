@@ -13,6 +13,7 @@ import { StoreError, StoreErrorCode } from '../errors.js';
 import type { NodeRow, NodeService } from '../nodes.js';
 import { PARAMS, PARAMS_BY_NAME } from '../params-registry.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
+import { pgCall, pollLoop } from './poll.js';
 import { checkPgSchema } from './schema.js';
 
 export interface PgTrustCacheOptions {
@@ -35,7 +36,7 @@ export class PgTrustCache {
   readonly #sql: Sql;
   readonly #pollIntervalMs: number;
   #state: TrustState | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #poller: { stop(): void } | undefined;
   #closed = false;
 
   private constructor(sql: Sql, options: PgTrustCacheOptions) {
@@ -46,9 +47,13 @@ export class PgTrustCache {
   /** Checks the schema, loads the first state and starts polling (a timer that does not keep the process alive). */
   static async open(sql: Sql, options: PgTrustCacheOptions = {}): Promise<PgTrustCache> {
     const cache = new PgTrustCache(sql, options);
-    await wrap(() => checkPgSchema(sql));
+    await pgCall(() => checkPgSchema(sql));
     await cache.#load();
-    cache.#schedule();
+    cache.#poller = pollLoop(
+      () => cache.refresh(),
+      cache.#pollIntervalMs,
+      (err) => cache.#failed(err),
+    );
     return cache;
   }
 
@@ -79,15 +84,20 @@ export class PgTrustCache {
   /** One poll: reads the generation and reloads when it moved. Resolves true if a new state was swapped in. */
   async refresh(): Promise<boolean> {
     this.stats.polls++;
-    const [row] = await wrap(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
+    const [row] = await pgCall(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
     if (Number(row?.value) === this.#state?.generation) return false;
     await this.#load();
     return true;
   }
 
+  #failed(err: unknown): void {
+    this.stats.errors++;
+    this.lastError = err;
+  }
+
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#poller?.stop();
   }
 
   #current(): TrustState {
@@ -95,21 +105,8 @@ export class PgTrustCache {
     return this.#state;
   }
 
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.refresh()
-        .catch((err: unknown) => {
-          this.stats.errors++;
-          this.lastError = err;
-        })
-        .finally(() => this.#schedule());
-    }, this.#pollIntervalMs);
-    this.#timer.unref();
-  }
-
   async #load(): Promise<void> {
-    const state = await wrap(() =>
+    const state = await pgCall(() =>
       this.#sql.begin('isolation level repeatable read read only', async (tx) => {
         const [g] = await tx`SELECT value FROM sbd.meta WHERE key = 'generation'`;
         const nodes = await tx`
@@ -165,15 +162,5 @@ export class PgTrustCache {
     );
     this.stats.loads++;
     this.#state = state;
-  }
-}
-
-/** Client and server errors become PgStoreError (stable code); our own typed errors pass through. */
-async function wrap<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof PgStoreError) throw err;
-    throw new PgStoreError(PgStoreErrorCode.unavailable, `PostgreSQL: ${(err as Error).message}`, { cause: err });
   }
 }
