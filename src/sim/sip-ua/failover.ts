@@ -85,15 +85,18 @@ export class FailoverRegistration {
       if (this.#closed) return;
       if (member === failed) continue;
       try {
-        this.phone = await this.#connect(member);
+        const phone = await this.#connect(member);
+        if (this.#closed) {
+          phone.close(); // closed while this member was answering
+          return;
+        }
+        this.phone = phone;
         this.member = member;
         if (from !== undefined || failed !== undefined) this.stats.failovers++;
         this.o.onRegistered?.(member, from, why);
         this.#arm();
         return;
       } catch (err) {
-        this.phone?.close();
-        this.phone = undefined;
         tried.push(`${member.host}: ${(err as Error).message}`);
       }
     }
