@@ -1,15 +1,12 @@
 /**
- * What a node's TFTP and SIP read, held as a local SQLite copy of the node's PostgreSQL (primary or hot standby) and
- * kept current the way trust-cache.ts keeps TVS's: the generation row read every `pollIntervalMs` (issue 21 item 2),
- * and on a new generation every published table read in one REPEATABLE READ READ ONLY transaction (one snapshot,
- * allowed on a standby) and written into the copy in one SQLite transaction, so readers see the old state or the new;
- * only the tables whose digest (`sbd.table_versions`, publish.ts) moved are read and rewritten.
- * Why a SQLite copy and not maps: TFTP's trust lists and configs and SIP's directory are built by the store's own
- * queries (store/*.ts); over the copy they run unchanged (`store` is a Store), so the two engines cannot answer
- * differently. The copy lives in a private folder (0700: it holds digest HA1s) of the node's tmpfs, removed at close.
- * Each load is one store write: it moves the copy's generation and its `<db>-generation` file, which the native TFTP
- * data plane maps (the same file sbd-tftpd reads on SQLite). The node-local rows (schema.ts) are laid over the
- * published ones, newest time first. If the server is unreachable the copy keeps serving and the poll retries.
+ * What a node's TFTP and SIP read: a local SQLite copy of the node's PostgreSQL (primary or hot standby), kept current
+ * as trust-cache.ts keeps TVS's (issue 21 item 2): the generation row polled; on a new one, the tables whose digest
+ * moved (`sbd.table_versions`) read in one REPEATABLE READ READ ONLY transaction (allowed on a standby) and written in
+ * one SQLite transaction, so readers see the old state or the new. Why SQLite and not maps: TFTP's lists and configs
+ * and SIP's directory are the store's own queries (store/*.ts), unchanged over the copy, so the engines cannot answer
+ * differently. The copy (0600 in a 0700 folder: it holds digest HA1s) is removed at close. Each load moves the copy's
+ * generation and its `<db>-generation` file (the native TFTP data plane maps it, as on SQLite); node-local rows
+ * (schema.ts) are laid over the published ones, newest first. A server out of reach: the copy keeps serving.
  */
 import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,11 +98,12 @@ export class PgStoreCopy {
     return this.#pgGeneration;
   }
 
-  /** One poll: reads the generation and reloads when it moved (or when `force`). True if a new state was written. */
+  /** One poll: reads the generation and reloads what changed when it moved (`force`: everything, now). True if a state was written. */
   async refresh(force = false): Promise<boolean> {
     this.stats.polls++;
     const [row] = await pgCall(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
     if (!force && Number(row?.value) === this.#pgGeneration) return false;
+    if (force) this.#versions = new Map();
     const loaded = await pgCall(() => this.#read());
     if (this.#closed) return false;
     this.#write(loaded);
