@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { CommandTable, type AdminIo } from '../../src/admin/command-table.js';
 import { systemCommands } from '../../src/admin/commands/utils-system.js';
 import { Systemd } from '../../src/admin/systemd.js';
-import { makeImage, makeKeys, type RaucSystem, startRauc, tempDir, updateBundle } from './rauc-harness.js';
+import { makeImage, makeKeys, removeTempDirs, type RaucSystem, startRauc, tempDir, updateBundle } from './rauc-harness.js';
 
 class Console implements AdminIo {
   lines: string[] = [];
@@ -68,7 +68,10 @@ describe('console firmware commands over real RAUC', () => {
     const systemd = new Systemd({ canRaise: true, asRoot: (file, args) => ({ file, args: [...args] }) }, { systemctl, bootedMarker: etc });
     table = new CommandTable(systemCommands(systemd, { rauc: { env: rauc.env }, versionFile, firmwareDir: rauc.firmwareDir }));
   });
-  after(() => rauc?.stop());
+  after(() => {
+    rauc?.stop();
+    removeTempDirs();
+  });
 
   async function run(line: string, answers: boolean[] = []): Promise<Console> {
     const io = new Console();

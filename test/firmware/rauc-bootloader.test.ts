@@ -5,15 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 const BACKEND = join(import.meta.dirname, '../../rootfs/usr/lib/sbd/bin/rauc-bootloader');
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function esp(loaderDefault = 'sbd-*'): string {
   const dir = mkdtempSync(join(tmpdir(), 'sbd-esp-'));
+  made.push(dir);
   mkdirSync(join(dir, 'loader/entries'), { recursive: true });
   writeFileSync(join(dir, 'loader/loader.conf'), `default ${loaderDefault}\ntimeout 0\neditor no\n`);
   for (const s of ['a', 'b']) {

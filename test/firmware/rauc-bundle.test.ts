@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { makeImage, makeKeys, tempDir, updateBundle } from './rauc-harness.js';
+import { after, describe, it } from 'node:test';
+import { makeImage, makeKeys, removeTempDirs, tempDir, updateBundle } from './rauc-harness.js';
 
 function info(bundle: string, keyring: string) {
   return spawnSync('rauc', [`--keyring=${keyring}`, 'info', '--output-format=json', bundle], { encoding: 'utf8' });
@@ -17,6 +17,7 @@ describe('update bundle (scripts/update-bundle.sh, RAUC 1.8)', () => {
   const keyDir = tempDir('fw-keys');
   const keys = makeKeys(keyDir);
   const image = makeImage('1.2.3+build.1');
+  after(removeTempDirs);
 
   it('is signed by the development signing key under its CA, carries the version, the root image and the slot hook', () => {
     const bundle = join(tempDir('fw-out'), 'u.raucb');

@@ -20,8 +20,17 @@ export interface Keys {
   keyring: string;
 }
 
+const made: string[] = [];
+
+/** A new temporary folder, removed by removeTempDirs() (each test file's after()). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `sbd-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `sbd-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 /** A development CA + signing key, made by the script `make update-bundle` uses. */

@@ -4,10 +4,10 @@
  * migrated by a newer version is refused by the older one (as the store always did), naming the backup to restore.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, StoreError } from '../../src/store/index.js';
 import { openState } from '../../src/store/state.js';
@@ -20,8 +20,14 @@ const T0 = '2026-01-01T00:00:00.000Z';
 // A cheap scrypt for the tests (the appliance uses BACKUP_KDF).
 const kdf = { log2N: 14, r: 8, p: 1 };
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function dirs(): { stateDir: string; firmwareDir: string; kdf: typeof kdf } {
   const root = mkdtempSync(join(tmpdir(), 'sbd-fw-store-'));
+  made.push(root);
   return { stateDir: join(root, 'state'), firmwareDir: join(root, 'firmware'), kdf };
 }
 
@@ -75,7 +81,7 @@ describe('firmware: the store on a new version', () => {
     const opened = await openBackup(readFileSync(r.backup!), passphrase);
     assert.deepEqual(opened.files.map((f) => f.name).sort(), ['keys/CallManager-1.key', 'sbd.db']);
     assert.equal(opened.manifest.schemaVersion, SCHEMA_VERSION - 1);
-    const copy = join(mkdtempSync(join(tmpdir(), 'sbd-fw-copy-')), 'sbd.db');
+    const copy = join(d.firmwareDir, 'copy.db');
     writeFileSync(copy, opened.files.find((f) => f.name === 'sbd.db')!.bytes);
     assert.equal(userVersion(copy), SCHEMA_VERSION - 1);
     await assert.rejects(openBackup(readFileSync(r.backup!), 'wrong passphrase'));
