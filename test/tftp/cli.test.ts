@@ -65,5 +65,5 @@ test('sbd daemon tftp --root serves a folder; sbd tftp get fetches into --out; S
 test('sbd daemon tftp without --root or --state is a usage error', async () => {
   const r = await run(process.execPath, ['--import', 'tsx', main, 'daemon', 'tftp', '--port', '0'], repo);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /give --state DIR, --root DIR or both/);
+  assert.match(r.stderr, /give --state DIR, --store-url URL, --root DIR or one of the first two with --root/);
 });

@@ -3,11 +3,9 @@
  * serves and the ITL/trust reports of phones registered to its SIP. A subscriber has no store of record, so they go to
  * the publisher's primary, into the node-local tables of schema.ts (never replaced by a publish), from where every
  * node's copy (store-copy.ts) and the publisher's reports read them.
- * The queue is bounded and coalesced: one entry per row key (a newer report of the same phone replaces the queued
- * one), at most `maxQueued` keys (the oldest dropped first), flushed every `flushIntervalMs` in one transaction and
- * retried while the primary is unreachable; an entry older than `maxAgeMs` is dropped. Each drop is counted and
- * logged once per flush (a publisher gone for long must not grow a subscriber's memory). A daemon keeps serving from
- * its own copy meanwhile: these rows are reports, no service decision waits for them.
+ * The queue is bounded and coalesced (one entry per row key, at most `maxQueued`, oldest dropped first), flushed every
+ * `flushIntervalMs` in one transaction, retried while the primary is down; entries older than `maxAgeMs` are dropped
+ * and logged (a publisher gone for long must not grow a subscriber's memory). No service decision waits for them.
  */
 import type { Sql } from 'postgres';
 import type { Logger } from '../../lib/log.js';

@@ -1,13 +1,11 @@
 /**
- * Publishing a single-node SQLite store into PostgreSQL: the seed of issue 21 item 7 (a one-command migration).
- * It copies the typed tables TVS reads (nodes with their services, every certificate current and history, the stored
- * parameters) and every table TFTP and SIP read (copied-tables.ts: devices, profiles, users and digest credentials,
- * trunks, partitions/CSS, ...), all from ONE read transaction of the SQLite file, replacing those tables in one
- * PostgreSQL transaction that also moves the generation: a node polling it sees the old rows or the new, never a mix.
- * Only the units (copied-tables.ts) whose content digest changed are rewritten; nodes reload only those.
- * Ids are kept. The node-local tables (schema.ts, version 2) are left alone: subscribers write them.
- * Private keys are not copied: `key_file` is a path on the node that owns the key (keys never leave a node). Secrets
- * that are copied (digest HA1s, encrypted trunk passwords, login hashes) are covered in docs/cluster.md.
+ * Publishing a SQLite store into PostgreSQL (issue 21): the tables TVS reads (nodes, services, certificates with
+ * history, parameters) and every table TFTP and SIP read (copied-tables.ts), all from ONE SQLite read transaction,
+ * replaced in one PostgreSQL transaction that also moves the generation: a node polling it sees old or new, never a mix.
+ * Only units whose content digest changed are rewritten (nodes reload only those); ids are kept; the node-local
+ * tables (schema.ts, version 2) are left alone: subscribers write them.
+ * Private keys are not copied (`key_file` is a path on the node that owns the key); the secrets that are copied
+ * (digest HA1s, encrypted trunk passwords, login hashes): docs/cluster.md.
  */
 import Database from 'better-sqlite3';
 import type { Sql, TransactionSql } from 'postgres';
