@@ -40,6 +40,8 @@ export function openDatabase(path: string, options: OpenStoreOptions, clock: Clo
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new TypeError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
   }
+  // A store is a file (WAL, the generation file, backups): SQLite's ':memory:' name would create a stray file here.
+  if (path === ':memory:' || path === '') throw new StoreError(StoreErrorCode.io, `a store is a file; "${path}" is not a file path`);
   let st = statOrUndefined(path);
   if (st === undefined) {
     if (readonly || options.create === false) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { statSync, truncateSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, statSync, truncateSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { StoreErrorCode } from '../../src/store/errors.js';
 import Database from 'better-sqlite3';
 import { APPLICATION_ID, openStore, SCHEMA_VERSION, StoreError } from '../../src/store/index.js';
 import { listing, open, sha256File, sqlite3, tempDir } from './helpers.js';
@@ -200,4 +201,16 @@ describe('opening a store', () => {
       (e: unknown) => e instanceof StoreError && e.code === 'ERR_STORE_CLOSED',
     );
   });
+});
+
+it("openStore(':memory:') is refused without creating a file named ':memory:'", () => {
+  const cwd = process.cwd();
+  const dir = tempDir();
+  process.chdir(dir);
+  try {
+    assert.throws(() => openStore(':memory:', { create: true }), { code: StoreErrorCode.io });
+    assert.equal(existsSync(join(dir, ':memory:')), false);
+  } finally {
+    process.chdir(cwd);
+  }
 });
