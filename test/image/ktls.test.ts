@@ -8,8 +8,8 @@
  *    AUTH_REQUEST it opens with; SIP: the 407 to an OPTIONS, To tag, rport and nonce masked);
  *  - a small bench: an echo server in the guest (the image's own dist) on node:tls, on the engine and on the
  *    engine with kTLS; the host streams ECHO_MIB MiB through one kept connection: bytes/s and guest CPU per MiB.
- * TLS 1.2 because Debian 12's OpenSSL 3.0 moves only TLS 1.2 receive into the kernel (the engine hands over a
- * connection only when both directions went to the kernel); the suite phones use, ECDHE-RSA-AES256-GCM-SHA384.
+ * TLS 1.2 with ECDHE-RSA-AES256-GCM-SHA384, what phones use (the engine hands a connection over only when OpenSSL
+ * moved both directions into the kernel; OpenSSL 3.0's TLS 1.3 receive side is not expected to).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
