@@ -53,7 +53,11 @@ export function defaultTlsEngine(): 'node' | 'native' {
   return tlsEngineAvailable() ? 'native' : 'node';
 }
 
-export function tlsEngineApi(): TlsEngineApi {
+/**
+ * The library's functions, loaded on first use. `ktls`: bind it to the system OpenSSL (the only one that does kTLS
+ * here) rather than Node's; the first load in a process decides for every engine in it.
+ */
+export function tlsEngineApi(o: { ktls?: boolean } = {}): TlsEngineApi {
   if (api) return api;
   const path = tlsEngineLibraryPath();
   if (!path) {
@@ -62,7 +66,13 @@ export function tlsEngineApi(): TlsEngineApi {
       `the native TLS engine is not built (looked for ${findNativeLibrary('libsbdtls.so').candidates.join(', ')}; run "make -C native", which needs libssl-dev)`,
     );
   }
-  const lib = koffi.load(path);
+  // The node executable exports its own OpenSSL, built without kTLS: loaded plainly, the engine's SSL_* calls bind
+  // to that copy (found by test/image/ktls.test.ts), which makes a handshake ~30 % cheaper than the system's libssl
+  // (bare TVS-sized exchange, resumed: worker 420-450 µs against 630-640 µs, same load). With kTLS asked for,
+  // RTLD_DEEPBIND binds them to the system libssl it was linked against, which can hand sessions to the kernel.
+  // AddressSanitizer's runtime refuses DEEPBIND: an ASan run (LD_PRELOAD=…libasan…) always loads it plainly.
+  const deep = (o.ktls ?? false) && !/libasan/.test(process.env.LD_PRELOAD ?? '');
+  const lib = koffi.load(path, { deep });
   api = {
     create: lib.func('void *sbd_tls_engine_new(const char *config, uint8_t *err, int errlen)'),
     setIdentity: lib.func(

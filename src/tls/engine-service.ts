@@ -26,7 +26,7 @@ export interface TlsEngineOptions {
   lingerMs?: number;
   /** Session ticket keys rotate this often; tickets resume for up to two periods. 0 never. Default 3600 s. */
   ticketRotationS?: number;
-  /** Ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS); used only where the kernel has it. Default false. */
+  /** Ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS; the engine then runs on the system libssl, see engine-library.ts); used only where the kernel has it. Default false. */
   ktls?: boolean;
   /** TLS 1.3 suites. Default AES-GCM only (`tlsEngineDefaults.tls13Ciphersuites`). */
   tls13Ciphersuites?: string;
@@ -88,7 +88,7 @@ export class TlsEngineService {
     const w = o.windowBytes ?? tlsEngineDefaults.windowBytes;
     if (!Number.isInteger(w) || w < 16384 || w > 1 << 24)
       throw new TlsEngineError(TlsEngineErrorCode.option, `windowBytes must be 16384..16777216, not ${w}`);
-    tlsEngineApi(); // ERR_TLS_ENGINE_MISSING now, not at listen
+    tlsEngineApi({ ktls: o.ktls ?? tlsEngineDefaults.ktls }); // ERR_TLS_ENGINE_MISSING now, not at listen
   }
 
   #config(): string {
