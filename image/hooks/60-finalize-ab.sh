@@ -45,12 +45,13 @@ uid=$(awk -F: '$1 == "sbd" { print $3 }' "$root/etc/passwd")
 gid=$(awk -F: '$1 == "sbd-state" { print $3 }' "$root/etc/group")
 chown "$uid:$gid" "$work/data/sbd" && chmod 0750 "$work/data/sbd"
 # / has no line: it is the slot root= names, mounted read-only by the initramfs, which also mounts /data, the
-# overlays and the binds (scripts/local-bottom/sbd-data, image/hooks/20-packages.sh).
+# overlays and the binds (scripts/local-bottom/sbd-data, image/hooks/20-packages.sh). The ESP is mounted, not
+# automounted: the kernel keeps no autofs4 module (an automount unit fails local-fs.target: emergency mode).
 cat > "$root/etc/fstab" <<EOF
 # A/B layout (docs/image.md): / is the read-only slot root= names; the initramfs mounts /data (sbd-data), the
 # /etc and /var overlays whose upper layers live there, and binds /data/sbd to /var/lib/sbd, /data/log to /var/log.
 tmpfs              /tmp  tmpfs  mode=1777,nosuid,nodev,size=128M  0 0
-PARTLABEL=sbd-esp  /efi  vfat   noauto,x-systemd.automount,x-systemd.idle-timeout=120,umask=0077,nosuid,nodev,noexec  0 0
+PARTLABEL=sbd-esp  /efi  vfat   umask=0077,nosuid,nodev,noexec,nofail  0 0
 EOF
 : > "$work/data.img"
 mkfs.ext4 -q -F -L "$DATA_LABEL" -d "$work/data" "$work/data.img" "${DATA_SIZE_MB}M"
