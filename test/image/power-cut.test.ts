@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Guest, buildImage, repo, until } from './guest.js';
+import { Guest, buildImage, plain, repo, until } from './guest.js';
 import { hostSbd } from './phones.js';
 
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -76,7 +76,7 @@ test('power cuts during first boot and during store writes', { timeout: 75 * 60_
     await g.debug.waitFor(/committed SEP0A0000000003\n/, 10 * 60_000, 'three devices added', () => g.exited);
     await new Promise((r) => setTimeout(r, Math.random() * 4000));
     await g.powerCut();
-    const committed = [...g.debug.text.matchAll(/committed (SEP[0-9A-F]{12})\n/g)].map((m) => m[1]!);
+    const committed = [...plain(g.debug.text).matchAll(/committed (SEP[0-9A-F]{12})\n/g)].map((m) => m[1]!);
     console.log(`# ${committed.length} devices committed before the cut, the last ${committed.at(-1)}`);
     committedBeforeCut.push(...committed);
   });
