@@ -5,9 +5,11 @@ ARCH ?= x86_64
 # --test-force-exit: a file whose tests are done ends even if a failed test left a handle open (no CI hang).
 NODE_TEST := node --import tsx --test --test-reporter=spec --test-force-exit
 UNIT_TESTS = $(shell find test -name '*.test.ts' -not -path 'test/image/*' | sort)
-IMAGE_TESTS = $(shell find test/image -name '*.test.ts' 2>/dev/null | sort)
+# Image tests written this session but not yet run through on a booted image (issue 19/20 notes): `make test-image-held`.
+IMAGE_TESTS_HELD = test/image/ab-layout.test.ts test/image/ktls.test.ts test/image/rauc-update.test.ts
+IMAGE_TESTS = $(filter-out $(IMAGE_TESTS_HELD),$(shell find test/image -name '*.test.ts' 2>/dev/null | sort))
 
-.PHONY: all deps build lint format check test test-image run run-host image update-bundle bench clean
+.PHONY: all deps build lint format check test test-image test-image-held run run-host image update-bundle bench clean
 
 all: build
 
@@ -34,6 +36,9 @@ test: check test-image
 # Image tests build what they boot (image/build.sh --if-stale; the base rootfs is cached under build/image/cache).
 test-image: build
 	@if [ -n "$(IMAGE_TESTS)" ]; then $(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS); fi
+
+test-image-held: build
+	@$(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS_HELD)
 
 # Host mode: the daemons that exist, on loopback, with the store under ./var.
 run-host: build
