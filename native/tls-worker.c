@@ -174,6 +174,9 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
       return 1;
     }
     atomic_fetch_add(&e->ktls_handoffs, 1);
+    /* The dup keeps the open file description, and with it this worker's epoll registration: drop it first, or
+     * Node's traffic on the socket would wake this worker for a connection that is gone (or reused). */
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->tcp, NULL);
     if (facts_frame(w, c, 0, SBD_TLS_F_KTLS, prefix) != 0) close(fd);
     close_conn(w, c); /* SSL_free leaves the socket open (BIO_NOCLOSE); Node holds the dup */
     return 1;
