@@ -5,13 +5,30 @@
  * the bench gives — plus the process helpers both need (free ports, CPU of a process tree from /proc).
  * tls.so is loaded first, as Kamailio's tls documentation asks: with it last, 5.6.3 on OpenSSL 3 with two TCP
  * workers corrupted its shared memory within 300 new TLS connections (qm_debug_check_frag, a worker aborted).
+ * Loaded first it still crashed after ~3,000 (a double free in tls_init.c): OpenSSL 3's per-thread state, made in
+ * the main process before the fork, is shared by every worker. bench/kamailio-fork-locals.c (LD_PRELOAD) clears
+ * it in each child after fork, as Kamailio 5.8's `tls_threads_mode = 2` does; 5.6.3 has no such setting.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * bench/kamailio-fork-locals.c built once into `dir` (cc, as bench/srtp builds its peer); the path to preload.
+ * Without a C compiler Kamailio runs as shipped (children=1 is unaffected; two TLS workers may crash).
+ */
+function forkLocalsShim(dir: string): string | undefined {
+  const out = join(dir, 'kamailio-fork-locals.so');
+  if (existsSync(out)) return out;
+  const src = join(import.meta.dirname, 'kamailio-fork-locals.c');
+  const cc = spawnSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, src, '-lpthread'], { encoding: 'utf8' });
+  if (cc.status === 0) return out;
+  console.error(`bench: kamailio-fork-locals.c did not build (${cc.stderr.trim() || cc.error?.message}); Kamailio runs without it`);
+  return undefined;
+}
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -170,9 +187,11 @@ request_route {
     '-Y',
     dir,
   ];
+  const shim = forkLocalsShim(dir);
+  const env = shim ? { ...process.env, LD_PRELOAD: shim } : process.env;
   const p = o.raiseFdLimit
-    ? spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', 'kamailio', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn('kamailio', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    ? spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', 'kamailio', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env })
+    : spawn('kamailio', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   p.stderr!.on('data', (d) => {
     err = (err + d).slice(-4000);

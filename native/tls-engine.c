@@ -133,6 +133,9 @@ int sbd_tls_engine_start(sbd_tls_engine *e) {
       e->started = 1;
       return -1;
     }
+    char name[16]; /* top and perf name the threads; Node's own are "node", V8's "V8 Worker" */
+    snprintf(name, sizeof name, "sbd-tls-%u", i % 1000);
+    pthread_setname_np(w->thread, name);
     w->listening = 1;
   }
   e->started = 1;
