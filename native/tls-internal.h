@@ -72,6 +72,8 @@ typedef struct {
   int fd;                   /* the engine's end of the stream (a socketpair); Node reads the other */
   int broken;               /* Node closed its end, or sent a frame it never sends */
   int urgent;               /* a frame other than CREDIT is pending: write after this batch */
+  int deferred;             /* only frames Node does not wait for are pending: write with the next, or after LAZY_MS */
+  int quiet;                /* while set, committed frames are deferred (sbd_tls_mux_frame_deferred) */
   uint32_t events;          /* epoll interest now */
   uint8_t *out;             /* frames not yet written to Node */
   size_t out_off, out_len, out_cap;
@@ -86,6 +88,9 @@ void sbd_tls_mux_free(sbd_tls_mux *m);
 uint8_t *sbd_tls_mux_reserve(sbd_tls_mux *m, size_t max);
 void sbd_tls_mux_commit(sbd_tls_mux *m, uint32_t id, int kind, size_t len);
 int sbd_tls_mux_frame(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len);
+/* A frame Node does not wait for (the END and CLOSE of a connection Node already ended): it goes with the next
+ * urgent write, or after SBD_TLS_LAZY_MS, so a request/answer connection wakes Node once, not twice. */
+int sbd_tls_mux_frame_deferred(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len);
 int sbd_tls_mux_credit(sbd_tls_mux *m, uint32_t id, uint32_t n);
 size_t sbd_tls_mux_pending(const sbd_tls_mux *m);
 /* Writes what it can: 0 all written, 1 some left (wait for EPOLLOUT), -1 Node's end is gone. */
@@ -152,6 +157,7 @@ typedef struct {
   sbd_tls_conn *waiting;     /* connections that stopped reading TLS because the stream to Node is full */
   sbd_tls_conn *lazy;        /* connections with credit for Node not yet sent, since lazy_since_ms */
   uint64_t lazy_since_ms;
+  uint64_t deferred_since_ms; /* when the stream's oldest deferred frame was queued; 0: none */
   conn_list lists[4]; /* by phase - 1: handshake, relay, linger, dead (freed after the event batch) */
 } worker;
 

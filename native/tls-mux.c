@@ -67,7 +67,9 @@ void sbd_tls_mux_commit(sbd_tls_mux *m, uint32_t id, int kind, size_t len) {
   h[4] = (uint8_t)kind;
   put32(h + 5, (uint32_t)len);
   m->out_len += SBD_TLS_FRAME_HEADER + len;
-  if (kind != SBD_TLS_F_CREDIT) m->urgent = 1;
+  if (kind == SBD_TLS_F_CREDIT) return;
+  if (m->quiet) m->deferred = 1;
+  else m->urgent = 1;
 }
 
 int sbd_tls_mux_frame(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len) {
@@ -76,6 +78,13 @@ int sbd_tls_mux_frame(sbd_tls_mux *m, uint32_t id, int kind, const void *payload
   if (len) memcpy(p, payload, len);
   sbd_tls_mux_commit(m, id, kind, len);
   return 0;
+}
+
+int sbd_tls_mux_frame_deferred(sbd_tls_mux *m, uint32_t id, int kind, const void *payload, size_t len) {
+  m->quiet = 1;
+  int rc = sbd_tls_mux_frame(m, id, kind, payload, len);
+  m->quiet = 0;
+  return rc;
 }
 
 int sbd_tls_mux_credit(sbd_tls_mux *m, uint32_t id, uint32_t n) {
@@ -102,7 +111,7 @@ int sbd_tls_mux_flush(sbd_tls_mux *m) {
     }
   }
   m->out_off = m->out_len = 0;
-  m->urgent = 0;
+  m->urgent = m->deferred = 0;
   return 0;
 }
 

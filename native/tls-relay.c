@@ -109,7 +109,8 @@ int sbd_tls_relay_pump(sbd_tls_conn *c, sbd_tls_mux *m, atomic_uint_fast64_t *to
   tls_to_node(c, m, to_node);
   if (c->node_closed) return SBD_TLS_DONE; /* Node destroyed its end: close at once */
   if (c->tls_eof && !c->eof_sent) {
-    sbd_tls_mux_frame(m, c->id, SBD_TLS_F_END, NULL, 0);
+    /* Node already ended its side: the END only completes its close, nothing waits for it */
+    (c->node_end ? sbd_tls_mux_frame_deferred : sbd_tls_mux_frame)(m, c->id, SBD_TLS_F_END, NULL, 0);
     c->eof_sent = 1;
   }
   if (c->node_end && c->out_len == 0 && !c->tls_wr_shut) {

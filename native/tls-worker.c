@@ -56,7 +56,7 @@ static void close_conn(worker *w, sbd_tls_conn *c) {
   sbd_tls_sources_release(w->e->sources, c->addr);
   atomic_fetch_sub(&w->e->active, 1);
   if (c->id && !c->node_closed) {
-    sbd_tls_mux_frame(&w->mux, c->id, SBD_TLS_F_CLOSE, NULL, 0);
+    (c->node_end ? sbd_tls_mux_frame_deferred : sbd_tls_mux_frame)(&w->mux, c->id, SBD_TLS_F_CLOSE, NULL, 0);
     c->phase = SBD_TLS_GONE;
     return;
   }
@@ -257,8 +257,13 @@ static void flush_mux(worker *w, uint64_t now) {
   if (m->broken) return;
   if (w->lazy && (m->urgent || now - w->lazy_since_ms >= SBD_TLS_LAZY_MS))
     while (w->lazy) send_credit(w, w->lazy);
-  if (!m->urgent && sbd_tls_mux_pending(m) < SBD_TLS_MUX_HIGH / 4 && m->events == EPOLLIN) return;
+  if (!m->urgent && sbd_tls_mux_pending(m) < SBD_TLS_MUX_HIGH / 4 && m->events == EPOLLIN) {
+    if (!m->deferred) return;
+    if (!w->deferred_since_ms) w->deferred_since_ms = now;
+    if (now - w->deferred_since_ms < SBD_TLS_LAZY_MS) return;
+  }
   int rc = sbd_tls_mux_flush(m);
+  if (!m->deferred) w->deferred_since_ms = 0;
   uint64_t pending = sbd_tls_mux_pending(m), max = atomic_load(&w->e->max_mux_pending);
   while (pending > max && !atomic_compare_exchange_weak(&w->e->max_mux_pending, &max, pending)) {
   }
@@ -358,7 +363,7 @@ void *sbd_tls_worker_main(void *arg) {
   worker *w = arg;
   struct epoll_event evs[64];
   for (;;) {
-    int n = epoll_wait(w->ep, evs, 64, w->lazy ? SBD_TLS_LAZY_MS : 250);
+    int n = epoll_wait(w->ep, evs, 64, w->lazy || w->mux.deferred ? SBD_TLS_LAZY_MS : 250);
     for (int i = 0; i < n; i++) {
       uint64_t tag = evs[i].data.u64;
       if (tag == 1) goto out;
