@@ -7,6 +7,9 @@
  * - `sbd.node_submissions`: what a joining node hands the publisher (its CallManager and TVS certificates, its
  *   PostgreSQL server certificate). A member role may insert only the name, PEM and key path columns; `submitted_by` is the
  *   session's role, so a node cannot submit for another. sbd-clusterd imports them into the SQLite store of record.
+ * - Row-level security on the node-local tables (schema.ts) that nodes' daemons write on the primary: a node's role
+ *   reads every row but writes only rows that name it (`NODE_ROW_POLICIES`). The superuser and the table owner
+ *   (the publisher's own connections) are not subject to it.
  */
 import type { Sql } from 'postgres';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
@@ -34,10 +37,45 @@ CREATE TABLE IF NOT EXISTS sbd.node_submissions (
 );
 `;
 
+/**
+ * The node-local tables with the column that names the node a row belongs to. What a node role may do (the node is
+ * `cluster_members.node` of the session's role; a role without a member row matches nothing):
+ * - `node_served_trust_files` (one row per TFTP server and file): read all; insert, update, delete its own only.
+ * - `node_device_itl_hashes`, `node_device_trust_reports` (one row per phone, the node that last saw it): read all;
+ *   insert rows naming itself; update any row, but the row then names itself (a phone that moved to this node: the
+ *   report is now this node's); delete its own only (a delete of another node's row matches nothing).
+ * So no node can write a row in another node's name, and none can erase what another node reported.
+ */
+export const NODE_ROW_POLICIES = [
+  { table: 'node_served_trust_files', column: 'server', updateAny: false },
+  { table: 'node_device_itl_hashes', column: 'node', updateAny: true },
+  { table: 'node_device_trust_reports', column: 'node', updateAny: true },
+] as const;
+
+const OWN_NODE = '(SELECT m.node FROM sbd.cluster_members m WHERE m.role_name = session_user)';
+
+function nodeRowPolicyDdl(p: (typeof NODE_ROW_POLICIES)[number]): string {
+  const t = `sbd.${p.table}`;
+  const own = `${p.column} = ${OWN_NODE}`;
+  // Policies are replaced as a whole (PostgreSQL 15 has no CREATE POLICY IF NOT EXISTS); one transaction.
+  return [
+    `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`,
+    ...['read', 'insert', 'update', 'delete'].map((op) => `DROP POLICY IF EXISTS sbd_node_${op} ON ${t}`),
+    `CREATE POLICY sbd_node_read ON ${t} FOR SELECT USING (true)`,
+    `CREATE POLICY sbd_node_insert ON ${t} FOR INSERT WITH CHECK (${own})`,
+    `CREATE POLICY sbd_node_update ON ${t} FOR UPDATE USING (${p.updateAny ? 'true' : own}) WITH CHECK (${own})`,
+    `CREATE POLICY sbd_node_delete ON ${t} FOR DELETE USING (${own})`,
+  ].join(';\n');
+}
+
 export async function applyMembershipSchema(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext('sbd.membership'))`;
     await tx.unsafe(DDL);
+    for (const p of NODE_ROW_POLICIES) {
+      const [t] = await tx`SELECT to_regclass(${`sbd.${p.table}`}) IS NOT NULL AS ok`;
+      if (t?.ok) await tx.unsafe(nodeRowPolicyDdl(p));
+    }
   });
 }
 
@@ -63,7 +101,7 @@ export async function listMembers(sql: Sql): Promise<MemberRow[]> {
 }
 
 /** The node-local tables of schema.ts that subscribers' daemons write on the primary. */
-const NODE_WRITE_TABLES = ['node_served_trust_files', 'node_device_itl_hashes', 'node_device_trust_reports'] as const;
+const NODE_WRITE_TABLES = NODE_ROW_POLICIES.map((p) => p.table);
 
 /** The login role every node's daemons read their local server with: SELECT on schema sbd, nothing else. */
 export const READER_ROLE = 'sbd_reader';
