@@ -16,6 +16,8 @@ export const MembershipErrorCode = {
   tool: 'ERR_CLUSTER_PG_TOOL',
   /** The joined node's certificates did not reach its standby in time (sbd-clusterd not running on the publisher?). */
   timeout: 'ERR_CLUSTER_TIMEOUT',
+  /** A key wrapped by the publisher did not unwrap with this node's cluster secret (another cluster, a damaged row). */
+  key: 'ERR_CLUSTER_KEY',
 } as const;
 export type MembershipErrorCode = (typeof MembershipErrorCode)[keyof typeof MembershipErrorCode];
 

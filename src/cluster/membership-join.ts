@@ -24,6 +24,7 @@ import { baseBackup, pgLayout, runPgTool, startServer, writeServerConf, writeTls
 import { stateLayout } from '../store/state.js';
 import { MembershipError, MembershipErrorCode, toolOutput } from './membership-errors.js';
 import { pgServerIdentity } from './membership.js';
+import { installClusterKeys } from './membership-keys.js';
 
 export interface JoinOptions {
   stateDir: string;
@@ -49,6 +50,8 @@ export interface JoinResult {
   slot: string;
   certificates: string[];
   generation: number;
+  /** Keys taken from the publisher (membership-keys.ts): 'sip-phone' when the phone-password key was on record. */
+  keys: string[];
 }
 
 interface Bootstrap {
@@ -150,7 +153,15 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
     await primary.end({ timeout: 2 });
   }
   const generation = await waitForCertificates(file, layout.keysDir, opts.name, opts.waitSeconds ?? JOIN_DEFAULTS.waitSeconds);
-  return { publisher: boot.publisher, slot: role, certificates: ['CallManager', 'TVS'], generation };
+  // The phone-password key, from this node's own standby (it came with the base backup or by replication since).
+  const local = connectLocalAdmin(file, layout.keysDir);
+  let keys: string[];
+  try {
+    keys = await installClusterKeys(local, layout.keysDir, secret);
+  } finally {
+    await local.end({ timeout: 2 });
+  }
+  return { publisher: boot.publisher, slot: role, certificates: ['CallManager', 'TVS'], generation, keys };
 }
 
 /** Polls the local standby until the publisher has imported and published this node's certificates. */

@@ -18,6 +18,7 @@ import {
 } from '../store/pg/cluster-node.js';
 import { publishToPg, type PublishResult } from '../store/pg/publish.js';
 import { connectLocalAdmin } from '../store/pg/replication-connect.js';
+import { publishClusterKeys } from './membership-keys.js';
 import { applyMembershipSchema, hasSubmission, putMember, putReader, submitAs } from '../store/pg/replication-members.js';
 import { initPrimary, pgLayout, startServer, writeHba, writeServerConf, writeTls } from '../store/pg/replication-server.js';
 import { openState } from '../store/state.js';
@@ -82,6 +83,8 @@ export async function migrateToCluster(opts: MigrateOptions): Promise<MigrateRes
     try {
       const published = await publishToPg(store, sql);
       await applyMembershipSchema(sql);
+      // The phone-password key, wrapped under the cluster secret, for the subscribers that join (membership-keys.ts).
+      await publishClusterKeys(sql, layout.keysDir, secret);
       const role = nodeRoleName(self.name);
       await putMember(
         sql,

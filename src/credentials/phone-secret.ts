@@ -64,6 +64,26 @@ function keyPath(keysDir: string): string {
   return join(keysDir, PHONE_SECRET_KEY_FILE);
 }
 
+function writeKey(keysDir: string, key: Buffer): void {
+  const path = keyPath(keysDir);
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, key.toString('hex') + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+  applyKeyAccess(path); // group sbd-key-phone (0640) where it exists: sbd-tftpd writes the passwords into configs
+}
+
+/** The key (made on first use when `create`): a cluster's publisher hands it to joining nodes (cluster/membership-keys.ts). */
+export function phoneSecretKey(keysDir: string, create: boolean): Buffer {
+  return readKey(keysDir, create);
+}
+
+/** Installs a key received from the publisher (a subscriber's TFTP then delivers the same stored passwords). */
+export function installPhoneSecretKey(keysDir: string, key: Buffer): void {
+  if (key.length !== 32) throw new PhoneSecretError(CredentialErrorCode.phoneSecretKey, 'a phone-password key is 32 bytes');
+  writeKey(keysDir, key);
+}
+
 function readKey(keysDir: string, create: boolean): Buffer {
   const path = keyPath(keysDir);
   if (!existsSync(path)) {
@@ -72,11 +92,7 @@ function readKey(keysDir: string, create: boolean): Buffer {
         CredentialErrorCode.phoneSecretKey,
         `${path} is missing: the stored phone digest passwords cannot be decrypted`,
       );
-    mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-    renameSync(tmp, path);
-    applyKeyAccess(path); // group sbd-key-phone (0640) where it exists: sbd-tftpd writes the passwords into configs
+    writeKey(keysDir, randomBytes(32));
   }
   const hex = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new PhoneSecretError(CredentialErrorCode.phoneSecretKey, `${path} is not 64 hex digits`);

@@ -9,12 +9,13 @@
  * only moves on success.
  */
 import type { Sql } from 'postgres';
+import { CLUSTER_KEYS, publishClusterKeys } from '../cluster/membership-keys.js';
 import { importSubmissions } from '../cluster/membership-submissions.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
 import type { Store } from '../store/index.js';
-import { readClusterNode, subscriberRefusal } from '../store/pg/cluster-node.js';
+import { readClusterNode, readClusterSecret, subscriberRefusal } from '../store/pg/cluster-node.js';
 import { publishToPg } from '../store/pg/publish.js';
 import { connectLocalAdmin } from '../store/pg/replication-connect.js';
 import { openState } from '../store/state.js';
@@ -38,11 +39,14 @@ export class ClusterPublisher {
   readonly #store: Store;
   readonly #sql: Sql;
   readonly #logger: Logger;
+  readonly #keys: { keysDir: string; secret: Buffer } | undefined;
 
-  constructor(store: Store, sql: Sql, logger: Logger) {
+  /** `keys`: the publisher's keys folder and cluster secret, to keep the keys subscribers take current (membership-keys.ts). */
+  constructor(store: Store, sql: Sql, logger: Logger, keys?: { keysDir: string; secret: Buffer }) {
     this.#store = store;
     this.#sql = sql;
     this.#logger = logger;
+    this.#keys = keys;
   }
 
   async tick(): Promise<void> {
@@ -58,6 +62,9 @@ export class ClusterPublisher {
       this.publishedGeneration = generation;
       this.stats.publishes++;
       this.#logger.info('published', { sqliteGeneration: generation, pgGeneration: r.generation, certificates: r.certificates });
+      // A restored backup brings its own phone-password key: the wrapped copy follows (checked on every publish).
+      if (this.#keys && (await publishClusterKeys(this.#sql, this.#keys.keysDir, this.#keys.secret)))
+        this.#logger.info('cluster key published', { name: CLUSTER_KEYS.phonePassword });
     } catch (err) {
       this.stats.errors++;
       this.#logger.warn('round failed, retrying', { error: (err as Error).message });
@@ -72,7 +79,7 @@ export async function runClusterd(opts: ClusterdOptions): Promise<number> {
   if (node.role !== 'publisher') throw subscriberRefusal(node);
   const { store, layout } = openState(opts.stateDir);
   const sql = connectLocalAdmin(node, layout.keysDir);
-  const publisher = new ClusterPublisher(store, sql, logger);
+  const publisher = new ClusterPublisher(store, sql, logger, { keysDir: layout.keysDir, secret: readClusterSecret(layout.keysDir) });
   const interval = opts.pollIntervalMs ?? CLUSTERD_DEFAULTS.pollIntervalMs;
   let stopped = false;
   let running: Promise<void> = publisher.tick();

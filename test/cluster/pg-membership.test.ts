@@ -17,6 +17,7 @@ import { adminTable } from '../../src/admin/commands.js';
 import { readClusterNode, ClusterNodeErrorCode, nodeRoleName } from '../../src/store/pg/cluster-node.js';
 import { connectLocalAdmin } from '../../src/store/pg/replication-connect.js';
 import { pgLayout } from '../../src/store/pg/replication-server.js';
+import { PHONE_SECRET_KEY_FILE } from '../../src/credentials/phone-secret.js';
 import { stateLayout } from '../../src/store/state.js';
 import { joinNode, pgMissing, sbd, sbdOk, startClusterd, startPublisher, waitFor } from './pg-cluster.js';
 
@@ -78,6 +79,17 @@ test('publisher + two subscribers joined by the commands, over TLS; status, refu
     assert.ok(!existsSync(c.key_file.replace(stateLayout(own.state).dir, stateLayout(pub.state).dir)));
   }
   assert.ok(!readFileSync(`${pgLayout(sub1.pgDir).data}/postgresql.auto.conf`, 'utf8').includes('sslmode=disable'));
+
+  // The publisher's phone-password key came with the join (wrapped under the cluster secret in sbd.cluster_keys,
+  // membership-keys.ts): a subscriber's TFTP delivers the same stored digest passwords. The row never holds it clear.
+  const phoneKey = (state: string) => readFileSync(`${stateLayout(state).keysDir}/${PHONE_SECRET_KEY_FILE}`);
+  for (const s of [sub1, sub2]) {
+    assert.deepEqual(phoneKey(s.state), phoneKey(pub.state), `${s.name} holds the publisher's phone-password key`);
+    assert.equal(statSync(`${stateLayout(s.state).keysDir}/${PHONE_SECRET_KEY_FILE}`).mode & 0o077, 0, 'not readable by others');
+  }
+  const [wrapped] = await primary`SELECT wrapped FROM sbd.cluster_keys WHERE name = 'sip-phone'`;
+  assert.ok(wrapped, 'the wrapped key is on record');
+  assert.ok(!(wrapped.wrapped as Buffer).includes(Buffer.from(phoneKey(pub.state).toString().trim(), 'hex')));
 
   // The daemons' environment: sbd_reader reads the node's own server and may not write; the node-local write path
   // to the primary works as the node's role over verified TLS, through connectPg as the daemons use it (a process).

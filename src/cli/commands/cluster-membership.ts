@@ -129,6 +129,12 @@ export const commands: Command[] = [
       ctx.out(
         `this node's ${r.certificates.join(' and ')} certificates are in the store (generation ${r.generation}); their keys stay here`,
       );
+      if (r.keys.includes('sip-phone'))
+        ctx.out("the publisher's phone-password key is installed: configs served here deliver digest passwords");
+      else
+        ctx.err(
+          'warning: the publisher has no phone-password key on record (is sbd-clusterd running there?): configs served here carry no digest passwords until this node joins again',
+        );
       return 0;
     },
   },

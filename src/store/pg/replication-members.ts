@@ -7,6 +7,7 @@
  * - `sbd.node_submissions`: what a joining node hands the publisher (its CallManager and TVS certificates, its
  *   PostgreSQL server certificate). A member role may insert only the name, PEM and key path columns; `submitted_by` is the
  *   session's role, so a node cannot submit for another. sbd-clusterd imports them into the SQLite store of record.
+ * - `sbd.cluster_keys`: the keys a joining node takes from the publisher, wrapped under the cluster secret.
  * - Row-level security on the node-local tables (schema.ts) that nodes' daemons write on the primary: a node's role
  *   reads every row but writes only rows that name it (`NODE_ROW_POLICIES`). The superuser and the table owner
  *   (the publisher's own connections) are not subject to it.
@@ -34,6 +35,13 @@ CREATE TABLE IF NOT EXISTS sbd.node_submissions (
   submitted_at timestamptz NOT NULL DEFAULT now(),
   imported_at timestamptz,
   result text
+);
+-- Keys every node needs and only the publisher makes (the phone-password key), wrapped under the cluster secret
+-- (cluster/membership-keys.ts): readable by node roles, useless without the cluster security password.
+CREATE TABLE IF NOT EXISTS sbd.cluster_keys (
+  name text PRIMARY KEY,
+  wrapped bytea NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
 );
 `;
 
