@@ -15,7 +15,8 @@
  * The load: three generator processes (bench/cluster/phones.ts, src/sim) in both topologies, each a third of the
  * phones, at most SBD_BENCH_INFLIGHT/3 phones in flight each.
  * The digest passwords travel in the signed configs (SipDigestPasswordInSignedConfig true, a lab setting: encrypted
- * configs would need an LSC per phone through CAPF first); a subscriber's TFTP decrypts them with the phone-password key.
+ * configs would need an LSC per phone through CAPF first); a subscriber's TFTP decrypts them with the phone-password key
+ * its join took from the publisher.
  * Latency: SBD_BENCH_CHANGES (default 50) changes, one at a time: a phone's description (in its config) changed on
  * the publisher's store, then that phone's `SEP….cnf.xml.sgn` fetched from its node's TFTP every 20 ms until the
  * served bytes hold the new text (single node: its own TFTP; cluster: sub1's and sub2's in turn, so each change
@@ -28,7 +29,7 @@
  * Needs PostgreSQL 15 (deps/apt/cluster.txt). On a 2-core machine all three nodes, both topologies' generators and
  * the PostgreSQL servers share the same two cores: the cluster's figures are not three machines' figures.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +39,6 @@ import { SIGNED_CONFIG_PARAM } from '../src/cluster/phone-digest.js';
 import { initAppliance } from '../src/cluster/init.js';
 import { nodeEnvironment } from '../src/cluster/membership-env.js';
 import { systemClock } from '../src/lib/clock.js';
-import { PHONE_SECRET_KEY_FILE } from '../src/credentials/phone-secret.js';
 import { type State as AppState, openState, stateLayout } from '../src/store/state.js';
 import { fetchFile } from '../src/tftp/client.js';
 import { joinNode, pgMissing, startClusterd, startPublisher, type TestNode } from '../test/cluster/pg-cluster.js';
@@ -127,6 +127,17 @@ async function changeLatency(state: AppState, targets: Array<{ tftp: { host: str
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
+/** One line as soon as a storm ends (a long run that fails later still shows it). */
+function progress(label: string, run: StormRun): void {
+  const registered = run.results.reduce((a, r) => a + r.registered, 0);
+  const cpu = Object.entries(run.cpu)
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+    .join(', ');
+  console.log(
+    `${label}: ${registered} of ${N} registered in ${run.wallS.toFixed(1)} s (${(registered / run.wallS).toFixed(0)}/s); CPU s: ${cpu}; load average ${loadavg()}`,
+  );
+}
+
 interface Topology {
   label: string;
   storm: StormRun;
@@ -167,6 +178,7 @@ async function single(): Promise<void> {
     [0, 1, 2].map((k) => job('single', k, tftpAt, map)),
     { tftp: tftp.pid, sip: sip.pid },
   );
+  progress('single node', run);
   const devices = [0, 1, 2].map((k) => `SEP${macOf(MAC_BASE, share(k)[0])}`);
   const latency = await changeLatency(
     state,
@@ -193,9 +205,6 @@ async function cluster(): Promise<void> {
   setCmGroup(state.store, 'g-sub2', ['sub2', 'pub']);
   for (let k = 0; k < 3; k++)
     await addPhones(state.store, stateLayout(pub.state).keysDir, MAC_BASE, share(k)[0], share(k)[1] - share(k)[0], groups[k]);
-  // Until join carries it: the phone-password key, so a subscriber's configs deliver the digest passwords.
-  for (const s of subs)
-    copyFileSync(join(stateLayout(pub.state).keysDir, PHONE_SECRET_KEY_FILE), join(stateLayout(s.state).keysDir, PHONE_SECRET_KEY_FILE));
   console.log(`cluster: made and ${N} phones in the publisher's store in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // Every standby holds every phone's group before its daemons start.
   const t1 = performance.now();
@@ -241,6 +250,7 @@ async function cluster(): Promise<void> {
     [0, 1, 2].map((k) => job('cluster', k, tftpAt(k), map)),
     pids,
   );
+  progress('cluster', run);
   const nodeCpu: Record<string, Record<string, number>> = {};
   for (const [key, s] of Object.entries(run.cpu)) {
     const [node, what] = key.includes('/') ? key.split('/') : ['pub', key];
