@@ -2,6 +2,7 @@
  * libsbdtls.so (native/tls-*.c) through koffi: where it is and its functions. The engine starts its own threads
  * (unlike the TFTP engine, which blocks in a call and so runs in a Node worker), so every call here returns at once.
  */
+import { existsSync } from 'node:fs';
 import koffi from 'koffi';
 import { findNativeLibrary } from '../lib/native-library.js';
 import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
@@ -51,6 +52,20 @@ export function tlsEngineAvailable(): boolean {
  */
 export function defaultTlsEngine(): 'node' | 'native' {
   return tlsEngineAvailable() ? 'native' : 'node';
+}
+
+/** Where the kernel's TLS ULP is loaded (the `tls` module; the image loads it at boot): /proc/net/tls_stat exists. */
+export function kernelTlsAvailable(statFile = '/proc/net/tls_stat'): boolean {
+  return existsSync(statFile);
+}
+
+/**
+ * Whether an engine listener asks for kTLS when its daemon is not told: where the kernel has the ULP. Then a kept
+ * connection's record layer (AES-GCM) runs in the kernel and Node reads the socket itself, without the worker's
+ * relay and stream frames in between (docs/tls.md "Kernel TLS in the image": bytes/s and CPU per MiB, on and off).
+ */
+export function defaultKtls(tlsEngine: 'node' | 'native'): boolean {
+  return tlsEngine === 'native' && kernelTlsAvailable();
 }
 
 /**

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { cpus } from 'node:os';
 import type tls from 'node:tls';
 import { tlsProtocolSettings, tlsServiceDefaults, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
-import { engineMessage, tlsEngineApi } from './engine-library.js';
+import { engineMessage, kernelTlsAvailable, tlsEngineApi } from './engine-library.js';
 import { EngineLink, EngineStream, type EngineTlsInfo } from './engine-stream.js';
 import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
 import { type Frame, FrameKind, parseFacts, parseHandshakeError, type SessionFacts } from './stream-codec.js';
@@ -75,7 +75,10 @@ export class TlsEngineService {
   #reloadTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #client: TlsEngineOptions['clientCertificates'];
-  /** 'engine' (the engine keeps the record layer) or 'engine+ktls' once a connection went to the kernel. */
+  /**
+   * 'engine' (the engine keeps the record layer) or 'engine+ktls': kTLS asked for where the kernel has the ULP, or
+   * once a connection went to the kernel.
+   */
   path: 'engine' | 'engine+ktls' = 'engine';
 
   constructor(o: TlsServiceOptions & TlsEngineOptions) {
@@ -89,6 +92,7 @@ export class TlsEngineService {
     if (!Number.isInteger(w) || w < 16384 || w > 1 << 24)
       throw new TlsEngineError(TlsEngineErrorCode.option, `windowBytes must be 16384..16777216, not ${w}`);
     tlsEngineApi({ ktls: o.ktls ?? tlsEngineDefaults.ktls }); // ERR_TLS_ENGINE_MISSING now, not at listen
+    if ((o.ktls ?? tlsEngineDefaults.ktls) && kernelTlsAvailable()) this.path = 'engine+ktls';
   }
 
   #config(): string {

@@ -1,6 +1,6 @@
 /**
- * `--ktls` on sbd-tvsd, sbd-capfd and sbd-sipd: only on the engine (the default where built; a usage error with
- * `--tls-engine node`). Where the kernel has no TLS ULP (this build host: no /proc/net/tls_stat) OpenSSL keeps the
+ * `--ktls` / `--no-ktls` on sbd-tvsd, sbd-capfd and sbd-sipd: only on the engine (the default where built; a usage
+ * error with `--tls-engine node`); neither: kTLS where the kernel has the TLS ULP (the image), else not. Where the kernel has no TLS ULP (this build host: no /proc/net/tls_stat) OpenSSL keeps the
  * record layer and the engine serves as without the flag; the image test (test/image/ktls.test.ts) covers the kernel's side.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { ktlsChoice } from '../../src/cli/ktls.js';
+import { defaultKtls, kernelTlsAvailable } from '../../src/tls/engine-library.js';
 import { queryTvs } from '../../src/tvs/client.js';
 import { startDaemon, tempDir } from '../tvs/helpers.js';
 import { engineMissing } from './helpers.js';
@@ -26,6 +28,30 @@ for (const daemon of ['tvs', 'capf', 'sip']) {
     else assert.doesNotMatch(alone.stderr, /--ktls needs/);
   });
 }
+
+for (const daemon of ['tvs', 'capf', 'sip']) {
+  test(`sbd daemon ${daemon} --ktls --no-ktls is a usage error; --no-ktls with node:tls is none`, () => {
+    const both = cli(['daemon', daemon, '--state', '/nonexistent', '--ktls', '--no-ktls']);
+    assert.equal(both.status, 2, both.stderr);
+    assert.match(both.stderr, /--ktls and --no-ktls exclude each other/);
+    const off = cli(['daemon', daemon, '--state', '/nonexistent', '--tls-engine', 'node', '--no-ktls']);
+    assert.doesNotMatch(off.stderr, /ktls/);
+  });
+}
+
+test('kTLS by default only on the engine and only where the kernel has the ULP (/proc/net/tls_stat)', (t) => {
+  const dir = tempDir(t);
+  assert.equal(kernelTlsAvailable(path.join(dir, 'tls_stat')), false);
+  assert.equal(kernelTlsAvailable(dir), true);
+  assert.equal(defaultKtls('node'), false);
+  assert.equal(defaultKtls('native'), existsSync('/proc/net/tls_stat'));
+  assert.equal(ktlsChoice({}, 'native'), existsSync('/proc/net/tls_stat'));
+  assert.equal(ktlsChoice({}, 'node'), false);
+  assert.equal(ktlsChoice({ ktls: true }, 'native'), true);
+  assert.equal(ktlsChoice({ 'no-ktls': true }, 'native'), false);
+  assert.throws(() => ktlsChoice({ ktls: true }, 'node'), /--ktls needs --tls-engine native/);
+  assert.throws(() => ktlsChoice({ ktls: true, 'no-ktls': true }, 'native'), /exclude each other/);
+});
 
 test('sbd daemon tvs --tls-engine native --ktls without the kernel TLS ULP: the engine keeps the record layer and answers', {
   skip: engineMissing || (existsSync('/proc/net/tls_stat') ? 'this kernel has kTLS: test/image/ktls.test.ts covers it' : false),

@@ -1,6 +1,7 @@
 /** `sbd daemon capf` (sbd-capfd): the flags; daemons/capfd.ts runs it. */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
+import { ktlsChoice, ktlsOptions } from '../ktls.js';
 import { UsageError } from '../../lib/errors.js';
 import { CAPF_SERVER_DEFAULTS } from '../../capf/server.js';
 import { runCapfd } from '../../daemons/capfd.js';
@@ -10,7 +11,7 @@ export const commands: Command[] = [
     path: ['daemon', 'capf'],
     summary: 'run the CAPF server (sbd-capfd): phones authenticate and get, hand over or delete their LSC',
     usage:
-      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N] [--tls-engine node|native [--ktls]]',
+      'sbd daemon capf --state DIR [--bind ADDR] [--port N] [--node NAME] [--lsc-years N] [--idle-timeout MS] [--auth-timeout MS] [--max-auth-failures N] [--tls-engine node|native [--ktls|--no-ktls]]',
     async run(args) {
       const { values } = parse(
         args,
@@ -24,16 +25,16 @@ export const commands: Command[] = [
           'auth-timeout': { type: 'string' },
           'max-auth-failures': { type: 'string' },
           'tls-engine': { type: 'string' },
-          ktls: { type: 'boolean' },
+          ...ktlsOptions,
         },
         false,
       );
       const tlsEngine = values['tls-engine'] ?? CAPF_SERVER_DEFAULTS.tlsEngine;
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
-      if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
+      const ktls = ktlsChoice(values, tlsEngine);
       return runCapfd({
         tlsEngine,
-        ktls: values.ktls ?? false,
+        ktls,
         stateDir: required(values.state, '--state'),
         host: values.bind ?? CAPF_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', CAPF_SERVER_DEFAULTS.port, 0, 65535),

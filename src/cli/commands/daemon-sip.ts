@@ -1,6 +1,7 @@
 /** `sbd daemon sip` (sbd-sipd; daemons/sipd.ts runs it): registrar and call routing over UDP, TCP and TLS. */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
+import { ktlsChoice, ktlsOptions } from '../ktls.js';
 import { UsageError } from '../../lib/errors.js';
 import { digestAlgorithms, digestServerDefaults, type DigestAlgorithm } from '../../sip/core/auth/digest.js';
 import { runSipd, sipDaemonDefaults } from '../../daemons/sipd.js';
@@ -24,12 +25,13 @@ export const commands: Command[] = [
     usage:
       'sbd daemon sip --state DIR [--store-url postgres://USER@HOST:PORT/DB [--primary-url URL]] [--bind ADDR] [--port N] [--tls-port M|--no-tls] [--advertise ADDR] [--node NAME]\n' +
       '                [--require-client-cert] [--digest-algorithms MD5[,SHA-256]] [--min-expires S] [--max-expires S]\n' +
-      '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native [--ktls]]\n' +
+      '                [--max-connections-per-source N] [--message-timeout MS] [--tls-engine node|native [--ktls|--no-ktls]]\n' +
       "  --store-url: the store is read from the node's PostgreSQL (password in PGPASSWORD; DIR then holds the keys only);\n" +
       "  --primary-url: where phones' reports go (the publisher's primary), default --store-url.\n" +
       '  --tls-engine: the TLS listener on the C TLS engine (native, docs/tls.md; the default where it is built) or on\n' +
       '  node:tls (node, the reference);\n' +
-      "  --ktls: the engine hands each session's record layer to the kernel (the `tls` module) where it can.\n" +
+      "  --ktls, --no-ktls: the engine hands each session's record layer to the kernel (the `tls` module) or not;\n" +
+      '  default: where the kernel has the module (/proc/net/tls_stat), as in the image.\n' +
       '  TCP/TLS: at most N sockets from one address (default 100); a connection that does not complete a SIP message\n' +
       '  within MS of opening or of its first bytes is closed (default 10000).\n' +
       "  Phones are challenged with their security profile's digest algorithms (default MD5: sipp, baresip, linphone\n" +
@@ -55,7 +57,7 @@ export const commands: Command[] = [
           'max-connections-per-source': { type: 'string' },
           'message-timeout': { type: 'string' },
           'tls-engine': { type: 'string' },
-          ktls: { type: 'boolean' },
+          ...ktlsOptions,
         },
         false,
       );
@@ -65,7 +67,7 @@ export const commands: Command[] = [
       const tlsEngine = values['tls-engine'] ?? streamTransportDefaults.tlsEngine;
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
       if (values['primary-url'] !== undefined && !values['store-url']) throw new UsageError('--primary-url needs --store-url');
-      if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
+      const ktls = ktlsChoice(values, tlsEngine);
       return runSipd({
         stateDir: required(values.state, '--state'),
         ...(values['store-url'] ? { storeUrl: values['store-url'] } : {}),
@@ -77,7 +79,7 @@ export const commands: Command[] = [
         ...(values.node ? { node: values.node } : {}),
         requireClientCertificate: values['require-client-cert'] ?? false,
         tlsEngine,
-        ktls: values.ktls ?? false,
+        ktls,
         // Never SHA-256 first by default: sipp 3.6 refuses it, baresip and Cisco phones answer only the first challenge.
         digestAlgorithms: algs ?? digestServerDefaults.algorithms,
         messageTimeout: intOption(values['message-timeout'], '--message-timeout', streamTransportDefaults.messageTimeout, 100, 86_400_000),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
+import { ktlsChoice, ktlsOptions } from '../ktls.js';
 import { UsageError } from '../../lib/errors.js';
 import { withState } from '../../store/state.js';
 import { runTvsd } from '../../daemons/tvsd.js';
@@ -25,7 +26,7 @@ export const commands: Command[] = [
     path: ['daemon', 'tvs'],
     summary: "run the TVS server (sbd-tvsd): answers phones' VERIFY_REQUESTs from the store over TLS",
     usage:
-      'sbd daemon tvs (--state DIR | --store-url postgres://USER@HOST:PORT/DB) [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N] [--tls-engine node|native [--ktls]]',
+      'sbd daemon tvs (--state DIR | --store-url postgres://USER@HOST:PORT/DB) [--bind ADDR] [--port N] [--node NAME] [--ttl SECONDS] [--max-connections N] [--tls-engine node|native [--ktls|--no-ktls]]',
     async run(args) {
       const { values } = parse(
         args,
@@ -39,16 +40,16 @@ export const commands: Command[] = [
           ttl: { type: 'string' },
           'max-connections': { type: 'string' },
           'tls-engine': { type: 'string' },
-          ktls: { type: 'boolean' },
+          ...ktlsOptions,
         },
         false,
       );
       const tlsEngine = values['tls-engine'] ?? TVS_SERVER_DEFAULTS.tlsEngine;
       if (tlsEngine !== 'node' && tlsEngine !== 'native') throw new UsageError('--tls-engine must be node or native');
-      if (values.ktls && tlsEngine !== 'native') throw new UsageError('--ktls needs --tls-engine native');
+      const ktls = ktlsChoice(values, tlsEngine);
       return runTvsd({
         tlsEngine,
-        ktls: values.ktls ?? false,
+        ktls,
         ...(values['store-url'] ? { storeUrl: values['store-url'] } : { stateDir: required(values.state, '--state') }),
         host: values.bind ?? TVS_SERVER_DEFAULTS.host,
         port: intOption(values.port, '--port', TVS_SERVER_DEFAULTS.port, 0, 65535),
