@@ -5,8 +5,8 @@
  * endpoint: no new listener, protocol or credential; the submission rides the authenticated TLS connection the
  * allow-list already admits, and the publisher stays the only writer of the store of record.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import { applyKeyAccess } from '../pki/identity-store.js';
 import { writeKeyFile } from '../pki/keys.js';
@@ -21,6 +21,7 @@ import {
 } from '../store/pg/cluster-node.js';
 import { connectLocalAdmin, connectPrimaryAsNode } from '../store/pg/replication-connect.js';
 import { baseBackup, pgLayout, runPgTool, startServer, writeServerConf, writeTls } from '../store/pg/replication-server.js';
+import { openStore } from '../store/index.js';
 import { stateLayout } from '../store/state.js';
 import { MembershipError, MembershipErrorCode, toolOutput } from './membership-errors.js';
 import { pgServerIdentity } from './membership.js';
@@ -39,6 +40,11 @@ export interface JoinOptions {
   hostname?: string | undefined;
   ipv4?: string | undefined;
   clock: Clock;
+  /**
+   * The box has a store of its own (its first boot ran `sbd init`): move it and its keys folder aside into
+   * `<state>/pre-join-<time>/` once the publisher has admitted this node, instead of refusing. Default false.
+   */
+  setAsideStore?: boolean | undefined;
   /** How long to wait for this node's certificates to come back through replication. Default 30 s. */
   waitSeconds?: number | undefined;
 }
@@ -52,6 +58,43 @@ export interface JoinResult {
   generation: number;
   /** Keys taken from the publisher (membership-keys.ts): 'sip-phone' when the phone-password key was on record. */
   keys: string[];
+  /** Where this box's own store and keys were moved (with `setAsideStore`). */
+  setAside?: string;
+}
+
+/**
+ * Why a box with a store does not join by default: a subscriber serves the publisher's store and has none of its
+ * own, so whatever this store holds would stop being served and is not merged into the cluster. The message says
+ * what it holds (a first boot's store has no phones and no users but the administrator) and the two ways on.
+ */
+function storeRefusal(dbPath: string): MembershipError {
+  let holds = '';
+  try {
+    const store = openStore(dbPath, { create: false, readonly: true });
+    try {
+      holds = ` (it holds ${store.listDevices().length} phones and ${store.listUsers().length} users)`;
+    } finally {
+      store.close();
+    }
+  } catch {
+    // An unreadable store is still a store: refuse without the counts.
+  }
+  return new MembershipError(
+    MembershipErrorCode.exists,
+    `${dbPath} exists${holds}: a subscriber serves the publisher's store and has none of its own, and this one would not be merged into the cluster. ` +
+      "Stop this box's sbd services and join again with --set-aside-store (the store and its keys are moved to pre-join-<time>/ beside it, kept), " +
+      'or make this box the publisher (sbd cluster migrate)',
+  );
+}
+
+/** Moves `sbd.db` (with its -wal, -shm, -generation files) and `keys/` into a new `pre-join-<time>/` (0700). */
+function setAsideStore(layout: ReturnType<typeof stateLayout>, clock: Clock): string {
+  const dir = join(layout.dir, `pre-join-${new Date(clock.now()).toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { mode: 0o700 });
+  const dbName = basename(layout.dbPath);
+  for (const f of readdirSync(layout.dir)) if (f === dbName || f.startsWith(`${dbName}-`)) renameSync(join(layout.dir, f), join(dir, f));
+  if (existsSync(layout.keysDir)) renameSync(layout.keysDir, join(dir, basename(layout.keysDir)));
+  return dir;
 }
 
 interface Bootstrap {
@@ -94,12 +137,8 @@ function bootstrap(opts: JoinOptions, role: string, password: string): Bootstrap
  */
 export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   const layout = stateLayout(opts.stateDir);
-  if (existsSync(layout.dbPath)) {
-    throw new MembershipError(
-      MembershipErrorCode.exists,
-      `${layout.dbPath} exists: a subscriber has no store of its own (join a new box, or migrate this one to be a publisher)`,
-    );
-  }
+  const hadStore = existsSync(layout.dbPath);
+  if (hadStore && !opts.setAsideStore) throw storeRefusal(layout.dbPath);
   if (readClusterNode(opts.stateDir)) throw new MembershipError(MembershipErrorCode.exists, `${opts.stateDir} is already in a cluster`);
   const pg = pgLayout(opts.pgDir);
   if (existsSync(pg.data)) throw new MembershipError(MembershipErrorCode.exists, `${pg.data} exists: join makes it from a base backup`);
@@ -113,6 +152,8 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
       MembershipErrorCode.notAllowed,
       'the publisher has no PostgreSQL server certificate on record (run sbd cluster migrate there)',
     );
+  // The publisher admitted this node: only now is this box's own store moved aside (a refused join leaves it).
+  const setAside = hadStore ? setAsideStore(layout, opts.clock) : undefined;
   const hostname = opts.hostname ?? opts.name;
   const ipv4 = opts.ipv4 ?? opts.listen.host;
   const own = pgServerIdentity(hostname, ipv4, opts.clock);
@@ -161,7 +202,14 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   } finally {
     await local.end({ timeout: 2 });
   }
-  return { publisher: boot.publisher, slot: role, certificates: ['CallManager', 'TVS'], generation, keys };
+  return {
+    publisher: boot.publisher,
+    slot: role,
+    certificates: ['CallManager', 'TVS'],
+    generation,
+    keys,
+    ...(setAside ? { setAside } : {}),
+  };
 }
 
 /** Polls the local standby until the publisher has imported and published this node's certificates. */

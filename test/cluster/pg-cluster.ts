@@ -91,9 +91,19 @@ export async function startPublisher(t: T, name = 'pub'): Promise<TestNode> {
   return { name, ip: '127.0.0.1', state, pgDir, port };
 }
 
-/** add-node on the publisher, then join on a new box listening on `ip`. */
-export async function joinNode(t: T, pub: TestNode, name: string, ip: string, options: { add?: boolean } = {}): Promise<TestNode> {
+/**
+ * add-node on the publisher, then join on a new box listening on `ip`. `firstBoot`: the box ran `sbd init` first
+ * (as the image's first boot does) and joins with --set-aside-store.
+ */
+export async function joinNode(
+  t: T,
+  pub: TestNode,
+  name: string,
+  ip: string,
+  options: { add?: boolean; firstBoot?: boolean } = {},
+): Promise<TestNode> {
   const { state, pgDir } = nodeDirs(t, name);
+  if (options.firstBoot) initAppliance({ dir: state, hostname: name, nodeName: name, ipv4: ip, clock: systemClock });
   const port = await freePort(ip);
   if (options.add !== false) {
     await sbdOk(['cluster', 'add-node', name, '--ip', ip, '--allow-from', '127.0.0.1/32', '--pg-port', String(port), '--state', pub.state]);
@@ -111,6 +121,7 @@ export async function joinNode(t: T, pub: TestNode, name: string, ip: string, op
     pgDir,
     '--listen',
     `${ip}:${port}`,
+    ...(options.firstBoot ? ['--set-aside-store'] : []),
   ]);
   return { name, ip, state, pgDir, port };
 }

@@ -5,15 +5,19 @@
  * use it): sub1 reads every node's rows, writes rows in its own name, and cannot write or erase a row in another
  * node's name — neither with plain SQL nor through the daemons' PgNodeWriter (a writer configured with another
  * node's name has its whole flush refused and keeps the rows queued). A phone that moved from pub to sub1 is taken
- * over by sub1's report (the row then names sub1).
+ * over by sub1's report (the row then names sub1). sub1's box had a first-boot store: `join --set-aside-store`
+ * moved it and its keys into pre-join-<time>/ (0700, intact) once the publisher admitted the node.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { nodeEnvironment } from '../../src/cluster/membership-env.js';
 import { readClusterNode } from '../../src/store/pg/cluster-node.js';
 import { connectPg } from '../../src/store/pg/connect.js';
 import { PgNodeWriter } from '../../src/store/pg/node-writes.js';
 import { connectLocalAdmin } from '../../src/store/pg/replication-connect.js';
+import { openStore } from '../../src/store/index.js';
 import { stateLayout } from '../../src/store/state.js';
 import { joinNode, pgMissing, startClusterd, startPublisher } from './pg-cluster.js';
 
@@ -23,7 +27,17 @@ const RLS = { code: '42501', message: /row-level security/ };
 test("a node's role writes only its own node-local rows on the primary", { skip: pgMissing() }, async (t) => {
   const pub = await startPublisher(t);
   startClusterd(t, pub);
-  const sub1 = await joinNode(t, pub, 'sub1', '127.0.0.2');
+  // sub1's box had run its first boot (`sbd init`): join sets that store and its keys aside once admitted.
+  const sub1 = await joinNode(t, pub, 'sub1', '127.0.0.2', { firstBoot: true });
+  const [aside] = readdirSync(sub1.state).filter((f) => f.startsWith('pre-join-'));
+  assert.ok(aside, "the first boot's store was set aside");
+  assert.ok(existsSync(join(sub1.state, aside, 'sbd.db')) && existsSync(join(sub1.state, aside, 'keys')));
+  assert.equal(statSync(join(sub1.state, aside)).mode & 0o777, 0o700);
+  assert.ok(!existsSync(join(sub1.state, 'sbd.db')), 'a subscriber has no store of its own');
+  assert.equal(readClusterNode(sub1.state)?.role, 'subscriber');
+  const firstBootStore = openStore(join(sub1.state, aside, 'sbd.db'), { create: false, readonly: true });
+  assert.equal(firstBootStore.listNodes()[0]?.name, 'sub1', 'the set-aside store is intact');
+  firstBootStore.close();
   const admin = connectLocalAdmin(readClusterNode(pub.state)!, stateLayout(pub.state).keysDir);
   t.after(() => admin.end({ timeout: 1 }));
   const node = connectPg(nodeEnvironment(sub1.state).SBD_PRIMARY_URL!, { max: 1 });

@@ -1,10 +1,12 @@
 /**
  * The cluster commands' refusals that come before any PostgreSQL is reached (no server needed): each names what to
- * do instead, with a stable code. A box with a store cannot join (a subscriber has none); publisher-only and
+ * do instead, with a stable code. A box with a store does not join unless told to set it aside (join with
+ * --set-aside-store: pg-node-rows.test.ts); publisher-only and
  * subscriber-only commands on a single node; no password in the environment; a password too short; a clear
  * subscriber refusal from openState for a hand-made cluster-node.json.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { ClusterNodeErrorCode, writeClusterNode } from '../../src/store/pg/cluster-node.js';
 import { openState } from '../../src/store/state.js';
@@ -31,7 +33,11 @@ test('cluster commands refuse clearly before reaching PostgreSQL', async (t) => 
     '127.0.0.2:2',
   ]);
   assert.equal(join.code, 1);
-  assert.match(join.err, /sbd\.db exists: a subscriber has no store of its own .*\[ERR_CLUSTER_EXISTS\]/);
+  assert.match(
+    join.err,
+    /sbd\.db exists \(it holds 0 phones and \d+ users\): a subscriber serves the publisher's store and has none of its own.* --set-aside-store .*sbd cluster migrate.*\[ERR_CLUSTER_EXISTS\]/,
+  );
+  assert.ok(existsSync(`${single}/sbd.db`) && existsSync(`${single}/keys`), 'a refused join leaves the store where it was');
   const add = await sbd(['cluster', 'add-node', 'b', '--ip', '127.0.0.2', '--state', single]);
   assert.match(add.err, /add-node: this box is not in a cluster \(sbd cluster migrate makes a publisher\) \[ERR_CLUSTER_ROLE\]/);
   const promote = await sbd(['cluster', 'promote', '--state', single]);

@@ -97,7 +97,8 @@ export const commands: Command[] = [
     path: ['cluster', 'join'],
     summary: 'on a new box: join the cluster as a subscriber (base backup, TLS streaming, own keys, certificates published)',
     usage:
-      'sbd cluster join --publisher HOST[:PORT] --name NAME --state DIR --pg-dir DIR --listen HOST[:PORT] [--hostname H] [--ip A] [--wait SECONDS]   (password in SBD_CLUSTER_PASSWORD)',
+      'sbd cluster join --publisher HOST[:PORT] --name NAME --state DIR --pg-dir DIR --listen HOST[:PORT] [--hostname H] [--ip A] [--wait SECONDS] [--set-aside-store]   (password in SBD_CLUSTER_PASSWORD;\n' +
+      '  --set-aside-store: a box whose first boot made a store joins once the publisher admits it, its store and keys moved to DIR/pre-join-<time>/)',
     async run(args, ctx) {
       const { values } = parse(
         args,
@@ -110,6 +111,7 @@ export const commands: Command[] = [
           hostname: { type: 'string' },
           ip: { type: 'string' },
           wait: { type: 'string' },
+          'set-aside-store': { type: 'boolean' },
         },
         false,
       );
@@ -124,7 +126,9 @@ export const commands: Command[] = [
         ipv4: values.ip,
         clock: systemClock,
         waitSeconds: intOption(values.wait, '--wait', JOIN_DEFAULTS.waitSeconds, 1, 3600),
+        setAsideStore: values['set-aside-store'] === true,
       });
+      if (r.setAside) ctx.out(`this box's own store and keys were moved to ${r.setAside} (kept, not part of the cluster)`);
       ctx.out(`joined: publisher ${r.publisher}, streaming over TLS (slot ${r.slot})`);
       ctx.out(
         `this node's ${r.certificates.join(' and ')} certificates are in the store (generation ${r.generation}); their keys stay here`,
