@@ -10,6 +10,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { installPhoneSecretKey, phoneSecretKey } from '../credentials/phone-secret.js';
+import { applyMembershipSchema } from '../store/pg/replication-members.js';
 import { MembershipError, MembershipErrorCode } from './membership-errors.js';
 
 /** The keys handed to subscribers, by row name. */
@@ -54,6 +55,9 @@ export function unwrapClusterKey(secret: Buffer, name: string, blob: Buffer): Bu
 export async function publishClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<boolean> {
   const name = CLUSTER_KEYS.phonePassword;
   const key = phoneSecretKey(keysDir, true);
+  // A primary migrated by an earlier build has no sbd.cluster_keys yet (the DDL is idempotent).
+  const [exists] = await sql`SELECT to_regclass('sbd.cluster_keys') IS NOT NULL AS ok`;
+  if (!exists?.ok) await applyMembershipSchema(sql);
   const [row] = await sql`SELECT wrapped FROM sbd.cluster_keys WHERE name = ${name}`;
   if (row && unwrapClusterKey(secret, name, row.wrapped as Buffer).equals(key)) return false;
   const wrapped = wrapClusterKey(secret, name, key);
