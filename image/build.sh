@@ -6,10 +6,11 @@
 #   20-packages     mmdebstrap --customize-hook: trim kernel modules, build the initrd   ┘ build/image/cache/base-*.tar
 #   30-app          Node 20 (registry package), the built JS, production node_modules
 #   40-overlay      rootfs/ laid over the tree (units, sysusers.d, tmpfiles.d, presets, /etc/sbd)
-#   45-firmware     firmware version, RAUC's system.conf + keyring (scripts/firmware-keys.sh), the slot's kernel
+#   45-firmware     firmware version, RAUC's system.conf + keyring (scripts/firmware-keys.sh)
 #   50-post-install system users, admin login, unit presets, sudo rule
-#   60-finalize     GPT disk: ESP (systemd-boot, kernel, initrd) + ext4 root, built as files (no loop devices);
-#                   .img.zst + bmap to flash, kernel + initrd for direct boot, size report
+#   60-finalize     GPT disk, built as files (no loop devices): IMAGE_LAYOUT=ab (default) ESP (systemd-boot,
+#                   kernel, initrd) + two read-only SquashFS root slots + a data partition (60-finalize-ab.sh);
+#                   single: ESP + one ext4 root. .img.zst + bmap to flash, kernel + initrd for direct boot, size report
 # The base cache key is a hash of every setting that shapes the base (suite, packages, modules) plus hooks 10 and 20,
 # so a change to the app, the overlay or the later hooks reuses it.
 set -euo pipefail
@@ -22,6 +23,7 @@ case "$ARCH" in x86_64|arm64) ;; *) echo "image/build.sh: unknown ARCH \"$ARCH\"
 
 # shellcheck source=settings.conf
 source "$here/settings.conf"
+case "$IMAGE_LAYOUT" in ab|single) ;; *) echo "image/build.sh: IMAGE_LAYOUT is ab or single, not \"$IMAGE_LAYOUT\"" >&2; exit 2 ;; esac
 var() { local n="$1_$ARCH"; printf '%s' "${!n}"; }
 DEB_ARCH=$(var DEB_ARCH); KERNEL_PACKAGE=$(var KERNEL_PACKAGE); CONSOLE=$(var CONSOLE)
 ROOT_TYPE=$(var ROOT_TYPE); EFI_ARCH=$(var EFI_ARCH)

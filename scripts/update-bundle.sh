@@ -5,7 +5,9 @@
 # default root.squashfs there: the A/B layout's slot image, image/hooks/60-finalize-ab.sh; or root.img) and firmware-version. Signing: scripts/firmware-keys.sh
 # (FIRMWARE_KEY/FIRMWARE_CERT from the environment, else the development key in build/firmware-keys/).
 # BUNDLE_FORMAT: verity (default; what the appliance accepts) or plain (host tests: no dm-verity in a container).
-# The bundle carries the slot hook rootfs/usr/lib/sbd/bin/rauc-post-install (kernel + initrd to the ESP). Checked
+# The bundle carries the slot hook rootfs/usr/lib/sbd/bin/rauc-post-install (kernel + initrd to the ESP) and, when
+# the image folder has them (image/build.sh writes them), that build's vmlinuz and initrd.img for it: the root slot
+# image has no copy of its own (image/hooks/45-firmware.sh). Checked
 # with `rauc info --keyring` before it is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,9 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/content"
 ln "$root_image" "$work/content/rootfs.img" 2>/dev/null || cp "$root_image" "$work/content/rootfs.img"
 install -m 0755 rootfs/usr/lib/sbd/bin/rauc-post-install "$work/content/hook"
+for f in vmlinuz initrd.img; do
+  [ ! -f "$out/$f" ] || cp "$out/$f" "$work/content/$f"
+done
 cat > "$work/content/manifest.raucm" <<MANIFEST
 [update]
 compatible=sbd-$arch

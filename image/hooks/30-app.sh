@@ -29,6 +29,14 @@ if [ ! -x "$node_pkg/bin/node" ]; then
   rm -rf "$tmp" "$node_pkg" && mv "$node_pkg.tmp" "$node_pkg"
 fi
 install -D -m 0755 "$node_pkg/bin/node" "$root/usr/local/bin/node"
+# The official binary carries its full symbol table and some debug info (99 MB, x86-64); stripped of what nothing
+# loads (--strip-unneeded keeps the dynamic symbols the native addons link against) it is 86 MB and the compressed
+# image 2.4 MB smaller. Backtraces still name the exported functions.
+case "$ARCH" in
+  x86_64) strip_tool=strip ;;
+  arm64)  strip_tool=aarch64-linux-gnu-strip; [ "$(uname -m)" = aarch64 ] && strip_tool=strip ;;
+esac
+"$strip_tool" --strip-unneeded "$root/usr/local/bin/node"
 install -D -m 0644 "$node_pkg/LICENSE" "$root/usr/local/share/doc/node/LICENSE"
 
 # --- production node_modules for the target --------------------------------------------------------------------

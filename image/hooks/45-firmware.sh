@@ -4,8 +4,9 @@
 #                                  also OUT/firmware-version for scripts/update-bundle.sh
 #  /etc/rauc/system.conf           compatible sbd-ARCH;  /etc/rauc/keyring.pem: the firmware-signing CA
 #                                  (scripts/firmware-keys.sh: FIRMWARE_KEYRING, else the development CA)
-#  /usr/lib/sbd/boot/{vmlinuz,initrd.img}  the slot's own kernel and initrd: an update's post-install hook copies
-#                                  them from the new slot to the ESP (layout contract, docs/image.md)
+# The slot's kernel and initrd are not in the root: the ESP holds the booted ones and an update bundle carries the
+# new ones beside its root image (scripts/update-bundle.sh), which the slot hook copies to the ESP (issue 19 item 5:
+# a second copy in the root cost 14 MB of the x86-64 image, more on arm64).
 set -euo pipefail
 root=${1:?rootfs} out=${2:?out} repo=${4:?repo}
 : "${ARCH:?}"
@@ -16,10 +17,4 @@ printf '%s\n' "$version" > "$out/firmware-version"
 sed -i "s/@ARCH@/$ARCH/g" "$root/etc/rauc/system.conf"
 eval "$("$repo/scripts/firmware-keys.sh")"
 install -m 0644 "$FIRMWARE_KEYRING" "$root/etc/rauc/keyring.pem"
-# Only the A/B layout updates slots; a single-root image boots its kernel from the ESP alone.
-if [ "${IMAGE_LAYOUT:-single}" = ab ]; then
-  mkdir -p "$root/usr/lib/sbd/boot"
-  cp "$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)" "$root/usr/lib/sbd/boot/vmlinuz"
-  cp "$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)" "$root/usr/lib/sbd/boot/initrd.img"
-fi
 echo "firmware: version $version, keyring $(openssl x509 -noout -subject -in "$FIRMWARE_KEYRING")"
