@@ -54,6 +54,8 @@ run: build
 	@image/build.sh $(ARCH) --if-stale
 	@image/run.sh --arch $(ARCH) --boot $(BOOT) --net $(RUN_NET)
 
+# IMAGE_LAYOUT=ab (default: two read-only root slots + a data partition, what RAUC updates) or single (the old
+# one-root layout), for image, run, update-bundle and the image tests (image/settings.conf, docs/image.md).
 image: build
 	@image/build.sh $(ARCH)
 
