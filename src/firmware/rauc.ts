@@ -93,6 +93,20 @@ export function raucFailure(output: string): string {
   return lines.filter((l) => !/^\d+% /.test(l) && l !== 'idle' && l !== 'installing').at(-1) ?? 'no output';
 }
 
+/**
+ * RAUC's reason for a refused install, made plain where RAUC's own words hide the cause: a verity bundle's image
+ * that fails to read from the mounted bundle (EIO) is dm-verity refusing a block that is not what was signed.
+ */
+export function installRefusal(output: string): string {
+  const reason = raucFailure(output);
+  // RAUC copies the image with GIO's splice: the input (the bundle's image) fails as "Error reading from file",
+  // a failing slot as "Error writing to file".
+  if (/Failed splicing data: Error reading from file: Input\/output error/.test(reason)) {
+    return `the bundle is damaged or was altered after it was signed (its image failed the dm-verity check): ${reason}`;
+  }
+  return reason;
+}
+
 export class Rauc {
   readonly #bin: string;
   readonly #env: NodeJS.ProcessEnv;
@@ -116,7 +130,7 @@ export class Rauc {
   async install(bundle: string): Promise<{ output: string }> {
     const r = await this.#run(['install', bundle], this.#installTimeoutMs);
     const output = `${r.stdout}${r.stderr}`;
-    if (r.code !== 0) throw new FirmwareError(FirmwareErrorCode.install, `update refused: ${raucFailure(output)}`);
+    if (r.code !== 0) throw new FirmwareError(FirmwareErrorCode.install, `update refused: ${installRefusal(output)}`);
     return { output };
   }
 
