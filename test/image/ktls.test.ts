@@ -8,6 +8,8 @@
  *    TlsTxSw/TlsRxSw (or Device) counts, and each answer has the same bytes as on the node:tls path (TVS: a
  *    VERIFY_RESPONSE about the guest's CallManager certificate; CAPF: the AUTH_REQUEST it opens with; SIP: the 407
  *    to an OPTIONS, To tag, rport and nonce masked);
+ *  - over TLS 1.3 (which OpenSSL 3.0 does not hand to the kernel both ways) the engine serves each listener as
+ *    shipped, with the same bytes as node:tls;
  *  - an echo server in the guest (the image's own dist) on the engine with kTLS carries 4 MiB each way on one
  *    connection byte-exact through a kernel TLS session. Bytes/s and CPU, kTLS on and off: bench/tls-ktls.bench.ts.
  * TLS 1.2 with ECDHE-RSA-AES256-GCM-SHA384, what phones use (the engine hands a connection over only when OpenSSL
@@ -35,8 +37,12 @@ function execStart(unit: string): string {
 }
 
 /** A TLS 1.2 connection from the host; sends `request` (if any) and collects the answer until `done` or 3 s of quiet. */
-async function exchange(host: string, port: number, request: Buffer | undefined, done: (b: Buffer) => boolean) {
-  const socket = connect({ host, port, rejectUnauthorized: false, ...TLS12 });
+/** TLS 1.3 as node:tls offers it by default: OpenSSL 3.0 moves only its send side to the kernel; the engine keeps it. */
+const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
+type Version = typeof TLS12 | typeof TLS13;
+
+async function exchange(host: string, port: number, request: Buffer | undefined, done: (b: Buffer) => boolean, v: Version = TLS12) {
+  const socket = connect({ host, port, rejectUnauthorized: false, ...v });
   await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   const peer = socket.getPeerCertificate().raw;
   let got = Buffer.alloc(0);
@@ -95,19 +101,19 @@ interface Answers {
  * One exchange per listener; `between` runs after each answer, before the client closes (tls_stat read then;
  * `ended`: the server closed already, as TVS does after its one answer).
  */
-async function answers(g: Guest, between: (what: string, ended: boolean) => Promise<void>): Promise<Answers> {
-  const sip = await exchange(g.guestIp, 5061, sipOptions(g.guestIp), sipDone);
+async function answers(g: Guest, between: (what: string, ended: boolean) => Promise<void>, v: Version = TLS12): Promise<Answers> {
+  const sip = await exchange(g.guestIp, 5061, sipOptions(g.guestIp), sipDone, v);
   await between('sip', sip.ended);
   sip.socket.destroy();
   // The guest's CallManager certificate (SIP's TLS identity) is one its TVS vouches for.
   const request = buildVerifyRequest({ sessionId: 0x4b544c53, deviceName: 'CP-8845-SEP001122334455', certificate: sip.peer });
-  const tvs = await exchange(g.guestIp, 2445, request, () => false);
+  const tvs = await exchange(g.guestIp, 2445, request, () => false, v);
   await between('tvs', tvs.ended);
   tvs.socket.destroy();
-  const capf = await exchange(g.guestIp, 3804, undefined, () => false);
+  const capf = await exchange(g.guestIp, 3804, undefined, () => false, v);
   await between('capf', capf.ended);
   capf.socket.destroy();
-  for (const x of [sip, tvs, capf]) assert.equal(x.version, 'TLSv1.2');
+  for (const x of [sip, tvs, capf]) assert.equal(x.version, v.maxVersion);
   return {
     sip: maskSip(sip.answer),
     tvs: tvs.answer.toString('hex'),
@@ -183,10 +189,12 @@ test('x86_64 image: kTLS under the TLS engine for TVS, CAPF and SIP by default; 
   });
 
   let reference: Answers | undefined;
+  let reference13: Answers | undefined;
   await t.test('on node:tls (--tls-engine node): each listener answers; no kTLS session', async () => {
     await dropIns(g, '--tls-engine node');
     const before = await tlsStat(g);
     reference = await answers(g, async () => {});
+    reference13 = await answers(g, async () => {}, TLS13);
     const after = await tlsStat(g);
     assert.equal(after.TlsTxSw, before.TlsTxSw, 'node:tls never uses kernel TLS');
     assert.match(reference.sip, /^SIP\/2\.0 \d{3} /);
@@ -218,6 +226,16 @@ test('x86_64 image: kTLS under the TLS engine for TVS, CAPF and SIP by default; 
     assert.equal(got.tvs, reference.tvs);
     assert.equal(got.capf, reference.capf);
     assert.deepEqual(got.ciphers, reference.ciphers);
+  });
+
+  await t.test('as shipped, TLS 1.3 (no kTLS hand-over): the engine serves each listener, the same bytes as node:tls', async () => {
+    assert.ok(reference13, 'the node:tls answers over TLS 1.3');
+    const got = await answers(g, async () => {}, TLS13);
+    assert.equal(got.sip, reference13.sip);
+    assert.equal(got.tvs, reference13.tvs);
+    assert.equal(got.capf, reference13.capf);
+    assert.deepEqual(got.ciphers, reference13.ciphers);
+    console.log(`# TLS 1.3 suites: ${got.ciphers.join(', ')}`);
   });
 
   await t.test('an echo server on the engine with kTLS: 4 MiB each way on one connection, byte-exact, in the kernel', async () => {
