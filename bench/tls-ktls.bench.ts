@@ -48,7 +48,8 @@ if (!process.argv.includes('--no-build')) {
 }
 const g = new Guest({ arch: 'x86_64', net: 1 + Math.floor(Math.random() * 250), debugShell: true });
 try {
-  await g.root('true', BOOT_TIMEOUT_MS);
+  await g.waitFor(/login: $/m, BOOT_TIMEOUT_MS, 'login prompt'); // the debug shell's socket is up by then
+  await g.root('true', 5 * 60_000);
   await until(g, 'systemctl is-active sbd-firstboot', (o) => o === 'active', BOOT_TIMEOUT_MS, 'sbd-firstboot finished');
   await g.root('systemctl stop sbd-tvsd sbd-capfd sbd-sipd sbd-mediad sbd-tftpd; true', 5 * 60_000);
   const [, kernel] = await g.root('uname -r; grep -c ^processor /proc/cpuinfo; grep -m1 -o -w aes /proc/cpuinfo || echo no-aes-ni');
