@@ -60,15 +60,6 @@ export function kernelTlsAvailable(statFile = '/proc/net/tls_stat'): boolean {
 }
 
 /**
- * Whether an engine listener asks for kTLS when its daemon is not told: where the kernel has the ULP. Then a kept
- * connection's record layer (AES-GCM) runs in the kernel and Node reads the socket itself, without the worker's
- * relay and stream frames in between (docs/tls.md "Kernel TLS in the image": bytes/s and CPU per MiB, on and off).
- */
-export function defaultKtls(tlsEngine: 'node' | 'native'): boolean {
-  return tlsEngine === 'native' && kernelTlsAvailable();
-}
-
-/**
  * The library's functions, loaded on first use. `ktls`: bind it to the system OpenSSL (the only one that does kTLS
  * here) rather than Node's; the first load in a process decides for every engine in it.
  */

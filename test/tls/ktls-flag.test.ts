@@ -1,6 +1,6 @@
 /**
  * `--ktls` / `--no-ktls` on sbd-tvsd, sbd-capfd and sbd-sipd: only on the engine (the default where built; a usage
- * error with `--tls-engine node`); neither: kTLS where the kernel has the TLS ULP (the image), else not. Where the kernel has no TLS ULP (this build host: no /proc/net/tls_stat) OpenSSL keeps the
+ * error with `--tls-engine node`); neither: off (docs/tls.md "Kernel TLS in the image": why). Where the kernel has no TLS ULP (this build host: no /proc/net/tls_stat) OpenSSL keeps the
  * record layer and the engine serves as without the flag; the image test (test/image/ktls.test.ts) covers the kernel's side.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ktlsChoice } from '../../src/cli/ktls.js';
-import { defaultKtls, kernelTlsAvailable } from '../../src/tls/engine-library.js';
+import { kernelTlsAvailable } from '../../src/tls/engine-library.js';
 import { queryTvs } from '../../src/tvs/client.js';
 import { startDaemon, tempDir } from '../tvs/helpers.js';
 import { engineMissing } from './helpers.js';
@@ -39,13 +39,11 @@ for (const daemon of ['tvs', 'capf', 'sip']) {
   });
 }
 
-test('kTLS by default only on the engine and only where the kernel has the ULP (/proc/net/tls_stat)', (t) => {
+test('kTLS only when asked (--ktls, on the engine), also where the kernel has the ULP; the ULP seen in /proc/net/tls_stat', (t) => {
   const dir = tempDir(t);
   assert.equal(kernelTlsAvailable(path.join(dir, 'tls_stat')), false);
   assert.equal(kernelTlsAvailable(dir), true);
-  assert.equal(defaultKtls('node'), false);
-  assert.equal(defaultKtls('native'), existsSync('/proc/net/tls_stat'));
-  assert.equal(ktlsChoice({}, 'native'), existsSync('/proc/net/tls_stat'));
+  assert.equal(ktlsChoice({}, 'native'), false);
   assert.equal(ktlsChoice({}, 'node'), false);
   assert.equal(ktlsChoice({ ktls: true }, 'native'), true);
   assert.equal(ktlsChoice({ 'no-ktls': true }, 'native'), false);
