@@ -9,7 +9,8 @@
  *    blessed (sbd-b.conf), the phone boots with the same ITL; `utils system switch-version` goes back;
  *  - boot 3 (N, slot a); then slot b made primary with its daemons unable to start: three tries restart the machine
  *    by themselves, the fourth boot is slot a again.
- * Run it alone: flock /tmp/sbd-qemu.lock node --import tsx --test test/image/rauc-update.test.ts
+ * N is the image the other image tests boot; N+1 is built beside it (SBD_IMAGE_DIR-next) with N's version + ".next".
+ * SBD_NO_BUILD=1 boots the two images as they are (a re-run when only the test changed).
  */
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +25,16 @@ import { hostSbd } from './phones.js';
 
 const BOOT_TIMEOUT_MS = 15 * 60_000;
 const PASSWORD = 'Sbd-Rauc-Update-2026';
-// The versions the two builds get; the test reads what the images hold (SBD_NO_BUILD boots them as they are).
-const BUILD_N = '1.0.0-image.n';
-const BUILD_N1 = '1.0.0-image.n1';
+// N is the A/B image the other image tests boot (SBD_IMAGE_DIR; built once, reused when its inputs are the same);
+// N+1 is built beside it (SBD_IMAGE_DIR-next) from the same inputs but its version, N's version + ".next".
 const imageDir = process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`;
 const nextDir = `${imageDir}-next`;
-const envOf = (dir: string, version: string) => ({ ...process.env, IMAGE_LAYOUT: 'ab', SBD_IMAGE_DIR: dir, FIRMWARE_VERSION: version });
+const envOf = (dir: string, version?: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  IMAGE_LAYOUT: 'ab',
+  SBD_IMAGE_DIR: dir,
+  ...(version ? { FIRMWARE_VERSION: version } : {}),
+});
 /** A version as a regular expression's literal text. */
 const esc = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const DAEMONS = 'sbd-tftpd sbd-tvsd sbd-capfd sbd-sipd sbd-mediad';
@@ -67,8 +72,8 @@ async function serve(t: TestContext, g: Guest, files: Record<string, Buffer>): P
 test('RAUC update N -> N+1, switch back, fallback after three failed tries', { timeout: 120 * 60_000 }, async (t) => {
   // SBD_NO_BUILD=1: boot the two images as they are (built before, e.g. while another guest held the QEMU lock).
   if (!process.env.SBD_NO_BUILD) {
-    buildImage('x86_64', envOf(imageDir, BUILD_N));
-    buildImage('x86_64', envOf(nextDir, BUILD_N1));
+    buildImage('x86_64', envOf(imageDir));
+    buildImage('x86_64', envOf(nextDir, `${readFileSync(`${imageDir}/x86_64/firmware-version`, 'utf8').trim()}.next`));
   }
   const N = readFileSync(`${imageDir}/x86_64/firmware-version`, 'utf8').trim();
   const N1 = readFileSync(`${nextDir}/x86_64/firmware-version`, 'utf8').trim();
@@ -85,7 +90,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
   const net = 1 + Math.floor(Math.random() * 250);
   const phoneDir = mkdtempSync(join(tmpdir(), 'sbd-rauc-phone-'));
   t.after(() => rmSync(phoneDir, { recursive: true, force: true }));
-  const boot = () => new Guest({ arch: 'x86_64', net, debugShell: true, overlay, env: envOf(imageDir, N) });
+  const boot = () => new Guest({ arch: 'x86_64', net, debugShell: true, overlay, env: envOf(imageDir) });
   const phoneBoots = async (g: Guest, first: boolean) => {
     const r = await hostSbd([
       'phone',
@@ -111,7 +116,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
     await daemonsReady(g);
     await t.test('boot 1: version N in slot a, nothing in b; a phone boots with its ITL', async () => {
       assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
-      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${N} \\(slot a`));
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
       assert.match(await g.admin('show version inactive'), /Inactive version: none installed \(slot b\)/);
       await rootOk(g, 'runuser -u sbd -- /usr/bin/sbd device add SEP00AA11BB22EE --model 8845 --state /var/lib/sbd/state');
       await phoneBoots(g, true);
@@ -135,21 +140,30 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
     await daemonsReady(g);
     const url = await serve(t, g, { '/n1.raucb': bytes, '/altered.raucb': altered });
 
-    await t.test('after the cut: an altered bundle is refused, nothing changes', async () => {
+    await t.test('after the cut: slot b stays marked bad; an altered bundle is refused, nothing changes', async () => {
+      // The cut came after RAUC marked slot b bad and before the new version was recorded or made primary.
+      const inactive = await g.admin('show version inactive');
+      assert.match(inactive, /Inactive version: none installed \(slot b, marked bad\)/);
+      const entries = await rootOk(g, 'ls /efi/loader/entries');
+      assert.match(entries, /^sbd-a\.conf$/m);
       const out = await g.admin(`utils system upgrade ${url('/altered.raucb')}`, 30 * 60_000);
       assert.match(out, /update refused: /);
-      assert.match(await g.admin('show version inactive'), /none installed \(slot b\)/);
-      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /^sbd-a\.conf$/m);
-      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
+      assert.equal(await g.admin('show version inactive'), inactive);
+      assert.equal(await rootOk(g, 'ls /efi/loader/entries'), entries);
+      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a, boots next\\)`));
     });
 
-    await t.test('after the cut: N still runs from slot a; the update, retried, installs N+1 into slot b and restarts', async () => {
-      assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
-      assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
-      const out = await answer(g, `utils system upgrade ${url('/n1.raucb')}`, true, 30 * 60_000);
-      assert.match(out, new RegExp(`Installed ${esc(N1)} \\(slot b, boots next\\)`));
-      assert.equal(await g.exit(10 * 60_000), 0);
-    });
+    await t.test(
+      'after the cut: N still runs from slot a; the update, retried, installs N+1 into slot b (a phone boots meanwhile) and restarts',
+      async () => {
+        assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
+        assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
+        // A phone boots with its ITL while RAUC writes slot b.
+        const [out] = await Promise.all([answer(g, `utils system upgrade ${url('/n1.raucb')}`, true, 30 * 60_000), phoneBoots(g, false)]);
+        assert.match(out, new RegExp(`Installed ${esc(N1)} \\(slot b, boots next\\)`));
+        assert.equal(await g.exit(10 * 60_000), 0);
+      },
+    );
   }
 
   {
@@ -177,13 +191,15 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
     t.after(() => g.dispose());
     await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
     await daemonsReady(g);
-    await t.test('boot 3: N from slot a again; then slot b made primary with daemons that cannot start', async () => {
+    await t.test('boot 3: N from slot a again, the phone boots; then slot b made primary with daemons that cannot start', async () => {
       assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
+      await phoneBoots(g, false);
       await rootOk(g, 'rauc status mark-active other');
       // Slot b's entry boots with its store step masked: the daemons require it, so none starts.
       await rootOk(g, "sed -i '/^options /s/$/ systemd.mask=sbd-store-upgrade.service/' /efi/loader/entries/sbd-b+3.conf");
-      await rootOk(g, 'sync; systemctl reboot');
+      // Not waited for: the debug shell may go before it could answer.
+      await g.rootStart('sync; systemctl reboot');
       assert.equal(await g.exit(10 * 60_000), 0);
     });
   }
