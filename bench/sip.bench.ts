@@ -13,13 +13,14 @@
  *
  * SBD_BENCH_N (default 10000) registrations per row (new-connection rows: at most 5,000 and 3,000);
  * SBD_BENCH_REPEAT (default 3) interleaved runs per row and server, the median is kept. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
+ * SBD_BENCH_TN_IN_FLIGHT (default 50) registrations in flight on the new-connection rows (sipp -l), each its own connection.
  * SBD_BENCH_TLS_ENGINE=node|native chooses sbd's TLS path (default: the daemon's default).
  * SBD_BENCH_ROWS (e.g. "UDP,TCP", or ';'-separated for names with commas: "TLS, new connection, resumed") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initAppliance } from '../src/cluster/init.js';
@@ -31,6 +32,8 @@ import { cpuOf, freePort, startKamailio as startKamailioProcess, treeCpu, waitPo
 
 const N = Number(process.env.SBD_BENCH_N ?? 10000);
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
+/** Registrations in flight on the new-connection rows (sipp -l): each is a connection being set up. */
+const TN_IN_FLIGHT = Number(process.env.SBD_BENCH_TN_IN_FLIGHT ?? 50);
 const REALM = 'ccmsipline';
 const root = mkdtempSync(join(tmpdir(), 'sbd-sip-bench-'));
 const children: ChildProcess[] = [];
@@ -143,7 +146,7 @@ async function startKamailio(): Promise<Server> {
 }
 
 /** `resume`: stunnel's client resumes the TLS session of its previous connection (its default); false = a full handshake every time. */
-async function stunnel(target: number, resume: boolean): Promise<number> {
+async function stunnel(target: number, resume: boolean): Promise<Tunnel> {
   const accept = await freePort();
   const conf = join(root, `stunnel-${target}-${resume ? 'resume' : 'full'}.conf`);
   writeFileSync(
@@ -165,9 +168,21 @@ async function stunnel(target: number, resume: boolean): Promise<number> {
       '',
     ].join('\n'),
   );
-  children.push(spawn('stunnel4', [conf], { stdio: 'ignore' }));
+  const p = spawn('stunnel4', [conf], { stdio: 'ignore' });
+  children.push(p);
   await waitPort(accept);
-  return accept;
+  return { port: accept, pid: p.pid! };
+}
+
+interface Tunnel {
+  port: number;
+  pid: number;
+}
+
+/** CPU seconds of this process's reaped children (sipp runs, once each has exited): /proc/self/stat cutime + cstime. */
+function reapedChildrenCpu(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
 }
 
 // --- measurement
@@ -191,7 +206,7 @@ function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{
         '-rp',
         '1000',
         '-l',
-        transport === 'tn' ? '50' : '400',
+        String(transport === 'tn' ? TN_IN_FLIGHT : 400),
         '-i',
         '127.0.0.1',
         '-p',
@@ -229,6 +244,10 @@ function procStat(pid: number): { rssKb: number; cpuS: number } {
 interface Run {
   rate: number;
   cpuPerReg: number;
+  /** The load generator's CPU per registration: sipp, and stunnel on the TLS rows (both threads of stunnel). */
+  clientCpuPerReg: number;
+  /** The load generator's CPU over the wall time of the run, in cores: near the cores it can use means it capped the rate. */
+  clientCores: number;
   failed: number;
 }
 const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.rate - b.rate)[Math.floor(xs.length / 2)]!;
@@ -238,15 +257,20 @@ async function main(): Promise<void> {
   const kam = await startKamailio();
   const tunnels = { sbd: await stunnel(sbd.tls, true), kamailio: await stunnel(kam.tls, true) };
   const fullTunnels = { sbd: await stunnel(sbd.tls, false), kamailio: await stunnel(kam.tls, false) };
-  const cases: Array<[string, (s: Server) => number, 'u1' | 't1' | 'tn', number]> = [
-    ['UDP', (s) => s.udp, 'u1', N],
-    ['TCP', (s) => s.tcp, 't1', N],
+  const noTunnel = (port: number): Tunnel => ({ port, pid: 0 });
+  const cases: Array<[string, (s: Server) => Tunnel, 'u1' | 't1' | 'tn', number]> = [
+    ['UDP', (s) => noTunnel(s.udp), 'u1', N],
+    ['TCP', (s) => noTunnel(s.tcp), 't1', N],
     ['TLS, kept connection', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 't1', N],
     ['TLS, new connection, resumed session', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 5000)],
     ['TLS, new connection, full handshake', (s) => fullTunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 3000)],
   ];
   // Warm-up on both (JIT, credential caches, Kamailio's first db_text load), not measured.
-  for (const s of [sbd, kam]) await sipp(s.udp, 'u1', Math.min(N, 2000));
+  // The TLS path too: unwarmed, sbd's first full-handshake run cost 1,757-1,773 µs a registration against 1,123-1,390 after.
+  for (const s of [sbd, kam]) {
+    await sipp(s.udp, 'u1', Math.min(N, 2000));
+    await sipp(fullTunnels[s.name as 'sbd' | 'kamailio'].port, 'tn', Math.min(N, 300));
+  }
   let sbdCpuPerReg = 0;
   const rows: Array<{ row: string; sbd: Run; kamailio: Run }> = [];
   const rowsEnv = process.env.SBD_BENCH_ROWS;
@@ -261,16 +285,29 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPEAT; rep++) {
       for (const s of rep % 2 === 0 ? [sbd, kam] : [kam, sbd]) {
         const before = s === sbd ? procStat(s.pid) : undefined;
+        const tunnel = port(s);
         const cpu0 = treeCpu(s.pid);
-        const r = await sipp(port(s), t, n);
-        runs[s.name]!.push({ rate: r.ok / r.seconds, cpuPerReg: (treeCpu(s.pid) - cpu0) / Math.max(1, r.ok), failed: r.failed });
+        const client0 = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0);
+        const r = await sipp(tunnel.port, t, n);
+        const clientCpu = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0) - client0;
+        runs[s.name]!.push({
+          rate: r.ok / r.seconds,
+          cpuPerReg: (treeCpu(s.pid) - cpu0) / Math.max(1, r.ok),
+          clientCpuPerReg: clientCpu / Math.max(1, r.ok),
+          clientCores: clientCpu / r.seconds,
+          failed: r.failed,
+        });
         if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
         if (before && row.startsWith('TLS, kept') && rep === 0) sbdCpuPerReg = (procStat(s.pid).cpuS - before.cpuS) / Math.max(1, r.ok);
       }
     }
     const m = { sbd: median(runs.sbd!), kamailio: median(runs.kamailio!) };
     rows.push({ row, ...m });
-    const all = (name: string) => runs[name]!.map((x) => x.rate.toFixed(0)).join('/');
+    const all = (name: string) =>
+      runs[name]!.map(
+        (x) =>
+          `${x.rate.toFixed(0)} (${(x.cpuPerReg * 1e6).toFixed(0)} µs, client ${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)} cores)`,
+      ).join(' / ');
     console.log(
       `${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
         `   (runs sbd ${all('sbd')}, kamailio ${all('kamailio')})`,
@@ -283,13 +320,18 @@ async function main(): Promise<void> {
     `sbd CPU per registration-with-challenge on a kept TLS connection ${(sbdCpuPerReg * 1e6).toFixed(0)} µs → 10,000 phones refreshing every 1800 s: ` +
       `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core`,
   );
-  console.log(`\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio |\n|---|---|---|---|---|`);
+  console.log(
+    `\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio | client (sipp + stunnel) µs per registration, cores busy: with sbd / with Kamailio |\n|---|---|---|---|---|---|`,
+  );
   for (const r of rows) {
+    const client = (x: Run) => `${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)}`;
     console.log(
-      `| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} |`,
+      `| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} | ${client(r.sbd)} / ${client(r.kamailio)} |`,
     );
   }
-  console.log(`(median of ${REPEAT} interleaved runs per row; CPU of the server process and its children, stunnel and sipp not included)`);
+  console.log(
+    `(median of ${REPEAT} interleaved runs per row; server CPU is the server process and its children; the client's is sipp's and stunnel's, both threads of stunnel, on ${availableParallelism()} cores)`,
+  );
 }
 
 try {
