@@ -111,6 +111,9 @@ async function startSbd(): Promise<Server> {
       '0',
       '--digest-algorithms',
       'MD5',
+      // Every connection comes from stunnel's one address: the per-source cap (100) would refuse those past it.
+      '--max-connections-per-source',
+      String(Math.max(100, 2 * TN_IN_FLIGHT)),
       // SBD_BENCH_TLS_ENGINE=node|native: which TLS path 5061 uses (default: the daemon's).
       ...(process.env.SBD_BENCH_TLS_ENGINE ? ['--tls-engine', process.env.SBD_BENCH_TLS_ENGINE] : []),
     ],
