@@ -128,7 +128,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       g.type(`utils system upgrade ${url('/n1.raucb')}\r`);
       await g.waitFor(/Installing http:\/\/\S+ into slot b/, 10 * 60_000, 'install started');
       // RAUC marks the target bad (+0) before it writes it: from then on a cut leaves slot a booting.
-      await until(g, 'ls /efi/loader/entries', (o) => /^sbd-b\+0\.conf$/m.test(o), 10 * 60_000, 'slot b marked bad');
+      await until(g, 'ls -1 /efi/loader/entries', (o) => /^sbd-b\+0\.conf$/m.test(o), 10 * 60_000, 'slot b marked bad');
       await g.powerCut();
     });
   }
@@ -144,12 +144,12 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       // The cut came after RAUC marked slot b bad and before the new version was recorded or made primary.
       const inactive = await g.admin('show version inactive');
       assert.match(inactive, /Inactive version: none installed \(slot b, marked bad\)/);
-      const entries = await rootOk(g, 'ls /efi/loader/entries');
+      const entries = await rootOk(g, 'ls -1 /efi/loader/entries');
       assert.match(entries, /^sbd-a\.conf$/m);
       const out = await g.admin(`utils system upgrade ${url('/altered.raucb')}`, 30 * 60_000);
       assert.match(out, /update refused: /);
       assert.equal(await g.admin('show version inactive'), inactive);
-      assert.equal(await rootOk(g, 'ls /efi/loader/entries'), entries);
+      assert.equal(await rootOk(g, 'ls -1 /efi/loader/entries'), entries);
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a, boots next\\)`));
     });
 
@@ -175,8 +175,8 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=b /);
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N1)} \\(slot b`));
       assert.match(await g.admin('show version inactive'), new RegExp(`Inactive version: ${esc(N)} \\(slot a\\)`));
-      assert.match(await rootOk(g, 'ls /var/lib/sbd/firmware/backups'), new RegExp(`-to-${esc(N1)}\\.sbdbackup$`, 'm'));
-      await until(g, 'ls /efi/loader/entries', (o) => /^sbd-b\.conf$/m.test(o), 10 * 60_000, 'slot b blessed');
+      assert.match(await rootOk(g, 'ls -1 /var/lib/sbd/firmware/backups'), new RegExp(`-to-${esc(N1)}\\.sbdbackup$`, 'm'));
+      await until(g, 'ls -1 /efi/loader/entries', (o) => /^sbd-b\.conf$/m.test(o), 10 * 60_000, 'slot b blessed');
       await phoneBoots(g, false);
     });
     await t.test('boot 2: utils system switch-version goes back to N', async () => {
@@ -222,7 +222,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
     await g.login('admin', PASSWORD, PASSWORD, BOOT_TIMEOUT_MS);
     await t.test('after three failed tries slot a boots by itself; slot b has no try left', async () => {
       assert.match(await rootOk(g, 'cat /proc/cmdline'), /sbd\.slot=a /);
-      assert.match(await rootOk(g, 'ls /efi/loader/entries'), /^sbd-b\+0-3\.conf$/m);
+      assert.match(await rootOk(g, 'ls -1 /efi/loader/entries'), /^sbd-b\+0-3\.conf$/m);
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
       await daemonsReady(g);
     });
