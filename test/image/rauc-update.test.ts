@@ -196,8 +196,15 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
       await phoneBoots(g, false);
       await rootOk(g, 'rauc status mark-active other');
-      // Slot b's entry boots with its store step masked: the daemons require it, so none starts.
-      await rootOk(g, "sed -i '/^options /s/$/ systemd.mask=sbd-store-upgrade.service/' /efi/loader/entries/sbd-b+3.conf");
+      // A version whose TFTP daemon cannot start: a drop-in on the persistent /etc overlay (both slots see it) fails
+      // sbd-tftpd at once when the running slot is b, with no restart, so sbd-boot-ok sees it failed on every try
+      // there; slot a starts it as usual.
+      await rootOk(
+        g,
+        'mkdir -p /etc/systemd/system/sbd-tftpd.service.d && printf \'%s\\n\' \'[Service]\' ' +
+          '"ExecStartPre=/bin/sh -c \'! grep -qw sbd.slot=b /proc/cmdline\'" \'Restart=no\' ' +
+          '> /etc/systemd/system/sbd-tftpd.service.d/90-broken-on-b.conf',
+      );
       // Not waited for: the debug shell may go before it could answer.
       await g.rootStart('sync; systemctl reboot');
       assert.equal(await g.exit(10 * 60_000), 0);
@@ -225,6 +232,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       assert.match(await rootOk(g, 'ls -1 /efi/loader/entries'), /^sbd-b\+0-3\.conf$/m);
       assert.match(await g.admin('show version active'), new RegExp(`Active version: ${esc(N)} \\(slot a`));
       await daemonsReady(g);
+      await rootOk(g, 'rm -r /etc/systemd/system/sbd-tftpd.service.d/90-broken-on-b.conf && systemctl daemon-reload');
     });
   }
 });
