@@ -201,8 +201,8 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
       // there; slot a starts it as usual.
       await rootOk(
         g,
-        'mkdir -p /etc/systemd/system/sbd-tftpd.service.d && printf \'%s\\n\' \'[Service]\' ' +
-          '"ExecStartPre=/bin/sh -c \'! grep -qw sbd.slot=b /proc/cmdline\'" \'Restart=no\' ' +
+        "mkdir -p /etc/systemd/system/sbd-tftpd.service.d && printf '%s\\n' '[Service]' " +
+          "\"ExecStartPre=/bin/sh -c '! grep -qw sbd.slot=b /proc/cmdline'\" 'Restart=no' " +
           '> /etc/systemd/system/sbd-tftpd.service.d/90-broken-on-b.conf',
       );
       // Not waited for: the debug shell may go before it could answer.
