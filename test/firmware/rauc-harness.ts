@@ -6,7 +6,7 @@
  * folder. Plain-format bundles here: a container has no device-mapper for verity bundles (the image uses verity).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -156,13 +156,27 @@ bootname=b
     env,
     async boot(slot) {
       await stopService();
-      service = spawn('rauc', [`--conf=${join(dir, 'system.conf')}`, 'service', `--override-boot-slot=${slot}`], { env, stdio: 'ignore' });
-      // Ready once it answers on the bus (bounded by attempts, not by time).
-      for (let i = 0; i < 200; i++) {
-        if (spawnSync('rauc', ['status', '--output-format=json'], { env, stdio: 'ignore', timeout: 10_000 }).status === 0) return;
-        await new Promise((r) => setTimeout(r, 100));
+      // The bus first: a rauc service started before dbus-daemon listens exits at once (seen on a loaded CI run).
+      for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!existsSync(socket)) throw new Error(`dbus-daemon made no socket at ${socket}`);
+      let stderr = '';
+      for (let start = 0; start < 3; start++) {
+        const s = spawn('rauc', [`--conf=${join(dir, 'system.conf')}`, 'service', `--override-boot-slot=${slot}`], {
+          env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        service = s;
+        s.stderr?.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        // Ready once it answers on the bus (bounded by attempts, not by time); started again if it exited.
+        for (let i = 0; i < 200 && s.exitCode === null && s.signalCode === null; i++) {
+          if (spawnSync('rauc', ['status', '--output-format=json'], { env, stdio: 'ignore', timeout: 10_000 }).status === 0) return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (s.exitCode === null && s.signalCode === null) break;
       }
-      throw new Error('rauc service did not answer on the private bus');
+      throw new Error(`rauc service did not answer on the private bus; it said:\n${stderr.slice(-2000)}`);
     },
     stop() {
       service?.kill('SIGKILL');

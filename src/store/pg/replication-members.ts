@@ -1,16 +1,11 @@
 /**
- * The membership tables of a cluster's PostgreSQL (issue 21 item 3), beside the published ones (schema.ts) and
- * never replaced by a publish: they are written on the primary only and reach every standby by replication.
- * - `sbd.cluster_members`: the allow-list (a node name, its replication role, the source it may connect from, the
- *   node's PostgreSQL address for status). `sbd cluster add-node` writes it; a promoted node rebuilds its
- *   pg_hba.conf from it.
- * - `sbd.node_submissions`: what a joining node hands the publisher (its CallManager and TVS certificates, its
- *   PostgreSQL server certificate). A member role may insert only the name, PEM and key path columns; `submitted_by` is the
- *   session's role, so a node cannot submit for another. sbd-clusterd imports them into the SQLite store of record.
+ * The membership tables of a cluster's PostgreSQL (issue 21 item 3), beside the published ones (schema.ts), never
+ * replaced by a publish: written on the primary only, they reach every standby by replication (docs/cluster.md).
+ * - `sbd.cluster_members`: the allow-list `sbd cluster add-node` writes (name, role, source, PostgreSQL address).
+ * - `sbd.node_submissions`: a joining node's certificates, insert-only for member roles, `submitted_by` = the role.
  * - `sbd.cluster_keys`: the keys a joining node takes from the publisher, wrapped under the cluster secret.
- * - Row-level security on the node-local tables (schema.ts) that nodes' daemons write on the primary: a node's role
- *   reads every row but writes only rows that name it (`NODE_ROW_POLICIES`). The superuser and the table owner
- *   (the publisher's own connections) are not subject to it.
+ * - Row-level security on the node-local tables nodes' daemons write on the primary: a node's role reads every row
+ *   but writes only rows that name it (`NODE_ROW_POLICIES`); the superuser and the table owner are not subject to it.
  */
 import type { Sql } from 'postgres';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
