@@ -115,3 +115,33 @@ SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *ticket
   }
   return ctx;
 }
+
+SSL_CTX *sbd_tls_client_context_new(const sbd_tls_identity *id, X509_STORE *trust, char *err, int errlen) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    ssl_reason(err, errlen, "SSL_CTX_new");
+    return NULL;
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* as node:tls's dial: no session given, none kept */
+  SSL_CTX_set1_cert_store(ctx, trust);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL); /* the chain and the name (SSL_set1_host, X509_VERIFY_PARAM_set1_ip_asc) or the handshake fails */
+  const char *fail = NULL;
+  if (SSL_CTX_set_min_proto_version(ctx, id->min_version) != 1 || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+    fail = "TLS version";
+  else if (SSL_CTX_set_cipher_list(ctx, id->ciphers) != 1)
+    fail = "TLS 1.2 cipher list";
+  else if (SSL_CTX_set_ciphersuites(ctx, id->suites) != 1)
+    fail = "TLS 1.3 suites";
+  else if (!use_chain(ctx, id->cert_pem))
+    fail = "client certificate";
+  else if (!use_key(ctx, id->key_pem))
+    fail = "client private key";
+  if (fail) {
+    ssl_reason(err, errlen, fail);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}

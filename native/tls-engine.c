@@ -75,7 +75,8 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
   if (!sbd_tls_config_get(config, "port", port, sizeof port)) snprintf(port, sizeof port, "0");
   if (bad) {
     sbd_tls_err(err, errlen, "a numeric config value is out of range");
-  } else if (!(e->tickets = sbd_tls_tickets_new(rotation)) || !(e->sources = sbd_tls_sources_new(e->max_connections))) {
+  } else if (!(e->tickets = sbd_tls_tickets_new(rotation)) || !(e->sources = sbd_tls_sources_new(e->max_connections)) ||
+             !(e->dialer = sbd_tls_dialer_new())) {
     sbd_tls_err(err, errlen, "out of memory");
   } else if ((e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
     sbd_tls_err(err, errlen, "eventfd: %s", strerror(errno));
@@ -91,12 +92,21 @@ int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert, const char 
   sbd_tls_identity id = {cert, key, ca, ciphers, suites, min_version, client_flags, e->ktls};
   SSL_CTX *ctx = sbd_tls_context_new(&id, e->tickets, (char *)err, errlen);
   if (!ctx) return -1;
+  if (sbd_tls_dialer_identity(e->dialer, &id) != 0) { /* the dial-out's client certificate and policy follow */
+    SSL_CTX_free(ctx);
+    sbd_tls_err((char *)err, errlen, "out of memory");
+    return -1;
+  }
   pthread_mutex_lock(&e->ctx_lock);
   SSL_CTX *old = e->ctx;
   e->ctx = ctx;
   pthread_mutex_unlock(&e->ctx_lock);
   SSL_CTX_free(old); /* connections made with it hold their own reference */
   return 0;
+}
+
+int sbd_tls_engine_trust(sbd_tls_engine *e, const char *ca, uint8_t *err, int errlen) {
+  return sbd_tls_dialer_trust(e->dialer, ca, (char *)err, errlen);
 }
 
 int sbd_tls_engine_start(sbd_tls_engine *e) {
@@ -168,13 +178,13 @@ int sbd_tls_engine_stats(sbd_tls_engine *e, uint8_t *buf, int len) {
                   "active=%d\naccepted=%lu\nhandshakes=%lu\nresumed=%lu\nhandshakeFailures=%lu\nhandshakeTimeouts=%lu\n"
                   "refusedMaxConnections=%lu\nrefusedPerSource=%lu\nktlsHandoffs=%lu\nworkers=%u\nwindow=%u\n"
                   "toNodeBytes=%lu\nfromNodeBytes=%lu\nheldFromNode=%lu\nmaxConnHeld=%lu\nmaxStreamPending=%lu\n"
-                  "errorReportsDropped=%lu\n",
+                  "errorReportsDropped=%lu\ndials=%lu\ndialFailures=%lu\n",
                   atomic_load(&e->active), (unsigned long)e->accepted, (unsigned long)e->handshakes,
                   (unsigned long)e->resumed, (unsigned long)e->failures, (unsigned long)e->timeouts,
                   (unsigned long)e->refused_cap, (unsigned long)e->refused_source, (unsigned long)e->ktls_handoffs,
                   e->workers, e->window, (unsigned long)e->to_node_bytes, (unsigned long)e->from_node_bytes,
                   (unsigned long)e->held_from_node, (unsigned long)e->max_conn_held, (unsigned long)e->max_mux_pending,
-                  (unsigned long)e->errors_dropped);
+                  (unsigned long)e->errors_dropped, (unsigned long)e->dials, (unsigned long)e->dial_failures);
 }
 
 void sbd_tls_engine_rotate_tickets(sbd_tls_engine *e) { sbd_tls_tickets_rotate(e->tickets); }
@@ -204,6 +214,7 @@ void sbd_tls_engine_free(sbd_tls_engine *e) {
   SSL_CTX_free(e->ctx);
   sbd_tls_tickets_free(e->tickets);
   sbd_tls_sources_free(e->sources);
+  sbd_tls_dialer_free(e->dialer);
   pthread_mutex_destroy(&e->ctx_lock);
   free(e);
 }

@@ -16,6 +16,9 @@ SBD_TLS_API sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err,
 SBD_TLS_API int sbd_tls_engine_set_identity(sbd_tls_engine *e, const char *cert, const char *key, const char *ca,
                                             const char *ciphers, const char *suites, int min_version, int client_flags,
                                             uint8_t *err, int errlen);
+/* The trunk dial-out: registers a CA bundle (PEM; cached by its SHA-256) that DIAL frames name by the id returned;
+ * -1 and err when it holds no certificate. Peers of dialed connections are verified against it. */
+SBD_TLS_API int sbd_tls_engine_trust(sbd_tls_engine *e, const char *ca, uint8_t *err, int errlen);
 SBD_TLS_API int sbd_tls_engine_start(sbd_tls_engine *e);
 SBD_TLS_API int sbd_tls_engine_local(sbd_tls_engine *e, uint8_t *buf, int len);
 /* After start: the number of workers, and Node's end of worker i's stream (once; Node owns and closes it). */

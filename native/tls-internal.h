@@ -2,7 +2,8 @@
  * The TLS engine's shared declarations (native/tls-*.c, libsbdtls.so). Layers, each file calling only those below:
  * tls-engine.c (API, config, listen) → tls-worker.c (threads, accept, frames from Node) → tls-relay.c (one
  * connection) → tls-mux.c (the stream to Node) and tls-context.c (SSL_CTX) → tls-tickets.c (ticket keys);
- * tls-worker.c → tls-sources.c → tls-text.c.
+ * tls-worker.c → tls-sources.c → tls-text.c; tls-worker.c and tls-engine.c → tls-dial.c (the client side) →
+ * tls-context.c.
  */
 #ifndef SBD_TLS_INTERNAL_H
 #define SBD_TLS_INTERNAL_H
@@ -48,6 +49,9 @@ typedef struct {
   int ktls;             /* SSL_OP_ENABLE_KTLS */
 } sbd_tls_identity;
 SSL_CTX *sbd_tls_context_new(const sbd_tls_identity *id, sbd_tls_tickets *tickets, char *err, int errlen);
+/* The client side's (trunk dial-out): the same identity (client certificate) and policy, peers verified against
+ * `trust` (the context takes a reference). */
+SSL_CTX *sbd_tls_client_context_new(const sbd_tls_identity *id, X509_STORE *trust, char *err, int errlen);
 
 /* tls-mux.c: the one stream between a worker and Node that carries all its connections (docs/tls.md "Stream").
  * Frame: connection id (u32 LE), kind (u8), payload length (u32 LE), payload. Connection ids are per worker. */
@@ -59,6 +63,9 @@ enum {
   SBD_TLS_F_CREDIT,   /* both ways, u32 LE: the receiver consumed this many DATA bytes; the sender may send more */
   SBD_TLS_F_ERROR,    /* engine → Node, id 0: a handshake failed; "address port reason" */
   SBD_TLS_F_KTLS,     /* engine → Node, id 0: kernel TLS; "fd facts…", NUL, peer certificate DER: Node owns fd */
+  SBD_TLS_F_DIAL,     /* Node → engine, id 0: "tag address port name sni trust timeout_ms" (tls-dial.c) */
+  SBD_TLS_F_DIALED,   /* engine → Node: a dial's handshake done, id its connection; "tag facts…" NUL peer DER */
+  SBD_TLS_F_DIAL_ERROR, /* engine → Node, id 0: "tag address port what code reason" NUL [peer DER] */
 };
 #define SBD_TLS_FRAME_HEADER 9
 #define SBD_TLS_FRAME_MAX 16384              /* payload of a DATA frame from Node (it splits larger writes) */
@@ -121,6 +128,8 @@ struct sbd_tls_conn {
   uint32_t lazy_credit;      /* Node's bytes written to TLS and not yet credited back (sent when it matters) */
   unsigned tls_eof : 1, tls_broken : 1, tls_wr_shut : 1, eof_sent : 1, node_end : 1, node_closed : 1;
   unsigned want_tcp_out : 1, ktls : 1, waiting : 1, lazy : 1;
+  unsigned dialed : 1, connecting : 1; /* we opened it (tls-dial.c); its TCP connect is not done yet */
+  uint32_t dial_tag;         /* Node's tag for a dialed connection, echoed in DIALED / DIAL_ERROR */
   /* Node → TLS plaintext not yet written: at most the window (Node sends no more before our CREDIT). Made when
    * the first DATA comes and freed when written: an idle or half-open connection holds no buffer. */
   uint8_t *out;
@@ -141,6 +150,28 @@ uint32_t sbd_tls_relay_interest(const sbd_tls_conn *c, const sbd_tls_mux *m);
 /* Describes the session: "version cipher resumed ktls verified", and the peer certificate's DER (NULL if none). */
 int sbd_tls_relay_describe(sbd_tls_conn *c, char *out, size_t cap, unsigned char **der, int *der_len);
 
+/* tls-dial.c: the client side (the trunk dial-out): CA bundles with their client contexts, DIAL frames */
+typedef struct sbd_tls_dialer sbd_tls_dialer;
+sbd_tls_dialer *sbd_tls_dialer_new(void);
+void sbd_tls_dialer_free(sbd_tls_dialer *d);
+/* The identity and policy for client contexts from now on (copied); 0 or -1 (out of memory). */
+int sbd_tls_dialer_identity(sbd_tls_dialer *d, const sbd_tls_identity *id);
+/* Registers a CA bundle (cached by SHA-256): its id for DIAL frames, or -1 and err. */
+int sbd_tls_dialer_trust(sbd_tls_dialer *d, const char *ca_pem, char *err, int errlen);
+typedef struct {
+  uint32_t tag, timeout_ms;
+  int err_no;       /* a failed connect()'s errno, else 0 */
+  char remote[80];  /* "address port" as Node gave them */
+  char reason[256];
+} sbd_tls_dial_info;
+/* A DIAL payload: a new connection (connect under way, SSL in connect state), or NULL with info's reason. */
+sbd_tls_conn *sbd_tls_dial_start(sbd_tls_dialer *d, const uint8_t *p, uint32_t len, sbd_tls_dial_info *info);
+/* After EPOLLOUT while connecting: 0 connected (c->connecting cleared), else the connect's errno. */
+int sbd_tls_dial_connected(sbd_tls_conn *c);
+enum { SBD_TLS_DIAL_CONNECT = 0, SBD_TLS_DIAL_TIMEOUT, SBD_TLS_DIAL_TLS, SBD_TLS_DIAL_VERIFY };
+/* DIAL_ERROR to Node; a TLS failure whose peer did not verify becomes VERIFY with the X509_V_ERR code and leaf. */
+int sbd_tls_dial_report(sbd_tls_mux *m, uint32_t tag, const char *remote, int what, long code, const char *reason, SSL *ssl);
+
 /* tls-worker.c and tls-engine.c: the engine and its worker threads */
 #include "tls-engine.h"
 typedef struct {
@@ -159,6 +190,7 @@ typedef struct {
   uint64_t lazy_since_ms;
   uint64_t deferred_since_ms; /* when the stream's oldest deferred frame was queued; 0: none */
   conn_list lists[4]; /* by phase - 1: handshake, relay, linger, dead (freed after the event batch) */
+  conn_list dials;    /* dialed connections in their connect or handshake (deadlines vary: scanned whole) */
 } worker;
 
 struct sbd_tls_engine {
@@ -174,6 +206,8 @@ struct sbd_tls_engine {
   atomic_uint_fast64_t accepted, handshakes, resumed, failures, timeouts, refused_cap, refused_source, ktls_handoffs;
   atomic_uint_fast64_t to_node_bytes, from_node_bytes, held_from_node, max_conn_held, errors_dropped, max_mux_pending;
   atomic_int active;
+  sbd_tls_dialer *dialer;
+  atomic_uint_fast64_t dials, dial_failures;
 };
 void *sbd_tls_worker_main(void *arg);
 #endif

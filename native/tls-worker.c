@@ -39,11 +39,16 @@ static void list_remove(conn_list *l, sbd_tls_conn *c) {
 
 static void lazy_remove(worker *w, sbd_tls_conn *c);
 
+/* The list a connection is in: a dial in its connect or handshake has its own (its deadline is Node's). */
+static conn_list *list_for(worker *w, sbd_tls_conn *c) {
+  return c->dialed && c->phase == SBD_TLS_HANDSHAKE ? &w->dials : &w->lists[c->phase - 1];
+}
+
 /* Closes now, frees after the current epoll batch: a later event of the same batch may still name the connection.
  * A connection Node knows (an id) stays GONE until Node's CLOSE releases the id; Node is told with a CLOSE. */
 static void close_conn(worker *w, sbd_tls_conn *c) {
   if (c->phase == SBD_TLS_DEAD || c->phase == SBD_TLS_GONE) return;
-  list_remove(&w->lists[c->phase - 1], c);
+  list_remove(list_for(w, c), c);
   lazy_remove(w, c);
   if (c->ssl) SSL_free(c->ssl);
   if (c->tcp >= 0) close(c->tcp);
@@ -53,8 +58,10 @@ static void close_conn(worker *w, sbd_tls_conn *c) {
   free(c->out);
   c->out = NULL;
   c->out_off = c->out_len = c->out_cap = 0;
-  sbd_tls_sources_release(w->e->sources, c->addr);
-  atomic_fetch_sub(&w->e->active, 1);
+  if (!c->dialed) { /* a dial counts against no accept cap */
+    sbd_tls_sources_release(w->e->sources, c->addr);
+    atomic_fetch_sub(&w->e->active, 1);
+  }
   if (c->id && !c->node_closed) {
     (c->node_end ? sbd_tls_mux_frame_deferred : sbd_tls_mux_frame)(&w->mux, c->id, SBD_TLS_F_CLOSE, NULL, 0);
     c->phase = SBD_TLS_GONE;
@@ -104,7 +111,15 @@ static void reap(worker *w) {
   }
 }
 
+/* A dial that failed: Node's dial() gets the reason with its tag. */
+static void fail_dial(worker *w, sbd_tls_conn *c, int what, long code, const char *reason) {
+  atomic_fetch_add(&w->e->dial_failures, 1);
+  sbd_tls_dial_report(&w->mux, c->dial_tag, c->remote, what, code, reason, c->ssl);
+  close_conn(w, c);
+}
+
 static void fail_handshake(worker *w, sbd_tls_conn *c, const char *reason) {
+  if (c->dialed) return fail_dial(w, c, SBD_TLS_DIAL_TLS, 0, reason);
   char line[512];
   int n = snprintf(line, sizeof line, "%s %s", c->remote, reason);
   if (n >= (int)sizeof line) n = (int)sizeof line - 1;
@@ -134,10 +149,10 @@ static void set_interest(worker *w, sbd_tls_conn *c) {
 }
 
 static void move(worker *w, sbd_tls_conn *c, int phase, uint64_t deadline) {
-  list_remove(&w->lists[c->phase - 1], c);
+  list_remove(list_for(w, c), c);
   c->phase = phase;
   c->deadline_ms = deadline;
-  list_push(&w->lists[phase - 1], c);
+  list_push(list_for(w, c), c);
 }
 
 /* The session's facts for Node: "text" NUL "peer certificate DER". */
@@ -161,9 +176,9 @@ static int facts_frame(worker *w, sbd_tls_conn *c, uint32_t id, int kind, const 
 /* The handshake is done: tell Node on the stream. Returns 0 when the engine keeps relaying, 1 when it let go. */
 static int hand_over(worker *w, sbd_tls_conn *c) {
   sbd_tls_engine *e = w->e;
-  atomic_fetch_add(&e->handshakes, 1);
-  if (SSL_session_reused(c->ssl)) atomic_fetch_add(&e->resumed, 1);
-  c->ktls = e->ktls && BIO_get_ktls_send(SSL_get_wbio(c->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(c->ssl));
+  if (!c->dialed) atomic_fetch_add(&e->handshakes, 1);
+  if (!c->dialed && SSL_session_reused(c->ssl)) atomic_fetch_add(&e->resumed, 1);
+  c->ktls = !c->dialed && e->ktls && BIO_get_ktls_send(SSL_get_wbio(c->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(c->ssl));
   if (c->ktls) {
     /* The kernel keeps the record layer: Node reads and writes plaintext on the TCP socket itself. */
     int fd = dup(c->tcp);
@@ -182,7 +197,9 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
     return 1;
   }
   c->id = sbd_tls_mux_attach(&w->mux, c);
-  if (!c->id || facts_frame(w, c, c->id, SBD_TLS_F_OPEN, "") != 0) {
+  char tag[16] = "";
+  if (c->dialed) snprintf(tag, sizeof tag, "%u ", c->dial_tag);
+  if (!c->id || facts_frame(w, c, c->id, c->dialed ? SBD_TLS_F_DIALED : SBD_TLS_F_OPEN, tag) != 0) {
     if (c->id) sbd_tls_mux_detach(&w->mux, c->id);
     c->id = 0;
     fail_handshake(w, c, "out of memory for the stream to Node");
@@ -207,6 +224,10 @@ static void pump(worker *w, sbd_tls_conn *c) {
 
 static void on_event(worker *w, sbd_tls_conn *c) {
   if (c->phase == SBD_TLS_DEAD || c->phase == SBD_TLS_GONE) return;
+  if (c->connecting) {
+    int err = sbd_tls_dial_connected(c);
+    if (err) return fail_dial(w, c, SBD_TLS_DIAL_CONNECT, err, strerror(err));
+  }
   if (c->phase == SBD_TLS_HANDSHAKE) {
     char reason[256];
     int r = sbd_tls_relay_handshake(c, reason, sizeof reason);
@@ -217,9 +238,29 @@ static void on_event(worker *w, sbd_tls_conn *c) {
   pump(w, c);
 }
 
+/* Node's DIAL (tls-dial.c): the connection joins this worker's dials until its handshake is done. */
+static void dial(worker *w, const uint8_t *p, uint32_t len) {
+  sbd_tls_dial_info info;
+  atomic_fetch_add(&w->e->dials, 1);
+  sbd_tls_conn *c = sbd_tls_dial_start(w->e->dialer, p, len, &info);
+  if (!c) {
+    atomic_fetch_add(&w->e->dial_failures, 1);
+    sbd_tls_dial_report(&w->mux, info.tag, info.remote, info.err_no ? SBD_TLS_DIAL_CONNECT : SBD_TLS_DIAL_TLS, info.err_no,
+                        info.reason, NULL);
+    return;
+  }
+  c->phase = SBD_TLS_HANDSHAKE;
+  c->deadline_ms = now_ms() + info.timeout_ms;
+  list_push(&w->dials, c);
+  c->tcp_events = EPOLLOUT;
+  struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = (uint64_t)(uintptr_t)c};
+  epoll_ctl(w->ep, EPOLL_CTL_ADD, c->tcp, &ev);
+}
+
 /* One frame from Node. */
 static void on_frame(void *ctx, uint32_t id, int kind, const uint8_t *p, uint32_t len) {
   worker *w = ctx;
+  if (kind == SBD_TLS_F_DIAL && id == 0) return dial(w, p, len);
   sbd_tls_conn *c = sbd_tls_mux_conn(&w->mux, id);
   if (!c) return; /* Node never names a released id; ignore rather than trust */
   if (kind == SBD_TLS_F_CLOSE) {
@@ -382,6 +423,10 @@ void *sbd_tls_worker_main(void *arg) {
       fail_handshake(w, c, "handshake timeout");
     }
     for (sbd_tls_conn *c; (c = w->lists[2].head) && c->deadline_ms <= now;) close_conn(w, c);
+    for (sbd_tls_conn *c = w->dials.head, *next; c; c = next) {
+      next = c->next;
+      if (c->deadline_ms <= now) fail_dial(w, c, SBD_TLS_DIAL_TIMEOUT, 0, c->connecting ? "connect timeout" : "handshake timeout");
+    }
     flush_mux(w, now);
     reap(w);
   }
@@ -389,6 +434,7 @@ out:
   w->mux.broken = 1;
   for (int l = 0; l < 3; l++)
     while (w->lists[l].head) close_conn(w, w->lists[l].head);
+  while (w->dials.head) close_conn(w, w->dials.head);
   reap(w);
   for (uint32_t i = 0; i < w->mux.nslots; i++) free(w->mux.slots[i]); /* GONE ones, waiting for Node's CLOSE */
   return NULL;

@@ -22,6 +22,8 @@ export interface TlsEngineApi {
     err: Buffer,
     errLen: number,
   ) => number;
+  /** The trunk dial-out: registers a CA bundle (PEM), its id for dial frames; -1 and err (native/tls-dial.c). */
+  trust: (e: unknown, ca: string, err: Buffer, errLen: number) => number;
   start: (e: unknown) => number;
   local: (e: unknown, buf: Buffer, len: number) => number;
   /** After start: how many workers, and Node's end of worker i's stream (native/tls-mux.c). */
@@ -84,6 +86,7 @@ export function tlsEngineApi(o: { ktls?: boolean } = {}): TlsEngineApi {
     setIdentity: lib.func(
       'int sbd_tls_engine_set_identity(void *e, const char *cert, const char *key, const char *ca, const char *ciphers, const char *suites, int min, int client_flags, uint8_t *err, int errlen)',
     ),
+    trust: lib.func('int sbd_tls_engine_trust(void *e, const char *ca, uint8_t *err, int errlen)'),
     start: lib.func('int sbd_tls_engine_start(void *e)'),
     local: lib.func('int sbd_tls_engine_local(void *e, uint8_t *buf, int len)'),
     workers: lib.func('int sbd_tls_engine_workers(void *e)'),

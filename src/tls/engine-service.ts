@@ -7,15 +7,25 @@
  * and close as `TlsService`, which stays the reference implementation (docs/tls.md says why).
  */
 import type { AddressInfo, Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import type tls from 'node:tls';
 import { tlsProtocolSettings, tlsServiceDefaults, type TlsProtocolOptions, type TlsServiceOptions } from '../lib/tls-service.js';
 import { engineMessage, kernelTlsAvailable, tlsEngineApi } from './engine-library.js';
+import { type EngineDialError, type EngineDialOptions, engineDialDefaults, engineDialError } from './engine-dial.js';
 import { EngineLink, EngineStream, type EngineTlsInfo } from './engine-stream.js';
 import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
-import { type Frame, FrameKind, parseFacts, parseHandshakeError, type SessionFacts } from './stream-codec.js';
+import { encodeDial, type Frame, FrameKind, parseDialError, parseFacts, parseHandshakeError, type SessionFacts } from './stream-codec.js';
+
+export type { EngineDialOptions, EngineDialError } from './engine-dial.js';
+
+interface PendingDial {
+  resolve: (s: EngineStream) => void;
+  reject: (e: EngineDialError) => void;
+  facts: { address: string; port: number; name: string; timeoutMs: number };
+}
 
 export type { EngineTlsInfo } from './engine-stream.js';
 
@@ -75,6 +85,9 @@ export class TlsEngineService {
   #reloadTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #client: TlsEngineOptions['clientCertificates'];
+  /** Dials under way by tag (the engine echoes it in dialed / dialError frames). */
+  readonly #dials = new Map<number, PendingDial>();
+  #tag = 0;
   /**
    * 'engine' (the engine keeps the record layer) or 'engine+ktls': kTLS asked for where the kernel has the ULP, or
    * once a connection went to the kernel.
@@ -196,7 +209,91 @@ export class TlsEngineService {
     return this.#address;
   }
 
+  /**
+   * The trunk dial-out: a TLS connection to `address`:`port` made by the engine's workers (connect, handshake
+   * with SNI and the name check, the peer verified against `ca`, this service's certificate as the client's),
+   * then relayed as an accepted one. Rejects with the error node:tls gives for the same failure (engine-dial.ts).
+   */
+  async dial(o: EngineDialOptions): Promise<EngineStream> {
+    const engine = this.#engine;
+    if (!engine || this.#closing || this.#links.length === 0)
+      throw new TlsEngineError(TlsEngineErrorCode.notRunning, 'the TLS engine is not running: no dial');
+    const err = Buffer.alloc(512);
+    const trust = tlsEngineApi().trust(engine, o.ca, err, err.length);
+    if (trust < 0) throw new TlsEngineError(TlsEngineErrorCode.trust, `CA bundle for ${o.address}:${o.port}: ${engineMessage(err)}`);
+    const timeoutMs = o.timeoutMs ?? engineDialDefaults.timeoutMs;
+    const until = Date.now() + timeoutMs;
+    // RFC 6066 §3: SNI carries names only; an IP literal is checked against the certificate's IP addresses.
+    const name = o.servername ?? o.address;
+    const sni = o.servername ?? (net.isIP(o.address) === 0 ? o.address : undefined);
+    const ips = net.isIP(o.address) ? [o.address] : (await lookup(o.address, { all: true })).map((a) => a.address);
+    let last: unknown;
+    for (const ip of ips) {
+      o.signal?.throwIfAborted();
+      try {
+        const facts = { address: o.address, port: o.port, name, timeoutMs };
+        return await this.#dialOne(ip, o.port, name, sni && net.isIP(sni) === 0 ? sni : undefined, trust, until, facts, o.signal);
+      } catch (e) {
+        last = e;
+        if ((e as EngineDialError).what !== 'connect') throw e; // as net.connect: the next address only when refused
+      }
+    }
+    throw last;
+  }
+
+  #dialOne(
+    ip: string,
+    port: number,
+    name: string,
+    sni: string | undefined,
+    trust: number,
+    until: number,
+    facts: PendingDial['facts'],
+    signal: AbortSignal | undefined,
+  ): Promise<EngineStream> {
+    const tag = (this.#tag = (this.#tag % 0x7fffffff) + 1);
+    const link = this.#links[tag % this.#links.length]!;
+    return new Promise<EngineStream>((resolve, reject) => {
+      const onAbort = () => {
+        this.#dials.delete(tag); // a late dialed frame for it is closed at once
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      this.#dials.set(tag, {
+        resolve: (s) => (settle(), resolve(s)),
+        reject: (e) => (settle(), reject(e)),
+        facts,
+      });
+      link.send(encodeDial({ tag, address: ip, port, name, sni, trust, timeoutMs: Math.max(1, until - Date.now()) }));
+    });
+  }
+
+  #onDialFrame(link: EngineLink, f: Frame): void {
+    if (f.kind === FrameKind.dialError) {
+      const ev = parseDialError(f.payload);
+      const pending = this.#dials.get(ev.tag);
+      this.#dials.delete(ev.tag);
+      return pending?.reject(engineDialError(ev, pending.facts));
+    }
+    const facts = parseFacts(FrameKind.dialed, f.payload);
+    const stream = new EngineStream(link, f.id, facts.address, facts.port, tlsInfo(facts));
+    const pending = this.#dials.get(facts.tag!);
+    this.#dials.delete(facts.tag!);
+    if (!pending || this.#closing) return void stream.destroy();
+    this.#sockets.add(stream);
+    stream.once('close', () => this.#sockets.delete(stream));
+    pending.resolve(stream);
+  }
+
   #onFrame(link: EngineLink, f: Frame): void {
+    if (f.kind === FrameKind.dialed || f.kind === FrameKind.dialError) {
+      try {
+        return this.#onDialFrame(link, f);
+      } catch (e) {
+        return this.#o.logger.error('engine-stream-error', { error: e });
+      }
+    }
     if (f.id !== 0) {
       if (f.kind !== FrameKind.open) return link.streams.get(f.id)?.onFrame(f.kind, f.payload);
       let facts: SessionFacts;
@@ -307,6 +404,11 @@ export class TlsEngineService {
     api.free(engine);
     for (const s of this.#sockets) s.destroy();
     for (const l of this.#links) l.destroy();
+    for (const d of this.#dials.values()) {
+      const f = d.facts;
+      d.reject(Object.assign(new Error(`no connection to ${f.address}:${f.port}: the TLS engine closed`), { what: 'tls' as const }));
+    }
+    this.#dials.clear();
   }
 }
 

@@ -10,6 +10,10 @@ export const TlsEngineErrorCode = {
   identity: 'ERR_TLS_ENGINE_IDENTITY',
   /** An engine option out of its range. */
   option: 'ERR_TLS_ENGINE_OPTION',
+  /** A trunk's CA bundle the engine could not load (no certificate in it). */
+  trust: 'ERR_TLS_ENGINE_TRUST',
+  /** A dial while the engine is not running (no TLS listener on it, or closing). */
+  notRunning: 'ERR_TLS_ENGINE_NOT_RUNNING',
   /** A frame on the engine's stream that the engine would not write (src/tls/stream-codec.ts). */
   control: 'ERR_TLS_ENGINE_CONTROL',
 } as const;

@@ -8,10 +8,13 @@
  *   credit both ways       u32 LE: the receiver consumed that many data bytes (the window, RFC 9113 §5.2 style)
  *   error  engine → Node   id 0: a failed handshake, "address port reason"
  *   ktls   engine → Node   id 0: "fd address port version cipher resumed 1 verified" NUL peer cert DER
+ *   dial   Node → engine   id 0: "tag address port name sni trust timeoutMs" (the trunk dial-out; sni "-": none)
+ *   dialed engine → Node   a dial's handshake done, id its connection: "tag address port …" as open
+ *   dialError engine → Node  id 0: "tag address port what code reason" NUL [peer cert DER when it did not verify]
  */
 import { TlsEngineError, TlsEngineErrorCode } from './errors.js';
 
-export const FrameKind = { open: 1, data: 2, end: 3, close: 4, credit: 5, error: 6, ktls: 7 } as const;
+export const FrameKind = { open: 1, data: 2, end: 3, close: 4, credit: 5, error: 6, ktls: 7, dial: 8, dialed: 9, dialError: 10 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 export interface Frame {
@@ -79,6 +82,8 @@ export function encodeCredit(id: number, n: number): Buffer {
 export interface SessionFacts {
   /** ktls frames only: Node's file descriptor of the TCP socket. */
   fd: number | undefined;
+  /** dialed frames only: the tag of the dial. */
+  tag?: number;
   address: string;
   port: number;
   version: string;
@@ -93,7 +98,7 @@ export interface SessionFacts {
 export function parseFacts(kind: FrameKind, payload: Buffer): SessionFacts {
   const nul = payload.indexOf(0);
   const f = payload.toString('latin1', 0, nul < 0 ? payload.length : nul).split(' ');
-  const withFd = kind === FrameKind.ktls;
+  const withFd = kind === FrameKind.ktls || kind === FrameKind.dialed; // the leading number: the fd, or the dial's tag
   const fd = withFd ? Number(f[0]) : 0;
   const base = withFd ? 1 : 0;
   const port = Number(f[base + 1]);
@@ -101,7 +106,8 @@ export function parseFacts(kind: FrameKind, payload: Buffer): SessionFacts {
     throw new TlsEngineError(TlsEngineErrorCode.control, `unexpected session facts: ${JSON.stringify(f.join(' ').slice(0, 80))}`);
   const der = payload.subarray(nul + 1);
   return {
-    fd: withFd ? fd : undefined,
+    fd: kind === FrameKind.ktls ? fd : undefined,
+    ...(kind === FrameKind.dialed ? { tag: fd } : {}),
     address: f[base]!,
     port,
     version: f[base + 2]!,
@@ -116,4 +122,57 @@ export function parseFacts(kind: FrameKind, payload: Buffer): SessionFacts {
 export function parseHandshakeError(payload: Buffer): { address: string; port: number; reason: string } {
   const f = payload.toString('latin1').split(' ');
   return { address: f[0] ?? '?', port: Number(f[1]), reason: f.slice(2).join(' ') };
+}
+
+/** What Node asks the engine to dial (native/tls-dial.c). */
+export interface DialRequest {
+  tag: number;
+  /** An IP address (Node resolves names first). */
+  address: string;
+  port: number;
+  /** The name the certificate must carry (a DNS name, or an IP checked against its IP addresses). */
+  name: string;
+  /** SNI, or undefined for none. */
+  sni: string | undefined;
+  /** The CA bundle's id from sbd_tls_engine_trust. */
+  trust: number;
+  timeoutMs: number;
+}
+
+export function encodeDial(d: DialRequest): Buffer {
+  const words = [d.tag, d.address, d.port, d.name, d.sni ?? '-', d.trust, d.timeoutMs].map(String);
+  if (words.some((w) => w === '' || /\s/.test(w)))
+    throw new TlsEngineError(TlsEngineErrorCode.control, `a dial field is empty or has a space: ${JSON.stringify(words)}`);
+  return encodeFrame(0, FrameKind.dial, Buffer.from(words.join(' '), 'latin1'));
+}
+
+/** How a dial failed: the TCP connect (code: errno), the deadline, the TLS handshake, or the peer's certificate (code: X509_V_ERR_*). */
+export type DialFailure = 'connect' | 'timeout' | 'tls' | 'verify';
+
+export interface DialErrorFacts {
+  tag: number;
+  address: string;
+  port: number;
+  what: DialFailure;
+  code: number;
+  reason: string;
+  peerCertificate: Buffer | undefined;
+}
+
+export function parseDialError(payload: Buffer): DialErrorFacts {
+  const nul = payload.indexOf(0);
+  const f = payload.toString('latin1', 0, nul < 0 ? payload.length : nul).split(' ');
+  const what = f[3] as DialFailure;
+  if (f.length < 6 || !['connect', 'timeout', 'tls', 'verify'].includes(what))
+    throw new TlsEngineError(TlsEngineErrorCode.control, `unexpected dial error: ${JSON.stringify(f.join(' ').slice(0, 80))}`);
+  const der = nul < 0 ? Buffer.alloc(0) : payload.subarray(nul + 1);
+  return {
+    tag: Number(f[0]),
+    address: f[1]!,
+    port: Number(f[2]),
+    what,
+    code: Number(f[4]),
+    reason: f.slice(5).join(' '),
+    peerCertificate: der.length ? Buffer.from(der) : undefined,
+  };
 }

@@ -4,13 +4,15 @@
  * the request came on (§18.2.2), and connections are indexed by peer address:port for reuse; every slot is bounded
  * (connections in all and per source, handshake, message and idle timeouts, pending writes: issue 16 row 8); TLS
  * settings come from lib/tls-service.ts and client certificates are asked for and required separately; `send`
- * dials trunks (TLS verified against the trunk's CA bundle). Details: docs/sip-theory.md "Stream transport".
+ * dials trunks (TLS verified against the trunk's CA bundle; on the engine when the TLS listener runs there, see
+ * dialOnEngine). Details: docs/sip-theory.md "Stream transport".
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as connectTcp, createServer as createTcpServer, isIP, type Server, type Socket } from 'node:net';
 import {
   connect as connectTls,
   createServer as createTlsServer,
+  rootCertificates,
   type SecureContextOptions,
   type Server as TlsServer,
   type TLSSocket,
@@ -105,7 +107,8 @@ export const streamTransportDefaults = {
 } as const;
 
 interface Dialling {
-  socket: Socket;
+  /** Gives the connection up (close): no error is reported. */
+  cancel: () => void;
   queue: Buffer[];
   bytes: number;
 }
@@ -157,6 +160,12 @@ export class StreamTransport {
   get tlsPath(): string | undefined {
     if (this.kind !== 'tls') return undefined;
     return this.engine ? this.engine.path : 'node';
+  }
+
+  /** Which TLS path the trunk dial-out takes: the engine's while the TLS listener runs on it, else node:tls. */
+  get tlsDialPath(): 'node' | 'engine' | undefined {
+    if (this.kind !== 'tls') return undefined;
+    return this.engine ? 'engine' : 'node';
   }
 
   /** Accepted sockets open now, TLS handshakes in progress included (on the engine: its count, from accept). */
@@ -268,7 +277,7 @@ export class StreamTransport {
     const source: MessageSource = { transport: this.kind, address, port, connectionId: id };
     const tlsSocket = socket as TLSSocket;
     // Only a certificate that verified against `ca` is handed up; one that did not is treated as none.
-    if (inbound && this.engine) source.peerCertificate = enginePeerCertificate(socket as EngineSocket);
+    if ((socket as Partial<EngineSocket>).tls !== undefined) source.peerCertificate = enginePeerCertificate(socket as EngineSocket);
     else if (this.kind === 'tls' && tlsSocket.authorized) {
       const c = tlsSocket.getPeerCertificate();
       if (c?.fingerprint256) {
@@ -321,6 +330,7 @@ export class StreamTransport {
   private dial(address: string, port: number, tls: OutboundTls): Dialling {
     const key = `${address}|${port}`;
     const t = this.tlsSettings;
+    if (t && this.engine) return this.dialOnEngine(address, port, tls);
     // RFC 6066 SNI carries names only; an IP literal is checked against the certificate's IP addresses.
     const servername = tls.servername ?? (isIP(address) === 0 ? address : undefined);
     const socket: Socket = t
@@ -336,7 +346,7 @@ export class StreamTransport {
           ...(servername !== undefined ? { servername } : {}),
         })
       : connectTcp({ host: address, port });
-    const d: Dialling = { socket, queue: [], bytes: 0 };
+    const d: Dialling = { cancel: () => socket.destroy(), queue: [], bytes: 0 };
     this.dialling.set(key, d);
     this.outbound++;
     let settled = false; // connected, or its failure reported (once)
@@ -371,6 +381,63 @@ export class StreamTransport {
       this.outbound--;
       if (this.dialling.get(key) === d) this.dialling.delete(key);
     });
+    return d;
+  }
+
+  /**
+   * The same dial on the TLS engine (issue 20 item 3), used when the TLS listener runs on it: the engine's workers
+   * connect and handshake (SNI, name check, the trunk's CA bundle, the CallManager certificate as the client's,
+   * the store's versions and suites), then the connection is an EngineStream adopted as a socket would be. A
+   * failure is reported with the error node:tls gives for it (src/tls/engine-dial.ts).
+   */
+  private dialOnEngine(address: string, port: number, tls: OutboundTls): Dialling {
+    const key = `${address}|${port}`;
+    const engine = this.engine!;
+    const timeoutMs = this.opts.connectTimeout ?? streamTransportDefaults.connectTimeout;
+    const abort = new AbortController();
+    const d: Dialling = { cancel: () => abort.abort(), queue: [], bytes: 0 };
+    this.dialling.set(key, d);
+    this.outbound++;
+    let timedOut: Error | undefined;
+    const timer = setTimeout(() => {
+      timedOut = new Error(`no connection to ${address}:${port} within ${timeoutMs} ms`);
+      abort.abort(timedOut);
+    }, timeoutMs);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      if (this.dialling.get(key) === d) this.dialling.delete(key);
+    };
+    const ca = tls.ca ?? this.defaultCa() ?? rootCertificates;
+    engine
+      .dial({
+        address,
+        port,
+        ca: (Array.isArray(ca) ? ca : [ca]).map((c) => c.toString()).join('\n'),
+        timeoutMs,
+        signal: abort.signal,
+        ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+      })
+      .then(
+        (stream) => {
+          done();
+          stream.once('close', () => this.outbound--);
+          this.stats.outboundConnections++;
+          const conn = this.adopt(stream as unknown as Socket, address, port);
+          if (!conn) return;
+          stream.cork();
+          for (const b of d.queue) this.sendOn(conn.id, b);
+          if (!stream.destroyed) stream.uncork();
+          d.queue = [];
+        },
+        (err: Error) => {
+          done();
+          this.outbound--;
+          if (abort.signal.aborted && abort.signal.reason !== timedOut) return; // closed by us: nothing to report, as node:tls's destroy()
+          this.stats.connectFailures++;
+          this.opts.onConnectError?.({ address, port }, err);
+        },
+      );
     return d;
   }
 
@@ -452,7 +519,7 @@ export class StreamTransport {
   }
 
   async close(): Promise<void> {
-    for (const d of this.dialling.values()) d.socket.destroy();
+    for (const d of this.dialling.values()) d.cancel();
     for (const c of this.conns.values()) c.socket.destroy();
     for (const a of this.accepted) a.destroy();
     await this.engine?.close();

@@ -2,6 +2,8 @@
  * StreamTransport dialling out, against real TCP/TLS listeners on loopback (certificates from the openssl CLI):
  * SNI and name checks, queued messages delivered once connected, the far end's messages handed up on the same
  * connection and the connection reused, and the bounds (connect timeout, outbound connections, queue bytes).
+ * The TLS dials run on the TLS engine (the transport's TLS listener runs there, the default where it is built);
+ * test/tls/sip-dial.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls, the reference).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { StreamTransport } from '../../../src/sip/transports/stream-transport.js';
 import type { InboundMessage } from '../../../src/sip/transports/types.js';
 import { have } from './harness.js';
+import { tlsEngineAvailable } from '../../../src/tls/engine-library.js';
 
 const skip = have('openssl') ? false : 'openssl is not installed';
 let dir: string;
@@ -115,14 +118,21 @@ async function listen(s: Server): Promise<number> {
 
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
-function transport(received: InboundMessage[], extra: ConstructorParameters<typeof StreamTransport>[1] = {}, errors: string[] = []) {
-  return new StreamTransport((m) => received.push(m), {
+/** The dial-out's path: the engine's when the transport's TLS listener runs on it (it listens, on port 0). */
+export const dialPath: 'engine' | 'node' = process.env.SBD_TLS_ENGINE !== 'node' && tlsEngineAvailable() ? 'engine' : 'node';
+
+async function transport(received: InboundMessage[], extra: ConstructorParameters<typeof StreamTransport>[1] = {}, errors: string[] = []) {
+  const t = new StreamTransport((m) => received.push(m), {
     host: '127.0.0.1',
     port: 0,
     tls: { cert: client.cert, key: client.key },
     onConnectError: (_t, e) => errors.push(e.message),
+    tlsEngine: dialPath === 'engine' ? 'native' : 'node',
     ...extra,
   });
+  if (dialPath === 'engine') await t.listen();
+  assert.equal(t.tlsDialPath, dialPath);
+  return t;
 }
 
 test('TLS dial: SNI from the target, certificate checked against the given CA, queued messages arrive in order, the answer comes up on that connection, reused', {
@@ -165,7 +175,7 @@ test('TLS dial: SNI from the target, certificate checked against the given CA, q
   far.on('secureConnection', () => {});
   const port = await listen(far);
   const received: InboundMessage[] = [];
-  const t = transport(received);
+  const t = await transport(received);
   try {
     assert.equal(t.send('127.0.0.1', port, options('one'), { ca, servername: 'trunk.example' }), true);
     assert.equal(t.send('127.0.0.1', port, options('two'), { ca, servername: 'trunk.example' }), true); // queued while connecting
@@ -205,7 +215,7 @@ test('TLS dial to a name: SNI is the name; a certificate from another CA is refu
   const port = await listen(far);
   const errors: string[] = [];
   const received: InboundMessage[] = [];
-  const t = transport(received, {}, errors);
+  const t = await transport(received, {}, errors);
   try {
     // 'localhost' is a name: it is the SNI; the CA given here did not sign the far end's certificate
     const otherCa = spawnSync(
@@ -253,7 +263,7 @@ test('bounds: connect timeout, outbound connections, bytes queued while connecti
   const mute2 = createTcpServer((s) => silent.push(s));
   const [p1, p2] = [await listen(mute1), await listen(mute2)];
   const errors: string[] = [];
-  const t = transport([], { connectTimeout: 300, maxOutboundConnections: 1, maxPendingWriteBytes: 1000 }, errors);
+  const t = await transport([], { connectTimeout: 300, maxOutboundConnections: 1, maxPendingWriteBytes: 1000 }, errors);
   try {
     const m = options('q'); // about 200 bytes
     assert.equal(t.send('127.0.0.1', p1, m, { ca }), true);
