@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,8 +309,37 @@ SBD_TFTP_API int sbd_tftp_engine_run(sbd_tftp_engine *e) {
   return e->fatal ? -1 : 0;
 }
 
+static void *engine_thread(void *arg) {
+  engine *e = arg;
+  e->thread_rc = sbd_tftp_engine_run(e);
+  return NULL;
+}
+
+SBD_TFTP_API int sbd_tftp_engine_start(sbd_tftp_engine *e) {
+  if (e->thread_started) return 0;
+  /* Every signal blocked in the engine's thread (it inherits the mask): Node's handlers run on its own threads,
+   * and the loop's system calls are not interrupted. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int rc = pthread_create(&e->thread, NULL, engine_thread, e);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) return -rc;
+  pthread_setname_np(e->thread, "sbd-tftp"); /* top and perf name it; Node's own are "node", V8's "V8 Worker" */
+  e->thread_started = 1;
+  return 0;
+}
+
+SBD_TFTP_API int sbd_tftp_engine_join(sbd_tftp_engine *e) {
+  if (!e->thread_started) return 0;
+  pthread_join(e->thread, NULL);
+  e->thread_started = 0;
+  return e->thread_rc;
+}
+
 SBD_TFTP_API void sbd_tftp_engine_free(sbd_tftp_engine *e) {
   if (!e) return;
+  sbd_tftp_engine_join(e);
   if (e->slots) {
     e->stopping = 1;
     requests_release_all(e);

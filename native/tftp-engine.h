@@ -5,8 +5,9 @@
  * Behaviour mirrors src/tftp/server.ts and src/tftp/core/ (same error codes, messages, `code` strings, counters and
  * log events). Loaded through koffi by src/tftp/native-server.ts.
  *
- * Threads: `new` and `free` run on Node's main thread, `run` on one other thread (koffi `.async`); the engine has no
- * global state, so several engines may live in one process.
+ * Threads: `new`, `start`, `join` and `free` run on Node's main thread, `run` on one other thread (the engine's own,
+ * made by `start`: no Node worker and its V8 isolate); the engine has no global state, so several engines may live
+ * in one process.
  */
 #ifndef SBD_TFTP_ENGINE_H
 #define SBD_TFTP_ENGINE_H
@@ -27,6 +28,12 @@ SBD_TFTP_API int sbd_tftp_engine_control_fd(sbd_tftp_engine *e);
 /* Runs the loop on the calling thread until a STOP frame or EOF on the control socket; closes every socket it
  * owns. Returns 0, or -1 on a fatal error (then a final LOG frame with level "error" says why, when possible). */
 SBD_TFTP_API int sbd_tftp_engine_run(sbd_tftp_engine *e);
+/* Runs the loop on a thread of its own (every signal blocked there). 0, or -errno when no thread could be made. */
+SBD_TFTP_API int sbd_tftp_engine_start(sbd_tftp_engine *e);
+/* Waits for that thread (it ends as `run` does: STOP or EOF on the control socket) and returns what `run` returned;
+ * 0 when no thread runs. */
+SBD_TFTP_API int sbd_tftp_engine_join(sbd_tftp_engine *e);
+/* Joins the thread first if one was started and not joined. */
 SBD_TFTP_API void sbd_tftp_engine_free(sbd_tftp_engine *e);
 /* The defaults of every numeric config key as "key=value\n" lines (a test compares them with TypeScript's). The text
  * length, or -1 when buf is too small. */

@@ -21,6 +21,7 @@
 #define SBD_TFTP_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -263,6 +264,9 @@ struct sbd_tftp_engine {
   int nreq;
   control ctl;
   int stopping, fatal;
+  /* sbd_tftp_engine_start's thread: 1 while it may run (not yet joined) */
+  pthread_t thread;
+  int thread_started, thread_rc;
   int64_t now, last_sweep;
   /* transfers */
   transfer *slots;

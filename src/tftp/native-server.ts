@@ -5,11 +5,11 @@
  * Same options, counters and behaviour as `TftpServer` (server.ts), the reference and the fallback when the library
  * is not built; why C, and what it bought, is in docs/tftp.md. Bytes marked cacheable (a store generation or a TTL)
  * are served again without a trip to Node; a running transfer always ends with the bytes it began with. The engine's
- * loop runs in a worker thread of its own (a blocking koffi call), never in libuv's small pool.
+ * loop runs on a thread the library makes itself (sbd_tftp_engine_start), never in libuv's small pool, and not in a
+ * Node worker: a worker's own V8 isolate cost ~15 MB and seconds of start under emulation (issue 19 items 6-7), and
+ * the engine's sockets are served as soon as listen() returns.
  */
-import { createRequire } from 'node:module';
 import net from 'node:net';
-import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { SbdError } from '../lib/errors.js';
 import { findNativeLibrary } from '../lib/native-library.js';
@@ -51,6 +51,8 @@ interface EngineApi {
   sockets: (e: unknown) => number;
   local: (e: unknown, i: number, buf: Buffer, len: number) => number;
   controlFd: (e: unknown) => number;
+  start: (e: unknown) => number;
+  join: (e: unknown) => number;
   free: (e: unknown) => void;
   defaults: (buf: Buffer, len: number) => number;
   firstReply: (config: string, req: Buffer, len: number, fileSize: number, out: Buffer, cap: number) => number;
@@ -71,6 +73,8 @@ function engineApi(path: string): EngineApi {
     sockets: lib.func('int sbd_tftp_engine_sockets(void *e)'),
     local: lib.func('int sbd_tftp_engine_local(void *e, int i, uint8_t *buf, int len)'),
     controlFd: lib.func('int sbd_tftp_engine_control_fd(void *e)'),
+    start: lib.func('int sbd_tftp_engine_start(void *e)'),
+    join: lib.func('int sbd_tftp_engine_join(void *e)'),
     free: lib.func('void sbd_tftp_engine_free(void *e)'),
     defaults: lib.func('int sbd_tftp_engine_defaults(uint8_t *buf, int len)'),
     firstReply: lib.func('int sbd_tftp_first_reply(const char *config, const uint8_t *req, int len, double size, uint8_t *out, int cap)'),
@@ -119,14 +123,6 @@ export function nativeFirstReply(config: string, request: Buffer, fileSize: numb
   if (n === -2) throw new NativeEngineError(TftpLocalErrorCode.nativeConfig, `sbd_tftp_first_reply refused the config: ${config}`);
   return n === -1 ? undefined : n === 0 ? 'data' : out.subarray(0, n);
 }
-
-/** The worker: loads the same library and blocks in sbd_tftp_engine_run until the engine stops. */
-const RUNNER = `
-const { workerData, parentPort } = require('node:worker_threads');
-const koffi = require(workerData.koffi);
-const run = koffi.load(workerData.lib).func('int sbd_tftp_engine_run(uintptr_t e)');
-parentPort.postMessage(run(BigInt(workerData.engine)));
-`;
 
 /** The native-only options' defaults (the rest are tftpServerDefaults), from the limits table. */
 export const nativeTftpServerDefaults = limitDefaults('native');
@@ -217,18 +213,21 @@ export class NativeTftpServer implements TftpServerLike {
     control.on('error', (error) => {
       if (!this.#closing) this.#logger.error('engine-control-error', { err: error });
     });
-    // No answer will come once the stream is gone: nobody waits for counters forever.
-    control.on('close', () => this.#releaseWaiters());
-    const worker = new Worker(RUNNER, {
-      eval: true,
-      workerData: { koffi: createRequire(import.meta.url).resolve('koffi'), lib, engine: String(koffi.address(engine)) },
-    });
-    this.#stopped = new Promise<number>((resolve) => {
-      let rc = -1;
-      worker.on('message', (m: number) => (rc = m));
-      worker.on('error', (error) => this.#logger.error('engine-thread-error', { err: error }));
-      worker.on('exit', () => resolve(rc));
-    });
+    // The engine closes its end when its loop ends (STOP, EOF, a fatal error), and ends at once when Node's end is
+    // gone: the join then returns at once. No answer will come once the stream is gone: nobody waits for counters.
+    this.#stopped = new Promise<number>((resolve) =>
+      control.on('close', () => {
+        this.#releaseWaiters();
+        resolve(this.#engine ? e.join(this.#engine) : -1);
+      }),
+    );
+    const started = e.start(engine);
+    if (started !== 0) {
+      control.destroy();
+      e.free(engine);
+      this.#engine = undefined;
+      throw new NativeEngineError(TftpLocalErrorCode.nativeStart, `TFTP data plane: no thread for its loop (errno ${-started})`);
+    }
     void this.#stopped.then((rc) => {
       this.#engineStopped = true;
       this.#releaseWaiters();
