@@ -22,12 +22,17 @@ export function nodeEnvironment(stateDir: string): Record<string, string> {
     PGPASSWORD: derivePgPassword(secret, 'reader'),
   };
   // The publisher's daemons run on its SQLite store of record: only a subscriber writes to a remote primary.
+  // The *_ARGS are the daemons' flags as the image's units pass them ($VAR: split into words, none when empty):
+  // TVS, TFTP and SIP take the store arguments, TFTP and SIP also the primary's.
   if (file.role === 'subscriber') {
     const role = nodeRoleName(file.node);
     const password = derivePgPassword(secret, `node:${file.node}`);
     const roots = encodeURIComponent(pgLayout(file.pg.dir).roots);
     env.SBD_PRIMARY_URL = `postgres://${role}:${password}@${file.publisher.host}:${file.publisher.port}/postgres?sslmode=verify-ca&sslrootcert=${roots}`;
   }
+  const subscriber = env.SBD_PRIMARY_URL !== undefined;
+  env.SBD_CLUSTER_STORE_ARGS = subscriber ? `--store-url ${env.SBD_STORE_URL} --node ${file.node}` : '';
+  env.SBD_CLUSTER_PRIMARY_ARGS = subscriber ? `--primary-url ${env.SBD_PRIMARY_URL}` : '';
   return env;
 }
 

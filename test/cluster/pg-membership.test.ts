@@ -102,6 +102,9 @@ test('publisher + two subscribers joined by the commands, over TLS; status, refu
       .split('\n')
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   ) as Record<string, string>;
+  // The image's units pass these words to sbd-tftpd/sbd-sipd (both) and sbd-tvsd (the store's only).
+  assert.equal(env.SBD_CLUSTER_STORE_ARGS, `--store-url ${env.SBD_STORE_URL} --node sub1`);
+  assert.equal(env.SBD_CLUSTER_PRIMARY_ARGS, `--primary-url ${env.SBD_PRIMARY_URL}`);
   const reader = postgres(env.SBD_STORE_URL!, { password: env.PGPASSWORD!, max: 1, onnotice: () => {} });
   const [n] = await reader`SELECT count(*)::int AS n FROM sbd.certificates`;
   assert.ok((n?.n as number) > 0, 'the reader reads its standby');

@@ -8,7 +8,7 @@
  * whole: the superuser from loopback only, each member's replication role only over TLS from its allowed source.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PG_ADMIN_USER } from './cluster-node.js';
 
@@ -78,11 +78,20 @@ function writeOwned(path: string, text: string, mode: number): void {
   if (o) chownSync(path, o.uid, o.gid);
 }
 
-/** The node's folder and its sub-folders, 0700, owned by the server's user. */
+/**
+ * The node's folder and its sub-folders, owned by the server's user. The folder and `tls/` are 0755: a subscriber's
+ * daemons (their own users) read `tls/nodes.crt` to verify the primary; the key in it is 0600, `data/` 0700 (initdb,
+ * pg_basebackup) and the socket folder 0700.
+ */
 export function preparePgDir(layout: PgLayout): void {
   const o = osOwner();
-  for (const d of [layout.dir, layout.tlsDir, layout.socketDir]) {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
+  for (const [d, mode] of [
+    [layout.dir, 0o755],
+    [layout.tlsDir, 0o755],
+    [layout.socketDir, 0o700],
+  ] as const) {
+    mkdirSync(d, { recursive: true, mode });
+    chmodSync(d, mode);
     if (o) chownSync(d, o.uid, o.gid);
   }
 }
@@ -136,6 +145,8 @@ export function writeServerConf(layout: PgLayout, listen: { host: string; port: 
     'hot_standby = on',
     'hot_standby_feedback = on',
     "recovery_target_timeline = 'latest'",
+    // The image ships no JIT provider (llvmjit.so and libllvm14: image/settings.conf); the queries are small.
+    'jit = off',
     END,
     '',
   ].join('\n');
