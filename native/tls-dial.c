@@ -280,6 +280,31 @@ int sbd_tls_dial_connected(sbd_tls_conn *c) {
   return e;
 }
 
+static int go_on(int ok, X509_STORE_CTX *x) {
+  (void)ok;
+  (void)x;
+  return 1;
+}
+
+/* The chain's own verdict, without the name: node:tls checks the name only once the chain verified, so a chain
+ * error wins over a name mismatch (OpenSSL checks the name first and the last error would be the chain's or the
+ * name's by order). As node:tls and the handshake: every error let through, the last one kept. */
+static long chain_error(SSL *ssl) {
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+  X509_STORE_CTX *x = X509_STORE_CTX_new();
+  long err = X509_V_OK;
+  if (x && chain && sk_X509_num(chain) > 0 &&
+      X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), sk_X509_value(chain, 0), chain) == 1 &&
+      X509_STORE_CTX_set_default(x, "ssl_server") == 1) {
+    X509_STORE_CTX_set_verify_cb(x, go_on);
+    X509_verify_cert(x);
+    err = X509_STORE_CTX_get_error(x);
+  }
+  X509_STORE_CTX_free(x);
+  ERR_clear_error();
+  return err;
+}
+
 int sbd_tls_dial_report(sbd_tls_mux *m, uint32_t tag, const char *remote, int what, long code, const char *reason, SSL *ssl) {
   static const char *const words[] = {"connect", "timeout", "tls", "verify"};
   X509 *leaf = NULL;
@@ -287,6 +312,10 @@ int sbd_tls_dial_report(sbd_tls_mux *m, uint32_t tag, const char *remote, int wh
     /* the chain or the name did not verify: say which, as node:tls does (its message is OpenSSL's text) */
     what = SBD_TLS_DIAL_VERIFY;
     code = SSL_get_verify_result(ssl);
+    if (code == X509_V_ERR_HOSTNAME_MISMATCH || code == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+      long chain = chain_error(ssl);
+      if (chain != X509_V_OK) code = chain;
+    }
     reason = X509_verify_cert_error_string(code);
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl); /* a client's includes the leaf */
     if (chain && sk_X509_num(chain) > 0) leaf = sk_X509_value(chain, 0);

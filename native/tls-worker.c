@@ -176,6 +176,10 @@ static int facts_frame(worker *w, sbd_tls_conn *c, uint32_t id, int kind, const 
 /* The handshake is done: tell Node on the stream. Returns 0 when the engine keeps relaying, 1 when it let go. */
 static int hand_over(worker *w, sbd_tls_conn *c) {
   sbd_tls_engine *e = w->e;
+  if (c->dialed && SSL_get_verify_result(c->ssl) != X509_V_OK) { /* the peer did not verify (tls-context.c) */
+    fail_dial(w, c, SBD_TLS_DIAL_TLS, 0, "peer certificate");
+    return 1;
+  }
   if (!c->dialed) atomic_fetch_add(&e->handshakes, 1);
   if (!c->dialed && SSL_session_reused(c->ssl)) atomic_fetch_add(&e->resumed, 1);
   c->ktls = !c->dialed && e->ktls && BIO_get_ktls_send(SSL_get_wbio(c->ssl)) && BIO_get_ktls_recv(SSL_get_rbio(c->ssl));

@@ -89,7 +89,8 @@ export function engineDialError(f: DialErrorFacts, o: { address: string; port: n
     }
     return made(f.reason, { code: VERIFY_CODES[f.code] ?? `X509_V_ERR_${f.code}` });
   }
-  if (f.reason === 'peer closed during the handshake' || /^(Connection reset|Broken pipe)/.test(f.reason))
+  // The peer's FIN or reset before the handshake finished: node:tls's words for it.
+  if (/^(peer closed during the handshake|Connection reset|Broken pipe)|unexpected eof while reading/.test(f.reason))
     return made('Client network socket disconnected before secure TLS connection was established', { code: 'ECONNRESET' });
   // OpenSSL's "error:0A000102:SSL routines::unsupported protocol": node:tls's code is the reason's words
   const words = f.reason.split(':').at(-1)?.trim() ?? '';

@@ -2,7 +2,8 @@
  * Dialling an old gateway (issue 18 item 9): a far end that speaks only TLS 1.0 with AES128-SHA (node:tls at
  * security level 0, an RSA certificate made by the openssl CLI) cannot be reached at the default minimum (1.2);
  * with TLSMinVersion 1.0 the same message arrives over TLS 1.0; `setTlsSettings` back to 1.2 refuses the next
- * connection again. The certificate is still verified against the trunk's CA either way.
+ * connection again. The certificate is still verified against the trunk's CA either way. On the TLS engine where it
+ * is built (the transports listen, so their dial-out runs there); test/tls/sip-dial.test.ts runs it on node:tls.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamTransport } from '../../../src/sip/transports/stream-transport.js';
 import { have } from './harness.js';
+import { dialPath } from './dial-path.js';
 
 const skip = have('openssl') ? false : 'openssl is not installed';
 
@@ -77,8 +79,11 @@ test('TLS 1.0 gateway: refused at the default minimum, reached at TLSMinVersion 
     port: 0,
     tls: { cert: gw.cert, key: gw.key },
     onConnectError: (_t, e) => errors.push(e.message),
+    tlsEngine: dialPath === 'engine' ? 'native' : 'node',
   });
   t.after(() => sbd.close());
+  if (dialPath === 'engine') await sbd.listen();
+  assert.equal(sbd.tlsDialPath, dialPath);
   const waitFor = async (done: () => boolean) => {
     for (let i = 0; i < 400 && !done(); i++) await new Promise((res) => setTimeout(res, 25));
   };
@@ -103,8 +108,10 @@ test('TLS 1.0 gateway: refused at the default minimum, reached at TLSMinVersion 
     port: 0,
     tls: { cert: gw.cert, key: gw.key, minVersion: '1.0' },
     onConnectError: (_t, e) => errors.push(e.message),
+    tlsEngine: dialPath === 'engine' ? 'native' : 'node',
   });
   t.after(() => again.close());
+  if (dialPath === 'engine') await again.listen();
   again.setTlsSettings({ cert: gw.cert, key: gw.key, minVersion: '1.2' });
   assert.equal(again.send('127.0.0.1', port, options('c'), { ca: gw.cert }), true);
   await waitFor(() => errors.length > 1);

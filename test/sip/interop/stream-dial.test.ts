@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { StreamTransport } from '../../../src/sip/transports/stream-transport.js';
 import type { InboundMessage } from '../../../src/sip/transports/types.js';
 import { have } from './harness.js';
-import { tlsEngineAvailable } from '../../../src/tls/engine-library.js';
+import { dialPath } from './dial-path.js';
 
 const skip = have('openssl') ? false : 'openssl is not installed';
 let dir: string;
@@ -118,9 +118,7 @@ async function listen(s: Server): Promise<number> {
 
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
-/** The dial-out's path: the engine's when the transport's TLS listener runs on it (it listens, on port 0). */
-export const dialPath: 'engine' | 'node' = process.env.SBD_TLS_ENGINE !== 'node' && tlsEngineAvailable() ? 'engine' : 'node';
-
+/** A transport that dials on `dialPath`: on the engine it listens (port 0), so its dial-out runs there. */
 async function transport(received: InboundMessage[], extra: ConstructorParameters<typeof StreamTransport>[1] = {}, errors: string[] = []) {
   const t = new StreamTransport((m) => received.push(m), {
     host: '127.0.0.1',

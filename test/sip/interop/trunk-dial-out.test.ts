@@ -3,7 +3,8 @@
  * to a trunk; the trunk is a sipp UAS over TCP (sbd opens the connection, the 407 is answered over it, ACK and
  * BYE reuse it), and over TLS an stunnel server (certificate for the trunk's IP, signed by a CA made here with
  * the openssl CLI) in front of a sipp UAS. A trunk whose certificate does not chain to its CA bundle gets no
- * request at all.
+ * request at all. The TLS dials run on the TLS engine where it is built (sipd's TLS listener runs there, and its
+ * dial-out with it); test/tls/sip-dial.test.ts runs this file again with SBD_TLS_ENGINE=node (node:tls).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { encryptTrunkPassword } from '../../../src/sip/auth/trunk-secret.js';
 import { createLogger } from '../../../src/lib/log.js';
 import type { SipTransport } from '../../../src/store/sip.js';
+import { dialPath } from './dial-path.js';
 import { addLineUser, freePort, have, makeState, run, runSipp, startDaemon, writeFile, type Harness } from './harness.js';
 
 const scenarios = join(import.meta.dirname, 'scenarios');
@@ -240,6 +242,7 @@ test("trunk over TLS (stunnel server in front of sipp): certificate verified aga
   await accepting(ip, front);
   trunk('carrier-tls', ip, front, 'tls', '7');
   const before = h.daemon.tls!.stats.outboundConnections;
+  assert.equal(h.daemon.tls!.tlsDialPath, dialPath);
   const phone = await phoneCalls('7123', 'tls');
   const t = await uas;
   tunnel.kill();
