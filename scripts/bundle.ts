@@ -2,7 +2,8 @@
  * Bundles the built CLI (dist/src, from `tsc`) into a few single-file apps for the image (issue 19 items 6-7):
  * Node resolves, reads and compiles one file instead of ~140-270 modules, which under TCG is most of a daemon's
  * start. Output in OUT: `sbd.mjs` (every command), `sbd-daemon-NAME.mjs` (only `sbd daemon NAME`, as cli/main.ts
- * loads it unbundled), `sbd-admin.mjs` (the console). koffi and better-sqlite3 stay external (native addons): they
+ * loads it unbundled), `sbd-init.mjs` (the cluster commands, `sbd init` among them: first boot), `sbd-admin.mjs`
+ * (the console). koffi and better-sqlite3 stay external (native addons): they
  * resolve from node_modules above OUT. Every module's `import.meta.url` becomes the URL it has in the unbundled
  * layout (APP/dist/src/...), so files found next to it (package.json, native/build/*.so) are found as today.
  *
@@ -56,6 +57,8 @@ function entries(dist: string): Record<string, string> {
     ].join('\n');
   const out: Record<string, string> = { sbd: dispatch(commands) };
   for (const f of commands.filter((c) => c.startsWith('daemon-'))) out[`sbd-${f.replace(/\.js$/, '')}`] = dispatch([f]);
+  // `sbd init` (first boot, on the way to the first ITL): the cluster command group only, half of sbd.mjs to parse.
+  out['sbd-init'] = dispatch(['cluster.js']);
   out['sbd-admin'] = `import { runAdminMain } from ${JSON.stringify(join(dist, 'src/admin/main.js'))};\nrunAdminMain();`;
   return out;
 }

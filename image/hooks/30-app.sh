@@ -118,13 +118,16 @@ chown -R root:root "$app/app"
 cat > "$root/usr/bin/sbd" <<'SH'
 #!/bin/sh
 # The sbd command line (see `sbd help`), bundled (/usr/lib/sbd/app, scripts/bundle.ts). `sbd daemon NAME` runs
-# NAME's own bundle, which holds that daemon's code only (as the unbundled CLI loads only its command file).
+# NAME's own bundle, which holds that daemon's code only (as the unbundled CLI loads only its command file);
+# `sbd init` (first boot) the cluster commands' bundle. SBD_NODE_ARGS: node's own options that NODE_OPTIONS may
+# not carry (a unit's drop-in sets it, e.g. --lite-mode).
 app=/usr/lib/sbd/app
 case "${1:-}:${2:-}" in
   daemon:*[!a-z]* | daemon:) ;;
-  daemon:*) [ -f "$app/sbd-daemon-$2.mjs" ] && exec /usr/local/bin/node "$app/sbd-daemon-$2.mjs" "$@" ;;
+  daemon:*) [ -f "$app/sbd-daemon-$2.mjs" ] && exec /usr/local/bin/node ${SBD_NODE_ARGS:-} "$app/sbd-daemon-$2.mjs" "$@" ;;
+  init:*) [ -f "$app/sbd-init.mjs" ] && exec /usr/local/bin/node ${SBD_NODE_ARGS:-} "$app/sbd-init.mjs" "$@" ;;
 esac
-exec /usr/local/bin/node "$app/sbd.mjs" "$@"
+exec /usr/local/bin/node ${SBD_NODE_ARGS:-} "$app/sbd.mjs" "$@"
 SH
 chmod 0755 "$root/usr/bin/sbd"
 
