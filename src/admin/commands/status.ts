@@ -2,7 +2,8 @@
  * `show status`: the appliance at a glance — host, versions, the sbd services with their systemd state, whether
  * each service's port has a listening socket, and which TLS path its TLS listener uses (issue 20): node:tls
  * (`node`), the C engine (`engine`) or the engine with kernel TLS (`engine+ktls`), as the daemon wrote it in its
- * systemd STATUS line (`…, TLS: <path>`, src/daemons/*d.ts).
+ * systemd STATUS line (`…, TLS: <path>`, src/daemons/*d.ts). sbd-sipd's trunk dial-out takes its listener's path
+ * (node:tls, or the engine without kTLS: docs/tls.md "The trunk dial-out over the engine").
  */
 import { readFileSync } from 'node:fs';
 import { hostname, release, uptime } from 'node:os';
