@@ -19,7 +19,7 @@
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { privateKeyOf } from '../src/pki/identity-store.js';
 import { cpuOf, freePort, startKamailio as startKamailioProcess, treeCpu, waitPort, writeKamailioDb } from './sip-kamailio.js';
 
 const N = Number(process.env.SBD_BENCH_N ?? 10000);
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
 /** Registrations in flight on the new-connection rows (sipp -l): each is a connection being set up. */
 const TN_IN_FLIGHT = Number(process.env.SBD_BENCH_TN_IN_FLIGHT ?? 50);
@@ -189,6 +190,10 @@ function reapedChildrenCpu(): number {
 }
 
 // --- measurement
+const threadsText = (x: Run): string =>
+  x.threads
+    ? ` = main ${(x.threads.main * 1e6).toFixed(0)} + engine ${(x.threads.engine * 1e6).toFixed(0)} + other ${(x.threads.other * 1e6).toFixed(0)}`
+    : '';
 function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{ ok: number; failed: number; seconds: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
@@ -238,6 +243,34 @@ function sipp(port: number, transport: 'u1' | 't1' | 'tn', n: number): Promise<{
   });
 }
 
+/**
+ * CPU seconds of each thread group of a process (/proc/PID/task): Node's main thread, the TLS engine's workers
+ * (named sbd-tls-N), and the rest (V8's GC and compiler helpers, libuv's pool). Where a registration's CPU goes.
+ */
+function threadCpu(pid: number): { main: number; engine: number; other: number } {
+  const out = { main: 0, engine: 0, other: 0 };
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / TICKS;
+      if (tid === String(pid)) out.main += s;
+      else if (name.startsWith('sbd-tls')) out.engine += s;
+      else out.other += s;
+    } catch {
+      /* the thread ended between the listing and the read */
+    }
+  }
+  return out;
+}
+
 function procStat(pid: number): { rssKb: number; cpuS: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -252,7 +285,14 @@ interface Run {
   /** The load generator's CPU over the wall time of the run, in cores: near the cores it can use means it capped the rate. */
   clientCores: number;
   failed: number;
+  /** sbd only: CPU per registration by thread group (main thread, engine workers, other threads), seconds. */
+  threads?: { main: number; engine: number; other: number };
 }
+const perReg = (a: { main: number; engine: number; other: number }, b: typeof a, n: number): typeof a => ({
+  main: (b.main - a.main) / Math.max(1, n),
+  engine: (b.engine - a.engine) / Math.max(1, n),
+  other: (b.other - a.other) / Math.max(1, n),
+});
 const median = (xs: Run[]): Run => [...xs].sort((a, b) => a.rate - b.rate)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -290,6 +330,7 @@ async function main(): Promise<void> {
         const before = s === sbd ? procStat(s.pid) : undefined;
         const tunnel = port(s);
         const cpu0 = treeCpu(s.pid);
+        const threads0 = s === sbd ? threadCpu(s.pid) : undefined;
         const client0 = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0);
         const r = await sipp(tunnel.port, t, n);
         const clientCpu = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0) - client0;
@@ -299,6 +340,7 @@ async function main(): Promise<void> {
           clientCpuPerReg: clientCpu / Math.max(1, r.ok),
           clientCores: clientCpu / r.seconds,
           failed: r.failed,
+          ...(threads0 ? { threads: perReg(threads0, threadCpu(s.pid), r.ok) } : {}),
         });
         if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
         if (before && row.startsWith('TLS, kept') && rep === 0) sbdCpuPerReg = (procStat(s.pid).cpuS - before.cpuS) / Math.max(1, r.ok);
@@ -309,7 +351,7 @@ async function main(): Promise<void> {
     const all = (name: string) =>
       runs[name]!.map(
         (x) =>
-          `${x.rate.toFixed(0)} (${(x.cpuPerReg * 1e6).toFixed(0)} µs, client ${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)} cores)`,
+          `${x.rate.toFixed(0)} (${(x.cpuPerReg * 1e6).toFixed(0)} µs${threadsText(x)}, client ${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)} cores)`,
       ).join(' / ');
     console.log(
       `${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
