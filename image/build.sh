@@ -30,7 +30,7 @@ ROOT_TYPE=$(var ROOT_TYPE); EFI_ARCH=$(var EFI_ARCH)
 CMDLINE=${KERNEL_CMDLINE//@CONSOLE@/$CONSOLE}
 export ARCH DEB_ARCH CONSOLE CMDLINE INITRD_MODULES KEEP_MODULES NODE_VERSION IMAGE_HOSTNAME ADMIN_USER \
   ADMIN_PASSWORD_DEFAULT ROOTFS_FS ROOTFS_LABEL ROOTFS_FREE_MB ESP_SIZE_MB ESP_LABEL ESP_TYPE ROOT_TYPE EFI_ARCH \
-  IMAGE_ZSTD_LEVEL
+  IMAGE_ZSTD_LEVEL PG_PACKAGES PG_PROGRAMS PG_MODULES
 
 # SBD_IMAGE_DIR: another output folder (parallel work on the image); the base cache stays shared.
 build="${SBD_IMAGE_DIR:-$repo/build/image}"
@@ -40,7 +40,7 @@ mkdir -p "$cache" "$out"
 
 hash_of() { sha256sum | cut -c1-16; }
 base_key=$( { printf '%s\n' "$SUITE" "$COMPONENTS" "$SECURITY_SUITE" "$VARIANT" "$DEB_ARCH" "$KERNEL_PACKAGE" \
-  $PACKAGES -- $INITRD_MODULES -- $KEEP_MODULES; cat "$here/hooks/10-skeleton.sh" "$here/hooks/20-packages.sh"; } | hash_of)
+  $PACKAGES -- "$PG_PACKAGES" "$PG_PROGRAMS" "$PG_MODULES" -- $INITRD_MODULES -- $KEEP_MODULES; cat "$here/hooks/10-skeleton.sh" "$here/hooks/20-packages.sh"; } | hash_of)
 # The whole input of the final image: base + app + overlay + later hooks + settings (the admin password too).
 inputs_key=$( { echo "$base_key" "$IMAGE_LAYOUT"; cat "$here/settings.conf" "$here/build.sh" "$here"/hooks/*.sh "$here"/*.mjs "$repo/package-lock.json" "$repo"/scripts/bundle*.ts;
   echo "${SBD_ADMIN_PASSWORD:-}" "${FIRMWARE_VERSION:-}" "${FIRMWARE_KEYRING:-}" "${FIRMWARE_CERT:-}"; for d in "$repo/dist/src" "$repo/dist/native" "$repo/rootfs"; do

@@ -25,6 +25,9 @@
 #   SLOT 0:        host 192.0.2.1/24, guest 192.0.2.2 (RFC 5737 documentation range)
 #   SLOT 1..255:   host 198.18.N.1/24, guest 198.18.N.2 (RFC 2544 benchmarking range; tests pick N)
 #   auto:          slot 0 if this host has no address in it, else the first free 198.18.N.0/24 (`make run`)
+#   join:NS:GUEST_IP:HOST_IP  the bridge br0 of network namespace NS, made by the caller (a test with several
+#                  guests on one network, test/image/cluster.test.ts): this run's tap joins it, the guest gets
+#                  GUEST_IP/24 with HOST_IP as gateway and a MAC made from GUEST_IP; the namespace stays.
 # A slot named explicitly that overlaps an address of this host is refused (image/run-net.ts), naming RUN_NET.
 # Everything is removed when QEMU exits. Ctrl-a x quits QEMU, Ctrl-a c switches to its monitor.
 set -euo pipefail
@@ -53,7 +56,9 @@ case "$boot" in efi|kernel) ;; *) echo "image/run.sh: --boot efi or kernel, not 
 
 run=$(mktemp -d "$out/run.XXXXXX")
 ns="" hostif=""
+join_ns="" join_tap=""
 cleanup() {
+  [ -n "$join_tap" ] && ip -n "$join_ns" link del "$join_tap" 2>/dev/null
   [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
   [ -n "$hostif" ] && ip link del "$hostif" 2>/dev/null
   rm -rf "$run"
@@ -68,7 +73,17 @@ fi
 
 cmdline=$(cat "$out/cmdline")
 netargs=() exec_in=()
-if [ "$net" != none ]; then
+if [[ $net == join:* ]]; then
+  IFS=: read -r _ ns guest_ip host_ip <<<"$net"
+  tap="tap$$" join_ns=$ns join_tap="tap$$"
+  ip -n "$ns" tuntap add dev "$tap" mode tap && ip -n "$ns" link set "$tap" master br0 up
+  cmdline="$cmdline net.ifnames=0 ip=$guest_ip::$host_ip:255.255.255.0::eth0:off"
+  mac=$(printf '52:54:00:%02x:%02x:%02x' $(echo "$guest_ip" | cut -d. -f2-4 | tr . ' '))
+  netargs=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
+  exec_in=(ip netns exec "$ns")
+  ns="" # the caller's: not removed by cleanup (the tap goes with QEMU)
+  echo "sbd-run: guest $guest_ip ($mac) on the bridge of namespace ${net#join:}" >&2
+elif [ "$net" != none ]; then
   sel=$(cd "$repo" && node --import tsx image/run-net.ts "$net") || exit 1
   read -r net host_ip guest_ip <<<"$sel"
   ns="sbd-run-$$" hostif="sbdh$$"

@@ -63,5 +63,22 @@ mount -o bind "$r/data/sbd" "$r/var/lib/sbd" || log_failure_msg "sbd-data: /var/
 mount -o bind "$r/data/log" "$r/var/log" || log_failure_msg "sbd-data: /var/log not bound"
 exit 0
 SH
+# PostgreSQL 15, lean (settings.conf PG_*): the packages' files without installing them, so neither the JIT's
+# libllvm14 nor postgresql-common's Perl come along. Only the named programs, server modules and share/ files.
+: "${PG_PACKAGES:?PG_PACKAGES not exported by image/build.sh}"
+pgtmp=$(mktemp -d "$root/tmp/pg.XXXXXX")
+(cd "$pgtmp" && chroot "$root" sh -c "cd /tmp/$(basename "$pgtmp") && apt-get download -q $PG_PACKAGES")
+for deb in "$pgtmp"/*.deb; do dpkg-deb -x "$deb" "$pgtmp/x"; done
+pg=usr/lib/postgresql/15
+install -d -m 0755 "$root/$pg/bin" "$root/$pg/lib" "$root/usr/share/postgresql/15/extension"
+for p in $PG_PROGRAMS; do install -m 0755 "$pgtmp/x/$pg/bin/$p" "$root/$pg/bin/$p"; done
+(set -f; for m in $PG_MODULES; do set +f; cp -a "$pgtmp/x/$pg/lib/"$m.so "$root/$pg/lib/"; set -f; done)
+(cd "$pgtmp/x/usr/share/postgresql/15" && cp -a $(ls | grep -vx -e man -e contrib -e extension) "$root/usr/share/postgresql/15/" &&
+  cp -a extension/plpgsql* "$root/usr/share/postgresql/15/extension/")
+install -D -m 0644 "$pgtmp/x/usr/share/doc/postgresql-15/copyright" "$root/usr/share/doc/postgresql-15/copyright"
+rm -rf "$pgtmp"
+missing=$(chroot "$root" sh -c "ldd /$pg/bin/* /$pg/lib/*.so" | grep 'not found' || true)
+[ -z "$missing" ] || { echo "20-packages: PostgreSQL libraries missing from PACKAGES:"; echo "$missing"; exit 1; }
+echo "PostgreSQL: $(chroot "$root" /$pg/bin/postgres --version), $(du -sm "$root/$pg" | cut -f1) MB in /$pg"
 chroot "$root" update-initramfs -c -k all
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old

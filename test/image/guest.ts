@@ -63,8 +63,11 @@ class Transcript {
 
 export interface BootOptions {
   arch: 'x86_64' | 'arm64';
-  /** Network slot (image/run.sh --net); 'none' for no network. */
-  net: number | 'none';
+  /**
+   * Network slot (image/run.sh --net); 'none' for no network; `join:NS:GUEST_IP:HOST_IP` for the bridge of a
+   * namespace the test made (several guests on one network).
+   */
+  net: number | 'none' | `join:${string}`;
   debugShell?: boolean;
   memMb?: number;
   /**
@@ -121,10 +124,12 @@ export class Guest {
   }
 
   get hostIp(): string {
+    if (typeof this.options.net === 'string') return this.options.net.split(':')[3] ?? '';
     return this.options.net === 0 ? '192.0.2.1' : `198.18.${this.options.net}.1`;
   }
 
   get guestIp(): string {
+    if (typeof this.options.net === 'string') return this.options.net.split(':')[2] ?? '';
     return this.options.net === 0 ? '192.0.2.2' : `198.18.${this.options.net}.2`;
   }
 
