@@ -253,3 +253,35 @@ test('a third-party trunk: openssl s_server -Verify requires the client certific
     void server;
   }
 });
+
+test('a new CallManager certificate (setTlsSettings) is the client certificate of the next dial on both paths; the open connection keeps its own', {
+  skip,
+}, async () => {
+  const server = leaf('reload-far', 'x', 'IP:127.0.0.1');
+  const fresh = leaf('cucm2', 'cucm2.example', 'DNS:cucm2.example');
+  const seen: string[] = [];
+  const peers: Socket[] = [];
+  const far = createTlsServer({ ...server, ca, requestCert: true, rejectUnauthorized: true }, (s) => {
+    peers.push(s);
+    s.on('error', () => {});
+    s.once('data', () => seen.push(s.getPeerCertificate().subject.CN as string));
+  });
+  far.on('tlsClientError', () => {});
+  const port = await listen(far);
+  try {
+    for (const path of ['engine', 'node'] as const) {
+      const { t } = transports[path];
+      seen.length = 0;
+      assert.equal(await dialOn(path, '127.0.0.1', port, () => seen.length, {}), 'connected');
+      t.setTlsSettings(fresh);
+      for (const p of peers.splice(0)) p.destroy(); // the trunk drops the connection: the next message dials anew
+      for (let i = 0; i < 200 && t.findConnection('127.0.0.1', port) !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await dialOn(path, '127.0.0.1', port, () => seen.length, {}), 'connected');
+      assert.deepEqual(seen, ['cucm.example', 'cucm2.example'], path);
+      t.setTlsSettings(client);
+    }
+  } finally {
+    for (const p of peers) p.destroy();
+    await close(far);
+  }
+});

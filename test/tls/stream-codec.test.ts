@@ -1,7 +1,16 @@
 /** The frames between the engine and Node (src/tls/stream-codec.ts): split at every byte, the facts, what is refused. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeCredit, encodeFrame, FrameKind, FrameReader, parseFacts, parseHandshakeError } from '../../src/tls/stream-codec.js';
+import {
+  encodeCredit,
+  encodeDial,
+  encodeFrame,
+  FrameKind,
+  FrameReader,
+  parseDialError,
+  parseFacts,
+  parseHandshakeError,
+} from '../../src/tls/stream-codec.js';
 
 const cert = Buffer.from('3082010a0282010100c0ffee', 'hex');
 const open = Buffer.concat([Buffer.from('127.0.0.1 40522 TLSv1.3 TLS_AES_256_GCM_SHA384 1 0 1\0'), cert]);
@@ -63,4 +72,40 @@ test('malformed facts and an over-long frame are ERR_TLS_ENGINE_CONTROL', () => 
   assert.throws(() => new FrameReader({ maxPayloadBytes: 8 }).push(encodeFrame(1, FrameKind.data, Buffer.alloc(9))), {
     code: 'ERR_TLS_ENGINE_CONTROL',
   });
+});
+
+test('the dial-out frames: dial encoded as the engine reads it, dialed facts with the tag, dialError with and without a certificate', () => {
+  const dial = encodeDial({ tag: 9, address: '::1', port: 5061, name: 'trunk.example', sni: 'trunk.example', trust: 3, timeoutMs: 2500 });
+  assert.deepEqual(new FrameReader().push(dial), [
+    { id: 0, kind: FrameKind.dial, payload: Buffer.from('9 ::1 5061 trunk.example trunk.example 3 2500') },
+  ]);
+  const noSni = encodeDial({ tag: 1, address: '127.0.0.1', port: 1, name: '127.0.0.1', sni: undefined, trust: 1, timeoutMs: 1 });
+  assert.equal(noSni.subarray(9).toString(), '1 127.0.0.1 1 127.0.0.1 - 1 1');
+  for (const name of ['a b', '', 'x\ty'])
+    assert.throws(() => encodeDial({ tag: 1, address: '127.0.0.1', port: 1, name, sni: undefined, trust: 1, timeoutMs: 1 }), {
+      code: 'ERR_TLS_ENGINE_CONTROL',
+    });
+  const facts = parseFacts(
+    FrameKind.dialed,
+    Buffer.concat([Buffer.from('42 127.0.0.1 5061 TLSv1.3 TLS_AES_256_GCM_SHA384 0 0 1\0'), cert]),
+  );
+  assert.equal(facts.tag, 42);
+  assert.equal(facts.fd, undefined);
+  assert.equal(facts.port, 5061);
+  assert.equal(facts.peerVerified, true);
+  assert.deepEqual(facts.peerCertificate, cert);
+  assert.deepEqual(parseDialError(Buffer.from('7 127.0.0.1 5061 connect 111 Connection refused\0')), {
+    tag: 7,
+    address: '127.0.0.1',
+    port: 5061,
+    what: 'connect',
+    code: 111,
+    reason: 'Connection refused',
+    peerCertificate: undefined,
+  });
+  const verify = parseDialError(Buffer.concat([Buffer.from('8 ::1 5061 verify 62 hostname mismatch\0'), cert]));
+  assert.equal(verify.reason, 'hostname mismatch');
+  assert.deepEqual(verify.peerCertificate, cert);
+  for (const bad of ['7 127.0.0.1 5061 nonsense 0 x', '7 127.0.0.1 5061'])
+    assert.throws(() => parseDialError(Buffer.from(bad)), { code: 'ERR_TLS_ENGINE_CONTROL' }, bad);
 });
