@@ -68,6 +68,7 @@ sbd_tls_engine *sbd_tls_engine_new(const char *config, uint8_t *err8, int errlen
   e->linger_ms = config_u32(config, "linger_ms", 10000, 1, 3600000, &bad);
   e->backlog = config_u32(config, "backlog", 511, 1, 65535, &bad);
   e->ktls = (int)config_u32(config, "ktls", 0, 0, 1, &bad);
+  e->lazy_open = (int)config_u32(config, "lazy_open", 0, 0, 1, &bad);
   e->window = config_u32(config, "window", 65536, SBD_TLS_FRAME_MAX, 1 << 24, &bad);
   uint32_t rotation = config_u32(config, "ticket_rotation_s", 3600, 0, 86400 * 7, &bad);
   char host[256], port[16];

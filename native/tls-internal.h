@@ -197,6 +197,7 @@ struct sbd_tls_engine {
   int listen_fd, stop_fd;
   uint32_t workers, max_connections, max_per_source, handshake_timeout_ms, linger_ms, backlog, window;
   int ktls, started;
+  int lazy_open; /* an accepted connection's OPEN waits for its first DATA or SBD_TLS_LAZY_MS (a peer speaks first) */
   atomic_int stopping;
   pthread_mutex_t ctx_lock;
   SSL_CTX *ctx;

@@ -203,7 +203,12 @@ static int hand_over(worker *w, sbd_tls_conn *c) {
   c->id = sbd_tls_mux_attach(&w->mux, c);
   char tag[16] = "";
   if (c->dialed) snprintf(tag, sizeof tag, "%u ", c->dial_tag);
-  if (!c->id || facts_frame(w, c, c->id, c->dialed ? SBD_TLS_F_DIALED : SBD_TLS_F_OPEN, tag) != 0) {
+  /* lazy_open (a protocol whose client speaks first, SIP): the OPEN goes with the connection's first DATA (or after
+   * SBD_TLS_LAZY_MS), so Node wakes once for both, not twice. */
+  w->mux.quiet = e->lazy_open && !c->dialed;
+  int facts = c->id ? facts_frame(w, c, c->id, c->dialed ? SBD_TLS_F_DIALED : SBD_TLS_F_OPEN, tag) : -1;
+  w->mux.quiet = 0;
+  if (facts != 0) {
     if (c->id) sbd_tls_mux_detach(&w->mux, c->id);
     c->id = 0;
     fail_handshake(w, c, "out of memory for the stream to Node");

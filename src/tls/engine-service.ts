@@ -49,6 +49,12 @@ export interface TlsEngineOptions {
   /** TCP listen backlog. Default 511 (Node's). */
   backlog?: number;
   /**
+   * For a protocol whose client speaks first (SIP): an accepted connection reaches `onConnection` with its first
+   * bytes (or 20 ms after the handshake, SBD_TLS_LAZY_MS), so Node wakes once for both. Default false (TVS, CAPF:
+   * at once).
+   */
+  lazyOpen?: boolean;
+  /**
    * Bytes in flight per connection and direction between the engine and Node (the flow-control window): what the
    * engine decrypted that the daemon has not read, and what the daemon wrote that TLS has not taken. Also the
    * engine's most per connection. Default 65536.
@@ -120,6 +126,7 @@ export class TlsEngineService {
       linger_ms: o.lingerMs ?? tlsEngineDefaults.lingerMs,
       ticket_rotation_s: o.ticketRotationS ?? tlsEngineDefaults.ticketRotationS,
       ktls: (o.ktls ?? tlsEngineDefaults.ktls) ? 1 : 0,
+      lazy_open: o.lazyOpen ? 1 : 0,
       backlog: o.backlog ?? tlsEngineDefaults.backlog,
       window: o.windowBytes ?? tlsEngineDefaults.windowBytes,
     };

@@ -1,7 +1,7 @@
 /**
  * Node's side of the TLS engine's streams (native/tls-mux.c): `EngineLink` reads one worker's stream and sends
- * frames back (all frames of one tick in one write); `EngineStream` is one connection, a Duplex with the surface
- * the daemons use of a net.Socket (remote address, setTimeout, setNoDelay, end/destroy, cork). It holds no file
+ * frames back (all frames of one turn of the event loop in one write); `EngineStream` is one connection, a Duplex
+ * with the surface the daemons use of a net.Socket (remote address, setTimeout, setNoDelay, end/destroy, cork). It holds no file
  * descriptor and no libuv handle: that is what makes a connection cheap (docs/tls.md "Stream").
  * Flow control both ways with the engine's window: data from the engine is credited back as the daemon reads it
  * (a paused daemon stops the engine, which stops reading TLS), and no more than the window is sent before the
@@ -59,7 +59,8 @@ export class EngineLink {
     });
   }
 
-  /** Queues a frame; all frames of one tick leave in one write. A lazy one waits for the next write (or LAZY_MS). */
+  /** Queues a frame; all frames of one turn of the event loop leave in one write. A lazy one waits for the next
+   * write (or LAZY_MS). */
   send(frame: Buffer, lazy = false): void {
     if (this.#closed) return;
     this.#out.push(frame);
@@ -80,7 +81,9 @@ export class EngineLink {
     if (this.#scheduled) return;
     if (!lazy) {
       this.#scheduled = true;
-      process.nextTick(() => this.#flush());
+      // After this turn of the event loop's I/O, not after this tick: what a frame's handling sets off over several
+      // ticks (a daemon's end() on the peer's END: our END, then the destroy's CLOSE) leaves in the same write.
+      setImmediate(() => this.#flush());
     } else if (!this.#timer) {
       this.#timer = setTimeout(() => this.#flush(), LAZY_MS);
       this.#timer.unref();

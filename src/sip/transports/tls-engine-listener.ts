@@ -49,6 +49,8 @@ export function engineListener(o: EngineListenerOptions): TlsEngineService {
     maxConnections: o.maxConnections,
     maxConnectionsPerSource: o.maxConnectionsPerSource,
     ktls: o.ktls,
+    // A SIP client speaks first: its connection reaches the transport with its first REGISTER, one wake-up, not two.
+    lazyOpen: true,
     // sbd-sipd follows the store itself (setTlsSettings); handshake failures are the peer's, not logged (as node:tls here).
     reloadIntervalMs: 0,
     reload: () => {},
