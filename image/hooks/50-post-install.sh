@@ -39,6 +39,11 @@ chroot "$root" usermod --password "$hash" "$ADMIN_USER"
 grep -qx /usr/lib/sbd/bin/admin-login "$root/etc/shells" || echo /usr/lib/sbd/bin/admin-login >> "$root/etc/shells"
 echo "post-install: admin user \"$ADMIN_USER\" (password change forced at first login: $forced)"
 
+# Debian's units the appliance does not need at boot (image/masked.units).
+masked=$(grep -v '^#' "$repo/image/masked.units" | xargs)
+systemctl --root="$root" mask $masked
+echo "post-install: masked $masked"
+
 units=$(cd "$root/usr/lib/systemd/system" && ls sbd-*.service 2>/dev/null || true)
 systemctl --root="$root" preset systemd-networkd.service systemd-network-generator.service \
   systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer $units

@@ -57,6 +57,16 @@ EOF
 mkfs.ext4 -q -F -L "$DATA_LABEL" -d "$work/data" "$work/data.img" "${DATA_SIZE_MB}M"
 
 # --- root slot: SquashFS ----------------------------------------------------------------------------------------
+# /etc and /var are up to date with this /usr (the build ran ldconfig, the catalog and hwdb updates through dpkg):
+# stamped as systemd-update-done would, so first boot skips the ConditionNeedsUpdate= units (ldconfig.service,
+# systemd-journal-catalog-update, …) that otherwise hold sysinit.target back for seconds under emulation. An
+# update's newer /usr still triggers them on its first boot.
+usr_ns=$(stat -c %Y "$root/usr")000000000
+for d in etc var; do
+  printf '# This file was created by systemd-update-done. Its only\n# purpose is to hold a timestamp of the time this directory\n# was updated. See man:systemd-update-done.service(8).\nTIMESTAMP_NSEC=%s\n' \
+    "$usr_ns" > "$root/$d/.updated"
+  touch -r "$root/usr" "$root/$d/.updated"
+done
 used_mb=$(du -sm "$root" | cut -f1)
 # shellcheck disable=SC2086
 mksquashfs "$root" "$work/root.img" $SLOT_MKSQUASHFS_OPTS -processors "$(nproc)" >/dev/null
