@@ -2,7 +2,8 @@
  * bench/image: the firmware image's size, its boot under TCG stage by stage, twice — the first boot (keys,
  * certificates and the first ITL are made) and a later boot of the same disk — and the memory the running
  * appliance uses (MemTotal − MemAvailable, each daemon's RSS and private anonymous memory).
- * Stages (issue 19 item 7): QEMU start → kernel (run.sh setup, UEFI firmware, systemd-boot), kernel + initrd,
+ * Stages (issue 19 item 7): image/run.sh's own setup (network namespace, overlay, the ESP's run arguments: the
+ * runner's, not the machine's), QEMU start → kernel (UEFI firmware, systemd-boot), kernel + initrd,
  * systemd units before sbd, first boot (address, keys, certificates, ITL), sbd-tftpd's ExecStartPre, node start →
  * READY, READY → the first ITL fetched by the host. The guest's stamps are CLOCK_MONOTONIC (from kernel start);
  * /proc/uptime read over the debug shell places kernel start on the host's clock (± half a round trip).
@@ -116,7 +117,10 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
     const [, analyze] = await g.root('systemd-analyze 2>&1 | head -1');
     const s = (us: number) => sec(us / 1000);
     const userspace = m.UserspaceTimestampMonotonic!;
-    rows.push(['QEMU start → kernel start: run.sh setup, UEFI firmware, systemd-boot', sec(kernel - g.started)]);
+    // QEMU's start as run.sh marks it; the milestones below count from it (the goals are "after QEMU start").
+    const q = g.qemuStarted ?? g.started;
+    rows.push(['(run.sh setup before QEMU: namespace, overlay, ESP arguments; not counted)', sec(q - g.started)]);
+    rows.push(['QEMU start → kernel start: UEFI firmware, systemd-boot', sec(kernel - q)]);
     rows.push(['kernel + initrd (→ systemd in the root)', s(userspace)]);
     if (first) {
       rows.push(['systemd units before sbd-firstboot', s(fb.ExecMainStartTimestampMonotonic! - userspace)]);
@@ -133,9 +137,13 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
     if (served !== undefined) {
       rows.push(['sbd-tftpd READY → first ITL fetched by the host', sec(served - kernel - tf.ActiveEnterTimestampMonotonic! / 1000)]);
     }
-    rows.push(['= QEMU start → ITL served over TFTP to the host', served === undefined ? 'not served' : sec(served - g.started)]);
-    rows.push(['(QEMU start → login prompt)', sec(login)]);
-    rows.push([`(QEMU start → all daemons READY: ${daemons.join(', ')})`, sec(ready)]);
+    rows.push(['= QEMU start → ITL served over TFTP to the host', served === undefined ? 'not served' : sec(served - q)]);
+    rows.push([
+      '(run.sh start → ITL served, as measured before 2026-12-07)',
+      served === undefined ? 'not served' : sec(served - g.started),
+    ]);
+    rows.push(['(QEMU start → login prompt)', sec(login - (q - g.started))]);
+    rows.push([`(QEMU start → all daemons READY: ${daemons.join(', ')})`, sec(ready - (q - g.started))]);
     rows.push(['(systemd-analyze)', analyze.replace(/^Startup finished in /, '')]);
     // A whole phone boot: ITL trusted on first use and the signed default config verified.
     const phoneState = mkdtempSync(join(tmpdir(), 'sbd-bench-phone-'));
@@ -145,7 +153,7 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
     } finally {
       rmSync(phoneState, { recursive: true, force: true });
     }
-    rows.push(['(QEMU start → a simulated phone booted: ITL trusted, config verified)', sec(Date.now() - g.started)]);
+    rows.push(['(QEMU start → a simulated phone booted: ITL trusted, config verified)', sec(Date.now() - q)]);
     await new Promise((r) => setTimeout(r, 5000)); // settle
     const [, mem] = await g.root('awk \'/MemTotal/{t=$2}/MemAvailable/{a=$2}END{printf "%d", (t-a)/1024}\' /proc/meminfo');
     memory.push(['appliance memory used, MemTotal − MemAvailable (MB)', mem]);

@@ -97,7 +97,8 @@ elif [ "$net" != none ]; then
   ip addr add "$host_ip/24" dev "$hostif"
   ip link set "$hostif" up
   cmdline="$cmdline net.ifnames=0 ip=$guest_ip::$host_ip:255.255.255.0::eth0:off"
-  netargs=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0)
+  # romfile=: no iPXE option ROM for the firmware to load and start (the disk boots; an appliance does not PXE-boot).
+  netargs=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0,romfile=)
   exec_in=(ip netns exec "$ns")
   echo "sbd-run: guest $guest_ip, host $host_ip ($hostif), namespace $ns" >&2
 fi
@@ -141,7 +142,9 @@ else
     rm -f "$run/esp.img" "$run/entry.conf"
   fi
 fi
-# The exact command line is documented in docs/image.md.
+# The exact command line is documented in docs/image.md. The line before it marks QEMU's start for bench/image (the
+# setup above — network namespace, overlay, the ESP's run arguments — is the runner's, not the machine's boot).
+echo "sbd-run: starting QEMU" >&2
 "${exec_in[@]}" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -serial mon:stdio "${debugargs[@]}" "${noreboot[@]}" \
   ${pidfile:+-pidfile "$pidfile"} \
   "${bootargs[@]}" \

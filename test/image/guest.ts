@@ -92,6 +92,8 @@ export class Guest {
   readonly options: BootOptions;
   readonly boot: 'efi' | 'kernel';
   readonly started = Date.now();
+  /** When image/run.sh started QEMU itself (its setup done: "sbd-run: starting QEMU"); undefined until then. */
+  qemuStarted: number | undefined;
   readonly console = new Transcript();
   readonly debug = new Transcript();
   #qemu: ChildProcess;
@@ -113,7 +115,10 @@ export class Guest {
     args.push('--pidfile', join(this.#dir, 'qemu.pid'));
     this.#qemu = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: options.env ?? process.env });
     this.#qemu.stdout!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
-    this.#qemu.stderr!.setEncoding('utf8').on('data', (d: string) => this.console.push(d));
+    this.#qemu.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (this.qemuStarted === undefined && d.includes('sbd-run: starting QEMU')) this.qemuStarted = Date.now();
+      this.console.push(d);
+    });
     this.#exit = new Promise((resolve) =>
       this.#qemu.on('exit', (code) => {
         this.#exited = true;
