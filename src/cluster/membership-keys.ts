@@ -1,20 +1,56 @@
 /**
  * Keys a subscriber needs that only the publisher makes (issue 21, docs/cluster.md "Secrets"): the phone-password
- * key (`keys/sip-phone.key`), with which a node's TFTP decrypts the stored digest passwords it delivers in configs.
- * The publisher (migrate, and sbd-clusterd on every publish) puts it in `sbd.cluster_keys` wrapped with AES-256-GCM
- * under a key derived from the cluster secret (HMAC-SHA-256, like the PostgreSQL passwords); replication brings the
- * row to every standby, and `sbd cluster join` unwraps it from its own standby into its keys folder. A node without
- * the cluster security password cannot unwrap it; a row from another cluster or a damaged one fails the GCM tag.
- * The private keys of certificates never travel (each node makes its own); this key is shared data, like the HA1s.
+ * key (`keys/sip-phone.key`), with which a node's TFTP decrypts the stored digest passwords it delivers in configs,
+ * and the trunk-password key (`keys/sip-trunk.key`), with which its SIP answers a trunk's challenge. The publisher
+ * (migrate, and sbd-clusterd on every publish) puts each in `sbd.cluster_keys` wrapped with AES-256-GCM under a key
+ * derived from the cluster secret (HMAC-SHA-256, like the PostgreSQL passwords); replication brings the rows to
+ * every standby. `sbd cluster join` unwraps them from its own standby into its keys folder, and a subscriber's
+ * sbd-clusterd follows later changes (`followClusterKeys`: a restore on the publisher brings another key). Why there
+ * and not in the daemons that use the keys: the cluster secret derives every PostgreSQL password of the cluster, so
+ * only the state owner's daemon holds it; TFTP and SIP keep reading their one key file (they read it at each use,
+ * so a replaced file is used without a restart). A node without the cluster security password cannot unwrap a row;
+ * a row from another cluster or a damaged one fails the GCM tag, and the key already installed is kept.
+ * The private keys of certificates never travel (each node makes its own); these keys are shared data, like the HA1s.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
-import { installPhoneSecretKey, phoneSecretKey } from '../credentials/phone-secret.js';
+import { join } from 'node:path';
+import { installPhoneSecretKey, PHONE_SECRET_KEY_FILE, phoneSecretKey } from '../credentials/phone-secret.js';
+import { applyKeyAccess } from '../pki/identity-store.js';
+import { installTrunkSecretKey, TRUNK_SECRET_KEY_FILE, trunkSecretKey } from '../sip/auth/trunk-secret.js';
 import { applyMembershipSchema } from '../store/pg/replication-members.js';
 import { MembershipError, MembershipErrorCode } from './membership-errors.js';
 
 /** The keys handed to subscribers, by row name. */
-export const CLUSTER_KEYS = { phonePassword: 'sip-phone' } as const;
+export const CLUSTER_KEYS = { phonePassword: 'sip-phone', trunkPassword: 'sip-trunk' } as const;
+export type ClusterKeyName = (typeof CLUSTER_KEYS)[keyof typeof CLUSTER_KEYS];
+
+/**
+ * Each key's file: read (`create`: made when missing; otherwise undefined when missing or unreadable) and install.
+ * The publisher makes the phone key when it has none (configs need it from the first device on); the trunk key
+ * only once a trunk credential made it (sbd trunk credential).
+ */
+const KEY_FILES: Record<
+  ClusterKeyName,
+  { file: string; create: boolean; read: (dir: string, create: boolean) => Buffer; install: (dir: string, key: Buffer) => void }
+> = {
+  'sip-phone': { file: PHONE_SECRET_KEY_FILE, create: true, read: phoneSecretKey, install: installPhoneSecretKey },
+  'sip-trunk': { file: TRUNK_SECRET_KEY_FILE, create: false, read: trunkSecretKey, install: installTrunkSecretKey },
+};
+
+function readKeyFile(keysDir: string, name: ClusterKeyName, create: boolean): Buffer | undefined {
+  try {
+    return KEY_FILES[name].read(keysDir, create);
+  } catch (err) {
+    if (create) throw err;
+    return undefined;
+  }
+}
+
+function installKeyFile(keysDir: string, name: ClusterKeyName, key: Buffer): void {
+  KEY_FILES[name].install(keysDir, key);
+  applyKeyAccess(join(keysDir, KEY_FILES[name].file)); // its daemon's group (sbd-key-phone, sbd-key-sip) where it exists
+}
 
 const VERSION = 1;
 
@@ -48,31 +84,84 @@ export function unwrapClusterKey(secret: Buffer, name: string, blob: Buffer): Bu
   }
 }
 
-/**
- * On the publisher's primary: the phone-password key (made now if this box has none yet) stored wrapped, rewritten
- * only when the key differs from what the row holds (a restored backup brings its own key). True when written.
- */
-export async function publishClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<boolean> {
-  const name = CLUSTER_KEYS.phonePassword;
-  const key = phoneSecretKey(keysDir, true);
-  // A primary migrated by an earlier build has no sbd.cluster_keys yet (the DDL is idempotent).
+async function hasKeysTable(sql: Sql): Promise<boolean> {
   const [exists] = await sql`SELECT to_regclass('sbd.cluster_keys') IS NOT NULL AS ok`;
-  if (!exists?.ok) await applyMembershipSchema(sql);
-  const [row] = await sql`SELECT wrapped FROM sbd.cluster_keys WHERE name = ${name}`;
-  if (row && unwrapClusterKey(secret, name, row.wrapped as Buffer).equals(key)) return false;
-  const wrapped = wrapClusterKey(secret, name, key);
-  await sql`INSERT INTO sbd.cluster_keys (name, wrapped) VALUES (${name}, ${wrapped})
-    ON CONFLICT (name) DO UPDATE SET wrapped = excluded.wrapped, updated_at = now()`;
-  return true;
+  return exists?.ok === true;
 }
 
-/** On a joining node, from its own standby: the keys installed in `keysDir`; their names (none: the publisher has none on record). */
-export async function installClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<string[]> {
-  const name = CLUSTER_KEYS.phonePassword;
-  const [exists] = await sql`SELECT to_regclass('sbd.cluster_keys') IS NOT NULL AS ok`;
-  if (!exists?.ok) return [];
-  const [row] = await sql`SELECT wrapped FROM sbd.cluster_keys WHERE name = ${name}`;
-  if (!row) return [];
-  installPhoneSecretKey(keysDir, unwrapClusterKey(secret, name, row.wrapped as Buffer));
-  return [name];
+/**
+ * On the publisher's primary: each key stored wrapped (the phone key made now if this box has none yet), a row
+ * rewritten only when the key differs from what it holds (a restored backup brings its own keys) or when it does not
+ * unwrap (another cluster's row). The names written.
+ */
+export async function publishClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<ClusterKeyName[]> {
+  // A primary migrated by an earlier build has no sbd.cluster_keys yet (the DDL is idempotent).
+  if (!(await hasKeysTable(sql))) await applyMembershipSchema(sql);
+  const written: ClusterKeyName[] = [];
+  for (const name of Object.values(CLUSTER_KEYS)) {
+    const key = readKeyFile(keysDir, name, KEY_FILES[name].create);
+    if (!key) continue;
+    const [row] = await sql`SELECT wrapped FROM sbd.cluster_keys WHERE name = ${name}`;
+    if (row && unwrapsTo(secret, name, row.wrapped as Buffer, key)) continue;
+    const wrapped = wrapClusterKey(secret, name, key);
+    await sql`INSERT INTO sbd.cluster_keys (name, wrapped) VALUES (${name}, ${wrapped})
+      ON CONFLICT (name) DO UPDATE SET wrapped = excluded.wrapped, updated_at = now()`;
+    written.push(name);
+  }
+  return written;
+}
+
+function unwrapsTo(secret: Buffer, name: string, blob: Buffer, key: Buffer): boolean {
+  try {
+    return unwrapClusterKey(secret, name, blob).equals(key);
+  } catch {
+    return false;
+  }
+}
+
+/** What following one key did: `refused` keeps the key already installed (`message` says why). */
+export interface KeyOutcome {
+  name: ClusterKeyName;
+  result: 'installed' | 'unchanged' | 'absent' | 'refused';
+  /** The row's SHA-256, first 16 hex digits (a refused row is reported once, not at every poll). */
+  row?: string;
+  message?: string;
+}
+
+/**
+ * On a subscriber, from its own standby: each wrapped key compared with the node's file and installed when it differs
+ * (one rename; the daemons read the file at each use). A row that does not unwrap is `refused` and the file stays as
+ * it was; a key with no row (`absent`) stays too.
+ */
+export async function followClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<KeyOutcome[]> {
+  if (!(await hasKeysTable(sql))) return Object.values(CLUSTER_KEYS).map((name) => ({ name, result: 'absent' as const }));
+  const rows = new Map((await sql`SELECT name, wrapped FROM sbd.cluster_keys`).map((r) => [r.name as string, r.wrapped as Buffer]));
+  return Object.values(CLUSTER_KEYS).map((name): KeyOutcome => {
+    const blob = rows.get(name);
+    if (!blob) return { name, result: 'absent' };
+    const row = createHash('sha256').update(blob).digest('hex').slice(0, 16);
+    let key: Buffer;
+    try {
+      key = unwrapClusterKey(secret, name, blob);
+      if (key.length !== 32)
+        throw new MembershipError(MembershipErrorCode.key, `the publisher's ${name} key row holds ${key.length} bytes, not 32`);
+    } catch (err) {
+      if (!(err instanceof MembershipError)) throw err;
+      return { name, result: 'refused', row, message: err.message };
+    }
+    if (readKeyFile(keysDir, name, false)?.equals(key)) return { name, result: 'unchanged', row };
+    installKeyFile(keysDir, name, key);
+    return { name, result: 'installed', row };
+  });
+}
+
+/**
+ * On a joining node, from its own standby: the keys installed in `keysDir`, their names (none: the publisher has
+ * none on record). A row that does not unwrap fails the join (ERR_CLUSTER_KEY: the wrong cluster password).
+ */
+export async function installClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<ClusterKeyName[]> {
+  const outcomes = await followClusterKeys(sql, keysDir, secret);
+  const refused = outcomes.find((o) => o.result === 'refused');
+  if (refused) throw new MembershipError(MembershipErrorCode.key, refused.message ?? `the ${refused.name} key row was refused`);
+  return outcomes.filter((o) => o.result === 'installed' || o.result === 'unchanged').map((o) => o.name);
 }

@@ -1,5 +1,5 @@
 /**
- * sbd-clusterd, on the publisher only (issue 21, design: the SQLite store stays the store of record). Every
+ * sbd-clusterd (issue 21). On the publisher (design: the SQLite store stays the store of record), every
  * `pollIntervalMs` it (1) imports the certificates joining nodes submitted to the primary into SQLite
  * (cluster/membership-submissions.ts), then (2) reads the SQLite generation and, when it moved since the last
  * publish, publishes one consistent snapshot to the primary (store/pg/publish.ts; one transaction, the generation
@@ -7,18 +7,21 @@
  * publish, and each standby after its replay lag plus its own generation poll (docs/cluster.md states the figures).
  * A failed round (the server restarting) is logged and retried on the next tick; the last published generation
  * only moves on success.
+ * On a subscriber it only follows the keys the publisher hands out (cluster/membership-keys.ts): every
+ * `pollIntervalMs` the wrapped rows of its own standby are compared with its keys folder and a changed key installed,
+ * which TFTP and SIP use at their next read; a row that does not unwrap is logged once and the old key kept.
  */
 import type { Sql } from 'postgres';
-import { CLUSTER_KEYS, publishClusterKeys } from '../cluster/membership-keys.js';
+import { followClusterKeys, publishClusterKeys } from '../cluster/membership-keys.js';
 import { importSubmissions } from '../cluster/membership-submissions.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { notifyReady } from '../lib/sd-notify.js';
 import { waitForSignal } from '../lib/signals.js';
 import type { Store } from '../store/index.js';
-import { readClusterNode, readClusterSecret, subscriberRefusal } from '../store/pg/cluster-node.js';
+import { type ClusterNodeFile, readClusterNode, readClusterSecret } from '../store/pg/cluster-node.js';
 import { publishToPg } from '../store/pg/publish.js';
 import { connectLocalAdmin } from '../store/pg/replication-connect.js';
-import { openState } from '../store/state.js';
+import { openState, stateLayout } from '../store/state.js';
 import { UsageError } from '../lib/errors.js';
 
 export const CLUSTERD_DEFAULTS = {
@@ -63,11 +66,50 @@ export class ClusterPublisher {
       this.stats.publishes++;
       this.#logger.info('published', { sqliteGeneration: generation, pgGeneration: r.generation, certificates: r.certificates });
       // A restored backup brings its own phone-password key: the wrapped copy follows (checked on every publish).
-      if (this.#keys && (await publishClusterKeys(this.#sql, this.#keys.keysDir, this.#keys.secret)))
-        this.#logger.info('cluster key published', { name: CLUSTER_KEYS.phonePassword });
+      if (this.#keys)
+        for (const name of await publishClusterKeys(this.#sql, this.#keys.keysDir, this.#keys.secret))
+          this.#logger.info('cluster key published', { name });
     } catch (err) {
       this.stats.errors++;
       this.#logger.warn('round failed, retrying', { error: (err as Error).message });
+    }
+  }
+}
+
+/** A subscriber's round: the keys of its standby's `sbd.cluster_keys` followed into its keys folder. */
+export class ClusterKeyFollower {
+  readonly stats = { ticks: 0, installed: 0, refused: 0, errors: 0 };
+  readonly #sql: Sql;
+  readonly #keysDir: string;
+  readonly #secret: Buffer;
+  readonly #logger: Logger;
+  /** Key name → the refused row last reported (logged once per row, not at every poll). */
+  readonly #reported = new Map<string, string>();
+
+  constructor(sql: Sql, keysDir: string, secret: Buffer, logger: Logger) {
+    this.#sql = sql;
+    this.#keysDir = keysDir;
+    this.#secret = secret;
+    this.#logger = logger;
+  }
+
+  async tick(): Promise<void> {
+    this.stats.ticks++;
+    try {
+      for (const o of await followClusterKeys(this.#sql, this.#keysDir, this.#secret)) {
+        if (o.result === 'installed') {
+          this.stats.installed++;
+          this.#reported.delete(o.name);
+          this.#logger.info('cluster key installed', { name: o.name, row: o.row });
+        } else if (o.result === 'refused' && this.#reported.get(o.name) !== o.row) {
+          this.stats.refused++;
+          this.#reported.set(o.name, o.row ?? '');
+          this.#logger.error('cluster key refused, the installed key is kept', { name: o.name, row: o.row, message: o.message });
+        } else if (o.result === 'unchanged') this.#reported.delete(o.name);
+      }
+    } catch (err) {
+      this.stats.errors++;
+      this.#logger.warn('key round failed, retrying', { error: (err as Error).message });
     }
   }
 }
@@ -76,28 +118,51 @@ export async function runClusterd(opts: ClusterdOptions): Promise<number> {
   const logger = opts.logger ?? createLogger('clusterd');
   const node = readClusterNode(opts.stateDir);
   if (!node) throw new UsageError(`${opts.stateDir} is not in a cluster: sbd cluster migrate makes this node the publisher`);
-  if (node.role !== 'publisher') throw subscriberRefusal(node);
+  if (node.role === 'subscriber') return runFollower(opts, node, logger);
   const { store, layout } = openState(opts.stateDir);
   const sql = connectLocalAdmin(node, layout.keysDir);
   const publisher = new ClusterPublisher(store, sql, logger, { keysDir: layout.keysDir, secret: readClusterSecret(layout.keysDir) });
+  return runLoop(publisher, opts, logger, `publishing ${opts.stateDir} to PostgreSQL on port ${node.pg.port}`, async () => {
+    await sql.end({ timeout: 2 });
+    store.close();
+  });
+}
+
+/** A subscriber has no store of record to open: only its keys folder and its standby. */
+function runFollower(opts: ClusterdOptions, node: ClusterNodeFile, logger: Logger): Promise<number> {
+  const keysDir = stateLayout(opts.stateDir).keysDir;
+  const sql = connectLocalAdmin(node, keysDir);
+  const follower = new ClusterKeyFollower(sql, keysDir, readClusterSecret(keysDir), logger);
+  return runLoop(follower, opts, logger, `following the publisher's keys from PostgreSQL on port ${node.pg.port}`, () =>
+    sql.end({ timeout: 2 }),
+  );
+}
+
+/** One round at a time, `pollIntervalMs` apart, until a signal. */
+function runLoop(
+  round: { tick(): Promise<void>; stats: Record<string, number> },
+  opts: ClusterdOptions,
+  logger: Logger,
+  status: string,
+  close: () => Promise<void>,
+): Promise<number> {
   const interval = opts.pollIntervalMs ?? CLUSTERD_DEFAULTS.pollIntervalMs;
   let stopped = false;
-  let running: Promise<void> = publisher.tick();
+  let running: Promise<void> = round.tick();
   const loop = async () => {
     while (!stopped) {
       await running;
       await new Promise((r) => setTimeout(r, interval));
-      if (!stopped) running = publisher.tick();
+      if (!stopped) running = round.tick();
     }
   };
   const looping = loop();
-  const systemd = notifyReady(`publishing ${opts.stateDir} to PostgreSQL on port ${node.pg.port} every ${interval} ms`);
+  const systemd = notifyReady(`${status} every ${interval} ms`);
   return waitForSignal(async () => {
     systemd.stopping();
     stopped = true;
     await looping;
-    logger.info('stopping', publisher.stats);
-    await sql.end({ timeout: 2 });
-    store.close();
+    logger.info('stopping', round.stats);
+    await close();
   });
 }

@@ -137,8 +137,10 @@ export const commands: Command[] = [
         ctx.out("the publisher's phone-password key is installed: configs served here deliver digest passwords");
       else
         ctx.err(
-          'warning: the publisher has no phone-password key on record (is sbd-clusterd running there?): configs served here carry no digest passwords until this node joins again',
+          'warning: the publisher has no phone-password key on record (is sbd-clusterd running there?): configs served here carry no digest passwords until sbd-clusterd here installs it',
         );
+      if (r.keys.includes('sip-trunk')) ctx.out("the publisher's trunk-password key is installed: SIP here answers trunks' challenges");
+      ctx.out('Start sbd-clusterd here too (sbd daemon clusterd): it installs the keys the publisher changes later.');
       return 0;
     },
   },

@@ -1,4 +1,4 @@
-/** `sbd daemon clusterd` (sbd-clusterd, publisher only: daemons/clusterd.ts publishes every store change). */
+/** `sbd daemon clusterd` (sbd-clusterd, daemons/clusterd.ts: on the publisher publishes every store change, on a subscriber follows the keys). */
 import type { Command } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { CLUSTERD_DEFAULTS, runClusterd } from '../../daemons/clusterd.js';
@@ -6,7 +6,8 @@ import { CLUSTERD_DEFAULTS, runClusterd } from '../../daemons/clusterd.js';
 export const commands: Command[] = [
   {
     path: ['daemon', 'clusterd'],
-    summary: "run sbd-clusterd on the publisher: every store change published to the cluster's PostgreSQL",
+    summary:
+      "run sbd-clusterd: on the publisher every store change published to the cluster's PostgreSQL; on a subscriber the publisher's keys followed",
     usage: `sbd daemon clusterd --state DIR [--poll-ms N]   (default ${CLUSTERD_DEFAULTS.pollIntervalMs} ms)`,
     run(args) {
       const { values } = parse(args, { state: { type: 'string' }, 'poll-ms': { type: 'string' } }, false);

@@ -26,17 +26,37 @@ export class TrunkSecretError extends SbdError {
   }
 }
 
-function key(layout: StateLayout, create: boolean): Buffer {
-  const path = join(layout.keysDir, 'sip-trunk.key');
+export const TRUNK_SECRET_KEY_FILE = 'sip-trunk.key';
+
+function writeKey(path: string, key: Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, key.toString('hex') + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** The key (made on first use when `create`): a cluster's publisher hands it to subscribers (cluster/membership-keys.ts). */
+export function trunkSecretKey(keysDir: string, create: boolean): Buffer {
+  const path = join(keysDir, TRUNK_SECRET_KEY_FILE);
   if (!existsSync(path)) {
     if (!create) throw new TrunkSecretError(TrunkSecretCode.key, `${path} is missing: the stored trunk passwords cannot be decrypted`);
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
-    renameSync(tmp, path);
+    writeKey(path, randomBytes(32));
   }
   const hex = readFileSync(path, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new TrunkSecretError(TrunkSecretCode.key, `${path} is not 64 hex digits`);
   return Buffer.from(hex, 'hex');
+}
+
+/**
+ * Installs a key received from the publisher (replaced in one rename: a subscriber's sipd reads the file at each
+ * challenge, so it answers with the new key without a restart). The caller gives the file to its group.
+ */
+export function installTrunkSecretKey(keysDir: string, key: Buffer): void {
+  if (key.length !== 32) throw new TrunkSecretError(TrunkSecretCode.key, 'a trunk-password key is 32 bytes');
+  writeKey(join(keysDir, TRUNK_SECRET_KEY_FILE), key);
+}
+
+function key(layout: StateLayout, create: boolean): Buffer {
+  return trunkSecretKey(layout.keysDir, create);
 }
 
 export function encryptTrunkPassword(layout: StateLayout, trunk: string, realm: string, password: string): Buffer {
