@@ -137,8 +137,8 @@ test('two x86_64 guests: publisher and subscriber joined on their consoles; a ho
     await rootOk(sub, 'systemctl stop sbd-tftpd sbd-tvsd sbd-sipd sbd-capfd sbd-mediad');
     const joined = await rootOk(
       sub,
-      `${pw} sbd cluster join --publisher ${pubIp}:5432 --name sub1 --state ${STATE} --pg-dir ${PG_DIR} --listen ${subIp}:5432 --set-aside-store 2>&1`,
-      10 * 60_000,
+      `${pw} sbd cluster join --publisher ${pubIp}:5432 --name sub1 --state ${STATE} --pg-dir ${PG_DIR} --listen ${subIp}:5432 --ip ${subIp} --wait 600 --set-aside-store 2>&1`,
+      15 * 60_000,
     );
     console.log(`# join (${elapsed(t0)}):\n${joined}`);
     await rootOk(sub, `sbd cluster env --state ${STATE} --out /etc/sbd/cluster.env`);
