@@ -180,6 +180,7 @@ export const commands: Command[] = [
         `slots for the other subscribers: ${r.slots.join(', ') || 'none'}; on each: sbd cluster repoint --publisher THIS_ADDRESS --state DIR`,
       );
       ctx.out('Lost with the old publisher: its keys (ITLRecovery, CAPF): see docs/cluster.md "Promotion".');
+      ctx.out('Restart sbd-clusterd here (systemctl restart sbd-clusterd): it publishes now, instead of following the keys.');
       return 0;
     },
   },
