@@ -14,7 +14,9 @@ import { test } from 'node:test';
 import { CLUSTER_KEYS, wrapClusterKey } from '../../src/cluster/membership-keys.js';
 import { PHONE_SECRET_KEY_FILE } from '../../src/credentials/phone-secret.js';
 import { phonePasswordLookup } from '../../src/credentials/phone-digest.js';
+import { PgApplianceFiles } from '../../src/daemons/adapters/pg-tftp-store.js';
 import { storeTrunkCredentials } from '../../src/daemons/adapters/sip-store.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/log.js';
 import { TRUNK_SECRET_KEY_FILE } from '../../src/sip/auth/trunk-secret.js';
 import { clusterSecretFromPassword, readClusterNode } from '../../src/store/pg/cluster-node.js';
@@ -51,6 +53,7 @@ test("a subscriber follows the publisher's phone and trunk keys; a bad row keeps
     '--state',
     pub.state,
   ]);
+  await sbdOk(['param', 'set', 'SipDigestPasswordInSignedConfig', 'true', '--state', pub.state]);
   startClusterd(t, pub);
   const sub = await joinNode(t, pub, 'sub1', '127.0.0.2');
   const follower = startClusterd(t, sub);
@@ -68,7 +71,11 @@ test("a subscriber follows the publisher's phone and trunk keys; a bad row keeps
   const phonePassword = () => phonePasswordLookup(copy.store, stateLayout(sub.state).keysDir)(PHONE, REALM);
   const trunkPasswords = storeTrunkCredentials(copy.store, stateLayout(sub.state), createLogger('test', { write: () => {} }));
   const trunkPassword = () => trunkPasswords('itsp', 'itsp.example')?.password;
+  // And the signed config sbd-tftpd --store-url --node sub1 serves (PgApplianceFiles, signed with sub1's key).
+  const files = new PgApplianceFiles(copy, { node: 'sub1', keysDir: stateLayout(sub.state).keysDir });
+  const delivered = (password: string) => files.deviceConfig(PHONE, '.cnf.xml.sgn', systemClock)?.includes(password) === true;
   assert.equal(phonePassword(), 'phone-pass-one');
+  assert.ok(delivered('phone-pass-one'), "the phone's password in its signed config served by sub1");
   assert.equal(trunkPassword(), 'trunk-pass-one');
 
   // The publisher's keys change (new key files, the passwords stored again under them): the subscriber follows.
@@ -92,6 +99,7 @@ test("a subscriber follows the publisher's phone and trunk keys; a bad row keeps
   const started = performance.now();
   await waitFor('the new phone password on the subscriber', async () => (phonePassword() === 'phone-pass-two' ? true : undefined));
   await waitFor('the new trunk password on the subscriber', async () => (trunkPassword() === 'trunk-pass-two' ? true : undefined));
+  assert.ok(delivered('phone-pass-two'), 'the new password in the config sub1 serves');
   t.diagnostic(
     `last password stored on the publisher -> both new passwords read on sub1: ${(performance.now() - started).toFixed(0)} ms (clusterd polls 100 ms)`,
   );
@@ -124,6 +132,7 @@ test("a subscriber follows the publisher's phone and trunk keys; a bad row keeps
   assert.equal(logged.length, ticks);
   for (const f of [PHONE_SECRET_KEY_FILE, TRUNK_SECRET_KEY_FILE]) assert.equal(keyFile(sub.state, f), keyFile(pub.state, f), `${f} kept`);
   assert.equal(phonePassword(), 'phone-pass-two');
+  assert.ok(delivered('phone-pass-two'));
   assert.equal(trunkPassword(), 'trunk-pass-two');
 
   // The publisher's next publish puts the right rows back (they did not unwrap to its keys): nothing to install.
