@@ -8,6 +8,8 @@ export const FirmwareErrorCode = {
   install: 'ERR_FIRMWARE_INSTALL',
   /** A bundle location that is neither an existing file nor an http(s) URL, or a download that failed. */
   source: 'ERR_FIRMWARE_SOURCE',
+  /** A bundle larger than the free space of the firmware folder's file system (nothing was downloaded). */
+  space: 'ERR_FIRMWARE_SPACE',
   /** No other slot to switch to (never installed, or marked bad). */
   noOtherSlot: 'ERR_FIRMWARE_NO_OTHER_SLOT',
   /** The store is newer than this firmware: it was migrated by a later version (restore its pre-upgrade backup). */

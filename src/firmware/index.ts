@@ -2,7 +2,7 @@
 export { FirmwareError, FirmwareErrorCode } from './errors.js';
 export { Rauc, RAUC_DEFAULTS, parseRaucStatus, raucFailure, type RaucOptions, type RaucStatus, type SlotInfo } from './rauc.js';
 export { FIRMWARE_PATHS, runningVersion, recordedVersion, recordVersion, slotVersions, type SlotVersion } from './versions.js';
-export { bundleFile, downloadBundle, isBundleUrl, FETCH_DEFAULTS, type FetchBundleOptions } from './fetch-bundle.js';
+export { bundleFile, downloadBundle, isBundleUrl, DOWNLOAD_NAME, FETCH_DEFAULTS, type FetchBundleOptions } from './fetch-bundle.js';
 export {
   prepareStore,
   latestPreUpgradeBackup,

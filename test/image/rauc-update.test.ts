@@ -14,7 +14,7 @@
  */
 import { type TestContext, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Guest, buildImage, repo, until } from './guest.js';
 import { hostSbd } from './phones.js';
+import { chooseRunNet, parseIpAddr } from '../../image/run-net.js';
 
 const BOOT_TIMEOUT_MS = 15 * 60_000;
 const PASSWORD = 'Sbd-Rauc-Update-2026';
@@ -53,8 +54,32 @@ async function answer(g: Guest, command: string, yes: boolean, timeoutMs: number
   return m[1]!;
 }
 
+/** Every daemon active; if not in time, what systemd and each daemon's journal say about this boot, then the error. */
 async function daemonsReady(g: Guest): Promise<void> {
-  await until(g, `systemctl is-active ${DAEMONS}`, (o) => o.split('\n').every((l) => l === 'active'), BOOT_TIMEOUT_MS, 'daemons ready');
+  try {
+    await until(g, `systemctl is-active ${DAEMONS}`, (o) => o.split('\n').every((l) => l === 'active'), BOOT_TIMEOUT_MS, 'daemons ready');
+  } catch (err) {
+    const [, jobs] = await g.root('systemctl list-jobs --no-pager; systemctl status --no-pager -n0 ' + DAEMONS);
+    const [, journal] = await g.root(`journalctl -b --no-pager -o short-monotonic ${DAEMONS.replace(/\S+/g, '-u $&')} | tail -n 150`);
+    console.log(`# daemons not ready; jobs and units:\n${jobs}\n# their journal (this boot):\n${journal}`);
+    throw err;
+  }
+}
+
+/**
+ * A network slot no address of this host is in now: the guest keeps it across every boot (30 min and more), and a
+ * slot another guest already holds is refused by image/run.sh.
+ */
+function freeNet(): number {
+  const addrs = parseIpAddr(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' }));
+  for (let i = 0; i < 50; i++) {
+    try {
+      return chooseRunNet(String(1 + Math.floor(Math.random() * 250)), addrs).slot;
+    } catch {
+      /* taken: another */
+    }
+  }
+  throw new Error('no free 198.18.N.0/24 for the guest');
 }
 
 /** The bundles over http on the host's end of the guest's network; the URL of each path. */
@@ -87,7 +112,7 @@ test('RAUC update N -> N+1, switch back, fallback after three failed tries', { t
   const altered = Buffer.from(bytes);
   altered[Math.floor(altered.length / 3)]! ^= 0x40; // inside the root image: dm-verity's hash tree no longer matches
   const overlay = join(work, 'disk.qcow2');
-  const net = 1 + Math.floor(Math.random() * 250);
+  const net = freeNet();
   const phoneDir = mkdtempSync(join(tmpdir(), 'sbd-rauc-phone-'));
   t.after(() => rmSync(phoneDir, { recursive: true, force: true }));
   const boot = () => new Guest({ arch: 'x86_64', net, debugShell: true, overlay, env: envOf(imageDir) });
