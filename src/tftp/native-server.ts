@@ -3,11 +3,10 @@
  * transfer sockets and runs every transfer on its own thread; this shell only answers the names it has no valid
  * bytes for (OPEN → the file source → FILE or REFUSE), writes the log lines it reports and fetches its counters.
  * Same options, counters and behaviour as `TftpServer` (server.ts), the reference and the fallback when the library
- * is not built; why C, and what it bought, is in docs/tftp.md. Bytes marked cacheable (a store generation or a TTL)
- * are served again without a trip to Node; a running transfer always ends with the bytes it began with. The engine's
- * loop runs on a thread the library makes itself (sbd_tftp_engine_start), never in libuv's small pool, and not in a
- * Node worker: a worker's own V8 isolate cost ~15 MB and seconds of start under emulation (issue 19 items 6-7), and
- * the engine's sockets are served as soon as listen() returns.
+ * is not built (why C: docs/tftp.md). Cacheable bytes (a store generation or a TTL) are served again without a trip
+ * to Node; a running transfer ends with the bytes it began with. The engine's loop runs on a thread the library
+ * makes (sbd_tftp_engine_start), not in libuv's pool nor a Node worker (its own V8 isolate cost ~15 MB and seconds
+ * of start under emulation, issue 19 items 6-7); its sockets serve as soon as listen() returns.
  */
 import net from 'node:net';
 import koffi from 'koffi';
