@@ -6,8 +6,8 @@
  *  - publisher: `sbd cluster migrate`, `sbd cluster env`, its PostgreSQL handed to sbd-postgresql.service,
  *    sbd-clusterd enabled, `sbd cluster add-node sub1 --ip <subscriber>`;
  *  - subscriber: its daemons stopped, `sbd cluster join --set-aside-store` (its first boot's store kept aside),
- *    `sbd cluster env`; then a reboot: sbd-postgresql starts the hot standby and sbd-tftpd, sbd-tvsd and sbd-sipd
- *    read it (--store-url from the env file);
+ *    `sbd cluster env`, sbd-clusterd enabled; then a reboot: sbd-postgresql starts the hot standby and sbd-tftpd,
+ *    sbd-tvsd and sbd-sipd read it (--store-url from the env file);
  *  - a phone added on the publisher; a simulated phone on the host boots from the subscriber's TFTP (its ITL signed
  *    by the subscriber's CallManager key, both TVS in it, as in the publisher's ITL); `show cluster` on both admin
  *    consoles: both nodes, the standby streaming over TLS.
@@ -142,6 +142,8 @@ test('two x86_64 guests: publisher and subscriber joined on their consoles; a ho
     );
     console.log(`# join (${elapsed(t0)}):\n${joined}`);
     await rootOk(sub, `sbd cluster env --state ${STATE} --out /etc/sbd/cluster.env`);
+    // A subscriber's sbd-clusterd follows the publisher's phone and trunk keys (docs/cluster.md).
+    await rootOk(sub, 'systemctl enable sbd-clusterd');
     assert.match(await rootOk(sub, 'ls /var/lib/sbd/state'), /pre-join-/);
     await sub.rootStart('systemctl reboot');
     await sub.exit(5 * 60_000);
@@ -156,6 +158,7 @@ test('two x86_64 guests: publisher and subscriber joined on their consoles; a ho
       assert.equal((await sub.root(`systemctl show -p User --value ${d}`))[1], d, `${d} keeps its own user`);
     }
     assert.equal((await sub.root('systemctl is-active sbd-capfd'))[1], 'inactive', 'CAPF stays on the publisher');
+    await until(sub, 'systemctl is-active sbd-clusterd', (o) => o === 'active', 5 * 60_000, 'subscriber: sbd-clusterd');
     console.log(`# subscriber joined and rebooted: ${elapsed(t0)}`);
   });
 
