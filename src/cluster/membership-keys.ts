@@ -1,16 +1,12 @@
 /**
  * Keys a subscriber needs that only the publisher makes (issue 21, docs/cluster.md "Secrets"): the phone-password
- * key (`keys/sip-phone.key`), with which a node's TFTP decrypts the stored digest passwords it delivers in configs,
- * and the trunk-password key (`keys/sip-trunk.key`), with which its SIP answers a trunk's challenge. The publisher
- * (migrate, and sbd-clusterd on every publish) puts each in `sbd.cluster_keys` wrapped with AES-256-GCM under a key
- * derived from the cluster secret (HMAC-SHA-256, like the PostgreSQL passwords); replication brings the rows to
- * every standby. `sbd cluster join` unwraps them from its own standby into its keys folder, and a subscriber's
- * sbd-clusterd follows later changes (`followClusterKeys`: a restore on the publisher brings another key). Why there
- * and not in the daemons that use the keys: the cluster secret derives every PostgreSQL password of the cluster, so
- * only the state owner's daemon holds it; TFTP and SIP keep reading their one key file (they read it at each use,
- * so a replaced file is used without a restart). A node without the cluster security password cannot unwrap a row;
- * a row from another cluster or a damaged one fails the GCM tag, and the key already installed is kept.
- * The private keys of certificates never travel (each node makes its own); these keys are shared data, like the HA1s.
+ * key (`keys/sip-phone.key`: TFTP decrypts the digest passwords it delivers) and the trunk-password key
+ * (`keys/sip-trunk.key`: SIP answers a trunk's challenge). The publisher keeps each in `sbd.cluster_keys`, wrapped
+ * with AES-256-GCM under a key derived from the cluster secret; replication brings the rows to every standby;
+ * `sbd cluster join` unwraps them and a subscriber's sbd-clusterd follows later changes (`followClusterKeys`).
+ * Only the state owner's daemon holds the cluster secret (it derives every PostgreSQL password); TFTP and SIP read
+ * their key file at each use, so a replaced file needs no restart. A damaged or foreign row fails the GCM tag and
+ * the installed key is kept. Certificates' private keys never travel; these keys are shared data, like the HA1s.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
