@@ -38,7 +38,7 @@ export interface ClusterdOptions {
 /** One publisher round at a time; `tick()` is what the timer calls (tests call it directly). */
 export class ClusterPublisher {
   readonly stats = { ticks: 0, publishes: 0, imported: 0, errors: 0 };
-  publishedGeneration = -1;
+  publishedGeneration = '';
   readonly #store: Store;
   readonly #sql: Sql;
   readonly #logger: Logger;
@@ -59,7 +59,8 @@ export class ClusterPublisher {
         if (o.result === 'imported') this.stats.imported++;
         this.#logger.info('submission', { ...o });
       }
-      const generation = this.#store.generation();
+      // Phones' reports move their own counter (store/context.ts report), not the generation: both are published.
+      const generation = `${this.#store.generation()}:${this.#store.reportsGeneration()}`;
       if (generation === this.publishedGeneration) return;
       const r = await publishToPg(this.#store, this.#sql);
       this.publishedGeneration = generation;

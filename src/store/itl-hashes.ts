@@ -57,7 +57,7 @@ export function recordDeviceItlHash(ctx: StoreContext, device: string, sha256Hex
   const h = hex(E, 'sha256Hex', sha256Hex, [64]);
   const t = isoTime(E, 'at', at);
   const st = optionalText(E, 'status', status, 64);
-  ctx.write(() => {
+  ctx.report(() => {
     ctx
       .stmt(
         `INSERT INTO device_itl_hashes (device_id, sha256_hex, at, status) VALUES (?, ?, ?, ?)

@@ -43,7 +43,7 @@ export class Store {
     this.#txKind = undefined;
     this.generationFile = path === ':memory:' || path === '' ? undefined : `${path}-generation`;
     const stmt = createStatementCache(db);
-    this.#ctx = { db, clock, stmt, write: (fn) => this.#write(fn), touch: (fn) => this.#touch(fn) };
+    this.#ctx = { db, clock, stmt, write: (fn) => this.#write(fn), touch: (fn) => this.#touch(fn), report: (fn) => this.#report(fn) };
   }
 
   #write<T>(fn: () => T): T {
@@ -85,6 +85,17 @@ export class Store {
     }
   }
 
+  /** A write transaction that moves `reports_generation`, not the generation (StoreContext.report). */
+  #report<T>(fn: () => T): T {
+    return this.#touch(() => {
+      const result = fn();
+      this.#ctx
+        .stmt("INSERT INTO sbd_meta (key, value) VALUES ('reports_generation', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
+        .run();
+      return result;
+    });
+  }
+
   #call<T>(fn: () => T): T {
     try {
       return fn();
@@ -116,6 +127,15 @@ export class Store {
   generation(): number {
     return this.#call(() =>
       Number((this.#ctx.stmt("SELECT value FROM sbd_meta WHERE key = 'generation'").get() as { value: number }).value),
+    );
+  }
+
+  /** Increments on every committed change of phones' reports (StoreContext.report); 0 before the first. */
+  reportsGeneration(): number {
+    return this.#call(() =>
+      Number(
+        (this.#ctx.stmt("SELECT value FROM sbd_meta WHERE key = 'reports_generation'").get() as { value: number } | undefined)?.value ?? 0,
+      ),
     );
   }
 

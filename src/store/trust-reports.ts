@@ -88,7 +88,8 @@ function signature(field: string, v: unknown, nullable: boolean): string | null 
 
 /**
  * Upserts a phone's report; the device must exist (ERR_DEVICE_UNKNOWN). Returns 'changed' when the content
- * differs from the stored report (one generation bump) and 'touched' when only the time moved (none).
+ * differs from the stored report (the reports counter moves, not the generation) and 'touched' when only the time
+ * moved.
  */
 export function recordDeviceTrustReport(ctx: StoreContext, device: string, r: DeviceTrustReportInput, at: string): 'changed' | 'touched' {
   const name = normaliseDeviceName(device);
@@ -104,7 +105,7 @@ export function recordDeviceTrustReport(ctx: StoreContext, device: string, r: De
     );
     return 'touched';
   }
-  ctx.write(() => {
+  ctx.report(() => {
     ctx
       .stmt(
         `INSERT INTO device_trust_reports (device_id, itl_signature, itl_tftp_server, ctl_signature, ctl_tftp_server, at) VALUES (?, ?, ?, ?, ?, ?)

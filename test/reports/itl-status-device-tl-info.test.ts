@@ -91,6 +91,7 @@ test('a repeated report moves only its time, without a generation bump; a change
   try {
     const report = { itlSignature: h('sha1', ITL_A), itlTftpServer: 'pub', ctlSignature: 'not-installed', ctlTftpServer: null };
     const g = store.generation();
+    const r = store.reportsGeneration();
     assert.equal(store.recordDeviceTrustReport('SEP000000000001', report, '2026-11-25T10:00:00.000Z'), 'touched');
     assert.equal(store.generation(), g, 'no generation bump for a repeated report');
     assert.equal(store.getDeviceTrustReport('SEP000000000001')!.at, '2026-11-25T10:00:00.000Z');
@@ -98,7 +99,15 @@ test('a repeated report moves only its time, without a generation bump; a change
       store.recordDeviceTrustReport('SEP000000000001', { ...report, itlTftpServer: 'sub1' }, '2026-11-25T10:01:00.000Z'),
       'changed',
     );
-    assert.equal(store.generation(), g + 1);
+    // A changed report moves the reports counter, not the generation every cache follows (a boot storm of
+    // phones reporting must not reload sbd-sipd's directory or the TFTP data plane's files).
+    assert.equal(store.generation(), g, 'a changed report bumps no generation');
+    assert.equal(store.reportsGeneration(), r + 1, 'it moves the reports counter');
+    store.recordDeviceItlHash('SEP000000000001', 'ab'.repeat(32), '2026-11-25T10:01:30.000Z');
+    assert.equal(store.generation(), g, "a phone's ITL hash bumps no generation");
+    assert.equal(store.reportsGeneration(), r + 2);
+    store.sip.deleteDeviceItlHash('SEP000000000001');
+    assert.equal(store.generation(), g + 1, 'an administrative reset does (the registrar forgets what it saw)');
     assert.throws(() => store.recordDeviceTrustReport('SEP000000000001', { ...report, itlSignature: 'abc' }, '2026-11-25T10:02:00.000Z'), {
       code: StoreErrorCode.itlHashInvalid,
     });
