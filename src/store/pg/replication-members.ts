@@ -166,10 +166,15 @@ export async function dropMember(sql: Sql, node: string): Promise<{ slotDropped:
   const [m] = await sql`SELECT role_name FROM sbd.cluster_members WHERE node = ${node}`;
   if (!m) return undefined;
   const role = m.role_name as string;
-  await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${role}`;
+  if (!/^sbd_node_[a-z0-9_]{1,60}$/.test(role))
+    throw new PgStoreError(PgStoreErrorCode.schema, `member role ${role} has an unexpected shape`);
+  // No new session first: the standby's walreceiver reconnects at once, so a terminated walsender could come
+  // back (slot active again, the removed node still streaming) before the role and its hba line are gone.
+  await sql.unsafe(`ALTER ROLE "${role}" NOLOGIN`);
   // A terminated walsender releases its slot a moment later: wait until it is inactive (bounded).
   let slotDropped = false;
   for (let i = 0; i < 100; i++) {
+    await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${role}`;
     const [s] = await sql`SELECT active FROM pg_replication_slots WHERE slot_name = ${role}`;
     if (!s) break;
     if (!s.active) {
