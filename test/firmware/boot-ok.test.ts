@@ -2,7 +2,7 @@
  * rootfs/usr/lib/sbd/bin/boot-ok (sbd-boot-ok.service, the boot assessment): every enabled sbd daemon active is a
  * good boot; one inactive or failed fails it at once (the unit then restarts the machine); one still activating is
  * waited for, up to SBD_BOOT_OK_TIMEOUT. systemd is not this host's init, so `systemctl` is a stand-in that answers
- * from a folder of unit states.
+ * from a folder of unit states ("STATE [skipped|never]": its conditions not met this boot, or never checked).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -27,7 +27,15 @@ function run(states: Record<string, string>, timeout = '0') {
     `#!/bin/sh
 case "$1" in
   list-unit-files) for f in ${dir}/states/*; do echo "$(basename "$f") enabled enabled"; done ;;
-  is-active) s=$(cat ${dir}/states/$2); echo "$s"; [ "$s" = active ] ;;
+  is-active) read -r s c < ${dir}/states/$2; echo "$s"; [ "$s" = active ] ;;
+  show) read -r s c < ${dir}/states/$4
+    case "$3:$c" in
+      ConditionResult:skipped|ConditionResult:never) echo no ;;
+      ConditionResult:*) echo yes ;;
+      ConditionTimestampMonotonic:never) echo 0 ;;
+      ConditionTimestampMonotonic:*) echo 4242 ;;
+      *) exit 1 ;;
+    esac ;;
   *) exit 1 ;;
 esac
 `,
@@ -60,6 +68,21 @@ describe('boot-ok (boot assessment)', () => {
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`sbd-sipd\\.service is ${state}`));
     }
+  });
+
+  it('a unit whose conditions were not met this boot (PostgreSQL on a single box, CAPF on a subscriber) is left out', () => {
+    const r = run({
+      ...all('active'),
+      'sbd-capfd.service': 'inactive skipped',
+      'sbd-postgresql.service': 'inactive skipped',
+      'sbd-clusterd.service': 'inactive skipped',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /not on this box: sbd-capfd\.service sbd-clusterd\.service sbd-postgresql\.service\)/);
+    // Inactive without a failed condition (never started, or stopped): still a bad boot.
+    const never = run({ ...all('active'), 'sbd-postgresql.service': 'inactive never' }, '900');
+    assert.equal(never.status, 1);
+    assert.match(never.stderr, /sbd-postgresql\.service is inactive/);
   });
 
   it('a daemon still activating after SBD_BOOT_OK_TIMEOUT: a bad boot', () => {
