@@ -13,6 +13,7 @@ import { trustCommands } from './commands/trust.js';
 import { paramCommands } from './commands/params.js';
 import { clusterSecurityCommands } from './commands/cluster-security.js';
 import { clusterNodeCommands } from './commands/cluster-nodes.js';
+import { type ClusterCliOptions, clusterMembershipCommands } from './commands/cluster-membership.js';
 import { reportCommands } from './commands/reports.js';
 import { disasterRecoveryCommands } from './commands/disaster-recovery.js';
 import { phoneCommands } from './commands/phones.js';
@@ -38,6 +39,8 @@ export interface AdminContext {
   firstBoot?: () => string | undefined;
   /** RAUC and the firmware paths behind `utils system upgrade|switch-version`, `show version` (defaults: the image's). */
   firmware?: FirmwareCommandOptions;
+  /** The `sbd` command line the cluster words run as root (default /usr/bin/sbd), and its extra environment. */
+  cluster?: ClusterCliOptions;
 }
 
 /** Store commands wait for first boot: before it is done the store is missing or half made. */
@@ -66,7 +69,8 @@ export function adminTable(ctx: AdminContext): CommandTable {
         ...trustCommands(state, clock),
         ...paramCommands(state),
         ...clusterSecurityCommands(state, clock),
-        ...clusterNodeCommands(state),
+        ...clusterNodeCommands(state, ctx.privilege, ctx.cluster),
+        ...clusterMembershipCommands(state, ctx.privilege, ctx.cluster),
         ...reportCommands(state),
         ...disasterRecoveryCommands(state, { systemd }),
         ...phoneCommands(state),

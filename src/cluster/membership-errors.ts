@@ -18,6 +18,10 @@ export const MembershipErrorCode = {
   timeout: 'ERR_CLUSTER_TIMEOUT',
   /** A key wrapped by the publisher did not unwrap with this node's cluster secret (another cluster, a damaged row). */
   key: 'ERR_CLUSTER_KEY',
+  /** A systemctl step that puts the node's units in place after a cluster command failed (node-units.ts). */
+  units: 'ERR_CLUSTER_UNITS',
+  /** The console's cluster words: a name, address or password the command cannot take (cli cluster-appliance). */
+  input: 'ERR_CLUSTER_INPUT',
 } as const;
 export type MembershipErrorCode = (typeof MembershipErrorCode)[keyof typeof MembershipErrorCode];
 

@@ -114,11 +114,18 @@ function bootstrap(opts: JoinOptions, role: string, password: string): Bootstrap
   try {
     out = runPgTool('psql', ['-X', '-A', '-t', '-d', conninfo, '-c', query], { PGPASSWORD: password });
   } catch (err) {
-    throw new MembershipError(
-      MembershipErrorCode.notAllowed,
-      `the publisher ${opts.publisher.host}:${opts.publisher.port} refused node ${opts.name} (was it added with "sbd cluster add-node ${opts.name} --ip A" there, and is the cluster security password right?): ${toolOutput(err)}`,
-      { cause: err },
-    );
+    const at = `${opts.publisher.host}:${opts.publisher.port}`;
+    const output = toolOutput(err);
+    // The server's own words tell the two refusals apart: the role's password (from the cluster security
+    // password) was wrong, or no allow-list line admits this node from here.
+    const why = /password authentication failed/.test(output)
+      ? 'the cluster security password is not the one the publisher was migrated with'
+      : /no pg_hba\.conf entry/.test(output)
+        ? `${opts.name} is not on its allow-list from this address: add it there first (console: "set network cluster subscriber details ${opts.name} ADDRESS"; shell: "sbd cluster add-node ${opts.name} --ip ADDRESS")`
+        : `was it added with "sbd cluster add-node ${opts.name} --ip A" there, and is the cluster security password right?`;
+    throw new MembershipError(MembershipErrorCode.notAllowed, `the publisher ${at} refused node ${opts.name}: ${why} (${output})`, {
+      cause: err,
+    });
   }
   return JSON.parse(out) as Bootstrap;
 }

@@ -68,7 +68,7 @@ export interface TestNode {
 }
 
 /** A folder the server's user can reach (0755), removed after its servers stop. */
-function nodeDirs(t: T, name: string): { state: string; pgDir: string } {
+export function nodeDirs(t: T, name: string): { state: string; pgDir: string } {
   const root = mkdtempSync(path.join(os.tmpdir(), `sbd-cl-${name}-`));
   chmodSync(root, 0o755);
   const pgDir = path.join(root, 'pg');

@@ -141,7 +141,7 @@ test('publisher + two subscribers joined by the commands, over TLS; status, refu
     '127.0.0.4:5999',
   ]);
   assert.equal(stranger.code, 1);
-  assert.match(stranger.err, /refused node sub9 .*add-node .*\[ERR_CLUSTER_NOT_ALLOWED\]/);
+  assert.match(stranger.err, /refused node sub9: sub9 is not on its allow-list .*add-node .*\[ERR_CLUSTER_NOT_ALLOWED\]/);
 
   // Status on the publisher: both subscribers streaming over TLS, with their lag; on a subscriber: its own replay.
   const onPub = await sbdOk(['cluster', 'status', '--state', pub.state]);

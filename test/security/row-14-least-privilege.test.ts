@@ -131,15 +131,23 @@ test('admin shell: dropping root leaves no 0 in the real, effective, saved or fi
   assert.deepEqual(out.restart, { file: '/usr/bin/sudo', args: ['-n', '/usr/bin/systemctl', 'restart', 'sbd-tftpd.service'] });
 });
 
-test('sudoers: the admin shell as root for admin; for sbd exactly the systemctl lines the shell runs', () => {
+test('sudoers: the admin shell as root for admin; for sbd exactly the systemctl lines and the cluster entry the shell runs', () => {
   const text = readFileSync(join(rootfs, 'etc/sudoers.d/sbd-admin'), 'utf8').replace(/\\\n\s*/g, '');
   const rules = text.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !l.startsWith('Defaults'));
   const alias = /^Cmnd_Alias SBD_SYSTEMCTL = (.*)$/m.exec(text)?.[1]?.split(/,\s*/) ?? [];
   const restarts = DAEMONS.map((d) => `/usr/bin/systemctl restart ${d}.service`);
   assert.deepEqual(alias.sort(), [...restarts, '/usr/bin/systemctl reboot', '/usr/bin/systemctl poweroff'].sort());
+  // The console's cluster words (src/admin/commands/cluster-membership.ts): one entry, its verbs only; the two
+  // without operands allow none (sudoers: a command listed with arguments matches only those).
+  const cluster = /^Cmnd_Alias SBD_CLUSTER = (.*)$/m.exec(text)?.[1]?.split(/,\s*/) ?? [];
+  const entry = '/usr/bin/sbd cluster appliance';
+  assert.deepEqual(
+    cluster.sort(),
+    [`${entry} migrate`, `${entry} promote`, ...['add-node', 'remove-node', 'join', 'repoint'].map((v) => `${entry} ${v} *`)].sort(),
+  );
   assert.deepEqual(rules.filter((l) => !l.startsWith('Cmnd_Alias')).sort(), [
     'admin ALL=(root) NOPASSWD: /usr/lib/sbd/bin/sbd-admin-shell',
-    'sbd ALL=(root) NOPASSWD: SBD_SYSTEMCTL',
+    'sbd ALL=(root) NOPASSWD: SBD_SYSTEMCTL, SBD_CLUSTER',
   ]);
 });
 

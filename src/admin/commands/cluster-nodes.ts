@@ -7,10 +7,17 @@
  * naming the publisher.
  */
 import type { AdminCommand, AdminIo } from '../command-table.js';
+import type { Privilege } from '../privilege.js';
+import { type ClusterCliOptions, runAsRoot } from './cluster-membership.js';
 import { clusterStatus, formatClusterStatus } from '../../cluster/membership-status.js';
 import { promoteNode } from '../../cluster/promote.js';
 
-export function clusterNodeCommands(stateDir: string): AdminCommand[] {
+/**
+ * `privilege` that can raise (the appliance's console): promote runs as root through `sbd cluster appliance
+ * promote` (it rewrites the server's files, owned by postgres) and leaves the node's units as a publisher needs
+ * them; otherwise (a host) it runs in this process.
+ */
+export function clusterNodeCommands(stateDir: string, privilege?: Privilege, cli: ClusterCliOptions = {}): AdminCommand[] {
   const show = async (_args: string[], io: AdminIo) => {
     for (const line of formatClusterStatus(await clusterStatus(stateDir))) io.out(line);
   };
@@ -26,6 +33,11 @@ export function clusterNodeCommands(stateDir: string): AdminCommand[] {
           'Make this node the publisher? Its database becomes the primary; the old publisher must stay down (it cannot come back as publisher), and its keys (ITLRecovery, CAPF) are lost.';
         if (!(await io.confirm(question))) {
           io.out('cancelled');
+          return;
+        }
+        if (privilege?.canRaise) {
+          await runAsRoot(privilege, cli, ['promote'], io);
+          io.out('On each other subscriber: utils cluster repoint THIS_ADDRESS');
           return;
         }
         const r = await promoteNode(stateDir);

@@ -13,6 +13,9 @@ import { clusterStatus, formatClusterStatus } from '../../cluster/membership-sta
 import { writeNodeEnvironment } from '../../cluster/membership-env.js';
 import { migrateToCluster } from '../../cluster/migrate.js';
 import { promoteNode, repointSubscriber } from '../../cluster/promote.js';
+import { NodeUnits } from '../../cluster/node-units.js';
+import { readClusterNode } from '../../store/pg/cluster-node.js';
+import type { CommandContext } from '../command.js';
 
 const PG_PORT = 5432;
 
@@ -21,6 +24,27 @@ function hostPort(text: string, flag: string): { host: string; port: number } {
   const port = m?.[2] === undefined ? PG_PORT : Number(m[2]);
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${flag} must be HOST[:PORT], got "${text}"`);
   return { host: m[1]!, port };
+}
+
+/**
+ * On the appliance (node-units.ts: root, systemd, sbd's units, the units' PostgreSQL folder) the command leaves the
+ * node's units as its role needs them, now and at every boot; elsewhere, or with --no-units, it says what is left.
+ */
+function leaveUnits(
+  ctx: CommandContext,
+  noUnits: boolean,
+  stateDir: string,
+  pgDir: string,
+  role: 'publisher' | 'subscriber',
+  hint: string,
+): void {
+  const units = new NodeUnits();
+  const why = noUnits ? '--no-units' : units.notHere(pgDir);
+  if (why) {
+    ctx.out(`${hint} (units not changed: ${why})`);
+    return;
+  }
+  for (const line of units.activate(stateDir, pgDir, role)) ctx.out(line);
 }
 
 function clusterPassword(): string {
@@ -33,9 +57,15 @@ export const commands: Command[] = [
   {
     path: ['cluster', 'migrate'],
     summary: "make this single node the cluster's publisher: its PostgreSQL primary (initdb if new), schema, publish",
-    usage: 'sbd cluster migrate --state DIR --pg-dir DIR [--listen HOST[:PORT]]   (password in SBD_CLUSTER_PASSWORD)',
+    usage:
+      'sbd cluster migrate --state DIR --pg-dir DIR [--listen HOST[:PORT]] [--no-units]   (password in SBD_CLUSTER_PASSWORD;\n' +
+      '  on the appliance it then writes /etc/sbd/cluster.env, hands the server to sbd-postgresql and enables sbd-clusterd)',
     async run(args, ctx) {
-      const { values } = parse(args, { state: { type: 'string' }, 'pg-dir': { type: 'string' }, listen: { type: 'string' } }, false);
+      const { values } = parse(
+        args,
+        { state: { type: 'string' }, 'pg-dir': { type: 'string' }, listen: { type: 'string' }, 'no-units': { type: 'boolean' } },
+        false,
+      );
       const listen = values.listen === undefined ? undefined : hostPort(values.listen, '--listen');
       const r = await migrateToCluster({
         stateDir: required(values.state, '--state'),
@@ -46,7 +76,14 @@ export const commands: Command[] = [
       });
       ctx.out(`${r.node} is the publisher${r.initialised ? ' (new PostgreSQL data folder)' : ''}`);
       ctx.out(`published ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters; generation ${r.generation}`);
-      ctx.out('Start sbd-clusterd (sbd daemon clusterd) so later changes are published.');
+      leaveUnits(
+        ctx,
+        values['no-units'] === true,
+        values.state!,
+        values['pg-dir']!,
+        'publisher',
+        'Start sbd-clusterd (sbd daemon clusterd) so later changes are published',
+      );
       return 0;
     },
   },
@@ -97,7 +134,8 @@ export const commands: Command[] = [
     path: ['cluster', 'join'],
     summary: 'on a new box: join the cluster as a subscriber (base backup, TLS streaming, own keys, certificates published)',
     usage:
-      'sbd cluster join --publisher HOST[:PORT] --name NAME --state DIR --pg-dir DIR --listen HOST[:PORT] [--hostname H] [--ip A] [--wait SECONDS] [--set-aside-store]   (password in SBD_CLUSTER_PASSWORD;\n' +
+      'sbd cluster join --publisher HOST[:PORT] --name NAME --state DIR --pg-dir DIR --listen HOST[:PORT] [--hostname H] [--ip A] [--wait SECONDS] [--set-aside-store] [--no-units]   (password in SBD_CLUSTER_PASSWORD;\n' +
+      '  on the appliance it then writes /etc/sbd/cluster.env, runs the standby under sbd-postgresql, enables sbd-clusterd, restarts TFTP, TVS, SIP;\n' +
       '  --set-aside-store: a box whose first boot made a store joins once the publisher admits it, its store and keys moved to DIR/pre-join-<time>/)',
     async run(args, ctx) {
       const { values } = parse(
@@ -112,12 +150,21 @@ export const commands: Command[] = [
           ip: { type: 'string' },
           wait: { type: 'string' },
           'set-aside-store': { type: 'boolean' },
+          'no-units': { type: 'boolean' },
         },
         false,
       );
+      const stateDir = required(values.state, '--state');
+      const pgDir = required(values['pg-dir'], '--pg-dir');
+      const noUnits = values['no-units'] === true;
+      // On the appliance the box's daemons hold its first-boot store open: stopped before join moves it aside,
+      // started again when the publisher refuses (the box stays as it was).
+      const units = new NodeUnits();
+      const stop = !noUnits && values['set-aside-store'] === true && units.notHere(pgDir) === undefined;
+      if (stop) units.stopStoreDaemons();
       const r = await joinCluster({
-        stateDir: required(values.state, '--state'),
-        pgDir: required(values['pg-dir'], '--pg-dir'),
+        stateDir,
+        pgDir,
         name: required(values.name, '--name'),
         password: clusterPassword(),
         publisher: hostPort(required(values.publisher, '--publisher'), '--publisher'),
@@ -127,6 +174,9 @@ export const commands: Command[] = [
         clock: systemClock,
         waitSeconds: intOption(values.wait, '--wait', JOIN_DEFAULTS.waitSeconds, 1, 3600),
         setAsideStore: values['set-aside-store'] === true,
+      }).catch((err: unknown) => {
+        if (stop && !readClusterNode(stateDir)) units.startStoreDaemons();
+        throw err;
       });
       if (r.setAside) ctx.out(`this box's own store and keys were moved to ${r.setAside} (kept, not part of the cluster)`);
       ctx.out(`joined: publisher ${r.publisher}, streaming over TLS (slot ${r.slot})`);
@@ -140,7 +190,14 @@ export const commands: Command[] = [
           'warning: the publisher has no phone-password key on record (is sbd-clusterd running there?): configs served here carry no digest passwords until sbd-clusterd here installs it',
         );
       if (r.keys.includes('sip-trunk')) ctx.out("the publisher's trunk-password key is installed: SIP here answers trunks' challenges");
-      ctx.out('Start sbd-clusterd here too (sbd daemon clusterd): it installs the keys the publisher changes later.');
+      leaveUnits(
+        ctx,
+        noUnits,
+        stateDir,
+        pgDir,
+        'subscriber',
+        'Start sbd-clusterd here too (sbd daemon clusterd): it installs the keys the publisher changes later',
+      );
       return 0;
     },
   },
@@ -169,10 +226,11 @@ export const commands: Command[] = [
   {
     path: ['cluster', 'promote'],
     summary: 'on a subscriber, with the publisher gone: become the publisher (pg_promote, SQLite rebuilt from PostgreSQL)',
-    usage: 'sbd cluster promote --state DIR [--force]   (--force: skip the check that the old publisher is unreachable)',
+    usage: 'sbd cluster promote --state DIR [--force] [--no-units]   (--force: skip the check that the old publisher is unreachable)',
     async run(args, ctx) {
-      const { values } = parse(args, { state: { type: 'string' }, force: { type: 'boolean' } }, false);
-      const r = await promoteNode(required(values.state, '--state'), { force: values.force === true });
+      const { values } = parse(args, { state: { type: 'string' }, force: { type: 'boolean' }, 'no-units': { type: 'boolean' } }, false);
+      const stateDir = required(values.state, '--state');
+      const r = await promoteNode(stateDir, { force: values.force === true });
       ctx.out(
         `${r.node} is the publisher (was ${r.oldPublisher}); imported ${r.nodes} nodes, ${r.certificates} certificates, ${r.params} parameters, ${r.devices} devices`,
       );
@@ -180,7 +238,14 @@ export const commands: Command[] = [
         `slots for the other subscribers: ${r.slots.join(', ') || 'none'}; on each: sbd cluster repoint --publisher THIS_ADDRESS --state DIR`,
       );
       ctx.out('Lost with the old publisher: its keys (ITLRecovery, CAPF): see docs/cluster.md "Promotion".');
-      ctx.out('Restart sbd-clusterd here (systemctl restart sbd-clusterd): it publishes now, instead of following the keys.');
+      leaveUnits(
+        ctx,
+        values['no-units'] === true,
+        stateDir,
+        readClusterNode(stateDir)!.pg.dir,
+        'publisher',
+        'Restart sbd-clusterd here (systemctl restart sbd-clusterd): it publishes now, instead of following the keys',
+      );
       return 0;
     },
   },
