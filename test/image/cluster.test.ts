@@ -1,16 +1,19 @@
 /**
  * A cluster of two firmware images (issue 21 must-show): two x86_64 QEMU guests, publisher and subscriber, on one
  * bridge this test makes (a network namespace with br0; the host's end of a veth holds .1 of a free 198.18.N.0/24,
- * the publisher is .2, the subscriber .3). Both boot the same image and run first boot as any appliance does; then,
- * on their serial consoles (systemd's root debug shell, where the admin shell has no cluster words yet):
- *  - publisher: `sbd cluster migrate`, `sbd cluster env`, its PostgreSQL handed to sbd-postgresql.service,
- *    sbd-clusterd enabled, `sbd cluster add-node sub1 --ip <subscriber>`;
- *  - subscriber: its daemons stopped, `sbd cluster join --set-aside-store` (its first boot's store kept aside),
- *    `sbd cluster env`, sbd-clusterd enabled; then a reboot: sbd-postgresql starts the hot standby and sbd-tftpd,
- *    sbd-tvsd and sbd-sipd read it (--store-url from the env file);
+ * the publisher is .2, the subscriber .3). Both boot the same image and run first boot as any appliance does; then
+ * the whole procedure on their admin consoles (the `admin:` shell an administrator logs into, which runs the cluster
+ * words as root through its one sudo entry, `sbd cluster appliance`):
+ *  - publisher: `utils cluster migrate` (the cluster security password typed twice, no echo): its PostgreSQL under
+ *    sbd-postgresql.service and sbd-clusterd enabled and running, by the command itself;
+ *    `set network cluster subscriber details sub1 <subscriber>`;
+ *  - subscriber: `utils cluster join <publisher> sub1` (its first boot's store set aside): at once the hot standby
+ *    under sbd-postgresql, sbd-clusterd, and sbd-tftpd, sbd-tvsd and sbd-sipd reading the standby; the same after a
+ *    reboot, with no other step;
  *  - a phone added on the publisher; a simulated phone on the host boots from the subscriber's TFTP (its ITL signed
  *    by the subscriber's CallManager key, both TVS in it, as in the publisher's ITL); `show cluster` on both admin
  *    consoles: both nodes, the standby streaming over TLS.
+ * The root debug shell only looks (unit states, command lines) and adds the phone.
  * Holds both QEMU slots (`/work/bin/qemu-slot --both`); SBD_IMAGE_DIR names the image to boot.
  */
 import { test } from 'node:test';
@@ -31,7 +34,6 @@ const BOOT_TIMEOUT_MS = 15 * 60_000;
 const DEFAULT_PASSWORD = 'sbd-admin';
 const NEW_PASSWORD = 'Sbd-Cluster-Test-2026';
 const STATE = '/var/lib/sbd/state';
-const PG_DIR = '/var/lib/postgresql/sbd';
 const CLUSTER_PASSWORD = 'cluster-image-test-password';
 const MAC = '00AA11BB22CE';
 const DAEMONS = ['sbd-tftpd', 'sbd-tvsd', 'sbd-sipd'];
@@ -66,6 +68,34 @@ function makeBridge(t: { after: (fn: () => void) => void }): { ns: string; prefi
   ip(['addr', 'add', `${net.hostIp}/24`, 'dev', host]);
   ip(['link', 'set', host, 'up']);
   return { ns, prefix: net.hostIp.replace(/\.1$/, '') };
+}
+
+/**
+ * One admin-console line that asks: each [prompt, answer] typed once its prompt shows (passwords are not echoed);
+ * what the console printed up to the next prompt.
+ */
+async function adminAsk(g: Guest, command: string, answers: [RegExp, string][], timeoutMs: number): Promise<string> {
+  g.type(`${command}\r`);
+  let out = '';
+  for (const [prompt, answer] of answers) {
+    out += (await g.waitFor(new RegExp(`[\\s\\S]*?${prompt.source}`), 120_000, `${command}: ${prompt.source}`))[0];
+    g.type(`${answer}\r`);
+  }
+  out += (await g.waitFor(/[\s\S]*?\nadmin: $/m, timeoutMs, `${command}: done`))[0];
+  return out;
+}
+
+/** The daemons read the subscriber's standby, each under its own user; CAPF stays on the publisher. */
+async function readsStandby(g: Guest): Promise<void> {
+  for (const d of DAEMONS) {
+    await until(g, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', BOOT_TIMEOUT_MS, `subscriber: ${d}`);
+    const cmd = await rootOk(g, `tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value ${d})/cmdline`);
+    assert.match(cmd, /--store-url postgres:\/\/sbd_reader@127\.0\.0\.1:5432\/postgres --node sub1/, `${d}: ${cmd}`);
+    assert.equal((await g.root(`systemctl show -p User --value ${d}`))[1], d, `${d} keeps its own user`);
+  }
+  assert.equal((await g.root('systemctl is-active sbd-capfd'))[1], 'inactive', 'CAPF stays on the publisher');
+  assert.equal((await g.root('systemctl is-active sbd-postgresql sbd-clusterd'))[1], 'active\nactive');
+  assert.equal((await g.root('systemctl is-enabled sbd-postgresql sbd-clusterd'))[1], 'enabled\nenabled');
 }
 
 /** A root command on the guest's debug shell that must succeed; its output. */
@@ -118,47 +148,74 @@ test('two x86_64 guests: publisher and subscriber joined on their consoles; a ho
         await until(g, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', BOOT_TIMEOUT_MS, `${g.guestIp}: ${d}`);
     }),
   );
-  const pw = `SBD_CLUSTER_PASSWORD='${CLUSTER_PASSWORD}'`;
 
-  await t.test('publisher: migrate, its PostgreSQL under sbd-postgresql.service, sbd-clusterd, add-node', async () => {
+  await t.test('publisher, on its admin console: utils cluster migrate, set network cluster subscriber details', async () => {
     const t0 = Date.now();
-    console.log(await rootOk(pub, `${pw} sbd cluster migrate --state ${STATE} --pg-dir ${PG_DIR} --listen ${pubIp}:5432 2>&1`));
-    await rootOk(pub, `sbd cluster env --state ${STATE} --out /etc/sbd/cluster.env`);
-    // The command started the server with pg_ctl; the unit takes it over (and starts it at every boot).
-    await rootOk(pub, `runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D ${PG_DIR}/data -m fast -w stop`);
-    await rootOk(pub, 'systemctl start sbd-postgresql && systemctl enable --now sbd-clusterd');
+    const migrated = await adminAsk(
+      pub,
+      'utils cluster migrate',
+      [
+        [/\(yes\/no\) $/, 'yes'],
+        [/Cluster security password: $/, CLUSTER_PASSWORD],
+        [/Cluster security password \(again\): $/, CLUSTER_PASSWORD],
+      ],
+      10 * 60_000,
+    );
+    console.log(`# utils cluster migrate (${elapsed(t0)}):\n${migrated}`);
+    assert.doesNotMatch(migrated, new RegExp(CLUSTER_PASSWORD), 'the password is not echoed');
+    assert.match(migrated, /^sbd is the publisher/m);
+    assert.match(migrated, /sbd-clusterd\.service enabled and running \(publishes the store\)/);
+    // Left by the command itself: the server under its unit, sbd-clusterd enabled and running.
     assert.equal((await pub.root('systemctl is-active sbd-postgresql sbd-clusterd'))[1], 'active\nactive');
-    console.log(await rootOk(pub, `sbd cluster add-node sub1 --ip ${subIp} --state ${STATE} 2>&1`));
+    assert.equal((await pub.root('systemctl is-enabled sbd-clusterd'))[1], 'enabled');
+    const added = await pub.admin(`set network cluster subscriber details sub1 ${subIp}`, 5 * 60_000);
+    console.log(`# set network cluster subscriber details:\n${added}`);
+    assert.match(added, /^node sub1 added/m);
+    const bad = await pub.admin(`set network cluster subscriber details "sub 2" ${prefix}.4`);
+    assert.match(bad, /error: node name "sub 2"/);
     console.log(`# publisher ready: ${elapsed(t0)}`);
   });
 
-  await t.test('subscriber: join (its first-boot store set aside), env file, reboot into the hot standby', async () => {
+  await t.test('subscriber, on its admin console: utils cluster join; its services at once and after a reboot', async () => {
     const t0 = Date.now();
-    await rootOk(sub, 'systemctl stop sbd-tftpd sbd-tvsd sbd-sipd sbd-capfd sbd-mediad');
-    const joined = await rootOk(
+    const wrong = await adminAsk(
       sub,
-      `${pw} sbd cluster join --publisher ${pubIp}:5432 --name sub1 --state ${STATE} --pg-dir ${PG_DIR} --listen ${subIp}:5432 --ip ${subIp} --wait 600 --set-aside-store 2>&1`,
-      15 * 60_000,
+      `utils cluster join ${pubIp} sub1`,
+      [
+        [/\(yes\/no\) $/, 'yes'],
+        [/Cluster security password: $/, 'not-the-cluster-password'],
+      ],
+      10 * 60_000,
     );
-    console.log(`# join (${elapsed(t0)}):\n${joined}`);
-    await rootOk(sub, `sbd cluster env --state ${STATE} --out /etc/sbd/cluster.env`);
-    // A subscriber's sbd-clusterd follows the publisher's phone and trunk keys (docs/cluster.md).
-    await rootOk(sub, 'systemctl enable sbd-clusterd');
+    console.log(`# join with a wrong password:\n${wrong}`);
+    assert.match(wrong, /error: .*the cluster security password is not the one the publisher was migrated with/);
+    for (const d of DAEMONS)
+      await until(sub, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', 5 * 60_000, `after the refusal: ${d}`);
+    const onSub = await sub.admin(`set network cluster subscriber details sub2 ${prefix}.4`);
+    assert.match(onSub, /error: .*(not in a cluster|runs on the publisher)/);
+    const joined = await adminAsk(
+      sub,
+      `utils cluster join ${pubIp} sub1`,
+      [
+        [/\(yes\/no\) $/, 'yes'],
+        [/Cluster security password: $/, CLUSTER_PASSWORD],
+      ],
+      20 * 60_000,
+    );
+    console.log(`# utils cluster join (${elapsed(t0)}):\n${joined}`);
+    assert.doesNotMatch(joined, new RegExp(CLUSTER_PASSWORD), 'the password is not echoed');
+    assert.match(joined, /^joined: publisher sbd, streaming over TLS/m);
     assert.match(await rootOk(sub, 'ls /var/lib/sbd/state'), /pre-join-/);
+    await readsStandby(sub);
+    console.log(`# subscriber serving from its standby without a reboot: ${elapsed(t0)}`);
     await sub.rootStart('systemctl reboot');
     await sub.exit(5 * 60_000);
     await sub.dispose();
     sub = new Guest({ arch: 'x86_64', net: `join:${ns}:${subIp}:${prefix}.1`, debugShell: true, overlay: subDisk, env });
     await sub.login('admin', NEW_PASSWORD, NEW_PASSWORD, BOOT_TIMEOUT_MS);
     await until(sub, 'systemctl is-active sbd-postgresql', (o) => o === 'active', BOOT_TIMEOUT_MS, 'subscriber: sbd-postgresql');
-    for (const d of DAEMONS) {
-      await until(sub, `systemctl show -p SubState --value ${d}`, (o) => o === 'running', BOOT_TIMEOUT_MS, `subscriber: ${d}`);
-      const cmd = await rootOk(sub, `tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value ${d})/cmdline`);
-      assert.match(cmd, /--store-url postgres:\/\/sbd_reader@127\.0\.0\.1:5432\/postgres --node sub1/, `${d}: ${cmd}`);
-      assert.equal((await sub.root(`systemctl show -p User --value ${d}`))[1], d, `${d} keeps its own user`);
-    }
-    assert.equal((await sub.root('systemctl is-active sbd-capfd'))[1], 'inactive', 'CAPF stays on the publisher');
     await until(sub, 'systemctl is-active sbd-clusterd', (o) => o === 'active', 5 * 60_000, 'subscriber: sbd-clusterd');
+    await readsStandby(sub);
     console.log(`# subscriber joined and rebooted: ${elapsed(t0)}`);
   });
 
