@@ -89,11 +89,19 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** `sbd daemon ...` as a process; resolves once it prints the `listening` event `ready` accepts. Stopped after the test. */
-export function startDaemon(args: string[], ready: (ev: Record<string, unknown>) => boolean = () => true): Promise<Daemon> {
+/**
+ * `sbd daemon ...` as a process (`env` added to this process's: a subscriber's PGPASSWORD); resolves once it prints
+ * the `listening` event `ready` accepts. Stopped after the test.
+ */
+export function startDaemon(
+  args: string[],
+  ready: (ev: Record<string, unknown>) => boolean = () => true,
+  env: Record<string, string> = {},
+): Promise<Daemon> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'daemon', ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
