@@ -8,6 +8,8 @@
 #   40-overlay      rootfs/ laid over the tree (units, sysusers.d, tmpfiles.d, presets, /etc/sbd)
 #   45-firmware     firmware version, RAUC's system.conf + keyring (scripts/firmware-keys.sh)
 #   50-post-install system users, admin login, unit presets, sudo rule
+#   55-trim         what the running appliance never reads goes (apt, dpkg + its database, Perl, udev's hwdb,
+#                   gconv, ICU's locale data…); OUT/trim-report.txt lists it (in the size report)
 #   60-finalize     GPT disk, built as files (no loop devices): IMAGE_LAYOUT=ab (default) ESP (systemd-boot,
 #                   kernel, initrd) + two read-only SquashFS root slots + a data partition (60-finalize-ab.sh);
 #                   single: ESP + one ext4 root. .img.zst + bmap to flash, kernel + initrd for direct boot, size report
@@ -90,7 +92,7 @@ root="$out/rootfs"
 rm -rf "$root" && mkdir -p "$root"
 tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$base_tar" -C "$root"
 stamp "base extracted"
-for hook in 30-app 40-overlay 45-firmware 50-post-install 60-finalize; do
+for hook in 30-app 40-overlay 45-firmware 50-post-install 55-trim 60-finalize; do
   stamp "hook $hook"
   "$here/hooks/$hook.sh" "$root" "$out" "$cache" "$repo"
 done

@@ -114,4 +114,6 @@ mbs() { du -sm --apparent-size "$1" | cut -f1; }
   printf '  %-34s %6s MB\n' "  kernel modules (/usr/lib/modules)" "$(mb "$root/usr/lib/modules")"
   printf '  %-34s %6s MB\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")"
   printf '  %-34s %6s MB\n' "initrd (initrd.img)" "$(mbs "$out/initrd.img")"
+  echo "removed from the root (stage 55, installed sizes):"
+  cat "$out/trim-report.txt" 2>/dev/null || true
 } > "$out/size-report.txt"

@@ -30,27 +30,11 @@ echo "$cmdline" > "$out/cmdline"
 work=$(mktemp -d "$out/finalize.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# --- root: pruned (both layouts) -------------------------------------------------------------------------------
-# What the running appliance never reads goes (issue 19 item 5, compressed image < 100 MB). The kernel and initrd
-# are booted from the ESP (and --boot kernel takes the copies in OUT): the root's /boot copy is 14 MB that compress
-# to nothing, and no kernel is ever installed on a running appliance (the whole image is replaced). The full Perl
-# (perl, perl-modules, libperl: 6 MB of the compressed image) is there only for usrmerge, a tool that ran once while
-# the tree was made: both are purged (dpkg --force-depends: init-system-helpers names usrmerge; the tree is merged
-# already). perl-base stays: dpkg and debconf use it. udev's hardware database sources go (hwdb.d; hwdb.bin, built
-# from them, stays, and the image has no systemd-hwdb-update.service to rebuild it). node_modules keeps the JS that
-# runs.
+# The root was trimmed by stage 55 (55-trim.sh: what the running appliance never reads; OUT/trim-report.txt). Its
+# /boot copy of the kernel and initrd goes here, once copied: the ESP boots them (and --boot kernel takes the copies
+# in OUT); in the root they are 14 MB that compress to nothing, and no kernel is installed on a running appliance.
 rm -f "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-* "$root"/boot/System.map-* "$root"/boot/config-* \
   "$root"/vmlinuz "$root"/vmlinuz.old "$root"/initrd.img "$root"/initrd.img.old
-perl_pkgs="usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl perl-modules-5.36 libperl5.36"
-# shellcheck disable=SC2086
-installed=$(chroot "$root" dpkg-query -W -f '${db:Status-Status} ${Package}\n' $perl_pkgs 2>/dev/null | awk '$1 == "installed" { print $2 }' || true)
-# shellcheck disable=SC2086
-[ -z "$installed" ] || purge_log=$(chroot "$root" dpkg --purge --force-depends $installed 2>&1) ||
-  { echo "$purge_log" >&2; echo "60-finalize: dpkg --purge $installed failed" >&2; exit 1; }
-rm -rf "$root"/usr/lib/*-linux-gnu/perl/5.*/CORE "$root"/usr/lib/*-linux-gnu/perl/5.*/auto/Encode/{JP,KR,CN,TW} \
-  "$root"/usr/lib/*-linux-gnu/perl/5.*/Encode/{JP,KR,CN,TW} "$root"/usr/lib/udev/hwdb.d
-find "$root/usr/lib/sbd/node_modules" -type f \( -name '*.md' -o -name '*.markdown' -o -name '*.d.ts' \
-  -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.ts' \) -delete
 if [ "$IMAGE_LAYOUT" = ab ]; then
   # shellcheck source=60-finalize-ab.sh
   source "$here/60-finalize-ab.sh"
@@ -113,4 +97,6 @@ mbs() { du -sm --apparent-size "$1" | cut -f1; }
   printf '  %-34s %6s MB\n' "  kernel modules (/usr/lib/modules)" "$(mb "$root/usr/lib/modules")"
   printf '  %-34s %6s MB\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")"
   printf '  %-34s %6s MB\n' "initrd (initrd.img)" "$(mbs "$out/initrd.img")"
+  echo "removed from the root (stage 55, installed sizes):"
+  cat "$out/trim-report.txt" 2>/dev/null || true
 } > "$out/size-report.txt"

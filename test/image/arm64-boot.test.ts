@@ -6,14 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { Guest, elapsed, plain, repo } from './guest.js';
+import { Guest, buildImage, elapsed, plain } from './guest.js';
 
 test('arm64 image: build, boot to the admin prompt under TCG, shutdown', { timeout: 45 * 60_000 }, async (t) => {
-  const t0 = Date.now();
-  const r = spawnSync('bash', [`${repo}/image/build.sh`, 'arm64', '--if-stale'], { stdio: 'inherit' });
-  assert.equal(r.status, 0, 'image/build.sh arm64 failed');
-  console.log(`# image arm64 ready in ${elapsed(t0)}`);
+  buildImage('arm64');
 
   const g = new Guest({ arch: 'arm64', net: 'none' });
   t.after(() => g.dispose());
