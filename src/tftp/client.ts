@@ -5,11 +5,14 @@
  * Multiplexing: a pool socket carries many transfers at once. Replies are routed by the server's TID (its source
  * address and port, RFC 1350 §4). Only the first reply of a transfer comes from a port not seen before, so each
  * socket has at most one transfer waiting for its first reply; more requests queue until one is answered.
+ * A finished transfer's TID is remembered for a while (`forgetMs`): the server may send its last DATA again after
+ * we finished (it did not see our ACK yet), and that packet must not be taken for the first reply of the next
+ * transfer on the socket — under load it arrives seconds late, and the next file would be the last one's bytes.
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { TransferAction } from './core/actions.js';
-import { ClientTransfer } from './core/client-transfer.js';
+import { ClientTransfer, isLastDataAgain } from './core/client-transfer.js';
 import { encodeError } from './core/packet.js';
 import { TftpError, TftpErrorCode, tftpErrors } from './core/errors.js';
 import type { RequestedOptions } from './core/options.js';
@@ -58,6 +61,9 @@ export interface TftpClientPoolOptions {
   timerResolutionMs?: number;
   /** How long a finished transfer still answers a repeated last block (RFC 1350 §6 dally). Default 1000 ms. */
   dallyMs?: number;
+  /** How long a finished transfer's TID is recognised, so its late last DATA is not taken for another transfer's
+   *  first reply. Default 15000 ms (a server's retransmissions: 5 × 1 s, longer when it is loaded). */
+  forgetMs?: number;
   /** Socket receive buffer. Default 4 MiB (capped by net.core.rmem_max). */
   recvBufferSize?: number;
   /** Transfers one socket carries at once (servers limit transfers per client address). Default 8. */
@@ -71,7 +77,6 @@ interface Job {
   tidKey: string | undefined;
   deadline: number;
   started: number;
-  dallyUntil: number;
   resolve: (r: FetchResult) => void;
   reject: (e: Error) => void;
 }
@@ -80,6 +85,8 @@ interface Slot {
   socket: dgram.Socket;
   pending: Job | undefined;
   byTid: Map<string, Job>;
+  /** TIDs of finished transfers → their final ACK (answered again until `reAckUntil`, recognised until `forgetAt`). */
+  finished: Map<string, { finalAck: Buffer; reAckUntil: number; forgetAt: number }>;
   /** Transfers on this socket not finished yet (the pending one included). */
   running: number;
   /** `server|port|name` of those transfers: a server cannot tell a second request for the same file from the
@@ -95,7 +102,6 @@ export class TftpClientPool {
   private ready: Promise<void> | undefined;
   private readonly queue: Job[] = [];
   private readonly jobs = new Set<Job>();
-  private readonly dallying = new Set<Job>();
   private sweep: NodeJS.Timeout | undefined;
   private nextSlot = 0;
   private closed = false;
@@ -108,6 +114,7 @@ export class TftpClientPool {
       localAddresses: options.localAddresses ?? [family === 'IPv6' ? '::' : '0.0.0.0'],
       timerResolutionMs: options.timerResolutionMs ?? 20,
       dallyMs: options.dallyMs ?? 1000,
+      forgetMs: options.forgetMs ?? 15_000,
       recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
       maxTransfersPerSocket: options.maxTransfersPerSocket ?? 8,
     };
@@ -135,7 +142,6 @@ export class TftpClientPool {
             tidKey: undefined,
             deadline: Infinity,
             started: performance.now(),
-            dallyUntil: 0,
             resolve,
             reject,
           };
@@ -171,7 +177,7 @@ export class TftpClientPool {
     for (let i = 0; i < sockets; i++) {
       const address = localAddresses[i % localAddresses.length]!;
       const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize });
-      const slot: Slot = { socket, pending: undefined, byTid: new Map(), running: 0, names: new Set() };
+      const slot: Slot = { socket, pending: undefined, byTid: new Map(), finished: new Map(), running: 0, names: new Set() };
       socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo));
       socket.on('error', () => {
         /* ICMP errors surface as send errors on some stacks; the transfer's timer handles the loss */
@@ -214,14 +220,16 @@ export class TftpClientPool {
   private onMessage(slot: Slot, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const key = `${rinfo.address}|${rinfo.port}`;
     let job = slot.byTid.get(key);
-    if (job !== undefined && slot.pending && !this.jobs.has(job)) {
-      // A finished transfer still dallying on this TID, and a new transfer waits for its first reply: the
-      // server has reused the port for the new one, which this packet belongs to.
-      slot.byTid.delete(key);
-      this.dallying.delete(job);
-      job = undefined;
-    }
     if (job === undefined) {
+      const done = slot.finished.get(key);
+      if (done !== undefined) {
+        if (isLastDataAgain(msg, done.finalAck)) {
+          if (Date.now() <= done.reAckUntil) slot.socket.send(done.finalAck, rinfo.port, rinfo.address);
+          return;
+        }
+        // Anything else from that port: the server has reused it for a new transfer.
+        slot.finished.delete(key);
+      }
       const p = slot.pending;
       if (p && sameHost(p.req.server, rinfo.address)) job = p;
       else {
@@ -268,10 +276,13 @@ export class TftpClientPool {
     }
     this.retransmissions += job.core.retransmissions;
     if (ok) {
-      if (job.tidKey && slot && this.opts.dallyMs > 0) {
-        job.dallyUntil = Date.now() + this.opts.dallyMs;
-        this.dallying.add(job);
-      } else if (job.tidKey && slot) slot.byTid.delete(job.tidKey);
+      const finalAck = job.core.finalAck();
+      if (job.tidKey && slot) {
+        slot.byTid.delete(job.tidKey);
+        const now = Date.now();
+        slot.finished.delete(job.tidKey); // re-inserted at the end: the map stays in forgetAt order
+        if (finalAck) slot.finished.set(job.tidKey, { finalAck, reAckUntil: now + this.opts.dallyMs, forgetAt: now + this.opts.forgetMs });
+      }
       const p = job.core.params;
       job.resolve({
         data: job.core.data(),
@@ -300,10 +311,11 @@ export class TftpClientPool {
         this.apply(job, job.core.timeout(now));
       }
     }
-    for (const job of this.dallying) {
-      if (job.dallyUntil <= now) {
-        this.dallying.delete(job);
-        if (job.slot && job.tidKey && job.slot.byTid.get(job.tidKey) === job) job.slot.byTid.delete(job.tidKey);
+    for (const slot of this.slots) {
+      // Insertion order is forgetAt order: stop at the first one still remembered.
+      for (const [key, done] of slot.finished) {
+        if (done.forgetAt > now) break;
+        slot.finished.delete(key);
       }
     }
   }

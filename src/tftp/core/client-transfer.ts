@@ -94,6 +94,12 @@ export class ClientTransfer {
     this.rrq = encodeRequest(Opcode.RRQ, this.filename, this.mode, requestOptions(this.request));
   }
 
+  /** Our final ACK once done(ok) was emitted: a shell that keeps a finished transfer's TID answers
+   *  `isLastDataAgain` packets with it (RFC 1350 §6 dally). */
+  finalAck(): Buffer | undefined {
+    return this.state === 'complete' ? this.lastAck : undefined;
+  }
+
   /** The file's bytes (netascii converted back) once done(ok) was emitted. */
   data(): Buffer {
     if (this.result === undefined) throw new TftpError('ERR_TFTP_NOT_COMPLETE', 'transfer not complete');
@@ -273,4 +279,9 @@ export class ClientTransfer {
   private abort(err: TftpError, port: number): TransferAction[] {
     return [{ type: 'send', bytes: encodeError(err.tftpCode, err.message), port }, ...this.fail(err.message, err.tftpCode)];
   }
+}
+
+/** Whether `bytes` is the DATA block that `finalAck` acknowledged, sent again (our ACK was lost or is late). */
+export function isLastDataAgain(bytes: Buffer, finalAck: Buffer): boolean {
+  return bytes.length >= 4 && bytes.readUInt16BE(0) === Opcode.DATA && bytes.readUInt16BE(2) === finalAck.readUInt16BE(2);
 }

@@ -1,0 +1,71 @@
+/**
+ * The client pool and a server's late last DATA: a server that did not see our final ACK sends its last block
+ * again, sometimes seconds later under load. bench/cluster caught the pool taking that packet for the first reply
+ * of the next request on the same socket: a phone got ITLFile.tlv's bytes as its config. A scripted server on
+ * loopback (real UDP sockets) replays exactly that order of packets.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { after, test } from 'node:test';
+import { TftpClientPool } from '../../src/tftp/client.js';
+import { decodePacket, encodeData } from '../../src/tftp/core/packet.js';
+
+const A = Buffer.from('first file: one short block');
+const B = Buffer.from('second file, not the first');
+
+async function bound(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  return s;
+}
+
+/** A server on `requests` that answers A from `tidA`, and B from `tidB` only after replaying A's last DATA. */
+async function scriptedServer(opts: { replayDelayMs: number }) {
+  const requests = await bound();
+  const tidA = await bound();
+  const tidB = await bound();
+  const acks: { tid: 'A' | 'B'; block: number }[] = [];
+  for (const [tid, s] of [['A', tidA], ['B', tidB]] as const)
+    s.on('message', (m) => {
+      const p = decodePacket(m);
+      if (p.opcode === 4) acks.push({ tid, block: p.block });
+    });
+  requests.on('message', (m, rinfo) => {
+    const p = decodePacket(m);
+    if (p.opcode !== 1) return;
+    if (p.filename === 'a.bin') tidA.send(encodeData(1, A), rinfo.port, rinfo.address);
+    else
+      setTimeout(() => {
+        tidA.send(encodeData(1, A), rinfo.port, rinfo.address); // A's last block again, late
+        setTimeout(() => tidB.send(encodeData(1, B), rinfo.port, rinfo.address), 50);
+      }, opts.replayDelayMs);
+  });
+  return {
+    port: (requests.address() as { port: number }).port,
+    acks,
+    close: () => [requests, tidA, tidB].forEach((s) => s.close()),
+  };
+}
+
+const closers: (() => void)[] = [];
+after(() => closers.forEach((c) => c()));
+
+for (const { name, dallyMs, replayDelayMs, reAcked } of [
+  { name: 'within the dally time: answered with our final ACK again', dallyMs: 2000, replayDelayMs: 50, reAcked: true },
+  { name: 'after the dally time: still not taken for the next reply', dallyMs: 100, replayDelayMs: 400, reAcked: false },
+]) {
+  test(`a finished transfer's last DATA, sent again ${name}`, async () => {
+    const server = await scriptedServer({ replayDelayMs });
+    const pool = new TftpClientPool({ sockets: 1, family: 'IPv4', dallyMs });
+    closers.push(server.close, () => void pool.close());
+    const a = await pool.fetch({ server: '127.0.0.1', port: server.port, name: 'a.bin', timeoutMs: 1000, retries: 3 });
+    assert.deepEqual(a.data, A);
+    const b = await pool.fetch({ server: '127.0.0.1', port: server.port, name: 'b.bin', timeoutMs: 1000, retries: 3 });
+    assert.deepEqual(b.data, B, 'the second request got the first file');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(server.acks.filter((x) => x.tid === 'A').length, reAcked ? 2 : 1);
+    assert.deepEqual(server.acks.filter((x) => x.tid === 'B'), [{ tid: 'B', block: 1 }]);
+  });
+}
