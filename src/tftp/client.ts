@@ -5,9 +5,8 @@
  * Multiplexing: a pool socket carries many transfers at once. Replies are routed by the server's TID (its source
  * address and port, RFC 1350 §4). Only the first reply of a transfer comes from a port not seen before, so each
  * socket has at most one transfer waiting for its first reply; more requests queue until one is answered.
- * A finished transfer's TID is remembered for a while (`forgetMs`): the server may send its last DATA again after
- * we finished (it did not see our ACK yet), and that packet must not be taken for the first reply of the next
- * transfer on the socket — under load it arrives seconds late, and the next file would be the last one's bytes.
+ * A finished transfer's TID is remembered (`forgetMs`): the server's last DATA, sent again seconds late under load,
+ * must not be taken for the first reply of the next transfer on the socket (it would get the last file's bytes).
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
