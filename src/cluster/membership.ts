@@ -68,6 +68,22 @@ export function pgServerIdentity(hostname: string, ipv4: string | undefined, clo
   return { certPem: id.certPem, keyPem: id.privateKeyPem };
 }
 
+/**
+ * Runs `fn` again when PostgreSQL aborted it as a deadlock victim (40P01): sbd-clusterd publishes at the same time
+ * (a joining node's certificates), and the two transactions can lock the same tables in another order (seen in
+ * pg-promote: add-node of a second node while the first one's certificates were being published). Every step of
+ * `fn` can be repeated (put, rewrite, publish).
+ */
+async function retryDeadlock<V>(fn: () => Promise<V>, tries = 3): Promise<V> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || i >= tries) throw err;
+    }
+  }
+}
+
 export async function addClusterNode(opts: AddNodeOptions): Promise<{ role: string; generation: number }> {
   const node = requireRole(opts.stateDir, 'publisher', 'add-node');
   const secret = readClusterSecret(stateLayout(opts.stateDir).keysDir);
@@ -83,13 +99,15 @@ export async function addClusterNode(opts: AddNodeOptions): Promise<{ role: stri
       });
     }
     const role = nodeRoleName(opts.name);
-    await putMember(
-      sql,
-      { node: opts.name, roleName: role, allowFrom: opts.allowFrom ?? `${opts.ipv4}/32`, pgHost: opts.ipv4, pgPort: opts.pgPort ?? 5432 },
-      derivePgPassword(secret, `node:${opts.name}`),
-    );
-    await refreshHba(node, sql);
-    const { generation } = await publishToPg(store, sql);
+    const generation = await retryDeadlock(async () => {
+      await putMember(
+        sql,
+        { node: opts.name, roleName: role, allowFrom: opts.allowFrom ?? `${opts.ipv4}/32`, pgHost: opts.ipv4, pgPort: opts.pgPort ?? 5432 },
+        derivePgPassword(secret, `node:${opts.name}`),
+      );
+      await refreshHba(node, sql);
+      return (await publishToPg(store, sql)).generation;
+    });
     return { role, generation };
   } finally {
     await sql.end({ timeout: 2 });
