@@ -37,7 +37,7 @@ export interface ClusterdOptions {
 
 /** One publisher round at a time; `tick()` is what the timer calls (tests call it directly). */
 export class ClusterPublisher {
-  readonly stats = { ticks: 0, publishes: 0, imported: 0, errors: 0 };
+  readonly stats = { ticks: 0, publishes: 0, reportPublishes: 0, imported: 0, errors: 0 };
   publishedGeneration = '';
   readonly #store: Store;
   readonly #sql: Sql;
@@ -62,10 +62,14 @@ export class ClusterPublisher {
       // Phones' reports move their own counter (store/context.ts report), not the generation: both are published.
       const generation = `${this.#store.generation()}:${this.#store.reportsGeneration()}`;
       if (generation === this.publishedGeneration) return;
-      const r = await publishToPg(this.#store, this.#sql);
+      // Only the reports counter moved: the report tables alone (a phone's report must not cost a whole store's read).
+      const reportsOnly = this.publishedGeneration.split(':')[0] === generation.split(':')[0];
+      const r = await publishToPg(this.#store, this.#sql, { reportsOnly });
       this.publishedGeneration = generation;
       this.stats.publishes++;
-      this.#logger.info('published', { sqliteGeneration: generation, pgGeneration: r.generation, certificates: r.certificates });
+      // Reports-only publishes come with every phone's report while phones boot: counted, not logged.
+      if (reportsOnly) this.stats.reportPublishes++;
+      else this.#logger.info('published', { sqliteGeneration: generation, pgGeneration: r.generation, certificates: r.certificates });
       // A restored backup brings its own phone-password key: the wrapped copy follows (checked on every publish).
       if (this.#keys)
         for (const name of await publishClusterKeys(this.#sql, this.#keys.keysDir, this.#keys.secret))

@@ -54,6 +54,10 @@ export function rowsDigest(rows: readonly Record<string, unknown>[]): string {
   return h.digest('hex');
 }
 
+/** The tables the store writes through StoreContext.report (itl-hashes.ts, trust-reports.ts): phones' reports,
+ *  from which no generation-keyed cache derives anything. */
+export const REPORT_TABLES: readonly string[] = ['device_itl_hashes', 'device_trust_reports'];
+
 /** Tables that stay on the publisher. */
 export const UNCOPIED_TABLES: readonly string[] = ['sbd_meta', 'audit_log'];
 

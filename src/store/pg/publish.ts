@@ -11,7 +11,16 @@ import Database from 'better-sqlite3';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Store } from '../store.js';
 import { PARAMS_BY_NAME } from '../params-registry.js';
-import { copiedTables, pgCreateTable, quote, rowsDigest, rowsPerInsert, TYPED_UNITS, type CopiedTable } from './copied-tables.js';
+import {
+  copiedTables,
+  pgCreateTable,
+  quote,
+  REPORT_TABLES,
+  rowsDigest,
+  rowsPerInsert,
+  TYPED_UNITS,
+  type CopiedTable,
+} from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 import { applyPgSchema } from './schema.js';
 
@@ -38,13 +47,25 @@ interface Snapshot {
   tables: { table: CopiedTable; rows: Row[] }[];
 }
 
-/** One read transaction on a second, read-only connection to the store's file (WAL: a consistent snapshot). */
-function readSnapshot(store: Store): Snapshot {
+/** One read transaction on a second, read-only connection to the store's file (WAL: a consistent snapshot);
+ *  `reportsOnly`: the phones' report tables alone (the typed tables left empty, not read). */
+function readSnapshot(store: Store, reportsOnly: boolean): Snapshot {
   const db = new Database(store.path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 10000');
     return db.transaction(() => {
       const all = (table: string) => db.prepare(`SELECT * FROM ${quote(table)}`).all() as Row[];
+      if (reportsOnly)
+        return {
+          version: db.pragma('user_version', { simple: true }) as number,
+          nodes: [],
+          services: [],
+          certificates: [],
+          params: [],
+          tables: copiedTables(db)
+            .filter((t) => REPORT_TABLES.includes(t.name))
+            .map((table) => ({ table, rows: all(table.name) })),
+        };
       return {
         version: db.pragma('user_version', { simple: true }) as number,
         nodes: all('nodes').map((n) => ({ ...n, is_publisher: n.is_publisher === 1 })),
@@ -62,8 +83,19 @@ function readSnapshot(store: Store): Snapshot {
   }
 }
 
-export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult> {
-  const snap = readSnapshot(store);
+/** `reportsOnly`: only phones' reports changed since the last publish (store.reportsGeneration moved, not the
+ *  generation): the report tables alone are read, digested and replaced — not 30,000 devices at every report. */
+export async function publishToPg(store: Store, sql: Sql, opts: { reportsOnly?: boolean } = {}): Promise<PublishResult> {
+  let reportsOnly = opts.reportsOnly === true;
+  let snap = readSnapshot(store, reportsOnly);
+  if (reportsOnly) {
+    const [v] = await sql`SELECT value FROM sbd.meta WHERE key = 'store_version'`.catch(() => [undefined]);
+    // A new layout (or none published yet) makes every table again: that needs the whole store.
+    if (Number(v?.value) !== snap.version) {
+      reportsOnly = false;
+      snap = readSnapshot(store, false);
+    }
+  }
   const [recovery] = await sql`SELECT pg_is_in_recovery() AS standby`;
   if (recovery?.standby) {
     throw new PgStoreError(PgStoreErrorCode.readOnly, "this PostgreSQL is a hot standby: publish to the publisher's primary");
@@ -75,6 +107,8 @@ export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult
     await tx`SELECT pg_advisory_xact_lock(hashtext('sbd.publish'))`;
     const [v] = await tx`SELECT value FROM sbd.meta WHERE key = 'store_version'`;
     if (Number(v?.value) !== snap.version) {
+      if (reportsOnly)
+        throw new PgStoreError(PgStoreErrorCode.schema, 'the published layout changed during a reports-only publish: publish again');
       // A new SQLite layout (or the first publish): the copied tables are made again from it.
       for (const { table } of snap.tables) {
         await tx.unsafe(`DROP TABLE IF EXISTS sbd.${quote(table.name)}`);
@@ -94,7 +128,7 @@ export async function publishToPg(store: Store, sql: Sql): Promise<PublishResult
       ['params', snap.params],
       ...snap.tables.map(({ table, rows }) => [table.name, rows] as [string, Row[]]),
     ]);
-    const units = [...TYPED_UNITS, ...snap.tables.map(({ table }) => ({ key: table.name, tables: [table.name] }))];
+    const units = [...(reportsOnly ? [] : TYPED_UNITS), ...snap.tables.map(({ table }) => ({ key: table.name, tables: [table.name] }))];
     for (const unit of units) {
       const digest = rowsDigest(unit.tables.flatMap((t) => rowsOf.get(t)!));
       if (stored.get(unit.key) === digest) continue;

@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import type { Sql } from 'postgres';
 import { SCHEMA_VERSION } from '../migrations.js';
 import { openStore, type Store } from '../store.js';
-import { copiedTables, quote, toSqliteValue, TYPED_UNITS, type CopiedTable, type CopyUnit } from './copied-tables.js';
+import { copiedTables, quote, REPORT_TABLES, toSqliteValue, TYPED_UNITS, type CopiedTable, type CopyUnit } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
 import { pgCall, pollLoop } from './poll.js';
 import { checkPgSchema } from './schema.js';
@@ -198,6 +198,14 @@ export class PgStoreCopy {
            WHERE excluded.at > device_trust_reports.at`,
       );
       for (const r of loaded.trust) trust.run(r.itl_signature, r.itl_tftp_server, r.ctl_signature, r.ctl_tftp_server, r.at, r.device);
+      // Phones' reports alone (the publisher's or node-local ones) move the reports counter, as StoreContext.report
+      // does: a generation bump would make SIP reload its directory and TFTP drop its files on every phone's report.
+      if ([...loaded.tables.keys()].every((t) => REPORT_TABLES.includes(t))) {
+        db.prepare(
+          "INSERT INTO sbd_meta (key, value) VALUES ('reports_generation', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1",
+        ).run();
+        return;
+      }
       // As Store's own writes do (store.ts): the generation moved and published before the commit.
       const { value } = db.prepare("UPDATE sbd_meta SET value = value + 1 WHERE key = 'generation' RETURNING value").get() as {
         value: number;
