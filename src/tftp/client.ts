@@ -63,6 +63,8 @@ export interface TftpClientPoolOptions {
   /** How long a finished transfer's TID is recognised, so its late last DATA is not taken for another transfer's
    *  first reply. Default 15000 ms (a server's retransmissions: 5 × 1 s, longer when it is loaded). */
   forgetMs?: number;
+  /** How long a socket takes no new request after one whose RRQ was sent again (`Slot.quietUntil`). Default 10000 ms. */
+  ghostMs?: number;
   /** Socket receive buffer. Default 4 MiB (capped by net.core.rmem_max). */
   recvBufferSize?: number;
   /** Transfers one socket carries at once (servers limit transfers per client address). Default 8. */
@@ -86,6 +88,9 @@ interface Slot {
   byTid: Map<string, Job>;
   /** TIDs of finished transfers → their final ACK (answered again until `reAckUntil`, recognised until `forgetAt`). */
   finished: Map<string, { finalAck: Buffer; reAckUntil: number; forgetAt: number }>;
+  /** After a request whose RRQ went out more than once, no new request waits for a first reply here until then:
+   *  the server may answer each copy with a transfer, and the late one would be taken for the next request's. */
+  quietUntil: number;
   /** Transfers on this socket not finished yet (the pending one included). */
   running: number;
   /** `server|port|name` of those transfers: a server cannot tell a second request for the same file from the
@@ -114,6 +119,7 @@ export class TftpClientPool {
       timerResolutionMs: options.timerResolutionMs ?? 20,
       dallyMs: options.dallyMs ?? 1000,
       forgetMs: options.forgetMs ?? 15_000,
+      ghostMs: options.ghostMs ?? 10_000,
       recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
       maxTransfersPerSocket: options.maxTransfersPerSocket ?? 8,
     };
@@ -176,7 +182,7 @@ export class TftpClientPool {
     for (let i = 0; i < sockets; i++) {
       const address = localAddresses[i % localAddresses.length]!;
       const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize });
-      const slot: Slot = { socket, pending: undefined, byTid: new Map(), finished: new Map(), running: 0, names: new Set() };
+      const slot: Slot = { socket, pending: undefined, byTid: new Map(), finished: new Map(), quietUntil: 0, running: 0, names: new Set() };
       socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo));
       socket.on('error', () => {
         /* ICMP errors surface as send errors on some stacks; the transfer's timer handles the loss */
@@ -202,7 +208,7 @@ export class TftpClientPool {
     for (let tries = 0; this.queue.length > 0 && tries < n; tries++) {
       const slot = this.slots[this.nextSlot]!;
       this.nextSlot = (this.nextSlot + 1) % n;
-      if (slot.pending || slot.running >= this.opts.maxTransfersPerSocket) continue;
+      if (slot.pending || slot.running >= this.opts.maxTransfersPerSocket || slot.quietUntil > Date.now()) continue;
       const at = this.queue.findIndex((j) => !slot.names.has(jobName(j)));
       if (at === -1) continue;
       const job = this.queue.splice(at, 1)[0]!;
@@ -242,7 +248,7 @@ export class TftpClientPool {
       // The first reply fixed the TID: route by it from now on and free the socket for the next request.
       job.tidKey = key;
       slot.byTid.set(key, job);
-      if (slot.pending === job) slot.pending = undefined;
+      if (slot.pending === job) this.leavePending(slot, job);
       this.apply(job, actions);
       this.drain();
       return;
@@ -266,7 +272,7 @@ export class TftpClientPool {
     if (slot) {
       slot.running--;
       slot.names.delete(jobName(job));
-      if (slot.pending === job) slot.pending = undefined;
+      if (slot.pending === job) this.leavePending(slot, job);
       if (this.queue.length > 0) queueMicrotask(() => this.drain());
     }
     if (!slot) {
@@ -302,8 +308,15 @@ export class TftpClientPool {
     }
   }
 
+  private leavePending(slot: Slot, job: Job): void {
+    slot.pending = undefined;
+    // Retransmitted RRQs: a second transfer of this file may still come (and get error 5, nothing waits for it).
+    if (job.core.retransmissions > 0) slot.quietUntil = Date.now() + this.opts.ghostMs;
+  }
+
   private onSweep(): void {
     const now = Date.now();
+    if (this.queue.length > 0) this.drain(); // sockets whose quiet time ended
     for (const job of this.jobs) {
       if (job.deadline <= now) {
         job.deadline = Infinity;

@@ -27,7 +27,10 @@ async function scriptedServer(opts: { replayDelayMs: number }) {
   const tidA = await bound();
   const tidB = await bound();
   const acks: { tid: 'A' | 'B'; block: number }[] = [];
-  for (const [tid, s] of [['A', tidA], ['B', tidB]] as const)
+  for (const [tid, s] of [
+    ['A', tidA],
+    ['B', tidB],
+  ] as const)
     s.on('message', (m) => {
       const p = decodePacket(m);
       if (p.opcode === 4) acks.push({ tid, block: p.block });
@@ -66,6 +69,39 @@ for (const { name, dallyMs, replayDelayMs, reAcked } of [
     assert.deepEqual(b.data, B, 'the second request got the first file');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(server.acks.filter((x) => x.tid === 'A').length, reAcked ? 2 : 1);
-    assert.deepEqual(server.acks.filter((x) => x.tid === 'B'), [{ tid: 'B', block: 1 }]);
+    assert.deepEqual(
+      server.acks.filter((x) => x.tid === 'B'),
+      [{ tid: 'B', block: 1 }],
+    );
   });
 }
+
+test('a second transfer started by a retransmitted RRQ is not taken for the next request', async () => {
+  const requests = await bound();
+  const tids = [await bound(), await bound(), await bound()];
+  const errorsAtGhost: number[] = [];
+  tids[1]!.on('message', (m) => errorsAtGhost.push(decodePacket(m).opcode));
+  let rrqA = 0;
+  requests.on('message', (m, rinfo) => {
+    const p = decodePacket(m);
+    if (p.opcode !== 1) return;
+    if (p.filename === 'a.bin') {
+      // The first RRQ is answered late (a loaded server): by then the client has sent it again, and both get a transfer.
+      if (++rrqA === 2) {
+        tids[0]!.send(encodeData(1, A), rinfo.port, rinfo.address);
+        setTimeout(() => tids[1]!.send(encodeData(1, A), rinfo.port, rinfo.address), 300);
+      }
+    } else tids[2]!.send(encodeData(1, B), rinfo.port, rinfo.address);
+  });
+  const pool = new TftpClientPool({ sockets: 1, family: 'IPv4', ghostMs: 1000 });
+  closers.push(
+    () => [requests, ...tids].forEach((s) => s.close()),
+    () => void pool.close(),
+  );
+  const port = (requests.address() as { port: number }).port;
+  const a = await pool.fetch({ server: '127.0.0.1', port, name: 'a.bin', timeoutMs: 200, retries: 3 });
+  assert.deepEqual(a.data, A);
+  const b = await pool.fetch({ server: '127.0.0.1', port, name: 'b.bin', timeoutMs: 1000, retries: 3 });
+  assert.deepEqual(b.data, B, "the second request got the first file's second transfer");
+  assert.deepEqual(errorsAtGhost, [5], 'the second transfer of a.bin was told error 5 (unknown transfer ID)');
+});
