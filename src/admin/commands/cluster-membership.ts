@@ -1,16 +1,11 @@
 /**
- * The whole cluster procedure on the admin console (issue 21 item 3), in the console's words:
- *   utils cluster migrate                                   this single node becomes the publisher
- *   set network cluster subscriber details NAME ADDRESS[:PGPORT] [CIDR]   on the publisher: allow a subscriber
- *   set network cluster subscriber delete NAME              on the publisher: remove one
- *   utils cluster join PUBLISHER[:PORT] NAME [ADDRESS]      on the new box (its first boot's store set aside)
- *   utils cluster repoint PUBLISHER[:PORT]                  on a subscriber, after another one was promoted
- * (CUCM adds a subscriber with `set network cluster subscriber details`; it has no migrate, join or promote.)
- * The console runs as `sbd`; these need root, so each runs `sbd cluster appliance VERB ...` through the shell's
- * privilege (`sudo -n`, the one entry rootfs/etc/sudoers.d/sbd-admin allows for them), the cluster security
- * password typed without echo and handed over on standard input, the command's lines shown as they come. Errors
- * come back as the command's one line with its code (a subscriber says where the publisher is; a node not added or
- * a wrong password: ERR_CLUSTER_NOT_ALLOWED).
+ * The whole cluster procedure on the admin console (issue 21 item 3), in the console's words: utils cluster
+ * migrate | join | repoint, set network cluster subscriber details | delete (CUCM's word for adding a subscriber;
+ * the table of words and what each runs is in docs/cluster.md). The console runs as `sbd`; these need root, so each
+ * runs `sbd cluster appliance VERB ...` through the shell's privilege (`sudo -n`, the one entry
+ * rootfs/etc/sudoers.d/sbd-admin allows for them), the cluster security password typed without echo and handed over
+ * on standard input. Errors come back as the command's one line with its code (a subscriber says where the
+ * publisher is; a node not added or a wrong password: ERR_CLUSTER_NOT_ALLOWED).
  */
 import { spawn } from 'node:child_process';
 import type { AdminCommand, AdminIo } from '../command-table.js';

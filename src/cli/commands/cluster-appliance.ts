@@ -1,19 +1,11 @@
 /**
- * `sbd cluster appliance VERB ...`: the admin console's cluster words run as root (src/admin/commands/
- * cluster-membership.ts). The console has given root up (src/admin/privilege.ts); the cluster commands need it
- * (PostgreSQL's tools run as `postgres` in a folder it owns, the daemons' env file in /etc/sbd, systemctl), so
- * rootfs/etc/sudoers.d/sbd-admin lets the state's owner `sbd` run this one entry as root and nothing broader:
- *   migrate                                   this single node becomes the publisher
- *   add-node NAME ADDRESS[:PGPORT] [CIDR]     on the publisher: allow a subscriber (CIDR: where it connects from)
- *   remove-node NAME                          on the publisher
- *   join PUBLISHER[:PORT] NAME [ADDRESS[:PGPORT]]   on a new box (its first boot's store set aside)
- *   repoint PUBLISHER[:PORT]                  on a subscriber after a promotion
- *   promote                                   on a subscriber, the publisher gone
- * Least privilege: no path, flag or environment variable of the caller is taken. The folders are the appliance's
- * (APPLIANCE_PATHS); names and addresses are checked here (a node name becomes a word of the units' command lines);
- * the cluster security password is read from standard input (never argv or the environment, which `ps` and sudo
- * would show or drop). Run as root without sudo (a test, root's shell) SBD_STATE, SBD_PG_DIR, SBD_CLUSTER_ENV and
- * SBD_PG_LISTEN_PORT may name other folders and the port; under sudo (SUDO_UID set) they are ignored.
+ * `sbd cluster appliance migrate | add-node | remove-node | join | repoint | promote`: the admin console's cluster
+ * words run as root (src/admin/commands/cluster-membership.ts), through the one sudoers entry the state's owner `sbd`
+ * has for them (rootfs/etc/sudoers.d/sbd-admin). Least privilege: no path, flag or environment variable of the
+ * caller is taken; the folders are the appliance's (APPLIANCE_PATHS); names and addresses are checked here (a node
+ * name becomes a word of the units' command lines); the cluster security password is read from standard input
+ * (never argv or the environment). Run as root without sudo (tests, root's shell), SBD_STATE, SBD_PG_DIR,
+ * SBD_CLUSTER_ENV and SBD_PG_LISTEN_PORT may name other folders and the port; under sudo (SUDO_UID set) they are not.
  */
 import { isIPv4 } from 'node:net';
 import type { Command, CommandContext } from '../command.js';
