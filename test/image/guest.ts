@@ -154,9 +154,10 @@ export class Guest {
 
   /** Logs in on the serial console; handles the forced change of the default password. Returns the password now set. */
   async login(user: string, password: string, newPassword: string, timeoutMs: number): Promise<string> {
-    await this.waitFor(/login: $/m, timeoutMs, 'login prompt');
+    // A prompt is the console's last text, or followed only by kernel messages printed after it ("[  41.2] ...").
+    await this.waitFor(/login: (?:$|(?=\s*\[\s*\d+\.\d+\]))/m, timeoutMs, 'login prompt');
     this.type(`${user}\r`);
-    await this.waitFor(/Password: $/m, 60_000, 'password prompt');
+    await this.waitFor(/Password: (?:$|(?=\s*\[\s*\d+\.\d+\]))/m, 60_000, 'password prompt');
     this.type(`${password}\r`);
     const m = await this.waitFor(/(admin: $|Current password: $|New password: $|Login incorrect)/m, 120_000, 'after password');
     if (m[1] === 'Login incorrect') throw new Error('login: password refused');
