@@ -106,7 +106,10 @@ test("a subscriber follows the publisher's phone and trunk keys; a bad row keeps
   assert.notEqual(keyFile(sub.state, PHONE_SECRET_KEY_FILE), oldPhoneKey);
   assert.notEqual(keyFile(sub.state, TRUNK_SECRET_KEY_FILE), oldTrunkKey);
   for (const f of [PHONE_SECRET_KEY_FILE, TRUNK_SECRET_KEY_FILE]) assert.equal(keyFile(sub.state, f), keyFile(pub.state, f));
-  assert.equal(logged.filter((l) => l.includes('"cluster key installed"')).length, 2, logged.join('\n'));
+  // The follower writes a key file before its log line reaches this process's pipe: wait for the lines, too.
+  const installed = () => logged.filter((l) => l.includes('"cluster key installed"')).length;
+  await waitFor('both installs logged', async () => (installed() >= 2 ? true : undefined)).catch(() => undefined);
+  assert.equal(installed(), 2, logged.join('\n'));
 
   // A damaged phone row and another cluster's trunk row, written on the primary: refused on the subscriber, said
   // once each, and its keys stay; the passwords are still delivered.
