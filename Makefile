@@ -5,8 +5,9 @@ ARCH ?= x86_64
 # --test-force-exit: a file whose tests are done ends even if a failed test left a handle open (no CI hang).
 NODE_TEST := node --import tsx --test --test-reporter=spec --test-force-exit
 UNIT_TESTS = $(shell find test -name '*.test.ts' -not -path 'test/image/*' | sort)
-# Image tests written but not yet passed whole on a booted image (issue 19): `make test-image-held`.
-IMAGE_TESTS_HELD = test/image/rauc-update.test.ts
+# Image tests written but not yet passed whole on a booted image: `make test-image-held` (none now: rauc-update
+# passed whole twice on 2026-12-07 and runs in `make test-image`).
+IMAGE_TESTS_HELD =
 IMAGE_TESTS = $(filter-out $(IMAGE_TESTS_HELD),$(shell find test/image -name '*.test.ts' 2>/dev/null | sort))
 
 .PHONY: all deps build lint format check test test-image test-image-held run run-host image update-bundle bench clean
@@ -38,7 +39,7 @@ test-image: build
 	@if [ -n "$(IMAGE_TESTS)" ]; then $(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS); fi
 
 test-image-held: build
-	@$(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS_HELD)
+	@if [ -n "$(IMAGE_TESTS_HELD)" ]; then $(NODE_TEST) --test-concurrency=1 $(IMAGE_TESTS_HELD); else echo "no image test is held"; fi
 
 # Host mode: the daemons that exist, on loopback, with the store under ./var.
 run-host: build
