@@ -8,12 +8,18 @@
  * `-t tn` a new TCP connection per registration, so a new TLS connection per registration — once with stunnel's
  * default session resumption (an abbreviated handshake, no RSA signature) and once with `sessionResume = no`
  * (a full ECDHE-RSA handshake each time).
+ * The new-connection TLS rows run twice: through sipp + stunnel, and with bench/sip-tls-client (C over libssl and
+ * epoll, `SBD_BENCH_C_IN_FLIGHT` connections at once, default 200): sipp + stunnel cost more CPU a registration
+ * than either server on the same cores and kept each server at ~0.25 cores, so those rates measure the client
+ * and the hand-offs; the C client costs a fraction of that, and with enough in flight the server is the limit
+ * (its cores busy are printed beside the rate).
  * Also: sbd's CPU per registration on a kept TLS connection, from which the steady-state CPU of 10,000 phones
  * refreshing every 1800 s follows (memory per phone with 10,000 TLS connections open: bench/sip-tls-scale.bench.ts).
  *
  * SBD_BENCH_N (default 10000) registrations per row (new-connection rows: at most 5,000 and 3,000);
  * SBD_BENCH_REPEAT (default 3) interleaved runs per row and server, the median is kept. Needs sip-tester, stunnel4, kamailio, kamailio-tls-modules.
  * SBD_BENCH_TN_IN_FLIGHT (default 50) registrations in flight on the new-connection rows (sipp -l), each its own connection.
+ * SBD_BENCH_C_IN_FLIGHT (default 200) registrations in flight on the C client's rows.
  * SBD_BENCH_TLS_ENGINE=node|native chooses sbd's TLS path (default: the daemon's default).
  * SBD_BENCH_ROWS (e.g. "UDP,TCP", or ';'-separated for names with commas: "TLS, new connection, resumed") runs only the rows whose name starts with one of them; SBD_BENCH_PROFILE=DIR
  * runs the daemon with `node --cpu-prof` writing its profile into DIR when it stops.
@@ -28,6 +34,7 @@ import { openState } from '../src/store/state.js';
 import { digestHa1 } from '../src/credentials/index.js';
 import { systemClock } from '../src/lib/clock.js';
 import { privateKeyOf } from '../src/pki/identity-store.js';
+import { runTlsClient } from './sip-tls-client/run.js';
 import { cpuOf, freePort, startKamailio as startKamailioProcess, treeCpu, waitPort, writeKamailioDb } from './sip-kamailio.js';
 
 const N = Number(process.env.SBD_BENCH_N ?? 10000);
@@ -35,6 +42,8 @@ const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).std
 const REPEAT = Number(process.env.SBD_BENCH_REPEAT ?? 3);
 /** Registrations in flight on the new-connection rows (sipp -l): each is a connection being set up. */
 const TN_IN_FLIGHT = Number(process.env.SBD_BENCH_TN_IN_FLIGHT ?? 50);
+/** Registrations in flight on the C client's rows: enough that the server, not the waiting, sets the rate. */
+const C_IN_FLIGHT = Number(process.env.SBD_BENCH_C_IN_FLIGHT ?? 200);
 const REALM = 'ccmsipline';
 const root = mkdtempSync(join(tmpdir(), 'sbd-sip-bench-'));
 const children: ChildProcess[] = [];
@@ -114,7 +123,7 @@ async function startSbd(): Promise<Server> {
       'MD5',
       // Every connection comes from stunnel's one address: the per-source cap (100) would refuse those past it.
       '--max-connections-per-source',
-      String(Math.max(100, 2 * TN_IN_FLIGHT)),
+      String(Math.max(100, 2 * TN_IN_FLIGHT, 2 * C_IN_FLIGHT)),
       // SBD_BENCH_TLS_ENGINE=node|native: which TLS path 5061 uses (default: the daemon's).
       ...(process.env.SBD_BENCH_TLS_ENGINE ? ['--tls-engine', process.env.SBD_BENCH_TLS_ENGINE] : []),
     ],
@@ -190,6 +199,7 @@ function reapedChildrenCpu(): number {
 }
 
 // --- measurement
+const latencyText = (x: Run): string => (x.p50Ms !== undefined ? `, p50 ${x.p50Ms.toFixed(0)} ms p99 ${x.p99Ms!.toFixed(0)} ms` : '');
 const threadsText = (x: Run): string =>
   x.threads
     ? ` = main ${(x.threads.main * 1e6).toFixed(0)} + engine ${(x.threads.engine * 1e6).toFixed(0)} + other ${(x.threads.other * 1e6).toFixed(0)}`
@@ -277,10 +287,26 @@ function procStat(pid: number): { rssKb: number; cpuS: number } {
   return { rssKb, cpuS: cpuOf(pid) };
 }
 
+/** One measured run of a row against one server, as the load client saw it. */
+interface Sample {
+  ok: number;
+  failed: number;
+  seconds: number;
+  /** The load client's CPU seconds over the run (sipp + stunnel, or the C client). */
+  clientCpu: number;
+  /** Registration latency, connect to 200 (the C client only). */
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
 interface Run {
   rate: number;
   cpuPerReg: number;
-  /** The load generator's CPU per registration: sipp, and stunnel on the TLS rows (both threads of stunnel). */
+  /** The server's CPU over the wall time of the run, in cores: near the cores it can use means it set the rate. */
+  serverCores: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  /** The load generator's CPU per registration: sipp, and stunnel on the TLS rows (both threads of stunnel); or the C client. */
   clientCpuPerReg: number;
   /** The load generator's CPU over the wall time of the run, in cores: near the cores it can use means it capped the rate. */
   clientCores: number;
@@ -301,18 +327,38 @@ async function main(): Promise<void> {
   const tunnels = { sbd: await stunnel(sbd.tls, true), kamailio: await stunnel(kam.tls, true) };
   const fullTunnels = { sbd: await stunnel(sbd.tls, false), kamailio: await stunnel(kam.tls, false) };
   const noTunnel = (port: number): Tunnel => ({ port, pid: 0 });
-  const cases: Array<[string, (s: Server) => Tunnel, 'u1' | 't1' | 'tn', number]> = [
-    ['UDP', (s) => noTunnel(s.udp), 'u1', N],
-    ['TCP', (s) => noTunnel(s.tcp), 't1', N],
-    ['TLS, kept connection', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 't1', N],
-    ['TLS, new connection, resumed session', (s) => tunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 5000)],
-    ['TLS, new connection, full handshake', (s) => fullTunnels[s.name as 'sbd' | 'kamailio'], 'tn', Math.min(N, 3000)],
+  const viaSipp =
+    (port: (s: Server) => Tunnel, t: 'u1' | 't1' | 'tn') =>
+    async (s: Server, n: number): Promise<Sample> => {
+      const tunnel = port(s);
+      const client0 = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0);
+      const r = await sipp(tunnel.port, t, n);
+      return { ...r, clientCpu: reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0) - client0 };
+    };
+  const viaC =
+    (resume: boolean) =>
+    async (s: Server, n: number): Promise<Sample> => {
+      const r = await runTlsClient({ port: s.tls, registrations: n, inFlight: C_IN_FLIGHT, users: N, ca: join(root, 'cert.pem'), resume });
+      if (r.failed > 0) console.error(`  ${s.name}: C client failures ${JSON.stringify(r.failedBy)}, last: ${r.lastError}`);
+      return { ok: r.ok, failed: r.failed, seconds: r.wallMs / 1000, clientCpu: r.cpuS, p50Ms: r.p50Ms, p99Ms: r.p99Ms };
+    };
+  const tunnelOf = (s: Server) => tunnels[s.name as 'sbd' | 'kamailio'];
+  const fullTunnelOf = (s: Server) => fullTunnels[s.name as 'sbd' | 'kamailio'];
+  const cases: Array<[string, (s: Server, n: number) => Promise<Sample>, number]> = [
+    ['UDP', viaSipp((s) => noTunnel(s.udp), 'u1'), N],
+    ['TCP', viaSipp((s) => noTunnel(s.tcp), 't1'), N],
+    ['TLS, kept connection', viaSipp(tunnelOf, 't1'), N],
+    ['TLS, new connection, resumed session (sipp+stunnel)', viaSipp(tunnelOf, 'tn'), Math.min(N, 5000)],
+    ['TLS, new connection, full handshake (sipp+stunnel)', viaSipp(fullTunnelOf, 'tn'), Math.min(N, 3000)],
+    ['TLS, new connection, resumed session (C client)', viaC(true), Math.min(N, 10000)],
+    ['TLS, new connection, full handshake (C client)', viaC(false), Math.min(N, 6000)],
   ];
   // Warm-up on both (JIT, credential caches, Kamailio's first db_text load), not measured.
   // The TLS path too: unwarmed, sbd's first full-handshake run cost 1,757-1,773 µs a registration against 1,123-1,390 after.
   for (const s of [sbd, kam]) {
     await sipp(s.udp, 'u1', Math.min(N, 2000));
     await sipp(fullTunnels[s.name as 'sbd' | 'kamailio'].port, 'tn', Math.min(N, 300));
+    await viaC(false)(s, Math.min(N, 300));
   }
   let sbdCpuPerReg = 0;
   const rows: Array<{ row: string; sbd: Run; kamailio: Run }> = [];
@@ -321,26 +367,26 @@ async function main(): Promise<void> {
     ?.split(rowsEnv.includes(';') ? ';' : ',')
     .map((x) => x.trim().toUpperCase())
     .filter(Boolean);
-  for (const [row, port, t, n] of cases) {
+  for (const [row, measure, n] of cases) {
     if (only && !only.some((o) => row.toUpperCase().startsWith(o))) continue;
     const runs: Record<string, Run[]> = { sbd: [], kamailio: [] };
     // Interleaved repeats, median kept: the machine's background load moves both servers alike.
     for (let rep = 0; rep < REPEAT; rep++) {
       for (const s of rep % 2 === 0 ? [sbd, kam] : [kam, sbd]) {
         const before = s === sbd ? procStat(s.pid) : undefined;
-        const tunnel = port(s);
         const cpu0 = treeCpu(s.pid);
         const threads0 = s === sbd ? threadCpu(s.pid) : undefined;
-        const client0 = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0);
-        const r = await sipp(tunnel.port, t, n);
-        const clientCpu = reapedChildrenCpu() + (tunnel.pid ? cpuOf(tunnel.pid) : 0) - client0;
+        const r = await measure(s, n);
+        const serverCpu = treeCpu(s.pid) - cpu0;
         runs[s.name]!.push({
           rate: r.ok / r.seconds,
-          cpuPerReg: (treeCpu(s.pid) - cpu0) / Math.max(1, r.ok),
-          clientCpuPerReg: clientCpu / Math.max(1, r.ok),
-          clientCores: clientCpu / r.seconds,
+          cpuPerReg: serverCpu / Math.max(1, r.ok),
+          serverCores: serverCpu / r.seconds,
+          clientCpuPerReg: r.clientCpu / Math.max(1, r.ok),
+          clientCores: r.clientCpu / r.seconds,
           failed: r.failed,
           ...(threads0 ? { threads: perReg(threads0, threadCpu(s.pid), r.ok) } : {}),
+          ...(r.p50Ms !== undefined ? { p50Ms: r.p50Ms, p99Ms: r.p99Ms } : {}),
         });
         if (r.failed > 0) console.error(`  ${s.name} ${row}: ${r.failed} failed of ${n}`);
         if (before && row.startsWith('TLS, kept') && rep === 0) sbdCpuPerReg = (procStat(s.pid).cpuS - before.cpuS) / Math.max(1, r.ok);
@@ -351,10 +397,10 @@ async function main(): Promise<void> {
     const all = (name: string) =>
       runs[name]!.map(
         (x) =>
-          `${x.rate.toFixed(0)} (${(x.cpuPerReg * 1e6).toFixed(0)} µs${threadsText(x)}, client ${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)} cores)`,
+          `${x.rate.toFixed(0)} (${(x.cpuPerReg * 1e6).toFixed(0)} µs${threadsText(x)}, ${x.serverCores.toFixed(2)} cores; client ${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)} cores${latencyText(x)})`,
       ).join(' / ');
     console.log(
-      `${row.padEnd(37)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
+      `${row.padEnd(50)} sbd ${m.sbd.rate.toFixed(0).padStart(6)}/s   kamailio ${m.kamailio.rate.toFixed(0).padStart(6)}/s   ratio ${(m.sbd.rate / m.kamailio.rate).toFixed(2)}x` +
         `   (runs sbd ${all('sbd')}, kamailio ${all('kamailio')})`,
     );
   }
@@ -366,16 +412,16 @@ async function main(): Promise<void> {
       `${((10000 / 1800) * sbdCpuPerReg * 100).toFixed(2)} % of one core`,
   );
   console.log(
-    `\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio | client (sipp + stunnel) µs per registration, cores busy: with sbd / with Kamailio |\n|---|---|---|---|---|---|`,
+    `\n| transport | sbd reg/s | Kamailio reg/s | ratio | CPU µs per registration sbd / Kamailio | server cores busy sbd / Kamailio | client µs per registration, cores busy: with sbd / with Kamailio |\n|---|---|---|---|---|---|---|`,
   );
   for (const r of rows) {
     const client = (x: Run) => `${(x.clientCpuPerReg * 1e6).toFixed(0)} µs ${x.clientCores.toFixed(2)}`;
     console.log(
-      `| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} | ${client(r.sbd)} / ${client(r.kamailio)} |`,
+      `| ${r.row} | ${r.sbd.rate.toFixed(0)} | ${r.kamailio.rate.toFixed(0)} | ${(r.sbd.rate / r.kamailio.rate).toFixed(2)}× | ${(r.sbd.cpuPerReg * 1e6).toFixed(0)} / ${(r.kamailio.cpuPerReg * 1e6).toFixed(0)} | ${r.sbd.serverCores.toFixed(2)} / ${r.kamailio.serverCores.toFixed(2)} | ${client(r.sbd)} / ${client(r.kamailio)} |`,
     );
   }
   console.log(
-    `(median of ${REPEAT} interleaved runs per row; server CPU is the server process and its children; the client's is sipp's and stunnel's, both threads of stunnel, on ${availableParallelism()} cores)`,
+    `(median of ${REPEAT} interleaved runs per row; server CPU is the server process and its children; the client's is sipp's and stunnel's (both threads of stunnel), or on the "(C client)" rows bench/sip-tls-client's own (${C_IN_FLIGHT} in flight); on ${availableParallelism()} cores)`,
   );
 }
 

@@ -1,0 +1,74 @@
+/**
+ * The C SIP-over-TLS registration client (./client.c): built with `cc -O2 -Wall -Wextra … -lssl -lcrypto` into
+ * build/bench/sip-tls-client on first use (and again whenever client.c is newer than the binary; libssl-dev is in
+ * deps/apt/tls.txt), run as its own process per measurement, as bench/tftp-bootstorm runs storm.c.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const repo = join(import.meta.dirname, '../..');
+const SOURCE = join(import.meta.dirname, 'client.c');
+const BINARY = join(repo, 'build/bench/sip-tls-client');
+
+export interface TlsClientConfig {
+  port: number;
+  registrations: number;
+  inFlight: number;
+  /** Users `b100000`… with passwords `pw0`… (as bench/sip provisions them), taken in order. */
+  users: number;
+  /** PEM the server's certificate must verify against (as stunnel's `verifyPeer`). */
+  ca: string;
+  /** Offer the last handshake's session (an abbreviated handshake); default a full handshake each. */
+  resume?: boolean;
+  ciphers?: string;
+}
+
+export interface TlsClientResult {
+  ok: number;
+  failed: number;
+  failedBy: Record<string, number>;
+  resumed: number;
+  wallMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The client's own CPU over the run (getrusage). */
+  cpuS: number;
+  lastError: string;
+}
+
+/** Builds build/bench/sip-tls-client unless it is newer than client.c; returns its path. */
+export function buildTlsClient(): string {
+  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
+  mkdirSync(join(repo, 'build/bench'), { recursive: true });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE, '-lssl', '-lcrypto'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return BINARY;
+}
+
+export async function runTlsClient(c: TlsClientConfig): Promise<TlsClientResult> {
+  const args = [
+    '--port',
+    String(c.port),
+    '--registrations',
+    String(c.registrations),
+    '--in-flight',
+    String(c.inFlight),
+    '--users',
+    String(c.users),
+    '--ca',
+    c.ca,
+    ...(c.resume ? ['--resume'] : []),
+    ...(c.ciphers ? ['--ciphers', c.ciphers] : []),
+  ];
+  const child = spawn(buildTlsClient(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`sip-tls-client exited with ${code}: ${err.trim().slice(0, 500)}`);
+  return JSON.parse(out) as TlsClientResult;
+}
