@@ -7,13 +7,16 @@
  * Only the state owner's daemon holds the cluster secret (it derives every PostgreSQL password); TFTP and SIP read
  * their key file at each use, so a replaced file needs no restart. A damaged or foreign row fails the GCM tag and
  * the installed key is kept. Certificates' private keys never travel; these keys are shared data, like the HA1s.
+ * sbd-clusterd writes the rows in the publish transaction of the rows encrypted under them, each with its key id, and
+ * a node's copy loads a snapshot only once its keys folder holds those keys (store/pg/key-pins.ts).
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import { join } from 'node:path';
 import { installPhoneSecretKey, PHONE_SECRET_KEY_FILE, phoneSecretKey } from '../credentials/phone-secret.js';
 import { applyKeyAccess } from '../pki/identity-store.js';
 import { installTrunkSecretKey, TRUNK_SECRET_KEY_FILE, trunkSecretKey } from '../sip/auth/trunk-secret.js';
+import { clusterKeyId } from '../store/pg/key-pins.js';
 import { applyMembershipSchema } from '../store/pg/replication-members.js';
 import { MembershipError, MembershipErrorCode } from './membership-errors.js';
 
@@ -85,23 +88,53 @@ async function hasKeysTable(sql: Sql): Promise<boolean> {
   return exists?.ok === true;
 }
 
-/**
- * On the publisher's primary: each key stored wrapped (the phone key made now if this box has none yet), a row
- * rewritten only when the key differs from what it holds (a restored backup brings its own keys) or when it does not
- * unwrap (another cluster's row). The names written.
- */
-export async function publishClusterKeys(sql: Sql, keysDir: string, secret: Buffer): Promise<ClusterKeyName[]> {
-  // A primary migrated by an earlier build has no sbd.cluster_keys yet (the DDL is idempotent).
-  if (!(await hasKeysTable(sql))) await applyMembershipSchema(sql);
-  const written: ClusterKeyName[] = [];
+/** `sbd.cluster_keys` with its `key_id` column (a primary migrated by an earlier build lacks one or both; the DDL is idempotent). */
+export async function ensureClusterKeysTable(sql: Sql): Promise<void> {
+  const [c] = await sql`SELECT count(*)::int AS n FROM information_schema.columns
+    WHERE table_schema = 'sbd' AND table_name = 'cluster_keys' AND column_name = 'key_id'`;
+  if (c?.n !== 1) await applyMembershipSchema(sql);
+}
+
+/** The publisher's keys as its files hold them now (the phone key made if this box has none yet), by row name. */
+export function publisherClusterKeys(keysDir: string): Map<ClusterKeyName, Buffer> {
+  const keys = new Map<ClusterKeyName, Buffer>();
   for (const name of Object.values(CLUSTER_KEYS)) {
     const key = readKeyFile(keysDir, name, KEY_FILES[name].create);
+    if (key) keys.set(name, key);
+  }
+  return keys;
+}
+
+/**
+ * On the publisher's primary: each key stored wrapped with its id (the phone key made now if this box has none yet),
+ * a row rewritten only when the key differs from what it holds (a restored backup brings its own keys) or when it
+ * does not unwrap (another cluster's row). The names written. Inside sbd-clusterd's publish transaction (`tx`, the
+ * table ensured before) `readBefore` is what the files held before the store was read: a key replaced since throws
+ * (ERR_CLUSTER_KEY, the publish rolled back and made again next round), so rows and key row always match.
+ */
+export async function publishClusterKeys(
+  sql: Sql | TransactionSql,
+  keysDir: string,
+  secret: Buffer,
+  readBefore?: ReadonlyMap<ClusterKeyName, Buffer>,
+): Promise<ClusterKeyName[]> {
+  if (!readBefore) await ensureClusterKeysTable(sql as Sql);
+  const keys = publisherClusterKeys(keysDir);
+  const written: ClusterKeyName[] = [];
+  for (const name of Object.values(CLUSTER_KEYS)) {
+    const key = keys.get(name);
+    if (readBefore && !(readBefore.get(name)?.equals(key ?? Buffer.alloc(0)) ?? key === undefined))
+      throw new MembershipError(
+        MembershipErrorCode.key,
+        `the publisher's ${name} key changed while the store was read: published next round`,
+      );
     if (!key) continue;
-    const [row] = await sql`SELECT wrapped FROM sbd.cluster_keys WHERE name = ${name}`;
-    if (row && unwrapsTo(secret, name, row.wrapped as Buffer, key)) continue;
+    const id = clusterKeyId(key);
+    const [row] = await sql`SELECT wrapped, key_id FROM sbd.cluster_keys WHERE name = ${name}`;
+    if (row && row.key_id === id && unwrapsTo(secret, name, row.wrapped as Buffer, key)) continue;
     const wrapped = wrapClusterKey(secret, name, key);
-    await sql`INSERT INTO sbd.cluster_keys (name, wrapped) VALUES (${name}, ${wrapped})
-      ON CONFLICT (name) DO UPDATE SET wrapped = excluded.wrapped, updated_at = now()`;
+    await sql`INSERT INTO sbd.cluster_keys (name, wrapped, key_id) VALUES (${name}, ${wrapped}, ${id})
+      ON CONFLICT (name) DO UPDATE SET wrapped = excluded.wrapped, key_id = excluded.key_id, updated_at = now()`;
     written.push(name);
   }
   return written;

@@ -6,13 +6,20 @@
  * row moves with it). So a change made by any admin command reaches the primary within one poll interval plus one
  * publish, and each standby after its replay lag plus its own generation poll (docs/cluster.md states the figures).
  * A failed round (the server restarting) is logged and retried on the next tick; the last published generation
- * only moves on success.
+ * only moves on success. The cluster key rows are written in the same transaction as the rows encrypted under them
+ * (store/pg/key-pins.ts: a node's copy then waits for the key before it loads them).
  * On a subscriber it only follows the keys the publisher hands out (cluster/membership-keys.ts): every
  * `pollIntervalMs` the wrapped rows of its own standby are compared with its keys folder and a changed key installed,
  * which TFTP and SIP use at their next read; a row that does not unwrap is logged once and the old key kept.
  */
 import type { Sql } from 'postgres';
-import { followClusterKeys, publishClusterKeys } from '../cluster/membership-keys.js';
+import {
+  type ClusterKeyName,
+  ensureClusterKeysTable,
+  followClusterKeys,
+  publishClusterKeys,
+  publisherClusterKeys,
+} from '../cluster/membership-keys.js';
 import { importSubmissions } from '../cluster/membership-submissions.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { notifyReady } from '../lib/sd-notify.js';
@@ -43,6 +50,7 @@ export class ClusterPublisher {
   readonly #sql: Sql;
   readonly #logger: Logger;
   readonly #keys: { keysDir: string; secret: Buffer } | undefined;
+  #keysTable = false;
 
   /** `keys`: the publisher's keys folder and cluster secret, to keep the keys subscribers take current (membership-keys.ts). */
   constructor(store: Store, sql: Sql, logger: Logger, keys?: { keysDir: string; secret: Buffer }) {
@@ -64,16 +72,27 @@ export class ClusterPublisher {
       if (generation === this.publishedGeneration) return;
       // Only the reports counter moved: the report tables alone (a phone's report must not cost a whole store's read).
       const reportsOnly = this.publishedGeneration.split(':')[0] === generation.split(':')[0];
-      const r = await publishToPg(this.#store, this.#sql, { reportsOnly });
+      // A restored backup brings its own phone-password key: the wrapped copy follows (checked on every publish), in
+      // the publish's own transaction, the files read before the store (a key replaced meanwhile: published next round).
+      const keys = this.#keys;
+      if (keys && !this.#keysTable) {
+        await ensureClusterKeysTable(this.#sql);
+        this.#keysTable = true;
+      }
+      const before = keys && publisherClusterKeys(keys.keysDir);
+      let written: ClusterKeyName[] = [];
+      const within =
+        keys &&
+        (async (tx: Parameters<typeof publishClusterKeys>[0]) => {
+          written = await publishClusterKeys(tx, keys.keysDir, keys.secret, before);
+        });
+      const r = await publishToPg(this.#store, this.#sql, { reportsOnly, ...(within ? { within } : {}) });
       this.publishedGeneration = generation;
       this.stats.publishes++;
       // Reports-only publishes come with every phone's report while phones boot: counted, not logged.
       if (reportsOnly) this.stats.reportPublishes++;
       else this.#logger.info('published', { sqliteGeneration: generation, pgGeneration: r.generation, certificates: r.certificates });
-      // A restored backup brings its own phone-password key: the wrapped copy follows (checked on every publish).
-      if (this.#keys)
-        for (const name of await publishClusterKeys(this.#sql, this.#keys.keysDir, this.#keys.secret))
-          this.#logger.info('cluster key published', { name });
+      for (const name of written) this.#logger.info('cluster key published', { name });
     } catch (err) {
       this.stats.errors++;
       this.#logger.warn('round failed, retrying', { error: (err as Error).message });

@@ -37,6 +37,8 @@ export interface SipDaemonOptions extends ServerBounds {
   layout: StateLayout;
   /** The registrar's and router's directory; default an ApplianceDirectory over `store` (PostgreSQL: PgDirectory). */
   directory?: ApplianceDirectory;
+  /** Where the trunk-password key is read; default `layout.keysDir` (PostgreSQL: the one its copy holds beside its rows). */
+  trunkKeysDir?: string;
   /** TLS port; default 5061; null: no TLS listener. */
   tlsPort?: number | null;
   /** Node whose CallManager certificate is the TLS identity; default the publisher, else the first node. */
@@ -153,6 +155,7 @@ function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptio
     store,
     layout,
     directory: givenDirectory,
+    trunkKeysDir,
     tlsPort: _tlsPort,
     node: _node,
     requestClientCertificate: _req,
@@ -189,7 +192,7 @@ function wire(o: SipDaemonOptions, tls: TlsSettings | undefined): SipServerOptio
       directory,
       routing: new StoreRoutingDirectory(store),
       digest,
-      trunkCredentials: storeTrunkCredentials(store, layout, log),
+      trunkCredentials: storeTrunkCredentials(store, trunkKeysDir ? { ...layout, keysDir: trunkKeysDir } : layout, log),
       routeKey: routeKey(layout.keysDir),
       trunkPeerVerified: (t, s) => trunkPeerByIssuer(t, s, t.tlsCaPem ?? trunkTlsCa?.[t.name]),
     },
@@ -312,21 +315,29 @@ export interface SipdOptions extends Omit<SipDaemonOptions, 'store' | 'layout' |
 }
 
 /** The store over PostgreSQL (issue 21): the node's local copy, its directory, and the queue of node-local writes. */
-async function openPgStore(storeUrl: string, primaryUrl: string | undefined, node: string | undefined, logger: Logger) {
-  const [{ connectPg }, { PgStoreCopy }, { PgNodeWriter }, { PgDirectory }, { publisher }] = await Promise.all([
-    import('../store/pg/connect.js'),
-    import('../store/pg/store-copy.js'),
-    import('../store/pg/node-writes.js'),
-    import('./adapters/pg-sip-store.js'),
-    import('../trust/cluster-lists.js'),
-  ]);
+async function openPgStore(storeUrl: string, primaryUrl: string | undefined, node: string | undefined, keysDir: string, logger: Logger) {
+  const [{ connectPg }, { PgStoreCopy }, { PgNodeWriter }, { PgDirectory }, { publisher }, { CLUSTER_KEYS }, { TRUNK_SECRET_KEY_FILE }] =
+    await Promise.all([
+      import('../store/pg/connect.js'),
+      import('../store/pg/store-copy.js'),
+      import('../store/pg/node-writes.js'),
+      import('./adapters/pg-sip-store.js'),
+      import('../trust/cluster-lists.js'),
+      import('../cluster/membership-keys.js'),
+      import('../sip/auth/trunk-secret.js'),
+    ]);
   const sql = connectPg(storeUrl);
-  const copy = await PgStoreCopy.open(sql);
+  // The trunk-password key held beside the rows encrypted under it (store/pg/key-pins.ts).
+  const copy = await PgStoreCopy.open(sql, {
+    keys: { dir: keysDir, files: { [CLUSTER_KEYS.trunkPassword]: TRUNK_SECRET_KEY_FILE } },
+    logger,
+  });
   const primary = primaryUrl === undefined ? sql : connectPg(primaryUrl);
   const writes = new PgNodeWriter(primary, { node: node ?? publisher(copy.store).name, logger });
   return {
     store: copy.store,
     directory: new PgDirectory(copy, writes),
+    ...(copy.keysDir ? { trunkKeysDir: copy.keysDir } : {}),
     close: async () => {
       await writes.close();
       copy.close();
@@ -340,9 +351,12 @@ export async function runSipd({ stateDir, storeUrl, primaryUrl, ...options }: Si
   const logger = createLogger('sipd');
   const opened =
     storeUrl === undefined
-      ? { ...openState(stateDir), directory: undefined, close: async () => {} }
-      : { ...(await openPgStore(storeUrl, primaryUrl, options.node, logger)), layout: stateLayout(stateDir) };
-  const { store, layout, directory } = opened;
+      ? { ...openState(stateDir), directory: undefined, trunkKeysDir: undefined, close: async () => {} }
+      : {
+          ...(await openPgStore(storeUrl, primaryUrl, options.node, stateLayout(stateDir).keysDir, logger)),
+          layout: stateLayout(stateDir),
+        };
+  const { store, layout, directory, trunkKeysDir } = opened;
   const daemon = new SipDaemon({
     controlSocket: controlSocketPath(stateDir),
     ...options,
@@ -350,6 +364,7 @@ export async function runSipd({ stateDir, storeUrl, primaryUrl, ...options }: Si
     layout,
     logger,
     ...(directory ? { directory } : {}),
+    ...(trunkKeysDir ? { trunkKeysDir } : {}),
   });
   const ports = await daemon.listen();
   // One machine-readable line first: tests and scripts read the ports from it.

@@ -4,8 +4,11 @@
  * built by the same code from the same rows. What differs is the one write TFTP makes, the trust list this node
  * serves: kept in the copy (read back at once by `servedSha256`) and queued for the publisher's primary
  * (store/pg/node-writes.ts), from where every node's ITL File Status sees it. And a config's delivered digest
- * password is decrypted with the phone-password key in this node's `keysDir` (the copy is no state folder).
+ * password is decrypted with the phone-password key in this node's `keysDir` (the copy is no state folder), as the
+ * copy holds it beside its rows (store/pg/key-pins.ts: never a key installed for rows the copy has not loaded yet).
  */
+import { CLUSTER_KEYS } from '../../cluster/membership-keys.js';
+import { PHONE_SECRET_KEY_FILE } from '../../credentials/phone-secret.js';
 import type { Logger } from '../../lib/log.js';
 import { connectPg } from '../../store/pg/connect.js';
 import { PgNodeWriter } from '../../store/pg/node-writes.js';
@@ -51,8 +54,9 @@ export class PgApplianceFiles extends StoreApplianceFiles {
     if (this.#keysDir === undefined) return super.deviceConfig(name, suffix, clock);
     const store = this.#copy.store;
     const d = store.getDevice(name);
+    const keysDir = this.#copy.keysDir ?? this.#keysDir;
     return d
-      ? deviceConfigFile(store, d, suffix, clock, this.#nodeRow(), { phonePasswords: phonePasswordLookup(store, this.#keysDir) })
+      ? deviceConfigFile(store, d, suffix, clock, this.#nodeRow(), { phonePasswords: phonePasswordLookup(store, keysDir) })
       : undefined;
   }
 
@@ -87,7 +91,9 @@ export async function openPgApplianceSource(
 ): Promise<{ source: ApplianceFileSource; close: () => Promise<void> }> {
   const { primaryUrl, writerLogger, ...sourceOptions } = options;
   const sql = connectPg(storeUrl);
-  const copy = await PgStoreCopy.open(sql).catch(async (err: unknown) => {
+  const keys =
+    options.keysDir === undefined ? {} : { keys: { dir: options.keysDir, files: { [CLUSTER_KEYS.phonePassword]: PHONE_SECRET_KEY_FILE } } };
+  const copy = await PgStoreCopy.open(sql, { ...keys, ...(writerLogger ? { logger: writerLogger } : {}) }).catch(async (err: unknown) => {
     await sql.end({ timeout: 2 });
     throw err;
   });

@@ -85,7 +85,14 @@ function readSnapshot(store: Store, reportsOnly: boolean): Snapshot {
 
 /** `reportsOnly`: only phones' reports changed since the last publish (store.reportsGeneration moved, not the
  *  generation): the report tables alone are read, digested and replaced — not 30,000 devices at every report. */
-export async function publishToPg(store: Store, sql: Sql, opts: { reportsOnly?: boolean } = {}): Promise<PublishResult> {
+export interface PublishOptions {
+  reportsOnly?: boolean;
+  /** More writes in the same transaction, before the generation moves (sbd-clusterd: the cluster key rows, so a
+   *  node never sees rows encrypted under a key without that key's row: store/pg/key-pins.ts). A throw rolls all back. */
+  within?: (tx: TransactionSql) => Promise<void>;
+}
+
+export async function publishToPg(store: Store, sql: Sql, opts: PublishOptions = {}): Promise<PublishResult> {
   let reportsOnly = opts.reportsOnly === true;
   let snap = readSnapshot(store, reportsOnly);
   if (reportsOnly) {
@@ -139,6 +146,7 @@ export async function publishToPg(store: Store, sql: Sql, opts: { reportsOnly?: 
       await tx`INSERT INTO sbd.table_versions (name, sha256_hex) VALUES (${unit.key}, ${digest})
         ON CONFLICT (name) DO UPDATE SET sha256_hex = excluded.sha256_hex`;
     }
+    await opts.within?.(tx);
     const [g] = await tx`UPDATE sbd.meta SET value = value + 1 WHERE key = 'generation' RETURNING value`;
     return Number(g?.value);
   });

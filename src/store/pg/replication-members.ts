@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS sbd.cluster_keys (
   wrapped bytea NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- The key's id (store/pg/key-pins.ts, one-way): a node's copy loads a snapshot only once it holds that key.
+ALTER TABLE sbd.cluster_keys ADD COLUMN IF NOT EXISTS key_id text;
 `;
 
 /**

@@ -7,6 +7,7 @@
  * differently. The copy (0600 in a 0700 folder: it holds digest HA1s) is removed at close. Each load moves the copy's
  * generation and its `<db>-generation` file (the native TFTP data plane maps it, as on SQLite); node-local rows
  * (schema.ts) are laid over the published ones, newest first. A server out of reach: the copy keeps serving.
+ * With `keys`, a snapshot whose rows need a cluster key the node does not hold yet waits for it (key-pins.ts).
  */
 import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +16,10 @@ import Database from 'better-sqlite3';
 import type { Sql } from 'postgres';
 import { SCHEMA_VERSION } from '../migrations.js';
 import { openStore, type Store } from '../store.js';
+import type { Logger } from '../../lib/log.js';
 import { copiedTables, quote, REPORT_TABLES, toSqliteValue, TYPED_UNITS, type CopiedTable, type CopyUnit } from './copied-tables.js';
 import { PgStoreError, PgStoreErrorCode } from './errors.js';
+import { type KeyFiles, missingKeys, pinKeys, readHeldKeys } from './key-pins.js';
 import { pgCall, pollLoop } from './poll.js';
 import { checkPgSchema } from './schema.js';
 
@@ -25,9 +28,18 @@ export interface PgStoreCopyOptions {
   pollIntervalMs?: number;
   /** An existing private folder (0700) for the copy. Default: a new folder (0700) in the system's temporary folder, removed at close. */
   dir?: string;
+  /**
+   * The node's keys folder (a subscriber's sbd-clusterd installs the publisher's keys there) and the cluster keys the
+   * daemon decrypts with (row name → file): copied beside the rows into `keysDir`, a snapshot loaded only once the
+   * folder holds the keys it names (key-pins.ts). None: no key is held, and none waited for.
+   */
+  keys?: { dir: string; files: KeyFiles };
+  /** The longest a new snapshot waits for its keys before it is loaded anyway (logged). Default 30000 ms. */
+  keyWaitMs?: number;
+  logger?: Logger;
 }
 
-export const PG_STORE_COPY_DEFAULTS = { pollIntervalMs: 250 } as const;
+export const PG_STORE_COPY_DEFAULTS = { pollIntervalMs: 250, keyWaitMs: 30_000 } as const;
 
 type Row = Record<string, unknown>;
 
@@ -40,10 +52,12 @@ interface Loaded {
   served: Row[];
   itl: Row[];
   trust: Row[];
+  /** Cluster key row name → the key id the snapshot's encrypted rows need (null: a row of an older build). */
+  keys: Map<string, string | null>;
 }
 
 export class PgStoreCopy {
-  readonly stats = { polls: 0, loads: 0, errors: 0 };
+  readonly stats = { polls: 0, loads: 0, errors: 0, keyWaits: 0, loadedWithoutKey: 0 };
   lastError: unknown;
   /** The local copy: read it like any store; its writes stay on this node (see node-writes.ts for what goes to the primary). */
   readonly store: Store;
@@ -58,6 +72,11 @@ export class PgStoreCopy {
   #generationFd: number | undefined;
   #poller: { stop(): void } | undefined;
   #closed = false;
+  readonly #keys: { dir: string; files: KeyFiles; pinned: string } | undefined;
+  readonly #keyWaitMs: number;
+  readonly #logger: Logger | undefined;
+  /** A snapshot read but not loaded: it waits for a key (kept, so a wait does not read the tables again). */
+  #waiting: { loaded: Loaded; since: number; missing: string } | undefined;
 
   private constructor(sql: Sql, dir: string, removeDir: boolean, options: PgStoreCopyOptions) {
     this.#sql = sql;
@@ -72,6 +91,14 @@ export class PgStoreCopy {
     // The copy holds whatever the publisher holds (its SQLite checked the keys), loaded in any table order.
     this.#db.pragma('foreign_keys = OFF');
     this.#tables = copiedTables(this.#db);
+    this.#keys = options.keys && { ...options.keys, pinned: join(dir, 'keys') };
+    this.#keyWaitMs = options.keyWaitMs ?? PG_STORE_COPY_DEFAULTS.keyWaitMs;
+    this.#logger = options.logger;
+  }
+
+  /** The keys folder the copy's rows go with (opened with `keys`), for the daemons' decryption; else undefined. */
+  get keysDir(): string | undefined {
+    return this.#keys?.pinned;
   }
 
   /** Checks the schema, loads the first state and starts polling (a timer that does not keep the process alive). */
@@ -104,9 +131,32 @@ export class PgStoreCopy {
     const [row] = await pgCall(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
     if (!force && Number(row?.value) === this.#pgGeneration) return false;
     if (force) this.#versions = new Map();
-    const loaded = await pgCall(() => this.#read());
+    const waiting = this.#waiting;
+    const loaded =
+      !force && waiting && waiting.loaded.generation === Number(row?.value) ? waiting.loaded : await pgCall(() => this.#read());
     if (this.#closed) return false;
+    const held = this.#keys && readHeldKeys(this.#keys.dir, this.#keys.files);
+    const missing = held ? missingKeys(loaded.keys, held).join(', ') : '';
+    if (missing) {
+      // The first load never waits (an empty copy serves nothing); later ones keep the state they have, a while.
+      const since = waiting?.since ?? Date.now();
+      if (this.#pgGeneration >= 0 && Date.now() - since < this.#keyWaitMs) {
+        if (!waiting) this.stats.keyWaits++;
+        this.#waiting = { loaded, since, missing };
+        return false;
+      }
+      this.stats.loadedWithoutKey++;
+      this.#logger?.error('store copy loaded without its key', {
+        keys: missing,
+        generation: loaded.generation,
+        waitedMs: Date.now() - since,
+        hint: "this node's sbd-clusterd installs the publisher's keys: is it running? (its log says why a key is refused)",
+      });
+    }
+    this.#waiting = undefined;
     this.#write(loaded);
+    // The keys in the same step as the rows (no await between): a reader never sees the rows with other keys.
+    if (this.#keys && held) pinKeys(this.#keys.pinned, this.#keys.files, held);
     this.#pgGeneration = loaded.generation;
     this.#versions = loaded.versions;
     this.stats.loads++;
@@ -125,6 +175,7 @@ export class PgStoreCopy {
     this.store.close();
     this.#db.close();
     if (this.#generationFd !== undefined) closeSync(this.#generationFd);
+    if (this.#keys) rmSync(this.#keys.pinned, { recursive: true, force: true });
     if (this.#removeDir) rmSync(this.#removeDir, { recursive: true, force: true });
   }
 
@@ -148,8 +199,12 @@ export class PgStoreCopy {
         if (digest !== undefined && digest === this.#versions.get(unit.key)) continue;
         for (const name of unit.tables) tables.set(name, [...(await tx.unsafe(`SELECT * FROM sbd.${quote(name)}`))]);
       }
+      // The keys this snapshot's rows were encrypted under (written in the same publish: daemons/clusterd.ts).
+      const [k] = await tx`SELECT to_regclass('sbd.cluster_keys') IS NOT NULL AS ok`;
+      const keyRows = k?.ok ? await tx`SELECT * FROM sbd.cluster_keys` : [];
       return {
         generation: value('generation'),
+        keys: new Map(keyRows.map((r) => [r.name as string, (r.key_id as string | undefined) ?? null])),
         tables,
         versions,
         served: [...(await tx`SELECT * FROM sbd.node_served_trust_files`)],
