@@ -70,7 +70,11 @@ async function run(job: PhonesJob): Promise<PhonesResult> {
     const t1 = performance.now();
     bootMs.push(t1 - t0);
     const line = await readLineCredentials(job.phonesDir, deviceName);
-    if (!line?.authName || !line.authPassword) return note(`${deviceName}: the config delivered no digest credentials`);
+    if (!line?.authName || !line.authPassword)
+      // Which file it took and why (XMLDefault: its own config was answered "not found"): the cause, not just the symptom.
+      return note(
+        `${deviceName}: the config delivered no digest credentials (config ${report.configFile}; ${report.decisions.map((d) => d.text).join('; ')})`,
+      );
     const { services } = await loadPhone(job.phonesDir, deviceName, views);
     const cm = services.callManagers[0];
     const port = cm ? job.sip[cm.host] : undefined;

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { TftpClientPool } from '../../src/tftp/client.js';
-import { decodePacket, encodeData } from '../../src/tftp/core/packet.js';
+import { decodePacket, encodeData, encodeError } from '../../src/tftp/core/packet.js';
 
 const A = Buffer.from('first file: one short block');
 const B = Buffer.from('second file, not the first');
@@ -104,4 +104,38 @@ test('a second transfer started by a retransmitted RRQ is not taken for the next
   const b = await pool.fetch({ server: '127.0.0.1', port, name: 'b.bin', timeoutMs: 1000, retries: 3 });
   assert.deepEqual(b.data, B, "the second request got the first file's second transfer");
   assert.deepEqual(errorsAtGhost, [5], 'the second transfer of a.bin was told error 5 (unknown transfer ID)');
+});
+
+// bench/cluster's "the config delivered no digest credentials": a phone's own config request answered by the late
+// "file not found" of another request's retransmitted RRQ (CTLFile.tlv has none outside mixed mode), so the phone
+// fell back to XMLDefault.cnf.xml.sgn (signed, trusted, no line) while its real config went to the next request.
+test('a second "file not found" for a retransmitted RRQ is not taken for the next request', async () => {
+  const requests = await bound();
+  const tids = [await bound(), await bound(), await bound()];
+  const errorsAtGhost: number[] = [];
+  tids[1]!.on('message', (m) => errorsAtGhost.push(decodePacket(m).opcode));
+  let rrqCtl = 0;
+  requests.on('message', (m, rinfo) => {
+    const p = decodePacket(m);
+    if (p.opcode !== 1) return;
+    if (p.filename === 'CTLFile.tlv') {
+      // Answered late: both copies of the RRQ get their "not found", the second 300 ms after the first.
+      if (++rrqCtl === 2) {
+        tids[0]!.send(encodeError(1, 'File not found'), rinfo.port, rinfo.address);
+        setTimeout(() => tids[1]!.send(encodeError(1, 'File not found'), rinfo.port, rinfo.address), 300);
+      }
+    } else setTimeout(() => tids[2]!.send(encodeData(1, B), rinfo.port, rinfo.address), 600);
+  });
+  const pool = new TftpClientPool({ sockets: 1, family: 'IPv4', ghostMs: 1000 });
+  closers.push(
+    () => [requests, ...tids].forEach((s) => s.close()),
+    () => void pool.close(),
+  );
+  const port = (requests.address() as { port: number }).port;
+  await assert.rejects(pool.fetch({ server: '127.0.0.1', port, name: 'CTLFile.tlv', timeoutMs: 200, retries: 3 }), {
+    code: 'ERR_TFTP_NOT_FOUND',
+  });
+  const b = await pool.fetch({ server: '127.0.0.1', port, name: 'SEP0000000000C3.cnf.xml.sgn', timeoutMs: 1000, retries: 3 });
+  assert.deepEqual(b.data, B, 'the phone\'s config request was answered by the other file\'s late "not found"');
+  assert.deepEqual(errorsAtGhost, [5], 'the second "not found" was told error 5 (unknown transfer ID)');
 });
