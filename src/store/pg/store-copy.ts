@@ -76,7 +76,12 @@ export class PgStoreCopy {
   readonly #keyWaitMs: number;
   readonly #logger: Logger | undefined;
   /** A snapshot read but not loaded: it waits for a key (kept, so a wait does not read the tables again). */
-  #waiting: { loaded: Loaded; since: number; missing: string } | undefined;
+  #waiting: { loaded: Loaded; since: number } | undefined;
+  /** The key ids the loaded rows need, and whether the copy holds them all (if not, each poll looks again). */
+  #needs = new Map<string, string | null>();
+  #short = false;
+  /** `name key_id` given up on once (waited `keyWaitMs`): not waited for again, not logged again. */
+  readonly #gaveUp = new Set<string>();
 
   private constructor(sql: Sql, dir: string, removeDir: boolean, options: PgStoreCopyOptions) {
     this.#sql = sql;
@@ -129,25 +134,30 @@ export class PgStoreCopy {
   async refresh(force = false): Promise<boolean> {
     this.stats.polls++;
     const [row] = await pgCall(() => this.#sql`SELECT value FROM sbd.meta WHERE key = 'generation'`);
-    if (!force && Number(row?.value) === this.#pgGeneration) return false;
+    if (!force && Number(row?.value) === this.#pgGeneration) {
+      if (this.#short) this.#pinWhenHeld();
+      return false;
+    }
     if (force) this.#versions = new Map();
     const waiting = this.#waiting;
     const loaded =
       !force && waiting && waiting.loaded.generation === Number(row?.value) ? waiting.loaded : await pgCall(() => this.#read());
     if (this.#closed) return false;
     const held = this.#keys && readHeldKeys(this.#keys.dir, this.#keys.files);
-    const missing = held ? missingKeys(loaded.keys, held).join(', ') : '';
-    if (missing) {
+    const missing = held ? missingKeys(loaded.keys, held).map((name) => `${name} ${loaded.keys.get(name)}`) : [];
+    const waitFor = missing.filter((k) => !this.#gaveUp.has(k));
+    if (waitFor.length > 0) {
       // The first load never waits (an empty copy serves nothing); later ones keep the state they have, a while.
       const since = waiting?.since ?? Date.now();
       if (this.#pgGeneration >= 0 && Date.now() - since < this.#keyWaitMs) {
         if (!waiting) this.stats.keyWaits++;
-        this.#waiting = { loaded, since, missing };
+        this.#waiting = { loaded, since };
         return false;
       }
       this.stats.loadedWithoutKey++;
+      for (const k of waitFor) this.#gaveUp.add(k);
       this.#logger?.error('store copy loaded without its key', {
-        keys: missing,
+        keys: waitFor.map((k) => k.split(' ')[0]).join(', '),
         generation: loaded.generation,
         waitedMs: Date.now() - since,
         hint: "this node's sbd-clusterd installs the publisher's keys: is it running? (its log says why a key is refused)",
@@ -157,10 +167,22 @@ export class PgStoreCopy {
     this.#write(loaded);
     // The keys in the same step as the rows (no await between): a reader never sees the rows with other keys.
     if (this.#keys && held) pinKeys(this.#keys.pinned, this.#keys.files, held);
+    this.#needs = loaded.keys;
+    this.#short = missing.length > 0;
     this.#pgGeneration = loaded.generation;
     this.#versions = loaded.versions;
     this.stats.loads++;
     return true;
+  }
+
+  /** Rows loaded without their key (first load, or given up): the key pinned as soon as the node holds it. */
+  #pinWhenHeld(): void {
+    if (!this.#keys) return;
+    const held = readHeldKeys(this.#keys.dir, this.#keys.files);
+    if (missingKeys(this.#needs, held).length > 0) return;
+    pinKeys(this.#keys.pinned, this.#keys.files, held);
+    this.#short = false;
+    this.#logger?.info('store copy has its keys now', { keys: [...this.#needs.keys()].join(', ') });
   }
 
   #failed(err: unknown): void {

@@ -106,4 +106,19 @@ test("a node's copy never pairs the publisher's re-encrypted passwords with the 
   const logged = lines.filter((l) => l.includes('"store copy loaded without its key"'));
   assert.equal(logged.length, 1, lines.join('\n'));
   assert.match(logged[0]!, /"keys":"sip-phone"/);
+  const stuckFiles = new PgApplianceFiles(stuck, { keysDir: subKeys });
+  const stuckConfig = () => stuckFiles.deviceConfig(PHONE, '.cnf.xml.sgn', systemClock)?.toString('latin1') ?? '';
+  assert.throws(stuckConfig, { code: 'ERR_PHONE_SECRET_AUTH' }, 'rows without their key: the config fails, as before');
+
+  // That key is not waited for again: a later change loads at once, and nothing more is logged.
+  store.updateDevice(PHONE, { description: 'third floor' });
+  await publisher.tick();
+  assert.equal(await stuck.refresh(), true, 'no second wait for a key given up on');
+  assert.equal(lines.filter((l) => l.includes('"store copy loaded without its key"')).length, 1);
+
+  // The node's sbd-clusterd installs the key: pinned at the next poll, with no new generation needed.
+  await follower.tick();
+  assert.equal(await stuck.refresh(), false, 'no new generation');
+  assert.match(stuckConfig(), /phone-pass-three/);
+  assert.match(stuckConfig(), /third floor/);
 });
