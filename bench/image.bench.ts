@@ -14,7 +14,7 @@
  *   node --import tsx bench/image.bench.ts [--arch x86_64|arm64] [--no-build]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest, elapsed, repo } from '../test/image/guest.js';
@@ -42,14 +42,40 @@ const out = `${imageDir}/${arch}`;
 const mb = (f: string) => (statSync(`${out}/${f}`).size / 1048576).toFixed(1);
 const net = 1 + Math.floor(Math.random() * 250);
 
-/** Polls TFTP for a whole, parseable ITLFile.tlv from QEMU start; resolves with the host time it arrived. */
-function pollItl(g: Guest, stop: () => boolean): Promise<number | undefined> {
+/**
+ * QEMU's own CPU time so far (user + system, seconds), found by the overlay on its command line: on a loaded host
+ * the wall time stretches with the other processes, the emulator's CPU time much less (issue 19 item 7's A/Bs).
+ */
+function qemuCpuSeconds(overlay: string): number | undefined {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.startsWith('qemu-system-') || !cmd.includes(overlay)) continue;
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th (clock ticks, 100 Hz).
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return undefined;
+}
+
+interface Served {
+  /** Host time the ITL arrived. */
+  at: number;
+  /** QEMU's CPU time then (seconds). */
+  qemuCpu: number | undefined;
+}
+
+/** Polls TFTP for a whole, parseable ITLFile.tlv from QEMU start; resolves when and at what QEMU CPU time it arrived. */
+function pollItl(g: Guest, stop: () => boolean): Promise<Served | undefined> {
   return (async () => {
     while (!stop() && Date.now() - g.started < BOOT_TIMEOUT_MS) {
       const tried = Date.now();
       try {
         const r = await fetchFile({ server: g.guestIp, name: 'ITLFile.tlv', timeoutMs: 500, retries: 1 });
-        if (parseTrustFile(r.data).records.length > 0) return Date.now();
+        if (parseTrustFile(r.data).records.length > 0) return { at: Date.now(), qemuCpu: qemuCpuSeconds(overlay) };
       } catch {
         /* not up yet: timeout, ICMP unreachable, or a TFTP error while first boot runs */
       }
@@ -105,16 +131,27 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
       .filter(Boolean);
     for (const d of daemons) await poll(`systemctl show -p SubState --value ${d}`, (o) => o === 'running');
     const ready = Date.now() - g.started;
-    const served = await itl;
+    const itlServed = await itl;
+    const served = itlServed?.at;
     stop = true;
     const m = await stamps(g, '', ['UserspaceTimestampMonotonic']);
     const fb = await stamps(g, 'sbd-firstboot', ['ExecMainStartTimestampMonotonic', 'ExecMainExitTimestampMonotonic']);
+    // First boot's own steps, from its journal (monotonic µs): the address found ("initialising"), then `sbd init`.
+    const [, fbLog] = first
+      ? await g.root('journalctl -b -o short-monotonic --no-pager -u sbd-firstboot | grep -m1 "sbd-firstboot: initialising"')
+      : [0, ''];
+    const addressAt = /^\[\s*([\d.]+)\]/.exec(fbLog)?.[1];
     const tf = await stamps(g, 'sbd-tftpd', [
       'InactiveExitTimestampMonotonic',
       'ExecMainStartTimestampMonotonic',
       'ActiveEnterTimestampMonotonic',
     ]);
     const [, analyze] = await g.root('systemd-analyze 2>&1 | head -1');
+    // What stood on the way to the first ITL, for the log (not the table): the critical chain and the slowest units.
+    const [, chain] = await g.root(
+      `systemd-analyze critical-chain --no-pager ${first ? 'sbd-firstboot.service ' : ''}sbd-tftpd.service 2>&1; systemd-analyze blame --no-pager 2>&1 | head -12`,
+    );
+    console.log(`# ${first ? 'first' : 'later'} boot, critical chain and blame:\n${chain.replace(/^/gm, '#   ')}`);
     const s = (us: number) => sec(us / 1000);
     const userspace = m.UserspaceTimestampMonotonic!;
     // QEMU's start as run.sh marks it; the milestones below count from it (the goals are "after QEMU start").
@@ -128,6 +165,11 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
         'first boot: address, keys, certificates, first ITL',
         s(fb.ExecMainExitTimestampMonotonic! - fb.ExecMainStartTimestampMonotonic!),
       ]);
+      if (addressAt !== undefined) {
+        const at = Number(addressAt) * 1e6;
+        rows.push(['  of which waiting for the network address', s(at - fb.ExecMainStartTimestampMonotonic!)]);
+        rows.push(['  of which sbd init (node start, keys, certificates, ITL)', s(fb.ExecMainExitTimestampMonotonic! - at)]);
+      }
       rows.push(['first boot done → sbd-tftpd starting', s(tf.InactiveExitTimestampMonotonic! - fb.ExecMainExitTimestampMonotonic!)]);
     } else {
       rows.push(['systemd units before sbd-tftpd', s(tf.InactiveExitTimestampMonotonic! - userspace)]);
@@ -138,6 +180,10 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
       rows.push(['sbd-tftpd READY → first ITL fetched by the host', sec(served - kernel - tf.ActiveEnterTimestampMonotonic! / 1000)]);
     }
     rows.push(['= QEMU start → ITL served over TFTP to the host', served === undefined ? 'not served' : sec(served - q)]);
+    rows.push([
+      '(QEMU CPU time at ITL served, both vCPUs and I/O threads; the load-robust figure)',
+      itlServed?.qemuCpu === undefined ? '?' : itlServed.qemuCpu.toFixed(1),
+    ]);
     rows.push([
       '(run.sh start → ITL served, as measured before 2026-12-07)',
       served === undefined ? 'not served' : sec(served - g.started),
@@ -207,7 +253,9 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`\nsbd image ${arch} — ${g1.boot} boot, TCG (KVM unusable here), ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `\nsbd image ${arch} — ${g1.boot} boot, TCG (KVM unusable here), CPU ${process.env.QEMU_CPU || 'QEMU default'}, ${new Date().toISOString().slice(0, 10)}`,
+);
 const sizes: Rows = [
   ['compressed image, sbd-ARCH.img.zst (MB)', mb(`sbd-${arch}.img.zst`)],
   ['GPT disk, disk.raw (MB)', mb('disk.raw')],
