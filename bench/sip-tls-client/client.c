@@ -243,8 +243,8 @@ static int onResponses(Lane *l) {
       return 1;
     }
     if (status == 200 && l->cseq == 2) return succeed(l), 0;
-    char why[64];
-    snprintf(why, sizeof why, "status %d to CSeq %d", status, l->cseq);
+    char why[160];
+    snprintf(why, sizeof why, "%.*s (CSeq %d)", (int)strcspn(head, "\r\n") < 120 ? (int)strcspn(head, "\r\n") : 120, head, l->cseq);
     return fail(l, F_STATUS, why), 0;
   }
 }
