@@ -4,7 +4,7 @@
  * mode) and its hash recorded. Running it again on an initialised state changes nothing and says so.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { Clock } from '../lib/clock.js';
 import { ClusterError, ClusterErrorCode } from './errors.js';
 import { issueIdentity } from '../pki/identity-store.js';
@@ -12,7 +12,7 @@ import { identityNames, type IdentityName } from '../pki/profiles.js';
 import { defaultKeySpec, generateKeyPairAsync, type KeySpec } from '../pki/keys.js';
 import type { NodeRow } from '../store/index.js';
 import { buildCtl, buildItl } from '../trust/cluster-lists.js';
-import { openState, type State } from '../store/state.js';
+import { openState, stateLayout, withState, type State } from '../store/state.js';
 
 export interface InitOptions {
   dir: string;
@@ -25,10 +25,39 @@ export interface InitOptions {
   privateKeys?: Partial<Record<IdentityName, string>> | undefined;
 }
 
-/** One new key per identity, made in parallel (first boot: five RSA keys, most of its time under emulation). */
-export async function pregenerateKeys(spec: KeySpec = defaultKeySpec): Promise<Record<IdentityName, string>> {
-  const pairs = await Promise.all(identityNames.map(() => generateKeyPairAsync(spec)));
-  return Object.fromEntries(identityNames.map((n, i) => [n, pairs[i]!.privateKeyPem])) as Record<IdentityName, string>;
+/**
+ * One new key per identity named (default: all), made in parallel on libuv's thread pool (first boot: five RSA
+ * keys, most of its time under emulation, spread over the CPUs instead of one after another). Only in memory:
+ * `issueIdentity` writes each to its key file as before.
+ */
+export async function pregenerateKeys(
+  spec: KeySpec = defaultKeySpec,
+  names: readonly IdentityName[] = identityNames,
+): Promise<Partial<Record<IdentityName, string>>> {
+  const pairs = await Promise.all(names.map(() => generateKeyPairAsync(spec)));
+  return Object.fromEntries(names.map((n, i) => [n, pairs[i]!.privateKeyPem]));
+}
+
+/**
+ * The identities `initAppliance` would issue on this state: every one on a new store, the missing ones on a store a
+ * power cut left half made (first boot again), none on a complete one. When the store cannot be read here, all of
+ * them (a key made for nothing is dropped; `initAppliance` then reports what is wrong with the store).
+ */
+export function missingIdentities(dir: string): IdentityName[] {
+  if (!existsSync(stateLayout(dir).dbPath)) return [...identityNames];
+  try {
+    return withState(
+      dir,
+      ({ store }) => {
+        const node = store.listNodes()[0];
+        if (!node) return [...identityNames];
+        return identityNames.filter((name) => !store.currentCertificate(name, name === 'ITLRecovery' ? null : node.name));
+      },
+      { readonly: true },
+    );
+  } catch {
+    return [...identityNames];
+  }
 }
 
 export interface InitResult {

@@ -1,13 +1,13 @@
 /** Appliance administration from the command line: the same functions the admin shell calls. */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { intOption, parse, required } from '../args.js';
 import { systemClock } from '../../lib/clock.js';
 import { UsageError } from '../../lib/errors.js';
-import { initAppliance, pregenerateKeys } from '../../cluster/init.js';
+import { initAppliance, missingIdentities, pregenerateKeys } from '../../cluster/init.js';
 import { regenerateCertificate } from '../../cluster/certs.js';
-import { stateLayout, withState } from '../../store/state.js';
+import { withState } from '../../store/state.js';
 import { ctlReset, ctlUpdate, itlReset } from '../../cluster/itl-reset.js';
 import { exportIdentityP12 } from '../../cluster/p12.js';
 import { parseIdentityName } from '../../cluster/certs.js';
@@ -65,8 +65,9 @@ export const commands: Command[] = [
       if (bits !== 2048 && bits !== 4096) throw new UsageError('--key-bits must be 2048 or 4096 (trust-list signers cannot use 3072)');
       const dir = required(values.state, '--state');
       const keySpec = { type: 'rsa', bits } as const;
-      // A new store issues every identity: its keys are made in parallel first (one per CPU, not one after another).
-      const privateKeys = existsSync(stateLayout(dir).dbPath) ? undefined : await pregenerateKeys(keySpec);
+      // The identities to issue (all on a new store, what a power cut left missing on a half-made one): their keys are
+      // made in parallel first (spread over the CPUs, not one after another).
+      const privateKeys = await pregenerateKeys(keySpec, missingIdentities(dir));
       const r = initAppliance({
         dir,
         hostname: values.hostname ?? 'sbd',
