@@ -101,6 +101,7 @@ const job = (topology: string, k: number, tftp: { host: string; port: number }, 
     count: end - first,
     concurrency: inflightEach,
     phonesDir: join(root, `${topology}-phones-${k}`),
+    firstIndex: first,
   };
 };
 

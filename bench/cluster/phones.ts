@@ -24,6 +24,17 @@ export interface PhonesJob {
   count: number;
   concurrency: number;
   phonesDir: string;
+  /** This generator's first phone's index in the whole run: each phone sends SIP from its own address (phoneAddress). */
+  firstIndex: number;
+}
+
+/**
+ * Phone `i`'s own loopback address, 127.2.0.1 onwards (the TFTP pool's sockets use 127.1.x.y). From one shared
+ * address a boot storm is a crowd behind one NAT: sbd's flood guard bans it after 30 challenges with no success
+ * in 10 s (sip/auth/flood-guard.ts), and a simulated UA that does not retransmit loses 20 s per phone.
+ */
+export function phoneAddress(i: number): string {
+  return `127.${2 + Math.floor(i / 65025)}.${Math.floor(i / 255) % 255}.${(i % 255) + 1}`;
 }
 
 export interface PhonesResult {
@@ -62,7 +73,7 @@ async function run(job: PhonesJob): Promise<PhonesResult> {
   const note = (s: string) => {
     if (examples.length < 5) examples.push(s);
   };
-  const phone = async (deviceName: string): Promise<void> => {
+  const phone = async (deviceName: string, index: number): Promise<void> => {
     const t0 = performance.now();
     const report = await bootSimPhone({ stateDir: job.phonesDir, deviceName, fetcher, views });
     if (!report.configTrusted) return note(`${deviceName}: no trusted config (${report.decisions.map((d) => d.text).join('; ')})`);
@@ -82,7 +93,7 @@ async function run(job: PhonesJob): Promise<PhonesResult> {
     // A phone whose REGISTER gets no final response tries again (as phones do), at most three times in all.
     for (let attempt = 1; ; attempt++) {
       const sip = await SipPhone.connect({
-        flow: { transport: 'udp', host: cm.host, port },
+        flow: { transport: 'udp', host: cm.host, port, localAddress: phoneAddress(job.firstIndex + index) },
         line: line.line,
         credentials: { username: line.authName, password: line.authPassword },
         ...(report.itlSha256 ? { itlSha256: report.itlSha256 } : {}),
@@ -106,8 +117,9 @@ async function run(job: PhonesJob): Promise<PhonesResult> {
   const t0 = performance.now();
   const worker = async () => {
     while (next < names.length) {
-      const name = names[next++]!;
-      await phone(name).catch((err: Error) => note(`${name}: ${err.message}`));
+      const index = next++;
+      const name = names[index]!;
+      await phone(name, index).catch((err: Error) => note(`${name}: ${err.message}`));
     }
   };
   try {

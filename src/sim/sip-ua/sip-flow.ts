@@ -24,6 +24,12 @@ export interface SipFlowOptions {
   key?: string | Buffer;
   /** Milliseconds to connect; default 15000. */
   connectTimeoutMs?: number;
+  /**
+   * UDP: the phone's own address to send from (default: the system's choice, 127.0.0.1 on loopback). Many
+   * simulated phones from one address look like phones behind one NAT, which sbd's flood guard bans for a burst of
+   * challenges (sip/auth/flood-guard.ts); a bench gives each phone its own, as real phones have.
+   */
+  localAddress?: string;
 }
 
 export class SipFlow {
@@ -57,10 +63,13 @@ export class SipFlow {
       const s = createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.connect(o.port, o.host, () => {
-          s.off('error', reject);
-          resolve();
-        });
+        const connect = () =>
+          s.connect(o.port, o.host, () => {
+            s.off('error', reject);
+            resolve();
+          });
+        if (o.localAddress) s.bind({ address: o.localAddress, port: 0 }, connect);
+        else connect();
       });
       s.on('message', (b) => this.deliver(b, 'datagram'));
       s.on('error', () => {});
