@@ -110,10 +110,18 @@ if [ -n "$debug" ]; then
   cmdline="$cmdline systemd.debug_shell=ttyS1"
 fi
 
+# QEMU_TSC (x86_64): the kernel's tsc= for this run, default "reliable"; empty: none. TCG's time-stamp counter is one
+# clock for all vCPUs, read from the host's monotonic clock, but the kernel's checks against other timers fail under
+# emulation and it falls back to the HPET, whose every read is an emulated MMIO access and which the vDSO cannot use
+# (every clock_gettime a system call). A run argument like the network's, not in the flashed image: a real box's
+# firmware and invariant TSC decide there. See docs/image.md "Faster to ITL", fourth pass.
+if [ "$arch" = x86_64 ] && [ -n "${QEMU_TSC-reliable}" ]; then cmdline="$cmdline tsc=${QEMU_TSC-reliable}"; fi
+
+# QEMU_CPU: the guest's CPU model (x86_64 default: QEMU's own qemu64; see docs/image.md "Faster to ITL", fourth pass).
 case "$arch" in
-  x86_64) qemu=(qemu-system-x86_64 -machine pc -accel tcg)
+  x86_64) qemu=(qemu-system-x86_64 -machine pc -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"})
           fw_code=/usr/share/OVMF/OVMF_CODE_4M.fd fw_vars=/usr/share/OVMF/OVMF_VARS_4M.fd ;;
-  arm64)  qemu=(qemu-system-aarch64 -machine virt -cpu cortex-a57 -accel tcg)
+  arm64)  qemu=(qemu-system-aarch64 -machine virt -cpu "${QEMU_CPU:-cortex-a57}" -accel tcg)
           fw_code=/usr/share/AAVMF/AAVMF_CODE.fd fw_vars=/usr/share/AAVMF/AAVMF_VARS.fd ;;
   *) echo "image/run.sh: unknown arch $arch" >&2; exit 2 ;;
 esac
@@ -135,7 +143,7 @@ else
     qemu-img convert -O raw "json:{\"driver\":\"raw\",\"offset\":$(( esp_start * 512 )),\"size\":$(( esp_size * 512 )),\"file\":{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$overlay\"}}}" "$run/esp.img"
     export MTOOLS_SKIP_CHECK=1
     for entry in $(mdir -b -i "$run/esp.img" ::/loader/entries | grep '\.conf$'); do
-      mtype -i "$run/esp.img" "$entry" | sed -E '/^options /{s/ (net\.ifnames|ip|systemd\.debug_shell)=[^ ]*//g; s|$|'"$extra"'|}' > "$run/entry.conf"
+      mtype -i "$run/esp.img" "$entry" | sed -E '/^options /{s/ (net\.ifnames|ip|systemd\.debug_shell|tsc)=[^ ]*//g; s|$|'"$extra"'|}' > "$run/entry.conf"
       mcopy -o -i "$run/esp.img" "$run/entry.conf" "$entry"
     done
     qemu-io -f qcow2 -c "write -q -s $run/esp.img $(( esp_start * 512 )) $(( esp_size * 512 ))" "$overlay" >/dev/null
