@@ -110,12 +110,11 @@ if [ -n "$debug" ]; then
   cmdline="$cmdline systemd.debug_shell=ttyS1"
 fi
 
-# QEMU_TSC (x86_64): the kernel's tsc= for this run, default "reliable"; empty: none. TCG's time-stamp counter is one
-# clock for all vCPUs, read from the host's monotonic clock, but the kernel's checks against other timers fail under
-# emulation and it falls back to the HPET, whose every read is an emulated MMIO access and which the vDSO cannot use
-# (every clock_gettime a system call). A run argument like the network's, not in the flashed image: a real box's
-# firmware and invariant TSC decide there. See docs/image.md "Faster to ITL", fourth pass.
-if [ "$arch" = x86_64 ] && [ -n "${QEMU_TSC-reliable}" ]; then cmdline="$cmdline tsc=${QEMU_TSC-reliable}"; fi
+# QEMU_TSC (x86_64): the kernel's tsc= for this run (e.g. "reliable"); default none. Under TCG the kernel's TSC checks
+# fail and it uses the HPET (an emulated MMIO access per clock read, no vDSO); TCG's TSC is one host-monotonic clock
+# for all vCPUs. Measured both ways without a clear gain (docs/image.md "Faster to ITL", fourth pass), so not set by
+# default; a run argument like the network's, set on the overlay's loader entries, never in the flashed image.
+if [ "$arch" = x86_64 ] && [ -n "${QEMU_TSC-}" ]; then cmdline="$cmdline tsc=$QEMU_TSC"; fi
 
 # QEMU_CPU: the guest's CPU model (x86_64 default: QEMU's own qemu64; see docs/image.md "Faster to ITL", fourth pass).
 case "$arch" in
