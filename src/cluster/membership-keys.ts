@@ -4,11 +4,9 @@
  * (`keys/sip-trunk.key`: SIP answers a trunk's challenge). The publisher keeps each in `sbd.cluster_keys`, wrapped
  * with AES-256-GCM under a key derived from the cluster secret; replication brings the rows to every standby;
  * `sbd cluster join` unwraps them and a subscriber's sbd-clusterd follows later changes (`followClusterKeys`).
- * Only the state owner's daemon holds the cluster secret (it derives every PostgreSQL password); TFTP and SIP read
- * their key file at each use, so a replaced file needs no restart. A damaged or foreign row fails the GCM tag and
- * the installed key is kept. Certificates' private keys never travel; these keys are shared data, like the HA1s.
- * sbd-clusterd writes the rows in the publish transaction of the rows encrypted under them, each with its key id, and
- * a node's copy loads a snapshot only once its keys folder holds those keys (store/pg/key-pins.ts).
+ * Only the state owner's daemon holds the cluster secret; TFTP and SIP read their key file at each use (no restart).
+ * A damaged or foreign row fails the GCM tag and the installed key is kept. Private keys never travel. sbd-clusterd
+ * writes the rows in the publish transaction of the rows they decrypt; a copy waits for them (store/pg/key-pins.ts).
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Sql, TransactionSql } from 'postgres';

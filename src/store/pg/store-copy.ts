@@ -2,9 +2,8 @@
  * What a node's TFTP and SIP read: a local SQLite copy of the node's PostgreSQL (primary or hot standby), kept current
  * as trust-cache.ts keeps TVS's (issue 21 item 2): the generation row polled; on a new one, the tables whose digest
  * moved (`sbd.table_versions`) read in one REPEATABLE READ READ ONLY transaction (allowed on a standby) and written in
- * one SQLite transaction, so readers see the old state or the new. Why SQLite and not maps: TFTP's lists and configs
- * and SIP's directory are the store's own queries (store/*.ts), unchanged over the copy, so the engines cannot answer
- * differently. The copy (0600 in a 0700 folder: it holds digest HA1s) is removed at close. Each load moves the copy's
+ * one SQLite transaction, so readers see the old state or the new. SQLite, not maps: TFTP's and SIP's queries are the
+ * store's own (store/*.ts), unchanged over the copy, so the engines cannot answer differently. The copy (0600 in a 0700 folder: it holds digest HA1s) is removed at close. Each load moves the copy's
  * generation and its `<db>-generation` file (the native TFTP data plane maps it, as on SQLite); node-local rows
  * (schema.ts) are laid over the published ones, newest first. A server out of reach: the copy keeps serving.
  * With `keys`, a snapshot whose rows need a cluster key the node does not hold yet waits for it (key-pins.ts).
