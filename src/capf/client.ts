@@ -26,6 +26,8 @@ export interface EnrollOptions {
   host: string;
   /** Default 3804. */
   port?: number;
+  /** Source address to connect from (a simulated phone's own address). Default: the system's choice. */
+  localAddress?: string | undefined;
   deviceName: string;
   auth: CapfClientAuthInput;
   /** Server certificates to accept (DER or PEM), e.g. the CAPF records of the phone's ITL; byte-identical match. */
@@ -102,7 +104,12 @@ export function enrollWithCapf(opts: EnrollOptions): Promise<EnrollResult> {
     let key: { privateKeyPem: string; spkiDer: Buffer; spec: CapfKeySpec } | undefined;
     let lscPem: string | undefined;
     let sent = false;
-    const socket = tls.connect({ host: opts.host, port: opts.port ?? ENROLL_DEFAULTS.port, rejectUnauthorized: false });
+    const socket = tls.connect({
+      host: opts.host,
+      port: opts.port ?? ENROLL_DEFAULTS.port,
+      rejectUnauthorized: false,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     const finish = (err: Error | undefined, result?: EnrollResult) => {
       if (settled) return;
       settled = true;

@@ -17,6 +17,7 @@ import { decision, shortName, Verdict, type Decision } from './decisions.js';
 import { CapfAuthModeCode, type EndpointRedirect, type PhoneConfigServices } from './phone-config.js';
 import { reach, type HostResolver } from './name-resolution.js';
 import { deleteLsc, readMic, storeEnrollment, type LoadedPhone } from './phone-folder.js';
+import { phoneSourceAddress } from './phone-address.js';
 import type { PhoneTrust } from './trust-rules.js';
 
 export interface CapfPhoneOptions {
@@ -129,6 +130,7 @@ export async function runCapfOperation(
       result = await enrollWithCapf({
         host: target.host,
         port: target.port,
+        localAddress: phoneSourceAddress(deviceName, target.host),
         deviceName,
         auth,
         trustedServerCerts: pins,

@@ -11,6 +11,7 @@
 import { queryTvs } from '../tvs/client.js';
 import { TvsError, TvsErrorCode } from '../tvs/core/errors.js';
 import { SimError, SimErrorCode } from './errors.js';
+import { phoneSourceAddress } from './phone-address.js';
 import { reach, type HostResolver } from './name-resolution.js';
 import type { EndpointRedirect, ServiceEndpoint } from './phone-config.js';
 import type { TvsQueryContext, VerifyUnknownSigner } from './phone.js';
@@ -62,6 +63,7 @@ async function askOnce(
     deviceName: `CP-${ctx.model}-${ctx.deviceName}`,
     certDer,
     trustedServerCerts: ctx.tvsCertificates,
+    localAddress: phoneSourceAddress(ctx.deviceName, endpoint.host),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
   return { roles: answer.status === 'valid' ? answer.roles : [] };

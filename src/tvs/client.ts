@@ -33,6 +33,8 @@ export interface QueryTvsOptions {
   timeoutMs?: number;
   /** SNI to send; default none (phones connect by address). */
   servername?: string;
+  /** Source address to connect from (a simulated phone's own address). Default: the system's choice. */
+  localAddress?: string | undefined;
   /** Reuse a TLS session (bench: resumption), and receive the new one. */
   session?: Buffer;
   onSession?: (session: Buffer) => void;
@@ -87,6 +89,7 @@ export function queryTvs(opts: QueryTvsOptions): Promise<TvsAnswer> {
       port: opts.port ?? QUERY_TVS_DEFAULTS.port,
       rejectUnauthorized: false, // checked below against the pinned certificates, as a phone does
       ...(opts.servername ? { servername: opts.servername } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.session ? { session: opts.session } : {}),
     });
     const finish = (err: Error | undefined, answer?: TvsAnswer) => {
