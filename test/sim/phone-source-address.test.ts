@@ -8,6 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { phoneSourceAddress } from '../../src/sim/phone-address.js';
 import { tvsHook } from '../../src/sim/tvs-hook.js';
+import { TvsErrorCode } from '../../src/tvs/core/errors.js';
 
 test('phoneSourceAddress: 127.3.x.y from the MAC toward loopback, nothing toward other hosts', () => {
   assert.equal(phoneSourceAddress('SEP00EE00000000', '127.0.0.1'), '127.3.0.1');
@@ -29,7 +30,7 @@ test('the TVS hook connects from each phone its own loopback address', async (t)
   const names = ['SEP00EE00000001', 'SEP00EE00000002', 'SEP00EE00000103'];
   for (const deviceName of names) {
     const ctx = { deviceName, model: '8845', tvsCertificates: [Buffer.from('pin')], tvsServers: [] };
-    await assert.rejects(hook(Buffer.from('cert'), ctx));
+    await assert.rejects(hook(Buffer.from('cert'), ctx), { code: TvsErrorCode.connection });
   }
   assert.deepEqual(
     seen.map((a) => a.replace(/^::ffff:/, '')),
