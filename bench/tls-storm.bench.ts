@@ -8,8 +8,12 @@
  * Kamailio 5.6 (bench/sip-kamailio.ts, the set-up bench/sip uses) with children=tcp_children=1 and 2, same
  * certificate, suites and credentials. At most SBD_BENCH_INFLIGHT (default 200) phones are in their handshake or
  * registration at once (10,000 SYNs at one instant would only measure the listen backlog's overflow and SYN
- * retries); a failed phone retries after 1 s, five attempts in all. SBD_BENCH_GENERATORS (default 1) splits the
- * phones over that many generator processes. Fd limits are raised to the hard limit (as bench/sip-tls-scale).
+ * retries); a failed phone retries after 1 s, five attempts in all. The phones are bench/sip-tls-client's C client
+ * in --storm mode (libssl + epoll, ~0.7 ms of CPU a phone), so the servers, not the client, set the pace on this
+ * 2-core machine; SBD_BENCH_CLIENT=node uses the earlier Node generator instead (node:tls, ~2.4 ms a phone: on two
+ * cores it set the pace and took CPU from the servers), SBD_BENCH_GENERATORS (default 1) splitting its phones over
+ * that many processes. Printed per server: time until the last phone is registered, server CPU per phone, the
+ * client's CPU. Fd limits are raised to the hard limit (as bench/sip-tls-scale).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,10 +26,16 @@ import { systemClock } from '../src/lib/clock.js';
 import { privateKeyOf } from '../src/pki/identity-store.js';
 import { openState } from '../src/store/state.js';
 import { startKamailio, treeCpu, writeKamailioDb } from './sip-kamailio.js';
+import { startTlsStorm } from './sip-tls-client/run.js';
 
 const N = Number(process.env.SBD_BENCH_PHONES ?? 10000);
 const INFLIGHT = Number(process.env.SBD_BENCH_INFLIGHT ?? 200);
 const GENERATORS = Number(process.env.SBD_BENCH_GENERATORS ?? 1);
+const CLIENT = process.env.SBD_BENCH_CLIENT ?? 'c';
+if (CLIENT !== 'c' && CLIENT !== 'node') {
+  console.error(`bench/tls-storm: SBD_BENCH_CLIENT is "${CLIENT}"; it must be c or node`);
+  process.exit(2);
+}
 const WARMUP = 200;
 const SUITES = 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256';
 const root = mkdtempSync(join(tmpdir(), 'sbd-tls-storm-'));
@@ -178,10 +188,54 @@ function startGenerator(port: number): Promise<Generator> {
   });
 }
 
-/** `count` phones from `prefix`, split over the generators, all started at once; the generators then close. */
-async function storm(port: number, prefix: string, count: number, generators: number) {
+interface Storm {
+  ok: number;
+  failed: number;
+  retries: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: Record<string, number>;
+  /** The client's own CPU over the storm. */
+  clientCpuS: number;
+  /** Closes every phone's connection (the client exits). */
+  close: () => Promise<void>;
+}
+
+/** `count` phones from `prefix` through the C client (--storm); resolves with every phone's connection open. */
+async function stormC(port: number, prefix: string, count: number): Promise<Storm> {
+  const { result: r, close } = await startTlsStorm({
+    port,
+    phones: count,
+    userPrefix: prefix,
+    inFlight: INFLIGHT,
+    ca: join(root, 'cert.pem'),
+    ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
+  });
+  const errors: Record<string, number> = {};
+  for (const [cause, n] of Object.entries(r.failedBy)) if (n) errors[cause] = n;
+  if (r.lastError) errors[`last: ${r.lastError}`] = 1;
+  return {
+    ok: r.ok,
+    failed: r.failed,
+    retries: r.retries,
+    seconds: r.wallMs / 1000,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    errors,
+    clientCpuS: r.cpuS,
+    close,
+  };
+}
+
+const storm = (port: number, prefix: string, count: number, generators: number) =>
+  CLIENT === 'c' ? stormC(port, prefix, count) : stormNode(port, prefix, count, generators);
+
+/** `count` phones from `prefix`, split over the Node generators, all started at once. */
+async function stormNode(port: number, prefix: string, count: number, generators: number): Promise<Storm> {
   const gens = await Promise.all(Array.from({ length: generators }, () => startGenerator(port)));
   const share = Math.ceil(count / generators);
+  const cpu0 = gens.reduce((s, g) => s + treeCpu(g.process.pid!), 0);
   const t0 = performance.now();
   const answers = await Promise.all(
     gens.map((g, k) =>
@@ -195,7 +249,10 @@ async function storm(port: number, prefix: string, count: number, generators: nu
     ),
   );
   const seconds = (performance.now() - t0) / 1000;
-  await Promise.all(gens.map((g) => g.ask({ cmd: 'close' })));
+  const clientCpuS = gens.reduce((s, g) => s + treeCpu(g.process.pid!), 0) - cpu0;
+  const close = async () => {
+    await Promise.all(gens.map((g) => g.ask({ cmd: 'close' })));
+  };
   const sum = (f: (a: Answer) => number) => answers.reduce((s, a) => s + f(a), 0);
   const errors: Record<string, number> = {};
   for (const a of answers) for (const [e, n] of Object.entries(a.errors)) errors[e] = (errors[e] ?? 0) + n;
@@ -207,6 +264,8 @@ async function storm(port: number, prefix: string, count: number, generators: nu
     p50Ms: Math.max(...answers.map((a) => a.p50Ms)),
     p99Ms: Math.max(...answers.map((a) => a.p99Ms)),
     errors,
+    clientCpuS,
+    close,
   };
 }
 
@@ -219,6 +278,7 @@ interface Row {
   cpuS: number;
   p50Ms: number;
   p99Ms: number;
+  clientCpuS: number;
   load: string;
 }
 
@@ -226,19 +286,21 @@ async function run(name: string, start: () => Promise<Server>): Promise<Row> {
   const s = await start();
   try {
     // Warm-up: JIT, the credential directory's first load, Kamailio's db_text table; other phones, not measured.
-    await storm(s.tls, 'w', WARMUP, 1);
+    await (await storm(s.tls, 'w', WARMUP, 1)).close();
     await sleep(2);
     const cpu0 = treeCpu(s.pid);
-    const r = await storm(s.tls, 'p', N, GENERATORS);
+    const { close, ...r } = await storm(s.tls, 'p', N, GENERATORS);
     // Kamailio 5.6.3 with two TCP workers has crashed in its tls module (OpenSSL 3) during a storm: said, not hidden.
     const died = s.process.exitCode !== null || s.process.signalCode !== null;
     const cpuS = died ? Number.NaN : treeCpu(s.pid) - cpu0;
+    const load = loadavg();
+    await close();
     if (r.failed || r.retries) console.error(`  ${name}: ${r.failed} failed, ${r.retries} retries ${JSON.stringify(r.errors)}`);
-    const row = { name: died ? `${name} (server died during the storm)` : name, ...r, cpuS, load: loadavg() };
+    const row = { name: died ? `${name} (server died during the storm)` : name, ...r, cpuS, load };
     console.log(
       `${name.padEnd(36)} ${row.ok} registered in ${row.seconds.toFixed(1)} s (${(row.ok / row.seconds).toFixed(0)}/s), server CPU ` +
         `${cpuS.toFixed(1)} s (${((cpuS / Math.max(1, row.ok)) * 1e6).toFixed(0)} µs per phone), p50 ${row.p50Ms.toFixed(0)} ms, ` +
-        `p99 ${row.p99Ms.toFixed(0)} ms, load ${row.load}`,
+        `p99 ${row.p99Ms.toFixed(0)} ms, client CPU ${row.clientCpuS.toFixed(1)} s, load ${row.load}`,
     );
     return row;
   } finally {
@@ -248,7 +310,8 @@ async function run(name: string, start: () => Promise<Server>): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/tls-storm: ${N} phones, ${INFLIGHT} in flight, ${GENERATORS} generator(s), ${cpus().length} CPUs, load ${loadavg()}`);
+  const client = CLIENT === 'c' ? 'the C client (bench/sip-tls-client --storm)' : `${GENERATORS} Node generator(s)`;
+  console.log(`bench/tls-storm: ${N} phones, ${INFLIGHT} in flight, ${client}, ${cpus().length} CPUs, load ${loadavg()}`);
   const servers: Array<[string, () => Promise<Server>]> = [
     ['sbd-sipd, node:tls', () => startSbd('node')],
     ['sbd-sipd, TLS engine (native)', () => startSbd('native')],
@@ -259,13 +322,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const [name, start] of servers) if (!only || only.some((o) => name.includes(o))) rows.push(await run(name, start));
   console.log(
-    '\n| server | registered | time until all registered | rate | server CPU | CPU per phone | p50 / p99 per phone | retries | load after |',
+    '\n| server | registered | time until all registered | rate | server CPU | CPU per phone | p50 / p99 per phone | retries | client CPU per phone | load after |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(
       `| ${r.name} | ${r.ok} of ${N} | ${r.seconds.toFixed(1)} s | ${(r.ok / r.seconds).toFixed(0)}/s | ${r.cpuS.toFixed(1)} s | ` +
-        `${((r.cpuS / Math.max(1, r.ok)) * 1e6).toFixed(0)} µs | ${r.p50Ms.toFixed(0)} / ${r.p99Ms.toFixed(0)} ms | ${r.retries} | ${r.load} |`,
+        `${((r.cpuS / Math.max(1, r.ok)) * 1e6).toFixed(0)} µs | ${r.p50Ms.toFixed(0)} / ${r.p99Ms.toFixed(0)} ms | ${r.retries} | ` +
+        `${((r.clientCpuS / Math.max(1, r.ok)) * 1e6).toFixed(0)} µs | ${r.load} |`,
     );
   }
   // Ratio of times: above 1 means the sbd row finished first.

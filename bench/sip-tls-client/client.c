@@ -18,11 +18,21 @@
  * User i of --users is `<prefix><base + i>` with password `<password-prefix><i>` (bench/sip provisions them so),
  * taken in order, wrapping.
  *
+ * --storm (bench/tls-storm, phones reconnecting after a power cut): each registration is a phone that KEEPS its
+ * connection after the 200 (taken out of epoll and held, unread, to the end: 10,000 held sockets, so the soft fd
+ * limit is raised to the hard one); a failed phone tries again after --retry-delay-ms (1,000) without holding a
+ * lane, --attempts (5) in all, as bench/tls-storm/generator.ts does; latency is from a phone's first attempt to its
+ * 200. --sources M (with --source-base, default 127.4.0.1) binds phone i to the M addresses from the base in turn,
+ * for servers that cap connections per source address. --hold: after the JSON line, keep every connection until
+ * stdin closes (the bench reads the server's CPU meanwhile, so the closing of 10,000 connections is not counted).
+ *
  * Usage: sip-tls-client --port N [--server 127.0.0.1] [--domain ADDR] --registrations N [--in-flight K]
  *        [--users U] [--user-prefix b] [--user-base 100000] [--password-prefix pw] [--ca cert.pem]
  *        [--ciphers LIST] [--tls13] [--resume] [--timeout-ms MS]
- * Prints one JSON line: ok, failed, failedBy (cause), resumed, wallMs, p50Ms, p99Ms, cpuS (getrusage of this
- * process during the run), lastError.
+ *        [--storm [--attempts 5] [--retry-delay-ms 1000] [--hold]] [--sources M [--source-base 127.4.0.1]]
+ * Prints one JSON line: ok, failed (registrations, or in --storm phones that failed every attempt), failedBy
+ * (cause, every failed attempt), retries, resumed, wallMs, p50Ms, p99Ms, cpuS (getrusage of this process during
+ * the run), lastError.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -61,18 +71,26 @@ typedef struct {
 
 static struct {
   struct sockaddr_in server;
-  const char *serverText, *domain, *userPrefix, *passwordPrefix, *ca, *ciphers;
-  int port, registrations, inFlight, users, userBase, tls13, resume;
-  double timeoutMs;
+  const char *serverText, *domain, *userPrefix, *passwordPrefix, *ca, *ciphers, *sourceBase;
+  int port, registrations, inFlight, users, userBase, tls13, resume, storm, attempts, hold, sources;
+  double timeoutMs, retryDelayMs;
 } o = {.serverText = "127.0.0.1", .userPrefix = "b", .passwordPrefix = "pw", .ciphers = "ECDHE-RSA-AES256-GCM-SHA384",
-       .inFlight = 50, .users = 1, .userBase = 100000, .timeoutMs = 30000};
+       .inFlight = 50, .users = 1, .userBase = 100000, .timeoutMs = 30000, .retryDelayMs = 1000,
+       .sourceBase = "127.4.0.1"};
 
 static SSL_CTX *ctx;
 static SSL_SESSION *lastSession; /* --resume: the session every new connection offers */
 static Lane *lanes;
 static int ep, nextReg, done;
-static long ok, failedBy[F_COUNT], resumed;
+static long ok, failedBy[F_COUNT], resumed, retries, failedPhones;
 static double *latencyMs;
+/* --storm: per phone its attempts and first start; phones waiting to retry (FIFO: one delay for all, so in order
+ * of readiness); held connections. */
+static int *attempts, *retryQueue, *heldFd;
+static double *firstStart, *readyAt;
+static long rqHead, rqTail, held;
+static SSL **heldSsl;
+static uint32_t sourceBase;
 static char lastError[256];
 
 static void die(const char *what, const char *arg) {
@@ -119,14 +137,25 @@ static void fail(Lane *l, int cause, const char *detail) {
   snprintf(lastError, sizeof lastError, "registration %d: %s: %s", l->reg, F_NAMES[cause], detail);
   ERR_clear_error();
   release(l);
-  done++;
+  if (attempts[l->reg] < o.attempts) { /* tries again later, without holding this lane meanwhile */
+    retries++;
+    readyAt[l->reg] = nowMs() + o.retryDelayMs;
+    retryQueue[rqTail++ % o.registrations] = l->reg;
+  } else
+    failedPhones++, done++;
   startNext(l);
 }
 
 static void succeed(Lane *l) {
-  latencyMs[ok++] = nowMs() - l->start;
-  SSL_shutdown(l->ssl); /* our close_notify, as a client closing its connection sends; no wait for the peer's */
-  release(l);
+  latencyMs[ok++] = nowMs() - firstStart[l->reg];
+  if (o.storm) { /* the phone keeps its connection: out of epoll, held to the end */
+    if (epoll_ctl(ep, EPOLL_CTL_DEL, l->fd, NULL) != 0) die("epoll_ctl failed", NULL);
+    heldFd[held] = l->fd, heldSsl[held++] = l->ssl;
+    l->ssl = NULL, l->fd = -1, l->events = 0, l->state = S_IDLE;
+  } else {
+    SSL_shutdown(l->ssl); /* our close_notify, as a client closing its connection sends; no wait for the peer's */
+    release(l);
+  }
   done++;
   startNext(l);
 }
@@ -320,16 +349,30 @@ static void step(Lane *l) {
   }
 }
 
+/* The next registration for a free lane: a phone whose retry delay is over first, else a new one; -1 if none. */
+static int takeNext(double now) {
+  if (rqHead < rqTail && readyAt[retryQueue[rqHead % o.registrations]] <= now) return retryQueue[rqHead++ % o.registrations];
+  return nextReg < o.registrations ? nextReg++ : -1;
+}
+
 static void startNext(Lane *l) {
-  if (nextReg >= o.registrations) return;
-  l->reg = nextReg++;
+  double now = nowMs();
+  int reg = takeNext(now);
+  if (reg < 0) return;
+  l->reg = reg;
+  if (attempts[reg]++ == 0) firstStart[reg] = now;
   l->user = l->reg % o.users;
   l->rxLen = 0, l->events = 0;
-  l->start = nowMs(), l->deadline = l->start + o.timeoutMs;
+  l->start = now, l->deadline = l->start + o.timeoutMs;
   l->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (l->fd < 0) die("socket failed: ", strerror(errno));
   int one = 1;
   setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (o.sources) { /* this phone's own source address; the port is chosen at connect (no bind-time port search) */
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(sourceBase + (uint32_t)(reg % o.sources))};
+    setsockopt(l->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(l->fd, (struct sockaddr *)&src, sizeof src) != 0) die("bind to a source address failed: ", strerror(errno));
+  }
   l->state = S_CONNECT;
   if (connect(l->fd, (struct sockaddr *)&o.server, sizeof o.server) != 0 && errno != EINPROGRESS) return fail(l, F_CONNECT, strerror(errno));
   watch(l, EPOLLOUT);
@@ -345,7 +388,9 @@ int main(int argc, char **argv) {
       {"server", 1, 0, 's'},   {"port", 1, 0, 'p'},       {"domain", 1, 0, 'd'},          {"registrations", 1, 0, 'n'},
       {"in-flight", 1, 0, 'k'}, {"users", 1, 0, 'u'},     {"user-prefix", 1, 0, 'x'},     {"user-base", 1, 0, 'b'},
       {"password-prefix", 1, 0, 'w'}, {"ca", 1, 0, 'c'}, {"ciphers", 1, 0, 'C'},         {"tls13", 0, 0, '3'},
-      {"resume", 0, 0, 'r'},   {"timeout-ms", 1, 0, 't'}, {0, 0, 0, 0}};
+      {"resume", 0, 0, 'r'},   {"timeout-ms", 1, 0, 't'}, {"storm", 0, 0, 'S'},          {"attempts", 1, 0, 'A'},
+      {"retry-delay-ms", 1, 0, 'D'}, {"hold", 0, 0, 'H'}, {"sources", 1, 0, 'M'},       {"source-base", 1, 0, 'B'},
+      {0, 0, 0, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
     switch (c) {
     case 's': o.serverText = optarg; break;
@@ -362,11 +407,30 @@ int main(int argc, char **argv) {
     case '3': o.tls13 = 1; break;
     case 'r': o.resume = 1; break;
     case 't': o.timeoutMs = atof(optarg); break;
+    case 'S': o.storm = 1; break;
+    case 'A': o.attempts = atoi(optarg); break;
+    case 'D': o.retryDelayMs = atof(optarg); break;
+    case 'H': o.hold = 1; break;
+    case 'M': o.sources = atoi(optarg); break;
+    case 'B': o.sourceBase = optarg; break;
     default: die("unknown option (see the usage at the top of client.c)", NULL);
     }
   }
   if (o.port <= 0 || o.port > 65535 || o.registrations <= 0 || o.inFlight <= 0 || o.users <= 0) die("--port and --registrations are required; counts must be positive", NULL);
   if (!o.domain) o.domain = o.serverText;
+  if (!o.attempts) o.attempts = o.storm ? 5 : 1;
+  if (o.attempts < 1 || o.sources < 0) die("--attempts must be positive and --sources not negative", NULL);
+  struct in_addr base;
+  if (inet_pton(AF_INET, o.sourceBase, &base) != 1) die("--source-base must be an IPv4 address: ", o.sourceBase);
+  sourceBase = ntohl(base.s_addr);
+  /* Every held connection is a descriptor (--storm keeps them all): the soft limit up to the hard one. */
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  if (o.storm && getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < (rlim_t)o.registrations + 100)
+    die("the fd limit is below --registrations + 100 (raise the hard limit: ulimit -Hn)", NULL);
   o.server.sin_family = AF_INET;
   o.server.sin_port = htons((uint16_t)o.port);
   if (inet_pton(AF_INET, o.serverText, &o.server.sin_addr) != 1) die("--server must be an IPv4 address: ", o.serverText);
@@ -388,31 +452,47 @@ int main(int argc, char **argv) {
   ep = epoll_create1(EPOLL_CLOEXEC);
   int k = o.inFlight < o.registrations ? o.inFlight : o.registrations;
   lanes = calloc((size_t)k, sizeof *lanes);
-  latencyMs = calloc((size_t)o.registrations, sizeof *latencyMs);
-  if (ep < 0 || !lanes || !latencyMs) die("out of memory", NULL);
+  size_t n = (size_t)o.registrations;
+  latencyMs = calloc(n, sizeof *latencyMs), firstStart = calloc(n, sizeof *firstStart), readyAt = calloc(n, sizeof *readyAt);
+  attempts = calloc(n, sizeof *attempts), retryQueue = calloc(n, sizeof *retryQueue), heldFd = calloc(n, sizeof *heldFd);
+  heldSsl = calloc(n, sizeof *heldSsl);
+  if (ep < 0 || !lanes || !latencyMs || !firstStart || !readyAt || !attempts || !retryQueue || !heldFd || !heldSsl)
+    die("out of memory", NULL);
   srand((unsigned)getpid());
   double t0 = nowMs(), cpu0 = cpuS(), lastScan = t0;
   for (int i = 0; i < k; i++) lanes[i].fd = -1, startNext(&lanes[i]);
   struct epoll_event evs[256];
   while (done < o.registrations) {
-    int n = epoll_wait(ep, evs, 256, 100);
-    if (n < 0 && errno != EINTR) die("epoll_wait failed: ", strerror(errno));
-    for (int i = 0; i < n; i++) step(evs[i].data.ptr);
+    int wait = 100;
+    if (rqHead < rqTail) { /* wake for the first retry that becomes ready */
+      double until = readyAt[retryQueue[rqHead % o.registrations]] - nowMs();
+      wait = until < 0 ? 0 : until < 100 ? (int)until + 1 : 100;
+    }
+    int got = epoll_wait(ep, evs, 256, wait);
+    if (got < 0 && errno != EINTR) die("epoll_wait failed: ", strerror(errno));
+    for (int i = 0; i < got; i++) step(evs[i].data.ptr);
     double now = nowMs();
     if (now - lastScan >= 100) {
       lastScan = now;
       for (int i = 0; i < k; i++)
         if (lanes[i].state != S_IDLE && now > lanes[i].deadline) fail(&lanes[i], F_TIMEOUT, "no answer in time");
     }
+    if (rqHead < rqTail && readyAt[retryQueue[rqHead % o.registrations]] <= now)
+      for (int i = 0; i < k; i++)
+        if (lanes[i].state == S_IDLE) startNext(&lanes[i]);
   }
   double wallMs = nowMs() - t0, cpu = cpuS() - cpu0;
   qsort(latencyMs, (size_t)ok, sizeof *latencyMs, byValue);
   double p50 = ok ? latencyMs[(size_t)((ok - 1) * 0.5)] : 0, p99 = ok ? latencyMs[(size_t)((ok - 1) * 0.99)] : 0;
-  long failed = 0;
   printf("{\"ok\":%ld,\"failedBy\":{", ok);
-  for (int f = 0; f < F_COUNT; f++) printf("%s\"%s\":%ld", f ? "," : "", F_NAMES[f], failedBy[f]), failed += failedBy[f];
-  printf("},\"failed\":%ld,\"resumed\":%ld,\"wallMs\":%.1f,\"p50Ms\":%.2f,\"p99Ms\":%.2f,\"cpuS\":%.4f,\"lastError\":\"", failed, resumed, wallMs, p50, p99, cpu);
+  for (int f = 0; f < F_COUNT; f++) printf("%s\"%s\":%ld", f ? "," : "", F_NAMES[f], failedBy[f]);
+  printf("},\"failed\":%ld,\"retries\":%ld,\"held\":%ld,\"resumed\":%ld,\"wallMs\":%.1f,\"p50Ms\":%.2f,\"p99Ms\":%.2f,\"cpuS\":%.4f,\"lastError\":\"",
+         failedPhones, retries, held, resumed, wallMs, p50, p99, cpu);
   for (const char *p = lastError; *p; p++) putchar(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '?' : *p);
   printf("\"}\n");
+  fflush(stdout);
+  if (o.hold) /* the connections stay until whoever started us closes our stdin */
+    for (char b[64]; read(0, b, sizeof b) > 0;) {
+    }
   return 0;
 }

@@ -28,6 +28,10 @@ export interface TlsClientResult {
   ok: number;
   failed: number;
   failedBy: Record<string, number>;
+  /** --storm: failed attempts that were tried again (0 otherwise). */
+  retries: number;
+  /** --storm: connections kept open after their 200. */
+  held: number;
   resumed: number;
   wallMs: number;
   p50Ms: number;
@@ -71,4 +75,62 @@ export async function runTlsClient(c: TlsClientConfig): Promise<TlsClientResult>
   });
   if (code !== 0) throw new Error(`sip-tls-client exited with ${code}: ${err.trim().slice(0, 500)}`);
   return JSON.parse(out) as TlsClientResult;
+}
+
+export interface TlsStormConfig {
+  port: number;
+  /** Phones `<userPrefix><100000 + i>` with passwords `pw<i>`, i = 0…phones-1. */
+  phones: number;
+  userPrefix: string;
+  inFlight: number;
+  ca: string;
+  ciphers?: string;
+  /** Each phone from one of this many loopback addresses from 127.4.0.1 (servers with per-source caps). */
+  sources?: number;
+}
+
+/**
+ * A reconnect storm (client.c --storm --hold): resolves when the last phone is registered (or failed every attempt),
+ * with every registered phone's connection still open; `close()` ends the client and with it the connections.
+ */
+export async function startTlsStorm(c: TlsStormConfig): Promise<{ result: TlsClientResult; close: () => Promise<void> }> {
+  const args = [
+    '--storm',
+    '--hold',
+    '--port',
+    String(c.port),
+    '--registrations',
+    String(c.phones),
+    '--users',
+    String(c.phones),
+    '--user-prefix',
+    c.userPrefix,
+    '--in-flight',
+    String(c.inFlight),
+    '--ca',
+    c.ca,
+    ...(c.ciphers ? ['--ciphers', c.ciphers] : []),
+    ...(c.sources ? ['--sources', String(c.sources)] : []),
+  ];
+  const child = spawn(buildTlsClient(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    closed.then((code) => reject(new Error(`sip-tls-client exited with ${code}: ${err.trim().slice(0, 500)}`)), reject);
+  });
+  const close = async () => {
+    child.stdin.end();
+    await closed;
+  };
+  return { result: JSON.parse(line) as TlsClientResult, close };
 }
