@@ -99,8 +99,8 @@ async function startSbd(engine: 'node' | 'native'): Promise<Server> {
       '-c',
       raiseFdLimit,
       process.execPath,
-      // SBD_BENCH_CPU_PROF=<dir>: the daemon writes a V8 CPU profile there when it stops (Node's main thread only).
-      ...(process.env.SBD_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_CPU_PROF}`] : []),
+      // SBD_BENCH_PROFILE=<dir>: the daemon writes a V8 CPU profile there when it stops (Node's main thread only).
+      ...(process.env.SBD_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SBD_BENCH_PROFILE}`] : []),
       '--import',
       'tsx',
       join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'),
