@@ -68,5 +68,10 @@ update-bundle: build
 bench: build
 	@for b in $$(find bench -name '*.bench.ts' | sort); do echo "== $$b"; node --import tsx $$b || exit 1; done
 
+# bench/tls's TVS load client (bench/tvs-tls-client/run.ts also builds it on first use); needs libssl-dev.
+build/bench/tvs-tls-client: bench/tvs-tls-client/client.c
+	@mkdir -p build/bench
+	cc -O2 -Wall -Wextra -o $@ $< -lssl -lcrypto
+
 clean:
 	rm -rf dist var build

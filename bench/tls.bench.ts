@@ -155,7 +155,7 @@ async function cRow(label: string, pid: number, port: number, resume: boolean, t
   const row = { label, rate: r.rate, serverUs, clientUs: (r.cpuS / n) * 1e6, r };
   const bad = r.failed ? `  FAILED ${r.failed} ${JSON.stringify(r.failedBy)} ${r.lastError}` : '';
   console.log(
-    `  ${label.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} /s  server ${serverUs.toFixed(0).padStart(5)} µs CPU each  client ${row.clientUs.toFixed(0).padStart(5)} µs  p50 ${r.p50Ms.toFixed(1)} p99 ${r.p99Ms.toFixed(1)} ms  resumed ${r.resumed}/${r.ok}  ${r.negotiated}${bad}`,
+    `  ${label.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} /s  server ${serverUs.toFixed(0).padStart(5)} µs CPU each  client ${row.clientUs.toFixed(0).padStart(5)} µs  cores: server ${((serverUs * r.ok) / 1e3 / r.wallMs).toFixed(2)} client ${(r.cpuS / (r.wallMs / 1e3)).toFixed(2)}  p50 ${r.p50Ms.toFixed(1)} p99 ${r.p99Ms.toFixed(1)} ms  resumed ${r.resumed}/${r.ok}  ${r.negotiated}${bad}`,
   );
   if (r.failed) throw new Error(`${label}: ${r.failed} connections failed: ${r.lastError}`);
   return row;
@@ -217,13 +217,16 @@ for (let i = 0; i < repeat; i++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const med = (key: string, f: (r: CRow) => number) => median(cRows[key]!.map(f));
-console.log(`C client, ${inFlight} in flight, medians of ${repeat}: verifications/s ÷ s_server bare handshakes/s (goal ≥ 1.0x both):`);
+console.log(
+  `C client, ${inFlight} in flight: verifications/s ÷ s_server bare handshakes/s, median of ${repeat} interleaved run(s) (goal ≥ 1.0x both):`,
+);
 for (const k of ['native', 'node']) {
-  const ratio = (m: string) => (med(`${k}-${m}`, (r) => r.rate) / med(`peer-${m}`, (r) => r.rate)).toFixed(2);
-  const perRun = (m: string) => cRows[`${k}-${m}`]!.map((r, i) => (r.rate / cRows[`peer-${m}`]![i]!.rate).toFixed(2)).join(' / ');
-  console.log(
-    `  ${k === 'native' ? 'engine  ' : 'node:tls'}: new connection ${ratio('new')}x (runs ${perRun('new')}), resumed ${ratio('res')}x (runs ${perRun('res')})`,
-  );
+  const ratios = (m: string) => cRows[`${k}-${m}`]!.map((r, i) => r.rate / cRows[`peer-${m}`]![i]!.rate);
+  const show = (m: string) =>
+    `${median(ratios(m)).toFixed(2)}x (runs ${ratios(m)
+      .map((x) => x.toFixed(2))
+      .join(' / ')})`;
+  console.log(`  ${k === 'native' ? 'engine  ' : 'node:tls'}: new connection ${show('new')}, resumed ${show('res')}`);
 }
 console.log(`server CPU per connection, s_server's ÷ ours (medians; ≥ 1.0x: less than s_server's bare handshake):`);
 for (const k of ['native', 'node']) {
