@@ -149,7 +149,7 @@ async function measureBoot(g: Guest, first: boolean): Promise<BootResult> {
     const [, analyze] = await g.root('systemd-analyze 2>&1 | head -1');
     // What stood on the way to the first ITL, for the log (not the table): the critical chain and the slowest units.
     const [, chain] = await g.root(
-      `systemd-analyze critical-chain --no-pager ${first ? 'sbd-firstboot.service ' : ''}sbd-tftpd.service 2>&1; systemd-analyze blame --no-pager 2>&1 | head -12; echo clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource); ls -l /var/lib/sbd/firmware; journalctl -b -o cat --no-pager -u sbd-store-upgrade | tail -3; journalctl -b -k -o short-monotonic --no-pager | grep -m6 -E 'Run /init|Freeing unused kernel image|EXT4-fs .vda4.|systemd 2[0-9]+ running'`,
+      `systemd-analyze critical-chain --no-pager ${first ? 'sbd-firstboot.service ' : ''}sbd-tftpd.service 2>&1; systemd-analyze blame --no-pager 2>&1 | head -12; echo clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource); ls -l /var/lib/sbd/firmware; journalctl -b -o cat --no-pager -u sbd-store-upgrade | tail -3; journalctl -b -k -o short-monotonic --no-pager | grep -m8 -E 'Run /init|sbd-initrd|EXT4-fs .vda4.|systemd 2[0-9]+ running'`,
     );
     console.log(`# ${first ? 'first' : 'later'} boot, critical chain and blame:\n${chain.replace(/^/gm, '#   ')}`);
     const s = (us: number) => sec(us / 1000);
