@@ -49,9 +49,9 @@ export interface TlsEngineOptions {
   /** TCP listen backlog. Default 511 (Node's). */
   backlog?: number;
   /**
-   * For a protocol whose client speaks first (SIP): an accepted connection reaches `onConnection` with its first
-   * bytes (or 20 ms after the handshake, SBD_TLS_LAZY_MS), so Node wakes once for both. Default false (TVS, CAPF:
-   * at once).
+   * For a protocol whose client speaks first (SIP, TVS): an accepted connection reaches `onConnection` with its
+   * first bytes (or 20 ms after the handshake, SBD_TLS_LAZY_MS), so Node wakes once for both. Default false (CAPF,
+   * whose server speaks first: at once).
    */
   lazyOpen?: boolean;
   /**

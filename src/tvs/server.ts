@@ -154,7 +154,9 @@ export class TvsServer extends EventEmitter {
         this.emit('tlsError', err);
       },
     };
-    this.#service = o.tlsEngine === 'native' ? new TlsEngineService({ ...service, ktls: o.ktls }) : new TlsService(service);
+    // On the engine a phone's request comes right behind its handshake: with lazyOpen the connection reaches
+    // Node with its first bytes (or 20 ms after the handshake), one wake-up of Node's thread instead of two.
+    this.#service = o.tlsEngine === 'native' ? new TlsEngineService({ ...service, ktls: o.ktls, lazyOpen: true }) : new TlsService(service);
   }
 
   /** Which TLS path serves: 'node', 'engine' or 'engine+ktls' (for `status` lines). */
