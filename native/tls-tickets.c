@@ -81,7 +81,7 @@ static int mac_init(EVP_MAC_CTX *hctx, const uint8_t *key) {
 }
 
 /* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 = use (encrypt, or decrypt with the current key), 2 = decrypted with the
- * previous key (OpenSSL then issues a new ticket), 0 = unknown key (full handshake), -1 = error. */
+ * previous key or in TLS 1.3 (OpenSSL then issues a new ticket), 0 = unknown key (full handshake), -1 = error. */
 static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc) {
   sbd_tls_tickets *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
   if (!t) return -1;
@@ -105,7 +105,9 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv, EVP_CIPHE
                                                                                        : NULL;
     if (!k) rc = 0;
     else if (mac_init(hctx, k->hmac) && EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1)
-      rc = k == &t->current ? 1 : 2;
+      /* TLS 1.3 tickets are single-use (RFC 8446 §C.4; OpenSSL's client spends one per resumption): renew on
+       * every TLS 1.3 resumption, as OpenSSL does without a callback, or such a client resumes every other time. */
+      rc = k == &t->current && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
   }
   pthread_rwlock_unlock(&t->lock);
   return rc;

@@ -71,6 +71,8 @@ test('resumption: a ticket resumes; after one key rotation it still resumes and 
     assert.ok(first.session, maxVersion);
     const again = await roundTrip(port, Buffer.from('b'), { maxVersion, session: first.session! });
     assert.equal(again.reused, true, `${maxVersion}: resumed`);
+    // TLS 1.3 tickets are single-use (RFC 8446 §C.4): each resumption gets a fresh one.
+    if (maxVersion === 'TLSv1.3') assert.ok(again.session && !again.session.equals(first.session!), 'TLSv1.3: a new ticket');
     engine.rotateTicketKeys();
     const afterOne = await roundTrip(port, Buffer.from('c'), { maxVersion, session: first.session! });
     assert.equal(afterOne.reused, true, `${maxVersion}: the previous key still decrypts`);
