@@ -18,16 +18,6 @@ upper=$(echo "$EFI_ARCH" | tr a-z A-Z)
 mkdir -p "$work/esp/EFI/BOOT" "$work/esp/loader/entries" "$work/esp/sbd/a"
 cp "$loader" "$work/esp/EFI/BOOT/BOOT$upper.EFI"
 cp "$kernel" "$work/esp/sbd/a/vmlinuz"
-# The initramfs' /init: image/initrd-init (no udev: GPT names from sysfs) replaces initramfs-tools' in a second cpio
-# appended to the archive (the kernel unpacks both, the later file wins). $out/initrd.img is what the ESP, --boot
-# kernel and the update bundle (scripts/update-bundle.sh) all take. cpio from the root (it runs in the chroot).
-mkdir -p "$root/tmp/sbd-initrd"
-install -m 0755 "$repo/image/initrd-init" "$root/tmp/sbd-initrd/init"
-chroot "$root" sh -c 'cd /tmp/sbd-initrd && echo init | cpio --quiet -o -H newc -R 0:0' > "$work/init.cpio"
-rm -rf "$root/tmp/sbd-initrd"
-# The kernel looks for an uncompressed archive after the first only at a 4-byte boundary: zero padding first.
-truncate -s $(( ($(stat -c %s "$initrd") + 3) / 4 * 4 )) "$initrd"
-cat "$work/init.cpio" >> "$initrd"
 cp "$initrd" "$work/esp/sbd/a/initrd.img"
 # timeout 0, editor no: as in the single layout. systemd-boot drops an entry whose kernel file is missing, so
 # sbd-b.conf waits harmlessly for slot b's first install; sort-key orders a before b (RAUC's backend changes it).
