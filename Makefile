@@ -69,7 +69,7 @@ bench: build
 	@for b in $$(find bench -name '*.bench.ts' | sort); do echo "== $$b"; node --import tsx $$b || exit 1; done
 
 # bench/tls's TVS load client (bench/tvs-tls-client/run.ts also builds it on first use); needs libssl-dev.
-build/bench/tvs-tls-client: bench/tvs-tls-client/client.c
+build/bench/tvs-tls-client: bench/tvs-tls-client/client.c bench/c-common/load-client.h
 	@mkdir -p build/bench
 	cc -O2 -Wall -Wextra -o $@ $< -lssl -lcrypto
 

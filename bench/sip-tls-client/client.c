@@ -54,8 +54,8 @@
 #include <unistd.h>
 
 enum { S_IDLE, S_CONNECT, S_HANDSHAKE, S_SEND, S_WAIT };
-enum { F_CONNECT, F_HANDSHAKE, F_CLOSED, F_STATUS, F_PROTOCOL, F_TIMEOUT, F_COUNT };
-static const char *const F_NAMES[F_COUNT] = {"connect", "handshake", "closed", "status", "protocol", "timeout"};
+#define LOAD_CLIENT_NAME "sip-tls-client"
+#include "../c-common/load-client.h"
 #define RX_CAP 8192
 #define TX_CAP 2048
 
@@ -92,23 +92,6 @@ static long rqHead, rqTail, held;
 static SSL **heldSsl;
 static uint32_t sourceBase;
 static char lastError[256];
-
-static void die(const char *what, const char *arg) {
-  fprintf(stderr, "sip-tls-client: %s%s\n", what, arg ? arg : "");
-  exit(2);
-}
-
-static double nowMs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double cpuS(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static void hexMd5(char out[33], const char *text) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -376,11 +359,6 @@ static void startNext(Lane *l) {
   l->state = S_CONNECT;
   if (connect(l->fd, (struct sockaddr *)&o.server, sizeof o.server) != 0 && errno != EINPROGRESS) return fail(l, F_CONNECT, strerror(errno));
   watch(l, EPOLLOUT);
-}
-
-static int byValue(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {

@@ -3,13 +3,12 @@
  * build/bench/sip-tls-client on first use (and again whenever client.c is newer than the binary; libssl-dev is in
  * deps/apt/tls.txt), run as its own process per measurement, as bench/tftp-bootstorm runs storm.c.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { buildCTool, runCTool } from '../c-tool.js';
 
-const repo = join(import.meta.dirname, '../..');
 const SOURCE = join(import.meta.dirname, 'client.c');
-const BINARY = join(repo, 'build/bench/sip-tls-client');
+const HEADER = join(import.meta.dirname, '../c-common/load-client.h');
 
 export interface TlsClientConfig {
   port: number;
@@ -43,10 +42,7 @@ export interface TlsClientResult {
 
 /** Builds build/bench/sip-tls-client unless it is newer than client.c; returns its path. */
 export function buildTlsClient(): string {
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
-  mkdirSync(join(repo, 'build/bench'), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE, '-lssl', '-lcrypto'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return BINARY;
+  return buildCTool('sip-tls-client', { sources: [SOURCE], headers: [HEADER], libs: ['-lssl', '-lcrypto'] });
 }
 
 export async function runTlsClient(c: TlsClientConfig): Promise<TlsClientResult> {
@@ -64,17 +60,7 @@ export async function runTlsClient(c: TlsClientConfig): Promise<TlsClientResult>
     ...(c.resume ? ['--resume'] : []),
     ...(c.ciphers ? ['--ciphers', c.ciphers] : []),
   ];
-  const child = spawn(buildTlsClient(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`sip-tls-client exited with ${code}: ${err.trim().slice(0, 500)}`);
-  return JSON.parse(out) as TlsClientResult;
+  return runCTool<TlsClientResult>(buildTlsClient(), args);
 }
 
 export interface TlsStormConfig {

@@ -4,14 +4,11 @@
  * result as `runStorm` in ./phones.ts, at a fraction of its CPU per file, so the server — not the generator — is
  * what a run measures.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildCTool, runCTool } from '../c-tool.js';
 import type { StormConfig, StormResult } from './phones.js';
 
-const repo = join(import.meta.dirname, '../..');
 const SOURCE = join(import.meta.dirname, 'storm.c');
-const BINARY = join(repo, 'build/bench/storm');
 
 export interface CStormConfig extends Omit<StormConfig, 'files'> {
   /** Folder the server serves: the generator reads the expected bytes of every file from it before the run. */
@@ -24,10 +21,7 @@ export interface CStormConfig extends Omit<StormConfig, 'files'> {
 
 /** Builds build/bench/storm unless it is newer than storm.c; returns its path. */
 export function buildStorm(): string {
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
-  mkdirSync(join(repo, 'build/bench'), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return BINARY;
+  return buildCTool('storm', { sources: [SOURCE] });
 }
 
 interface StormJson {
@@ -75,17 +69,7 @@ export async function runStormC(c: CStormConfig): Promise<StormResult & { fileEr
   if (c.request.tsize) args.push('--tsize');
   if (c.request.windowsize !== undefined) args.push('--windowsize', String(c.request.windowsize));
   args.push(...(process.env.SBD_BENCH_STORM_ARGS ?? '').split(' ').filter(Boolean));
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`storm exited with ${code}: ${err.trim().slice(0, 500)}`);
-  const r = JSON.parse(out) as StormJson;
+  const r = await runCTool<StormJson>(bin, args);
   return {
     booted: r.booted,
     failed: r.failed,

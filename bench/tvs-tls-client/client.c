@@ -42,8 +42,8 @@
 #include <unistd.h>
 
 enum { S_IDLE, S_CONNECT, S_HANDSHAKE, S_SEND, S_WAIT, S_DRAIN };
-enum { F_CONNECT, F_HANDSHAKE, F_CLOSED, F_STATUS, F_PROTOCOL, F_TIMEOUT, F_COUNT };
-static const char *const F_NAMES[F_COUNT] = {"connect", "handshake", "closed", "status", "protocol", "timeout"};
+#define LOAD_CLIENT_NAME "tvs-tls-client"
+#include "../c-common/load-client.h"
 #define RX_CAP 4096
 #define TVS_HEADER 10
 
@@ -78,23 +78,6 @@ static int ep, next, done, started; /* lanes started: with --resume one, until t
 static long ok, failedBy[F_COUNT], resumed;
 static double *latencyMs;
 static char lastError[256], negotiated[96];
-
-static void die(const char *what, const char *arg) {
-  fprintf(stderr, "tvs-tls-client: %s%s\n", what, arg ? arg : "");
-  exit(2);
-}
-
-static double nowMs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double cpuS(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 /* Every session a server sends (TLS 1.2 at the handshake's end, TLS 1.3 in a NewSessionTicket after it). */
 static int onNewSession(SSL *ssl, SSL_SESSION *s) {
@@ -259,11 +242,6 @@ static void startNext(Lane *l) {
   l->state = S_CONNECT;
   if (connect(l->fd, (struct sockaddr *)&o.server, sizeof o.server) != 0 && errno != EINPROGRESS) return fail(l, F_CONNECT, strerror(errno));
   watch(l, EPOLLOUT);
-}
-
-static int byValue(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 static void readRequest(const char *path) {

@@ -4,14 +4,13 @@
  * deps/apt/tls.txt; `make build/bench/tvs-tls-client` builds it too), run as its own process per measurement.
  * `verifyRequestFile` writes the one VERIFY_REQUEST every connection sends, made by src/tvs/core/verify.ts.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildCTool, runCTool } from '../c-tool.js';
 import { buildVerifyRequest } from '../../src/tvs/core/verify.js';
 
-const repo = join(import.meta.dirname, '../..');
 const SOURCE = join(import.meta.dirname, 'client.c');
-const BINARY = join(repo, 'build/bench/tvs-tls-client');
+const HEADER = join(import.meta.dirname, '../c-common/load-client.h');
 
 export interface TvsClientConfig {
   port: number;
@@ -46,10 +45,7 @@ export interface TvsClientResult {
 
 /** Builds build/bench/tvs-tls-client unless it is newer than client.c; returns its path. */
 export function buildTvsClient(): string {
-  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
-  mkdirSync(join(repo, 'build/bench'), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', BINARY, SOURCE, '-lssl', '-lcrypto'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return BINARY;
+  return buildCTool('tvs-tls-client', { sources: [SOURCE], headers: [HEADER], libs: ['-lssl', '-lcrypto'] });
 }
 
 /** Writes the VERIFY_REQUEST for `certificate` (DER) as `deviceName` asks it, with a fixed session id. */
@@ -72,15 +68,5 @@ export async function runTvsClient(c: TvsClientConfig): Promise<TvsClientResult>
     ...(c.tls12 ? ['--tls12', '--ciphers', c.tls12] : []),
     ...(c.sources ? ['--sources', String(c.sources)] : []),
   ];
-  const child = spawn(buildTvsClient(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`tvs-tls-client exited with ${code}: ${err.trim().slice(0, 500)}`);
-  return JSON.parse(out) as TvsClientResult;
+  return runCTool<TvsClientResult>(buildTvsClient(), args);
 }
