@@ -44,7 +44,7 @@ hash_of() { sha256sum | cut -c1-16; }
 base_key=$( { printf '%s\n' "$SUITE" "$COMPONENTS" "$SECURITY_SUITE" "$VARIANT" "$DEB_ARCH" "$KERNEL_PACKAGE" \
   $PACKAGES -- "$PG_PACKAGES" "$PG_PROGRAMS" "$PG_MODULES" -- $INITRD_MODULES -- $KEEP_MODULES; cat "$here/hooks/10-skeleton.sh" "$here/hooks/20-packages.sh"; } | hash_of)
 # The whole input of the final image: base + app + overlay + later hooks + settings (the admin password too).
-inputs_key=$( { echo "$base_key" "$IMAGE_LAYOUT"; cat "$here/settings.conf" "$here/build.sh" "$here"/hooks/*.sh "$here"/*.mjs "$here"/units.map "$here"/masked.units "$repo/package-lock.json" "$repo"/scripts/bundle*.ts;
+inputs_key=$( { echo "$base_key" "$IMAGE_LAYOUT"; cat "$here/settings.conf" "$here/build.sh" "$here"/hooks/*.sh "$here"/kernel-lz4.sh "$here"/*.mjs "$here"/units.map "$here"/masked.units "$repo/package-lock.json" "$repo"/scripts/bundle*.ts;
   echo "${SBD_ADMIN_PASSWORD:-}" "${FIRMWARE_VERSION:-}" "${FIRMWARE_KEYRING:-}" "${FIRMWARE_CERT:-}"; for d in "$repo/dist/src" "$repo/dist/native" "$repo/rootfs"; do
   [ -d "$d" ] && find "$d" -type f -print0 | sort -z | xargs -0 -r sha256sum; done; } | hash_of)
 if [ "$mode" = --if-stale ] && [ -f "$out/inputs.key" ] && [ "$(cat "$out/inputs.key")" = "$inputs_key" ] \

@@ -112,7 +112,7 @@ mbs() { du -sm --apparent-size "$1" | cut -f1; }
   printf '  %-34s %6s MB\n' "  node (/usr/local/bin/node)" "$(mb "$root/usr/local/bin/node")"
   printf '  %-34s %6s MB\n' "  sbd app (/usr/lib/sbd)" "$(mb "$root/usr/lib/sbd")"
   printf '  %-34s %6s MB\n' "  kernel modules (/usr/lib/modules)" "$(mb "$root/usr/lib/modules")"
-  printf '  %-34s %6s MB\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")"
+  printf '  %-34s %6s MB  payload %s\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")" "$kernel_payload"
   printf '  %-34s %6s MB\n' "initrd (initrd.img)" "$(mbs "$out/initrd.img")"
   echo "removed from the root (stage 55, installed sizes):"
   cat "$out/trim-report.txt" 2>/dev/null || true

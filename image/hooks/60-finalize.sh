@@ -8,7 +8,7 @@
 #  vmlinuz, initrd.img   for image/run.sh --boot kernel (QEMU's direct kernel boot);  cmdline;  size-report.txt
 # IMAGE_LAYOUT=ab: the disk is made by 60-finalize-ab.sh instead (A/B root slots + data partition).
 set -euo pipefail
-root=${1:?rootfs} out=${2:?out} repo=${4:?repo}
+root=${1:?rootfs} out=${2:?out} cache=${3:?cache} repo=${4:?repo}
 here=$(cd "$(dirname "$0")" && pwd)
 # The A/B layout's settings (build.sh exports the single layout's; IMAGE_LAYOUT from the environment wins).
 # shellcheck source=../settings.conf
@@ -19,6 +19,17 @@ kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)
 initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)
 cp "$kernel" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 cp "$initrd" "$out/initrd.img.tmp" && mv "$out/initrd.img.tmp" "$out/initrd.img"
+# x86-64: the same kernel with an LZ4 payload instead of Debian's XZ (image/kernel-lz4.sh: under TCG the EFI stub
+# spent 4-5 s of every boot unpacking XZ). KERNEL_LZ4=0 keeps Debian's file; so does a failure (say, the archive no
+# longer has the kernel's exact source), loudly, and the size report names the payload either way.
+kernel_payload="as Debian ships it"
+if [ "$ARCH" = x86_64 ] && [ "${KERNEL_LZ4:-1}" = 1 ]; then
+  if "$repo/image/kernel-lz4.sh" "$kernel" "$(ls "$root"/boot/config-* | sort -V | tail -1)" "$cache" "$out/vmlinuz"; then
+    kernel_payload="LZ4 (image/kernel-lz4.sh)"
+  else
+    echo "60-finalize: WARNING: kept Debian's XZ kernel, image/kernel-lz4.sh failed (boots ~4 s slower under TCG)" >&2
+  fi
+fi
 # The root's /boot copies are pruned below: the ESP takes these.
 kernel=$out/vmlinuz initrd=$out/initrd.img
 # A new GPT id for the root partition each build: the kernel finds its root by it (not /dev/vda, which is the whole
@@ -95,7 +106,7 @@ mbs() { du -sm --apparent-size "$1" | cut -f1; }
   printf '  %-34s %6s MB\n' "  node (/usr/local/bin/node)" "$(mb "$root/usr/local/bin/node")"
   printf '  %-34s %6s MB\n' "  sbd app (/usr/lib/sbd)" "$(mb "$root/usr/lib/sbd")"
   printf '  %-34s %6s MB\n' "  kernel modules (/usr/lib/modules)" "$(mb "$root/usr/lib/modules")"
-  printf '  %-34s %6s MB\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")"
+  printf '  %-34s %6s MB  payload %s\n' "kernel (vmlinuz)" "$(mbs "$out/vmlinuz")" "$kernel_payload"
   printf '  %-34s %6s MB\n' "initrd (initrd.img)" "$(mbs "$out/initrd.img")"
   echo "removed from the root (stage 55, installed sizes):"
   cat "$out/trim-report.txt" 2>/dev/null || true

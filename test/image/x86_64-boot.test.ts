@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -244,4 +244,22 @@ test('the image artifacts: a GPT disk with an ESP that boots its root, flashable
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the ESP's kernel: Debian's, re-wrapped with an LZ4 payload (image/kernel-lz4.sh)", () => {
+  const out = `${process.env.SBD_IMAGE_DIR ?? `${repo}/build/image`}/x86_64`;
+  const kernel = readFileSync(`${out}/vmlinuz`);
+  // Boot protocol setup header: setup sectors at 0x1f1, payload offset/length at 0x248/0x24c, version string at 0x20e.
+  const payloadStart = (kernel[0x1f1]! + 1) * 512 + kernel.readUInt32LE(0x248);
+  const payload = kernel.subarray(payloadStart, payloadStart + kernel.readUInt32LE(0x24c));
+  assert.equal(payload.readUInt32LE(0), 0x184c2102, 'the payload is LZ4 (legacy frames), not XZ');
+  const bannerAt = kernel.readUInt16LE(0x20e) + 0x200;
+  const banner = kernel.subarray(bannerAt, kernel.indexOf(0, bannerAt)).toString('latin1');
+  assert.match(banner, /^\d+\.\d+\.\d+-\d+-amd64 \(debian-kernel@lists\.debian\.org\) #1 SMP .* Debian \S+ \(\d{4}-\d\d-\d\d\)$/);
+  // The payload unpacks (lz4; kbuild appends the unpacked size as 4 bytes) to the kernel's ELF.
+  const unpacked = spawnSync('lz4', ['-dc'], { input: payload.subarray(0, payload.length - 4), maxBuffer: 256 << 20 });
+  assert.equal(unpacked.status, 0, String(unpacked.stderr));
+  assert.equal(unpacked.stdout.subarray(0, 4).toString('latin1'), '\x7fELF');
+  assert.equal(unpacked.stdout.length, payload.readUInt32LE(payload.length - 4));
+  assert.match(readFileSync(`${out}/size-report.txt`, 'utf8'), /kernel \(vmlinuz\) .* payload LZ4/);
 });
